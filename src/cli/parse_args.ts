@@ -1,0 +1,101 @@
+import { parseArgs as nodeParseArgs, type ParseArgsConfig } from "node:util";
+import { UsageError } from "../base/mod.ts";
+
+/** Option specs in `node:util` `parseArgs` form. */
+export type OptionSpecs = NonNullable<ParseArgsConfig["options"]>;
+
+/** Parsed values: strings, booleans, or arrays of them for `multiple` options. */
+export type ParsedValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+/** The result of {@linkcode parseCommandArgs}. */
+export interface ParsedArgs {
+  /** Option values by long name. */
+  values: ParsedValues;
+  /** Operands (file names), in order. */
+  positionals: string[];
+}
+
+/**
+ * Parses a command's arguments strictly; every problem becomes a one-line {@linkcode UsageError}.
+ *
+ * @param command The command name, for the usage hint (`spillway sort --help`).
+ * @param argv The arguments after the command name.
+ * @param options The accepted options.
+ * @returns Values and operands.
+ * @throws {UsageError} On an unknown option, a missing value, or a value given to a flag.
+ *
+ * @example Usage
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { parseCommandArgs } from "./parse_args.ts";
+ * const parsed = parseCommandArgs("sort", ["-r", "a.txt"], { reverse: { type: "boolean", short: "r" } });
+ * deepStrictEqual(parsed.positionals, ["a.txt"]);
+ * ```
+ */
+export function parseCommandArgs(
+  command: string,
+  argv: readonly string[],
+  options: OptionSpecs,
+): ParsedArgs {
+  try {
+    const parsed = nodeParseArgs({
+      args: [...argv],
+      options,
+      strict: true,
+      allowPositionals: true,
+      allowNegative: true,
+    });
+    return { values: parsed.values as ParsedValues, positionals: parsed.positionals };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    // node's messages are multi-line and mention node; keep the first sentence.
+    const first = message.split("\n")[0]!.replace(/\. To specify a positional argument.*$/, "");
+    const hint = command === "" ? "spillway --help" : `spillway ${command} --help`;
+    throw new UsageError(`${first}; see '${hint}'`);
+  }
+}
+
+/** Reads a string option that may be given once. */
+export function stringValue(values: ParsedValues, name: string): string | undefined {
+  const value = values[name];
+  if (Array.isArray(value)) return value.length > 0 ? String(value[value.length - 1]) : undefined;
+  return typeof value === "string" ? value : undefined;
+}
+
+/** Reads a repeatable string option. */
+export function stringList(values: ParsedValues, name: string): string[] {
+  const value = values[name];
+  if (Array.isArray(value)) return value.map(String);
+  return typeof value === "string" ? [value] : [];
+}
+
+/** Reads a boolean flag. */
+export function flagValue(values: ParsedValues, name: string): boolean {
+  return values[name] === true;
+}
+
+/**
+ * Reads a whole-number option.
+ *
+ * @throws {UsageError} If the value is not an integer in [min, max].
+ */
+export function integerValue(
+  values: ParsedValues,
+  name: string,
+  range: { min: number; max?: number },
+): number | undefined {
+  const text = stringValue(values, name);
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  const max = range.max ?? Number.MAX_SAFE_INTEGER;
+  if (
+    !/^\s*-?\d+\s*$/.test(text) || !Number.isSafeInteger(value) || value < range.min || value > max
+  ) {
+    throw new UsageError(
+      `Invalid --${name} "${text}": expected a whole number from ${range.min}${
+        range.max === undefined ? " up" : ` to ${max}`
+      }`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,11 @@
+/**
+ * spillway: sort and count text far larger than memory inside a fixed memory budget.
+ *
+ * The library API: the managed memory layer and the base utilities. Later layers
+ * (io, sort, count, job) export here as they land.
+ *
+ * @module
+ */
+export * from "./base/mod.ts";
+export * from "./memory/mod.ts";
+export { runCli, VERSION } from "./cli/mod.ts";
