@@ -20,3 +20,5 @@ export {
 } from "./memory_manager.ts";
 export { compareBytes, MemorySegment } from "./memory_segment.ts";
 export { SegmentLease } from "./segment_lease.ts";
+export type { BuddyAllocatorOptions, BuddyStats } from "./buddy_allocator.ts";
+export { BuddyAllocator, BuddyBlock } from "./buddy_allocator.ts";
