@@ -1,0 +1,205 @@
+// deno-lint-ignore-file no-console
+import { UsageError } from "../base/mod.ts";
+import {
+  type JobStats,
+  JobStatsRecorder,
+  parseStatsFormat,
+  type ProgressSink,
+  renderStats,
+  type StatsFormat,
+  type StatsSources,
+  type StepLabel,
+  teeProgress,
+} from "../job/mod.ts";
+import type { ParsedValues } from "./parse_args.ts";
+import { createProgress } from "./progress.ts";
+
+/**
+ * Option specs every long-running command spreads into its options:
+ * `--progress`/`--no-progress`, `--stats[=text|json|yaml]`, `--stats-file PATH`.
+ * Pass argv through {@linkcode normalizeReportArgs} first (bare `--stats`).
+ */
+export const reportOptionSpecs = {
+  progress: { type: "boolean" },
+  stats: { type: "string" },
+  "stats-file": { type: "string" },
+} as const;
+
+/** The help lines for the report options, to paste into a command's `--help`. */
+export const reportOptionsHelp =
+  `  --progress, --no-progress   show (or hide) a progress line on stderr (default: when a TTY)
+  --stats[=text|json|yaml]    print a stats report on stderr when done (see docs/stats.md)
+  --stats-file PATH           write the stats report to PATH instead of stderr`;
+
+/**
+ * Rewrites a bare `--stats` (optional value, like GNU's `--color[=WHEN]`) to `--stats=text`
+ * so `node:util` parseArgs can take `stats` as a string option. Stops at `--`.
+ *
+ * @param argv A command's arguments.
+ * @returns The arguments to parse.
+ */
+export function normalizeReportArgs(argv: readonly string[]): string[] {
+  const result: string[] = [];
+  let optionsEnded = false;
+  for (const arg of argv) {
+    if (arg === "--") optionsEnded = true;
+    result.push(!optionsEnded && arg === "--stats" ? "--stats=text" : arg);
+  }
+  return result;
+}
+
+/** The report options as read from parsed values. */
+export interface ReportOptions {
+  /** The stats format, or undefined when no report was asked for. */
+  statsFormat: StatsFormat | undefined;
+  /** Where to write the report (undefined: stderr). */
+  statsFile: string | undefined;
+  /** `--progress` (true), `--no-progress` (false), or undefined (TTY decides). */
+  progress: boolean | undefined;
+}
+
+/**
+ * Reads `--progress`, `--stats` and `--stats-file`.
+ *
+ * @param values Values from parseCommandArgs with {@linkcode reportOptionSpecs}.
+ * @returns The options.
+ * @throws {UsageError} On a bad `--stats` format.
+ */
+export function readReportOptions(values: ParsedValues): ReportOptions {
+  const stats = values["stats"];
+  const file = values["stats-file"];
+  const progress = values["progress"];
+  let statsFormat = typeof stats === "string" ? parseStatsFormat(stats) : undefined;
+  if (typeof file === "string" && statsFormat === undefined) statsFormat = "text";
+  if (file === "") throw new UsageError("Invalid --stats-file: the path is empty");
+  return {
+    statsFormat,
+    statsFile: typeof file === "string" ? file : undefined,
+    progress: typeof progress === "boolean" ? progress : undefined,
+  };
+}
+
+/** Receives step reports while `spillway run` executes a step (instead of printing them). */
+export type StatsCollector = (stats: JobStats) => void;
+
+let activeCollector: StatsCollector | undefined = undefined;
+
+/**
+ * Runs `body` with reports going to `collector` (used by `spillway run` for its steps).
+ *
+ * @param collector Receives every report emitted during `body`.
+ * @param body The work.
+ * @returns What `body` returns.
+ */
+export async function collectStats<T>(
+  collector: StatsCollector,
+  body: () => Promise<T>,
+): Promise<T> {
+  const previous = activeCollector;
+  activeCollector = collector;
+  try {
+    return await body();
+  } finally {
+    activeCollector = previous;
+  }
+}
+
+/**
+ * Writes reports in a format, to a file or stderr.
+ *
+ * @param reports The reports (with step labels under `spillway run`).
+ * @param format The format.
+ * @param file A path, or undefined for stderr.
+ */
+export async function writeStatsReports(
+  reports: readonly { stats: JobStats; label?: StepLabel }[],
+  format: StatsFormat,
+  file: string | undefined,
+): Promise<void> {
+  const text = renderStats(reports, format);
+  if (file === undefined) {
+    console.error(text.replace(/\n$/, ""));
+    return;
+  }
+  try {
+    await Deno.writeTextFile(file, text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new UsageError(`Cannot write the stats report to "${file}": ${reason}; check the path`);
+  }
+}
+
+/**
+ * One command's progress line and stats report. Create it after parsing options, pass
+ * `progress` down to the operators, fill `stats`, and call `end()` after closing the
+ * IoManager. `using` erases the progress line even when the command fails.
+ *
+ * @example Usage in a command
+ * ```ts ignore
+ * const { values } = parseCommandArgs("sort", normalizeReportArgs(argv), { ...mine, ...reportOptionSpecs });
+ * using report = CommandReport.start("sort", values);
+ * await sortFiles({ ..., progress: report.progress });   // operators call phase/advance per block
+ * report.stats.input.records = result.recordCount;
+ * await io.close();
+ * await report.end({ memory, io: io.stats, spillMode: io.spillMode });
+ * ```
+ */
+export class CommandReport implements Disposable {
+  /** The recorder (phase times, RSS samples) whose `stats` the command fills. */
+  readonly recorder: JobStatsRecorder;
+  /** The sink to give to sort/count/merge: the progress line and the recorder together. */
+  readonly progress: ProgressSink;
+  /** The options read from the command line. */
+  readonly options: ReportOptions;
+  #line: ProgressSink;
+
+  private constructor(command: string, options: ReportOptions) {
+    this.options = options;
+    this.recorder = new JobStatsRecorder(command);
+    this.#line = createProgress(options.progress);
+    this.progress = teeProgress(this.#line, this.recorder);
+  }
+
+  /**
+   * Starts the report of a command.
+   *
+   * @param command The command name.
+   * @param values Parsed values including {@linkcode reportOptionSpecs}.
+   * @returns The report.
+   */
+  static start(command: string, values: ParsedValues): CommandReport {
+    return new CommandReport(command, readReportOptions(values));
+  }
+
+  /** The report being filled. */
+  get stats(): JobStats {
+    return this.recorder.stats;
+  }
+
+  /** Whether a report will be written (`--stats`, `--stats-file` or a job step with stats). */
+  get wanted(): boolean {
+    return this.options.statsFormat !== undefined || activeCollector !== undefined;
+  }
+
+  /**
+   * Completes the report and writes it if asked (or hands it to `spillway run`).
+   *
+   * @param sources The memory manager (after io closed), io counters, exit code.
+   * @returns The finished stats.
+   */
+  async end(sources: StatsSources = {}): Promise<JobStats> {
+    this.#line.finish();
+    const stats = this.recorder.complete(sources);
+    if (activeCollector !== undefined) {
+      activeCollector(stats);
+    } else if (this.options.statsFormat !== undefined) {
+      await writeStatsReports([{ stats }], this.options.statsFormat, this.options.statsFile);
+    }
+    return stats;
+  }
+
+  /** Erases the progress line. */
+  [Symbol.dispose](): void {
+    this.#line.finish();
+  }
+}
