@@ -14,3 +14,5 @@ export {
 } from "./errors.ts";
 export type { ParseByteSizeOptions } from "./units.ts";
 export { formatBytes, GiB, isPowerOfTwo, KiB, MiB, parseByteSize, TiB } from "./units.ts";
+export type { ProgressPhase, ProgressPhaseName, ProgressSink } from "./progress_sink.ts";
+export { silentProgress, teeProgress } from "./progress_sink.ts";

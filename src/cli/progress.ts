@@ -1,5 +1,4 @@
-import { formatBytes } from "../base/mod.ts";
-import { type ProgressPhase, type ProgressSink, silentProgress } from "../job/mod.ts";
+import { formatBytes, type ProgressPhase, type ProgressSink, silentProgress } from "../base/mod.ts";
 
 /** Options of {@linkcode ProgressRenderer}. */
 export interface ProgressRendererOptions {

@@ -1,15 +1,13 @@
 // deno-lint-ignore-file no-console
-import { UsageError } from "../base/mod.ts";
+import { type ProgressSink, teeProgress, UsageError } from "../base/mod.ts";
 import {
   type JobStats,
   JobStatsRecorder,
   parseStatsFormat,
-  type ProgressSink,
   renderStats,
   type StatsFormat,
   type StatsSources,
   type StepLabel,
-  teeProgress,
 } from "../job/mod.ts";
 import type { ParsedValues } from "./parse_args.ts";
 import { createProgress } from "./progress.ts";

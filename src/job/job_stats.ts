@@ -1,7 +1,12 @@
 import { stringify as stringifyYaml } from "yaml";
-import { formatBytes, UsageError } from "../base/mod.ts";
+import {
+  formatBytes,
+  type ProgressPhase,
+  type ProgressPhaseName,
+  type ProgressSink,
+  UsageError,
+} from "../base/mod.ts";
 import type { MemoryManager } from "../memory/mod.ts";
-import type { ProgressPhase, ProgressPhaseName, ProgressSink } from "./progress_sink.ts";
 
 /** The formats of a stats report: `--stats` (text), `--stats=json`, `--stats=yaml`. */
 export type StatsFormat = "text" | "json" | "yaml";

@@ -1,6 +1,6 @@
 /**
- * Job layer: job files (YAML) and configuration keys, dry-run plans, stats reports and the
- * progress interface that lower layers report to.
+ * Job layer: job files (YAML) and configuration keys, dry-run plans and stats reports.
+ * (The progress interface lower layers report to, `ProgressSink`, lives in src/base.)
  *
  * @module
  */
@@ -20,5 +20,3 @@ export {
   renderStats,
   statsFormats,
 } from "./job_stats.ts";
-export type { ProgressPhase, ProgressPhaseName, ProgressSink } from "./progress_sink.ts";
-export { silentProgress, teeProgress } from "./progress_sink.ts";
