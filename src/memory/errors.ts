@@ -7,9 +7,14 @@ export class SegmentReleasedError extends Error {
    * @param segmentId The id of the released segment.
    * @param owner The owner that held it.
    * @param action What was attempted (`read`, `write`, `release`, ...).
+   * @param lent Whether the segment is lent out (to a Worker) rather than released.
    */
-  constructor(readonly segmentId: number, readonly owner: string, action: string) {
-    super(`Cannot ${action} segment #${segmentId} of "${owner}": it was already released`);
+  constructor(readonly segmentId: number, readonly owner: string, action: string, lent = false) {
+    super(
+      `Cannot ${action} segment #${segmentId} of "${owner}": ${
+        lent ? "its memory is lent out (to a Worker)" : "it was already released"
+      }`,
+    );
   }
 }
 

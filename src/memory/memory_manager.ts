@@ -160,6 +160,11 @@ export class MemoryManager implements LeaseReleaser {
     return this.#peakPages;
   }
 
+  /** How many segments were collected without release so far (paranoid level). */
+  leakDetectionDropped(): number {
+    return this.leakTracker.dropped.length;
+  }
+
   /** How many segments were allocated over the manager's life. */
   get allocationCount(): number {
     return this.#allocationCount;

@@ -4,6 +4,12 @@ const MAX_SAFE_HIGH_WORD = 0x1f_ffff; // 2^53 - 1 = 0x1f_ffff_ffff_ffff
 
 let takeBackingOf: (segment: MemorySegment) => ArrayBuffer;
 
+// Views over a detached buffer: every access through them throws, so a lent or released
+// segment needs no liveness check on its hot accessors.
+const DEAD_VIEW = new DataView(new ArrayBuffer(8));
+DEAD_VIEW.buffer.transfer();
+const DEAD_BYTES = new Uint8Array(0);
+
 /**
  * A fixed-size page of managed memory: Flink's `MemorySegment` over one `ArrayBuffer`.
  *
@@ -510,6 +516,8 @@ export class MemorySegment {
   lendBacking(): ArrayBuffer {
     if (this.#released || this.#lent) this.#throwDead("lend");
     this.#lent = true;
+    this.#view = DEAD_VIEW;
+    this.#bytes = DEAD_BYTES;
     return this.#buffer;
   }
 
@@ -519,7 +527,10 @@ export class MemorySegment {
    * @param buffer The buffer as it came back from the Worker (same size).
    */
   returnBacking(buffer: ArrayBuffer): void {
-    if (this.#released || !this.#lent) this.#throwDead("return a backing to");
+    if (this.#released) this.#throwDead("return a backing to");
+    if (!this.#lent) {
+      throw new Error(`Cannot return a backing to segment #${this.id}: it is not lent out`);
+    }
     if (buffer.byteLength !== this.byteLength || buffer.detached) {
       throw new RangeError(
         `Cannot return a ${buffer.byteLength}-byte buffer to segment #${this.id} of ${this.byteLength} bytes`,
@@ -533,10 +544,10 @@ export class MemorySegment {
 
   #takeBacking(): ArrayBuffer {
     if (this.#released) throw new SegmentReleasedError(this.id, this.owner, "release");
-    if (this.#lent) {
-      throw new SegmentReleasedError(this.id, this.owner, "release a lent-out");
-    }
+    if (this.#lent) throw new SegmentReleasedError(this.id, this.owner, "release", true);
     this.#released = true;
+    this.#view = DEAD_VIEW;
+    this.#bytes = DEAD_BYTES;
     return this.#buffer.transfer();
   }
 
@@ -554,7 +565,7 @@ export class MemorySegment {
 
   #accessError(error: unknown, action: string): Error {
     if (this.#released || this.#lent) {
-      return new SegmentReleasedError(this.id, this.owner, action);
+      return new SegmentReleasedError(this.id, this.owner, action, this.#lent && !this.#released);
     }
     return error instanceof Error ? error : new Error(String(error));
   }

@@ -1,0 +1,87 @@
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { VERSION } from "../src/cli/mod.ts";
+
+/** Layers from the bottom up: each may import only from layers to its left, through mod.ts. */
+const LAYERS = ["base", "memory", "io", "gen", "sort", "count", "job", "cli"];
+const FILE_APIS =
+  /\bDeno\.(open|openSync|create|createSync|readFile|readFileSync|readTextFile|readTextFileSync|writeFile|writeFileSync|writeTextFile|writeTextFileSync|remove|removeSync|mkdir|mkdirSync|makeTempDir|makeTempFile|rename|renameSync|truncate|readDir|readDirSync)\b/;
+const TEST_LIBRARIES = /from\s+["'](node:assert|node:assert\/strict|fast-check)["']/;
+
+async function* sourceFiles(dir: string): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) yield* sourceFiles(path);
+    else if (entry.name.endsWith(".ts")) yield path;
+  }
+}
+
+function importsOf(source: string): string[] {
+  const specifiers: string[] = [];
+  const pattern =
+    /(?:import|export)\s[^'"]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|new URL\(\s*["']([^"']+)["']/g;
+  for (const match of source.matchAll(pattern)) {
+    specifiers.push(match[1] ?? match[2] ?? match[3] ?? "");
+  }
+  return specifiers;
+}
+
+function stripComments(source: string): string {
+  return source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
+}
+
+Deno.test("Layers import only leftward, and across folders only through mod.ts", async () => {
+  const violations: string[] = [];
+  const root = new URL("../src", import.meta.url).pathname;
+  for await (const path of sourceFiles(root)) {
+    const relative = path.slice(root.length + 1);
+    const folder = relative.includes("/") ? relative.split("/")[0]! : "";
+    if (folder === "") continue; // src/mod.ts re-exports every layer
+    const layer = LAYERS.indexOf(folder);
+    if (layer < 0) {
+      violations.push(`${relative}: folder "${folder}" is not a known layer`);
+      continue;
+    }
+    const source = stripComments(await Deno.readTextFile(path));
+    for (const specifier of importsOf(source)) {
+      if (!specifier.startsWith(".")) continue;
+      const target = new URL(specifier, `file://${path}`).pathname;
+      if (!target.startsWith(root + "/")) {
+        violations.push(`${relative}: imports ${specifier} outside src/`);
+        continue;
+      }
+      const targetRelative = target.slice(root.length + 1);
+      const targetFolder = targetRelative.split("/")[0]!;
+      if (targetFolder === folder) continue;
+      const targetLayer = LAYERS.indexOf(targetFolder);
+      if (targetLayer < 0 || targetLayer > layer) {
+        violations.push(`${relative}: imports ${targetRelative}, a layer above or beside it`);
+      } else if (!targetRelative.endsWith("/mod.ts")) {
+        violations.push(
+          `${relative}: imports ${targetRelative}; go through ${targetFolder}/mod.ts`,
+        );
+      }
+    }
+    if (TEST_LIBRARIES.test(source)) violations.push(`${relative}: imports a test library`);
+    if (folder !== "io" && FILE_APIS.test(source)) {
+      violations.push(
+        `${relative}: touches files directly (${FILE_APIS.exec(source)?.[0]}); only src/io may`,
+      );
+    }
+    if (
+      folder !== "cli" && /\bDeno\.(args|exit)\b|Deno\.exitCode/.test(source) && folder !== "io"
+    ) {
+      violations.push(`${relative}: reads Deno.args or sets the exit code; only src/cli may`);
+    }
+  }
+  deepStrictEqual(violations, []);
+});
+
+Deno.test("main.ts only runs the CLI", async () => {
+  const source = stripComments(await Deno.readTextFile(new URL("../main.ts", import.meta.url)));
+  deepStrictEqual(importsOf(source), ["./src/cli/mod.ts"]);
+});
+
+Deno.test("The CLI version matches deno.json", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  strictEqual(VERSION, config.version);
+});
