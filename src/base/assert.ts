@@ -1,5 +1,6 @@
 /** Thrown when an internal invariant does not hold: always a bug in spillway. */
 export class AssertionError extends Error {
+  /** The error class name. */
   override name = "AssertionError";
 }
 

@@ -16,11 +16,16 @@ export const ExitCode = {
 
 /** Base of every error that the CLI turns into one line on stderr and an exit code. */
 export class SpillwayError extends Error {
+  /** The error class name. */
   override name = "SpillwayError";
   /** The process exit code this error maps to. */
   readonly exitCode: number;
 
   /**
+
+   * Creates the instance.
+
+   *
    * @param message One line: the action, the numbers with units, then the fix.
    * @param exitCode The exit code of the process when this error ends it.
    * @param options Standard error options (`cause`).
@@ -33,8 +38,13 @@ export class SpillwayError extends Error {
 
 /** A bad command line, option value or job file: exit 2. */
 export class UsageError extends SpillwayError {
+  /** The error class name. */
   override name = "UsageError";
-  /** @param message What was wrong and how to fix it. */
+  /**
+   * Creates the instance.
+   *
+   * @param message What was wrong and how to fix it.
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, ExitCode.usage, options);
   }
@@ -42,8 +52,13 @@ export class UsageError extends SpillwayError {
 
 /** An input that cannot be read or parsed (missing, directory, corrupt): exit 2. */
 export class InputError extends SpillwayError {
+  /** The error class name. */
   override name = "InputError";
-  /** @param message Which input and what was wrong. */
+  /**
+   * Creates the instance.
+   *
+   * @param message Which input and what was wrong.
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, ExitCode.usage, options);
   }
@@ -51,8 +66,13 @@ export class InputError extends SpillwayError {
 
 /** A resource ran out: budget too small, disk full, temp dir unusable: exit 3. */
 export class ResourceError extends SpillwayError {
+  /** The error class name. */
   override name = "ResourceError";
-  /** @param message Which resource, how much was asked and the fix. */
+  /**
+   * Creates the instance.
+   *
+   * @param message Which resource, how much was asked and the fix.
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, ExitCode.resource, options);
   }
@@ -60,8 +80,13 @@ export class ResourceError extends SpillwayError {
 
 /** The run was interrupted by a signal; everything was cleaned up. */
 export class InterruptedError extends SpillwayError {
+  /** The error class name. */
   override name = "InterruptedError";
-  /** @param signal The signal name, e.g. `SIGINT`. */
+  /**
+   * Creates the instance.
+   *
+   * @param signal The signal name, e.g. `SIGINT`.
+   */
   constructor(readonly signal: string, exitCode: number) {
     super(`Interrupted by ${signal}; temporary files removed`, exitCode);
   }

@@ -2,8 +2,11 @@ import { ResourceError } from "../base/mod.ts";
 
 /** Thrown by every accessor of a segment after it was released: a use-after-free bug. */
 export class SegmentReleasedError extends Error {
+  /** The error class name. */
   override name = "SegmentReleasedError";
   /**
+   * Creates the instance.
+   *
    * @param segmentId The id of the released segment.
    * @param owner The owner that held it.
    * @param action What was attempted (`read`, `write`, `release`, ...).
@@ -20,8 +23,11 @@ export class SegmentReleasedError extends Error {
 
 /** Thrown when an allocation does not fit the memory budget: exit 3. */
 export class MemoryBudgetError extends ResourceError {
+  /** The error class name. */
   override name = "MemoryBudgetError";
   /**
+   * Creates the instance.
+   *
    * @param owner Who asked.
    * @param requestedPages How many pages were asked for.
    * @param freePages How many were free.
@@ -43,8 +49,13 @@ export class MemoryBudgetError extends ResourceError {
 
 /** Thrown by `assertAllReleased()` when segments are still leased: a leak. */
 export class MemoryLeakError extends Error {
+  /** The error class name. */
   override name = "MemoryLeakError";
-  /** @param report The full leak report (first line is the summary). */
+  /**
+   * Creates the instance.
+   *
+   * @param report The full leak report (first line is the summary).
+   */
   constructor(readonly report: string) {
     super(report);
   }

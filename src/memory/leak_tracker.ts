@@ -53,6 +53,10 @@ export class LeakTracker {
   #onDropped: ((dropped: DroppedSegment) => void) | undefined;
 
   /**
+
+   * Creates the instance.
+
+   *
    * @param level How much to record.
    * @param onDropped Called (paranoid level) when a segment was collected without release.
    */

@@ -104,6 +104,10 @@ export class MemoryManager implements LeaseReleaser {
   #weak: boolean;
 
   /**
+
+   * Creates the instance.
+
+   *
    * @param options Budget, page size and leak detection level.
    * @throws {RangeError} If the segment size is not a power of two in [4 KiB, 16 MiB].
    * @throws {ResourceError} If the budget is smaller than one segment.
@@ -232,7 +236,7 @@ export class MemoryManager implements LeaseReleaser {
     }
   }
 
-  /** @inheritdoc */
+  /** Releases the segments of a lease that are still held (called by the lease). */
   releaseLease(lease: SegmentLease): void {
     for (const segment of lease.segments) {
       if (!segment.isReleased) this.#releaseSegment(segment);

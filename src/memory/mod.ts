@@ -19,6 +19,7 @@ export {
   SEGMENT_BYTES_MIN,
 } from "./memory_manager.ts";
 export { compareBytes, MemorySegment } from "./memory_segment.ts";
+export type { LeaseReleaser } from "./segment_lease.ts";
 export { SegmentLease } from "./segment_lease.ts";
 export type { BuddyAllocatorOptions, BuddyStats } from "./buddy_allocator.ts";
 export { BuddyAllocator, BuddyBlock } from "./buddy_allocator.ts";
