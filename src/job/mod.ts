@@ -20,3 +20,15 @@ export {
   renderStats,
   statsFormats,
 } from "./job_stats.ts";
+export type {
+  JobConfig,
+  JobSpec,
+  JobStep,
+  JobStepOption,
+  ParseJobFileOptions,
+  SourcePosition,
+  StepSchema,
+} from "./job_file.ts";
+export { closestMatch, JobFileError, parseJobFile, unknownKey } from "./job_file.ts";
+export type { PlanInputs, StepPlan } from "./job_plan.ts";
+export { passesFor, planJob, SORT_BUFFER_FRACTION, stepArgv } from "./job_plan.ts";
