@@ -4,6 +4,7 @@ import type { Command } from "./command.ts";
 import { demoCommand } from "./demo_command.ts";
 import { printError, printOut } from "./output.ts";
 import { parseCommandArgs } from "./parse_args.ts";
+import { runCommand } from "./run_command.ts";
 import { VERSION } from "./version.ts";
 
 /** Exit code of an internal error (a bug in spillway): EX_SOFTWARE. */
@@ -12,6 +13,7 @@ export const EXIT_INTERNAL = 70;
 /** The subcommands, in `--help` order. Later commands register here. */
 export const commands: readonly Command[] = [
   demoCommand,
+  runCommand,
 ];
 
 /** The top-level `--help` text. */

@@ -403,7 +403,7 @@ function baseName(path: string): string {
 export function unknownKey(what: string, key: string, known: readonly string[]): string {
   const suggestion = closestMatch(key, known);
   const hint = suggestion === undefined
-    ? `; known: ${known.join(", ")}`
+    ? (known.length === 0 ? "" : `; known: ${known.join(", ")}`)
     : `; did you mean "${suggestion}"?`;
   return `Unknown ${what} "${key}"${hint}`;
 }

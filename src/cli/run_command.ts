@@ -1,0 +1,200 @@
+import { ExitCode, InputError, MiB, SpillwayError } from "../base/mod.ts";
+import {
+  type JobSpec,
+  type JobStats,
+  type JobStep,
+  parseJobFile,
+  planJob,
+  stepArgv,
+  type StepLabel,
+  type StepSchema,
+} from "../job/mod.ts";
+import type { Command } from "./command.ts";
+import { printError, printOut } from "./output.ts";
+import { flagValue, parseCommandArgs } from "./parse_args.ts";
+import {
+  collectStats,
+  normalizeReportArgs,
+  readReportOptions,
+  reportOptionsHelp,
+  reportOptionSpecs,
+  writeStatsReports,
+} from "./stats_report.ts";
+
+/** The commands a job step may run. */
+export const STEP_COMMANDS: readonly string[] = ["gen", "sort", "count", "merge"];
+
+/** Options that belong to the job runner, never to a step. */
+const runnerOnlyOptions = new Set(["help", "debug", "version", "progress", "stats", "stats-file"]);
+
+/** The budget a step gets when neither the job nor the step sets one (sort's `-S` default). */
+const STEP_MEMORY_DEFAULT_BYTES = 64 * MiB;
+
+const help = `Usage: spillway run [options] JOB.yaml
+
+Runs the steps of a job file in order, each exactly like the command of the same name
+(paths relative to the job file). The first failing step's exit code ends the job; later
+steps do not run. See docs/jobs.md for the schema.
+
+  config:                              # Flink's keys where they mean the same
+    taskmanager.memory.managed.size: 64m   # per step budget; a bare number means BYTES
+    taskmanager.memory.segment-size: 32kb  # page size
+    io.tmp.dirs: /tmp/a,/tmp/b             # spill directories (comma list)
+    taskmanager.runtime.max-fan: 128       # most runs merged at once
+    spill: auto                            # file | mmap | auto
+    leak-detection: simple                 # disabled | simple | advanced | paranoid
+  steps:
+    - gen:   { kind: zipf, size: 200k, output: corpus.txt }
+    - count: { input: corpus.txt, top: 10, output: top.tsv }
+
+Options:
+  --dry-run                   validate and print the plan (per step: memory, expected runs and
+                              merge passes from the input sizes, the command line); run nothing
+${reportOptionsHelp}
+                              (under run: one report per step)
+
+Exit codes: 0 all steps ok; otherwise the first failing step's code (2 also for an invalid
+job file: the message names file:line:column and the bad key or value).`;
+
+/** `spillway run JOB.yaml`: runs a job file's steps through the commands themselves. */
+export const runCommand: Command = {
+  name: "run",
+  summary: "run a YAML job file (steps: gen, sort, count, merge; Flink-style config)",
+  help,
+  async run(argv: readonly string[]): Promise<number> {
+    const { values, positionals } = parseCommandArgs("run", normalizeReportArgs(argv), {
+      "dry-run": { type: "boolean" },
+      ...reportOptionSpecs,
+    });
+    const report = readReportOptions(values);
+    if (positionals.length !== 1) {
+      throw new SpillwayError(
+        `Expected one job file, got ${positionals.length}; usage: spillway run [--dry-run] JOB.yaml`,
+        ExitCode.usage,
+      );
+    }
+    const jobPath = positionals[0]!;
+    const commands = await stepCommands();
+    const schema = stepSchema(commands);
+    const job = parseJobFile(await readJobText(jobPath), { path: jobPath, schema });
+    const argvOf = (step: JobStep): string[] => {
+      const stepArgs = stepArgv(job.config, step, schema.get(step.command) ?? []);
+      const accepted = optionNames(commands.get(step.command)!);
+      if (report.progress !== undefined && accepted.includes("progress")) {
+        stepArgs.unshift(report.progress ? "--progress" : "--no-progress");
+      }
+      return stepArgs;
+    };
+    if (flagValue(values, "dry-run")) {
+      printPlan(job, argvOf);
+      return ExitCode.ok;
+    }
+    const reports: { stats: JobStats; label: StepLabel }[] = [];
+    let exitCode: number = ExitCode.ok;
+    for (const step of job.steps) {
+      const command = commands.get(step.command)!;
+      const label: StepLabel = { job: job.path, step: step.index, name: step.name };
+      try {
+        exitCode = await collectStats(
+          (stats) => reports.push({ stats, label }),
+          () => command.run(argvOf(step)),
+        );
+      } catch (error) {
+        const { reportError } = await import("./run_cli.ts");
+        exitCode = reportError(error, false);
+      }
+      if (exitCode !== ExitCode.ok) {
+        const skipped = job.steps.length - step.index;
+        printError(
+          `spillway: ${job.path}: ${step.name} failed with exit code ${exitCode}` +
+            (skipped > 0 ? `; ${skipped} later step${skipped === 1 ? "" : "s"} not run` : ""),
+        );
+        break;
+      }
+    }
+    if (report.statsFormat !== undefined && reports.length > 0) {
+      await writeStatsReports(reports, report.statsFormat, report.statsFile);
+    }
+    return exitCode;
+  },
+};
+
+/** The commands a step may run, looked up in the CLI's table when `run` runs. */
+async function stepCommands(): Promise<Map<string, Command>> {
+  // run_cli.ts imports this module: read its table lazily, after both modules are loaded.
+  const { commands } = await import("./run_cli.ts");
+  const result = new Map<string, Command>();
+  for (const command of commands) {
+    if (STEP_COMMANDS.includes(command.name)) result.set(command.name, command);
+  }
+  return result;
+}
+
+/**
+ * A command's long option names, read from its `--help` text (which documents every option).
+ *
+ * @param command The command.
+ * @returns Names without `--`, runner-only options removed.
+ */
+export function optionNames(command: Command): string[] {
+  const names = new Set<string>();
+  for (const match of command.help.matchAll(/(?:^|[\s,[(])--(?:\[no-\])?([a-z][a-z0-9-]*)/g)) {
+    names.add(match[1]!);
+  }
+  return [...names].filter((name) => !runnerOnlyOptions.has(name) && !name.startsWith("no-"));
+}
+
+/**
+ * The step schema (commands and their option names) for the job file parser.
+ *
+ * @param commands The step commands.
+ * @returns Command name to option names.
+ */
+export function stepSchema(commands: ReadonlyMap<string, Command>): StepSchema {
+  const schema = new Map<string, string[]>();
+  for (const [name, command] of commands) schema.set(name, optionNames(command));
+  return schema;
+}
+
+async function readJobText(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new InputError(`Cannot read job file "${path}": no such file`);
+    }
+    if (error instanceof Deno.errors.IsADirectory) {
+      throw new InputError(`Cannot read job file "${path}": it is a directory`);
+    }
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new InputError(`Cannot read job file "${path}": ${reason}`);
+  }
+}
+
+function fileBytes(path: string): number | undefined {
+  if (path === "-") return undefined;
+  try {
+    const info = Deno.statSync(path);
+    return info.isFile && !path.endsWith(".gz") ? info.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function printPlan(job: JobSpec, argvOf: (step: JobStep) => string[]): void {
+  const plans = planJob(job, argvOf, {
+    fileBytes,
+    defaultMemoryBytes: STEP_MEMORY_DEFAULT_BYTES,
+  });
+  printOut(
+    `job ${job.name} (${job.path}): ${plans.length} step${plans.length === 1 ? "" : "s"}, dry run`,
+  );
+  for (const plan of plans) {
+    printOut(`${plan.step.name}: ${plan.step.command}: ${plan.summary}`);
+    printOut(`  spillway ${plan.step.command} ${plan.argv.map(shellQuote).join(" ")}`);
+  }
+}
+
+function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_./=:,+-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
+}
