@@ -5,3 +5,18 @@
  * @module
  */
 export { LoserTree } from "./loser_tree.ts";
+export type { SortOrderSpec } from "./sort_order.ts";
+export { parseFieldSeparator, parseSortOrder, SortOrder } from "./sort_order.ts";
+export type { TieCompare } from "./index_sort.ts";
+export { ENTRY_BYTES, sortIndex } from "./index_sort.ts";
+export type { RecordOrder } from "./record_order.ts";
+export { BytesOrder, FixedKeyOrder, writeBytesPrefix } from "./record_order.ts";
+export type { OrderDescriptor } from "./order_descriptor.ts";
+export { orderFromDescriptor } from "./order_descriptor.ts";
+export type { SortBufferOptions, SortJob } from "./sort_buffer.ts";
+export { SortBuffer, sortJob } from "./sort_buffer.ts";
+export { SortWorker } from "./sort_worker_pool.ts";
+export type { MergeOptions, RecordCursor, RecordSink } from "./run_merger.ts";
+export { mergeCursors, UniqueFilter } from "./run_merger.ts";
+export type { ExternalSortOptions, SortStats } from "./external_sort.ts";
+export { externalSort, FAN_IN_DEFAULT, LineCursor, minimumSortPages } from "./external_sort.ts";

@@ -1,0 +1,494 @@
+import { assert, UsageError } from "../base/mod.ts";
+import { checkCompatible, KeyField, parseKeyDef } from "./_key_def.ts";
+import { BLANKS, compareNumeric, writeNumericPrefix } from "./_numeric.ts";
+
+/**
+ * What decides the order of records, as plain data (it can be posted to a Worker and rebuilt
+ * there with {@linkcode parseSortOrder}). The fields mirror GNU sort's options.
+ */
+export interface SortOrderSpec {
+  /** Raw `-k` KEYDEFs in order, e.g. `["2,2n", "1"]`. */
+  keys: string[];
+  /** The `-t` byte; absent: fields start at each blank-to-nonblank transition (GNU default). */
+  fieldSeparator?: number;
+  /** `-r`: reverse the result (keys without options and the last-resort comparison). */
+  reverse: boolean;
+  /** `-n`: compare numerically (keys without options, or the whole record). */
+  numeric: boolean;
+  /** `-f`: fold lowercase to uppercase. */
+  foldCase: boolean;
+  /** `-b`: ignore leading blanks at key starts and ends. */
+  ignoreLeadingBlanks: boolean;
+  /** `-s`: no last-resort whole-record comparison. */
+  stable: boolean;
+  /** `-u`: output only the first of records with equal keys (implies no last resort). */
+  unique: boolean;
+}
+
+const A_LOWER = 0x61;
+const Z_LOWER = 0x7a;
+
+/** `-f`: a-z to A-Z, every other byte unchanged (C locale `toupper`). */
+const FOLD_TABLE: Uint8Array = (() => {
+  const table = new Uint8Array(256);
+  for (let byte = 0; byte < 256; byte += 1) {
+    table[byte] = byte >= A_LOWER && byte <= Z_LOWER ? byte - 0x20 : byte;
+  }
+  return table;
+})();
+
+/** Identity: lets plain and folded keys share one loop. */
+const IDENTITY_TABLE: Uint8Array = (() => {
+  const table = new Uint8Array(256);
+  for (let byte = 0; byte < 256; byte += 1) table[byte] = byte;
+  return table;
+})();
+
+/** `-d`: 1 for bytes to ignore (neither alphanumeric nor blank, C locale). */
+const NON_DICTIONARY: Uint8Array = (() => {
+  const table = new Uint8Array(256);
+  for (let byte = 0; byte < 256; byte += 1) {
+    const alnum = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) ||
+      (byte >= A_LOWER && byte <= Z_LOWER);
+    table[byte] = alnum || BLANKS[byte] === 1 ? 0 : 1;
+  }
+  return table;
+})();
+
+/** Prefix kinds of {@linkcode SortOrder.writePrefix}. */
+const PREFIX_NONE = 0;
+const PREFIX_BYTES = 1;
+const PREFIX_NUMERIC = 2;
+
+/**
+ * GNU sort ordering (C locale) over byte ranges: `-k` keys with `b d f n r`, `-t`, the global
+ * `-b -f -n -r`, the last-resort whole-record comparison, and `-s`/`-u`.
+ *
+ * Build one with {@linkcode parseSortOrder}. Comparisons never allocate and never make strings.
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { parseSortOrder } from "./sort_order.ts";
+ * const order = parseSortOrder({
+ *   keys: ["2,2n"], fieldSeparator: 0x2c, reverse: false, numeric: false, foldCase: false,
+ *   ignoreLeadingBlanks: false, stable: false, unique: false,
+ * });
+ * const a = new TextEncoder().encode("x,10");
+ * const b = new TextEncoder().encode("y,9");
+ * strictEqual(order.compare(a, 0, a.length, b, 0, b.length) > 0, true);
+ * ```
+ */
+export class SortOrder {
+  /** The plain-data spec this order was built from. */
+  readonly spec: SortOrderSpec;
+  /** No keys and no ordering flags: whole-record memcmp, then length (maybe reversed). */
+  readonly isPlainBytes: boolean;
+  /** For `isPlainBytes`: whether the memcmp order is reversed. */
+  readonly reverse: boolean;
+  readonly #keys: KeyField[];
+  readonly #separator: number;
+  readonly #lastResort: boolean;
+  readonly #lastResortReverse: boolean;
+  readonly #prefixKind: number;
+  readonly #prefixTable: Uint8Array;
+  readonly #prefixInvert: boolean;
+
+  /**
+   * Same as {@linkcode parseSortOrder}.
+   *
+   * @param spec The options (kept as is).
+   * @throws {UsageError} See {@linkcode parseSortOrder}.
+   */
+  constructor(spec: SortOrderSpec) {
+    const keys = compileKeys(spec);
+    this.spec = spec;
+    this.#keys = keys;
+    this.#separator = spec.fieldSeparator ?? -1;
+    this.#lastResort = !spec.stable && !spec.unique;
+    this.#lastResortReverse = spec.reverse;
+    let plain = keys.length === 0;
+    let plainReverse = spec.reverse;
+    const first = keys[0];
+    if (keys.length === 1 && first !== undefined && isWholeRecordBytes(first)) {
+      // `-k1` (no options): the key is the record; a tie means equal bytes, so the last
+      // resort can never decide and only the key's direction matters.
+      plain = true;
+      plainReverse = first.reverse;
+    }
+    this.isPlainBytes = plain;
+    this.reverse = plainReverse;
+    if (plain) {
+      this.#prefixKind = PREFIX_BYTES;
+      this.#prefixTable = IDENTITY_TABLE;
+      this.#prefixInvert = plainReverse;
+    } else if (first !== undefined && !first.dictionary) {
+      this.#prefixKind = first.numeric ? PREFIX_NUMERIC : PREFIX_BYTES;
+      this.#prefixTable = first.foldCase ? FOLD_TABLE : IDENTITY_TABLE;
+      this.#prefixInvert = first.reverse;
+    } else {
+      this.#prefixKind = PREFIX_NONE;
+      this.#prefixTable = IDENTITY_TABLE;
+      this.#prefixInvert = false;
+    }
+  }
+
+  /**
+   * Compares two records (without terminators) the way `LC_ALL=C sort` does: the keys in
+   * order, then (unless `-s` or `-u`) the whole records byte by byte, reversed by `-r`.
+   *
+   * @returns Negative if `a` sorts first, positive if `b` does, zero if they are equal.
+   */
+  compare(
+    a: Uint8Array,
+    aOffset: number,
+    aLength: number,
+    b: Uint8Array,
+    bOffset: number,
+    bLength: number,
+  ): number {
+    if (this.isPlainBytes) {
+      const diff = compareRange(a, aOffset, aOffset + aLength, b, bOffset, bOffset + bLength);
+      return this.reverse ? -diff : diff;
+    }
+    const diff = this.#compareKeys(a, aOffset, aLength, b, bOffset, bLength);
+    if (diff !== 0 || !this.#lastResort) return diff;
+    const last = compareRange(a, aOffset, aOffset + aLength, b, bOffset, bOffset + bLength);
+    return this.#lastResortReverse ? -last : last;
+  }
+
+  /**
+   * Compares only the keys (what `-u` uses to find duplicates); for an order without keys
+   * the whole records.
+   *
+   * @returns Negative, zero (duplicates under `-u`) or positive.
+   */
+  compareKeys(
+    a: Uint8Array,
+    aOffset: number,
+    aLength: number,
+    b: Uint8Array,
+    bOffset: number,
+    bLength: number,
+  ): number {
+    if (this.isPlainBytes) {
+      const diff = compareRange(a, aOffset, aOffset + aLength, b, bOffset, bOffset + bLength);
+      return this.reverse ? -diff : diff;
+    }
+    return this.#compareKeys(a, aOffset, aLength, b, bOffset, bLength);
+  }
+
+  /**
+   * Writes `words` big-endian u32 words of an order-preserving prefix of a record into
+   * `out[outIndex..]`: a smaller prefix (lexicographic over words) means the record sorts
+   * first; equal prefixes decide nothing. Orders with a cheap prefix: whole-record bytes
+   * (plain, `-f`, `-b`, `-r`), a first key compared as bytes (with `-t` or default fields,
+   * `f`, `b`, `r`) and a first `-n` key; others write zeros.
+   */
+  writePrefix(
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    out: Uint32Array,
+    outIndex: number,
+    words: number,
+  ): void {
+    const kind = this.#prefixKind;
+    if (kind === PREFIX_NONE) {
+      out.fill(0, outIndex, outIndex + words);
+      return;
+    }
+    let start = offset;
+    let end = offset + length;
+    if (!this.isPlainBytes) {
+      const key = this.#keys[0]!;
+      const limit = end;
+      end = keyLimit(bytes, offset, limit, key, this.#separator);
+      start = keyStart(bytes, offset, limit, key, this.#separator);
+      if (end < start) end = start;
+    }
+    if (kind === PREFIX_NUMERIC) {
+      writeNumericPrefix(bytes, start, end, out, outIndex, words);
+    } else {
+      const table = this.#prefixTable;
+      let position = start;
+      for (let wordIndex = 0; wordIndex < words; wordIndex += 1) {
+        let word = 0;
+        for (let byteIndex = 0; byteIndex < 4; byteIndex += 1) {
+          word = (word << 8) | (position < end ? table[bytes[position]!]! : 0);
+          position += 1;
+        }
+        out[outIndex + wordIndex] = word >>> 0;
+      }
+    }
+    if (this.#prefixInvert) {
+      for (let wordIndex = 0; wordIndex < words; wordIndex += 1) {
+        out[outIndex + wordIndex] = ~out[outIndex + wordIndex]! >>> 0;
+      }
+    }
+  }
+
+  #compareKeys(
+    a: Uint8Array,
+    aOffset: number,
+    aLength: number,
+    b: Uint8Array,
+    bOffset: number,
+    bLength: number,
+  ): number {
+    const keys = this.#keys;
+    const separator = this.#separator;
+    const aLimit = aOffset + aLength;
+    const bLimit = bOffset + bLength;
+    for (let keyIndex = 0; keyIndex < keys.length; keyIndex += 1) {
+      const key = keys[keyIndex]!;
+      const aStart = keyStart(a, aOffset, aLimit, key, separator);
+      let aEnd = keyLimit(a, aOffset, aLimit, key, separator);
+      const bStart = keyStart(b, bOffset, bLimit, key, separator);
+      let bEnd = keyLimit(b, bOffset, bLimit, key, separator);
+      // GNU: a key whose end lies before its start is empty.
+      if (aEnd < aStart) aEnd = aStart;
+      if (bEnd < bStart) bEnd = bStart;
+      let diff: number;
+      if (key.numeric) {
+        diff = compareNumeric(a, aStart, aEnd, b, bStart, bEnd);
+      } else if (key.dictionary) {
+        diff = compareIgnoring(
+          a,
+          aStart,
+          aEnd,
+          b,
+          bStart,
+          bEnd,
+          key.foldCase ? FOLD_TABLE : IDENTITY_TABLE,
+        );
+      } else if (key.foldCase) {
+        diff = compareTranslated(a, aStart, aEnd, b, bStart, bEnd, FOLD_TABLE);
+      } else {
+        diff = compareRange(a, aStart, aEnd, b, bStart, bEnd);
+      }
+      if (diff !== 0) return key.reverse ? -diff : diff;
+    }
+    return 0;
+  }
+}
+
+function isWholeRecordBytes(key: KeyField): boolean {
+  return key.startField === 0 && key.startChar === 0 && key.endField === -1 &&
+    key.hasNoOrderingOptions();
+}
+
+/** GNU `begfield`: where a key starts in the record `[start, limit)`. */
+function keyStart(
+  bytes: Uint8Array,
+  start: number,
+  limit: number,
+  key: KeyField,
+  separator: number,
+): number {
+  let position = start;
+  let fieldsToSkip = key.startField;
+  if (separator >= 0) {
+    while (position < limit && fieldsToSkip > 0) {
+      fieldsToSkip -= 1;
+      while (position < limit && bytes[position] !== separator) position += 1;
+      if (position < limit) position += 1;
+    }
+  } else {
+    while (position < limit && fieldsToSkip > 0) {
+      fieldsToSkip -= 1;
+      while (position < limit && BLANKS[bytes[position]!] === 1) position += 1;
+      while (position < limit && BLANKS[bytes[position]!] === 0) position += 1;
+    }
+  }
+  if (key.skipStartBlanks) {
+    while (position < limit && BLANKS[bytes[position]!] === 1) position += 1;
+  }
+  position += key.startChar;
+  return position < limit ? position : limit;
+}
+
+/** GNU `limfield`: where a key ends (exclusive) in the record `[start, limit)`. */
+function keyLimit(
+  bytes: Uint8Array,
+  start: number,
+  limit: number,
+  key: KeyField,
+  separator: number,
+): number {
+  if (key.endField < 0) return limit;
+  let position = start;
+  const endChar = key.endChar;
+  // endChar 0: the key includes the whole end field, so skip one more field.
+  let fieldsToSkip = endChar === 0 ? key.endField + 1 : key.endField;
+  if (separator >= 0) {
+    while (position < limit && fieldsToSkip > 0) {
+      fieldsToSkip -= 1;
+      while (position < limit && bytes[position] !== separator) position += 1;
+      // Stop before the separator that ends the last wanted field.
+      if (position < limit && (fieldsToSkip > 0 || endChar !== 0)) position += 1;
+    }
+  } else {
+    while (position < limit && fieldsToSkip > 0) {
+      fieldsToSkip -= 1;
+      while (position < limit && BLANKS[bytes[position]!] === 1) position += 1;
+      while (position < limit && BLANKS[bytes[position]!] === 0) position += 1;
+    }
+  }
+  if (endChar !== 0) {
+    if (key.skipEndBlanks) {
+      while (position < limit && BLANKS[bytes[position]!] === 1) position += 1;
+    }
+    position += endChar;
+    if (position > limit) position = limit;
+  }
+  return position;
+}
+
+/** memcmp of two ranges, then the shorter first. */
+function compareRange(
+  a: Uint8Array,
+  aStart: number,
+  aEnd: number,
+  b: Uint8Array,
+  bStart: number,
+  bEnd: number,
+): number {
+  const aLength = aEnd - aStart;
+  const bLength = bEnd - bStart;
+  const common = aLength < bLength ? aLength : bLength;
+  for (let index = 0; index < common; index += 1) {
+    const diff = a[aStart + index]! - b[bStart + index]!;
+    if (diff !== 0) return diff;
+  }
+  return aLength - bLength;
+}
+
+function compareTranslated(
+  a: Uint8Array,
+  aStart: number,
+  aEnd: number,
+  b: Uint8Array,
+  bStart: number,
+  bEnd: number,
+  table: Uint8Array,
+): number {
+  const aLength = aEnd - aStart;
+  const bLength = bEnd - bStart;
+  const common = aLength < bLength ? aLength : bLength;
+  for (let index = 0; index < common; index += 1) {
+    const diff = table[a[aStart + index]!]! - table[b[bStart + index]!]!;
+    if (diff !== 0) return diff;
+  }
+  return aLength - bLength;
+}
+
+/** `d`: compare the translated bytes that are letters, digits or blanks. */
+function compareIgnoring(
+  a: Uint8Array,
+  aStart: number,
+  aEnd: number,
+  b: Uint8Array,
+  bStart: number,
+  bEnd: number,
+  table: Uint8Array,
+): number {
+  let aIndex = aStart;
+  let bIndex = bStart;
+  while (true) {
+    while (aIndex < aEnd && NON_DICTIONARY[a[aIndex]!] === 1) aIndex += 1;
+    while (bIndex < bEnd && NON_DICTIONARY[b[bIndex]!] === 1) bIndex += 1;
+    if (aIndex >= aEnd || bIndex >= bEnd) break;
+    const diff = table[a[aIndex]!]! - table[b[bIndex]!]!;
+    if (diff !== 0) return diff;
+    aIndex += 1;
+    bIndex += 1;
+  }
+  return (aIndex < aEnd ? 1 : 0) - (bIndex < bEnd ? 1 : 0);
+}
+
+/**
+ * Builds a {@linkcode SortOrder} from its spec: parses the KEYDEFs and applies GNU's rule that
+ * a key with no ordering option of its own (`b d f n`; `r` alone also counts as its own)
+ * inherits the global `-b -f -n -r`. Without keys, global options make the whole record a key.
+ *
+ * @param spec The options, as plain data.
+ * @returns The order.
+ * @throws {UsageError} On a malformed KEYDEF, an unsupported key option (`g h i M R V`),
+ *   incompatible options, or a field separator that is not a byte.
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { parseSortOrder } from "./sort_order.ts";
+ * const order = parseSortOrder({
+ *   keys: [], reverse: true, numeric: false, foldCase: false, ignoreLeadingBlanks: false,
+ *   stable: false, unique: false,
+ * });
+ * strictEqual(order.isPlainBytes, true);
+ * strictEqual(order.reverse, true);
+ * ```
+ */
+export function parseSortOrder(spec: SortOrderSpec): SortOrder {
+  return new SortOrder(spec);
+}
+
+function compileKeys(spec: SortOrderSpec): KeyField[] {
+  const separator = spec.fieldSeparator;
+  if (
+    separator !== undefined && !(Number.isInteger(separator) && separator >= 0 && separator < 256)
+  ) {
+    throw new UsageError(`Invalid field separator ${separator}: must be one byte (0 to 255)`);
+  }
+  const keys: KeyField[] = [];
+  for (const text of spec.keys) {
+    const key = parseKeyDef(text);
+    if (key.hasNoOrderingOptions() && !key.reverse) inheritGlobal(key, spec);
+    checkCompatible(key, `-k "${text}"`);
+    keys.push(key);
+  }
+  if (keys.length === 0 && (spec.numeric || spec.foldCase || spec.ignoreLeadingBlanks)) {
+    const whole = new KeyField();
+    inheritGlobal(whole, spec);
+    keys.push(whole);
+  }
+  for (const key of keys) assert(key.startField >= 0, "key start field is 0-based");
+  return keys;
+}
+
+function inheritGlobal(key: KeyField, spec: SortOrderSpec): void {
+  key.skipStartBlanks = spec.ignoreLeadingBlanks;
+  key.skipEndBlanks = spec.ignoreLeadingBlanks;
+  key.numeric = spec.numeric;
+  key.foldCase = spec.foldCase;
+  key.reverse = spec.reverse;
+}
+
+/**
+ * Reads a `-t` argument: one byte, or `\0` for NUL (as GNU sort accepts).
+ *
+ * @param text The option value.
+ * @returns The separator byte.
+ * @throws {UsageError} When the value is empty or longer than one byte.
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { parseFieldSeparator } from "./sort_order.ts";
+ * strictEqual(parseFieldSeparator(","), 0x2c);
+ * strictEqual(parseFieldSeparator("\\0"), 0);
+ * ```
+ */
+export function parseFieldSeparator(text: string): number {
+  if (text === "\\0") return 0;
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length === 0) {
+    throw new UsageError(`Empty field separator -t ''; give one byte such as -t ,`);
+  }
+  if (bytes.length > 1) {
+    throw new UsageError(
+      `Invalid field separator -t '${text}': ${bytes.length} bytes; give exactly one byte (or '\\0' for NUL)`,
+    );
+  }
+  return bytes[0]!;
+}
