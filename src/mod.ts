@@ -8,4 +8,5 @@
  */
 export * from "./base/mod.ts";
 export * from "./memory/mod.ts";
+export * from "./io/mod.ts";
 export { runCli, VERSION } from "./cli/mod.ts";

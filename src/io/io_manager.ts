@@ -1,0 +1,660 @@
+import { assert, ExitCode, InputError, MiB, ResourceError, UsageError } from "../base/mod.ts";
+import type { MemoryManager } from "../memory/mod.ts";
+import { GzipSource, ReaderSource } from "./byte_sources.ts";
+import { type BlockChannel, OperationCounter } from "./channel.ts";
+import { isDiskError, SpillDiskError } from "./errors.ts";
+import { FileChannel } from "./file_channel.ts";
+import { emptyIoStats, type IoStats } from "./io_stats.ts";
+import { LineReader, readError } from "./line_reader.ts";
+import { MmapChannel, mmapUnavailableReason } from "./mmap_channel.ts";
+import { OutputSink, type OutputTarget } from "./output_sink.ts";
+import { RunReader } from "./run_reader.ts";
+import { RunWriter, type SpillRun } from "./run_writer.ts";
+
+/** How spill files are written and read: plain file I/O, memory mapping, or the best here. */
+export type SpillMode = "file" | "mmap" | "auto";
+
+/** The spill mode `auto` picks on Linux when FFI is available (from tests/bench/io_bench.ts). */
+export const AUTO_SPILL_MODE_LINUX: "file" | "mmap" = "file";
+
+/** Options of {@linkcode IoManager.open}. */
+export interface IoManagerOptions {
+  /** Write-behind, read-ahead and I/O buffers come from this budget. */
+  memory: MemoryManager;
+  /** Temp directories (`-T`, repeatable); default `[$TMPDIR ?? "/tmp"]`. */
+  tmpDirs?: string[];
+  /** Spill channel kind (default `auto`). */
+  spillMode?: SpillMode;
+  /** Test seam: the Nth I/O operation (1-based) fails with `error` (default an EIO error). */
+  faultInjection?: { failAtOperation: number; error?: Error };
+  /**
+   * Whether SIGINT/SIGTERM/SIGHUP handlers are installed (default true). The handler removes
+   * every file synchronously, then calls `onSignal` if given, else `Deno.exit(130/143/129)`.
+   */
+  handleSignals?: boolean;
+  /** Called after the cleanup on a signal instead of `Deno.exit` (the CLI may decide). */
+  onSignal?: (signal: Deno.Signal, exitCode: number) => void;
+  /** Bytes of file an mmap channel maps at once (default 8 MiB). */
+  mmapWindowBytes?: number;
+}
+
+/** Options of {@linkcode IoManager.createRunWriter}. */
+export interface RunWriterOptions {
+  /** Owner of the pages (default `spill-writer`). */
+  owner?: string;
+  /** Full blocks that may be in flight while the next fills (default 1). */
+  writeBehindSegments?: number;
+}
+
+/** Options of {@linkcode IoManager.openRunReader}. */
+export interface RunReaderOptions {
+  /** Owner of the pages (default `spill-reader`). */
+  owner?: string;
+  /** Blocks read ahead of the current one (default 1). */
+  readAheadSegments?: number;
+}
+
+/** Options of {@linkcode IoManager.createOutput}. */
+export interface OutputOptions {
+  /** Owner of the buffer reservation (default `output`). */
+  owner?: string;
+  /** Buffer size in segments (default: 256 KiB worth, at most 1/8 of the budget). */
+  bufferSegments?: number;
+}
+
+/** Options of {@linkcode IoManager.openInput}. */
+export interface InputOptions {
+  /** Owner of the chunk reservation (default `input`). */
+  owner?: string;
+  /** Record terminator: 10 (`\n`, default) or 0 (`\0`). */
+  terminator?: number;
+  /** Chunk size in segments (default: 1 MiB worth, at most 1/4 of the budget). */
+  chunkSegments?: number;
+}
+
+interface Closable {
+  abort?(): Promise<void>;
+  close?(): Promise<void>;
+}
+
+const signals: ReadonlyArray<[Deno.Signal, number]> = [
+  ["SIGINT", ExitCode.sigint],
+  ["SIGTERM", ExitCode.sigterm],
+  ["SIGHUP", ExitCode.sighup],
+];
+
+const privateDirPattern = /^spillway-(\d+)-[0-9a-z]+$/;
+
+/**
+ * Owns every file spillway creates: one private directory (mode 0700) per process in each
+ * temp directory, spill files (0600, created exclusively, round-robin over the directories),
+ * and output temp files. Removes them all on `close()`, on error paths and on
+ * SIGINT/SIGTERM/SIGHUP; sweeps directories left by dead processes at start.
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { MemoryManager } from "../memory/mod.ts";
+ * import { IoManager } from "./io_manager.ts";
+ * const memory = new MemoryManager({ budgetBytes: 1 << 20, segmentBytes: 4096 });
+ * const tmp = await Deno.makeTempDir();
+ * {
+ *   await using io = await IoManager.open({ memory, tmpDirs: [tmp], handleSignals: false });
+ *   const writer = await io.createRunWriter("sort");
+ *   const record = new TextEncoder().encode("hello");
+ *   const pending = writer.writeRecord(record, 0, record.length);
+ *   if (pending) await pending;
+ *   const run = await writer.finish();
+ *   const reader = await io.openRunReader(run);
+ *   let more = reader.next();
+ *   if (more instanceof Promise) more = await more;
+ *   strictEqual(reader.recordLength, 5);
+ *   await reader.close();
+ * }
+ * memory.assertAllReleased();
+ * await Deno.remove(tmp, { recursive: true });
+ * ```
+ */
+export class IoManager implements AsyncDisposable {
+  /** The spill channel kind in force. */
+  readonly spillMode: "file" | "mmap";
+  /** Live counters. */
+  readonly stats: IoStats = emptyIoStats();
+  /** The private directories, one per temp directory. */
+  readonly privateDirs: readonly string[];
+  #memory: MemoryManager;
+  #files = new Set<string>();
+  #live = new Set<Closable>();
+  #fileCounter = 0;
+  #counter: OperationCounter;
+  #signalHandlers: Array<[Deno.Signal, () => void]> = [];
+  #onSignal: ((signal: Deno.Signal, exitCode: number) => void) | undefined;
+  #closed = false;
+  #mmapWindowBytes: number;
+
+  private constructor(
+    memory: MemoryManager,
+    privateDirs: string[],
+    spillMode: "file" | "mmap",
+    options: IoManagerOptions,
+  ) {
+    this.#memory = memory;
+    this.privateDirs = privateDirs;
+    this.spillMode = spillMode;
+    this.#counter = new OperationCounter(
+      options.faultInjection?.failAtOperation ?? 0,
+      options.faultInjection?.error,
+    );
+    this.#onSignal = options.onSignal;
+    this.#mmapWindowBytes = Math.max(
+      memory.segmentBytes,
+      Math.ceil((options.mmapWindowBytes ?? 8 * MiB) / memory.segmentBytes) * memory.segmentBytes,
+    );
+  }
+
+  /**
+   * Checks the temp directories, creates the private directories, sweeps stale ones and
+   * installs the signal handlers.
+   *
+   * @throws {ResourceError} If a temp directory is missing, not a directory or not writable.
+   * @throws {UsageError} If `spillMode` is `mmap` and mmap is unavailable here.
+   */
+  static async open(options: IoManagerOptions): Promise<IoManager> {
+    const spillMode = resolveSpillMode(options.spillMode ?? "auto");
+    const tmpDirs = options.tmpDirs !== undefined && options.tmpDirs.length > 0
+      ? options.tmpDirs
+      : [defaultTmpDir()];
+    for (const dir of tmpDirs) await checkTmpDir(dir);
+    const privateDirs: string[] = [];
+    try {
+      for (const dir of tmpDirs) {
+        await sweepStaleDirs(dir);
+        privateDirs.push(await createPrivateDir(dir));
+      }
+    } catch (error) {
+      for (const dir of privateDirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
+      throw error;
+    }
+    const manager = new IoManager(options.memory, privateDirs, spillMode, options);
+    if (options.handleSignals ?? true) manager.#installSignalHandlers();
+    return manager;
+  }
+
+  /** Files created and not yet removed. */
+  get liveFiles(): readonly string[] {
+    return [...this.#files];
+  }
+
+  /** The temp directory holding `path` (for messages). */
+  directoryOf(path: string): string {
+    const slash = path.lastIndexOf("/");
+    const privateDir = slash > 0 ? path.slice(0, slash) : path;
+    const parent = privateDir.lastIndexOf("/");
+    return parent > 0 ? privateDir.slice(0, parent) : privateDir;
+  }
+
+  /**
+   * Creates a spill file and a writer over it.
+   *
+   * @param prefix Names the file: `<prefix>.<000001>.spill`.
+   * @param options Owner of the pages and write-behind depth.
+   * @throws {MemoryBudgetError} If the pages do not fit the budget.
+   * @throws {SpillDiskError} If the file cannot be created for lack of space.
+   */
+  async createRunWriter(prefix: string, options: RunWriterOptions = {}): Promise<RunWriter> {
+    this.#checkOpen();
+    const writeBehind = options.writeBehindSegments ?? 1;
+    assert(Number.isSafeInteger(writeBehind) && writeBehind >= 0, "writeBehindSegments >= 0");
+    const lease = this.#memory.allocate(options.owner ?? "spill-writer", 1 + writeBehind);
+    let channel: BlockChannel;
+    try {
+      channel = await this.#createChannel(this.#nextPath(prefix));
+    } catch (error) {
+      lease.release();
+      throw error;
+    }
+    const writer = new RunWriter({ channel, lease, memory: this.#memory, host: this });
+    this.#track(writer);
+    return writer;
+  }
+
+  /**
+   * Opens a finished run for reading.
+   *
+   * @param run The run from {@linkcode RunWriter.finish}.
+   * @param options Owner of the pages and read-ahead depth.
+   * @throws {CorruptSpillError} If the file header is damaged.
+   */
+  async openRunReader(run: SpillRun, options: RunReaderOptions = {}): Promise<RunReader> {
+    this.#checkOpen();
+    const readAhead = options.readAheadSegments ?? 1;
+    assert(Number.isSafeInteger(readAhead) && readAhead >= 0, "readAheadSegments >= 0");
+    const owner = options.owner ?? "spill-reader";
+    const lease = this.#memory.allocate(owner, 1 + readAhead);
+    let channel: BlockChannel;
+    try {
+      this.#counter.tick();
+      channel = this.spillMode === "mmap"
+        ? MmapChannel.openRead(run.path, {
+          windowBytes: this.#mmapWindowBytes,
+          counter: this.#counter,
+          stats: this.stats,
+        })
+        : new FileChannel(run.path, await Deno.open(run.path, { read: true }), this.#counter);
+    } catch (error) {
+      lease.release();
+      throw error;
+    }
+    const reader = new RunReader({
+      run,
+      channel,
+      lease,
+      memory: this.#memory,
+      owner,
+      host: this,
+    });
+    this.#track(reader);
+    try {
+      await reader.start();
+    } catch (error) {
+      await reader.close();
+      throw error;
+    }
+    return reader;
+  }
+
+  /** Removes a run's file (as soon as it was merged). */
+  async deleteRun(run: SpillRun): Promise<void> {
+    await this.deleteFile(run.path);
+  }
+
+  /** Removes a file this manager created and forgets it; a missing file is fine. */
+  async deleteFile(path: string): Promise<void> {
+    if (!this.#files.delete(path)) return;
+    try {
+      await Deno.remove(path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        this.#files.add(path);
+        throw error;
+      }
+    }
+    this.stats.filesDeleted += 1;
+  }
+
+  /**
+   * Creates an output: stdout for `undefined` or `"-"`, else a temp file beside `path`
+   * renamed over it on commit.
+   *
+   * @throws {UsageError} If the target is a directory or its directory cannot take a file.
+   */
+  async createOutput(path: string | undefined, options: OutputOptions = {}): Promise<OutputSink> {
+    this.#checkOpen();
+    const target = path === undefined || path === "-"
+      ? stdoutTarget(this.#counter)
+      : await this.#fileTarget(path);
+    const sink = new OutputSink({
+      target,
+      memory: this.#memory,
+      owner: options.owner ?? "output",
+      bufferBytes: this.#bufferBytes(options.bufferSegments, 256 * 1024, 8),
+      stats: this.stats,
+    });
+    this.#track(sink);
+    return sink;
+  }
+
+  /**
+   * Opens an input: a file, `"-"` for stdin, a pipe or FIFO, or a `.gz` file.
+   *
+   * @throws {InputError} If the input is missing, a directory or unreadable.
+   */
+  async openInput(path: string, options: InputOptions = {}): Promise<LineReader> {
+    this.#checkOpen();
+    let source: ReaderSource | GzipSource;
+    let totalBytes: number | undefined;
+    if (path === "-") {
+      source = new ReaderSource("standard input", Deno.stdin, undefined);
+    } else {
+      let info: Deno.FileInfo;
+      let file: Deno.FsFile;
+      try {
+        info = await Deno.stat(path);
+        if (info.isDirectory) throw new InputError(`Cannot read ${path}: it is a directory`);
+        file = await Deno.open(path, { read: true });
+      } catch (error) {
+        throw readError(path, error);
+      }
+      if (path.endsWith(".gz")) {
+        source = new GzipSource(path, file);
+      } else {
+        source = new ReaderSource(path, file, () => file.close());
+        totalBytes = info.isFile ? info.size : undefined;
+      }
+    }
+    let reader: LineReader;
+    try {
+      reader = new LineReader({
+        source,
+        memory: this.#memory,
+        owner: options.owner ?? "input",
+        chunkBytes: this.#bufferBytes(options.chunkSegments, MiB, 4),
+        terminator: options.terminator ?? 10,
+        totalBytes,
+        stats: this.stats,
+      });
+    } catch (error) {
+      source.close();
+      throw error;
+    }
+    this.#track(reader);
+    return reader;
+  }
+
+  /**
+   * Aborts open writers and outputs, closes readers, deletes every file this manager created,
+   * removes the private directories and the signal handlers. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#removeSignalHandlers();
+    for (const item of [...this.#live]) {
+      try {
+        if (item.abort !== undefined) await item.abort();
+        else if (item.close !== undefined) await item.close();
+      } catch {
+        // keep cleaning up
+      }
+    }
+    this.#live.clear();
+    for (const path of [...this.#files]) await this.deleteFile(path).catch(() => {});
+    for (const dir of this.privateDirs) {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  }
+
+  /** Same as {@linkcode IoManager.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * Removes every file and private directory now, synchronously (the signal path).
+   * Open file handles stay open; Linux lets us unlink them.
+   */
+  removeAllSync(): void {
+    for (const path of this.#files) {
+      try {
+        Deno.removeSync(path);
+      } catch {
+        // already gone
+      }
+    }
+    this.#files.clear();
+    for (const dir of this.privateDirs) {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  #track<T extends Closable>(item: T): void {
+    this.#live.add(item);
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new Error("Cannot use a closed IoManager");
+  }
+
+  #nextPath(prefix: string): string {
+    this.#fileCounter += 1;
+    const dir = this.privateDirs[(this.#fileCounter - 1) % this.privateDirs.length]!;
+    const name = prefix.replace(/[^A-Za-z0-9_-]/g, "_") || "run";
+    return `${dir}/${name}.${String(this.#fileCounter).padStart(6, "0")}.spill`;
+  }
+
+  async #createChannel(path: string): Promise<BlockChannel> {
+    try {
+      this.#counter.tick();
+      const channel = this.spillMode === "mmap"
+        ? MmapChannel.create(path, {
+          windowBytes: this.#mmapWindowBytes,
+          counter: this.#counter,
+          stats: this.stats,
+        })
+        : new FileChannel(
+          path,
+          await Deno.open(path, { read: true, write: true, createNew: true, mode: 0o600 }),
+          this.#counter,
+        );
+      this.#files.add(path);
+      this.stats.filesCreated += 1;
+      return channel;
+    } catch (error) {
+      if (isDiskError(error)) throw new SpillDiskError(this.directoryOf(path), 0, error);
+      throw error;
+    }
+  }
+
+  async #fileTarget(path: string): Promise<OutputTarget> {
+    const slash = path.lastIndexOf("/");
+    const dir = slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+    const base = path.slice(slash + 1);
+    let mode: number | null = null;
+    try {
+      const info = await Deno.stat(path);
+      if (info.isDirectory) {
+        throw new UsageError(`Cannot write output ${path}: it is a directory; choose a file path`);
+      }
+      mode = info.mode;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    const tempPath = `${dir === "/" ? "" : dir}/.${base}.spillway-${Deno.pid}-${randomTag()}.tmp`;
+    let file: Deno.FsFile;
+    try {
+      this.#counter.tick();
+      file = await Deno.open(tempPath, { write: true, createNew: true, mode: 0o666 });
+    } catch (error) {
+      if (isDiskError(error)) {
+        throw new ResourceError(`Cannot create output ${path}: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      const reason = error instanceof Deno.errors.NotFound
+        ? "its directory does not exist"
+        : error instanceof Deno.errors.PermissionDenied
+        ? "permission denied"
+        : (error as Error).message;
+      throw new UsageError(`Cannot create output ${path}: ${reason}; choose another -o`, {
+        cause: error,
+      });
+    }
+    this.#files.add(tempPath);
+    this.stats.filesCreated += 1;
+    const counter = this.#counter;
+    let open = true;
+    const closeFile = () => {
+      if (open) {
+        open = false;
+        file.close();
+      }
+    };
+    if (mode !== null) await Deno.chmod(tempPath, mode & 0o7777).catch(() => {});
+    return {
+      name: path,
+      write: async (bytes) => {
+        counter.tick();
+        let done = 0;
+        while (done < bytes.length) done += await file.write(bytes.subarray(done));
+      },
+      commit: async () => {
+        closeFile();
+        counter.tick();
+        await Deno.rename(tempPath, path);
+        this.#files.delete(tempPath);
+      },
+      abort: async () => {
+        closeFile();
+        await this.deleteFile(tempPath);
+      },
+    };
+  }
+
+  #bufferBytes(segments: number | undefined, preferredBytes: number, budgetShare: number): number {
+    const memory = this.#memory;
+    const count = segments ??
+      Math.max(
+        1,
+        Math.min(
+          Math.ceil(preferredBytes / memory.segmentBytes),
+          Math.floor(memory.totalPages / budgetShare),
+        ),
+      );
+    assert(Number.isSafeInteger(count) && count >= 1, `buffer segments must be >= 1: ${count}`);
+    return count * memory.segmentBytes;
+  }
+
+  #installSignalHandlers(): void {
+    for (const [signal, exitCode] of signals) {
+      const handler = () => {
+        this.removeAllSync();
+        this.#removeSignalHandlers();
+        if (this.#onSignal !== undefined) this.#onSignal(signal, exitCode);
+        else Deno.exit(exitCode);
+      };
+      try {
+        Deno.addSignalListener(signal, handler);
+        this.#signalHandlers.push([signal, handler]);
+      } catch {
+        // signals are not supported here (e.g. Windows has no SIGHUP)
+      }
+    }
+  }
+
+  #removeSignalHandlers(): void {
+    for (const [signal, handler] of this.#signalHandlers) {
+      try {
+        Deno.removeSignalListener(signal, handler);
+      } catch {
+        // already removed
+      }
+    }
+    this.#signalHandlers = [];
+  }
+}
+
+function stdoutTarget(counter: OperationCounter): OutputTarget {
+  return {
+    name: "standard output",
+    write: async (bytes) => {
+      counter.tick();
+      let done = 0;
+      while (done < bytes.length) done += await Deno.stdout.write(bytes.subarray(done));
+    },
+    commit: () => Promise.resolve(),
+    abort: () => Promise.resolve(),
+  };
+}
+
+function resolveSpillMode(mode: SpillMode): "file" | "mmap" {
+  if (mode === "file") return "file";
+  const reason = mmapUnavailableReason();
+  if (mode === "mmap") {
+    if (reason !== undefined) {
+      throw new UsageError(`Cannot use --spill mmap: ${reason}; use --spill file`);
+    }
+    return "mmap";
+  }
+  return reason === undefined ? AUTO_SPILL_MODE_LINUX : "file";
+}
+
+function defaultTmpDir(): string {
+  try {
+    const fromEnv = Deno.env.get("TMPDIR");
+    if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+  } catch {
+    // no --allow-env: use the default
+  }
+  return "/tmp";
+}
+
+async function checkTmpDir(dir: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? "it does not exist"
+      : error instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : (error as Error).message;
+    throw new ResourceError(
+      `Cannot use temp directory ${dir}: ${reason}; create it or choose another -T/--tmp-dir`,
+      { cause: error },
+    );
+  }
+  if (!info.isDirectory) {
+    throw new ResourceError(
+      `Cannot use temp directory ${dir}: it is not a directory; choose another -T/--tmp-dir`,
+    );
+  }
+}
+
+async function createPrivateDir(dir: string): Promise<string> {
+  for (let attempt = 0;; attempt += 1) {
+    const path = `${
+      dir.endsWith("/") && dir.length > 1 ? dir.slice(0, -1) : dir
+    }/spillway-${Deno.pid}-${randomTag()}`;
+    try {
+      await Deno.mkdir(path, { mode: 0o700 });
+      await Deno.chmod(path, 0o700);
+      return path;
+    } catch (error) {
+      if (error instanceof Deno.errors.AlreadyExists && attempt < 8) continue;
+      const reason = error instanceof Deno.errors.PermissionDenied
+        ? "it is not writable"
+        : (error as Error).message;
+      throw new ResourceError(
+        `Cannot use temp directory ${dir}: ${reason}; choose another -T/--tmp-dir`,
+        { cause: error },
+      );
+    }
+  }
+}
+
+/** Removes `spillway-<pid>-*` directories of processes that no longer run (Linux /proc). */
+async function sweepStaleDirs(dir: string): Promise<void> {
+  try {
+    await Deno.stat("/proc/self");
+  } catch {
+    return; // no /proc: cannot tell dead from alive
+  }
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      const match = privateDirPattern.exec(entry.name);
+      if (match === null || !entry.isDirectory) continue;
+      const pid = Number(match[1]);
+      if (pid === Deno.pid) continue;
+      try {
+        await Deno.stat(`/proc/${pid}`);
+        continue; // alive
+      } catch {
+        // dead: sweep
+      }
+      await Deno.remove(`${dir}/${entry.name}`, { recursive: true }).catch(() => {});
+    }
+  } catch {
+    // an unreadable temp dir is reported by createPrivateDir
+  }
+}
+
+function randomTag(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(6));
+  let tag = "";
+  for (const byte of bytes) tag += byte.toString(36).padStart(2, "0");
+  return tag;
+}

@@ -1,0 +1,241 @@
+import { assert, formatBytes, InputError } from "../base/mod.ts";
+import type { MemoryManager, MemoryReservation } from "../memory/mod.ts";
+import type { IoStats } from "./io_stats.ts";
+
+/** A byte source a {@linkcode LineReader} pulls from (file, stdin, pipe, gzip stream). */
+export interface ByteSource {
+  /** What to call the source in messages. */
+  readonly name: string;
+  /** Reads into `into`; returns the count, or null at end of input. */
+  read(into: Uint8Array): Promise<number | null>;
+  /** Closes the source; idempotent. */
+  close(): void;
+}
+
+/** Parts of a line reader the manager sets up. */
+export interface LineReaderParts {
+  /** Where the bytes come from. */
+  source: ByteSource;
+  /** The memory manager (the chunk buffer is reserved from it). */
+  memory: MemoryManager;
+  /** Owner of the reservations. */
+  owner: string;
+  /** Chunk size in bytes. */
+  chunkBytes: number;
+  /** Record terminator: 10 (`\n`) or 0 (`\0`). */
+  terminator: number;
+  /** Input size when known (regular files). */
+  totalBytes: number | undefined;
+  /** Live counters. */
+  stats: IoStats;
+}
+
+/**
+ * Reads an input in big chunks of complete records, with no strings and no per-record work.
+ *
+ * Each chunk is a view of one or more whole records, each ending with the terminator byte.
+ * A final record without a terminator gets one appended (and `sawMissingTerminator` is set);
+ * a carriage return is data. A record longer than the chunk is delivered alone from a larger
+ * buffer reserved from the memory budget.
+ */
+export class LineReader {
+  /** The input's name in messages. */
+  readonly name: string;
+  /** Input size in bytes when known (regular files); undefined for pipes, stdin and gzip. */
+  readonly totalBytes: number | undefined;
+  #source: ByteSource;
+  #memory: MemoryManager;
+  #owner: string;
+  #terminator: number;
+  #reservation: MemoryReservation | undefined;
+  #buffer: Uint8Array;
+  #large: Uint8Array | undefined = undefined;
+  #largeReservation: MemoryReservation | undefined = undefined;
+  #largeCarryStart = 0;
+  #largeCarryEnd = 0;
+  #start = 0;
+  #filled = 0;
+  #eof = false;
+  #bytesRead = 0;
+  #sawMissingTerminator = false;
+  #closed = false;
+  #stats: IoStats;
+
+  /** Made by {@linkcode IoManager.openInput}. */
+  constructor(parts: LineReaderParts) {
+    assert(parts.terminator === 10 || parts.terminator === 0, "terminator must be 10 or 0");
+    this.name = parts.source.name;
+    this.totalBytes = parts.totalBytes;
+    this.#source = parts.source;
+    this.#memory = parts.memory;
+    this.#owner = parts.owner;
+    this.#terminator = parts.terminator;
+    this.#stats = parts.stats;
+    this.#reservation = parts.memory.reserve(parts.owner, parts.chunkBytes);
+    this.#buffer = new Uint8Array(parts.chunkBytes);
+  }
+
+  /** Bytes read from the input so far (after decompression). */
+  get bytesRead(): number {
+    return this.#bytesRead;
+  }
+
+  /** Whether the last record lacked its terminator (one was appended). */
+  get sawMissingTerminator(): boolean {
+    return this.#sawMissingTerminator;
+  }
+
+  /**
+   * Returns the next chunk of complete records, or undefined at the end of the input.
+   *
+   * @returns A view valid until the next call.
+   * @throws {InputError} When the input cannot be read.
+   */
+  async nextChunk(): Promise<Uint8Array | undefined> {
+    if (this.#closed) throw new Error(`Cannot read closed input ${this.name}`);
+    const buffer = this.#buffer;
+    if (this.#large !== undefined) {
+      // The record delivered from the large buffer is done: carry its tail back.
+      buffer.set(this.#large.subarray(this.#largeCarryStart, this.#largeCarryEnd), 0);
+      this.#filled = this.#largeCarryEnd - this.#largeCarryStart;
+      this.#start = 0;
+      this.#dropLarge();
+    } else if (this.#start > 0) {
+      buffer.copyWithin(0, this.#start, this.#filled);
+      this.#filled -= this.#start;
+      this.#start = 0;
+    }
+    const searchFrom = this.#filled;
+    await this.#fillTo(buffer, buffer.length);
+    const filled = this.#filled;
+    if (filled === 0) return undefined;
+    const terminator = this.#terminator;
+    const last = filled > searchFrom || searchFrom === 0
+      ? buffer.lastIndexOf(terminator, filled - 1)
+      : -1;
+    if (last === filled - 1) {
+      this.#start = filled;
+      return buffer.subarray(0, filled);
+    }
+    if (this.#eof && filled < buffer.length) {
+      // The final record lacks its terminator and there is room to append it.
+      buffer[filled] = terminator;
+      this.#sawMissingTerminator = true;
+      this.#filled = filled + 1;
+      this.#start = filled + 1;
+      return buffer.subarray(0, filled + 1);
+    }
+    if (last >= 0) {
+      this.#start = last + 1;
+      return buffer.subarray(0, last + 1);
+    }
+    return await this.#largeRecord();
+  }
+
+  async #fillTo(buffer: Uint8Array, limit: number): Promise<void> {
+    while (this.#filled < limit && !this.#eof) {
+      let count: number | null;
+      try {
+        count = await this.#source.read(buffer.subarray(this.#filled, limit));
+      } catch (error) {
+        throw readError(this.name, error);
+      }
+      if (count === null) {
+        this.#eof = true;
+      } else {
+        this.#filled += count;
+        this.#bytesRead += count;
+        this.#stats.inputBytesRead += count;
+      }
+    }
+  }
+
+  /** The buffer is full and holds no terminator: grow a large buffer until the record ends. */
+  async #largeRecord(): Promise<Uint8Array> {
+    const chunkBytes = this.#buffer.length;
+    let large = this.#growLarge(this.#buffer, this.#filled, chunkBytes * 2);
+    const terminator = this.#terminator;
+    for (;;) {
+      const searchFrom = this.#filled;
+      // Read at most one chunk at a time, so the tail after the record fits the chunk buffer.
+      await this.#fillTo(large, Math.min(large.length, this.#filled + chunkBytes));
+      const end = large.indexOf(terminator, searchFrom);
+      if (end >= 0 && end < this.#filled) {
+        this.#largeCarryStart = end + 1;
+        this.#largeCarryEnd = this.#filled;
+        return large.subarray(0, end + 1);
+      }
+      if (this.#eof) {
+        if (this.#filled === large.length) {
+          large = this.#growLarge(large, this.#filled, large.length + 1);
+        }
+        large[this.#filled] = terminator;
+        this.#sawMissingTerminator = true;
+        this.#largeCarryStart = this.#filled + 1;
+        this.#largeCarryEnd = this.#filled + 1;
+        return large.subarray(0, this.#filled + 1);
+      }
+      if (this.#filled === large.length) {
+        large = this.#growLarge(large, this.#filled, large.length * 2);
+      }
+    }
+  }
+
+  #growLarge(from: Uint8Array, used: number, capacity: number): Uint8Array {
+    let reservation: MemoryReservation;
+    try {
+      reservation = this.#memory.reserve(this.#owner, capacity);
+    } catch (error) {
+      throw new InputError(
+        `Cannot read ${this.name}: a record longer than ${
+          formatBytes(used)
+        } does not fit the memory budget; raise --memory (-S)`,
+        { cause: error },
+      );
+    }
+    const large = new Uint8Array(capacity);
+    large.set(from.subarray(0, used), 0);
+    this.#dropLarge();
+    this.#large = large;
+    this.#largeReservation = reservation;
+    return large;
+  }
+
+  #dropLarge(): void {
+    this.#large = undefined;
+    this.#largeReservation?.release();
+    this.#largeReservation = undefined;
+  }
+
+  /** Closes the input and gives back the buffers; idempotent. */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#dropLarge();
+      this.#reservation?.release();
+      this.#reservation = undefined;
+      this.#buffer = new Uint8Array(0);
+      this.#source.close();
+    }
+    return Promise.resolve();
+  }
+}
+
+/** Turns an error from reading an input into a one-line {@linkcode InputError}. */
+export function readError(name: string, error: unknown): Error {
+  if (error instanceof InputError) return error;
+  if (error instanceof Deno.errors.NotFound) {
+    return new InputError(`Cannot read ${name}: no such file or directory`, { cause: error });
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new InputError(`Cannot read ${name}: permission denied`, { cause: error });
+  }
+  if (error instanceof Deno.errors.IsADirectory) {
+    return new InputError(`Cannot read ${name}: it is a directory`, { cause: error });
+  }
+  if (error instanceof TypeError && /decompress|gzip|corrupt|header|invalid/i.test(error.message)) {
+    return new InputError(`Cannot decompress ${name}: ${error.message}`, { cause: error });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new InputError(`Cannot read ${name}: ${message}`, { cause: error });
+}

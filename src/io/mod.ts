@@ -1,0 +1,24 @@
+/**
+ * I/O layer: the IoManager (temp dirs, spill files, cleanup), block channels (file, mmap),
+ * paged run writers and readers with checksummed blocks, input line readers (files, stdin,
+ * pipes, gzip) and atomic outputs.
+ *
+ * @module
+ */
+export { crc32c } from "./crc32c.ts";
+export { CorruptSpillError, OutputClosedError, SpillDiskError } from "./errors.ts";
+export type {
+  InputOptions,
+  IoManagerOptions,
+  OutputOptions,
+  RunReaderOptions,
+  RunWriterOptions,
+  SpillMode,
+} from "./io_manager.ts";
+export { AUTO_SPILL_MODE_LINUX, IoManager } from "./io_manager.ts";
+export type { IoStats } from "./io_stats.ts";
+export { LineReader } from "./line_reader.ts";
+export { OutputSink } from "./output_sink.ts";
+export { RunReader } from "./run_reader.ts";
+export type { SpillRun } from "./run_writer.ts";
+export { RunWriter } from "./run_writer.ts";

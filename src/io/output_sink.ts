@@ -1,0 +1,186 @@
+import { formatBytes, ResourceError } from "../base/mod.ts";
+import type { MemoryManager, MemoryReservation } from "../memory/mod.ts";
+import { errorCode, isDiskError, OutputClosedError } from "./errors.ts";
+import type { IoStats } from "./io_stats.ts";
+
+/** Where an {@linkcode OutputSink} sends its bytes. */
+export interface OutputTarget {
+  /** The output's name in messages (`stdout` or the target path). */
+  readonly name: string;
+  /** Writes all of `bytes`. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Makes the output final (rename into place); stdout: nothing. */
+  commit(): Promise<void>;
+  /** Drops the output (delete the temp file); stdout: nothing. */
+  abort(): Promise<void>;
+}
+
+/** Parts of a sink the manager sets up. */
+export interface OutputSinkParts {
+  /** Where the bytes go. */
+  target: OutputTarget;
+  /** The memory manager (the buffer is reserved from it). */
+  memory: MemoryManager;
+  /** Owner of the reservation. */
+  owner: string;
+  /** Buffer size in bytes. */
+  bufferBytes: number;
+  /** Live counters. */
+  stats: IoStats;
+}
+
+/**
+ * Buffered output to stdout or to a temporary file beside the target that `commit()` renames
+ * into place; `abort()` (or any failure) leaves an existing target untouched.
+ *
+ * Hot path: `const pending = sink.write(bytes, offset, length); if (pending) await pending;`
+ */
+export class OutputSink {
+  /** The output's name in messages. */
+  readonly name: string;
+  #target: OutputTarget;
+  #reservation: MemoryReservation | undefined;
+  #buffer: Uint8Array;
+  #filled = 0;
+  #bytesWritten = 0;
+  #state: "open" | "committed" | "aborted" = "open";
+  #stats: IoStats;
+
+  /** Made by {@linkcode IoManager.createOutput}. */
+  constructor(parts: OutputSinkParts) {
+    this.name = parts.target.name;
+    this.#target = parts.target;
+    this.#stats = parts.stats;
+    this.#reservation = parts.memory.reserve(parts.owner, parts.bufferBytes);
+    this.#buffer = new Uint8Array(parts.bufferBytes);
+  }
+
+  /** Bytes accepted so far. */
+  get bytesWritten(): number {
+    return this.#bytesWritten;
+  }
+
+  /**
+   * Appends `bytes[byteOffset, byteOffset + byteLength)`.
+   *
+   * @returns `undefined` when buffered, or a promise when the buffer had to be flushed.
+   * @throws {OutputClosedError} When stdout was closed by its reader.
+   */
+  write(bytes: Uint8Array, byteOffset: number, byteLength: number): Promise<void> | undefined {
+    const buffer = this.#buffer;
+    const filled = this.#filled;
+    if (filled + byteLength <= buffer.length) {
+      if (byteLength <= 16) {
+        for (let i = 0; i < byteLength; i += 1) buffer[filled + i] = bytes[byteOffset + i]!;
+      } else {
+        buffer.set(bytes.subarray(byteOffset, byteOffset + byteLength), filled);
+      }
+      this.#filled = filled + byteLength;
+      this.#bytesWritten += byteLength;
+      return undefined;
+    }
+    return this.#writeSlow(bytes, byteOffset, byteLength);
+  }
+
+  /**
+   * Appends one byte.
+   *
+   * @returns `undefined` when buffered, or a promise when the buffer had to be flushed.
+   */
+  writeByte(byte: number): Promise<void> | undefined {
+    const filled = this.#filled;
+    if (filled < this.#buffer.length) {
+      this.#buffer[filled] = byte;
+      this.#filled = filled + 1;
+      this.#bytesWritten += 1;
+      return undefined;
+    }
+    return this.#writeByteSlow(byte);
+  }
+
+  async #writeByteSlow(byte: number): Promise<void> {
+    await this.#flush();
+    this.#buffer[0] = byte;
+    this.#filled = 1;
+    this.#bytesWritten += 1;
+  }
+
+  async #writeSlow(bytes: Uint8Array, byteOffset: number, byteLength: number): Promise<void> {
+    await this.#flush();
+    if (byteLength >= this.#buffer.length) {
+      await this.#send(bytes.subarray(byteOffset, byteOffset + byteLength));
+    } else {
+      this.#buffer.set(bytes.subarray(byteOffset, byteOffset + byteLength), 0);
+      this.#filled = byteLength;
+    }
+    this.#bytesWritten += byteLength;
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#state !== "open") {
+      throw new Error(`Cannot write to ${this.#state} output ${this.name}`);
+    }
+    if (this.#filled === 0) return;
+    const count = this.#filled;
+    this.#filled = 0;
+    await this.#send(this.#buffer.subarray(0, count));
+  }
+
+  async #send(bytes: Uint8Array): Promise<void> {
+    try {
+      await this.#target.write(bytes);
+      this.#stats.outputBytesWritten += bytes.length;
+    } catch (error) {
+      await this.abort();
+      throw outputError(this.name, bytes.length, error);
+    }
+  }
+
+  /**
+   * Flushes and makes the output final: a file is renamed over its target.
+   *
+   * @throws {ResourceError} When the output cannot be written (disk full).
+   */
+  async commit(): Promise<void> {
+    await this.#flush();
+    try {
+      await this.#target.commit();
+    } catch (error) {
+      await this.abort();
+      throw outputError(this.name, 0, error);
+    }
+    this.#state = "committed";
+    this.#releaseBuffer();
+  }
+
+  /** Deletes the temp file (the target stays untouched) and gives back the buffer; idempotent. */
+  async abort(): Promise<void> {
+    if (this.#state !== "open") return;
+    this.#state = "aborted";
+    this.#releaseBuffer();
+    await this.#target.abort();
+  }
+
+  #releaseBuffer(): void {
+    this.#buffer = new Uint8Array(0);
+    this.#filled = 0;
+    this.#reservation?.release();
+    this.#reservation = undefined;
+  }
+}
+
+function outputError(name: string, byteLength: number, error: unknown): Error {
+  if (error instanceof OutputClosedError) return error;
+  if (error instanceof Deno.errors.BrokenPipe || errorCode(error) === "EPIPE") {
+    return new OutputClosedError(error);
+  }
+  if (isDiskError(error)) {
+    return new ResourceError(
+      `Cannot write ${formatBytes(byteLength)} to ${name}: ${errorCode(error)} (${
+        (error as Error).message
+      }); free space there or choose another -o`,
+      { cause: error },
+    );
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,365 @@
+import type {
+  MemoryManager,
+  MemoryReservation,
+  MemorySegment,
+  SegmentLease,
+} from "../memory/mod.ts";
+import type { BlockChannel } from "./channel.ts";
+import { crc32c } from "./crc32c.ts";
+import { CorruptSpillError, isDiskError, SpillDiskError } from "./errors.ts";
+import type { RunHost, SpillRun } from "./run_writer.ts";
+import {
+  BLOCK_HEADER_BYTES,
+  blockPosition,
+  HEADER_BYTES,
+  LAST_BLOCK_FLAG,
+  SPILL_MAGIC,
+  SPILL_VERSION,
+} from "./spill_format.ts";
+
+/** Parts of a reader the manager sets up. */
+export interface RunReaderParts {
+  /** The run to read. */
+  run: SpillRun;
+  /** The open channel. */
+  channel: BlockChannel;
+  /** The pages: 1 + read-ahead. */
+  lease: SegmentLease;
+  /** The memory manager (for the scratch buffer of records spanning blocks). */
+  memory: MemoryManager;
+  /** Owner for the scratch reservation. */
+  owner: string;
+  /** The manager. */
+  host: RunHost;
+}
+
+interface PendingRead {
+  segment: MemorySegment;
+  blockIndex: number;
+  /** Bytes read, or -1 when the read failed (the error is kept in the reader). */
+  done: Promise<number>;
+}
+
+/**
+ * Paged input view of one spill run: reads blocks ahead, checks each block's checksum, and
+ * yields records one by one. A record inside one block is returned in place (zero copy); a
+ * record spanning blocks is assembled in a scratch buffer reserved from the memory budget.
+ *
+ * Hot path: `let more = reader.next(); if (more instanceof Promise) more = await more;`
+ */
+export class RunReader {
+  /** The run read. */
+  readonly run: SpillRun;
+  /** Bytes of the current record's storage (valid until the next `next()` or `close()`). */
+  recordBytes: Uint8Array = new Uint8Array(0);
+  /** Offset of the current record in {@linkcode RunReader.recordBytes}. */
+  recordOffset = 0;
+  /** Length of the current record. */
+  recordLength = 0;
+  #channel: BlockChannel;
+  #lease: SegmentLease;
+  #memory: MemoryManager;
+  #owner: string;
+  #host: RunHost;
+  #segmentBytes: number;
+  #blockCount: number;
+  #nextRequest = 0;
+  #pending: PendingRead[] = [];
+  #current: MemorySegment | undefined = undefined;
+  #bytes: Uint8Array = new Uint8Array(0);
+  #position = 0;
+  #end = 0;
+  #lastBlock = false;
+  #blockIndex = -1;
+  #recordsRead = 0;
+  #error: unknown = undefined;
+  #scratch: Uint8Array = new Uint8Array(0);
+  #scratchReservation: MemoryReservation | undefined = undefined;
+  #closed = false;
+  #ended = false;
+
+  /** Made by {@linkcode IoManager.openRunReader}; call {@linkcode RunReader.start} next. */
+  constructor(parts: RunReaderParts) {
+    this.run = parts.run;
+    this.#channel = parts.channel;
+    this.#lease = parts.lease;
+    this.#memory = parts.memory;
+    this.#owner = parts.owner;
+    this.#host = parts.host;
+    this.#segmentBytes = parts.memory.segmentBytes;
+    this.#blockCount = Math.max(
+      0,
+      Math.ceil((parts.run.byteLength - HEADER_BYTES) / this.#segmentBytes),
+    );
+  }
+
+  /** Checks the file header and starts the read-ahead. */
+  async start(): Promise<void> {
+    const header = new Uint8Array(20);
+    const count = await this.#guard(this.#channel.read(0, header), 0);
+    const view = new DataView(header.buffer);
+    const path = this.run.path;
+    if (count < 20) {
+      throw new CorruptSpillError(path, -1, "length", `${HEADER_BYTES} bytes`, `${count} bytes`);
+    }
+    for (let i = 0; i < SPILL_MAGIC.length; i += 1) {
+      if (header[i] !== SPILL_MAGIC[i]) {
+        throw new CorruptSpillError(path, -1, "magic", "SPILLWAY", hex(header.subarray(0, 8)));
+      }
+    }
+    const crc = crc32c(header, 0, 16);
+    if (view.getUint32(16, true) !== crc) {
+      throw new CorruptSpillError(
+        path,
+        -1,
+        "CRC32C",
+        hex32(crc),
+        hex32(view.getUint32(16, true)),
+      );
+    }
+    const version = view.getUint32(8, true);
+    if (version !== SPILL_VERSION) {
+      throw new CorruptSpillError(path, -1, "version", String(SPILL_VERSION), String(version));
+    }
+    const segmentBytes = view.getUint32(12, true);
+    if (segmentBytes !== this.#segmentBytes) {
+      throw new CorruptSpillError(
+        path,
+        -1,
+        "segment size",
+        `${this.#segmentBytes} bytes`,
+        `${segmentBytes} bytes`,
+      );
+    }
+    for (const segment of this.#lease.segments) this.#request(segment);
+  }
+
+  #request(segment: MemorySegment): void {
+    if (this.#nextRequest >= this.#blockCount) return;
+    const blockIndex = this.#nextRequest;
+    this.#nextRequest += 1;
+    const done = this.#channel.read(blockPosition(blockIndex, this.#segmentBytes), segment.bytes)
+      .then(
+        (count) => count,
+        (error: unknown) => {
+          this.#error ??= error;
+          return -1;
+        },
+      );
+    this.#pending.push({ segment, blockIndex, done });
+  }
+
+  async #guard(read: Promise<number>, byteLength: number): Promise<number> {
+    try {
+      return await read;
+    } catch (error) {
+      if (isDiskError(error)) {
+        throw new SpillDiskError(this.#host.directoryOf(this.run.path), byteLength, error);
+      }
+      throw error;
+    }
+  }
+
+  /** Records read so far. */
+  get recordsRead(): number {
+    return this.#recordsRead;
+  }
+
+  /**
+   * Moves to the next record.
+   *
+   * @returns True when a record is current, false at the end of the run; a promise only when
+   *   a block has to be awaited.
+   * @throws {CorruptSpillError} When a block fails its checks.
+   */
+  next(): boolean | Promise<boolean> {
+    const bytes = this.#bytes;
+    const position = this.#position;
+    if (position < this.#end) {
+      const length = bytes[position]!;
+      if (length < 128 && position + 1 + length <= this.#end) {
+        this.recordBytes = bytes;
+        this.recordOffset = position + 1;
+        this.recordLength = length;
+        this.#position = position + 1 + length;
+        this.#recordsRead += 1;
+        return true;
+      }
+    }
+    return this.#nextSlow();
+  }
+
+  async #nextSlow(): Promise<boolean> {
+    if (this.#closed) throw new Error(`Cannot read closed run ${this.run.path}`);
+    if (this.#ended) return false;
+    if (this.#position >= this.#end) {
+      if (!(await this.#fill())) return false;
+    }
+    // Varint length, possibly across a block border.
+    let length = 0;
+    let scale = 1;
+    for (;;) {
+      if (this.#position >= this.#end && !(await this.#fill())) this.#truncated("record length");
+      const byte = this.#bytes[this.#position]!;
+      this.#position += 1;
+      length += (byte & 127) * scale;
+      if (byte < 128) break;
+      scale *= 128;
+      if (scale > 2 ** 49) this.#corrupt("record length", "a varint", "an overlong varint");
+    }
+    if (this.#position + length <= this.#end) {
+      this.recordBytes = this.#bytes;
+      this.recordOffset = this.#position;
+      this.recordLength = length;
+      this.#position += length;
+      this.#recordsRead += 1;
+      return true;
+    }
+    const scratch = this.#reserveScratch(length);
+    let done = 0;
+    while (done < length) {
+      if (this.#position >= this.#end && !(await this.#fill())) this.#truncated("record bytes");
+      const count = Math.min(length - done, this.#end - this.#position);
+      scratch.set(this.#bytes.subarray(this.#position, this.#position + count), done);
+      this.#position += count;
+      done += count;
+    }
+    this.recordBytes = scratch;
+    this.recordOffset = 0;
+    this.recordLength = length;
+    this.#recordsRead += 1;
+    return true;
+  }
+
+  /** Makes the next block current; false at the end of the run (after checking counts). */
+  async #fill(): Promise<boolean> {
+    for (;;) {
+      if (this.#lastBlock) {
+        this.#finishChecks();
+        return false;
+      }
+      if (this.#current !== undefined) {
+        const previous = this.#current;
+        this.#current = undefined;
+        this.#bytes = new Uint8Array(0);
+        this.#request(previous);
+      }
+      const next = this.#pending.shift();
+      if (next === undefined) {
+        throw new CorruptSpillError(
+          this.run.path,
+          this.#blockIndex + 1,
+          "block",
+          "a block with the last-block flag",
+          "end of file",
+        );
+      }
+      const count = await next.done;
+      if (this.#error !== undefined) {
+        const error = this.#error;
+        if (isDiskError(error)) {
+          throw new SpillDiskError(
+            this.#host.directoryOf(this.run.path),
+            this.#segmentBytes,
+            error,
+          );
+        }
+        throw error;
+      }
+      this.#current = next.segment;
+      this.#blockIndex = next.blockIndex;
+      this.#verify(next.segment.bytes, count);
+      if (this.#position < this.#end) return true;
+    }
+  }
+
+  #verify(bytes: Uint8Array, count: number): void {
+    const segmentBytes = this.#segmentBytes;
+    if (count < segmentBytes) {
+      this.#corrupt("length", `${segmentBytes} bytes`, `${count} bytes (truncated)`);
+    }
+    const payloadLength = readU32(bytes, 0);
+    if (payloadLength > segmentBytes - BLOCK_HEADER_BYTES) {
+      this.#corrupt(
+        "payload length",
+        `at most ${segmentBytes - BLOCK_HEADER_BYTES}`,
+        String(payloadLength),
+      );
+    }
+    const end = BLOCK_HEADER_BYTES + payloadLength;
+    const expected = readU32(bytes, 12);
+    const found = crc32c(bytes, BLOCK_HEADER_BYTES, end, crc32c(bytes, 0, 12));
+    if (expected !== found) this.#corrupt("CRC32C", hex32(expected), hex32(found));
+    const blockIndex = readU32(bytes, 8);
+    if (blockIndex !== this.#blockIndex) {
+      this.#corrupt("block index", String(this.#blockIndex), String(blockIndex));
+    }
+    const stats = this.#host.stats;
+    stats.blocksRead += 1;
+    stats.bytesReadBack += segmentBytes;
+    this.#bytes = bytes;
+    this.#position = BLOCK_HEADER_BYTES;
+    this.#end = end;
+    this.#lastBlock = (readU32(bytes, 4) & LAST_BLOCK_FLAG) !== 0;
+  }
+
+  #finishChecks(): void {
+    this.#ended = true;
+    this.#bytes = new Uint8Array(0);
+    this.#position = 0;
+    this.#end = 0;
+    if (this.#recordsRead !== this.run.recordCount) {
+      this.#corrupt("record count", String(this.run.recordCount), String(this.#recordsRead));
+    }
+  }
+
+  #truncated(what: string): never {
+    this.#corrupt(what, "more bytes", "end of run");
+  }
+
+  #corrupt(what: string, expected: string, found: string): never {
+    throw new CorruptSpillError(this.run.path, this.#blockIndex, what, expected, found);
+  }
+
+  #reserveScratch(length: number): Uint8Array {
+    if (this.#scratch.length >= length) return this.#scratch;
+    let capacity = Math.max(this.#segmentBytes, this.#scratch.length);
+    while (capacity < length) capacity *= 2;
+    this.#scratchReservation?.release();
+    this.#scratchReservation = undefined;
+    this.#scratch = new Uint8Array(0);
+    this.#scratchReservation = this.#memory.reserve(this.#owner, capacity);
+    this.#scratch = new Uint8Array(capacity);
+    return this.#scratch;
+  }
+
+  /** Waits for reads in flight, releases the pages and the scratch buffer; idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#bytes = new Uint8Array(0);
+    this.#position = 0;
+    this.#end = 0;
+    this.recordBytes = this.#bytes;
+    for (const pending of this.#pending) await pending.done;
+    this.#pending = [];
+    this.#channel.close();
+    if (!this.#lease.isReleased) this.#lease.release();
+    this.#scratchReservation?.release();
+    this.#scratchReservation = undefined;
+    this.#scratch = new Uint8Array(0);
+  }
+}
+
+function readU32(bytes: Uint8Array, offset: number): number {
+  return (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16) |
+    (bytes[offset + 3]! << 24)) >>> 0;
+}
+
+function hex32(value: number): string {
+  return `0x${value.toString(16).padStart(8, "0")}`;
+}
+
+function hex(bytes: Uint8Array): string {
+  return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
