@@ -272,7 +272,7 @@ function parseSteps(
 ): JobStep[] {
   const { fail, schema, baseDir } = context;
   if (!isSeq(node)) {
-    return fail(node, "`steps:` must be a list, e.g. `steps:\\n  - sort: { input: a.txt }`");
+    return fail(node, "`steps:` must be a list of steps such as `- sort: { input: a.txt }`");
   }
   const commandNames = [...schema.keys()];
   const steps: JobStep[] = [];

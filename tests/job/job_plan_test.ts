@@ -1,0 +1,111 @@
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import {
+  parseJobFile,
+  passesFor,
+  planJob,
+  SORT_BUFFER_FRACTION,
+  stepArgv,
+  type StepSchema,
+} from "../../src/job/mod.ts";
+
+const schema: StepSchema = new Map([
+  ["sort", ["memory", "segment-size", "tmp-dir", "fan-in", "spill", "reverse", "output", "key"]],
+  ["count", ["memory", "top", "output"]],
+  ["merge", ["memory", "sum", "output", "fan-in"]],
+  ["gen", ["kind", "size", "output"]],
+]);
+
+const job = parseJobFile(
+  `config:
+  taskmanager.memory.managed.size: 65536
+  taskmanager.memory.segment-size: 4096
+  io.tmp.dirs: a,b
+  taskmanager.runtime.max-fan: 4
+  spill: file
+steps:
+  - gen: { kind: zipf, size: 100k, output: corpus.txt }
+  - sort: { input: corpus.txt, output: sorted.txt, reverse: true, tmp-dir: own }
+  - count: { input: [big.txt], top: 5, memory: 1m }
+  - merge: { input: [p1, p2, p3, p4, p5], output: merged.txt }
+  - merge: { input: [p1, p2], sum: true }
+`,
+  { path: "j/job.yaml", schema },
+);
+
+Deno.test("stepArgv puts config first, step options after, inputs after --", () => {
+  const argvOf = (index: number) =>
+    stepArgv(job.config, job.steps[index]!, schema.get(job.steps[index]!.command)!);
+  deepStrictEqual(argvOf(0), ["--kind=zipf", "--size=100k", "--output=j/corpus.txt"]);
+  deepStrictEqual(argvOf(1), [
+    "--memory=65536b",
+    "--segment-size=4096b",
+    "--fan-in=4",
+    "--spill=file",
+    "--reverse",
+    "--tmp-dir=j/own",
+    "--output=j/sorted.txt",
+    "--",
+    "j/corpus.txt",
+  ]);
+  // The step's own memory wins; count does not take tmp-dir or spill.
+  deepStrictEqual(argvOf(2), ["--top=5", "--memory=1m", "--", "j/big.txt"]);
+});
+
+Deno.test("planJob estimates runs and merge passes from input sizes", () => {
+  const sizes = new Map([["j/big.txt", 10 * 1024 * 1024], ["j/p1", 10], ["j/p2", 20]]);
+  const plans = planJob(job, () => [], {
+    fileBytes: (path) => sizes.get(path) ?? (path.startsWith("j/p") ? 5 : undefined),
+    defaultMemoryBytes: 1 << 20,
+  });
+  strictEqual(plans.length, 5);
+  // gen: output size from its option; the sort reads it.
+  strictEqual(plans[0]!.outputBytes, 100 * 1024);
+  const sort = plans[1]!;
+  strictEqual(sort.inputBytes, 100 * 1024);
+  strictEqual(sort.memoryBytes, 65536);
+  strictEqual(sort.pages, 16);
+  strictEqual(sort.fanIn, 4);
+  const bufferBytes = 65536 * SORT_BUFFER_FRACTION;
+  strictEqual(sort.expectedRuns, Math.ceil(100 * 1024 / bufferBytes));
+  strictEqual(sort.expectedRuns, 3);
+  strictEqual(sort.mergePasses, 1);
+  // count: 10 MiB with a 1 MiB budget of 4 KiB pages: 15 runs, fan-in 4 -> 2 passes.
+  const count = plans[2]!;
+  strictEqual(count.memoryBytes, 1 << 20);
+  strictEqual(count.pages, 256);
+  strictEqual(count.fanIn, 4);
+  strictEqual(count.expectedRuns, Math.ceil((10 << 20) / ((1 << 20) * SORT_BUFFER_FRACTION)));
+  strictEqual(count.mergePasses, passesFor(count.expectedRuns!, 4));
+  strictEqual(count.summary.includes("at most"), true);
+  // merge of 5 sorted inputs at fan-in 4: 2 passes; no runs.
+  strictEqual(plans[3]!.inputBytes, 10 + 20 + 5 * 3);
+  strictEqual(plans[3]!.mergePasses, 2);
+  strictEqual(plans[3]!.expectedRuns, 0);
+  strictEqual(plans[4]!.mergePasses, undefined);
+});
+
+Deno.test("planJob says 0 runs when the input fits and unknown for unknown sizes", () => {
+  const small = planJob(job, () => [], {
+    fileBytes: () => 1000,
+    defaultMemoryBytes: 1 << 20,
+  });
+  strictEqual(small[2]!.expectedRuns, 0);
+  strictEqual(small[2]!.mergePasses, 0);
+  const unknown = planJob(job, () => [], {
+    fileBytes: () => undefined,
+    defaultMemoryBytes: 1 << 20,
+  });
+  strictEqual(unknown[2]!.inputBytes, undefined);
+  strictEqual(unknown[2]!.expectedRuns, undefined);
+  strictEqual(unknown[2]!.summary.includes("unknown"), true);
+});
+
+Deno.test("passesFor is the least k with fanIn^k >= runs", () => {
+  for (const fanIn of [2, 3, 7, 128]) {
+    for (let runs = 0; runs <= 300; runs += 1) {
+      const passes = passesFor(runs, fanIn);
+      strictEqual(fanIn ** passes >= runs, true);
+      if (passes > 0) strictEqual(fanIn ** (passes - 1) < runs, true);
+    }
+  }
+});
