@@ -5,6 +5,7 @@ import { demoCommand } from "./demo_command.ts";
 import { printError, printOut } from "./output.ts";
 import { parseCommandArgs } from "./parse_args.ts";
 import { runCommand } from "./run_command.ts";
+import { sortCommand } from "./sort_command.ts";
 import { VERSION } from "./version.ts";
 
 /** Exit code of an internal error (a bug in spillway): EX_SOFTWARE. */
@@ -13,6 +14,7 @@ export const EXIT_INTERNAL = 70;
 /** The subcommands, in `--help` order. Later commands register here. */
 export const commands: readonly Command[] = [
   demoCommand,
+  sortCommand,
   runCommand,
 ];
 

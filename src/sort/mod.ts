@@ -20,3 +20,5 @@ export type { MergeOptions, RecordCursor, RecordSink } from "./run_merger.ts";
 export { mergeCursors, UniqueFilter } from "./run_merger.ts";
 export type { ExternalSortOptions, SortStats } from "./external_sort.ts";
 export { externalSort, FAN_IN_DEFAULT, LineCursor, minimumSortPages } from "./external_sort.ts";
+export type { CheckSortedOptions, Disorder } from "./check_sorted.ts";
+export { checkSorted } from "./check_sorted.ts";

@@ -1,0 +1,692 @@
+import { assert, formatBytes, InputError, ResourceError } from "../base/mod.ts";
+import type {
+  IoManager,
+  LineReader,
+  OutputSink,
+  RunReader,
+  RunWriter,
+  SpillRun,
+} from "../io/mod.ts";
+import type { MemoryManager } from "../memory/mod.ts";
+import type { OrderDescriptor } from "./order_descriptor.ts";
+import type { RecordOrder } from "./record_order.ts";
+import { mergeCursors, type RecordCursor, type RecordSink, UniqueFilter } from "./run_merger.ts";
+import { SortBuffer } from "./sort_buffer.ts";
+import { SortWorker } from "./sort_worker_pool.ts";
+import { ENTRY_BYTES } from "./index_sort.ts";
+
+/** Default and largest merge fan-in. */
+export const FAN_IN_DEFAULT = 128;
+
+/** Options of {@linkcode externalSort}. */
+export interface ExternalSortOptions {
+  /** The budget: every buffer of the sort comes from it. */
+  memory: MemoryManager;
+  /** Spill files, inputs and the output. */
+  io: IoManager;
+  /** The ordering. */
+  order: RecordOrder;
+  /** The same ordering as plain data, for the sort Worker; without it, sorting stays on this thread. */
+  orderDescriptor?: OrderDescriptor;
+  /** Keep only the first of records with equal keys (`-u`). */
+  unique?: boolean;
+  /** Line terminator: 10 (`\n`, default) or 0 (`-z`). */
+  terminator?: number;
+  /** Largest merge fan-in wanted (default 128); lowered to what the budget allows. */
+  fanInMax?: number;
+  /** Fixed-size binary records of this many bytes instead of lines. */
+  recordBytes?: number;
+  /** Whether to sort full buffers on a Worker while reading the next (default true). */
+  useWorker?: boolean;
+  /** The inputs are already sorted: merge them only (`-m`). */
+  mergeOnly?: boolean;
+}
+
+/** What one sort did, for `--stats`. */
+export interface SortStats {
+  /** Input bytes read (terminators included). */
+  inputBytes: number;
+  /** Input records. */
+  inputRecords: number;
+  /** Records written. */
+  outputRecords: number;
+  /** Sorted runs spilled to disk (0 when the input fit in memory). */
+  runCount: number;
+  /** Merge passes over spilled runs (the final merge counts as one). */
+  mergePasses: number;
+  /** Fan-in used for merging. */
+  fanIn: number;
+  /** Pages per sort buffer. */
+  sortBufferPages: number;
+  /** Whether a Worker sorted buffers. */
+  usedWorker: boolean;
+}
+
+/** Fixed costs of the pipeline in pages, for planning and for the minimum-budget message. */
+interface Plan {
+  inputChunkSegments: number;
+  writeBehindSegments: number;
+  outputReserveSegments: number;
+  bufferCount: number;
+  bufferSegments: number;
+}
+
+const MIN_BUFFER_SEGMENTS = 2;
+
+/** The smallest budget (in pages) a sort can run in. */
+export function minimumSortPages(): number {
+  // input chunk 1 + run writer 2 + output 1 + one buffer of 2 pages + 1 page slack.
+  return 1 + 2 + 1 + MIN_BUFFER_SEGMENTS + 1;
+}
+
+function plan(memory: MemoryManager, useWorker: boolean): Plan {
+  const pages = memory.freePages;
+  const minimum = minimumSortPages();
+  if (pages < minimum) {
+    throw new ResourceError(
+      `Cannot sort in ${formatBytes(pages * memory.segmentBytes)} (${pages} pages of ${
+        formatBytes(memory.segmentBytes)
+      }): the sort needs at least ${minimum} pages (${
+        formatBytes(minimum * memory.segmentBytes)
+      }); raise --memory (-S) or lower --segment-size`,
+    );
+  }
+  const inputChunkSegments = clamp(
+    Math.floor(pages / 32),
+    1,
+    Math.max(1, 1024 * 1024 / memory.segmentBytes * 4),
+  );
+  const writeBehindSegments = clamp(
+    Math.floor(pages / 64),
+    1,
+    Math.max(1, (4 * 1024 * 1024) / memory.segmentBytes),
+  );
+  const outputReserveSegments = clamp(
+    Math.floor(pages / 64),
+    1,
+    Math.max(1, (4 * 1024 * 1024) / memory.segmentBytes),
+  );
+  const fixed = inputChunkSegments + 1 + writeBehindSegments + outputReserveSegments + 1;
+  const left = pages - fixed;
+  const bufferCount = useWorker && left >= 2 * MIN_BUFFER_SEGMENTS ? 2 : 1;
+  const bufferSegments = Math.floor(left / bufferCount);
+  assert(bufferSegments >= MIN_BUFFER_SEGMENTS, "sort plan left too few pages for a buffer");
+  return {
+    inputChunkSegments,
+    writeBehindSegments,
+    outputReserveSegments,
+    bufferCount,
+    bufferSegments,
+  };
+}
+
+function clamp(value: number, low: number, high: number): number {
+  return value < low ? low : value > high ? high : value;
+}
+
+/** Splits a buffer's pages between record bytes and index entries (about 3:1). */
+function splitBuffer(segments: number, segmentBytes: number): { data: number; entries: number } {
+  const data = Math.max(1, Math.floor(segments * 0.75));
+  const entries = Math.max(1, Math.floor(((segments - data) * segmentBytes) / ENTRY_BYTES));
+  return { data, entries };
+}
+
+/**
+ * Sorts the inputs into the output inside the memory budget: read -> sort -> spill -> merge.
+ *
+ * While a Worker sorts one full buffer, this thread fills the other and spills the previous
+ * one. If everything fits in one buffer, no file is created. Runs are merged with a loser
+ * tree (ties by run index, so the sort is stable); more runs than the fan-in are merged in
+ * several passes, the partial round first (Flink's formula), each input deleted once merged.
+ *
+ * @param inputs Input paths (`-` is stdin).
+ * @param output Output path, or undefined for stdout.
+ * @param options Budget, I/O, order and flags.
+ * @returns What the sort did.
+ * @throws {ResourceError} If the budget is too small to sort at all.
+ */
+export async function externalSort(
+  inputs: readonly string[],
+  output: string | undefined,
+  options: ExternalSortOptions,
+): Promise<SortStats> {
+  const sorter = new ExternalSorter(options);
+  return await sorter.run(inputs, output);
+}
+
+class ExternalSorter {
+  readonly #memory: MemoryManager;
+  readonly #io: IoManager;
+  readonly #order: RecordOrder;
+  readonly #descriptor: OrderDescriptor | undefined;
+  readonly #unique: boolean;
+  readonly #terminator: number;
+  readonly #fanInMax: number;
+  readonly #recordBytes: number | undefined;
+  readonly #useWorker: boolean;
+  readonly #mergeOnly: boolean;
+  #layout: Plan | undefined = undefined;
+  #buffers: SortBuffer[] = [];
+  #filling = 0;
+  #worker: SortWorker | undefined = undefined;
+  #inFlight: Promise<void> | undefined = undefined;
+  /** Run slots in input order; undefined while a buffer's spill is in flight. */
+  #runs: Array<SpillRun | undefined> = [];
+  #stats: SortStats = {
+    inputBytes: 0,
+    inputRecords: 0,
+    outputRecords: 0,
+    runCount: 0,
+    mergePasses: 0,
+    fanIn: 0,
+    sortBufferPages: 0,
+    usedWorker: false,
+  };
+
+  constructor(options: ExternalSortOptions) {
+    this.#memory = options.memory;
+    this.#io = options.io;
+    this.#order = options.order;
+    this.#descriptor = options.orderDescriptor;
+    this.#unique = options.unique ?? false;
+    this.#terminator = options.terminator ?? 10;
+    this.#fanInMax = Math.max(2, options.fanInMax ?? FAN_IN_DEFAULT);
+    this.#recordBytes = options.recordBytes;
+    this.#useWorker = (options.useWorker ?? true) && options.orderDescriptor !== undefined;
+    this.#mergeOnly = options.mergeOnly ?? false;
+  }
+
+  async run(inputs: readonly string[], output: string | undefined): Promise<SortStats> {
+    try {
+      if (this.#mergeOnly) {
+        await this.#mergeInputs(inputs, output);
+      } else {
+        await this.#sortInputs(inputs, output);
+      }
+      return this.#stats;
+    } finally {
+      for (const run of this.#runs) {
+        if (run !== undefined) await this.#io.deleteRun(run).catch(() => {});
+      }
+      this.#runs = [];
+    }
+  }
+
+  async #sortInputs(inputs: readonly string[], output: string | undefined): Promise<void> {
+    const memory = this.#memory;
+    const layout = plan(memory, this.#useWorker);
+    this.#layout = layout;
+    this.#stats.sortBufferPages = layout.bufferSegments;
+    const split = splitBuffer(layout.bufferSegments, memory.segmentBytes);
+    const buffers = this.#buffers;
+    try {
+      for (let i = 0; i < layout.bufferCount; i += 1) {
+        buffers.push(
+          new SortBuffer(memory, {
+            owner: `sort-buffer-${i}`,
+            dataSegmentCount: split.data,
+            indexEntryCount: split.entries,
+            order: this.#order,
+          }),
+        );
+      }
+      for (const input of inputs) await this.#readInput(input);
+      await this.#awaitInFlight();
+      const last = buffers[this.#filling]!;
+      if (this.#runs.length === 0) {
+        // Everything fit in memory: sort here and write the output directly; no file at all.
+        for (const buffer of buffers) if (buffer !== last) buffer.release();
+        last.sort();
+        await this.#writeOutput(output, layout.outputReserveSegments, async (sink) => {
+          await this.#writeBuffer(last, sink);
+        });
+        return;
+      }
+      if (last.recordCount > 0) {
+        const slot = this.#runs.length;
+        this.#runs.push(undefined);
+        last.sort();
+        await this.#spillBuffer(last, slot);
+      }
+    } finally {
+      if (this.#inFlight !== undefined) await this.#inFlight.catch(() => {});
+      this.#inFlight = undefined;
+      this.#worker?.close();
+      for (const buffer of buffers) if (!buffer.isLent) buffer.release();
+    }
+    await this.#mergeRuns(output);
+  }
+
+  async #awaitInFlight(): Promise<void> {
+    const previous = this.#inFlight;
+    if (previous === undefined) return;
+    this.#inFlight = undefined;
+    await previous;
+  }
+
+  /** Hands the full buffer to the Worker (or sorts it here) and spills it in the background. */
+  async #handOff(): Promise<void> {
+    const buffers = this.#buffers;
+    const full = buffers[this.#filling]!;
+    await this.#awaitInFlight();
+    const slot = this.#runs.length;
+    this.#runs.push(undefined);
+    if (buffers.length > 1) {
+      if (this.#worker === undefined) {
+        assert(this.#descriptor !== undefined, "two sort buffers need a Worker");
+        this.#worker = new SortWorker(this.#descriptor);
+        this.#stats.usedWorker = true;
+      }
+      const inFlight = this.#worker.sort(full).then(() => this.#spillBuffer(full, slot));
+      inFlight.catch(() => {}); // awaited later; avoid an unhandled rejection meanwhile
+      this.#inFlight = inFlight;
+      this.#filling = 1 - this.#filling;
+    } else {
+      full.sort();
+      await this.#spillBuffer(full, slot);
+    }
+  }
+
+  /** The slow path of appending: the buffer is full, or the record is longer than a page. */
+  async #appendSlow(bytes: Uint8Array, start: number, length: number): Promise<void> {
+    let buffer = this.#buffers[this.#filling]!;
+    if (!buffer.canHold(length)) {
+      // Flush what is buffered first, so run slots stay in input order.
+      if (buffer.recordCount > 0) await this.#handOff();
+      await this.#spillOversized(bytes, start, length);
+      return;
+    }
+    await this.#handOff();
+    buffer = this.#buffers[this.#filling]!;
+    const ok = buffer.tryAppend(bytes, start, length);
+    assert(ok, "an empty sort buffer refused a record it can hold");
+  }
+
+  async #readInput(input: string): Promise<void> {
+    const reader: LineReader = await this.#io.openInput(input, {
+      owner: "sort-input",
+      terminator: this.#terminator,
+      chunkSegments: this.#layout!.inputChunkSegments,
+    });
+    try {
+      if (this.#recordBytes !== undefined) {
+        await this.#readFixedRecords(reader, this.#recordBytes);
+        return;
+      }
+      const stats = this.#stats;
+      const terminator = this.#terminator;
+      while (true) {
+        const chunk = await reader.nextChunk();
+        if (chunk === undefined) break;
+        stats.inputBytes += chunk.length;
+        const end = chunk.length;
+        let buffer = this.#buffers[this.#filling]!;
+        let records = 0;
+        let start = 0;
+        while (start < end) {
+          const stop = chunk.indexOf(terminator, start);
+          const length = stop - start;
+          records += 1;
+          if (!buffer.tryAppend(chunk, start, length)) {
+            await this.#appendSlow(chunk, start, length);
+            buffer = this.#buffers[this.#filling]!;
+          }
+          start = stop + 1;
+        }
+        stats.inputRecords += records;
+      }
+    } finally {
+      await reader.close();
+    }
+  }
+
+  /**
+   * Cuts an input into fixed-size binary records. The line reader's chunks, concatenated, are
+   * the input (plus one terminator it appends when the input does not end with one, which is
+   * dropped here); records that straddle chunks are assembled in a small carry buffer.
+   */
+  async #readFixedRecords(reader: LineReader, recordBytes: number): Promise<void> {
+    const stats = this.#stats;
+    using carryReservation = this.#memory.reserve("sort-input-carry", recordBytes);
+    const carry = new Uint8Array(carryReservation.bytes);
+    let carried = 0;
+    while (true) {
+      const view = await reader.nextChunk();
+      if (view === undefined) break;
+      const chunk = reader.sawMissingTerminator ? view.subarray(0, view.length - 1) : view;
+      stats.inputBytes += chunk.length;
+      let start = 0;
+      if (carried > 0) {
+        const take = Math.min(recordBytes - carried, chunk.length);
+        carry.set(chunk.subarray(0, take), carried);
+        carried += take;
+        start = take;
+        if (carried < recordBytes) continue;
+        await this.#appendRecord(carry, 0, recordBytes);
+        carried = 0;
+      }
+      const end = chunk.length;
+      let buffer = this.#buffers[this.#filling]!;
+      while (start + recordBytes <= end) {
+        stats.inputRecords += 1;
+        if (!buffer.tryAppend(chunk, start, recordBytes)) {
+          await this.#appendSlow(chunk, start, recordBytes);
+          buffer = this.#buffers[this.#filling]!;
+        }
+        start += recordBytes;
+      }
+      if (start < end) {
+        carry.set(chunk.subarray(start, end), 0);
+        carried = end - start;
+      }
+    }
+    if (carried > 0) {
+      throw new InputError(
+        `Cannot sort ${reader.name}: it ends with a partial record of ${carried} bytes; --record-size is ${recordBytes} bytes`,
+      );
+    }
+  }
+
+  async #appendRecord(bytes: Uint8Array, start: number, length: number): Promise<void> {
+    this.#stats.inputRecords += 1;
+    if (!this.#buffers[this.#filling]!.tryAppend(bytes, start, length)) {
+      await this.#appendSlow(bytes, start, length);
+    }
+  }
+
+  async #spillOversized(bytes: Uint8Array, start: number, length: number): Promise<void> {
+    await this.#awaitInFlight();
+    const slot = this.#runs.length;
+    this.#runs.push(undefined);
+    const writer = await this.#io.createRunWriter("sort-run", {
+      owner: "sort-spill-large",
+      writeBehindSegments: this.#layout!.writeBehindSegments,
+    });
+    try {
+      const pending = writer.writeRecord(bytes, start, length);
+      if (pending) await pending;
+      this.#runs[slot] = await writer.finish();
+      this.#stats.runCount += 1;
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+  }
+
+  async #spillBuffer(buffer: SortBuffer, slot: number): Promise<void> {
+    const writer: RunWriter = await this.#io.createRunWriter("sort-run", {
+      owner: "sort-spill",
+      writeBehindSegments: this.#layout!.writeBehindSegments,
+    });
+    try {
+      await this.#writeBuffer(
+        buffer,
+        (bytes, offset, length) => writer.writeRecord(bytes, offset, length),
+      );
+      this.#runs[slot] = await writer.finish();
+      this.#stats.runCount += 1;
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    } finally {
+      buffer.reset();
+    }
+  }
+
+  /** Writes a sorted buffer's records in order (dropping `-u` duplicates). */
+  async #writeBuffer(buffer: SortBuffer, sink: RecordSink): Promise<void> {
+    const count = buffer.recordCount;
+    const filter = new UniqueFilter({
+      order: this.#order,
+      unique: this.#unique,
+      memory: this.#memory,
+      owner: "sort-unique",
+    });
+    try {
+      for (let i = 0; i < count; i += 1) {
+        const bytes = buffer.recordBytes(i);
+        const offset = buffer.recordOffset(i);
+        const length = buffer.recordLength(i);
+        if (!filter.accept(bytes, offset, length)) continue;
+        const pending = sink(bytes, offset, length);
+        if (pending !== undefined) await pending;
+      }
+    } finally {
+      filter.release();
+    }
+  }
+
+  /** Opens the output, runs `body` with a record sink that adds terminators, commits. */
+  async #writeOutput(
+    output: string | undefined,
+    bufferSegments: number,
+    body: (sink: RecordSink) => Promise<void>,
+  ): Promise<void> {
+    const out: OutputSink = await this.#io.createOutput(output, {
+      owner: "sort-output",
+      bufferSegments,
+    });
+    const terminator = this.#terminator;
+    const stats = this.#stats;
+    const addTerminator = this.#recordBytes === undefined;
+    try {
+      await body((bytes, offset, length) => {
+        stats.outputRecords += 1;
+        const pending = out.write(bytes, offset, length);
+        if (!addTerminator) return pending;
+        if (pending !== undefined) return pending.then(() => out.writeByte(terminator));
+        return out.writeByte(terminator);
+      });
+      await out.commit();
+    } catch (error) {
+      await out.abort();
+      throw error;
+    }
+  }
+
+  /** Fan-in and read-ahead for merging `runCount` runs in the whole budget. */
+  #mergeLayout(
+    runCount: number,
+  ): { fanIn: number; readAheadSegments: number; writerSegments: number } {
+    const memory = this.#memory;
+    const pages = memory.freePages;
+    const writerPages = 1 +
+      clamp(Math.floor(pages / 64), 1, Math.max(1, (4 << 20) / memory.segmentBytes));
+    // A reader holds 1 + read-ahead pages, plus one page of scratch for records that span
+    // blocks; 2 pages stay free for the -u copy and rounding of byte reservations.
+    const readerPagesMin = 3;
+    const room = pages - writerPages - 2;
+    const fanIn = Math.min(this.#fanInMax, Math.floor(room / readerPagesMin));
+    if (fanIn < 2) {
+      throw new ResourceError(
+        `Cannot merge sorted runs in ${
+          formatBytes(pages * memory.segmentBytes)
+        }: the merge needs at least ${writerPages + 2 + 2 * readerPagesMin} pages of ${
+          formatBytes(memory.segmentBytes)
+        }; raise --memory (-S)`,
+      );
+    }
+    const inputs = Math.min(fanIn, runCount);
+    const perReader = Math.floor(room / Math.max(1, inputs));
+    const readAheadSegments = clamp(perReader - 2, 1, Math.max(1, (8 << 20) / memory.segmentBytes));
+    return { fanIn, readAheadSegments, writerSegments: writerPages };
+  }
+
+  async #mergeRuns(output: string | undefined): Promise<void> {
+    let runs = this.#runs.map((run) => {
+      assert(run !== undefined, "a run slot was never filled");
+      return run;
+    });
+    const { fanIn } = this.#mergeLayout(runs.length);
+    this.#stats.fanIn = fanIn;
+    while (runs.length > fanIn) {
+      runs = await this.#mergePass(runs, fanIn);
+    }
+    const { readAheadSegments, writerSegments } = this.#mergeLayout(runs.length);
+    await this.#writeOutput(output, writerSegments, async (sink) => {
+      await this.#mergeGroup(runs, readAheadSegments, sink);
+    });
+    this.#stats.mergePasses += 1;
+  }
+
+  /**
+   * One intermediate pass (Flink's `UnilateralSortMerger` formula): merge just enough runs
+   * that the rest plus the merged ones form a power of the fan-in, so the final merge is full.
+   */
+  async #mergePass(runs: SpillRun[], fanIn: number): Promise<SpillRun[]> {
+    const count = runs.length;
+    const scale = Math.ceil(Math.log(count) / Math.log(fanIn)) - 1;
+    const endCount = Math.pow(fanIn, scale);
+    const mergeCount = Math.ceil((count - endCount) / (fanIn - 1));
+    const untouched = endCount - mergeCount;
+    const toMerge = count - untouched;
+    const perMerge = Math.ceil(toMerge / mergeCount);
+    const result: SpillRun[] = runs.slice(0, untouched);
+    for (let start = untouched; start < count; start += perMerge) {
+      const group = runs.slice(start, Math.min(count, start + perMerge));
+      if (group.length === 1) {
+        result.push(group[0]!);
+        continue;
+      }
+      const { readAheadSegments, writerSegments } = this.#mergeLayout(group.length);
+      const writer = await this.#io.createRunWriter("sort-merge", {
+        owner: "sort-merge-out",
+        writeBehindSegments: Math.max(1, writerSegments - 1),
+      });
+      let merged: SpillRun;
+      try {
+        await this.#mergeGroup(
+          group,
+          readAheadSegments,
+          (bytes, offset, length) => writer.writeRecord(bytes, offset, length),
+        );
+        merged = await writer.finish();
+      } catch (error) {
+        await writer.abort();
+        throw error;
+      }
+      // The group's files are gone; the merged run takes their place in the slot list.
+      this.#runs = this.#runs.filter((run) => run === undefined || !group.includes(run));
+      this.#runs.push(merged);
+      result.push(merged);
+    }
+    this.#stats.mergePasses += 1;
+    return result;
+  }
+
+  async #mergeGroup(
+    group: readonly SpillRun[],
+    readAheadSegments: number,
+    sink: RecordSink,
+  ): Promise<void> {
+    const readers: RunReader[] = [];
+    try {
+      for (const run of group) {
+        readers.push(
+          await this.#io.openRunReader(run, { owner: "sort-merge-in", readAheadSegments }),
+        );
+      }
+      await mergeCursors(readers, sink, {
+        order: this.#order,
+        unique: this.#unique,
+        memory: this.#memory,
+        owner: "sort-unique",
+      });
+    } finally {
+      for (const reader of readers) await reader.close();
+    }
+    for (const run of group) {
+      await this.#io.deleteRun(run);
+      this.#runs = this.#runs.filter((slot) => slot !== run);
+    }
+  }
+
+  /** `-m`: merges already sorted inputs. */
+  async #mergeInputs(inputs: readonly string[], output: string | undefined): Promise<void> {
+    const cursors: LineCursor[] = [];
+    const pages = this.#memory.freePages;
+    const chunkSegments = clamp(Math.floor((pages - 4) / Math.max(1, inputs.length) / 2), 1, 64);
+    try {
+      for (const input of inputs) {
+        const reader = await this.#io.openInput(input, {
+          owner: "merge-input",
+          terminator: this.#terminator,
+          chunkSegments,
+        });
+        cursors.push(new LineCursor(reader, this.#terminator, this.#stats));
+      }
+      await this.#writeOutput(output, 1, async (sink) => {
+        await mergeCursors(cursors, sink, {
+          order: this.#order,
+          unique: this.#unique,
+          memory: this.#memory,
+          owner: "sort-unique",
+        });
+      });
+    } finally {
+      for (const cursor of cursors) await cursor.close();
+    }
+  }
+}
+
+/** A {@linkcode RecordCursor} over a line input (records without their terminators). */
+export class LineCursor implements RecordCursor {
+  /** Storage of the current record. */
+  recordBytes: Uint8Array = new Uint8Array(0);
+  /** Offset of the current record. */
+  recordOffset = 0;
+  /** Length of the current record. */
+  recordLength = 0;
+  readonly #reader: LineReader;
+  readonly #terminator: number;
+  readonly #stats: { inputBytes: number; inputRecords: number };
+  #position = 0;
+
+  /**
+   * @param reader The input.
+   * @param terminator The record terminator.
+   * @param stats Counters to update.
+   */
+  constructor(
+    reader: LineReader,
+    terminator: number,
+    stats: { inputBytes: number; inputRecords: number },
+  ) {
+    this.#reader = reader;
+    this.#terminator = terminator;
+    this.#stats = stats;
+  }
+
+  /** Advances to the next line. */
+  next(): boolean | Promise<boolean> {
+    const chunk = this.recordBytes;
+    if (this.#position < chunk.length) {
+      const stop = chunk.indexOf(this.#terminator, this.#position);
+      this.recordOffset = this.#position;
+      this.recordLength = stop - this.#position;
+      this.#position = stop + 1;
+      this.#stats.inputRecords += 1;
+      return true;
+    }
+    return this.#nextChunk();
+  }
+
+  async #nextChunk(): Promise<boolean> {
+    const chunk = await this.#reader.nextChunk();
+    if (chunk === undefined) {
+      this.recordBytes = new Uint8Array(0);
+      this.#position = 0;
+      return false;
+    }
+    this.#stats.inputBytes += chunk.length;
+    this.recordBytes = chunk;
+    this.#position = 0;
+    const more = this.next();
+    return more instanceof Promise ? await more : more;
+  }
+
+  /** Closes the input. */
+  async close(): Promise<void> {
+    await this.#reader.close();
+  }
+}

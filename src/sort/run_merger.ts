@@ -1,0 +1,173 @@
+import type { MemoryManager, MemoryReservation } from "../memory/mod.ts";
+import { LoserTree } from "./loser_tree.ts";
+import type { RecordOrder } from "./record_order.ts";
+
+/**
+ * A sorted stream of records: a spilled run's reader, a sorted in-memory buffer, or a sorted
+ * input file (`-m`). `next()` is synchronous in the fast path and returns a promise only when
+ * a block must be awaited. The current record is valid until the next `next()`.
+ */
+export interface RecordCursor {
+  /** Advances; true when a record is current, false at the end. */
+  next(): boolean | Promise<boolean>;
+  /** Storage of the current record. */
+  readonly recordBytes: Uint8Array;
+  /** Offset of the current record in `recordBytes`. */
+  readonly recordOffset: number;
+  /** Length of the current record. */
+  readonly recordLength: number;
+}
+
+/** Where merged records go: synchronous in the fast path, a promise when a block is flushed. */
+export type RecordSink = (
+  bytes: Uint8Array,
+  byteOffset: number,
+  byteLength: number,
+) => Promise<void> | undefined;
+
+/** Options of {@linkcode mergeCursors}. */
+export interface MergeOptions {
+  /** The ordering. */
+  order: RecordOrder;
+  /** Keep only the first of each group of records with equal keys (`-u`). */
+  unique: boolean;
+  /** The manager that budgets the `-u` scratch copy of the last record. */
+  memory: MemoryManager;
+  /** Owner of that reservation. */
+  owner: string;
+}
+
+/**
+ * Merges sorted cursors into `sink` with a {@linkcode LoserTree}; ties go to the lower cursor
+ * index, so merging runs in input order keeps the sort stable.
+ *
+ * @param cursors The sorted inputs, in input order (not yet advanced).
+ * @param sink Receives each output record.
+ * @param options Order, `-u`, and the budget for the `-u` scratch copy.
+ * @returns How many records were written.
+ */
+export async function mergeCursors(
+  cursors: readonly RecordCursor[],
+  sink: RecordSink,
+  options: MergeOptions,
+): Promise<number> {
+  const k = cursors.length;
+  if (k === 0) return 0;
+  const live = new Uint8Array(k);
+  for (let i = 0; i < k; i += 1) {
+    let more = cursors[i]!.next();
+    if (more instanceof Promise) more = await more;
+    live[i] = more ? 1 : 0;
+  }
+  const order = options.order;
+  const isLess = makeIsLess(cursors, order);
+  const tree = new LoserTree(k, isLess);
+  tree.init((i) => live[i] === 0);
+  const unique = new UniqueFilter(options);
+  let written = 0;
+  try {
+    while (true) {
+      const w = tree.winner;
+      if (w === -1) break;
+      const cursor = cursors[w]!;
+      if (unique.accept(cursor.recordBytes, cursor.recordOffset, cursor.recordLength)) {
+        const pending = sink(cursor.recordBytes, cursor.recordOffset, cursor.recordLength);
+        if (pending !== undefined) await pending;
+        written += 1;
+      }
+      let more = cursor.next();
+      if (more instanceof Promise) more = await more;
+      tree.replaceTop(!more);
+    }
+  } finally {
+    unique.release();
+  }
+  return written;
+}
+
+function makeIsLess(
+  cursors: readonly RecordCursor[],
+  order: RecordOrder,
+): (i: number, j: number) => boolean {
+  if (order.isPlainBytes) {
+    const reverse = order.reverse;
+    return (i, j) => {
+      const a = cursors[i]!;
+      const b = cursors[j]!;
+      const aBytes = a.recordBytes, bBytes = b.recordBytes;
+      const aOffset = a.recordOffset, bOffset = b.recordOffset;
+      const aLength = a.recordLength, bLength = b.recordLength;
+      const common = aLength < bLength ? aLength : bLength;
+      for (let x = 0; x < common; x += 1) {
+        const d = aBytes[aOffset + x]! - bBytes[bOffset + x]!;
+        if (d !== 0) return reverse ? d > 0 : d < 0;
+      }
+      return reverse ? aLength > bLength : aLength < bLength;
+    };
+  }
+  return (i, j) => {
+    const a = cursors[i]!;
+    const b = cursors[j]!;
+    return order.compare(
+      a.recordBytes,
+      a.recordOffset,
+      a.recordLength,
+      b.recordBytes,
+      b.recordOffset,
+      b.recordLength,
+    ) < 0;
+  };
+}
+
+/**
+ * The `-u` filter: remembers a copy of the last accepted record (in budgeted scratch memory)
+ * and rejects records whose keys equal it.
+ */
+export class UniqueFilter {
+  readonly #enabled: boolean;
+  readonly #order: RecordOrder;
+  readonly #memory: MemoryManager;
+  readonly #owner: string;
+  #scratch: Uint8Array = new Uint8Array(0);
+  #reservation: MemoryReservation | undefined = undefined;
+  #length = -1;
+
+  /** @param options Order, whether `-u` is on, and the budget for the copy. */
+  constructor(options: MergeOptions) {
+    this.#enabled = options.unique;
+    this.#order = options.order;
+    this.#memory = options.memory;
+    this.#owner = options.owner;
+  }
+
+  /** Whether the record is kept (always, unless `-u` and its keys equal the last kept one). */
+  accept(bytes: Uint8Array, byteOffset: number, byteLength: number): boolean {
+    if (!this.#enabled) return true;
+    if (
+      this.#length >= 0 &&
+      this.#order.compareKeys(this.#scratch, 0, this.#length, bytes, byteOffset, byteLength) === 0
+    ) {
+      return false;
+    }
+    if (byteLength > this.#scratch.length) this.#grow(byteLength);
+    this.#scratch.set(bytes.subarray(byteOffset, byteOffset + byteLength), 0);
+    this.#length = byteLength;
+    return true;
+  }
+
+  /** Gives the scratch bytes back. Idempotent. */
+  release(): void {
+    this.#reservation?.release();
+    this.#reservation = undefined;
+    this.#scratch = new Uint8Array(0);
+    this.#length = -1;
+  }
+
+  #grow(byteLength: number): void {
+    const capacity = Math.max(256, 2 ** Math.ceil(Math.log2(byteLength)));
+    this.#reservation?.release();
+    this.#reservation = undefined;
+    this.#reservation = this.#memory.reserve(this.#owner, capacity);
+    this.#scratch = new Uint8Array(capacity);
+  }
+}

@@ -1,0 +1,330 @@
+import { assert } from "../base/mod.ts";
+import type {
+  MemoryManager,
+  MemoryReservation,
+  MemorySegment,
+  SegmentLease,
+} from "../memory/mod.ts";
+import {
+  ADDRESS_WORD,
+  ENTRY_BYTES,
+  ENTRY_WORDS,
+  LENGTH_WORD,
+  PREFIX_WORDS,
+  sortIndex,
+  type TieCompare,
+} from "./index_sort.ts";
+import type { RecordOrder } from "./record_order.ts";
+
+/** Options of {@linkcode SortBuffer}. */
+export interface SortBufferOptions {
+  /** Owner name for the pages and the index reservation. */
+  owner: string;
+  /** Pages for record bytes (at least 1). */
+  dataSegmentCount: number;
+  /** Capacity of the index in entries (at least 1); its bytes are reserved from the budget. */
+  indexEntryCount: number;
+  /** The ordering. */
+  order: RecordOrder;
+}
+
+/** Everything a Worker needs to sort a buffer: moved with a transfer list. */
+export interface SortJob {
+  /** The data pages' backing stores, in order. */
+  segments: ArrayBuffer[];
+  /** The index words. */
+  index: ArrayBuffer;
+  /** How many entries are used. */
+  recordCount: number;
+  /** log2 of the page size. */
+  segmentShift: number;
+}
+
+/**
+ * An in-memory sorter: Flink's normalized-key sorter over managed pages.
+ *
+ * ```
+ * data pages:  | rec0 | rec1 | rec2 ...      |  | rec7 | ...          |   (records never move,
+ *                 ^                                   ^                       never span pages)
+ * index:       [p0 p1 addr len][p0 p1 addr len] ...  16 bytes per record (reserved bytes)
+ * ```
+ * `tryAppend` copies a record into the current page and writes its index entry (two prefix
+ * words from the order). `sort()` sorts the index only. Records longer than a page never fit
+ * ({@linkcode SortBuffer.canHold}); the caller spills them as a run of their own.
+ *
+ * @example Usage
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { MemoryManager } from "../memory/mod.ts";
+ * import { BytesOrder } from "./record_order.ts";
+ * import { SortBuffer } from "./sort_buffer.ts";
+ * const memory = new MemoryManager({ budgetBytes: 64 * 1024, segmentBytes: 4096 });
+ * const buffer = new SortBuffer(memory, {
+ *   owner: "sort-buffer", dataSegmentCount: 2, indexEntryCount: 16, order: new BytesOrder(),
+ * });
+ * for (const word of ["pear", "apple", "fig"]) buffer.tryAppend(new TextEncoder().encode(word), 0, word.length);
+ * buffer.sort();
+ * const out: string[] = [];
+ * for (let i = 0; i < buffer.recordCount; i += 1) {
+ *   out.push(new TextDecoder().decode(buffer.recordBytes(i).subarray(buffer.recordOffset(i), buffer.recordOffset(i) + buffer.recordLength(i))));
+ * }
+ * deepStrictEqual(out, ["apple", "fig", "pear"]);
+ * buffer.release();
+ * memory.assertAllReleased();
+ * ```
+ */
+export class SortBuffer implements Disposable {
+  /** The ordering. */
+  readonly order: RecordOrder;
+  /** Page size in bytes. */
+  readonly segmentBytes: number;
+  readonly #segmentShift: number;
+  readonly #offsetMask: number;
+  readonly #lease: SegmentLease;
+  readonly #reservation: MemoryReservation;
+  #index: Uint32Array;
+  #pages: Uint8Array[];
+  readonly #entryCapacity: number;
+  #recordCount = 0;
+  #segmentIndex = 0;
+  #writeOffset = 0;
+  #dataBytes = 0;
+  #lent = false;
+  #released = false;
+
+  /**
+   * @param memory The manager to take pages and index bytes from.
+   * @param options Sizes, owner and order.
+   * @throws {MemoryBudgetError} If the pages or index bytes do not fit the budget.
+   */
+  constructor(memory: MemoryManager, options: SortBufferOptions) {
+    assert(options.dataSegmentCount >= 1, "a sort buffer needs at least one data page");
+    assert(options.indexEntryCount >= 1, "a sort buffer needs at least one index entry");
+    const segmentBytes = memory.segmentBytes;
+    assert(
+      options.dataSegmentCount * segmentBytes <= 2 ** 32,
+      "a sort buffer addresses at most 4 GiB of records",
+    );
+    this.order = options.order;
+    this.segmentBytes = segmentBytes;
+    this.#segmentShift = Math.log2(segmentBytes);
+    this.#offsetMask = segmentBytes - 1;
+    this.#reservation = memory.reserve(options.owner, options.indexEntryCount * ENTRY_BYTES);
+    try {
+      this.#lease = memory.allocate(options.owner, options.dataSegmentCount);
+    } catch (error) {
+      this.#reservation.release();
+      throw error;
+    }
+    this.#entryCapacity = options.indexEntryCount;
+    this.#index = new Uint32Array(options.indexEntryCount * ENTRY_WORDS);
+    this.#pages = this.#lease.segments.map((segment) => segment.bytes);
+  }
+
+  /** The data pages (for accounting). */
+  get segments(): readonly MemorySegment[] {
+    return this.#lease.segments;
+  }
+
+  /** How many records the buffer holds. */
+  get recordCount(): number {
+    return this.#recordCount;
+  }
+
+  /** Record bytes held (without terminators). */
+  get dataBytes(): number {
+    return this.#dataBytes;
+  }
+
+  /** How many records the index can hold. */
+  get entryCapacity(): number {
+    return this.#entryCapacity;
+  }
+
+  /** Whether a record of `byteLength` bytes can ever fit (one page at most). */
+  canHold(byteLength: number): boolean {
+    return byteLength <= this.segmentBytes;
+  }
+
+  /**
+   * Appends one record (copied; without its terminator).
+   *
+   * @returns False when the buffer is full (or the record is longer than a page).
+   */
+  tryAppend(bytes: Uint8Array, byteOffset: number, byteLength: number): boolean {
+    if (this.#recordCount === this.#entryCapacity) return false;
+    let offset = this.#writeOffset;
+    if (offset + byteLength > this.segmentBytes) {
+      if (byteLength > this.segmentBytes || this.#segmentIndex + 1 >= this.#pages.length) {
+        return false;
+      }
+      this.#segmentIndex += 1;
+      offset = 0;
+    }
+    const page = this.#pages[this.#segmentIndex]!;
+    if (byteLength <= 16) {
+      for (let i = 0; i < byteLength; i += 1) page[offset + i] = bytes[byteOffset + i]!;
+    } else {
+      page.set(bytes.subarray(byteOffset, byteOffset + byteLength), offset);
+    }
+    const entry = this.#recordCount * ENTRY_WORDS;
+    const index = this.#index;
+    this.order.writePrefix(bytes, byteOffset, byteLength, index, entry, PREFIX_WORDS);
+    index[entry + ADDRESS_WORD] = this.#segmentIndex * this.segmentBytes + offset;
+    index[entry + LENGTH_WORD] = byteLength;
+    this.#writeOffset = offset + byteLength;
+    this.#dataBytes += byteLength;
+    this.#recordCount += 1;
+    return true;
+  }
+
+  /** Sorts the index on this thread. */
+  sort(): void {
+    this.#checkLive();
+    sortIndex(
+      this.#index,
+      this.#recordCount,
+      makeTieCompare(this.#index, this.#pages, this.#segmentShift, this.order),
+    );
+  }
+
+  /** The page holding sorted record `i` (valid until the next reset, lend or release). */
+  recordBytes(i: number): Uint8Array {
+    return this.#pages[this.#index[i * ENTRY_WORDS + ADDRESS_WORD]! >>> this.#segmentShift]!;
+  }
+
+  /** The offset of record `i` in {@linkcode SortBuffer.recordBytes}. */
+  recordOffset(i: number): number {
+    return this.#index[i * ENTRY_WORDS + ADDRESS_WORD]! & this.#offsetMask;
+  }
+
+  /** The length of record `i`. */
+  recordLength(i: number): number {
+    return this.#index[i * ENTRY_WORDS + LENGTH_WORD]!;
+  }
+
+  /** Empties the buffer for refilling (pages and index stay allocated). */
+  reset(): void {
+    this.#checkLive();
+    this.#recordCount = 0;
+    this.#segmentIndex = 0;
+    this.#writeOffset = 0;
+    this.#dataBytes = 0;
+  }
+
+  /**
+   * Moves the pages and the index out for a Worker (see {@linkcode sortJob}); every accessor
+   * fails until {@linkcode SortBuffer.takeBack}.
+   *
+   * @returns The job, whose buffers belong in the `postMessage` transfer list.
+   */
+  lend(): SortJob {
+    this.#checkLive();
+    this.#lent = true;
+    const segments = this.#lease.segments.map((segment) => segment.lendBacking());
+    const index = this.#index.buffer as ArrayBuffer;
+    return {
+      segments,
+      index,
+      recordCount: this.#recordCount,
+      segmentShift: this.#segmentShift,
+    };
+  }
+
+  /**
+   * Takes back what {@linkcode SortBuffer.lend} moved out (sorted by the Worker).
+   *
+   * @param job The job as it came back.
+   */
+  takeBack(job: SortJob): void {
+    assert(this.#lent && !this.#released, "takeBack() without lend()");
+    const segments = this.#lease.segments;
+    assert(job.segments.length === segments.length, "sort job came back with other pages");
+    for (let i = 0; i < segments.length; i += 1) segments[i]!.returnBacking(job.segments[i]!);
+    this.#index = new Uint32Array(job.index);
+    this.#pages = segments.map((segment) => segment.bytes);
+    this.#lent = false;
+  }
+
+  /** Whether the pages are lent to a Worker. */
+  get isLent(): boolean {
+    return this.#lent;
+  }
+
+  /**
+   * Gives the pages and the index bytes back to the manager. Idempotent. A buffer whose
+   * pages are lent out cannot be released (the Worker still owns them).
+   */
+  release(): void {
+    if (this.#released) return;
+    assert(!this.#lent, "Cannot release a sort buffer while a Worker holds its pages");
+    this.#released = true;
+    this.#lease.release();
+    this.#reservation.release();
+    this.#index = new Uint32Array(0);
+    this.#pages = [];
+  }
+
+  /** Same as {@linkcode SortBuffer.release}. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  #checkLive(): void {
+    assert(!this.#released, "sort buffer used after release");
+    assert(!this.#lent, "sort buffer used while lent to a Worker");
+  }
+}
+
+/**
+ * Sorts a lent {@linkcode SortJob} in place (what the Worker runs).
+ *
+ * @param job The pages and index.
+ * @param order The ordering.
+ */
+export function sortJob(job: SortJob, order: RecordOrder): void {
+  const index = new Uint32Array(job.index);
+  const pages = job.segments.map((buffer) => new Uint8Array(buffer));
+  sortIndex(index, job.recordCount, makeTieCompare(index, pages, job.segmentShift, order));
+}
+
+function makeTieCompare(
+  index: Uint32Array,
+  pages: Uint8Array[],
+  segmentShift: number,
+  order: RecordOrder,
+): TieCompare {
+  const mask = (1 << segmentShift) - 1;
+  if (order.isPlainBytes) {
+    const sign = order.reverse ? -1 : 1;
+    return (a, b) => {
+      const addressA = index[a + ADDRESS_WORD]!;
+      const addressB = index[b + ADDRESS_WORD]!;
+      const lengthA = index[a + LENGTH_WORD]!;
+      const lengthB = index[b + LENGTH_WORD]!;
+      const pageA = pages[addressA >>> segmentShift]!;
+      const pageB = pages[addressB >>> segmentShift]!;
+      const offsetA = addressA & mask;
+      const offsetB = addressB & mask;
+      const common = lengthA < lengthB ? lengthA : lengthB;
+      // The prefixes are equal, so the first PREFIX_WORDS * 4 bytes (or fewer) are equal.
+      for (let i = common < 8 ? common : 8; i < common; i += 1) {
+        const d = pageA[offsetA + i]! - pageB[offsetB + i]!;
+        if (d !== 0) return d * sign;
+      }
+      return (lengthA - lengthB) * sign;
+    };
+  }
+  return (a, b) => {
+    const addressA = index[a + ADDRESS_WORD]!;
+    const addressB = index[b + ADDRESS_WORD]!;
+    return order.compare(
+      pages[addressA >>> segmentShift]!,
+      addressA & mask,
+      index[a + LENGTH_WORD]!,
+      pages[addressB >>> segmentShift]!,
+      addressB & mask,
+      index[b + LENGTH_WORD]!,
+    );
+  };
+}
