@@ -1,0 +1,152 @@
+/**
+ * `deno task compile`: builds the single executable `dist/spillway` with `deno compile`.
+ *
+ * - Least-privilege permissions are baked in: read, write, env, ffi (mmap spills), sys (RSS,
+ *   console size). No net, no run.
+ * - Worker modules (found by scanning src/ for `new Worker(new URL("...", import.meta.url)`) are
+ *   passed with `--include`, since `deno compile` only follows static imports.
+ * - `deno compile` needs the runtime `denort`: it downloads it, or uses `DENORT_BIN` (a path to a
+ *   denort binary of the same Deno version) when set; the variable is passed through as is.
+ *
+ * Usage: deno task compile [--output PATH] [--target TRIPLE]
+ * Exit codes: 0 built; 1 deno compile failed (the reason is printed, with a hint when the runtime
+ * could not be downloaded).
+ *
+ * @module
+ */
+// deno-lint-ignore-file no-console
+
+/** The permissions the compiled binary runs with (the same as `deno task spillway`). */
+export const COMPILED_PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-ffi",
+  "--allow-sys",
+];
+
+const ROOT = new URL("../../", import.meta.url);
+
+/**
+ * Module files that are started as Workers (relative to the project root).
+ *
+ * @returns Paths such as `src/sort/sort_worker.ts`.
+ */
+export async function workerModules(): Promise<string[]> {
+  const found = new Set<string>();
+  const pattern = /new\s+Worker\s*\(\s*new\s+URL\(\s*["'`]([^"'`]+)["'`]\s*,\s*import\.meta\.url/g;
+  async function scan(dir: URL, relative: string): Promise<void> {
+    for await (const entry of Deno.readDir(dir)) {
+      const childRelative = `${relative}${entry.name}`;
+      if (entry.isDirectory) {
+        await scan(new URL(`${entry.name}/`, dir), `${childRelative}/`);
+      } else if (entry.isFile && entry.name.endsWith(".ts")) {
+        const text = await Deno.readTextFile(new URL(entry.name, dir));
+        for (const match of text.matchAll(pattern)) {
+          const target = new URL(match[1]!, new URL(entry.name, dir));
+          found.add(target.pathname.slice(ROOT.pathname.length));
+        }
+      }
+    }
+  }
+  await scan(new URL("src/", ROOT), "src/");
+  return [...found].sort();
+}
+
+/**
+ * The arguments of `deno compile` for spillway.
+ *
+ * @param output The executable's path.
+ * @param target An optional target triple.
+ * @returns The arguments after `deno`.
+ */
+export async function compileArgs(output: string, target?: string): Promise<string[]> {
+  const includes = (await workerModules()).flatMap((path) => ["--include", path]);
+  return [
+    "compile",
+    "--quiet",
+    ...COMPILED_PERMISSIONS,
+    ...includes,
+    ...(target === undefined ? [] : ["--target", target]),
+    "--output",
+    output,
+    "main.ts",
+  ];
+}
+
+/**
+ * Where a usable denort is, if any: `DENORT_BIN`, or the zip `deno compile` caches in DENO_DIR
+ * after one download. Undefined means `deno compile` would have to download it.
+ *
+ * @returns A description of the runtime source, or undefined.
+ */
+export function denortSource(): string | undefined {
+  const fromEnv = Deno.env.get("DENORT_BIN");
+  if (fromEnv !== undefined && fromEnv !== "") {
+    try {
+      if (Deno.statSync(fromEnv).isFile) return `DENORT_BIN=${fromEnv}`;
+    } catch {
+      return undefined;
+    }
+  }
+  const home = Deno.env.get("HOME") ?? "";
+  const denoDir = Deno.env.get("DENO_DIR") ?? `${home}/.cache/deno`;
+  const release = `${denoDir}/dl/release/v${Deno.version.deno}`;
+  try {
+    for (const entry of Deno.readDirSync(release)) {
+      if (entry.name.startsWith("denort-")) return `${release}/${entry.name}`;
+    }
+  } catch {
+    // no cache
+  }
+  return undefined;
+}
+
+async function main(args: string[]): Promise<number> {
+  let output = "dist/spillway";
+  let target: string | undefined = undefined;
+  for (let index = 0; index < args.length; index += 1) {
+    const arg = args[index]!;
+    if (arg === "--output") output = args[++index] ?? output;
+    else if (arg === "--target") target = args[++index];
+    else {
+      console.error(
+        `compile: unknown argument "${arg}"; usage: deno task compile [--output PATH] [--target TRIPLE]`,
+      );
+      return 2;
+    }
+  }
+  const compile = await compileArgs(output, target);
+  const source = denortSource();
+  console.error(`compile: deno ${compile.join(" ")}`);
+  console.error(
+    `compile: runtime: ${
+      source ?? "downloaded by deno compile (needs network access to dl.deno.land)"
+    }`,
+  );
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: compile,
+    cwd: ROOT.pathname,
+    stdout: "inherit",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(result.stderr);
+  if (!result.success) {
+    console.error(stderr.trimEnd());
+    if (/download|dl\.deno\.land|network|dns|connect/i.test(stderr)) {
+      console.error(
+        "compile: deno compile could not fetch its runtime (denort). On a machine without " +
+          "network access, set DENORT_BIN to a denort binary of Deno " +
+          `${Deno.version.deno} for this platform and run 'deno task compile' again`,
+      );
+    }
+    return 1;
+  }
+  if (stderr.trim() !== "") console.error(stderr.trimEnd());
+  console.error(`compile: built ${output}`);
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

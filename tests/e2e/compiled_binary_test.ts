@@ -1,0 +1,73 @@
+import { match, strictEqual } from "node:assert/strict";
+import { compileArgs, denortSource, workerModules } from "../_support/compile.ts";
+
+const source = denortSource();
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+Deno.test("compile task bakes in least-privilege permissions and includes worker modules", async () => {
+  const args = await compileArgs("dist/spillway");
+  for (
+    const flag of ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi", "--allow-sys"]
+  ) {
+    strictEqual(args.includes(flag), true, flag);
+  }
+  strictEqual(args.some((arg) => /^--allow-(net|run|all)|^-A$/.test(arg)), false);
+  for (const worker of await workerModules()) {
+    strictEqual(args[args.indexOf(worker) - 1], "--include", worker);
+  }
+  strictEqual(args.at(-1), "main.ts");
+});
+
+Deno.test({
+  name: source === undefined
+    ? "compiled binary smoke test (SKIPPED: no denort runtime: set DENORT_BIN to a denort of this Deno version, or run once on a connected machine)"
+    : `compiled binary smoke test (runtime: ${source})`,
+  ignore: source === undefined,
+  sanitizeResources: true,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "spillway-compile-" });
+    try {
+      const binary = `${dir}/spillway`;
+      const built = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", `${ROOT}tests/_support/compile.ts`, "--output", binary],
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      strictEqual(built.code, 0, new TextDecoder().decode(built.stderr));
+      const run = async (args: string[], stdin?: string) => {
+        const child = new Deno.Command(binary, {
+          args,
+          stdin: stdin === undefined ? "null" : "piped",
+          stdout: "piped",
+          stderr: "piped",
+          cwd: dir,
+        }).spawn();
+        if (stdin !== undefined) {
+          const writer = child.stdin.getWriter();
+          await writer.write(new TextEncoder().encode(stdin));
+          await writer.close();
+        }
+        const output = await child.output();
+        return {
+          code: output.code,
+          stdout: new TextDecoder().decode(output.stdout),
+          stderr: new TextDecoder().decode(output.stderr),
+        };
+      };
+      const version = await run(["--version"]);
+      strictEqual(version.code, 0, version.stderr);
+      match(version.stdout, /^spillway \d+\.\d+\.\d+\n$/);
+      const lines = Array.from({ length: 3000 }, (_, index) => `line ${(index * 7919) % 3000}`);
+      const sorted = await run(["sort", "-S", "64k"], lines.join("\n") + "\n");
+      strictEqual(sorted.code, 0, sorted.stderr);
+      const expected = [...lines].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      strictEqual(sorted.stdout, expected.join("\n") + "\n");
+      const counted = await run(["count"], "b a b c b a\n");
+      strictEqual(counted.code, 0, counted.stderr);
+      strictEqual(counted.stdout, "b\t3\na\t2\nc\t1\n");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
