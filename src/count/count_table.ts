@@ -1,0 +1,542 @@
+import { assert } from "../base/mod.ts";
+import type { BuddyAllocator, BuddyBlock, MemoryManager, SegmentLease } from "../memory/mod.ts";
+import { hashBytes } from "./hash_bytes.ts";
+import type { TokenSink } from "./tokenizer.ts";
+
+/** Options of {@linkcode CountTable}. */
+export interface CountTableOptions {
+  /** Where bucket arrays come from (contiguous, doubling). */
+  buddy: BuddyAllocator;
+  /** Most pages the record area may take from the manager. */
+  recordPagesMax: number;
+  /** Owner name in the books (default `count-table`). */
+  owner?: string;
+}
+
+/** Sort orders of {@linkcode CountTable.sort}. */
+export type CountTableOrder = "word" | "count";
+
+/** Bytes of the record header (the word length) and of the count trailer. */
+const HEADER_BYTES = 4;
+const COUNT_BYTES = 8;
+/** Grow the bucket array past this load; refuse inserts past the hard limit. */
+const LOAD_GROW = 0.5;
+/** At most 2/3 full, so sorting can turn the buckets into 3-word index entries in place. */
+const LOAD_MAX = 0.66;
+const INSERTION_SORT_MAX = 12;
+
+/**
+ * A binary hash aggregation table in managed memory, in the shape of Flink's `BytesHashMap`:
+ * a bucket array of (hash, pointer) pairs in one contiguous buddy block that doubles as it
+ * grows, and an append-only record area in pages.
+ *
+ * ```
+ * buckets (buddy block, Uint32Array):  [hash0, ptr0+1, hash1, ptr1+1, ...]   0 = empty slot
+ * record area (pages):  | len u32 | word bytes ... | count u64 BE | pad to 4 | next record
+ *                       ^ ptr = pageIndex << (log2(segmentBytes) - 2) | wordOffsetInPage
+ * ```
+ * The spill record `[word bytes][count u64 BE]` is the record's tail, so spilling copies
+ * straight out of the pages. Linear probing; the stored hash makes growth a re-insert of
+ * pairs without reading keys.
+ *
+ * {@linkcode CountTable.addToken} returns `false` when the table is full (no page, no bucket
+ * block): the caller sorts ({@linkcode CountTable.sort}), spills the sorted records
+ * ({@linkcode CountTable.nextSorted}), then {@linkcode CountTable.reset}s. Sorting reuses the
+ * bucket block as the index: entries `[key0, key1, ptr]` with an 8-byte order-preserving
+ * prefix (the word's first bytes, or the inverted count), so most comparisons are integer
+ * comparisons.
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { BuddyAllocator, MemoryManager } from "../memory/mod.ts";
+ * import { CountTable } from "./count_table.ts";
+ * const memory = new MemoryManager({ budgetBytes: 64 * 4096, segmentBytes: 4096 });
+ * const buddy = new BuddyAllocator(memory, { segmentCount: 8 });
+ * const table = new CountTable(memory, { buddy, recordPagesMax: 8 });
+ * const word = new TextEncoder().encode("spill");
+ * table.addToken(word, 0, 5);
+ * table.addToken(word, 0, 5);
+ * strictEqual(table.entryCount, 1);
+ * table.sort("word");
+ * strictEqual(table.nextSorted(), true);
+ * strictEqual(table.count, 2);
+ * table.close();
+ * buddy.close();
+ * memory.assertAllReleased();
+ * ```
+ */
+export class CountTable implements TokenSink {
+  /** Owner in the memory books. */
+  readonly owner: string;
+  /** Longest word a record can hold (a record must fit one page). */
+  readonly wordBytesMax: number;
+  #memory: MemoryManager;
+  #buddy: BuddyAllocator;
+  #recordPagesMax: number;
+  #segmentBytes: number;
+  #pageShift: number;
+  #pageMask: number;
+  #leases: SegmentLease[] = [];
+  #pageBytes: Uint8Array[] = [];
+  #pageWords: Uint32Array[] = [];
+  /** Current page (last of the lists) and the byte offset of its free space. */
+  #currentBytes: Uint8Array | undefined;
+  #currentWords: Uint32Array | undefined;
+  #currentPage = -1;
+  #writeOffset = 0;
+  #block: BuddyBlock | undefined;
+  #buckets: Uint32Array = new Uint32Array(0);
+  #bucketMask = 0;
+  #entryCount = 0;
+  #growLimit = 0;
+  #hardLimit = 0;
+  #tokenCount = 0;
+  #sorted = false;
+  #cursor = -1;
+  /** Current sorted record (valid until the next `nextSorted()`). */
+  #recordBytes: Uint8Array = new Uint8Array(0);
+  #recordOffset = 0;
+  #recordLength = 0;
+  #closed = false;
+  /** Counters for --stats. */
+  #spillCount = 0;
+  #growCount = 0;
+
+  /**
+   * @param memory The manager that lends the record pages.
+   * @param options Bucket allocator, record page limit and owner.
+   */
+  constructor(memory: MemoryManager, options: CountTableOptions) {
+    assert(options.recordPagesMax >= 1, `recordPagesMax ${options.recordPagesMax} < 1`);
+    this.owner = options.owner ?? "count-table";
+    this.#memory = memory;
+    this.#buddy = options.buddy;
+    this.#recordPagesMax = options.recordPagesMax;
+    this.#segmentBytes = memory.segmentBytes;
+    this.#pageShift = Math.log2(memory.segmentBytes) - 2;
+    this.#pageMask = (1 << this.#pageShift) - 1;
+    this.wordBytesMax = memory.segmentBytes - HEADER_BYTES - COUNT_BYTES;
+  }
+
+  /** Distinct words held. */
+  get entryCount(): number {
+    return this.#entryCount;
+  }
+
+  /** Tokens (with counts) accepted since the last reset. */
+  get tokenCount(): number {
+    return this.#tokenCount;
+  }
+
+  /** Record pages held now. */
+  get pageCount(): number {
+    return this.#leases.length;
+  }
+
+  /** Buckets in the current bucket array. */
+  get bucketCount(): number {
+    return this.#buckets.length >>> 1;
+  }
+
+  /** How many times the bucket array doubled. */
+  get growCount(): number {
+    return this.#growCount;
+  }
+
+  /** How many times the table was reset after a spill. */
+  get spillCount(): number {
+    return this.#spillCount;
+  }
+
+  /**
+   * Counts one occurrence of a word.
+   *
+   * @returns False if the table is full or the word is longer than
+   *   {@linkcode CountTable.wordBytesMax} (nothing changed then).
+   */
+  addToken(bytes: Uint8Array, byteOffset: number, byteLength: number): boolean {
+    return this.add(bytes, byteOffset, byteLength, 1);
+  }
+
+  /**
+   * Adds `count` occurrences of a word.
+   *
+   * @param bytes The word's bytes.
+   * @param byteOffset Where the word starts.
+   * @param byteLength The word's length.
+   * @param count A positive whole number (sums stay exact up to 2^53).
+   * @returns False if the table is full or the word is too long.
+   */
+  add(bytes: Uint8Array, byteOffset: number, byteLength: number, count: number): boolean {
+    if (this.#sorted || this.#closed) {
+      assert(false, "CountTable.add after sort() or close(): reset() first");
+    }
+    if (byteLength > this.wordBytesMax) return false;
+    if (this.#block === undefined && !this.#growBuckets()) return false;
+    const hash = hashBytes(bytes, byteOffset, byteLength);
+    const buckets = this.#buckets;
+    const mask = this.#bucketMask;
+    let slot = hash & mask;
+    for (;;) {
+      const pointer = buckets[slot * 2 + 1]!;
+      if (pointer === 0) break;
+      if (buckets[slot * 2] === hash) {
+        const address = pointer - 1;
+        const page = this.#pageBytes[address >>> this.#pageShift]!;
+        const recordOffset = (address & this.#pageMask) << 2;
+        if (
+          this.#pageWords[address >>> this.#pageShift]![recordOffset >>> 2] === byteLength &&
+          equalBytes(page, recordOffset + HEADER_BYTES, bytes, byteOffset, byteLength)
+        ) {
+          const countOffset = recordOffset + HEADER_BYTES + byteLength;
+          if (count === 1) incrementCount(page, countOffset);
+          else writeCount(page, countOffset, readCount(page, countOffset) + count);
+          this.#tokenCount += count;
+          return true;
+        }
+      }
+      slot = (slot + 1) & mask;
+    }
+    // Insert: first make sure the bucket array has room, then the record area.
+    if (this.#entryCount + 1 > this.#growLimit) {
+      if (this.#growBuckets()) return this.add(bytes, byteOffset, byteLength, count);
+      if (this.#entryCount + 1 > this.#hardLimit) return false;
+    }
+    const address = this.#appendRecord(bytes, byteOffset, byteLength, count);
+    if (address < 0) return false;
+    buckets[slot * 2] = hash;
+    buckets[slot * 2 + 1] = address + 1;
+    this.#entryCount += 1;
+    this.#tokenCount += count;
+    return true;
+  }
+
+  #appendRecord(bytes: Uint8Array, byteOffset: number, byteLength: number, count: number): number {
+    const recordBytes = (HEADER_BYTES + byteLength + COUNT_BYTES + 3) & ~3;
+    if (this.#currentBytes === undefined || this.#writeOffset + recordBytes > this.#segmentBytes) {
+      if (this.#leases.length >= this.#recordPagesMax) return -1;
+      const lease = this.#memory.tryAllocate(this.owner, 1);
+      if (lease === undefined) return -1;
+      const segment = lease.segments[0]!;
+      this.#leases.push(lease);
+      this.#currentBytes = segment.bytes;
+      this.#currentWords = new Uint32Array(segment.bytes.buffer);
+      this.#pageBytes.push(this.#currentBytes);
+      this.#pageWords.push(this.#currentWords);
+      this.#currentPage = this.#leases.length - 1;
+      this.#writeOffset = 0;
+    }
+    const offset = this.#writeOffset;
+    const page = this.#currentBytes;
+    this.#currentWords![offset >>> 2] = byteLength;
+    page.set(bytes.subarray(byteOffset, byteOffset + byteLength), offset + HEADER_BYTES);
+    writeCount(page, offset + HEADER_BYTES + byteLength, count);
+    this.#writeOffset = offset + recordBytes;
+    return (this.#currentPage << this.#pageShift) | (offset >>> 2);
+  }
+
+  /** Allocates a bucket array twice as large (or the first one) and re-inserts the pairs. */
+  #growBuckets(): boolean {
+    const oldBlock = this.#block;
+    const segmentCount = oldBlock === undefined ? 1 : oldBlock.segmentCount * 2;
+    if (segmentCount > this.#buddy.blockSegmentsMax) return false;
+    const block = this.#buddy.tryAllocate(this.owner, segmentCount);
+    if (block === undefined) return false;
+    const buckets = block.words;
+    buckets.fill(0);
+    const mask = (buckets.length >>> 1) - 1;
+    const old = this.#buckets;
+    for (let i = 0; i < old.length; i += 2) {
+      const pointer = old[i + 1]!;
+      if (pointer === 0) continue;
+      const hash = old[i]!;
+      let slot = hash & mask;
+      while (buckets[slot * 2 + 1] !== 0) slot = (slot + 1) & mask;
+      buckets[slot * 2] = hash;
+      buckets[slot * 2 + 1] = pointer;
+    }
+    oldBlock?.release();
+    if (oldBlock !== undefined) this.#growCount += 1;
+    this.#block = block;
+    this.#buckets = buckets;
+    this.#bucketMask = mask;
+    this.#growLimit = Math.floor((mask + 1) * LOAD_GROW);
+    this.#hardLimit = Math.floor((mask + 1) * LOAD_MAX);
+    return true;
+  }
+
+  /**
+   * Sorts the entries (by word bytes, or by count descending then word) and starts a cursor:
+   * {@linkcode CountTable.nextSorted} walks them. No adds until {@linkcode CountTable.reset}.
+   *
+   * @param order `word`: byte order of words; `count`: count descending, ties by word.
+   */
+  sort(order: CountTableOrder): void {
+    assert(!this.#closed, "CountTable.sort after close()");
+    const n = this.#entryCount;
+    const index = this.#buckets;
+    if (!this.#sorted) {
+      // Compact the (hash, ptr) pairs to the front, then widen them to [key0, key1, ptr]
+      // from the back, so no unread pair is overwritten (3n <= 2 * buckets by LOAD_MAX).
+      let pairs = 0;
+      for (let i = 0; i < index.length; i += 2) {
+        const pointer = index[i + 1]!;
+        if (pointer === 0) continue;
+        index[pairs * 2 + 1] = pointer - 1;
+        pairs += 1;
+      }
+      assert(pairs === n, `found ${pairs} entries, expected ${n}`);
+      assert(3 * n <= index.length, `${n} entries do not fit ${index.length} index words`);
+      for (let e = n - 1; e >= 0; e -= 1) index[e * 3 + 2] = index[e * 2 + 1]!;
+      this.#sorted = true;
+    }
+    for (let e = 0; e < n; e += 1) {
+      const address = index[e * 3 + 2]!;
+      const page = this.#pageBytes[address >>> this.#pageShift]!;
+      const offset = (address & this.#pageMask) << 2;
+      const length = this.#pageWords[address >>> this.#pageShift]![offset >>> 2]!;
+      if (order === "word") {
+        const word = offset + HEADER_BYTES;
+        index[e * 3] = prefixWord(page, word, length, 0);
+        index[e * 3 + 1] = prefixWord(page, word, length, 4);
+      } else {
+        const countOffset = offset + HEADER_BYTES + length;
+        index[e * 3] = ~readU32(page, countOffset) >>> 0;
+        index[e * 3 + 1] = ~readU32(page, countOffset + 4) >>> 0;
+      }
+    }
+    this.#quickSort(0, n - 1);
+    this.#cursor = -1;
+  }
+
+  /**
+   * Moves the sorted cursor to the next entry.
+   *
+   * @returns False after the last entry.
+   */
+  nextSorted(): boolean {
+    assert(this.#sorted, "CountTable.nextSorted before sort()");
+    this.#cursor += 1;
+    if (this.#cursor >= this.#entryCount) {
+      this.#cursor = this.#entryCount;
+      return false;
+    }
+    const address = this.#buckets[this.#cursor * 3 + 2]!;
+    const offset = (address & this.#pageMask) << 2;
+    const length = this.#pageWords[address >>> this.#pageShift]![offset >>> 2]!;
+    this.#recordBytes = this.#pageBytes[address >>> this.#pageShift]!;
+    this.#recordOffset = offset + HEADER_BYTES;
+    this.#recordLength = length + COUNT_BYTES;
+    return true;
+  }
+
+  /** Same as {@linkcode CountTable.nextSorted}: the table is a sorted merge source. */
+  next(): boolean {
+    return this.nextSorted();
+  }
+
+  /** The current sorted record `[word][count u64 BE]`: its bytes (a page). */
+  get recordBytes(): Uint8Array {
+    return this.#recordBytes;
+  }
+
+  /** Where the current sorted record starts in {@linkcode CountTable.recordBytes}. */
+  get recordOffset(): number {
+    return this.#recordOffset;
+  }
+
+  /** Length of the current sorted record (word length + 8). */
+  get recordLength(): number {
+    return this.#recordLength;
+  }
+
+  /** Count of the current sorted record. */
+  get count(): number {
+    return readCount(this.#recordBytes, this.#recordOffset + this.#recordLength - COUNT_BYTES);
+  }
+
+  /** Empties the table after a spill, keeping one page and the bucket array for reuse. */
+  reset(): void {
+    assert(!this.#closed, "CountTable.reset after close()");
+    for (let i = 1; i < this.#leases.length; i += 1) this.#leases[i]!.release();
+    this.#leases.length = Math.min(1, this.#leases.length);
+    this.#pageBytes.length = this.#leases.length;
+    this.#pageWords.length = this.#leases.length;
+    this.#currentBytes = this.#pageBytes[0];
+    this.#currentWords = this.#pageWords[0];
+    this.#currentPage = this.#leases.length - 1;
+    this.#writeOffset = 0;
+    this.#buckets.fill(0);
+    this.#entryCount = 0;
+    this.#tokenCount = 0;
+    this.#sorted = false;
+    this.#cursor = -1;
+    this.#recordBytes = new Uint8Array(0);
+    this.#spillCount += 1;
+  }
+
+  /** Releases every page and the bucket block. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const lease of this.#leases) lease.release();
+    this.#leases = [];
+    this.#pageBytes = [];
+    this.#pageWords = [];
+    this.#currentBytes = undefined;
+    this.#currentWords = undefined;
+    this.#block?.release();
+    this.#block = undefined;
+    this.#buckets = new Uint32Array(0);
+    this.#recordBytes = new Uint8Array(0);
+  }
+
+  /** Whether entry `a` sorts before entry `b` (indices into the sorted index). */
+  #less(a: number, b: number): boolean {
+    const index = this.#buckets;
+    const a0 = index[a * 3]!;
+    const b0 = index[b * 3]!;
+    if (a0 !== b0) return a0 < b0;
+    const a1 = index[a * 3 + 1]!;
+    const b1 = index[b * 3 + 1]!;
+    if (a1 !== b1) return a1 < b1;
+    return this.#compareWords(index[a * 3 + 2]!, index[b * 3 + 2]!) < 0;
+  }
+
+  #compareWords(addressA: number, addressB: number): number {
+    const shift = this.#pageShift;
+    const mask = this.#pageMask;
+    const offsetA = (addressA & mask) << 2;
+    const offsetB = (addressB & mask) << 2;
+    const lengthA = this.#pageWords[addressA >>> shift]![offsetA >>> 2]!;
+    const lengthB = this.#pageWords[addressB >>> shift]![offsetB >>> 2]!;
+    const pageA = this.#pageBytes[addressA >>> shift]!;
+    const pageB = this.#pageBytes[addressB >>> shift]!;
+    const common = lengthA < lengthB ? lengthA : lengthB;
+    const startA = offsetA + HEADER_BYTES;
+    const startB = offsetB + HEADER_BYTES;
+    for (let i = 0; i < common; i += 1) {
+      const difference = pageA[startA + i]! - pageB[startB + i]!;
+      if (difference !== 0) return difference;
+    }
+    return lengthA - lengthB;
+  }
+
+  #swap(a: number, b: number): void {
+    const index = this.#buckets;
+    const i = a * 3;
+    const j = b * 3;
+    const t0 = index[i]!;
+    const t1 = index[i + 1]!;
+    const t2 = index[i + 2]!;
+    index[i] = index[j]!;
+    index[i + 1] = index[j + 1]!;
+    index[i + 2] = index[j + 2]!;
+    index[j] = t0;
+    index[j + 1] = t1;
+    index[j + 2] = t2;
+  }
+
+  /** Iterative quicksort (median of three, Hoare partition) with insertion sort for runs. */
+  #quickSort(low: number, high: number): void {
+    const stack: number[] = [];
+    for (;;) {
+      while (high - low > INSERTION_SORT_MAX) {
+        const middle = (low + high) >>> 1;
+        if (this.#less(middle, low)) this.#swap(middle, low);
+        if (this.#less(high, low)) this.#swap(high, low);
+        if (this.#less(high, middle)) this.#swap(high, middle);
+        // Pivot (the median) goes to high - 1.
+        this.#swap(middle, high - 1);
+        const pivot = high - 1;
+        let i = low;
+        let j = high - 1;
+        for (;;) {
+          do i += 1; while (this.#less(i, pivot));
+          do j -= 1; while (j > low && this.#less(pivot, j));
+          if (i >= j) break;
+          this.#swap(i, j);
+        }
+        this.#swap(i, high - 1);
+        // Recurse into the smaller side later; loop on the larger one.
+        if (i - low < high - i) {
+          stack.push(i + 1, high);
+          high = i - 1;
+        } else {
+          stack.push(low, i - 1);
+          low = i + 1;
+        }
+      }
+      for (let k = low + 1; k <= high; k += 1) {
+        for (let m = k; m > low && this.#less(m, m - 1); m -= 1) this.#swap(m, m - 1);
+      }
+      if (stack.length === 0) return;
+      high = stack.pop()!;
+      low = stack.pop()!;
+    }
+  }
+}
+
+function equalBytes(a: Uint8Array, aOffset: number, b: Uint8Array, bOffset: number, n: number) {
+  for (let i = 0; i < n; i += 1) {
+    if (a[aOffset + i] !== b[bOffset + i]) return false;
+  }
+  return true;
+}
+
+/** Four bytes of a word from `at`, big-endian, zero-padded past its end. */
+function prefixWord(page: Uint8Array, word: number, length: number, at: number): number {
+  let value = 0;
+  for (let i = at; i < at + 4; i += 1) {
+    value = (value << 8) | (i < length ? page[word + i]! : 0);
+  }
+  return value >>> 0;
+}
+
+function readU32(bytes: Uint8Array, offset: number): number {
+  return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) |
+    bytes[offset + 3]!) >>> 0;
+}
+
+/**
+ * Reads a u64 big-endian count (exact up to 2^53).
+ *
+ * @param bytes The bytes.
+ * @param offset Where the 8 bytes start.
+ * @returns The count.
+ */
+export function readCount(bytes: Uint8Array, offset: number): number {
+  return readU32(bytes, offset) * 0x1_0000_0000 + readU32(bytes, offset + 4);
+}
+
+/**
+ * Writes a count as u64 big-endian.
+ *
+ * @param bytes The bytes.
+ * @param offset Where the 8 bytes go.
+ * @param count A whole number from 0 to 2^53.
+ */
+export function writeCount(bytes: Uint8Array, offset: number, count: number): void {
+  const high = Math.floor(count / 0x1_0000_0000);
+  const low = count - high * 0x1_0000_0000;
+  bytes[offset] = high >>> 24;
+  bytes[offset + 1] = (high >>> 16) & 0xff;
+  bytes[offset + 2] = (high >>> 8) & 0xff;
+  bytes[offset + 3] = high & 0xff;
+  bytes[offset + 4] = low >>> 24;
+  bytes[offset + 5] = (low >>> 16) & 0xff;
+  bytes[offset + 6] = (low >>> 8) & 0xff;
+  bytes[offset + 7] = low & 0xff;
+}
+
+function incrementCount(bytes: Uint8Array, offset: number): void {
+  for (let i = offset + 7; i >= offset; i -= 1) {
+    const value = bytes[i]! + 1;
+    if (value < 256) {
+      bytes[i] = value;
+      return;
+    }
+    bytes[i] = 0;
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * Count layer: byte tokenizers, a binary hash aggregation table in managed memory, sorted
+ * (word, count) spills with a combining merge, top-N, count-order external sort and output
+ * formats: the engine of `spillway count`.
+ *
+ * @module
+ */
+export type { ByteSink, CountFormat } from "./count_format.ts";
+export { countFormats, CountFormatter, isValidUtf8 } from "./count_format.ts";
+export type { RecordEmitter, SortedRecordSource } from "./count_merger.ts";
+export { mergeSummingCounts, ReservedScratch } from "./count_merger.ts";
+export type { CountTableOptions, CountTableOrder } from "./count_table.ts";
+export { CountTable, readCount, writeCount } from "./count_table.ts";
+export { hashBytes } from "./hash_bytes.ts";
+export type { CaseMode, TokenizerKind, TokenizerOptions, TokenSink } from "./tokenizer.ts";
+export { Tokenizer, tokenizerKinds, utf8SequenceLength } from "./tokenizer.ts";
+export { TopHeap } from "./top_heap.ts";
+export type { CountFinishOptions, WordCounterOptions, WordCountStats } from "./word_counter.ts";
+export { WordCounter } from "./word_counter.ts";

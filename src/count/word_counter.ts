@@ -1,0 +1,533 @@
+import { assert, ResourceError } from "../base/mod.ts";
+import { BuddyAllocator, type BuddyStats, type MemoryManager } from "../memory/mod.ts";
+import type { IoManager, RunReader, RunWriter, SpillRun } from "../io/mod.ts";
+import { CountTable, writeCount } from "./count_table.ts";
+import {
+  decodeCountOrderCount,
+  encodeCountOrderRecord,
+  mergeRecords,
+  mergeSummingCounts,
+  type RecordEmitter,
+  ReservedScratch,
+  type SortedRecordSource,
+} from "./count_merger.ts";
+import { type CaseMode, Tokenizer, type TokenizerKind, type TokenSink } from "./tokenizer.ts";
+import { TopHeap } from "./top_heap.ts";
+
+/** Options of {@linkcode WordCounter}. */
+export interface WordCounterOptions {
+  /** Tokenizer rule (default `words`). */
+  tokenizer?: TokenizerKind;
+  /** Case mode (default: the tokenizer's). */
+  caseMode?: CaseMode;
+  /**
+   * Pages for the hash table (bucket arena plus record pages). Default: the free pages less
+   * what a spill writer needs.
+   */
+  tablePages?: number;
+  /** Prefix of the spill file names (default `count`). */
+  spillPrefix?: string;
+}
+
+/** What {@linkcode WordCounter.finish} emits and in which order. */
+export interface CountFinishOptions {
+  /** `count`: count descending, ties by word bytes; `word`: byte order of words. */
+  order: "count" | "word";
+  /** Keep only the N most frequent words (then output them in `order`). */
+  top?: number;
+  /** Drop words counted fewer times. */
+  minCount?: number;
+}
+
+/** Counters for `--stats`. */
+export interface WordCountStats {
+  /** Tokens counted. */
+  tokens: number;
+  /** Distinct words emitted. */
+  distinctWords: number;
+  /** Bytes of invalid UTF-8 seen by the `words` tokenizer (they separate words). */
+  invalidUtf8Bytes: number;
+  /** Sorted runs spilled by the hash table (first phase). */
+  wordRuns: number;
+  /** Words longer than a page, spilled as runs of their own. */
+  longWords: number;
+  /** Runs spilled by the count-order sort (second phase). */
+  countOrderRuns: number;
+  /** Intermediate merges (fan-in exceeded). */
+  intermediateMerges: number;
+  /** Bucket array doublings. */
+  tableGrowths: number;
+  /** Pages the table could use. */
+  tablePages: number;
+  /** The buddy allocator's counters at the end (fragmentation, peak). */
+  buddy: BuddyStats | undefined;
+}
+
+const WRITER_PAGES = 2;
+const READER_PAGES = 2;
+const FAN_IN_MAX = 64;
+const COUNT_BYTES = 8;
+
+/**
+ * Counts words in managed memory: tokenizes chunks into a binary {@linkcode CountTable},
+ * spills it as a word-sorted run when full, and at the end merges runs and table while
+ * summing equal words, then orders the result (count descending through an external sort of
+ * `[~count][word]` records when it was spilled, or in memory when it fits).
+ *
+ * Memory: the bucket arena (a {@linkcode BuddyAllocator}) and the record pages come out of
+ * `tablePages`; spill writers, merge readers and scratch buffers out of the rest.
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { MemoryManager } from "../memory/mod.ts";
+ * import { IoManager } from "../io/mod.ts";
+ * import { WordCounter } from "./word_counter.ts";
+ * const memory = new MemoryManager({ budgetBytes: 64 * 4096, segmentBytes: 4096 });
+ * const io = await IoManager.open({ memory, handleSignals: false });
+ * const counter = new WordCounter(memory, io);
+ * await counter.addChunk(new TextEncoder().encode("to be or not to be\n"));
+ * const lines: string[] = [];
+ * await counter.finish({ order: "count" }, (bytes, offset, length, count) => {
+ *   lines.push(`${new TextDecoder().decode(bytes.subarray(offset, offset + length))} ${count}`);
+ *   return undefined;
+ * });
+ * strictEqual(lines.join(","), "be 2,to 2,not 1,or 1");
+ * await counter.close();
+ * await io.close();
+ * memory.assertAllReleased();
+ * ```
+ */
+export class WordCounter implements TokenSink {
+  /** The tokenizer in use. */
+  readonly tokenizer: Tokenizer;
+  #memory: MemoryManager;
+  #io: IoManager;
+  #prefix: string;
+  #buddy: BuddyAllocator;
+  #table: CountTable | undefined;
+  #tablePages: number;
+  #runs: SpillRun[] = [];
+  #writers = new Set<RunWriter>();
+  #readers = new Set<RunReader>();
+  #long: ReservedScratch;
+  #longUsed = 0;
+  #scratch: ReservedScratch;
+  #encode: ReservedScratch;
+  #stats: WordCountStats;
+  #closed = false;
+  #tableClosed = false;
+
+  /**
+   * @param memory The budget.
+   * @param io Where runs spill.
+   * @param options Tokenizer, case mode and table size.
+   * @throws {ResourceError} If the budget cannot hold a table and a spill writer.
+   */
+  constructor(memory: MemoryManager, io: IoManager, options: WordCounterOptions = {}) {
+    this.#memory = memory;
+    this.#io = io;
+    this.#prefix = options.spillPrefix ?? "count";
+    const tokenizerOptions: { kind?: TokenizerKind; caseMode?: CaseMode } = {};
+    if (options.tokenizer !== undefined) tokenizerOptions.kind = options.tokenizer;
+    if (options.caseMode !== undefined) tokenizerOptions.caseMode = options.caseMode;
+    this.tokenizer = new Tokenizer(tokenizerOptions);
+    const tablePages = options.tablePages ?? memory.freePages - WRITER_PAGES - 1;
+    if (tablePages < 3) {
+      throw new ResourceError(
+        `Cannot count words in ${memory.freePages} free segments of ${memory.segmentBytes} bytes: need at least ${
+          3 + WRITER_PAGES + 1
+        }; raise --memory (-S) or lower --segment-size`,
+      );
+    }
+    this.#tablePages = tablePages;
+    const arenaPages = Math.max(1, Math.floor(tablePages * 0.35));
+    this.#buddy = new BuddyAllocator(memory, { segmentCount: arenaPages, owner: "count-buckets" });
+    this.#table = new CountTable(memory, {
+      buddy: this.#buddy,
+      recordPagesMax: tablePages - arenaPages,
+    });
+    this.#long = new ReservedScratch(memory, "count-long-words");
+    this.#scratch = new ReservedScratch(memory, "count-merge");
+    this.#encode = new ReservedScratch(memory, "count-order-encode");
+    this.#stats = {
+      tokens: 0,
+      distinctWords: 0,
+      invalidUtf8Bytes: 0,
+      wordRuns: 0,
+      longWords: 0,
+      countOrderRuns: 0,
+      intermediateMerges: 0,
+      tableGrowths: 0,
+      tablePages,
+      buddy: undefined,
+    };
+  }
+
+  /** Live counters (final after `finish`). */
+  get stats(): WordCountStats {
+    this.#stats.invalidUtf8Bytes = this.tokenizer.invalidBytes;
+    return this.#stats;
+  }
+
+  /** Spilled runs waiting for the merge. */
+  get runCount(): number {
+    return this.#runs.length;
+  }
+
+  /** @inheritdoc */
+  addToken(bytes: Uint8Array, byteOffset: number, byteLength: number): boolean {
+    const table = this.#table!;
+    if (table.addToken(bytes, byteOffset, byteLength)) return true;
+    if (byteLength <= table.wordBytesMax) return false;
+    // Longer than a page: park it and spill it as a run of its own after this chunk.
+    const at = this.#longUsed;
+    const stash = this.#long.ensure(at + 4 + byteLength);
+    new DataView(stash.buffer).setUint32(at, byteLength);
+    stash.set(bytes.subarray(byteOffset, byteOffset + byteLength), at + 4);
+    this.#longUsed = at + 4 + byteLength;
+    return true;
+  }
+
+  /**
+   * Tokenizes and counts `bytes[from, end)`, which must end at a line end (or input end).
+   *
+   * @returns A promise only when the table had to spill; await it before the next chunk.
+   */
+  addChunk(bytes: Uint8Array, from = 0, end: number = bytes.length): Promise<void> | undefined {
+    assert(!this.#closed && this.#table !== undefined, "WordCounter.addChunk after finish/close");
+    const at = this.tokenizer.scan(bytes, from, end, this);
+    if (at === end && this.#longUsed === 0) return undefined;
+    return this.#addChunkSlow(bytes, at, end);
+  }
+
+  async #addChunkSlow(bytes: Uint8Array, at: number, end: number): Promise<void> {
+    for (;;) {
+      await this.#flushLongWords();
+      if (at === end) return;
+      await this.#spillTable();
+      const before = at;
+      at = this.tokenizer.scan(bytes, at, end, this);
+      if (at === before && this.#longUsed === 0) {
+        throw new ResourceError(
+          `Cannot fit one word in an empty count table of ${this.#tablePages} segments; raise --memory (-S)`,
+        );
+      }
+    }
+  }
+
+  async #flushLongWords(): Promise<void> {
+    if (this.#longUsed === 0) return;
+    const stash = this.#long.bytes;
+    const view = new DataView(stash.buffer);
+    let at = 0;
+    while (at < this.#longUsed) {
+      const length = view.getUint32(at);
+      // Append the count in place of the next header... copy to the merge scratch instead.
+      const record = this.#scratch.ensure(length + COUNT_BYTES);
+      record.set(stash.subarray(at + 4, at + 4 + length), 0);
+      writeCount(record, length, 1);
+      await this.#writeRun(async (writer) => {
+        const pending = writer.writeRecord(record, 0, length + COUNT_BYTES);
+        if (pending) await pending;
+      }, this.#runs);
+      this.#stats.longWords += 1;
+      this.#stats.tokens += 1;
+      at += 4 + length;
+    }
+    this.#longUsed = 0;
+  }
+
+  async #writeRun(fill: (writer: RunWriter) => Promise<void>, into: SpillRun[]): Promise<void> {
+    const writer = await this.#io.createRunWriter(this.#prefix, { owner: "count-spill" });
+    this.#writers.add(writer);
+    try {
+      await fill(writer);
+      into.push(await writer.finish());
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    } finally {
+      this.#writers.delete(writer);
+    }
+  }
+
+  async #spillTable(): Promise<void> {
+    const table = this.#table!;
+    if (table.entryCount === 0) return;
+    table.sort("word");
+    this.#stats.tokens += table.tokenCount;
+    await this.#writeRun(async (writer) => {
+      while (table.nextSorted()) {
+        const pending = writer.writeRecord(
+          table.recordBytes,
+          table.recordOffset,
+          table.recordLength,
+        );
+        if (pending) await pending;
+      }
+    }, this.#runs);
+    table.reset();
+    this.#stats.wordRuns += 1;
+  }
+
+  /**
+   * Merges everything counted and emits `(word, count)` pairs in the asked order.
+   *
+   * @param options Order, top N and minimum count.
+   * @param emit Receives each word and its count.
+   */
+  async finish(options: CountFinishOptions, emit: RecordEmitter): Promise<void> {
+    assert(!this.#closed && this.#table !== undefined, "WordCounter.finish twice or after close");
+    await this.#flushLongWords();
+    const minCount = options.minCount ?? 1;
+    let top: TopHeap | undefined;
+    try {
+      if (options.top !== undefined) top = new TopHeap(this.#memory, options.top);
+      const counted: RecordEmitter = (bytes, offset, length, count) => {
+        if (count < minCount) return undefined;
+        this.#stats.distinctWords += 1;
+        if (top !== undefined) {
+          top.offer(bytes, offset, length, count);
+          return undefined;
+        }
+        return emit(bytes, offset, length, count);
+      };
+      const table = this.#table;
+      if (this.#runs.length === 0) {
+        // Everything fits: sort the table in the order asked, no I/O.
+        this.#stats.tokens += table.tokenCount;
+        table.sort(options.order === "count" && top === undefined ? "count" : "word");
+        while (table.nextSorted()) {
+          const pending = counted(
+            table.recordBytes,
+            table.recordOffset,
+            table.recordLength - COUNT_BYTES,
+            table.count,
+          );
+          if (pending) await pending;
+        }
+      } else if (options.order === "word" || top !== undefined) {
+        await this.#mergeWords(counted, false);
+      } else {
+        await this.#countOrder(counted);
+      }
+      if (top !== undefined) await top.drain(options.order, emit);
+    } finally {
+      top?.close();
+    }
+  }
+
+  /** Merges the word runs (and the table, when readers fit beside it), summing counts. */
+  async #mergeWords(emit: RecordEmitter, freeTable: boolean): Promise<void> {
+    const table = this.#table!;
+    const keepTable = !freeTable &&
+      (this.#runs.length + 1) * READER_PAGES + WRITER_PAGES <= this.#memory.freePages;
+    if (!keepTable) {
+      await this.#spillTable();
+      this.#closeTable();
+    } else {
+      this.#stats.tokens += table.tokenCount;
+      if (table.entryCount > 0) table.sort("word");
+    }
+    const fanIn = Math.min(
+      FAN_IN_MAX,
+      Math.floor((this.#memory.freePages - WRITER_PAGES - (freeTable ? 4 : 0)) / READER_PAGES),
+    );
+    if (fanIn < 2) {
+      throw new ResourceError(
+        `Cannot merge ${this.#runs.length} count runs with ${this.#memory.freePages} free segments: need ${
+          2 * READER_PAGES + WRITER_PAGES
+        }; raise --memory (-S)`,
+      );
+    }
+    await this.#reduceRuns(this.#runs, fanIn - (keepTable ? 1 : 0), true);
+    const readers = await this.#openReaders(this.#runs);
+    try {
+      const sources: SortedRecordSource[] = [...readers];
+      if (keepTable && table.entryCount > 0) sources.push(table);
+      await mergeSummingCounts(sources, this.#scratch, emit);
+    } finally {
+      await this.#closeReaders(readers);
+    }
+    for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run);
+  }
+
+  /** Merges until at most `fanIn` runs are left; each pass merges the oldest `fanIn` runs. */
+  async #reduceRuns(runs: SpillRun[], fanIn: number, summing: boolean): Promise<void> {
+    while (runs.length > fanIn) {
+      const group = runs.splice(0, fanIn);
+      const readers = await this.#openReaders(group);
+      try {
+        await this.#writeRun(async (writer) => {
+          if (summing) {
+            await mergeSummingCounts(readers, this.#scratch, (bytes, offset, length, count) => {
+              writeCount(bytes, offset + length, count); // the scratch has room for the count
+              return writer.writeRecord(bytes, offset, length + COUNT_BYTES);
+            });
+          } else {
+            await mergeRecords(readers, (bytes, offset, length) => {
+              return writer.writeRecord(bytes, offset, length);
+            });
+          }
+        }, runs);
+      } finally {
+        await this.#closeReaders(readers);
+      }
+      for (const run of group) await this.#io.deleteRun(run);
+      this.#stats.intermediateMerges += 1;
+    }
+  }
+
+  async #openReaders(runs: readonly SpillRun[]): Promise<RunReader[]> {
+    const readers: RunReader[] = [];
+    try {
+      for (const run of runs) {
+        const reader = await this.#io.openRunReader(run, {
+          owner: "count-merge-input",
+          readAheadSegments: READER_PAGES - 1,
+        });
+        this.#readers.add(reader);
+        readers.push(reader);
+      }
+    } catch (error) {
+      await this.#closeReaders(readers);
+      throw error;
+    }
+    return readers;
+  }
+
+  async #closeReaders(readers: readonly RunReader[]): Promise<void> {
+    for (const reader of readers) {
+      this.#readers.delete(reader);
+      await reader.close();
+    }
+  }
+
+  /**
+   * Count order after spills: stream the summed words into a second table sorted by
+   * (count desc, word), spilling `[~count][word]` runs when it fills, then merge those.
+   */
+  async #countOrder(emit: RecordEmitter): Promise<void> {
+    const countRuns: SpillRun[] = [];
+    let phase2: CountTable | undefined;
+    try {
+      // Free the first table; its pages and bucket arena serve the second phase.
+      await this.#spillTable();
+      this.#closeTable();
+      const freePages = this.#memory.freePages;
+      const readerBudget = Math.max(2 * READER_PAGES, Math.floor(freePages / 2));
+      const fanIn = Math.min(FAN_IN_MAX, Math.floor(readerBudget / READER_PAGES));
+      await this.#reduceRuns(this.#runs, fanIn, true);
+      const readers = await this.#openReaders(this.#runs);
+      try {
+        const recordPagesMax = this.#memory.freePages - WRITER_PAGES - 1;
+        if (recordPagesMax < 1) {
+          throw new ResourceError(
+            `Cannot sort counts with ${this.#memory.freePages} free segments; raise --memory (-S)`,
+          );
+        }
+        const table = new CountTable(this.#memory, {
+          buddy: this.#buddy,
+          recordPagesMax,
+          owner: "count-order",
+        });
+        phase2 = table;
+        // The merge scratch holds the current word while the table spills: records are
+        // encoded in a buffer of their own.
+        await mergeSummingCounts(readers, this.#scratch, (bytes, offset, length, count) => {
+          if (table.add(bytes, offset, length, count)) return undefined;
+          return this.#spillCountOrder(table, countRuns).then(() => {
+            if (!table.add(bytes, offset, length, count)) {
+              throw new ResourceError(
+                `Cannot fit a word of ${length} bytes in the count-order table; raise --memory (-S)`,
+              );
+            }
+          });
+        });
+      } finally {
+        await this.#closeReaders(readers);
+      }
+      for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run);
+      const table = phase2;
+      if (countRuns.length === 0) {
+        table.sort("count");
+        while (table.nextSorted()) {
+          const pending = emit(
+            table.recordBytes,
+            table.recordOffset,
+            table.recordLength - COUNT_BYTES,
+            table.count,
+          );
+          if (pending) await pending;
+        }
+        return;
+      }
+      if (table.entryCount > 0) await this.#spillCountOrder(table, countRuns);
+      table.close();
+      phase2 = undefined;
+      const fanIn2 = Math.min(
+        FAN_IN_MAX,
+        Math.floor((this.#memory.freePages - WRITER_PAGES) / READER_PAGES),
+      );
+      await this.#reduceRuns(countRuns, Math.max(2, fanIn2), false);
+      const finalReaders = await this.#openReaders(countRuns);
+      try {
+        await mergeRecords(finalReaders, (bytes, offset, length) => {
+          const count = decodeCountOrderCount(bytes, offset);
+          return emit(bytes, offset + COUNT_BYTES, length - COUNT_BYTES, count);
+        });
+      } finally {
+        await this.#closeReaders(finalReaders);
+      }
+    } finally {
+      phase2?.close();
+      for (const run of countRuns) await this.#io.deleteRun(run);
+    }
+  }
+
+  /** Sorts a count-order table by (count desc, word) and spills it as `[~count][word]`. */
+  async #spillCountOrder(table: CountTable, into: SpillRun[]): Promise<void> {
+    table.sort("count");
+    await this.#writeRun(async (writer) => {
+      while (table.nextSorted()) {
+        const length = table.recordLength - COUNT_BYTES;
+        const record = this.#encode.ensure(table.recordLength);
+        encodeCountOrderRecord(record, table.recordBytes, table.recordOffset, length, table.count);
+        const pending = writer.writeRecord(record, 0, table.recordLength);
+        if (pending) await pending;
+      }
+    }, into);
+    table.reset();
+    this.#stats.countOrderRuns += 1;
+  }
+
+  #closeTable(): void {
+    if (this.#table !== undefined && !this.#tableClosed) {
+      this.#tableClosed = true;
+      this.#stats.tableGrowths += this.#table.growCount;
+      this.#table.close();
+    }
+  }
+
+  /**
+   * Releases every page, the arena and the scratch buffers, aborts writers and deletes runs.
+   * Idempotent; call it on success and on failure.
+   *
+   * @throws {MemoryLeakError} If a bucket block is still held (a bug).
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const reader of [...this.#readers]) await reader.close().catch(() => {});
+    for (const writer of [...this.#writers]) await writer.abort().catch(() => {});
+    for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run).catch(() => {});
+    this.#closeTable();
+    this.#table = undefined;
+    this.#long.close();
+    this.#scratch.close();
+    this.#encode.close();
+    this.#stats.buddy = this.#buddy.stats();
+    this.#buddy.close();
+  }
+}
