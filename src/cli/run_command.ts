@@ -1,4 +1,4 @@
-import { ExitCode, InputError, MiB, SpillwayError } from "../base/mod.ts";
+import { ExitCode, MiB, SpillwayError } from "../base/mod.ts";
 import {
   type JobSpec,
   type JobStats,
@@ -16,6 +16,7 @@ import {
   collectStats,
   normalizeReportArgs,
   readReportOptions,
+  readSmallTextFile,
   reportOptionsHelp,
   reportOptionSpecs,
   writeStatsReports,
@@ -76,7 +77,7 @@ export const runCommand: Command = {
     const jobPath = positionals[0]!;
     const commands = await stepCommands();
     const schema = stepSchema(commands);
-    const job = parseJobFile(await readJobText(jobPath), { path: jobPath, schema });
+    const job = parseJobFile(await readSmallTextFile(jobPath), { path: jobPath, schema });
     const argvOf = (step: JobStep): string[] => {
       const stepArgs = stepArgv(job.config, step, schema.get(step.command) ?? []);
       const accepted = optionNames(commands.get(step.command)!);
@@ -154,21 +155,6 @@ export function stepSchema(commands: ReadonlyMap<string, Command>): StepSchema {
   const schema = new Map<string, string[]>();
   for (const [name, command] of commands) schema.set(name, optionNames(command));
   return schema;
-}
-
-async function readJobText(path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new InputError(`Cannot read job file "${path}": no such file`);
-    }
-    if (error instanceof Deno.errors.IsADirectory) {
-      throw new InputError(`Cannot read job file "${path}": it is a directory`);
-    }
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new InputError(`Cannot read job file "${path}": ${reason}`);
-  }
 }
 
 function fileBytes(path: string): number | undefined {

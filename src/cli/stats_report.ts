@@ -1,5 +1,7 @@
 // deno-lint-ignore-file no-console
-import { type ProgressSink, teeProgress, UsageError } from "../base/mod.ts";
+import { InputError, KiB, MiB, type ProgressSink, teeProgress, UsageError } from "../base/mod.ts";
+import { IoManager } from "../io/mod.ts";
+import { MemoryManager } from "../memory/mod.ts";
 import {
   type JobStats,
   JobStatsRecorder,
@@ -119,12 +121,84 @@ export async function writeStatsReports(
     console.error(text.replace(/\n$/, ""));
     return;
   }
+  await writeSmallTextFile(file, text);
+}
+
+/** Largest job file or report handled by {@linkcode readSmallTextFile}. */
+const SMALL_FILE_BYTES_MAX = 4 * MiB;
+
+/**
+ * Runs `body` with a small private memory budget and IoManager (for job files and reports:
+ * only src/io opens files), then closes both and checks that nothing leaked.
+ */
+async function withSmallIo<T>(body: (io: IoManager) => Promise<T>): Promise<T> {
+  const memory = new MemoryManager({
+    budgetBytes: 2 * SMALL_FILE_BYTES_MAX,
+    segmentBytes: 4 * KiB,
+  });
+  const io = await IoManager.open({ memory, handleSignals: false });
   try {
-    await Deno.writeTextFile(file, text);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new UsageError(`Cannot write the stats report to "${file}": ${reason}; check the path`);
+    return await body(io);
+  } finally {
+    await io.close();
+    memory.assertAllReleased();
   }
+}
+
+/**
+ * Reads a small text file (a job file) through the io layer.
+ *
+ * @param path The file.
+ * @returns Its text (UTF-8).
+ * @throws {InputError} If it is missing, a directory, unreadable or larger than 4 MiB.
+ */
+export function readSmallTextFile(path: string): Promise<string> {
+  return withSmallIo(async (io) => {
+    const reader = await io.openInput(path, { owner: "small-file" });
+    try {
+      const decoder = new TextDecoder();
+      let text = "";
+      let bytes = 0;
+      for (
+        let chunk = await reader.nextChunk();
+        chunk !== undefined;
+        chunk = await reader.nextChunk()
+      ) {
+        bytes += chunk.byteLength;
+        if (bytes > SMALL_FILE_BYTES_MAX) {
+          throw new InputError(`Cannot read ${path}: larger than 4 MiB; is it really a job file?`);
+        }
+        text += decoder.decode(chunk, { stream: true });
+      }
+      text += decoder.decode();
+      // The reader appends a newline to a last line without one: drop it again.
+      return reader.sawMissingTerminator ? text.slice(0, -1) : text;
+    } finally {
+      await reader.close();
+    }
+  });
+}
+
+/**
+ * Writes a small text file atomically (temp file, then rename) through the io layer.
+ *
+ * @param path The target.
+ * @param text The content.
+ * @throws {UsageError} If the target cannot be written.
+ */
+export function writeSmallTextFile(path: string, text: string): Promise<void> {
+  return withSmallIo(async (io) => {
+    const output = await io.createOutput(path, { owner: "small-file" });
+    try {
+      const bytes = new TextEncoder().encode(text);
+      const pending = output.write(bytes, 0, bytes.byteLength);
+      if (pending) await pending;
+      await output.commit();
+    } catch (error) {
+      await output.abort();
+      throw error;
+    }
+  });
 }
 
 /**
