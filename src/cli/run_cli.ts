@@ -1,6 +1,7 @@
 import { ExitCode, SpillwayError } from "../base/mod.ts";
 import { MemoryLeakError, SegmentReleasedError } from "../memory/mod.ts";
 import type { Command } from "./command.ts";
+import { countCommand } from "./count_command.ts";
 import { demoCommand } from "./demo_command.ts";
 import { printError, printOut } from "./output.ts";
 import { parseCommandArgs } from "./parse_args.ts";
@@ -15,6 +16,7 @@ export const EXIT_INTERNAL = 70;
 export const commands: readonly Command[] = [
   demoCommand,
   sortCommand,
+  countCommand,
   runCommand,
 ];
 
