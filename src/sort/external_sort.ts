@@ -107,7 +107,10 @@ function plan(memory: MemoryManager, useWorker: boolean): Plan {
     Math.max(1, (4 * 1024 * 1024) / memory.segmentBytes),
   );
   const fixed = inputChunkSegments + 1 + writeBehindSegments + outputReserveSegments + 1;
-  const left = pages - fixed;
+  // A fifth of the rest stays free for the input's large-record buffer (a line longer than
+  // the read chunk is assembled in memory reserved from the budget, growing by doubling).
+  const headroom = Math.floor((pages - fixed) / 5);
+  const left = Math.max(MIN_BUFFER_SEGMENTS, pages - fixed - headroom);
   const bufferCount = useWorker && left >= 2 * MIN_BUFFER_SEGMENTS ? 2 : 1;
   const bufferSegments = Math.floor(left / bufferCount);
   assert(bufferSegments >= MIN_BUFFER_SEGMENTS, "sort plan left too few pages for a buffer");
@@ -507,8 +510,9 @@ class ExternalSorter {
       );
     }
     const inputs = Math.min(fanIn, runCount);
-    const perReader = Math.floor(room / Math.max(1, inputs));
-    const readAheadSegments = clamp(perReader - 2, 1, Math.max(1, (8 << 20) / memory.segmentBytes));
+    // A quarter of the room stays free for readers' scratch when records are long.
+    const perReader = Math.floor((room * 3) / 4 / Math.max(1, inputs));
+    const readAheadSegments = clamp(perReader - 2, 1, Math.max(1, (2 << 20) / memory.segmentBytes));
     return { fanIn, readAheadSegments, writerSegments: writerPages };
   }
 

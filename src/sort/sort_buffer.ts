@@ -154,7 +154,10 @@ export class SortBuffer implements Disposable {
   tryAppend(bytes: Uint8Array, byteOffset: number, byteLength: number): boolean {
     if (this.#recordCount === this.#entryCapacity) return false;
     let offset = this.#writeOffset;
-    if (offset + byteLength > this.segmentBytes) {
+    // An empty record still takes one byte, so addresses strictly increase in input order
+    // (the address is the last tie-breaker of the sort: that makes it stable).
+    const footprint = byteLength === 0 ? 1 : byteLength;
+    if (offset + footprint > this.segmentBytes) {
       if (byteLength > this.segmentBytes || this.#segmentIndex + 1 >= this.#pages.length) {
         return false;
       }
@@ -172,7 +175,7 @@ export class SortBuffer implements Disposable {
     this.order.writePrefix(bytes, byteOffset, byteLength, index, entry, PREFIX_WORDS);
     index[entry + ADDRESS_WORD] = this.#segmentIndex * this.segmentBytes + offset;
     index[entry + LENGTH_WORD] = byteLength;
-    this.#writeOffset = offset + byteLength;
+    this.#writeOffset = offset + footprint;
     this.#dataBytes += byteLength;
     this.#recordCount += 1;
     return true;
