@@ -40,7 +40,7 @@ Other:
   -T, --tmp-dir=DIR            directory for intermediate runs (repeatable)
       --segment-size=SIZE      page size of the budget (power of two, 4k to 16m; default 32k)
       --fan-in=N               most inputs merged at once (default 128, lowered to what the
-                               budget allows: two pages per input plus four)
+                               budget allows: three pages per input plus four)
       --spill=file|mmap|auto   how intermediate runs are written (default auto)
       --leak-detection=LEVEL   disabled, simple (default), advanced or paranoid
       --sum                    sum the counts of 'word<TAB>count' inputs (see above)
@@ -72,8 +72,8 @@ const optionSpecs = {
 
 /** Pages a merge keeps besides its inputs: the run writer or output buffer, and scratch. */
 const MERGE_FIXED_PAGES = 4;
-/** Pages per merged input: its read chunk and read-ahead. */
-const MERGE_PAGES_PER_INPUT = 2;
+/** Pages per merged input: its block, read-ahead and scratch for records across blocks. */
+const MERGE_PAGES_PER_INPUT = 3;
 /** Bytes merged between two progress reports. */
 const PROGRESS_BLOCK_BYTES = 256 * 1024;
 
@@ -141,7 +141,7 @@ export interface MergeResult {
 }
 
 /**
- * The fan-in a merge can afford in a budget: two pages per input plus four.
+ * The fan-in a merge can afford in a budget: three pages per input plus four.
  *
  * @param totalPages Pages in the budget.
  * @param fanInMax The configured maximum.

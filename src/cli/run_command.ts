@@ -19,6 +19,7 @@ import {
   readSmallTextFile,
   reportOptionsHelp,
   reportOptionSpecs,
+  withSmallIo,
   writeStatsReports,
 } from "./stats_report.ts";
 
@@ -87,7 +88,7 @@ export const runCommand: Command = {
       return stepArgs;
     };
     if (flagValue(values, "dry-run")) {
-      printPlan(job, argvOf);
+      await printPlan(job, argvOf);
       return ExitCode.ok;
     }
     const reports: { stats: JobStats; label: StepLabel }[] = [];
@@ -167,9 +168,33 @@ function fileBytes(path: string): number | undefined {
   }
 }
 
-function printPlan(job: JobSpec, argvOf: (step: JobStep) => string[]): void {
+/** Average record length of the first chunk (up to 64 KiB) of each existing plain file. */
+async function sampleRecordBytes(paths: readonly string[]): Promise<Map<string, number>> {
+  const samples = new Map<string, number>();
+  const existing = paths.filter((path) => fileBytes(path) !== undefined);
+  if (existing.length === 0) return samples;
+  await withSmallIo(async (io) => {
+    for (const path of new Set(existing)) {
+      const reader = await io.openInput(path, { owner: "plan-sample", chunkSegments: 16 });
+      try {
+        const chunk = await reader.nextChunk();
+        if (chunk === undefined || chunk.byteLength === 0) continue;
+        let lines = 0;
+        for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines += 1;
+        samples.set(path, chunk.byteLength / Math.max(1, lines));
+      } finally {
+        await reader.close();
+      }
+    }
+  });
+  return samples;
+}
+
+async function printPlan(job: JobSpec, argvOf: (step: JobStep) => string[]): Promise<void> {
+  const samples = await sampleRecordBytes(job.steps.flatMap((step) => step.inputs));
   const plans = planJob(job, argvOf, {
     fileBytes,
+    recordBytes: (path) => samples.get(path),
     defaultMemoryBytes: STEP_MEMORY_DEFAULT_BYTES,
   });
   printOut(

@@ -130,8 +130,11 @@ const SMALL_FILE_BYTES_MAX = 4 * MiB;
 /**
  * Runs `body` with a small private memory budget and IoManager (for job files and reports:
  * only src/io opens files), then closes both and checks that nothing leaked.
+ *
+ * @param body The work.
+ * @returns What `body` returns.
  */
-async function withSmallIo<T>(body: (io: IoManager) => Promise<T>): Promise<T> {
+export async function withSmallIo<T>(body: (io: IoManager) => Promise<T>): Promise<T> {
   const memory = new MemoryManager({
     budgetBytes: 2 * SMALL_FILE_BYTES_MAX,
     segmentBytes: 4 * KiB,

@@ -86,25 +86,64 @@ export interface StepPlan {
 export interface PlanInputs {
   /** Size in bytes of an existing input file, or undefined if unknown. */
   fileBytes: (path: string) => number | undefined;
+  /** Average record length (terminator included) of an existing input, from a sample. */
+  recordBytes?: (path: string) => number | undefined;
   /** The budget a command uses when neither the job nor the step sets one. */
   defaultMemoryBytes: number;
   /** The merge fan-in limit when not configured (Flink's default is 128). */
   defaultFanInMax?: number;
 }
 
+/** How `spillway sort` splits a budget (mirrors `plan()` in src/sort/external_sort.ts). */
+export interface SortLayout {
+  /** Bytes of record data one sort buffer holds. */
+  bufferDataBytes: number;
+  /** Records one sort buffer can index. */
+  bufferEntries: number;
+  /** Runs merged at once. */
+  fanIn: number;
+}
+
+const ENTRY_BYTES = 16;
+
 /**
- * Fraction of the budget that holds records while sorting: the rest is the index (pointer and
- * key prefix per record) and the write-behind buffers of a spilling run.
+ * The sort's memory layout for a budget: fixed I/O pages (input chunk, write-behind, output),
+ * a fifth of the rest as headroom for long lines, the remainder split into two sort buffers
+ * (one sorting on the Worker while the other fills), each 3/4 record data and 1/4 index
+ * entries of 16 bytes. The merge fan-in is what fits at three pages per run.
+ *
+ * @param pages Pages in the budget.
+ * @param segmentBytes Page size.
+ * @param fanInMax The configured fan-in limit.
+ * @returns The layout.
  */
-export const SORT_BUFFER_FRACTION = 0.7;
+export function sortLayout(pages: number, segmentBytes: number, fanInMax: number): SortLayout {
+  const ioCap = Math.max(1, (4 * 1024 * 1024) / segmentBytes);
+  const chunk = clamp(Math.floor(pages / 32), 1, ioCap);
+  const writeBehind = clamp(Math.floor(pages / 64), 1, ioCap);
+  const fixed = chunk + 1 + 2 * writeBehind + 1;
+  const headroom = Math.floor((pages - fixed) / 5);
+  const left = Math.max(2, pages - fixed - headroom);
+  const bufferCount = left >= 4 ? 2 : 1;
+  const bufferSegments = Math.floor(left / bufferCount);
+  const data = Math.max(1, Math.floor(bufferSegments * 0.75));
+  const entries = Math.max(1, Math.floor(((bufferSegments - data) * segmentBytes) / ENTRY_BYTES));
+  const room = pages - (1 + writeBehind) - 2;
+  const fanIn = Math.max(2, Math.min(fanInMax, Math.floor(room / 3)));
+  return { bufferDataBytes: data * segmentBytes, bufferEntries: entries, fanIn };
+}
+
+function clamp(value: number, low: number, high: number): number {
+  return value < low ? low : value > high ? high : value;
+}
 
 /**
  * Plans a job for `--dry-run`: per step the memory, expected runs and merge passes from the
  * input sizes (earlier steps' outputs are estimated from their inputs).
  *
- * Runs: `ceil(inputBytes / (budget * SORT_BUFFER_FRACTION))`, or 0 when the input fits in one
- * buffer. Merge passes: the least k with `fanIn^k >= runs`, where fan-in is the configured
- * maximum capped by the pages (one read page per run plus one output page).
+ * Sort runs: how many sort buffers the input fills, by bytes or by records (lines of the
+ * sampled average length), 0 when one buffer holds it all (see {@linkcode sortLayout}).
+ * Merge passes: the least k with `fanIn^k >= runs`.
  *
  * @param job The validated job.
  * @param argvOf The arguments each step will get (see {@linkcode stepArgv}).
@@ -128,7 +167,8 @@ export function planJob(
     const fanInMax = typeof fanInOption?.value === "string"
       ? Number(fanInOption.value)
       : job.config.fanInMax ?? inputs.defaultFanInMax ?? 128;
-    const fanIn = Math.max(2, Math.min(fanInMax, pages - 1));
+    // spillway merge: three pages per input plus four (see mergeFanIn in src/cli).
+    let fanIn = Math.max(2, Math.min(fanInMax, Math.floor((pages - 4) / 3)));
     let inputBytes: number | undefined = 0;
     for (const path of step.inputs) {
       const bytes = producedBytes.has(path) ? producedBytes.get(path) : inputs.fileBytes(path);
@@ -147,18 +187,39 @@ export function planJob(
         formatBytes(inputBytes)
       }`;
     if (step.command === "sort" || step.command === "count") {
+      let recordBytes: number | undefined = undefined;
+      for (const path of step.inputs) {
+        const sampled = inputs.recordBytes?.(path);
+        if (sampled !== undefined) recordBytes = Math.max(recordBytes ?? 0, sampled);
+      }
       if (inputBytes !== undefined) {
-        const bufferBytes = Math.max(1, pages * segmentBytes * SORT_BUFFER_FRACTION);
-        expectedRuns = inputBytes <= bufferBytes ? 0 : Math.ceil(inputBytes / bufferBytes);
+        if (step.command === "sort") {
+          const layout = sortLayout(pages, segmentBytes, fanInMax);
+          fanIn = layout.fanIn;
+          const records = inputBytes / Math.max(1, recordBytes ?? 64);
+          const buffers = Math.max(
+            inputBytes / layout.bufferDataBytes,
+            records / layout.bufferEntries,
+          );
+          expectedRuns = buffers <= 1 ? 0 : Math.ceil(buffers);
+        } else {
+          // The hash table holds each distinct word once; a table of about two thirds of the
+          // budget spills when the words it meets outgrow it: this is a rough upper estimate.
+          const tableBytes = Math.max(1, pages * segmentBytes * 0.6);
+          expectedRuns = inputBytes <= tableBytes ? 0 : Math.ceil(inputBytes / tableBytes);
+        }
         mergePasses = passesFor(expectedRuns, fanIn);
       }
       if (step.command === "sort") outputBytes = inputBytes;
-      const bound = step.command === "count" ? "at most " : "";
-      summary = `${input}; ${budget}; expect ${
-        expectedRuns === undefined ? "unknown" : `${bound}${expectedRuns}`
+      const about = step.command === "count" ? "about " : "";
+      const records = recordBytes === undefined
+        ? ""
+        : ` (lines of ~${Math.round(recordBytes)} bytes)`;
+      summary = `${input}${records}; ${budget}; expect ${
+        expectedRuns === undefined ? "unknown" : `${about}${expectedRuns}`
       } runs, ${
-        mergePasses === undefined ? "unknown" : `${bound}${mergePasses}`
-      } merge passes (fan-in ${fanIn})`;
+        mergePasses === undefined ? "unknown" : `${about}${mergePasses}`
+      } merge pass(es) (fan-in ${fanIn})`;
     } else if (step.command === "merge") {
       const sum = step.options.some((option) => option.key === "sum" && option.value === true);
       expectedRuns = sum ? undefined : 0;
@@ -167,7 +228,7 @@ export function planJob(
       summary = `${input}; ${budget}; ${
         sum
           ? "sums counts (runs depend on distinct words)"
-          : `${mergePasses} merge passes (fan-in ${fanIn})`
+          : `${mergePasses} merge pass(es) (fan-in ${fanIn})`
       }`;
     } else {
       outputBytes = sizeOption(step, "size");

@@ -319,7 +319,9 @@ function labelled(report: { stats: JobStats; label?: StepLabel }): object {
 function renderText(stats: JobStats, label: StepLabel | undefined): string {
   const head = label === undefined
     ? `spillway stats: ${stats.command}`
-    : `spillway stats: ${label.job} step ${label.step} (${label.name}): ${stats.command}`;
+    : `spillway stats: ${label.job} step ${label.step} (${stats.command})${
+      label.name === `step ${label.step} (${stats.command})` ? "" : ` "${label.name}"`
+    }`;
   const t = stats.timeMs;
   const phases = (["read", "sort", "spill", "merge", "count", "write"] as const)
     .filter((name) => t[name] > 0)

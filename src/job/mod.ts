@@ -30,5 +30,5 @@ export type {
   StepSchema,
 } from "./job_file.ts";
 export { closestMatch, JobFileError, parseJobFile, unknownKey } from "./job_file.ts";
-export type { PlanInputs, StepPlan } from "./job_plan.ts";
-export { passesFor, planJob, SORT_BUFFER_FRACTION, stepArgv } from "./job_plan.ts";
+export type { PlanInputs, SortLayout, StepPlan } from "./job_plan.ts";
+export { passesFor, planJob, sortLayout, stepArgv } from "./job_plan.ts";

@@ -59,8 +59,8 @@ Deno.test("spillway merge equals sort -m for many inputs at every fan-in (multi-
       strictEqual(result.code, 0, result.stderr);
       strictEqual(result.stdout, expected, `fan-in ${fanIn}`);
       const stats = JSON.parse(result.stderr);
-      // 16 pages of 4 KiB afford (16 - 4) / 2 = 6 inputs at once.
-      const effective = Math.min(fanIn, 6);
+      // 16 pages of 4 KiB afford (16 - 4) / 3 = 4 inputs at once.
+      const effective = Math.min(fanIn, 4);
       let passes = 1;
       for (let width = 9; width > effective; width = Math.ceil(width / effective)) passes += 1;
       strictEqual(stats.spill.mergePasses, passes, `fan-in ${fanIn}`);
@@ -146,7 +146,7 @@ Deno.test("spillway merge errors: no inputs, missing input, tiny budget", async 
   match(missing.stderr, /^spillway: Cannot read \/nonexistent\/a\.txt/);
   const tiny = await runSpillway(["merge", "-S", "16k", "--segment-size", "4k", "a", "b"]);
   strictEqual(tiny.code, 3);
-  match(tiny.stderr, /^spillway: Cannot merge in 4 pages: need at least 8; raise --memory/);
+  match(tiny.stderr, /^spillway: Cannot merge in 4 pages: need at least 10; raise --memory/);
   const unknown = await runSpillway(["merge", "--frobnicate", "a"]);
   strictEqual(unknown.code, 2);
   match(unknown.stderr, /see 'spillway merge --help'/);

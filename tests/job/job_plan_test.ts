@@ -3,7 +3,7 @@ import {
   parseJobFile,
   passesFor,
   planJob,
-  SORT_BUFFER_FRACTION,
+  sortLayout,
   stepArgv,
   type StepSchema,
 } from "../../src/job/mod.ts";
@@ -64,19 +64,24 @@ Deno.test("planJob estimates runs and merge passes from input sizes", () => {
   strictEqual(sort.inputBytes, 100 * 1024);
   strictEqual(sort.memoryBytes, 65536);
   strictEqual(sort.pages, 16);
+  // 16 pages: 5 for I/O, 2 headroom, two buffers of 4 pages (3 data, 1 index of 256 entries).
+  deepStrictEqual(sortLayout(16, 4096, 4), {
+    bufferDataBytes: 12288,
+    bufferEntries: 256,
+    fanIn: 4,
+  });
   strictEqual(sort.fanIn, 4);
-  const bufferBytes = 65536 * SORT_BUFFER_FRACTION;
-  strictEqual(sort.expectedRuns, Math.ceil(100 * 1024 / bufferBytes));
-  strictEqual(sort.expectedRuns, 3);
-  strictEqual(sort.mergePasses, 1);
-  // count: 10 MiB with a 1 MiB budget of 4 KiB pages: 15 runs, fan-in 4 -> 2 passes.
+  // Lines of unknown length count as 64 bytes: 1600 lines, by bytes 8.3 buffers -> 9 runs.
+  strictEqual(sort.expectedRuns, 9);
+  strictEqual(sort.mergePasses, 2);
+  // count: 10 MiB with a 1 MiB budget of 4 KiB pages: a table of 0.6 MiB, 17 runs.
   const count = plans[2]!;
   strictEqual(count.memoryBytes, 1 << 20);
   strictEqual(count.pages, 256);
   strictEqual(count.fanIn, 4);
-  strictEqual(count.expectedRuns, Math.ceil((10 << 20) / ((1 << 20) * SORT_BUFFER_FRACTION)));
-  strictEqual(count.mergePasses, passesFor(count.expectedRuns!, 4));
-  strictEqual(count.summary.includes("at most"), true);
+  strictEqual(count.expectedRuns, 17);
+  strictEqual(count.mergePasses, passesFor(17, 4));
+  strictEqual(count.summary.includes("about 17 runs"), true);
   // merge of 5 sorted inputs at fan-in 4: 2 passes; no runs.
   strictEqual(plans[3]!.inputBytes, 10 + 20 + 5 * 3);
   strictEqual(plans[3]!.mergePasses, 2);
@@ -98,6 +103,18 @@ Deno.test("planJob says 0 runs when the input fits and unknown for unknown sizes
   strictEqual(unknown[2]!.inputBytes, undefined);
   strictEqual(unknown[2]!.expectedRuns, undefined);
   strictEqual(unknown[2]!.summary.includes("unknown"), true);
+});
+
+Deno.test("planJob counts runs by records when lines are short", () => {
+  const plans = planJob(job, () => [], {
+    fileBytes: () => 100 * 1024,
+    recordBytes: () => 8,
+    defaultMemoryBytes: 1 << 20,
+  });
+  // 12800 lines of 8 bytes, 256 entries per buffer: 50 runs (bytes alone would say 9).
+  strictEqual(plans[1]!.expectedRuns, 50);
+  strictEqual(plans[1]!.mergePasses, 3);
+  strictEqual(plans[1]!.summary.includes("(lines of ~8 bytes)"), true);
 });
 
 Deno.test("passesFor is the least k with fanIn^k >= runs", () => {

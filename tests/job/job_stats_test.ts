@@ -152,7 +152,8 @@ Deno.test("renderStats: JSON lines, YAML documents and text carry the same numbe
   deepStrictEqual((documents as { toJS(): unknown }[]).map((doc) => doc.toJS()), parsed);
   deepStrictEqual(parseYaml(renderStats([{ stats: first }], "yaml")), first);
   const text = renderStats(reports, "text");
-  strictEqual(text.includes("spillway stats: j.yaml step 1 (step 1 (sort)): sort"), true);
+  strictEqual(text.includes("spillway stats: j.yaml step 1 (sort)\n"), true);
+  strictEqual(text.includes(`spillway stats: j.yaml step 2 (count) "words"\n`), true);
   strictEqual(text.includes("120.6 KiB (123456 bytes)"), true);
   strictEqual(text.includes("7 runs"), true);
   strictEqual(text.includes("leaks:   none"), true);
