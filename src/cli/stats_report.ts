@@ -79,6 +79,9 @@ export function readReportOptions(values: ParsedValues): ReportOptions {
   };
 }
 
+/** How often a running command samples its resident set size. */
+const RSS_SAMPLE_INTERVAL_MS = 25;
+
 /** Receives step reports while `spillway run` executes a step (instead of printing them). */
 export type StatsCollector = (stats: JobStats) => void;
 
@@ -227,12 +230,18 @@ export class CommandReport implements Disposable {
   /** The options read from the command line. */
   readonly options: ReportOptions;
   #line: ProgressSink;
+  #rssTimer: ReturnType<typeof setInterval> | undefined;
 
   private constructor(command: string, options: ReportOptions) {
     this.options = options;
     this.recorder = new JobStatsRecorder(command);
     this.#line = createProgress(options.progress);
     this.progress = teeProgress(this.#line, this.recorder);
+    // Sample RSS while the command runs (timers fire whenever the command awaits I/O); the
+    // timer never keeps the process alive and stops at end() or dispose.
+    const timer = setInterval(() => this.recorder.sampleRss(), RSS_SAMPLE_INTERVAL_MS);
+    Deno.unrefTimer(timer);
+    this.#rssTimer = timer;
   }
 
   /**
@@ -263,6 +272,7 @@ export class CommandReport implements Disposable {
    * @returns The finished stats.
    */
   async end(sources: StatsSources = {}): Promise<JobStats> {
+    this.#stopSampling();
     this.#line.finish();
     const stats = this.recorder.complete(sources);
     if (activeCollector !== undefined) {
@@ -275,6 +285,13 @@ export class CommandReport implements Disposable {
 
   /** Erases the progress line. */
   [Symbol.dispose](): void {
+    this.#stopSampling();
     this.#line.finish();
+  }
+
+  #stopSampling(): void {
+    if (this.#rssTimer === undefined) return;
+    clearInterval(this.#rssTimer);
+    this.#rssTimer = undefined;
   }
 }

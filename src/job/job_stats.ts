@@ -69,7 +69,7 @@ export interface JobStats {
     pagesBudget: number;
     /** Most pages leased at once. */
     pagesPeak: number;
-    /** Highest resident set size seen (sampled at phase changes and every 100 ms of progress). */
+    /** Highest resident set size seen (sampled every 25 ms, at phase changes and on progress). */
     peakRssBytes: number;
   };
   /** Wall time in milliseconds: `total` and per phase. */
@@ -172,6 +172,11 @@ export class JobStatsRecorder implements ProgressSink {
     if (this.#phaseName === "read" || this.#phaseName === "count") this.#readBytes += byteCount;
     const nowMs = this.#now();
     if (nowMs - this.#lastRssMs >= RSS_SAMPLE_INTERVAL_MS) this.#sampleRss(nowMs);
+  }
+
+  /** Samples the resident set size now (the CLI also calls this from a 25 ms timer). */
+  sampleRss(): void {
+    this.#sampleRss(this.#now());
   }
 
   /** Closes the current phase's timer. */
