@@ -69,6 +69,9 @@ export class ReservedScratch {
     if (this.#bytes.length >= byteLength) return this.#bytes;
     let size = Math.max(256, this.#bytes.length);
     while (size < byteLength) size *= 2;
+    // Past 1 MiB grow by what is needed (rounded to 64 KiB), not by doubling: a 5 MiB word
+    // must not take 8 MiB of the budget.
+    if (size > 1 << 20) size = Math.max(this.#bytes.length, Math.ceil(byteLength / 65536) * 65536);
     const reservation = this.#memory.reserve(this.#owner, size);
     this.#reservation?.release();
     this.#reservation = reservation;

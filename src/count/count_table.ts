@@ -94,6 +94,8 @@ export class CountTable implements TokenSink {
   #tokenCount = 0;
   #sorted = false;
   #cursor = -1;
+  /** Entries in the sorted index (all entries, or fewer after `limitSorted`). */
+  #sortedCount = 0;
   /** Current sorted record (valid until the next `nextSorted()`). */
   #recordBytes: Uint8Array = new Uint8Array(0);
   #recordOffset = 0;
@@ -274,9 +276,9 @@ export class CountTable implements TokenSink {
    */
   sort(order: CountTableOrder): void {
     assert(!this.#closed, "CountTable.sort after close()");
-    const n = this.#entryCount;
     const index = this.#buckets;
     if (!this.#sorted) {
+      const n = this.#entryCount;
       // Compact the (hash, ptr) pairs to the front, then widen them to [key0, key1, ptr]
       // from the back, so no unread pair is overwritten (3n <= 2 * buckets by LOAD_MAX).
       let pairs = 0;
@@ -290,7 +292,9 @@ export class CountTable implements TokenSink {
       assert(3 * n <= index.length, `${n} entries do not fit ${index.length} index words`);
       for (let e = n - 1; e >= 0; e -= 1) index[e * 3 + 2] = index[e * 2 + 1]!;
       this.#sorted = true;
+      this.#sortedCount = n;
     }
+    const n = this.#sortedCount;
     for (let e = 0; e < n; e += 1) {
       const address = index[e * 3 + 2]!;
       const page = this.#pageBytes[address >>> this.#pageShift]!;
@@ -318,8 +322,8 @@ export class CountTable implements TokenSink {
   nextSorted(): boolean {
     assert(this.#sorted, "CountTable.nextSorted before sort()");
     this.#cursor += 1;
-    if (this.#cursor >= this.#entryCount) {
-      this.#cursor = this.#entryCount;
+    if (this.#cursor >= this.#sortedCount) {
+      this.#cursor = this.#sortedCount;
       return false;
     }
     const address = this.#buckets[this.#cursor * 3 + 2]!;
@@ -329,6 +333,18 @@ export class CountTable implements TokenSink {
     this.#recordOffset = offset + HEADER_BYTES;
     this.#recordLength = length + COUNT_BYTES;
     return true;
+  }
+
+  /**
+   * Keeps only the first `entryCount` entries of the sorted index (a later
+   * {@linkcode CountTable.sort} re-sorts just those): top N without a heap.
+   *
+   * @param entryCount How many entries to keep.
+   */
+  limitSorted(entryCount: number): void {
+    assert(this.#sorted, "CountTable.limitSorted before sort()");
+    this.#sortedCount = Math.min(this.#sortedCount, Math.max(0, entryCount));
+    this.#cursor = -1;
   }
 
   /** Same as {@linkcode CountTable.nextSorted}: the table is a sorted merge source. */
@@ -372,6 +388,7 @@ export class CountTable implements TokenSink {
     this.#tokenCount = 0;
     this.#sorted = false;
     this.#cursor = -1;
+    this.#sortedCount = 0;
     this.#recordBytes = new Uint8Array(0);
     this.#spillCount += 1;
   }

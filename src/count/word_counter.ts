@@ -64,8 +64,16 @@ export interface WordCountStats {
 }
 
 const WRITER_PAGES = 2;
-const READER_PAGES = 2;
+/** A merge reader's pages: its block, one read ahead, and a scratch for records that straddle blocks. */
+const READER_PAGES = 3;
 const FAN_IN_MAX = 64;
+/** Pages kept free during merges for the scratch buffers (the word being summed, encoding). */
+const SCRATCH_PAGES = 1;
+/**
+ * Fewest free pages to start with: the count-order sort at the end needs its bucket arena
+ * share, a record page, two merge readers, a writer and scratch.
+ */
+const PAGES_MIN = 14;
 const COUNT_BYTES = 8;
 
 /**
@@ -133,11 +141,9 @@ export class WordCounter implements TokenSink {
     if (options.caseMode !== undefined) tokenizerOptions.caseMode = options.caseMode;
     this.tokenizer = new Tokenizer(tokenizerOptions);
     const tablePages = options.tablePages ?? memory.freePages - WRITER_PAGES - 1;
-    if (tablePages < 3) {
+    if (tablePages < 3 || memory.freePages < PAGES_MIN) {
       throw new ResourceError(
-        `Cannot count words in ${memory.freePages} free segments of ${memory.segmentBytes} bytes: need at least ${
-          3 + WRITER_PAGES + 1
-        }; raise --memory (-S) or lower --segment-size`,
+        `Cannot count words in ${memory.freePages} free segments of ${memory.segmentBytes} bytes: need at least ${PAGES_MIN}; raise --memory (-S) or lower --segment-size`,
       );
     }
     this.#tablePages = tablePages;
@@ -150,6 +156,8 @@ export class WordCounter implements TokenSink {
     this.#long = new ReservedScratch(memory, "count-long-words");
     this.#scratch = new ReservedScratch(memory, "count-merge");
     this.#encode = new ReservedScratch(memory, "count-order-encode");
+    this.#scratch.ensure(256);
+    this.#encode.ensure(256);
     this.#stats = {
       tokens: 0,
       distinctWords: 0,
@@ -180,12 +188,14 @@ export class WordCounter implements TokenSink {
     const table = this.#table!;
     if (table.addToken(bytes, byteOffset, byteLength)) return true;
     if (byteLength <= table.wordBytesMax) return false;
-    // Longer than a page: park it and spill it as a run of its own after this chunk.
+    // Longer than a page: park it as [length u32][word][count u64] and spill it as a run of
+    // its own after this chunk (straight from the stash).
     const at = this.#longUsed;
-    const stash = this.#long.ensure(at + 4 + byteLength);
+    const stash = this.#long.ensure(at + 4 + byteLength + COUNT_BYTES);
     new DataView(stash.buffer).setUint32(at, byteLength);
     stash.set(bytes.subarray(byteOffset, byteOffset + byteLength), at + 4);
-    this.#longUsed = at + 4 + byteLength;
+    writeCount(stash, at + 4 + byteLength, 1);
+    this.#longUsed = at + 4 + byteLength + COUNT_BYTES;
     return true;
   }
 
@@ -223,18 +233,16 @@ export class WordCounter implements TokenSink {
     let at = 0;
     while (at < this.#longUsed) {
       const length = view.getUint32(at);
-      // Append the count in place of the next header... copy to the merge scratch instead.
-      const record = this.#scratch.ensure(length + COUNT_BYTES);
-      record.set(stash.subarray(at + 4, at + 4 + length), 0);
-      writeCount(record, length, 1);
+      const start = at;
       await this.#writeRun(async (writer) => {
-        const pending = writer.writeRecord(record, 0, length + COUNT_BYTES);
+        const pending = writer.writeRecord(stash, start + 4, length + COUNT_BYTES);
         if (pending) await pending;
       }, this.#runs);
       this.#stats.longWords += 1;
       this.#stats.tokens += 1;
-      at += 4 + length;
+      at += 4 + length + COUNT_BYTES;
     }
+    this.#long.close(); // long words are rare: give the stash back to the budget
     this.#longUsed = 0;
   }
 
@@ -281,37 +289,57 @@ export class WordCounter implements TokenSink {
     assert(!this.#closed && this.#table !== undefined, "WordCounter.finish twice or after close");
     await this.#flushLongWords();
     const minCount = options.minCount ?? 1;
-    let top: TopHeap | undefined;
-    try {
-      if (options.top !== undefined) top = new TopHeap(this.#memory, options.top);
-      const counted: RecordEmitter = (bytes, offset, length, count) => {
+    const table = this.#table;
+    if (this.#runs.length === 0) {
+      // Everything fits: sort the table in the order asked, no I/O, no heap.
+      this.#stats.tokens += table.tokenCount;
+      if (options.top === undefined) {
+        table.sort(options.order);
+      } else {
+        table.sort("count");
+        let kept = 0;
+        while (kept < options.top && table.nextSorted() && table.count >= minCount) kept += 1;
+        table.limitSorted(kept);
+        if (options.order === "word") table.sort("word");
+      }
+      while (table.nextSorted()) {
+        const count = table.count;
+        if (count < minCount) continue;
+        this.#stats.distinctWords += 1;
+        const pending = emit(
+          table.recordBytes,
+          table.recordOffset,
+          table.recordLength - COUNT_BYTES,
+          count,
+        );
+        if (pending) await pending;
+      }
+      return;
+    }
+    if (options.order === "count" && options.top === undefined) {
+      await this.#countOrder((bytes, offset, length, count) => {
         if (count < minCount) return undefined;
         this.#stats.distinctWords += 1;
-        if (top !== undefined) {
-          top.offer(bytes, offset, length, count);
-          return undefined;
-        }
         return emit(bytes, offset, length, count);
-      };
-      const table = this.#table;
-      if (this.#runs.length === 0) {
-        // Everything fits: sort the table in the order asked, no I/O.
-        this.#stats.tokens += table.tokenCount;
-        table.sort(options.order === "count" && top === undefined ? "count" : "word");
-        while (table.nextSorted()) {
-          const pending = counted(
-            table.recordBytes,
-            table.recordOffset,
-            table.recordLength - COUNT_BYTES,
-            table.count,
-          );
-          if (pending) await pending;
-        }
-      } else if (options.order === "word" || top !== undefined) {
-        await this.#mergeWords(counted, false);
-      } else {
-        await this.#countOrder(counted);
+      });
+      return;
+    }
+    let top: TopHeap | undefined;
+    try {
+      if (options.top !== undefined) {
+        // The heap's memory comes from the table's: spill it and free it first.
+        await this.#spillTable();
+        this.#closeTable();
+        top = new TopHeap(this.#memory, options.top);
       }
+      const heap = top;
+      await this.#mergeWords((bytes, offset, length, count) => {
+        if (count < minCount) return undefined;
+        this.#stats.distinctWords += 1;
+        if (heap === undefined) return emit(bytes, offset, length, count);
+        heap.offer(bytes, offset, length, count);
+        return undefined;
+      });
       if (top !== undefined) await top.drain(options.order, emit);
     } finally {
       top?.close();
@@ -319,12 +347,13 @@ export class WordCounter implements TokenSink {
   }
 
   /** Merges the word runs (and the table, when readers fit beside it), summing counts. */
-  async #mergeWords(emit: RecordEmitter, freeTable: boolean): Promise<void> {
+  async #mergeWords(emit: RecordEmitter): Promise<void> {
     const table = this.#table!;
-    const keepTable = !freeTable &&
-      (this.#runs.length + 1) * READER_PAGES + WRITER_PAGES <= this.#memory.freePages;
+    const keepTable = !this.#tableClosed &&
+      (this.#runs.length + 1) * READER_PAGES + WRITER_PAGES + SCRATCH_PAGES <=
+        this.#memory.freePages;
     if (!keepTable) {
-      await this.#spillTable();
+      if (!this.#tableClosed) await this.#spillTable();
       this.#closeTable();
     } else {
       this.#stats.tokens += table.tokenCount;
@@ -332,7 +361,7 @@ export class WordCounter implements TokenSink {
     }
     const fanIn = Math.min(
       FAN_IN_MAX,
-      Math.floor((this.#memory.freePages - WRITER_PAGES - (freeTable ? 4 : 0)) / READER_PAGES),
+      Math.floor((this.#memory.freePages - WRITER_PAGES - SCRATCH_PAGES) / READER_PAGES),
     );
     if (fanIn < 2) {
       throw new ResourceError(
@@ -385,7 +414,7 @@ export class WordCounter implements TokenSink {
       for (const run of runs) {
         const reader = await this.#io.openRunReader(run, {
           owner: "count-merge-input",
-          readAheadSegments: READER_PAGES - 1,
+          readAheadSegments: 1,
         });
         this.#readers.add(reader);
         readers.push(reader);
@@ -415,13 +444,26 @@ export class WordCounter implements TokenSink {
       // Free the first table; its pages and bucket arena serve the second phase.
       await this.#spillTable();
       this.#closeTable();
-      const freePages = this.#memory.freePages;
-      const readerBudget = Math.max(2 * READER_PAGES, Math.floor(freePages / 2));
-      const fanIn = Math.min(FAN_IN_MAX, Math.floor(readerBudget / READER_PAGES));
+      // Split the free pages between the merge readers and the second-phase table.
+      const freePages = this.#memory.freePages - WRITER_PAGES - SCRATCH_PAGES;
+      const tablePages = Math.max(2, Math.floor(freePages / 2));
+      const fanIn = Math.min(
+        FAN_IN_MAX,
+        Math.max(2, Math.floor((freePages - tablePages) / READER_PAGES)),
+      );
+      if (fanIn * READER_PAGES + 1 > freePages) {
+        throw new ResourceError(
+          `Cannot sort counts with ${this.#memory.freePages} free segments: need ${
+            2 * READER_PAGES + 1 + WRITER_PAGES + SCRATCH_PAGES
+          }; raise --memory (-S)`,
+        );
+      }
       await this.#reduceRuns(this.#runs, fanIn, true);
       const readers = await this.#openReaders(this.#runs);
       try {
-        const recordPagesMax = this.#memory.freePages - WRITER_PAGES - 1;
+        // Readers reserve a straddle scratch page lazily: keep one per reader free.
+        const recordPagesMax = this.#memory.freePages - WRITER_PAGES - SCRATCH_PAGES -
+          readers.length * (READER_PAGES - 2);
         if (recordPagesMax < 1) {
           throw new ResourceError(
             `Cannot sort counts with ${this.#memory.freePages} free segments; raise --memory (-S)`,
@@ -437,6 +479,14 @@ export class WordCounter implements TokenSink {
         // encoded in a buffer of their own.
         await mergeSummingCounts(readers, this.#scratch, (bytes, offset, length, count) => {
           if (table.add(bytes, offset, length, count)) return undefined;
+          if (length > table.wordBytesMax) {
+            return this.#writeRun(async (writer) => {
+              const record = this.#encode.ensure(length + COUNT_BYTES);
+              encodeCountOrderRecord(record, bytes, offset, length, count);
+              const pending = writer.writeRecord(record, 0, length + COUNT_BYTES);
+              if (pending) await pending;
+            }, countRuns);
+          }
           return this.#spillCountOrder(table, countRuns).then(() => {
             if (!table.add(bytes, offset, length, count)) {
               throw new ResourceError(
@@ -468,7 +518,7 @@ export class WordCounter implements TokenSink {
       phase2 = undefined;
       const fanIn2 = Math.min(
         FAN_IN_MAX,
-        Math.floor((this.#memory.freePages - WRITER_PAGES) / READER_PAGES),
+        Math.floor((this.#memory.freePages - WRITER_PAGES - SCRATCH_PAGES) / READER_PAGES),
       );
       await this.#reduceRuns(countRuns, Math.max(2, fanIn2), false);
       const finalReaders = await this.#openReaders(countRuns);
