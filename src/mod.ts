@@ -9,6 +9,7 @@
 export * from "./base/mod.ts";
 export * from "./memory/mod.ts";
 export * from "./io/mod.ts";
+export * from "./gen/mod.ts";
 export * from "./sort/mod.ts";
 export * from "./count/mod.ts";
 export { runCli, VERSION } from "./cli/mod.ts";

@@ -3,6 +3,7 @@ import { MemoryLeakError, SegmentReleasedError } from "../memory/mod.ts";
 import type { Command } from "./command.ts";
 import { countCommand } from "./count_command.ts";
 import { demoCommand } from "./demo_command.ts";
+import { genCommand } from "./gen_command.ts";
 import { mergeCommand } from "./merge_command.ts";
 import { printError, printOut } from "./output.ts";
 import { parseCommandArgs } from "./parse_args.ts";
@@ -20,6 +21,7 @@ export const commands: readonly Command[] = [
   countCommand,
   mergeCommand,
   runCommand,
+  genCommand,
 ];
 
 /** The top-level `--help` text. */

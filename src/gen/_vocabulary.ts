@@ -1,0 +1,248 @@
+import { assert } from "../base/mod.ts";
+import type { Prng } from "./_prng.ts";
+
+// Syllable parts (lowercase ASCII). A syllable is onset + vowel + coda; words have 1..4.
+const ONSETS = [
+  "",
+  "",
+  "b",
+  "c",
+  "d",
+  "f",
+  "g",
+  "h",
+  "j",
+  "k",
+  "l",
+  "m",
+  "n",
+  "p",
+  "qu",
+  "r",
+  "s",
+  "t",
+  "v",
+  "w",
+  "y",
+  "z",
+  "bl",
+  "br",
+  "ch",
+  "cl",
+  "cr",
+  "dr",
+  "fl",
+  "fr",
+  "gl",
+  "gr",
+  "kn",
+  "ph",
+  "pl",
+  "pr",
+  "sc",
+  "sh",
+  "sk",
+  "sl",
+  "sm",
+  "sn",
+  "sp",
+  "st",
+  "str",
+  "sw",
+  "th",
+  "tr",
+  "wh",
+  "wr",
+];
+const VOWELS = [
+  "a",
+  "e",
+  "i",
+  "o",
+  "u",
+  "a",
+  "e",
+  "i",
+  "o",
+  "ai",
+  "au",
+  "ea",
+  "ee",
+  "ie",
+  "oa",
+  "oo",
+  "ou",
+  "y",
+];
+const CODAS = [
+  "",
+  "",
+  "",
+  "",
+  "b",
+  "ck",
+  "d",
+  "ft",
+  "g",
+  "k",
+  "l",
+  "ld",
+  "lk",
+  "ll",
+  "m",
+  "mp",
+  "n",
+  "nd",
+  "ng",
+  "nk",
+  "nt",
+  "p",
+  "r",
+  "rd",
+  "rk",
+  "rm",
+  "rn",
+  "rt",
+  "s",
+  "sh",
+  "sk",
+  "ss",
+  "st",
+  "t",
+  "th",
+  "x",
+  "z",
+];
+/** Cumulative weights of 1, 2, 3 and 4 syllables out of 100. */
+const SYLLABLE_CUMULATIVE = [22, 62, 88, 100];
+
+const encoder = new TextEncoder();
+const onsetBytes = ONSETS.map((part) => encoder.encode(part));
+const vowelBytes = VOWELS.map((part) => encoder.encode(part));
+const codaBytes = CODAS.map((part) => encoder.encode(part));
+
+/** Longest word the builder can make: 4 syllables of 3 + 2 + 2 bytes. */
+export const WORD_BYTES_MAX = 4 * (3 + 2 + 2);
+
+/**
+ * A list of distinct pseudo-words, shortest first (so frequent Zipf ranks get short words),
+ * packed as bytes: word i is `bytes[starts[i], starts[i + 1])`.
+ */
+export interface Vocabulary {
+  /** All words back to back. */
+  bytes: Uint8Array;
+  /** `wordCount + 1` offsets into `bytes`. */
+  starts: Uint32Array;
+  /** How many words. */
+  wordCount: number;
+  /** Word i's first 8 bytes (zero-padded) as two little-endian u32 at `[2i, 2i + 1]`. */
+  heads: Uint32Array;
+}
+
+/**
+ * Builds `wordCount` distinct words from syllables drawn with `prng`.
+ *
+ * @param prng The generator (the vocabulary depends on the seed).
+ * @param wordCount How many distinct words (at most 200,000).
+ * @returns The packed words, shortest first.
+ */
+export function buildVocabulary(prng: Prng, wordCount: number): Vocabulary {
+  assert(wordCount >= 1 && wordCount <= 200_000, `wordCount ${wordCount} out of 1..200000`);
+  const capacityBytes = wordCount * WORD_BYTES_MAX;
+  const raw = new Uint8Array(capacityBytes);
+  const rawStarts = new Uint32Array(wordCount + 1);
+  // Open-addressing set of word indices (+1), keyed by an FNV-1a hash of the bytes.
+  let slotCount = 1;
+  while (slotCount < wordCount * 2) slotCount *= 2;
+  const slots = new Int32Array(slotCount);
+  const slotMask = slotCount - 1;
+  let used = 0;
+  let made = 0;
+  let attempts = 0;
+  while (made < wordCount) {
+    attempts += 1;
+    assert(attempts < wordCount * 100, "Vocabulary builder cannot find enough distinct words");
+    const begin = used;
+    const pick = prng.below(100);
+    let syllables = 1;
+    while (pick >= SYLLABLE_CUMULATIVE[syllables - 1]!) syllables += 1;
+    for (let syllable = 0; syllable < syllables; syllable += 1) {
+      used = append(raw, used, onsetBytes[prng.below(onsetBytes.length)]!);
+      used = append(raw, used, vowelBytes[prng.below(vowelBytes.length)]!);
+      used = append(raw, used, codaBytes[prng.below(codaBytes.length)]!);
+    }
+    let hash = 0x811c_9dc5;
+    for (let index = begin; index < used; index += 1) {
+      hash = Math.imul(hash ^ raw[index]!, 0x0100_0193);
+    }
+    let slot = hash & slotMask;
+    let duplicate = false;
+    while (slots[slot] !== 0) {
+      const other = slots[slot]! - 1;
+      if (sameBytes(raw, rawStarts[other]!, rawStarts[other + 1]!, begin, used)) {
+        duplicate = true;
+        break;
+      }
+      slot = (slot + 1) & slotMask;
+    }
+    if (duplicate) {
+      used = begin;
+      continue;
+    }
+    slots[slot] = made + 1;
+    rawStarts[made] = begin;
+    rawStarts[made + 1] = used;
+    made += 1;
+  }
+  // Stable counting sort by length: rank 0 gets one of the shortest words.
+  const lengthCounts = new Uint32Array(WORD_BYTES_MAX + 2);
+  for (let word = 0; word < wordCount; word += 1) {
+    lengthCounts[rawStarts[word + 1]! - rawStarts[word]! + 1]! += 1;
+  }
+  for (let length = 1; length < lengthCounts.length; length += 1) {
+    lengthCounts[length] = lengthCounts[length]! + lengthCounts[length - 1]!;
+  }
+  const order = new Uint32Array(wordCount);
+  for (let word = 0; word < wordCount; word += 1) {
+    const length = rawStarts[word + 1]! - rawStarts[word]!;
+    order[lengthCounts[length]!] = word;
+    lengthCounts[length]! += 1;
+  }
+  const bytes = new Uint8Array(used);
+  const starts = new Uint32Array(wordCount + 1);
+  let offset = 0;
+  for (let rank = 0; rank < wordCount; rank += 1) {
+    const word = order[rank]!;
+    starts[rank] = offset;
+    for (let index = rawStarts[word]!; index < rawStarts[word + 1]!; index += 1) {
+      bytes[offset++] = raw[index]!;
+    }
+  }
+  starts[wordCount] = offset;
+  const heads = new Uint32Array(wordCount * 2);
+  const headBytes = new Uint8Array(wordCount * 8);
+  for (let rank = 0; rank < wordCount; rank += 1) {
+    const end = Math.min(starts[rank + 1]!, starts[rank]! + 8);
+    for (let index = starts[rank]!; index < end; index += 1) {
+      headBytes[rank * 8 + index - starts[rank]!] = bytes[index]!;
+    }
+  }
+  const headView = new DataView(headBytes.buffer);
+  for (let index = 0; index < wordCount * 2; index += 1) {
+    heads[index] = headView.getUint32(index * 4, true);
+  }
+  return { bytes, starts, wordCount, heads };
+}
+
+function append(target: Uint8Array, offset: number, part: Uint8Array): number {
+  for (let index = 0; index < part.length; index += 1) target[offset + index] = part[index]!;
+  return offset + part.length;
+}
+
+function sameBytes(bytes: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number) {
+  if (aEnd - aStart !== bEnd - bStart) return false;
+  for (let index = 0; index < aEnd - aStart; index += 1) {
+    if (bytes[aStart + index] !== bytes[bStart + index]) return false;
+  }
+  return true;
+}
