@@ -7,7 +7,8 @@ import type { JobConfig, JobSpec, JobStep } from "./job_file.ts";
  * (as options the command accepts), then the step's options (which win), then `--output`,
  * then `--` and the inputs.
  *
- * Sizes from the job file are passed with an explicit unit (`--memory=65536b`), because a bare
+ * The configuration applies to sort, count and merge steps (gen keeps its own budget unless the
+ * step sets one). Sizes from the job file are passed with an explicit unit (`--memory=65536b`), because a bare
  * number means bytes in a job file and KiB on the command line.
  *
  * @param config The job's configuration.
@@ -33,8 +34,10 @@ import type { JobConfig, JobSpec, JobStep } from "./job_file.ts";
 export function stepArgv(config: JobConfig, step: JobStep, accepted: readonly string[]): string[] {
   const argv: string[] = [];
   const own = new Set(step.options.map((option) => option.key));
+  // The configuration is the budget of the batch operators; gen keeps its own default.
+  const configured = step.command !== "gen";
   const fromConfig = (key: string, values: string[]): void => {
-    if (!accepted.includes(key) || own.has(key)) return;
+    if (!configured || !accepted.includes(key) || own.has(key)) return;
     for (const value of values) argv.push(`--${key}=${value}`);
   };
   if (config.memoryBytes !== undefined) fromConfig("memory", [`${config.memoryBytes}b`]);
@@ -158,15 +161,16 @@ export function planJob(
   const producedBytes = new Map<string, number | undefined>();
   const plans: StepPlan[] = [];
   for (const step of job.steps) {
-    const memoryBytes = sizeOption(step, "memory") ?? job.config.memoryBytes ??
+    const config = step.command === "gen" ? {} : job.config;
+    const memoryBytes = sizeOption(step, "memory") ?? config.memoryBytes ??
       inputs.defaultMemoryBytes;
-    const segmentBytes = sizeOption(step, "segment-size") ?? job.config.segmentBytes ??
+    const segmentBytes = sizeOption(step, "segment-size") ?? config.segmentBytes ??
       SEGMENT_BYTES_DEFAULT;
     const pages = Math.floor(memoryBytes / segmentBytes);
     const fanInOption = step.options.find((option) => option.key === "fan-in");
     const fanInMax = typeof fanInOption?.value === "string"
       ? Number(fanInOption.value)
-      : job.config.fanInMax ?? inputs.defaultFanInMax ?? 128;
+      : config.fanInMax ?? inputs.defaultFanInMax ?? 128;
     // spillway merge: three pages per input plus four (see mergeFanIn in src/cli).
     let fanIn = Math.max(2, Math.min(fanInMax, Math.floor((pages - 4) / 3)));
     let inputBytes: number | undefined = 0;

@@ -36,6 +36,11 @@ Deno.test("stepArgv puts config first, step options after, inputs after --", () 
   const argvOf = (index: number) =>
     stepArgv(job.config, job.steps[index]!, schema.get(job.steps[index]!.command)!);
   deepStrictEqual(argvOf(0), ["--kind=zipf", "--size=100k", "--output=j/corpus.txt"]);
+  // The configuration is the operators' budget: gen keeps its own even if it takes --memory.
+  deepStrictEqual(
+    stepArgv(job.config, job.steps[0]!, ["kind", "size", "output", "memory", "segment-size"]),
+    ["--kind=zipf", "--size=100k", "--output=j/corpus.txt"],
+  );
   deepStrictEqual(argvOf(1), [
     "--memory=65536b",
     "--segment-size=4096b",
