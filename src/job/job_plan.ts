@@ -190,7 +190,13 @@ export function planJob(
       : `${step.inputs.length} input${step.inputs.length === 1 ? "" : "s"}, ${
         formatBytes(inputBytes)
       }`;
-    if (step.command === "sort" || step.command === "count") {
+    const checks = step.command === "sort" &&
+      step.options.some((option) => option.key === "check" && option.value !== false);
+    if (checks) {
+      expectedRuns = 0;
+      mergePasses = 0;
+      summary = `${input}; ${budget}; checks the order (reads once, writes nothing)`;
+    } else if (step.command === "sort" || step.command === "count") {
       let recordBytes: number | undefined = undefined;
       for (const path of step.inputs) {
         const sampled = inputs.recordBytes?.(path);
