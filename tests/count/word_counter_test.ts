@@ -1,4 +1,4 @@
-import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import fc from "fast-check";
 import { ResourceError } from "../../src/base/mod.ts";
 import { type CountFinishOptions, type TokenizerKind, WordCounter } from "../../src/count/mod.ts";
@@ -233,8 +233,8 @@ Deno.test("WordCounter refuses a budget too small for a table and a spill writer
   const memory = new MemoryManager({ budgetBytes: 13 * 4 * KIB, segmentBytes: 4 * KIB });
   const io = await IoManager.open({ memory, handleSignals: false });
   try {
-    await rejects(
-      (async () => new WordCounter(memory, io))(),
+    throws(
+      () => new WordCounter(memory, io),
       (error: unknown) =>
         error instanceof ResourceError &&
         /Cannot count words in 13 free segments of 4096 bytes: need at least 14/.test(

@@ -1,0 +1,217 @@
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
+
+interface Run {
+  code: number;
+  stdout: Uint8Array;
+  stderr: string;
+}
+
+async function spillway(args: string[], stdin?: Uint8Array): Promise<Run> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(stdin);
+    await writer.close();
+  }
+  const output = await child.output();
+  return {
+    code: output.code,
+    stdout: output.stdout,
+    stderr: new TextDecoder().decode(output.stderr),
+  };
+}
+
+async function shell(script: string, env: Record<string, string> = {}): Promise<string> {
+  const output = await new Deno.Command("sh", {
+    args: ["-c", script],
+    env: { LC_ALL: "C", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) throw new Error(`${script}: ${new TextDecoder().decode(output.stderr)}`);
+  return new TextDecoder().decode(output.stdout);
+}
+
+/** Seeded text: mixed case, digits, punctuation, CRLF, tabs, some UTF-8 and NUL bytes. */
+function corpus(seed: number, lineCount: number): Uint8Array {
+  let state = seed;
+  const next = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+  const vocabulary: string[] = [];
+  for (let i = 0; i < 3000; i += 1) {
+    let word = "";
+    const length = 1 + Math.floor(next() * 10);
+    for (let j = 0; j < length; j += 1) {
+      word += "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789_"[Math.floor(next() * 47)];
+    }
+    vocabulary.push(word);
+  }
+  const separators = [" ", " ", " ", ", ", ". ", "\t", " -- ", "'", " é ", "\u0000"];
+  let text = "";
+  for (let line = 0; line < lineCount; line += 1) {
+    const words = Math.floor(next() * 12);
+    for (let w = 0; w < words; w += 1) {
+      if (w > 0) text += separators[Math.floor(next() * separators.length)];
+      text += vocabulary[Math.floor(vocabulary.length * next() ** 2)];
+    }
+    text += next() < 0.1 ? "\r\n" : "\n";
+  }
+  return new TextEncoder().encode(text);
+}
+
+async function withTemp(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "spillway-count-e2e-" });
+  try {
+    await body(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** "count word" lines sorted, from `uniq -c` output or our "word\tcount" lines. */
+function normalizeUniq(text: string): string[] {
+  return text.split("\n").filter((line) => line.trim() !== "").map((line) => {
+    const match = /^\s*(\d+) (.*)$/.exec(line)!;
+    return `${match[2]}\t${match[1]}`;
+  });
+}
+
+function decode(bytes: Uint8Array): string {
+  return new TextDecoder().decode(bytes);
+}
+
+Deno.test("spillway count letters equals McIlroy's pipeline, with spills and without", async () => {
+  await withTemp(async (dir) => {
+    const input = `${dir}/in.txt`;
+    const spill = `${dir}/spill`;
+    await Deno.mkdir(spill);
+    await Deno.writeFile(input, corpus(11, 20000));
+    const oracle = normalizeUniq(
+      await shell(
+        `tr -cs A-Za-z '\\n' < '${input}' | tr A-Z a-z | grep -v '^$' | sort | uniq -c | sort -k1,1nr -k2,2`,
+      ),
+    );
+    for (const budget of [["-S", "256k", "--segment-size", "4k"], []]) {
+      const run = await spillway([
+        "count",
+        "--tokenizer",
+        "letters",
+        "-T",
+        spill,
+        ...budget,
+        input,
+      ]);
+      strictEqual(run.code, 0, run.stderr);
+      const lines = decode(run.stdout).split("\n").filter((line) => line !== "");
+      deepStrictEqual(lines, oracle);
+      deepStrictEqual([...Deno.readDirSync(spill)], [], "no leftover spill files");
+    }
+  });
+});
+
+Deno.test("spillway count whitespace --total equals wc -w, --distinct equals sort -u | wc -l", async () => {
+  await withTemp(async (dir) => {
+    const input = `${dir}/in.txt`;
+    // wc -w counts runs holding a printable byte: keep this corpus free of NUL-only runs.
+    const text = decode(corpus(5, 8000)).replaceAll("\u0000", " ").replaceAll(" é ", " xé ");
+    await Deno.writeTextFile(input, text);
+    const words = Number((await shell(`wc -w < '${input}'`)).trim());
+    const total = await spillway([
+      "count",
+      "--tokenizer",
+      "whitespace",
+      "--total",
+      "-S",
+      "256k",
+      "--segment-size",
+      "4k",
+      input,
+    ]);
+    strictEqual(total.code, 0, total.stderr);
+    strictEqual(Number(decode(total.stdout).trim()), words);
+    const distinct = Number(
+      (await shell(
+        `tr -s ' \\t\\r\\n\\v\\f' '\\n\\n\\n\\n\\n\\n' < '${input}' | grep -v '^$' | sort -u | wc -l`,
+      ))
+        .trim(),
+    );
+    const both = await spillway([
+      "count",
+      "--tokenizer",
+      "whitespace",
+      "--distinct",
+      "--total",
+      input,
+    ]);
+    deepStrictEqual(decode(both.stdout), `${distinct}\n${words}\n`);
+  });
+});
+
+Deno.test("spillway count reads stdin, writes -o atomically, and prints json", async () => {
+  await withTemp(async (dir) => {
+    const target = `${dir}/out.json`;
+    const run = await spillway(
+      ["count", "--format", "json", "--top", "2", "-o", target],
+      new TextEncoder().encode("b a b\nc a b\n"),
+    );
+    strictEqual(run.code, 0, run.stderr);
+    strictEqual(run.stdout.length, 0);
+    deepStrictEqual(JSON.parse(await Deno.readTextFile(target)), [
+      { word: "b", count: 3 },
+      { word: "a", count: 2 },
+    ]);
+    // A failing run leaves the old target untouched and no temp file beside it.
+    const failed = await spillway(["count", "-o", target, `${dir}/missing.txt`]);
+    strictEqual(failed.code, 2);
+    ok(/^spillway: Cannot read .*missing\.txt/.test(failed.stderr), failed.stderr);
+    strictEqual(failed.stderr.trim().split("\n").length, 1);
+    deepStrictEqual(JSON.parse(await Deno.readTextFile(target))[0], { word: "b", count: 3 });
+    deepStrictEqual([...Deno.readDirSync(dir)].map((entry) => entry.name), ["out.json"]);
+  });
+});
+
+Deno.test("spillway count rejects bad options with one line and exit 2", async () => {
+  for (
+    const [args, pattern] of [
+      [
+        ["--tokenizer", "bytes"],
+        /Invalid --tokenizer "bytes": use words, letters, flink, whitespace/,
+      ],
+      [["--format", "xml"], /Invalid --format "xml"/],
+      [["--top", "0"], /Invalid --top "0"/],
+      [["--tokenizer", "flink", "--case", "preserve"], /flink tokenizer always lower-cases/],
+      [["-S", "200k"], /Cannot count words in \d+ free segments of 32768 bytes/],
+    ] as Array<[string[], RegExp]>
+  ) {
+    const run = await spillway(["count", ...args], new Uint8Array(0));
+    ok(run.code === 2 || run.code === 3, `${args}: exit ${run.code}`);
+    ok(pattern.test(run.stderr), `${args}: ${run.stderr}`);
+    strictEqual(run.stderr.trim().split("\n").length, 1, run.stderr);
+  }
+});
+
+Deno.test("spillway count words: min count, word order and --stats", async () => {
+  const input = new Uint8Array([...new TextEncoder().encode("Ünïcode ünïcode x\nx x y\n"), 0xff]);
+  const run = await spillway(
+    ["count", "--order", "word", "--min-count", "2", "--stats=json"],
+    input,
+  );
+  strictEqual(run.code, 0, run.stderr);
+  strictEqual(decode(run.stdout), "x\t3\nünïcode\t2\n");
+  const stats = JSON.parse(run.stderr.trim().split("\n").at(-1)!);
+  strictEqual(stats.count.tokens, 6);
+  strictEqual(stats.count.invalidUtf8Bytes, 1);
+  strictEqual(stats.leaks.pages, 0);
+});
