@@ -1,49 +1,113 @@
-import { formatBytes, MiB } from "../base/mod.ts";
-import { MemoryManager } from "../memory/mod.ts";
+import { ExitCode, formatBytes, UsageError } from "../base/mod.ts";
+import type { JobStats } from "../job/mod.ts";
 import type { Command } from "./command.ts";
 import { printOut } from "./output.ts";
-import { parseCommandArgs } from "./parse_args.ts";
+import { parseCommandArgs, stringValue } from "./parse_args.ts";
+import { runJob } from "./run_command.ts";
+import { readSmallTextFile } from "./stats_report.ts";
 
-/**
- * `spillway demo`: a memory self-report (exercises the managed-memory layer end to end).
- */
+/** The bundled demo job, found beside the sources (works from a fresh clone). */
+const DEMO_JOB = new URL("../../data/demo.yaml", import.meta.url);
+
+const help = `Usage: spillway demo [--job FILE]
+
+Runs the bundled demo job (data/demo.yaml) through the job runner, exactly as
+'spillway run data/demo.yaml' would: word counts of three small corpus parts computed as map
+(count per part) and reduce (merge --sum), checked against one count of the whole corpus, and a
+sort of the corpus, all in a 256 KiB budget so that every step spills and merges. Then shows the
+top words, one line of stats per step, and that nothing leaked.
+
+Options:
+      --job=FILE               run another job file with the same summary
+  --progress, --no-progress   accepted for symmetry with run (steps show progress on a TTY)`;
+
+/** `spillway demo`: the guided tour (`deno task demo`). */
 export const demoCommand: Command = {
   name: "demo",
-  summary: "show a memory self-report (allocates, fills and releases a budget of pages)",
-  help: `Usage: spillway demo
-
-Allocates a 16 MiB budget of 32 KiB pages, writes and checks every page, releases them and
-prints the books of the memory manager, including the leak report (expected: no leaks).`,
-  run(argv: readonly string[]): Promise<number> {
-    parseCommandArgs("demo", argv, {});
-    const memory = new MemoryManager({ budgetBytes: 16 * MiB, leakDetection: "advanced" });
-    let checked = 0;
-    {
-      using lease = memory.allocate("demo", memory.totalPages);
-      for (const segment of lease.segments) {
-        for (let offset = 0; offset < segment.byteLength; offset += 4) {
-          segment.setU32BE(offset, (segment.id * 31 + offset) >>> 0);
-        }
-      }
-      for (const segment of lease.segments) {
-        for (let offset = 0; offset < segment.byteLength; offset += 4) {
-          if (segment.getU32BE(offset) !== ((segment.id * 31 + offset) >>> 0)) {
-            throw new Error(`Page #${segment.id} lost a write at ${offset}`);
-          }
-          checked += 4;
-        }
-      }
-      printOut(
-        `memory: budget ${formatBytes(memory.budgetBytes)}, ${memory.totalPages} pages of ${
-          formatBytes(memory.segmentBytes)
-        }, ${memory.usedPages} leased to "demo"`,
-      );
+  summary: "run the bundled demo job (data/demo.yaml) and show results, stats and leaks",
+  help,
+  async run(argv: readonly string[]): Promise<number> {
+    const { values } = parseCommandArgs("demo", argv, {
+      job: { type: "string" },
+      progress: { type: "boolean" },
+    });
+    const jobPath = stringValue(values, "job") ??
+      relativeToCwd(decodeURIComponent(DEMO_JOB.pathname));
+    printOut(`spillway demo: running ${jobPath} (the same as 'spillway run ${jobPath}')`);
+    const progress = values["progress"];
+    const { job, exitCode, reports } = await runJob(jobPath, {
+      progress: typeof progress === "boolean" ? progress : undefined,
+    });
+    printOut("");
+    printOut("steps:");
+    const width = Math.max(...reports.map((report) => report.label.name.length));
+    for (const { stats, label } of reports) printOut(`  ${stepLine(label.name, width, stats)}`);
+    if (exitCode !== ExitCode.ok) {
+      printOut(`\nThe demo job failed with exit code ${exitCode} (see the message above)`);
+      return exitCode;
     }
-    const report = memory.leakReport();
-    printOut(`checked: ${formatBytes(checked)} written and read back`);
-    printOut(`peak: ${memory.peakPages} pages; now leased: ${memory.usedPages}`);
-    printOut(`leaks: ${report.text === "" ? "none" : report.text}`);
-    memory.assertAllReleased();
-    return Promise.resolve(0);
+    const outputs = job.steps.map((step) => step.output);
+    const reduced = outputs.find((path) => path?.endsWith("/counts.tsv"));
+    const direct = outputs.find((path) => path?.endsWith("/counts-direct.tsv"));
+    if (reduced !== undefined) {
+      const text = await readSmallTextFile(reduced);
+      const lines = text.split("\n").filter((line) => line !== "");
+      printOut("");
+      printOut(`top words of ${lines.length} distinct (${reduced}):`);
+      for (const line of lines.slice(0, 10)) {
+        const [word, count] = line.split("\t");
+        printOut(`  ${(count ?? "").padStart(6)}  ${word}`);
+      }
+      if (direct !== undefined) {
+        const same = text === await readSmallTextFile(direct);
+        printOut("");
+        printOut(
+          same
+            ? `map/reduce check: merge --sum of the 3 partial counts equals one count of the whole corpus`
+            : `map/reduce check FAILED: ${reduced} differs from ${direct}`,
+        );
+        if (!same) return ExitCode.usage;
+      }
+    }
+    const leakedPages = reports.reduce((sum, report) => sum + report.stats.leaks.pages, 0);
+    const leakedBytes = reports.reduce((sum, report) => sum + report.stats.leaks.bytes, 0);
+    const dropped = reports.reduce((sum, report) => sum + report.stats.leaks.dropped, 0);
+    const spilled = reports.reduce((sum, report) => sum + report.stats.spill.bytesWritten, 0);
+    const runs = reports.reduce((sum, report) => sum + report.stats.spill.runs, 0);
+    const files = reports.reduce((sum, report) => sum + report.stats.spill.files, 0);
+    printOut(
+      `spilled: ${runs} runs, ${formatBytes(spilled)} in ${files} temp files, all deleted`,
+    );
+    printOut(
+      leakedPages === 0 && leakedBytes === 0 && dropped === 0
+        ? `leaks: none (0 segments still leased after each of the ${reports.length} steps)`
+        : `leaks: ${leakedPages} pages, ${formatBytes(leakedBytes)}, ${dropped} dropped`,
+    );
+    printOut(`full reports: spillway run --stats ${jobPath}   (or --stats=json|yaml)`);
+    if (leakedPages !== 0 || leakedBytes !== 0 || dropped !== 0) {
+      throw new UsageError("The demo leaked memory: see the reports");
+    }
+    return ExitCode.ok;
   },
 };
+
+function stepLine(name: string, width: number, stats: JobStats): string {
+  const memory = stats.memory;
+  return [
+    name.padEnd(width),
+    `${stats.command.padEnd(5)}`,
+    `in ${formatBytes(stats.input.bytes).padStart(9)}`,
+    `runs ${String(stats.spill.runs).padStart(3)}`,
+    `passes ${stats.spill.mergePasses}`,
+    `spilled ${formatBytes(stats.spill.bytesWritten).padStart(9)}`,
+    `pages ${memory.pagesPeak}/${memory.pagesBudget}`,
+    `RSS ${formatBytes(memory.peakRssBytes)}`,
+    `leaks ${stats.leaks.pages}`,
+    `${stats.timeMs.total} ms`,
+  ].join("  ");
+}
+
+function relativeToCwd(path: string): string {
+  const cwd = Deno.cwd();
+  return path.startsWith(`${cwd}/`) ? path.slice(cwd.length + 1) : path;
+}

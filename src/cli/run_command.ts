@@ -75,51 +75,82 @@ export const runCommand: Command = {
         ExitCode.usage,
       );
     }
-    const jobPath = positionals[0]!;
-    const commands = await stepCommands();
-    const schema = stepSchema(commands);
-    const job = parseJobFile(await readSmallTextFile(jobPath), { path: jobPath, schema });
-    const argvOf = (step: JobStep): string[] => {
-      const stepArgs = stepArgv(job.config, step, schema.get(step.command) ?? []);
-      const accepted = optionNames(commands.get(step.command)!);
-      if (report.progress !== undefined && accepted.includes("progress")) {
-        stepArgs.unshift(report.progress ? "--progress" : "--no-progress");
-      }
-      return stepArgs;
-    };
-    if (flagValue(values, "dry-run")) {
-      await printPlan(job, argvOf);
-      return ExitCode.ok;
-    }
-    const reports: { stats: JobStats; label: StepLabel }[] = [];
-    let exitCode: number = ExitCode.ok;
-    for (const step of job.steps) {
-      const command = commands.get(step.command)!;
-      const label: StepLabel = { job: job.path, step: step.index, name: step.name };
-      try {
-        exitCode = await collectStats(
-          (stats) => reports.push({ stats, label }),
-          () => command.run(argvOf(step)),
-        );
-      } catch (error) {
-        const { reportError } = await import("./run_cli.ts");
-        exitCode = reportError(error, false);
-      }
-      if (exitCode !== ExitCode.ok) {
-        const skipped = job.steps.length - step.index;
-        printError(
-          `spillway: ${job.path}: ${step.name} failed with exit code ${exitCode}` +
-            (skipped > 0 ? `; ${skipped} later step${skipped === 1 ? "" : "s"} not run` : ""),
-        );
-        break;
-      }
-    }
+    const result = await runJob(positionals[0]!, {
+      dryRun: flagValue(values, "dry-run"),
+      progress: report.progress,
+    });
+    const reports = result.reports;
     if (report.statsFormat !== undefined && reports.length > 0) {
       await writeStatsReports(reports, report.statsFormat, report.statsFile);
     }
-    return exitCode;
+    return result.exitCode;
   },
 };
+
+/** What {@linkcode runJob} did. */
+export interface JobRun {
+  /** The validated job. */
+  job: JobSpec;
+  /** 0, or the first failing step's exit code. */
+  exitCode: number;
+  /** The reports of the steps that ran (in order), labelled. */
+  reports: { stats: JobStats; label: StepLabel }[];
+}
+
+/**
+ * Validates a job file and runs its steps in order through the commands' own `run()`, or
+ * prints the plan (`dryRun`). A failing step's error is printed as one line, followed by which
+ * step failed; later steps do not run.
+ *
+ * @param jobPath The job file.
+ * @param options Dry run, and `--progress`/`--no-progress` to pass to the steps.
+ * @returns The job, the exit code and the steps' reports.
+ * @throws {JobFileError} If the job file is invalid (nothing has run then).
+ */
+export async function runJob(
+  jobPath: string,
+  options: { dryRun?: boolean; progress?: boolean | undefined } = {},
+): Promise<JobRun> {
+  const commands = await stepCommands();
+  const schema = stepSchema(commands);
+  const job = parseJobFile(await readSmallTextFile(jobPath), { path: jobPath, schema });
+  const argvOf = (step: JobStep): string[] => {
+    const stepArgs = stepArgv(job.config, step, schema.get(step.command) ?? []);
+    const accepted = optionNames(commands.get(step.command)!);
+    if (options.progress !== undefined && accepted.includes("progress")) {
+      stepArgs.unshift(options.progress ? "--progress" : "--no-progress");
+    }
+    return stepArgs;
+  };
+  const reports: { stats: JobStats; label: StepLabel }[] = [];
+  if (options.dryRun === true) {
+    await printPlan(job, argvOf);
+    return { job, exitCode: ExitCode.ok, reports };
+  }
+  let exitCode: number = ExitCode.ok;
+  for (const step of job.steps) {
+    const command = commands.get(step.command)!;
+    const label: StepLabel = { job: job.path, step: step.index, name: step.name };
+    try {
+      exitCode = await collectStats(
+        (stats) => reports.push({ stats, label }),
+        () => command.run(argvOf(step)),
+      );
+    } catch (error) {
+      const { reportError } = await import("./run_cli.ts");
+      exitCode = reportError(error, false);
+    }
+    if (exitCode !== ExitCode.ok) {
+      const skipped = job.steps.length - step.index;
+      printError(
+        `spillway: ${job.path}: ${step.name} failed with exit code ${exitCode}` +
+          (skipped > 0 ? `; ${skipped} later step${skipped === 1 ? "" : "s"} not run` : ""),
+      );
+      break;
+    }
+  }
+  return { job, exitCode, reports };
+}
 
 /** The commands a step may run, looked up in the CLI's table when `run` runs. */
 async function stepCommands(): Promise<Map<string, Command>> {
@@ -140,7 +171,9 @@ async function stepCommands(): Promise<Map<string, Command>> {
  */
 export function optionNames(command: Command): string[] {
   const names = new Set<string>();
-  for (const match of command.help.matchAll(/(?:^|[\s,[(])--(?:\[no-\])?([a-z][a-z0-9-]*)/g)) {
+  // Options listed as unsupported fail when used: they are not step keys.
+  const supported = command.help.split(/^Not supported/m)[0]!;
+  for (const match of supported.matchAll(/(?:^|[\s,[(])--(?:\[no-\])?([a-z][a-z0-9-]*)/g)) {
     names.add(match[1]!);
   }
   return [...names].filter((name) => !runnerOnlyOptions.has(name) && !name.startsWith("no-"));
