@@ -212,24 +212,39 @@ export function planJob(
             records / layout.bufferEntries,
           );
           expectedRuns = buffers <= 1 ? 0 : Math.ceil(buffers);
-        } else {
-          // The hash table holds each distinct word once; a table of about two thirds of the
-          // budget spills when the words it meets outgrow it: this is a rough upper estimate.
-          const tableBytes = Math.max(1, pages * segmentBytes * 0.6);
-          expectedRuns = inputBytes <= tableBytes ? 0 : Math.ceil(inputBytes / tableBytes);
         }
+      }
+      if (step.command === "count") {
+        // Runs depend on the distinct words (unknown before reading), not on the input size.
+        expectedRuns = undefined;
+        mergePasses = undefined;
+        if (inputBytes === 0) {
+          expectedRuns = 0;
+          mergePasses = 0;
+        }
+      } else if (expectedRuns !== undefined) {
         mergePasses = passesFor(expectedRuns, fanIn);
       }
       if (step.command === "sort") outputBytes = inputBytes;
-      const about = step.command === "count" ? "about " : "";
       const records = recordBytes === undefined
         ? ""
         : ` (lines of ~${Math.round(recordBytes)} bytes)`;
-      summary = `${input}${records}; ${budget}; expect ${
-        expectedRuns === undefined ? "unknown" : `${about}${expectedRuns}`
-      } runs, ${
-        mergePasses === undefined ? "unknown" : `${about}${mergePasses}`
-      } merge pass(es) (fan-in ${fanIn})`;
+      if (step.command === "count") {
+        const chunkPages = Math.max(
+          1,
+          Math.min(Math.ceil((1 << 20) / segmentBytes), Math.floor(pages / 8)),
+        );
+        const tableBytes = Math.max(0, pages - chunkPages - 4) * segmentBytes;
+        summary = `${input}${records}; ${budget}; hash table of ${
+          formatBytes(tableBytes)
+        }: runs depend on the distinct words (0 when they fit)`;
+      } else {
+        summary = `${input}${records}; ${budget}; expect ${
+          expectedRuns === undefined ? "unknown" : expectedRuns
+        } runs, ${
+          mergePasses === undefined ? "unknown" : mergePasses
+        } merge pass(es) (fan-in ${fanIn})`;
+      }
     } else if (step.command === "merge") {
       const sum = step.options.some((option) => option.key === "sum" && option.value === true);
       expectedRuns = sum ? undefined : 0;
