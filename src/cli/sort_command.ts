@@ -373,6 +373,7 @@ export const sortCommand: Command = {
           terminator: request.terminator,
           fanInMax: request.fanInMax,
           mergeOnly: request.merge,
+          progress: report.progress,
           ...(request.recordBytes === undefined ? {} : { recordBytes: request.recordBytes }),
         });
         const s = report.stats;

@@ -1,4 +1,11 @@
-import { assert, formatBytes, InputError, ResourceError } from "../base/mod.ts";
+import {
+  assert,
+  formatBytes,
+  InputError,
+  type ProgressSink,
+  ResourceError,
+  silentProgress,
+} from "../base/mod.ts";
 import type {
   IoManager,
   LineReader,
@@ -40,6 +47,8 @@ export interface ExternalSortOptions {
   useWorker?: boolean;
   /** The inputs are already sorted: merge them only (`-m`). */
   mergeOnly?: boolean;
+  /** Where progress goes: `read` per input chunk, `merge` pass k of n per 256 KiB merged. */
+  progress?: ProgressSink;
 }
 
 /** What one sort did, for `--stats`. */
@@ -168,6 +177,7 @@ class ExternalSorter {
   readonly #recordBytes: number | undefined;
   readonly #useWorker: boolean;
   readonly #mergeOnly: boolean;
+  readonly #progress: ProgressSink;
   #layout: Plan | undefined = undefined;
   #buffers: SortBuffer[] = [];
   #filling = 0;
@@ -197,6 +207,7 @@ class ExternalSorter {
     this.#recordBytes = options.recordBytes;
     this.#useWorker = (options.useWorker ?? true) && options.orderDescriptor !== undefined;
     this.#mergeOnly = options.mergeOnly ?? false;
+    this.#progress = options.progress ?? silentProgress;
   }
 
   async run(inputs: readonly string[], output: string | undefined): Promise<SortStats> {
@@ -311,6 +322,11 @@ class ExternalSorter {
       terminator: this.#terminator,
       chunkSegments: this.#layout!.inputChunkSegments,
     });
+    this.#progress.phase(
+      reader.totalBytes === undefined
+        ? { name: "read" }
+        : { name: "read", totalBytes: reader.totalBytes },
+    );
     try {
       if (this.#recordBytes !== undefined) {
         await this.#readFixedRecords(reader, this.#recordBytes);
@@ -322,6 +338,7 @@ class ExternalSorter {
         const chunk = await reader.nextChunk();
         if (chunk === undefined) break;
         stats.inputBytes += chunk.length;
+        this.#progress.advance(chunk.length);
         const end = chunk.length;
         let buffer = this.#buffers[this.#filling]!;
         let records = 0;
@@ -523,14 +540,40 @@ class ExternalSorter {
     });
     const { fanIn } = this.#mergeLayout(runs.length);
     this.#stats.fanIn = fanIn;
+    let passCount = 1;
+    for (let width = runs.length; width > fanIn; width = Math.ceil(width / fanIn)) passCount += 1;
     while (runs.length > fanIn) {
+      this.#mergePhase(runs, this.#stats.mergePasses + 1, passCount);
       runs = await this.#mergePass(runs, fanIn);
     }
     const { readAheadSegments, writerSegments } = this.#mergeLayout(runs.length);
+    this.#mergePhase(runs, this.#stats.mergePasses + 1, passCount);
     await this.#writeOutput(output, writerSegments, async (sink) => {
-      await this.#mergeGroup(runs, readAheadSegments, sink);
+      await this.#mergeGroup(runs, readAheadSegments, this.#counted(sink));
     });
     this.#stats.mergePasses += 1;
+  }
+
+  /** Announces merge pass `pass` of `passCount` over `runs` to the progress sink. */
+  #mergePhase(runs: readonly SpillRun[], pass: number, passCount: number): void {
+    let totalBytes = 0;
+    for (const run of runs) totalBytes += run.byteLength;
+    this.#progress.phase({ name: "merge", pass, passCount, totalBytes });
+  }
+
+  /** Wraps a sink so that progress advances once per 256 KiB merged (never per record). */
+  #counted(sink: RecordSink): RecordSink {
+    const progress = this.#progress;
+    if (progress === silentProgress) return sink;
+    let pendingBytes = 0;
+    return (bytes, offset, length) => {
+      pendingBytes += length + 1;
+      if (pendingBytes >= 256 * 1024) {
+        progress.advance(pendingBytes);
+        pendingBytes = 0;
+      }
+      return sink(bytes, offset, length);
+    };
   }
 
   /**
@@ -562,7 +605,7 @@ class ExternalSorter {
         await this.#mergeGroup(
           group,
           readAheadSegments,
-          (bytes, offset, length) => writer.writeRecord(bytes, offset, length),
+          this.#counted((bytes, offset, length) => writer.writeRecord(bytes, offset, length)),
         );
         merged = await writer.finish();
       } catch (error) {
