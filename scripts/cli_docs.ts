@@ -1,0 +1,70 @@
+/**
+ * Writes docs/cli.md from the commands' own help texts, so the reference cannot drift from
+ * the behaviour (tests/e2e/run_docs_test.ts fails when it is stale).
+ *
+ * Usage: deno run --allow-read --allow-write --allow-run scripts/cli_docs.ts
+ * (writes the file, then formats it with \`deno fmt\`).
+ *
+ * @module
+ */
+// deno-lint-ignore-file no-console
+import { commands, topLevelHelp } from "../src/cli/mod.ts";
+
+const INTRO = `# Command-line reference
+
+This file is generated from the commands' \`--help\` texts by \`scripts/cli_docs.ts\`
+(\`deno run -A scripts/cli_docs.ts\`); \`tests/e2e/run_docs_test.ts\` fails when a help text
+changed and this file was not regenerated.
+Edit the help texts in \`src/cli/*_command.ts\`, not this file.
+
+## Conventions shared by every command
+
+- **Sizes** (\`-S/--memory\`, \`--segment-size\`, gen's \`--size\`): \`64m\`, \`64M\`, \`64 mb\`,
+  \`64MiB\`, \`1g\`, \`32kb\`, \`512k\`; units are binary (k = 1024). A bare number means **KiB**
+  for \`-S\` on the command line (as in GNU sort) and **bytes** in job files (as in Flink's
+  configuration) and for \`--segment-size\` and \`--size\`.
+- **Memory**: every buffer comes from the budget \`-S\` in pages of \`--segment-size\`
+  (docs/memory.md). Too small a budget is exit 3 with the numbers and the fix.
+- **Temp files**: \`-T/--tmp-dir DIR\` (repeatable, used round-robin; default \`$TMPDIR\` or
+  \`/tmp\`). Spill files live in a private directory per process and are deleted on exit, on
+  errors and on SIGINT/SIGTERM/SIGHUP (docs/spill-format.md).
+- **Outputs** (\`-o FILE\`) are written to a temporary file beside the target and renamed when
+  complete: \`-o\` may name an input, and a failure leaves the target untouched.
+- **Reports**: \`--progress\`/\`--no-progress\` (a progress line on stderr, by default only when
+  stderr is a terminal; at most 10 updates a second; erased at the end) and
+  \`--stats[=text|json|yaml]\`, \`--stats-file PATH\` (docs/stats.md).
+- **Errors** are one line on stderr, \`spillway: \` then what failed, the numbers, the fix;
+  \`--debug\` (anywhere on the command line) adds the stack trace.
+
+## Exit codes
+
+| Code | Meaning |
+| --- | --- |
+| 0 | success (also when the reader of standard output goes away early) |
+| 1 | \`sort -c\`/\`-C\` found disorder |
+| 2 | usage or input error: bad option or value, invalid job file, missing or unreadable input |
+| 3 | resource error: budget too small, disk full, temp directory unusable, corrupt spill |
+| 70 | internal error (a bug: please report it with \`--debug\` output) |
+| 129, 130, 143 | interrupted by SIGHUP, SIGINT, SIGTERM (temp files removed) |
+
+\`spillway run\` exits with the first failing step's code.
+`;
+
+/** The generated reference. */
+export function cliReference(): string {
+  const parts = [INTRO, "## `spillway --help`\n", "```\n" + topLevelHelp() + "\n```\n"];
+  for (const command of commands) {
+    parts.push(`## \`spillway ${command.name}\`\n`);
+    parts.push(`${command.summary[0]!.toUpperCase()}${command.summary.slice(1)}.\n`);
+    parts.push("```\n" + command.help + "\n```\n");
+  }
+  return parts.join("\n");
+}
+
+if (import.meta.main) {
+  const path = new URL("../docs/cli.md", import.meta.url).pathname;
+  await Deno.writeTextFile(path, cliReference());
+  const formatted = await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", path] })
+    .output();
+  console.error(formatted.success ? `wrote ${path}` : `wrote ${path} (deno fmt failed)`);
+}
