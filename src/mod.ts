@@ -12,4 +12,5 @@ export * from "./io/mod.ts";
 export * from "./gen/mod.ts";
 export * from "./sort/mod.ts";
 export * from "./count/mod.ts";
+export * from "./job/mod.ts";
 export { runCli, VERSION } from "./cli/mod.ts";

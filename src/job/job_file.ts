@@ -23,6 +23,7 @@ export interface SourcePosition {
 
 /** A job file that cannot be run: names the file, line, column and the bad key or value. */
 export class JobFileError extends UsageError {
+  /** The error class name. */
   override name = "JobFileError";
   /** The job file as given. */
   readonly path: string;
@@ -30,6 +31,8 @@ export class JobFileError extends UsageError {
   readonly position: SourcePosition | undefined;
 
   /**
+   * Creates the error; the message starts with `path:line:column:`.
+   *
    * @param path The job file.
    * @param position Where, or undefined.
    * @param problem What is wrong and how to fix it.

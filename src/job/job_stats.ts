@@ -146,6 +146,8 @@ export class JobStatsRecorder implements ProgressSink {
   #mergePassesSeen = 0;
 
   /**
+   * Starts the clock of a command's report.
+   *
    * @param command The command name for the report.
    * @param options Clock and RSS seams.
    */
