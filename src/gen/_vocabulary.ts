@@ -121,6 +121,12 @@ const onsetBytes = ONSETS.map((part) => encoder.encode(part));
 const vowelBytes = VOWELS.map((part) => encoder.encode(part));
 const codaBytes = CODAS.map((part) => encoder.encode(part));
 
+/** Shortest word: one-letter words would take the top ranks and make the text unlike prose. */
+const WORD_BYTES_MIN = 2;
+
+/** Random extra length when ranking words by length (see buildVocabulary). */
+const RANK_JITTER = 5;
+
 /** Longest word the builder can make: 4 syllables of 3 + 2 + 2 bytes. */
 export const WORD_BYTES_MAX = 4 * (3 + 2 + 2);
 
@@ -132,11 +138,15 @@ export interface Vocabulary {
   /** All words back to back. */
   bytes: Uint8Array;
   /** `wordCount + 1` offsets into `bytes`. */
-  starts: Uint32Array;
+  starts: Int32Array;
   /** How many words. */
   wordCount: number;
-  /** Word i's first 8 bytes (zero-padded) as two little-endian u32 at `[2i, 2i + 1]`. */
-  heads: Uint32Array;
+  /**
+   * One 16-byte row per word for the hot loop (one cache line per word):
+   * `[4i]`, `[4i + 1]` the first 8 bytes (zero padded) as little-endian int32s, `[4i + 2]` the
+   * start in `bytes`, `[4i + 3]` the length.
+   */
+  rows: Int32Array;
 }
 
 /**
@@ -171,6 +181,10 @@ export function buildVocabulary(prng: Prng, wordCount: number): Vocabulary {
       used = append(raw, used, vowelBytes[prng.below(vowelBytes.length)]!);
       used = append(raw, used, codaBytes[prng.below(codaBytes.length)]!);
     }
+    if (used - begin < WORD_BYTES_MIN) {
+      used = begin;
+      continue;
+    }
     let hash = 0x811c_9dc5;
     for (let index = begin; index < used; index += 1) {
       hash = Math.imul(hash ^ raw[index]!, 0x0100_0193);
@@ -194,22 +208,24 @@ export function buildVocabulary(prng: Prng, wordCount: number): Vocabulary {
     rawStarts[made + 1] = used;
     made += 1;
   }
-  // Stable counting sort by length: rank 0 gets one of the shortest words.
-  const lengthCounts = new Uint32Array(WORD_BYTES_MAX + 2);
+  // Rank order: a stable counting sort by length plus a random 0..3, so frequent ranks get short
+  // words without all being one letter (Zipf-weighted about 4 letters per word, close to English).
+  const sortKeys = new Uint8Array(wordCount);
   for (let word = 0; word < wordCount; word += 1) {
-    lengthCounts[rawStarts[word + 1]! - rawStarts[word]! + 1]! += 1;
+    sortKeys[word] = rawStarts[word + 1]! - rawStarts[word]! + prng.below(RANK_JITTER + 1);
   }
-  for (let length = 1; length < lengthCounts.length; length += 1) {
-    lengthCounts[length] = lengthCounts[length]! + lengthCounts[length - 1]!;
+  const keyCounts = new Uint32Array(WORD_BYTES_MAX + RANK_JITTER + 2);
+  for (let word = 0; word < wordCount; word += 1) keyCounts[sortKeys[word]! + 1]! += 1;
+  for (let key = 1; key < keyCounts.length; key += 1) {
+    keyCounts[key] = keyCounts[key]! + keyCounts[key - 1]!;
   }
   const order = new Uint32Array(wordCount);
   for (let word = 0; word < wordCount; word += 1) {
-    const length = rawStarts[word + 1]! - rawStarts[word]!;
-    order[lengthCounts[length]!] = word;
-    lengthCounts[length]! += 1;
+    order[keyCounts[sortKeys[word]!]!] = word;
+    keyCounts[sortKeys[word]!]! += 1;
   }
   const bytes = new Uint8Array(used);
-  const starts = new Uint32Array(wordCount + 1);
+  const starts = new Int32Array(wordCount + 1);
   let offset = 0;
   for (let rank = 0; rank < wordCount; rank += 1) {
     const word = order[rank]!;
@@ -219,19 +235,22 @@ export function buildVocabulary(prng: Prng, wordCount: number): Vocabulary {
     }
   }
   starts[wordCount] = offset;
-  const heads = new Uint32Array(wordCount * 2);
-  const headBytes = new Uint8Array(wordCount * 8);
-  for (let rank = 0; rank < wordCount; rank += 1) {
-    const end = Math.min(starts[rank + 1]!, starts[rank]! + 8);
-    for (let index = starts[rank]!; index < end; index += 1) {
-      headBytes[rank * 8 + index - starts[rank]!] = bytes[index]!;
-    }
-  }
+  const rows = new Int32Array(wordCount * 4);
+  const headBytes = new Uint8Array(8);
   const headView = new DataView(headBytes.buffer);
-  for (let index = 0; index < wordCount * 2; index += 1) {
-    heads[index] = headView.getUint32(index * 4, true);
+  for (let rank = 0; rank < wordCount; rank += 1) {
+    headBytes.fill(0);
+    const wordStart = starts[rank]!;
+    const end = Math.min(starts[rank + 1]!, wordStart + 8);
+    for (let index = wordStart; index < end; index += 1) {
+      headBytes[index - wordStart] = bytes[index]!;
+    }
+    rows[4 * rank] = headView.getInt32(0, true);
+    rows[4 * rank + 1] = headView.getInt32(4, true);
+    rows[4 * rank + 2] = wordStart;
+    rows[4 * rank + 3] = starts[rank + 1]! - wordStart;
   }
-  return { bytes, starts, wordCount, heads };
+  return { bytes, starts, wordCount, rows };
 }
 
 function append(target: Uint8Array, offset: number, part: Uint8Array): number {

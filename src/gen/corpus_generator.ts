@@ -129,13 +129,13 @@ export class CorpusGenerator implements Disposable {
     this.#reservation = undefined;
     if (options.kind === "text") {
       // Reserve first, so a budget that is too small fails before any work.
-      const tableBytes = VOCABULARY_WORDS * (WORD_BYTES_MAX + 4 + 8 + 8);
+      const tableBytes = VOCABULARY_WORDS * (WORD_BYTES_MAX + 4 + 16 + 4);
       this.#reservation = memory.reserve("gen-vocabulary", tableBytes);
       this.#vocabulary = buildVocabulary(this.#prng, VOCABULARY_WORDS);
       this.#zipf = new ZipfSampler(VOCABULARY_WORDS, 1);
       assert(
         this.#vocabulary.bytes.byteLength + this.#vocabulary.starts.byteLength +
-            this.#vocabulary.heads.byteLength + this.#zipf.tableBytes <= tableBytes,
+            this.#vocabulary.rows.byteLength + this.#zipf.tableBytes <= tableBytes,
         "text tables exceed their reservation",
       );
       // Each word: itself, a comma, a space; plus the end mark and the newline.
@@ -200,9 +200,9 @@ export class CorpusGenerator implements Disposable {
   #fillText(buffer: Uint8Array, start: number, limit: number): number {
     const prng = this.#prng;
     const zipf = this.#zipf!;
-    const columns = zipf.columns;
+    const table = zipf.table;
     const columnScale = zipf.columnScale;
-    const { bytes: words, starts, heads } = this.#vocabulary!;
+    const { bytes: words, rows } = this.#vocabulary!;
     const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     const lastStart = limit - this.unitBytesMax;
     const target = this.sizeBytes;
@@ -224,39 +224,40 @@ export class CorpusGenerator implements Disposable {
       const wordCount = 1 + (((w >>> 0) * (TEXT_WORDS_MAX / 0x1_0000_0000)) | 0);
       let firstWord = 1;
       for (let wordIndex = 0; wordIndex < wordCount; wordIndex += 1) {
+        // Draw 1: the alias column. Draw 2: its high half picks column or alias (as in
+        // ZipfSampler.sample), its low half decorates the word.
         t = x ^ (x << 11);
         x = y;
         y = z;
         z = w;
         w = w ^ (w >>> 19) ^ t ^ (t >>> 8);
-        // One draw picks the alias column (from its high bits) and the decoration (its low 16
-        // bits, nearly independent of the column); a second draw picks column or alias.
         const column = ((w >>> 0) * columnScale) | 0;
-        const decoration = w & 0xffff;
         t = x ^ (x << 11);
         x = y;
         y = z;
         z = w;
         w = w ^ (w >>> 19) ^ t ^ (t >>> 8);
-        const rank = (w >>> 0) < columns[2 * column]! ? column : columns[2 * column + 1]!;
+        const entry = table[column]!;
+        const rank = (w >>> 16) < (entry >>> 16) ? column : entry & 0xffff;
+        const decoration = w & 0xffff;
+        const row = 4 * rank;
         const first = position;
-        // Most words fit 8 bytes: write them as two unaligned u32 (the slack past the word is
-        // inside the unit reserve and is overwritten next); longer words copy byte by byte.
-        view.setUint32(position, heads[2 * rank]!, true);
-        view.setUint32(position + 4, heads[2 * rank + 1]!, true);
-        const wordEnd = starts[rank + 1]!;
-        const wordBytes = wordEnd - starts[rank]!;
+        // Most words fit 8 bytes: write them as two unaligned int32 (the slack past the word is
+        // inside the unit reserve and is overwritten next); longer words copy the rest.
+        view.setInt32(position, rows[row]!, true);
+        view.setInt32(position + 4, rows[row + 1]!, true);
+        const wordBytes = rows[row + 3]!;
         if (wordBytes <= 8) {
           position += wordBytes;
         } else {
+          const wordEnd = rows[row + 2]! + wordBytes;
           position += 8;
-          for (let index = starts[rank]! + 8; index < wordEnd; index += 1) {
+          for (let index = rows[row + 2]! + 8; index < wordEnd; index += 1) {
             buffer[position++] = words[index]!;
           }
         }
-        // Case: a line's first word half the time, else 1 in 64 words capitalized and
-        // 1 in 1024 in capitals.
-        // (branch-free: ((d & 0x7e) + 2) >>> 7 is 1 exactly when d & 0x7e === 0x7e)
+        // Case: a line's first word half the time, else 1 in 64 words capitalized and 1 in 1024
+        // in capitals. (Branch-free: ((d & 0x7e) + 2) >>> 7 is 1 exactly when d & 0x7e is 0x7e.)
         const capital = (((decoration & 0x7e) + 2) >>> 7) | (firstWord & ~decoration & 1);
         buffer[first] = buffer[first]! - (capital << 5);
         firstWord = 0;
