@@ -242,9 +242,15 @@ export class CorpusGenerator implements Disposable {
         const decoration = w & 0xffff;
         const row = 4 * rank;
         const first = position;
+        // Case: a line's first word half the time, else 1 in 64 words capitalized and 1 in 1024
+        // in capitals. (Branch-free: ((d & 0x7e) + 2) >>> 7 is 1 exactly when d & 0x7e is 0x7e.)
+        // The first letter is the low byte of the little-endian head: subtracting 0x20 from the
+        // int32 capitalizes it (a lowercase letter never borrows).
+        const capital = (((decoration & 0x7e) + 2) >>> 7) | (firstWord & ~decoration & 1);
+        firstWord = 0;
         // Most words fit 8 bytes: write them as two unaligned int32 (the slack past the word is
         // inside the unit reserve and is overwritten next); longer words copy the rest.
-        view.setInt32(position, rows[row]!, true);
+        view.setInt32(position, rows[row]! - (capital << 5), true);
         view.setInt32(position + 4, rows[row + 1]!, true);
         const wordBytes = rows[row + 3]!;
         if (wordBytes <= 8) {
@@ -256,11 +262,6 @@ export class CorpusGenerator implements Disposable {
             buffer[position++] = words[index]!;
           }
         }
-        // Case: a line's first word half the time, else 1 in 64 words capitalized and 1 in 1024
-        // in capitals. (Branch-free: ((d & 0x7e) + 2) >>> 7 is 1 exactly when d & 0x7e is 0x7e.)
-        const capital = (((decoration & 0x7e) + 2) >>> 7) | (firstWord & ~decoration & 1);
-        buffer[first] = buffer[first]! - (capital << 5);
-        firstWord = 0;
         if ((decoration & 0x3ff) === 0x3fd) {
           for (let index = first; index < position; index += 1) {
             buffer[index] = buffer[index]! - 0x20;
