@@ -5,6 +5,7 @@ import {
   type CountFormat,
   countFormats,
   CountFormatter,
+  CountWorkerClient,
   type TokenizerKind,
   tokenizerKinds,
   WordCounter,
@@ -27,6 +28,11 @@ import {
   reportOptionsHelp,
   reportOptionSpecs,
 } from "./stats_report.ts";
+
+/** Share of the counting pages that a Worker gets with `--threads 2`. */
+const WORKER_SHARE = 0.5;
+/** Fewest pages for either side of a split; smaller budgets count on one thread. */
+const WORKER_PAGES_MIN = 48;
 
 /** Default budget of `spillway count` without `-S`. */
 export const COUNT_MEMORY_DEFAULT_BYTES = 64 * MiB;
@@ -63,6 +69,8 @@ Resources:
       --segment-size=SIZE  page size of the budget (power of two, 4k to 16m; default 32k)
       --spill=file|mmap|auto  how spill files are written and read (default auto)
       --leak-detection=LEVEL  disabled, simple (default), advanced or paranoid
+      --threads=N        1, or 2 (default): past the first 4 MiB of input a Worker counts
+                         part of the chunks with half the budget; its run joins the merge
 
 Report:
 ${reportOptionsHelp}
@@ -86,6 +94,7 @@ const optionSpecs = {
   "segment-size": { type: "string" },
   spill: { type: "string" },
   "leak-detection": { type: "string" },
+  threads: { type: "string" },
   ...reportOptionSpecs,
 } as const;
 
@@ -121,6 +130,8 @@ export interface CountRequest {
   spillMode: SpillMode;
   /** `--leak-detection`. */
   leakDetection: LeakDetectionLevel;
+  /** `--threads`: 1, or 2 to count on a Worker too. */
+  threads: number;
 }
 
 function byteSize(text: string, what: string, bareUnitBytes: number): number {
@@ -201,6 +212,7 @@ export function parseCountArgs(
     tmpDirs: [...stringList(values, "tmp-dir"), ...stringList(values, "temporary-directory")],
     spillMode,
     leakDetection: leak,
+    threads: integerValue(values, "threads", { min: 1, max: 2 }) ?? 2,
   };
   if ((request.distinct || request.total) && request.top !== undefined) {
     throw new UsageError("--top cannot be combined with --distinct or --total; drop one");
@@ -218,11 +230,13 @@ export function parseCountArgs(
 export async function countWords(
   request: CountRequest,
   resources: { memory: MemoryManager; io: IoManager; report: CommandReport },
-): Promise<WordCountStats> {
+): Promise<WordCountStats & { workerBytes: number }> {
   const { memory, io, report } = resources;
   const progress = report.progress;
   let output: OutputSink | undefined;
   let counter: WordCounter | undefined;
+  let worker: CountWorkerClient | undefined;
+  let workerBytes = 0;
   try {
     output = await io.createOutput(request.output, { owner: "count-output" });
     // Inputs are opened one at a time; leave room for one input chunk beside the table.
@@ -230,10 +244,22 @@ export async function countWords(
       1,
       Math.min(Math.ceil(MiB / memory.segmentBytes), Math.floor(memory.totalPages / 8)),
     );
+    // With --threads 2 a Worker counts part of the chunks with its own share of the budget;
+    // it starts once 4 MiB were read, so small inputs do not pay for it.
+    const spare = memory.freePages - chunkSegments - 4;
+    let workerPages = 0;
+    if (request.threads > 1) {
+      const candidate = Math.floor((spare - 2 * chunkSegments) * WORKER_SHARE);
+      if (
+        candidate >= WORKER_PAGES_MIN && spare - 2 * chunkSegments - candidate >= WORKER_PAGES_MIN
+      ) {
+        workerPages = candidate;
+      }
+    }
     counter = new WordCounter(memory, io, {
       tokenizer: request.tokenizer,
       caseMode: request.caseMode,
-      tablePages: memory.freePages - chunkSegments - 4,
+      tablePages: workerPages > 0 ? spare - 2 * chunkSegments - workerPages : spare,
     });
     let inputBytes = 0;
     for (const path of request.inputs) {
@@ -248,8 +274,25 @@ export async function countWords(
         for (;;) {
           const chunk = await reader.nextChunk();
           if (chunk === undefined) break;
-          const pending = counter.addChunk(chunk);
-          if (pending) await pending;
+          if (workerPages > 0 && worker === undefined && inputBytes + reader.bytesRead > 4 * MiB) {
+            worker = await CountWorkerClient.start(memory, {
+              budgetBytes: workerPages * memory.segmentBytes,
+              segmentBytes: memory.segmentBytes,
+              leakDetection: request.leakDetection,
+              tokenizer: request.tokenizer,
+              caseMode: request.caseMode,
+              tmpDirs: request.tmpDirs,
+              spillMode: io.spillMode,
+              chunkBytes: chunkSegments * memory.segmentBytes,
+            });
+          }
+          if (worker === undefined || !worker.offer(chunk)) {
+            const pending = counter.addChunk(chunk);
+            if (pending) await pending;
+            // Let the event loop deliver the Worker's returned buffers (a buffered read may
+            // resolve without a macrotask turn).
+            if (worker !== undefined) await new Promise((resolve) => setTimeout(resolve, 0));
+          }
           progress.advance(reader.bytesRead - before);
           before = reader.bytesRead;
         }
@@ -257,6 +300,11 @@ export async function countWords(
       } finally {
         await reader.close();
       }
+    }
+    if (worker !== undefined) {
+      const { run, stats } = await worker.finish();
+      counter.addForeignRun(run, stats);
+      workerBytes = worker.bytesSent;
     }
     progress.phase({ name: "merge" });
     const sink = output;
@@ -292,6 +340,7 @@ export async function countWords(
     }
     progress.phase({ name: "write" });
     await counter.close();
+    await worker?.close();
     await output.commit();
     const stats = counter.stats;
     const s = report.stats;
@@ -301,9 +350,10 @@ export async function countWords(
     s.output.records = stats.distinctWords;
     s.spill.runs = stats.wordRuns + stats.countOrderRuns + stats.longWords;
     s.spill.mergePasses = stats.intermediateMerges + (s.spill.runs > 0 ? 1 : 0);
-    return stats;
+    return { ...stats, workerBytes };
   } catch (error) {
     await counter?.close().catch(() => {});
+    await worker?.close().catch(() => {});
     await output?.abort().catch(() => {});
     throw error;
   }
@@ -327,7 +377,7 @@ export const countCommand: Command = {
       ...(request.tmpDirs.length > 0 ? { tmpDirs: request.tmpDirs } : {}),
       spillMode: request.spillMode,
     });
-    let stats: WordCountStats;
+    let stats: WordCountStats & { workerBytes: number };
     try {
       stats = await countWords(request, { memory, io, report });
     } finally {
@@ -345,6 +395,7 @@ export const countCommand: Command = {
       intermediateMerges: stats.intermediateMerges,
       tableGrowths: stats.tableGrowths,
       tablePages: stats.tablePages,
+      workerInputBytes: stats.workerBytes,
       bucketArenaSegments: stats.buddy?.arenaSegments ?? 0,
       bucketArenaPeakSegments: stats.buddy?.peakUsedSegments ?? 0,
       bucketArenaFragmentation: Number((stats.buddy?.fragmentation ?? 0).toFixed(3)),

@@ -24,6 +24,7 @@ const LOAD_GROW = 0.5;
 /** At most 2/3 full, so sorting can turn the buckets into 3-word index entries in place. */
 const LOAD_MAX = 0.66;
 const INSERTION_SORT_MAX = 12;
+const SIGN = 0x8000_0000 | 0;
 
 /**
  * A binary hash aggregation table in managed memory, in the shape of Flink's `BytesHashMap`:
@@ -31,7 +32,7 @@ const INSERTION_SORT_MAX = 12;
  * grows, and an append-only record area in pages.
  *
  * ```
- * buckets (buddy block, Uint32Array):  [hash0, ptr0+1, hash1, ptr1+1, ...]   0 = empty slot
+ * buckets (buddy block, Int32Array):   [hash0, ptr0+1, hash1, ptr1+1, ...]   0 = empty slot
  * record area (pages):  | len u32 | word bytes ... | count u64 BE | pad to 4 | next record
  *                       ^ ptr = pageIndex << (log2(segmentBytes) - 2) | wordOffsetInPage
  * ```
@@ -86,7 +87,7 @@ export class CountTable implements TokenSink {
   #currentPage = -1;
   #writeOffset = 0;
   #block: BuddyBlock | undefined;
-  #buckets: Uint32Array = new Uint32Array(0);
+  #buckets: Int32Array = new Int32Array(0);
   #bucketMask = 0;
   #entryCount = 0;
   #growLimit = 0;
@@ -176,7 +177,7 @@ export class CountTable implements TokenSink {
     }
     if (byteLength > this.wordBytesMax) return false;
     if (this.#block === undefined && !this.#growBuckets()) return false;
-    const hash = hashBytes(bytes, byteOffset, byteLength);
+    const hash = hashBytes(bytes, byteOffset, byteLength) | 0;
     const buckets = this.#buckets;
     const mask = this.#bucketMask;
     let slot = hash & mask;
@@ -245,7 +246,8 @@ export class CountTable implements TokenSink {
     if (segmentCount > this.#buddy.blockSegmentsMax) return false;
     const block = this.#buddy.tryAllocate(this.owner, segmentCount);
     if (block === undefined) return false;
-    const buckets = block.words;
+    const words = block.words;
+    const buckets = new Int32Array(words.buffer, words.byteOffset, words.length);
     buckets.fill(0);
     const mask = (buckets.length >>> 1) - 1;
     const old = this.#buckets;
@@ -302,12 +304,13 @@ export class CountTable implements TokenSink {
       const length = this.#pageWords[address >>> this.#pageShift]![offset >>> 2]!;
       if (order === "word") {
         const word = offset + HEADER_BYTES;
-        index[e * 3] = prefixWord(page, word, length, 0);
-        index[e * 3 + 1] = prefixWord(page, word, length, 4);
+        // Keys are stored sign-flipped so that signed int32 order is unsigned order.
+        index[e * 3] = prefixWord(page, word, length, 0) ^ SIGN;
+        index[e * 3 + 1] = prefixWord(page, word, length, 4) ^ SIGN;
       } else {
         const countOffset = offset + HEADER_BYTES + length;
-        index[e * 3] = ~readU32(page, countOffset) >>> 0;
-        index[e * 3 + 1] = ~readU32(page, countOffset + 4) >>> 0;
+        index[e * 3] = ~readU32(page, countOffset) ^ SIGN;
+        index[e * 3 + 1] = ~readU32(page, countOffset + 4) ^ SIGN;
       }
     }
     this.#quickSort(0, n - 1);
@@ -405,7 +408,7 @@ export class CountTable implements TokenSink {
     this.#currentWords = undefined;
     this.#block?.release();
     this.#block = undefined;
-    this.#buckets = new Uint32Array(0);
+    this.#buckets = new Int32Array(0);
     this.#recordBytes = new Uint8Array(0);
   }
 

@@ -6,7 +6,7 @@
  * @param byteOffset First byte.
  * @param byteLength How many bytes.
  * @param seed Hash seed (default 0).
- * @returns An unsigned 32-bit hash.
+ * @returns The 32-bit hash as an unsigned number (`| 0` it for an int32 on hot paths).
  *
  * @example Usage
  * ```ts

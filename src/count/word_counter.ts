@@ -125,6 +125,7 @@ export class WordCounter implements TokenSink {
   #stats: WordCountStats;
   #closed = false;
   #tableClosed = false;
+  #foreignInvalidBytes = 0;
 
   /**
    * @param memory The budget.
@@ -174,7 +175,7 @@ export class WordCounter implements TokenSink {
 
   /** Live counters (final after `finish`). */
   get stats(): WordCountStats {
-    this.#stats.invalidUtf8Bytes = this.tokenizer.invalidBytes;
+    this.#stats.invalidUtf8Bytes = this.tokenizer.invalidBytes + this.#foreignInvalidBytes;
     return this.#stats;
   }
 
@@ -277,6 +278,61 @@ export class WordCounter implements TokenSink {
     }, this.#runs);
     table.reset();
     this.#stats.wordRuns += 1;
+  }
+
+  /**
+   * Ends counting on this side of a split: everything counted becomes one word-sorted,
+   * summed `[word][count]` run (empty if nothing was counted), for another counter to merge
+   * with {@linkcode WordCounter.addForeignRun}. The run's file lives until
+   * {@linkcode WordCounter.close}.
+   *
+   * @returns The run.
+   */
+  async finishToRun(): Promise<SpillRun> {
+    assert(!this.#closed && this.#table !== undefined, "WordCounter.finishToRun after finish");
+    await this.#flushLongWords();
+    if (!this.#tableClosed) {
+      await this.#spillTable();
+      this.#closeTable();
+    }
+    const fanIn = Math.min(
+      FAN_IN_MAX,
+      Math.floor((this.#memory.freePages - WRITER_PAGES - SCRATCH_PAGES) / READER_PAGES),
+    );
+    await this.#reduceRuns(this.#runs, Math.max(2, fanIn), true);
+    const group = this.#runs.splice(0);
+    const readers = await this.#openReaders(group);
+    try {
+      await this.#writeRun(async (writer) => {
+        await mergeSummingCounts(readers, this.#scratch, (bytes, offset, length, count) => {
+          writeCount(bytes, offset + length, count);
+          return writer.writeRecord(bytes, offset, length + COUNT_BYTES);
+        });
+      }, this.#runs);
+    } finally {
+      await this.#closeReaders(readers);
+    }
+    for (const run of group) await this.#io.deleteRun(run);
+    return this.#runs[0]!;
+  }
+
+  /**
+   * Adds a word-sorted, summed run made by another counter (a Worker's
+   * {@linkcode WordCounter.finishToRun}) to this counter's merge, with its counters.
+   * The file stays the other counter's to delete.
+   *
+   * @param run The run.
+   * @param stats The other counter's stats.
+   */
+  addForeignRun(run: SpillRun, stats: WordCountStats): void {
+    assert(!this.#closed, "WordCounter.addForeignRun after close");
+    this.#runs.push(run);
+    this.#stats.tokens += stats.tokens;
+    this.#foreignInvalidBytes += stats.invalidUtf8Bytes;
+    this.#stats.wordRuns += stats.wordRuns;
+    this.#stats.longWords += stats.longWords;
+    this.#stats.intermediateMerges += stats.intermediateMerges;
+    this.#stats.tableGrowths += stats.tableGrowths;
   }
 
   /**

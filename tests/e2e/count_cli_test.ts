@@ -215,3 +215,34 @@ Deno.test("spillway count words: min count, word order and --stats", async () =>
   strictEqual(stats.count.invalidUtf8Bytes, 1);
   strictEqual(stats.leaks.pages, 0);
 });
+
+Deno.test("spillway count with a Worker (--threads 2) equals one thread, spilling on both sides", async () => {
+  await withTemp(async (dir) => {
+    const input = `${dir}/in.txt`;
+    const spill = `${dir}/spill`;
+    await Deno.mkdir(spill);
+    // Past the 4 MiB at which the Worker starts.
+    const parts: Uint8Array[] = [];
+    for (let seed = 1; seed <= 4; seed += 1) parts.push(corpus(seed, 40000));
+    const size = parts.reduce((sum, part) => sum + part.length, 0);
+    const text = new Uint8Array(size);
+    let at = 0;
+    for (const part of parts) {
+      text.set(part, at);
+      at += part.length;
+    }
+    ok(size > 5 * 1024 * 1024, `corpus of ${size} bytes`);
+    await Deno.writeFile(input, text);
+    const budget = ["-S", "2m", "--segment-size", "4k", "-T", spill];
+    const one = await spillway(["count", "--threads", "1", ...budget, input]);
+    const two = await spillway(["count", "--threads", "2", "--stats=json", ...budget, input]);
+    strictEqual(one.code, 0, one.stderr);
+    strictEqual(two.code, 0, two.stderr);
+    deepStrictEqual(decode(two.stdout), decode(one.stdout));
+    const stats = JSON.parse(two.stderr.trim().split("\n").at(-1)!);
+    ok(stats.count.workerInputBytes > 0, "the Worker counted some chunks");
+    ok(stats.count.wordRuns > 2, "spills happened");
+    strictEqual(stats.leaks.pages, 0);
+    deepStrictEqual([...Deno.readDirSync(spill)], [], "no leftover spill files");
+  });
+});

@@ -1,0 +1,140 @@
+/**
+ * The count Worker: counts the chunks the main thread hands it (moved in and out with
+ * transfer lists) in its own {@linkcode WordCounter}, with its own memory budget (a share
+ * the main thread reserved) and its own {@linkcode IoManager} in the same temp directories.
+ * At the end it merges what it counted into one word-sorted run for the main thread's merge,
+ * and deletes it when told to close.
+ *
+ * Protocol (main -> worker / worker -> main):
+ * ```
+ * init {options}          -> ready | failed
+ * chunk {buffer, length}  -> chunk-done {buffer}         (the buffer comes back)
+ * finish                  -> run {run, stats} | failed
+ * close                   -> closed {leaks}              (files deleted, memory checked)
+ * ```
+ *
+ * @module
+ */
+import { IoManager, type SpillMode, type SpillRun } from "../io/mod.ts";
+import { type LeakDetectionLevel, MemoryManager } from "../memory/mod.ts";
+import type { CaseMode, TokenizerKind } from "./tokenizer.ts";
+import { WordCounter, type WordCountStats } from "./word_counter.ts";
+
+/** How the Worker sets itself up. */
+export interface CountWorkerInit {
+  /** The Worker's budget share in bytes. */
+  budgetBytes: number;
+  /** Page size. */
+  segmentBytes: number;
+  /** Leak detection level. */
+  leakDetection: LeakDetectionLevel;
+  /** Tokenizer rule. */
+  tokenizer: TokenizerKind;
+  /** Case mode. */
+  caseMode: CaseMode;
+  /** Temp directories (the main thread's). */
+  tmpDirs: string[];
+  /** Spill mode. */
+  spillMode: SpillMode;
+}
+
+/** Messages to the Worker. */
+export type CountWorkerRequest =
+  | { type: "init"; init: CountWorkerInit }
+  | { type: "chunk"; buffer: ArrayBuffer; byteLength: number }
+  | { type: "finish" }
+  | { type: "close" };
+
+/** Messages from the Worker. */
+export type CountWorkerReply =
+  | { type: "ready" }
+  | { type: "chunk-done"; buffer: ArrayBuffer }
+  | { type: "run"; run: SpillRun; stats: WordCountStats }
+  | { type: "closed"; leaks: string }
+  | { type: "failed"; name: string; message: string; exitCode: number | undefined };
+
+interface WorkerScope {
+  onmessage: ((event: MessageEvent<CountWorkerRequest>) => void) | null;
+  postMessage(message: CountWorkerReply, transfer?: Transferable[]): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+let memory: MemoryManager | undefined;
+let io: IoManager | undefined;
+let counter: WordCounter | undefined;
+/** Requests run one at a time, in order. */
+let queue: Promise<void> = Promise.resolve();
+let failed = false;
+
+function fail(error: unknown): void {
+  failed = true;
+  const name = error instanceof Error ? error.name : "Error";
+  const message = error instanceof Error ? error.message : String(error);
+  const exitCode = typeof (error as { exitCode?: unknown })?.exitCode === "number"
+    ? (error as { exitCode: number }).exitCode
+    : undefined;
+  scope.postMessage({ type: "failed", name, message, exitCode });
+}
+
+async function handle(request: CountWorkerRequest): Promise<void> {
+  switch (request.type) {
+    case "init": {
+      const init = request.init;
+      memory = new MemoryManager({
+        budgetBytes: init.budgetBytes,
+        segmentBytes: init.segmentBytes,
+        leakDetection: init.leakDetection,
+      });
+      io = await IoManager.open({
+        memory,
+        tmpDirs: init.tmpDirs,
+        spillMode: init.spillMode,
+        handleSignals: false,
+      });
+      counter = new WordCounter(memory, io, {
+        tokenizer: init.tokenizer,
+        caseMode: init.caseMode,
+        spillPrefix: "count-worker",
+      });
+      scope.postMessage({ type: "ready" });
+      return;
+    }
+    case "chunk": {
+      try {
+        if (!failed) {
+          const pending = counter!.addChunk(new Uint8Array(request.buffer, 0, request.byteLength));
+          if (pending) await pending;
+        }
+      } finally {
+        scope.postMessage({ type: "chunk-done", buffer: request.buffer }, [request.buffer]);
+      }
+      return;
+    }
+    case "finish": {
+      const run = await counter!.finishToRun();
+      scope.postMessage({
+        type: "run",
+        run: { path: run.path, recordCount: run.recordCount, byteLength: run.byteLength },
+        stats: { ...counter!.stats, buddy: undefined },
+      });
+      return;
+    }
+    case "close": {
+      let leaks = "";
+      try {
+        await counter?.close();
+        await io?.close();
+        leaks = memory?.leakReport().text ?? "";
+      } catch (error) {
+        leaks = error instanceof Error ? error.message : String(error);
+      }
+      scope.postMessage({ type: "closed", leaks });
+      return;
+    }
+  }
+}
+
+scope.onmessage = (event) => {
+  const request = event.data;
+  queue = queue.then(() => handle(request)).catch(fail);
+};
