@@ -168,7 +168,7 @@ export const genCommand: Command = {
       ...(request.segmentBytes === undefined ? {} : { segmentBytes: request.segmentBytes }),
     });
     const io = await IoManager.open({ memory });
-    let written = 0;
+    let written = { bytes: 0, records: 0 };
     try {
       written = await generateTo(io, memory, request, report);
     } catch (error) {
@@ -177,7 +177,8 @@ export const genCommand: Command = {
       await io.close();
     }
     const stats = report.stats;
-    stats.output.bytes = written;
+    stats.output.bytes = written.bytes;
+    stats.output.records = written.records;
     await report.end({ memory, io: io.stats, spillMode: io.spillMode, exitCode: ExitCode.ok });
     memory.assertAllReleased();
     return ExitCode.ok;
@@ -189,7 +190,7 @@ async function generateTo(
   memory: MemoryManager,
   request: GenRequest,
   report: CommandReport,
-): Promise<number> {
+): Promise<{ bytes: number; records: number }> {
   using generator = new CorpusGenerator(memory, {
     kind: request.kind,
     sizeBytes: request.sizeBytes,
@@ -212,5 +213,5 @@ async function generateTo(
     await sink.abort();
     throw error;
   }
-  return generator.bytesGenerated;
+  return { bytes: generator.bytesGenerated, records: generator.unitsGenerated };
 }

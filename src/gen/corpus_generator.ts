@@ -102,6 +102,7 @@ export class CorpusGenerator implements Disposable {
   readonly #zipf: ZipfSampler | undefined;
   #reservation: MemoryReservation | undefined;
   #bytesGenerated = 0;
+  #unitsGenerated = 0;
   #recordsLeft: number;
   #rowId = 0;
 
@@ -151,6 +152,11 @@ export class CorpusGenerator implements Disposable {
   /** Bytes generated so far. */
   get bytesGenerated(): number {
     return this.#bytesGenerated;
+  }
+
+  /** Lines (`text`, `lines`) or records (`records`) generated so far. */
+  get unitsGenerated(): number {
+    return this.#unitsGenerated;
   }
 
   /** Whether the target size is reached. */
@@ -214,6 +220,7 @@ export class CorpusGenerator implements Disposable {
     let z = prng.z;
     let w = prng.w;
     let t = 0;
+    let lines = 0;
     while (position <= lastStart && generated < target) {
       const lineStart = position;
       t = x ^ (x << 11);
@@ -277,7 +284,9 @@ export class CorpusGenerator implements Disposable {
       }
       buffer[position++] = NEWLINE;
       generated += position - lineStart;
+      lines += 1;
     }
+    this.#unitsGenerated += lines;
     prng.x = x;
     prng.y = y;
     prng.z = z;
@@ -291,6 +300,7 @@ export class CorpusGenerator implements Disposable {
     const target = this.sizeBytes;
     let generated = this.#bytesGenerated;
     let position = start;
+    let lines = 0;
     while (position <= lastStart && generated < target) {
       const lineStart = position;
       const lineBytes = LINE_BYTES_MIN + prng.below(LINE_BYTES_MAX - LINE_BYTES_MIN + 1);
@@ -306,7 +316,9 @@ export class CorpusGenerator implements Disposable {
       }
       buffer[position++] = NEWLINE;
       generated += position - lineStart;
+      lines += 1;
     }
+    this.#unitsGenerated += lines;
     return position - start;
   }
 
@@ -358,6 +370,7 @@ export class CorpusGenerator implements Disposable {
       position += RECORD_BYTES;
       this.#rowId = rowId + 1;
       this.#recordsLeft -= 1;
+      this.#unitsGenerated += 1;
     }
     return position - start;
   }

@@ -32,6 +32,10 @@ function generate(
     offset += chunk.length;
   }
   strictEqual(offset, generator.bytesGenerated);
+  const units = kind === "records"
+    ? out.length / RECORD_BYTES
+    : out.reduce((count, byte) => count + (byte === 0x0a ? 1 : 0), 0);
+  strictEqual(generator.unitsGenerated, units, "units generated");
   return out;
 }
 
