@@ -6,7 +6,13 @@ import { isDiskError, SpillDiskError } from "./errors.ts";
 import { FileChannel } from "./file_channel.ts";
 import { emptyIoStats, type IoStats } from "./io_stats.ts";
 import { LineReader, readError } from "./line_reader.ts";
-import { MmapChannel, mmapUnavailableReason } from "./mmap_channel.ts";
+import {
+  acquireLibc,
+  type Libc,
+  MmapChannel,
+  mmapUnavailableReason,
+  releaseLibc,
+} from "./mmap_channel.ts";
 import { OutputSink, type OutputTarget } from "./output_sink.ts";
 import { RunReader } from "./run_reader.ts";
 import { RunWriter, type SpillRun } from "./run_writer.ts";
@@ -131,6 +137,7 @@ export class IoManager implements AsyncDisposable {
   #onSignal: ((signal: Deno.Signal, exitCode: number) => void) | undefined;
   #closed = false;
   #mmapWindowBytes: number;
+  #libc: Libc | undefined;
 
   private constructor(
     memory: MemoryManager,
@@ -146,6 +153,7 @@ export class IoManager implements AsyncDisposable {
       options.faultInjection?.error,
     );
     this.#onSignal = options.onSignal;
+    this.#libc = undefined;
     this.#mmapWindowBytes = Math.max(
       memory.segmentBytes,
       Math.ceil((options.mmapWindowBytes ?? 8 * MiB) / memory.segmentBytes) * memory.segmentBytes,
@@ -176,6 +184,14 @@ export class IoManager implements AsyncDisposable {
       throw error;
     }
     const manager = new IoManager(options.memory, privateDirs, spillMode, options);
+    if (spillMode === "mmap") {
+      const libc = acquireLibc();
+      if (typeof libc === "string") {
+        await manager.close();
+        throw new UsageError(`Cannot use --spill mmap: ${libc}; use --spill file`);
+      }
+      manager.#libc = libc;
+    }
     if (options.handleSignals ?? true) manager.#installSignalHandlers();
     return manager;
   }
@@ -236,6 +252,7 @@ export class IoManager implements AsyncDisposable {
       this.#counter.tick();
       channel = this.spillMode === "mmap"
         ? MmapChannel.openRead(run.path, {
+          lib: this.#libc!,
           windowBytes: this.#mmapWindowBytes,
           counter: this.#counter,
           stats: this.stats,
@@ -372,6 +389,10 @@ export class IoManager implements AsyncDisposable {
     for (const dir of this.privateDirs) {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
+    if (this.#libc !== undefined) {
+      this.#libc = undefined;
+      releaseLibc();
+    }
   }
 
   /** Same as {@linkcode IoManager.close}. */
@@ -421,6 +442,7 @@ export class IoManager implements AsyncDisposable {
       this.#counter.tick();
       const channel = this.spillMode === "mmap"
         ? MmapChannel.create(path, {
+          lib: this.#libc!,
           windowBytes: this.#mmapWindowBytes,
           counter: this.#counter,
           stats: this.stats,

@@ -105,14 +105,12 @@ export class LineReader {
       this.#filled -= this.#start;
       this.#start = 0;
     }
-    const searchFrom = this.#filled;
     await this.#fillTo(buffer, buffer.length);
     const filled = this.#filled;
     if (filled === 0) return undefined;
     const terminator = this.#terminator;
-    const last = filled > searchFrom || searchFrom === 0
-      ? buffer.lastIndexOf(terminator, filled - 1)
-      : -1;
+    // The carry of a large record may hold whole records: search all of it.
+    const last = buffer.lastIndexOf(terminator, filled - 1);
     if (last === filled - 1) {
       this.#start = filled;
       return buffer.subarray(0, filled);

@@ -40,46 +40,60 @@ const symbols = {
   ["__errno_location"]: { parameters: [], result: "pointer" },
 } as const;
 
-type Libc = Deno.DynamicLibrary<typeof symbols>["symbols"];
+/** The libc functions the mmap channel calls. */
+export type Libc = Deno.DynamicLibrary<typeof symbols>["symbols"];
 
-let libc: Libc | undefined;
-let libcProblem: string | undefined;
+let library: Deno.DynamicLibrary<typeof symbols> | undefined;
+let libraryUsers = 0;
 
-/**
- * Loads libc through FFI once.
- *
- * @returns undefined when mmap is usable, else why not (for the `--spill mmap` error).
- */
-export function mmapUnavailableReason(): string | undefined {
-  if (libc !== undefined) return undefined;
-  if (libcProblem !== undefined) return libcProblem;
+function availability(): string | undefined {
   if (
     Deno.build.os !== "linux" || (Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64")
   ) {
-    libcProblem =
-      `mmap spilling needs Linux on x86_64 or arm64, not ${Deno.build.os} ${Deno.build.arch}`;
-    return libcProblem;
+    return `mmap spilling needs Linux on x86_64 or arm64, not ${Deno.build.os} ${Deno.build.arch}`;
   }
   if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-    libcProblem = "mmap spilling needs the --allow-ffi permission";
-    return libcProblem;
+    return "mmap spilling needs the --allow-ffi permission";
   }
-  for (const name of ["libc.so.6", "libc.so"]) {
-    try {
-      libc = Deno.dlopen(name, symbols).symbols;
-      return undefined;
-    } catch {
-      // try the next name
-    }
-  }
-  libcProblem = "mmap spilling could not load libc (libc.so.6)";
-  return libcProblem;
+  return undefined;
 }
 
-function loadedLibc(): Libc {
-  const reason = mmapUnavailableReason();
-  if (reason !== undefined || libc === undefined) throw new Error(reason ?? "libc not loaded");
-  return libc;
+/**
+ * Loads libc through FFI (reference counted: one load while any user holds it).
+ *
+ * @returns The symbols, or why mmap is unusable here (for the `--spill mmap` error).
+ */
+export function acquireLibc(): Libc | string {
+  const problem = availability();
+  if (problem !== undefined) return problem;
+  if (library === undefined) {
+    for (const name of ["libc.so.6", "libc.so"]) {
+      try {
+        library = Deno.dlopen(name, symbols);
+        break;
+      } catch {
+        // try the next name
+      }
+    }
+    if (library === undefined) return "mmap spilling could not load libc (libc.so.6)";
+  }
+  libraryUsers += 1;
+  return library.symbols;
+}
+
+/** Gives back a libc reference from {@linkcode acquireLibc}; unloads it after the last. */
+export function releaseLibc(): void {
+  if (libraryUsers === 0) return;
+  libraryUsers -= 1;
+  if (libraryUsers === 0 && library !== undefined) {
+    library.close();
+    library = undefined;
+  }
+}
+
+/** Why mmap is unusable here, or undefined when it can be used (loads nothing). */
+export function mmapUnavailableReason(): string | undefined {
+  return availability();
 }
 
 function errno(lib: Libc): number {
@@ -147,9 +161,9 @@ export class MmapChannel implements BlockChannel {
    */
   static create(
     path: string,
-    options: { windowBytes: number; counter: OperationCounter; stats: IoStats },
+    options: { lib: Libc; windowBytes: number; counter: OperationCounter; stats: IoStats },
   ): MmapChannel {
-    const lib = loadedLibc();
+    const lib = options.lib;
     const fd = lib.open(cString(path), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600);
     if (fd < 0) throw osError(errno(lib), "open", path);
     return new MmapChannel(path, lib, fd, true, { ...options, fileBytes: 0 });
@@ -158,9 +172,9 @@ export class MmapChannel implements BlockChannel {
   /** Opens an existing file for reading. */
   static openRead(
     path: string,
-    options: { windowBytes: number; counter: OperationCounter; stats: IoStats },
+    options: { lib: Libc; windowBytes: number; counter: OperationCounter; stats: IoStats },
   ): MmapChannel {
-    const lib = loadedLibc();
+    const lib = options.lib;
     const fileBytes = Deno.statSync(path).size;
     const fd = lib.open(cString(path), O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) throw osError(errno(lib), "open", path);

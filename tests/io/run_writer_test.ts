@@ -1,0 +1,235 @@
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
+import fc from "fast-check";
+import { CorruptSpillError, SpillDiskError } from "../../src/io/mod.ts";
+import {
+  ioListFiles,
+  ioReadAll,
+  ioTestSeed,
+  ioWriteRun,
+  openIoForTest,
+  withIoTempDir,
+} from "../_support/io_fixtures.ts";
+
+const modes = ["file", "mmap"] as const;
+
+function patterned(length: number, salt: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i += 1) bytes[i] = (i * 31 + salt * 7) & 0xff;
+  return bytes;
+}
+
+for (const spillMode of modes) {
+  Deno.test(`RunWriter round-trips hand-picked records over the ${spillMode} channel`, async () => {
+    await withIoTempDir(async (dir) => {
+      const { memory, io } = await openIoForTest(dir, { spillMode });
+      const segmentBytes = memory.segmentBytes;
+      const lengths = [
+        0,
+        1,
+        127,
+        128,
+        segmentBytes - 17,
+        segmentBytes - 16,
+        segmentBytes,
+        segmentBytes * 3 + 5,
+        0,
+        200_000,
+        2,
+      ];
+      const records = lengths.map((length, index) => patterned(length, index));
+      const run = await ioWriteRun(io, records);
+      strictEqual(run.recordCount, records.length);
+      strictEqual((await Deno.stat(run.path)).size, run.byteLength);
+      deepStrictEqual(await ioReadAll(io, run), records);
+      await io.deleteRun(run);
+      await io.close();
+      memory.assertAllReleased();
+      deepStrictEqual(ioListFiles(dir), []);
+    });
+  });
+
+  Deno.test(`RunWriter writes an empty run over the ${spillMode} channel`, async () => {
+    await withIoTempDir(async (dir) => {
+      const { memory, io } = await openIoForTest(dir, { spillMode });
+      const run = await ioWriteRun(io, []);
+      strictEqual(run.recordCount, 0);
+      deepStrictEqual(await ioReadAll(io, run), []);
+      await io.close();
+      memory.assertAllReleased();
+      deepStrictEqual(ioListFiles(dir), []);
+    });
+  });
+
+  Deno.test(`RunWriter round-trips random records over random segment sizes (${spillMode})`, async () => {
+    const seed = ioTestSeed(`run round trip ${spillMode}`);
+    await withIoTempDir(async (dir) => {
+      const lengthArbitrary = fc.oneof(
+        { weight: 6, arbitrary: fc.integer({ min: 0, max: 40 }) },
+        { weight: 2, arbitrary: fc.integer({ min: 100, max: 5000 }) },
+        { weight: 1, arbitrary: fc.constantFrom(4080, 4096, 8192 - 16, 8192) },
+        { weight: 1, arbitrary: fc.integer({ min: 5000, max: 70_000 }) },
+      );
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(lengthArbitrary, fc.integer({ min: 0, max: 255 })), {
+            maxLength: 120,
+          }),
+          fc.constantFrom(4096, 8192, 16384),
+          fc.integer({ min: 0, max: 3 }),
+          fc.integer({ min: 0, max: 3 }),
+          async (specs, segmentBytes, writeBehind, readAhead) => {
+            const { memory, io } = await openIoForTest(dir, {
+              spillMode,
+              segmentBytes,
+              budgetBytes: 64 * segmentBytes,
+              mmapWindowBytes: 2 * segmentBytes,
+            });
+            try {
+              const records = specs.map(([length, salt]) => patterned(length, salt));
+              const run = await ioWriteRun(io, records, { writeBehindSegments: writeBehind });
+              deepStrictEqual(
+                await ioReadAll(io, run, { readAheadSegments: readAhead }),
+                records,
+              );
+            } finally {
+              await io.close();
+            }
+            memory.assertAllReleased();
+          },
+        ),
+        { seed, numRuns: 40 },
+      );
+      deepStrictEqual(ioListFiles(dir), []);
+    });
+  });
+
+  Deno.test(`RunReader detects a flipped byte in any block (${spillMode})`, async () => {
+    await withIoTempDir(async (dir) => {
+      const { memory, io } = await openIoForTest(dir, { spillMode });
+      const records = Array.from({ length: 300 }, (_, i) => patterned(50 + (i % 70), i));
+      const run = await ioWriteRun(io, records);
+      const original = await Deno.readFile(run.path);
+      const blockCount = (original.length - 4096) / 4096;
+      ok(blockCount >= 3, `expected several blocks, got ${blockCount}`);
+      for (const offset of [3, 4096 + 2, 4096 + 20, 4096 * 2 + 100, original.length - 4096 + 17]) {
+        const damaged = original.slice();
+        damaged[offset] = damaged[offset]! ^ 0x40;
+        await Deno.writeFile(run.path, damaged);
+        await rejects(() => ioReadAll(io, run), (error: unknown) => {
+          ok(error instanceof CorruptSpillError, String(error));
+          ok(error.message.startsWith(`Corrupt spill file ${run.path} at `), error.message);
+          ok(/expected .+, found /.test(error.message), error.message);
+          strictEqual(error.exitCode, 3);
+          return true;
+        });
+      }
+      await io.close();
+      memory.assertAllReleased();
+      deepStrictEqual(ioListFiles(dir), []);
+    });
+  });
+
+  Deno.test(`RunReader detects a truncated run (${spillMode})`, async () => {
+    await withIoTempDir(async (dir) => {
+      const { memory, io } = await openIoForTest(dir, { spillMode });
+      const records = Array.from({ length: 300 }, (_, i) => patterned(60, i));
+      const run = await ioWriteRun(io, records);
+      const original = await Deno.readFile(run.path);
+      for (const keep of [10, 4096, 4096 + 4096, original.length - 4096, original.length - 1]) {
+        await Deno.writeFile(run.path, original.subarray(0, keep));
+        await rejects(() => ioReadAll(io, run), (error: unknown) => {
+          ok(error instanceof CorruptSpillError, String(error));
+          return true;
+        });
+      }
+      await io.close();
+      memory.assertAllReleased();
+    });
+  });
+
+  Deno.test(`RunWriter removes its file after an injected write error (${spillMode})`, async () => {
+    await withIoTempDir(async (dir) => {
+      for (const failAtOperation of [1, 2, 3, 5, 9]) {
+        const fault = Object.assign(new Error("No space left on device (os error 28)"), {
+          code: "ENOSPC",
+        });
+        const { memory, io } = await openIoForTest(dir, {
+          spillMode,
+          faultInjection: { failAtOperation, error: fault },
+        });
+        const records = Array.from({ length: 400 }, (_, i) => patterned(100, i));
+        await rejects(() => ioWriteRun(io, records), (error: unknown) => {
+          ok(error instanceof SpillDiskError, `op ${failAtOperation}: ${error}`);
+          ok(error.message.startsWith(`Cannot write `), error.message);
+          ok(error.message.includes(` of spill data to ${dir}: ENOSPC`), error.message);
+          ok(error.message.endsWith("free space there or point -T/--tmp-dir elsewhere"));
+          strictEqual(error.exitCode, 3);
+          return true;
+        });
+        deepStrictEqual(io.liveFiles, []);
+        memory.assertAllReleased();
+        await io.close();
+        deepStrictEqual(ioListFiles(dir), []);
+      }
+    });
+  });
+
+  Deno.test(`RunReader fails cleanly on an injected read error (${spillMode})`, async () => {
+    await withIoTempDir(async (dir) => {
+      // ops: 1 create, 2 header write, 3..5 block writes, 6 truncate, 7 open, 8 header read
+      const { memory, io } = await openIoForTest(dir, {
+        spillMode,
+        faultInjection: { failAtOperation: 10 },
+      });
+      const records = Array.from({ length: 100 }, (_, i) => patterned(100, i));
+      const run = await ioWriteRun(io, records);
+      await rejects(() => ioReadAll(io, run), (error: unknown) => {
+        ok(error instanceof SpillDiskError, String(error));
+        return true;
+      });
+      await io.close();
+      memory.assertAllReleased();
+      deepStrictEqual(ioListFiles(dir), []);
+    });
+  });
+}
+
+Deno.test("IoManager.close aborts an unfinished writer and removes its file", async () => {
+  await withIoTempDir(async (dir) => {
+    const { memory, io } = await openIoForTest(dir);
+    const writer = await io.createRunWriter("sort");
+    const record = patterned(3000, 1);
+    for (let i = 0; i < 10; i += 1) {
+      const pending = writer.writeRecord(record, 0, record.length);
+      if (pending) await pending;
+    }
+    strictEqual(io.liveFiles.length, 1);
+    await io.close();
+    memory.assertAllReleased();
+    deepStrictEqual(ioListFiles(dir), []);
+  });
+});
+
+Deno.test("RunWriter spreads runs round-robin over the temp dirs", async () => {
+  await withIoTempDir(async (dir) => {
+    const dirA = `${dir}/a`;
+    const dirB = `${dir}/b`;
+    await Deno.mkdir(dirA);
+    await Deno.mkdir(dirB);
+    const { memory, io } = await openIoForTest(dir, { tmpDirs: [dirA, dirB] });
+    const runs = [];
+    for (let i = 0; i < 4; i += 1) runs.push(await ioWriteRun(io, [patterned(10, i)]));
+    const parents = runs.map((run) => run.path.slice(0, run.path.lastIndexOf("/")));
+    strictEqual(parents[0], parents[2]);
+    strictEqual(parents[1], parents[3]);
+    ok(parents[0] !== parents[1]);
+    ok(parents[0]!.startsWith(`${dirA}/spillway-${Deno.pid}-`));
+    ok(parents[1]!.startsWith(`${dirB}/spillway-${Deno.pid}-`));
+    ok(/\/test\.000001\.spill$/.test(runs[0]!.path), runs[0]!.path);
+    strictEqual((await Deno.stat(runs[0]!.path)).mode! & 0o777, 0o600);
+    strictEqual((await Deno.stat(parents[0]!)).mode! & 0o777, 0o700);
+    await io.close();
+    memory.assertAllReleased();
+    deepStrictEqual(ioListFiles(dir), ["a/", "b/"]);
+  });
+});
