@@ -1,7 +1,7 @@
 import { assert, ResourceError } from "../base/mod.ts";
 import { BuddyAllocator, type BuddyStats, type MemoryManager } from "../memory/mod.ts";
 import type { IoManager, RunReader, RunWriter, SpillRun } from "../io/mod.ts";
-import { CountTable, writeCount } from "./count_table.ts";
+import { CountTable, readCount, writeCount } from "./count_table.ts";
 import {
   decodeCountOrderCount,
   encodeCountOrderRecord,
@@ -201,6 +201,50 @@ export class WordCounter implements TokenSink {
   }
 
   /**
+   * Adds `count` occurrences of one word without tokenizing: the reduce side of a split job
+   * (`spillway merge --sum` reads `word<TAB>count` partials). Added for the job helper.
+   *
+   * @param bytes Storage of the word.
+   * @param byteOffset Where the word starts.
+   * @param byteLength The word's length in bytes.
+   * @param count Occurrences to add (at least 1).
+   * @returns A promise only when the table had to spill; await it before the next call.
+   */
+  addCounted(
+    bytes: Uint8Array,
+    byteOffset: number,
+    byteLength: number,
+    count: number,
+  ): Promise<void> | undefined {
+    assert(!this.#closed && this.#table !== undefined, "WordCounter.addCounted after finish/close");
+    assert(Number.isSafeInteger(count) && count >= 1, "addCounted needs a count of at least 1");
+    if (this.#table.add(bytes, byteOffset, byteLength, count)) return undefined;
+    return this.#addCountedSlow(bytes, byteOffset, byteLength, count);
+  }
+
+  async #addCountedSlow(
+    bytes: Uint8Array,
+    byteOffset: number,
+    byteLength: number,
+    count: number,
+  ): Promise<void> {
+    const table = this.#table!;
+    if (byteLength > table.wordBytesMax) {
+      // Longer than a page: a run of its own, like a long token, with its count.
+      this.addToken(bytes, byteOffset, byteLength);
+      writeCount(this.#long.bytes, this.#longUsed - COUNT_BYTES, count);
+      await this.#flushLongWords();
+      return;
+    }
+    await this.#spillTable();
+    if (!table.add(bytes, byteOffset, byteLength, count)) {
+      throw new ResourceError(
+        `Cannot fit one word in an empty count table of ${this.#tablePages} segments; raise --memory (-S)`,
+      );
+    }
+  }
+
+  /**
    * Tokenizes and counts `bytes[from, end)`, which must end at a line end (or input end).
    *
    * @returns A promise only when the table had to spill; await it before the next chunk.
@@ -240,7 +284,7 @@ export class WordCounter implements TokenSink {
         if (pending) await pending;
       }, this.#runs);
       this.#stats.longWords += 1;
-      this.#stats.tokens += 1;
+      this.#stats.tokens += readCount(stash, start + 4 + length);
       at += 4 + length + COUNT_BYTES;
     }
     this.#long.close(); // long words are rare: give the stash back to the budget
