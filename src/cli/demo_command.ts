@@ -76,7 +76,7 @@ export const demoCommand: Command = {
     const runs = reports.reduce((sum, report) => sum + report.stats.spill.runs, 0);
     const files = reports.reduce((sum, report) => sum + report.stats.spill.files, 0);
     printOut(
-      `spilled: ${runs} runs, ${formatBytes(spilled)} in ${files} temp files, all deleted`,
+      `spilled: ${runs} runs, ${formatBytes(spilled)} written to ${files} temp files`,
     );
     printOut(
       leakedPages === 0 && leakedBytes === 0 && dropped === 0

@@ -1,9 +1,26 @@
-import { ExitCode, type ProgressSink, ResourceError, UsageError } from "../base/mod.ts";
+import {
+  ExitCode,
+  InputError,
+  KiB,
+  MiB,
+  parseByteSize,
+  type ProgressSink,
+  ResourceError,
+  UsageError,
+} from "../base/mod.ts";
+import { type CountFormat, countFormats, CountFormatter, WordCounter } from "../count/mod.ts";
 import { IoManager, type RunReader, type SpillRun } from "../io/mod.ts";
-import { MemoryManager } from "../memory/mod.ts";
+import { type LeakDetectionLevel, leakDetectionLevels, MemoryManager } from "../memory/mod.ts";
 import { LineCursor, mergeCursors, orderFromDescriptor, type RecordCursor } from "../sort/mod.ts";
 import type { Command } from "./command.ts";
-import { flagValue, parseCommandArgs } from "./parse_args.ts";
+import {
+  flagValue,
+  integerValue,
+  parseCommandArgs,
+  type ParsedValues,
+  stringList,
+  stringValue,
+} from "./parse_args.ts";
 import { parseSortArgs, type SortRequest } from "./sort_command.ts";
 import {
   CommandReport,
@@ -43,7 +60,11 @@ Other:
                                budget allows: three pages per input plus four)
       --spill=file|mmap|auto   how intermediate runs are written (default auto)
       --leak-detection=LEVEL   disabled, simple (default), advanced or paranoid
-      --sum                    sum the counts of 'word<TAB>count' inputs (see above)
+      --sum                    sum the counts of 'word<TAB>count' inputs (see above); takes
+                               -o, -S, -T, --segment-size, --spill, --leak-detection (and
+                               --fan-in, ignored: count's merge plans its own fan-in) and:
+      --format=FORMAT          with --sum: tsv (default), csv, json or yaml, as in count
+      --top=N                  with --sum: only the N most frequent words
 ${reportOptionsHelp}
 
 Exit codes: 0 ok; 2 usage or input error (also a --sum line without a TAB and a count);
@@ -67,6 +88,8 @@ const optionSpecs = {
   spill: { type: "string" },
   "leak-detection": { type: "string" },
   sum: { type: "boolean" },
+  format: { type: "string" },
+  top: { type: "string" },
   ...reportOptionSpecs,
 } as const;
 
@@ -89,7 +112,7 @@ export const mergeCommand: Command = {
       throw new UsageError("No input files; usage: spillway merge [OPTION]... FILE...");
     }
     if (flagValue(values, "sum")) {
-      throw new UsageError("merge --sum is not wired yet in this build");
+      return await runMergeSum(values, positionals);
     }
     // The ordering and resource options mean what they mean for sort: let sort parse them.
     const { request } = parseSortArgs(["--merge", ...normalized]);
@@ -337,4 +360,224 @@ async function mergeIntoRun(
     await writer.abort();
     throw error;
   }
+}
+
+/** Options that order lines: meaningless with --sum (its output is ordered like count's). */
+const orderingOptions = [
+  "ignore-leading-blanks",
+  "ignore-case",
+  "numeric-sort",
+  "reverse",
+  "key",
+  "field-separator",
+  "stable",
+  "unique",
+  "zero-terminated",
+];
+
+const TAB = 9;
+const DIGIT_0 = 48;
+
+/**
+ * `merge --sum`: adds up `word<TAB>count` partials with count's hash table (spilling inside
+ * the budget) and writes them like count: count descending, ties by word.
+ */
+async function runMergeSum(values: ParsedValues, inputs: readonly string[]): Promise<number> {
+  for (const name of orderingOptions) {
+    if (values[name] !== undefined && values[name] !== false) {
+      throw new UsageError(
+        `Option --${name} cannot be used with --sum: sums are written in count order; drop it`,
+      );
+    }
+  }
+  const outputs = stringList(values, "output");
+  if (new Set(outputs).size > 1) {
+    throw new UsageError(`Multiple output files specified: ${outputs.join(", ")}; give one -o`);
+  }
+  const format = stringValue(values, "format") ?? "tsv";
+  if (!(countFormats as readonly string[]).includes(format)) {
+    throw new UsageError(`Invalid --format "${format}": use ${countFormats.join(", ")}`);
+  }
+  const top = integerValue(values, "top", { min: 1 });
+  const sizes = stringList(values, "memory");
+  const segmentText = stringValue(values, "segment-size");
+  const spill = stringValue(values, "spill") ?? "auto";
+  if (spill !== "file" && spill !== "mmap" && spill !== "auto") {
+    throw new UsageError(`Invalid --spill "${spill}": use file, mmap or auto`);
+  }
+  const leak = stringValue(values, "leak-detection") ?? "simple";
+  if (!(leakDetectionLevels as readonly string[]).includes(leak)) {
+    throw new UsageError(
+      `Invalid --leak-detection "${leak}": use ${leakDetectionLevels.join(", ")}`,
+    );
+  }
+  const budgetBytes = sizes.length === 0
+    ? 64 * MiB
+    : sizeOf(sizes[sizes.length - 1]!, "-S/--memory size", KiB);
+  using report = CommandReport.start("merge", values);
+  const memory = new MemoryManager({
+    budgetBytes,
+    ...(segmentText === undefined
+      ? {}
+      : { segmentBytes: sizeOf(segmentText, "--segment-size", 1) }),
+    leakDetection: leak as LeakDetectionLevel,
+  });
+  const tmpDirs = stringList(values, "tmp-dir");
+  const io = await IoManager.open({
+    memory,
+    ...(tmpDirs.length > 0 ? { tmpDirs } : {}),
+    spillMode: spill,
+  });
+  try {
+    await sumCounts(inputs, outputs[0], {
+      memory,
+      io,
+      progress: report.progress,
+      format: format as CountFormat,
+      top,
+      stats: report.stats,
+    });
+  } finally {
+    await io.close();
+  }
+  report.stats.input.files = inputs.length;
+  report.stats.output.bytes = io.stats.outputBytesWritten;
+  await report.end({ memory, io: io.stats, spillMode: io.spillMode, exitCode: ExitCode.ok });
+  memory.assertAllReleased();
+  return ExitCode.ok;
+}
+
+function sizeOf(text: string, what: string, bareUnitBytes: number): number {
+  try {
+    return parseByteSize(text, { bareUnitBytes, what });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/**
+ * Sums `word<TAB>count` lines of the inputs into `output` in count order.
+ *
+ * @param inputs The partial results (any order).
+ * @param output The target, or undefined for stdout.
+ * @param context Budget, io, progress, output format, top N and the report to fill.
+ */
+async function sumCounts(
+  inputs: readonly string[],
+  output: string | undefined,
+  context: {
+    memory: MemoryManager;
+    io: IoManager;
+    progress: ProgressSink;
+    format: CountFormat;
+    top: number | undefined;
+    stats: {
+      input: { bytes: number; records: number };
+      output: { records: number };
+      spill: { runs: number; mergePasses: number };
+    };
+  },
+): Promise<void> {
+  const { memory, io, progress } = context;
+  const sink = await io.createOutput(output, { owner: "merge-sum-output" });
+  let counter: WordCounter | undefined;
+  try {
+    const chunkSegments = Math.max(
+      1,
+      Math.min(Math.ceil(MiB / memory.segmentBytes), Math.floor(memory.totalPages / 8)),
+    );
+    counter = new WordCounter(memory, io, {
+      tokenizer: "whitespace",
+      tablePages: memory.freePages - chunkSegments - 4,
+      spillPrefix: "merge-sum",
+    });
+    let lineCount = 0;
+    for (const path of inputs) {
+      const reader = await io.openInput(path, { owner: "merge-sum-input", chunkSegments });
+      try {
+        progress.phase(
+          reader.totalBytes === undefined
+            ? { name: "count" }
+            : { name: "count", totalBytes: reader.totalBytes },
+        );
+        let lineNumber = 0;
+        let before = 0;
+        for (
+          let chunk = await reader.nextChunk();
+          chunk !== undefined;
+          chunk = await reader.nextChunk()
+        ) {
+          let lineStart = 0;
+          while (lineStart < chunk.length) {
+            const lineEnd = chunk.indexOf(10, lineStart);
+            lineNumber += 1;
+            const tab = lineEnd > lineStart ? chunk.lastIndexOf(TAB, lineEnd - 1) : -1;
+            const count = tab > lineStart ? parseCount(chunk, tab + 1, lineEnd) : -1;
+            if (count < 1) throw badLine(path, lineNumber, chunk, lineStart, lineEnd);
+            const pending = counter.addCounted(chunk, lineStart, tab - lineStart, count);
+            if (pending) await pending;
+            lineStart = lineEnd + 1;
+          }
+          progress.advance(reader.bytesRead - before);
+          before = reader.bytesRead;
+        }
+        lineCount += lineNumber;
+        context.stats.input.bytes += reader.bytesRead;
+      } finally {
+        await reader.close();
+      }
+    }
+    progress.phase({ name: "merge" });
+    const formatter = new CountFormatter(sink, context.format);
+    const begun = formatter.begin();
+    if (begun) await begun;
+    await counter.finish(
+      { order: "count", ...(context.top === undefined ? {} : { top: context.top }) },
+      (bytes, offset, length, count) => formatter.word(bytes, offset, length, count),
+    );
+    const ended = formatter.end();
+    if (ended) await ended;
+    progress.finish();
+    await counter.close();
+    await sink.commit();
+    const stats = counter.stats;
+    context.stats.input.records = lineCount;
+    context.stats.output.records = stats.distinctWords;
+    context.stats.spill.runs = stats.wordRuns + stats.countOrderRuns + stats.longWords;
+    context.stats.spill.mergePasses = stats.intermediateMerges +
+      (context.stats.spill.runs > 0 ? 1 : 0);
+  } catch (error) {
+    await counter?.close().catch(() => {});
+    await sink.abort().catch(() => {});
+    throw error;
+  }
+}
+
+/** The decimal count in bytes[from, end), or -1 if it is not 1 to 2^53 - 1 in plain digits. */
+function parseCount(bytes: Uint8Array, from: number, end: number): number {
+  if (end <= from || end - from > 16) return -1;
+  let value = 0;
+  for (let index = from; index < end; index += 1) {
+    const digit = bytes[index]! - DIGIT_0;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return Number.isSafeInteger(value) ? value : -1;
+}
+
+function badLine(
+  path: string,
+  lineNumber: number,
+  chunk: Uint8Array,
+  lineStart: number,
+  lineEnd: number,
+): InputError {
+  const preview = new TextDecoder().decode(
+    chunk.subarray(lineStart, Math.min(lineEnd, lineStart + 40)),
+  );
+  return new InputError(
+    `Cannot sum ${path} line ${lineNumber}: expected word<TAB>count with a count of at least 1, found ${
+      JSON.stringify(preview)
+    }${lineEnd - lineStart > 40 ? "..." : ""}; give merge --sum the tsv output of spillway count`,
+  );
 }

@@ -151,3 +151,99 @@ Deno.test("spillway merge errors: no inputs, missing input, tiny budget", async 
   strictEqual(unknown.code, 2);
   match(unknown.stderr, /see 'spillway merge --help'/);
 });
+
+/** Sums word<TAB>count lines with mawk and orders them like count (the oracle of --sum). */
+async function oracleSum(paths: string[]): Promise<string> {
+  const summed = await new Deno.Command("mawk", {
+    args: ["-F\t", '{ c[$1] += $2 } END { for (w in c) printf "%s\\t%d\\n", w, c[w] }', ...paths],
+    env: { LC_ALL: "C" },
+    stdout: "piped",
+  }).output();
+  const sorter = new Deno.Command("sort", {
+    args: ["-t", "\t", "-k2,2nr", "-k1,1"],
+    env: { LC_ALL: "C" },
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const writer = sorter.stdin.getWriter();
+  await writer.write(summed.stdout);
+  await writer.close();
+  return new TextDecoder().decode((await sorter.output()).stdout);
+}
+
+Deno.test("spillway merge --sum equals summing the partials, in count order, even when it spills", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "spillway-merge-sum-" });
+  try {
+    const paths: string[] = [];
+    for (let part = 0; part < 4; part += 1) {
+      const lines: string[] = [];
+      // Overlapping words with varied counts; some only in one part; any line order.
+      for (let index = 0; index < 900; index += 1) {
+        if ((index + part) % 3 === 0) continue;
+        lines.push(`w${(index * 37 + part) % 1200}\t${1 + ((index * part + 7) % 50)}`);
+      }
+      lines.push(`only${part}\t${1000 + part}`);
+      const path = `${dir}/part-${part}.tsv`;
+      await Deno.writeTextFile(path, lines.join("\n") + "\n");
+      paths.push(path);
+    }
+    const expected = await oracleSum(paths);
+    const result = await runSpillway([
+      "merge",
+      "--sum",
+      "-S",
+      "64k",
+      "--segment-size",
+      "4k",
+      "--stats=json",
+      ...paths,
+    ]);
+    strictEqual(result.code, 0, result.stderr);
+    strictEqual(result.stdout, expected);
+    const stats = JSON.parse(result.stderr);
+    strictEqual(stats.command, "merge");
+    strictEqual(stats.spill.runs > 0, true, "a 64 KiB budget spills");
+    strictEqual(stats.output.records, expected.split("\n").length - 1);
+    deepStrictEqual(stats.leaks, { pages: 0, bytes: 0, dropped: 0, report: "" });
+    const top = await runSpillway(["merge", "--sum", "--top", "3", ...paths]);
+    strictEqual(top.code, 0, top.stderr);
+    strictEqual(top.stdout, expected.split("\n").slice(0, 3).join("\n") + "\n");
+    // Summing spillway count outputs equals counting everything at once.
+    const first = await runSpillway(["count", paths[0]!, paths[1]!]);
+    const second = await runSpillway(["count", paths[2]!, paths[3]!]);
+    await Deno.writeTextFile(`${dir}/c1`, first.stdout);
+    await Deno.writeTextFile(`${dir}/c2`, second.stdout);
+    const summed = await runSpillway(["merge", "--sum", `${dir}/c1`, `${dir}/c2`]);
+    const direct = await runSpillway(["count", ...paths]);
+    strictEqual(summed.stdout, direct.stdout);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("spillway merge --sum rejects malformed lines and ordering options, writing nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "spillway-merge-sum-" });
+  try {
+    await Deno.writeTextFile(`${dir}/bad.tsv`, "a\t3\nb x\n");
+    await Deno.writeTextFile(`${dir}/zero.tsv`, "a\t0\n");
+    await Deno.writeTextFile(`${dir}/good.tsv`, "a\t3\n");
+    const bad = await runSpillway(["merge", "--sum", "-o", `${dir}/out`, `${dir}/bad.tsv`]);
+    strictEqual(bad.code, 2);
+    strictEqual(
+      bad.stderr,
+      `spillway: Cannot sum ${dir}/bad.tsv line 2: expected word<TAB>count with a count of at least 1, found "b x"; give merge --sum the tsv output of spillway count\n`,
+    );
+    const zero = await runSpillway(["merge", "--sum", `${dir}/zero.tsv`]);
+    strictEqual(zero.code, 2);
+    match(zero.stderr, /zero\.tsv line 1: expected word<TAB>count/);
+    const ordered = await runSpillway(["merge", "--sum", "-r", `${dir}/good.tsv`]);
+    strictEqual(ordered.code, 2);
+    match(ordered.stderr, /Option --reverse cannot be used with --sum/);
+    deepStrictEqual(
+      [...Deno.readDirSync(dir)].map((entry) => entry.name).sort(),
+      ["bad.tsv", "good.tsv", "zero.tsv"],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
