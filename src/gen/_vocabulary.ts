@@ -181,7 +181,7 @@ export function buildVocabulary(prng: Prng, wordCount: number): Vocabulary {
       used = append(raw, used, vowelBytes[prng.below(vowelBytes.length)]!);
       used = append(raw, used, codaBytes[prng.below(codaBytes.length)]!);
     }
-    if (used - begin < WORD_BYTES_MIN) {
+    if (used - begin < WORD_BYTES_MIN || containsBlocked(raw, begin, used)) {
       used = begin;
       continue;
     }
@@ -251,6 +251,53 @@ export function buildVocabulary(prng: Prng, wordCount: number): Vocabulary {
     rows[4 * rank + 3] = starts[rank + 1]! - wordStart;
   }
   return { bytes, starts, wordCount, rows };
+}
+
+/**
+ * Syllables can spell real words; a corpus that shows up in demos should not be rude, so words
+ * containing any of these are dropped (they are pseudo-words, nothing is lost).
+ */
+const BLOCKED = [
+  "anal",
+  "anus",
+  "bitch",
+  "cock",
+  "cum",
+  "cunt",
+  "dick",
+  "fag",
+  "fuck",
+  "nazi",
+  "nig",
+  "penis",
+  "piss",
+  "porn",
+  "rape",
+  "sex",
+  "shit",
+  "slut",
+  "tit",
+  "twat",
+  "whore",
+].map((part) => encoder.encode(part));
+
+const BLOCKED_FIRST_BYTES: Uint8Array = (() => {
+  const table = new Uint8Array(256);
+  for (const part of BLOCKED) table[part[0]!] = 1;
+  return table;
+})();
+
+function containsBlocked(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let at = start; at < end; at += 1) {
+    if (BLOCKED_FIRST_BYTES[bytes[at]!] === 0) continue;
+    for (const part of BLOCKED) {
+      if (part[0] !== bytes[at] || at + part.length > end) continue;
+      let index = 1;
+      while (index < part.length && bytes[at + index] === part[index]) index += 1;
+      if (index === part.length) return true;
+    }
+  }
+  return false;
 }
 
 function append(target: Uint8Array, offset: number, part: Uint8Array): number {
