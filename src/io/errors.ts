@@ -16,11 +16,22 @@ export function isDiskError(error: unknown): boolean {
   return /\(os error (28|27|5|122|30)\)/.test(error.message);
 }
 
+const osErrorNames: Readonly<Record<string, string>> = {
+  "5": "EIO",
+  "27": "EFBIG",
+  "28": "ENOSPC",
+  "30": "EROFS",
+  "32": "EPIPE",
+  "122": "EDQUOT",
+};
+
 /** The operating system's error code of an error (`ENOSPC`), or a short name. */
 export function errorCode(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
     if (typeof code === "string" && code !== "") return code;
+    const number = /\(os error (\d+)\)/.exec(error.message)?.[1];
+    if (number !== undefined && osErrorNames[number] !== undefined) return osErrorNames[number];
     return error.name;
   }
   return "Error";

@@ -1,0 +1,189 @@
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
+import { ResourceError } from "../../src/base/mod.ts";
+import { MemoryManager } from "../../src/memory/mod.ts";
+import { IoManager } from "../../src/io/mod.ts";
+import { ioListFiles, ioWriteRun, openIoForTest, withIoTempDir } from "../_support/io_fixtures.ts";
+
+const spillChild = new URL("../_support/io_spill_child.ts", import.meta.url).pathname;
+const decoder = new TextDecoder();
+
+Deno.test("IoManager rejects a missing temp dir and a file as temp dir before any work", async () => {
+  await withIoTempDir(async (dir) => {
+    const memory = new MemoryManager({ budgetBytes: 1 << 20, segmentBytes: 4096 });
+    await rejects(
+      () => IoManager.open({ memory, tmpDirs: [dir, `${dir}/missing`], handleSignals: false }),
+      (error: unknown) => {
+        ok(error instanceof ResourceError);
+        strictEqual(
+          error.message,
+          `Cannot use temp directory ${dir}/missing: it does not exist; create it or choose another -T/--tmp-dir`,
+        );
+        strictEqual(error.exitCode, 3);
+        return true;
+      },
+    );
+    await Deno.writeTextFile(`${dir}/file`, "");
+    await rejects(
+      () => IoManager.open({ memory, tmpDirs: [`${dir}/file`], handleSignals: false }),
+      /Cannot use temp directory .*\/file: it is not a directory; choose another -T\/--tmp-dir/,
+    );
+    deepStrictEqual(ioListFiles(dir), ["file"]);
+  });
+});
+
+Deno.test("IoManager reports a read-only temp dir", async () => {
+  if (Deno.uid() === 0) return; // root writes anywhere: nothing to check
+  await withIoTempDir(async (dir) => {
+    const memory = new MemoryManager({ budgetBytes: 1 << 20, segmentBytes: 4096 });
+    await Deno.chmod(dir, 0o500);
+    try {
+      await rejects(
+        () => IoManager.open({ memory, tmpDirs: [dir], handleSignals: false }),
+        /Cannot use temp directory .*: it is not writable; choose another -T\/--tmp-dir/,
+      );
+    } finally {
+      await Deno.chmod(dir, 0o700);
+    }
+  });
+});
+
+Deno.test("IoManager sweeps private dirs of dead processes and keeps live ones", async () => {
+  await withIoTempDir(async (dir) => {
+    const dead = `${dir}/spillway-4194999-abc123`;
+    const live = `${dir}/spillway-1-def456`;
+    const other = `${dir}/spillway-notes`;
+    for (const path of [dead, live, other]) {
+      await Deno.mkdir(path);
+      await Deno.writeTextFile(`${path}/x.spill`, "data");
+    }
+    const { memory, io } = await openIoForTest(dir);
+    const names = ioListFiles(dir);
+    ok(!names.includes("spillway-4194999-abc123/"), names.join(","));
+    ok(names.includes("spillway-1-def456/x.spill"));
+    ok(names.includes("spillway-notes/x.spill"));
+    await io.close();
+    memory.assertAllReleased();
+    deepStrictEqual(ioListFiles(dir), [
+      "spillway-1-def456/",
+      "spillway-1-def456/x.spill",
+      "spillway-notes/",
+      "spillway-notes/x.spill",
+    ]);
+  });
+});
+
+Deno.test("IoManager installs and removes its signal handlers", async () => {
+  await withIoTempDir(async (dir) => {
+    const memory = new MemoryManager({ budgetBytes: 1 << 20, segmentBytes: 4096 });
+    const io = await IoManager.open({ memory, tmpDirs: [dir] });
+    const run = await ioWriteRun(io, [new Uint8Array(10)]);
+    ok(run.path.startsWith(dir));
+    await io.close();
+    await io.close();
+    memory.assertAllReleased();
+    deepStrictEqual(ioListFiles(dir), []);
+  });
+});
+
+Deno.test("IoManager uses $TMPDIR when no temp dir is given", async () => {
+  await withIoTempDir(async (dir) => {
+    const previous = Deno.env.get("TMPDIR");
+    Deno.env.set("TMPDIR", dir);
+    try {
+      const memory = new MemoryManager({ budgetBytes: 1 << 20, segmentBytes: 4096 });
+      const io = await IoManager.open({ memory, handleSignals: false });
+      ok(io.privateDirs[0]!.startsWith(`${dir}/spillway-${Deno.pid}-`));
+      await io.close();
+    } finally {
+      if (previous === undefined) Deno.env.delete("TMPDIR");
+      else Deno.env.set("TMPDIR", previous);
+    }
+    deepStrictEqual(ioListFiles(dir), []);
+  });
+});
+
+for (const [signal, exitCode] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  Deno.test(`IoManager removes its files and exits ${exitCode} on ${signal} mid-spill`, async () => {
+    await withIoTempDir(async (dir) => {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", spillChild, dir, "slow"],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const reader = child.stdout.getReader();
+      let seen = "";
+      while (!seen.includes("spilling")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        seen += decoder.decode(value);
+      }
+      reader.releaseLock();
+      strictEqual(seen.trim(), "spilling");
+      ok(ioListFiles(dir).some((name) => name.endsWith(".spill")), "a spill file exists");
+      child.kill(signal);
+      const status = await child.output();
+      strictEqual(status.code, exitCode, decoder.decode(status.stderr));
+      deepStrictEqual(ioListFiles(dir), []);
+    });
+  });
+}
+
+Deno.test("IoManager turns a real EFBIG (ulimit -f) into SpillDiskError and cleans up", async () => {
+  await withIoTempDir(async (dir) => {
+    // SIGXFSZ is ignored so the write fails with EFBIG instead of killing the child.
+    const script =
+      `trap '' XFSZ; ulimit -f 512; exec "${Deno.execPath()}" run -A "${spillChild}" "${dir}" fast 4194304`;
+    const result = await new Deno.Command("bash", { args: ["-c", script], stderr: "piped" })
+      .output();
+    const stderr = decoder.decode(result.stderr).trim();
+    strictEqual(result.code, 3, stderr);
+    ok(stderr.startsWith(`SpillDiskError: Cannot write `), stderr);
+    ok(stderr.includes(` of spill data to ${dir}: EFBIG`), stderr);
+    ok(stderr.endsWith("free space there or point -T/--tmp-dir elsewhere"), stderr);
+    deepStrictEqual(ioListFiles(dir), []);
+  });
+});
+
+Deno.test("IoManager refuses --spill mmap without FFI and falls back to file for auto", async () => {
+  await withIoTempDir(async (dir) => {
+    const run = (mode: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-read",
+          "--allow-write",
+          "--allow-env",
+          spillChild,
+          dir,
+          "fast",
+          "100000",
+          mode,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const mmap = await run("mmap");
+    strictEqual(mmap.code, 2);
+    strictEqual(
+      decoder.decode(mmap.stderr).trim(),
+      "UsageError: Cannot use --spill mmap: mmap spilling needs the --allow-ffi permission; use --spill file",
+    );
+    const auto = await run("auto");
+    strictEqual(auto.code, 0, decoder.decode(auto.stderr));
+    ok(decoder.decode(auto.stdout).startsWith("spilled "));
+    deepStrictEqual(ioListFiles(dir), []);
+  });
+});
+
+Deno.test("IoManager mmap spill works on the real disk path and reports EFBIG from fallocate", async () => {
+  await withIoTempDir(async (dir) => {
+    const script =
+      `trap '' XFSZ; ulimit -f 512; exec "${Deno.execPath()}" run -A "${spillChild}" "${dir}" fast 4194304 mmap`;
+    const result = await new Deno.Command("bash", { args: ["-c", script], stderr: "piped" })
+      .output();
+    const stderr = decoder.decode(result.stderr).trim();
+    strictEqual(result.code, 3, stderr);
+    ok(stderr.includes(` of spill data to ${dir}: EFBIG`), stderr);
+    deepStrictEqual(ioListFiles(dir), []);
+  });
+});

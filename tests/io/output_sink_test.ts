@@ -1,0 +1,154 @@
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
+import { ResourceError, UsageError } from "../../src/base/mod.ts";
+import { ioListFiles, openIoForTest, withIoTempDir } from "../_support/io_fixtures.ts";
+
+const encoder = new TextEncoder();
+const childScript = new URL("../_support/io_cat_child.ts", import.meta.url).pathname;
+
+Deno.test("OutputSink renames its temp file over the target on commit", async () => {
+  await withIoTempDir(async (dir) => {
+    const { memory, io } = await openIoForTest(dir, { segmentBytes: 4096 });
+    const target = `${dir}/out.txt`;
+    await Deno.writeTextFile(target, "old\n");
+    await Deno.chmod(target, 0o640);
+    const sink = await io.createOutput(target, { bufferSegments: 1 });
+    const big = new Uint8Array(10_000).fill(120);
+    const parts = [encoder.encode("a\n"), big, encoder.encode("\n")];
+    for (const part of parts) {
+      const pending = sink.write(part, 0, part.length);
+      if (pending) await pending;
+    }
+    for (let i = 0; i < 5000; i += 1) {
+      const pending = sink.writeByte(i % 2 === 0 ? 121 : 10);
+      if (pending) await pending;
+    }
+    strictEqual(sink.bytesWritten, 2 + 10_000 + 1 + 5000);
+    // Until commit the target is untouched and the temp file sits beside it.
+    strictEqual(await Deno.readTextFile(target), "old\n");
+    strictEqual(ioListFiles(dir).filter((name) => name.endsWith(".tmp")).length, 1);
+    await sink.commit();
+    const written = await Deno.readFile(target);
+    strictEqual(written.length, sink.bytesWritten);
+    strictEqual(written[2], 120);
+    strictEqual((await Deno.stat(target)).mode! & 0o777, 0o640);
+    await io.close();
+    memory.assertAllReleased();
+    deepStrictEqual(ioListFiles(dir), ["out.txt"]);
+  });
+});
+
+Deno.test("OutputSink abort leaves the old target untouched and removes the temp file", async () => {
+  await withIoTempDir(async (dir) => {
+    const { memory, io } = await openIoForTest(dir);
+    const target = `${dir}/out.txt`;
+    await Deno.writeTextFile(target, "keep me\n");
+    const sink = await io.createOutput(target, { bufferSegments: 1 });
+    const bytes = new Uint8Array(50_000).fill(65);
+    const pending = sink.write(bytes, 0, bytes.length);
+    if (pending) await pending;
+    await sink.abort();
+    await sink.abort();
+    strictEqual(await Deno.readTextFile(target), "keep me\n");
+    await io.close();
+    memory.assertAllReleased();
+    deepStrictEqual(ioListFiles(dir), ["out.txt"]);
+  });
+});
+
+Deno.test("OutputSink may replace one of the inputs", async () => {
+  await withIoTempDir(async (dir) => {
+    const { memory, io } = await openIoForTest(dir);
+    const path = `${dir}/data.txt`;
+    const text = Array.from({ length: 3000 }, (_, i) => `line ${i}`).join("\n") + "\n";
+    await Deno.writeTextFile(path, text);
+    const reader = await io.openInput(path, { chunkSegments: 1 });
+    const sink = await io.createOutput(path);
+    for (;;) {
+      const chunk = await reader.nextChunk();
+      if (chunk === undefined) break;
+      const pending = sink.write(chunk, 0, chunk.length);
+      if (pending) await pending;
+      const again = sink.write(chunk, 0, chunk.length);
+      if (again) await again;
+    }
+    await reader.close();
+    await sink.commit();
+    strictEqual((await Deno.readTextFile(path)).length, 2 * text.length);
+    await io.close();
+    memory.assertAllReleased();
+  });
+});
+
+Deno.test("OutputSink removes its temp file after an injected write error", async () => {
+  await withIoTempDir(async (dir) => {
+    const fault = Object.assign(new Error("No space left on device (os error 28)"), {
+      code: "ENOSPC",
+    });
+    const { memory, io } = await openIoForTest(dir, {
+      faultInjection: { failAtOperation: 3, error: fault },
+    });
+    const target = `${dir}/out.txt`;
+    const sink = await io.createOutput(target, { bufferSegments: 1 });
+    const bytes = new Uint8Array(4000).fill(66);
+    await rejects(async () => {
+      for (let i = 0; i < 10; i += 1) {
+        const pending = sink.write(bytes, 0, bytes.length);
+        if (pending) await pending;
+      }
+    }, (error: unknown) => {
+      ok(error instanceof ResourceError, String(error));
+      ok(error.message.startsWith(`Cannot write 3.9 KiB to ${target}: ENOSPC`), error.message);
+      return true;
+    });
+    memory.assertAllReleased();
+    deepStrictEqual(ioListFiles(dir), [
+      `spillway-${Deno.pid}-${io.privateDirs[0]!.split("-").at(-1)}/`,
+    ]);
+    await io.close();
+    deepStrictEqual(ioListFiles(dir), []);
+  });
+});
+
+Deno.test("OutputSink rejects a directory target and a missing directory", async () => {
+  await withIoTempDir(async (dir) => {
+    const { memory, io } = await openIoForTest(dir);
+    await rejects(() => io.createOutput(dir), (error: unknown) => {
+      ok(error instanceof UsageError);
+      strictEqual(
+        error.message,
+        `Cannot write output ${dir}: it is a directory; choose a file path`,
+      );
+      return true;
+    });
+    await rejects(() => io.createOutput(`${dir}/nope/out.txt`), (error: unknown) => {
+      ok(error instanceof UsageError);
+      strictEqual(
+        error.message,
+        `Cannot create output ${dir}/nope/out.txt: its directory does not exist; choose another -o`,
+      );
+      return true;
+    });
+    await io.close();
+    memory.assertAllReleased();
+  });
+});
+
+Deno.test("OutputSink turns a closed stdout into OutputClosedError and cleans up", async () => {
+  await withIoTempDir(async (dir) => {
+    const input = `${dir}/big.txt`;
+    const line = "x".repeat(99) + "\n";
+    await Deno.writeTextFile(input, line.repeat(100_000));
+    const result = await new Deno.Command("bash", {
+      args: [
+        "-c",
+        `set -o pipefail; "${Deno.execPath()}" run -A "${childScript}" "${input}" - | head -c 100 > /dev/null`,
+      ],
+      env: { TMPDIR: dir },
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(result.stderr).trim();
+    strictEqual(stderr, "closed");
+    strictEqual(result.code, 0);
+    deepStrictEqual(ioListFiles(dir), ["big.txt"]);
+  });
+});
