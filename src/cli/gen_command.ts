@@ -52,7 +52,7 @@ Options:
       --seed=N                 the seed, a whole number (default 1)
   -o, --output=FILE            write to FILE (atomically: a temporary file renamed when
                                complete); default standard output
-  -S, --memory=SIZE            memory budget (default 16 MiB; the text vocabulary needs 2 MiB);
+  -S, --memory=SIZE            memory budget (default 16 MiB; the text vocabulary takes 2.5 MiB);
                                a bare number means KiB
       --segment-size=SIZE      page size of the budget (power of two, 4k to 16m; default 32k)
 ${reportOptionsHelp}

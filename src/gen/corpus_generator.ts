@@ -70,8 +70,8 @@ const END_MARKS = new TextEncoder().encode("....??!");
  * Deterministic corpus generator: fills caller buffers (pages) with whole lines or records,
  * never splitting one across buffers, so the bytes depend only on kind, size and seed.
  *
- * The `text` vocabulary and Zipf tables (about 1 MiB) are reserved from the memory budget;
- * {@linkcode CorpusGenerator.release} (or `using`) gives them back.
+ * The `text` vocabulary and Zipf tables (52 bytes per word, 2.5 MiB) are reserved from the memory
+ * budget; {@linkcode CorpusGenerator.release} (or `using`) gives them back.
  *
  * @example Usage
  * ```ts
@@ -140,7 +140,7 @@ export class CorpusGenerator implements Disposable {
         "text tables exceed their reservation",
       );
       // Each word: itself, a comma, a space; plus the end mark and the newline.
-      // (+ 8: the last word's two u32 stores may reach 8 bytes past its start.)
+      // (+ 8: the last word's two int32 stores may reach 8 bytes past its start.)
       this.unitBytesMax = TEXT_WORDS_MAX * (WORD_BYTES_MAX + 2) + 2 + 8;
     } else {
       this.#vocabulary = undefined;
