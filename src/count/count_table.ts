@@ -97,6 +97,8 @@ export class CountTable implements TokenSink {
   #cursor = -1;
   /** Entries in the sorted index (all entries, or fewer after `limitSorted`). */
   #sortedCount = 0;
+  /** The order of the last sort (the tie-break of equal key prefixes). */
+  #byCount = false;
   /** Current sorted record (valid until the next `nextSorted()`). */
   #recordBytes: Uint8Array = new Uint8Array(0);
   #recordOffset = 0;
@@ -308,11 +310,15 @@ export class CountTable implements TokenSink {
         index[e * 3] = prefixWord(page, word, length, 0) ^ SIGN;
         index[e * 3 + 1] = prefixWord(page, word, length, 4) ^ SIGN;
       } else {
+        // Count descending (saturated at 2^32 - 1; ties ask the exact count), then the
+        // word's first 4 bytes.
         const countOffset = offset + HEADER_BYTES + length;
-        index[e * 3] = ~readU32(page, countOffset) ^ SIGN;
-        index[e * 3 + 1] = ~readU32(page, countOffset + 4) ^ SIGN;
+        const low = readU32(page, countOffset) > 0 ? 0xffff_ffff : readU32(page, countOffset + 4);
+        index[e * 3] = ~low ^ SIGN;
+        index[e * 3 + 1] = prefixWord(page, offset + HEADER_BYTES, length, 0) ^ SIGN;
       }
     }
+    this.#byCount = order === "count";
     this.#quickSort(0, n - 1);
     this.#cursor = -1;
   }
@@ -421,7 +427,20 @@ export class CountTable implements TokenSink {
     const a1 = index[a * 3 + 1]!;
     const b1 = index[b * 3 + 1]!;
     if (a1 !== b1) return a1 < b1;
-    return this.#compareWords(index[a * 3 + 2]!, index[b * 3 + 2]!) < 0;
+    const addressA = index[a * 3 + 2]!;
+    const addressB = index[b * 3 + 2]!;
+    if (this.#byCount) {
+      const countA = this.#countAt(addressA);
+      const countB = this.#countAt(addressB);
+      if (countA !== countB) return countA > countB;
+    }
+    return this.#compareWords(addressA, addressB) < 0;
+  }
+
+  #countAt(address: number): number {
+    const offset = (address & this.#pageMask) << 2;
+    const length = this.#pageWords[address >>> this.#pageShift]![offset >>> 2]!;
+    return readCount(this.#pageBytes[address >>> this.#pageShift]!, offset + HEADER_BYTES + length);
   }
 
   #compareWords(addressA: number, addressB: number): number {

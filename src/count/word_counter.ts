@@ -291,8 +291,15 @@ export class WordCounter implements TokenSink {
     this.#longUsed = 0;
   }
 
-  async #writeRun(fill: (writer: RunWriter) => Promise<void>, into: SpillRun[]): Promise<void> {
-    const writer = await this.#io.createRunWriter(this.#prefix, { owner: "count-spill" });
+  async #writeRun(
+    fill: (writer: RunWriter) => Promise<void>,
+    into: SpillRun[],
+    writeBehindSegments = WRITER_PAGES - 1,
+  ): Promise<void> {
+    const writer = await this.#io.createRunWriter(this.#prefix, {
+      owner: "count-spill",
+      writeBehindSegments,
+    });
     this.#writers.add(writer);
     try {
       await fill(writer);
@@ -421,7 +428,7 @@ export class WordCounter implements TokenSink {
         if (count < minCount) return undefined;
         this.#stats.distinctWords += 1;
         return emit(bytes, offset, length, count);
-      });
+      }, minCount);
       return;
     }
     let top: TopHeap | undefined;
@@ -537,15 +544,17 @@ export class WordCounter implements TokenSink {
    * Count order after spills: stream the summed words into a second table sorted by
    * (count desc, word), spilling `[~count][word]` runs when it fills, then merge those.
    */
-  async #countOrder(emit: RecordEmitter): Promise<void> {
+  async #countOrder(emit: RecordEmitter, floorCount: number): Promise<void> {
     const countRuns: SpillRun[] = [];
+    const floorRuns: SpillRun[] = [];
     let phase2: CountTable | undefined;
     try {
       // Free the first table; its pages and bucket arena serve the second phase.
       await this.#spillTable();
       this.#closeTable();
-      // Split the free pages between the merge readers and the second-phase table.
-      const freePages = this.#memory.freePages - WRITER_PAGES - SCRATCH_PAGES;
+      // Split the free pages between the merge readers and the second-phase table (two
+      // writers: the count-order spills and the floor run, which has no write-behind).
+      const freePages = this.#memory.freePages - WRITER_PAGES - 1 - SCRATCH_PAGES;
       const tablePages = Math.max(2, Math.floor(freePages / 2));
       const fanIn = Math.min(
         FAN_IN_MAX,
@@ -554,7 +563,7 @@ export class WordCounter implements TokenSink {
       if (fanIn * READER_PAGES + 1 > freePages) {
         throw new ResourceError(
           `Cannot sort counts with ${this.#memory.freePages} free segments: need ${
-            2 * READER_PAGES + 1 + WRITER_PAGES + SCRATCH_PAGES
+            2 * READER_PAGES + 1 + WRITER_PAGES + 1 + SCRATCH_PAGES
           }; raise --memory (-S)`,
         );
       }
@@ -562,7 +571,7 @@ export class WordCounter implements TokenSink {
       const readers = await this.#openReaders(this.#runs);
       try {
         // Readers reserve a straddle scratch page lazily: keep one per reader free.
-        const recordPagesMax = this.#memory.freePages - WRITER_PAGES - SCRATCH_PAGES -
+        const recordPagesMax = this.#memory.freePages - WRITER_PAGES - 1 - SCRATCH_PAGES -
           readers.length * (READER_PAGES - 2);
         if (recordPagesMax < 1) {
           throw new ResourceError(
@@ -575,31 +584,92 @@ export class WordCounter implements TokenSink {
           owner: "count-order",
         });
         phase2 = table;
-        // The merge scratch holds the current word while the table spills: records are
-        // encoded in a buffer of their own.
-        await mergeSummingCounts(readers, this.#scratch, (bytes, offset, length, count) => {
-          if (table.add(bytes, offset, length, count)) return undefined;
-          if (length > table.wordBytesMax) {
-            return this.#writeRun(async (writer) => {
-              const record = this.#encode.ensure(length + COUNT_BYTES);
-              encodeCountOrderRecord(record, bytes, offset, length, count);
-              const pending = writer.writeRecord(record, 0, length + COUNT_BYTES);
-              if (pending) await pending;
-            }, countRuns);
-          }
-          return this.#spillCountOrder(table, countRuns).then(() => {
-            if (!table.add(bytes, offset, length, count)) {
-              throw new ResourceError(
-                `Cannot fit a word of ${length} bytes in the count-order table; raise --memory (-S)`,
-              );
-            }
-          });
-        });
+        // Words counted exactly `floorCount` times (the lowest count that is printed: most
+        // words of a high-cardinality input) come last in count order, and among themselves
+        // in word order: the merge already yields them so, so they go straight to a run of
+        // their own instead of through the sort.
+        await this.#writeRun(
+          async (floor) => {
+            // The merge scratch holds the current word while the table spills: records are
+            // encoded in a buffer of their own.
+            await mergeSummingCounts(readers, this.#scratch, (bytes, offset, length, count) => {
+              if (count < floorCount) return undefined;
+              if (count === floorCount) {
+                writeCount(bytes, offset + length, count); // the scratch has room for it
+                return floor.writeRecord(bytes, offset, length + COUNT_BYTES);
+              }
+              return this.#addCountOrder(table, countRuns, bytes, offset, length, count);
+            });
+          },
+          floorRuns,
+          0,
+        );
       } finally {
         await this.#closeReaders(readers);
       }
       for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run);
-      const table = phase2;
+      await this.#emitCountOrder(phase2, countRuns, emit);
+      phase2 = undefined;
+      // Then the floor words, in word order.
+      const floorReaders = await this.#openReaders(floorRuns);
+      try {
+        const reader = floorReaders[0]!;
+        for (;;) {
+          let more = reader.next();
+          if (more instanceof Promise) more = await more;
+          if (!more) break;
+          const pending = emit(
+            reader.recordBytes,
+            reader.recordOffset,
+            reader.recordLength - COUNT_BYTES,
+            floorCount,
+          );
+          if (pending) await pending;
+        }
+      } finally {
+        await this.#closeReaders(floorReaders);
+      }
+    } finally {
+      phase2?.close();
+      for (const run of countRuns) await this.#io.deleteRun(run);
+      for (const run of floorRuns) await this.#io.deleteRun(run);
+    }
+  }
+
+  /** Adds a word to the count-order table, spilling it when full. */
+  #addCountOrder(
+    table: CountTable,
+    countRuns: SpillRun[],
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    count: number,
+  ): Promise<void> | undefined {
+    if (table.add(bytes, offset, length, count)) return undefined;
+    if (length > table.wordBytesMax) {
+      return this.#writeRun(async (writer) => {
+        const record = this.#encode.ensure(length + COUNT_BYTES);
+        encodeCountOrderRecord(record, bytes, offset, length, count);
+        const pending = writer.writeRecord(record, 0, length + COUNT_BYTES);
+        if (pending) await pending;
+      }, countRuns);
+    }
+    return this.#spillCountOrder(table, countRuns).then(() => {
+      if (!table.add(bytes, offset, length, count)) {
+        throw new ResourceError(
+          `Cannot fit a word of ${length} bytes in the count-order table; raise --memory (-S)`,
+        );
+      }
+    });
+  }
+
+  /** Emits the count-order table (in memory, or spilled and merged) and closes it. */
+  async #emitCountOrder(
+    table: CountTable,
+    countRuns: SpillRun[],
+    emit: RecordEmitter,
+  ): Promise<void> {
+    try {
       if (countRuns.length === 0) {
         table.sort("count");
         while (table.nextSorted()) {
@@ -614,25 +684,22 @@ export class WordCounter implements TokenSink {
         return;
       }
       if (table.entryCount > 0) await this.#spillCountOrder(table, countRuns);
-      table.close();
-      phase2 = undefined;
-      const fanIn2 = Math.min(
-        FAN_IN_MAX,
-        Math.floor((this.#memory.freePages - WRITER_PAGES - SCRATCH_PAGES) / READER_PAGES),
-      );
-      await this.#reduceRuns(countRuns, Math.max(2, fanIn2), false);
-      const finalReaders = await this.#openReaders(countRuns);
-      try {
-        await mergeRecords(finalReaders, (bytes, offset, length) => {
-          const count = decodeCountOrderCount(bytes, offset);
-          return emit(bytes, offset + COUNT_BYTES, length - COUNT_BYTES, count);
-        });
-      } finally {
-        await this.#closeReaders(finalReaders);
-      }
     } finally {
-      phase2?.close();
-      for (const run of countRuns) await this.#io.deleteRun(run);
+      table.close();
+    }
+    const fanIn2 = Math.min(
+      FAN_IN_MAX,
+      Math.floor((this.#memory.freePages - WRITER_PAGES - SCRATCH_PAGES) / READER_PAGES),
+    );
+    await this.#reduceRuns(countRuns, Math.max(2, fanIn2), false);
+    const finalReaders = await this.#openReaders(countRuns);
+    try {
+      await mergeRecords(finalReaders, (bytes, offset, length) => {
+        const count = decodeCountOrderCount(bytes, offset);
+        return emit(bytes, offset + COUNT_BYTES, length - COUNT_BYTES, count);
+      });
+    } finally {
+      await this.#closeReaders(finalReaders);
     }
   }
 
