@@ -203,9 +203,9 @@ export class SortOrder {
     if (!this.isPlainBytes) {
       const key = this.#keys[0]!;
       const limit = end;
-      end = keyLimit(bytes, offset, limit, key, this.#separator);
-      start = keyStart(bytes, offset, limit, key, this.#separator);
-      if (end < start) end = start;
+      findKey(bytes, offset, limit, key, this.#separator);
+      start = foundStart;
+      end = foundEnd < start ? start : foundEnd;
     }
     if (kind === PREFIX_NUMERIC) {
       writeNumericPrefix(bytes, start, end, out, outIndex, words);
@@ -242,13 +242,13 @@ export class SortOrder {
     const bLimit = bOffset + bLength;
     for (let keyIndex = 0; keyIndex < keys.length; keyIndex += 1) {
       const key = keys[keyIndex]!;
-      const aStart = keyStart(a, aOffset, aLimit, key, separator);
-      let aEnd = keyLimit(a, aOffset, aLimit, key, separator);
-      const bStart = keyStart(b, bOffset, bLimit, key, separator);
-      let bEnd = keyLimit(b, bOffset, bLimit, key, separator);
       // GNU: a key whose end lies before its start is empty.
-      if (aEnd < aStart) aEnd = aStart;
-      if (bEnd < bStart) bEnd = bStart;
+      findKey(a, aOffset, aLimit, key, separator);
+      const aStart = foundStart;
+      const aEnd = foundEnd < aStart ? aStart : foundEnd;
+      findKey(b, bOffset, bLimit, key, separator);
+      const bStart = foundStart;
+      const bEnd = foundEnd < bStart ? bStart : foundEnd;
       let diff: number;
       if (key.numeric) {
         diff = compareNumeric(a, aStart, aEnd, b, bStart, bEnd);
@@ -278,71 +278,68 @@ function isWholeRecordBytes(key: KeyField): boolean {
     key.hasNoOrderingOptions();
 }
 
-/** GNU `begfield`: where a key starts in the record `[start, limit)`. */
-function keyStart(
+// Results of findKey (module-level: no allocation per comparison).
+let foundStart = 0;
+let foundEnd = 0;
+
+/**
+ * Finds a key in the record `[start, limit)` in one pass over its fields: GNU's `begfield`
+ * (into `foundStart`) and `limfield` (into `foundEnd`, which may lie before `foundStart`).
+ *
+ * Both count "fields skipped" the same way, so one scan serves both:
+ * ```
+ *   -t X: skip = advance to the next X, then past it
+ *         (limfield does not step past the X that ends its last field when endChar is 0)
+ *   default: skip = blanks, then non-blanks (a field owns its leading blanks)
+ *   begfield skips startField fields; limfield skips endField + 1 (endChar 0) or endField
+ * ```
+ */
+function findKey(
   bytes: Uint8Array,
   start: number,
   limit: number,
   key: KeyField,
   separator: number,
-): number {
+): void {
+  const startSkips = key.startField;
+  const endChar = key.endChar;
+  const endSkips = key.endField < 0 ? -1 : endChar === 0 ? key.endField + 1 : key.endField;
+  const skipsMax = startSkips > endSkips ? startSkips : endSkips;
+  let keyStart = startSkips === 0 ? start : limit;
+  let keyEnd = endSkips === 0 ? start : limit;
   let position = start;
-  let fieldsToSkip = key.startField;
+  let skipped = 0;
   if (separator >= 0) {
-    while (position < limit && fieldsToSkip > 0) {
-      fieldsToSkip -= 1;
+    while (position < limit && skipped < skipsMax) {
       while (position < limit && bytes[position] !== separator) position += 1;
+      skipped += 1;
+      if (skipped === endSkips && endChar === 0) keyEnd = position;
       if (position < limit) position += 1;
+      if (skipped === startSkips) keyStart = position;
+      if (skipped === endSkips && endChar !== 0) keyEnd = position;
     }
   } else {
-    while (position < limit && fieldsToSkip > 0) {
-      fieldsToSkip -= 1;
+    while (position < limit && skipped < skipsMax) {
       while (position < limit && BLANKS[bytes[position]!] === 1) position += 1;
       while (position < limit && BLANKS[bytes[position]!] === 0) position += 1;
+      skipped += 1;
+      if (skipped === startSkips) keyStart = position;
+      if (skipped === endSkips) keyEnd = position;
     }
   }
   if (key.skipStartBlanks) {
-    while (position < limit && BLANKS[bytes[position]!] === 1) position += 1;
+    while (keyStart < limit && BLANKS[bytes[keyStart]!] === 1) keyStart += 1;
   }
-  position += key.startChar;
-  return position < limit ? position : limit;
-}
-
-/** GNU `limfield`: where a key ends (exclusive) in the record `[start, limit)`. */
-function keyLimit(
-  bytes: Uint8Array,
-  start: number,
-  limit: number,
-  key: KeyField,
-  separator: number,
-): number {
-  if (key.endField < 0) return limit;
-  let position = start;
-  const endChar = key.endChar;
-  // endChar 0: the key includes the whole end field, so skip one more field.
-  let fieldsToSkip = endChar === 0 ? key.endField + 1 : key.endField;
-  if (separator >= 0) {
-    while (position < limit && fieldsToSkip > 0) {
-      fieldsToSkip -= 1;
-      while (position < limit && bytes[position] !== separator) position += 1;
-      // Stop before the separator that ends the last wanted field.
-      if (position < limit && (fieldsToSkip > 0 || endChar !== 0)) position += 1;
-    }
-  } else {
-    while (position < limit && fieldsToSkip > 0) {
-      fieldsToSkip -= 1;
-      while (position < limit && BLANKS[bytes[position]!] === 1) position += 1;
-      while (position < limit && BLANKS[bytes[position]!] === 0) position += 1;
-    }
-  }
-  if (endChar !== 0) {
+  keyStart += key.startChar;
+  foundStart = keyStart < limit ? keyStart : limit;
+  if (endSkips >= 0 && endChar !== 0) {
     if (key.skipEndBlanks) {
-      while (position < limit && BLANKS[bytes[position]!] === 1) position += 1;
+      while (keyEnd < limit && BLANKS[bytes[keyEnd]!] === 1) keyEnd += 1;
     }
-    position += endChar;
-    if (position > limit) position = limit;
+    keyEnd += endChar;
+    if (keyEnd > limit) keyEnd = limit;
   }
-  return position;
+  foundEnd = keyEnd;
 }
 
 /** memcmp of two ranges, then the shorter first. */
