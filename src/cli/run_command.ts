@@ -116,8 +116,9 @@ export async function runJob(
   const job = parseJobFile(await readSmallTextFile(jobPath), { path: jobPath, schema });
   const argvOf = (step: JobStep): string[] => {
     const stepArgs = stepArgv(job.config, step, schema.get(step.command) ?? []);
-    const accepted = optionNames(commands.get(step.command)!);
-    if (options.progress !== undefined && accepted.includes("progress")) {
+    // --progress is a runner option (not a step key) that the run passes on to the steps.
+    const takesProgress = /--progress\b/.test(commands.get(step.command)!.help);
+    if (options.progress !== undefined && takesProgress) {
       stepArgs.unshift(options.progress ? "--progress" : "--no-progress");
     }
     return stepArgs;

@@ -216,3 +216,35 @@ steps:
     strictEqual(await Deno.readTextFile(`${dir}/out/b.txt`), await gnu("sort", [], words));
   });
 });
+
+Deno.test("Progress: nothing on a non-TTY stderr unless --progress; --progress reaches the steps", async () => {
+  await withJobDir(async (dir) => {
+    const job = await writeJob(
+      dir,
+      `config:
+  memory: 128kb
+  segment-size: 4kb
+steps:
+  - sort: { input: in/words.txt, output: out/a.txt }
+`,
+    );
+    const quiet = await runSpillway(["run", job]);
+    strictEqual(quiet.code, 0, quiet.stderr);
+    strictEqual(quiet.stderr, "");
+    const loud = await runSpillway(["run", "--progress", job]);
+    strictEqual(loud.code, 0, loud.stderr);
+    const lines = loud.stderr.trimEnd().split("\n");
+    // Forced onto a pipe: plain lines (no \r redraws), a read phase and the merge passes.
+    strictEqual(loud.stderr.includes("\r"), false);
+    match(lines[0]!, /^spillway: read {2}/);
+    strictEqual(lines.some((line) => /^spillway: merge pass \d+ of \d+ {2}/.test(line)), true);
+    const hidden = await runSpillway([
+      "sort",
+      "--no-progress",
+      "-o",
+      `${dir}/out/b.txt`,
+      `${dir}/in/words.txt`,
+    ]);
+    strictEqual(hidden.stderr, "");
+  });
+});
