@@ -226,7 +226,7 @@ export async function mergeSortedFiles(
   let runs: SpillRun[] | undefined = undefined;
   if (request.inputs.length > fanIn) {
     // Pass 1: groups of input files into runs.
-    progress.phase({ name: "merge", pass: 1, passCount });
+    progress.phase({ name: "merge", pass: 1, passCount, ...inputBytes(request.inputs) });
     runs = [];
     for (let start = 0; start < request.inputs.length; start += fanIn) {
       const group = request.inputs.slice(start, start + fanIn);
@@ -241,7 +241,7 @@ export async function mergeSortedFiles(
     result.passes += 1;
     // Middle passes: runs into fewer runs.
     while (runs.length > fanIn) {
-      progress.phase({ name: "merge", pass: result.passes + 1, passCount });
+      progress.phase({ name: "merge", pass: result.passes + 1, passCount, ...runBytes(runs) });
       const next: SpillRun[] = [];
       for (let start = 0; start < runs.length; start += fanIn) {
         const group = runs.slice(start, start + fanIn);
@@ -259,7 +259,12 @@ export async function mergeSortedFiles(
     }
   }
   // Final pass: into the output, adding the terminator to each record.
-  progress.phase({ name: "merge", pass: result.passes + 1, passCount });
+  progress.phase({
+    name: "merge",
+    pass: result.passes + 1,
+    passCount,
+    ...(runs === undefined ? inputBytes(request.inputs) : runBytes(runs)),
+  });
   const cursors: Array<RecordCursor & { close(): Promise<void> }> = runs === undefined
     ? await openLineCursors(io, request.inputs, request.terminator, counters)
     : await openRunReaders(io, runs);
@@ -300,6 +305,29 @@ type RecordSinkLike = (
   byteOffset: number,
   byteLength: number,
 ) => Promise<void> | undefined;
+
+/** The total size of plain input files, for the progress line (none for stdin, pipes, .gz). */
+function inputBytes(paths: readonly string[]): { totalBytes?: number } {
+  let total = 0;
+  for (const path of paths) {
+    if (path === "-" || path.endsWith(".gz")) return {};
+    try {
+      const info = Deno.statSync(path);
+      if (!info.isFile) return {};
+      total += info.size;
+    } catch {
+      return {}; // opening it reports the problem
+    }
+  }
+  return { totalBytes: total };
+}
+
+/** The total size of spill runs, for the progress line. */
+function runBytes(runs: readonly SpillRun[]): { totalBytes: number } {
+  let total = 0;
+  for (const run of runs) total += run.byteLength;
+  return { totalBytes: total };
+}
 
 async function openLineCursors(
   io: IoManager,
