@@ -2,14 +2,19 @@ import type { BlockChannel, OperationCounter } from "./channel.ts";
 
 /**
  * A {@linkcode BlockChannel} over a `Deno.FsFile`: seeks only when the position jumps, and
- * loops on partial reads and writes. Operations are chained so at most one touches the file
- * position at a time while callers keep several queued (write-behind, read-ahead).
+ * loops on partial reads and writes.
+ *
+ * The calls are synchronous behind the promise interface: measured on Linux, an async Deno file
+ * op costs a thread-pool round trip (32 KiB async writes ran at ~110 MB/s against ~640 MB/s for
+ * `writeSync`, reads 120 vs 2000 MB/s, see tests/bench/io_bench.ts), far more than the copy
+ * into the page cache it waits for. Callers still treat every operation as asynchronous, so a
+ * thread-backed channel can replace this one without touching them.
  */
 export class FileChannel implements BlockChannel {
   readonly path: string;
   #file: Deno.FsFile | undefined;
   #position = 0;
-  #tail: Promise<unknown> = Promise.resolve();
+  #end = 0;
   #counter: OperationCounter;
 
   /**
@@ -24,21 +29,50 @@ export class FileChannel implements BlockChannel {
   }
 
   write(position: number, bytes: Uint8Array): Promise<void> {
-    const run = this.#tail.then(() => this.#write(position, bytes));
-    this.#tail = run.catch(() => {});
-    return run;
+    try {
+      this.#counter.tick();
+      const file = this.#seek(position);
+      let done = 0;
+      try {
+        while (done < bytes.length) done += file.writeSync(bytes.subarray(done));
+      } finally {
+        this.#position = position + done;
+        if (this.#position > this.#end) this.#end = this.#position;
+      }
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   read(position: number, into: Uint8Array): Promise<number> {
-    const run = this.#tail.then(() => this.#read(position, into));
-    this.#tail = run.catch(() => {});
-    return run;
+    try {
+      this.#counter.tick();
+      const file = this.#seek(position);
+      let done = 0;
+      try {
+        while (done < into.length) {
+          const count = file.readSync(done === 0 ? into : into.subarray(done));
+          if (count === null) break;
+          done += count;
+        }
+      } finally {
+        this.#position = position + done;
+      }
+      return Promise.resolve(done);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  async truncate(byteLength: number): Promise<void> {
-    await this.#tail;
-    this.#counter.tick();
-    await this.#open().truncate(byteLength);
+  truncate(byteLength: number): Promise<void> {
+    try {
+      this.#counter.tick();
+      if (byteLength < this.#end) this.#open().truncateSync(byteLength);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   close(): void {
@@ -52,41 +86,12 @@ export class FileChannel implements BlockChannel {
     return this.#file;
   }
 
-  async #seek(position: number): Promise<Deno.FsFile> {
+  #seek(position: number): Deno.FsFile {
     const file = this.#open();
     if (this.#position !== position) {
-      await file.seek(position, Deno.SeekMode.Start);
+      file.seekSync(position, Deno.SeekMode.Start);
       this.#position = position;
     }
     return file;
-  }
-
-  async #write(position: number, bytes: Uint8Array): Promise<void> {
-    this.#counter.tick();
-    const file = await this.#seek(position);
-    let done = 0;
-    try {
-      while (done < bytes.length) {
-        done += await file.write(bytes.subarray(done));
-      }
-    } finally {
-      this.#position = position + done;
-    }
-  }
-
-  async #read(position: number, into: Uint8Array): Promise<number> {
-    this.#counter.tick();
-    const file = await this.#seek(position);
-    let done = 0;
-    try {
-      while (done < into.length) {
-        const count = await file.read(into.subarray(done));
-        if (count === null) break;
-        done += count;
-      }
-    } finally {
-      this.#position = position + done;
-    }
-    return done;
   }
 }

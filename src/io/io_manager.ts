@@ -508,10 +508,15 @@ export class IoManager implements AsyncDisposable {
     if (mode !== null) await Deno.chmod(tempPath, mode & 0o7777).catch(() => {});
     return {
       name: path,
-      write: async (bytes) => {
-        counter.tick();
-        let done = 0;
-        while (done < bytes.length) done += await file.write(bytes.subarray(done));
+      write: (bytes) => {
+        try {
+          counter.tick();
+          let done = 0;
+          while (done < bytes.length) done += file.writeSync(bytes.subarray(done));
+          return Promise.resolve();
+        } catch (error) {
+          return Promise.reject(error);
+        }
       },
       commit: async () => {
         closeFile();
@@ -572,10 +577,15 @@ export class IoManager implements AsyncDisposable {
 function stdoutTarget(counter: OperationCounter): OutputTarget {
   return {
     name: "standard output",
-    write: async (bytes) => {
-      counter.tick();
-      let done = 0;
-      while (done < bytes.length) done += await Deno.stdout.write(bytes.subarray(done));
+    write: (bytes) => {
+      try {
+        counter.tick();
+        let done = 0;
+        while (done < bytes.length) done += Deno.stdout.writeSync(bytes.subarray(done));
+        return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(error);
+      }
     },
     commit: () => Promise.resolve(),
     abort: () => Promise.resolve(),

@@ -175,13 +175,24 @@ export class RunReader {
   next(): boolean | Promise<boolean> {
     const bytes = this.#bytes;
     const position = this.#position;
-    if (position < this.#end) {
-      const length = bytes[position]!;
-      if (length < 128 && position + 1 + length <= this.#end) {
+    const end = this.#end;
+    if (position < end) {
+      let length = bytes[position]!;
+      let start = position + 1;
+      if (length >= 128 && start < end) {
+        const second = bytes[start]!;
+        if (second < 128) {
+          length = (length & 127) | (second << 7);
+          start += 1;
+        } else {
+          return this.#nextSlow();
+        }
+      }
+      if (length < 16384 && start + length <= end) {
         this.recordBytes = bytes;
-        this.recordOffset = position + 1;
+        this.recordOffset = start;
         this.recordLength = length;
-        this.#position = position + 1 + length;
+        this.#position = start + length;
         this.#recordsRead += 1;
         return true;
       }

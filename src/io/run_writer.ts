@@ -65,6 +65,8 @@ export function spillHeader(segmentBytes: number): Uint8Array {
 interface InFlight {
   segment: MemorySegment;
   done: Promise<void>;
+  /** Set when the write settled (so the segment can be reused without awaiting). */
+  completed: boolean;
 }
 
 /**
@@ -126,34 +128,40 @@ export class RunWriter {
     byteLength: number,
   ): Promise<void> | undefined {
     const out = this.#bytes;
-    const position = this.#position;
-    if (byteLength < 128 && position + 1 + byteLength <= out.length) {
-      out[position] = byteLength;
-      if (byteLength <= 16) {
-        for (let i = 0; i < byteLength; i += 1) out[position + 1 + i] = bytes[byteOffset + i]!;
-      } else {
-        out.set(bytes.subarray(byteOffset, byteOffset + byteLength), position + 1);
+    let position = this.#position;
+    if (byteLength < 128) {
+      if (position + 1 + byteLength <= out.length) {
+        out[position] = byteLength;
+        position += 1;
+        if (byteLength <= 16) {
+          for (let i = 0; i < byteLength; i += 1) out[position + i] = bytes[byteOffset + i]!;
+        } else {
+          out.set(bytes.subarray(byteOffset, byteOffset + byteLength), position);
+        }
+        this.#position = position + byteLength;
+        this.#recordCount += 1;
+        return undefined;
       }
-      this.#position = position + 1 + byteLength;
+    } else if (byteLength < 16384 && position + 2 + byteLength <= out.length) {
+      out[position] = (byteLength & 127) | 128;
+      out[position + 1] = byteLength >>> 7;
+      out.set(bytes.subarray(byteOffset, byteOffset + byteLength), position + 2);
+      this.#position = position + 2 + byteLength;
       this.#recordCount += 1;
       return undefined;
     }
-    return this.#writeSlow(bytes, byteOffset, byteLength);
+    return this.#writeSpanning(bytes, byteOffset, byteLength);
   }
 
-  async #writeSlow(bytes: Uint8Array, byteOffset: number, byteLength: number): Promise<void> {
+  /** A record that does not fit the current block: copy across blocks, awaiting only if needed. */
+  #writeSpanning(
+    bytes: Uint8Array,
+    byteOffset: number,
+    byteLength: number,
+  ): Promise<void> | undefined {
     this.#checkOpen();
-    try {
-      await this.#writeSpanning(bytes, byteOffset, byteLength);
-    } catch (error) {
-      await this.abort();
-      throw error;
-    }
-  }
-
-  async #writeSpanning(bytes: Uint8Array, byteOffset: number, byteLength: number): Promise<void> {
     assert(
-      Number.isSafeInteger(byteLength) && byteLength >= 0 &&
+      Number.isSafeInteger(byteLength) && byteLength >= 0 && byteOffset >= 0 &&
         byteOffset + byteLength <= bytes.length,
       `record range [${byteOffset}, +${byteLength}) exceeds ${bytes.length} bytes`,
     );
@@ -167,30 +175,97 @@ export class RunWriter {
     }
     varint[varintLength] = value;
     varintLength += 1;
-    await this.#copy(varint, 0, varintLength);
-    await this.#copy(bytes, byteOffset, byteLength);
-    this.#recordCount += 1;
-  }
-
-  async #copy(source: Uint8Array, offset: number, length: number): Promise<void> {
-    let done = 0;
-    while (done < length) {
-      if (this.#position === this.#segmentBytes) await this.#advance(false);
-      const count = Math.min(length - done, this.#segmentBytes - this.#position);
-      this.#bytes.set(source.subarray(offset + done, offset + done + count), this.#position);
-      this.#position += count;
-      done += count;
+    try {
+      const varintDone = this.#put(varint, 0, varintLength);
+      const bytesDone = varintDone === varintLength ? this.#put(bytes, byteOffset, byteLength) : 0;
+      if (bytesDone === byteLength && varintDone === varintLength) {
+        this.#recordCount += 1;
+        return undefined;
+      }
+      return this.#writeAsync(
+        varintLength - varintDone,
+        bytes,
+        byteOffset + bytesDone,
+        byteLength - bytesDone,
+      );
+    } catch (error) {
+      return this.abort().then(() => Promise.reject(error));
     }
   }
 
-  /** Seals the current block, writes it behind, and takes a free segment (awaiting one). */
-  async #advance(last: boolean): Promise<void> {
-    this.#seal(last);
-    if (last) return;
+  async #writeAsync(
+    varintLeft: number,
+    bytes: Uint8Array,
+    byteOffset: number,
+    byteLength: number,
+  ): Promise<void> {
+    try {
+      const varint = this.#varint;
+      let varintEnd = 0;
+      while (varint[varintEnd]! >= 128) varintEnd += 1;
+      varintEnd += 1;
+      let varintAt = varintEnd - varintLeft;
+      while (varintAt < varintEnd) {
+        await this.#takeFreeSegment();
+        varintAt += this.#put(varint, varintAt, varintEnd - varintAt);
+      }
+      let done = 0;
+      while (done < byteLength) {
+        if (this.#position === this.#segmentBytes) await this.#takeFreeSegment();
+        done += this.#put(bytes, byteOffset + done, byteLength - done);
+      }
+      this.#recordCount += 1;
+    } catch (error) {
+      await this.abort();
+      throw error;
+    }
+  }
+
+  /**
+   * Copies as much as fits without waiting: fills the current block, then moves on to free
+   * segments (or ones whose write already finished).
+   *
+   * @returns Bytes copied; fewer than `length` when a block write must be awaited first.
+   */
+  #put(source: Uint8Array, offset: number, length: number): number {
+    let done = 0;
+    while (done < length) {
+      if (this.#position === this.#segmentBytes) {
+        const oldest = this.#inFlight[0];
+        if (this.#free.length === 0 && (oldest === undefined || !oldest.completed)) return done;
+        this.#seal(false);
+        this.#switchSegment();
+      }
+      const count = Math.min(length - done, this.#segmentBytes - this.#position);
+      if (count <= 16) {
+        const out = this.#bytes;
+        const at = this.#position;
+        for (let i = 0; i < count; i += 1) out[at + i] = source[offset + done + i]!;
+      } else {
+        this.#bytes.set(source.subarray(offset + done, offset + done + count), this.#position);
+      }
+      this.#position += count;
+      done += count;
+    }
+    return done;
+  }
+
+  /** The current block is full: seal it and wait for a segment to fill next. */
+  async #takeFreeSegment(): Promise<void> {
+    if (this.#position < this.#segmentBytes) return;
+    this.#seal(false);
+    if (this.#free.length === 0) {
+      await this.#inFlight[0]!.done;
+    }
+    this.#switchSegment();
+  }
+
+  /** Makes a free segment (or the oldest finished in-flight one) current. */
+  #switchSegment(): void {
+    this.#throwIfFailed();
     if (this.#free.length === 0) {
       const oldest = this.#inFlight.shift()!;
-      await oldest.done;
-      this.#throwIfFailed();
+      assert(oldest.completed, "the oldest block write has finished");
       this.#free.push(oldest.segment);
     }
     this.#current = this.#free.pop()!;
@@ -207,8 +282,11 @@ export class RunWriter {
     writeU32(out, 12, crc32c(out, BLOCK_HEADER_BYTES, this.#position, crc32c(out, 0, 12)));
     const position = blockPosition(this.#blockIndex, this.#segmentBytes);
     this.#blockIndex += 1;
-    const done = this.#track(this.#channel.write(position, out), out.length);
-    this.#inFlight.push({ segment: this.#current, done });
+    const entry: InFlight = { segment: this.#current, done: Promise.resolve(), completed: false };
+    entry.done = this.#track(this.#channel.write(position, out), out.length).then(() => {
+      entry.completed = true;
+    });
+    this.#inFlight.push(entry);
   }
 
   #track(write: Promise<void>, byteLength: number): Promise<void> {
@@ -241,7 +319,7 @@ export class RunWriter {
   async finish(): Promise<SpillRun> {
     this.#checkOpen();
     try {
-      await this.#advance(true);
+      this.#seal(true);
       await this.#headerWrite;
       for (const entry of this.#inFlight) await entry.done;
       this.#throwIfFailed();
