@@ -294,9 +294,15 @@ export class CountTable implements TokenSink {
       }
       assert(pairs === n, `found ${pairs} entries, expected ${n}`);
       assert(3 * n <= index.length, `${n} entries do not fit ${index.length} index words`);
-      for (let e = n - 1; e >= 0; e -= 1) index[e * 3 + 2] = index[e * 2 + 1]!;
       this.#sorted = true;
       this.#sortedCount = n;
+      if (order === "word" && n > INSERTION_SORT_MAX) {
+        this.#sortWordsNative(n);
+        this.#cursor = -1;
+        this.#byCount = false;
+        return;
+      }
+      for (let e = n - 1; e >= 0; e -= 1) index[e * 3 + 2] = index[e * 2 + 1]!;
     }
     const n = this.#sortedCount;
     for (let e = 0; e < n; e += 1) {
@@ -416,6 +422,90 @@ export class CountTable implements TokenSink {
     this.#block = undefined;
     this.#buckets = new Int32Array(0);
     this.#recordBytes = new Uint8Array(0);
+  }
+
+  /**
+   * Sorts a fresh table by word with the engine's native numeric sort: each entry becomes one
+   * float64 `prefix * 2^indexBits + entry` (the word's first `53 - indexBits` bits, then the
+   * entry number), runs of equal prefixes are finished by full comparison, and the result is
+   * laid out as the `[key0, key1, ptr]` index the cursor reads.
+   *
+   * ```
+   * bucket block (int32):  [ keys: float64 x n ............ | ... | addresses: n ]
+   *                        then sorted addresses overwrite the consumed keys from the front
+   * ```
+   * The pointers sit at odd positions `2e + 1` on entry (compacted pairs).
+   */
+  #sortWordsNative(n: number): void {
+    const index = this.#buckets;
+    // Move the addresses to the block's end (2 * buckets >= 3n, so they do not overlap).
+    const addressBase = index.length - n;
+    for (let e = n - 1; e >= 0; e -= 1) index[addressBase + e] = index[e * 2 + 1]!;
+    const keys = new Float64Array(index.buffer, index.byteOffset, n);
+    const indexBits = Math.max(1, Math.ceil(Math.log2(n)));
+    const indexScale = 2 ** indexBits;
+    const prefixBits = 53 - indexBits;
+    const shift = 2 ** (prefixBits - 32); // < 1 when fewer than 32 prefix bits
+    for (let e = 0; e < n; e += 1) {
+      const address = index[addressBase + e]!;
+      const page = this.#pageBytes[address >>> this.#pageShift]!;
+      const offset = (address & this.#pageMask) << 2;
+      const length = this.#pageWords[address >>> this.#pageShift]![offset >>> 2]!;
+      const high = prefixWord(page, offset + HEADER_BYTES, length, 0);
+      let prefix: number;
+      if (prefixBits >= 32) {
+        const low = prefixWord(page, offset + HEADER_BYTES, length, 4);
+        prefix = high * shift + Math.floor(low / 2 ** (64 - prefixBits));
+      } else {
+        prefix = Math.floor(high * shift);
+      }
+      keys[e] = prefix * indexScale + e;
+    }
+    keys.sort();
+    // Finish runs of equal prefixes by comparing whole words.
+    let runStart = 0;
+    let runPrefix = Math.floor(keys[0]! / indexScale);
+    for (let r = 1; r <= n; r += 1) {
+      const prefix = r < n ? Math.floor(keys[r]! / indexScale) : -1;
+      if (prefix === runPrefix) continue;
+      if (r - runStart > 1) this.#sortTies(keys, runStart, r, indexScale, addressBase);
+      runStart = r;
+      runPrefix = prefix;
+    }
+    // Sorted addresses to the front (each key is read before its slot is overwritten), then
+    // widened to the [key0, key1, ptr] layout from the back.
+    for (let r = 0; r < n; r += 1) {
+      const entry = keys[r]! % indexScale;
+      index[r] = index[addressBase + entry]!;
+    }
+    for (let r = n - 1; r >= 0; r -= 1) index[r * 3 + 2] = index[r]!;
+  }
+
+  /** Sorts keys[from, to) (equal prefixes) by whole words. */
+  #sortTies(
+    keys: Float64Array,
+    from: number,
+    to: number,
+    indexScale: number,
+    addressBase: number,
+  ): void {
+    const index = this.#buckets;
+    const address = (key: number) => index[addressBase + (key % indexScale)]!;
+    if (to - from <= 32) {
+      for (let k = from + 1; k < to; k += 1) {
+        const key = keys[k]!;
+        let m = k;
+        while (m > from && this.#compareWords(address(key), address(keys[m - 1]!)) < 0) {
+          keys[m] = keys[m - 1]!;
+          m -= 1;
+        }
+        keys[m] = key;
+      }
+      return;
+    }
+    const run = Array.from(keys.subarray(from, to));
+    run.sort((a, b) => this.#compareWords(address(a), address(b)));
+    keys.set(run, from);
   }
 
   /** Whether entry `a` sorts before entry `b` (indices into the sorted index). */

@@ -147,3 +147,21 @@ Deno.test("CountTable matches a Map oracle, growing and spilling (random words)"
     150,
   );
 });
+
+Deno.test("CountTable sorts long runs of words that share their first bytes", () => {
+  const { table, close } = setup(16, 16);
+  const words: string[] = [];
+  for (let i = 0; i < 300; i += 1) {
+    // 200 words behind one 12-byte prefix (a tie run longer than 32), 100 short ones.
+    const word = i < 200 ? `common-prefix${(i * 7919) % 1000}` : `w${i}`;
+    words.push(word);
+    const bytes = encoder.encode(word);
+    ok(table.addToken(bytes, 0, bytes.length));
+  }
+  table.sort("word");
+  deepStrictEqual(
+    drain(table).map(([word]) => word),
+    [...new Set(words)].sort(byteOrder),
+  );
+  close();
+});
