@@ -1,4 +1,4 @@
-import { ExitCode, formatBytes, UsageError } from "../base/mod.ts";
+import { ExitCode, formatBytes, InputError, UsageError } from "../base/mod.ts";
 import type { JobStats } from "../job/mod.ts";
 import type { Command } from "./command.ts";
 import { printOut } from "./output.ts";
@@ -6,12 +6,12 @@ import { parseCommandArgs, stringValue } from "./parse_args.ts";
 import { runJob } from "./run_command.ts";
 import { readSmallTextFile } from "./stats_report.ts";
 
-/** The bundled demo job, found beside the sources (works from a fresh clone). */
-const DEMO_JOB = new URL("../../data/demo.yaml", import.meta.url);
+/** The bundled demo job, relative to the project folder (where `deno task demo` runs). */
+const DEMO_JOB = "data/demo.yaml";
 
 const help = `Usage: spillway demo [--job FILE]
 
-Runs the bundled demo job (data/demo.yaml) through the job runner, exactly as
+Runs the bundled demo job (data/demo.yaml, in the project folder) through the job runner, as
 'spillway run data/demo.yaml' would: word counts of three small corpus parts computed as map
 (count per part) and reduce (merge --sum), checked against one count of the whole corpus, and a
 sort of the corpus, all in a 256 KiB budget so that every step spills and merges. Then shows the
@@ -31,8 +31,12 @@ export const demoCommand: Command = {
       job: { type: "string" },
       progress: { type: "boolean" },
     });
-    const jobPath = stringValue(values, "job") ??
-      relativeToCwd(decodeURIComponent(DEMO_JOB.pathname));
+    const jobPath = stringValue(values, "job") ?? DEMO_JOB;
+    if (jobPath === DEMO_JOB && !isFile(DEMO_JOB)) {
+      throw new InputError(
+        `Cannot find ${DEMO_JOB} in ${Deno.cwd()}; run 'deno task demo' in the project folder or give --job FILE`,
+      );
+    }
     printOut(`spillway demo: running ${jobPath} (the same as 'spillway run ${jobPath}')`);
     const progress = values["progress"];
     const { job, exitCode, reports } = await runJob(jobPath, {
@@ -107,7 +111,10 @@ function stepLine(name: string, width: number, stats: JobStats): string {
   ].join("  ");
 }
 
-function relativeToCwd(path: string): string {
-  const cwd = Deno.cwd();
-  return path.startsWith(`${cwd}/`) ? path.slice(cwd.length + 1) : path;
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
 }
