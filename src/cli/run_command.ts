@@ -139,7 +139,7 @@ export async function runJob(
       );
     } catch (error) {
       const { reportError } = await import("./run_cli.ts");
-      exitCode = reportError(error, false);
+      exitCode = reportError(error, Deno.args.includes("--debug"));
     }
     if (exitCode !== ExitCode.ok) {
       const skipped = job.steps.length - step.index;
