@@ -56,6 +56,8 @@ export class CountFormatter {
   #first = true;
 
   /**
+   * Makes a formatter that writes to `sink`.
+   *
    * @param sink Where the bytes go.
    * @param format The format.
    */

@@ -47,6 +47,8 @@ export class ReservedScratch {
   #bytes: Uint8Array = new Uint8Array(0);
 
   /**
+   * Makes an empty scratch; nothing is reserved until {@linkcode ReservedScratch.ensure}.
+   *
    * @param memory The budget.
    * @param owner Owner of the reservation.
    */

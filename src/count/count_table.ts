@@ -109,6 +109,8 @@ export class CountTable implements TokenSink {
   #growCount = 0;
 
   /**
+   * Makes an empty table; pages and the first bucket block are taken on the first add.
+   *
    * @param memory The manager that lends the record pages.
    * @param options Bucket allocator, record page limit and owner.
    */

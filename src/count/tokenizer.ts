@@ -98,7 +98,11 @@ export class Tokenizer {
   #scratch: Uint8Array = new Uint8Array(SCRATCH_BYTES_INITIAL);
   #lower: boolean;
 
-  /** @param options Rule and case mode. */
+  /**
+   * Makes a tokenizer (the `words` rule derives its Unicode tables on first use).
+   *
+   * @param options Rule and case mode.
+   */
   constructor(options: TokenizerOptions = {}) {
     this.kind = options.kind ?? "words";
     this.caseMode = options.caseMode ?? (this.kind === "whitespace" ? "preserve" : "lower");

@@ -44,6 +44,8 @@ export class TopHeap {
   #garbage = 0;
 
   /**
+   * Makes an empty heap and reserves its slots.
+   *
    * @param memory The budget for the slots and the word arena.
    * @param limit How many words to keep (at least 1).
    * @throws {MemoryBudgetError} If the slots do not fit the budget.

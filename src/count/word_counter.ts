@@ -128,6 +128,8 @@ export class WordCounter implements TokenSink {
   #foreignInvalidBytes = 0;
 
   /**
+   * Makes a counter: reserves the bucket arena and sets the table size.
+   *
    * @param memory The budget.
    * @param io Where runs spill.
    * @param options Tokenizer, case mode and table size.
@@ -184,7 +186,12 @@ export class WordCounter implements TokenSink {
     return this.#runs.length;
   }
 
-  /** @inheritdoc */
+  /**
+   * Counts a token (the tokenizer's sink); a word longer than a page is parked for a run of
+   * its own.
+   *
+   * @returns False when the table is full (the caller spills and retries).
+   */
   addToken(bytes: Uint8Array, byteOffset: number, byteLength: number): boolean {
     const table = this.#table!;
     if (table.addToken(bytes, byteOffset, byteLength)) return true;
