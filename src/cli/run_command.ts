@@ -174,8 +174,11 @@ export function optionNames(command: Command): string[] {
   const names = new Set<string>();
   // Options listed as unsupported fail when used: they are not step keys.
   const supported = command.help.split(/^Not supported/m)[0]!;
-  for (const match of supported.matchAll(/(?:^|[\s,[(])--(?:\[no-\])?([a-z][a-z0-9-]*)/g)) {
-    names.add(match[1]!);
+  for (const line of supported.split("\n")) {
+    // Option lines: "  -o, --output=FILE   text" or "      --fan-in=N   text" (not prose).
+    if (!/^ {1,8}(?:-[A-Za-z], )?--[a-z]/.test(line)) continue;
+    const spec = line.trim().split(/\s{2,}/)[0]!;
+    for (const match of spec.matchAll(/--(?:\[no-\])?([a-z][a-z0-9-]*)/g)) names.add(match[1]!);
   }
   return [...names].filter((name) => !runnerOnlyOptions.has(name) && !name.startsWith("no-"));
 }
