@@ -258,3 +258,39 @@ Deno.test("WordCounter count order with a 64 KiB budget (regression: seed 1, 261
   });
   deepStrictEqual(asText(result.lines), oracle(text, "count"));
 });
+
+Deno.test("WordCounter cleans up after an I/O failure at any operation (fault injection)", async () => {
+  const text = randomText(3, 1500, 2000);
+  let failures = 0;
+  for (let failAt = 1; failAt <= 60; failAt += 3) {
+    const tmp = await Deno.makeTempDir({ prefix: "spillway-count-fault-" });
+    const memory = new MemoryManager({ budgetBytes: 96 * KIB, segmentBytes: 4 * KIB });
+    const io = await IoManager.open({
+      memory,
+      tmpDirs: [tmp],
+      handleSignals: false,
+      faultInjection: { failAtOperation: failAt, error: new Error(`injected at ${failAt}`) },
+    });
+    const counter = new WordCounter(memory, io, { tokenizer: "whitespace" });
+    try {
+      for (let start = 0; start < text.length;) {
+        let end = text.indexOf(10, start + 2000);
+        end = end < 0 ? text.length : end + 1;
+        const pending = counter.addChunk(text.subarray(start, end));
+        if (pending) await pending;
+        start = end;
+      }
+      await counter.finish({ order: "count" }, () => undefined);
+    } catch (error) {
+      failures += 1;
+      ok(/injected at/.test(String(error)), String(error));
+    } finally {
+      await counter.close();
+      await io.close();
+    }
+    memory.assertAllReleased();
+    deepStrictEqual([...Deno.readDirSync(tmp)], []);
+    await Deno.remove(tmp, { recursive: true });
+  }
+  ok(failures > 5, `only ${failures} runs hit the injected failure`);
+});
