@@ -134,6 +134,7 @@ export class IoManager implements AsyncDisposable {
   #fileCounter = 0;
   #counter: OperationCounter;
   #signalHandlers: Array<[Deno.Signal, () => void]> = [];
+  #onUnload = (): void => this.removeAllSync();
   #onSignal: ((signal: Deno.Signal, exitCode: number) => void) | undefined;
   #closed = false;
   #mmapWindowBytes: number;
@@ -184,6 +185,8 @@ export class IoManager implements AsyncDisposable {
       throw error;
     }
     const manager = new IoManager(options.memory, privateDirs, spillMode, options);
+    // Safety net: a process that ends without close() still removes its files.
+    globalThis.addEventListener("unload", manager.#onUnload);
     if (spillMode === "mmap") {
       const libc = acquireLibc();
       if (typeof libc === "string") {
@@ -376,6 +379,7 @@ export class IoManager implements AsyncDisposable {
     if (this.#closed) return;
     this.#closed = true;
     this.#removeSignalHandlers();
+    globalThis.removeEventListener("unload", this.#onUnload);
     for (const item of [...this.#live]) {
       try {
         if (item.abort !== undefined) await item.abort();
