@@ -182,7 +182,10 @@ class ExternalSorter {
   #buffers: SortBuffer[] = [];
   #filling = 0;
   #worker: SortWorker | undefined = undefined;
+  /** The spill of the last handed-off buffer (after its sort). */
   #inFlight: Promise<void> | undefined = undefined;
+  /** The sort of the last handed-off buffer on the Worker. */
+  #sorting: Promise<void> | undefined = undefined;
   /** Run slots in input order; undefined while a buffer's spill is in flight. */
   #runs: Array<SpillRun | undefined> = [];
   #stats: SortStats = {
@@ -264,7 +267,9 @@ class ExternalSorter {
       }
     } finally {
       if (this.#inFlight !== undefined) await this.#inFlight.catch(() => {});
+      if (this.#sorting !== undefined) await this.#sorting.catch(() => {});
       this.#inFlight = undefined;
+      this.#sorting = undefined;
       this.#worker?.close();
       for (const buffer of buffers) if (!buffer.isLent) buffer.release();
     }
@@ -275,30 +280,45 @@ class ExternalSorter {
     const previous = this.#inFlight;
     if (previous === undefined) return;
     this.#inFlight = undefined;
+    this.#sorting = undefined;
     await previous;
   }
 
-  /** Hands the full buffer to the Worker (or sorts it here) and spills it in the background. */
+  /**
+   * Hands the full buffer to the Worker (or sorts it here) and spills it in the background.
+   *
+   * With two buffers A and B: when B is full, the Worker is free as soon as A is sorted, so B
+   * starts sorting while this thread still spills A; once A is spilled it is refilled while B
+   * sorts. Spills run one at a time (one run writer's pages in the plan).
+   */
   async #handOff(): Promise<void> {
     const buffers = this.#buffers;
     const full = buffers[this.#filling]!;
-    await this.#awaitInFlight();
     const slot = this.#runs.length;
     this.#runs.push(undefined);
-    if (buffers.length > 1) {
-      if (this.#worker === undefined) {
-        assert(this.#descriptor !== undefined, "two sort buffers need a Worker");
-        this.#worker = new SortWorker(this.#descriptor);
-        this.#stats.usedWorker = true;
-      }
-      const inFlight = this.#worker.sort(full).then(() => this.#spillBuffer(full, slot));
-      inFlight.catch(() => {}); // awaited later; avoid an unhandled rejection meanwhile
-      this.#inFlight = inFlight;
-      this.#filling = 1 - this.#filling;
-    } else {
+    if (buffers.length === 1) {
       full.sort();
       await this.#spillBuffer(full, slot);
+      return;
     }
+    if (this.#worker === undefined) {
+      assert(this.#descriptor !== undefined, "two sort buffers need a Worker");
+      this.#worker = new SortWorker(this.#descriptor);
+      this.#stats.usedWorker = true;
+    }
+    const previousSort = this.#sorting;
+    const previousSpill = this.#inFlight;
+    if (previousSort !== undefined) await previousSort;
+    const sorting = this.#worker.sort(full);
+    const spilled = (previousSpill === undefined ? sorting : Promise.all([sorting, previousSpill]))
+      .then(() => this.#spillBuffer(full, slot));
+    sorting.catch(() => {}); // awaited later; avoid an unhandled rejection meanwhile
+    spilled.catch(() => {});
+    this.#sorting = sorting;
+    this.#inFlight = spilled;
+    // The other buffer is refilled once its spill is done (while `full` sorts).
+    if (previousSpill !== undefined) await previousSpill;
+    this.#filling = 1 - this.#filling;
   }
 
   /** The slow path of appending: the buffer is full, or the record is longer than a page. */

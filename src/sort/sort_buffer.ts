@@ -11,10 +11,11 @@ import {
   ENTRY_WORDS,
   LENGTH_WORD,
   PREFIX_WORDS,
+  sortBytesIndex,
   sortIndex,
   type TieCompare,
 } from "./index_sort.ts";
-import type { RecordOrder } from "./record_order.ts";
+import { FixedKeyOrder, type RecordOrder } from "./record_order.ts";
 
 /** Options of {@linkcode SortBuffer}. */
 export interface SortBufferOptions {
@@ -91,6 +92,8 @@ export class SortBuffer implements Disposable {
   #dataBytes = 0;
   #lent = false;
   #released = false;
+  readonly #plainBytes: boolean;
+  readonly #invert: boolean;
 
   /**
    * @param memory The manager to take pages and index bytes from.
@@ -106,6 +109,8 @@ export class SortBuffer implements Disposable {
       "a sort buffer addresses at most 4 GiB of records",
     );
     this.order = options.order;
+    this.#plainBytes = options.order.isPlainBytes;
+    this.#invert = options.order.isPlainBytes && options.order.reverse;
     this.segmentBytes = segmentBytes;
     this.#segmentShift = Math.log2(segmentBytes);
     this.#offsetMask = segmentBytes - 1;
@@ -165,14 +170,24 @@ export class SortBuffer implements Disposable {
       offset = 0;
     }
     const page = this.#pages[this.#segmentIndex]!;
-    if (byteLength <= 16) {
+    if (byteLength <= 32) {
       for (let i = 0; i < byteLength; i += 1) page[offset + i] = bytes[byteOffset + i]!;
     } else {
       page.set(bytes.subarray(byteOffset, byteOffset + byteLength), offset);
     }
     const entry = this.#recordCount * ENTRY_WORDS;
     const index = this.#index;
-    this.order.writePrefix(bytes, byteOffset, byteLength, index, entry, PREFIX_WORDS);
+    if (this.#plainBytes && byteLength >= 8) {
+      // Inline prefix of plain byte order: the first 8 bytes as two big-endian words.
+      const o = byteOffset;
+      const w0 = (bytes[o]! << 24 | bytes[o + 1]! << 16 | bytes[o + 2]! << 8 | bytes[o + 3]!) >>> 0;
+      const w1 = (bytes[o + 4]! << 24 | bytes[o + 5]! << 16 | bytes[o + 6]! << 8 |
+        bytes[o + 7]!) >>> 0;
+      index[entry] = this.#invert ? ~w0 >>> 0 : w0;
+      index[entry + 1] = this.#invert ? ~w1 >>> 0 : w1;
+    } else {
+      this.order.writePrefix(bytes, byteOffset, byteLength, index, entry, PREFIX_WORDS);
+    }
     index[entry + ADDRESS_WORD] = this.#segmentIndex * this.segmentBytes + offset;
     index[entry + LENGTH_WORD] = byteLength;
     this.#writeOffset = offset + footprint;
@@ -184,11 +199,7 @@ export class SortBuffer implements Disposable {
   /** Sorts the index on this thread. */
   sort(): void {
     this.#checkLive();
-    sortIndex(
-      this.#index,
-      this.#recordCount,
-      makeTieCompare(this.#index, this.#pages, this.#segmentShift, this.order),
-    );
+    sortEntries(this.#index, this.#recordCount, this.#pages, this.#segmentShift, this.order);
   }
 
   /** The page holding sorted record `i` (valid until the next reset, lend or release). */
@@ -288,7 +299,35 @@ export class SortBuffer implements Disposable {
 export function sortJob(job: SortJob, order: RecordOrder): void {
   const index = new Uint32Array(job.index);
   const pages = job.segments.map((buffer) => new Uint8Array(buffer));
-  sortIndex(index, job.recordCount, makeTieCompare(index, pages, job.segmentShift, order));
+  sortEntries(index, job.recordCount, pages, job.segmentShift, order);
+}
+
+function sortEntries(
+  index: Uint32Array,
+  count: number,
+  pages: Uint8Array[],
+  segmentShift: number,
+  order: RecordOrder,
+): void {
+  if (order.isPlainBytes) {
+    sortBytesIndex(index, count, {
+      pages,
+      segmentShift,
+      reverse: order.reverse,
+      keyOffset: 0,
+      keyBytes: -1,
+    });
+  } else if (order instanceof FixedKeyOrder) {
+    sortBytesIndex(index, count, {
+      pages,
+      segmentShift,
+      reverse: false,
+      keyOffset: order.keyOffset,
+      keyBytes: order.keyBytes,
+    });
+  } else {
+    sortIndex(index, count, makeTieCompare(index, pages, segmentShift, order));
+  }
 }
 
 function makeTieCompare(
