@@ -67,6 +67,8 @@ Resources:
                          means KiB like GNU sort
   -T, --tmp-dir=DIR      spill directory (repeatable; default $TMPDIR or /tmp)
       --segment-size=SIZE  page size of the budget (power of two, 4k to 16m; default 32k)
+      --fan-in=N         most runs merged at once (default 64, lowered to what the budget
+                         allows; 2 or more)
       --spill=file|mmap|auto  how spill files are written and read (default auto)
       --leak-detection=LEVEL  disabled, simple (default), advanced or paranoid
       --threads=N        1, or 2 (default): past the first 4 MiB of input a Worker counts
@@ -95,6 +97,7 @@ const optionSpecs = {
   spill: { type: "string" },
   "leak-detection": { type: "string" },
   threads: { type: "string" },
+  "fan-in": { type: "string" },
   ...reportOptionSpecs,
 } as const;
 
@@ -132,6 +135,8 @@ export interface CountRequest {
   leakDetection: LeakDetectionLevel;
   /** `--threads`: 1, or 2 to count on a Worker too. */
   threads: number;
+  /** `--fan-in`. */
+  fanInMax: number;
 }
 
 function byteSize(text: string, what: string, bareUnitBytes: number): number {
@@ -213,6 +218,7 @@ export function parseCountArgs(
     spillMode,
     leakDetection: leak,
     threads: integerValue(values, "threads", { min: 1, max: 2 }) ?? 2,
+    fanInMax: integerValue(values, "fan-in", { min: 2, max: 4096 }) ?? 64,
   };
   if ((request.distinct || request.total) && request.top !== undefined) {
     throw new UsageError("--top cannot be combined with --distinct or --total; drop one");
@@ -260,6 +266,7 @@ export async function countWords(
       tokenizer: request.tokenizer,
       caseMode: request.caseMode,
       tablePages: workerPages > 0 ? spare - 2 * chunkSegments - workerPages : spare,
+      fanInMax: request.fanInMax,
     });
     let inputBytes = 0;
     for (const path of request.inputs) {

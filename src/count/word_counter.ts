@@ -27,6 +27,8 @@ export interface WordCounterOptions {
   tablePages?: number;
   /** Prefix of the spill file names (default `count`). */
   spillPrefix?: string;
+  /** Most runs merged at once (default 64; lowered to what the budget allows). */
+  fanInMax?: number;
 }
 
 /** What {@linkcode WordCounter.finish} emits and in which order. */
@@ -66,7 +68,7 @@ export interface WordCountStats {
 const WRITER_PAGES = 2;
 /** A merge reader's pages: its block, one read ahead, and a scratch for records that straddle blocks. */
 const READER_PAGES = 3;
-const FAN_IN_MAX = 64;
+const FAN_IN_DEFAULT = 64;
 /** Pages kept free during merges for the scratch buffers (the word being summed, encoding). */
 const SCRATCH_PAGES = 1;
 /**
@@ -126,6 +128,7 @@ export class WordCounter implements TokenSink {
   #closed = false;
   #tableClosed = false;
   #foreignInvalidBytes = 0;
+  #fanInMax: number;
 
   /**
    * Makes a counter: reserves the bucket arena and sets the table size.
@@ -139,6 +142,7 @@ export class WordCounter implements TokenSink {
     this.#memory = memory;
     this.#io = io;
     this.#prefix = options.spillPrefix ?? "count";
+    this.#fanInMax = Math.max(2, options.fanInMax ?? FAN_IN_DEFAULT);
     const tokenizerOptions: { kind?: TokenizerKind; caseMode?: CaseMode } = {};
     if (options.tokenizer !== undefined) tokenizerOptions.kind = options.tokenizer;
     if (options.caseMode !== undefined) tokenizerOptions.caseMode = options.caseMode;
@@ -354,7 +358,7 @@ export class WordCounter implements TokenSink {
       this.#closeTable();
     }
     const fanIn = Math.min(
-      FAN_IN_MAX,
+      this.#fanInMax,
       Math.floor((this.#memory.freePages - WRITER_PAGES - SCRATCH_PAGES) / READER_PAGES),
     );
     await this.#reduceRuns(this.#runs, Math.max(2, fanIn), true);
@@ -463,7 +467,7 @@ export class WordCounter implements TokenSink {
   /** Merges the word runs (and the table, when readers fit beside it), summing counts. */
   async #mergeWords(emit: RecordEmitter): Promise<void> {
     const table = this.#table!;
-    const keepTable = !this.#tableClosed &&
+    const keepTable = !this.#tableClosed && this.#runs.length + 1 <= this.#fanInMax &&
       (this.#runs.length + 1) * READER_PAGES + WRITER_PAGES + SCRATCH_PAGES <=
         this.#memory.freePages;
     if (!keepTable) {
@@ -474,7 +478,7 @@ export class WordCounter implements TokenSink {
       if (table.entryCount > 0) table.sort("word");
     }
     const fanIn = Math.min(
-      FAN_IN_MAX,
+      this.#fanInMax,
       Math.floor((this.#memory.freePages - WRITER_PAGES - SCRATCH_PAGES) / READER_PAGES),
     );
     if (fanIn < 2) {
@@ -498,6 +502,8 @@ export class WordCounter implements TokenSink {
 
   /** Merges until at most `fanIn` runs are left; each pass merges the oldest `fanIn` runs. */
   async #reduceRuns(runs: SpillRun[], fanIn: number, summing: boolean): Promise<void> {
+    if (runs.length <= fanIn) return;
+    assert(fanIn >= 2, `fan-in ${fanIn} < 2`);
     while (runs.length > fanIn) {
       const group = runs.splice(0, fanIn);
       const readers = await this.#openReaders(group);
@@ -564,7 +570,7 @@ export class WordCounter implements TokenSink {
       const freePages = this.#memory.freePages - WRITER_PAGES - 1 - SCRATCH_PAGES;
       const tablePages = Math.max(2, Math.floor(freePages / 2));
       const fanIn = Math.min(
-        FAN_IN_MAX,
+        this.#fanInMax,
         Math.max(2, Math.floor((freePages - tablePages) / READER_PAGES)),
       );
       if (fanIn * READER_PAGES + 1 > freePages) {
@@ -695,7 +701,7 @@ export class WordCounter implements TokenSink {
       table.close();
     }
     const fanIn2 = Math.min(
-      FAN_IN_MAX,
+      this.#fanInMax,
       Math.floor((this.#memory.freePages - WRITER_PAGES - SCRATCH_PAGES) / READER_PAGES),
     );
     await this.#reduceRuns(countRuns, Math.max(2, fanIn2), false);
