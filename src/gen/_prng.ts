@@ -14,22 +14,34 @@ export class Prng {
   /** State word 4. */
   w: number;
 
-  /** @param seed Any safe integer; equal seeds give equal sequences. */
-  constructor(seed: number) {
-    // Spread both halves of the seed over four non-zero words (splitmix-style mixing).
-    let mix = (seed >>> 0) ^ Math.imul(Math.floor(seed / 0x1_0000_0000) >>> 0, 0x9e37_79b9);
-    const next = (): number => {
-      mix = (mix + 0x9e37_79b9) | 0;
-      let value = mix;
-      value = Math.imul(value ^ (value >>> 16), 0x85eb_ca6b);
-      value = Math.imul(value ^ (value >>> 13), 0xc2b2_ae35);
-      value ^= value >>> 16;
-      return value === 0 ? 0x6d2b_79f5 : value | 0;
-    };
-    this.x = next();
-    this.y = next();
-    this.z = next();
-    this.w = next();
+  /**
+   * Creates a generator positioned at the start of one stream.
+   *
+   * @param seed Any safe integer; equal seeds (and streams) give equal sequences.
+   * @param stream Which independent sequence of that seed (default 0).
+   */
+  constructor(seed: number, stream = 0) {
+    this.x = 0;
+    this.y = 0;
+    this.z = 0;
+    this.w = 0;
+    this.reset(seed, stream);
+  }
+
+  /**
+   * Moves to the start of stream `stream` of `seed` (a splitmix-style hash of both spread over
+   * four non-zero words).
+   *
+   * @param seed Any safe integer.
+   * @param stream A whole number below 2^32.
+   */
+  reset(seed: number, stream: number): void {
+    const base = (seed >>> 0) ^ Math.imul(Math.floor(seed / 0x1_0000_0000) >>> 0, 0x9e37_79b9) ^
+      Math.imul(stream >>> 0, 0x632b_e5ab);
+    this.x = mix32(base, 1);
+    this.y = mix32(base, 2);
+    this.z = mix32(base, 3);
+    this.w = mix32(base, 4);
   }
 
   /** The next u32 (0 .. 2^32 - 1). */
@@ -46,4 +58,13 @@ export class Prng {
   below(bound: number): number {
     return Math.floor(this.nextU32() * (bound / 0x1_0000_0000));
   }
+}
+
+/** The `round`-th output of a splitmix32-style sequence from `base`; never 0. */
+function mix32(base: number, round: number): number {
+  let value = (base + Math.imul(round, 0x9e37_79b9)) | 0;
+  value = Math.imul(value ^ (value >>> 16), 0x85eb_ca6b);
+  value = Math.imul(value ^ (value >>> 13), 0xc2b2_ae35);
+  value ^= value >>> 16;
+  return value === 0 ? 0x6d2b_79f5 : value | 0;
 }

@@ -44,6 +44,13 @@ export const LINE_BYTES_MIN = 8;
 /** Longest `lines` line, without the newline. */
 export const LINE_BYTES_MAX = 120;
 
+/**
+ * `text` and `lines` are made of blocks: block b is the lines drawn from stream b + 1 of the seed
+ * (the vocabulary uses stream 0) up to the first line end at or past this many bytes. Blocks
+ * are independent, so Workers can make them in parallel and still give the same bytes.
+ */
+export const LINE_BLOCK_BYTES = 256 * 1024;
+
 /** Distinct words of the `text` vocabulary. */
 export const VOCABULARY_WORDS = 50_000;
 
@@ -105,6 +112,11 @@ export class CorpusGenerator implements Disposable {
   #unitsGenerated = 0;
   #recordsLeft: number;
   #rowId = 0;
+  #blockIndex = 0;
+  #blockBytes = 0;
+  /** Set by seekBlock: stop at the end of the current block. */
+  #blockOnly = false;
+  #blockDone = false;
 
   /**
    * Creates a generator; `text` builds its vocabulary and Zipf tables here.
@@ -125,14 +137,15 @@ export class CorpusGenerator implements Disposable {
     this.kind = options.kind;
     this.sizeBytes = options.sizeBytes;
     this.seed = seed;
-    this.#prng = new Prng(seed);
+    // Records use stream 0; text and lines start with block 0 (stream 1).
+    this.#prng = new Prng(seed, options.kind === "records" ? 0 : 1);
     this.#recordsLeft = Math.ceil(options.sizeBytes / RECORD_BYTES);
     this.#reservation = undefined;
     if (options.kind === "text") {
       // Reserve first, so a budget that is too small fails before any work.
       const tableBytes = VOCABULARY_WORDS * (WORD_BYTES_MAX + 4 + 16 + 4);
       this.#reservation = memory.reserve("gen-vocabulary", tableBytes);
-      this.#vocabulary = buildVocabulary(this.#prng, VOCABULARY_WORDS);
+      this.#vocabulary = buildVocabulary(new Prng(seed, 0), VOCABULARY_WORDS);
       this.#zipf = new ZipfSampler(VOCABULARY_WORDS, 1);
       assert(
         this.#vocabulary.bytes.byteLength + this.#vocabulary.starts.byteLength +
@@ -159,11 +172,28 @@ export class CorpusGenerator implements Disposable {
     return this.#unitsGenerated;
   }
 
-  /** Whether the target size is reached. */
+  /** Whether the target size (after {@linkcode CorpusGenerator.seekBlock}: the block) is done. */
   get done(): boolean {
-    return this.kind === "records"
-      ? this.#recordsLeft === 0
-      : this.#bytesGenerated >= this.sizeBytes;
+    if (this.kind === "records") return this.#recordsLeft === 0;
+    return this.#blockOnly ? this.#blockDone : this.#bytesGenerated >= this.sizeBytes;
+  }
+
+  /**
+   * Makes this generator produce exactly block `block` of its `text` or `lines` corpus (see
+   * {@linkcode LINE_BLOCK_BYTES}), then report `done`; the size is ignored from now on. For
+   * parallel generation: concatenating blocks 0, 1, 2, ... and cutting at the first line end at
+   * or past the size gives the same bytes as one generator.
+   *
+   * @param block The block index (0-based).
+   */
+  seekBlock(block: number): void {
+    assert(this.kind !== "records", "records have no blocks");
+    assert(Number.isSafeInteger(block) && block >= 0 && block < 0xffff_ffff, `bad block ${block}`);
+    this.#blockIndex = block;
+    this.#blockBytes = 0;
+    this.#blockOnly = true;
+    this.#blockDone = false;
+    this.#prng.reset(this.seed, block + 1);
   }
 
   /** Probability of the most frequent `text` word (for tests); 0 for other kinds. */
@@ -211,8 +241,9 @@ export class CorpusGenerator implements Disposable {
     const { bytes: words, rows } = this.#vocabulary!;
     const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     const lastStart = limit - this.unitBytesMax;
-    const target = this.sizeBytes;
+    const target = this.#blockOnly ? Number.POSITIVE_INFINITY : this.sizeBytes;
     let generated = this.#bytesGenerated;
+    let blockBytes = this.#blockBytes;
     let position = start;
     // xorshift128 inlined on locals (the same steps as Prng.nextU32), stored back below.
     let x = prng.x;
@@ -221,7 +252,7 @@ export class CorpusGenerator implements Disposable {
     let w = prng.w;
     let t = 0;
     let lines = 0;
-    while (position <= lastStart && generated < target) {
+    while (position <= lastStart && generated < target && !this.#blockDone) {
       const lineStart = position;
       t = x ^ (x << 11);
       x = y;
@@ -285,7 +316,22 @@ export class CorpusGenerator implements Disposable {
       buffer[position++] = NEWLINE;
       generated += position - lineStart;
       lines += 1;
+      blockBytes += position - lineStart;
+      if (blockBytes >= LINE_BLOCK_BYTES) {
+        blockBytes = 0;
+        if (this.#blockOnly) {
+          this.#blockDone = true;
+        } else {
+          this.#blockIndex += 1;
+          prng.reset(this.seed, this.#blockIndex + 1);
+          x = prng.x;
+          y = prng.y;
+          z = prng.z;
+          w = prng.w;
+        }
+      }
     }
+    this.#blockBytes = blockBytes;
     this.#unitsGenerated += lines;
     prng.x = x;
     prng.y = y;
@@ -297,11 +343,11 @@ export class CorpusGenerator implements Disposable {
   #fillLines(buffer: Uint8Array, start: number, limit: number): number {
     const prng = this.#prng;
     const lastStart = limit - this.unitBytesMax;
-    const target = this.sizeBytes;
+    const target = this.#blockOnly ? Number.POSITIVE_INFINITY : this.sizeBytes;
     let generated = this.#bytesGenerated;
     let position = start;
     let lines = 0;
-    while (position <= lastStart && generated < target) {
+    while (position <= lastStart && generated < target && !this.#blockDone) {
       const lineStart = position;
       const lineBytes = LINE_BYTES_MIN + prng.below(LINE_BYTES_MAX - LINE_BYTES_MIN + 1);
       const lineEnd = position + lineBytes;
@@ -317,6 +363,16 @@ export class CorpusGenerator implements Disposable {
       buffer[position++] = NEWLINE;
       generated += position - lineStart;
       lines += 1;
+      this.#blockBytes += position - lineStart;
+      if (this.#blockBytes >= LINE_BLOCK_BYTES) {
+        this.#blockBytes = 0;
+        if (this.#blockOnly) {
+          this.#blockDone = true;
+        } else {
+          this.#blockIndex += 1;
+          prng.reset(this.seed, this.#blockIndex + 1);
+        }
+      }
     }
     this.#unitsGenerated += lines;
     return position - start;

@@ -8,6 +8,7 @@ export type { CorpusKind, CorpusOptions } from "./corpus_generator.ts";
 export {
   CorpusGenerator,
   corpusKinds,
+  LINE_BLOCK_BYTES,
   LINE_BYTES_MAX,
   LINE_BYTES_MIN,
   RECORD_BYTES,

@@ -3,6 +3,7 @@ import { MemoryBudgetError, MemoryManager } from "../../src/memory/mod.ts";
 import {
   CorpusGenerator,
   type CorpusKind,
+  LINE_BLOCK_BYTES,
   LINE_BYTES_MAX,
   LINE_BYTES_MIN,
   RECORD_BYTES,
@@ -202,4 +203,38 @@ Deno.test("CorpusGenerator reserves its text tables from the budget", () => {
     () => new CorpusGenerator(memory, { kind: "lines", sizeBytes: 10, seed: -1 }),
     /Invalid seed -1/,
   );
+});
+
+Deno.test("CorpusGenerator blocks made one by one concatenate to the whole corpus", () => {
+  const memory = new MemoryManager({ budgetBytes: 16 * 1024 * 1024 });
+  for (const kind of ["text", "lines"] as const) {
+    const sizeBytes = 3 * LINE_BLOCK_BYTES + 12_345;
+    const whole = generate(memory, kind, sizeBytes, 21);
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    {
+      using generator = new CorpusGenerator(memory, { kind, sizeBytes: 0, seed: 21 });
+      const buffer = new Uint8Array(8192);
+      for (let block = 0; total < whole.length; block += 1) {
+        generator.seekBlock(block);
+        let blockBytes = 0;
+        while (!generator.done) {
+          const written = generator.fill(buffer, 0, buffer.length);
+          parts.push(buffer.slice(0, written));
+          blockBytes += written;
+        }
+        strictEqual(blockBytes >= LINE_BLOCK_BYTES, true, "a block reaches the block size");
+        strictEqual(blockBytes < LINE_BLOCK_BYTES + generator.unitBytesMax, true);
+        total += blockBytes;
+      }
+    }
+    const joined = new Uint8Array(total);
+    let offset = 0;
+    for (const part of parts) {
+      joined.set(part, offset);
+      offset += part.length;
+    }
+    deepStrictEqual(joined.subarray(0, whole.length), whole, `${kind}: blocks = corpus`);
+  }
+  memory.assertAllReleased();
 });
