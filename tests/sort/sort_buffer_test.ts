@@ -1,0 +1,170 @@
+import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
+import fc from "fast-check";
+import { MemoryManager } from "../../src/memory/mod.ts";
+import { BytesOrder, FixedKeyOrder, type RecordOrder } from "../../src/sort/record_order.ts";
+import { SortBuffer, sortJob } from "../../src/sort/sort_buffer.ts";
+import { parseSortOrder } from "../../src/sort/sort_order.ts";
+import { compareBytes } from "../../src/memory/mod.ts";
+
+function fill(buffer: SortBuffer, records: Uint8Array[]): number {
+  let appended = 0;
+  for (const record of records) {
+    if (!buffer.tryAppend(record, 0, record.length)) break;
+    appended += 1;
+  }
+  return appended;
+}
+
+function drain(buffer: SortBuffer): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < buffer.recordCount; i += 1) {
+    const offset = buffer.recordOffset(i);
+    out.push(buffer.recordBytes(i).slice(offset, offset + buffer.recordLength(i)));
+  }
+  return out;
+}
+
+/** Oracle: a stable sort of (record, input position) by the order's compare. */
+function oracle(records: Uint8Array[], order: RecordOrder): Uint8Array[] {
+  return records
+    .map((record, position) => ({ record, position }))
+    .sort((a, b) =>
+      order.compare(a.record, 0, a.record.length, b.record, 0, b.record.length) ||
+      a.position - b.position
+    )
+    .map((entry) => entry.record);
+}
+
+const recordArbitrary = fc.oneof(
+  { weight: 3, arbitrary: fc.uint8Array({ maxLength: 20 }) },
+  {
+    weight: 3,
+    arbitrary: fc.array(fc.constantFrom(0, 1, 0x61, 0x62, 0xff), { maxLength: 24 }).map((a) =>
+      new Uint8Array(a)
+    ),
+  },
+  { weight: 1, arbitrary: fc.constant(new Uint8Array(0)) },
+  { weight: 1, arbitrary: fc.constant(new Uint8Array(16).fill(0x61)) },
+);
+
+function sortWith(order: RecordOrder, records: Uint8Array[], viaJob: boolean): Uint8Array[] {
+  const memory = new MemoryManager({ budgetBytes: 2 << 20, segmentBytes: 4096 });
+  const buffer = new SortBuffer(memory, {
+    owner: "test",
+    dataSegmentCount: 128,
+    indexEntryCount: 32768,
+    order,
+  });
+  try {
+    strictEqual(fill(buffer, records), records.length);
+    if (viaJob) {
+      const job = buffer.lend();
+      sortJob(job, order);
+      buffer.takeBack(job);
+    } else {
+      buffer.sort();
+    }
+    return drain(buffer);
+  } finally {
+    buffer.release();
+    memory.assertAllReleased();
+  }
+}
+
+Deno.test("SortBuffer sorts hand-written records in byte order", () => {
+  const encode = (text: string) => new TextEncoder().encode(text);
+  const records = ["pear", "", "apple", "applesauce", "apple", "b", "", "Zebra"].map(encode);
+  const sorted = sortWith(new BytesOrder(), records, false).map((r) => new TextDecoder().decode(r));
+  deepStrictEqual(sorted, ["", "", "Zebra", "apple", "apple", "applesauce", "b", "pear"]);
+});
+
+Deno.test("SortBuffer matches a stable oracle sort for byte order, reverse, keys and fixed keys", () => {
+  const orders: Array<[string, RecordOrder]> = [
+    ["bytes", new BytesOrder()],
+    ["reverse", new BytesOrder(true)],
+    ["fixed key 2..5", new FixedKeyOrder(2, 3)],
+    [
+      "-s -k1.2,1.3",
+      parseSortOrder({
+        keys: ["1.2,1.3"],
+        reverse: false,
+        numeric: false,
+        foldCase: false,
+        ignoreLeadingBlanks: false,
+        stable: true,
+        unique: false,
+      }),
+    ],
+  ];
+  for (const [name, order] of orders) {
+    fc.assert(
+      fc.property(fc.array(recordArbitrary, { maxLength: 300 }), fc.boolean(), (raw, viaJob) => {
+        const records = order instanceof FixedKeyOrder
+          ? raw.map((r) => {
+            const fixed = new Uint8Array(8);
+            fixed.set(r.subarray(0, 8));
+            return fixed;
+          })
+          : raw;
+        const actual = sortWith(order, records, viaJob);
+        const expected = oracle(records, order);
+        strictEqual(actual.length, expected.length, name);
+        for (let i = 0; i < actual.length; i += 1) {
+          const a = actual[i]!, e = expected[i]!;
+          strictEqual(compareBytes(a, 0, a.length, e, 0, e.length), 0, `${name} at ${i}`);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  }
+});
+
+Deno.test("SortBuffer sorts large inputs through the radix path (4096 records and more)", () => {
+  const records: Uint8Array[] = [];
+  let state = 12345;
+  for (let i = 0; i < 20000; i += 1) {
+    state = (state * 1103515245 + 12345) >>> 0;
+    const length = state % 24;
+    const record = new Uint8Array(length);
+    for (let j = 0; j < length; j += 1) {
+      state = (state * 1103515245 + 12345) >>> 0;
+      record[j] = 0x61 + (state >>> 28);
+    }
+    records.push(record);
+  }
+  for (const order of [new BytesOrder(), new BytesOrder(true)]) {
+    const actual = sortWith(order, records, false);
+    const expected = oracle(records, order);
+    for (let i = 0; i < actual.length; i += 1) {
+      const a = actual[i]!, e = expected[i]!;
+      strictEqual(compareBytes(a, 0, a.length, e, 0, e.length), 0, `at ${i}`);
+    }
+  }
+});
+
+Deno.test("SortBuffer.tryAppend returns false when full and for records longer than a page", () => {
+  const memory = new MemoryManager({ budgetBytes: 64 * 1024, segmentBytes: 4096 });
+  const buffer = new SortBuffer(memory, {
+    owner: "test",
+    dataSegmentCount: 2,
+    indexEntryCount: 4,
+    order: new BytesOrder(),
+  });
+  const record = new Uint8Array(3000);
+  strictEqual(buffer.tryAppend(record, 0, 3000), true);
+  strictEqual(buffer.tryAppend(record, 0, 3000), true); // second page
+  strictEqual(buffer.tryAppend(record, 0, 3000), false); // data full
+  strictEqual(buffer.tryAppend(record, 0, 10), true);
+  strictEqual(buffer.tryAppend(record, 0, 10), true);
+  strictEqual(buffer.tryAppend(record, 0, 10), false); // index full (4 entries)
+  strictEqual(buffer.canHold(4097), false);
+  buffer.reset();
+  strictEqual(buffer.recordCount, 0);
+  strictEqual(buffer.tryAppend(new Uint8Array(5000), 0, 5000), false);
+  const job = buffer.lend();
+  throws(() => buffer.sort(), /lent/);
+  buffer.takeBack(job);
+  buffer.release();
+  buffer.release(); // idempotent
+  memory.assertAllReleased();
+});
