@@ -235,8 +235,11 @@ export function planJob(
           Math.min(Math.ceil((1 << 20) / segmentBytes), Math.floor(pages / 8)),
         );
         const tableBytes = Math.max(0, pages - chunkPages - 4) * segmentBytes;
-        summary = `${input}${records}; ${budget}; hash table of ${
-          formatBytes(tableBytes)
+        summary = `${input}${records}; ${budget}; hash table of ${formatBytes(tableBytes)}${
+          (inputBytes ?? 0) > 4 * 1024 * 1024 &&
+            !step.options.some((option) => option.key === "threads" && option.value === "1")
+            ? " (about half of it once the counting Worker starts, past 4 MiB)"
+            : ""
         }: runs depend on the distinct words (0 when they fit)`;
       } else {
         summary = `${input}${records}; ${budget}; expect ${
