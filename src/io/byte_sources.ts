@@ -1,3 +1,6 @@
+import { createReadStream, type ReadStream } from "node:fs";
+import { createGunzip, type Gunzip } from "node:zlib";
+import { InputError } from "../base/mod.ts";
 import type { ByteSource } from "./line_reader.ts";
 
 /** What a {@linkcode ReaderSource} reads from: an open file, stdin or a pipe. */
@@ -47,27 +50,46 @@ export class ReaderSource implements ByteSource {
   }
 }
 
-/** A {@linkcode ByteSource} over a gzip file: the stream's chunks are copied out as asked. */
+/**
+ * A {@linkcode ByteSource} over a gzip file; the decompressed chunks are copied out as asked.
+ *
+ * Uses `node:zlib` rather than `DecompressionStream("gzip")`: the latter rejects concatenated
+ * gzip members (`cat a.gz b.gz`, valid gzip that `zcat` reads), and both ran at the same speed
+ * here (22 MB of text in ~66 ms).
+ */
 export class GzipSource implements ByteSource {
   readonly name: string;
-  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #file: ReadStream;
+  #gunzip: Gunzip;
+  #iterator: AsyncIterator<Uint8Array> | undefined;
   #pending: Uint8Array | undefined = undefined;
   #pendingOffset = 0;
 
   /**
    * @param name The input's name in messages.
-   * @param file The open compressed file (the stream closes it).
+   * @param path The compressed file.
    */
-  constructor(name: string, file: Deno.FsFile) {
+  constructor(name: string, path: string) {
     this.name = name;
-    this.#reader = file.readable.pipeThrough(new DecompressionStream("gzip")).getReader();
+    this.#file = createReadStream(path, { highWaterMark: 1 << 20 });
+    this.#gunzip = createGunzip({ chunkSize: 256 * 1024 });
+    this.#file.on("error", (error) => this.#gunzip.destroy(error));
+    this.#iterator = this.#file.pipe(this.#gunzip)[Symbol.asyncIterator]();
   }
 
   async read(into: Uint8Array): Promise<number | null> {
-    const reader = this.#reader;
-    if (reader === undefined) return null;
+    const iterator = this.#iterator;
+    if (iterator === undefined) return null;
     while (this.#pending === undefined || this.#pendingOffset >= this.#pending.length) {
-      const result = await reader.read();
+      let result: IteratorResult<Uint8Array>;
+      try {
+        result = await iterator.next();
+      } catch (error) {
+        throw new InputError(
+          `Cannot decompress ${this.name}: ${error instanceof Error ? error.message : error}`,
+          { cause: error },
+        );
+      }
       if (result.done) return null;
       this.#pending = result.value;
       this.#pendingOffset = 0;
@@ -80,9 +102,10 @@ export class GzipSource implements ByteSource {
   }
 
   close(): void {
-    const reader = this.#reader;
-    this.#reader = undefined;
+    if (this.#iterator === undefined) return;
+    this.#iterator = undefined;
     this.#pending = undefined;
-    if (reader !== undefined) reader.cancel().catch(() => {});
+    this.#gunzip.destroy();
+    this.#file.destroy();
   }
 }

@@ -346,7 +346,8 @@ export class IoManager implements AsyncDisposable {
         throw readError(path, error);
       }
       if (path.endsWith(".gz")) {
-        source = new GzipSource(path, file);
+        file.close();
+        source = new GzipSource(path, path);
       } else {
         source = new ReaderSource(path, file, () => file.close());
         totalBytes = info.isFile ? info.size : undefined;

@@ -154,8 +154,24 @@ Deno.test("LineReader reads gzip input", async () => {
     const result = await readChunks(io, path, { terminator: 10, segmentBytes: 4096 });
     deepStrictEqual(result.joined, expectedOf(plain, 10));
     strictEqual(result.missing, true);
+    // Concatenated members are one stream, as for zcat.
+    await Deno.writeFile(path, new Uint8Array([...compressed, ...compressed]));
+    const twice = await readChunks(io, path, { terminator: 10, segmentBytes: 4096 });
+    deepStrictEqual(twice.joined, new Uint8Array([...plain, ...plain, 10]));
     await Deno.writeFile(path, compressed.subarray(0, compressed.length - 30));
-    await rejects(() => readChunks(io, path, { terminator: 10, segmentBytes: 4096 }), InputError);
+    await rejects(
+      () => readChunks(io, path, { terminator: 10, segmentBytes: 4096 }),
+      (error: unknown) => {
+        ok(error instanceof InputError, String(error));
+        ok(error.message.startsWith(`Cannot decompress ${path}: `), error.message);
+        return true;
+      },
+    );
+    await Deno.writeFile(path, encoder.encode("not gzip at all\n"));
+    await rejects(
+      () => readChunks(io, path, { terminator: 10, segmentBytes: 4096 }),
+      /Cannot decompress .*: incorrect header check/,
+    );
     await io.close();
     memory.assertAllReleased();
   });
