@@ -79,6 +79,7 @@ export interface InputOptions {
 }
 
 interface Closable {
+  readonly isClosed: boolean;
   abort?(): Promise<void>;
   close?(): Promise<void>;
 }
@@ -428,6 +429,9 @@ export class IoManager implements AsyncDisposable {
   }
 
   #track<T extends Closable>(item: T): void {
+    if (this.#live.size >= 64) {
+      for (const old of this.#live) if (old.isClosed) this.#live.delete(old);
+    }
     this.#live.add(item);
   }
 

@@ -75,6 +75,11 @@ export class LineReader {
     this.#buffer = new Uint8Array(parts.chunkBytes);
   }
 
+  /** Whether the reader was closed. */
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
   /** Bytes read from the input so far (after decompression). */
   get bytesRead(): number {
     return this.#bytesRead;

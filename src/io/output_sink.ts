@@ -55,6 +55,11 @@ export class OutputSink {
     this.#buffer = new Uint8Array(parts.bufferBytes);
   }
 
+  /** Whether the output was committed or aborted. */
+  get isClosed(): boolean {
+    return this.#state !== "open";
+  }
+
   /** Bytes accepted so far. */
   get bytesWritten(): number {
     return this.#bytesWritten;

@@ -160,6 +160,11 @@ export class RunReader {
     }
   }
 
+  /** Whether the reader was closed. */
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
   /** Records read so far. */
   get recordsRead(): number {
     return this.#recordsRead;

@@ -114,6 +114,11 @@ export class RunWriter {
     );
   }
 
+  /** Whether the writer finished or was aborted. */
+  get isClosed(): boolean {
+    return this.#state !== "open";
+  }
+
   /** Records written so far. */
   get recordCount(): number {
     return this.#recordCount;
