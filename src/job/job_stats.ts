@@ -58,6 +58,8 @@ export interface JobStats {
     bytesReadBack: number;
     /** Temp files created in all. */
     files: number;
+    /** Most bytes of spill files mapped at once (`--spill mmap`: page cache, not budget). */
+    mappedBytesPeak: number;
   };
   /** The managed memory budget and how much of it was used. */
   memory: {
@@ -86,6 +88,8 @@ export interface SpillCounters {
   bytesSpilled: number;
   /** Bytes read back from temp files. */
   bytesReadBack: number;
+  /** Most bytes mapped at once by mmap channels (absent: 0). */
+  mappedBytesPeak?: number;
 }
 
 /** Options of {@linkcode JobStatsRecorder}. */
@@ -210,6 +214,7 @@ export class JobStatsRecorder implements ProgressSink {
       stats.spill.bytesWritten = sources.io.bytesSpilled;
       stats.spill.bytesReadBack = sources.io.bytesReadBack;
       stats.spill.files = sources.io.filesCreated;
+      stats.spill.mappedBytesPeak = sources.io.mappedBytesPeak ?? 0;
     }
     const memory = sources.memory;
     if (memory !== undefined) {
@@ -253,7 +258,15 @@ export function emptyJobStats(command: string): JobStats {
     exitCode: 0,
     input: { files: 0, bytes: 0, records: 0 },
     output: { bytes: 0, records: 0 },
-    spill: { mode: "none", runs: 0, mergePasses: 0, bytesWritten: 0, bytesReadBack: 0, files: 0 },
+    spill: {
+      mode: "none",
+      runs: 0,
+      mergePasses: 0,
+      bytesWritten: 0,
+      bytesReadBack: 0,
+      files: 0,
+      mappedBytesPeak: 0,
+    },
     memory: { budgetBytes: 0, segmentBytes: 0, pagesBudget: 0, pagesPeak: 0, peakRssBytes: 0 },
     timeMs: { total: 0, read: 0, sort: 0, spill: 0, merge: 0, count: 0, write: 0 },
     leaks: { pages: 0, bytes: 0, dropped: 0, report: "" },
@@ -344,7 +357,9 @@ function renderText(stats: JobStats, label: StepLabel | undefined): string {
     `  output:  ${bytes(stats.output.bytes)}, ${stats.output.records} records`,
     `  spill:   mode ${s.mode}, ${s.runs} runs, ${s.mergePasses} merge passes, ${
       bytes(s.bytesWritten)
-    } written, ${bytes(s.bytesReadBack)} read back, ${s.files} files`,
+    } written, ${bytes(s.bytesReadBack)} read back, ${s.files} files${
+      s.mappedBytesPeak > 0 ? `, ${formatBytes(s.mappedBytesPeak)} mapped at most` : ""
+    }`,
     `  memory:  budget ${formatBytes(m.budgetBytes)} = ${m.pagesBudget} pages of ${
       formatBytes(m.segmentBytes)
     }, peak ${m.pagesPeak} pages, peak RSS ${formatBytes(m.peakRssBytes)}`,

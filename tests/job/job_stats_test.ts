@@ -37,6 +37,7 @@ const STABLE_KEYS = [
   "spill.bytesReadBack",
   "spill.bytesWritten",
   "spill.files",
+  "spill.mappedBytesPeak",
   "spill.mergePasses",
   "spill.mode",
   "spill.runs",
@@ -112,6 +113,7 @@ Deno.test("JobStatsRecorder.complete copies the memory books and a zero leak rep
     bytesWritten: 1000,
     bytesReadBack: 1000,
     files: 3,
+    mappedBytesPeak: 0,
   });
   deepStrictEqual(stats.leaks, { pages: 0, bytes: 0, dropped: 0, report: "" });
   strictEqual(stats.memory.peakRssBytes > 0, true);
