@@ -60,6 +60,7 @@ export async function mergeCursors(
     live[i] = more ? 1 : 0;
   }
   const order = options.order;
+  if (order.isPlainBytes) return await mergePlainBytes(cursors, live, sink, options);
   const isLess = makeIsLess(cursors, order);
   const tree = new LoserTree(k, isLess);
   tree.init((i) => live[i] === 0);
@@ -77,6 +78,84 @@ export async function mergeCursors(
       }
       let more = cursor.next();
       if (more instanceof Promise) more = await more;
+      tree.replaceTop(!more);
+    }
+  } finally {
+    unique.release();
+  }
+  return written;
+}
+
+/**
+ * The merge for plain byte order: each cursor's head gets an 8-byte prefix (two big-endian
+ * words, inverted for -r) when it advances, so most tree matches are two integer compares.
+ */
+async function mergePlainBytes(
+  cursors: readonly RecordCursor[],
+  live: Uint8Array,
+  sink: RecordSink,
+  options: MergeOptions,
+): Promise<number> {
+  const k = cursors.length;
+  const reverse = options.order.reverse;
+  const heads = new Uint32Array(2 * k);
+  const setHead = (i: number): void => {
+    const cursor = cursors[i]!;
+    const bytes = cursor.recordBytes;
+    const o = cursor.recordOffset;
+    const length = cursor.recordLength;
+    let w0: number;
+    let w1: number;
+    if (length >= 8) {
+      w0 = (bytes[o]! << 24 | bytes[o + 1]! << 16 | bytes[o + 2]! << 8 | bytes[o + 3]!) >>> 0;
+      w1 = (bytes[o + 4]! << 24 | bytes[o + 5]! << 16 | bytes[o + 6]! << 8 | bytes[o + 7]!) >>> 0;
+    } else {
+      w0 = 0;
+      w1 = 0;
+      for (let b = 0; b < 8; b += 1) {
+        const byte = b < length ? bytes[o + b]! : 0;
+        if (b < 4) w0 = w0 * 256 + byte;
+        else w1 = w1 * 256 + byte;
+      }
+    }
+    heads[2 * i] = reverse ? ~w0 >>> 0 : w0;
+    heads[2 * i + 1] = reverse ? ~w1 >>> 0 : w1;
+  };
+  for (let i = 0; i < k; i += 1) if (live[i] === 1) setHead(i);
+  const isLess = (i: number, j: number): boolean => {
+    const a0 = heads[2 * i]!, b0 = heads[2 * j]!;
+    if (a0 !== b0) return a0 < b0;
+    const a1 = heads[2 * i + 1]!, b1 = heads[2 * j + 1]!;
+    if (a1 !== b1) return a1 < b1;
+    const a = cursors[i]!;
+    const b = cursors[j]!;
+    const aBytes = a.recordBytes, bBytes = b.recordBytes;
+    const aOffset = a.recordOffset, bOffset = b.recordOffset;
+    const aLength = a.recordLength, bLength = b.recordLength;
+    const common = aLength < bLength ? aLength : bLength;
+    for (let x = common < 8 ? common : 8; x < common; x += 1) {
+      const d = aBytes[aOffset + x]! - bBytes[bOffset + x]!;
+      if (d !== 0) return reverse ? d > 0 : d < 0;
+    }
+    return reverse ? aLength > bLength : aLength < bLength;
+  };
+  const tree = new LoserTree(k, isLess);
+  tree.init((i) => live[i] === 0);
+  const unique = new UniqueFilter(options);
+  let written = 0;
+  try {
+    while (true) {
+      const w = tree.winner;
+      if (w === -1) break;
+      const cursor = cursors[w]!;
+      if (unique.accept(cursor.recordBytes, cursor.recordOffset, cursor.recordLength)) {
+        const pending = sink(cursor.recordBytes, cursor.recordOffset, cursor.recordLength);
+        if (pending !== undefined) await pending;
+        written += 1;
+      }
+      let more = cursor.next();
+      if (more instanceof Promise) more = await more;
+      if (more) setHead(w);
       tree.replaceTop(!more);
     }
   } finally {
