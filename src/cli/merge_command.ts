@@ -215,7 +215,7 @@ export async function mergeSortedFiles(
   for (let width = request.inputs.length; width > fanIn; width = Math.ceil(width / fanIn)) {
     passCount += 1;
   }
-  const merge = async (cursors: RecordCursor[], sink: RecordSinkLike): Promise<number> => {
+  const merge = async (cursors: RecordCursor[], sink: RecordSink): Promise<number> => {
     return await mergeCursors(cursors, sink, {
       order,
       unique: request.unique,
@@ -300,12 +300,6 @@ export async function mergeSortedFiles(
   return result;
 }
 
-type RecordSinkLike = (
-  bytes: Uint8Array,
-  byteOffset: number,
-  byteLength: number,
-) => Promise<void> | undefined;
-
 /** The total size of plain input files, for the progress line (none for stdin, pipes, .gz). */
 function inputBytes(paths: readonly string[]): { totalBytes?: number } {
   let total = 0;
@@ -368,7 +362,7 @@ async function openRunReaders(io: IoManager, runs: readonly SpillRun[]): Promise
 async function mergeIntoRun(
   io: IoManager,
   cursors: RecordCursor[],
-  merge: (cursors: RecordCursor[], sink: RecordSinkLike) => Promise<number>,
+  merge: (cursors: RecordCursor[], sink: RecordSink) => Promise<number>,
   progress: ProgressSink,
 ): Promise<SpillRun> {
   const writer = await io.createRunWriter("merge", { owner: "merge-run-out" });
