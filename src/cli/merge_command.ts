@@ -11,7 +11,13 @@ import {
 import { type CountFormat, countFormats, CountFormatter, WordCounter } from "../count/mod.ts";
 import { IoManager, type RunReader, type SpillRun } from "../io/mod.ts";
 import { type LeakDetectionLevel, leakDetectionLevels, MemoryManager } from "../memory/mod.ts";
-import { LineCursor, mergeCursors, orderFromDescriptor, type RecordCursor } from "../sort/mod.ts";
+import {
+  LineCursor,
+  mergeCursors,
+  orderFromDescriptor,
+  type RecordCursor,
+  type RecordSink,
+} from "../sort/mod.ts";
 import type { Command } from "./command.ts";
 import {
   flagValue,
