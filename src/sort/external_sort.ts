@@ -459,10 +459,7 @@ class ExternalSorter {
       writeBehindSegments: this.#layout!.writeBehindSegments,
     });
     try {
-      await this.#writeBuffer(
-        buffer,
-        (bytes, offset, length) => writer.writeRecord(bytes, offset, length),
-      );
+      await this.#writeBuffer(buffer, writer.writeRecord.bind(writer));
       this.#runs[slot] = await writer.finish();
       this.#stats.runCount += 1;
     } catch (error) {
@@ -475,6 +472,10 @@ class ExternalSorter {
 
   /** Writes a sorted buffer's records in order (dropping `-u` duplicates). */
   async #writeBuffer(buffer: SortBuffer, sink: RecordSink): Promise<void> {
+    if (!this.#unique) {
+      await buffer.writeSorted(sink);
+      return;
+    }
     const count = buffer.recordCount;
     const filter = new UniqueFilter({
       order: this.#order,

@@ -217,6 +217,28 @@ export class SortBuffer implements Disposable {
     return this.#index[i * ENTRY_WORDS + LENGTH_WORD]!;
   }
 
+  /**
+   * Writes the records in index order to `writer` (after `sort()`), without per-record method
+   * calls on the buffer: the spill's hot loop.
+   *
+   * @param write Receives each record; returns a promise only when it must be awaited.
+   */
+  async writeSorted(
+    write: (bytes: Uint8Array, byteOffset: number, byteLength: number) => Promise<void> | undefined,
+  ): Promise<void> {
+    this.#checkLive();
+    const index = this.#index;
+    const pages = this.#pages;
+    const shift = this.#segmentShift;
+    const mask = this.#offsetMask;
+    const end = this.#recordCount * ENTRY_WORDS;
+    for (let e = 0; e < end; e += ENTRY_WORDS) {
+      const address = index[e + ADDRESS_WORD]!;
+      const pending = write(pages[address >>> shift]!, address & mask, index[e + LENGTH_WORD]!);
+      if (pending !== undefined) await pending;
+    }
+  }
+
   /** Empties the buffer for refilling (pages and index stay allocated). */
   reset(): void {
     this.#checkLive();
