@@ -1,4 +1,13 @@
+import type { MemoryReservation } from "../memory/mod.ts";
 import type { BlockChannel, OperationCounter } from "./channel.ts";
+
+/** A contiguous buffer that batches a channel's block I/O, reserved from the memory budget. */
+export interface ChannelStaging {
+  /** The buffer (several segments long). */
+  buffer: Uint8Array;
+  /** Its reservation; released when the channel closes. */
+  reservation: MemoryReservation;
+}
 
 /**
  * A {@linkcode BlockChannel} over a `Deno.FsFile`: seeks only when the position jumps, and
@@ -6,9 +15,13 @@ import type { BlockChannel, OperationCounter } from "./channel.ts";
  *
  * The calls are synchronous behind the promise interface: measured on Linux, an async Deno file
  * op costs a thread-pool round trip (32 KiB async writes ran at ~110 MB/s against ~640 MB/s for
- * `writeSync`, reads 120 vs 2000 MB/s, see tests/bench/io_bench.ts), far more than the copy
- * into the page cache it waits for. Callers still treat every operation as asynchronous, so a
- * thread-backed channel can replace this one without touching them.
+ * `writeSync`, reads 120 vs 2000 MB/s), far more than the copy into the page cache it waits
+ * for. Callers still treat every operation as asynchronous, so a thread-backed channel can
+ * replace this one without touching them.
+ *
+ * With a staging buffer (the write-behind or read-ahead allowance of the writer or reader),
+ * sequential block writes are gathered and written with one system call per buffer, and reads
+ * fetch a whole buffer ahead: 256 KiB system calls moved ~2x the bytes per second of 32 KiB ones.
  */
 export class FileChannel implements BlockChannel {
   readonly path: string;
@@ -16,28 +29,49 @@ export class FileChannel implements BlockChannel {
   #position = 0;
   #end = 0;
   #counter: OperationCounter;
+  #staging: ChannelStaging | undefined;
+  #stagedStart = 0;
+  #stagedLength = 0;
+  #readStart = 0;
+  #readLength = 0;
 
   /**
    * @param path The file.
    * @param file The open file.
    * @param counter The fault-injection counter.
+   * @param staging An optional buffer to batch sequential writes and read ahead.
    */
-  constructor(path: string, file: Deno.FsFile, counter: OperationCounter) {
+  constructor(
+    path: string,
+    file: Deno.FsFile,
+    counter: OperationCounter,
+    staging?: ChannelStaging,
+  ) {
     this.path = path;
     this.#file = file;
     this.#counter = counter;
+    this.#staging = staging;
   }
 
   write(position: number, bytes: Uint8Array): Promise<void> {
     try {
       this.#counter.tick();
-      const file = this.#seek(position);
-      let done = 0;
-      try {
-        while (done < bytes.length) done += file.writeSync(bytes.subarray(done));
-      } finally {
-        this.#position = position + done;
-        if (this.#position > this.#end) this.#end = this.#position;
+      const staging = this.#staging?.buffer;
+      if (staging === undefined || bytes.length > staging.length) {
+        this.#flush();
+        this.#writeAll(position, bytes);
+      } else {
+        if (
+          this.#stagedLength > 0 &&
+          (position !== this.#stagedStart + this.#stagedLength ||
+            this.#stagedLength + bytes.length > staging.length)
+        ) {
+          this.#flush();
+        }
+        if (this.#stagedLength === 0) this.#stagedStart = position;
+        staging.set(bytes, this.#stagedLength);
+        this.#stagedLength += bytes.length;
+        if (this.#stagedLength === staging.length) this.#flush();
       }
       return Promise.resolve();
     } catch (error) {
@@ -48,18 +82,22 @@ export class FileChannel implements BlockChannel {
   read(position: number, into: Uint8Array): Promise<number> {
     try {
       this.#counter.tick();
-      const file = this.#seek(position);
-      let done = 0;
-      try {
-        while (done < into.length) {
-          const count = file.readSync(done === 0 ? into : into.subarray(done));
-          if (count === null) break;
-          done += count;
-        }
-      } finally {
-        this.#position = position + done;
+      const staging = this.#staging?.buffer;
+      if (staging === undefined || into.length > staging.length) {
+        return Promise.resolve(this.#readAll(position, into));
       }
-      return Promise.resolve(done);
+      if (
+        position < this.#readStart ||
+        position + into.length > this.#readStart + this.#readLength
+      ) {
+        this.#readLength = 0;
+        this.#readLength = this.#readAll(position, staging);
+        this.#readStart = position;
+      }
+      const offset = position - this.#readStart;
+      const count = Math.max(0, Math.min(into.length, this.#readLength - offset));
+      if (count > 0) into.set(staging.subarray(offset, offset + count), 0);
+      return Promise.resolve(count);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -67,6 +105,7 @@ export class FileChannel implements BlockChannel {
 
   truncate(byteLength: number): Promise<void> {
     try {
+      this.#flush();
       this.#counter.tick();
       if (byteLength < this.#end) this.#open().truncateSync(byteLength);
       return Promise.resolve();
@@ -75,10 +114,51 @@ export class FileChannel implements BlockChannel {
     }
   }
 
+  /** Closes the file and gives back the staging buffer; staged but unflushed bytes are dropped. */
   close(): void {
     const file = this.#file;
     this.#file = undefined;
+    this.#stagedLength = 0;
+    this.#readLength = 0;
+    const staging = this.#staging;
+    this.#staging = undefined;
+    staging?.reservation.release();
     if (file !== undefined) file.close();
+  }
+
+  #flush(): void {
+    if (this.#stagedLength === 0) return;
+    const length = this.#stagedLength;
+    this.#stagedLength = 0;
+    this.#writeAll(this.#stagedStart, this.#staging!.buffer.subarray(0, length));
+  }
+
+  #writeAll(position: number, bytes: Uint8Array): void {
+    const file = this.#seek(position);
+    let done = 0;
+    try {
+      while (done < bytes.length) {
+        done += file.writeSync(done === 0 ? bytes : bytes.subarray(done));
+      }
+    } finally {
+      this.#position = position + done;
+      if (this.#position > this.#end) this.#end = this.#position;
+    }
+  }
+
+  #readAll(position: number, into: Uint8Array): number {
+    const file = this.#seek(position);
+    let done = 0;
+    try {
+      while (done < into.length) {
+        const count = file.readSync(done === 0 ? into : into.subarray(done));
+        if (count === null) break;
+        done += count;
+      }
+    } finally {
+      this.#position = position + done;
+    }
+    return done;
   }
 
   #open(): Deno.FsFile {

@@ -3,7 +3,7 @@ import type { MemoryManager } from "../memory/mod.ts";
 import { GzipSource, ReaderSource } from "./byte_sources.ts";
 import { type BlockChannel, OperationCounter } from "./channel.ts";
 import { isDiskError, SpillDiskError } from "./errors.ts";
-import { FileChannel } from "./file_channel.ts";
+import { type ChannelStaging, FileChannel } from "./file_channel.ts";
 import { emptyIoStats, type IoStats } from "./io_stats.ts";
 import { LineReader, readError } from "./line_reader.ts";
 import {
@@ -225,10 +225,20 @@ export class IoManager implements AsyncDisposable {
     this.#checkOpen();
     const writeBehind = options.writeBehindSegments ?? 1;
     assert(Number.isSafeInteger(writeBehind) && writeBehind >= 0, "writeBehindSegments >= 0");
-    const lease = this.#memory.allocate(options.owner ?? "spill-writer", 1 + writeBehind);
+    const owner = options.owner ?? "spill-writer";
+    // File channel: the write-behind allowance becomes one staging buffer, so full blocks
+    // leave in big system calls. Mmap channel: write-behind pages (the copy is the write).
+    const staged = this.spillMode === "file" && writeBehind > 0;
+    const lease = this.#memory.allocate(owner, staged ? 1 : 1 + writeBehind);
     let channel: BlockChannel;
     try {
-      channel = await this.#createChannel(this.#nextPath(prefix));
+      const staging = staged ? this.#staging(owner, writeBehind) : undefined;
+      try {
+        channel = await this.#createChannel(this.#nextPath(prefix), staging);
+      } catch (error) {
+        staging?.reservation.release();
+        throw error;
+      }
     } catch (error) {
       lease.release();
       throw error;
@@ -250,18 +260,29 @@ export class IoManager implements AsyncDisposable {
     const readAhead = options.readAheadSegments ?? 1;
     assert(Number.isSafeInteger(readAhead) && readAhead >= 0, "readAheadSegments >= 0");
     const owner = options.owner ?? "spill-reader";
-    const lease = this.#memory.allocate(owner, 1 + readAhead);
+    const staged = this.spillMode === "file" && readAhead > 0;
+    const lease = this.#memory.allocate(owner, staged ? 1 : 1 + readAhead);
     let channel: BlockChannel;
     try {
       this.#counter.tick();
-      channel = this.spillMode === "mmap"
-        ? MmapChannel.openRead(run.path, {
+      if (this.spillMode === "mmap") {
+        channel = MmapChannel.openRead(run.path, {
           lib: this.#libc!,
           windowBytes: this.#mmapWindowBytes,
           counter: this.#counter,
           stats: this.stats,
-        })
-        : new FileChannel(run.path, await Deno.open(run.path, { read: true }), this.#counter);
+        });
+      } else {
+        const file = await Deno.open(run.path, { read: true });
+        let staging: ChannelStaging | undefined;
+        try {
+          staging = staged ? this.#staging(owner, readAhead) : undefined;
+        } catch (error) {
+          file.close();
+          throw error;
+        }
+        channel = new FileChannel(run.path, file, this.#counter, staging);
+      }
     } catch (error) {
       lease.release();
       throw error;
@@ -446,7 +467,14 @@ export class IoManager implements AsyncDisposable {
     return `${dir}/${name}.${String(this.#fileCounter).padStart(6, "0")}.spill`;
   }
 
-  async #createChannel(path: string): Promise<BlockChannel> {
+  /** A staging buffer of `segmentCount` segments, reserved from the budget for `owner`. */
+  #staging(owner: string, segmentCount: number): ChannelStaging {
+    const bytes = segmentCount * this.#memory.segmentBytes;
+    const reservation = this.#memory.reserve(owner, bytes);
+    return { buffer: new Uint8Array(bytes), reservation };
+  }
+
+  async #createChannel(path: string, staging: ChannelStaging | undefined): Promise<BlockChannel> {
     try {
       this.#counter.tick();
       const channel = this.spillMode === "mmap"
@@ -460,6 +488,7 @@ export class IoManager implements AsyncDisposable {
           path,
           await Deno.open(path, { read: true, write: true, createNew: true, mode: 0o600 }),
           this.#counter,
+          staging,
         );
       this.#files.add(path);
       this.stats.filesCreated += 1;

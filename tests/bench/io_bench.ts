@@ -21,12 +21,14 @@ const { values } = parseArgs({
     "spill-mib": { type: "string", default: "256" },
     tmp: { type: "string", default: "/tmp" },
     rounds: { type: "string", default: "3" },
+    "segment-kib": { type: "string", default: "32" },
   },
 });
 const MiB = 1024 * 1024;
 const inputBytes = Number(values.mib) * MiB;
 const spillBytes = Number(values["spill-mib"]) * MiB;
 const rounds = Number(values.rounds);
+const spillSegmentBytes = Number(values["segment-kib"]) * 1024;
 const NEWLINE = 10;
 
 /** CPU time of this process (user + system) in ms: steadier than wall time on a busy box. */
@@ -204,9 +206,9 @@ if (import.meta.main) {
         console.log(
           `spill ${mode.padEnd(4)} ${String(recordBytes).padStart(4)}-byte records, ${
             spillBytes / MiB
-          } MiB: write ${mbPerSecond(fastest.bytes, fastest.writeMs)}, read ${
-            mbPerSecond(fastest.bytes, fastest.readMs)
-          }, write+read ${
+          } MiB, ${spillSegmentBytes / 1024} KiB segments: write ${
+            mbPerSecond(fastest.bytes, fastest.writeMs)
+          }, read ${mbPerSecond(fastest.bytes, fastest.readMs)}, write+read ${
             mbPerSecond(fastest.bytes, fastest.writeMs + fastest.readMs)
           } (bar >= 500 MB/s); cpu-time rate ${mbPerSecond(fastest.bytes, fastest.cpuMs)}`,
         );
