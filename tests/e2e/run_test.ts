@@ -234,10 +234,13 @@ steps:
     const loud = await runSpillway(["run", "--progress", job]);
     strictEqual(loud.code, 0, loud.stderr);
     const lines = loud.stderr.trimEnd().split("\n");
-    // Forced onto a pipe: plain lines (no \r redraws), a read phase and the merge passes.
+    // Forced onto a pipe: plain lines (no \r redraws), starting with the read phase.
     strictEqual(loud.stderr.includes("\r"), false);
     match(lines[0]!, /^spillway: read {2}/);
-    strictEqual(lines.some((line) => /^spillway: merge pass \d+ of \d+ {2}/.test(line)), true);
+    // Later phases may be skipped by the 10-per-second limit when they are fast.
+    for (const line of lines) {
+      match(line, /^spillway: (read|sort|spill|merge pass \d+ of \d+|count|write) {2}\d/);
+    }
     const hidden = await runSpillway([
       "sort",
       "--no-progress",
