@@ -449,6 +449,30 @@ export class IoManager implements AsyncDisposable {
     }
   }
 
+  /**
+   * Signal path: also removes the private dirs of other IoManagers of this process (count and
+   * sort Workers open their own, without signal handlers), since the exit ends them too.
+   */
+  #removeProcessDirsSync(): void {
+    const prefix = `spillway-${Deno.pid}-`;
+    for (const privateDir of this.privateDirs) {
+      const parent = privateDir.slice(0, privateDir.lastIndexOf("/")) || "/";
+      try {
+        for (const entry of Deno.readDirSync(parent)) {
+          if (entry.isDirectory && entry.name.startsWith(prefix)) {
+            try {
+              Deno.removeSync(`${parent}/${entry.name}`, { recursive: true });
+            } catch {
+              // already gone
+            }
+          }
+        }
+      } catch {
+        // parent unreadable: nothing more to do
+      }
+    }
+  }
+
   #track<T extends Closable>(item: T): void {
     if (this.#live.size >= 64) {
       for (const old of this.#live) if (old.isClosed) this.#live.delete(old);
@@ -587,6 +611,7 @@ export class IoManager implements AsyncDisposable {
     for (const [signal, exitCode] of signals) {
       const handler = () => {
         this.removeAllSync();
+        this.#removeProcessDirsSync();
         this.#removeSignalHandlers();
         if (this.#onSignal !== undefined) this.#onSignal(signal, exitCode);
         else Deno.exit(exitCode);

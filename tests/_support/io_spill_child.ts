@@ -18,6 +18,14 @@ let io: IoManager | undefined;
 let exitCode = 0;
 try {
   io = await IoManager.open({ memory, tmpDirs: [tmp], spillMode: mode as SpillMode });
+  if (pace === "slow") {
+    // A second manager without signal handlers, like a Worker's: the first one's handler
+    // must remove its files too.
+    const sibling = await IoManager.open({ memory, tmpDirs: [tmp], handleSignals: false });
+    const siblingWriter = await sibling.createRunWriter("sibling");
+    const pending = siblingWriter.writeRecord(new Uint8Array(9000), 0, 9000);
+    if (pending) await pending;
+  }
   const record = new Uint8Array(1000).fill(65);
   const writer = await io.createRunWriter("child");
   let written = 0;
