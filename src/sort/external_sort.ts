@@ -301,15 +301,11 @@ class ExternalSorter {
       await this.#spillBuffer(full, slot);
       return;
     }
-    if (this.#worker === undefined) {
-      assert(this.#descriptor !== undefined, "two sort buffers need a Worker");
-      this.#worker = new SortWorker(this.#descriptor);
-      this.#stats.usedWorker = true;
-    }
+    this.#startWorker();
     const previousSort = this.#sorting;
     const previousSpill = this.#inFlight;
     if (previousSort !== undefined) await previousSort;
-    const sorting = this.#worker.sort(full);
+    const sorting = this.#startWorker().sort(full);
     const spilled = (previousSpill === undefined ? sorting : Promise.all([sorting, previousSpill]))
       .then(() => this.#spillBuffer(full, slot));
     sorting.catch(() => {}); // awaited later; avoid an unhandled rejection meanwhile
@@ -319,6 +315,16 @@ class ExternalSorter {
     // The other buffer is refilled once its spill is done (while `full` sorts).
     if (previousSpill !== undefined) await previousSpill;
     this.#filling = 1 - this.#filling;
+  }
+
+  /** Starts the sort Worker (it takes a while to boot: start it before the first hand-off). */
+  #startWorker(): SortWorker {
+    if (this.#worker === undefined) {
+      assert(this.#descriptor !== undefined, "two sort buffers need a Worker");
+      this.#worker = new SortWorker(this.#descriptor);
+      this.#stats.usedWorker = true;
+    }
+    return this.#worker;
   }
 
   /** The slow path of appending: the buffer is full, or the record is longer than a page. */
@@ -348,6 +354,14 @@ class ExternalSorter {
         : { name: "read", totalBytes: reader.totalBytes },
     );
     try {
+      // Boot the Worker now if this input may not fit one buffer (unknown size: stdin, .gz).
+      const capacity = this.#buffers[0]!.segments.length * this.#memory.segmentBytes;
+      if (
+        this.#buffers.length > 1 &&
+        (reader.totalBytes === undefined || reader.totalBytes > capacity)
+      ) {
+        this.#startWorker();
+      }
       if (this.#recordBytes !== undefined) {
         await this.#readFixedRecords(reader, this.#recordBytes);
         return;
