@@ -71,8 +71,9 @@ Resources:
                          allows; 2 or more)
       --spill=file|mmap|auto  how spill files are written and read (default auto)
       --leak-detection=LEVEL  disabled, simple (default), advanced or paranoid
-      --threads=N        1, or 2 (default): past the first 4 MiB of input a Worker counts
-                         part of the chunks with half the budget; its run joins the merge
+      --threads=N        1, or 2 (default): for inputs from 8 MiB (or past the first 4 MiB
+                         of a pipe) a Worker counts part of the chunks with half the
+                         budget; its run joins the merge
 
 Report:
 ${reportOptionsHelp}
@@ -281,8 +282,12 @@ export async function countWords(
         for (;;) {
           const chunk = await reader.nextChunk();
           if (chunk === undefined) break;
-          if (workerPages > 0 && worker === undefined && inputBytes + reader.bytesRead > 4 * MiB) {
-            worker = await CountWorkerClient.start(memory, {
+          const large = reader.totalBytes !== undefined && reader.totalBytes >= 8 * MiB;
+          if (
+            workerPages > 0 && worker === undefined &&
+            (large || inputBytes + reader.bytesRead > 4 * MiB)
+          ) {
+            worker = CountWorkerClient.start(memory, {
               budgetBytes: workerPages * memory.segmentBytes,
               segmentBytes: memory.segmentBytes,
               leakDetection: request.leakDetection,

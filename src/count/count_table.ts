@@ -162,8 +162,13 @@ export class CountTable implements TokenSink {
    * @returns False if the table is full or the word is longer than
    *   {@linkcode CountTable.wordBytesMax} (nothing changed then).
    */
-  addToken(bytes: Uint8Array, byteOffset: number, byteLength: number): boolean {
-    return this.add(bytes, byteOffset, byteLength, 1);
+  addToken(
+    bytes: Uint8Array,
+    byteOffset: number,
+    byteLength: number,
+    hash: number = hashBytes(bytes, byteOffset, byteLength) | 0,
+  ): boolean {
+    return this.#add(bytes, byteOffset, byteLength, 1, hash);
   }
 
   /**
@@ -176,12 +181,27 @@ export class CountTable implements TokenSink {
    * @returns False if the table is full or the word is too long.
    */
   add(bytes: Uint8Array, byteOffset: number, byteLength: number, count: number): boolean {
+    return this.#add(
+      bytes,
+      byteOffset,
+      byteLength,
+      count,
+      hashBytes(bytes, byteOffset, byteLength) | 0,
+    );
+  }
+
+  #add(
+    bytes: Uint8Array,
+    byteOffset: number,
+    byteLength: number,
+    count: number,
+    hash: number,
+  ): boolean {
     if (this.#sorted || this.#closed) {
       assert(false, "CountTable.add after sort() or close(): reset() first");
     }
     if (byteLength > this.wordBytesMax) return false;
     if (this.#block === undefined && !this.#growBuckets()) return false;
-    const hash = hashBytes(bytes, byteOffset, byteLength) | 0;
     const buckets = this.#buckets;
     const mask = this.#bucketMask;
     let slot = hash & mask;
@@ -207,7 +227,7 @@ export class CountTable implements TokenSink {
     }
     // Insert: first make sure the bucket array has room, then the record area.
     if (this.#entryCount + 1 > this.#growLimit) {
-      if (this.#growBuckets()) return this.add(bytes, byteOffset, byteLength, count);
+      if (this.#growBuckets()) return this.#add(bytes, byteOffset, byteLength, count, hash);
       if (this.#entryCount + 1 > this.#hardLimit) return false;
     }
     const address = this.#appendRecord(bytes, byteOffset, byteLength, count);

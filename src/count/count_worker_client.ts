@@ -34,6 +34,8 @@ export class CountWorkerClient {
   #idle: Array<() => void> = [];
   #failure: Error | undefined;
   #closed = false;
+  #ready: Promise<void> = Promise.resolve();
+  #isReady = false;
   /** Chunks and bytes handed to the Worker. */
   chunksSent = 0;
   /** Bytes handed to the Worker. */
@@ -51,35 +53,35 @@ export class CountWorkerClient {
   }
 
   /**
-   * Starts a Worker with its budget share and waits until it is ready.
+   * Starts a Worker with its budget share. Does not wait for it: chunks are offered to it
+   * once it reported ready (module load and setup take a few tens of milliseconds, which the
+   * main thread spends counting).
    *
    * @param memory The main budget: the share and the chunk buffers are reserved from it.
    * @param options The Worker's setup and the chunk buffer size.
    * @returns The client.
    * @throws {MemoryBudgetError} If the share does not fit.
    */
-  static async start(
-    memory: MemoryManager,
-    options: CountWorkerClientOptions,
-  ): Promise<CountWorkerClient> {
+  static start(memory: MemoryManager, options: CountWorkerClientOptions): CountWorkerClient {
     const reservation = memory.reserve(
       "count-worker",
       options.budgetBytes + 2 * options.chunkBytes,
     );
-    let client: CountWorkerClient | undefined;
+    let worker: Worker;
     try {
-      const worker = new Worker(new URL("./count_worker.ts", import.meta.url).href, {
-        type: "module",
-      });
-      client = new CountWorkerClient(worker, reservation, options.chunkBytes);
-      const { chunkBytes: _chunkBytes, ...init } = options;
-      await client.#request({ type: "init", init }, "ready");
-      return client;
+      worker = new Worker(new URL("./count_worker.ts", import.meta.url).href, { type: "module" });
     } catch (error) {
-      if (client !== undefined) await client.close().catch(() => {});
-      else reservation.release();
+      reservation.release();
       throw error;
     }
+    const client = new CountWorkerClient(worker, reservation, options.chunkBytes);
+    const { chunkBytes: _chunkBytes, ...init } = options;
+    client.#ready = client.#request({ type: "init", init }, "ready").then(() => {
+      client.#isReady = true;
+    });
+    // A failure is reported by offer/finish; do not leave the promise unhandled.
+    client.#ready.catch(() => {});
+    return client;
   }
 
   /**
@@ -90,6 +92,7 @@ export class CountWorkerClient {
    */
   offer(chunk: Uint8Array): boolean {
     this.#throwIfFailed();
+    if (!this.#isReady) return false;
     const buffer = this.#free.length > 0 && chunk.length <= this.#free[0]!.byteLength
       ? this.#free.pop()!
       : undefined;
@@ -108,6 +111,7 @@ export class CountWorkerClient {
    * @returns The run (the Worker's file: do not delete it) and the Worker's counters.
    */
   async finish(): Promise<{ run: SpillRun; stats: WordCountStats }> {
+    await this.#ready;
     while (this.#inFlight > 0) {
       this.#throwIfFailed();
       await new Promise<void>((resolve) => this.#idle.push(resolve));

@@ -6,6 +6,7 @@ import {
   lowerCodePoint,
   unicodeTables,
 } from "./unicode_tables.ts";
+import { hashBytes } from "./hash_bytes.ts";
 
 /** The tokenizers of `spillway count --tokenizer`. */
 export type TokenizerKind = "words" | "letters" | "flink" | "whitespace";
@@ -21,9 +22,13 @@ export interface TokenSink {
   /**
    * Takes one token. The bytes are only valid during the call.
    *
+   * @param bytes The token's bytes (case-folded as asked).
+   * @param byteOffset Where the token starts.
+   * @param byteLength Its length.
+   * @param hash `hashBytes(bytes, byteOffset, byteLength) | 0`, computed while scanning.
    * @returns False if the token was not taken because the sink is full.
    */
-  addToken(bytes: Uint8Array, byteOffset: number, byteLength: number): boolean;
+  addToken(bytes: Uint8Array, byteOffset: number, byteLength: number, hash: number): boolean;
 }
 
 /** Options of {@linkcode Tokenizer}. */
@@ -77,7 +82,7 @@ const SCRATCH_BYTES_INITIAL = 4096;
  * import { deepStrictEqual } from "node:assert/strict";
  * import { Tokenizer } from "./tokenizer.ts";
  * const seen: string[] = [];
- * const sink = { addToken(b: Uint8Array, o: number, n: number) {
+ * const sink = { addToken(b: Uint8Array, o: number, n: number, _hash: number) {
  *   seen.push(new TextDecoder().decode(b.subarray(o, o + n)));
  *   return true;
  * } };
@@ -140,29 +145,68 @@ export class Tokenizer {
   }
 
   #scanAscii(bytes: Uint8Array, from: number, end: number, sink: TokenSink, mask: number): number {
+    // One pass per token: find its end, fold case and compute MurmurHash3 x86_32 of the
+    // folded bytes on the way (the same value as hashBytes), so no byte is read twice.
     const classes = asciiClass;
-    const lower = this.#lower;
+    const foldBit = this.#lower ? UPPER << 3 : 0; // UPPER (4) << 3 = 0x20, the case bit
     let i = from;
     while (i < end) {
-      if ((classes[bytes[i]!]! & mask) === 0) {
+      let bits = classes[bytes[i]!]!;
+      if ((bits & mask) === 0) {
         i += 1;
         continue;
       }
       const start = i;
       let upper = 0;
-      let bits = classes[bytes[i]!]!;
-      while ((bits & mask) !== 0) {
+      let h = 0;
+      let k = 0;
+      let shift = 0;
+      for (;;) {
         upper |= bits;
+        k |= (bytes[i]! | ((bits & UPPER) << 3 & foldBit)) << shift;
+        shift += 8;
+        if (shift === 32) {
+          k = Math.imul(k, 0xcc9e2d51);
+          k = (k << 15) | (k >>> 17);
+          h ^= Math.imul(k, 0x1b873593);
+          h = (h << 13) | (h >>> 19);
+          h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+          k = 0;
+          shift = 0;
+        }
         i += 1;
         if (i === end) break;
         bits = classes[bytes[i]!]!;
+        if ((bits & mask) === 0) break;
       }
-      if (!this.#emitAscii(bytes, start, i, lower && (upper & UPPER) !== 0, sink)) return start;
+      const length = i - start;
+      if (shift !== 0) {
+        k = Math.imul(k, 0xcc9e2d51);
+        k = (k << 15) | (k >>> 17);
+        h ^= Math.imul(k, 0x1b873593);
+      }
+      h ^= length;
+      h ^= h >>> 16;
+      h = Math.imul(h, 0x85ebca6b);
+      h ^= h >>> 13;
+      h = Math.imul(h, 0xc2b2ae35);
+      h ^= h >>> 16;
+      if (!this.#emitAscii(bytes, start, i, foldBit !== 0 && (upper & UPPER) !== 0, sink, h)) {
+        return start;
+      }
     }
     return end;
   }
 
-  #emitAscii(bytes: Uint8Array, start: number, stop: number, fold: boolean, sink: TokenSink) {
+  /** Hands `bytes[start, stop)` over, ASCII-lower-cased into the scratch when `fold`. */
+  #emitAscii(
+    bytes: Uint8Array,
+    start: number,
+    stop: number,
+    fold: boolean,
+    sink: TokenSink,
+    hash: number,
+  ): boolean {
     const length = stop - start;
     let accepted: boolean;
     if (fold) {
@@ -171,12 +215,32 @@ export class Tokenizer {
         const byte = bytes[start + j]!;
         scratch[j] = byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte;
       }
-      accepted = sink.addToken(scratch, 0, length);
+      accepted = sink.addToken(scratch, 0, length, hash);
     } else {
-      accepted = sink.addToken(bytes, start, length);
+      accepted = sink.addToken(bytes, start, length, hash);
     }
     if (accepted) this.tokenCount += 1;
     return accepted;
+  }
+
+  /** Like #emitAscii, hashing the emitted bytes afterwards (paths that do not hash inline). */
+  #emitAsciiHashing(
+    bytes: Uint8Array,
+    start: number,
+    stop: number,
+    fold: boolean,
+    sink: TokenSink,
+  ): boolean {
+    const length = stop - start;
+    if (!fold) {
+      return this.#emitAscii(bytes, start, stop, false, sink, hashBytes(bytes, start, length) | 0);
+    }
+    const scratch = this.#ensureScratch(length);
+    for (let j = 0; j < length; j += 1) {
+      const byte = bytes[start + j]!;
+      scratch[j] = byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte;
+    }
+    return this.#emitAscii(scratch, 0, length, false, sink, hashBytes(scratch, 0, length) | 0);
   }
 
   #scanFlink(bytes: Uint8Array, from: number, end: number, sink: TokenSink): number {
@@ -210,7 +274,8 @@ export class Tokenizer {
         }
       }
       if (!special) {
-        if (!this.#emitAscii(bytes, start, i, (upper & UPPER) !== 0, sink)) return start;
+        const fold = (upper & UPPER) !== 0;
+        if (!this.#emitAsciiHashing(bytes, start, i, fold, sink)) return start;
         continue;
       }
       // Rare path: rebuild the lower-cased token in the scratch.
@@ -229,7 +294,7 @@ export class Tokenizer {
           j += 1;
         }
       }
-      if (!sink.addToken(scratch, 0, length)) return start;
+      if (!sink.addToken(scratch, 0, length, hashBytes(scratch, 0, length) | 0)) return start;
       this.tokenCount += 1;
     }
     return end;
@@ -251,7 +316,7 @@ export class Tokenizer {
         i += 1;
       }
       // Lower case here folds ASCII only: whitespace tokens are bytes, not text.
-      if (!this.#emitAscii(bytes, start, i, this.#lower && (upper & UPPER) !== 0, sink)) {
+      if (!this.#emitAsciiHashing(bytes, start, i, this.#lower && (upper & UPPER) !== 0, sink)) {
         return start;
       }
     }
@@ -301,13 +366,13 @@ export class Tokenizer {
       }
       let accepted: boolean;
       if (!lower || (fold & (UPPER | 0x10000)) === 0) {
-        accepted = sink.addToken(bytes, start, i - start);
+        accepted = sink.addToken(bytes, start, i - start, hashBytes(bytes, start, i - start) | 0);
       } else if ((fold & 0x10000) === 0) {
-        accepted = this.#emitAscii(bytes, start, i, true, sink);
+        accepted = this.#emitAsciiHashing(bytes, start, i, true, sink);
         if (accepted) this.tokenCount -= 1; // counted below
       } else {
         const length = this.#lowerUnicode(bytes, start, i);
-        accepted = sink.addToken(this.#scratch, 0, length);
+        accepted = sink.addToken(this.#scratch, 0, length, hashBytes(this.#scratch, 0, length) | 0);
       }
       if (!accepted) return start;
       this.tokenCount += 1;

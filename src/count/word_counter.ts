@@ -196,9 +196,9 @@ export class WordCounter implements TokenSink {
    *
    * @returns False when the table is full (the caller spills and retries).
    */
-  addToken(bytes: Uint8Array, byteOffset: number, byteLength: number): boolean {
+  addToken(bytes: Uint8Array, byteOffset: number, byteLength: number, hash: number): boolean {
     const table = this.#table!;
-    if (table.addToken(bytes, byteOffset, byteLength)) return true;
+    if (table.addToken(bytes, byteOffset, byteLength, hash)) return true;
     if (byteLength <= table.wordBytesMax) return false;
     // Longer than a page: park it as [length u32][word][count u64] and spill it as a run of
     // its own after this chunk (straight from the stash).
@@ -242,7 +242,7 @@ export class WordCounter implements TokenSink {
     const table = this.#table!;
     if (byteLength > table.wordBytesMax) {
       // Longer than a page: a run of its own, like a long token, with its count.
-      this.addToken(bytes, byteOffset, byteLength);
+      this.addToken(bytes, byteOffset, byteLength, 0); // too long for the table: the hash is unused
       writeCount(this.#long.bytes, this.#longUsed - COUNT_BYTES, count);
       await this.#flushLongWords();
       return;

@@ -1,6 +1,12 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import fc from "fast-check";
-import { Tokenizer, type TokenizerOptions, type TokenSink } from "../../src/count/mod.ts";
+import {
+  hashBytes,
+  Tokenizer,
+  type TokenizerKind,
+  type TokenizerOptions,
+  type TokenSink,
+} from "../../src/count/mod.ts";
 import { checkProperty } from "../_support/property.ts";
 
 const encoder = new TextEncoder();
@@ -203,6 +209,34 @@ Deno.test("Tokenizer letters, flink and whitespace match regex oracles on random
       const flink = javaLower.split(/[^A-Za-z0-9_]+/).filter((token) => token !== "");
       deepStrictEqual(tokens(bytes, { kind: "flink" }), flink);
     }),
+    300,
+  );
+});
+
+Deno.test("Tokenizer hands over hashBytes of the emitted bytes (computed while scanning)", () => {
+  checkProperty(
+    fc.property(
+      byteInput,
+      fc.constantFrom<TokenizerKind>("words", "letters", "flink", "whitespace"),
+      fc.boolean(),
+      (bytes, kind, lower) => {
+        if (kind === "flink" && !lower) return;
+        const seen: Array<[number, number]> = [];
+        const sink = {
+          addToken(b: Uint8Array, o: number, n: number, hash: number) {
+            seen.push([hash, hashBytes(b, o, n) | 0]);
+            return true;
+          },
+        };
+        new Tokenizer({ kind, caseMode: lower ? "lower" : "preserve" }).scan(
+          bytes,
+          0,
+          bytes.length,
+          sink,
+        );
+        for (const [given, expected] of seen) strictEqual(given, expected);
+      },
+    ),
     300,
   );
 });

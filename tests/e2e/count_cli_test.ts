@@ -221,17 +221,17 @@ Deno.test("spillway count with a Worker (--threads 2) equals one thread, spillin
     const input = `${dir}/in.txt`;
     const spill = `${dir}/spill`;
     await Deno.mkdir(spill);
-    // Past the 4 MiB at which the Worker starts.
-    const parts: Uint8Array[] = [];
-    for (let seed = 1; seed <= 4; seed += 1) parts.push(corpus(seed, 40000));
-    const size = parts.reduce((sum, part) => sum + part.length, 0);
-    const text = new Uint8Array(size);
-    let at = 0;
-    for (const part of parts) {
-      text.set(part, at);
-      at += part.length;
+    // An input from 8 MiB starts the Worker at once: repeat a corpus with shifted words.
+    const base = corpus(3, 30000);
+    const copies = Math.ceil((9 * 1024 * 1024) / base.length);
+    const text = new Uint8Array(base.length * copies);
+    for (let copy = 0; copy < copies; copy += 1) {
+      text.set(base, copy * base.length);
+      // Make each copy's words a little different: shift ASCII letters by the copy number.
+      for (let i = copy * base.length; i < (copy + 1) * base.length; i += 97) {
+        if (text[i]! >= 0x61 && text[i]! <= 0x7a) text[i] = 0x61 + ((text[i]! - 0x61 + copy) % 26);
+      }
     }
-    ok(size > 5 * 1024 * 1024, `corpus of ${size} bytes`);
     await Deno.writeFile(input, text);
     const budget = ["-S", "2m", "--segment-size", "4k", "-T", spill];
     const one = await spillway(["count", "--threads", "1", ...budget, input]);

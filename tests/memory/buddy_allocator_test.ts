@@ -126,7 +126,7 @@ Deno.test("BuddyAllocator blocks never overlap and coalesce fully (random sequen
           order: fc.integer({ min: 0, max: 5 }),
           pick: fc.nat(),
         }),
-        { maxLength: 80 },
+        { maxLength: 80, size: "max" },
       ),
       (arenaSegments, steps) => {
         const memory = manager(64);
