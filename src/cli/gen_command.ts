@@ -1,14 +1,13 @@
 import { ExitCode, MiB, parseByteSize, UsageError } from "../base/mod.ts";
 import {
-  CorpusGenerator,
   type CorpusKind,
+  generateCorpus,
   LINE_BYTES_MAX,
   LINE_BYTES_MIN,
   parseCorpusKind,
   RECORD_BYTES,
   TEXT_WORDS_MAX,
   VOCABULARY_WORDS,
-  writeCorpus,
 } from "../gen/mod.ts";
 import { IoManager, OutputClosedError, type OutputSink } from "../io/mod.ts";
 import { MemoryManager } from "../memory/mod.ts";
@@ -191,27 +190,20 @@ async function generateTo(
   request: GenRequest,
   report: CommandReport,
 ): Promise<{ bytes: number; records: number }> {
-  using generator = new CorpusGenerator(memory, {
-    kind: request.kind,
-    sizeBytes: request.sizeBytes,
-    seed: request.seed,
-  });
-  using lease = memory.allocate("gen-buffer", 1);
-  const page = lease.segments[0]!;
-  if (page.byteLength < generator.unitBytesMax) {
-    throw new UsageError(
-      `Page of ${page.byteLength} bytes cannot hold a ${request.kind} line of up to ${generator.unitBytesMax} bytes; raise --segment-size`,
-    );
-  }
   const sink: OutputSink = await io.createOutput(request.output, { owner: "gen-output" });
   const progress = report.progress;
   progress.phase({ name: "write", totalBytes: request.sizeBytes });
   try {
-    await writeCorpus(generator, sink, { buffer: page.bytes, progress });
+    const result = await generateCorpus(memory, sink, {
+      kind: request.kind,
+      sizeBytes: request.sizeBytes,
+      seed: request.seed,
+      progress,
+    });
     await sink.commit();
+    return { bytes: result.bytes, records: result.units };
   } catch (error) {
     await sink.abort();
     throw error;
   }
-  return { bytes: generator.bytesGenerated, records: generator.unitsGenerated };
 }

@@ -16,5 +16,10 @@ export {
   TEXT_WORDS_MAX,
   VOCABULARY_WORDS,
 } from "./corpus_generator.ts";
-export type { CorpusSink, WriteCorpusOptions } from "./write_corpus.ts";
-export { parseCorpusKind, writeCorpus } from "./write_corpus.ts";
+export type {
+  CorpusSink,
+  GenerateCorpusOptions,
+  GeneratedCorpus,
+  WriteCorpusOptions,
+} from "./write_corpus.ts";
+export { generateCorpus, parseCorpusKind, writeCorpus } from "./write_corpus.ts";

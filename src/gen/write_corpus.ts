@@ -1,5 +1,6 @@
 import { type ProgressSink, UsageError } from "../base/mod.ts";
-import { type CorpusGenerator, type CorpusKind, corpusKinds } from "./corpus_generator.ts";
+import type { MemoryManager } from "../memory/mod.ts";
+import { CorpusGenerator, type CorpusKind, corpusKinds } from "./corpus_generator.ts";
 
 /** Where {@linkcode writeCorpus} puts bytes: the shape of io's `OutputSink.write`. */
 export interface CorpusSink {
@@ -60,6 +61,67 @@ export async function writeCorpus(
     progress?.advance(written);
   }
   return total;
+}
+
+/** Options of {@linkcode generateCorpus}. */
+export interface GenerateCorpusOptions {
+  /** What to generate. */
+  kind: CorpusKind;
+  /** Target size in bytes (see {@linkcode CorpusGenerator}). */
+  sizeBytes: number;
+  /** Seed (default 1). */
+  seed?: number;
+  /** Told the bytes of each page written (the caller announces the phase). */
+  progress?: ProgressSink;
+}
+
+/** What {@linkcode generateCorpus} wrote. */
+export interface GeneratedCorpus {
+  /** Bytes written. */
+  bytes: number;
+  /** Lines (`text`, `lines`) or records (`records`) written. */
+  units: number;
+}
+
+/**
+ * Generates a whole corpus into `sink` through one page of `memory` (plus the `text` tables).
+ *
+ * @param memory The budget for the page and the tables.
+ * @param sink The output.
+ * @param options Kind, size, seed and progress.
+ * @returns Bytes and lines (or records) written.
+ * @throws {MemoryBudgetError} If the page or the tables do not fit the budget.
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { MemoryManager } from "../memory/mod.ts";
+ * import { generateCorpus } from "./write_corpus.ts";
+ * const memory = new MemoryManager({ budgetBytes: 1024 * 1024 });
+ * const sink = { write: () => undefined };
+ * const result = await generateCorpus(memory, sink, { kind: "records", sizeBytes: 1000 });
+ * strictEqual(result.units, 10);
+ * memory.assertAllReleased();
+ * ```
+ */
+export async function generateCorpus(
+  memory: MemoryManager,
+  sink: CorpusSink,
+  options: GenerateCorpusOptions,
+): Promise<GeneratedCorpus> {
+  using generator = new CorpusGenerator(memory, {
+    kind: options.kind,
+    sizeBytes: options.sizeBytes,
+    seed: options.seed ?? 1,
+  });
+  using lease = memory.allocate("gen-buffer", 1);
+  const buffer = lease.segments[0]!.bytes;
+  const bytes = await writeCorpus(
+    generator,
+    sink,
+    options.progress === undefined ? { buffer } : { buffer, progress: options.progress },
+  );
+  return { bytes, units: generator.unitsGenerated };
 }
 
 const kindAliases: ReadonlyMap<string, CorpusKind> = new Map([
