@@ -346,9 +346,15 @@ export class Tokenizer {
           continue;
         }
       }
-      // A token starts at i: extend it over word bytes and word code points.
+      // A token starts at i: extend it over word bytes and word code points. ASCII bytes are
+      // folded and hashed (MurmurHash3, as hashBytes) on the way; a token with non-ASCII
+      // letters is lower-cased and hashed afterwards.
       const start = i;
+      const foldBit = lower ? UPPER << 3 : 0;
       let fold = 0; // bit UPPER: ASCII upper case seen; bit 16: non-ASCII seen
+      let h = 0;
+      let k = 0;
+      let shift = 0;
       for (;;) {
         if (i >= end) break;
         const byte = bytes[i]!;
@@ -356,6 +362,17 @@ export class Tokenizer {
           const bits = classes[byte]!;
           if ((bits & WORD) === 0) break;
           fold |= bits;
+          k |= (byte | ((bits & UPPER) << 3 & foldBit)) << shift;
+          shift += 8;
+          if (shift === 32) {
+            k = Math.imul(k, 0xcc9e2d51);
+            k = (k << 15) | (k >>> 17);
+            h ^= Math.imul(k, 0x1b873593);
+            h = (h << 13) | (h >>> 19);
+            h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+            k = 0;
+            shift = 0;
+          }
           i += 1;
           continue;
         }
@@ -365,11 +382,23 @@ export class Tokenizer {
         i += length;
       }
       let accepted: boolean;
-      if (!lower || (fold & (UPPER | 0x10000)) === 0) {
-        accepted = sink.addToken(bytes, start, i - start, hashBytes(bytes, start, i - start) | 0);
-      } else if ((fold & 0x10000) === 0) {
-        accepted = this.#emitAsciiHashing(bytes, start, i, true, sink);
+      if ((fold & 0x10000) === 0) {
+        const length = i - start;
+        if (shift !== 0) {
+          k = Math.imul(k, 0xcc9e2d51);
+          k = (k << 15) | (k >>> 17);
+          h ^= Math.imul(k, 0x1b873593);
+        }
+        h ^= length;
+        h ^= h >>> 16;
+        h = Math.imul(h, 0x85ebca6b);
+        h ^= h >>> 13;
+        h = Math.imul(h, 0xc2b2ae35);
+        h ^= h >>> 16;
+        accepted = this.#emitAscii(bytes, start, i, lower && (fold & UPPER) !== 0, sink, h);
         if (accepted) this.tokenCount -= 1; // counted below
+      } else if (!lower) {
+        accepted = sink.addToken(bytes, start, i - start, hashBytes(bytes, start, i - start) | 0);
       } else {
         const length = this.#lowerUnicode(bytes, start, i);
         accepted = sink.addToken(this.#scratch, 0, length, hashBytes(this.#scratch, 0, length) | 0);
