@@ -12,7 +12,7 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { MemoryManager } from "../../src/memory/mod.ts";
-import { IoManager, type SpillMode } from "../../src/io/mod.ts";
+import { crc32c, IoManager, type SpillMode } from "../../src/io/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -106,6 +106,7 @@ async function spillRoundTrip(
   mode: SpillMode,
   dir: string,
   recordBytes: number,
+  totalBytes = spillBytes,
 ): Promise<{ writeMs: number; readMs: number; cpuMs: number; bytes: number }> {
   const memory = new MemoryManager({ budgetBytes: 64 * MiB, segmentBytes: 32 * 1024 });
   const io = await IoManager.open({
@@ -116,7 +117,7 @@ async function spillRoundTrip(
   });
   const record = new Uint8Array(recordBytes);
   for (let i = 0; i < record.length; i += 1) record[i] = 97 + (i % 26);
-  const recordCount = Math.floor(spillBytes / recordBytes);
+  const recordCount = Math.floor(totalBytes / recordBytes);
   const cpuStart = cpuMs();
   const writeStart = performance.now();
   const writer = await io.createRunWriter("bench", { writeBehindSegments: 4 });
@@ -149,7 +150,23 @@ async function spillRoundTrip(
   return { writeMs, readMs, cpuMs: cpuSpent, bytes: recordCount * recordBytes };
 }
 
-if (import.meta.main) {
+if (!import.meta.main) {
+  // Under `deno bench`: small, steady cases; the full run is `deno run -A tests/bench/io_bench.ts`.
+  const block = new Uint8Array(32 * 1024).map((_, i) => i * 31);
+  Deno.bench("crc32c of one 32 KiB block", () => {
+    crc32c(block, 16, block.length);
+  });
+  for (const mode of ["file", "mmap"] as const) {
+    Deno.bench(`spill 16 MiB of 100-byte records and read it back (${mode})`, async () => {
+      const dir = await Deno.makeTempDir({ prefix: "spillway-io-bench-" });
+      try {
+        await spillRoundTrip(mode, dir, 100, 16 * MiB);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  }
+} else {
   const dir = await Deno.makeTempDir({ dir: values.tmp, prefix: "spillway-io-bench-" });
   try {
     const input = `${dir}/input.txt`;
