@@ -137,6 +137,9 @@ export class RunWriter {
   ): Promise<void> | undefined {
     const out = this.#bytes;
     let position = this.#position;
+    if (byteOffset + byteLength > bytes.length) {
+      return this.#writeSpanning(bytes, byteOffset, byteLength); // asserts the range
+    }
     if (byteLength < 128) {
       if (position + 1 + byteLength <= out.length) {
         out[position] = byteLength;
