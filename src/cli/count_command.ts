@@ -11,7 +11,7 @@ import {
   WordCounter,
   type WordCountStats,
 } from "../count/mod.ts";
-import { IoManager, type OutputSink, type SpillMode } from "../io/mod.ts";
+import { IoManager, OutputClosedError, type OutputSink, type SpillMode } from "../io/mod.ts";
 import { type LeakDetectionLevel, leakDetectionLevels, MemoryManager } from "../memory/mod.ts";
 import type { Command } from "./command.ts";
 import {
@@ -392,6 +392,12 @@ export const countCommand: Command = {
     let stats: WordCountStats & { workerBytes: number };
     try {
       stats = await countWords(request, { memory, io, report });
+    } catch (error) {
+      // The reader of stdout went away (`spillway count | head`): end quietly, like `sort`.
+      if (!(error instanceof OutputClosedError)) throw error;
+      await io.close();
+      memory.assertAllReleased();
+      return 0;
     } finally {
       await io.close();
     }
