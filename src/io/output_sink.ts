@@ -1,4 +1,4 @@
-import { formatBytes, ResourceError } from "../base/mod.ts";
+import { assert, formatBytes, ResourceError } from "../base/mod.ts";
 import type { MemoryManager, MemoryReservation } from "../memory/mod.ts";
 import { errorCode, isDiskError, OutputClosedError } from "./errors.ts";
 import type { IoStats } from "./io_stats.ts";
@@ -74,7 +74,7 @@ export class OutputSink {
   write(bytes: Uint8Array, byteOffset: number, byteLength: number): Promise<void> | undefined {
     const buffer = this.#buffer;
     const filled = this.#filled;
-    if (filled + byteLength <= buffer.length) {
+    if (filled + byteLength <= buffer.length && byteOffset + byteLength <= bytes.length) {
       if (byteLength <= 16) {
         for (let i = 0; i < byteLength; i += 1) buffer[filled + i] = bytes[byteOffset + i]!;
       } else {
@@ -111,6 +111,10 @@ export class OutputSink {
   }
 
   async #writeSlow(bytes: Uint8Array, byteOffset: number, byteLength: number): Promise<void> {
+    assert(
+      byteOffset >= 0 && byteLength >= 0 && byteOffset + byteLength <= bytes.length,
+      `output range [${byteOffset}, +${byteLength}) exceeds ${bytes.length} bytes`,
+    );
     await this.#flush();
     if (byteLength >= this.#buffer.length) {
       await this.#send(bytes.subarray(byteOffset, byteOffset + byteLength));

@@ -194,6 +194,22 @@ for (const spillMode of modes) {
   });
 }
 
+Deno.test("RunWriter rejects a record range outside its bytes and removes its file", async () => {
+  await withIoTempDir(async (dir) => {
+    const { memory, io } = await openIoForTest(dir);
+    const writer = await io.createRunWriter("sort");
+    const bytes = patterned(100, 3);
+    await rejects(async () => {
+      const pending = writer.writeRecord(bytes, 90, 20);
+      if (pending) await pending;
+    }, /record range \[90, \+20\) exceeds 100 bytes/);
+    deepStrictEqual(io.liveFiles, []);
+    memory.assertAllReleased();
+    await io.close();
+    deepStrictEqual(ioListFiles(dir), []);
+  });
+});
+
 Deno.test("IoManager.close aborts an unfinished writer and removes its file", async () => {
   await withIoTempDir(async (dir) => {
     const { memory, io } = await openIoForTest(dir);
