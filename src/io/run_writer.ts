@@ -1,4 +1,4 @@
-import { assert } from "../base/mod.ts";
+import { assert, AssertionError } from "../base/mod.ts";
 import type { MemoryManager, MemorySegment, SegmentLease } from "../memory/mod.ts";
 import type { BlockChannel } from "./channel.ts";
 import { crc32c } from "./crc32c.ts";
@@ -180,11 +180,15 @@ export class RunWriter {
     byteLength: number,
   ): Promise<void> | undefined {
     this.#checkOpen();
-    assert(
-      Number.isSafeInteger(byteLength) && byteLength >= 0 && byteOffset >= 0 &&
-        byteOffset + byteLength <= bytes.length,
-      `record range [${byteOffset}, +${byteLength}) exceeds ${bytes.length} bytes`,
-    );
+    if (
+      !(Number.isSafeInteger(byteLength) && byteLength >= 0 && byteOffset >= 0 &&
+        byteOffset + byteLength <= bytes.length)
+    ) {
+      const error = new AssertionError(
+        `record range [${byteOffset}, +${byteLength}) exceeds ${bytes.length} bytes`,
+      );
+      return this.abort().then(() => Promise.reject(error));
+    }
     const varint = this.#varint;
     let varintLength = 0;
     let value = byteLength;
