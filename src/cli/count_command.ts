@@ -314,8 +314,8 @@ export async function countWords(
       }
     }
     if (worker !== undefined) {
-      const { run, stats } = await worker.finish();
-      counter.addForeignRun(run, stats);
+      const { runs, stats } = await worker.finish();
+      counter.addForeignRuns(runs, stats);
       workerBytes = worker.bytesSent;
     }
     progress.phase({ name: "merge" });

@@ -2,14 +2,14 @@
  * The count Worker: counts the chunks the main thread hands it (moved in and out with
  * transfer lists) in its own {@linkcode WordCounter}, with its own memory budget (a share
  * the main thread reserved) and its own {@linkcode IoManager} in the same temp directories.
- * At the end it merges what it counted into one word-sorted run for the main thread's merge,
- * and deletes it when told to close.
+ * At the end it spills its table and hands its word-sorted runs to the main thread's merge,
+ * and deletes them when told to close.
  *
  * Protocol (main -> worker / worker -> main):
  * ```
  * init {options}          -> ready | failed
  * chunk {buffer, length}  -> chunk-done {buffer}         (the buffer comes back)
- * finish                  -> run {run, stats} | failed
+ * finish                  -> runs {runs, stats} | failed
  * close                   -> closed {leaks}              (files deleted, memory checked)
  * ```
  *
@@ -49,7 +49,7 @@ export type CountWorkerRequest =
 export type CountWorkerReply =
   | { type: "ready" }
   | { type: "chunk-done"; buffer: ArrayBuffer }
-  | { type: "run"; run: SpillRun; stats: WordCountStats }
+  | { type: "runs"; runs: SpillRun[]; stats: WordCountStats }
   | { type: "closed"; leaks: string }
   | { type: "failed"; name: string; message: string; exitCode: number | undefined };
 
@@ -111,10 +111,14 @@ async function handle(request: CountWorkerRequest): Promise<void> {
       return;
     }
     case "finish": {
-      const run = await counter!.finishToRun();
+      const runs = await counter!.finishToRuns();
       scope.postMessage({
-        type: "run",
-        run: { path: run.path, recordCount: run.recordCount, byteLength: run.byteLength },
+        type: "runs",
+        runs: runs.map((run) => ({
+          path: run.path,
+          recordCount: run.recordCount,
+          byteLength: run.byteLength,
+        })),
         stats: { ...counter!.stats, buddy: undefined },
       });
       return;

@@ -14,7 +14,7 @@ export interface CountWorkerClientOptions extends CountWorkerInit {
  * The main thread's handle on a count Worker (src/count/count_worker.ts): it reserves the
  * Worker's budget share and two chunk buffers from the main budget, hands chunks over when a
  * buffer is free ({@linkcode CountWorkerClient.offer}), and collects the Worker's word-sorted
- * run at the end.
+ * runs at the end.
  *
  * Chunks are copied into a buffer and moved with a transfer list; the Worker sends the
  * buffer back when it has counted it. With two buffers the Worker always has the next chunk
@@ -106,19 +106,19 @@ export class CountWorkerClient {
   }
 
   /**
-   * Waits for the chunks in flight, then has the Worker merge what it counted into one run.
+   * Waits for the chunks in flight, then has the Worker spill its table.
    *
-   * @returns The run (the Worker's file: do not delete it) and the Worker's counters.
+   * @returns The Worker's sorted runs (its files: do not delete them) and its counters.
    */
-  async finish(): Promise<{ run: SpillRun; stats: WordCountStats }> {
+  async finish(): Promise<{ runs: SpillRun[]; stats: WordCountStats }> {
     await this.#ready;
     while (this.#inFlight > 0) {
       this.#throwIfFailed();
       await new Promise<void>((resolve) => this.#idle.push(resolve));
     }
-    const reply = await this.#request({ type: "finish" }, "run");
-    assert(reply.type === "run", "count worker: expected a run");
-    return { run: reply.run, stats: reply.stats };
+    const reply = await this.#request({ type: "finish" }, "runs");
+    assert(reply.type === "runs", "count worker: expected runs");
+    return { runs: reply.runs, stats: reply.stats };
   }
 
   /**

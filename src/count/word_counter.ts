@@ -343,52 +343,34 @@ export class WordCounter implements TokenSink {
   }
 
   /**
-   * Ends counting on this side of a split: everything counted becomes one word-sorted,
-   * summed `[word][count]` run (empty if nothing was counted), for another counter to merge
-   * with {@linkcode WordCounter.addForeignRun}. The run's file lives until
-   * {@linkcode WordCounter.close}.
+   * Ends counting on this side of a split: the table is spilled, and the word-sorted, summed
+   * `[word][count]` runs are handed over (none if nothing was counted) for another counter to
+   * merge with {@linkcode WordCounter.addForeignRuns}: no extra merge pass here. The files live
+   * until {@linkcode WordCounter.close}.
    *
-   * @returns The run.
+   * @returns The runs.
    */
-  async finishToRun(): Promise<SpillRun> {
-    assert(!this.#closed && this.#table !== undefined, "WordCounter.finishToRun after finish");
+  async finishToRuns(): Promise<SpillRun[]> {
+    assert(!this.#closed && this.#table !== undefined, "WordCounter.finishToRuns after finish");
     await this.#flushLongWords();
     if (!this.#tableClosed) {
       await this.#spillTable();
       this.#closeTable();
     }
-    const fanIn = Math.min(
-      this.#fanInMax,
-      Math.floor((this.#memory.freePages - WRITER_PAGES - SCRATCH_PAGES) / READER_PAGES),
-    );
-    await this.#reduceRuns(this.#runs, Math.max(2, fanIn), true);
-    const group = this.#runs.splice(0);
-    const readers = await this.#openReaders(group);
-    try {
-      await this.#writeRun(async (writer) => {
-        await mergeSummingCounts(readers, this.#scratch, (bytes, offset, length, count) => {
-          writeCount(bytes, offset + length, count);
-          return writer.writeRecord(bytes, offset, length + COUNT_BYTES);
-        });
-      }, this.#runs);
-    } finally {
-      await this.#closeReaders(readers);
-    }
-    for (const run of group) await this.#io.deleteRun(run);
-    return this.#runs[0]!;
+    return [...this.#runs];
   }
 
   /**
-   * Adds a word-sorted, summed run made by another counter (a Worker's
-   * {@linkcode WordCounter.finishToRun}) to this counter's merge, with its counters.
-   * The file stays the other counter's to delete.
+   * Adds word-sorted, summed runs made by another counter (a Worker's
+   * {@linkcode WordCounter.finishToRuns}) to this counter's merge, with its counters.
+   * The files stay the other counter's to delete.
    *
-   * @param run The run.
+   * @param runs The runs.
    * @param stats The other counter's stats.
    */
-  addForeignRun(run: SpillRun, stats: WordCountStats): void {
-    assert(!this.#closed, "WordCounter.addForeignRun after close");
-    this.#runs.push(run);
+  addForeignRuns(runs: readonly SpillRun[], stats: WordCountStats): void {
+    assert(!this.#closed, "WordCounter.addForeignRuns after close");
+    this.#runs.push(...runs);
     this.#stats.tokens += stats.tokens;
     this.#foreignInvalidBytes += stats.invalidUtf8Bytes;
     this.#stats.wordRuns += stats.wordRuns;
