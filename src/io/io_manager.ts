@@ -11,6 +11,7 @@ import {
   type Libc,
   MmapChannel,
   mmapUnavailableReason,
+  processAliveByKill,
   releaseLibc,
 } from "./mmap_channel.ts";
 import { OutputSink, type OutputTarget } from "./output_sink.ts";
@@ -721,25 +722,31 @@ async function createPrivateDir(dir: string): Promise<string> {
   }
 }
 
-/** Removes `spillway-<pid>-*` directories of processes that no longer run (Linux /proc). */
-async function sweepStaleDirs(dir: string): Promise<void> {
+/**
+ * Whether process `pid` runs: `/proc/<pid>` when Deno allows reading /proc (only with
+ * --allow-all), else `kill(pid, 0)` through FFI.
+ *
+ * @returns undefined when neither can tell (then nothing is swept).
+ */
+async function processAlive(pid: number): Promise<boolean | undefined> {
   try {
-    await Deno.stat("/proc/self");
-  } catch {
-    return; // no /proc: cannot tell dead from alive
+    await Deno.stat(`/proc/${pid}`);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
   }
+  return processAliveByKill(pid);
+}
+
+/** Removes `spillway-<pid>-*` directories of processes that no longer run. */
+async function sweepStaleDirs(dir: string): Promise<void> {
+  if (Deno.build.os !== "linux") return;
   try {
     for await (const entry of Deno.readDir(dir)) {
       const match = privateDirPattern.exec(entry.name);
       if (match === null || !entry.isDirectory) continue;
       const pid = Number(match[1]);
-      if (pid === Deno.pid) continue;
-      try {
-        await Deno.stat(`/proc/${pid}`);
-        continue; // alive
-      } catch {
-        // dead: sweep
-      }
+      if (pid === Deno.pid || (await processAlive(pid)) !== false) continue;
       await Deno.remove(`${dir}/${entry.name}`, { recursive: true }).catch(() => {});
     }
   } catch {

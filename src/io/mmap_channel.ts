@@ -37,6 +37,7 @@ const symbols = {
   madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
   posix_fallocate: { parameters: ["i32", "i64", "i64"], result: "i32" },
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
+  kill: { parameters: ["i32", "i32"], result: "i32" },
   ["__errno_location"]: { parameters: [], result: "pointer" },
 } as const;
 
@@ -88,6 +89,25 @@ export function releaseLibc(): void {
   if (libraryUsers === 0 && library !== undefined) {
     library.close();
     library = undefined;
+  }
+}
+
+/**
+ * Whether a process runs, by `kill(pid, 0)` through libc (for sweeping stale temp dirs when
+ * Deno denies `/proc`, which it does without --allow-all).
+ *
+ * @returns true or false, or undefined when FFI is unavailable.
+ */
+export function processAliveByKill(pid: number): boolean | undefined {
+  const lib = acquireLibc();
+  if (typeof lib === "string") return undefined;
+  try {
+    if (lib.kill(pid, 0) === 0) return true;
+    const code = errno(lib);
+    if (code === 3) return false; // ESRCH: no such process
+    return code === 1 ? true : undefined; // EPERM: it runs as another user
+  } finally {
+    releaseLibc();
   }
 }
 

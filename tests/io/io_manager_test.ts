@@ -72,6 +72,32 @@ Deno.test("IoManager sweeps private dirs of dead processes and keeps live ones",
   });
 });
 
+Deno.test("IoManager sweeps stale dirs without --allow-all (through kill(pid, 0))", async () => {
+  await withIoTempDir(async (dir) => {
+    await Deno.mkdir(`${dir}/spillway-4194999-abc123`);
+    await Deno.writeTextFile(`${dir}/spillway-4194999-abc123/x.spill`, "data");
+    await Deno.mkdir(`${dir}/spillway-1-def456`);
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-ffi",
+        spillChild,
+        dir,
+        "fast",
+        "10000",
+        "file",
+      ],
+      stderr: "piped",
+      stdout: "null",
+    }).output();
+    strictEqual(result.code, 0, decoder.decode(result.stderr));
+    deepStrictEqual(ioListFiles(dir), ["spillway-1-def456/"]);
+  });
+});
+
 Deno.test("IoManager installs and removes its signal handlers", async () => {
   await withIoTempDir(async (dir) => {
     const memory = new MemoryManager({ budgetBytes: 1 << 20, segmentBytes: 4096 });
