@@ -223,6 +223,9 @@ export class RunReader {
       scale *= 128;
       if (scale > 2 ** 49) this.#corrupt("record length", "a varint", "an overlong varint");
     }
+    if (length > this.run.byteLength) {
+      this.#corrupt("record length", `at most ${this.run.byteLength}`, String(length));
+    }
     if (this.#position + length <= this.#end) {
       this.recordBytes = this.#bytes;
       this.recordOffset = this.#position;

@@ -25,6 +25,10 @@ try {
     const siblingWriter = await sibling.createRunWriter("sibling");
     const pending = siblingWriter.writeRecord(new Uint8Array(9000), 0, 9000);
     if (pending) await pending;
+    // An uncommitted output: its temp file beside the target must go too.
+    const output = await io.createOutput(`${tmp}/out.txt`);
+    const written = output.write(new Uint8Array(5000), 0, 5000);
+    if (written) await written;
   }
   const record = new Uint8Array(1000).fill(65);
   const writer = await io.createRunWriter("child");

@@ -148,6 +148,7 @@ for (const [signal, exitCode] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 
       const names = ioListFiles(dir);
       ok(names.some((name) => /\/child\.\d{6}\.spill$/.test(name)), names.join(","));
       ok(names.some((name) => /\/sibling\.\d{6}\.spill$/.test(name)), names.join(","));
+      ok(names.some((name) => /^\.out\.txt\.spillway-\d+-\w+\.tmp$/.test(name)), names.join(","));
       child.kill(signal);
       const status = await child.output();
       strictEqual(status.code, exitCode, decoder.decode(status.stderr));
