@@ -38,7 +38,11 @@ export interface IoManagerOptions {
   tmpDirs?: string[];
   /** Spill channel kind (default `auto`). */
   spillMode?: SpillMode;
-  /** Test seam: the Nth I/O operation (1-based) fails with `error` (default an EIO error). */
+  /**
+   * Test seam: the Nth I/O operation (1-based) fails with `error` (default an EIO error).
+   * Counted: spill file creation and opening, every header/block write and block read, the
+   * final truncate, output temp file creation, every output flush and the commit rename.
+   */
   faultInjection?: { failAtOperation: number; error?: Error };
   /**
    * Whether SIGINT/SIGTERM/SIGHUP handlers are installed (default true). The handler removes
