@@ -170,7 +170,8 @@ export class SortBuffer implements Disposable {
       offset = 0;
     }
     const page = this.#pages[this.#segmentIndex]!;
-    if (byteLength <= 32) {
+    if (byteLength <= 128) {
+      // A byte loop: `set(subarray())` would allocate a view per record (garbage, heap growth).
       for (let i = 0; i < byteLength; i += 1) page[offset + i] = bytes[byteOffset + i]!;
     } else {
       page.set(bytes.subarray(byteOffset, byteOffset + byteLength), offset);
@@ -297,6 +298,9 @@ export class SortBuffer implements Disposable {
     this.#released = true;
     this.#lease.release();
     this.#reservation.release();
+    // Free the index's backing store now rather than at the next GC (RSS follows the budget).
+    const indexBuffer = this.#index.buffer as ArrayBuffer;
+    if (!indexBuffer.detached) indexBuffer.transfer(0);
     this.#index = new Uint32Array(0);
     this.#pages = [];
   }
