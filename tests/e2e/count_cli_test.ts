@@ -243,6 +243,13 @@ Deno.test("spillway count with a Worker (--threads 2) equals one thread, spillin
     ok(stats.count.workerInputBytes > 0, "the Worker counted some chunks");
     ok(stats.count.wordRuns > 2, "spills happened");
     strictEqual(stats.leaks.pages, 0);
+    const topOne = await spillway(["count", "--threads", "1", "--top", "30", ...budget, input]);
+    const topTwo = await spillway(["count", "--threads", "2", "--top", "30", ...budget, input]);
+    deepStrictEqual(decode(topTwo.stdout), decode(topOne.stdout));
+    deepStrictEqual(
+      decode(topTwo.stdout),
+      decode(one.stdout).split("\n").slice(0, 30).join("\n") + "\n",
+    );
     deepStrictEqual([...Deno.readDirSync(spill)], [], "no leftover spill files");
   });
 });
