@@ -105,10 +105,11 @@ function plan(memory: MemoryManager, useWorker: boolean): Plan {
     1,
     Math.max(1, 1024 * 1024 / memory.segmentBytes * 4),
   );
+  // Write-behind of a run: at most 256 KiB (the io layer allocates it per run).
   const writeBehindSegments = clamp(
     Math.floor(pages / 64),
     1,
-    Math.max(1, (4 * 1024 * 1024) / memory.segmentBytes),
+    Math.max(1, (256 * 1024) / memory.segmentBytes),
   );
   const outputReserveSegments = clamp(
     Math.floor(pages / 64),
@@ -562,9 +563,12 @@ class ExternalSorter {
       );
     }
     const inputs = Math.min(fanIn, runCount);
-    // A quarter of the room stays free for readers' scratch when records are long.
-    const perReader = Math.floor((room * 3) / 4 / Math.max(1, inputs));
-    const readAheadSegments = clamp(perReader - 2, 1, Math.max(1, (2 << 20) / memory.segmentBytes));
+    // Read-ahead takes at most a third of the room (the rest stays free for readers' scratch
+    // when records are long), and at most 1 MiB per reader: the io layer's read-ahead buffers
+    // are new allocations, not the pages the sort phase already touched, so a smaller total
+    // keeps the peak RSS of a many-run merge near that of the sort phase.
+    const perReader = Math.floor(room / 3 / Math.max(1, inputs));
+    const readAheadSegments = clamp(perReader - 2, 1, Math.max(1, (1 << 20) / memory.segmentBytes));
     return { fanIn, readAheadSegments, writerSegments: writerPages };
   }
 

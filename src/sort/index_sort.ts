@@ -412,12 +412,20 @@ function sortByAddress(index: Uint32Array, lo: number, hi: number): void {
 }
 
 /** In-place American flag permutation on the top 16 bits of word 0; returns bucket starts. */
+let bucketStarts: Uint32Array | undefined;
+let bucketNext: Uint32Array | undefined;
+
 function bucketTop16(index: Uint32Array, count: number): Uint32Array {
   const bucketCount = 65536;
-  const starts = new Uint32Array(bucketCount + 1);
+  // Reused between sorts (512 KiB): a Worker sorts buffer after buffer.
+  bucketStarts ??= new Uint32Array(bucketCount + 1);
+  bucketNext ??= new Uint32Array(bucketCount);
+  const starts = bucketStarts;
+  starts.fill(0);
   for (let i = 0; i < count; i += 1) starts[(index[i * ENTRY_WORDS]! >>> 16) + 1]! += 1;
   for (let b = 0; b < bucketCount; b += 1) starts[b + 1]! += starts[b]!;
-  const next = starts.slice(0, bucketCount);
+  const next = bucketNext;
+  next.set(starts.subarray(0, bucketCount));
   for (let b = 0; b < bucketCount; b += 1) {
     const end = starts[b + 1]!;
     let i = next[b]!;
