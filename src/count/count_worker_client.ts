@@ -4,6 +4,9 @@ import { MemoryLeakError, type MemoryManager, type MemoryReservation } from "../
 import type { CountWorkerInit, CountWorkerReply, CountWorkerRequest } from "./count_worker.ts";
 import type { WordCountStats } from "./word_counter.ts";
 
+/** How long `close()` waits for the Worker to delete its files before ending it. */
+const CLOSE_TIMEOUT_MS = 10_000;
+
 /** Options of {@linkcode CountWorkerClient.start}. */
 export interface CountWorkerClientOptions extends CountWorkerInit {
   /** Size of each of the two chunk buffers that travel to the Worker and back. */
@@ -134,14 +137,19 @@ export class CountWorkerClient {
     if (
       this.#failure === undefined || !(this.#failure.message.startsWith("Count worker crashed"))
     ) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         const reply = await Promise.race([
           this.#request({ type: "close" }, "closed"),
-          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000)),
+          new Promise<undefined>((resolve) => {
+            timer = setTimeout(() => resolve(undefined), CLOSE_TIMEOUT_MS);
+          }),
         ]);
         if (reply?.type === "closed") leaks = reply.leaks;
       } catch {
         // The Worker failed: terminate it anyway.
+      } finally {
+        clearTimeout(timer); // a pending timer would keep the process alive
       }
     }
     this.#worker.terminate();
