@@ -302,8 +302,9 @@ export async function countWords(
             const pending = counter.addChunk(chunk);
             if (pending) await pending;
             // Let the event loop deliver the Worker's returned buffers (a buffered read may
-            // resolve without a macrotask turn).
-            if (worker !== undefined) await new Promise((resolve) => setTimeout(resolve, 0));
+            // resolve without a macrotask turn); a MessageChannel turn costs ~20 us where
+            // setTimeout(0) costs ~2 ms.
+            if (worker !== undefined) await yieldToEventLoop();
           }
           progress.advance(reader.bytesRead - before);
           before = reader.bytesRead;
@@ -369,6 +370,21 @@ export async function countWords(
     await output?.abort().catch(() => {});
     throw error;
   }
+}
+
+const yieldChannel = new MessageChannel();
+const yieldWaiters: Array<() => void> = [];
+yieldChannel.port1.onmessage = () => yieldWaiters.shift()?.();
+// The ports must not keep the process alive.
+// deno-lint-ignore no-explicit-any
+(yieldChannel.port1 as any).unref?.();
+
+/** Resolves after one turn of the event loop (pending Worker messages are delivered first). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    yieldWaiters.push(resolve);
+    yieldChannel.port2.postMessage(0);
+  });
 }
 
 /** `spillway count`: word frequencies within a memory budget. */

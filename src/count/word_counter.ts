@@ -128,6 +128,8 @@ export class WordCounter implements TokenSink {
   #closed = false;
   #tableClosed = false;
   #foreignInvalidBytes = 0;
+  /** Runs of another counter (not ours to delete). */
+  #foreignRuns: SpillRun[] = [];
   #fanInMax: number;
 
   /**
@@ -371,6 +373,7 @@ export class WordCounter implements TokenSink {
   addForeignRuns(runs: readonly SpillRun[], stats: WordCountStats): void {
     assert(!this.#closed, "WordCounter.addForeignRuns after close");
     this.#runs.push(...runs);
+    this.#foreignRuns.push(...runs);
     this.#stats.tokens += stats.tokens;
     this.#foreignInvalidBytes += stats.invalidUtf8Bytes;
     this.#stats.wordRuns += stats.wordRuns;
@@ -388,6 +391,7 @@ export class WordCounter implements TokenSink {
   async finish(options: CountFinishOptions, emit: RecordEmitter): Promise<void> {
     assert(!this.#closed && this.#table !== undefined, "WordCounter.finish twice or after close");
     await this.#flushLongWords();
+    await this.#absorbForeignRuns();
     const minCount = options.minCount ?? 1;
     const table = this.#table;
     if (this.#runs.length === 0) {
@@ -444,6 +448,45 @@ export class WordCounter implements TokenSink {
     } finally {
       top?.close();
     }
+  }
+
+  /**
+   * When this counter never spilled and another counter's runs are small next to the table,
+   * adds their words into the table instead of merging: a low-cardinality count then ends
+   * with one in-memory sort. (A table that fills while absorbing spills as usual.)
+   */
+  async #absorbForeignRuns(): Promise<void> {
+    if (this.#foreignRuns.length === 0 || this.#tableClosed) return;
+    if (this.#runs.length !== this.#foreignRuns.length) return; // we spilled: merge anyway
+    const foreignBytes = this.#foreignRuns.reduce((sum, run) => sum + run.byteLength, 0);
+    if (foreignBytes * 4 > this.#tablePages * this.#memory.segmentBytes) return;
+    const absorb = this.#foreignRuns.splice(0);
+    this.#runs = this.#runs.filter((run) => !absorb.includes(run));
+    const readers = await this.#openReaders(absorb);
+    let absorbed = 0;
+    try {
+      for (const reader of readers) {
+        for (;;) {
+          let more = reader.next();
+          if (more instanceof Promise) more = await more;
+          if (!more) break;
+          const wordLength = reader.recordLength - COUNT_BYTES;
+          const count = readCount(reader.recordBytes, reader.recordOffset + wordLength);
+          absorbed += count;
+          const pending = this.addCounted(
+            reader.recordBytes,
+            reader.recordOffset,
+            wordLength,
+            count,
+          );
+          if (pending) await pending;
+        }
+      }
+    } finally {
+      await this.#closeReaders(readers);
+    }
+    // The table (or its spills) now counts these tokens; addForeignRuns counted them already.
+    this.#stats.tokens -= absorbed;
   }
 
   /** Merges the word runs (and the table, when readers fit beside it), summing counts. */

@@ -294,3 +294,46 @@ Deno.test("WordCounter cleans up after an I/O failure at any operation (fault in
   }
   ok(failures > 5, `only ${failures} runs hit the injected failure`);
 });
+
+Deno.test("WordCounter merges or absorbs another counter's runs (the Worker split)", async () => {
+  const text = randomText(9, 3000, 1500);
+  const half = text.lastIndexOf(10, text.length >>> 1) + 1;
+  for (const mainBudget of [64 * 1024 * KIB, 96 * KIB]) {
+    const tmp = await Deno.makeTempDir({ prefix: "spillway-count-split-" });
+    const otherMemory = new MemoryManager({ budgetBytes: 96 * KIB, segmentBytes: 4 * KIB });
+    const otherIo = await IoManager.open({
+      memory: otherMemory,
+      tmpDirs: [tmp],
+      handleSignals: false,
+    });
+    const memory = new MemoryManager({ budgetBytes: mainBudget, segmentBytes: 4 * KIB });
+    const io = await IoManager.open({ memory, tmpDirs: [tmp], handleSignals: false });
+    const other = new WordCounter(otherMemory, otherIo, { tokenizer: "whitespace" });
+    const main = new WordCounter(memory, io, { tokenizer: "whitespace" });
+    try {
+      await other.addChunk(text.subarray(half));
+      await main.addChunk(text.subarray(0, half));
+      const runs = await other.finishToRuns();
+      ok(runs.length >= 1);
+      main.addForeignRuns(runs, other.stats);
+      const lines: Array<[Uint8Array, number]> = [];
+      await main.finish({ order: "count" }, (bytes, offset, length, n) => {
+        lines.push([bytes.slice(offset, offset + length), n]);
+        return undefined;
+      });
+      deepStrictEqual(asText(lines), oracle(text, "count"));
+      strictEqual(
+        main.stats.tokens,
+        oracle(text, "count").reduce((sum, line) => sum + Number(line.split(" ")[1]), 0),
+      );
+    } finally {
+      await main.close();
+      await other.close();
+      await io.close();
+      await otherIo.close();
+      await Deno.remove(tmp, { recursive: true });
+    }
+    memory.assertAllReleased();
+    otherMemory.assertAllReleased();
+  }
+});
