@@ -1,0 +1,113 @@
+import { deepStrictEqual, rejects, strictEqual } from "node:assert/strict";
+import { IoManager } from "../../src/io/mod.ts";
+import { MemoryManager } from "../../src/memory/mod.ts";
+import { externalSort } from "../../src/sort/external_sort.ts";
+import { BytesOrder } from "../../src/sort/record_order.ts";
+import { makeRandom, makeWorkDir, randomLines } from "./_gnu.ts";
+
+/** Sorts `input` with the library API; returns the output bytes and the stats. */
+async function sortWithLibrary(
+  input: Uint8Array,
+  options: {
+    budgetBytes: number;
+    segmentBytes: number;
+    fanInMax?: number;
+    failAtOperation?: number;
+    unique?: boolean;
+  },
+) {
+  const work = await makeWorkDir();
+  const memory = new MemoryManager({
+    budgetBytes: options.budgetBytes,
+    segmentBytes: options.segmentBytes,
+  });
+  const io = await IoManager.open({
+    memory,
+    tmpDirs: [work.spill],
+    handleSignals: false,
+    ...(options.failAtOperation === undefined
+      ? {}
+      : { faultInjection: { failAtOperation: options.failAtOperation } }),
+  });
+  try {
+    await Deno.writeFile(work.path("in"), input);
+    const stats = await externalSort([work.path("in")], work.path("out"), {
+      memory,
+      io,
+      order: new BytesOrder(),
+      orderDescriptor: { kind: "bytes", reverse: false },
+      unique: options.unique ?? false,
+      fanInMax: options.fanInMax ?? 128,
+    });
+    return { stats, output: await Deno.readFile(work.path("out")) };
+  } finally {
+    await io.close();
+    memory.assertAllReleased();
+    deepStrictEqual(work.spillLeftovers(), [], "spill files left behind");
+    await work.remove();
+  }
+}
+
+function oracleSort(input: Uint8Array, unique = false): Uint8Array {
+  const text = new TextDecoder("latin1").decode(input);
+  const lines = text.split("\n");
+  if (lines[lines.length - 1] === "") lines.pop();
+  lines.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)); // latin1: code unit order = byte order
+  const kept = unique ? lines.filter((line, i) => i === 0 || line !== lines[i - 1]) : lines;
+  const out = kept.map((line) => line + "\n").join("");
+  return Uint8Array.from(out, (c) => c.charCodeAt(0));
+}
+
+Deno.test("externalSort spills runs and merges them in several passes with fan-in 2", async () => {
+  const input = randomLines(makeRandom(3), 6000, { exotic: false });
+  const { stats, output } = await sortWithLibrary(input, {
+    budgetBytes: 64 * 1024,
+    segmentBytes: 4096,
+    fanInMax: 2,
+  });
+  strictEqual(Buffer.compare(output, oracleSort(input)), 0);
+  strictEqual(stats.inputRecords, 6000);
+  strictEqual(stats.outputRecords, 6000);
+  strictEqual(stats.runCount > 4, true, `runs: ${stats.runCount}`);
+  strictEqual(stats.mergePasses >= Math.ceil(Math.log2(stats.runCount)), true);
+});
+
+Deno.test("externalSort keeps a small input in memory: no spill file, one pass of nothing", async () => {
+  const input = randomLines(makeRandom(4), 100, { exotic: false });
+  const { stats, output } = await sortWithLibrary(input, {
+    budgetBytes: 1024 * 1024,
+    segmentBytes: 32 * 1024,
+    unique: true,
+  });
+  strictEqual(Buffer.compare(output, oracleSort(input, true)), 0);
+  strictEqual(stats.runCount, 0);
+  strictEqual(stats.usedWorker, false);
+});
+
+Deno.test("externalSort cleans up pages, Workers and spill files when an I/O operation fails", async () => {
+  const input = randomLines(makeRandom(5), 8000, { exotic: false });
+  // Fail the 1st, a middle and a late I/O operation: while spilling, while merging.
+  let failures = 0;
+  for (const failAtOperation of [1, 5, 40, 120, 400]) {
+    try {
+      await sortWithLibrary(input, {
+        budgetBytes: 128 * 1024,
+        segmentBytes: 4096,
+        fanInMax: 3,
+        failAtOperation,
+      });
+    } catch (error) {
+      // The expected path: an error, and sortWithLibrary's finally checked the cleanup.
+      strictEqual(error instanceof Error, true, String(error));
+      failures += 1;
+    }
+  }
+  strictEqual(failures >= 4, true, `only ${failures} of 5 injected faults failed the sort`);
+});
+
+Deno.test("externalSort refuses a budget too small to sort, naming the minimum", async () => {
+  await rejects(
+    () => sortWithLibrary(new Uint8Array(10), { budgetBytes: 16 * 1024, segmentBytes: 4096 }),
+    /needs at least 7 pages \(28 KiB\)/,
+  );
+});
