@@ -729,6 +729,8 @@ export class LineCursor implements RecordCursor {
   #position = 0;
 
   /**
+   * Wraps an open input.
+   *
    * @param reader The input.
    * @param terminator The record terminator.
    * @param stats Counters to update.

@@ -47,6 +47,8 @@ export class LoserTree {
   #liveCount = 0;
 
   /**
+   * Creates a tree over `inputCount` inputs; call `init()` before use.
+   *
    * @param inputCount How many inputs (at least 1).
    * @param isLess Whether input `i`'s current head sorts strictly before input `j`'s; only
    *   called for inputs that are not exhausted.

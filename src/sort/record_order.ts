@@ -76,7 +76,11 @@ export class BytesOrder implements RecordOrder {
   /** Whether the order is descending. */
   readonly reverse: boolean;
 
-  /** @param reverse Descending order (`-r`). */
+  /**
+   * Creates the order.
+   *
+   * @param reverse Descending order (`-r`).
+   */
   constructor(reverse = false) {
     this.reverse = reverse;
   }
@@ -134,6 +138,8 @@ export class FixedKeyOrder implements RecordOrder {
   readonly keyBytes: number;
 
   /**
+   * Creates the order.
+   *
    * @param keyOffset Where the key starts in the record.
    * @param keyBytes How many bytes of key.
    */

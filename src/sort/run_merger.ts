@@ -211,7 +211,11 @@ export class UniqueFilter {
   #reservation: MemoryReservation | undefined = undefined;
   #length = -1;
 
-  /** @param options Order, whether `-u` is on, and the budget for the copy. */
+  /**
+   * Creates a filter; it keeps nothing until the first record.
+   *
+   * @param options Order, whether `-u` is on, and the budget for the copy.
+   */
   constructor(options: MergeOptions) {
     this.#enabled = options.unique;
     this.#order = options.order;

@@ -96,6 +96,8 @@ export class SortBuffer implements Disposable {
   readonly #invert: boolean;
 
   /**
+   * Takes the pages and reserves the index bytes from the budget.
+   *
    * @param memory The manager to take pages and index bytes from.
    * @param options Sizes, owner and order.
    * @throws {MemoryBudgetError} If the pages or index bytes do not fit the budget.

@@ -13,7 +13,11 @@ export class SortWorker implements Disposable {
   #busy = false;
   #closed = false;
 
-  /** @param order How the Worker orders records. */
+  /**
+   * Starts the Worker (it boots in the background).
+   *
+   * @param order How the Worker orders records.
+   */
   constructor(order: OrderDescriptor) {
     this.#order = order;
     this.#worker = new Worker(new URL("./sort_worker.ts", import.meta.url).href, {
