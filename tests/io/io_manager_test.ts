@@ -112,18 +112,29 @@ Deno.test("IoManager installs and removes its signal handlers", async () => {
 });
 
 Deno.test("IoManager uses $TMPDIR when no temp dir is given", async () => {
+  // In a child process: TMPDIR is process-wide and other test modules run in parallel.
   await withIoTempDir(async (dir) => {
-    const previous = Deno.env.get("TMPDIR");
-    Deno.env.set("TMPDIR", dir);
-    try {
+    const ioModule = new URL("../../src/io/mod.ts", import.meta.url).href;
+    const memoryModule = new URL("../../src/memory/mod.ts", import.meta.url).href;
+    const script = `
+      const { IoManager } = await import(${JSON.stringify(ioModule)});
+      const { MemoryManager } = await import(${JSON.stringify(memoryModule)});
       const memory = new MemoryManager({ budgetBytes: 1 << 20, segmentBytes: 4096 });
       const io = await IoManager.open({ memory, handleSignals: false });
-      ok(io.privateDirs[0]!.startsWith(`${dir}/spillway-${Deno.pid}-`));
+      console.log(io.privateDirs[0] + " " + Deno.pid);
       await io.close();
-    } finally {
-      if (previous === undefined) Deno.env.delete("TMPDIR");
-      else Deno.env.set("TMPDIR", previous);
-    }
+      memory.assertAllReleased();
+    `;
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--quiet", script],
+      env: { TMPDIR: dir },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr);
+    strictEqual(output.code, 0, stderr);
+    const [privateDir, pid] = new TextDecoder().decode(output.stdout).trim().split(" ");
+    ok(privateDir!.startsWith(`${dir}/spillway-${pid}-`), privateDir);
     deepStrictEqual(ioListFiles(dir), []);
   });
 });
