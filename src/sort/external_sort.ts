@@ -18,8 +18,8 @@ import type { MemoryManager } from "../memory/mod.ts";
 import type { OrderDescriptor } from "./order_descriptor.ts";
 import type { RecordOrder } from "./record_order.ts";
 import { mergeCursors, type RecordCursor, type RecordSink, UniqueFilter } from "./run_merger.ts";
-import { SortBuffer } from "./sort_buffer.ts";
-import { SortWorker } from "./sort_worker_pool.ts";
+import { GATHER_PREFIX_BYTES, SortBuffer } from "./sort_buffer.ts";
+import { GatherPages, type GatherResult, SortWorker } from "./sort_worker_pool.ts";
 import { ENTRY_BYTES } from "./index_sort.ts";
 
 /** Default and largest merge fan-in. */
@@ -78,6 +78,8 @@ interface Plan {
   outputReserveSegments: number;
   bufferCount: number;
   bufferSegments: number;
+  /** Pages the Worker gathers sorted records into (0: no gathering). */
+  gatherSegments: number;
 }
 
 const MIN_BUFFER_SEGMENTS = 2;
@@ -105,11 +107,11 @@ function plan(memory: MemoryManager, useWorker: boolean): Plan {
     1,
     Math.max(1, 1024 * 1024 / memory.segmentBytes * 4),
   );
-  // Write-behind of a run: at most 256 KiB (the io layer allocates it per run).
+  // Write-behind of a run: at most 128 KiB (the io layer allocates it per run: garbage).
   const writeBehindSegments = clamp(
     Math.floor(pages / 64),
     1,
-    Math.max(1, (256 * 1024) / memory.segmentBytes),
+    Math.max(1, (128 * 1024) / memory.segmentBytes),
   );
   const outputReserveSegments = clamp(
     Math.floor(pages / 64),
@@ -122,7 +124,18 @@ function plan(memory: MemoryManager, useWorker: boolean): Plan {
   const headroom = Math.floor((pages - fixed) / 5);
   const left = Math.max(MIN_BUFFER_SEGMENTS, pages - fixed - headroom);
   const bufferCount = useWorker && left >= 2 * MIN_BUFFER_SEGMENTS ? 2 : 1;
-  const bufferSegments = Math.floor(left / bufferCount);
+  let bufferSegments = Math.floor(left / bufferCount);
+  let gatherSegments = 0;
+  if (bufferCount === 2) {
+    // Two buffers of B pages (3/4 records) plus gather pages for one buffer's records with
+    // their length prefixes: 2B + 0.8B pages.
+    const withGather = Math.floor((left - 2) / 2.82);
+    const gather = Math.ceil(splitBuffer(withGather, memory.segmentBytes).data * 1.07) + 1;
+    if (withGather >= MIN_BUFFER_SEGMENTS && 2 * withGather + gather <= left) {
+      bufferSegments = withGather;
+      gatherSegments = gather;
+    }
+  }
   assert(bufferSegments >= MIN_BUFFER_SEGMENTS, "sort plan left too few pages for a buffer");
   return {
     inputChunkSegments,
@@ -130,6 +143,7 @@ function plan(memory: MemoryManager, useWorker: boolean): Plan {
     outputReserveSegments,
     bufferCount,
     bufferSegments,
+    gatherSegments,
   };
 }
 
@@ -183,6 +197,7 @@ class ExternalSorter {
   #buffers: SortBuffer[] = [];
   #filling = 0;
   #worker: SortWorker | undefined = undefined;
+  #gather: GatherPages | undefined = undefined;
   /** The spill of the last handed-off buffer (after its sort). */
   #inFlight: Promise<void> | undefined = undefined;
   /** The sort of the last handed-off buffer on the Worker. */
@@ -248,6 +263,7 @@ class ExternalSorter {
           }),
         );
       }
+      if (layout.gatherSegments > 0) this.#gather = new GatherPages(memory, layout.gatherSegments);
       for (const input of inputs) await this.#readInput(input);
       await this.#awaitInFlight();
       const last = buffers[this.#filling]!;
@@ -273,6 +289,8 @@ class ExternalSorter {
       this.#sorting = undefined;
       this.#worker?.close();
       for (const buffer of buffers) if (!buffer.isLent) buffer.release();
+      this.#gather?.release();
+      this.#gather = undefined;
     }
     await this.#mergeRuns(output);
   }
@@ -302,11 +320,27 @@ class ExternalSorter {
       await this.#spillBuffer(full, slot);
       return;
     }
-    this.#startWorker();
     const previousSort = this.#sorting;
     const previousSpill = this.#inFlight;
+    const gather = this.#gather;
+    if (gather !== undefined) {
+      // The Worker sorts `full` and gathers its records into the gather pages; this thread
+      // spills them from there (sequential reads) while it refills the other buffer. Both the
+      // Worker and the gather pages must be free first.
+      if (previousSort !== undefined) await previousSort;
+      if (previousSpill !== undefined) await previousSpill;
+      const sorting = this.#startWorker().sort(full, gather);
+      const spilled = sorting.then((result) => this.#spillGathered(full, gather, result, slot));
+      sorting.catch(() => {}); // awaited later; avoid an unhandled rejection meanwhile
+      spilled.catch(() => {});
+      this.#sorting = sorting.then(() => {});
+      this.#sorting.catch(() => {});
+      this.#inFlight = spilled;
+      this.#filling = 1 - this.#filling;
+      return;
+    }
     if (previousSort !== undefined) await previousSort;
-    const sorting = this.#startWorker().sort(full);
+    const sorting = this.#startWorker().sort(full).then(() => {});
     const spilled = (previousSpill === undefined ? sorting : Promise.all([sorting, previousSpill]))
       .then(() => this.#spillBuffer(full, slot));
     sorting.catch(() => {}); // awaited later; avoid an unhandled rejection meanwhile
@@ -316,6 +350,65 @@ class ExternalSorter {
     // The other buffer is refilled once its spill is done (while `full` sorts).
     if (previousSpill !== undefined) await previousSpill;
     this.#filling = 1 - this.#filling;
+  }
+
+  /**
+   * Spills a buffer the Worker sorted and gathered: the gathered records sequentially from the
+   * gather pages, then any that did not fit from the buffer itself; then empties the buffer.
+   */
+  async #spillGathered(
+    buffer: SortBuffer,
+    gather: GatherPages,
+    result: GatherResult,
+    slot: number,
+  ): Promise<void> {
+    const writer: RunWriter = await this.#io.createRunWriter("sort-run", {
+      owner: "sort-spill",
+      writeBehindSegments: this.#layout!.writeBehindSegments,
+    });
+    const filter = new UniqueFilter({
+      order: this.#order,
+      unique: this.#unique,
+      memory: this.#memory,
+      owner: "sort-unique",
+    });
+    const unique = this.#unique;
+    try {
+      const pages = gather.pages;
+      const used = result.targetUsed;
+      let written = 0;
+      for (let p = 0; p < pages.length && written < result.gatheredCount; p += 1) {
+        const bytes = pages[p]!;
+        const end = used[p] ?? 0;
+        let position = 0;
+        while (position < end) {
+          const length = (bytes[position]! | bytes[position + 1]! << 8 |
+            bytes[position + 2]! << 16 | bytes[position + 3]! << 24) >>> 0;
+          position += GATHER_PREFIX_BYTES;
+          if (!unique || filter.accept(bytes, position, length)) {
+            const pending = writer.writeRecord(bytes, position, length);
+            if (pending !== undefined) await pending;
+          }
+          position += length;
+          written += 1;
+        }
+      }
+      assert(written === result.gatheredCount, "gathered record count mismatch");
+      if (result.gatheredCount < buffer.recordCount) {
+        await buffer.writeSortedFrom(result.gatheredCount, (bytes, offset, length) => {
+          if (unique && !filter.accept(bytes, offset, length)) return undefined;
+          return writer.writeRecord(bytes, offset, length);
+        });
+      }
+      this.#runs[slot] = await writer.finish();
+      this.#stats.runCount += 1;
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    } finally {
+      filter.release();
+      buffer.reset();
+    }
   }
 
   /** Starts the sort Worker (it takes a while to boot: start it before the first hand-off). */

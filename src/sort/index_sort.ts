@@ -30,6 +30,8 @@ export const LENGTH_WORD = 3;
 export type TieCompare = (entryA: number, entryB: number) => number;
 
 const INSERTION_MAX = 12;
+/** Entries from which sortBytesIndex first splits on the top 16 bits (American flag pass). */
+const BUCKET_MIN_COUNT = 4096;
 
 /**
  * Sorts the first `count` entries of `index` in place.
@@ -210,7 +212,7 @@ export interface BytesKeyLayout {
 export function sortBytesIndex(index: Uint32Array, count: number, layout: BytesKeyLayout): void {
   if (count < 2) return;
   const stack: number[] = [];
-  if (count >= 4096) {
+  if (count >= BUCKET_MIN_COUNT) {
     // Split on the top 16 bits first (in place), then sort each bucket.
     const starts = bucketTop16(index, count);
     for (let b = 0; b < 65536; b += 1) {

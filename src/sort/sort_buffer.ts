@@ -39,6 +39,65 @@ export interface SortJob {
   recordCount: number;
   /** log2 of the page size. */
   segmentShift: number;
+  /** Optional gather target: pages the sorted records are copied into, in order. */
+  target?: ArrayBuffer[];
+  /** Set by {@linkcode gatherJob}: how many records (from the first) were gathered. */
+  gatheredCount?: number;
+  /** Set by {@linkcode gatherJob}: bytes used in each target page. */
+  targetUsed?: number[];
+}
+
+/** Bytes of the length prefix of a gathered record (u32, little-endian). */
+export const GATHER_PREFIX_BYTES = 4;
+
+/**
+ * Copies the records of a sorted job into its target pages in sorted order, each as a u32
+ * little-endian length and the bytes, never across a page border, so that the spill reads
+ * them sequentially instead of gathering from random pages. Stops at the first record that
+ * does not fit the remaining pages; `gatheredCount` says how many made it.
+ *
+ * @param job A sorted job with `target` pages.
+ */
+export function gatherJob(job: SortJob): void {
+  const targets = (job.target ?? []).map((buffer) => new Uint8Array(buffer));
+  const used: number[] = new Array(targets.length).fill(0);
+  const index = new Uint32Array(job.index);
+  const pages = job.segments.map((buffer) => new Uint8Array(buffer));
+  const shift = job.segmentShift;
+  const mask = (1 << shift) - 1;
+  const end = job.recordCount * ENTRY_WORDS;
+  let t = 0;
+  let target = targets[0];
+  let position = 0;
+  let gathered = 0;
+  for (let e = 0; e < end && target !== undefined; e += ENTRY_WORDS) {
+    const address = index[e + ADDRESS_WORD]!;
+    const length = index[e + LENGTH_WORD]!;
+    if (position + GATHER_PREFIX_BYTES + length > target.length) {
+      used[t] = position;
+      t += 1;
+      target = targets[t];
+      position = 0;
+      if (target === undefined || GATHER_PREFIX_BYTES + length > target.length) break;
+    }
+    target[position] = length & 255;
+    target[position + 1] = (length >>> 8) & 255;
+    target[position + 2] = (length >>> 16) & 255;
+    target[position + 3] = length >>> 24;
+    position += GATHER_PREFIX_BYTES;
+    const page = pages[address >>> shift]!;
+    const from = address & mask;
+    if (length <= 128) {
+      for (let i = 0; i < length; i += 1) target[position + i] = page[from + i]!;
+    } else {
+      target.set(page.subarray(from, from + length), position);
+    }
+    position += length;
+    gathered += 1;
+  }
+  if (target !== undefined) used[t] = position;
+  job.gatheredCount = gathered;
+  job.targetUsed = used;
 }
 
 /**
@@ -236,6 +295,27 @@ export class SortBuffer implements Disposable {
     const mask = this.#offsetMask;
     const end = this.#recordCount * ENTRY_WORDS;
     for (let e = 0; e < end; e += ENTRY_WORDS) {
+      const address = index[e + ADDRESS_WORD]!;
+      const pending = write(pages[address >>> shift]!, address & mask, index[e + LENGTH_WORD]!);
+      if (pending !== undefined) await pending;
+    }
+  }
+
+  /**
+   * Like {@linkcode SortBuffer.writeSorted} but from record `first` on (the records before it
+   * were gathered into target pages and written from there).
+   */
+  async writeSortedFrom(
+    first: number,
+    write: (bytes: Uint8Array, byteOffset: number, byteLength: number) => Promise<void> | undefined,
+  ): Promise<void> {
+    this.#checkLive();
+    const index = this.#index;
+    const pages = this.#pages;
+    const shift = this.#segmentShift;
+    const mask = this.#offsetMask;
+    const end = this.#recordCount * ENTRY_WORDS;
+    for (let e = first * ENTRY_WORDS; e < end; e += ENTRY_WORDS) {
       const address = index[e + ADDRESS_WORD]!;
       const pending = write(pages[address >>> shift]!, address & mask, index[e + LENGTH_WORD]!);
       if (pending !== undefined) await pending;

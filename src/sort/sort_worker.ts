@@ -6,7 +6,7 @@
  */
 import { type OrderDescriptor, orderFromDescriptor } from "./order_descriptor.ts";
 import type { RecordOrder } from "./record_order.ts";
-import { type SortJob, sortJob } from "./sort_buffer.ts";
+import { gatherJob, type SortJob, sortJob } from "./sort_buffer.ts";
 
 /** A request to the Worker. */
 export interface SortRequest {
@@ -43,9 +43,10 @@ scope.onmessage = (event) => {
       cachedKey = key;
     }
     sortJob(job, cachedOrder);
+    if (job.target !== undefined) gatherJob(job);
   } catch (caught) {
     error = caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught);
   }
   const reply: SortReply = error === undefined ? { job } : { job, error };
-  scope.postMessage(reply, [...job.segments, job.index]);
+  scope.postMessage(reply, [...job.segments, job.index, ...(job.target ?? [])]);
 };
