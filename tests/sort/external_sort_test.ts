@@ -111,3 +111,23 @@ Deno.test("externalSort refuses a budget too small to sort, naming the minimum",
     /needs at least 7 pages \(28 KiB\)/,
   );
 });
+
+Deno.test("externalSort spills records the gather pages cannot hold straight from the buffer", async () => {
+  // 2046-byte lines: two fit a 4 KiB data page, but with 4-byte length prefixes only one fits
+  // a gather page, so every hand-off gathers about half and spills the rest from the buffer.
+  const random = makeRandom(9);
+  const lines: string[] = [];
+  for (let i = 0; i < 400; i += 1) {
+    let line = "";
+    while (line.length < 2046) line += Math.floor(random() * 36 ** 6).toString(36);
+    lines.push(line.slice(0, 2046));
+  }
+  const input = new TextEncoder().encode(lines.join("\n") + "\n");
+  const { stats, output } = await sortWithLibrary(input, {
+    budgetBytes: 256 * 1024,
+    segmentBytes: 4096,
+  });
+  strictEqual(stats.usedWorker, true);
+  strictEqual(stats.runCount > 2, true);
+  strictEqual(Buffer.compare(output, oracleSort(input)), 0);
+});

@@ -2,7 +2,7 @@ import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
 import fc from "fast-check";
 import { MemoryManager } from "../../src/memory/mod.ts";
 import { BytesOrder, FixedKeyOrder, type RecordOrder } from "../../src/sort/record_order.ts";
-import { SortBuffer, sortJob } from "../../src/sort/sort_buffer.ts";
+import { GATHER_PREFIX_BYTES, gatherJob, SortBuffer, sortJob } from "../../src/sort/sort_buffer.ts";
 import { parseSortOrder } from "../../src/sort/sort_order.ts";
 import { compareBytes } from "../../src/memory/mod.ts";
 
@@ -166,5 +166,45 @@ Deno.test("SortBuffer.tryAppend returns false when full and for records longer t
   buffer.takeBack(job);
   buffer.release();
   buffer.release(); // idempotent
+  memory.assertAllReleased();
+});
+
+Deno.test("gatherJob copies sorted records with length prefixes and stops when the pages run out", () => {
+  const memory = new MemoryManager({ budgetBytes: 1 << 20, segmentBytes: 4096 });
+  const buffer = new SortBuffer(memory, {
+    owner: "test",
+    dataSegmentCount: 8,
+    indexEntryCount: 2048,
+    order: new BytesOrder(),
+  });
+  const records: Uint8Array[] = [];
+  for (let i = 0; i < 1000; i += 1) {
+    records.push(new TextEncoder().encode(`record ${(i * 7919) % 1000}`.padEnd(10 + (i % 7), "x")));
+  }
+  strictEqual(fill(buffer, records), 1000);
+  const job = buffer.lend();
+  sortJob(job, new BytesOrder());
+  job.target = [new ArrayBuffer(4096), new ArrayBuffer(4096)]; // room for ~400 of 1000
+  gatherJob(job);
+  const gathered = job.gatheredCount!;
+  strictEqual(gathered > 300 && gathered < 1000, true, `gathered ${gathered}`);
+  const expected = oracle(records, new BytesOrder());
+  let n = 0;
+  job.target.forEach((page, p) => {
+    const bytes = new Uint8Array(page);
+    let position = 0;
+    while (position < job.targetUsed![p]!) {
+      const length = new DataView(page).getUint32(position, true);
+      position += GATHER_PREFIX_BYTES;
+      const e = expected[n]!;
+      strictEqual(compareBytes(bytes, position, length, e, 0, e.length), 0, `record ${n}`);
+      position += length;
+      n += 1;
+    }
+  });
+  strictEqual(n, gathered);
+  delete job.target;
+  buffer.takeBack(job);
+  buffer.release();
   memory.assertAllReleased();
 });
