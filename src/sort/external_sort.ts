@@ -198,6 +198,8 @@ class ExternalSorter {
   #filling = 0;
   #worker: SortWorker | undefined = undefined;
   #gather: GatherPages | undefined = undefined;
+  /** The last sort buffer, sorted and kept in memory as the final merge's last input. */
+  #memoryRun: SortBuffer | undefined = undefined;
   /** The spill of the last handed-off buffer (after its sort). */
   #inFlight: Promise<void> | undefined = undefined;
   /** The sort of the last handed-off buffer on the Worker. */
@@ -277,10 +279,16 @@ class ExternalSorter {
         return;
       }
       if (last.recordCount > 0) {
-        const slot = this.#runs.length;
-        this.#runs.push(undefined);
+        // The last buffer stays in memory as the final merge's last input (no spill, no read
+        // back), unless the spilled runs need more than one merge pass anyway.
         last.sort();
-        await this.#spillBuffer(last, slot);
+        if (this.#runs.length + 1 <= this.#fanInMax) {
+          this.#memoryRun = last;
+        } else {
+          const slot = this.#runs.length;
+          this.#runs.push(undefined);
+          await this.#spillBuffer(last, slot);
+        }
       }
     } finally {
       if (this.#inFlight !== undefined) await this.#inFlight.catch(() => {});
@@ -288,11 +296,18 @@ class ExternalSorter {
       this.#inFlight = undefined;
       this.#sorting = undefined;
       this.#worker?.close();
-      for (const buffer of buffers) if (!buffer.isLent) buffer.release();
+      for (const buffer of buffers) {
+        if (!buffer.isLent && buffer !== this.#memoryRun) buffer.release();
+      }
       this.#gather?.release();
       this.#gather = undefined;
     }
-    await this.#mergeRuns(output);
+    try {
+      await this.#mergeRuns(output);
+    } finally {
+      this.#memoryRun?.release();
+      this.#memoryRun = undefined;
+    }
   }
 
   async #awaitInFlight(): Promise<void> {
@@ -670,18 +685,36 @@ class ExternalSorter {
       assert(run !== undefined, "a run slot was never filled");
       return run;
     });
-    const { fanIn } = this.#mergeLayout(runs.length);
+    const { fanIn } = this.#mergeLayout(runs.length + (this.#memoryRun === undefined ? 0 : 1));
     this.#stats.fanIn = fanIn;
+    if (this.#memoryRun !== undefined && runs.length + 1 > fanIn) {
+      // The budget allows fewer inputs than planned: spill the in-memory run after all.
+      const slot = this.#runs.length;
+      this.#runs.push(undefined);
+      const buffer = this.#memoryRun;
+      this.#memoryRun = undefined;
+      await this.#spillBuffer(buffer, slot);
+      buffer.release();
+      runs = this.#runs.map((run) => run!);
+    }
     let passCount = 1;
     for (let width = runs.length; width > fanIn; width = Math.ceil(width / fanIn)) passCount += 1;
     while (runs.length > fanIn) {
       this.#mergePhase(runs, this.#stats.mergePasses + 1, passCount);
       runs = await this.#mergePass(runs, fanIn);
     }
-    const { readAheadSegments, writerSegments } = this.#mergeLayout(runs.length);
+    const memoryRun = this.#memoryRun;
+    const { readAheadSegments, writerSegments } = this.#mergeLayout(
+      runs.length + (memoryRun === undefined ? 0 : 1),
+    );
     this.#mergePhase(runs, this.#stats.mergePasses + 1, passCount);
     await this.#writeOutput(output, writerSegments, async (sink) => {
-      await this.#mergeGroup(runs, readAheadSegments, this.#counted(sink));
+      await this.#mergeGroup(
+        runs,
+        readAheadSegments,
+        this.#counted(sink),
+        memoryRun === undefined ? undefined : new BufferCursor(memoryRun),
+      );
     });
     this.#stats.mergePasses += 1;
   }
@@ -757,6 +790,7 @@ class ExternalSorter {
     group: readonly SpillRun[],
     readAheadSegments: number,
     sink: RecordSink,
+    lastCursor?: RecordCursor,
   ): Promise<void> {
     const readers: RunReader[] = [];
     try {
@@ -765,7 +799,8 @@ class ExternalSorter {
           await this.#io.openRunReader(run, { owner: "sort-merge-in", readAheadSegments }),
         );
       }
-      await mergeCursors(readers, sink, {
+      const cursors: RecordCursor[] = lastCursor === undefined ? readers : [...readers, lastCursor];
+      await mergeCursors(cursors, sink, {
         order: this.#order,
         unique: this.#unique,
         memory: this.#memory,
@@ -805,6 +840,32 @@ class ExternalSorter {
     } finally {
       for (const cursor of cursors) await cursor.close();
     }
+  }
+}
+
+/** A {@linkcode RecordCursor} over a sorted {@linkcode SortBuffer} (records in index order). */
+class BufferCursor implements RecordCursor {
+  recordBytes: Uint8Array = new Uint8Array(0);
+  recordOffset = 0;
+  recordLength = 0;
+  readonly #buffer: SortBuffer;
+  readonly #count: number;
+  #next = 0;
+
+  constructor(buffer: SortBuffer) {
+    this.#buffer = buffer;
+    this.#count = buffer.recordCount;
+  }
+
+  next(): boolean {
+    const i = this.#next;
+    if (i >= this.#count) return false;
+    const buffer = this.#buffer;
+    this.recordBytes = buffer.recordBytes(i);
+    this.recordOffset = buffer.recordOffset(i);
+    this.recordLength = buffer.recordLength(i);
+    this.#next = i + 1;
+    return true;
   }
 }
 
