@@ -9,9 +9,11 @@ import {
   type StepLabel,
   type StepSchema,
 } from "../job/mod.ts";
+import { SEGMENT_BYTES_DEFAULT } from "../memory/mod.ts";
 import type { Command } from "./command.ts";
 import { printError, printOut } from "./output.ts";
 import { flagValue, parseCommandArgs } from "./parse_args.ts";
+import { defaultSegmentBytes } from "./sort_command.ts";
 import {
   collectStats,
   normalizeReportArgs,
@@ -233,6 +235,12 @@ async function printPlan(job: JobSpec, argvOf: (step: JobStep) => string[]): Pro
     fileBytes,
     recordBytes: (path) => samples.get(path),
     defaultMemoryBytes: STEP_MEMORY_DEFAULT_BYTES,
+    // sort and merge pick budget/256 pages (4 KiB to 256 KiB); count and merge --sum 32 KiB.
+    defaultSegmentBytes: (step, memoryBytes) =>
+      step.command === "sort" ||
+        (step.command === "merge" && !step.options.some((option) => option.key === "sum"))
+        ? defaultSegmentBytes(memoryBytes)
+        : SEGMENT_BYTES_DEFAULT,
   });
   printOut(
     `job ${job.name} (${job.path}): ${plans.length} step${plans.length === 1 ? "" : "s"}, dry run`,

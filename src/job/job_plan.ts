@@ -93,47 +93,107 @@ export interface PlanInputs {
   recordBytes?: (path: string) => number | undefined;
   /** The budget a command uses when neither the job nor the step sets one. */
   defaultMemoryBytes: number;
+  /** The page size a command picks for a budget when none is set (default 32 KiB). */
+  defaultSegmentBytes?: (step: JobStep, memoryBytes: number) => number;
   /** The merge fan-in limit when not configured (Flink's default is 128). */
   defaultFanInMax?: number;
 }
 
 /** How `spillway sort` splits a budget (mirrors `plan()` in src/sort/external_sort.ts). */
 export interface SortLayout {
+  /** Pages of one sort buffer (record data plus index). */
+  bufferSegments: number;
   /** Bytes of record data one sort buffer holds. */
   bufferDataBytes: number;
   /** Records one sort buffer can index. */
   bufferEntries: number;
-  /** Runs merged at once. */
+  /** Runs merged at once with every page free. */
   fanIn: number;
+  /** Runs merged at once while the last buffer stays in memory as a merge input. */
+  fanInWithBuffer: number;
 }
 
 const ENTRY_BYTES = 16;
+const MIN_BUFFER_SEGMENTS = 2;
 
 /**
- * The sort's memory layout for a budget: fixed I/O pages (input chunk, write-behind, output),
- * a fifth of the rest as headroom for long lines, the remainder split into two sort buffers
- * (one sorting on the Worker while the other fills), each 3/4 record data and 1/4 index
- * entries of 16 bytes. The merge fan-in is what fits at three pages per run.
+ * The sort's memory layout for a budget, computed like the sort computes it: fixed I/O pages
+ * (input chunk P/32, write-behind P/64 up to 128 KiB, output P/64), a fifth of the rest as
+ * headroom for long lines, the remainder as two sort buffers (one sorting on the Worker while
+ * the other fills) plus gather pages the Worker copies sorted records into, each buffer 3/4
+ * record data and 1/4 index entries of 16 bytes. The merge fan-in is what fits at three pages
+ * per run beside the output writer and two spare pages.
  *
  * @param pages Pages in the budget.
  * @param segmentBytes Page size.
  * @param fanInMax The configured fan-in limit.
  * @returns The layout.
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { sortLayout } from "./job_plan.ts";
+ * strictEqual(sortLayout(64, 4096, 128).fanIn, 20);
+ * ```
  */
 export function sortLayout(pages: number, segmentBytes: number, fanInMax: number): SortLayout {
-  const ioCap = Math.max(1, (4 * 1024 * 1024) / segmentBytes);
-  const chunk = clamp(Math.floor(pages / 32), 1, ioCap);
-  const writeBehind = clamp(Math.floor(pages / 64), 1, ioCap);
-  const fixed = chunk + 1 + 2 * writeBehind + 1;
+  const chunk = clamp(Math.floor(pages / 32), 1, Math.max(1, (4 * 1024 * 1024) / segmentBytes));
+  const writeBehind = clamp(Math.floor(pages / 64), 1, Math.max(1, (128 * 1024) / segmentBytes));
+  const output = clamp(Math.floor(pages / 64), 1, Math.max(1, (4 * 1024 * 1024) / segmentBytes));
+  const fixed = chunk + 1 + writeBehind + output + 1;
   const headroom = Math.floor((pages - fixed) / 5);
-  const left = Math.max(2, pages - fixed - headroom);
-  const bufferCount = left >= 4 ? 2 : 1;
-  const bufferSegments = Math.floor(left / bufferCount);
-  const data = Math.max(1, Math.floor(bufferSegments * 0.75));
-  const entries = Math.max(1, Math.floor(((bufferSegments - data) * segmentBytes) / ENTRY_BYTES));
-  const room = pages - (1 + writeBehind) - 2;
-  const fanIn = Math.max(2, Math.min(fanInMax, Math.floor(room / 3)));
-  return { bufferDataBytes: data * segmentBytes, bufferEntries: entries, fanIn };
+  const left = Math.max(MIN_BUFFER_SEGMENTS, pages - fixed - headroom);
+  const bufferCount = left >= 2 * MIN_BUFFER_SEGMENTS ? 2 : 1;
+  let bufferSegments = Math.floor(left / bufferCount);
+  if (bufferCount === 2) {
+    const withGather = Math.floor((left - 2) / 2.82);
+    const gather = Math.ceil(splitBuffer(withGather, segmentBytes).data * 1.07) + 1;
+    if (withGather >= MIN_BUFFER_SEGMENTS && 2 * withGather + gather <= left) {
+      bufferSegments = withGather;
+    }
+  }
+  const split = splitBuffer(bufferSegments, segmentBytes);
+  const mergeFanIn = (free: number): number => {
+    const writer = 1 +
+      clamp(Math.floor(free / 64), 1, Math.max(1, (4 * 1024 * 1024) / segmentBytes));
+    return Math.max(2, Math.min(fanInMax, Math.floor((free - writer - 2) / 3)));
+  };
+  return {
+    bufferSegments,
+    bufferDataBytes: split.data * segmentBytes,
+    bufferEntries: split.entries,
+    fanIn: mergeFanIn(pages),
+    fanInWithBuffer: mergeFanIn(pages - bufferSegments),
+  };
+}
+
+function splitBuffer(segments: number, segmentBytes: number): { data: number; entries: number } {
+  const data = Math.max(1, Math.floor(segments * 0.75));
+  const entries = Math.max(1, Math.floor(((segments - data) * segmentBytes) / ENTRY_BYTES));
+  return { data, entries };
+}
+
+/**
+ * Runs and merge passes of a sort that fills `buffers` sort buffers: none when one buffer holds
+ * everything; otherwise the last buffer stays in memory as the final merge's last input when
+ * all runs fit one merge beside it, else every buffer is spilled and merged in passes.
+ *
+ * @param buffers Sort buffers the input fills.
+ * @param layout The sort's layout.
+ * @param fanInMax The configured fan-in limit.
+ * @returns Spilled runs and merge passes.
+ */
+export function sortRunsFor(
+  buffers: number,
+  layout: SortLayout,
+  fanInMax: number,
+): { runs: number; mergePasses: number } {
+  if (buffers <= 1) return { runs: 0, mergePasses: 0 };
+  if (buffers <= fanInMax && buffers <= layout.fanInWithBuffer) {
+    return { runs: buffers - 1, mergePasses: 1 };
+  }
+  const fanIn = buffers <= fanInMax ? layout.fanInWithBuffer : layout.fanIn;
+  return { runs: buffers, mergePasses: passesFor(buffers, fanIn) };
 }
 
 function clamp(value: number, low: number, high: number): number {
@@ -165,7 +225,7 @@ export function planJob(
     const memoryBytes = sizeOption(step, "memory") ?? config.memoryBytes ??
       inputs.defaultMemoryBytes;
     const segmentBytes = sizeOption(step, "segment-size") ?? config.segmentBytes ??
-      SEGMENT_BYTES_DEFAULT;
+      inputs.defaultSegmentBytes?.(step, memoryBytes) ?? SEGMENT_BYTES_DEFAULT;
     const pages = Math.floor(memoryBytes / segmentBytes);
     const fanInOption = step.options.find((option) => option.key === "fan-in");
     const fanInMax = typeof fanInOption?.value === "string"
@@ -207,11 +267,12 @@ export function planJob(
           const layout = sortLayout(pages, segmentBytes, fanInMax);
           fanIn = layout.fanIn;
           const records = inputBytes / Math.max(1, recordBytes ?? 64);
-          const buffers = Math.max(
-            inputBytes / layout.bufferDataBytes,
-            records / layout.bufferEntries,
+          const buffers = Math.ceil(
+            Math.max(inputBytes / layout.bufferDataBytes, records / layout.bufferEntries),
           );
-          expectedRuns = buffers <= 1 ? 0 : Math.ceil(buffers);
+          const planned = sortRunsFor(buffers, layout, fanInMax);
+          expectedRuns = planned.runs;
+          mergePasses = planned.mergePasses;
         }
       }
       if (step.command === "count") {
@@ -222,8 +283,6 @@ export function planJob(
           expectedRuns = 0;
           mergePasses = 0;
         }
-      } else if (expectedRuns !== undefined) {
-        mergePasses = passesFor(expectedRuns, fanIn);
       }
       if (step.command === "sort") outputBytes = inputBytes;
       const records = recordBytes === undefined

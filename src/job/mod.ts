@@ -31,4 +31,4 @@ export type {
 } from "./job_file.ts";
 export { closestMatch, JobFileError, parseJobFile, unknownKey } from "./job_file.ts";
 export type { PlanInputs, SortLayout, StepPlan } from "./job_plan.ts";
-export { passesFor, planJob, sortLayout, stepArgv } from "./job_plan.ts";
+export { passesFor, planJob, sortLayout, sortRunsFor, stepArgv } from "./job_plan.ts";

@@ -4,6 +4,7 @@ import {
   passesFor,
   planJob,
   sortLayout,
+  sortRunsFor,
   stepArgv,
   type StepSchema,
 } from "../../src/job/mod.ts";
@@ -69,16 +70,20 @@ Deno.test("planJob estimates runs and merge passes from input sizes", () => {
   strictEqual(sort.inputBytes, 100 * 1024);
   strictEqual(sort.memoryBytes, 65536);
   strictEqual(sort.pages, 16);
-  // 16 pages: 5 for I/O, 2 headroom, two buffers of 4 pages (3 data, 1 index of 256 entries).
+  // 16 pages: 5 for I/O, 2 headroom, 9 left: two buffers of 2 pages (1 data, 1 index of 256
+  // entries) and 3 gather pages; merge: 4 runs at once, 3 while a buffer stays in memory.
   deepStrictEqual(sortLayout(16, 4096, 4), {
-    bufferDataBytes: 12288,
+    bufferSegments: 2,
+    bufferDataBytes: 4096,
     bufferEntries: 256,
     fanIn: 4,
+    fanInWithBuffer: 3,
   });
   strictEqual(sort.fanIn, 4);
-  // Lines of unknown length count as 64 bytes: 1600 lines, by bytes 8.3 buffers -> 9 runs.
-  strictEqual(sort.expectedRuns, 9);
-  strictEqual(sort.mergePasses, 2);
+  // Lines of unknown length count as 64 bytes: by bytes 25 buffers, more than the fan-in of 4:
+  // all 25 spilled, merged in 3 passes.
+  strictEqual(sort.expectedRuns, 25);
+  strictEqual(sort.mergePasses, 3);
   // count: the runs depend on the distinct words, so the plan shows the table, not a guess.
   const count = plans[2]!;
   strictEqual(count.memoryBytes, 1 << 20);
@@ -125,6 +130,22 @@ Deno.test("planJob counts runs by records when lines are short", () => {
   strictEqual(plans[1]!.expectedRuns, 50);
   strictEqual(plans[1]!.mergePasses, 3);
   strictEqual(plans[1]!.summary.includes("(lines of ~8 bytes)"), true);
+});
+
+Deno.test("sortRunsFor keeps the last buffer in memory when one merge takes all runs", () => {
+  const layout = sortLayout(64, 4096, 128);
+  deepStrictEqual(sortRunsFor(0, layout, 128), { runs: 0, mergePasses: 0 });
+  deepStrictEqual(sortRunsFor(1, layout, 128), { runs: 0, mergePasses: 0 });
+  deepStrictEqual(sortRunsFor(2, layout, 128), { runs: 1, mergePasses: 1 });
+  const most = layout.fanInWithBuffer;
+  deepStrictEqual(sortRunsFor(most, layout, 128), { runs: most - 1, mergePasses: 1 });
+  deepStrictEqual(sortRunsFor(most + 1, layout, 128), {
+    runs: most + 1,
+    mergePasses: passesFor(most + 1, most),
+  });
+  // Above the configured fan-in the sort spills every buffer and merges with all pages free.
+  const narrow = sortLayout(64, 4096, 4);
+  deepStrictEqual(sortRunsFor(9, narrow, 4), { runs: 9, mergePasses: passesFor(9, 4) });
 });
 
 Deno.test("passesFor is the least k with fanIn^k >= runs", () => {
