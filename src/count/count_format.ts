@@ -1,5 +1,6 @@
 import { assert } from "../base/mod.ts";
 import { utf8SequenceLength } from "./tokenizer.ts";
+import { copyBytes } from "./copy_bytes.ts";
 
 /** `--format` of `spillway count`. */
 export type CountFormat = "tsv" | "csv" | "json" | "yaml";
@@ -163,13 +164,27 @@ export class CountFormatter {
   }
 
   #raw(bytes: Uint8Array, byteOffset: number, byteLength: number): void {
-    this.#room(byteLength).set(bytes.subarray(byteOffset, byteOffset + byteLength), this.#length);
+    copyBytes(bytes, byteOffset, this.#room(byteLength), this.#length, byteLength);
     this.#length += byteLength;
   }
 
   #number(count: number): void {
-    assert(Number.isSafeInteger(count) && count >= 0, `count ${count} is not a whole number`);
-    this.#ascii(String(count));
+    if (!(count >= 0 && count <= Number.MAX_SAFE_INTEGER && count === Math.floor(count))) {
+      assert(false, `count ${count} is not a whole number`);
+    }
+    // Digits straight into the buffer, no string per record.
+    let digits = 1;
+    for (let rest = count; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
+    const buffer = this.#room(digits);
+    let at = this.#length + digits;
+    let rest = count;
+    do {
+      at -= 1;
+      const next = Math.floor(rest / 10);
+      buffer[at] = 0x30 + (rest - next * 10);
+      rest = next;
+    } while (rest > 0);
+    this.#length += digits;
   }
 
   #csvField(bytes: Uint8Array, byteOffset: number, byteLength: number): void {

@@ -2,6 +2,7 @@ import { assert } from "../base/mod.ts";
 import type { MemoryManager, MemoryReservation } from "../memory/mod.ts";
 import { LoserTree } from "../sort/mod.ts";
 import { readCount, writeCount } from "./count_table.ts";
+import { copyBytes } from "./copy_bytes.ts";
 
 /** A sorted input of a merge: a spill run reader or a sorted table cursor. */
 export interface SortedRecordSource {
@@ -150,12 +151,12 @@ export async function mergeSummingCounts(
     const wordLength = source.recordLength - COUNT_BYTES;
     assert(wordLength >= 0, `merge record of ${source.recordLength} bytes has no count`);
     const word = scratch.ensure(wordLength + COUNT_BYTES);
-    word.set(
-      source.recordBytes.subarray(source.recordOffset, source.recordOffset + wordLength),
-      0,
-    );
+    copyBytes(source.recordBytes, source.recordOffset, word, 0, wordLength);
     let count = readCount(source.recordBytes, source.recordOffset + wordLength);
-    tree.replaceTop(!(await advance(source)));
+    // Advance without an async call per record (that would allocate a promise each time).
+    let more = source.next();
+    if (more instanceof Promise) more = await more;
+    tree.replaceTop(!more);
     while (tree.winner >= 0) {
       source = sources[tree.winner]!;
       if (
@@ -164,7 +165,9 @@ export async function mergeSummingCounts(
           0
       ) break;
       count += readCount(source.recordBytes, source.recordOffset + wordLength);
-      tree.replaceTop(!(await advance(source)));
+      more = source.next();
+      if (more instanceof Promise) more = await more;
+      tree.replaceTop(!more);
     }
     const pending = emit(word, 0, wordLength, count);
     if (pending) await pending;
@@ -208,7 +211,9 @@ export async function mergeRecords(
     const pending = emit(source.recordBytes, source.recordOffset, source.recordLength, 0);
     if (pending) await pending;
     emitted += 1;
-    tree.replaceTop(!(await advance(source)));
+    let more = source.next();
+    if (more instanceof Promise) more = await more;
+    tree.replaceTop(!more);
   }
   return emitted;
 }
@@ -233,7 +238,7 @@ export function encodeCountOrderRecord(
 ): number {
   writeCount(out, 0, count);
   for (let i = 0; i < COUNT_BYTES; i += 1) out[i] = ~out[i]! & 0xff;
-  out.set(word.subarray(wordOffset, wordOffset + wordLength), COUNT_BYTES);
+  copyBytes(word, wordOffset, out, COUNT_BYTES, wordLength);
   return COUNT_BYTES + wordLength;
 }
 

@@ -2,6 +2,7 @@ import { assert } from "../base/mod.ts";
 import type { BuddyAllocator, BuddyBlock, MemoryManager, SegmentLease } from "../memory/mod.ts";
 import { hashBytes } from "./hash_bytes.ts";
 import type { TokenSink } from "./tokenizer.ts";
+import { copyBytes } from "./copy_bytes.ts";
 
 /** Options of {@linkcode CountTable}. */
 export interface CountTableOptions {
@@ -257,7 +258,7 @@ export class CountTable implements TokenSink {
     const offset = this.#writeOffset;
     const page = this.#currentBytes;
     this.#currentWords![offset >>> 2] = byteLength;
-    page.set(bytes.subarray(byteOffset, byteOffset + byteLength), offset + HEADER_BYTES);
+    copyBytes(bytes, byteOffset, page, offset + HEADER_BYTES, byteLength);
     writeCount(page, offset + HEADER_BYTES + byteLength, count);
     this.#writeOffset = offset + recordBytes;
     return (this.#currentPage << this.#pageShift) | (offset >>> 2);

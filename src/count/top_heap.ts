@@ -2,6 +2,7 @@ import { assert } from "../base/mod.ts";
 import type { MemoryManager, MemoryReservation } from "../memory/mod.ts";
 import type { RecordEmitter } from "./count_merger.ts";
 import { ReservedScratch } from "./count_merger.ts";
+import { copyBytes } from "./copy_bytes.ts";
 
 /** Bytes of bookkeeping per heap slot (count f64, word start u32, word length u32). */
 const SLOT_BYTES = 16;
@@ -118,7 +119,7 @@ export class TopHeap {
   #store(slot: number, bytes: Uint8Array, byteOffset: number, byteLength: number, count: number) {
     if (this.#arenaUsed + byteLength > this.#arena.bytes.length) this.#compact(byteLength);
     const arena = this.#arena.bytes;
-    arena.set(bytes.subarray(byteOffset, byteOffset + byteLength), this.#arenaUsed);
+    copyBytes(bytes, byteOffset, arena, this.#arenaUsed, byteLength);
     this.#starts[slot] = this.#arenaUsed;
     this.#lengths[slot] = byteLength;
     this.#counts[slot] = count;
