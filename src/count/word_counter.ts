@@ -2,6 +2,7 @@ import { assert, ResourceError } from "../base/mod.ts";
 import { BuddyAllocator, type BuddyStats, type MemoryManager } from "../memory/mod.ts";
 import type { IoManager, RunReader, RunWriter, SpillRun } from "../io/mod.ts";
 import { CountTable, readCount, writeCount } from "./count_table.ts";
+import { copyBytes } from "./copy_bytes.ts";
 import {
   decodeCountOrderCount,
   encodeCountOrderRecord,
@@ -331,12 +332,14 @@ export class WordCounter implements TokenSink {
     table.sort("word");
     this.#stats.tokens += table.tokenCount;
     await this.#writeRun(async (writer) => {
+      // Sorted records sit on pages in random order; staging each one in one buffer keeps the
+      // writer on a single source buffer (it caches a view per source buffer, so a new page per
+      // record would allocate per record).
       while (table.nextSorted()) {
-        const pending = writer.writeRecord(
-          table.recordBytes,
-          table.recordOffset,
-          table.recordLength,
-        );
+        const length = table.recordLength;
+        const staging = this.#encode.ensure(length);
+        copyBytes(table.recordBytes, table.recordOffset, staging, 0, length);
+        const pending = writer.writeRecord(staging, 0, length);
         if (pending) await pending;
       }
     }, this.#runs);
