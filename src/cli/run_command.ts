@@ -235,7 +235,7 @@ async function printPlan(job: JobSpec, argvOf: (step: JobStep) => string[]): Pro
     fileBytes,
     recordBytes: (path) => samples.get(path),
     defaultMemoryBytes: STEP_MEMORY_DEFAULT_BYTES,
-    // sort and merge pick budget/256 pages (4 KiB to 256 KiB); count and merge --sum 32 KiB.
+    // sort and merge pick budget/512 pages (4 KiB to 128 KiB); count and merge --sum 32 KiB.
     defaultSegmentBytes: (step, memoryBytes) =>
       step.command === "sort" ||
         (step.command === "merge" && !step.options.some((option) => option.key === "sum"))
