@@ -3,6 +3,7 @@ import {
   type JobSpec,
   type JobStats,
   type JobStep,
+  loadYaml,
   parseJobFile,
   planJob,
   stepArgv,
@@ -115,6 +116,7 @@ export async function runJob(
 ): Promise<JobRun> {
   const commands = await stepCommands();
   const schema = stepSchema(commands);
+  await loadYaml();
   const job = parseJobFile(await readSmallTextFile(jobPath), { path: jobPath, schema });
   const argvOf = (step: JobStep): string[] => {
     const stepArgs = stepArgv(job.config, step, schema.get(step.command) ?? []);

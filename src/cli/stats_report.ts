@@ -5,6 +5,7 @@ import { MemoryManager } from "../memory/mod.ts";
 import {
   type JobStats,
   JobStatsRecorder,
+  loadYaml,
   parseStatsFormat,
   renderStats,
   type StatsFormat,
@@ -119,6 +120,7 @@ export async function writeStatsReports(
   format: StatsFormat,
   file: string | undefined,
 ): Promise<void> {
+  if (format === "yaml") await loadYaml();
   const text = renderStats(reports, format);
   if (file === undefined) {
     console.error(text.replace(/\n$/, ""));

@@ -380,7 +380,7 @@ export class IoManager implements AsyncDisposable {
       }
       if (path.endsWith(".gz")) {
         file.close();
-        source = new GzipSource(path, path);
+        source = await GzipSource.open(path, path);
       } else {
         source = new ReaderSource(path, file, () => file.close());
         totalBytes = info.isFile ? info.size : undefined;

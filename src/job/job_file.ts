@@ -1,15 +1,5 @@
-import { dirname, isAbsolute, join, normalize } from "node:path";
-import {
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  type Node as YamlNode,
-  type Pair,
-  parseDocument,
-  type Scalar,
-  type YAMLMap,
-} from "yaml";
+import type { Node as YamlNode, Pair, Scalar, YAMLMap } from "yaml";
+import { loadedYaml } from "./yaml_module.ts";
 import { isPowerOfTwo, parseByteSize, UsageError } from "../base/mod.ts";
 import { leakDetectionLevels, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN } from "../memory/mod.ts";
 
@@ -154,6 +144,8 @@ const sizeOptionKeys = new Set(["memory", "segment-size", "buffer-size"]);
  * ```ts
  * import { strictEqual } from "node:assert/strict";
  * import { parseJobFile } from "./job_file.ts";
+ * import { loadYaml } from "./yaml_module.ts";
+ * await loadYaml();
  * const schema = new Map([["sort", ["reverse", "memory"]]]);
  * const job = parseJobFile(
  *   "config:\n  taskmanager.memory.managed.size: 1024\nsteps:\n  - sort: { input: a.txt, reverse: true }\n",
@@ -165,6 +157,7 @@ const sizeOptionKeys = new Set(["memory", "segment-size", "buffer-size"]);
  */
 export function parseJobFile(text: string, options: ParseJobFileOptions): JobSpec {
   const path = options.path;
+  const { LineCounter, parseDocument } = loadedYaml();
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number | undefined): SourcePosition | undefined => {
@@ -184,10 +177,10 @@ export function parseJobFile(text: string, options: ParseJobFileOptions): JobSpe
     throw new JobFileError(path, at(firstError.pos[0]), `Invalid YAML: ${message}`);
   }
   const root = document.contents;
-  if (!isMap(root)) {
+  if (!loadedYaml().isMap(root)) {
     return fail(root, "A job file must be a mapping with `config:` and `steps:`");
   }
-  const baseDir = dirname(path);
+  const baseDir = directoryOf(path);
   const job: JobSpec = { path, name: baseName(path), config: {}, steps: [] };
   let stepsSeen = false;
   for (const pair of root.items) {
@@ -213,8 +206,10 @@ export function parseJobFile(text: string, options: ParseJobFileOptions): JobSpe
 type Fail = (node: YamlNode | null | undefined, problem: string) => never;
 
 function parseConfig(node: YamlNode, baseDir: string, fail: Fail): JobConfig {
-  if (node === null || (isScalar(node) && node.value === null)) return {};
-  if (!isMap(node)) return fail(node, "`config:` must be a mapping of configuration keys");
+  if (node === null || (loadedYaml().isScalar(node) && node.value === null)) return {};
+  if (!loadedYaml().isMap(node)) {
+    return fail(node, "`config:` must be a mapping of configuration keys");
+  }
   const config: JobConfig = {};
   for (const pair of (node as YAMLMap).items) {
     const key = keyText(pair, fail);
@@ -224,7 +219,7 @@ function parseConfig(node: YamlNode, baseDir: string, fail: Fail): JobConfig {
       fail(pair.key as YamlNode, unknownKey("configuration key", key, [...configKeys.keys()]));
     }
     if (field === "tmpDirs") {
-      const dirs = isSeq(valueNode)
+      const dirs = loadedYaml().isSeq(valueNode)
         ? valueNode.items.map((item) => scalarText(item as YamlNode, key, fail))
         : scalarText(valueNode, key, fail).split(",");
       const cleaned = dirs.map((dir) => dir.trim()).filter((dir) => dir !== "");
@@ -274,7 +269,7 @@ function parseSteps(
   },
 ): JobStep[] {
   const { fail, schema, baseDir } = context;
-  if (!isSeq(node)) {
+  if (!loadedYaml().isSeq(node)) {
     return fail(node, "`steps:` must be a list of steps such as `- sort: { input: a.txt }`");
   }
   const commandNames = [...schema.keys()];
@@ -282,7 +277,7 @@ function parseSteps(
   for (const item of node.items) {
     const stepNode = item as YamlNode;
     const index = steps.length + 1;
-    if (!isMap(stepNode) || stepNode.items.length !== 1) {
+    if (!loadedYaml().isMap(stepNode) || stepNode.items.length !== 1) {
       fail(
         stepNode,
         `Step ${index} must be one command with its options, e.g. \`- sort: { input: a.txt }\``,
@@ -304,8 +299,10 @@ function parseSteps(
       position: context.at(stepNode.range?.[0]) ?? { line: 0, column: 0 },
     };
     const body = pair.value as YamlNode;
-    if (body !== null && !(isScalar(body) && body.value === null)) {
-      if (!isMap(body)) fail(body, `The options of step ${index} (${command}) must be a mapping`);
+    if (body !== null && !(loadedYaml().isScalar(body) && body.value === null)) {
+      if (!loadedYaml().isMap(body)) {
+        fail(body, `The options of step ${index} (${command}) must be a mapping`);
+      }
       for (const optionPair of (body as YAMLMap).items) {
         const key = keyText(optionPair, fail);
         const valueNode = optionPair.value as YamlNode;
@@ -313,7 +310,7 @@ function parseSteps(
         if (key === "name") {
           step.name = scalarText(valueNode, key, fail);
         } else if (key === "input") {
-          const inputs = isSeq(valueNode)
+          const inputs = loadedYaml().isSeq(valueNode)
             ? valueNode.items.map((entry) => scalarText(entry as YamlNode, key, fail))
             : [scalarText(valueNode, key, fail)];
           step.inputs = inputs.map((input) => resolvePath(baseDir, input));
@@ -340,13 +337,13 @@ function optionValue(
   baseDir: string,
   fail: Fail,
 ): boolean | string | string[] {
-  if (isScalar(node) && typeof node.value === "boolean") return node.value;
+  if (loadedYaml().isScalar(node) && typeof node.value === "boolean") return node.value;
   const convert = (text: string): string => {
     if (pathOptionKeys.has(key)) return resolvePath(baseDir, text);
     if (sizeOptionKeys.has(key) && /^\s*\d+\s*$/.test(text)) return `${text.trim()}b`;
     return text;
   };
-  if (isSeq(node)) {
+  if (loadedYaml().isSeq(node)) {
     return node.items.map((entry) => convert(scalarText(entry as YamlNode, key, fail)));
   }
   return convert(scalarText(node, key, fail));
@@ -354,7 +351,9 @@ function optionValue(
 
 function keyText(pair: Pair, fail: Fail): string {
   const key = pair.key as YamlNode;
-  if (!isScalar(key) || (typeof key.value !== "string" && typeof key.value !== "number")) {
+  if (
+    !loadedYaml().isScalar(key) || (typeof key.value !== "string" && typeof key.value !== "number")
+  ) {
     return fail(
       key,
       "Keys must be plain words such as `sort` or `taskmanager.memory.managed.size`",
@@ -364,7 +363,9 @@ function keyText(pair: Pair, fail: Fail): string {
 }
 
 function scalarText(node: YamlNode | null | undefined, key: string, fail: Fail): string {
-  if (!isScalar(node)) return fail(node, `Invalid value of "${key}": expected a single value`);
+  if (!loadedYaml().isScalar(node)) {
+    return fail(node, `Invalid value of "${key}": expected a single value`);
+  }
   const value = (node as Scalar).value;
   if (value === null || value === undefined || value === "") {
     return fail(node, `Missing value of "${key}"`);
@@ -386,8 +387,8 @@ function oneOf(key: string, text: string, allowed: readonly string[]): string {
 }
 
 function resolvePath(baseDir: string, path: string): string {
-  if (path === "-" || isAbsolute(path)) return path;
-  return normalize(join(baseDir, path));
+  if (path === "-" || path.startsWith("/")) return path;
+  return normalizePath(`${baseDir}/${path}`);
 }
 
 function baseName(path: string): string {
@@ -451,4 +452,24 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length]!;
+}
+
+/** The directory part of a POSIX path (`.` when there is none). */
+function directoryOf(path: string): string {
+  const slash = path.lastIndexOf("/");
+  if (slash < 0) return ".";
+  return slash === 0 ? "/" : path.slice(0, slash);
+}
+
+/** Folds `.` and `..` segments and repeated slashes of a POSIX path. */
+function normalizePath(path: string): string {
+  const absolute = path.startsWith("/");
+  const parts: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === ".." && parts.length > 0 && parts[parts.length - 1] !== "..") parts.pop();
+    else if (part !== ".." || !absolute) parts.push(part);
+  }
+  const joined = parts.join("/");
+  return absolute ? `/${joined}` : joined === "" ? "." : joined;
 }

@@ -1,4 +1,4 @@
-import { stringify as stringifyYaml } from "yaml";
+import { loadedYaml } from "./yaml_module.ts";
 import {
   formatBytes,
   type ProgressPhase,
@@ -325,7 +325,7 @@ export function renderStats(
   }
   if (format === "yaml") {
     return reports.map((report, index) =>
-      (index > 0 || reports.length > 1 ? "---\n" : "") + stringifyYaml(labelled(report))
+      (index > 0 || reports.length > 1 ? "---\n" : "") + loadedYaml().stringify(labelled(report))
     ).join("");
   }
   return reports.map((report) => renderText(report.stats, report.label)).join("");

@@ -1,5 +1,8 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
 import { closestMatch, JobFileError, parseJobFile, type StepSchema } from "../../src/job/mod.ts";
+import { loadYaml } from "../../src/job/mod.ts";
+
+await loadYaml();
 
 const schema: StepSchema = new Map([
   ["sort", ["reverse", "unique", "memory", "segment-size", "tmp-dir", "key", "fan-in", "output"]],

@@ -8,6 +8,9 @@ import {
   stepArgv,
   type StepSchema,
 } from "../../src/job/mod.ts";
+import { loadYaml } from "../../src/job/mod.ts";
+
+await loadYaml();
 
 const schema: StepSchema = new Map([
   ["sort", ["memory", "segment-size", "tmp-dir", "fan-in", "spill", "reverse", "output", "key"]],

@@ -8,6 +8,9 @@ import {
   parseStatsFormat,
   renderStats,
 } from "../../src/job/mod.ts";
+import { loadYaml } from "../../src/job/mod.ts";
+
+await loadYaml();
 
 /** Every key path of an object, sorted ("spill.runs"). */
 function keyPaths(value: unknown, prefix = ""): string[] {
