@@ -23,6 +23,9 @@ export const COMPILED_PERMISSIONS = [
   "--allow-env",
   "--allow-ffi",
   "--allow-sys",
+  // A 1 MiB young generation: keeps V8's heap from growing with the allocation rate, so peak
+  // RSS stays flat on large inputs (measured: sort of 1 GiB 148 -> 135 MiB at -S 64m).
+  "--v8-flags=--max-semi-space-size=1",
 ];
 
 const ROOT = new URL("../../", import.meta.url);
