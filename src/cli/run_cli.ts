@@ -97,6 +97,11 @@ async function dispatch(name: string, rest: readonly string[]): Promise<number> 
  * @returns The exit code.
  */
 export function reportError(error: unknown, debug: boolean): number {
+  if (error instanceof SpillwayError && error.exitCode === ExitCode.ok) {
+    // The reader of stdout went away (`spillway sort | head`): end quietly, like GNU tools.
+    if (debug && error.stack) printError(error.stack);
+    return ExitCode.ok;
+  }
   if (error instanceof SpillwayError) {
     printError(`spillway: ${firstLine(error.message)}`);
     if (debug && error.stack) printError(error.stack);
