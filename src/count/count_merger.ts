@@ -1,5 +1,5 @@
 import { assert } from "../base/mod.ts";
-import type { MemoryManager, MemoryReservation } from "../memory/mod.ts";
+import { compareBytes, type MemoryManager, type MemoryReservation } from "../memory/mod.ts";
 import { LoserTree } from "../sort/mod.ts";
 import { readCount, writeCount } from "./count_table.ts";
 import { copyBytes } from "./copy_bytes.ts";
@@ -98,22 +98,6 @@ async function advance(source: SortedRecordSource): Promise<boolean> {
   return more;
 }
 
-function compareRanges(
-  a: Uint8Array,
-  aOffset: number,
-  aLength: number,
-  b: Uint8Array,
-  bOffset: number,
-  bLength: number,
-): number {
-  const common = aLength < bLength ? aLength : bLength;
-  for (let i = 0; i < common; i += 1) {
-    const difference = a[aOffset + i]! - b[bOffset + i]!;
-    if (difference !== 0) return difference;
-  }
-  return aLength - bLength;
-}
-
 /**
  * Merges word-sorted `[word][count u64 BE]` sources, summing the counts of equal words, and
  * emits each word once with its total. Sources are not closed here.
@@ -132,7 +116,7 @@ export async function mergeSummingCounts(
   const wordLess = (i: number, j: number): boolean => {
     const a = sources[i]!;
     const b = sources[j]!;
-    return compareRanges(
+    return compareBytes(
       a.recordBytes,
       a.recordOffset,
       a.recordLength - COUNT_BYTES,
@@ -161,7 +145,7 @@ export async function mergeSummingCounts(
       source = sources[tree.winner]!;
       if (
         source.recordLength - COUNT_BYTES !== wordLength ||
-        compareRanges(word, 0, wordLength, source.recordBytes, source.recordOffset, wordLength) !==
+        compareBytes(word, 0, wordLength, source.recordBytes, source.recordOffset, wordLength) !==
           0
       ) break;
       count += readCount(source.recordBytes, source.recordOffset + wordLength);
@@ -192,7 +176,7 @@ export async function mergeRecords(
   const less = (i: number, j: number): boolean => {
     const a = sources[i]!;
     const b = sources[j]!;
-    return compareRanges(
+    return compareBytes(
       a.recordBytes,
       a.recordOffset,
       a.recordLength,
