@@ -1,8 +1,16 @@
-import { assert, ExitCode, InputError, MiB, ResourceError, UsageError } from "../base/mod.ts";
+import {
+  assert,
+  ExitCode,
+  InputError,
+  MiB,
+  ResourceError,
+  SpillwayError,
+  UsageError,
+} from "../base/mod.ts";
 import type { MemoryManager } from "../memory/mod.ts";
 import { GzipSource, ReaderSource } from "./byte_sources.ts";
 import { type BlockChannel, OperationCounter } from "./channel.ts";
-import { isDiskError, SpillDiskError } from "./errors.ts";
+import { errorCode, isDiskError, SpillDiskError } from "./errors.ts";
 import { type ChannelStaging, FileChannel } from "./file_channel.ts";
 import { emptyIoStats, type IoStats } from "./io_stats.ts";
 import { LineReader, readError } from "./line_reader.ts";
@@ -296,7 +304,14 @@ export class IoManager implements AsyncDisposable {
       }
     } catch (error) {
       lease.release();
-      throw error;
+      if (isDiskError(error)) throw new SpillDiskError(this.directoryOf(run.path), 0, error);
+      if (error instanceof SpillwayError) throw error;
+      throw new ResourceError(
+        `Cannot open spill file ${run.path}: ${errorCode(error)} (${
+          error instanceof Error ? error.message : String(error)
+        })`,
+        { cause: error },
+      );
     }
     const reader = new RunReader({
       run,

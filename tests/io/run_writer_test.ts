@@ -1,3 +1,4 @@
+import { SpillwayError } from "../../src/base/mod.ts";
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import fc from "fast-check";
 import { CorruptSpillError, SpillDiskError } from "../../src/io/mod.ts";
@@ -190,6 +191,28 @@ for (const spillMode of modes) {
       await io.close();
       memory.assertAllReleased();
       deepStrictEqual(ioListFiles(dir), []);
+    });
+  });
+  Deno.test(`Every injected fault in a write and read-back is a spillway error (${spillMode})`, async () => {
+    // Whatever operation fails (open, write, read, ...), the CLI must get an error with an exit
+    // code (a SpillwayError), never a plain Error it would call an internal error.
+    await withIoTempDir(async (dir) => {
+      const records = Array.from({ length: 100 }, (_, i) => patterned(100, i));
+      for (let failAtOperation = 1; failAtOperation <= 12; failAtOperation += 1) {
+        const { memory, io } = await openIoForTest(dir, {
+          spillMode,
+          faultInjection: { failAtOperation },
+        });
+        try {
+          const run = await ioWriteRun(io, records);
+          await ioReadAll(io, run);
+        } catch (error) {
+          ok(error instanceof SpillwayError, `operation ${failAtOperation}: ${error}`);
+        }
+        await io.close();
+        memory.assertAllReleased();
+        deepStrictEqual(ioListFiles(dir), []);
+      }
     });
   });
 }
