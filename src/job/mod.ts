@@ -30,6 +30,6 @@ export type {
   StepSchema,
 } from "./job_file.ts";
 export { closestMatch, JobFileError, parseJobFile, unknownKey } from "./job_file.ts";
-export { loadYaml } from "./yaml_module.ts";
+export { loadYaml, type YamlModule } from "./yaml_module.ts";
 export type { PlanInputs, SortLayout, StepPlan } from "./job_plan.ts";
 export { passesFor, planJob, sortLayout, sortRunsFor, stepArgv } from "./job_plan.ts";

@@ -3,7 +3,8 @@
  * that loads it, and only job files and YAML reports need it. Call {@linkcode loadYaml}
  * (async) before {@linkcode loadedYaml}.
  */
-type YamlModule = typeof import("yaml");
+/** The npm:yaml module namespace. */
+export type YamlModule = typeof import("yaml");
 
 let yamlModule: YamlModule | undefined;
 
