@@ -1,3 +1,9 @@
+/** What the dispatcher passes to every command besides its arguments. */
+export interface CommandContext {
+  /** `--debug`: print stack traces with errors. */
+  readonly debug: boolean;
+}
+
 /** One subcommand of the CLI. */
 export interface Command {
   /** The word after `spillway`. */
@@ -10,7 +16,8 @@ export interface Command {
    * Runs the command.
    *
    * @param argv The arguments after the command name.
+   * @param context Global flags (`--debug`); absent means all off.
    * @returns The exit code.
    */
-  run(argv: readonly string[]): Promise<number>;
+  run(argv: readonly string[], context?: CommandContext): Promise<number>;
 }

@@ -1,18 +1,16 @@
 // deno-lint-ignore-file no-console
-import { KiB, MiB, parseByteSize, UsageError } from "../base/mod.ts";
+import { ExitCode, KiB, MiB, parseByteSize, UsageError } from "../base/mod.ts";
 import {
   type CaseMode,
-  type CountFormat,
   countFormats,
-  CountFormatter,
-  CountWorkerClient,
-  type TokenizerKind,
+  type CountRequest,
+  countWords,
   tokenizerKinds,
-  WordCounter,
-  type WordCountStats,
 } from "../count/mod.ts";
-import { IoManager, OutputClosedError, type OutputSink, type SpillMode } from "../io/mod.ts";
-import { type LeakDetectionLevel, leakDetectionLevels, MemoryManager } from "../memory/mod.ts";
+import type { SpillMode } from "../io/mod.ts";
+import { CommandScope } from "../job/mod.ts";
+import { leakDetectionLevels } from "../memory/mod.ts";
+import { FAN_IN_DEFAULT, MERGE_INPUTS_MAX } from "../sort/mod.ts";
 import type { Command } from "./command.ts";
 import {
   flagValue,
@@ -28,11 +26,6 @@ import {
   reportOptionsHelp,
   reportOptionSpecs,
 } from "./stats_report.ts";
-
-/** Share of the counting pages that a Worker gets with `--threads 2`. */
-const WORKER_SHARE = 0.5;
-/** Fewest pages for either side of a split; smaller budgets count on one thread. */
-const WORKER_PAGES_MIN = 48;
 
 /** Default budget of `spillway count` without `-S`. */
 export const COUNT_MEMORY_DEFAULT_BYTES = 64 * MiB;
@@ -67,7 +60,7 @@ Resources:
                          means KiB like GNU sort
   -T, --tmp-dir=DIR      spill directory (repeatable; default $TMPDIR or /tmp)
       --segment-size=SIZE  page size of the budget (power of two, 4k to 16m; default 32k)
-      --fan-in=N         most runs merged at once (default 64, lowered to what the budget
+      --fan-in=N         most runs merged at once (default 128, lowered to what the budget
                          allows; 2 or more)
       --spill=file|mmap|auto  how spill files are written and read (default auto)
       --leak-detection=LEVEL  disabled, simple (default), advanced or paranoid
@@ -102,42 +95,14 @@ const optionSpecs = {
   ...reportOptionSpecs,
 } as const;
 
-/** Everything `spillway count` was asked to do, after parsing. */
-export interface CountRequest {
-  /** Input paths (`-` is stdin). */
-  inputs: string[];
-  /** Output path, or undefined for stdout. */
-  output: string | undefined;
-  /** `--tokenizer`. */
-  tokenizer: TokenizerKind;
-  /** `--case`. */
-  caseMode: CaseMode;
-  /** `--order`. */
-  order: "count" | "word";
-  /** `--top`. */
-  top: number | undefined;
-  /** `--min-count`. */
-  minCount: number;
-  /** `--distinct`. */
-  distinct: boolean;
-  /** `--total`. */
-  total: boolean;
-  /** `--format`. */
-  format: CountFormat;
+/** Everything `spillway count` was asked to do, after parsing: the count and its resources. */
+export interface CountCommandRequest extends CountRequest {
   /** The budget in bytes. */
   budgetBytes: number;
-  /** The page size, when given. */
+  /** The segment size, when given. */
   segmentBytes: number | undefined;
-  /** Temp directories. */
-  tmpDirs: string[];
   /** `--spill`. */
   spillMode: SpillMode;
-  /** `--leak-detection`. */
-  leakDetection: LeakDetectionLevel;
-  /** `--threads`: 1, or 2 to count on a Worker too. */
-  threads: number;
-  /** `--fan-in`. */
-  fanInMax: number;
 }
 
 function byteSize(text: string, what: string, bareUnitBytes: number): number {
@@ -171,7 +136,7 @@ function oneOf<T extends string>(
  */
 export function parseCountArgs(
   argv: readonly string[],
-): { request: CountRequest; values: ParsedValues } {
+): { request: CountCommandRequest; values: ParsedValues } {
   const { values, positionals } = parseCommandArgs(
     "count",
     normalizeReportArgs(argv),
@@ -198,7 +163,7 @@ export function parseCountArgs(
   const segmentText = stringValue(values, "segment-size");
   const spillMode = oneOf<SpillMode>(values, "spill", ["file", "mmap", "auto"], "auto");
   const leak = oneOf(values, "leak-detection", leakDetectionLevels, "simple");
-  const request: CountRequest = {
+  const request: CountCommandRequest = {
     inputs: positionals.length > 0 ? positionals : ["-"],
     output: outputs[0],
     tokenizer,
@@ -219,187 +184,12 @@ export function parseCountArgs(
     spillMode,
     leakDetection: leak,
     threads: integerValue(values, "threads", { min: 1, max: 2 }) ?? 2,
-    fanInMax: integerValue(values, "fan-in", { min: 2, max: 4096 }) ?? 64,
+    fanInMax: integerValue(values, "fan-in", { min: 2, max: MERGE_INPUTS_MAX }) ?? FAN_IN_DEFAULT,
   };
   if ((request.distinct || request.total) && request.top !== undefined) {
     throw new UsageError("--top cannot be combined with --distinct or --total; drop one");
   }
   return { request, values };
-}
-
-/**
- * Runs a parsed count request against an open memory manager and IoManager.
- *
- * @param request What to count and print.
- * @param resources The budget, the I/O manager and the report.
- * @returns The counter's stats.
- */
-export async function countWords(
-  request: CountRequest,
-  resources: { memory: MemoryManager; io: IoManager; report: CommandReport },
-): Promise<WordCountStats & { workerBytes: number }> {
-  const { memory, io, report } = resources;
-  const progress = report.progress;
-  let output: OutputSink | undefined;
-  let counter: WordCounter | undefined;
-  let worker: CountWorkerClient | undefined;
-  let workerBytes = 0;
-  using eventLoop = new EventLoopYield();
-  try {
-    output = await io.createOutput(request.output, { owner: "count-output" });
-    // Inputs are opened one at a time; leave room for one input chunk beside the table.
-    const chunkSegments = Math.max(
-      1,
-      Math.min(Math.ceil(MiB / memory.segmentBytes), Math.floor(memory.totalPages / 8)),
-    );
-    // With --threads 2 a Worker counts part of the chunks with its own share of the budget;
-    // it starts once 4 MiB were read, so small inputs do not pay for it.
-    const spare = memory.freePages - chunkSegments - 4;
-    let workerPages = 0;
-    if (request.threads > 1) {
-      const candidate = Math.floor((spare - 2 * chunkSegments) * WORKER_SHARE);
-      if (
-        candidate >= WORKER_PAGES_MIN && spare - 2 * chunkSegments - candidate >= WORKER_PAGES_MIN
-      ) {
-        workerPages = candidate;
-      }
-    }
-    counter = new WordCounter(memory, io, {
-      tokenizer: request.tokenizer,
-      caseMode: request.caseMode,
-      tablePages: workerPages > 0 ? spare - 2 * chunkSegments - workerPages : spare,
-      fanInMax: request.fanInMax,
-    });
-    let inputBytes = 0;
-    for (const path of request.inputs) {
-      const reader = await io.openInput(path, { owner: "count-input", chunkSegments });
-      try {
-        progress.phase(
-          reader.totalBytes === undefined
-            ? { name: "count" }
-            : { name: "count", totalBytes: reader.totalBytes },
-        );
-        let before = 0;
-        for (;;) {
-          const chunk = await reader.nextChunk();
-          if (chunk === undefined) break;
-          const large = reader.totalBytes !== undefined && reader.totalBytes >= 8 * MiB;
-          if (
-            workerPages > 0 && worker === undefined &&
-            (large || inputBytes + reader.bytesRead > 4 * MiB)
-          ) {
-            worker = CountWorkerClient.start(memory, {
-              budgetBytes: workerPages * memory.segmentBytes,
-              segmentBytes: memory.segmentBytes,
-              leakDetection: request.leakDetection,
-              tokenizer: request.tokenizer,
-              caseMode: request.caseMode,
-              tmpDirs: request.tmpDirs,
-              spillMode: io.spillMode,
-              chunkBytes: chunkSegments * memory.segmentBytes,
-            });
-          }
-          if (worker === undefined || !worker.offer(chunk)) {
-            const pending = counter.addChunk(chunk);
-            if (pending) await pending;
-            // Let the event loop deliver the Worker's returned buffers (a buffered read may
-            // resolve without a macrotask turn); a MessageChannel turn costs ~20 us where
-            // setTimeout(0) costs ~2 ms.
-            if (worker !== undefined) await eventLoop.next();
-          }
-          progress.advance(reader.bytesRead - before);
-          before = reader.bytesRead;
-        }
-        inputBytes += reader.bytesRead;
-      } finally {
-        await reader.close();
-      }
-    }
-    if (worker !== undefined) {
-      const { runs, stats } = await worker.finish();
-      counter.addForeignRuns(runs, stats);
-      workerBytes = worker.bytesSent;
-    }
-    progress.phase({ name: "merge" });
-    const sink = output;
-    const formatter = new CountFormatter(sink, request.format);
-    let distinct = 0;
-    let total = 0;
-    if (request.distinct || request.total) {
-      await counter.finish({ order: "word", minCount: request.minCount }, (_b, _o, _n, count) => {
-        distinct += 1;
-        total += count;
-        return undefined;
-      });
-      const lines = [
-        ...(request.distinct ? [String(distinct)] : []),
-        ...(request.total ? [String(total)] : []),
-      ];
-      const bytes = new TextEncoder().encode(lines.join("\n") + "\n");
-      const pending = sink.write(bytes, 0, bytes.length);
-      if (pending) await pending;
-    } else {
-      const begun = formatter.begin();
-      if (begun) await begun;
-      const finishOptions = {
-        order: request.order,
-        minCount: request.minCount,
-        ...(request.top === undefined ? {} : { top: request.top }),
-      };
-      await counter.finish(finishOptions, (bytes, offset, length, count) => {
-        return formatter.word(bytes, offset, length, count);
-      });
-      const ended = formatter.end();
-      if (ended) await ended;
-    }
-    progress.phase({ name: "write" });
-    await counter.close();
-    await worker?.close();
-    await output.commit();
-    const stats = counter.stats;
-    const s = report.stats;
-    s.input.files = request.inputs.length;
-    s.input.bytes = inputBytes;
-    s.input.records = stats.tokens;
-    s.output.records = stats.distinctWords;
-    s.spill.runs = stats.wordRuns + stats.countOrderRuns + stats.longWords;
-    s.spill.mergePasses = stats.intermediateMerges + (s.spill.runs > 0 ? 1 : 0);
-    return { ...stats, workerBytes };
-  } catch (error) {
-    await counter?.close().catch(() => {});
-    await worker?.close().catch(() => {});
-    await output?.abort().catch(() => {});
-    throw error;
-  }
-}
-
-/**
- * Yields one turn of the event loop (pending Worker messages are delivered first) through a
- * MessageChannel: ~20 us where setTimeout(0) costs ~2 ms. The channel is opened per count and
- * closed at its end: an open port keeps the process alive, and `unref()` exists only where
- * Node's compatibility layer happened to be loaded.
- */
-class EventLoopYield implements Disposable {
-  #channel = new MessageChannel();
-  #waiters: Array<() => void> = [];
-
-  constructor() {
-    this.#channel.port1.onmessage = () => this.#waiters.shift()?.();
-  }
-
-  /** Resolves after one turn of the event loop. */
-  next(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.#waiters.push(resolve);
-      this.#channel.port2.postMessage(0);
-    });
-  }
-
-  [Symbol.dispose](): void {
-    this.#channel.port1.close();
-    this.#channel.port2.close();
-    for (const waiter of this.#waiters.splice(0)) waiter();
-  }
 }
 
 /** `spillway count`: word frequencies within a memory budget. */
@@ -409,30 +199,23 @@ export const countCommand: Command = {
   help,
   async run(argv: readonly string[]): Promise<number> {
     const { request, values } = parseCountArgs(argv);
-    using report = CommandReport.start("count", values);
-    const memory = new MemoryManager({
-      budgetBytes: request.budgetBytes,
-      ...(request.segmentBytes === undefined ? {} : { segmentBytes: request.segmentBytes }),
-      leakDetection: request.leakDetection,
+    await using scope = await CommandScope.open({
+      ...request,
+      report: CommandReport.start("count", values),
     });
-    const io = await IoManager.open({
-      memory,
-      ...(request.tmpDirs.length > 0 ? { tmpDirs: request.tmpDirs } : {}),
-      spillMode: request.spillMode,
+    const stats = await countWords(request, {
+      memory: scope.memory,
+      io: scope.io,
+      progress: scope.report.progress,
     });
-    let stats: WordCountStats & { workerBytes: number };
-    try {
-      stats = await countWords(request, { memory, io, report });
-    } catch (error) {
-      // The reader of stdout went away (`spillway count | head`): end quietly, like `sort`.
-      if (!(error instanceof OutputClosedError)) throw error;
-      await io.close();
-      memory.assertAllReleased();
-      return 0;
-    } finally {
-      await io.close();
-    }
-    report.stats.output.bytes = io.stats.outputBytesWritten;
+    const report = scope.report;
+    const s = report.stats;
+    s.input.files = request.inputs.length;
+    s.input.bytes = stats.inputBytes;
+    s.input.records = stats.tokens;
+    s.output.records = stats.distinctWords;
+    s.spill.runs = stats.wordRuns + stats.countOrderRuns + stats.longWords;
+    s.spill.mergePasses = stats.intermediateMerges + (s.spill.runs > 0 ? 1 : 0);
     // Count-specific counters ride along in JSON/YAML reports and get a line in text ones.
     const countStats = {
       tokens: stats.tokens,
@@ -450,13 +233,12 @@ export const countCommand: Command = {
       bucketArenaFragmentation: Number((stats.buddy?.fragmentation ?? 0).toFixed(3)),
     };
     (report.stats as unknown as Record<string, unknown>)["count"] = countStats;
-    await report.end({ memory, io: io.stats, spillMode: io.spillMode, exitCode: 0 });
+    await scope.finish(ExitCode.ok);
     if (report.options.statsFormat === "text" && report.options.statsFile === undefined) {
       console.error(
         `  count: ${stats.tokens} tokens, ${stats.distinctWords} distinct, ${stats.invalidUtf8Bytes} invalid UTF-8 bytes; runs ${stats.wordRuns} word + ${stats.longWords} long-word + ${stats.countOrderRuns} count-order, ${stats.intermediateMerges} intermediate merges; buckets: ${countStats.bucketArenaSegments} arena segments, peak ${countStats.bucketArenaPeakSegments}, ${stats.tableGrowths} growths, fragmentation ${countStats.bucketArenaFragmentation}`,
       );
     }
-    memory.assertAllReleased();
-    return 0;
+    return ExitCode.ok;
   },
 };

@@ -1,6 +1,6 @@
 import { ExitCode, formatBytes, InputError, UsageError } from "../base/mod.ts";
 import type { JobStats } from "../job/mod.ts";
-import type { Command } from "./command.ts";
+import type { Command, CommandContext } from "./command.ts";
 import { printOut } from "./output.ts";
 import { parseCommandArgs, stringValue } from "./parse_args.ts";
 import { runJob } from "./run_command.ts";
@@ -26,7 +26,7 @@ export const demoCommand: Command = {
   name: "demo",
   summary: "run the bundled demo job (data/demo.yaml) and show results, stats and leaks",
   help,
-  async run(argv: readonly string[]): Promise<number> {
+  async run(argv: readonly string[], context?: CommandContext): Promise<number> {
     const { values } = parseCommandArgs("demo", argv, {
       job: { type: "string" },
       progress: { type: "boolean" },
@@ -41,6 +41,7 @@ export const demoCommand: Command = {
     const progress = values["progress"];
     const { job, exitCode, reports } = await runJob(jobPath, {
       progress: typeof progress === "boolean" ? progress : undefined,
+      debug: context?.debug ?? false,
     });
     printOut("");
     printOut("steps:");

@@ -11,8 +11,10 @@ import {
   type StepSchema,
 } from "../job/mod.ts";
 import { SEGMENT_BYTES_DEFAULT } from "../memory/mod.ts";
-import type { Command } from "./command.ts";
+import type { Command, CommandContext } from "./command.ts";
 import { printError, printOut } from "./output.ts";
+import { reportError } from "./report_error.ts";
+import { stepCommands } from "./step_commands.ts";
 import { flagValue, parseCommandArgs } from "./parse_args.ts";
 import { defaultSegmentBytes } from "./sort_command.ts";
 import {
@@ -26,8 +28,7 @@ import {
   writeStatsReports,
 } from "./stats_report.ts";
 
-/** The commands a job step may run. */
-export const STEP_COMMANDS: readonly string[] = ["gen", "sort", "count", "merge"];
+export { STEP_COMMANDS } from "./step_commands.ts";
 
 /** Options that belong to the job runner, never to a step. */
 const runnerOnlyOptions = new Set(["help", "debug", "version", "progress", "stats", "stats-file"]);
@@ -66,7 +67,7 @@ export const runCommand: Command = {
   name: "run",
   summary: "run a YAML job file (steps: gen, sort, count, merge; Flink-style config)",
   help,
-  async run(argv: readonly string[]): Promise<number> {
+  async run(argv: readonly string[], context?: CommandContext): Promise<number> {
     const { values, positionals } = parseCommandArgs("run", normalizeReportArgs(argv), {
       "dry-run": { type: "boolean" },
       ...reportOptionSpecs,
@@ -81,6 +82,7 @@ export const runCommand: Command = {
     const result = await runJob(positionals[0]!, {
       dryRun: flagValue(values, "dry-run"),
       progress: report.progress,
+      debug: context?.debug ?? false,
     });
     const reports = result.reports;
     if (report.statsFormat !== undefined && reports.length > 0) {
@@ -106,15 +108,16 @@ export interface JobRun {
  * step failed; later steps do not run.
  *
  * @param jobPath The job file.
- * @param options Dry run, and `--progress`/`--no-progress` to pass to the steps.
+ * @param options Dry run, `--progress`/`--no-progress` to pass to the steps, and `--debug`
+ *   (stack traces of a failing step).
  * @returns The job, the exit code and the steps' reports.
  * @throws {JobFileError} If the job file is invalid (nothing has run then).
  */
 export async function runJob(
   jobPath: string,
-  options: { dryRun?: boolean; progress?: boolean | undefined } = {},
+  options: { dryRun?: boolean; progress?: boolean | undefined; debug?: boolean } = {},
 ): Promise<JobRun> {
-  const commands = await stepCommands();
+  const commands = stepCommands;
   const schema = stepSchema(commands);
   await loadYaml();
   const job = parseJobFile(await readSmallTextFile(jobPath), { path: jobPath, schema });
@@ -142,8 +145,7 @@ export async function runJob(
         () => command.run(argvOf(step)),
       );
     } catch (error) {
-      const { reportError } = await import("./run_cli.ts");
-      exitCode = reportError(error, Deno.args.includes("--debug"));
+      exitCode = reportError(error, options.debug ?? false);
     }
     if (exitCode !== ExitCode.ok) {
       const skipped = job.steps.length - step.index;
@@ -155,17 +157,6 @@ export async function runJob(
     }
   }
   return { job, exitCode, reports };
-}
-
-/** The commands a step may run, looked up in the CLI's table when `run` runs. */
-async function stepCommands(): Promise<Map<string, Command>> {
-  // run_cli.ts imports this module: read its table lazily, after both modules are loaded.
-  const { commands } = await import("./run_cli.ts");
-  const result = new Map<string, Command>();
-  for (const command of commands) {
-    if (STEP_COMMANDS.includes(command.name)) result.set(command.name, command);
-  }
-  return result;
 }
 
 /**

@@ -1,10 +1,12 @@
 import { ExitCode, KiB, MiB, parseByteSize, UsageError } from "../base/mod.ts";
-import { IoManager, type SpillMode } from "../io/mod.ts";
-import { type LeakDetectionLevel, leakDetectionLevels, MemoryManager } from "../memory/mod.ts";
+import type { SpillMode } from "../io/mod.ts";
+import { CommandScope } from "../job/mod.ts";
+import { type LeakDetectionLevel, leakDetectionLevels } from "../memory/mod.ts";
 import {
   checkSorted,
   externalSort,
   FAN_IN_DEFAULT,
+  MERGE_INPUTS_MAX,
   type OrderDescriptor,
   orderFromDescriptor,
   parseFieldSeparator,
@@ -268,7 +270,8 @@ export function parseSortArgs(
   const segmentBytes = segmentText === undefined
     ? defaultSegmentBytes(budgetBytes)
     : byteSize(segmentText, "--segment-size", 1);
-  const fanInMax = integerValue(values, "fan-in", { min: 2, max: 4096 }) ?? FAN_IN_DEFAULT;
+  const fanInMax = integerValue(values, "fan-in", { min: 2, max: MERGE_INPUTS_MAX }) ??
+    FAN_IN_DEFAULT;
   const parallelText = lastString(values, "parallel");
   if (parallelText !== undefined && !/^[1-9][0-9]*$/.test(parallelText)) {
     throw new UsageError(`Invalid --parallel "${parallelText}": expected a whole number from 1`);
@@ -343,70 +346,54 @@ export const sortCommand: Command = {
   help,
   async run(argv: readonly string[]): Promise<number> {
     const { request, values } = parseSortArgs(argv);
-    using report = CommandReport.start("sort", values);
-    const memory = new MemoryManager({
-      budgetBytes: request.budgetBytes,
-      segmentBytes: request.segmentBytes,
-      leakDetection: request.leakDetection,
+    await using scope = await CommandScope.open({
+      ...request,
+      report: CommandReport.start("sort", values),
     });
-    const io = await IoManager.open({
-      memory,
-      ...(request.tmpDirs.length > 0 ? { tmpDirs: request.tmpDirs } : {}),
-      spillMode: request.spillMode,
-    });
+    const { memory, io } = scope;
     const order = orderFromDescriptor(request.descriptor);
-    let exitCode: number = ExitCode.ok;
-    try {
-      if (request.check !== undefined) {
-        const input = request.inputs[0]!;
-        const disorder = await checkSorted(input, {
-          memory,
-          io,
-          order,
-          unique: request.unique,
-          terminator: request.terminator,
-          ...(request.recordBytes === undefined ? {} : { recordBytes: request.recordBytes }),
-        });
-        if (disorder !== undefined) {
-          exitCode = ExitCode.disorder;
-          if (request.check === "diagnose") {
-            const head = new TextEncoder().encode(
-              `spillway: ${input}:${disorder.lineNumber}: disorder: `,
-            );
-            const line = request.recordBytes === undefined
-              ? disorder.record
-              : new TextEncoder().encode(`record ${disorder.lineNumber}`);
-            writeStderrBytes(head, line, new Uint8Array([10]));
-          }
-        }
-      } else {
-        const stats = await externalSort(request.inputs, request.output, {
-          memory,
-          io,
-          order,
-          orderDescriptor: request.descriptor,
-          unique: request.unique,
-          terminator: request.terminator,
-          fanInMax: request.fanInMax,
-          mergeOnly: request.merge,
-          progress: report.progress,
-          ...(request.recordBytes === undefined ? {} : { recordBytes: request.recordBytes }),
-        });
-        const s = report.stats;
-        s.input.files = request.inputs.length;
-        s.input.bytes = stats.inputBytes;
-        s.input.records = stats.inputRecords;
-        s.output.records = stats.outputRecords;
-        s.spill.runs = stats.runCount;
-        s.spill.mergePasses = stats.mergePasses;
+    if (request.check !== undefined) {
+      const input = request.inputs[0]!;
+      const disorder = await checkSorted(input, {
+        memory,
+        io,
+        order,
+        unique: request.unique,
+        terminator: request.terminator,
+        ...(request.recordBytes === undefined ? {} : { recordBytes: request.recordBytes }),
+      });
+      if (disorder === undefined) return await scope.finish(ExitCode.ok);
+      if (request.check === "diagnose") {
+        const head = new TextEncoder().encode(
+          `spillway: ${input}:${disorder.lineNumber}: disorder: `,
+        );
+        const line = request.recordBytes === undefined
+          ? disorder.record
+          : new TextEncoder().encode(`record ${disorder.lineNumber}`);
+        writeStderrBytes(head, line, new Uint8Array([10]));
       }
-    } finally {
-      await io.close();
+      return await scope.finish(ExitCode.disorder);
     }
-    report.stats.output.bytes = io.stats.outputBytesWritten;
-    await report.end({ memory, io: io.stats, spillMode: io.spillMode, exitCode });
-    memory.assertAllReleased();
-    return exitCode;
+    const stats = await externalSort(request.inputs, request.output, {
+      memory,
+      io,
+      order,
+      orderDescriptor: request.descriptor,
+      unique: request.unique,
+      terminator: request.terminator,
+      fanInMax: request.fanInMax,
+      mergeOnly: request.merge,
+      progress: scope.report.progress,
+      ...(request.recordBytes === undefined ? {} : { recordBytes: request.recordBytes }),
+    });
+    const s = scope.report.stats;
+    s.input.files = request.inputs.length;
+    s.input.bytes = stats.inputBytes;
+    s.input.records = stats.inputRecords;
+    s.output.records = stats.outputRecords;
+    s.spill.runs = stats.runCount;
+    s.spill.mergePasses = stats.mergePasses;
+    return await scope.finish(ExitCode.ok);
   },
 };
 
