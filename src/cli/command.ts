@@ -2,7 +2,11 @@
 export interface CommandContext {
   /** `--debug`: print stack traces with errors. */
   readonly debug: boolean;
+  /** The CLI's command table (for commands about commands: completions). */
+  readonly commands?: readonly Command[];
 }
+
+import type { CommandSpec } from "./option_spec.ts";
 
 /** One subcommand of the CLI. */
 export interface Command {
@@ -12,6 +16,8 @@ export interface Command {
   readonly summary: string;
   /** The full `--help` text. */
   readonly help: string;
+  /** The command line as data (options, help, job-step keys), when declared. */
+  readonly spec?: CommandSpec;
   /**
    * Runs the command.
    *

@@ -1,4 +1,5 @@
 import type { Command } from "./command.ts";
+import { completionsCommand } from "./completions_command.ts";
 import { countCommand } from "./count_command.ts";
 import { demoCommand } from "./demo_command.ts";
 import { genCommand } from "./gen_command.ts";
@@ -18,4 +19,5 @@ export const commands: readonly Command[] = [
   mergeCommand,
   runCommand,
   genCommand,
+  completionsCommand,
 ];

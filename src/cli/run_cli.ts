@@ -67,5 +67,5 @@ async function dispatch(name: string, rest: readonly string[], debug: boolean): 
     printOut(command.help);
     return ExitCode.ok;
   }
-  return await command.run(rest, { debug });
+  return await command.run(rest, { debug, commands });
 }

@@ -15,30 +15,37 @@ import type { Command, CommandContext } from "./command.ts";
 import { printError, printOut } from "./output.ts";
 import { reportError } from "./report_error.ts";
 import { stepCommands } from "./step_commands.ts";
-import { flagValue, parseCommandArgs } from "./parse_args.ts";
-import { defaultSegmentBytes } from "./sort_command.ts";
+import {
+  type CommandSpec,
+  optionsOf,
+  parseBySpec,
+  renderHelp,
+  stepOptionNames,
+} from "./option_spec.ts";
+import { flagValue } from "./parse_args.ts";
+import { reportOptions } from "./common_options.ts";
+import { defaultSortSegmentBytes } from "../sort/mod.ts";
 import {
   collectStats,
   normalizeReportArgs,
   readReportOptions,
   readSmallTextFile,
-  reportOptionsHelp,
-  reportOptionSpecs,
   withSmallIo,
   writeStatsReports,
 } from "./stats_report.ts";
 
 export { STEP_COMMANDS } from "./step_commands.ts";
 
-/** Options that belong to the job runner, never to a step. */
-const runnerOnlyOptions = new Set(["help", "debug", "version", "progress", "stats", "stats-file"]);
-
 /** The budget a step gets when neither the job nor the step sets one (sort's `-S` default). */
 const STEP_MEMORY_DEFAULT_BYTES = 64 * MiB;
 
-const help = `Usage: spillway run [options] JOB.yaml
-
-Runs the steps of a job file in order, each exactly like the command of the same name
+/** `spillway run`'s command line as data (see option_spec.ts). */
+export const runSpec: CommandSpec = {
+  name: "run",
+  summary: "run a YAML job file (steps: gen, sort, count, merge; Flink-style config)",
+  usage: ["spillway run [options] JOB.yaml"],
+  description:
+    `Runs the steps of a job file in order, each exactly like the command of the same name
 (paths relative to the job file). The first failing step's exit code ends the job; later
 steps do not run. See docs/jobs.md for the schema.
 
@@ -51,27 +58,38 @@ steps do not run. See docs/jobs.md for the schema.
     leak-detection: simple                 # disabled | simple | advanced | paranoid
   steps:
     - gen:   { kind: zipf, size: 200k, output: corpus.txt }
-    - count: { input: corpus.txt, top: 10, output: top.tsv }
-
-Options:
-  --dry-run                   validate and print the plan (per step: memory, expected runs and
-                              merge passes from the input sizes, the command line); run nothing
-${reportOptionsHelp}
-                              (under run: one report per step)
-
-Exit codes: 0 all steps ok; otherwise the first failing step's code (2 also for an invalid
-job file: the message names file:line:column and the bad key or value).`;
+    - count: { input: corpus.txt, top: 10, output: top.tsv }`,
+  groups: [
+    {
+      title: "Options",
+      options: [{
+        name: "dry-run",
+        type: "flag",
+        step: false,
+        label: "--dry-run",
+        help:
+          "validate and print the plan (per step: memory, expected runs and merge passes from the input sizes, the command line); run nothing",
+      }],
+    },
+    {
+      ...reportOptions,
+      title: "Report (under run: one report per step)",
+    },
+  ],
+  footer:
+    `Exit codes: 0 all steps ok; otherwise the first failing step's code (2 also for an invalid
+job file: the message names file:line:column and the bad key or value).`,
+  operands: "file",
+};
 
 /** `spillway run JOB.yaml`: runs a job file's steps through the commands themselves. */
 export const runCommand: Command = {
   name: "run",
-  summary: "run a YAML job file (steps: gen, sort, count, merge; Flink-style config)",
-  help,
+  summary: runSpec.summary,
+  help: renderHelp(runSpec),
+  spec: runSpec,
   async run(argv: readonly string[], context?: CommandContext): Promise<number> {
-    const { values, positionals } = parseCommandArgs("run", normalizeReportArgs(argv), {
-      "dry-run": { type: "boolean" },
-      ...reportOptionSpecs,
-    });
+    const { values, positionals } = parseBySpec(runSpec, normalizeReportArgs(argv));
     const report = readReportOptions(values);
     if (positionals.length !== 1) {
       throw new SpillwayError(
@@ -124,7 +142,8 @@ export async function runJob(
   const argvOf = (step: JobStep): string[] => {
     const stepArgs = stepArgv(job.config, step, schema.get(step.command) ?? []);
     // --progress is a runner option (not a step key) that the run passes on to the steps.
-    const takesProgress = /--progress\b/.test(commands.get(step.command)!.help);
+    const takesProgress = optionsOf(commands.get(step.command)!.spec!)
+      .some((option) => option.name === "progress");
     if (options.progress !== undefined && takesProgress) {
       stepArgs.unshift(options.progress ? "--progress" : "--no-progress");
     }
@@ -160,33 +179,17 @@ export async function runJob(
 }
 
 /**
- * A command's long option names, read from its `--help` text (which documents every option).
- *
- * @param command The command.
- * @returns Names without `--`, runner-only options removed.
- */
-export function optionNames(command: Command): string[] {
-  const names = new Set<string>();
-  // Options listed as unsupported fail when used: they are not step keys.
-  const supported = command.help.split(/^Not supported/m)[0]!;
-  for (const line of supported.split("\n")) {
-    // Option lines: "  -o, --output=FILE   text" or "      --fan-in=N   text" (not prose).
-    if (!/^ {1,8}(?:-[A-Za-z], )?--[a-z]/.test(line)) continue;
-    const spec = line.trim().split(/\s{2,}/)[0]!;
-    for (const match of spec.matchAll(/--(?:\[no-\])?([a-z][a-z0-9-]*)/g)) names.add(match[1]!);
-  }
-  return [...names].filter((name) => !runnerOnlyOptions.has(name) && !name.startsWith("no-"));
-}
-
-/**
- * The step schema (commands and their option names) for the job file parser.
+ * The step schema (commands and their option names) for the job file parser, from the
+ * commands' declared options.
  *
  * @param commands The step commands.
  * @returns Command name to option names.
  */
 export function stepSchema(commands: ReadonlyMap<string, Command>): StepSchema {
   const schema = new Map<string, string[]>();
-  for (const [name, command] of commands) schema.set(name, optionNames(command));
+  for (const [name, command] of commands) {
+    schema.set(name, command.spec === undefined ? [] : stepOptionNames(command.spec));
+  }
   return schema;
 }
 
@@ -232,7 +235,7 @@ async function printPlan(job: JobSpec, argvOf: (step: JobStep) => string[]): Pro
     defaultSegmentBytes: (step, memoryBytes) =>
       step.command === "sort" ||
         (step.command === "merge" && !step.options.some((option) => option.key === "sum"))
-        ? defaultSegmentBytes(memoryBytes)
+        ? defaultSortSegmentBytes(memoryBytes)
         : SEGMENT_BYTES_DEFAULT,
   });
   printOut(

@@ -20,12 +20,12 @@ export interface CommandScopeOptions<R extends ScopeReport> {
   budgetBytes: number;
   /** The segment size (the memory manager's default when undefined). */
   segmentBytes?: number | undefined;
-  /** `--leak-detection`. */
-  leakDetection: LeakDetectionLevel;
-  /** Temp directories (the io manager's default when empty). */
-  tmpDirs: readonly string[];
-  /** `--spill`. */
-  spillMode: SpillMode;
+  /** `--leak-detection` (the memory manager's default when undefined). */
+  leakDetection?: LeakDetectionLevel;
+  /** Temp directories (the io manager's default when empty or undefined). */
+  tmpDirs?: readonly string[];
+  /** `--spill` (the io manager's default when undefined). */
+  spillMode?: SpillMode;
   /** The command's report; the scope ends it on success and disposes it always. */
   report: R;
 }
@@ -91,12 +91,14 @@ export class CommandScope<R extends ScopeReport> implements AsyncDisposable {
       const memory = new MemoryManager({
         budgetBytes: options.budgetBytes,
         ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }),
-        leakDetection: options.leakDetection,
+        ...(options.leakDetection === undefined ? {} : { leakDetection: options.leakDetection }),
       });
       const io = await IoManager.open({
         memory,
-        ...(options.tmpDirs.length > 0 ? { tmpDirs: [...options.tmpDirs] } : {}),
-        spillMode: options.spillMode,
+        ...(options.tmpDirs === undefined || options.tmpDirs.length === 0
+          ? {}
+          : { tmpDirs: [...options.tmpDirs] }),
+        ...(options.spillMode === undefined ? {} : { spillMode: options.spillMode }),
         ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
       });
       return new CommandScope(memory, io, options.report);
@@ -117,7 +119,8 @@ export class CommandScope<R extends ScopeReport> implements AsyncDisposable {
     this.#finished = true;
     const { memory, io, report } = this;
     await io.close();
-    report.stats.output.bytes = io.stats.outputBytesWritten;
+    // The bytes the outputs wrote, unless the command counted them itself (gen).
+    if (report.stats.output.bytes === 0) report.stats.output.bytes = io.stats.outputBytesWritten;
     await report.end({ memory, io: io.stats, spillMode: io.spillMode, exitCode });
     memory.assertAllReleased();
     return exitCode;

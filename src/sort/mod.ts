@@ -35,7 +35,13 @@ export {
   planMergeRound,
 } from "./merge_plan.ts";
 export type { SortPlan, SortPlanOptions } from "./sort_plan.ts";
-export { estimateSortRuns, planSort, SORT_SEGMENTS_MIN, splitSortBuffer } from "./sort_plan.ts";
+export {
+  defaultSortSegmentBytes,
+  estimateSortRuns,
+  planSort,
+  SORT_SEGMENTS_MIN,
+  splitSortBuffer,
+} from "./sort_plan.ts";
 export type { CheckSortedOptions, Disorder } from "./check_sorted.ts";
 export { checkSorted } from "./check_sorted.ts";
 export type { MergeFilesContext, MergeFilesRequest, MergeResult } from "./merge_sorted_files.ts";

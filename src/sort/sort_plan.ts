@@ -233,3 +233,35 @@ export function estimateSortRuns(
 function clamp(value: number, low: number, high: number): number {
   return value < low ? low : value > high ? high : value;
 }
+
+/** The smallest default segment size of a sort. */
+const SEGMENT_BYTES_LOW = 4 * KiB;
+/** The largest default segment size of a sort. */
+const SEGMENT_BYTES_HIGH = 128 * KiB;
+/** A sort's default budget holds at least this many segments. */
+const SEGMENTS_PER_BUDGET = 512;
+
+/**
+ * The segment size of a sort without `--segment-size`: budget / 512, as a power of two from
+ * 4 KiB to 128 KiB. 64 MiB gives 128 KiB segments: larger I/O blocks and less per-block work
+ * than 32 KiB (measured 10-20% faster on 1 GiB), while 512 segments still allow a merge fan-in
+ * above 128 (a reader needs 3; 256 KiB segments forced a second merge pass on 1 GiB).
+ *
+ * @param budgetBytes The budget.
+ * @returns The segment size in bytes.
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { defaultSortSegmentBytes } from "./sort_plan.ts";
+ * strictEqual(defaultSortSegmentBytes(64 * 1024 * 1024), 128 * 1024);
+ * strictEqual(defaultSortSegmentBytes(256 * 1024), 4 * 1024);
+ * ```
+ */
+export function defaultSortSegmentBytes(budgetBytes: number): number {
+  let bytes = SEGMENT_BYTES_LOW;
+  while (bytes * 2 <= SEGMENT_BYTES_HIGH && bytes * 2 * SEGMENTS_PER_BUDGET <= budgetBytes) {
+    bytes *= 2;
+  }
+  return bytes;
+}
