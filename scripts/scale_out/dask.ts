@@ -20,6 +20,8 @@
  */
 // deno-lint-ignore-file no-console
 
+import { spillwayTaskFlags } from "../spillway_task.ts";
+
 const ROOT = new URL("../../", import.meta.url);
 const JOB = new URL("scripts/scale_out/dask_job.py", ROOT).pathname;
 const PACKAGES = ["python3-distributed", "python3-dask"];
@@ -44,7 +46,7 @@ const VALUE_OPTIONS = new Set([
  *
  * @param root The project root (holds deno.json, main.ts and perhaps dist/spillway).
  * @returns argv without spillway's own arguments.
- * @throws {SyntaxError} When the task is not `deno run FLAGS... main.ts`.
+ * @throws {SyntaxError} When the task is not `[NAME=value...] deno run FLAGS... main.ts`.
  */
 export async function spillwayCommand(root: URL = ROOT): Promise<string[]> {
   const binary = new URL("dist/spillway", root).pathname;
@@ -54,16 +56,7 @@ export async function spillwayCommand(root: URL = ROOT): Promise<string[]> {
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
-  const task = String(config.tasks?.spillway ?? "");
-  const words = task.trim().split(/\s+/);
-  if (words[0] !== "deno" || words[1] !== "run" || words.at(-1) !== "main.ts") {
-    throw new SyntaxError(`Cannot read the spillway task of deno.json: '${task}'`);
-  }
-  const flags = words.slice(2, -1);
-  if (flags.some((flag) => !flag.startsWith("--"))) {
-    throw new SyntaxError(`Cannot read the spillway task of deno.json: '${task}'`);
-  }
+  const flags = await spillwayTaskFlags(root);
   return [Deno.execPath(), "run", ...flags, new URL("main.ts", root).pathname];
 }
 
@@ -142,7 +135,9 @@ function resolveInputs(args: string[], callerDir: string): { args: string[]; fil
   for (let index = 0; index < args.length; index += 1) {
     const arg = args[index]!;
     if (VALUE_OPTIONS.has(arg)) {
-      resolved.push(arg, args[index + 1] ?? "");
+      const value = args[index + 1] ?? "";
+      const isPath = arg === "--report-json" && value !== "" && !value.startsWith("/");
+      resolved.push(arg, isPath ? `${callerDir}/${value}` : value);
       index += 1;
     } else if (arg.startsWith("-")) {
       resolved.push(arg);
