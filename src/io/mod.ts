@@ -23,3 +23,4 @@ export { checkOutputPath } from "./output_target.ts";
 export { RunReader } from "./run_reader.ts";
 export type { SpillRun } from "./run_writer.ts";
 export { RunWriter } from "./run_writer.ts";
+export { readFileHead } from "./small_files.ts";
