@@ -1,7 +1,7 @@
 /** What the dispatcher passes to every command besides its arguments. */
 export interface CommandContext {
-  /** `--debug`: print stack traces with errors. */
-  readonly debug: boolean;
+  /** `--trace`: print stack traces with errors. */
+  readonly trace: boolean;
   /** The CLI's command table (for commands about commands: completions). */
   readonly commands?: readonly Command[];
 }
@@ -22,7 +22,7 @@ export interface Command {
    * Runs the command.
    *
    * @param argv The arguments after the command name.
-   * @param context Global flags (`--debug`); absent means all off.
+   * @param context Global flags (`--trace`); absent means all off.
    * @returns The exit code.
    */
   run(argv: readonly string[], context?: CommandContext): Promise<number>;

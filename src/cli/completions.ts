@@ -8,7 +8,7 @@ export const completionShells = ["bash", "zsh", "fish"] as const;
 export type CompletionShell = typeof completionShells[number];
 
 /** The top-level options, completed after `spillway`. */
-const GLOBAL_OPTIONS = ["--help", "--version", "--debug"];
+const GLOBAL_OPTIONS = ["--help", "--version", "--trace"];
 
 /**
  * A completion script for a shell, generated from the commands' declared options.

@@ -123,6 +123,7 @@ export const countCommand: Command = {
       ...request,
       report: CommandReport.start("count", values),
     });
+    await scope.report.checkTargets(request.output);
     const stats = await countWords(request, {
       memory: scope.memory,
       io: scope.io,

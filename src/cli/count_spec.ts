@@ -77,7 +77,8 @@ runs are merged at the end, summing equal words.`,
         {
           name: "total",
           type: "flag",
-          help: "print only the number of words (with --distinct: both, distinct first)",
+          help:
+            'print only the number of words (with --distinct: both, distinct first; json and yaml print {"distinct": N, "total": N})',
         },
         {
           name: "format",

@@ -51,7 +51,7 @@ export const demoCommand: Command = {
   spec: demoSpec,
   async run(argv: readonly string[], context?: CommandContext): Promise<number> {
     const { values } = parseBySpec(demoSpec, argv);
-    const jobPath = stringValue(values, "job") ?? DEMO_JOB;
+    const jobPath = stringValue(values, "job") ?? bundledDemoJob();
     if (jobPath === DEMO_JOB && !isFile(DEMO_JOB)) {
       throw new InputError(
         `Cannot find ${DEMO_JOB} in ${Deno.cwd()}; run 'deno task demo' in the project folder or give --job FILE`,
@@ -61,7 +61,7 @@ export const demoCommand: Command = {
     const progress = values["progress"];
     const { job, exitCode, reports } = await runJob(jobPath, {
       progress: typeof progress === "boolean" ? progress : undefined,
-      debug: context?.debug ?? false,
+      trace: context?.trace ?? false,
     });
     printOut("");
     printOut("steps:");
@@ -130,6 +130,17 @@ function stepLine(name: string, width: number, stats: JobStats): string {
     `leaks ${stats.leaks.pages}`,
     `${stats.timeMs.total} ms`,
   ].join("  ");
+}
+
+/**
+ * The bundled job: `data/demo.yaml` when run in the project folder, else the one beside this
+ * module when spillway runs from source (`deno task demo` from another directory); the compiled
+ * binary does not embed it.
+ */
+function bundledDemoJob(): string {
+  if (isFile(DEMO_JOB)) return DEMO_JOB;
+  const beside = new URL(`../../${DEMO_JOB}`, import.meta.url);
+  return beside.protocol === "file:" && isFile(beside.pathname) ? beside.pathname : DEMO_JOB;
 }
 
 function isFile(path: string): boolean {

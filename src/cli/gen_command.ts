@@ -184,6 +184,7 @@ export const genCommand: Command = {
       segmentBytes: request.segmentBytes,
       report: CommandReport.start("gen", values),
     });
+    await scope.report.checkTargets(request.output);
     let written = { bytes: 0, records: 0 };
     try {
       written = await generateTo(scope.io, scope.memory, request, scope.report);

@@ -36,7 +36,7 @@ export function manPage(commands: readonly Command[], summary: string): string {
     ".SH DESCRIPTION",
     "Each command sorts, counts, merges or generates inside a fixed memory budget",
     "(\\fB\\-S\\fR), spilling to private temporary files (\\fB\\-T\\fR) that are removed on",
-    "exit, on errors and on signals. \\fB\\-\\-debug\\fR anywhere adds stack traces to errors.",
+    "exit, on errors and on signals. \\fB\\-\\-trace\\fR anywhere adds stack traces to errors.",
     ".SH COMMANDS",
   ];
   for (const command of commands) {

@@ -41,6 +41,7 @@ export const mergeCommand: Command = {
       ...request,
       report: CommandReport.start("merge", values),
     });
+    await scope.report.checkTargets(request.output);
     const result = await mergeSortedFiles({
       inputs: request.inputs,
       output: request.output,
@@ -109,6 +110,7 @@ async function runMergeSum(values: ParsedValues, inputs: readonly string[]): Pro
     spillMode: spill,
     report: CommandReport.start("merge", values),
   });
+  await scope.report.checkTargets(outputs[0]);
   const result = await sumCounts(inputs, outputs[0], {
     memory: scope.memory,
     io: scope.io,

@@ -52,6 +52,8 @@ export interface UnsupportedOption {
   readonly short?: string;
   /** Whether it takes a value. */
   readonly type: "flag" | "value";
+  /** Why, for the message. */
+  readonly reason?: string;
 }
 
 /** Everything about a command's command line, as data. */

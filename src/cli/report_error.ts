@@ -6,7 +6,7 @@ import { printError } from "./output.ts";
 export const EXIT_INTERNAL = 70;
 
 /**
- * Prints an error as one line (a stack trace too with `--debug`) and returns its exit code.
+ * Prints an error as one line (a stack trace too with `--trace`) and returns its exit code.
  *
  * @param error What was thrown.
  * @param debug Whether to print the stack trace.
@@ -44,7 +44,7 @@ export function reportError(error: unknown, debug: boolean): number {
   }
   const message = error instanceof Error ? error.message : String(error);
   const kind = error instanceof SegmentReleasedError ? "use after free" : "internal error";
-  printError(`spillway: ${kind}: ${firstLine(message)} (rerun with --debug for a stack trace)`);
+  printError(`spillway: ${kind}: ${firstLine(message)} (rerun with --trace for a stack trace)`);
   if (debug && error instanceof Error && error.stack) printError(error.stack);
   return EXIT_INTERNAL;
 }

@@ -18,7 +18,7 @@ Commands:
 ${lines.join("\n")}
 
 Run 'spillway <command> --help' for a command's options.
-Global options: --debug (stack traces on errors), --help, --version.
+Global options: --trace (stack traces on errors), --help, --version.
 Exit codes: 0 ok, 1 sort -c found disorder, 2 usage or input error, 3 resource error
 (budget too small, disk full, temp dir unusable), 70 internal error, 129/130/143 interrupted.`;
 }
@@ -30,13 +30,13 @@ Exit codes: 0 ok, 1 sort -c found disorder, 2 usage or input error, 3 resource e
  * @returns The exit code.
  */
 export async function runCli(argv: readonly string[]): Promise<number> {
-  const debug = argv.includes("--debug");
-  const args = argv.filter((arg) => arg !== "--debug");
+  const trace = argv.includes("--trace");
+  const args = argv.filter((arg) => arg !== "--trace");
   try {
     const first = args[0];
     if (first === undefined || first === "--help" || first === "-h" || first === "help") {
       if (first === "help" && args[1] !== undefined) {
-        return await dispatch(args[1], ["--help"], debug);
+        return await dispatch(args[1], ["--help"], trace);
       }
       printOut(topLevelHelp());
       return first === undefined ? ExitCode.usage : ExitCode.ok;
@@ -48,13 +48,13 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     if (first.startsWith("-")) {
       parseCommandArgs("", [first], {});
     }
-    return await dispatch(first, args.slice(1), debug);
+    return await dispatch(first, args.slice(1), trace);
   } catch (error) {
-    return reportError(error, debug);
+    return reportError(error, trace);
   }
 }
 
-async function dispatch(name: string, rest: readonly string[], debug: boolean): Promise<number> {
+async function dispatch(name: string, rest: readonly string[], trace: boolean): Promise<number> {
   const command = commands.find((candidate) => candidate.name === name);
   if (command === undefined) {
     const names = commands.map((candidate) => candidate.name).join(", ");
@@ -67,5 +67,5 @@ async function dispatch(name: string, rest: readonly string[], debug: boolean): 
     printOut(command.help);
     return ExitCode.ok;
   }
-  return await command.run(rest, { debug, commands });
+  return await command.run(rest, { trace, commands });
 }

@@ -10,6 +10,7 @@ import {
   type StepLabel,
   type StepSchema,
 } from "../job/mod.ts";
+import { checkOutputPath } from "../io/mod.ts";
 import { SEGMENT_BYTES_DEFAULT } from "../memory/mod.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { printError, printOut } from "./output.ts";
@@ -97,10 +98,11 @@ export const runCommand: Command = {
         ExitCode.usage,
       );
     }
+    if (report.statsFile !== undefined) await checkOutputPath(report.statsFile, "--stats-file");
     const result = await runJob(positionals[0]!, {
       dryRun: flagValue(values, "dry-run"),
       progress: report.progress,
-      debug: context?.debug ?? false,
+      trace: context?.trace ?? false,
     });
     const reports = result.reports;
     if (report.statsFormat !== undefined && reports.length > 0) {
@@ -126,14 +128,14 @@ export interface JobRun {
  * step failed; later steps do not run.
  *
  * @param jobPath The job file.
- * @param options Dry run, `--progress`/`--no-progress` to pass to the steps, and `--debug`
+ * @param options Dry run, `--progress`/`--no-progress` to pass to the steps, and `--trace`
  *   (stack traces of a failing step).
  * @returns The job, the exit code and the steps' reports.
  * @throws {JobFileError} If the job file is invalid (nothing has run then).
  */
 export async function runJob(
   jobPath: string,
-  options: { dryRun?: boolean; progress?: boolean | undefined; debug?: boolean } = {},
+  options: { dryRun?: boolean; progress?: boolean | undefined; trace?: boolean } = {},
 ): Promise<JobRun> {
   const commands = stepCommands;
   const schema = stepSchema(commands);
@@ -164,7 +166,7 @@ export async function runJob(
         () => command.run(argvOf(step)),
       );
     } catch (error) {
-      exitCode = reportError(error, options.debug ?? false);
+      exitCode = reportError(error, options.trace ?? false);
     }
     if (exitCode !== ExitCode.ok) {
       const skipped = job.steps.length - step.index;

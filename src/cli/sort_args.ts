@@ -10,7 +10,8 @@ import {
   parseFieldSeparator,
   type SortOrderSpec,
 } from "../sort/mod.ts";
-import { parseBySpec } from "./option_spec.ts";
+import { addRandomSalt, type LongOption, matchChoice, normalizeGnuArgs } from "./_gnu_sort_args.ts";
+import { optionsOf, parseBySpec } from "./option_spec.ts";
 import {
   flagValue,
   integerValue,
@@ -57,11 +58,47 @@ export interface SortRequest {
   recordBytes: number | undefined;
 }
 
-/** Rewrites GNU's optional-value `--check` to a value parseArgs accepts. */
+/** `--sort=WORD` values and the flag each one sets. */
+const sortWords: Record<string, string> = {
+  "general-numeric": "general-numeric-sort",
+  "human-numeric": "human-numeric-sort",
+  month: "month-sort",
+  numeric: "numeric-sort",
+  random: "random-sort",
+  version: "version-sort",
+};
+
+/** The ordering flags that `--record-size` rejects. */
+const orderingFlags = [
+  "numeric-sort",
+  "general-numeric-sort",
+  "human-numeric-sort",
+  "month-sort",
+  "version-sort",
+  "random-sort",
+  "dictionary-order",
+  "ignore-nonprinting",
+];
+
+/** Long options with their value kind, for GNU's prefix abbreviations (from the spec). */
+const longOptions: LongOption[] = [
+  ...optionsOf(sortSpec).flatMap((decl) =>
+    [decl.name, ...(decl.aliases ?? [])].map((name) => ({ name, type: decl.type }))
+  ),
+  ...(sortSpec.unsupported ?? []),
+].filter((option) => option.name.length > 1)
+  .map((option) => ({ name: option.name, takesValue: option.type === "value" }))
+  .concat([{ name: "help", takesValue: false }]);
+
+/**
+ * Rewrites GNU's conventions (long-option prefixes, `+POS` keys) and the optional-value
+ * `--check` to what parseArgs accepts.
+ */
 function normalizeSortArgs(argv: readonly string[]): string[] {
   const result: string[] = [];
   let ended = false;
-  for (const arg of normalizeReportArgs(argv)) {
+  const gnuArgs = normalizeGnuArgs(normalizeReportArgs(argv), longOptions, "kotST");
+  for (const arg of gnuArgs) {
     if (arg === "--") ended = true;
     result.push(!ended && arg === "--check" ? "--check=diagnose-first" : arg);
   }
@@ -95,6 +132,13 @@ export function parseSortArgs(
   if (new Set(outputs).size > 1) {
     throw new UsageError(`Multiple output files specified: ${outputs.join(", ")}; give one -o`);
   }
+  if (check !== undefined && outputs.length > 0) {
+    throw new UsageError(`Options '-${check === "diagnose" ? "c" : "C"}o' are incompatible`);
+  }
+  for (const word of stringList(values, "sort")) {
+    const flag = sortWords[matchChoice("--sort", word, Object.keys(sortWords))]!;
+    values[flag] = true;
+  }
   const separators = stringList(values, "field-separator");
   if (new Set(separators).size > 1) {
     throw new UsageError(`Incompatible field separators -t: ${separators.join(", ")}; give one`);
@@ -126,6 +170,7 @@ export function parseSortArgs(
   const unique = flagValue(values, "unique");
   const recordBytes = integerValue(values, "record-size", { min: 1, max: 16 * MiB });
   const descriptor = orderDescriptor(values, recordBytes, separators);
+
   const request: SortRequest = {
     inputs,
     output: outputs[0],
@@ -157,7 +202,13 @@ function orderDescriptor(
     const keyOffset = integerValue(values, "key-offset", { min: 0, max: recordBytes - 1 }) ?? 0;
     const keyBytes = integerValue(values, "key-bytes", { min: 1, max: recordBytes - keyOffset }) ??
       recordBytes - keyOffset;
-    const keyed = ["key", "field-separator", "numeric-sort", "ignore-case", "ignore-leading-blanks"]
+    const keyed = [
+      "key",
+      "field-separator",
+      "ignore-case",
+      "ignore-leading-blanks",
+      ...orderingFlags,
+    ]
       .filter((name) => values[name] !== undefined && values[name] !== false);
     if (keyed.length > 0 || reverse || unique || flagValue(values, "zero-terminated")) {
       throw new UsageError(
@@ -177,10 +228,22 @@ function orderDescriptor(
       ignoreLeadingBlanks: flagValue(values, "ignore-leading-blanks"),
       stable: flagValue(values, "stable"),
       unique,
+      generalNumeric: flagValue(values, "general-numeric-sort"),
+      humanNumeric: flagValue(values, "human-numeric-sort"),
+      month: flagValue(values, "month-sort"),
+      version: flagValue(values, "version-sort"),
+      random: flagValue(values, "random-sort"),
+      dictionary: flagValue(values, "dictionary-order"),
+      ignoreNonprinting: flagValue(values, "ignore-nonprinting"),
     };
     if (separators.length > 0) spec.fieldSeparator = parseFieldSeparator(separators[0]!);
+    const randomSources = stringList(values, "random-source");
+    if (new Set(randomSources).size > 1) {
+      throw new UsageError(`Multiple random sources specified: ${randomSources.join(", ")}`);
+    }
     // Parse now so a bad KEYDEF is a usage error before anything is opened.
-    orderFromDescriptor({ kind: "spec", spec });
+    orderFromDescriptor({ kind: "spec", spec: { ...spec, randomSalt: new Array(16).fill(0) } });
+    addRandomSalt(spec, randomSources[0]);
     return { kind: "spec", spec };
   }
 }
@@ -189,23 +252,27 @@ function orderDescriptor(
 function rejectUnsupported(values: ParsedValues): void {
   for (const option of sortSpec.unsupported ?? []) {
     if (values[option.name] === undefined) continue;
-    const label = option.short === undefined
-      ? `--${option.name}`
-      : `-${option.short} (--${option.name})`;
+    const label = `${
+      option.short === undefined ? `--${option.name}` : `-${option.short} (--${option.name})`
+    }${option.reason === undefined ? "" : ` (${option.reason})`}`;
     throw new UsageError(
       `spillway sort does not support ${label}; see 'spillway sort --help' for the supported options`,
     );
   }
 }
 
-/** `-c`, `-C` or `--check[=diagnose-first|quiet|silent]`. */
+/** `-c`, `-C` or `--check[=diagnose-first|quiet|silent]` (GNU's value prefixes too). */
 function checkMode(values: ParsedValues): "diagnose" | "quiet" | undefined {
-  let check: "diagnose" | "quiet" | undefined;
-  if (flagValue(values, "c")) check = "diagnose";
-  if (flagValue(values, "C")) check = "quiet";
+  const checkModes = new Set<string>();
+  if (flagValue(values, "c")) checkModes.add("c");
+  if (flagValue(values, "C")) checkModes.add("C");
   const checkText = stringValue(values, "check");
-  if (checkText === undefined) return check;
-  if (checkText === "diagnose-first") return "diagnose";
-  if (checkText === "quiet" || checkText === "silent") return "quiet";
-  throw new UsageError(`Invalid --check "${checkText}": use diagnose-first, quiet or silent`);
+  if (checkText !== undefined) {
+    const mode = matchChoice("--check", checkText, ["quiet", "silent", "diagnose-first"]);
+    checkModes.add(mode === "diagnose-first" ? "c" : "C");
+  }
+  if (checkModes.size > 1) throw new UsageError("Options '-cC' are incompatible");
+  if (checkModes.has("c")) return "diagnose";
+  if (checkModes.has("C")) return "quiet";
+  return undefined;
 }

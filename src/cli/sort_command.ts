@@ -20,6 +20,7 @@ export const sortCommand: Command = {
       ...request,
       report: CommandReport.start("sort", values),
     });
+    await scope.report.checkTargets(request.check === undefined ? request.output : undefined);
     const { memory, io } = scope;
     const order = orderFromDescriptor(request.descriptor);
     if (request.check !== undefined) {

@@ -1,7 +1,7 @@
 /**
  * `spillway sort`'s command line as data: parsing, `--help`, docs, man page, completions and
  * job-step keys are made from it. To support a GNU option, move it from `unsupported` to a
- * group (and handle it in sort_command.ts).
+ * group (and handle it in sort_args.ts).
  *
  * @module
  */
@@ -17,7 +17,7 @@ import {
 } from "./common_options.ts";
 import type { CommandSpec } from "./option_spec.ts";
 
-/** The ordering options sort and merge share (GNU sort's). */
+/** The ordering options sort and merge share (GNU sort's, in the C locale). */
 export const orderingOptions: CommandSpec["groups"][number]["options"] = [
   {
     name: "ignore-leading-blanks",
@@ -25,16 +25,72 @@ export const orderingOptions: CommandSpec["groups"][number]["options"] = [
     type: "flag",
     help: "ignore leading blanks in keys",
   },
+  {
+    name: "dictionary-order",
+    short: "d",
+    type: "flag",
+    help: "consider only blanks, letters and digits",
+  },
   { name: "ignore-case", short: "f", type: "flag", help: "fold lower case to upper case" },
+  {
+    name: "general-numeric-sort",
+    short: "g",
+    type: "flag",
+    help: "compare as floating-point numbers (1e3, 0x1p4, inf, nan)",
+  },
+  {
+    name: "human-numeric-sort",
+    short: "h",
+    type: "flag",
+    help: "compare human-readable numbers (2K, 1G; suffixes K..Y, R, Q)",
+  },
+  {
+    name: "ignore-nonprinting",
+    short: "i",
+    type: "flag",
+    help: "consider only printable characters",
+  },
+  {
+    name: "month-sort",
+    short: "M",
+    type: "flag",
+    help: "compare month names: (unknown) < JAN < ... < DEC",
+  },
   { name: "numeric-sort", short: "n", type: "flag", help: "compare by leading numeric value" },
+  {
+    name: "random-sort",
+    short: "R",
+    type: "flag",
+    help: "shuffle, but keep equal keys together",
+  },
+  {
+    name: "random-source",
+    type: "value",
+    valueName: "FILE",
+    completes: "file",
+    help: "take the -R salt from the first 16 bytes of FILE (as GNU does)",
+  },
   { name: "reverse", short: "r", type: "flag", help: "reverse the result of comparisons" },
+  {
+    name: "sort",
+    type: "value",
+    valueName: "WORD",
+    choices: ["general-numeric", "human-numeric", "month", "numeric", "random", "version"],
+    help: "general-numeric -g, human-numeric -h, month -M, numeric -n, random -R, version -V",
+  },
+  {
+    name: "version-sort",
+    short: "V",
+    type: "flag",
+    help: "natural sort of version numbers within text",
+  },
   {
     name: "key",
     short: "k",
     type: "value",
     valueName: "KEYDEF",
     help:
-      "sort by a key (repeatable); KEYDEF is F[.C][OPTS][,F[.C][OPTS]] with OPTS from b, f, n, r",
+      "sort by a key (repeatable); KEYDEF is F[.C][OPTS][,F[.C][OPTS]] with OPTS from b, d, f, g, h, i, M, n, R, r, V; the obsolete +POS1 [-POS2] form is accepted too",
   },
   {
     name: "field-separator",
@@ -43,12 +99,7 @@ export const orderingOptions: CommandSpec["groups"][number]["options"] = [
     valueName: "SEP",
     help: "use the byte SEP instead of blank-to-nonblank transitions",
   },
-  {
-    name: "stable",
-    short: "s",
-    type: "flag",
-    help: "no last-resort comparison of whole lines",
-  },
+  { name: "stable", short: "s", type: "flag", help: "no last-resort comparison of whole lines" },
   {
     name: "unique",
     short: "u",
@@ -67,7 +118,7 @@ export const sortSpec: CommandSpec = {
 output, in byte order exactly like 'LC_ALL=C sort' whatever the locale, inside a fixed memory
 budget: full buffers are sorted and spilled as runs to temp files, then merged.`,
   groups: [
-    { title: "Ordering (GNU sort compatible)", options: orderingOptions },
+    { title: "Ordering (GNU sort compatible, C locale)", options: orderingOptions },
     {
       title: "Other",
       options: [
@@ -129,6 +180,9 @@ budget: full buffers are sorted and spilled as runs to temp files, then merged.`
         fanInOption,
         spillOption,
         leakDetectionOption,
+        // GNU options accepted and ignored, not shown (spillway has no use for them).
+        { name: "files0-from", type: "value", hidden: true, step: false, help: "ignored" },
+        { name: "batch-size", type: "value", hidden: true, step: false, help: "ignored" },
       ],
     },
     {
@@ -158,22 +212,17 @@ budget: full buffers are sorted and spilled as runs to temp files, then merged.`
     reportOptions,
   ],
   unsupported: [
-    { name: "general-numeric-sort", short: "g", type: "flag" },
-    { name: "human-numeric-sort", short: "h", type: "flag" },
-    { name: "month-sort", short: "M", type: "flag" },
-    { name: "random-sort", short: "R", type: "flag" },
-    { name: "version-sort", short: "V", type: "flag" },
-    { name: "dictionary-order", short: "d", type: "flag" },
-    { name: "ignore-nonprinting", short: "i", type: "flag" },
-    { name: "random-source", type: "value" },
-    { name: "sort", type: "value" },
-    { name: "files0-from", type: "value" },
     { name: "compress-program", type: "value" },
-    { name: "batch-size", type: "value" },
+    {
+      name: "debug",
+      type: "flag",
+      reason: "GNU's key annotations; spillway's stack traces are --trace",
+    },
   ],
-  footer: `Not supported (a clear error, never silently ignored): -g, -h, -M, -R, -V, -d, -i,
---random-source, --sort=WORD, --files0-from, --compress-program, --batch-size, --debug
-(spillway's own --debug prints stack traces).
+  footer: `Long options may be abbreviated to any unambiguous prefix (--rev, --p=2), as in GNU sort.
+
+Not supported (a clear error, never silently ignored): --compress-program, --debug (GNU's key
+annotations; spillway's stack traces are the global --trace).
 
 Exit codes: 0 ok; 1 -c/-C found disorder; 2 usage or input error; 3 resource error.`,
   operands: "file",

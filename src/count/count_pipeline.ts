@@ -222,11 +222,7 @@ async function writeCounts(
       total += count;
       return undefined;
     });
-    const lines = [
-      ...(request.distinct ? [String(distinct)] : []),
-      ...(request.total ? [String(total)] : []),
-    ];
-    const bytes = new TextEncoder().encode(lines.join("\n") + "\n");
+    const bytes = new TextEncoder().encode(numbersText(request, distinct, total));
     const pending = sink.write(bytes, 0, bytes.length);
     if (pending) await pending;
     return;
@@ -273,4 +269,22 @@ class EventLoopYield implements Disposable {
     this.#channel.port2.close();
     for (const waiter of this.#waiters.splice(0)) waiter();
   }
+}
+
+/**
+ * The output of `--distinct`/`--total`: one number a line (tsv, csv), or one object with the
+ * numbers asked for (json, yaml), so that every json or yaml output parses.
+ */
+function numbersText(request: CountRequest, distinct: number, total: number): string {
+  const numbers: Array<[string, number]> = [
+    ...(request.distinct ? [["distinct", distinct] as [string, number]] : []),
+    ...(request.total ? [["total", total] as [string, number]] : []),
+  ];
+  if (request.format === "json") {
+    return `{${numbers.map(([name, value]) => `"${name}": ${value}`).join(", ")}}\n`;
+  }
+  if (request.format === "yaml") {
+    return numbers.map(([name, value]) => `${name}: ${value}\n`).join("");
+  }
+  return numbers.map(([, value]) => `${value}\n`).join("");
 }
