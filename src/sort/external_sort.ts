@@ -430,7 +430,7 @@ class ExternalSorter {
   #startWorker(): SortWorker {
     if (this.#worker === undefined) {
       assert(this.#descriptor !== undefined, "two sort buffers need a Worker");
-      this.#worker = new SortWorker(this.#descriptor);
+      this.#worker = new SortWorker(this.#descriptor, this.#memory);
       this.#stats.usedWorker = true;
     }
     return this.#worker;
