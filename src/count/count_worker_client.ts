@@ -107,15 +107,14 @@ export class CountWorkerClient {
       for (const chunk of chunks) chunk.release();
       throw error;
     }
-    const region = share.segments[0]!;
     const { chunkBytes: _chunkBytes, budgetBytes: _budgetBytes, ...rest } = options;
+    const [byteOffset] = memory.lend(COUNT_WORKER_OWNER, share.segments);
     const init: CountWorkerInit = {
       ...rest,
       memory: memory.wasmMemory,
-      byteOffset: region.memoryOffset,
-      budgetBytes: region.byteLength,
+      byteOffset: byteOffset!,
+      budgetBytes: sharePages * segmentBytes,
     };
-    memory.lend(COUNT_WORKER_OWNER, share.segments);
     const client = new CountWorkerClient(worker, memory, { share, chunks });
     client.#ready = client.#request({ type: "init", init }, "ready").then(() => {
       client.#isReady = true;
@@ -139,13 +138,12 @@ export class CountWorkerClient {
       : undefined;
     if (segment === undefined) return false;
     segment.put(0, chunk);
-    const byteOffset = segment.memoryOffset;
-    this.#memory.lend(COUNT_WORKER_OWNER, [segment]);
-    this.#lent.set(byteOffset, segment);
+    const [byteOffset] = this.#memory.lend(COUNT_WORKER_OWNER, [segment]);
+    this.#lent.set(byteOffset!, segment);
     this.#inFlight += 1;
     this.chunksSent += 1;
     this.bytesSent += chunk.length;
-    this.#post({ type: "chunk", byteOffset, byteLength: chunk.length });
+    this.#post({ type: "chunk", byteOffset: byteOffset!, byteLength: chunk.length });
     return true;
   }
 
@@ -199,7 +197,12 @@ export class CountWorkerClient {
     this.#worker.terminate();
     // The Worker is gone: take back what it held. Without its report, all of the share may
     // have been written (it is poisoned in full when released).
-    this.#memory.takeBack(COUNT_WORKER_OWNER, this.#share.segments, this.#shareWrittenBytes);
+    const written = this.#shareWrittenBytes;
+    this.#memory.takeBack(
+      COUNT_WORKER_OWNER,
+      this.#share.segments,
+      written === undefined ? undefined : [written],
+    );
     this.#memory.takeBack(COUNT_WORKER_OWNER, [...this.#lent.values()]);
     this.#lent.clear();
     this.#free = [];
@@ -225,7 +228,7 @@ export class CountWorkerClient {
       const segment = this.#lent.get(reply.byteOffset);
       assert(segment !== undefined, "count worker returned a chunk it was not lent");
       this.#lent.delete(reply.byteOffset);
-      this.#memory.takeBack(COUNT_WORKER_OWNER, [segment]);
+      this.#memory.takeBack(COUNT_WORKER_OWNER, [segment], [0]); // the Worker only read it
       this.#free.push(segment);
       this.#inFlight -= 1;
       this.#wakeIdle();

@@ -139,8 +139,10 @@ export class BuddyBlock implements Disposable {
  * The arena is one contiguous segment of the manager's shared memory
  * (`memory.allocateContiguous()`), taken at construction and held until
  * {@linkcode BuddyAllocator.close}, so an allocator that is never closed shows up in the
- * manager's leak report. Allocation splits the smallest free block that fits; release merges
- * a block with its buddy while the buddy is free. An arena that is not a power of two is cut
+ * manager's leak report. Allocation splits the smallest free block that fits inside the part
+ * of the arena used so far, else the lowest-addressed block that fits (so the touched part of
+ * the arena, and RSS, grows only as needed); release merges a block with its buddy while the
+ * buddy is free. An arena that is not a power of two is cut
  * into aligned top-level blocks (6 segments: one of 4 and one of 2).
  *
  * ```
@@ -177,6 +179,8 @@ export class BuddyAllocator implements Disposable {
   /** Live blocks by first segment. */
   #live = new Map<number, BuddyBlock>();
   #usedSegments = 0;
+  /** The end of the highest block ever handed out (the arena beyond was never written). */
+  #highWaterSegments = 0;
   #peakUsedSegments = 0;
   #allocationCount = 0;
   #splitCount = 0;
@@ -275,10 +279,24 @@ export class BuddyAllocator implements Disposable {
       `segmentCount must be a power of two, got ${segmentCount}`,
     );
     const order = Math.log2(segmentCount);
-    let from = order;
-    while (from < this.#free.length && this.#free[from]!.size === 0) from += 1;
-    if (from >= this.#free.length) return undefined;
-    const start = lowest(this.#free[from]!);
+    // Best fit inside the part of the arena blocks ever reached (already touched); else the
+    // lowest-addressed block that fits, so that the touched part (RSS) grows only as needed.
+    let from = -1;
+    let start = Infinity;
+    for (let o = order; o < this.#free.length; o += 1) {
+      if (this.#free[o]!.size === 0) continue;
+      const candidate = lowest(this.#free[o]!);
+      if (candidate + segmentCount <= this.#highWaterSegments) {
+        from = o;
+        start = candidate;
+        break;
+      }
+      if (candidate < start) {
+        from = o;
+        start = candidate;
+      }
+    }
+    if (from < 0) return undefined;
     this.#free[from]!.delete(start);
     while (from > order) {
       // Split: keep the lower half, free the upper half (the buddy).
@@ -293,6 +311,9 @@ export class BuddyAllocator implements Disposable {
       arena: this.#arena,
     });
     this.#live.set(start, block);
+    if (start + segmentCount > this.#highWaterSegments) {
+      this.#highWaterSegments = start + segmentCount;
+    }
     this.#usedSegments += segmentCount;
     this.#allocationCount += 1;
     if (this.#usedSegments > this.#peakUsedSegments) this.#peakUsedSegments = this.#usedSegments;
@@ -392,6 +413,8 @@ export class BuddyAllocator implements Disposable {
     for (const block of this.#live.values()) block.markReleased();
     this.#live.clear();
     this.#arena = new Uint8Array(0);
+    // Blocks write only inside themselves: the arena past the highest block is untouched.
+    this.arena.limitWrittenTo(this.#highWaterSegments * this.segmentBytes);
     this.#arenaLease.release();
     if (report !== "") throw new MemoryLeakError(report);
   }

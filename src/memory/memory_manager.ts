@@ -423,10 +423,12 @@ export class MemoryManager implements LeaseReleaser {
    *
    * @param borrower The Worker's owner name.
    * @param segments Live segments of this manager, not lent already.
+   * @returns The segments' offsets in the shared memory, for the Worker.
    * @throws {SegmentReleasedError} If a segment was released or is lent already.
    */
-  lend(borrower: string, segments: readonly MemorySegment[]): void {
+  lend(borrower: string, segments: readonly MemorySegment[]): number[] {
     const to = this.#ownerState(borrower);
+    const offsets: number[] = [];
     for (const segment of segments) {
       if (segmentInternals.borrower(segment) !== undefined) {
         throw new SegmentReleasedError(
@@ -436,9 +438,10 @@ export class MemoryManager implements LeaseReleaser {
           segmentInternals.borrower(segment),
         );
       }
-      segmentInternals.lend(segment, borrower); // throws if released
+      offsets.push(segmentInternals.lend(segment, borrower)); // throws if released
       this.#moveBooking(segment, segment.owner, to);
     }
+    return offsets;
   }
 
   /**
@@ -447,13 +450,19 @@ export class MemoryManager implements LeaseReleaser {
    *
    * @param borrower The Worker's owner name.
    * @param segments The segments as lent.
-   * @param writtenBytes When the borrower knows it wrote only a prefix of each segment (a
-   *   Worker's own manager over a lent region reports its high-water mark), its length: the
-   *   rest is released as never written (not poisoned, so it stays untouched).
+   * @param writtenBytes What the borrower wrote into each segment (a prefix length in bytes, in
+   *   the order of `segments`; a Worker's own manager over a lent region reports its
+   *   high-water mark); by default all of it. The rest is released as never written (not
+   *   poisoned, so it stays untouched).
    * @throws {Error} If a segment is not lent to `borrower`.
    */
-  takeBack(borrower: string, segments: readonly MemorySegment[], writtenBytes?: number): void {
-    for (const segment of segments) {
+  takeBack(
+    borrower: string,
+    segments: readonly MemorySegment[],
+    writtenBytes?: readonly number[],
+  ): void {
+    for (let i = 0; i < segments.length; i += 1) {
+      const segment = segments[i]!;
       const holder = segmentInternals.borrower(segment);
       if (holder !== borrower || segment.isReleased) {
         throw new Error(
@@ -463,9 +472,8 @@ export class MemoryManager implements LeaseReleaser {
         );
       }
       segmentInternals.takeBack(segment);
-      if (writtenBytes !== undefined) {
-        segmentInternals.setWrittenBytes(segment, Math.min(writtenBytes, segment.byteLength));
-      }
+      const written = writtenBytes === undefined ? segment.byteLength : writtenBytes[i] ?? 0;
+      segmentInternals.addWrittenBytes(segment, Math.min(written, segment.byteLength));
       this.#moveBooking(segment, borrower, this.#ownerState(segment.owner));
     }
   }

@@ -39,10 +39,14 @@ export interface SegmentInternals {
    * are as they were when handed out; `byteLength`: all of them).
    */
   writtenBytes(segment: MemorySegment): number;
-  /** Narrows the written extent (a borrower vouched it wrote only this prefix). */
-  setWrittenBytes(segment: MemorySegment, byteLength: number): void;
-  /** Marks a segment lent to `borrower` (every accessor throws until it comes back). */
-  lend(segment: MemorySegment, borrower: string): void;
+  /** Widens the written extent to at least `byteLength` (what a borrower wrote). */
+  addWrittenBytes(segment: MemorySegment, byteLength: number): void;
+  /**
+   * Marks a segment lent to `borrower` (every accessor throws until it comes back).
+   *
+   * @returns Its memory offset (without counting as a write: the borrower reports its writes).
+   */
+  lend(segment: MemorySegment, borrower: string): number;
   /** Marks a lent segment returned. */
   takeBack(segment: MemorySegment): void;
   /** The borrower of a lent segment, or undefined. */
@@ -96,23 +100,22 @@ export class MemorySegment {
   readonly #pool: SegmentPool;
   #expected: number;
   #borrower: string | undefined = undefined;
-  #touched = false;
-  #writtenBytes: number;
+  /** How many leading bytes may have been written since hand-out (see `writtenBytes`). */
+  #writtenBytes = 0;
   #view: DataView<SharedArrayBuffer> | undefined = undefined;
   #bytes: Uint8Array<SharedArrayBuffer> | undefined = undefined;
 
   static {
     segmentInternals = {
-      writtenBytes: (segment) => segment.#touched ? segment.#writtenBytes : 0,
-      setWrittenBytes(segment, byteLength) {
-        segment.#touched = byteLength > 0;
-        segment.#writtenBytes = byteLength;
+      writtenBytes: (segment) => segment.#writtenBytes,
+      addWrittenBytes(segment, byteLength) {
+        if (byteLength > segment.#writtenBytes) segment.#writtenBytes = byteLength;
       },
       lend(segment, borrower) {
         segment.#check("lend");
-        segment.#touched = true; // the borrower may write
         segment.#borrower = borrower;
         segment.#expected = LENT;
+        return segment.#memoryOffset;
       },
       takeBack(segment) {
         segment.#borrower = undefined;
@@ -137,12 +140,23 @@ export class MemorySegment {
     this.#memoryOffset = place.memoryOffset;
     this.#pool = pool;
     this.#expected = place.generation;
-    this.#writtenBytes = place.byteLength;
   }
 
   /** Whether the segment was released (every accessor throws then). */
   get isReleased(): boolean {
     return this.#pool.generations[this.pageIndex] !== this.generation;
+  }
+
+  /**
+   * Declares that only the first `byteLength` bytes were written since the segment was handed
+   * out (e.g. the used part of a large index), so that release poisons (touches) only those.
+   * The holder vouches for it: a write beyond it is not covered by the poison check.
+   *
+   * @param byteLength The written prefix in bytes.
+   */
+  limitWrittenTo(byteLength: number): void {
+    this.#check("limit");
+    this.#writtenBytes = Math.max(0, Math.min(this.#writtenBytes, byteLength));
   }
 
   /** Whether the segment is lent to a Worker right now (every accessor throws then). */
@@ -158,7 +172,7 @@ export class MemorySegment {
    */
   get memoryOffset(): number {
     this.#check("address");
-    this.#touched = true;
+    this.#writtenBytes = this.byteLength;
     return this.#memoryOffset;
   }
 
@@ -170,7 +184,7 @@ export class MemorySegment {
    */
   get bytes(): Uint8Array<SharedArrayBuffer> {
     this.#check("view");
-    this.#touched = true;
+    this.#writtenBytes = this.byteLength;
     return this.#bytes ??= new Uint8Array(this.#pool.buffer, this.#memoryOffset, this.byteLength);
   }
 
@@ -485,7 +499,7 @@ export class MemorySegment {
 
   #writeView(): DataView<SharedArrayBuffer> {
     this.#check("write");
-    this.#touched = true;
+    this.#writtenBytes = this.byteLength;
     return this.#view ??= new DataView(this.#pool.buffer, this.#memoryOffset, this.byteLength);
   }
 
@@ -499,7 +513,7 @@ export class MemorySegment {
         `Cannot ${action} [${byteOffset}, +${byteLength}) of segment #${this.id}: it has ${this.byteLength} bytes`,
       );
     }
-    if (action !== "read") this.#touched = true;
+    if (action !== "read") this.#writtenBytes = this.byteLength;
     return this.#bytes ??= new Uint8Array(this.#pool.buffer, this.#memoryOffset, this.byteLength);
   }
 

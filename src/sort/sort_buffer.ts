@@ -149,6 +149,8 @@ export class SortBuffer implements Disposable {
   #lentTo: string | undefined = undefined;
   readonly #entryCapacity: number;
   #recordCount = 0;
+  /** The most records the buffer ever held (the written part of the index). */
+  #recordCountMax = 0;
   #segmentIndex = 0;
   #writeOffset = 0;
   #dataBytes = 0;
@@ -340,6 +342,7 @@ export class SortBuffer implements Disposable {
   /** Empties the buffer for refilling (pages and index stay allocated). */
   reset(): void {
     this.#checkLive();
+    if (this.#recordCount > this.#recordCountMax) this.#recordCountMax = this.#recordCount;
     this.#recordCount = 0;
     this.#segmentIndex = 0; // the page views taken so far stay valid: the lease is the same
     this.#writeOffset = 0;
@@ -356,24 +359,33 @@ export class SortBuffer implements Disposable {
    */
   lend(borrower: string): SortJob {
     this.#checkLive();
-    const used = this.#lease.segments.slice(0, this.#pages.length);
-    const job: SortJob = {
-      segments: used.map((segment) => segment.memoryOffset),
-      index: this.#indexLease.segments[0]!.memoryOffset,
+    const offsets = this.#memory.lend(borrower, this.#lease.segments);
+    const [index] = this.#memory.lend(borrower, this.#indexLease.segments);
+    this.#lentTo = borrower;
+    return {
+      segments: offsets.slice(0, this.#pages.length),
+      index: index!,
       recordCount: this.#recordCount,
       segmentShift: this.#segmentShift,
     };
-    this.#memory.lend(borrower, this.#lease.segments);
-    this.#memory.lend(borrower, this.#indexLease.segments);
-    this.#lentTo = borrower;
-    return job;
   }
 
-  /** Takes back what {@linkcode SortBuffer.lend} lent (sorted by the Worker). */
-  takeBack(): void {
+  /**
+   * Takes back what {@linkcode SortBuffer.lend} lent.
+   *
+   * @param sorted Whether the Worker finished the job: then it only read the data pages and
+   *   wrote the used part of the index (what is not written is not poisoned on release);
+   *   otherwise anything lent may have been written.
+   */
+  takeBack(sorted = true): void {
     assert(this.#lentTo !== undefined && !this.#released, "takeBack() without lend()");
-    this.#memory.takeBack(this.#lentTo, this.#lease.segments);
-    this.#memory.takeBack(this.#lentTo, this.#indexLease.segments);
+    const data = this.#lease.segments;
+    this.#memory.takeBack(this.#lentTo, data, sorted ? data.map(() => 0) : undefined);
+    this.#memory.takeBack(
+      this.#lentTo,
+      this.#indexLease.segments,
+      sorted ? [this.#recordCount * ENTRY_BYTES] : undefined,
+    );
     this.#lentTo = undefined;
   }
 
@@ -392,8 +404,11 @@ export class SortBuffer implements Disposable {
       this.#lentTo === undefined,
       "Cannot release a sort buffer while a Worker holds its pages",
     );
+    if (this.#recordCount > this.#recordCountMax) this.#recordCountMax = this.#recordCount;
     this.#released = true;
     this.#lease.release();
+    // Only the entries ever used were written: poison (touch) no more of a large index.
+    this.#indexLease.segments[0]!.limitWrittenTo(this.#recordCountMax * ENTRY_BYTES);
     this.#indexLease.release();
     this.#pages = [];
   }

@@ -22,7 +22,6 @@ export interface GatherResult {
 export class GatherPages implements Disposable {
   readonly #memory: MemoryManager;
   readonly #lease: SegmentLease;
-  #pages: Uint8Array[];
   #lentTo: string | undefined = undefined;
 
   /**
@@ -34,13 +33,20 @@ export class GatherPages implements Disposable {
   constructor(memory: MemoryManager, segmentCount: number) {
     this.#memory = memory;
     this.#lease = memory.allocate("sort-gather", segmentCount);
-    this.#pages = this.#lease.segments.map((segment) => segment.bytes);
   }
 
-  /** The pages' bytes (not to be used while lent). */
-  get pages(): readonly Uint8Array[] {
+  /** How many pages. */
+  get pageCount(): number {
+    return this.#lease.segments.length;
+  }
+
+  /**
+   * The bytes of page `index` (not to be used while lent). Taken one at a time: pages the
+   * Worker never filled are never touched.
+   */
+  page(index: number): Uint8Array {
     assert(this.#lentTo === undefined, "gather pages used while lent to the Worker");
-    return this.#pages;
+    return this.#lease.segments[index]!.bytes;
   }
 
   /** Whether the Worker holds the pages. */
@@ -56,24 +62,31 @@ export class GatherPages implements Disposable {
    */
   lend(borrower: string): number[] {
     assert(this.#lentTo === undefined, "gather pages lent twice");
-    const offsets = this.#lease.segments.map((segment) => segment.memoryOffset);
-    this.#memory.lend(borrower, this.#lease.segments);
+    const offsets = this.#memory.lend(borrower, this.#lease.segments);
     this.#lentTo = borrower;
     return offsets;
   }
 
-  /** Takes the pages back from the Worker. */
-  takeBack(): void {
+  /**
+   * Takes the pages back from the Worker.
+   *
+   * @param usedBytes The bytes the Worker wrote into each page; all of them by default.
+   */
+  takeBack(usedBytes?: readonly number[]): void {
     assert(this.#lentTo !== undefined, "gather pages taken back without a lend");
-    this.#memory.takeBack(this.#lentTo, this.#lease.segments);
+    this.#memory.takeBack(this.#lentTo, this.#lease.segments, usedBytes);
     this.#lentTo = undefined;
+  }
+
+  /** Bytes written per page, from a gather's `targetUsed` (pages past it: 0). */
+  pageUse(targetUsed: readonly number[]): number[] {
+    return this.#lease.segments.map((_segment, p) => targetUsed[p] ?? 0);
   }
 
   /** Gives the pages back (unless lent: the Worker still holds them). */
   release(): void {
     if (this.#lentTo !== undefined || this.#lease.isReleased) return;
     this.#lease.release();
-    this.#pages = [];
   }
 
   /** Same as {@linkcode GatherPages.release}. */
@@ -120,15 +133,18 @@ export class SortWorker implements Disposable {
     this.#busy = true;
     const job = buffer.lend(SORT_WORKER_OWNER);
     if (gather !== undefined) job.target = gather.lend(SORT_WORKER_OWNER);
-    const takeBack = () => {
+    const takeBack = (reply: SortReply | undefined) => {
       this.#busy = false;
-      buffer.takeBack();
-      gather?.takeBack();
+      // A Worker that finished wrote only the index and the gathered bytes; otherwise assume
+      // it wrote anything it was lent.
+      const done = reply !== undefined && reply.error === undefined;
+      buffer.takeBack(done);
+      gather?.takeBack(done ? gather.pageUse(reply.targetUsed) : undefined);
     };
     return new Promise<GatherResult>((resolve, reject) => {
       this.#worker.onmessage = (event: MessageEvent<SortReply>) => {
-        takeBack();
         const reply = event.data;
+        takeBack(reply);
         if (reply.error !== undefined) {
           reject(new Error(`Sort worker failed: ${reply.error}`));
         } else {
@@ -139,7 +155,7 @@ export class SortWorker implements Disposable {
         event.preventDefault();
         // The Worker is dead: end it so that it cannot touch the pages, then take them back.
         this.close();
-        takeBack();
+        takeBack(undefined);
         reject(new Error(`Sort worker crashed: ${event.message}`));
       };
       const request: SortRequest = { type: "sort", job };
