@@ -28,13 +28,17 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
 - **Temp files**: \`-T/--tmp-dir DIR\` (repeatable, used round-robin; default \`$TMPDIR\` or
   \`/tmp\`). Spill files live in a private directory per process and are deleted on exit, on
   errors and on SIGINT/SIGTERM/SIGHUP (docs/spill-format.md).
+- **Inputs**: \`-\` is standard input. A FILE whose name ends in \`.gz\` is decompressed as gzip
+  (concatenated members too, as \`zcat\` reads them; a damaged one is exit 2); standard input and
+  other names are read as they are. Relative paths mean the caller's directory, also under
+  \`deno task spillway\` and \`deno task demo\` (README).
 - **Outputs** (\`-o FILE\`) are written to a temporary file beside the target and renamed when
   complete: \`-o\` may name an input, and a failure leaves the target untouched.
 - **Reports**: \`--progress\`/\`--no-progress\` (a progress line on stderr, by default only when
   stderr is a terminal; at most 10 updates a second; erased at the end) and
   \`--stats[=text|json|yaml]\`, \`--stats-file PATH\` (docs/stats.md).
 - **Errors** are one line on stderr, \`spillway: \` then what failed, the numbers, the fix;
-  \`--debug\` (anywhere on the command line) adds the stack trace.
+  \`--trace\` (anywhere on the command line) adds the stack trace.
 
 ## Exit codes
 
@@ -44,7 +48,7 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
 | 1 | \`sort -c\`/\`-C\` found disorder |
 | 2 | usage or input error: bad option or value, invalid job file, missing or unreadable input |
 | 3 | resource error: budget too small, disk full, temp directory unusable, corrupt spill |
-| 70 | internal error (a bug: please report it with \`--debug\` output) |
+| 70 | internal error (a bug: please report it with \`--trace\` output) |
 | 129, 130, 143 | interrupted by SIGHUP, SIGINT, SIGTERM (temp files removed) |
 
 \`spillway run\` exits with the first failing step's code.

@@ -18,9 +18,9 @@ export const SEGMENT_BYTES_DEFAULT = 32 * KiB;
 /** Bytes of one WebAssembly memory page (the unit the shared memory grows by). */
 export const WASM_PAGE_BYTES = 64 * KiB;
 /**
- * The start of the shared memory that is never handed out as pages: the kernels' static
- * data (WebAssembly modules built with an imported memory place their constants at low
- * addresses). Address space only; it costs memory only where a kernel writes.
+ * The start of the shared memory that is never handed out as pages, so that offset 0 (and
+ * small offsets) are never a valid address: a zero offset reaching a kernel is a bug. Room for
+ * a module's static data too, should one ever have any. Address space only, not memory.
  */
 export const STATIC_AREA_BYTES: number = WASM_PAGE_BYTES;
 /**
@@ -141,6 +141,7 @@ const USED = 3; // handed out (or the kernel scratch)
  *
  * ```
  * shared memory:  [ static area 64 KiB | kernel scratch | page 0 | page 1 | ... ]   <= 4 GiB
+ *                   (never handed out)
  *                                                        ^ grown lazily, as pages are first used
  * ```
  * Pages are handed out lazily (a huge budget on a tiny input costs what is used), recycled

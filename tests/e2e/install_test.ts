@@ -1,4 +1,5 @@
 import { ok, strictEqual } from "node:assert/strict";
+import { installArgs } from "../../scripts/install.ts";
 import { COMPILED_PERMISSIONS, SPILLWAY_V8_FLAGS, wasmModules } from "../_support/compile.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -11,26 +12,18 @@ Deno.test("every way to run spillway passes the same V8 flags", async () => {
   ok(/--v8-flags=[^ ]*--no-liftoff/.test(tasks.test), tasks.test);
   ok(/--v8-flags=[^ ]*--no-liftoff/.test(tasks.bench), tasks.bench);
   ok(COMPILED_PERMISSIONS.includes(`--v8-flags=${SPILLWAY_V8_FLAGS}`));
-  const readme = await Deno.readTextFile(`${ROOT}README.md`);
-  ok(readme.includes(`--v8-flags=${SPILLWAY_V8_FLAGS} main.ts`), "README install line");
+  ok(
+    (await installArgs(undefined)).includes(`--v8-flags=${SPILLWAY_V8_FLAGS}`),
+    "deno task install",
+  );
   for (const path of await wasmModules()) ok(path.startsWith("src/") && path.endsWith(".wasm"));
 });
 
-Deno.test("deno install -g gives a working spillway command (Workers included)", async () => {
+Deno.test("deno task install's command works with the shared memory's Workers", async () => {
   const root = await Deno.makeTempDir({ prefix: "spillway-install-" });
   try {
     const installed = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "install",
-        "-g",
-        "-f",
-        "--root",
-        root,
-        "--name",
-        "spillway",
-        ...COMPILED_PERMISSIONS,
-        `${ROOT}main.ts`,
-      ],
+      args: await installArgs(root),
       stdout: "piped",
       stderr: "piped",
     }).output();
