@@ -8,7 +8,7 @@ import {
   UsageError,
 } from "../base/mod.ts";
 import type { MemoryManager } from "../memory/mod.ts";
-import { GzipSource, ReaderSource } from "./byte_sources.ts";
+import { GzipSource, PipeSource, ReaderSource } from "./byte_sources.ts";
 import { type BlockChannel, OperationCounter } from "./channel.ts";
 import { errorCode, isDiskError, SpillDiskError } from "./errors.ts";
 import { type ChannelStaging, FileChannel } from "./file_channel.ts";
@@ -379,10 +379,13 @@ export class IoManager implements AsyncDisposable {
    */
   async openInput(path: string, options: InputOptions = {}): Promise<LineReader> {
     this.#checkOpen();
-    let source: ReaderSource | GzipSource;
+    let source: ReaderSource | PipeSource | GzipSource;
     let totalBytes: number | undefined;
     if (path === "-") {
-      source = new ReaderSource("standard input", Deno.stdin, undefined);
+      // `< file` reads fast and never waits; a pipe or terminal may wait: read it async.
+      source = stdinIsRegularFile()
+        ? new ReaderSource("standard input", Deno.stdin, undefined)
+        : new PipeSource("standard input", Deno.stdin, undefined);
     } else {
       let info: Deno.FileInfo;
       let file: Deno.FsFile;
@@ -396,9 +399,11 @@ export class IoManager implements AsyncDisposable {
       if (path.endsWith(".gz")) {
         file.close();
         source = await GzipSource.open(path, path);
-      } else {
+      } else if (info.isFile) {
         source = new ReaderSource(path, file, () => file.close());
-        totalBytes = info.isFile ? info.size : undefined;
+        totalBytes = info.size;
+      } else {
+        source = new PipeSource(path, file, () => file.close());
       }
     }
     let reader: LineReader;
@@ -660,6 +665,14 @@ export class IoManager implements AsyncDisposable {
       }
     }
     this.#signalHandlers = [];
+  }
+}
+
+function stdinIsRegularFile(): boolean {
+  try {
+    return Deno.statSync("/dev/stdin").isFile; // Linux and macOS; elsewhere: read async
+  } catch {
+    return false;
   }
 }
 
