@@ -38,7 +38,7 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
   stderr is a terminal; at most 10 updates a second; erased at the end) and
   \`--stats[=text|json|yaml]\`, \`--stats-file PATH\` (docs/stats.md).
 - **Errors** are one line on stderr, \`spillway: \` then what failed, the numbers, the fix;
-  \`--debug\` (anywhere on the command line) adds the stack trace.
+  \`--trace\` (anywhere on the command line) adds the stack trace.
 
 ## Exit codes
 
@@ -48,7 +48,7 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
 | 1 | \`sort -c\`/\`-C\` found disorder |
 | 2 | usage or input error: bad option or value, invalid job file, missing or unreadable input |
 | 3 | resource error: budget too small, disk full, temp directory unusable, corrupt spill |
-| 70 | internal error (a bug: please report it with \`--debug\` output) |
+| 70 | internal error (a bug: please report it with \`--trace\` output) |
 | 129, 130, 143 | interrupted by SIGHUP, SIGINT, SIGTERM (temp files removed) |
 
 \`spillway run\` exits with the first failing step's code.

@@ -37,7 +37,7 @@ Commands:
 ${lines.join("\n")}
 
 Run 'spillway <command> --help' for a command's options.
-Global options: --debug (stack traces on errors), --help, --version.
+Global options: --trace (stack traces on errors), --help, --version.
 Exit codes: 0 ok, 1 sort -c found disorder, 2 usage or input error, 3 resource error
 (budget too small, disk full, temp dir unusable), 70 internal error, 129/130/143 interrupted.`;
 }
@@ -49,8 +49,8 @@ Exit codes: 0 ok, 1 sort -c found disorder, 2 usage or input error, 3 resource e
  * @returns The exit code.
  */
 export async function runCli(argv: readonly string[]): Promise<number> {
-  const debug = argv.includes("--debug");
-  const args = argv.filter((arg) => arg !== "--debug");
+  const debug = argv.includes("--trace");
+  const args = argv.filter((arg) => arg !== "--trace");
   try {
     const first = args[0];
     if (first === undefined || first === "--help" || first === "-h" || first === "help") {
@@ -90,7 +90,7 @@ async function dispatch(name: string, rest: readonly string[]): Promise<number> 
 }
 
 /**
- * Prints an error as one line (a stack trace too with `--debug`) and returns its exit code.
+ * Prints an error as one line (a stack trace too with `--trace`) and returns its exit code.
  *
  * @param error What was thrown.
  * @param debug Whether to print the stack trace.
@@ -121,7 +121,7 @@ export function reportError(error: unknown, debug: boolean): number {
   }
   const message = error instanceof Error ? error.message : String(error);
   const kind = error instanceof SegmentReleasedError ? "use after free" : "internal error";
-  printError(`spillway: ${kind}: ${firstLine(message)} (rerun with --debug for a stack trace)`);
+  printError(`spillway: ${kind}: ${firstLine(message)} (rerun with --trace for a stack trace)`);
   if (debug && error instanceof Error && error.stack) printError(error.stack);
   return EXIT_INTERNAL;
 }

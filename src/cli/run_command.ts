@@ -10,6 +10,7 @@ import {
   type StepLabel,
   type StepSchema,
 } from "../job/mod.ts";
+import { checkOutputPath } from "../io/mod.ts";
 import { SEGMENT_BYTES_DEFAULT } from "../memory/mod.ts";
 import type { Command } from "./command.ts";
 import { printError, printOut } from "./output.ts";
@@ -30,7 +31,7 @@ import {
 export const STEP_COMMANDS: readonly string[] = ["gen", "sort", "count", "merge"];
 
 /** Options that belong to the job runner, never to a step. */
-const runnerOnlyOptions = new Set(["help", "debug", "version", "progress", "stats", "stats-file"]);
+const runnerOnlyOptions = new Set(["help", "trace", "version", "progress", "stats", "stats-file"]);
 
 /** The budget a step gets when neither the job nor the step sets one (sort's `-S` default). */
 const STEP_MEMORY_DEFAULT_BYTES = 64 * MiB;
@@ -78,6 +79,7 @@ export const runCommand: Command = {
         ExitCode.usage,
       );
     }
+    if (report.statsFile !== undefined) await checkOutputPath(report.statsFile, "--stats-file");
     const result = await runJob(positionals[0]!, {
       dryRun: flagValue(values, "dry-run"),
       progress: report.progress,
@@ -143,7 +145,7 @@ export async function runJob(
       );
     } catch (error) {
       const { reportError } = await import("./run_cli.ts");
-      exitCode = reportError(error, Deno.args.includes("--debug"));
+      exitCode = reportError(error, Deno.args.includes("--trace"));
     }
     if (exitCode !== ExitCode.ok) {
       const skipped = job.steps.length - step.index;

@@ -11,6 +11,7 @@ import {
   type SortOrderSpec,
 } from "../sort/mod.ts";
 import type { Command } from "./command.ts";
+import { addRandomSalt, type LongOption, matchChoice, normalizeGnuArgs } from "./_gnu_sort_args.ts";
 import {
   flagValue,
   integerValue,
@@ -35,13 +36,24 @@ Sorts lines (or fixed-size binary records) of the FILEs, or standard input, to s
 output, in byte order exactly like 'LC_ALL=C sort' whatever the locale, inside a fixed memory
 budget: full buffers are sorted and spilled as runs to temp files, then merged.
 
-Ordering (GNU sort compatible):
+Ordering (GNU sort compatible, C locale):
   -b, --ignore-leading-blanks  ignore leading blanks in keys
+  -d, --dictionary-order       consider only blanks, letters and digits
   -f, --ignore-case            fold lower case to upper case
+  -g, --general-numeric-sort   compare as floating-point numbers (1e3, 0x1p4, inf, nan)
+  -h, --human-numeric-sort     compare human-readable numbers (2K, 1G; suffixes K..Y, R, Q)
+  -i, --ignore-nonprinting     consider only printable characters
+  -M, --month-sort             compare month names: (unknown) < JAN < ... < DEC
   -n, --numeric-sort           compare by leading numeric value
+  -R, --random-sort            shuffle, but keep equal keys together
+      --random-source=FILE     take the -R salt from the first 16 bytes of FILE (as GNU does)
   -r, --reverse                reverse the result of comparisons
+      --sort=WORD              general-numeric -g, human-numeric -h, month -M, numeric -n,
+                               random -R, version -V
+  -V, --version-sort           natural sort of version numbers within text
   -k, --key=KEYDEF             sort by a key (repeatable); KEYDEF is F[.C][OPTS][,F[.C][OPTS]]
-                               with OPTS from b, f, n, r
+                               with OPTS from b, d, f, g, h, i, M, n, R, r, V; the obsolete
+                               +POS1 [-POS2] form is accepted too
   -t, --field-separator=SEP    use the byte SEP instead of blank-to-nonblank transitions
   -s, --stable                 no last-resort comparison of whole lines
   -u, --unique                 output only the first of lines with equal keys (with -c: strict)
@@ -76,9 +88,10 @@ Fixed-size binary records (e.g. gensort's 100-byte records with 10-byte keys):
 Report:
 ${reportOptionsHelp}
 
-Not supported (a clear error, never silently ignored): -g, -h, -M, -R, -V, -d, -i,
---random-source, --sort=WORD, --files0-from, --compress-program, --batch-size, --debug
-(spillway's own --debug prints stack traces).
+Long options may be abbreviated to any unambiguous prefix (--rev, --p=2), as in GNU sort.
+
+Not supported (a clear error, never silently ignored): --compress-program, --debug (GNU's key
+annotations; spillway's stack traces are the global --trace).
 
 Exit codes: 0 ok; 1 -c/-C found disorder; 2 usage or input error; 3 resource error.`;
 
@@ -110,7 +123,6 @@ const optionSpecs = {
   "key-offset": { type: "string" },
   "key-bytes": { type: "string" },
   ...reportOptionSpecs,
-  // GNU options spillway does not support: parsed so that they fail with a clear message.
   "general-numeric-sort": { type: "boolean", short: "g" },
   "human-numeric-sort": { type: "boolean", short: "h" },
   "month-sort": { type: "boolean", short: "M" },
@@ -118,26 +130,48 @@ const optionSpecs = {
   "version-sort": { type: "boolean", short: "V" },
   "dictionary-order": { type: "boolean", short: "d" },
   "ignore-nonprinting": { type: "boolean", short: "i" },
-  "random-source": { type: "string" },
-  sort: { type: "string" },
+  "random-source": { type: "string", multiple: true },
+  sort: { type: "string", multiple: true },
   "files0-from": { type: "string" },
-  "compress-program": { type: "string" },
   "batch-size": { type: "string" },
+  // GNU options spillway does not support: parsed so that they fail with a clear message.
+  "compress-program": { type: "string" },
+  debug: { type: "boolean" },
 } as const;
 
 const unsupported: ReadonlyArray<[string, string]> = [
-  ["general-numeric-sort", "-g (--general-numeric-sort)"],
-  ["human-numeric-sort", "-h (--human-numeric-sort)"],
-  ["month-sort", "-M (--month-sort)"],
-  ["random-sort", "-R (--random-sort)"],
-  ["version-sort", "-V (--version-sort)"],
-  ["dictionary-order", "-d (--dictionary-order)"],
-  ["ignore-nonprinting", "-i (--ignore-nonprinting)"],
-  ["random-source", "--random-source"],
-  ["sort", "--sort"],
-  ["files0-from", "--files0-from"],
   ["compress-program", "--compress-program"],
-  ["batch-size", "--batch-size"],
+  ["debug", "--debug (GNU's key annotations; spillway's stack traces are --trace)"],
+];
+
+/** `--sort=WORD` values and the flag each one sets. */
+const sortWords: Record<string, string> = {
+  "general-numeric": "general-numeric-sort",
+  "human-numeric": "human-numeric-sort",
+  month: "month-sort",
+  numeric: "numeric-sort",
+  random: "random-sort",
+  version: "version-sort",
+};
+
+/** Long options with their value kind, for GNU's prefix abbreviations. */
+const longOptions: LongOption[] = [
+  ...Object.entries(optionSpecs)
+    .filter(([name]) => name.length > 1)
+    .map(([name, spec]) => ({ name, takesValue: spec.type === "string" })),
+  { name: "help", takesValue: false },
+];
+
+/** The ordering flags that `--record-size` rejects. */
+const orderingFlags = [
+  "numeric-sort",
+  "general-numeric-sort",
+  "human-numeric-sort",
+  "month-sort",
+  "version-sort",
+  "random-sort",
+  "dictionary-order",
+  "ignore-nonprinting",
 ];
 
 /** Everything `spillway sort` was asked to do, after parsing. */
@@ -203,7 +237,8 @@ function byteSize(text: string, what: string, bareUnitBytes: number): number {
 function normalizeSortArgs(argv: readonly string[]): string[] {
   const result: string[] = [];
   let ended = false;
-  for (const arg of normalizeReportArgs(argv)) {
+  const gnuArgs = normalizeGnuArgs(normalizeReportArgs(argv), longOptions, "kotST");
+  for (const arg of gnuArgs) {
     if (arg === "--") ended = true;
     result.push(!ended && arg === "--check" ? "--check=diagnose-first" : arg);
   }
@@ -229,18 +264,17 @@ export function parseSortArgs(
     }
   }
   let check: "diagnose" | "quiet" | undefined;
-  if (flagValue(values, "c")) check = "diagnose";
-  if (flagValue(values, "C")) check = "quiet";
+  const checkModes = new Set<string>();
+  if (flagValue(values, "c")) checkModes.add("c");
+  if (flagValue(values, "C")) checkModes.add("C");
   const checkText = lastString(values, "check");
   if (checkText !== undefined) {
-    if (checkText === "diagnose-first") check = "diagnose";
-    else if (checkText === "quiet" || checkText === "silent") check = "quiet";
-    else {
-      throw new UsageError(
-        `Invalid --check "${checkText}": use diagnose-first, quiet or silent`,
-      );
-    }
+    const mode = matchChoice("--check", checkText, ["quiet", "silent", "diagnose-first"]);
+    checkModes.add(mode === "diagnose-first" ? "c" : "C");
   }
+  if (checkModes.size > 1) throw new UsageError("Options '-cC' are incompatible");
+  if (checkModes.has("c")) check = "diagnose";
+  if (checkModes.has("C")) check = "quiet";
   const merge = flagValue(values, "merge");
   if (check !== undefined && merge) {
     throw new UsageError("Options -c/-C and -m are incompatible; use one of them");
@@ -254,6 +288,17 @@ export function parseSortArgs(
   const outputs = stringList(values, "output");
   if (new Set(outputs).size > 1) {
     throw new UsageError(`Multiple output files specified: ${outputs.join(", ")}; give one -o`);
+  }
+  if (check !== undefined && outputs.length > 0) {
+    throw new UsageError(`Options '-${check === "diagnose" ? "c" : "C"}o' are incompatible`);
+  }
+  for (const word of stringList(values, "sort")) {
+    const flag = sortWords[matchChoice("--sort", word, Object.keys(sortWords))]!;
+    values[flag] = true;
+  }
+  const randomSources = stringList(values, "random-source");
+  if (new Set(randomSources).size > 1) {
+    throw new UsageError(`Multiple random sources specified: ${randomSources.join(", ")}`);
   }
   const separators = stringList(values, "field-separator");
   if (new Set(separators).size > 1) {
@@ -291,8 +336,13 @@ export function parseSortArgs(
     const keyOffset = integerValue(values, "key-offset", { min: 0, max: recordBytes - 1 }) ?? 0;
     const keyBytes = integerValue(values, "key-bytes", { min: 1, max: recordBytes - keyOffset }) ??
       recordBytes - keyOffset;
-    const keyed = ["key", "field-separator", "numeric-sort", "ignore-case", "ignore-leading-blanks"]
-      .filter((name) => values[name] !== undefined && values[name] !== false);
+    const keyed = [
+      "key",
+      "field-separator",
+      "ignore-case",
+      "ignore-leading-blanks",
+      ...orderingFlags,
+    ].filter((name) => values[name] !== undefined && values[name] !== false);
     if (keyed.length > 0 || reverse || unique || flagValue(values, "zero-terminated")) {
       throw new UsageError(
         "--record-size sorts binary records by --key-offset/--key-bytes only; drop -k, -t, -n, -f, -b, -r, -u and -z",
@@ -311,10 +361,18 @@ export function parseSortArgs(
       ignoreLeadingBlanks: flagValue(values, "ignore-leading-blanks"),
       stable: flagValue(values, "stable"),
       unique,
+      generalNumeric: flagValue(values, "general-numeric-sort"),
+      humanNumeric: flagValue(values, "human-numeric-sort"),
+      month: flagValue(values, "month-sort"),
+      version: flagValue(values, "version-sort"),
+      random: flagValue(values, "random-sort"),
+      dictionary: flagValue(values, "dictionary-order"),
+      ignoreNonprinting: flagValue(values, "ignore-nonprinting"),
     };
     if (separators.length > 0) spec.fieldSeparator = parseFieldSeparator(separators[0]!);
     // Parse now so a bad KEYDEF is a usage error before anything is opened.
-    orderFromDescriptor({ kind: "spec", spec });
+    orderFromDescriptor({ kind: "spec", spec: { ...spec, randomSalt: new Array(16).fill(0) } });
+    addRandomSalt(spec, randomSources[0]);
     descriptor = { kind: "spec", spec };
   }
   const request: SortRequest = {
@@ -344,6 +402,7 @@ export const sortCommand: Command = {
   async run(argv: readonly string[]): Promise<number> {
     const { request, values } = parseSortArgs(argv);
     using report = CommandReport.start("sort", values);
+    await report.checkTargets(request.check === undefined ? request.output : undefined);
     const memory = new MemoryManager({
       budgetBytes: request.budgetBytes,
       segmentBytes: request.segmentBytes,

@@ -214,3 +214,92 @@ export function writeNumericPrefix(
       (buffer[base + 2]! << 8) | buffer[base + 3]!) >>> 0;
   }
 }
+
+/**
+ * SI suffix orders of GNU `sort -h`: k/K 1, M 2, G 3, T 4, P 5, E 6, Z 7, Y 8, and the 2022 SI
+ * prefixes R 9 and Q 10 (newer GNU sort knows them; 9.1 does not).
+ */
+const UNIT_ORDER: Int8Array = (() => {
+  const table = new Int8Array(256);
+  const units = "KMGTPEZYRQ";
+  for (let index = 0; index < units.length; index += 1) {
+    table[units.charCodeAt(index)] = index + 1;
+  }
+  table[0x6b] = 1; // k
+  return table;
+})();
+
+/**
+ * GNU's `find_unit_order` after blanks: the suffix order of a nonzero number (negated for
+ * a leading '-'), 0 for zero or no suffix.
+ */
+function unitOrder(bytes: Uint8Array, start: number, end: number): number {
+  let index = start;
+  const negative = index < end && bytes[index] === MINUS;
+  if (negative) index += 1;
+  let digitMax = 0;
+  while (index < end && bytes[index]! >= ZERO && bytes[index]! <= NINE) {
+    if (bytes[index]! > digitMax) digitMax = bytes[index]!;
+    index += 1;
+  }
+  if (index < end && bytes[index] === DOT) {
+    index += 1;
+    while (index < end && bytes[index]! >= ZERO && bytes[index]! <= NINE) {
+      if (bytes[index]! > digitMax) digitMax = bytes[index]!;
+      index += 1;
+    }
+  }
+  if (digitMax <= ZERO) return 0;
+  const order = index < end ? UNIT_ORDER[bytes[index]!]! : 0;
+  return negative ? -order : order;
+}
+
+/**
+ * Compares two keys as GNU `sort -h` does in the C locale: the SI suffix first, then the
+ * number as `-n` reads it.
+ *
+ * @returns Negative, zero or positive.
+ */
+export function compareHumanNumeric(
+  a: Uint8Array,
+  aStart: number,
+  aEnd: number,
+  b: Uint8Array,
+  bStart: number,
+  bEnd: number,
+): number {
+  let aIndex = aStart;
+  while (aIndex < aEnd && BLANKS[a[aIndex]!] === 1) aIndex += 1;
+  let bIndex = bStart;
+  while (bIndex < bEnd && BLANKS[b[bIndex]!] === 1) bIndex += 1;
+  const diff = unitOrder(a, aIndex, aEnd) - unitOrder(b, bIndex, bEnd);
+  return diff !== 0 ? diff : compareNumeric(a, aIndex, aEnd, b, bIndex, bEnd);
+}
+
+/** Month names of the C locale, upper case, and their numbers. */
+const MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+  .map((name) => new TextEncoder().encode(name));
+
+/**
+ * GNU's `getmonth` in the C locale: after blanks, the first three bytes folded to upper
+ * case name a month (1 to 12); anything else is 0.
+ *
+ * @returns The month number, or 0.
+ */
+export function monthOf(bytes: Uint8Array, start: number, end: number): number {
+  let index = start;
+  while (index < end && BLANKS[bytes[index]!] === 1) index += 1;
+  if (end - index < 3) return 0;
+  const first = upper(bytes[index]!);
+  const second = upper(bytes[index + 1]!);
+  const third = upper(bytes[index + 2]!);
+  for (let month = 0; month < 12; month += 1) {
+    const name = MONTHS[month]!;
+    if (name[0] === first && name[1] === second && name[2] === third) return month + 1;
+  }
+  return 0;
+}
+
+function upper(byte: number): number {
+  return byte >= 0x61 && byte <= 0x7a ? byte - 0x20 : byte;
+}

@@ -6,7 +6,7 @@
  */
 export { LoserTree } from "./loser_tree.ts";
 export type { SortOrderSpec } from "./sort_order.ts";
-export { parseFieldSeparator, parseSortOrder, SortOrder } from "./sort_order.ts";
+export { needsRandomSalt, parseFieldSeparator, parseSortOrder, SortOrder } from "./sort_order.ts";
 export type { TieCompare } from "./index_sort.ts";
 export { ENTRY_BYTES, sortIndex } from "./index_sort.ts";
 export type { RecordOrder } from "./record_order.ts";

@@ -1,6 +1,15 @@
 import { assert, UsageError } from "../base/mod.ts";
-import { checkCompatible, KeyField, parseKeyDef } from "./_key_def.ts";
-import { BLANKS, compareNumeric, writeNumericPrefix } from "./_numeric.ts";
+import { applyOrderingOption, checkCompatible, KeyField, parseKeyDef } from "./_key_def.ts";
+import { compareGeneralNumeric } from "./_general_numeric.ts";
+import {
+  BLANKS,
+  compareHumanNumeric,
+  compareNumeric,
+  monthOf,
+  writeNumericPrefix,
+} from "./_numeric.ts";
+import { compareRandom, RANDOM_SALT_BYTES } from "./_random.ts";
+import { compareVersion } from "./_version.ts";
 
 /**
  * What decides the order of records, as plain data (it can be posted to a Worker and rebuilt
@@ -23,6 +32,25 @@ export interface SortOrderSpec {
   stable: boolean;
   /** `-u`: output only the first of records with equal keys (implies no last resort). */
   unique: boolean;
+  /** `-g`: compare as floating-point numbers. */
+  generalNumeric?: boolean;
+  /** `-h`: compare human-readable numbers (2K, 1G). */
+  humanNumeric?: boolean;
+  /** `-M`: compare month names. */
+  month?: boolean;
+  /** `-V`: compare version strings. */
+  version?: boolean;
+  /** `-R`: order by a salted hash of the keys. */
+  random?: boolean;
+  /** `-d`: only letters, digits and blanks count. */
+  dictionary?: boolean;
+  /** `-i`: only printable bytes count. */
+  ignoreNonprinting?: boolean;
+  /**
+   * The 16 salt bytes of `-R` (or an `R` key): the first 16 bytes of `--random-source`, or
+   * random ones. Required when any key is random, so every Worker hashes the same way.
+   */
+  randomSalt?: number[];
 }
 
 const A_LOWER = 0x61;
@@ -52,6 +80,13 @@ const NON_DICTIONARY: Uint8Array = (() => {
       (byte >= A_LOWER && byte <= Z_LOWER);
     table[byte] = alnum || BLANKS[byte] === 1 ? 0 : 1;
   }
+  return table;
+})();
+
+/** `-i`: 1 for bytes to ignore (not printable ASCII, C locale). */
+const NON_PRINTING: Uint8Array = (() => {
+  const table = new Uint8Array(256);
+  for (let byte = 0; byte < 256; byte += 1) table[byte] = byte >= 0x20 && byte < 0x7f ? 0 : 1;
   return table;
 })();
 
@@ -93,6 +128,7 @@ export class SortOrder {
   readonly #prefixKind: number;
   readonly #prefixTable: Uint8Array;
   readonly #prefixInvert: boolean;
+  readonly #salt: Uint8Array;
 
   /**
    * Same as {@linkcode parseSortOrder}.
@@ -107,6 +143,10 @@ export class SortOrder {
     this.#separator = spec.fieldSeparator ?? -1;
     this.#lastResort = !spec.stable && !spec.unique;
     this.#lastResortReverse = spec.reverse;
+    this.#salt = new Uint8Array(spec.randomSalt ?? []);
+    if (keys.some((key) => key.random)) {
+      assert(this.#salt.length === RANDOM_SALT_BYTES, "a random key needs 16 salt bytes");
+    }
     let plain = keys.length === 0;
     let plainReverse = spec.reverse;
     const first = keys[0];
@@ -122,7 +162,7 @@ export class SortOrder {
       this.#prefixKind = PREFIX_BYTES;
       this.#prefixTable = IDENTITY_TABLE;
       this.#prefixInvert = plainReverse;
-    } else if (first !== undefined && !first.dictionary) {
+    } else if (first !== undefined && isPrefixable(first)) {
       this.#prefixKind = first.numeric ? PREFIX_NUMERIC : PREFIX_BYTES;
       this.#prefixTable = first.foldCase ? FOLD_TABLE : IDENTITY_TABLE;
       this.#prefixInvert = first.reverse;
@@ -252,7 +292,9 @@ export class SortOrder {
       let diff: number;
       if (key.numeric) {
         diff = compareNumeric(a, aStart, aEnd, b, bStart, bEnd);
-      } else if (key.dictionary) {
+      } else if (isSpecial(key)) {
+        diff = this.#compareSpecial(key, a, aStart, aEnd, b, bStart, bEnd);
+      } else if (key.dictionary || key.nonprinting) {
         diff = compareIgnoring(
           a,
           aStart,
@@ -261,6 +303,7 @@ export class SortOrder {
           bStart,
           bEnd,
           key.foldCase ? FOLD_TABLE : IDENTITY_TABLE,
+          key.dictionary ? NON_DICTIONARY : NON_PRINTING,
         );
       } else if (key.foldCase) {
         diff = compareTranslated(a, aStart, aEnd, b, bStart, bEnd, FOLD_TABLE);
@@ -271,6 +314,82 @@ export class SortOrder {
     }
     return 0;
   }
+
+  /**
+   * Keys GNU compares through a copy (`n g h M R V`): with `f`, `d` or `i` the copy holds the
+   * translated, filtered bytes (GNU's keycompare does the same), in a reused scratch buffer.
+   */
+  #compareSpecial(
+    key: KeyField,
+    a: Uint8Array,
+    aStart: number,
+    aEnd: number,
+    b: Uint8Array,
+    bStart: number,
+    bEnd: number,
+  ): number {
+    let aBytes = a;
+    let bBytes = b;
+    if (key.foldCase || key.dictionary || key.nonprinting) {
+      const needed = (aEnd - aStart) + (bEnd - bStart);
+      if (scratch.length < needed) scratch = new Uint8Array(Math.max(needed, scratch.length * 2));
+      const table = key.foldCase ? FOLD_TABLE : IDENTITY_TABLE;
+      const ignore = key.dictionary ? NON_DICTIONARY : key.nonprinting ? NON_PRINTING : NONE;
+      const aLength = filterInto(a, aStart, aEnd, table, ignore, scratch, 0);
+      const bLength = filterInto(b, bStart, bEnd, table, ignore, scratch, aLength);
+      aBytes = scratch;
+      bBytes = scratch;
+      aStart = 0;
+      aEnd = aLength;
+      bStart = aLength;
+      bEnd = aLength + bLength;
+    }
+    if (key.numeric) return compareNumeric(aBytes, aStart, aEnd, bBytes, bStart, bEnd);
+    if (key.generalNumeric) {
+      return compareGeneralNumeric(aBytes, aStart, aEnd, bBytes, bStart, bEnd);
+    }
+    if (key.humanNumeric) return compareHumanNumeric(aBytes, aStart, aEnd, bBytes, bStart, bEnd);
+    if (key.month) return monthOf(aBytes, aStart, aEnd) - monthOf(bBytes, bStart, bEnd);
+    if (key.random) {
+      return compareRandom(this.#salt, aBytes, aStart, aEnd, bBytes, bStart, bEnd);
+    }
+    return compareVersion(aBytes, aStart, aEnd, bBytes, bStart, bEnd);
+  }
+}
+
+/** Translated, filtered copies of keys (`-f`/`-d`/`-i` with `n g h M R V`); grown on demand. */
+let scratch = new Uint8Array(256);
+
+/** No byte ignored. */
+const NONE = new Uint8Array(256);
+
+function filterInto(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  table: Uint8Array,
+  ignore: Uint8Array,
+  out: Uint8Array,
+  outStart: number,
+): number {
+  let position = outStart;
+  for (let index = start; index < end; index += 1) {
+    const byte = bytes[index]!;
+    if (ignore[byte] === 0) out[position++] = table[byte]!;
+  }
+  return position - outStart;
+}
+
+/** A key compared through GNU's copying branch (`n g h M R V`). */
+function isSpecial(key: KeyField): boolean {
+  return key.numeric || key.generalNumeric || key.humanNumeric || key.month || key.random ||
+    key.version;
+}
+
+/** A first key whose order a bytes or `-n` prefix can carry. */
+function isPrefixable(key: KeyField): boolean {
+  return !key.dictionary && !key.nonprinting && !key.generalNumeric && !key.humanNumeric &&
+    !key.month && !key.random && !key.version;
 }
 
 function isWholeRecordBytes(key: KeyField): boolean {
@@ -380,7 +499,7 @@ function compareTranslated(
   return aLength - bLength;
 }
 
-/** `d`: compare the translated bytes that are letters, digits or blanks. */
+/** `d`/`i`: compare the translated bytes that `ignore` keeps. */
 function compareIgnoring(
   a: Uint8Array,
   aStart: number,
@@ -389,12 +508,13 @@ function compareIgnoring(
   bStart: number,
   bEnd: number,
   table: Uint8Array,
+  ignore: Uint8Array,
 ): number {
   let aIndex = aStart;
   let bIndex = bStart;
   while (true) {
-    while (aIndex < aEnd && NON_DICTIONARY[a[aIndex]!] === 1) aIndex += 1;
-    while (bIndex < bEnd && NON_DICTIONARY[b[bIndex]!] === 1) bIndex += 1;
+    while (aIndex < aEnd && ignore[a[aIndex]!] === 1) aIndex += 1;
+    while (bIndex < bEnd && ignore[b[bIndex]!] === 1) bIndex += 1;
     if (aIndex >= aEnd || bIndex >= bEnd) break;
     const diff = table[a[aIndex]!]! - table[b[bIndex]!]!;
     if (diff !== 0) return diff;
@@ -406,12 +526,12 @@ function compareIgnoring(
 
 /**
  * Builds a {@linkcode SortOrder} from its spec: parses the KEYDEFs and applies GNU's rule that
- * a key with no ordering option of its own (`b d f n`; `r` alone also counts as its own)
- * inherits the global `-b -f -n -r`. Without keys, global options make the whole record a key.
+ * a key with no ordering option of its own (`b d f g h i M n R V`; `r` alone also counts)
+ * inherits all the global ones. Without keys, global options make the whole record a key.
  *
  * @param spec The options, as plain data.
  * @returns The order.
- * @throws {UsageError} On a malformed KEYDEF, an unsupported key option (`g h i M R V`),
+ * @throws {UsageError} On a malformed KEYDEF,
  *   incompatible options, or a field separator that is not a byte.
  *
  * @example Usage
@@ -437,28 +557,69 @@ function compileKeys(spec: SortOrderSpec): KeyField[] {
   ) {
     throw new UsageError(`Invalid field separator ${separator}: must be one byte (0 to 255)`);
   }
+  const global = globalKey(spec);
   const keys: KeyField[] = [];
   for (const text of spec.keys) {
     const key = parseKeyDef(text);
-    if (key.hasNoOrderingOptions() && !key.reverse) inheritGlobal(key, spec);
-    checkCompatible(key, `-k "${text}"`);
+    if (key.hasNoOrderingOptions() && !key.reverse) inheritGlobal(key, global);
     keys.push(key);
   }
-  if (keys.length === 0 && (spec.numeric || spec.foldCase || spec.ignoreLeadingBlanks)) {
-    const whole = new KeyField();
-    inheritGlobal(whole, spec);
-    keys.push(whole);
+  if (keys.length === 0 && !global.hasNoOrderingOptions()) keys.push(global);
+  for (const key of keys) {
+    checkCompatible(key);
+    assert(key.startField >= 0, "key start field is 0-based");
   }
-  for (const key of keys) assert(key.startField >= 0, "key start field is 0-based");
   return keys;
 }
 
-function inheritGlobal(key: KeyField, spec: SortOrderSpec): void {
-  key.skipStartBlanks = spec.ignoreLeadingBlanks;
-  key.skipEndBlanks = spec.ignoreLeadingBlanks;
-  key.numeric = spec.numeric;
-  key.foldCase = spec.foldCase;
-  key.reverse = spec.reverse;
+/**
+ * GNU's `gkey`: the global ordering options as a whole-record key.
+ *
+ * @param spec The options.
+ * @returns The key (whole record, global options).
+ */
+export function globalKey(spec: SortOrderSpec): KeyField {
+  const key = new KeyField();
+  const flags: Array<[boolean | undefined, string]> = [
+    [spec.ignoreLeadingBlanks, "b"],
+    [spec.dictionary, "d"],
+    [spec.foldCase, "f"],
+    [spec.generalNumeric, "g"],
+    [spec.humanNumeric, "h"],
+    [spec.ignoreNonprinting, "i"],
+    [spec.month, "M"],
+    [spec.numeric, "n"],
+    [spec.random, "R"],
+    [spec.reverse, "r"],
+    [spec.version, "V"],
+  ];
+  for (const [on, letter] of flags) if (on === true) applyOrderingOption(key, letter, "both");
+  return key;
+}
+
+function inheritGlobal(key: KeyField, global: KeyField): void {
+  key.skipStartBlanks = global.skipStartBlanks;
+  key.skipEndBlanks = global.skipEndBlanks;
+  key.numeric = global.numeric;
+  key.foldCase = global.foldCase;
+  key.dictionary = global.dictionary;
+  key.nonprinting = global.nonprinting;
+  key.generalNumeric = global.generalNumeric;
+  key.humanNumeric = global.humanNumeric;
+  key.month = global.month;
+  key.version = global.version;
+  key.random = global.random;
+  key.reverse = global.reverse;
+}
+
+/**
+ * Whether an order needs `-R` salt (a random key, or global `-R` that keys inherit).
+ *
+ * @param spec The options.
+ * @returns True when some key compares by hash.
+ */
+export function needsRandomSalt(spec: SortOrderSpec): boolean {
+  return compileKeys({ ...spec, randomSalt: [] }).some((key) => key.random);
 }
 
 /**

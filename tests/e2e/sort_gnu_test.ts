@@ -267,8 +267,11 @@ Deno.test({
 });
 
 Deno.test("sort refuses unsupported GNU flags and a budget too small, with exit 2 and 3", async () => {
-  for (const flag of ["-h", "-V", "-R", "-M", "-g", "--sort=random"]) {
+  for (const flag of ["--compress-program=gzip", "--debug", "--sort=bogus", "-gn"]) {
     strictEqual(await spillwaySort([flag, "/dev/null"]), 2, flag);
+  }
+  for (const flag of ["-h", "-V", "-R", "-M", "-g", "-d", "-i", "--sort=random", "--sort=gen"]) {
+    strictEqual(await spillwaySort([flag, "/dev/null"]), 0, flag);
   }
   strictEqual(await spillwaySort(["-S", "16k", "--segment-size", "4k", "/dev/null"]), 3);
   strictEqual(await spillwaySort(["-k", "0,1", "/dev/null"]), 2);
