@@ -1,6 +1,7 @@
 import type { ReadStream } from "node:fs";
 import type { Gunzip } from "node:zlib";
 import { InputError } from "../base/mod.ts";
+import { loopTurnDue } from "./event_loop.ts";
 import {
   acquireLibc,
   cString,
@@ -47,7 +48,9 @@ export class ReaderSource implements ByteSource {
   read(into: Uint8Array): Promise<number | null> {
     if (this.#reader === undefined) return Promise.resolve(null);
     try {
-      return Promise.resolve(this.#reader.readSync(into));
+      const count = this.#reader.readSync(into);
+      const turn = loopTurnDue();
+      return turn === undefined ? Promise.resolve(count) : turn.then(() => count);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -12,6 +12,7 @@ import { GzipSource, NativeSource, PipeSource, ReaderSource } from "./byte_sourc
 import { type BlockChannel, OperationCounter } from "./channel.ts";
 import { errorCode, isDiskError, SpillDiskError } from "./errors.ts";
 import { type ChannelStaging, FileChannel } from "./file_channel.ts";
+import { loopTurn, startLoopWatch, stopLoopWatch } from "./event_loop.ts";
 import { emptyIoStats, type IoStats } from "./io_stats.ts";
 import { currentUid, withLibc } from "./libc.ts";
 import { LineReader, readError } from "./line_reader.ts";
@@ -234,6 +235,7 @@ export class IoManager implements AsyncDisposable {
     }
     const manager = new IoManager(options.memory, privateDirs, spillMode, options);
     manager.#ownerLocks = ownerLocks;
+    startLoopWatch();
     // Safety net: a process that ends without close() still removes its files.
     globalThis.addEventListener("unload", manager.#onUnload);
     if (spillMode === "mmap") {
@@ -500,6 +502,9 @@ export class IoManager implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // A signal that arrived during a synchronous stretch is acted on now, not dropped with the
+    // listeners (one turn of the event loop runs it).
+    if (this.#signalHandlers.length > 0) await loopTurn();
     this.#removeSignalHandlers();
     globalThis.removeEventListener("unload", this.#onUnload);
     for (const item of [...this.#live]) {
@@ -515,6 +520,7 @@ export class IoManager implements AsyncDisposable {
     for (const dir of this.privateDirs) {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
+    stopLoopWatch();
     for (const lock of this.#ownerLocks) {
       try {
         lock.close();
