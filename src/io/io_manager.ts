@@ -8,13 +8,13 @@ import {
   UsageError,
 } from "../base/mod.ts";
 import type { MemoryManager } from "../memory/mod.ts";
-import { GzipSource, NativeSource, ReaderSource } from "./byte_sources.ts";
+import { GzipSource, NativeSource, PipeSource, ReaderSource } from "./byte_sources.ts";
 import { type BlockChannel, OperationCounter } from "./channel.ts";
 import { errorCode, isDiskError, SpillDiskError, SpillReadError } from "./errors.ts";
 import { type ChannelStaging, FileChannel } from "./file_channel.ts";
 import { loopTurn, startLoopWatch, stopLoopWatch } from "./event_loop.ts";
 import { emptyIoStats, type IoStats } from "./io_stats.ts";
-import { currentUid } from "./libc.ts";
+import { currentUid, withLibc } from "./libc.ts";
 import { LineReader, readError } from "./line_reader.ts";
 import {
   acquireLibc,
@@ -446,11 +446,14 @@ export class IoManager implements AsyncDisposable {
    */
   async openInput(path: string, options: InputOptions = {}): Promise<LineReader> {
     this.#checkOpen();
-    let source: ReaderSource | GzipSource | NativeSource;
+    let source: ReaderSource | PipeSource | GzipSource | NativeSource;
     let totalBytes: number | undefined;
     if (STDIN_ALIASES.has(path)) {
       checkStdinOpen();
-      source = new ReaderSource("standard input", Deno.stdin, undefined);
+      // `< file` reads fast and never waits; a pipe or terminal may wait: read it async.
+      source = stdinIsSeekable()
+        ? new ReaderSource("standard input", Deno.stdin, undefined)
+        : new PipeSource("standard input", Deno.stdin, undefined);
     } else if (isRestrictedPath(path)) {
       source = new NativeSource(path);
     } else {
@@ -466,9 +469,11 @@ export class IoManager implements AsyncDisposable {
       if (path.endsWith(".gz")) {
         file.close();
         source = await GzipSource.open(path, path);
-      } else {
+      } else if (info.isFile) {
         source = new ReaderSource(path, file, () => file.close());
-        totalBytes = info.isFile ? info.size : undefined;
+        totalBytes = info.size;
+      } else {
+        source = new PipeSource(path, file, () => file.close());
       }
     }
     let reader: LineReader;
@@ -673,6 +678,12 @@ export class IoManager implements AsyncDisposable {
     }
     this.#signalHandlers = [];
   }
+}
+
+/** Whether standard input is seekable (a regular file): reading it never waits for a writer. */
+function stdinIsSeekable(): boolean {
+  const SEEK_CUR = 1;
+  return withLibc((lib) => Number(lib.lseek(0, 0n, SEEK_CUR)) >= 0, false);
 }
 
 function resolveSpillMode(mode: SpillMode): "file" | "mmap" {

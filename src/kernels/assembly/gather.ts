@@ -60,6 +60,7 @@ export function gather(state: usize): u32 {
   let out = <usize>load<u32>(state, 20);
   const end = <usize>load<u32>(state, 24);
   let done = load<u32>(state, 28);
+  const memoryEnd = <u64>memory.size() << 16;
   let status = DONE;
   while (next < count) {
     const e = index + <usize>next * ENTRY;
@@ -68,7 +69,16 @@ export function gather(state: usize): u32 {
     const record = <usize>load<u32>(pageTable + (<usize>(address >>> shift) << 2)) + <usize>(address & mask);
     if (done == 0 && length < 0x80 && out + 1 + <usize>length <= end) {
       store<u8>(out, <u8>length);
-      memory.copy(out + 1, record, <usize>length);
+      const rounded = <usize>((length + 7) & ~7);
+      if (rounded <= end - out - 1 && <u64>record + <u64>rounded <= memoryEnd) {
+        // Whole words: may copy up to 7 bytes past the record, all inside the output block
+        // (the next record overwrites them) and read inside the memory.
+        for (let k: usize = 0; k < rounded; k += 8) {
+          store<u64>(out + 1 + k, load<u64>(record + k));
+        }
+      } else {
+        memory.copy(out + 1, record, <usize>length);
+      }
       out += 1 + <usize>length;
       next += 1;
       continue;
