@@ -60,7 +60,7 @@ export function parseCommandArgs(
  * ("argument is ambiguous"), so a negative number would never reach the option's own check
  * and its clear message ("expected a whole number from 1 up").
  */
-function attachNegativeNumbers(argv: readonly string[], options: OptionSpecs): string[] {
+export function attachNegativeNumbers(argv: readonly string[], options: OptionSpecs): string[] {
   const result: string[] = [];
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
