@@ -1,5 +1,5 @@
 import { parseArgs as nodeParseArgs, type ParseArgsConfig } from "node:util";
-import { UsageError } from "../base/mod.ts";
+import { parseByteSize, UsageError } from "../base/mod.ts";
 
 /** Option specs in `node:util` `parseArgs` form. */
 export type OptionSpecs = NonNullable<ParseArgsConfig["options"]>;
@@ -39,7 +39,7 @@ export function parseCommandArgs(
 ): ParsedArgs {
   try {
     const parsed = nodeParseArgs({
-      args: [...argv],
+      args: attachNegativeNumbers(argv, options),
       options,
       strict: true,
       allowPositionals: true,
@@ -53,6 +53,38 @@ export function parseCommandArgs(
     const hint = command === "" ? "spillway --help" : `spillway ${command} --help`;
     throw new UsageError(`${first}; see '${hint}'`);
   }
+}
+
+/**
+ * `--top -1` becomes `--top=-1`: node's parseArgs refuses a value that starts with a dash
+ * ("argument is ambiguous"), so a negative number would never reach the option's own check
+ * and its clear message ("expected a whole number from 1 up").
+ */
+function attachNegativeNumbers(argv: readonly string[], options: OptionSpecs): string[] {
+  const result: string[] = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i]!;
+    if (arg === "--") {
+      result.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    let name: string | undefined;
+    if (/^--[^=]+$/.test(arg)) name = arg.slice(2);
+    else if (/^-[^-]$/.test(arg)) {
+      name = Object.keys(options).find((key) => options[key]!.short === arg[1]);
+    }
+    if (
+      name !== undefined && options[name]?.type === "string" && next !== undefined &&
+      /^-[0-9.]/.test(next)
+    ) {
+      result.push(`--${name}=${next}`);
+      i += 1;
+    } else {
+      result.push(arg);
+    }
+  }
+  return result;
 }
 
 /** Reads a string option that may be given once. */
@@ -98,4 +130,21 @@ export function integerValue(
     );
   }
   return value;
+}
+
+/**
+ * Parses a byte size given on the command line; a bad one is a usage error.
+ *
+ * @param text The value (`64m`, `512k`, `65536b`).
+ * @param what What it is, for the message (`-S/--memory size`).
+ * @param bareUnitBytes What a bare number means (1024 for `-S`, like GNU sort; 1 for sizes).
+ * @returns Bytes.
+ * @throws {UsageError} On a malformed size.
+ */
+export function parseSize(text: string, what: string, bareUnitBytes: number): number {
+  try {
+    return parseByteSize(text, { bareUnitBytes, what });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
 }

@@ -1,6 +1,18 @@
 import type { ReadStream } from "node:fs";
 import type { Gunzip } from "node:zlib";
 import { InputError } from "../base/mod.ts";
+import { loopTurnDue } from "./event_loop.ts";
+import {
+  acquireLibc,
+  cString,
+  errno,
+  errnoName,
+  type Libc,
+  O_CLOEXEC,
+  O_RDONLY,
+  osError,
+  releaseLibc,
+} from "./libc.ts";
 import type { ByteSource } from "./line_reader.ts";
 
 /** What a {@linkcode ReaderSource} reads from: an open file, stdin or a pipe. */
@@ -36,10 +48,55 @@ export class ReaderSource implements ByteSource {
   read(into: Uint8Array): Promise<number | null> {
     if (this.#reader === undefined) return Promise.resolve(null);
     try {
-      return Promise.resolve(this.#reader.readSync(into));
+      const count = this.#reader.readSync(into);
+      const turn = loopTurnDue();
+      return turn === undefined ? Promise.resolve(count) : turn.then(() => count);
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  close(): void {
+    this.#reader = undefined;
+    const closer = this.#closer;
+    this.#closer = undefined;
+    if (closer !== undefined) closer();
+  }
+}
+
+/** What a {@linkcode PipeSource} reads from: standard input, a pipe or a FIFO. */
+export interface AsyncReader {
+  /** Reads into `p`; resolves to the count, or null at end of input. */
+  read(p: Uint8Array): Promise<number | null>;
+}
+
+/**
+ * A {@linkcode ByteSource} over standard input, a pipe or a FIFO, read asynchronously.
+ *
+ * Unlike a regular file, a pipe can keep a read waiting for as long as the writer likes. A
+ * `readSync` would block the event loop meanwhile, so a SIGTERM (a cluster killing its task)
+ * would wait for the next input, or be lost when the input then ends and the command finishes
+ * with exit 0. An async read leaves the loop free: the IoManager's handler runs at once.
+ */
+export class PipeSource implements ByteSource {
+  readonly name: string;
+  #reader: AsyncReader | undefined;
+  #closer: (() => void) | undefined;
+
+  /**
+   * @param name The input's name in messages.
+   * @param reader What to read from.
+   * @param closer What closes it (undefined for stdin, which stays open).
+   */
+  constructor(name: string, reader: AsyncReader, closer: (() => void) | undefined) {
+    this.name = name;
+    this.#reader = reader;
+    this.#closer = closer;
+  }
+
+  read(into: Uint8Array): Promise<number | null> {
+    if (this.#reader === undefined) return Promise.resolve(null);
+    return this.#reader.read(into);
   }
 
   close(): void {
@@ -120,5 +177,57 @@ export class GzipSource implements ByteSource {
     this.#pending = undefined;
     this.#gunzip.destroy();
     this.#file.destroy();
+  }
+}
+
+/**
+ * A {@linkcode ByteSource} over a path Deno refuses without --allow-all (`/dev/fd/3` from a
+ * shell's `<(...)`, a device), opened and read through libc.
+ */
+export class NativeSource implements ByteSource {
+  readonly name: string;
+  #lib: Libc | undefined;
+  #fd: number;
+
+  /**
+   * Opens `path` read-only.
+   *
+   * @throws {InputError} If libc is unavailable or the open fails.
+   */
+  constructor(path: string) {
+    this.name = path;
+    const lib = acquireLibc();
+    if (typeof lib === "string") {
+      throw new InputError(`Cannot read ${path}: reading a device path ${lib}`);
+    }
+    const fd = lib.open(cString(path), O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+      const code = errno(lib);
+      releaseLibc();
+      throw new InputError(
+        `Cannot read ${path}: ${code === 2 ? "no such file" : errnoName(code)}`,
+      );
+    }
+    this.#lib = lib;
+    this.#fd = fd;
+  }
+
+  read(into: Uint8Array): Promise<number | null> {
+    const lib = this.#lib;
+    if (lib === undefined) return Promise.resolve(null);
+    for (;;) {
+      const count = Number(lib.read(this.#fd, into, BigInt(into.length)));
+      if (count > 0) return Promise.resolve(count);
+      if (count === 0) return Promise.resolve(null);
+      const code = errno(lib);
+      if (code !== 4) return Promise.reject(osError(code, "read", this.name));
+    }
+  }
+
+  close(): void {
+    if (this.#lib === undefined) return;
+    this.#lib.close(this.#fd);
+    this.#lib = undefined;
+    releaseLibc();
   }
 }

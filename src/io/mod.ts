@@ -6,7 +6,7 @@
  * @module
  */
 export { crc32c } from "./crc32c.ts";
-export { CorruptSpillError, OutputClosedError, SpillDiskError } from "./errors.ts";
+export { CorruptSpillError, OutputClosedError, SpillDiskError, SpillReadError } from "./errors.ts";
 export type {
   InputOptions,
   IoManagerOptions,
@@ -16,9 +16,11 @@ export type {
   SpillMode,
 } from "./io_manager.ts";
 export { AUTO_SPILL_MODE_LINUX, IoManager } from "./io_manager.ts";
+export { plainInputBytes } from "./input_bytes.ts";
 export type { IoStats } from "./io_stats.ts";
 export { LineReader } from "./line_reader.ts";
 export { OutputSink } from "./output_sink.ts";
+export { checkOutputPath } from "./output_target.ts";
 export { RunReader } from "./run_reader.ts";
 export type { SpillRun } from "./run_writer.ts";
 export { RunWriter } from "./run_writer.ts";
