@@ -19,6 +19,8 @@ export interface LongOption {
   name: string;
   /** Whether it takes a value (`--name=V` or `--name V`). */
   takesValue: boolean;
+  /** A GNU sort option: wins a prefix that also matches spillway's own (`--p` is --parallel). */
+  gnu: boolean;
 }
 
 /**
@@ -99,6 +101,8 @@ function resolveLongOption(
   if (exact !== undefined || name === "") return exact;
   const matches = options.filter((option) => option.name.startsWith(name));
   if (matches.length === 1) return matches[0];
+  const gnuMatches = matches.filter((option) => option.gnu);
+  if (gnuMatches.length === 1) return gnuMatches[0];
   if (matches.length > 1) {
     throw new UsageError(
       `Option '--${name}' is ambiguous; possibilities: ${
@@ -145,6 +149,68 @@ export function matchChoice(option: string, text: string, choices: readonly stri
     `${matches.length > 1 ? "Ambiguous" : "Invalid"} argument '${text}' for '${option}'; ` +
       `valid arguments are ${choices.map((choice) => `'${choice}'`).join(", ")}`,
   );
+}
+
+/** The most bytes of a `--files0-from` list. */
+const FILE_LIST_BYTES_MAX = 64 * 1024 * 1024;
+
+/**
+ * Reads `--files0-from=F`: file names each ended by NUL (the last one may lack it), as GNU
+ * sort does, with GNU's checks.
+ *
+ * @param path The list (`-` is standard input).
+ * @param operands File operands also given (must be none).
+ * @returns The input names.
+ * @throws {UsageError} On operands, an empty list, a `-` entry or an empty name.
+ */
+export function readFileList(path: string, operands: readonly string[]): string[] {
+  if (operands.length > 0) {
+    throw new UsageError(
+      `Extra operand '${operands[0]}': file operands cannot be combined with --files0-from`,
+    );
+  }
+  const bytes = readFileHead(path, FILE_LIST_BYTES_MAX + 1);
+  if (bytes.length > FILE_LIST_BYTES_MAX) {
+    throw new UsageError(`Cannot read --files0-from ${path}: more than 64 MiB of file names`);
+  }
+  const names = new TextDecoder().decode(bytes).split("\0");
+  if (names[names.length - 1] === "") names.pop();
+  if (names.length === 0) throw new UsageError(`No input from '${path}'`);
+  names.forEach((name, index) => {
+    if (name === "-") {
+      throw new UsageError(
+        `When reading file names from --files0-from, no file name of '-' is allowed`,
+      );
+    }
+    if (name === "") {
+      throw new UsageError(`${path}:${index + 1}: invalid zero-length file name`);
+    }
+  });
+  return names;
+}
+
+/**
+ * GNU's `--batch-size=N`: the merge fan-in, 2 or more.
+ *
+ * @param text The value.
+ * @param fanInMaxLimit The largest fan-in spillway allows.
+ * @returns The fan-in.
+ * @throws {UsageError} With GNU's reasons: not a number, below 2, too large.
+ */
+export function parseBatchSize(text: string, fanInMaxLimit: number): number {
+  if (!/^[0-9]+$/.test(text)) throw new UsageError(`Invalid --batch-size argument '${text}'`);
+  const value = Number(text);
+  if (value < 2) {
+    throw new UsageError(
+      `Invalid --batch-size argument '${text}': the minimum --batch-size argument is '2'`,
+    );
+  }
+  if (value > fanInMaxLimit) {
+    throw new UsageError(
+      `--batch-size argument '${text}' too large: the maximum is ${fanInMaxLimit}`,
+    );
+  }
+  return value;
 }
 
 /**

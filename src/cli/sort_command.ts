@@ -1,5 +1,5 @@
-import { ExitCode, KiB, MiB, parseByteSize, UsageError } from "../base/mod.ts";
-import { IoManager, type SpillMode } from "../io/mod.ts";
+import { ExitCode, KiB, MiB, parseByteSize, ResourceError, UsageError } from "../base/mod.ts";
+import { fileDescriptorsFree, IoManager, type SpillMode } from "../io/mod.ts";
 import { type LeakDetectionLevel, leakDetectionLevels, MemoryManager } from "../memory/mod.ts";
 import {
   checkSorted,
@@ -11,7 +11,14 @@ import {
   type SortOrderSpec,
 } from "../sort/mod.ts";
 import type { Command } from "./command.ts";
-import { addRandomSalt, type LongOption, matchChoice, normalizeGnuArgs } from "./_gnu_sort_args.ts";
+import {
+  addRandomSalt,
+  type LongOption,
+  matchChoice,
+  normalizeGnuArgs,
+  parseBatchSize,
+  readFileList,
+} from "./_gnu_sort_args.ts";
 import {
   flagValue,
   integerValue,
@@ -26,6 +33,39 @@ import {
   reportOptionsHelp,
   reportOptionSpecs,
 } from "./stats_report.ts";
+
+/** The largest merge fan-in (`--fan-in`, `--batch-size`). */
+const FAN_IN_LIMIT = 4096;
+
+/**
+ * Descriptors a merge needs beside its inputs: the output or run being written, and what the
+ * runtime opens after the count (signal listeners, the output stream); measured.
+ */
+const DESCRIPTORS_RESERVED = 5;
+/** Descriptors a sort Worker takes (its event loop and module loading; measured 4 to 8). */
+const WORKER_DESCRIPTORS = 8;
+
+/**
+ * Fits the fan-in and the Worker to `ulimit -n`, as GNU sort merges fewer files at once when
+ * it runs out of descriptors: without room for a Worker the sort runs on the main thread; with
+ * too few descriptors for a 2-way merge, a clear error.
+ *
+ * @throws {ResourceError} When fewer than 2 inputs could be open at once.
+ */
+function fitToDescriptors(fanInMax: number): { fanInMax: number; workerAllowed: boolean } {
+  const free = fileDescriptorsFree();
+  if (free === undefined) return { fanInMax, workerAllowed: true };
+  const workerAllowed = free - DESCRIPTORS_RESERVED - WORKER_DESCRIPTORS >= 2;
+  const usable = free - DESCRIPTORS_RESERVED - (workerAllowed ? WORKER_DESCRIPTORS : 0);
+  if (usable < 2) {
+    throw new ResourceError(
+      `Cannot merge with ${free} free file descriptors: a 2-way merge needs ${
+        2 + DESCRIPTORS_RESERVED
+      }; raise ulimit -n`,
+    );
+  }
+  return { fanInMax: Math.min(fanInMax, usable), workerAllowed };
+}
 
 /** Default budget of `spillway sort` without `-S`. */
 export const SORT_MEMORY_DEFAULT_BYTES = 64 * MiB;
@@ -66,12 +106,16 @@ Other:
   -z, --zero-terminated        lines end with NUL, not newline
   -S, --buffer-size, --memory=SIZE
                                the memory budget (default 64 MiB): 64m, 1g, 512k; a bare
-                               number means KiB like GNU sort (GNU's 50% form is not supported)
+                               number means KiB like GNU sort (GNU's 50% form is not supported);
+                               below 64 KiB (or 16 pages) it is raised to that, as GNU sort
+                               takes a tiny -S as "as little as possible"
   -T, --temporary-directory, --tmp-dir=DIR
                                spill directory (repeatable: used round-robin; default $TMPDIR
                                or /tmp)
-      --parallel=N             accepted for GNU compatibility and ignored (spillway sorts
-                               full buffers on one Worker while reading)
+      --parallel=N             threads spillway may use: 1 sorts on the main thread only;
+                               2 or more (the default) add one sort Worker
+      --batch-size=N           merge at most N runs or files at once (GNU's name for --fan-in)
+      --files0-from=F          read the input names from F, each ended by NUL ('-': stdin)
       --segment-size=SIZE      page size of the budget (power of two, 4k to 16m; default
                                budget/512 within 4k..128k: 128k for 64m)
       --fan-in=N               most runs merged at once (default 128, lowered to what the
@@ -144,6 +188,48 @@ const unsupported: ReadonlyArray<[string, string]> = [
   ["debug", "--debug (GNU's key annotations; spillway's stack traces are --trace)"],
 ];
 
+/** GNU sort's long options (they win an abbreviation that also fits one of spillway's). */
+const GNU_LONG = new Set([
+  "ignore-leading-blanks",
+  "check",
+  "compress-program",
+  "debug",
+  "dictionary-order",
+  "ignore-case",
+  "files0-from",
+  "general-numeric-sort",
+  "ignore-nonprinting",
+  "key",
+  "merge",
+  "month-sort",
+  "numeric-sort",
+  "human-numeric-sort",
+  "version-sort",
+  "random-sort",
+  "random-source",
+  "sort",
+  "output",
+  "reverse",
+  "stable",
+  "batch-size",
+  "buffer-size",
+  "field-separator",
+  "temporary-directory",
+  "unique",
+  "zero-terminated",
+  "parallel",
+  "help",
+]);
+
+/**
+ * The least budget a sort runs in: 64 KiB or 16 pages. GNU sort takes a tiny `-S` (`-S1`) as
+ * "as little as possible"; spillway raises it to this (`memory.budgetRequestedBytes` in
+ * --stats keeps what was asked).
+ */
+export function sortMemoryMinBytes(segmentBytes: number): number {
+  return Math.max(64 * KiB, 16 * segmentBytes);
+}
+
 /** `--sort=WORD` values and the flag each one sets. */
 const sortWords: Record<string, string> = {
   "general-numeric": "general-numeric-sort",
@@ -158,8 +244,8 @@ const sortWords: Record<string, string> = {
 const longOptions: LongOption[] = [
   ...Object.entries(optionSpecs)
     .filter(([name]) => name.length > 1)
-    .map(([name, spec]) => ({ name, takesValue: spec.type === "string" })),
-  { name: "help", takesValue: false },
+    .map(([name, spec]) => ({ name, takesValue: spec.type === "string", gnu: GNU_LONG.has(name) })),
+  { name: "help", takesValue: false, gnu: true },
 ];
 
 /** The ordering flags that `--record-size` rejects. */
@@ -192,6 +278,10 @@ export interface SortRequest {
   terminator: number;
   /** The budget in bytes. */
   budgetBytes: number;
+  /** The budget asked for (below the minimum, `budgetBytes` was raised). */
+  budgetRequestedBytes: number;
+  /** `--parallel=1`: sort on the main thread only (no Worker). */
+  singleThread: boolean;
   /** The page size (given, or {@linkcode defaultSegmentBytes}). */
   segmentBytes: number;
   /** Temp directories. */
@@ -279,7 +369,12 @@ export function parseSortArgs(
   if (check !== undefined && merge) {
     throw new UsageError("Options -c/-C and -m are incompatible; use one of them");
   }
-  const inputs = positionals.length > 0 ? positionals : ["-"];
+  const listPath = lastString(values, "files0-from");
+  const inputs = listPath !== undefined
+    ? readFileList(listPath, positionals)
+    : positionals.length > 0
+    ? positionals
+    : ["-"];
   if (check !== undefined && inputs.length > 1) {
     throw new UsageError(
       `Extra operand "${inputs[1]}" not allowed with -c/-C; check one file at a time`,
@@ -306,14 +401,20 @@ export function parseSortArgs(
   }
   const sizes = [...stringList(values, "buffer-size"), ...stringList(values, "memory")];
   const sizeText = sizes[sizes.length - 1];
-  const budgetBytes = sizeText === undefined
+  const budgetRequestedBytes = sizeText === undefined
     ? SORT_MEMORY_DEFAULT_BYTES
     : byteSize(sizeText, "-S/--memory size", KiB);
   const segmentText = lastString(values, "segment-size");
   const segmentBytes = segmentText === undefined
-    ? defaultSegmentBytes(budgetBytes)
+    ? defaultSegmentBytes(budgetRequestedBytes)
     : byteSize(segmentText, "--segment-size", 1);
-  const fanInMax = integerValue(values, "fan-in", { min: 2, max: 4096 }) ?? FAN_IN_DEFAULT;
+  const budgetBytes = Math.max(budgetRequestedBytes, sortMemoryMinBytes(segmentBytes));
+  const batchText = lastString(values, "batch-size");
+  const { fanInMax, workerAllowed } = fitToDescriptors(
+    batchText !== undefined
+      ? parseBatchSize(batchText, FAN_IN_LIMIT)
+      : integerValue(values, "fan-in", { min: 2, max: FAN_IN_LIMIT }) ?? FAN_IN_DEFAULT,
+  );
   const parallelText = lastString(values, "parallel");
   if (parallelText !== undefined && !/^[1-9][0-9]*$/.test(parallelText)) {
     throw new UsageError(`Invalid --parallel "${parallelText}": expected a whole number from 1`);
@@ -384,6 +485,8 @@ export function parseSortArgs(
     merge,
     terminator: flagValue(values, "zero-terminated") ? 0 : 10,
     budgetBytes,
+    budgetRequestedBytes,
+    singleThread: parallelText === "1" || !workerAllowed,
     segmentBytes,
     tmpDirs: [...stringList(values, "temporary-directory"), ...stringList(values, "tmp-dir")],
     fanInMax,
@@ -411,6 +514,7 @@ export const sortCommand: Command = {
       memory,
       ...(request.tmpDirs.length > 0 ? { tmpDirs: request.tmpDirs } : {}),
       spillMode: request.spillMode,
+      lazyTmpDirs: true,
     });
     const order = orderFromDescriptor(request.descriptor);
     let exitCode: number = ExitCode.ok;
@@ -447,10 +551,12 @@ export const sortCommand: Command = {
           terminator: request.terminator,
           fanInMax: request.fanInMax,
           mergeOnly: request.merge,
+          useWorker: !request.singleThread,
           progress: report.progress,
           ...(request.recordBytes === undefined ? {} : { recordBytes: request.recordBytes }),
         });
         const s = report.stats;
+        s.memory.budgetRequestedBytes = request.budgetRequestedBytes;
         s.input.files = request.inputs.length;
         s.input.bytes = stats.inputBytes;
         s.input.records = stats.inputRecords;

@@ -61,6 +61,12 @@ export interface IoManagerOptions {
   onSignal?: (signal: Deno.Signal, exitCode: number) => void;
   /** Bytes of file an mmap channel maps at once (default 8 MiB). */
   mmapWindowBytes?: number;
+  /**
+   * Check the temp directories and create the private ones only when the first spill file is
+   * created (default false: at open). GNU sort fails on a missing `-T` directory only when it
+   * needs a temp file; an input that fits the budget sorts without one.
+   */
+  lazyTmpDirs?: boolean;
 }
 
 /** Options of {@linkcode IoManager.createRunWriter}. */
@@ -146,8 +152,13 @@ export class IoManager implements AsyncDisposable {
   readonly spillMode: "file" | "mmap";
   /** Live counters. */
   readonly stats: IoStats = emptyIoStats();
-  /** The private directories, one per temp directory. */
-  readonly privateDirs: readonly string[];
+  /** The private directories, one per temp directory (none yet while they are lazy). */
+  get privateDirs(): readonly string[] {
+    return this.#privateDirs;
+  }
+  #privateDirs: string[];
+  /** With `lazyTmpDirs`: the temp directories whose private directories are not made yet. */
+  #pendingTmpDirs: string[] | undefined = undefined;
   #memory: MemoryManager;
   #files = new Set<string>();
   #live = new Set<Closable>();
@@ -167,7 +178,7 @@ export class IoManager implements AsyncDisposable {
     options: IoManagerOptions,
   ) {
     this.#memory = memory;
-    this.privateDirs = privateDirs;
+    this.#privateDirs = privateDirs;
     this.spillMode = spillMode;
     this.#counter = new OperationCounter(
       options.faultInjection?.failAtOperation ?? 0,
@@ -193,18 +204,10 @@ export class IoManager implements AsyncDisposable {
     const tmpDirs = options.tmpDirs !== undefined && options.tmpDirs.length > 0
       ? options.tmpDirs
       : [defaultTmpDir()];
-    for (const dir of tmpDirs) await checkTmpDir(dir);
-    const privateDirs: string[] = [];
-    try {
-      for (const dir of tmpDirs) {
-        await sweepStaleDirs(dir);
-        privateDirs.push(await createPrivateDir(dir));
-      }
-    } catch (error) {
-      for (const dir of privateDirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
-      throw error;
-    }
+    const lazy = options.lazyTmpDirs ?? false;
+    const privateDirs = lazy ? [] : await makePrivateDirs(tmpDirs);
     const manager = new IoManager(options.memory, privateDirs, spillMode, options);
+    if (lazy) manager.#pendingTmpDirs = tmpDirs;
     // Safety net: a process that ends without close() still removes its files.
     globalThis.addEventListener("unload", manager.#onUnload);
     if (spillMode === "mmap") {
@@ -242,6 +245,11 @@ export class IoManager implements AsyncDisposable {
    */
   async createRunWriter(prefix: string, options: RunWriterOptions = {}): Promise<RunWriter> {
     this.#checkOpen();
+    const pending = this.#pendingTmpDirs;
+    if (pending !== undefined) {
+      this.#pendingTmpDirs = undefined;
+      this.#privateDirs = await makePrivateDirs(pending);
+    }
     const writeBehind = options.writeBehindSegments ?? 1;
     assert(Number.isSafeInteger(writeBehind) && writeBehind >= 0, "writeBehindSegments >= 0");
     const owner = options.owner ?? "spill-writer";
@@ -511,6 +519,7 @@ export class IoManager implements AsyncDisposable {
   }
 
   #nextPath(prefix: string): string {
+    assert(this.#privateDirs.length > 0, "private dirs exist before the first spill file");
     this.#fileCounter += 1;
     const dir = this.privateDirs[(this.#fileCounter - 1) % this.privateDirs.length]!;
     const name = prefix.replace(/[^A-Za-z0-9_-]/g, "_") || "run";
@@ -784,4 +793,20 @@ function randomTag(): string {
   let tag = "";
   for (const byte of bytes) tag += byte.toString(36).padStart(2, "0");
   return tag;
+}
+
+/** Checks the temp directories, sweeps stale private dirs and makes this process's ones. */
+async function makePrivateDirs(tmpDirs: readonly string[]): Promise<string[]> {
+  for (const dir of tmpDirs) await checkTmpDir(dir);
+  const privateDirs: string[] = [];
+  try {
+    for (const dir of tmpDirs) {
+      await sweepStaleDirs(dir);
+      privateDirs.push(await createPrivateDir(dir));
+    }
+  } catch (error) {
+    for (const dir of privateDirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw error;
+  }
+  return privateDirs;
 }

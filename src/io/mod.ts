@@ -22,4 +22,4 @@ export { OutputSink } from "./output_sink.ts";
 export { RunReader } from "./run_reader.ts";
 export type { SpillRun } from "./run_writer.ts";
 export { RunWriter } from "./run_writer.ts";
-export { readFileHead } from "./small_files.ts";
+export { fileDescriptorsFree, readFileHead } from "./small_files.ts";

@@ -65,6 +65,11 @@ export interface JobStats {
   memory: {
     /** The budget (-S, taskmanager.memory.managed.size) in bytes. */
     budgetBytes: number;
+    /**
+     * The budget that was asked for: equal to `budgetBytes` unless a tiny `sort -S` (GNU sort
+     * accepts `-S1`) was raised to the least budget spillway sorts in.
+     */
+    budgetRequestedBytes: number;
     /** The page size in bytes. */
     segmentBytes: number;
     /** Pages in the budget. */
@@ -219,6 +224,9 @@ export class JobStatsRecorder implements ProgressSink {
     const memory = sources.memory;
     if (memory !== undefined) {
       stats.memory.budgetBytes = memory.budgetBytes;
+      if (stats.memory.budgetRequestedBytes === 0) {
+        stats.memory.budgetRequestedBytes = memory.budgetBytes;
+      }
       stats.memory.segmentBytes = memory.segmentBytes;
       stats.memory.pagesBudget = memory.totalPages;
       stats.memory.pagesPeak = memory.peakPages;
@@ -267,7 +275,14 @@ export function emptyJobStats(command: string): JobStats {
       files: 0,
       mappedBytesPeak: 0,
     },
-    memory: { budgetBytes: 0, segmentBytes: 0, pagesBudget: 0, pagesPeak: 0, peakRssBytes: 0 },
+    memory: {
+      budgetBytes: 0,
+      budgetRequestedBytes: 0,
+      segmentBytes: 0,
+      pagesBudget: 0,
+      pagesPeak: 0,
+      peakRssBytes: 0,
+    },
     timeMs: { total: 0, read: 0, sort: 0, spill: 0, merge: 0, count: 0, write: 0 },
     leaks: { pages: 0, bytes: 0, dropped: 0, report: "" },
   };
@@ -360,7 +375,11 @@ function renderText(stats: JobStats, label: StepLabel | undefined): string {
     } written, ${bytes(s.bytesReadBack)} read back, ${s.files} files${
       s.mappedBytesPeak > 0 ? `, ${formatBytes(s.mappedBytesPeak)} mapped at most` : ""
     }`,
-    `  memory:  budget ${formatBytes(m.budgetBytes)} = ${m.pagesBudget} pages of ${
+    `  memory:  budget ${formatBytes(m.budgetBytes)}${
+      m.budgetRequestedBytes !== 0 && m.budgetRequestedBytes !== m.budgetBytes
+        ? ` (raised from ${formatBytes(m.budgetRequestedBytes)}: the least spillway sorts in)`
+        : ""
+    } = ${m.pagesBudget} pages of ${
       formatBytes(m.segmentBytes)
     }, peak ${m.pagesPeak} pages, peak RSS ${formatBytes(m.peakRssBytes)}`,
     `  time:    ${t.total} ms${phases === "" ? "" : ` (${phases})`}`,

@@ -648,6 +648,14 @@ class ExternalSorter {
     }
   }
 
+  /** Whether the free pages allow at least a 2-way merge (see {@linkcode #mergeLayout}). */
+  #mergeFits(): boolean {
+    const pages = this.#memory.freePages;
+    const writerPages = 1 +
+      clamp(Math.floor(pages / 64), 1, Math.max(1, (4 << 20) / this.#memory.segmentBytes));
+    return pages - writerPages - 2 >= 2 * 3;
+  }
+
   /** Fan-in and read-ahead for merging `runCount` runs in the whole budget. */
   #mergeLayout(
     runCount: number,
@@ -685,8 +693,13 @@ class ExternalSorter {
       assert(run !== undefined, "a run slot was never filled");
       return run;
     });
-    const { fanIn } = this.#mergeLayout(runs.length + (this.#memoryRun === undefined ? 0 : 1));
-    this.#stats.fanIn = fanIn;
+    // A small budget without a Worker can leave too few pages beside the in-memory run for
+    // even a 2-way merge: then that run is spilled too, which frees its pages.
+    const tight = this.#memoryRun !== undefined && !this.#mergeFits();
+    const { fanIn } = tight
+      ? { fanIn: 1 }
+      : this.#mergeLayout(runs.length + (this.#memoryRun === undefined ? 0 : 1));
+    if (!tight) this.#stats.fanIn = fanIn;
     if (this.#memoryRun !== undefined && runs.length + 1 > fanIn) {
       // The budget allows fewer inputs than planned: spill the in-memory run after all.
       const slot = this.#runs.length;
@@ -697,11 +710,19 @@ class ExternalSorter {
       buffer.release();
       runs = this.#runs.map((run) => run!);
     }
+    if (tight) this.#stats.fanIn = this.#mergeLayout(runs.length).fanIn;
     let passCount = 1;
-    for (let width = runs.length; width > fanIn; width = Math.ceil(width / fanIn)) passCount += 1;
-    while (runs.length > fanIn) {
+    for (
+      let width = runs.length;
+      width > this.#stats.fanIn;
+      width = Math.ceil(width / this.#stats.fanIn)
+    ) {
+      passCount += 1;
+    }
+    const passFanIn = this.#stats.fanIn;
+    while (runs.length > passFanIn) {
       this.#mergePhase(runs, this.#stats.mergePasses + 1, passCount);
-      runs = await this.#mergePass(runs, fanIn);
+      runs = await this.#mergePass(runs, passFanIn);
     }
     const memoryRun = this.#memoryRun;
     const { readAheadSegments, writerSegments } = this.#mergeLayout(
@@ -815,8 +836,36 @@ class ExternalSorter {
     }
   }
 
-  /** `-m`: merges already sorted inputs. */
+  /**
+   * `-m`: merges already sorted inputs. More inputs than the fan-in (`--batch-size`, or what
+   * `ulimit -n` allows) are first merged in groups of the fan-in into spill runs, in input
+   * order, so ties still keep input order; then the runs are merged as after a sort.
+   */
   async #mergeInputs(inputs: readonly string[], output: string | undefined): Promise<void> {
+    const fanIn = this.#mergeLayout(inputs.length).fanIn;
+    if (inputs.length <= fanIn) {
+      await this.#writeOutput(output, 1, (sink) => this.#mergeInputGroup(inputs, sink));
+      return;
+    }
+    for (let start = 0; start < inputs.length; start += fanIn) {
+      const group = inputs.slice(start, start + fanIn);
+      const writer = await this.#io.createRunWriter("sort-merge", { owner: "sort-merge-out" });
+      try {
+        await this.#mergeInputGroup(
+          group,
+          (bytes, offset, length) => writer.writeRecord(bytes, offset, length),
+        );
+        this.#runs.push(await writer.finish());
+      } catch (error) {
+        await writer.abort();
+        throw error;
+      }
+    }
+    this.#stats.mergePasses += 1;
+    await this.#mergeRuns(output);
+  }
+
+  async #mergeInputGroup(inputs: readonly string[], sink: RecordSink): Promise<void> {
     const cursors: LineCursor[] = [];
     const pages = this.#memory.freePages;
     const chunkSegments = clamp(Math.floor((pages - 4) / Math.max(1, inputs.length) / 2), 1, 64);
@@ -829,13 +878,11 @@ class ExternalSorter {
         });
         cursors.push(new LineCursor(reader, this.#terminator, this.#stats));
       }
-      await this.#writeOutput(output, 1, async (sink) => {
-        await mergeCursors(cursors, sink, {
-          order: this.#order,
-          unique: this.#unique,
-          memory: this.#memory,
-          owner: "sort-unique",
-        });
+      await mergeCursors(cursors, sink, {
+        order: this.#order,
+        unique: this.#unique,
+        memory: this.#memory,
+        owner: "sort-unique",
       });
     } finally {
       for (const cursor of cursors) await cursor.close();

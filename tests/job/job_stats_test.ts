@@ -31,6 +31,7 @@ const STABLE_KEYS = [
   "leaks.pages",
   "leaks.report",
   "memory.budgetBytes",
+  "memory.budgetRequestedBytes",
   "memory.pagesBudget",
   "memory.pagesPeak",
   "memory.peakRssBytes",
