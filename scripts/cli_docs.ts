@@ -28,6 +28,10 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
 - **Temp files**: \`-T/--tmp-dir DIR\` (repeatable, used round-robin; default \`$TMPDIR\` or
   \`/tmp\`). Spill files live in a private directory per process and are deleted on exit, on
   errors and on SIGINT/SIGTERM/SIGHUP (docs/spill-format.md).
+- **Inputs**: \`-\` is standard input. A FILE whose name ends in \`.gz\` is decompressed as gzip
+  (concatenated members too, as \`zcat\` reads them; a damaged one is exit 2); standard input and
+  other names are read as they are. Relative paths mean the caller's directory, also under
+  \`deno task spillway\` and \`deno task demo\` (README).
 - **Outputs** (\`-o FILE\`) are written to a temporary file beside the target and renamed when
   complete: \`-o\` may name an input, and a failure leaves the target untouched.
 - **Reports**: \`--progress\`/\`--no-progress\` (a progress line on stderr, by default only when

@@ -2,7 +2,7 @@ import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { VERSION } from "../src/cli/mod.ts";
 
 /** Layers from the bottom up: each may import only from layers to its left, through mod.ts. */
-const LAYERS = ["base", "memory", "io", "gen", "sort", "count", "job", "cli"];
+const LAYERS = ["base", "memory", "kernels", "io", "gen", "sort", "count", "job", "cli"];
 const FILE_APIS =
   /\bDeno\.(open|openSync|create|createSync|readFile|readFileSync|readTextFile|readTextFileSync|writeFile|writeFileSync|writeTextFile|writeTextFileSync|remove|removeSync|mkdir|mkdirSync|makeTempDir|makeTempFile|rename|renameSync|truncate|readDir|readDirSync)\b/;
 const TEST_LIBRARIES = /from\s+["'](node:assert|node:assert\/strict|fast-check)["']/;

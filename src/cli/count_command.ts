@@ -58,7 +58,7 @@ Output:
       --min-count=N      only words counted at least N times
       --distinct         print only the number of distinct words
       --total            print only the number of words (with --distinct: both, distinct
-                         first)
+                         first; json and yaml print {"distinct": N, "total": N})
       --format=FORMAT    tsv (default), csv, json or yaml (see docs/count.md for escaping)
   -o, --output=FILE      write to FILE atomically (default standard output)
 
@@ -331,11 +331,7 @@ export async function countWords(
         total += count;
         return undefined;
       });
-      const lines = [
-        ...(request.distinct ? [String(distinct)] : []),
-        ...(request.total ? [String(total)] : []),
-      ];
-      const bytes = new TextEncoder().encode(lines.join("\n") + "\n");
+      const bytes = new TextEncoder().encode(numbersText(request, distinct, total));
       const pending = sink.write(bytes, 0, bytes.length);
       if (pending) await pending;
     } else {
@@ -410,6 +406,7 @@ export const countCommand: Command = {
   async run(argv: readonly string[]): Promise<number> {
     const { request, values } = parseCountArgs(argv);
     using report = CommandReport.start("count", values);
+    await report.checkTargets(request.output);
     const memory = new MemoryManager({
       budgetBytes: request.budgetBytes,
       ...(request.segmentBytes === undefined ? {} : { segmentBytes: request.segmentBytes }),
@@ -460,3 +457,21 @@ export const countCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * The output of `--distinct`/`--total`: one number a line (tsv, csv), or one object with the
+ * numbers asked for (json, yaml), so that every json or yaml output parses.
+ */
+function numbersText(request: CountRequest, distinct: number, total: number): string {
+  const numbers: Array<[string, number]> = [
+    ...(request.distinct ? [["distinct", distinct] as [string, number]] : []),
+    ...(request.total ? [["total", total] as [string, number]] : []),
+  ];
+  if (request.format === "json") {
+    return `{${numbers.map(([name, value]) => `"${name}": ${value}`).join(", ")}}\n`;
+  }
+  if (request.format === "yaml") {
+    return numbers.map(([name, value]) => `${name}: ${value}\n`).join("");
+  }
+  return numbers.map(([, value]) => `${value}\n`).join("");
+}

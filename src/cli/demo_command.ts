@@ -31,7 +31,7 @@ export const demoCommand: Command = {
       job: { type: "string" },
       progress: { type: "boolean" },
     });
-    const jobPath = stringValue(values, "job") ?? DEMO_JOB;
+    const jobPath = stringValue(values, "job") ?? bundledDemoJob();
     if (jobPath === DEMO_JOB && !isFile(DEMO_JOB)) {
       throw new InputError(
         `Cannot find ${DEMO_JOB} in ${Deno.cwd()}; run 'deno task demo' in the project folder or give --job FILE`,
@@ -109,6 +109,17 @@ function stepLine(name: string, width: number, stats: JobStats): string {
     `leaks ${stats.leaks.pages}`,
     `${stats.timeMs.total} ms`,
   ].join("  ");
+}
+
+/**
+ * The bundled job: `data/demo.yaml` when run in the project folder, else the one beside this
+ * module when spillway runs from source (`deno task demo` from another directory); the compiled
+ * binary does not embed it.
+ */
+function bundledDemoJob(): string {
+  if (isFile(DEMO_JOB)) return DEMO_JOB;
+  const beside = new URL(`../../${DEMO_JOB}`, import.meta.url);
+  return beside.protocol === "file:" && isFile(beside.pathname) ? beside.pathname : DEMO_JOB;
 }
 
 function isFile(path: string): boolean {

@@ -66,6 +66,11 @@ Deno.test({
       const counted = await run(["count"], "b a b c b a\n");
       strictEqual(counted.code, 0, counted.stderr);
       strictEqual(counted.stdout, "b\t3\na\t2\nc\t1\n");
+      // Relative paths mean the directory the binary runs in (here `dir`), also for -o.
+      await Deno.writeTextFile(`${dir}/in.txt`, "b\na\n");
+      const relative = await run(["sort", "-o", "out.txt", "in.txt"]);
+      strictEqual(relative.code, 0, relative.stderr);
+      strictEqual(await Deno.readTextFile(`${dir}/out.txt`), "a\nb\n");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -1,0 +1,118 @@
+// Gather: copies records in index order into spill block payloads (varint length + bytes; a
+// record, even its varint, may continue into the next block). The caller seals each block
+// (header + CRC32C stay in TypeScript).
+//
+// State (u32 words at `state`, see docs/kernels.md):
+//   0 index      1 count      2 next entry   3 pageTable   4 shift
+//   5 outPos     6 outEnd     7 bytes of the next entry's encoding already written
+//   8 a sum of bytes touched ahead (kept so the reads are not optimized away)
+
+const ENTRY: usize = 16;
+/** How many entries ahead the gather touches records. */
+const PREFETCH: u32 = 8;
+
+/** Returned when every entry is written. */
+const DONE: u32 = 0;
+/** Returned when the output block is full and entries remain. */
+const OUTPUT_FULL: u32 = 1;
+
+// @ts-ignore: decorator
+@inline function varintBytes(value: u32): u32 {
+  return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x20_0000 ? 3 : value < 0x1000_0000 ? 4 : 5;
+}
+
+/** Writes one encoding byte `k` (0-based) of varint(value). */
+// @ts-ignore: decorator
+@inline function varintByte(value: u32, k: u32, total: u32): u8 {
+  const group = (value >>> (7 * k)) & 0x7f;
+  return <u8>(k + 1 < total ? group | 0x80 : group);
+}
+
+/**
+ * Writes encoding bytes [done, ...) of a record of `length` bytes at `record` into [out, end):
+ * returns how many encoding bytes are written in total now.
+ */
+export function writeEncoded(record: usize, length: u32, done: u32, out: usize, end: usize): u32 {
+  const head = varintBytes(length);
+  const total = head + length;
+  let at = out;
+  let k = done;
+  while (k < head && at < end) {
+    store<u8>(at, varintByte(length, k, head));
+    at += 1;
+    k += 1;
+  }
+  if (k >= head && at < end) {
+    const from = k - head;
+    const room = <u32>(end - at);
+    const n = length - from < room ? length - from : room;
+    memory.copy(at, record + <usize>from, <usize>n);
+    k += n;
+  }
+  return k < total ? k : total;
+}
+
+/** Runs the gather until every entry is written (0) or the output block is full (1). */
+export function gather(state: usize): u32 {
+  const index = <usize>load<u32>(state);
+  const count = load<u32>(state, 4);
+  let next = load<u32>(state, 8);
+  const pageTable = <usize>load<u32>(state, 12);
+  const shift = load<u32>(state, 16);
+  const mask: u32 = (1 << shift) - 1;
+  let out = <usize>load<u32>(state, 20);
+  const end = <usize>load<u32>(state, 24);
+  let done = load<u32>(state, 28);
+  const memoryEnd = <u64>memory.size() << 16;
+  let status = DONE;
+  // Touching the record PREFETCH entries ahead starts its cache miss early, so several misses
+  // are in flight while records are copied (wasm has no prefetch instruction).
+  let touched: u32 = 0;
+  while (next < count) {
+    const e = index + <usize>next * ENTRY;
+    if (next + PREFETCH < count) {
+      const ahead = load<u32>(e + PREFETCH * ENTRY, 8);
+      touched += <u32>load<u8>(
+        <usize>load<u32>(pageTable + (<usize>(ahead >>> shift) << 2)) + <usize>(ahead & mask),
+      );
+    }
+    const address = load<u32>(e, 8);
+    const length = load<u32>(e, 12);
+    const record = <usize>load<u32>(pageTable + (<usize>(address >>> shift) << 2)) + <usize>(address & mask);
+    if (done == 0 && length < 0x80 && out + 1 + <usize>length <= end) {
+      store<u8>(out, <u8>length);
+      const rounded = <usize>((length + 7) & ~7);
+      if (out + 1 + rounded <= end && <u64>record + <u64>rounded <= memoryEnd) {
+        // Whole words: may copy up to 7 bytes past the record, all inside the output block
+        // (the next record overwrites them) and read inside the memory.
+        for (let k: usize = 0; k < rounded; k += 8) {
+          store<u64>(out + 1 + k, load<u64>(record + k));
+        }
+      } else {
+        memory.copy(out + 1, record, <usize>length);
+      }
+      out += 1 + <usize>length;
+      next += 1;
+      continue;
+    }
+    if (out >= end) {
+      status = OUTPUT_FULL;
+      break;
+    }
+    const written = writeEncoded(record, length, done, out, end);
+    out += <usize>(written - done);
+    if (written == varintBytes(length) + length) {
+      done = 0;
+      next += 1;
+    } else {
+      done = written;
+      status = OUTPUT_FULL;
+      break;
+    }
+  }
+  store<u32>(state, next, 8);
+  store<u32>(state, <u32>out, 20);
+  store<u32>(state, done, 28);
+  store<u32>(state, touched, 32);
+  return status;
+}

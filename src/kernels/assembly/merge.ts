@@ -1,0 +1,241 @@
+// Merge step: a k-way merge of in-memory blocks of sorted records (varint length + bytes,
+// plain byte order, optionally reversed) into a spill block payload. Runs until the output
+// block is full or an input that is not finished has no complete record left, then returns to
+// TypeScript, which refills (or finishes) that input or seals the output block.
+//
+// State at `state` (see docs/kernels.md):
+//   word 0 inputCount   1 outPos   2 outEnd   3 reverse   4 pending input (0xffffffff: none)
+//   word 5 encoding bytes of the pending record already written   6 input asking (status 2, 3)
+//   word 7 records finished (wraps at 2^32)
+//   bytes 32 + 32 * i: input i: pos, end, finished, (kernel's: head, length, unused, prefix u64)
+//   bytes 32 + 32 * k: the loser tree, k words (kernel's scratch)
+
+import { writeEncoded } from "./gather";
+
+const DONE: u32 = 0;
+const OUTPUT_FULL: u32 = 1;
+const NEED_INPUT: u32 = 2;
+const CORRUPT: u32 = 3;
+const NONE: u32 = 0xffffffff;
+const INPUTS: usize = 32;
+const INPUT_BYTES: usize = 32;
+/** Head length of an input with no record to offer (finished and drained). */
+const DEAD: u32 = 0xffffffff;
+
+// @ts-ignore: decorator
+@inline function inputAt(state: usize, i: u32): usize {
+  return state + INPUTS + <usize>i * INPUT_BYTES;
+}
+
+/**
+ * Decodes the head record of input `inp`: 0 ok, 1 no complete record (needs more bytes),
+ * 2 drained for good (finished and empty), 3 corrupt (finished mid-record or bad varint).
+ */
+function loadHead(inp: usize, reverse: bool): u32 {
+  const pos = <usize>load<u32>(inp);
+  const end = <usize>load<u32>(inp, 4);
+  const finished = load<u32>(inp, 8) != 0;
+  if (pos >= end) {
+    if (finished) {
+      store<u32>(inp, DEAD, 16);
+      return 2;
+    }
+    return 1;
+  }
+  let length: u32 = 0;
+  let shift: u32 = 0;
+  let at = pos;
+  for (;;) {
+    if (at >= end) return finished ? 3 : 1;
+    const byte = <u32>load<u8>(at);
+    at += 1;
+    if (shift == 28 && byte > 0x0f) return 3;
+    length |= (byte & 0x7f) << shift;
+    if (byte < 0x80) break;
+    shift += 7;
+  }
+  if (<u64>at + <u64>length > <u64>end) return finished ? 3 : 1;
+  let prefix: u64 = 0;
+  if (length >= 8) {
+    prefix = bswap<u64>(load<u64>(at));
+  } else {
+    for (let b: u32 = 0; b < 8; b += 1) {
+      prefix = (prefix << 8) | (b < length ? <u64>load<u8>(at + <usize>b) : 0);
+    }
+  }
+  store<u32>(inp, <u32>at, 12);
+  store<u32>(inp, length, 16);
+  store<u64>(inp, reverse ? ~prefix : prefix, 24);
+  return 0;
+}
+
+/** Whether input a's head sorts strictly before input b's (drained inputs lose; ties: index). */
+function beats(state: usize, a: u32, b: u32, reverse: bool): bool {
+  const ia = inputAt(state, a);
+  const ib = inputAt(state, b);
+  const la = load<u32>(ia, 16);
+  const lb = load<u32>(ib, 16);
+  if (la == DEAD || lb == DEAD) {
+    if (la == DEAD && lb == DEAD) return a < b;
+    return lb == DEAD;
+  }
+  const pa = load<u64>(ia, 24);
+  const pb = load<u64>(ib, 24);
+  if (pa != pb) return pa < pb;
+  const common = la < lb ? la : lb;
+  let c: i32 = 0;
+  if (common > 8) {
+    const ra = <usize>load<u32>(ia, 12);
+    const rb = <usize>load<u32>(ib, 12);
+    let k: u32 = 8;
+    while (k + 8 <= common) {
+      const x = bswap<u64>(load<u64>(ra + <usize>k));
+      const y = bswap<u64>(load<u64>(rb + <usize>k));
+      if (x != y) {
+        c = x < y ? -1 : 1;
+        break;
+      }
+      k += 8;
+    }
+    if (c == 0) {
+      while (k < common) {
+        const d = <i32>load<u8>(ra + <usize>k) - <i32>load<u8>(rb + <usize>k);
+        if (d != 0) {
+          c = d;
+          break;
+        }
+        k += 1;
+      }
+    }
+  }
+  if (c == 0) {
+    if (la == lb) return a < b;
+    c = la < lb ? -1 : 1;
+  }
+  return reverse ? c > 0 : c < 0;
+}
+
+/** Runs the merge (see the header); returns 0 done, 1 output full, 2 need input, 3 corrupt. */
+export function mergeStep(state: usize): u32 {
+  const k = load<u32>(state);
+  let out = <usize>load<u32>(state, 4);
+  const end = <usize>load<u32>(state, 8);
+  const reverse = load<u32>(state, 12) != 0;
+  const tree = state + INPUTS + <usize>k * INPUT_BYTES;
+  let records = load<u32>(state, 28);
+  // 1. Finish the record the last call left half-written.
+  const pending = load<u32>(state, 16);
+  if (pending != NONE) {
+    const inp = inputAt(state, pending);
+    const head = loadHead(inp, reverse);
+    if (head != 0) {
+      store<u32>(state, pending, 24);
+      return CORRUPT;
+    }
+    if (out >= end) return OUTPUT_FULL;
+    const length = load<u32>(inp, 16);
+    const done = load<u32>(state, 20);
+    const written = writeEncoded(<usize>load<u32>(inp, 12), length, done, out, end);
+    out += <usize>(written - done);
+    store<u32>(state, <u32>out, 4);
+    if (written != encodedBytes(length)) {
+      store<u32>(state, written, 20);
+      return OUTPUT_FULL;
+    }
+    store<u32>(inp, load<u32>(inp, 12) + length);
+    store<u32>(state, NONE, 16);
+    store<u32>(state, 0, 20);
+    records += 1;
+    store<u32>(state, records, 28);
+  }
+  // 2. Every head must be present (or drained for good) before the first comparison.
+  for (let i: u32 = 0; i < k; i += 1) {
+    const head = loadHead(inputAt(state, i), reverse);
+    if (head == 1 || head == 3) {
+      store<u32>(state, i, 24);
+      return head == 1 ? NEED_INPUT : CORRUPT;
+    }
+  }
+  // 3. Build the loser tree: tree[0] the winner, tree[1..k) the losers.
+  if (k == 1) {
+    store<u32>(tree, 0);
+  } else {
+    store<u32>(tree, build(state, tree, 1, k, reverse));
+  }
+  for (;;) {
+    const w = load<u32>(tree);
+    const inp = inputAt(state, w);
+    const length = load<u32>(inp, 16);
+    if (length == DEAD) {
+      store<u32>(state, <u32>out, 4);
+      store<u32>(state, records, 28);
+      return DONE;
+    }
+    if (out >= end) {
+      store<u32>(state, <u32>out, 4);
+      store<u32>(state, records, 28);
+      return OUTPUT_FULL;
+    }
+    const record = <usize>load<u32>(inp, 12);
+    if (length < 0x80 && out + 1 + <usize>length <= end) {
+      store<u8>(out, <u8>length);
+      memory.copy(out + 1, record, <usize>length);
+      out += 1 + <usize>length;
+    } else {
+      const written = writeEncoded(record, length, 0, out, end);
+      out += <usize>written;
+      if (written != encodedBytes(length)) {
+        store<u32>(state, <u32>out, 4);
+        store<u32>(state, w, 16);
+        store<u32>(state, written, 20);
+        store<u32>(state, records, 28);
+        return OUTPUT_FULL;
+      }
+    }
+    records += 1;
+    store<u32>(inp, <u32>(record + <usize>length));
+    const head = loadHead(inp, reverse);
+    if (head == 1 || head == 3) {
+      store<u32>(state, <u32>out, 4);
+      store<u32>(state, w, 24);
+      store<u32>(state, records, 28);
+      return head == 1 ? NEED_INPUT : CORRUPT;
+    }
+    // Replay w's path from its leaf to the root.
+    let candidate = w;
+    let node = (k + w) >> 1;
+    while (node >= 1) {
+      const slot = tree + (<usize>node << 2);
+      const opponent = load<u32>(slot);
+      if (beats(state, opponent, candidate, reverse)) {
+        store<u32>(slot, candidate);
+        candidate = opponent;
+      }
+      node >>= 1;
+    }
+    store<u32>(tree, candidate);
+  }
+  return DONE; // not reached: the loop returns
+}
+
+/**
+ * Plays the matches of the subtree under `node` (leaves: inputs at node - k for node >= k),
+ * stores each match's loser in tree[node] and returns the subtree's winner.
+ */
+function build(state: usize, tree: usize, node: u32, k: u32, reverse: bool): u32 {
+  if (node >= k) return node - k;
+  const a = build(state, tree, 2 * node, k, reverse);
+  const b = build(state, tree, 2 * node + 1, k, reverse);
+  if (beats(state, a, b, reverse)) {
+    store<u32>(tree + (<usize>node << 2), b);
+    return a;
+  }
+  store<u32>(tree + (<usize>node << 2), a);
+  return b;
+}
+
+// @ts-ignore: decorator
+@inline function encodedBytes(length: u32): u32 {
+  const head: u32 = length < 0x80 ? 1 : length < 0x4000 ? 2 : length < 0x20_0000 ? 3 : length < 0x1000_0000 ? 4 : 5;
+  return head + length;
+}

@@ -1,0 +1,472 @@
+// Index sorts over the sort buffer's index layout (see docs/kernels.md):
+//
+//   entry (16 bytes): u32 prefix0 | u32 prefix1 | u32 address | u32 length
+//   address = segmentIndex * segmentBytes + byteOffset; the page of segment s starts at
+//   load<u32>(pageTable + 4 * s) in this memory.
+//
+// No static mutable state: every buffer (radix counts, the explicit stack) is caller scratch.
+
+const ENTRY: usize = 16;
+const INSERTION_MAX: i32 = 12;
+const BUCKET_MIN_COUNT: u32 = 4096;
+const BUCKETS: u32 = 65536;
+/** Entries of the explicit range stack (3 words each): 2 * log2(2^32) pushes at most. */
+const STACK_ENTRIES: u32 = 128;
+
+/** Bytes of scratch that sortBytesIndex and sortIndexTie need. */
+export function sortScratchBytes(): u32 {
+  return (BUCKETS + 1) * 4 + BUCKETS * 4 + STACK_ENTRIES * 12;
+}
+
+// @ts-ignore: decorator
+@inline function prefixOf(e: usize): u64 {
+  // Words 0 and 1 as one unsigned integer: word 0 high.
+  return rotr<u64>(load<u64>(e), 32);
+}
+
+// @ts-ignore: decorator
+@inline function swapEntries(a: usize, b: usize): void {
+  const a0 = load<u64>(a);
+  const a1 = load<u64>(a, 8);
+  store<u64>(a, load<u64>(b));
+  store<u64>(a, load<u64>(b, 8), 8);
+  store<u64>(b, a0);
+  store<u64>(b, a1, 8);
+}
+
+// @ts-ignore: decorator
+@inline function recordAt(pageTable: usize, shift: u32, mask: u32, address: u32): usize {
+  return <usize>load<u32>(pageTable + (<usize>(address >>> shift) << 2)) + <usize>(address & mask);
+}
+
+/** Compares `n` bytes at a and b from `from` on; returns the sign of the first difference. */
+function compareFrom(a: usize, b: usize, from: i32, n: i32): i32 {
+  let k = from;
+  while (k + 8 <= n) {
+    const x = bswap<u64>(load<u64>(a + <usize>k));
+    const y = bswap<u64>(load<u64>(b + <usize>k));
+    if (x != y) return x < y ? -1 : 1;
+    k += 8;
+  }
+  while (k < n) {
+    const d = <i32>load<u8>(a + <usize>k) - <i32>load<u8>(b + <usize>k);
+    if (d != 0) return d;
+    k += 1;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// sortBytesIndex: multikey quicksort with 8-byte digits (the plain-bytes path of index_sort.ts)
+
+// @ts-ignore: decorator
+@inline function restOf(e: usize, skip: i32, keyBytes: i32): i32 {
+  const length: i32 = keyBytes >= 0 ? keyBytes : <i32>load<u32>(e, 12);
+  const remaining = length - skip;
+  return remaining > 8 ? 9 : remaining < 0 ? 0 : remaining;
+}
+
+function digitCompare(a: usize, b: usize, skip: i32, keyBytes: i32, restSign: i32): i32 {
+  const pa = prefixOf(a);
+  const pb = prefixOf(b);
+  if (pa != pb) return pa < pb ? -1 : 1;
+  return (restOf(a, skip, keyBytes) - restOf(b, skip, keyBytes)) * restSign;
+}
+
+function medianOfThree(
+  index: usize, x: i32, y: i32, z: i32, skip: i32, keyBytes: i32, restSign: i32,
+): i32 {
+  const ex = index + <usize>x * ENTRY;
+  const ey = index + <usize>y * ENTRY;
+  const ez = index + <usize>z * ENTRY;
+  const xy = digitCompare(ex, ey, skip, keyBytes, restSign);
+  const yz = digitCompare(ey, ez, skip, keyBytes, restSign);
+  if (xy < 0) {
+    if (yz < 0) return y;
+    return digitCompare(ex, ez, skip, keyBytes, restSign) < 0 ? z : x;
+  }
+  if (yz > 0) return y;
+  return digitCompare(ex, ez, skip, keyBytes, restSign) < 0 ? x : z;
+}
+
+function rekey(
+  index: usize, start: i32, end: i32, depth: i32,
+  pageTable: usize, shift: u32, reverse: bool, keyOffset: u32, keyBytes: i32,
+): void {
+  const mask: u32 = (1 << shift) - 1;
+  const skip = depth * 8;
+  for (let i = start; i < end; i += 1) {
+    const e = index + <usize>i * ENTRY;
+    const length: i32 = keyBytes >= 0 ? keyBytes : <i32>load<u32>(e, 12);
+    const o = recordAt(pageTable, shift, mask, load<u32>(e, 8)) + <usize>keyOffset + <usize>skip;
+    const available = length - skip;
+    let value: u64 = 0;
+    if (available >= 8) {
+      value = bswap<u64>(load<u64>(o));
+    } else {
+      for (let b = 0; b < 8; b += 1) {
+        const byte: u64 = b < available ? <u64>load<u8>(o + <usize>b) : 0;
+        value = (value << 8) | byte;
+      }
+    }
+    if (reverse) value = ~value;
+    store<u32>(e, <u32>(value >>> 32));
+    store<u32>(e, <u32>value, 4);
+  }
+}
+
+/** Sorts entries [lo, hi) by address (distinct): quicksort, insertion sort for short ranges. */
+function sortByAddress(index: usize, lo: i32, hi: i32): void {
+  while (hi - lo > 16) {
+    const mid = lo + ((hi - lo) >> 1);
+    const el = index + <usize>lo * ENTRY;
+    const em = index + <usize>mid * ENTRY;
+    const eh = index + <usize>(hi - 1) * ENTRY;
+    // Median of three into lo.
+    if (load<u32>(em, 8) < load<u32>(el, 8)) swapEntries(em, el);
+    if (load<u32>(eh, 8) < load<u32>(el, 8)) swapEntries(eh, el);
+    if (load<u32>(eh, 8) < load<u32>(em, 8)) swapEntries(eh, em);
+    swapEntries(el, em);
+    const pivot = load<u32>(el, 8);
+    let i = lo + 1;
+    let j = hi - 1;
+    for (;;) {
+      while (i <= j && load<u32>(index + <usize>i * ENTRY, 8) < pivot) i += 1;
+      while (j >= i && load<u32>(index + <usize>j * ENTRY, 8) > pivot) j -= 1;
+      if (i >= j) break;
+      swapEntries(index + <usize>i * ENTRY, index + <usize>j * ENTRY);
+      i += 1;
+      j -= 1;
+    }
+    swapEntries(el, index + <usize>j * ENTRY);
+    if (j - lo < hi - j - 1) {
+      sortByAddress(index, lo, j);
+      lo = j + 1;
+    } else {
+      sortByAddress(index, j + 1, hi);
+      hi = j;
+    }
+  }
+  for (let i = lo + 1; i < hi; i += 1) {
+    for (let j = i; j > lo; j -= 1) {
+      const a = index + <usize>(j - 1) * ENTRY;
+      const b = a + ENTRY;
+      if (load<u32>(a, 8) <= load<u32>(b, 8)) break;
+      swapEntries(a, b);
+    }
+  }
+}
+
+/** In-place American flag permutation on the top 16 bits of word 0; fills starts[0..65536]. */
+function bucketTop16(index: usize, count: u32, starts: usize, next: usize): void {
+  memory.fill(starts, 0, <usize>(BUCKETS + 1) * 4);
+  for (let i: u32 = 0; i < count; i += 1) {
+    const at = starts + ((<usize>(load<u32>(index + <usize>i * ENTRY) >>> 16) + 1) << 2);
+    store<u32>(at, load<u32>(at) + 1);
+  }
+  for (let b: u32 = 0; b < BUCKETS; b += 1) {
+    const at = starts + (<usize>b << 2);
+    store<u32>(at, load<u32>(at, 4) + load<u32>(at), 4);
+  }
+  memory.copy(next, starts, <usize>BUCKETS * 4);
+  for (let b: u32 = 0; b < BUCKETS; b += 1) {
+    const end = load<u32>(starts + (<usize>(b + 1) << 2));
+    let i = load<u32>(next + (<usize>b << 2));
+    while (i < end) {
+      const at = index + <usize>i * ENTRY;
+      let target = load<u32>(at) >>> 16;
+      if (target == b) {
+        i += 1;
+        continue;
+      }
+      let w01 = load<u64>(at);
+      let w23 = load<u64>(at, 8);
+      while (target != b) {
+        const slot = next + (<usize>target << 2);
+        const destIndex = load<u32>(slot);
+        store<u32>(slot, destIndex + 1);
+        const dest = index + <usize>destIndex * ENTRY;
+        const d01 = load<u64>(dest);
+        const d23 = load<u64>(dest, 8);
+        store<u64>(dest, w01);
+        store<u64>(dest, w23, 8);
+        w01 = d01;
+        w23 = d23;
+        target = (<u32>w01) >>> 16;
+      }
+      store<u64>(at, w01);
+      store<u64>(at, w23, 8);
+      i += 1;
+    }
+    store<u32>(next + (<usize>b << 2), end);
+  }
+}
+
+/**
+ * Sorts `count` index entries at `index` by plain memcmp of a byte key, then address (the
+ * plain-bytes path of today's `sortBytesIndex`: same result, same final index words).
+ */
+export function sortBytesIndex(
+  index: usize, count: u32, pageTable: usize, shift: u32, reverse: u32,
+  keyOffset: u32, keyBytes: i32, scratch: usize,
+): void {
+  multikey(index, count, pageTable, shift, reverse != 0, keyOffset, keyBytes, scratch, false);
+}
+
+/**
+ * The order of sortIndexTie (prefix, whole record in byte order, then address) by the multikey
+ * sort: with plain-bytes prefixes, "prefix then record" is the record's byte order, so the
+ * multikey sort with address ties gives the same (unique) order; the prefix words it re-keys
+ * are then restored. Records are read once per 8-byte digit instead of once per comparison.
+ */
+export function sortIndexMultikey(
+  index: usize, count: u32, pageTable: usize, shift: u32, reverse: u32, scratch: usize,
+): void {
+  multikey(index, count, pageTable, shift, reverse != 0, 0, -1, scratch, true);
+  rekey(index, 0, <i32>count, 0, pageTable, shift, reverse != 0, 0, -1);
+}
+
+function multikey(
+  index: usize, count: u32, pageTable: usize, shift: u32, reverse: bool,
+  keyOffset: u32, keyBytes: i32, scratch: usize, addressTies: bool,
+): void {
+  if (count < 2) return;
+  const starts = scratch;
+  const next = scratch + <usize>(BUCKETS + 1) * 4;
+  const stack = next + <usize>BUCKETS * 4;
+  if (count >= BUCKET_MIN_COUNT) {
+    bucketTop16(index, count, starts, next);
+    for (let b: u32 = 0; b < BUCKETS; b += 1) {
+      const start = load<u32>(starts + (<usize>b << 2));
+      const end = load<u32>(starts + (<usize>(b + 1) << 2));
+      if (end - start > 1) {
+        sortRange(index, <i32>start, <i32>end, pageTable, shift, reverse, keyOffset, keyBytes, stack, addressTies);
+      }
+    }
+  } else {
+    sortRange(index, 0, <i32>count, pageTable, shift, reverse, keyOffset, keyBytes, stack, addressTies);
+  }
+}
+
+function sortRange(
+  index: usize, startLo: i32, startHi: i32, pageTable: usize, shift: u32, reverse: bool,
+  keyOffset: u32, keyBytes: i32, stack: usize, addressTies: bool,
+): void {
+  const mask: u32 = (1 << shift) - 1;
+  const restSign: i32 = reverse ? -1 : 1;
+  const fixed = keyBytes >= 0;
+  let top = 0; // stack entries in use
+  let lo = startLo;
+  let hi = startHi;
+  let depth = 0;
+  for (;;) {
+    const skip = depth * 8;
+    if (hi - lo > INSERTION_MAX) {
+      const mid = lo + ((hi - lo) >> 1);
+      const pe = index + <usize>medianOfThree(index, lo, mid, hi - 1, skip, keyBytes, restSign) * ENTRY;
+      const pivot = prefixOf(pe);
+      const vr = restOf(pe, skip, keyBytes) * restSign;
+      let lt = lo;
+      let i = lo;
+      let gt = hi - 1;
+      while (i <= gt) {
+        const e = index + <usize>i * ENTRY;
+        const w = prefixOf(e);
+        let c: i32;
+        if (w != pivot) c = w < pivot ? -1 : 1;
+        else c = restOf(e, skip, keyBytes) * restSign - vr;
+        if (c < 0) {
+          swapEntries(index + <usize>lt * ENTRY, e);
+          lt += 1;
+          i += 1;
+        } else if (c > 0) {
+          swapEntries(e, index + <usize>gt * ENTRY);
+          gt -= 1;
+        } else {
+          i += 1;
+        }
+      }
+      // Three parts: [lo, lt) and (gt, hi) at this digit, [lt, gt] one digit deeper.
+      const lessSize = lt - lo;
+      const moreSize = hi - gt - 1;
+      const equalSize = gt + 1 - lt;
+      let equalWork = false;
+      if (equalSize > 1) {
+        if (vr * restSign == 9) {
+          rekey(index, lt, gt + 1, depth + 1, pageTable, shift, reverse, keyOffset, keyBytes);
+          equalWork = true;
+        } else if (fixed || addressTies) {
+          sortByAddress(index, lt, gt + 1);
+        }
+      }
+      // Go on with the smallest part that needs work and push the others: the part we go on
+      // with is at most half of the range whenever something is pushed, so the stack stays
+      // below 2 * log2(count) entries.
+      let bestLo = -1, bestHi = -1, bestDepth = 0, bestSize = 0x7fffffff;
+      if (lessSize > 1) { bestLo = lo; bestHi = lt; bestDepth = depth; bestSize = lessSize; }
+      if (moreSize > 1) {
+        if (moreSize < bestSize) {
+          if (bestLo >= 0) { push(stack, top, bestLo, bestHi, bestDepth); top += 1; }
+          bestLo = gt + 1; bestHi = hi; bestDepth = depth; bestSize = moreSize;
+        } else {
+          push(stack, top, gt + 1, hi, depth); top += 1;
+        }
+      }
+      if (equalWork) {
+        if (equalSize < bestSize) {
+          if (bestLo >= 0) { push(stack, top, bestLo, bestHi, bestDepth); top += 1; }
+          bestLo = lt; bestHi = gt + 1; bestDepth = depth + 1; bestSize = equalSize;
+        } else {
+          push(stack, top, lt, gt + 1, depth + 1); top += 1;
+        }
+      }
+      if (bestLo >= 0) {
+        lo = bestLo;
+        hi = bestHi;
+        depth = bestDepth;
+        continue;
+      }
+    } else {
+      insertionRange(index, lo, hi, skip, pageTable, shift, mask, keyOffset, keyBytes, restSign);
+    }
+    if (top == 0) return;
+    top -= 1;
+    const s = stack + <usize>top * 12;
+    lo = load<i32>(s);
+    hi = load<i32>(s, 4);
+    depth = load<i32>(s, 8);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function push(stack: usize, top: i32, lo: i32, hi: i32, depth: i32): void {
+  const s = stack + <usize>top * 12;
+  store<i32>(s, lo);
+  store<i32>(s, hi, 4);
+  store<i32>(s, depth, 8);
+}
+
+function insertionRange(
+  index: usize, lo: i32, hi: i32, skip: i32, pageTable: usize, shift: u32, mask: u32,
+  keyOffset: u32, keyBytes: i32, restSign: i32,
+): void {
+  for (let i = lo + 1; i < hi; i += 1) {
+    for (let j = i; j > lo; j -= 1) {
+      const a = index + <usize>(j - 1) * ENTRY;
+      const b = a + ENTRY;
+      const pa = prefixOf(a);
+      const pb = prefixOf(b);
+      let c: i32;
+      if (pa != pb) {
+        c = pa < pb ? -1 : 1;
+      } else {
+        const restA = restOf(a, skip, keyBytes);
+        c = (restA - restOf(b, skip, keyBytes)) * restSign;
+        if (c == 0 && restA == 9) {
+          const lengthA: i32 = keyBytes >= 0 ? keyBytes : <i32>load<u32>(a, 12);
+          const lengthB: i32 = keyBytes >= 0 ? keyBytes : <i32>load<u32>(b, 12);
+          const common = lengthA < lengthB ? lengthA : lengthB;
+          const ra = recordAt(pageTable, shift, mask, load<u32>(a, 8)) + <usize>keyOffset;
+          const rb = recordAt(pageTable, shift, mask, load<u32>(b, 8)) + <usize>keyOffset;
+          c = compareFrom(ra, rb, skip + 8, common);
+          if (c == 0) c = lengthA - lengthB;
+          c *= restSign;
+        }
+        if (c == 0) c = load<u32>(a, 8) < load<u32>(b, 8) ? -1 : 1;
+      }
+      if (c <= 0) break;
+      swapEntries(a, b);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// sortIndexTie: the prefix quicksort of index_sort.ts's sortIndex, with the full-record tie
+// compare of plain byte order (memcmp from byte 8, then length; reversed for -r), then address.
+
+// @ts-ignore: decorator
+@inline function compareTie(
+  a: usize, b: usize, pageTable: usize, shift: u32, mask: u32, sign: i32,
+): i32 {
+  const pa = prefixOf(a);
+  const pb = prefixOf(b);
+  if (pa != pb) return pa < pb ? -1 : 1;
+  const lengthA = <i32>load<u32>(a, 12);
+  const lengthB = <i32>load<u32>(b, 12);
+  const common = lengthA < lengthB ? lengthA : lengthB;
+  if (common > 8) {
+    const ra = recordAt(pageTable, shift, mask, load<u32>(a, 8));
+    const rb = recordAt(pageTable, shift, mask, load<u32>(b, 8));
+    const d = compareFrom(ra, rb, 8, common);
+    if (d != 0) return d * sign;
+  }
+  if (lengthA != lengthB) return (lengthA - lengthB) * sign;
+  return load<u32>(a, 8) < load<u32>(b, 8) ? -1 : 1;
+}
+
+function quickSortTie(
+  index: usize, start: i32, end: i32, pageTable: usize, shift: u32, mask: u32, sign: i32,
+): void {
+  while (end - start > INSERTION_MAX) {
+    const mid = start + ((end - start) >> 1);
+    const last = end - 1;
+    const es = index + <usize>start * ENTRY;
+    const em = index + <usize>mid * ENTRY;
+    const el = index + <usize>last * ENTRY;
+    if (compareTie(em, es, pageTable, shift, mask, sign) < 0) swapEntries(em, es);
+    if (compareTie(el, es, pageTable, shift, mask, sign) < 0) swapEntries(el, es);
+    if (compareTie(el, em, pageTable, shift, mask, sign) < 0) swapEntries(el, em);
+    swapEntries(es, em);
+    let i = start + 1;
+    let j = last;
+    for (;;) {
+      while (i <= j && compareTie(index + <usize>i * ENTRY, es, pageTable, shift, mask, sign) < 0) i += 1;
+      while (j >= i && compareTie(index + <usize>j * ENTRY, es, pageTable, shift, mask, sign) > 0) j -= 1;
+      if (i >= j) break;
+      swapEntries(index + <usize>i * ENTRY, index + <usize>j * ENTRY);
+      i += 1;
+      j -= 1;
+    }
+    swapEntries(es, index + <usize>j * ENTRY);
+    if (j - start < end - j - 1) {
+      quickSortTie(index, start, j, pageTable, shift, mask, sign);
+      start = j + 1;
+    } else {
+      quickSortTie(index, j + 1, end, pageTable, shift, mask, sign);
+      end = j;
+    }
+  }
+  for (let i = start + 1; i < end; i += 1) {
+    for (let j = i; j > start; j -= 1) {
+      const a = index + <usize>(j - 1) * ENTRY;
+      const b = a + ENTRY;
+      if (compareTie(a, b, pageTable, shift, mask, sign) <= 0) break;
+      swapEntries(a, b);
+    }
+  }
+}
+
+/**
+ * Sorts `count` entries by prefix words, then the whole record in plain byte order (reversed
+ * when `reverse`; the prefixes are then stored inverted), then address: today's `sortIndex`
+ * with the plain-bytes tie compare.
+ */
+export function sortIndexTie(
+  index: usize, count: u32, pageTable: usize, shift: u32, reverse: u32, scratch: usize,
+): void {
+  if (count < 2) return;
+  const mask: u32 = (1 << shift) - 1;
+  const sign: i32 = reverse != 0 ? -1 : 1;
+  if (count < BUCKET_MIN_COUNT) {
+    quickSortTie(index, 0, <i32>count, pageTable, shift, mask, sign);
+    return;
+  }
+  const starts = scratch;
+  const next = scratch + <usize>(BUCKETS + 1) * 4;
+  bucketTop16(index, count, starts, next);
+  for (let b: u32 = 0; b < BUCKETS; b += 1) {
+    const start = load<u32>(starts + (<usize>b << 2));
+    const end = load<u32>(starts + (<usize>(b + 1) << 2));
+    if (end - start > 1) quickSortTie(index, <i32>start, <i32>end, pageTable, shift, mask, sign);
+  }
+}

@@ -1,0 +1,384 @@
+import { assert } from "../base/mod.ts";
+import {
+  type BucketArray,
+  type BytesIndexLayout,
+  CountStatus,
+  type IndexLayout,
+  type KernelSet,
+  KernelStatus,
+} from "./kernel_state.ts";
+
+/**
+ * The kernels written plainly in TypeScript over the same memory and the same state blocks:
+ * the oracle of the property tests (tests/kernels/). Clarity over speed: the sorts use
+ * `Array.prototype.sort` with a full comparator, the merge picks the smallest head by a linear
+ * scan, everything goes byte by byte.
+ *
+ * Not bit-for-bit everywhere: `sortBytesIndex` leaves the prefix words of the entries as they
+ * were (the kernel re-keys them on the way); the merge does not fill the kernel's private
+ * fields (heads, loser tree).
+ */
+export class ReferenceKernels implements KernelSet {
+  /** The memory worked in. */
+  readonly memory: WebAssembly.Memory;
+
+  /** @param memory The memory (shared or not). */
+  constructor(memory: WebAssembly.Memory) {
+    this.memory = memory;
+  }
+
+  #bytes(): Uint8Array {
+    return new Uint8Array(this.memory.buffer);
+  }
+
+  #view(): DataView {
+    return new DataView(this.memory.buffer);
+  }
+
+  /** {@inheritDoc KernelSet.sortBytesIndex} */
+  sortBytesIndex(indexOffset: number, count: number, layout: BytesIndexLayout): void {
+    const bytes = this.#bytes();
+    const view = this.#view();
+    const sign = layout.reverse ? -1 : 1;
+    this.#sortEntries(indexOffset, count, (a, b) => {
+      const ka = keyRange(view, a, layout);
+      const kb = keyRange(view, b, layout);
+      const c = compareRanges(bytes, ka[0], ka[1], kb[0], kb[1]) * sign;
+      if (c !== 0) return c;
+      return view.getUint32(a + 8, true) - view.getUint32(b + 8, true);
+    });
+  }
+
+  /** {@inheritDoc KernelSet.sortIndex} */
+  sortIndex(indexOffset: number, count: number, layout: IndexLayout): void {
+    const bytes = this.#bytes();
+    const view = this.#view();
+    const sign = layout.reverse ? -1 : 1;
+    this.#sortEntries(indexOffset, count, (a, b) => {
+      for (const word of [0, 4]) {
+        const x = view.getUint32(a + word, true);
+        const y = view.getUint32(b + word, true);
+        if (x !== y) return x < y ? -1 : 1;
+      }
+      const ka = keyRange(view, a, { ...layout, keyOffset: 0, keyBytes: -1 });
+      const kb = keyRange(view, b, { ...layout, keyOffset: 0, keyBytes: -1 });
+      const c = compareRanges(bytes, ka[0], ka[1], kb[0], kb[1]) * sign;
+      if (c !== 0) return c;
+      return view.getUint32(a + 8, true) - view.getUint32(b + 8, true);
+    });
+  }
+
+  /** {@inheritDoc KernelSet.sortIndexQuicksort} */
+  sortIndexQuicksort(indexOffset: number, count: number, layout: IndexLayout): void {
+    this.sortIndex(indexOffset, count, layout);
+  }
+
+  /** Sorts entry byte offsets with `compare`, then writes the entries back in that order. */
+  #sortEntries(indexOffset: number, count: number, compare: (a: number, b: number) => number) {
+    const bytes = this.#bytes();
+    const entries = Array.from({ length: count }, (_, i) => indexOffset + 16 * i);
+    entries.sort(compare);
+    const copy = bytes.slice(indexOffset, indexOffset + 16 * count);
+    entries.forEach((from, i) => {
+      const at = from - indexOffset;
+      bytes.set(copy.subarray(at, at + 16), indexOffset + 16 * i);
+    });
+  }
+
+  /** {@inheritDoc KernelSet.gather} */
+  gather(stateOffset: number): number {
+    const view = this.#view();
+    const bytes = this.#bytes();
+    const word = (i: number) => view.getUint32(stateOffset + 4 * i, true);
+    const index = word(0);
+    const count = word(1);
+    let next = word(2);
+    const pageTable = word(3);
+    const shift = word(4);
+    let out = word(5);
+    const end = word(6);
+    let done = word(7);
+    let status: number = KernelStatus.done;
+    while (next < count) {
+      if (out >= end) {
+        status = KernelStatus.outputFull;
+        break;
+      }
+      const e = index + 16 * next;
+      const record = recordOffset(view, pageTable, shift, view.getUint32(e + 8, true));
+      const encoding = encode(bytes, record, view.getUint32(e + 12, true));
+      while (done < encoding.length && out < end) bytes[out++] = encoding[done++]!;
+      if (done < encoding.length) {
+        status = KernelStatus.outputFull;
+        break;
+      }
+      done = 0;
+      next += 1;
+    }
+    view.setUint32(stateOffset + 8, next, true);
+    view.setUint32(stateOffset + 20, out, true);
+    view.setUint32(stateOffset + 28, done, true);
+    return status;
+  }
+
+  /** {@inheritDoc KernelSet.mergeStep} */
+  mergeStep(stateOffset: number): number {
+    const view = this.#view();
+    const bytes = this.#bytes();
+    const word = (i: number) => view.getUint32(stateOffset + 4 * i, true);
+    const setWord = (i: number, value: number) => view.setUint32(stateOffset + 4 * i, value, true);
+    const k = word(0);
+    const end = word(2);
+    const sign = word(3) !== 0 ? -1 : 1;
+    const input = (i: number) => stateOffset + 32 + 32 * i;
+    /** The head record of input i: [start, length], "need", "drained" or "corrupt". */
+    const head = (i: number): [number, number] | "need" | "drained" | "corrupt" => {
+      const pos = view.getUint32(input(i), true);
+      const stop = view.getUint32(input(i) + 4, true);
+      const finished = view.getUint32(input(i) + 8, true) !== 0;
+      if (pos >= stop) return finished ? "drained" : "need";
+      let length = 0;
+      let at = pos;
+      for (let shift = 0;; shift += 7) {
+        if (at >= stop) return finished ? "corrupt" : "need";
+        const byte = bytes[at++]!;
+        if (shift === 28 && byte > 0x0f) return "corrupt";
+        length += (byte & 0x7f) * 2 ** shift;
+        if (byte < 0x80) break;
+      }
+      if (at + length > stop) return finished ? "corrupt" : "need";
+      return [at, length];
+    };
+    const stopAt = (i: number, status: number) => {
+      setWord(6, i);
+      return status;
+    };
+    let records = word(7);
+    const finish = (status: number) => {
+      setWord(7, records >>> 0);
+      return status;
+    };
+    if (word(4) !== 0xffff_ffff) {
+      const i = word(4);
+      const h = head(i);
+      if (typeof h === "string") return stopAt(i, KernelStatus.corrupt);
+      let out = word(1);
+      if (out >= end) return KernelStatus.outputFull;
+      const encoding = encode(bytes, h[0], h[1]);
+      let done = word(5);
+      while (done < encoding.length && out < end) bytes[out++] = encoding[done++]!;
+      setWord(1, out);
+      if (done < encoding.length) {
+        setWord(5, done);
+        return KernelStatus.outputFull;
+      }
+      view.setUint32(input(i), h[0] + h[1], true);
+      setWord(4, 0xffff_ffff);
+      setWord(5, 0);
+      records += 1;
+    }
+    for (let i = 0; i < k; i += 1) {
+      const h = head(i);
+      if (h === "need") return finish(stopAt(i, KernelStatus.needInput));
+      if (h === "corrupt") return finish(stopAt(i, KernelStatus.corrupt));
+    }
+    for (;;) {
+      let best = -1;
+      let bestHead: [number, number] = [0, 0];
+      for (let i = 0; i < k; i += 1) {
+        const h = head(i);
+        if (typeof h === "string") continue;
+        if (best < 0 || compareRanges(bytes, h[0], h[1], bestHead[0], bestHead[1]) * sign < 0) {
+          best = i;
+          bestHead = h;
+        }
+      }
+      if (best < 0) return finish(KernelStatus.done);
+      let out = word(1);
+      if (out >= end) return finish(KernelStatus.outputFull);
+      const encoding = encode(bytes, bestHead[0], bestHead[1]);
+      let done = 0;
+      while (done < encoding.length && out < end) bytes[out++] = encoding[done++]!;
+      setWord(1, out);
+      if (done < encoding.length) {
+        setWord(4, best);
+        setWord(5, done);
+        return finish(KernelStatus.outputFull);
+      }
+      records += 1;
+      view.setUint32(input(best), bestHead[0] + bestHead[1], true);
+      const next = head(best);
+      if (next === "need") return finish(stopAt(best, KernelStatus.needInput));
+      if (next === "corrupt") return finish(stopAt(best, KernelStatus.corrupt));
+    }
+  }
+
+  /** {@inheritDoc KernelSet.countTokens} */
+  countTokens(stateOffset: number): number {
+    const view = this.#view();
+    const bytes = this.#bytes();
+    const word = (i: number) => view.getUint32(stateOffset + 4 * i, true);
+    const setWord = (i: number, value: number) => view.setUint32(stateOffset + 4 * i, value, true);
+    const end = word(1);
+    const whitespace = word(2) === 1;
+    const lower = word(3) !== 0;
+    const buckets = word(4);
+    const mask = word(5);
+    const pageTable = word(8);
+    const segmentBytes = word(12);
+    const pageShift = word(13);
+    const scratch = word(15);
+    const isToken = (byte: number) =>
+      whitespace
+        ? !(byte === 0x20 || (byte >= 0x09 && byte <= 0x0d))
+        : (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a);
+    let pos = word(0);
+    while (pos < end) {
+      if (!isToken(bytes[pos]!)) {
+        pos += 1;
+        continue;
+      }
+      const start = pos;
+      while (pos < end && isToken(bytes[pos]!)) pos += 1;
+      const length = pos - start;
+      const token = bytes.slice(start, pos);
+      if (lower) {
+        for (let i = 0; i < length; i += 1) {
+          if (token[i]! >= 0x41 && token[i]! <= 0x5a) token[i] = token[i]! + 0x20;
+        }
+      }
+      bytes.set(token.subarray(0, word(16)), scratch);
+      const refuse = (status: number) => {
+        setWord(0, start);
+        return status;
+      };
+      if (length > word(16)) return refuse(CountStatus.tooLong);
+      const hash = murmur3(token);
+      let slot = hash & mask;
+      let counted = false;
+      for (;; slot = (slot + 1) & mask) {
+        const bucket = buckets + 8 * slot;
+        const pointer = view.getUint32(bucket + 4, true);
+        if (pointer === 0) break;
+        if (view.getUint32(bucket, true) !== hash) continue;
+        const address = pointer - 1;
+        const page = view.getUint32(pageTable + 4 * (address >>> pageShift), true);
+        const record = page + (address & ((1 << pageShift) - 1)) * 4;
+        if (view.getUint32(record, true) !== length) continue;
+        if (compareRanges(bytes, record + 4, length, scratch, length) !== 0) continue;
+        const at = record + 4 + length;
+        view.setBigUint64(at, view.getBigUint64(at) + 1n);
+        counted = true;
+        break;
+      }
+      if (!counted) {
+        if (word(6) + 1 > word(7)) return refuse(CountStatus.needBuckets);
+        const recordBytes = (4 + length + 8 + 3) & ~3;
+        let page = word(10) | 0;
+        let writeOffset = word(11);
+        if (page < 0 || writeOffset + recordBytes > segmentBytes) {
+          if (page + 1 >= word(9)) return refuse(CountStatus.needPage);
+          page += 1;
+          writeOffset = 0;
+        }
+        const record = view.getUint32(pageTable + 4 * page, true) + writeOffset;
+        view.setUint32(record, length, true);
+        bytes.set(token, record + 4);
+        view.setBigUint64(record + 4 + length, 1n);
+        view.setUint32(buckets + 8 * slot, hash, true);
+        view.setUint32(
+          buckets + 8 * slot + 4,
+          ((page << pageShift) | (writeOffset >>> 2)) + 1,
+          true,
+        );
+        setWord(10, page);
+        setWord(11, writeOffset + recordBytes);
+        setWord(6, word(6) + 1);
+      }
+      setWord(14, (word(14) + 1) >>> 0);
+    }
+    setWord(0, pos);
+    return CountStatus.done;
+  }
+
+  /** {@inheritDoc KernelSet.countRehash} */
+  countRehash(from: BucketArray, to: BucketArray): void {
+    const view = this.#view();
+    const mask = to.bucketCount - 1;
+    for (let i = 0; i < from.bucketCount; i += 1) {
+      const pointer = view.getUint32(from.byteOffset + 8 * i + 4, true);
+      if (pointer === 0) continue;
+      const hash = view.getUint32(from.byteOffset + 8 * i, true);
+      let slot = hash & mask;
+      while (view.getUint32(to.byteOffset + 8 * slot + 4, true) !== 0) slot = (slot + 1) & mask;
+      view.setUint32(to.byteOffset + 8 * slot, hash, true);
+      view.setUint32(to.byteOffset + 8 * slot + 4, pointer, true);
+    }
+  }
+}
+
+function recordOffset(view: DataView, pageTable: number, shift: number, address: number): number {
+  const page = view.getUint32(pageTable + 4 * Math.floor(address / 2 ** shift), true);
+  return page + (address % 2 ** shift);
+}
+
+/** [start, length] of an entry's key. */
+function keyRange(view: DataView, entry: number, layout: BytesIndexLayout): [number, number] {
+  const record = recordOffset(
+    view,
+    layout.pageTableOffset,
+    layout.segmentShift,
+    view.getUint32(entry + 8, true),
+  );
+  const length = layout.keyBytes >= 0 ? layout.keyBytes : view.getUint32(entry + 12, true);
+  return [record + layout.keyOffset, length];
+}
+
+/** memcmp, then length. */
+function compareRanges(bytes: Uint8Array, a: number, aLength: number, b: number, bLength: number) {
+  const common = Math.min(aLength, bLength);
+  for (let i = 0; i < common; i += 1) {
+    const d = bytes[a + i]! - bytes[b + i]!;
+    if (d !== 0) return d;
+  }
+  return aLength - bLength;
+}
+
+/** varint(length) followed by the record's bytes. */
+function encode(bytes: Uint8Array, record: number, length: number): Uint8Array {
+  const head: number[] = [];
+  let value = length;
+  while (value >= 0x80) {
+    head.push((value & 0x7f) | 0x80);
+    value = Math.floor(value / 0x80);
+  }
+  head.push(value);
+  const out = new Uint8Array(head.length + length);
+  out.set(head);
+  out.set(bytes.subarray(record, record + length), head.length);
+  return out;
+}
+
+/** MurmurHash3 x86_32, seed 0. */
+export function murmur3(bytes: Uint8Array): number {
+  const mix = (k: number) => Math.imul(rotl(Math.imul(k, 0xcc9e2d51), 15), 0x1b873593);
+  let h = 0;
+  const blocks = bytes.length & ~3;
+  for (let i = 0; i < blocks; i += 4) {
+    h ^= mix(bytes[i]! | bytes[i + 1]! << 8 | bytes[i + 2]! << 16 | bytes[i + 3]! << 24);
+    h = (Math.imul(rotl(h, 13), 5) + 0xe6546b64) | 0;
+  }
+  let k = 0;
+  for (let i = bytes.length - 1; i >= blocks; i -= 1) k = (k << 8) | bytes[i]!;
+  if (bytes.length & 3) h ^= mix(k);
+  h ^= bytes.length;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+function rotl(x: number, r: number): number {
+  return (x << r) | (x >>> (32 - r));
+}
+
+assert(murmur3(new TextEncoder().encode("hello")) === 0x248bfa47, "murmur3 self-check");

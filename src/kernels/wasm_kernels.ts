@@ -1,0 +1,180 @@
+import { assert } from "../base/mod.ts";
+import { decodeBase64 } from "./_base64.ts";
+import { KERNELS_WASM_BASE64 } from "./_kernels_wasm.ts";
+import {
+  type BucketArray,
+  type BytesIndexLayout,
+  type IndexLayout,
+  type KernelSet,
+  SORT_SCRATCH_BYTES,
+} from "./kernel_state.ts";
+
+interface KernelExports {
+  sortBytesIndex(
+    index: number,
+    count: number,
+    pageTable: number,
+    shift: number,
+    reverse: number,
+    keyOffset: number,
+    keyBytes: number,
+    scratch: number,
+  ): void;
+  sortIndexTie(
+    index: number,
+    count: number,
+    pageTable: number,
+    shift: number,
+    reverse: number,
+    scratch: number,
+  ): void;
+  sortIndexMultikey(
+    index: number,
+    count: number,
+    pageTable: number,
+    shift: number,
+    reverse: number,
+    scratch: number,
+  ): void;
+  sortScratchBytes(): number;
+  gather(state: number): number;
+  mergeStep(state: number): number;
+  countTokens(state: number): number;
+  countRehash(oldBuckets: number, oldBucketCount: number, buckets: number, mask: number): void;
+}
+
+let compiled: WebAssembly.Module | undefined;
+
+/**
+ * The compiled kernels module (compiled once per thread, then cached). A `WebAssembly.Module`
+ * can be posted to a Worker, which then instantiates it without compiling again.
+ *
+ * @returns The module; it imports `env.memory` (shared, at most 4 GiB) and `env.abort`.
+ */
+export function compileKernels(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(decodeBase64(KERNELS_WASM_BASE64));
+  return compiled;
+}
+
+function abort(): never {
+  throw new Error("A WebAssembly kernel aborted");
+}
+
+/**
+ * The WebAssembly kernels instantiated over a shared memory (one instance per thread; the
+ * module keeps no state of its own, so every thread can run its own instance over the same
+ * memory, each with its own state blocks and scratch).
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { GatherState, KernelStatus, WasmKernels } from "./mod.ts";
+ * const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
+ * const bytes = new Uint8Array(memory.buffer);
+ * const words = new Uint32Array(memory.buffer);
+ * bytes.set(new TextEncoder().encode("pearfig"), 1024); // one page at byte 1024
+ * words[0] = 1024; // the page table: segment 0 starts at byte 1024
+ * words.set([0, 0, 4, 3, 0, 0, 0, 4], 16); // index at byte 64: "fig" (address 4), "pear"
+ * const kernels = new WasmKernels(memory);
+ * const state = new GatherState(memory, 128);
+ * state.start({ indexOffset: 64, recordCount: 2, pageTableOffset: 0, segmentShift: 12 });
+ * state.setOutput(2048, 2048 + 64);
+ * strictEqual(kernels.gather(state.byteOffset), KernelStatus.done);
+ * strictEqual(new TextDecoder().decode(bytes.subarray(2048, state.outputOffset)), "\x03fig\x04pear");
+ * ```
+ */
+export class WasmKernels implements KernelSet {
+  /** The memory the instance works in. */
+  readonly memory: WebAssembly.Memory;
+  readonly #exports: KernelExports;
+
+  /**
+   * Instantiates the module over `memory`.
+   *
+   * @param memory A shared `WebAssembly.Memory` (`shared: true`, `maximum` set).
+   * @param module The compiled module (default {@linkcode compileKernels}()).
+   */
+  constructor(memory: WebAssembly.Memory, module: WebAssembly.Module = compileKernels()) {
+    assert(
+      memory.buffer instanceof SharedArrayBuffer,
+      "The kernels need a shared WebAssembly.Memory",
+    );
+    this.memory = memory;
+    const instance = new WebAssembly.Instance(module, { env: { memory, abort } });
+    this.#exports = instance.exports as unknown as KernelExports;
+    assert(
+      this.#exports.sortScratchBytes() === SORT_SCRATCH_BYTES,
+      "kernels.wasm and SORT_SCRATCH_BYTES disagree: rebuild with deno task build:kernels",
+    );
+  }
+
+  /** {@inheritDoc KernelSet.sortBytesIndex} */
+  sortBytesIndex(indexOffset: number, count: number, layout: BytesIndexLayout): void {
+    this.#checkSort(indexOffset, count, layout);
+    this.#exports.sortBytesIndex(
+      indexOffset,
+      count,
+      layout.pageTableOffset,
+      layout.segmentShift,
+      layout.reverse ? 1 : 0,
+      layout.keyOffset,
+      layout.keyBytes,
+      layout.scratchOffset,
+    );
+  }
+
+  /** {@inheritDoc KernelSet.sortIndex} */
+  sortIndex(indexOffset: number, count: number, layout: IndexLayout): void {
+    this.#checkSort(indexOffset, count, layout);
+    this.#exports.sortIndexMultikey(
+      indexOffset,
+      count,
+      layout.pageTableOffset,
+      layout.segmentShift,
+      layout.reverse ? 1 : 0,
+      layout.scratchOffset,
+    );
+  }
+
+  /** {@inheritDoc KernelSet.sortIndexQuicksort} */
+  sortIndexQuicksort(indexOffset: number, count: number, layout: IndexLayout): void {
+    this.#checkSort(indexOffset, count, layout);
+    this.#exports.sortIndexTie(
+      indexOffset,
+      count,
+      layout.pageTableOffset,
+      layout.segmentShift,
+      layout.reverse ? 1 : 0,
+      layout.scratchOffset,
+    );
+  }
+
+  /** {@inheritDoc KernelSet.gather} */
+  gather(stateOffset: number): number {
+    return this.#exports.gather(stateOffset);
+  }
+
+  /** {@inheritDoc KernelSet.mergeStep} */
+  mergeStep(stateOffset: number): number {
+    return this.#exports.mergeStep(stateOffset);
+  }
+
+  /** {@inheritDoc KernelSet.countTokens} */
+  countTokens(stateOffset: number): number {
+    return this.#exports.countTokens(stateOffset);
+  }
+
+  /** {@inheritDoc KernelSet.countRehash} */
+  countRehash(from: BucketArray, to: BucketArray): void {
+    const n = to.bucketCount;
+    assert(n >= 1 && (n & (n - 1)) === 0, `bucket count ${n} is not a power of two`);
+    this.#exports.countRehash(from.byteOffset, from.bucketCount, to.byteOffset, n - 1);
+  }
+
+  #checkSort(indexOffset: number, count: number, layout: IndexLayout): void {
+    const limit = this.memory.buffer.byteLength;
+    assert(indexOffset % 4 === 0 && indexOffset + count * 16 <= limit, "index outside memory");
+    assert(layout.scratchOffset + SORT_SCRATCH_BYTES <= limit, "sort scratch outside memory");
+    assert(layout.segmentShift >= 2 && layout.segmentShift <= 31, "bad segment shift");
+  }
+}

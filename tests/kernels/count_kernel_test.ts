@@ -1,0 +1,197 @@
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import fc from "fast-check";
+import {
+  CountState,
+  CountStatus,
+  type KernelSet,
+  murmur3,
+  ReferenceKernels,
+  WasmKernels,
+} from "../../src/kernels/mod.ts";
+import { hashBytes } from "../../src/count/hash_bytes.ts";
+import { Tokenizer } from "../../src/count/tokenizer.ts";
+import { checkProperty } from "../_support/property.ts";
+import { Arena } from "./_arena.ts";
+
+const SEGMENT_BYTES = 256;
+const PAGES_MAX = 256;
+const BUCKETS_MAX = 1 << 12;
+
+interface CountCase {
+  kind: "letters" | "whitespace";
+  lower: boolean;
+  text: Uint8Array;
+  /** Input chunk sizes (cycled); the driver cuts at whitespace so tokens never span chunks. */
+  chunk: number;
+}
+
+/** Counts `text` with `kernels` in `arena`, growing buckets and adding pages on request. */
+function runCount(
+  kernels: KernelSet,
+  arena: Arena,
+  c: CountCase,
+): { statuses: number[]; stateOffset: number } {
+  const stateOffset = arena.take(CountState.BYTES);
+  const pageTableOffset = arena.take(4 * PAGES_MAX);
+  const scratchOffset = arena.take(SEGMENT_BYTES);
+  const textOffset = arena.take(c.text.length + 1);
+  arena.bytes.set(c.text, textOffset);
+  let bucketCount = 4;
+  let bucketsOffset = arena.take(8 * bucketCount);
+  const state = new CountState(arena.memory, stateOffset);
+  state.start({
+    kind: c.kind,
+    lower: c.lower,
+    bucketsOffset,
+    bucketCount,
+    entryLimit: bucketCount / 2,
+    pageTableOffset,
+    segmentBytes: SEGMENT_BYTES,
+    scratchOffset,
+  });
+  const statuses: number[] = [];
+  const isSeparator = (byte: number) =>
+    c.kind === "whitespace" ? byte === 0x20 || (byte >= 0x09 && byte <= 0x0d) : !(
+      (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
+    );
+  let from = 0;
+  while (from < c.text.length) {
+    let to = Math.min(c.text.length, from + c.chunk);
+    while (to < c.text.length && !isSeparator(c.text[to - 1]!)) to += 1; // whole tokens
+    state.setInput(textOffset + from, textOffset + to);
+    for (;;) {
+      const status = kernels.countTokens(stateOffset);
+      statuses.push(status);
+      if (status === CountStatus.done) break;
+      if (status === CountStatus.needBuckets) {
+        strictEqual(bucketCount < BUCKETS_MAX, true, "test table is full");
+        const grown = arena.take(16 * bucketCount);
+        kernels.countRehash({ byteOffset: bucketsOffset, bucketCount }, {
+          byteOffset: grown,
+          bucketCount: 2 * bucketCount,
+        });
+        bucketCount *= 2;
+        bucketsOffset = grown;
+        state.setBuckets(bucketsOffset, bucketCount);
+        state.entryLimit = bucketCount / 2;
+      } else if (status === CountStatus.needPage) {
+        strictEqual(state.pageCount < PAGES_MAX, true, "test pages are used up");
+        arena.view.setUint32(
+          pageTableOffset + 4 * state.pageCount,
+          arena.take(SEGMENT_BYTES),
+          true,
+        );
+        state.pageCount += 1;
+      } else {
+        strictEqual(status, CountStatus.tooLong);
+        let end = state.position;
+        while (end < textOffset + to && !isSeparator(arena.bytes[end]!)) end += 1;
+        state.setInput(end, textOffset + to);
+      }
+    }
+    from = to;
+  }
+  return { statuses, stateOffset };
+}
+
+/** The (word, count) pairs of the table, checking each stored hash against today's hashBytes. */
+function tableContents(arena: Arena, stateOffset: number): Map<string, number> {
+  const view = arena.view;
+  const word = (i: number) => view.getUint32(stateOffset + 4 * i, true);
+  const buckets = word(4);
+  const bucketCount = word(5) + 1;
+  const pageShift = word(13);
+  const pageTable = word(8);
+  const contents = new Map<string, number>();
+  for (let b = 0; b < bucketCount; b += 1) {
+    const pointer = view.getUint32(buckets + 8 * b + 4, true);
+    if (pointer === 0) continue;
+    const address = pointer - 1;
+    const record = view.getUint32(pageTable + 4 * (address >>> pageShift), true) +
+      (address & ((1 << pageShift) - 1)) * 4;
+    const length = view.getUint32(record, true);
+    const bytes = arena.bytes.slice(record + 4, record + 4 + length);
+    strictEqual(view.getInt32(buckets + 8 * b, true), hashBytes(bytes, 0, length) | 0);
+    contents.set(
+      new TextDecoder("latin1").decode(bytes),
+      Number(view.getBigUint64(record + 4 + length)),
+    );
+  }
+  return contents;
+}
+
+/** What today's Tokenizer finds (tokens longer than a record can hold left out). */
+function todayCounts(c: CountCase): Map<string, number> {
+  const counts = new Map<string, number>();
+  const tokenizer = new Tokenizer({ kind: c.kind, caseMode: c.lower ? "lower" : "preserve" });
+  tokenizer.scan(c.text, 0, c.text.length, {
+    addToken(bytes, offset, length, hash) {
+      strictEqual(hash, murmur3(bytes.subarray(offset, offset + length)) | 0);
+      if (length > SEGMENT_BYTES - 12) return true;
+      const key = new TextDecoder("latin1").decode(bytes.subarray(offset, offset + length));
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      return true;
+    },
+  });
+  return counts;
+}
+
+function checkCount(c: CountCase): void {
+  const size = c.text.length + 8 * BUCKETS_MAX * 2 + PAGES_MAX * (SEGMENT_BYTES + 8) + 65536;
+  const arena = new Arena(size);
+  const oracle = arena.clone();
+  const kernel = runCount(new WasmKernels(arena.memory), arena, c);
+  const reference = runCount(new ReferenceKernels(oracle.memory), oracle, c);
+  deepStrictEqual(kernel, reference);
+  strictEqual(
+    arena.bytes.every((byte, i) => byte === oracle.bytes[i]),
+    true,
+    "the kernel's memory differs from the oracle's (table, pages, state)",
+  );
+  const sorted = (m: Map<string, number>) => [...m].sort((a, b) => a[0] < b[0] ? -1 : 1);
+  deepStrictEqual(sorted(tableContents(arena, kernel.stateOffset)), sorted(todayCounts(c)));
+}
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+Deno.test("count kernel counts letters and whitespace tokens like today's tokenizer", () => {
+  const sample = text(
+    "The cat, the CAT and the hat.\n\tx-ray x_ray ÉTÉ été 42 " + "Long".repeat(70),
+  );
+  for (const kind of ["letters", "whitespace"] as const) {
+    for (const lower of [false, true]) {
+      checkCount({ kind, lower, text: sample, chunk: 1 << 20 });
+      checkCount({ kind, lower, text: sample, chunk: 7 });
+    }
+  }
+  checkCount({ kind: "letters", lower: true, text: new Uint8Array(0), chunk: 16 });
+  checkCount({ kind: "letters", lower: true, text: text("word"), chunk: 16 });
+  checkCount({ kind: "whitespace", lower: false, text: text(" \t\n\v\f\r"), chunk: 16 });
+});
+
+Deno.test("count kernel agrees with the oracle and today's tokenizer on random text", () => {
+  const piece = fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom("a", "b", "ab", "The", "the", "THE", "Zipf", "zipF") },
+    {
+      weight: 4,
+      arbitrary: fc.constantFrom(" ", "\n", "\t", ",", "-", "_", "1", "\r\n", "\u00e9"),
+    },
+    { weight: 1, arbitrary: fc.string({ maxLength: 8 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 240, max: 260 }).map((n) => "q".repeat(n)) },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 6 }).map((b) => String.fromCharCode(...b)) },
+  );
+  checkProperty(
+    fc.property(
+      fc.array(piece, { maxLength: 400 }),
+      fc.constantFrom("letters" as const, "whitespace" as const),
+      fc.boolean(),
+      fc.integer({ min: 1, max: 300 }),
+      (pieces, kind, lower, chunk) => {
+        const latin1 = pieces.join("");
+        const bytes = Uint8Array.from(latin1, (ch) => ch.charCodeAt(0) & 0xff);
+        checkCount({ kind, lower, text: bytes, chunk });
+      },
+    ),
+    100,
+  );
+});

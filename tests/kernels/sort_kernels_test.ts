@@ -1,0 +1,245 @@
+import { deepStrictEqual } from "node:assert/strict";
+import fc from "fast-check";
+import {
+  type BytesIndexLayout,
+  ReferenceKernels,
+  SORT_SCRATCH_BYTES,
+  WasmKernels,
+} from "../../src/kernels/mod.ts";
+import { sortBytesIndex, sortIndex } from "../../src/sort/index_sort.ts";
+import { checkProperty } from "../_support/property.ts";
+import { Arena, recordsArbitrary } from "./_arena.ts";
+
+interface SortCase {
+  arena: Arena;
+  indexOffset: number;
+  count: number;
+  layout: BytesIndexLayout;
+  /** Views of the pages, segment by segment (today's JS sorts take these). */
+  pages: Uint8Array[];
+}
+
+/**
+ * Lays records out like the sort buffer: records never span pages (an empty record still takes
+ * a byte), pages in scrambled places (the page table maps them), 16-byte index entries with
+ * the key's first 8 bytes as two big-endian words (inverted for reverse).
+ */
+function layOut(
+  records: readonly Uint8Array[],
+  options: { segmentShift: number; reverse: boolean; keyOffset: number; keyBytes: number },
+): SortCase {
+  const segmentBytes = 1 << options.segmentShift;
+  const placements: number[] = [];
+  let segment = 0;
+  let offset = 0;
+  for (const record of records) {
+    const footprint = Math.max(1, record.length);
+    if (offset + footprint > segmentBytes) {
+      segment += 1;
+      offset = 0;
+    }
+    placements.push(segment * segmentBytes + offset);
+    offset += footprint;
+  }
+  const segmentCount = segment + 1;
+  const arena = new Arena(
+    (segmentCount + 1) * segmentBytes + records.length * 16 + SORT_SCRATCH_BYTES + 65536,
+  );
+  const pageTableOffset = arena.take(4 * segmentCount);
+  const scratchOffset = arena.take(SORT_SCRATCH_BYTES);
+  const indexOffset = arena.take(16 * records.length, 16);
+  // Scramble: segment s lives at slot (s * 7 + 3) % segmentCount when 7 is coprime, else s.
+  const slotsBase = arena.take(segmentCount * segmentBytes, 8);
+  const pages: Uint8Array[] = [];
+  const view = arena.view;
+  for (let s = 0; s < segmentCount; s += 1) {
+    const slot = segmentCount % 7 === 0 ? s : (s * 7 + 3) % segmentCount;
+    const at = slotsBase + slot * segmentBytes;
+    view.setUint32(pageTableOffset + 4 * s, at, true);
+    pages.push(new Uint8Array(arena.memory.buffer, at, segmentBytes));
+  }
+  records.forEach((record, i) => {
+    const address = placements[i]!;
+    const page = pages[address >>> options.segmentShift]!;
+    page.set(record, address & (segmentBytes - 1));
+    const key = options.keyBytes >= 0
+      ? record.subarray(options.keyOffset, options.keyOffset + options.keyBytes)
+      : record;
+    let w0 = 0;
+    let w1 = 0;
+    for (let b = 0; b < 8; b += 1) {
+      const byte = b < key.length ? key[b]! : 0;
+      if (b < 4) w0 = w0 * 256 + byte;
+      else w1 = w1 * 256 + byte;
+    }
+    const e = indexOffset + 16 * i;
+    view.setUint32(e, options.reverse ? ~w0 >>> 0 : w0, true);
+    view.setUint32(e + 4, options.reverse ? ~w1 >>> 0 : w1, true);
+    view.setUint32(e + 8, address, true);
+    view.setUint32(e + 12, record.length, true);
+  });
+  return {
+    arena,
+    indexOffset,
+    count: records.length,
+    pages,
+    layout: { pageTableOffset, scratchOffset, ...options },
+  };
+}
+
+function indexWords(c: SortCase, arena = c.arena): Uint32Array {
+  return new Uint32Array(arena.memory.buffer, c.indexOffset, 4 * c.count).slice();
+}
+
+function addressesAndLengths(words: Uint32Array): number[] {
+  return Array.from(words).filter((_, i) => i % 4 >= 2);
+}
+
+/** The records in index order, as hex strings (for readable failures). */
+function recordsOf(c: SortCase, words: Uint32Array): string[] {
+  const mask = (1 << c.layout.segmentShift) - 1;
+  const out: string[] = [];
+  for (let i = 0; i < c.count; i += 1) {
+    const address = words[4 * i + 2]!;
+    const page = c.pages[address >>> c.layout.segmentShift]!;
+    const record = page.subarray(address & mask, (address & mask) + words[4 * i + 3]!);
+    out.push(Array.from(record, (b) => b.toString(16).padStart(2, "0")).join(""));
+  }
+  return out;
+}
+
+function plainTie(index: Uint32Array, pages: Uint8Array[], shift: number, reverse: boolean) {
+  const mask = (1 << shift) - 1;
+  const sign = reverse ? -1 : 1;
+  return (a: number, b: number): number => {
+    const addressA = index[a + 2]!, addressB = index[b + 2]!;
+    const lengthA = index[a + 3]!, lengthB = index[b + 3]!;
+    const pageA = pages[addressA >>> shift]!, pageB = pages[addressB >>> shift]!;
+    const common = Math.min(lengthA, lengthB);
+    for (let i = Math.min(common, 8); i < common; i += 1) {
+      const d = pageA[(addressA & mask) + i]! - pageB[(addressB & mask) + i]!;
+      if (d !== 0) return d * sign;
+    }
+    return (lengthA - lengthB) * sign;
+  };
+}
+
+/** Runs the kernel, the oracle and today's JS on the same case; all must agree. */
+function checkBytesSort(c: SortCase): void {
+  const oracle = c.arena.clone();
+  const today = c.arena.clone();
+  new WasmKernels(c.arena.memory).sortBytesIndex(c.indexOffset, c.count, c.layout);
+  new ReferenceKernels(oracle.memory).sortBytesIndex(c.indexOffset, c.count, c.layout);
+  const todayIndex = new Uint32Array(today.memory.buffer, c.indexOffset, 4 * c.count);
+  const todayPages = c.pages.map((p) =>
+    new Uint8Array(today.memory.buffer, p.byteOffset, p.length)
+  );
+  sortBytesIndex(todayIndex, c.count, { ...c.layout, pages: todayPages });
+  const kernel = indexWords(c);
+  if (c.layout.keyBytes >= 0) {
+    // Fixed-size records: equal keys keep input order (address), payloads differ.
+    deepStrictEqual(addressesAndLengths(kernel), addressesAndLengths(indexWords(c, oracle)));
+  } else {
+    // Whole lines: equal keys are equal records, in no particular order (as today).
+    deepStrictEqual(recordsOf(c, kernel), recordsOf(c, indexWords(c, oracle)));
+  }
+  deepStrictEqual(kernel, todayIndex.slice(), "kernel and today's sortBytesIndex differ");
+}
+
+function checkTieSort(c: SortCase): void {
+  const quick = c.arena.clone();
+  new WasmKernels(quick.memory).sortIndexQuicksort(c.indexOffset, c.count, c.layout);
+  checkTieSortWith(c);
+  deepStrictEqual(indexWords(c), indexWords(c, quick), "sortIndex and sortIndexQuicksort differ");
+}
+
+function checkTieSortWith(c: SortCase): void {
+  const oracle = c.arena.clone();
+  const today = c.arena.clone();
+  new WasmKernels(c.arena.memory).sortIndex(c.indexOffset, c.count, c.layout);
+  new ReferenceKernels(oracle.memory).sortIndex(c.indexOffset, c.count, c.layout);
+  const todayIndex = new Uint32Array(today.memory.buffer, c.indexOffset, 4 * c.count);
+  const todayPages = c.pages.map((p) =>
+    new Uint8Array(today.memory.buffer, p.byteOffset, p.length)
+  );
+  sortIndex(
+    todayIndex,
+    c.count,
+    plainTie(todayIndex, todayPages, c.layout.segmentShift, c.layout.reverse),
+  );
+  const kernel = indexWords(c);
+  deepStrictEqual(kernel, indexWords(c, oracle), "kernel and reference sortIndex differ");
+  deepStrictEqual(kernel, todayIndex.slice(), "kernel and today's sortIndex differ");
+}
+
+const whole = { keyOffset: 0, keyBytes: -1 };
+
+Deno.test("sortBytesIndex kernel sorts examples like today's sort", () => {
+  const words = ["pear", "apple", "", "fig", "apple", "applesauce-and-more", "b", "a\u00ff"];
+  const records = words.map((w) => new TextEncoder().encode(w));
+  for (const reverse of [false, true]) {
+    checkBytesSort(layOut(records, { segmentShift: 6, reverse, ...whole }));
+    checkTieSort(layOut(records, { segmentShift: 6, reverse, ...whole }));
+  }
+  checkBytesSort(layOut([], { segmentShift: 6, reverse: false, ...whole }));
+  checkTieSort(layOut([records[0]!], { segmentShift: 6, reverse: false, ...whole }));
+});
+
+Deno.test("sort kernels agree with the oracle and today's JS on random records", () => {
+  checkProperty(
+    fc.property(
+      recordsArbitrary(200),
+      fc.boolean(),
+      fc.integer({ min: 8, max: 12 }),
+      (records, reverse, shift) => {
+        checkBytesSort(layOut(records, { segmentShift: shift, reverse, ...whole }));
+        checkTieSort(layOut(records, { segmentShift: shift, reverse, ...whole }));
+      },
+    ),
+    150,
+  );
+});
+
+Deno.test("sortBytesIndex kernel sorts fixed-size records by their key bytes", () => {
+  checkProperty(
+    fc.property(
+      fc.integer({ min: 1, max: 40 }).chain((recordBytes) =>
+        fc.tuple(
+          fc.array(fc.uint8Array({ minLength: recordBytes, maxLength: recordBytes }), {
+            maxLength: 50,
+          }),
+          fc.integer({ min: 0, max: recordBytes }),
+        ).chain(([records, keyOffset]) =>
+          fc.tuple(
+            fc.constant(records),
+            fc.constant(keyOffset),
+            fc.integer({ min: 0, max: recordBytes - keyOffset }),
+          )
+        )
+      ),
+      ([records, keyOffset, keyBytes]) => {
+        // Few distinct key bytes: many equal keys, ordered by address.
+        const squashed = records.map((r) => r.map((b) => b & 3));
+        checkBytesSort(layOut(squashed, { segmentShift: 10, reverse: false, keyOffset, keyBytes }));
+      },
+    ),
+    100,
+  );
+});
+
+Deno.test("sort kernels take the radix path on large inputs (Zipf-like words)", () => {
+  let seed = 12345;
+  const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+  const vocabulary = Array.from({ length: 3000 }, (_, i) => {
+    const length = 1 + (next() % 14);
+    return Uint8Array.from({ length }, (_, j) => 0x61 + ((next() >>> 8) + i * j) % 26);
+  });
+  const records = Array.from({ length: 20000 }, () => {
+    const r = next() / 2 ** 32;
+    return vocabulary[Math.floor(vocabulary.length * r * r * r)]!;
+  });
+  for (const reverse of [false, true]) {
+    checkBytesSort(layOut(records, { segmentShift: 12, reverse, ...whole }));
+    checkTieSort(layOut(records, { segmentShift: 12, reverse, ...whole }));
+  }
+});
