@@ -23,21 +23,39 @@ export interface LongOption {
   gnu: boolean;
 }
 
+/** A key given in the obsolete form, for GNU's `--debug` warning. */
+export interface ObsoleteKey {
+  /** GNU's spelling of it, e.g. `+1 -2`. */
+  text: string;
+  /** GNU's suggested -k form, e.g. `-k 2,2`. */
+  keydef: string;
+}
+
+/** The result of {@linkcode normalizeGnuArgs}. */
+export interface GnuArgs {
+  /** The rewritten arguments. */
+  args: string[];
+  /** Obsolete keys by their index among all keys. */
+  obsolete: Map<number, ObsoleteKey>;
+}
+
 /**
  * Expands unambiguous long-option prefixes and rewrites `+POS1 [-POS2]` keys.
  *
  * @param argv The arguments after the command.
  * @param options Every long option the command accepts.
  * @param shortWithValue The short options that take a value (e.g. `"kotST"`).
- * @returns The rewritten arguments.
+ * @returns The rewritten arguments and the obsolete keys.
  * @throws {UsageError} On an ambiguous prefix.
  */
 export function normalizeGnuArgs(
   argv: readonly string[],
   options: readonly LongOption[],
   shortWithValue: string,
-): string[] {
+): GnuArgs {
   const result: string[] = [];
+  const obsolete = new Map<number, ObsoleteKey>();
+  let keyCount = 0;
   for (let index = 0; index < argv.length; index += 1) {
     const arg = argv[index]!;
     if (arg === "--") {
@@ -48,6 +66,7 @@ export function normalizeGnuArgs(
       const equals = arg.indexOf("=");
       const name = arg.slice(2, equals < 0 ? undefined : equals);
       const option = resolveLongOption(name, options);
+      if (option?.name === "key") keyCount += 1;
       result.push(
         option === undefined ? arg : `--${option.name}${equals < 0 ? "" : arg.slice(equals)}`,
       );
@@ -62,6 +81,9 @@ export function normalizeGnuArgs(
       if (start !== undefined) {
         const next = argv[index + 1];
         let keydef = start;
+        const startField = Number(/^[0-9]+/.exec(arg.slice(1))![0]);
+        let text = `+${startField}`;
+        let suggestion = `-k ${startField + 1}`;
         if (next !== undefined && /^-[0-9]/.test(next)) {
           const end = obsoletePosition(next.slice(1), "end");
           if (end === undefined) {
@@ -71,7 +93,16 @@ export function normalizeGnuArgs(
           }
           keydef += `,${end}`;
           index += 1;
+          // GNU's warning shows the 0-based end word after its own adjustment, plus one.
+          const match = /^-([0-9]+)(?:\.([0-9]+))?/.exec(next)!;
+          const field = Number(match[1]);
+          const char = match[2] === undefined ? 0 : Number(match[2]);
+          const endWord = char === 0 && field > 0 ? field - 1 : field;
+          text += ` -${endWord + 1}`;
+          suggestion += `,${endWord + 1}`;
         }
+        obsolete.set(keyCount, { text, keydef: suggestion });
+        keyCount += 1;
         result.push("-k", keydef);
         continue;
       }
@@ -81,6 +112,7 @@ export function normalizeGnuArgs(
       // A cluster of short options: the first that takes a value takes the rest, or the next.
       for (let position = 1; position < arg.length; position += 1) {
         if (shortWithValue.includes(arg[position]!)) {
+          if (arg[position] === "k") keyCount += 1;
           if (position === arg.length - 1 && index + 1 < argv.length) {
             result.push(argv[index + 1]!);
             index += 1;
@@ -90,7 +122,7 @@ export function normalizeGnuArgs(
       }
     }
   }
-  return result;
+  return { args: result, obsolete };
 }
 
 function resolveLongOption(

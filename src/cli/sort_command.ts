@@ -1,21 +1,33 @@
 import { ExitCode, KiB, MiB, parseByteSize, ResourceError, UsageError } from "../base/mod.ts";
-import { fileDescriptorsFree, IoManager, type SpillMode } from "../io/mod.ts";
+import {
+  createScratchFile,
+  fileDescriptorsFree,
+  IoManager,
+  removeScratchFile,
+  type SpillMode,
+} from "../io/mod.ts";
 import { type LeakDetectionLevel, leakDetectionLevels, MemoryManager } from "../memory/mod.ts";
 import {
   checkSorted,
+  debugRecord,
+  debugWarnings,
   externalSort,
   FAN_IN_DEFAULT,
+  LineCursor,
   type OrderDescriptor,
   orderFromDescriptor,
   parseFieldSeparator,
+  parseSortOrder,
   type SortOrderSpec,
 } from "../sort/mod.ts";
 import type { Command } from "./command.ts";
 import {
   addRandomSalt,
+  type GnuArgs,
   type LongOption,
   matchChoice,
   normalizeGnuArgs,
+  type ObsoleteKey,
   parseBatchSize,
   readFileList,
 } from "./_gnu_sort_args.ts";
@@ -134,8 +146,12 @@ ${reportOptionsHelp}
 
 Long options may be abbreviated to any unambiguous prefix (--rev, --p=2), as in GNU sort.
 
-Not supported (a clear error, never silently ignored): --compress-program, --debug (GNU's key
-annotations; spillway's stack traces are the global --trace).
+Debugging:
+      --debug                  GNU's annotations: each output line with its keys underlined,
+                               and warnings about the keys on stderr (spillway's own stack
+                               traces are the global --trace)
+
+Not supported (a clear error, never silently ignored): --compress-program.
 
 Exit codes: 0 ok; 1 -c/-C found disorder; 2 usage or input error; 3 resource error.`;
 
@@ -178,14 +194,13 @@ const optionSpecs = {
   sort: { type: "string", multiple: true },
   "files0-from": { type: "string" },
   "batch-size": { type: "string" },
+  debug: { type: "boolean" },
   // GNU options spillway does not support: parsed so that they fail with a clear message.
   "compress-program": { type: "string" },
-  debug: { type: "boolean" },
 } as const;
 
 const unsupported: ReadonlyArray<[string, string]> = [
   ["compress-program", "--compress-program"],
-  ["debug", "--debug (GNU's key annotations; spillway's stack traces are --trace)"],
 ];
 
 /** GNU sort's long options (they win an abbreviation that also fits one of spillway's). */
@@ -280,6 +295,10 @@ export interface SortRequest {
   budgetBytes: number;
   /** The budget asked for (below the minimum, `budgetBytes` was raised). */
   budgetRequestedBytes: number;
+  /** `--debug`: GNU's key annotations on stdout and warnings on stderr. */
+  debug: boolean;
+  /** Keys given as `+POS1 [-POS2]`, by key index (for the `--debug` warning). */
+  obsoleteKeys: Map<number, ObsoleteKey>;
   /** `--parallel=1`: sort on the main thread only (no Worker). */
   singleThread: boolean;
   /** The page size (given, or {@linkcode defaultSegmentBytes}). */
@@ -324,15 +343,15 @@ function byteSize(text: string, what: string, bareUnitBytes: number): number {
 }
 
 /** Rewrites GNU's optional-value `--check` to a value parseArgs accepts. */
-function normalizeSortArgs(argv: readonly string[]): string[] {
+function normalizeSortArgs(argv: readonly string[]): GnuArgs {
   const result: string[] = [];
   let ended = false;
   const gnuArgs = normalizeGnuArgs(normalizeReportArgs(argv), longOptions, "kotST");
-  for (const arg of gnuArgs) {
+  for (const arg of gnuArgs.args) {
     if (arg === "--") ended = true;
     result.push(!ended && arg === "--check" ? "--check=diagnose-first" : arg);
   }
-  return result;
+  return { args: result, obsolete: gnuArgs.obsolete };
 }
 
 /**
@@ -345,7 +364,8 @@ function normalizeSortArgs(argv: readonly string[]): string[] {
 export function parseSortArgs(
   argv: readonly string[],
 ): { request: SortRequest; values: ParsedValues } {
-  const { values, positionals } = parseCommandArgs("sort", normalizeSortArgs(argv), optionSpecs);
+  const normalized = normalizeSortArgs(argv);
+  const { values, positionals } = parseCommandArgs("sort", normalized.args, optionSpecs);
   for (const [name, label] of unsupported) {
     if (values[name] !== undefined) {
       throw new UsageError(
@@ -386,6 +406,11 @@ export function parseSortArgs(
   }
   if (check !== undefined && outputs.length > 0) {
     throw new UsageError(`Options '-${check === "diagnose" ? "c" : "C"}o' are incompatible`);
+  }
+  const debug = flagValue(values, "debug");
+  if (debug && (check !== undefined || outputs.length > 0)) {
+    const letter = check === "diagnose" ? "c" : check === "quiet" ? "C" : "o";
+    throw new UsageError(`Options '-${letter} --debug' are incompatible`);
   }
   for (const word of stringList(values, "sort")) {
     const flag = sortWords[matchChoice("--sort", word, Object.keys(sortWords))]!;
@@ -487,6 +512,8 @@ export function parseSortArgs(
     budgetBytes,
     budgetRequestedBytes,
     singleThread: parallelText === "1" || !workerAllowed,
+    debug: debug && recordBytes === undefined,
+    obsoleteKeys: normalized.obsolete,
     segmentBytes,
     tmpDirs: [...stringList(values, "temporary-directory"), ...stringList(values, "tmp-dir")],
     fanInMax,
@@ -543,7 +570,9 @@ export const sortCommand: Command = {
           }
         }
       } else {
-        const stats = await externalSort(request.inputs, request.output, {
+        const scratch = request.debug ? createScratchFile() : undefined;
+        if (request.debug) printDebugWarnings(request);
+        const stats = await externalSort(request.inputs, scratch ?? request.output, {
           memory,
           io,
           order,
@@ -556,6 +585,13 @@ export const sortCommand: Command = {
           progress: report.progress,
           ...(request.recordBytes === undefined ? {} : { recordBytes: request.recordBytes }),
         });
+        if (scratch !== undefined) {
+          try {
+            await writeDebugOutput(scratch, request, io);
+          } finally {
+            removeScratchFile(scratch);
+          }
+        }
         const s = report.stats;
         s.memory.budgetRequestedBytes = request.budgetRequestedBytes;
         s.input.files = request.inputs.length;
@@ -574,6 +610,41 @@ export const sortCommand: Command = {
     return exitCode;
   },
 };
+
+/** `--debug`: GNU's warnings about the keys, before sorting. */
+function printDebugWarnings(request: SortRequest): void {
+  if (request.descriptor.kind !== "spec") return;
+  const order = parseSortOrder(request.descriptor.spec);
+  const text = debugWarnings(order, request.obsoleteKeys).map((line) => `spillway: ${line}\n`)
+    .join("");
+  writeStderrBytes(new TextEncoder().encode(text));
+}
+
+/** `--debug`: copies the sorted scratch file to stdout with GNU's key underlines. */
+async function writeDebugOutput(path: string, request: SortRequest, io: IoManager): Promise<void> {
+  if (request.descriptor.kind !== "spec") return;
+  const order = parseSortOrder(request.descriptor.spec);
+  const reader = await io.openInput(path, {
+    owner: "debug-output",
+    terminator: request.terminator,
+    chunkSegments: 1,
+  });
+  const cursor = new LineCursor(reader, request.terminator, { inputBytes: 0, inputRecords: 0 });
+  try {
+    while (await cursor.next()) {
+      const bytes = debugRecord(
+        order,
+        cursor.recordBytes,
+        cursor.recordOffset,
+        cursor.recordLength,
+      );
+      let written = 0;
+      while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
+    }
+  } finally {
+    await cursor.close();
+  }
+}
 
 function writeStderrBytes(...parts: Uint8Array[]): void {
   for (const part of parts) {

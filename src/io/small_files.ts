@@ -71,3 +71,27 @@ export function fileDescriptorsFree(): number | undefined {
     library.close();
   }
 }
+
+/**
+ * Creates an empty private file in `$TMPDIR` (or /tmp) for a command's intermediate output
+ * (`sort --debug` sorts into it, then annotates it); remove it with
+ * {@linkcode removeScratchFile}.
+ *
+ * @returns Its path.
+ */
+export function createScratchFile(): string {
+  return Deno.makeTempFileSync({ prefix: "spillway-scratch-" });
+}
+
+/**
+ * Removes a file from {@linkcode createScratchFile}; a missing file is fine.
+ *
+ * @param path The file.
+ */
+export function removeScratchFile(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // already gone
+  }
+}

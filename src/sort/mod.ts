@@ -23,3 +23,5 @@ export type { ExternalSortOptions, SortStats } from "./external_sort.ts";
 export { externalSort, FAN_IN_DEFAULT, LineCursor, minimumSortPages } from "./external_sort.ts";
 export type { CheckSortedOptions, Disorder } from "./check_sorted.ts";
 export { checkSorted } from "./check_sorted.ts";
+export { debugRecord, debugWarnings } from "./debug_keys.ts";
+export type { KeyField } from "./_key_def.ts";

@@ -251,3 +251,45 @@ Deno.test("sort under a low ulimit -n works or says why, never panics", async ()
     await work.remove();
   }
 });
+
+Deno.test("sort --debug annotates keys and warns like GNU" + gnuSkipReason, {
+  ignore,
+}, async () => {
+  const work = await makeWorkDir();
+  try {
+    const input = work.path("in.txt");
+    await Deno.writeTextFile(input, "b 10 x.c\na  2 y\n\tjan 3K\nc -1.5e2 FEB\n 0x1p3 nan\nz\n");
+    for (
+      const args of [
+        [],
+        ["-k2,2n"],
+        ["-k2n", "-r"],
+        ["-k2,2g", "-s"],
+        ["-k3M"],
+        ["-k3h", "-u"],
+        ["-b", "-k2,2"],
+        ["-k1.2,1.3"],
+        ["+1", "-2"],
+        ["-t.", "-k2,2n"],
+        ["-k2,1"],
+        ["-d", "-k1,1"],
+        ["-gbr", "-k1,1n"],
+      ]
+    ) {
+      const gnu = await gnuSort(["--debug", ...args, input]);
+      const ours = await runSpillway(["sort", "--debug", ...args, input]);
+      strictEqual(ours.code, gnu.code, args.join(" "));
+      strictEqual(ours.stdout, decoder.decode(gnu.stdout), args.join(" "));
+      // GNU names itself by argv[0] (`/usr/bin/sort: `).
+      strictEqual(
+        ours.stderr.replace(/^spillway: /gm, ""),
+        gnu.stderr.replace(/^\S*sort: /gm, ""),
+        args.join(" "),
+      );
+    }
+    strictEqual(await spillwaySort(["--debug", "-o", work.path("o"), input]), 2);
+    strictEqual(await spillwaySort(["--debug", "-c", input]), 2);
+  } finally {
+    await work.remove();
+  }
+});
