@@ -1,5 +1,5 @@
 /**
- * Writes docs/cli.md from the commands' own help texts, so the reference cannot drift from
+ * Writes docs/cli.md and the man page docs/spillway.1 from the commands' declared options, so the reference cannot drift from
  * the behaviour (tests/e2e/run_docs_test.ts fails when it is stale).
  *
  * Usage: deno run --allow-read --allow-write --allow-run scripts/cli_docs.ts
@@ -8,7 +8,7 @@
  * @module
  */
 // deno-lint-ignore-file no-console
-import { commands, topLevelHelp } from "../src/cli/mod.ts";
+import { commands, manPage, topLevelHelp } from "../src/cli/mod.ts";
 
 const INTRO = `# Command-line reference
 
@@ -32,8 +32,13 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
   (concatenated members too, as \`zcat\` reads them; a damaged one is exit 2); standard input and
   other names are read as they are. Relative paths mean the caller's directory, also under
   \`deno task spillway\` and \`deno task demo\` (README).
-- **Outputs** (\`-o FILE\`) are written to a temporary file beside the target and renamed when
-  complete: \`-o\` may name an input, and a failure leaves the target untouched.
+- **Outputs** (\`-o FILE\`): a regular file (or a new one) is written to a temporary file beside
+  the real target (symlinks followed) and renamed when complete: \`-o\` may name an input, and a
+  failure leaves the target untouched. Anything else is written in place, opened only when the
+  output starts: a FIFO, a device, \`/dev/fd/N\`, a hard-linked file, a file in a directory
+  spillway cannot write. \`/dev/stdout\`, \`/dev/stderr\`, \`/dev/null\` and input \`/dev/stdin\`
+  work under the task's permissions. \`-o\` and \`--stats-file\` are checked before any input is
+  read (exit 2); a closed standard output or input (\`>&-\`, \`<&-\`) is exit 2.
 - **Reports**: \`--progress\`/\`--no-progress\` (a progress line on stderr, by default only when
   stderr is a terminal; at most 10 updates a second; erased at the end) and
   \`--stats[=text|json|yaml]\`, \`--stats-file PATH\` (docs/stats.md).
@@ -54,6 +59,9 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
 \`spillway run\` exits with the first failing step's code.
 `;
 
+/** The man page's NAME line. */
+export const MAN_SUMMARY = "sort and count text far larger than memory, in a fixed memory budget";
+
 /** The generated reference. */
 export function cliReference(): string {
   const parts = [INTRO, "## `spillway --help`\n", "```\n" + topLevelHelp() + "\n```\n"];
@@ -71,4 +79,7 @@ if (import.meta.main) {
   const formatted = await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", path] })
     .output();
   console.error(formatted.success ? `wrote ${path}` : `wrote ${path} (deno fmt failed)`);
+  const manPath = new URL("../docs/spillway.1", import.meta.url).pathname;
+  await Deno.writeTextFile(manPath, manPage(commands, MAN_SUMMARY));
+  console.error(`wrote ${manPath}`);
 }

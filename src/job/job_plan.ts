@@ -1,5 +1,15 @@
 import { formatBytes, parseByteSize } from "../base/mod.ts";
+import { planCount, WORKER_START_BYTES } from "../count/mod.ts";
 import { SEGMENT_BYTES_DEFAULT } from "../memory/mod.ts";
+import {
+  affordableFanIn,
+  estimateSortRuns,
+  FAN_IN_DEFAULT,
+  MERGE_SPARE_SEGMENTS,
+  mergeOutputSegments,
+  mergePassCount,
+  planSort,
+} from "../sort/mod.ts";
 import type { JobConfig, JobSpec, JobStep } from "./job_file.ts";
 
 /**
@@ -99,114 +109,13 @@ export interface PlanInputs {
   defaultFanInMax?: number;
 }
 
-/** How `spillway sort` splits a budget (mirrors `plan()` in src/sort/external_sort.ts). */
-export interface SortLayout {
-  /** Pages of one sort buffer (record data plus index). */
-  bufferSegments: number;
-  /** Bytes of record data one sort buffer holds. */
-  bufferDataBytes: number;
-  /** Records one sort buffer can index. */
-  bufferEntries: number;
-  /** Runs merged at once with every page free. */
-  fanIn: number;
-  /** Runs merged at once while the last buffer stays in memory as a merge input. */
-  fanInWithBuffer: number;
-}
-
-const ENTRY_BYTES = 16;
-const MIN_BUFFER_SEGMENTS = 2;
-
-/**
- * The sort's memory layout for a budget, computed like the sort computes it: fixed I/O pages
- * (input chunk P/32, write-behind P/64 up to 128 KiB, output P/64), a fifth of the rest as
- * headroom for long lines, the remainder as two sort buffers (one sorting on the Worker while
- * the other fills) plus gather pages the Worker copies sorted records into, each buffer 3/4
- * record data and 1/4 index entries of 16 bytes. The merge fan-in is what fits at three pages
- * per run beside the output writer and two spare pages.
- *
- * @param pages Pages in the budget.
- * @param segmentBytes Page size.
- * @param fanInMax The configured fan-in limit.
- * @returns The layout.
- *
- * @example Usage
- * ```ts
- * import { strictEqual } from "node:assert/strict";
- * import { sortLayout } from "./job_plan.ts";
- * strictEqual(sortLayout(64, 4096, 128).fanIn, 20);
- * ```
- */
-export function sortLayout(pages: number, segmentBytes: number, fanInMax: number): SortLayout {
-  const chunk = clamp(Math.floor(pages / 32), 1, Math.max(1, (4 * 1024 * 1024) / segmentBytes));
-  const writeBehind = clamp(Math.floor(pages / 64), 1, Math.max(1, (128 * 1024) / segmentBytes));
-  const output = clamp(Math.floor(pages / 64), 1, Math.max(1, (4 * 1024 * 1024) / segmentBytes));
-  const fixed = chunk + 1 + writeBehind + output + 1;
-  const headroom = Math.floor((pages - fixed) / 5);
-  const left = Math.max(MIN_BUFFER_SEGMENTS, pages - fixed - headroom);
-  const bufferCount = left >= 2 * MIN_BUFFER_SEGMENTS ? 2 : 1;
-  let bufferSegments = Math.floor(left / bufferCount);
-  if (bufferCount === 2) {
-    const withGather = Math.floor((left - 2) / 2.82);
-    const gather = Math.ceil(splitBuffer(withGather, segmentBytes).data * 1.07) + 1;
-    if (withGather >= MIN_BUFFER_SEGMENTS && 2 * withGather + gather <= left) {
-      bufferSegments = withGather;
-    }
-  }
-  const split = splitBuffer(bufferSegments, segmentBytes);
-  const mergeFanIn = (free: number): number => {
-    const writer = 1 +
-      clamp(Math.floor(free / 64), 1, Math.max(1, (4 * 1024 * 1024) / segmentBytes));
-    return Math.max(2, Math.min(fanInMax, Math.floor((free - writer - 2) / 3)));
-  };
-  return {
-    bufferSegments,
-    bufferDataBytes: split.data * segmentBytes,
-    bufferEntries: split.entries,
-    fanIn: mergeFanIn(pages),
-    fanInWithBuffer: mergeFanIn(pages - bufferSegments),
-  };
-}
-
-function splitBuffer(segments: number, segmentBytes: number): { data: number; entries: number } {
-  const data = Math.max(1, Math.floor(segments * 0.75));
-  const entries = Math.max(1, Math.floor(((segments - data) * segmentBytes) / ENTRY_BYTES));
-  return { data, entries };
-}
-
-/**
- * Runs and merge passes of a sort that fills `buffers` sort buffers: none when one buffer holds
- * everything; otherwise the last buffer stays in memory as the final merge's last input when
- * all runs fit one merge beside it, else every buffer is spilled and merged in passes.
- *
- * @param buffers Sort buffers the input fills.
- * @param layout The sort's layout.
- * @param fanInMax The configured fan-in limit.
- * @returns Spilled runs and merge passes.
- */
-export function sortRunsFor(
-  buffers: number,
-  layout: SortLayout,
-  fanInMax: number,
-): { runs: number; mergePasses: number } {
-  if (buffers <= 1) return { runs: 0, mergePasses: 0 };
-  if (buffers <= fanInMax && buffers <= layout.fanInWithBuffer) {
-    return { runs: buffers - 1, mergePasses: 1 };
-  }
-  const fanIn = buffers <= fanInMax ? layout.fanInWithBuffer : layout.fanIn;
-  return { runs: buffers, mergePasses: passesFor(buffers, fanIn) };
-}
-
-function clamp(value: number, low: number, high: number): number {
-  return value < low ? low : value > high ? high : value;
-}
-
 /**
  * Plans a job for `--dry-run`: per step the memory, expected runs and merge passes from the
  * input sizes (earlier steps' outputs are estimated from their inputs).
  *
  * Sort runs: how many sort buffers the input fills, by bytes or by records (lines of the
- * sampled average length), 0 when one buffer holds it all (see {@linkcode sortLayout}).
- * Merge passes: the least k with `fanIn^k >= runs`.
+ * sampled average length), 0 when one buffer holds it all: the sort layer's `planSort` and
+ * `estimateSortRuns`. Merge passes: the merge plan's `mergePassCount`. Count: `planCount`.
  *
  * @param job The validated job.
  * @param argvOf The arguments each step will get (see {@linkcode stepArgv}).
@@ -221,150 +130,211 @@ export function planJob(
   const producedBytes = new Map<string, number | undefined>();
   const plans: StepPlan[] = [];
   for (const step of job.steps) {
-    const config = step.command === "gen" ? {} : job.config;
-    const memoryBytes = sizeOption(step, "memory") ?? config.memoryBytes ??
-      inputs.defaultMemoryBytes;
-    const segmentBytes = sizeOption(step, "segment-size") ?? config.segmentBytes ??
-      inputs.defaultSegmentBytes?.(step, memoryBytes) ?? SEGMENT_BYTES_DEFAULT;
-    const pages = Math.floor(memoryBytes / segmentBytes);
-    const fanInOption = step.options.find((option) => option.key === "fan-in");
-    const fanInMax = typeof fanInOption?.value === "string"
-      ? Number(fanInOption.value)
-      : config.fanInMax ?? inputs.defaultFanInMax ?? 128;
-    // spillway merge: three pages per input plus four (see mergeFanIn in src/cli).
-    let fanIn = Math.max(2, Math.min(fanInMax, Math.floor((pages - 4) / 3)));
-    let inputBytes: number | undefined = 0;
-    for (const path of step.inputs) {
-      const bytes = producedBytes.has(path) ? producedBytes.get(path) : inputs.fileBytes(path);
-      inputBytes = bytes === undefined || inputBytes === undefined ? undefined : inputBytes + bytes;
-    }
-    let expectedRuns: number | undefined = undefined;
-    let mergePasses: number | undefined = undefined;
-    let outputBytes: number | undefined = undefined;
-    let summary: string;
-    const budget = `memory ${formatBytes(memoryBytes)} = ${pages} pages of ${
-      formatBytes(segmentBytes)
-    }`;
-    const input = inputBytes === undefined
-      ? `${step.inputs.length} inputs of unknown size`
-      : `${step.inputs.length} input${step.inputs.length === 1 ? "" : "s"}, ${
-        formatBytes(inputBytes)
-      }`;
-    const checks = step.command === "sort" &&
-      step.options.some((option) => option.key === "check" && option.value !== false);
-    if (checks) {
-      expectedRuns = 0;
-      mergePasses = 0;
-      summary = `${input}; ${budget}; checks the order (reads once, writes nothing)`;
-    } else if (step.command === "sort" || step.command === "count") {
-      let recordBytes: number | undefined = undefined;
-      for (const path of step.inputs) {
-        const sampled = inputs.recordBytes?.(path);
-        if (sampled !== undefined) recordBytes = Math.max(recordBytes ?? 0, sampled);
-      }
-      if (inputBytes !== undefined) {
-        if (step.command === "sort") {
-          const layout = sortLayout(pages, segmentBytes, fanInMax);
-          fanIn = layout.fanIn;
-          const records = inputBytes / Math.max(1, recordBytes ?? 64);
-          const buffers = Math.ceil(
-            Math.max(inputBytes / layout.bufferDataBytes, records / layout.bufferEntries),
-          );
-          const planned = sortRunsFor(buffers, layout, fanInMax);
-          expectedRuns = planned.runs;
-          mergePasses = planned.mergePasses;
-        }
-      }
-      if (step.command === "count") {
-        // Runs depend on the distinct words (unknown before reading), not on the input size.
-        expectedRuns = undefined;
-        mergePasses = undefined;
-        if (inputBytes === 0) {
-          expectedRuns = 0;
-          mergePasses = 0;
-        }
-      }
-      if (step.command === "sort") outputBytes = inputBytes;
-      const records = recordBytes === undefined
-        ? ""
-        : ` (lines of ~${Math.round(recordBytes)} bytes)`;
-      if (step.command === "count") {
-        const chunkPages = Math.max(
-          1,
-          Math.min(Math.ceil((1 << 20) / segmentBytes), Math.floor(pages / 8)),
-        );
-        const tableBytes = Math.max(0, pages - chunkPages - 4) * segmentBytes;
-        summary = `${input}${records}; ${budget}; hash table of ${formatBytes(tableBytes)}${
-          (inputBytes ?? 0) > 4 * 1024 * 1024 &&
-            !step.options.some((option) => option.key === "threads" && option.value === "1")
-            ? " (about half of it once the counting Worker starts, past 4 MiB)"
-            : ""
-        }: runs depend on the distinct words (0 when they fit)`;
-      } else {
-        summary = `${input}${records}; ${budget}; expect ${
-          expectedRuns === undefined ? "unknown" : expectedRuns
-        } runs, ${
-          mergePasses === undefined ? "unknown" : mergePasses
-        } merge pass(es) (fan-in ${fanIn})`;
-      }
-    } else if (step.command === "merge") {
-      const sum = step.options.some((option) => option.key === "sum" && option.value === true);
-      expectedRuns = sum ? undefined : 0;
-      mergePasses = sum ? undefined : passesFor(step.inputs.length, fanIn);
-      outputBytes = sum ? undefined : inputBytes;
-      summary = `${input}; ${budget}; ${
-        sum
-          ? "sums counts (runs depend on distinct words)"
-          : `${mergePasses} merge pass(es) (fan-in ${fanIn})`
-      }`;
-    } else {
-      outputBytes = sizeOption(step, "size");
-      summary = `writes ${outputBytes === undefined ? "a corpus" : formatBytes(outputBytes)} to ${
-        step.output ?? "stdout"
-      }`;
-    }
-    if (step.output !== undefined) producedBytes.set(step.output, outputBytes);
+    const context = stepContext(job, step, inputs, producedBytes);
+    const estimate = step.command === "sort" && context.checks
+      ? checkEstimate(context)
+      : step.command === "sort"
+      ? sortEstimate(context)
+      : step.command === "count"
+      ? countEstimate(context)
+      : step.command === "merge"
+      ? mergeEstimate(context)
+      : genEstimate(context);
+    if (step.output !== undefined) producedBytes.set(step.output, estimate.outputBytes);
     plans.push({
       step,
       argv: argvOf(step),
-      inputBytes,
-      memoryBytes,
-      segmentBytes,
-      pages,
-      fanIn,
-      expectedRuns,
-      mergePasses,
-      outputBytes,
-      summary,
+      inputBytes: context.inputBytes,
+      memoryBytes: context.memoryBytes,
+      segmentBytes: context.segmentBytes,
+      pages: context.pages,
+      ...estimate,
     });
   }
   return plans;
 }
 
-/**
- * Merge passes needed to merge `runs` runs with at most `fanIn` at once.
- *
- * @param runs Sorted runs (0 or 1: no merge pass).
- * @param fanIn At least 2.
- * @returns The least k with fanIn^k >= runs.
- *
- * @example Usage
- * ```ts
- * import { strictEqual } from "node:assert/strict";
- * import { passesFor } from "./job_plan.ts";
- * strictEqual(passesFor(1, 8), 0);
- * strictEqual(passesFor(8, 8), 1);
- * strictEqual(passesFor(9, 8), 2);
- * ```
- */
-export function passesFor(runs: number, fanIn: number): number {
-  let passes = 0;
-  let capacity = 1;
-  while (capacity < runs) {
-    capacity *= fanIn;
-    passes += 1;
+/** What every step's estimate starts from. */
+interface StepContext {
+  step: JobStep;
+  memoryBytes: number;
+  segmentBytes: number;
+  pages: number;
+  fanInMax: number;
+  /** Fan-in of a merge with every segment free (the merge plan). */
+  mergeFanIn: number;
+  inputBytes: number | undefined;
+  /** The largest sampled average record length of the inputs. */
+  recordBytes: number | undefined;
+  /** Whether a sort step only checks (`check`). */
+  checks: boolean;
+  /** "N inputs, SIZE" for the summary. */
+  inputText: string;
+  /** "memory SIZE = P pages of SIZE" for the summary. */
+  budgetText: string;
+}
+
+/** What a step's estimate adds to its plan. */
+type StepEstimate = Pick<
+  StepPlan,
+  "fanIn" | "expectedRuns" | "mergePasses" | "outputBytes" | "summary"
+>;
+
+function stepContext(
+  job: JobSpec,
+  step: JobStep,
+  inputs: PlanInputs,
+  producedBytes: ReadonlyMap<string, number | undefined>,
+): StepContext {
+  const config = step.command === "gen" ? {} : job.config;
+  const memoryBytes = sizeOption(step, "memory") ?? config.memoryBytes ??
+    inputs.defaultMemoryBytes;
+  const segmentBytes = sizeOption(step, "segment-size") ?? config.segmentBytes ??
+    inputs.defaultSegmentBytes?.(step, memoryBytes) ?? SEGMENT_BYTES_DEFAULT;
+  const pages = Math.floor(memoryBytes / segmentBytes);
+  const fanInOption = step.options.find((option) => option.key === "fan-in");
+  const fanInMax = typeof fanInOption?.value === "string"
+    ? Number(fanInOption.value)
+    : config.fanInMax ?? inputs.defaultFanInMax ?? FAN_IN_DEFAULT;
+  const mergeFanIn = Math.max(
+    2,
+    affordableFanIn(
+      pages,
+      mergeOutputSegments(pages, segmentBytes) + MERGE_SPARE_SEGMENTS,
+      fanInMax,
+    ),
+  );
+  let inputBytes: number | undefined = 0;
+  for (const path of step.inputs) {
+    const bytes = producedBytes.has(path) ? producedBytes.get(path) : inputs.fileBytes(path);
+    inputBytes = bytes === undefined || inputBytes === undefined ? undefined : inputBytes + bytes;
   }
-  return passes;
+  let recordBytes: number | undefined = undefined;
+  for (const path of step.inputs) {
+    const sampled = inputs.recordBytes?.(path);
+    if (sampled !== undefined) recordBytes = Math.max(recordBytes ?? 0, sampled);
+  }
+  const count = step.inputs.length;
+  return {
+    step,
+    memoryBytes,
+    segmentBytes,
+    pages,
+    fanInMax,
+    mergeFanIn,
+    inputBytes,
+    recordBytes,
+    checks: step.command === "sort" &&
+      step.options.some((option) => option.key === "check" && option.value !== false),
+    inputText: inputBytes === undefined
+      ? `${count} inputs of unknown size`
+      : `${count} input${count === 1 ? "" : "s"}, ${formatBytes(inputBytes)}`,
+    budgetText: `memory ${formatBytes(memoryBytes)} = ${pages} pages of ${
+      formatBytes(segmentBytes)
+    }`,
+  };
+}
+
+function recordsText(context: StepContext): string {
+  return context.recordBytes === undefined
+    ? ""
+    : ` (lines of ~${Math.round(context.recordBytes)} bytes)`;
+}
+
+function checkEstimate(context: StepContext): StepEstimate {
+  return {
+    fanIn: context.mergeFanIn,
+    expectedRuns: 0,
+    mergePasses: 0,
+    outputBytes: undefined,
+    summary:
+      `${context.inputText}; ${context.budgetText}; checks the order (reads once, writes nothing)`,
+  };
+}
+
+/** Sort: how many buffers the input fills (by bytes or by records), through the sort plan. */
+function sortEstimate(context: StepContext): StepEstimate {
+  const { inputBytes, segmentBytes, fanInMax } = context;
+  let fanIn = context.mergeFanIn;
+  let expectedRuns: number | undefined = undefined;
+  let mergePasses: number | undefined = undefined;
+  if (inputBytes !== undefined) {
+    const plan = planSort({ freeSegments: context.pages, segmentBytes, useWorker: true, fanInMax });
+    fanIn = plan.mergeFanIn;
+    const records = inputBytes / Math.max(1, context.recordBytes ?? 64);
+    const buffers = Math.ceil(
+      Math.max(
+        inputBytes / (plan.bufferDataSegments * segmentBytes),
+        records / plan.bufferIndexEntries,
+      ),
+    );
+    const planned = estimateSortRuns(plan, buffers, fanInMax);
+    expectedRuns = planned.runCount;
+    mergePasses = planned.mergePassCount;
+  }
+  return {
+    fanIn,
+    expectedRuns,
+    mergePasses,
+    outputBytes: inputBytes,
+    summary: `${context.inputText}${recordsText(context)}; ${context.budgetText}; expect ${
+      expectedRuns === undefined ? "unknown" : expectedRuns
+    } runs, ${
+      mergePasses === undefined ? "unknown" : mergePasses
+    } merge pass(es) (fan-in ${fanIn})`,
+  };
+}
+
+/** Count: runs depend on the distinct words (unknown before reading); show the table instead. */
+function countEstimate(context: StepContext): StepEstimate {
+  const { step, inputBytes, segmentBytes, pages } = context;
+  const plan = planCount({ totalSegments: pages, freeSegments: pages, segmentBytes, threads: 1 });
+  const tableBytes = Math.max(0, plan.tableSegments) * segmentBytes;
+  const worker = (inputBytes ?? 0) > WORKER_START_BYTES &&
+    !step.options.some((option) => option.key === "threads" && option.value === "1");
+  return {
+    fanIn: context.mergeFanIn,
+    expectedRuns: inputBytes === 0 ? 0 : undefined,
+    mergePasses: inputBytes === 0 ? 0 : undefined,
+    outputBytes: undefined,
+    summary: `${context.inputText}${recordsText(context)}; ${context.budgetText}; hash table of ${
+      formatBytes(tableBytes)
+    }${
+      worker ? " (about half of it once the counting Worker starts, past 4 MiB)" : ""
+    }: runs depend on the distinct words (0 when they fit)`,
+  };
+}
+
+/** Merge: passes of the merge plan over the inputs; `--sum` depends on the distinct words. */
+function mergeEstimate(context: StepContext): StepEstimate {
+  const { step, inputBytes } = context;
+  const fanIn = context.mergeFanIn;
+  const sum = step.options.some((option) => option.key === "sum" && option.value === true);
+  const mergePasses = sum ? undefined : mergePassCount(step.inputs.length, fanIn);
+  return {
+    fanIn,
+    expectedRuns: sum ? undefined : 0,
+    mergePasses,
+    outputBytes: sum ? undefined : inputBytes,
+    summary: `${context.inputText}; ${context.budgetText}; ${
+      sum
+        ? "sums counts (runs depend on distinct words)"
+        : `${mergePasses} merge pass(es) (fan-in ${fanIn})`
+    }`,
+  };
+}
+
+function genEstimate(context: StepContext): StepEstimate {
+  const outputBytes = sizeOption(context.step, "size");
+  return {
+    fanIn: context.mergeFanIn,
+    expectedRuns: undefined,
+    mergePasses: undefined,
+    outputBytes,
+    summary: `writes ${outputBytes === undefined ? "a corpus" : formatBytes(outputBytes)} to ${
+      context.step.output ?? "stdout"
+    }`,
+  };
 }
 
 function sizeOption(step: JobStep, key: string): number | undefined {
