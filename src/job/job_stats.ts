@@ -65,6 +65,11 @@ export interface JobStats {
   memory: {
     /** The budget (-S, taskmanager.memory.managed.size) in bytes. */
     budgetBytes: number;
+    /**
+     * The budget that was asked for: equal to `budgetBytes` unless a tiny `sort -S` (GNU sort
+     * accepts `-S1`) was raised to the least budget spillway sorts in.
+     */
+    budgetRequestedBytes: number;
     /** The page size in bytes. */
     segmentBytes: number;
     /** Pages in the budget. */
@@ -224,6 +229,9 @@ export class JobStatsRecorder implements ProgressSink {
     const memory = sources.memory;
     if (memory !== undefined) {
       stats.memory.budgetBytes = memory.budgetBytes;
+      if (stats.memory.budgetRequestedBytes === 0) {
+        stats.memory.budgetRequestedBytes = memory.budgetBytes;
+      }
       stats.memory.segmentBytes = memory.segmentBytes;
       stats.memory.pagesBudget = memory.totalPages;
       stats.memory.pagesPeak = memory.peakPages;
@@ -276,6 +284,7 @@ export function emptyJobStats(command: string): JobStats {
     },
     memory: {
       budgetBytes: 0,
+      budgetRequestedBytes: 0,
       segmentBytes: 0,
       pagesBudget: 0,
       pagesPeak: 0,
@@ -374,9 +383,11 @@ function renderText(stats: JobStats, label: StepLabel | undefined): string {
     } written, ${bytes(s.bytesReadBack)} read back, ${s.files} files${
       s.mappedBytesPeak > 0 ? `, ${formatBytes(s.mappedBytesPeak)} mapped at most` : ""
     }`,
-    `  memory:  budget ${formatBytes(m.budgetBytes)} = ${m.pagesBudget} pages of ${
-      formatBytes(m.segmentBytes)
-    }${
+    `  memory:  budget ${formatBytes(m.budgetBytes)}${
+      m.budgetRequestedBytes !== 0 && m.budgetRequestedBytes !== m.budgetBytes
+        ? ` (raised from ${formatBytes(m.budgetRequestedBytes)}: the least spillway sorts in)`
+        : ""
+    } = ${m.pagesBudget} pages of ${formatBytes(m.segmentBytes)}${
       m.budgetCapped ? " (capped: one WebAssembly memory holds 4 GiB)" : ""
     }, peak ${m.pagesPeak} pages, peak RSS ${formatBytes(m.peakRssBytes)}`,
     `  time:    ${t.total} ms${phases === "" ? "" : ` (${phases})`}`,

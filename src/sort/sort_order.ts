@@ -173,6 +173,16 @@ export class SortOrder {
     }
   }
 
+  /** The compiled keys, in order (for `--debug` annotations and warnings). */
+  get keyFields(): readonly KeyField[] {
+    return this.#keys;
+  }
+
+  /** The `-t` byte, or -1 for GNU's blank-separated fields. */
+  get fieldSeparator(): number {
+    return this.#separator;
+  }
+
   /**
    * Compares two records (without terminators) the way `LC_ALL=C sort` does: the keys in
    * order, then (unless `-s` or `-u`) the whole records byte by byte, reversed by `-r`.
@@ -459,6 +469,23 @@ function findKey(
     if (keyEnd > limit) keyEnd = limit;
   }
   foundEnd = keyEnd;
+}
+
+/**
+ * Where a key lies in a record, as GNU's begfield/limfield find it (for `--debug`); the end
+ * may lie before the start (an empty key).
+ *
+ * @returns `[start, end)` offsets into `bytes`.
+ */
+export function findKeyRange(
+  bytes: Uint8Array,
+  start: number,
+  limit: number,
+  key: KeyField,
+  separator: number,
+): [number, number] {
+  findKey(bytes, start, limit, key, separator);
+  return [foundStart, foundEnd];
 }
 
 /** memcmp of two ranges, then the shorter first. */

@@ -33,6 +33,7 @@ const STABLE_KEYS = [
   "leaks.staleWrites",
   "memory.budgetBytes",
   "memory.budgetCapped",
+  "memory.budgetRequestedBytes",
   "memory.pagesBudget",
   "memory.pagesPeak",
   "memory.peakRssBytes",
