@@ -10,7 +10,7 @@ import {
 import type { MemoryManager } from "../memory/mod.ts";
 import { GzipSource, NativeSource, PipeSource, ReaderSource } from "./byte_sources.ts";
 import { type BlockChannel, OperationCounter } from "./channel.ts";
-import { errorCode, isDiskError, SpillDiskError } from "./errors.ts";
+import { errorCode, isDiskError, SpillDiskError, SpillReadError } from "./errors.ts";
 import { type ChannelStaging, FileChannel } from "./file_channel.ts";
 import { loopTurn, startLoopWatch, stopLoopWatch } from "./event_loop.ts";
 import { emptyIoStats, type IoStats } from "./io_stats.ts";
@@ -335,7 +335,7 @@ export class IoManager implements AsyncDisposable {
       }
     } catch (error) {
       lease.release();
-      if (isDiskError(error)) throw new SpillDiskError(this.directoryOf(run.path), 0, error);
+      if (isDiskError(error)) throw new SpillReadError(run.path, 0, error);
       if (error instanceof SpillwayError) throw error;
       throw new ResourceError(
         `Cannot open spill file ${run.path}: ${errorCode(error)} (${

@@ -20,15 +20,25 @@ Deno.test("count reading an endless pipe acts on SIGINT at once and exits 130", 
   const writer = child.stdin.getWriter();
   const chunk = new TextEncoder().encode("hello world\n".repeat(8192));
   let exited = false;
+  let fedBytes = 0;
   const status = child.status.finally(() => exited = true);
   const feeding = (async () => {
     try {
-      while (!exited) await writer.write(chunk);
+      while (!exited) {
+        await writer.write(chunk);
+        fedBytes += chunk.length;
+      }
     } catch {
       // the child went away
     }
   })();
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  // Signal only once the child is consuming its input (past startup, listeners installed):
+  // a pipe holds 64 KiB, so 4 MiB fed means it has been reading for a while. On a loaded
+  // machine startup alone can take longer than any fixed delay.
+  const startedAt = performance.now();
+  while ((fedBytes < 4 * 1024 * 1024 || performance.now() - startedAt < 1500) && !exited) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const sentAt = performance.now();
   child.kill("SIGINT");
   const result = await status;
