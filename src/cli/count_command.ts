@@ -406,6 +406,7 @@ export const countCommand: Command = {
   async run(argv: readonly string[]): Promise<number> {
     const { request, values } = parseCountArgs(argv);
     using report = CommandReport.start("count", values);
+    await report.checkTargets(request.output);
     const memory = new MemoryManager({
       budgetBytes: request.budgetBytes,
       ...(request.segmentBytes === undefined ? {} : { segmentBytes: request.segmentBytes }),

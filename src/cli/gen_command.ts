@@ -162,6 +162,7 @@ export const genCommand: Command = {
     const { values, positionals } = parseCommandArgs("gen", normalizeReportArgs(argv), optionSpecs);
     const request = parseGenRequest(values, positionals);
     using report = CommandReport.start("gen", values);
+    await report.checkTargets(request.output);
     const memory = new MemoryManager({
       budgetBytes: request.budgetBytes,
       ...(request.segmentBytes === undefined ? {} : { segmentBytes: request.segmentBytes }),

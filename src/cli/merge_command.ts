@@ -123,6 +123,7 @@ export const mergeCommand: Command = {
     // The ordering and resource options mean what they mean for sort: let sort parse them.
     const { request } = parseSortArgs(["--merge", ...normalized]);
     using report = CommandReport.start("merge", values);
+    await report.checkTargets(request.output);
     const memory = new MemoryManager({
       budgetBytes: request.budgetBytes,
       ...(request.segmentBytes === undefined ? {} : { segmentBytes: request.segmentBytes }),
@@ -443,6 +444,7 @@ async function runMergeSum(values: ParsedValues, inputs: readonly string[]): Pro
     ? 64 * MiB
     : sizeOf(sizes[sizes.length - 1]!, "-S/--memory size", KiB);
   using report = CommandReport.start("merge", values);
+  await report.checkTargets(outputs[0]);
   const memory = new MemoryManager({
     budgetBytes,
     ...(segmentText === undefined

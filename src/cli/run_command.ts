@@ -10,6 +10,7 @@ import {
   type StepLabel,
   type StepSchema,
 } from "../job/mod.ts";
+import { checkOutputPath } from "../io/mod.ts";
 import { SEGMENT_BYTES_DEFAULT } from "../memory/mod.ts";
 import type { Command } from "./command.ts";
 import { printError, printOut } from "./output.ts";
@@ -78,6 +79,7 @@ export const runCommand: Command = {
         ExitCode.usage,
       );
     }
+    if (report.statsFile !== undefined) await checkOutputPath(report.statsFile, "--stats-file");
     const result = await runJob(positionals[0]!, {
       dryRun: flagValue(values, "dry-run"),
       progress: report.progress,

@@ -402,6 +402,7 @@ export const sortCommand: Command = {
   async run(argv: readonly string[]): Promise<number> {
     const { request, values } = parseSortArgs(argv);
     using report = CommandReport.start("sort", values);
+    await report.checkTargets(request.check === undefined ? request.output : undefined);
     const memory = new MemoryManager({
       budgetBytes: request.budgetBytes,
       segmentBytes: request.segmentBytes,

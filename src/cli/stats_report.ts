@@ -1,6 +1,6 @@
 // deno-lint-ignore-file no-console
 import { InputError, KiB, MiB, type ProgressSink, teeProgress, UsageError } from "../base/mod.ts";
-import { IoManager } from "../io/mod.ts";
+import { checkOutputPath, IoManager } from "../io/mod.ts";
 import { MemoryManager } from "../memory/mod.ts";
 import {
   type JobStats,
@@ -126,7 +126,7 @@ export async function writeStatsReports(
     console.error(text.replace(/\n$/, ""));
     return;
   }
-  await writeSmallTextFile(file, text);
+  await writeSmallTextFile(file, text, "--stats-file");
 }
 
 /** Largest job file or report handled by {@linkcode readSmallTextFile}. */
@@ -192,11 +192,12 @@ export function readSmallTextFile(path: string): Promise<string> {
  *
  * @param path The target.
  * @param text The content.
+ * @param option The option that named the path, for messages.
  * @throws {UsageError} If the target cannot be written.
  */
-export function writeSmallTextFile(path: string, text: string): Promise<void> {
+export function writeSmallTextFile(path: string, text: string, option = "-o"): Promise<void> {
   return withSmallIo(async (io) => {
-    const output = await io.createOutput(path, { owner: "small-file" });
+    const output = await io.createOutput(path, { owner: "small-file", option });
     try {
       const bytes = new TextEncoder().encode(text);
       const pending = output.write(bytes, 0, bytes.byteLength);
@@ -283,6 +284,20 @@ export class CommandReport implements Disposable {
       await writeStatsReports([{ stats }], this.options.statsFormat, this.options.statsFile);
     }
     return stats;
+  }
+
+  /**
+   * Checks the command's output and `--stats-file` before any input is read (as GNU sort
+   * checks `-o`), so that a bad path fails at once with exit 2.
+   *
+   * @param output The command's output path (undefined: stdout).
+   * @throws {UsageError} If either cannot be written.
+   */
+  async checkTargets(output: string | undefined): Promise<void> {
+    await checkOutputPath(output, "-o");
+    if (this.options.statsFile !== undefined && activeCollector === undefined) {
+      await checkOutputPath(this.options.statsFile, "--stats-file");
+    }
   }
 
   /** Erases the progress line. */

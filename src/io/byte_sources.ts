@@ -1,6 +1,17 @@
 import type { ReadStream } from "node:fs";
 import type { Gunzip } from "node:zlib";
 import { InputError } from "../base/mod.ts";
+import {
+  acquireLibc,
+  cString,
+  errno,
+  errnoName,
+  type Libc,
+  O_CLOEXEC,
+  O_RDONLY,
+  osError,
+  releaseLibc,
+} from "./libc.ts";
 import type { ByteSource } from "./line_reader.ts";
 
 /** What a {@linkcode ReaderSource} reads from: an open file, stdin or a pipe. */
@@ -120,5 +131,57 @@ export class GzipSource implements ByteSource {
     this.#pending = undefined;
     this.#gunzip.destroy();
     this.#file.destroy();
+  }
+}
+
+/**
+ * A {@linkcode ByteSource} over a path Deno refuses without --allow-all (`/dev/fd/3` from a
+ * shell's `<(...)`, a device), opened and read through libc.
+ */
+export class NativeSource implements ByteSource {
+  readonly name: string;
+  #lib: Libc | undefined;
+  #fd: number;
+
+  /**
+   * Opens `path` read-only.
+   *
+   * @throws {InputError} If libc is unavailable or the open fails.
+   */
+  constructor(path: string) {
+    this.name = path;
+    const lib = acquireLibc();
+    if (typeof lib === "string") {
+      throw new InputError(`Cannot read ${path}: reading a device path ${lib}`);
+    }
+    const fd = lib.open(cString(path), O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+      const code = errno(lib);
+      releaseLibc();
+      throw new InputError(
+        `Cannot read ${path}: ${code === 2 ? "no such file" : errnoName(code)}`,
+      );
+    }
+    this.#lib = lib;
+    this.#fd = fd;
+  }
+
+  read(into: Uint8Array): Promise<number | null> {
+    const lib = this.#lib;
+    if (lib === undefined) return Promise.resolve(null);
+    for (;;) {
+      const count = Number(lib.read(this.#fd, into, BigInt(into.length)));
+      if (count > 0) return Promise.resolve(count);
+      if (count === 0) return Promise.resolve(null);
+      const code = errno(lib);
+      if (code !== 4) return Promise.reject(osError(code, "read", this.name));
+    }
+  }
+
+  close(): void {
+    if (this.#lib === undefined) return;
+    this.#lib.close(this.#fd);
+    this.#lib = undefined;
+    releaseLibc();
   }
 }

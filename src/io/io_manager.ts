@@ -8,21 +8,32 @@ import {
   UsageError,
 } from "../base/mod.ts";
 import type { MemoryManager } from "../memory/mod.ts";
-import { GzipSource, ReaderSource } from "./byte_sources.ts";
+import { GzipSource, NativeSource, ReaderSource } from "./byte_sources.ts";
 import { type BlockChannel, OperationCounter } from "./channel.ts";
 import { errorCode, isDiskError, SpillDiskError } from "./errors.ts";
 import { type ChannelStaging, FileChannel } from "./file_channel.ts";
 import { emptyIoStats, type IoStats } from "./io_stats.ts";
+import { currentUid } from "./libc.ts";
 import { LineReader, readError } from "./line_reader.ts";
 import {
   acquireLibc,
   type Libc,
   MmapChannel,
   mmapUnavailableReason,
-  processAliveByKill,
   releaseLibc,
 } from "./mmap_channel.ts";
 import { OutputSink, type OutputTarget } from "./output_sink.ts";
+import {
+  checkStdinOpen,
+  isRestrictedPath,
+  openOutputTarget,
+  type OutputTargetHost,
+  ownerLockFree,
+  planOutput,
+  randomTag,
+  STDIN_ALIASES,
+  sweepStaleOutputTemps,
+} from "./output_target.ts";
 import { RunReader } from "./run_reader.ts";
 import { RunWriter, type SpillRun } from "./run_writer.ts";
 
@@ -85,6 +96,8 @@ export interface OutputOptions {
   owner?: string;
   /** Buffer size in segments (default: 256 KiB worth, at most 1/8 of the budget). */
   bufferSegments?: number;
+  /** The option that named the path, for messages (default `-o`). */
+  option?: string;
 }
 
 /** Options of {@linkcode IoManager.openInput}. */
@@ -155,6 +168,8 @@ export class IoManager implements AsyncDisposable {
   #counter: OperationCounter;
   #signalHandlers: Array<[Deno.Signal, () => void]> = [];
   #onUnload = (): void => this.removeAllSync();
+  #targetHost: OutputTargetHost;
+  #ownerLocks: Deno.FsFile[] = [];
   #onSignal: ((signal: Deno.Signal, exitCode: number) => void) | undefined;
   #closed = false;
   #mmapWindowBytes: number;
@@ -175,6 +190,15 @@ export class IoManager implements AsyncDisposable {
     );
     this.#onSignal = options.onSignal;
     this.#libc = undefined;
+    this.#targetHost = {
+      counter: this.#counter,
+      addFile: (path) => {
+        this.#files.add(path);
+        this.stats.filesCreated += 1;
+      },
+      forgetFile: (path) => void this.#files.delete(path),
+      deleteFile: (path) => this.deleteFile(path),
+    };
     this.#mmapWindowBytes = Math.max(
       memory.segmentBytes,
       Math.ceil((options.mmapWindowBytes ?? 8 * MiB) / memory.segmentBytes) * memory.segmentBytes,
@@ -195,23 +219,28 @@ export class IoManager implements AsyncDisposable {
       : [defaultTmpDir()];
     for (const dir of tmpDirs) await checkTmpDir(dir);
     const privateDirs: string[] = [];
+    const ownerLocks: Deno.FsFile[] = [];
     try {
       for (const dir of tmpDirs) {
         await sweepStaleDirs(dir);
-        privateDirs.push(await createPrivateDir(dir));
+        const created = await createPrivateDir(dir);
+        privateDirs.push(created.path);
+        ownerLocks.push(created.lock);
       }
     } catch (error) {
       for (const dir of privateDirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
+      for (const lock of ownerLocks) lock.close();
       throw error;
     }
     const manager = new IoManager(options.memory, privateDirs, spillMode, options);
+    manager.#ownerLocks = ownerLocks;
     // Safety net: a process that ends without close() still removes its files.
     globalThis.addEventListener("unload", manager.#onUnload);
     if (spillMode === "mmap") {
       const libc = acquireLibc();
       if (typeof libc === "string") {
         await manager.close();
-        throw new UsageError(`Cannot use --spill mmap: ${libc}; use --spill file`);
+        throw new UsageError(`Cannot use --spill mmap: mmap spilling ${libc}; use --spill file`);
       }
       manager.#libc = libc;
     }
@@ -351,16 +380,52 @@ export class IoManager implements AsyncDisposable {
   }
 
   /**
-   * Creates an output: stdout for `undefined` or `"-"`, else a temp file beside `path`
-   * renamed over it on commit.
+   * Checks that `path` can be written, without touching it: call it before reading any
+   * input, so that a bad `-o` fails at once.
+   *
+   * @param path The output path (`-` or undefined: stdout).
+   * @param option The option that named it, for messages (default `-o`).
+   * @throws {UsageError} If it cannot be written (see {@linkcode planOutput}).
+   */
+  async checkOutput(path: string | undefined, option = "-o"): Promise<void> {
+    await planOutput(path, option);
+  }
+
+  /**
+   * Creates an output: stdout for `undefined` or `"-"`; for a regular file (or a new one), a
+   * temp file beside the real target renamed over it on commit; anything else (a FIFO, a
+   * device, `/dev/fd/N`, a hard-linked file, a file in a directory we cannot write) is opened
+   * and written in place.
    *
    * @throws {UsageError} If the target is a directory or its directory cannot take a file.
    */
   async createOutput(path: string | undefined, options: OutputOptions = {}): Promise<OutputSink> {
     this.#checkOpen();
-    const target = path === undefined || path === "-"
-      ? stdoutTarget(this.#counter)
-      : await this.#fileTarget(path);
+    const option = options.option ?? "-o";
+    const plan = await planOutput(path, option);
+    if (plan.kind === "atomic") await sweepStaleOutputTemps(plan.dir);
+    let target: OutputTarget;
+    try {
+      target = openOutputTarget(plan, this.#targetHost);
+    } catch (error) {
+      if (error instanceof SpillwayError) throw error;
+      if (isDiskError(error)) {
+        throw new ResourceError(`Cannot create output ${plan.name}: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      const reason = error instanceof Deno.errors.NotFound
+        ? "its directory does not exist"
+        : error instanceof Deno.errors.PermissionDenied
+        ? "permission denied"
+        : (error as Error).message;
+      throw new UsageError(
+        `Cannot create output ${plan.name}: ${reason}; choose another ${option}`,
+        {
+          cause: error,
+        },
+      );
+    }
     const sink = new OutputSink({
       target,
       memory: this.#memory,
@@ -379,10 +444,13 @@ export class IoManager implements AsyncDisposable {
    */
   async openInput(path: string, options: InputOptions = {}): Promise<LineReader> {
     this.#checkOpen();
-    let source: ReaderSource | GzipSource;
+    let source: ReaderSource | GzipSource | NativeSource;
     let totalBytes: number | undefined;
-    if (path === "-") {
+    if (STDIN_ALIASES.has(path)) {
+      checkStdinOpen();
       source = new ReaderSource("standard input", Deno.stdin, undefined);
+    } else if (isRestrictedPath(path)) {
+      source = new NativeSource(path);
     } else {
       let info: Deno.FileInfo;
       let file: Deno.FsFile;
@@ -442,6 +510,14 @@ export class IoManager implements AsyncDisposable {
     for (const dir of this.privateDirs) {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
+    for (const lock of this.#ownerLocks) {
+      try {
+        lock.close();
+      } catch {
+        // already closed
+      }
+    }
+    this.#ownerLocks = [];
     if (this.#libc !== undefined) {
       this.#libc = undefined;
       releaseLibc();
@@ -549,76 +625,6 @@ export class IoManager implements AsyncDisposable {
     }
   }
 
-  async #fileTarget(path: string): Promise<OutputTarget> {
-    const slash = path.lastIndexOf("/");
-    const dir = slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
-    const base = path.slice(slash + 1);
-    let mode: number | null = null;
-    try {
-      const info = await Deno.stat(path);
-      if (info.isDirectory) {
-        throw new UsageError(`Cannot write output ${path}: it is a directory; choose a file path`);
-      }
-      mode = info.mode;
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-    const tempPath = `${dir === "/" ? "" : dir}/.${base}.spillway-${Deno.pid}-${randomTag()}.tmp`;
-    let file: Deno.FsFile;
-    try {
-      this.#counter.tick();
-      file = await Deno.open(tempPath, { write: true, createNew: true, mode: 0o666 });
-    } catch (error) {
-      if (isDiskError(error)) {
-        throw new ResourceError(`Cannot create output ${path}: ${(error as Error).message}`, {
-          cause: error,
-        });
-      }
-      const reason = error instanceof Deno.errors.NotFound
-        ? "its directory does not exist"
-        : error instanceof Deno.errors.PermissionDenied
-        ? "permission denied"
-        : (error as Error).message;
-      throw new UsageError(`Cannot create output ${path}: ${reason}; choose another -o`, {
-        cause: error,
-      });
-    }
-    this.#files.add(tempPath);
-    this.stats.filesCreated += 1;
-    const counter = this.#counter;
-    let open = true;
-    const closeFile = () => {
-      if (open) {
-        open = false;
-        file.close();
-      }
-    };
-    if (mode !== null) await Deno.chmod(tempPath, mode & 0o7777).catch(() => {});
-    return {
-      name: path,
-      write: (bytes) => {
-        try {
-          counter.tick();
-          let done = 0;
-          while (done < bytes.length) done += file.writeSync(bytes.subarray(done));
-          return Promise.resolve();
-        } catch (error) {
-          return Promise.reject(error);
-        }
-      },
-      commit: async () => {
-        closeFile();
-        counter.tick();
-        await Deno.rename(tempPath, path);
-        this.#files.delete(tempPath);
-      },
-      abort: async () => {
-        closeFile();
-        await this.deleteFile(tempPath);
-      },
-    };
-  }
-
   #bufferBytes(segments: number | undefined, preferredBytes: number, budgetShare: number): number {
     const memory = this.#memory;
     const count = segments ??
@@ -661,24 +667,6 @@ export class IoManager implements AsyncDisposable {
     }
     this.#signalHandlers = [];
   }
-}
-
-function stdoutTarget(counter: OperationCounter): OutputTarget {
-  return {
-    name: "standard output",
-    write: (bytes) => {
-      try {
-        counter.tick();
-        let done = 0;
-        while (done < bytes.length) done += Deno.stdout.writeSync(bytes.subarray(done));
-        return Promise.resolve();
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    },
-    commit: () => Promise.resolve(),
-    abort: () => Promise.resolve(),
-  };
 }
 
 function resolveSpillMode(mode: SpillMode): "file" | "mmap" {
@@ -725,15 +713,21 @@ async function checkTmpDir(dir: string): Promise<void> {
   }
 }
 
-async function createPrivateDir(dir: string): Promise<string> {
+/** The owner lock in each private directory: held (flock) from creation until the process ends. */
+export const OWNER_LOCK_NAME = "owner.lock";
+
+/**
+ * Creates `DIR/spillway-PID-TAG` (0700) with its owner lock taken. The lock is what tells a
+ * later sweep that the directory is in use, across PID namespaces (containers sharing /tmp):
+ * the kernel drops it when the process ends, however it ends.
+ */
+async function createPrivateDir(dir: string): Promise<{ path: string; lock: Deno.FsFile }> {
   for (let attempt = 0;; attempt += 1) {
     const path = `${
       dir.endsWith("/") && dir.length > 1 ? dir.slice(0, -1) : dir
     }/spillway-${Deno.pid}-${randomTag()}`;
     try {
       await Deno.mkdir(path, { mode: 0o700 });
-      await Deno.chmod(path, 0o700);
-      return path;
     } catch (error) {
       if (error instanceof Deno.errors.AlreadyExists && attempt < 8) continue;
       const reason = error instanceof Deno.errors.PermissionDenied
@@ -744,44 +738,45 @@ async function createPrivateDir(dir: string): Promise<string> {
         { cause: error },
       );
     }
+    try {
+      await Deno.chmod(path, 0o700);
+      const lock = await Deno.open(`${path}/${OWNER_LOCK_NAME}`, {
+        write: true,
+        createNew: true,
+        mode: 0o600,
+      });
+      lock.lockSync(true);
+      return { path, lock };
+    } catch (error) {
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+      throw new ResourceError(
+        `Cannot use temp directory ${dir}: ${
+          (error as Error).message
+        }; choose another -T/--tmp-dir`,
+        { cause: error },
+      );
+    }
   }
 }
 
 /**
- * Whether process `pid` runs: `/proc/<pid>` when Deno allows reading /proc (only with
- * --allow-all), else `kill(pid, 0)` through FFI.
- *
- * @returns undefined when neither can tell (then nothing is swept).
+ * Removes `spillway-*` directories of processes that ended: only directories (never a
+ * symlink) of the current user whose owner lock can be taken. A directory without an owner
+ * lock is left alone (it may be one being created this instant).
  */
-async function processAlive(pid: number): Promise<boolean | undefined> {
-  try {
-    await Deno.stat(`/proc/${pid}`);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-  }
-  return processAliveByKill(pid);
-}
-
-/** Removes `spillway-<pid>-*` directories of processes that no longer run. */
 async function sweepStaleDirs(dir: string): Promise<void> {
   if (Deno.build.os !== "linux") return;
+  const stale: string[] = [];
   try {
     for await (const entry of Deno.readDir(dir)) {
-      const match = privateDirPattern.exec(entry.name);
-      if (match === null || !entry.isDirectory) continue;
-      const pid = Number(match[1]);
-      if (pid === Deno.pid || (await processAlive(pid)) !== false) continue;
-      await Deno.remove(`${dir}/${entry.name}`, { recursive: true }).catch(() => {});
+      if (!entry.isDirectory || !privateDirPattern.test(entry.name)) continue;
+      const path = `${dir}/${entry.name}`;
+      const info = await Deno.lstat(path).catch(() => undefined);
+      if (info === undefined || !info.isDirectory || info.uid !== currentUid()) continue;
+      if (ownerLockFree(`${path}/${OWNER_LOCK_NAME}`)) stale.push(path);
     }
   } catch {
     // an unreadable temp dir is reported by createPrivateDir
   }
-}
-
-function randomTag(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(6));
-  let tag = "";
-  for (const byte of bytes) tag += byte.toString(36).padStart(2, "0");
-  return tag;
+  for (const path of stale) await Deno.remove(path, { recursive: true }).catch(() => {});
 }

@@ -1,135 +1,30 @@
 import type { BlockChannel, OperationCounter } from "./channel.ts";
 import type { IoStats } from "./io_stats.ts";
+import {
+  cString,
+  errno,
+  type Libc,
+  libcUnavailableReason,
+  O_CLOEXEC,
+  O_CREAT,
+  O_EXCL,
+  O_RDONLY,
+  O_RDWR,
+  osError,
+} from "./libc.ts";
 
 const PAGE_BYTES = 4096;
-const O_RDONLY = 0;
-const O_RDWR = 2;
-const O_CREAT = 0o100;
-const O_EXCL = 0o200;
-const O_CLOEXEC = 0o2000000;
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 const MAP_SHARED = 1;
 const MADV_SEQUENTIAL = 2;
 
-const errnoNames: Readonly<Record<number, string>> = {
-  1: "EPERM",
-  2: "ENOENT",
-  5: "EIO",
-  9: "EBADF",
-  12: "ENOMEM",
-  13: "EACCES",
-  17: "EEXIST",
-  22: "EINVAL",
-  24: "EMFILE",
-  27: "EFBIG",
-  28: "ENOSPC",
-  30: "EROFS",
-  95: "EOPNOTSUPP",
-  122: "EDQUOT",
-};
-
-const symbols = {
-  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
-  munmap: { parameters: ["pointer", "usize"], result: "i32" },
-  madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
-  posix_fallocate: { parameters: ["i32", "i64", "i64"], result: "i32" },
-  ftruncate: { parameters: ["i32", "i64"], result: "i32" },
-  kill: { parameters: ["i32", "i32"], result: "i32" },
-  ["__errno_location"]: { parameters: [], result: "pointer" },
-} as const;
-
-/** The libc functions the mmap channel calls. */
-export type Libc = Deno.DynamicLibrary<typeof symbols>["symbols"];
-
-let library: Deno.DynamicLibrary<typeof symbols> | undefined;
-let libraryUsers = 0;
-
-function availability(): string | undefined {
-  if (
-    Deno.build.os !== "linux" || (Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64")
-  ) {
-    return `mmap spilling needs Linux on x86_64 or arm64, not ${Deno.build.os} ${Deno.build.arch}`;
-  }
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-    return "mmap spilling needs the --allow-ffi permission";
-  }
-  return undefined;
-}
-
-/**
- * Loads libc through FFI (reference counted: one load while any user holds it).
- *
- * @returns The symbols, or why mmap is unusable here (for the `--spill mmap` error).
- */
-export function acquireLibc(): Libc | string {
-  const problem = availability();
-  if (problem !== undefined) return problem;
-  if (library === undefined) {
-    for (const name of ["libc.so.6", "libc.so"]) {
-      try {
-        library = Deno.dlopen(name, symbols);
-        break;
-      } catch {
-        // try the next name
-      }
-    }
-    if (library === undefined) return "mmap spilling could not load libc (libc.so.6)";
-  }
-  libraryUsers += 1;
-  return library.symbols;
-}
-
-/** Gives back a libc reference from {@linkcode acquireLibc}; unloads it after the last. */
-export function releaseLibc(): void {
-  if (libraryUsers === 0) return;
-  libraryUsers -= 1;
-  if (libraryUsers === 0 && library !== undefined) {
-    library.close();
-    library = undefined;
-  }
-}
-
-/**
- * Whether a process runs, by `kill(pid, 0)` through libc (for sweeping stale temp dirs when
- * Deno denies `/proc`, which it does without --allow-all).
- *
- * @returns true or false, or undefined when FFI is unavailable.
- */
-export function processAliveByKill(pid: number): boolean | undefined {
-  const lib = acquireLibc();
-  if (typeof lib === "string") return undefined;
-  try {
-    if (lib.kill(pid, 0) === 0) return true;
-    const code = errno(lib);
-    if (code === 3) return false; // ESRCH: no such process
-    return code === 1 ? true : undefined; // EPERM: it runs as another user
-  } finally {
-    releaseLibc();
-  }
-}
+export { acquireLibc, type Libc, processAliveByKill, releaseLibc } from "./libc.ts";
 
 /** Why mmap is unusable here, or undefined when it can be used (loads nothing). */
 export function mmapUnavailableReason(): string | undefined {
-  return availability();
-}
-
-function errno(lib: Libc): number {
-  const location = lib.__errno_location();
-  return location === null ? 0 : new Deno.UnsafePointerView(location).getInt32();
-}
-
-function osError(code: number, action: string, path: string): Error {
-  const name = errnoNames[code] ?? `errno ${code}`;
-  if (code === 2) return new Deno.errors.NotFound(`${action} '${path}' failed (os error 2)`);
-  if (code === 13 || code === 1) {
-    return new Deno.errors.PermissionDenied(`${action} '${path}' failed (os error ${code})`);
-  }
-  return Object.assign(new Error(`${name}: ${action} '${path}' failed (os error ${code})`), {
-    code: name,
-  });
+  const reason = libcUnavailableReason();
+  return reason === undefined ? undefined : `mmap spilling ${reason}`;
 }
 
 /**
@@ -302,11 +197,4 @@ export class MmapChannel implements BlockChannel {
 
 function roundUp(bytes: number): number {
   return Math.ceil(bytes / PAGE_BYTES) * PAGE_BYTES;
-}
-
-function cString(text: string): Uint8Array<ArrayBuffer> {
-  const encoded = new TextEncoder().encode(text);
-  const result = new Uint8Array(encoded.length + 1);
-  result.set(encoded, 0);
-  return result;
 }

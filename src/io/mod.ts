@@ -19,6 +19,7 @@ export { AUTO_SPILL_MODE_LINUX, IoManager } from "./io_manager.ts";
 export type { IoStats } from "./io_stats.ts";
 export { LineReader } from "./line_reader.ts";
 export { OutputSink } from "./output_sink.ts";
+export { checkOutputPath } from "./output_target.ts";
 export { RunReader } from "./run_reader.ts";
 export type { SpillRun } from "./run_writer.ts";
 export { RunWriter } from "./run_writer.ts";

@@ -58,11 +58,12 @@ export interface GatherInput {
  * ```
  * word 0 index  1 count  2 next entry  3 page table  4 shift  5 out pos  6 out end
  * word 7 encoding bytes of the next entry already written (it continues in the next block)
+ * word 8 the kernel's (a sum of the bytes it touched ahead to start their cache misses early)
  * ```
  */
 export class GatherState {
   /** Bytes of the block. */
-  static readonly BYTES = 32;
+  static readonly BYTES = 48;
   /** Byte offset of the block in the memory. */
   readonly byteOffset: number;
   readonly #words: Uint32Array;
@@ -383,9 +384,14 @@ export interface KernelSet {
   sortBytesIndex(indexOffset: number, count: number, layout: BytesIndexLayout): void;
   /**
    * Sorts `count` entries by their prefix words, then the whole record in byte order (reversed
-   * for `reverse`), then address (today's `sortIndex` with the plain-bytes tie compare).
+   * for `reverse`), then address: the result of today's `sortIndex` with the plain-bytes tie
+   * compare. The prefixes must be the plain-bytes ones (the record's first 8 bytes, inverted for
+   * `reverse`). The kernel gets there by the multikey sort with address ties, then restores the
+   * prefix words.
    */
   sortIndex(indexOffset: number, count: number, layout: IndexLayout): void;
+  /** {@linkcode KernelSet.sortIndex} by today's algorithm (quicksort with full-record ties). */
+  sortIndexQuicksort(indexOffset: number, count: number, layout: IndexLayout): void;
   /** Runs the gather of the {@linkcode GatherState} at `stateOffset`; a {@linkcode KernelStatus}. */
   gather(stateOffset: number): number;
   /** Runs the merge step of the {@linkcode MergeState} at `stateOffset`. */

@@ -68,6 +68,11 @@ export class ReferenceKernels implements KernelSet {
     });
   }
 
+  /** {@inheritDoc KernelSet.sortIndexQuicksort} */
+  sortIndexQuicksort(indexOffset: number, count: number, layout: IndexLayout): void {
+    this.sortIndex(indexOffset, count, layout);
+  }
+
   /** Sorts entry byte offsets with `compare`, then writes the entries back in that order. */
   #sortEntries(indexOffset: number, count: number, compare: (a: number, b: number) => number) {
     const bytes = this.#bytes();

@@ -28,6 +28,14 @@ interface KernelExports {
     reverse: number,
     scratch: number,
   ): void;
+  sortIndexMultikey(
+    index: number,
+    count: number,
+    pageTable: number,
+    shift: number,
+    reverse: number,
+    scratch: number,
+  ): void;
   sortScratchBytes(): number;
   gather(state: number): number;
   mergeStep(state: number): number;
@@ -117,6 +125,19 @@ export class WasmKernels implements KernelSet {
 
   /** {@inheritDoc KernelSet.sortIndex} */
   sortIndex(indexOffset: number, count: number, layout: IndexLayout): void {
+    this.#checkSort(indexOffset, count, layout);
+    this.#exports.sortIndexMultikey(
+      indexOffset,
+      count,
+      layout.pageTableOffset,
+      layout.segmentShift,
+      layout.reverse ? 1 : 0,
+      layout.scratchOffset,
+    );
+  }
+
+  /** {@inheritDoc KernelSet.sortIndexQuicksort} */
+  sortIndexQuicksort(indexOffset: number, count: number, layout: IndexLayout): void {
     this.#checkSort(indexOffset, count, layout);
     this.#exports.sortIndexTie(
       indexOffset,

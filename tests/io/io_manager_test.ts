@@ -47,35 +47,52 @@ Deno.test("IoManager reports a read-only temp dir", async () => {
   });
 });
 
-Deno.test("IoManager sweeps private dirs of dead processes and keeps live ones", async () => {
+Deno.test("IoManager sweeps private dirs whose owner lock is free and keeps live ones", async () => {
   await withIoTempDir(async (dir) => {
+    // A dead pid with a free lock goes; a dead-looking pid whose lock is held (a live process
+    // in another PID namespace) stays, as do a dir without a lock and a dir of another user.
     const dead = `${dir}/spillway-4194999-abc123`;
-    const live = `${dir}/spillway-1-def456`;
+    const live = `${dir}/spillway-4194998-def456`;
+    const unlocked = `${dir}/spillway-4194997-aaa111`;
+    const foreign = `${dir}/spillway-4194996-bbb222`;
     const other = `${dir}/spillway-notes`;
-    for (const path of [dead, live, other]) {
+    for (const path of [dead, live, unlocked, foreign, other]) {
       await Deno.mkdir(path);
       await Deno.writeTextFile(`${path}/x.spill`, "data");
+      if (path !== unlocked) await Deno.writeTextFile(`${path}/owner.lock`, "");
     }
-    const { memory, io } = await openIoForTest(dir);
-    const names = ioListFiles(dir);
-    ok(!names.includes("spillway-4194999-abc123/"), names.join(","));
-    ok(names.includes("spillway-1-def456/x.spill"));
-    ok(names.includes("spillway-notes/x.spill"));
-    await io.close();
-    memory.assertAllReleased();
-    deepStrictEqual(ioListFiles(dir), [
-      "spillway-1-def456/",
-      "spillway-1-def456/x.spill",
-      "spillway-notes/",
-      "spillway-notes/x.spill",
-    ]);
+    const liveLock = await Deno.open(`${live}/owner.lock`, { read: true });
+    liveLock.lockSync(true);
+    const asRoot = Deno.uid() === 0;
+    if (asRoot) await Deno.chown(foreign, 65534, 65534);
+    // A symlink to a stale-looking dir is never followed.
+    const target = await Deno.makeTempDir({ prefix: "spillway-io-test-target-" });
+    await Deno.writeTextFile(`${target}/owner.lock`, "");
+    await Deno.symlink(target, `${dir}/spillway-4194995-ccc333`);
+    try {
+      const { memory, io } = await openIoForTest(dir);
+      const names = ioListFiles(dir);
+      ok(!names.includes("spillway-4194999-abc123/"), names.join(","));
+      ok(names.includes("spillway-4194998-def456/x.spill"), names.join(","));
+      ok(names.includes("spillway-4194997-aaa111/x.spill"));
+      if (asRoot) ok(names.includes("spillway-4194996-bbb222/x.spill"));
+      ok(names.includes("spillway-notes/x.spill"));
+      ok(names.includes("spillway-4194995-ccc333"));
+      deepStrictEqual([...Deno.readDirSync(target)].map((entry) => entry.name), ["owner.lock"]);
+      await io.close();
+      memory.assertAllReleased();
+    } finally {
+      liveLock.close();
+      await Deno.remove(target, { recursive: true });
+    }
   });
 });
 
-Deno.test("IoManager sweeps stale dirs without --allow-all (through kill(pid, 0))", async () => {
+Deno.test("IoManager sweeps stale dirs without --allow-all", async () => {
   await withIoTempDir(async (dir) => {
     await Deno.mkdir(`${dir}/spillway-4194999-abc123`);
     await Deno.writeTextFile(`${dir}/spillway-4194999-abc123/x.spill`, "data");
+    await Deno.writeTextFile(`${dir}/spillway-4194999-abc123/owner.lock`, "");
     await Deno.mkdir(`${dir}/spillway-1-def456`);
     const result = await new Deno.Command(Deno.execPath(), {
       args: [

@@ -1,5 +1,5 @@
 // The kernels module's exports (entry file of `deno task build:kernels`).
-export { sortBytesIndex, sortIndexTie, sortScratchBytes } from "./sort";
+export { sortBytesIndex, sortIndexMultikey, sortIndexTie, sortScratchBytes } from "./sort";
 export { gather } from "./gather";
 export { mergeStep } from "./merge";
 export { countRehash, countTokens } from "./count";

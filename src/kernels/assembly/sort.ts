@@ -115,7 +115,38 @@ function rekey(
   }
 }
 
+/** Sorts entries [lo, hi) by address (distinct): quicksort, insertion sort for short ranges. */
 function sortByAddress(index: usize, lo: i32, hi: i32): void {
+  while (hi - lo > 16) {
+    const mid = lo + ((hi - lo) >> 1);
+    const el = index + <usize>lo * ENTRY;
+    const em = index + <usize>mid * ENTRY;
+    const eh = index + <usize>(hi - 1) * ENTRY;
+    // Median of three into lo.
+    if (load<u32>(em, 8) < load<u32>(el, 8)) swapEntries(em, el);
+    if (load<u32>(eh, 8) < load<u32>(el, 8)) swapEntries(eh, el);
+    if (load<u32>(eh, 8) < load<u32>(em, 8)) swapEntries(eh, em);
+    swapEntries(el, em);
+    const pivot = load<u32>(el, 8);
+    let i = lo + 1;
+    let j = hi - 1;
+    for (;;) {
+      while (i <= j && load<u32>(index + <usize>i * ENTRY, 8) < pivot) i += 1;
+      while (j >= i && load<u32>(index + <usize>j * ENTRY, 8) > pivot) j -= 1;
+      if (i >= j) break;
+      swapEntries(index + <usize>i * ENTRY, index + <usize>j * ENTRY);
+      i += 1;
+      j -= 1;
+    }
+    swapEntries(el, index + <usize>j * ENTRY);
+    if (j - lo < hi - j - 1) {
+      sortByAddress(index, lo, j);
+      lo = j + 1;
+    } else {
+      sortByAddress(index, j + 1, hi);
+      hi = j;
+    }
+  }
   for (let i = lo + 1; i < hi; i += 1) {
     for (let j = i; j > lo; j -= 1) {
       const a = index + <usize>(j - 1) * ENTRY;
@@ -179,6 +210,26 @@ export function sortBytesIndex(
   index: usize, count: u32, pageTable: usize, shift: u32, reverse: u32,
   keyOffset: u32, keyBytes: i32, scratch: usize,
 ): void {
+  multikey(index, count, pageTable, shift, reverse != 0, keyOffset, keyBytes, scratch, false);
+}
+
+/**
+ * The order of sortIndexTie (prefix, whole record in byte order, then address) by the multikey
+ * sort: with plain-bytes prefixes, "prefix then record" is the record's byte order, so the
+ * multikey sort with address ties gives the same (unique) order; the prefix words it re-keys
+ * are then restored. Records are read once per 8-byte digit instead of once per comparison.
+ */
+export function sortIndexMultikey(
+  index: usize, count: u32, pageTable: usize, shift: u32, reverse: u32, scratch: usize,
+): void {
+  multikey(index, count, pageTable, shift, reverse != 0, 0, -1, scratch, true);
+  rekey(index, 0, <i32>count, 0, pageTable, shift, reverse != 0, 0, -1);
+}
+
+function multikey(
+  index: usize, count: u32, pageTable: usize, shift: u32, reverse: bool,
+  keyOffset: u32, keyBytes: i32, scratch: usize, addressTies: bool,
+): void {
   if (count < 2) return;
   const starts = scratch;
   const next = scratch + <usize>(BUCKETS + 1) * 4;
@@ -189,17 +240,17 @@ export function sortBytesIndex(
       const start = load<u32>(starts + (<usize>b << 2));
       const end = load<u32>(starts + (<usize>(b + 1) << 2));
       if (end - start > 1) {
-        sortRange(index, <i32>start, <i32>end, pageTable, shift, reverse != 0, keyOffset, keyBytes, stack);
+        sortRange(index, <i32>start, <i32>end, pageTable, shift, reverse, keyOffset, keyBytes, stack, addressTies);
       }
     }
   } else {
-    sortRange(index, 0, <i32>count, pageTable, shift, reverse != 0, keyOffset, keyBytes, stack);
+    sortRange(index, 0, <i32>count, pageTable, shift, reverse, keyOffset, keyBytes, stack, addressTies);
   }
 }
 
 function sortRange(
   index: usize, startLo: i32, startHi: i32, pageTable: usize, shift: u32, reverse: bool,
-  keyOffset: u32, keyBytes: i32, stack: usize,
+  keyOffset: u32, keyBytes: i32, stack: usize, addressTies: bool,
 ): void {
   const mask: u32 = (1 << shift) - 1;
   const restSign: i32 = reverse ? -1 : 1;
@@ -244,7 +295,7 @@ function sortRange(
         if (vr * restSign == 9) {
           rekey(index, lt, gt + 1, depth + 1, pageTable, shift, reverse, keyOffset, keyBytes);
           equalWork = true;
-        } else if (fixed) {
+        } else if (fixed || addressTies) {
           sortByAddress(index, lt, gt + 1);
         }
       }

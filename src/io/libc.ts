@@ -1,0 +1,189 @@
+/**
+ * The few libc functions spillway calls through FFI (Linux only): memory mapping for
+ * `--spill mmap`, and plain descriptors for what Deno's file API cannot do: open `/dev/fd/N` and
+ * other device paths (Deno asks for --allow-all there), set the mode of an open file, take an
+ * advisory lock on a descriptor, tell a closed standard stream from a redirected one.
+ */
+
+/** `open(2)` flags (Linux, x86_64 and arm64 share them). */
+export const O_RDONLY = 0;
+export const O_WRONLY = 1;
+export const O_RDWR = 2;
+export const O_ACCMODE = 3;
+export const O_CREAT = 0o100;
+export const O_EXCL = 0o200;
+export const O_TRUNC = 0o1000;
+export const O_NOFOLLOW = 0o400000;
+export const O_CLOEXEC = 0o2000000;
+
+const errnoNames: Readonly<Record<number, string>> = {
+  1: "EPERM",
+  2: "ENOENT",
+  5: "EIO",
+  6: "ENXIO",
+  9: "EBADF",
+  11: "EAGAIN",
+  12: "ENOMEM",
+  13: "EACCES",
+  17: "EEXIST",
+  20: "ENOTDIR",
+  21: "EISDIR",
+  22: "EINVAL",
+  24: "EMFILE",
+  27: "EFBIG",
+  28: "ENOSPC",
+  30: "EROFS",
+  32: "EPIPE",
+  36: "ENAMETOOLONG",
+  40: "ELOOP",
+  95: "EOPNOTSUPP",
+  122: "EDQUOT",
+};
+
+const symbols = {
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  fcntl: { parameters: ["i32", "i32"], result: "i32" },
+  fchmod: { parameters: ["i32", "u32"], result: "i32" },
+  flock: { parameters: ["i32", "i32"], result: "i32" },
+  access: { parameters: ["buffer", "i32"], result: "i32" },
+  readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
+  posix_fallocate: { parameters: ["i32", "i64", "i64"], result: "i32" },
+  ftruncate: { parameters: ["i32", "i64"], result: "i32" },
+  kill: { parameters: ["i32", "i32"], result: "i32" },
+  getuid: { parameters: [], result: "u32" },
+  ["__errno_location"]: { parameters: [], result: "pointer" },
+} as const;
+
+/** The libc functions spillway calls. */
+export type Libc = Deno.DynamicLibrary<typeof symbols>["symbols"];
+
+let library: Deno.DynamicLibrary<typeof symbols> | undefined;
+let libraryUsers = 0;
+
+/** Why libc cannot be called here (`needs ...`), or undefined when it can (loads nothing). */
+export function libcUnavailableReason(): string | undefined {
+  if (
+    Deno.build.os !== "linux" || (Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64")
+  ) {
+    return `needs Linux on x86_64 or arm64, not ${Deno.build.os} ${Deno.build.arch}`;
+  }
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    return "needs the --allow-ffi permission";
+  }
+  return undefined;
+}
+
+/**
+ * Loads libc through FFI (reference counted: one load while any user holds it).
+ *
+ * @returns The symbols, or why libc is unusable here (for messages).
+ */
+export function acquireLibc(): Libc | string {
+  const problem = libcUnavailableReason();
+  if (problem !== undefined) return problem;
+  if (library === undefined) {
+    for (const name of ["libc.so.6", "libc.so"]) {
+      try {
+        library = Deno.dlopen(name, symbols);
+        break;
+      } catch {
+        // try the next name
+      }
+    }
+    if (library === undefined) return "could not load libc (libc.so.6)";
+  }
+  libraryUsers += 1;
+  return library.symbols;
+}
+
+/** Gives back a libc reference from {@linkcode acquireLibc}; unloads it after the last. */
+export function releaseLibc(): void {
+  if (libraryUsers === 0) return;
+  libraryUsers -= 1;
+  if (libraryUsers === 0 && library !== undefined) {
+    library.close();
+    library = undefined;
+  }
+}
+
+/**
+ * Runs `use` with libc loaded, or returns `fallback` when libc is unavailable.
+ *
+ * @param use What to call.
+ * @param fallback The answer without libc.
+ * @returns What `use` returned, or `fallback`.
+ */
+export function withLibc<T>(use: (lib: Libc) => T, fallback: T): T {
+  const lib = acquireLibc();
+  if (typeof lib === "string") return fallback;
+  try {
+    return use(lib);
+  } finally {
+    releaseLibc();
+  }
+}
+
+/** The calling thread's `errno`. */
+export function errno(lib: Libc): number {
+  const location = lib.__errno_location();
+  return location === null ? 0 : new Deno.UnsafePointerView(location).getInt32();
+}
+
+/** The symbolic name of an errno value (`ENOSPC`), or `errno N`. */
+export function errnoName(code: number): string {
+  return errnoNames[code] ?? `errno ${code}`;
+}
+
+/**
+ * An error shaped like Deno's own for an errno (NotFound, PermissionDenied, or an Error with
+ * `code` and the `(os error N)` suffix the rest of the io layer recognizes).
+ */
+export function osError(code: number, action: string, path: string): Error {
+  const name = errnoName(code);
+  const message = `${action} '${path}' failed: ${name} (os error ${code})`;
+  if (code === 2) return Object.assign(new Deno.errors.NotFound(message), { code: name });
+  if (code === 13 || code === 1) {
+    return Object.assign(new Deno.errors.PermissionDenied(message), { code: name });
+  }
+  if (code === 32) return Object.assign(new Deno.errors.BrokenPipe(message), { code: name });
+  return Object.assign(new Error(message), { code: name });
+}
+
+/** `text` as a NUL-terminated C string. */
+export function cString(text: string): Uint8Array<ArrayBuffer> {
+  const encoded = new TextEncoder().encode(text);
+  const result = new Uint8Array(encoded.length + 1);
+  result.set(encoded, 0);
+  return result;
+}
+
+/**
+ * Whether process `pid` runs, by `kill(pid, 0)`.
+ *
+ * @returns true or false, or undefined when FFI is unavailable.
+ */
+export function processAliveByKill(pid: number): boolean | undefined {
+  return withLibc((lib) => {
+    if (lib.kill(pid, 0) === 0) return true;
+    const code = errno(lib);
+    if (code === 3) return false; // ESRCH: no such process
+    return code === 1 ? true : undefined; // EPERM: it runs as another user
+  }, undefined);
+}
+
+/** The real user id: `Deno.uid()` (needs --allow-sys), else getuid(2), else undefined. */
+export function currentUid(): number | undefined {
+  try {
+    const uid = Deno.uid();
+    if (uid !== null) return uid;
+  } catch {
+    // no --allow-sys
+  }
+  return withLibc((lib) => lib.getuid(), undefined);
+}

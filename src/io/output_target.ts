@@ -1,0 +1,543 @@
+import { InputError, UsageError } from "../base/mod.ts";
+import type { OperationCounter } from "./channel.ts";
+import { errorCode } from "./errors.ts";
+import {
+  acquireLibc,
+  cString,
+  currentUid,
+  errno,
+  type Libc,
+  libcUnavailableReason,
+  O_ACCMODE,
+  O_CLOEXEC,
+  O_CREAT,
+  O_EXCL,
+  O_NOFOLLOW,
+  O_RDWR,
+  O_TRUNC,
+  O_WRONLY,
+  osError,
+  releaseLibc,
+  withLibc,
+} from "./libc.ts";
+import type { OutputTarget } from "./output_sink.ts";
+
+/**
+ * How an output path is written, decided before any input is read:
+ *
+ * ```
+ * "-", /dev/stdout, /dev/fd/1   -> stdout      written to the process's standard output
+ * /dev/stderr, /dev/fd/2        -> stderr
+ * /dev/null                     -> null        bytes are dropped
+ * missing, or a regular file    -> atomic      temp file beside the real target (symlinks
+ *   with one link in a writable                 followed), renamed over it on commit
+ *   directory
+ * anything else: a FIFO, a      -> in-place    opened (and truncated) only when the output
+ *   device, /dev/fd/N, a hard-                  starts; a failure can leave it partly written
+ *   linked file, a file in a
+ *   directory we cannot write
+ * ```
+ */
+export type OutputPlan =
+  | { readonly kind: "stdout" | "stderr" | "null"; readonly name: string }
+  | {
+    readonly kind: "atomic";
+    readonly name: string;
+    /** The real target (symlinks resolved). */
+    readonly target: string;
+    /** Its directory, where the temp file goes. */
+    readonly dir: string;
+    /** The mode of the existing target, or undefined for a new file. */
+    readonly mode: number | undefined;
+  }
+  | {
+    readonly kind: "in-place";
+    readonly name: string;
+    readonly target: string;
+    /** Open it through libc: Deno refuses /dev, /proc and /sys paths without --allow-all. */
+    readonly native: boolean;
+  };
+
+/** The pattern of output temp files: `.NAME.spillway-PID-TAG.tmp`. */
+export const OUTPUT_TEMP_PATTERN = /^\..+\.spillway-\d+-[0-9a-z]+\.tmp$/;
+
+const SYMLINK_HOPS_MAX = 40;
+const W_OK = 2;
+const X_OK = 1;
+const F_GETFL = 3;
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+
+const streamAliases: ReadonlyMap<string, "stdout" | "stderr" | "null"> = new Map([
+  ["-", "stdout"],
+  ["/dev/stdout", "stdout"],
+  ["/dev/fd/1", "stdout"],
+  ["/proc/self/fd/1", "stdout"],
+  ["/dev/stderr", "stderr"],
+  ["/dev/fd/2", "stderr"],
+  ["/proc/self/fd/2", "stderr"],
+  ["/dev/null", "null"],
+]);
+
+/** Input paths that mean standard input. */
+export const STDIN_ALIASES: ReadonlySet<string> = new Set([
+  "-",
+  "/dev/stdin",
+  "/dev/fd/0",
+  "/proc/self/fd/0",
+]);
+
+/** Whether Deno refuses `path` without --allow-all (so spillway opens it through libc). */
+export function isRestrictedPath(path: string): boolean {
+  return /^\/(dev|proc|sys)(\/|$)/.test(path);
+}
+
+/**
+ * Decides how `path` is written and checks that it can be, without changing anything.
+ *
+ * @param path The output path (`-` or undefined: stdout).
+ * @param option The option that named it, for messages (`-o`, `--stats-file`).
+ * @returns The plan.
+ * @throws {UsageError} For an empty path, a directory, a missing directory, ENOTDIR, ELOOP,
+ *   ENAMETOOLONG, EACCES, or a closed standard output.
+ */
+export async function planOutput(path: string | undefined, option: string): Promise<OutputPlan> {
+  if (path === "") throw new UsageError(`Invalid ${option}: the path is empty`);
+  const alias = streamAliases.get(path ?? "-");
+  if (alias !== undefined) return streamPlan(alias, path ?? "-");
+  const name = path!;
+  const fail = (reason: string, cause?: unknown): never => {
+    throw new UsageError(`Cannot create output ${name}: ${reason}; choose another ${option}`, {
+      cause,
+    });
+  };
+  let target = name;
+  let info: Deno.FileInfo | undefined;
+  for (let hop = 0;; hop += 1) {
+    if (isRestrictedPath(target)) {
+      const restricted = streamAliases.get(target);
+      if (restricted !== undefined) return streamPlan(restricted, name);
+      return nativePlan(name, target, fail);
+    }
+    if (hop > SYMLINK_HOPS_MAX) fail("too many levels of symbolic links");
+    try {
+      info = await Deno.lstat(target);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) fail(reasonOf(error), error);
+      info = undefined;
+    }
+    if (info === undefined || !info.isSymlink) break;
+    const link = await Deno.readLink(target);
+    target = link.startsWith("/") ? link : `${dirOf(target)}/${link}`;
+  }
+  const dir = dirOf(target);
+  if (info === undefined) {
+    // A new file: its directory must exist and take a file.
+    let dirInfo: Deno.FileInfo;
+    try {
+      dirInfo = await Deno.stat(dir);
+    } catch (error) {
+      return fail(
+        error instanceof Deno.errors.NotFound ? "its directory does not exist" : reasonOf(error),
+        error,
+      );
+    }
+    if (!dirInfo.isDirectory) fail("a component of the path is not a directory");
+    if (accessible(dir, W_OK | X_OK) === false) fail("permission denied");
+    return { kind: "atomic", name, target, dir, mode: undefined };
+  }
+  if (info.isDirectory) {
+    throw new UsageError(`Cannot write output ${name}: it is a directory; choose a file path`);
+  }
+  if (accessible(target, W_OK) === false) fail("permission denied");
+  if (info.isFile && (info.nlink ?? 1) <= 1 && accessible(dir, W_OK | X_OK) !== false) {
+    return { kind: "atomic", name, target, dir, mode: (info.mode ?? 0o644) & 0o7777 };
+  }
+  return { kind: "in-place", name, target, native: false };
+}
+
+/**
+ * Checks that `path` can be written as an output, without touching it (see
+ * {@linkcode planOutput}); commands call it before reading any input.
+ *
+ * @param path The output path (`-` or undefined: stdout).
+ * @param option The option that named it, for messages (`-o`, `--stats-file`).
+ * @throws {UsageError} If it cannot be written.
+ */
+export async function checkOutputPath(path: string | undefined, option: string): Promise<void> {
+  await planOutput(path, option);
+}
+
+function streamPlan(kind: "stdout" | "stderr" | "null", path: string): OutputPlan {
+  if (kind === "null") return { kind, name: path };
+  const fd = kind === "stdout" ? 1 : 2;
+  if (standardStreamClosed(fd)) {
+    throw new UsageError(
+      `Cannot write to standard ${kind === "stdout" ? "output" : "error"}: it is closed (EBADF); ` +
+        `redirect it or write to a file with ${kind === "stdout" ? "-o" : "--stats-file"}`,
+    );
+  }
+  return { kind, name: kind === "stdout" ? "standard output" : "standard error" };
+}
+
+function nativePlan(name: string, target: string, fail: (reason: string) => never): OutputPlan {
+  const reason = libcUnavailableReason();
+  if (reason !== undefined) fail(`writing a device path ${reason}`);
+  const allowed = accessible(target, W_OK);
+  if (allowed === false) {
+    const code = withLibc((lib) => errno(lib), 0);
+    fail(code === 2 ? "it does not exist" : "permission denied");
+  }
+  return { kind: "in-place", name, target, native: true };
+}
+
+/** `access(2)`: true or false, or undefined without libc (then the open decides). */
+function accessible(path: string, mode: number): boolean | undefined {
+  return withLibc((lib) => lib.access(cString(path), mode) === 0, undefined);
+}
+
+function dirOf(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+}
+
+function reasonOf(error: unknown): string {
+  if (error instanceof Deno.errors.NotFound) return "its directory does not exist";
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  switch (errorCode(error)) {
+    case "ENOTDIR":
+      return "a component of the path is not a directory";
+    case "ELOOP":
+      return "too many levels of symbolic links";
+    case "ENAMETOOLONG":
+      return "the file name is too long";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Whether standard stream `fd` was closed when spillway started (`>&-`, `<&-`). The Rust
+ * runtime under Deno reopens a closed 0, 1 or 2 on /dev/null read-write, which a shell's
+ * `>/dev/null` never does (it opens write-only), so that pair is the sign.
+ *
+ * @returns false when it cannot tell (no libc).
+ */
+export function standardStreamClosed(fd: 0 | 1 | 2): boolean {
+  return withLibc((lib) => {
+    const flags = lib.fcntl(fd, F_GETFL);
+    if (flags < 0) return true;
+    if ((flags & O_ACCMODE) !== O_RDWR) return false;
+    const into = new Uint8Array(64);
+    const length = Number(lib.readlink(cString(`/proc/self/fd/${fd}`), into, BigInt(into.length)));
+    return length > 0 && new TextDecoder().decode(into.subarray(0, length)) === "/dev/null";
+  }, false);
+}
+
+/**
+ * Throws when standard input was closed (`<&-`).
+ *
+ * @throws {InputError} If it was.
+ */
+export function checkStdinOpen(): void {
+  if (standardStreamClosed(0)) {
+    throw new InputError("Cannot read standard input: it is closed (EBADF); give a FILE");
+  }
+}
+
+/** A file written with plain synchronous writes, by libc descriptor or a Deno handle. */
+interface WriteHandle {
+  write(bytes: Uint8Array): void;
+  /** Sets the permission bits on the open file (fchmod), before the rename. */
+  setMode(mode: number): void;
+  /** Takes an exclusive advisory lock without waiting; false if another holder has it. */
+  tryLock(): boolean;
+  close(): void;
+}
+
+class LibcHandle implements WriteHandle {
+  #lib: Libc;
+  #fd: number;
+  #path: string;
+
+  private constructor(lib: Libc, fd: number, path: string) {
+    this.#lib = lib;
+    this.#fd = fd;
+    this.#path = path;
+  }
+
+  static open(path: string, flags: number, mode: number): LibcHandle {
+    const lib = acquireLibc();
+    if (typeof lib === "string") throw new Error(`Cannot open ${path}: libc ${lib}`);
+    const fd = lib.open(cString(path), flags | O_CLOEXEC, mode);
+    if (fd < 0) {
+      const code = errno(lib);
+      releaseLibc();
+      throw osError(code, "open", path);
+    }
+    return new LibcHandle(lib, fd, path);
+  }
+
+  write(bytes: Uint8Array): void {
+    let done = 0;
+    while (done < bytes.length) {
+      const count = Number(
+        this.#lib.write(this.#fd, bytes.subarray(done), BigInt(bytes.length - done)),
+      );
+      if (count < 0) {
+        const code = errno(this.#lib);
+        if (code === 4) continue; // EINTR
+        throw osError(code, "write", this.#path);
+      }
+      done += count;
+    }
+  }
+
+  setMode(mode: number): void {
+    if (this.#lib.fchmod(this.#fd, mode) !== 0) {
+      throw osError(errno(this.#lib), "fchmod", this.#path);
+    }
+  }
+
+  tryLock(): boolean {
+    return this.#lib.flock(this.#fd, LOCK_EX | LOCK_NB) === 0;
+  }
+
+  close(): void {
+    if (this.#fd < 0) return;
+    this.#lib.close(this.#fd);
+    this.#fd = -1;
+    releaseLibc();
+  }
+}
+
+class DenoHandle implements WriteHandle {
+  #file: Deno.FsFile;
+  #path: string;
+
+  constructor(file: Deno.FsFile, path: string) {
+    this.#file = file;
+    this.#path = path;
+  }
+
+  write(bytes: Uint8Array): void {
+    let done = 0;
+    while (done < bytes.length) done += this.#file.writeSync(bytes.subarray(done));
+  }
+
+  setMode(mode: number): void {
+    // No fchmod in Deno's API: chmod the path, but only while it still names this file.
+    const open = this.#file.statSync();
+    const named = Deno.lstatSync(this.#path);
+    if (named.isSymlink || named.ino !== open.ino || named.dev !== open.dev) {
+      throw new Error(`Cannot set the mode of ${this.#path}: the file was replaced`);
+    }
+    Deno.chmodSync(this.#path, mode);
+  }
+
+  tryLock(): boolean {
+    try {
+      return this.#file.tryLockSync(true);
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    try {
+      this.#file.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** Creates `path` exclusively with mode 0600, never through a symlink, and locks it. */
+function createTempFile(path: string): WriteHandle {
+  let handle: WriteHandle;
+  if (libcUnavailableReason() === undefined) {
+    handle = LibcHandle.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  } else {
+    handle = new DenoHandle(
+      Deno.openSync(path, { write: true, createNew: true, mode: 0o600 }),
+      path,
+    );
+  }
+  handle.tryLock();
+  return handle;
+}
+
+/** Opens an existing target for writing in place, truncating a regular file. */
+function openInPlace(plan: { target: string; native: boolean }): WriteHandle {
+  if (plan.native) return LibcHandle.open(plan.target, O_WRONLY | O_CREAT | O_TRUNC, 0o666);
+  return new DenoHandle(
+    Deno.openSync(plan.target, { write: true, create: true, truncate: true }),
+    plan.target,
+  );
+}
+
+/** What an output target needs from the IoManager: its file registry and fault counter. */
+export interface OutputTargetHost {
+  readonly counter: OperationCounter;
+  /** Records a file to remove on close or on a signal. */
+  addFile(path: string): void;
+  /** Forgets a file that was renamed away. */
+  forgetFile(path: string): void;
+  /** Removes a file it recorded. */
+  deleteFile(path: string): Promise<void>;
+}
+
+/**
+ * Opens the target of a plan (the output is about to start).
+ *
+ * @throws The open error; the caller turns it into a message.
+ */
+export function openOutputTarget(plan: OutputPlan, host: OutputTargetHost): OutputTarget {
+  const counter = host.counter;
+  switch (plan.kind) {
+    case "stdout":
+    case "stderr": {
+      const stream = plan.kind === "stdout" ? Deno.stdout : Deno.stderr;
+      return handleTarget(plan.name, counter, {
+        write: (bytes) => {
+          let done = 0;
+          while (done < bytes.length) done += stream.writeSync(bytes.subarray(done));
+        },
+        setMode: () => {},
+        tryLock: () => true,
+        close: () => {},
+      }, {});
+    }
+    case "null":
+      return handleTarget(plan.name, counter, {
+        write: () => {},
+        setMode: () => {},
+        tryLock: () => true,
+        close: () => {},
+      }, {});
+    case "in-place": {
+      counter.tick();
+      return handleTarget(plan.name, counter, openInPlace(plan), {});
+    }
+    case "atomic": {
+      const base = plan.target.slice(plan.target.lastIndexOf("/") + 1);
+      const tempPath = `${
+        plan.dir === "/" ? "" : plan.dir
+      }/.${base}.spillway-${Deno.pid}-${randomTag()}.tmp`;
+      counter.tick();
+      const handle = createTempFile(tempPath);
+      host.addFile(tempPath);
+      const finalMode = plan.mode ?? (0o666 & ~processUmask());
+      return handleTarget(plan.name, counter, handle, {
+        commit: async () => {
+          handle.setMode(finalMode);
+          handle.close();
+          counter.tick();
+          await Deno.rename(tempPath, plan.target);
+          host.forgetFile(tempPath);
+        },
+        abort: () => host.deleteFile(tempPath),
+      });
+    }
+  }
+}
+
+function handleTarget(
+  name: string,
+  counter: OperationCounter,
+  handle: WriteHandle,
+  hooks: { commit?: () => Promise<void>; abort?: () => Promise<void> },
+): OutputTarget {
+  let open = true;
+  const close = () => {
+    if (open) {
+      open = false;
+      handle.close();
+    }
+  };
+  return {
+    name,
+    write: (bytes) => {
+      try {
+        counter.tick();
+        handle.write(bytes);
+        return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+    commit: async () => {
+      if (hooks.commit !== undefined) await hooks.commit();
+      close();
+    },
+    abort: async () => {
+      close();
+      if (hooks.abort !== undefined) await hooks.abort();
+    },
+  };
+}
+
+function processUmask(): number {
+  try {
+    return Deno.umask();
+  } catch {
+    return 0o022;
+  }
+}
+
+/** A short random tag for file names. */
+export function randomTag(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(6));
+  let tag = "";
+  for (const byte of bytes) tag += byte.toString(36).padStart(2, "0");
+  return tag;
+}
+
+/**
+ * Whether the process that created `path` is gone: its exclusive advisory lock (held from
+ * creation until exit, released by the kernel even after `kill -9`) can be taken now. Never
+ * follows a symlink; only files of the current user count.
+ */
+export function ownerLockFree(path: string): boolean {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.lstatSync(path);
+  } catch {
+    return false;
+  }
+  if (!info.isFile || info.uid === null || info.uid !== currentUid()) return false;
+  let file: Deno.FsFile | undefined;
+  try {
+    file = Deno.openSync(path, { read: true });
+    const opened = file.statSync();
+    if (opened.ino !== info.ino || opened.dev !== info.dev) return false;
+    return file.tryLockSync(true);
+  } catch {
+    return false;
+  } finally {
+    file?.close();
+  }
+}
+
+/**
+ * Removes output temp files (`.NAME.spillway-PID-TAG.tmp`) in `dir` left by a process that
+ * died without cleaning up (`kill -9`): only regular files of the current user whose owner
+ * lock is free.
+ */
+export async function sweepStaleOutputTemps(dir: string): Promise<void> {
+  if (Deno.build.os !== "linux") return;
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isFile && OUTPUT_TEMP_PATTERN.test(entry.name)) names.push(entry.name);
+    }
+  } catch {
+    return; // an unreadable directory: the create reports what matters
+  }
+  for (const name of names) {
+    const path = `${dir === "/" ? "" : dir}/${name}`;
+    if (ownerLockFree(path)) await Deno.remove(path).catch(() => {});
+  }
+}
