@@ -26,11 +26,13 @@
  */
 import type { KeyField } from "./_key_def.ts";
 import { BLANKS, monthOf, unitOrder, writeNumericKey } from "./_numeric.ts";
+import type { RecordOrder } from "./record_order.ts";
 import {
   compileKeys,
   foundKeyEnd,
   foundKeyStart,
   locateKey,
+  SortOrder,
   type SortOrderSpec,
 } from "./sort_order.ts";
 
@@ -115,6 +117,20 @@ export function normalizedKeySupport(spec: SortOrderSpec): NormalizedKeySupport 
     if (key.random) reasons.add("-R");
   }
   return { normalizable: reasons.size === 0, reason: [...reasons].join(" ") };
+}
+
+/**
+ * The encoder a sort buffer uses for an order: one for a GNU {@linkcode SortOrder} with keys
+ * that can all be normalized; none for plain byte orders (the record is already its key),
+ * fixed-size records, and orders with `-g`, `-V` or `-R` (they keep the comparator).
+ *
+ * @param order The order.
+ * @returns The encoder, or undefined.
+ */
+export function normalizedKeysFor(order: RecordOrder): NormalizedKeyEncoder | undefined {
+  if (!(order instanceof SortOrder) || order.isPlainBytes) return undefined;
+  if (!normalizedKeySupport(order.spec).normalizable) return undefined;
+  return new NormalizedKeyEncoder(order.spec);
 }
 
 /**
