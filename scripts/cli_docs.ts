@@ -1,5 +1,5 @@
 /**
- * Writes docs/cli.md from the commands' own help texts, so the reference cannot drift from
+ * Writes docs/cli.md and the man page docs/spillway.1 from the commands' declared options, so the reference cannot drift from
  * the behaviour (tests/e2e/run_docs_test.ts fails when it is stale).
  *
  * Usage: deno run --allow-read --allow-write --allow-run scripts/cli_docs.ts
@@ -8,7 +8,7 @@
  * @module
  */
 // deno-lint-ignore-file no-console
-import { commands, topLevelHelp } from "../src/cli/mod.ts";
+import { commands, manPage, topLevelHelp } from "../src/cli/mod.ts";
 
 const INTRO = `# Command-line reference
 
@@ -73,6 +73,9 @@ These options keep the comparator (the same results, compared field by field at 
 Merging sorted runs (\`-m\`, spilled runs) still compares records with the comparator.
 `;
 
+/** The man page's NAME line. */
+export const MAN_SUMMARY = "sort and count text far larger than memory, in a fixed memory budget";
+
 /** The generated reference. */
 export function cliReference(): string {
   const parts = [INTRO, "## `spillway --help`\n", "```\n" + topLevelHelp() + "\n```\n"];
@@ -90,4 +93,7 @@ if (import.meta.main) {
   const formatted = await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", path] })
     .output();
   console.error(formatted.success ? `wrote ${path}` : `wrote ${path} (deno fmt failed)`);
+  const manPath = new URL("../docs/spillway.1", import.meta.url).pathname;
+  await Deno.writeTextFile(manPath, manPage(commands, MAN_SUMMARY));
+  console.error(`wrote ${manPath}`);
 }

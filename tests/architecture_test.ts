@@ -1,33 +1,18 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { VERSION } from "../src/cli/mod.ts";
+import {
+  importCycles,
+  importGraph,
+  importsOf,
+  sourceFiles,
+  stripComments,
+} from "./_support/import_graph.ts";
 
 /** Layers from the bottom up: each may import only from layers to its left, through mod.ts. */
 const LAYERS = ["base", "memory", "kernels", "io", "gen", "sort", "count", "job", "cli"];
 const FILE_APIS =
   /\bDeno\.(open|openSync|create|createSync|readFile|readFileSync|readTextFile|readTextFileSync|writeFile|writeFileSync|writeTextFile|writeTextFileSync|remove|removeSync|mkdir|mkdirSync|makeTempDir|makeTempFile|rename|renameSync|truncate|readDir|readDirSync)\b/;
 const TEST_LIBRARIES = /from\s+["'](node:assert|node:assert\/strict|fast-check)["']/;
-
-async function* sourceFiles(dir: string): AsyncGenerator<string> {
-  for await (const entry of Deno.readDir(dir)) {
-    const path = `${dir}/${entry.name}`;
-    if (entry.isDirectory) yield* sourceFiles(path);
-    else if (entry.name.endsWith(".ts")) yield path;
-  }
-}
-
-function importsOf(source: string): string[] {
-  const specifiers: string[] = [];
-  const pattern =
-    /(?:import|export)\s[^'"]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|new URL\(\s*["']([^"']+)["']/g;
-  for (const match of source.matchAll(pattern)) {
-    specifiers.push(match[1] ?? match[2] ?? match[3] ?? "");
-  }
-  return specifiers;
-}
-
-function stripComments(source: string): string {
-  return source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
-}
 
 Deno.test("Layers import only leftward, and across folders only through mod.ts", async () => {
   const violations: string[] = [];
@@ -84,4 +69,23 @@ Deno.test("main.ts only runs the CLI", async () => {
 Deno.test("The CLI version matches deno.json", async () => {
   const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
   strictEqual(VERSION, config.version);
+});
+
+Deno.test("src has no import cycles, static or dynamic", async () => {
+  const root = new URL("../src", import.meta.url).pathname;
+  deepStrictEqual(importCycles(await importGraph(root)), []);
+});
+
+Deno.test("The cycle check sees a cycle closed by a dynamic import (fixture)", async () => {
+  const root = new URL("./_support/fixtures/import_cycle", import.meta.url).pathname;
+  deepStrictEqual(importCycles(await importGraph(root)), [["runner.ts", "table.ts"]]);
+});
+
+Deno.test("importCycles finds self-imports and longer rings, and nothing in a DAG", () => {
+  deepStrictEqual(importCycles(new Map([["a", ["a"]]])), [["a"]]);
+  deepStrictEqual(
+    importCycles(new Map([["a", ["b"]], ["b", ["c"]], ["c", ["a"]], ["d", ["a"]]])),
+    [["a", "b", "c"]],
+  );
+  deepStrictEqual(importCycles(new Map([["a", ["b", "c"]], ["b", ["c"]], ["c", []]])), []);
 });

@@ -1,3 +1,13 @@
+/** What the dispatcher passes to every command besides its arguments. */
+export interface CommandContext {
+  /** `--trace`: print stack traces with errors. */
+  readonly trace: boolean;
+  /** The CLI's command table (for commands about commands: completions). */
+  readonly commands?: readonly Command[];
+}
+
+import type { CommandSpec } from "./option_spec.ts";
+
 /** One subcommand of the CLI. */
 export interface Command {
   /** The word after `spillway`. */
@@ -6,11 +16,14 @@ export interface Command {
   readonly summary: string;
   /** The full `--help` text. */
   readonly help: string;
+  /** The command line as data (options, help, job-step keys), when declared. */
+  readonly spec?: CommandSpec;
   /**
    * Runs the command.
    *
    * @param argv The arguments after the command name.
+   * @param context Global flags (`--trace`); absent means all off.
    * @returns The exit code.
    */
-  run(argv: readonly string[]): Promise<number>;
+  run(argv: readonly string[], context?: CommandContext): Promise<number>;
 }

@@ -1,36 +1,56 @@
 import { ExitCode, formatBytes, InputError, UsageError } from "../base/mod.ts";
 import type { JobStats } from "../job/mod.ts";
-import type { Command } from "./command.ts";
+import type { Command, CommandContext } from "./command.ts";
 import { printOut } from "./output.ts";
-import { parseCommandArgs, stringValue } from "./parse_args.ts";
+import { type CommandSpec, parseBySpec, renderHelp } from "./option_spec.ts";
+import { stringValue } from "./parse_args.ts";
 import { runJob } from "./run_command.ts";
 import { readSmallTextFile } from "./stats_report.ts";
 
 /** The bundled demo job, relative to the project folder (where `deno task demo` runs). */
 const DEMO_JOB = "data/demo.yaml";
 
-const help = `Usage: spillway demo [--job FILE]
-
-Runs the bundled demo job (data/demo.yaml, in the project folder) through the job runner, as
+/** `spillway demo`'s command line as data (see option_spec.ts). */
+export const demoSpec: CommandSpec = {
+  name: "demo",
+  summary: "run the bundled demo job (data/demo.yaml) and show results, stats and leaks",
+  usage: ["spillway demo [--job FILE]"],
+  description:
+    `Runs the bundled demo job (data/demo.yaml, in the project folder) through the job runner, as
 'spillway run data/demo.yaml' would: word counts of three small corpus parts computed as map
 (count per part) and reduce (merge --sum), checked against one count of the whole corpus, and a
 sort of the corpus, all in a 256 KiB budget so that every step spills and merges. Then shows the
-top words, one line of stats per step, and that nothing leaked.
-
-Options:
-      --job=FILE               run another job file with the same summary
-  --progress, --no-progress   accepted for symmetry with run (steps show progress on a TTY)`;
+top words, one line of stats per step, and that nothing leaked.`,
+  groups: [{
+    title: "Options",
+    options: [
+      {
+        name: "job",
+        type: "value",
+        valueName: "FILE",
+        completes: "file",
+        help: "run another job file with the same summary",
+      },
+      {
+        name: "progress",
+        type: "flag",
+        label: "--progress, --no-progress",
+        help: "accepted for symmetry with run (steps show progress on a TTY)",
+      },
+    ],
+  }],
+  footer: "Exit codes: those of 'spillway run'.",
+  operands: "none",
+};
 
 /** `spillway demo`: the guided tour (`deno task demo`). */
 export const demoCommand: Command = {
   name: "demo",
-  summary: "run the bundled demo job (data/demo.yaml) and show results, stats and leaks",
-  help,
-  async run(argv: readonly string[]): Promise<number> {
-    const { values } = parseCommandArgs("demo", argv, {
-      job: { type: "string" },
-      progress: { type: "boolean" },
-    });
+  summary: demoSpec.summary,
+  help: renderHelp(demoSpec),
+  spec: demoSpec,
+  async run(argv: readonly string[], context?: CommandContext): Promise<number> {
+    const { values } = parseBySpec(demoSpec, argv);
     const jobPath = stringValue(values, "job") ?? bundledDemoJob();
     if (jobPath === DEMO_JOB && !isFile(DEMO_JOB)) {
       throw new InputError(
@@ -41,6 +61,7 @@ export const demoCommand: Command = {
     const progress = values["progress"];
     const { job, exitCode, reports } = await runJob(jobPath, {
       progress: typeof progress === "boolean" ? progress : undefined,
+      trace: context?.trace ?? false,
     });
     printOut("");
     printOut("steps:");

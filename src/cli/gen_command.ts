@@ -9,24 +9,25 @@ import {
   TEXT_WORDS_MAX,
   VOCABULARY_WORDS,
 } from "../gen/mod.ts";
-import { IoManager, OutputClosedError, type OutputSink } from "../io/mod.ts";
-import { MemoryManager } from "../memory/mod.ts";
+import { type IoManager, OutputClosedError, type OutputSink } from "../io/mod.ts";
+import { CommandScope } from "../job/mod.ts";
+import type { MemoryManager } from "../memory/mod.ts";
 import type { Command } from "./command.ts";
-import { parseCommandArgs, type ParsedValues, stringValue } from "./parse_args.ts";
-import {
-  CommandReport,
-  normalizeReportArgs,
-  reportOptionsHelp,
-  reportOptionSpecs,
-} from "./stats_report.ts";
+import { memoryOption, outputOption, reportOptions, segmentSizeOption } from "./common_options.ts";
+import { type CommandSpec, parseBySpec, renderHelp } from "./option_spec.ts";
+import { type ParsedValues, stringValue } from "./parse_args.ts";
+import { CommandReport, normalizeReportArgs } from "./stats_report.ts";
 
 const SIZE_DEFAULT_BYTES = MiB;
 const MEMORY_DEFAULT_BYTES = 16 * MiB;
 
-const help = `Usage: spillway gen KIND [--size SIZE] [--seed N] [-o FILE]
-       spillway gen --kind KIND ...
-
-Writes a deterministic test corpus: the same KIND, SIZE and seed give the same bytes on every
+/** `spillway gen`'s command line as data (see option_spec.ts). */
+export const genSpec: CommandSpec = {
+  name: "gen",
+  summary: "write a deterministic test corpus (Zipf text, unique lines, gensort-style records)",
+  usage: ["spillway gen KIND [--size SIZE] [--seed N] [-o FILE]", "spillway gen --kind KIND ..."],
+  description:
+    `Writes a deterministic test corpus: the same KIND, SIZE and seed give the same bytes on every
 machine. KIND is one of:
 
   text      lines of 1 to ${TEXT_WORDS_MAX} words drawn from a Zipf distribution (exponent 1) over
@@ -40,38 +41,54 @@ machine. KIND is one of:
             random key, 10-11 0x00 0x11, 12-43 the row number as 32 hex digits, 44-47
             0x88 0x99 0xAA 0xBB, 48-95 filler (12 groups of 4 equal hex digits), 96-99
             0xCC 0xDD 0xEE 0xFF. Sort them with --record-size 100 --key-bytes 10.
-            (alias: gensort)
-
-Options:
-      --kind=KIND              the kind, instead of the first operand
-      --size=SIZE              target size (default 1m; e.g. 100m, 1g, 12345): text and lines
-                               stop at the first line end at or past SIZE (so the output is
-                               SIZE plus less than one line); records write ceil(SIZE / 100)
-                               records. A bare number means bytes.
-      --seed=N                 the seed, a whole number (default 1)
-  -o, --output=FILE            write to FILE (atomically: a temporary file renamed when
-                               complete); default standard output
-  -S, --memory=SIZE            memory budget (default 16 MiB; the text vocabulary takes 2.5 MiB);
-                               a bare number means KiB
-      --segment-size=SIZE      page size of the budget (power of two, 4k to 16m; default 32k)
-${reportOptionsHelp}
-
-Examples:
+            (alias: gensort)`,
+  groups: [
+    {
+      title: "Options",
+      options: [
+        {
+          name: "kind",
+          type: "value",
+          valueName: "KIND",
+          choices: ["text", "lines", "records"],
+          help: "the kind, instead of the first operand",
+        },
+        {
+          name: "size",
+          type: "value",
+          valueName: "SIZE",
+          help:
+            "target size (default 1m; e.g. 100m, 1g, 12345): text and lines stop at the first line end at or past SIZE (so the output is SIZE plus less than one line); records write ceil(SIZE / 100) records. A bare number means bytes.",
+        },
+        {
+          name: "seed",
+          type: "value",
+          valueName: "N",
+          help: "the seed, a whole number (default 1)",
+        },
+        {
+          ...outputOption,
+          help:
+            "write to FILE (atomically: a temporary file renamed when complete); default standard output",
+        },
+        {
+          ...memoryOption,
+          help:
+            "memory budget (default 16 MiB; the text vocabulary takes 2.5 MiB); a bare number means KiB",
+        },
+        segmentSizeOption,
+      ],
+    },
+    reportOptions,
+  ],
+  footer: `Examples:
   spillway gen text --size 1g -o corpus.txt
   spillway gen records --size 100m --seed 7 -o records.bin
 
 Exit codes: 0 ok (also when the reader of standard output goes away early); 2 usage error;
-3 resource error (budget too small, disk full).`;
-
-const optionSpecs = {
-  kind: { type: "string", multiple: true },
-  size: { type: "string", multiple: true },
-  seed: { type: "string", multiple: true },
-  output: { type: "string", short: "o", multiple: true },
-  memory: { type: "string", short: "S", multiple: true },
-  "segment-size": { type: "string", multiple: true },
-  ...reportOptionSpecs,
-} as const;
+3 resource error (budget too small, disk full).`,
+  operands: "none",
+};
 
 /** What `spillway gen` was asked to do. */
 export interface GenRequest {
@@ -156,32 +173,29 @@ export function parseGenRequest(
 /** `spillway gen`: deterministic test corpora (Zipf text, unique lines, gensort records). */
 export const genCommand: Command = {
   name: "gen",
-  summary: "write a deterministic test corpus (Zipf text, unique lines, gensort-style records)",
-  help,
+  summary: genSpec.summary,
+  help: renderHelp(genSpec),
+  spec: genSpec,
   async run(argv: readonly string[]): Promise<number> {
-    const { values, positionals } = parseCommandArgs("gen", normalizeReportArgs(argv), optionSpecs);
+    const { values, positionals } = parseBySpec(genSpec, normalizeReportArgs(argv));
     const request = parseGenRequest(values, positionals);
-    using report = CommandReport.start("gen", values);
-    await report.checkTargets(request.output);
-    const memory = new MemoryManager({
+    await using scope = await CommandScope.open({
       budgetBytes: request.budgetBytes,
-      ...(request.segmentBytes === undefined ? {} : { segmentBytes: request.segmentBytes }),
+      segmentBytes: request.segmentBytes,
+      report: CommandReport.start("gen", values),
     });
-    const io = await IoManager.open({ memory });
+    await scope.report.checkTargets(request.output);
     let written = { bytes: 0, records: 0 };
     try {
-      written = await generateTo(io, memory, request, report);
+      written = await generateTo(scope.io, scope.memory, request, scope.report);
     } catch (error) {
+      // The reader of standard output went away: the corpus so far stands, like `head`.
       if (!(error instanceof OutputClosedError)) throw error;
-    } finally {
-      await io.close();
     }
-    const stats = report.stats;
+    const stats = scope.report.stats;
     stats.output.bytes = written.bytes;
     stats.output.records = written.records;
-    await report.end({ memory, io: io.stats, spillMode: io.spillMode, exitCode: ExitCode.ok });
-    memory.assertAllReleased();
-    return ExitCode.ok;
+    return await scope.finish(ExitCode.ok);
   },
 };
 

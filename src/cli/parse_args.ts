@@ -1,5 +1,5 @@
 import { parseArgs as nodeParseArgs, type ParseArgsConfig } from "node:util";
-import { UsageError } from "../base/mod.ts";
+import { parseByteSize, UsageError } from "../base/mod.ts";
 
 /** Option specs in `node:util` `parseArgs` form. */
 export type OptionSpecs = NonNullable<ParseArgsConfig["options"]>;
@@ -98,4 +98,21 @@ export function integerValue(
     );
   }
   return value;
+}
+
+/**
+ * Parses a byte size given on the command line; a bad one is a usage error.
+ *
+ * @param text The value (`64m`, `512k`, `65536b`).
+ * @param what What it is, for the message (`-S/--memory size`).
+ * @param bareUnitBytes What a bare number means (1024 for `-S`, like GNU sort; 1 for sizes).
+ * @returns Bytes.
+ * @throws {UsageError} On a malformed size.
+ */
+export function parseSize(text: string, what: string, bareUnitBytes: number): number {
+  try {
+    return parseByteSize(text, { bareUnitBytes, what });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
 }

@@ -12,33 +12,41 @@ import {
 } from "../job/mod.ts";
 import { checkOutputPath } from "../io/mod.ts";
 import { SEGMENT_BYTES_DEFAULT } from "../memory/mod.ts";
-import type { Command } from "./command.ts";
+import type { Command, CommandContext } from "./command.ts";
 import { printError, printOut } from "./output.ts";
-import { flagValue, parseCommandArgs } from "./parse_args.ts";
-import { defaultSegmentBytes } from "./sort_command.ts";
+import { reportError } from "./report_error.ts";
+import { stepCommands } from "./step_commands.ts";
+import {
+  type CommandSpec,
+  optionsOf,
+  parseBySpec,
+  renderHelp,
+  stepOptionNames,
+} from "./option_spec.ts";
+import { flagValue } from "./parse_args.ts";
+import { reportOptions } from "./common_options.ts";
+import { defaultSortSegmentBytes } from "../sort/mod.ts";
 import {
   collectStats,
   normalizeReportArgs,
   readReportOptions,
   readSmallTextFile,
-  reportOptionsHelp,
-  reportOptionSpecs,
   withSmallIo,
   writeStatsReports,
 } from "./stats_report.ts";
 
-/** The commands a job step may run. */
-export const STEP_COMMANDS: readonly string[] = ["gen", "sort", "count", "merge"];
-
-/** Options that belong to the job runner, never to a step. */
-const runnerOnlyOptions = new Set(["help", "trace", "version", "progress", "stats", "stats-file"]);
+export { STEP_COMMANDS } from "./step_commands.ts";
 
 /** The budget a step gets when neither the job nor the step sets one (sort's `-S` default). */
 const STEP_MEMORY_DEFAULT_BYTES = 64 * MiB;
 
-const help = `Usage: spillway run [options] JOB.yaml
-
-Runs the steps of a job file in order, each exactly like the command of the same name
+/** `spillway run`'s command line as data (see option_spec.ts). */
+export const runSpec: CommandSpec = {
+  name: "run",
+  summary: "run a YAML job file (steps: gen, sort, count, merge; Flink-style config)",
+  usage: ["spillway run [options] JOB.yaml"],
+  description:
+    `Runs the steps of a job file in order, each exactly like the command of the same name
 (paths relative to the job file). The first failing step's exit code ends the job; later
 steps do not run. See docs/jobs.md for the schema.
 
@@ -51,27 +59,38 @@ steps do not run. See docs/jobs.md for the schema.
     leak-detection: simple                 # disabled | simple | advanced | paranoid
   steps:
     - gen:   { kind: zipf, size: 200k, output: corpus.txt }
-    - count: { input: corpus.txt, top: 10, output: top.tsv }
-
-Options:
-  --dry-run                   validate and print the plan (per step: memory, expected runs and
-                              merge passes from the input sizes, the command line); run nothing
-${reportOptionsHelp}
-                              (under run: one report per step)
-
-Exit codes: 0 all steps ok; otherwise the first failing step's code (2 also for an invalid
-job file: the message names file:line:column and the bad key or value).`;
+    - count: { input: corpus.txt, top: 10, output: top.tsv }`,
+  groups: [
+    {
+      title: "Options",
+      options: [{
+        name: "dry-run",
+        type: "flag",
+        step: false,
+        label: "--dry-run",
+        help:
+          "validate and print the plan (per step: memory, expected runs and merge passes from the input sizes, the command line); run nothing",
+      }],
+    },
+    {
+      ...reportOptions,
+      title: "Report (under run: one report per step)",
+    },
+  ],
+  footer:
+    `Exit codes: 0 all steps ok; otherwise the first failing step's code (2 also for an invalid
+job file: the message names file:line:column and the bad key or value).`,
+  operands: "file",
+};
 
 /** `spillway run JOB.yaml`: runs a job file's steps through the commands themselves. */
 export const runCommand: Command = {
   name: "run",
-  summary: "run a YAML job file (steps: gen, sort, count, merge; Flink-style config)",
-  help,
-  async run(argv: readonly string[]): Promise<number> {
-    const { values, positionals } = parseCommandArgs("run", normalizeReportArgs(argv), {
-      "dry-run": { type: "boolean" },
-      ...reportOptionSpecs,
-    });
+  summary: runSpec.summary,
+  help: renderHelp(runSpec),
+  spec: runSpec,
+  async run(argv: readonly string[], context?: CommandContext): Promise<number> {
+    const { values, positionals } = parseBySpec(runSpec, normalizeReportArgs(argv));
     const report = readReportOptions(values);
     if (positionals.length !== 1) {
       throw new SpillwayError(
@@ -83,6 +102,7 @@ export const runCommand: Command = {
     const result = await runJob(positionals[0]!, {
       dryRun: flagValue(values, "dry-run"),
       progress: report.progress,
+      trace: context?.trace ?? false,
     });
     const reports = result.reports;
     if (report.statsFormat !== undefined && reports.length > 0) {
@@ -108,22 +128,24 @@ export interface JobRun {
  * step failed; later steps do not run.
  *
  * @param jobPath The job file.
- * @param options Dry run, and `--progress`/`--no-progress` to pass to the steps.
+ * @param options Dry run, `--progress`/`--no-progress` to pass to the steps, and `--trace`
+ *   (stack traces of a failing step).
  * @returns The job, the exit code and the steps' reports.
  * @throws {JobFileError} If the job file is invalid (nothing has run then).
  */
 export async function runJob(
   jobPath: string,
-  options: { dryRun?: boolean; progress?: boolean | undefined } = {},
+  options: { dryRun?: boolean; progress?: boolean | undefined; trace?: boolean } = {},
 ): Promise<JobRun> {
-  const commands = await stepCommands();
+  const commands = stepCommands;
   const schema = stepSchema(commands);
   await loadYaml();
   const job = parseJobFile(await readSmallTextFile(jobPath), { path: jobPath, schema });
   const argvOf = (step: JobStep): string[] => {
     const stepArgs = stepArgv(job.config, step, schema.get(step.command) ?? []);
     // --progress is a runner option (not a step key) that the run passes on to the steps.
-    const takesProgress = /--progress\b/.test(commands.get(step.command)!.help);
+    const takesProgress = optionsOf(commands.get(step.command)!.spec!)
+      .some((option) => option.name === "progress");
     if (options.progress !== undefined && takesProgress) {
       stepArgs.unshift(options.progress ? "--progress" : "--no-progress");
     }
@@ -144,8 +166,7 @@ export async function runJob(
         () => command.run(argvOf(step)),
       );
     } catch (error) {
-      const { reportError } = await import("./run_cli.ts");
-      exitCode = reportError(error, Deno.args.includes("--trace"));
+      exitCode = reportError(error, options.trace ?? false);
     }
     if (exitCode !== ExitCode.ok) {
       const skipped = job.steps.length - step.index;
@@ -159,45 +180,18 @@ export async function runJob(
   return { job, exitCode, reports };
 }
 
-/** The commands a step may run, looked up in the CLI's table when `run` runs. */
-async function stepCommands(): Promise<Map<string, Command>> {
-  // run_cli.ts imports this module: read its table lazily, after both modules are loaded.
-  const { commands } = await import("./run_cli.ts");
-  const result = new Map<string, Command>();
-  for (const command of commands) {
-    if (STEP_COMMANDS.includes(command.name)) result.set(command.name, command);
-  }
-  return result;
-}
-
 /**
- * A command's long option names, read from its `--help` text (which documents every option).
- *
- * @param command The command.
- * @returns Names without `--`, runner-only options removed.
- */
-export function optionNames(command: Command): string[] {
-  const names = new Set<string>();
-  // Options listed as unsupported fail when used: they are not step keys.
-  const supported = command.help.split(/^Not supported/m)[0]!;
-  for (const line of supported.split("\n")) {
-    // Option lines: "  -o, --output=FILE   text" or "      --fan-in=N   text" (not prose).
-    if (!/^ {1,8}(?:-[A-Za-z], )?--[a-z]/.test(line)) continue;
-    const spec = line.trim().split(/\s{2,}/)[0]!;
-    for (const match of spec.matchAll(/--(?:\[no-\])?([a-z][a-z0-9-]*)/g)) names.add(match[1]!);
-  }
-  return [...names].filter((name) => !runnerOnlyOptions.has(name) && !name.startsWith("no-"));
-}
-
-/**
- * The step schema (commands and their option names) for the job file parser.
+ * The step schema (commands and their option names) for the job file parser, from the
+ * commands' declared options.
  *
  * @param commands The step commands.
  * @returns Command name to option names.
  */
 export function stepSchema(commands: ReadonlyMap<string, Command>): StepSchema {
   const schema = new Map<string, string[]>();
-  for (const [name, command] of commands) schema.set(name, optionNames(command));
+  for (const [name, command] of commands) {
+    schema.set(name, command.spec === undefined ? [] : stepOptionNames(command.spec));
+  }
   return schema;
 }
 
@@ -243,7 +237,7 @@ async function printPlan(job: JobSpec, argvOf: (step: JobStep) => string[]): Pro
     defaultSegmentBytes: (step, memoryBytes) =>
       step.command === "sort" ||
         (step.command === "merge" && !step.options.some((option) => option.key === "sum"))
-        ? defaultSegmentBytes(memoryBytes)
+        ? defaultSortSegmentBytes(memoryBytes)
         : SEGMENT_BYTES_DEFAULT,
   });
   printOut(

@@ -12,25 +12,8 @@ import {
   type StatsSources,
   type StepLabel,
 } from "../job/mod.ts";
-import type { ParsedValues } from "./parse_args.ts";
+import { type ParsedValues, stringValue } from "./parse_args.ts";
 import { createProgress } from "./progress.ts";
-
-/**
- * Option specs every long-running command spreads into its options:
- * `--progress`/`--no-progress`, `--stats[=text|json|yaml]`, `--stats-file PATH`.
- * Pass argv through {@linkcode normalizeReportArgs} first (bare `--stats`).
- */
-export const reportOptionSpecs = {
-  progress: { type: "boolean" },
-  stats: { type: "string" },
-  "stats-file": { type: "string" },
-} as const;
-
-/** The help lines for the report options, to paste into a command's `--help`. */
-export const reportOptionsHelp =
-  `  --progress, --no-progress   show (or hide) a progress line on stderr (default: when a TTY)
-  --stats[=text|json|yaml]    print a stats report on stderr when done (see docs/stats.md)
-  --stats-file PATH           write the stats report to PATH instead of stderr`;
 
 /**
  * Rewrites a bare `--stats` (optional value, like GNU's `--color[=WHEN]`) to `--stats=text`
@@ -62,20 +45,20 @@ export interface ReportOptions {
 /**
  * Reads `--progress`, `--stats` and `--stats-file`.
  *
- * @param values Values from parseCommandArgs with {@linkcode reportOptionSpecs}.
+ * @param values Parsed values including the report options (common_options.ts).
  * @returns The options.
  * @throws {UsageError} On a bad `--stats` format.
  */
 export function readReportOptions(values: ParsedValues): ReportOptions {
-  const stats = values["stats"];
-  const file = values["stats-file"];
+  const stats = stringValue(values, "stats");
+  const file = stringValue(values, "stats-file");
   const progress = values["progress"];
-  let statsFormat = typeof stats === "string" ? parseStatsFormat(stats) : undefined;
-  if (typeof file === "string" && statsFormat === undefined) statsFormat = "text";
+  let statsFormat = stats === undefined ? undefined : parseStatsFormat(stats);
+  if (file !== undefined && statsFormat === undefined) statsFormat = "text";
   if (file === "") throw new UsageError("Invalid --stats-file: the path is empty");
   return {
     statsFormat,
-    statsFile: typeof file === "string" ? file : undefined,
+    statsFile: file,
     progress: typeof progress === "boolean" ? progress : undefined,
   };
 }
@@ -211,18 +194,18 @@ export function writeSmallTextFile(path: string, text: string, option = "-o"): P
 }
 
 /**
- * One command's progress line and stats report. Create it after parsing options, pass
- * `progress` down to the operators, fill `stats`, and call `end()` after closing the
- * IoManager. `using` erases the progress line even when the command fails.
+ * One command's progress line and stats report. Create it after parsing options and hand it
+ * to the command's scope (`CommandScope.open({ ..., report })`), which ends it on success and
+ * disposes it (erasing the progress line) on every path; pass `progress` down to the
+ * operators and fill `stats`.
  *
  * @example Usage in a command
  * ```ts ignore
- * const { values } = parseCommandArgs("sort", normalizeReportArgs(argv), { ...mine, ...reportOptionSpecs });
- * using report = CommandReport.start("sort", values);
- * await sortFiles({ ..., progress: report.progress });   // operators call phase/advance per block
- * report.stats.input.records = result.recordCount;
- * await io.close();
- * await report.end({ memory, io: io.stats, spillMode: io.spillMode });
+ * const { values } = parseBySpec(sortSpec, normalizeReportArgs(argv));
+ * await using scope = await CommandScope.open({ ...request, report: CommandReport.start("sort", values) });
+ * const result = await externalSort(inputs, output, { ...scope, progress: scope.report.progress });
+ * scope.report.stats.input.records = result.inputRecords;
+ * return await scope.finish(ExitCode.ok);
  * ```
  */
 export class CommandReport implements Disposable {
@@ -251,7 +234,7 @@ export class CommandReport implements Disposable {
    * Starts the report of a command.
    *
    * @param command The command name.
-   * @param values Parsed values including {@linkcode reportOptionSpecs}.
+   * @param values Parsed values including the report options (common_options.ts).
    * @returns The report.
    */
   static start(command: string, values: ParsedValues): CommandReport {

@@ -20,3 +20,17 @@ export { Tokenizer, tokenizerKinds, utf8SequenceLength } from "./tokenizer.ts";
 export { TopHeap } from "./top_heap.ts";
 export type { CountFinishOptions, WordCounterOptions, WordCountStats } from "./word_counter.ts";
 export { WordCounter } from "./word_counter.ts";
+export type { CountPlan, CountPlanOptions } from "./count_plan.ts";
+export {
+  COUNT_INPUT_CHUNK_BYTES,
+  COUNT_RESERVED_SEGMENTS,
+  planCount,
+  WORKER_SEGMENTS_MIN,
+  WORKER_SHARE,
+  WORKER_START_BYTES,
+  workerShouldStart,
+} from "./count_plan.ts";
+export type { CountContext, CountRequest, CountResult } from "./count_pipeline.ts";
+export { countWords } from "./count_pipeline.ts";
+export type { SumCountsOptions, SumCountsResult } from "./count_sum.ts";
+export { parseCount, sumCounts } from "./count_sum.ts";

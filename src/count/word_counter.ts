@@ -1,6 +1,7 @@
 import { assert, ResourceError } from "../base/mod.ts";
 import { BuddyAllocator, type BuddyStats, type MemoryManager } from "../memory/mod.ts";
 import type { IoManager, RunReader, RunWriter, SpillRun } from "../io/mod.ts";
+import { affordableFanIn, FAN_IN_DEFAULT, MERGE_READER_SEGMENTS_MIN } from "../sort/mod.ts";
 import { CountTable, readCount, writeCount } from "./count_table.ts";
 import { copyBytes } from "./copy_bytes.ts";
 import {
@@ -28,7 +29,7 @@ export interface WordCounterOptions {
   tablePages?: number;
   /** Prefix of the spill file names (default `count`). */
   spillPrefix?: string;
-  /** Most runs merged at once (default 64; lowered to what the budget allows). */
+  /** Most runs merged at once (default 128, the tool's; lowered to what the budget allows). */
   fanInMax?: number;
 }
 
@@ -67,9 +68,8 @@ export interface WordCountStats {
 }
 
 const WRITER_PAGES = 2;
-/** A merge reader's pages: its block, one read ahead, and a scratch for records that straddle blocks. */
-const READER_PAGES = 3;
-const FAN_IN_DEFAULT = 64;
+/** A merge reader's pages (the merge plan's): its block, one read ahead, and a scratch. */
+const READER_PAGES = MERGE_READER_SEGMENTS_MIN;
 /** Pages kept free during merges for the scratch buffers (the word being summed, encoding). */
 const SCRATCH_PAGES = 1;
 /**
@@ -505,9 +505,10 @@ export class WordCounter implements TokenSink {
       this.#stats.tokens += table.tokenCount;
       if (table.entryCount > 0) table.sort("word");
     }
-    const fanIn = Math.min(
+    const fanIn = affordableFanIn(
+      this.#memory.freePages,
+      WRITER_PAGES + SCRATCH_PAGES,
       this.#fanInMax,
-      Math.floor((this.#memory.freePages - WRITER_PAGES - SCRATCH_PAGES) / READER_PAGES),
     );
     if (fanIn < 2) {
       throw new ResourceError(
@@ -597,10 +598,7 @@ export class WordCounter implements TokenSink {
       // writers: the count-order spills and the floor run, which has no write-behind).
       const freePages = this.#memory.freePages - WRITER_PAGES - 1 - SCRATCH_PAGES;
       const tablePages = Math.max(2, Math.floor(freePages / 2));
-      const fanIn = Math.min(
-        this.#fanInMax,
-        Math.max(2, Math.floor((freePages - tablePages) / READER_PAGES)),
-      );
+      const fanIn = Math.max(2, affordableFanIn(freePages, tablePages, this.#fanInMax));
       if (fanIn * READER_PAGES + 1 > freePages) {
         throw new ResourceError(
           `Cannot sort counts with ${this.#memory.freePages} free segments: need ${
@@ -728,9 +726,10 @@ export class WordCounter implements TokenSink {
     } finally {
       table.close();
     }
-    const fanIn2 = Math.min(
+    const fanIn2 = affordableFanIn(
+      this.#memory.freePages,
+      WRITER_PAGES + SCRATCH_PAGES,
       this.#fanInMax,
-      Math.floor((this.#memory.freePages - WRITER_PAGES - SCRATCH_PAGES) / READER_PAGES),
     );
     await this.#reduceRuns(countRuns, Math.max(2, fanIn2), false);
     const finalReaders = await this.#openReaders(countRuns);

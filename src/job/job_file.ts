@@ -96,7 +96,7 @@ export interface JobSpec {
 
 /**
  * What a job file may say: for each command a step may run, its long option names (without
- * `--`). The CLI builds it from the commands' help texts.
+ * `--`). The CLI builds it from the commands' declared options.
  */
 export type StepSchema = ReadonlyMap<string, readonly string[]>;
 

@@ -1,5 +1,15 @@
 import { formatBytes, parseByteSize } from "../base/mod.ts";
+import { planCount, WORKER_START_BYTES } from "../count/mod.ts";
 import { SEGMENT_BYTES_DEFAULT } from "../memory/mod.ts";
+import {
+  affordableFanIn,
+  estimateSortRuns,
+  FAN_IN_DEFAULT,
+  MERGE_SPARE_SEGMENTS,
+  mergeOutputSegments,
+  mergePassCount,
+  planSort,
+} from "../sort/mod.ts";
 import type { JobConfig, JobSpec, JobStep } from "./job_file.ts";
 
 /**
@@ -99,114 +109,13 @@ export interface PlanInputs {
   defaultFanInMax?: number;
 }
 
-/** How `spillway sort` splits a budget (mirrors `plan()` in src/sort/external_sort.ts). */
-export interface SortLayout {
-  /** Pages of one sort buffer (record data plus index). */
-  bufferSegments: number;
-  /** Bytes of record data one sort buffer holds. */
-  bufferDataBytes: number;
-  /** Records one sort buffer can index. */
-  bufferEntries: number;
-  /** Runs merged at once with every page free. */
-  fanIn: number;
-  /** Runs merged at once while the last buffer stays in memory as a merge input. */
-  fanInWithBuffer: number;
-}
-
-const ENTRY_BYTES = 16;
-const MIN_BUFFER_SEGMENTS = 2;
-
-/**
- * The sort's memory layout for a budget, computed like the sort computes it: fixed I/O pages
- * (input chunk P/32, write-behind P/64 up to 128 KiB, output P/64), a fifth of the rest as
- * headroom for long lines, the remainder as two sort buffers (one sorting on the Worker while
- * the other fills) plus gather pages the Worker copies sorted records into, each buffer 3/4
- * record data and 1/4 index entries of 16 bytes. The merge fan-in is what fits at three pages
- * per run beside the output writer and two spare pages.
- *
- * @param pages Pages in the budget.
- * @param segmentBytes Page size.
- * @param fanInMax The configured fan-in limit.
- * @returns The layout.
- *
- * @example Usage
- * ```ts
- * import { strictEqual } from "node:assert/strict";
- * import { sortLayout } from "./job_plan.ts";
- * strictEqual(sortLayout(64, 4096, 128).fanIn, 20);
- * ```
- */
-export function sortLayout(pages: number, segmentBytes: number, fanInMax: number): SortLayout {
-  const chunk = clamp(Math.floor(pages / 32), 1, Math.max(1, (4 * 1024 * 1024) / segmentBytes));
-  const writeBehind = clamp(Math.floor(pages / 64), 1, Math.max(1, (128 * 1024) / segmentBytes));
-  const output = clamp(Math.floor(pages / 64), 1, Math.max(1, (4 * 1024 * 1024) / segmentBytes));
-  const fixed = chunk + 1 + writeBehind + output + 1;
-  const headroom = Math.floor((pages - fixed) / 5);
-  const left = Math.max(MIN_BUFFER_SEGMENTS, pages - fixed - headroom);
-  const bufferCount = left >= 2 * MIN_BUFFER_SEGMENTS ? 2 : 1;
-  let bufferSegments = Math.floor(left / bufferCount);
-  if (bufferCount === 2) {
-    const withGather = Math.floor((left - 2) / 2.82);
-    const gather = Math.ceil(splitBuffer(withGather, segmentBytes).data * 1.07) + 1;
-    if (withGather >= MIN_BUFFER_SEGMENTS && 2 * withGather + gather <= left) {
-      bufferSegments = withGather;
-    }
-  }
-  const split = splitBuffer(bufferSegments, segmentBytes);
-  const mergeFanIn = (free: number): number => {
-    const writer = 1 +
-      clamp(Math.floor(free / 64), 1, Math.max(1, (4 * 1024 * 1024) / segmentBytes));
-    return Math.max(2, Math.min(fanInMax, Math.floor((free - writer - 2) / 3)));
-  };
-  return {
-    bufferSegments,
-    bufferDataBytes: split.data * segmentBytes,
-    bufferEntries: split.entries,
-    fanIn: mergeFanIn(pages),
-    fanInWithBuffer: mergeFanIn(pages - bufferSegments),
-  };
-}
-
-function splitBuffer(segments: number, segmentBytes: number): { data: number; entries: number } {
-  const data = Math.max(1, Math.floor(segments * 0.75));
-  const entries = Math.max(1, Math.floor(((segments - data) * segmentBytes) / ENTRY_BYTES));
-  return { data, entries };
-}
-
-/**
- * Runs and merge passes of a sort that fills `buffers` sort buffers: none when one buffer holds
- * everything; otherwise the last buffer stays in memory as the final merge's last input when
- * all runs fit one merge beside it, else every buffer is spilled and merged in passes.
- *
- * @param buffers Sort buffers the input fills.
- * @param layout The sort's layout.
- * @param fanInMax The configured fan-in limit.
- * @returns Spilled runs and merge passes.
- */
-export function sortRunsFor(
-  buffers: number,
-  layout: SortLayout,
-  fanInMax: number,
-): { runs: number; mergePasses: number } {
-  if (buffers <= 1) return { runs: 0, mergePasses: 0 };
-  if (buffers <= fanInMax && buffers <= layout.fanInWithBuffer) {
-    return { runs: buffers - 1, mergePasses: 1 };
-  }
-  const fanIn = buffers <= fanInMax ? layout.fanInWithBuffer : layout.fanIn;
-  return { runs: buffers, mergePasses: passesFor(buffers, fanIn) };
-}
-
-function clamp(value: number, low: number, high: number): number {
-  return value < low ? low : value > high ? high : value;
-}
-
 /**
  * Plans a job for `--dry-run`: per step the memory, expected runs and merge passes from the
  * input sizes (earlier steps' outputs are estimated from their inputs).
  *
  * Sort runs: how many sort buffers the input fills, by bytes or by records (lines of the
- * sampled average length), 0 when one buffer holds it all (see {@linkcode sortLayout}).
- * Merge passes: the least k with `fanIn^k >= runs`.
+ * sampled average length), 0 when one buffer holds it all: the sort layer's `planSort` and
+ * `estimateSortRuns`. Merge passes: the merge plan's `mergePassCount`. Count: `planCount`.
  *
  * @param job The validated job.
  * @param argvOf The arguments each step will get (see {@linkcode stepArgv}).
@@ -230,9 +139,16 @@ export function planJob(
     const fanInOption = step.options.find((option) => option.key === "fan-in");
     const fanInMax = typeof fanInOption?.value === "string"
       ? Number(fanInOption.value)
-      : config.fanInMax ?? inputs.defaultFanInMax ?? 128;
-    // spillway merge: three pages per input plus four (see mergeFanIn in src/cli).
-    let fanIn = Math.max(2, Math.min(fanInMax, Math.floor((pages - 4) / 3)));
+      : config.fanInMax ?? inputs.defaultFanInMax ?? FAN_IN_DEFAULT;
+    // spillway merge: the merge plan with every segment free.
+    let fanIn = Math.max(
+      2,
+      affordableFanIn(
+        pages,
+        mergeOutputSegments(pages, segmentBytes) + MERGE_SPARE_SEGMENTS,
+        fanInMax,
+      ),
+    );
     let inputBytes: number | undefined = 0;
     for (const path of step.inputs) {
       const bytes = producedBytes.has(path) ? producedBytes.get(path) : inputs.fileBytes(path);
@@ -264,15 +180,18 @@ export function planJob(
       }
       if (inputBytes !== undefined) {
         if (step.command === "sort") {
-          const layout = sortLayout(pages, segmentBytes, fanInMax);
-          fanIn = layout.fanIn;
+          const plan = planSort({ freeSegments: pages, segmentBytes, useWorker: true, fanInMax });
+          fanIn = plan.mergeFanIn;
           const records = inputBytes / Math.max(1, recordBytes ?? 64);
           const buffers = Math.ceil(
-            Math.max(inputBytes / layout.bufferDataBytes, records / layout.bufferEntries),
+            Math.max(
+              inputBytes / (plan.bufferDataSegments * segmentBytes),
+              records / plan.bufferIndexEntries,
+            ),
           );
-          const planned = sortRunsFor(buffers, layout, fanInMax);
-          expectedRuns = planned.runs;
-          mergePasses = planned.mergePasses;
+          const planned = estimateSortRuns(plan, buffers, fanInMax);
+          expectedRuns = planned.runCount;
+          mergePasses = planned.mergePassCount;
         }
       }
       if (step.command === "count") {
@@ -289,13 +208,15 @@ export function planJob(
         ? ""
         : ` (lines of ~${Math.round(recordBytes)} bytes)`;
       if (step.command === "count") {
-        const chunkPages = Math.max(
-          1,
-          Math.min(Math.ceil((1 << 20) / segmentBytes), Math.floor(pages / 8)),
-        );
-        const tableBytes = Math.max(0, pages - chunkPages - 4) * segmentBytes;
+        const plan = planCount({
+          totalSegments: pages,
+          freeSegments: pages,
+          segmentBytes,
+          threads: 1,
+        });
+        const tableBytes = Math.max(0, plan.tableSegments) * segmentBytes;
         summary = `${input}${records}; ${budget}; hash table of ${formatBytes(tableBytes)}${
-          (inputBytes ?? 0) > 4 * 1024 * 1024 &&
+          (inputBytes ?? 0) > WORKER_START_BYTES &&
             !step.options.some((option) => option.key === "threads" && option.value === "1")
             ? " (about half of it once the counting Worker starts, past 4 MiB)"
             : ""
@@ -310,7 +231,7 @@ export function planJob(
     } else if (step.command === "merge") {
       const sum = step.options.some((option) => option.key === "sum" && option.value === true);
       expectedRuns = sum ? undefined : 0;
-      mergePasses = sum ? undefined : passesFor(step.inputs.length, fanIn);
+      mergePasses = sum ? undefined : mergePassCount(step.inputs.length, fanIn);
       outputBytes = sum ? undefined : inputBytes;
       summary = `${input}; ${budget}; ${
         sum
@@ -339,32 +260,6 @@ export function planJob(
     });
   }
   return plans;
-}
-
-/**
- * Merge passes needed to merge `runs` runs with at most `fanIn` at once.
- *
- * @param runs Sorted runs (0 or 1: no merge pass).
- * @param fanIn At least 2.
- * @returns The least k with fanIn^k >= runs.
- *
- * @example Usage
- * ```ts
- * import { strictEqual } from "node:assert/strict";
- * import { passesFor } from "./job_plan.ts";
- * strictEqual(passesFor(1, 8), 0);
- * strictEqual(passesFor(8, 8), 1);
- * strictEqual(passesFor(9, 8), 2);
- * ```
- */
-export function passesFor(runs: number, fanIn: number): number {
-  let passes = 0;
-  let capacity = 1;
-  while (capacity < runs) {
-    capacity *= fanIn;
-    passes += 1;
-  }
-  return passes;
 }
 
 function sizeOption(step: JobStep, key: string): number | undefined {

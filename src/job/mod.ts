@@ -31,5 +31,7 @@ export type {
 } from "./job_file.ts";
 export { closestMatch, JobFileError, parseJobFile, unknownKey } from "./job_file.ts";
 export { loadYaml, type YamlModule } from "./yaml_module.ts";
-export type { PlanInputs, SortLayout, StepPlan } from "./job_plan.ts";
-export { passesFor, planJob, sortLayout, sortRunsFor, stepArgv } from "./job_plan.ts";
+export type { PlanInputs, StepPlan } from "./job_plan.ts";
+export { planJob, stepArgv } from "./job_plan.ts";
+export type { CommandScopeOptions, ScopeReport } from "./command_scope.ts";
+export { CommandScope } from "./command_scope.ts";

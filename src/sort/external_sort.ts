@@ -1,11 +1,4 @@
-import {
-  assert,
-  formatBytes,
-  InputError,
-  type ProgressSink,
-  ResourceError,
-  silentProgress,
-} from "../base/mod.ts";
+import { assert, InputError, type ProgressSink, silentProgress } from "../base/mod.ts";
 import type {
   IoManager,
   LineReader,
@@ -20,10 +13,15 @@ import type { RecordOrder } from "./record_order.ts";
 import { mergeCursors, type RecordCursor, type RecordSink, UniqueFilter } from "./run_merger.ts";
 import { GATHER_PREFIX_BYTES, SortBuffer } from "./sort_buffer.ts";
 import { GatherPages, type GatherResult, SortWorker } from "./sort_worker_pool.ts";
-import { ENTRY_BYTES } from "./index_sort.ts";
-
-/** Default and largest merge fan-in. */
-export const FAN_IN_DEFAULT = 128;
+import {
+  FAN_IN_DEFAULT,
+  inputMergeChunkSegments,
+  mergePassCount,
+  type MergePlan,
+  planMerge,
+  planMergeRound,
+} from "./merge_plan.ts";
+import { planSort, type SortPlan, splitSortBuffer } from "./sort_plan.ts";
 
 /** Options of {@linkcode externalSort}. */
 export interface ExternalSortOptions {
@@ -71,93 +69,6 @@ export interface SortStats {
   usedWorker: boolean;
 }
 
-/** Fixed costs of the pipeline in pages, for planning and for the minimum-budget message. */
-interface Plan {
-  inputChunkSegments: number;
-  writeBehindSegments: number;
-  outputReserveSegments: number;
-  bufferCount: number;
-  bufferSegments: number;
-  /** Pages the Worker gathers sorted records into (0: no gathering). */
-  gatherSegments: number;
-}
-
-const MIN_BUFFER_SEGMENTS = 2;
-
-/** The smallest budget (in pages) a sort can run in. */
-export function minimumSortPages(): number {
-  // input chunk 1 + run writer 2 + output 1 + one buffer of 2 pages + 1 page slack.
-  return 1 + 2 + 1 + MIN_BUFFER_SEGMENTS + 1;
-}
-
-function plan(memory: MemoryManager, useWorker: boolean): Plan {
-  const pages = memory.freePages;
-  const minimum = minimumSortPages();
-  if (pages < minimum) {
-    throw new ResourceError(
-      `Cannot sort in ${formatBytes(pages * memory.segmentBytes)} (${pages} pages of ${
-        formatBytes(memory.segmentBytes)
-      }): the sort needs at least ${minimum} pages (${
-        formatBytes(minimum * memory.segmentBytes)
-      }); raise --memory (-S) or lower --segment-size`,
-    );
-  }
-  const inputChunkSegments = clamp(
-    Math.floor(pages / 32),
-    1,
-    Math.max(1, 1024 * 1024 / memory.segmentBytes * 4),
-  );
-  // Write-behind of a run: at most 128 KiB (the io layer allocates it per run: garbage).
-  const writeBehindSegments = clamp(
-    Math.floor(pages / 64),
-    1,
-    Math.max(1, (128 * 1024) / memory.segmentBytes),
-  );
-  const outputReserveSegments = clamp(
-    Math.floor(pages / 64),
-    1,
-    Math.max(1, (4 * 1024 * 1024) / memory.segmentBytes),
-  );
-  const fixed = inputChunkSegments + 1 + writeBehindSegments + outputReserveSegments + 1;
-  // A fifth of the rest stays free for the input's large-record buffer (a line longer than
-  // the read chunk is assembled in memory reserved from the budget, growing by doubling).
-  const headroom = Math.floor((pages - fixed) / 5);
-  const left = Math.max(MIN_BUFFER_SEGMENTS, pages - fixed - headroom);
-  const bufferCount = useWorker && left >= 2 * MIN_BUFFER_SEGMENTS ? 2 : 1;
-  let bufferSegments = Math.floor(left / bufferCount);
-  let gatherSegments = 0;
-  if (bufferCount === 2) {
-    // Two buffers of B pages (3/4 records) plus gather pages for one buffer's records with
-    // their length prefixes: 2B + 0.8B pages.
-    const withGather = Math.floor((left - 2) / 2.82);
-    const gather = Math.ceil(splitBuffer(withGather, memory.segmentBytes).data * 1.07) + 1;
-    if (withGather >= MIN_BUFFER_SEGMENTS && 2 * withGather + gather <= left) {
-      bufferSegments = withGather;
-      gatherSegments = gather;
-    }
-  }
-  assert(bufferSegments >= MIN_BUFFER_SEGMENTS, "sort plan left too few pages for a buffer");
-  return {
-    inputChunkSegments,
-    writeBehindSegments,
-    outputReserveSegments,
-    bufferCount,
-    bufferSegments,
-    gatherSegments,
-  };
-}
-
-function clamp(value: number, low: number, high: number): number {
-  return value < low ? low : value > high ? high : value;
-}
-
-/** Splits a buffer's pages between record bytes and index entries (about 3:1). */
-function splitBuffer(segments: number, segmentBytes: number): { data: number; entries: number } {
-  const data = Math.max(1, Math.floor(segments * 0.75));
-  const entries = Math.max(1, Math.floor(((segments - data) * segmentBytes) / ENTRY_BYTES));
-  return { data, entries };
-}
-
 /**
  * Sorts the inputs into the output inside the memory budget: read -> sort -> spill -> merge.
  *
@@ -193,7 +104,7 @@ class ExternalSorter {
   readonly #useWorker: boolean;
   readonly #mergeOnly: boolean;
   readonly #progress: ProgressSink;
-  #layout: Plan | undefined = undefined;
+  #layout: SortPlan | undefined = undefined;
   #buffers: SortBuffer[] = [];
   #filling = 0;
   #worker: SortWorker | undefined = undefined;
@@ -249,18 +160,23 @@ class ExternalSorter {
 
   async #sortInputs(inputs: readonly string[], output: string | undefined): Promise<void> {
     const memory = this.#memory;
-    const layout = plan(memory, this.#useWorker);
+    const layout = planSort({
+      freeSegments: memory.freePages,
+      segmentBytes: memory.segmentBytes,
+      useWorker: this.#useWorker,
+      fanInMax: this.#fanInMax,
+    });
     this.#layout = layout;
     this.#stats.sortBufferPages = layout.bufferSegments;
-    const split = splitBuffer(layout.bufferSegments, memory.segmentBytes);
+    const split = splitSortBuffer(layout.bufferSegments, memory.segmentBytes);
     const buffers = this.#buffers;
     try {
       for (let i = 0; i < layout.bufferCount; i += 1) {
         buffers.push(
           new SortBuffer(memory, {
             owner: `sort-buffer-${i}`,
-            dataSegmentCount: split.data,
-            indexEntryCount: split.entries,
+            dataSegmentCount: split.dataSegments,
+            indexEntryCount: split.indexEntries,
             order: this.#order,
           }),
         );
@@ -273,7 +189,7 @@ class ExternalSorter {
         // Everything fit in memory: sort here and write the output directly; no file at all.
         for (const buffer of buffers) if (buffer !== last) buffer.release();
         last.sort();
-        await this.#writeOutput(output, layout.outputReserveSegments, async (sink) => {
+        await this.#writeOutput(output, layout.outputSegments, async (sink) => {
           await this.#writeBuffer(last, sink);
         });
         return;
@@ -389,11 +305,10 @@ class ExternalSorter {
     });
     const unique = this.#unique;
     try {
-      const pages = gather.pages;
       const used = result.targetUsed;
       let written = 0;
-      for (let p = 0; p < pages.length && written < result.gatheredCount; p += 1) {
-        const bytes = pages[p]!;
+      for (let p = 0; p < gather.pageCount && written < result.gatheredCount; p += 1) {
+        const bytes = gather.page(p);
         const end = used[p] ?? 0;
         let position = 0;
         while (position < end) {
@@ -430,7 +345,7 @@ class ExternalSorter {
   #startWorker(): SortWorker {
     if (this.#worker === undefined) {
       assert(this.#descriptor !== undefined, "two sort buffers need a Worker");
-      this.#worker = new SortWorker(this.#descriptor);
+      this.#worker = new SortWorker(this.#descriptor, this.#memory);
       this.#stats.usedWorker = true;
     }
     return this.#worker;
@@ -648,36 +563,14 @@ class ExternalSorter {
     }
   }
 
-  /** Fan-in and read-ahead for merging `runCount` runs in the whole budget. */
-  #mergeLayout(
-    runCount: number,
-  ): { fanIn: number; readAheadSegments: number; writerSegments: number } {
-    const memory = this.#memory;
-    const pages = memory.freePages;
-    const writerPages = 1 +
-      clamp(Math.floor(pages / 64), 1, Math.max(1, (4 << 20) / memory.segmentBytes));
-    // A reader holds 1 + read-ahead pages, plus one page of scratch for records that span
-    // blocks; 2 pages stay free for the -u copy and rounding of byte reservations.
-    const readerPagesMin = 3;
-    const room = pages - writerPages - 2;
-    const fanIn = Math.min(this.#fanInMax, Math.floor(room / readerPagesMin));
-    if (fanIn < 2) {
-      throw new ResourceError(
-        `Cannot merge sorted runs in ${
-          formatBytes(pages * memory.segmentBytes)
-        }: the merge needs at least ${writerPages + 2 + 2 * readerPagesMin} pages of ${
-          formatBytes(memory.segmentBytes)
-        }; raise --memory (-S)`,
-      );
-    }
-    const inputs = Math.min(fanIn, runCount);
-    // Read-ahead takes at most a third of the room (the rest stays free for readers' scratch
-    // when records are long), and at most 1 MiB per reader: the io layer's read-ahead buffers
-    // are new allocations, not the pages the sort phase already touched, so a smaller total
-    // keeps the peak RSS of a many-run merge near that of the sort phase.
-    const perReader = Math.floor(room / 3 / Math.max(1, inputs));
-    const readAheadSegments = clamp(perReader - 2, 1, Math.max(1, (1 << 20) / memory.segmentBytes));
-    return { fanIn, readAheadSegments, writerSegments: writerPages };
+  /** The merge plan for `inputCount` runs in the segments free now. */
+  #mergePlan(inputCount: number): MergePlan {
+    return planMerge({
+      freeSegments: this.#memory.freePages,
+      segmentBytes: this.#memory.segmentBytes,
+      fanInMax: this.#fanInMax,
+      inputCount,
+    });
   }
 
   async #mergeRuns(output: string | undefined): Promise<void> {
@@ -685,7 +578,7 @@ class ExternalSorter {
       assert(run !== undefined, "a run slot was never filled");
       return run;
     });
-    const { fanIn } = this.#mergeLayout(runs.length + (this.#memoryRun === undefined ? 0 : 1));
+    const { fanIn } = this.#mergePlan(runs.length + (this.#memoryRun === undefined ? 0 : 1));
     this.#stats.fanIn = fanIn;
     if (this.#memoryRun !== undefined && runs.length + 1 > fanIn) {
       // The budget allows fewer inputs than planned: spill the in-memory run after all.
@@ -697,18 +590,17 @@ class ExternalSorter {
       buffer.release();
       runs = this.#runs.map((run) => run!);
     }
-    let passCount = 1;
-    for (let width = runs.length; width > fanIn; width = Math.ceil(width / fanIn)) passCount += 1;
+    const passCount = Math.max(1, mergePassCount(runs.length, fanIn));
     while (runs.length > fanIn) {
       this.#mergePhase(runs, this.#stats.mergePasses + 1, passCount);
       runs = await this.#mergePass(runs, fanIn);
     }
     const memoryRun = this.#memoryRun;
-    const { readAheadSegments, writerSegments } = this.#mergeLayout(
+    const { readAheadSegments, outputSegments } = this.#mergePlan(
       runs.length + (memoryRun === undefined ? 0 : 1),
     );
     this.#mergePhase(runs, this.#stats.mergePasses + 1, passCount);
-    await this.#writeOutput(output, writerSegments, async (sink) => {
+    await this.#writeOutput(output, outputSegments, async (sink) => {
       await this.#mergeGroup(
         runs,
         readAheadSegments,
@@ -747,12 +639,7 @@ class ExternalSorter {
    */
   async #mergePass(runs: SpillRun[], fanIn: number): Promise<SpillRun[]> {
     const count = runs.length;
-    const scale = Math.ceil(Math.log(count) / Math.log(fanIn)) - 1;
-    const endCount = Math.pow(fanIn, scale);
-    const mergeCount = Math.ceil((count - endCount) / (fanIn - 1));
-    const untouched = endCount - mergeCount;
-    const toMerge = count - untouched;
-    const perMerge = Math.ceil(toMerge / mergeCount);
+    const { untouchedCount: untouched, groupSize: perMerge } = planMergeRound(count, fanIn);
     const result: SpillRun[] = runs.slice(0, untouched);
     for (let start = untouched; start < count; start += perMerge) {
       const group = runs.slice(start, Math.min(count, start + perMerge));
@@ -760,10 +647,10 @@ class ExternalSorter {
         result.push(group[0]!);
         continue;
       }
-      const { readAheadSegments, writerSegments } = this.#mergeLayout(group.length);
+      const { readAheadSegments, outputSegments } = this.#mergePlan(group.length);
       const writer = await this.#io.createRunWriter("sort-merge", {
         owner: "sort-merge-out",
-        writeBehindSegments: Math.max(1, writerSegments - 1),
+        writeBehindSegments: Math.max(1, outputSegments - 1),
       });
       let merged: SpillRun;
       try {
@@ -818,8 +705,7 @@ class ExternalSorter {
   /** `-m`: merges already sorted inputs. */
   async #mergeInputs(inputs: readonly string[], output: string | undefined): Promise<void> {
     const cursors: LineCursor[] = [];
-    const pages = this.#memory.freePages;
-    const chunkSegments = clamp(Math.floor((pages - 4) / Math.max(1, inputs.length) / 2), 1, 64);
+    const chunkSegments = inputMergeChunkSegments(this.#memory.freePages, inputs.length);
     try {
       for (const input of inputs) {
         const reader = await this.#io.openInput(input, {

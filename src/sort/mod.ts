@@ -20,6 +20,29 @@ export { GatherPages, SortWorker } from "./sort_worker_pool.ts";
 export type { MergeOptions, RecordCursor, RecordSink } from "./run_merger.ts";
 export { mergeCursors, UniqueFilter } from "./run_merger.ts";
 export type { ExternalSortOptions, SortStats } from "./external_sort.ts";
-export { externalSort, FAN_IN_DEFAULT, LineCursor, minimumSortPages } from "./external_sort.ts";
+export { externalSort, LineCursor } from "./external_sort.ts";
+export type { MergePlan, MergePlanOptions, MergeRound } from "./merge_plan.ts";
+export {
+  affordableFanIn,
+  FAN_IN_DEFAULT,
+  inputMergeChunkSegments,
+  MERGE_INPUTS_MAX,
+  MERGE_READER_SEGMENTS_MIN,
+  MERGE_SPARE_SEGMENTS,
+  mergeOutputSegments,
+  mergePassCount,
+  planMerge,
+  planMergeRound,
+} from "./merge_plan.ts";
+export type { SortPlan, SortPlanOptions } from "./sort_plan.ts";
+export {
+  defaultSortSegmentBytes,
+  estimateSortRuns,
+  planSort,
+  SORT_SEGMENTS_MIN,
+  splitSortBuffer,
+} from "./sort_plan.ts";
 export type { CheckSortedOptions, Disorder } from "./check_sorted.ts";
 export { checkSorted } from "./check_sorted.ts";
+export type { MergeFilesContext, MergeFilesRequest, MergeResult } from "./merge_sorted_files.ts";
+export { mergeSortedFiles } from "./merge_sorted_files.ts";

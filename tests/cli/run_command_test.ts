@@ -1,32 +1,64 @@
 import { deepStrictEqual } from "node:assert/strict";
 import type { Command } from "../../src/cli/mod.ts";
-import { optionNames, stepSchema } from "../../src/cli/run_command.ts";
+import { reportOptions } from "../../src/cli/common_options.ts";
+import { stepSchema } from "../../src/cli/run_command.ts";
+import { stepCommands } from "../../src/cli/step_commands.ts";
 
 const fake: Command = {
   name: "fake",
   summary: "a fake command",
-  help: `Usage: spillway fake [OPTION]... FILE...
-
-Mentions --not-an-option in prose, and sorts with --record-size 100.
-
-Options:
-  -r, --reverse                reverse
-  -S, --buffer-size, --memory=SIZE
-                               the budget; see also --also-prose
-      --check[=diagnose-first] check
-      --fan-in=N               fan-in
-  --progress, --no-progress   progress (a runner option)
-  --stats[=text|json|yaml]    stats (a runner option)
-  --stats-file PATH           stats file (a runner option)
-
-Not supported (a clear error): --random-source, --sort=WORD`,
+  help: "Usage: spillway fake --mentions-prose-only",
+  spec: {
+    name: "fake",
+    summary: "a fake command",
+    usage: ["spillway fake [OPTION]... FILE..."],
+    description: "Mentions --not-an-option in prose.",
+    groups: [
+      {
+        title: "Options",
+        options: [
+          { name: "reverse", short: "r", type: "flag", help: "reverse" },
+          {
+            name: "memory",
+            short: "S",
+            aliases: ["buffer-size"],
+            type: "value",
+            help: "the budget; see also --also-prose",
+          },
+          { name: "c", short: "c", type: "flag", step: false, help: "check" },
+          { name: "check", type: "value", hidden: true, help: "check" },
+          { name: "fan-in", type: "value", help: "fan-in" },
+        ],
+      },
+      reportOptions,
+    ],
+    unsupported: [{ name: "random-source", type: "value" }],
+    footer: "Not supported: --random-source",
+  },
   run: () => Promise.resolve(0),
 };
 
-Deno.test("optionNames reads option lines only, without runner options or unsupported ones", () => {
-  deepStrictEqual(optionNames(fake), ["reverse", "buffer-size", "memory", "check", "fan-in"]);
+Deno.test("stepSchema takes declared options and aliases, not runner, internal or unsupported ones", () => {
   deepStrictEqual(
     stepSchema(new Map([["fake", fake]])),
-    new Map([["fake", ["reverse", "buffer-size", "memory", "check", "fan-in"]]]),
+    new Map([["fake", ["reverse", "memory", "buffer-size", "check", "fan-in"]]]),
   );
+});
+
+Deno.test("stepSchema of the real step commands keeps the keys job files use", () => {
+  const schema = stepSchema(stepCommands);
+  deepStrictEqual([...schema.keys()], ["gen", "sort", "count", "merge"]);
+  for (const key of ["reverse", "unique", "memory", "segment-size", "tmp-dir", "key", "fan-in"]) {
+    deepStrictEqual(schema.get("sort")!.includes(key), true, `sort ${key}`);
+  }
+  for (const key of ["top", "tokenizer", "memory", "threads", "format", "output"]) {
+    deepStrictEqual(schema.get("count")!.includes(key), true, `count ${key}`);
+  }
+  deepStrictEqual(schema.get("merge")!.includes("sum"), true);
+  deepStrictEqual(schema.get("gen")!.includes("kind"), true);
+  for (const [name, keys] of schema) {
+    for (const runnerOnly of ["progress", "stats", "stats-file", "debug"]) {
+      deepStrictEqual(keys.includes(runnerOnly), false, `${name} ${runnerOnly}`);
+    }
+  }
 });

@@ -10,6 +10,13 @@ Deno.test("docs/cli.md is the commands' current help (regenerate: deno run -A sc
   strictEqual(docs.includes(topLevelHelp()), true, "docs/cli.md lacks spillway --help");
 });
 
+Deno.test("docs/spillway.1 is the current man page (regenerate: deno run -A scripts/cli_docs.ts)", async () => {
+  const { manPage } = await import("../../src/cli/mod.ts");
+  const { MAN_SUMMARY } = await import("../../scripts/cli_docs.ts");
+  const page = await Deno.readTextFile(new URL("../../docs/spillway.1", import.meta.url));
+  strictEqual(page, manPage(commands, MAN_SUMMARY));
+});
+
 Deno.test("Every doc a help text or another doc points to exists", async () => {
   const root = new URL("../../", import.meta.url);
   const texts = [

@@ -1,13 +1,6 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import {
-  parseJobFile,
-  passesFor,
-  planJob,
-  sortLayout,
-  sortRunsFor,
-  stepArgv,
-  type StepSchema,
-} from "../../src/job/mod.ts";
+import { parseJobFile, planJob, stepArgv, type StepSchema } from "../../src/job/mod.ts";
+import { planSort } from "../../src/sort/mod.ts";
 import { loadYaml } from "../../src/job/mod.ts";
 
 await loadYaml();
@@ -75,13 +68,17 @@ Deno.test("planJob estimates runs and merge passes from input sizes", () => {
   strictEqual(sort.pages, 16);
   // 16 pages: 5 for I/O, 2 headroom, 9 left: two buffers of 2 pages (1 data, 1 index of 256
   // entries) and 3 gather pages; merge: 4 runs at once, 3 while a buffer stays in memory.
-  deepStrictEqual(sortLayout(16, 4096, 4), {
-    bufferSegments: 2,
-    bufferDataBytes: 4096,
-    bufferEntries: 256,
-    fanIn: 4,
-    fanInWithBuffer: 3,
-  });
+  const layout = planSort({ freeSegments: 16, segmentBytes: 4096, useWorker: true, fanInMax: 4 });
+  deepStrictEqual(
+    [
+      layout.bufferSegments,
+      layout.bufferDataSegments * 4096,
+      layout.bufferIndexEntries,
+      layout.mergeFanIn,
+      layout.mergeFanInBesideBuffer,
+    ],
+    [2, 4096, 256, 4, 3],
+  );
   strictEqual(sort.fanIn, 4);
   // Lines of unknown length count as 64 bytes: by bytes 25 buffers, more than the fan-in of 4:
   // all 25 spilled, merged in 3 passes.
@@ -133,30 +130,4 @@ Deno.test("planJob counts runs by records when lines are short", () => {
   strictEqual(plans[1]!.expectedRuns, 50);
   strictEqual(plans[1]!.mergePasses, 3);
   strictEqual(plans[1]!.summary.includes("(lines of ~8 bytes)"), true);
-});
-
-Deno.test("sortRunsFor keeps the last buffer in memory when one merge takes all runs", () => {
-  const layout = sortLayout(64, 4096, 128);
-  deepStrictEqual(sortRunsFor(0, layout, 128), { runs: 0, mergePasses: 0 });
-  deepStrictEqual(sortRunsFor(1, layout, 128), { runs: 0, mergePasses: 0 });
-  deepStrictEqual(sortRunsFor(2, layout, 128), { runs: 1, mergePasses: 1 });
-  const most = layout.fanInWithBuffer;
-  deepStrictEqual(sortRunsFor(most, layout, 128), { runs: most - 1, mergePasses: 1 });
-  deepStrictEqual(sortRunsFor(most + 1, layout, 128), {
-    runs: most + 1,
-    mergePasses: passesFor(most + 1, most),
-  });
-  // Above the configured fan-in the sort spills every buffer and merges with all pages free.
-  const narrow = sortLayout(64, 4096, 4);
-  deepStrictEqual(sortRunsFor(9, narrow, 4), { runs: 9, mergePasses: passesFor(9, 4) });
-});
-
-Deno.test("passesFor is the least k with fanIn^k >= runs", () => {
-  for (const fanIn of [2, 3, 7, 128]) {
-    for (let runs = 0; runs <= 300; runs += 1) {
-      const passes = passesFor(runs, fanIn);
-      strictEqual(fanIn ** passes >= runs, true);
-      if (passes > 0) strictEqual(fanIn ** (passes - 1) < runs, true);
-    }
-  }
 });

@@ -1,0 +1,278 @@
+import { KiB, MiB, UsageError } from "../base/mod.ts";
+import type { SpillMode } from "../io/mod.ts";
+import { type LeakDetectionLevel, leakDetectionLevels } from "../memory/mod.ts";
+import {
+  defaultSortSegmentBytes,
+  FAN_IN_DEFAULT,
+  MERGE_INPUTS_MAX,
+  type OrderDescriptor,
+  orderFromDescriptor,
+  parseFieldSeparator,
+  type SortOrderSpec,
+} from "../sort/mod.ts";
+import { addRandomSalt, type LongOption, matchChoice, normalizeGnuArgs } from "./_gnu_sort_args.ts";
+import { optionsOf, parseBySpec } from "./option_spec.ts";
+import {
+  flagValue,
+  integerValue,
+  type ParsedValues,
+  parseSize,
+  stringList,
+  stringValue,
+} from "./parse_args.ts";
+import { sortSpec } from "./sort_spec.ts";
+import { normalizeReportArgs } from "./stats_report.ts";
+
+/** Default budget of `spillway sort` without `-S`. */
+export const SORT_MEMORY_DEFAULT_BYTES = 64 * MiB;
+
+/** Everything `spillway sort` was asked to do, after parsing. */
+export interface SortRequest {
+  /** Input paths (`-` is stdin). */
+  inputs: string[];
+  /** Output path, or undefined for stdout. */
+  output: string | undefined;
+  /** The ordering as plain data. */
+  descriptor: OrderDescriptor;
+  /** `-u`. */
+  unique: boolean;
+  /** `-c` (diagnose) or `-C` (quiet), or undefined. */
+  check: "diagnose" | "quiet" | undefined;
+  /** `-m`. */
+  merge: boolean;
+  /** 10 or 0 (`-z`). */
+  terminator: number;
+  /** The budget in bytes. */
+  budgetBytes: number;
+  /** The page size (given, or the sort plan's default). */
+  segmentBytes: number;
+  /** Temp directories. */
+  tmpDirs: string[];
+  /** `--fan-in`. */
+  fanInMax: number;
+  /** `--spill`. */
+  spillMode: SpillMode;
+  /** `--leak-detection`. */
+  leakDetection: LeakDetectionLevel;
+  /** `--record-size`. */
+  recordBytes: number | undefined;
+}
+
+/** `--sort=WORD` values and the flag each one sets. */
+const sortWords: Record<string, string> = {
+  "general-numeric": "general-numeric-sort",
+  "human-numeric": "human-numeric-sort",
+  month: "month-sort",
+  numeric: "numeric-sort",
+  random: "random-sort",
+  version: "version-sort",
+};
+
+/** The ordering flags that `--record-size` rejects. */
+const orderingFlags = [
+  "numeric-sort",
+  "general-numeric-sort",
+  "human-numeric-sort",
+  "month-sort",
+  "version-sort",
+  "random-sort",
+  "dictionary-order",
+  "ignore-nonprinting",
+];
+
+/** Long options with their value kind, for GNU's prefix abbreviations (from the spec). */
+const longOptions: LongOption[] = [
+  ...optionsOf(sortSpec).flatMap((decl) =>
+    [decl.name, ...(decl.aliases ?? [])].map((name) => ({ name, type: decl.type }))
+  ),
+  ...(sortSpec.unsupported ?? []),
+].filter((option) => option.name.length > 1)
+  .map((option) => ({ name: option.name, takesValue: option.type === "value" }))
+  .concat([{ name: "help", takesValue: false }]);
+
+/**
+ * Rewrites GNU's conventions (long-option prefixes, `+POS` keys) and the optional-value
+ * `--check` to what parseArgs accepts.
+ */
+function normalizeSortArgs(argv: readonly string[]): string[] {
+  const result: string[] = [];
+  let ended = false;
+  const gnuArgs = normalizeGnuArgs(normalizeReportArgs(argv), longOptions, "kotST");
+  for (const arg of gnuArgs) {
+    if (arg === "--") ended = true;
+    result.push(!ended && arg === "--check" ? "--check=diagnose-first" : arg);
+  }
+  return result;
+}
+
+/**
+ * Parses `spillway sort` arguments into a request.
+ *
+ * @param argv The arguments after `sort`.
+ * @returns The request and the parsed values (for the report options).
+ * @throws {UsageError} On anything wrong or unsupported.
+ */
+export function parseSortArgs(
+  argv: readonly string[],
+): { request: SortRequest; values: ParsedValues } {
+  const { values, positionals } = parseBySpec(sortSpec, normalizeSortArgs(argv));
+  rejectUnsupported(values);
+  const check = checkMode(values);
+  const merge = flagValue(values, "merge");
+  if (check !== undefined && merge) {
+    throw new UsageError("Options -c/-C and -m are incompatible; use one of them");
+  }
+  const inputs = positionals.length > 0 ? positionals : ["-"];
+  if (check !== undefined && inputs.length > 1) {
+    throw new UsageError(
+      `Extra operand "${inputs[1]}" not allowed with -c/-C; check one file at a time`,
+    );
+  }
+  const outputs = stringList(values, "output");
+  if (new Set(outputs).size > 1) {
+    throw new UsageError(`Multiple output files specified: ${outputs.join(", ")}; give one -o`);
+  }
+  if (check !== undefined && outputs.length > 0) {
+    throw new UsageError(`Options '-${check === "diagnose" ? "c" : "C"}o' are incompatible`);
+  }
+  for (const word of stringList(values, "sort")) {
+    const flag = sortWords[matchChoice("--sort", word, Object.keys(sortWords))]!;
+    values[flag] = true;
+  }
+  const separators = stringList(values, "field-separator");
+  if (new Set(separators).size > 1) {
+    throw new UsageError(`Incompatible field separators -t: ${separators.join(", ")}; give one`);
+  }
+  const sizeText = stringValue(values, "memory");
+  const budgetBytes = sizeText === undefined
+    ? SORT_MEMORY_DEFAULT_BYTES
+    : parseSize(sizeText, "-S/--memory size", KiB);
+  const segmentText = stringValue(values, "segment-size");
+  const segmentBytes = segmentText === undefined
+    ? defaultSortSegmentBytes(budgetBytes)
+    : parseSize(segmentText, "--segment-size", 1);
+  const fanInMax = integerValue(values, "fan-in", { min: 2, max: MERGE_INPUTS_MAX }) ??
+    FAN_IN_DEFAULT;
+  const parallelText = stringValue(values, "parallel");
+  if (parallelText !== undefined && !/^[1-9][0-9]*$/.test(parallelText)) {
+    throw new UsageError(`Invalid --parallel "${parallelText}": expected a whole number from 1`);
+  }
+  const spill = stringValue(values, "spill") ?? "auto";
+  if (spill !== "file" && spill !== "mmap" && spill !== "auto") {
+    throw new UsageError(`Invalid --spill "${spill}": use file, mmap or auto`);
+  }
+  const leak = stringValue(values, "leak-detection") ?? "simple";
+  if (!(leakDetectionLevels as readonly string[]).includes(leak)) {
+    throw new UsageError(
+      `Invalid --leak-detection "${leak}": use ${leakDetectionLevels.join(", ")}`,
+    );
+  }
+  const unique = flagValue(values, "unique");
+  const recordBytes = integerValue(values, "record-size", { min: 1, max: 16 * MiB });
+  const descriptor = orderDescriptor(values, recordBytes, separators);
+
+  const request: SortRequest = {
+    inputs,
+    output: outputs[0],
+    descriptor,
+    unique,
+    check,
+    merge,
+    terminator: flagValue(values, "zero-terminated") ? 0 : 10,
+    budgetBytes,
+    segmentBytes,
+    tmpDirs: stringList(values, "tmp-dir"),
+    fanInMax,
+    spillMode: spill,
+    leakDetection: leak as LeakDetectionLevel,
+    recordBytes,
+  };
+  return { request, values };
+}
+
+/** The ordering the options ask for: fixed-size record keys, or GNU keys and flags. */
+function orderDescriptor(
+  values: ParsedValues,
+  recordBytes: number | undefined,
+  separators: readonly string[],
+): OrderDescriptor {
+  const unique = flagValue(values, "unique");
+  const reverse = flagValue(values, "reverse");
+  if (recordBytes !== undefined) {
+    const keyOffset = integerValue(values, "key-offset", { min: 0, max: recordBytes - 1 }) ?? 0;
+    const keyBytes = integerValue(values, "key-bytes", { min: 1, max: recordBytes - keyOffset }) ??
+      recordBytes - keyOffset;
+    const keyed = [
+      "key",
+      "field-separator",
+      "ignore-case",
+      "ignore-leading-blanks",
+      ...orderingFlags,
+    ]
+      .filter((name) => values[name] !== undefined && values[name] !== false);
+    if (keyed.length > 0 || reverse || unique || flagValue(values, "zero-terminated")) {
+      throw new UsageError(
+        "--record-size sorts binary records by --key-offset/--key-bytes only; drop -k, -t, -n, -f, -b, -r, -u and -z",
+      );
+    }
+    return { kind: "fixed", keyOffset, keyBytes };
+  } else {
+    if (values["key-offset"] !== undefined || values["key-bytes"] !== undefined) {
+      throw new UsageError("--key-offset and --key-bytes need --record-size N");
+    }
+    const spec: SortOrderSpec = {
+      keys: stringList(values, "key"),
+      reverse,
+      numeric: flagValue(values, "numeric-sort"),
+      foldCase: flagValue(values, "ignore-case"),
+      ignoreLeadingBlanks: flagValue(values, "ignore-leading-blanks"),
+      stable: flagValue(values, "stable"),
+      unique,
+      generalNumeric: flagValue(values, "general-numeric-sort"),
+      humanNumeric: flagValue(values, "human-numeric-sort"),
+      month: flagValue(values, "month-sort"),
+      version: flagValue(values, "version-sort"),
+      random: flagValue(values, "random-sort"),
+      dictionary: flagValue(values, "dictionary-order"),
+      ignoreNonprinting: flagValue(values, "ignore-nonprinting"),
+    };
+    if (separators.length > 0) spec.fieldSeparator = parseFieldSeparator(separators[0]!);
+    const randomSources = stringList(values, "random-source");
+    if (new Set(randomSources).size > 1) {
+      throw new UsageError(`Multiple random sources specified: ${randomSources.join(", ")}`);
+    }
+    // Parse now so a bad KEYDEF is a usage error before anything is opened.
+    orderFromDescriptor({ kind: "spec", spec: { ...spec, randomSalt: new Array(16).fill(0) } });
+    addRandomSalt(spec, randomSources[0]);
+    return { kind: "spec", spec };
+  }
+}
+
+/** Fails on a GNU option spillway does not support, naming it. */
+function rejectUnsupported(values: ParsedValues): void {
+  for (const option of sortSpec.unsupported ?? []) {
+    if (values[option.name] === undefined) continue;
+    const label = `${
+      option.short === undefined ? `--${option.name}` : `-${option.short} (--${option.name})`
+    }${option.reason === undefined ? "" : ` (${option.reason})`}`;
+    throw new UsageError(
+      `spillway sort does not support ${label}; see 'spillway sort --help' for the supported options`,
+    );
+  }
+}
+
+/** `-c`, `-C` or `--check[=diagnose-first|quiet|silent]` (GNU's value prefixes too). */
+function checkMode(values: ParsedValues): "diagnose" | "quiet" | undefined {
+  const checkModes = new Set<string>();
+  if (flagValue(values, "c")) checkModes.add("c");
+  if (flagValue(values, "C")) checkModes.add("C");
+  const checkText = stringValue(values, "check");
+  if (checkText !== undefined) {
+    const mode = matchChoice("--check", checkText, ["quiet", "silent", "diagnose-first"]);
+    checkModes.add(mode === "diagnose-first" ? "c" : "C");
+  }
+  if (checkModes.size > 1) throw new UsageError("Options '-cC' are incompatible");
+  if (checkModes.has("c")) return "diagnose";
+  if (checkModes.has("C")) return "quiet";
+  return undefined;
+}

@@ -1,0 +1,290 @@
+import { type ProgressSink, silentProgress } from "../base/mod.ts";
+import type { IoManager, LineReader, OutputSink } from "../io/mod.ts";
+import type { LeakDetectionLevel, MemoryManager } from "../memory/mod.ts";
+import { type CountFormat, CountFormatter } from "./count_format.ts";
+import { type CountPlan, planCount, workerShouldStart } from "./count_plan.ts";
+import { CountWorkerClient } from "./count_worker_client.ts";
+import type { CaseMode, TokenizerKind } from "./tokenizer.ts";
+import { WordCounter, type WordCountStats } from "./word_counter.ts";
+
+/** What to count and how to print it: `spillway count` after parsing. */
+export interface CountRequest {
+  /** Input paths (`-` is stdin). */
+  inputs: string[];
+  /** Output path, or undefined for stdout. */
+  output: string | undefined;
+  /** `--tokenizer`. */
+  tokenizer: TokenizerKind;
+  /** `--case`. */
+  caseMode: CaseMode;
+  /** `--order`. */
+  order: "count" | "word";
+  /** `--top`. */
+  top: number | undefined;
+  /** `--min-count`. */
+  minCount: number;
+  /** `--distinct`. */
+  distinct: boolean;
+  /** `--total`. */
+  total: boolean;
+  /** `--format`. */
+  format: CountFormat;
+  /** Temp directories (for the Worker's own IoManager). */
+  tmpDirs: string[];
+  /** `--leak-detection` (for the Worker's own MemoryManager). */
+  leakDetection: LeakDetectionLevel;
+  /** `--threads`: 1, or 2 to count on a Worker too. */
+  threads: number;
+  /** `--fan-in`. */
+  fanInMax: number;
+}
+
+/** What a count did. */
+export interface CountResult extends WordCountStats {
+  /** Bytes read from the inputs. */
+  inputBytes: number;
+  /** Bytes the Worker counted. */
+  workerBytes: number;
+  /** The plan it ran by. */
+  plan: CountPlan;
+}
+
+/** Where a count runs: the budget, the io manager and the progress sink. */
+export interface CountContext {
+  /** The budget. */
+  memory: MemoryManager;
+  /** Inputs, spills and the output. */
+  io: IoManager;
+  /** Phases `count`, `merge`, `write`; bytes read. */
+  progress?: ProgressSink;
+}
+
+/**
+ * The counting pipeline: reads the inputs in chunks, counts them on this thread and (with
+ * `--threads 2`, past the plan's Worker start) on a Worker with its own share of the
+ * budget, merges the Worker's runs in, and writes the words (or `--distinct`/`--total`) in the
+ * requested order and format. Everything it opens is closed on every path; the output is
+ * committed only when complete.
+ *
+ * @param request What to count and print.
+ * @param context Budget, io and progress.
+ * @returns The counters and the plan.
+ */
+export async function countWords(
+  request: CountRequest,
+  context: CountContext,
+): Promise<CountResult> {
+  const { memory, io } = context;
+  const progress = context.progress ?? silentProgress;
+  let output: OutputSink | undefined;
+  let counter: WordCounter | undefined;
+  let feeder: ChunkFeeder | undefined;
+  try {
+    output = await io.createOutput(request.output, { owner: "count-output" });
+    // Planned with the output's buffer already taken.
+    const plan = planCount({
+      totalSegments: memory.totalPages,
+      freeSegments: memory.freePages,
+      segmentBytes: memory.segmentBytes,
+      threads: request.threads,
+    });
+    counter = new WordCounter(memory, io, {
+      tokenizer: request.tokenizer,
+      caseMode: request.caseMode,
+      tablePages: plan.tableSegments,
+      fanInMax: request.fanInMax,
+    });
+    feeder = new ChunkFeeder(counter, plan, request, context);
+    let inputBytes = 0;
+    for (const path of request.inputs) {
+      const reader = await io.openInput(path, {
+        owner: "count-input",
+        chunkSegments: plan.inputChunkSegments,
+      });
+      try {
+        await feeder.feed(reader, inputBytes, progress);
+        inputBytes += reader.bytesRead;
+      } finally {
+        await reader.close();
+      }
+    }
+    const workerBytes = await feeder.finish();
+    progress.phase({ name: "merge" });
+    await writeCounts(counter, request, output);
+    progress.phase({ name: "write" });
+    await counter.close();
+    await feeder.close();
+    await output.commit();
+    return { ...counter.stats, inputBytes, workerBytes, plan };
+  } catch (error) {
+    await counter?.close().catch(() => {});
+    await feeder?.close().catch(() => {});
+    await output?.abort().catch(() => {});
+    throw error;
+  }
+}
+
+/** Hands input chunks to the counter, or to the Worker once it runs and has room. */
+class ChunkFeeder {
+  readonly #counter: WordCounter;
+  readonly #plan: CountPlan;
+  readonly #request: CountRequest;
+  readonly #context: CountContext;
+  #worker: CountWorkerClient | undefined = undefined;
+  #eventLoop: EventLoopYield | undefined = undefined;
+
+  constructor(
+    counter: WordCounter,
+    plan: CountPlan,
+    request: CountRequest,
+    context: CountContext,
+  ) {
+    this.#counter = counter;
+    this.#plan = plan;
+    this.#request = request;
+    this.#context = context;
+  }
+
+  /** Feeds one input; `bytesBefore` counts the earlier inputs (for the Worker's start). */
+  async feed(reader: LineReader, bytesBefore: number, progress: ProgressSink): Promise<void> {
+    progress.phase(
+      reader.totalBytes === undefined
+        ? { name: "count" }
+        : { name: "count", totalBytes: reader.totalBytes },
+    );
+    let reported = 0;
+    for (;;) {
+      const chunk = await reader.nextChunk();
+      if (chunk === undefined) break;
+      if (
+        this.#plan.workerSegments > 0 && this.#worker === undefined &&
+        workerShouldStart(reader.totalBytes, bytesBefore + reader.bytesRead)
+      ) {
+        this.#startWorker();
+      }
+      const worker = this.#worker;
+      if (worker === undefined || !worker.offer(chunk)) {
+        const pending = this.#counter.addChunk(chunk);
+        if (pending) await pending;
+        // Let the event loop deliver the Worker's returned buffers (a buffered read may
+        // resolve without a macrotask turn).
+        if (worker !== undefined) await this.#eventLoop!.next();
+      }
+      progress.advance(reader.bytesRead - reported);
+      reported = reader.bytesRead;
+    }
+  }
+
+  #startWorker(): void {
+    const { memory, io } = this.#context;
+    const request = this.#request;
+    this.#eventLoop = new EventLoopYield();
+    this.#worker = CountWorkerClient.start(memory, {
+      budgetBytes: this.#plan.workerSegments * memory.segmentBytes,
+      segmentBytes: memory.segmentBytes,
+      leakDetection: request.leakDetection,
+      tokenizer: request.tokenizer,
+      caseMode: request.caseMode,
+      tmpDirs: request.tmpDirs,
+      spillMode: io.spillMode,
+      chunkBytes: this.#plan.inputChunkSegments * memory.segmentBytes,
+    });
+  }
+
+  /** Waits for the Worker's runs and hands them to the counter; returns the bytes it counted. */
+  async finish(): Promise<number> {
+    const worker = this.#worker;
+    if (worker === undefined) return 0;
+    const { runs, stats } = await worker.finish();
+    this.#counter.addForeignRuns(runs, stats);
+    return worker.bytesSent;
+  }
+
+  /** Stops the Worker (if any) and the event-loop channel. */
+  async close(): Promise<void> {
+    this.#eventLoop?.[Symbol.dispose]();
+    this.#eventLoop = undefined;
+    await this.#worker?.close();
+  }
+}
+
+/** Writes the words (or `--distinct`/`--total`) in the request's order and format. */
+async function writeCounts(
+  counter: WordCounter,
+  request: CountRequest,
+  sink: OutputSink,
+): Promise<void> {
+  if (request.distinct || request.total) {
+    let distinct = 0;
+    let total = 0;
+    await counter.finish({ order: "word", minCount: request.minCount }, (_b, _o, _n, count) => {
+      distinct += 1;
+      total += count;
+      return undefined;
+    });
+    const bytes = new TextEncoder().encode(numbersText(request, distinct, total));
+    const pending = sink.write(bytes, 0, bytes.length);
+    if (pending) await pending;
+    return;
+  }
+  const formatter = new CountFormatter(sink, request.format);
+  const begun = formatter.begin();
+  if (begun) await begun;
+  const finishOptions = {
+    order: request.order,
+    minCount: request.minCount,
+    ...(request.top === undefined ? {} : { top: request.top }),
+  };
+  await counter.finish(finishOptions, (bytes, offset, length, count) => {
+    return formatter.word(bytes, offset, length, count);
+  });
+  const ended = formatter.end();
+  if (ended) await ended;
+}
+
+/**
+ * Yields one turn of the event loop (pending Worker messages are delivered first) through a
+ * MessageChannel: ~20 us where setTimeout(0) costs ~2 ms. The channel is opened when the
+ * Worker starts and closed at the count's end: an open port keeps the process alive, and
+ * `unref()` exists only where Node's compatibility layer happened to be loaded.
+ */
+class EventLoopYield implements Disposable {
+  #channel = new MessageChannel();
+  #waiters: Array<() => void> = [];
+
+  constructor() {
+    this.#channel.port1.onmessage = () => this.#waiters.shift()?.();
+  }
+
+  /** Resolves after one turn of the event loop. */
+  next(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#waiters.push(resolve);
+      this.#channel.port2.postMessage(0);
+    });
+  }
+
+  [Symbol.dispose](): void {
+    this.#channel.port1.close();
+    this.#channel.port2.close();
+    for (const waiter of this.#waiters.splice(0)) waiter();
+  }
+}
+
+/**
+ * The output of `--distinct`/`--total`: one number a line (tsv, csv), or one object with the
+ * numbers asked for (json, yaml), so that every json or yaml output parses.
+ */
+function numbersText(request: CountRequest, distinct: number, total: number): string {
+  const numbers: Array<[string, number]> = [
+    ...(request.distinct ? [["distinct", distinct] as [string, number]] : []),
+    ...(request.total ? [["total", total] as [string, number]] : []),
+  ];
+  if (request.format === "json") {
+    return `{${numbers.map(([name, value]) => `"${name}": ${value}`).join(", ")}}\n`;
+  }
+  if (request.format === "yaml") {
+    return numbers.map(([name, value]) => `${name}: ${value}\n`).join("");
+  }
+  return numbers.map(([, value]) => `${value}\n`).join("");
+}

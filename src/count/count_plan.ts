@@ -1,0 +1,113 @@
+/**
+ * The count plan: how `spillway count` (and `merge --sum`) splits its segments between the
+ * input chunk, the hash table and, with `--threads 2`, a counting Worker. The one place that
+ * decides it: the counting pipeline allocates by it and the job dry run prints it. (Run merges
+ * inside the counter follow the sort layer's merge plan.)
+ *
+ * ```
+ *  P segments
+ *  +-------+----------+----------------------+----------------------+
+ *  | chunk | reserved | hash table (main)    | Worker's table       |
+ *  +-------+----------+----------------------+----------------------+
+ *   1 MiB     4         (rest - 2 chunks) / 2  (rest - 2 chunks) / 2   (with a Worker)
+ *   up to P/8           or all the rest                                (without)
+ * ```
+ *
+ * @module
+ */
+
+import { MiB } from "../base/mod.ts";
+
+/** Bytes of one input chunk (at most 1/8 of the segments). */
+export const COUNT_INPUT_CHUNK_BYTES = 1 * MiB;
+/** The input chunk takes at most 1/8 of the segments. */
+const INPUT_CHUNK_DIVISOR = 8;
+/** Segments kept beside the chunk and the table: a spill writer's and the merge's scratch. */
+export const COUNT_RESERVED_SEGMENTS = 4;
+/** Share of the counting segments a Worker gets with `--threads 2`. */
+export const WORKER_SHARE = 0.5;
+/** Fewest segments for either side of a split; smaller budgets count on one thread. */
+export const WORKER_SEGMENTS_MIN = 48;
+/** The Worker starts once this many input bytes were read (small inputs do not pay for it) ... */
+export const WORKER_START_BYTES = 4 * MiB;
+/** ... or at once for a file known to be at least this large. */
+export const WORKER_LARGE_INPUT_BYTES = 8 * MiB;
+
+/** How one count uses its segments. */
+export interface CountPlan {
+  /** Bytes per segment. */
+  segmentBytes: number;
+  /** Segments of one input chunk (also the chunk size sent to the Worker). */
+  inputChunkSegments: number;
+  /** Segments of this thread's hash table (bucket arena plus record pages). */
+  tableSegments: number;
+  /** Segments of the Worker's own budget (0: no Worker). */
+  workerSegments: number;
+}
+
+/** What {@linkcode planCount} needs to know. */
+export interface CountPlanOptions {
+  /** Segments of the whole budget. */
+  totalSegments: number;
+  /** Segments free now. */
+  freeSegments: number;
+  /** Bytes per segment. */
+  segmentBytes: number;
+  /** 1, or 2 to count on a Worker too. */
+  threads: number;
+}
+
+/**
+ * Plans a count.
+ *
+ * @param options Segments, segment size and threads.
+ * @returns The plan.
+ *
+ * @example Usage
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { planCount } from "./count_plan.ts";
+ * deepStrictEqual(
+ *   planCount({ totalSegments: 256, freeSegments: 256, segmentBytes: 4096, threads: 1 }),
+ *   { segmentBytes: 4096, inputChunkSegments: 32, tableSegments: 220, workerSegments: 0 },
+ * );
+ * ```
+ */
+export function planCount(options: CountPlanOptions): CountPlan {
+  const { totalSegments, freeSegments, segmentBytes, threads } = options;
+  const inputChunkSegments = Math.max(
+    1,
+    Math.min(
+      Math.ceil(COUNT_INPUT_CHUNK_BYTES / segmentBytes),
+      Math.floor(totalSegments / INPUT_CHUNK_DIVISOR),
+    ),
+  );
+  const spare = freeSegments - inputChunkSegments - COUNT_RESERVED_SEGMENTS;
+  let workerSegments = 0;
+  if (threads > 1) {
+    // The Worker and this thread each keep a chunk in flight: two more chunks.
+    const shared = spare - 2 * inputChunkSegments;
+    const candidate = Math.floor(shared * WORKER_SHARE);
+    if (candidate >= WORKER_SEGMENTS_MIN && shared - candidate >= WORKER_SEGMENTS_MIN) {
+      workerSegments = candidate;
+    }
+  }
+  return {
+    segmentBytes,
+    inputChunkSegments,
+    tableSegments: workerSegments > 0 ? spare - 2 * inputChunkSegments - workerSegments : spare,
+    workerSegments,
+  };
+}
+
+/**
+ * Whether the Worker should start now.
+ *
+ * @param fileBytes The current input's size, when known.
+ * @param bytesRead Input bytes read so far (all inputs).
+ * @returns True past {@linkcode WORKER_START_BYTES}, or for a file of {@linkcode WORKER_LARGE_INPUT_BYTES}.
+ */
+export function workerShouldStart(fileBytes: number | undefined, bytesRead: number): boolean {
+  return (fileBytes !== undefined && fileBytes >= WORKER_LARGE_INPUT_BYTES) ||
+    bytesRead > WORKER_START_BYTES;
+}

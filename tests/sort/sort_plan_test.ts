@@ -1,0 +1,86 @@
+import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
+import { ResourceError } from "../../src/base/mod.ts";
+import {
+  ENTRY_BYTES,
+  estimateSortRuns,
+  mergePassCount,
+  planSort,
+  SORT_SEGMENTS_MIN,
+} from "../../src/sort/mod.ts";
+
+Deno.test("planSort splits 16 segments: I/O 5, headroom 2, two buffers of 2 and 3 gather", () => {
+  const plan = planSort({ freeSegments: 16, segmentBytes: 4096, useWorker: true, fanInMax: 4 });
+  deepStrictEqual(plan, {
+    segmentBytes: 4096,
+    totalSegments: 16,
+    inputChunkSegments: 1,
+    writeBehindSegments: 1,
+    outputSegments: 1,
+    headroomSegments: 2,
+    bufferCount: 2,
+    bufferSegments: 2,
+    bufferDataSegments: 1,
+    bufferIndexEntries: 4096 / ENTRY_BYTES,
+    gatherSegments: 3,
+    mergeFanIn: 4,
+    mergeFanInBesideBuffer: 3,
+  });
+});
+
+Deno.test("planSort never plans more segments than it has", () => {
+  for (const segmentBytes of [4096, 32768, 131072]) {
+    for (let free = SORT_SEGMENTS_MIN; free <= 2048; free += free < 64 ? 1 : 37) {
+      for (const useWorker of [true, false]) {
+        const plan = planSort({ freeSegments: free, segmentBytes, useWorker, fanInMax: 128 });
+        const used = plan.inputChunkSegments + plan.writeBehindSegments + plan.outputSegments +
+          2 + plan.headroomSegments + plan.bufferCount * plan.bufferSegments +
+          plan.gatherSegments;
+        strictEqual(used <= free, true, `${free} x ${segmentBytes}: ${used}`);
+        strictEqual(plan.bufferSegments >= 2, true);
+        strictEqual(plan.bufferCount, useWorker && free >= 9 ? 2 : 1);
+        strictEqual(plan.mergeFanIn >= 2 && plan.mergeFanIn <= 128, true);
+      }
+    }
+  }
+});
+
+Deno.test("planSort keeps the I/O shares within their byte caps at 64 MiB", () => {
+  const plan = planSort({
+    freeSegments: 512,
+    segmentBytes: 131072,
+    useWorker: true,
+    fanInMax: 128,
+  });
+  strictEqual(plan.inputChunkSegments, 16); // 512 / 32, under 4 MiB
+  strictEqual(plan.writeBehindSegments, 1); // 128 KiB cap
+  strictEqual(plan.outputSegments, 8); // 512 / 64
+  strictEqual(plan.mergeFanIn, 128);
+});
+
+Deno.test("planSort rejects a budget below the minimum with the sizes in the message", () => {
+  throws(
+    () => planSort({ freeSegments: 6, segmentBytes: 4096, useWorker: true, fanInMax: 128 }),
+    (error) =>
+      error instanceof ResourceError &&
+      /needs at least 7 pages \(28 KiB\); raise --memory/.test(error.message),
+  );
+});
+
+Deno.test("estimateSortRuns keeps the last buffer in memory when one merge takes all runs", () => {
+  const plan = planSort({ freeSegments: 64, segmentBytes: 4096, useWorker: true, fanInMax: 128 });
+  deepStrictEqual(estimateSortRuns(plan, 0, 128), { runCount: 0, mergePassCount: 0 });
+  deepStrictEqual(estimateSortRuns(plan, 1, 128), { runCount: 0, mergePassCount: 0 });
+  deepStrictEqual(estimateSortRuns(plan, 2, 128), { runCount: 1, mergePassCount: 1 });
+  const most = plan.mergeFanInBesideBuffer;
+  deepStrictEqual(estimateSortRuns(plan, most, 128), { runCount: most - 1, mergePassCount: 1 });
+  deepStrictEqual(estimateSortRuns(plan, most + 1, 128), {
+    runCount: most + 1,
+    mergePassCount: mergePassCount(most + 1, most),
+  });
+  // Above the configured fan-in the sort spills every buffer and merges with all pages free.
+  const narrow = planSort({ freeSegments: 64, segmentBytes: 4096, useWorker: true, fanInMax: 4 });
+  deepStrictEqual(estimateSortRuns(narrow, 9, 4), {
+    runCount: 9,
+    mergePassCount: mergePassCount(9, 4),
+  });
+});
