@@ -1,7 +1,12 @@
 import { assert, ResourceError } from "../base/mod.ts";
 import { BuddyAllocator, type BuddyStats, type MemoryManager } from "../memory/mod.ts";
 import type { IoManager, RunReader, RunWriter, SpillRun } from "../io/mod.ts";
-import { affordableFanIn, FAN_IN_DEFAULT, MERGE_READER_SEGMENTS_MIN } from "../sort/mod.ts";
+import {
+  affordableFanIn,
+  FAN_IN_DEFAULT,
+  MERGE_READER_SEGMENTS_MIN,
+  type RecordCursor,
+} from "../sort/mod.ts";
 import { CountTable, readCount, writeCount } from "./count_table.ts";
 import { copyBytes } from "./copy_bytes.ts";
 import {
@@ -11,7 +16,6 @@ import {
   mergeSummingCounts,
   type RecordEmitter,
   ReservedScratch,
-  type SortedRecordSource,
 } from "./count_merger.ts";
 import { type CaseMode, Tokenizer, type TokenizerKind, type TokenSink } from "./tokenizer.ts";
 import { TopHeap } from "./top_heap.ts";
@@ -520,7 +524,7 @@ export class WordCounter implements TokenSink {
     await this.#reduceRuns(this.#runs, fanIn - (keepTable ? 1 : 0), true);
     const readers = await this.#openReaders(this.#runs);
     try {
-      const sources: SortedRecordSource[] = [...readers];
+      const sources: RecordCursor[] = [...readers];
       if (keepTable && table.entryCount > 0) sources.push(table);
       await mergeSummingCounts(sources, this.#scratch, emit);
     } finally {
