@@ -22,6 +22,13 @@ function keyPaths(value: unknown, prefix = ""): string[] {
 
 const STABLE_KEYS = [
   "command",
+  "cpuMs.count",
+  "cpuMs.merge",
+  "cpuMs.read",
+  "cpuMs.sort",
+  "cpuMs.spill",
+  "cpuMs.total",
+  "cpuMs.write",
   "exitCode",
   "input.bytes",
   "input.files",
