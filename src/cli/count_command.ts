@@ -5,6 +5,7 @@ import {
   countFormats,
   type CountRequest,
   countWords,
+  preservesCaseByDefault,
   tokenizerKinds,
 } from "../count/mod.ts";
 import type { SpillMode } from "../io/mod.ts";
@@ -62,13 +63,25 @@ export function parseCountArgs(
   argv: readonly string[],
 ): { request: CountCommandRequest; values: ParsedValues } {
   const { values, positionals } = parseBySpec(countSpec, normalizeReportArgs(argv));
-  const tokenizer = oneOf(values, "tokenizer", tokenizerKinds, "words");
+  const tokenizer = oneOf(
+    values,
+    "tokenizer",
+    tokenizerKinds,
+    flagValue(values, "lines") ? "line" : "words",
+  );
+  if (flagValue(values, "lines") && tokenizer !== "line") {
+    throw new UsageError(`--lines counts whole lines; drop --tokenizer ${tokenizer} or --lines`);
+  }
+  const ignoreCase = flagValue(values, "ignore-case");
   const caseMode = oneOf<CaseMode>(
     values,
     "case",
     ["lower", "preserve"],
-    tokenizer === "whitespace" ? "preserve" : "lower",
+    ignoreCase || !preservesCaseByDefault(tokenizer) ? "lower" : "preserve",
   );
+  if (ignoreCase && caseMode !== "lower") {
+    throw new UsageError("--ignore-case means --case lower; drop --case preserve");
+  }
   if (tokenizer === "flink" && caseMode === "preserve") {
     throw new UsageError(
       "The flink tokenizer always lower-cases (Flink's rule); drop --case=preserve",

@@ -16,7 +16,12 @@ export type { CountTableOptions, CountTableOrder } from "./count_table.ts";
 export { CountTable, readCount, writeCount } from "./count_table.ts";
 export { hashBytes } from "./hash_bytes.ts";
 export type { CaseMode, TokenizerKind, TokenizerOptions, TokenSink } from "./tokenizer.ts";
-export { Tokenizer, tokenizerKinds, utf8SequenceLength } from "./tokenizer.ts";
+export {
+  preservesCaseByDefault,
+  Tokenizer,
+  tokenizerKinds,
+  utf8SequenceLength,
+} from "./tokenizer.ts";
 export { TopHeap } from "./top_heap.ts";
 export type { CountFinishOptions, WordCounterOptions, WordCountStats } from "./word_counter.ts";
 export { WordCounter } from "./word_counter.ts";

@@ -55,6 +55,8 @@ export interface WordCountStats {
   wordRuns: number;
   /** Words longer than a page, spilled as runs of their own. */
   longWords: number;
+  /** Bytes of the longest of those words (0: none); merges budget their readers by it. */
+  longWordBytesMax: number;
   /** Runs spilled by the count-order sort (second phase). */
   countOrderRuns: number;
   /** Intermediate merges (fan-in exceeded). */
@@ -174,6 +176,7 @@ export class WordCounter implements TokenSink {
       invalidUtf8Bytes: 0,
       wordRuns: 0,
       longWords: 0,
+      longWordBytesMax: 0,
       countOrderRuns: 0,
       intermediateMerges: 0,
       tableGrowths: 0,
@@ -206,6 +209,7 @@ export class WordCounter implements TokenSink {
     // Longer than a page: park it as [length u32][word][count u64] and spill it as a run of
     // its own after this chunk (straight from the stash).
     const at = this.#longUsed;
+    if (byteLength > this.#stats.longWordBytesMax) this.#stats.longWordBytesMax = byteLength;
     const stash = this.#long.ensure(at + 4 + byteLength + COUNT_BYTES);
     new DataView(stash.buffer).setUint32(at, byteLength);
     stash.set(bytes.subarray(byteOffset, byteOffset + byteLength), at + 4);
@@ -381,6 +385,7 @@ export class WordCounter implements TokenSink {
     this.#foreignInvalidBytes += stats.invalidUtf8Bytes;
     this.#stats.wordRuns += stats.wordRuns;
     this.#stats.longWords += stats.longWords;
+    this.#stats.longWordBytesMax = Math.max(this.#stats.longWordBytesMax, stats.longWordBytesMax);
     this.#stats.intermediateMerges += stats.intermediateMerges;
     this.#stats.tableGrowths += stats.tableGrowths;
   }
@@ -495,9 +500,13 @@ export class WordCounter implements TokenSink {
   /** Merges the word runs (and the table, when readers fit beside it), summing counts. */
   async #mergeWords(emit: RecordEmitter): Promise<void> {
     const table = this.#table!;
+    // A word longer than a page straddles blocks: its reader and the summing scratch need
+    // that many pages more.
+    const extra = this.#longWordPages();
+    const readerPages = READER_PAGES + extra;
+    const fixedPages = WRITER_PAGES + SCRATCH_PAGES + 2 * extra;
     const keepTable = !this.#tableClosed && this.#runs.length + 1 <= this.#fanInMax &&
-      (this.#runs.length + 1) * READER_PAGES + WRITER_PAGES + SCRATCH_PAGES <=
-        this.#memory.freePages;
+      (this.#runs.length + 1) * readerPages + fixedPages <= this.#memory.freePages;
     if (!keepTable) {
       if (!this.#tableClosed) await this.#spillTable();
       this.#closeTable();
@@ -505,11 +514,9 @@ export class WordCounter implements TokenSink {
       this.#stats.tokens += table.tokenCount;
       if (table.entryCount > 0) table.sort("word");
     }
-    const fanIn = affordableFanIn(
-      this.#memory.freePages,
-      WRITER_PAGES + SCRATCH_PAGES,
-      this.#fanInMax,
-    );
+    const fanIn = extra === 0
+      ? affordableFanIn(this.#memory.freePages, fixedPages, this.#fanInMax)
+      : Math.min(this.#fanInMax, Math.floor((this.#memory.freePages - fixedPages) / readerPages));
     if (fanIn < 2) {
       throw new ResourceError(
         `Cannot merge ${this.#runs.length} count runs with ${this.#memory.freePages} free segments: need ${
@@ -527,6 +534,12 @@ export class WordCounter implements TokenSink {
       await this.#closeReaders(readers);
     }
     for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run);
+  }
+
+  /** Pages a word longer than a page adds to a merge reader (0 when none was spilled). */
+  #longWordPages(): number {
+    const longest = this.#stats.longWordBytesMax;
+    return longest === 0 ? 0 : Math.ceil((longest + COUNT_BYTES) / this.#memory.segmentBytes);
   }
 
   /** Merges until at most `fanIn` runs are left; each pass merges the oldest `fanIn` runs. */
@@ -598,7 +611,14 @@ export class WordCounter implements TokenSink {
       // writers: the count-order spills and the floor run, which has no write-behind).
       const freePages = this.#memory.freePages - WRITER_PAGES - 1 - SCRATCH_PAGES;
       const tablePages = Math.max(2, Math.floor(freePages / 2));
-      const fanIn = Math.max(2, affordableFanIn(freePages, tablePages, this.#fanInMax));
+      const extra = this.#longWordPages();
+      const fanIn = Math.max(
+        2,
+        Math.min(
+          this.#fanInMax,
+          Math.floor((freePages - tablePages - 2 * extra) / (READER_PAGES + extra)),
+        ),
+      );
       if (fanIn * READER_PAGES + 1 > freePages) {
         throw new ResourceError(
           `Cannot sort counts with ${this.#memory.freePages} free segments: need ${
@@ -726,10 +746,13 @@ export class WordCounter implements TokenSink {
     } finally {
       table.close();
     }
-    const fanIn2 = affordableFanIn(
-      this.#memory.freePages,
-      WRITER_PAGES + SCRATCH_PAGES,
+    const extra2 = this.#longWordPages();
+    const fanIn2 = Math.min(
       this.#fanInMax,
+      Math.floor(
+        (this.#memory.freePages - WRITER_PAGES - SCRATCH_PAGES - 2 * extra2) /
+          (READER_PAGES + extra2),
+      ),
     );
     await this.#reduceRuns(countRuns, Math.max(2, fanIn2), false);
     const finalReaders = await this.#openReaders(countRuns);
