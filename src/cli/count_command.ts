@@ -1,6 +1,8 @@
 // deno-lint-ignore-file no-console
+import { availableParallelism } from "node:os";
 import { ExitCode, KiB, MiB, UsageError } from "../base/mod.ts";
 import {
+  autoCountThreads,
   type CaseMode,
   countFormats,
   type CountRequest,
@@ -50,6 +52,15 @@ function oneOf<T extends string>(
     throw new UsageError(`Invalid --${name} "${text}": use ${choices.join(", ")}`);
   }
   return text as T;
+}
+
+/** `--threads auto|1|2` (default auto: by the cores this process may use). */
+function threadsValue(values: ParsedValues): { threads: number; threadsAuto: boolean } {
+  const text = stringValue(values, "threads") ?? "auto";
+  if (text === "auto") {
+    return { threads: autoCountThreads(availableParallelism()), threadsAuto: true };
+  }
+  return { threads: integerValue(values, "threads", { min: 1, max: 2 }) ?? 1, threadsAuto: false };
 }
 
 /**
@@ -115,7 +126,7 @@ export function parseCountArgs(
     tmpDirs: stringList(values, "tmp-dir"),
     spillMode,
     leakDetection: leak,
-    threads: integerValue(values, "threads", { min: 1, max: 2 }) ?? 2,
+    ...threadsValue(values),
     fanInMax: integerValue(values, "fan-in", { min: 2, max: MERGE_INPUTS_MAX }) ?? FAN_IN_DEFAULT,
   };
   if ((request.distinct || request.total) && request.top !== undefined) {

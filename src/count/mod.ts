@@ -27,6 +27,9 @@ export type { CountFinishOptions, WordCounterOptions, WordCountStats } from "./w
 export { WordCounter } from "./word_counter.ts";
 export type { CountPlan, CountPlanOptions } from "./count_plan.ts";
 export {
+  AUTO_WORKER_LARGE_INPUT_BYTES,
+  AUTO_WORKER_START_BYTES,
+  autoCountThreads,
   COUNT_INPUT_CHUNK_BYTES,
   COUNT_RESERVED_SEGMENTS,
   planCount,

@@ -1,4 +1,11 @@
-import { assert, ResourceError } from "../base/mod.ts";
+import {
+  assert,
+  type ProgressPhase,
+  type ProgressPhaseName,
+  type ProgressSink,
+  ResourceError,
+  silentProgress,
+} from "../base/mod.ts";
 import { BuddyAllocator, type BuddyStats, type MemoryManager } from "../memory/mod.ts";
 import type { IoManager, RunReader, RunWriter, SpillRun } from "../io/mod.ts";
 import { affordableFanIn, FAN_IN_DEFAULT, MERGE_READER_SEGMENTS_MIN } from "../sort/mod.ts";
@@ -31,6 +38,11 @@ export interface WordCounterOptions {
   spillPrefix?: string;
   /** Most runs merged at once (default 128, the tool's; lowered to what the budget allows). */
   fanInMax?: number;
+  /**
+   * Where the merge phases report (`merge` with the run bytes to read, then `write`); the
+   * caller reports the counting itself. Default: nowhere.
+   */
+  progress?: ProgressSink;
 }
 
 /** What {@linkcode WordCounter.finish} emits and in which order. */
@@ -80,6 +92,8 @@ const SCRATCH_PAGES = 1;
  */
 const PAGES_MIN = 14;
 const COUNT_BYTES = 8;
+/** Merges report progress in steps of this many record bytes (not per record). */
+const PROGRESS_STEP_BYTES = 256 * 1024;
 
 /**
  * Counts words in managed memory: tokenizes chunks into a binary {@linkcode CountTable},
@@ -134,6 +148,8 @@ export class WordCounter implements TokenSink {
   /** Runs of another counter (not ours to delete). */
   #foreignRuns: SpillRun[] = [];
   #fanInMax: number;
+  #progress: ProgressSink;
+  #progressPending = 0;
 
   /**
    * Makes a counter: reserves the bucket arena and sets the table size.
@@ -148,6 +164,7 @@ export class WordCounter implements TokenSink {
     this.#io = io;
     this.#prefix = options.spillPrefix ?? "count";
     this.#fanInMax = Math.max(2, options.fanInMax ?? FAN_IN_DEFAULT);
+    this.#progress = options.progress ?? silentProgress;
     const tokenizerOptions: { kind?: TokenizerKind; caseMode?: CaseMode } = {};
     if (options.tokenizer !== undefined) tokenizerOptions.kind = options.tokenizer;
     if (options.caseMode !== undefined) tokenizerOptions.caseMode = options.caseMode;
@@ -398,10 +415,15 @@ export class WordCounter implements TokenSink {
    */
   async finish(options: CountFinishOptions, emit: RecordEmitter): Promise<void> {
     assert(!this.#closed && this.#table !== undefined, "WordCounter.finish twice or after close");
+    await this.#finishCounts(options, emit);
+    this.#flushProgress();
+  }
+
+  async #finishCounts(options: CountFinishOptions, emit: RecordEmitter): Promise<void> {
     await this.#flushLongWords();
     await this.#absorbForeignRuns();
     const minCount = options.minCount ?? 1;
-    const table = this.#table;
+    const table = this.#table!;
     if (this.#runs.length === 0) {
       // Everything fits: sort the table in the order asked, no I/O, no heap.
       this.#stats.tokens += table.tokenCount;
@@ -414,8 +436,10 @@ export class WordCounter implements TokenSink {
         table.limitSorted(kept);
         if (options.order === "word") table.sort("word");
       }
+      this.#beginPhase("write", []);
       while (table.nextSorted()) {
         const count = table.count;
+        this.#tick(table.recordLength);
         if (count < minCount) continue;
         this.#stats.distinctWords += 1;
         const pending = emit(
@@ -525,15 +549,44 @@ export class WordCounter implements TokenSink {
       );
     }
     await this.#reduceRuns(this.#runs, fanIn - (keepTable ? 1 : 0), true);
+    this.#beginPhase("merge", this.#runs);
     const readers = await this.#openReaders(this.#runs);
     try {
       const sources: SortedRecordSource[] = [...readers];
       if (keepTable && table.entryCount > 0) sources.push(table);
-      await mergeSummingCounts(sources, this.#scratch, emit);
+      await mergeSummingCounts(sources, this.#scratch, (bytes, offset, length, count) => {
+        this.#tick(length + COUNT_BYTES);
+        return emit(bytes, offset, length, count);
+      });
     } finally {
       await this.#closeReaders(readers);
     }
     for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run);
+  }
+
+  /** Starts a progress phase over `runs` (their bytes are the phase's total). */
+  #beginPhase(name: ProgressPhaseName, runs: readonly SpillRun[], pass?: number): void {
+    this.#flushProgress();
+    const phase: ProgressPhase = { name };
+    // Without runs (an in-memory table) the total is not known up front.
+    if (runs.length > 0) phase.totalBytes = runs.reduce((sum, run) => sum + run.byteLength, 0);
+    if (pass !== undefined) phase.pass = pass;
+    this.#progress.phase(phase);
+  }
+
+  /** Reports the bytes not reported yet to the current phase. */
+  #flushProgress(): void {
+    if (this.#progressPending > 0) this.#progress.advance(this.#progressPending);
+    this.#progressPending = 0;
+  }
+
+  /** Adds merged record bytes to the phase, reporting every {@linkcode PROGRESS_STEP_BYTES}. */
+  #tick(byteCount: number): void {
+    this.#progressPending += byteCount;
+    if (this.#progressPending >= PROGRESS_STEP_BYTES) {
+      this.#progress.advance(this.#progressPending);
+      this.#progressPending = 0;
+    }
   }
 
   /** Pages a word longer than a page adds to a merge reader (0 when none was spilled). */
@@ -548,16 +601,19 @@ export class WordCounter implements TokenSink {
     assert(fanIn >= 2, `fan-in ${fanIn} < 2`);
     while (runs.length > fanIn) {
       const group = runs.splice(0, fanIn);
+      this.#beginPhase("merge", group, this.#stats.intermediateMerges + 1);
       const readers = await this.#openReaders(group);
       try {
         await this.#writeRun(async (writer) => {
           if (summing) {
             await mergeSummingCounts(readers, this.#scratch, (bytes, offset, length, count) => {
+              this.#tick(length + COUNT_BYTES);
               writeCount(bytes, offset + length, count); // the scratch has room for the count
               return writer.writeRecord(bytes, offset, length + COUNT_BYTES);
             });
           } else {
             await mergeRecords(readers, (bytes, offset, length) => {
+              this.#tick(length);
               return writer.writeRecord(bytes, offset, length);
             });
           }
@@ -627,6 +683,7 @@ export class WordCounter implements TokenSink {
         );
       }
       await this.#reduceRuns(this.#runs, fanIn, true);
+      this.#beginPhase("merge", this.#runs);
       const readers = await this.#openReaders(this.#runs);
       try {
         // Readers reserve a straddle scratch page lazily: keep one per reader free.
@@ -652,6 +709,7 @@ export class WordCounter implements TokenSink {
             // The merge scratch holds the current word while the table spills: records are
             // encoded in a buffer of their own.
             await mergeSummingCounts(readers, this.#scratch, (bytes, offset, length, count) => {
+              this.#tick(length + COUNT_BYTES);
               if (count < floorCount) return undefined;
               if (count === floorCount) {
                 writeCount(bytes, offset + length, count); // the scratch has room for it
@@ -667,7 +725,7 @@ export class WordCounter implements TokenSink {
         await this.#closeReaders(readers);
       }
       for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run);
-      await this.#emitCountOrder(phase2, countRuns, emit);
+      await this.#emitCountOrder(phase2, countRuns, emit, floorRuns);
       phase2 = undefined;
       // Then the floor words, in word order.
       const floorReaders = await this.#openReaders(floorRuns);
@@ -677,6 +735,7 @@ export class WordCounter implements TokenSink {
           let more = reader.next();
           if (more instanceof Promise) more = await more;
           if (!more) break;
+          this.#tick(reader.recordLength);
           const pending = emit(
             reader.recordBytes,
             reader.recordOffset,
@@ -727,11 +786,14 @@ export class WordCounter implements TokenSink {
     table: CountTable,
     countRuns: SpillRun[],
     emit: RecordEmitter,
+    floorRuns: readonly SpillRun[],
   ): Promise<void> {
     try {
       if (countRuns.length === 0) {
         table.sort("count");
+        this.#beginPhase("write", floorRuns);
         while (table.nextSorted()) {
+          this.#tick(table.recordLength);
           const pending = emit(
             table.recordBytes,
             table.recordOffset,
@@ -755,9 +817,12 @@ export class WordCounter implements TokenSink {
       ),
     );
     await this.#reduceRuns(countRuns, Math.max(2, fanIn2), false);
+    // The last phase writes these runs, then the floor run.
+    this.#beginPhase("write", [...countRuns, ...floorRuns]);
     const finalReaders = await this.#openReaders(countRuns);
     try {
       await mergeRecords(finalReaders, (bytes, offset, length) => {
+        this.#tick(length);
         const count = decodeCountOrderCount(bytes, offset);
         return emit(bytes, offset + COUNT_BYTES, length - COUNT_BYTES, count);
       });
