@@ -32,8 +32,13 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
   (concatenated members too, as \`zcat\` reads them; a damaged one is exit 2); standard input and
   other names are read as they are. Relative paths mean the caller's directory, also under
   \`deno task spillway\` and \`deno task demo\` (README).
-- **Outputs** (\`-o FILE\`) are written to a temporary file beside the target and renamed when
-  complete: \`-o\` may name an input, and a failure leaves the target untouched.
+- **Outputs** (\`-o FILE\`): a regular file (or a new one) is written to a temporary file beside
+  the real target (symlinks followed) and renamed when complete: \`-o\` may name an input, and a
+  failure leaves the target untouched. Anything else is written in place, opened only when the
+  output starts: a FIFO, a device, \`/dev/fd/N\`, a hard-linked file, a file in a directory
+  spillway cannot write. \`/dev/stdout\`, \`/dev/stderr\`, \`/dev/null\` and input \`/dev/stdin\`
+  work under the task's permissions. \`-o\` and \`--stats-file\` are checked before any input is
+  read (exit 2); a closed standard output or input (\`>&-\`, \`<&-\`) is exit 2.
 - **Reports**: \`--progress\`/\`--no-progress\` (a progress line on stderr, by default only when
   stderr is a terminal; at most 10 updates a second; erased at the end) and
   \`--stats[=text|json|yaml]\`, \`--stats-file PATH\` (docs/stats.md).
@@ -52,6 +57,25 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
 | 129, 130, 143 | interrupted by SIGHUP, SIGINT, SIGTERM (temp files removed) |
 
 \`spillway run\` exits with the first failing step's code.
+
+## How \`sort\` compares records
+
+For most options, \`spillway sort\` turns each record into a *normalized key*: a byte string
+whose plain byte order is exactly GNU sort's order in the C locale (\`src/sort/normalized_key.ts\`).
+The in-memory sort then compares an 8-byte key prefix as integers and breaks ties with memcmp of
+the keys; it never calls a comparator. The output is always the original line. Normalized keys
+cover \`-k\` fields and character positions, \`-t\`, \`-b\`, \`-d\`, \`-f\`, \`-i\`, \`-n\` (numbers of
+any length), \`-h\`, \`-M\`, \`-r\` per key, the last-resort whole-line comparison, \`-s\` and \`-u\`.
+
+These options keep the comparator (the same results, compared field by field at each tie):
+
+| Option | Why it is not normalized |
+| --- | --- |
+| \`-g\` | needs long-double parsing (hex floats, NaN, 64-bit mantissas) to build a byte key |
+| \`-V\` | GNU filevercmp (suffix stripping, digit runs, \`~\`): not encoded yet |
+| \`-R\` | an MD5 of each key, byte order on collisions: not encoded yet (digest + key would do) |
+
+Merging sorted runs (\`-m\`, spilled runs) still compares records with the comparator.
 `;
 
 /** The man page's NAME line. */

@@ -1,19 +1,18 @@
-import { ExitCode, MiB, SpillwayError } from "../base/mod.ts";
+import { ExitCode, SpillwayError } from "../base/mod.ts";
 import {
   type JobSpec,
   type JobStats,
   type JobStep,
   loadYaml,
   parseJobFile,
-  planJob,
   stepArgv,
   type StepLabel,
   type StepSchema,
 } from "../job/mod.ts";
 import { checkOutputPath } from "../io/mod.ts";
-import { SEGMENT_BYTES_DEFAULT } from "../memory/mod.ts";
 import type { Command, CommandContext } from "./command.ts";
-import { printError, printOut } from "./output.ts";
+import { printError } from "./output.ts";
+import { printJobPlan } from "./dry_run.ts";
 import { reportError } from "./report_error.ts";
 import { stepCommands } from "./step_commands.ts";
 import {
@@ -25,20 +24,15 @@ import {
 } from "./option_spec.ts";
 import { flagValue } from "./parse_args.ts";
 import { reportOptions } from "./common_options.ts";
-import { defaultSortSegmentBytes } from "../sort/mod.ts";
 import {
   collectStats,
   normalizeReportArgs,
   readReportOptions,
   readSmallTextFile,
-  withSmallIo,
   writeStatsReports,
 } from "./stats_report.ts";
 
 export { STEP_COMMANDS } from "./step_commands.ts";
-
-/** The budget a step gets when neither the job nor the step sets one (sort's `-S` default). */
-const STEP_MEMORY_DEFAULT_BYTES = 64 * MiB;
 
 /** `spillway run`'s command line as data (see option_spec.ts). */
 export const runSpec: CommandSpec = {
@@ -153,7 +147,7 @@ export async function runJob(
   };
   const reports: { stats: JobStats; label: StepLabel }[] = [];
   if (options.dryRun === true) {
-    await printPlan(job, argvOf);
+    await printJobPlan(job, argvOf);
     return { job, exitCode: ExitCode.ok, reports };
   }
   let exitCode: number = ExitCode.ok;
@@ -193,62 +187,4 @@ export function stepSchema(commands: ReadonlyMap<string, Command>): StepSchema {
     schema.set(name, command.spec === undefined ? [] : stepOptionNames(command.spec));
   }
   return schema;
-}
-
-function fileBytes(path: string): number | undefined {
-  if (path === "-") return undefined;
-  try {
-    const info = Deno.statSync(path);
-    return info.isFile && !path.endsWith(".gz") ? info.size : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Average record length of the first chunk (up to 64 KiB) of each existing plain file. */
-async function sampleRecordBytes(paths: readonly string[]): Promise<Map<string, number>> {
-  const samples = new Map<string, number>();
-  const existing = paths.filter((path) => fileBytes(path) !== undefined);
-  if (existing.length === 0) return samples;
-  await withSmallIo(async (io) => {
-    for (const path of new Set(existing)) {
-      const reader = await io.openInput(path, { owner: "plan-sample", chunkSegments: 16 });
-      try {
-        const chunk = await reader.nextChunk();
-        if (chunk === undefined || chunk.byteLength === 0) continue;
-        let lines = 0;
-        for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines += 1;
-        samples.set(path, chunk.byteLength / Math.max(1, lines));
-      } finally {
-        await reader.close();
-      }
-    }
-  });
-  return samples;
-}
-
-async function printPlan(job: JobSpec, argvOf: (step: JobStep) => string[]): Promise<void> {
-  const samples = await sampleRecordBytes(job.steps.flatMap((step) => step.inputs));
-  const plans = planJob(job, argvOf, {
-    fileBytes,
-    recordBytes: (path) => samples.get(path),
-    defaultMemoryBytes: STEP_MEMORY_DEFAULT_BYTES,
-    // sort and merge pick budget/512 pages (4 KiB to 128 KiB); count and merge --sum 32 KiB.
-    defaultSegmentBytes: (step, memoryBytes) =>
-      step.command === "sort" ||
-        (step.command === "merge" && !step.options.some((option) => option.key === "sum"))
-        ? defaultSortSegmentBytes(memoryBytes)
-        : SEGMENT_BYTES_DEFAULT,
-  });
-  printOut(
-    `job ${job.name} (${job.path}): ${plans.length} step${plans.length === 1 ? "" : "s"}, dry run`,
-  );
-  for (const plan of plans) {
-    printOut(`${plan.step.name}: ${plan.step.command}: ${plan.summary}`);
-    printOut(`  spillway ${plan.step.command} ${plan.argv.map(shellQuote).join(" ")}`);
-  }
-}
-
-function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_./=:,+-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
 }

@@ -1,20 +1,8 @@
 import { assert } from "../base/mod.ts";
 import { compareBytes, type MemoryManager, type MemoryReservation } from "../memory/mod.ts";
-import { LoserTree } from "../sort/mod.ts";
+import { LoserTree, type RecordCursor } from "../sort/mod.ts";
 import { exactSum, readCount, writeCount } from "./count_table.ts";
 import { copyBytes } from "./copy_bytes.ts";
-
-/** A sorted input of a merge: a spill run reader or a sorted table cursor. */
-export interface SortedRecordSource {
-  /** Advances; true when a record is current. */
-  next(): boolean | Promise<boolean>;
-  /** The current record's bytes (valid until the next `next()`). */
-  readonly recordBytes: Uint8Array;
-  /** Where the current record starts. */
-  readonly recordOffset: number;
-  /** The current record's length. */
-  readonly recordLength: number;
-}
 
 /** Receives merged records; may return a promise when it must wait for I/O. */
 export type RecordEmitter = (
@@ -92,7 +80,7 @@ export class ReservedScratch {
   }
 }
 
-async function advance(source: SortedRecordSource): Promise<boolean> {
+async function advance(source: RecordCursor): Promise<boolean> {
   let more = source.next();
   if (more instanceof Promise) more = await more;
   return more;
@@ -108,7 +96,7 @@ async function advance(source: SortedRecordSource): Promise<boolean> {
  * @returns How many words were emitted.
  */
 export async function mergeSummingCounts(
-  sources: readonly SortedRecordSource[],
+  sources: readonly RecordCursor[],
   scratch: ReservedScratch,
   emit: RecordEmitter,
 ): Promise<number> {
@@ -169,7 +157,7 @@ export async function mergeSummingCounts(
  * @returns How many records were emitted.
  */
 export async function mergeRecords(
-  sources: readonly SortedRecordSource[],
+  sources: readonly RecordCursor[],
   emit: RecordEmitter,
 ): Promise<number> {
   if (sources.length === 0) return 0;

@@ -7,7 +7,7 @@
  */
 export type { ByteSink, CountFormat } from "./count_format.ts";
 export { countFormats, CountFormatter, isValidUtf8 } from "./count_format.ts";
-export type { RecordEmitter, SortedRecordSource } from "./count_merger.ts";
+export type { RecordEmitter } from "./count_merger.ts";
 export { mergeSummingCounts, ReservedScratch } from "./count_merger.ts";
 export type { CountWorkerInit } from "./count_worker.ts";
 export type { CountWorkerClientOptions } from "./count_worker_client.ts";

@@ -8,7 +8,12 @@ import {
 } from "../base/mod.ts";
 import { BuddyAllocator, type BuddyStats, type MemoryManager } from "../memory/mod.ts";
 import type { IoManager, RunReader, RunWriter, SpillRun } from "../io/mod.ts";
-import { affordableFanIn, FAN_IN_DEFAULT, MERGE_READER_SEGMENTS_MIN } from "../sort/mod.ts";
+import {
+  affordableFanIn,
+  FAN_IN_DEFAULT,
+  MERGE_READER_SEGMENTS_MIN,
+  type RecordCursor,
+} from "../sort/mod.ts";
 import { CountTable, readCount, writeCount } from "./count_table.ts";
 import { copyBytes } from "./copy_bytes.ts";
 import {
@@ -18,7 +23,6 @@ import {
   mergeSummingCounts,
   type RecordEmitter,
   ReservedScratch,
-  type SortedRecordSource,
 } from "./count_merger.ts";
 import { type CaseMode, Tokenizer, type TokenizerKind, type TokenSink } from "./tokenizer.ts";
 import { TopHeap } from "./top_heap.ts";
@@ -552,7 +556,7 @@ export class WordCounter implements TokenSink {
     this.#beginPhase("merge", this.#runs);
     const readers = await this.#openReaders(this.#runs);
     try {
-      const sources: SortedRecordSource[] = [...readers];
+      const sources: RecordCursor[] = [...readers];
       if (keepTable && table.entryCount > 0) sources.push(table);
       await mergeSummingCounts(sources, this.#scratch, (bytes, offset, length, count) => {
         this.#tick(length + COUNT_BYTES);

@@ -8,12 +8,13 @@ import {
   UsageError,
 } from "../base/mod.ts";
 import type { MemoryManager } from "../memory/mod.ts";
-import { GzipSource, NativeSource, ReaderSource } from "./byte_sources.ts";
+import { GzipSource, NativeSource, PipeSource, ReaderSource } from "./byte_sources.ts";
 import { type BlockChannel, OperationCounter } from "./channel.ts";
-import { errorCode, isDiskError, SpillDiskError } from "./errors.ts";
+import { errorCode, isDiskError, SpillDiskError, SpillReadError } from "./errors.ts";
 import { type ChannelStaging, FileChannel } from "./file_channel.ts";
+import { loopTurn, startLoopWatch, stopLoopWatch } from "./event_loop.ts";
 import { emptyIoStats, type IoStats } from "./io_stats.ts";
-import { currentUid } from "./libc.ts";
+import { currentUid, withLibc } from "./libc.ts";
 import { LineReader, readError } from "./line_reader.ts";
 import {
   acquireLibc,
@@ -72,6 +73,12 @@ export interface IoManagerOptions {
   onSignal?: (signal: Deno.Signal, exitCode: number) => void;
   /** Bytes of file an mmap channel maps at once (default 8 MiB). */
   mmapWindowBytes?: number;
+  /**
+   * Check the temp directories and create the private ones only when the first spill file is
+   * created (default false: at open). GNU sort fails on a missing `-T` directory only when it
+   * needs a temp file; an input that fits the budget sorts without one.
+   */
+  lazyTmpDirs?: boolean;
 }
 
 /** Options of {@linkcode IoManager.createRunWriter}. */
@@ -159,8 +166,13 @@ export class IoManager implements AsyncDisposable {
   readonly spillMode: "file" | "mmap";
   /** Live counters. */
   readonly stats: IoStats = emptyIoStats();
-  /** The private directories, one per temp directory. */
-  readonly privateDirs: readonly string[];
+  /** The private directories, one per temp directory (none yet while they are lazy). */
+  get privateDirs(): readonly string[] {
+    return this.#privateDirs;
+  }
+  #privateDirs: string[];
+  /** With `lazyTmpDirs`: the temp directories whose private directories are not made yet. */
+  #pendingTmpDirs: string[] | undefined = undefined;
   #memory: MemoryManager;
   #files = new Set<string>();
   #live = new Set<Closable>();
@@ -182,7 +194,7 @@ export class IoManager implements AsyncDisposable {
     options: IoManagerOptions,
   ) {
     this.#memory = memory;
-    this.privateDirs = privateDirs;
+    this.#privateDirs = privateDirs;
     this.spillMode = spillMode;
     this.#counter = new OperationCounter(
       options.faultInjection?.failAtOperation ?? 0,
@@ -217,23 +229,12 @@ export class IoManager implements AsyncDisposable {
     const tmpDirs = options.tmpDirs !== undefined && options.tmpDirs.length > 0
       ? options.tmpDirs
       : [defaultTmpDir()];
-    for (const dir of tmpDirs) await checkTmpDir(dir);
-    const privateDirs: string[] = [];
-    const ownerLocks: Deno.FsFile[] = [];
-    try {
-      for (const dir of tmpDirs) {
-        await sweepStaleDirs(dir);
-        const created = await createPrivateDir(dir);
-        privateDirs.push(created.path);
-        ownerLocks.push(created.lock);
-      }
-    } catch (error) {
-      for (const dir of privateDirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
-      for (const lock of ownerLocks) lock.close();
-      throw error;
-    }
-    const manager = new IoManager(options.memory, privateDirs, spillMode, options);
-    manager.#ownerLocks = ownerLocks;
+    const lazy = options.lazyTmpDirs ?? false;
+    const made = lazy ? { privateDirs: [], ownerLocks: [] } : await makePrivateDirs(tmpDirs);
+    const manager = new IoManager(options.memory, made.privateDirs, spillMode, options);
+    manager.#ownerLocks = made.ownerLocks;
+    if (lazy) manager.#pendingTmpDirs = tmpDirs;
+    startLoopWatch();
     // Safety net: a process that ends without close() still removes its files.
     globalThis.addEventListener("unload", manager.#onUnload);
     if (spillMode === "mmap") {
@@ -271,6 +272,13 @@ export class IoManager implements AsyncDisposable {
    */
   async createRunWriter(prefix: string, options: RunWriterOptions = {}): Promise<RunWriter> {
     this.#checkOpen();
+    const pending = this.#pendingTmpDirs;
+    if (pending !== undefined) {
+      this.#pendingTmpDirs = undefined;
+      const made = await makePrivateDirs(pending);
+      this.#privateDirs = made.privateDirs;
+      this.#ownerLocks = made.ownerLocks;
+    }
     const writeBehind = options.writeBehindSegments ?? 1;
     assert(Number.isSafeInteger(writeBehind) && writeBehind >= 0, "writeBehindSegments >= 0");
     const owner = options.owner ?? "spill-writer";
@@ -333,7 +341,7 @@ export class IoManager implements AsyncDisposable {
       }
     } catch (error) {
       lease.release();
-      if (isDiskError(error)) throw new SpillDiskError(this.directoryOf(run.path), 0, error);
+      if (isDiskError(error)) throw new SpillReadError(run.path, 0, error);
       if (error instanceof SpillwayError) throw error;
       throw new ResourceError(
         `Cannot open spill file ${run.path}: ${errorCode(error)} (${
@@ -444,11 +452,14 @@ export class IoManager implements AsyncDisposable {
    */
   async openInput(path: string, options: InputOptions = {}): Promise<LineReader> {
     this.#checkOpen();
-    let source: ReaderSource | GzipSource | NativeSource;
+    let source: ReaderSource | PipeSource | GzipSource | NativeSource;
     let totalBytes: number | undefined;
     if (STDIN_ALIASES.has(path)) {
       checkStdinOpen();
-      source = new ReaderSource("standard input", Deno.stdin, undefined);
+      // `< file` reads fast and never waits; a pipe or terminal may wait: read it async.
+      source = stdinIsSeekable()
+        ? new ReaderSource("standard input", Deno.stdin, undefined)
+        : new PipeSource("standard input", Deno.stdin, undefined);
     } else if (isRestrictedPath(path)) {
       source = new NativeSource(path);
     } else {
@@ -464,9 +475,11 @@ export class IoManager implements AsyncDisposable {
       if (path.endsWith(".gz")) {
         file.close();
         source = await GzipSource.open(path, path);
-      } else {
+      } else if (info.isFile) {
         source = new ReaderSource(path, file, () => file.close());
-        totalBytes = info.isFile ? info.size : undefined;
+        totalBytes = info.size;
+      } else {
+        source = new PipeSource(path, file, () => file.close());
       }
     }
     let reader: LineReader;
@@ -495,6 +508,9 @@ export class IoManager implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // A signal that arrived during a synchronous stretch is acted on now, not dropped with the
+    // listeners (one turn of the event loop runs it).
+    if (this.#signalHandlers.length > 0) await loopTurn();
     this.#removeSignalHandlers();
     globalThis.removeEventListener("unload", this.#onUnload);
     for (const item of [...this.#live]) {
@@ -510,6 +526,7 @@ export class IoManager implements AsyncDisposable {
     for (const dir of this.privateDirs) {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
+    stopLoopWatch();
     for (const lock of this.#ownerLocks) {
       try {
         lock.close();
@@ -587,6 +604,7 @@ export class IoManager implements AsyncDisposable {
   }
 
   #nextPath(prefix: string): string {
+    assert(this.#privateDirs.length > 0, "private dirs exist before the first spill file");
     this.#fileCounter += 1;
     const dir = this.privateDirs[(this.#fileCounter - 1) % this.privateDirs.length]!;
     const name = prefix.replace(/[^A-Za-z0-9_-]/g, "_") || "run";
@@ -667,6 +685,12 @@ export class IoManager implements AsyncDisposable {
     }
     this.#signalHandlers = [];
   }
+}
+
+/** Whether standard input is seekable (a regular file): reading it never waits for a writer. */
+function stdinIsSeekable(): boolean {
+  const SEEK_CUR = 1;
+  return withLibc((lib) => Number(lib.lseek(0, 0n, SEEK_CUR)) >= 0, false);
 }
 
 function resolveSpillMode(mode: SpillMode): "file" | "mmap" {
@@ -779,4 +803,29 @@ async function sweepStaleDirs(dir: string): Promise<void> {
     // an unreadable temp dir is reported by createPrivateDir
   }
   for (const path of stale) await Deno.remove(path, { recursive: true }).catch(() => {});
+}
+
+/**
+ * Checks the temp directories, sweeps stale private dirs and makes this process's ones, each
+ * with its owner lock.
+ */
+async function makePrivateDirs(
+  tmpDirs: readonly string[],
+): Promise<{ privateDirs: string[]; ownerLocks: Deno.FsFile[] }> {
+  for (const dir of tmpDirs) await checkTmpDir(dir);
+  const privateDirs: string[] = [];
+  const ownerLocks: Deno.FsFile[] = [];
+  try {
+    for (const dir of tmpDirs) {
+      await sweepStaleDirs(dir);
+      const created = await createPrivateDir(dir);
+      privateDirs.push(created.path);
+      ownerLocks.push(created.lock);
+    }
+  } catch (error) {
+    for (const dir of privateDirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    for (const lock of ownerLocks) lock.close();
+    throw error;
+  }
+  return { privateDirs, ownerLocks };
 }

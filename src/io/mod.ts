@@ -6,7 +6,7 @@
  * @module
  */
 export { crc32c } from "./crc32c.ts";
-export { CorruptSpillError, OutputClosedError, SpillDiskError } from "./errors.ts";
+export { CorruptSpillError, OutputClosedError, SpillDiskError, SpillReadError } from "./errors.ts";
 export type {
   InputOptions,
   IoManagerOptions,
@@ -24,4 +24,9 @@ export { checkOutputPath } from "./output_target.ts";
 export { RunReader } from "./run_reader.ts";
 export type { SpillRun } from "./run_writer.ts";
 export { RunWriter } from "./run_writer.ts";
-export { readFileHead } from "./small_files.ts";
+export {
+  createScratchFile,
+  fileDescriptorsFree,
+  readFileHead,
+  removeScratchFile,
+} from "./small_files.ts";

@@ -130,133 +130,209 @@ export function planJob(
   const producedBytes = new Map<string, number | undefined>();
   const plans: StepPlan[] = [];
   for (const step of job.steps) {
-    const config = step.command === "gen" ? {} : job.config;
-    const memoryBytes = sizeOption(step, "memory") ?? config.memoryBytes ??
-      inputs.defaultMemoryBytes;
-    const segmentBytes = sizeOption(step, "segment-size") ?? config.segmentBytes ??
-      inputs.defaultSegmentBytes?.(step, memoryBytes) ?? SEGMENT_BYTES_DEFAULT;
-    const pages = Math.floor(memoryBytes / segmentBytes);
-    const fanInOption = step.options.find((option) => option.key === "fan-in");
-    const fanInMax = typeof fanInOption?.value === "string"
-      ? Number(fanInOption.value)
-      : config.fanInMax ?? inputs.defaultFanInMax ?? FAN_IN_DEFAULT;
-    // spillway merge: the merge plan with every segment free.
-    let fanIn = Math.max(
-      2,
-      affordableFanIn(
-        pages,
-        mergeOutputSegments(pages, segmentBytes) + MERGE_SPARE_SEGMENTS,
-        fanInMax,
-      ),
-    );
-    let inputBytes: number | undefined = 0;
-    for (const path of step.inputs) {
-      const bytes = producedBytes.has(path) ? producedBytes.get(path) : inputs.fileBytes(path);
-      inputBytes = bytes === undefined || inputBytes === undefined ? undefined : inputBytes + bytes;
-    }
-    let expectedRuns: number | undefined = undefined;
-    let mergePasses: number | undefined = undefined;
-    let outputBytes: number | undefined = undefined;
-    let summary: string;
-    const budget = `memory ${formatBytes(memoryBytes)} = ${pages} pages of ${
-      formatBytes(segmentBytes)
-    }`;
-    const input = inputBytes === undefined
-      ? `${step.inputs.length} inputs of unknown size`
-      : `${step.inputs.length} input${step.inputs.length === 1 ? "" : "s"}, ${
-        formatBytes(inputBytes)
-      }`;
-    const checks = step.command === "sort" &&
-      step.options.some((option) => option.key === "check" && option.value !== false);
-    if (checks) {
-      expectedRuns = 0;
-      mergePasses = 0;
-      summary = `${input}; ${budget}; checks the order (reads once, writes nothing)`;
-    } else if (step.command === "sort" || step.command === "count") {
-      let recordBytes: number | undefined = undefined;
-      for (const path of step.inputs) {
-        const sampled = inputs.recordBytes?.(path);
-        if (sampled !== undefined) recordBytes = Math.max(recordBytes ?? 0, sampled);
-      }
-      if (inputBytes !== undefined) {
-        if (step.command === "sort") {
-          const plan = planSort({ freeSegments: pages, segmentBytes, useWorker: true, fanInMax });
-          fanIn = plan.mergeFanIn;
-          const records = inputBytes / Math.max(1, recordBytes ?? 64);
-          const buffers = Math.ceil(
-            Math.max(
-              inputBytes / (plan.bufferDataSegments * segmentBytes),
-              records / plan.bufferIndexEntries,
-            ),
-          );
-          const planned = estimateSortRuns(plan, buffers, fanInMax);
-          expectedRuns = planned.runCount;
-          mergePasses = planned.mergePassCount;
-        }
-      }
-      if (step.command === "count") {
-        // Runs depend on the distinct words (unknown before reading), not on the input size.
-        expectedRuns = undefined;
-        mergePasses = undefined;
-        if (inputBytes === 0) {
-          expectedRuns = 0;
-          mergePasses = 0;
-        }
-      }
-      if (step.command === "sort") outputBytes = inputBytes;
-      const records = recordBytes === undefined
-        ? ""
-        : ` (lines of ~${Math.round(recordBytes)} bytes)`;
-      if (step.command === "count") {
-        const plan = planCount({
-          totalSegments: pages,
-          freeSegments: pages,
-          segmentBytes,
-          threads: 1,
-        });
-        const tableBytes = Math.max(0, plan.tableSegments) * segmentBytes;
-        summary = `${input}${records}; ${budget}; hash table of ${formatBytes(tableBytes)}${
-          workerNote(step.options, inputBytes ?? 0)
-        }: runs depend on the distinct words (0 when they fit)`;
-      } else {
-        summary = `${input}${records}; ${budget}; expect ${
-          expectedRuns === undefined ? "unknown" : expectedRuns
-        } runs, ${
-          mergePasses === undefined ? "unknown" : mergePasses
-        } merge pass(es) (fan-in ${fanIn})`;
-      }
-    } else if (step.command === "merge") {
-      const sum = step.options.some((option) => option.key === "sum" && option.value === true);
-      expectedRuns = sum ? undefined : 0;
-      mergePasses = sum ? undefined : mergePassCount(step.inputs.length, fanIn);
-      outputBytes = sum ? undefined : inputBytes;
-      summary = `${input}; ${budget}; ${
-        sum
-          ? "sums counts (runs depend on distinct words)"
-          : `${mergePasses} merge pass(es) (fan-in ${fanIn})`
-      }`;
-    } else {
-      outputBytes = sizeOption(step, "size");
-      summary = `writes ${outputBytes === undefined ? "a corpus" : formatBytes(outputBytes)} to ${
-        step.output ?? "stdout"
-      }`;
-    }
-    if (step.output !== undefined) producedBytes.set(step.output, outputBytes);
+    const context = stepContext(job, step, inputs, producedBytes);
+    const estimate = step.command === "sort" && context.checks
+      ? checkEstimate(context)
+      : step.command === "sort"
+      ? sortEstimate(context)
+      : step.command === "count"
+      ? countEstimate(context)
+      : step.command === "merge"
+      ? mergeEstimate(context)
+      : genEstimate(context);
+    if (step.output !== undefined) producedBytes.set(step.output, estimate.outputBytes);
     plans.push({
       step,
       argv: argvOf(step),
-      inputBytes,
-      memoryBytes,
-      segmentBytes,
-      pages,
-      fanIn,
-      expectedRuns,
-      mergePasses,
-      outputBytes,
-      summary,
+      inputBytes: context.inputBytes,
+      memoryBytes: context.memoryBytes,
+      segmentBytes: context.segmentBytes,
+      pages: context.pages,
+      ...estimate,
     });
   }
   return plans;
+}
+
+/** What every step's estimate starts from. */
+interface StepContext {
+  step: JobStep;
+  memoryBytes: number;
+  segmentBytes: number;
+  pages: number;
+  fanInMax: number;
+  /** Fan-in of a merge with every segment free (the merge plan). */
+  mergeFanIn: number;
+  inputBytes: number | undefined;
+  /** The largest sampled average record length of the inputs. */
+  recordBytes: number | undefined;
+  /** Whether a sort step only checks (`check`). */
+  checks: boolean;
+  /** "N inputs, SIZE" for the summary. */
+  inputText: string;
+  /** "memory SIZE = P pages of SIZE" for the summary. */
+  budgetText: string;
+}
+
+/** What a step's estimate adds to its plan. */
+type StepEstimate = Pick<
+  StepPlan,
+  "fanIn" | "expectedRuns" | "mergePasses" | "outputBytes" | "summary"
+>;
+
+function stepContext(
+  job: JobSpec,
+  step: JobStep,
+  inputs: PlanInputs,
+  producedBytes: ReadonlyMap<string, number | undefined>,
+): StepContext {
+  const config = step.command === "gen" ? {} : job.config;
+  const memoryBytes = sizeOption(step, "memory") ?? config.memoryBytes ??
+    inputs.defaultMemoryBytes;
+  const segmentBytes = sizeOption(step, "segment-size") ?? config.segmentBytes ??
+    inputs.defaultSegmentBytes?.(step, memoryBytes) ?? SEGMENT_BYTES_DEFAULT;
+  const pages = Math.floor(memoryBytes / segmentBytes);
+  const fanInOption = step.options.find((option) => option.key === "fan-in");
+  const fanInMax = typeof fanInOption?.value === "string"
+    ? Number(fanInOption.value)
+    : config.fanInMax ?? inputs.defaultFanInMax ?? FAN_IN_DEFAULT;
+  const mergeFanIn = Math.max(
+    2,
+    affordableFanIn(
+      pages,
+      mergeOutputSegments(pages, segmentBytes) + MERGE_SPARE_SEGMENTS,
+      fanInMax,
+    ),
+  );
+  let inputBytes: number | undefined = 0;
+  for (const path of step.inputs) {
+    const bytes = producedBytes.has(path) ? producedBytes.get(path) : inputs.fileBytes(path);
+    inputBytes = bytes === undefined || inputBytes === undefined ? undefined : inputBytes + bytes;
+  }
+  let recordBytes: number | undefined = undefined;
+  for (const path of step.inputs) {
+    const sampled = inputs.recordBytes?.(path);
+    if (sampled !== undefined) recordBytes = Math.max(recordBytes ?? 0, sampled);
+  }
+  const count = step.inputs.length;
+  return {
+    step,
+    memoryBytes,
+    segmentBytes,
+    pages,
+    fanInMax,
+    mergeFanIn,
+    inputBytes,
+    recordBytes,
+    checks: step.command === "sort" &&
+      step.options.some((option) => option.key === "check" && option.value !== false),
+    inputText: inputBytes === undefined
+      ? `${count} inputs of unknown size`
+      : `${count} input${count === 1 ? "" : "s"}, ${formatBytes(inputBytes)}`,
+    budgetText: `memory ${formatBytes(memoryBytes)} = ${pages} pages of ${
+      formatBytes(segmentBytes)
+    }`,
+  };
+}
+
+function recordsText(context: StepContext): string {
+  return context.recordBytes === undefined
+    ? ""
+    : ` (lines of ~${Math.round(context.recordBytes)} bytes)`;
+}
+
+function checkEstimate(context: StepContext): StepEstimate {
+  return {
+    fanIn: context.mergeFanIn,
+    expectedRuns: 0,
+    mergePasses: 0,
+    outputBytes: undefined,
+    summary:
+      `${context.inputText}; ${context.budgetText}; checks the order (reads once, writes nothing)`,
+  };
+}
+
+/** Sort: how many buffers the input fills (by bytes or by records), through the sort plan. */
+function sortEstimate(context: StepContext): StepEstimate {
+  const { inputBytes, segmentBytes, fanInMax } = context;
+  let fanIn = context.mergeFanIn;
+  let expectedRuns: number | undefined = undefined;
+  let mergePasses: number | undefined = undefined;
+  if (inputBytes !== undefined) {
+    const plan = planSort({ freeSegments: context.pages, segmentBytes, useWorker: true, fanInMax });
+    fanIn = plan.mergeFanIn;
+    const records = inputBytes / Math.max(1, context.recordBytes ?? 64);
+    const buffers = Math.ceil(
+      Math.max(
+        inputBytes / (plan.bufferDataSegments * segmentBytes),
+        records / plan.bufferIndexEntries,
+      ),
+    );
+    const planned = estimateSortRuns(plan, buffers, fanInMax);
+    expectedRuns = planned.runCount;
+    mergePasses = planned.mergePassCount;
+  }
+  return {
+    fanIn,
+    expectedRuns,
+    mergePasses,
+    outputBytes: inputBytes,
+    summary: `${context.inputText}${recordsText(context)}; ${context.budgetText}; expect ${
+      expectedRuns === undefined ? "unknown" : expectedRuns
+    } runs, ${
+      mergePasses === undefined ? "unknown" : mergePasses
+    } merge pass(es) (fan-in ${fanIn})`,
+  };
+}
+
+/** Count: runs depend on the distinct words (unknown before reading); show the table instead. */
+function countEstimate(context: StepContext): StepEstimate {
+  const { step, inputBytes, segmentBytes, pages } = context;
+  const plan = planCount({ totalSegments: pages, freeSegments: pages, segmentBytes, threads: 1 });
+  const tableBytes = Math.max(0, plan.tableSegments) * segmentBytes;
+  return {
+    fanIn: context.mergeFanIn,
+    expectedRuns: inputBytes === 0 ? 0 : undefined,
+    mergePasses: inputBytes === 0 ? 0 : undefined,
+    outputBytes: undefined,
+    summary: `${context.inputText}${recordsText(context)}; ${context.budgetText}; hash table of ${
+      formatBytes(tableBytes)
+    }${
+      workerNote(step.options, inputBytes ?? 0)
+    }: runs depend on the distinct words (0 when they fit)`,
+  };
+}
+
+/** Merge: passes of the merge plan over the inputs; `--sum` depends on the distinct words. */
+function mergeEstimate(context: StepContext): StepEstimate {
+  const { step, inputBytes } = context;
+  const fanIn = context.mergeFanIn;
+  const sum = step.options.some((option) => option.key === "sum" && option.value === true);
+  const mergePasses = sum ? undefined : mergePassCount(step.inputs.length, fanIn);
+  return {
+    fanIn,
+    expectedRuns: sum ? undefined : 0,
+    mergePasses,
+    outputBytes: sum ? undefined : inputBytes,
+    summary: `${context.inputText}; ${context.budgetText}; ${
+      sum
+        ? "sums counts (runs depend on distinct words)"
+        : `${mergePasses} merge pass(es) (fan-in ${fanIn})`
+    }`,
+  };
+}
+
+function genEstimate(context: StepContext): StepEstimate {
+  const outputBytes = sizeOption(context.step, "size");
+  return {
+    fanIn: context.mergeFanIn,
+    expectedRuns: undefined,
+    mergePasses: undefined,
+    outputBytes,
+    summary: `writes ${outputBytes === undefined ? "a corpus" : formatBytes(outputBytes)} to ${
+      context.step.output ?? "stdout"
+    }`,
+  };
 }
 
 function sizeOption(step: JobStep, key: string): number | undefined {

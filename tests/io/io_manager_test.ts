@@ -31,8 +31,29 @@ Deno.test("IoManager rejects a missing temp dir and a file as temp dir before an
   });
 });
 
-Deno.test("IoManager reports a read-only temp dir", async () => {
-  if (Deno.uid() === 0) return; // root writes anywhere: nothing to check
+/**
+ * Whether a read-only tmpfs can be mounted in a private mount namespace (`unshare -m`): how the
+ * read-only temp dir test checks as root, who writes anywhere a mode allows.
+ */
+function canMountReadOnly(): boolean {
+  try {
+    const probe = new Deno.Command("unshare", {
+      args: ["-m", "sh", "-c", "mount -t tmpfs -o ro,size=64k tmpfs /mnt && ! touch /mnt/x"],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+    return probe.success;
+  } catch {
+    return false;
+  }
+}
+
+const asRoot = Deno.uid() === 0;
+const readOnlyMount = asRoot && canMountReadOnly();
+
+Deno.test("IoManager reports a read-only temp dir (mode 0500, as a user)", {
+  ignore: asRoot, // root writes whatever the mode says; the read-only mount test covers root
+}, async () => {
   await withIoTempDir(async (dir) => {
     const memory = new MemoryManager({ budgetBytes: 1 << 20, segmentBytes: 4096 });
     await Deno.chmod(dir, 0o500);
@@ -44,6 +65,37 @@ Deno.test("IoManager reports a read-only temp dir", async () => {
     } finally {
       await Deno.chmod(dir, 0o700);
     }
+  });
+});
+
+Deno.test("IoManager reports a read-only temp dir (a read-only tmpfs, as root)", {
+  // Only root can mount; a root without CAP_SYS_ADMIN (some containers) cannot either.
+  ignore: !readOnlyMount,
+}, async () => {
+  await withIoTempDir(async (dir) => {
+    const child = new URL("../_support/io_readonly_child.ts", import.meta.url).pathname;
+    const output = await new Deno.Command("unshare", {
+      args: [
+        "-m",
+        "sh",
+        "-c",
+        `mount -t tmpfs -o ro,size=64k tmpfs "$1" && exec "$2" run -A "$3" "$1"`,
+        "sh",
+        dir,
+        Deno.execPath(),
+        child,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = decoder.decode(output.stdout).trim();
+    strictEqual(output.success, true, decoder.decode(output.stderr));
+    ok(
+      /^ResourceError: Cannot use temp directory .*: (it is not writable|Read-only file system.*); choose another -T\/--tmp-dir$/
+        .test(stdout),
+      stdout,
+    );
+    deepStrictEqual(ioListFiles(dir), []);
   });
 });
 

@@ -1,0 +1,54 @@
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import {
+  COUNT_RESERVED_SEGMENTS,
+  planCount,
+  WORKER_SEGMENTS_MIN,
+  workerShouldStart,
+} from "../../src/count/mod.ts";
+
+Deno.test("planCount: one thread gets every segment beside the chunk and the reserve", () => {
+  deepStrictEqual(
+    planCount({ totalSegments: 256, freeSegments: 256, segmentBytes: 4096, threads: 1 }),
+    { segmentBytes: 4096, inputChunkSegments: 32, tableSegments: 220, workerSegments: 0 },
+  );
+  // 64 MiB of 32 KiB segments: a 1 MiB chunk.
+  strictEqual(
+    planCount({ totalSegments: 2048, freeSegments: 2048, segmentBytes: 32768, threads: 1 })
+      .inputChunkSegments,
+    32,
+  );
+});
+
+Deno.test("planCount splits the table with a Worker only when both halves are large enough", () => {
+  const plan = planCount({
+    totalSegments: 2048,
+    freeSegments: 2047,
+    segmentBytes: 32768,
+    threads: 2,
+  });
+  const spare = 2047 - plan.inputChunkSegments - COUNT_RESERVED_SEGMENTS;
+  strictEqual(plan.workerSegments, Math.floor((spare - 2 * plan.inputChunkSegments) / 2));
+  strictEqual(plan.tableSegments, spare - 2 * plan.inputChunkSegments - plan.workerSegments);
+  for (let free = 16; free < 400; free += 1) {
+    const small = planCount({
+      totalSegments: free,
+      freeSegments: free,
+      segmentBytes: 4096,
+      threads: 2,
+    });
+    const used = small.inputChunkSegments * (small.workerSegments > 0 ? 3 : 1) +
+      COUNT_RESERVED_SEGMENTS + small.tableSegments + small.workerSegments;
+    strictEqual(used <= free, true, `${free}`);
+    if (small.workerSegments > 0) {
+      strictEqual(small.workerSegments >= WORKER_SEGMENTS_MIN, true);
+      strictEqual(small.tableSegments >= WORKER_SEGMENTS_MIN, true);
+    }
+  }
+});
+
+Deno.test("workerShouldStart past 4 MiB read, or at once for a file of 8 MiB", () => {
+  strictEqual(workerShouldStart(undefined, 4 * 1024 * 1024), false);
+  strictEqual(workerShouldStart(undefined, 4 * 1024 * 1024 + 1), true);
+  strictEqual(workerShouldStart(8 * 1024 * 1024, 0), true);
+  strictEqual(workerShouldStart(8 * 1024 * 1024 - 1, 0), false);
+});
