@@ -1,10 +1,13 @@
 // deno-lint-ignore-file no-console
+import { availableParallelism } from "node:os";
 import { ExitCode, KiB, MiB, UsageError } from "../base/mod.ts";
 import {
+  autoCountThreads,
   type CaseMode,
   countFormats,
   type CountRequest,
   countWords,
+  preservesCaseByDefault,
   tokenizerKinds,
 } from "../count/mod.ts";
 import type { SpillMode } from "../io/mod.ts";
@@ -51,6 +54,15 @@ function oneOf<T extends string>(
   return text as T;
 }
 
+/** `--threads auto|1|2` (default auto: by the cores this process may use). */
+function threadsValue(values: ParsedValues): { threads: number; threadsAuto: boolean } {
+  const text = stringValue(values, "threads") ?? "auto";
+  if (text === "auto") {
+    return { threads: autoCountThreads(availableParallelism()), threadsAuto: true };
+  }
+  return { threads: integerValue(values, "threads", { min: 1, max: 2 }) ?? 1, threadsAuto: false };
+}
+
 /**
  * Parses `spillway count` arguments.
  *
@@ -62,13 +74,25 @@ export function parseCountArgs(
   argv: readonly string[],
 ): { request: CountCommandRequest; values: ParsedValues } {
   const { values, positionals } = parseBySpec(countSpec, normalizeReportArgs(argv));
-  const tokenizer = oneOf(values, "tokenizer", tokenizerKinds, "words");
+  const tokenizer = oneOf(
+    values,
+    "tokenizer",
+    tokenizerKinds,
+    flagValue(values, "lines") ? "line" : "words",
+  );
+  if (flagValue(values, "lines") && tokenizer !== "line") {
+    throw new UsageError(`--lines counts whole lines; drop --tokenizer ${tokenizer} or --lines`);
+  }
+  const ignoreCase = flagValue(values, "ignore-case");
   const caseMode = oneOf<CaseMode>(
     values,
     "case",
     ["lower", "preserve"],
-    tokenizer === "whitespace" ? "preserve" : "lower",
+    ignoreCase || !preservesCaseByDefault(tokenizer) ? "lower" : "preserve",
   );
+  if (ignoreCase && caseMode !== "lower") {
+    throw new UsageError("--ignore-case means --case lower; drop --case preserve");
+  }
   if (tokenizer === "flink" && caseMode === "preserve") {
     throw new UsageError(
       "The flink tokenizer always lower-cases (Flink's rule); drop --case=preserve",
@@ -102,7 +126,7 @@ export function parseCountArgs(
     tmpDirs: stringList(values, "tmp-dir"),
     spillMode,
     leakDetection: leak,
-    threads: integerValue(values, "threads", { min: 1, max: 2 }) ?? 2,
+    ...threadsValue(values),
     fanInMax: integerValue(values, "fan-in", { min: 2, max: MERGE_INPUTS_MAX }) ?? FAN_IN_DEFAULT,
   };
   if ((request.distinct || request.total) && request.top !== undefined) {

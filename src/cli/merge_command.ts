@@ -85,6 +85,11 @@ async function runMergeSum(values: ParsedValues, inputs: readonly string[]): Pro
     throw new UsageError(`Invalid --format "${format}": use ${countFormats.join(", ")}`);
   }
   const top = integerValue(values, "top", { min: 1 });
+  const minCount = integerValue(values, "min-count", { min: 1 }) ?? 1;
+  const order = stringValue(values, "order") ?? "count";
+  if (order !== "count" && order !== "word") {
+    throw new UsageError(`Invalid --order "${order}": use count, word`);
+  }
   const sizes = stringList(values, "memory");
   const segmentText = stringValue(values, "segment-size");
   const spill = stringValue(values, "spill") ?? "auto";
@@ -117,6 +122,8 @@ async function runMergeSum(values: ParsedValues, inputs: readonly string[]): Pro
     progress: scope.report.progress,
     format: format as CountFormat,
     top,
+    order,
+    minCount,
   });
   const stats = scope.report.stats;
   stats.input.files = inputs.length;

@@ -29,7 +29,8 @@ passes), inside the memory budget.
 
 With --sum, the FILEs hold 'word<TAB>count' lines (count's output, in any order, e.g. partial
 results of several machines): equal words are summed and the result is written like 'spillway
-count' writes it (count descending, ties by word in byte order).`,
+count' writes it (count descending, ties by word in byte order, or --order word). Counts and sums
+are exact up to 2^53 - 1; a larger one is an input error (exit 2).`,
   groups: [
     {
       title: "Ordering (as in spillway sort; the inputs must be sorted the same way)",
@@ -68,13 +69,27 @@ count' writes it (count descending, ties by word in byte order).`,
           type: "value",
           valueName: "FORMAT",
           choices: countFormats,
-          help: "with --sum: tsv (default), csv, json or yaml, as in count",
+          help: "with --sum: tsv (default), csv, json, yaml or uniq, as in count",
+        },
+        {
+          name: "order",
+          type: "value",
+          valueName: "ORDER",
+          choices: ["count", "word"],
+          help:
+            "with --sum: count (default: count descending, then word) or word (byte order), as in count",
         },
         {
           name: "top",
           type: "value",
           valueName: "N",
-          help: "with --sum: only the N most frequent words",
+          help: "with --sum: only the N most frequent words (then in --order)",
+        },
+        {
+          name: "min-count",
+          type: "value",
+          valueName: "N",
+          help: "with --sum: only words whose sum is at least N",
         },
       ],
     },

@@ -3,10 +3,13 @@ import { utf8SequenceLength } from "./tokenizer.ts";
 import { copyBytes } from "./copy_bytes.ts";
 
 /** `--format` of `spillway count`. */
-export type CountFormat = "tsv" | "csv" | "json" | "yaml";
+export type CountFormat = "tsv" | "csv" | "json" | "yaml" | "uniq";
 
 /** All formats, default first. */
-export const countFormats: readonly CountFormat[] = ["tsv", "csv", "json", "yaml"];
+export const countFormats: readonly CountFormat[] = ["tsv", "csv", "json", "yaml", "uniq"];
+
+/** Width of the count column of `uniq -c` (`%7d ` then the line). */
+const UNIQ_COUNT_WIDTH = 7;
 
 /** Where formatted bytes go (an `OutputSink`). */
 export interface ByteSink {
@@ -23,8 +26,10 @@ const BASE64 = new TextEncoder().encode(
  * Writes `(word, count)` pairs in one of the output formats, escaping arbitrary bytes so that
  * every word round-trips (see docs/count.md):
  *
- * - `tsv`: `word<TAB>count`, the word's bytes as they are (no tokenizer puts TAB, CR or LF in
- *   a word, so no escaping is needed).
+ * - `tsv`: `word<TAB>count`, the word's bytes as they are (only the `line` tokenizer can put a
+ *   TAB or CR in a word, never LF; the count follows the last TAB, so no escaping is needed).
+ * - `uniq`: `uniq -c`'s lines byte for byte: the count right-aligned in 7 columns (wider when
+ *   it needs more), a space, the word's bytes as they are.
  * - `csv`: RFC 4180 with a `word,count` header; a word with `,` `"` CR or LF is quoted and its
  *   quotes doubled; other bytes (invalid UTF-8 too) are written as they are.
  * - `json`: an array of `{"word": ..., "count": N}` objects, one per line. Control characters
@@ -91,6 +96,12 @@ export class CountFormatter {
         this.#raw(bytes, byteOffset, byteLength);
         this.#byte(9);
         this.#number(count);
+        this.#byte(10);
+        break;
+      case "uniq":
+        this.#numberPadded(count, UNIQ_COUNT_WIDTH);
+        this.#byte(0x20);
+        this.#raw(bytes, byteOffset, byteLength);
         this.#byte(10);
         break;
       case "csv":
@@ -185,6 +196,13 @@ export class CountFormatter {
       rest = next;
     } while (rest > 0);
     this.#length += digits;
+  }
+
+  #numberPadded(count: number, width: number): void {
+    let digits = 1;
+    for (let rest = count; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
+    for (let pad = digits; pad < width; pad += 1) this.#byte(0x20);
+    this.#number(count);
   }
 
   #csvField(bytes: Uint8Array, byteOffset: number, byteLength: number): void {

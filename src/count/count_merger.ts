@@ -1,7 +1,7 @@
 import { assert } from "../base/mod.ts";
 import { compareBytes, type MemoryManager, type MemoryReservation } from "../memory/mod.ts";
 import { LoserTree, type RecordCursor } from "../sort/mod.ts";
-import { readCount, writeCount } from "./count_table.ts";
+import { exactSum, readCount, writeCount } from "./count_table.ts";
 import { copyBytes } from "./copy_bytes.ts";
 
 /** Receives merged records; may return a promise when it must wait for I/O. */
@@ -136,7 +136,7 @@ export async function mergeSummingCounts(
         compareBytes(word, 0, wordLength, source.recordBytes, source.recordOffset, wordLength) !==
           0
       ) break;
-      count += readCount(source.recordBytes, source.recordOffset + wordLength);
+      count = exactSum(count, readCount(source.recordBytes, source.recordOffset + wordLength));
       more = source.next();
       if (more instanceof Promise) more = await more;
       tree.replaceTop(!more);

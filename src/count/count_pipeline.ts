@@ -35,6 +35,8 @@ export interface CountRequest {
   leakDetection: LeakDetectionLevel;
   /** `--threads`: 1, or 2 to count on a Worker too. */
   threads: number;
+  /** Whether `threads` came from `--threads auto` (the Worker then starts on larger inputs). */
+  threadsAuto?: boolean;
   /** `--fan-in`. */
   fanInMax: number;
 }
@@ -93,6 +95,7 @@ export async function countWords(
       caseMode: request.caseMode,
       tablePages: plan.tableSegments,
       fanInMax: request.fanInMax,
+      progress,
     });
     feeder = new ChunkFeeder(counter, plan, request, context);
     let inputBytes = 0;
@@ -158,7 +161,11 @@ class ChunkFeeder {
       if (chunk === undefined) break;
       if (
         this.#plan.workerSegments > 0 && this.#worker === undefined &&
-        workerShouldStart(reader.totalBytes, bytesBefore + reader.bytesRead)
+        workerShouldStart(
+          reader.totalBytes,
+          bytesBefore + reader.bytesRead,
+          this.#request.threadsAuto === true,
+        )
       ) {
         this.#startWorker();
       }

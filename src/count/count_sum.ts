@@ -8,8 +8,8 @@ import { WordCounter, type WordCountStats } from "./word_counter.ts";
 const NEWLINE = 10;
 const TAB = 9;
 const DIGIT_0 = 48;
-/** Most digits of a count (2^53 - 1 has 16). */
-const COUNT_DIGITS_MAX = 16;
+/** {@linkcode parseCount}'s answer for plain digits beyond 2^53 - 1. */
+export const COUNT_TOO_LARGE = -2;
 /** Bytes of a bad line quoted in the error message. */
 const PREVIEW_BYTES = 40;
 
@@ -25,6 +25,10 @@ export interface SumCountsOptions {
   format: CountFormat;
   /** Only the N most frequent words. */
   top: number | undefined;
+  /** `count` (default): count descending, then word; `word`: byte order of words. */
+  order?: "count" | "word";
+  /** Drop words whose sum is smaller (default 1). */
+  minCount?: number;
 }
 
 /** What a sum did. */
@@ -38,13 +42,16 @@ export interface SumCountsResult extends WordCountStats {
 /**
  * The reduce side of a split count (`spillway merge --sum`): reads `word<TAB>count` lines (in
  * any order), sums equal words in count's hash table (spilling inside the budget, merging the
- * runs with the summing merge) and writes them like count: count descending, ties by word.
+ * runs with the summing merge) and writes them like count: count descending, ties by word (or
+ * in word order), with count's `--top` and `--min-count`. Counts are exact to 2^53 - 1: a larger
+ * count on a line, or a sum that passes it, is an {@linkcode InputError} (exit 2).
  *
  * @param inputs The partial results.
  * @param output The target, or undefined for stdout.
  * @param options Budget, io, progress, format and top N.
  * @returns The counters.
- * @throws {InputError} On a line that is not `word<TAB>count` with a count from 1.
+ * @throws {InputError} On a line that is not `word<TAB>count` with a count from 1, or a count
+ *   or sum beyond 2^53 - 1.
  */
 export async function sumCounts(
   inputs: readonly string[],
@@ -67,6 +74,7 @@ export async function sumCounts(
       tokenizer: "whitespace",
       tablePages: plan.tableSegments,
       spillPrefix: "merge-sum",
+      progress,
     });
     let inputLines = 0;
     let inputBytes = 0;
@@ -87,7 +95,11 @@ export async function sumCounts(
     const begun = formatter.begin();
     if (begun) await begun;
     await counter.finish(
-      { order: "count", ...(options.top === undefined ? {} : { top: options.top }) },
+      {
+        order: options.order ?? "count",
+        minCount: options.minCount ?? 1,
+        ...(options.top === undefined ? {} : { top: options.top }),
+      },
       (bytes, offset, length, count) => formatter.word(bytes, offset, length, count),
     );
     const ended = formatter.end();
@@ -126,8 +138,10 @@ async function addCountedLines(
     while (lineStart < chunk.length) {
       const lineEnd = chunk.indexOf(NEWLINE, lineStart);
       lineNumber += 1;
+      // The count follows the last TAB; the word before it may be empty (count --lines).
       const tab = lineEnd > lineStart ? chunk.lastIndexOf(TAB, lineEnd - 1) : -1;
-      const count = tab > lineStart ? parseCount(chunk, tab + 1, lineEnd) : -1;
+      const count = tab >= lineStart ? parseCount(chunk, tab + 1, lineEnd) : -1;
+      if (count === COUNT_TOO_LARGE) throw tooLarge(path, lineNumber, chunk, tab + 1, lineEnd);
       if (count < 1) throw badLine(path, lineNumber, chunk, lineStart, lineEnd);
       const pending = counter.addCounted(chunk, lineStart, tab - lineStart, count);
       if (pending) await pending;
@@ -140,7 +154,8 @@ async function addCountedLines(
 }
 
 /**
- * The decimal count in `bytes[from, end)`, or -1 if it is not 1 to 2^53 - 1 in plain digits.
+ * The decimal count in `bytes[from, end)`: -1 if it is not plain digits,
+ * {@linkcode COUNT_TOO_LARGE} if they pass 2^53 - 1.
  *
  * @param bytes The line's storage.
  * @param from First digit.
@@ -154,17 +169,36 @@ async function addCountedLines(
  * const bytes = new TextEncoder().encode("the\t42");
  * strictEqual(parseCount(bytes, 4, 6), 42);
  * strictEqual(parseCount(bytes, 0, 3), -1);
+ * const huge = new TextEncoder().encode("18446744073709551615");
+ * strictEqual(parseCount(huge, 0, huge.length), -2);
  * ```
  */
 export function parseCount(bytes: Uint8Array, from: number, end: number): number {
-  if (end <= from || end - from > COUNT_DIGITS_MAX) return -1;
+  if (end <= from) return -1;
   let value = 0;
   for (let index = from; index < end; index += 1) {
     const digit = bytes[index]! - DIGIT_0;
     if (digit < 0 || digit > 9) return -1;
+    // Past 2^53 the value is inexact, but then only "too large" matters (leading zeros are
+    // fine).
     value = value * 10 + digit;
   }
-  return Number.isSafeInteger(value) ? value : -1;
+  return Number.isSafeInteger(value) ? value : COUNT_TOO_LARGE;
+}
+
+function tooLarge(
+  path: string,
+  lineNumber: number,
+  chunk: Uint8Array,
+  from: number,
+  end: number,
+): InputError {
+  const digits = new TextDecoder().decode(
+    chunk.subarray(from, Math.min(end, from + PREVIEW_BYTES)),
+  );
+  return new InputError(
+    `Cannot sum ${path} line ${lineNumber}: count ${digits} passes 2^53 - 1 (${Number.MAX_SAFE_INTEGER}), the largest count spillway sums exactly`,
+  );
 }
 
 function badLine(

@@ -1,4 +1,4 @@
-import { assert } from "../base/mod.ts";
+import { assert, InputError } from "../base/mod.ts";
 import type { BuddyAllocator, BuddyBlock, MemoryManager, SegmentLease } from "../memory/mod.ts";
 import { hashBytes } from "./hash_bytes.ts";
 import type { TokenSink } from "./tokenizer.ts";
@@ -169,7 +169,7 @@ export class CountTable implements TokenSink {
     byteLength: number,
     hash: number = hashBytes(bytes, byteOffset, byteLength) | 0,
   ): boolean {
-    return this.#add(bytes, byteOffset, byteLength, 1, hash);
+    return this.#add(bytes, byteOffset, byteLength, 1, hash, false);
   }
 
   /**
@@ -188,15 +188,18 @@ export class CountTable implements TokenSink {
       byteLength,
       count,
       hashBytes(bytes, byteOffset, byteLength) | 0,
+      true,
     );
   }
 
+  /** `counted`: a count from outside (checked sum), not one token (a plain increment). */
   #add(
     bytes: Uint8Array,
     byteOffset: number,
     byteLength: number,
     count: number,
     hash: number,
+    counted: boolean,
   ): boolean {
     if (this.#sorted || this.#closed) {
       assert(false, "CountTable.add after sort() or close(): reset() first");
@@ -218,8 +221,8 @@ export class CountTable implements TokenSink {
           equalBytes(page, recordOffset + HEADER_BYTES, bytes, byteOffset, byteLength)
         ) {
           const countOffset = recordOffset + HEADER_BYTES + byteLength;
-          if (count === 1) incrementCount(page, countOffset);
-          else writeCount(page, countOffset, readCount(page, countOffset) + count);
+          if (!counted) incrementCount(page, countOffset);
+          else writeCount(page, countOffset, exactSum(readCount(page, countOffset), count));
           this.#tokenCount += count;
           return true;
         }
@@ -228,7 +231,9 @@ export class CountTable implements TokenSink {
     }
     // Insert: first make sure the bucket array has room, then the record area.
     if (this.#entryCount + 1 > this.#growLimit) {
-      if (this.#growBuckets()) return this.#add(bytes, byteOffset, byteLength, count, hash);
+      if (this.#growBuckets()) {
+        return this.#add(bytes, byteOffset, byteLength, count, hash, counted);
+      }
       if (this.#entryCount + 1 > this.#hardLimit) return false;
     }
     const address = this.#appendRecord(bytes, byteOffset, byteLength, count);
@@ -665,6 +670,25 @@ function readU32(bytes: Uint8Array, offset: number): number {
  */
 export function readCount(bytes: Uint8Array, offset: number): number {
   return readU32(bytes, offset) * 0x1_0000_0000 + readU32(bytes, offset + 4);
+}
+
+/**
+ * `a + b` for two counts, or an {@linkcode InputError} when the sum passes 2^53 - 1, the
+ * largest count a double holds exactly (only `merge --sum` of huge partial counts gets there).
+ *
+ * @param a A count.
+ * @param b Another count.
+ * @returns The exact sum.
+ * @throws {InputError} If the sum is beyond `Number.MAX_SAFE_INTEGER`.
+ */
+export function exactSum(a: number, b: number): number {
+  const sum = a + b;
+  if (sum > Number.MAX_SAFE_INTEGER) {
+    throw new InputError(
+      `Cannot sum the counts of one word: ${a} + ${b} passes 2^53 - 1 (${Number.MAX_SAFE_INTEGER}), the largest count spillway sums exactly`,
+    );
+  }
+  return sum;
 }
 
 /**

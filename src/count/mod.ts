@@ -16,12 +16,20 @@ export type { CountTableOptions, CountTableOrder } from "./count_table.ts";
 export { CountTable, readCount, writeCount } from "./count_table.ts";
 export { hashBytes } from "./hash_bytes.ts";
 export type { CaseMode, TokenizerKind, TokenizerOptions, TokenSink } from "./tokenizer.ts";
-export { Tokenizer, tokenizerKinds, utf8SequenceLength } from "./tokenizer.ts";
+export {
+  preservesCaseByDefault,
+  Tokenizer,
+  tokenizerKinds,
+  utf8SequenceLength,
+} from "./tokenizer.ts";
 export { TopHeap } from "./top_heap.ts";
 export type { CountFinishOptions, WordCounterOptions, WordCountStats } from "./word_counter.ts";
 export { WordCounter } from "./word_counter.ts";
 export type { CountPlan, CountPlanOptions } from "./count_plan.ts";
 export {
+  AUTO_WORKER_LARGE_INPUT_BYTES,
+  AUTO_WORKER_START_BYTES,
+  autoCountThreads,
   COUNT_INPUT_CHUNK_BYTES,
   COUNT_RESERVED_SEGMENTS,
   planCount,

@@ -9,10 +9,23 @@ import {
 import { hashBytes } from "./hash_bytes.ts";
 
 /** The tokenizers of `spillway count --tokenizer`. */
-export type TokenizerKind = "words" | "letters" | "flink" | "whitespace";
+export type TokenizerKind = "words" | "letters" | "flink" | "whitespace" | "line";
 
 /** All tokenizer names, default first. */
-export const tokenizerKinds: readonly TokenizerKind[] = ["words", "letters", "flink", "whitespace"];
+export const tokenizerKinds: readonly TokenizerKind[] = [
+  "words",
+  "letters",
+  "flink",
+  "whitespace",
+  "line",
+];
+
+/** The tokenizers that keep case unless told otherwise. */
+export function preservesCaseByDefault(kind: TokenizerKind): boolean {
+  return kind === "whitespace" || kind === "line";
+}
+
+const NEWLINE = 10;
 
 /** `--case`: keep tokens as they are or fold them to lower case. */
 export type CaseMode = "preserve" | "lower";
@@ -35,7 +48,7 @@ export interface TokenSink {
 export interface TokenizerOptions {
   /** Which rule (default `words`). */
   kind?: TokenizerKind;
-  /** Case folding (default `lower`, except `preserve` for `whitespace`). */
+  /** Case folding (default `lower`, except `preserve` for `whitespace` and `line`). */
   caseMode?: CaseMode;
 }
 
@@ -74,6 +87,8 @@ const SCRATCH_BYTES_INITIAL = 4096;
  *   splits). Non-ASCII separates, except U+212A KELVIN SIGN and U+0130, whose Java lower
  *   case is ASCII (`k`, `i`).
  * - `whitespace`: runs of bytes other than space, `\t \n \v \f \r`.
+ * - `line`: each whole line without its `\n` (empty lines too; bytes as they are, invalid
+ *   UTF-8 included), like `sort | uniq -c`. Lower case folds ASCII `A-Z` only.
  *
  * Tokens never span calls: callers pass whole lines.
  *
@@ -110,7 +125,8 @@ export class Tokenizer {
    */
   constructor(options: TokenizerOptions = {}) {
     this.kind = options.kind ?? "words";
-    this.caseMode = options.caseMode ?? (this.kind === "whitespace" ? "preserve" : "lower");
+    this.caseMode = options.caseMode ??
+      (preservesCaseByDefault(this.kind) ? "preserve" : "lower");
     this.#lower = this.caseMode === "lower";
     if (this.kind === "words") unicodeTables();
   }
@@ -141,6 +157,8 @@ export class Tokenizer {
         return this.#scanFlink(bytes, from, end, sink);
       case "whitespace":
         return this.#scanWhitespace(bytes, from, end, sink);
+      case "line":
+        return this.#scanLines(bytes, from, end, sink);
     }
   }
 
@@ -241,6 +259,20 @@ export class Tokenizer {
       scratch[j] = byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte;
     }
     return this.#emitAscii(scratch, 0, length, false, sink, hashBytes(scratch, 0, length) | 0);
+  }
+
+  #scanLines(bytes: Uint8Array, from: number, end: number, sink: TokenSink): number {
+    // A line is everything up to its newline; bytes after the last newline of the range
+    // (a final line without one) are a line too.
+    const fold = this.#lower;
+    let start = from;
+    while (start < end) {
+      let stop = bytes.indexOf(NEWLINE, start);
+      if (stop === -1 || stop >= end) stop = end;
+      if (!this.#emitAsciiHashing(bytes, start, stop, fold, sink)) return start;
+      start = stop + 1;
+    }
+    return end;
   }
 
   #scanFlink(bytes: Uint8Array, from: number, end: number, sink: TokenSink): number {

@@ -1,4 +1,11 @@
-import { assert, ResourceError } from "../base/mod.ts";
+import {
+  assert,
+  type ProgressPhase,
+  type ProgressPhaseName,
+  type ProgressSink,
+  ResourceError,
+  silentProgress,
+} from "../base/mod.ts";
 import { BuddyAllocator, type BuddyStats, type MemoryManager } from "../memory/mod.ts";
 import type { IoManager, RunReader, RunWriter, SpillRun } from "../io/mod.ts";
 import {
@@ -35,6 +42,11 @@ export interface WordCounterOptions {
   spillPrefix?: string;
   /** Most runs merged at once (default 128, the tool's; lowered to what the budget allows). */
   fanInMax?: number;
+  /**
+   * Where the merge phases report (`merge` with the run bytes to read, then `write`); the
+   * caller reports the counting itself. Default: nowhere.
+   */
+  progress?: ProgressSink;
 }
 
 /** What {@linkcode WordCounter.finish} emits and in which order. */
@@ -59,6 +71,8 @@ export interface WordCountStats {
   wordRuns: number;
   /** Words longer than a page, spilled as runs of their own. */
   longWords: number;
+  /** Bytes of the longest of those words (0: none); merges budget their readers by it. */
+  longWordBytesMax: number;
   /** Runs spilled by the count-order sort (second phase). */
   countOrderRuns: number;
   /** Intermediate merges (fan-in exceeded). */
@@ -82,6 +96,8 @@ const SCRATCH_PAGES = 1;
  */
 const PAGES_MIN = 14;
 const COUNT_BYTES = 8;
+/** Merges report progress in steps of this many record bytes (not per record). */
+const PROGRESS_STEP_BYTES = 256 * 1024;
 
 /**
  * Counts words in managed memory: tokenizes chunks into a binary {@linkcode CountTable},
@@ -136,6 +152,8 @@ export class WordCounter implements TokenSink {
   /** Runs of another counter (not ours to delete). */
   #foreignRuns: SpillRun[] = [];
   #fanInMax: number;
+  #progress: ProgressSink;
+  #progressPending = 0;
 
   /**
    * Makes a counter: reserves the bucket arena and sets the table size.
@@ -150,6 +168,7 @@ export class WordCounter implements TokenSink {
     this.#io = io;
     this.#prefix = options.spillPrefix ?? "count";
     this.#fanInMax = Math.max(2, options.fanInMax ?? FAN_IN_DEFAULT);
+    this.#progress = options.progress ?? silentProgress;
     const tokenizerOptions: { kind?: TokenizerKind; caseMode?: CaseMode } = {};
     if (options.tokenizer !== undefined) tokenizerOptions.kind = options.tokenizer;
     if (options.caseMode !== undefined) tokenizerOptions.caseMode = options.caseMode;
@@ -178,6 +197,7 @@ export class WordCounter implements TokenSink {
       invalidUtf8Bytes: 0,
       wordRuns: 0,
       longWords: 0,
+      longWordBytesMax: 0,
       countOrderRuns: 0,
       intermediateMerges: 0,
       tableGrowths: 0,
@@ -210,6 +230,7 @@ export class WordCounter implements TokenSink {
     // Longer than a page: park it as [length u32][word][count u64] and spill it as a run of
     // its own after this chunk (straight from the stash).
     const at = this.#longUsed;
+    if (byteLength > this.#stats.longWordBytesMax) this.#stats.longWordBytesMax = byteLength;
     const stash = this.#long.ensure(at + 4 + byteLength + COUNT_BYTES);
     new DataView(stash.buffer).setUint32(at, byteLength);
     stash.set(bytes.subarray(byteOffset, byteOffset + byteLength), at + 4);
@@ -385,6 +406,7 @@ export class WordCounter implements TokenSink {
     this.#foreignInvalidBytes += stats.invalidUtf8Bytes;
     this.#stats.wordRuns += stats.wordRuns;
     this.#stats.longWords += stats.longWords;
+    this.#stats.longWordBytesMax = Math.max(this.#stats.longWordBytesMax, stats.longWordBytesMax);
     this.#stats.intermediateMerges += stats.intermediateMerges;
     this.#stats.tableGrowths += stats.tableGrowths;
   }
@@ -397,10 +419,15 @@ export class WordCounter implements TokenSink {
    */
   async finish(options: CountFinishOptions, emit: RecordEmitter): Promise<void> {
     assert(!this.#closed && this.#table !== undefined, "WordCounter.finish twice or after close");
+    await this.#finishCounts(options, emit);
+    this.#flushProgress();
+  }
+
+  async #finishCounts(options: CountFinishOptions, emit: RecordEmitter): Promise<void> {
     await this.#flushLongWords();
     await this.#absorbForeignRuns();
     const minCount = options.minCount ?? 1;
-    const table = this.#table;
+    const table = this.#table!;
     if (this.#runs.length === 0) {
       // Everything fits: sort the table in the order asked, no I/O, no heap.
       this.#stats.tokens += table.tokenCount;
@@ -413,8 +440,10 @@ export class WordCounter implements TokenSink {
         table.limitSorted(kept);
         if (options.order === "word") table.sort("word");
       }
+      this.#beginPhase("write", []);
       while (table.nextSorted()) {
         const count = table.count;
+        this.#tick(table.recordLength);
         if (count < minCount) continue;
         this.#stats.distinctWords += 1;
         const pending = emit(
@@ -499,9 +528,13 @@ export class WordCounter implements TokenSink {
   /** Merges the word runs (and the table, when readers fit beside it), summing counts. */
   async #mergeWords(emit: RecordEmitter): Promise<void> {
     const table = this.#table!;
+    // A word longer than a page straddles blocks: its reader and the summing scratch need
+    // that many pages more.
+    const extra = this.#longWordPages();
+    const readerPages = READER_PAGES + extra;
+    const fixedPages = WRITER_PAGES + SCRATCH_PAGES + 2 * extra;
     const keepTable = !this.#tableClosed && this.#runs.length + 1 <= this.#fanInMax &&
-      (this.#runs.length + 1) * READER_PAGES + WRITER_PAGES + SCRATCH_PAGES <=
-        this.#memory.freePages;
+      (this.#runs.length + 1) * readerPages + fixedPages <= this.#memory.freePages;
     if (!keepTable) {
       if (!this.#tableClosed) await this.#spillTable();
       this.#closeTable();
@@ -509,11 +542,9 @@ export class WordCounter implements TokenSink {
       this.#stats.tokens += table.tokenCount;
       if (table.entryCount > 0) table.sort("word");
     }
-    const fanIn = affordableFanIn(
-      this.#memory.freePages,
-      WRITER_PAGES + SCRATCH_PAGES,
-      this.#fanInMax,
-    );
+    const fanIn = extra === 0
+      ? affordableFanIn(this.#memory.freePages, fixedPages, this.#fanInMax)
+      : Math.min(this.#fanInMax, Math.floor((this.#memory.freePages - fixedPages) / readerPages));
     if (fanIn < 2) {
       throw new ResourceError(
         `Cannot merge ${this.#runs.length} count runs with ${this.#memory.freePages} free segments: need ${
@@ -522,15 +553,50 @@ export class WordCounter implements TokenSink {
       );
     }
     await this.#reduceRuns(this.#runs, fanIn - (keepTable ? 1 : 0), true);
+    this.#beginPhase("merge", this.#runs);
     const readers = await this.#openReaders(this.#runs);
     try {
       const sources: RecordCursor[] = [...readers];
       if (keepTable && table.entryCount > 0) sources.push(table);
-      await mergeSummingCounts(sources, this.#scratch, emit);
+      await mergeSummingCounts(sources, this.#scratch, (bytes, offset, length, count) => {
+        this.#tick(length + COUNT_BYTES);
+        return emit(bytes, offset, length, count);
+      });
     } finally {
       await this.#closeReaders(readers);
     }
     for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run);
+  }
+
+  /** Starts a progress phase over `runs` (their bytes are the phase's total). */
+  #beginPhase(name: ProgressPhaseName, runs: readonly SpillRun[], pass?: number): void {
+    this.#flushProgress();
+    const phase: ProgressPhase = { name };
+    // Without runs (an in-memory table) the total is not known up front.
+    if (runs.length > 0) phase.totalBytes = runs.reduce((sum, run) => sum + run.byteLength, 0);
+    if (pass !== undefined) phase.pass = pass;
+    this.#progress.phase(phase);
+  }
+
+  /** Reports the bytes not reported yet to the current phase. */
+  #flushProgress(): void {
+    if (this.#progressPending > 0) this.#progress.advance(this.#progressPending);
+    this.#progressPending = 0;
+  }
+
+  /** Adds merged record bytes to the phase, reporting every {@linkcode PROGRESS_STEP_BYTES}. */
+  #tick(byteCount: number): void {
+    this.#progressPending += byteCount;
+    if (this.#progressPending >= PROGRESS_STEP_BYTES) {
+      this.#progress.advance(this.#progressPending);
+      this.#progressPending = 0;
+    }
+  }
+
+  /** Pages a word longer than a page adds to a merge reader (0 when none was spilled). */
+  #longWordPages(): number {
+    const longest = this.#stats.longWordBytesMax;
+    return longest === 0 ? 0 : Math.ceil((longest + COUNT_BYTES) / this.#memory.segmentBytes);
   }
 
   /** Merges until at most `fanIn` runs are left; each pass merges the oldest `fanIn` runs. */
@@ -539,16 +605,19 @@ export class WordCounter implements TokenSink {
     assert(fanIn >= 2, `fan-in ${fanIn} < 2`);
     while (runs.length > fanIn) {
       const group = runs.splice(0, fanIn);
+      this.#beginPhase("merge", group, this.#stats.intermediateMerges + 1);
       const readers = await this.#openReaders(group);
       try {
         await this.#writeRun(async (writer) => {
           if (summing) {
             await mergeSummingCounts(readers, this.#scratch, (bytes, offset, length, count) => {
+              this.#tick(length + COUNT_BYTES);
               writeCount(bytes, offset + length, count); // the scratch has room for the count
               return writer.writeRecord(bytes, offset, length + COUNT_BYTES);
             });
           } else {
             await mergeRecords(readers, (bytes, offset, length) => {
+              this.#tick(length);
               return writer.writeRecord(bytes, offset, length);
             });
           }
@@ -602,7 +671,14 @@ export class WordCounter implements TokenSink {
       // writers: the count-order spills and the floor run, which has no write-behind).
       const freePages = this.#memory.freePages - WRITER_PAGES - 1 - SCRATCH_PAGES;
       const tablePages = Math.max(2, Math.floor(freePages / 2));
-      const fanIn = Math.max(2, affordableFanIn(freePages, tablePages, this.#fanInMax));
+      const extra = this.#longWordPages();
+      const fanIn = Math.max(
+        2,
+        Math.min(
+          this.#fanInMax,
+          Math.floor((freePages - tablePages - 2 * extra) / (READER_PAGES + extra)),
+        ),
+      );
       if (fanIn * READER_PAGES + 1 > freePages) {
         throw new ResourceError(
           `Cannot sort counts with ${this.#memory.freePages} free segments: need ${
@@ -611,6 +687,7 @@ export class WordCounter implements TokenSink {
         );
       }
       await this.#reduceRuns(this.#runs, fanIn, true);
+      this.#beginPhase("merge", this.#runs);
       const readers = await this.#openReaders(this.#runs);
       try {
         // Readers reserve a straddle scratch page lazily: keep one per reader free.
@@ -636,6 +713,7 @@ export class WordCounter implements TokenSink {
             // The merge scratch holds the current word while the table spills: records are
             // encoded in a buffer of their own.
             await mergeSummingCounts(readers, this.#scratch, (bytes, offset, length, count) => {
+              this.#tick(length + COUNT_BYTES);
               if (count < floorCount) return undefined;
               if (count === floorCount) {
                 writeCount(bytes, offset + length, count); // the scratch has room for it
@@ -651,7 +729,7 @@ export class WordCounter implements TokenSink {
         await this.#closeReaders(readers);
       }
       for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run);
-      await this.#emitCountOrder(phase2, countRuns, emit);
+      await this.#emitCountOrder(phase2, countRuns, emit, floorRuns);
       phase2 = undefined;
       // Then the floor words, in word order.
       const floorReaders = await this.#openReaders(floorRuns);
@@ -661,6 +739,7 @@ export class WordCounter implements TokenSink {
           let more = reader.next();
           if (more instanceof Promise) more = await more;
           if (!more) break;
+          this.#tick(reader.recordLength);
           const pending = emit(
             reader.recordBytes,
             reader.recordOffset,
@@ -711,11 +790,14 @@ export class WordCounter implements TokenSink {
     table: CountTable,
     countRuns: SpillRun[],
     emit: RecordEmitter,
+    floorRuns: readonly SpillRun[],
   ): Promise<void> {
     try {
       if (countRuns.length === 0) {
         table.sort("count");
+        this.#beginPhase("write", floorRuns);
         while (table.nextSorted()) {
+          this.#tick(table.recordLength);
           const pending = emit(
             table.recordBytes,
             table.recordOffset,
@@ -730,15 +812,21 @@ export class WordCounter implements TokenSink {
     } finally {
       table.close();
     }
-    const fanIn2 = affordableFanIn(
-      this.#memory.freePages,
-      WRITER_PAGES + SCRATCH_PAGES,
+    const extra2 = this.#longWordPages();
+    const fanIn2 = Math.min(
       this.#fanInMax,
+      Math.floor(
+        (this.#memory.freePages - WRITER_PAGES - SCRATCH_PAGES - 2 * extra2) /
+          (READER_PAGES + extra2),
+      ),
     );
     await this.#reduceRuns(countRuns, Math.max(2, fanIn2), false);
+    // The last phase writes these runs, then the floor run.
+    this.#beginPhase("write", [...countRuns, ...floorRuns]);
     const finalReaders = await this.#openReaders(countRuns);
     try {
       await mergeRecords(finalReaders, (bytes, offset, length) => {
+        this.#tick(length);
         const count = decodeCountOrderCount(bytes, offset);
         return emit(bytes, offset + COUNT_BYTES, length - COUNT_BYTES, count);
       });

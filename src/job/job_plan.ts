@@ -1,5 +1,5 @@
 import { formatBytes, parseByteSize } from "../base/mod.ts";
-import { planCount, WORKER_START_BYTES } from "../count/mod.ts";
+import { AUTO_WORKER_LARGE_INPUT_BYTES, planCount, WORKER_START_BYTES } from "../count/mod.ts";
 import { SEGMENT_BYTES_DEFAULT } from "../memory/mod.ts";
 import {
   affordableFanIn,
@@ -290,8 +290,6 @@ function countEstimate(context: StepContext): StepEstimate {
   const { step, inputBytes, segmentBytes, pages } = context;
   const plan = planCount({ totalSegments: pages, freeSegments: pages, segmentBytes, threads: 1 });
   const tableBytes = Math.max(0, plan.tableSegments) * segmentBytes;
-  const worker = (inputBytes ?? 0) > WORKER_START_BYTES &&
-    !step.options.some((option) => option.key === "threads" && option.value === "1");
   return {
     fanIn: context.mergeFanIn,
     expectedRuns: inputBytes === 0 ? 0 : undefined,
@@ -300,7 +298,7 @@ function countEstimate(context: StepContext): StepEstimate {
     summary: `${context.inputText}${recordsText(context)}; ${context.budgetText}; hash table of ${
       formatBytes(tableBytes)
     }${
-      worker ? " (about half of it once the counting Worker starts, past 4 MiB)" : ""
+      workerNote(step.options, inputBytes ?? 0)
     }: runs depend on the distinct words (0 when they fit)`,
   };
 }
@@ -345,4 +343,24 @@ function sizeOption(step: JobStep, key: string): number | undefined {
   } catch {
     return undefined; // the command reports a bad size when it runs
   }
+}
+
+/**
+ * The dry run's note on the counting Worker: with `threads: 2` it starts past 4 MiB; by
+ * default (`auto`) from 32 MiB inputs when two cores are free to use (the run decides).
+ */
+function workerNote(
+  options: ReadonlyArray<{ key: string; value: unknown }>,
+  inputBytes: number,
+): string {
+  const threads = options.find((option) => option.key === "threads")?.value;
+  if (threads === "1" || threads === 1) return "";
+  if (threads === "2" || threads === 2) {
+    return inputBytes > WORKER_START_BYTES
+      ? " (about half of it once the counting Worker starts, past 4 MiB)"
+      : "";
+  }
+  return inputBytes >= AUTO_WORKER_LARGE_INPUT_BYTES
+    ? " (about half of it once the counting Worker starts, from 32 MiB with two cores)"
+    : "";
 }

@@ -337,3 +337,53 @@ Deno.test("WordCounter merges or absorbs another counter's runs (the Worker spli
     otherMemory.assertAllReleased();
   }
 });
+
+Deno.test("WordCounter reports progress in every merge phase (no frozen merge line)", async () => {
+  // Many distinct words in a small budget: the table spills, runs merge in several passes
+  // (fan-in 2), and the count order sorts through a second phase.
+  let text = "";
+  for (let i = 0; i < 40000; i += 1) text += `w${i % 15000} x${i % 7}\n`;
+  const bytes = encoder.encode(text);
+  for (const order of ["count", "word"] as const) {
+    const tmp = await Deno.makeTempDir({ prefix: "spillway-count-progress-" });
+    const memory = new MemoryManager({ budgetBytes: 256 * KIB, segmentBytes: 4 * KIB });
+    const io = await IoManager.open({ memory, tmpDirs: [tmp], handleSignals: false });
+    const phases: Array<{ name: string; totalBytes: number | undefined; advanced: number }> = [];
+    const progress = {
+      phase(phase: { name: string; totalBytes?: number }) {
+        phases.push({ name: phase.name, totalBytes: phase.totalBytes, advanced: 0 });
+      },
+      advance(byteCount: number) {
+        ok(byteCount > 0);
+        phases.at(-1)!.advanced += byteCount;
+      },
+      finish() {},
+    };
+    const counter = new WordCounter(memory, io, { tokenizer: "words", fanInMax: 2, progress });
+    try {
+      for (let at = 0; at < bytes.length;) {
+        const end = bytes.indexOf(10, Math.min(bytes.length - 1, at + 8 * KIB)) + 1;
+        const pending = counter.addChunk(bytes, at, end);
+        if (pending) await pending;
+        at = end;
+      }
+      let emitted = 0;
+      await counter.finish({ order }, () => {
+        emitted += 1;
+        return undefined;
+      });
+      strictEqual(emitted, 15007);
+      ok(counter.stats.intermediateMerges > 0, "several merge passes");
+      ok(phases.some((phase) => phase.name === "merge"), JSON.stringify(phases));
+      for (const phase of phases) {
+        ok(phase.advanced > 0, `phase ${phase.name} moved: ${JSON.stringify(phases)}`);
+        if (phase.totalBytes !== undefined) ok(phase.advanced <= phase.totalBytes);
+      }
+    } finally {
+      await counter.close();
+      await io.close();
+      await Deno.remove(tmp, { recursive: true });
+    }
+    memory.assertAllReleased();
+  }
+});
