@@ -249,7 +249,12 @@ export class CountTable implements TokenSink {
       const segment = lease.segments[0]!;
       this.#leases.push(lease);
       this.#currentBytes = segment.bytes;
-      this.#currentWords = new Uint32Array(segment.bytes.buffer);
+      const pageBytes = segment.bytes;
+      this.#currentWords = new Uint32Array(
+        pageBytes.buffer,
+        pageBytes.byteOffset,
+        pageBytes.byteLength >>> 2,
+      );
       this.#pageBytes.push(this.#currentBytes);
       this.#pageWords.push(this.#currentWords);
       this.#currentPage = this.#leases.length - 1;

@@ -1,16 +1,17 @@
 /**
- * The count Worker: counts the chunks the main thread hands it (moved in and out with
- * transfer lists) in its own {@linkcode WordCounter}, with its own memory budget (a share
- * the main thread reserved) and its own {@linkcode IoManager} in the same temp directories.
+ * The count Worker: counts the chunks the main thread lends it (segments of the shared
+ * memory, by offset) in its own {@linkcode WordCounter}, with its own memory manager over
+ * the range of the shared memory the main thread lent it (its budget share), and its own
+ * {@linkcode IoManager} in the same temp directories.
  * At the end it spills its table and hands its word-sorted runs to the main thread's merge,
  * and deletes them when told to close.
  *
  * Protocol (main -> worker / worker -> main):
  * ```
  * init {options}          -> ready | failed
- * chunk {buffer, length}  -> chunk-done {buffer}         (the buffer comes back)
+ * chunk {offset, length}  -> chunk-done {offset}         (the chunk segment comes back)
  * finish                  -> runs {runs, stats} | failed
- * close                   -> closed {leaks}              (files deleted, memory checked)
+ * close                   -> closed {leaks, written}     (files deleted, memory checked)
  * ```
  *
  * @module
@@ -22,7 +23,11 @@ import { WordCounter, type WordCountStats } from "./word_counter.ts";
 
 /** How the Worker sets itself up. */
 export interface CountWorkerInit {
-  /** The Worker's budget share in bytes. */
+  /** The main thread's shared memory. */
+  memory: WebAssembly.Memory;
+  /** Where the Worker's share starts in it. */
+  byteOffset: number;
+  /** The Worker's budget share in bytes (whole pages). */
   budgetBytes: number;
   /** Page size. */
   segmentBytes: number;
@@ -41,24 +46,25 @@ export interface CountWorkerInit {
 /** Messages to the Worker. */
 export type CountWorkerRequest =
   | { type: "init"; init: CountWorkerInit }
-  | { type: "chunk"; buffer: ArrayBuffer; byteLength: number }
+  | { type: "chunk"; byteOffset: number; byteLength: number }
   | { type: "finish" }
   | { type: "close" };
 
 /** Messages from the Worker. */
 export type CountWorkerReply =
   | { type: "ready" }
-  | { type: "chunk-done"; buffer: ArrayBuffer }
+  | { type: "chunk-done"; byteOffset: number }
   | { type: "runs"; runs: SpillRun[]; stats: WordCountStats }
-  | { type: "closed"; leaks: string }
+  | { type: "closed"; leaks: string; writtenBytes: number | undefined }
   | { type: "failed"; name: string; message: string; exitCode: number | undefined };
 
 interface WorkerScope {
   onmessage: ((event: MessageEvent<CountWorkerRequest>) => void) | null;
-  postMessage(message: CountWorkerReply, transfer?: Transferable[]): void;
+  postMessage(message: CountWorkerReply): void;
 }
 
 const scope = globalThis as unknown as WorkerScope;
+let sharedMemory: WebAssembly.Memory | undefined;
 let memory: MemoryManager | undefined;
 let io: IoManager | undefined;
 let counter: WordCounter | undefined;
@@ -80,10 +86,12 @@ async function handle(request: CountWorkerRequest): Promise<void> {
   switch (request.type) {
     case "init": {
       const init = request.init;
+      sharedMemory = init.memory;
       memory = new MemoryManager({
         budgetBytes: init.budgetBytes,
         segmentBytes: init.segmentBytes,
         leakDetection: init.leakDetection,
+        region: { memory: init.memory, byteOffset: init.byteOffset, byteLength: init.budgetBytes },
       });
       io = await IoManager.open({
         memory,
@@ -102,11 +110,16 @@ async function handle(request: CountWorkerRequest): Promise<void> {
     case "chunk": {
       try {
         if (!failed) {
-          const pending = counter!.addChunk(new Uint8Array(request.buffer, 0, request.byteLength));
+          const chunk = new Uint8Array(
+            sharedMemory!.buffer,
+            request.byteOffset,
+            request.byteLength,
+          );
+          const pending = counter!.addChunk(chunk);
           if (pending) await pending;
         }
       } finally {
-        scope.postMessage({ type: "chunk-done", buffer: request.buffer }, [request.buffer]);
+        scope.postMessage({ type: "chunk-done", byteOffset: request.byteOffset });
       }
       return;
     }
@@ -125,14 +138,18 @@ async function handle(request: CountWorkerRequest): Promise<void> {
     }
     case "close": {
       let leaks = "";
+      let writtenBytes: number | undefined;
       try {
         await counter?.close();
         await io?.close();
         leaks = memory?.leakReport().text ?? "";
+        // Pages past the high-water mark were never handed out: the main thread need not
+        // poison them (that would touch them).
+        if (memory !== undefined) writtenBytes = memory.touchedPages * memory.segmentBytes;
       } catch (error) {
         leaks = error instanceof Error ? error.message : String(error);
       }
-      scope.postMessage({ type: "closed", leaks });
+      scope.postMessage({ type: "closed", leaks, writtenBytes });
       return;
     }
   }

@@ -1,33 +1,53 @@
 import { assert, SpillwayError } from "../base/mod.ts";
 import type { SpillRun } from "../io/mod.ts";
-import { MemoryLeakError, type MemoryManager, type MemoryReservation } from "../memory/mod.ts";
+import {
+  MemoryLeakError,
+  type MemoryManager,
+  type MemorySegment,
+  type SegmentLease,
+} from "../memory/mod.ts";
 import type { CountWorkerInit, CountWorkerReply, CountWorkerRequest } from "./count_worker.ts";
 import type { WordCountStats } from "./word_counter.ts";
 
 /** How long `close()` waits for the Worker to delete its files before ending it. */
 const CLOSE_TIMEOUT_MS = 10_000;
 
+/** The owner name the count Worker's lent segments are booked under. */
+export const COUNT_WORKER_OWNER = "count-worker";
+
 /** Options of {@linkcode CountWorkerClient.start}. */
-export interface CountWorkerClientOptions extends CountWorkerInit {
-  /** Size of each of the two chunk buffers that travel to the Worker and back. */
+export interface CountWorkerClientOptions
+  extends Omit<CountWorkerInit, "memory" | "byteOffset" | "budgetBytes"> {
+  /** The Worker's share of the budget (rounded down to whole pages). */
+  budgetBytes: number;
+  /** Size of each of the two chunk segments lent to the Worker in turn. */
   chunkBytes: number;
 }
 
 /**
- * The main thread's handle on a count Worker (src/count/count_worker.ts): it reserves the
- * Worker's budget share and two chunk buffers from the main budget, hands chunks over when a
- * buffer is free ({@linkcode CountWorkerClient.offer}), and collects the Worker's word-sorted
- * runs at the end.
+ * The main thread's handle on a count Worker (src/count/count_worker.ts): it takes the
+ * Worker's budget share (one contiguous segment, which the Worker manages with a memory
+ * manager of its own over that range of the same shared memory) and two chunk segments from
+ * the main budget, and lends them to the Worker (booked under
+ * {@linkcode COUNT_WORKER_OWNER}); it hands chunks over when a chunk segment is free
+ * ({@linkcode CountWorkerClient.offer}), and collects the Worker's word-sorted runs at the end.
  *
- * Chunks are copied into a buffer and moved with a transfer list; the Worker sends the
- * buffer back when it has counted it. With two buffers the Worker always has the next chunk
- * waiting while the main thread counts the chunks it keeps: the split between the two
- * threads balances itself.
+ * A chunk is copied into a chunk segment, which is lent to the Worker and taken back when
+ * the Worker has counted it: nothing is transferred. With two chunk segments the Worker
+ * always has the next chunk waiting while the main thread counts the chunks it keeps: the
+ * split between the two threads balances itself.
  */
 export class CountWorkerClient {
   #worker: Worker;
-  #reservation: MemoryReservation;
-  #free: ArrayBuffer[] = [];
+  #memory: MemoryManager;
+  #share: SegmentLease;
+  #chunkLeases: SegmentLease[];
+  /** Chunk segments not lent to the Worker right now. */
+  #free: MemorySegment[] = [];
+  /** Chunk segments lent, by memory offset. */
+  #lent = new Map<number, MemorySegment>();
+  /** Pages of its share the Worker's manager ever handed out (reported when it closes). */
+  #shareWrittenBytes: number | undefined = undefined;
   #inFlight = 0;
   #waiters: Array<{
     type: string;
@@ -44,10 +64,16 @@ export class CountWorkerClient {
   /** Bytes handed to the Worker. */
   bytesSent = 0;
 
-  private constructor(worker: Worker, reservation: MemoryReservation, chunkBytes: number) {
+  private constructor(
+    worker: Worker,
+    memory: MemoryManager,
+    leases: { share: SegmentLease; chunks: SegmentLease[] },
+  ) {
     this.#worker = worker;
-    this.#reservation = reservation;
-    this.#free.push(new ArrayBuffer(chunkBytes), new ArrayBuffer(chunkBytes));
+    this.#memory = memory;
+    this.#share = leases.share;
+    this.#chunkLeases = leases.chunks;
+    this.#free = leases.chunks.map((lease) => lease.segments[0]!);
     worker.onmessage = (event: MessageEvent<CountWorkerReply>) => this.#onReply(event.data);
     worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
@@ -66,19 +92,30 @@ export class CountWorkerClient {
    * @throws {MemoryBudgetError} If the share does not fit.
    */
   static start(memory: MemoryManager, options: CountWorkerClientOptions): CountWorkerClient {
-    const reservation = memory.reserve(
-      "count-worker",
-      options.budgetBytes + 2 * options.chunkBytes,
-    );
+    const segmentBytes = memory.segmentBytes;
+    const sharePages = Math.floor(options.budgetBytes / segmentBytes);
+    const chunkPages = Math.ceil(options.chunkBytes / segmentBytes);
+    const share = memory.allocateContiguous(COUNT_WORKER_OWNER, sharePages);
+    const chunks: SegmentLease[] = [];
     let worker: Worker;
     try {
+      chunks.push(memory.allocateContiguous("count-worker-chunks", chunkPages));
+      chunks.push(memory.allocateContiguous("count-worker-chunks", chunkPages));
       worker = new Worker(new URL("./count_worker.ts", import.meta.url).href, { type: "module" });
     } catch (error) {
-      reservation.release();
+      share.release();
+      for (const chunk of chunks) chunk.release();
       throw error;
     }
-    const client = new CountWorkerClient(worker, reservation, options.chunkBytes);
-    const { chunkBytes: _chunkBytes, ...init } = options;
+    const { chunkBytes: _chunkBytes, budgetBytes: _budgetBytes, ...rest } = options;
+    const [byteOffset] = memory.lend(COUNT_WORKER_OWNER, share.segments);
+    const init: CountWorkerInit = {
+      ...rest,
+      memory: memory.wasmMemory,
+      byteOffset: byteOffset!,
+      budgetBytes: sharePages * segmentBytes,
+    };
+    const client = new CountWorkerClient(worker, memory, { share, chunks });
     client.#ready = client.#request({ type: "init", init }, "ready").then(() => {
       client.#isReady = true;
     });
@@ -88,7 +125,7 @@ export class CountWorkerClient {
   }
 
   /**
-   * Hands a chunk (whole lines) to the Worker if a buffer is free and the chunk fits it.
+   * Hands a chunk (whole lines) to the Worker if a chunk segment is free and the chunk fits.
    *
    * @param chunk The bytes (copied; the caller's view stays its own).
    * @returns True if the Worker took it; false: count it yourself.
@@ -96,15 +133,17 @@ export class CountWorkerClient {
   offer(chunk: Uint8Array): boolean {
     this.#throwIfFailed();
     if (!this.#isReady) return false;
-    const buffer = this.#free.length > 0 && chunk.length <= this.#free[0]!.byteLength
+    const segment = this.#free.length > 0 && chunk.length <= this.#free[0]!.byteLength
       ? this.#free.pop()!
       : undefined;
-    if (buffer === undefined) return false;
-    new Uint8Array(buffer).set(chunk);
+    if (segment === undefined) return false;
+    segment.put(0, chunk);
+    const [byteOffset] = this.#memory.lend(COUNT_WORKER_OWNER, [segment]);
+    this.#lent.set(byteOffset!, segment);
     this.#inFlight += 1;
     this.chunksSent += 1;
     this.bytesSent += chunk.length;
-    this.#post({ type: "chunk", buffer, byteLength: chunk.length }, [buffer]);
+    this.#post({ type: "chunk", byteOffset: byteOffset!, byteLength: chunk.length });
     return true;
   }
 
@@ -125,8 +164,8 @@ export class CountWorkerClient {
   }
 
   /**
-   * Has the Worker delete its files and check its memory, then ends it and gives the share
-   * back. Idempotent; safe after a failure.
+   * Has the Worker delete its files and check its memory, then ends it, takes its segments
+   * back and releases them. Idempotent; safe after a failure.
    *
    * @throws {MemoryLeakError} If the Worker's memory manager reported a leak.
    */
@@ -145,7 +184,10 @@ export class CountWorkerClient {
             timer = setTimeout(() => resolve(undefined), CLOSE_TIMEOUT_MS);
           }),
         ]);
-        if (reply?.type === "closed") leaks = reply.leaks;
+        if (reply?.type === "closed") {
+          leaks = reply.leaks;
+          this.#shareWrittenBytes = reply.writtenBytes;
+        }
       } catch {
         // The Worker failed: terminate it anyway.
       } finally {
@@ -153,13 +195,24 @@ export class CountWorkerClient {
       }
     }
     this.#worker.terminate();
+    // The Worker is gone: take back what it held. Without its report, all of the share may
+    // have been written (it is poisoned in full when released).
+    const written = this.#shareWrittenBytes;
+    this.#memory.takeBack(
+      COUNT_WORKER_OWNER,
+      this.#share.segments,
+      written === undefined ? undefined : [written],
+    );
+    this.#memory.takeBack(COUNT_WORKER_OWNER, [...this.#lent.values()]);
+    this.#lent.clear();
     this.#free = [];
-    this.#reservation.release();
+    this.#share.release();
+    for (const chunk of this.#chunkLeases) chunk.release();
     if (leaks !== "") throw new MemoryLeakError(`Count worker: ${leaks}`);
   }
 
-  #post(request: CountWorkerRequest, transfer: Transferable[] = []): void {
-    this.#worker.postMessage(request, transfer);
+  #post(request: CountWorkerRequest): void {
+    this.#worker.postMessage(request);
   }
 
   #request(request: CountWorkerRequest, expect: string): Promise<CountWorkerReply> {
@@ -172,7 +225,11 @@ export class CountWorkerClient {
 
   #onReply(reply: CountWorkerReply): void {
     if (reply.type === "chunk-done") {
-      this.#free.push(reply.buffer);
+      const segment = this.#lent.get(reply.byteOffset);
+      assert(segment !== undefined, "count worker returned a chunk it was not lent");
+      this.#lent.delete(reply.byteOffset);
+      this.#memory.takeBack(COUNT_WORKER_OWNER, [segment], [0]); // the Worker only read it
+      this.#free.push(segment);
       this.#inFlight -= 1;
       this.#wakeIdle();
       return;

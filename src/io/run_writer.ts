@@ -107,7 +107,11 @@ export class RunWriter {
     this.#free = [...parts.lease.segments];
     this.#current = this.#free.pop()!;
     this.#bytes = this.#current.bytes;
-    this.#targetView = new DataView(this.#bytes.buffer);
+    this.#targetView = new DataView(
+      this.#bytes.buffer,
+      this.#bytes.byteOffset,
+      this.#bytes.byteLength,
+    );
     this.#headerWrite = this.#track(
       this.#channel.write(0, spillHeader(this.#segmentBytes)),
       HEADER_BYTES,
@@ -294,7 +298,11 @@ export class RunWriter {
     }
     this.#current = this.#free.pop()!;
     this.#bytes = this.#current.bytes;
-    this.#targetView = new DataView(this.#bytes.buffer);
+    this.#targetView = new DataView(
+      this.#bytes.buffer,
+      this.#bytes.byteOffset,
+      this.#bytes.byteLength,
+    );
     this.#position = BLOCK_HEADER_BYTES;
   }
 

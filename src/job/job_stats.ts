@@ -71,13 +71,18 @@ export interface JobStats {
     pagesBudget: number;
     /** Most pages leased at once. */
     pagesPeak: number;
+    /**
+     * Whether the budget was above what one 32-bit WebAssembly memory holds (4 GiB less its
+     * 64 KiB static area) and was capped to it.
+     */
+    budgetCapped: boolean;
     /** Highest resident set size seen (sampled every 25 ms, at phase changes and on progress). */
     peakRssBytes: number;
   };
   /** Wall time in milliseconds: `total` and per phase. */
   timeMs: PhaseTimes & { total: number };
   /** What the memory manager still held after the command: all zero when nothing leaked. */
-  leaks: { pages: number; bytes: number; dropped: number; report: string };
+  leaks: { pages: number; bytes: number; dropped: number; staleWrites: number; report: string };
 }
 
 /** Counters of the IoManager that a report copies (a subset of the io layer's `IoStats`). */
@@ -222,11 +227,13 @@ export class JobStatsRecorder implements ProgressSink {
       stats.memory.segmentBytes = memory.segmentBytes;
       stats.memory.pagesBudget = memory.totalPages;
       stats.memory.pagesPeak = memory.peakPages;
+      stats.memory.budgetCapped = memory.budgetCapped;
       const report = memory.leakReport();
       stats.leaks = {
         pages: report.leakedPages,
         bytes: report.leakedBytes,
         dropped: report.dropped.length,
+        staleWrites: report.poisonViolations.length,
         report: report.text,
       };
     }
@@ -267,9 +274,16 @@ export function emptyJobStats(command: string): JobStats {
       files: 0,
       mappedBytesPeak: 0,
     },
-    memory: { budgetBytes: 0, segmentBytes: 0, pagesBudget: 0, pagesPeak: 0, peakRssBytes: 0 },
+    memory: {
+      budgetBytes: 0,
+      segmentBytes: 0,
+      pagesBudget: 0,
+      pagesPeak: 0,
+      budgetCapped: false,
+      peakRssBytes: 0,
+    },
     timeMs: { total: 0, read: 0, sort: 0, spill: 0, merge: 0, count: 0, write: 0 },
-    leaks: { pages: 0, bytes: 0, dropped: 0, report: "" },
+    leaks: { pages: 0, bytes: 0, dropped: 0, staleWrites: 0, report: "" },
   };
 }
 
@@ -362,10 +376,13 @@ function renderText(stats: JobStats, label: StepLabel | undefined): string {
     }`,
     `  memory:  budget ${formatBytes(m.budgetBytes)} = ${m.pagesBudget} pages of ${
       formatBytes(m.segmentBytes)
+    }${
+      m.budgetCapped ? " (capped: one WebAssembly memory holds 4 GiB)" : ""
     }, peak ${m.pagesPeak} pages, peak RSS ${formatBytes(m.peakRssBytes)}`,
     `  time:    ${t.total} ms${phases === "" ? "" : ` (${phases})`}`,
     `  leaks:   ${
-      stats.leaks.pages === 0 && stats.leaks.bytes === 0 && stats.leaks.dropped === 0
+      stats.leaks.pages === 0 && stats.leaks.bytes === 0 && stats.leaks.dropped === 0 &&
+        stats.leaks.staleWrites === 0
         ? "none"
         : stats.leaks.report.split("\n")[0]
     }`,

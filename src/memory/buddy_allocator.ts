@@ -1,12 +1,14 @@
 import { assert, formatBytes } from "../base/mod.ts";
 import { MemoryBudgetError, MemoryLeakError, SegmentReleasedError } from "./errors.ts";
-import type { MemoryManager, MemoryReservation } from "./memory_manager.ts";
+import type { MemoryManager } from "./memory_manager.ts";
+import type { MemorySegment } from "./memory_segment.ts";
+import type { SegmentLease } from "./segment_lease.ts";
 
 /** Options of {@linkcode BuddyAllocator}. */
 export interface BuddyAllocatorOptions {
-  /** Size of the arena in segments (any positive count; reserved from the budget at once). */
+  /** Size of the arena in segments (any positive count; taken from the budget at once). */
   segmentCount: number;
-  /** Owner of the arena reservation in the memory manager's books (default `buddy-arena`). */
+  /** Owner of the arena in the memory manager's books (default `buddy-arena`). */
   owner?: string;
 }
 
@@ -35,8 +37,10 @@ export interface BuddyStats {
 /**
  * A contiguous block of `2^k` segments carved out of a {@linkcode BuddyAllocator}'s arena.
  *
- * `bytes` and `words` are views of the arena; they throw after the block is released (views
- * taken before stay readable until the allocator closes, when the whole arena is detached).
+ * `bytes` and `words` are views of the arena (in the shared memory); they throw after the block
+ * is released. Views taken before stay usable (shared memory cannot be detached): when the
+ * allocator closes, the arena goes back to the manager, which poisons it (checked levels) and
+ * reports a later write through such a view.
  */
 export class BuddyBlock implements Disposable {
   /** Who holds the block. */
@@ -49,6 +53,8 @@ export class BuddyBlock implements Disposable {
   readonly byteOffset: number;
   /** Size in bytes. */
   readonly byteLength: number;
+  /** Byte offset of the block in the shared `WebAssembly.Memory` (for kernels). */
+  readonly memoryOffset: number;
   #allocator: BuddyAllocator;
   #bytes: Uint8Array;
   #words: Uint32Array;
@@ -62,7 +68,7 @@ export class BuddyBlock implements Disposable {
    */
   constructor(
     allocator: BuddyAllocator,
-    init: { owner: string; segmentIndex: number; segmentCount: number; arena: ArrayBuffer },
+    init: { owner: string; segmentIndex: number; segmentCount: number; arena: Uint8Array },
   ) {
     this.#allocator = allocator;
     this.owner = init.owner;
@@ -70,8 +76,10 @@ export class BuddyBlock implements Disposable {
     this.segmentCount = init.segmentCount;
     this.byteOffset = init.segmentIndex * allocator.segmentBytes;
     this.byteLength = init.segmentCount * allocator.segmentBytes;
-    this.#bytes = new Uint8Array(init.arena, this.byteOffset, this.byteLength);
-    this.#words = new Uint32Array(init.arena, this.byteOffset, this.byteLength >>> 2);
+    const arena = init.arena;
+    this.memoryOffset = arena.byteOffset + this.byteOffset;
+    this.#bytes = new Uint8Array(arena.buffer, this.memoryOffset, this.byteLength);
+    this.#words = new Uint32Array(arena.buffer, this.memoryOffset, this.byteLength >>> 2);
   }
 
   /** Whether the block was released. */
@@ -128,10 +136,13 @@ export class BuddyBlock implements Disposable {
  * A buddy allocator for contiguous blocks of `2^k` segments (hash-table bucket arrays that
  * double as they grow), carved from the same budget as the page pool.
  *
- * The arena is one `ArrayBuffer` reserved with `memory.reserve()` at construction and held
- * until {@linkcode BuddyAllocator.close}, so an allocator that is never closed shows up in the
- * manager's leak report. Allocation splits the smallest free block that fits; release merges
- * a block with its buddy while the buddy is free. An arena that is not a power of two is cut
+ * The arena is one contiguous segment of the manager's shared memory
+ * (`memory.allocateContiguous()`), taken at construction and held until
+ * {@linkcode BuddyAllocator.close}, so an allocator that is never closed shows up in the
+ * manager's leak report. Allocation splits the smallest free block that fits inside the part
+ * of the arena used so far, else the lowest-addressed block that fits (so the touched part of
+ * the arena, and RSS, grows only as needed); release merges a block with its buddy while the
+ * buddy is free. An arena that is not a power of two is cut
  * into aligned top-level blocks (6 segments: one of 4 and one of 2).
  *
  * ```
@@ -161,13 +172,15 @@ export class BuddyAllocator implements Disposable {
   readonly segmentCount: number;
   /** Owner of the arena reservation. */
   readonly owner: string;
-  #arena: ArrayBuffer;
-  #reservation: MemoryReservation;
+  #arena: Uint8Array;
+  #arenaLease: SegmentLease;
   /** Free block starts per order (order k: blocks of 2^k segments). */
   #free: Set<number>[] = [];
   /** Live blocks by first segment. */
   #live = new Map<number, BuddyBlock>();
   #usedSegments = 0;
+  /** The end of the highest block ever handed out (the arena beyond was never written). */
+  #highWaterSegments = 0;
   #peakUsedSegments = 0;
   #allocationCount = 0;
   #splitCount = 0;
@@ -175,7 +188,7 @@ export class BuddyAllocator implements Disposable {
   #closed = false;
 
   /**
-   * Reserves the arena from the memory budget.
+   * Takes the arena from the memory budget.
    *
    * @param memory The manager whose budget the arena comes from.
    * @param options Arena size and owner name.
@@ -190,13 +203,8 @@ export class BuddyAllocator implements Disposable {
     this.segmentBytes = memory.segmentBytes;
     this.segmentCount = segmentCount;
     this.owner = options.owner ?? "buddy-arena";
-    this.#reservation = memory.reserve(this.owner, segmentCount * memory.segmentBytes);
-    try {
-      this.#arena = new ArrayBuffer(segmentCount * memory.segmentBytes);
-    } catch (error) {
-      this.#reservation.release();
-      throw error;
-    }
+    this.#arenaLease = memory.allocateContiguous(this.owner, segmentCount);
+    this.#arena = this.#arenaLease.segments[0]!.bytes;
     const orderCount = Math.floor(Math.log2(segmentCount)) + 1;
     for (let order = 0; order < orderCount; order += 1) this.#free.push(new Set());
     // Cut the arena into aligned top-level blocks, largest first (the bits of segmentCount).
@@ -208,6 +216,11 @@ export class BuddyAllocator implements Disposable {
       }
     }
     assert(start === segmentCount, `top-level blocks cover ${start} of ${segmentCount} segments`);
+  }
+
+  /** The arena segment (for kernels: its `memoryOffset`). */
+  get arena(): MemorySegment {
+    return this.#arenaLease.segments[0]!;
   }
 
   /** Whether the allocator was closed. */
@@ -266,10 +279,24 @@ export class BuddyAllocator implements Disposable {
       `segmentCount must be a power of two, got ${segmentCount}`,
     );
     const order = Math.log2(segmentCount);
-    let from = order;
-    while (from < this.#free.length && this.#free[from]!.size === 0) from += 1;
-    if (from >= this.#free.length) return undefined;
-    const start = lowest(this.#free[from]!);
+    // Best fit inside the part of the arena blocks ever reached (already touched); else the
+    // lowest-addressed block that fits, so that the touched part (RSS) grows only as needed.
+    let from = -1;
+    let start = Infinity;
+    for (let o = order; o < this.#free.length; o += 1) {
+      if (this.#free[o]!.size === 0) continue;
+      const candidate = lowest(this.#free[o]!);
+      if (candidate + segmentCount <= this.#highWaterSegments) {
+        from = o;
+        start = candidate;
+        break;
+      }
+      if (candidate < start) {
+        from = o;
+        start = candidate;
+      }
+    }
+    if (from < 0) return undefined;
     this.#free[from]!.delete(start);
     while (from > order) {
       // Split: keep the lower half, free the upper half (the buddy).
@@ -284,6 +311,9 @@ export class BuddyAllocator implements Disposable {
       arena: this.#arena,
     });
     this.#live.set(start, block);
+    if (start + segmentCount > this.#highWaterSegments) {
+      this.#highWaterSegments = start + segmentCount;
+    }
     this.#usedSegments += segmentCount;
     this.#allocationCount += 1;
     if (this.#usedSegments > this.#peakUsedSegments) this.#peakUsedSegments = this.#usedSegments;
@@ -370,8 +400,8 @@ export class BuddyAllocator implements Disposable {
   }
 
   /**
-   * Detaches the arena (every view goes dead) and gives its reservation back to the budget.
-   * Idempotent.
+   * Gives the arena back to the budget (blocks still held are marked released; their views
+   * go to the manager's poisoning). Idempotent.
    *
    * @throws {MemoryLeakError} If blocks were still held (after freeing the arena anyway),
    *   naming their owners.
@@ -382,8 +412,10 @@ export class BuddyAllocator implements Disposable {
     const report = this.leakReport();
     for (const block of this.#live.values()) block.markReleased();
     this.#live.clear();
-    this.#arena.transfer(0);
-    this.#reservation.release();
+    this.#arena = new Uint8Array(0);
+    // Blocks write only inside themselves: the arena past the highest block is untouched.
+    this.arena.limitWrittenTo(this.#highWaterSegments * this.segmentBytes);
+    this.#arenaLease.release();
     if (report !== "") throw new MemoryLeakError(report);
   }
 

@@ -10,12 +10,19 @@ export class SegmentReleasedError extends Error {
    * @param segmentId The id of the released segment.
    * @param owner The owner that held it.
    * @param action What was attempted (`read`, `write`, `release`, ...).
-   * @param lent Whether the segment is lent out (to a Worker) rather than released.
+   * @param lentTo The borrower, if the segment is lent out (to a Worker) rather than released.
    */
-  constructor(readonly segmentId: number, readonly owner: string, action: string, lent = false) {
+  constructor(
+    readonly segmentId: number,
+    readonly owner: string,
+    action: string,
+    readonly lentTo?: string,
+  ) {
     super(
       `Cannot ${action} segment #${segmentId} of "${owner}": ${
-        lent ? "its memory is lent out (to a Worker)" : "it was already released"
+        lentTo === undefined
+          ? "it was already released"
+          : `it is lent out to "${lentTo}" (a Worker holds it)`
       }`,
     );
   }
@@ -58,5 +65,34 @@ export class MemoryLeakError extends Error {
    */
   constructor(readonly report: string) {
     super(report);
+  }
+}
+
+/**
+ * Thrown when a released page's poison was overwritten before the page was handed out again:
+ * something wrote through a stale raw view (a use-after-release bug). Names the segment, the
+ * owner that released it and, when recorded (advanced/paranoid), where it was released.
+ */
+export class SegmentPoisonError extends Error {
+  /** The error class name. */
+  override name = "SegmentPoisonError";
+  /**
+   * Creates the instance.
+   *
+   * @param segmentId The id of the released segment that was written to.
+   * @param owner The owner that released it.
+   * @param detail Where the poison was found broken (page, byte, value).
+   * @param releaseSite Where it was released, when recorded.
+   */
+  constructor(
+    readonly segmentId: number,
+    readonly owner: string,
+    detail: string,
+    readonly releaseSite: string | undefined,
+  ) {
+    super(
+      `Write after release: segment #${segmentId} of "${owner}" was written after "${owner}" released it (${detail})` +
+        (releaseSite === undefined ? "" : `; released at ${releaseSite}`),
+    );
   }
 }

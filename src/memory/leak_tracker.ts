@@ -19,6 +19,12 @@ export interface DroppedSegment {
   owner: string;
   /** Where it was allocated, when recorded. */
   site: string | undefined;
+  /** Its first page in the manager's pool. */
+  pageIndex: number;
+  /** How many pages it spans. */
+  pageCount: number;
+  /** The page generation it stood for. */
+  generation: number;
 }
 
 /** Every how many allocations the `advanced` level records a site. */
@@ -82,8 +88,23 @@ export class LeakTracker {
     return this.#dropped;
   }
 
-  /** Records an allocation. */
-  onAllocate(segment: MemorySegment): void {
+  /** Whether released pages are poisoned and verified on reuse (every level but `disabled`). */
+  get poisons(): boolean {
+    return this.level !== "disabled";
+  }
+
+  /** Where a release happens (advanced/paranoid levels), for reports of writes after release. */
+  releaseSite(): string | undefined {
+    return this.level === "advanced" || this.level === "paranoid" ? captureSite() : undefined;
+  }
+
+  /**
+   * Records an allocation.
+   *
+   * @param segment The new segment.
+   * @param pageCount How many pages it spans.
+   */
+  onAllocate(segment: MemorySegment, pageCount = 1): void {
     if (this.level === "disabled" || this.level === "simple") return;
     const sample = this.level === "paranoid" ||
       this.#allocationCount % ADVANCED_SAMPLE_INTERVAL === 0;
@@ -93,7 +114,14 @@ export class LeakTracker {
     this.#sites.set(segment.id, site);
     this.#registry?.register(
       segment,
-      { segmentId: segment.id, owner: segment.owner, site },
+      {
+        segmentId: segment.id,
+        owner: segment.owner,
+        site,
+        pageIndex: segment.pageIndex,
+        pageCount,
+        generation: segment.generation,
+      },
       segment,
     );
   }

@@ -1,7 +1,12 @@
 import { assert, formatBytes, isPowerOfTwo, KiB, MiB, ResourceError } from "../base/mod.ts";
-import { MemoryBudgetError, MemoryLeakError } from "./errors.ts";
+import {
+  MemoryBudgetError,
+  MemoryLeakError,
+  SegmentPoisonError,
+  SegmentReleasedError,
+} from "./errors.ts";
 import { type DroppedSegment, type LeakDetectionLevel, LeakTracker } from "./leak_tracker.ts";
-import { MemorySegment, takeBacking } from "./memory_segment.ts";
+import { MemorySegment, segmentInternals } from "./memory_segment.ts";
 import { type LeaseReleaser, SegmentLease } from "./segment_lease.ts";
 
 /** Smallest segment size. */
@@ -10,6 +15,23 @@ export const SEGMENT_BYTES_MIN = 4 * KiB;
 export const SEGMENT_BYTES_MAX = 16 * MiB;
 /** Default segment size (Flink's default is 32 KiB too). */
 export const SEGMENT_BYTES_DEFAULT = 32 * KiB;
+/** Bytes of one WebAssembly memory page (the unit the shared memory grows by). */
+export const WASM_PAGE_BYTES = 64 * KiB;
+/**
+ * The start of the shared memory that is never handed out as pages, so that offset 0 (and
+ * small offsets) are never a valid address: a zero offset reaching a kernel is a bug. Room for
+ * a module's static data too, should one ever have any. Address space only, not memory.
+ */
+export const STATIC_AREA_BYTES: number = WASM_PAGE_BYTES;
+/**
+ * The most bytes of pages one manager can hold: what one 32-bit `WebAssembly.Memory` (4 GiB)
+ * addresses, less the static area. Larger budgets are capped to it
+ * ({@linkcode MemoryManager.budgetCapped}).
+ */
+export const POOL_BYTES_MAX = 4 * 1024 * MiB - STATIC_AREA_BYTES;
+/** The byte every released page is filled with in checked leak-detection levels. */
+export const POISON_BYTE = 0xdb;
+const POISON_WORD = 0xdbdb_dbdb;
 
 /** Options of {@linkcode MemoryManager}. */
 export interface MemoryManagerOptions {
@@ -17,8 +39,29 @@ export interface MemoryManagerOptions {
   budgetBytes: number;
   /** Page size: a power of two from 4 KiB to 16 MiB (default 32 KiB). */
   segmentBytes?: number;
-  /** Leak detection level (default `simple`). */
+  /** Leak detection level (default `simple`); every level but `disabled` poisons pages. */
   leakDetection?: LeakDetectionLevel;
+  /**
+   * Bytes of a fixed scratch area for WebAssembly kernels, taken from the budget at
+   * construction (rounded up to whole pages; default 0). See
+   * {@linkcode MemoryManager.kernelScratch}.
+   */
+  kernelScratchBytes?: number;
+  /**
+   * Manage a range of an existing shared memory instead of creating one: what a Worker does
+   * with the range the main thread's manager lent it. The range is never grown.
+   */
+  region?: MemoryRegion;
+}
+
+/** A byte range of a shared `WebAssembly.Memory`. */
+export interface MemoryRegion {
+  /** The memory (shared: `buffer` is a `SharedArrayBuffer`). */
+  memory: WebAssembly.Memory;
+  /** Where the range starts. */
+  byteOffset: number;
+  /** How long it is. */
+  byteLength: number;
 }
 
 /** What one owner still holds, for reports. */
@@ -35,6 +78,18 @@ export interface OwnerHolding {
   sites: string[];
 }
 
+/** A write through a stale view, found when a released page's poison was checked. */
+export interface PoisonViolation {
+  /** The released segment that was written to. */
+  segmentId: number;
+  /** The owner that released it. */
+  owner: string;
+  /** Where it was released (advanced/paranoid levels). */
+  releaseSite: string | undefined;
+  /** Page, byte offset and value found. */
+  detail: string;
+}
+
 /** The state of the manager's books: what is still held, by whom, and what was dropped. */
 export interface LeakReport {
   /** Pages still leased. */
@@ -45,6 +100,8 @@ export interface LeakReport {
   owners: OwnerHolding[];
   /** Segments garbage-collected without release (paranoid level). */
   dropped: DroppedSegment[];
+  /** Writes after release found in poisoned pages (every level but `disabled`). */
+  poisonViolations: PoisonViolation[];
   /** The report as one readable block (empty when nothing leaked). */
   text: string;
 }
@@ -66,12 +123,34 @@ interface OwnerState {
   live: Map<number, MemorySegment | WeakRef<MemorySegment>>;
 }
 
+interface ReleaseRecord {
+  segmentId: number;
+  owner: string;
+  site: string | undefined;
+}
+
+/** Page states. */
+const FRESH = 0; // never handed out: zero, not verified
+const POISONED = 1; // free, filled with POISON_BYTE: verified when handed out
+const DIRTY = 2; // free, content unknown (leak detection disabled)
+const USED = 3; // handed out (or the kernel scratch)
+
 /**
- * Owns a hard budget of fixed-size pages and hands them out to named owners.
+ * Owns a hard budget of fixed-size pages in one shared `WebAssembly.Memory` and hands them
+ * out to named owners.
  *
- * Pages are created lazily up to the budget and recycled: releasing a segment moves its
- * backing store with `ArrayBuffer.transfer()` into the free list, so stale views go dead.
- * Recycled pages are not zeroed.
+ * ```
+ * shared memory:  [ static area 64 KiB | kernel scratch | page 0 | page 1 | ... ]   <= 4 GiB
+ *                   (never handed out)
+ *                                                        ^ grown lazily, as pages are first used
+ * ```
+ * Pages are handed out lazily (a huge budget on a tiny input costs what is used), recycled
+ * (last released first) and not zeroed. Releasing bumps the page's generation, so the
+ * stale handle throws; in every leak-detection level but `disabled`, a released page that was
+ * written is filled with {@linkcode POISON_BYTE} and verified when handed out again (and by
+ * {@linkcode MemoryManager.assertAllReleased}), so a write through a stale raw view is
+ * reported with the segment and the owner that released it. Segments lent to a Worker
+ * ({@linkcode MemoryManager.lend}) are booked under the Worker's name until they come back.
  *
  * @example Usage
  * ```ts
@@ -90,11 +169,26 @@ export class MemoryManager implements LeaseReleaser {
   readonly segmentBytes: number;
   /** The budget in bytes, as given. */
   readonly budgetBytes: number;
-  /** The budget in pages. */
+  /** The budget in pages (after the cap, with the kernel scratch). */
   readonly totalPages: number;
+  /** Whether the budget was larger than one memory can hold and was capped to it. */
+  readonly budgetCapped: boolean;
   /** The leak tracker in force. */
   readonly leakTracker: LeakTracker;
-  #free: ArrayBuffer[] = [];
+  /** The shared memory every segment lives in (give it to Workers and kernels once). */
+  readonly wasmMemory: WebAssembly.Memory;
+  /** Where the kernel scratch area is in the shared memory (`byteLength` 0 when none). */
+  readonly kernelScratch: { readonly byteOffset: number; readonly byteLength: number };
+  readonly #base: number;
+  readonly #growable: boolean;
+  readonly #pool: { generations: Uint32Array; buffer: SharedArrayBuffer };
+  readonly #pageState: Uint8Array;
+  readonly #releasedBy: (ReleaseRecord | undefined)[] = [];
+  readonly #scratchPages: number;
+  /** Recycled free pages, last released on top; may hold stale entries (skipped). */
+  #freeStack: number[] = [];
+  /** Pages at or above this index were never handed out. */
+  #highWater = 0;
   #owners = new Map<string, OwnerState>();
   #usedPages = 0;
   #reservedBytes = 0;
@@ -102,15 +196,16 @@ export class MemoryManager implements LeaseReleaser {
   #nextSegmentId = 1;
   #allocationCount = 0;
   #weak: boolean;
+  #poisons: boolean;
+  #violations: PoisonViolation[] = [];
 
   /**
-
-   * Creates the instance.
-
+   * Creates the instance (and its shared memory, unless given a region).
    *
-   * @param options Budget, page size and leak detection level.
+   * @param options Budget, page size, leak detection level, scratch and region.
    * @throws {RangeError} If the segment size is not a power of two in [4 KiB, 16 MiB].
-   * @throws {ResourceError} If the budget is smaller than one segment.
+   * @throws {ResourceError} If the budget is smaller than one segment (plus the scratch), or
+   *   the memory's address space cannot be reserved.
    */
   constructor(options: MemoryManagerOptions) {
     const segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
@@ -129,17 +224,69 @@ export class MemoryManager implements LeaseReleaser {
         }; raise --memory (-S) or lower --segment-size`,
       );
     }
+    const scratchBytes = options.kernelScratchBytes ?? 0;
+    assert(Number.isSafeInteger(scratchBytes) && scratchBytes >= 0, "bad kernel scratch size");
+    const scratchPages = Math.ceil(scratchBytes / segmentBytes);
+    const region = options.region;
+    const poolBytesMax = region === undefined ? POOL_BYTES_MAX : region.byteLength;
+    const capped = options.budgetBytes > poolBytesMax;
+    const totalPages = Math.floor(Math.min(options.budgetBytes, poolBytesMax) / segmentBytes);
+    if (totalPages < scratchPages + 1) {
+      throw new ResourceError(
+        `Memory budget of ${formatBytes(options.budgetBytes)} leaves no segment of ${
+          formatBytes(segmentBytes)
+        } beside the kernel scratch of ${formatBytes(scratchBytes)}; raise --memory (-S)`,
+      );
+    }
     this.segmentBytes = segmentBytes;
     this.budgetBytes = options.budgetBytes;
-    this.totalPages = Math.floor(options.budgetBytes / segmentBytes);
+    this.totalPages = totalPages;
+    this.budgetCapped = capped;
     this.leakTracker = new LeakTracker(
       options.leakDetection ?? "simple",
       (dropped) => this.#onDropped(dropped),
     );
     this.#weak = this.leakTracker.holdsWeakly;
+    this.#poisons = this.leakTracker.poisons;
+    if (region === undefined) {
+      this.#base = STATIC_AREA_BYTES;
+      this.#growable = true;
+      const maximum = Math.ceil((this.#base + totalPages * segmentBytes) / WASM_PAGE_BYTES);
+      try {
+        this.wasmMemory = new WebAssembly.Memory({ initial: 1, maximum, shared: true });
+      } catch (error) {
+        throw new ResourceError(
+          `Cannot reserve ${
+            formatBytes(maximum * WASM_PAGE_BYTES)
+          } of address space for the memory budget (${
+            error instanceof Error ? error.message : String(error)
+          }); lower --memory (-S)`,
+        );
+      }
+    } else {
+      assert(
+        region.byteOffset % 8 === 0 &&
+          region.byteOffset + region.byteLength <= region.memory.buffer.byteLength,
+        "a memory region must be 8-byte aligned and inside its memory",
+      );
+      this.#base = region.byteOffset;
+      this.#growable = false;
+      this.wasmMemory = region.memory;
+    }
+    const buffer = this.wasmMemory.buffer;
+    assert(buffer instanceof SharedArrayBuffer, "the memory pool must be a shared memory");
+    this.#pool = { generations: new Uint32Array(totalPages), buffer };
+    this.#pageState = new Uint8Array(totalPages);
+    this.#scratchPages = scratchPages;
+    this.kernelScratch = { byteOffset: this.#base, byteLength: scratchPages * segmentBytes };
+    if (scratchPages > 0) {
+      this.#pageState.fill(USED, 0, scratchPages);
+      this.#highWater = scratchPages;
+      this.#ensureCommitted(scratchPages);
+    }
   }
 
-  /** Pages leased right now. */
+  /** Pages leased right now (lent ones included). */
   get usedPages(): number {
     return this.#usedPages;
   }
@@ -156,12 +303,22 @@ export class MemoryManager implements LeaseReleaser {
 
   /** Pages that can still be allocated. */
   get freePages(): number {
-    return this.totalPages - this.#usedPages - this.reservedPages;
+    return this.totalPages - this.#scratchPages - this.#usedPages - this.reservedPages;
   }
 
   /** The most pages (leased plus reserved) ever in use at once. */
   get peakPages(): number {
     return this.#peakPages;
+  }
+
+  /** Bytes of the shared memory in use so far (it grows as pages are first handed out). */
+  get committedBytes(): number {
+    return this.#growable ? this.wasmMemory.buffer.byteLength : this.totalPages * this.segmentBytes;
+  }
+
+  /** Pages ever handed out (the high-water mark of the pool, which bounds its RSS). */
+  get touchedPages(): number {
+    return this.#highWater;
   }
 
   /** How many segments were collected without release so far (paranoid level). */
@@ -181,6 +338,7 @@ export class MemoryManager implements LeaseReleaser {
    * @param segmentCount How many pages (at least 1).
    * @returns A lease; `using` it releases the pages at scope end.
    * @throws {MemoryBudgetError} If fewer pages are free.
+   * @throws {SegmentPoisonError} If a recycled page was written after its release.
    */
   allocate(owner: string, segmentCount: number): SegmentLease {
     const lease = this.tryAllocate(owner, segmentCount);
@@ -196,6 +354,7 @@ export class MemoryManager implements LeaseReleaser {
    * @param owner Who asks.
    * @param segmentCount How many pages (at least 1).
    * @returns The lease, or `undefined` if fewer pages are free.
+   * @throws {SegmentPoisonError} If a recycled page was written after its release.
    */
   tryAllocate(owner: string, segmentCount: number): SegmentLease | undefined {
     assert(
@@ -203,28 +362,128 @@ export class MemoryManager implements LeaseReleaser {
       `segmentCount must be a positive integer, got ${segmentCount}`,
     );
     if (segmentCount > this.freePages) return undefined;
-    const state = this.#ownerState(owner);
-    const segments: MemorySegment[] = [];
-    for (let i = 0; i < segmentCount; i += 1) {
-      const buffer = this.#free.pop() ?? new ArrayBuffer(this.segmentBytes);
-      const segment = new MemorySegment(buffer, this.#nextSegmentId, owner);
-      this.#nextSegmentId += 1;
-      state.live.set(segment.id, this.#weak ? new WeakRef(segment) : segment);
-      this.leakTracker.onAllocate(segment);
-      segments.push(segment);
+    const pages: number[] = [];
+    const violationsBefore = this.#violations.length;
+    for (let i = 0; i < segmentCount; i += 1) pages.push(this.#takeFreePage());
+    if (this.#violations.length > violationsBefore) {
+      for (const page of pages) this.#giveBackUnused(page);
+      const violation = this.#violations[violationsBefore]!;
+      throw new SegmentPoisonError(
+        violation.segmentId,
+        violation.owner,
+        violation.detail,
+        violation.releaseSite,
+      );
     }
-    state.pages += segmentCount;
-    this.#usedPages += segmentCount;
-    this.#allocationCount += segmentCount;
-    this.#notePeak();
-    return new SegmentLease(owner, segments, this);
+    this.#ensureCommitted(this.#highWater);
+    const segments: MemorySegment[] = [];
+    for (const page of pages) segments.push(this.#handOut(owner, page, 1));
+    return this.#lease(owner, segments, segmentCount);
+  }
+
+  /**
+   * Allocates one segment of `segmentCount` contiguous pages (an index, a hash-table arena,
+   * a kernel's working area), from the same budget.
+   *
+   * @param owner Who asks.
+   * @param segmentCount How many pages (at least 1).
+   * @returns A lease of one segment of `segmentCount * segmentBytes` bytes.
+   * @throws {MemoryBudgetError} If fewer pages are free, or no contiguous range is.
+   */
+  allocateContiguous(owner: string, segmentCount: number): SegmentLease {
+    assert(
+      Number.isSafeInteger(segmentCount) && segmentCount >= 1,
+      `segmentCount must be a positive integer, got ${segmentCount}`,
+    );
+    if (segmentCount > this.freePages) {
+      throw new MemoryBudgetError(owner, segmentCount, this.freePages, this.totalPages);
+    }
+    const start = this.#findRun(segmentCount);
+    if (start < 0) {
+      throw new MemoryBudgetError(
+        owner,
+        segmentCount,
+        this.freePages,
+        this.totalPages,
+        "no contiguous range is free (fragmented); raise --memory (-S)",
+      );
+    }
+    const end = start + segmentCount;
+    if (end > this.#highWater) this.#highWater = end;
+    this.#ensureCommitted(this.#highWater);
+    this.#verifyPoison(start, segmentCount);
+    this.#pageState.fill(USED, start, end);
+    const segment = this.#handOut(owner, start, segmentCount);
+    return this.#lease(owner, [segment], segmentCount);
+  }
+
+  /**
+   * Lends segments to a Worker: they are booked under `borrower` (the Worker's owner name)
+   * and every accessor of the handles throws until {@linkcode MemoryManager.takeBack}.
+   * Nothing is copied or moved: the Worker works on the same shared memory, by offset.
+   *
+   * @param borrower The Worker's owner name.
+   * @param segments Live segments of this manager, not lent already.
+   * @returns The segments' offsets in the shared memory, for the Worker.
+   * @throws {SegmentReleasedError} If a segment was released or is lent already.
+   */
+  lend(borrower: string, segments: readonly MemorySegment[]): number[] {
+    const to = this.#ownerState(borrower);
+    const offsets: number[] = [];
+    for (const segment of segments) {
+      if (segmentInternals.borrower(segment) !== undefined) {
+        throw new SegmentReleasedError(
+          segment.id,
+          segment.owner,
+          "lend",
+          segmentInternals.borrower(segment),
+        );
+      }
+      offsets.push(segmentInternals.lend(segment, borrower)); // throws if released
+      this.#moveBooking(segment, segment.owner, to);
+    }
+    return offsets;
+  }
+
+  /**
+   * Takes back segments lent with {@linkcode MemoryManager.lend}, checking they were lent to
+   * `borrower` and are still the same leases.
+   *
+   * @param borrower The Worker's owner name.
+   * @param segments The segments as lent.
+   * @param writtenBytes What the borrower wrote into each segment (a prefix length in bytes, in
+   *   the order of `segments`; a Worker's own manager over a lent region reports its
+   *   high-water mark); by default all of it. The rest is released as never written (not
+   *   poisoned, so it stays untouched).
+   * @throws {Error} If a segment is not lent to `borrower`.
+   */
+  takeBack(
+    borrower: string,
+    segments: readonly MemorySegment[],
+    writtenBytes?: readonly number[],
+  ): void {
+    for (let i = 0; i < segments.length; i += 1) {
+      const segment = segments[i]!;
+      const holder = segmentInternals.borrower(segment);
+      if (holder !== borrower || segment.isReleased) {
+        throw new Error(
+          `Cannot take segment #${segment.id} of "${segment.owner}" back from "${borrower}": ${
+            holder === undefined ? "it is not lent out" : `it is lent to "${holder}"`
+          }`,
+        );
+      }
+      segmentInternals.takeBack(segment);
+      const written = writtenBytes === undefined ? segment.byteLength : writtenBytes[i] ?? 0;
+      segmentInternals.addWrittenBytes(segment, Math.min(written, segment.byteLength));
+      this.#moveBooking(segment, borrower, this.#ownerState(segment.owner));
+    }
   }
 
   /**
    * Releases one segment, several, or a whole lease.
    *
    * @param target What to release.
-   * @throws {SegmentReleasedError} If a segment was released already.
+   * @throws {SegmentReleasedError} If a segment was released already or is lent out.
    */
   release(target: MemorySegment | readonly MemorySegment[] | SegmentLease): void {
     if (target instanceof SegmentLease) {
@@ -244,7 +503,8 @@ export class MemoryManager implements LeaseReleaser {
   }
 
   /**
-   * Releases everything `owner` still holds: pages and reserved bytes.
+   * Releases everything `owner` still holds: pages (taken back first if lent out; lent to
+   * `owner`: released for their owner) and reserved bytes.
    *
    * @param owner The owner to clear.
    * @returns How many pages were still held (so callers can report them).
@@ -255,7 +515,10 @@ export class MemoryManager implements LeaseReleaser {
     const held = state.pages;
     for (const entry of [...state.live.values()]) {
       const segment = entry instanceof WeakRef ? entry.deref() : entry;
-      if (segment !== undefined && !segment.isReleased) this.#releaseSegment(segment);
+      if (segment === undefined || segment.isReleased) continue;
+      const borrower = segmentInternals.borrower(segment);
+      if (borrower !== undefined) this.takeBack(borrower, [segment]);
+      this.#releaseSegment(segment);
     }
     this.#reservedBytes -= state.reservedBytes;
     state.reservedBytes = 0;
@@ -273,7 +536,7 @@ export class MemoryManager implements LeaseReleaser {
    */
   reserve(owner: string, bytes: number): MemoryReservation {
     assert(Number.isSafeInteger(bytes) && bytes >= 0, `bytes must be >= 0, got ${bytes}`);
-    const pagesAfter = this.#usedPages +
+    const pagesAfter = this.#scratchPages + this.#usedPages +
       Math.ceil((this.#reservedBytes + bytes) / this.segmentBytes);
     if (pagesAfter > this.totalPages) {
       throw new MemoryBudgetError(
@@ -320,13 +583,28 @@ export class MemoryManager implements LeaseReleaser {
     this.#dropIfEmpty(owner, state);
   }
 
-  /** Pages held per owner right now. */
+  /** Pages held per owner right now (lent pages under their borrower). */
   holdings(): Map<string, number> {
     const result = new Map<string, number>();
     for (const [owner, state] of this.#owners) {
       if (state.pages > 0) result.set(owner, state.pages);
     }
     return result;
+  }
+
+  /**
+   * Checks the poison of every free page released since its last check (every level but
+   * `disabled`), recording writes after release for the leak report.
+   *
+   * @returns The writes after release found so far.
+   */
+  verifyPoison(): readonly PoisonViolation[] {
+    if (!this.#poisons) return this.#violations;
+    const states = this.#pageState;
+    for (let page = 0; page < this.#highWater; page += 1) {
+      if (states[page] === POISONED) this.#checkPoison(page, 1, false);
+    }
+    return this.#violations;
   }
 
   /** What is still held, by whom, and what was dropped, as data and as one readable block. */
@@ -351,6 +629,7 @@ export class MemoryManager implements LeaseReleaser {
     }
     owners.sort((a, b) => b.bytes - a.bytes || (a.owner < b.owner ? -1 : 1));
     const dropped = [...this.leakTracker.dropped];
+    const poisonViolations = [...this.verifyPoison()];
     const leakedPages = this.#usedPages;
     const leakedBytes = leakedPages * this.segmentBytes + this.#reservedBytes;
     let text = "";
@@ -379,11 +658,23 @@ export class MemoryManager implements LeaseReleaser {
       }
       text = lines.join("\n");
     }
-    return { leakedPages, leakedBytes, owners, dropped, text };
+    if (poisonViolations.length > 0) {
+      const lines = poisonViolations.slice(0, 8).map((violation) =>
+        new SegmentPoisonError(
+          violation.segmentId,
+          violation.owner,
+          violation.detail,
+          violation.releaseSite,
+        ).message
+      );
+      text = (text === "" ? "" : text + "\n") + lines.join("\n");
+    }
+    return { leakedPages, leakedBytes, owners, dropped, poisonViolations, text };
   }
 
   /**
-   * Throws if any page is still leased, any byte still reserved, or any segment was dropped.
+   * Throws if any page is still leased, any byte still reserved, any segment was dropped, or
+   * any released page was written after its release.
    *
    * @throws {MemoryLeakError} Listing owners and pages, largest first, with sites when recorded.
    */
@@ -401,15 +692,217 @@ export class MemoryManager implements LeaseReleaser {
     return state;
   }
 
+  #moveBooking(segment: MemorySegment, from: string, to: OwnerState): void {
+    const state = this.#owners.get(from);
+    const entry = state?.live.get(segment.id);
+    assert(state !== undefined && entry !== undefined, `segment #${segment.id} unknown`);
+    const pageCount = this.#pageCount(segment);
+    state.live.delete(segment.id);
+    state.pages -= pageCount;
+    to.live.set(segment.id, entry);
+    to.pages += pageCount;
+    this.#dropIfEmpty(from, state);
+  }
+
+  #pageCount(segment: MemorySegment): number {
+    return segment.byteLength / this.segmentBytes;
+  }
+
+  /**
+   * Takes a free page: the last recycled one (its poison checked), else a page never used.
+   */
+  #takeFreePage(): number {
+    const states = this.#pageState;
+    const stack = this.#freeStack;
+    while (stack.length > 0) {
+      const page = stack.pop()!;
+      const state = states[page];
+      if (state !== USED) {
+        if (state === POISONED) this.#checkPoison(page, 1, false);
+        states[page] = USED;
+        return page;
+      }
+    }
+    while (states[this.#highWater] === USED) this.#highWater += 1;
+    const page = this.#highWater;
+    assert(page < this.totalPages, "free page count out of step with the pool");
+    states[page] = USED;
+    this.#highWater += 1;
+    return page;
+  }
+
+  /** Undoes #takeFreePage for a page that was not handed out (its content is unchanged). */
+  #giveBackUnused(page: number): void {
+    this.#pageState[page] = this.#releasedBy[page] === undefined
+      ? FRESH
+      : this.#poisons
+      ? POISONED
+      : DIRTY;
+    this.#freeStack.push(page);
+  }
+
+  /** The first run of `pageCount` free pages (first fit), or -1. */
+  #findRun(pageCount: number): number {
+    const states = this.#pageState;
+    let runStart = 0;
+    let runLength = 0;
+    for (let page = this.#scratchPages; page < this.totalPages; page += 1) {
+      if (states[page] === USED) {
+        runLength = 0;
+        continue;
+      }
+      if (runLength === 0) runStart = page;
+      runLength += 1;
+      if (runLength === pageCount) return runStart;
+    }
+    return -1;
+  }
+
+  #handOut(owner: string, page: number, pageCount: number): MemorySegment {
+    const segment = new MemorySegment(this.#pool, {
+      id: this.#nextSegmentId,
+      owner,
+      pageIndex: page,
+      memoryOffset: this.#base + page * this.segmentBytes,
+      byteLength: pageCount * this.segmentBytes,
+      generation: this.#pool.generations[page]!,
+    });
+    this.#nextSegmentId += 1;
+    this.leakTracker.onAllocate(segment, pageCount);
+    return segment;
+  }
+
+  #lease(owner: string, segments: MemorySegment[], pageCount: number): SegmentLease {
+    const state = this.#ownerState(owner);
+    for (const segment of segments) {
+      state.live.set(segment.id, this.#weak ? new WeakRef(segment) : segment);
+    }
+    state.pages += pageCount;
+    this.#usedPages += pageCount;
+    this.#allocationCount += segments.length;
+    this.#notePeak();
+    return new SegmentLease(owner, segments, this);
+  }
+
+  /** Grows the memory (never shrinks) so that pages [0, pageCount) are inside it. */
+  #ensureCommitted(pageCount: number): void {
+    const neededBytes = this.#base + pageCount * this.segmentBytes;
+    if (this.#pool.buffer.byteLength >= neededBytes) return;
+    assert(this.#growable, "a memory region is never grown");
+    const current = this.#pool.buffer.byteLength / WASM_PAGE_BYTES;
+    const maximum = Math.ceil((this.#base + this.totalPages * this.segmentBytes) / WASM_PAGE_BYTES);
+    // Grow at least twofold: few distinct buffers, and growing costs address space, not RSS.
+    const wanted = Math.max(Math.ceil(neededBytes / WASM_PAGE_BYTES), 2 * current);
+    const target = Math.min(maximum, wanted);
+    try {
+      this.wasmMemory.grow(target - current);
+    } catch (error) {
+      throw new ResourceError(
+        `Cannot grow the memory pool to ${formatBytes(target * WASM_PAGE_BYTES)} (${
+          error instanceof Error ? error.message : String(error)
+        }); lower --memory (-S)`,
+      );
+    }
+    this.#pool.buffer = this.wasmMemory.buffer as SharedArrayBuffer;
+  }
+
+  #bytesOf(page: number, pageCount: number): Uint8Array {
+    return new Uint8Array(
+      this.#pool.buffer,
+      this.#base + page * this.segmentBytes,
+      pageCount * this.segmentBytes,
+    );
+  }
+
+  /** Verifies the poison of free pages about to be handed out; throws on a write after release. */
+  #verifyPoison(page: number, pageCount: number): void {
+    const states = this.#pageState;
+    for (let p = page; p < page + pageCount; p += 1) {
+      if (states[p] === POISONED) this.#checkPoison(p, 1, true);
+    }
+  }
+
+  #checkPoison(page: number, pageCount: number, throwing: boolean): void {
+    const byteOffset = this.#base + page * this.segmentBytes;
+    const words = new Uint32Array(
+      this.#pool.buffer,
+      byteOffset,
+      (pageCount * this.segmentBytes) >>> 2,
+    );
+    const bad = firstNot(words, POISON_WORD);
+    // The page is checked: back to "free and poisoned" either way, so one write is reported once.
+    if (bad < 0) return;
+    const bytes = this.#bytesOf(page, pageCount);
+    let byteIndex = bad * 4;
+    while (bytes[byteIndex] === POISON_BYTE) byteIndex += 1;
+    const record = this.#releasedBy[page];
+    const violation: PoisonViolation = {
+      segmentId: record?.segmentId ?? 0,
+      owner: record?.owner ?? "(unknown)",
+      releaseSite: record?.site,
+      detail: `page ${page + Math.floor(byteIndex / this.segmentBytes)}, byte ${
+        byteIndex % this.segmentBytes
+      } is 0x${bytes[byteIndex]!.toString(16).padStart(2, "0")}, not the poison 0x${
+        POISON_BYTE.toString(16)
+      }`,
+    };
+    this.#violations.push(violation);
+    bytes.fill(POISON_BYTE);
+    if (throwing) {
+      throw new SegmentPoisonError(
+        violation.segmentId,
+        violation.owner,
+        violation.detail,
+        violation.releaseSite,
+      );
+    }
+  }
+
   #releaseSegment(segment: MemorySegment): void {
-    const buffer = takeBacking(segment); // throws SegmentReleasedError on a second release
+    const borrower = segmentInternals.borrower(segment);
+    if (segment.isReleased || borrower !== undefined) {
+      throw new SegmentReleasedError(segment.id, segment.owner, "release", borrower);
+    }
     const state = this.#owners.get(segment.owner);
     assert(state !== undefined && state.live.delete(segment.id), `segment #${segment.id} unknown`);
+    const pageCount = this.#pageCount(segment);
+    this.#freePages(segment.pageIndex, pageCount, {
+      writtenPages: Math.ceil(segmentInternals.writtenBytes(segment) / this.segmentBytes),
+      record: { segmentId: segment.id, owner: segment.owner, site: undefined },
+    });
     this.leakTracker.onRelease(segment);
-    state.pages -= 1;
-    this.#usedPages -= 1;
-    this.#free.push(buffer);
+    state.pages -= pageCount;
+    this.#usedPages -= pageCount;
     this.#dropIfEmpty(segment.owner, state);
+  }
+
+  /**
+   * Bumps the generations of released pages (stale handles throw from now on), poisons them
+   * if they may have been written, and puts them on the free stack.
+   */
+  #freePages(
+    page: number,
+    pageCount: number,
+    how: { writtenPages: number; record: ReleaseRecord },
+  ): void {
+    const generations = this.#pool.generations;
+    const states = this.#pageState;
+    const writtenEnd = page + how.writtenPages;
+    if (how.writtenPages > 0 && this.#poisons) {
+      this.#bytesOf(page, how.writtenPages).fill(POISON_BYTE);
+      how.record.site = this.leakTracker.releaseSite();
+    }
+    for (let p = page + pageCount - 1; p >= page; p -= 1) {
+      generations[p] = generations[p]! + 1;
+      if (p < writtenEnd) {
+        states[p] = this.#poisons ? POISONED : DIRTY;
+        this.#releasedBy[p] = how.record;
+      } else {
+        // Never written through this lease: the content is what it was when handed out.
+        states[p] = this.#releasedBy[p] === undefined ? FRESH : (this.#poisons ? POISONED : DIRTY);
+      }
+      this.#freeStack.push(p);
+    }
   }
 
   #dropIfEmpty(owner: string, state: OwnerState): void {
@@ -422,12 +915,28 @@ export class MemoryManager implements LeaseReleaser {
   }
 
   #onDropped(dropped: DroppedSegment): void {
-    // The page went with the collected segment; forget it so the budget stays usable.
+    // The handle is gone: free its pages so the budget stays usable (and poison them: a raw
+    // view of them may still be around).
     const state = this.#owners.get(dropped.owner);
     if (state?.live.delete(dropped.segmentId)) {
-      state.pages -= 1;
-      this.#usedPages -= 1;
+      if (this.#pool.generations[dropped.pageIndex] === dropped.generation) {
+        this.#freePages(dropped.pageIndex, dropped.pageCount, {
+          writtenPages: dropped.pageCount,
+          record: { segmentId: dropped.segmentId, owner: dropped.owner, site: dropped.site },
+        });
+      }
+      state.pages -= dropped.pageCount;
+      this.#usedPages -= dropped.pageCount;
       this.#dropIfEmpty(dropped.owner, state);
     }
   }
+}
+
+/** The index of the first word of `words` that is not `value`, or -1. */
+function firstNot(words: Uint32Array, value: number): number {
+  const length = words.length;
+  for (let i = 0; i < length; i += 1) {
+    if (words[i] !== value) return i;
+  }
+  return -1;
 }

@@ -2,24 +2,74 @@ import { SegmentReleasedError } from "./errors.ts";
 
 const MAX_SAFE_HIGH_WORD = 0x1f_ffff; // 2^53 - 1 = 0x1f_ffff_ffff_ffff
 
-let takeBackingOf: (segment: MemorySegment) => ArrayBuffer;
-
-// Views over a detached buffer: every access through them throws, so a lent or released
-// segment needs no liveness check on its hot accessors.
-const DEAD_VIEW = new DataView(new ArrayBuffer(8));
-DEAD_VIEW.buffer.transfer();
-const DEAD_BYTES = new Uint8Array(0);
+/** A handle's expected generation while its segment is lent out: no page ever has it. */
+const LENT = -1;
 
 /**
- * A fixed-size page of managed memory: Flink's `MemorySegment` over one `ArrayBuffer`.
+ * What a segment needs from its manager: the page generations and the memory's buffer.
+ * Only the {@linkcode MemoryManager} makes one.
+ */
+export interface SegmentPool {
+  /** The current generation of every page; a release bumps the page's entry. */
+  readonly generations: Uint32Array;
+  /** The shared memory's buffer, covering at least every page handed out so far. */
+  readonly buffer: SharedArrayBuffer;
+}
+
+/** Where a segment is and which lease of its pages it stands for. */
+export interface SegmentPlace {
+  /** Unique id of this lease of the pages, for messages. */
+  id: number;
+  /** The owner it was allocated to. */
+  owner: string;
+  /** Index of its first page in the manager's pool. */
+  pageIndex: number;
+  /** Byte offset of its first byte in the shared memory. */
+  memoryOffset: number;
+  /** Size in bytes (one page, or several contiguous pages). */
+  byteLength: number;
+  /** The first page's generation when handed out. */
+  generation: number;
+}
+
+/** Internal hooks of the manager into its segments (not exported from `mod.ts`). */
+export interface SegmentInternals {
+  /**
+   * How many leading bytes a raw view, an address or a write may have reached (0: the bytes
+   * are as they were when handed out; `byteLength`: all of them).
+   */
+  writtenBytes(segment: MemorySegment): number;
+  /** Widens the written extent to at least `byteLength` (what a borrower wrote). */
+  addWrittenBytes(segment: MemorySegment, byteLength: number): void;
+  /**
+   * Marks a segment lent to `borrower` (every accessor throws until it comes back).
+   *
+   * @returns Its memory offset (without counting as a write: the borrower reports its writes).
+   */
+  lend(segment: MemorySegment, borrower: string): number;
+  /** Marks a lent segment returned. */
+  takeBack(segment: MemorySegment): void;
+  /** The borrower of a lent segment, or undefined. */
+  borrower(segment: MemorySegment): string | undefined;
+}
+
+/** The manager's hooks; see {@linkcode SegmentInternals}. */
+export let segmentInternals: SegmentInternals;
+
+/**
+ * A fixed-size range of managed memory: Flink's `MemorySegment`, as a handle
+ * `(memoryOffset, byteLength, generation)` into the manager's one shared `WebAssembly.Memory`.
  *
- * Segments are made only by a {@linkcode MemoryManager}. Every accessor of a released
- * segment throws {@linkcode SegmentReleasedError}; an access outside the page throws
- * `RangeError`. On release the backing store is moved away with `ArrayBuffer.transfer()`,
- * so every view of it (including `bytes` views kept by mistake) becomes zero-length.
+ * Segments are made only by a {@linkcode MemoryManager}. Releasing a segment bumps its
+ * page's generation, so every accessor of the stale handle throws
+ * {@linkcode SegmentReleasedError} naming the owner and the segment; an access outside the
+ * segment throws `RangeError`. Raw `bytes` views cannot be detached (the memory is shared):
+ * they must not outlive the lease, and in checked leak-detection levels the manager poisons
+ * a released page and verifies the poison when it hands the page out again, so a write
+ * through a stale view is reported.
  *
- * Layout is up to the operator that leases the segment; `bytes` is the raw view for hot loops
- * and must not outlive the lease.
+ * Layout is up to the operator that leases the segment; `bytes` is the raw view for hot loops,
+ * `memoryOffset` the address for WebAssembly kernels.
  *
  * @example Usage
  * ```ts
@@ -36,303 +86,246 @@ const DEAD_BYTES = new Uint8Array(0);
  * ```
  */
 export class MemorySegment {
-  /** Unique id of this lease of a page (a page gets a new id each time it is allocated). */
+  /** Unique id of this lease of the pages (a page gets a new id each time it is handed out). */
   readonly id: number;
   /** The owner this segment was allocated to. */
   readonly owner: string;
-  /** Size of the page in bytes (a power of two). */
+  /** Size in bytes (a power of two for a page; a multiple of it for a contiguous segment). */
   readonly byteLength: number;
-  #buffer: ArrayBuffer;
-  #view: DataView;
-  #bytes: Uint8Array;
-  #released = false;
-  #lent = false;
+  /** Index of the first page in the manager's pool. */
+  readonly pageIndex: number;
+  /** The page generation this handle stands for. */
+  readonly generation: number;
+  readonly #memoryOffset: number;
+  readonly #pool: SegmentPool;
+  #expected: number;
+  #borrower: string | undefined = undefined;
+  /** How many leading bytes may have been written since hand-out (see `writtenBytes`). */
+  #writtenBytes = 0;
+  #view: DataView<SharedArrayBuffer> | undefined = undefined;
+  #bytes: Uint8Array<SharedArrayBuffer> | undefined = undefined;
 
   static {
-    takeBackingOf = (segment) => segment.#takeBacking();
+    segmentInternals = {
+      writtenBytes: (segment) => segment.#writtenBytes,
+      addWrittenBytes(segment, byteLength) {
+        if (byteLength > segment.#writtenBytes) segment.#writtenBytes = byteLength;
+      },
+      lend(segment, borrower) {
+        segment.#check("lend");
+        segment.#borrower = borrower;
+        segment.#expected = LENT;
+        return segment.#memoryOffset;
+      },
+      takeBack(segment) {
+        segment.#borrower = undefined;
+        segment.#expected = segment.generation;
+      },
+      borrower: (segment) => segment.#borrower,
+    };
   }
 
   /**
-   * Wraps a page. Only the {@linkcode MemoryManager} calls this.
+   * Wraps a range of the pool. Only the {@linkcode MemoryManager} calls this.
    *
-   * @param buffer The page's backing store (exclusively owned from now on).
-   * @param id A unique id for messages.
-   * @param owner The owner for messages and leak reports.
+   * @param pool The manager's page generations and buffer.
+   * @param place Where the segment is, its id, owner and generation.
    */
-  constructor(buffer: ArrayBuffer, id: number, owner: string) {
-    this.id = id;
-    this.owner = owner;
-    this.byteLength = buffer.byteLength;
-    this.#buffer = buffer;
-    this.#view = new DataView(buffer);
-    this.#bytes = new Uint8Array(buffer);
+  constructor(pool: SegmentPool, place: SegmentPlace) {
+    this.id = place.id;
+    this.owner = place.owner;
+    this.byteLength = place.byteLength;
+    this.pageIndex = place.pageIndex;
+    this.generation = place.generation;
+    this.#memoryOffset = place.memoryOffset;
+    this.#pool = pool;
+    this.#expected = place.generation;
   }
 
   /** Whether the segment was released (every accessor throws then). */
   get isReleased(): boolean {
-    return this.#released;
+    return this.#pool.generations[this.pageIndex] !== this.generation;
   }
 
   /**
-   * The raw bytes of the page, for hot loops inside the operator that leased it.
+   * Declares that only the first `byteLength` bytes were written since the segment was handed
+   * out (e.g. the used part of a large index), so that release poisons (touches) only those.
+   * The holder vouches for it: a write beyond it is not covered by the poison check.
    *
-   * @throws {SegmentReleasedError} If the segment was released or its buffer is lent out.
+   * @param byteLength The written prefix in bytes.
    */
-  get bytes(): Uint8Array {
-    if (this.#released || this.#lent) this.#throwDead("view");
-    return this.#bytes;
+  limitWrittenTo(byteLength: number): void {
+    this.#check("limit");
+    this.#writtenBytes = Math.max(0, Math.min(this.#writtenBytes, byteLength));
+  }
+
+  /** Whether the segment is lent to a Worker right now (every accessor throws then). */
+  get isLent(): boolean {
+    return this.#borrower !== undefined && !this.isReleased;
+  }
+
+  /**
+   * The byte offset of the segment in the shared `WebAssembly.Memory`, for kernels and
+   * Workers (whoever learns it may write, so the page counts as written).
+   *
+   * @throws {SegmentReleasedError} If the segment was released or is lent out.
+   */
+  get memoryOffset(): number {
+    this.#check("address");
+    this.#writtenBytes = this.byteLength;
+    return this.#memoryOffset;
+  }
+
+  /**
+   * The raw bytes of the segment, for hot loops inside the operator that leased it. A view
+   * of shared memory: it stays readable after release, so it must not outlive the lease.
+   *
+   * @throws {SegmentReleasedError} If the segment was released or is lent out.
+   */
+  get bytes(): Uint8Array<SharedArrayBuffer> {
+    this.#check("view");
+    this.#writtenBytes = this.byteLength;
+    return this.#bytes ??= new Uint8Array(this.#pool.buffer, this.#memoryOffset, this.byteLength);
   }
 
   /** Reads an unsigned byte at `byteOffset`. */
   getU8(byteOffset: number): number {
-    try {
-      return this.#view.getUint8(byteOffset);
-    } catch (error) {
-      throw this.#accessError(error, "read");
-    }
+    return this.#readView().getUint8(byteOffset);
   }
 
   /** Writes an unsigned byte at `byteOffset`. */
   setU8(byteOffset: number, value: number): void {
-    try {
-      this.#view.setUint8(byteOffset, value);
-    } catch (error) {
-      throw this.#accessError(error, "write");
-    }
+    this.#writeView().setUint8(byteOffset, value);
   }
 
   /** Reads a signed byte at `byteOffset`. */
   getI8(byteOffset: number): number {
-    try {
-      return this.#view.getInt8(byteOffset);
-    } catch (error) {
-      throw this.#accessError(error, "read");
-    }
+    return this.#readView().getInt8(byteOffset);
   }
 
   /** Writes a signed byte at `byteOffset`. */
   setI8(byteOffset: number, value: number): void {
-    try {
-      this.#view.setInt8(byteOffset, value);
-    } catch (error) {
-      throw this.#accessError(error, "write");
-    }
+    this.#writeView().setInt8(byteOffset, value);
   }
 
   /** Reads a 2-byte unsigned value, big-endian, at `byteOffset`. */
   getU16BE(byteOffset: number): number {
-    try {
-      return this.#view.getUint16(byteOffset, false);
-    } catch (error) {
-      throw this.#accessError(error, "read");
-    }
+    return this.#readView().getUint16(byteOffset, false);
   }
 
   /** Writes a 2-byte unsigned value, big-endian, at `byteOffset`. */
   setU16BE(byteOffset: number, value: number): void {
-    try {
-      this.#view.setUint16(byteOffset, value, false);
-    } catch (error) {
-      throw this.#accessError(error, "write");
-    }
+    this.#writeView().setUint16(byteOffset, value, false);
   }
 
   /** Reads a 2-byte unsigned value, little-endian, at `byteOffset`. */
   getU16LE(byteOffset: number): number {
-    try {
-      return this.#view.getUint16(byteOffset, true);
-    } catch (error) {
-      throw this.#accessError(error, "read");
-    }
+    return this.#readView().getUint16(byteOffset, true);
   }
 
   /** Writes a 2-byte unsigned value, little-endian, at `byteOffset`. */
   setU16LE(byteOffset: number, value: number): void {
-    try {
-      this.#view.setUint16(byteOffset, value, true);
-    } catch (error) {
-      throw this.#accessError(error, "write");
-    }
+    this.#writeView().setUint16(byteOffset, value, true);
   }
 
   /** Reads a 2-byte signed value, big-endian, at `byteOffset`. */
   getI16BE(byteOffset: number): number {
-    try {
-      return this.#view.getInt16(byteOffset, false);
-    } catch (error) {
-      throw this.#accessError(error, "read");
-    }
+    return this.#readView().getInt16(byteOffset, false);
   }
 
   /** Writes a 2-byte signed value, big-endian, at `byteOffset`. */
   setI16BE(byteOffset: number, value: number): void {
-    try {
-      this.#view.setInt16(byteOffset, value, false);
-    } catch (error) {
-      throw this.#accessError(error, "write");
-    }
+    this.#writeView().setInt16(byteOffset, value, false);
   }
 
   /** Reads a 2-byte signed value, little-endian, at `byteOffset`. */
   getI16LE(byteOffset: number): number {
-    try {
-      return this.#view.getInt16(byteOffset, true);
-    } catch (error) {
-      throw this.#accessError(error, "read");
-    }
+    return this.#readView().getInt16(byteOffset, true);
   }
 
   /** Writes a 2-byte signed value, little-endian, at `byteOffset`. */
   setI16LE(byteOffset: number, value: number): void {
-    try {
-      this.#view.setInt16(byteOffset, value, true);
-    } catch (error) {
-      throw this.#accessError(error, "write");
-    }
+    this.#writeView().setInt16(byteOffset, value, true);
   }
 
   /** Reads a 4-byte unsigned value, big-endian, at `byteOffset`. */
   getU32BE(byteOffset: number): number {
-    try {
-      return this.#view.getUint32(byteOffset, false);
-    } catch (error) {
-      throw this.#accessError(error, "read");
-    }
+    return this.#readView().getUint32(byteOffset, false);
   }
 
   /** Writes a 4-byte unsigned value, big-endian, at `byteOffset`. */
   setU32BE(byteOffset: number, value: number): void {
-    try {
-      this.#view.setUint32(byteOffset, value, false);
-    } catch (error) {
-      throw this.#accessError(error, "write");
-    }
+    this.#writeView().setUint32(byteOffset, value, false);
   }
 
   /** Reads a 4-byte unsigned value, little-endian, at `byteOffset`. */
   getU32LE(byteOffset: number): number {
-    try {
-      return this.#view.getUint32(byteOffset, true);
-    } catch (error) {
-      throw this.#accessError(error, "read");
-    }
+    return this.#readView().getUint32(byteOffset, true);
   }
 
   /** Writes a 4-byte unsigned value, little-endian, at `byteOffset`. */
   setU32LE(byteOffset: number, value: number): void {
-    try {
-      this.#view.setUint32(byteOffset, value, true);
-    } catch (error) {
-      throw this.#accessError(error, "write");
-    }
+    this.#writeView().setUint32(byteOffset, value, true);
   }
 
   /** Reads a 4-byte signed value, big-endian, at `byteOffset`. */
   getI32BE(byteOffset: number): number {
-    try {
-      return this.#view.getInt32(byteOffset, false);
-    } catch (error) {
-      throw this.#accessError(error, "read");
-    }
+    return this.#readView().getInt32(byteOffset, false);
   }
 
   /** Writes a 4-byte signed value, big-endian, at `byteOffset`. */
   setI32BE(byteOffset: number, value: number): void {
-    try {
-      this.#view.setInt32(byteOffset, value, false);
-    } catch (error) {
-      throw this.#accessError(error, "write");
-    }
+    this.#writeView().setInt32(byteOffset, value, false);
   }
 
   /** Reads a 4-byte signed value, little-endian, at `byteOffset`. */
   getI32LE(byteOffset: number): number {
-    try {
-      return this.#view.getInt32(byteOffset, true);
-    } catch (error) {
-      throw this.#accessError(error, "read");
-    }
+    return this.#readView().getInt32(byteOffset, true);
   }
 
   /** Writes a 4-byte signed value, little-endian, at `byteOffset`. */
   setI32LE(byteOffset: number, value: number): void {
-    try {
-      this.#view.setInt32(byteOffset, value, true);
-    } catch (error) {
-      throw this.#accessError(error, "write");
-    }
+    this.#writeView().setInt32(byteOffset, value, true);
   }
 
   /** Reads a 4-byte float value, big-endian, at `byteOffset`. */
   getF32BE(byteOffset: number): number {
-    try {
-      return this.#view.getFloat32(byteOffset, false);
-    } catch (error) {
-      throw this.#accessError(error, "read");
-    }
+    return this.#readView().getFloat32(byteOffset, false);
   }
 
   /** Writes a 4-byte float value, big-endian, at `byteOffset`. */
   setF32BE(byteOffset: number, value: number): void {
-    try {
-      this.#view.setFloat32(byteOffset, value, false);
-    } catch (error) {
-      throw this.#accessError(error, "write");
-    }
+    this.#writeView().setFloat32(byteOffset, value, false);
   }
 
   /** Reads a 4-byte float value, little-endian, at `byteOffset`. */
   getF32LE(byteOffset: number): number {
-    try {
-      return this.#view.getFloat32(byteOffset, true);
-    } catch (error) {
-      throw this.#accessError(error, "read");
-    }
+    return this.#readView().getFloat32(byteOffset, true);
   }
 
   /** Writes a 4-byte float value, little-endian, at `byteOffset`. */
   setF32LE(byteOffset: number, value: number): void {
-    try {
-      this.#view.setFloat32(byteOffset, value, true);
-    } catch (error) {
-      throw this.#accessError(error, "write");
-    }
+    this.#writeView().setFloat32(byteOffset, value, true);
   }
 
   /** Reads a 8-byte float value, big-endian, at `byteOffset`. */
   getF64BE(byteOffset: number): number {
-    try {
-      return this.#view.getFloat64(byteOffset, false);
-    } catch (error) {
-      throw this.#accessError(error, "read");
-    }
+    return this.#readView().getFloat64(byteOffset, false);
   }
 
   /** Writes a 8-byte float value, big-endian, at `byteOffset`. */
   setF64BE(byteOffset: number, value: number): void {
-    try {
-      this.#view.setFloat64(byteOffset, value, false);
-    } catch (error) {
-      throw this.#accessError(error, "write");
-    }
+    this.#writeView().setFloat64(byteOffset, value, false);
   }
 
   /** Reads a 8-byte float value, little-endian, at `byteOffset`. */
   getF64LE(byteOffset: number): number {
-    try {
-      return this.#view.getFloat64(byteOffset, true);
-    } catch (error) {
-      throw this.#accessError(error, "read");
-    }
+    return this.#readView().getFloat64(byteOffset, true);
   }
 
   /** Writes a 8-byte float value, little-endian, at `byteOffset`. */
   setF64LE(byteOffset: number, value: number): void {
-    try {
-      this.#view.setFloat64(byteOffset, value, true);
-    } catch (error) {
-      throw this.#accessError(error, "write");
-    }
+    this.#writeView().setFloat64(byteOffset, value, true);
   }
 
   /**
@@ -373,11 +366,9 @@ export class MemorySegment {
 
   /** Writes an unsigned 64-bit value given as two 32-bit words. */
   setU64Words(byteOffset: number, high: number, low: number, littleEndian = false): void {
+    this.#writeView(); // liveness first, then bounds
     if (byteOffset < 0 || byteOffset + 8 > this.byteLength) {
-      throw this.#accessError(
-        new RangeError("Offset is outside the bounds of the DataView"),
-        "write",
-      );
+      throw new RangeError("Offset is outside the bounds of the DataView");
     }
     if (littleEndian) {
       this.setU32LE(byteOffset, low);
@@ -399,13 +390,13 @@ export class MemorySegment {
     targetOffset = 0,
     byteLength = target.length - targetOffset,
   ): void {
-    this.#checkRange(byteOffset, byteLength, "read");
+    const bytes = this.#range(byteOffset, byteLength, "read");
     if (targetOffset < 0 || targetOffset + byteLength > target.length) {
       throw new RangeError(
         `Target range [${targetOffset}, +${byteLength}) exceeds ${target.length} bytes`,
       );
     }
-    target.set(this.#bytes.subarray(byteOffset, byteOffset + byteLength), targetOffset);
+    target.set(bytes.subarray(byteOffset, byteOffset + byteLength), targetOffset);
   }
 
   /**
@@ -419,13 +410,13 @@ export class MemorySegment {
     sourceOffset = 0,
     byteLength = source.length - sourceOffset,
   ): void {
-    this.#checkRange(byteOffset, byteLength, "write");
+    const bytes = this.#range(byteOffset, byteLength, "write");
     if (sourceOffset < 0 || sourceOffset + byteLength > source.length) {
       throw new RangeError(
         `Source range [${sourceOffset}, +${byteLength}) exceeds ${source.length} bytes`,
       );
     }
-    this.#bytes.set(source.subarray(sourceOffset, sourceOffset + byteLength), byteOffset);
+    bytes.set(source.subarray(sourceOffset, sourceOffset + byteLength), byteOffset);
   }
 
   /**
@@ -439,12 +430,12 @@ export class MemorySegment {
     targetOffset: number,
     byteLength: number,
   ): void {
-    this.#checkRange(byteOffset, byteLength, "read");
-    target.#checkRange(targetOffset, byteLength, "write");
+    const from = this.#range(byteOffset, byteLength, "read");
+    const to = target.#range(targetOffset, byteLength, "write");
     if (target === this) {
-      this.#bytes.copyWithin(targetOffset, byteOffset, byteOffset + byteLength);
+      from.copyWithin(targetOffset, byteOffset, byteOffset + byteLength);
     } else {
-      target.#bytes.set(this.#bytes.subarray(byteOffset, byteOffset + byteLength), targetOffset);
+      to.set(from.subarray(byteOffset, byteOffset + byteLength), targetOffset);
     }
   }
 
@@ -460,16 +451,9 @@ export class MemorySegment {
     byteLength: number,
     otherLength: number = byteLength,
   ): number {
-    this.#checkRange(byteOffset, byteLength, "read");
-    other.#checkRange(otherOffset, otherLength, "read");
-    return compareBytes(
-      this.#bytes,
-      byteOffset,
-      byteLength,
-      other.#bytes,
-      otherOffset,
-      otherLength,
-    );
+    const left = this.#range(byteOffset, byteLength, "read");
+    const right = other.#range(otherOffset, otherLength, "read");
+    return compareBytes(left, byteOffset, byteLength, right, otherOffset, otherLength);
   }
 
   /** Whether two byte ranges of the same length hold the same bytes. */
@@ -488,8 +472,8 @@ export class MemorySegment {
    * The ranges must not overlap when they are in the same segment.
    */
   swap(byteOffset: number, other: MemorySegment, otherOffset: number, byteLength: number): void {
-    this.#checkRange(byteOffset, byteLength, "write");
-    other.#checkRange(otherOffset, byteLength, "write");
+    const left = this.#range(byteOffset, byteLength, "write");
+    const right = other.#range(otherOffset, byteLength, "write");
     if (
       other === this && byteOffset < otherOffset + byteLength &&
       otherOffset < byteOffset + byteLength &&
@@ -497,8 +481,6 @@ export class MemorySegment {
     ) {
       throw new RangeError(`Cannot swap overlapping ranges at ${byteOffset} and ${otherOffset}`);
     }
-    const left = this.#bytes;
-    const right = other.#bytes;
     for (let i = 0; i < byteLength; i += 1) {
       const byte = left[byteOffset + i]!;
       left[byteOffset + i] = right[otherOffset + i]!;
@@ -506,53 +488,23 @@ export class MemorySegment {
     }
   }
 
-  /**
-   * Hands the backing store out for a `postMessage` transfer list (e.g. to a sort Worker).
-   *
-   * Until {@linkcode MemorySegment.returnBacking} gives it back, every accessor throws.
-   *
-   * @returns The page's `ArrayBuffer`, to be listed in the transfer list.
-   */
-  lendBacking(): ArrayBuffer {
-    if (this.#released || this.#lent) this.#throwDead("lend");
-    this.#lent = true;
-    this.#view = DEAD_VIEW;
-    this.#bytes = DEAD_BYTES;
-    return this.#buffer;
+  #check(action: string): void {
+    if (this.#pool.generations[this.pageIndex] !== this.#expected) this.#throwDead(action);
   }
 
-  /**
-   * Takes back the backing store lent with {@linkcode MemorySegment.lendBacking}.
-   *
-   * @param buffer The buffer as it came back from the Worker (same size).
-   */
-  returnBacking(buffer: ArrayBuffer): void {
-    if (this.#released) this.#throwDead("return a backing to");
-    if (!this.#lent) {
-      throw new Error(`Cannot return a backing to segment #${this.id}: it is not lent out`);
-    }
-    if (buffer.byteLength !== this.byteLength || buffer.detached) {
-      throw new RangeError(
-        `Cannot return a ${buffer.byteLength}-byte buffer to segment #${this.id} of ${this.byteLength} bytes`,
-      );
-    }
-    this.#buffer = buffer;
-    this.#view = new DataView(buffer);
-    this.#bytes = new Uint8Array(buffer);
-    this.#lent = false;
+  #readView(): DataView<SharedArrayBuffer> {
+    this.#check("read");
+    return this.#view ??= new DataView(this.#pool.buffer, this.#memoryOffset, this.byteLength);
   }
 
-  #takeBacking(): ArrayBuffer {
-    if (this.#released) throw new SegmentReleasedError(this.id, this.owner, "release");
-    if (this.#lent) throw new SegmentReleasedError(this.id, this.owner, "release", true);
-    this.#released = true;
-    this.#view = DEAD_VIEW;
-    this.#bytes = DEAD_BYTES;
-    return this.#buffer.transfer();
+  #writeView(): DataView<SharedArrayBuffer> {
+    this.#check("write");
+    this.#writtenBytes = this.byteLength;
+    return this.#view ??= new DataView(this.#pool.buffer, this.#memoryOffset, this.byteLength);
   }
 
-  #checkRange(byteOffset: number, byteLength: number, action: string): void {
-    if (this.#released || this.#lent) this.#throwDead(action);
+  #range(byteOffset: number, byteLength: number, action: string): Uint8Array<SharedArrayBuffer> {
+    this.#check(action);
     if (
       !(byteOffset >= 0 && byteLength >= 0 && byteOffset + byteLength <= this.byteLength) ||
       !Number.isInteger(byteOffset) || !Number.isInteger(byteLength)
@@ -561,32 +513,14 @@ export class MemorySegment {
         `Cannot ${action} [${byteOffset}, +${byteLength}) of segment #${this.id}: it has ${this.byteLength} bytes`,
       );
     }
-  }
-
-  #accessError(error: unknown, action: string): Error {
-    if (this.#released || this.#lent) {
-      return new SegmentReleasedError(this.id, this.owner, action, this.#lent && !this.#released);
-    }
-    return error instanceof Error ? error : new Error(String(error));
+    if (action !== "read") this.#writtenBytes = this.byteLength;
+    return this.#bytes ??= new Uint8Array(this.#pool.buffer, this.#memoryOffset, this.byteLength);
   }
 
   #throwDead(action: string): never {
-    throw new SegmentReleasedError(
-      this.id,
-      this.owner,
-      this.#lent ? `${action} (lent out)` : action,
-    );
+    if (this.isReleased) throw new SegmentReleasedError(this.id, this.owner, action);
+    throw new SegmentReleasedError(this.id, this.owner, action, this.#borrower);
   }
-}
-
-/**
- * Moves a segment's backing store out (detaching every view of it) and marks it released.
- * Only the {@linkcode MemoryManager} calls this.
- *
- * @throws {SegmentReleasedError} If it was released already.
- */
-export function takeBacking(segment: MemorySegment): ArrayBuffer {
-  return takeBackingOf(segment);
 }
 
 /**

@@ -305,11 +305,10 @@ class ExternalSorter {
     });
     const unique = this.#unique;
     try {
-      const pages = gather.pages;
       const used = result.targetUsed;
       let written = 0;
-      for (let p = 0; p < pages.length && written < result.gatheredCount; p += 1) {
-        const bytes = pages[p]!;
+      for (let p = 0; p < gather.pageCount && written < result.gatheredCount; p += 1) {
+        const bytes = gather.page(p);
         const end = used[p] ?? 0;
         let position = 0;
         while (position < end) {
@@ -346,7 +345,7 @@ class ExternalSorter {
   #startWorker(): SortWorker {
     if (this.#worker === undefined) {
       assert(this.#descriptor !== undefined, "two sort buffers need a Worker");
-      this.#worker = new SortWorker(this.#descriptor);
+      this.#worker = new SortWorker(this.#descriptor, this.#memory);
       this.#stats.usedWorker = true;
     }
     return this.#worker;

@@ -1,10 +1,5 @@
 import { assert } from "../base/mod.ts";
-import type {
-  MemoryManager,
-  MemoryReservation,
-  MemorySegment,
-  SegmentLease,
-} from "../memory/mod.ts";
+import type { MemoryManager, MemorySegment, SegmentLease } from "../memory/mod.ts";
 import {
   ADDRESS_WORD,
   ENTRY_BYTES,
@@ -23,24 +18,27 @@ export interface SortBufferOptions {
   owner: string;
   /** Pages for record bytes (at least 1). */
   dataSegmentCount: number;
-  /** Capacity of the index in entries (at least 1); its bytes are reserved from the budget. */
+  /** Capacity of the index in entries (at least 1); its pages come from the budget. */
   indexEntryCount: number;
   /** The ordering. */
   order: RecordOrder;
 }
 
-/** Everything a Worker needs to sort a buffer: moved with a transfer list. */
+/**
+ * Everything a Worker needs to sort a buffer: offsets into the shared memory the Worker
+ * already has (the segments are lent, not moved; see {@linkcode SortBuffer.lend}).
+ */
 export interface SortJob {
-  /** The data pages' backing stores, in order. */
-  segments: ArrayBuffer[];
-  /** The index words. */
-  index: ArrayBuffer;
+  /** Memory offsets of the data pages in use, in order. */
+  segments: number[];
+  /** Memory offset of the index words. */
+  index: number;
   /** How many entries are used. */
   recordCount: number;
   /** log2 of the page size. */
   segmentShift: number;
-  /** Optional gather target: pages the sorted records are copied into, in order. */
-  target?: ArrayBuffer[];
+  /** Optional gather target: memory offsets of the pages sorted records are copied into. */
+  target?: number[];
   /** Set by {@linkcode gatherJob}: how many records (from the first) were gathered. */
   gatheredCount?: number;
   /** Set by {@linkcode gatherJob}: bytes used in each target page. */
@@ -57,12 +55,14 @@ export const GATHER_PREFIX_BYTES = 4;
  * does not fit the remaining pages; `gatheredCount` says how many made it.
  *
  * @param job A sorted job with `target` pages.
+ * @param buffer The shared memory's buffer (covering every offset of the job).
  */
-export function gatherJob(job: SortJob): void {
-  const targets = (job.target ?? []).map((buffer) => new Uint8Array(buffer));
+export function gatherJob(job: SortJob, buffer: SharedArrayBuffer): void {
+  const pageBytes = 2 ** job.segmentShift;
+  const targets = (job.target ?? []).map((offset) => new Uint8Array(buffer, offset, pageBytes));
   const used: number[] = new Array(targets.length).fill(0);
-  const index = new Uint32Array(job.index);
-  const pages = job.segments.map((buffer) => new Uint8Array(buffer));
+  const index = new Uint32Array(buffer, job.index, job.recordCount * ENTRY_WORDS);
+  const pages = job.segments.map((offset) => new Uint8Array(buffer, offset, pageBytes));
   const shift = job.segmentShift;
   const mask = (1 << shift) - 1;
   const end = job.recordCount * ENTRY_WORDS;
@@ -140,22 +140,26 @@ export class SortBuffer implements Disposable {
   readonly segmentBytes: number;
   readonly #segmentShift: number;
   readonly #offsetMask: number;
+  readonly #memory: MemoryManager;
   readonly #lease: SegmentLease;
-  readonly #reservation: MemoryReservation;
-  #index: Uint32Array;
-  #pages: Uint8Array[];
+  readonly #indexLease: SegmentLease;
+  readonly #index: Uint32Array;
+  /** Views of the data pages in use (0 to #segmentIndex), taken as the buffer fills. */
+  #pages: Uint8Array[] = [];
+  #lentTo: string | undefined = undefined;
   readonly #entryCapacity: number;
   #recordCount = 0;
+  /** The most records the buffer ever held (the written part of the index). */
+  #recordCountMax = 0;
   #segmentIndex = 0;
   #writeOffset = 0;
   #dataBytes = 0;
-  #lent = false;
   #released = false;
   readonly #plainBytes: boolean;
   readonly #invert: boolean;
 
   /**
-   * Takes the pages and reserves the index bytes from the budget.
+   * Takes the data pages and the index pages (contiguous) from the budget.
    *
    * @param memory The manager to take pages and index bytes from.
    * @param options Sizes, owner and order.
@@ -175,16 +179,25 @@ export class SortBuffer implements Disposable {
     this.segmentBytes = segmentBytes;
     this.#segmentShift = Math.log2(segmentBytes);
     this.#offsetMask = segmentBytes - 1;
-    this.#reservation = memory.reserve(options.owner, options.indexEntryCount * ENTRY_BYTES);
+    this.#memory = memory;
+    const indexPages = Math.ceil(options.indexEntryCount * ENTRY_BYTES / segmentBytes);
+    this.#indexLease = memory.allocateContiguous(options.owner, indexPages);
     try {
       this.#lease = memory.allocate(options.owner, options.dataSegmentCount);
     } catch (error) {
-      this.#reservation.release();
+      this.#indexLease.release();
       throw error;
     }
     this.#entryCapacity = options.indexEntryCount;
-    this.#index = new Uint32Array(options.indexEntryCount * ENTRY_WORDS);
-    this.#pages = this.#lease.segments.map((segment) => segment.bytes);
+    const indexBytes = this.#indexLease.segments[0]!.bytes;
+    this.#index = new Uint32Array(
+      indexBytes.buffer,
+      indexBytes.byteOffset,
+      options.indexEntryCount * ENTRY_WORDS,
+    );
+    // Page views are taken as the buffer fills: a page never written is never touched (a
+    // huge budget on a small input costs only what it uses).
+    this.#pages.push(this.#lease.segments[0]!.bytes);
   }
 
   /** The data pages (for accounting). */
@@ -224,10 +237,14 @@ export class SortBuffer implements Disposable {
     // (the address is the last tie-breaker of the sort: that makes it stable).
     const footprint = byteLength === 0 ? 1 : byteLength;
     if (offset + footprint > this.segmentBytes) {
-      if (byteLength > this.segmentBytes || this.#segmentIndex + 1 >= this.#pages.length) {
+      const segments = this.#lease.segments;
+      if (byteLength > this.segmentBytes || this.#segmentIndex + 1 >= segments.length) {
         return false;
       }
       this.#segmentIndex += 1;
+      if (this.#pages.length === this.#segmentIndex) {
+        this.#pages.push(segments[this.#segmentIndex]!.bytes);
+      }
       offset = 0;
     }
     const page = this.#pages[this.#segmentIndex]!;
@@ -325,49 +342,56 @@ export class SortBuffer implements Disposable {
   /** Empties the buffer for refilling (pages and index stay allocated). */
   reset(): void {
     this.#checkLive();
+    if (this.#recordCount > this.#recordCountMax) this.#recordCountMax = this.#recordCount;
     this.#recordCount = 0;
-    this.#segmentIndex = 0;
+    this.#segmentIndex = 0; // the page views taken so far stay valid: the lease is the same
     this.#writeOffset = 0;
     this.#dataBytes = 0;
   }
 
   /**
-   * Moves the pages and the index out for a Worker (see {@linkcode sortJob}); every accessor
-   * fails until {@linkcode SortBuffer.takeBack}.
+   * Lends the data pages and the index to a Worker (booked under `borrower` by the memory
+   * manager; nothing is copied or moved); every accessor fails until
+   * {@linkcode SortBuffer.takeBack}.
    *
-   * @returns The job, whose buffers belong in the `postMessage` transfer list.
+   * @param borrower The Worker's owner name.
+   * @returns The job: offsets into the shared memory the Worker already has.
    */
-  lend(): SortJob {
+  lend(borrower: string): SortJob {
     this.#checkLive();
-    this.#lent = true;
-    const segments = this.#lease.segments.map((segment) => segment.lendBacking());
-    const index = this.#index.buffer as ArrayBuffer;
+    const offsets = this.#memory.lend(borrower, this.#lease.segments);
+    const [index] = this.#memory.lend(borrower, this.#indexLease.segments);
+    this.#lentTo = borrower;
     return {
-      segments,
-      index,
+      segments: offsets.slice(0, this.#pages.length),
+      index: index!,
       recordCount: this.#recordCount,
       segmentShift: this.#segmentShift,
     };
   }
 
   /**
-   * Takes back what {@linkcode SortBuffer.lend} moved out (sorted by the Worker).
+   * Takes back what {@linkcode SortBuffer.lend} lent.
    *
-   * @param job The job as it came back.
+   * @param sorted Whether the Worker finished the job: then it only read the data pages and
+   *   wrote the used part of the index (what is not written is not poisoned on release);
+   *   otherwise anything lent may have been written.
    */
-  takeBack(job: SortJob): void {
-    assert(this.#lent && !this.#released, "takeBack() without lend()");
-    const segments = this.#lease.segments;
-    assert(job.segments.length === segments.length, "sort job came back with other pages");
-    for (let i = 0; i < segments.length; i += 1) segments[i]!.returnBacking(job.segments[i]!);
-    this.#index = new Uint32Array(job.index);
-    this.#pages = segments.map((segment) => segment.bytes);
-    this.#lent = false;
+  takeBack(sorted = true): void {
+    assert(this.#lentTo !== undefined && !this.#released, "takeBack() without lend()");
+    const data = this.#lease.segments;
+    this.#memory.takeBack(this.#lentTo, data, sorted ? data.map(() => 0) : undefined);
+    this.#memory.takeBack(
+      this.#lentTo,
+      this.#indexLease.segments,
+      sorted ? [this.#recordCount * ENTRY_BYTES] : undefined,
+    );
+    this.#lentTo = undefined;
   }
 
   /** Whether the pages are lent to a Worker. */
   get isLent(): boolean {
-    return this.#lent;
+    return this.#lentTo !== undefined;
   }
 
   /**
@@ -376,14 +400,16 @@ export class SortBuffer implements Disposable {
    */
   release(): void {
     if (this.#released) return;
-    assert(!this.#lent, "Cannot release a sort buffer while a Worker holds its pages");
+    assert(
+      this.#lentTo === undefined,
+      "Cannot release a sort buffer while a Worker holds its pages",
+    );
+    if (this.#recordCount > this.#recordCountMax) this.#recordCountMax = this.#recordCount;
     this.#released = true;
     this.#lease.release();
-    this.#reservation.release();
-    // Free the index's backing store now rather than at the next GC (RSS follows the budget).
-    const indexBuffer = this.#index.buffer as ArrayBuffer;
-    if (!indexBuffer.detached) indexBuffer.transfer(0);
-    this.#index = new Uint32Array(0);
+    // Only the entries ever used were written: poison (touch) no more of a large index.
+    this.#indexLease.segments[0]!.limitWrittenTo(this.#recordCountMax * ENTRY_BYTES);
+    this.#indexLease.release();
     this.#pages = [];
   }
 
@@ -394,19 +420,21 @@ export class SortBuffer implements Disposable {
 
   #checkLive(): void {
     assert(!this.#released, "sort buffer used after release");
-    assert(!this.#lent, "sort buffer used while lent to a Worker");
+    assert(this.#lentTo === undefined, "sort buffer used while lent to a Worker");
   }
 }
 
 /**
  * Sorts a lent {@linkcode SortJob} in place (what the Worker runs).
  *
- * @param job The pages and index.
+ * @param job The pages and index, as offsets.
  * @param order The ordering.
+ * @param buffer The shared memory's buffer (covering every offset of the job).
  */
-export function sortJob(job: SortJob, order: RecordOrder): void {
-  const index = new Uint32Array(job.index);
-  const pages = job.segments.map((buffer) => new Uint8Array(buffer));
+export function sortJob(job: SortJob, order: RecordOrder, buffer: SharedArrayBuffer): void {
+  const pageBytes = 2 ** job.segmentShift;
+  const index = new Uint32Array(buffer, job.index, job.recordCount * ENTRY_WORDS);
+  const pages = job.segments.map((offset) => new Uint8Array(buffer, offset, pageBytes));
   sortEntries(index, job.recordCount, pages, job.segmentShift, order);
 }
 

@@ -1,3 +1,5 @@
+import { SPILLWAY_V8_FLAGS } from "./compile.ts";
+
 /** The result of running the CLI in a child process. */
 export interface CliResult {
   code: number;
@@ -28,7 +30,14 @@ export async function runSpillway(
   options: { stdin?: Uint8Array; cwd?: string; env?: Record<string, string> } = {},
 ): Promise<CliResult> {
   const command = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...SPILLWAY_PERMISSIONS, MAIN, ...args],
+    args: [
+      "run",
+      "--quiet",
+      ...SPILLWAY_PERMISSIONS,
+      `--v8-flags=${SPILLWAY_V8_FLAGS}`,
+      MAIN,
+      ...args,
+    ],
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

@@ -3,8 +3,9 @@
  *
  * - Least-privilege permissions are baked in: read, write, env, ffi (mmap spills), sys (RSS,
  *   console size). No net, no run.
- * - Worker modules (found by scanning src/ for `new Worker(new URL("...", import.meta.url)`) are
- *   passed with `--include`, since `deno compile` only follows static imports.
+ * - Worker modules (found by scanning src/ for `new Worker(new URL("...", import.meta.url)`) and
+ *   WebAssembly modules (`src/**.wasm`, the kernels, read at run time) are passed with
+ *   `--include`, since `deno compile` only follows static imports.
  * - `deno compile` needs the runtime `denort`: it downloads it, or uses `DENORT_BIN` (a path to a
  *   denort binary of the same Deno version) when set; the variable is passed through as is.
  *
@@ -16,6 +17,19 @@
  */
 // deno-lint-ignore-file no-console
 
+/**
+ * The V8 flags spillway runs with, everywhere: the `spillway`, `demo` and `conformance` tasks,
+ * the compiled binary, `deno install` (README) and the CLI tests (`tests/_support/cli.ts`).
+ *
+ * - `--max-semi-space-size=1`: a 1 MiB young generation keeps V8's heap from growing with the
+ *   allocation rate, so peak RSS stays flat on large inputs (measured: sort of 1 GiB 148 -> 135
+ *   MiB at -S 64m).
+ * - `--no-liftoff`: WebAssembly kernels are compiled by the optimizing tier at once; a long
+ *   single call otherwise runs to its end in the baseline tier (measured by
+ *   tests/bench/v8_flags_bench.ts: 2.9x on a 64 MiB loop). No effect on JavaScript.
+ */
+export const SPILLWAY_V8_FLAGS = "--max-semi-space-size=1,--no-liftoff";
+
 /** The permissions the compiled binary runs with (the same as `deno task spillway`). */
 export const COMPILED_PERMISSIONS = [
   "--allow-read",
@@ -23,9 +37,7 @@ export const COMPILED_PERMISSIONS = [
   "--allow-env",
   "--allow-ffi",
   "--allow-sys",
-  // A 1 MiB young generation: keeps V8's heap from growing with the allocation rate, so peak
-  // RSS stays flat on large inputs (measured: sort of 1 GiB 148 -> 135 MiB at -S 64m).
-  "--v8-flags=--max-semi-space-size=1",
+  `--v8-flags=${SPILLWAY_V8_FLAGS}`,
 ];
 
 const ROOT = new URL("../../", import.meta.url);
@@ -57,6 +69,27 @@ export async function workerModules(): Promise<string[]> {
 }
 
 /**
+ * WebAssembly modules under src/ (relative to the project root): loaded at run time, so they
+ * must be embedded with `--include`.
+ *
+ * @returns Paths such as `src/kernels/kernels.wasm`.
+ */
+export async function wasmModules(): Promise<string[]> {
+  const found: string[] = [];
+  async function scan(dir: URL, relative: string): Promise<void> {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isDirectory) {
+        await scan(new URL(`${entry.name}/`, dir), `${relative}${entry.name}/`);
+      } else if (entry.isFile && entry.name.endsWith(".wasm")) {
+        found.push(`${relative}${entry.name}`);
+      }
+    }
+  }
+  await scan(new URL("src/", ROOT), "src/");
+  return found.sort();
+}
+
+/**
  * The arguments of `deno compile` for spillway.
  *
  * @param output The executable's path.
@@ -64,7 +97,10 @@ export async function workerModules(): Promise<string[]> {
  * @returns The arguments after `deno`.
  */
 export async function compileArgs(output: string, target?: string): Promise<string[]> {
-  const includes = (await workerModules()).flatMap((path) => ["--include", path]);
+  const includes = [...await workerModules(), ...await wasmModules()].flatMap((path) => [
+    "--include",
+    path,
+  ]);
   return [
     "compile",
     "--quiet",

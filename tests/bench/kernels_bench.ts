@@ -300,13 +300,34 @@ async function main(): Promise<void> {
     kernels.sortIndex(wasmIndexOffset, lines.count, layout);
     jsIndex.set(wasmIndex);
     const targetPages = Math.ceil((dataBytes + 4 * lines.count) / SEGMENT_BYTES) + 64;
-    const jsTargets = Array.from({ length: targetPages }, () => new ArrayBuffer(SEGMENT_BYTES));
+    // gatherJob works by offset in a shared memory (what the sort Worker is lent): lay the
+    // JS side's pages, index and target pages out in a shared memory of its own.
+    const jsBytes = (jsPages.length + targetPages) * SEGMENT_BYTES + jsIndex.byteLength;
+    const jsWasmPages = Math.ceil(jsBytes / 65536);
+    const jsShared = new WebAssembly.Memory({
+      initial: jsWasmPages,
+      maximum: jsWasmPages,
+      shared: true,
+    }).buffer as SharedArrayBuffer;
+    let jsTop = 0;
+    const jsTake = (byteLength: number) => {
+      const at = jsTop;
+      jsTop += byteLength;
+      return at;
+    };
+    const pageOffsets = jsPages.map((page) => {
+      const at = jsTake(SEGMENT_BYTES);
+      new Uint8Array(jsShared, at, SEGMENT_BYTES).set(page);
+      return at;
+    });
+    const indexOffset = jsTake(jsIndex.byteLength);
+    new Uint32Array(jsShared, indexOffset, jsIndex.length).set(jsIndex);
     const job: SortJob = {
-      segments: jsPages.map((p) => p.buffer as ArrayBuffer),
-      index: jsIndex.buffer as ArrayBuffer,
+      segments: pageOffsets,
+      index: indexOffset,
       recordCount: lines.count,
       segmentShift: SEGMENT_SHIFT,
-      target: jsTargets,
+      target: Array.from({ length: targetPages }, () => jsTake(SEGMENT_BYTES)),
     };
     const outBlocks = targetPages;
     const outBase = take(outBlocks * SEGMENT_BYTES, 8);
@@ -317,7 +338,7 @@ async function main(): Promise<void> {
       3,
       {
         js: () => {
-          gatherJob(job);
+          gatherJob(job, jsShared);
           gathered = job.gatheredCount!;
         },
         wasm: () => {

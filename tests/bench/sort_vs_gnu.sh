@@ -23,9 +23,10 @@ trap 'rm -rf "$work"' EXIT
 spill="$work/spill"
 mkdir -p "$spill"
 
-# A 1 MiB young generation keeps V8's heap (and so the RSS) from growing with the allocation
-# rate; the compiled binary should bake the same flag in (deno compile --v8-flags=...).
-v8_flags="${SPILLWAY_V8_FLAGS:---max-semi-space-size=1}"
+# The flags of `deno task spillway` and the compiled binary (tests/_support/compile.ts
+# SPILLWAY_V8_FLAGS): a 1 MiB young generation keeps the RSS from growing with the allocation
+# rate; --no-liftoff compiles WebAssembly kernels with the optimizing tier at once.
+v8_flags="${SPILLWAY_V8_FLAGS:---max-semi-space-size=1,--no-liftoff}"
 spillway=(deno run --allow-read --allow-write --allow-env --allow-ffi --allow-sys
   "--v8-flags=$v8_flags" "$root/main.ts")
 

@@ -1,5 +1,11 @@
 import { match, strictEqual } from "node:assert/strict";
-import { compileArgs, denortSource, workerModules } from "../_support/compile.ts";
+import {
+  compileArgs,
+  denortSource,
+  SPILLWAY_V8_FLAGS,
+  wasmModules,
+  workerModules,
+} from "../_support/compile.ts";
 
 const source = denortSource();
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -12,9 +18,10 @@ Deno.test("compile task bakes in least-privilege permissions and includes worker
     strictEqual(args.includes(flag), true, flag);
   }
   strictEqual(args.some((arg) => /^--allow-(net|run|all)|^-A$/.test(arg)), false);
-  for (const worker of await workerModules()) {
-    strictEqual(args[args.indexOf(worker) - 1], "--include", worker);
+  for (const module of [...await workerModules(), ...await wasmModules()]) {
+    strictEqual(args[args.indexOf(module) - 1], "--include", module);
   }
+  strictEqual(args.includes(`--v8-flags=${SPILLWAY_V8_FLAGS}`), true);
   strictEqual(args.at(-1), "main.ts");
 });
 

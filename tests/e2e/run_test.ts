@@ -81,7 +81,7 @@ Deno.test("spillway run runs every step like its command, paths relative to the 
       [3, "merge", job],
     ]);
     for (const report of reports) {
-      deepStrictEqual(report.leaks, { pages: 0, bytes: 0, dropped: 0, report: "" });
+      deepStrictEqual(report.leaks, { pages: 0, bytes: 0, dropped: 0, staleWrites: 0, report: "" });
       strictEqual(report.memory.budgetBytes, 262144);
       strictEqual(report.memory.segmentBytes, 4096);
       strictEqual(report.memory.pagesBudget, 64);

@@ -30,7 +30,9 @@ const STABLE_KEYS = [
   "leaks.dropped",
   "leaks.pages",
   "leaks.report",
+  "leaks.staleWrites",
   "memory.budgetBytes",
+  "memory.budgetCapped",
   "memory.pagesBudget",
   "memory.pagesPeak",
   "memory.peakRssBytes",
@@ -118,7 +120,7 @@ Deno.test("JobStatsRecorder.complete copies the memory books and a zero leak rep
     files: 3,
     mappedBytesPeak: 0,
   });
-  deepStrictEqual(stats.leaks, { pages: 0, bytes: 0, dropped: 0, report: "" });
+  deepStrictEqual(stats.leaks, { pages: 0, bytes: 0, dropped: 0, staleWrites: 0, report: "" });
   strictEqual(stats.memory.peakRssBytes > 0, true);
   memory.assertAllReleased();
 });

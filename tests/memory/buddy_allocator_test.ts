@@ -87,10 +87,12 @@ Deno.test("BuddyAllocator close names the owners of blocks still held", () => {
       error instanceof MemoryLeakError &&
       /7 segments .* still held .*: count-table=5, other=2/.test(error.message),
   );
-  // The arena was freed anyway: views are dead and the budget is whole again.
-  strictEqual(view.length, 0);
+  // The arena was freed anyway: handles are dead and the budget is whole again. The raw view
+  // still reaches the (shared) memory, now poisoned: a write through it is reported.
   throws(() => block.bytes, SegmentReleasedError);
-  memory.assertAllReleased();
+  strictEqual(memory.usedPages, 0);
+  view[3] = 1;
+  throws(() => memory.assertAllReleased(), /segment #1 of "buddy-arena" was written after/);
 });
 
 Deno.test("BuddyAllocator rejects a double release and a foreign block", () => {

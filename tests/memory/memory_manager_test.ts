@@ -4,12 +4,19 @@ import {
   MemoryBudgetError,
   MemoryLeakError,
   MemoryManager,
+  POISON_BYTE,
+  POOL_BYTES_MAX,
+  SegmentPoisonError,
   SegmentReleasedError,
+  STATIC_AREA_BYTES,
 } from "../../src/memory/mod.ts";
 
 const PAGE = 4096;
 
-function manager(pages = 8, leakDetection: "simple" | "advanced" | "paranoid" = "simple") {
+function manager(
+  pages = 8,
+  leakDetection: "disabled" | "simple" | "advanced" | "paranoid" = "simple",
+) {
   return new MemoryManager({ budgetBytes: pages * PAGE, segmentBytes: PAGE, leakDetection });
 }
 
@@ -134,21 +141,163 @@ Deno.test("A released segment throws SegmentReleasedError naming owner and id", 
   memory.assertAllReleased();
 });
 
-Deno.test("A stale raw view of a released page is dead and cannot write into the next owner", () => {
+Deno.test("Releasing bumps the generation: the stale handle throws while the page has a new owner", () => {
   const memory = manager(1);
   const first = memory.allocate("first", 1);
-  const stale = first.segments[0]!.bytes;
-  stale[0] = 1;
+  const stale = first.segments[0]!;
   first.release();
-  strictEqual(stale.length, 0, "the stale view was detached");
   const second = memory.allocate("second", 1);
   const page = second.segments[0]!;
-  page.setU8(0, 42);
-  stale[0] = 7; // dropped: the view is detached
-  strictEqual(page.getU8(0), 42, "the new owner's bytes are untouched");
-  strictEqual(stale[0], undefined);
+  strictEqual(page.pageIndex, stale.pageIndex, "the one page was recycled");
+  strictEqual(page.generation, stale.generation + 1);
+  throws(() => stale.setU8(0, 1), /Cannot write segment #1 of "first": it was already released/);
+  throws(() => stale.memoryOffset, SegmentReleasedError);
+  ok(!page.isReleased && stale.isReleased);
   second.release();
   memory.assertAllReleased();
+});
+
+Deno.test("A write through a stale raw view is reported when the page is handed out again", () => {
+  const memory = manager(1);
+  const first = memory.allocate("sort-buffer", 1);
+  const stale = first.segments[0]!.bytes;
+  const releasedId = first.segments[0]!.id;
+  first.release();
+  strictEqual(stale[100], POISON_BYTE, "released pages are poisoned");
+  stale[100] = 7; // a use-after-release bug
+  throws(() => memory.allocate("merge-input", 1), (error: unknown) => {
+    ok(error instanceof SegmentPoisonError, String(error));
+    strictEqual(
+      error.message,
+      `Write after release: segment #${releasedId} of "sort-buffer" was written after ` +
+        `"sort-buffer" released it (page 0, byte 100 is 0x07, not the poison 0xdb)`,
+    );
+    return true;
+  });
+  // Reported once: the page was poisoned again and serves the next request.
+  const next = memory.allocate("merge-input", 1);
+  strictEqual(next.segments[0]!.bytes[100], POISON_BYTE, "recycled pages are not zeroed");
+  next.release();
+  throws(() => memory.assertAllReleased(), /Write after release: segment #1 of "sort-buffer"/);
+});
+
+Deno.test("A write through a stale raw view is reported by assertAllReleased if never reused", () => {
+  const memory = manager(4);
+  const lease = memory.allocate("count-table", 2);
+  const stale = lease.segments[1]!.bytes;
+  lease.release();
+  stale[PAGE - 1] = 0;
+  throws(() => memory.assertAllReleased(), (error: unknown) => {
+    ok(error instanceof MemoryLeakError);
+    ok(
+      /segment #2 of "count-table" was written after "count-table" released it \(page 1, byte 4095 is 0x00/
+        .test(error.message),
+      error.message,
+    );
+    return true;
+  });
+  strictEqual(memory.leakReport().poisonViolations.length, 1);
+});
+
+Deno.test("advanced and paranoid levels name the release site of a stale write", () => {
+  for (const level of ["advanced", "paranoid"] as const) {
+    const memory = manager(2, level);
+    const lease = memory.allocate("merge-output", 1);
+    const stale = lease.segments[0]!.bytes;
+    lease.release();
+    stale[0] = 1;
+    throws(
+      () => memory.allocate("next", 1),
+      (error: unknown) =>
+        error instanceof SegmentPoisonError && error.releaseSite !== undefined &&
+        /released at .*memory_manager_test\.ts/.test(error.message),
+    );
+  }
+});
+
+Deno.test("Leak detection disabled does not poison released pages", () => {
+  const memory = manager(1, "disabled");
+  const lease = memory.allocate("x", 1);
+  lease.segments[0]!.bytes[0] = 42;
+  lease.release();
+  const again = memory.allocate("y", 1);
+  strictEqual(again.segments[0]!.bytes[0], 42, "no poison, no check: the cost is zero");
+  again.release();
+  memory.assertAllReleased();
+});
+
+Deno.test("A page never written is released without poisoning (it stays untouched)", () => {
+  const memory = manager(1);
+  const untouched = memory.allocate("planned", 1);
+  untouched.release();
+  const next = memory.allocate("planned", 1);
+  ok(next.segments[0]!.bytes.every((byte) => byte === 0), "fresh pages are zero");
+  next.release();
+  memory.assertAllReleased();
+});
+
+Deno.test("The pool is one shared memory, grown lazily as pages are first handed out", () => {
+  const memory = new MemoryManager({ budgetBytes: 1024 * 1024 * 1024, segmentBytes: 32 * 1024 });
+  ok(memory.wasmMemory.buffer instanceof SharedArrayBuffer);
+  ok(memory.committedBytes <= 128 * 1024, `committed ${memory.committedBytes}`);
+  const lease = memory.allocate("small", 4);
+  ok(memory.committedBytes >= STATIC_AREA_BYTES + 4 * 32 * 1024);
+  ok(memory.committedBytes <= 1024 * 1024, `committed ${memory.committedBytes}`);
+  strictEqual(memory.touchedPages, 4);
+  const offsets = lease.segments.map((segment) => segment.memoryOffset);
+  deepStrictEqual(offsets, [0, 1, 2, 3].map((i) => STATIC_AREA_BYTES + i * 32 * 1024));
+  lease.segments[2]!.setU32LE(8, 0x01020304);
+  strictEqual(new DataView(memory.wasmMemory.buffer).getUint32(offsets[2]! + 8, true), 0x01020304);
+  lease.release();
+  memory.assertAllReleased();
+});
+
+Deno.test("A budget beyond one 4 GiB memory is capped, not an error", () => {
+  const memory = new MemoryManager({ budgetBytes: 8 * 1024 ** 4, segmentBytes: 32 * 1024 });
+  ok(memory.budgetCapped);
+  strictEqual(memory.totalPages, Math.floor(POOL_BYTES_MAX / (32 * 1024)));
+  using lease = memory.allocate("sort-buffer", 2);
+  lease.segments[1]!.setU8(0, 1);
+  ok(memory.committedBytes < 1024 * 1024);
+  ok(!new MemoryManager({ budgetBytes: 1 << 20 }).budgetCapped);
+});
+
+Deno.test("allocateContiguous hands out one segment over adjacent pages", () => {
+  const memory = manager(8);
+  const single = memory.allocate("a", 2);
+  const block = memory.allocateContiguous("index", 3);
+  const segment = block.segments[0]!;
+  strictEqual(segment.byteLength, 3 * PAGE);
+  strictEqual(memory.usedPages, 5);
+  deepStrictEqual([...memory.holdings()], [["a", 2], ["index", 3]]);
+  new Uint32Array(segment.bytes.buffer, segment.memoryOffset, 3 * PAGE / 4).fill(7);
+  memory.release(single.segments[0]!); // frees page 0: a hole of one page
+  throws(
+    () => memory.allocateContiguous("big", 4),
+    (error: unknown) => error instanceof MemoryBudgetError && /fragmented/.test(error.message),
+  );
+  block.release();
+  const big = memory.allocateContiguous("big", 6);
+  strictEqual(big.segments[0]!.pageIndex, 2);
+  big.release();
+  single.release();
+  memory.assertAllReleased();
+});
+
+Deno.test("A kernel scratch area comes out of the budget", () => {
+  const memory = new MemoryManager({
+    budgetBytes: 8 * PAGE,
+    segmentBytes: PAGE,
+    kernelScratchBytes: 5000,
+  });
+  deepStrictEqual(memory.kernelScratch, { byteOffset: STATIC_AREA_BYTES, byteLength: 2 * PAGE });
+  strictEqual(memory.freePages, 6);
+  using lease = memory.allocate("x", 1);
+  strictEqual(lease.segments[0]!.memoryOffset, STATIC_AREA_BYTES + 2 * PAGE);
+  throws(
+    () => new MemoryManager({ budgetBytes: PAGE, segmentBytes: PAGE, kernelScratchBytes: 1 }),
+    ResourceError,
+  );
 });
 
 Deno.test("Releasing twice always throws", () => {
@@ -238,17 +387,35 @@ Deno.test("paranoid leak detection reports a segment dropped without release", a
   strictEqual(memory.freePages, 4, "the dropped page's budget is usable again");
 });
 
-Deno.test("lent segments cannot be used until their backing returns", () => {
-  const memory = manager(2);
-  using lease = memory.allocate("worker", 1);
-  const segment = lease.segments[0]!;
-  segment.setU32BE(0, 7);
-  const buffer = segment.lendBacking();
-  throws(() => segment.getU32BE(0), /lent out/);
-  throws(() => memory.release(segment), /lent out/);
-  const moved = structuredClone(buffer, { transfer: [buffer] }); // what postMessage does
-  strictEqual(buffer.byteLength, 0);
-  segment.returnBacking(moved);
-  strictEqual(segment.getU32BE(0), 7);
-  throws(() => segment.returnBacking(new ArrayBuffer(PAGE)), /it is not lent out/);
+Deno.test("Lending books segments under the borrower until they come back", () => {
+  const memory = manager(4);
+  using lease = memory.allocate("sort-buffer", 2);
+  const [segment, other] = lease.segments;
+  segment!.setU32BE(0, 7);
+  memory.lend("sort-worker", [segment!]);
+  ok(segment!.isLent && !other!.isLent);
+  throws(
+    () => segment!.getU32BE(0),
+    /Cannot read segment #1 of "sort-buffer": it is lent out to "sort-worker"/,
+  );
+  throws(() => segment!.bytes, SegmentReleasedError);
+  throws(() => memory.release(segment!), /lent out to "sort-worker"/);
+  throws(() => memory.lend("other-worker", [segment!]), /lent out to "sort-worker"/);
+  deepStrictEqual([...memory.holdings()], [["sort-buffer", 1], ["sort-worker", 1]]);
+  ok(/sort-worker=1/.test(memory.leakReport().text));
+  throws(() => memory.takeBack("count-worker", [segment!]), /it is lent to "sort-worker"/);
+  throws(() => memory.takeBack("sort-worker", [other!]), /it is not lent out/);
+  memory.takeBack("sort-worker", [segment!]);
+  strictEqual(segment!.getU32BE(0), 7);
+  deepStrictEqual([...memory.holdings()], [["sort-buffer", 2]]);
+});
+
+Deno.test("releaseAll takes lent segments back before releasing them", () => {
+  const memory = manager(4);
+  const lease = memory.allocate("gather", 2);
+  memory.lend("sort-worker", lease.segments);
+  strictEqual(memory.releaseAll("sort-worker"), 2);
+  ok(lease.segments.every((segment) => segment.isReleased));
+  lease.release();
+  memory.assertAllReleased();
 });

@@ -166,7 +166,8 @@ for (const accessor of accessors) {
           accessor.arbitrary,
           (offset, value) => {
             accessor.set(segment, offset, value);
-            const oracle = new DataView(segment.bytes.buffer);
+            const bytes = segment.bytes;
+            const oracle = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
             strictEqual(accessor.viewGet(oracle, offset), value);
             strictEqual(accessor.get(segment, offset), value);
           },

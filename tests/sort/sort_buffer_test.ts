@@ -58,9 +58,9 @@ function sortWith(order: RecordOrder, records: Uint8Array[], viaJob: boolean): U
   try {
     strictEqual(fill(buffer, records), records.length);
     if (viaJob) {
-      const job = buffer.lend();
-      sortJob(job, order);
-      buffer.takeBack(job);
+      const job = buffer.lend("test-worker");
+      sortJob(job, order, memory.wasmMemory.buffer as SharedArrayBuffer);
+      buffer.takeBack();
     } else {
       buffer.sort();
     }
@@ -161,9 +161,11 @@ Deno.test("SortBuffer.tryAppend returns false when full and for records longer t
   buffer.reset();
   strictEqual(buffer.recordCount, 0);
   strictEqual(buffer.tryAppend(new Uint8Array(5000), 0, 5000), false);
-  const job = buffer.lend();
+  buffer.lend("test-worker");
   throws(() => buffer.sort(), /lent/);
-  buffer.takeBack(job);
+  throws(() => buffer.segments[0]!.getU8(0), /lent out to "test-worker"/);
+  deepStrictEqual([...memory.holdings()], [["test-worker", 3]]);
+  buffer.takeBack();
   buffer.release();
   buffer.release(); // idempotent
   memory.assertAllReleased();
@@ -182,19 +184,21 @@ Deno.test("gatherJob copies sorted records with length prefixes and stops when t
     records.push(new TextEncoder().encode(`record ${(i * 7919) % 1000}`.padEnd(10 + (i % 7), "x")));
   }
   strictEqual(fill(buffer, records), 1000);
-  const job = buffer.lend();
-  sortJob(job, new BytesOrder());
-  job.target = [new ArrayBuffer(4096), new ArrayBuffer(4096)]; // room for ~400 of 1000
-  gatherJob(job);
+  const job = buffer.lend("test-worker");
+  sortJob(job, new BytesOrder(), memory.wasmMemory.buffer as SharedArrayBuffer);
+  using targetLease = memory.allocate("test-target", 2); // room for ~400 of 1000
+  job.target = targetLease.segments.map((segment) => segment.memoryOffset);
+  // The memory may have grown for the target pages: take its buffer as it is now.
+  gatherJob(job, memory.wasmMemory.buffer as SharedArrayBuffer);
   const gathered = job.gatheredCount!;
   strictEqual(gathered > 300 && gathered < 1000, true, `gathered ${gathered}`);
   const expected = oracle(records, new BytesOrder());
   let n = 0;
-  job.target.forEach((page, p) => {
-    const bytes = new Uint8Array(page);
+  targetLease.segments.forEach((page, p) => {
+    const bytes = page.bytes;
     let position = 0;
     while (position < job.targetUsed![p]!) {
-      const length = new DataView(page).getUint32(position, true);
+      const length = page.getU32LE(position);
       position += GATHER_PREFIX_BYTES;
       const e = expected[n]!;
       strictEqual(compareBytes(bytes, position, length, e, 0, e.length), 0, `record ${n}`);
@@ -203,8 +207,8 @@ Deno.test("gatherJob copies sorted records with length prefixes and stops when t
     }
   });
   strictEqual(n, gathered);
-  delete job.target;
-  buffer.takeBack(job);
+  buffer.takeBack();
   buffer.release();
+  targetLease.release();
   memory.assertAllReleased();
 });

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# End-to-end before/after: the same commands from two checkouts of spillway, side by side,
+# alternating, medians of wall time and peak RSS (/usr/bin/time -v), outputs compared.
+#
+# Usage: tests/bench/before_after.sh BEFORE_DIR AFTER_DIR [CORPUS]
+#   BEFORE_DIR, AFTER_DIR: checkouts (e.g. `git archive main | tar -x -C /tmp/before`)
+#   CORPUS: default /work/corpus/words-zipf-100m.txt
+#   ROUNDS=5, MEMORY=64m; BEFORE_FLAGS / AFTER_FLAGS: each side's --v8-flags value (default:
+#   what that checkout's deno.json `spillway` task uses).
+# Prints per command: median seconds before and after, the ratio after/before, median peak RSS.
+set -euo pipefail
+
+before="$1"
+after="$2"
+corpus="${3:-/work/corpus/words-zipf-100m.txt}"
+rounds="${ROUNDS:-5}"
+memory="${MEMORY:-64m}"
+work="$(mktemp -d "${TMPDIR:-/tmp}/before-after.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+task_flags() { # checkout -> the --v8-flags value of its spillway task
+  grep '"spillway":' "$1/deno.json" | sed -E 's/.*--v8-flags=([^ ]+).*/\1/'
+}
+before_flags="${BEFORE_FLAGS:-$(task_flags "$before")}"
+after_flags="${AFTER_FLAGS:-$(task_flags "$after")}"
+
+run() { # side command... -> "seconds rss_kib" on stdout, output in $work/out.$side
+  local side="$1" dir flags
+  shift
+  if [ "$side" = before ]; then dir="$before" flags="$before_flags"; else dir="$after" flags="$after_flags"; fi
+  /usr/bin/time -f "%e %M" -o "$work/time" deno run --allow-read --allow-write --allow-env \
+    --allow-ffi --allow-sys "--v8-flags=$flags" "$dir/main.ts" "$@" -T "$work" \
+    >"$work/out.$side"
+  cat "$work/time"
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+for command in sort count; do
+  : >"$work/before.t"; : >"$work/after.t"; : >"$work/before.m"; : >"$work/after.m"
+  for round in $(seq "$rounds"); do
+    for side in before after; do
+      read -r seconds rss < <(run "$side" "$command" -S "$memory" "$corpus")
+      echo "$seconds" >>"$work/$side.t"
+      echo "$rss" >>"$work/$side.m"
+    done
+    cmp -s "$work/out.before" "$work/out.after" || { echo "$command: outputs differ" >&2; exit 1; }
+  done
+  tb=$(median <"$work/before.t"); ta=$(median <"$work/after.t")
+  mb=$(median <"$work/before.m"); ma=$(median <"$work/after.m")
+  awk -v c="$command" -v tb="$tb" -v ta="$ta" -v mb="$mb" -v ma="$ma" -v r="$rounds" 'BEGIN {
+    printf "%-6s -S '"$memory"' x%d: before %.2f s, after %.2f s, after/before %.3f; peak RSS %.0f -> %.0f MiB\n",
+      c, r, tb, ta, ta / tb, mb / 1024, ma / 1024 }'
+  echo "  before: $(tr '\n' ' ' <"$work/before.t")"
+  echo "  after:  $(tr '\n' ' ' <"$work/after.t")"
+done
