@@ -32,8 +32,13 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
   (concatenated members too, as \`zcat\` reads them; a damaged one is exit 2); standard input and
   other names are read as they are. Relative paths mean the caller's directory, also under
   \`deno task spillway\` and \`deno task demo\` (README).
-- **Outputs** (\`-o FILE\`) are written to a temporary file beside the target and renamed when
-  complete: \`-o\` may name an input, and a failure leaves the target untouched.
+- **Outputs** (\`-o FILE\`): a regular file (or a new one) is written to a temporary file beside
+  the real target (symlinks followed) and renamed when complete: \`-o\` may name an input, and a
+  failure leaves the target untouched. Anything else is written in place, opened only when the
+  output starts: a FIFO, a device, \`/dev/fd/N\`, a hard-linked file, a file in a directory
+  spillway cannot write. \`/dev/stdout\`, \`/dev/stderr\`, \`/dev/null\` and input \`/dev/stdin\`
+  work under the task's permissions. \`-o\` and \`--stats-file\` are checked before any input is
+  read (exit 2); a closed standard output or input (\`>&-\`, \`<&-\`) is exit 2.
 - **Reports**: \`--progress\`/\`--no-progress\` (a progress line on stderr, by default only when
   stderr is a terminal; at most 10 updates a second; erased at the end) and
   \`--stats[=text|json|yaml]\`, \`--stats-file PATH\` (docs/stats.md).

@@ -230,7 +230,7 @@ def run_spillway(spillway, args, stdin=None, kill_after_bytes=None, output_path=
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        collected = {"out": b"", "err": b""}
+        collected = {"out": b"", "err": b"", "busy": None}
 
         def feed():
             try:
@@ -239,7 +239,11 @@ def run_spillway(spillway, args, stdin=None, kill_after_bytes=None, output_path=
                 else:
                     process.stdin.write(stdin[:kill_after_bytes])
                     process.stdin.flush()
-                    time.sleep(0.5)
+                    # Kill it once it runs: its private directory exists in the -T directory.
+                    deadline = time.monotonic() + 30
+                    while not os.listdir(tmp_dir) and time.monotonic() < deadline:
+                        time.sleep(0.05)
+                    collected["busy"] = list(os.listdir(tmp_dir))
                     process.send_signal(signal.SIGTERM)
             except BrokenPipeError:
                 pass
@@ -270,8 +274,9 @@ def run_spillway(spillway, args, stdin=None, kill_after_bytes=None, output_path=
             raise TaskError(f"spillway {args[0]} left {len(left)} files in its -T directory: {left}")
         if kill_after_bytes is not None:
             raise TaskError(
-                f"injected failure: spillway {args[0]} killed with SIGTERM "
-                f"(exit {process.returncode}), its -T directory left empty")
+                f"injected failure: spillway {args[0]} killed with SIGTERM (exit "
+                f"{process.returncode}) while its -T directory held {collected.get('busy')}; "
+                f"it left the directory empty")
         if process.returncode != 0:
             message = collected["err"].decode("utf-8", "replace").strip()
             raise TaskError(f"spillway {' '.join(args)} exited with {process.returncode}: {message}")

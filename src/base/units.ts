@@ -46,7 +46,8 @@ const sizePattern = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$/;
  * @param text The size as written by the user.
  * @param options How to read a bare number, and the option name for messages.
  * @returns The size in whole bytes, at least 1.
- * @throws {SyntaxError} On an unknown unit, a malformed number, zero or a negative size.
+ * @throws {SyntaxError} On an unknown unit, a malformed number, a fraction, zero or a negative
+ *   size.
  *
  * @example Usage
  * ```ts
@@ -65,6 +66,13 @@ export function parseByteSize(text: string, options: ParseByteSizeOptions = {}):
     );
   }
   const numberText = match[1] ?? "";
+  if (numberText.includes(".")) {
+    // GNU sort and Flink's MemorySize both refuse fractions; silently rounding `1.5` to 1 byte
+    // (a job file's number) or `1.5M` to some byte count is worse than asking.
+    throw new SyntaxError(
+      `Invalid ${what} "${text}": a fraction is not a size; use a whole number in a smaller unit (e.g. 1536k for 1.5m)`,
+    );
+  }
   const unitText = (match[2] ?? "").toLowerCase();
   let multiplier: number;
   if (unitText === "") {

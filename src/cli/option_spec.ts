@@ -1,6 +1,6 @@
 import { parseArgs as nodeParseArgs } from "node:util";
 import { UsageError } from "../base/mod.ts";
-import type { ParsedArgs, ParsedValues } from "./parse_args.ts";
+import { attachNegativeNumbers, type ParsedArgs, type ParsedValues } from "./parse_args.ts";
 
 /**
  * One command-line option, declared once: the parser, `--help`, docs/cli.md, the man page,
@@ -121,7 +121,7 @@ export function parseBySpec(spec: CommandSpec, argv: readonly string[]): ParsedA
   let parsed;
   try {
     parsed = nodeParseArgs({
-      args: [...argv],
+      args: attachNegativeNumbers(argv, options),
       options,
       strict: true,
       allowPositionals: true,

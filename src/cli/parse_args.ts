@@ -39,7 +39,7 @@ export function parseCommandArgs(
 ): ParsedArgs {
   try {
     const parsed = nodeParseArgs({
-      args: [...argv],
+      args: attachNegativeNumbers(argv, options),
       options,
       strict: true,
       allowPositionals: true,
@@ -53,6 +53,38 @@ export function parseCommandArgs(
     const hint = command === "" ? "spillway --help" : `spillway ${command} --help`;
     throw new UsageError(`${first}; see '${hint}'`);
   }
+}
+
+/**
+ * `--top -1` becomes `--top=-1`: node's parseArgs refuses a value that starts with a dash
+ * ("argument is ambiguous"), so a negative number would never reach the option's own check
+ * and its clear message ("expected a whole number from 1 up").
+ */
+export function attachNegativeNumbers(argv: readonly string[], options: OptionSpecs): string[] {
+  const result: string[] = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i]!;
+    if (arg === "--") {
+      result.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    let name: string | undefined;
+    if (/^--[^=]+$/.test(arg)) name = arg.slice(2);
+    else if (/^-[^-]$/.test(arg)) {
+      name = Object.keys(options).find((key) => options[key]!.short === arg[1]);
+    }
+    if (
+      name !== undefined && options[name]?.type === "string" && next !== undefined &&
+      /^-[0-9.]/.test(next)
+    ) {
+      result.push(`--${name}=${next}`);
+      i += 1;
+    } else {
+      result.push(arg);
+    }
+  }
+  return result;
 }
 
 /** Reads a string option that may be given once. */

@@ -173,7 +173,7 @@ export function createProgress(requested: boolean | string | undefined | unknown
       // not a console after all: keep 80
     }
   }
-  return new ProgressRenderer({
+  const renderer = new ProgressRenderer({
     write: (text) => {
       const bytes = encoder.encode(text);
       let written = 0;
@@ -182,4 +182,8 @@ export function createProgress(requested: boolean | string | undefined | unknown
     redraw: isTerminal,
     columns,
   });
+  // A signal ends the process through Deno.exit (after the IoManager's cleanup): erase the line
+  // then too, so the shell prompt does not land after a half-drawn progress line.
+  if (isTerminal) globalThis.addEventListener("unload", () => renderer.finish());
+  return renderer;
 }

@@ -1,6 +1,7 @@
 import type { ReadStream } from "node:fs";
 import type { Gunzip } from "node:zlib";
 import { InputError } from "../base/mod.ts";
+import { loopTurnDue } from "./event_loop.ts";
 import {
   acquireLibc,
   cString,
@@ -47,10 +48,55 @@ export class ReaderSource implements ByteSource {
   read(into: Uint8Array): Promise<number | null> {
     if (this.#reader === undefined) return Promise.resolve(null);
     try {
-      return Promise.resolve(this.#reader.readSync(into));
+      const count = this.#reader.readSync(into);
+      const turn = loopTurnDue();
+      return turn === undefined ? Promise.resolve(count) : turn.then(() => count);
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  close(): void {
+    this.#reader = undefined;
+    const closer = this.#closer;
+    this.#closer = undefined;
+    if (closer !== undefined) closer();
+  }
+}
+
+/** What a {@linkcode PipeSource} reads from: standard input, a pipe or a FIFO. */
+export interface AsyncReader {
+  /** Reads into `p`; resolves to the count, or null at end of input. */
+  read(p: Uint8Array): Promise<number | null>;
+}
+
+/**
+ * A {@linkcode ByteSource} over standard input, a pipe or a FIFO, read asynchronously.
+ *
+ * Unlike a regular file, a pipe can keep a read waiting for as long as the writer likes. A
+ * `readSync` would block the event loop meanwhile, so a SIGTERM (a cluster killing its task)
+ * would wait for the next input, or be lost when the input then ends and the command finishes
+ * with exit 0. An async read leaves the loop free: the IoManager's handler runs at once.
+ */
+export class PipeSource implements ByteSource {
+  readonly name: string;
+  #reader: AsyncReader | undefined;
+  #closer: (() => void) | undefined;
+
+  /**
+   * @param name The input's name in messages.
+   * @param reader What to read from.
+   * @param closer What closes it (undefined for stdin, which stays open).
+   */
+  constructor(name: string, reader: AsyncReader, closer: (() => void) | undefined) {
+    this.name = name;
+    this.#reader = reader;
+    this.#closer = closer;
+  }
+
+  read(into: Uint8Array): Promise<number | null> {
+    if (this.#reader === undefined) return Promise.resolve(null);
+    return this.#reader.read(into);
   }
 
   close(): void {

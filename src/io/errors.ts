@@ -71,6 +71,34 @@ export class SpillDiskError extends ResourceError {
   }
 }
 
+/**
+ * Reading a spill file back failed (EIO and the like): exit 3. Not a space problem, so the
+ * message says the disk may be failing instead of asking for free space.
+ */
+export class SpillReadError extends ResourceError {
+  /** The class name. */
+  override name = "SpillReadError";
+  /** The spill file. */
+  readonly path: string;
+
+  /**
+   * Builds the message from the file, the byte count and the cause.
+   *
+   * @param path The spill file.
+   * @param byteLength How many bytes were being read.
+   * @param cause The original error.
+   */
+  constructor(path: string, byteLength: number, cause: unknown) {
+    super(
+      `Cannot read ${formatBytes(byteLength)} of spill data from ${path}: ${errorCode(cause)} (${
+        cause instanceof Error ? cause.message : String(cause)
+      }); the temp disk may be failing, rerun with -T/--tmp-dir elsewhere`,
+      { cause },
+    );
+    this.path = path;
+  }
+}
+
 /** A spill file failed its checks on read (bad checksum, header or truncation): exit 3. */
 export class CorruptSpillError extends SpillwayError {
   /** The class name. */

@@ -1,3 +1,4 @@
+import { loopTurnDue } from "./event_loop.ts";
 import type { MemoryReservation } from "../memory/mod.ts";
 import type { BlockChannel, OperationCounter } from "./channel.ts";
 
@@ -73,7 +74,7 @@ export class FileChannel implements BlockChannel {
         this.#stagedLength += bytes.length;
         if (this.#stagedLength === staging.length) this.#flush();
       }
-      return Promise.resolve();
+      return loopTurnDue() ?? Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
     }
@@ -84,7 +85,7 @@ export class FileChannel implements BlockChannel {
       this.#counter.tick();
       const staging = this.#staging?.buffer;
       if (staging === undefined || into.length > staging.length) {
-        return Promise.resolve(this.#readAll(position, into));
+        return settle(this.#readAll(position, into));
       }
       if (
         position < this.#readStart ||
@@ -97,7 +98,7 @@ export class FileChannel implements BlockChannel {
       const offset = position - this.#readStart;
       const count = Math.max(0, Math.min(into.length, this.#readLength - offset));
       if (count > 0) into.set(staging.subarray(offset, offset + count), 0);
-      return Promise.resolve(count);
+      return settle(count);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -174,4 +175,10 @@ export class FileChannel implements BlockChannel {
     }
     return file;
   }
+}
+
+/** `value`, after a turn of the event loop when one is due (signals stay responsive). */
+function settle<T>(value: T): Promise<T> {
+  const turn = loopTurnDue();
+  return turn === undefined ? Promise.resolve(value) : turn.then(() => value);
 }

@@ -8,12 +8,13 @@ import {
   UsageError,
 } from "../base/mod.ts";
 import type { MemoryManager } from "../memory/mod.ts";
-import { GzipSource, NativeSource, ReaderSource } from "./byte_sources.ts";
+import { GzipSource, NativeSource, PipeSource, ReaderSource } from "./byte_sources.ts";
 import { type BlockChannel, OperationCounter } from "./channel.ts";
-import { errorCode, isDiskError, SpillDiskError } from "./errors.ts";
+import { errorCode, isDiskError, SpillDiskError, SpillReadError } from "./errors.ts";
 import { type ChannelStaging, FileChannel } from "./file_channel.ts";
+import { loopTurn, startLoopWatch, stopLoopWatch } from "./event_loop.ts";
 import { emptyIoStats, type IoStats } from "./io_stats.ts";
-import { currentUid } from "./libc.ts";
+import { currentUid, withLibc } from "./libc.ts";
 import { LineReader, readError } from "./line_reader.ts";
 import {
   acquireLibc,
@@ -234,6 +235,7 @@ export class IoManager implements AsyncDisposable {
     }
     const manager = new IoManager(options.memory, privateDirs, spillMode, options);
     manager.#ownerLocks = ownerLocks;
+    startLoopWatch();
     // Safety net: a process that ends without close() still removes its files.
     globalThis.addEventListener("unload", manager.#onUnload);
     if (spillMode === "mmap") {
@@ -333,7 +335,7 @@ export class IoManager implements AsyncDisposable {
       }
     } catch (error) {
       lease.release();
-      if (isDiskError(error)) throw new SpillDiskError(this.directoryOf(run.path), 0, error);
+      if (isDiskError(error)) throw new SpillReadError(run.path, 0, error);
       if (error instanceof SpillwayError) throw error;
       throw new ResourceError(
         `Cannot open spill file ${run.path}: ${errorCode(error)} (${
@@ -444,11 +446,14 @@ export class IoManager implements AsyncDisposable {
    */
   async openInput(path: string, options: InputOptions = {}): Promise<LineReader> {
     this.#checkOpen();
-    let source: ReaderSource | GzipSource | NativeSource;
+    let source: ReaderSource | PipeSource | GzipSource | NativeSource;
     let totalBytes: number | undefined;
     if (STDIN_ALIASES.has(path)) {
       checkStdinOpen();
-      source = new ReaderSource("standard input", Deno.stdin, undefined);
+      // `< file` reads fast and never waits; a pipe or terminal may wait: read it async.
+      source = stdinIsSeekable()
+        ? new ReaderSource("standard input", Deno.stdin, undefined)
+        : new PipeSource("standard input", Deno.stdin, undefined);
     } else if (isRestrictedPath(path)) {
       source = new NativeSource(path);
     } else {
@@ -464,9 +469,11 @@ export class IoManager implements AsyncDisposable {
       if (path.endsWith(".gz")) {
         file.close();
         source = await GzipSource.open(path, path);
-      } else {
+      } else if (info.isFile) {
         source = new ReaderSource(path, file, () => file.close());
-        totalBytes = info.isFile ? info.size : undefined;
+        totalBytes = info.size;
+      } else {
+        source = new PipeSource(path, file, () => file.close());
       }
     }
     let reader: LineReader;
@@ -495,6 +502,9 @@ export class IoManager implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // A signal that arrived during a synchronous stretch is acted on now, not dropped with the
+    // listeners (one turn of the event loop runs it).
+    if (this.#signalHandlers.length > 0) await loopTurn();
     this.#removeSignalHandlers();
     globalThis.removeEventListener("unload", this.#onUnload);
     for (const item of [...this.#live]) {
@@ -510,6 +520,7 @@ export class IoManager implements AsyncDisposable {
     for (const dir of this.privateDirs) {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
+    stopLoopWatch();
     for (const lock of this.#ownerLocks) {
       try {
         lock.close();
@@ -667,6 +678,12 @@ export class IoManager implements AsyncDisposable {
     }
     this.#signalHandlers = [];
   }
+}
+
+/** Whether standard input is seekable (a regular file): reading it never waits for a writer. */
+function stdinIsSeekable(): boolean {
+  const SEEK_CUR = 1;
+  return withLibc((lib) => Number(lib.lseek(0, 0n, SEEK_CUR)) >= 0, false);
 }
 
 function resolveSpillMode(mode: SpillMode): "file" | "mmap" {

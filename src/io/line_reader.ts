@@ -1,4 +1,4 @@
-import { assert, formatBytes, InputError } from "../base/mod.ts";
+import { assert, formatBytes, InputError, ResourceError } from "../base/mod.ts";
 import type { MemoryManager, MemoryReservation } from "../memory/mod.ts";
 import type { IoStats } from "./io_stats.ts";
 
@@ -189,7 +189,8 @@ export class LineReader {
     try {
       reservation = this.#memory.reserve(this.#owner, capacity);
     } catch (error) {
-      throw new InputError(
+      // A budget problem, not a bad input: exit 3 like every other budget error (README).
+      throw new ResourceError(
         `Cannot read ${this.name}: a record longer than ${
           formatBytes(used)
         } does not fit the memory budget; raise --memory (-S)`,

@@ -6,7 +6,7 @@
  * @module
  */
 export { crc32c } from "./crc32c.ts";
-export { CorruptSpillError, OutputClosedError, SpillDiskError } from "./errors.ts";
+export { CorruptSpillError, OutputClosedError, SpillDiskError, SpillReadError } from "./errors.ts";
 export type {
   InputOptions,
   IoManagerOptions,

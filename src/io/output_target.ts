@@ -1,6 +1,7 @@
 import { InputError, UsageError } from "../base/mod.ts";
 import type { OperationCounter } from "./channel.ts";
 import { errorCode } from "./errors.ts";
+import { loopTurnDue } from "./event_loop.ts";
 import {
   acquireLibc,
   cString,
@@ -463,7 +464,7 @@ function handleTarget(
       try {
         counter.tick();
         handle.write(bytes);
-        return Promise.resolve();
+        return loopTurnDue() ?? Promise.resolve();
       } catch (error) {
         return Promise.reject(error);
       }

@@ -6,7 +6,7 @@ import type {
 } from "../memory/mod.ts";
 import type { BlockChannel } from "./channel.ts";
 import { crc32c } from "./crc32c.ts";
-import { CorruptSpillError, isDiskError, SpillDiskError } from "./errors.ts";
+import { CorruptSpillError, isDiskError, SpillReadError } from "./errors.ts";
 import type { RunHost, SpillRun } from "./run_writer.ts";
 import {
   BLOCK_HEADER_BYTES,
@@ -153,9 +153,7 @@ export class RunReader {
     try {
       return await read;
     } catch (error) {
-      if (isDiskError(error)) {
-        throw new SpillDiskError(this.#host.directoryOf(this.run.path), byteLength, error);
-      }
+      if (isDiskError(error)) throw new SpillReadError(this.run.path, byteLength, error);
       throw error;
     }
   }
@@ -276,13 +274,7 @@ export class RunReader {
       const count = await next.done;
       if (this.#error !== undefined) {
         const error = this.#error;
-        if (isDiskError(error)) {
-          throw new SpillDiskError(
-            this.#host.directoryOf(this.run.path),
-            this.#segmentBytes,
-            error,
-          );
-        }
+        if (isDiskError(error)) throw new SpillReadError(this.run.path, this.#segmentBytes, error);
         throw error;
       }
       this.#current = next.segment;

@@ -10,7 +10,6 @@ Deno.test("parseByteSize reads Flink's syntax", () => {
   strictEqual(parseByteSize("64MiB"), 64 * MiB);
   strictEqual(parseByteSize("64M"), 64 * MiB);
   strictEqual(parseByteSize("1 gb"), GiB);
-  strictEqual(parseByteSize("1.5k"), 1536);
   strictEqual(parseByteSize("100b"), 100);
 });
 
@@ -27,6 +26,13 @@ Deno.test("parseByteSize rejects bad sizes with a clear error", () => {
   throws(() => parseByteSize("0"), /Invalid size "0": must be at least 1 byte/);
   throws(() => parseByteSize("-5"), /Invalid size "-5": expected a positive number/);
   throws(() => parseByteSize("1.5.3"), /Invalid size "1.5.3"/);
+  // Fractions are refused, as GNU sort and Flink refuse them (not rounded to whole bytes).
+  throws(() => parseByteSize("1.5k"), {
+    name: "SyntaxError",
+    message:
+      'Invalid size "1.5k": a fraction is not a size; use a whole number in a smaller unit (e.g. 1536k for 1.5m)',
+  });
+  throws(() => parseByteSize("1.5", { what: "taskmanager.memory.managed.size" }), /fraction/);
   throws(() => parseByteSize(""), /Invalid size ""/);
   throws(() => parseByteSize("m"), /Invalid size "m"/);
   throws(

@@ -151,3 +151,59 @@ Deno.test("OutputSink turns a closed stdout into OutputClosedError and cleans up
     deepStrictEqual(ioListFiles(dir), ["big.txt"]);
   });
 });
+
+Deno.test("OutputSink's temp file is 0600 while written; the final mode is set before the rename", async () => {
+  await withIoTempDir(async (dir) => {
+    const { memory, io } = await openIoForTest(dir);
+    const target = `${dir}/out.txt`;
+    await Deno.writeTextFile(target, "old\n");
+    await Deno.chmod(target, 0o644);
+    const sink = await io.createOutput(target, { bufferSegments: 1 });
+    const bytes = new Uint8Array(10_000).fill(65);
+    const pending = sink.write(bytes, 0, bytes.length);
+    if (pending) await pending;
+    const temp = ioListFiles(dir).find((name) => name.endsWith(".tmp"))!;
+    strictEqual((await Deno.stat(`${dir}/${temp}`)).mode! & 0o777, 0o600);
+    await sink.commit();
+    strictEqual((await Deno.stat(target)).mode! & 0o777, 0o644);
+    // A new target gets 0666 minus the umask, like any new file.
+    const fresh = await io.createOutput(`${dir}/new.txt`);
+    await fresh.commit();
+    strictEqual((await Deno.stat(`${dir}/new.txt`)).mode! & 0o777, 0o666 & ~Deno.umask());
+    await io.close();
+    memory.assertAllReleased();
+  });
+});
+
+Deno.test("OutputSink sweeps output temp files of dead writers, never live or foreign ones", async () => {
+  await withIoTempDir(async (dir) => {
+    const dead = `${dir}/.out.txt.spillway-4194999-abc123.tmp`;
+    const live = `${dir}/.out.txt.spillway-4194998-def456.tmp`;
+    const foreign = `${dir}/.out.txt.spillway-4194997-aaa111.tmp`;
+    const other = `${dir}/.out.txt.notes.tmp`;
+    for (const path of [dead, live, foreign, other]) await Deno.writeTextFile(path, "partial");
+    if (Deno.uid() === 0) await Deno.chown(foreign, 65534, 65534);
+    const target = await Deno.makeTempDir({ prefix: "spillway-io-test-target-" });
+    await Deno.writeTextFile(`${target}/keep.txt`, "keep");
+    await Deno.symlink(`${target}/keep.txt`, `${dir}/.x.spillway-4194996-ccc333.tmp`);
+    const liveFile = await Deno.open(live, { read: true });
+    liveFile.lockSync(true);
+    try {
+      const { memory, io } = await openIoForTest(dir);
+      const sink = await io.createOutput(`${dir}/out.txt`);
+      await sink.commit();
+      await io.close();
+      memory.assertAllReleased();
+      const names = ioListFiles(dir);
+      ok(!names.includes(".out.txt.spillway-4194999-abc123.tmp"), names.join(","));
+      ok(names.includes(".out.txt.spillway-4194998-def456.tmp"));
+      if (Deno.uid() === 0) ok(names.includes(".out.txt.spillway-4194997-aaa111.tmp"));
+      ok(names.includes(".out.txt.notes.tmp"));
+      ok(names.includes(".x.spillway-4194996-ccc333.tmp"));
+      strictEqual(await Deno.readTextFile(`${target}/keep.txt`), "keep");
+    } finally {
+      liveFile.close();
+      await Deno.remove(target, { recursive: true });
+    }
+  });
+});

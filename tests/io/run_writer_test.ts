@@ -1,7 +1,7 @@
 import { SpillwayError } from "../../src/base/mod.ts";
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import fc from "fast-check";
-import { CorruptSpillError, SpillDiskError } from "../../src/io/mod.ts";
+import { CorruptSpillError, SpillDiskError, SpillReadError } from "../../src/io/mod.ts";
 import {
   ioListFiles,
   ioReadAll,
@@ -185,7 +185,14 @@ for (const spillMode of modes) {
       const records = Array.from({ length: 100 }, (_, i) => patterned(100, i));
       const run = await ioWriteRun(io, records);
       await rejects(() => ioReadAll(io, run), (error: unknown) => {
-        ok(error instanceof SpillDiskError, String(error));
+        // A read error is not a lack of space: no "free space there" advice.
+        ok(error instanceof SpillReadError, String(error));
+        ok(error.message.startsWith(`Cannot read `), error.message);
+        ok(error.message.includes(": EIO ("), error.message);
+        ok(
+          error.message.endsWith("the temp disk may be failing, rerun with -T/--tmp-dir elsewhere"),
+        );
+        strictEqual(error.exitCode, 3);
         return true;
       });
       await io.close();

@@ -248,3 +248,49 @@ Deno.test({
     }
   },
 });
+
+Deno.test("Dask job runs the compiled binary when there is one, else deno run with the task's flags", async () => {
+  const root = await Deno.makeTempDir({ prefix: "spillway-dask-root-" });
+  try {
+    await Deno.writeTextFile(
+      `${root}/deno.json`,
+      JSON.stringify({
+        tasks: { spillway: "X=$INIT_CWD deno run --allow-read --v8-flags=-a main.ts" },
+      }),
+    );
+    const rootUrl = new URL(`file://${root}/`);
+    deepStrictEqual(await spillwayCommand(rootUrl), [
+      Deno.execPath(),
+      "run",
+      "--allow-read",
+      "--v8-flags=-a",
+      `${root}/main.ts`,
+    ]);
+    await Deno.mkdir(`${root}/dist`);
+    await Deno.writeTextFile(`${root}/dist/spillway`, "#!/bin/sh\n", { mode: 0o755 });
+    deepStrictEqual(await spillwayCommand(rootUrl), [`${root}/dist/spillway`]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("deno task scale-out:dask says what to install when Dask is missing and apt-get is not there", async () => {
+  const bin = await Deno.makeTempDir({ prefix: "spillway-dask-bin-" });
+  try {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("../../scripts/scale_out/dask.ts", import.meta.url).pathname],
+      env: { PATH: bin, SPILLWAY_DASK_PYTHON: `${bin}/no-python3` },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    strictEqual(output.code, 3);
+    strictEqual(
+      new TextDecoder().decode(output.stderr).trim(),
+      "Cannot run the Dask job: Dask is missing and apt-get is not available; install Debian's " +
+        "python3-distributed and python3-dask (or dask and distributed for another Python, named " +
+        "by SPILLWAY_DASK_PYTHON) and run again",
+    );
+  } finally {
+    await Deno.remove(bin, { recursive: true });
+  }
+});

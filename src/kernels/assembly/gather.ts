@@ -5,11 +5,8 @@
 // State (u32 words at `state`, see docs/kernels.md):
 //   0 index      1 count      2 next entry   3 pageTable   4 shift
 //   5 outPos     6 outEnd     7 bytes of the next entry's encoding already written
-//   8 a sum of bytes touched ahead (kept so the reads are not optimized away)
 
 const ENTRY: usize = 16;
-/** How many entries ahead the gather touches records. */
-const PREFETCH: u32 = 8;
 
 /** Returned when every entry is written. */
 const DONE: u32 = 0;
@@ -65,24 +62,15 @@ export function gather(state: usize): u32 {
   let done = load<u32>(state, 28);
   const memoryEnd = <u64>memory.size() << 16;
   let status = DONE;
-  // Touching the record PREFETCH entries ahead starts its cache miss early, so several misses
-  // are in flight while records are copied (wasm has no prefetch instruction).
-  let touched: u32 = 0;
   while (next < count) {
     const e = index + <usize>next * ENTRY;
-    if (next + PREFETCH < count) {
-      const ahead = load<u32>(e + PREFETCH * ENTRY, 8);
-      touched += <u32>load<u8>(
-        <usize>load<u32>(pageTable + (<usize>(ahead >>> shift) << 2)) + <usize>(ahead & mask),
-      );
-    }
     const address = load<u32>(e, 8);
     const length = load<u32>(e, 12);
     const record = <usize>load<u32>(pageTable + (<usize>(address >>> shift) << 2)) + <usize>(address & mask);
     if (done == 0 && length < 0x80 && out + 1 + <usize>length <= end) {
       store<u8>(out, <u8>length);
       const rounded = <usize>((length + 7) & ~7);
-      if (out + 1 + rounded <= end && <u64>record + <u64>rounded <= memoryEnd) {
+      if (rounded <= end - out - 1 && <u64>record + <u64>rounded <= memoryEnd) {
         // Whole words: may copy up to 7 bytes past the record, all inside the output block
         // (the next record overwrites them) and read inside the memory.
         for (let k: usize = 0; k < rounded; k += 8) {
@@ -113,6 +101,5 @@ export function gather(state: usize): u32 {
   store<u32>(state, next, 8);
   store<u32>(state, <u32>out, 20);
   store<u32>(state, done, 28);
-  store<u32>(state, touched, 32);
   return status;
 }
