@@ -94,7 +94,7 @@ export const demoCommand: Command = {
         if (!same) return ExitCode.usage;
       }
     }
-    const leakedPages = reports.reduce((sum, report) => sum + report.stats.leaks.pages, 0);
+    const leakedPages = reports.reduce((sum, report) => sum + report.stats.leaks.segments, 0);
     const leakedBytes = reports.reduce((sum, report) => sum + report.stats.leaks.bytes, 0);
     const dropped = reports.reduce((sum, report) => sum + report.stats.leaks.dropped, 0);
     const spilled = reports.reduce((sum, report) => sum + report.stats.spill.bytesWritten, 0);
@@ -106,7 +106,7 @@ export const demoCommand: Command = {
     printOut(
       leakedPages === 0 && leakedBytes === 0 && dropped === 0
         ? `leaks: none (0 segments still leased after each of the ${reports.length} steps)`
-        : `leaks: ${leakedPages} pages, ${formatBytes(leakedBytes)}, ${dropped} dropped`,
+        : `leaks: ${leakedPages} segments, ${formatBytes(leakedBytes)}, ${dropped} dropped`,
     );
     printOut(`full reports: spillway run --stats ${jobPath}   (or --stats=json|yaml)`);
     if (leakedPages !== 0 || leakedBytes !== 0 || dropped !== 0) {
@@ -125,9 +125,9 @@ function stepLine(name: string, width: number, stats: JobStats): string {
     `runs ${String(stats.spill.runs).padStart(3)}`,
     `passes ${stats.spill.mergePasses}`,
     `spilled ${formatBytes(stats.spill.bytesWritten).padStart(9)}`,
-    `pages ${memory.pagesPeak}/${memory.pagesBudget}`,
+    `segments ${memory.segmentsPeak}/${memory.segmentsBudget}`,
     `RSS ${formatBytes(memory.peakRssBytes)}`,
-    `leaks ${stats.leaks.pages}`,
+    `leaks ${stats.leaks.segments}`,
     `${stats.timeMs.total} ms`,
   ].join("  ");
 }

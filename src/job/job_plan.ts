@@ -82,7 +82,7 @@ export interface StepPlan {
   /** The page size in bytes. */
   segmentBytes: number;
   /** Pages in the budget. */
-  pages: number;
+  segmentCount: number;
   /** The most runs merged at once. */
   fanIn: number;
   /** Expected sorted runs spilled (0: fits in memory; undefined: unknown). */
@@ -147,7 +147,7 @@ export function planJob(
       inputBytes: context.inputBytes,
       memoryBytes: context.memoryBytes,
       segmentBytes: context.segmentBytes,
-      pages: context.pages,
+      segmentCount: context.segmentCount,
       ...estimate,
     });
   }
@@ -159,7 +159,7 @@ interface StepContext {
   step: JobStep;
   memoryBytes: number;
   segmentBytes: number;
-  pages: number;
+  segmentCount: number;
   fanInMax: number;
   /** Fan-in of a merge with every segment free (the merge plan). */
   mergeFanIn: number;
@@ -170,7 +170,7 @@ interface StepContext {
   checks: boolean;
   /** "N inputs, SIZE" for the summary. */
   inputText: string;
-  /** "memory SIZE = P pages of SIZE" for the summary. */
+  /** "memory SIZE = N segments of SIZE" for the summary. */
   budgetText: string;
 }
 
@@ -191,7 +191,7 @@ function stepContext(
     inputs.defaultMemoryBytes;
   const segmentBytes = sizeOption(step, "segment-size") ?? config.segmentBytes ??
     inputs.defaultSegmentBytes?.(step, memoryBytes) ?? SEGMENT_BYTES_DEFAULT;
-  const pages = Math.floor(memoryBytes / segmentBytes);
+  const segmentCount = Math.floor(memoryBytes / segmentBytes);
   const fanInOption = step.options.find((option) => option.key === "fan-in");
   const fanInMax = typeof fanInOption?.value === "string"
     ? Number(fanInOption.value)
@@ -199,8 +199,8 @@ function stepContext(
   const mergeFanIn = Math.max(
     2,
     affordableFanIn(
-      pages,
-      mergeOutputSegments(pages, segmentBytes) + MERGE_SPARE_SEGMENTS,
+      segmentCount,
+      mergeOutputSegments(segmentCount, segmentBytes) + MERGE_SPARE_SEGMENTS,
       fanInMax,
     ),
   );
@@ -219,7 +219,7 @@ function stepContext(
     step,
     memoryBytes,
     segmentBytes,
-    pages,
+    segmentCount,
     fanInMax,
     mergeFanIn,
     inputBytes,
@@ -229,7 +229,7 @@ function stepContext(
     inputText: inputBytes === undefined
       ? `${count} inputs of unknown size`
       : `${count} input${count === 1 ? "" : "s"}, ${formatBytes(inputBytes)}`,
-    budgetText: `memory ${formatBytes(memoryBytes)} = ${pages} pages of ${
+    budgetText: `memory ${formatBytes(memoryBytes)} = ${segmentCount} segments of ${
       formatBytes(segmentBytes)
     }`,
   };
@@ -259,7 +259,12 @@ function sortEstimate(context: StepContext): StepEstimate {
   let expectedRuns: number | undefined = undefined;
   let mergePasses: number | undefined = undefined;
   if (inputBytes !== undefined) {
-    const plan = planSort({ freeSegments: context.pages, segmentBytes, useWorker: true, fanInMax });
+    const plan = planSort({
+      freeSegments: context.segmentCount,
+      segmentBytes,
+      useWorker: true,
+      fanInMax,
+    });
     fanIn = plan.mergeFanIn;
     const records = inputBytes / Math.max(1, context.recordBytes ?? 64);
     const buffers = Math.ceil(
@@ -287,8 +292,13 @@ function sortEstimate(context: StepContext): StepEstimate {
 
 /** Count: runs depend on the distinct words (unknown before reading); show the table instead. */
 function countEstimate(context: StepContext): StepEstimate {
-  const { step, inputBytes, segmentBytes, pages } = context;
-  const plan = planCount({ totalSegments: pages, freeSegments: pages, segmentBytes, threads: 1 });
+  const { step, inputBytes, segmentBytes, segmentCount } = context;
+  const plan = planCount({
+    totalSegments: segmentCount,
+    freeSegments: segmentCount,
+    segmentBytes,
+    threads: 1,
+  });
   const tableBytes = Math.max(0, plan.tableSegments) * segmentBytes;
   return {
     fanIn: context.mergeFanIn,

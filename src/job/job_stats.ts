@@ -73,10 +73,10 @@ export interface JobStats {
     budgetRequestedBytes: number;
     /** The page size in bytes. */
     segmentBytes: number;
-    /** Pages in the budget. */
-    pagesBudget: number;
-    /** Most pages leased at once. */
-    pagesPeak: number;
+    /** Segments in the budget. */
+    segmentsBudget: number;
+    /** Most segments leased at once. */
+    segmentsPeak: number;
     /**
      * Whether the budget was above what one 32-bit WebAssembly memory holds (4 GiB less its
      * 64 KiB static area) and was capped to it.
@@ -94,7 +94,7 @@ export interface JobStats {
    */
   cpuMs: PhaseTimes & { total: number };
   /** What the memory manager still held after the command: all zero when nothing leaked. */
-  leaks: { pages: number; bytes: number; dropped: number; staleWrites: number; report: string };
+  leaks: { segments: number; bytes: number; dropped: number; staleWrites: number; report: string };
 }
 
 /** Counters of the IoManager that a report copies (a subset of the io layer's `IoStats`). */
@@ -121,7 +121,7 @@ export interface JobStatsRecorderOptions {
 
 /** What {@linkcode JobStatsRecorder.complete} copies from the command's resources. */
 export interface StatsSources {
-  /** The command's memory manager: budget, pages and the leak report. Call after closing io. */
+  /** The command's memory manager: budget, segments and the leak report. Call after closing io. */
   memory?: MemoryManager;
   /** The IoManager's counters. */
   io?: SpillCounters;
@@ -249,12 +249,12 @@ export class JobStatsRecorder implements ProgressSink {
         stats.memory.budgetRequestedBytes = memory.budgetBytes;
       }
       stats.memory.segmentBytes = memory.segmentBytes;
-      stats.memory.pagesBudget = memory.totalPages;
-      stats.memory.pagesPeak = memory.peakPages;
+      stats.memory.segmentsBudget = memory.totalPages;
+      stats.memory.segmentsPeak = memory.peakPages;
       stats.memory.budgetCapped = memory.budgetCapped;
       const report = memory.leakReport();
       stats.leaks = {
-        pages: report.leakedPages,
+        segments: report.leakedPages,
         bytes: report.leakedBytes,
         dropped: report.dropped.length,
         staleWrites: report.poisonViolations.length,
@@ -304,14 +304,14 @@ export function emptyJobStats(command: string): JobStats {
       budgetBytes: 0,
       budgetRequestedBytes: 0,
       segmentBytes: 0,
-      pagesBudget: 0,
-      pagesPeak: 0,
+      segmentsBudget: 0,
+      segmentsPeak: 0,
       budgetCapped: false,
       peakRssBytes: 0,
     },
     timeMs: { total: 0, read: 0, sort: 0, spill: 0, merge: 0, count: 0, write: 0 },
     cpuMs: { total: 0, read: 0, sort: 0, spill: 0, merge: 0, count: 0, write: 0 },
-    leaks: { pages: 0, bytes: 0, dropped: 0, staleWrites: 0, report: "" },
+    leaks: { segments: 0, bytes: 0, dropped: 0, staleWrites: 0, report: "" },
   };
 }
 
@@ -410,13 +410,13 @@ function renderText(stats: JobStats, label: StepLabel | undefined): string {
       m.budgetRequestedBytes !== 0 && m.budgetRequestedBytes !== m.budgetBytes
         ? ` (raised from ${formatBytes(m.budgetRequestedBytes)}: the least spillway sorts in)`
         : ""
-    } = ${m.pagesBudget} pages of ${formatBytes(m.segmentBytes)}${
+    } = ${m.segmentsBudget} segments of ${formatBytes(m.segmentBytes)}${
       m.budgetCapped ? " (capped: one WebAssembly memory holds 4 GiB)" : ""
-    }, peak ${m.pagesPeak} pages, peak RSS ${formatBytes(m.peakRssBytes)}`,
+    }, peak ${m.segmentsPeak} segments, peak RSS ${formatBytes(m.peakRssBytes)}`,
     `  time:    ${t.total} ms${phases === "" ? "" : ` (${phases})`}`,
     `  cpu:     ${c.total} ms, use ${use(c.total, t.total)}${cpuUse === "" ? "" : ` (${cpuUse})`}`,
     `  leaks:   ${
-      stats.leaks.pages === 0 && stats.leaks.bytes === 0 && stats.leaks.dropped === 0 &&
+      stats.leaks.segments === 0 && stats.leaks.bytes === 0 && stats.leaks.dropped === 0 &&
         stats.leaks.staleWrites === 0
         ? "none"
         : stats.leaks.report.split("\n")[0]

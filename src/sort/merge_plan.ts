@@ -130,7 +130,7 @@ export function planMerge(options: MergePlanOptions): MergePlan {
   if (fanIn < 2) {
     const needed = outputSegments + MERGE_SPARE_SEGMENTS + 2 * MERGE_READER_SEGMENTS_MIN;
     throw new ResourceError(
-      `Cannot merge in ${freeSegments} pages: need at least ${needed}; raise --memory (-S) or lower --segment-size`,
+      `Cannot merge in ${freeSegments} segments: need at least ${needed}; raise --memory (-S) or lower --segment-size`,
     );
   }
   const readers = Math.max(1, Math.min(fanIn, inputCount));

@@ -124,9 +124,9 @@ export function planSort(options: SortPlanOptions): SortPlan {
   const { freeSegments: pages, segmentBytes, useWorker, fanInMax } = options;
   if (pages < SORT_SEGMENTS_MIN) {
     throw new ResourceError(
-      `Cannot sort in ${formatBytes(pages * segmentBytes)} (${pages} pages of ${
+      `Cannot sort in ${formatBytes(pages * segmentBytes)} (${pages} segments of ${
         formatBytes(segmentBytes)
-      }): the sort needs at least ${SORT_SEGMENTS_MIN} pages (${
+      }): the sort needs at least ${SORT_SEGMENTS_MIN} segments (${
         formatBytes(SORT_SEGMENTS_MIN * segmentBytes)
       }); raise --memory (-S) or lower --segment-size`,
     );

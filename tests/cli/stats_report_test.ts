@@ -56,7 +56,7 @@ Deno.test("CommandReport hands its stats to the collector of spillway run", asyn
   deepStrictEqual(collected, [stats]);
   strictEqual(stats.input.bytes, 10);
   strictEqual(stats.input.records, 3);
-  strictEqual(stats.memory.pagesBudget, 16);
+  strictEqual(stats.memory.segmentsBudget, 16);
   // Outside run, nothing is collected and no report is wanted without --stats.
   using quiet = CommandReport.start("sort", { progress: false });
   strictEqual(quiet.wanted, false);

@@ -213,7 +213,7 @@ Deno.test("spillway count words: min count, word order and --stats", async () =>
   const stats = JSON.parse(run.stderr.trim().split("\n").at(-1)!);
   strictEqual(stats.count.tokens, 6);
   strictEqual(stats.count.invalidUtf8Bytes, 1);
-  strictEqual(stats.leaks.pages, 0);
+  strictEqual(stats.leaks.segments, 0);
 });
 
 Deno.test("spillway count with a Worker (--threads 2) equals one thread, spilling on both sides", async () => {
@@ -242,7 +242,7 @@ Deno.test("spillway count with a Worker (--threads 2) equals one thread, spillin
     const stats = JSON.parse(two.stderr.trim().split("\n").at(-1)!);
     ok(stats.count.workerInputBytes > 0, "the Worker counted some chunks");
     ok(stats.count.wordRuns > 2, "spills happened");
-    strictEqual(stats.leaks.pages, 0);
+    strictEqual(stats.leaks.segments, 0);
     const topOne = await spillway(["count", "--threads", "1", "--top", "30", ...budget, input]);
     const topTwo = await spillway(["count", "--threads", "2", "--top", "30", ...budget, input]);
     deepStrictEqual(decode(topTwo.stdout), decode(topOne.stdout));

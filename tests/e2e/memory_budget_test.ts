@@ -5,8 +5,8 @@ const MiB = 1024 * 1024;
 const THREE_LINES = new TextEncoder().encode("pear\napple\nfig\n");
 
 function lastJson(stderr: string): {
-  memory: { budgetCapped: boolean; peakRssBytes: number; pagesBudget: number };
-  leaks: { pages: number; staleWrites: number };
+  memory: { budgetCapped: boolean; peakRssBytes: number; segmentsBudget: number };
+  leaks: { segments: number; staleWrites: number };
 } {
   return JSON.parse(stderr.trim().split("\n").at(-1)!);
 }
@@ -21,7 +21,7 @@ Deno.test("spillway sort and count with -S 4g on three lines stay under 100 MiB 
     const stats = lastJson(run.stderr);
     strictEqual(stats.memory.budgetCapped, true, "4 GiB is just above the pool's 4 GiB - 64 KiB");
     ok(stats.memory.peakRssBytes < 100 * MiB, `${command}: ${stats.memory.peakRssBytes}`);
-    strictEqual(stats.leaks.pages, 0);
+    strictEqual(stats.leaks.segments, 0);
     strictEqual(stats.leaks.staleWrites, 0);
   }
 });

@@ -67,7 +67,13 @@ Deno.test("spillway merge equals sort -m for many inputs at every fan-in (multi-
       strictEqual(stats.input.records, expected.split("\n").length - 1);
       strictEqual(stats.output.records, stats.input.records);
       strictEqual(stats.spill.runs > 0, passes > 1);
-      deepStrictEqual(stats.leaks, { pages: 0, bytes: 0, dropped: 0, staleWrites: 0, report: "" });
+      deepStrictEqual(stats.leaks, {
+        segments: 0,
+        bytes: 0,
+        dropped: 0,
+        staleWrites: 0,
+        report: "",
+      });
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -220,7 +226,7 @@ Deno.test("spillway merge --sum equals summing the partials, in count order, eve
     strictEqual(stats.command, "merge");
     strictEqual(stats.spill.runs > 0, true, "a 64 KiB budget spills");
     strictEqual(stats.output.records, expected.split("\n").length - 1);
-    deepStrictEqual(stats.leaks, { pages: 0, bytes: 0, dropped: 0, staleWrites: 0, report: "" });
+    deepStrictEqual(stats.leaks, { segments: 0, bytes: 0, dropped: 0, staleWrites: 0, report: "" });
     const top = await runSpillway(["merge", "--sum", "--top", "3", ...paths]);
     strictEqual(top.code, 0, top.stderr);
     strictEqual(top.stdout, expected.split("\n").slice(0, 3).join("\n") + "\n");

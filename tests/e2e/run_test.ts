@@ -81,11 +81,17 @@ Deno.test("spillway run runs every step like its command, paths relative to the 
       [3, "merge", job],
     ]);
     for (const report of reports) {
-      deepStrictEqual(report.leaks, { pages: 0, bytes: 0, dropped: 0, staleWrites: 0, report: "" });
+      deepStrictEqual(report.leaks, {
+        segments: 0,
+        bytes: 0,
+        dropped: 0,
+        staleWrites: 0,
+        report: "",
+      });
       strictEqual(report.memory.budgetBytes, 262144);
       strictEqual(report.memory.segmentBytes, 4096);
-      strictEqual(report.memory.pagesBudget, 64);
-      strictEqual(report.memory.pagesPeak <= 64, true);
+      strictEqual(report.memory.segmentsBudget, 64);
+      strictEqual(report.memory.segmentsPeak <= 64, true);
       strictEqual(report.memory.peakRssBytes > 0, true);
       strictEqual(report.exitCode, 0);
     }
@@ -117,7 +123,7 @@ Deno.test("spillway run --dry-run predicts the sort's runs and merge passes", as
     const sortLine = lines[1]!;
     match(
       sortLine,
-      /^step 1 \(sort\): sort: 1 input, \d+\.\d KiB \(lines of ~9 bytes\); memory 256 KiB = 64 pages of 4 KiB; expect \d+ runs, \d+ merge pass\(es\) \(fan-in 4\)$/,
+      /^step 1 \(sort\): sort: 1 input, \d+\.\d KiB \(lines of ~9 bytes\); memory 256 KiB = 64 segments of 4 KiB; expect \d+ runs, \d+ merge pass\(es\) \(fan-in 4\)$/,
     );
     strictEqual(
       lines[2],

@@ -41,7 +41,7 @@ Deno.test("CommandScope.finish closes io, ends the report with the exit code, ch
       strictEqual(await scope.finish(1), 1);
     }
     strictEqual(report.calls.join(","), "end 1,dispose");
-    strictEqual(report.stats.leaks.pages, 0);
+    strictEqual(report.stats.leaks.segments, 0);
     strictEqual(ioListFiles(dir).length, 0, "the private temp dir is gone");
   });
 });

@@ -65,7 +65,7 @@ Deno.test("planJob estimates runs and merge passes from input sizes", () => {
   const sort = plans[1]!;
   strictEqual(sort.inputBytes, 100 * 1024);
   strictEqual(sort.memoryBytes, 65536);
-  strictEqual(sort.pages, 16);
+  strictEqual(sort.segmentCount, 16);
   // 16 pages: 5 for I/O, 2 headroom, 9 left: two buffers of 2 pages (1 data, 1 index of 256
   // entries) and 3 gather pages; merge: 4 runs at once, 3 while a buffer stays in memory.
   const layout = planSort({ freeSegments: 16, segmentBytes: 4096, useWorker: true, fanInMax: 4 });
@@ -87,7 +87,7 @@ Deno.test("planJob estimates runs and merge passes from input sizes", () => {
   // count: the runs depend on the distinct words, so the plan shows the table, not a guess.
   const count = plans[2]!;
   strictEqual(count.memoryBytes, 1 << 20);
-  strictEqual(count.pages, 256);
+  strictEqual(count.segmentCount, 256);
   strictEqual(count.expectedRuns, undefined);
   strictEqual(count.mergePasses, undefined);
   // 256 pages less a 32-page input chunk and 4 pages: 220 pages of 4 KiB.

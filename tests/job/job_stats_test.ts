@@ -35,16 +35,16 @@ const STABLE_KEYS = [
   "input.records",
   "leaks.bytes",
   "leaks.dropped",
-  "leaks.pages",
   "leaks.report",
+  "leaks.segments",
   "leaks.staleWrites",
   "memory.budgetBytes",
   "memory.budgetCapped",
   "memory.budgetRequestedBytes",
-  "memory.pagesBudget",
-  "memory.pagesPeak",
   "memory.peakRssBytes",
   "memory.segmentBytes",
+  "memory.segmentsBudget",
+  "memory.segmentsPeak",
   "output.bytes",
   "output.records",
   "spill.bytesReadBack",
@@ -115,8 +115,8 @@ Deno.test("JobStatsRecorder.complete copies the memory books and a zero leak rep
     spillMode: "file",
   });
   strictEqual(stats.input.bytes, 5);
-  deepStrictEqual(stats.memory.pagesBudget, 16);
-  strictEqual(stats.memory.pagesPeak, 5);
+  deepStrictEqual(stats.memory.segmentsBudget, 16);
+  strictEqual(stats.memory.segmentsPeak, 5);
   strictEqual(stats.memory.segmentBytes, 4096);
   strictEqual(stats.memory.budgetBytes, 65536);
   deepStrictEqual(stats.spill, {
@@ -128,7 +128,7 @@ Deno.test("JobStatsRecorder.complete copies the memory books and a zero leak rep
     files: 3,
     mappedBytesPeak: 0,
   });
-  deepStrictEqual(stats.leaks, { pages: 0, bytes: 0, dropped: 0, staleWrites: 0, report: "" });
+  deepStrictEqual(stats.leaks, { segments: 0, bytes: 0, dropped: 0, staleWrites: 0, report: "" });
   strictEqual(stats.memory.peakRssBytes > 0, true);
   memory.assertAllReleased();
 });
@@ -137,7 +137,7 @@ Deno.test("JobStatsRecorder.complete reports leaked pages", () => {
   const memory = new MemoryManager({ budgetBytes: 64 * 1024, segmentBytes: 4096 });
   const lease = memory.allocate("merge-input", 2);
   const stats = new JobStatsRecorder("sort").complete({ memory });
-  strictEqual(stats.leaks.pages, 2);
+  strictEqual(stats.leaks.segments, 2);
   strictEqual(stats.leaks.bytes, 8192);
   strictEqual(stats.leaks.report.includes("merge-input=2"), true);
   strictEqual(renderStats([{ stats }], "text").includes("leaks:   Memory leak: 2 segments"), true);

@@ -108,7 +108,7 @@ Deno.test("externalSort cleans up pages, Workers and spill files when an I/O ope
 Deno.test("externalSort refuses a budget too small to sort, naming the minimum", async () => {
   await rejects(
     () => sortWithLibrary(new Uint8Array(10), { budgetBytes: 16 * 1024, segmentBytes: 4096 }),
-    /needs at least 7 pages \(28 KiB\)/,
+    /needs at least 7 segments \(28 KiB\)/,
   );
 });
 

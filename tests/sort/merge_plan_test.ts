@@ -50,7 +50,7 @@ Deno.test("planMerge names the segments it needs when two inputs do not fit", ()
     () => planMerge({ freeSegments: 4, segmentBytes: 4096, fanInMax: 128, inputCount: 2 }),
     (error) =>
       error instanceof ResourceError &&
-      /^Cannot merge in 4 pages: need at least 10; raise --memory/.test(error.message),
+      /^Cannot merge in 4 segments: need at least 10; raise --memory/.test(error.message),
   );
 });
 

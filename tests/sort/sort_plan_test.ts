@@ -62,7 +62,7 @@ Deno.test("planSort rejects a budget below the minimum with the sizes in the mes
     () => planSort({ freeSegments: 6, segmentBytes: 4096, useWorker: true, fanInMax: 128 }),
     (error) =>
       error instanceof ResourceError &&
-      /needs at least 7 pages \(28 KiB\); raise --memory/.test(error.message),
+      /needs at least 7 segments \(28 KiB\); raise --memory/.test(error.message),
   );
 });
 
