@@ -1,4 +1,5 @@
 import { parseArgs as nodeParseArgs } from "node:util";
+import { attachNegativeNumbers } from "./parse_args.ts";
 import { UsageError } from "../base/mod.ts";
 import type { ParsedArgs, ParsedValues } from "./parse_args.ts";
 
@@ -121,7 +122,7 @@ export function parseBySpec(spec: CommandSpec, argv: readonly string[]): ParsedA
   let parsed;
   try {
     parsed = nodeParseArgs({
-      args: [...argv],
+      args: attachNegativeNumbers(argv, options),
       options,
       strict: true,
       allowPositionals: true,

@@ -19,7 +19,7 @@ export type { CaseMode, TokenizerKind, TokenizerOptions, TokenSink } from "./tok
 export { Tokenizer, tokenizerKinds, utf8SequenceLength } from "./tokenizer.ts";
 export { TopHeap } from "./top_heap.ts";
 export type { CountFinishOptions, WordCounterOptions, WordCountStats } from "./word_counter.ts";
-export { WordCounter } from "./word_counter.ts";
+export { COUNT_SEGMENTS_MIN, WordCounter } from "./word_counter.ts";
 export type { CountPlan, CountPlanOptions } from "./count_plan.ts";
 export {
   COUNT_INPUT_CHUNK_BYTES,

@@ -56,7 +56,6 @@ const symbols = {
   madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
   posix_fallocate: { parameters: ["i32", "i64", "i64"], result: "i32" },
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
-  lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
   kill: { parameters: ["i32", "i32"], result: "i32" },
   getuid: { parameters: [], result: "u32" },
   ["__errno_location"]: { parameters: [], result: "pointer" },

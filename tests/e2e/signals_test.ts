@@ -21,14 +21,21 @@ Deno.test("count reading an endless pipe acts on SIGINT at once and exits 130", 
   const chunk = new TextEncoder().encode("hello world\n".repeat(8192));
   let exited = false;
   const status = child.status.finally(() => exited = true);
+  let fedBytes = 0;
   const feeding = (async () => {
     try {
-      while (!exited) await writer.write(chunk);
+      while (!exited) {
+        await writer.write(chunk);
+        fedBytes += chunk.length;
+      }
     } catch {
       // the child went away
     }
   })();
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  // Signal once the child has read 4 MiB (it counts by then: its handlers are installed), and
+  // has gone on for a moment; a slow start on a loaded machine must not look like a failure.
+  while (fedBytes < 4 << 20 && !exited) await new Promise((resolve) => setTimeout(resolve, 10));
+  await new Promise((resolve) => setTimeout(resolve, 300));
   const sentAt = performance.now();
   child.kill("SIGINT");
   const result = await status;
