@@ -57,6 +57,25 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
 | 129, 130, 143 | interrupted by SIGHUP, SIGINT, SIGTERM (temp files removed) |
 
 \`spillway run\` exits with the first failing step's code.
+
+## How \`sort\` compares records
+
+For most options, \`spillway sort\` turns each record into a *normalized key*: a byte string
+whose plain byte order is exactly GNU sort's order in the C locale (\`src/sort/normalized_key.ts\`).
+The in-memory sort then compares an 8-byte key prefix as integers and breaks ties with memcmp of
+the keys; it never calls a comparator. The output is always the original line. Normalized keys
+cover \`-k\` fields and character positions, \`-t\`, \`-b\`, \`-d\`, \`-f\`, \`-i\`, \`-n\` (numbers of
+any length), \`-h\`, \`-M\`, \`-r\` per key, the last-resort whole-line comparison, \`-s\` and \`-u\`.
+
+These options keep the comparator (the same results, compared field by field at each tie):
+
+| Option | Why it is not normalized |
+| --- | --- |
+| \`-g\` | needs long-double parsing (hex floats, NaN, 64-bit mantissas) to build a byte key |
+| \`-V\` | GNU filevercmp (suffix stripping, digit runs, \`~\`): not encoded yet |
+| \`-R\` | an MD5 of each key, byte order on collisions: not encoded yet (digest + key would do) |
+
+Merging sorted runs (\`-m\`, spilled runs) still compares records with the comparator.
 `;
 
 /** The man page's NAME line. */

@@ -1,7 +1,6 @@
 import { parseArgs as nodeParseArgs } from "node:util";
-import { attachNegativeNumbers } from "./parse_args.ts";
 import { UsageError } from "../base/mod.ts";
-import type { ParsedArgs, ParsedValues } from "./parse_args.ts";
+import { attachNegativeNumbers, type ParsedArgs, type ParsedValues } from "./parse_args.ts";
 
 /**
  * One command-line option, declared once: the parser, `--help`, docs/cli.md, the man page,

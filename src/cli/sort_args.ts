@@ -1,5 +1,5 @@
-import { KiB, MiB, UsageError } from "../base/mod.ts";
-import type { SpillMode } from "../io/mod.ts";
+import { KiB, MiB, ResourceError, UsageError } from "../base/mod.ts";
+import { fileDescriptorsFree, type SpillMode } from "../io/mod.ts";
 import { type LeakDetectionLevel, leakDetectionLevels } from "../memory/mod.ts";
 import {
   defaultSortSegmentBytes,
@@ -10,7 +10,16 @@ import {
   parseFieldSeparator,
   type SortOrderSpec,
 } from "../sort/mod.ts";
-import { addRandomSalt, type LongOption, matchChoice, normalizeGnuArgs } from "./_gnu_sort_args.ts";
+import {
+  addRandomSalt,
+  type GnuArgs,
+  type LongOption,
+  matchChoice,
+  normalizeGnuArgs,
+  type ObsoleteKey,
+  parseBatchSize,
+  readFileList,
+} from "./_gnu_sort_args.ts";
 import { optionsOf, parseBySpec } from "./option_spec.ts";
 import {
   flagValue,
@@ -44,6 +53,14 @@ export interface SortRequest {
   terminator: number;
   /** The budget in bytes. */
   budgetBytes: number;
+  /** The budget asked for (below the minimum, `budgetBytes` was raised). */
+  budgetRequestedBytes: number;
+  /** `--parallel=1`, or too few file descriptors for a Worker: sort on the main thread. */
+  singleThread: boolean;
+  /** `--debug`: GNU's key annotations on stdout and warnings on stderr. */
+  debug: boolean;
+  /** Keys given as `+POS1 [-POS2]`, by key index (for the `--debug` warning). */
+  obsoleteKeys: Map<number, ObsoleteKey>;
   /** The page size (given, or the sort plan's default). */
   segmentBytes: number;
   /** Temp directories. */
@@ -57,6 +74,81 @@ export interface SortRequest {
   /** `--record-size`. */
   recordBytes: number | undefined;
 }
+
+/**
+ * The least budget a sort runs in: 64 KiB or 16 pages. GNU sort takes a tiny `-S` (`-S1`) as
+ * "as little as possible"; spillway raises it to this (`memory.budgetRequestedBytes` in
+ * --stats keeps what was asked).
+ *
+ * @param segmentBytes The page size.
+ * @returns The minimum budget in bytes.
+ */
+export function sortMemoryMinBytes(segmentBytes: number): number {
+  return Math.max(64 * KiB, 16 * segmentBytes);
+}
+
+/**
+ * Descriptors a merge needs beside its inputs: the output or run being written, and what the
+ * runtime opens after the count (signal listeners, the output stream); measured.
+ */
+const DESCRIPTORS_RESERVED = 5;
+/** Descriptors a sort Worker takes (its event loop and module loading; measured 4 to 8). */
+const WORKER_DESCRIPTORS = 8;
+
+/**
+ * Fits the fan-in and the Worker to `ulimit -n`, as GNU sort merges fewer files at once when
+ * it runs out of descriptors: without room for a Worker the sort runs on the main thread; with
+ * too few descriptors for a 2-way merge, a clear error.
+ *
+ * @throws {ResourceError} When fewer than 2 inputs could be open at once.
+ */
+function fitToDescriptors(fanInMax: number): { fanInMax: number; workerAllowed: boolean } {
+  const free = fileDescriptorsFree();
+  if (free === undefined) return { fanInMax, workerAllowed: true };
+  const workerAllowed = free - DESCRIPTORS_RESERVED - WORKER_DESCRIPTORS >= 2;
+  const usable = free - DESCRIPTORS_RESERVED - (workerAllowed ? WORKER_DESCRIPTORS : 0);
+  if (usable < 2) {
+    throw new ResourceError(
+      `Cannot merge with ${free} free file descriptors: a 2-way merge needs ${
+        2 + DESCRIPTORS_RESERVED
+      }; raise ulimit -n`,
+    );
+  }
+  return { fanInMax: Math.min(fanInMax, usable), workerAllowed };
+}
+
+/** GNU sort's long options (they win an abbreviation that also fits one of spillway's). */
+const GNU_LONG = new Set([
+  "ignore-leading-blanks",
+  "check",
+  "compress-program",
+  "debug",
+  "dictionary-order",
+  "ignore-case",
+  "files0-from",
+  "general-numeric-sort",
+  "ignore-nonprinting",
+  "key",
+  "merge",
+  "month-sort",
+  "numeric-sort",
+  "human-numeric-sort",
+  "version-sort",
+  "random-sort",
+  "random-source",
+  "sort",
+  "output",
+  "reverse",
+  "stable",
+  "batch-size",
+  "buffer-size",
+  "field-separator",
+  "temporary-directory",
+  "unique",
+  "zero-terminated",
+  "parallel",
+  "help",
+]);
 
 /** `--sort=WORD` values and the flag each one sets. */
 const sortWords: Record<string, string> = {
@@ -87,22 +179,26 @@ const longOptions: LongOption[] = [
   ),
   ...(sortSpec.unsupported ?? []),
 ].filter((option) => option.name.length > 1)
-  .map((option) => ({ name: option.name, takesValue: option.type === "value" }))
-  .concat([{ name: "help", takesValue: false }]);
+  .map((option) => ({
+    name: option.name,
+    takesValue: option.type === "value",
+    gnu: GNU_LONG.has(option.name),
+  }))
+  .concat([{ name: "help", takesValue: false, gnu: true }]);
 
 /**
  * Rewrites GNU's conventions (long-option prefixes, `+POS` keys) and the optional-value
  * `--check` to what parseArgs accepts.
  */
-function normalizeSortArgs(argv: readonly string[]): string[] {
+function normalizeSortArgs(argv: readonly string[]): GnuArgs {
   const result: string[] = [];
   let ended = false;
   const gnuArgs = normalizeGnuArgs(normalizeReportArgs(argv), longOptions, "kotST");
-  for (const arg of gnuArgs) {
+  for (const arg of gnuArgs.args) {
     if (arg === "--") ended = true;
     result.push(!ended && arg === "--check" ? "--check=diagnose-first" : arg);
   }
-  return result;
+  return { args: result, obsolete: gnuArgs.obsolete };
 }
 
 /**
@@ -115,14 +211,20 @@ function normalizeSortArgs(argv: readonly string[]): string[] {
 export function parseSortArgs(
   argv: readonly string[],
 ): { request: SortRequest; values: ParsedValues } {
-  const { values, positionals } = parseBySpec(sortSpec, normalizeSortArgs(argv));
+  const normalized = normalizeSortArgs(argv);
+  const { values, positionals } = parseBySpec(sortSpec, normalized.args);
   rejectUnsupported(values);
   const check = checkMode(values);
   const merge = flagValue(values, "merge");
   if (check !== undefined && merge) {
     throw new UsageError("Options -c/-C and -m are incompatible; use one of them");
   }
-  const inputs = positionals.length > 0 ? positionals : ["-"];
+  const listPath = stringValue(values, "files0-from");
+  const inputs = listPath !== undefined
+    ? readFileList(listPath, positionals)
+    : positionals.length > 0
+    ? positionals
+    : ["-"];
   if (check !== undefined && inputs.length > 1) {
     throw new UsageError(
       `Extra operand "${inputs[1]}" not allowed with -c/-C; check one file at a time`,
@@ -135,6 +237,11 @@ export function parseSortArgs(
   if (check !== undefined && outputs.length > 0) {
     throw new UsageError(`Options '-${check === "diagnose" ? "c" : "C"}o' are incompatible`);
   }
+  const debug = flagValue(values, "debug");
+  if (debug && (check !== undefined || outputs.length > 0)) {
+    const letter = check === "diagnose" ? "c" : check === "quiet" ? "C" : "o";
+    throw new UsageError(`Options '-${letter} --debug' are incompatible`);
+  }
   for (const word of stringList(values, "sort")) {
     const flag = sortWords[matchChoice("--sort", word, Object.keys(sortWords))]!;
     values[flag] = true;
@@ -144,15 +251,20 @@ export function parseSortArgs(
     throw new UsageError(`Incompatible field separators -t: ${separators.join(", ")}; give one`);
   }
   const sizeText = stringValue(values, "memory");
-  const budgetBytes = sizeText === undefined
+  const budgetRequestedBytes = sizeText === undefined
     ? SORT_MEMORY_DEFAULT_BYTES
     : parseSize(sizeText, "-S/--memory size", KiB);
   const segmentText = stringValue(values, "segment-size");
   const segmentBytes = segmentText === undefined
-    ? defaultSortSegmentBytes(budgetBytes)
+    ? defaultSortSegmentBytes(budgetRequestedBytes)
     : parseSize(segmentText, "--segment-size", 1);
-  const fanInMax = integerValue(values, "fan-in", { min: 2, max: MERGE_INPUTS_MAX }) ??
-    FAN_IN_DEFAULT;
+  const budgetBytes = Math.max(budgetRequestedBytes, sortMemoryMinBytes(segmentBytes));
+  const batchText = stringValue(values, "batch-size");
+  const { fanInMax, workerAllowed } = fitToDescriptors(
+    batchText !== undefined
+      ? parseBatchSize(batchText, MERGE_INPUTS_MAX)
+      : integerValue(values, "fan-in", { min: 2, max: MERGE_INPUTS_MAX }) ?? FAN_IN_DEFAULT,
+  );
   const parallelText = stringValue(values, "parallel");
   if (parallelText !== undefined && !/^[1-9][0-9]*$/.test(parallelText)) {
     throw new UsageError(`Invalid --parallel "${parallelText}": expected a whole number from 1`);
@@ -180,6 +292,10 @@ export function parseSortArgs(
     merge,
     terminator: flagValue(values, "zero-terminated") ? 0 : 10,
     budgetBytes,
+    budgetRequestedBytes,
+    singleThread: parallelText === "1" || !workerAllowed,
+    debug: debug && recordBytes === undefined,
+    obsoleteKeys: normalized.obsolete,
     segmentBytes,
     tmpDirs: stringList(values, "tmp-dir"),
     fanInMax,

@@ -1,10 +1,19 @@
 import { ExitCode } from "../base/mod.ts";
 import { CommandScope } from "../job/mod.ts";
-import { checkSorted, externalSort, orderFromDescriptor } from "../sort/mod.ts";
+import { createScratchFile, type IoManager, removeScratchFile } from "../io/mod.ts";
+import {
+  checkSorted,
+  debugRecord,
+  debugWarnings,
+  externalSort,
+  LineCursor,
+  orderFromDescriptor,
+  parseSortOrder,
+} from "../sort/mod.ts";
 import type { Command } from "./command.ts";
 import { renderHelp } from "./option_spec.ts";
 import { printErrorBytes } from "./output.ts";
-import { parseSortArgs } from "./sort_args.ts";
+import { parseSortArgs, type SortRequest } from "./sort_args.ts";
 import { sortSpec } from "./sort_spec.ts";
 import { CommandReport } from "./stats_report.ts";
 
@@ -18,6 +27,7 @@ export const sortCommand: Command = {
     const { request, values } = parseSortArgs(argv);
     await using scope = await CommandScope.open({
       ...request,
+      lazyTmpDirs: true,
       report: CommandReport.start("sort", values),
     });
     await scope.report.checkTargets(request.check === undefined ? request.output : undefined);
@@ -45,7 +55,9 @@ export const sortCommand: Command = {
       }
       return await scope.finish(ExitCode.disorder);
     }
-    const stats = await externalSort(request.inputs, request.output, {
+    const scratch = request.debug ? createScratchFile() : undefined;
+    if (request.debug) printDebugWarnings(request);
+    const stats = await externalSort(request.inputs, scratch ?? request.output, {
       memory,
       io,
       order,
@@ -54,10 +66,19 @@ export const sortCommand: Command = {
       terminator: request.terminator,
       fanInMax: request.fanInMax,
       mergeOnly: request.merge,
+      useWorker: !request.singleThread,
       progress: scope.report.progress,
       ...(request.recordBytes === undefined ? {} : { recordBytes: request.recordBytes }),
     });
+    if (scratch !== undefined) {
+      try {
+        await writeDebugOutput(scratch, request, io);
+      } finally {
+        removeScratchFile(scratch);
+      }
+    }
     const s = scope.report.stats;
+    s.memory.budgetRequestedBytes = request.budgetRequestedBytes;
     s.input.files = request.inputs.length;
     s.input.bytes = stats.inputBytes;
     s.input.records = stats.inputRecords;
@@ -67,3 +88,38 @@ export const sortCommand: Command = {
     return await scope.finish(ExitCode.ok);
   },
 };
+
+/** `--debug`: GNU's warnings about the keys, before sorting. */
+function printDebugWarnings(request: SortRequest): void {
+  if (request.descriptor.kind !== "spec") return;
+  const order = parseSortOrder(request.descriptor.spec);
+  const text = debugWarnings(order, request.obsoleteKeys).map((line) => `spillway: ${line}\n`)
+    .join("");
+  printErrorBytes(new TextEncoder().encode(text));
+}
+
+/** `--debug`: copies the sorted scratch file to stdout with GNU's key underlines. */
+async function writeDebugOutput(path: string, request: SortRequest, io: IoManager): Promise<void> {
+  if (request.descriptor.kind !== "spec") return;
+  const order = parseSortOrder(request.descriptor.spec);
+  const reader = await io.openInput(path, {
+    owner: "debug-output",
+    terminator: request.terminator,
+    chunkSegments: 1,
+  });
+  const cursor = new LineCursor(reader, request.terminator, { inputBytes: 0, inputRecords: 0 });
+  try {
+    while (await cursor.next()) {
+      const bytes = debugRecord(
+        order,
+        cursor.recordBytes,
+        cursor.recordOffset,
+        cursor.recordLength,
+      );
+      let written = 0;
+      while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
+    }
+  } finally {
+    await cursor.close();
+  }
+}

@@ -162,7 +162,7 @@ budget: full buffers are sorted and spilled as runs to temp files, then merged.`
           ...memoryOption,
           aliases: ["buffer-size"],
           help:
-            "the memory budget (default 64 MiB): 64m, 1g, 512k; a bare number means KiB like GNU sort (GNU's 50% form is not supported)",
+            'the memory budget (default 64 MiB): 64m, 1g, 512k; a bare number means KiB like GNU sort (GNU\'s 50% form is not supported); below 64 KiB (or 16 pages) it is raised to that, as GNU sort takes a tiny -S as "as little as possible"',
         },
         { ...tmpDirOption, aliases: ["temporary-directory"] },
         {
@@ -170,7 +170,7 @@ budget: full buffers are sorted and spilled as runs to temp files, then merged.`
           type: "value",
           valueName: "N",
           help:
-            "accepted for GNU compatibility and ignored (spillway sorts full buffers on one Worker while reading)",
+            "threads spillway may use: 1 sorts on the main thread only; 2 or more (the default) add one sort Worker",
         },
         {
           ...segmentSizeOption,
@@ -180,9 +180,20 @@ budget: full buffers are sorted and spilled as runs to temp files, then merged.`
         fanInOption,
         spillOption,
         leakDetectionOption,
-        // GNU options accepted and ignored, not shown (spillway has no use for them).
-        { name: "files0-from", type: "value", hidden: true, step: false, help: "ignored" },
-        { name: "batch-size", type: "value", hidden: true, step: false, help: "ignored" },
+        {
+          name: "batch-size",
+          type: "value",
+          valueName: "N",
+          help: "merge at most N runs or files at once (GNU's name for --fan-in)",
+        },
+        {
+          name: "files0-from",
+          type: "value",
+          valueName: "F",
+          completes: "file",
+          step: false,
+          help: "read the input names from F, each ended by NUL ('-': stdin)",
+        },
       ],
     },
     {
@@ -209,20 +220,24 @@ budget: full buffers are sorted and spilled as runs to temp files, then merged.`
         },
       ],
     },
+    {
+      title: "Debugging",
+      options: [
+        {
+          name: "debug",
+          type: "flag",
+          step: false,
+          help:
+            "GNU's annotations: each output line with its keys underlined, and warnings about the keys on stderr (spillway's own stack traces are the global --trace)",
+        },
+      ],
+    },
     reportOptions,
   ],
-  unsupported: [
-    { name: "compress-program", type: "value" },
-    {
-      name: "debug",
-      type: "flag",
-      reason: "GNU's key annotations; spillway's stack traces are --trace",
-    },
-  ],
+  unsupported: [{ name: "compress-program", type: "value" }],
   footer: `Long options may be abbreviated to any unambiguous prefix (--rev, --p=2), as in GNU sort.
 
-Not supported (a clear error, never silently ignored): --compress-program, --debug (GNU's key
-annotations; spillway's stack traces are the global --trace).
+Not supported (a clear error, never silently ignored): --compress-program.
 
 Exit codes: 0 ok; 1 -c/-C found disorder; 2 usage or input error; 3 resource error.`,
   operands: "file",

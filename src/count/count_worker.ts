@@ -145,7 +145,7 @@ async function handle(request: CountWorkerRequest): Promise<void> {
         leaks = memory?.leakReport().text ?? "";
         // Pages past the high-water mark were never handed out: the main thread need not
         // poison them (that would touch them).
-        if (memory !== undefined) writtenBytes = memory.touchedPages * memory.segmentBytes;
+        if (memory !== undefined) writtenBytes = memory.highWaterPages * memory.segmentBytes;
       } catch (error) {
         leaks = error instanceof Error ? error.message : String(error);
       }

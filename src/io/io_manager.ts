@@ -73,6 +73,12 @@ export interface IoManagerOptions {
   onSignal?: (signal: Deno.Signal, exitCode: number) => void;
   /** Bytes of file an mmap channel maps at once (default 8 MiB). */
   mmapWindowBytes?: number;
+  /**
+   * Check the temp directories and create the private ones only when the first spill file is
+   * created (default false: at open). GNU sort fails on a missing `-T` directory only when it
+   * needs a temp file; an input that fits the budget sorts without one.
+   */
+  lazyTmpDirs?: boolean;
 }
 
 /** Options of {@linkcode IoManager.createRunWriter}. */
@@ -160,8 +166,13 @@ export class IoManager implements AsyncDisposable {
   readonly spillMode: "file" | "mmap";
   /** Live counters. */
   readonly stats: IoStats = emptyIoStats();
-  /** The private directories, one per temp directory. */
-  readonly privateDirs: readonly string[];
+  /** The private directories, one per temp directory (none yet while they are lazy). */
+  get privateDirs(): readonly string[] {
+    return this.#privateDirs;
+  }
+  #privateDirs: string[];
+  /** With `lazyTmpDirs`: the temp directories whose private directories are not made yet. */
+  #pendingTmpDirs: string[] | undefined = undefined;
   #memory: MemoryManager;
   #files = new Set<string>();
   #live = new Set<Closable>();
@@ -183,7 +194,7 @@ export class IoManager implements AsyncDisposable {
     options: IoManagerOptions,
   ) {
     this.#memory = memory;
-    this.privateDirs = privateDirs;
+    this.#privateDirs = privateDirs;
     this.spillMode = spillMode;
     this.#counter = new OperationCounter(
       options.faultInjection?.failAtOperation ?? 0,
@@ -218,23 +229,11 @@ export class IoManager implements AsyncDisposable {
     const tmpDirs = options.tmpDirs !== undefined && options.tmpDirs.length > 0
       ? options.tmpDirs
       : [defaultTmpDir()];
-    for (const dir of tmpDirs) await checkTmpDir(dir);
-    const privateDirs: string[] = [];
-    const ownerLocks: Deno.FsFile[] = [];
-    try {
-      for (const dir of tmpDirs) {
-        await sweepStaleDirs(dir);
-        const created = await createPrivateDir(dir);
-        privateDirs.push(created.path);
-        ownerLocks.push(created.lock);
-      }
-    } catch (error) {
-      for (const dir of privateDirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
-      for (const lock of ownerLocks) lock.close();
-      throw error;
-    }
-    const manager = new IoManager(options.memory, privateDirs, spillMode, options);
-    manager.#ownerLocks = ownerLocks;
+    const lazy = options.lazyTmpDirs ?? false;
+    const made = lazy ? { privateDirs: [], ownerLocks: [] } : await makePrivateDirs(tmpDirs);
+    const manager = new IoManager(options.memory, made.privateDirs, spillMode, options);
+    manager.#ownerLocks = made.ownerLocks;
+    if (lazy) manager.#pendingTmpDirs = tmpDirs;
     startLoopWatch();
     // Safety net: a process that ends without close() still removes its files.
     globalThis.addEventListener("unload", manager.#onUnload);
@@ -273,6 +272,13 @@ export class IoManager implements AsyncDisposable {
    */
   async createRunWriter(prefix: string, options: RunWriterOptions = {}): Promise<RunWriter> {
     this.#checkOpen();
+    const pending = this.#pendingTmpDirs;
+    if (pending !== undefined) {
+      this.#pendingTmpDirs = undefined;
+      const made = await makePrivateDirs(pending);
+      this.#privateDirs = made.privateDirs;
+      this.#ownerLocks = made.ownerLocks;
+    }
     const writeBehind = options.writeBehindSegments ?? 1;
     assert(Number.isSafeInteger(writeBehind) && writeBehind >= 0, "writeBehindSegments >= 0");
     const owner = options.owner ?? "spill-writer";
@@ -598,6 +604,7 @@ export class IoManager implements AsyncDisposable {
   }
 
   #nextPath(prefix: string): string {
+    assert(this.#privateDirs.length > 0, "private dirs exist before the first spill file");
     this.#fileCounter += 1;
     const dir = this.privateDirs[(this.#fileCounter - 1) % this.privateDirs.length]!;
     const name = prefix.replace(/[^A-Za-z0-9_-]/g, "_") || "run";
@@ -837,4 +844,29 @@ async function sweepStaleDirs(dir: string): Promise<void> {
     // an unreadable temp dir is reported by createPrivateDir
   }
   for (const path of stale) await Deno.remove(path, { recursive: true }).catch(() => {});
+}
+
+/**
+ * Checks the temp directories, sweeps stale private dirs and makes this process's ones, each
+ * with its owner lock.
+ */
+async function makePrivateDirs(
+  tmpDirs: readonly string[],
+): Promise<{ privateDirs: string[]; ownerLocks: Deno.FsFile[] }> {
+  for (const dir of tmpDirs) await checkTmpDir(dir);
+  const privateDirs: string[] = [];
+  const ownerLocks: Deno.FsFile[] = [];
+  try {
+    for (const dir of tmpDirs) {
+      await sweepStaleDirs(dir);
+      const created = await createPrivateDir(dir);
+      privateDirs.push(created.path);
+      ownerLocks.push(created.lock);
+    }
+  } catch (error) {
+    for (const dir of privateDirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    for (const lock of ownerLocks) lock.close();
+    throw error;
+  }
+  return { privateDirs, ownerLocks };
 }

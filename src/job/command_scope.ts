@@ -26,6 +26,8 @@ export interface CommandScopeOptions<R extends ScopeReport> {
   tmpDirs?: readonly string[];
   /** `--spill` (the io manager's default when undefined). */
   spillMode?: SpillMode;
+  /** Check the temp directories only when the first spill file is made (GNU sort's -T). */
+  lazyTmpDirs?: boolean;
   /** The command's report; the scope ends it on success and disposes it always. */
   report: R;
 }
@@ -99,6 +101,7 @@ export class CommandScope<R extends ScopeReport> implements AsyncDisposable {
           ? {}
           : { tmpDirs: [...options.tmpDirs] }),
         ...(options.spillMode === undefined ? {} : { spillMode: options.spillMode }),
+        ...(options.lazyTmpDirs === undefined ? {} : { lazyTmpDirs: options.lazyTmpDirs }),
         ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
       });
       return new CommandScope(memory, io, options.report);

@@ -1,3 +1,4 @@
+import process from "node:process";
 import { loadedYaml } from "./yaml_module.ts";
 import {
   formatBytes,
@@ -65,6 +66,11 @@ export interface JobStats {
   memory: {
     /** The budget (-S, taskmanager.memory.managed.size) in bytes. */
     budgetBytes: number;
+    /**
+     * The budget that was asked for: equal to `budgetBytes` unless a tiny `sort -S` (GNU sort
+     * accepts `-S1`) was raised to the least budget spillway sorts in.
+     */
+    budgetRequestedBytes: number;
     /** The page size in bytes. */
     segmentBytes: number;
     /** Pages in the budget. */
@@ -81,6 +87,12 @@ export interface JobStats {
   };
   /** Wall time in milliseconds: `total` and per phase. */
   timeMs: PhaseTimes & { total: number };
+  /**
+   * CPU time (user + system, every thread of the process: main, Workers, runtime) in
+   * milliseconds: `total` and per phase. `cpuMs.read / timeMs.read` near 2 means both cores
+   * were busy while reading.
+   */
+  cpuMs: PhaseTimes & { total: number };
   /** What the memory manager still held after the command: all zero when nothing leaked. */
   leaks: { pages: number; bytes: number; dropped: number; staleWrites: number; report: string };
 }
@@ -103,6 +115,8 @@ export interface JobStatsRecorderOptions {
   now?: () => number;
   /** Resident set size in bytes (default `Deno.memoryUsage().rss`); a test seam. */
   rss?: () => number;
+  /** CPU milliseconds used so far, user + system (default `process.cpuUsage()`); a test seam. */
+  cpu?: () => number;
 }
 
 /** What {@linkcode JobStatsRecorder.complete} copies from the command's resources. */
@@ -147,7 +161,10 @@ export class JobStatsRecorder implements ProgressSink {
   readonly stats: JobStats;
   #now: () => number;
   #rss: () => number;
+  #cpu: () => number;
   #startMs: number;
+  #startCpuMs: number;
+  #phaseStartCpuMs = 0;
   #phaseName: ProgressPhaseName | undefined = undefined;
   #phaseStartMs = 0;
   #lastRssMs = 0;
@@ -163,7 +180,9 @@ export class JobStatsRecorder implements ProgressSink {
   constructor(command: string, options: JobStatsRecorderOptions = {}) {
     this.#now = options.now ?? (() => performance.now());
     this.#rss = options.rss ?? (() => Deno.memoryUsage().rss);
+    this.#cpu = options.cpu ?? processCpuMs;
     this.#startMs = this.#now();
+    this.#startCpuMs = this.#cpu();
     this.stats = emptyJobStats(command);
     this.#sampleRss(this.#startMs);
   }
@@ -174,6 +193,7 @@ export class JobStatsRecorder implements ProgressSink {
     this.#closePhase(nowMs);
     this.#phaseName = phase.name;
     this.#phaseStartMs = nowMs;
+    this.#phaseStartCpuMs = this.#cpu();
     if (phase.name === "merge") this.#mergePassesSeen += 1;
     this.#sampleRss(nowMs);
   }
@@ -211,6 +231,7 @@ export class JobStatsRecorder implements ProgressSink {
     this.finish();
     const stats = this.stats;
     stats.timeMs.total = roundMs(this.#now() - this.#startMs);
+    stats.cpuMs.total = roundMs(this.#cpu() - this.#startCpuMs);
     if (stats.input.bytes === 0) stats.input.bytes = this.#readBytes;
     if (stats.spill.mergePasses === 0) stats.spill.mergePasses = this.#mergePassesSeen;
     if (sources.exitCode !== undefined) stats.exitCode = sources.exitCode;
@@ -224,6 +245,9 @@ export class JobStatsRecorder implements ProgressSink {
     const memory = sources.memory;
     if (memory !== undefined) {
       stats.memory.budgetBytes = memory.budgetBytes;
+      if (stats.memory.budgetRequestedBytes === 0) {
+        stats.memory.budgetRequestedBytes = memory.budgetBytes;
+      }
       stats.memory.segmentBytes = memory.segmentBytes;
       stats.memory.pagesBudget = memory.totalPages;
       stats.memory.pagesPeak = memory.peakPages;
@@ -244,6 +268,8 @@ export class JobStatsRecorder implements ProgressSink {
     if (this.#phaseName === undefined) return;
     const times = this.stats.timeMs;
     times[this.#phaseName] = roundMs(times[this.#phaseName] + nowMs - this.#phaseStartMs);
+    const cpu = this.stats.cpuMs;
+    cpu[this.#phaseName] = roundMs(cpu[this.#phaseName] + this.#cpu() - this.#phaseStartCpuMs);
   }
 
   #sampleRss(nowMs: number): void {
@@ -276,6 +302,7 @@ export function emptyJobStats(command: string): JobStats {
     },
     memory: {
       budgetBytes: 0,
+      budgetRequestedBytes: 0,
       segmentBytes: 0,
       pagesBudget: 0,
       pagesPeak: 0,
@@ -283,6 +310,7 @@ export function emptyJobStats(command: string): JobStats {
       peakRssBytes: 0,
     },
     timeMs: { total: 0, read: 0, sort: 0, spill: 0, merge: 0, count: 0, write: 0 },
+    cpuMs: { total: 0, read: 0, sort: 0, spill: 0, merge: 0, count: 0, write: 0 },
     leaks: { pages: 0, bytes: 0, dropped: 0, staleWrites: 0, report: "" },
   };
 }
@@ -357,10 +385,14 @@ function renderText(stats: JobStats, label: StepLabel | undefined): string {
       label.name === `step ${label.step} (${stats.command})` ? "" : ` "${label.name}"`
     }`;
   const t = stats.timeMs;
-  const phases = (["read", "sort", "spill", "merge", "count", "write"] as const)
-    .filter((name) => t[name] > 0)
-    .map((name) => `${name} ${t[name]}`)
-    .join(", ");
+  const c = stats.cpuMs;
+  const phaseNames = (["read", "sort", "spill", "merge", "count", "write"] as const)
+    .filter((name) => t[name] > 0);
+  const phases = phaseNames.map((name) => `${name} ${t[name]}`).join(", ");
+  // CPU use = (user + system) / wall: 2.0 is both cores busy for the whole phase.
+  const use = (cpuMs: number, wallMs: number): string =>
+    wallMs > 0 ? (cpuMs / wallMs).toFixed(2) : "0.00";
+  const cpuUse = phaseNames.map((name) => `${name} ${use(c[name], t[name])}`).join(", ");
   const m = stats.memory;
   const s = stats.spill;
   const lines = [
@@ -374,12 +406,15 @@ function renderText(stats: JobStats, label: StepLabel | undefined): string {
     } written, ${bytes(s.bytesReadBack)} read back, ${s.files} files${
       s.mappedBytesPeak > 0 ? `, ${formatBytes(s.mappedBytesPeak)} mapped at most` : ""
     }`,
-    `  memory:  budget ${formatBytes(m.budgetBytes)} = ${m.pagesBudget} pages of ${
-      formatBytes(m.segmentBytes)
-    }${
+    `  memory:  budget ${formatBytes(m.budgetBytes)}${
+      m.budgetRequestedBytes !== 0 && m.budgetRequestedBytes !== m.budgetBytes
+        ? ` (raised from ${formatBytes(m.budgetRequestedBytes)}: the least spillway sorts in)`
+        : ""
+    } = ${m.pagesBudget} pages of ${formatBytes(m.segmentBytes)}${
       m.budgetCapped ? " (capped: one WebAssembly memory holds 4 GiB)" : ""
     }, peak ${m.pagesPeak} pages, peak RSS ${formatBytes(m.peakRssBytes)}`,
     `  time:    ${t.total} ms${phases === "" ? "" : ` (${phases})`}`,
+    `  cpu:     ${c.total} ms, use ${use(c.total, t.total)}${cpuUse === "" ? "" : ` (${cpuUse})`}`,
     `  leaks:   ${
       stats.leaks.pages === 0 && stats.leaks.bytes === 0 && stats.leaks.dropped === 0 &&
         stats.leaks.staleWrites === 0
@@ -393,6 +428,12 @@ function renderText(stats: JobStats, label: StepLabel | undefined): string {
 
 function bytes(count: number): string {
   return count < 1024 ? `${count} B` : `${formatBytes(count)} (${count} bytes)`;
+}
+
+/** User + system CPU milliseconds of the whole process (all threads), from getrusage. */
+function processCpuMs(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
 }
 
 function roundMs(ms: number): number {

@@ -317,7 +317,7 @@ export class MemoryManager implements LeaseReleaser {
   }
 
   /** Pages ever handed out (the high-water mark of the pool, which bounds its RSS). */
-  get touchedPages(): number {
+  get highWaterPages(): number {
     return this.#highWater;
   }
 

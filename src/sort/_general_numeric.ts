@@ -74,12 +74,15 @@ let parsedFracStart = 0;
 let parsedFracEnd = 0;
 /** The exponent after e/p (clamped to +-1e9). */
 let parsedExponent = 0;
+/** Where strtold stopped (`start` when it read nothing): for `--debug` underlines. */
+let parsedEnd = 0;
 /** NaN payload range inside the parentheses, or an empty range. */
 let parsedPayloadStart = 0;
 let parsedPayloadEnd = 0;
 
 function parseFloat(bytes: Uint8Array, start: number, end: number): void {
   let index = start;
+  parsedEnd = start;
   while (index < end && isSpace(bytes[index]!)) index += 1;
   parsedNegative = false;
   parsedInfinite = false;
@@ -97,6 +100,7 @@ function parseFloat(bytes: Uint8Array, start: number, end: number): void {
     if (matchWord(bytes, index, end, "inf")) {
       parsedClass = CLASS_NUMBER;
       parsedInfinite = true;
+      parsedEnd = matchWord(bytes, index, end, "infinity") ? index + 8 : index + 3;
     }
     return;
   }
@@ -104,6 +108,7 @@ function parseFloat(bytes: Uint8Array, start: number, end: number): void {
     if (matchWord(bytes, index, end, "nan")) {
       parsedClass = CLASS_NAN;
       let scan = index + 3;
+      parsedEnd = scan;
       if (scan < end && bytes[scan] === OPEN) {
         scan += 1;
         const payloadStart = scan;
@@ -111,6 +116,7 @@ function parseFloat(bytes: Uint8Array, start: number, end: number): void {
         if (scan < end && bytes[scan] === CLOSE) {
           parsedPayloadStart = payloadStart;
           parsedPayloadEnd = scan;
+          parsedEnd = scan + 1;
         }
       }
     }
@@ -137,6 +143,7 @@ function parseFloat(bytes: Uint8Array, start: number, end: number): void {
   }
   if (parsedIntEnd === parsedIntStart && parsedFracEnd === parsedFracStart) return;
   parsedClass = CLASS_NUMBER;
+  parsedEnd = index;
   const marker = base16 ? 0x70 : 0x65;
   if (lowerAt(bytes, index, end) === marker) {
     let scan = index + 1;
@@ -152,8 +159,20 @@ function parseFloat(bytes: Uint8Array, start: number, end: number): void {
         scan += 1;
       }
       parsedExponent = negative ? -exponent : exponent;
+      parsedEnd = scan;
     }
   }
+}
+
+/**
+ * Where glibc's strtold stops reading `bytes[start, end)` (`start` when it reads no number):
+ * what GNU `sort --debug` underlines for a `-g` key.
+ *
+ * @returns The index after the number.
+ */
+export function generalNumericEnd(bytes: Uint8Array, start: number, end: number): number {
+  parseFloat(bytes, start, end);
+  return parsedEnd;
 }
 
 function decimalValue(byte: number): number {

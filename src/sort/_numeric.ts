@@ -216,6 +216,65 @@ export function writeNumericPrefix(
 }
 
 /**
+ * Writes the byte-comparable key of a `-n` key into `out[position..end)` (bytes past `end`
+ * are counted, not written): unsigned byte order of two keys equals {@linkcode compareNumeric}
+ * order, and equal keys are exactly the numbers GNU calls equal, for any digit count.
+ *
+ * ```
+ *  zero (no digits, or only zeros):  0x40
+ *  positive:  0x80, magnitude                 negative:  0x00, ~magnitude (each byte)
+ *  magnitude: integer digit count (one byte below 0xff; else 0xff and 4 bytes big-endian),
+ *             integer then fraction digits as 1..10 (no leading/trailing zeros), then 0x00
+ * ```
+ * The magnitude is prefix-free (digits are never 0x00), so inverting it reverses its order.
+ *
+ * @returns The position after the key (may exceed `end`: the key did not fit).
+ */
+export function writeNumericKey(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  out: Uint8Array,
+  position: number,
+  outEnd: number,
+): number {
+  parseNumber(bytes, start, end);
+  const intLength = parsedIntDigits;
+  const fracLength = parsedFracEnd - parsedFracStart;
+  if (intLength === 0 && fracLength === 0) {
+    if (position < outEnd) out[position] = 0x40;
+    return position + 1;
+  }
+  const negative = parsedNegative;
+  const flip = negative ? 0xff : 0;
+  if (position < outEnd) out[position] = negative ? 0x00 : 0x80;
+  position += 1;
+  if (intLength < 0xff) {
+    if (position < outEnd) out[position] = intLength ^ flip;
+    position += 1;
+  } else {
+    if (position < outEnd) out[position] = 0xff ^ flip;
+    position += 1;
+    for (let shift = 24; shift >= 0; shift -= 8) {
+      if (position < outEnd) out[position] = ((intLength >>> shift) & 0xff) ^ flip;
+      position += 1;
+    }
+  }
+  for (let index = parsedIntStart; index < parsedIntEnd; index += 1) {
+    const byte = bytes[index]!;
+    if (byte === THOUSANDS) continue;
+    if (position < outEnd) out[position] = (byte - ZERO + 1) ^ flip;
+    position += 1;
+  }
+  for (let index = parsedFracStart; index < parsedFracEnd; index += 1) {
+    if (position < outEnd) out[position] = (bytes[index]! - ZERO + 1) ^ flip;
+    position += 1;
+  }
+  if (position < outEnd) out[position] = flip;
+  return position + 1;
+}
+
+/**
  * SI suffix orders of GNU `sort -h`: k/K 1, M 2, G 3, T 4, P 5, E 6, Z 7, Y 8, and the 2022 SI
  * prefixes R 9 and Q 10 (newer GNU sort knows them; 9.1 does not).
  */
@@ -233,7 +292,7 @@ const UNIT_ORDER: Int8Array = (() => {
  * GNU's `find_unit_order` after blanks: the suffix order of a nonzero number (negated for
  * a leading '-'), 0 for zero or no suffix.
  */
-function unitOrder(bytes: Uint8Array, start: number, end: number): number {
+export function unitOrder(bytes: Uint8Array, start: number, end: number): number {
   let index = start;
   const negative = index < end && bytes[index] === MINUS;
   if (negative) index += 1;

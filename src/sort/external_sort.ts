@@ -14,8 +14,11 @@ import { mergeCursors, type RecordCursor, type RecordSink, UniqueFilter } from "
 import { GATHER_PREFIX_BYTES, SortBuffer } from "./sort_buffer.ts";
 import { GatherPages, type GatherResult, SortWorker } from "./sort_worker_pool.ts";
 import {
+  affordableFanIn,
   FAN_IN_DEFAULT,
   inputMergeChunkSegments,
+  MERGE_SPARE_SEGMENTS,
+  mergeOutputSegments,
   mergePassCount,
   type MergePlan,
   planMerge,
@@ -563,6 +566,13 @@ class ExternalSorter {
     }
   }
 
+  /** Whether the free segments allow at least a 2-way merge (what {@linkcode planMerge} needs). */
+  #mergeFits(): boolean {
+    const free = this.#memory.freePages;
+    const fixed = mergeOutputSegments(free, this.#memory.segmentBytes) + MERGE_SPARE_SEGMENTS;
+    return affordableFanIn(free, fixed, this.#fanInMax) >= 2;
+  }
+
   /** The merge plan for `inputCount` runs in the segments free now. */
   #mergePlan(inputCount: number): MergePlan {
     return planMerge({
@@ -578,9 +588,14 @@ class ExternalSorter {
       assert(run !== undefined, "a run slot was never filled");
       return run;
     });
-    const { fanIn } = this.#mergePlan(runs.length + (this.#memoryRun === undefined ? 0 : 1));
-    this.#stats.fanIn = fanIn;
-    if (this.#memoryRun !== undefined && runs.length + 1 > fanIn) {
+    // A small budget without a Worker can leave too few pages beside the in-memory run for
+    // even a 2-way merge: then that run is spilled too, which frees its pages.
+    const tight = this.#memoryRun !== undefined && !this.#mergeFits();
+    const { fanIn: plannedFanIn } = tight
+      ? { fanIn: 1 }
+      : this.#mergePlan(runs.length + (this.#memoryRun === undefined ? 0 : 1));
+    this.#stats.fanIn = plannedFanIn;
+    if (this.#memoryRun !== undefined && runs.length + 1 > plannedFanIn) {
       // The budget allows fewer inputs than planned: spill the in-memory run after all.
       const slot = this.#runs.length;
       this.#runs.push(undefined);
@@ -590,6 +605,8 @@ class ExternalSorter {
       buffer.release();
       runs = this.#runs.map((run) => run!);
     }
+    const fanIn = tight ? this.#mergePlan(runs.length).fanIn : plannedFanIn;
+    this.#stats.fanIn = fanIn;
     const passCount = Math.max(1, mergePassCount(runs.length, fanIn));
     while (runs.length > fanIn) {
       this.#mergePhase(runs, this.#stats.mergePasses + 1, passCount);
@@ -702,8 +719,36 @@ class ExternalSorter {
     }
   }
 
-  /** `-m`: merges already sorted inputs. */
+  /**
+   * `-m`: merges already sorted inputs. More inputs than the fan-in (`--batch-size`, or what
+   * `ulimit -n` allows) are first merged in groups of the fan-in into spill runs, in input
+   * order, so ties still keep input order; then the runs are merged as after a sort.
+   */
   async #mergeInputs(inputs: readonly string[], output: string | undefined): Promise<void> {
+    const fanIn = this.#mergePlan(inputs.length).fanIn;
+    if (inputs.length <= fanIn) {
+      await this.#writeOutput(output, 1, (sink) => this.#mergeInputGroup(inputs, sink));
+      return;
+    }
+    for (let start = 0; start < inputs.length; start += fanIn) {
+      const group = inputs.slice(start, start + fanIn);
+      const writer = await this.#io.createRunWriter("sort-merge", { owner: "sort-merge-out" });
+      try {
+        await this.#mergeInputGroup(
+          group,
+          (bytes, offset, length) => writer.writeRecord(bytes, offset, length),
+        );
+        this.#runs.push(await writer.finish());
+      } catch (error) {
+        await writer.abort();
+        throw error;
+      }
+    }
+    this.#stats.mergePasses += 1;
+    await this.#mergeRuns(output);
+  }
+
+  async #mergeInputGroup(inputs: readonly string[], sink: RecordSink): Promise<void> {
     const cursors: LineCursor[] = [];
     const chunkSegments = inputMergeChunkSegments(this.#memory.freePages, inputs.length);
     try {
@@ -715,13 +760,11 @@ class ExternalSorter {
         });
         cursors.push(new LineCursor(reader, this.#terminator, this.#stats));
       }
-      await this.#writeOutput(output, 1, async (sink) => {
-        await mergeCursors(cursors, sink, {
-          order: this.#order,
-          unique: this.#unique,
-          memory: this.#memory,
-          owner: "sort-unique",
-        });
+      await mergeCursors(cursors, sink, {
+        order: this.#order,
+        unique: this.#unique,
+        memory: this.#memory,
+        owner: "sort-unique",
       });
     } finally {
       for (const cursor of cursors) await cursor.close();

@@ -44,5 +44,7 @@ export {
 } from "./sort_plan.ts";
 export type { CheckSortedOptions, Disorder } from "./check_sorted.ts";
 export { checkSorted } from "./check_sorted.ts";
+export { debugRecord, debugWarnings } from "./debug_keys.ts";
+export type { KeyField } from "./_key_def.ts";
 export type { MergeFilesContext, MergeFilesRequest, MergeResult } from "./merge_sorted_files.ts";
 export { mergeSortedFiles } from "./merge_sorted_files.ts";

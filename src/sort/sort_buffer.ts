@@ -11,6 +11,8 @@ import {
   type TieCompare,
 } from "./index_sort.ts";
 import { FixedKeyOrder, type RecordOrder } from "./record_order.ts";
+import { KEY_LENGTH_BYTES, keyedTieCompare, writeKeyedRecord } from "./keyed_records.ts";
+import { type NormalizedKeyEncoder, normalizedKeysFor } from "./normalized_key.ts";
 
 /** Options of {@linkcode SortBuffer}. */
 export interface SortBufferOptions {
@@ -22,6 +24,11 @@ export interface SortBufferOptions {
   indexEntryCount: number;
   /** The ordering. */
   order: RecordOrder;
+  /**
+   * Store each record's normalized key in front of it and sort by memcmp of keys when the
+   * order allows (src/sort/keyed_records.ts); default true. False keeps the comparator.
+   */
+  normalizedKeys?: boolean;
 }
 
 /**
@@ -43,6 +50,8 @@ export interface SortJob {
   gatheredCount?: number;
   /** Set by {@linkcode gatherJob}: bytes used in each target page. */
   targetUsed?: number[];
+  /** Records carry normalized keys (src/sort/keyed_records.ts): ties compare keys. */
+  keyed?: boolean;
 }
 
 /** Bytes of the length prefix of a gathered record (u32, little-endian). */
@@ -157,6 +166,7 @@ export class SortBuffer implements Disposable {
   #released = false;
   readonly #plainBytes: boolean;
   readonly #invert: boolean;
+  readonly #keys: NormalizedKeyEncoder | undefined;
 
   /**
    * Takes the data pages and the index pages (contiguous) from the budget.
@@ -176,6 +186,7 @@ export class SortBuffer implements Disposable {
     this.order = options.order;
     this.#plainBytes = options.order.isPlainBytes;
     this.#invert = options.order.isPlainBytes && options.order.reverse;
+    this.#keys = options.normalizedKeys === false ? undefined : normalizedKeysFor(options.order);
     this.segmentBytes = segmentBytes;
     this.#segmentShift = Math.log2(segmentBytes);
     this.#offsetMask = segmentBytes - 1;
@@ -222,7 +233,12 @@ export class SortBuffer implements Disposable {
 
   /** Whether a record of `byteLength` bytes can ever fit (one page at most). */
   canHold(byteLength: number): boolean {
-    return byteLength <= this.segmentBytes;
+    return byteLength + (this.#keys === undefined ? 0 : KEY_LENGTH_BYTES) <= this.segmentBytes;
+  }
+
+  /** Whether records are stored with normalized keys (ties never call the comparator). */
+  get keyed(): boolean {
+    return this.#keys !== undefined;
   }
 
   /**
@@ -232,6 +248,9 @@ export class SortBuffer implements Disposable {
    */
   tryAppend(bytes: Uint8Array, byteOffset: number, byteLength: number): boolean {
     if (this.#recordCount === this.#entryCapacity) return false;
+    if (this.#keys !== undefined) {
+      return this.#appendKeyed(this.#keys, bytes, byteOffset, byteLength);
+    }
     let offset = this.#writeOffset;
     // An empty record still takes one byte, so addresses strictly increase in input order
     // (the address is the last tie-breaker of the sort: that makes it stable).
@@ -275,10 +294,71 @@ export class SortBuffer implements Disposable {
     return true;
   }
 
+  /** `[key][key length][record]` into the current page, else the next (keyed_records.ts). */
+  #appendKeyed(
+    keys: NormalizedKeyEncoder,
+    bytes: Uint8Array,
+    byteOffset: number,
+    byteLength: number,
+  ): boolean {
+    const segmentBytes = this.segmentBytes;
+    const entry = this.#recordCount * ENTRY_WORDS;
+    const index = this.#index;
+    let offset = this.#writeOffset;
+    let recordOffset = writeKeyedRecord(
+      keys,
+      bytes,
+      byteOffset,
+      byteLength,
+      this.#pages[this.#segmentIndex]!,
+      offset,
+      segmentBytes,
+      offset === 0,
+      index,
+      entry,
+    );
+    if (recordOffset < 0) {
+      const segments = this.#lease.segments;
+      if (offset === 0 || this.#segmentIndex + 1 >= segments.length) return false;
+      this.#segmentIndex += 1;
+      if (this.#pages.length === this.#segmentIndex) {
+        this.#pages.push(segments[this.#segmentIndex]!.bytes);
+      }
+      this.#writeOffset = 0;
+      offset = 0;
+      recordOffset = writeKeyedRecord(
+        keys,
+        bytes,
+        byteOffset,
+        byteLength,
+        this.#pages[this.#segmentIndex]!,
+        0,
+        segmentBytes,
+        true,
+        index,
+        entry,
+      );
+      if (recordOffset < 0) return false;
+    }
+    index[entry + ADDRESS_WORD] = this.#segmentIndex * segmentBytes + recordOffset;
+    index[entry + LENGTH_WORD] = byteLength;
+    this.#writeOffset = recordOffset + byteLength;
+    this.#dataBytes += byteLength;
+    this.#recordCount += 1;
+    return true;
+  }
+
   /** Sorts the index on this thread. */
   sort(): void {
     this.#checkLive();
-    sortEntries(this.#index, this.#recordCount, this.#pages, this.#segmentShift, this.order);
+    sortEntries(
+      this.#index,
+      this.#recordCount,
+      this.#pages,
+      this.#segmentShift,
+      this.order,
+      this.#keys !== undefined,
+    );
   }
 
   /** The page holding sorted record `i` (valid until the next reset, lend or release). */
@@ -367,6 +447,7 @@ export class SortBuffer implements Disposable {
       index: index!,
       recordCount: this.#recordCount,
       segmentShift: this.#segmentShift,
+      keyed: this.#keys !== undefined,
     };
   }
 
@@ -435,7 +516,7 @@ export function sortJob(job: SortJob, order: RecordOrder, buffer: SharedArrayBuf
   const pageBytes = 2 ** job.segmentShift;
   const index = new Uint32Array(buffer, job.index, job.recordCount * ENTRY_WORDS);
   const pages = job.segments.map((offset) => new Uint8Array(buffer, offset, pageBytes));
-  sortEntries(index, job.recordCount, pages, job.segmentShift, order);
+  sortEntries(index, job.recordCount, pages, job.segmentShift, order, job.keyed === true);
 }
 
 function sortEntries(
@@ -444,8 +525,11 @@ function sortEntries(
   pages: Uint8Array[],
   segmentShift: number,
   order: RecordOrder,
+  keyed: boolean,
 ): void {
-  if (order.isPlainBytes) {
+  if (keyed) {
+    sortIndex(index, count, keyedTieCompare(index, pages, segmentShift, order));
+  } else if (order.isPlainBytes) {
     sortBytesIndex(index, count, {
       pages,
       segmentShift,

@@ -173,6 +173,16 @@ export class SortOrder {
     }
   }
 
+  /** The compiled keys, in order (for `--debug` annotations and warnings). */
+  get keyFields(): readonly KeyField[] {
+    return this.#keys;
+  }
+
+  /** The `-t` byte, or -1 for GNU's blank-separated fields. */
+  get fieldSeparator(): number {
+    return this.#separator;
+  }
+
   /**
    * Compares two records (without terminators) the way `LC_ALL=C sort` does: the keys in
    * order, then (unless `-s` or `-u`) the whole records byte by byte, reversed by `-r`.
@@ -402,6 +412,38 @@ let foundStart = 0;
 let foundEnd = 0;
 
 /**
+ * Finds a key in the record `[start, limit)` as the comparator does (GNU `begfield` and
+ * `limfield`, an end before the start meaning empty); read the result with
+ * {@linkcode foundKeyStart} and {@linkcode foundKeyEnd}. No allocation.
+ *
+ * @param bytes The record's bytes.
+ * @param start Where the record starts.
+ * @param limit Where it ends.
+ * @param key The key.
+ * @param separator The `-t` byte or -1.
+ */
+export function locateKey(
+  bytes: Uint8Array,
+  start: number,
+  limit: number,
+  key: KeyField,
+  separator: number,
+): void {
+  findKey(bytes, start, limit, key, separator);
+  if (foundEnd < foundStart) foundEnd = foundStart;
+}
+
+/** The start of the key {@linkcode locateKey} found last. */
+export function foundKeyStart(): number {
+  return foundStart;
+}
+
+/** The end of the key {@linkcode locateKey} found last (never before its start). */
+export function foundKeyEnd(): number {
+  return foundEnd;
+}
+
+/**
  * Finds a key in the record `[start, limit)` in one pass over its fields: GNU's `begfield`
  * (into `foundStart`) and `limfield` (into `foundEnd`, which may lie before `foundStart`).
  *
@@ -459,6 +501,23 @@ function findKey(
     if (keyEnd > limit) keyEnd = limit;
   }
   foundEnd = keyEnd;
+}
+
+/**
+ * Where a key lies in a record, as GNU's begfield/limfield find it (for `--debug`); the end
+ * may lie before the start (an empty key).
+ *
+ * @returns `[start, end)` offsets into `bytes`.
+ */
+export function findKeyRange(
+  bytes: Uint8Array,
+  start: number,
+  limit: number,
+  key: KeyField,
+  separator: number,
+): [number, number] {
+  findKey(bytes, start, limit, key, separator);
+  return [foundStart, foundEnd];
 }
 
 /** memcmp of two ranges, then the shorter first. */
@@ -550,7 +609,15 @@ export function parseSortOrder(spec: SortOrderSpec): SortOrder {
   return new SortOrder(spec);
 }
 
-function compileKeys(spec: SortOrderSpec): KeyField[] {
+/**
+ * Compiles the keys of a spec the way {@linkcode SortOrder} does (KEYDEFs parsed, global
+ * options inherited; without keys, a whole-record key when global options are set).
+ *
+ * @param spec The options.
+ * @returns The keys in order (empty: plain byte order).
+ * @throws {UsageError} See {@linkcode parseSortOrder}.
+ */
+export function compileKeys(spec: SortOrderSpec): KeyField[] {
   const separator = spec.fieldSeparator;
   if (
     separator !== undefined && !(Number.isInteger(separator) && separator >= 0 && separator < 256)

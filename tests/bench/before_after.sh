@@ -7,7 +7,8 @@
 #   CORPUS: default /work/corpus/words-zipf-100m.txt
 #   ROUNDS=5, MEMORY=64m; BEFORE_FLAGS / AFTER_FLAGS: each side's --v8-flags value (default:
 #   what that checkout's deno.json `spillway` task uses).
-# Prints per command: median seconds before and after, the ratio after/before, median peak RSS.
+# Prints per command: median wall seconds before and after, the ratio after/before, the same for
+# CPU seconds (user + sys: steadier than wall time on a shared machine), median peak RSS.
 set -euo pipefail
 
 before="$1"
@@ -24,33 +25,36 @@ task_flags() { # checkout -> the --v8-flags value of its spillway task
 before_flags="${BEFORE_FLAGS:-$(task_flags "$before")}"
 after_flags="${AFTER_FLAGS:-$(task_flags "$after")}"
 
-run() { # side command... -> "seconds rss_kib" on stdout, output in $work/out.$side
+run() { # side command... -> "seconds cpu_seconds rss_kib" on stdout, output in $work/out.$side
   local side="$1" dir flags
   shift
   if [ "$side" = before ]; then dir="$before" flags="$before_flags"; else dir="$after" flags="$after_flags"; fi
-  /usr/bin/time -f "%e %M" -o "$work/time" deno run --allow-read --allow-write --allow-env \
+  /usr/bin/time -f "%e %U %S %M" -o "$work/time" deno run --allow-read --allow-write --allow-env \
     --allow-ffi --allow-sys "--v8-flags=$flags" "$dir/main.ts" "$@" -T "$work" \
     >"$work/out.$side"
-  cat "$work/time"
+  awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }' "$work/time"
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 for command in sort count; do
-  : >"$work/before.t"; : >"$work/after.t"; : >"$work/before.m"; : >"$work/after.m"
+  for side in before after; do : >"$work/$side.t"; : >"$work/$side.c"; : >"$work/$side.m"; done
   for round in $(seq "$rounds"); do
     for side in before after; do
-      read -r seconds rss < <(run "$side" "$command" -S "$memory" "$corpus")
+      read -r seconds cpu rss < <(run "$side" "$command" -S "$memory" "$corpus")
       echo "$seconds" >>"$work/$side.t"
+      echo "$cpu" >>"$work/$side.c"
       echo "$rss" >>"$work/$side.m"
     done
     cmp -s "$work/out.before" "$work/out.after" || { echo "$command: outputs differ" >&2; exit 1; }
   done
   tb=$(median <"$work/before.t"); ta=$(median <"$work/after.t")
+  cb=$(median <"$work/before.c"); ca=$(median <"$work/after.c")
   mb=$(median <"$work/before.m"); ma=$(median <"$work/after.m")
-  awk -v c="$command" -v tb="$tb" -v ta="$ta" -v mb="$mb" -v ma="$ma" -v r="$rounds" 'BEGIN {
-    printf "%-6s -S '"$memory"' x%d: before %.2f s, after %.2f s, after/before %.3f; peak RSS %.0f -> %.0f MiB\n",
-      c, r, tb, ta, ta / tb, mb / 1024, ma / 1024 }'
-  echo "  before: $(tr '\n' ' ' <"$work/before.t")"
-  echo "  after:  $(tr '\n' ' ' <"$work/after.t")"
+  awk -v c="$command" -v tb="$tb" -v ta="$ta" -v cb="$cb" -v ca="$ca" -v mb="$mb" -v ma="$ma" \
+    -v r="$rounds" 'BEGIN {
+    printf "%-6s -S '"$memory"' x%d: wall %.2f -> %.2f s (%.3f), cpu %.2f -> %.2f s (%.3f); peak RSS %.0f -> %.0f MiB\n",
+      c, r, tb, ta, ta / tb, cb, ca, ca / cb, mb / 1024, ma / 1024 }'
+  echo "  wall before: $(tr '\n' ' ' <"$work/before.t") after: $(tr '\n' ' ' <"$work/after.t")"
+  echo "  cpu  before: $(tr '\n' ' ' <"$work/before.c") after: $(tr '\n' ' ' <"$work/after.c")"
 done

@@ -133,6 +133,7 @@ async function main(): Promise<void> {
   ): Promise<void> {
     if (values.only !== undefined && !name.includes(values.only)) return;
     const js: number[] = [], jsWall: number[] = [], wasm: number[] = [], wasmWall: number[] = [];
+    let firstWasmMs = 0;
     for (let r = -1; r < rounds; r += 1) {
       sides.setupJs?.();
       let cpu = cpuMs();
@@ -149,6 +150,8 @@ async function main(): Promise<void> {
       if (r >= 0) {
         wasm.push(cpuMs() - cpu);
         wasmWall.push(performance.now() - wall);
+      } else {
+        firstWasmMs = cpuMs() - cpu; // the first call: V8's baseline tier (Liftoff) unless off
       }
     }
     const row = {
@@ -166,7 +169,7 @@ async function main(): Promise<void> {
         (row.js / row.wasm).toFixed(2)
       }x | wall js ${ms(row.jsWall)} wasm ${ms(row.wasmWall)} ms ${
         (row.jsWall / row.wasmWall).toFixed(2)
-      }x`,
+      }x | first wasm call ${ms(firstWasmMs)} ms cpu`,
     );
   }
 

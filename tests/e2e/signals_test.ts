@@ -20,8 +20,8 @@ Deno.test("count reading an endless pipe acts on SIGINT at once and exits 130", 
   const writer = child.stdin.getWriter();
   const chunk = new TextEncoder().encode("hello world\n".repeat(8192));
   let exited = false;
-  const status = child.status.finally(() => exited = true);
   let fedBytes = 0;
+  const status = child.status.finally(() => exited = true);
   const feeding = (async () => {
     try {
       while (!exited) {
@@ -32,10 +32,13 @@ Deno.test("count reading an endless pipe acts on SIGINT at once and exits 130", 
       // the child went away
     }
   })();
-  // Signal once the child has read 4 MiB (it counts by then: its handlers are installed), and
-  // has gone on for a moment; a slow start on a loaded machine must not look like a failure.
-  while (fedBytes < 4 << 20 && !exited) await new Promise((resolve) => setTimeout(resolve, 10));
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // Signal only once the child is consuming its input (past startup, listeners installed):
+  // a pipe holds 64 KiB, so 4 MiB fed means it has been reading for a while. On a loaded
+  // machine startup alone can take longer than any fixed delay.
+  const startedAt = performance.now();
+  while ((fedBytes < 4 * 1024 * 1024 || performance.now() - startedAt < 1500) && !exited) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const sentAt = performance.now();
   child.kill("SIGINT");
   const result = await status;

@@ -22,6 +22,13 @@ function keyPaths(value: unknown, prefix = ""): string[] {
 
 const STABLE_KEYS = [
   "command",
+  "cpuMs.count",
+  "cpuMs.merge",
+  "cpuMs.read",
+  "cpuMs.sort",
+  "cpuMs.spill",
+  "cpuMs.total",
+  "cpuMs.write",
   "exitCode",
   "input.bytes",
   "input.files",
@@ -33,6 +40,7 @@ const STABLE_KEYS = [
   "leaks.staleWrites",
   "memory.budgetBytes",
   "memory.budgetCapped",
+  "memory.budgetRequestedBytes",
   "memory.pagesBudget",
   "memory.pagesPeak",
   "memory.peakRssBytes",

@@ -243,7 +243,7 @@ Deno.test("The pool is one shared memory, grown lazily as pages are first handed
   const lease = memory.allocate("small", 4);
   ok(memory.committedBytes >= STATIC_AREA_BYTES + 4 * 32 * 1024);
   ok(memory.committedBytes <= 1024 * 1024, `committed ${memory.committedBytes}`);
-  strictEqual(memory.touchedPages, 4);
+  strictEqual(memory.highWaterPages, 4);
   const offsets = lease.segments.map((segment) => segment.memoryOffset);
   deepStrictEqual(offsets, [0, 1, 2, 3].map((i) => STATIC_AREA_BYTES + i * 32 * 1024));
   lease.segments[2]!.setU32LE(8, 0x01020304);

@@ -1,0 +1,149 @@
+/**
+ * Records stored with their normalized key in front, for the sort buffer when the order can be
+ * normalized ({@linkcode NormalizedKeyEncoder}):
+ *
+ * ```
+ * page: ... | key bytes (keyBytes) | keyBytes u32 LE | record bytes | ...
+ *                                                     ^ the index entry's address
+ * ```
+ * The index keeps the key's first 8 bytes as its prefix words; ties compare the stored keys by
+ * memcmp, never calling the comparator. A key too long for an empty page is not stored
+ * (`keyBytes` is {@linkcode NO_KEY}); its prefix is still the key's true prefix and ties that
+ * involve it call the comparator, which orders exactly like the keys (that is what the
+ * normalized-key property tests check), so the order stays total and consistent.
+ *
+ * @module
+ */
+import type { RecordOrder } from "./record_order.ts";
+import type { NormalizedKeyEncoder } from "./normalized_key.ts";
+import { ADDRESS_WORD, LENGTH_WORD, type TieCompare } from "./index_sort.ts";
+
+/** The key length word of a record stored without its key. */
+export const NO_KEY = 0xffff_ffff;
+
+/** Bytes of the key length word. */
+export const KEY_LENGTH_BYTES = 4;
+
+const prefixScratch = new Uint8Array(8);
+
+/**
+ * Writes `[key][key length][record]` into `page[offset, pageEnd)` and the entry's two prefix
+ * words into `index[entry..]`.
+ *
+ * @param allowKeyless When the key does not fit: store the record without it (true), or fail.
+ * @returns The record's offset in the page (its end is that plus `byteLength`), or -1 when it
+ *   did not fit.
+ */
+export function writeKeyedRecord(
+  keys: NormalizedKeyEncoder,
+  bytes: Uint8Array,
+  byteOffset: number,
+  byteLength: number,
+  page: Uint8Array,
+  offset: number,
+  pageEnd: number,
+  allowKeyless: boolean,
+  index: Uint32Array,
+  entry: number,
+): number {
+  const room = pageEnd - offset - KEY_LENGTH_BYTES - byteLength;
+  if (room < 0) return -1;
+  let keyBytes = keys.encode(bytes, byteOffset, byteLength, page, offset, offset + room);
+  let stored = keyBytes;
+  if (keyBytes > room) {
+    if (!allowKeyless) return -1;
+    keys.encode(bytes, byteOffset, byteLength, prefixScratch, 0, 8);
+    writePrefixWords(prefixScratch, 0, keyBytes, index, entry);
+    keyBytes = 0;
+    stored = NO_KEY;
+  } else {
+    writePrefixWords(page, offset, keyBytes, index, entry);
+  }
+  let position = offset + keyBytes;
+  page[position] = stored & 0xff;
+  page[position + 1] = (stored >>> 8) & 0xff;
+  page[position + 2] = (stored >>> 16) & 0xff;
+  page[position + 3] = stored >>> 24;
+  position += KEY_LENGTH_BYTES;
+  if (byteLength <= 128) {
+    for (let i = 0; i < byteLength; i += 1) page[position + i] = bytes[byteOffset + i]!;
+  } else {
+    page.set(bytes.subarray(byteOffset, byteOffset + byteLength), position);
+  }
+  return position;
+}
+
+/** The first 8 key bytes (zero padded) as two big-endian words. */
+function writePrefixWords(
+  key: Uint8Array,
+  start: number,
+  keyBytes: number,
+  index: Uint32Array,
+  entry: number,
+): void {
+  if (keyBytes >= 8) {
+    index[entry] = (key[start]! << 24 | key[start + 1]! << 16 | key[start + 2]! << 8 |
+      key[start + 3]!) >>> 0;
+    index[entry + 1] = (key[start + 4]! << 24 | key[start + 5]! << 16 | key[start + 6]! << 8 |
+      key[start + 7]!) >>> 0;
+    return;
+  }
+  let w0 = 0;
+  let w1 = 0;
+  for (let b = 0; b < 8; b += 1) {
+    const byte = b < keyBytes ? key[start + b]! : 0;
+    if (b < 4) w0 = w0 * 256 + byte;
+    else w1 = w1 * 256 + byte;
+  }
+  index[entry] = w0;
+  index[entry + 1] = w1;
+}
+
+/**
+ * The tie comparison of a keyed sort buffer: memcmp of the stored keys (their first 8 bytes
+ * are already equal), then the shorter first; the comparator only for keyless records.
+ *
+ * @param index The index words.
+ * @param pages The data pages.
+ * @param segmentShift log2 of the page size.
+ * @param order The comparator for keyless records.
+ * @returns The comparison for `sortIndex`.
+ */
+export function keyedTieCompare(
+  index: Uint32Array,
+  pages: readonly Uint8Array[],
+  segmentShift: number,
+  order: RecordOrder,
+): TieCompare {
+  const mask = (1 << segmentShift) - 1;
+  return (a, b) => {
+    const addressA = index[a + ADDRESS_WORD]!;
+    const addressB = index[b + ADDRESS_WORD]!;
+    const pageA = pages[addressA >>> segmentShift]!;
+    const pageB = pages[addressB >>> segmentShift]!;
+    const offsetA = addressA & mask;
+    const offsetB = addressB & mask;
+    const keyA = (pageA[offsetA - 4]! | pageA[offsetA - 3]! << 8 | pageA[offsetA - 2]! << 16 |
+      pageA[offsetA - 1]! << 24) >>> 0;
+    const keyB = (pageB[offsetB - 4]! | pageB[offsetB - 3]! << 8 | pageB[offsetB - 2]! << 16 |
+      pageB[offsetB - 1]! << 24) >>> 0;
+    if (keyA === NO_KEY || keyB === NO_KEY) {
+      return order.compare(
+        pageA,
+        offsetA,
+        index[a + LENGTH_WORD]!,
+        pageB,
+        offsetB,
+        index[b + LENGTH_WORD]!,
+      );
+    }
+    const startA = offsetA - KEY_LENGTH_BYTES - keyA;
+    const startB = offsetB - KEY_LENGTH_BYTES - keyB;
+    const common = keyA < keyB ? keyA : keyB;
+    for (let i = common < 8 ? common : 8; i < common; i += 1) {
+      const diff = pageA[startA + i]! - pageB[startB + i]!;
+      if (diff !== 0) return diff;
+    }
+    return keyA - keyB;
+  };
+}
