@@ -56,7 +56,7 @@ export function parseCommandArgs(
 }
 
 /**
- * `--top -1` becomes `--top=-1`: node's parseArgs refuses a value that starts with a dash
+ * Rewrites `--top -1` as `--top=-1`: node's parseArgs refuses a value that starts with a dash
  * ("argument is ambiguous"), so a negative number would never reach the option's own check
  * and its clear message ("expected a whole number from 1 up").
  */

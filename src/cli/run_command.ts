@@ -13,6 +13,7 @@ import { checkOutputPath } from "../io/mod.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { printError } from "./output.ts";
 import { printJobPlan } from "./dry_run.ts";
+import { inJobTerms, preflightJob } from "./job_preflight.ts";
 import { reportError } from "./report_error.ts";
 import { stepCommands } from "./step_commands.ts";
 import {
@@ -63,7 +64,7 @@ steps do not run. See docs/jobs.md for the schema.
         step: false,
         label: "--dry-run",
         help:
-          "validate and print the plan (per step: memory, expected runs and merge passes from the input sizes, the command line); run nothing",
+          "validate and print the plan (per step: memory, expected runs and merge passes from the input sizes, the command line); run nothing. Also checks what a run would find: options parse, inputs exist (or an earlier step writes them), outputs and temp dirs can be written, a count's budget is big enough",
       }],
     },
     {
@@ -147,6 +148,7 @@ export async function runJob(
   };
   const reports: { stats: JobStats; label: StepLabel }[] = [];
   if (options.dryRun === true) {
+    await preflightJob(job, argvOf);
     await printJobPlan(job, argvOf);
     return { job, exitCode: ExitCode.ok, reports };
   }
@@ -160,7 +162,8 @@ export async function runJob(
         () => command.run(argvOf(step)),
       );
     } catch (error) {
-      exitCode = reportError(error, options.trace ?? false);
+      // Messages name the job's keys (taskmanager.memory.managed.size), not --memory (-S).
+      exitCode = reportError(inJobTerms(error, ""), options.trace ?? false);
     }
     if (exitCode !== ExitCode.ok) {
       const skipped = job.steps.length - step.index;

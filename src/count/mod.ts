@@ -24,7 +24,7 @@ export {
 } from "./tokenizer.ts";
 export { TopHeap } from "./top_heap.ts";
 export type { CountFinishOptions, WordCounterOptions, WordCountStats } from "./word_counter.ts";
-export { WordCounter } from "./word_counter.ts";
+export { COUNT_SEGMENTS_MIN, WordCounter } from "./word_counter.ts";
 export type { CountPlan, CountPlanOptions } from "./count_plan.ts";
 export {
   AUTO_WORKER_LARGE_INPUT_BYTES,

@@ -94,7 +94,9 @@ const SCRATCH_PAGES = 1;
  * Fewest free pages to start with: the count-order sort at the end needs its bucket arena
  * share, a record page, two merge readers, a writer and scratch.
  */
-const PAGES_MIN = 14;
+/** The fewest free segments a count can work in (a table of 3 pages, a spill writer, buffers). */
+export const COUNT_SEGMENTS_MIN = 14;
+const PAGES_MIN = COUNT_SEGMENTS_MIN;
 const COUNT_BYTES = 8;
 /** Merges report progress in steps of this many record bytes (not per record). */
 const PROGRESS_STEP_BYTES = 256 * 1024;

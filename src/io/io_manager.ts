@@ -715,6 +715,47 @@ function defaultTmpDir(): string {
   return "/tmp";
 }
 
+/**
+ * Checks that `dir` can hold spillway's private directory (it exists, is a directory and takes
+ * a new directory), without leaving anything behind: for `spillway run --dry-run`.
+ *
+ * @param dir The temp directory.
+ * @throws {ResourceError} If it cannot (exit 3).
+ */
+export async function checkTmpDirUsable(dir: string): Promise<void> {
+  await checkTmpDir(dir);
+  try {
+    const probe = await Deno.makeTempDir({ dir, prefix: ".spillway-check-" });
+    await Deno.remove(probe);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.PermissionDenied
+      ? "it is not writable"
+      : (error as Error).message;
+    throw new ResourceError(
+      `Cannot use temp directory ${dir}: ${reason}; choose another -T/--tmp-dir`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Checks that an input exists and is not a directory, without reading it (`-` and device
+ * paths pass): for `spillway run --dry-run`.
+ *
+ * @param path The input.
+ * @throws {InputError} If it is missing, a directory or unreadable (exit 2).
+ */
+export async function checkInputPath(path: string): Promise<void> {
+  if (STDIN_ALIASES.has(path) || isRestrictedPath(path)) return;
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (error) {
+    throw readError(path, error);
+  }
+  if (info.isDirectory) throw new InputError(`Cannot read ${path}: it is a directory`);
+}
+
 async function checkTmpDir(dir: string): Promise<void> {
   let info: Deno.FileInfo;
   try {

@@ -15,7 +15,12 @@ export type {
   RunWriterOptions,
   SpillMode,
 } from "./io_manager.ts";
-export { AUTO_SPILL_MODE_LINUX, IoManager } from "./io_manager.ts";
+export {
+  AUTO_SPILL_MODE_LINUX,
+  checkInputPath,
+  checkTmpDirUsable,
+  IoManager,
+} from "./io_manager.ts";
 export { plainInputBytes } from "./input_bytes.ts";
 export type { IoStats } from "./io_stats.ts";
 export { LineReader } from "./line_reader.ts";

@@ -240,8 +240,10 @@ function parseConfig(node: YamlNode, baseDir: string, fail: Fail): JobConfig {
         }
         config.segmentBytes = bytes;
       } else if (field === "fanInMax") {
-        if (!/^\d+$/.test(text) || Number(text) < 2 || Number(text) > 65536) {
-          throw new RangeError(`Invalid ${key} "${text}": expected a whole number from 2 to 65536`);
+        // The commands' own --fan-in limit: a job must not pass validation and then fail at a
+        // later step's command line.
+        if (!/^\d+$/.test(text) || Number(text) < 2 || Number(text) > 4096) {
+          throw new RangeError(`Invalid ${key} "${text}": expected a whole number from 2 to 4096`);
         }
         config.fanInMax = Number(text);
       } else if (field === "spill") {
