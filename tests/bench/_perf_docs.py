@@ -4,6 +4,7 @@
 Usage: _perf_docs.py RESULTS.tsv DOCS_DIR MEMORY "MACHINE NOTE"
 """
 import csv
+import re
 import sys
 
 results_path, docs, memory, machine = sys.argv[1:5]
@@ -72,6 +73,16 @@ lines = [
     "",
     f"Machine: {machine}.",
     "",
+]
+load_match = re.search(r"(\d+) cores, load average ([0-9.]+)", machine)
+if load_match and float(load_match.group(2)) > int(load_match.group(1)):
+    lines += [
+        "**Measured on a busy machine** (load average above the core count): both tools got a",
+        "fraction of a core, so the seconds mean nothing and the ratios are noisy; rerun on an idle",
+        "machine before quoting them.",
+        "",
+    ]
+lines += [
     "![wall time and peak RSS](performance.svg)",
     "",
     "| input | GNU sort | spillway | ratio | CPU use GNU / spillway | peak RSS GNU / spillway "

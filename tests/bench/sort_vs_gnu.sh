@@ -138,5 +138,6 @@ fi
 if [ "${DOCS:-0}" = 1 ]; then
   python3 "$root/tests/bench/_perf_docs.py" "$results" "$root/docs" "$memory" \
     "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%d)"
+  deno fmt --quiet "$root/docs/performance.md" "$root/docs/performance.svg"
 fi
 exit "$failed"
