@@ -6,6 +6,7 @@
  */
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
+import { waitForSignalHandler } from "../_support/signal_ready.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -32,8 +33,10 @@ for (
       }).spawn();
       const writer = child.stdin.getWriter();
       await writer.write(new TextEncoder().encode("some\twords 1\nmore\t2\n"));
-      // Give it time to start and block on the pipe; the writer stays open.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // Let it start and block on the pipe (the writer stays open): wait for its SIGTERM
+      // listener, then a little more.
+      await waitForSignalHandler(child.pid, "SIGTERM");
+      await new Promise((resolve) => setTimeout(resolve, 500));
       child.kill("SIGTERM");
       let timer: ReturnType<typeof setTimeout> | undefined;
       const exited = await Promise.race([

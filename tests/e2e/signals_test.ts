@@ -1,5 +1,6 @@
 import { ok, strictEqual } from "node:assert/strict";
 import { SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
+import { waitForSignalHandler } from "../_support/signal_ready.ts";
 
 // A signal is acted on promptly even while spillway reads and spills with synchronous calls,
 // a signalled run never exits 0, and it leaves no files and no half-drawn progress line.
@@ -35,6 +36,7 @@ Deno.test("count reading an endless pipe acts on SIGINT at once and exits 130", 
   // Signal only once the child is consuming its input (past startup, listeners installed):
   // a pipe holds 64 KiB, so 4 MiB fed means it has been reading for a while. On a loaded
   // machine startup alone can take longer than any fixed delay.
+  await waitForSignalHandler(child.pid, "SIGINT");
   const startedAt = performance.now();
   while ((fedBytes < 4 * 1024 * 1024 || performance.now() - startedAt < 1500) && !exited) {
     await new Promise((resolve) => setTimeout(resolve, 50));
