@@ -9,7 +9,7 @@ const NEWLINE = 10;
 const TAB = 9;
 const DIGIT_0 = 48;
 /** {@linkcode parseCount}'s answer for plain digits beyond 2^53 - 1. */
-export const COUNT_TOO_LARGE = -2;
+export const COUNT_TOO_LARGE: number = -2;
 /** Bytes of a bad line quoted in the error message. */
 const PREVIEW_BYTES = 40;
 

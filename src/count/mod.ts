@@ -41,4 +41,4 @@ export {
 export type { CountContext, CountRequest, CountResult } from "./count_pipeline.ts";
 export { countWords } from "./count_pipeline.ts";
 export type { SumCountsOptions, SumCountsResult } from "./count_sum.ts";
-export { parseCount, sumCounts } from "./count_sum.ts";
+export { COUNT_TOO_LARGE, parseCount, sumCounts } from "./count_sum.ts";

@@ -1,20 +1,20 @@
 import { rejects, strictEqual } from "node:assert/strict";
-import { parseCount, sumCounts } from "../../src/count/mod.ts";
+import { COUNT_TOO_LARGE, parseCount, sumCounts } from "../../src/count/mod.ts";
 import { ioListFiles, openIoForTest, withIoTempDir } from "../_support/io_fixtures.ts";
 
 const encoder = new TextEncoder();
 
-Deno.test("parseCount takes 0 to 2^53 - 1 in plain digits; -2 when larger, else -1", () => {
+Deno.test("parseCount takes 1 to 2^53 - 1 in plain digits, COUNT_TOO_LARGE beyond, else -1", () => {
   const parse = (text: string): number => parseCount(encoder.encode(text), 0, text.length);
   strictEqual(parse("42"), 42);
   strictEqual(parse("0"), 0);
   strictEqual(parse("9007199254740991"), Number.MAX_SAFE_INTEGER);
-  strictEqual(parse("9007199254740992"), -2);
+  strictEqual(parse("9007199254740992"), COUNT_TOO_LARGE);
   strictEqual(parse(""), -1);
   strictEqual(parse("1e3"), -1);
   strictEqual(parse("-1"), -1);
-  strictEqual(parse("12345678901234567"), -2);
-  strictEqual(parse("18446744073709551616"), -2);
+  strictEqual(parse("12345678901234567"), COUNT_TOO_LARGE);
+  strictEqual(parse("000000000000000000042"), 42);
 });
 
 Deno.test("sumCounts sums partials into count order, spilling in a small budget", async () => {
