@@ -223,8 +223,7 @@ export function sortBytesIndex(index: Uint32Array, count: number, layout: BytesK
   } else {
     stack.push(0, count, 0);
   }
-  const { pages, segmentShift, reverse, keyOffset, keyBytes } = layout;
-  const mask = (1 << segmentShift) - 1;
+  const { reverse, keyBytes } = layout;
   const restSign = reverse ? -1 : 1;
   const fixed = keyBytes >= 0;
   while (stack.length > 0) {
@@ -287,41 +286,57 @@ export function sortBytesIndex(index: Uint32Array, count: number, layout: BytesK
         hi = lt;
       }
     }
-    // Small range: insertion sort on the full key from this digit on, then address.
-    for (let i = lo + 1; i < hi; i += 1) {
-      for (let j = i; j > lo; j -= 1) {
-        const a = (j - 1) * ENTRY_WORDS;
-        const b = j * ENTRY_WORDS;
-        let c: number;
-        const a0 = index[a]!, b0 = index[b]!;
-        if (a0 !== b0) {
-          c = a0 < b0 ? -1 : 1;
+    insertionSortFrom(index, lo, hi, skip, layout);
+  }
+}
+
+/**
+ * Sorts the small range `[lo, hi)` of {@linkcode sortBytesIndex} by insertion: by the key
+ * from byte `skip` on (prefix words first, then the record bytes), then by address.
+ */
+function insertionSortFrom(
+  index: Uint32Array,
+  lo: number,
+  hi: number,
+  skip: number,
+  layout: BytesKeyLayout,
+): void {
+  const { pages, segmentShift, reverse, keyOffset, keyBytes } = layout;
+  const mask = (1 << segmentShift) - 1;
+  const restSign = reverse ? -1 : 1;
+  for (let i = lo + 1; i < hi; i += 1) {
+    for (let j = i; j > lo; j -= 1) {
+      const a = (j - 1) * ENTRY_WORDS;
+      const b = j * ENTRY_WORDS;
+      let c: number;
+      const a0 = index[a]!, b0 = index[b]!;
+      if (a0 !== b0) {
+        c = a0 < b0 ? -1 : 1;
+      } else {
+        const a1 = index[a + 1]!, b1 = index[b + 1]!;
+        if (a1 !== b1) {
+          c = a1 < b1 ? -1 : 1;
         } else {
-          const a1 = index[a + 1]!, b1 = index[b + 1]!;
-          if (a1 !== b1) {
-            c = a1 < b1 ? -1 : 1;
-          } else {
-            const restA = restOf(index, a, skip, keyBytes);
-            c = (restA - restOf(index, b, skip, keyBytes)) * restSign;
-            if (c === 0 && restA === 9) {
-              c = compareKeysFrom(
-                index,
-                a,
-                b,
-                pages,
-                segmentShift,
-                mask,
-                keyOffset,
-                keyBytes,
-                skip + 8,
-              ) * restSign;
-            }
-            if (c === 0) c = index[a + ADDRESS_WORD]! - index[b + ADDRESS_WORD]!;
+          const restA = restOf(index, a, skip, keyBytes);
+          c = (restA - restOf(index, b, skip, keyBytes)) * restSign;
+          if (c === 0 && restA === 9) {
+            c = compareKeysFrom(
+              index,
+              a,
+              b,
+              pages,
+              segmentShift,
+              mask,
+              keyOffset,
+              keyBytes,
+              skip + 8,
+            ) * restSign;
           }
+          if (c === 0) c = index[a + ADDRESS_WORD]! - index[b + ADDRESS_WORD]!;
         }
-        if (c <= 0) break;
-        swapEntries(index, j - 1, j);
       }
+      if (c <= 0) break;
+      swapEntries(index, j - 1, j);
     }
   }
 }
