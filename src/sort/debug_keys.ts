@@ -157,7 +157,7 @@ export function debugWarnings(
   // GNU clears the start and end halves of -b separately.
   let unusedStartBlanks = spec.ignoreLeadingBlanks;
   let unusedEndBlanks = spec.ignoreLeadingBlanks;
-  const unused = {
+  const unused: UnusedOptions = {
     b: spec.ignoreLeadingBlanks,
     d: spec.dictionary ?? false,
     f: spec.foldCase,
@@ -234,8 +234,23 @@ export function debugWarnings(
       `${separator === DOT ? "" : "note "}numbers use '.' as a decimal point in this locale`,
     );
   }
-  const stableOrUnique = spec.stable || spec.unique;
-  const hasKeys = keys.length > 0;
+  pushIgnoredOptions(lines, unused, spec.stable || spec.unique, keys.length > 0);
+  return lines;
+}
+
+/** Global options that no key used, by GNU's letter (GNU's `ugkey`). */
+type UnusedOptions = Record<
+  "b" | "d" | "f" | "g" | "h" | "i" | "M" | "n" | "R" | "r" | "V",
+  boolean
+>;
+
+/** Adds GNU's "option '-x' is ignored" and "-r only applies to last-resort" warnings. */
+function pushIgnoredOptions(
+  lines: string[],
+  unused: UnusedOptions,
+  stableOrUnique: boolean,
+  hasKeys: boolean,
+): void {
   const anyUnused = unused.b || unused.d || unused.f || unused.g || unused.h || unused.i ||
     unused.M || unused.n || unused.R || unused.V;
   if (anyUnused || (unused.r && stableOrUnique && hasKeys)) {
@@ -253,5 +268,4 @@ export function debugWarnings(
   if (unused.r && !stableOrUnique && hasKeys) {
     lines.push("option '-r' only applies to last-resort comparison");
   }
-  return lines;
 }
