@@ -22,9 +22,7 @@ export class SpillwayError extends Error {
   readonly exitCode: number;
 
   /**
-
-   * Creates the instance.
-
+   * Creates an error that ends the process with `exitCode`.
    *
    * @param message One line: the action, the numbers with units, then the fix.
    * @param exitCode The exit code of the process when this error ends it.
@@ -41,7 +39,7 @@ export class UsageError extends SpillwayError {
   /** The error class name. */
   override name = "UsageError";
   /**
-   * Creates the instance.
+   * Creates a usage error (exit 2).
    *
    * @param message What was wrong and how to fix it.
    */
@@ -55,7 +53,7 @@ export class InputError extends SpillwayError {
   /** The error class name. */
   override name = "InputError";
   /**
-   * Creates the instance.
+   * Creates an input error (exit 2).
    *
    * @param message Which input and what was wrong.
    */
@@ -69,25 +67,11 @@ export class ResourceError extends SpillwayError {
   /** The error class name. */
   override name = "ResourceError";
   /**
-   * Creates the instance.
+   * Creates a resource error (exit 3).
    *
    * @param message Which resource, how much was asked and the fix.
    */
   constructor(message: string, options?: ErrorOptions) {
     super(message, ExitCode.resource, options);
-  }
-}
-
-/** The run was interrupted by a signal; everything was cleaned up. */
-export class InterruptedError extends SpillwayError {
-  /** The error class name. */
-  override name = "InterruptedError";
-  /**
-   * Creates the instance.
-   *
-   * @param signal The signal name, e.g. `SIGINT`.
-   */
-  constructor(readonly signal: string, exitCode: number) {
-    super(`Interrupted by ${signal}; temporary files removed`, exitCode);
   }
 }

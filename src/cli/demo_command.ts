@@ -94,7 +94,7 @@ export const demoCommand: Command = {
         if (!same) return ExitCode.usage;
       }
     }
-    const leakedPages = reports.reduce((sum, report) => sum + report.stats.leaks.segments, 0);
+    const leakedSegments = reports.reduce((sum, report) => sum + report.stats.leaks.segments, 0);
     const leakedBytes = reports.reduce((sum, report) => sum + report.stats.leaks.bytes, 0);
     const dropped = reports.reduce((sum, report) => sum + report.stats.leaks.dropped, 0);
     const spilled = reports.reduce((sum, report) => sum + report.stats.spill.bytesWritten, 0);
@@ -104,12 +104,12 @@ export const demoCommand: Command = {
       `spilled: ${runs} runs, ${formatBytes(spilled)} written to ${files} temp files`,
     );
     printOut(
-      leakedPages === 0 && leakedBytes === 0 && dropped === 0
+      leakedSegments === 0 && leakedBytes === 0 && dropped === 0
         ? `leaks: none (0 segments still leased after each of the ${reports.length} steps)`
-        : `leaks: ${leakedPages} segments, ${formatBytes(leakedBytes)}, ${dropped} dropped`,
+        : `leaks: ${leakedSegments} segments, ${formatBytes(leakedBytes)}, ${dropped} dropped`,
     );
     printOut(`full reports: spillway run --stats ${jobPath}   (or --stats=json|yaml)`);
-    if (leakedPages !== 0 || leakedBytes !== 0 || dropped !== 0) {
+    if (leakedSegments !== 0 || leakedBytes !== 0 || dropped !== 0) {
       throw new UsageError("The demo leaked memory: see the reports");
     }
     return ExitCode.ok;

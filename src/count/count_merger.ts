@@ -1,7 +1,7 @@
 import { assert } from "../base/mod.ts";
 import { compareBytes, type MemoryManager, type MemoryReservation } from "../memory/mod.ts";
 import { LoserTree, type RecordCursor } from "../sort/mod.ts";
-import { exactSum, readCount, writeCount } from "./count_table.ts";
+import { COUNT_BYTES, exactSum, readCount, writeCount } from "./count_table.ts";
 import { copyBytes } from "./copy_bytes.ts";
 
 /** Receives merged records; may return a promise when it must wait for I/O. */
@@ -11,8 +11,6 @@ export type RecordEmitter = (
   byteLength: number,
   count: number,
 ) => Promise<void> | undefined;
-
-const COUNT_BYTES = 8;
 
 /**
  * A growable scratch buffer whose bytes are reserved from the memory budget.

@@ -85,8 +85,8 @@ export async function countWords(
     output = await io.createOutput(request.output, { owner: "count-output" });
     // Planned with the output's buffer already taken.
     const plan = planCount({
-      totalSegments: memory.totalPages,
-      freeSegments: memory.freePages,
+      totalSegments: memory.totalSegments,
+      freeSegments: memory.freeSegments,
       segmentBytes: memory.segmentBytes,
       threads: request.threads,
     });

@@ -65,8 +65,8 @@ export async function sumCounts(
   try {
     // Planned with the output's buffer already taken.
     const plan = planCount({
-      totalSegments: memory.totalPages,
-      freeSegments: memory.freePages,
+      totalSegments: memory.totalSegments,
+      freeSegments: memory.freeSegments,
       segmentBytes: memory.segmentBytes,
       threads: 1,
     });

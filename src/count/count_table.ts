@@ -19,7 +19,8 @@ export type CountTableOrder = "word" | "count";
 
 /** Bytes of the record header (the word length) and of the count trailer. */
 const HEADER_BYTES = 4;
-const COUNT_BYTES = 8;
+/** Bytes of a count in a record or a spilled run: a big-endian u64 (`writeCount`). */
+export const COUNT_BYTES = 8;
 /** Grow the bucket array past this load; refuse inserts past the hard limit. */
 const LOAD_GROW = 0.5;
 /** At most 2/3 full, so sorting can turn the buckets into 3-word index entries in place. */

@@ -14,7 +14,7 @@ import {
   MERGE_READER_SEGMENTS_MIN,
   type RecordCursor,
 } from "../sort/mod.ts";
-import { CountTable, readCount, writeCount } from "./count_table.ts";
+import { COUNT_BYTES, CountTable, readCount, writeCount } from "./count_table.ts";
 import { copyBytes } from "./copy_bytes.ts";
 import {
   decodeCountOrderCount,
@@ -97,7 +97,6 @@ const SCRATCH_PAGES = 1;
 /** The fewest free segments a count can work in (a table of 3 pages, a spill writer, buffers). */
 export const COUNT_SEGMENTS_MIN = 14;
 const PAGES_MIN = COUNT_SEGMENTS_MIN;
-const COUNT_BYTES = 8;
 /** Merges report progress in steps of this many record bytes (not per record). */
 const PROGRESS_STEP_BYTES = 256 * 1024;
 
@@ -175,10 +174,10 @@ export class WordCounter implements TokenSink {
     if (options.tokenizer !== undefined) tokenizerOptions.kind = options.tokenizer;
     if (options.caseMode !== undefined) tokenizerOptions.caseMode = options.caseMode;
     this.tokenizer = new Tokenizer(tokenizerOptions);
-    const tablePages = options.tablePages ?? memory.freePages - WRITER_PAGES - 1;
-    if (tablePages < 3 || memory.freePages < PAGES_MIN) {
+    const tablePages = options.tablePages ?? memory.freeSegments - WRITER_PAGES - 1;
+    if (tablePages < 3 || memory.freeSegments < PAGES_MIN) {
       throw new ResourceError(
-        `Cannot count words in ${memory.freePages} free segments of ${memory.segmentBytes} bytes: need at least ${PAGES_MIN}; raise --memory (-S) or lower --segment-size`,
+        `Cannot count words in ${memory.freeSegments} free segments of ${memory.segmentBytes} bytes: need at least ${PAGES_MIN}; raise --memory (-S) or lower --segment-size`,
       );
     }
     this.#tablePages = tablePages;
@@ -536,7 +535,7 @@ export class WordCounter implements TokenSink {
     const readerPages = READER_PAGES + extra;
     const fixedPages = WRITER_PAGES + SCRATCH_PAGES + 2 * extra;
     const keepTable = !this.#tableClosed && this.#runs.length + 1 <= this.#fanInMax &&
-      (this.#runs.length + 1) * readerPages + fixedPages <= this.#memory.freePages;
+      (this.#runs.length + 1) * readerPages + fixedPages <= this.#memory.freeSegments;
     if (!keepTable) {
       if (!this.#tableClosed) await this.#spillTable();
       this.#closeTable();
@@ -545,11 +544,14 @@ export class WordCounter implements TokenSink {
       if (table.entryCount > 0) table.sort("word");
     }
     const fanIn = extra === 0
-      ? affordableFanIn(this.#memory.freePages, fixedPages, this.#fanInMax)
-      : Math.min(this.#fanInMax, Math.floor((this.#memory.freePages - fixedPages) / readerPages));
+      ? affordableFanIn(this.#memory.freeSegments, fixedPages, this.#fanInMax)
+      : Math.min(
+        this.#fanInMax,
+        Math.floor((this.#memory.freeSegments - fixedPages) / readerPages),
+      );
     if (fanIn < 2) {
       throw new ResourceError(
-        `Cannot merge ${this.#runs.length} count runs with ${this.#memory.freePages} free segments: need ${
+        `Cannot merge ${this.#runs.length} count runs with ${this.#memory.freeSegments} free segments: need ${
           2 * READER_PAGES + WRITER_PAGES
         }; raise --memory (-S)`,
       );
@@ -671,19 +673,19 @@ export class WordCounter implements TokenSink {
       this.#closeTable();
       // Split the free pages between the merge readers and the second-phase table (two
       // writers: the count-order spills and the floor run, which has no write-behind).
-      const freePages = this.#memory.freePages - WRITER_PAGES - 1 - SCRATCH_PAGES;
-      const tablePages = Math.max(2, Math.floor(freePages / 2));
+      const freeSegments = this.#memory.freeSegments - WRITER_PAGES - 1 - SCRATCH_PAGES;
+      const tablePages = Math.max(2, Math.floor(freeSegments / 2));
       const extra = this.#longWordPages();
       const fanIn = Math.max(
         2,
         Math.min(
           this.#fanInMax,
-          Math.floor((freePages - tablePages - 2 * extra) / (READER_PAGES + extra)),
+          Math.floor((freeSegments - tablePages - 2 * extra) / (READER_PAGES + extra)),
         ),
       );
-      if (fanIn * READER_PAGES + 1 > freePages) {
+      if (fanIn * READER_PAGES + 1 > freeSegments) {
         throw new ResourceError(
-          `Cannot sort counts with ${this.#memory.freePages} free segments: need ${
+          `Cannot sort counts with ${this.#memory.freeSegments} free segments: need ${
             2 * READER_PAGES + 1 + WRITER_PAGES + 1 + SCRATCH_PAGES
           }; raise --memory (-S)`,
         );
@@ -693,11 +695,11 @@ export class WordCounter implements TokenSink {
       const readers = await this.#openReaders(this.#runs);
       try {
         // Readers reserve a straddle scratch page lazily: keep one per reader free.
-        const recordPagesMax = this.#memory.freePages - WRITER_PAGES - 1 - SCRATCH_PAGES -
+        const recordPagesMax = this.#memory.freeSegments - WRITER_PAGES - 1 - SCRATCH_PAGES -
           readers.length * (READER_PAGES - 2);
         if (recordPagesMax < 1) {
           throw new ResourceError(
-            `Cannot sort counts with ${this.#memory.freePages} free segments; raise --memory (-S)`,
+            `Cannot sort counts with ${this.#memory.freeSegments} free segments; raise --memory (-S)`,
           );
         }
         const table = new CountTable(this.#memory, {
@@ -818,7 +820,7 @@ export class WordCounter implements TokenSink {
     const fanIn2 = Math.min(
       this.#fanInMax,
       Math.floor(
-        (this.#memory.freePages - WRITER_PAGES - SCRATCH_PAGES - 2 * extra2) /
+        (this.#memory.freeSegments - WRITER_PAGES - SCRATCH_PAGES - 2 * extra2) /
           (READER_PAGES + extra2),
       ),
     );

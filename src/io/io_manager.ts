@@ -650,7 +650,7 @@ export class IoManager implements AsyncDisposable {
         1,
         Math.min(
           Math.ceil(preferredBytes / memory.segmentBytes),
-          Math.floor(memory.totalPages / budgetShare),
+          Math.floor(memory.totalSegments / budgetShare),
         ),
       );
     assert(Number.isSafeInteger(count) && count >= 1, `buffer segments must be >= 1: ${count}`);

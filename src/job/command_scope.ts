@@ -60,7 +60,7 @@ export interface CommandScopeOptions<R extends ScopeReport> {
  *     tmpDirs: [], spillMode: "file", report, handleSignals: false,
  *   });
  *   using _lease = scope.memory.allocate("example", 1);
- *   strictEqual(scope.memory.freePages, 63);
+ *   strictEqual(scope.memory.freeSegments, 63);
  * }
  * ```
  */

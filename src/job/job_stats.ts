@@ -249,12 +249,12 @@ export class JobStatsRecorder implements ProgressSink {
         stats.memory.budgetRequestedBytes = memory.budgetBytes;
       }
       stats.memory.segmentBytes = memory.segmentBytes;
-      stats.memory.segmentsBudget = memory.totalPages;
-      stats.memory.segmentsPeak = memory.peakPages;
+      stats.memory.segmentsBudget = memory.totalSegments;
+      stats.memory.segmentsPeak = memory.peakSegments;
       stats.memory.budgetCapped = memory.budgetCapped;
       const report = memory.leakReport();
       stats.leaks = {
-        segments: report.leakedPages,
+        segments: report.leakedSegments,
         bytes: report.leakedBytes,
         dropped: report.dropped.length,
         staleWrites: report.poisonViolations.length,

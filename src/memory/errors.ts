@@ -5,7 +5,7 @@ export class SegmentReleasedError extends Error {
   /** The error class name. */
   override name = "SegmentReleasedError";
   /**
-   * Creates the instance.
+   * Reports an access through a stale handle, naming the segment and its owner.
    *
    * @param segmentId The id of the released segment.
    * @param owner The owner that held it.
@@ -33,23 +33,23 @@ export class MemoryBudgetError extends ResourceError {
   /** The error class name. */
   override name = "MemoryBudgetError";
   /**
-   * Creates the instance.
+   * Reports an allocation the budget cannot cover, with the numbers and the fix.
    *
    * @param owner Who asked.
-   * @param requestedPages How many pages were asked for.
-   * @param freePages How many were free.
-   * @param totalPages The budget in pages.
+   * @param requestedSegments How many pages were asked for.
+   * @param freeSegments How many were free.
+   * @param totalSegments The budget in pages.
    * @param fix What the user can do about it.
    */
   constructor(
     readonly owner: string,
-    readonly requestedPages: number,
-    readonly freePages: number,
-    readonly totalPages: number,
+    readonly requestedSegments: number,
+    readonly freeSegments: number,
+    readonly totalSegments: number,
     fix = "raise --memory (-S)",
   ) {
     super(
-      `Cannot allocate ${requestedPages} segments for "${owner}": ${freePages} of ${totalPages} free; ${fix}`,
+      `Cannot allocate ${requestedSegments} segments for "${owner}": ${freeSegments} of ${totalSegments} free; ${fix}`,
     );
   }
 }
@@ -59,7 +59,7 @@ export class MemoryLeakError extends Error {
   /** The error class name. */
   override name = "MemoryLeakError";
   /**
-   * Creates the instance.
+   * Wraps a leak report: segments still held when an owner or the job closed.
    *
    * @param report The full leak report (first line is the summary).
    */
@@ -77,7 +77,7 @@ export class SegmentPoisonError extends Error {
   /** The error class name. */
   override name = "SegmentPoisonError";
   /**
-   * Creates the instance.
+   * Reports a write through a stale raw view, found in a poisoned released segment.
    *
    * @param segmentId The id of the released segment that was written to.
    * @param owner The owner that released it.

@@ -60,7 +60,7 @@ export class LeakTracker {
 
   /**
 
-   * Creates the instance.
+   * Starts tracking at `level` (nothing is recorded at `disabled`).
 
    *
    * @param level How much to record.

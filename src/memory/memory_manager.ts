@@ -93,7 +93,7 @@ export interface PoisonViolation {
 /** The state of the manager's books: what is still held, by whom, and what was dropped. */
 export interface LeakReport {
   /** Pages still leased. */
-  leakedPages: number;
+  leakedSegments: number;
   /** Bytes still leased or reserved. */
   leakedBytes: number;
   /** Holders, largest first. */
@@ -158,7 +158,7 @@ const USED = 3; // handed out (or the kernel scratch)
  * import { MemoryManager } from "./memory_manager.ts";
  * const memory = new MemoryManager({ budgetBytes: 8 * 4096, segmentBytes: 4096 });
  * const lease = memory.allocate("sort-buffer", 6);
- * strictEqual(memory.freePages, 2);
+ * strictEqual(memory.freeSegments, 2);
  * throws(() => memory.allocate("merge-input", 3), /3 segments for "merge-input": 2 of 8 free/);
  * lease.release();
  * memory.assertAllReleased();
@@ -170,7 +170,7 @@ export class MemoryManager implements LeaseReleaser {
   /** The budget in bytes, as given. */
   readonly budgetBytes: number;
   /** The budget in pages (after the cap, with the kernel scratch). */
-  readonly totalPages: number;
+  readonly totalSegments: number;
   /** Whether the budget was larger than one memory can hold and was capped to it. */
   readonly budgetCapped: boolean;
   /** The leak tracker in force. */
@@ -192,7 +192,7 @@ export class MemoryManager implements LeaseReleaser {
   #owners = new Map<string, OwnerState>();
   #usedPages = 0;
   #reservedBytes = 0;
-  #peakPages = 0;
+  #peakSegments = 0;
   #nextSegmentId = 1;
   #allocationCount = 0;
   #weak: boolean;
@@ -230,8 +230,8 @@ export class MemoryManager implements LeaseReleaser {
     const region = options.region;
     const poolBytesMax = region === undefined ? POOL_BYTES_MAX : region.byteLength;
     const capped = options.budgetBytes > poolBytesMax;
-    const totalPages = Math.floor(Math.min(options.budgetBytes, poolBytesMax) / segmentBytes);
-    if (totalPages < scratchPages + 1) {
+    const totalSegments = Math.floor(Math.min(options.budgetBytes, poolBytesMax) / segmentBytes);
+    if (totalSegments < scratchPages + 1) {
       throw new ResourceError(
         `Memory budget of ${formatBytes(options.budgetBytes)} leaves no segment of ${
           formatBytes(segmentBytes)
@@ -240,7 +240,7 @@ export class MemoryManager implements LeaseReleaser {
     }
     this.segmentBytes = segmentBytes;
     this.budgetBytes = options.budgetBytes;
-    this.totalPages = totalPages;
+    this.totalSegments = totalSegments;
     this.budgetCapped = capped;
     this.leakTracker = new LeakTracker(
       options.leakDetection ?? "simple",
@@ -251,7 +251,7 @@ export class MemoryManager implements LeaseReleaser {
     if (region === undefined) {
       this.#base = STATIC_AREA_BYTES;
       this.#growable = true;
-      const maximum = Math.ceil((this.#base + totalPages * segmentBytes) / WASM_PAGE_BYTES);
+      const maximum = Math.ceil((this.#base + totalSegments * segmentBytes) / WASM_PAGE_BYTES);
       try {
         this.wasmMemory = new WebAssembly.Memory({ initial: 1, maximum, shared: true });
       } catch (error) {
@@ -275,8 +275,8 @@ export class MemoryManager implements LeaseReleaser {
     }
     const buffer = this.wasmMemory.buffer;
     assert(buffer instanceof SharedArrayBuffer, "the memory pool must be a shared memory");
-    this.#pool = { generations: new Uint32Array(totalPages), buffer };
-    this.#pageState = new Uint8Array(totalPages);
+    this.#pool = { generations: new Uint32Array(totalSegments), buffer };
+    this.#pageState = new Uint8Array(totalSegments);
     this.#scratchPages = scratchPages;
     this.kernelScratch = { byteOffset: this.#base, byteLength: scratchPages * segmentBytes };
     if (scratchPages > 0) {
@@ -302,18 +302,20 @@ export class MemoryManager implements LeaseReleaser {
   }
 
   /** Pages that can still be allocated. */
-  get freePages(): number {
-    return this.totalPages - this.#scratchPages - this.#usedPages - this.reservedPages;
+  get freeSegments(): number {
+    return this.totalSegments - this.#scratchPages - this.#usedPages - this.reservedPages;
   }
 
   /** The most pages (leased plus reserved) ever in use at once. */
-  get peakPages(): number {
-    return this.#peakPages;
+  get peakSegments(): number {
+    return this.#peakSegments;
   }
 
   /** Bytes of the shared memory in use so far (it grows as pages are first handed out). */
   get committedBytes(): number {
-    return this.#growable ? this.wasmMemory.buffer.byteLength : this.totalPages * this.segmentBytes;
+    return this.#growable
+      ? this.wasmMemory.buffer.byteLength
+      : this.totalSegments * this.segmentBytes;
   }
 
   /** Pages ever handed out (the high-water mark of the pool, which bounds its RSS). */
@@ -343,7 +345,7 @@ export class MemoryManager implements LeaseReleaser {
   allocate(owner: string, segmentCount: number): SegmentLease {
     const lease = this.tryAllocate(owner, segmentCount);
     if (lease === undefined) {
-      throw new MemoryBudgetError(owner, segmentCount, this.freePages, this.totalPages);
+      throw new MemoryBudgetError(owner, segmentCount, this.freeSegments, this.totalSegments);
     }
     return lease;
   }
@@ -361,7 +363,7 @@ export class MemoryManager implements LeaseReleaser {
       Number.isSafeInteger(segmentCount) && segmentCount >= 1,
       `segmentCount must be a positive integer, got ${segmentCount}`,
     );
-    if (segmentCount > this.freePages) return undefined;
+    if (segmentCount > this.freeSegments) return undefined;
     const pages: number[] = [];
     const violationsBefore = this.#violations.length;
     for (let i = 0; i < segmentCount; i += 1) pages.push(this.#takeFreePage());
@@ -395,16 +397,16 @@ export class MemoryManager implements LeaseReleaser {
       Number.isSafeInteger(segmentCount) && segmentCount >= 1,
       `segmentCount must be a positive integer, got ${segmentCount}`,
     );
-    if (segmentCount > this.freePages) {
-      throw new MemoryBudgetError(owner, segmentCount, this.freePages, this.totalPages);
+    if (segmentCount > this.freeSegments) {
+      throw new MemoryBudgetError(owner, segmentCount, this.freeSegments, this.totalSegments);
     }
     const start = this.#findRun(segmentCount);
     if (start < 0) {
       throw new MemoryBudgetError(
         owner,
         segmentCount,
-        this.freePages,
-        this.totalPages,
+        this.freeSegments,
+        this.totalSegments,
         "no contiguous range is free (fragmented); raise --memory (-S)",
       );
     }
@@ -538,12 +540,12 @@ export class MemoryManager implements LeaseReleaser {
     assert(Number.isSafeInteger(bytes) && bytes >= 0, `bytes must be >= 0, got ${bytes}`);
     const pagesAfter = this.#scratchPages + this.#usedPages +
       Math.ceil((this.#reservedBytes + bytes) / this.segmentBytes);
-    if (pagesAfter > this.totalPages) {
+    if (pagesAfter > this.totalSegments) {
       throw new MemoryBudgetError(
         owner,
         Math.ceil(bytes / this.segmentBytes),
-        this.freePages,
-        this.totalPages,
+        this.freeSegments,
+        this.totalSegments,
       );
     }
     const state = this.#ownerState(owner);
@@ -630,13 +632,13 @@ export class MemoryManager implements LeaseReleaser {
     owners.sort((a, b) => b.bytes - a.bytes || (a.owner < b.owner ? -1 : 1));
     const dropped = [...this.leakTracker.dropped];
     const poisonViolations = [...this.verifyPoison()];
-    const leakedPages = this.#usedPages;
-    const leakedBytes = leakedPages * this.segmentBytes + this.#reservedBytes;
+    const leakedSegments = this.#usedPages;
+    const leakedBytes = leakedSegments * this.segmentBytes + this.#reservedBytes;
     let text = "";
     if (owners.length > 0 || dropped.length > 0) {
       const summary = owners.map((h) => `${h.owner}=${h.pages}`).join(", ");
       const lines = [
-        `Memory leak: ${leakedPages} segments (${formatBytes(leakedBytes)}) still leased` +
+        `Memory leak: ${leakedSegments} segments (${formatBytes(leakedBytes)}) still leased` +
         (summary ? `: ${summary}` : "") +
         (dropped.length > 0 ? `; ${dropped.length} dropped without release` : ""),
       ];
@@ -669,7 +671,7 @@ export class MemoryManager implements LeaseReleaser {
       );
       text = (text === "" ? "" : text + "\n") + lines.join("\n");
     }
-    return { leakedPages, leakedBytes, owners, dropped, poisonViolations, text };
+    return { leakedSegments, leakedBytes, owners, dropped, poisonViolations, text };
   }
 
   /**
@@ -725,7 +727,7 @@ export class MemoryManager implements LeaseReleaser {
     }
     while (states[this.#highWater] === USED) this.#highWater += 1;
     const page = this.#highWater;
-    assert(page < this.totalPages, "free page count out of step with the pool");
+    assert(page < this.totalSegments, "free page count out of step with the pool");
     states[page] = USED;
     this.#highWater += 1;
     return page;
@@ -746,7 +748,7 @@ export class MemoryManager implements LeaseReleaser {
     const states = this.#pageState;
     let runStart = 0;
     let runLength = 0;
-    for (let page = this.#scratchPages; page < this.totalPages; page += 1) {
+    for (let page = this.#scratchPages; page < this.totalSegments; page += 1) {
       if (states[page] === USED) {
         runLength = 0;
         continue;
@@ -790,7 +792,9 @@ export class MemoryManager implements LeaseReleaser {
     if (this.#pool.buffer.byteLength >= neededBytes) return;
     assert(this.#growable, "a memory region is never grown");
     const current = this.#pool.buffer.byteLength / WASM_PAGE_BYTES;
-    const maximum = Math.ceil((this.#base + this.totalPages * this.segmentBytes) / WASM_PAGE_BYTES);
+    const maximum = Math.ceil(
+      (this.#base + this.totalSegments * this.segmentBytes) / WASM_PAGE_BYTES,
+    );
     // Grow at least twofold: few distinct buffers, and growing costs address space, not RSS.
     const wanted = Math.max(Math.ceil(neededBytes / WASM_PAGE_BYTES), 2 * current);
     const target = Math.min(maximum, wanted);
@@ -866,7 +870,7 @@ export class MemoryManager implements LeaseReleaser {
     const state = this.#owners.get(segment.owner);
     assert(state !== undefined && state.live.delete(segment.id), `segment #${segment.id} unknown`);
     const pageCount = this.#pageCount(segment);
-    this.#freePages(segment.pageIndex, pageCount, {
+    this.#freeSegments(segment.pageIndex, pageCount, {
       writtenPages: Math.ceil(segmentInternals.writtenBytes(segment) / this.segmentBytes),
       record: { segmentId: segment.id, owner: segment.owner, site: undefined },
     });
@@ -880,7 +884,7 @@ export class MemoryManager implements LeaseReleaser {
    * Bumps the generations of released pages (stale handles throw from now on), poisons them
    * if they may have been written, and puts them on the free stack.
    */
-  #freePages(
+  #freeSegments(
     page: number,
     pageCount: number,
     how: { writtenPages: number; record: ReleaseRecord },
@@ -911,7 +915,7 @@ export class MemoryManager implements LeaseReleaser {
 
   #notePeak(): void {
     const pages = this.#usedPages + this.reservedPages;
-    if (pages > this.#peakPages) this.#peakPages = pages;
+    if (pages > this.#peakSegments) this.#peakSegments = pages;
   }
 
   #onDropped(dropped: DroppedSegment): void {
@@ -920,7 +924,7 @@ export class MemoryManager implements LeaseReleaser {
     const state = this.#owners.get(dropped.owner);
     if (state?.live.delete(dropped.segmentId)) {
       if (this.#pool.generations[dropped.pageIndex] === dropped.generation) {
-        this.#freePages(dropped.pageIndex, dropped.pageCount, {
+        this.#freeSegments(dropped.pageIndex, dropped.pageCount, {
           writtenPages: dropped.pageCount,
           record: { segmentId: dropped.segmentId, owner: dropped.owner, site: dropped.site },
         });

@@ -164,7 +164,7 @@ class ExternalSorter {
   async #sortInputs(inputs: readonly string[], output: string | undefined): Promise<void> {
     const memory = this.#memory;
     const layout = planSort({
-      freeSegments: memory.freePages,
+      freeSegments: memory.freeSegments,
       segmentBytes: memory.segmentBytes,
       useWorker: this.#useWorker,
       fanInMax: this.#fanInMax,
@@ -568,7 +568,7 @@ class ExternalSorter {
 
   /** Whether the free segments allow at least a 2-way merge (what {@linkcode planMerge} needs). */
   #mergeFits(): boolean {
-    const free = this.#memory.freePages;
+    const free = this.#memory.freeSegments;
     const fixed = mergeOutputSegments(free, this.#memory.segmentBytes) + MERGE_SPARE_SEGMENTS;
     return affordableFanIn(free, fixed, this.#fanInMax) >= 2;
   }
@@ -576,7 +576,7 @@ class ExternalSorter {
   /** The merge plan for `inputCount` runs in the segments free now. */
   #mergePlan(inputCount: number): MergePlan {
     return planMerge({
-      freeSegments: this.#memory.freePages,
+      freeSegments: this.#memory.freeSegments,
       segmentBytes: this.#memory.segmentBytes,
       fanInMax: this.#fanInMax,
       inputCount,
@@ -750,7 +750,7 @@ class ExternalSorter {
 
   async #mergeInputGroup(inputs: readonly string[], sink: RecordSink): Promise<void> {
     const cursors: LineCursor[] = [];
-    const chunkSegments = inputMergeChunkSegments(this.#memory.freePages, inputs.length);
+    const chunkSegments = inputMergeChunkSegments(this.#memory.freeSegments, inputs.length);
     try {
       for (const input of inputs) {
         const reader = await this.#io.openInput(input, {

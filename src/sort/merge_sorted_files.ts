@@ -85,7 +85,7 @@ class SortedFilesMerger {
     this.#io = context.io;
     this.#progress = context.progress ?? silentProgress;
     this.#plan = planMerge({
-      freeSegments: context.memory.totalPages,
+      freeSegments: context.memory.totalSegments,
       segmentBytes: context.memory.segmentBytes,
       fanInMax: request.fanInMax,
       inputCount: request.inputs.length,

@@ -64,13 +64,13 @@ Deno.test("BuddyAllocator cuts a non-power-of-two arena into aligned top-level b
 Deno.test("BuddyAllocator reserves its arena from the budget until closed", () => {
   const memory = manager(16);
   const buddy = new BuddyAllocator(memory, { segmentCount: 10, owner: "count-buckets" });
-  strictEqual(memory.freePages, 6);
+  strictEqual(memory.freeSegments, 6);
   throws(() => memory.allocate("pages", 7), MemoryBudgetError);
   ok(/count-buckets/.test(memory.leakReport().text));
   throws(() => new BuddyAllocator(memory, { segmentCount: 7 }), MemoryBudgetError);
   buddy.close();
   buddy.close(); // idempotent
-  strictEqual(memory.freePages, 16);
+  strictEqual(memory.freeSegments, 16);
   memory.assertAllReleased();
 });
 

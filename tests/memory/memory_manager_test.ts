@@ -22,8 +22,8 @@ function manager(
 
 Deno.test("MemoryManager owns floor(budget / segment size) pages", () => {
   const memory = new MemoryManager({ budgetBytes: 10 * PAGE + 100, segmentBytes: PAGE });
-  strictEqual(memory.totalPages, 10);
-  strictEqual(memory.freePages, 10);
+  strictEqual(memory.totalSegments, 10);
+  strictEqual(memory.freeSegments, 10);
   memory.assertAllReleased();
 });
 
@@ -53,14 +53,14 @@ Deno.test("MemoryManager allocation is all or nothing and names owner, request a
       return true;
     },
   );
-  strictEqual(memory.freePages, 2, "a failed allocation takes nothing");
+  strictEqual(memory.freeSegments, 2, "a failed allocation takes nothing");
   strictEqual(memory.tryAllocate("merge-input", 3), undefined);
   const second = memory.tryAllocate("merge-input", 2);
   ok(second !== undefined);
-  strictEqual(memory.freePages, 0);
+  strictEqual(memory.freeSegments, 0);
   first.release();
   second.release();
-  strictEqual(memory.freePages, 8);
+  strictEqual(memory.freeSegments, 8);
   memory.assertAllReleased();
 });
 
@@ -68,12 +68,12 @@ Deno.test("MemoryManager tracks peak pages including reservations", () => {
   const memory = manager(8);
   const a = memory.allocate("a", 3);
   const reservation = memory.reserve("scratch", PAGE + 1); // two pages
-  strictEqual(memory.freePages, 3);
-  strictEqual(memory.peakPages, 5);
+  strictEqual(memory.freeSegments, 3);
+  strictEqual(memory.peakSegments, 5);
   a.release();
   reservation.release();
   const b = memory.allocate("b", 1);
-  strictEqual(memory.peakPages, 5);
+  strictEqual(memory.peakSegments, 5);
   b.release();
   memory.assertAllReleased();
 });
@@ -255,7 +255,7 @@ Deno.test("The pool is one shared memory, grown lazily as pages are first handed
 Deno.test("A budget beyond one 4 GiB memory is capped, not an error", () => {
   const memory = new MemoryManager({ budgetBytes: 8 * 1024 ** 4, segmentBytes: 32 * 1024 });
   ok(memory.budgetCapped);
-  strictEqual(memory.totalPages, Math.floor(POOL_BYTES_MAX / (32 * 1024)));
+  strictEqual(memory.totalSegments, Math.floor(POOL_BYTES_MAX / (32 * 1024)));
   using lease = memory.allocate("sort-buffer", 2);
   lease.segments[1]!.setU8(0, 1);
   ok(memory.committedBytes < 1024 * 1024);
@@ -291,7 +291,7 @@ Deno.test("A kernel scratch area comes out of the budget", () => {
     kernelScratchBytes: 5000,
   });
   deepStrictEqual(memory.kernelScratch, { byteOffset: STATIC_AREA_BYTES, byteLength: 2 * PAGE });
-  strictEqual(memory.freePages, 6);
+  strictEqual(memory.freeSegments, 6);
   using lease = memory.allocate("x", 1);
   strictEqual(lease.segments[0]!.memoryOffset, STATIC_AREA_BYTES + 2 * PAGE);
   throws(
@@ -384,7 +384,7 @@ Deno.test("paranoid leak detection reports a segment dropped without release", a
   strictEqual(report.dropped[0]!.owner, "forgetful");
   ok(/dropped without release: segment #1 of "forgetful" at /.test(report.text), report.text);
   throws(() => memory.assertAllReleased(), /1 dropped without release/);
-  strictEqual(memory.freePages, 4, "the dropped page's budget is usable again");
+  strictEqual(memory.freeSegments, 4, "the dropped page's budget is usable again");
 });
 
 Deno.test("Lending books segments under the borrower until they come back", () => {

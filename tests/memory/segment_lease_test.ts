@@ -11,10 +11,10 @@ Deno.test("SegmentLease holds its segments under its owner until released", () =
   strictEqual(lease.owner, "sort-buffer");
   strictEqual(lease.segments.length, 3);
   strictEqual(lease.isReleased, false);
-  strictEqual(memory.freePages, 13);
+  strictEqual(memory.freeSegments, 13);
   lease.release();
   strictEqual(lease.isReleased, true);
-  strictEqual(memory.freePages, 16);
+  strictEqual(memory.freeSegments, 16);
   memory.assertAllReleased();
 });
 
@@ -24,12 +24,12 @@ Deno.test("SegmentLease: using releases at scope end, also when the body throws"
     using lease = memory.allocate("a", 2);
     strictEqual(lease.segments.length, 2);
   }
-  strictEqual(memory.freePages, 16);
+  strictEqual(memory.freeSegments, 16);
   throws(() => {
     using _lease = memory.allocate("b", 4);
     throw new Error("boom");
   }, /boom/);
-  strictEqual(memory.freePages, 16);
+  strictEqual(memory.freeSegments, 16);
   memory.assertAllReleased();
 });
 
@@ -39,11 +39,11 @@ Deno.test("SegmentLease: a second release throws; dispose after release does not
   lease.release();
   throws(() => lease.release(), /Cannot release the lease of "merge-input" twice/);
   lease[Symbol.dispose]();
-  strictEqual(memory.freePages, 16);
+  strictEqual(memory.freeSegments, 16);
   {
     using early = memory.allocate("early", 2);
     early.release();
   } // dispose after an explicit release: no throw
-  deepStrictEqual(memory.freePages, 16);
+  deepStrictEqual(memory.freeSegments, 16);
   memory.assertAllReleased();
 });
