@@ -29,48 +29,16 @@ import { BLANKS, monthOf, unitOrder, writeNumericKey } from "./_numeric.ts";
 import type { RecordOrder } from "./record_order.ts";
 import {
   compileKeys,
+  FOLD_TABLE as FOLD,
   foundKeyEnd,
   foundKeyStart,
+  IDENTITY_TABLE as IDENTITY,
   locateKey,
+  NON_DICTIONARY as DROP_DICTIONARY,
+  NON_PRINTING as DROP_NONPRINTING,
   SortOrder,
   type SortOrderSpec,
 } from "./sort_order.ts";
-
-const A_LOWER = 0x61;
-const Z_LOWER = 0x7a;
-
-/** `-f`: a-z to A-Z. */
-const FOLD: Uint8Array = (() => {
-  const table = new Uint8Array(256);
-  for (let byte = 0; byte < 256; byte += 1) {
-    table[byte] = byte >= A_LOWER && byte <= Z_LOWER ? byte - 0x20 : byte;
-  }
-  return table;
-})();
-
-const IDENTITY: Uint8Array = (() => {
-  const table = new Uint8Array(256);
-  for (let byte = 0; byte < 256; byte += 1) table[byte] = byte;
-  return table;
-})();
-
-/** `-d`: 1 for bytes to drop (neither alphanumeric nor blank). */
-const DROP_DICTIONARY: Uint8Array = (() => {
-  const table = new Uint8Array(256);
-  for (let byte = 0; byte < 256; byte += 1) {
-    const alnum = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) ||
-      (byte >= A_LOWER && byte <= Z_LOWER);
-    table[byte] = alnum || BLANKS[byte] === 1 ? 0 : 1;
-  }
-  return table;
-})();
-
-/** `-i`: 1 for bytes to drop (not printable ASCII). */
-const DROP_NONPRINTING: Uint8Array = (() => {
-  const table = new Uint8Array(256);
-  for (let byte = 0; byte < 256; byte += 1) table[byte] = byte >= 0x20 && byte < 0x7f ? 0 : 1;
-  return table;
-})();
 
 const DROP_NONE = new Uint8Array(256);
 

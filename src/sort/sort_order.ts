@@ -57,7 +57,7 @@ const A_LOWER = 0x61;
 const Z_LOWER = 0x7a;
 
 /** `-f`: a-z to A-Z, every other byte unchanged (C locale `toupper`). */
-const FOLD_TABLE: Uint8Array = (() => {
+export const FOLD_TABLE: Uint8Array = (() => {
   const table = new Uint8Array(256);
   for (let byte = 0; byte < 256; byte += 1) {
     table[byte] = byte >= A_LOWER && byte <= Z_LOWER ? byte - 0x20 : byte;
@@ -66,14 +66,14 @@ const FOLD_TABLE: Uint8Array = (() => {
 })();
 
 /** Identity: lets plain and folded keys share one loop. */
-const IDENTITY_TABLE: Uint8Array = (() => {
+export const IDENTITY_TABLE: Uint8Array = (() => {
   const table = new Uint8Array(256);
   for (let byte = 0; byte < 256; byte += 1) table[byte] = byte;
   return table;
 })();
 
 /** `-d`: 1 for bytes to ignore (neither alphanumeric nor blank, C locale). */
-const NON_DICTIONARY: Uint8Array = (() => {
+export const NON_DICTIONARY: Uint8Array = (() => {
   const table = new Uint8Array(256);
   for (let byte = 0; byte < 256; byte += 1) {
     const alnum = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) ||
@@ -84,7 +84,7 @@ const NON_DICTIONARY: Uint8Array = (() => {
 })();
 
 /** `-i`: 1 for bytes to ignore (not printable ASCII, C locale). */
-const NON_PRINTING: Uint8Array = (() => {
+export const NON_PRINTING: Uint8Array = (() => {
   const table = new Uint8Array(256);
   for (let byte = 0; byte < 256; byte += 1) table[byte] = byte >= 0x20 && byte < 0x7f ? 0 : 1;
   return table;
