@@ -1,7 +1,5 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-
-const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
+import { runSpillway } from "../_support/cli.ts";
 
 interface Run {
   code: number;
@@ -9,18 +7,10 @@ interface Run {
   stderr: string;
 }
 
+/** Runs spillway with the task's permissions; stdout stays bytes (invalid UTF-8 survives). */
 async function spillway(args: string[]): Promise<Run> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: output.code,
-    stdout: output.stdout,
-    stderr: new TextDecoder().decode(output.stderr),
-  };
+  const { code, stdoutBytes, stderr } = await runSpillway(args);
+  return { code, stdout: stdoutBytes, stderr };
 }
 
 /** Runs a shell pipeline in the C locale and returns its exact stdout bytes. */
