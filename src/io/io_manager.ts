@@ -10,6 +10,12 @@ import {
 import type { MemoryManager } from "../memory/mod.ts";
 import { GzipSource, NativeSource, PipeSource, ReaderSource } from "./byte_sources.ts";
 import { type BlockChannel, OperationCounter } from "./channel.ts";
+import {
+  CompressedReadChannel,
+  CompressedWriteChannel,
+  killCompressorsSync,
+  spawnCompressor,
+} from "./compress_channel.ts";
 import { errorCode, isDiskError, SpillDiskError, SpillReadError } from "./errors.ts";
 import { type ChannelStaging, FileChannel } from "./file_channel.ts";
 import { loopTurn, startLoopWatch, stopLoopWatch } from "./event_loop.ts";
@@ -79,6 +85,13 @@ export interface IoManagerOptions {
    * needs a temp file; an input that fits the budget sorts without one.
    */
   lazyTmpDirs?: boolean;
+  /**
+   * GNU sort's `--compress-program`: spill files are written through this program (standard
+   * input to standard output) and read back through `PROG -d`. Found on `PATH`; only started
+   * when a spill file is made. When no process can be made at that moment (EAGAIN, EMFILE), the
+   * file is written uncompressed, as GNU sort does when it cannot fork.
+   */
+  compressProgram?: string;
 }
 
 /** Options of {@linkcode IoManager.createRunWriter}. */
@@ -190,6 +203,7 @@ export class IoManager implements AsyncDisposable {
   #closed = false;
   #mmapWindowBytes: number;
   #libc: Libc | undefined;
+  #compressProgram: string | undefined;
 
   private constructor(
     memory: MemoryManager,
@@ -206,6 +220,7 @@ export class IoManager implements AsyncDisposable {
     );
     this.#onSignal = options.onSignal;
     this.#libc = undefined;
+    this.#compressProgram = options.compressProgram;
     this.#targetHost = {
       counter: this.#counter,
       addFile: (path) => {
@@ -286,6 +301,10 @@ export class IoManager implements AsyncDisposable {
     const writeBehind = options.writeBehindSegments ?? 1;
     assert(Number.isSafeInteger(writeBehind) && writeBehind >= 0, "writeBehindSegments >= 0");
     const owner = options.owner ?? "spill-writer";
+    if (this.#compressProgram !== undefined) {
+      const writer = await this.#createCompressedWriter(prefix, owner, writeBehind);
+      if (writer !== undefined) return writer;
+    }
     // File channel: the write-behind allowance becomes one staging buffer, so full blocks
     // leave in big system calls. Mmap channel: write-behind pages (the copy is the write).
     const staged = this.spillMode === "file" && writeBehind > 0;
@@ -320,12 +339,15 @@ export class IoManager implements AsyncDisposable {
     const readAhead = options.readAheadSegments ?? 1;
     assert(Number.isSafeInteger(readAhead) && readAhead >= 0, "readAheadSegments >= 0");
     const owner = options.owner ?? "spill-reader";
-    const staged = this.spillMode === "file" && readAhead > 0;
+    const compressed = run.compressed === true;
+    const staged = (this.spillMode === "file" || compressed) && readAhead > 0;
     const lease = this.#memory.allocate(owner, staged ? 1 : 1 + readAhead);
     let channel: BlockChannel;
     try {
       this.#counter.tick();
-      if (this.spillMode === "mmap") {
+      if (compressed) {
+        channel = await this.#openCompressedChannel(run, owner, Math.max(1, readAhead));
+      } else if (this.spillMode === "mmap") {
         channel = MmapChannel.openRead(run.path, {
           lib: this.#libc!,
           windowBytes: this.#mmapWindowBytes,
@@ -370,6 +392,93 @@ export class IoManager implements AsyncDisposable {
       throw error;
     }
     return reader;
+  }
+
+  /**
+   * A writer through `--compress-program`, or undefined when no process can be made now (the
+   * caller then writes the run uncompressed). The write-behind allowance becomes the buffer
+   * that carries PROG's output to the file.
+   */
+  async #createCompressedWriter(
+    prefix: string,
+    owner: string,
+    writeBehind: number,
+  ): Promise<RunWriter | undefined> {
+    const program = this.#compressProgram!;
+    const lease = this.#memory.allocate(owner, 1);
+    const bufferBytes = Math.max(1, writeBehind) * this.#memory.segmentBytes;
+    let channel: CompressedWriteChannel;
+    try {
+      const reservation = this.#memory.reserve(owner, bufferBytes);
+      try {
+        const path = this.#nextPath(prefix);
+        this.#counter.tick();
+        const child = spawnCompressor(program, false);
+        if (child === undefined) {
+          reservation.release();
+          lease.release();
+          return undefined;
+        }
+        let file: Deno.FsFile;
+        try {
+          file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+        } catch (error) {
+          child.kill("SIGKILL");
+          await child.status;
+          if (isDiskError(error)) throw new SpillDiskError(this.directoryOf(path), 0, error);
+          throw error;
+        }
+        this.#files.add(path);
+        this.stats.filesCreated += 1;
+        channel = new CompressedWriteChannel({
+          path,
+          file,
+          child,
+          program,
+          counter: this.#counter,
+          bufferBytes,
+          reservation,
+        });
+      } catch (error) {
+        reservation.release();
+        throw error;
+      }
+    } catch (error) {
+      if (!lease.isReleased) lease.release();
+      throw error;
+    }
+    const writer = new RunWriter({
+      channel,
+      lease,
+      memory: this.#memory,
+      host: this,
+      compressed: true,
+    });
+    this.#track(writer);
+    return writer;
+  }
+
+  /** Opens a compressed run: its file fed to `PROG -d`, whose output the reader reads. */
+  async #openCompressedChannel(
+    run: SpillRun,
+    owner: string,
+    bufferSegments: number,
+  ): Promise<BlockChannel> {
+    const program = this.#compressProgram;
+    assert(program !== undefined, "a compressed run is read by the manager that wrote it");
+    const bufferBytes = bufferSegments * this.#memory.segmentBytes;
+    const reservation = this.#memory.reserve(owner, bufferBytes);
+    let file: Deno.FsFile | undefined;
+    try {
+      file = await Deno.open(run.path, { read: true });
+      const child = spawnCompressor(program, true)!;
+      const parts = { path: run.path, file, child, program, counter: this.#counter };
+      return new CompressedReadChannel({ ...parts, bufferBytes, reservation }, run.byteLength);
+    } catch (error) {
+      file?.close();
+      reservation.release();
+      throw error;
+    }
   }
 
   /** Removes a run's file (as soon as it was merged). */
@@ -664,6 +773,7 @@ export class IoManager implements AsyncDisposable {
   #installSignalHandlers(): void {
     for (const [signal, exitCode] of signals) {
       const handler = () => {
+        killCompressorsSync();
         this.removeAllSync();
         this.#removeProcessDirsSync();
         this.#removeSignalHandlers();

@@ -19,8 +19,10 @@ export interface SpillRun {
   readonly path: string;
   /** Records written. */
   readonly recordCount: number;
-  /** File length in bytes. */
+  /** File length in bytes (before compression, when compressed). */
   readonly byteLength: number;
+  /** Written through `--compress-program` (read back through `PROG -d`). */
+  readonly compressed?: boolean;
 }
 
 /** What a writer or reader needs from its {@linkcode IoManager}. */
@@ -43,6 +45,8 @@ export interface RunWriterParts {
   memory: MemoryManager;
   /** The manager. */
   host: RunHost;
+  /** Whether the channel compresses (the run then says so). */
+  compressed?: boolean;
 }
 
 const headerCache = new Map<number, Uint8Array>();
@@ -96,6 +100,7 @@ export class RunWriter {
   #sourceView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   #targetView: DataView;
   #headerWrite: Promise<void>;
+  #compressed: boolean;
 
   /** Made by {@linkcode IoManager.createRunWriter}. */
   constructor(parts: RunWriterParts) {
@@ -104,6 +109,7 @@ export class RunWriter {
     this.#lease = parts.lease;
     this.#host = parts.host;
     this.#segmentBytes = parts.memory.segmentBytes;
+    this.#compressed = parts.compressed ?? false;
     this.#free = [...parts.lease.segments];
     this.#current = this.#free.pop()!;
     this.#bytes = this.#current.bytes;
@@ -358,12 +364,13 @@ export class RunWriter {
       this.#throwIfFailed();
       const byteLength = blockPosition(this.#blockIndex, this.#segmentBytes);
       await this.#channel.truncate(byteLength);
-      this.#channel.close();
+      await this.#channel.close();
       this.#inFlight = [];
       this.#lease.release();
       this.#state = "finished";
       this.#host.stats.runsWritten += 1;
-      return { path: this.path, recordCount: this.#recordCount, byteLength };
+      const run = { path: this.path, recordCount: this.#recordCount, byteLength };
+      return this.#compressed ? { ...run, compressed: true } : run;
     } catch (error) {
       await this.abort();
       if (isDiskError(error) && !(error instanceof SpillDiskError)) {
@@ -380,7 +387,7 @@ export class RunWriter {
     await this.#headerWrite;
     for (const entry of this.#inFlight) await entry.done;
     this.#inFlight = [];
-    this.#channel.close();
+    await this.#channel.close();
     if (!this.#lease.isReleased) this.#lease.release();
     await this.#host.deleteFile(this.path);
   }
