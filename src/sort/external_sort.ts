@@ -126,6 +126,8 @@ class ExternalSorter {
   #inFlight: Promise<void> | undefined = undefined;
   /** The sort of the last handed-off buffer on the Worker. */
   #sorting: Promise<void> | undefined = undefined;
+  /** The longest record spilled as a run of its own (0: none). */
+  #longestRecordBytes = 0;
   /** Run slots in input order; undefined while a buffer's spill is in flight. */
   #runs: Array<SpillRun | undefined> = [];
   #stats: SortStats = {
@@ -178,30 +180,24 @@ class ExternalSorter {
       segmentBytes: memory.segmentBytes,
       useWorker: this.#useWorker,
       fanInMax: this.#fanInMax,
+      headroom: this.#recordBytes !== undefined,
     });
     this.#layout = layout;
     this.#stats.sortBufferPages = layout.bufferSegments;
     const split = splitSortBuffer(layout.bufferSegments, memory.segmentBytes);
     const buffers = this.#buffers;
     try {
-      for (let i = 0; i < layout.bufferCount; i += 1) {
-        buffers.push(
-          new SortBuffer(memory, {
-            owner: `sort-buffer-${i}`,
-            dataSegmentCount: split.dataSegments,
-            indexEntryCount: split.indexEntries,
-            order: this.#order,
-          }),
-        );
-      }
       if (layout.ringSegments > 0) {
+        // First: the kernel area is contiguous.
         this.#ring = new SpillRing(memory, {
           dataSegments: split.dataSegments,
           blockCount: layout.ringSegments,
         });
       }
+      this.#createBuffers();
       for (const input of inputs) await this.#readInput(input);
       await this.#awaitInFlight();
+      this.#ensureBuffers(); // the input may end with a long record
       const last = buffers[this.#filling]!;
       if (this.#runs.length === 0) {
         // Everything fit in memory: sort here and write the output directly; no file at all.
@@ -216,7 +212,9 @@ class ExternalSorter {
         // The last buffer stays in memory as the final merge's last input (no spill, no read
         // back), unless the spilled runs need more than one merge pass anyway.
         await this.#sortLast(last);
-        if (this.#runs.length + 1 <= this.#fanInMax) {
+        // A record longer than a page was spilled: its merge reader assembles it in memory
+        // (up to twice its length), so the buffer's pages are better free for the merge.
+        if (this.#runs.length + 1 <= this.#fanInMax && this.#longestRecordBytes === 0) {
           this.#memoryRun = last;
         } else {
           const slot = this.#runs.length;
@@ -242,6 +240,44 @@ class ExternalSorter {
       this.#memoryRun?.release();
       this.#memoryRun = undefined;
     }
+  }
+
+  /** Takes the sort buffers from the budget (the plan's count and size). */
+  #createBuffers(): void {
+    const layout = this.#layout!;
+    const split = splitSortBuffer(layout.bufferSegments, this.#memory.segmentBytes);
+    for (let i = 0; i < layout.bufferCount; i += 1) {
+      this.#buffers.push(
+        new SortBuffer(this.#memory, {
+          owner: `sort-buffer-${i}`,
+          dataSegmentCount: split.dataSegments,
+          indexEntryCount: split.indexEntries,
+          order: this.#order,
+        }),
+      );
+    }
+    this.#filling = 0;
+  }
+
+  /** Takes the sort buffers again if a long record made them free their memory. */
+  #ensureBuffers(): void {
+    if (this.#buffers.length === 0) this.#createBuffers();
+  }
+
+  /**
+   * The input reader's large-record buffer does not fit the budget: spill what the buffers
+   * hold and release them (taken again once the record is through). Once per record.
+   *
+   * @returns Whether memory was freed.
+   */
+  async #freeBuffersForLongRecord(): Promise<boolean> {
+    const buffers = this.#buffers;
+    if (buffers.length === 0) return false;
+    if (buffers[this.#filling]!.recordCount > 0) await this.#handOff();
+    await this.#awaitInFlight();
+    for (const buffer of buffers) buffer.release();
+    buffers.length = 0;
+    return true;
   }
 
   async #awaitInFlight(): Promise<void> {
@@ -367,6 +403,9 @@ class ExternalSorter {
       owner: "sort-input",
       terminator: this.#terminator,
       chunkSegments: this.#layout!.inputChunkSegments,
+      ...(this.#recordBytes === undefined
+        ? { onMemoryShort: () => this.#freeBuffersForLongRecord() }
+        : {}),
     });
     this.#progress.phase(
       reader.totalBytes === undefined
@@ -375,9 +414,10 @@ class ExternalSorter {
     );
     try {
       // Boot the Worker now if this input may not fit one buffer (unknown size: stdin, .gz).
-      const capacity = this.#buffers[0]!.segments.length * this.#memory.segmentBytes;
+      const layout = this.#layout!;
+      const capacity = layout.bufferDataSegments * this.#memory.segmentBytes;
       if (
-        this.#buffers.length > 1 &&
+        layout.bufferCount > 1 &&
         (reader.totalBytes === undefined || reader.totalBytes > capacity)
       ) {
         this.#startWorker();
@@ -394,6 +434,16 @@ class ExternalSorter {
         stats.inputBytes += chunk.length;
         this.#progress.advance(chunk.length);
         const end = chunk.length;
+        if (this.#buffers.length === 0) {
+          // The buffers made room for a long record: this chunk is that record alone (it is
+          // longer than any page: a run of its own), or the reader is past it.
+          if (chunk.indexOf(terminator) === end - 1 && end - 1 > this.#memory.segmentBytes) {
+            stats.inputRecords += 1;
+            await this.#spillOversized(chunk, 0, end - 1);
+            continue;
+          }
+          this.#ensureBuffers();
+        }
         let buffer = this.#buffers[this.#filling]!;
         let records = 0;
         let start = 0;
@@ -470,6 +520,7 @@ class ExternalSorter {
 
   async #spillOversized(bytes: Uint8Array, start: number, length: number): Promise<void> {
     await this.#awaitInFlight();
+    this.#longestRecordBytes = Math.max(this.#longestRecordBytes, length);
     const slot = this.#runs.length;
     this.#runs.push(undefined);
     const writer = await this.#io.createRunWriter("sort-run", {

@@ -5,12 +5,17 @@
  *
  * ```
  *  P segments
- *  +-------+---+-------+--------+---+----------+----------+------+--------+----------+
- *  | input | 1 | write | output | 1 | buffer A | buffer B | ring | kernel | headroom |
- *  | chunk |   | behind|        |   | 3/4 data | 1/4 index|      | area   | (1/5)    |
- *  +-------+---+-------+--------+---+----------+----------+------+--------+----------+
- *    P/16        P/64     P/64        2 B + ring + area = the rest less headroom
+ *  +-------+---+-------+--------+---+----------+----------+------+--------+
+ *  | input | 1 | write | output | 1 | buffer A | buffer B | ring | kernel |
+ *  | chunk |   | behind|        |   | 3/4 data | 1/4 index|      | area   |
+ *  +-------+---+-------+--------+---+----------+----------+------+--------+
+ *    P/16        P/64     P/64        2 B + ring + area = the rest
  * ```
+ * A line longer than the read chunk is assembled in a buffer reserved from the budget: the
+ * sort then spills what it holds and frees both sort buffers for it (external_sort.ts), so a
+ * record can take most of the budget without any headroom set aside. Fixed-size records read
+ * through the same reader keep a fifth of what is left as headroom (their reading loop needs
+ * the buffers while a chunk without any newline byte is assembled).
  * The Worker sorts a full buffer and gathers it into sealed spill blocks in the ring (P/32
  * segments, at most 4 MiB), which the main thread writes out and hands back, so the two
  * buffers take nearly all of the budget (kernel_sort.ts; the kernel area holds the sort
@@ -54,8 +59,9 @@ export const OUTPUT_BYTES_MAX = 4 * MiB;
 /** Segments besides the chunk, write-behind and output: the run writer's block and slack. */
 const FIXED_EXTRA_SEGMENTS = 2;
 /**
- * A fifth of what is left stays free for the input's large-record buffer (a line longer than
- * the read chunk is assembled in memory reserved from the budget, growing by doubling).
+ * With `headroom`, a fifth of what is left stays free for the input's large-record buffer
+ * (a chunk without a terminator is assembled in memory reserved from the budget, growing by
+ * doubling).
  */
 const HEADROOM_DIVISOR = 5;
 /** Share of a sort buffer that holds record bytes; the rest holds index entries. */
@@ -106,6 +112,11 @@ export interface SortPlanOptions {
   useWorker: boolean;
   /** The configured merge fan-in limit. */
   fanInMax: number;
+  /**
+   * Keep a fifth of the rest free for the reader's large-record buffer (fixed-size records);
+   * default false: lines longer than the chunk borrow the sort buffers' memory instead.
+   */
+  headroom?: boolean;
 }
 
 /**
@@ -121,7 +132,7 @@ export interface SortPlanOptions {
  * import { planSort } from "./sort_plan.ts";
  * const plan = planSort({ freeSegments: 16, segmentBytes: 4096, useWorker: true, fanInMax: 4 });
  * strictEqual(plan.bufferCount, 2);
- * strictEqual(plan.bufferSegments, 4);
+ * strictEqual(plan.bufferSegments, 5);
  * strictEqual(plan.mergeFanIn, 4);
  * ```
  */
@@ -142,7 +153,9 @@ export function planSort(options: SortPlanOptions): SortPlan {
   const writeBehindSegments = share(WRITE_BEHIND_DIVISOR, WRITE_BEHIND_BYTES_MAX);
   const outputSegments = share(OUTPUT_DIVISOR, OUTPUT_BYTES_MAX);
   const fixed = inputChunkSegments + writeBehindSegments + outputSegments + FIXED_EXTRA_SEGMENTS;
-  const headroomSegments = Math.floor((pages - fixed) / HEADROOM_DIVISOR);
+  const headroomSegments = options.headroom === true
+    ? Math.floor((pages - fixed) / HEADROOM_DIVISOR)
+    : 0;
   const left = Math.max(SORT_BUFFER_SEGMENTS_MIN, pages - fixed - headroomSegments);
   const bufferCount = useWorker && left >= 2 * SORT_BUFFER_SEGMENTS_MIN ? 2 : 1;
   let bufferSegments = Math.floor(left / bufferCount);

@@ -221,3 +221,31 @@ Deno.test("BlockGather: WebAssembly and reference gathers seal the same blocks; 
   deepStrictEqual(blocks[0], blocks[1], `seed ${SEED}`);
   strictEqual(SORT_SCRATCH_BYTES < kernelAreaBytes(1), true);
 });
+
+Deno.test("an empty keyed record that would end exactly at a page end keeps its place (-s)", () => {
+  const descriptor = spec(["2,2"], { stable: true });
+  const order = orderFromDescriptor(descriptor);
+  const text = new TextEncoder();
+  for (let fill = 4060; fill <= 4092; fill += 1) {
+    // Every record has an empty key 2, so the stable order is the input order.
+    const records = ["q".repeat(fill), "", "a", "", "b"];
+    const input = text.encode(records.join("\n") + "\n");
+    for (const useKernels of [true, false]) {
+      const memory = new MemoryManager({ budgetBytes: 2 * 1024 * 1024, segmentBytes: 4096 });
+      const area = memory.allocateContiguous("test-area", Math.ceil(kernelAreaBytes(64) / 4096));
+      const { buffer, job } = filledJob(memory, order, input);
+      sortJobWith(job, order, {
+        memory: memory.wasmMemory,
+        kernels: useKernels ? new WasmKernels(memory.wasmMemory) : undefined,
+        areaOffset: area.segments[0]!.memoryOffset,
+      });
+      deepStrictEqual(
+        sortedRecords(memory, buffer),
+        records,
+        `fill ${fill}, kernels ${useKernels}`,
+      );
+      area.release();
+      memory.assertAllReleased();
+    }
+  }
+});

@@ -8,8 +8,20 @@ import {
   SORT_SEGMENTS_MIN,
 } from "../../src/sort/mod.ts";
 
-Deno.test("planSort splits 16 segments: I/O 5, headroom 2, two buffers of 4, no ring", () => {
+Deno.test("planSort without headroom gives long lines' memory to the buffers", () => {
   const plan = planSort({ freeSegments: 16, segmentBytes: 4096, useWorker: true, fanInMax: 4 });
+  strictEqual(plan.headroomSegments, 0);
+  strictEqual(plan.bufferSegments, 5); // (16 - 5 for I/O) / 2
+});
+
+Deno.test("planSort splits 16 segments: I/O 5, headroom 2, two buffers of 4, no ring", () => {
+  const plan = planSort({
+    freeSegments: 16,
+    segmentBytes: 4096,
+    useWorker: true,
+    fanInMax: 4,
+    headroom: true,
+  });
   deepStrictEqual(plan, {
     segmentBytes: 4096,
     totalSegments: 16,
@@ -32,8 +44,14 @@ Deno.test("planSort splits 16 segments: I/O 5, headroom 2, two buffers of 4, no 
 Deno.test("planSort never plans more segments than it has", () => {
   for (const segmentBytes of [4096, 32768, 131072]) {
     for (let free = SORT_SEGMENTS_MIN; free <= 2048; free += free < 64 ? 1 : 37) {
-      for (const useWorker of [true, false]) {
-        const plan = planSort({ freeSegments: free, segmentBytes, useWorker, fanInMax: 128 });
+      for (const [useWorker, headroom] of [[true, false], [false, false], [true, true]]) {
+        const plan = planSort({
+          freeSegments: free,
+          segmentBytes,
+          useWorker: useWorker!,
+          fanInMax: 128,
+          headroom: headroom!,
+        });
         const used = plan.inputChunkSegments + plan.writeBehindSegments + plan.outputSegments +
           2 + plan.headroomSegments + plan.bufferCount * plan.bufferSegments +
           plan.ringSegments + plan.kernelAreaSegments;
@@ -75,7 +93,7 @@ Deno.test("planSort gives the two sort buffers most of a 64 MiB budget", () => {
         plan.outputSegments - 2 - 1,
     true,
   );
-  strictEqual(plan.bufferSegments >= 170, true, `${plan.bufferSegments} segments per buffer`);
+  strictEqual(plan.bufferSegments >= 220, true, `${plan.bufferSegments} segments per buffer`);
 });
 
 Deno.test("planSort rejects a budget below the minimum with the sizes in the message", () => {
