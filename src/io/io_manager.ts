@@ -128,6 +128,12 @@ export interface InputOptions {
   terminator?: number;
   /** Chunk size in segments (default: 1 MiB worth, at most 1/4 of the budget). */
   chunkSegments?: number;
+  /**
+   * Called when a record longer than the chunk needs a larger buffer than the budget has free:
+   * free memory (e.g. spill and release sort buffers) and resolve true to have the reservation
+   * tried again, or false to fail with the budget error.
+   */
+  onMemoryShort?: (bytes: number) => Promise<boolean>;
 }
 
 interface Closable {
@@ -605,6 +611,7 @@ export class IoManager implements AsyncDisposable {
         terminator: options.terminator ?? 10,
         totalBytes,
         stats: this.stats,
+        onMemoryShort: options.onMemoryShort,
       });
     } catch (error) {
       source.close();
