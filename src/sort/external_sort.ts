@@ -25,6 +25,8 @@ import {
   planMergeRound,
 } from "./merge_plan.ts";
 import { planSort, type SortPlan, splitSortBuffer } from "./sort_plan.ts";
+import { type BlockSource, mergeBlocksToLines, SortBufferBlocks } from "./kernel_merge.ts";
+import { WasmKernels } from "../kernels/mod.ts";
 
 /** Options of {@linkcode externalSort}. */
 export interface ExternalSortOptions {
@@ -53,6 +55,11 @@ export interface ExternalSortOptions {
   kernels?: boolean;
   /** The inputs are already sorted: merge them only (`-m`). */
   mergeOnly?: boolean;
+  /**
+   * Run the final merge of a plain byte order on the WebAssembly merge kernel (default true;
+   * false keeps the loser tree, e.g. to compare the two).
+   */
+  mergeKernel?: boolean;
   /** Where progress goes: `read` per input chunk, `merge` pass k of n per 256 KiB merged. */
   progress?: ProgressSink;
 }
@@ -77,6 +84,8 @@ export interface SortStats {
   usedWorker: boolean;
   /** Sort buffers the WebAssembly kernels sorted (the rest: the JavaScript index sort). */
   kernelSorts: number;
+  /** Whether the final merge ran on the WebAssembly merge kernel. */
+  usedMergeKernel: boolean;
 }
 
 /**
@@ -114,6 +123,8 @@ class ExternalSorter {
   readonly #useWorker: boolean;
   readonly #kernels: boolean;
   readonly #mergeOnly: boolean;
+  readonly #mergeKernel: boolean;
+  #mergeKernels: WasmKernels | undefined = undefined;
   readonly #progress: ProgressSink;
   #layout: SortPlan | undefined = undefined;
   #buffers: SortBuffer[] = [];
@@ -140,6 +151,7 @@ class ExternalSorter {
     sortBufferPages: 0,
     usedWorker: false,
     kernelSorts: 0,
+    usedMergeKernel: false,
   };
 
   constructor(options: ExternalSortOptions) {
@@ -154,6 +166,7 @@ class ExternalSorter {
     this.#useWorker = (options.useWorker ?? true) && options.orderDescriptor !== undefined;
     this.#kernels = options.kernels ?? true;
     this.#mergeOnly = options.mergeOnly ?? false;
+    this.#mergeKernel = options.mergeKernel ?? true;
     this.#progress = options.progress ?? silentProgress;
   }
 
@@ -661,6 +674,14 @@ class ExternalSorter {
       runs.length + (memoryRun === undefined ? 0 : 1),
     );
     this.#mergePhase(runs, this.#stats.mergePasses + 1, passCount);
+    if (
+      this.#kernelMergeFits(memoryRun) &&
+      await this.#kernelMergeOutput(output, runs, { readAheadSegments, outputSegments })
+    ) {
+      this.#stats.usedMergeKernel = true;
+      this.#stats.mergePasses += 1;
+      return;
+    }
     await this.#writeOutput(output, outputSegments, async (sink) => {
       await this.#mergeGroup(
         runs,
@@ -670,6 +691,93 @@ class ExternalSorter {
       );
     });
     this.#stats.mergePasses += 1;
+  }
+
+  /** Whether the final merge can run on the merge kernel: plain byte order of lines. */
+  #kernelMergeFits(memoryRun: SortBuffer | undefined): boolean {
+    return this.#mergeKernel && this.#order.isPlainBytes && this.#recordBytes === undefined &&
+      (memoryRun === undefined || !memoryRun.keyed);
+  }
+
+  /**
+   * The final merge on the merge kernel (src/sort/kernel_merge.ts): the runs' blocks and the
+   * in-memory run are merged in place into output lines. False (nothing written) when the
+   * segments left beside the readers cannot hold the kernel's carries and output halves.
+   */
+  async #kernelMergeOutput(
+    output: string | undefined,
+    runs: readonly SpillRun[],
+    plan: { readAheadSegments: number; outputSegments: number },
+  ): Promise<boolean> {
+    const memory = this.#memory;
+    this.#mergeKernels ??= new WasmKernels(memory.wasmMemory);
+    const readers: RunReader[] = [];
+    let expectedRecords = 0;
+    const memoryRun = this.#memoryRun;
+    const outputSegments = Math.max(2, plan.outputSegments - 1);
+    try {
+      for (const run of runs) {
+        readers.push(
+          await this.#io.openRunReader(run, {
+            owner: "sort-merge-in",
+            readAheadSegments: plan.readAheadSegments,
+          }),
+        );
+        expectedRecords += run.recordCount;
+      }
+    } catch (error) {
+      for (const reader of readers) await reader.close();
+      throw error;
+    }
+    const inputCount = runs.length + (memoryRun === undefined ? 0 : 1);
+    if (memory.freeSegments < kernelMergeSegments(inputCount, outputSegments, memoryRun)) {
+      for (const reader of readers) await reader.close();
+      return false;
+    }
+    let out: OutputSink | undefined = undefined;
+    let memoryBlocks: SortBufferBlocks | undefined = undefined;
+    try {
+      out = await this.#io.createOutput(output, { owner: "sort-output", bufferSegments: 1 });
+      const sink = out;
+      const sources: BlockSource[] = [...readers];
+      if (memoryRun !== undefined) {
+        expectedRecords += memoryRun.recordCount;
+        memoryBlocks = new SortBufferBlocks(memoryRun, {
+          kernels: this.#mergeKernels,
+          memory,
+          owner: "sort-merge-kernel",
+        });
+        sources.push(memoryBlocks);
+      }
+      const progress = this.#progress;
+      const result = await mergeBlocksToLines(sources, async (bytes, byteLength) => {
+        const pending = sink.write(bytes, 0, byteLength);
+        if (pending !== undefined) await pending;
+        progress.advance(byteLength);
+      }, {
+        memory,
+        kernels: this.#mergeKernels,
+        reverse: this.#order.reverse,
+        unique: this.#unique,
+        terminator: this.#terminator,
+        owner: "sort-merge-kernel",
+        outputSegments,
+        expectedRecords,
+      });
+      this.#stats.outputRecords += result.writtenCount;
+      await out.commit();
+    } catch (error) {
+      await out?.abort();
+      throw error;
+    } finally {
+      for (const reader of readers) await reader.close();
+      memoryBlocks?.close();
+    }
+    for (const run of runs) {
+      await this.#io.deleteRun(run);
+      this.#runs = this.#runs.filter((slot) => slot !== run);
+    }
+    return true;
   }
 
   /** Announces merge pass `pass` of `passCount` over `runs` to the progress sink. */
@@ -814,6 +922,20 @@ class ExternalSorter {
       for (const cursor of cursors) await cursor.close();
     }
   }
+}
+
+/**
+ * Segments the kernel merge takes beside its readers: the state, the two output halves and the
+ * sink's page, a carry per input, the `-u` copy, the in-memory run's staging page and table,
+ * and two to spare for carries that grow for long records.
+ */
+function kernelMergeSegments(
+  inputCount: number,
+  outputSegments: number,
+  memoryRun: SortBuffer | undefined,
+): number {
+  const halves = 2 * Math.max(1, Math.floor(outputSegments / 2));
+  return 1 + halves + 1 + inputCount + 1 + (memoryRun === undefined ? 0 : 2) + 2;
 }
 
 /** A {@linkcode RecordCursor} over a sorted {@linkcode SortBuffer} (records in index order). */
