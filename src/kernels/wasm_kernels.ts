@@ -40,6 +40,7 @@ interface KernelExports {
   gather(state: number): number;
   mergeStep(state: number): number;
   countTokens(state: number): number;
+  countScan(state: number): number;
   countRehash(oldBuckets: number, oldBucketCount: number, buckets: number, mask: number): void;
 }
 
@@ -162,6 +163,11 @@ export class WasmKernels implements KernelSet {
   /** {@inheritDoc KernelSet.countTokens} */
   countTokens(stateOffset: number): number {
     return this.#exports.countTokens(stateOffset);
+  }
+
+  /** {@inheritDoc KernelSet.countScan} */
+  countScan(stateOffset: number): number {
+    return this.#exports.countScan(stateOffset);
   }
 
   /** {@inheritDoc KernelSet.countRehash} */

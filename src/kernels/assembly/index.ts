@@ -3,3 +3,4 @@ export { sortBytesIndex, sortIndexMultikey, sortIndexTie, sortScratchBytes } fro
 export { gather } from "./gather";
 export { mergeStep } from "./merge";
 export { countRehash, countTokens } from "./count";
+export { countScan } from "./count_scan";
