@@ -134,6 +134,12 @@ export interface InputOptions {
    * tried again, or false to fail with the budget error.
    */
   onMemoryShort?: (bytes: number) => Promise<boolean>;
+  /**
+   * Take the chunk buffer from the budget's shared pages instead of the JS heap, so that
+   * WebAssembly kernels read the chunks in place (a chunk view is then a view of shared memory:
+   * `TextDecoder` cannot decode it directly).
+   */
+  sharedChunk?: boolean;
 }
 
 interface Closable {
@@ -612,6 +618,7 @@ export class IoManager implements AsyncDisposable {
         totalBytes,
         stats: this.stats,
         onMemoryShort: options.onMemoryShort,
+        sharedChunk: options.sharedChunk,
       });
     } catch (error) {
       source.close();

@@ -1,5 +1,5 @@
 import { assert, formatBytes, InputError, ResourceError } from "../base/mod.ts";
-import type { MemoryManager, MemoryReservation } from "../memory/mod.ts";
+import type { MemoryManager, MemoryReservation, SegmentLease } from "../memory/mod.ts";
 import type { IoStats } from "./io_stats.ts";
 
 /** A byte source a {@linkcode LineReader} pulls from (file, stdin, pipe, gzip stream). */
@@ -28,6 +28,8 @@ export interface LineReaderParts {
   totalBytes: number | undefined;
   /** Live counters. */
   stats: IoStats;
+  /** Take the chunk buffer from the shared memory's pages (kernels can read it in place). */
+  sharedChunk?: boolean | undefined;
   /** Called when the large-record buffer does not fit (see {@linkcode InputOptions}). */
   onMemoryShort?: ((bytes: number) => Promise<boolean>) | undefined;
 }
@@ -51,7 +53,10 @@ export class LineReader {
   #onMemoryShort: ((bytes: number) => Promise<boolean>) | undefined;
   #owner: string;
   #terminator: number;
-  #reservation: MemoryReservation | undefined;
+  #reservation: MemoryReservation | undefined = undefined;
+  #chunkLease: SegmentLease | undefined = undefined;
+  /** The most bytes the chunk buffer ever held. */
+  #filledMax = 0;
   #buffer: Uint8Array;
   #large: Uint8Array | undefined = undefined;
   #largeReservation: MemoryReservation | undefined = undefined;
@@ -76,8 +81,17 @@ export class LineReader {
     this.#terminator = parts.terminator;
     this.#stats = parts.stats;
     this.#onMemoryShort = parts.onMemoryShort;
-    this.#reservation = parts.memory.reserve(parts.owner, parts.chunkBytes);
-    this.#buffer = new Uint8Array(parts.chunkBytes);
+    if (parts.sharedChunk === true) {
+      const segmentBytes = parts.memory.segmentBytes;
+      this.#chunkLease = parts.memory.allocateContiguous(
+        parts.owner,
+        Math.ceil(parts.chunkBytes / segmentBytes),
+      );
+      this.#buffer = this.#chunkLease.segments[0]!.bytes.subarray(0, parts.chunkBytes);
+    } else {
+      this.#reservation = parts.memory.reserve(parts.owner, parts.chunkBytes);
+      this.#buffer = new Uint8Array(parts.chunkBytes);
+    }
   }
 
   /** Whether the reader was closed. */
@@ -152,6 +166,7 @@ export class LineReader {
         this.#eof = true;
       } else {
         this.#filled += count;
+        if (this.#filled > this.#filledMax) this.#filledMax = this.#filled;
         this.#bytesRead += count;
         this.#stats.inputBytesRead += count;
       }
@@ -233,6 +248,12 @@ export class LineReader {
       this.#dropLarge();
       this.#reservation?.release();
       this.#reservation = undefined;
+      if (this.#chunkLease !== undefined) {
+        // Only what reads filled was written: poison (touch) no more of a large chunk.
+        this.#chunkLease.segments[0]!.limitWrittenTo(this.#filledMax);
+        this.#chunkLease.release();
+        this.#chunkLease = undefined;
+      }
       this.#buffer = new Uint8Array(0);
       this.#source.close();
     }

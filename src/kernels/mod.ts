@@ -29,4 +29,6 @@ export {
 } from "./kernel_state.ts";
 export { MergeLinesState, MergeLinesStatus } from "./merge_lines_state.ts";
 export { compileKernels, WasmKernels } from "./wasm_kernels.ts";
+export type { AppendBuffer } from "./append_lines.ts";
+export { appendLinesReference, AppendState, AppendStatus } from "./append_lines.ts";
 export { murmur3, ReferenceKernels } from "./reference_kernels.ts";

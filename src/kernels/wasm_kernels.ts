@@ -43,6 +43,7 @@ interface KernelExports {
   countTokens(state: number): number;
   countScan(state: number): number;
   countRehash(oldBuckets: number, oldBucketCount: number, buckets: number, mask: number): void;
+  appendLines(state: number): number;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -174,6 +175,17 @@ export class WasmKernels implements KernelSet {
   /** {@inheritDoc KernelSet.countScan} */
   countScan(stateOffset: number): number {
     return this.#exports.countScan(stateOffset);
+  }
+
+  /**
+   * Appends a chunk's lines to a sort buffer (plain byte order): see append_lines.ts and
+   * docs/kernels.md.
+   *
+   * @param stateOffset The `AppendState` block.
+   * @returns An `AppendStatus`.
+   */
+  appendLines(stateOffset: number): number {
+    return this.#exports.appendLines(stateOffset);
   }
 
   /** {@inheritDoc KernelSet.countRehash} */

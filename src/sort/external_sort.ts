@@ -14,6 +14,7 @@ import type {
   SpillRun,
 } from "../io/mod.ts";
 import type { MemoryManager } from "../memory/mod.ts";
+import { AppendStatus, WasmKernels } from "../kernels/mod.ts";
 import type { OrderDescriptor } from "./order_descriptor.ts";
 import type { RecordOrder } from "./record_order.ts";
 import { mergeCursors, type RecordCursor, type RecordSink, UniqueFilter } from "./run_merger.ts";
@@ -29,7 +30,6 @@ import {
 } from "./merge_plan.ts";
 import { planSort, type SortPlan, splitSortBuffer } from "./sort_plan.ts";
 import { type BlockSource, mergeBlocksToLines, SortBufferBlocks } from "./kernel_merge.ts";
-import { WasmKernels } from "../kernels/mod.ts";
 
 /** Options of {@linkcode externalSort}. */
 export interface ExternalSortOptions {
@@ -125,6 +125,8 @@ class ExternalSorter {
   readonly #recordBytes: number | undefined;
   readonly #useWorker: boolean;
   readonly #kernels: boolean;
+  /** This thread's kernels (the append-lines kernel fills plain-bytes buffers). */
+  #threadKernels: WasmKernels | undefined = undefined;
   readonly #mergeOnly: boolean;
   readonly #mergeKernel: boolean;
   #mergeKernels: WasmKernels | undefined = undefined;
@@ -261,6 +263,9 @@ class ExternalSorter {
   /** Takes the sort buffers from the budget (the plan's count and size). */
   #createBuffers(): void {
     const layout = this.#layout!;
+    if (this.#kernels && this.#recordBytes === undefined && this.#order.isPlainBytes) {
+      this.#threadKernels ??= new WasmKernels(this.#memory.wasmMemory);
+    }
     const split = splitSortBuffer(layout.bufferSegments, this.#memory.segmentBytes);
     for (let i = 0; i < layout.bufferCount; i += 1) {
       this.#buffers.push(
@@ -269,6 +274,7 @@ class ExternalSorter {
           dataSegmentCount: split.dataSegments,
           indexEntryCount: split.indexEntries,
           order: this.#order,
+          ...(this.#threadKernels === undefined ? {} : { kernels: this.#threadKernels }),
         }),
       );
     }
@@ -420,7 +426,10 @@ class ExternalSorter {
       terminator: this.#terminator,
       chunkSegments: this.#layout!.inputChunkSegments,
       ...(this.#recordBytes === undefined
-        ? { onMemoryShort: () => this.#freeBuffersForLongRecord() }
+        ? {
+          onMemoryShort: () => this.#freeBuffersForLongRecord(),
+          sharedChunk: this.#threadKernels !== undefined,
+        }
         : {}),
     });
     this.#progress.phase(
@@ -463,6 +472,21 @@ class ExternalSorter {
         let buffer = this.#buffers[this.#filling]!;
         let records = 0;
         let start = 0;
+        if (buffer.appendsChunks && chunk.buffer instanceof SharedArrayBuffer) {
+          // The kernel appends whole runs of records; full buffers and records longer than a
+          // page take the slow path one record at a time.
+          while (start < end) {
+            const status = buffer.appendLines(chunk, start, terminator);
+            records += buffer.appendedCount;
+            start = buffer.appendStop;
+            if (status === AppendStatus.done) break;
+            const stop = chunk.indexOf(terminator, start);
+            records += 1;
+            await this.#appendSlow(chunk, start, stop - start);
+            buffer = this.#buffers[this.#filling]!;
+            start = stop + 1;
+          }
+        }
         while (start < end) {
           const stop = chunk.indexOf(terminator, start);
           const length = stop - start;

@@ -13,7 +13,7 @@ export type { RecordOrder } from "./record_order.ts";
 export { BytesOrder, FixedKeyOrder, writeBytesPrefix } from "./record_order.ts";
 export type { OrderDescriptor } from "./order_descriptor.ts";
 export { orderFromDescriptor } from "./order_descriptor.ts";
-export type { SortBufferOptions, SortJob } from "./sort_buffer.ts";
+export type { AppendKernel, SortBufferOptions, SortJob } from "./sort_buffer.ts";
 export { GATHER_PREFIX_BYTES, gatherJob, SortBuffer, sortJob } from "./sort_buffer.ts";
 export type { RingSpill, SortResult } from "./sort_worker_pool.ts";
 export { SortWorker, SpillRing } from "./sort_worker_pool.ts";

@@ -1,5 +1,6 @@
 import { assert } from "../base/mod.ts";
 import type { MemoryManager, MemorySegment, SegmentLease } from "../memory/mod.ts";
+import { AppendState, AppendStatus } from "../kernels/mod.ts";
 import {
   ADDRESS_WORD,
   ENTRY_BYTES,
@@ -29,6 +30,25 @@ export interface SortBufferOptions {
    * order allows (src/sort/keyed_records.ts); default true. False keeps the comparator.
    */
   normalizedKeys?: boolean;
+  /**
+   * The kernels of this thread: with them a plain-bytes buffer appends whole read chunks with
+   * the append-lines kernel ({@linkcode SortBuffer.appendLines}).
+   */
+  kernels?: AppendKernel;
+}
+
+/** The append-lines kernel of this thread (`WasmKernels` has it). */
+export interface AppendKernel {
+  /** Runs the kernel on an `AppendState` block; returns an `AppendStatus`. */
+  appendLines(stateOffset: number): number;
+}
+
+/**
+ * Bytes in front of a buffer's index entries: the append kernel's state and the data pages'
+ * page table (a 16-byte multiple, so the entries stay aligned).
+ */
+export function indexHeadBytes(dataSegments: number): number {
+  return Math.ceil((AppendState.BYTES + 4 * dataSegments) / 16) * 16;
 }
 
 /**
@@ -167,6 +187,14 @@ export class SortBuffer implements Disposable {
   readonly #plainBytes: boolean;
   readonly #invert: boolean;
   readonly #keys: NormalizedKeyEncoder | undefined;
+  readonly #headBytes: number;
+  readonly #kernels: AppendKernel | undefined;
+  readonly #appendState: AppendState | undefined;
+  readonly #pageTable: Uint32Array;
+  /** After {@linkcode SortBuffer.appendLines}: where in the chunk it stopped. */
+  appendStop = 0;
+  /** After {@linkcode SortBuffer.appendLines}: records it appended. */
+  appendedCount = 0;
 
   /**
    * Takes the data pages and the index pages (contiguous) from the budget.
@@ -191,7 +219,10 @@ export class SortBuffer implements Disposable {
     this.#segmentShift = Math.log2(segmentBytes);
     this.#offsetMask = segmentBytes - 1;
     this.#memory = memory;
-    const indexPages = Math.ceil(options.indexEntryCount * ENTRY_BYTES / segmentBytes);
+    this.#headBytes = indexHeadBytes(options.dataSegmentCount);
+    const indexPages = Math.ceil(
+      (this.#headBytes + options.indexEntryCount * ENTRY_BYTES) / segmentBytes,
+    );
     this.#indexLease = memory.allocateContiguous(options.owner, indexPages);
     try {
       this.#lease = memory.allocate(options.owner, options.dataSegmentCount);
@@ -203,12 +234,32 @@ export class SortBuffer implements Disposable {
     const indexBytes = this.#indexLease.segments[0]!.bytes;
     this.#index = new Uint32Array(
       indexBytes.buffer,
-      indexBytes.byteOffset,
+      indexBytes.byteOffset + this.#headBytes,
       options.indexEntryCount * ENTRY_WORDS,
     );
+    this.#pageTable = new Uint32Array(
+      indexBytes.buffer,
+      indexBytes.byteOffset + AppendState.BYTES,
+      options.dataSegmentCount,
+    );
+    const appendable = options.kernels !== undefined && this.#plainBytes &&
+      this.#keys === undefined;
+    this.#kernels = appendable ? options.kernels : undefined;
+    this.#appendState = undefined;
+    if (appendable) {
+      this.#appendState = new AppendState(memory.wasmMemory, indexBytes.byteOffset);
+      this.#appendState.setBuffer({
+        pageTableOffset: indexBytes.byteOffset + AppendState.BYTES,
+        pageCount: 0,
+        segmentShift: this.#segmentShift,
+        indexOffset: indexBytes.byteOffset + this.#headBytes,
+        entryCapacity: options.indexEntryCount,
+        invert: this.#invert,
+      });
+    }
     // Page views are taken as the buffer fills: a page never written is never touched (a
     // huge budget on a small input costs only what it uses).
-    this.#pages.push(this.#lease.segments[0]!.bytes);
+    this.#openPage();
   }
 
   /** The data pages (for accounting). */
@@ -236,6 +287,56 @@ export class SortBuffer implements Disposable {
     return byteLength + (this.#keys === undefined ? 0 : KEY_LENGTH_BYTES) <= this.segmentBytes;
   }
 
+  /** Whether {@linkcode SortBuffer.appendLines} can take chunks (plain bytes, kernels given). */
+  get appendsChunks(): boolean {
+    return this.#appendState !== undefined;
+  }
+
+  /**
+   * Appends the records of `chunk` from `start` on (each ends with `terminator`; `chunk` is a
+   * view of the shared memory) with the append-lines kernel, until the chunk is done, the
+   * buffer is full or a record is longer than a page. Sets
+   * {@linkcode SortBuffer.appendStop} (where the first record not appended starts) and
+   * {@linkcode SortBuffer.appendedCount}.
+   *
+   * @returns `AppendStatus.done`, `full` or `tooLong`.
+   */
+  appendLines(chunk: Uint8Array, start: number, terminator: number): number {
+    const state = this.#appendState!;
+    const base = chunk.byteOffset;
+    state.setChunk(base + start, base + chunk.length, terminator);
+    let appended = 0;
+    for (;;) {
+      state.setFill(this.#segmentIndex, this.#writeOffset, this.#recordCount, this.#pages.length);
+      const status = this.#kernels!.appendLines(state.byteOffset);
+      const count = state.appendedCount;
+      appended += count;
+      this.#recordCount += count;
+      this.#dataBytes += state.appendedBytes;
+      this.#segmentIndex = state.pageIndex;
+      this.#writeOffset = state.writeOffset;
+      if (
+        status === AppendStatus.full && this.#recordCount < this.#entryCapacity &&
+        this.#pages.length < this.#lease.segments.length
+      ) {
+        this.#openPage(); // the kernel only writes to opened pages
+        continue;
+      }
+      this.appendedCount = appended;
+      this.appendStop = state.chunkOffset - base;
+      return status;
+    }
+  }
+
+  /** Takes the next data page's view (and its page table entry). */
+  #openPage(): void {
+    const segment = this.#lease.segments[this.#pages.length]!;
+    if (this.#appendState !== undefined) {
+      this.#pageTable[this.#pages.length] = segment.memoryOffset;
+    }
+    this.#pages.push(segment.bytes);
+  }
+
   /** Whether records are stored with normalized keys (ties never call the comparator). */
   get keyed(): boolean {
     return this.#keys !== undefined;
@@ -261,9 +362,7 @@ export class SortBuffer implements Disposable {
         return false;
       }
       this.#segmentIndex += 1;
-      if (this.#pages.length === this.#segmentIndex) {
-        this.#pages.push(segments[this.#segmentIndex]!.bytes);
-      }
+      if (this.#pages.length === this.#segmentIndex) this.#openPage();
       offset = 0;
     }
     const page = this.#pages[this.#segmentIndex]!;
@@ -321,9 +420,7 @@ export class SortBuffer implements Disposable {
       const segments = this.#lease.segments;
       if (offset === 0 || this.#segmentIndex + 1 >= segments.length) return false;
       this.#segmentIndex += 1;
-      if (this.#pages.length === this.#segmentIndex) {
-        this.#pages.push(segments[this.#segmentIndex]!.bytes);
-      }
+      if (this.#pages.length === this.#segmentIndex) this.#openPage();
       this.#writeOffset = 0;
       offset = 0;
       recordOffset = writeKeyedRecord(
@@ -444,7 +541,7 @@ export class SortBuffer implements Disposable {
     this.#lentTo = borrower;
     return {
       segments: offsets.slice(0, this.#pages.length),
-      index: index!,
+      index: index! + this.#headBytes,
       recordCount: this.#recordCount,
       segmentShift: this.#segmentShift,
       keyed: this.#keys !== undefined,
@@ -465,7 +562,7 @@ export class SortBuffer implements Disposable {
     this.#memory.takeBack(
       this.#lentTo,
       this.#indexLease.segments,
-      sorted ? [this.#recordCount * ENTRY_BYTES] : undefined,
+      sorted ? [this.#headBytes + this.#recordCount * ENTRY_BYTES] : undefined,
     );
     this.#lentTo = undefined;
   }
@@ -489,7 +586,9 @@ export class SortBuffer implements Disposable {
     this.#released = true;
     this.#lease.release();
     // Only the entries ever used were written: poison (touch) no more of a large index.
-    this.#indexLease.segments[0]!.limitWrittenTo(this.#recordCountMax * ENTRY_BYTES);
+    this.#indexLease.segments[0]!.limitWrittenTo(
+      this.#headBytes + this.#recordCountMax * ENTRY_BYTES,
+    );
     this.#indexLease.release();
     this.#pages = [];
   }

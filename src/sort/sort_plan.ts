@@ -27,6 +27,7 @@
 import { formatBytes, KiB, MiB, ResourceError } from "../base/mod.ts";
 import { ENTRY_BYTES } from "./index_sort.ts";
 import { kernelAreaBytes } from "./kernel_sort.ts";
+import { indexHeadBytes } from "./sort_buffer.ts";
 import {
   affordableFanIn,
   MERGE_SPARE_SEGMENTS,
@@ -217,7 +218,10 @@ export function splitSortBuffer(
   const dataSegments = Math.max(1, Math.floor(bufferSegments * BUFFER_DATA_SHARE));
   const indexEntries = Math.max(
     1,
-    Math.floor(((bufferSegments - dataSegments) * segmentBytes) / ENTRY_BYTES),
+    Math.floor(
+      ((bufferSegments - dataSegments) * segmentBytes - indexHeadBytes(dataSegments)) /
+        ENTRY_BYTES,
+    ),
   );
   return { dataSegments, indexEntries };
 }

@@ -67,7 +67,7 @@ Deno.test("planJob estimates runs and merge passes from input sizes", () => {
   strictEqual(sort.memoryBytes, 65536);
   strictEqual(sort.segmentCount, 16);
   // 16 pages: 5 for I/O, 11 left (no headroom: long lines borrow the buffers' pages): two
-  // buffers of 5 pages (3 data, 2 index of 512 entries), no spill ring (the kernel area does
+  // buffers of 5 pages (3 data, 2 index of 507 entries and an 80-byte head), no spill ring (the kernel area does
   // not fit); merge: 4 runs at once, 2 while a buffer stays in memory.
   const layout = planSort({ freeSegments: 16, segmentBytes: 4096, useWorker: true, fanInMax: 4 });
   deepStrictEqual(
@@ -78,7 +78,7 @@ Deno.test("planJob estimates runs and merge passes from input sizes", () => {
       layout.mergeFanIn,
       layout.mergeFanInBesideBuffer,
     ],
-    [5, 12288, 512, 4, 2],
+    [5, 12288, 507, 4, 2],
   );
   strictEqual(sort.fanIn, 4);
   // Lines of unknown length count as 64 bytes: by bytes 9 buffers (100 KiB / 12 KiB), by
@@ -128,8 +128,8 @@ Deno.test("planJob counts runs by records when lines are short", () => {
     recordBytes: () => 8,
     defaultMemoryBytes: 1 << 20,
   });
-  // 12800 lines of 8 bytes, 512 entries per buffer: 25 runs (bytes alone would say 9).
-  strictEqual(plans[1]!.expectedRuns, 25);
+  // 12800 lines of 8 bytes, 507 entries per buffer: 26 runs (bytes alone would say 9).
+  strictEqual(plans[1]!.expectedRuns, 26);
   strictEqual(plans[1]!.mergePasses, 3);
   strictEqual(plans[1]!.summary.includes("(lines of ~8 bytes)"), true);
 });

@@ -5,3 +5,4 @@ export { mergeStep } from "./merge";
 export { countRehash, countTokens } from "./count";
 export { mergeLines } from "./merge_lines";
 export { countScan } from "./count_scan";
+export { appendLines } from "./append";
