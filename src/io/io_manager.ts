@@ -129,6 +129,12 @@ export interface InputOptions {
   terminator?: number;
   /** Chunk size in segments (default: 1 MiB worth, at most 1/4 of the budget). */
   chunkSegments?: number;
+  /**
+   * Called when a record longer than the chunk needs a larger buffer than the budget has free:
+   * free memory (e.g. spill and release sort buffers) and resolve true to have the reservation
+   * tried again, or false to fail with the budget error.
+   */
+  onMemoryShort?: (bytes: number) => Promise<boolean>;
 }
 
 interface Closable {
@@ -144,6 +150,10 @@ const signals: ReadonlyArray<[Deno.Signal, number]> = [
 ];
 
 const privateDirPattern = /^spillway-(\d+)-[0-9a-z]+$/;
+/** A private directory is made as `.spillway-new-PID-TAG`, locked, then renamed. */
+const CLAIM_PREFIX = "spillway-new-";
+/** How old a claim directory with a free lock must be before a sweep removes it. */
+const CLAIM_STALE_MS = 60_000;
 
 /**
  * Owns every file spillway creates: one private directory (mode 0700) per process in each
@@ -671,6 +681,7 @@ export class IoManager implements AsyncDisposable {
         terminator: options.terminator ?? 10,
         totalBytes,
         stats: this.stats,
+        onMemoryShort: options.onMemoryShort,
       });
     } catch (error) {
       source.close();
@@ -974,15 +985,18 @@ export const OWNER_LOCK_NAME = "owner.lock";
 /**
  * Creates `DIR/spillway-PID-TAG` (0700) with its owner lock taken. The lock is what tells a
  * later sweep that the directory is in use, across PID namespaces (containers sharing /tmp):
- * the kernel drops it when the process ends, however it ends.
+ * the kernel drops it when the process ends, however it ends. The directory is made under a
+ * claim name (`.spillway-new-PID-TAG`, which sweeps leave alone while it is young), locked,
+ * then renamed: a sweep never sees a `spillway-*` directory whose lock is not yet taken.
  */
 async function createPrivateDir(dir: string): Promise<{ path: string; lock: Deno.FsFile }> {
+  const parent = dir.endsWith("/") && dir.length > 1 ? dir.slice(0, -1) : dir;
   for (let attempt = 0;; attempt += 1) {
-    const path = `${
-      dir.endsWith("/") && dir.length > 1 ? dir.slice(0, -1) : dir
-    }/spillway-${Deno.pid}-${randomTag()}`;
+    const name = `spillway-${Deno.pid}-${randomTag()}`;
+    const claim = `${parent}/.${CLAIM_PREFIX}${name.slice("spillway-".length)}`;
+    const path = `${parent}/${name}`;
     try {
-      await Deno.mkdir(path, { mode: 0o700 });
+      await Deno.mkdir(claim, { mode: 0o700 });
     } catch (error) {
       if (error instanceof Deno.errors.AlreadyExists && attempt < 8) continue;
       const reason = error instanceof Deno.errors.PermissionDenied
@@ -993,17 +1007,27 @@ async function createPrivateDir(dir: string): Promise<{ path: string; lock: Deno
         { cause: error },
       );
     }
+    let lock: Deno.FsFile | undefined;
     try {
-      await Deno.chmod(path, 0o700);
-      const lock = await Deno.open(`${path}/${OWNER_LOCK_NAME}`, {
+      await Deno.chmod(claim, 0o700);
+      lock = await Deno.open(`${claim}/${OWNER_LOCK_NAME}`, {
         write: true,
         createNew: true,
         mode: 0o600,
       });
       lock.lockSync(true);
+      if (await exists(path)) {
+        // The same pid and tag from an earlier process: never rename over it.
+        lock.close();
+        await Deno.remove(claim, { recursive: true });
+        if (attempt < 8) continue;
+        throw new Error(`${path} already exists`);
+      }
+      await Deno.rename(claim, path);
       return { path, lock };
     } catch (error) {
-      await Deno.remove(path, { recursive: true }).catch(() => {});
+      lock?.close();
+      await Deno.remove(claim, { recursive: true }).catch(() => {});
       throw new ResourceError(
         `Cannot use temp directory ${dir}: ${
           (error as Error).message
@@ -1014,20 +1038,35 @@ async function createPrivateDir(dir: string): Promise<{ path: string; lock: Deno
   }
 }
 
+/** Whether anything (even a dangling symlink) is at `path`. */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
 /**
  * Removes `spillway-*` directories of processes that ended: only directories (never a
  * symlink) of the current user whose owner lock can be taken. A directory without an owner
- * lock is left alone (it may be one being created this instant).
+ * lock is left alone. Claim directories (`.spillway-new-*`, a process killed while creating
+ * its directory) go too once their lock is free and they are older than a minute.
  */
 async function sweepStaleDirs(dir: string): Promise<void> {
   if (Deno.build.os !== "linux") return;
   const stale: string[] = [];
   try {
     for await (const entry of Deno.readDir(dir)) {
-      if (!entry.isDirectory || !privateDirPattern.test(entry.name)) continue;
+      if (!entry.isDirectory) continue;
+      const claim = entry.name.startsWith(`.${CLAIM_PREFIX}`);
+      if (!claim && !privateDirPattern.test(entry.name)) continue;
       const path = `${dir}/${entry.name}`;
       const info = await Deno.lstat(path).catch(() => undefined);
       if (info === undefined || !info.isDirectory || info.uid !== currentUid()) continue;
+      if (claim && Date.now() - (info.mtime?.getTime() ?? Date.now()) < CLAIM_STALE_MS) continue;
       if (ownerLockFree(`${path}/${OWNER_LOCK_NAME}`)) stale.push(path);
     }
   } catch {

@@ -30,6 +30,7 @@ export { checkOutputPath } from "./output_target.ts";
 export { RunReader } from "./run_reader.ts";
 export type { SpillRun } from "./run_writer.ts";
 export { RunWriter } from "./run_writer.ts";
+export { BLOCK_HEADER_BYTES, LAST_BLOCK_FLAG } from "./spill_format.ts";
 export {
   createScratchFile,
   fileDescriptorsFree,

@@ -101,6 +101,10 @@ export class RunWriter {
   #targetView: DataView;
   #headerWrite: Promise<void>;
   #compressed: boolean;
+  /** A sealed block flagged last was written ({@linkcode RunWriter.writeSealedBlock}). */
+  #lastSealed = false;
+  /** Writes of sealed blocks (they never reject: errors land in #error). */
+  #sealedWrites: Promise<void>[] = [];
 
   /** Made by {@linkcode IoManager.createRunWriter}. */
   constructor(parts: RunWriterParts) {
@@ -181,6 +185,37 @@ export class RunWriter {
       return undefined;
     }
     return this.#writeSpanning(bytes, byteOffset, byteLength);
+  }
+
+  /**
+   * Writes a block that was filled and sealed elsewhere (header with payload length, flags,
+   * block index and CRC32C; e.g. by the sort Worker's gather), without copying it. Only before
+   * any record was written through {@linkcode RunWriter.writeRecord}; a block flagged last ends
+   * the run ({@linkcode RunWriter.finish} then writes no block of its own).
+   *
+   * @param block One segment's bytes: the sealed block (it must stay unchanged until the
+   *   promise settles).
+   * @param recordCount Records that start in the block.
+   * @returns When the write finished (rejects with {@linkcode SpillDiskError} on a disk error).
+   */
+  writeSealedBlock(block: Uint8Array, recordCount: number): Promise<void> {
+    this.#checkOpen();
+    assert(
+      this.#position === BLOCK_HEADER_BYTES && this.#inFlight.length === 0 && !this.#lastSealed,
+      "a sealed block after records or after the last block",
+    );
+    assert(block.length === this.#segmentBytes, "a sealed block is one segment long");
+    const blockIndex = (block[8]! | block[9]! << 8 | block[10]! << 16 | block[11]! << 24) >>> 0;
+    assert(blockIndex === this.#blockIndex, `sealed block ${blockIndex}, ${this.#blockIndex} next`);
+    this.#blockIndex += 1;
+    this.#recordCount += recordCount;
+    if ((block[4]! & LAST_BLOCK_FLAG) !== 0) this.#lastSealed = true;
+    const write = this.#track(
+      this.#channel.write(blockPosition(blockIndex, this.#segmentBytes), block),
+      block.length,
+    );
+    this.#sealedWrites.push(write);
+    return write.then(() => this.#throwIfFailed());
   }
 
   /** A record that does not fit the current block: copy across blocks, awaiting only if needed. */
@@ -358,8 +393,9 @@ export class RunWriter {
   async finish(): Promise<SpillRun> {
     this.#checkOpen();
     try {
-      this.#seal(true);
+      if (!this.#lastSealed) this.#seal(true);
       await this.#headerWrite;
+      for (const write of this.#sealedWrites) await write;
       for (const entry of this.#inFlight) await entry.done;
       this.#throwIfFailed();
       const byteLength = blockPosition(this.#blockIndex, this.#segmentBytes);
@@ -385,6 +421,7 @@ export class RunWriter {
     if (this.#state !== "open") return;
     this.#state = "aborted";
     await this.#headerWrite;
+    for (const write of this.#sealedWrites) await write;
     for (const entry of this.#inFlight) await entry.done;
     this.#inFlight = [];
     await this.#channel.close();

@@ -39,7 +39,9 @@ interface KernelExports {
   sortScratchBytes(): number;
   gather(state: number): number;
   mergeStep(state: number): number;
+  mergeLines(state: number): number;
   countTokens(state: number): number;
+  countScan(state: number): number;
   countRehash(oldBuckets: number, oldBucketCount: number, buckets: number, mask: number): void;
 }
 
@@ -159,9 +161,19 @@ export class WasmKernels implements KernelSet {
     return this.#exports.mergeStep(stateOffset);
   }
 
+  /** {@inheritDoc KernelSet.mergeLines} */
+  mergeLines(stateOffset: number): number {
+    return this.#exports.mergeLines(stateOffset);
+  }
+
   /** {@inheritDoc KernelSet.countTokens} */
   countTokens(stateOffset: number): number {
     return this.#exports.countTokens(stateOffset);
+  }
+
+  /** {@inheritDoc KernelSet.countScan} */
+  countScan(stateOffset: number): number {
+    return this.#exports.countScan(stateOffset);
   }
 
   /** {@inheritDoc KernelSet.countRehash} */
