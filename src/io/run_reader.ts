@@ -77,6 +77,7 @@ export class RunReader {
   #scratchReservation: MemoryReservation | undefined = undefined;
   #closed = false;
   #ended = false;
+  #blockStart = 0;
 
   /** Made by {@linkcode IoManager.openRunReader}; call {@linkcode RunReader.start} next. */
   constructor(parts: RunReaderParts) {
@@ -248,6 +249,64 @@ export class RunReader {
     return true;
   }
 
+  /**
+   * Block mode, for merge kernels that read the payloads in place (instead of `next()`; do not
+   * mix the two): makes the next block current, checked, and gives its previous block back to
+   * the read-ahead, so the previous payload's bytes must be copied out first. The record count
+   * is not checked here: the caller counts what it merged.
+   *
+   * @returns False after the last block.
+   * @throws {CorruptSpillError} When a block fails its checks or the last-block flag is missing.
+   */
+  async nextBlock(): Promise<boolean> {
+    if (this.#closed) throw new Error(`Cannot read closed run ${this.run.path}`);
+    if (this.#lastBlock || this.#ended) {
+      this.#ended = true;
+      return false;
+    }
+    if (this.#current !== undefined) {
+      const previous = this.#current;
+      this.#current = undefined;
+      this.#bytes = new Uint8Array(0);
+      this.#request(previous);
+    }
+    const next = this.#pending.shift();
+    if (next === undefined) {
+      this.#corrupt("block", "a block with the last-block flag", "end of file");
+    }
+    const count = await next.done;
+    if (this.#error !== undefined) {
+      const error = this.#error;
+      if (isDiskError(error)) throw new SpillReadError(this.run.path, this.#segmentBytes, error);
+      throw error;
+    }
+    this.#current = next.segment;
+    this.#blockIndex = next.blockIndex;
+    this.#verify(next.segment.bytes, count);
+    this.#blockStart = next.segment.memoryOffset + BLOCK_HEADER_BYTES;
+    return true;
+  }
+
+  /** Block mode: where the current block's payload starts in the shared memory. */
+  get blockStart(): number {
+    return this.#blockStart;
+  }
+
+  /** Block mode: where the current block's payload ends in the shared memory. */
+  get blockEnd(): number {
+    return this.#blockStart + this.#end - BLOCK_HEADER_BYTES;
+  }
+
+  /** Block mode: whether the current block is the run's last. */
+  get isLastBlock(): boolean {
+    return this.#lastBlock;
+  }
+
+  /** Block mode: the current block's index (for messages). */
+  get blockIndex(): number {
+    return this.#blockIndex;
+  }
+
   /** Makes the next block current; false at the end of the run (after checking counts). */
   async #fill(): Promise<boolean> {
     for (;;) {
@@ -354,7 +413,7 @@ export class RunReader {
     this.recordBytes = this.#bytes;
     for (const pending of this.#pending) await pending.done;
     this.#pending = [];
-    this.#channel.close();
+    await this.#channel.close();
     if (!this.#lease.isReleased) this.#lease.release();
     this.#scratchReservation?.release();
     this.#scratchReservation = undefined;

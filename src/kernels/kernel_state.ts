@@ -422,6 +422,8 @@ export interface KernelSet {
   gather(stateOffset: number): number;
   /** Runs the merge step of the {@linkcode MergeState} at `stateOffset`. */
   mergeStep(stateOffset: number): number;
+  /** Runs the merge to lines of the `MergeLinesState` at `stateOffset` (merge_lines_state.ts). */
+  mergeLines(stateOffset: number): number;
   /** Counts the tokens of the {@linkcode CountState} at `stateOffset`; a {@linkcode CountStatus}. */
   countTokens(stateOffset: number): number;
   /**

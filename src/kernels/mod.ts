@@ -27,5 +27,6 @@ export {
   MergeState,
   SORT_SCRATCH_BYTES,
 } from "./kernel_state.ts";
+export { MergeLinesState, MergeLinesStatus } from "./merge_lines_state.ts";
 export { compileKernels, WasmKernels } from "./wasm_kernels.ts";
 export { murmur3, ReferenceKernels } from "./reference_kernels.ts";

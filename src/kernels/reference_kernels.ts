@@ -1,3 +1,4 @@
+import { referenceMergeLines } from "./reference_merge_lines.ts";
 import { assert } from "../base/mod.ts";
 import {
   type BucketArray,
@@ -211,6 +212,11 @@ export class ReferenceKernels implements KernelSet {
       if (next === "need") return finish(stopAt(best, KernelStatus.needInput));
       if (next === "corrupt") return finish(stopAt(best, KernelStatus.corrupt));
     }
+  }
+
+  /** {@inheritDoc KernelSet.mergeLines} */
+  mergeLines(stateOffset: number): number {
+    return referenceMergeLines(this.memory, stateOffset);
   }
 
   /** {@inheritDoc KernelSet.countTokens} */

@@ -39,6 +39,7 @@ interface KernelExports {
   sortScratchBytes(): number;
   gather(state: number): number;
   mergeStep(state: number): number;
+  mergeLines(state: number): number;
   countTokens(state: number): number;
   countScan(state: number): number;
   countRehash(oldBuckets: number, oldBucketCount: number, buckets: number, mask: number): void;
@@ -158,6 +159,11 @@ export class WasmKernels implements KernelSet {
   /** {@inheritDoc KernelSet.mergeStep} */
   mergeStep(stateOffset: number): number {
     return this.#exports.mergeStep(stateOffset);
+  }
+
+  /** {@inheritDoc KernelSet.mergeLines} */
+  mergeLines(stateOffset: number): number {
+    return this.#exports.mergeLines(stateOffset);
   }
 
   /** {@inheritDoc KernelSet.countTokens} */

@@ -3,4 +3,5 @@ export { sortBytesIndex, sortIndexMultikey, sortIndexTie, sortScratchBytes } fro
 export { gather } from "./gather";
 export { mergeStep } from "./merge";
 export { countRehash, countTokens } from "./count";
+export { mergeLines } from "./merge_lines";
 export { countScan } from "./count_scan";

@@ -23,7 +23,7 @@ const INPUT_BYTES: usize = 32;
 const DEAD: u32 = 0xffffffff;
 
 // @ts-ignore: decorator
-@inline function inputAt(state: usize, i: u32): usize {
+@inline export function inputAt(state: usize, i: u32): usize {
   return state + INPUTS + <usize>i * INPUT_BYTES;
 }
 
@@ -31,7 +31,7 @@ const DEAD: u32 = 0xffffffff;
  * Decodes the head record of input `inp`: 0 ok, 1 no complete record (needs more bytes),
  * 2 drained for good (finished and empty), 3 corrupt (finished mid-record or bad varint).
  */
-function loadHead(inp: usize, reverse: bool): u32 {
+export function loadHead(inp: usize, reverse: bool): u32 {
   const pos = <usize>load<u32>(inp);
   const end = <usize>load<u32>(inp, 4);
   const finished = load<u32>(inp, 8) != 0;
@@ -70,7 +70,7 @@ function loadHead(inp: usize, reverse: bool): u32 {
 }
 
 /** Whether input a's head sorts strictly before input b's (drained inputs lose; ties: index). */
-function beats(state: usize, a: u32, b: u32, reverse: bool): bool {
+export function beats(state: usize, a: u32, b: u32, reverse: bool): bool {
   const ia = inputAt(state, a);
   const ib = inputAt(state, b);
   const la = load<u32>(ia, 16);
@@ -222,7 +222,7 @@ export function mergeStep(state: usize): u32 {
  * Plays the matches of the subtree under `node` (leaves: inputs at node - k for node >= k),
  * stores each match's loser in tree[node] and returns the subtree's winner.
  */
-function build(state: usize, tree: usize, node: u32, k: u32, reverse: bool): u32 {
+export function build(state: usize, tree: usize, node: u32, k: u32, reverse: bool): u32 {
   if (node >= k) return node - k;
   const a = build(state, tree, 2 * node, k, reverse);
   const b = build(state, tree, 2 * node + 1, k, reverse);

@@ -1,0 +1,136 @@
+import { KernelStatus, MergeState } from "./kernel_state.ts";
+import { MergeLinesStatus } from "./merge_lines_state.ts";
+
+/**
+ * The merge-to-lines kernel in plain TypeScript (the tests' oracle): the same statuses, stops
+ * and state as `mergeLines` in assembly/merge_lines.ts, found by a linear scan for the smallest
+ * head (ties to the lower input) instead of a loser tree.
+ *
+ * @param memory The shared memory.
+ * @param stateOffset The {@linkcode MergeLinesState} block.
+ * @returns A {@linkcode KernelStatus} or {@linkcode MergeLinesStatus.needScratch}.
+ */
+export function referenceMergeLines(memory: WebAssembly.Memory, stateOffset: number): number {
+  const view = new DataView(memory.buffer);
+  const bytes = new Uint8Array(memory.buffer);
+  const word = (i: number) => view.getUint32(stateOffset + 4 * i, true);
+  const setWord = (i: number, value: number) => view.setUint32(stateOffset + 4 * i, value, true);
+  const k = word(0);
+  const ext = stateOffset + MergeState.bytes(k);
+  const extWord = (i: number) => view.getUint32(ext + 4 * i, true);
+  const setExtWord = (i: number, value: number) => view.setUint32(ext + 4 * i, value, true);
+  const end = word(2);
+  const sign = word(3) !== 0 ? -1 : 1;
+  const terminator = extWord(0);
+  const unique = extWord(1) !== 0;
+  const input = (i: number) => stateOffset + 32 + 32 * i;
+  const head = (i: number): [number, number] | "need" | "drained" | "corrupt" => {
+    const pos = view.getUint32(input(i), true);
+    const stop = view.getUint32(input(i) + 4, true);
+    const finished = view.getUint32(input(i) + 8, true) !== 0;
+    if (pos >= stop) return finished ? "drained" : "need";
+    let length = 0;
+    let at = pos;
+    for (let shift = 0;; shift += 7) {
+      if (at >= stop) return finished ? "corrupt" : "need";
+      const byte = bytes[at++]!;
+      if (shift === 28 && byte > 0x0f) return "corrupt";
+      length += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) break;
+    }
+    if (at + length > stop) return finished ? "corrupt" : "need";
+    return [at, length];
+  };
+  const line = (record: number, length: number) => {
+    const out = new Uint8Array(length + 1);
+    out.set(bytes.subarray(record, record + length));
+    out[length] = terminator;
+    return out;
+  };
+  let records = word(7);
+  let dropped = extWord(6);
+  const finish = (status: number, asking?: number) => {
+    if (asking !== undefined) setWord(6, asking);
+    setWord(7, records >>> 0);
+    setExtWord(6, dropped >>> 0);
+    return status;
+  };
+  if (word(4) !== 0xffff_ffff) {
+    const i = word(4);
+    const h = head(i);
+    if (typeof h === "string") return finish(KernelStatus.corrupt, i);
+    let out = word(1);
+    if (out >= end) return finish(KernelStatus.outputFull);
+    const encoding = line(h[0], h[1]);
+    let done = word(5);
+    while (done < encoding.length && out < end) bytes[out++] = encoding[done++]!;
+    setWord(1, out);
+    if (done < encoding.length) {
+      setWord(5, done);
+      return finish(KernelStatus.outputFull);
+    }
+    view.setUint32(input(i), h[0] + h[1], true);
+    setWord(4, 0xffff_ffff);
+    setWord(5, 0);
+    records += 1;
+  }
+  for (let i = 0; i < k; i += 1) {
+    const h = head(i);
+    if (h === "need") return finish(KernelStatus.needInput, i);
+    if (h === "corrupt") return finish(KernelStatus.corrupt, i);
+  }
+  for (;;) {
+    let best = -1;
+    let bestHead: [number, number] = [0, 0];
+    for (let i = 0; i < k; i += 1) {
+      const h = head(i);
+      if (typeof h === "string") continue;
+      if (best < 0 || compare(bytes, h, bestHead) * sign < 0) {
+        best = i;
+        bestHead = h;
+      }
+    }
+    if (best < 0) return finish(KernelStatus.done);
+    const [record, length] = bestHead;
+    const lastLength = extWord(4);
+    const duplicate = unique && lastLength === length &&
+      compare(bytes, [extWord(2), length], bestHead) === 0;
+    if (duplicate) {
+      dropped += 1;
+    } else {
+      let out = word(1);
+      if (out >= end) return finish(KernelStatus.outputFull);
+      if (unique) {
+        if (length > extWord(3)) {
+          setExtWord(5, length);
+          return finish(MergeLinesStatus.needScratch);
+        }
+        bytes.copyWithin(extWord(2), record, record + length);
+        setExtWord(4, length);
+      }
+      const encoding = line(record, length);
+      let done = 0;
+      while (done < encoding.length && out < end) bytes[out++] = encoding[done++]!;
+      setWord(1, out);
+      if (done < encoding.length) {
+        setWord(4, best);
+        setWord(5, done);
+        return finish(KernelStatus.outputFull);
+      }
+      records += 1;
+    }
+    view.setUint32(input(best), record + length, true);
+    const next = head(best);
+    if (next === "need") return finish(KernelStatus.needInput, best);
+    if (next === "corrupt") return finish(KernelStatus.corrupt, best);
+  }
+}
+
+function compare(bytes: Uint8Array, a: [number, number], b: [number, number]): number {
+  const common = Math.min(a[1], b[1]);
+  for (let i = 0; i < common; i += 1) {
+    const d = bytes[a[0] + i]! - bytes[b[0] + i]!;
+    if (d !== 0) return d;
+  }
+  return a[1] - b[1];
+}

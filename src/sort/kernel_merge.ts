@@ -1,0 +1,438 @@
+/**
+ * The final merge on the WebAssembly merge kernel: k sorted inputs whose records are spill
+ * block payloads (`varint length + bytes`) in the shared memory are merged in place into output
+ * lines (record + terminator), `-u` included, by `mergeLines` (src/kernels/assembly/
+ * merge_lines.ts). TypeScript only feeds blocks and writes the output:
+ *
+ * ```
+ *  run 0 blocks ──┐  needInput i: copy i's unread tail (a record cut by the block border) to
+ *  run 1 blocks ──┼─► its carry, complete it from the next block, then resume in that block
+ *  memory run  ───┘   (gathered into a staging page by the gather kernel)
+ *        │
+ *        ▼ mergeLines(state)             outputFull: hand the half to the writer, continue in
+ *  [ output half A ][ output half B ]    the other half (the writer overlaps the merge)
+ * ```
+ *
+ * Used for plain byte orders (`-r`, `-u`, `-s` included) of lines; other orders keep the loser
+ * tree of run_merger.ts.
+ *
+ * @module
+ */
+
+import { assert } from "../base/mod.ts";
+import { CorruptSpillError } from "../io/mod.ts";
+import {
+  GatherState,
+  type KernelSet,
+  KernelStatus,
+  MergeLinesState,
+  MergeLinesStatus,
+} from "../kernels/mod.ts";
+import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
+import type { SortBuffer } from "./sort_buffer.ts";
+
+/**
+ * Block payloads in the shared memory, one at a time (a {@linkcode RunReader} in block mode,
+ * or {@linkcode SortBufferBlocks}). After `nextBlock()` the previous payload may be reused.
+ */
+export interface BlockSource {
+  /** Makes the next block current; false after the last one. */
+  nextBlock(): boolean | Promise<boolean>;
+  /** Memory offset of the current payload. */
+  readonly blockStart: number;
+  /** Memory offset of the current payload's end. */
+  readonly blockEnd: number;
+  /** Whether the current block is the last. */
+  readonly isLastBlock: boolean;
+  /** The current block's index (for messages). */
+  readonly blockIndex: number;
+  /** The spill run read, if any (for messages). */
+  readonly run?: { readonly path: string };
+}
+
+/** Options of {@linkcode mergeBlocksToLines}. */
+export interface KernelMergeOptions {
+  /** The budget the carries, the output halves and the state come from. */
+  memory: MemoryManager;
+  /** The kernels, instantiated over `memory.wasmMemory` on this thread. */
+  kernels: KernelSet;
+  /** Descending byte order (`-r`). */
+  reverse: boolean;
+  /** Keep the first of equal records only (`-u`). */
+  unique: boolean;
+  /** The byte written after each record. */
+  terminator: number;
+  /** Owner of the memory taken. */
+  owner: string;
+  /** Segments for the two output halves together (at least 2). */
+  outputSegments: number;
+  /** Records the inputs hold (checked at the end). */
+  expectedRecords: number;
+}
+
+/** What {@linkcode mergeBlocksToLines} wrote. */
+export interface KernelMergeResult {
+  /** Records written. */
+  writtenCount: number;
+  /** Records dropped by `-u`. */
+  droppedCount: number;
+}
+
+/**
+ * Writes `byteLength` output bytes from `bytes` (a view of the shared memory); the view is
+ * reused once the returned promise settles.
+ */
+export type BlockWrite = (bytes: Uint8Array, byteLength: number) => Promise<void>;
+
+interface CarriedInput {
+  readonly source: BlockSource;
+  carry: SegmentLease | undefined;
+  /** The input is reading its carry (one whole record); then it resumes at `rest`. */
+  inCarry: boolean;
+  rest: number;
+}
+
+/**
+ * Merges the sources into lines with the merge kernel (see the module doc); ties go to the
+ * lower source index, so sources in input order keep the sort stable.
+ *
+ * @param sources The sorted inputs (not started: the first `nextBlock()` is the merge's).
+ * @param write Receives each filled output half, in order.
+ * @param options Kernels, order, budget.
+ * @returns Records written and dropped.
+ * @throws {CorruptSpillError} When a run ends inside a record or holds a bad length.
+ */
+export async function mergeBlocksToLines(
+  sources: readonly BlockSource[],
+  write: BlockWrite,
+  options: KernelMergeOptions,
+): Promise<KernelMergeResult> {
+  const merger = new KernelLineMerger(sources, options);
+  try {
+    return await merger.run(write);
+  } finally {
+    merger.release();
+  }
+}
+
+class KernelLineMerger {
+  readonly #memory: MemoryManager;
+  readonly #options: KernelMergeOptions;
+  readonly #inputs: CarriedInput[];
+  readonly #leases: SegmentLease[] = [];
+  #scratch: SegmentLease | undefined = undefined;
+  #state: MergeLinesState | undefined = undefined;
+
+  constructor(sources: readonly BlockSource[], options: KernelMergeOptions) {
+    assert(sources.length >= 1, "a kernel merge needs at least one input");
+    assert(options.outputSegments >= 2, "a kernel merge needs two output segments");
+    this.#memory = options.memory;
+    this.#options = options;
+    this.#inputs = sources.map((source) => ({ source, carry: undefined, inCarry: false, rest: 0 }));
+  }
+
+  async run(write: BlockWrite): Promise<KernelMergeResult> {
+    const memory = this.#memory;
+    const options = this.#options;
+    const k = this.#inputs.length;
+    const stateLease = this.#take(Math.ceil(MergeLinesState.bytes(k) / memory.segmentBytes));
+    const state = new MergeLinesState(memory.wasmMemory, {
+      byteOffset: stateLease.segments[0]!.memoryOffset,
+      inputCount: k,
+    });
+    this.#state = state;
+    state.start({
+      reverse: options.reverse,
+      terminator: options.terminator,
+      unique: options.unique,
+    });
+    if (options.unique) this.#growScratch(memory.segmentBytes);
+    const halfSegments = Math.max(1, Math.floor(options.outputSegments / 2));
+    const halves = [this.#take(halfSegments), this.#take(halfSegments)];
+    const halfBytes = halfSegments * memory.segmentBytes;
+    const halfStarts = halves.map((lease) => lease.segments[0]!.memoryOffset);
+    const merge = state.merge;
+    let half = 0;
+    merge.setOutput(halfStarts[0]!, halfStarts[0]! + halfBytes);
+    let writing: Promise<void> | undefined = undefined;
+    const kernels = options.kernels;
+    for (;;) {
+      const status = kernels.mergeLines(state.byteOffset);
+      if (status === KernelStatus.needInput) {
+        await this.#refill(merge.inputAsking);
+        continue;
+      }
+      if (status === MergeLinesStatus.needScratch) {
+        this.#growScratch(state.scratchNeeded);
+        continue;
+      }
+      if (status === KernelStatus.corrupt) this.#corrupt(merge.inputAsking);
+      assert(
+        status === KernelStatus.outputFull || status === KernelStatus.done,
+        `merge kernel returned ${status}`,
+      );
+      const filled = merge.outputOffset - halfStarts[half]!;
+      if (writing !== undefined) await writing;
+      writing = filled > 0
+        ? write(new Uint8Array(memory.wasmMemory.buffer, halfStarts[half]!, filled), filled)
+        : undefined;
+      if (status === KernelStatus.done) break;
+      half ^= 1;
+      merge.setOutput(halfStarts[half]!, halfStarts[half]! + halfBytes);
+    }
+    if (writing !== undefined) await writing;
+    const writtenCount = merge.mergedCount;
+    const droppedCount = state.droppedCount;
+    if ((writtenCount + droppedCount) >>> 0 !== options.expectedRecords >>> 0) {
+      throw new Error(
+        `The merge kernel merged ${
+          writtenCount + droppedCount
+        } records, the inputs hold ${options.expectedRecords}`,
+      );
+    }
+    return { writtenCount, droppedCount };
+  }
+
+  /** Gives input `i` its next bytes: the rest of its block, a carried record, or a block. */
+  async #refill(i: number): Promise<void> {
+    const input = this.#inputs[i]!;
+    const source = input.source;
+    const merge = this.#state!.merge;
+    if (input.inCarry) {
+      assert(merge.inputOffset(i) === merge.inputEnd(i), "a carried record was not consumed");
+      input.inCarry = false;
+      merge.setInput(i, {
+        byteOffset: input.rest,
+        byteEnd: source.blockEnd,
+        finished: source.isLastBlock,
+      });
+      return;
+    }
+    const tailStart = merge.inputOffset(i);
+    let filled = merge.inputEnd(i) - tailStart;
+    if (filled > 0) {
+      // The tail lives in the block the next read reuses: copy it out first.
+      const carry = this.#carry(input, filled, 0);
+      this.#bytes().copyWithin(carry, tailStart, tailStart + filled);
+    }
+    for (;;) {
+      let more = source.nextBlock();
+      if (more instanceof Promise) more = await more;
+      if (!more) {
+        assert(filled === 0, "a source ended without its last-block flag");
+        merge.setInput(i, { byteOffset: 0, byteEnd: 0, finished: true });
+        return;
+      }
+      const start = source.blockStart;
+      const end = source.blockEnd;
+      if (filled === 0) {
+        merge.setInput(i, { byteOffset: start, byteEnd: end, finished: source.isLastBlock });
+        return;
+      }
+      const carried = input.carry!.segments[0]!.memoryOffset;
+      const needed = encodedLength(this.#bytes(), carried, filled, start, end);
+      if (needed === -2) this.#corrupt(i);
+      if (needed >= 0 && needed - filled <= end - start) {
+        const carry = this.#carry(input, needed, filled);
+        const take = needed - filled;
+        this.#bytes().copyWithin(carry + filled, start, start + take);
+        input.inCarry = true;
+        input.rest = start + take;
+        merge.setInput(i, { byteOffset: carry, byteEnd: carry + needed, finished: false });
+        return;
+      }
+      if (source.isLastBlock) this.#corrupt(i);
+      // A record longer than the block: all of it goes to the carry.
+      const carry = this.#carry(input, filled + end - start, filled);
+      this.#bytes().copyWithin(carry + filled, start, end);
+      filled += end - start;
+    }
+  }
+
+  /** The carry of `input`, at least `byteLength` long, keeping its first `keepBytes`. */
+  #carry(input: CarriedInput, byteLength: number, keepBytes: number): number {
+    const old = input.carry;
+    if (old !== undefined && old.segments[0]!.byteLength >= byteLength) {
+      return old.segments[0]!.memoryOffset;
+    }
+    const segmentCount = Math.ceil(Math.max(byteLength, 1) / this.#memory.segmentBytes);
+    const lease = this.#take(segmentCount);
+    const offset = lease.segments[0]!.memoryOffset;
+    if (old !== undefined) {
+      const from = old.segments[0]!.memoryOffset;
+      this.#bytes().copyWithin(offset, from, from + keepBytes);
+      this.#drop(old);
+    }
+    input.carry = lease;
+    return offset;
+  }
+
+  #growScratch(byteLength: number): void {
+    const segmentCount = Math.ceil(Math.max(byteLength, 1) / this.#memory.segmentBytes);
+    const lease = this.#take(segmentCount);
+    const segment = lease.segments[0]!;
+    this.#state!.setScratch(segment.memoryOffset, segment.byteLength, this.#bytes());
+    if (this.#scratch !== undefined) this.#drop(this.#scratch);
+    this.#scratch = lease;
+  }
+
+  /** One segment of `segmentCount` contiguous pages. */
+  #take(segmentCount: number): SegmentLease {
+    const memory = this.#memory;
+    const lease = segmentCount === 1
+      ? memory.allocate(this.#options.owner, 1)
+      : memory.allocateContiguous(this.#options.owner, segmentCount);
+    this.#leases.push(lease);
+    return lease;
+  }
+
+  #drop(lease: SegmentLease): void {
+    const at = this.#leases.indexOf(lease);
+    if (at >= 0) this.#leases.splice(at, 1);
+    lease.release();
+  }
+
+  #bytes(): Uint8Array {
+    return new Uint8Array(this.#memory.wasmMemory.buffer);
+  }
+
+  #corrupt(i: number): never {
+    const source = this.#inputs[i]!.source;
+    const path = source.run?.path ?? "(in memory)";
+    throw new CorruptSpillError(path, source.blockIndex, "record", "whole records", "a cut record");
+  }
+
+  release(): void {
+    for (const lease of this.#leases) lease.release();
+    this.#leases.length = 0;
+    for (const input of this.#inputs) input.carry = undefined;
+    this.#scratch = undefined;
+  }
+}
+
+/**
+ * Bytes of the encoded record (varint + bytes) that starts at `carry` (`filled` bytes there)
+ * and continues at `[start, end)`; -1 when the varint does not end in these bytes, -2 when it
+ * is overlong.
+ */
+function encodedLength(
+  bytes: Uint8Array,
+  carry: number,
+  filled: number,
+  start: number,
+  end: number,
+): number {
+  let length = 0;
+  let scale = 1;
+  const available = filled + (end - start);
+  for (let k = 0; k < 5; k += 1) {
+    if (k >= available) return -1;
+    const byte = k < filled ? bytes[carry + k]! : bytes[start + k - filled]!;
+    length += (byte & 0x7f) * scale;
+    if (byte < 0x80) return k + 1 + length;
+    scale *= 128;
+  }
+  return -2;
+}
+
+/**
+ * A sorted {@linkcode SortBuffer} as block payloads: the gather kernel copies its records, in
+ * index order, into one staging page at a time (the final merge's in-memory last run). The
+ * buffer is lent (booked under `owner`) until {@linkcode SortBufferBlocks.close}.
+ */
+export class SortBufferBlocks implements BlockSource {
+  readonly #buffer: SortBuffer;
+  readonly #kernels: KernelSet;
+  readonly #lease: SegmentLease;
+  readonly #state: GatherState;
+  readonly #stage: number;
+  readonly #stageBytes: number;
+  #blockStart = 0;
+  #blockEnd = 0;
+  #last = false;
+  #blockIndex = -1;
+
+  /**
+   * Lends the sorted buffer's pages and index, and takes a staging page and a page table.
+   *
+   * @param buffer A sorted buffer of plain records (no normalized keys).
+   * @param options The kernels, the budget, and the owner of both.
+   */
+  constructor(
+    buffer: SortBuffer,
+    options: { kernels: KernelSet; memory: MemoryManager; owner: string },
+  ) {
+    assert(!buffer.keyed, "the gather kernel needs plain records");
+    const memory = options.memory;
+    const segmentBytes = memory.segmentBytes;
+    const job = buffer.lend(options.owner);
+    this.#buffer = buffer;
+    this.#kernels = options.kernels;
+    try {
+      const pages = 1 + Math.ceil(tableBytes(job.segments.length) / segmentBytes);
+      this.#lease = memory.allocate(options.owner, pages);
+    } catch (error) {
+      buffer.takeBack(true);
+      throw error;
+    }
+    const segments = this.#lease.segments;
+    this.#stage = segments[0]!.memoryOffset;
+    this.#stageBytes = segmentBytes;
+    // The state and the page table are small: they need contiguous bytes only when the table
+    // spans pages, which a budget below 4 GiB / segment never needs.
+    assert(tableBytes(job.segments.length) <= segmentBytes, "page table larger than a page");
+    const table = segments[1]!.memoryOffset;
+    new Uint32Array(memory.wasmMemory.buffer, table + GatherState.BYTES, job.segments.length)
+      .set(job.segments);
+    this.#state = new GatherState(memory.wasmMemory, table);
+    this.#state.start({
+      indexOffset: job.index,
+      recordCount: job.recordCount,
+      pageTableOffset: table + GatherState.BYTES,
+      segmentShift: job.segmentShift,
+    });
+  }
+
+  /** Gathers the next records into the staging page. */
+  nextBlock(): boolean {
+    if (this.#last) return false;
+    this.#state.setOutput(this.#stage, this.#stage + this.#stageBytes);
+    const status = this.#kernels.gather(this.#state.byteOffset);
+    this.#blockStart = this.#stage;
+    this.#blockEnd = this.#state.outputOffset;
+    this.#last = status === KernelStatus.done;
+    this.#blockIndex += 1;
+    return true;
+  }
+
+  /** Memory offset of the gathered payload. */
+  get blockStart(): number {
+    return this.#blockStart;
+  }
+
+  /** Its end. */
+  get blockEnd(): number {
+    return this.#blockEnd;
+  }
+
+  /** Whether every record is gathered. */
+  get isLastBlock(): boolean {
+    return this.#last;
+  }
+
+  /** Blocks gathered so far, less one. */
+  get blockIndex(): number {
+    return this.#blockIndex;
+  }
+
+  /** Takes the buffer back and gives the staging page and table back. Idempotent. */
+  close(): void {
+    if (this.#lease.isReleased) return;
+    this.#lease.release();
+    this.#buffer.takeBack(true);
+  }
+}
+
+function tableBytes(pageCount: number): number {
+  return GatherState.BYTES + 4 * pageCount;
+}
