@@ -25,7 +25,13 @@ import {
   planMergeRound,
 } from "./merge_plan.ts";
 import { planSort, type SortPlan, splitSortBuffer } from "./sort_plan.ts";
-import { type BlockSource, mergeBlocksToLines, SortBufferBlocks } from "./kernel_merge.ts";
+import {
+  type BlockSource,
+  managedMergeRegions,
+  mergeBlocksToLines,
+  SortBufferBlocks,
+} from "./kernel_merge.ts";
+import { mergeOnWorker, parallelMergeSegments } from "./parallel_merge.ts";
 import { WasmKernels } from "../kernels/mod.ts";
 
 /** Options of {@linkcode externalSort}. */
@@ -55,6 +61,11 @@ export interface ExternalSortOptions {
    * false keeps the loser tree, e.g. to compare the two).
    */
   mergeKernel?: boolean;
+  /**
+   * A kernel final merge of at least this many bytes runs on a merge Worker while this thread
+   * reads and writes (default 8 MiB; only when `useWorker`).
+   */
+  parallelMergeBytesMin?: number;
   /** Where progress goes: `read` per input chunk, `merge` pass k of n per 256 KiB merged. */
   progress?: ProgressSink;
 }
@@ -79,6 +90,8 @@ export interface SortStats {
   usedWorker: boolean;
   /** Whether the final merge ran on the WebAssembly merge kernel. */
   usedMergeKernel: boolean;
+  /** Whether that merge ran on the merge Worker while this thread did the I/O. */
+  usedMergeWorker: boolean;
 }
 
 /**
@@ -116,6 +129,7 @@ class ExternalSorter {
   readonly #useWorker: boolean;
   readonly #mergeOnly: boolean;
   readonly #mergeKernel: boolean;
+  readonly #parallelMergeBytesMin: number;
   #kernels: WasmKernels | undefined = undefined;
   readonly #progress: ProgressSink;
   #layout: SortPlan | undefined = undefined;
@@ -141,6 +155,7 @@ class ExternalSorter {
     sortBufferPages: 0,
     usedWorker: false,
     usedMergeKernel: false,
+    usedMergeWorker: false,
   };
 
   constructor(options: ExternalSortOptions) {
@@ -155,6 +170,7 @@ class ExternalSorter {
     this.#useWorker = (options.useWorker ?? true) && options.orderDescriptor !== undefined;
     this.#mergeOnly = options.mergeOnly ?? false;
     this.#mergeKernel = options.mergeKernel ?? true;
+    this.#parallelMergeBytesMin = options.parallelMergeBytesMin ?? PARALLEL_MERGE_BYTES_MIN;
     this.#progress = options.progress ?? silentProgress;
   }
 
@@ -706,20 +722,33 @@ class ExternalSorter {
         sources.push(memoryBlocks);
       }
       const progress = this.#progress;
-      const result = await mergeBlocksToLines(sources, async (bytes, byteLength) => {
-        const pending = sink.write(bytes, 0, byteLength);
-        if (pending !== undefined) await pending;
+      const write = (bytes: Uint8Array, byteLength: number) => {
         progress.advance(byteLength);
-      }, {
-        memory,
-        kernels: this.#kernels,
-        reverse: this.#order.reverse,
-        unique: this.#unique,
-        terminator: this.#terminator,
-        owner: "sort-merge-kernel",
-        outputSegments,
-        expectedRecords,
-      });
+        return sink.write(bytes, 0, byteLength);
+      };
+      let mergeBytes = 0;
+      for (const run of runs) mergeBytes += run.byteLength;
+      if (memoryRun !== undefined) mergeBytes += memoryRun.dataBytes;
+      const parallel = this.#useWorker && mergeBytes >= this.#parallelMergeBytesMin &&
+        memory.freeSegments >= parallelMergeSegments(memory, inputCount, outputSegments) +
+            inputCount + KERNEL_MERGE_SPARE_SEGMENTS;
+      const order = { reverse: this.#order.reverse, unique: this.#unique };
+      const result = parallel
+        ? await mergeOnWorker(sources, write, {
+          memory,
+          ...order,
+          terminator: this.#terminator,
+          expectedRecords,
+          outputSegments,
+        })
+        : await mergeBlocksToLines(sources, write, {
+          regions: managedMergeRegions(memory, { owner: "sort-merge-kernel", outputSegments }),
+          kernels: this.#kernels,
+          ...order,
+          terminator: this.#terminator,
+          expectedRecords,
+        });
+      this.#stats.usedMergeWorker = parallel;
       this.#stats.outputRecords += result.writtenCount;
       await out.commit();
     } catch (error) {
@@ -891,8 +920,14 @@ function kernelMergeSegments(
   memoryRun: SortBuffer | undefined,
 ): number {
   const halves = 2 * Math.max(1, Math.floor(outputSegments / 2));
-  return 1 + halves + 1 + inputCount + 1 + (memoryRun === undefined ? 0 : 2) + 2;
+  return 1 + halves + 1 + inputCount + 1 + (memoryRun === undefined ? 0 : 2) +
+    KERNEL_MERGE_SPARE_SEGMENTS;
 }
+
+/** Segments a kernel merge keeps free for carries that grow for long records and the `-u` copy. */
+const KERNEL_MERGE_SPARE_SEGMENTS = 3;
+/** Final merges of fewer bytes stay on one thread (a Worker takes ~0.1 s to boot). */
+const PARALLEL_MERGE_BYTES_MIN = 8 * 1024 * 1024;
 
 /** A {@linkcode RecordCursor} over a sorted {@linkcode SortBuffer} (records in index order). */
 class BufferCursor implements RecordCursor {

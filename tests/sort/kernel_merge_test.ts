@@ -13,6 +13,8 @@ interface Case {
   segmentBytes: number;
   budgetBytes: number;
   useWorker: boolean;
+  /** Run the kernel merge on the merge Worker (its threshold 0). */
+  parallel?: boolean;
 }
 
 /** Sorts the file `input` with the library; returns the output and the stats. */
@@ -29,6 +31,7 @@ async function sortFile(input: string, c: Case): Promise<{ output: Uint8Array; s
       unique: c.unique,
       mergeKernel: c.mergeKernel,
       useWorker: c.useWorker,
+      parallelMergeBytesMin: c.parallel === true ? 0 : Number.MAX_SAFE_INTEGER,
     });
     return { stats, output: await Deno.readFile(work.path("out")) };
   } finally {
@@ -77,6 +80,8 @@ async function checkAgainstLoserTree(
     const kernel = await sortFile(input, { ...c, mergeKernel: true });
     const label = `seed ${seed}, ${JSON.stringify(c)}`;
     strictEqual(kernel.stats.usedMergeKernel, true, label);
+    const roomy = c.budgetBytes >= 2048 * 1024;
+    strictEqual(kernel.stats.usedMergeWorker, c.parallel === true && c.useWorker && roomy, label);
     strictEqual(tree.stats.usedMergeKernel, false, label);
     strictEqual(kernel.stats.runCount > 2, true, `${label}: ${kernel.stats.runCount} runs`);
     strictEqual(Buffer.compare(kernel.output, tree.output), 0, `outputs differ: ${label}`);
@@ -103,23 +108,41 @@ Deno.test(
           reverse,
           unique,
           segmentBytes: 4096,
-          budgetBytes: 1024 * 1024,
-          useWorker: round % 2 === 0,
+          budgetBytes: 4096 * 1024,
+          useWorker: true,
+          parallel: round % 2 === 0,
         });
       }
     }
   },
 );
 
-Deno.test("kernel merge agrees at a tight and a roomy budget", async () => {
+Deno.test("kernel merge agrees at a tight and a roomy budget, on one thread and two", async () => {
   const seed = propertySeed();
   for (const budgetBytes of [160 * 1024, 2048 * 1024]) {
-    await checkAgainstLoserTree(seed, {
+    for (const parallel of [false, true]) {
+      await checkAgainstLoserTree(seed, {
+        reverse: parallel,
+        unique: true,
+        segmentBytes: 4096,
+        budgetBytes,
+        useWorker: true,
+        parallel,
+      }, 1.5);
+    }
+  }
+});
+
+Deno.test("kernel merge on the Worker handles lines longer than a block and --parallel=1", async () => {
+  const seed = propertySeed();
+  for (const useWorker of [true, false]) {
+    await checkAgainstLoserTree(seed + 7, {
       reverse: false,
-      unique: true,
+      unique: false,
       segmentBytes: 4096,
-      budgetBytes,
-      useWorker: true,
-    }, 1.5);
+      budgetBytes: 4096 * 1024,
+      useWorker,
+      parallel: true,
+    }, 2.5);
   }
 });
