@@ -31,7 +31,7 @@ import {
   mergeBlocksToLines,
   SortBufferBlocks,
 } from "./kernel_merge.ts";
-import { mergeOnWorker, parallelMergeSegments } from "./parallel_merge.ts";
+import { mergeOnWorker, parallelMergeSegments, startMergeWorker } from "./parallel_merge.ts";
 import { WasmKernels } from "../kernels/mod.ts";
 
 /** Options of {@linkcode externalSort}. */
@@ -131,6 +131,8 @@ class ExternalSorter {
   readonly #mergeKernel: boolean;
   readonly #parallelMergeBytesMin: number;
   #kernels: WasmKernels | undefined = undefined;
+  /** The merge Worker, started when the first run is spilled (it boots meanwhile). */
+  #mergeWorker: Worker | undefined = undefined;
   readonly #progress: ProgressSink;
   #layout: SortPlan | undefined = undefined;
   #buffers: SortBuffer[] = [];
@@ -183,6 +185,8 @@ class ExternalSorter {
       }
       return this.#stats;
     } finally {
+      this.#mergeWorker?.terminate();
+      this.#mergeWorker = undefined;
       for (const run of this.#runs) {
         if (run !== undefined) await this.#io.deleteRun(run).catch(() => {});
       }
@@ -532,6 +536,7 @@ class ExternalSorter {
       await this.#writeBuffer(buffer, writer.writeRecord.bind(writer));
       this.#runs[slot] = await writer.finish();
       this.#stats.runCount += 1;
+      this.#bootMergeWorker();
     } catch (error) {
       await writer.abort();
       throw error;
@@ -665,6 +670,27 @@ class ExternalSorter {
     this.#stats.mergePasses += 1;
   }
 
+  /** The early-started merge Worker, now owned by the caller (or undefined). */
+  #takeMergeWorker(): Worker | undefined {
+    const worker = this.#mergeWorker;
+    this.#mergeWorker = undefined;
+    return worker;
+  }
+
+  /**
+   * Starts the merge Worker early (it boots while the input is read) once half the bytes of a
+   * parallel final merge are spilled.
+   */
+  #bootMergeWorker(): void {
+    if (this.#mergeWorker !== undefined || !this.#useWorker || !this.#kernelMergeFits(undefined)) {
+      return;
+    }
+    let spilledBytes = 0;
+    for (const run of this.#runs) spilledBytes += run?.byteLength ?? 0;
+    if (spilledBytes * 2 < this.#parallelMergeBytesMin) return;
+    this.#mergeWorker = startMergeWorker();
+  }
+
   /** Whether the final merge can run on the merge kernel: plain byte order of lines. */
   #kernelMergeFits(memoryRun: SortBuffer | undefined): boolean {
     return this.#mergeKernel && this.#order.isPlainBytes && this.#recordBytes === undefined &&
@@ -735,6 +761,7 @@ class ExternalSorter {
       const order = { reverse: this.#order.reverse, unique: this.#unique };
       const result = parallel
         ? await mergeOnWorker(sources, write, {
+          worker: this.#takeMergeWorker(),
           memory,
           ...order,
           terminator: this.#terminator,

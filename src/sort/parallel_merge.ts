@@ -63,17 +63,28 @@ export function parallelMergeSegments(
 }
 
 /**
+ * Starts a merge Worker: it takes ~0.1 s to load, so the sort starts it when it spills its
+ * first run and hands it to {@linkcode mergeOnWorker} later. Terminate it if it is not used.
+ *
+ * @returns The Worker, waiting for its start message.
+ */
+export function startMergeWorker(): Worker {
+  return new Worker(new URL("./merge_worker.ts", import.meta.url).href, { type: "module" });
+}
+
+/**
  * Merges the sources into lines on the merge Worker (see the module doc).
  *
  * @param sources The sorted inputs (this thread reads them).
  * @param write Receives each filled output half, in order; the view is reused once it settles.
- * @param options Budget, order, `-u`, terminator.
+ * @param options Budget, order, `-u`, terminator, and a Worker from
+ *   {@linkcode startMergeWorker} if one was started already (it is terminated at the end).
  * @returns Records written and dropped.
  */
 export async function mergeOnWorker(
   sources: readonly BlockSource[],
   write: (bytes: Uint8Array, byteLength: number) => PromiseLike<void> | undefined,
-  options: ParallelMergeOptions,
+  options: ParallelMergeOptions & { worker?: Worker | undefined },
 ): Promise<KernelMergeResult> {
   const memory = options.memory;
   const k = sources.length;
@@ -95,7 +106,7 @@ export async function mergeOnWorker(
     return { byteOffset: segment.memoryOffset, byteLength: segment.byteLength };
   };
   const take = (byteLength: number): MergeRegion => regionOf(allocate(byteLength));
-  let worker: Worker | undefined = undefined;
+  let worker: Worker | undefined = options.worker;
   try {
     const controlRegion = take(controlBytes(k, 2) + MergeLinesState.bytes(k) + 64);
     const control = new Int32Array(
@@ -122,7 +133,7 @@ export async function mergeOnWorker(
       terminator: options.terminator,
       expectedRecords: options.expectedRecords,
     };
-    worker = new Worker(new URL("./merge_worker.ts", import.meta.url).href, { type: "module" });
+    worker ??= startMergeWorker();
     const running = worker;
     return await new Promise<KernelMergeResult>((resolve, reject) => {
       let failed = false;
