@@ -27,7 +27,11 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
   (docs/memory.md). Too small a budget is exit 3 with the numbers and the fix.
 - **Temp files**: \`-T/--tmp-dir DIR\` (repeatable, used round-robin; default \`$TMPDIR\` or
   \`/tmp\`). Spill files live in a private directory per process and are deleted on exit, on
-  errors and on SIGINT/SIGTERM/SIGHUP (docs/spill-format.md).
+  errors and on SIGINT/SIGTERM/SIGHUP (docs/spill-format.md). \`sort --compress-program=PROG\`
+  writes them through PROG and reads them back through \`PROG -d\` (GNU sort's option: PROG is
+  started only when something spills; checksums are checked after \`PROG -d\`; a PROG that
+  cannot be run or exits non-zero is exit 2; when no process can be made at all, EAGAIN or
+  EMFILE, that spill file is written uncompressed, as GNU sort does when it cannot fork).
 - **Inputs**: \`-\` is standard input. A FILE whose name ends in \`.gz\` is decompressed as gzip
   (concatenated members too, as \`zcat\` reads them; a damaged one is exit 2); standard input and
   other names are read as they are. Relative paths mean the caller's directory, also under
@@ -51,7 +55,7 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
 | --- | --- |
 | 0 | success (also when the reader of standard output goes away early) |
 | 1 | \`sort -c\`/\`-C\` found disorder |
-| 2 | usage or input error: bad option or value, invalid job file, missing or unreadable input |
+| 2 | usage or input error: bad option or value, invalid job file, missing or unreadable input, a \`--compress-program\` that cannot be run or fails (as GNU sort) |
 | 3 | resource error: budget too small, disk full, temp directory unusable, corrupt spill |
 | 70 | internal error (a bug: please report it with \`--trace\` output) |
 | 129, 130, 143 | interrupted by SIGHUP, SIGINT, SIGTERM (temp files removed) |

@@ -73,6 +73,8 @@ export interface SortRequest {
   leakDetection: LeakDetectionLevel;
   /** `--record-size`. */
   recordBytes: number | undefined;
+  /** `--compress-program` (the last one given, as GNU sort takes it). */
+  compressProgram: string | undefined;
 }
 
 /**
@@ -100,17 +102,27 @@ const WORKER_DESCRIPTORS = 8;
  * it runs out of descriptors: without room for a Worker the sort runs on the main thread; with
  * too few descriptors for a 2-way merge, a clear error.
  *
+ * With `--compress-program` a spill file read or written takes 3 descriptors (the file and
+ * the two pipes of `PROG [-d]`), so the merge opens a third as many at once.
+ *
  * @throws {ResourceError} When fewer than 2 inputs could be open at once.
  */
-function fitToDescriptors(fanInMax: number): { fanInMax: number; workerAllowed: boolean } {
+function fitToDescriptors(
+  fanInMax: number,
+  compressed: boolean,
+): { fanInMax: number; workerAllowed: boolean } {
   const free = fileDescriptorsFree();
   if (free === undefined) return { fanInMax, workerAllowed: true };
-  const workerAllowed = free - DESCRIPTORS_RESERVED - WORKER_DESCRIPTORS >= 2;
-  const usable = free - DESCRIPTORS_RESERVED - (workerAllowed ? WORKER_DESCRIPTORS : 0);
+  const perInput = compressed ? 3 : 1;
+  const reserved = DESCRIPTORS_RESERVED + (compressed ? 2 : 0);
+  const workerAllowed = free - reserved - WORKER_DESCRIPTORS >= 2 * perInput;
+  const usable = Math.floor(
+    (free - reserved - (workerAllowed ? WORKER_DESCRIPTORS : 0)) / perInput,
+  );
   if (usable < 2) {
     throw new ResourceError(
       `Cannot merge with ${free} free file descriptors: a 2-way merge needs ${
-        2 + DESCRIPTORS_RESERVED
+        2 * perInput + reserved
       }; raise ulimit -n`,
     );
   }
@@ -260,10 +272,12 @@ export function parseSortArgs(
     : parseSize(segmentText, "--segment-size", 1);
   const budgetBytes = Math.max(budgetRequestedBytes, sortMemoryMinBytes(segmentBytes));
   const batchText = stringValue(values, "batch-size");
+  const program = compressProgram(values);
   const { fanInMax, workerAllowed } = fitToDescriptors(
     batchText !== undefined
       ? parseBatchSize(batchText, MERGE_INPUTS_MAX)
       : integerValue(values, "fan-in", { min: 2, max: MERGE_INPUTS_MAX }) ?? FAN_IN_DEFAULT,
+    program !== undefined,
   );
   const parallelText = stringValue(values, "parallel");
   if (parallelText !== undefined && !/^[1-9][0-9]*$/.test(parallelText)) {
@@ -302,6 +316,7 @@ export function parseSortArgs(
     spillMode: spill,
     leakDetection: leak as LeakDetectionLevel,
     recordBytes,
+    compressProgram: program,
   };
   return { request, values };
 }
@@ -362,6 +377,17 @@ function orderDescriptor(
     addRandomSalt(spec, randomSources[0]);
     return { kind: "spec", spec };
   }
+}
+
+/** `--compress-program=PROG`: GNU sort refuses two different programs, and so do we. */
+function compressProgram(values: ParsedValues): string | undefined {
+  const programs = stringList(values, "compress-program");
+  if (new Set(programs).size > 1) {
+    throw new UsageError(`Multiple compress programs specified: ${programs.join(", ")}`);
+  }
+  const program = programs[0];
+  if (program === "") throw new UsageError("Empty --compress-program; name a program such as gzip");
+  return program;
 }
 
 /** Fails on a GNU option spillway does not support, naming it. */

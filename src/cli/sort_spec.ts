@@ -187,6 +187,14 @@ budget: full buffers are sorted and spilled as runs to temp files, then merged.`
           help: "merge at most N runs or files at once (GNU's name for --fan-in)",
         },
         {
+          name: "compress-program",
+          type: "value",
+          valueName: "PROG",
+          completes: "file",
+          help:
+            "write spill files through PROG (standard input to standard output) and read them back through 'PROG -d', as GNU sort does; PROG is only started when something spills, and a PROG that cannot be run or exits non-zero ends the sort with exit 2",
+        },
+        {
           name: "files0-from",
           type: "value",
           valueName: "F",
@@ -234,10 +242,7 @@ budget: full buffers are sorted and spilled as runs to temp files, then merged.`
     },
     reportOptions,
   ],
-  unsupported: [{ name: "compress-program", type: "value" }],
   footer: `Long options may be abbreviated to any unambiguous prefix (--rev, --p=2), as in GNU sort.
-
-Not supported (a clear error, never silently ignored): --compress-program.
 
 Exit codes: 0 ok; 1 -c/-C found disorder; 2 usage or input error; 3 resource error.`,
   operands: "file",

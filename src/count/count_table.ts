@@ -1,5 +1,6 @@
 import { assert, InputError } from "../base/mod.ts";
 import type { BuddyAllocator, BuddyBlock, MemoryManager, SegmentLease } from "../memory/mod.ts";
+import { CountState, CountStatus, WasmKernels } from "../kernels/mod.ts";
 import { hashBytes } from "./hash_bytes.ts";
 import type { TokenSink } from "./tokenizer.ts";
 import { copyBytes } from "./copy_bytes.ts";
@@ -13,6 +14,19 @@ export interface CountTableOptions {
   /** Owner name in the books (default `count-table`). */
   owner?: string;
 }
+
+/** The tokenizers the count kernel runs (the others count through the JS tokenizer). */
+export type KernelTokenizerKind = "letters" | "whitespace" | "line";
+
+/** What {@linkcode CountTable.scanShared} stopped for. */
+export const ScanStop = {
+  /** Every byte of the range was counted. */
+  done: 0,
+  /** The table is full: spill it and scan again from the position. */
+  full: 1,
+  /** The token at the position is longer than a record can hold. */
+  tooLong: 2,
+} as const;
 
 /** Sort orders of {@linkcode CountTable.sort}. */
 export type CountTableOrder = "word" | "count";
@@ -109,6 +123,12 @@ export class CountTable implements TokenSink {
   /** Counters for --stats. */
   #spillCount = 0;
   #growCount = 0;
+  /** The count kernel (after `useKernel`): its state block and the page table it reads. */
+  #kernels: WasmKernels | undefined;
+  #kernelLease: SegmentLease | undefined;
+  #state: CountState | undefined;
+  #pageTable: Uint32Array = new Uint32Array(0);
+  #scanStop: number = ScanStop.done;
 
   /**
    * Makes an empty table; pages and the first bucket block are taken on the first add.
@@ -156,6 +176,141 @@ export class CountTable implements TokenSink {
   /** How many times the table was reset after a spill. */
   get spillCount(): number {
     return this.#spillCount;
+  }
+
+  /**
+   * Lets {@linkcode CountTable.scanShared} count with the WebAssembly kernel: leases the
+   * kernel's state block and page table (one u32 per record page) out of the record pages.
+   * Call it before the first add.
+   *
+   * @param setup Tokenizer rule and case folding.
+   * @returns False (nothing changed) when the record pages cannot spare the page table.
+   */
+  useKernel(setup: { kind: KernelTokenizerKind; lower: boolean }): boolean {
+    assert(this.#kernels === undefined && this.#leases.length === 0, "useKernel after adds");
+    const kernels = kernelsFor(this.#memory.wasmMemory);
+    const tableBytes = CountState.BYTES + 4 * this.#recordPagesMax;
+    const segmentCount = Math.ceil(tableBytes / this.#segmentBytes);
+    if (this.#recordPagesMax - segmentCount < 2 || segmentCount > this.#memory.freeSegments) {
+      return false;
+    }
+    let lease: SegmentLease;
+    try {
+      lease = this.#memory.allocateContiguous(`${this.owner}-kernel`, segmentCount);
+    } catch {
+      return false; // fragmented: count in JS
+    }
+    this.#recordPagesMax -= segmentCount;
+    const segment = lease.segments[0]!;
+    const base = segment.memoryOffset;
+    this.#kernelLease = lease;
+    this.#kernels = kernels;
+    this.#state = new CountState(this.#memory.wasmMemory, base);
+    this.#pageTable = new Uint32Array(
+      segment.bytes.buffer,
+      base + CountState.BYTES,
+      this.#recordPagesMax,
+    );
+    this.#state.start({
+      kind: setup.kind,
+      lower: setup.lower,
+      bucketsOffset: 0,
+      bucketCount: 1,
+      entryLimit: 0,
+      pageTableOffset: base + CountState.BYTES,
+      segmentBytes: this.#segmentBytes,
+      scratchOffset: 0, // countScan needs none
+    });
+    return true;
+  }
+
+  /**
+   * Gives the kernel's state block and page table back to the budget (the merge phases need
+   * the pages); the table keeps working through the JS path. Idempotent.
+   */
+  releaseKernel(): void {
+    this.#kernelLease?.release();
+    this.#kernelLease = undefined;
+    this.#kernels = undefined;
+    this.#state = undefined;
+    this.#pageTable = new Uint32Array(0);
+  }
+
+  /** Whether {@linkcode CountTable.useKernel} succeeded (and the kernel was not released). */
+  get usesKernel(): boolean {
+    return this.#kernels !== undefined;
+  }
+
+  /** Why the last {@linkcode CountTable.scanShared} stopped (a {@linkcode ScanStop}). */
+  get scanStop(): number {
+    return this.#scanStop;
+  }
+
+  /**
+   * Tokenizes and counts the text at `[byteOffset, byteEnd)` of the shared memory with the
+   * kernel (whole lines: tokens never span calls), growing the buckets and adding record pages
+   * as it asks.
+   *
+   * @param byteOffset Where the text starts in the shared memory.
+   * @param byteEnd Where it ends.
+   * @returns Where it stopped: `byteEnd`, or the start of the token that did not fit (see
+   *   {@linkcode CountTable.scanStop}).
+   */
+  scanShared(byteOffset: number, byteEnd: number): number {
+    assert(!this.#sorted && !this.#closed, "CountTable.scanShared after sort() or close()");
+    const state = this.#state!;
+    const kernels = this.#kernels!;
+    if (this.#block === undefined && !this.#growBuckets()) {
+      this.#scanStop = ScanStop.full;
+      return byteOffset;
+    }
+    state.setInput(byteOffset, byteEnd);
+    state.setBuckets(this.#block!.memoryOffset, this.#bucketMask + 1);
+    state.entryLimit = this.#growLimit;
+    state.setTable({
+      entryCount: this.#entryCount,
+      pageCount: this.#leases.length,
+      page: this.#currentPage,
+      writeOffset: this.#writeOffset,
+    });
+    const tokensBefore = state.tokenCount;
+    let stop: number = ScanStop.done;
+    for (;;) {
+      const status = kernels.countScan(state.byteOffset);
+      if (status === CountStatus.done) break;
+      if (status === CountStatus.tooLong) {
+        stop = ScanStop.tooLong;
+        break;
+      }
+      if (status === CountStatus.needBuckets) {
+        this.#entryCount = state.entryCount;
+        if (this.#growBuckets()) {
+          state.setBuckets(this.#block!.memoryOffset, this.#bucketMask + 1);
+          state.entryLimit = this.#growLimit;
+          continue;
+        }
+        if (state.entryLimit < this.#hardLimit) {
+          state.entryLimit = this.#hardLimit;
+          continue;
+        }
+      } else if (status === CountStatus.needPage && this.#addPage()) {
+        state.pageCount = this.#leases.length;
+        continue;
+      }
+      stop = ScanStop.full;
+      break;
+    }
+    this.#entryCount = state.entryCount;
+    this.#tokenCount += (state.tokenCount - tokensBefore) >>> 0;
+    const page = state.page;
+    if (page !== this.#currentPage) {
+      this.#currentPage = page;
+      this.#currentBytes = this.#pageBytes[page];
+      this.#currentWords = this.#pageWords[page];
+    }
+    this.#writeOffset = state.writeOffset;
+    this.#scanStop = stop;
+    return state.position;
   }
 
   /**
@@ -249,21 +404,11 @@ export class CountTable implements TokenSink {
   #appendRecord(bytes: Uint8Array, byteOffset: number, byteLength: number, count: number): number {
     const recordBytes = (HEADER_BYTES + byteLength + COUNT_BYTES + 3) & ~3;
     if (this.#currentBytes === undefined || this.#writeOffset + recordBytes > this.#segmentBytes) {
-      if (this.#leases.length >= this.#recordPagesMax) return -1;
-      const lease = this.#memory.tryAllocate(this.owner, 1);
-      if (lease === undefined) return -1;
-      const segment = lease.segments[0]!;
-      this.#leases.push(lease);
-      this.#currentBytes = segment.bytes;
-      const pageBytes = segment.bytes;
-      this.#currentWords = new Uint32Array(
-        pageBytes.buffer,
-        pageBytes.byteOffset,
-        pageBytes.byteLength >>> 2,
-      );
-      this.#pageBytes.push(this.#currentBytes);
-      this.#pageWords.push(this.#currentWords);
-      this.#currentPage = this.#leases.length - 1;
+      // The next page: one the kernel was given and did not use yet, or a new one.
+      if (this.#currentPage + 1 >= this.#leases.length && !this.#addPage()) return -1;
+      this.#currentPage += 1;
+      this.#currentBytes = this.#pageBytes[this.#currentPage]!;
+      this.#currentWords = this.#pageWords[this.#currentPage]!;
       this.#writeOffset = 0;
     }
     const offset = this.#writeOffset;
@@ -273,6 +418,22 @@ export class CountTable implements TokenSink {
     writeCount(page, offset + HEADER_BYTES + byteLength, count);
     this.#writeOffset = offset + recordBytes;
     return (this.#currentPage << this.#pageShift) | (offset >>> 2);
+  }
+
+  /** Leases one more record page (entered in the kernel's page table); false when none is left. */
+  #addPage(): boolean {
+    if (this.#leases.length >= this.#recordPagesMax) return false;
+    const lease = this.#memory.tryAllocate(this.owner, 1);
+    if (lease === undefined) return false;
+    const segment = lease.segments[0]!;
+    const pageBytes = segment.bytes;
+    if (this.#kernels !== undefined) this.#pageTable[this.#leases.length] = segment.memoryOffset;
+    this.#leases.push(lease);
+    this.#pageBytes.push(pageBytes);
+    this.#pageWords.push(
+      new Uint32Array(pageBytes.buffer, pageBytes.byteOffset, pageBytes.byteLength >>> 2),
+    );
+    return true;
   }
 
   /** Allocates a bucket array twice as large (or the first one) and re-inserts the pairs. */
@@ -456,6 +617,7 @@ export class CountTable implements TokenSink {
     this.#block = undefined;
     this.#buckets = new Int32Array(0);
     this.#recordBytes = new Uint8Array(0);
+    this.releaseKernel();
   }
 
   /**
@@ -721,4 +883,16 @@ function incrementCount(bytes: Uint8Array, offset: number): void {
     }
     bytes[i] = 0;
   }
+}
+
+/** This thread's kernels over each memory (instantiated once per memory and thread). */
+const kernelsByMemory = new WeakMap<WebAssembly.Memory, WasmKernels>();
+
+function kernelsFor(memory: WebAssembly.Memory): WasmKernels {
+  let kernels = kernelsByMemory.get(memory);
+  if (kernels === undefined) {
+    kernels = new WasmKernels(memory);
+    kernelsByMemory.set(memory, kernels);
+  }
+  return kernels;
 }

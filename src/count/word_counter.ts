@@ -6,7 +6,12 @@ import {
   ResourceError,
   silentProgress,
 } from "../base/mod.ts";
-import { BuddyAllocator, type BuddyStats, type MemoryManager } from "../memory/mod.ts";
+import {
+  BuddyAllocator,
+  type BuddyStats,
+  type MemoryManager,
+  type SegmentLease,
+} from "../memory/mod.ts";
 import type { IoManager, RunReader, RunWriter, SpillRun } from "../io/mod.ts";
 import {
   affordableFanIn,
@@ -14,7 +19,14 @@ import {
   MERGE_READER_SEGMENTS_MIN,
   type RecordCursor,
 } from "../sort/mod.ts";
-import { COUNT_BYTES, CountTable, readCount, writeCount } from "./count_table.ts";
+import {
+  COUNT_BYTES,
+  CountTable,
+  type KernelTokenizerKind,
+  readCount,
+  ScanStop,
+  writeCount,
+} from "./count_table.ts";
 import { copyBytes } from "./copy_bytes.ts";
 import {
   decodeCountOrderCount,
@@ -47,6 +59,11 @@ export interface WordCounterOptions {
    * caller reports the counting itself. Default: nowhere.
    */
   progress?: ProgressSink;
+  /**
+   * Count with the WebAssembly kernel when the tokenizer has one (`letters`, `whitespace`,
+   * `line`) and the table can spare its page table (default true; false: the JS tokenizer).
+   */
+  kernel?: boolean;
 }
 
 /** What {@linkcode WordCounter.finish} emits and in which order. */
@@ -86,6 +103,7 @@ export interface WordCountStats {
 }
 
 const WRITER_PAGES = 2;
+const NEWLINE = 10;
 /** A merge reader's pages (the merge plan's): its block, one read ahead, and a scratch. */
 const READER_PAGES = MERGE_READER_SEGMENTS_MIN;
 /** Pages kept free during merges for the scratch buffers (the word being summed, encoding). */
@@ -97,6 +115,12 @@ const SCRATCH_PAGES = 1;
 /** The fewest free segments a count can work in (a table of 3 pages, a spill writer, buffers). */
 export const COUNT_SEGMENTS_MIN = 14;
 const PAGES_MIN = COUNT_SEGMENTS_MIN;
+/** The kernel's input window: at most this many bytes (the input chunk's size). */
+const WINDOW_BYTES_MAX = 1024 * 1024;
+/** ... and at most this share of the table's pages. */
+const WINDOW_TABLE_DIVISOR = 16;
+/** Why {@linkcode WordCounter}'s kernel step stopped, beyond {@linkcode ScanStop}. */
+const NO_CUT = 3;
 /** Merges report progress in steps of this many record bytes (not per record). */
 const PROGRESS_STEP_BYTES = 256 * 1024;
 
@@ -155,6 +179,14 @@ export class WordCounter implements TokenSink {
   #fanInMax: number;
   #progress: ProgressSink;
   #progressPending = 0;
+  /** The kernel's tokenizer kind (undefined: the JS tokenizer counts). */
+  #kernelKind: KernelTokenizerKind | undefined;
+  /** Where chunks outside the shared memory are copied for the kernel. */
+  #window: SegmentLease | undefined;
+  #windowBytes: Uint8Array = new Uint8Array(0);
+  #windowOffset = 0;
+  /** Why the last kernel step stopped (a ScanStop or NO_CUT). */
+  #stepStop = 0;
 
   /**
    * Makes a counter: reserves the bucket arena and sets the table size.
@@ -183,10 +215,39 @@ export class WordCounter implements TokenSink {
     this.#tablePages = tablePages;
     const arenaPages = Math.max(1, Math.floor(tablePages * 0.35));
     this.#buddy = new BuddyAllocator(memory, { segmentCount: arenaPages, owner: "count-buckets" });
+    const kind = this.tokenizer.kind;
+    const kernelKind = options.kernel !== false && kind !== "words" && kind !== "flink"
+      ? kind
+      : undefined;
+    const windowSegments = Math.max(
+      1,
+      Math.min(
+        Math.ceil(WINDOW_BYTES_MAX / memory.segmentBytes),
+        Math.floor(tablePages / WINDOW_TABLE_DIVISOR),
+      ),
+    );
+    const recordPagesMax = tablePages - arenaPages;
+    const useKernel = kernelKind !== undefined && recordPagesMax - windowSegments >= 4;
     this.#table = new CountTable(memory, {
       buddy: this.#buddy,
-      recordPagesMax: tablePages - arenaPages,
+      recordPagesMax: useKernel ? recordPagesMax - windowSegments : recordPagesMax,
     });
+    if (
+      useKernel && this.#table.useKernel({
+        kind: kernelKind,
+        lower: this.tokenizer.caseMode === "lower",
+      })
+    ) {
+      this.#kernelKind = kernelKind;
+      try {
+        this.#window = memory.allocateContiguous("count-input-window", windowSegments);
+        const segment = this.#window.segments[0]!;
+        this.#windowOffset = segment.memoryOffset;
+        this.#windowBytes = segment.bytes;
+      } catch {
+        this.#window = undefined; // fragmented: only chunks already in the memory use it
+      }
+    }
     this.#long = new ReservedScratch(memory, "count-long-words");
     this.#scratch = new ReservedScratch(memory, "count-merge");
     this.#encode = new ReservedScratch(memory, "count-order-encode");
@@ -291,6 +352,122 @@ export class WordCounter implements TokenSink {
    */
   addChunk(bytes: Uint8Array, from = 0, end: number = bytes.length): Promise<void> | undefined {
     assert(!this.#closed && this.#table !== undefined, "WordCounter.addChunk after finish/close");
+    if (this.#kernelKind !== undefined) {
+      const at = this.#kernelStep(bytes, from, end);
+      if (this.#stepStop === ScanStop.done && this.#longUsed === 0) return undefined;
+      return this.#addChunkKernelSlow(bytes, at, end);
+    }
+    return this.#addChunkJs(bytes, from, end);
+  }
+
+  /** Counting is over: the window and the kernel's pages go back to the budget. */
+  #releaseKernel(): void {
+    this.#kernelKind = undefined;
+    this.#table?.releaseKernel();
+    this.#window?.release();
+    this.#window = undefined;
+    this.#windowBytes = new Uint8Array(0);
+  }
+
+  /** Whether the count kernel counts (else the JS tokenizer). */
+  get usesKernel(): boolean {
+    return this.#kernelKind !== undefined;
+  }
+
+  /**
+   * Counts what the kernel can of `bytes[at, end)` without awaiting: straight from the shared
+   * memory when the chunk lives there (a Worker's lent chunk), else piece by piece through
+   * the window. Sets `#stepStop`; returns where it stopped.
+   */
+  #kernelStep(bytes: Uint8Array, at: number, end: number): number {
+    const table = this.#table!;
+    const direct = bytes.buffer === this.#memory.wasmMemory.buffer;
+    if (!direct && this.#window === undefined) {
+      this.#stepStop = NO_CUT;
+      return at;
+    }
+    while (at < end) {
+      let pieceEnd = end;
+      let delta = bytes.byteOffset;
+      if (!direct) {
+        pieceEnd = this.#pieceEnd(bytes, at, end);
+        if (pieceEnd < 0) {
+          this.#stepStop = NO_CUT;
+          return at;
+        }
+        this.#windowBytes.set(bytes.subarray(at, pieceEnd));
+        delta = this.#windowOffset - at;
+      }
+      const stop = table.scanShared(at + delta, pieceEnd + delta) - delta;
+      if (table.scanStop !== ScanStop.done) {
+        this.#stepStop = table.scanStop;
+        return stop;
+      }
+      at = pieceEnd;
+    }
+    this.#stepStop = ScanStop.done;
+    return end;
+  }
+
+  /** The end of the next piece of `bytes[at, end)` that fits the window (-1: no cut fits). */
+  #pieceEnd(bytes: Uint8Array, at: number, end: number): number {
+    const limit = at + this.#windowBytes.length;
+    if (end <= limit) return end;
+    const newline = bytes.lastIndexOf(NEWLINE, limit - 1);
+    if (newline >= at) return newline + 1;
+    if (this.#kernelKind === "line") return -1;
+    for (let i = limit - 1; i >= at; i -= 1) {
+      if (this.#isSeparator(bytes[i]!)) return i + 1;
+    }
+    return -1;
+  }
+
+  #isSeparator(byte: number): boolean {
+    if (this.#kernelKind === "line") return byte === NEWLINE;
+    if (this.#kernelKind === "whitespace") return byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
+    return !((byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a));
+  }
+
+  /** The end of the token (for `line`: the line and its \n) at or after `from`. */
+  #tokenEnd(bytes: Uint8Array, from: number, end: number): number {
+    let i = from;
+    while (i < end && !this.#isSeparator(bytes[i]!)) i += 1;
+    return this.#kernelKind === "line" && i < end ? i + 1 : i;
+  }
+
+  /** The kernel path after a stop: spill, or let the JS tokenizer take a long token. */
+  async #addChunkKernelSlow(bytes: Uint8Array, at: number, end: number): Promise<void> {
+    let spilledAt = -1;
+    for (;;) {
+      await this.#flushLongWords();
+      const stop = this.#stepStop;
+      if (stop === ScanStop.done) return;
+      if (stop === ScanStop.full) {
+        if (spilledAt === at) {
+          throw new ResourceError(
+            `Cannot fit one word in an empty count table of ${this.#tablePages} segments; raise --memory (-S)`,
+          );
+        }
+        await this.#spillTable();
+        spilledAt = at;
+      } else {
+        // A token longer than a record (parked as a long word), or a stretch the window
+        // cannot cut: the JS tokenizer counts it, into the same table.
+        const tokenEnd = stop !== NO_CUT
+          ? this.#tokenEnd(bytes, at, end)
+          : this.#window === undefined
+          ? end // not in the shared memory and no window: all of it
+          : this.#tokenEnd(bytes, at + this.#windowBytes.length, end);
+        const pending = this.#addChunkJs(bytes, at, tokenEnd);
+        if (pending) await pending;
+        at = tokenEnd;
+      }
+      at = this.#kernelStep(bytes, at, end);
+    }
+  }
+
+  /** Tokenizes `bytes[from, end)` with the JS tokenizer. */
+  #addChunkJs(bytes: Uint8Array, from: number, end: number): Promise<void> | undefined {
     const at = this.tokenizer.scan(bytes, from, end, this);
     if (at === end && this.#longUsed === 0) return undefined;
     return this.#addChunkSlow(bytes, at, end);
@@ -383,6 +560,7 @@ export class WordCounter implements TokenSink {
    */
   async finishToRuns(): Promise<SpillRun[]> {
     assert(!this.#closed && this.#table !== undefined, "WordCounter.finishToRuns after finish");
+    this.#releaseKernel();
     await this.#flushLongWords();
     if (!this.#tableClosed) {
       await this.#spillTable();
@@ -425,6 +603,7 @@ export class WordCounter implements TokenSink {
   }
 
   async #finishCounts(options: CountFinishOptions, emit: RecordEmitter): Promise<void> {
+    this.#releaseKernel();
     await this.#flushLongWords();
     await this.#absorbForeignRuns();
     const minCount = options.minCount ?? 1;
@@ -876,6 +1055,7 @@ export class WordCounter implements TokenSink {
     for (const writer of [...this.#writers]) await writer.abort().catch(() => {});
     for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run).catch(() => {});
     this.#closeTable();
+    this.#releaseKernel();
     this.#table = undefined;
     this.#long.close();
     this.#scratch.close();

@@ -1,7 +1,8 @@
 /**
  * A block channel: positional reads and writes of whole segments to one spill file.
  *
- * Implementations: {@linkcode FileChannel} (Deno file ops) and `MmapChannel` (libc via FFI).
+ * Implementations: {@linkcode FileChannel} (Deno file ops), `MmapChannel` (libc via FFI), and
+ * the sequential `CompressedWriteChannel` / `CompressedReadChannel` (`--compress-program`).
  * Operations on one channel are issued in order; callers keep a bounded number in flight.
  */
 export interface BlockChannel {
@@ -17,8 +18,8 @@ export interface BlockChannel {
   read(position: number, into: Uint8Array): Promise<number>;
   /** Makes the file exactly `byteLength` long (after the last write). */
   truncate(byteLength: number): Promise<void>;
-  /** Closes the file; idempotent. */
-  close(): void;
+  /** Closes the file (and ends any process behind it); idempotent. */
+  close(): void | Promise<void>;
 }
 
 /** Counts I/O operations and fails the Nth one (the fault-injection test seam). */

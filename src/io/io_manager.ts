@@ -10,6 +10,12 @@ import {
 import type { MemoryManager } from "../memory/mod.ts";
 import { GzipSource, NativeSource, PipeSource, ReaderSource } from "./byte_sources.ts";
 import { type BlockChannel, OperationCounter } from "./channel.ts";
+import {
+  CompressedReadChannel,
+  CompressedWriteChannel,
+  killCompressorsSync,
+  spawnCompressor,
+} from "./compress_channel.ts";
 import { errorCode, isDiskError, SpillDiskError, SpillReadError } from "./errors.ts";
 import { type ChannelStaging, FileChannel } from "./file_channel.ts";
 import { loopTurn, startLoopWatch, stopLoopWatch } from "./event_loop.ts";
@@ -79,6 +85,13 @@ export interface IoManagerOptions {
    * needs a temp file; an input that fits the budget sorts without one.
    */
   lazyTmpDirs?: boolean;
+  /**
+   * GNU sort's `--compress-program`: spill files are written through this program (standard
+   * input to standard output) and read back through `PROG -d`. Found on `PATH`; only started
+   * when a spill file is made. When no process can be made at that moment (EAGAIN, EMFILE), the
+   * file is written uncompressed, as GNU sort does when it cannot fork.
+   */
+  compressProgram?: string;
 }
 
 /** Options of {@linkcode IoManager.createRunWriter}. */
@@ -115,6 +128,12 @@ export interface InputOptions {
   terminator?: number;
   /** Chunk size in segments (default: 1 MiB worth, at most 1/4 of the budget). */
   chunkSegments?: number;
+  /**
+   * Called when a record longer than the chunk needs a larger buffer than the budget has free:
+   * free memory (e.g. spill and release sort buffers) and resolve true to have the reservation
+   * tried again, or false to fail with the budget error.
+   */
+  onMemoryShort?: (bytes: number) => Promise<boolean>;
 }
 
 interface Closable {
@@ -130,6 +149,10 @@ const signals: ReadonlyArray<[Deno.Signal, number]> = [
 ];
 
 const privateDirPattern = /^spillway-(\d+)-[0-9a-z]+$/;
+/** A private directory is made as `.spillway-new-PID-TAG`, locked, then renamed. */
+const CLAIM_PREFIX = "spillway-new-";
+/** How old a claim directory with a free lock must be before a sweep removes it. */
+const CLAIM_STALE_MS = 60_000;
 
 /**
  * Owns every file spillway creates: one private directory (mode 0700) per process in each
@@ -186,6 +209,7 @@ export class IoManager implements AsyncDisposable {
   #closed = false;
   #mmapWindowBytes: number;
   #libc: Libc | undefined;
+  #compressProgram: string | undefined;
 
   private constructor(
     memory: MemoryManager,
@@ -202,6 +226,7 @@ export class IoManager implements AsyncDisposable {
     );
     this.#onSignal = options.onSignal;
     this.#libc = undefined;
+    this.#compressProgram = options.compressProgram;
     this.#targetHost = {
       counter: this.#counter,
       addFile: (path) => {
@@ -282,6 +307,10 @@ export class IoManager implements AsyncDisposable {
     const writeBehind = options.writeBehindSegments ?? 1;
     assert(Number.isSafeInteger(writeBehind) && writeBehind >= 0, "writeBehindSegments >= 0");
     const owner = options.owner ?? "spill-writer";
+    if (this.#compressProgram !== undefined) {
+      const writer = await this.#createCompressedWriter(prefix, owner, writeBehind);
+      if (writer !== undefined) return writer;
+    }
     // File channel: the write-behind allowance becomes one staging buffer, so full blocks
     // leave in big system calls. Mmap channel: write-behind pages (the copy is the write).
     const staged = this.spillMode === "file" && writeBehind > 0;
@@ -316,12 +345,15 @@ export class IoManager implements AsyncDisposable {
     const readAhead = options.readAheadSegments ?? 1;
     assert(Number.isSafeInteger(readAhead) && readAhead >= 0, "readAheadSegments >= 0");
     const owner = options.owner ?? "spill-reader";
-    const staged = this.spillMode === "file" && readAhead > 0;
+    const compressed = run.compressed === true;
+    const staged = (this.spillMode === "file" || compressed) && readAhead > 0;
     const lease = this.#memory.allocate(owner, staged ? 1 : 1 + readAhead);
     let channel: BlockChannel;
     try {
       this.#counter.tick();
-      if (this.spillMode === "mmap") {
+      if (compressed) {
+        channel = await this.#openCompressedChannel(run, owner, Math.max(1, readAhead));
+      } else if (this.spillMode === "mmap") {
         channel = MmapChannel.openRead(run.path, {
           lib: this.#libc!,
           windowBytes: this.#mmapWindowBytes,
@@ -366,6 +398,93 @@ export class IoManager implements AsyncDisposable {
       throw error;
     }
     return reader;
+  }
+
+  /**
+   * A writer through `--compress-program`, or undefined when no process can be made now (the
+   * caller then writes the run uncompressed). The write-behind allowance becomes the buffer
+   * that carries PROG's output to the file.
+   */
+  async #createCompressedWriter(
+    prefix: string,
+    owner: string,
+    writeBehind: number,
+  ): Promise<RunWriter | undefined> {
+    const program = this.#compressProgram!;
+    const lease = this.#memory.allocate(owner, 1);
+    const bufferBytes = Math.max(1, writeBehind) * this.#memory.segmentBytes;
+    let channel: CompressedWriteChannel;
+    try {
+      const reservation = this.#memory.reserve(owner, bufferBytes);
+      try {
+        const path = this.#nextPath(prefix);
+        this.#counter.tick();
+        const child = spawnCompressor(program, false);
+        if (child === undefined) {
+          reservation.release();
+          lease.release();
+          return undefined;
+        }
+        let file: Deno.FsFile;
+        try {
+          file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+        } catch (error) {
+          child.kill("SIGKILL");
+          await child.status;
+          if (isDiskError(error)) throw new SpillDiskError(this.directoryOf(path), 0, error);
+          throw error;
+        }
+        this.#files.add(path);
+        this.stats.filesCreated += 1;
+        channel = new CompressedWriteChannel({
+          path,
+          file,
+          child,
+          program,
+          counter: this.#counter,
+          bufferBytes,
+          reservation,
+        });
+      } catch (error) {
+        reservation.release();
+        throw error;
+      }
+    } catch (error) {
+      if (!lease.isReleased) lease.release();
+      throw error;
+    }
+    const writer = new RunWriter({
+      channel,
+      lease,
+      memory: this.#memory,
+      host: this,
+      compressed: true,
+    });
+    this.#track(writer);
+    return writer;
+  }
+
+  /** Opens a compressed run: its file fed to `PROG -d`, whose output the reader reads. */
+  async #openCompressedChannel(
+    run: SpillRun,
+    owner: string,
+    bufferSegments: number,
+  ): Promise<BlockChannel> {
+    const program = this.#compressProgram;
+    assert(program !== undefined, "a compressed run is read by the manager that wrote it");
+    const bufferBytes = bufferSegments * this.#memory.segmentBytes;
+    const reservation = this.#memory.reserve(owner, bufferBytes);
+    let file: Deno.FsFile | undefined;
+    try {
+      file = await Deno.open(run.path, { read: true });
+      const child = spawnCompressor(program, true)!;
+      const parts = { path: run.path, file, child, program, counter: this.#counter };
+      return new CompressedReadChannel({ ...parts, bufferBytes, reservation }, run.byteLength);
+    } catch (error) {
+      file?.close();
+      reservation.release();
+      throw error;
+    }
   }
 
   /** Removes a run's file (as soon as it was merged). */
@@ -492,6 +611,7 @@ export class IoManager implements AsyncDisposable {
         terminator: options.terminator ?? 10,
         totalBytes,
         stats: this.stats,
+        onMemoryShort: options.onMemoryShort,
       });
     } catch (error) {
       source.close();
@@ -660,6 +780,7 @@ export class IoManager implements AsyncDisposable {
   #installSignalHandlers(): void {
     for (const [signal, exitCode] of signals) {
       const handler = () => {
+        killCompressorsSync();
         this.removeAllSync();
         this.#removeProcessDirsSync();
         this.#removeSignalHandlers();
@@ -784,15 +905,18 @@ export const OWNER_LOCK_NAME = "owner.lock";
 /**
  * Creates `DIR/spillway-PID-TAG` (0700) with its owner lock taken. The lock is what tells a
  * later sweep that the directory is in use, across PID namespaces (containers sharing /tmp):
- * the kernel drops it when the process ends, however it ends.
+ * the kernel drops it when the process ends, however it ends. The directory is made under a
+ * claim name (`.spillway-new-PID-TAG`, which sweeps leave alone while it is young), locked,
+ * then renamed: a sweep never sees a `spillway-*` directory whose lock is not yet taken.
  */
 async function createPrivateDir(dir: string): Promise<{ path: string; lock: Deno.FsFile }> {
+  const parent = dir.endsWith("/") && dir.length > 1 ? dir.slice(0, -1) : dir;
   for (let attempt = 0;; attempt += 1) {
-    const path = `${
-      dir.endsWith("/") && dir.length > 1 ? dir.slice(0, -1) : dir
-    }/spillway-${Deno.pid}-${randomTag()}`;
+    const name = `spillway-${Deno.pid}-${randomTag()}`;
+    const claim = `${parent}/.${CLAIM_PREFIX}${name.slice("spillway-".length)}`;
+    const path = `${parent}/${name}`;
     try {
-      await Deno.mkdir(path, { mode: 0o700 });
+      await Deno.mkdir(claim, { mode: 0o700 });
     } catch (error) {
       if (error instanceof Deno.errors.AlreadyExists && attempt < 8) continue;
       const reason = error instanceof Deno.errors.PermissionDenied
@@ -803,17 +927,27 @@ async function createPrivateDir(dir: string): Promise<{ path: string; lock: Deno
         { cause: error },
       );
     }
+    let lock: Deno.FsFile | undefined;
     try {
-      await Deno.chmod(path, 0o700);
-      const lock = await Deno.open(`${path}/${OWNER_LOCK_NAME}`, {
+      await Deno.chmod(claim, 0o700);
+      lock = await Deno.open(`${claim}/${OWNER_LOCK_NAME}`, {
         write: true,
         createNew: true,
         mode: 0o600,
       });
       lock.lockSync(true);
+      if (await exists(path)) {
+        // The same pid and tag from an earlier process: never rename over it.
+        lock.close();
+        await Deno.remove(claim, { recursive: true });
+        if (attempt < 8) continue;
+        throw new Error(`${path} already exists`);
+      }
+      await Deno.rename(claim, path);
       return { path, lock };
     } catch (error) {
-      await Deno.remove(path, { recursive: true }).catch(() => {});
+      lock?.close();
+      await Deno.remove(claim, { recursive: true }).catch(() => {});
       throw new ResourceError(
         `Cannot use temp directory ${dir}: ${
           (error as Error).message
@@ -824,20 +958,35 @@ async function createPrivateDir(dir: string): Promise<{ path: string; lock: Deno
   }
 }
 
+/** Whether anything (even a dangling symlink) is at `path`. */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
 /**
  * Removes `spillway-*` directories of processes that ended: only directories (never a
  * symlink) of the current user whose owner lock can be taken. A directory without an owner
- * lock is left alone (it may be one being created this instant).
+ * lock is left alone. Claim directories (`.spillway-new-*`, a process killed while creating
+ * its directory) go too once their lock is free and they are older than a minute.
  */
 async function sweepStaleDirs(dir: string): Promise<void> {
   if (Deno.build.os !== "linux") return;
   const stale: string[] = [];
   try {
     for await (const entry of Deno.readDir(dir)) {
-      if (!entry.isDirectory || !privateDirPattern.test(entry.name)) continue;
+      if (!entry.isDirectory) continue;
+      const claim = entry.name.startsWith(`.${CLAIM_PREFIX}`);
+      if (!claim && !privateDirPattern.test(entry.name)) continue;
       const path = `${dir}/${entry.name}`;
       const info = await Deno.lstat(path).catch(() => undefined);
       if (info === undefined || !info.isDirectory || info.uid !== currentUid()) continue;
+      if (claim && Date.now() - (info.mtime?.getTime() ?? Date.now()) < CLAIM_STALE_MS) continue;
       if (ownerLockFree(`${path}/${OWNER_LOCK_NAME}`)) stale.push(path);
     }
   } catch {

@@ -28,6 +28,8 @@ export interface LineReaderParts {
   totalBytes: number | undefined;
   /** Live counters. */
   stats: IoStats;
+  /** Called when the large-record buffer does not fit (see {@linkcode InputOptions}). */
+  onMemoryShort?: ((bytes: number) => Promise<boolean>) | undefined;
 }
 
 /**
@@ -36,7 +38,8 @@ export interface LineReaderParts {
  * Each chunk is a view of one or more whole records, each ending with the terminator byte.
  * A final record without a terminator gets one appended (and `sawMissingTerminator` is set);
  * a carriage return is data. A record longer than the chunk is delivered alone from a larger
- * buffer reserved from the memory budget.
+ * buffer reserved from the memory budget (growing by doubling; when the budget is short, the
+ * owner's `onMemoryShort` may free memory once per record).
  */
 export class LineReader {
   /** The input's name in messages. */
@@ -45,6 +48,7 @@ export class LineReader {
   readonly totalBytes: number | undefined;
   #source: ByteSource;
   #memory: MemoryManager;
+  #onMemoryShort: ((bytes: number) => Promise<boolean>) | undefined;
   #owner: string;
   #terminator: number;
   #reservation: MemoryReservation | undefined;
@@ -71,6 +75,7 @@ export class LineReader {
     this.#owner = parts.owner;
     this.#terminator = parts.terminator;
     this.#stats = parts.stats;
+    this.#onMemoryShort = parts.onMemoryShort;
     this.#reservation = parts.memory.reserve(parts.owner, parts.chunkBytes);
     this.#buffer = new Uint8Array(parts.chunkBytes);
   }
@@ -156,7 +161,7 @@ export class LineReader {
   /** The buffer is full and holds no terminator: grow a large buffer until the record ends. */
   async #largeRecord(): Promise<Uint8Array> {
     const chunkBytes = this.#buffer.length;
-    let large = this.#growLarge(this.#buffer, this.#filled, chunkBytes * 2);
+    let large = await this.#growLarge(this.#buffer, this.#filled, chunkBytes * 2);
     const terminator = this.#terminator;
     for (;;) {
       const searchFrom = this.#filled;
@@ -170,7 +175,7 @@ export class LineReader {
       }
       if (this.#eof) {
         if (this.#filled === large.length) {
-          large = this.#growLarge(large, this.#filled, large.length + 1);
+          large = await this.#growLarge(large, this.#filled, large.length + 1);
         }
         large[this.#filled] = terminator;
         this.#sawMissingTerminator = true;
@@ -179,15 +184,15 @@ export class LineReader {
         return large.subarray(0, this.#filled + 1);
       }
       if (this.#filled === large.length) {
-        large = this.#growLarge(large, this.#filled, large.length * 2);
+        large = await this.#growLarge(large, this.#filled, large.length * 2);
       }
     }
   }
 
-  #growLarge(from: Uint8Array, used: number, capacity: number): Uint8Array {
+  async #growLarge(from: Uint8Array, used: number, capacity: number): Promise<Uint8Array> {
     let reservation: MemoryReservation;
     try {
-      reservation = this.#memory.reserve(this.#owner, capacity);
+      reservation = await this.#reserveLarge(capacity);
     } catch (error) {
       // A budget problem, not a bad input: exit 3 like every other budget error (README).
       throw new ResourceError(
@@ -203,6 +208,16 @@ export class LineReader {
     this.#large = large;
     this.#largeReservation = reservation;
     return large;
+  }
+
+  /** Reserves `capacity` bytes, asking the owner to free memory once if they do not fit. */
+  async #reserveLarge(capacity: number): Promise<MemoryReservation> {
+    try {
+      return this.#memory.reserve(this.#owner, capacity);
+    } catch (error) {
+      if (this.#onMemoryShort === undefined || !(await this.#onMemoryShort(capacity))) throw error;
+      return this.#memory.reserve(this.#owner, capacity);
+    }
   }
 
   #dropLarge(): void {

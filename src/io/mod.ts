@@ -6,6 +6,7 @@
  * @module
  */
 export { crc32c } from "./crc32c.ts";
+export { CompressProgramError } from "./compress_channel.ts";
 export { CorruptSpillError, OutputClosedError, SpillDiskError, SpillReadError } from "./errors.ts";
 export type {
   InputOptions,
@@ -29,6 +30,7 @@ export { checkOutputPath } from "./output_target.ts";
 export { RunReader } from "./run_reader.ts";
 export type { SpillRun } from "./run_writer.ts";
 export { RunWriter } from "./run_writer.ts";
+export { BLOCK_HEADER_BYTES, LAST_BLOCK_FLAG } from "./spill_format.ts";
 export {
   createScratchFile,
   fileDescriptorsFree,

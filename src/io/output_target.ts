@@ -61,6 +61,10 @@ export type OutputPlan =
 
 /** The pattern of output temp files: `.NAME.spillway-PID-TAG.tmp`. */
 export const OUTPUT_TEMP_PATTERN = /^\..+\.spillway-\d+-[0-9a-z]+\.tmp$/;
+/** An output temp file is created as its name + `.new`, locked, then renamed. */
+const OUTPUT_CLAIM_SUFFIX = ".new";
+/** How old a claim file with a free lock must be before a sweep removes it. */
+const CLAIM_STALE_MS = 60_000;
 
 const SYMLINK_HOPS_MAX = 40;
 const W_OK = 2;
@@ -269,7 +273,8 @@ class LibcHandle implements WriteHandle {
     this.#path = path;
   }
 
-  static open(path: string, flags: number, mode: number): LibcHandle {
+  /** Opens `path`; errors after the open name `name` (where the file will be by then). */
+  static open(path: string, flags: number, mode: number, name = path): LibcHandle {
     const lib = acquireLibc();
     if (typeof lib === "string") throw new Error(`Cannot open ${path}: libc ${lib}`);
     const fd = lib.open(cString(path), flags | O_CLOEXEC, mode);
@@ -278,7 +283,7 @@ class LibcHandle implements WriteHandle {
       releaseLibc();
       throw osError(code, "open", path);
     }
-    return new LibcHandle(lib, fd, path);
+    return new LibcHandle(lib, fd, name);
   }
 
   write(bytes: Uint8Array): void {
@@ -355,18 +360,34 @@ class DenoHandle implements WriteHandle {
   }
 }
 
-/** Creates `path` exclusively with mode 0600, never through a symlink, and locks it. */
+/**
+ * Creates `path` exclusively with mode 0600, never through a symlink, and locks it. The file
+ * is made under a claim name (`path` + `.new`, which sweeps leave alone while it is young),
+ * locked, then renamed: a sweep never sees a temp file whose lock is not yet taken.
+ */
 function createTempFile(path: string): WriteHandle {
+  const claim = `${path}${OUTPUT_CLAIM_SUFFIX}`;
   let handle: WriteHandle;
   if (libcUnavailableReason() === undefined) {
-    handle = LibcHandle.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    handle = LibcHandle.open(claim, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600, path);
   } else {
     handle = new DenoHandle(
-      Deno.openSync(path, { write: true, createNew: true, mode: 0o600 }),
+      Deno.openSync(claim, { write: true, createNew: true, mode: 0o600 }),
       path,
     );
   }
-  handle.tryLock();
+  try {
+    handle.tryLock();
+    Deno.renameSync(claim, path);
+  } catch (error) {
+    handle.close();
+    try {
+      Deno.removeSync(claim);
+    } catch {
+      // already gone
+    }
+    throw error;
+  }
   return handle;
 }
 
@@ -525,20 +546,39 @@ export function ownerLockFree(path: string): boolean {
 /**
  * Removes output temp files (`.NAME.spillway-PID-TAG.tmp`) in `dir` left by a process that
  * died without cleaning up (`kill -9`): only regular files of the current user whose owner
- * lock is free.
+ * lock is free. Claim files (the same name + `.new`, a process killed while creating its temp
+ * file) go too once their lock is free and they are older than a minute.
  */
 export async function sweepStaleOutputTemps(dir: string): Promise<void> {
   if (Deno.build.os !== "linux") return;
   const names: string[] = [];
   try {
     for await (const entry of Deno.readDir(dir)) {
-      if (entry.isFile && OUTPUT_TEMP_PATTERN.test(entry.name)) names.push(entry.name);
+      if (entry.isFile && outputTempName(entry.name) !== undefined) names.push(entry.name);
     }
   } catch {
     return; // an unreadable directory: the create reports what matters
   }
   for (const name of names) {
     const path = `${dir === "/" ? "" : dir}/${name}`;
+    if (outputTempName(name) === "claim") {
+      const info = await Deno.lstat(path).catch(() => undefined);
+      if (
+        info === undefined || Date.now() - (info.mtime?.getTime() ?? Date.now()) < CLAIM_STALE_MS
+      ) {
+        continue;
+      }
+    }
     if (ownerLockFree(path)) await Deno.remove(path).catch(() => {});
   }
+}
+
+/** Whether `name` is an output temp file, a claim file for one, or neither. */
+function outputTempName(name: string): "temp" | "claim" | undefined {
+  if (OUTPUT_TEMP_PATTERN.test(name)) return "temp";
+  if (
+    name.endsWith(OUTPUT_CLAIM_SUFFIX) &&
+    OUTPUT_TEMP_PATTERN.test(name.slice(0, -OUTPUT_CLAIM_SUFFIX.length))
+  ) return "claim";
+  return undefined;
 }

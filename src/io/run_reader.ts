@@ -413,7 +413,7 @@ export class RunReader {
     this.recordBytes = this.#bytes;
     for (const pending of this.#pending) await pending.done;
     this.#pending = [];
-    this.#channel.close();
+    await this.#channel.close();
     if (!this.#lease.isReleased) this.#lease.release();
     this.#scratchReservation?.release();
     this.#scratchReservation = undefined;

@@ -19,8 +19,10 @@ export interface SpillRun {
   readonly path: string;
   /** Records written. */
   readonly recordCount: number;
-  /** File length in bytes. */
+  /** File length in bytes (before compression, when compressed). */
   readonly byteLength: number;
+  /** Written through `--compress-program` (read back through `PROG -d`). */
+  readonly compressed?: boolean;
 }
 
 /** What a writer or reader needs from its {@linkcode IoManager}. */
@@ -43,6 +45,8 @@ export interface RunWriterParts {
   memory: MemoryManager;
   /** The manager. */
   host: RunHost;
+  /** Whether the channel compresses (the run then says so). */
+  compressed?: boolean;
 }
 
 const headerCache = new Map<number, Uint8Array>();
@@ -96,6 +100,11 @@ export class RunWriter {
   #sourceView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   #targetView: DataView;
   #headerWrite: Promise<void>;
+  #compressed: boolean;
+  /** A sealed block flagged last was written ({@linkcode RunWriter.writeSealedBlock}). */
+  #lastSealed = false;
+  /** Writes of sealed blocks (they never reject: errors land in #error). */
+  #sealedWrites: Promise<void>[] = [];
 
   /** Made by {@linkcode IoManager.createRunWriter}. */
   constructor(parts: RunWriterParts) {
@@ -104,6 +113,7 @@ export class RunWriter {
     this.#lease = parts.lease;
     this.#host = parts.host;
     this.#segmentBytes = parts.memory.segmentBytes;
+    this.#compressed = parts.compressed ?? false;
     this.#free = [...parts.lease.segments];
     this.#current = this.#free.pop()!;
     this.#bytes = this.#current.bytes;
@@ -175,6 +185,37 @@ export class RunWriter {
       return undefined;
     }
     return this.#writeSpanning(bytes, byteOffset, byteLength);
+  }
+
+  /**
+   * Writes a block that was filled and sealed elsewhere (header with payload length, flags,
+   * block index and CRC32C; e.g. by the sort Worker's gather), without copying it. Only before
+   * any record was written through {@linkcode RunWriter.writeRecord}; a block flagged last ends
+   * the run ({@linkcode RunWriter.finish} then writes no block of its own).
+   *
+   * @param block One segment's bytes: the sealed block (it must stay unchanged until the
+   *   promise settles).
+   * @param recordCount Records that start in the block.
+   * @returns When the write finished (rejects with {@linkcode SpillDiskError} on a disk error).
+   */
+  writeSealedBlock(block: Uint8Array, recordCount: number): Promise<void> {
+    this.#checkOpen();
+    assert(
+      this.#position === BLOCK_HEADER_BYTES && this.#inFlight.length === 0 && !this.#lastSealed,
+      "a sealed block after records or after the last block",
+    );
+    assert(block.length === this.#segmentBytes, "a sealed block is one segment long");
+    const blockIndex = (block[8]! | block[9]! << 8 | block[10]! << 16 | block[11]! << 24) >>> 0;
+    assert(blockIndex === this.#blockIndex, `sealed block ${blockIndex}, ${this.#blockIndex} next`);
+    this.#blockIndex += 1;
+    this.#recordCount += recordCount;
+    if ((block[4]! & LAST_BLOCK_FLAG) !== 0) this.#lastSealed = true;
+    const write = this.#track(
+      this.#channel.write(blockPosition(blockIndex, this.#segmentBytes), block),
+      block.length,
+    );
+    this.#sealedWrites.push(write);
+    return write.then(() => this.#throwIfFailed());
   }
 
   /** A record that does not fit the current block: copy across blocks, awaiting only if needed. */
@@ -352,18 +393,20 @@ export class RunWriter {
   async finish(): Promise<SpillRun> {
     this.#checkOpen();
     try {
-      this.#seal(true);
+      if (!this.#lastSealed) this.#seal(true);
       await this.#headerWrite;
+      for (const write of this.#sealedWrites) await write;
       for (const entry of this.#inFlight) await entry.done;
       this.#throwIfFailed();
       const byteLength = blockPosition(this.#blockIndex, this.#segmentBytes);
       await this.#channel.truncate(byteLength);
-      this.#channel.close();
+      await this.#channel.close();
       this.#inFlight = [];
       this.#lease.release();
       this.#state = "finished";
       this.#host.stats.runsWritten += 1;
-      return { path: this.path, recordCount: this.#recordCount, byteLength };
+      const run = { path: this.path, recordCount: this.#recordCount, byteLength };
+      return this.#compressed ? { ...run, compressed: true } : run;
     } catch (error) {
       await this.abort();
       if (isDiskError(error) && !(error instanceof SpillDiskError)) {
@@ -378,9 +421,10 @@ export class RunWriter {
     if (this.#state !== "open") return;
     this.#state = "aborted";
     await this.#headerWrite;
+    for (const write of this.#sealedWrites) await write;
     for (const entry of this.#inFlight) await entry.done;
     this.#inFlight = [];
-    this.#channel.close();
+    await this.#channel.close();
     if (!this.#lease.isReleased) this.#lease.release();
     await this.#host.deleteFile(this.path);
   }

@@ -28,6 +28,8 @@ export interface CommandScopeOptions<R extends ScopeReport> {
   spillMode?: SpillMode;
   /** Check the temp directories only when the first spill file is made (GNU sort's -T). */
   lazyTmpDirs?: boolean;
+  /** `--compress-program`: spill files are written through it (none when undefined). */
+  compressProgram?: string | undefined;
   /** The command's report; the scope ends it on success and disposes it always. */
   report: R;
 }
@@ -102,6 +104,9 @@ export class CommandScope<R extends ScopeReport> implements AsyncDisposable {
           : { tmpDirs: [...options.tmpDirs] }),
         ...(options.spillMode === undefined ? {} : { spillMode: options.spillMode }),
         ...(options.lazyTmpDirs === undefined ? {} : { lazyTmpDirs: options.lazyTmpDirs }),
+        ...(options.compressProgram === undefined
+          ? {}
+          : { compressProgram: options.compressProgram }),
         ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
       });
       return new CommandScope(memory, io, options.report);

@@ -207,8 +207,11 @@ export class MergeState {
 
 /** The table and input of {@linkcode CountState.start}. */
 export interface CountSetup {
-  /** `letters` ([A-Za-z]+) or `whitespace` (runs of non-space bytes). */
-  kind: "letters" | "whitespace";
+  /**
+   * `letters` ([A-Za-z]+), `whitespace` (runs of non-space bytes) or `line` (each line without
+   * its \n; only {@linkcode KernelSet.countScan} knows it).
+   */
+  kind: "letters" | "whitespace" | "line";
   /** Fold ASCII upper case. */
   lower: boolean;
   /** Byte offset of the bucket array (i32 pairs [hash, pointer + 1]). */
@@ -228,7 +231,7 @@ export interface CountSetup {
 /**
  * State of the tokenize + count kernel:
  * ```
- * word 0 pos  1 end  2 kind (0 letters, 1 whitespace)  3 lower  4 buckets  5 bucket mask
+ * word 0 pos  1 end  2 kind (0 letters, 1 whitespace, 2 line)  3 lower  4 buckets  5 bucket mask
  * word 6 entries  7 entry limit  8 page table  9 pages in it  10 current page (-1 none)
  * word 11 write offset in the page  12 segment bytes  13 page shift  14 tokens counted
  * word 15 scratch  16 word bytes max
@@ -260,7 +263,7 @@ export class CountState {
     assert(s >= 64 && (s & (s - 1)) === 0, `segment size ${s} is not a power of two >= 64`);
     const w = this.#words;
     w.fill(0);
-    w[2] = setup.kind === "whitespace" ? 1 : 0;
+    w[2] = setup.kind === "whitespace" ? 1 : setup.kind === "line" ? 2 : 0;
     w[3] = setup.lower ? 1 : 0;
     w[4] = setup.bucketsOffset;
     w[5] = b - 1;
@@ -316,6 +319,30 @@ export class CountState {
   /** Longest word a record can hold (a record fits one page). */
   get wordBytesMax(): number {
     return this.#words[16]!;
+  }
+
+  /**
+   * Sets the table's fill (a table the host also adds to): entries, pages in the page table,
+   * the current page (-1: none yet) and the write offset in it.
+   */
+  setTable(
+    fill: { entryCount: number; pageCount: number; page: number; writeOffset: number },
+  ): void {
+    const w = this.#words;
+    w[6] = fill.entryCount;
+    w[9] = fill.pageCount;
+    w[10] = fill.page < 0 ? 0xffff_ffff : fill.page;
+    w[11] = fill.writeOffset;
+  }
+
+  /** The current record page (-1: none yet). */
+  get page(): number {
+    return this.#words[10]! | 0;
+  }
+
+  /** The write offset in the current page. */
+  get writeOffset(): number {
+    return this.#words[11]!;
   }
 
   /** Byte offset of the bucket array. */
@@ -399,6 +426,11 @@ export interface KernelSet {
   mergeLines(stateOffset: number): number;
   /** Counts the tokens of the {@linkcode CountState} at `stateOffset`; a {@linkcode CountStatus}. */
   countTokens(stateOffset: number): number;
+  /**
+   * {@linkcode KernelSet.countTokens} by count v2's loop (no copy of a repeated token; kind
+   * `line` too); the same table afterwards, byte for byte. The scratch is not used.
+   */
+  countScan(stateOffset: number): number;
   /** Re-inserts the pairs of `from` into the zeroed bucket array `to`. */
   countRehash(from: BucketArray, to: BucketArray): void;
 }

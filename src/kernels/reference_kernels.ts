@@ -221,12 +221,23 @@ export class ReferenceKernels implements KernelSet {
 
   /** {@inheritDoc KernelSet.countTokens} */
   countTokens(stateOffset: number): number {
+    return this.#count(stateOffset, true);
+  }
+
+  /** {@inheritDoc KernelSet.countScan} */
+  countScan(stateOffset: number): number {
+    return this.#count(stateOffset, false);
+  }
+
+  /** Both count kernels: `scratchCopy` copies each token into the scratch (countTokens does). */
+  #count(stateOffset: number, scratchCopy: boolean): number {
     const view = this.#view();
     const bytes = this.#bytes();
     const word = (i: number) => view.getUint32(stateOffset + 4 * i, true);
     const setWord = (i: number, value: number) => view.setUint32(stateOffset + 4 * i, value, true);
     const end = word(1);
     const whitespace = word(2) === 1;
+    const line = word(2) === 2;
     const lower = word(3) !== 0;
     const buckets = word(4);
     const mask = word(5);
@@ -240,20 +251,28 @@ export class ReferenceKernels implements KernelSet {
         : (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a);
     let pos = word(0);
     while (pos < end) {
-      if (!isToken(bytes[pos]!)) {
-        pos += 1;
-        continue;
+      let start = pos;
+      let stop = pos;
+      if (line) {
+        while (stop < end && bytes[stop] !== 0x0a) stop += 1;
+        pos = stop < end ? stop + 1 : end;
+      } else {
+        if (!isToken(bytes[pos]!)) {
+          pos += 1;
+          continue;
+        }
+        start = pos;
+        while (pos < end && isToken(bytes[pos]!)) pos += 1;
+        stop = pos;
       }
-      const start = pos;
-      while (pos < end && isToken(bytes[pos]!)) pos += 1;
-      const length = pos - start;
-      const token = bytes.slice(start, pos);
+      const length = stop - start;
+      const token = bytes.slice(start, stop);
       if (lower) {
         for (let i = 0; i < length; i += 1) {
           if (token[i]! >= 0x41 && token[i]! <= 0x5a) token[i] = token[i]! + 0x20;
         }
       }
-      bytes.set(token.subarray(0, word(16)), scratch);
+      if (scratchCopy) bytes.set(token.subarray(0, word(16)), scratch);
       const refuse = (status: number) => {
         setWord(0, start);
         return status;
@@ -271,7 +290,7 @@ export class ReferenceKernels implements KernelSet {
         const page = view.getUint32(pageTable + 4 * (address >>> pageShift), true);
         const record = page + (address & ((1 << pageShift) - 1)) * 4;
         if (view.getUint32(record, true) !== length) continue;
-        if (compareRanges(bytes, record + 4, length, scratch, length) !== 0) continue;
+        if (!token.every((byte, i) => bytes[record + 4 + i] === byte)) continue;
         const at = record + 4 + length;
         view.setBigUint64(at, view.getBigUint64(at) + 1n);
         counted = true;

@@ -41,6 +41,7 @@ interface KernelExports {
   mergeStep(state: number): number;
   mergeLines(state: number): number;
   countTokens(state: number): number;
+  countScan(state: number): number;
   countRehash(oldBuckets: number, oldBucketCount: number, buckets: number, mask: number): void;
 }
 
@@ -168,6 +169,11 @@ export class WasmKernels implements KernelSet {
   /** {@inheritDoc KernelSet.countTokens} */
   countTokens(stateOffset: number): number {
     return this.#exports.countTokens(stateOffset);
+  }
+
+  /** {@inheritDoc KernelSet.countScan} */
+  countScan(stateOffset: number): number {
+    return this.#exports.countScan(stateOffset);
   }
 
   /** {@inheritDoc KernelSet.countRehash} */

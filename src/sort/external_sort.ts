@@ -11,8 +11,8 @@ import type { MemoryManager } from "../memory/mod.ts";
 import type { OrderDescriptor } from "./order_descriptor.ts";
 import type { RecordOrder } from "./record_order.ts";
 import { mergeCursors, type RecordCursor, type RecordSink, UniqueFilter } from "./run_merger.ts";
-import { GATHER_PREFIX_BYTES, SortBuffer } from "./sort_buffer.ts";
-import { GatherPages, type GatherResult, SortWorker } from "./sort_worker_pool.ts";
+import { SortBuffer } from "./sort_buffer.ts";
+import { SortWorker, SpillRing } from "./sort_worker_pool.ts";
 import {
   affordableFanIn,
   FAN_IN_DEFAULT,
@@ -54,6 +54,11 @@ export interface ExternalSortOptions {
   recordBytes?: number;
   /** Whether to sort full buffers on a Worker while reading the next (default true). */
   useWorker?: boolean;
+  /**
+   * Whether the Worker sorts and gathers with the WebAssembly kernels (default true); false
+   * keeps it on the JavaScript index sort and gather (the tests compare both).
+   */
+  kernels?: boolean;
   /** The inputs are already sorted: merge them only (`-m`). */
   mergeOnly?: boolean;
   /**
@@ -88,6 +93,8 @@ export interface SortStats {
   sortBufferPages: number;
   /** Whether a Worker sorted buffers. */
   usedWorker: boolean;
+  /** Sort buffers the WebAssembly kernels sorted (the rest: the JavaScript index sort). */
+  kernelSorts: number;
   /** Whether the final merge ran on the WebAssembly merge kernel. */
   usedMergeKernel: boolean;
   /** Whether that merge ran on the merge Worker while this thread did the I/O. */
@@ -127,10 +134,11 @@ class ExternalSorter {
   readonly #fanInMax: number;
   readonly #recordBytes: number | undefined;
   readonly #useWorker: boolean;
+  readonly #kernels: boolean;
   readonly #mergeOnly: boolean;
   readonly #mergeKernel: boolean;
   readonly #parallelMergeBytesMin: number;
-  #kernels: WasmKernels | undefined = undefined;
+  #mergeKernels: WasmKernels | undefined = undefined;
   /** The merge Worker, started when the first run is spilled (it boots meanwhile). */
   #mergeWorker: Worker | undefined = undefined;
   readonly #progress: ProgressSink;
@@ -138,13 +146,15 @@ class ExternalSorter {
   #buffers: SortBuffer[] = [];
   #filling = 0;
   #worker: SortWorker | undefined = undefined;
-  #gather: GatherPages | undefined = undefined;
+  #ring: SpillRing | undefined = undefined;
   /** The last sort buffer, sorted and kept in memory as the final merge's last input. */
   #memoryRun: SortBuffer | undefined = undefined;
   /** The spill of the last handed-off buffer (after its sort). */
   #inFlight: Promise<void> | undefined = undefined;
   /** The sort of the last handed-off buffer on the Worker. */
   #sorting: Promise<void> | undefined = undefined;
+  /** The longest record spilled as a run of its own (0: none). */
+  #longestRecordBytes = 0;
   /** Run slots in input order; undefined while a buffer's spill is in flight. */
   #runs: Array<SpillRun | undefined> = [];
   #stats: SortStats = {
@@ -156,6 +166,7 @@ class ExternalSorter {
     fanIn: 0,
     sortBufferPages: 0,
     usedWorker: false,
+    kernelSorts: 0,
     usedMergeKernel: false,
     usedMergeWorker: false,
   };
@@ -170,6 +181,7 @@ class ExternalSorter {
     this.#fanInMax = Math.max(2, options.fanInMax ?? FAN_IN_DEFAULT);
     this.#recordBytes = options.recordBytes;
     this.#useWorker = (options.useWorker ?? true) && options.orderDescriptor !== undefined;
+    this.#kernels = options.kernels ?? true;
     this.#mergeOnly = options.mergeOnly ?? false;
     this.#mergeKernel = options.mergeKernel ?? true;
     this.#parallelMergeBytesMin = options.parallelMergeBytesMin ?? PARALLEL_MERGE_BYTES_MIN;
@@ -201,30 +213,29 @@ class ExternalSorter {
       segmentBytes: memory.segmentBytes,
       useWorker: this.#useWorker,
       fanInMax: this.#fanInMax,
+      headroom: this.#recordBytes !== undefined,
     });
     this.#layout = layout;
     this.#stats.sortBufferPages = layout.bufferSegments;
     const split = splitSortBuffer(layout.bufferSegments, memory.segmentBytes);
     const buffers = this.#buffers;
     try {
-      for (let i = 0; i < layout.bufferCount; i += 1) {
-        buffers.push(
-          new SortBuffer(memory, {
-            owner: `sort-buffer-${i}`,
-            dataSegmentCount: split.dataSegments,
-            indexEntryCount: split.indexEntries,
-            order: this.#order,
-          }),
-        );
+      if (layout.ringSegments > 0) {
+        // First: the kernel area is contiguous.
+        this.#ring = new SpillRing(memory, {
+          dataSegments: split.dataSegments,
+          blockCount: layout.ringSegments,
+        });
       }
-      if (layout.gatherSegments > 0) this.#gather = new GatherPages(memory, layout.gatherSegments);
+      this.#createBuffers();
       for (const input of inputs) await this.#readInput(input);
       await this.#awaitInFlight();
+      this.#ensureBuffers(); // the input may end with a long record
       const last = buffers[this.#filling]!;
       if (this.#runs.length === 0) {
         // Everything fit in memory: sort here and write the output directly; no file at all.
         for (const buffer of buffers) if (buffer !== last) buffer.release();
-        last.sort();
+        await this.#sortLast(last);
         await this.#writeOutput(output, layout.outputSegments, async (sink) => {
           await this.#writeBuffer(last, sink);
         });
@@ -233,8 +244,10 @@ class ExternalSorter {
       if (last.recordCount > 0) {
         // The last buffer stays in memory as the final merge's last input (no spill, no read
         // back), unless the spilled runs need more than one merge pass anyway.
-        last.sort();
-        if (this.#runs.length + 1 <= this.#fanInMax) {
+        await this.#sortLast(last);
+        // A record longer than a page was spilled: its merge reader assembles it in memory
+        // (up to twice its length), so the buffer's pages are better free for the merge.
+        if (this.#runs.length + 1 <= this.#fanInMax && this.#longestRecordBytes === 0) {
           this.#memoryRun = last;
         } else {
           const slot = this.#runs.length;
@@ -251,8 +264,8 @@ class ExternalSorter {
       for (const buffer of buffers) {
         if (!buffer.isLent && buffer !== this.#memoryRun) buffer.release();
       }
-      this.#gather?.release();
-      this.#gather = undefined;
+      this.#ring?.release();
+      this.#ring = undefined;
     }
     try {
       await this.#mergeRuns(output);
@@ -260,6 +273,44 @@ class ExternalSorter {
       this.#memoryRun?.release();
       this.#memoryRun = undefined;
     }
+  }
+
+  /** Takes the sort buffers from the budget (the plan's count and size). */
+  #createBuffers(): void {
+    const layout = this.#layout!;
+    const split = splitSortBuffer(layout.bufferSegments, this.#memory.segmentBytes);
+    for (let i = 0; i < layout.bufferCount; i += 1) {
+      this.#buffers.push(
+        new SortBuffer(this.#memory, {
+          owner: `sort-buffer-${i}`,
+          dataSegmentCount: split.dataSegments,
+          indexEntryCount: split.indexEntries,
+          order: this.#order,
+        }),
+      );
+    }
+    this.#filling = 0;
+  }
+
+  /** Takes the sort buffers again if a long record made them free their memory. */
+  #ensureBuffers(): void {
+    if (this.#buffers.length === 0) this.#createBuffers();
+  }
+
+  /**
+   * The input reader's large-record buffer does not fit the budget: spill what the buffers
+   * hold and release them (taken again once the record is through). Once per record.
+   *
+   * @returns Whether memory was freed.
+   */
+  async #freeBuffersForLongRecord(): Promise<boolean> {
+    const buffers = this.#buffers;
+    if (buffers.length === 0) return false;
+    if (buffers[this.#filling]!.recordCount > 0) await this.#handOff();
+    await this.#awaitInFlight();
+    for (const buffer of buffers) buffer.release();
+    buffers.length = 0;
+    return true;
   }
 
   async #awaitInFlight(): Promise<void> {
@@ -289,19 +340,16 @@ class ExternalSorter {
     }
     const previousSort = this.#sorting;
     const previousSpill = this.#inFlight;
-    const gather = this.#gather;
-    if (gather !== undefined) {
-      // The Worker sorts `full` and gathers its records into the gather pages; this thread
-      // spills them from there (sequential reads) while it refills the other buffer. Both the
-      // Worker and the gather pages must be free first.
+    const ring = this.#ring;
+    if (ring !== undefined) {
+      // The Worker sorts `full` and gathers it into sealed blocks in the ring, which this
+      // thread writes out as they come while it refills the other buffer. The Worker must be
+      // done with the previous buffer and its blocks written first.
       if (previousSort !== undefined) await previousSort;
       if (previousSpill !== undefined) await previousSpill;
-      const sorting = this.#startWorker().sort(full, gather);
-      const spilled = sorting.then((result) => this.#spillGathered(full, gather, result, slot));
-      sorting.catch(() => {}); // awaited later; avoid an unhandled rejection meanwhile
-      spilled.catch(() => {});
-      this.#sorting = sorting.then(() => {});
-      this.#sorting.catch(() => {});
+      const spilled = this.#spillOnWorker(full, ring, slot);
+      spilled.catch(() => {}); // awaited later; avoid an unhandled rejection meanwhile
+      this.#sorting = spilled;
       this.#inFlight = spilled;
       this.#filling = 1 - this.#filling;
       return;
@@ -320,68 +368,49 @@ class ExternalSorter {
   }
 
   /**
-   * Spills a buffer the Worker sorted and gathered: the gathered records sequentially from the
-   * gather pages, then any that did not fit from the buffer itself; then empties the buffer.
+   * Sorts `buffer` on the Worker and spills it from there: the Worker gathers the sorted
+   * records (less `-u` duplicates) into sealed blocks, this thread only writes the blocks.
    */
-  async #spillGathered(
-    buffer: SortBuffer,
-    gather: GatherPages,
-    result: GatherResult,
-    slot: number,
-  ): Promise<void> {
+  async #spillOnWorker(buffer: SortBuffer, ring: SpillRing, slot: number): Promise<void> {
     const writer: RunWriter = await this.#io.createRunWriter("sort-run", {
       owner: "sort-spill",
-      writeBehindSegments: this.#layout!.writeBehindSegments,
+      writeBehindSegments: 1,
     });
-    const filter = new UniqueFilter({
-      order: this.#order,
-      unique: this.#unique,
-      memory: this.#memory,
-      owner: "sort-unique",
-    });
-    const unique = this.#unique;
     try {
-      const used = result.targetUsed;
-      let written = 0;
-      for (let p = 0; p < gather.pageCount && written < result.gatheredCount; p += 1) {
-        const bytes = gather.page(p);
-        const end = used[p] ?? 0;
-        let position = 0;
-        while (position < end) {
-          const length = (bytes[position]! | bytes[position + 1]! << 8 |
-            bytes[position + 2]! << 16 | bytes[position + 3]! << 24) >>> 0;
-          position += GATHER_PREFIX_BYTES;
-          if (!unique || filter.accept(bytes, position, length)) {
-            const pending = writer.writeRecord(bytes, position, length);
-            if (pending !== undefined) await pending;
-          }
-          position += length;
-          written += 1;
-        }
-      }
-      assert(written === result.gatheredCount, "gathered record count mismatch");
-      if (result.gatheredCount < buffer.recordCount) {
-        await buffer.writeSortedFrom(result.gatheredCount, (bytes, offset, length) => {
-          if (unique && !filter.accept(bytes, offset, length)) return undefined;
-          return writer.writeRecord(bytes, offset, length);
-        });
-      }
+      const result = await this.#startWorker().sort(buffer, {
+        spill: {
+          ring,
+          unique: this.#unique,
+          writeBlock: (bytes, block) => writer.writeSealedBlock(bytes, block.recordCount),
+        },
+      });
+      if (result.kernelSorted) this.#stats.kernelSorts += 1;
       this.#runs[slot] = await writer.finish();
       this.#stats.runCount += 1;
     } catch (error) {
       await writer.abort();
       throw error;
     } finally {
-      filter.release();
-      buffer.reset();
+      if (!buffer.isLent) buffer.reset();
     }
+  }
+
+  /** Sorts the last buffer: on the Worker (with the kernels) if there is one, else here. */
+  async #sortLast(buffer: SortBuffer): Promise<void> {
+    const worker = this.#worker;
+    if (worker === undefined) {
+      buffer.sort();
+      return;
+    }
+    const result = await worker.sort(buffer, this.#ring === undefined ? {} : { ring: this.#ring });
+    if (result.kernelSorted) this.#stats.kernelSorts += 1;
   }
 
   /** Starts the sort Worker (it takes a while to boot: start it before the first hand-off). */
   #startWorker(): SortWorker {
     if (this.#worker === undefined) {
       assert(this.#descriptor !== undefined, "two sort buffers need a Worker");
-      this.#worker = new SortWorker(this.#descriptor, this.#memory);
+      this.#worker = new SortWorker(this.#descriptor, this.#memory, { kernels: this.#kernels });
       this.#stats.usedWorker = true;
     }
     return this.#worker;
@@ -407,6 +436,9 @@ class ExternalSorter {
       owner: "sort-input",
       terminator: this.#terminator,
       chunkSegments: this.#layout!.inputChunkSegments,
+      ...(this.#recordBytes === undefined
+        ? { onMemoryShort: () => this.#freeBuffersForLongRecord() }
+        : {}),
     });
     this.#progress.phase(
       reader.totalBytes === undefined
@@ -415,9 +447,10 @@ class ExternalSorter {
     );
     try {
       // Boot the Worker now if this input may not fit one buffer (unknown size: stdin, .gz).
-      const capacity = this.#buffers[0]!.segments.length * this.#memory.segmentBytes;
+      const layout = this.#layout!;
+      const capacity = layout.bufferDataSegments * this.#memory.segmentBytes;
       if (
-        this.#buffers.length > 1 &&
+        layout.bufferCount > 1 &&
         (reader.totalBytes === undefined || reader.totalBytes > capacity)
       ) {
         this.#startWorker();
@@ -434,6 +467,16 @@ class ExternalSorter {
         stats.inputBytes += chunk.length;
         this.#progress.advance(chunk.length);
         const end = chunk.length;
+        if (this.#buffers.length === 0) {
+          // The buffers made room for a long record: this chunk is that record alone (it is
+          // longer than any page: a run of its own), or the reader is past it.
+          if (chunk.indexOf(terminator) === end - 1 && end - 1 > this.#memory.segmentBytes) {
+            stats.inputRecords += 1;
+            await this.#spillOversized(chunk, 0, end - 1);
+            continue;
+          }
+          this.#ensureBuffers();
+        }
         let buffer = this.#buffers[this.#filling]!;
         let records = 0;
         let start = 0;
@@ -510,6 +553,7 @@ class ExternalSorter {
 
   async #spillOversized(bytes: Uint8Array, start: number, length: number): Promise<void> {
     await this.#awaitInFlight();
+    this.#longestRecordBytes = Math.max(this.#longestRecordBytes, length);
     const slot = this.#runs.length;
     this.#runs.push(undefined);
     const writer = await this.#io.createRunWriter("sort-run", {
@@ -708,7 +752,7 @@ class ExternalSorter {
     plan: { readAheadSegments: number; outputSegments: number },
   ): Promise<boolean> {
     const memory = this.#memory;
-    this.#kernels ??= new WasmKernels(memory.wasmMemory);
+    this.#mergeKernels ??= new WasmKernels(memory.wasmMemory);
     const readers: RunReader[] = [];
     let expectedRecords = 0;
     const memoryRun = this.#memoryRun;
@@ -741,7 +785,7 @@ class ExternalSorter {
       if (memoryRun !== undefined) {
         expectedRecords += memoryRun.recordCount;
         memoryBlocks = new SortBufferBlocks(memoryRun, {
-          kernels: this.#kernels,
+          kernels: this.#mergeKernels,
           memory,
           owner: "sort-merge-kernel",
         });
@@ -770,7 +814,7 @@ class ExternalSorter {
         })
         : await mergeBlocksToLines(sources, write, {
           regions: managedMergeRegions(memory, { owner: "sort-merge-kernel", outputSegments }),
-          kernels: this.#kernels,
+          kernels: this.#mergeKernels,
           ...order,
           terminator: this.#terminator,
           expectedRecords,

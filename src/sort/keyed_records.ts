@@ -46,7 +46,9 @@ export function writeKeyedRecord(
   index: Uint32Array,
   entry: number,
 ): number {
-  const room = pageEnd - offset - KEY_LENGTH_BYTES - byteLength;
+  // An empty record still ends before the page end: its address must name this page (an
+  // address equal to the page end would read as the next page's first byte).
+  const room = pageEnd - offset - KEY_LENGTH_BYTES - (byteLength === 0 ? 1 : byteLength);
   if (room < 0) return -1;
   let keyBytes = keys.encode(bytes, byteOffset, byteLength, page, offset, offset + room);
   let stored = keyBytes;

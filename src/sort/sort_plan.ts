@@ -5,18 +5,28 @@
  *
  * ```
  *  P segments
- *  +-------+---+-------+--------+---+----------+----------+--------+----------+
- *  | input | 1 | write | output | 1 | buffer A | buffer B | gather | headroom |
- *  | chunk |   | behind|        |   | 3/4 data | 1/4 index|        | (1/5)    |
- *  +-------+---+-------+--------+---+----------+----------+--------+----------+
- *    P/32        P/64     P/64        2 B + ~0.8 B + 1 = the rest less headroom
+ *  +-------+---+-------+--------+---+----------+----------+------+--------+
+ *  | input | 1 | write | output | 1 | buffer A | buffer B | ring | kernel |
+ *  | chunk |   | behind|        |   | 3/4 data | 1/4 index|      | area   |
+ *  +-------+---+-------+--------+---+----------+----------+------+--------+
+ *    P/16        P/64     P/64        2 B + ring + area = the rest
  * ```
+ * A line longer than the read chunk is assembled in a buffer reserved from the budget: the
+ * sort then spills what it holds and frees both sort buffers for it (external_sort.ts), so a
+ * record can take most of the budget without any headroom set aside. Fixed-size records read
+ * through the same reader keep a fifth of what is left as headroom (their reading loop needs
+ * the buffers while a chunk without any newline byte is assembled).
+ * The Worker sorts a full buffer and gathers it into sealed spill blocks in the ring (P/32
+ * segments, at most 4 MiB), which the main thread writes out and hands back, so the two
+ * buffers take nearly all of the budget (kernel_sort.ts; the kernel area holds the sort
+ * kernels' scratch, about 514 KiB).
  *
  * @module
  */
 
 import { formatBytes, KiB, MiB, ResourceError } from "../base/mod.ts";
 import { ENTRY_BYTES } from "./index_sort.ts";
+import { kernelAreaBytes } from "./kernel_sort.ts";
 import {
   affordableFanIn,
   MERGE_SPARE_SEGMENTS,
@@ -26,10 +36,18 @@ import {
 
 /** Fewest segments of one sort buffer. */
 export const SORT_BUFFER_SEGMENTS_MIN = 2;
-/** The input chunk takes 1/32 of the segments ... */
-const INPUT_CHUNK_DIVISOR = 32;
+/** The input chunk takes 1/16 of the segments ... */
+const INPUT_CHUNK_DIVISOR = 16;
+/** ... up to 8 MiB (large reads: fewer awaits and calls per byte). */
+export const INPUT_CHUNK_BYTES_MAX = 8 * MiB;
+/** The Worker's spill ring takes 1/32 of the segments ... */
+const RING_DIVISOR = 32;
+/** ... up to 4 MiB, and at least this many blocks (one written while the next fills). */
+const RING_SEGMENTS_MIN = 2;
 /** ... up to 4 MiB. */
-export const INPUT_CHUNK_BYTES_MAX = 4 * MiB;
+export const RING_BYTES_MAX = 4 * MiB;
+/** The kernel area may take at most 1/8 of the segments (else the Worker sorts in JavaScript). */
+const KERNEL_AREA_DIVISOR = 8;
 /** A run's write-behind takes 1/64 of the segments ... */
 const WRITE_BEHIND_DIVISOR = 64;
 /** ... up to 128 KiB (the io layer allocates it per run: garbage). */
@@ -41,22 +59,13 @@ export const OUTPUT_BYTES_MAX = 4 * MiB;
 /** Segments besides the chunk, write-behind and output: the run writer's block and slack. */
 const FIXED_EXTRA_SEGMENTS = 2;
 /**
- * A fifth of what is left stays free for the input's large-record buffer (a line longer than
- * the read chunk is assembled in memory reserved from the budget, growing by doubling).
+ * With `headroom`, a fifth of what is left stays free for the input's large-record buffer
+ * (a chunk without a terminator is assembled in memory reserved from the budget, growing by
+ * doubling).
  */
 const HEADROOM_DIVISOR = 5;
 /** Share of a sort buffer that holds record bytes; the rest holds index entries. */
 export const BUFFER_DATA_SHARE = 0.75;
-/**
- * Gather segments per data segment of one buffer: the records plus their 4-byte length
- * prefixes (7% for lines of ~60 bytes).
- */
-export const GATHER_PER_DATA_SEGMENT = 1.07;
-/**
- * Two buffers of B segments plus the gather segments of one (0.75 B * 1.07 = 0.8 B, plus one
- * for rounding) take about 2.82 B: B is what is left divided by this.
- */
-const TWO_BUFFERS_WITH_GATHER = 2.82;
 
 /** The smallest number of segments a sort can run in: chunk 1, run writer 2, output 1, one buffer, slack 1. */
 export const SORT_SEGMENTS_MIN: number = 1 + 2 + 1 + SORT_BUFFER_SEGMENTS_MIN + 1;
@@ -83,8 +92,10 @@ export interface SortPlan {
   bufferDataSegments: number;
   /** Index entries of one buffer (records it can hold). */
   bufferIndexEntries: number;
-  /** Segments the Worker gathers one sorted buffer's records into (0: no gathering). */
-  gatherSegments: number;
+  /** Blocks of the ring the Worker gathers sealed spill blocks into (0: no ring). */
+  ringSegments: number;
+  /** Segments of the Worker's kernel area (sort scratch, gather state, page table). */
+  kernelAreaSegments: number;
   /** Runs merged at once with every segment free (the configured limit applied). */
   mergeFanIn: number;
   /** Runs merged at once while the last buffer stays in memory as a merge input. */
@@ -101,6 +112,11 @@ export interface SortPlanOptions {
   useWorker: boolean;
   /** The configured merge fan-in limit. */
   fanInMax: number;
+  /**
+   * Keep a fifth of the rest free for the reader's large-record buffer (fixed-size records);
+   * default false: lines longer than the chunk borrow the sort buffers' memory instead.
+   */
+  headroom?: boolean;
 }
 
 /**
@@ -116,7 +132,7 @@ export interface SortPlanOptions {
  * import { planSort } from "./sort_plan.ts";
  * const plan = planSort({ freeSegments: 16, segmentBytes: 4096, useWorker: true, fanInMax: 4 });
  * strictEqual(plan.bufferCount, 2);
- * strictEqual(plan.bufferSegments, 2);
+ * strictEqual(plan.bufferSegments, 5);
  * strictEqual(plan.mergeFanIn, 4);
  * ```
  */
@@ -131,25 +147,32 @@ export function planSort(options: SortPlanOptions): SortPlan {
       }); raise --memory (-S) or lower --segment-size`,
     );
   }
-  const share = (divisor: number, bytesMax: number): number =>
-    clamp(Math.floor(pages / divisor), 1, Math.max(1, bytesMax / segmentBytes));
+  const share = (divisor: number, bytesMax: number, low = 1): number =>
+    clamp(Math.floor(pages / divisor), low, Math.max(low, bytesMax / segmentBytes));
   const inputChunkSegments = share(INPUT_CHUNK_DIVISOR, INPUT_CHUNK_BYTES_MAX);
   const writeBehindSegments = share(WRITE_BEHIND_DIVISOR, WRITE_BEHIND_BYTES_MAX);
   const outputSegments = share(OUTPUT_DIVISOR, OUTPUT_BYTES_MAX);
   const fixed = inputChunkSegments + writeBehindSegments + outputSegments + FIXED_EXTRA_SEGMENTS;
-  const headroomSegments = Math.floor((pages - fixed) / HEADROOM_DIVISOR);
+  const headroomSegments = options.headroom === true
+    ? Math.floor((pages - fixed) / HEADROOM_DIVISOR)
+    : 0;
   const left = Math.max(SORT_BUFFER_SEGMENTS_MIN, pages - fixed - headroomSegments);
   const bufferCount = useWorker && left >= 2 * SORT_BUFFER_SEGMENTS_MIN ? 2 : 1;
   let bufferSegments = Math.floor(left / bufferCount);
-  let gatherSegments = 0;
+  let ringSegments = 0;
+  let kernelAreaSegments = 0;
   if (bufferCount === 2) {
-    const withGather = Math.floor((left - 2) / TWO_BUFFERS_WITH_GATHER);
-    const gather =
-      Math.ceil(splitSortBuffer(withGather, segmentBytes).dataSegments * GATHER_PER_DATA_SEGMENT) +
-      1;
-    if (withGather >= SORT_BUFFER_SEGMENTS_MIN && 2 * withGather + gather <= left) {
-      bufferSegments = withGather;
-      gatherSegments = gather;
+    const ring = share(RING_DIVISOR, RING_BYTES_MAX, RING_SEGMENTS_MIN);
+    const areaFor = (buffer: number): number =>
+      Math.ceil(kernelAreaBytes(splitSortBuffer(buffer, segmentBytes).dataSegments) / segmentBytes);
+    // The area grows with the buffer (its page table): size the buffer for the area of a
+    // buffer of all that is left, which is at least as large.
+    const area = areaFor(Math.floor(left / 2));
+    const withRing = Math.floor((left - ring - area) / 2);
+    if (withRing >= SORT_BUFFER_SEGMENTS_MIN && area <= Math.floor(pages / KERNEL_AREA_DIVISOR)) {
+      bufferSegments = withRing;
+      ringSegments = ring;
+      kernelAreaSegments = area;
     }
   }
   const split = splitSortBuffer(bufferSegments, segmentBytes);
@@ -173,7 +196,8 @@ export function planSort(options: SortPlanOptions): SortPlan {
     bufferSegments,
     bufferDataSegments: split.dataSegments,
     bufferIndexEntries: split.indexEntries,
-    gatherSegments,
+    ringSegments,
+    kernelAreaSegments,
     mergeFanIn: fanInFor(pages),
     mergeFanInBesideBuffer: fanInFor(pages - bufferSegments),
   };

@@ -1,72 +1,147 @@
 /**
- * The sort Worker: gets the shared memory and the order once ({@linkcode SortInit}), then
- * sorts (and gathers) the jobs it is sent, in place, by offset: the segments are lent to it
- * by the main thread's memory manager, nothing is copied or moved. One job at a time.
+ * The sort Worker: gets the shared memory, the compiled kernels and the order once
+ * ({@linkcode SortInit}), then sorts the jobs it is sent, in place, by offset: the segments
+ * are lent to it by the main thread's memory manager, nothing is copied or moved. With a
+ * spill ring it also drops `-u` duplicates and gathers the sorted records into sealed spill
+ * blocks, posting each block ({@linkcode BlockReply}) and waiting for a `free` message when
+ * every ring slot is taken. One job at a time; the last message of a job is a
+ * {@linkcode SortReply}.
  *
  * @module
  */
+import { type KernelSet, WasmKernels } from "../kernels/mod.ts";
+import { BlockGather, dropDuplicates, type SealedBlock, sortJobWith } from "./kernel_sort.ts";
 import { type OrderDescriptor, orderFromDescriptor } from "./order_descriptor.ts";
 import type { RecordOrder } from "./record_order.ts";
-import { gatherJob, type SortJob, sortJob } from "./sort_buffer.ts";
+import type { SortJob } from "./sort_buffer.ts";
 
-/** The first message: the memory every job's offsets point into, and the order. */
+/** The first message: the memory every job's offsets point into, the kernels and the order. */
 export interface SortInit {
   /** Message type. */
   type: "init";
   /** The main thread's shared memory. */
   memory: WebAssembly.Memory;
+  /** The compiled kernels; without it the Worker sorts and gathers in JavaScript. */
+  kernels?: WebAssembly.Module;
   /** How to order records. */
   order: OrderDescriptor;
 }
 
-/** A request to sort one job. */
+/** Where a job's sorted records go as sealed spill blocks. */
+export interface SpillRing {
+  /** Memory offsets of the ring's block segments. */
+  blocks: number[];
+  /** Bytes per block (one segment). */
+  blockBytes: number;
+  /** Drop records whose keys equal the previous kept one's (`-u`). */
+  unique: boolean;
+}
+
+/** A request to sort one job (and spill it through a ring). */
 export interface SortRequest {
   /** Message type. */
   type: "sort";
   /** The lent pages and index, as offsets. */
   job: SortJob;
+  /** Memory offset of the lent kernel area (kernel_sort.ts); JavaScript sort without it. */
+  areaOffset?: number;
+  /** Gather into sealed blocks (needs the kernel area). */
+  ring?: SpillRing;
 }
 
-/** A reply: what was gathered, or an error message. */
+/** The main thread wrote a block out: its slot may be filled again. */
+export interface FreeRequest {
+  /** Message type. */
+  type: "free";
+}
+
+/** A sealed block is ready in the ring. */
+export interface BlockReply {
+  /** Message type. */
+  type: "block";
+  /** The block. */
+  block: SealedBlock;
+}
+
+/** The end of a job: what was gathered, or an error message. */
 export interface SortReply {
-  /** Records gathered into the job's target pages (0 without target). */
+  /** Message type. */
+  type: "done";
+  /** Records gathered into blocks (0 without a ring). */
   gatheredCount: number;
-  /** Bytes used in each target page. */
-  targetUsed: number[];
+  /** Whether the kernels sorted (false: JavaScript). */
+  kernelSorted: boolean;
   /** Set when sorting failed. */
   error?: string;
 }
 
 interface WorkerScope {
-  onmessage: ((event: MessageEvent<SortInit | SortRequest>) => void) | null;
-  postMessage(message: SortReply): void;
+  onmessage: ((event: MessageEvent<SortInit | SortRequest | FreeRequest>) => void) | null;
+  postMessage(message: SortReply | BlockReply): void;
 }
 
 const scope = globalThis as unknown as WorkerScope;
 let memory: WebAssembly.Memory | undefined;
+let kernels: KernelSet | undefined;
 let order: RecordOrder | undefined;
+let gather: BlockGather | undefined;
+let kernelSorted = false;
+
+function fail(caught: unknown): void {
+  gather = undefined;
+  const error = caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught);
+  scope.postMessage({ type: "done", gatheredCount: 0, kernelSorted, error });
+}
+
+/** Fills free ring slots until the gather is done or the ring is full. */
+function pump(): void {
+  const current = gather!;
+  for (let block = current.next(); block !== undefined; block = current.next()) {
+    scope.postMessage({ type: "block", block });
+  }
+  if (current.isDone) {
+    gather = undefined;
+    scope.postMessage({ type: "done", gatheredCount: current.gatheredCount, kernelSorted });
+  }
+}
 
 scope.onmessage = (event) => {
   const message = event.data;
-  if (message.type === "init") {
-    memory = message.memory;
-    order = orderFromDescriptor(message.order);
-    return;
-  }
-  const job = message.job;
-  let error: string | undefined;
   try {
-    // The main thread may have grown the memory since: take its buffer as it is now.
-    const buffer = memory!.buffer as SharedArrayBuffer;
-    sortJob(job, order!, buffer);
-    if (job.target !== undefined) gatherJob(job, buffer);
+    if (message.type === "init") {
+      memory = message.memory;
+      kernels = message.kernels === undefined
+        ? undefined
+        : new WasmKernels(message.memory, message.kernels);
+      order = orderFromDescriptor(message.order);
+      return;
+    }
+    if (message.type === "free") {
+      if (gather === undefined) return; // the job failed meanwhile
+      gather.free();
+      pump();
+      return;
+    }
+    const { job, areaOffset, ring } = message;
+    kernelSorted = sortJobWith(job, order!, {
+      memory: memory!,
+      kernels: areaOffset === undefined ? undefined : kernels,
+      areaOffset: areaOffset ?? 0,
+    });
+    if (ring === undefined || areaOffset === undefined) {
+      scope.postMessage({ type: "done", gatheredCount: 0, kernelSorted });
+      return;
+    }
+    if (ring.unique) dropDuplicates(job, order!, memory!.buffer as SharedArrayBuffer);
+    gather = new BlockGather(job, {
+      memory: memory!,
+      kernels,
+      areaOffset,
+      ring: ring.blocks,
+      blockBytes: ring.blockBytes,
+    });
+    pump();
   } catch (caught) {
-    error = caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught);
+    fail(caught);
   }
-  const reply: SortReply = {
-    gatheredCount: job.gatheredCount ?? 0,
-    targetUsed: job.targetUsed ?? [],
-  };
-  if (error !== undefined) reply.error = error;
-  scope.postMessage(reply);
 };

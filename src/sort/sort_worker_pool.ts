@@ -1,108 +1,148 @@
 import { assert } from "../base/mod.ts";
+import { compileKernels } from "../kernels/mod.ts";
+import type { MemoryManager, MemorySegment, SegmentLease } from "../memory/mod.ts";
+import { kernelAreaBytes, type SealedBlock } from "./kernel_sort.ts";
 import type { OrderDescriptor } from "./order_descriptor.ts";
 import type { SortBuffer } from "./sort_buffer.ts";
-import type { SortInit, SortReply, SortRequest } from "./sort_worker.ts";
-import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
+import type { BlockReply, FreeRequest, SortInit, SortReply, SortRequest } from "./sort_worker.ts";
 
 /** The owner name the sort Worker's lent segments are booked under. */
 export const SORT_WORKER_OWNER = "sort-worker";
 
-/** What a sort with gathering produced. */
-export interface GatherResult {
-  /** Records gathered into the target pages, from the first in sorted order. */
+/** What one job on the Worker did. */
+export interface SortResult {
+  /** Records gathered into spill blocks (0 without a ring). */
   gatheredCount: number;
-  /** Bytes used in each target page. */
-  targetUsed: number[];
+  /** Whether the WebAssembly kernels sorted (false: the JavaScript index sort). */
+  kernelSorted: boolean;
 }
 
 /**
- * Pages a sorted buffer's records are gathered into by the Worker, so the spill reads them
- * sequentially (random reads across the sort buffer's pages were the spill's main cost).
+ * The sort Worker's own memory, lent to it with every job: the kernel area (sort scratch,
+ * gather state, page table; kernel_sort.ts) and the ring of block segments the Worker gathers
+ * sealed spill blocks into. The main thread takes each block back when the Worker posts it,
+ * writes it out and lends it again.
  */
-export class GatherPages implements Disposable {
+export class SpillRing implements Disposable {
   readonly #memory: MemoryManager;
-  readonly #lease: SegmentLease;
-  #lentTo: string | undefined = undefined;
+  readonly #area: SegmentLease;
+  readonly #blocks: SegmentLease;
+  /** Which block segments the Worker holds. */
+  readonly #lent: boolean[];
+  #areaLent = false;
 
   /**
-   * Takes the pages from the budget.
+   * Takes the kernel area (contiguous) and the ring's blocks from the budget.
    *
    * @param memory The manager.
-   * @param segmentCount How many pages.
+   * @param options Data pages per sort buffer (the page table's size) and ring blocks.
    */
-  constructor(memory: MemoryManager, segmentCount: number) {
+  constructor(memory: MemoryManager, options: { dataSegments: number; blockCount: number }) {
     this.#memory = memory;
-    this.#lease = memory.allocate("sort-gather", segmentCount);
+    const areaSegments = Math.ceil(kernelAreaBytes(options.dataSegments) / memory.segmentBytes);
+    this.#area = memory.allocateContiguous("sort-kernel-area", areaSegments);
+    try {
+      this.#blocks = memory.allocate("sort-spill-ring", options.blockCount);
+    } catch (error) {
+      this.#area.release();
+      throw error;
+    }
+    this.#lent = new Array(options.blockCount).fill(false);
   }
 
-  /** How many pages. */
-  get pageCount(): number {
-    return this.#lease.segments.length;
+  /** Blocks in the ring. */
+  get blockCount(): number {
+    return this.#lent.length;
+  }
+
+  /** Lends the kernel area; returns its offset. */
+  lendArea(borrower: string): number {
+    assert(!this.#areaLent, "kernel area lent twice");
+    this.#areaLent = true;
+    return this.#memory.lend(borrower, this.#area.segments)[0]!;
+  }
+
+  /** Takes the kernel area back. */
+  takeBackArea(borrower: string): void {
+    if (!this.#areaLent) return;
+    this.#areaLent = false;
+    this.#memory.takeBack(borrower, this.#area.segments);
+  }
+
+  /** Lends every block; returns their offsets. */
+  lendBlocks(borrower: string): number[] {
+    return this.#blocks.segments.map((_segment, slot) => this.lendBlock(borrower, slot));
+  }
+
+  /** Lends one block again (after it was written). */
+  lendBlock(borrower: string, slot: number): number {
+    assert(!this.#lent[slot], `ring block ${slot} lent twice`);
+    this.#lent[slot] = true;
+    return this.#memory.lend(borrower, [this.#blocks.segments[slot]!])[0]!;
   }
 
   /**
-   * The bytes of page `index` (not to be used while lent). Taken one at a time: pages the
-   * Worker never filled are never touched.
+   * Takes block `slot` back from the Worker, which sealed it.
+   *
+   * @returns Its bytes (valid until it is lent again).
    */
-  page(index: number): Uint8Array {
-    assert(this.#lentTo === undefined, "gather pages used while lent to the Worker");
-    return this.#lease.segments[index]!.bytes;
+  takeBackBlock(borrower: string, slot: number): Uint8Array {
+    const segment: MemorySegment = this.#blocks.segments[slot]!;
+    assert(this.#lent[slot], `ring block ${slot} is not lent`);
+    this.#lent[slot] = false;
+    this.#memory.takeBack(borrower, [segment]);
+    return segment.bytes;
   }
 
-  /** Whether the Worker holds the pages. */
+  /** Takes back every block still lent (`written`: whether the Worker may have written them). */
+  takeBackAll(borrower: string, written: boolean): void {
+    for (let slot = 0; slot < this.#lent.length; slot += 1) {
+      if (!this.#lent[slot]) continue;
+      this.#lent[slot] = false;
+      this.#memory.takeBack(borrower, [this.#blocks.segments[slot]!], written ? undefined : [0]);
+    }
+  }
+
+  /** Whether the Worker holds any of it. */
   get isLent(): boolean {
-    return this.#lentTo !== undefined;
+    return this.#areaLent || this.#lent.includes(true);
   }
 
-  /**
-   * Lends the pages to a Worker (booked under `borrower`).
-   *
-   * @param borrower The Worker's owner name.
-   * @returns The pages' offsets in the shared memory.
-   */
-  lend(borrower: string): number[] {
-    assert(this.#lentTo === undefined, "gather pages lent twice");
-    const offsets = this.#memory.lend(borrower, this.#lease.segments);
-    this.#lentTo = borrower;
-    return offsets;
-  }
-
-  /**
-   * Takes the pages back from the Worker.
-   *
-   * @param usedBytes The bytes the Worker wrote into each page; all of them by default.
-   */
-  takeBack(usedBytes?: readonly number[]): void {
-    assert(this.#lentTo !== undefined, "gather pages taken back without a lend");
-    this.#memory.takeBack(this.#lentTo, this.#lease.segments, usedBytes);
-    this.#lentTo = undefined;
-  }
-
-  /** Bytes written per page, from a gather's `targetUsed` (pages past it: 0). */
-  pageUse(targetUsed: readonly number[]): number[] {
-    return this.#lease.segments.map((_segment, p) => targetUsed[p] ?? 0);
-  }
-
-  /** Gives the pages back (unless lent: the Worker still holds them). */
+  /** Gives everything back (unless lent: the Worker still holds it). */
   release(): void {
-    if (this.#lentTo !== undefined || this.#lease.isReleased) return;
-    this.#lease.release();
+    if (this.isLent || this.#area.isReleased) return;
+    this.#area.release();
+    this.#blocks.release();
   }
 
-  /** Same as {@linkcode GatherPages.release}. */
+  /** Same as {@linkcode SpillRing.release}. */
   [Symbol.dispose](): void {
     this.release();
   }
 }
 
+/** What {@linkcode SortWorker.sort} needs to spill through the ring. */
+export interface RingSpill {
+  /** The ring. */
+  ring: SpillRing;
+  /** Drop `-u` duplicates on the way. */
+  unique: boolean;
+  /**
+   * Writes one sealed block (the bytes stay valid until the promise settles); the block goes
+   * back to the Worker after.
+   */
+  writeBlock(bytes: Uint8Array, block: SealedBlock): Promise<void>;
+}
+
 /**
- * A handle on the sort Worker. The Worker gets the manager's shared memory once, at start;
- * `sort(buffer)` lends the buffer's pages and index (booked under
+ * A handle on the sort Worker. The Worker gets the manager's shared memory and the compiled
+ * kernels once, at start; `sort(buffer)` lends the buffer's pages and index (booked under
  * {@linkcode SORT_WORKER_OWNER}), posts their offsets, and takes them back when the Worker
  * replies, or fails. Nothing is copied or transferred.
  */
 export class SortWorker implements Disposable {
   readonly #worker: Worker;
+  readonly #kernels: boolean;
   #busy = false;
   #closed = false;
 
@@ -111,54 +151,100 @@ export class SortWorker implements Disposable {
    *
    * @param order How the Worker orders records.
    * @param memory The manager whose memory the Worker works in.
+   * @param options `kernels: false` keeps the Worker on the JavaScript sort and gather.
    */
-  constructor(order: OrderDescriptor, memory: MemoryManager) {
+  constructor(order: OrderDescriptor, memory: MemoryManager, options: { kernels?: boolean } = {}) {
     this.#worker = new Worker(new URL("./sort_worker.ts", import.meta.url).href, {
       type: "module",
     });
+    this.#kernels = options.kernels ?? true;
     const init: SortInit = { type: "init", memory: memory.wasmMemory, order };
+    if (this.#kernels) init.kernels = compileKernels();
     this.#worker.postMessage(init);
   }
 
   /**
-   * Sorts `buffer` on the Worker, and with `gather` also copies the sorted records into the
-   * gather pages (see {@linkcode gatherJob}). Both are unusable until the promise settles.
+   * Sorts `buffer` on the Worker; with `spill` (whose ring also lends the kernel area) the
+   * Worker then gathers the sorted records into sealed blocks that `spill.writeBlock` writes.
+   * The buffer is unusable until the promise settles.
    *
    * @param buffer A filled buffer.
-   * @param gather Optional target pages.
-   * @returns How many records were gathered (0 without `gather`), and the bytes used per page.
+   * @param options The kernel area's ring (sort with the kernels) and what to spill.
+   * @returns Records gathered and whether the kernels sorted; settles after every block write.
    */
-  sort(buffer: SortBuffer, gather?: GatherPages): Promise<GatherResult> {
+  sort(
+    buffer: SortBuffer,
+    options: { ring?: SpillRing; spill?: RingSpill } = {},
+  ): Promise<SortResult> {
     assert(!this.#busy && !this.#closed, "SortWorker is busy or closed");
     this.#busy = true;
-    const job = buffer.lend(SORT_WORKER_OWNER);
-    if (gather !== undefined) job.target = gather.lend(SORT_WORKER_OWNER);
-    const takeBack = (reply: SortReply | undefined) => {
+    const owner = SORT_WORKER_OWNER;
+    const ring = options.spill?.ring ?? options.ring;
+    const job = buffer.lend(owner);
+    const request: SortRequest = { type: "sort", job };
+    if (ring !== undefined) request.areaOffset = ring.lendArea(owner);
+    const spill = options.spill;
+    if (spill !== undefined) {
+      request.ring = {
+        blocks: spill.ring.lendBlocks(owner),
+        blockBytes: buffer.segmentBytes,
+        unique: spill.unique,
+      };
+    }
+    const writes: Promise<void>[] = [];
+    let writeError: unknown = undefined;
+    let workerDone = false;
+    let tookBack = false;
+    const takeBack = (done: boolean) => {
+      if (tookBack) return;
+      tookBack = true;
       this.#busy = false;
-      // A Worker that finished wrote only the index and the gathered bytes; otherwise assume
-      // it wrote anything it was lent.
-      const done = reply !== undefined && reply.error === undefined;
+      // A Worker that finished wrote only the index (and parked words it restored) and the
+      // blocks; otherwise assume it wrote anything it was lent.
       buffer.takeBack(done);
-      gather?.takeBack(done ? gather.pageUse(reply.targetUsed) : undefined);
+      ring?.takeBackArea(owner);
+      ring?.takeBackAll(owner, !done);
     };
-    return new Promise<GatherResult>((resolve, reject) => {
-      this.#worker.onmessage = (event: MessageEvent<SortReply>) => {
+    return new Promise<SortResult>((resolve, reject) => {
+      this.#worker.onmessage = (event: MessageEvent<SortReply | BlockReply>) => {
         const reply = event.data;
-        takeBack(reply);
+        if (reply.type === "block") {
+          const block = reply.block;
+          const bytes = spill!.ring.takeBackBlock(owner, block.slot);
+          const write = spill!.writeBlock(bytes, block).then(() => {
+            if (block.last || workerDone || this.#closed || writeError !== undefined) return;
+            spill!.ring.lendBlock(owner, block.slot);
+            const free: FreeRequest = { type: "free" };
+            this.#worker.postMessage(free);
+          }, (error: unknown) => {
+            writeError ??= error;
+            // The Worker waits for this block forever: end it, then take everything back.
+            this.close();
+            takeBack(false);
+            reject(error);
+          });
+          writes.push(write);
+          return;
+        }
+        workerDone = true;
+        if (writeError !== undefined) return;
+        takeBack(reply.error === undefined);
         if (reply.error !== undefined) {
           reject(new Error(`Sort worker failed: ${reply.error}`));
-        } else {
-          resolve({ gatheredCount: reply.gatheredCount, targetUsed: reply.targetUsed });
+          return;
         }
+        const result = { gatheredCount: reply.gatheredCount, kernelSorted: reply.kernelSorted };
+        Promise.all(writes).then(() => {
+          if (writeError === undefined) resolve(result);
+        });
       };
       this.#worker.onerror = (event: ErrorEvent) => {
         event.preventDefault();
         // The Worker is dead: end it so that it cannot touch the pages, then take them back.
         this.close();
-        takeBack(undefined);
+        takeBack(false);
         reject(new Error(`Sort worker crashed: ${event.message}`));
       };
-      const request: SortRequest = { type: "sort", job };
       this.#worker.postMessage(request);
     });
   }

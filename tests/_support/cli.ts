@@ -10,13 +10,17 @@ export interface CliResult {
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
-/** The permissions `deno task spillway` grants (least privilege: no net, no run). */
+/**
+ * The permissions `deno task spillway` grants (least privilege: no net; run only for the
+ * program a user names with `sort --compress-program`).
+ */
 export const SPILLWAY_PERMISSIONS = [
   "--allow-read",
   "--allow-write",
   "--allow-env",
   "--allow-ffi",
   "--allow-sys",
+  "--allow-run",
 ];
 
 /**

@@ -2,7 +2,7 @@
  * `deno task compile`: builds the single executable `dist/spillway` with `deno compile`.
  *
  * - Least-privilege permissions are baked in: read, write, env, ffi (mmap spills), sys (RSS,
- *   console size). No net, no run.
+ *   console size), run (only the program a user names with `sort --compress-program`). No net.
  * - Worker modules (found by scanning src/ for `new Worker(new URL("...", import.meta.url)`) and
  *   WebAssembly modules (`src/**.wasm`, the kernels, read at run time) are passed with
  *   `--include`, since `deno compile` only follows static imports.
@@ -37,6 +37,7 @@ export const COMPILED_PERMISSIONS = [
   "--allow-env",
   "--allow-ffi",
   "--allow-sys",
+  "--allow-run",
   `--v8-flags=${SPILLWAY_V8_FLAGS}`,
 ];
 

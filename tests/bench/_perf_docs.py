@@ -102,6 +102,9 @@ lines += [
     "issue 11 are a ratio of at most 0.6 on 1 GiB and 0.7 on 100 MiB, CPU use of at least 1.7",
     "in run generation and in the merge, and peak RSS at most the budget + 64 MiB.",
     "",
+    "Against DuckDB's `ORDER BY`: [performance-duckdb.md](performance-duckdb.md)",
+    "(`DOCS=1 tests/bench/sort_vs_duckdb.sh`).",
+    "",
 ]
 open(f"{docs}/performance.md", "w").write("\n".join(lines))
 print(f"wrote {docs}/performance.md and {docs}/performance.svg")

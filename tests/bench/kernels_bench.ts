@@ -17,7 +17,8 @@
  * | same, by today's quicksort    | (the same-algorithm port, for the record)       | none  |
  * | gather N lines, sorted order  | src/sort/sort_buffer.ts gatherJob               | 3x    |
  * | 16-way merge, 64 MiB          | src/sort/run_merger.ts mergeCursors + copy loop | 1.8x  |
- * | tokenize letters + count      | src/count Tokenizer + CountTable, 64 MiB        | 1.4x  |
+ * | tokenize letters + count v1   | src/count Tokenizer + CountTable, 64 MiB        | none  |
+ * | same, countScan (count's)     | the same, letters and whitespace                | 1.4x  |
  *
  * JS runs on plain ArrayBuffers (as today); the kernels on one shared WebAssembly.Memory.
  * CRC32C stays in TypeScript and is timed by neither side. Exit code 1 if a bar is missed.
@@ -548,90 +549,99 @@ async function main(): Promise<void> {
     const countState = new CountState(memory, take(CountState.BYTES));
     const bucketArea = take(64 * MiB, 8);
     const pageArea = take(128 * MiB, 8);
-    let jsTokens = 0;
-    let jsEntries = 0;
-    await compare(
-      `tokenize letters + count, ${(text.length / MiB).toFixed(0)} MiB`,
-      1.4,
-      {
-        js: () => {
-          const manager = new MemoryManager({
-            budgetBytes: 512 * MiB,
-            segmentBytes: SEGMENT_BYTES,
-          });
-          const buddy = new BuddyAllocator(manager, { segmentCount: 512, owner: "count-buckets" });
-          const table = new CountTable(manager, { buddy, recordPagesMax: 2048 });
-          const tokenizer = new Tokenizer({ kind: "letters", caseMode: "lower" });
-          let from = 0;
-          for (const end of chunkEnds) {
-            if (tokenizer.scan(text, from, end, table) !== end) throw new Error("table full");
-            from = end;
-          }
-          jsTokens = table.tokenCount;
-          jsEntries = table.entryCount;
-          table.close();
-          buddy.close();
-        },
-        wasm: () => {
-          let bucketCount = 1 << 13; // one 64 KiB block, as the JS table's first buddy block
-          let bucketsOffset = bucketArea;
-          let nextBuckets = bucketArea + 8 * bucketCount;
-          heap.fill(0, bucketsOffset, bucketsOffset + 8 * bucketCount);
-          countState.start({
-            kind: "letters",
-            lower: true,
-            bucketsOffset,
-            bucketCount,
-            entryLimit: bucketCount / 2,
-            pageTableOffset: countPageTable,
-            segmentBytes: SEGMENT_BYTES,
-            scratchOffset: countScratch,
-          });
-          let from = textOffset;
-          for (const chunkEnd of chunkEnds) {
-            const end = textOffset + chunkEnd;
-            countState.setInput(from, end);
-            for (;;) {
-              const status = kernels.countTokens(countState.byteOffset);
-              if (status === CountStatus.done) break;
-              if (status === CountStatus.needBuckets) {
-                heap.fill(0, nextBuckets, nextBuckets + 16 * bucketCount);
-                kernels.countRehash({ byteOffset: bucketsOffset, bucketCount }, {
-                  byteOffset: nextBuckets,
-                  bucketCount: 2 * bucketCount,
-                });
-                bucketsOffset = nextBuckets;
-                nextBuckets += 16 * bucketCount;
-                bucketCount *= 2;
-                if (nextBuckets > bucketArea + 64 * MiB) throw new Error("bench bucket area full");
-                countState.setBuckets(bucketsOffset, bucketCount);
-                countState.entryLimit = bucketCount / 2;
-              } else if (status === CountStatus.needPage) {
-                const page = countState.pageCount;
-                if (page >= PAGES_MAX || (page + 1) * SEGMENT_BYTES > 128 * MiB) {
-                  throw new Error("bench page area full");
-                }
-                heapView.setUint32(
-                  countPageTable + 4 * page,
-                  pageArea + page * SEGMENT_BYTES,
-                  true,
-                );
-                countState.pageCount = page + 1;
-              } else {
-                throw new Error(`count status ${status}`);
-              }
+    // One kernel run over the text into a fresh table; `kernel` picks the loop.
+    const countWithKernel = (
+      kernel: "countTokens" | "countScan",
+      kind: "letters" | "whitespace",
+    ) => {
+      let bucketCount = 1 << 13; // one 64 KiB block, as the JS table's first buddy block
+      let bucketsOffset = bucketArea;
+      let nextBuckets = bucketArea + 8 * bucketCount;
+      heap.fill(0, bucketsOffset, bucketsOffset + 8 * bucketCount);
+      countState.start({
+        kind,
+        lower: true,
+        bucketsOffset,
+        bucketCount,
+        entryLimit: bucketCount / 2,
+        pageTableOffset: countPageTable,
+        segmentBytes: SEGMENT_BYTES,
+        scratchOffset: countScratch,
+      });
+      let from = textOffset;
+      for (const chunkEnd of chunkEnds) {
+        const end = textOffset + chunkEnd;
+        countState.setInput(from, end);
+        for (;;) {
+          const status = kernel === "countScan"
+            ? kernels.countScan(countState.byteOffset)
+            : kernels.countTokens(countState.byteOffset);
+          if (status === CountStatus.done) break;
+          if (status === CountStatus.needBuckets) {
+            heap.fill(0, nextBuckets, nextBuckets + 16 * bucketCount);
+            kernels.countRehash({ byteOffset: bucketsOffset, bucketCount }, {
+              byteOffset: nextBuckets,
+              bucketCount: 2 * bucketCount,
+            });
+            bucketsOffset = nextBuckets;
+            nextBuckets += 16 * bucketCount;
+            bucketCount *= 2;
+            if (nextBuckets > bucketArea + 64 * MiB) throw new Error("bench bucket area full");
+            countState.setBuckets(bucketsOffset, bucketCount);
+            countState.entryLimit = bucketCount / 2;
+          } else if (status === CountStatus.needPage) {
+            const page = countState.pageCount;
+            if (page >= PAGES_MAX || (page + 1) * SEGMENT_BYTES > 128 * MiB) {
+              throw new Error("bench page area full");
             }
-            from = end;
+            heapView.setUint32(countPageTable + 4 * page, pageArea + page * SEGMENT_BYTES, true);
+            countState.pageCount = page + 1;
+          } else {
+            throw new Error(`count status ${status}`);
           }
+        }
+        from = end;
+      }
+    };
+    const countWithJs = (kind: "letters" | "whitespace") => {
+      const manager = new MemoryManager({ budgetBytes: 512 * MiB, segmentBytes: SEGMENT_BYTES });
+      const buddy = new BuddyAllocator(manager, { segmentCount: 512, owner: "count-buckets" });
+      const table = new CountTable(manager, { buddy, recordPagesMax: 2048 });
+      const tokenizer = new Tokenizer({ kind, caseMode: "lower" });
+      let from = 0;
+      for (const end of chunkEnds) {
+        if (tokenizer.scan(text, from, end, table) !== end) throw new Error("table full");
+        from = end;
+      }
+      const result = { tokens: table.tokenCount, entries: table.entryCount };
+      table.close();
+      buddy.close();
+      return result;
+    };
+    const rowsOfCount: Array<["countTokens" | "countScan", "letters" | "whitespace", number]> = [
+      ["countTokens", "letters", 0], // count v1's loop (copies each token first), for the record
+      ["countScan", "letters", 1.4], // the loop `spillway count` runs
+      ["countScan", "whitespace", 1.4], // the countwords task's tokenizer
+    ];
+    for (const [kernel, kind, bar] of rowsOfCount) {
+      let js = { tokens: 0, entries: 0 };
+      await compare(
+        `tokenize ${kind} + count, ${kernel}, ${(text.length / MiB).toFixed(0)} MiB`,
+        bar,
+        {
+          js: () => {
+            js = countWithJs(kind);
+          },
+          wasm: () => countWithKernel(kernel, kind),
         },
-      },
-    );
-    if (jsEntries !== 0) {
-      if (countState.tokenCount !== jsTokens % 2 ** 32 || countState.entryCount !== jsEntries) {
-        throw new Error(
-          `count differs: kernel ${countState.tokenCount} tokens, ${countState.entryCount} words; ` +
-            `JS ${jsTokens} tokens, ${jsEntries} words`,
-        );
+      );
+      if (js.entries !== 0) {
+        if (countState.tokenCount !== js.tokens % 2 ** 32 || countState.entryCount !== js.entries) {
+          throw new Error(
+            `count differs: kernel ${countState.tokenCount} tokens, ${countState.entryCount} ` +
+              `words; JS ${js.tokens} tokens, ${js.entries} words`,
+          );
+        }
       }
     }
   }

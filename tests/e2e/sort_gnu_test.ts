@@ -267,10 +267,23 @@ Deno.test({
 });
 
 Deno.test("sort refuses unsupported GNU flags (exit 2) and raises a tiny budget", async () => {
-  for (const flag of ["--compress-program=gzip", "--sort=bogus", "-gn"]) {
+  for (const flag of ["--sort=bogus", "-gn"]) {
     strictEqual(await spillwaySort([flag, "/dev/null"]), 2, flag);
   }
-  for (const flag of ["-h", "-V", "-R", "-M", "-g", "-d", "-i", "--sort=random", "--sort=gen"]) {
+  for (
+    const flag of [
+      "-h",
+      "-V",
+      "-R",
+      "-M",
+      "-g",
+      "-d",
+      "-i",
+      "--sort=random",
+      "--sort=gen",
+      "--compress-program=gzip",
+    ]
+  ) {
     strictEqual(await spillwaySort([flag, "/dev/null"]), 0, flag);
   }
   // GNU sort takes -S1 as "as little as possible": spillway raises it to 64 KiB.

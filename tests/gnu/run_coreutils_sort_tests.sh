@@ -25,7 +25,7 @@ fi
 if [ "${SORT_UNDER_TEST:-spillway}" = gnu ]; then
   SPILLWAY_SORT="env LC_ALL=C sort"
 else
-  SPILLWAY_SORT="deno run --quiet --allow-read --allow-write --allow-env --allow-ffi --allow-sys $repo/main.ts sort"
+  SPILLWAY_SORT="deno run --quiet --allow-read --allow-write --allow-env --allow-ffi --allow-sys --allow-run $repo/main.ts sort"
 fi
 export SPILLWAY_SORT
 if [ $# -ge 2 ]; then export GNU_TEST_FILTER="$2"; fi

@@ -140,6 +140,43 @@ Deno.test("IoManager sweeps private dirs whose owner lock is free and keeps live
   });
 });
 
+Deno.test("IoManager locks its private dir before it takes its sweepable name; old unlocked claims are swept", async () => {
+  await withIoTempDir(async (dir) => {
+    // A claim dir (`.spillway-new-*`) is what a process creates before it holds the lock: a
+    // young one is left alone (its owner may be about to lock it), an old free one is swept.
+    const young = `${dir}/.spillway-new-4194999-abc123`;
+    const old = `${dir}/.spillway-new-4194998-def456`;
+    for (const path of [young, old]) {
+      await Deno.mkdir(path);
+      await Deno.writeTextFile(`${path}/owner.lock`, "");
+    }
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await Deno.utime(old, hourAgo, hourAgo);
+    const { memory, io } = await openIoForTest(dir);
+    try {
+      const names = ioListFiles(dir);
+      ok(names.some((name) => name.startsWith(".spillway-new-4194999-abc123")), names.join(","));
+      ok(!names.some((name) => name.startsWith(".spillway-new-4194998-def456")), names.join(","));
+      // This process's dir has its final name, no claim of its own is left, and its lock is
+      // held (a sweep's try-lock fails).
+      ok(!names.some((name) => name.startsWith(`.spillway-new-${Deno.pid}-`)), names.join(","));
+      const own = [...Deno.readDirSync(dir)].filter((entry) =>
+        entry.name.startsWith(`spillway-${Deno.pid}-`)
+      );
+      strictEqual(own.length, 1);
+      const probe = await Deno.open(`${dir}/${own[0]!.name}/owner.lock`, { read: true });
+      try {
+        strictEqual(probe.tryLockSync(true), false);
+      } finally {
+        probe.close();
+      }
+    } finally {
+      await io.close();
+    }
+    memory.assertAllReleased();
+  });
+});
+
 Deno.test("IoManager sweeps stale dirs without --allow-all", async () => {
   await withIoTempDir(async (dir) => {
     await Deno.mkdir(`${dir}/spillway-4194999-abc123`);

@@ -207,3 +207,40 @@ Deno.test("OutputSink sweeps output temp files of dead writers, never live or fo
     }
   });
 });
+
+Deno.test("OutputSink's temp file is locked before it takes its sweepable name; old unlocked claims are swept", async () => {
+  await withIoTempDir(async (dir) => {
+    // A claim (`.tmp.new`) is what a writer creates before it holds the lock: a young one is
+    // left alone (its writer may be about to lock it), an old one with a free lock is swept.
+    const young = `${dir}/.out.txt.spillway-4194999-abc123.tmp.new`;
+    const old = `${dir}/.out.txt.spillway-4194998-def456.tmp.new`;
+    for (const path of [young, old]) await Deno.writeTextFile(path, "");
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await Deno.utime(old, hourAgo, hourAgo);
+    const { memory, io } = await openIoForTest(dir);
+    try {
+      const sink = await io.createOutput(`${dir}/out.txt`);
+      // While it is written, the temp file has its final name, no claim is left, and its
+      // lock is held (a sweep's try-lock fails).
+      const temps = ioListFiles(dir).filter((name) => name.startsWith(".out.txt.spillway-"));
+      const own = temps.filter((name) => name.includes(`-${Deno.pid}-`));
+      strictEqual(own.length, 1, temps.join(","));
+      const temp = own[0]!;
+      ok(temp.endsWith(".tmp"), temp);
+      const probe = await Deno.open(`${dir}/${temp}`, { read: true });
+      try {
+        strictEqual(probe.tryLockSync(true), false);
+      } finally {
+        probe.close();
+      }
+      await sink.commit();
+    } finally {
+      await io.close();
+    }
+    memory.assertAllReleased();
+    const names = ioListFiles(dir);
+    ok(names.includes(".out.txt.spillway-4194999-abc123.tmp.new"), names.join(","));
+    ok(!names.includes(".out.txt.spillway-4194998-def456.tmp.new"), names.join(","));
+    ok(names.includes("out.txt"));
+  });
+});

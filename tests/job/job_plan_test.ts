@@ -66,8 +66,9 @@ Deno.test("planJob estimates runs and merge passes from input sizes", () => {
   strictEqual(sort.inputBytes, 100 * 1024);
   strictEqual(sort.memoryBytes, 65536);
   strictEqual(sort.segmentCount, 16);
-  // 16 pages: 5 for I/O, 2 headroom, 9 left: two buffers of 2 pages (1 data, 1 index of 256
-  // entries) and 3 gather pages; merge: 4 runs at once, 3 while a buffer stays in memory.
+  // 16 pages: 5 for I/O, 11 left (no headroom: long lines borrow the buffers' pages): two
+  // buffers of 5 pages (3 data, 2 index of 512 entries), no spill ring (the kernel area does
+  // not fit); merge: 4 runs at once, 2 while a buffer stays in memory.
   const layout = planSort({ freeSegments: 16, segmentBytes: 4096, useWorker: true, fanInMax: 4 });
   deepStrictEqual(
     [
@@ -77,13 +78,13 @@ Deno.test("planJob estimates runs and merge passes from input sizes", () => {
       layout.mergeFanIn,
       layout.mergeFanInBesideBuffer,
     ],
-    [2, 4096, 256, 4, 3],
+    [5, 12288, 512, 4, 2],
   );
   strictEqual(sort.fanIn, 4);
-  // Lines of unknown length count as 64 bytes: by bytes 25 buffers, more than the fan-in of 4:
-  // all 25 spilled, merged in 3 passes.
-  strictEqual(sort.expectedRuns, 25);
-  strictEqual(sort.mergePasses, 3);
+  // Lines of unknown length count as 64 bytes: by bytes 9 buffers (100 KiB / 12 KiB), by
+  // records 7 (1600 / 256); 9 is more than the fan-in of 4: all 9 spilled, merged in 2 passes.
+  strictEqual(sort.expectedRuns, 9);
+  strictEqual(sort.mergePasses, 2);
   // count: the runs depend on the distinct words, so the plan shows the table, not a guess.
   const count = plans[2]!;
   strictEqual(count.memoryBytes, 1 << 20);
@@ -127,8 +128,8 @@ Deno.test("planJob counts runs by records when lines are short", () => {
     recordBytes: () => 8,
     defaultMemoryBytes: 1 << 20,
   });
-  // 12800 lines of 8 bytes, 256 entries per buffer: 50 runs (bytes alone would say 9).
-  strictEqual(plans[1]!.expectedRuns, 50);
+  // 12800 lines of 8 bytes, 512 entries per buffer: 25 runs (bytes alone would say 9).
+  strictEqual(plans[1]!.expectedRuns, 25);
   strictEqual(plans[1]!.mergePasses, 3);
   strictEqual(plans[1]!.summary.includes("(lines of ~8 bytes)"), true);
 });

@@ -18,7 +18,9 @@ const PAGES_MAX = 256;
 const BUCKETS_MAX = 1 << 12;
 
 interface CountCase {
-  kind: "letters" | "whitespace";
+  kind: "letters" | "whitespace" | "line";
+  /** The kernel: countTokens (default) or count v2's countScan (knows `line` too). */
+  kernel?: "countTokens" | "countScan";
   lower: boolean;
   text: Uint8Array;
   /** Input chunk sizes (cycled); the driver cuts at whitespace so tokens never span chunks. */
@@ -51,16 +53,21 @@ function runCount(
   });
   const statuses: number[] = [];
   const isSeparator = (byte: number) =>
-    c.kind === "whitespace" ? byte === 0x20 || (byte >= 0x09 && byte <= 0x0d) : !(
-      (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
-    );
+    c.kind === "line"
+      ? byte === 0x0a
+      : c.kind === "whitespace"
+      ? byte === 0x20 || (byte >= 0x09 && byte <= 0x0d)
+      : !((byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a));
+  const count = c.kernel === "countScan"
+    ? (offset: number) => kernels.countScan(offset)
+    : (offset: number) => kernels.countTokens(offset);
   let from = 0;
   while (from < c.text.length) {
     let to = Math.min(c.text.length, from + c.chunk);
     while (to < c.text.length && !isSeparator(c.text[to - 1]!)) to += 1; // whole tokens
     state.setInput(textOffset + from, textOffset + to);
     for (;;) {
-      const status = kernels.countTokens(stateOffset);
+      const status = count(stateOffset);
       statuses.push(status);
       if (status === CountStatus.done) break;
       if (status === CountStatus.needBuckets) {
@@ -86,6 +93,8 @@ function runCount(
         strictEqual(status, CountStatus.tooLong);
         let end = state.position;
         while (end < textOffset + to && !isSeparator(arena.bytes[end]!)) end += 1;
+        // A line's \n belongs to it (the next line starts after it).
+        if (c.kind === "line" && end < textOffset + to) end += 1;
         state.setInput(end, textOffset + to);
       }
     }
@@ -193,5 +202,83 @@ Deno.test("count kernel agrees with the oracle and today's tokenizer on random t
       },
     ),
     100,
+  );
+});
+
+Deno.test("countScan (count v2's loop) agrees with the oracle and today's tokenizer", () => {
+  const sample = text(
+    "The cat, the CAT and the hat.\n\n\tx-ray x_ray ÉTÉ été 42 \n" + "LongWord".repeat(40) +
+      "\nThe cat, the CAT and the hat.\n",
+  );
+  for (const kind of ["letters", "whitespace", "line"] as const) {
+    for (const lower of [false, true]) {
+      for (const chunk of [1 << 20, 7, 1]) {
+        checkCount({ kind, lower, text: sample, chunk, kernel: "countScan" });
+      }
+    }
+    checkCount({ kind, lower: true, text: new Uint8Array(0), chunk: 16, kernel: "countScan" });
+    checkCount({ kind, lower: false, text: text("word"), chunk: 16, kernel: "countScan" });
+  }
+  // Every byte value next to the fold boundaries, in 8-byte and shorter words.
+  const edges = [
+    0x00,
+    0x40,
+    0x41,
+    0x5a,
+    0x5b,
+    0x60,
+    0x61,
+    0x7a,
+    0x7b,
+    0x7f,
+    0x80,
+    0xc1,
+    0xda,
+    0xff,
+  ];
+  const bytes: number[] = [];
+  for (let n = 1; n <= 17; n += 1) {
+    for (const edge of edges) {
+      for (let i = 0; i < n; i += 1) bytes.push(i % 3 === 0 ? edge : 0x41 + ((i * 7) % 58));
+      bytes.push(i8(n));
+    }
+  }
+  for (const kind of ["letters", "whitespace", "line"] as const) {
+    for (const lower of [false, true]) {
+      checkCount({ kind, lower, text: Uint8Array.from(bytes), chunk: 64, kernel: "countScan" });
+    }
+  }
+});
+
+/** A separator for every kind now and then: \n, space or a tab. */
+function i8(n: number): number {
+  return n % 3 === 0 ? 0x0a : n % 3 === 1 ? 0x20 : 0x09;
+}
+
+Deno.test("countScan agrees with the oracle and today's tokenizer on random bytes", () => {
+  const piece = fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom("a", "b", "ab", "The", "the", "THE", "Zipf", "zipF") },
+    {
+      weight: 4,
+      arbitrary: fc.constantFrom(" ", "\n", "\t", ",", "-", "_", "1", "\r\n", "\u00e9", "\n\n"),
+    },
+    { weight: 1, arbitrary: fc.string({ maxLength: 12 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 30 }).map((n) => "WordWORD".repeat(n)) },
+    { weight: 1, arbitrary: fc.integer({ min: 240, max: 260 }).map((n) => "q".repeat(n)) },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 9 }).map((b) => String.fromCharCode(...b)) },
+  );
+  checkProperty(
+    fc.property(
+      fc.array(piece, { maxLength: 400 }),
+      fc.constantFrom("letters" as const, "whitespace" as const, "line" as const),
+      fc.boolean(),
+      fc.integer({ min: 1, max: 300 }),
+      (pieces, kind, lower, chunk) => {
+        const latin1 = pieces.join("");
+        const bytes = Uint8Array.from(latin1, (ch) => ch.charCodeAt(0) & 0xff);
+        checkCount({ kind, lower, text: bytes, chunk, kernel: "countScan" });
+      },
+    ),
+    150,
   );
 });

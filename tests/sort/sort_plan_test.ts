@@ -8,8 +8,20 @@ import {
   SORT_SEGMENTS_MIN,
 } from "../../src/sort/mod.ts";
 
-Deno.test("planSort splits 16 segments: I/O 5, headroom 2, two buffers of 2 and 3 gather", () => {
+Deno.test("planSort without headroom gives long lines' memory to the buffers", () => {
   const plan = planSort({ freeSegments: 16, segmentBytes: 4096, useWorker: true, fanInMax: 4 });
+  strictEqual(plan.headroomSegments, 0);
+  strictEqual(plan.bufferSegments, 5); // (16 - 5 for I/O) / 2
+});
+
+Deno.test("planSort splits 16 segments: I/O 5, headroom 2, two buffers of 4, no ring", () => {
+  const plan = planSort({
+    freeSegments: 16,
+    segmentBytes: 4096,
+    useWorker: true,
+    fanInMax: 4,
+    headroom: true,
+  });
   deepStrictEqual(plan, {
     segmentBytes: 4096,
     totalSegments: 16,
@@ -18,23 +30,31 @@ Deno.test("planSort splits 16 segments: I/O 5, headroom 2, two buffers of 2 and 
     outputSegments: 1,
     headroomSegments: 2,
     bufferCount: 2,
-    bufferSegments: 2,
-    bufferDataSegments: 1,
+    bufferSegments: 4,
+    bufferDataSegments: 3,
     bufferIndexEntries: 4096 / ENTRY_BYTES,
-    gatherSegments: 3,
+    // The kernel area (about 514 KiB) does not fit 1/8 of 64 KiB: the Worker sorts in JS.
+    ringSegments: 0,
+    kernelAreaSegments: 0,
     mergeFanIn: 4,
-    mergeFanInBesideBuffer: 3,
+    mergeFanInBesideBuffer: 2,
   });
 });
 
 Deno.test("planSort never plans more segments than it has", () => {
   for (const segmentBytes of [4096, 32768, 131072]) {
     for (let free = SORT_SEGMENTS_MIN; free <= 2048; free += free < 64 ? 1 : 37) {
-      for (const useWorker of [true, false]) {
-        const plan = planSort({ freeSegments: free, segmentBytes, useWorker, fanInMax: 128 });
+      for (const [useWorker, headroom] of [[true, false], [false, false], [true, true]]) {
+        const plan = planSort({
+          freeSegments: free,
+          segmentBytes,
+          useWorker: useWorker!,
+          fanInMax: 128,
+          headroom: headroom!,
+        });
         const used = plan.inputChunkSegments + plan.writeBehindSegments + plan.outputSegments +
           2 + plan.headroomSegments + plan.bufferCount * plan.bufferSegments +
-          plan.gatherSegments;
+          plan.ringSegments + plan.kernelAreaSegments;
         strictEqual(used <= free, true, `${free} x ${segmentBytes}: ${used}`);
         strictEqual(plan.bufferSegments >= 2, true);
         strictEqual(plan.bufferCount, useWorker && free >= 9 ? 2 : 1);
@@ -51,10 +71,29 @@ Deno.test("planSort keeps the I/O shares within their byte caps at 64 MiB", () =
     useWorker: true,
     fanInMax: 128,
   });
-  strictEqual(plan.inputChunkSegments, 16); // 512 / 32, under 4 MiB
+  strictEqual(plan.inputChunkSegments, 32); // 512 / 16, under 8 MiB
   strictEqual(plan.writeBehindSegments, 1); // 128 KiB cap
   strictEqual(plan.outputSegments, 8); // 512 / 64
+  strictEqual(plan.ringSegments, 16); // 512 / 32, under 4 MiB
+  strictEqual(plan.kernelAreaSegments, 5); // 514 KiB of sort scratch and a page table
   strictEqual(plan.mergeFanIn, 128);
+});
+
+Deno.test("planSort gives the two sort buffers most of a 64 MiB budget", () => {
+  const plan = planSort({
+    freeSegments: 512,
+    segmentBytes: 131072,
+    useWorker: true,
+    fanInMax: 128,
+  });
+  // Two buffers, ring and kernel area take all but the I/O shares and the headroom.
+  strictEqual(
+    2 * plan.bufferSegments + plan.ringSegments + plan.kernelAreaSegments >=
+      512 - plan.headroomSegments - plan.inputChunkSegments - plan.writeBehindSegments -
+        plan.outputSegments - 2 - 1,
+    true,
+  );
+  strictEqual(plan.bufferSegments >= 220, true, `${plan.bufferSegments} segments per buffer`);
 });
 
 Deno.test("planSort rejects a budget below the minimum with the sizes in the message", () => {

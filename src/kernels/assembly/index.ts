@@ -4,3 +4,4 @@ export { gather } from "./gather";
 export { mergeStep } from "./merge";
 export { countRehash, countTokens } from "./count";
 export { mergeLines } from "./merge_lines";
+export { countScan } from "./count_scan";

@@ -1,0 +1,299 @@
+/**
+ * What the sort Worker runs on a full sort buffer, by offset into the shared memory: sort the
+ * index (with the WebAssembly kernels where the order allows, else with index_sort.ts), drop
+ * `-u` duplicates, and gather the records in sorted order straight into sealed spill blocks
+ * (docs/spill_format.md: header, CRC32C, `varint + bytes` payload) in a ring of block
+ * segments that the main thread writes out and hands back.
+ *
+ * ```
+ * kernel area (contiguous, from the budget):
+ * | sort scratch (SORT_SCRATCH_BYTES) | gather state (32) | page table (4 per data page) |
+ * ```
+ *
+ * @module
+ */
+import { assert } from "../base/mod.ts";
+import { BLOCK_HEADER_BYTES, crc32c, LAST_BLOCK_FLAG } from "../io/mod.ts";
+import {
+  GatherState,
+  type KernelSet,
+  KernelStatus,
+  ReferenceKernels,
+  SORT_SCRATCH_BYTES,
+  WasmKernels,
+} from "../kernels/mod.ts";
+import { ADDRESS_WORD, ENTRY_WORDS, LENGTH_WORD } from "./index_sort.ts";
+import { KEY_LENGTH_BYTES, NO_KEY } from "./keyed_records.ts";
+import { FixedKeyOrder, type RecordOrder } from "./record_order.ts";
+import { type SortJob, sortJob } from "./sort_buffer.ts";
+
+/** Bytes of the kernel area for a buffer of `dataSegments` pages (see the module doc). */
+export function kernelAreaBytes(dataSegments: number): number {
+  return SORT_SCRATCH_BYTES + GatherState.BYTES + 4 * dataSegments;
+}
+
+/**
+ * Sorts a job's index in place: with the kernels when `kernels` is a {@linkcode WasmKernels}
+ * and the order is plain bytes, fixed-size keys, or normalized keys (every record stored with
+ * its key); otherwise with index_sort.ts (comparator orders: -g, -V, -R, -M, ... and keyless
+ * records). Both give the same order, entry for entry.
+ *
+ * @param job The lent pages and index.
+ * @param order The order.
+ * @param options The memory, the kernels (undefined: JavaScript only) and the kernel area.
+ * @returns Whether the kernels sorted it.
+ */
+export function sortJobWith(
+  job: SortJob,
+  order: RecordOrder,
+  options: { memory: WebAssembly.Memory; kernels: KernelSet | undefined; areaOffset: number },
+): boolean {
+  const buffer = options.memory.buffer as SharedArrayBuffer;
+  const kernels = options.kernels;
+  if (kernels === undefined || !(kernels instanceof WasmKernels) || job.recordCount < 2) {
+    sortJob(job, order, buffer);
+    return false;
+  }
+  const area = options.areaOffset;
+  const pageTable = writePageTable(buffer, job, area);
+  const layout = {
+    pageTableOffset: pageTable,
+    segmentShift: job.segmentShift,
+    scratchOffset: area,
+  };
+  if (job.keyed === true) {
+    if (!pointEntriesAtKeys(job, buffer)) {
+      sortJob(job, order, buffer);
+      return false;
+    }
+    kernels.sortIndex(job.index, job.recordCount, { ...layout, reverse: false });
+    pointEntriesAtRecords(job, buffer);
+    return true;
+  }
+  if (order.isPlainBytes) {
+    kernels.sortBytesIndex(job.index, job.recordCount, {
+      ...layout,
+      reverse: order.reverse,
+      keyOffset: 0,
+      keyBytes: -1,
+    });
+    return true;
+  }
+  if (order instanceof FixedKeyOrder) {
+    kernels.sortBytesIndex(job.index, job.recordCount, {
+      ...layout,
+      reverse: false,
+      keyOffset: order.keyOffset,
+      keyBytes: order.keyBytes,
+    });
+    return true;
+  }
+  sortJob(job, order, buffer);
+  return false;
+}
+
+/** Writes the job's page table into the kernel area; returns its offset. */
+function writePageTable(buffer: SharedArrayBuffer, job: SortJob, area: number): number {
+  const offset = area + SORT_SCRATCH_BYTES + GatherState.BYTES;
+  const table = new Uint32Array(buffer, offset, Math.max(1, job.segments.length));
+  for (let s = 0; s < job.segments.length; s += 1) table[s] = job.segments[s]!;
+  return offset;
+}
+
+/**
+ * Keyed records (`[key][key length][record]`, keyed_records.ts) sort by their key bytes: each
+ * entry is pointed at its key (address, key length), and the record's length is parked in the
+ * key length word meanwhile. Returns false (nothing changed) when a record has no stored key.
+ */
+function pointEntriesAtKeys(job: SortJob, buffer: SharedArrayBuffer): boolean {
+  const index = new Uint32Array(buffer, job.index, job.recordCount * ENTRY_WORDS);
+  const view = new DataView(buffer);
+  const shift = job.segmentShift;
+  const mask = (1 << shift) - 1;
+  const end = job.recordCount * ENTRY_WORDS;
+  for (let e = 0; e < end; e += ENTRY_WORDS) {
+    const address = index[e + ADDRESS_WORD]!;
+    const at = job.segments[address >>> shift]! + (address & mask) - KEY_LENGTH_BYTES;
+    if (view.getUint32(at, true) === NO_KEY) return false;
+  }
+  for (let e = 0; e < end; e += ENTRY_WORDS) {
+    const address = index[e + ADDRESS_WORD]!;
+    const at = job.segments[address >>> shift]! + (address & mask) - KEY_LENGTH_BYTES;
+    const keyBytes = view.getUint32(at, true);
+    view.setUint32(at, index[e + LENGTH_WORD]!, true);
+    index[e + ADDRESS_WORD] = address - KEY_LENGTH_BYTES - keyBytes;
+    index[e + LENGTH_WORD] = keyBytes;
+  }
+  return true;
+}
+
+/** Undoes {@linkcode pointEntriesAtKeys} after the sort. */
+function pointEntriesAtRecords(job: SortJob, buffer: SharedArrayBuffer): void {
+  const index = new Uint32Array(buffer, job.index, job.recordCount * ENTRY_WORDS);
+  const view = new DataView(buffer);
+  const shift = job.segmentShift;
+  const mask = (1 << shift) - 1;
+  const end = job.recordCount * ENTRY_WORDS;
+  for (let e = 0; e < end; e += ENTRY_WORDS) {
+    const keyBytes = index[e + LENGTH_WORD]!;
+    const address = index[e + ADDRESS_WORD]! + keyBytes + KEY_LENGTH_BYTES;
+    const at = job.segments[address >>> shift]! + (address & mask) - KEY_LENGTH_BYTES;
+    index[e + LENGTH_WORD] = view.getUint32(at, true);
+    view.setUint32(at, keyBytes, true);
+    index[e + ADDRESS_WORD] = address;
+  }
+}
+
+/**
+ * `-u` on a sorted job: keeps the first of each run of entries whose keys compare equal (what
+ * the spill's unique filter kept), moving the kept entries down.
+ *
+ * @returns The entries kept (the job's `recordCount` is set to it).
+ */
+export function dropDuplicates(
+  job: SortJob,
+  order: RecordOrder,
+  buffer: SharedArrayBuffer,
+): number {
+  const count = job.recordCount;
+  if (count < 2) return count;
+  const pageBytes = 2 ** job.segmentShift;
+  const pages = job.segments.map((offset) => new Uint8Array(buffer, offset, pageBytes));
+  const index = new Uint32Array(buffer, job.index, count * ENTRY_WORDS);
+  const shift = job.segmentShift;
+  const mask = pageBytes - 1;
+  let kept = 1;
+  let last = 0;
+  for (let i = 1; i < count; i += 1) {
+    const e = i * ENTRY_WORDS;
+    const a = index[last + ADDRESS_WORD]!;
+    const b = index[e + ADDRESS_WORD]!;
+    const equal = order.compareKeys(
+      pages[a >>> shift]!,
+      a & mask,
+      index[last + LENGTH_WORD]!,
+      pages[b >>> shift]!,
+      b & mask,
+      index[e + LENGTH_WORD]!,
+    ) === 0;
+    if (equal) continue;
+    const to = kept * ENTRY_WORDS;
+    if (to !== e) index.copyWithin(to, e, e + ENTRY_WORDS);
+    last = to;
+    kept += 1;
+  }
+  job.recordCount = kept;
+  return kept;
+}
+
+/** One sealed block of a {@linkcode BlockGather}. */
+export interface SealedBlock {
+  /** Ring slot the block is in. */
+  slot: number;
+  /** Records that end in the block. */
+  recordCount: number;
+  /** Whether it is the run's last block. */
+  last: boolean;
+}
+
+/**
+ * Gathers a sorted job into sealed spill blocks, one ring slot at a time: {@linkcode next}
+ * fills the next free slot and seals it; {@linkcode free} gives a slot back once written.
+ */
+export class BlockGather {
+  readonly #kernels: KernelSet;
+  readonly #bytes: Uint8Array;
+  readonly #state: GatherState;
+  readonly #ring: readonly number[];
+  readonly #blockBytes: number;
+  #slot = 0;
+  #freeSlots: number;
+  #blockIndex = 0;
+  #done = false;
+
+  /**
+   * Starts the gather of `job` (sorted) into blocks of `blockBytes` at the `ring` offsets.
+   *
+   * @param job The sorted job.
+   * @param options Memory, kernels (the reference ones when undefined), kernel area, ring.
+   */
+  constructor(
+    job: SortJob,
+    options: {
+      memory: WebAssembly.Memory;
+      kernels: KernelSet | undefined;
+      areaOffset: number;
+      ring: readonly number[];
+      blockBytes: number;
+    },
+  ) {
+    assert(options.ring.length >= 1, "a gather needs at least one block");
+    const buffer = options.memory.buffer as SharedArrayBuffer;
+    this.#kernels = options.kernels ?? new ReferenceKernels(options.memory);
+    this.#bytes = new Uint8Array(buffer);
+    this.#ring = options.ring;
+    this.#blockBytes = options.blockBytes;
+    this.#freeSlots = options.ring.length;
+    this.#state = new GatherState(options.memory, options.areaOffset + SORT_SCRATCH_BYTES);
+    this.#state.start({
+      indexOffset: job.index,
+      recordCount: job.recordCount,
+      pageTableOffset: writePageTable(buffer, job, options.areaOffset),
+      segmentShift: job.segmentShift,
+    });
+  }
+
+  /** Whether the last block was sealed. */
+  get isDone(): boolean {
+    return this.#done;
+  }
+
+  /** Records gathered so far. */
+  get gatheredCount(): number {
+    return this.#state.writtenCount;
+  }
+
+  /** A slot was written out: it may be filled again. */
+  free(): void {
+    this.#freeSlots += 1;
+    assert(this.#freeSlots <= this.#ring.length, "more ring slots freed than filled");
+  }
+
+  /**
+   * Fills and seals the next slot.
+   *
+   * @returns The block, or undefined when no slot is free or the gather is done.
+   */
+  next(): SealedBlock | undefined {
+    if (this.#done || this.#freeSlots === 0) return undefined;
+    const slot = this.#slot;
+    const base = this.#ring[slot]!;
+    const state = this.#state;
+    const before = state.writtenCount;
+    state.setOutput(base + BLOCK_HEADER_BYTES, base + this.#blockBytes);
+    const status = this.#kernels.gather(state.byteOffset);
+    const last = status === KernelStatus.done;
+    const payloadBytes = state.outputOffset - base - BLOCK_HEADER_BYTES;
+    const bytes = this.#bytes;
+    writeU32(bytes, base, payloadBytes);
+    writeU32(bytes, base + 4, last ? LAST_BLOCK_FLAG : 0);
+    writeU32(bytes, base + 8, this.#blockIndex);
+    writeU32(
+      bytes,
+      base + 12,
+      crc32c(bytes, base + BLOCK_HEADER_BYTES, state.outputOffset, crc32c(bytes, base, base + 12)),
+    );
+    this.#blockIndex += 1;
+    this.#slot = (slot + 1) % this.#ring.length;
+    this.#freeSlots -= 1;
+    this.#done = last;
+    return { slot, recordCount: state.writtenCount - before, last };
+  }
+}
+
+function writeU32(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value & 0xff;
+  bytes[at + 1] = (value >>> 8) & 0xff;
+  bytes[at + 2] = (value >>> 16) & 0xff;
+  bytes[at + 3] = value >>> 24;
+}

@@ -1,0 +1,251 @@
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { IoManager } from "../../src/io/mod.ts";
+import { ReferenceKernels, SORT_SCRATCH_BYTES, WasmKernels } from "../../src/kernels/mod.ts";
+import { MemoryManager } from "../../src/memory/mod.ts";
+import {
+  BlockGather,
+  dropDuplicates,
+  kernelAreaBytes,
+  sortJobWith,
+} from "../../src/sort/kernel_sort.ts";
+import {
+  BytesOrder,
+  externalSort,
+  type OrderDescriptor,
+  orderFromDescriptor,
+  type RecordOrder,
+  SortBuffer,
+  type SortOrderSpec,
+} from "../../src/sort/mod.ts";
+import { gnuSort, gnuSortAvailable, makeRandom, makeWorkDir, randomLines } from "./_gnu.ts";
+
+const SEED = Number(Deno.env.get("SPILLWAY_SEED") ?? Date.now() % 1_000_000);
+
+function spec(keys: string[], flags: Partial<SortOrderSpec> = {}): OrderDescriptor {
+  return {
+    kind: "spec",
+    spec: {
+      keys,
+      reverse: false,
+      numeric: false,
+      foldCase: false,
+      ignoreLeadingBlanks: false,
+      stable: false,
+      unique: false,
+      ...flags,
+    },
+  };
+}
+
+/** Orders the kernels sort (plain, normalized keys) and ones they leave to JavaScript. */
+const CASES: { name: string; descriptor: OrderDescriptor; gnu: string[]; unique?: boolean }[] = [
+  { name: "plain", descriptor: { kind: "bytes", reverse: false }, gnu: [] },
+  { name: "-r", descriptor: { kind: "bytes", reverse: true }, gnu: ["-r"] },
+  {
+    name: "-u",
+    descriptor: spec([], { unique: true }),
+    gnu: ["-u"],
+    unique: true,
+  },
+  { name: "-s -k2,2", descriptor: spec(["2,2"], { stable: true }), gnu: ["-s", "-k2,2"] },
+  { name: "-k2n -r", descriptor: spec(["2n"], { reverse: true }), gnu: ["-k2n", "-r"] },
+  {
+    name: "-f -u -k1,1",
+    descriptor: spec(["1,1"], { foldCase: true, unique: true }),
+    gnu: ["-f", "-u", "-k1,1"],
+    unique: true,
+  },
+  {
+    name: "-t, -k2,2 -k1,1r",
+    descriptor: spec(["2,2", "1,1r"], { fieldSeparator: 0x2c }),
+    gnu: [
+      "-t,",
+      "-k2,2",
+      "-k1,1r",
+    ],
+  },
+  { name: "-V (comparator)", descriptor: spec([], { version: true }), gnu: ["-V"] },
+];
+
+async function sortWith(
+  input: Uint8Array,
+  descriptor: OrderDescriptor,
+  options: { kernels: boolean; unique: boolean },
+) {
+  const work = await makeWorkDir();
+  // 4.5 MiB of 4 KiB segments: room for the kernel area (1/8 at most), buffers of ~1.3 MiB.
+  const memory = new MemoryManager({ budgetBytes: 4.5 * 1024 * 1024, segmentBytes: 4096 });
+  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  try {
+    await Deno.writeFile(work.path("in"), input);
+    const stats = await externalSort([work.path("in")], work.path("out"), {
+      memory,
+      io,
+      order: orderFromDescriptor(descriptor),
+      orderDescriptor: descriptor,
+      unique: options.unique,
+      kernels: options.kernels,
+    });
+    return { stats, output: await Deno.readFile(work.path("out")) };
+  } finally {
+    await io.close();
+    memory.assertAllReleased();
+    deepStrictEqual(work.spillLeftovers(), [], "spill files left behind");
+    await work.remove();
+  }
+}
+
+for (const testCase of CASES) {
+  Deno.test(`externalSort ${testCase.name}: the kernels' runs equal the JavaScript ones and GNU's output`, async () => {
+    const random = makeRandom(SEED + testCase.name.length);
+    const input = randomLines(random, 70_000, { maxLength: 40 });
+    const unique = testCase.unique ?? false;
+    const kernel = await sortWith(input, testCase.descriptor, { kernels: true, unique });
+    const js = await sortWith(input, testCase.descriptor, { kernels: false, unique });
+    const seed = `seed ${SEED} (SPILLWAY_SEED reruns)`;
+    strictEqual(kernel.stats.runCount >= 2, true, `${kernel.stats.runCount} runs, ${seed}`);
+    strictEqual(Buffer.compare(kernel.output, js.output), 0, `kernel != JS, ${seed}`);
+    strictEqual(js.stats.kernelSorts, 0);
+    const comparator = testCase.descriptor.kind === "spec" && testCase.descriptor.spec.version;
+    strictEqual(kernel.stats.kernelSorts > 0, !comparator, `kernel sorts, ${seed}`);
+    if (gnuSortAvailable) {
+      const work = await makeWorkDir();
+      try {
+        await Deno.writeFile(work.path("in"), input);
+        const gnu = await gnuSort([...testCase.gnu, work.path("in")]);
+        strictEqual(Buffer.compare(kernel.output, gnu.stdout), 0, `kernel != GNU, ${seed}`);
+      } finally {
+        await work.remove();
+      }
+    }
+  });
+}
+
+/** Fills a buffer with `lines`, lends it, and returns the job and what to give back. */
+function filledJob(memory: MemoryManager, order: RecordOrder, input: Uint8Array) {
+  const buffer = new SortBuffer(memory, {
+    owner: "test-buffer",
+    dataSegmentCount: 64,
+    indexEntryCount: 8192,
+    order,
+  });
+  let start = 0;
+  for (let stop = input.indexOf(10); stop >= 0; stop = input.indexOf(10, start)) {
+    if (!buffer.tryAppend(input, start, stop - start)) break;
+    start = stop + 1;
+  }
+  const job = buffer.lend("test-worker");
+  return { buffer, job };
+}
+
+function sortedRecords(memory: MemoryManager, buffer: SortBuffer): string[] {
+  buffer.takeBack(true);
+  const out: string[] = [];
+  const text = new TextDecoder("latin1");
+  for (let i = 0; i < buffer.recordCount; i += 1) {
+    const offset = buffer.recordOffset(i);
+    out.push(text.decode(buffer.recordBytes(i).subarray(offset, offset + buffer.recordLength(i))));
+  }
+  buffer.release();
+  void memory;
+  return out;
+}
+
+Deno.test("sortJobWith: the kernel sort gives the JavaScript order, entry for entry", () => {
+  for (const testCase of CASES) {
+    const order = orderFromDescriptor(testCase.descriptor);
+    const input = randomLines(makeRandom(SEED + 7), 3000, { maxLength: 30 });
+    const results: string[][] = [];
+    for (const useKernels of [true, false]) {
+      const memory = new MemoryManager({ budgetBytes: 2 * 1024 * 1024, segmentBytes: 4096 });
+      const area = memory.allocateContiguous("test-area", Math.ceil(kernelAreaBytes(64) / 4096));
+      const kernels = useKernels ? new WasmKernels(memory.wasmMemory) : undefined;
+      const { buffer, job } = filledJob(memory, order, input);
+      sortJobWith(job, order, {
+        memory: memory.wasmMemory,
+        kernels,
+        areaOffset: area.segments[0]!.memoryOffset,
+      });
+      results.push(sortedRecords(memory, buffer));
+      area.release();
+      memory.assertAllReleased();
+    }
+    deepStrictEqual(results[0], results[1], `${testCase.name}, seed ${SEED}`);
+  }
+});
+
+Deno.test("BlockGather: WebAssembly and reference gathers seal the same blocks; -u drops like the filter", () => {
+  const order = new BytesOrder();
+  const input = randomLines(makeRandom(SEED + 11), 4000, { maxLength: 300 });
+  const blocks: Uint8Array[][] = [];
+  for (const useKernels of [true, false]) {
+    const memory = new MemoryManager({ budgetBytes: 4 * 1024 * 1024, segmentBytes: 4096 });
+    const area = memory.allocateContiguous("test-area", Math.ceil(kernelAreaBytes(64) / 4096));
+    const ring = memory.allocate("test-ring", 3);
+    const kernels = useKernels
+      ? new WasmKernels(memory.wasmMemory)
+      : new ReferenceKernels(memory.wasmMemory);
+    const { buffer, job } = filledJob(memory, order, input);
+    const areaOffset = area.segments[0]!.memoryOffset;
+    sortJobWith(job, order, { memory: memory.wasmMemory, kernels, areaOffset });
+    const before = job.recordCount;
+    dropDuplicates(job, order, memory.wasmMemory.buffer as SharedArrayBuffer);
+    strictEqual(job.recordCount < before, true, "random lines have duplicates");
+    const offsets = ring.segments.map((segment) => segment.memoryOffset);
+    const gather = new BlockGather(job, {
+      memory: memory.wasmMemory,
+      kernels,
+      areaOffset,
+      ring: offsets,
+      blockBytes: 4096,
+    });
+    const sealed: Uint8Array[] = [];
+    const bytes = new Uint8Array(memory.wasmMemory.buffer);
+    let records = 0;
+    for (let block = gather.next(); block !== undefined; block = gather.next()) {
+      const base = offsets[block.slot]!;
+      const payload = bytes[base]! | bytes[base + 1]! << 8;
+      sealed.push(bytes.slice(base, base + 16 + payload));
+      records += block.recordCount;
+      gather.free();
+    }
+    strictEqual(gather.isDone, true);
+    strictEqual(records, job.recordCount);
+    blocks.push(sealed);
+    buffer.takeBack(true);
+    buffer.release();
+    ring.release();
+    area.release();
+    memory.assertAllReleased();
+  }
+  deepStrictEqual(blocks[0], blocks[1], `seed ${SEED}`);
+  strictEqual(SORT_SCRATCH_BYTES < kernelAreaBytes(1), true);
+});
+
+Deno.test("an empty keyed record that would end exactly at a page end keeps its place (-s)", () => {
+  const descriptor = spec(["2,2"], { stable: true });
+  const order = orderFromDescriptor(descriptor);
+  const text = new TextEncoder();
+  for (let fill = 4060; fill <= 4092; fill += 1) {
+    // Every record has an empty key 2, so the stable order is the input order.
+    const records = ["q".repeat(fill), "", "a", "", "b"];
+    const input = text.encode(records.join("\n") + "\n");
+    for (const useKernels of [true, false]) {
+      const memory = new MemoryManager({ budgetBytes: 2 * 1024 * 1024, segmentBytes: 4096 });
+      const area = memory.allocateContiguous("test-area", Math.ceil(kernelAreaBytes(64) / 4096));
+      const { buffer, job } = filledJob(memory, order, input);
+      sortJobWith(job, order, {
+        memory: memory.wasmMemory,
+        kernels: useKernels ? new WasmKernels(memory.wasmMemory) : undefined,
+        areaOffset: area.segments[0]!.memoryOffset,
+      });
+      deepStrictEqual(
+        sortedRecords(memory, buffer),
+        records,
+        `fill ${fill}, kernels ${useKernels}`,
+      );
+      area.release();
+      memory.assertAllReleased();
+    }
+  }
+});
