@@ -410,70 +410,47 @@ function encodedLength(
   return -2;
 }
 
+/** Where a started {@linkcode GatherState} and its staging page are (offsets: postable). */
+export interface GatherPlace {
+  /** Memory offset of the started gather state. */
+  stateOffset: number;
+  /** Memory offset of the staging page. */
+  stageOffset: number;
+  /** Bytes of the staging page. */
+  stageBytes: number;
+}
+
 /**
- * A sorted {@linkcode SortBuffer} as block payloads: the gather kernel copies its records, in
- * index order, into one staging page at a time (the final merge's in-memory last run). The
- * buffer is lent (booked under `owner`) until {@linkcode SortBufferBlocks.close}.
+ * Block payloads gathered by the gather kernel from a started {@linkcode GatherState}, one
+ * staging page at a time; runs on whichever thread merges (the state is in the shared memory).
  */
-export class SortBufferBlocks implements BlockSource {
-  readonly #buffer: SortBuffer;
+export class GatherBlocks implements BlockSource {
   readonly #kernels: KernelSet;
-  readonly #lease: SegmentLease;
   readonly #state: GatherState;
-  readonly #stage: number;
-  readonly #stageBytes: number;
+  readonly #place: GatherPlace;
   #blockStart = 0;
   #blockEnd = 0;
   #last = false;
   #blockIndex = -1;
 
   /**
-   * Lends the sorted buffer's pages and index, and takes a staging page and a page table.
-   *
-   * @param buffer A sorted buffer of plain records (no normalized keys).
-   * @param options The kernels, the budget, and the owner of both.
+   * @param memory The shared memory.
+   * @param kernels This thread's kernels.
+   * @param place The started state and the staging page.
    */
-  constructor(
-    buffer: SortBuffer,
-    options: { kernels: KernelSet; memory: MemoryManager; owner: string },
-  ) {
-    assert(!buffer.keyed, "the gather kernel needs plain records");
-    const memory = options.memory;
-    const segmentBytes = memory.segmentBytes;
-    const job = buffer.lend(options.owner);
-    this.#buffer = buffer;
-    this.#kernels = options.kernels;
-    try {
-      const pages = 1 + Math.ceil(tableBytes(job.segments.length) / segmentBytes);
-      this.#lease = memory.allocate(options.owner, pages);
-    } catch (error) {
-      buffer.takeBack(true);
-      throw error;
-    }
-    const segments = this.#lease.segments;
-    this.#stage = segments[0]!.memoryOffset;
-    this.#stageBytes = segmentBytes;
-    // The state and the page table are small: they need contiguous bytes only when the table
-    // spans pages, which a budget below 4 GiB / segment never needs.
-    assert(tableBytes(job.segments.length) <= segmentBytes, "page table larger than a page");
-    const table = segments[1]!.memoryOffset;
-    new Uint32Array(memory.wasmMemory.buffer, table + GatherState.BYTES, job.segments.length)
-      .set(job.segments);
-    this.#state = new GatherState(memory.wasmMemory, table);
-    this.#state.start({
-      indexOffset: job.index,
-      recordCount: job.recordCount,
-      pageTableOffset: table + GatherState.BYTES,
-      segmentShift: job.segmentShift,
-    });
+  constructor(memory: WebAssembly.Memory, kernels: KernelSet, place: GatherPlace) {
+    this.#kernels = kernels;
+    this.#place = place;
+    this.#state = new GatherState(memory, place.stateOffset);
   }
 
   /** Gathers the next records into the staging page. */
   nextBlock(): boolean {
     if (this.#last) return false;
-    this.#state.setOutput(this.#stage, this.#stage + this.#stageBytes);
+    const stage = this.#place.stageOffset;
+    this.#state.setOutput(stage, stage + this.#place.stageBytes);
     const status = this.#kernels.gather(this.#state.byteOffset);
-    this.#blockStart = this.#stage;
+    this.#blockStart = stage;
     this.#blockEnd = this.#state.outputOffset;
     this.#last = status === KernelStatus.done;
     this.#blockIndex += 1;
@@ -498,6 +475,88 @@ export class SortBufferBlocks implements BlockSource {
   /** Blocks gathered so far, less one. */
   get blockIndex(): number {
     return this.#blockIndex;
+  }
+}
+
+/**
+ * A sorted {@linkcode SortBuffer} as block payloads (the final merge's in-memory last run): a
+ * {@linkcode GatherBlocks} over the buffer's index. The buffer is lent (booked under `owner`)
+ * until {@linkcode SortBufferBlocks.close}; the merge Worker may gather from it instead
+ * ({@linkcode SortBufferBlocks.place}).
+ */
+export class SortBufferBlocks implements BlockSource {
+  /** The started gather state and staging page (for a Worker to gather from). */
+  readonly place: GatherPlace;
+  readonly #buffer: SortBuffer;
+  readonly #lease: SegmentLease;
+  readonly #blocks: GatherBlocks;
+
+  /**
+   * Lends the sorted buffer's pages and index, and takes a staging page and a page table.
+   *
+   * @param buffer A sorted buffer of plain records (no normalized keys).
+   * @param options The kernels, the budget, and the owner of both.
+   */
+  constructor(
+    buffer: SortBuffer,
+    options: { kernels: KernelSet; memory: MemoryManager; owner: string },
+  ) {
+    assert(!buffer.keyed, "the gather kernel needs plain records");
+    const memory = options.memory;
+    const segmentBytes = memory.segmentBytes;
+    const job = buffer.lend(options.owner);
+    this.#buffer = buffer;
+    try {
+      const pages = 1 + Math.ceil(tableBytes(job.segments.length) / segmentBytes);
+      this.#lease = memory.allocate(options.owner, pages);
+    } catch (error) {
+      buffer.takeBack(true);
+      throw error;
+    }
+    const segments = this.#lease.segments;
+    // The state and the page table are small: they need contiguous bytes only when the table
+    // spans pages, which a budget below 4 GiB / segment never needs.
+    assert(tableBytes(job.segments.length) <= segmentBytes, "page table larger than a page");
+    const table = segments[1]!.memoryOffset;
+    new Uint32Array(memory.wasmMemory.buffer, table + GatherState.BYTES, job.segments.length)
+      .set(job.segments);
+    new GatherState(memory.wasmMemory, table).start({
+      indexOffset: job.index,
+      recordCount: job.recordCount,
+      pageTableOffset: table + GatherState.BYTES,
+      segmentShift: job.segmentShift,
+    });
+    this.place = {
+      stateOffset: table,
+      stageOffset: segments[0]!.memoryOffset,
+      stageBytes: segmentBytes,
+    };
+    this.#blocks = new GatherBlocks(memory.wasmMemory, options.kernels, this.place);
+  }
+
+  /** Gathers the next records into the staging page. */
+  nextBlock(): boolean {
+    return this.#blocks.nextBlock();
+  }
+
+  /** Memory offset of the gathered payload. */
+  get blockStart(): number {
+    return this.#blocks.blockStart;
+  }
+
+  /** Its end. */
+  get blockEnd(): number {
+    return this.#blocks.blockEnd;
+  }
+
+  /** Whether every record is gathered. */
+  get isLastBlock(): boolean {
+    return this.#blocks.isLastBlock;
+  }
+
+  /** Blocks gathered so far, less one. */
+  get blockIndex(): number {
+    return this.#blocks.blockIndex;
   }
 
   /** Takes the buffer back and gives the staging page and table back. Idempotent. */

@@ -9,7 +9,7 @@
  * word 0..4           grow request: state (0 idle, 1 asked, 2 given, 3 refused), bytes asked,
  *                     offset given, bytes given, input (-1: the -u copy)
  * 8 + 4 i             input i's next block: full, start, end, last
- * 8 + 4 k + 4 h       output half h: full (0: the main thread may be writing it... 1: filled), bytes
+ * 8 + 4 k + 4 h       output half h: full (1: filled, the main thread writes it; 0: free), bytes
  * ```
  *
  * @module
@@ -19,6 +19,8 @@ import { WasmKernels } from "../kernels/mod.ts";
 import {
   type BlockSource,
   type BlockWrite,
+  GatherBlocks,
+  type GatherPlace,
   mergeBlocksToLines,
   type MergeRegion,
   type MergeRegions,
@@ -51,6 +53,8 @@ export interface MergeStart {
   control: number;
   /** The spill file of each input, or "" (for messages). */
   paths: string[];
+  /** Inputs the Worker gathers itself (the in-memory run), by input; null: fed by slots. */
+  gathers: Array<GatherPlace | null>;
   /** The state block. */
   state: MergeRegion;
   /** The output halves. */
@@ -164,7 +168,13 @@ async function run(start: MergeStart): Promise<MergeEvent> {
     controlBytes(start.paths.length, start.outputs.length) / 4,
   );
   const k = start.paths.length;
-  const sources = start.paths.map((path, i) => new SlotSource(control, i, path));
+  const kernels = new WasmKernels(start.memory, start.module);
+  const sources = start.paths.map((path, i): BlockSource => {
+    const gather = start.gathers[i];
+    return gather
+      ? new GatherBlocks(start.memory, kernels, gather)
+      : new SlotSource(control, i, path);
+  });
   const write: BlockWrite = (_bytes, byteLength, half) => {
     const at = outputSlot(k, half);
     control[at + 1] = byteLength;
@@ -178,7 +188,7 @@ async function run(start: MergeStart): Promise<MergeEvent> {
   };
   const result = await mergeBlocksToLines(sources, write, {
     regions: regionsOf(start, control),
-    kernels: new WasmKernels(start.memory, start.module),
+    kernels,
     reverse: start.reverse,
     unique: start.unique,
     terminator: start.terminator,

@@ -18,7 +18,12 @@ import { assert } from "../base/mod.ts";
 import { CorruptSpillError } from "../io/mod.ts";
 import { compileKernels } from "../kernels/mod.ts";
 import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
-import type { BlockSource, KernelMergeResult, MergeRegion } from "./kernel_merge.ts";
+import {
+  type BlockSource,
+  type KernelMergeResult,
+  type MergeRegion,
+  SortBufferBlocks,
+} from "./kernel_merge.ts";
 import {
   controlBytes,
   inputSlot,
@@ -118,7 +123,13 @@ export async function mergeOnWorker(
     const stateOffset = controlRegion.byteOffset + Math.ceil(controlBytes(k, 2) / 64) * 64;
     const halfBytes = Math.max(1, Math.floor(options.outputSegments / 2)) * memory.segmentBytes;
     const outputs = [take(halfBytes), take(halfBytes)];
-    const buffers = sources.map(() => [take(memory.segmentBytes), take(memory.segmentBytes)]);
+    // The in-memory run is gathered by the Worker itself: no buffers, no copies here.
+    const gathers = sources.map((source) =>
+      source instanceof SortBufferBlocks ? source.place : null
+    );
+    const buffers = sources.map((_source, i) =>
+      gathers[i] === null ? [take(memory.segmentBytes), take(memory.segmentBytes)] : []
+    );
     const nextBuffer = sources.map(() => 0);
     const start: MergeStart = {
       type: "start",
@@ -126,6 +137,7 @@ export async function mergeOnWorker(
       module: compileKernels(),
       control: controlRegion.byteOffset,
       paths: sources.map((source) => source.run?.path ?? ""),
+      gathers,
       state: { byteOffset: stateOffset, byteLength: MergeLinesState.bytes(k) },
       outputs,
       reverse: options.reverse,
@@ -237,7 +249,7 @@ export async function mergeOnWorker(
         fail(new Error(`Merge worker crashed: ${event.message}`));
       };
       running.postMessage(start);
-      for (let i = 0; i < k; i += 1) fill(i).catch(fail);
+      for (let i = 0; i < k; i += 1) if (gathers[i] === null) fill(i).catch(fail);
     });
   } finally {
     worker?.terminate();
