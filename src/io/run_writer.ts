@@ -23,6 +23,11 @@ export interface SpillRun {
   readonly byteLength: number;
   /** Written through `--compress-program` (read back through `PROG -d`). */
   readonly compressed?: boolean;
+  /**
+   * The longest record written across a block border (0 or absent: none longer than a
+   * block). A reader assembles such a record in scratch memory: merge plans reserve it.
+   */
+  readonly spanningRecordBytesMax?: number;
 }
 
 /** What a writer or reader needs from its {@linkcode IoManager}. */
@@ -105,6 +110,8 @@ export class RunWriter {
   #lastSealed = false;
   /** Writes of sealed blocks (they never reject: errors land in #error). */
   #sealedWrites: Promise<void>[] = [];
+  /** The longest record that went through #writeSpanning (sealed blocks hold none longer than a block). */
+  #spanningMax = 0;
 
   /** Made by {@linkcode IoManager.createRunWriter}. */
   constructor(parts: RunWriterParts) {
@@ -225,6 +232,7 @@ export class RunWriter {
     byteLength: number,
   ): Promise<void> | undefined {
     this.#checkOpen();
+    if (byteLength > this.#spanningMax) this.#spanningMax = byteLength;
     if (
       !(Number.isSafeInteger(byteLength) && byteLength >= 0 && byteOffset >= 0 &&
         byteOffset + byteLength <= bytes.length)
@@ -405,7 +413,12 @@ export class RunWriter {
       this.#lease.release();
       this.#state = "finished";
       this.#host.stats.runsWritten += 1;
-      const run = { path: this.path, recordCount: this.#recordCount, byteLength };
+      const run: SpillRun = {
+        path: this.path,
+        recordCount: this.#recordCount,
+        byteLength,
+        spanningRecordBytesMax: this.#spanningMax,
+      };
       return this.#compressed ? { ...run, compressed: true } : run;
     } catch (error) {
       await this.abort();

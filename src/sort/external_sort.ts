@@ -1,4 +1,10 @@
-import { assert, InputError, type ProgressSink, silentProgress } from "../base/mod.ts";
+import {
+  assert,
+  InputError,
+  type ProgressSink,
+  ResourceError,
+  silentProgress,
+} from "../base/mod.ts";
 import type {
   IoManager,
   LineReader,
@@ -14,11 +20,8 @@ import { mergeCursors, type RecordCursor, type RecordSink, UniqueFilter } from "
 import { SortBuffer } from "./sort_buffer.ts";
 import { SortWorker, SpillRing } from "./sort_worker_pool.ts";
 import {
-  affordableFanIn,
   FAN_IN_DEFAULT,
   inputMergeChunkSegments,
-  MERGE_SPARE_SEGMENTS,
-  mergeOutputSegments,
   mergePassCount,
   type MergePlan,
   planMerge,
@@ -646,18 +649,26 @@ class ExternalSorter {
 
   /** Whether the free segments allow at least a 2-way merge (what {@linkcode planMerge} needs). */
   #mergeFits(): boolean {
-    const free = this.#memory.freeSegments;
-    const fixed = mergeOutputSegments(free, this.#memory.segmentBytes) + MERGE_SPARE_SEGMENTS;
-    return affordableFanIn(free, fixed, this.#fanInMax) >= 2;
+    try {
+      return this.#mergePlan(2).fanIn >= 2;
+    } catch (error) {
+      if (error instanceof ResourceError) return false;
+      throw error;
+    }
   }
 
   /** The merge plan for `inputCount` runs in the segments free now. */
   #mergePlan(inputCount: number): MergePlan {
+    let spanningRecordBytesMax = 0;
+    for (const run of this.#runs) {
+      spanningRecordBytesMax = Math.max(spanningRecordBytesMax, run?.spanningRecordBytesMax ?? 0);
+    }
     return planMerge({
       freeSegments: this.#memory.freeSegments,
       segmentBytes: this.#memory.segmentBytes,
       fanInMax: this.#fanInMax,
       inputCount,
+      spanningRecordBytesMax,
     });
   }
 

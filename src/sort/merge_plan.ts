@@ -63,6 +63,41 @@ export interface MergePlanOptions {
   fanInMax: number;
   /** Inputs to merge (sorted runs or sorted files). */
   inputCount: number;
+  /**
+   * The longest record an input holds across a block border (a run's
+   * `spanningRecordBytesMax`; default: none longer than a block). Each reader may hold such
+   * a record in scratch at the same time, so longer records mean fewer inputs at once.
+   */
+  spanningRecordBytesMax?: number;
+}
+
+/**
+ * Segments one merge reader takes at least: its block, one read ahead, and the scratch for a
+ * record across blocks, which grows by doubling from one segment (RunReader).
+ *
+ * @param segmentBytes Bytes per segment.
+ * @param spanningRecordBytesMax The longest record held across a block border (0: none
+ *   longer than a block).
+ * @returns {@linkcode MERGE_READER_SEGMENTS_MIN} for records up to a block, more above.
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { mergeReaderSegments } from "./merge_plan.ts";
+ * strictEqual(mergeReaderSegments(4096, 100), 3);
+ * strictEqual(mergeReaderSegments(4096, 6000), 4);
+ * strictEqual(mergeReaderSegments(4096, 10_000), 6);
+ * ```
+ */
+export function mergeReaderSegments(segmentBytes: number, spanningRecordBytesMax = 0): number {
+  return MERGE_READER_SEGMENTS_MIN - 1 + scratchSegments(segmentBytes, spanningRecordBytesMax);
+}
+
+/** Segments of a scratch buffer that holds `recordBytes`: one segment, doubled until it fits. */
+function scratchSegments(segmentBytes: number, recordBytes: number): number {
+  let segments = 1;
+  while (segments * segmentBytes < recordBytes) segments *= 2;
+  return segments;
 }
 
 /**
@@ -81,12 +116,14 @@ export function mergeOutputSegments(freeSegments: number, segmentBytes: number):
 }
 
 /**
- * The fan-in that fits: what is left after `fixedSegments`, at three segments per reader,
- * capped by `fanInMax`. May be below 2 (then nothing can be merged).
+ * The fan-in that fits: what is left after `fixedSegments`, at `readerSegments` per reader
+ * (three unless records are longer than a block), capped by `fanInMax`. May be below 2
+ * (then nothing can be merged).
  *
  * @param freeSegments Segments free for the merge.
  * @param fixedSegments Segments taken by the output and scratch.
  * @param fanInMax The configured limit.
+ * @param readerSegments Segments per reader ({@linkcode mergeReaderSegments}).
  * @returns The fan-in.
  *
  * @example Usage
@@ -101,8 +138,9 @@ export function affordableFanIn(
   freeSegments: number,
   fixedSegments: number,
   fanInMax: number,
+  readerSegments: number = MERGE_READER_SEGMENTS_MIN,
 ): number {
-  return Math.min(fanInMax, Math.floor((freeSegments - fixedSegments) / MERGE_READER_SEGMENTS_MIN));
+  return Math.min(fanInMax, Math.floor((freeSegments - fixedSegments) / readerSegments));
 }
 
 /**
@@ -124,11 +162,15 @@ export function affordableFanIn(
  */
 export function planMerge(options: MergePlanOptions): MergePlan {
   const { freeSegments, segmentBytes, fanInMax, inputCount } = options;
+  const longest = options.spanningRecordBytesMax ?? 0;
   const outputSegments = mergeOutputSegments(freeSegments, segmentBytes);
-  const room = freeSegments - outputSegments - MERGE_SPARE_SEGMENTS;
-  const fanIn = affordableFanIn(freeSegments, outputSegments + MERGE_SPARE_SEGMENTS, fanInMax);
+  const readerMin = mergeReaderSegments(segmentBytes, longest);
+  // The spare holds `-u`'s copy of the last record: as long as the longest record.
+  const spare = Math.max(MERGE_SPARE_SEGMENTS, scratchSegments(segmentBytes, longest));
+  const room = freeSegments - outputSegments - spare;
+  const fanIn = affordableFanIn(freeSegments, outputSegments + spare, fanInMax, readerMin);
   if (fanIn < 2) {
-    const needed = outputSegments + MERGE_SPARE_SEGMENTS + 2 * MERGE_READER_SEGMENTS_MIN;
+    const needed = outputSegments + spare + 2 * readerMin;
     throw new ResourceError(
       `Cannot merge in ${freeSegments} segments: need at least ${needed}; raise --memory (-S) or lower --segment-size`,
     );
@@ -136,7 +178,7 @@ export function planMerge(options: MergePlanOptions): MergePlan {
   const readers = Math.max(1, Math.min(fanIn, inputCount));
   const perReader = Math.floor(room / READ_AHEAD_ROOM_DIVISOR / readers);
   const readAheadSegments = clamp(
-    perReader - (MERGE_READER_SEGMENTS_MIN - 1),
+    perReader - (readerMin - 1),
     1,
     Math.max(1, READ_AHEAD_BYTES_MAX / segmentBytes),
   );

@@ -32,6 +32,7 @@ export {
   MERGE_SPARE_SEGMENTS,
   mergeOutputSegments,
   mergePassCount,
+  mergeReaderSegments,
   planMerge,
   planMergeRound,
 } from "./merge_plan.ts";

@@ -7,6 +7,7 @@ import {
   MERGE_READER_SEGMENTS_MIN,
   mergeOutputSegments,
   mergePassCount,
+  mergeReaderSegments,
   planMerge,
   planMergeRound,
 } from "../../src/sort/mod.ts";
@@ -43,6 +44,46 @@ Deno.test("planMerge never plans more segments than it has", () => {
       }
     }
   }
+});
+
+Deno.test("planMerge leaves every reader scratch for the longest record across blocks", () => {
+  // 40 segments of 4 KiB, 12 runs holding records of up to 6000 bytes across block borders:
+  // each reader may hold one in a 2-segment scratch at the same time (seen: a merge of 12
+  // such runs ran out of segments), so fewer inputs are merged at once.
+  for (const longest of [0, 4096, 6000, 10_000, 40_000]) {
+    for (let free = 12; free <= 400; free += 1) {
+      for (const inputCount of [2, 12, 200]) {
+        const options = { freeSegments: free, segmentBytes: 4096, fanInMax: 128, inputCount };
+        let plan;
+        try {
+          plan = planMerge({ ...options, spanningRecordBytesMax: longest });
+        } catch (error) {
+          if (error instanceof ResourceError) continue;
+          throw error;
+        }
+        const readers = Math.min(plan.fanIn, inputCount);
+        const scratch = mergeReaderSegments(4096, longest) - 2;
+        const used = readers * (1 + plan.readAheadSegments + scratch) + plan.outputSegments +
+          Math.max(2, scratch);
+        strictEqual(used <= free, true, `${free} segments, ${inputCount} inputs, ${longest} B`);
+      }
+    }
+  }
+  strictEqual(mergeReaderSegments(4096, 6000), 4);
+  strictEqual(
+    planMerge({ freeSegments: 40, segmentBytes: 4096, fanInMax: 128, inputCount: 12 }).fanIn,
+    12,
+  );
+  strictEqual(
+    planMerge({
+      freeSegments: 40,
+      segmentBytes: 4096,
+      fanInMax: 128,
+      inputCount: 12,
+      spanningRecordBytesMax: 6000,
+    }).fanIn,
+    9, // (40 - 2 output - 2 spare) / 4 per reader
+  );
 });
 
 Deno.test("planMerge names the segments it needs when two inputs do not fit", () => {
