@@ -64,6 +64,19 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
 
 \`spillway run\` exits with the first failing step's code.
 
+## Known limits
+
+- **A very low \`ulimit -n\`** (below about 18 descriptors): the Deno runtime itself fails
+  before any spillway code runs. It panics while it sets up standard I/O
+  (\`panicked at ext/io/lib.rs ... Too many open files\`, exit 1), or fails to load \`main.ts\`
+  (\`Import ... failed: Too many open files\`); a one-line \`console.log\` script under
+  \`deno run\` does the same (measured with Deno 2.9.6 at \`ulimit -n\` 10, 12 and 14), so
+  spillway cannot catch it or give a better message. GNU sort runs there. From about 18 up to 23
+  the runtime starts but keeps about 17 descriptors for itself, and \`sort\` stops with exit 3
+  (\`Cannot merge with N free file descriptors ...; raise ulimit -n\`) even when its input would
+  need no merge. Give spillway at least 24 descriptors (\`ulimit -n 24\`; the usual default is
+  1024).
+
 ## How \`sort\` compares records
 
 For most options, \`spillway sort\` turns each record into a *normalized key*: a byte string
