@@ -40,7 +40,9 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
   the real target (symlinks followed) and renamed when complete: \`-o\` may name an input, and a
   failure leaves the target untouched. Anything else is written in place, opened only when the
   output starts: a FIFO, a device, \`/dev/fd/N\`, a hard-linked file, a file in a directory
-  spillway cannot write. \`/dev/stdout\`, \`/dev/stderr\`, \`/dev/null\` and input \`/dev/stdin\`
+  spillway cannot write. A merge (\`sort -m\`, \`merge\`) reads its inputs while it writes: an input
+  that is also such an in-place output (or standard output appended to it) is first copied to a
+  temp file, as GNU sort does. \`/dev/stdout\`, \`/dev/stderr\`, \`/dev/null\` and input \`/dev/stdin\`
   work under the task's permissions. \`-o\` and \`--stats-file\` are checked before any input is
   read (exit 2); a closed standard output or input (\`>&-\`, \`<&-\`) is exit 2.
 - **Reports**: \`--progress\`/\`--no-progress\` (a progress line on stderr, by default only when
@@ -61,6 +63,19 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
 | 129, 130, 143 | interrupted by SIGHUP, SIGINT, SIGTERM (temp files removed) |
 
 \`spillway run\` exits with the first failing step's code.
+
+## Known limits
+
+- **A very low \`ulimit -n\`** (below about 18 descriptors): the Deno runtime itself fails
+  before any spillway code runs. It panics while it sets up standard I/O
+  (\`panicked at ext/io/lib.rs ... Too many open files\`, exit 1), or fails to load \`main.ts\`
+  (\`Import ... failed: Too many open files\`); a one-line \`console.log\` script under
+  \`deno run\` does the same (measured with Deno 2.9.6 at \`ulimit -n\` 10, 12 and 14), so
+  spillway cannot catch it or give a better message. GNU sort runs there. From about 18 up to 23
+  the runtime starts but keeps about 17 descriptors for itself, and \`sort\` stops with exit 3
+  (\`Cannot merge with N free file descriptors ...; raise ulimit -n\`) even when its input would
+  need no merge. Give spillway at least 24 descriptors (\`ulimit -n 24\`; the usual default is
+  1024).
 
 ## How \`sort\` compares records
 

@@ -43,7 +43,8 @@ export const mergeCommand: Command = {
     });
     await scope.report.checkTargets(request.output);
     const result = await mergeSortedFiles({
-      inputs: request.inputs,
+      // It reads its inputs while it writes: an input that is the output is copied first.
+      inputs: await scope.io.protectInputs(request.inputs, request.output),
       output: request.output,
       order: orderFromDescriptor(request.descriptor),
       unique: request.unique,

@@ -57,7 +57,11 @@ export const sortCommand: Command = {
     }
     const scratch = request.debug ? createScratchFile() : undefined;
     if (request.debug) printDebugWarnings(request);
-    const stats = await externalSort(request.inputs, scratch ?? request.output, {
+    // A merge reads its inputs while it writes: an input that is the output is copied first.
+    const inputs = request.merge && scratch === undefined
+      ? await io.protectInputs(request.inputs, request.output)
+      : request.inputs;
+    const stats = await externalSort(inputs, scratch ?? request.output, {
       memory,
       io,
       order,

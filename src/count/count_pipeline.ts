@@ -2,7 +2,8 @@ import { type ProgressSink, silentProgress } from "../base/mod.ts";
 import type { IoManager, LineReader, OutputSink } from "../io/mod.ts";
 import type { LeakDetectionLevel, MemoryManager } from "../memory/mod.ts";
 import { type CountFormat, CountFormatter } from "./count_format.ts";
-import { type CountPlan, planCount, workerShouldStart } from "./count_plan.ts";
+import { availableParallelism } from "node:os";
+import { autoWorkerAllowed, type CountPlan, planCount, workerShouldStart } from "./count_plan.ts";
 import { CountWorkerClient } from "./count_worker_client.ts";
 import type { CaseMode, TokenizerKind } from "./tokenizer.ts";
 import { WordCounter, type WordCountStats } from "./word_counter.ts";
@@ -135,6 +136,7 @@ class ChunkFeeder {
   readonly #context: CountContext;
   #worker: CountWorkerClient | undefined = undefined;
   #eventLoop: EventLoopYield | undefined = undefined;
+  #autoAllowed: boolean | undefined = undefined;
 
   constructor(
     counter: WordCounter,
@@ -165,7 +167,7 @@ class ChunkFeeder {
           reader.totalBytes,
           bytesBefore + reader.bytesRead,
           this.#request.threadsAuto === true,
-        )
+        ) && this.#workerAllowed()
       ) {
         this.#startWorker();
       }
@@ -180,6 +182,13 @@ class ChunkFeeder {
       progress.advance(reader.bytesRead - reported);
       reported = reader.bytesRead;
     }
+  }
+
+  /** `--threads auto` starts the Worker only on a machine with an idle core (asked once). */
+  #workerAllowed(): boolean {
+    if (this.#request.threadsAuto !== true) return true;
+    this.#autoAllowed ??= autoWorkerAllowed(availableParallelism(), loadAverage());
+    return this.#autoAllowed;
   }
 
   #startWorker(): void {
@@ -294,4 +303,13 @@ function numbersText(request: CountRequest, distinct: number, total: number): st
     return numbers.map(([name, value]) => `${name}: ${value}\n`).join("");
   }
   return numbers.map(([, value]) => `${value}\n`).join("");
+}
+
+/** The 1-minute load average, or undefined where it cannot be read (no --allow-sys). */
+function loadAverage(): number | undefined {
+  try {
+    return Deno.loadavg()[0];
+  } catch {
+    return undefined;
+  }
 }

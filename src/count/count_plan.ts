@@ -42,6 +42,15 @@ export const WORKER_LARGE_INPUT_BYTES = 8 * MiB;
 export const AUTO_WORKER_START_BYTES = 24 * MiB;
 /** ... or at once for a file known to be at least this large. */
 export const AUTO_WORKER_LARGE_INPUT_BYTES = 32 * MiB;
+/**
+ * ... and only when the machine has a core to spare: the cores this process may use less the
+ * 1-minute load average must be at least this. Measured with the count kernel on 2 cores at a
+ * load average of 7-10 (KJV x10 and x100, whitespace tokens, alternating runs): the Worker made
+ * the count slower at every size (43 MB: 2.97/3.32/3.73 s against 2.06/3.14/2.45 s on one
+ * thread; 430 MB: 19.2/19.2 s against 17.1/15.6 s). A busy machine gives the second thread no
+ * core of its own, and the hand-off between the threads waits on the scheduler.
+ */
+export const AUTO_IDLE_CORES_MIN = 1;
 
 /**
  * The thread count of `--threads auto` (the default): 2 when the process may use at least two
@@ -61,6 +70,34 @@ export const AUTO_WORKER_LARGE_INPUT_BYTES = 32 * MiB;
  */
 export function autoCountThreads(availableCores: number): number {
   return availableCores >= 2 ? 2 : 1;
+}
+
+/**
+ * Whether `--threads auto` may start the Worker on this machine now: at least
+ * {@linkcode AUTO_IDLE_CORES_MIN} of the cores the process may use are idle by the 1-minute
+ * load average (unknown load: yes).
+ *
+ * @param availableCores Cores this process may use (`os.availableParallelism()`).
+ * @param loadAverage The 1-minute load average, if known.
+ * @returns True when a second thread would get a core of its own.
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { autoWorkerAllowed } from "./count_plan.ts";
+ * strictEqual(autoWorkerAllowed(2, 0.3), true);
+ * strictEqual(autoWorkerAllowed(2, 1.5), false);
+ * strictEqual(autoWorkerAllowed(8, 3), true);
+ * strictEqual(autoWorkerAllowed(2, undefined), true);
+ * ```
+ */
+export function autoWorkerAllowed(
+  availableCores: number,
+  loadAverage: number | undefined,
+): boolean {
+  if (availableCores < 2) return false;
+  if (loadAverage === undefined || !Number.isFinite(loadAverage)) return true;
+  return availableCores - loadAverage >= AUTO_IDLE_CORES_MIN;
 }
 
 /** How one count uses its segments. */

@@ -27,9 +27,11 @@ export type { CountFinishOptions, WordCounterOptions, WordCountStats } from "./w
 export { COUNT_SEGMENTS_MIN, WordCounter } from "./word_counter.ts";
 export type { CountPlan, CountPlanOptions } from "./count_plan.ts";
 export {
+  AUTO_IDLE_CORES_MIN,
   AUTO_WORKER_LARGE_INPUT_BYTES,
   AUTO_WORKER_START_BYTES,
   autoCountThreads,
+  autoWorkerAllowed,
   COUNT_INPUT_CHUNK_BYTES,
   COUNT_RESERVED_SEGMENTS,
   planCount,

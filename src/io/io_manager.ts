@@ -32,6 +32,7 @@ import {
 import { OutputSink, type OutputTarget } from "./output_sink.ts";
 import {
   checkStdinOpen,
+  fileBehind,
   isRestrictedPath,
   openOutputTarget,
   type OutputTargetHost,
@@ -303,13 +304,7 @@ export class IoManager implements AsyncDisposable {
    */
   async createRunWriter(prefix: string, options: RunWriterOptions = {}): Promise<RunWriter> {
     this.#checkOpen();
-    const pending = this.#pendingTmpDirs;
-    if (pending !== undefined) {
-      this.#pendingTmpDirs = undefined;
-      const made = await makePrivateDirs(pending);
-      this.#privateDirs = made.privateDirs;
-      this.#ownerLocks = made.ownerLocks;
-    }
+    await this.#makePendingDirs();
     const writeBehind = options.writeBehindSegments ?? 1;
     assert(Number.isSafeInteger(writeBehind) && writeBehind >= 0, "writeBehindSegments >= 0");
     const owner = options.owner ?? "spill-writer";
@@ -491,6 +486,81 @@ export class IoManager implements AsyncDisposable {
       reservation.release();
       throw error;
     }
+  }
+
+  /** With `lazyTmpDirs`: makes the private directories now (the first temp file is due). */
+  async #makePendingDirs(): Promise<void> {
+    const pending = this.#pendingTmpDirs;
+    if (pending === undefined) return;
+    this.#pendingTmpDirs = undefined;
+    const made = await makePrivateDirs(pending);
+    this.#privateDirs = made.privateDirs;
+    this.#ownerLocks = made.ownerLocks;
+  }
+
+  /**
+   * Makes a streaming merge safe when its output is also one of its inputs. A regular output
+   * file is written beside the target and renamed at the end, so reading the input meanwhile is
+   * fine; but an output written in place (a hard-linked file, a file in a directory spillway
+   * cannot write, `/dev/fd/N`) is truncated when the output starts, while the merge still
+   * reads the input. Such an input is first copied to a temp file (by the kernel:
+   * `copy_file_range`, no buffer in the budget), as GNU sort does; the copy is deleted with the
+   * other temp files.
+   *
+   * @param inputs The input paths (`-` is stdin).
+   * @param output The output path (`-` or undefined: stdout).
+   * @returns The inputs to read: the same paths, the overwritten ones replaced by their copies.
+   * @throws {SpillDiskError} If the copy does not fit the temp directory.
+   */
+  async protectInputs(
+    inputs: readonly string[],
+    output: string | undefined,
+  ): Promise<string[]> {
+    this.#checkOpen();
+    const plan = await planOutput(output, "-o");
+    // A regular file is renamed over at the end: reading it meanwhile is safe.
+    const behind = plan.kind === "in-place"
+      ? fileBehind(plan.target)
+      : plan.kind === "stdout"
+      ? fileBehind("/proc/self/fd/1") // `>> input`
+      : undefined;
+    const target = behind === undefined ? undefined : await statOrUndefined(behind);
+    if (target === undefined) return [...inputs];
+    const copies = new Map<string, string>();
+    const result: string[] = [];
+    for (const input of inputs) {
+      const file = fileBehind(STDIN_ALIASES.has(input) ? "/proc/self/fd/0" : input);
+      const info = file === undefined ? undefined : await statOrUndefined(file);
+      if (info === undefined || info.ino !== target.ino || info.dev !== target.dev) {
+        result.push(input);
+        continue;
+      }
+      let copy = copies.get(file!);
+      if (copy === undefined) {
+        copy = await this.#copyInput(file!, input);
+        copies.set(file!, copy);
+      }
+      result.push(copy);
+    }
+    return result;
+  }
+
+  async #copyInput(file: string, input: string): Promise<string> {
+    await this.#makePendingDirs();
+    // Keep `.gz`: the copy is read as the input would have been.
+    const path = `${this.#nextPath("input-copy")}${input.endsWith(".gz") ? ".gz" : ""}`;
+    this.#files.add(path);
+    this.stats.filesCreated += 1;
+    try {
+      this.#counter.tick();
+      await Deno.copyFile(file, path);
+      await Deno.chmod(path, 0o600);
+    } catch (error) {
+      await this.deleteFile(path).catch(() => {});
+      if (isDiskError(error)) throw new SpillDiskError(this.directoryOf(path), 0, error);
+      throw readError(input, error);
+    }
+    return path;
   }
 
   /** Removes a run's file (as soon as it was merged). */
@@ -812,6 +882,16 @@ export class IoManager implements AsyncDisposable {
       }
     }
     this.#signalHandlers = [];
+  }
+}
+
+/** `Deno.stat`, or undefined when it fails (a file that is not there, a dangling link). */
+async function statOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
+  try {
+    const info = await Deno.stat(path);
+    return info.ino === null ? undefined : info;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,4 +1,4 @@
-import { assert, formatBytes, InputError, ResourceError } from "../base/mod.ts";
+import { assert, formatBytes, InputError, MiB, ResourceError } from "../base/mod.ts";
 import type { MemoryManager, MemoryReservation, SegmentLease } from "../memory/mod.ts";
 import type { IoStats } from "./io_stats.ts";
 
@@ -210,10 +210,17 @@ export class LineReader {
       reservation = await this.#reserveLarge(capacity);
     } catch (error) {
       // A budget problem, not a bad input: exit 3 like every other budget error (README).
+      const { recordBytes, complete } = await this.#measureRecord(from, used);
+      // The buffer grows by doubling from the 1 MiB chunk, and a record may take a quarter of
+      // the budget: name the -S that holds this one.
+      let bufferBytes = MiB * 2;
+      while (bufferBytes < recordBytes + 1) bufferBytes *= 2;
       throw new ResourceError(
-        `Cannot read ${this.name}: a record longer than ${
-          formatBytes(used)
-        } does not fit the memory budget; raise --memory (-S)`,
+        `Cannot read ${this.name}: a record of ${formatBytes(recordBytes)}${
+          complete ? "" : " or more"
+        } does not fit the memory budget of ${
+          formatBytes(this.#memory.budgetBytes)
+        }; raise --memory (-S) to ${(4 * bufferBytes) / MiB}m (a record may take a quarter of it)`,
         { cause: error },
       );
     }
@@ -223,6 +230,37 @@ export class LineReader {
     this.#large = large;
     this.#largeReservation = reservation;
     return large;
+  }
+
+  /**
+   * The length of the record that did not fit: reads on (over `buffer`, which holds its first
+   * `used` bytes) until its terminator or the end of the input. The command fails next, so the
+   * input is consumed; at most 1 GiB is read past the first bytes (then "or more").
+   */
+  async #measureRecord(
+    buffer: Uint8Array,
+    used: number,
+  ): Promise<{ recordBytes: number; complete: boolean }> {
+    const terminator = this.#terminator;
+    let length = used;
+    if (this.#eof) return { recordBytes: length, complete: true };
+    const limit = used + 1024 * MiB;
+    while (length < limit) {
+      let count: number | null;
+      try {
+        count = await this.#source.read(buffer);
+      } catch {
+        break;
+      }
+      if (count === null) {
+        this.#eof = true;
+        return { recordBytes: length, complete: true };
+      }
+      const end = buffer.subarray(0, count).indexOf(terminator);
+      if (end >= 0) return { recordBytes: length + end, complete: true };
+      length += count;
+    }
+    return { recordBytes: length, complete: false };
   }
 
   /** Reserves `capacity` bytes, asking the owner to free memory once if they do not fit. */

@@ -242,6 +242,29 @@ export function standardStreamClosed(fd: 0 | 1 | 2): boolean {
 }
 
 /**
+ * The file a path names, seen through the descriptor links Deno will not read without
+ * --allow-all (`/dev/fd/N`, `/dev/stdout`, `/proc/self/fd/N`: libc `readlink`); any other path
+ * is returned as it is.
+ *
+ * @param path A path.
+ * @returns The file's path, or undefined when the link leads to no file (a pipe, a terminal) or
+ *   cannot be read.
+ */
+export function fileBehind(path: string): string | undefined {
+  let current = path;
+  for (let hop = 0; hop < 8 && isRestrictedPath(current); hop += 1) {
+    const link = withLibc((lib) => {
+      const into = new Uint8Array(4096);
+      const length = Number(lib.readlink(cString(current), into, BigInt(into.length)));
+      return length > 0 ? new TextDecoder().decode(into.subarray(0, length)) : undefined;
+    }, undefined);
+    if (link === undefined || !link.startsWith("/")) return undefined;
+    current = link;
+  }
+  return isRestrictedPath(current) ? undefined : current;
+}
+
+/**
  * Throws when standard input was closed (`<&-`).
  *
  * @throws {InputError} If it was.

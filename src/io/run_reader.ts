@@ -413,7 +413,8 @@ export class RunReader {
     this.recordBytes = this.#bytes;
     for (const pending of this.#pending) await pending.done;
     this.#pending = [];
-    await this.#channel.close();
+    const closing = this.#channel.close();
+    if (closing !== undefined) await closing; // file channels: synchronous, as before
     if (!this.#lease.isReleased) this.#lease.release();
     this.#scratchReservation?.release();
     this.#scratchReservation = undefined;

@@ -408,7 +408,10 @@ export class RunWriter {
       this.#throwIfFailed();
       const byteLength = blockPosition(this.#blockIndex, this.#segmentBytes);
       await this.#channel.truncate(byteLength);
-      await this.#channel.close();
+      // Only a process-backed channel is awaited: a file channel lets go of its pages at once,
+      // before this call returns (callers may allocate right after an unawaited close).
+      const closing = this.#channel.close();
+      if (closing !== undefined) await closing;
       this.#inFlight = [];
       this.#lease.release();
       this.#state = "finished";
@@ -437,7 +440,8 @@ export class RunWriter {
     for (const write of this.#sealedWrites) await write;
     for (const entry of this.#inFlight) await entry.done;
     this.#inFlight = [];
-    await this.#channel.close();
+    const closing = this.#channel.close();
+    if (closing !== undefined) await closing; // file channels: synchronous, as before
     if (!this.#lease.isReleased) this.#lease.release();
     await this.#host.deleteFile(this.path);
   }

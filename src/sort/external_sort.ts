@@ -29,7 +29,13 @@ import {
   planMergeRound,
 } from "./merge_plan.ts";
 import { planSort, type SortPlan, splitSortBuffer } from "./sort_plan.ts";
-import { type BlockSource, mergeBlocksToLines, SortBufferBlocks } from "./kernel_merge.ts";
+import {
+  type BlockSource,
+  managedMergeRegions,
+  mergeBlocksToLines,
+  SortBufferBlocks,
+} from "./kernel_merge.ts";
+import { mergeOnWorker, parallelMergeSegments, startMergeWorker } from "./parallel_merge.ts";
 
 /** Options of {@linkcode externalSort}. */
 export interface ExternalSortOptions {
@@ -63,6 +69,11 @@ export interface ExternalSortOptions {
    * false keeps the loser tree, e.g. to compare the two).
    */
   mergeKernel?: boolean;
+  /**
+   * A kernel final merge of at least this many bytes runs on a merge Worker while this thread
+   * reads and writes (default 8 MiB; only when `useWorker`).
+   */
+  parallelMergeBytesMin?: number;
   /** Where progress goes: `read` per input chunk, `merge` pass k of n per 256 KiB merged. */
   progress?: ProgressSink;
 }
@@ -89,6 +100,8 @@ export interface SortStats {
   kernelSorts: number;
   /** Whether the final merge ran on the WebAssembly merge kernel. */
   usedMergeKernel: boolean;
+  /** Whether that merge ran on the merge Worker while this thread did the I/O. */
+  usedMergeWorker: boolean;
 }
 
 /**
@@ -129,7 +142,10 @@ class ExternalSorter {
   #threadKernels: WasmKernels | undefined = undefined;
   readonly #mergeOnly: boolean;
   readonly #mergeKernel: boolean;
+  readonly #parallelMergeBytesMin: number;
   #mergeKernels: WasmKernels | undefined = undefined;
+  /** The merge Worker, started when the first run is spilled (it boots meanwhile). */
+  #mergeWorker: Worker | undefined = undefined;
   readonly #progress: ProgressSink;
   #layout: SortPlan | undefined = undefined;
   #buffers: SortBuffer[] = [];
@@ -157,6 +173,7 @@ class ExternalSorter {
     usedWorker: false,
     kernelSorts: 0,
     usedMergeKernel: false,
+    usedMergeWorker: false,
   };
 
   constructor(options: ExternalSortOptions) {
@@ -172,6 +189,7 @@ class ExternalSorter {
     this.#kernels = options.kernels ?? true;
     this.#mergeOnly = options.mergeOnly ?? false;
     this.#mergeKernel = options.mergeKernel ?? true;
+    this.#parallelMergeBytesMin = options.parallelMergeBytesMin ?? PARALLEL_MERGE_BYTES_MIN;
     this.#progress = options.progress ?? silentProgress;
   }
 
@@ -184,6 +202,8 @@ class ExternalSorter {
       }
       return this.#stats;
     } finally {
+      this.#mergeWorker?.terminate();
+      this.#mergeWorker = undefined;
       for (const run of this.#runs) {
         if (run !== undefined) await this.#io.deleteRun(run).catch(() => {});
       }
@@ -587,6 +607,7 @@ class ExternalSorter {
       await this.#writeBuffer(buffer, writer.writeRecord.bind(writer));
       this.#runs[slot] = await writer.finish();
       this.#stats.runCount += 1;
+      this.#bootMergeWorker();
     } catch (error) {
       await writer.abort();
       throw error;
@@ -728,6 +749,27 @@ class ExternalSorter {
     this.#stats.mergePasses += 1;
   }
 
+  /** The early-started merge Worker, now owned by the caller (or undefined). */
+  #takeMergeWorker(): Worker | undefined {
+    const worker = this.#mergeWorker;
+    this.#mergeWorker = undefined;
+    return worker;
+  }
+
+  /**
+   * Starts the merge Worker early (it boots while the input is read) once half the bytes of a
+   * parallel final merge are spilled.
+   */
+  #bootMergeWorker(): void {
+    if (this.#mergeWorker !== undefined || !this.#useWorker || !this.#kernelMergeFits(undefined)) {
+      return;
+    }
+    let spilledBytes = 0;
+    for (const run of this.#runs) spilledBytes += run?.byteLength ?? 0;
+    if (spilledBytes * 2 < this.#parallelMergeBytesMin) return;
+    this.#mergeWorker = startMergeWorker();
+  }
+
   /** Whether the final merge can run on the merge kernel: plain byte order of lines. */
   #kernelMergeFits(memoryRun: SortBuffer | undefined): boolean {
     return this.#mergeKernel && this.#order.isPlainBytes && this.#recordBytes === undefined &&
@@ -785,20 +827,34 @@ class ExternalSorter {
         sources.push(memoryBlocks);
       }
       const progress = this.#progress;
-      const result = await mergeBlocksToLines(sources, async (bytes, byteLength) => {
-        const pending = sink.write(bytes, 0, byteLength);
-        if (pending !== undefined) await pending;
+      const write = (bytes: Uint8Array, byteLength: number) => {
         progress.advance(byteLength);
-      }, {
-        memory,
-        kernels: this.#mergeKernels,
-        reverse: this.#order.reverse,
-        unique: this.#unique,
-        terminator: this.#terminator,
-        owner: "sort-merge-kernel",
-        outputSegments,
-        expectedRecords,
-      });
+        return sink.write(bytes, 0, byteLength);
+      };
+      let mergeBytes = 0;
+      for (const run of runs) mergeBytes += run.byteLength;
+      if (memoryRun !== undefined) mergeBytes += memoryRun.dataBytes;
+      const parallel = this.#useWorker && mergeBytes >= this.#parallelMergeBytesMin &&
+        memory.freeSegments >= parallelMergeSegments(memory, inputCount, outputSegments) +
+            inputCount + KERNEL_MERGE_SPARE_SEGMENTS;
+      const order = { reverse: this.#order.reverse, unique: this.#unique };
+      const result = parallel
+        ? await mergeOnWorker(sources, write, {
+          worker: this.#takeMergeWorker(),
+          memory,
+          ...order,
+          terminator: this.#terminator,
+          expectedRecords,
+          outputSegments,
+        })
+        : await mergeBlocksToLines(sources, write, {
+          regions: managedMergeRegions(memory, { owner: "sort-merge-kernel", outputSegments }),
+          kernels: this.#mergeKernels,
+          ...order,
+          terminator: this.#terminator,
+          expectedRecords,
+        });
+      this.#stats.usedMergeWorker = parallel;
       this.#stats.outputRecords += result.writtenCount;
       await out.commit();
     } catch (error) {
@@ -970,8 +1026,14 @@ function kernelMergeSegments(
   memoryRun: SortBuffer | undefined,
 ): number {
   const halves = 2 * Math.max(1, Math.floor(outputSegments / 2));
-  return 1 + halves + 1 + inputCount + 1 + (memoryRun === undefined ? 0 : 2) + 2;
+  return 1 + halves + 1 + inputCount + 1 + (memoryRun === undefined ? 0 : 2) +
+    KERNEL_MERGE_SPARE_SEGMENTS;
 }
+
+/** Segments a kernel merge keeps free for carries that grow for long records and the `-u` copy. */
+const KERNEL_MERGE_SPARE_SEGMENTS = 3;
+/** Final merges of fewer bytes stay on one thread (a Worker takes ~0.1 s to boot). */
+const PARALLEL_MERGE_BYTES_MIN = 8 * 1024 * 1024;
 
 /** A {@linkcode RecordCursor} over a sorted {@linkcode SortBuffer} (records in index order). */
 class BufferCursor implements RecordCursor {

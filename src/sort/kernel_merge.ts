@@ -47,14 +47,47 @@ export interface BlockSource {
   /** The current block's index (for messages). */
   readonly blockIndex: number;
   /** The spill run read, if any (for messages). */
-  readonly run?: { readonly path: string };
+  readonly run?: { readonly path: string } | undefined;
+}
+
+/** A range of the shared memory a kernel merge works in. */
+export interface MergeRegion {
+  /** Memory offset. */
+  readonly byteOffset: number;
+  /** Bytes. */
+  readonly byteLength: number;
+}
+
+/**
+ * Where a kernel merge gets its memory: on the main thread from the {@linkcode MemoryManager}
+ * ({@linkcode managedMergeRegions}), on a Worker from regions lent to it up front.
+ */
+export interface MergeRegions {
+  /** The shared memory. */
+  readonly memory: WebAssembly.Memory;
+  /** The state block (at least `byteLength` bytes). */
+  state(byteLength: number): MergeRegion;
+  /** The output halves the kernel fills in turn (at least two, of equal size). */
+  outputs(): readonly MergeRegion[];
+  /**
+   * The carry of input `input`, at least `byteLength` bytes, keeping its first `keepBytes`
+   * (a new region replaces a smaller one).
+   */
+  carry(input: number, byteLength: number, keepBytes: number): MergeRegion;
+  /**
+   * The `-u` copy of the last record, at least `byteLength` bytes; `moveInto` moves the copy
+   * over before a smaller region is given back.
+   */
+  scratch(byteLength: number, moveInto: (region: MergeRegion) => void): MergeRegion;
+  /** Gives everything back. Idempotent. */
+  release(): void;
 }
 
 /** Options of {@linkcode mergeBlocksToLines}. */
 export interface KernelMergeOptions {
-  /** The budget the carries, the output halves and the state come from. */
-  memory: MemoryManager;
-  /** The kernels, instantiated over `memory.wasmMemory` on this thread. */
+  /** Where the state, the carries, the output halves and the `-u` copy live. */
+  regions: MergeRegions;
+  /** The kernels, instantiated over the shared memory on this thread. */
   kernels: KernelSet;
   /** Descending byte order (`-r`). */
   reverse: boolean;
@@ -62,10 +95,6 @@ export interface KernelMergeOptions {
   unique: boolean;
   /** The byte written after each record. */
   terminator: number;
-  /** Owner of the memory taken. */
-  owner: string;
-  /** Segments for the two output halves together (at least 2). */
-  outputSegments: number;
   /** Records the inputs hold (checked at the end). */
   expectedRecords: number;
 }
@@ -79,14 +108,18 @@ export interface KernelMergeResult {
 }
 
 /**
- * Writes `byteLength` output bytes from `bytes` (a view of the shared memory); the view is
- * reused once the returned promise settles.
+ * Sends output half `half` (`byteLength` bytes at `bytes`, a view of the shared memory) on;
+ * the half is filled again once the returned promise settles (undefined: at once).
  */
-export type BlockWrite = (bytes: Uint8Array, byteLength: number) => Promise<void>;
+export type BlockWrite = (
+  bytes: Uint8Array,
+  byteLength: number,
+  half: number,
+) => PromiseLike<void> | undefined;
 
 interface CarriedInput {
   readonly source: BlockSource;
-  carry: SegmentLease | undefined;
+  carry: MergeRegion | undefined;
   /** The input is reading its carry (one whole record); then it resumes at `rest`. */
   inCarry: boolean;
   rest: number;
@@ -111,33 +144,29 @@ export async function mergeBlocksToLines(
   try {
     return await merger.run(write);
   } finally {
-    merger.release();
+    options.regions.release();
   }
 }
 
 class KernelLineMerger {
-  readonly #memory: MemoryManager;
+  readonly #regions: MergeRegions;
   readonly #options: KernelMergeOptions;
   readonly #inputs: CarriedInput[];
-  readonly #leases: SegmentLease[] = [];
-  #scratch: SegmentLease | undefined = undefined;
   #state: MergeLinesState | undefined = undefined;
 
   constructor(sources: readonly BlockSource[], options: KernelMergeOptions) {
     assert(sources.length >= 1, "a kernel merge needs at least one input");
-    assert(options.outputSegments >= 2, "a kernel merge needs two output segments");
-    this.#memory = options.memory;
+    this.#regions = options.regions;
     this.#options = options;
     this.#inputs = sources.map((source) => ({ source, carry: undefined, inCarry: false, rest: 0 }));
   }
 
   async run(write: BlockWrite): Promise<KernelMergeResult> {
-    const memory = this.#memory;
+    const regions = this.#regions;
     const options = this.#options;
     const k = this.#inputs.length;
-    const stateLease = this.#take(Math.ceil(MergeLinesState.bytes(k) / memory.segmentBytes));
-    const state = new MergeLinesState(memory.wasmMemory, {
-      byteOffset: stateLease.segments[0]!.memoryOffset,
+    const state = new MergeLinesState(regions.memory, {
+      byteOffset: regions.state(MergeLinesState.bytes(k)).byteOffset,
       inputCount: k,
     });
     this.#state = state;
@@ -146,14 +175,16 @@ class KernelLineMerger {
       terminator: options.terminator,
       unique: options.unique,
     });
-    if (options.unique) this.#growScratch(memory.segmentBytes);
-    const halfSegments = Math.max(1, Math.floor(options.outputSegments / 2));
-    const halves = [this.#take(halfSegments), this.#take(halfSegments)];
-    const halfBytes = halfSegments * memory.segmentBytes;
-    const halfStarts = halves.map((lease) => lease.segments[0]!.memoryOffset);
+    if (options.unique) this.#growScratch(1);
+    const halves = regions.outputs();
+    assert(halves.length >= 2, "a kernel merge needs two output halves");
     const merge = state.merge;
     let half = 0;
-    merge.setOutput(halfStarts[0]!, halfStarts[0]! + halfBytes);
+    merge.setOutput(halves[0]!.byteOffset, halves[0]!.byteOffset + halves[0]!.byteLength);
+    /**
+     * The write in flight: awaited before the next write starts (writes stay in order, one at
+     * a time) and so before its half is filled again; the kernel fills the other half meanwhile.
+     */
     let writing: Promise<void> | undefined = undefined;
     const kernels = options.kernels;
     for (;;) {
@@ -171,14 +202,23 @@ class KernelLineMerger {
         status === KernelStatus.outputFull || status === KernelStatus.done,
         `merge kernel returned ${status}`,
       );
-      const filled = merge.outputOffset - halfStarts[half]!;
+      const region = halves[half]!;
+      const filled = merge.outputOffset - region.byteOffset;
       if (writing !== undefined) await writing;
-      writing = filled > 0
-        ? write(new Uint8Array(memory.wasmMemory.buffer, halfStarts[half]!, filled), filled)
-        : undefined;
+      writing = undefined;
+      if (filled > 0) {
+        const bytes = new Uint8Array(regions.memory.buffer, region.byteOffset, filled);
+        const pending = write(bytes, filled, half);
+        if (pending !== undefined) {
+          writing = Promise.resolve(pending);
+          // A failed write surfaces where it is awaited; until then it is not "unhandled".
+          writing.catch(() => {});
+        }
+      }
       if (status === KernelStatus.done) break;
-      half ^= 1;
-      merge.setOutput(halfStarts[half]!, halfStarts[half]! + halfBytes);
+      half = (half + 1) % halves.length;
+      const next = halves[half]!;
+      merge.setOutput(next.byteOffset, next.byteOffset + next.byteLength);
     }
     if (writing !== undefined) await writing;
     const writtenCount = merge.mergedCount;
@@ -212,7 +252,7 @@ class KernelLineMerger {
     let filled = merge.inputEnd(i) - tailStart;
     if (filled > 0) {
       // The tail lives in the block the next read reuses: copy it out first.
-      const carry = this.#carry(input, filled, 0);
+      const carry = this.#carry(i, filled, 0);
       this.#bytes().copyWithin(carry, tailStart, tailStart + filled);
     }
     for (;;) {
@@ -229,11 +269,10 @@ class KernelLineMerger {
         merge.setInput(i, { byteOffset: start, byteEnd: end, finished: source.isLastBlock });
         return;
       }
-      const carried = input.carry!.segments[0]!.memoryOffset;
-      const needed = encodedLength(this.#bytes(), carried, filled, start, end);
+      const needed = encodedLength(this.#bytes(), input.carry!.byteOffset, filled, start, end);
       if (needed === -2) this.#corrupt(i);
       if (needed >= 0 && needed - filled <= end - start) {
-        const carry = this.#carry(input, needed, filled);
+        const carry = this.#carry(i, needed, filled);
         const take = needed - filled;
         this.#bytes().copyWithin(carry + filled, start, start + take);
         input.inCarry = true;
@@ -243,57 +282,30 @@ class KernelLineMerger {
       }
       if (source.isLastBlock) this.#corrupt(i);
       // A record longer than the block: all of it goes to the carry.
-      const carry = this.#carry(input, filled + end - start, filled);
+      const carry = this.#carry(i, filled + end - start, filled);
       this.#bytes().copyWithin(carry + filled, start, end);
       filled += end - start;
     }
   }
 
-  /** The carry of `input`, at least `byteLength` long, keeping its first `keepBytes`. */
-  #carry(input: CarriedInput, byteLength: number, keepBytes: number): number {
+  /** The carry of input `i`, at least `byteLength` long, keeping its first `keepBytes`. */
+  #carry(i: number, byteLength: number, keepBytes: number): number {
+    const input = this.#inputs[i]!;
     const old = input.carry;
-    if (old !== undefined && old.segments[0]!.byteLength >= byteLength) {
-      return old.segments[0]!.memoryOffset;
-    }
-    const segmentCount = Math.ceil(Math.max(byteLength, 1) / this.#memory.segmentBytes);
-    const lease = this.#take(segmentCount);
-    const offset = lease.segments[0]!.memoryOffset;
-    if (old !== undefined) {
-      const from = old.segments[0]!.memoryOffset;
-      this.#bytes().copyWithin(offset, from, from + keepBytes);
-      this.#drop(old);
-    }
-    input.carry = lease;
-    return offset;
+    if (old !== undefined && old.byteLength >= byteLength) return old.byteOffset;
+    input.carry = this.#regions.carry(i, byteLength, keepBytes);
+    return input.carry.byteOffset;
   }
 
   #growScratch(byteLength: number): void {
-    const segmentCount = Math.ceil(Math.max(byteLength, 1) / this.#memory.segmentBytes);
-    const lease = this.#take(segmentCount);
-    const segment = lease.segments[0]!;
-    this.#state!.setScratch(segment.memoryOffset, segment.byteLength, this.#bytes());
-    if (this.#scratch !== undefined) this.#drop(this.#scratch);
-    this.#scratch = lease;
-  }
-
-  /** One segment of `segmentCount` contiguous pages. */
-  #take(segmentCount: number): SegmentLease {
-    const memory = this.#memory;
-    const lease = segmentCount === 1
-      ? memory.allocate(this.#options.owner, 1)
-      : memory.allocateContiguous(this.#options.owner, segmentCount);
-    this.#leases.push(lease);
-    return lease;
-  }
-
-  #drop(lease: SegmentLease): void {
-    const at = this.#leases.indexOf(lease);
-    if (at >= 0) this.#leases.splice(at, 1);
-    lease.release();
+    const state = this.#state!;
+    this.#regions.scratch(byteLength, (region) => {
+      state.setScratch(region.byteOffset, region.byteLength, this.#bytes());
+    });
   }
 
   #bytes(): Uint8Array {
-    return new Uint8Array(this.#memory.wasmMemory.buffer);
+    return new Uint8Array(this.#regions.memory.buffer);
   }
 
   #corrupt(i: number): never {
@@ -301,13 +313,76 @@ class KernelLineMerger {
     const path = source.run?.path ?? "(in memory)";
     throw new CorruptSpillError(path, source.blockIndex, "record", "whole records", "a cut record");
   }
+}
 
-  release(): void {
-    for (const lease of this.#leases) lease.release();
-    this.#leases.length = 0;
-    for (const input of this.#inputs) input.carry = undefined;
-    this.#scratch = undefined;
-  }
+/**
+ * {@linkcode MergeRegions} from the budget: every region is a segment of contiguous pages
+ * booked under `owner`; a grown carry or scratch replaces the smaller one.
+ *
+ * @param memory The budget.
+ * @param options Owner, and the segments of the two output halves together (at least 2).
+ * @returns The regions; `release()` gives every page back.
+ */
+export function managedMergeRegions(
+  memory: MemoryManager,
+  options: { owner: string; outputSegments: number },
+): MergeRegions {
+  const leases: SegmentLease[] = [];
+  const carries = new Map<number, SegmentLease>();
+  let scratch: SegmentLease | undefined = undefined;
+  const take = (byteLength: number): SegmentLease => {
+    const segmentCount = Math.ceil(Math.max(byteLength, 1) / memory.segmentBytes);
+    const lease = segmentCount === 1
+      ? memory.allocate(options.owner, 1)
+      : memory.allocateContiguous(options.owner, segmentCount);
+    leases.push(lease);
+    return lease;
+  };
+  const drop = (lease: SegmentLease): void => {
+    leases.splice(leases.indexOf(lease), 1);
+    lease.release();
+  };
+  const region = (lease: SegmentLease): MergeRegion => {
+    const segment = lease.segments[0]!;
+    return { byteOffset: segment.memoryOffset, byteLength: segment.byteLength };
+  };
+  return {
+    memory: memory.wasmMemory,
+    state: (byteLength) => region(take(byteLength)),
+    outputs: () => {
+      const halfBytes = Math.max(1, Math.floor(options.outputSegments / 2)) * memory.segmentBytes;
+      return [region(take(halfBytes)), region(take(halfBytes))];
+    },
+    carry: (input, byteLength, keepBytes) => {
+      const lease = take(byteLength);
+      const old = carries.get(input);
+      const next = region(lease);
+      if (old !== undefined) {
+        const from = region(old).byteOffset;
+        new Uint8Array(memory.wasmMemory.buffer).copyWithin(
+          next.byteOffset,
+          from,
+          from + keepBytes,
+        );
+        drop(old);
+      }
+      carries.set(input, lease);
+      return next;
+    },
+    scratch: (byteLength, moveInto) => {
+      const lease = take(byteLength);
+      moveInto(region(lease));
+      if (scratch !== undefined) drop(scratch);
+      scratch = lease;
+      return region(lease);
+    },
+    release: () => {
+      for (const lease of leases) lease.release();
+      leases.length = 0;
+      carries.clear();
+      scratch = undefined;
+    },
+  };
 }
 
 /**
@@ -335,70 +410,47 @@ function encodedLength(
   return -2;
 }
 
+/** Where a started {@linkcode GatherState} and its staging page are (offsets: postable). */
+export interface GatherPlace {
+  /** Memory offset of the started gather state. */
+  stateOffset: number;
+  /** Memory offset of the staging page. */
+  stageOffset: number;
+  /** Bytes of the staging page. */
+  stageBytes: number;
+}
+
 /**
- * A sorted {@linkcode SortBuffer} as block payloads: the gather kernel copies its records, in
- * index order, into one staging page at a time (the final merge's in-memory last run). The
- * buffer is lent (booked under `owner`) until {@linkcode SortBufferBlocks.close}.
+ * Block payloads gathered by the gather kernel from a started {@linkcode GatherState}, one
+ * staging page at a time; runs on whichever thread merges (the state is in the shared memory).
  */
-export class SortBufferBlocks implements BlockSource {
-  readonly #buffer: SortBuffer;
+export class GatherBlocks implements BlockSource {
   readonly #kernels: KernelSet;
-  readonly #lease: SegmentLease;
   readonly #state: GatherState;
-  readonly #stage: number;
-  readonly #stageBytes: number;
+  readonly #place: GatherPlace;
   #blockStart = 0;
   #blockEnd = 0;
   #last = false;
   #blockIndex = -1;
 
   /**
-   * Lends the sorted buffer's pages and index, and takes a staging page and a page table.
-   *
-   * @param buffer A sorted buffer of plain records (no normalized keys).
-   * @param options The kernels, the budget, and the owner of both.
+   * @param memory The shared memory.
+   * @param kernels This thread's kernels.
+   * @param place The started state and the staging page.
    */
-  constructor(
-    buffer: SortBuffer,
-    options: { kernels: KernelSet; memory: MemoryManager; owner: string },
-  ) {
-    assert(!buffer.keyed, "the gather kernel needs plain records");
-    const memory = options.memory;
-    const segmentBytes = memory.segmentBytes;
-    const job = buffer.lend(options.owner);
-    this.#buffer = buffer;
-    this.#kernels = options.kernels;
-    try {
-      const pages = 1 + Math.ceil(tableBytes(job.segments.length) / segmentBytes);
-      this.#lease = memory.allocate(options.owner, pages);
-    } catch (error) {
-      buffer.takeBack(true);
-      throw error;
-    }
-    const segments = this.#lease.segments;
-    this.#stage = segments[0]!.memoryOffset;
-    this.#stageBytes = segmentBytes;
-    // The state and the page table are small: they need contiguous bytes only when the table
-    // spans pages, which a budget below 4 GiB / segment never needs.
-    assert(tableBytes(job.segments.length) <= segmentBytes, "page table larger than a page");
-    const table = segments[1]!.memoryOffset;
-    new Uint32Array(memory.wasmMemory.buffer, table + GatherState.BYTES, job.segments.length)
-      .set(job.segments);
-    this.#state = new GatherState(memory.wasmMemory, table);
-    this.#state.start({
-      indexOffset: job.index,
-      recordCount: job.recordCount,
-      pageTableOffset: table + GatherState.BYTES,
-      segmentShift: job.segmentShift,
-    });
+  constructor(memory: WebAssembly.Memory, kernels: KernelSet, place: GatherPlace) {
+    this.#kernels = kernels;
+    this.#place = place;
+    this.#state = new GatherState(memory, place.stateOffset);
   }
 
   /** Gathers the next records into the staging page. */
   nextBlock(): boolean {
     if (this.#last) return false;
-    this.#state.setOutput(this.#stage, this.#stage + this.#stageBytes);
+    const stage = this.#place.stageOffset;
+    this.#state.setOutput(stage, stage + this.#place.stageBytes);
     const status = this.#kernels.gather(this.#state.byteOffset);
-    this.#blockStart = this.#stage;
+    this.#blockStart = stage;
     this.#blockEnd = this.#state.outputOffset;
     this.#last = status === KernelStatus.done;
     this.#blockIndex += 1;
@@ -423,6 +475,88 @@ export class SortBufferBlocks implements BlockSource {
   /** Blocks gathered so far, less one. */
   get blockIndex(): number {
     return this.#blockIndex;
+  }
+}
+
+/**
+ * A sorted {@linkcode SortBuffer} as block payloads (the final merge's in-memory last run): a
+ * {@linkcode GatherBlocks} over the buffer's index. The buffer is lent (booked under `owner`)
+ * until {@linkcode SortBufferBlocks.close}; the merge Worker may gather from it instead
+ * ({@linkcode SortBufferBlocks.place}).
+ */
+export class SortBufferBlocks implements BlockSource {
+  /** The started gather state and staging page (for a Worker to gather from). */
+  readonly place: GatherPlace;
+  readonly #buffer: SortBuffer;
+  readonly #lease: SegmentLease;
+  readonly #blocks: GatherBlocks;
+
+  /**
+   * Lends the sorted buffer's pages and index, and takes a staging page and a page table.
+   *
+   * @param buffer A sorted buffer of plain records (no normalized keys).
+   * @param options The kernels, the budget, and the owner of both.
+   */
+  constructor(
+    buffer: SortBuffer,
+    options: { kernels: KernelSet; memory: MemoryManager; owner: string },
+  ) {
+    assert(!buffer.keyed, "the gather kernel needs plain records");
+    const memory = options.memory;
+    const segmentBytes = memory.segmentBytes;
+    const job = buffer.lend(options.owner);
+    this.#buffer = buffer;
+    try {
+      const pages = 1 + Math.ceil(tableBytes(job.segments.length) / segmentBytes);
+      this.#lease = memory.allocate(options.owner, pages);
+    } catch (error) {
+      buffer.takeBack(true);
+      throw error;
+    }
+    const segments = this.#lease.segments;
+    // The state and the page table are small: they need contiguous bytes only when the table
+    // spans pages, which a budget below 4 GiB / segment never needs.
+    assert(tableBytes(job.segments.length) <= segmentBytes, "page table larger than a page");
+    const table = segments[1]!.memoryOffset;
+    new Uint32Array(memory.wasmMemory.buffer, table + GatherState.BYTES, job.segments.length)
+      .set(job.segments);
+    new GatherState(memory.wasmMemory, table).start({
+      indexOffset: job.index,
+      recordCount: job.recordCount,
+      pageTableOffset: table + GatherState.BYTES,
+      segmentShift: job.segmentShift,
+    });
+    this.place = {
+      stateOffset: table,
+      stageOffset: segments[0]!.memoryOffset,
+      stageBytes: segmentBytes,
+    };
+    this.#blocks = new GatherBlocks(memory.wasmMemory, options.kernels, this.place);
+  }
+
+  /** Gathers the next records into the staging page. */
+  nextBlock(): boolean {
+    return this.#blocks.nextBlock();
+  }
+
+  /** Memory offset of the gathered payload. */
+  get blockStart(): number {
+    return this.#blocks.blockStart;
+  }
+
+  /** Its end. */
+  get blockEnd(): number {
+    return this.#blocks.blockEnd;
+  }
+
+  /** Whether every record is gathered. */
+  get isLastBlock(): boolean {
+    return this.#blocks.isLastBlock;
+  }
+
+  /** Blocks gathered so far, less one. */
+  get blockIndex(): number {
+    return this.#blocks.blockIndex;
   }
 
   /** Takes the buffer back and gives the staging page and table back. Idempotent. */

@@ -106,5 +106,15 @@ lines += [
     "(`DOCS=1 tests/bench/sort_vs_duckdb.sh`).",
     "",
 ]
+# Sections written by other benches (e.g. "## count", from tests/bench/count_vs_pipelines.sh and
+# countwords_bench.sh) are kept as they are.
+try:
+    previous = open(f"{docs}/performance.md").read()
+except FileNotFoundError:
+    previous = ""
+kept = previous.find("\n## count")
+if kept >= 0:
+    lines.append(previous[kept + 1:].rstrip("\n"))
+    lines.append("")
 open(f"{docs}/performance.md", "w").write("\n".join(lines))
 print(f"wrote {docs}/performance.md and {docs}/performance.svg")

@@ -1,5 +1,6 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import {
+  autoWorkerAllowed,
   COUNT_RESERVED_SEGMENTS,
   planCount,
   WORKER_SEGMENTS_MIN,
@@ -51,4 +52,16 @@ Deno.test("workerShouldStart past 4 MiB read, or at once for a file of 8 MiB", (
   strictEqual(workerShouldStart(undefined, 4 * 1024 * 1024 + 1), true);
   strictEqual(workerShouldStart(8 * 1024 * 1024, 0), true);
   strictEqual(workerShouldStart(8 * 1024 * 1024 - 1, 0), false);
+});
+
+Deno.test("autoWorkerAllowed wants an idle core by the load average", () => {
+  strictEqual(autoWorkerAllowed(2, 0), true);
+  strictEqual(autoWorkerAllowed(2, 1), true);
+  strictEqual(autoWorkerAllowed(2, 1.01), false);
+  strictEqual(autoWorkerAllowed(2, 9.5), false);
+  strictEqual(autoWorkerAllowed(16, 9.5), true);
+  strictEqual(autoWorkerAllowed(1, 0), false);
+  strictEqual(autoWorkerAllowed(2, undefined), true);
+  strictEqual(autoWorkerAllowed(1, undefined), false);
+  strictEqual(autoWorkerAllowed(2, Number.NaN), true);
 });

@@ -253,3 +253,41 @@ Deno.test("spillway count with a Worker (--threads 2) equals one thread, spillin
     deepStrictEqual([...Deno.readDirSync(spill)], [], "no leftover spill files");
   });
 });
+
+Deno.test("spillway count's kernel on a Worker (whitespace, lines) equals one thread, spilling", async () => {
+  await withTemp(async (dir) => {
+    const input = `${dir}/in.txt`;
+    const spill = `${dir}/spill`;
+    await Deno.mkdir(spill);
+    // 9 MiB of numbered words: many distinct ones, so both tables spill at 2 MiB.
+    const lines: string[] = [];
+    let bytes = 0;
+    for (let i = 0; bytes < 9 * 1024 * 1024; i += 1) {
+      const line = `Word${(i * 7919) % 200003} the THE w${i % 5000} x\u00e9${i % 37}\n`;
+      lines.push(line);
+      bytes += line.length + 1;
+    }
+    await Deno.writeTextFile(input, lines.join(""));
+    const budget = ["-S", "2m", "--segment-size", "4k", "-T", spill];
+    for (const tokenizer of [["--tokenizer", "whitespace", "--case", "lower"], ["--lines"]]) {
+      const one = await spillway(["count", "--threads", "1", ...tokenizer, ...budget, input]);
+      const two = await spillway([
+        "count",
+        "--threads",
+        "2",
+        "--stats=json",
+        ...tokenizer,
+        ...budget,
+        input,
+      ]);
+      strictEqual(one.code, 0, one.stderr);
+      strictEqual(two.code, 0, two.stderr);
+      deepStrictEqual(decode(two.stdout), decode(one.stdout));
+      const stats = JSON.parse(two.stderr.trim().split("\n").at(-1)!);
+      ok(stats.count.workerInputBytes > 0, "the Worker counted some chunks");
+      ok(stats.count.wordRuns > 2, "spills happened");
+      strictEqual(stats.leaks.segments, 0);
+    }
+    deepStrictEqual([...Deno.readDirSync(spill)], [], "no leftover spill files");
+  });
+});

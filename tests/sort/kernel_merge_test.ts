@@ -13,6 +13,8 @@ interface Case {
   segmentBytes: number;
   budgetBytes: number;
   useWorker: boolean;
+  /** Run the kernel merge on the merge Worker (its threshold 0). */
+  parallel?: boolean;
 }
 
 /** Sorts the file `input` with the library; returns the output and the stats. */
@@ -29,6 +31,7 @@ async function sortFile(input: string, c: Case): Promise<{ output: Uint8Array; s
       unique: c.unique,
       mergeKernel: c.mergeKernel,
       useWorker: c.useWorker,
+      parallelMergeBytesMin: c.parallel === true ? 0 : Number.MAX_SAFE_INTEGER,
     });
     return { stats, output: await Deno.readFile(work.path("out")) };
   } finally {
@@ -72,13 +75,17 @@ async function checkAgainstLoserTree(
   const work = await makeWorkDir();
   try {
     const input = work.path("in");
-    await Deno.writeFile(input, mixedLines(random, 6000, longFactor * c.segmentBytes));
+    await Deno.writeFile(input, mixedLines(random, 12000, longFactor * c.segmentBytes));
     const tree = await sortFile(input, { ...c, mergeKernel: false });
     const kernel = await sortFile(input, { ...c, mergeKernel: true });
     const label = `seed ${seed}, ${JSON.stringify(c)}`;
     strictEqual(kernel.stats.usedMergeKernel, true, label);
+    const roomy = c.budgetBytes >= 2048 * 1024;
+    // The Worker is used when asked for and the budget has room for its buffers.
+    const asked = c.parallel === true && c.useWorker;
+    if (!asked || roomy) strictEqual(kernel.stats.usedMergeWorker, asked, label);
     strictEqual(tree.stats.usedMergeKernel, false, label);
-    strictEqual(kernel.stats.runCount > 2, true, `${label}: ${kernel.stats.runCount} runs`);
+    strictEqual(kernel.stats.runCount >= 2, true, `${label}: ${kernel.stats.runCount} runs`);
     strictEqual(Buffer.compare(kernel.output, tree.output), 0, `outputs differ: ${label}`);
     strictEqual(kernel.stats.outputRecords, tree.stats.outputRecords, label);
     if (gnuSortAvailable) {
@@ -103,23 +110,41 @@ Deno.test(
           reverse,
           unique,
           segmentBytes: 4096,
-          budgetBytes: 1024 * 1024,
-          useWorker: round % 2 === 0,
+          budgetBytes: 4096 * 1024,
+          useWorker: true,
+          parallel: round % 2 === 0,
         });
       }
     }
   },
 );
 
-Deno.test("kernel merge agrees at a tight and a roomy budget", async () => {
+Deno.test("kernel merge agrees at a tight and a roomy budget, on one thread and two", async () => {
   const seed = propertySeed();
-  for (const budgetBytes of [160 * 1024, 2048 * 1024]) {
-    await checkAgainstLoserTree(seed, {
+  for (const budgetBytes of [320 * 1024, 2048 * 1024]) {
+    for (const parallel of [false, true]) {
+      await checkAgainstLoserTree(seed, {
+        reverse: parallel,
+        unique: true,
+        segmentBytes: 4096,
+        budgetBytes,
+        useWorker: true,
+        parallel,
+      }, budgetBytes < 1024 * 1024 ? 0.9 : 1.5);
+    }
+  }
+});
+
+Deno.test("kernel merge on the Worker handles lines longer than a block and --parallel=1", async () => {
+  const seed = propertySeed();
+  for (const useWorker of [true, false]) {
+    await checkAgainstLoserTree(seed + 7, {
       reverse: false,
-      unique: true,
+      unique: false,
       segmentBytes: 4096,
-      budgetBytes,
-      useWorker: true,
-    }, 1.5);
+      budgetBytes: 4096 * 1024,
+      useWorker,
+      parallel: true,
+    }, 2.5);
   }
 });

@@ -1,0 +1,213 @@
+/**
+ * The merge Worker: runs the final merge's kernel loop (src/sort/kernel_merge.ts) over the
+ * shared memory while the main thread reads, checks and copies run blocks in and writes the
+ * output out (src/sort/parallel_merge.ts). The two meet in a control block of the shared
+ * memory; the Worker blocks on it with `Atomics.wait`, the main thread hears from the Worker
+ * by messages:
+ *
+ * ```
+ * word 0..4           grow request: state (0 idle, 1 asked, 2 given, 3 refused), bytes asked,
+ *                     offset given, bytes given, input (-1: the -u copy)
+ * 8 + 4 i             input i's next block: full, start, end, last
+ * 8 + 4 k + 4 h       output half h: full (1: filled, the main thread writes it; 0: free), bytes
+ * ```
+ *
+ * @module
+ */
+import { CorruptSpillError } from "../io/mod.ts";
+import { WasmKernels } from "../kernels/mod.ts";
+import {
+  type BlockSource,
+  type BlockWrite,
+  GatherBlocks,
+  type GatherPlace,
+  mergeBlocksToLines,
+  type MergeRegion,
+  type MergeRegions,
+} from "./kernel_merge.ts";
+
+/** Word index of input `input`'s slot in the control block. */
+export function inputSlot(input: number): number {
+  return 8 + 4 * input;
+}
+
+/** Word index of output half `half`'s slot for `inputCount` inputs. */
+export function outputSlot(inputCount: number, half: number): number {
+  return 8 + 4 * inputCount + 4 * half;
+}
+
+/** Bytes of the control block. */
+export function controlBytes(inputCount: number, halfCount: number): number {
+  return 4 * outputSlot(inputCount, halfCount);
+}
+
+/** The start message. */
+export interface MergeStart {
+  /** Message type. */
+  type: "start";
+  /** The shared memory. */
+  memory: WebAssembly.Memory;
+  /** The compiled kernels. */
+  module: WebAssembly.Module;
+  /** Memory offset of the control block. */
+  control: number;
+  /** The spill file of each input, or "" (for messages). */
+  paths: string[];
+  /** Inputs the Worker gathers itself (the in-memory run), by input; null: fed by slots. */
+  gathers: Array<GatherPlace | null>;
+  /** The state block. */
+  state: MergeRegion;
+  /** The output halves. */
+  outputs: MergeRegion[];
+  /** `-r`. */
+  reverse: boolean;
+  /** `-u`. */
+  unique: boolean;
+  /** Line terminator. */
+  terminator: number;
+  /** Records the inputs hold. */
+  expectedRecords: number;
+}
+
+/** What the Worker tells the main thread. */
+export type MergeEvent =
+  | { type: "took"; input: number }
+  | { type: "out"; half: number }
+  | { type: "grow" }
+  | { type: "done"; writtenCount: number; droppedCount: number }
+  | { type: "error"; message: string; path?: string; blockIndex?: number };
+
+interface WorkerScope {
+  onmessage: ((event: MessageEvent<MergeStart>) => void) | null;
+  postMessage(message: MergeEvent): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+
+/** Input `input`'s blocks as the main thread hands them over in its slot. */
+class SlotSource implements BlockSource {
+  blockStart = 0;
+  blockEnd = 0;
+  isLastBlock = false;
+  blockIndex = -1;
+  readonly run: { readonly path: string } | undefined;
+  readonly #control: Int32Array;
+  readonly #slot: number;
+  readonly #input: number;
+
+  constructor(control: Int32Array, input: number, path: string) {
+    this.#control = control;
+    this.#input = input;
+    this.#slot = inputSlot(input);
+    this.run = path === "" ? undefined : { path };
+  }
+
+  nextBlock(): boolean {
+    if (this.isLastBlock) return false;
+    const control = this.#control;
+    const at = this.#slot;
+    while (Atomics.load(control, at) === 0) Atomics.wait(control, at, 0);
+    this.blockStart = control[at + 1]!;
+    this.blockEnd = control[at + 2]!;
+    this.isLastBlock = control[at + 3] === 1;
+    this.blockIndex += 1;
+    Atomics.store(control, at, 0);
+    scope.postMessage({ type: "took", input: this.#input });
+    return true;
+  }
+}
+
+/** Asks the main thread for `byteLength` bytes of the budget and waits for the answer. */
+function ask(control: Int32Array, byteLength: number, key: number): MergeRegion {
+  control[1] = byteLength;
+  control[4] = key;
+  Atomics.store(control, 0, 1);
+  scope.postMessage({ type: "grow" });
+  while (Atomics.load(control, 0) === 1) Atomics.wait(control, 0, 1);
+  if (Atomics.load(control, 0) === 3) {
+    Atomics.store(control, 0, 0);
+    throw new Error(`the main thread refused ${byteLength} bytes`);
+  }
+  const region = { byteOffset: control[2]!, byteLength: control[3]! };
+  Atomics.store(control, 0, 0);
+  return region;
+}
+
+function regionsOf(start: MergeStart, control: Int32Array): MergeRegions {
+  const carries = new Map<number, MergeRegion>();
+  return {
+    memory: start.memory,
+    state: () => start.state,
+    outputs: () => start.outputs,
+    carry: (input, byteLength, keepBytes) => {
+      const region = ask(control, byteLength, input);
+      const old = carries.get(input);
+      if (old !== undefined) {
+        new Uint8Array(start.memory.buffer).copyWithin(
+          region.byteOffset,
+          old.byteOffset,
+          old.byteOffset + keepBytes,
+        );
+      }
+      carries.set(input, region);
+      return region;
+    },
+    scratch: (byteLength, moveInto) => {
+      const region = ask(control, byteLength, -1);
+      moveInto(region);
+      return region;
+    },
+    release: () => {},
+  };
+}
+
+async function run(start: MergeStart): Promise<MergeEvent> {
+  const control = new Int32Array(
+    start.memory.buffer,
+    start.control,
+    controlBytes(start.paths.length, start.outputs.length) / 4,
+  );
+  const k = start.paths.length;
+  const kernels = new WasmKernels(start.memory, start.module);
+  const sources = start.paths.map((path, i): BlockSource => {
+    const gather = start.gathers[i];
+    return gather
+      ? new GatherBlocks(start.memory, kernels, gather)
+      : new SlotSource(control, i, path);
+  });
+  const write: BlockWrite = (_bytes, byteLength, half) => {
+    const at = outputSlot(k, half);
+    control[at + 1] = byteLength;
+    Atomics.store(control, at, 1);
+    scope.postMessage({ type: "out", half });
+    // The merge fills the next half at once: wait until the main thread has written it out
+    // (it writes the halves in order, so that one was handed over before this one).
+    const next = outputSlot(k, (half + 1) % start.outputs.length);
+    while (Atomics.load(control, next) === 1) Atomics.wait(control, next, 1);
+    return undefined;
+  };
+  const result = await mergeBlocksToLines(sources, write, {
+    regions: regionsOf(start, control),
+    kernels,
+    reverse: start.reverse,
+    unique: start.unique,
+    terminator: start.terminator,
+    expectedRecords: start.expectedRecords,
+  });
+  return { type: "done", ...result };
+}
+
+scope.onmessage = (event) => {
+  run(event.data).then(
+    (done) => scope.postMessage(done),
+    (error: unknown) => {
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      const reply: MergeEvent = { type: "error", message };
+      if (error instanceof CorruptSpillError) {
+        reply.path = error.path;
+        reply.blockIndex = error.blockIndex;
+      }
+      scope.postMessage(reply);
+    },
+  );
+};
