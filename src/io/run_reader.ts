@@ -395,6 +395,14 @@ export class RunReader {
     if (this.#scratch.length >= length) return this.#scratch;
     let capacity = Math.max(this.#segmentBytes, this.#scratch.length);
     while (capacity < length) capacity *= 2;
+    // Past 1 MiB grow to the segments needed, not by doubling: a 12 MiB record must not take
+    // 16 MiB of the budget (merge plans reserve what the longest record needs).
+    if (capacity > 1 << 20) {
+      capacity = Math.max(
+        this.#scratch.length,
+        Math.ceil(length / this.#segmentBytes) * this.#segmentBytes,
+      );
+    }
     this.#scratchReservation?.release();
     this.#scratchReservation = undefined;
     this.#scratch = new Uint8Array(0);

@@ -73,7 +73,8 @@ export interface MergePlanOptions {
 
 /**
  * Segments one merge reader takes at least: its block, one read ahead, and the scratch for a
- * record across blocks, which grows by doubling from one segment (RunReader).
+ * record across blocks, at most one segment doubled until the record fits (RunReader doubles
+ * it up to 1 MiB, then grows it to the segments needed).
  *
  * @param segmentBytes Bytes per segment.
  * @param spanningRecordBytesMax The longest record held across a block border (0: none

@@ -40,3 +40,39 @@ Deno.test("a record too long for -S names the -S that sorts and merges it", asyn
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("count merges runs holding a 12 MiB word (3/16 of -S 64m)", async () => {
+  // Spilled runs hold the long words across many blocks; a merge reader's scratch grew by
+  // doubling to 16 MiB and ran out of the budget the plan had set aside for 12 MiB.
+  const dir = await Deno.makeTempDir({ prefix: "spillway-long-word-test-" });
+  try {
+    const first = "m".repeat(12 << 20);
+    const last = "z".repeat(12 << 20);
+    const lines: string[] = [first];
+    for (let i = 0; i < 300_000; i += 1) lines.push(`w${i % 5000} u${i}`);
+    lines.push(last);
+    await Deno.writeTextFile(`${dir}/in.txt`, lines.join("\n") + "\n");
+    const out = `${dir}/out.tsv`;
+    const result = await runSpillway([
+      "count",
+      "--threads",
+      "1",
+      "-S",
+      "64m",
+      "-T",
+      dir,
+      "-o",
+      out,
+      `${dir}/in.txt`,
+    ]);
+    strictEqual(result.code, 0, result.stderr);
+    const rows = (await Deno.readTextFile(out)).split("\n");
+    strictEqual(rows.length, 5000 + 300_000 + 2 + 1);
+    strictEqual(rows[0], "w0\t60");
+    strictEqual(rows.at(-1), "");
+    ok(rows.includes(`${first}\t1`));
+    ok(rows.includes(`${last}\t1`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
