@@ -201,12 +201,7 @@ export class CompressedWriteChannel implements BlockChannel {
   }
 
   #kill(): void {
-    if (this.#exited) return;
-    try {
-      this.#child.kill("SIGKILL");
-    } catch {
-      // already ended
-    }
+    if (!this.#exited) killChild(this.#child);
   }
 
   write(position: number, bytes: Uint8Array): Promise<void> {
@@ -343,12 +338,7 @@ export class CompressedReadChannel implements BlockChannel {
   }
 
   #kill(): void {
-    if (this.#exited) return;
-    try {
-      this.#child.kill("SIGKILL");
-    } catch {
-      // already ended
-    }
+    if (!this.#exited) killChild(this.#child);
   }
 
   write(): Promise<void> {
@@ -446,5 +436,14 @@ export class CompressedReadChannel implements BlockChannel {
     this.#outBuffer = new ArrayBuffer(0);
     this.#chunk = new Uint8Array(0);
     this.#reservation.release();
+  }
+}
+
+/** Kills PROG with SIGKILL; a child that already ended is fine. */
+function killChild(child: Deno.ChildProcess): void {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // already ended
   }
 }
