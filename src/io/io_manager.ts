@@ -141,6 +141,14 @@ export interface InputOptions {
    * `TextDecoder` cannot decode it directly).
    */
   sharedChunk?: boolean;
+  /**
+   * The longest record (without its terminator) the caller planned room for: a record longer
+   * than the chunk is then read into one buffer of this many bytes plus one, reserved at once
+   * (no doubling, so no old and new buffer at the same time), and a longer record is a
+   * {@linkcode ResourceError} naming the `--memory` whose quarter holds it. Default: the buffer
+   * doubles until the record fits.
+   */
+  recordBytesMax?: number;
 }
 
 interface Closable {
@@ -699,6 +707,7 @@ export class IoManager implements AsyncDisposable {
         stats: this.stats,
         onMemoryShort: options.onMemoryShort,
         sharedChunk: options.sharedChunk,
+        recordBytesMax: options.recordBytesMax,
       });
     } catch (error) {
       source.close();
