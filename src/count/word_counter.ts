@@ -191,6 +191,8 @@ export class WordCounter implements TokenSink {
   #closed = false;
   #tableClosed = false;
   #foreignInvalidBytes = 0;
+  /** The table's count of invalid UTF-8 bytes the kernel skipped (kept past the table). */
+  #kernelInvalid = 0;
   /** Runs of another counter (not ours to delete). */
   #foreignRuns: SpillRun[] = [];
   #fanInMax: number;
@@ -233,9 +235,7 @@ export class WordCounter implements TokenSink {
     const arenaPages = Math.max(1, Math.floor(tablePages * ARENA_SHARE));
     this.#buddy = new BuddyAllocator(memory, { segmentCount: arenaPages, owner: "count-buckets" });
     const kind = this.tokenizer.kind;
-    const kernelKind = options.kernel !== false && kind !== "words" && kind !== "flink"
-      ? kind
-      : undefined;
+    const kernelKind = options.kernel !== false ? kind : undefined;
     const windowSegments = Math.max(
       1,
       Math.min(
@@ -286,7 +286,8 @@ export class WordCounter implements TokenSink {
 
   /** Live counters (final after `finish`). */
   get stats(): WordCountStats {
-    this.#stats.invalidUtf8Bytes = this.tokenizer.invalidBytes + this.#foreignInvalidBytes;
+    this.#stats.invalidUtf8Bytes = this.tokenizer.invalidBytes + this.#foreignInvalidBytes +
+      this.#kernelInvalidBytes();
     return this.#stats;
   }
 
@@ -466,9 +467,20 @@ export class WordCounter implements TokenSink {
   }
 
   #isSeparator(byte: number): boolean {
-    if (this.#kernelKind === "line") return byte === NEWLINE;
-    if (this.#kernelKind === "whitespace") return byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
-    return !((byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a));
+    const kind = this.#kernelKind;
+    if (kind === "line") return byte === NEWLINE;
+    if (kind === "whitespace") return byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
+    const letter = (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a);
+    if (kind === "letters") return !letter;
+    // words, flink: an ASCII byte other than [A-Za-z0-9_] (a cut before it splits no UTF-8
+    // sequence and no token).
+    return byte < 0x80 && !letter && !(byte >= 0x30 && byte <= 0x39) && byte !== 0x5f;
+  }
+
+  /** Invalid UTF-8 bytes the kernel skipped (the table keeps the number). */
+  #kernelInvalidBytes(): number {
+    if (this.#table !== undefined) this.#kernelInvalid = this.#table.invalidBytes;
+    return this.#kernelInvalid;
   }
 
   /** The end of the token (for `line`: the line and its \n) at or after `from`. */
@@ -1142,6 +1154,7 @@ export class WordCounter implements TokenSink {
     this.#closeTable();
     this.#closeOrderArena();
     this.#releaseKernel();
+    this.#kernelInvalidBytes(); // keep the count past the table
     this.#table = undefined;
     this.#scratch.close();
     this.#encode.close();

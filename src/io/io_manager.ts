@@ -303,6 +303,16 @@ export class IoManager implements AsyncDisposable {
   }
 
   /**
+   * Whether another thread may write a new run's blocks itself, by path, beside its writer
+   * ({@linkcode RunWriter.adoptBlocks}): plain spill files only, no `--compress-program`, and no
+   * fault planned by the test seam (every operation must then pass this thread's counter).
+   */
+  get runsWritableElsewhere(): boolean {
+    return this.spillMode === "file" && this.#compressProgram === undefined &&
+      !this.#counter.armed;
+  }
+
+  /**
    * Creates a spill file and a writer over it.
    *
    * @param prefix Names the file: `<prefix>.<000001>.spill`.

@@ -31,6 +31,7 @@ export { RunReader, runReaderScratchBytes } from "./run_reader.ts";
 export type { SpillRun } from "./run_writer.ts";
 export { RunWriter } from "./run_writer.ts";
 export { BLOCK_HEADER_BYTES, LAST_BLOCK_FLAG } from "./spill_format.ts";
+export { RunBlockFile } from "./run_block_file.ts";
 export {
   createScratchFile,
   fileDescriptorsFree,

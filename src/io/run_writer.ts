@@ -1,8 +1,8 @@
-import { assert, AssertionError } from "../base/mod.ts";
+import { assert, AssertionError, ResourceError, type SpillwayError } from "../base/mod.ts";
 import type { MemoryManager, MemorySegment, SegmentLease } from "../memory/mod.ts";
 import type { BlockChannel } from "./channel.ts";
 import { crc32c } from "./crc32c.ts";
-import { isDiskError, SpillDiskError } from "./errors.ts";
+import { errorCode, isDiskError, SpillDiskError } from "./errors.ts";
 import type { IoStats } from "./io_stats.ts";
 import {
   BLOCK_HEADER_BYTES,
@@ -283,6 +283,49 @@ export class RunWriter {
     );
     this.#sealedWrites.push(write);
     return write.then(() => this.#throwIfFailed());
+  }
+
+  /**
+   * Takes note of `blockCount` sealed blocks (the run's last one flagged) that another thread
+   * wrote into this run's file at their block positions (see
+   * {@linkcode IoManager.runsWritableElsewhere}); nothing may have been written here but the
+   * header. {@linkcode RunWriter.finish} then closes the run as usual.
+   *
+   * @param blockCount Blocks written, the last one flagged last.
+   * @param recordCount Records that start in them.
+   */
+  adoptBlocks(blockCount: number, recordCount: number): void {
+    this.#checkOpen();
+    assert(
+      this.#blockIndex === 0 && this.#position === BLOCK_HEADER_BYTES &&
+        this.#inFlight.length === 0 && blockCount >= 1,
+      "adopted blocks after records or blocks written here",
+    );
+    this.#blockIndex = blockCount;
+    this.#recordCount += recordCount;
+    this.#lastSealed = true;
+    this.#host.stats.bytesSpilled += blockCount * this.#segmentBytes;
+    this.#host.stats.blocksWritten += blockCount;
+  }
+
+  /**
+   * The error to report for a failed write of this run's blocks elsewhere: a disk error (no
+   * space, EIO, ...) becomes the exit-3 {@linkcode SpillDiskError}, any other (the file gone,
+   * ...) an exit-3 {@linkcode ResourceError} naming the file.
+   *
+   * @param error What the write threw (its `code` kept).
+   * @returns The error to throw.
+   */
+  writeFailure(error: unknown): SpillwayError {
+    if (isDiskError(error)) {
+      return new SpillDiskError(this.#host.directoryOf(this.path), this.#segmentBytes, error);
+    }
+    return new ResourceError(
+      `Cannot write spill file ${this.path}: ${errorCode(error)} (${
+        error instanceof Error ? error.message : String(error)
+      })`,
+      { cause: error },
+    );
   }
 
   /** A record that does not fit the current block: copy across blocks, awaiting only if needed. */
