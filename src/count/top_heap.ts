@@ -6,6 +6,8 @@ import { copyBytes } from "./copy_bytes.ts";
 
 /** Bytes of bookkeeping per heap slot (count f64, word start u32, word length u32). */
 const SLOT_BYTES = 16;
+/** Past this many bytes the word arena grows by what is needed instead of doubling. */
+const LONG_WORD_BYTES = 1024 * 1024;
 
 /**
  * Keeps the `limit` best words by (count descending, word ascending) out of a stream, with a
@@ -130,7 +132,10 @@ export class TopHeap {
   #compact(extraBytes: number): void {
     const live = this.#arenaUsed - this.#garbage;
     const old = this.#arena.bytes.slice(0, this.#arenaUsed);
-    this.#arena.ensure(Math.max(2 * (live + extraBytes), 4096));
+    // Doubling amortizes short words; a long word (a run of its own) adds only its length, so
+    // the heap holds what the count plan set aside for it.
+    const needed = live + extraBytes;
+    this.#arena.ensure(Math.max(needed > LONG_WORD_BYTES ? needed : 2 * needed, 4096));
     const arena = this.#arena.bytes;
     let at = 0;
     // The slot being replaced (root) still counts as live here; it is overwritten after.

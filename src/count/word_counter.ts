@@ -118,6 +118,8 @@ export const COUNT_SEGMENTS_MIN = 14;
 const PAGES_MIN = COUNT_SEGMENTS_MIN;
 /** The bucket arena's share of a table's pages. */
 const ARENA_SHARE = 0.35;
+/** What a `--top` heap's arena adds to a long word (64 KiB rounding and the short words). */
+const LONG_WORD_SLACK_BYTES = 128 * 1024;
 /** Fewest pages of the count-order table beside merge readers holding long words. */
 const ORDER_TABLE_PAGES_MIN = 2;
 /** The kernel's input window: at most this many bytes (the input chunk's size). */
@@ -691,7 +693,13 @@ export class WordCounter implements TokenSink {
         top = new TopHeap(this.#memory, options.top);
       }
       const heap = top;
-      await this.#mergeWords((bytes, offset, length, count) => {
+      // The heap keeps copies of at most N words: of the long ones, at most one per long word
+      // written (the same word written twice is over-counted: a plan, not a guess).
+      const heapPages = options.top === undefined ? 0 : Math.ceil(
+        Math.min(options.top, this.#stats.longWords) *
+          (this.#stats.longWordBytesMax + LONG_WORD_SLACK_BYTES) / this.#memory.segmentBytes,
+      );
+      await this.#mergeWords(heapPages, (bytes, offset, length, count) => {
         if (count < minCount) return undefined;
         this.#stats.distinctWords += 1;
         if (heap === undefined) return emit(bytes, offset, length, count);
@@ -745,11 +753,12 @@ export class WordCounter implements TokenSink {
   }
 
   /** Merges the word runs (and the table, when readers fit beside it), summing counts. */
-  async #mergeWords(emit: RecordEmitter): Promise<void> {
+  async #mergeWords(heapPages: number, emit: RecordEmitter): Promise<void> {
     const table = this.#table!;
     this.#reserveSumScratch();
+    const keepPages = SCRATCH_PAGES + heapPages;
     const keepTable = !this.#tableClosed && this.#runs.length + 1 <= this.#fanInMax &&
-      this.#readerPages(this.#runs) + SCRATCH_PAGES <= this.#memory.freeSegments;
+      this.#readerPages(this.#runs) + keepPages <= this.#memory.freeSegments;
     if (!keepTable) {
       if (!this.#tableClosed) await this.#spillTable();
       this.#closeTable();
@@ -760,7 +769,7 @@ export class WordCounter implements TokenSink {
     }
     await this.#reduceRuns(this.#runs, true, {
       fanInMax: this.#fanInMax - (keepTable ? 1 : 0),
-      keepPages: SCRATCH_PAGES,
+      keepPages,
     });
     this.#beginPhase("merge", this.#runs);
     const readers = await this.#openReaders(this.#runs);

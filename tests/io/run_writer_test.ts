@@ -279,3 +279,41 @@ Deno.test("RunWriter spreads runs round-robin over the temp dirs", async () => {
     deepStrictEqual(ioListFiles(dir), ["a/", "b/"]);
   });
 });
+
+Deno.test("RunWriter.writeRecordParts writes a record in two parts as one, across blocks", async () => {
+  await withIoTempDir(async (dir) => {
+    const { memory, io } = await openIoForTest(dir);
+    const segmentBytes = memory.segmentBytes;
+    // Parts of every size class: empty, short, a block, many blocks (with 1 write-behind).
+    const splits: Array<[number, number]> = [
+      [0, 0],
+      [0, 8],
+      [5, 8],
+      [segmentBytes - 20, 8],
+      [8, segmentBytes * 3 + 1],
+      [200_000, 8],
+      [3, 0],
+    ];
+    const records = splits.map(([first, second], index) => patterned(first + second, index));
+    const writer = await io.createRunWriter("parts", { writeBehindSegments: 1 });
+    for (let index = 0; index < records.length; index += 1) {
+      const record = records[index]!;
+      const first = splits[index]![0];
+      // The parts come from different buffers, as a word and its count do.
+      const head = new Uint8Array(first + 3);
+      head.set(record.subarray(0, first), 3);
+      const tail = record.slice(first);
+      await writer.writeRecordParts(head, 3, first, tail, 0, tail.length);
+      const pending = writer.writeRecord(record, 0, record.length); // then the same, in one
+      if (pending) await pending;
+    }
+    const run = await writer.finish();
+    strictEqual(run.recordCount, 2 * records.length);
+    ok((run.spanningRecordBytesMax ?? 0) >= 200_008);
+    deepStrictEqual(await ioReadAll(io, run), records.flatMap((record) => [record, record]));
+    await io.deleteRun(run);
+    await io.close();
+    memory.assertAllReleased();
+    deepStrictEqual(ioListFiles(dir), []);
+  });
+});
