@@ -265,7 +265,7 @@ class ExternalSorter {
       if (this.#sorting !== undefined) await this.#sorting.catch(() => {});
       this.#inFlight = undefined;
       this.#sorting = undefined;
-      this.#worker?.close();
+      this.#keepWorkerForMerge();
       for (const buffer of buffers) {
         if (!buffer.isLent && buffer !== this.#memoryRun) buffer.release();
       }
@@ -749,6 +749,23 @@ class ExternalSorter {
     this.#stats.mergePasses += 1;
   }
 
+  /**
+   * After run generation: the idle sort Worker becomes the merge Worker when the final merge
+   * may run on one (a second isolate would add ~15 MiB to the peak RSS); else it ends.
+   */
+  #keepWorkerForMerge(): void {
+    const sortWorker = this.#worker;
+    this.#worker = undefined;
+    if (sortWorker === undefined) return;
+    const wanted = this.#mergeWorker === undefined && this.#runs.length > 0 &&
+      this.#kernelMergeFits(this.#memoryRun);
+    if (!wanted) {
+      sortWorker.close();
+      return;
+    }
+    this.#mergeWorker = sortWorker.handOver();
+  }
+
   /** The early-started merge Worker, now owned by the caller (or undefined). */
   #takeMergeWorker(): Worker | undefined {
     const worker = this.#mergeWorker;
@@ -758,10 +775,13 @@ class ExternalSorter {
 
   /**
    * Starts the merge Worker early (it boots while the input is read) once half the bytes of a
-   * parallel final merge are spilled.
+   * parallel final merge are spilled, unless the sort Worker is running (it does the merge).
    */
   #bootMergeWorker(): void {
-    if (this.#mergeWorker !== undefined || !this.#useWorker || !this.#kernelMergeFits(undefined)) {
+    if (
+      this.#mergeWorker !== undefined || this.#worker !== undefined || !this.#useWorker ||
+      !this.#kernelMergeFits(undefined)
+    ) {
       return;
     }
     let spilledBytes = 0;

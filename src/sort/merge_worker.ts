@@ -1,9 +1,10 @@
 /**
- * The merge Worker: runs the final merge's kernel loop (src/sort/kernel_merge.ts) over the
- * shared memory while the main thread reads, checks and copies run blocks in and writes the
- * output out (src/sort/parallel_merge.ts). The two meet in a control block of the shared
- * memory; the Worker blocks on it with `Atomics.wait`, the main thread hears from the Worker
- * by messages:
+ * The merge Worker's side of the parallel final merge: runs the merge kernel loop
+ * (src/sort/kernel_merge.ts) over the shared memory while the main thread reads, checks and
+ * copies run blocks in and writes the output out (src/sort/parallel_merge.ts). It runs in the
+ * sort Worker (sort_worker.ts passes it the start message), so a sort has one Worker isolate
+ * at a time. The two threads meet in a control block of the shared memory; the Worker blocks
+ * on it with `Atomics.wait`, the main thread hears from the Worker by messages:
  *
  * ```
  * word 0..4           grow request: state (0 idle, 1 asked, 2 given, 3 refused), bytes asked,
@@ -78,7 +79,6 @@ export type MergeEvent =
   | { type: "error"; message: string; path?: string; blockIndex?: number };
 
 interface WorkerScope {
-  onmessage: ((event: MessageEvent<MergeStart>) => void) | null;
   postMessage(message: MergeEvent): void;
 }
 
@@ -197,8 +197,14 @@ async function run(start: MergeStart): Promise<MergeEvent> {
   return { type: "done", ...result };
 }
 
-scope.onmessage = (event) => {
-  run(event.data).then(
+/**
+ * Runs the merge a start message describes, on this Worker; posts its events and, last,
+ * `done` or `error`.
+ *
+ * @param start The start message.
+ */
+export function runMergeJob(start: MergeStart): void {
+  run(start).then(
     (done) => scope.postMessage(done),
     (error: unknown) => {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -210,4 +216,4 @@ scope.onmessage = (event) => {
       scope.postMessage(reply);
     },
   );
-};
+}

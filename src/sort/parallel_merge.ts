@@ -68,13 +68,14 @@ export function parallelMergeSegments(
 }
 
 /**
- * Starts a merge Worker: it takes ~0.1 s to load, so the sort starts it when it spills its
- * first run and hands it to {@linkcode mergeOnWorker} later. Terminate it if it is not used.
+ * Starts a merge Worker (the sort Worker's module, which runs merges too): it takes ~0.1 s to
+ * load, so a sort without a sort Worker starts it when it spills its first run and hands it to
+ * {@linkcode mergeOnWorker} later. Terminate it if it is not used.
  *
  * @returns The Worker, waiting for its start message.
  */
 export function startMergeWorker(): Worker {
-  return new Worker(new URL("./merge_worker.ts", import.meta.url).href, { type: "module" });
+  return new Worker(new URL("./sort_worker.ts", import.meta.url).href, { type: "module" });
 }
 
 /**
