@@ -36,6 +36,7 @@ import {
   SortBufferBlocks,
 } from "./kernel_merge.ts";
 import { mergeOnWorker, parallelMergeSegments, startMergeWorker } from "./parallel_merge.ts";
+import type { MergeWorkerFault } from "./merge_worker.ts";
 
 /** Options of {@linkcode externalSort}. */
 export interface ExternalSortOptions {
@@ -74,6 +75,13 @@ export interface ExternalSortOptions {
    * reads and writes (default 8 MiB; only when `useWorker`).
    */
   parallelMergeBytesMin?: number;
+  /**
+   * How long the merge Worker may stay silent while this thread waits on nothing else before
+   * the sort fails with an internal error (default 60 s; tests lower it).
+   */
+  mergeWorkerSilenceMsMax?: number;
+  /** For tests: make the merge Worker fail this way (hang safety). */
+  mergeWorkerFault?: MergeWorkerFault;
   /** Where progress goes: `read` per input chunk, `merge` pass k of n per 256 KiB merged. */
   progress?: ProgressSink;
 }
@@ -143,6 +151,7 @@ class ExternalSorter {
   readonly #mergeOnly: boolean;
   readonly #mergeKernel: boolean;
   readonly #parallelMergeBytesMin: number;
+  readonly #mergeWorkerTuning: { workerSilenceMsMax?: number; workerFault?: MergeWorkerFault };
   #mergeKernels: WasmKernels | undefined = undefined;
   /** The merge Worker, started when the first run is spilled (it boots meanwhile). */
   #mergeWorker: Worker | undefined = undefined;
@@ -190,6 +199,12 @@ class ExternalSorter {
     this.#mergeOnly = options.mergeOnly ?? false;
     this.#mergeKernel = options.mergeKernel ?? true;
     this.#parallelMergeBytesMin = options.parallelMergeBytesMin ?? PARALLEL_MERGE_BYTES_MIN;
+    this.#mergeWorkerTuning = {
+      ...(options.mergeWorkerSilenceMsMax === undefined
+        ? {}
+        : { workerSilenceMsMax: options.mergeWorkerSilenceMsMax }),
+      ...(options.mergeWorkerFault === undefined ? {} : { workerFault: options.mergeWorkerFault }),
+    };
     this.#progress = options.progress ?? silentProgress;
   }
 
@@ -866,6 +881,7 @@ class ExternalSorter {
           terminator: this.#terminator,
           expectedRecords,
           outputSegments,
+          ...this.#mergeWorkerTuning,
         })
         : await mergeBlocksToLines(sources, write, {
           regions: managedMergeRegions(memory, { owner: "sort-merge-kernel", outputSegments }),
