@@ -1,13 +1,15 @@
 import { loopTurnDue } from "./event_loop.ts";
-import type { MemoryReservation } from "../memory/mod.ts";
 import type { BlockChannel, OperationCounter } from "./channel.ts";
 
-/** A contiguous buffer that batches a channel's block I/O, reserved from the memory budget. */
+/**
+ * A contiguous buffer that batches a channel's block I/O, taken from the memory budget: pages
+ * of the shared memory, or a reserved heap buffer when no contiguous range of pages is free.
+ */
 export interface ChannelStaging {
   /** The buffer (several segments long). */
   buffer: Uint8Array;
-  /** Its reservation; released when the channel closes. */
-  reservation: MemoryReservation;
+  /** Gives its pages or reservation back; called once, when the channel closes. */
+  release(): void;
 }
 
 /**
@@ -123,7 +125,7 @@ export class FileChannel implements BlockChannel {
     this.#readLength = 0;
     const staging = this.#staging;
     this.#staging = undefined;
-    staging?.reservation.release();
+    staging?.release();
     if (file !== undefined) file.close();
   }
 

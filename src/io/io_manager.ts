@@ -7,7 +7,7 @@ import {
   SpillwayError,
   UsageError,
 } from "../base/mod.ts";
-import type { MemoryManager } from "../memory/mod.ts";
+import { MemoryBudgetError, type MemoryManager, type SegmentLease } from "../memory/mod.ts";
 import { GzipSource, NativeSource, PipeSource, ReaderSource } from "./byte_sources.ts";
 import { type BlockChannel, OperationCounter } from "./channel.ts";
 import {
@@ -340,7 +340,7 @@ export class IoManager implements AsyncDisposable {
       try {
         channel = await this.#createChannel(this.#nextPath(prefix), staging);
       } catch (error) {
-        staging?.reservation.release();
+        staging?.release();
         throw error;
       }
     } catch (error) {
@@ -827,11 +827,28 @@ export class IoManager implements AsyncDisposable {
     return `${dir}/${name}.${String(this.#fileCounter).padStart(6, "0")}.spill`;
   }
 
-  /** A staging buffer of `segmentCount` segments, reserved from the budget for `owner`. */
+  /**
+   * A staging buffer of `segmentCount` segments for `owner`: contiguous pages of the shared
+   * memory, which an earlier phase has usually touched already (a heap buffer of the same size
+   * added its bytes to the RSS: 48 merge readers' read-ahead raised the peak of a 1 GiB sort
+   * by several MiB), else, when the free pages are fragmented, a heap buffer reserved from
+   * the budget.
+   */
   #staging(owner: string, segmentCount: number): ChannelStaging {
-    const bytes = segmentCount * this.#memory.segmentBytes;
-    const reservation = this.#memory.reserve(owner, bytes);
-    return { buffer: new Uint8Array(bytes), reservation };
+    const memory = this.#memory;
+    let lease: SegmentLease | undefined;
+    try {
+      lease = memory.allocateContiguous(owner, segmentCount);
+    } catch (error) {
+      if (!(error instanceof MemoryBudgetError) || segmentCount > memory.freeSegments) throw error;
+    }
+    if (lease !== undefined) {
+      const pages = lease;
+      return { buffer: pages.segments[0]!.bytes, release: () => pages.release() };
+    }
+    const bytes = segmentCount * memory.segmentBytes;
+    const reservation = memory.reserve(owner, bytes);
+    return { buffer: new Uint8Array(bytes), release: () => reservation.release() };
   }
 
   async #createChannel(path: string, staging: ChannelStaging | undefined): Promise<BlockChannel> {

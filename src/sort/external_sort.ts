@@ -38,6 +38,7 @@ import {
   SortBufferBlocks,
 } from "./kernel_merge.ts";
 import { mergeOnWorker, parallelMergeSegments, startMergeWorker } from "./parallel_merge.ts";
+import type { MergeWorkerFault } from "./merge_worker.ts";
 
 /** Options of {@linkcode externalSort}. */
 export interface ExternalSortOptions {
@@ -76,6 +77,13 @@ export interface ExternalSortOptions {
    * reads and writes (default 8 MiB; only when `useWorker`).
    */
   parallelMergeBytesMin?: number;
+  /**
+   * How long the merge Worker may stay silent while this thread waits on nothing else before
+   * the sort fails with an internal error (default 60 s; tests lower it).
+   */
+  mergeWorkerSilenceMsMax?: number;
+  /** For tests: make the merge Worker fail this way (hang safety). */
+  mergeWorkerFault?: MergeWorkerFault;
   /** Where progress goes: `read` per input chunk, `merge` pass k of n per 256 KiB merged. */
   progress?: ProgressSink;
 }
@@ -147,6 +155,7 @@ class ExternalSorter {
   readonly #mergeOnly: boolean;
   readonly #mergeKernel: boolean;
   readonly #parallelMergeBytesMin: number;
+  readonly #mergeWorkerTuning: { workerSilenceMsMax?: number; workerFault?: MergeWorkerFault };
   #mergeKernels: WasmKernels | undefined = undefined;
   /** The merge Worker, started when the first run is spilled (it boots meanwhile). */
   #mergeWorker: Worker | undefined = undefined;
@@ -200,6 +209,12 @@ class ExternalSorter {
     this.#mergeOnly = options.mergeOnly ?? false;
     this.#mergeKernel = options.mergeKernel ?? true;
     this.#parallelMergeBytesMin = options.parallelMergeBytesMin ?? PARALLEL_MERGE_BYTES_MIN;
+    this.#mergeWorkerTuning = {
+      ...(options.mergeWorkerSilenceMsMax === undefined
+        ? {}
+        : { workerSilenceMsMax: options.mergeWorkerSilenceMsMax }),
+      ...(options.mergeWorkerFault === undefined ? {} : { workerFault: options.mergeWorkerFault }),
+    };
     this.#progress = options.progress ?? silentProgress;
   }
 
@@ -285,7 +300,7 @@ class ExternalSorter {
       if (this.#sorting !== undefined) await this.#sorting.catch(() => {});
       this.#inFlight = undefined;
       this.#sorting = undefined;
-      this.#worker?.close();
+      this.#keepWorkerForMerge();
       for (const buffer of buffers) {
         if (!buffer.isLent && buffer !== this.#memoryRun) buffer.release();
       }
@@ -811,6 +826,23 @@ class ExternalSorter {
     this.#stats.mergePasses += 1;
   }
 
+  /**
+   * After run generation: the idle sort Worker becomes the merge Worker when the final merge
+   * may run on one (a second isolate would add ~15 MiB to the peak RSS); else it ends.
+   */
+  #keepWorkerForMerge(): void {
+    const sortWorker = this.#worker;
+    this.#worker = undefined;
+    if (sortWorker === undefined) return;
+    const wanted = this.#mergeWorker === undefined && this.#runs.length > 0 &&
+      this.#kernelMergeFits(this.#memoryRun);
+    if (!wanted) {
+      sortWorker.close();
+      return;
+    }
+    this.#mergeWorker = sortWorker.handOver();
+  }
+
   /** The early-started merge Worker, now owned by the caller (or undefined). */
   #takeMergeWorker(): Worker | undefined {
     const worker = this.#mergeWorker;
@@ -820,10 +852,13 @@ class ExternalSorter {
 
   /**
    * Starts the merge Worker early (it boots while the input is read) once half the bytes of a
-   * parallel final merge are spilled.
+   * parallel final merge are spilled, unless the sort Worker is running (it does the merge).
    */
   #bootMergeWorker(): void {
-    if (this.#mergeWorker !== undefined || !this.#useWorker || !this.#kernelMergeFits(undefined)) {
+    if (
+      this.#mergeWorker !== undefined || this.#worker !== undefined || !this.#useWorker ||
+      !this.#kernelMergeFits(undefined)
+    ) {
       return;
     }
     let spilledBytes = 0;
@@ -908,6 +943,7 @@ class ExternalSorter {
           terminator: this.#terminator,
           expectedRecords,
           outputSegments,
+          ...this.#mergeWorkerTuning,
         })
         : await mergeBlocksToLines(sources, write, {
           regions: managedMergeRegions(memory, { owner: "sort-merge-kernel", outputSegments }),

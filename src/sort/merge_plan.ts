@@ -36,9 +36,9 @@ export const MERGE_OUTPUT_BYTES_MAX = 4 * MiB;
  */
 const READ_AHEAD_ROOM_DIVISOR = 3;
 /**
- * ... and at most 1 MiB per reader: the io layer's read-ahead buffers are new allocations, not
- * the pages the sort phase already touched, so a smaller total keeps the peak RSS of a
- * many-run merge near that of the sort phase.
+ * ... and at most 1 MiB per reader: when the free pages are fragmented, the io layer's
+ * read-ahead buffers are heap allocations, not the pages the sort phase already touched, so a
+ * smaller total keeps the peak RSS of a many-run merge near that of the sort phase.
  */
 export const READ_AHEAD_BYTES_MAX = 1 * MiB;
 

@@ -1,13 +1,19 @@
 /**
- * The merge Worker: runs the final merge's kernel loop (src/sort/kernel_merge.ts) over the
- * shared memory while the main thread reads, checks and copies run blocks in and writes the
- * output out (src/sort/parallel_merge.ts). The two meet in a control block of the shared
- * memory; the Worker blocks on it with `Atomics.wait`, the main thread hears from the Worker
- * by messages:
+ * The merge Worker's side of the parallel final merge: runs the merge kernel loop
+ * (src/sort/kernel_merge.ts) over the shared memory while the main thread reads, checks and
+ * copies run blocks in and writes the output out (src/sort/parallel_merge.ts). It runs in the
+ * sort Worker (sort_worker.ts passes it the start message), so a sort has one Worker isolate
+ * at a time. The two threads meet in a control block of the shared memory; the Worker blocks
+ * on it with `Atomics.wait`, the main thread hears from the Worker by messages:
  *
  * ```
  * word 0..4           grow request: state (0 idle, 1 asked, 2 given, 3 refused), bytes asked,
  *                     offset given, bytes given, input (-1: the -u copy)
+ * word 5              abort: 1 when the main thread gave up (it then sets every other word to
+ *                     -1 and notifies, so a waiting Worker wakes: `terminate()` alone does
+ *                     not end an `Atomics.wait`)
+ * word 6              stopped: 1 once the Worker's merge has ended (the main thread gives the
+ *                     pages back only then: a terminated Worker may still be writing)
  * 8 + 4 i             input i's next block: full, start, end, last
  * 8 + 4 k + 4 h       output half h: full (1: filled, the main thread writes it; 0: free), bytes
  * ```
@@ -25,6 +31,38 @@ import {
   type MergeRegion,
   type MergeRegions,
 } from "./kernel_merge.ts";
+
+/** Word of the control block that says the main thread gave up. */
+export const ABORT_WORD = 5;
+/** Word of the control block the Worker sets when its merge has ended. */
+export const STOPPED_WORD = 6;
+/** What the main thread writes into every control word when it gives up. */
+export const ABORTED = -1;
+
+/**
+ * For tests: how the Worker fails after `afterBlocks` input blocks: `throw` (an error the merge
+ * reports), `crash` (an uncaught error), `exit` (it closes itself without a word), `hang` (it
+ * waits forever on a word nobody notifies).
+ */
+export interface MergeWorkerFault {
+  /** How it fails. */
+  kind: "throw" | "crash" | "exit" | "hang";
+  /** Input blocks taken before. */
+  afterBlocks: number;
+}
+
+/** Thrown in the Worker when the main thread gave up (nobody hears its error). */
+class MergeAborted extends Error {
+  constructor() {
+    super("the main thread ended the merge");
+    this.name = "MergeAborted";
+  }
+}
+
+/** Throws {@linkcode MergeAborted} if the main thread gave up. */
+function checkAbort(control: Int32Array): void {
+  if (Atomics.load(control, ABORT_WORD) !== 0) throw new MergeAborted();
+}
 
 /** Word index of input `input`'s slot in the control block. */
 export function inputSlot(input: number): number {
@@ -67,6 +105,8 @@ export interface MergeStart {
   terminator: number;
   /** Records the inputs hold. */
   expectedRecords: number;
+  /** For tests: fail this way. */
+  fault?: MergeWorkerFault;
 }
 
 /** What the Worker tells the main thread. */
@@ -78,8 +118,8 @@ export type MergeEvent =
   | { type: "error"; message: string; path?: string; blockIndex?: number };
 
 interface WorkerScope {
-  onmessage: ((event: MessageEvent<MergeStart>) => void) | null;
   postMessage(message: MergeEvent): void;
+  close(): void;
 }
 
 const scope = globalThis as unknown as WorkerScope;
@@ -95,18 +135,23 @@ class SlotSource implements BlockSource {
   readonly #slot: number;
   readonly #input: number;
 
-  constructor(control: Int32Array, input: number, path: string) {
+  readonly #fault: FaultCounter;
+
+  constructor(control: Int32Array, input: number, path: string, fault: FaultCounter) {
     this.#control = control;
     this.#input = input;
     this.#slot = inputSlot(input);
     this.run = path === "" ? undefined : { path };
+    this.#fault = fault;
   }
 
   nextBlock(): boolean {
     if (this.isLastBlock) return false;
     const control = this.#control;
     const at = this.#slot;
+    this.#fault.tick(control);
     while (Atomics.load(control, at) === 0) Atomics.wait(control, at, 0);
+    checkAbort(control);
     this.blockStart = control[at + 1]!;
     this.blockEnd = control[at + 2]!;
     this.isLastBlock = control[at + 3] === 1;
@@ -117,6 +162,40 @@ class SlotSource implements BlockSource {
   }
 }
 
+/** Counts input blocks taken and fails as a test asked ({@linkcode MergeWorkerFault}). */
+class FaultCounter {
+  readonly #fault: MergeWorkerFault | undefined;
+  #blocks = 0;
+
+  constructor(fault: MergeWorkerFault | undefined) {
+    this.#fault = fault;
+  }
+
+  tick(control: Int32Array): void {
+    const fault = this.#fault;
+    if (fault === undefined) return;
+    this.#blocks += 1;
+    if (this.#blocks <= fault.afterBlocks) return;
+    switch (fault.kind) {
+      case "throw":
+        throw new Error(`injected merge worker fault after ${fault.afterBlocks} blocks`);
+      case "crash":
+        setTimeout(() => {
+          throw new Error(`injected merge worker crash after ${fault.afterBlocks} blocks`);
+        }, 0);
+        throw new MergeAborted(); // ends the merge loop silently; the timer crashes
+      case "exit":
+        scope.close();
+        throw new MergeAborted();
+      case "hang": {
+        const unused = STOPPED_WORD + 1;
+        while (Atomics.load(control, ABORT_WORD) === 0) Atomics.wait(control, unused, 0, 1000);
+        throw new MergeAborted();
+      }
+    }
+  }
+}
+
 /** Asks the main thread for `byteLength` bytes of the budget and waits for the answer. */
 function ask(control: Int32Array, byteLength: number, key: number): MergeRegion {
   control[1] = byteLength;
@@ -124,6 +203,7 @@ function ask(control: Int32Array, byteLength: number, key: number): MergeRegion 
   Atomics.store(control, 0, 1);
   scope.postMessage({ type: "grow" });
   while (Atomics.load(control, 0) === 1) Atomics.wait(control, 0, 1);
+  checkAbort(control);
   if (Atomics.load(control, 0) === 3) {
     Atomics.store(control, 0, 0);
     throw new Error(`the main thread refused ${byteLength} bytes`);
@@ -161,19 +241,15 @@ function regionsOf(start: MergeStart, control: Int32Array): MergeRegions {
   };
 }
 
-async function run(start: MergeStart): Promise<MergeEvent> {
-  const control = new Int32Array(
-    start.memory.buffer,
-    start.control,
-    controlBytes(start.paths.length, start.outputs.length) / 4,
-  );
+async function run(start: MergeStart, control: Int32Array): Promise<MergeEvent> {
   const k = start.paths.length;
   const kernels = new WasmKernels(start.memory, start.module);
+  const fault = new FaultCounter(start.fault);
   const sources = start.paths.map((path, i): BlockSource => {
     const gather = start.gathers[i];
     return gather
       ? new GatherBlocks(start.memory, kernels, gather)
-      : new SlotSource(control, i, path);
+      : new SlotSource(control, i, path, fault);
   });
   const write: BlockWrite = (_bytes, byteLength, half) => {
     const at = outputSlot(k, half);
@@ -184,6 +260,7 @@ async function run(start: MergeStart): Promise<MergeEvent> {
     // (it writes the halves in order, so that one was handed over before this one).
     const next = outputSlot(k, (half + 1) % start.outputs.length);
     while (Atomics.load(control, next) === 1) Atomics.wait(control, next, 1);
+    checkAbort(control);
     return undefined;
   };
   const result = await mergeBlocksToLines(sources, write, {
@@ -197,10 +274,30 @@ async function run(start: MergeStart): Promise<MergeEvent> {
   return { type: "done", ...result };
 }
 
-scope.onmessage = (event) => {
-  run(event.data).then(
-    (done) => scope.postMessage(done),
+/**
+ * Runs the merge a start message describes, on this Worker; posts its events and, last,
+ * `done` or `error`.
+ *
+ * @param start The start message.
+ */
+export function runMergeJob(start: MergeStart): void {
+  const control = new Int32Array(
+    start.memory.buffer,
+    start.control,
+    controlBytes(start.paths.length, start.outputs.length) / 4,
+  );
+  const stopped = () => {
+    Atomics.store(control, STOPPED_WORD, 1);
+    Atomics.notify(control, STOPPED_WORD);
+  };
+  run(start, control).then(
+    (done) => {
+      stopped();
+      scope.postMessage(done);
+    },
     (error: unknown) => {
+      stopped();
+      if (error instanceof MergeAborted) return; // nobody listens any more
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       const reply: MergeEvent = { type: "error", message };
       if (error instanceof CorruptSpillError) {
@@ -210,4 +307,4 @@ scope.onmessage = (event) => {
       scope.postMessage(reply);
     },
   );
-};
+}

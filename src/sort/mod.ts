@@ -21,6 +21,7 @@ export type { SealedBlock } from "./kernel_sort.ts";
 export type { MergeOptions, RecordCursor, RecordSink } from "./run_merger.ts";
 export { mergeCursors, UniqueFilter } from "./run_merger.ts";
 export type { ExternalSortOptions, SortStats } from "./external_sort.ts";
+export type { MergeWorkerFault } from "./merge_worker.ts";
 export { externalSort, LineCursor } from "./external_sort.ts";
 export type { MergePlan, MergePlanOptions, MergeRound } from "./merge_plan.ts";
 export {

@@ -25,11 +25,15 @@ import {
   SortBufferBlocks,
 } from "./kernel_merge.ts";
 import {
+  ABORT_WORD,
+  ABORTED,
   controlBytes,
   inputSlot,
   type MergeEvent,
   type MergeStart,
+  type MergeWorkerFault,
   outputSlot,
+  STOPPED_WORD,
 } from "./merge_worker.ts";
 import { MergeLinesState } from "../kernels/mod.ts";
 
@@ -50,6 +54,10 @@ export interface ParallelMergeOptions {
   expectedRecords: number;
   /** Segments of the two output halves together. */
   outputSegments: number;
+  /** How long the Worker may stay silent while nothing else is pending (default 60 s). */
+  workerSilenceMsMax?: number;
+  /** For tests: make the Worker fail this way after some blocks. */
+  workerFault?: MergeWorkerFault;
 }
 
 /**
@@ -68,13 +76,14 @@ export function parallelMergeSegments(
 }
 
 /**
- * Starts a merge Worker: it takes ~0.1 s to load, so the sort starts it when it spills its
- * first run and hands it to {@linkcode mergeOnWorker} later. Terminate it if it is not used.
+ * Starts a merge Worker (the sort Worker's module, which runs merges too): it takes ~0.1 s to
+ * load, so a sort without a sort Worker starts it when it spills its first run and hands it to
+ * {@linkcode mergeOnWorker} later. Terminate it if it is not used.
  *
  * @returns The Worker, waiting for its start message.
  */
 export function startMergeWorker(): Worker {
-  return new Worker(new URL("./merge_worker.ts", import.meta.url).href, { type: "module" });
+  return new Worker(new URL("./sort_worker.ts", import.meta.url).href, { type: "module" });
 }
 
 /**
@@ -85,52 +94,132 @@ export function startMergeWorker(): Worker {
  * @param options Budget, order, `-u`, terminator, and a Worker from
  *   {@linkcode startMergeWorker} if one was started already (it is terminated at the end).
  * @returns Records written and dropped.
+ * @throws {Error} If the Worker fails, crashes or stops answering (an internal error), or
+ *   the error of this thread's reads and writes; either way the Worker is stopped first.
  */
 export async function mergeOnWorker(
   sources: readonly BlockSource[],
   write: (bytes: Uint8Array, byteLength: number) => PromiseLike<void> | undefined,
   options: ParallelMergeOptions & { worker?: Worker | undefined },
 ): Promise<KernelMergeResult> {
-  const memory = options.memory;
-  const k = sources.length;
-  const leases: SegmentLease[] = [];
-  /** The carry (by input) or `-u` copy (key -1) each grow request replaced. */
-  const grown = new Map<number, SegmentLease>();
-  /** Replaced regions: given back at the Worker's next message (it has moved off them then). */
-  let retired: SegmentLease[] = [];
-  const allocate = (byteLength: number): SegmentLease => {
-    const segmentCount = Math.ceil(Math.max(1, byteLength) / memory.segmentBytes);
-    const lease = segmentCount === 1
-      ? memory.allocate(MERGE_WORKER_OWNER, 1)
-      : memory.allocateContiguous(MERGE_WORKER_OWNER, segmentCount);
-    leases.push(lease);
-    return lease;
-  };
-  const regionOf = (lease: SegmentLease): MergeRegion => {
-    const segment = lease.segments[0]!;
-    return { byteOffset: segment.memoryOffset, byteLength: segment.byteLength };
-  };
-  const take = (byteLength: number): MergeRegion => regionOf(allocate(byteLength));
-  let worker: Worker | undefined = options.worker;
+  const merge = new ParallelMerge(sources, write, options);
   try {
-    const controlRegion = take(controlBytes(k, 2) + MergeLinesState.bytes(k) + 64);
-    const control = new Int32Array(
+    return await merge.run(options.worker);
+  } finally {
+    await merge.close();
+  }
+}
+
+/** How long the Worker may stay silent while this thread waits on nothing else (default). */
+const WORKER_SILENCE_MS_MAX = 60_000;
+/** How often the silence is checked. */
+const WATCHDOG_INTERVAL_MS = 1_000;
+/** How long a failed merge waits for the Worker to see the abort before terminating it. */
+const STOP_WAIT_MS = 2_000;
+
+/** One parallel merge: the pages, the control block, and this thread's side of the protocol. */
+class ParallelMerge {
+  readonly #sources: readonly BlockSource[];
+  readonly #write: (bytes: Uint8Array, byteLength: number) => PromiseLike<void> | undefined;
+  readonly #options: ParallelMergeOptions;
+  readonly #memory: MemoryManager;
+  /** Every lease of the merge, given back when the Worker is gone. */
+  readonly #leases: SegmentLease[] = [];
+  /** The carry (by input) or `-u` copy (key -1) each grow request replaced. */
+  readonly #grown = new Map<number, SegmentLease>();
+  /** Replaced regions: given back at the Worker's next message (it has moved off them then). */
+  #retired: SegmentLease[] = [];
+  #control: Int32Array<ArrayBufferLike> = new Int32Array(0);
+  #outputs: MergeRegion[] = [];
+  /** Each fed input's two buffer pages (none for inputs the Worker gathers itself). */
+  #buffers: MergeRegion[][] = [];
+  #nextBuffer: number[] = [];
+  #worker: Worker | undefined = undefined;
+  #writing: Promise<void> = Promise.resolve();
+  /** Output halves being written and blocks being read: this thread is busy, not waiting. */
+  #busyCount = 0;
+  #lastHeardMs = 0;
+  #watchdog: ReturnType<typeof setInterval> | undefined = undefined;
+  #failed = false;
+  #reject: (error: unknown) => void = () => {};
+
+  constructor(
+    sources: readonly BlockSource[],
+    write: (bytes: Uint8Array, byteLength: number) => PromiseLike<void> | undefined,
+    options: ParallelMergeOptions,
+  ) {
+    this.#sources = sources;
+    this.#write = write;
+    this.#options = options;
+    this.#memory = options.memory;
+  }
+
+  /** Takes the pages, starts the Worker's merge and feeds it until it is done. */
+  async run(worker: Worker | undefined): Promise<KernelMergeResult> {
+    const start = this.#prepare();
+    this.#worker = worker ?? startMergeWorker();
+    const running = this.#worker;
+    return await new Promise<KernelMergeResult>((resolve, reject) => {
+      this.#reject = reject;
+      running.onmessage = (event: MessageEvent<MergeEvent>) => this.#onMessage(event.data, resolve);
+      running.onerror = (event: ErrorEvent) => {
+        event.preventDefault();
+        this.#fail(new Error(`Merge worker crashed: ${event.message}`));
+      };
+      running.postMessage(start);
+      this.#startWatchdog();
+      const gathers = start.gathers;
+      for (let i = 0; i < gathers.length; i += 1) if (gathers[i] === null) this.#feed(i);
+    });
+  }
+
+  /**
+   * Stops the Worker and gives back every page once it no longer touches them: after its
+   * merge has ended (it says so in the control block), or, if it never says so, after
+   * {@linkcode STOP_WAIT_MS} and a terminate.
+   */
+  async close(): Promise<void> {
+    this.#signalStop();
+    const worker = this.#worker;
+    this.#worker = undefined;
+    if (worker !== undefined) {
+      const control = this.#control;
+      const deadline = Date.now() + STOP_WAIT_MS;
+      while (
+        control.length > 0 && Atomics.load(control, STOPPED_WORD) !== 1 && Date.now() < deadline
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      worker.terminate();
+    }
+    for (const lease of this.#leases) lease.release();
+    this.#leases.length = 0;
+  }
+
+  /** The control block, state, output halves and input buffers; the start message. */
+  #prepare(): MergeStart {
+    const memory = this.#memory;
+    const sources = this.#sources;
+    const k = sources.length;
+    const controlRegion = this.#take(controlBytes(k, 2) + MergeLinesState.bytes(k) + 64);
+    this.#control = new Int32Array(
       memory.wasmMemory.buffer,
       controlRegion.byteOffset,
-      8 + 4 * k + 8,
+      controlBytes(k, 2) / 4,
     );
-    control.fill(0);
+    this.#control.fill(0);
     const stateOffset = controlRegion.byteOffset + Math.ceil(controlBytes(k, 2) / 64) * 64;
-    const halfBytes = Math.max(1, Math.floor(options.outputSegments / 2)) * memory.segmentBytes;
-    const outputs = [take(halfBytes), take(halfBytes)];
+    const halfBytes = Math.max(1, Math.floor(this.#options.outputSegments / 2)) *
+      memory.segmentBytes;
+    this.#outputs = [this.#take(halfBytes), this.#take(halfBytes)];
     // The in-memory run is gathered by the Worker itself: no buffers, no copies here.
     const gathers = sources.map((source) =>
       source instanceof SortBufferBlocks ? source.place : null
     );
-    const buffers = sources.map((_source, i) =>
-      gathers[i] === null ? [take(memory.segmentBytes), take(memory.segmentBytes)] : []
+    this.#buffers = sources.map((_source, i) =>
+      gathers[i] === null ? [this.#take(memory.segmentBytes), this.#take(memory.segmentBytes)] : []
     );
-    const nextBuffer = sources.map(() => 0);
+    this.#nextBuffer = sources.map(() => 0);
     const start: MergeStart = {
       type: "start",
       memory: memory.wasmMemory,
@@ -139,121 +228,190 @@ export async function mergeOnWorker(
       paths: sources.map((source) => source.run?.path ?? ""),
       gathers,
       state: { byteOffset: stateOffset, byteLength: MergeLinesState.bytes(k) },
-      outputs,
-      reverse: options.reverse,
-      unique: options.unique,
-      terminator: options.terminator,
-      expectedRecords: options.expectedRecords,
+      outputs: this.#outputs,
+      reverse: this.#options.reverse,
+      unique: this.#options.unique,
+      terminator: this.#options.terminator,
+      expectedRecords: this.#options.expectedRecords,
     };
-    worker ??= startMergeWorker();
-    const running = worker;
-    return await new Promise<KernelMergeResult>((resolve, reject) => {
-      let failed = false;
-      const fail = (error: unknown) => {
-        if (failed) return;
-        failed = true;
-        running.terminate();
-        reject(error);
-      };
-      /** Reads input i's next block into its next buffer and hands it to the Worker. */
-      const fill = async (i: number): Promise<void> => {
-        const source = sources[i]!;
-        let more = source.nextBlock();
-        if (more instanceof Promise) more = await more;
-        if (!more || failed) return;
-        const buffer = buffers[i]![nextBuffer[i]!]!;
-        nextBuffer[i] = 1 - nextBuffer[i]!;
-        const length = source.blockEnd - source.blockStart;
-        assert(length <= buffer.byteLength, "a block payload is larger than a page");
-        new Uint8Array(memory.wasmMemory.buffer).copyWithin(
-          buffer.byteOffset,
-          source.blockStart,
-          source.blockEnd,
-        );
-        const at = inputSlot(i);
-        assert(Atomics.load(control, at) === 0, "input slot filled twice");
-        control[at + 1] = buffer.byteOffset;
-        control[at + 2] = buffer.byteOffset + length;
-        control[at + 3] = source.isLastBlock ? 1 : 0;
-        Atomics.store(control, at, 1);
-        Atomics.notify(control, at);
-      };
-      let writing: Promise<void> = Promise.resolve();
-      const writeHalf = (half: number): Promise<void> => {
-        const at = outputSlot(k, half);
-        const byteLength = control[at + 1]!;
-        const region = outputs[half]!;
-        const bytes = new Uint8Array(memory.wasmMemory.buffer, region.byteOffset, byteLength);
-        return Promise.resolve(write(bytes, byteLength)).then(() => {
-          Atomics.store(control, at, 0);
-          Atomics.notify(control, at);
-        });
-      };
-      const grow = (): void => {
-        try {
-          const lease = allocate(control[1]!);
-          const key = control[4]!;
-          const old = grown.get(key);
-          if (old !== undefined) retired.push(old);
-          grown.set(key, lease);
-          const region = regionOf(lease);
-          control[2] = region.byteOffset;
-          control[3] = region.byteLength;
-          Atomics.store(control, 0, 2);
-        } catch (error) {
-          Atomics.store(control, 0, 3);
-          fail(error);
-        }
-        Atomics.notify(control, 0);
-      };
-      running.onmessage = (event: MessageEvent<MergeEvent>) => {
-        const message = event.data;
-        for (const lease of retired) {
-          leases.splice(leases.indexOf(lease), 1);
-          lease.release();
-        }
-        retired = [];
-        switch (message.type) {
-          case "took":
-            fill(message.input).catch(fail);
-            return;
-          case "out":
-            writing = writing.then(() => writeHalf(message.half));
-            writing.catch(fail);
-            return;
-          case "grow":
-            grow();
-            return;
-          case "done":
-            writing.then(() => {
-              running.terminate();
-              resolve({ writtenCount: message.writtenCount, droppedCount: message.droppedCount });
-            }, fail);
-            return;
-          case "error":
-            fail(
-              message.path === undefined
-                ? new Error(`Merge worker failed: ${message.message}`)
-                : new CorruptSpillError(
-                  message.path,
-                  message.blockIndex ?? -1,
-                  "record",
-                  "whole records",
-                  "a cut record",
-                ),
-            );
-        }
-      };
-      running.onerror = (event: ErrorEvent) => {
-        event.preventDefault();
-        fail(new Error(`Merge worker crashed: ${event.message}`));
-      };
-      running.postMessage(start);
-      for (let i = 0; i < k; i += 1) if (gathers[i] === null) fill(i).catch(fail);
-    });
-  } finally {
-    worker?.terminate();
-    // The Worker is gone: nothing touches the pages any more.
-    for (const lease of leases) lease.release();
+    if (this.#options.workerFault !== undefined) start.fault = this.#options.workerFault;
+    return start;
   }
+
+  #allocate(byteLength: number): SegmentLease {
+    const memory = this.#memory;
+    const segmentCount = Math.ceil(Math.max(1, byteLength) / memory.segmentBytes);
+    const lease = segmentCount === 1
+      ? memory.allocate(MERGE_WORKER_OWNER, 1)
+      : memory.allocateContiguous(MERGE_WORKER_OWNER, segmentCount);
+    this.#leases.push(lease);
+    return lease;
+  }
+
+  #take(byteLength: number): MergeRegion {
+    return regionOf(this.#allocate(byteLength));
+  }
+
+  #onMessage(message: MergeEvent, resolve: (result: KernelMergeResult) => void): void {
+    this.#lastHeardMs = Date.now();
+    for (const lease of this.#retired) {
+      this.#leases.splice(this.#leases.indexOf(lease), 1);
+      lease.release();
+    }
+    this.#retired = [];
+    switch (message.type) {
+      case "took":
+        this.#feed(message.input);
+        return;
+      case "out":
+        this.#busyCount += 1;
+        this.#writing = this.#writing.then(() => this.#writeHalf(message.half));
+        this.#writing.catch((error) => this.#fail(error));
+        return;
+      case "grow":
+        this.#grow();
+        return;
+      case "done":
+        this.#writing.then(() => {
+          resolve({ writtenCount: message.writtenCount, droppedCount: message.droppedCount });
+        }, (error) => this.#fail(error));
+        return;
+      case "error":
+        this.#fail(
+          message.path === undefined
+            ? new Error(`Merge worker failed: ${message.message}`)
+            : new CorruptSpillError(
+              message.path,
+              message.blockIndex ?? -1,
+              "record",
+              "whole records",
+              "a cut record",
+            ),
+        );
+    }
+  }
+
+  /** Reads input i's next block into its next buffer and hands it to the Worker. */
+  #feed(i: number): void {
+    this.#busyCount += 1;
+    this.#fill(i).then(() => {
+      this.#busyCount -= 1;
+    }, (error) => this.#fail(error));
+  }
+
+  async #fill(i: number): Promise<void> {
+    const source = this.#sources[i]!;
+    let more = source.nextBlock();
+    if (more instanceof Promise) more = await more;
+    if (!more || this.#failed) return;
+    const buffer = this.#buffers[i]![this.#nextBuffer[i]!]!;
+    this.#nextBuffer[i] = 1 - this.#nextBuffer[i]!;
+    const length = source.blockEnd - source.blockStart;
+    assert(length <= buffer.byteLength, "a block payload is larger than a page");
+    new Uint8Array(this.#memory.wasmMemory.buffer).copyWithin(
+      buffer.byteOffset,
+      source.blockStart,
+      source.blockEnd,
+    );
+    const control = this.#control;
+    const at = inputSlot(i);
+    assert(Atomics.load(control, at) === 0, "input slot filled twice");
+    control[at + 1] = buffer.byteOffset;
+    control[at + 2] = buffer.byteOffset + length;
+    control[at + 3] = source.isLastBlock ? 1 : 0;
+    Atomics.store(control, at, 1);
+    Atomics.notify(control, at);
+  }
+
+  /** Writes output half `half` out and hands it back to the Worker. */
+  async #writeHalf(half: number): Promise<void> {
+    if (this.#failed) return;
+    const control = this.#control;
+    const at = outputSlot(this.#sources.length, half);
+    const byteLength = control[at + 1]!;
+    const region = this.#outputs[half]!;
+    const bytes = new Uint8Array(this.#memory.wasmMemory.buffer, region.byteOffset, byteLength);
+    await this.#write(bytes, byteLength);
+    this.#busyCount -= 1;
+    Atomics.store(control, at, 0);
+    Atomics.notify(control, at);
+  }
+
+  /** Answers the Worker's request for a larger carry or `-u` copy. */
+  #grow(): void {
+    const control = this.#control;
+    try {
+      const lease = this.#allocate(control[1]!);
+      const key = control[4]!;
+      const old = this.#grown.get(key);
+      if (old !== undefined) this.#retired.push(old);
+      this.#grown.set(key, lease);
+      const region = regionOf(lease);
+      control[2] = region.byteOffset;
+      control[3] = region.byteLength;
+      Atomics.store(control, 0, 2);
+    } catch (error) {
+      Atomics.store(control, 0, 3);
+      this.#fail(error);
+    }
+    Atomics.notify(control, 0);
+  }
+
+  /**
+   * Fails the merge once: tells the Worker to stop (waking it from any `Atomics.wait`) and
+   * rejects with `error`; {@linkcode ParallelMerge.close} then waits for it to stop.
+   */
+  #fail(error: unknown): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#signalStop();
+    this.#reject(error);
+  }
+
+  /**
+   * Tells a running Worker to stop: the abort word says so, and every word it may wait on is
+   * changed and notified, so that it wakes and sees it (a Worker blocked in `Atomics.wait`
+   * outlives `terminate()` and keeps the process from exiting). Once only; a Worker whose
+   * merge has ended is left alone.
+   */
+  #signalStop(): void {
+    if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
+    this.#watchdog = undefined;
+    const control = this.#control;
+    if (
+      this.#worker === undefined || control.length === 0 ||
+      Atomics.load(control, STOPPED_WORD) === 1 || Atomics.load(control, ABORT_WORD) === 1
+    ) {
+      return;
+    }
+    Atomics.store(control, ABORT_WORD, 1);
+    for (let word = 0; word < control.length; word += 1) {
+      if (word === ABORT_WORD || word === STOPPED_WORD) continue;
+      Atomics.store(control, word, ABORTED);
+      Atomics.notify(control, word);
+    }
+  }
+
+  /** Fails the merge if the Worker stays silent while this thread waits on nothing else. */
+  #startWatchdog(): void {
+    const silenceMsMax = this.#options.workerSilenceMsMax ?? WORKER_SILENCE_MS_MAX;
+    this.#lastHeardMs = Date.now();
+    this.#watchdog = setInterval(() => {
+      if (this.#busyCount > 0) {
+        this.#lastHeardMs = Date.now();
+        return;
+      }
+      const silentMs = Date.now() - this.#lastHeardMs;
+      if (silentMs > silenceMsMax) {
+        this.#fail(
+          new Error(`Merge worker stopped answering: silent for ${silentMs} ms, nothing pending`),
+        );
+      }
+    }, Math.min(WATCHDOG_INTERVAL_MS, silenceMsMax));
+  }
+}
+
+function regionOf(lease: SegmentLease): MergeRegion {
+  const segment = lease.segments[0]!;
+  return { byteOffset: segment.memoryOffset, byteLength: segment.byteLength };
 }

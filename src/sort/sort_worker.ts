@@ -5,13 +5,15 @@
  * spill ring it also drops `-u` duplicates and gathers the sorted records into sealed spill
  * blocks, posting each block ({@linkcode BlockReply}) and waiting for a `free` message when
  * every ring slot is taken. One job at a time; the last message of a job is a
- * {@linkcode SortReply}.
+ * {@linkcode SortReply}. Once the input is sorted, the same Worker can run the final merge's
+ * kernel loop (a {@linkcode MergeStart} message, merge_worker.ts): one isolate serves both.
  *
  * @module
  */
 import { RunBlockFile } from "../io/mod.ts";
 import { type KernelSet, WasmKernels } from "../kernels/mod.ts";
 import { BlockGather, dropDuplicates, type SealedBlock, sortJobWith } from "./kernel_sort.ts";
+import { type MergeEvent, type MergeStart, runMergeJob } from "./merge_worker.ts";
 import { type OrderDescriptor, orderFromDescriptor } from "./order_descriptor.ts";
 import type { RecordOrder } from "./record_order.ts";
 import type { SortJob } from "./sort_buffer.ts";
@@ -89,8 +91,10 @@ export interface SortReply {
 }
 
 interface WorkerScope {
-  onmessage: ((event: MessageEvent<SortInit | SortRequest | FreeRequest>) => void) | null;
-  postMessage(message: SortReply | BlockReply): void;
+  onmessage:
+    | ((event: MessageEvent<SortInit | SortRequest | FreeRequest | MergeStart>) => void)
+    | null;
+  postMessage(message: SortReply | BlockReply | MergeEvent): void;
 }
 
 const scope = globalThis as unknown as WorkerScope;
@@ -176,6 +180,10 @@ scope.onmessage = (event) => {
         ? undefined
         : new WasmKernels(message.memory, message.kernels);
       order = orderFromDescriptor(message.order);
+      return;
+    }
+    if (message.type === "start") {
+      runMergeJob(message);
       return;
     }
     if (message.type === "free") {

@@ -69,3 +69,24 @@ Deno.test("sort ends quietly with exit 0 when stdout closes", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("sort whose final merge runs on the Worker exits when stdout closes", async () => {
+  // 9 MiB at -S 8m: three runs, merged on the Worker (from 8 MiB). The main thread's write
+  // fails; the Worker, blocked in Atomics.wait for that half, must be woken (terminate() does
+  // not end a wait, and a waiting Worker kept the process alive forever).
+  const dir = await Deno.makeTempDir({ prefix: "spillway-closed-test-" });
+  try {
+    const input = `${dir}/in.txt`;
+    await writeCorpus(input);
+    for (let round = 0; round < 2; round += 1) {
+      const closed = await spawn(["sort", "-S", "8m", "-T", dir, input], 1);
+      strictEqual(closed.signal, null, "ended by the test's timeout: the sort hung");
+      strictEqual(closed.code, 0, closed.stderr);
+      strictEqual(closed.stderr, "");
+    }
+    const left = [...Deno.readDirSync(dir)].map((entry) => entry.name);
+    strictEqual(left.join(","), "in.txt", "no spill directories left");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
