@@ -40,6 +40,12 @@ import {
 import { mergeOnWorker, parallelMergeSegments, startMergeWorker } from "./parallel_merge.ts";
 import type { MergeWorkerFault } from "./merge_worker.ts";
 
+/**
+ * The longest record (cut by a block border) the final merge leaves to the merge kernel; runs
+ * with longer ones merge on the loser tree (rare: lines of over a megabyte).
+ */
+const KERNEL_MERGE_SPANNING_MAX = 1024 * 1024;
+
 /** Options of {@linkcode externalSort}. */
 export interface ExternalSortOptions {
   /** The budget: every buffer of the sort comes from it. */
@@ -808,7 +814,7 @@ class ExternalSorter {
     );
     this.#mergePhase(runs, this.#stats.mergePasses + 1, passCount);
     if (
-      this.#kernelMergeFits(memoryRun) &&
+      this.#kernelMergeFits(memoryRun) && !this.#hasLongSpanningRecords(runs) &&
       await this.#kernelMergeOutput(output, runs, { readAheadSegments, outputSegments })
     ) {
       this.#stats.usedMergeKernel = true;
@@ -841,6 +847,16 @@ class ExternalSorter {
       return;
     }
     this.#mergeWorker = sortWorker.handOver();
+  }
+
+  /**
+   * Whether a run holds a record longer than {@linkcode KERNEL_MERGE_SPANNING_MAX}: the merge
+   * kernel completes a record cut by a block border in one contiguous carry per input, which a
+   * fragmented budget may not have for such a record; the loser tree's run readers assemble it
+   * in the scratch the merge plan reserved.
+   */
+  #hasLongSpanningRecords(runs: readonly SpillRun[]): boolean {
+    return runs.some((run) => (run.spanningRecordBytesMax ?? 0) > KERNEL_MERGE_SPANNING_MAX);
   }
 
   /** The early-started merge Worker, now owned by the caller (or undefined). */

@@ -41,3 +41,36 @@ Deno.test("sort -S 64m sorts a 16 MiB line among short ones, byte for byte", asy
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("sort -S 64m sorts two files with a 16 MiB line each (merge of long-record runs)", async () => {
+  // Each long line is a run of its own; the final merge must not need a contiguous 16 MiB
+  // carry per run (a fragmented budget failed with exit 3 here, and on the merge Worker once
+  // with a write after release): runs with such records merge on the loser tree.
+  const dir = await Deno.makeTempDir({ prefix: "spillway-long-records-test-" });
+  try {
+    const long = "b".repeat(16 * 1024 * 1024);
+    const first = ["a", long, "c"];
+    const second = ["a2", long.slice(0, -1) + "c", "d"];
+    await Deno.writeTextFile(`${dir}/one.txt`, first.join("\n") + "\n");
+    await Deno.writeTextFile(`${dir}/two.txt`, second.join("\n") + "\n");
+    const result = await runSpillway([
+      "sort",
+      "-S",
+      "64m",
+      "-T",
+      dir,
+      "-o",
+      `${dir}/out.txt`,
+      `${dir}/one.txt`,
+      `${dir}/two.txt`,
+    ]);
+    strictEqual(result.code, 0, result.stderr);
+    const lines = [...first, ...second].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const expected = new TextEncoder().encode(lines.join("\n") + "\n");
+    const output = await Deno.readFile(`${dir}/out.txt`);
+    strictEqual(output.length, expected.length);
+    ok(Buffer.compare(output, expected) === 0, "output differs from the expected order");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
