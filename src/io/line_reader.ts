@@ -187,7 +187,7 @@ export class LineReader {
     let large = await this.#growLarge(
       this.#buffer,
       this.#filled,
-      planned === undefined ? chunkBytes * 2 : planned + 1,
+      planned === undefined ? this.#nextLargeCapacity(chunkBytes) : planned + 1,
     );
     const terminator = this.#terminator;
     for (;;) {
@@ -213,26 +213,29 @@ export class LineReader {
       }
       if (this.#filled === large.length) {
         if (planned !== undefined) throw await this.#tooLong(large, this.#filled, undefined);
-        large = await this.#growLarge(large, this.#filled, large.length * 2);
+        large = await this.#growLarge(large, this.#filled, this.#nextLargeCapacity(large.length));
       }
     }
+  }
+
+  /**
+   * The next size of the large buffer: doubling, but no further than a quarter of the budget
+   * plus the terminator (a record may take a quarter), so a record of a quarter of the budget
+   * never holds twice its size; past that it grows by doubling again (and fails unless the
+   * budget has room).
+   */
+  #nextLargeCapacity(capacity: number): number {
+    const quarter = Math.floor(this.#memory.budgetBytes / 4) + 1;
+    return capacity < quarter ? Math.min(capacity * 2, quarter) : capacity * 2;
   }
 
   /** The budget error for a record that does not fit, naming the `-S` that holds it. */
   async #tooLong(from: Uint8Array, used: number, cause: unknown): Promise<ResourceError> {
     // A budget problem, not a bad input: exit 3 like every other budget error (README).
     const { recordBytes, complete } = await this.#measureRecord(from, used);
-    let memoryMiB: number;
-    if (this.#recordBytesMax !== undefined) {
-      // The caller planned a quarter of the budget for one record.
-      memoryMiB = Math.ceil((4 * recordBytes) / MiB);
-    } else {
-      // The buffer grows by doubling from the 1 MiB chunk, and a record may take a quarter
-      // of the budget: name the -S that holds this one.
-      let bufferBytes = MiB * 2;
-      while (bufferBytes < recordBytes + 1) bufferBytes *= 2;
-      memoryMiB = (4 * bufferBytes) / MiB;
-    }
+    // A quarter of the budget holds one record (the caller planned it, or the large buffer
+    // grows to it: #nextLargeCapacity), with its terminator.
+    const memoryMiB = Math.ceil((4 * (recordBytes + 1)) / MiB);
     return new ResourceError(
       `Cannot read ${this.name}: a record of ${formatBytes(recordBytes)}${
         complete ? "" : " or more"

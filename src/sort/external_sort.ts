@@ -1107,7 +1107,11 @@ class ExternalSorter {
 
   async #mergeInputGroup(inputs: readonly string[], sink: RecordSink): Promise<void> {
     const cursors: LineCursor[] = [];
-    const chunkSegments = inputMergeChunkSegments(this.#memory.freeSegments, inputs.length);
+    const chunkSegments = inputMergeChunkSegments(
+      this.#memory.freeSegments,
+      inputs.length,
+      this.#memory.segmentBytes,
+    );
     try {
       for (const input of inputs) {
         const reader = await this.#io.openInput(input, {

@@ -294,11 +294,15 @@ const INPUT_MERGE_CHUNK_SHARE_DIVISOR = 2;
 /** Largest input chunk of `sort -m`, in segments. */
 export const INPUT_MERGE_CHUNK_SEGMENTS_MAX = 64;
 
+/** ... and at most this many bytes: the rest stays free for the long lines of several inputs. */
+export const INPUT_MERGE_CHUNK_BYTES_MAX = 2 * 1024 * 1024;
+
 /**
  * The read chunk of each input of a one-pass merge of sorted files (`sort -m`).
  *
  * @param freeSegments Segments free.
  * @param inputCount Inputs merged.
+ * @param segmentBytes Bytes per segment (the chunk stays within 2 MiB); default: no byte cap.
  * @returns Segments per input chunk (1 to 64).
  *
  * @example Usage
@@ -306,17 +310,27 @@ export const INPUT_MERGE_CHUNK_SEGMENTS_MAX = 64;
  * import { strictEqual } from "node:assert/strict";
  * import { inputMergeChunkSegments } from "./merge_plan.ts";
  * strictEqual(inputMergeChunkSegments(512, 2), 64);
+ * strictEqual(inputMergeChunkSegments(512, 2, 131072), 16);
  * strictEqual(inputMergeChunkSegments(16, 9), 1);
  * ```
  */
-export function inputMergeChunkSegments(freeSegments: number, inputCount: number): number {
+export function inputMergeChunkSegments(
+  freeSegments: number,
+  inputCount: number,
+  segmentBytes?: number,
+): number {
+  const high = segmentBytes === undefined ? INPUT_MERGE_CHUNK_SEGMENTS_MAX : clamp(
+    Math.floor(INPUT_MERGE_CHUNK_BYTES_MAX / segmentBytes),
+    1,
+    INPUT_MERGE_CHUNK_SEGMENTS_MAX,
+  );
   return clamp(
     Math.floor(
       (freeSegments - INPUT_MERGE_RESERVED_SEGMENTS) / Math.max(1, inputCount) /
         INPUT_MERGE_CHUNK_SHARE_DIVISOR,
     ),
     1,
-    INPUT_MERGE_CHUNK_SEGMENTS_MAX,
+    high,
   );
 }
 

@@ -74,3 +74,38 @@ Deno.test("sort -S 64m sorts two files with a 16 MiB line each (merge of long-re
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("sort -m and merge -S 64m merge two files holding a 16 MiB line each", async () => {
+  // Both inputs hold their long line at once: two quarter-budget buffers beside small chunks.
+  const dir = await Deno.makeTempDir({ prefix: "spillway-long-records-test-" });
+  try {
+    const long = "b".repeat(16 * 1024 * 1024);
+    const first = ["a", long, "c"];
+    const second = ["a2", long.slice(0, -1) + "c", "d"];
+    await Deno.writeTextFile(`${dir}/one.txt`, first.join("\n") + "\n");
+    await Deno.writeTextFile(`${dir}/two.txt`, second.join("\n") + "\n");
+    const lines = [...first, ...second].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const expected = new TextEncoder().encode(lines.join("\n") + "\n");
+    for (const command of [["sort", "-m"], ["merge"]]) {
+      const out = `${dir}/out.txt`;
+      const result = await runSpillway([
+        ...command,
+        "-S",
+        "64m",
+        "-T",
+        dir,
+        "-o",
+        out,
+        `${dir}/one.txt`,
+        `${dir}/two.txt`,
+      ]);
+      strictEqual(result.code, 0, `${command.join(" ")}: ${result.stderr}`);
+      const output = await Deno.readFile(out);
+      strictEqual(output.length, expected.length);
+      ok(Buffer.compare(output, expected) === 0, `${command.join(" ")}: output differs`);
+      await Deno.remove(out);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

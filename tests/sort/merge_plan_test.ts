@@ -123,4 +123,8 @@ Deno.test("inputMergeChunkSegments halves what is left per input, 1 to 64", () =
   strictEqual(inputMergeChunkSegments(100, 4), 12);
   strictEqual(inputMergeChunkSegments(16, 9), 1);
   strictEqual(inputMergeChunkSegments(3, 1), 1);
+  // At most 2 MiB a chunk: 16 segments of 128 KiB, 64 of 4 KiB (the segment cap first).
+  strictEqual(inputMergeChunkSegments(512, 2, 131072), 16);
+  strictEqual(inputMergeChunkSegments(512, 2, 4096), 64);
+  strictEqual(inputMergeChunkSegments(512, 2, 4 * 1024 * 1024), 1);
 });
