@@ -104,6 +104,7 @@ export async function countWords(
       const reader = await io.openInput(path, {
         owner: "count-input",
         chunkSegments: plan.inputChunkSegments,
+        recordBytesMax: plan.recordBytesMax,
       });
       try {
         await feeder.feed(reader, inputBytes, progress);

@@ -6,12 +6,18 @@
  *
  * ```
  *  P segments
- *  +-------+----------+----------------------+----------------------+
- *  | chunk | reserved | hash table (main)    | Worker's table       |
- *  +-------+----------+----------------------+----------------------+
- *   1 MiB     4         (rest - 2 chunks) / 2  (rest - 2 chunks) / 2   (with a Worker)
- *   up to P/8           or all the rest                                (without)
+ *  +-------+----------+-------------+----------------------+----------------------+
+ *  | chunk | reserved | long record | hash table (main)    | Worker's table       |
+ *  +-------+----------+-------------+----------------------+----------------------+
+ *   1 MiB     4         P/4 + 1       (rest - 2 chunks) / 2  (rest - 2 chunks) / 2   (with a Worker)
+ *   up to P/8                         or all the rest                                (without)
  * ```
+ *
+ * The long-record room holds the one buffer a line longer than the chunk is read into, up to a
+ * quarter of the budget ({@linkcode CountPlan.recordBytesMax}); a word longer than a page is
+ * written from there straight into a run of its own, and only the main thread reads lines, so
+ * the Worker needs none. After counting, the Worker gives its share back, and the merges plan
+ * their readers by the longest record each run holds (a long word's scratch per reader).
  *
  * @module
  */
@@ -24,6 +30,10 @@ export const COUNT_INPUT_CHUNK_BYTES = 1 * MiB;
 const INPUT_CHUNK_DIVISOR = 8;
 /** Segments kept beside the chunk and the table: a spill writer's and the merge's scratch. */
 export const COUNT_RESERVED_SEGMENTS = 4;
+/** A line (and so a word) may take this share of the budget: a quarter. */
+const RECORD_BUDGET_DIVISOR = 4;
+/** The long-record room never leaves the table fewer pages than this (tiny budgets). */
+const TABLE_SEGMENTS_FLOOR = 8;
 /** Share of the counting segments a Worker gets with `--threads 2`. */
 export const WORKER_SHARE = 0.5;
 /** Fewest segments for either side of a split; smaller budgets count on one thread. */
@@ -110,6 +120,13 @@ export interface CountPlan {
   tableSegments: number;
   /** Segments of the Worker's own budget (0: no Worker). */
   workerSegments: number;
+  /**
+   * The longest line (and so word) counted: a quarter of the budget, in bytes (less on a
+   * budget of a few dozen pages, where the table keeps 8).
+   */
+  recordBytesMax: number;
+  /** Segments kept free for the buffer of a line longer than the chunk (up to the longest). */
+  longRecordSegments: number;
 }
 
 /** What {@linkcode planCount} needs to know. */
@@ -136,7 +153,14 @@ export interface CountPlanOptions {
  * import { planCount } from "./count_plan.ts";
  * deepStrictEqual(
  *   planCount({ totalSegments: 256, freeSegments: 256, segmentBytes: 4096, threads: 1 }),
- *   { segmentBytes: 4096, inputChunkSegments: 32, tableSegments: 220, workerSegments: 0 },
+ *   {
+ *     segmentBytes: 4096,
+ *     inputChunkSegments: 32,
+ *     tableSegments: 154,
+ *     workerSegments: 0,
+ *     recordBytesMax: 262_144,
+ *     longRecordSegments: 66,
+ *   },
  * );
  * ```
  */
@@ -149,7 +173,16 @@ export function planCount(options: CountPlanOptions): CountPlan {
       Math.floor(totalSegments / INPUT_CHUNK_DIVISOR),
     ),
   );
-  const spare = freeSegments - inputChunkSegments - COUNT_RESERVED_SEGMENTS;
+  let recordBytesMax = countRecordBytesMax(totalSegments * segmentBytes);
+  // The line's buffer (and its terminator), plus one page for rounding byte reservations.
+  let longRecordSegments = Math.ceil((recordBytesMax + 1) / segmentBytes) + 1;
+  const rest = freeSegments - inputChunkSegments - COUNT_RESERVED_SEGMENTS;
+  if (rest - longRecordSegments < TABLE_SEGMENTS_FLOOR) {
+    // A tiny budget (a few dozen pages) keeps its table: lines get what is left.
+    longRecordSegments = Math.max(0, rest - TABLE_SEGMENTS_FLOOR);
+    recordBytesMax = Math.max(0, (longRecordSegments - 1) * segmentBytes - 1);
+  }
+  const spare = rest - longRecordSegments;
   let workerSegments = 0;
   if (threads > 1) {
     // The Worker and this thread each keep a chunk in flight: two more chunks.
@@ -164,7 +197,26 @@ export function planCount(options: CountPlanOptions): CountPlan {
     inputChunkSegments,
     tableSegments: workerSegments > 0 ? spare - 2 * inputChunkSegments - workerSegments : spare,
     workerSegments,
+    recordBytesMax,
+    longRecordSegments,
   };
+}
+
+/**
+ * The longest record `count` and `merge --sum` take with a budget: a quarter of it.
+ *
+ * @param budgetBytes The whole budget.
+ * @returns Bytes of the longest line (without its newline).
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { countRecordBytesMax } from "./count_plan.ts";
+ * strictEqual(countRecordBytesMax(64 * 1024 * 1024), 16 * 1024 * 1024);
+ * ```
+ */
+export function countRecordBytesMax(budgetBytes: number): number {
+  return Math.floor(budgetBytes / RECORD_BUDGET_DIVISOR);
 }
 
 /**

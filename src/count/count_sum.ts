@@ -82,6 +82,7 @@ export async function sumCounts(
       const reader = await io.openInput(path, {
         owner: "merge-sum-input",
         chunkSegments: plan.inputChunkSegments,
+        recordBytesMax: plan.recordBytesMax,
       });
       try {
         inputLines += await addCountedLines(reader, path, counter, progress);

@@ -4,6 +4,7 @@ import { CountState, CountStatus, WasmKernels } from "../kernels/mod.ts";
 import { hashBytes } from "./hash_bytes.ts";
 import type { TokenSink } from "./tokenizer.ts";
 import { copyBytes } from "./copy_bytes.ts";
+import { unicodeTables } from "./unicode_tables.ts";
 
 /** Options of {@linkcode CountTable}. */
 export interface CountTableOptions {
@@ -15,8 +16,8 @@ export interface CountTableOptions {
   owner?: string;
 }
 
-/** The tokenizers the count kernel runs (the others count through the JS tokenizer). */
-export type KernelTokenizerKind = "letters" | "whitespace" | "line";
+/** The tokenizers the count kernel runs (all of them). */
+export type KernelTokenizerKind = "words" | "letters" | "flink" | "whitespace" | "line";
 
 /** What {@linkcode CountTable.scanShared} stopped for. */
 export const ScanStop = {
@@ -129,6 +130,8 @@ export class CountTable implements TokenSink {
   #state: CountState | undefined;
   #pageTable: Uint32Array = new Uint32Array(0);
   #scanStop: number = ScanStop.done;
+  /** Invalid UTF-8 bytes the `words` kernel skipped (its state's counter, kept past release). */
+  #invalidBytes = 0;
 
   /**
    * Makes an empty table; pages and the first bucket block are taken on the first add.
@@ -189,7 +192,12 @@ export class CountTable implements TokenSink {
   useKernel(setup: { kind: KernelTokenizerKind; lower: boolean }): boolean {
     assert(this.#kernels === undefined && this.#leases.length === 0, "useKernel after adds");
     const kernels = kernelsFor(this.#memory.wasmMemory);
-    const tableBytes = CountState.BYTES + 4 * this.#recordPagesMax;
+    // | state | page table | scratch (words, flink) | word ranges, lower ranges (words) |
+    const tables = setup.kind === "words" ? unicodeTables() : undefined;
+    const pageTableBytes = 4 * this.#recordPagesMax;
+    const scratchBytes = setup.kind === "words" || setup.kind === "flink" ? this.#segmentBytes : 0;
+    const tableBytes = CountState.BYTES + pageTableBytes + scratchBytes +
+      4 * ((tables?.wordRanges.length ?? 0) + (tables?.lowerRanges.length ?? 0));
     const segmentCount = Math.ceil(tableBytes / this.#segmentBytes);
     if (this.#recordPagesMax - segmentCount < 2 || segmentCount > this.#memory.freeSegments) {
       return false;
@@ -203,24 +211,35 @@ export class CountTable implements TokenSink {
     this.#recordPagesMax -= segmentCount;
     const segment = lease.segments[0]!;
     const base = segment.memoryOffset;
+    const pageTableOffset = base + CountState.BYTES;
+    const scratchOffset = pageTableOffset + pageTableBytes;
     this.#kernelLease = lease;
     this.#kernels = kernels;
     this.#state = new CountState(this.#memory.wasmMemory, base);
-    this.#pageTable = new Uint32Array(
-      segment.bytes.buffer,
-      base + CountState.BYTES,
-      this.#recordPagesMax,
-    );
+    this.#pageTable = new Uint32Array(segment.bytes.buffer, pageTableOffset, this.#recordPagesMax);
     this.#state.start({
       kind: setup.kind,
       lower: setup.lower,
       bucketsOffset: 0,
       bucketCount: 1,
       entryLimit: 0,
-      pageTableOffset: base + CountState.BYTES,
+      pageTableOffset,
       segmentBytes: this.#segmentBytes,
-      scratchOffset: 0, // countScan needs none
+      scratchOffset,
     });
+    if (tables !== undefined) {
+      const words = new Int32Array(segment.bytes.buffer);
+      const wordRangesOffset = scratchOffset + scratchBytes;
+      const lowerRangesOffset = wordRangesOffset + 4 * tables.wordRanges.length;
+      words.set(tables.wordRanges, wordRangesOffset >>> 2);
+      words.set(tables.lowerRanges, lowerRangesOffset >>> 2);
+      this.#state.setUnicode({
+        wordRangesOffset,
+        wordRangeCount: tables.wordRanges.length >>> 1,
+        lowerRangesOffset,
+        lowerRangeCount: tables.lowerRanges.length >>> 2,
+      });
+    }
     return true;
   }
 
@@ -239,6 +258,11 @@ export class CountTable implements TokenSink {
   /** Whether {@linkcode CountTable.useKernel} succeeded (and the kernel was not released). */
   get usesKernel(): boolean {
     return this.#kernels !== undefined;
+  }
+
+  /** Bytes of invalid UTF-8 the `words` kernel skipped in {@linkcode CountTable.scanShared}. */
+  get invalidBytes(): number {
+    return this.#invalidBytes;
   }
 
   /** Why the last {@linkcode CountTable.scanShared} stopped (a {@linkcode ScanStop}). */
@@ -310,6 +334,7 @@ export class CountTable implements TokenSink {
     }
     this.#writeOffset = state.writeOffset;
     this.#scanStop = stop;
+    this.#invalidBytes = state.invalidBytes;
     return state.position;
   }
 

@@ -10,8 +10,9 @@
  * ```
  * init {options}          -> ready | failed
  * chunk {offset, length}  -> chunk-done {offset}         (the chunk segment comes back)
- * finish                  -> runs {runs, stats} | failed
- * close                   -> closed {leaks, written}     (files deleted, memory checked)
+ * finish                  -> runs {runs, stats, leaks, written} | failed
+ *                            (its memory is all released: the main thread takes the share back)
+ * close                   -> closed {leaks, written}     (files deleted)
  * ```
  *
  * @module
@@ -54,7 +55,13 @@ export type CountWorkerRequest =
 export type CountWorkerReply =
   | { type: "ready" }
   | { type: "chunk-done"; byteOffset: number }
-  | { type: "runs"; runs: SpillRun[]; stats: WordCountStats }
+  | {
+    type: "runs";
+    runs: SpillRun[];
+    stats: WordCountStats;
+    leaks: string;
+    writtenBytes: number | undefined;
+  }
   | { type: "closed"; leaks: string; writtenBytes: number | undefined }
   | { type: "failed"; name: string; message: string; exitCode: number | undefined };
 
@@ -125,14 +132,23 @@ async function handle(request: CountWorkerRequest): Promise<void> {
     }
     case "finish": {
       const runs = await counter!.finishToRuns();
+      // The runs are files of this Worker's IoManager (deleted when it closes); the memory is
+      // not needed any more: release all of it, so that the main thread's merge gets the share.
+      const stats = { ...counter!.stats, buddy: undefined };
+      await counter!.close();
+      counter = undefined;
+      const leaks = memory!.leakReport().text;
       scope.postMessage({
         type: "runs",
         runs: runs.map((run) => ({
           path: run.path,
           recordCount: run.recordCount,
           byteLength: run.byteLength,
+          spanningRecordBytesMax: run.spanningRecordBytesMax ?? 0,
         })),
-        stats: { ...counter!.stats, buddy: undefined },
+        stats,
+        leaks,
+        writtenBytes: memory!.highWaterPages * memory!.segmentBytes,
       });
       return;
     }

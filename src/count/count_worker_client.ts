@@ -148,9 +148,12 @@ export class CountWorkerClient {
   }
 
   /**
-   * Waits for the chunks in flight, then has the Worker spill its table.
+   * Waits for the chunks in flight, then has the Worker spill its table and release its
+   * memory: its share and the chunk segments go back to the main budget here (the merge of
+   * its runs needs them).
    *
    * @returns The Worker's sorted runs (its files: do not delete them) and its counters.
+   * @throws {MemoryLeakError} If the Worker's memory manager reported a leak.
    */
   async finish(): Promise<{ runs: SpillRun[]; stats: WordCountStats }> {
     await this.#ready;
@@ -160,7 +163,28 @@ export class CountWorkerClient {
     }
     const reply = await this.#request({ type: "finish" }, "runs");
     assert(reply.type === "runs", "count worker: expected runs");
+    if (reply.leaks !== "") throw new MemoryLeakError(`Count worker: ${reply.leaks}`);
+    this.#shareWrittenBytes = reply.writtenBytes;
+    this.#releaseMemory();
     return { runs: reply.runs, stats: reply.stats };
+  }
+
+  /** Takes back the share and the chunk segments the Worker held and releases them (once). */
+  #releaseMemory(): void {
+    if (this.#share.isReleased) return;
+    // Without the Worker's report, all of the share may have been written (it is poisoned in
+    // full when released).
+    const written = this.#shareWrittenBytes;
+    this.#memory.takeBack(
+      COUNT_WORKER_OWNER,
+      this.#share.segments,
+      written === undefined ? undefined : [written],
+    );
+    this.#memory.takeBack(COUNT_WORKER_OWNER, [...this.#lent.values()]);
+    this.#lent.clear();
+    this.#free = [];
+    this.#share.release();
+    for (const chunk of this.#chunkLeases) chunk.release();
   }
 
   /**
@@ -186,7 +210,7 @@ export class CountWorkerClient {
         ]);
         if (reply?.type === "closed") {
           leaks = reply.leaks;
-          this.#shareWrittenBytes = reply.writtenBytes;
+          if (!this.#share.isReleased) this.#shareWrittenBytes = reply.writtenBytes;
         }
       } catch {
         // The Worker failed: terminate it anyway.
@@ -195,19 +219,8 @@ export class CountWorkerClient {
       }
     }
     this.#worker.terminate();
-    // The Worker is gone: take back what it held. Without its report, all of the share may
-    // have been written (it is poisoned in full when released).
-    const written = this.#shareWrittenBytes;
-    this.#memory.takeBack(
-      COUNT_WORKER_OWNER,
-      this.#share.segments,
-      written === undefined ? undefined : [written],
-    );
-    this.#memory.takeBack(COUNT_WORKER_OWNER, [...this.#lent.values()]);
-    this.#lent.clear();
-    this.#free = [];
-    this.#share.release();
-    for (const chunk of this.#chunkLeases) chunk.release();
+    // The Worker is gone: take back what it still held.
+    this.#releaseMemory();
     if (leaks !== "") throw new MemoryLeakError(`Count worker: ${leaks}`);
   }
 

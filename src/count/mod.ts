@@ -34,6 +34,7 @@ export {
   autoWorkerAllowed,
   COUNT_INPUT_CHUNK_BYTES,
   COUNT_RESERVED_SEGMENTS,
+  countRecordBytesMax,
   planCount,
   WORKER_SEGMENTS_MIN,
   WORKER_SHARE,

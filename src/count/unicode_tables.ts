@@ -2,10 +2,13 @@
  * Unicode word-character classes and lower-case mappings for the `words` tokenizer, as compact
  * sorted range tables in typed arrays.
  *
- * The tables are derived once, on first use, from the JavaScript engine's own Unicode data:
- * `/\p{L}|\p{N}/u` for word characters and `String.prototype.toLowerCase` per code point for
- * case mappings, over all of Unicode (BMP and astral planes, surrogates excluded). That takes
- * about 0.1 s, so only commands that tokenize words pay it.
+ * The tables are derived from the JavaScript engine's own Unicode data by
+ * {@linkcode deriveUnicodeTables}: `/\p{L}|\p{N}/u` for word characters and
+ * `String.prototype.toLowerCase` per code point for case mappings, over all of Unicode (BMP and
+ * astral planes, surrogates excluded). That takes 0.1 s on an idle core (0.8 s on a busy one),
+ * paid again by every Worker, so the result is generated into `_unicode_data.ts`
+ * (`deno task build:unicode`) and decoded on first use in microseconds;
+ * tests/count/unicode_tables_test.ts fails when the engine's data no longer matches it.
  *
  * Layout:
  * ```
@@ -19,6 +22,7 @@
  *
  * @module
  */
+import { LOWER_RANGES, WORD_RANGES } from "./_unicode_data.ts";
 
 /** U+0130 LATIN CAPITAL LETTER I WITH DOT ABOVE: lower case is U+0069 U+0307. */
 export const DOTTED_CAPITAL_I = 0x130;
@@ -49,11 +53,19 @@ let cached: UnicodeTables | undefined;
  * ```
  */
 export function unicodeTables(): UnicodeTables {
-  if (cached === undefined) cached = deriveTables();
+  if (cached === undefined) {
+    const decode = (text: string) => Int32Array.from(text.split(","), (n) => parseInt(n, 36));
+    cached = { wordRanges: decode(WORD_RANGES), lowerRanges: decode(LOWER_RANGES) };
+  }
   return cached;
 }
 
-function deriveTables(): UnicodeTables {
+/**
+ * Derives the tables from the JavaScript engine's Unicode data (what `_unicode_data.ts` holds).
+ *
+ * @returns Fresh tables.
+ */
+export function deriveUnicodeTables(): UnicodeTables {
   const wordPattern = /^[\p{L}\p{N}]$/u;
   const words: number[] = [];
   const lowers: number[] = [];

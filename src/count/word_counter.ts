@@ -14,9 +14,10 @@ import {
 } from "../memory/mod.ts";
 import type { IoManager, RunReader, RunWriter, SpillRun } from "../io/mod.ts";
 import {
-  affordableFanIn,
   FAN_IN_DEFAULT,
+  fittingMergeGroup,
   MERGE_READER_SEGMENTS_MIN,
+  mergeReaderSegments,
   type RecordCursor,
 } from "../sort/mod.ts";
 import {
@@ -115,6 +116,10 @@ const SCRATCH_PAGES = 1;
 /** The fewest free segments a count can work in (a table of 3 pages, a spill writer, buffers). */
 export const COUNT_SEGMENTS_MIN = 14;
 const PAGES_MIN = COUNT_SEGMENTS_MIN;
+/** The bucket arena's share of a table's pages. */
+const ARENA_SHARE = 0.35;
+/** Fewest pages of the count-order table beside merge readers holding long words. */
+const ORDER_TABLE_PAGES_MIN = 2;
 /** The kernel's input window: at most this many bytes (the input chunk's size). */
 const WINDOW_BYTES_MAX = 1024 * 1024;
 /** ... and at most this share of the table's pages. */
@@ -161,19 +166,31 @@ export class WordCounter implements TokenSink {
   #io: IoManager;
   #prefix: string;
   #buddy: BuddyAllocator;
+  /** The count-order table's bucket arena (count order after spills). */
+  #orderBuddy: BuddyAllocator | undefined = undefined;
   #table: CountTable | undefined;
   #tablePages: number;
   #runs: SpillRun[] = [];
   #writers = new Set<RunWriter>();
   #readers = new Set<RunReader>();
-  #long: ReservedScratch;
-  #longUsed = 0;
+  /** A word longer than a page that the tokenizer stopped at: written by the slow path. */
+  #longBytes: Uint8Array | undefined = undefined;
+  #longOffset = 0;
+  #longLength = 0;
+  /** The long word the scan resumes at was written: take it as counted. */
+  #longWritten = false;
+  /** The 8-byte count (or count-order prefix) written after (before) a long word. */
+  #countBytes = new Uint8Array(COUNT_BYTES);
+  /** The bucket arena was closed early (its stats are kept here). */
+  #buddyStats: BuddyStats | undefined = undefined;
   #scratch: ReservedScratch;
   #encode: ReservedScratch;
   #stats: WordCountStats;
   #closed = false;
   #tableClosed = false;
   #foreignInvalidBytes = 0;
+  /** The table's count of invalid UTF-8 bytes the kernel skipped (kept past the table). */
+  #kernelInvalid = 0;
   /** Runs of another counter (not ours to delete). */
   #foreignRuns: SpillRun[] = [];
   #fanInMax: number;
@@ -213,12 +230,10 @@ export class WordCounter implements TokenSink {
       );
     }
     this.#tablePages = tablePages;
-    const arenaPages = Math.max(1, Math.floor(tablePages * 0.35));
+    const arenaPages = Math.max(1, Math.floor(tablePages * ARENA_SHARE));
     this.#buddy = new BuddyAllocator(memory, { segmentCount: arenaPages, owner: "count-buckets" });
     const kind = this.tokenizer.kind;
-    const kernelKind = options.kernel !== false && kind !== "words" && kind !== "flink"
-      ? kind
-      : undefined;
+    const kernelKind = options.kernel !== false ? kind : undefined;
     const windowSegments = Math.max(
       1,
       Math.min(
@@ -248,7 +263,6 @@ export class WordCounter implements TokenSink {
         this.#window = undefined; // fragmented: only chunks already in the memory use it
       }
     }
-    this.#long = new ReservedScratch(memory, "count-long-words");
     this.#scratch = new ReservedScratch(memory, "count-merge");
     this.#encode = new ReservedScratch(memory, "count-order-encode");
     this.#scratch.ensure(256);
@@ -270,7 +284,8 @@ export class WordCounter implements TokenSink {
 
   /** Live counters (final after `finish`). */
   get stats(): WordCountStats {
-    this.#stats.invalidUtf8Bytes = this.tokenizer.invalidBytes + this.#foreignInvalidBytes;
+    this.#stats.invalidUtf8Bytes = this.tokenizer.invalidBytes + this.#foreignInvalidBytes +
+      this.#kernelInvalidBytes();
     return this.#stats;
   }
 
@@ -280,25 +295,54 @@ export class WordCounter implements TokenSink {
   }
 
   /**
-   * Counts a token (the tokenizer's sink); a word longer than a page is parked for a run of
-   * its own.
+   * Counts a token (the tokenizer's sink). A word longer than a page stops the scan: the slow
+   * path writes it as a run of its own straight from `bytes` (no copy of it is made), and the
+   * scan resumes at it, which is then taken as counted.
    *
-   * @returns False when the table is full (the caller spills and retries).
+   * @returns False when the table is full (the caller spills and retries) or the word is long.
    */
   addToken(bytes: Uint8Array, byteOffset: number, byteLength: number, hash: number): boolean {
     const table = this.#table!;
     if (table.addToken(bytes, byteOffset, byteLength, hash)) return true;
     if (byteLength <= table.wordBytesMax) return false;
-    // Longer than a page: park it as [length u32][word][count u64] and spill it as a run of
-    // its own after this chunk (straight from the stash).
-    const at = this.#longUsed;
+    if (this.#longWritten) {
+      this.#longWritten = false;
+      return true;
+    }
+    this.#longBytes = bytes;
+    this.#longOffset = byteOffset;
+    this.#longLength = byteLength;
+    return false;
+  }
+
+  /** Writes the long word the scan stopped at as a run of its own; the rescan takes it. */
+  async #writePendingLongWord(): Promise<void> {
+    const bytes = this.#longBytes!;
+    this.#longBytes = undefined;
+    await this.#writeLongWord(bytes, this.#longOffset, this.#longLength, 1);
+    this.#longWritten = true;
+  }
+
+  /**
+   * Writes a word longer than a page as a run `[word][count]` of its own, straight from where
+   * it lies (no copy of it is held in the budget).
+   */
+  async #writeLongWord(
+    bytes: Uint8Array,
+    byteOffset: number,
+    byteLength: number,
+    count: number,
+  ): Promise<void> {
     if (byteLength > this.#stats.longWordBytesMax) this.#stats.longWordBytesMax = byteLength;
-    const stash = this.#long.ensure(at + 4 + byteLength + COUNT_BYTES);
-    new DataView(stash.buffer).setUint32(at, byteLength);
-    stash.set(bytes.subarray(byteOffset, byteOffset + byteLength), at + 4);
-    writeCount(stash, at + 4 + byteLength, 1);
-    this.#longUsed = at + 4 + byteLength + COUNT_BYTES;
-    return true;
+    const countBytes = this.#countBytes;
+    writeCount(countBytes, 0, count);
+    await this.#writeRun(
+      (writer) =>
+        writer.writeRecordParts(bytes, byteOffset, byteLength, countBytes, 0, COUNT_BYTES),
+      this.#runs,
+    );
+    this.#stats.longWords += 1;
+    this.#stats.tokens += count;
   }
 
   /**
@@ -332,9 +376,7 @@ export class WordCounter implements TokenSink {
     const table = this.#table!;
     if (byteLength > table.wordBytesMax) {
       // Longer than a page: a run of its own, like a long token, with its count.
-      this.addToken(bytes, byteOffset, byteLength, 0); // too long for the table: the hash is unused
-      writeCount(this.#long.bytes, this.#longUsed - COUNT_BYTES, count);
-      await this.#flushLongWords();
+      await this.#writeLongWord(bytes, byteOffset, byteLength, count);
       return;
     }
     await this.#spillTable();
@@ -354,7 +396,7 @@ export class WordCounter implements TokenSink {
     assert(!this.#closed && this.#table !== undefined, "WordCounter.addChunk after finish/close");
     if (this.#kernelKind !== undefined) {
       const at = this.#kernelStep(bytes, from, end);
-      if (this.#stepStop === ScanStop.done && this.#longUsed === 0) return undefined;
+      if (this.#stepStop === ScanStop.done) return undefined;
       return this.#addChunkKernelSlow(bytes, at, end);
     }
     return this.#addChunkJs(bytes, from, end);
@@ -423,9 +465,20 @@ export class WordCounter implements TokenSink {
   }
 
   #isSeparator(byte: number): boolean {
-    if (this.#kernelKind === "line") return byte === NEWLINE;
-    if (this.#kernelKind === "whitespace") return byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
-    return !((byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a));
+    const kind = this.#kernelKind;
+    if (kind === "line") return byte === NEWLINE;
+    if (kind === "whitespace") return byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
+    const letter = (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a);
+    if (kind === "letters") return !letter;
+    // words, flink: an ASCII byte other than [A-Za-z0-9_] (a cut before it splits no UTF-8
+    // sequence and no token).
+    return byte < 0x80 && !letter && !(byte >= 0x30 && byte <= 0x39) && byte !== 0x5f;
+  }
+
+  /** Invalid UTF-8 bytes the kernel skipped (the table keeps the number). */
+  #kernelInvalidBytes(): number {
+    if (this.#table !== undefined) this.#kernelInvalid = this.#table.invalidBytes;
+    return this.#kernelInvalid;
   }
 
   /** The end of the token (for `line`: the line and its \n) at or after `from`. */
@@ -439,7 +492,6 @@ export class WordCounter implements TokenSink {
   async #addChunkKernelSlow(bytes: Uint8Array, at: number, end: number): Promise<void> {
     let spilledAt = -1;
     for (;;) {
-      await this.#flushLongWords();
       const stop = this.#stepStop;
       if (stop === ScanStop.done) return;
       if (stop === ScanStop.full) {
@@ -469,43 +521,30 @@ export class WordCounter implements TokenSink {
   /** Tokenizes `bytes[from, end)` with the JS tokenizer. */
   #addChunkJs(bytes: Uint8Array, from: number, end: number): Promise<void> | undefined {
     const at = this.tokenizer.scan(bytes, from, end, this);
-    if (at === end && this.#longUsed === 0) return undefined;
+    if (at === end && this.#longBytes === undefined) return undefined;
     return this.#addChunkSlow(bytes, at, end);
   }
 
+  /** The scan stopped at `at`: at a long word (written now) or because the table is full. */
   async #addChunkSlow(bytes: Uint8Array, at: number, end: number): Promise<void> {
+    let spilledAt = -1;
     for (;;) {
-      await this.#flushLongWords();
-      if (at === end) return;
-      await this.#spillTable();
-      const before = at;
-      at = this.tokenizer.scan(bytes, at, end, this);
-      if (at === before && this.#longUsed === 0) {
-        throw new ResourceError(
-          `Cannot fit one word in an empty count table of ${this.#tablePages} segments; raise --memory (-S)`,
-        );
+      if (this.#longBytes !== undefined) {
+        await this.#writePendingLongWord();
+      } else {
+        if (at === end) return;
+        if (spilledAt === at) {
+          throw new ResourceError(
+            `Cannot fit one word in an empty count table of ${this.#tablePages} segments; raise --memory (-S)`,
+          );
+        }
+        await this.#spillTable();
+        spilledAt = at;
       }
+      at = this.tokenizer.scan(bytes, at, end, this);
+      assert(!this.#longWritten, "the rescan did not resume at the long word written");
+      if (at === end && this.#longBytes === undefined) return;
     }
-  }
-
-  async #flushLongWords(): Promise<void> {
-    if (this.#longUsed === 0) return;
-    const stash = this.#long.bytes;
-    const view = new DataView(stash.buffer);
-    let at = 0;
-    while (at < this.#longUsed) {
-      const length = view.getUint32(at);
-      const start = at;
-      await this.#writeRun(async (writer) => {
-        const pending = writer.writeRecord(stash, start + 4, length + COUNT_BYTES);
-        if (pending) await pending;
-      }, this.#runs);
-      this.#stats.longWords += 1;
-      this.#stats.tokens += readCount(stash, start + 4 + length);
-      at += 4 + length + COUNT_BYTES;
-    }
-    this.#long.close(); // long words are rare: give the stash back to the budget
-    this.#longUsed = 0;
   }
 
   async #writeRun(
@@ -561,12 +600,12 @@ export class WordCounter implements TokenSink {
   async finishToRuns(): Promise<SpillRun[]> {
     assert(!this.#closed && this.#table !== undefined, "WordCounter.finishToRuns after finish");
     this.#releaseKernel();
-    await this.#flushLongWords();
     if (!this.#tableClosed) {
       await this.#spillTable();
       this.#closeTable();
     }
-    return [...this.#runs];
+    // The files are the caller's now: close() leaves them to the IoManager's close.
+    return this.#runs.splice(0);
   }
 
   /**
@@ -604,7 +643,6 @@ export class WordCounter implements TokenSink {
 
   async #finishCounts(options: CountFinishOptions, emit: RecordEmitter): Promise<void> {
     this.#releaseKernel();
-    await this.#flushLongWords();
     await this.#absorbForeignRuns();
     const minCount = options.minCount ?? 1;
     const table = this.#table!;
@@ -678,10 +716,11 @@ export class WordCounter implements TokenSink {
     if (foreignBytes * 4 > this.#tablePages * this.#memory.segmentBytes) return;
     const absorb = this.#foreignRuns.splice(0);
     this.#runs = this.#runs.filter((run) => !absorb.includes(run));
-    const readers = await this.#openReaders(absorb);
     let absorbed = 0;
-    try {
-      for (const reader of readers) {
+    // One reader at a time: a run holding a long word takes that word's scratch.
+    for (const run of absorb) {
+      const reader = (await this.#openReaders([run]))[0]!;
+      try {
         for (;;) {
           let more = reader.next();
           if (more instanceof Promise) more = await more;
@@ -697,9 +736,9 @@ export class WordCounter implements TokenSink {
           );
           if (pending) await pending;
         }
+      } finally {
+        await this.#closeReaders([reader]);
       }
-    } finally {
-      await this.#closeReaders(readers);
     }
     // The table (or its spills) now counts these tokens; addForeignRuns counted them already.
     this.#stats.tokens -= absorbed;
@@ -708,34 +747,21 @@ export class WordCounter implements TokenSink {
   /** Merges the word runs (and the table, when readers fit beside it), summing counts. */
   async #mergeWords(emit: RecordEmitter): Promise<void> {
     const table = this.#table!;
-    // A word longer than a page straddles blocks: its reader and the summing scratch need
-    // that many pages more.
-    const extra = this.#longWordPages();
-    const readerPages = READER_PAGES + extra;
-    const fixedPages = WRITER_PAGES + SCRATCH_PAGES + 2 * extra;
+    this.#reserveSumScratch();
     const keepTable = !this.#tableClosed && this.#runs.length + 1 <= this.#fanInMax &&
-      (this.#runs.length + 1) * readerPages + fixedPages <= this.#memory.freeSegments;
+      this.#readerPages(this.#runs) + SCRATCH_PAGES <= this.#memory.freeSegments;
     if (!keepTable) {
       if (!this.#tableClosed) await this.#spillTable();
       this.#closeTable();
+      this.#closeArena(); // the last phase: the bucket arena's pages serve the readers
     } else {
       this.#stats.tokens += table.tokenCount;
       if (table.entryCount > 0) table.sort("word");
     }
-    const fanIn = extra === 0
-      ? affordableFanIn(this.#memory.freeSegments, fixedPages, this.#fanInMax)
-      : Math.min(
-        this.#fanInMax,
-        Math.floor((this.#memory.freeSegments - fixedPages) / readerPages),
-      );
-    if (fanIn < 2) {
-      throw new ResourceError(
-        `Cannot merge ${this.#runs.length} count runs with ${this.#memory.freeSegments} free segments: need ${
-          2 * READER_PAGES + WRITER_PAGES
-        }; raise --memory (-S)`,
-      );
-    }
-    await this.#reduceRuns(this.#runs, fanIn - (keepTable ? 1 : 0), true);
+    await this.#reduceRuns(this.#runs, true, {
+      fanInMax: this.#fanInMax - (keepTable ? 1 : 0),
+      keepPages: SCRATCH_PAGES,
+    });
     this.#beginPhase("merge", this.#runs);
     const readers = await this.#openReaders(this.#runs);
     try {
@@ -776,18 +802,63 @@ export class WordCounter implements TokenSink {
     }
   }
 
-  /** Pages a word longer than a page adds to a merge reader (0 when none was spilled). */
-  #longWordPages(): number {
-    const longest = this.#stats.longWordBytesMax;
-    return longest === 0 ? 0 : Math.ceil((longest + COUNT_BYTES) / this.#memory.segmentBytes);
+  /**
+   * Pages the readers of `runs` take at once: each its block, one read ahead and the scratch
+   * for its run's longest record across blocks (a long word), as the run reader reserves it.
+   */
+  #readerPages(runs: readonly SpillRun[]): number {
+    let pages = 0;
+    for (const run of runs) pages += this.#runReaderPages(run);
+    return pages;
   }
 
-  /** Merges until at most `fanIn` runs are left; each pass merges the oldest `fanIn` runs. */
-  async #reduceRuns(runs: SpillRun[], fanIn: number, summing: boolean): Promise<void> {
-    if (runs.length <= fanIn) return;
-    assert(fanIn >= 2, `fan-in ${fanIn} < 2`);
-    while (runs.length > fanIn) {
-      const group = runs.splice(0, fanIn);
+  #runReaderPages(run: SpillRun): number {
+    return mergeReaderSegments(this.#memory.segmentBytes, run.spanningRecordBytesMax ?? 0);
+  }
+
+  /**
+   * Grows the summing merge's scratch to the longest record of the runs before any reader
+   * opens, so that the merge plans below see it taken (it holds the word being summed).
+   */
+  #reserveSumScratch(): void {
+    let longest = 0;
+    for (const run of this.#runs) longest = Math.max(longest, run.spanningRecordBytesMax ?? 0);
+    this.#scratch.ensure(longest);
+  }
+
+  /**
+   * Merges groups of the oldest runs (summing, or by plain bytes) until at most `fanInMax`
+   * runs are left whose readers fit the free pages at once with `keepPages` to spare. A group
+   * is as many runs as fit beside a writer: runs holding long words take their scratch, so
+   * fewer of them are merged at once.
+   *
+   * @throws {ResourceError} If two runs cannot be merged at once.
+   */
+  async #reduceRuns(
+    runs: SpillRun[],
+    summing: boolean,
+    limits: { fanInMax: number; keepPages: number },
+  ): Promise<void> {
+    for (;;) {
+      const free = this.#memory.freeSegments;
+      if (runs.length <= limits.fanInMax && this.#readerPages(runs) + limits.keepPages <= free) {
+        return;
+      }
+      const room = free - WRITER_PAGES - SCRATCH_PAGES;
+      const groupSize = fittingMergeGroup(
+        runs.map((run) => this.#runReaderPages(run)),
+        room,
+        this.#fanInMax,
+      );
+      if (groupSize < 2) {
+        const needed = runs.length < 2
+          ? this.#readerPages(runs) + limits.keepPages
+          : this.#readerPages(runs.slice(0, 2)) + WRITER_PAGES + SCRATCH_PAGES;
+        throw new ResourceError(
+          `Cannot merge ${runs.length} count runs in ${free} free segments of ${this.#memory.segmentBytes} bytes: need ${needed}; raise --memory (-S)`,
+        );
+      }
+      const group = runs.splice(0, groupSize);
       this.#beginPhase("merge", group, this.#stats.intermediateMerges + 1);
       const readers = await this.#openReaders(group);
       try {
@@ -847,43 +918,48 @@ export class WordCounter implements TokenSink {
     const floorRuns: SpillRun[] = [];
     let phase2: CountTable | undefined;
     try {
-      // Free the first table; its pages and bucket arena serve the second phase.
+      // Free the first table and its bucket arena; the second phase gets an arena sized to
+      // what the readers leave.
       await this.#spillTable();
       this.#closeTable();
+      this.#closeArena();
+      this.#reserveSumScratch();
       // Split the free pages between the merge readers and the second-phase table (two
-      // writers: the count-order spills and the floor run, which has no write-behind).
-      const freeSegments = this.#memory.freeSegments - WRITER_PAGES - 1 - SCRATCH_PAGES;
-      const tablePages = Math.max(2, Math.floor(freeSegments / 2));
-      const extra = this.#longWordPages();
-      const fanIn = Math.max(
-        2,
+      // writers: the count-order spills and the floor run, which has no write-behind). The
+      // table gets half of what the readers' long-word scratch leaves, but no more than lets
+      // two readers merge (tiny budgets), and at least a few pages.
+      const writerPages = WRITER_PAGES + 1 + SCRATCH_PAGES;
+      const freeSegments = this.#memory.freeSegments - writerPages;
+      const longScratchPages = this.#readerPages(this.#runs) - READER_PAGES * this.#runs.length;
+      const tablePages = Math.max(
+        ORDER_TABLE_PAGES_MIN,
         Math.min(
-          this.#fanInMax,
-          Math.floor((freeSegments - tablePages - 2 * extra) / (READER_PAGES + extra)),
+          Math.floor((freeSegments - longScratchPages) / 2),
+          freeSegments - longScratchPages - 2 * READER_PAGES,
         ),
       );
-      if (fanIn * READER_PAGES + 1 > freeSegments) {
+      await this.#reduceRuns(this.#runs, true, {
+        fanInMax: this.#fanInMax,
+        keepPages: writerPages + tablePages,
+      });
+      const orderPages = this.#memory.freeSegments - writerPages - this.#readerPages(this.#runs);
+      const arenaPages = Math.max(1, Math.floor(orderPages * ARENA_SHARE));
+      if (orderPages - arenaPages < 1) {
         throw new ResourceError(
-          `Cannot sort counts with ${this.#memory.freeSegments} free segments: need ${
-            2 * READER_PAGES + 1 + WRITER_PAGES + 1 + SCRATCH_PAGES
-          }; raise --memory (-S)`,
+          `Cannot sort counts with ${this.#memory.freeSegments} free segments; raise --memory (-S)`,
         );
       }
-      await this.#reduceRuns(this.#runs, fanIn, true);
+      this.#orderBuddy = new BuddyAllocator(this.#memory, {
+        segmentCount: arenaPages,
+        owner: "count-order-buckets",
+      });
       this.#beginPhase("merge", this.#runs);
       const readers = await this.#openReaders(this.#runs);
       try {
-        // Readers reserve a straddle scratch page lazily: keep one per reader free.
-        const recordPagesMax = this.#memory.freeSegments - WRITER_PAGES - 1 - SCRATCH_PAGES -
-          readers.length * (READER_PAGES - 2);
-        if (recordPagesMax < 1) {
-          throw new ResourceError(
-            `Cannot sort counts with ${this.#memory.freeSegments} free segments; raise --memory (-S)`,
-          );
-        }
+        // Readers reserve their scratch (a page, or a long word's) lazily: it stays free.
         const table = new CountTable(this.#memory, {
-          buddy: this.#buddy,
-          recordPagesMax,
+          buddy: this.#orderBuddy,
+          recordPagesMax: orderPages - arenaPages,
           owner: "count-order",
         });
         phase2 = table;
@@ -936,6 +1012,7 @@ export class WordCounter implements TokenSink {
       }
     } finally {
       phase2?.close();
+      this.#closeOrderArena();
       for (const run of countRuns) await this.#io.deleteRun(run);
       for (const run of floorRuns) await this.#io.deleteRun(run);
     }
@@ -952,12 +1029,13 @@ export class WordCounter implements TokenSink {
   ): Promise<void> | undefined {
     if (table.add(bytes, offset, length, count)) return undefined;
     if (length > table.wordBytesMax) {
-      return this.#writeRun(async (writer) => {
-        const record = this.#encode.ensure(length + COUNT_BYTES);
-        encodeCountOrderRecord(record, bytes, offset, length, count);
-        const pending = writer.writeRecord(record, 0, length + COUNT_BYTES);
-        if (pending) await pending;
-      }, countRuns);
+      // A run of its own, `[~count][word]` written in two parts: no copy of the word.
+      const prefix = this.#countBytes;
+      encodeCountOrderRecord(prefix, bytes, offset, 0, count);
+      return this.#writeRun(
+        (writer) => writer.writeRecordParts(prefix, 0, COUNT_BYTES, bytes, offset, length),
+        countRuns,
+      );
     }
     return this.#spillCountOrder(table, countRuns).then(() => {
       if (!table.add(bytes, offset, length, count)) {
@@ -995,15 +1073,12 @@ export class WordCounter implements TokenSink {
     } finally {
       table.close();
     }
-    const extra2 = this.#longWordPages();
-    const fanIn2 = Math.min(
-      this.#fanInMax,
-      Math.floor(
-        (this.#memory.freeSegments - WRITER_PAGES - SCRATCH_PAGES - 2 * extra2) /
-          (READER_PAGES + extra2),
-      ),
-    );
-    await this.#reduceRuns(countRuns, Math.max(2, fanIn2), false);
+    // The last phase: the bucket arena's pages serve the readers.
+    this.#closeOrderArena();
+    await this.#reduceRuns(countRuns, false, {
+      fanInMax: this.#fanInMax,
+      keepPages: SCRATCH_PAGES,
+    });
     // The last phase writes these runs, then the floor run.
     this.#beginPhase("write", [...countRuns, ...floorRuns]);
     const finalReaders = await this.#openReaders(countRuns);
@@ -1034,6 +1109,19 @@ export class WordCounter implements TokenSink {
     this.#stats.countOrderRuns += 1;
   }
 
+  /** Gives the count-order table's bucket arena back (idempotent). */
+  #closeOrderArena(): void {
+    this.#orderBuddy?.close();
+    this.#orderBuddy = undefined;
+  }
+
+  /** Gives the bucket arena back once no table will be made again (its stats are kept). */
+  #closeArena(): void {
+    if (this.#buddyStats !== undefined) return;
+    this.#buddyStats = this.#buddy.stats();
+    this.#buddy.close();
+  }
+
   #closeTable(): void {
     if (this.#table !== undefined && !this.#tableClosed) {
       this.#tableClosed = true;
@@ -1055,12 +1143,13 @@ export class WordCounter implements TokenSink {
     for (const writer of [...this.#writers]) await writer.abort().catch(() => {});
     for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run).catch(() => {});
     this.#closeTable();
+    this.#closeOrderArena();
     this.#releaseKernel();
+    this.#kernelInvalidBytes(); // keep the count past the table
     this.#table = undefined;
-    this.#long.close();
     this.#scratch.close();
     this.#encode.close();
-    this.#stats.buddy = this.#buddy.stats();
-    this.#buddy.close();
+    this.#closeArena();
+    this.#stats.buddy = this.#buddyStats;
   }
 }

@@ -42,6 +42,11 @@ export class OperationCounter {
     return this.#count;
   }
 
+  /** Whether a fault is still to come (then every operation must go through the counter). */
+  get armed(): boolean {
+    return this.#failAt > this.#count;
+  }
+
   /** Counts one operation; throws the injected error when it is the chosen one. */
   tick(): void {
     this.#count += 1;

@@ -141,6 +141,14 @@ export interface InputOptions {
    * `TextDecoder` cannot decode it directly).
    */
   sharedChunk?: boolean;
+  /**
+   * The longest record (without its terminator) the caller planned room for: a record longer
+   * than the chunk is then read into one buffer of this many bytes plus one, reserved at once
+   * (no doubling, so no old and new buffer at the same time), and a longer record is a
+   * {@linkcode ResourceError} naming the `--memory` whose quarter holds it. Default: the buffer
+   * doubles until the record fits.
+   */
+  recordBytesMax?: number;
 }
 
 interface Closable {
@@ -292,6 +300,16 @@ export class IoManager implements AsyncDisposable {
     const privateDir = slash > 0 ? path.slice(0, slash) : path;
     const parent = privateDir.lastIndexOf("/");
     return parent > 0 ? privateDir.slice(0, parent) : privateDir;
+  }
+
+  /**
+   * Whether another thread may write a new run's blocks itself, by path, beside its writer
+   * ({@linkcode RunWriter.adoptBlocks}): plain spill files only, no `--compress-program`, and no
+   * fault planned by the test seam (every operation must then pass this thread's counter).
+   */
+  get runsWritableElsewhere(): boolean {
+    return this.spillMode === "file" && this.#compressProgram === undefined &&
+      !this.#counter.armed;
   }
 
   /**
@@ -689,6 +707,7 @@ export class IoManager implements AsyncDisposable {
         stats: this.stats,
         onMemoryShort: options.onMemoryShort,
         sharedChunk: options.sharedChunk,
+        recordBytesMax: options.recordBytesMax,
       });
     } catch (error) {
       source.close();

@@ -32,6 +32,8 @@ export interface LineReaderParts {
   sharedChunk?: boolean | undefined;
   /** Called when the large-record buffer does not fit (see {@linkcode InputOptions}). */
   onMemoryShort?: ((bytes: number) => Promise<boolean>) | undefined;
+  /** The longest record planned for (see {@linkcode InputOptions}); default: doubling. */
+  recordBytesMax?: number | undefined;
 }
 
 /**
@@ -51,6 +53,7 @@ export class LineReader {
   #source: ByteSource;
   #memory: MemoryManager;
   #onMemoryShort: ((bytes: number) => Promise<boolean>) | undefined;
+  #recordBytesMax: number | undefined;
   #owner: string;
   #terminator: number;
   #reservation: MemoryReservation | undefined = undefined;
@@ -81,6 +84,7 @@ export class LineReader {
     this.#terminator = parts.terminator;
     this.#stats = parts.stats;
     this.#onMemoryShort = parts.onMemoryShort;
+    this.#recordBytesMax = parts.recordBytesMax;
     if (parts.sharedChunk === true) {
       const segmentBytes = parts.memory.segmentBytes;
       this.#chunkLease = parts.memory.allocateContiguous(
@@ -176,7 +180,15 @@ export class LineReader {
   /** The buffer is full and holds no terminator: grow a large buffer until the record ends. */
   async #largeRecord(): Promise<Uint8Array> {
     const chunkBytes = this.#buffer.length;
-    let large = await this.#growLarge(this.#buffer, this.#filled, chunkBytes * 2);
+    const planned = this.#recordBytesMax;
+    if (planned !== undefined && planned + 1 <= chunkBytes) {
+      throw await this.#tooLong(this.#buffer, this.#filled, undefined);
+    }
+    let large = await this.#growLarge(
+      this.#buffer,
+      this.#filled,
+      planned === undefined ? chunkBytes * 2 : planned + 1,
+    );
     const terminator = this.#terminator;
     for (;;) {
       const searchFrom = this.#filled;
@@ -190,6 +202,7 @@ export class LineReader {
       }
       if (this.#eof) {
         if (this.#filled === large.length) {
+          if (planned !== undefined) throw await this.#tooLong(large, this.#filled, undefined);
           large = await this.#growLarge(large, this.#filled, large.length + 1);
         }
         large[this.#filled] = terminator;
@@ -199,9 +212,35 @@ export class LineReader {
         return large.subarray(0, this.#filled + 1);
       }
       if (this.#filled === large.length) {
+        if (planned !== undefined) throw await this.#tooLong(large, this.#filled, undefined);
         large = await this.#growLarge(large, this.#filled, large.length * 2);
       }
     }
+  }
+
+  /** The budget error for a record that does not fit, naming the `-S` that holds it. */
+  async #tooLong(from: Uint8Array, used: number, cause: unknown): Promise<ResourceError> {
+    // A budget problem, not a bad input: exit 3 like every other budget error (README).
+    const { recordBytes, complete } = await this.#measureRecord(from, used);
+    let memoryMiB: number;
+    if (this.#recordBytesMax !== undefined) {
+      // The caller planned a quarter of the budget for one record.
+      memoryMiB = Math.ceil((4 * recordBytes) / MiB);
+    } else {
+      // The buffer grows by doubling from the 1 MiB chunk, and a record may take a quarter
+      // of the budget: name the -S that holds this one.
+      let bufferBytes = MiB * 2;
+      while (bufferBytes < recordBytes + 1) bufferBytes *= 2;
+      memoryMiB = (4 * bufferBytes) / MiB;
+    }
+    return new ResourceError(
+      `Cannot read ${this.name}: a record of ${formatBytes(recordBytes)}${
+        complete ? "" : " or more"
+      } does not fit the memory budget of ${
+        formatBytes(this.#memory.budgetBytes)
+      }; raise --memory (-S) to ${memoryMiB}m (a record may take a quarter of it)`,
+      cause === undefined ? undefined : { cause },
+    );
   }
 
   async #growLarge(from: Uint8Array, used: number, capacity: number): Promise<Uint8Array> {
@@ -209,20 +248,7 @@ export class LineReader {
     try {
       reservation = await this.#reserveLarge(capacity);
     } catch (error) {
-      // A budget problem, not a bad input: exit 3 like every other budget error (README).
-      const { recordBytes, complete } = await this.#measureRecord(from, used);
-      // The buffer grows by doubling from the 1 MiB chunk, and a record may take a quarter of
-      // the budget: name the -S that holds this one.
-      let bufferBytes = MiB * 2;
-      while (bufferBytes < recordBytes + 1) bufferBytes *= 2;
-      throw new ResourceError(
-        `Cannot read ${this.name}: a record of ${formatBytes(recordBytes)}${
-          complete ? "" : " or more"
-        } does not fit the memory budget of ${
-          formatBytes(this.#memory.budgetBytes)
-        }; raise --memory (-S) to ${(4 * bufferBytes) / MiB}m (a record may take a quarter of it)`,
-        { cause: error },
-      );
+      throw await this.#tooLong(from, used, error);
     }
     const large = new Uint8Array(capacity);
     large.set(from.subarray(0, used), 0);

@@ -27,10 +27,11 @@ export type { IoStats } from "./io_stats.ts";
 export { LineReader } from "./line_reader.ts";
 export { OutputSink } from "./output_sink.ts";
 export { checkOutputPath } from "./output_target.ts";
-export { RunReader } from "./run_reader.ts";
+export { RunReader, runReaderScratchBytes } from "./run_reader.ts";
 export type { SpillRun } from "./run_writer.ts";
 export { RunWriter } from "./run_writer.ts";
 export { BLOCK_HEADER_BYTES, LAST_BLOCK_FLAG } from "./spill_format.ts";
+export { RunBlockFile } from "./run_block_file.ts";
 export {
   createScratchFile,
   fileDescriptorsFree,

@@ -393,16 +393,10 @@ export class RunReader {
 
   #reserveScratch(length: number): Uint8Array {
     if (this.#scratch.length >= length) return this.#scratch;
-    let capacity = Math.max(this.#segmentBytes, this.#scratch.length);
-    while (capacity < length) capacity *= 2;
-    // Past 1 MiB grow to the segments needed, not by doubling: a 12 MiB record must not take
-    // 16 MiB of the budget (merge plans reserve what the longest record needs).
-    if (capacity > 1 << 20) {
-      capacity = Math.max(
-        this.#scratch.length,
-        Math.ceil(length / this.#segmentBytes) * this.#segmentBytes,
-      );
-    }
+    const capacity = Math.max(
+      this.#scratch.length,
+      runReaderScratchBytes(this.#segmentBytes, length),
+    );
     this.#scratchReservation?.release();
     this.#scratchReservation = undefined;
     this.#scratch = new Uint8Array(0);
@@ -428,6 +422,31 @@ export class RunReader {
     this.#scratchReservation = undefined;
     this.#scratch = new Uint8Array(0);
   }
+}
+
+/**
+ * Bytes of the scratch a {@linkcode RunReader} reserves to assemble a record of
+ * `recordBytes` across blocks: one segment doubled until it fits, and past 1 MiB the segments
+ * the record needs (a 12 MiB record must not take 16 MiB of the budget). Merge plans reserve
+ * this much per reader of a run holding such a record.
+ *
+ * @param segmentBytes Bytes per segment.
+ * @param recordBytes The record's length.
+ * @returns The scratch's bytes (a whole number of segments).
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { runReaderScratchBytes } from "./run_reader.ts";
+ * strictEqual(runReaderScratchBytes(4096, 5000), 8192);
+ * strictEqual(runReaderScratchBytes(4096, 3 << 20), 3 << 20);
+ * ```
+ */
+export function runReaderScratchBytes(segmentBytes: number, recordBytes: number): number {
+  let capacity = segmentBytes;
+  while (capacity < recordBytes) capacity *= 2;
+  if (capacity > 1 << 20) capacity = Math.ceil(recordBytes / segmentBytes) * segmentBytes;
+  return capacity;
 }
 
 function readU32(bytes: Uint8Array, offset: number): number {

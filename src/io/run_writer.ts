@@ -1,8 +1,8 @@
-import { assert, AssertionError } from "../base/mod.ts";
+import { assert, AssertionError, ResourceError, type SpillwayError } from "../base/mod.ts";
 import type { MemoryManager, MemorySegment, SegmentLease } from "../memory/mod.ts";
 import type { BlockChannel } from "./channel.ts";
 import { crc32c } from "./crc32c.ts";
-import { isDiskError, SpillDiskError } from "./errors.ts";
+import { errorCode, isDiskError, SpillDiskError } from "./errors.ts";
 import type { IoStats } from "./io_stats.ts";
 import {
   BLOCK_HEADER_BYTES,
@@ -195,6 +195,66 @@ export class RunWriter {
   }
 
   /**
+   * Appends one record made of two byte ranges, `first` then `second`, without joining them in
+   * a buffer first: a long record (a count's word of megabytes and its 8-byte count) goes
+   * straight from where it lies into the blocks, so no scratch as long as the record is needed.
+   *
+   * @param first Storage of the record's first part.
+   * @param firstOffset Where the first part starts.
+   * @param firstLength Bytes of the first part.
+   * @param second Storage of the second part.
+   * @param secondOffset Where the second part starts.
+   * @param secondLength Bytes of the second part.
+   * @returns When the record is copied into the writer's blocks (the sources may change then).
+   * @throws {SpillDiskError} (through the promise) when the disk refuses the bytes.
+   */
+  async writeRecordParts(
+    first: Uint8Array,
+    firstOffset: number,
+    firstLength: number,
+    second: Uint8Array,
+    secondOffset: number,
+    secondLength: number,
+  ): Promise<void> {
+    this.#checkOpen();
+    assert(
+      firstOffset >= 0 && firstLength >= 0 && firstOffset + firstLength <= first.length &&
+        secondOffset >= 0 && secondLength >= 0 && secondOffset + secondLength <= second.length,
+      "record parts exceed their buffers",
+    );
+    const byteLength = firstLength + secondLength;
+    if (byteLength > this.#spanningMax) this.#spanningMax = byteLength; // as #writeSpanning
+    const varint = this.#varint;
+    let varintLength = 0;
+    let value = byteLength;
+    while (value >= 128) {
+      varint[varintLength] = (value % 128) | 128;
+      value = Math.floor(value / 128);
+      varintLength += 1;
+    }
+    varint[varintLength] = value;
+    varintLength += 1;
+    try {
+      await this.#putAll(varint, 0, varintLength);
+      await this.#putAll(first, firstOffset, firstLength);
+      await this.#putAll(second, secondOffset, secondLength);
+      this.#recordCount += 1;
+    } catch (error) {
+      await this.abort();
+      throw error;
+    }
+  }
+
+  /** Copies `source[offset, +length)` into the blocks, awaiting a free block when needed. */
+  async #putAll(source: Uint8Array, offset: number, length: number): Promise<void> {
+    let done = this.#put(source, offset, length);
+    while (done < length) {
+      await this.#takeFreeSegment();
+      done += this.#put(source, offset + done, length - done);
+    }
+  }
+
+  /**
    * Writes a block that was filled and sealed elsewhere (header with payload length, flags,
    * block index and CRC32C; e.g. by the sort Worker's gather), without copying it. Only before
    * any record was written through {@linkcode RunWriter.writeRecord}; a block flagged last ends
@@ -223,6 +283,49 @@ export class RunWriter {
     );
     this.#sealedWrites.push(write);
     return write.then(() => this.#throwIfFailed());
+  }
+
+  /**
+   * Takes note of `blockCount` sealed blocks (the run's last one flagged) that another thread
+   * wrote into this run's file at their block positions (see
+   * {@linkcode IoManager.runsWritableElsewhere}); nothing may have been written here but the
+   * header. {@linkcode RunWriter.finish} then closes the run as usual.
+   *
+   * @param blockCount Blocks written, the last one flagged last.
+   * @param recordCount Records that start in them.
+   */
+  adoptBlocks(blockCount: number, recordCount: number): void {
+    this.#checkOpen();
+    assert(
+      this.#blockIndex === 0 && this.#position === BLOCK_HEADER_BYTES &&
+        this.#inFlight.length === 0 && blockCount >= 1,
+      "adopted blocks after records or blocks written here",
+    );
+    this.#blockIndex = blockCount;
+    this.#recordCount += recordCount;
+    this.#lastSealed = true;
+    this.#host.stats.bytesSpilled += blockCount * this.#segmentBytes;
+    this.#host.stats.blocksWritten += blockCount;
+  }
+
+  /**
+   * The error to report for a failed write of this run's blocks elsewhere: a disk error (no
+   * space, EIO, ...) becomes the exit-3 {@linkcode SpillDiskError}, any other (the file gone,
+   * ...) an exit-3 {@linkcode ResourceError} naming the file.
+   *
+   * @param error What the write threw (its `code` kept).
+   * @returns The error to throw.
+   */
+  writeFailure(error: unknown): SpillwayError {
+    if (isDiskError(error)) {
+      return new SpillDiskError(this.#host.directoryOf(this.path), this.#segmentBytes, error);
+    }
+    return new ResourceError(
+      `Cannot write spill file ${this.path}: ${errorCode(error)} (${
+        error instanceof Error ? error.message : String(error)
+      })`,
+      { cause: error },
+    );
   }
 
   /** A record that does not fit the current block: copy across blocks, awaiting only if needed. */

@@ -211,8 +211,8 @@ export interface CountSetup {
    * `letters` ([A-Za-z]+), `whitespace` (runs of non-space bytes) or `line` (each line without
    * its \n; only {@linkcode KernelSet.countScan} knows it).
    */
-  kind: "letters" | "whitespace" | "line";
-  /** Fold ASCII upper case. */
+  kind: "letters" | "whitespace" | "line" | "words" | "flink";
+  /** Fold ASCII upper case (`words`: Unicode lower case; `flink` always lowers). */
   lower: boolean;
   /** Byte offset of the bucket array (i32 pairs [hash, pointer + 1]). */
   bucketsOffset: number;
@@ -226,20 +226,37 @@ export interface CountSetup {
   segmentBytes: number;
   /** Byte offset of a scratch of at least `segmentBytes` (the folded token). */
   scratchOffset: number;
+  /** The Unicode tables of `words` (see {@linkcode CountUnicodeTables}); 0 offsets otherwise. */
+  unicode?: CountUnicodeTables;
 }
+
+/** Where the `words` tokenizer's Unicode tables lie in the memory (src/count/unicode_tables.ts). */
+export interface CountUnicodeTables {
+  /** Byte offset of the i32 [start, end] pairs of letters and digits (sorted, disjoint). */
+  wordRangesOffset: number;
+  /** Pairs there. */
+  wordRangeCount: number;
+  /** Byte offset of the i32 [start, end, delta, stride] lower-case ranges (sorted). */
+  lowerRangesOffset: number;
+  /** Quadruples there. */
+  lowerRangeCount: number;
+}
+
+const KIND_NUMBERS = { letters: 0, whitespace: 1, line: 2, words: 3, flink: 4 } as const;
 
 /**
  * State of the tokenize + count kernel:
  * ```
- * word 0 pos  1 end  2 kind (0 letters, 1 whitespace, 2 line)  3 lower  4 buckets  5 bucket mask
- * word 6 entries  7 entry limit  8 page table  9 pages in it  10 current page (-1 none)
- * word 11 write offset in the page  12 segment bytes  13 page shift  14 tokens counted
- * word 15 scratch  16 word bytes max
+ * word 0 pos  1 end  2 kind (0 letters, 1 whitespace, 2 line, 3 words, 4 flink)  3 lower
+ * word 4 buckets  5 bucket mask  6 entries  7 entry limit  8 page table  9 pages in it
+ * word 10 current page (-1 none)  11 write offset in the page  12 segment bytes  13 page shift
+ * word 14 tokens counted  15 scratch  16 word bytes max  17 invalid UTF-8 bytes (words)
+ * word 18 word ranges  19 their count  20 lower-case ranges  21 their count
  * ```
  */
 export class CountState {
   /** Bytes of the block. */
-  static readonly BYTES = 68;
+  static readonly BYTES = 88;
   /** Byte offset of the block in the memory. */
   readonly byteOffset: number;
   readonly #words: Uint32Array;
@@ -263,7 +280,7 @@ export class CountState {
     assert(s >= 64 && (s & (s - 1)) === 0, `segment size ${s} is not a power of two >= 64`);
     const w = this.#words;
     w.fill(0);
-    w[2] = setup.kind === "whitespace" ? 1 : setup.kind === "line" ? 2 : 0;
+    w[2] = KIND_NUMBERS[setup.kind];
     w[3] = setup.lower ? 1 : 0;
     w[4] = setup.bucketsOffset;
     w[5] = b - 1;
@@ -274,6 +291,21 @@ export class CountState {
     w[13] = Math.log2(s) - 2;
     w[15] = setup.scratchOffset;
     w[16] = s - 12;
+    if (setup.unicode !== undefined) this.setUnicode(setup.unicode);
+  }
+
+  /** Gives the `words` kernel its Unicode tables. */
+  setUnicode(unicode: CountUnicodeTables): void {
+    const w = this.#words;
+    w[18] = unicode.wordRangesOffset;
+    w[19] = unicode.wordRangeCount;
+    w[20] = unicode.lowerRangesOffset;
+    w[21] = unicode.lowerRangeCount;
+  }
+
+  /** Bytes of invalid UTF-8 the `words` kernel skipped (they separate words), modulo 2^32. */
+  get invalidBytes(): number {
+    return this.#words[17]!;
   }
 
   /** Gives the kernel the text `[byteOffset, byteEnd)` (whole lines: tokens never span calls). */
@@ -428,7 +460,8 @@ export interface KernelSet {
   countTokens(stateOffset: number): number;
   /**
    * {@linkcode KernelSet.countTokens} by count v2's loop (no copy of a repeated token; kind
-   * `line` too); the same table afterwards, byte for byte. The scratch is not used.
+   * `line`, `words`, `flink` too); the same table afterwards, byte for byte. Only `words` and
+   * `flink` use the scratch.
    */
   countScan(stateOffset: number): number;
   /** Re-inserts the pairs of `from` into the zeroed bucket array `to`. */

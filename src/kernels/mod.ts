@@ -15,6 +15,7 @@ export type {
   BucketArray,
   BytesIndexLayout,
   CountSetup,
+  CountUnicodeTables,
   GatherInput,
   IndexLayout,
   KernelSet,

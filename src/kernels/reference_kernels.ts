@@ -4,6 +4,7 @@ import {
   referenceMergeLines,
   smallestHead,
 } from "./reference_merge_lines.ts";
+import { nextWordsToken, type WordsRule } from "./reference_count_words.ts";
 import { assert } from "../base/mod.ts";
 import {
   type BucketArray,
@@ -228,11 +229,37 @@ export class ReferenceKernels implements KernelSet {
       whitespace
         ? !(byte === 0x20 || (byte >= 0x09 && byte <= 0x0d))
         : (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a);
+    const rule: WordsRule | undefined = word(2) === 3 || word(2) === 4
+      ? {
+        kind: word(2) === 3 ? "words" : "flink",
+        lower,
+        wordRanges: word(18),
+        wordRangeCount: word(19),
+        lowerRanges: word(20),
+        lowerRangeCount: word(21),
+      }
+      : undefined;
+    const invalid = { bytes: word(17) };
+    const refuseAt = (at: number, status: number) => {
+      setWord(0, at);
+      setWord(17, invalid.bytes >>> 0);
+      return status;
+    };
     let pos = word(0);
     while (pos < end) {
       let start = pos;
       let stop = pos;
-      if (line) {
+      let token: Uint8Array = new Uint8Array(0);
+      if (rule !== undefined) {
+        const found = nextWordsToken(this.memory, rule, pos, end, invalid);
+        if (found === undefined) {
+          pos = end;
+          break;
+        }
+        start = found.start;
+        pos = found.stop;
+        token = found.bytes;
+      } else if (line) {
         while (stop < end && bytes[stop] !== 0x0a) stop += 1;
         pos = stop < end ? stop + 1 : end;
       } else {
@@ -244,18 +271,17 @@ export class ReferenceKernels implements KernelSet {
         while (pos < end && isToken(bytes[pos]!)) pos += 1;
         stop = pos;
       }
-      const length = stop - start;
-      const token = bytes.slice(start, stop);
-      if (lower) {
-        for (let i = 0; i < length; i += 1) {
-          if (token[i]! >= 0x41 && token[i]! <= 0x5a) token[i] = token[i]! + 0x20;
+      if (rule === undefined) {
+        token = bytes.slice(start, stop);
+        if (lower) {
+          for (let i = 0; i < token.length; i += 1) {
+            if (token[i]! >= 0x41 && token[i]! <= 0x5a) token[i] = token[i]! + 0x20;
+          }
         }
       }
+      const length = token.length;
       if (scratchCopy) bytes.set(token.subarray(0, word(16)), scratch);
-      const refuse = (status: number) => {
-        setWord(0, start);
-        return status;
-      };
+      const refuse = (status: number) => refuseAt(start, status);
       if (length > word(16)) return refuse(CountStatus.tooLong);
       const hash = murmur3(token);
       let slot = hash & mask;
@@ -301,8 +327,7 @@ export class ReferenceKernels implements KernelSet {
       }
       setWord(14, (word(14) + 1) >>> 0);
     }
-    setWord(0, pos);
-    return CountStatus.done;
+    return refuseAt(pos, CountStatus.done);
   }
 
   /** {@inheritDoc KernelSet.countRehash} */

@@ -13,13 +13,15 @@ import type {
   RunWriter,
   SpillRun,
 } from "../io/mod.ts";
-import type { MemoryManager } from "../memory/mod.ts";
+import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
 import { AppendStatus, WasmKernels } from "../kernels/mod.ts";
 import type { OrderDescriptor } from "./order_descriptor.ts";
 import type { RecordOrder } from "./record_order.ts";
 import { mergeCursors, type RecordCursor, type RecordSink, UniqueFilter } from "./run_merger.ts";
 import { SortBuffer } from "./sort_buffer.ts";
-import { SortWorker, SpillRing } from "./sort_worker_pool.ts";
+import { SortWorker, SpillRing, WorkerWriteError } from "./sort_worker_pool.ts";
+import { sortJobWith } from "./kernel_sort.ts";
+import { normalizedKeysFor } from "./normalized_key.ts";
 import {
   FAN_IN_DEFAULT,
   inputMergeChunkSegments,
@@ -98,6 +100,8 @@ export interface SortStats {
   usedWorker: boolean;
   /** Sort buffers the WebAssembly kernels sorted (the rest: the JavaScript index sort). */
   kernelSorts: number;
+  /** Buffers the main thread sorted itself (the Worker then only gathered and wrote them). */
+  mainThreadSorts: number;
   /** Whether the final merge ran on the WebAssembly merge kernel. */
   usedMergeKernel: boolean;
   /** Whether that merge ran on the merge Worker while this thread did the I/O. */
@@ -152,6 +156,11 @@ class ExternalSorter {
   #filling = 0;
   #worker: SortWorker | undefined = undefined;
   #ring: SpillRing | undefined = undefined;
+  /**
+   * This thread's kernel area when it sorts full buffers itself (the Worker then only gathers
+   * and writes them: `mainSorts` of sort_plan.ts).
+   */
+  #mainArea: SegmentLease | undefined = undefined;
   /** The last sort buffer, sorted and kept in memory as the final merge's last input. */
   #memoryRun: SortBuffer | undefined = undefined;
   /** The spill of the last handed-off buffer (after its sort). */
@@ -172,6 +181,7 @@ class ExternalSorter {
     sortBufferPages: 0,
     usedWorker: false,
     kernelSorts: 0,
+    mainThreadSorts: 0,
     usedMergeKernel: false,
     usedMergeWorker: false,
   };
@@ -219,6 +229,7 @@ class ExternalSorter {
       useWorker: this.#useWorker,
       fanInMax: this.#fanInMax,
       headroom: this.#recordBytes !== undefined,
+      mainSorts: this.#mainSortable(),
     });
     this.#layout = layout;
     this.#stats.sortBufferPages = layout.bufferSegments;
@@ -232,15 +243,24 @@ class ExternalSorter {
           blockCount: layout.ringSegments,
         });
       }
+      if (layout.mainKernelAreaSegments > 0) {
+        this.#mainArea = memory.allocateContiguous(
+          "sort-kernel-area-main",
+          layout.mainKernelAreaSegments,
+        );
+        this.#threadKernels ??= new WasmKernels(memory.wasmMemory);
+      }
       this.#createBuffers();
       for (const input of inputs) await this.#readInput(input);
+      // Sorting here, the last buffer needs no wait for the Worker's last spill.
+      const presorted = buffers.length > 0 && this.#sortHere(buffers[this.#filling]!);
       await this.#awaitInFlight();
       this.#ensureBuffers(); // the input may end with a long record
       const last = buffers[this.#filling]!;
       if (this.#runs.length === 0) {
         // Everything fit in memory: sort here and write the output directly; no file at all.
         for (const buffer of buffers) if (buffer !== last) buffer.release();
-        await this.#sortLast(last);
+        if (!presorted) await this.#sortLast(last);
         await this.#writeOutput(output, layout.outputSegments, async (sink) => {
           await this.#writeBuffer(last, sink);
         });
@@ -249,7 +269,7 @@ class ExternalSorter {
       if (last.recordCount > 0) {
         // The last buffer stays in memory as the final merge's last input (no spill, no read
         // back), unless the spilled runs need more than one merge pass anyway.
-        await this.#sortLast(last);
+        if (!presorted) await this.#sortLast(last);
         // A record longer than a page was spilled: its merge reader assembles it in memory
         // (up to twice its length), so the buffer's pages are better free for the merge.
         if (this.#runs.length + 1 <= this.#fanInMax && this.#longestRecordBytes === 0) {
@@ -271,6 +291,8 @@ class ExternalSorter {
       }
       this.#ring?.release();
       this.#ring = undefined;
+      this.#mainArea?.release();
+      this.#mainArea = undefined;
     }
     try {
       await this.#mergeRuns(output);
@@ -353,10 +375,13 @@ class ExternalSorter {
     if (ring !== undefined) {
       // The Worker sorts `full` and gathers it into sealed blocks in the ring, which this
       // thread writes out as they come while it refills the other buffer. The Worker must be
-      // done with the previous buffer and its blocks written first.
+      // done with the previous buffer and its blocks written first. With a kernel area of its
+      // own, this thread sorts `full` first (meanwhile the Worker still gathers and writes the
+      // previous buffer) and the Worker only gathers it and writes the run file itself.
+      const presorted = this.#sortHere(full);
       if (previousSort !== undefined) await previousSort;
       if (previousSpill !== undefined) await previousSpill;
-      const spilled = this.#spillOnWorker(full, ring, slot);
+      const spilled = this.#spillOnWorker(full, ring, slot, presorted);
       spilled.catch(() => {}); // awaited later; avoid an unhandled rejection meanwhile
       this.#sorting = spilled;
       this.#inFlight = spilled;
@@ -380,28 +405,65 @@ class ExternalSorter {
    * Sorts `buffer` on the Worker and spills it from there: the Worker gathers the sorted
    * records (less `-u` duplicates) into sealed blocks, this thread only writes the blocks.
    */
-  async #spillOnWorker(buffer: SortBuffer, ring: SpillRing, slot: number): Promise<void> {
+  async #spillOnWorker(
+    buffer: SortBuffer,
+    ring: SpillRing,
+    slot: number,
+    presorted: boolean,
+  ): Promise<void> {
     const writer: RunWriter = await this.#io.createRunWriter("sort-run", {
       owner: "sort-spill",
       writeBehindSegments: 1,
     });
+    // A presorted buffer's blocks are written on the Worker: this thread is busy filling and
+    // sorting the next buffer and could not write ring blocks in time.
+    const elsewhere = presorted && this.#io.runsWritableElsewhere;
     try {
       const result = await this.#startWorker().sort(buffer, {
         spill: {
           ring,
           unique: this.#unique,
           writeBlock: (bytes, block) => writer.writeSealedBlock(bytes, block.recordCount),
+          ...(elsewhere ? { runFile: writer.path } : {}),
+          presorted,
         },
       });
-      if (result.kernelSorted) this.#stats.kernelSorts += 1;
+      if (result.kernelSorted && !presorted) this.#stats.kernelSorts += 1;
+      if (elsewhere) writer.adoptBlocks(result.blocksWritten, result.gatheredCount);
       this.#runs[slot] = await writer.finish();
       this.#stats.runCount += 1;
     } catch (error) {
       await writer.abort();
-      throw error;
+      throw error instanceof WorkerWriteError ? writer.writeFailure(error.cause) : error;
     } finally {
       if (!buffer.isLent) buffer.reset();
     }
+  }
+
+  /** Whether this thread may sort full buffers itself (`mainSorts` of sort_plan.ts). */
+  #mainSortable(): boolean {
+    return this.#kernels && this.#useWorker && this.#recordBytes === undefined &&
+      this.#io.runsWritableElsewhere &&
+      (this.#order.isPlainBytes || normalizedKeysFor(this.#order) !== undefined);
+  }
+
+  /**
+   * Sorts `buffer` on this thread with the kernels when it has a kernel area of its own
+   * (then the Worker only gathers and writes it).
+   *
+   * @returns Whether it sorted `buffer`.
+   */
+  #sortHere(buffer: SortBuffer): boolean {
+    const area = this.#mainArea;
+    if (area === undefined || buffer.recordCount === 0) return false;
+    const kernelSorted = sortJobWith(buffer.jobHere(), this.#order, {
+      memory: this.#memory.wasmMemory,
+      kernels: this.#threadKernels,
+      areaOffset: area.segments[0]!.memoryOffset,
+    });
+    if (kernelSorted) this.#stats.kernelSorts += 1;
+    this.#stats.mainThreadSorts += 1;
+    return true;
   }
 
   /** Sorts the last buffer: on the Worker (with the kernels) if there is one, else here. */

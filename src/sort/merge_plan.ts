@@ -16,6 +16,7 @@
  */
 
 import { MiB, ResourceError } from "../base/mod.ts";
+import { runReaderScratchBytes } from "../io/mod.ts";
 
 /** Default merge fan-in of the whole tool (Flink's `taskmanager.runtime.max-fan`). */
 export const FAN_IN_DEFAULT = 128;
@@ -94,11 +95,9 @@ export function mergeReaderSegments(segmentBytes: number, spanningRecordBytesMax
   return MERGE_READER_SEGMENTS_MIN - 1 + scratchSegments(segmentBytes, spanningRecordBytesMax);
 }
 
-/** Segments of a scratch buffer that holds `recordBytes`: one segment, doubled until it fits. */
+/** Segments of a run reader's scratch that holds `recordBytes` (at least one). */
 function scratchSegments(segmentBytes: number, recordBytes: number): number {
-  let segments = 1;
-  while (segments * segmentBytes < recordBytes) segments *= 2;
-  return segments;
+  return runReaderScratchBytes(segmentBytes, recordBytes) / segmentBytes;
 }
 
 /**
@@ -142,6 +141,43 @@ export function affordableFanIn(
   readerSegments: number = MERGE_READER_SEGMENTS_MIN,
 ): number {
   return Math.min(fanInMax, Math.floor((freeSegments - fixedSegments) / readerSegments));
+}
+
+/**
+ * How many of the oldest inputs one merge takes when their readers differ in size (runs holding
+ * records longer than a block need that record's scratch): as many as fit `roomSegments` in
+ * order, at most `fanInMax`. Count's run merges group by it, so fewer runs with long words are
+ * merged at once.
+ *
+ * @param readerSegments Segments of each input's reader, oldest first
+ *   ({@linkcode mergeReaderSegments}).
+ * @param roomSegments Segments free for the readers.
+ * @param fanInMax The configured limit.
+ * @returns The group size (below 2: two inputs do not fit).
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { fittingMergeGroup } from "./merge_plan.ts";
+ * strictEqual(fittingMergeGroup([3, 3, 100, 3], 108, 128), 3);
+ * strictEqual(fittingMergeGroup([3, 3, 100, 3], 50, 128), 2);
+ * strictEqual(fittingMergeGroup([3, 3, 3], 50, 2), 2);
+ * ```
+ */
+export function fittingMergeGroup(
+  readerSegments: readonly number[],
+  roomSegments: number,
+  fanInMax: number,
+): number {
+  let groupSize = 0;
+  let used = 0;
+  while (groupSize < readerSegments.length && groupSize < fanInMax) {
+    const segments = readerSegments[groupSize]!;
+    if (used + segments > roomSegments) break;
+    used += segments;
+    groupSize += 1;
+  }
+  return groupSize;
 }
 
 /**

@@ -26,6 +26,7 @@ export type { MergePlan, MergePlanOptions, MergeRound } from "./merge_plan.ts";
 export {
   affordableFanIn,
   FAN_IN_DEFAULT,
+  fittingMergeGroup,
   inputMergeChunkSegments,
   MERGE_INPUTS_MAX,
   MERGE_READER_SEGMENTS_MIN,

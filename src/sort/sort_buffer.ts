@@ -539,9 +539,29 @@ export class SortBuffer implements Disposable {
     const offsets = this.#memory.lend(borrower, this.#lease.segments);
     const [index] = this.#memory.lend(borrower, this.#indexLease.segments);
     this.#lentTo = borrower;
+    return this.#job(offsets, index!);
+  }
+
+  /**
+   * The buffer as a job for a kernel on this thread (nothing lent): valid until the buffer is
+   * appended to, reset, lent or released.
+   *
+   * @returns The pages and index as offsets into the shared memory.
+   */
+  jobHere(): SortJob {
+    this.#checkLive();
+    // Only the pages in use: learning a page's offset counts it as written (poisoned later).
+    const used = this.#lease.segments.slice(0, this.#pages.length);
+    return this.#job(
+      used.map((segment) => segment.memoryOffset),
+      this.#indexLease.segments[0]!.memoryOffset,
+    );
+  }
+
+  #job(offsets: readonly number[], index: number): SortJob {
     return {
       segments: offsets.slice(0, this.#pages.length),
-      index: index! + this.#headBytes,
+      index: index + this.#headBytes,
       recordCount: this.#recordCount,
       segmentShift: this.#segmentShift,
       keyed: this.#keys !== undefined,

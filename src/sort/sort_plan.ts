@@ -19,7 +19,8 @@
  * The Worker sorts a full buffer and gathers it into sealed spill blocks in the ring (P/32
  * segments, at most 4 MiB), which the main thread writes out and hands back, so the two
  * buffers take nearly all of the budget (kernel_sort.ts; the kernel area holds the sort
- * kernels' scratch, about 514 KiB).
+ * kernels' scratch, about 514 KiB). With `mainSorts` the main thread sorts in a kernel area of
+ * its own and the Worker writes the run file itself: the ring shrinks to 2 blocks.
  *
  * @module
  */
@@ -97,6 +98,8 @@ export interface SortPlan {
   ringSegments: number;
   /** Segments of the Worker's kernel area (sort scratch, gather state, page table). */
   kernelAreaSegments: number;
+  /** Segments of the main thread's own kernel area (0: the Worker sorts). */
+  mainKernelAreaSegments: number;
   /** Runs merged at once with every segment free (the configured limit applied). */
   mergeFanIn: number;
   /** Runs merged at once while the last buffer stays in memory as a merge input. */
@@ -118,6 +121,13 @@ export interface SortPlanOptions {
    * default false: lines longer than the chunk borrow the sort buffers' memory instead.
    */
   headroom?: boolean;
+  /**
+   * The main thread sorts each full buffer with the kernels in a kernel area of its own, and
+   * the Worker only gathers it into blocks that it writes to the run file itself (then the
+   * ring needs only {@linkcode RING_SEGMENTS_MIN} blocks). Default false: the Worker sorts and
+   * gathers, and this thread writes the blocks of the ring.
+   */
+  mainSorts?: boolean;
 }
 
 /**
@@ -162,18 +172,29 @@ export function planSort(options: SortPlanOptions): SortPlan {
   let bufferSegments = Math.floor(left / bufferCount);
   let ringSegments = 0;
   let kernelAreaSegments = 0;
+  let mainKernelAreaSegments = 0;
   if (bufferCount === 2) {
-    const ring = share(RING_DIVISOR, RING_BYTES_MAX, RING_SEGMENTS_MIN);
     const areaFor = (buffer: number): number =>
       Math.ceil(kernelAreaBytes(splitSortBuffer(buffer, segmentBytes).dataSegments) / segmentBytes);
     // The area grows with the buffer (its page table): size the buffer for the area of a
     // buffer of all that is left, which is at least as large.
     const area = areaFor(Math.floor(left / 2));
-    const withRing = Math.floor((left - ring - area) / 2);
-    if (withRing >= SORT_BUFFER_SEGMENTS_MIN && area <= Math.floor(pages / KERNEL_AREA_DIVISOR)) {
-      bufferSegments = withRing;
-      ringSegments = ring;
-      kernelAreaSegments = area;
+    // Two areas (this thread sorts too) where they fit, else one (the Worker sorts), else none.
+    for (const areaCount of options.mainSorts === true ? [2, 1] : [1]) {
+      const ring = areaCount === 2
+        ? RING_SEGMENTS_MIN
+        : share(RING_DIVISOR, RING_BYTES_MAX, RING_SEGMENTS_MIN);
+      const areas = areaCount * area;
+      const withRing = Math.floor((left - ring - areas) / 2);
+      if (
+        withRing >= SORT_BUFFER_SEGMENTS_MIN && areas <= Math.floor(pages / KERNEL_AREA_DIVISOR)
+      ) {
+        bufferSegments = withRing;
+        ringSegments = ring;
+        kernelAreaSegments = area;
+        mainKernelAreaSegments = areas - area;
+        break;
+      }
     }
   }
   const split = splitSortBuffer(bufferSegments, segmentBytes);
@@ -199,6 +220,7 @@ export function planSort(options: SortPlanOptions): SortPlan {
     bufferIndexEntries: split.indexEntries,
     ringSegments,
     kernelAreaSegments,
+    mainKernelAreaSegments,
     mergeFanIn: fanInFor(pages),
     mergeFanInBesideBuffer: fanInFor(pages - bufferSegments),
   };

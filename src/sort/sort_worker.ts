@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { RunBlockFile } from "../io/mod.ts";
 import { type KernelSet, WasmKernels } from "../kernels/mod.ts";
 import { BlockGather, dropDuplicates, type SealedBlock, sortJobWith } from "./kernel_sort.ts";
 import { type OrderDescriptor, orderFromDescriptor } from "./order_descriptor.ts";
@@ -47,6 +48,14 @@ export interface SortRequest {
   areaOffset?: number;
   /** Gather into sealed blocks (needs the kernel area). */
   ring?: SpillRing;
+  /** The main thread sorted the job already: only drop `-u` duplicates and gather. */
+  presorted?: boolean;
+  /**
+   * Write the sealed blocks to this run file at their block positions here, one at a time
+   * (the main thread wrote the file header), instead of posting them: the reply then says how
+   * many blocks were written.
+   */
+  runFile?: string;
 }
 
 /** The main thread wrote a block out: its slot may be filled again. */
@@ -73,6 +82,10 @@ export interface SortReply {
   kernelSorted: boolean;
   /** Set when sorting failed. */
   error?: string;
+  /** Blocks written to the request's `runFile`. */
+  blocksWritten?: number;
+  /** Set when writing the `runFile` failed: the error's message and `code` (e.g. ENOSPC). */
+  writeError?: { message: string; code?: string };
 }
 
 interface WorkerScope {
@@ -105,6 +118,55 @@ function pump(): void {
   }
 }
 
+/**
+ * Gathers the whole job into the run file, one block after the other, then replies. A failed
+ * open or write is a `writeError` (the main thread maps disk errors to exit 3); anything else
+ * thrown goes to the caller's `fail`.
+ */
+function writeRun(path: string, slots: readonly number[], blockBytes: number): void {
+  const current = gather!;
+  gather = undefined;
+  const bytes = new Uint8Array(memory!.buffer);
+  let file: RunBlockFile;
+  try {
+    file = new RunBlockFile(path, blockBytes);
+  } catch (caught) {
+    replyWriteError(caught);
+    return;
+  }
+  try {
+    for (let block = current.next(); block !== undefined; block = current.next()) {
+      const at = slots[block.slot]!;
+      try {
+        file.write(bytes.subarray(at, at + blockBytes));
+      } catch (caught) {
+        replyWriteError(caught);
+        return;
+      }
+      current.free();
+    }
+  } finally {
+    file.close();
+  }
+  scope.postMessage({
+    type: "done",
+    gatheredCount: current.gatheredCount,
+    kernelSorted,
+    blocksWritten: file.blockCount,
+  });
+}
+
+function replyWriteError(caught: unknown): void {
+  const message = caught instanceof Error ? caught.message : String(caught);
+  const code = (caught as { code?: unknown } | undefined)?.code;
+  scope.postMessage({
+    type: "done",
+    gatheredCount: 0,
+    kernelSorted,
+    writeError: typeof code === "string" ? { message, code } : { message },
+  });
+}
+
 scope.onmessage = (event) => {
   const message = event.data;
   try {
@@ -123,7 +185,7 @@ scope.onmessage = (event) => {
       return;
     }
     const { job, areaOffset, ring } = message;
-    kernelSorted = sortJobWith(job, order!, {
+    kernelSorted = message.presorted === true || sortJobWith(job, order!, {
       memory: memory!,
       kernels: areaOffset === undefined ? undefined : kernels,
       areaOffset: areaOffset ?? 0,
@@ -140,6 +202,10 @@ scope.onmessage = (event) => {
       ring: ring.blocks,
       blockBytes: ring.blockBytes,
     });
+    if (message.runFile !== undefined) {
+      writeRun(message.runFile, ring.blocks, ring.blockBytes);
+      return;
+    }
     pump();
   } catch (caught) {
     fail(caught);

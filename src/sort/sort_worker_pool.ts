@@ -13,6 +13,8 @@ export const SORT_WORKER_OWNER = "sort-worker";
 export interface SortResult {
   /** Records gathered into spill blocks (0 without a ring). */
   gatheredCount: number;
+  /** Blocks the Worker wrote to the run file (0 unless {@linkcode RingSpill.runFile}). */
+  blocksWritten: number;
   /** Whether the WebAssembly kernels sorted (false: the JavaScript index sort). */
   kernelSorted: boolean;
 }
@@ -129,9 +131,19 @@ export interface RingSpill {
   unique: boolean;
   /**
    * Writes one sealed block (the bytes stay valid until the promise settles); the block goes
-   * back to the Worker after.
+   * back to the Worker after. Unused with `runFile`.
    */
   writeBlock(bytes: Uint8Array, block: SealedBlock): Promise<void>;
+  /** The Worker writes the blocks to this run file itself (the header is written here). */
+  runFile?: string;
+  /** The buffer is sorted already (by this thread): the Worker only gathers it. */
+  presorted?: boolean;
+}
+
+/** A run file write on the Worker failed ({@linkcode RingSpill.runFile}); `cause` has the code. */
+export class WorkerWriteError extends Error {
+  /** The class name. */
+  override name = "WorkerWriteError";
 }
 
 /**
@@ -190,7 +202,11 @@ export class SortWorker implements Disposable {
         blockBytes: buffer.segmentBytes,
         unique: spill.unique,
       };
+      if (spill.runFile !== undefined) request.runFile = spill.runFile;
+      if (spill.presorted === true) request.presorted = true;
     }
+    // Blocks written on the Worker stay lent until the end: written, whatever happened.
+    const blocksWrittenThere = spill?.runFile !== undefined;
     const writes: Promise<void>[] = [];
     let writeError: unknown = undefined;
     let workerDone = false;
@@ -203,7 +219,7 @@ export class SortWorker implements Disposable {
       // blocks; otherwise assume it wrote anything it was lent.
       buffer.takeBack(done);
       ring?.takeBackArea(owner);
-      ring?.takeBackAll(owner, !done);
+      ring?.takeBackAll(owner, !done || blocksWrittenThere);
     };
     return new Promise<SortResult>((resolve, reject) => {
       this.#worker.onmessage = (event: MessageEvent<SortReply | BlockReply>) => {
@@ -233,7 +249,18 @@ export class SortWorker implements Disposable {
           reject(new Error(`Sort worker failed: ${reply.error}`));
           return;
         }
-        const result = { gatheredCount: reply.gatheredCount, kernelSorted: reply.kernelSorted };
+        if (reply.writeError !== undefined) {
+          const cause = Object.assign(new Error(reply.writeError.message), {
+            code: reply.writeError.code,
+          });
+          reject(new WorkerWriteError(reply.writeError.message, { cause }));
+          return;
+        }
+        const result = {
+          gatheredCount: reply.gatheredCount,
+          kernelSorted: reply.kernelSorted,
+          blocksWritten: reply.blocksWritten ?? 0,
+        };
         Promise.all(writes).then(() => {
           if (writeError === undefined) resolve(result);
         });

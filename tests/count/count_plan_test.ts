@@ -7,11 +7,29 @@ import {
   workerShouldStart,
 } from "../../src/count/mod.ts";
 
-Deno.test("planCount: one thread gets every segment beside the chunk and the reserve", () => {
+Deno.test("planCount: one thread gets every segment beside the chunk and the reserves", () => {
+  // 1 MiB budget: a line may take 256 KiB; its buffer (and newline) takes 65 pages, plus one
+  // for rounding.
   deepStrictEqual(
     planCount({ totalSegments: 256, freeSegments: 256, segmentBytes: 4096, threads: 1 }),
-    { segmentBytes: 4096, inputChunkSegments: 32, tableSegments: 220, workerSegments: 0 },
+    {
+      segmentBytes: 4096,
+      inputChunkSegments: 32,
+      tableSegments: 256 - 32 - COUNT_RESERVED_SEGMENTS - 66,
+      workerSegments: 0,
+      recordBytesMax: 256 * 1024,
+      longRecordSegments: 66,
+    },
   );
+  // 64 MiB: a 16 MiB line fits its room.
+  const plan = planCount({
+    totalSegments: 2048,
+    freeSegments: 2048,
+    segmentBytes: 32768,
+    threads: 1,
+  });
+  strictEqual(plan.recordBytesMax, 16 * 1024 * 1024);
+  strictEqual(plan.longRecordSegments * 32768 >= 16 * 1024 * 1024 + 1, true);
   // 64 MiB of 32 KiB segments: a 1 MiB chunk.
   strictEqual(
     planCount({ totalSegments: 2048, freeSegments: 2048, segmentBytes: 32768, threads: 1 })
@@ -27,7 +45,8 @@ Deno.test("planCount splits the table with a Worker only when both halves are la
     segmentBytes: 32768,
     threads: 2,
   });
-  const spare = 2047 - plan.inputChunkSegments - COUNT_RESERVED_SEGMENTS;
+  const spare = 2047 - plan.inputChunkSegments - COUNT_RESERVED_SEGMENTS -
+    plan.longRecordSegments;
   strictEqual(plan.workerSegments, Math.floor((spare - 2 * plan.inputChunkSegments) / 2));
   strictEqual(plan.tableSegments, spare - 2 * plan.inputChunkSegments - plan.workerSegments);
   for (let free = 16; free < 400; free += 1) {
@@ -38,7 +57,8 @@ Deno.test("planCount splits the table with a Worker only when both halves are la
       threads: 2,
     });
     const used = small.inputChunkSegments * (small.workerSegments > 0 ? 3 : 1) +
-      COUNT_RESERVED_SEGMENTS + small.tableSegments + small.workerSegments;
+      COUNT_RESERVED_SEGMENTS + small.longRecordSegments + small.tableSegments +
+      small.workerSegments;
     strictEqual(used <= free, true, `${free}`);
     if (small.workerSegments > 0) {
       strictEqual(small.workerSegments >= WORKER_SEGMENTS_MIN, true);

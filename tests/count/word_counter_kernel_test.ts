@@ -5,7 +5,7 @@ import { IoManager } from "../../src/io/mod.ts";
 import { MemoryManager } from "../../src/memory/mod.ts";
 import { checkAsyncProperty } from "../_support/property.ts";
 
-type KernelKind = "letters" | "whitespace" | "line";
+type KernelKind = "words" | "letters" | "flink" | "whitespace" | "line";
 
 interface KernelRun {
   tokenizer: KernelKind;
@@ -68,10 +68,11 @@ async function count(text: Uint8Array, run: KernelRun) {
       return undefined;
     });
     const tokens = counter.stats.tokens;
+    const invalidUtf8Bytes = counter.stats.invalidUtf8Bytes;
     await counter.close();
     await io.close();
     memory.assertAllReleased();
-    return { lines, tokens, usedKernel };
+    return { lines, tokens, invalidUtf8Bytes, usedKernel };
   } finally {
     await counter?.close();
     await io.close();
@@ -94,14 +95,17 @@ async function agree(text: Uint8Array, run: Omit<KernelRun, "kernel">): Promise<
   strictEqual(viaJs.usedKernel, false);
   deepStrictEqual(viaKernel.lines, viaJs.lines);
   strictEqual(viaKernel.tokens, viaJs.tokens);
+  strictEqual(viaKernel.invalidUtf8Bytes, viaJs.invalidUtf8Bytes);
 }
 
 const encoder = new TextEncoder();
-const kinds: KernelKind[] = ["letters", "whitespace", "line"];
+const kinds: KernelKind[] = ["words", "letters", "flink", "whitespace", "line"];
 
 Deno.test("WordCounter's kernel path counts like the JS tokenizer (examples)", async () => {
   const sample = encoder.encode(
     "The cat, the CAT and the hat.\n\nx-ray X_RAY ÉTÉ été \u00ff 42\r\n\tThe cat, the CAT\n" +
+      "Größe GRÖSSE \u0130stanbul \u212aelvin ΣΊΣΥΦΟΣ Ж\u{1d400}\u{10400}x 😀 \u2162\n" +
+      "\u0130".repeat(2100) + " " + "\u212a".repeat(2100) + " " + "é".repeat(2100) + "\n" +
       "A".repeat(5000) + " tail\n" + "b".repeat(4084) + "\n" + "c".repeat(4085) + "\nlast",
   );
   for (const tokenizer of kinds) {
@@ -134,13 +138,26 @@ Deno.test("WordCounter's kernel path equals the JS path on random bytes with spi
       weight: 2,
       arbitrary: fc.constantFrom("é", "ÉTÉ", "\u0130", "\u212a", "ß", "😀", "\ufffd"),
     },
+    // Unicode-heavy: letters of many scripts and cases, marks, digits, astral letters.
+    { weight: 3, arbitrary: fc.string({ unit: "grapheme", maxLength: 10 }) },
+    { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 6 }) },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom("ΣΊΣΥΦΟΣ", "Straße", "ǅ", "Ⅲ", "\u{10400}", "\u{1e900}", "ﬀ"),
+    },
     // Words by number: a high-cardinality stretch that fills a small table.
     { weight: 3, arbitrary: fc.integer({ min: 0, max: 5000 }).map((n) => `w${n.toString(36)}x`) },
     { weight: 1, arbitrary: fc.string({ maxLength: 12 }) },
     { weight: 1, arbitrary: fc.integer({ min: 1, max: 40 }).map((n) => "WordWORD".repeat(n)) },
     { weight: 1, arbitrary: fc.integer({ min: 4080, max: 4100 }).map((n) => "q".repeat(n)) },
   );
-  const rawBytes = fc.uint8Array({ maxLength: 12 });
+  // Raw bytes: invalid UTF-8 (stray continuations, cut and overlong sequences, surrogates).
+  const rawBytes = fc.oneof(
+    fc.uint8Array({ maxLength: 12 }),
+    fc.array(fc.constantFrom(0x80, 0xbf, 0xc0, 0xc1, 0xc3, 0xe0, 0xed, 0xa0, 0xf0, 0xf4, 0x90), {
+      maxLength: 6,
+    }).map((b) => Uint8Array.from(b)),
+  );
   await checkAsyncProperty(
     fc.asyncProperty(
       fc.array(fc.oneof(piece.map((p) => encoder.encode(p)), rawBytes), { maxLength: 600 }),

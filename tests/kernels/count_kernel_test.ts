@@ -9,6 +9,8 @@ import {
   WasmKernels,
 } from "../../src/kernels/mod.ts";
 import { hashBytes } from "../../src/count/hash_bytes.ts";
+import { unicodeTables } from "../../src/count/unicode_tables.ts";
+import { nextWordsToken } from "../../src/kernels/reference_count_words.ts";
 import { Tokenizer } from "../../src/count/tokenizer.ts";
 import { checkProperty } from "../_support/property.ts";
 import { Arena } from "./_arena.ts";
@@ -18,7 +20,7 @@ const PAGES_MAX = 256;
 const BUCKETS_MAX = 1 << 12;
 
 interface CountCase {
-  kind: "letters" | "whitespace" | "line";
+  kind: "letters" | "whitespace" | "line" | "words" | "flink";
   /** The kernel: countTokens (default) or count v2's countScan (knows `line` too). */
   kernel?: "countTokens" | "countScan";
   lower: boolean;
@@ -32,10 +34,21 @@ function runCount(
   kernels: KernelSet,
   arena: Arena,
   c: CountCase,
-): { statuses: number[]; stateOffset: number } {
+): { statuses: number[]; stateOffset: number; scratchOffset: number } {
   const stateOffset = arena.take(CountState.BYTES);
   const pageTableOffset = arena.take(4 * PAGES_MAX);
   const scratchOffset = arena.take(SEGMENT_BYTES);
+  const tables = unicodeTables();
+  const wordRangesOffset = arena.take(4 * tables.wordRanges.length);
+  new Int32Array(arena.memory.buffer, wordRangesOffset).set(tables.wordRanges);
+  const lowerRangesOffset = arena.take(4 * tables.lowerRanges.length);
+  new Int32Array(arena.memory.buffer, lowerRangesOffset).set(tables.lowerRanges);
+  const unicode = {
+    wordRangesOffset,
+    wordRangeCount: tables.wordRanges.length / 2,
+    lowerRangesOffset,
+    lowerRangeCount: tables.lowerRanges.length / 4,
+  };
   const textOffset = arena.take(c.text.length + 1);
   arena.bytes.set(c.text, textOffset);
   let bucketCount = 4;
@@ -50,14 +63,19 @@ function runCount(
     pageTableOffset,
     segmentBytes: SEGMENT_BYTES,
     scratchOffset,
+    unicode,
   });
   const statuses: number[] = [];
+  const isLetter = (byte: number) =>
+    (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a);
   const isSeparator = (byte: number) =>
     c.kind === "line"
       ? byte === 0x0a
       : c.kind === "whitespace"
       ? byte === 0x20 || (byte >= 0x09 && byte <= 0x0d)
-      : !((byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a));
+      : c.kind === "letters"
+      ? !isLetter(byte)
+      : byte < 0x80 && !isLetter(byte) && !(byte >= 0x30 && byte <= 0x39) && byte !== 0x5f;
   const count = c.kernel === "countScan"
     ? (offset: number) => kernels.countScan(offset)
     : (offset: number) => kernels.countTokens(offset);
@@ -91,6 +109,22 @@ function runCount(
         state.pageCount += 1;
       } else {
         strictEqual(status, CountStatus.tooLong);
+        if (c.kind === "words" || c.kind === "flink") {
+          // Past the refused token (it holds no invalid byte: it starts a token).
+          const rule = {
+            kind: c.kind,
+            lower: c.lower,
+            wordRanges: unicode.wordRangesOffset,
+            wordRangeCount: unicode.wordRangeCount,
+            lowerRanges: unicode.lowerRangesOffset,
+            lowerRangeCount: unicode.lowerRangeCount,
+          };
+          const none = { bytes: 0 };
+          const token = nextWordsToken(arena.memory, rule, state.position, textOffset + to, none);
+          strictEqual(token?.start, state.position);
+          state.setInput(token.stop, textOffset + to);
+          continue;
+        }
         let end = state.position;
         while (end < textOffset + to && !isSeparator(arena.bytes[end]!)) end += 1;
         // A line's \n belongs to it (the next line starts after it).
@@ -100,7 +134,7 @@ function runCount(
     }
     from = to;
   }
-  return { statuses, stateOffset };
+  return { statuses, stateOffset, scratchOffset };
 }
 
 /** The (word, count) pairs of the table, checking each stored hash against today's hashBytes. */
@@ -130,7 +164,7 @@ function tableContents(arena: Arena, stateOffset: number): Map<string, number> {
 }
 
 /** What today's Tokenizer finds (tokens longer than a record can hold left out). */
-function todayCounts(c: CountCase): Map<string, number> {
+function todayCounts(c: CountCase): { counts: Map<string, number>; invalidBytes: number } {
   const counts = new Map<string, number>();
   const tokenizer = new Tokenizer({ kind: c.kind, caseMode: c.lower ? "lower" : "preserve" });
   tokenizer.scan(c.text, 0, c.text.length, {
@@ -142,7 +176,7 @@ function todayCounts(c: CountCase): Map<string, number> {
       return true;
     },
   });
-  return counts;
+  return { counts, invalidBytes: tokenizer.invalidBytes };
 }
 
 function checkCount(c: CountCase): void {
@@ -152,13 +186,22 @@ function checkCount(c: CountCase): void {
   const kernel = runCount(new WasmKernels(arena.memory), arena, c);
   const reference = runCount(new ReferenceKernels(oracle.memory), oracle, c);
   deepStrictEqual(kernel, reference);
+  // The scratch is the kernel's own (words and flink lower there; the oracle does not).
+  const scratch = kernel.scratchOffset;
+  const unicodeScratch = c.kind === "words" || c.kind === "flink";
   strictEqual(
-    arena.bytes.every((byte, i) => byte === oracle.bytes[i]),
+    arena.bytes.every((byte, i) =>
+      byte === oracle.bytes[i] ||
+      (unicodeScratch && i >= scratch && i < scratch + SEGMENT_BYTES)
+    ),
     true,
     "the kernel's memory differs from the oracle's (table, pages, state)",
   );
   const sorted = (m: Map<string, number>) => [...m].sort((a, b) => a[0] < b[0] ? -1 : 1);
-  deepStrictEqual(sorted(tableContents(arena, kernel.stateOffset)), sorted(todayCounts(c)));
+  const today = todayCounts(c);
+  deepStrictEqual(sorted(tableContents(arena, kernel.stateOffset)), sorted(today.counts));
+  const invalidBytes = new CountState(arena.memory, kernel.stateOffset).invalidBytes;
+  strictEqual(invalidBytes, c.kind === "words" ? today.invalidBytes : 0);
 }
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -276,6 +319,110 @@ Deno.test("countScan agrees with the oracle and today's tokenizer on random byte
       (pieces, kind, lower, chunk) => {
         const latin1 = pieces.join("");
         const bytes = Uint8Array.from(latin1, (ch) => ch.charCodeAt(0) & 0xff);
+        checkCount({ kind, lower, text: bytes, chunk, kernel: "countScan" });
+      },
+    ),
+    150,
+  );
+});
+
+Deno.test("countScan counts words and flink tokens like today's tokenizer (examples)", () => {
+  const sample = text(
+    "Größe GRÖSSE größe \u0130stanbul \u212aelvin x_1 ΣΊΣΥΦΟΣ Ж\u{1d400}\u{10400}x 😀 \u2162\n" +
+      "ǅ ǈ ﬀ Ⅻ ⓐ \u0345 é\u0301 \u212a\u0130\u212a k\u0130k " + "\u0130".repeat(100) + " " +
+      "\u212a".repeat(300) + " " + "É".repeat(130) + " " + "ж".repeat(121) + " " + "q".repeat(244) +
+      " " + "q".repeat(245) + "\n",
+  );
+  const invalid = Uint8Array.from([
+    0x61,
+    0x80,
+    0x62,
+    0xc0,
+    0xaf,
+    0x63,
+    0xe0,
+    0x80,
+    0xaf,
+    0xed,
+    0xa0,
+    0x80,
+    0x64,
+    0xf4,
+    0x90,
+    0x80,
+    0x80,
+    0xf8,
+    0x88,
+    0x80,
+    0x80,
+    0x80,
+    0x65,
+    0xc3,
+    0x0a,
+    0xe2,
+    0x84,
+    0xc3,
+    0xa9,
+    0xff,
+    0xf0,
+    0x9f,
+    0x98,
+    0x80,
+    0xe2,
+    0x84,
+    0xaa,
+    0xc4,
+    0xb0,
+    0xc4,
+    0x0a,
+    0xc3,
+  ]);
+  for (const kind of ["words", "flink"] as const) {
+    for (const lower of [false, true]) {
+      for (const chunk of [1 << 20, 7, 1]) {
+        checkCount({ kind, lower, text: sample, chunk, kernel: "countScan" });
+        checkCount({ kind, lower, text: invalid, chunk, kernel: "countScan" });
+      }
+    }
+    checkCount({ kind, lower: true, text: new Uint8Array(0), chunk: 16, kernel: "countScan" });
+  }
+});
+
+Deno.test("countScan counts words and flink like today's tokenizer on random Unicode", () => {
+  const piece = fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom("a", "The", "THE", "x_1", "42", "Größe", "ΣΊΣΥΦΟΣ") },
+    { weight: 4, arbitrary: fc.constantFrom(" ", "\n", ",", "-", "\u00a0", "\u2028", "。") },
+    {
+      weight: 3,
+      arbitrary: fc.constantFrom("\u0130", "\u212a", "ß", "ǅ", "Ⅲ", "\u{10400}", "\u{1e900}", "ﬀ"),
+    },
+    { weight: 3, arbitrary: fc.string({ unit: "grapheme", maxLength: 8 }) },
+    { weight: 2, arbitrary: fc.string({ unit: "binary", maxLength: 8 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 60, max: 130 }).map((n) => "\u0130".repeat(n)) },
+    { weight: 1, arbitrary: fc.integer({ min: 80, max: 250 }).map((n) => "\u212a".repeat(n)) },
+  );
+  // Raw bytes: stray continuations, cut, overlong and surrogate sequences.
+  const raw = fc.array(
+    fc.oneof(
+      fc.integer({ min: 0, max: 255 }),
+      fc.constantFrom(0x80, 0xbf, 0xc0, 0xc1, 0xc4, 0xb0, 0xe0, 0xe2, 0x84, 0xaa, 0xed, 0xa0),
+      fc.constantFrom(0xf0, 0xf4, 0x90, 0x8f, 0xf5, 0xff),
+    ),
+    { maxLength: 8 },
+  ).map((b) => Uint8Array.from(b));
+  checkProperty(
+    fc.property(
+      fc.array(fc.oneof(piece.map((p) => text(p)), raw), { maxLength: 200 }),
+      fc.constantFrom("words" as const, "flink" as const),
+      fc.boolean(),
+      fc.integer({ min: 1, max: 300 }),
+      (pieces, kind, lower, chunk) => {
+        const bytes = new Uint8Array(pieces.reduce((sum, p) => sum + p.length, 0));
+        let at = 0;
+        for (const p of pieces) {
+          bytes.set(p, at);
+          at += p.length;
+        }
         checkCount({ kind, lower, text: bytes, chunk, kernel: "countScan" });
       },
     ),

@@ -70,11 +70,14 @@ const CASES: { name: string; descriptor: OrderDescriptor; gnu: string[]; unique?
 async function sortWith(
   input: Uint8Array,
   descriptor: OrderDescriptor,
-  options: { kernels: boolean; unique: boolean },
+  options: { kernels: boolean; unique: boolean; budgetBytes?: number; segmentBytes?: number },
 ) {
   const work = await makeWorkDir();
   // 4.5 MiB of 4 KiB segments: room for the kernel area (1/8 at most), buffers of ~1.3 MiB.
-  const memory = new MemoryManager({ budgetBytes: 4.5 * 1024 * 1024, segmentBytes: 4096 });
+  const memory = new MemoryManager({
+    budgetBytes: options.budgetBytes ?? 4.5 * 1024 * 1024,
+    segmentBytes: options.segmentBytes ?? 4096,
+  });
   const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
   try {
     await Deno.writeFile(work.path("in"), input);
@@ -118,6 +121,24 @@ for (const testCase of CASES) {
         await work.remove();
       }
     }
+  });
+}
+
+// 12 MiB of 64 KiB segments: room for two kernel areas, so the main thread sorts each full
+// buffer and the Worker gathers it and writes the run file itself.
+for (const testCase of CASES.filter((c) => ["plain", "-u", "-k2n -r"].includes(c.name))) {
+  Deno.test(`externalSort ${testCase.name}, sorted on the main thread, written by the Worker: equals the JavaScript sort`, async () => {
+    const random = makeRandom(SEED + 3 * testCase.name.length);
+    const input = randomLines(random, 300_000, { maxLength: 40 });
+    const unique = testCase.unique ?? false;
+    const sizes = { budgetBytes: 12 * 1024 * 1024, segmentBytes: 65536 };
+    const kernel = await sortWith(input, testCase.descriptor, { kernels: true, unique, ...sizes });
+    const js = await sortWith(input, testCase.descriptor, { kernels: false, unique, ...sizes });
+    const seed = `seed ${SEED} (SPILLWAY_SEED reruns)`;
+    strictEqual(kernel.stats.runCount >= 2, true, `${kernel.stats.runCount} runs, ${seed}`);
+    strictEqual(kernel.stats.mainThreadSorts >= 2, true, `main-thread sorts, ${seed}`);
+    strictEqual(js.stats.mainThreadSorts, 0);
+    strictEqual(Buffer.compare(kernel.output, js.output), 0, `kernel != JS, ${seed}`);
   });
 }
 

@@ -37,6 +37,7 @@ Deno.test("planSort splits 16 segments: I/O 5, headroom 2, two buffers of 4, no 
     // The kernel area (about 514 KiB) does not fit 1/8 of 64 KiB: the Worker sorts in JS.
     ringSegments: 0,
     kernelAreaSegments: 0,
+    mainKernelAreaSegments: 0,
     mergeFanIn: 4,
     mergeFanInBesideBuffer: 2,
   });
@@ -45,17 +46,25 @@ Deno.test("planSort splits 16 segments: I/O 5, headroom 2, two buffers of 4, no 
 Deno.test("planSort never plans more segments than it has", () => {
   for (const segmentBytes of [4096, 32768, 131072]) {
     for (let free = SORT_SEGMENTS_MIN; free <= 2048; free += free < 64 ? 1 : 37) {
-      for (const [useWorker, headroom] of [[true, false], [false, false], [true, true]]) {
+      for (
+        const [useWorker, headroom, mainSorts] of [
+          [true, false, false],
+          [false, false, false],
+          [true, true, false],
+          [true, false, true],
+        ]
+      ) {
         const plan = planSort({
           freeSegments: free,
           segmentBytes,
           useWorker: useWorker!,
           fanInMax: 128,
           headroom: headroom!,
+          mainSorts: mainSorts!,
         });
         const used = plan.inputChunkSegments + plan.writeBehindSegments + plan.outputSegments +
           2 + plan.headroomSegments + plan.bufferCount * plan.bufferSegments +
-          plan.ringSegments + plan.kernelAreaSegments;
+          plan.ringSegments + plan.kernelAreaSegments + plan.mainKernelAreaSegments;
         strictEqual(used <= free, true, `${free} x ${segmentBytes}: ${used}`);
         strictEqual(plan.bufferSegments >= 2, true);
         strictEqual(plan.bufferCount, useWorker && free >= 9 ? 2 : 1);
@@ -78,6 +87,22 @@ Deno.test("planSort keeps the I/O shares within their byte caps at 64 MiB", () =
   strictEqual(plan.ringSegments, 16); // 512 / 32, under 4 MiB
   strictEqual(plan.kernelAreaSegments, 5); // 514 KiB of sort scratch and a page table
   strictEqual(plan.mergeFanIn, 128);
+});
+
+Deno.test("planSort with mainSorts: a second kernel area, a 2-block ring, bigger buffers", () => {
+  const options = { freeSegments: 512, segmentBytes: 131072, useWorker: true, fanInMax: 128 };
+  const workerSorts = planSort(options);
+  const plan = planSort({ ...options, mainSorts: true });
+  strictEqual(plan.kernelAreaSegments, 5);
+  strictEqual(plan.mainKernelAreaSegments, 5);
+  strictEqual(plan.ringSegments, 2);
+  strictEqual(workerSorts.mainKernelAreaSegments, 0);
+  // The ring's 14 blocks less the second area's 5 go to the two buffers.
+  strictEqual(plan.bufferSegments, workerSorts.bufferSegments + 4);
+  // 4.5 MiB of 4 KiB segments: two areas (129 segments each) pass 1/8 of the budget, one fits.
+  const small = { freeSegments: 1152, segmentBytes: 4096, useWorker: true, fanInMax: 128 };
+  deepStrictEqual(planSort({ ...small, mainSorts: true }), planSort(small));
+  strictEqual(planSort(small).kernelAreaSegments > 0, true);
 });
 
 Deno.test("planSort gives the two sort buffers most of a 64 MiB budget", () => {

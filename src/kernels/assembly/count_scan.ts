@@ -12,7 +12,15 @@
 // The counts are the JS path's byte for byte: the same folded bytes, the same hash, the same
 // record and bucket layout (src/count/count_table.ts), so JS and kernel can share one table.
 //
-// State: see count.ts (word 2 kind: 0 letters, 1 whitespace, 2 line; word 15 is unused).
+// `words` (kind 3) and `flink` (kind 4) find the token's end the same way over UTF-8 (the
+// Unicode tables are data in the managed memory, given by the state); a token that lower case
+// changes beyond ASCII (`words`) or that holds U+212A / U+0130 (`flink`) is lowered into the
+// scratch first and counted from there (folding it again is a no-op).
+//
+// State: see count.ts, plus (u32 words) 15 scratch (`words`, `flink`: at least word bytes max
+// + 8)   17 invalid UTF-8 bytes seen (`words`)   18 word ranges (i32 [start, end] pairs)
+// 19 their count   20 lower-case ranges (i32 [start, end, delta, stride])   21 their count.
+// Word 2 kind: 0 letters, 1 whitespace, 2 line, 3 words, 4 flink.
 
 const DONE: u32 = 0;
 const NEED_BUCKETS: u32 = 1;
@@ -21,6 +29,12 @@ const TOO_LONG: u32 = 3;
 
 const KIND_WHITESPACE: u32 = 1;
 const KIND_LINE: u32 = 2;
+const KIND_WORDS: u32 = 3;
+const KIND_FLINK: u32 = 4;
+
+/** U+0130 (lower case: "i" + U+0307) and the UTF-8 of U+0307. */
+const DOTTED_CAPITAL_I: u32 = 0x130;
+const COMBINING_DOT_ABOVE_UTF8: u32 = 0x87cc;
 
 // @ts-ignore: decorator
 @inline function isLetter(byte: u32): bool {
@@ -68,6 +82,8 @@ export function countScan(state: usize): u32 {
   const lower = load<u32>(state, 12) != 0;
   if (kind == KIND_WHITESPACE) return lower ? scanWhitespaceLower(state) : scanWhitespace(state);
   if (kind == KIND_LINE) return lower ? scanLineLower(state) : scanLine(state);
+  if (kind == KIND_WORDS) return lower ? scanWordsLower(state) : scanWords(state);
+  if (kind == KIND_FLINK) return scanWith(state, KIND_FLINK, true); // Flink always lowers
   return lower ? scanLettersLower(state) : scanLetters(state);
 }
 
@@ -85,6 +101,14 @@ function scanLine(state: usize): u32 {
 
 function scanLineLower(state: usize): u32 {
   return scanWith(state, KIND_LINE, true);
+}
+
+function scanWords(state: usize): u32 {
+  return scanWith(state, KIND_WORDS, false);
+}
+
+function scanWordsLower(state: usize): u32 {
+  return scanWith(state, KIND_WORDS, true);
 }
 
 function scanLetters(state: usize): u32 {
@@ -126,15 +150,100 @@ function scanLettersLower(state: usize): u32 {
   const pageMask: u32 = (1 << pageShift) - 1;
   let tokens = load<u32>(state, 56);
   const wordBytesMax = load<u32>(state, 64);
+  const scratch = <usize>load<u32>(state, 60);
+  let invalid = load<u32>(state, 68);
+  const wordRanges = <usize>load<u32>(state, 72);
+  const wordRangeCount = load<u32>(state, 76);
+  const lowerRanges = <usize>load<u32>(state, 80);
+  const lowerRangeCount = load<u32>(state, 84);
   let pageBase: usize = page >= 0 ? <usize>load<u32>(pageTable + (<usize>page << 2)) : 0;
   let status = DONE;
   while (pos < end) {
-    // 1. The token [start, stop).
+    // 1. The token [start, stop), and where its (folded) bytes are: `src`, `length`.
     const start = pos;
     let stop: usize;
+    let src = start;
     if (kind == KIND_LINE) {
       stop = lineEnd(pos, end);
       pos = stop < end ? stop + 1 : end;
+    } else if (kind == KIND_WORDS) {
+      const byte = <u32>load<u8>(pos);
+      let wide = false;
+      if (byte < 0x80) {
+        if (!isWordByte(byte)) {
+          pos += 1;
+          continue;
+        }
+        stop = pos + 1;
+      } else {
+        const n = utf8Length(pos, end);
+        if (n == 0) {
+          invalid += 1;
+          pos += 1;
+          continue;
+        }
+        if (!inRanges(wordRanges, wordRangeCount, decode(pos, n))) {
+          pos += <usize>n;
+          continue;
+        }
+        stop = pos + <usize>n;
+        wide = true;
+      }
+      while (stop < end) {
+        const b = <u32>load<u8>(stop);
+        if (b < 0x80) {
+          if (!isWordByte(b)) break;
+          stop += 1;
+          continue;
+        }
+        const n = utf8Length(stop, end);
+        if (n == 0 || !inRanges(wordRanges, wordRangeCount, decode(stop, n))) break;
+        stop += <usize>n;
+        wide = true;
+      }
+      pos = stop;
+      if (lower && wide) {
+        const lowered = lowerWords(scratch, start, stop, wordBytesMax, lowerRanges, lowerRangeCount);
+        if (lowered > wordBytesMax) {
+          pos = start;
+          status = TOO_LONG;
+          break;
+        }
+        src = scratch;
+        stop = scratch + <usize>lowered;
+      }
+    } else if (kind == KIND_FLINK) {
+      if (!isWordByte(<u32>load<u8>(pos)) && !isFlinkSpecial(pos, end)) {
+        pos += 1;
+        continue;
+      }
+      stop = pos;
+      let special = false;
+      while (stop < end) {
+        const b = <u32>load<u8>(stop);
+        if (isWordByte(b)) {
+          stop += 1;
+          continue;
+        }
+        if (!isFlinkSpecial(stop, end)) break;
+        special = true;
+        if (b == 0xc4) {
+          stop += 2; // "i" + U+0307: the combining dot ends the token
+          break;
+        }
+        stop += 3;
+      }
+      pos = stop;
+      if (special) {
+        const lowered = lowerFlink(scratch, start, stop, wordBytesMax);
+        if (lowered > wordBytesMax) {
+          pos = start;
+          status = TOO_LONG;
+          break;
+        }
+        src = scratch;
+        stop = scratch + <usize>lowered;
+      }
     } else {
       const byte = <u32>load<u8>(pos);
       if (kind == KIND_WHITESPACE ? isSpace(byte) : !isLetter(byte)) {
@@ -149,7 +258,7 @@ function scanLettersLower(state: usize): u32 {
       }
       pos = stop;
     }
-    const length = <u32>(stop - start);
+    const length = <u32>(stop - src);
     if (length > wordBytesMax) {
       pos = start;
       status = TOO_LONG;
@@ -157,8 +266,8 @@ function scanLettersLower(state: usize): u32 {
     }
     // 2. Hash the (folded) bytes.
     let h: u32 = 0;
-    const blockEnd = start + <usize>(length & ~3);
-    let at = start;
+    const blockEnd = src + <usize>(length & ~3);
+    let at = src;
     while (at < blockEnd) {
       let k = load<u32>(at);
       if (lower) k = fold32(k);
@@ -191,7 +300,7 @@ function scanLettersLower(state: usize): u32 {
         const address = pointer - 1;
         const record = <usize>load<u32>(pageTable + (<usize>(address >>> pageShift) << 2)) +
           (<usize>(address & pageMask) << 2);
-        if (load<u32>(record) == length && sameWord(record + 4, start, length, lower)) {
+        if (load<u32>(record) == length && sameWord(record + 4, src, length, lower)) {
           const countAt = record + 4 + <usize>length;
           store<u64>(countAt, bswap<u64>(bswap<u64>(load<u64>(countAt)) + 1));
           found = true;
@@ -223,7 +332,7 @@ function scanLettersLower(state: usize): u32 {
     }
     const record = pageBase + <usize>writeOffset;
     store<u32>(record, length);
-    copyWord(record + 4, start, length, lower);
+    copyWord(record + 4, src, length, lower);
     store<u64>(record + 4 + <usize>length, bswap<u64>(1));
     const bucket = buckets + (<usize>slot << 3);
     store<u32>(bucket, h);
@@ -237,6 +346,7 @@ function scanLettersLower(state: usize): u32 {
   store<i32>(state, page, 40);
   store<u32>(state, writeOffset, 44);
   store<u32>(state, tokens, 56);
+  store<u32>(state, invalid, 68);
   return status;
 }
 
@@ -277,4 +387,172 @@ function scanLettersLower(state: usize): u32 {
     store<u8>(stored + i, <u8>fold8(<u32>load<u8>(input + i)));
     i += 1;
   }
+}
+
+/** Whether a byte is an ASCII word byte of `words` and `flink`: [A-Za-z0-9_]. */
+// @ts-ignore: decorator
+@inline function isWordByte(byte: u32): bool {
+  return ((byte | 0x20) - 0x61) < 26 || (byte - 0x30) < 10 || byte == 0x5f;
+}
+
+/**
+ * Length of the valid 2- to 4-byte UTF-8 sequence at `at`, or 0 (a stray or invalid byte, an
+ * overlong form, a surrogate, beyond U+10FFFF, or cut short by `end`).
+ */
+function utf8Length(at: usize, end: usize): u32 {
+  const b0 = <u32>load<u8>(at);
+  if (b0 < 0xc2 || b0 > 0xf4 || at + 1 >= end) return 0;
+  const b1 = <u32>load<u8>(at, 1);
+  if (b0 < 0xe0) return (b1 & 0xc0) == 0x80 ? 2 : 0;
+  if (at + 2 >= end || (<u32>load<u8>(at, 2) & 0xc0) != 0x80) return 0;
+  if (b0 < 0xf0) {
+    const ok = b0 == 0xe0
+      ? b1 >= 0xa0 && b1 <= 0xbf
+      : b0 == 0xed
+      ? b1 >= 0x80 && b1 <= 0x9f
+      : (b1 & 0xc0) == 0x80;
+    return ok ? 3 : 0;
+  }
+  if (at + 3 >= end || (<u32>load<u8>(at, 3) & 0xc0) != 0x80) return 0;
+  const ok = b0 == 0xf0
+    ? b1 >= 0x90 && b1 <= 0xbf
+    : b0 == 0xf4
+    ? b1 >= 0x80 && b1 <= 0x8f
+    : (b1 & 0xc0) == 0x80;
+  return ok ? 4 : 0;
+}
+
+/** The code point of the valid `n`-byte sequence at `at`. */
+// @ts-ignore: decorator
+@inline function decode(at: usize, n: u32): u32 {
+  const b0 = <u32>load<u8>(at);
+  const b1 = <u32>load<u8>(at, 1) & 0x3f;
+  if (n == 2) return ((b0 & 0x1f) << 6) | b1;
+  const b2 = <u32>load<u8>(at, 2) & 0x3f;
+  if (n == 3) return ((b0 & 0x0f) << 12) | (b1 << 6) | b2;
+  return ((b0 & 0x07) << 18) | (b1 << 12) | (b2 << 6) | (<u32>load<u8>(at, 3) & 0x3f);
+}
+
+/** Whether `cp` lies in one of the sorted, disjoint inclusive [start, end] i32 pairs. */
+function inRanges(ranges: usize, count: u32, cp: u32): bool {
+  let low: i32 = 0;
+  let high = <i32>count - 1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    const at = ranges + (<usize>middle << 3);
+    if (cp < load<u32>(at)) high = middle - 1;
+    else if (cp > load<u32>(at, 4)) low = middle + 1;
+    else return true;
+  }
+  return false;
+}
+
+/** The one-code-point lower case of `cp` from the [start, end, delta, stride] ranges. */
+function lowerCodePoint(ranges: usize, count: u32, cp: u32): u32 {
+  let low: i32 = 0;
+  let high = <i32>count - 1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    const at = ranges + (<usize>middle << 4);
+    const first = load<u32>(at);
+    if (cp < first) high = middle - 1;
+    else if (cp > load<u32>(at, 4)) low = middle + 1;
+    else return (cp - first) % load<u32>(at, 12) == 0 ? cp + load<u32>(at, 8) : cp;
+  }
+  return cp;
+}
+
+/** Writes `cp` as UTF-8 at `out`; returns the bytes written. */
+// @ts-ignore: decorator
+@inline function encode(out: usize, cp: u32): u32 {
+  if (cp < 0x80) {
+    store<u8>(out, <u8>cp);
+    return 1;
+  }
+  if (cp < 0x800) {
+    store<u8>(out, <u8>(0xc0 | (cp >>> 6)));
+    store<u8>(out, <u8>(0x80 | (cp & 0x3f)), 1);
+    return 2;
+  }
+  if (cp < 0x10000) {
+    store<u8>(out, <u8>(0xe0 | (cp >>> 12)));
+    store<u8>(out, <u8>(0x80 | ((cp >>> 6) & 0x3f)), 1);
+    store<u8>(out, <u8>(0x80 | (cp & 0x3f)), 2);
+    return 3;
+  }
+  store<u8>(out, <u8>(0xf0 | (cp >>> 18)));
+  store<u8>(out, <u8>(0x80 | ((cp >>> 12) & 0x3f)), 1);
+  store<u8>(out, <u8>(0x80 | ((cp >>> 6) & 0x3f)), 2);
+  store<u8>(out, <u8>(0x80 | (cp & 0x3f)), 3);
+  return 4;
+}
+
+/**
+ * Lower-cases the valid UTF-8 word [start, stop) into `out`, code point by code point (U+0130
+ * becomes "i" + U+0307); returns its length, or a length above `bytesMax` as soon as it passes
+ * it (then at most `bytesMax` + 4 bytes were written).
+ */
+function lowerWords(
+  out: usize,
+  start: usize,
+  stop: usize,
+  bytesMax: u32,
+  ranges: usize,
+  count: u32,
+): u32 {
+  let length: u32 = 0;
+  let at = start;
+  while (at < stop && length <= bytesMax) {
+    const byte = <u32>load<u8>(at);
+    if (byte < 0x80) {
+      store<u8>(out + <usize>length, <u8>fold8(byte));
+      length += 1;
+      at += 1;
+      continue;
+    }
+    const n = utf8Length(at, stop);
+    const cp = decode(at, n);
+    at += <usize>n;
+    if (cp == DOTTED_CAPITAL_I) {
+      store<u8>(out + <usize>length, 0x69);
+      store<u16>(out + <usize>length + 1, <u16>COMBINING_DOT_ABOVE_UTF8);
+      length += 3;
+    } else {
+      length += encode(out + <usize>length, lowerCodePoint(ranges, count, cp));
+    }
+  }
+  return length;
+}
+
+/** Whether U+212A (E2 84 AA) or U+0130 (C4 B0), whose Java lower case is ASCII, is at `at`. */
+// @ts-ignore: decorator
+@inline function isFlinkSpecial(at: usize, end: usize): bool {
+  const byte = <u32>load<u8>(at);
+  if (byte == 0xe2) return at + 2 < end && load<u8>(at, 1) == 0x84 && load<u8>(at, 2) == 0xaa;
+  if (byte == 0xc4) return at + 1 < end && load<u8>(at, 1) == 0xb0;
+  return false;
+}
+
+/**
+ * Lower-cases a `flink` token holding U+212A or U+0130 into `out` (`k`, `i`, ASCII folded);
+ * returns its length, or a length above `bytesMax` as soon as it passes it.
+ */
+function lowerFlink(out: usize, start: usize, stop: usize, bytesMax: u32): u32 {
+  let length: u32 = 0;
+  let at = start;
+  while (at < stop && length <= bytesMax) {
+    const byte = <u32>load<u8>(at);
+    if (byte == 0xe2) {
+      store<u8>(out + <usize>length, 0x6b);
+      at += 3;
+    } else if (byte == 0xc4) {
+      store<u8>(out + <usize>length, 0x69);
+      at += 2;
+    } else {
+      store<u8>(out + <usize>length, <u8>fold8(byte));
+      at += 1;
+    }
+    length += 1;
+  }
+  return length;
 }

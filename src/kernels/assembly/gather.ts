@@ -14,7 +14,7 @@ const DONE: u32 = 0;
 const OUTPUT_FULL: u32 = 1;
 
 // @ts-ignore: decorator
-@inline function varintBytes(value: u32): u32 {
+@inline export function varintBytes(value: u32): u32 {
   return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x20_0000 ? 3 : value < 0x1000_0000 ? 4 : 5;
 }
 

@@ -1,0 +1,122 @@
+/**
+ * A temp directory that fills up while the sort Worker writes a run file itself (the main
+ * thread sorts, the Worker gathers and writes): exit 3 with the disk message, no output, and
+ * nothing left in the temp directory. Checked on a small tmpfs in a private mount namespace
+ * (root with CAP_SYS_ADMIN only, as the read-only temp dir test).
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { SPILLWAY_V8_FLAGS } from "../_support/compile.ts";
+import { SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+function canMountTmpfs(): boolean {
+  try {
+    return new Deno.Command("unshare", {
+      args: ["-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt && touch /mnt/x"],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+const mountable = Deno.uid() === 0 && canMountTmpfs();
+
+/** Lines of seeded pseudo-random letters, about `bytes` long. */
+function randomLines(bytes: number, seed: number): Uint8Array {
+  const out = new Uint8Array(bytes);
+  let state = seed >>> 0;
+  let at = 0;
+  while (at < bytes - 1) {
+    const length = Math.min(bytes - 1 - at, 20 + (state % 60));
+    for (let i = 0; i < length; i += 1) {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      out[at + i] = 97 + ((state >>> 16) % 26);
+    }
+    out[at + length] = 10;
+    at += length + 1;
+  }
+  out[bytes - 1] = 10;
+  return out;
+}
+
+/** Sorts `input` to `output` with a temp dir on a fresh tmpfs of `tmpfsSize`. */
+async function sortOnTmpfs(tmpfsSize: string, dir: string, input: string, output: string) {
+  const tmp = `${dir}/tmp`;
+  await Deno.mkdir(tmp);
+  const result = await new Deno.Command("unshare", {
+    args: [
+      "-m",
+      "sh",
+      "-c",
+      // The sort's exit code, after listing what it left in the temp dir (on stdout).
+      `mount -t tmpfs -o size=${tmpfsSize} tmpfs "$1" || exit 99; t="$1"; shift; "$@"; c=$?; ls -A "$t"; exit $c`,
+      "sh",
+      tmp,
+      Deno.execPath(),
+      "run",
+      "--quiet",
+      ...SPILLWAY_PERMISSIONS,
+      `--v8-flags=${SPILLWAY_V8_FLAGS}`,
+      MAIN,
+      "sort",
+      "-S",
+      "16m",
+      "-T",
+      tmp,
+      "-o",
+      output,
+      input,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: result.code,
+    stderr: decoder.decode(result.stderr),
+    left: decoder.decode(result.stdout).trim(),
+  };
+}
+
+Deno.test("sort: a temp dir that fills while the Worker writes a run is exit 3, no output", {
+  ignore: !mountable,
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "spillway-full-" });
+  try {
+    const input = `${dir}/in.txt`;
+    await Deno.writeFile(input, randomLines(24 << 20, 7));
+    const output = `${dir}/out.txt`;
+    const full = await sortOnTmpfs("2m", dir, input, output);
+    strictEqual(full.code, 3, full.stderr);
+    const lines = full.stderr.trim().split("\n");
+    strictEqual(lines.length, 1, full.stderr);
+    ok(
+      /^spillway: Cannot write .* of spill data to .*: ENOSPC .*point -T\/--tmp-dir elsewhere$/
+        .test(lines[0]!),
+      full.stderr,
+    );
+    strictEqual(full.left, "", "files left in the temp dir");
+    deepStrictEqual([...Deno.readDirSync(dir)].map((entry) => entry.name).sort(), [
+      "in.txt",
+      "tmp",
+    ]);
+    // The same sort with room enough succeeds and matches GNU sort.
+    await Deno.remove(`${dir}/tmp`);
+    const roomy = await sortOnTmpfs("64m", dir, input, output);
+    strictEqual(roomy.code, 0, roomy.stderr);
+    strictEqual(roomy.left, "", "files left in the temp dir");
+    const gnu = await new Deno.Command("sort", {
+      args: [input],
+      env: { LC_ALL: "C" },
+      stdout: "piped",
+    }).output();
+    ok(gnu.success);
+    deepStrictEqual(await Deno.readFile(output), gnu.stdout);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
