@@ -204,62 +204,32 @@ function sortByAddress(index: usize, lo: i32, hi: i32): void {
   }
 }
 
-/** Bucket kinds of an American flag pass (see bucketOf). */
-const KIND_TOP16: u32 = 0;
-const KIND_BYTE: u32 = 1;
-const KIND_REST: u32 = 2;
-
-/**
- * The bucket of an entry (words 0-1 `w01`, words 2-3 `w23`) in a pass of `kind`: the top 16
- * bits of prefix word 0; byte `byte` of the 8-byte digit; or how many key bytes are left past
- * the digit at `skip` (0..8, 9: more; reversed for reverse).
- */
-// @ts-ignore: decorator
-@inline function bucketOf(
-  w01: u64, w23: u64, kind: u32, byte: u32, skip: i32, keyBytes: i32, reverse: bool,
-): u32 {
-  if (kind == KIND_TOP16) return (<u32>w01) >>> 16;
-  if (kind == KIND_BYTE) return <u32>(rotr<u64>(w01, 32) >>> (56 - 8 * <u64>byte)) & 0xff;
-  const remaining = (keyBytes >= 0 ? keyBytes : <i32>(w23 >>> 32)) - skip;
-  const rest: u32 = remaining > 8 ? 9 : remaining < 0 ? 0 : <u32>remaining;
-  return reverse ? 9 - rest : rest;
-}
-
-/** Adds each entry of [lo, hi) to its bucket's u32 count at `counts`. */
-function countBuckets(
-  index: usize, lo: i32, hi: i32, counts: usize, kind: u32, byte: u32, skip: i32,
-  keyBytes: i32, reverse: bool,
-): void {
-  for (let i = lo; i < hi; i += 1) {
-    const e = index + <usize>i * ENTRY;
-    const at = counts + (<usize>bucketOf(load<u64>(e), load<u64>(e, 8), kind, byte, skip, keyBytes, reverse) << 2);
+/** In-place American flag permutation on the top 16 bits of word 0; fills starts[0..65536]. */
+function bucketTop16(index: usize, count: u32, starts: usize, next: usize): void {
+  memory.fill(starts, 0, <usize>(BUCKETS + 1) * 4);
+  for (let i: u32 = 0; i < count; i += 1) {
+    const at = starts + ((<usize>(load<u32>(index + <usize>i * ENTRY) >>> 16) + 1) << 2);
     store<u32>(at, load<u32>(at) + 1);
   }
-}
-
-/**
- * The in-place American flag permutation: `cursors[b]` holds bucket b's start and `ends[b]` its
- * end (u32 entry numbers); every entry moves into its bucket by cycles of swaps (the cursors end
- * at the ends).
- */
-function permute(
-  index: usize, cursors: usize, ends: usize, buckets: u32, kind: u32, byte: u32, skip: i32,
-  keyBytes: i32, reverse: bool,
-): void {
-  for (let b: u32 = 0; b < buckets; b += 1) {
-    const end = load<u32>(ends + (<usize>b << 2));
-    let i = load<u32>(cursors + (<usize>b << 2));
+  for (let b: u32 = 0; b < BUCKETS; b += 1) {
+    const at = starts + (<usize>b << 2);
+    store<u32>(at, load<u32>(at, 4) + load<u32>(at), 4);
+  }
+  memory.copy(next, starts, <usize>BUCKETS * 4);
+  for (let b: u32 = 0; b < BUCKETS; b += 1) {
+    const end = load<u32>(starts + (<usize>(b + 1) << 2));
+    let i = load<u32>(next + (<usize>b << 2));
     while (i < end) {
       const at = index + <usize>i * ENTRY;
-      let w01 = load<u64>(at);
-      let w23 = load<u64>(at, 8);
-      let target = bucketOf(w01, w23, kind, byte, skip, keyBytes, reverse);
+      let target = load<u32>(at) >>> 16;
       if (target == b) {
         i += 1;
         continue;
       }
+      let w01 = load<u64>(at);
+      let w23 = load<u64>(at, 8);
       while (target != b) {
-        const slot = cursors + (<usize>target << 2);
+        const slot = next + (<usize>target << 2);
         const destIndex = load<u32>(slot);
         store<u32>(slot, destIndex + 1);
         const dest = index + <usize>destIndex * ENTRY;
@@ -269,26 +239,14 @@ function permute(
         store<u64>(dest, w23, 8);
         w01 = d01;
         w23 = d23;
-        target = bucketOf(w01, w23, kind, byte, skip, keyBytes, reverse);
+        target = (<u32>w01) >>> 16;
       }
       store<u64>(at, w01);
       store<u64>(at, w23, 8);
       i += 1;
     }
-    store<u32>(cursors + (<usize>b << 2), end);
+    store<u32>(next + (<usize>b << 2), end);
   }
-}
-
-/** American flag pass on the top 16 bits of word 0; fills starts[0..65536]. */
-function bucketTop16(index: usize, count: u32, starts: usize, next: usize): void {
-  memory.fill(starts, 0, <usize>(BUCKETS + 1) * 4);
-  countBuckets(index, 0, <i32>count, starts + 4, KIND_TOP16, 0, 0, -1, false);
-  for (let b: u32 = 0; b < BUCKETS; b += 1) {
-    const at = starts + (<usize>b << 2);
-    store<u32>(at, load<u32>(at, 4) + load<u32>(at), 4);
-  }
-  memory.copy(next, starts, <usize>BUCKETS * 4);
-  permute(index, next, starts + 4, BUCKETS, KIND_TOP16, 0, 0, -1, false);
 }
 
 /**
@@ -334,6 +292,17 @@ const RADIX_MIN: i32 = 256;
 const RADIX_LEVEL_BYTES: usize = 256 * 4 * 2;
 
 /**
+ * The radix digit of an entry: byte `byte` (0..7) of its current 8-byte key digit, or, for
+ * `byte` 8, how many key bytes are left past the digit (0..8, 9: more), in key order.
+ */
+// @ts-ignore: decorator
+@inline function radixDigit(e: usize, byte: u32, skip: i32, keyBytes: i32, reverse: bool): u32 {
+  if (byte < 8) return <u32>(prefixOf(e) >>> (56 - 8 * <u64>byte)) & 0xff;
+  const rest = <u32>restOf(e, skip, keyBytes);
+  return reverse ? 9 - rest : rest;
+}
+
+/**
  * MSD radix sort of entries [lo, hi), which share digit `depth`'s bytes before `byte`: an
  * in-place American flag pass per byte of the 8-byte digit, then one on the bytes left, then
  * the entries whose keys go on are re-keyed with the next digit and sorted the same way.
@@ -363,11 +332,12 @@ function radixRange(
     }
     const cursors = counts;
     const ends = counts + 1024;
-    const kind = byte < 8 ? KIND_BYTE : KIND_REST;
     memory.fill(cursors, 0, 1024);
-    countBuckets(index, lo, hi, cursors, kind, byte, skip, keyBytes, reverse);
-    const e0 = index + <usize>lo * ENTRY;
-    const first = bucketOf(load<u64>(e0), load<u64>(e0, 8), kind, byte, skip, keyBytes, reverse);
+    for (let i = lo; i < hi; i += 1) {
+      const at = cursors + (<usize>radixDigit(index + <usize>i * ENTRY, byte, skip, keyBytes, reverse) << 2);
+      store<u32>(at, load<u32>(at) + 1);
+    }
+    const first = radixDigit(index + <usize>lo * ENTRY, byte, skip, keyBytes, reverse);
     if (load<u32>(cursors + (<usize>first << 2)) == <u32>(hi - lo)) {
       // One bucket: nothing moves.
       if (byte < 8) {
@@ -392,7 +362,38 @@ function radixRange(
       position += n;
       store<u32>(ends + (b << 2), position);
     }
-    permute(index, cursors, ends, 256, kind, byte, skip, keyBytes, reverse);
+    for (let b: u32 = 0; b < 256; b += 1) {
+      const end = load<u32>(ends + (<usize>b << 2));
+      let i = load<u32>(cursors + (<usize>b << 2));
+      while (i < end) {
+        const at = index + <usize>i * ENTRY;
+        let target = radixDigit(at, byte, skip, keyBytes, reverse);
+        if (target == b) {
+          i += 1;
+          continue;
+        }
+        let w01 = load<u64>(at);
+        let w23 = load<u64>(at, 8);
+        while (target != b) {
+          const slot = cursors + (<usize>target << 2);
+          const destIndex = load<u32>(slot);
+          store<u32>(slot, destIndex + 1);
+          const dest = index + <usize>destIndex * ENTRY;
+          const d01 = load<u64>(dest);
+          const d23 = load<u64>(dest, 8);
+          store<u64>(dest, w01);
+          store<u64>(dest, w23, 8);
+          w01 = d01;
+          w23 = d23;
+          target = byte < 8
+            ? <u32>(rotr<u64>(w01, 32) >>> (56 - 8 * <u64>byte)) & 0xff
+            : restDigit(<i32>(w23 >>> 32), skip, keyBytes, reverse);
+        }
+        store<u64>(at, w01);
+        store<u64>(at, w23, 8);
+        i += 1;
+      }
+    }
     let start: i32 = lo;
     for (let b: u32 = 0; b < 256; b += 1) {
       const end = <i32>load<u32>(ends + (<usize>b << 2));
@@ -413,6 +414,13 @@ function radixRange(
     }
     return;
   }
+}
+
+// @ts-ignore: decorator
+@inline function restDigit(length: i32, skip: i32, keyBytes: i32, reverse: bool): u32 {
+  const remaining = (keyBytes >= 0 ? keyBytes : length) - skip;
+  const rest: u32 = remaining > 8 ? 9 : remaining < 0 ? 0 : <u32>remaining;
+  return reverse ? 9 - rest : rest;
 }
 
 /**
