@@ -429,3 +429,18 @@ Deno.test("countScan counts words and flink like today's tokenizer on random Uni
     150,
   );
 });
+
+Deno.test("countScan keeps words with the same hash and length apart", () => {
+  // Pairs of equal-length words with equal MurmurHash3 (found by a birthday search), so the
+  // probe gets to compare the bytes: a short tail, a 7-byte tail, 8 bytes + a tail.
+  const pairs = [["sswqd", "daqxe"], ["cmevite", "helhuwe"], ["gdfhihwlgtulb", "ytfytsqogwpcc"]];
+  for (const [a, b] of pairs) strictEqual(murmur3(text(a!)), murmur3(text(b!)));
+  const lines = pairs.flatMap(([a, b]) => [a, b, a!.toUpperCase(), b, a]).join("\n") + "\n";
+  for (const kind of ["letters", "whitespace", "line", "words", "flink"] as const) {
+    for (const lower of [false, true]) {
+      for (const chunk of [1 << 20, 5]) {
+        checkCount({ kind, lower, text: text(lines), chunk, kernel: "countScan" });
+      }
+    }
+  }
+});

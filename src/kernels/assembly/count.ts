@@ -1,10 +1,9 @@
 // Tokenize + count: splits text into tokens (`letters`: [A-Za-z]+; `whitespace`: runs of bytes
 // other than space and \t \n \v \f \r), folds ASCII upper case when asked, hashes each token
-// with MurmurHash3 x86_32 and counts it in the table layout of src/count/count_table.ts:
-//
-//   buckets: i32 pairs [hash, pointer + 1] (0: empty), linear probing from hash & mask
-//   records: | u32 length | word bytes | u64 count big-endian | pad to 4 |, in pages
-//   pointer = pageIndex << pageShift | (byteOffsetInPage >>> 2), pageShift = log2(segment) - 2
+// with MurmurHash3 x86_32 and counts it in the table layout of src/count/count_table.ts (drawn
+// in count_common.ts, which holds what this loop shares with countScan: byte classes, hash
+// steps, the probe and the record insert). Count v1: each token is copied (folded) into the
+// scratch first; countScan, the loop `spillway count` runs, copies only new words.
 //
 // State (u32 words at `state`, see docs/kernels.md):
 //   0 pos   1 end   2 kind (0 letters, 1 whitespace)   3 lower   4 buckets   5 bucket mask
@@ -12,25 +11,20 @@
 //   11 write offset in it   12 segment bytes   13 page shift   14 tokens counted
 //   15 scratch (at least segment bytes)   16 word bytes max
 
-const DONE: u32 = 0;
-const NEED_BUCKETS: u32 = 1;
-const NEED_PAGE: u32 = 2;
-const TOO_LONG: u32 = 3;
-
-// @ts-ignore: decorator
-@inline function isLetter(byte: u32): bool {
-  return ((byte | 0x20) - 0x61) < 26;
-}
-
-// @ts-ignore: decorator
-@inline function isSpace(byte: u32): bool {
-  return byte == 0x20 || (byte - 0x09) < 5;
-}
-
-// @ts-ignore: decorator
-@inline function mixK(k: u32): u32 {
-  return rotl<u32>(k * 0xcc9e2d51, 15) * 0x1b873593;
-}
+import {
+  COUNTED,
+  DONE,
+  finishHash,
+  insertRecord,
+  isLetter,
+  isSpace,
+  mixBlock,
+  mixK,
+  NEED_BUCKETS,
+  NEED_PAGE,
+  probeCount,
+  TOO_LONG,
+} from "./count_common";
 
 /** Counts the tokens of [pos, end); returns 0 done, else why it stopped (pos: that token). */
 export function countTokens(state: usize): u32 {
@@ -61,6 +55,7 @@ function countLetters(state: usize): u32 {
   let writeOffset = load<u32>(state, 44);
   const segmentBytes = load<u32>(state, 48);
   const pageShift = load<u32>(state, 52);
+  const pageMask: u32 = (1 << pageShift) - 1;
   let tokens = load<u32>(state, 56);
   const scratch = <usize>load<u32>(state, 60);
   const wordBytesMax = load<u32>(state, 64);
@@ -88,8 +83,7 @@ function countLetters(state: usize): u32 {
       k |= byte << shift;
       shift += 8;
       if (shift == 32) {
-        h ^= mixK(k);
-        h = rotl<u32>(h, 13) * 5 + 0xe6546b64;
+        h = mixBlock(h, k);
         k = 0;
         shift = 0;
       }
@@ -100,38 +94,17 @@ function countLetters(state: usize): u32 {
     }
     const length = <u32>(pos - start);
     if (shift != 0) h ^= mixK(k);
-    h ^= length;
-    h ^= h >>> 16;
-    h *= 0x85ebca6b;
-    h ^= h >>> 13;
-    h *= 0xc2b2ae35;
-    h ^= h >>> 16;
+    h = finishHash(h, length);
     if (length > wordBytesMax) {
       pos = start;
       status = TOO_LONG;
       break;
     }
-    // Probe.
-    let slot = h & mask;
-    let found = false;
-    for (;;) {
-      const bucket = buckets + (<usize>slot << 3);
-      const pointer = load<u32>(bucket, 4);
-      if (pointer == 0) break;
-      if (load<u32>(bucket) == h) {
-        const address = pointer - 1;
-        const record = <usize>load<u32>(pageTable + (<usize>(address >>> pageShift) << 2)) +
-          (<usize>(address & ((1 << pageShift) - 1)) << 2);
-        if (load<u32>(record) == length && equalBytes(record + 4, scratch, length)) {
-          const at = record + 4 + <usize>length;
-          store<u64>(at, bswap<u64>(bswap<u64>(load<u64>(at)) + 1));
-          found = true;
-          break;
-        }
-      }
-      slot = (slot + 1) & mask;
-    }
-    if (found) {
+    // Probe (a repeated word is counted there).
+    const slot = probeCount(
+      buckets, mask, pageTable, pageShift, pageMask, h, scratch, length, scratchEnd, false,
+    );
+    if (slot == COUNTED) {
       tokens += 1;
       continue;
     }
@@ -153,12 +126,7 @@ function countLetters(state: usize): u32 {
       writeOffset = 0;
     }
     const record = pageBase + <usize>writeOffset;
-    store<u32>(record, length);
-    memory.copy(record + 4, scratch, <usize>length);
-    store<u64>(record + 4 + <usize>length, bswap<u64>(1));
-    const bucket = buckets + (<usize>slot << 3);
-    store<u32>(bucket, h);
-    store<u32>(bucket, ((<u32>page << pageShift) | (writeOffset >>> 2)) + 1, 4);
+    insertRecord(buckets, slot, h, record, page, pageShift, writeOffset, scratch, length, false);
     writeOffset += recordBytes;
     entries += 1;
     tokens += 1;
@@ -169,19 +137,6 @@ function countLetters(state: usize): u32 {
   store<u32>(state, writeOffset, 44);
   store<u32>(state, tokens, 56);
   return status;
-}
-
-function equalBytes(a: usize, b: usize, n: u32): bool {
-  let i: u32 = 0;
-  while (i + 8 <= n) {
-    if (load<u64>(a + <usize>i) != load<u64>(b + <usize>i)) return false;
-    i += 8;
-  }
-  while (i < n) {
-    if (load<u8>(a + <usize>i) != load<u8>(b + <usize>i)) return false;
-    i += 1;
-  }
-  return true;
 }
 
 /**

@@ -22,10 +22,22 @@
 // 19 their count   20 lower-case ranges (i32 [start, end, delta, stride])   21 their count.
 // Word 2 kind: 0 letters, 1 whitespace, 2 line, 3 words, 4 flink.
 
-const DONE: u32 = 0;
-const NEED_BUCKETS: u32 = 1;
-const NEED_PAGE: u32 = 2;
-const TOO_LONG: u32 = 3;
+import {
+  COUNTED,
+  DONE,
+  finishHash,
+  fold32,
+  fold8,
+  insertRecord,
+  isLetter,
+  isSpace,
+  mixBlock,
+  mixK,
+  NEED_BUCKETS,
+  NEED_PAGE,
+  probeCount,
+  TOO_LONG,
+} from "./count_common";
 
 const KIND_WHITESPACE: u32 = 1;
 const KIND_LINE: u32 = 2;
@@ -35,45 +47,6 @@ const KIND_FLINK: u32 = 4;
 /** U+0130 (lower case: "i" + U+0307) and the UTF-8 of U+0307. */
 const DOTTED_CAPITAL_I: u32 = 0x130;
 const COMBINING_DOT_ABOVE_UTF8: u32 = 0x87cc;
-
-// @ts-ignore: decorator
-@inline function isLetter(byte: u32): bool {
-  return ((byte | 0x20) - 0x61) < 26;
-}
-
-// @ts-ignore: decorator
-@inline function isSpace(byte: u32): bool {
-  return byte == 0x20 || (byte - 0x09) < 5;
-}
-
-// @ts-ignore: decorator
-@inline function mixK(k: u32): u32 {
-  return rotl<u32>(k * 0xcc9e2d51, 15) * 0x1b873593;
-}
-
-// @ts-ignore: decorator
-@inline function fold32(x: u32): u32 {
-  // Sets bit 5 of each byte in 'A'..'Z' (SWAR: the high bit of a byte's lane marks it).
-  const heptets = x & 0x7f7f7f7f;
-  const aboveZ = heptets + 0x25252525; // lane high bit: byte & 0x7f > 'Z'
-  const atLeastA = heptets + 0x3f3f3f3f; // lane high bit: byte & 0x7f >= 'A'
-  const upper = ~x & (atLeastA ^ aboveZ) & 0x80808080;
-  return x | (upper >>> 2);
-}
-
-// @ts-ignore: decorator
-@inline function fold64(x: u64): u64 {
-  const heptets = x & 0x7f7f7f7f7f7f7f7f;
-  const aboveZ = heptets + 0x2525252525252525;
-  const atLeastA = heptets + 0x3f3f3f3f3f3f3f3f;
-  const upper = ~x & (atLeastA ^ aboveZ) & 0x8080808080808080;
-  return x | (upper >>> 2);
-}
-
-// @ts-ignore: decorator
-@inline function fold8(byte: u32): u32 {
-  return (byte - 0x41) < 26 ? byte | 0x20 : byte;
-}
 
 /** Counts the tokens of [pos, end); returns 0 done, else why it stopped (pos: that token). */
 export function countScan(state: usize): u32 {
@@ -117,6 +90,26 @@ function scanLetters(state: usize): u32 {
 
 function scanLettersLower(state: usize): u32 {
   return scanWith(state, 0, true);
+}
+
+/** The first whitespace byte at or after `pos` (or `end`). */
+// @ts-ignore: decorator
+@inline function spaceAt(pos: usize, end: usize): usize {
+  // 8 bytes at a time: the lowest lane below 0x21 is found exactly (SWAR "has less than");
+  // it is whitespace, or a control byte to step over.
+  while (pos + 8 <= end) {
+    const x = load<u64>(pos);
+    const below = (x - 0x2121212121212121) & ~x & 0x8080808080808080;
+    if (below == 0) {
+      pos += 8;
+      continue;
+    }
+    pos += <usize>(ctz<u64>(below) >>> 3);
+    if (isSpace(<u32>load<u8>(pos))) return pos;
+    pos += 1;
+  }
+  while (pos < end && !isSpace(<u32>load<u8>(pos))) pos += 1;
+  return pos;
 }
 
 /** The end of the line starting at `pos` (the \n's position, or `end`). */
@@ -163,6 +156,7 @@ function scanLettersLower(state: usize): u32 {
     const start = pos;
     let stop: usize;
     let src = start;
+    let srcLimit = end; // src may be read up to here (8-byte loads past the token)
     if (kind == KIND_LINE) {
       stop = lineEnd(pos, end);
       pos = stop < end ? stop + 1 : end;
@@ -203,13 +197,16 @@ function scanLettersLower(state: usize): u32 {
       }
       pos = stop;
       if (lower && wide) {
-        const lowered = lowerWords(scratch, start, stop, wordBytesMax, lowerRanges, lowerRangeCount);
+        const lowered = lowerWords(
+          scratch, start, stop, wordBytesMax, lowerRanges, lowerRangeCount,
+        );
         if (lowered > wordBytesMax) {
           pos = start;
           status = TOO_LONG;
           break;
         }
         src = scratch;
+        srcLimit = scratch + <usize>segmentBytes;
         stop = scratch + <usize>lowered;
       }
     } else if (kind == KIND_FLINK) {
@@ -242,6 +239,7 @@ function scanLettersLower(state: usize): u32 {
           break;
         }
         src = scratch;
+        srcLimit = scratch + <usize>segmentBytes;
         stop = scratch + <usize>lowered;
       }
     } else {
@@ -252,7 +250,7 @@ function scanLettersLower(state: usize): u32 {
       }
       stop = pos + 1;
       if (kind == KIND_WHITESPACE) {
-        while (stop < end && !isSpace(<u32>load<u8>(stop))) stop += 1;
+        stop = spaceAt(stop, end);
       } else {
         while (stop < end && isLetter(<u32>load<u8>(stop))) stop += 1;
       }
@@ -271,8 +269,7 @@ function scanLettersLower(state: usize): u32 {
     while (at < blockEnd) {
       let k = load<u32>(at);
       if (lower) k = fold32(k);
-      h ^= mixK(k);
-      h = rotl<u32>(h, 13) * 5 + 0xe6546b64;
+      h = mixBlock(h, k);
       at += 4;
     }
     const tail = length & 3;
@@ -283,33 +280,12 @@ function scanLettersLower(state: usize): u32 {
       if (lower) k = fold32(k);
       h ^= mixK(k);
     }
-    h ^= length;
-    h ^= h >>> 16;
-    h *= 0x85ebca6b;
-    h ^= h >>> 13;
-    h *= 0xc2b2ae35;
-    h ^= h >>> 16;
-    // 3. Probe.
-    let slot = h & mask;
-    let found = false;
-    for (;;) {
-      const bucket = buckets + (<usize>slot << 3);
-      const pointer = load<u32>(bucket, 4);
-      if (pointer == 0) break;
-      if (load<u32>(bucket) == h) {
-        const address = pointer - 1;
-        const record = <usize>load<u32>(pageTable + (<usize>(address >>> pageShift) << 2)) +
-          (<usize>(address & pageMask) << 2);
-        if (load<u32>(record) == length && sameWord(record + 4, src, length, lower)) {
-          const countAt = record + 4 + <usize>length;
-          store<u64>(countAt, bswap<u64>(bswap<u64>(load<u64>(countAt)) + 1));
-          found = true;
-          break;
-        }
-      }
-      slot = (slot + 1) & mask;
-    }
-    if (found) {
+    h = finishHash(h, length);
+    // 3. Probe (a repeated word is counted there).
+    const slot = probeCount(
+      buckets, mask, pageTable, pageShift, pageMask, h, src, length, srcLimit, lower,
+    );
+    if (slot == COUNTED) {
       tokens += 1;
       continue;
     }
@@ -331,12 +307,7 @@ function scanLettersLower(state: usize): u32 {
       writeOffset = 0;
     }
     const record = pageBase + <usize>writeOffset;
-    store<u32>(record, length);
-    copyWord(record + 4, src, length, lower);
-    store<u64>(record + 4 + <usize>length, bswap<u64>(1));
-    const bucket = buckets + (<usize>slot << 3);
-    store<u32>(bucket, h);
-    store<u32>(bucket, ((<u32>page << pageShift) | (writeOffset >>> 2)) + 1, 4);
+    insertRecord(buckets, slot, h, record, page, pageShift, writeOffset, src, length, lower);
     writeOffset += recordBytes;
     entries += 1;
     tokens += 1;
@@ -348,45 +319,6 @@ function scanLettersLower(state: usize): u32 {
   store<u32>(state, tokens, 56);
   store<u32>(state, invalid, 68);
   return status;
-}
-
-/** Whether the stored word at `stored` equals the input at `input` (folded when `lower`). */
-// @ts-ignore: decorator
-@inline function sameWord(stored: usize, input: usize, n: u32, lower: bool): bool {
-  let i: usize = 0;
-  const n8 = <usize>(n & ~7);
-  while (i < n8) {
-    let x = load<u64>(input + i);
-    if (lower) x = fold64(x);
-    if (load<u64>(stored + i) != x) return false;
-    i += 8;
-  }
-  while (i < <usize>n) {
-    let byte = <u32>load<u8>(input + i);
-    if (lower) byte = fold8(byte);
-    if (<u32>load<u8>(stored + i) != byte) return false;
-    i += 1;
-  }
-  return true;
-}
-
-/** Copies a word from the input into a record (folded when `lower`). */
-// @ts-ignore: decorator
-@inline function copyWord(stored: usize, input: usize, n: u32, lower: bool): void {
-  if (!lower) {
-    memory.copy(stored, input, <usize>n);
-    return;
-  }
-  let i: usize = 0;
-  const n8 = <usize>(n & ~7);
-  while (i < n8) {
-    store<u64>(stored + i, fold64(load<u64>(input + i)));
-    i += 8;
-  }
-  while (i < <usize>n) {
-    store<u8>(stored + i, <u8>fold8(<u32>load<u8>(input + i)));
-    i += 1;
-  }
 }
 
 /** Whether a byte is an ASCII word byte of `words` and `flink`: [A-Za-z0-9_]. */
