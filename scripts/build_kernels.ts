@@ -29,7 +29,7 @@ export const ASC_FLAGS: readonly string[] = [
   "--importMemory",
   "--noExportMemory",
   "--enable",
-  "threads",
+  "threads,simd",
   "--sharedMemory",
   "--maximumMemory",
   "65536",

@@ -1,4 +1,9 @@
-import { referenceMergeLines } from "./reference_merge_lines.ts";
+import {
+  compareRanges,
+  mergeHead,
+  referenceMergeLines,
+  smallestHead,
+} from "./reference_merge_lines.ts";
 import { nextWordsToken, type WordsRule } from "./reference_count_words.ts";
 import { assert } from "../base/mod.ts";
 import {
@@ -133,24 +138,7 @@ export class ReferenceKernels implements KernelSet {
     const end = word(2);
     const sign = word(3) !== 0 ? -1 : 1;
     const input = (i: number) => stateOffset + 32 + 32 * i;
-    /** The head record of input i: [start, length], "need", "drained" or "corrupt". */
-    const head = (i: number): [number, number] | "need" | "drained" | "corrupt" => {
-      const pos = view.getUint32(input(i), true);
-      const stop = view.getUint32(input(i) + 4, true);
-      const finished = view.getUint32(input(i) + 8, true) !== 0;
-      if (pos >= stop) return finished ? "drained" : "need";
-      let length = 0;
-      let at = pos;
-      for (let shift = 0;; shift += 7) {
-        if (at >= stop) return finished ? "corrupt" : "need";
-        const byte = bytes[at++]!;
-        if (shift === 28 && byte > 0x0f) return "corrupt";
-        length += (byte & 0x7f) * 2 ** shift;
-        if (byte < 0x80) break;
-      }
-      if (at + length > stop) return finished ? "corrupt" : "need";
-      return [at, length];
-    };
+    const head = (i: number) => mergeHead(view, bytes, input(i));
     const stopAt = (i: number, status: number) => {
       setWord(6, i);
       return status;
@@ -185,16 +173,7 @@ export class ReferenceKernels implements KernelSet {
       if (h === "corrupt") return finish(stopAt(i, KernelStatus.corrupt));
     }
     for (;;) {
-      let best = -1;
-      let bestHead: [number, number] = [0, 0];
-      for (let i = 0; i < k; i += 1) {
-        const h = head(i);
-        if (typeof h === "string") continue;
-        if (best < 0 || compareRanges(bytes, h[0], h[1], bestHead[0], bestHead[1]) * sign < 0) {
-          best = i;
-          bestHead = h;
-        }
-      }
+      const [best, bestHead] = smallestHead(bytes, k, head, sign);
       if (best < 0) return finish(KernelStatus.done);
       let out = word(1);
       if (out >= end) return finish(KernelStatus.outputFull);
@@ -382,16 +361,6 @@ function keyRange(view: DataView, entry: number, layout: BytesIndexLayout): [num
   );
   const length = layout.keyBytes >= 0 ? layout.keyBytes : view.getUint32(entry + 12, true);
   return [record + layout.keyOffset, length];
-}
-
-/** memcmp, then length. */
-function compareRanges(bytes: Uint8Array, a: number, aLength: number, b: number, bLength: number) {
-  const common = Math.min(aLength, bLength);
-  for (let i = 0; i < common; i += 1) {
-    const d = bytes[a + i]! - bytes[b + i]!;
-    if (d !== 0) return d;
-  }
-  return aLength - bLength;
 }
 
 /** varint(length) followed by the record's bytes. */

@@ -24,23 +24,7 @@ export function referenceMergeLines(memory: WebAssembly.Memory, stateOffset: num
   const terminator = extWord(0);
   const unique = extWord(1) !== 0;
   const input = (i: number) => stateOffset + 32 + 32 * i;
-  const head = (i: number): [number, number] | "need" | "drained" | "corrupt" => {
-    const pos = view.getUint32(input(i), true);
-    const stop = view.getUint32(input(i) + 4, true);
-    const finished = view.getUint32(input(i) + 8, true) !== 0;
-    if (pos >= stop) return finished ? "drained" : "need";
-    let length = 0;
-    let at = pos;
-    for (let shift = 0;; shift += 7) {
-      if (at >= stop) return finished ? "corrupt" : "need";
-      const byte = bytes[at++]!;
-      if (shift === 28 && byte > 0x0f) return "corrupt";
-      length += (byte & 0x7f) * 2 ** shift;
-      if (byte < 0x80) break;
-    }
-    if (at + length > stop) return finished ? "corrupt" : "need";
-    return [at, length];
-  };
+  const head = (i: number) => mergeHead(view, bytes, input(i));
   const line = (record: number, length: number) => {
     const out = new Uint8Array(length + 1);
     out.set(bytes.subarray(record, record + length));
@@ -80,21 +64,12 @@ export function referenceMergeLines(memory: WebAssembly.Memory, stateOffset: num
     if (h === "corrupt") return finish(KernelStatus.corrupt, i);
   }
   for (;;) {
-    let best = -1;
-    let bestHead: [number, number] = [0, 0];
-    for (let i = 0; i < k; i += 1) {
-      const h = head(i);
-      if (typeof h === "string") continue;
-      if (best < 0 || compare(bytes, h, bestHead) * sign < 0) {
-        best = i;
-        bestHead = h;
-      }
-    }
+    const [best, bestHead] = smallestHead(bytes, k, head, sign);
     if (best < 0) return finish(KernelStatus.done);
     const [record, length] = bestHead;
     const lastLength = extWord(4);
     const duplicate = unique && lastLength === length &&
-      compare(bytes, [extWord(2), length], bestHead) === 0;
+      compareRanges(bytes, extWord(2), length, record, length) === 0;
     if (duplicate) {
       dropped += 1;
     } else {
@@ -126,11 +101,79 @@ export function referenceMergeLines(memory: WebAssembly.Memory, stateOffset: num
   }
 }
 
-function compare(bytes: Uint8Array, a: [number, number], b: [number, number]): number {
-  const common = Math.min(a[1], b[1]);
+/** A merge input's head record: [start, length], or why there is none. */
+export type MergeHead = [number, number] | "need" | "drained" | "corrupt";
+
+/**
+ * The head record of the merge input whose words (pos, end, finished) are at `input`.
+ *
+ * @param view A view of the memory.
+ * @param bytes The memory's bytes.
+ * @param input Byte offset of the input's words in the merge state.
+ * @returns [start, length], "need" (no complete record, not finished), "drained" or "corrupt".
+ */
+export function mergeHead(view: DataView, bytes: Uint8Array, input: number): MergeHead {
+  const pos = view.getUint32(input, true);
+  const stop = view.getUint32(input + 4, true);
+  const finished = view.getUint32(input + 8, true) !== 0;
+  if (pos >= stop) return finished ? "drained" : "need";
+  let length = 0;
+  let at = pos;
+  for (let shift = 0;; shift += 7) {
+    if (at >= stop) return finished ? "corrupt" : "need";
+    const byte = bytes[at++]!;
+    if (shift === 28 && byte > 0x0f) return "corrupt";
+    length += (byte & 0x7f) * 2 ** shift;
+    if (byte < 0x80) break;
+  }
+  if (at + length > stop) return finished ? "corrupt" : "need";
+  return [at, length];
+}
+
+/**
+ * The input with the smallest head by a linear scan (ties: the lower input).
+ *
+ * @param bytes The memory's bytes.
+ * @param k Inputs.
+ * @param head Input i's head.
+ * @param sign -1 for descending order.
+ * @returns The input (-1: every input is drained) and its head.
+ */
+export function smallestHead(
+  bytes: Uint8Array,
+  k: number,
+  head: (i: number) => MergeHead,
+  sign: number,
+): [number, [number, number]] {
+  let best = -1;
+  let bestHead: [number, number] = [0, 0];
+  for (let i = 0; i < k; i += 1) {
+    const h = head(i);
+    if (typeof h === "string") continue;
+    if (best < 0 || compareRanges(bytes, h[0], h[1], bestHead[0], bestHead[1]) * sign < 0) {
+      best = i;
+      bestHead = h;
+    }
+  }
+  return [best, bestHead];
+}
+
+/**
+ * memcmp of two byte ranges, then length.
+ *
+ * @returns Negative, zero or positive.
+ */
+export function compareRanges(
+  bytes: Uint8Array,
+  a: number,
+  aLength: number,
+  b: number,
+  bLength: number,
+): number {
+  const common = Math.min(aLength, bLength);
   for (let i = 0; i < common; i += 1) {
-    const d = bytes[a[0] + i]! - bytes[b[0] + i]!;
+    const d = bytes[a + i]! - bytes[b + i]!;
     if (d !== 0) return d;
   }
-  return a[1] - b[1];
+  return aLength - bLength;
 }

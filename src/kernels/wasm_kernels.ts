@@ -128,21 +128,22 @@ export class WasmKernels implements KernelSet {
 
   /** {@inheritDoc KernelSet.sortIndex} */
   sortIndex(indexOffset: number, count: number, layout: IndexLayout): void {
-    this.#checkSort(indexOffset, count, layout);
-    this.#exports.sortIndexMultikey(
-      indexOffset,
-      count,
-      layout.pageTableOffset,
-      layout.segmentShift,
-      layout.reverse ? 1 : 0,
-      layout.scratchOffset,
-    );
+    this.#sortTie(this.#exports.sortIndexMultikey, indexOffset, count, layout);
   }
 
   /** {@inheritDoc KernelSet.sortIndexQuicksort} */
   sortIndexQuicksort(indexOffset: number, count: number, layout: IndexLayout): void {
+    this.#sortTie(this.#exports.sortIndexTie, indexOffset, count, layout);
+  }
+
+  #sortTie(
+    sort: KernelExports["sortIndexTie"],
+    indexOffset: number,
+    count: number,
+    layout: IndexLayout,
+  ): void {
     this.#checkSort(indexOffset, count, layout);
-    this.#exports.sortIndexTie(
+    sort(
       indexOffset,
       count,
       layout.pageTableOffset,

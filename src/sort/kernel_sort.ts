@@ -116,31 +116,36 @@ function pointEntriesAtKeys(job: SortJob, buffer: SharedArrayBuffer): boolean {
     const at = job.segments[address >>> shift]! + (address & mask) - KEY_LENGTH_BYTES;
     if (view.getUint32(at, true) === NO_KEY) return false;
   }
-  for (let e = 0; e < end; e += ENTRY_WORDS) {
-    const address = index[e + ADDRESS_WORD]!;
-    const at = job.segments[address >>> shift]! + (address & mask) - KEY_LENGTH_BYTES;
-    const keyBytes = view.getUint32(at, true);
-    view.setUint32(at, index[e + LENGTH_WORD]!, true);
-    index[e + ADDRESS_WORD] = address - KEY_LENGTH_BYTES - keyBytes;
-    index[e + LENGTH_WORD] = keyBytes;
-  }
+  swapKeyAndRecord(job, buffer, true);
   return true;
 }
 
 /** Undoes {@linkcode pointEntriesAtKeys} after the sort. */
 function pointEntriesAtRecords(job: SortJob, buffer: SharedArrayBuffer): void {
+  swapKeyAndRecord(job, buffer, false);
+}
+
+/**
+ * Points every entry at its key (`toKeys`) or back at its record, swapping the entry's length
+ * word with the key length word stored before the record.
+ */
+function swapKeyAndRecord(job: SortJob, buffer: SharedArrayBuffer, toKeys: boolean): void {
   const index = new Uint32Array(buffer, job.index, job.recordCount * ENTRY_WORDS);
   const view = new DataView(buffer);
   const shift = job.segmentShift;
   const mask = (1 << shift) - 1;
   const end = job.recordCount * ENTRY_WORDS;
   for (let e = 0; e < end; e += ENTRY_WORDS) {
-    const keyBytes = index[e + LENGTH_WORD]!;
-    const address = index[e + ADDRESS_WORD]! + keyBytes + KEY_LENGTH_BYTES;
+    const entryLength = index[e + LENGTH_WORD]!;
+    // The record's address: the entry's now, or past its key when it points at the key.
+    const address = toKeys
+      ? index[e + ADDRESS_WORD]!
+      : index[e + ADDRESS_WORD]! + entryLength + KEY_LENGTH_BYTES;
     const at = job.segments[address >>> shift]! + (address & mask) - KEY_LENGTH_BYTES;
-    index[e + LENGTH_WORD] = view.getUint32(at, true);
-    view.setUint32(at, keyBytes, true);
-    index[e + ADDRESS_WORD] = address;
+    const stored = view.getUint32(at, true);
+    view.setUint32(at, entryLength, true);
+    index[e + LENGTH_WORD] = stored;
+    index[e + ADDRESS_WORD] = toKeys ? address - KEY_LENGTH_BYTES - stored : address;
   }
 }
 

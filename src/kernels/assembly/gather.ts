@@ -14,7 +14,7 @@ const DONE: u32 = 0;
 const OUTPUT_FULL: u32 = 1;
 
 // @ts-ignore: decorator
-@inline function varintBytes(value: u32): u32 {
+@inline export function varintBytes(value: u32): u32 {
   return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x20_0000 ? 3 : value < 0x1000_0000 ? 4 : 5;
 }
 
@@ -60,28 +60,34 @@ export function gather(state: usize): u32 {
   let out = <usize>load<u32>(state, 20);
   const end = <usize>load<u32>(state, 24);
   let done = load<u32>(state, 28);
-  const memoryEnd = <u64>memory.size() << 16;
+  // Whole 16-byte chunks are read only where they fit in the memory.
+  const readEnd = (<usize>memory.size() << 16) - 16;
   let status = DONE;
   while (next < count) {
     const e = index + <usize>next * ENTRY;
     const address = load<u32>(e, 8);
     const length = load<u32>(e, 12);
     const record = <usize>load<u32>(pageTable + (<usize>(address >>> shift) << 2)) + <usize>(address & mask);
-    if (done == 0 && length < 0x80 && out + 1 + <usize>length <= end) {
-      store<u8>(out, <u8>length);
-      const rounded = <usize>((length + 7) & ~7);
-      if (rounded <= end - out - 1 && <u64>record + <u64>rounded <= memoryEnd) {
-        // Whole words: may copy up to 7 bytes past the record, all inside the output block
-        // (the next record overwrites them) and read inside the memory.
-        for (let k: usize = 0; k < rounded; k += 8) {
-          store<u64>(out + 1 + k, load<u64>(record + k));
+    if (done == 0 && length < 0x4000) {
+      const head: usize = length < 0x80 ? 1 : 2;
+      // Whole chunks may copy up to 15 bytes past the record: all inside the output block (the
+      // next record overwrites them) and read inside the memory.
+      const rounded = <usize>((length + 15) & ~15);
+      if (out + head + rounded <= end && record + rounded <= readEnd + 16) {
+        if (head == 1) {
+          store<u8>(out, <u8>length);
+        } else {
+          store<u8>(out, <u8>(length | 0x80));
+          store<u8>(out, <u8>(length >>> 7), 1);
         }
-      } else {
-        memory.copy(out + 1, record, <usize>length);
+        const to = out + head;
+        for (let k: usize = 0; k < rounded; k += 16) {
+          v128.store(to + k, v128.load(record + k));
+        }
+        out = to + <usize>length;
+        next += 1;
+        continue;
       }
-      out += 1 + <usize>length;
-      next += 1;
-      continue;
     }
     if (out >= end) {
       status = OUTPUT_FULL;

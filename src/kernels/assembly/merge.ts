@@ -10,7 +10,7 @@
 //   bytes 32 + 32 * i: input i: pos, end, finished, (kernel's: head, length, unused, prefix u64)
 //   bytes 32 + 32 * k: the loser tree, k words (kernel's scratch)
 
-import { writeEncoded } from "./gather";
+import { varintBytes, writeEncoded } from "./gather";
 
 const DONE: u32 = 0;
 const OUTPUT_FULL: u32 = 1;
@@ -148,20 +148,9 @@ export function mergeStep(state: usize): u32 {
     records += 1;
     store<u32>(state, records, 28);
   }
-  // 2. Every head must be present (or drained for good) before the first comparison.
-  for (let i: u32 = 0; i < k; i += 1) {
-    const head = loadHead(inputAt(state, i), reverse);
-    if (head == 1 || head == 3) {
-      store<u32>(state, i, 24);
-      return head == 1 ? NEED_INPUT : CORRUPT;
-    }
-  }
-  // 3. Build the loser tree: tree[0] the winner, tree[1..k) the losers.
-  if (k == 1) {
-    store<u32>(tree, 0);
-  } else {
-    store<u32>(tree, build(state, tree, 1, k, reverse));
-  }
+  // 2. Every head, then the loser tree.
+  const started = startTree(state, tree, k, reverse);
+  if (started != DONE) return started;
   for (;;) {
     const w = load<u32>(tree);
     const inp = inputAt(state, w);
@@ -201,21 +190,43 @@ export function mergeStep(state: usize): u32 {
       store<u32>(state, records, 28);
       return head == 1 ? NEED_INPUT : CORRUPT;
     }
-    // Replay w's path from its leaf to the root.
-    let candidate = w;
-    let node = (k + w) >> 1;
-    while (node >= 1) {
-      const slot = tree + (<usize>node << 2);
-      const opponent = load<u32>(slot);
-      if (beats(state, opponent, candidate, reverse)) {
-        store<u32>(slot, candidate);
-        candidate = opponent;
-      }
-      node >>= 1;
-    }
-    store<u32>(tree, candidate);
+    replay(state, tree, k, w, reverse);
   }
   return DONE; // not reached: the loop returns
+}
+
+/**
+ * Loads every input's head (each must be present, or drained for good, before the first
+ * comparison) and builds the loser tree: tree[0] the winner, tree[1..k) the losers. Returns 0,
+ * or 2 (need input) / 3 (corrupt) with word 6 naming the input.
+ */
+export function startTree(state: usize, tree: usize, k: u32, reverse: bool): u32 {
+  for (let i: u32 = 0; i < k; i += 1) {
+    const head = loadHead(inputAt(state, i), reverse);
+    if (head == 1 || head == 3) {
+      store<u32>(state, i, 24);
+      return head == 1 ? NEED_INPUT : CORRUPT;
+    }
+  }
+  store<u32>(tree, k == 1 ? 0 : build(state, tree, 1, k, reverse));
+  return DONE;
+}
+
+/** Replays input w's path from its leaf to the root after its head changed. */
+// @ts-ignore: decorator
+@inline export function replay(state: usize, tree: usize, k: u32, w: u32, reverse: bool): void {
+  let candidate = w;
+  let node = (k + w) >> 1;
+  while (node >= 1) {
+    const slot = tree + (<usize>node << 2);
+    const opponent = load<u32>(slot);
+    if (beats(state, opponent, candidate, reverse)) {
+      store<u32>(slot, candidate);
+      candidate = opponent;
+    }
+    node >>= 1;
+  }
+  store<u32>(tree, candidate);
 }
 
 /**
@@ -236,6 +247,5 @@ export function build(state: usize, tree: usize, node: u32, k: u32, reverse: boo
 
 // @ts-ignore: decorator
 @inline function encodedBytes(length: u32): u32 {
-  const head: u32 = length < 0x80 ? 1 : length < 0x4000 ? 2 : length < 0x20_0000 ? 3 : length < 0x1000_0000 ? 4 : 5;
-  return head + length;
+  return varintBytes(length) + length;
 }

@@ -9,7 +9,7 @@
 //   word 4 last record length (0xffffffff: none yet)   5 bytes the scratch must hold (status 4)
 //   word 6 duplicates dropped (wraps at 2^32)   7 unused
 
-import { beats, build, inputAt, loadHead } from "./merge";
+import { inputAt, loadHead, replay, startTree } from "./merge";
 
 const DONE: u32 = 0;
 const OUTPUT_FULL: u32 = 1;
@@ -87,20 +87,9 @@ export function mergeLines(state: usize): u32 {
     records += 1;
     store<u32>(state, records, 28);
   }
-  // 2. Every head must be present (or drained for good) before the first comparison.
-  for (let i: u32 = 0; i < k; i += 1) {
-    const head = loadHead(inputAt(state, i), reverse);
-    if (head == 1 || head == 3) {
-      store<u32>(state, i, 24);
-      return head == 1 ? NEED_INPUT : CORRUPT;
-    }
-  }
-  // 3. The loser tree: tree[0] the winner, tree[1..k) the losers.
-  if (k == 1) {
-    store<u32>(tree, 0);
-  } else {
-    store<u32>(tree, build(state, tree, 1, k, reverse));
-  }
+  // 2. Every head, then the loser tree (merge.ts).
+  const started = startTree(state, tree, k, reverse);
+  if (started != DONE) return started;
   let status = DONE;
   for (;;) {
     const w = load<u32>(tree);
@@ -148,19 +137,7 @@ export function mergeLines(state: usize): u32 {
       status = head == 1 ? NEED_INPUT : CORRUPT;
       break;
     }
-    // Replay w's path from its leaf to the root.
-    let candidate = w;
-    let node = (k + w) >> 1;
-    while (node >= 1) {
-      const slot = tree + (<usize>node << 2);
-      const opponent = load<u32>(slot);
-      if (beats(state, opponent, candidate, reverse)) {
-        store<u32>(slot, candidate);
-        candidate = opponent;
-      }
-      node >>= 1;
-    }
-    store<u32>(tree, candidate);
+    replay(state, tree, k, w, reverse);
   }
   store<u32>(state, <u32>out, 4);
   store<u32>(state, records, 28);

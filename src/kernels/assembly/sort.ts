@@ -89,29 +89,76 @@ function medianOfThree(
   return digitCompare(ex, ez, skip, keyBytes, restSign) < 0 ? x : z;
 }
 
+/** Where entry e's key bytes from `skip` on start. */
+// @ts-ignore: decorator
+@inline function keyAt(
+  e: usize, pageTable: usize, shift: u32, mask: u32, keyOffset: u32, skip: i32,
+): usize {
+  return recordAt(pageTable, shift, mask, load<u32>(e, 8)) + <usize>keyOffset + <usize>skip;
+}
+
+/** The digit of `available` key bytes (0 past the key) from the 8 bytes `raw` read there. */
+// @ts-ignore: decorator
+@inline function digitOf(raw: u64, available: i32): u64 {
+  const value = bswap<u64>(raw);
+  if (available >= 8) return value;
+  if (available <= 0) return 0;
+  return value & (<u64>-1 << (64 - 8 * <u64>available));
+}
+
+/** Reads entry e's digit byte by byte (near the end of the memory). */
+function digitSlow(o: usize, available: i32): u64 {
+  let value: u64 = 0;
+  for (let b = 0; b < 8; b += 1) {
+    const byte: u64 = b < available ? <u64>load<u8>(o + <usize>b) : 0;
+    value = (value << 8) | byte;
+  }
+  return value;
+}
+
+/**
+ * Writes the key's 8-byte digit `depth` (bytes 8 * depth on, zero padded past the key,
+ * inverted for reverse) into the prefix words of entries [start, end). The record reads are
+ * issued four at a time: they miss the cache, and independent loads overlap their misses.
+ */
 function rekey(
   index: usize, start: i32, end: i32, depth: i32,
   pageTable: usize, shift: u32, reverse: bool, keyOffset: u32, keyBytes: i32,
 ): void {
   const mask: u32 = (1 << shift) - 1;
   const skip = depth * 8;
-  for (let i = start; i < end; i += 1) {
+  const invert: u64 = reverse ? <u64>-1 : 0;
+  // Whole words are read only where 8 bytes fit in the memory.
+  const readEnd = (<usize>memory.size() << 16) - 8;
+  let i = start;
+  for (; i + 4 <= end; i += 4) {
     const e = index + <usize>i * ENTRY;
-    const length: i32 = keyBytes >= 0 ? keyBytes : <i32>load<u32>(e, 12);
-    const o = recordAt(pageTable, shift, mask, load<u32>(e, 8)) + <usize>keyOffset + <usize>skip;
-    const available = length - skip;
-    let value: u64 = 0;
-    if (available >= 8) {
-      value = bswap<u64>(load<u64>(o));
-    } else {
-      for (let b = 0; b < 8; b += 1) {
-        const byte: u64 = b < available ? <u64>load<u8>(o + <usize>b) : 0;
-        value = (value << 8) | byte;
-      }
-    }
-    if (reverse) value = ~value;
-    store<u32>(e, <u32>(value >>> 32));
-    store<u32>(e, <u32>value, 4);
+    const o0 = keyAt(e, pageTable, shift, mask, keyOffset, skip);
+    const o1 = keyAt(e + ENTRY, pageTable, shift, mask, keyOffset, skip);
+    const o2 = keyAt(e + 2 * ENTRY, pageTable, shift, mask, keyOffset, skip);
+    const o3 = keyAt(e + 3 * ENTRY, pageTable, shift, mask, keyOffset, skip);
+    const top = max(max(o0, o1), max(o2, o3));
+    if (top > readEnd) break;
+    const r0 = load<u64>(o0);
+    const r1 = load<u64>(o1);
+    const r2 = load<u64>(o2);
+    const r3 = load<u64>(o3);
+    const fixed = keyBytes >= 0;
+    const a0 = (fixed ? keyBytes : <i32>load<u32>(e, 12)) - skip;
+    const a1 = (fixed ? keyBytes : <i32>load<u32>(e, 12 + ENTRY)) - skip;
+    const a2 = (fixed ? keyBytes : <i32>load<u32>(e, 12 + 2 * ENTRY)) - skip;
+    const a3 = (fixed ? keyBytes : <i32>load<u32>(e, 12 + 3 * ENTRY)) - skip;
+    store<u64>(e, rotr<u64>(digitOf(r0, a0) ^ invert, 32));
+    store<u64>(e, rotr<u64>(digitOf(r1, a1) ^ invert, 32), ENTRY);
+    store<u64>(e, rotr<u64>(digitOf(r2, a2) ^ invert, 32), 2 * ENTRY);
+    store<u64>(e, rotr<u64>(digitOf(r3, a3) ^ invert, 32), 3 * ENTRY);
+  }
+  for (; i < end; i += 1) {
+    const e = index + <usize>i * ENTRY;
+    const o = keyAt(e, pageTable, shift, mask, keyOffset, skip);
+    const available = (keyBytes >= 0 ? keyBytes : <i32>load<u32>(e, 12)) - skip;
+    const value = o <= readEnd ? digitOf(load<u64>(o), available) : digitSlow(o, available);
+    store<u64>(e, rotr<u64>(value ^ invert, 32));
   }
 }
 
@@ -231,26 +278,175 @@ function multikey(
   keyOffset: u32, keyBytes: i32, scratch: usize, addressTies: bool,
 ): void {
   if (count < 2) return;
-  const starts = scratch;
-  const next = scratch + <usize>(BUCKETS + 1) * 4;
-  const stack = next + <usize>BUCKETS * 4;
-  if (count >= BUCKET_MIN_COUNT) {
-    bucketTop16(index, count, starts, next);
-    for (let b: u32 = 0; b < BUCKETS; b += 1) {
-      const start = load<u32>(starts + (<usize>b << 2));
-      const end = load<u32>(starts + (<usize>(b + 1) << 2));
-      if (end - start > 1) {
-        sortRange(index, <i32>start, <i32>end, pageTable, shift, reverse, keyOffset, keyBytes, stack, addressTies);
+  // The radix levels' counts take the scratch up to the quicksort's range stack.
+  const stack = scratch + <usize>(BUCKETS + 1) * 4 + <usize>BUCKETS * 4;
+  radixRange(
+    index, 0, <i32>count, 0, 0, pageTable, shift, reverse, keyOffset, keyBytes, addressTies,
+    stack, scratch, stack,
+  );
+}
+
+/** Ranges shorter than this go to the multikey quicksort instead of a radix pass. */
+const RADIX_MIN: i32 = 256;
+/** Scratch of one radix level: bucket cursors and bucket ends, 256 each. */
+const RADIX_LEVEL_BYTES: usize = 256 * 4 * 2;
+
+/**
+ * The radix digit of an entry: byte `byte` (0..7) of its current 8-byte key digit, or, for
+ * `byte` 8, how many key bytes are left past the digit (0..8, 9: more), in key order.
+ */
+// @ts-ignore: decorator
+@inline function radixDigit(e: usize, byte: u32, skip: i32, keyBytes: i32, reverse: bool): u32 {
+  if (byte < 8) return <u32>(prefixOf(e) >>> (56 - 8 * <u64>byte)) & 0xff;
+  const rest = <u32>restOf(e, skip, keyBytes);
+  return reverse ? 9 - rest : rest;
+}
+
+/**
+ * MSD radix sort of entries [lo, hi), which share digit `depth`'s bytes before `byte`: an
+ * in-place American flag pass per byte of the 8-byte digit, then one on the bytes left, then
+ * the entries whose keys go on are re-keyed with the next digit and sorted the same way.
+ * Short ranges (and digits past the scratch) go to the multikey quicksort. Recursion is
+ * bounded by the scratch: one level (RADIX_LEVEL_BYTES) per call, at most (countsEnd - counts)
+ * / RADIX_LEVEL_BYTES deep.
+ */
+function radixRange(
+  index: usize, lo: i32, hi: i32, byte: u32, depth: i32, pageTable: usize, shift: u32,
+  reverse: bool, keyOffset: u32, keyBytes: i32, addressTies: bool, stack: usize,
+  counts: usize, countsEnd: usize,
+): void {
+  let skip = depth * 8;
+  for (;;) {
+    if (hi - lo < RADIX_MIN || counts + RADIX_LEVEL_BYTES > countsEnd) {
+      sortRange(index, lo, hi, depth, pageTable, shift, reverse, keyOffset, keyBytes, stack, addressTies);
+      return;
+    }
+    if (byte < 8) {
+      // Skip the digit bytes every entry shares.
+      const p0 = prefixOf(index + <usize>lo * ENTRY);
+      let diff: u64 = 0;
+      for (let i = lo + 1; i < hi; i += 1) diff |= prefixOf(index + <usize>i * ENTRY) ^ p0;
+      const shared = <u32>(clz<u64>(diff) >>> 3);
+      if (shared > byte) byte = shared;
+      if (byte == 8) continue;
+    }
+    const cursors = counts;
+    const ends = counts + 1024;
+    memory.fill(cursors, 0, 1024);
+    for (let i = lo; i < hi; i += 1) {
+      const at = cursors + (<usize>radixDigit(index + <usize>i * ENTRY, byte, skip, keyBytes, reverse) << 2);
+      store<u32>(at, load<u32>(at) + 1);
+    }
+    const first = radixDigit(index + <usize>lo * ENTRY, byte, skip, keyBytes, reverse);
+    if (load<u32>(cursors + (<usize>first << 2)) == <u32>(hi - lo)) {
+      // One bucket: nothing moves.
+      if (byte < 8) {
+        byte += 1;
+        continue;
+      }
+      if (first == (reverse ? 0 : 9)) {
+        // Every key goes on: the next digit, in this loop (no recursion per shared digit).
+        depth += 1;
+        skip = depth * 8;
+        byte = 0;
+        rekey(index, lo, hi, depth, pageTable, shift, reverse, keyOffset, keyBytes);
+        continue;
+      }
+      if (keyBytes >= 0 || addressTies) sortByAddress(index, lo, hi);
+      return;
+    }
+    let position: u32 = <u32>lo;
+    for (let b: usize = 0; b < 256; b += 1) {
+      const n = load<u32>(cursors + (b << 2));
+      store<u32>(cursors + (b << 2), position);
+      position += n;
+      store<u32>(ends + (b << 2), position);
+    }
+    for (let b: u32 = 0; b < 256; b += 1) {
+      const end = load<u32>(ends + (<usize>b << 2));
+      let i = load<u32>(cursors + (<usize>b << 2));
+      while (i < end) {
+        const at = index + <usize>i * ENTRY;
+        let target = radixDigit(at, byte, skip, keyBytes, reverse);
+        if (target == b) {
+          i += 1;
+          continue;
+        }
+        let w01 = load<u64>(at);
+        let w23 = load<u64>(at, 8);
+        while (target != b) {
+          const slot = cursors + (<usize>target << 2);
+          const destIndex = load<u32>(slot);
+          store<u32>(slot, destIndex + 1);
+          const dest = index + <usize>destIndex * ENTRY;
+          const d01 = load<u64>(dest);
+          const d23 = load<u64>(dest, 8);
+          store<u64>(dest, w01);
+          store<u64>(dest, w23, 8);
+          w01 = d01;
+          w23 = d23;
+          target = byte < 8
+            ? <u32>(rotr<u64>(w01, 32) >>> (56 - 8 * <u64>byte)) & 0xff
+            : restDigit(<i32>(w23 >>> 32), skip, keyBytes, reverse);
+        }
+        store<u64>(at, w01);
+        store<u64>(at, w23, 8);
+        i += 1;
       }
     }
-  } else {
-    sortRange(index, 0, <i32>count, pageTable, shift, reverse, keyOffset, keyBytes, stack, addressTies);
+    let start: i32 = lo;
+    for (let b: u32 = 0; b < 256; b += 1) {
+      const end = <i32>load<u32>(ends + (<usize>b << 2));
+      if (end - start > 1) {
+        if (byte < 8) {
+          radixRange(
+            index, start, end, byte + 1, depth, pageTable, shift, reverse, keyOffset, keyBytes,
+            addressTies, stack, counts + RADIX_LEVEL_BYTES, countsEnd,
+          );
+        } else {
+          finishDigit(
+            index, start, end, b, depth, pageTable, shift, reverse, keyOffset, keyBytes,
+            addressTies, stack, counts + RADIX_LEVEL_BYTES, countsEnd,
+          );
+        }
+      }
+      start = end;
+    }
+    return;
+  }
+}
+
+// @ts-ignore: decorator
+@inline function restDigit(length: i32, skip: i32, keyBytes: i32, reverse: bool): u32 {
+  const remaining = (keyBytes >= 0 ? keyBytes : length) - skip;
+  const rest: u32 = remaining > 8 ? 9 : remaining < 0 ? 0 : <u32>remaining;
+  return reverse ? 9 - rest : rest;
+}
+
+/**
+ * Entries [lo, hi) with the same digit and the same bytes-left bucket `bucket`: equal keys
+ * (by address when ties need it), or keys that go on: re-keyed and sorted on the next digit.
+ */
+function finishDigit(
+  index: usize, lo: i32, hi: i32, bucket: u32, depth: i32, pageTable: usize, shift: u32,
+  reverse: bool, keyOffset: u32, keyBytes: i32, addressTies: bool, stack: usize,
+  counts: usize, countsEnd: usize,
+): void {
+  const more: u32 = reverse ? 0 : 9;
+  if (bucket == more) {
+    rekey(index, lo, hi, depth + 1, pageTable, shift, reverse, keyOffset, keyBytes);
+    radixRange(
+      index, lo, hi, 0, depth + 1, pageTable, shift, reverse, keyOffset, keyBytes, addressTies,
+      stack, counts, countsEnd,
+    );
+  } else if (keyBytes >= 0 || addressTies) {
+    sortByAddress(index, lo, hi);
   }
 }
 
 function sortRange(
-  index: usize, startLo: i32, startHi: i32, pageTable: usize, shift: u32, reverse: bool,
-  keyOffset: u32, keyBytes: i32, stack: usize, addressTies: bool,
+  index: usize, startLo: i32, startHi: i32, startDepth: i32, pageTable: usize, shift: u32,
+  reverse: bool, keyOffset: u32, keyBytes: i32, stack: usize, addressTies: bool,
 ): void {
   const mask: u32 = (1 << shift) - 1;
   const restSign: i32 = reverse ? -1 : 1;
@@ -258,7 +454,7 @@ function sortRange(
   let top = 0; // stack entries in use
   let lo = startLo;
   let hi = startHi;
-  let depth = 0;
+  let depth = startDepth;
   for (;;) {
     const skip = depth * 8;
     if (hi - lo > INSERTION_MAX) {
