@@ -225,15 +225,7 @@ export class RunWriter {
     const byteLength = firstLength + secondLength;
     if (byteLength > this.#spanningMax) this.#spanningMax = byteLength; // as #writeSpanning
     const varint = this.#varint;
-    let varintLength = 0;
-    let value = byteLength;
-    while (value >= 128) {
-      varint[varintLength] = (value % 128) | 128;
-      value = Math.floor(value / 128);
-      varintLength += 1;
-    }
-    varint[varintLength] = value;
-    varintLength += 1;
+    const varintLength = encodeVarint(byteLength, varint);
     try {
       await this.#putAll(varint, 0, varintLength);
       await this.#putAll(first, firstOffset, firstLength);
@@ -346,15 +338,7 @@ export class RunWriter {
       return this.abort().then(() => Promise.reject(error));
     }
     const varint = this.#varint;
-    let varintLength = 0;
-    let value = byteLength;
-    while (value >= 128) {
-      varint[varintLength] = (value % 128) | 128;
-      value = Math.floor(value / 128);
-      varintLength += 1;
-    }
-    varint[varintLength] = value;
-    varintLength += 1;
+    const varintLength = encodeVarint(byteLength, varint);
     try {
       const varintDone = this.#put(varint, 0, varintLength);
       const bytesDone = varintDone === varintLength ? this.#put(bytes, byteOffset, byteLength) : 0;
@@ -555,4 +539,21 @@ function writeU32(out: Uint8Array, offset: number, value: number): void {
   out[offset + 1] = (value >>> 8) & 0xff;
   out[offset + 2] = (value >>> 16) & 0xff;
   out[offset + 3] = (value >>> 24) & 0xff;
+}
+
+/**
+ * Writes `value` as the spill format's varint length (7 bits a byte, low first, high bit set
+ * on all but the last) into `into`.
+ *
+ * @returns Bytes written.
+ */
+function encodeVarint(value: number, into: Uint8Array): number {
+  let length = 0;
+  while (value >= 128) {
+    into[length] = (value % 128) | 128;
+    value = Math.floor(value / 128);
+    length += 1;
+  }
+  into[length] = value;
+  return length + 1;
 }
