@@ -269,7 +269,6 @@ class ExternalSorter {
           "sort-kernel-area-main",
           layout.mainKernelAreaSegments,
         );
-        this.#threadKernels ??= new WasmKernels(memory.wasmMemory);
       }
       this.#createBuffers();
       for (const input of inputs) await this.#readInput(input);
@@ -326,7 +325,11 @@ class ExternalSorter {
   /** Takes the sort buffers from the budget (the plan's count and size). */
   #createBuffers(): void {
     const layout = this.#layout!;
-    if (this.#kernels && this.#recordBytes === undefined && this.#order.isPlainBytes) {
+    // This thread's kernels: the append-lines kernel (plain bytes) and its own sorts.
+    if (
+      this.#kernels && this.#recordBytes === undefined &&
+      (this.#order.isPlainBytes || this.#mainArea !== undefined)
+    ) {
       this.#threadKernels ??= new WasmKernels(this.#memory.wasmMemory);
     }
     const split = splitSortBuffer(layout.bufferSegments, this.#memory.segmentBytes);
@@ -814,7 +817,7 @@ class ExternalSorter {
     );
     this.#mergePhase(runs, this.#stats.mergePasses + 1, passCount);
     if (
-      this.#kernelMergeFits(memoryRun) && !this.#hasLongSpanningRecords(runs) &&
+      this.#kernelMergeFits(memoryRun, runs) &&
       await this.#kernelMergeOutput(output, runs, { readAheadSegments, outputSegments })
     ) {
       this.#stats.usedMergeKernel = true;
@@ -841,22 +844,12 @@ class ExternalSorter {
     this.#worker = undefined;
     if (sortWorker === undefined) return;
     const wanted = this.#mergeWorker === undefined && this.#runs.length > 0 &&
-      this.#kernelMergeFits(this.#memoryRun);
+      this.#kernelMergeFits(this.#memoryRun, this.#runs);
     if (!wanted) {
       sortWorker.close();
       return;
     }
     this.#mergeWorker = sortWorker.handOver();
-  }
-
-  /**
-   * Whether a run holds a record longer than {@linkcode KERNEL_MERGE_SPANNING_MAX}: the merge
-   * kernel completes a record cut by a block border in one contiguous carry per input, which a
-   * fragmented budget may not have for such a record; the loser tree's run readers assemble it
-   * in the scratch the merge plan reserved.
-   */
-  #hasLongSpanningRecords(runs: readonly SpillRun[]): boolean {
-    return runs.some((run) => (run.spanningRecordBytesMax ?? 0) > KERNEL_MERGE_SPANNING_MAX);
   }
 
   /** The early-started merge Worker, now owned by the caller (or undefined). */
@@ -873,7 +866,7 @@ class ExternalSorter {
   #bootMergeWorker(): void {
     if (
       this.#mergeWorker !== undefined || this.#worker !== undefined || !this.#useWorker ||
-      !this.#kernelMergeFits(undefined)
+      !this.#kernelMergeFits(undefined, this.#runs)
     ) {
       return;
     }
@@ -884,9 +877,17 @@ class ExternalSorter {
   }
 
   /** Whether the final merge can run on the merge kernel: plain byte order of lines. */
-  #kernelMergeFits(memoryRun: SortBuffer | undefined): boolean {
+  #kernelMergeFits(
+    memoryRun: SortBuffer | undefined,
+    runs: readonly (SpillRun | undefined)[],
+  ): boolean {
+    // A run with a record longer than KERNEL_MERGE_SPANNING_MAX goes to the loser tree: the
+    // kernel completes a record cut by a block border in one contiguous carry per input, which
+    // a fragmented budget may not have for such a record; the loser tree's run readers
+    // assemble it in the scratch the merge plan reserved.
     return this.#mergeKernel && this.#order.isPlainBytes && this.#recordBytes === undefined &&
-      (memoryRun === undefined || !memoryRun.keyed);
+      (memoryRun === undefined || !memoryRun.keyed) &&
+      runs.every((run) => (run?.spanningRecordBytesMax ?? 0) <= KERNEL_MERGE_SPANNING_MAX);
   }
 
   /**
