@@ -23,6 +23,7 @@
  */
 
 import { MiB } from "../base/mod.ts";
+import { recordBytesMaxOf } from "../io/mod.ts";
 
 /** Bytes of one input chunk (at most 1/8 of the segments). */
 export const COUNT_INPUT_CHUNK_BYTES = 1 * MiB;
@@ -30,8 +31,6 @@ export const COUNT_INPUT_CHUNK_BYTES = 1 * MiB;
 const INPUT_CHUNK_DIVISOR = 8;
 /** Segments kept beside the chunk and the table: a spill writer's and the merge's scratch. */
 export const COUNT_RESERVED_SEGMENTS = 4;
-/** A line (and so a word) may take this share of the budget: a quarter. */
-const RECORD_BUDGET_DIVISOR = 4;
 /** The long-record room never leaves the table fewer pages than this (tiny budgets). */
 const TABLE_SEGMENTS_FLOOR = 8;
 /** Share of the counting segments a Worker gets with `--threads 2`. */
@@ -216,7 +215,7 @@ export function planCount(options: CountPlanOptions): CountPlan {
  * ```
  */
 export function countRecordBytesMax(budgetBytes: number): number {
-  return Math.floor(budgetBytes / RECORD_BUDGET_DIVISOR);
+  return recordBytesMaxOf(budgetBytes);
 }
 
 /**

@@ -1,8 +1,8 @@
 import { assert, InputError } from "../base/mod.ts";
 import type { BuddyAllocator, BuddyBlock, MemoryManager, SegmentLease } from "../memory/mod.ts";
-import { CountState, CountStatus, WasmKernels } from "../kernels/mod.ts";
+import { CountState, CountStatus, type CountUnicodeTables, WasmKernels } from "../kernels/mod.ts";
 import { hashBytes } from "./hash_bytes.ts";
-import type { TokenSink } from "./tokenizer.ts";
+import type { TokenizerKind, TokenSink } from "./tokenizer.ts";
 import { copyBytes } from "./copy_bytes.ts";
 import { unicodeTables } from "./unicode_tables.ts";
 
@@ -17,7 +17,7 @@ export interface CountTableOptions {
 }
 
 /** The tokenizers the count kernel runs (all of them). */
-export type KernelTokenizerKind = "words" | "letters" | "flink" | "whitespace" | "line";
+export type KernelTokenizerKind = TokenizerKind;
 
 /** What {@linkcode CountTable.scanShared} stopped for. */
 export const ScanStop = {
@@ -217,6 +217,20 @@ export class CountTable implements TokenSink {
     this.#kernels = kernels;
     this.#state = new CountState(this.#memory.wasmMemory, base);
     this.#pageTable = new Uint32Array(segment.bytes.buffer, pageTableOffset, this.#recordPagesMax);
+    let unicode: CountUnicodeTables | undefined = undefined;
+    if (tables !== undefined) {
+      const words = new Int32Array(segment.bytes.buffer);
+      const wordRangesOffset = scratchOffset + scratchBytes;
+      const lowerRangesOffset = wordRangesOffset + 4 * tables.wordRanges.length;
+      words.set(tables.wordRanges, wordRangesOffset >>> 2);
+      words.set(tables.lowerRanges, lowerRangesOffset >>> 2);
+      unicode = {
+        wordRangesOffset,
+        wordRangeCount: tables.wordRanges.length >>> 1,
+        lowerRangesOffset,
+        lowerRangeCount: tables.lowerRanges.length >>> 2,
+      };
+    }
     this.#state.start({
       kind: setup.kind,
       lower: setup.lower,
@@ -226,20 +240,8 @@ export class CountTable implements TokenSink {
       pageTableOffset,
       segmentBytes: this.#segmentBytes,
       scratchOffset,
+      ...(unicode === undefined ? {} : { unicode }),
     });
-    if (tables !== undefined) {
-      const words = new Int32Array(segment.bytes.buffer);
-      const wordRangesOffset = scratchOffset + scratchBytes;
-      const lowerRangesOffset = wordRangesOffset + 4 * tables.wordRanges.length;
-      words.set(tables.wordRanges, wordRangesOffset >>> 2);
-      words.set(tables.lowerRanges, lowerRangesOffset >>> 2);
-      this.#state.setUnicode({
-        wordRangesOffset,
-        wordRangeCount: tables.wordRanges.length >>> 1,
-        lowerRangesOffset,
-        lowerRangeCount: tables.lowerRanges.length >>> 2,
-      });
-    }
     return true;
   }
 

@@ -34,7 +34,6 @@ export {
   autoWorkerAllowed,
   COUNT_INPUT_CHUNK_BYTES,
   COUNT_RESERVED_SEGMENTS,
-  countRecordBytesMax,
   planCount,
   WORKER_SEGMENTS_MIN,
   WORKER_SHARE,

@@ -36,6 +36,20 @@ export interface LineReaderParts {
   recordBytesMax?: number | undefined;
 }
 
+/** A record (line) may take this fraction of the memory budget: a quarter. */
+export const RECORD_BUDGET_DIVISOR = 4;
+
+/**
+ * The longest record a budget holds (a quarter of it, the terminator aside): what the readers
+ * grow to and what plans set aside.
+ *
+ * @param budgetBytes The memory budget.
+ * @returns Bytes.
+ */
+export function recordBytesMaxOf(budgetBytes: number): number {
+  return Math.floor(budgetBytes / RECORD_BUDGET_DIVISOR);
+}
+
 /**
  * Reads an input in big chunks of complete records, with no strings and no per-record work.
  *
@@ -225,7 +239,7 @@ export class LineReader {
    * budget has room).
    */
   #nextLargeCapacity(capacity: number): number {
-    const quarter = Math.floor(this.#memory.budgetBytes / 4) + 1;
+    const quarter = recordBytesMaxOf(this.#memory.budgetBytes) + 1;
     return capacity < quarter ? Math.min(capacity * 2, quarter) : capacity * 2;
   }
 
@@ -235,7 +249,7 @@ export class LineReader {
     const { recordBytes, complete } = await this.#measureRecord(from, used);
     // A quarter of the budget holds one record (the caller planned it, or the large buffer
     // grows to it: #nextLargeCapacity), with its terminator.
-    const memoryMiB = Math.ceil((4 * (recordBytes + 1)) / MiB);
+    const memoryMiB = Math.ceil((RECORD_BUDGET_DIVISOR * (recordBytes + 1)) / MiB);
     return new ResourceError(
       `Cannot read ${this.name}: a record of ${formatBytes(recordBytes)}${
         complete ? "" : " or more"

@@ -24,7 +24,7 @@ export {
 } from "./io_manager.ts";
 export { plainInputBytes } from "./input_bytes.ts";
 export type { IoStats } from "./io_stats.ts";
-export { LineReader } from "./line_reader.ts";
+export { LineReader, RECORD_BUDGET_DIVISOR, recordBytesMaxOf } from "./line_reader.ts";
 export { OutputSink } from "./output_sink.ts";
 export { checkOutputPath } from "./output_target.ts";
 export { RunReader, runReaderScratchBytes } from "./run_reader.ts";
