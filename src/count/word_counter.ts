@@ -721,6 +721,10 @@ export class WordCounter implements TokenSink {
       }, minCount);
       return;
     }
+    if (options.order === "word" && longTop) {
+      await this.#topInWordOrder(options.top!, minCount, emit);
+      return;
+    }
     let top: TopHeap | undefined;
     try {
       if (options.top !== undefined) {
@@ -747,6 +751,60 @@ export class WordCounter implements TokenSink {
       if (top !== undefined) await top.drain(options.order, emit);
     } finally {
       top?.close();
+    }
+  }
+
+  /**
+   * `--top N --order word` when the heap would hold copies of several distinct long words: the
+   * count-order sort picks the N words into a run (no copies held), and a counter of their own
+   * puts them in word order (its long words go to runs of their own, as here).
+   */
+  async #topInWordOrder(top: number, minCount: number, emit: RecordEmitter): Promise<void> {
+    const picked: SpillRun[] = [];
+    await this.#writeRun(async (writer) => {
+      let left = top;
+      const countBytes = this.#countBytes;
+      await this.#countOrder((bytes, offset, length, count) => {
+        if (count < minCount || left === 0) return undefined;
+        left -= 1;
+        writeCount(countBytes, 0, count);
+        return writer.writeRecordParts(bytes, offset, length, countBytes, 0, COUNT_BYTES);
+      }, minCount);
+    }, picked);
+    this.#scratch.close(); // the count-order merge's copy of the longest word: done with
+    const counter = new WordCounter(this.#memory, this.#io, {
+      spillPrefix: `${this.#prefix}-top`,
+      fanInMax: this.#fanInMax,
+      kernel: false,
+    });
+    try {
+      const reader = (await this.#openReaders(picked))[0]!;
+      try {
+        for (;;) {
+          let more = reader.next();
+          if (more instanceof Promise) more = await more;
+          if (!more) break;
+          const wordLength = reader.recordLength - COUNT_BYTES;
+          const count = readCount(reader.recordBytes, reader.recordOffset + wordLength);
+          const pending = counter.addCounted(
+            reader.recordBytes,
+            reader.recordOffset,
+            wordLength,
+            count,
+          );
+          if (pending) await pending;
+        }
+      } finally {
+        await this.#closeReaders([reader]);
+      }
+      await this.#io.deleteRun(picked[0]!);
+      this.#beginPhase("write", []);
+      await counter.finish({ order: "word" }, (bytes, offset, length, count) => {
+        this.#stats.distinctWords += 1;
+        return emit(bytes, offset, length, count);
+      });
+    } finally {
+      await counter.close();
     }
   }
 

@@ -127,6 +127,10 @@ Deno.test("count --top holds a quarter-of-S word written to several runs, and tw
     const wantTwo = oracle([two]).split("\n").slice(0, 3).join("\n") + "\n";
     const args = ["-S", "16m", "--threads", "1", "--top", "3"];
     strictEqual(await countTo(dir, args, [`${dir}/in.txt`]), wantTwo, args.join(" "));
+    // In word order the picked words are put in order by a counter of their own.
+    const byWord = wantTwo.split("\n").filter((line) => line !== "").sort().join("\n") + "\n";
+    args.push("--order", "word");
+    strictEqual(await countTo(dir, args, [`${dir}/in.txt`]), byWord, args.join(" "));
   });
 });
 
