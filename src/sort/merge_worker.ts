@@ -1,7 +1,10 @@
 /**
  * The merge Worker's side of the parallel final merge: runs the merge kernel loop
- * (src/sort/kernel_merge.ts) over the shared memory while the main thread reads, checks and
- * copies run blocks in and writes the output out (src/sort/parallel_merge.ts). It runs in the
+ * (src/sort/kernel_merge.ts) over the shared memory while the main thread writes the output
+ * out (src/sort/parallel_merge.ts). The Worker reads and checks plain spill runs itself (io
+ * RunBlockReader, synchronously: it has nothing else to do meanwhile) and gathers the
+ * in-memory run itself; only runs it cannot read (compressed, or a test's planned I/O fault)
+ * are read, checked and copied in by the main thread, one slot per input. It runs in the
  * sort Worker (sort_worker.ts passes it the start message), so a sort has one Worker isolate
  * at a time. The two threads meet in a control block of the shared memory; the Worker blocks
  * on it with `Atomics.wait`, the main thread hears from the Worker by messages:
@@ -20,7 +23,7 @@
  *
  * @module
  */
-import { CorruptSpillError } from "../io/mod.ts";
+import { CorruptSpillError, RunBlockReader } from "../io/mod.ts";
 import { WasmKernels } from "../kernels/mod.ts";
 import {
   type BlockSource,
@@ -91,8 +94,15 @@ export interface MergeStart {
   control: number;
   /** The spill file of each input, or "" (for messages). */
   paths: string[];
-  /** Inputs the Worker gathers itself (the in-memory run), by input; null: fed by slots. */
+  /** Inputs the Worker gathers itself (the in-memory run), by input; null: see `reads`. */
   gathers: Array<GatherPlace | null>;
+  /**
+   * Inputs the Worker reads itself from their run file (`paths`), by input: the memory offset
+   * of the one-block buffer it reads them into; null: fed by slots (or gathered).
+   */
+  reads: Array<number | null>;
+  /** Bytes per spill block (the segment size). */
+  blockBytes: number;
   /** The state block. */
   state: MergeRegion;
   /** The output halves. */
@@ -112,10 +122,18 @@ export interface MergeStart {
 /** What the Worker tells the main thread. */
 export type MergeEvent =
   | { type: "took"; input: number }
+  | { type: "read" }
   | { type: "out"; half: number }
   | { type: "grow" }
-  | { type: "done"; writtenCount: number; droppedCount: number }
-  | { type: "error"; message: string; path?: string; blockIndex?: number };
+  | { type: "done"; writtenCount: number; droppedCount: number; blocksRead: number }
+  | {
+    type: "error";
+    message: string;
+    /** A spill block failed its checks: the parts of the {@linkcode CorruptSpillError}. */
+    corrupt?: { path: string; blockIndex: number; what: string; expected: string; found: string };
+    /** Reading a run file failed: the file, the error's message and `code`. */
+    readError?: { path: string; message: string; code?: string };
+  };
 
 interface WorkerScope {
   postMessage(message: MergeEvent): void;
@@ -159,6 +177,90 @@ class SlotSource implements BlockSource {
     Atomics.store(control, at, 0);
     scope.postMessage({ type: "took", input: this.#input });
     return true;
+  }
+}
+
+/** Blocks read between two `read` messages (the main thread's watchdog hears them). */
+const BLOCKS_PER_READ_MESSAGE = 64;
+
+/** A read of a run file failed (the file system's error, with its `code`). */
+class RunReadFailure extends Error {
+  readonly path: string;
+  readonly code: string | undefined;
+
+  constructor(path: string, cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = "RunReadFailure";
+    this.path = path;
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    this.code = typeof code === "string" ? code : undefined;
+  }
+}
+
+/**
+ * A spill run's blocks, read and checked on this Worker into its one-block buffer (the main
+ * thread only writes the output meanwhile).
+ */
+class FileBlocks implements BlockSource {
+  blockStart = 0;
+  blockEnd = 0;
+  readonly run: { readonly path: string };
+  readonly #reader: RunBlockReader;
+  readonly #block: Uint8Array;
+  readonly #control: Int32Array;
+  readonly #fault: FaultCounter;
+  readonly #reads: ReadCounter;
+
+  constructor(
+    reader: RunBlockReader,
+    block: Uint8Array,
+    control: Int32Array,
+    counters: { fault: FaultCounter; reads: ReadCounter },
+  ) {
+    this.run = { path: reader.path };
+    this.#reader = reader;
+    this.#block = block;
+    this.#control = control;
+    this.#fault = counters.fault;
+    this.#reads = counters.reads;
+  }
+
+  get isLastBlock(): boolean {
+    return this.#reader.isLastBlock;
+  }
+
+  get blockIndex(): number {
+    return this.#reader.blockIndex;
+  }
+
+  nextBlock(): boolean {
+    const reader = this.#reader;
+    if (reader.isLastBlock) return false;
+    const control = this.#control;
+    this.#fault.tick(control);
+    checkAbort(control);
+    let more: boolean;
+    try {
+      more = reader.next(this.#block);
+    } catch (error) {
+      throw error instanceof CorruptSpillError ? error : new RunReadFailure(reader.path, error);
+    }
+    if (!more) return false;
+    const at = this.#block.byteOffset;
+    this.blockStart = at + reader.payloadStart;
+    this.blockEnd = at + reader.payloadEnd;
+    this.#reads.tick();
+    return true;
+  }
+}
+
+/** Counts the blocks this Worker read and says so to the main thread now and then. */
+class ReadCounter {
+  blockCount = 0;
+
+  tick(): void {
+    this.blockCount += 1;
+    if (this.blockCount % BLOCKS_PER_READ_MESSAGE === 0) scope.postMessage({ type: "read" });
   }
 }
 
@@ -242,15 +344,40 @@ function regionsOf(start: MergeStart, control: Int32Array): MergeRegions {
 }
 
 async function run(start: MergeStart, control: Int32Array): Promise<MergeEvent> {
-  const k = start.paths.length;
   const kernels = new WasmKernels(start.memory, start.module);
   const fault = new FaultCounter(start.fault);
-  const sources = start.paths.map((path, i): BlockSource => {
-    const gather = start.gathers[i];
-    return gather
-      ? new GatherBlocks(start.memory, kernels, gather)
-      : new SlotSource(control, i, path, fault);
-  });
+  const reads = new ReadCounter();
+  const readers: RunBlockReader[] = [];
+  try {
+    const sources = start.paths.map((path, i): BlockSource => {
+      const gather = start.gathers[i];
+      if (gather) return new GatherBlocks(start.memory, kernels, gather);
+      const buffer = start.reads[i];
+      if (buffer === null || buffer === undefined) return new SlotSource(control, i, path, fault);
+      let reader: RunBlockReader;
+      try {
+        reader = new RunBlockReader(path, start.blockBytes);
+      } catch (error) {
+        throw error instanceof CorruptSpillError ? error : new RunReadFailure(path, error);
+      }
+      readers.push(reader);
+      const block = new Uint8Array(start.memory.buffer, buffer, start.blockBytes);
+      return new FileBlocks(reader, block, control, { fault, reads });
+    });
+    const result = await merge(start, control, kernels, sources);
+    return { type: "done", ...result, blocksRead: reads.blockCount };
+  } finally {
+    for (const reader of readers) reader.close();
+  }
+}
+
+async function merge(
+  start: MergeStart,
+  control: Int32Array,
+  kernels: WasmKernels,
+  sources: BlockSource[],
+): Promise<{ writtenCount: number; droppedCount: number }> {
+  const k = start.paths.length;
   const write: BlockWrite = (_bytes, byteLength, half) => {
     const at = outputSlot(k, half);
     control[at + 1] = byteLength;
@@ -263,7 +390,7 @@ async function run(start: MergeStart, control: Int32Array): Promise<MergeEvent> 
     checkAbort(control);
     return undefined;
   };
-  const result = await mergeBlocksToLines(sources, write, {
+  return await mergeBlocksToLines(sources, write, {
     regions: regionsOf(start, control),
     kernels,
     reverse: start.reverse,
@@ -271,7 +398,6 @@ async function run(start: MergeStart, control: Int32Array): Promise<MergeEvent> 
     terminator: start.terminator,
     expectedRecords: start.expectedRecords,
   });
-  return { type: "done", ...result };
 }
 
 /**
@@ -301,8 +427,13 @@ export function runMergeJob(start: MergeStart): void {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       const reply: MergeEvent = { type: "error", message };
       if (error instanceof CorruptSpillError) {
-        reply.path = error.path;
-        reply.blockIndex = error.blockIndex;
+        const { path, blockIndex, what, expected, found } = error;
+        reply.corrupt = { path, blockIndex, what, expected, found };
+      } else if (error instanceof RunReadFailure) {
+        const { path, code } = error;
+        reply.readError = code === undefined
+          ? { path, message: error.message }
+          : { path, message: error.message, code };
       }
       scope.postMessage(reply);
     },
