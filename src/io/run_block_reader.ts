@@ -177,9 +177,24 @@ export class RunBlockReader {
    * @throws {CorruptSpillError} When the block fails its checks or the run ends unflagged.
    */
   next(block: Uint8Array): boolean {
-    if (block.length !== this.#blockBytes) throw new RangeError("a run block is one segment long");
     if (this.isLastBlock) return false;
+    const count = this.readNext(block);
+    this.accept(checkSpillBlock(this.path, block, count, this.blockIndex + 1));
+    return true;
+  }
+
+  /**
+   * Reads the next block into `block` (one block long) without checking it, for a check on
+   * another thread ({@linkcode checkSpillBlock}); {@linkcode RunBlockReader.accept} its
+   * result next.
+   *
+   * @param block Where to read to.
+   * @returns Bytes read (less than a block: a truncated run, which the check reports).
+   * @throws {CorruptSpillError} When the run ends before the block.
+   */
+  readNext(block: Uint8Array): number {
     const blockIndex = this.blockIndex + 1;
+    if (block.length !== this.#blockBytes) throw new RangeError("a run block is one segment long");
     const count = this.#readAt(blockPosition(blockIndex, this.#blockBytes), block);
     if (count === 0) {
       throw new CorruptSpillError(
@@ -190,11 +205,18 @@ export class RunBlockReader {
         "end of file",
       );
     }
-    const end = checkSpillBlock(this.path, block, count, blockIndex);
-    this.blockIndex = blockIndex;
-    this.payloadEnd = end < 0 ? -end : end;
-    this.isLastBlock = end < 0;
-    return true;
+    return count;
+  }
+
+  /**
+   * Makes the next block current after its check passed.
+   *
+   * @param checked What {@linkcode checkSpillBlock} returned for it.
+   */
+  accept(checked: number): void {
+    this.blockIndex += 1;
+    this.payloadEnd = checked < 0 ? -checked : checked;
+    this.isLastBlock = checked < 0;
   }
 
   /** Closes the file. */

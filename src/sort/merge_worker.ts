@@ -1,10 +1,11 @@
 /**
  * The merge Worker's side of the parallel final merge: runs the merge kernel loop
  * (src/sort/kernel_merge.ts) over the shared memory while the main thread writes the output
- * out (src/sort/parallel_merge.ts). The Worker reads and checks plain spill runs itself (io
- * RunBlockReader, synchronously: it has nothing else to do meanwhile) and gathers the
- * in-memory run itself; only runs it cannot read (compressed, or a test's planned I/O fault)
- * are read, checked and copied in by the main thread, one slot per input. It runs in the
+ * out and checks the blocks (src/sort/parallel_merge.ts). The Worker reads plain spill runs
+ * itself (io RunBlockReader, synchronously: it has nothing else to do meanwhile), one block
+ * ahead, and gathers the in-memory run itself; only runs it cannot read (compressed, or a
+ * test's planned I/O fault) are read, checked and copied in by the main thread, one slot per
+ * input. It runs in the
  * sort Worker (sort_worker.ts passes it the start message), so a sort has one Worker isolate
  * at a time. The two threads meet in a control block of the shared memory; the Worker blocks
  * on it with `Atomics.wait`, the main thread hears from the Worker by messages:
@@ -17,7 +18,9 @@
  *                     not end an `Atomics.wait`)
  * word 6              stopped: 1 once the Worker's merge has ended (the main thread gives the
  *                     pages back only then: a terminated Worker may still be writing)
- * 8 + 4 i             input i's next block: full, start, end, last
+ * 8 + 4 i             input i's next block: full, start, end, last; for a run the Worker
+ *                     reads: check state (1 asked, 2 checked), offset, bytes read (answer:
+ *                     the check's result), block index
  * 8 + 4 k + 4 h       output half h: full (1: filled, the main thread writes it; 0: free), bytes
  * ```
  *
@@ -98,7 +101,7 @@ export interface MergeStart {
   gathers: Array<GatherPlace | null>;
   /**
    * Inputs the Worker reads itself from their run file (`paths`), by input: the memory offset
-   * of the one-block buffer it reads them into; null: fed by slots (or gathered).
+   * of the two contiguous block buffers it reads them into; null: fed by slots (or gathered).
    */
   reads: Array<number | null>;
   /** Bytes per spill block (the segment size). */
@@ -122,7 +125,7 @@ export interface MergeStart {
 /** What the Worker tells the main thread. */
 export type MergeEvent =
   | { type: "took"; input: number }
-  | { type: "read" }
+  | { type: "check"; input: number }
   | { type: "out"; half: number }
   | { type: "grow" }
   | { type: "done"; writtenCount: number; droppedCount: number; blocksRead: number }
@@ -180,9 +183,6 @@ class SlotSource implements BlockSource {
   }
 }
 
-/** Blocks read between two `read` messages (the main thread's watchdog hears them). */
-const BLOCKS_PER_READ_MESSAGE = 64;
-
 /** A read of a run file failed (the file system's error, with its `code`). */
 class RunReadFailure extends Error {
   readonly path: string;
@@ -198,69 +198,85 @@ class RunReadFailure extends Error {
 }
 
 /**
- * A spill run's blocks, read and checked on this Worker into its one-block buffer (the main
- * thread only writes the output meanwhile).
+ * A spill run's blocks, read on this Worker into its two block buffers and checked by the main
+ * thread (which only writes the output otherwise): when a block becomes current, the next one
+ * is read into the other buffer and its check asked for (input slot: state 1, offset, bytes
+ * read, block index; the answer: state 2 and io `checkSpillBlock`'s result in the bytes
+ * word), so the check runs while this block is merged.
  */
 class FileBlocks implements BlockSource {
   blockStart = 0;
   blockEnd = 0;
+  isLastBlock = false;
+  blockIndex = -1;
+  /** Blocks made current. */
+  blockCount = 0;
   readonly run: { readonly path: string };
   readonly #reader: RunBlockReader;
-  readonly #block: Uint8Array;
+  readonly #blocks: readonly Uint8Array[];
   readonly #control: Int32Array;
+  readonly #slot: number;
+  readonly #input: number;
   readonly #fault: FaultCounter;
-  readonly #reads: ReadCounter;
+  /** The buffer whose check was asked for, or -1. */
+  #asked = -1;
 
   constructor(
     reader: RunBlockReader,
-    block: Uint8Array,
+    blocks: readonly Uint8Array[],
     control: Int32Array,
-    counters: { fault: FaultCounter; reads: ReadCounter },
+    options: { input: number; fault: FaultCounter },
   ) {
     this.run = { path: reader.path };
     this.#reader = reader;
-    this.#block = block;
+    this.#blocks = blocks;
     this.#control = control;
-    this.#fault = counters.fault;
-    this.#reads = counters.reads;
-  }
-
-  get isLastBlock(): boolean {
-    return this.#reader.isLastBlock;
-  }
-
-  get blockIndex(): number {
-    return this.#reader.blockIndex;
+    this.#input = options.input;
+    this.#slot = inputSlot(options.input);
+    this.#fault = options.fault;
   }
 
   nextBlock(): boolean {
-    const reader = this.#reader;
-    if (reader.isLastBlock) return false;
+    if (this.isLastBlock) return false;
     const control = this.#control;
     this.#fault.tick(control);
     checkAbort(control);
-    let more: boolean;
+    if (this.#asked < 0) this.#ask(0);
+    const at = this.#slot;
+    while (Atomics.load(control, at) === 1) Atomics.wait(control, at, 1);
+    checkAbort(control);
+    const reader = this.#reader;
+    reader.accept(control[at + 2]!);
+    Atomics.store(control, at, 0);
+    const current = this.#asked;
+    const block = this.#blocks[current]!;
+    this.blockStart = block.byteOffset + reader.payloadStart;
+    this.blockEnd = block.byteOffset + reader.payloadEnd;
+    this.isLastBlock = reader.isLastBlock;
+    this.blockIndex = reader.blockIndex;
+    this.blockCount += 1;
+    if (!reader.isLastBlock) this.#ask(1 - current);
+    return true;
+  }
+
+  /** Reads the next block into buffer `buffer` and asks the main thread to check it. */
+  #ask(buffer: number): void {
+    const reader = this.#reader;
+    const block = this.#blocks[buffer]!;
+    let count: number;
     try {
-      more = reader.next(this.#block);
+      count = reader.readNext(block);
     } catch (error) {
       throw error instanceof CorruptSpillError ? error : new RunReadFailure(reader.path, error);
     }
-    if (!more) return false;
-    const at = this.#block.byteOffset;
-    this.blockStart = at + reader.payloadStart;
-    this.blockEnd = at + reader.payloadEnd;
-    this.#reads.tick();
-    return true;
-  }
-}
-
-/** Counts the blocks this Worker read and says so to the main thread now and then. */
-class ReadCounter {
-  blockCount = 0;
-
-  tick(): void {
-    this.blockCount += 1;
-    if (this.blockCount % BLOCKS_PER_READ_MESSAGE === 0) scope.postMessage({ type: "read" });
+    const control = this.#control;
+    const at = this.#slot;
+    control[at + 1] = block.byteOffset;
+    control[at + 2] = count;
+    control[at + 3] = reader.blockIndex + 1;
+    Atomics.store(control, at, 1);
+    this.#asked = buffer;
+    scope.postMessage({ type: "check", input: this.#input });
   }
 }
 
@@ -346,8 +362,8 @@ function regionsOf(start: MergeStart, control: Int32Array): MergeRegions {
 async function run(start: MergeStart, control: Int32Array): Promise<MergeEvent> {
   const kernels = new WasmKernels(start.memory, start.module);
   const fault = new FaultCounter(start.fault);
-  const reads = new ReadCounter();
   const readers: RunBlockReader[] = [];
+  const files: FileBlocks[] = [];
   try {
     const sources = start.paths.map((path, i): BlockSource => {
       const gather = start.gathers[i];
@@ -361,11 +377,17 @@ async function run(start: MergeStart, control: Int32Array): Promise<MergeEvent> 
         throw error instanceof CorruptSpillError ? error : new RunReadFailure(path, error);
       }
       readers.push(reader);
-      const block = new Uint8Array(start.memory.buffer, buffer, start.blockBytes);
-      return new FileBlocks(reader, block, control, { fault, reads });
+      const blocks = [0, 1].map((b) =>
+        new Uint8Array(start.memory.buffer, buffer + b * start.blockBytes, start.blockBytes)
+      );
+      const file = new FileBlocks(reader, blocks, control, { input: i, fault });
+      files.push(file);
+      return file;
     });
     const result = await merge(start, control, kernels, sources);
-    return { type: "done", ...result, blocksRead: reads.blockCount };
+    let blocksRead = 0;
+    for (const file of files) blocksRead += file.blockCount;
+    return { type: "done", ...result, blocksRead };
   } finally {
     for (const reader of readers) reader.close();
   }
