@@ -107,6 +107,12 @@ export class CorruptSpillError extends SpillwayError {
   readonly path: string;
   /** The 0-based block index, or -1 for the file header. */
   readonly blockIndex: number;
+  /** What was checked. */
+  readonly what: string;
+  /** The expected value. */
+  readonly expected: string;
+  /** The value found. */
+  readonly found: string;
 
   /**
    * Builds the message: file, block, what was checked, expected and found.
@@ -126,6 +132,9 @@ export class CorruptSpillError extends SpillwayError {
     );
     this.path = path;
     this.blockIndex = blockIndex;
+    this.what = what;
+    this.expected = expected;
+    this.found = found;
   }
 }
 

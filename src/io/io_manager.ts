@@ -313,6 +313,26 @@ export class IoManager implements AsyncDisposable {
   }
 
   /**
+   * Whether another thread may read finished runs' blocks itself with a
+   * {@linkcode RunBlockReader} (the merge Worker): the same conditions as
+   * {@linkcode IoManager.runsWritableElsewhere}. Count what it read with
+   * {@linkcode IoManager.countBlocksReadElsewhere}.
+   */
+  get runsReadableElsewhere(): boolean {
+    return this.runsWritableElsewhere;
+  }
+
+  /**
+   * Adds blocks another thread read and checked to the stats.
+   *
+   * @param blockCount Blocks read.
+   */
+  countBlocksReadElsewhere(blockCount: number): void {
+    this.stats.blocksRead += blockCount;
+    this.stats.bytesReadBack += blockCount * this.#memory.segmentBytes;
+  }
+
+  /**
    * Creates a spill file and a writer over it.
    *
    * @param prefix Names the file: `<prefix>.<000001>.spill`.

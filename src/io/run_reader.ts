@@ -5,17 +5,10 @@ import type {
   SegmentLease,
 } from "../memory/mod.ts";
 import type { BlockChannel } from "./channel.ts";
-import { crc32c } from "./crc32c.ts";
 import { CorruptSpillError, isDiskError, SpillReadError } from "./errors.ts";
+import { checkSpillBlock, checkSpillHeader } from "./run_block_reader.ts";
 import type { RunHost, SpillRun } from "./run_writer.ts";
-import {
-  BLOCK_HEADER_BYTES,
-  blockPosition,
-  HEADER_BYTES,
-  LAST_BLOCK_FLAG,
-  SPILL_MAGIC,
-  SPILL_VERSION,
-} from "./spill_format.ts";
+import { BLOCK_HEADER_BYTES, blockPosition, HEADER_BYTES } from "./spill_format.ts";
 
 /** Parts of a reader the manager sets up. */
 export interface RunReaderParts {
@@ -98,40 +91,7 @@ export class RunReader {
   async start(): Promise<void> {
     const header = new Uint8Array(20);
     const count = await this.#guard(this.#channel.read(0, header), 0);
-    const view = new DataView(header.buffer);
-    const path = this.run.path;
-    if (count < 20) {
-      throw new CorruptSpillError(path, -1, "length", `${HEADER_BYTES} bytes`, `${count} bytes`);
-    }
-    for (let i = 0; i < SPILL_MAGIC.length; i += 1) {
-      if (header[i] !== SPILL_MAGIC[i]) {
-        throw new CorruptSpillError(path, -1, "magic", "SPILLWAY", hex(header.subarray(0, 8)));
-      }
-    }
-    const crc = crc32c(header, 0, 16);
-    if (view.getUint32(16, true) !== crc) {
-      throw new CorruptSpillError(
-        path,
-        -1,
-        "CRC32C",
-        hex32(crc),
-        hex32(view.getUint32(16, true)),
-      );
-    }
-    const version = view.getUint32(8, true);
-    if (version !== SPILL_VERSION) {
-      throw new CorruptSpillError(path, -1, "version", String(SPILL_VERSION), String(version));
-    }
-    const segmentBytes = view.getUint32(12, true);
-    if (segmentBytes !== this.#segmentBytes) {
-      throw new CorruptSpillError(
-        path,
-        -1,
-        "segment size",
-        `${this.#segmentBytes} bytes`,
-        `${segmentBytes} bytes`,
-      );
-    }
+    checkSpillHeader(this.run.path, header.subarray(0, count), this.#segmentBytes);
     for (const segment of this.#lease.segments) this.#request(segment);
   }
 
@@ -344,33 +304,15 @@ export class RunReader {
   }
 
   #verify(bytes: Uint8Array, count: number): void {
-    const segmentBytes = this.#segmentBytes;
-    if (count < segmentBytes) {
-      this.#corrupt("length", `${segmentBytes} bytes`, `${count} bytes (truncated)`);
-    }
-    const payloadLength = readU32(bytes, 0);
-    if (payloadLength > segmentBytes - BLOCK_HEADER_BYTES) {
-      this.#corrupt(
-        "payload length",
-        `at most ${segmentBytes - BLOCK_HEADER_BYTES}`,
-        String(payloadLength),
-      );
-    }
-    const end = BLOCK_HEADER_BYTES + payloadLength;
-    const expected = readU32(bytes, 12);
-    const found = crc32c(bytes, BLOCK_HEADER_BYTES, end, crc32c(bytes, 0, 12));
-    if (expected !== found) this.#corrupt("CRC32C", hex32(expected), hex32(found));
-    const blockIndex = readU32(bytes, 8);
-    if (blockIndex !== this.#blockIndex) {
-      this.#corrupt("block index", String(this.#blockIndex), String(blockIndex));
-    }
+    const signedEnd = checkSpillBlock(this.run.path, bytes, count, this.#blockIndex);
+    const end = signedEnd < 0 ? -signedEnd : signedEnd;
     const stats = this.#host.stats;
     stats.blocksRead += 1;
-    stats.bytesReadBack += segmentBytes;
+    stats.bytesReadBack += this.#segmentBytes;
     this.#bytes = bytes;
     this.#position = BLOCK_HEADER_BYTES;
     this.#end = end;
-    this.#lastBlock = (readU32(bytes, 4) & LAST_BLOCK_FLAG) !== 0;
+    this.#lastBlock = signedEnd < 0;
   }
 
   #finishChecks(): void {
@@ -447,17 +389,4 @@ export function runReaderScratchBytes(segmentBytes: number, recordBytes: number)
   while (capacity < recordBytes) capacity *= 2;
   if (capacity > 1 << 20) capacity = Math.ceil(recordBytes / segmentBytes) * segmentBytes;
   return capacity;
-}
-
-function readU32(bytes: Uint8Array, offset: number): number {
-  return (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16) |
-    (bytes[offset + 3]! << 24)) >>> 0;
-}
-
-function hex32(value: number): string {
-  return `0x${value.toString(16).padStart(8, "0")}`;
-}
-
-function hex(bytes: Uint8Array): string {
-  return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 }

@@ -33,11 +33,18 @@ import {
 import { planSort, type SortPlan, splitSortBuffer } from "./sort_plan.ts";
 import {
   type BlockSource,
+  type KernelMergeResult,
   managedMergeRegions,
   mergeBlocksToLines,
   SortBufferBlocks,
 } from "./kernel_merge.ts";
-import { mergeOnWorker, parallelMergeSegments, startMergeWorker } from "./parallel_merge.ts";
+import {
+  mergeOnWorker,
+  type ParallelMergeInput,
+  parallelMergeSegments,
+  RunOnWorker,
+  startMergeWorker,
+} from "./parallel_merge.ts";
 import type { MergeWorkerFault } from "./merge_worker.ts";
 
 /**
@@ -906,22 +913,34 @@ class ExternalSorter {
     let expectedRecords = 0;
     const memoryRun = this.#memoryRun;
     const outputSegments = Math.max(2, plan.outputSegments - 1);
+    const inputCount = runs.length + (memoryRun === undefined ? 0 : 1);
+    let mergeBytes = 0;
+    for (const run of runs) mergeBytes += run.byteLength;
+    if (memoryRun !== undefined) mergeBytes += memoryRun.dataBytes;
+    const parallelWanted = this.#useWorker && mergeBytes >= this.#parallelMergeBytesMin;
+    // The merge Worker reads plain runs itself (one block buffer each, in its pages): no
+    // readers here, and this thread only writes the output.
+    const readOnWorker = parallelWanted && runs.length > 0 && this.#io.runsReadableElsewhere &&
+      memory.freeSegments >= parallelMergeSegments(memory, inputCount, outputSegments) +
+          (memoryRun === undefined ? 0 : 2) + KERNEL_MERGE_SPARE_SEGMENTS;
     try {
-      for (const run of runs) {
+      for (const run of readOnWorker ? [] : runs) {
         readers.push(
           await this.#io.openRunReader(run, {
             owner: "sort-merge-in",
             readAheadSegments: plan.readAheadSegments,
           }),
         );
-        expectedRecords += run.recordCount;
       }
     } catch (error) {
       for (const reader of readers) await reader.close();
       throw error;
     }
-    const inputCount = runs.length + (memoryRun === undefined ? 0 : 1);
-    if (memory.freeSegments < kernelMergeSegments(inputCount, outputSegments, memoryRun)) {
+    for (const run of runs) expectedRecords += run.recordCount;
+    if (
+      !readOnWorker &&
+      memory.freeSegments < kernelMergeSegments(inputCount, outputSegments, memoryRun)
+    ) {
       for (const reader of readers) await reader.close();
       return false;
     }
@@ -945,15 +964,16 @@ class ExternalSorter {
         progress.advance(byteLength);
         return sink.write(bytes, 0, byteLength);
       };
-      let mergeBytes = 0;
-      for (const run of runs) mergeBytes += run.byteLength;
-      if (memoryRun !== undefined) mergeBytes += memoryRun.dataBytes;
-      const parallel = this.#useWorker && mergeBytes >= this.#parallelMergeBytesMin &&
+      const parallel = readOnWorker || (parallelWanted &&
         memory.freeSegments >= parallelMergeSegments(memory, inputCount, outputSegments) +
-            inputCount + KERNEL_MERGE_SPARE_SEGMENTS;
+            inputCount + KERNEL_MERGE_SPARE_SEGMENTS);
       const order = { reverse: this.#order.reverse, unique: this.#unique };
-      const result = parallel
-        ? await mergeOnWorker(sources, write, {
+      let result: KernelMergeResult;
+      if (parallel) {
+        const inputs: ParallelMergeInput[] = readOnWorker
+          ? [...runs.map((run) => new RunOnWorker(run)), ...sources]
+          : sources;
+        const merged = await mergeOnWorker(inputs, write, {
           worker: this.#takeMergeWorker(),
           memory,
           ...order,
@@ -961,14 +981,18 @@ class ExternalSorter {
           expectedRecords,
           outputSegments,
           ...this.#mergeWorkerTuning,
-        })
-        : await mergeBlocksToLines(sources, write, {
+        });
+        this.#io.countBlocksReadElsewhere(merged.blocksReadOnWorker);
+        result = merged;
+      } else {
+        result = await mergeBlocksToLines(sources, write, {
           regions: managedMergeRegions(memory, { owner: "sort-merge-kernel", outputSegments }),
           kernels: this.#mergeKernels,
           ...order,
           terminator: this.#terminator,
           expectedRecords,
         });
+      }
       this.#stats.usedMergeWorker = parallel;
       this.#stats.outputRecords += result.writtenCount;
       await out.commit();

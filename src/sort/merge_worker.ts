@@ -1,7 +1,11 @@
 /**
  * The merge Worker's side of the parallel final merge: runs the merge kernel loop
- * (src/sort/kernel_merge.ts) over the shared memory while the main thread reads, checks and
- * copies run blocks in and writes the output out (src/sort/parallel_merge.ts). It runs in the
+ * (src/sort/kernel_merge.ts) over the shared memory while the main thread writes the output
+ * out and checks the blocks (src/sort/parallel_merge.ts). The Worker reads plain spill runs
+ * itself (io RunBlockReader, synchronously: it has nothing else to do meanwhile), one block
+ * ahead, and gathers the in-memory run itself; only runs it cannot read (compressed, or a
+ * test's planned I/O fault) are read, checked and copied in by the main thread, one slot per
+ * input. It runs in the
  * sort Worker (sort_worker.ts passes it the start message), so a sort has one Worker isolate
  * at a time. The two threads meet in a control block of the shared memory; the Worker blocks
  * on it with `Atomics.wait`, the main thread hears from the Worker by messages:
@@ -14,13 +18,15 @@
  *                     not end an `Atomics.wait`)
  * word 6              stopped: 1 once the Worker's merge has ended (the main thread gives the
  *                     pages back only then: a terminated Worker may still be writing)
- * 8 + 4 i             input i's next block: full, start, end, last
+ * 8 + 4 i             input i's next block: full, start, end, last; for a run the Worker
+ *                     reads: check state (1 asked, 2 checked), offset, bytes read (answer:
+ *                     the check's result), block index
  * 8 + 4 k + 4 h       output half h: full (1: filled, the main thread writes it; 0: free), bytes
  * ```
  *
  * @module
  */
-import { CorruptSpillError } from "../io/mod.ts";
+import { CorruptSpillError, RunBlockReader } from "../io/mod.ts";
 import { WasmKernels } from "../kernels/mod.ts";
 import {
   type BlockSource,
@@ -91,8 +97,15 @@ export interface MergeStart {
   control: number;
   /** The spill file of each input, or "" (for messages). */
   paths: string[];
-  /** Inputs the Worker gathers itself (the in-memory run), by input; null: fed by slots. */
+  /** Inputs the Worker gathers itself (the in-memory run), by input; null: see `reads`. */
   gathers: Array<GatherPlace | null>;
+  /**
+   * Inputs the Worker reads itself from their run file (`paths`), by input: the memory offset
+   * of the two contiguous block buffers it reads them into; null: fed by slots (or gathered).
+   */
+  reads: Array<number | null>;
+  /** Bytes per spill block (the segment size). */
+  blockBytes: number;
   /** The state block. */
   state: MergeRegion;
   /** The output halves. */
@@ -112,10 +125,18 @@ export interface MergeStart {
 /** What the Worker tells the main thread. */
 export type MergeEvent =
   | { type: "took"; input: number }
+  | { type: "check"; input: number }
   | { type: "out"; half: number }
   | { type: "grow" }
-  | { type: "done"; writtenCount: number; droppedCount: number }
-  | { type: "error"; message: string; path?: string; blockIndex?: number };
+  | { type: "done"; writtenCount: number; droppedCount: number; blocksRead: number }
+  | {
+    type: "error";
+    message: string;
+    /** A spill block failed its checks: the parts of the {@linkcode CorruptSpillError}. */
+    corrupt?: { path: string; blockIndex: number; what: string; expected: string; found: string };
+    /** Reading a run file failed: the file, the error's message and `code`. */
+    readError?: { path: string; message: string; code?: string };
+  };
 
 interface WorkerScope {
   postMessage(message: MergeEvent): void;
@@ -159,6 +180,103 @@ class SlotSource implements BlockSource {
     Atomics.store(control, at, 0);
     scope.postMessage({ type: "took", input: this.#input });
     return true;
+  }
+}
+
+/** A read of a run file failed (the file system's error, with its `code`). */
+class RunReadFailure extends Error {
+  readonly path: string;
+  readonly code: string | undefined;
+
+  constructor(path: string, cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = "RunReadFailure";
+    this.path = path;
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    this.code = typeof code === "string" ? code : undefined;
+  }
+}
+
+/**
+ * A spill run's blocks, read on this Worker into its two block buffers and checked by the main
+ * thread (which only writes the output otherwise): when a block becomes current, the next one
+ * is read into the other buffer and its check asked for (input slot: state 1, offset, bytes
+ * read, block index; the answer: state 2 and io `checkSpillBlock`'s result in the bytes
+ * word), so the check runs while this block is merged.
+ */
+class FileBlocks implements BlockSource {
+  blockStart = 0;
+  blockEnd = 0;
+  isLastBlock = false;
+  blockIndex = -1;
+  /** Blocks made current. */
+  blockCount = 0;
+  readonly run: { readonly path: string };
+  readonly #reader: RunBlockReader;
+  readonly #blocks: readonly Uint8Array[];
+  readonly #control: Int32Array;
+  readonly #slot: number;
+  readonly #input: number;
+  readonly #fault: FaultCounter;
+  /** The buffer whose check was asked for, or -1. */
+  #asked = -1;
+
+  constructor(
+    reader: RunBlockReader,
+    blocks: readonly Uint8Array[],
+    control: Int32Array,
+    options: { input: number; fault: FaultCounter },
+  ) {
+    this.run = { path: reader.path };
+    this.#reader = reader;
+    this.#blocks = blocks;
+    this.#control = control;
+    this.#input = options.input;
+    this.#slot = inputSlot(options.input);
+    this.#fault = options.fault;
+  }
+
+  nextBlock(): boolean {
+    if (this.isLastBlock) return false;
+    const control = this.#control;
+    this.#fault.tick(control);
+    checkAbort(control);
+    if (this.#asked < 0) this.#ask(0);
+    const at = this.#slot;
+    while (Atomics.load(control, at) === 1) Atomics.wait(control, at, 1);
+    checkAbort(control);
+    const reader = this.#reader;
+    reader.accept(control[at + 2]!);
+    Atomics.store(control, at, 0);
+    const current = this.#asked;
+    const block = this.#blocks[current]!;
+    this.blockStart = block.byteOffset + reader.payloadStart;
+    this.blockEnd = block.byteOffset + reader.payloadEnd;
+    this.isLastBlock = reader.isLastBlock;
+    this.blockIndex = reader.blockIndex;
+    this.blockCount += 1;
+    if (!reader.isLastBlock) this.#ask(1 - current);
+    return true;
+  }
+
+  /** Reads the next block into buffer `buffer` and asks the main thread to check it. */
+  #ask(buffer: number): void {
+    const reader = this.#reader;
+    const block = this.#blocks[buffer]!;
+    let count: number;
+    try {
+      count = reader.readNext(block);
+    } catch (error) {
+      throw error instanceof CorruptSpillError ? error : new RunReadFailure(reader.path, error);
+    }
+    const control = this.#control;
+    const at = this.#slot;
+    control[at + 1] = block.byteOffset;
+    control[at + 2] = count;
+    control[at + 3] = reader.blockIndex + 1;
+    Atomics.store(control, at, 1);
+    this.#asked = buffer;
+    scope.postMessage({ type: "check", input: this.#input });
   }
 }
 
@@ -242,15 +360,46 @@ function regionsOf(start: MergeStart, control: Int32Array): MergeRegions {
 }
 
 async function run(start: MergeStart, control: Int32Array): Promise<MergeEvent> {
-  const k = start.paths.length;
   const kernels = new WasmKernels(start.memory, start.module);
   const fault = new FaultCounter(start.fault);
-  const sources = start.paths.map((path, i): BlockSource => {
-    const gather = start.gathers[i];
-    return gather
-      ? new GatherBlocks(start.memory, kernels, gather)
-      : new SlotSource(control, i, path, fault);
-  });
+  const readers: RunBlockReader[] = [];
+  const files: FileBlocks[] = [];
+  try {
+    const sources = start.paths.map((path, i): BlockSource => {
+      const gather = start.gathers[i];
+      if (gather) return new GatherBlocks(start.memory, kernels, gather);
+      const buffer = start.reads[i];
+      if (buffer === null || buffer === undefined) return new SlotSource(control, i, path, fault);
+      let reader: RunBlockReader;
+      try {
+        reader = new RunBlockReader(path, start.blockBytes);
+      } catch (error) {
+        throw error instanceof CorruptSpillError ? error : new RunReadFailure(path, error);
+      }
+      readers.push(reader);
+      const blocks = [0, 1].map((b) =>
+        new Uint8Array(start.memory.buffer, buffer + b * start.blockBytes, start.blockBytes)
+      );
+      const file = new FileBlocks(reader, blocks, control, { input: i, fault });
+      files.push(file);
+      return file;
+    });
+    const result = await merge(start, control, kernels, sources);
+    let blocksRead = 0;
+    for (const file of files) blocksRead += file.blockCount;
+    return { type: "done", ...result, blocksRead };
+  } finally {
+    for (const reader of readers) reader.close();
+  }
+}
+
+async function merge(
+  start: MergeStart,
+  control: Int32Array,
+  kernels: WasmKernels,
+  sources: BlockSource[],
+): Promise<{ writtenCount: number; droppedCount: number }> {
+  const k = start.paths.length;
   const write: BlockWrite = (_bytes, byteLength, half) => {
     const at = outputSlot(k, half);
     control[at + 1] = byteLength;
@@ -263,7 +412,7 @@ async function run(start: MergeStart, control: Int32Array): Promise<MergeEvent> 
     checkAbort(control);
     return undefined;
   };
-  const result = await mergeBlocksToLines(sources, write, {
+  return await mergeBlocksToLines(sources, write, {
     regions: regionsOf(start, control),
     kernels,
     reverse: start.reverse,
@@ -271,7 +420,6 @@ async function run(start: MergeStart, control: Int32Array): Promise<MergeEvent> 
     terminator: start.terminator,
     expectedRecords: start.expectedRecords,
   });
-  return { type: "done", ...result };
 }
 
 /**
@@ -301,8 +449,13 @@ export function runMergeJob(start: MergeStart): void {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       const reply: MergeEvent = { type: "error", message };
       if (error instanceof CorruptSpillError) {
-        reply.path = error.path;
-        reply.blockIndex = error.blockIndex;
+        const { path, blockIndex, what, expected, found } = error;
+        reply.corrupt = { path, blockIndex, what, expected, found };
+      } else if (error instanceof RunReadFailure) {
+        const { path, code } = error;
+        reply.readError = code === undefined
+          ? { path, message: error.message }
+          : { path, message: error.message, code };
       }
       scope.postMessage(reply);
     },

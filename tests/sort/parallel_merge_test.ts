@@ -1,8 +1,10 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
-import { IoManager } from "../../src/io/mod.ts";
+import { Buffer } from "node:buffer";
+import { CorruptSpillError, IoManager, SpillReadError, type SpillRun } from "../../src/io/mod.ts";
 import { MemoryManager } from "../../src/memory/mod.ts";
 import { externalSort } from "../../src/sort/external_sort.ts";
 import type { MergeWorkerFault } from "../../src/sort/merge_worker.ts";
+import { mergeOnWorker, RunOnWorker } from "../../src/sort/parallel_merge.ts";
 import { BytesOrder } from "../../src/sort/record_order.ts";
 import { makeRandom, makeWorkDir } from "./_gnu.ts";
 import { propertySeed } from "../_support/property.ts";
@@ -76,6 +78,102 @@ Deno.test("A merge Worker that throws, crashes, exits or hangs fails the sort, n
       ok(Date.now() - started < 30_000, `${kind}: took ${Date.now() - started} ms`);
     }
   } finally {
+    await work.remove();
+  }
+});
+
+/** Sorted runs of random lines written through `io`; their lines, all sorted, as the oracle. */
+async function writeSortedRuns(
+  io: IoManager,
+  random: () => number,
+  runCount: number,
+): Promise<{ runs: SpillRun[]; expected: Uint8Array }> {
+  const runs: SpillRun[] = [];
+  const all: Uint8Array[] = [];
+  for (let r = 0; r < runCount; r += 1) {
+    const text = new TextDecoder().decode(randomLines(random, 3000));
+    const lines = text.split("\n").slice(0, -1).map((line) => new TextEncoder().encode(line));
+    lines.sort(Buffer.compare);
+    const writer = await io.createRunWriter("test-run");
+    for (const line of lines) {
+      const pending = writer.writeRecord(line, 0, line.length);
+      if (pending) await pending;
+      all.push(line);
+    }
+    runs.push(await writer.finish());
+  }
+  all.sort(Buffer.compare);
+  const expected = Buffer.concat(all.flatMap((line) => [line, new Uint8Array([10])]));
+  return { runs, expected };
+}
+
+/** Merges `runs` on the Worker, which reads them itself; returns the output or the error. */
+async function mergeRunsOnWorker(
+  memory: MemoryManager,
+  runs: readonly SpillRun[],
+): Promise<{ output: Uint8Array; blocksRead: number }> {
+  const parts: Uint8Array[] = [];
+  let expectedRecords = 0;
+  for (const run of runs) expectedRecords += run.recordCount;
+  const result = await mergeOnWorker(runs.map((run) => new RunOnWorker(run)), (bytes) => {
+    parts.push(bytes.slice());
+    return undefined;
+  }, {
+    memory,
+    reverse: false,
+    unique: false,
+    terminator: 10,
+    expectedRecords,
+    outputSegments: 4,
+    workerSilenceMsMax: 5_000,
+  });
+  strictEqual(result.writtenCount, expectedRecords);
+  return { output: Buffer.concat(parts), blocksRead: result.blocksReadOnWorker };
+}
+
+Deno.test("The merge Worker reads runs itself, and reports a corrupt or missing run", async () => {
+  const seed = propertySeed();
+  const work = await makeWorkDir();
+  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: 4096 });
+  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  try {
+    const { runs, expected } = await writeSortedRuns(io, makeRandom(seed), 3);
+    const clean = await mergeRunsOnWorker(memory, runs);
+    strictEqual(Buffer.compare(clean.output, expected), 0, `seed ${seed}`);
+    let blockCount = 0;
+    for (const run of runs) blockCount += (run.byteLength - 4096) / 4096;
+    strictEqual(clean.blocksRead, blockCount);
+    memory.assertAllReleased();
+
+    const original = await Deno.readFile(runs[1]!.path);
+    const damaged = original.slice();
+    damaged[4096 * 3 + 100] = damaged[4096 * 3 + 100]! ^ 0x40;
+    await Deno.writeFile(runs[1]!.path, damaged);
+    await rejects(() => mergeRunsOnWorker(memory, runs), (error: unknown) => {
+      ok(error instanceof CorruptSpillError, String(error));
+      ok(
+        error.message.startsWith(
+          `Corrupt spill file ${runs[1]!.path} at block 2: CRC32C expected 0x`,
+        ),
+        error.message,
+      );
+      strictEqual(error.exitCode, 3);
+      return true;
+    });
+    memory.assertAllReleased();
+
+    await Deno.remove(runs[1]!.path);
+    await rejects(() => mergeRunsOnWorker(memory, runs), (error: unknown) => {
+      ok(error instanceof SpillReadError, String(error));
+      ok(error.message.includes(`from ${runs[1]!.path}: ENOENT`), error.message);
+      strictEqual(error.exitCode, 3);
+      return true;
+    });
+    memory.assertAllReleased();
+    await Deno.writeFile(runs[1]!.path, original);
+  } finally {
+    await io.close();
+    memory.assertAllReleased();
     await work.remove();
   }
 });
