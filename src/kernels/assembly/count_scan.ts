@@ -9,6 +9,10 @@
 //      way), so a repeated word costs no copy;
 //   4. insert: copy (folding) into the record page.
 //
+// `whitespace` and `letters` words of at most 7 bytes (most words of most text) take a short
+// path: one 8-byte load finds the end (SWAR), and the same register, folded and masked, is
+// hashed (the same MurmurHash3 value) and compared with the record in one masked compare.
+//
 // The counts are the JS path's byte for byte: the same folded bytes, the same hash, the same
 // record and bucket layout (src/count/count_table.ts), so JS and kernel can share one table.
 //
@@ -27,6 +31,7 @@ import {
   DONE,
   finishHash,
   fold32,
+  fold64,
   fold8,
   insertRecord,
   isLetter,
@@ -36,6 +41,7 @@ import {
   NEED_BUCKETS,
   NEED_PAGE,
   probeCount,
+  probeShort,
   TOO_LONG,
 } from "./count_common";
 
@@ -162,6 +168,9 @@ export function scanLettersLower(state: usize): u32 {
   while (pos < end) {
     // 1. The token [start, stop), and where its (folded) bytes are: `src`, `length`.
     const start = pos;
+    let h: u32 = 0;
+    let slot: u32 = 0;
+    let short = false; // the short-word path hashed and probed it already
     let stop: usize;
     let src = start;
     let srcLimit = end; // src may be read up to here (8-byte loads past the token)
@@ -257,12 +266,58 @@ export function scanLettersLower(state: usize): u32 {
         continue;
       }
       stop = pos + 1;
-      if (kind == KIND_WHITESPACE) {
-        stop = spaceAt(stop, end);
-      } else {
-        while (stop < end && isLetter(<u32>load<u8>(stop))) stop += 1;
+      if (pos + 8 <= end) {
+        // A word of at most 7 bytes ends inside the 8 bytes at `pos` (most words): its end,
+        // hash and compare all come from this one load. `shift`: 8 x the lowest lane that
+        // ends it (64: none).
+        const x = load<u64>(pos);
+        let shift: u64;
+        let ends = false;
+        if (kind == KIND_WHITESPACE) {
+          // The lowest lane below 0x21 is exact (SWAR "less than"); it may be a control byte.
+          const below = (x - 0x2121212121212121) & ~x & 0x8080808080808080;
+          shift = ctz<u64>(below) & ~7;
+          ends = shift < 64 && isSpace(<u32>(x >>> shift) & 0xff);
+        } else {
+          // Letter lanes, exactly: (byte | 0x20) & 0x7f in 'a'..'z' and the high bit clear.
+          const y = x | 0x2020202020202020;
+          const t = y & 0x7f7f7f7f7f7f7f7f;
+          const atLeastA = t + 0x1f1f1f1f1f1f1f1f; // lane high bit: t >= 0x61
+          const aboveZ = t + 0x0505050505050505; // lane high bit: t >= 0x7b
+          const letter = atLeastA & ~aboveZ & ~y & 0x8080808080808080;
+          shift = ctz<u64>(~letter & 0x8080808080808080) & ~7;
+          ends = shift < 64;
+        }
+        if (ends) {
+          const n = <u32>(shift >>> 3);
+          const word = (lower ? fold64(x) : x) & ((<u64>1 << shift) - 1);
+          h = 0;
+          const low = <u32>word;
+          if (n >= 4) {
+            h = mixBlock(h, low);
+            if (n > 4) h ^= mixK(<u32>(word >>> 32));
+          } else {
+            h ^= mixK(low);
+          }
+          h = finishHash(h, n);
+          stop = pos + <usize>n;
+          pos = stop;
+          slot = probeShort(buckets, mask, pageTable, pageShift, pageMask, h, word, n);
+          if (slot == COUNTED) {
+            tokens += 1;
+            continue;
+          }
+          short = true;
+        }
       }
-      pos = stop;
+      if (!short) {
+        if (kind == KIND_WHITESPACE) {
+          stop = spaceAt(stop, end);
+        } else {
+          while (stop < end && isLetter(<u32>load<u8>(stop))) stop += 1;
+        }
+        pos = stop;
+      }
     }
     const length = <u32>(stop - src);
     if (length > wordBytesMax) {
@@ -270,32 +325,34 @@ export function scanLettersLower(state: usize): u32 {
       status = TOO_LONG;
       break;
     }
-    // 2. Hash the (folded) bytes.
-    let h: u32 = 0;
-    const blockEnd = src + <usize>(length & ~3);
-    let at = src;
-    while (at < blockEnd) {
-      let k = load<u32>(at);
-      if (lower) k = fold32(k);
-      h = mixBlock(h, k);
-      at += 4;
-    }
-    const tail = length & 3;
-    if (tail != 0) {
-      let k = <u32>load<u8>(at);
-      if (tail >= 2) k |= <u32>load<u8>(at + 1) << 8;
-      if (tail == 3) k |= <u32>load<u8>(at + 2) << 16;
-      if (lower) k = fold32(k);
-      h ^= mixK(k);
-    }
-    h = finishHash(h, length);
-    // 3. Probe (a repeated word is counted there).
-    const slot = probeCount(
-      buckets, mask, pageTable, pageShift, pageMask, h, src, length, srcLimit, lower,
-    );
-    if (slot == COUNTED) {
-      tokens += 1;
-      continue;
+    if (!short) {
+      // 2. Hash the (folded) bytes.
+      h = 0;
+      const blockEnd = src + <usize>(length & ~3);
+      let at = src;
+      while (at < blockEnd) {
+        let k = load<u32>(at);
+        if (lower) k = fold32(k);
+        h = mixBlock(h, k);
+        at += 4;
+      }
+      const tail = length & 3;
+      if (tail != 0) {
+        let k = <u32>load<u8>(at);
+        if (tail >= 2) k |= <u32>load<u8>(at + 1) << 8;
+        if (tail == 3) k |= <u32>load<u8>(at + 2) << 16;
+        if (lower) k = fold32(k);
+        h ^= mixK(k);
+      }
+      h = finishHash(h, length);
+      // 3. Probe (a repeated word is counted there).
+      slot = probeCount(
+        buckets, mask, pageTable, pageShift, pageMask, h, src, length, srcLimit, lower,
+      );
+      if (slot == COUNTED) {
+        tokens += 1;
+        continue;
+      }
     }
     // 4. Insert: a bucket, then room in the record area.
     if (entries + 1 > limit) {
