@@ -149,8 +149,9 @@ export const COUNTED: u32 = 0xffffffff;
 }
 
 /**
- * {@link probeCount} for a word of `n` < 8 bytes held (folded, zero-padded) in `word`: one
- * masked 8-byte compare with the record (its word is followed by the 8-byte count).
+ * {@link probeCount} for a word of `n` < 16 bytes held (folded, zero past its end) in `w0`
+ * then `w1`: masked 8-byte compares with the record (its word is followed by the 8-byte
+ * count, so 16 bytes can be read from a record of at least 8).
  */
 // @ts-ignore: decorator
 @inline export function probeShort(
@@ -160,10 +161,12 @@ export const COUNTED: u32 = 0xffffffff;
   pageShift: u32,
   pageMask: u32,
   h: u32,
-  word: u64,
+  w0: u64,
+  w1: u64,
   n: u32,
 ): u32 {
-  const wordMask = (<u64>1 << (<u64>n << 3)) - 1;
+  const mask0: u64 = n >= 8 ? <u64>-1 : (<u64>1 << (<u64>n << 3)) - 1;
+  const mask1: u64 = n > 8 ? (<u64>1 << (<u64>(n - 8) << 3)) - 1 : 0;
   let slot = h & mask;
   let bucket = buckets + (<usize>slot << 3);
   let pointer = load<u32>(bucket, 4);
@@ -172,7 +175,10 @@ export const COUNTED: u32 = 0xffffffff;
       const address = pointer - 1;
       const record = <usize>load<u32>(pageTable + (<usize>(address >>> pageShift) << 2)) +
         (<usize>(address & pageMask) << 2);
-      if (load<u32>(record) == n && (load<u64>(record, 4) & wordMask) == word) {
+      if (
+        load<u32>(record) == n && (load<u64>(record, 4) & mask0) == w0 &&
+        (n <= 8 || (load<u64>(record, 12) & mask1) == w1)
+      ) {
         const countAt = record + 4 + <usize>n;
         store<u64>(countAt, bswap<u64>(bswap<u64>(load<u64>(countAt)) + 1));
         return COUNTED;

@@ -9,9 +9,9 @@
 //      way), so a repeated word costs no copy;
 //   4. insert: copy (folding) into the record page.
 //
-// `whitespace` and `letters` words of at most 7 bytes (most words of most text) take a short
-// path: one 8-byte load finds the end (SWAR), and the same register, folded and masked, is
-// hashed (the same MurmurHash3 value) and compared with the record in one masked compare.
+// `whitespace` and `letters` words of at most 15 bytes (most words of most text) take a short
+// path: one or two 8-byte loads find the end (SWAR), and the same registers, folded and
+// masked, are hashed (the same MurmurHash3 value) and compared with the record.
 //
 // The counts are the JS path's byte for byte: the same folded bytes, the same hash, the same
 // record and bucket layout (src/count/count_table.ts), so JS and kernel can share one table.
@@ -124,6 +124,53 @@ export function scanLettersLower(state: usize): u32 {
   }
   while (pos < end && !isSpace(<u32>load<u8>(pos))) pos += 1;
   return pos;
+}
+
+/**
+ * Where the `whitespace` or `letters` token that covers the 8 bytes `x` (its first byte a
+ * token byte) ends in them: 8 x the lane of the byte that ends it, 64 when all 8 belong to
+ * it, or 128 when the SWAR test cannot tell (a control byte: the byte-wise path decides).
+ */
+// @ts-ignore: decorator
+@inline function endShift(x: u64, kind: u32): u64 {
+  if (kind == KIND_WHITESPACE) {
+    // The lowest lane below 0x21 is exact (SWAR "less than"); it may be a control byte.
+    const below = (x - 0x2121212121212121) & ~x & 0x8080808080808080;
+    const shift = ctz<u64>(below) & ~7;
+    if (shift == 64 || isSpace(<u32>(x >>> shift) & 0xff)) return shift;
+    return 128;
+  }
+  // Letter lanes, exactly: (byte | 0x20) & 0x7f in 'a'..'z' and the high bit clear.
+  const y = x | 0x2020202020202020;
+  const t = y & 0x7f7f7f7f7f7f7f7f;
+  const atLeastA = t + 0x1f1f1f1f1f1f1f1f; // lane high bit: t >= 0x61
+  const aboveZ = t + 0x0505050505050505; // lane high bit: t >= 0x7b
+  const letter = atLeastA & ~aboveZ & ~y & 0x8080808080808080;
+  return ctz<u64>(~letter & 0x8080808080808080) & ~7;
+}
+
+/**
+ * MurmurHash3 x86_32 of the `n` (< 16) bytes held in `w0` then `w1` (zero past the end): the
+ * value the byte-wise path computes.
+ */
+// @ts-ignore: decorator
+@inline function shortHash(w0: u64, w1: u64, n: u32): u32 {
+  let h: u32 = 0;
+  const blocks = n >>> 2;
+  if (blocks >= 1) h = mixBlock(h, <u32>w0);
+  if (blocks >= 2) h = mixBlock(h, <u32>(w0 >>> 32));
+  if (blocks >= 3) h = mixBlock(h, <u32>w1);
+  if ((n & 3) != 0) {
+    const k = blocks == 0
+      ? <u32>w0
+      : blocks == 1
+      ? <u32>(w0 >>> 32)
+      : blocks == 2
+      ? <u32>w1
+      : <u32>(w1 >>> 32);
+    h ^= mixK(k);
+  }
+  return finishHash(h, n);
 }
 
 /** The end of the line starting at `pos` (the \n's position, or `end`). */
@@ -267,42 +314,30 @@ export function scanLettersLower(state: usize): u32 {
       }
       stop = pos + 1;
       if (pos + 8 <= end) {
-        // A word of at most 7 bytes ends inside the 8 bytes at `pos` (most words): its end,
-        // hash and compare all come from this one load. `shift`: 8 x the lowest lane that
-        // ends it (64: none).
-        const x = load<u64>(pos);
-        let shift: u64;
-        let ends = false;
-        if (kind == KIND_WHITESPACE) {
-          // The lowest lane below 0x21 is exact (SWAR "less than"); it may be a control byte.
-          const below = (x - 0x2121212121212121) & ~x & 0x8080808080808080;
-          shift = ctz<u64>(below) & ~7;
-          ends = shift < 64 && isSpace(<u32>(x >>> shift) & 0xff);
-        } else {
-          // Letter lanes, exactly: (byte | 0x20) & 0x7f in 'a'..'z' and the high bit clear.
-          const y = x | 0x2020202020202020;
-          const t = y & 0x7f7f7f7f7f7f7f7f;
-          const atLeastA = t + 0x1f1f1f1f1f1f1f1f; // lane high bit: t >= 0x61
-          const aboveZ = t + 0x0505050505050505; // lane high bit: t >= 0x7b
-          const letter = atLeastA & ~aboveZ & ~y & 0x8080808080808080;
-          shift = ctz<u64>(~letter & 0x8080808080808080) & ~7;
-          ends = shift < 64;
-        }
-        if (ends) {
-          const n = <u32>(shift >>> 3);
-          const word = (lower ? fold64(x) : x) & ((<u64>1 << shift) - 1);
-          h = 0;
-          const low = <u32>word;
-          if (n >= 4) {
-            h = mixBlock(h, low);
-            if (n > 4) h ^= mixK(<u32>(word >>> 32));
-          } else {
-            h ^= mixK(low);
+        // A word of at most 15 bytes (most words) ends inside the 16 bytes at `pos`: its end,
+        // hash and compare all come from one or two 8-byte loads.
+        const x0 = load<u64>(pos);
+        const shift0 = endShift(x0, kind);
+        let n: u32 = 16; // 16: not a short word
+        let w0: u64 = 0;
+        let w1: u64 = 0;
+        if (shift0 < 64) {
+          n = <u32>(shift0 >>> 3);
+          w0 = (lower ? fold64(x0) : x0) & ((<u64>1 << shift0) - 1);
+        } else if (shift0 == 64 && pos + 16 <= end) {
+          const x1 = load<u64>(pos, 8);
+          const shift1 = endShift(x1, kind);
+          if (shift1 < 64) {
+            n = 8 + <u32>(shift1 >>> 3);
+            w0 = lower ? fold64(x0) : x0;
+            w1 = (lower ? fold64(x1) : x1) & ((<u64>1 << shift1) - 1);
           }
-          h = finishHash(h, n);
+        }
+        if (n < 16) {
+          h = shortHash(w0, w1, n);
           stop = pos + <usize>n;
           pos = stop;
-          slot = probeShort(buckets, mask, pageTable, pageShift, pageMask, h, word, n);
+          slot = probeShort(buckets, mask, pageTable, pageShift, pageMask, h, w0, w1, n);
           if (slot == COUNTED) {
             tokens += 1;
             continue;
