@@ -145,6 +145,7 @@ export const countCommand: Command = {
     const { request, values } = parseCountArgs(argv);
     await using scope = await CommandScope.open({
       ...request,
+      lazyTmpDirs: true, // most counts never spill: no private temp dir until one does
       report: CommandReport.start("count", values),
     });
     await scope.report.checkTargets(request.output);

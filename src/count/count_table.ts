@@ -915,6 +915,17 @@ function incrementCount(bytes: Uint8Array, offset: number): void {
 /** This thread's kernels over each memory (instantiated once per memory and thread). */
 const kernelsByMemory = new WeakMap<WebAssembly.Memory, WasmKernels>();
 
+/**
+ * Lets this thread's count tables over `memory` use an already compiled kernels module (a
+ * Worker given its parent's): no second compile, and the engine shares the code it compiled.
+ *
+ * @param memory The shared memory the tables work in.
+ * @param module The compiled kernels (`compileKernels()` of another thread).
+ */
+export function shareKernelModule(memory: WebAssembly.Memory, module: WebAssembly.Module): void {
+  if (!kernelsByMemory.has(memory)) kernelsByMemory.set(memory, new WasmKernels(memory, module));
+}
+
 function kernelsFor(memory: WebAssembly.Memory): WasmKernels {
   let kernels = kernelsByMemory.get(memory);
   if (kernels === undefined) {

@@ -19,6 +19,7 @@
  */
 import { IoManager, type SpillMode, type SpillRun } from "../io/mod.ts";
 import { type LeakDetectionLevel, MemoryManager } from "../memory/mod.ts";
+import { shareKernelModule } from "./count_table.ts";
 import type { CaseMode, TokenizerKind } from "./tokenizer.ts";
 import { WordCounter, type WordCountStats } from "./word_counter.ts";
 
@@ -42,6 +43,8 @@ export interface CountWorkerInit {
   tmpDirs: string[];
   /** Spill mode. */
   spillMode: SpillMode;
+  /** The main thread's compiled kernels module (not compiled again here). */
+  kernels: WebAssembly.Module;
 }
 
 /** Messages to the Worker. */
@@ -94,6 +97,7 @@ async function handle(request: CountWorkerRequest): Promise<void> {
     case "init": {
       const init = request.init;
       sharedMemory = init.memory;
+      shareKernelModule(init.memory, init.kernels);
       memory = new MemoryManager({
         budgetBytes: init.budgetBytes,
         segmentBytes: init.segmentBytes,
@@ -104,6 +108,7 @@ async function handle(request: CountWorkerRequest): Promise<void> {
         memory,
         tmpDirs: init.tmpDirs,
         spillMode: init.spillMode,
+        lazyTmpDirs: true,
         handleSignals: false,
       });
       counter = new WordCounter(memory, io, {

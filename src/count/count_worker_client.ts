@@ -1,5 +1,6 @@
 import { assert, SpillwayError } from "../base/mod.ts";
 import type { SpillRun } from "../io/mod.ts";
+import { compileKernels } from "../kernels/mod.ts";
 import {
   MemoryLeakError,
   type MemoryManager,
@@ -17,7 +18,7 @@ export const COUNT_WORKER_OWNER = "count-worker";
 
 /** Options of {@linkcode CountWorkerClient.start}. */
 export interface CountWorkerClientOptions
-  extends Omit<CountWorkerInit, "memory" | "byteOffset" | "budgetBytes"> {
+  extends Omit<CountWorkerInit, "memory" | "byteOffset" | "budgetBytes" | "kernels"> {
   /** The Worker's share of the budget (rounded down to whole pages). */
   budgetBytes: number;
   /** Size of each of the two chunk segments lent to the Worker in turn. */
@@ -114,6 +115,7 @@ export class CountWorkerClient {
       memory: memory.wasmMemory,
       byteOffset: byteOffset!,
       budgetBytes: sharePages * segmentBytes,
+      kernels: compileKernels(),
     };
     const client = new CountWorkerClient(worker, memory, { share, chunks });
     client.#ready = client.#request({ type: "init", init }, "ready").then(() => {

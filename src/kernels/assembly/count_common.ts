@@ -149,6 +149,49 @@ export const COUNTED: u32 = 0xffffffff;
 }
 
 /**
+ * {@link probeCount} for a word of `n` < 16 bytes held (folded, zero past its end) in `w0`
+ * then `w1`: masked 8-byte compares with the record (its word is followed by the 8-byte
+ * count, so 16 bytes can be read from a record of at least 8).
+ */
+// @ts-ignore: decorator
+@inline export function probeShort(
+  buckets: usize,
+  mask: u32,
+  pageTable: usize,
+  pageShift: u32,
+  pageMask: u32,
+  h: u32,
+  w0: u64,
+  w1: u64,
+  n: u32,
+): u32 {
+  const mask0: u64 = n >= 8 ? <u64>-1 : (<u64>1 << (<u64>n << 3)) - 1;
+  const mask1: u64 = n > 8 ? (<u64>1 << (<u64>(n - 8) << 3)) - 1 : 0;
+  let slot = h & mask;
+  let bucket = buckets + (<usize>slot << 3);
+  let pointer = load<u32>(bucket, 4);
+  while (pointer != 0) {
+    if (load<u32>(bucket) == h) {
+      const address = pointer - 1;
+      const record = <usize>load<u32>(pageTable + (<usize>(address >>> pageShift) << 2)) +
+        (<usize>(address & pageMask) << 2);
+      if (
+        load<u32>(record) == n && (load<u64>(record, 4) & mask0) == w0 &&
+        (n <= 8 || (load<u64>(record, 12) & mask1) == w1)
+      ) {
+        const countAt = record + 4 + <usize>n;
+        store<u64>(countAt, bswap<u64>(bswap<u64>(load<u64>(countAt)) + 1));
+        return COUNTED;
+      }
+    }
+    slot = (slot + 1) & mask;
+    bucket = buckets + (<usize>slot << 3);
+    pointer = load<u32>(bucket, 4);
+  }
+  return slot;
+}
+
+/**
  * Writes a new record (count 1) for the word at `input` at `record` (page `page`, `writeOffset`
  * in it) and points the empty bucket `slot` at it.
  */

@@ -4,5 +4,5 @@ export { gather } from "./gather";
 export { mergeStep } from "./merge";
 export { countRehash, countTokens } from "./count";
 export { mergeLines } from "./merge_lines";
-export { countScan } from "./count_scan";
+export * from "./count_scan"; // countScan and its per-rule copies (see there)
 export { appendLines } from "./append";
