@@ -6,3 +6,4 @@ export { countRehash, countTokens } from "./count";
 export { mergeLines } from "./merge_lines";
 export { countScan } from "./count_scan";
 export { appendLines } from "./append";
+export { countSpillIndex, countSpillLengths } from "./count_spill";
