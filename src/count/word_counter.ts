@@ -806,25 +806,7 @@ export class WordCounter implements TokenSink {
       kernel: false,
     });
     try {
-      const reader = (await this.#openReaders(picked))[0]!;
-      try {
-        for (;;) {
-          let more = reader.next();
-          if (more instanceof Promise) more = await more;
-          if (!more) break;
-          const wordLength = reader.recordLength - COUNT_BYTES;
-          const count = readCount(reader.recordBytes, reader.recordOffset + wordLength);
-          const pending = counter.addCounted(
-            reader.recordBytes,
-            reader.recordOffset,
-            wordLength,
-            count,
-          );
-          if (pending) await pending;
-        }
-      } finally {
-        await this.#closeReaders([reader]);
-      }
+      await this.#addRunTo(counter, picked[0]!);
       await this.#io.deleteRun(picked[0]!);
       this.#beginPhase("write", []);
       await counter.finish({ order: "word" }, (bytes, offset, length, count) => {
@@ -833,6 +815,31 @@ export class WordCounter implements TokenSink {
       });
     } finally {
       await counter.close();
+    }
+  }
+
+  /** Adds the `[word][count]` records of `run` to `counter`; returns the sum of their counts. */
+  async #addRunTo(counter: WordCounter, run: SpillRun): Promise<number> {
+    const reader = (await this.#openReaders([run]))[0]!;
+    let added = 0;
+    try {
+      for (;;) {
+        let more = reader.next();
+        if (more instanceof Promise) more = await more;
+        if (!more) return added;
+        const wordLength = reader.recordLength - COUNT_BYTES;
+        const count = readCount(reader.recordBytes, reader.recordOffset + wordLength);
+        added += count;
+        const pending = counter.addCounted(
+          reader.recordBytes,
+          reader.recordOffset,
+          wordLength,
+          count,
+        );
+        if (pending) await pending;
+      }
+    } finally {
+      await this.#closeReaders([reader]);
     }
   }
 
@@ -850,28 +857,7 @@ export class WordCounter implements TokenSink {
     this.#runs = this.#runs.filter((run) => !absorb.includes(run));
     let absorbed = 0;
     // One reader at a time: a run holding a long word takes that word's scratch.
-    for (const run of absorb) {
-      const reader = (await this.#openReaders([run]))[0]!;
-      try {
-        for (;;) {
-          let more = reader.next();
-          if (more instanceof Promise) more = await more;
-          if (!more) break;
-          const wordLength = reader.recordLength - COUNT_BYTES;
-          const count = readCount(reader.recordBytes, reader.recordOffset + wordLength);
-          absorbed += count;
-          const pending = this.addCounted(
-            reader.recordBytes,
-            reader.recordOffset,
-            wordLength,
-            count,
-          );
-          if (pending) await pending;
-        }
-      } finally {
-        await this.#closeReaders([reader]);
-      }
-    }
+    for (const run of absorb) absorbed += await this.#addRunTo(this, run);
     // The table (or its spills) now counts these tokens; addForeignRuns counted them already.
     this.#stats.tokens -= absorbed;
   }
