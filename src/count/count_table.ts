@@ -1,6 +1,15 @@
 import { assert, InputError } from "../base/mod.ts";
 import type { BuddyAllocator, BuddyBlock, MemoryManager, SegmentLease } from "../memory/mod.ts";
-import { CountState, CountStatus, type CountUnicodeTables, WasmKernels } from "../kernels/mod.ts";
+import {
+  CountState,
+  CountStatus,
+  type CountUnicodeTables,
+  GatherState,
+  SORT_SCRATCH_BYTES,
+  WasmKernels,
+} from "../kernels/mod.ts";
+import type { RunWriter } from "../io/mod.ts";
+import { BlockGather } from "../sort/mod.ts";
 import { hashBytes } from "./hash_bytes.ts";
 import type { TokenizerKind, TokenSink } from "./tokenizer.ts";
 import { copyBytes } from "./copy_bytes.ts";
@@ -41,7 +50,13 @@ const LOAD_GROW = 0.5;
 /** At most 2/3 full, so sorting can turn the buckets into 3-word index entries in place. */
 const LOAD_MAX = 0.66;
 const INSERTION_SORT_MAX = 12;
+/** Block segments the spill kernel gathers into while earlier blocks are written. */
+const SPILL_RING_SEGMENTS = 2;
+/** The spill kernel's area may take at most this share of the record pages (else: JS). */
+const SPILL_AREA_SHARE_MAX = 0.25;
 const SIGN = 0x8000_0000 | 0;
+/** The count-order key word of a count of at least 2^32 - 1 (`~0xffff_ffff ^ SIGN`). */
+const SATURATED_COUNT_KEY = SIGN;
 
 /**
  * A binary hash aggregation table in managed memory, in the shape of Flink's `BytesHashMap`:
@@ -132,6 +147,13 @@ export class CountTable implements TokenSink {
   #scanStop: number = ScanStop.done;
   /** Invalid UTF-8 bytes the `words` kernel skipped (its state's counter, kept past release). */
   #invalidBytes = 0;
+  /**
+   * The spill kernel's area (after `useSpillKernel`):
+   * | sort scratch | gather state | page table (u32 per record page) | ... | ring blocks |.
+   */
+  #spillLease: SegmentLease | undefined;
+  /** The bucket array could not grow: no new try until the next reset. */
+  #growBlocked = false;
 
   /**
    * Makes an empty table; pages and the first bucket block are taken on the first add.
@@ -179,6 +201,126 @@ export class CountTable implements TokenSink {
   /** How many times the table was reset after a spill. */
   get spillCount(): number {
     return this.#spillCount;
+  }
+
+  /**
+   * Lets {@linkcode CountTable.spillSorted} sort and write the table with the WebAssembly
+   * kernels (the index built in the bucket array, sortBytesIndex, gather into sealed blocks):
+   * leases the kernel area (sort scratch, gather state, page table, block ring) out of the
+   * record pages, and keeps the table at most half full so the index fits the buckets. Call
+   * it before the first add (and before {@linkcode CountTable.useKernel}).
+   *
+   * @param options `force`: take the area whenever it fits (default: only when it is at most
+   *   a quarter of the record pages).
+   * @returns False (nothing changed) when the area does not fit.
+   */
+  useSpillKernel(options: { force?: boolean } = {}): boolean {
+    assert(this.#spillLease === undefined && this.#leases.length === 0, "useSpillKernel late");
+    const areaBytes = SORT_SCRATCH_BYTES + GatherState.BYTES + 4 * this.#recordPagesMax;
+    const segmentCount = Math.ceil(areaBytes / this.#segmentBytes) + SPILL_RING_SEGMENTS;
+    const shareMax = options.force === true ? 1 : SPILL_AREA_SHARE_MAX;
+    if (
+      this.#recordPagesMax - segmentCount < 4 ||
+      segmentCount > this.#recordPagesMax * shareMax ||
+      segmentCount > this.#memory.freeSegments
+    ) {
+      return false;
+    }
+    try {
+      this.#spillLease = this.#memory.allocateContiguous(`${this.owner}-spill`, segmentCount);
+    } catch {
+      return false; // fragmented: sort and spill in JS
+    }
+    this.#recordPagesMax -= segmentCount;
+    return true;
+  }
+
+  /** Whether {@linkcode CountTable.spillSorted} can run (the spill kernel's area is held). */
+  get usesSpillKernel(): boolean {
+    return this.#spillLease !== undefined;
+  }
+
+  /**
+   * Sorts the entries with the kernels and writes them to `writer` as sealed blocks: records
+   * `[word][count u64 BE]` in word order, or `[~count u64 BE][word]` in count order (the
+   * records are rewritten in place for it). The table must be {@linkcode CountTable.reset}
+   * (or closed) afterwards.
+   *
+   * @param order `word` or `count` (count descending, ties by word).
+   * @param writer A fresh run writer (nothing written to it yet).
+   * @returns Records written.
+   */
+  async spillSorted(order: CountTableOrder, writer: RunWriter): Promise<number> {
+    const lease = this.#spillLease;
+    assert(lease !== undefined && !this.#sorted && !this.#closed, "CountTable.spillSorted");
+    const n = this.#entryCount;
+    this.#sorted = true; // the buckets become the index: no adds until reset()
+    this.#sortedCount = 0; // and no cursor
+    if (n === 0) return 0;
+    const block = this.#block!;
+    const segment = lease.segments[0]!;
+    const area = segment.memoryOffset;
+    const buffer = this.#memory.wasmMemory.buffer as SharedArrayBuffer;
+    const pageTableOffset = area + SORT_SCRATCH_BYTES + GatherState.BYTES;
+    const pages = this.#leases.map((pageLease) => pageLease.segments[0]!.memoryOffset);
+    new Uint32Array(buffer, pageTableOffset, pages.length).set(pages);
+    const segmentShift = this.#pageShift + 2;
+    assert(pages.length << segmentShift <= 0xffff_ffff, "count table larger than 4 GiB");
+    const kernels = kernelsFor(this.#memory.wasmMemory);
+    const bucketCount = this.#bucketMask + 1;
+    assert(16 * n <= 8 * bucketCount, `${n} entries do not fit ${bucketCount} buckets as an index`);
+    const found = kernels.countSpillIndex(
+      { byteOffset: block.memoryOffset, bucketCount },
+      pageTableOffset,
+      this.#pageShift,
+      order === "count" ? 1 : 0,
+    );
+    assert(found === n, `found ${found} entries, expected ${n}`);
+    kernels.sortBytesIndex(block.memoryOffset, n, {
+      pageTableOffset,
+      segmentShift,
+      scratchOffset: area,
+      reverse: false,
+      keyOffset: 0,
+      keyBytes: -1,
+    });
+    if (order === "word") kernels.countSpillLengths(block.memoryOffset, n, COUNT_BYTES);
+    const blockBytes = this.#segmentBytes;
+    const ringBase = area + segment.bytes.byteLength - SPILL_RING_SEGMENTS * blockBytes;
+    const ring: number[] = [];
+    const ringBytes: Uint8Array[] = [];
+    for (let slot = 0; slot < SPILL_RING_SEGMENTS; slot += 1) {
+      ring.push(ringBase + slot * blockBytes);
+      ringBytes.push(new Uint8Array(buffer, ringBase + slot * blockBytes, blockBytes));
+    }
+    const gather = new BlockGather(
+      { segments: pages, index: block.memoryOffset, recordCount: n, segmentShift },
+      { memory: this.#memory.wasmMemory, kernels, areaOffset: area, ring, blockBytes },
+    );
+    const writes: Promise<void>[] = [];
+    try {
+      while (!gather.isDone) {
+        const sealed = gather.next();
+        if (sealed === undefined) {
+          await writes[0];
+          writes.shift();
+          gather.free();
+          continue;
+        }
+        const write = writer.writeSealedBlock(ringBytes[sealed.slot]!, sealed.recordCount);
+        write.catch(() => {}); // awaited below; a failure must not go unhandled meanwhile
+        writes.push(write);
+      }
+      while (writes.length > 0) {
+        await writes[0];
+        writes.shift();
+      }
+    } finally {
+      // A failed write: wait for the other blocks in flight before the ring is reused.
+      await Promise.allSettled(writes);
+    }
+    assert(gather.gatheredCount === n, `gathered ${gather.gatheredCount} of ${n} entries`);
+    return n;
   }
 
   /**
@@ -310,11 +452,13 @@ export class CountTable implements TokenSink {
       }
       if (status === CountStatus.needBuckets) {
         this.#entryCount = state.entryCount;
-        if (this.#growBuckets()) {
+        if (!this.#growBlocked && this.#growBuckets()) {
           state.setBuckets(this.#block!.memoryOffset, this.#bucketMask + 1);
           state.entryLimit = this.#growLimit;
           continue;
         }
+        // A failed growth may have moved the array (parked and put back).
+        state.setBuckets(this.#block!.memoryOffset, this.#bucketMask + 1);
         if (state.entryLimit < this.#hardLimit) {
           state.entryLimit = this.#hardLimit;
           continue;
@@ -414,7 +558,8 @@ export class CountTable implements TokenSink {
     }
     // Insert: first make sure the bucket array has room, then the record area.
     if (this.#entryCount + 1 > this.#growLimit) {
-      if (this.#growBuckets()) {
+      // (A failed growth may have moved the array: probe again then.)
+      if (!this.#growBlocked && (this.#growBuckets() || this.#buckets !== buckets)) {
         return this.#add(bytes, byteOffset, byteLength, count, hash, counted);
       }
       if (this.#entryCount + 1 > this.#hardLimit) return false;
@@ -467,14 +612,36 @@ export class CountTable implements TokenSink {
   #growBuckets(): boolean {
     const oldBlock = this.#block;
     const segmentCount = oldBlock === undefined ? 1 : oldBlock.segmentCount * 2;
-    if (segmentCount > this.#buddy.blockSegmentsMax) return false;
-    const block = this.#buddy.tryAllocate(this.owner, segmentCount);
-    if (block === undefined) return false;
+    if (segmentCount > this.#buddy.blockSegmentsMax) {
+      this.#growBlocked = oldBlock !== undefined;
+      return false;
+    }
+    let block = this.#buddy.tryAllocate(this.owner, segmentCount);
+    let old = this.#buckets;
+    let parked: SegmentLease | undefined = undefined;
+    if (block === undefined) {
+      // The arena's free blocks are too small while the old array sits where the new one
+      // would go (a buddy arena holds one block of its largest size): park the old pairs in
+      // record pages the table may still take, free the old block, and try again.
+      if (oldBlock === undefined) return false;
+      parked = this.#parkBuckets(oldBlock);
+      if (parked === undefined) {
+        this.#growBlocked = true;
+        return false;
+      }
+      const parkedBytes = parked.segments[0]!.bytes;
+      old = new Int32Array(parkedBytes.buffer, parkedBytes.byteOffset, old.length);
+      block = this.#buddy.tryAllocate(this.owner, segmentCount);
+      if (block === undefined) {
+        this.#unparkBuckets(parked, oldBlock.segmentCount);
+        this.#growBlocked = true;
+        return false;
+      }
+    }
     const words = block.words;
     const buckets = new Int32Array(words.buffer, words.byteOffset, words.length);
     buckets.fill(0);
     const mask = (buckets.length >>> 1) - 1;
-    const old = this.#buckets;
     for (let i = 0; i < old.length; i += 2) {
       const pointer = old[i + 1]!;
       if (pointer === 0) continue;
@@ -484,14 +651,51 @@ export class CountTable implements TokenSink {
       buckets[slot * 2] = hash;
       buckets[slot * 2 + 1] = pointer;
     }
-    oldBlock?.release();
+    if (parked !== undefined) parked.release();
+    else oldBlock?.release();
     if (oldBlock !== undefined) this.#growCount += 1;
     this.#block = block;
     this.#buckets = buckets;
     this.#bucketMask = mask;
     this.#growLimit = Math.floor((mask + 1) * LOAD_GROW);
-    this.#hardLimit = Math.floor((mask + 1) * LOAD_MAX);
+    // With the spill kernel, the index (16 bytes an entry) is built in the buckets (8 bytes).
+    this.#hardLimit = this.#spillLease !== undefined
+      ? this.#growLimit
+      : Math.floor((mask + 1) * LOAD_MAX);
     return true;
+  }
+
+  /**
+   * Copies the bucket pairs of `oldBlock` into contiguous pages within the table's record page
+   * allowance and releases the block; undefined (nothing changed) when no such pages are free.
+   */
+  #parkBuckets(oldBlock: BuddyBlock): SegmentLease | undefined {
+    const segmentCount = oldBlock.segmentCount;
+    if (this.#leases.length + segmentCount > this.#recordPagesMax) return undefined;
+    if (segmentCount > this.#memory.freeSegments) return undefined;
+    let parked: SegmentLease;
+    try {
+      parked = this.#memory.allocateContiguous(`${this.owner}-grow`, segmentCount);
+    } catch {
+      return undefined; // fragmented
+    }
+    parked.segments[0]!.bytes.set(oldBlock.bytes);
+    oldBlock.release();
+    this.#block = undefined;
+    this.#buckets = new Int32Array(0);
+    return parked;
+  }
+
+  /** Undoes {@linkcode CountTable.#parkBuckets}: the pairs go back into a block of the old size. */
+  #unparkBuckets(parked: SegmentLease, segmentCount: number): void {
+    const block = this.#buddy.tryAllocate(this.owner, segmentCount);
+    assert(block !== undefined, "the bucket block just released cannot be taken again");
+    const parkedBytes = parked.segments[0]!.bytes;
+    block.bytes.set(parkedBytes.subarray(0, block.bytes.length));
+    parked.release();
+    const words = block.words;
+    this.#block = block;
+    this.#buckets = new Int32Array(words.buffer, words.byteOffset, words.length);
   }
 
   /**
@@ -621,6 +825,7 @@ export class CountTable implements TokenSink {
     this.#currentPage = this.#leases.length - 1;
     this.#writeOffset = 0;
     this.#buckets.fill(0);
+    this.#growBlocked = false;
     this.#entryCount = 0;
     this.#tokenCount = 0;
     this.#sorted = false;
@@ -645,6 +850,8 @@ export class CountTable implements TokenSink {
     this.#buckets = new Int32Array(0);
     this.#recordBytes = new Uint8Array(0);
     this.releaseKernel();
+    this.#spillLease?.release();
+    this.#spillLease = undefined;
   }
 
   /**
@@ -737,11 +944,17 @@ export class CountTable implements TokenSink {
     const a0 = index[a * 3]!;
     const b0 = index[b * 3]!;
     if (a0 !== b0) return a0 < b0;
+    const addressA = index[a * 3 + 2]!;
+    const addressB = index[b * 3 + 2]!;
+    if (this.#byCount && a0 === SATURATED_COUNT_KEY) {
+      // Both counts are at least 2^32 - 1: the exact counts decide before the words.
+      const countA = this.#countAt(addressA);
+      const countB = this.#countAt(addressB);
+      if (countA !== countB) return countA > countB;
+    }
     const a1 = index[a * 3 + 1]!;
     const b1 = index[b * 3 + 1]!;
     if (a1 !== b1) return a1 < b1;
-    const addressA = index[a * 3 + 2]!;
-    const addressB = index[b * 3 + 2]!;
     if (this.#byCount) {
       const countA = this.#countAt(addressA);
       const countB = this.#countAt(addressB);

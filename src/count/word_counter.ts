@@ -66,6 +66,12 @@ export interface WordCounterOptions {
    * `line`) and the table can spare its page table (default true; false: the JS tokenizer).
    */
   kernel?: boolean;
+  /**
+   * Sort and spill full tables with the WebAssembly kernels (sortBytesIndex, gather) instead
+   * of JS: `auto` (default) when their area (sort scratch, page table, two blocks) is at most a
+   * quarter of a table's record pages, `always` whenever it fits, `never`.
+   */
+  spillKernel?: "auto" | "always" | "never";
 }
 
 /** What {@linkcode WordCounter.finish} emits and in which order. */
@@ -227,6 +233,7 @@ export class WordCounter implements TokenSink {
   #windowOffset = 0;
   /** Why the last kernel step stopped (a ScanStop or NO_CUT). */
   #stepStop = 0;
+  #spillKernel: "auto" | "always" | "never";
 
   /**
    * Makes a counter: reserves the bucket arena and sets the table size.
@@ -242,6 +249,7 @@ export class WordCounter implements TokenSink {
     this.#prefix = options.spillPrefix ?? "count";
     this.#fanInMax = Math.max(2, options.fanInMax ?? FAN_IN_DEFAULT);
     this.#progress = options.progress ?? silentProgress;
+    this.#spillKernel = options.spillKernel ?? "auto";
     const tokenizerOptions: { kind?: TokenizerKind; caseMode?: CaseMode } = {};
     if (options.tokenizer !== undefined) tokenizerOptions.kind = options.tokenizer;
     if (options.caseMode !== undefined) tokenizerOptions.caseMode = options.caseMode;
@@ -270,6 +278,7 @@ export class WordCounter implements TokenSink {
       buddy: this.#buddy,
       recordPagesMax: useKernel ? recordPagesMax - windowSegments : recordPagesMax,
     });
+    this.#useSpillKernel(this.#table);
     if (
       useKernel && this.#table.useKernel({
         kind: kernelKind,
@@ -600,9 +609,28 @@ export class WordCounter implements TokenSink {
     }
   }
 
+  /** Lets `table` spill through the kernels when the option and its size allow. */
+  #useSpillKernel(table: CountTable): void {
+    if (this.#spillKernel === "never") return;
+    table.useSpillKernel({ force: this.#spillKernel === "always" });
+  }
+
   async #spillTable(): Promise<void> {
     const table = this.#table!;
     if (table.entryCount === 0) return;
+    if (table.usesSpillKernel) {
+      this.#stats.tokens += table.tokenCount;
+      await this.#writeRun(
+        async (writer) => {
+          await table.spillSorted("word", writer);
+        },
+        this.#runs,
+        0,
+      );
+      table.reset();
+      this.#stats.wordRuns += 1;
+      return;
+    }
     table.sort("word");
     this.#stats.tokens += table.tokenCount;
     await this.#writeRun(async (writer) => {
@@ -1053,6 +1081,7 @@ export class WordCounter implements TokenSink {
           recordPagesMax: orderPages - arenaPages,
           owner: "count-order",
         });
+        this.#useSpillKernel(table);
         phase2 = table;
         // Words counted exactly `floorCount` times (the lowest count that is printed: most
         // words of a high-cardinality input) come last in count order, and among themselves
@@ -1186,6 +1215,18 @@ export class WordCounter implements TokenSink {
 
   /** Sorts a count-order table by (count desc, word) and spills it as `[~count][word]`. */
   async #spillCountOrder(table: CountTable, into: SpillRun[]): Promise<void> {
+    if (table.usesSpillKernel) {
+      await this.#writeRun(
+        async (writer) => {
+          await table.spillSorted("count", writer);
+        },
+        into,
+        0,
+      );
+      table.reset();
+      this.#stats.countOrderRuns += 1;
+      return;
+    }
     table.sort("count");
     await this.#writeRun(async (writer) => {
       while (table.nextSorted()) {

@@ -33,3 +33,4 @@ export { compileKernels, WasmKernels } from "./wasm_kernels.ts";
 export type { AppendBuffer } from "./append_lines.ts";
 export { appendLinesReference, AppendState, AppendStatus } from "./append_lines.ts";
 export { murmur3, ReferenceKernels } from "./reference_kernels.ts";
+export { countSpillIndexReference, countSpillLengthsReference } from "./reference_count_spill.ts";

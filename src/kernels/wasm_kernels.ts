@@ -44,6 +44,14 @@ interface KernelExports {
   countScan(state: number): number;
   countRehash(oldBuckets: number, oldBucketCount: number, buckets: number, mask: number): void;
   appendLines(state: number): number;
+  countSpillIndex(
+    buckets: number,
+    bucketCount: number,
+    pageTable: number,
+    pointerShift: number,
+    mode: number,
+  ): number;
+  countSpillLengths(index: number, count: number, bytes: number): void;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -187,6 +195,47 @@ export class WasmKernels implements KernelSet {
    */
   appendLines(stateOffset: number): number {
     return this.#exports.appendLines(stateOffset);
+  }
+
+  /**
+   * Turns a count table's buckets into a sort index in place (see count_spill.ts): 16-byte
+   * entries `[prefix0, prefix1, address, length]` keyed by the word (`order` 0) or by
+   * `[~count][word]` (`order` 1, each record rewritten so in place).
+   *
+   * @param buckets The bucket array (`[hash, pointer + 1]` pairs; 16 * entries <= its bytes).
+   * @param pageTable The record pages' memory offsets (u32 each).
+   * @param pointerShift log2(segment bytes) - 2 (a pointer's page shift).
+   * @param order 0 word order, 1 count order.
+   * @returns The entries written.
+   */
+  countSpillIndex(
+    buckets: BucketArray,
+    pageTable: number,
+    pointerShift: number,
+    order: number,
+  ): number {
+    const end = buckets.byteOffset + 8 * buckets.bucketCount;
+    assert(buckets.byteOffset % 8 === 0 && end <= this.memory.buffer.byteLength, "bad buckets");
+    return this.#exports.countSpillIndex(
+      buckets.byteOffset,
+      buckets.bucketCount,
+      pageTable,
+      pointerShift,
+      order,
+    );
+  }
+
+  /**
+   * Adds `bytes` to the length word of `count` index entries (the word key widened to the
+   * spill record `[word][count]`).
+   *
+   * @param indexOffset The index.
+   * @param count Entries.
+   * @param bytes Bytes to add.
+   */
+  countSpillLengths(indexOffset: number, count: number, bytes: number): void {
+    assert(indexOffset + 16 * count <= this.memory.buffer.byteLength, "index outside memory");
+    this.#exports.countSpillLengths(indexOffset, count, bytes);
   }
 
   /** {@inheritDoc KernelSet.countRehash} */

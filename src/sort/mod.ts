@@ -18,6 +18,7 @@ export { GATHER_PREFIX_BYTES, gatherJob, SortBuffer, sortJob } from "./sort_buff
 export type { RingSpill, SortResult } from "./sort_worker_pool.ts";
 export { SortWorker, SpillRing } from "./sort_worker_pool.ts";
 export type { SealedBlock } from "./kernel_sort.ts";
+export { BlockGather } from "./kernel_sort.ts";
 export type { MergeOptions, RecordCursor, RecordSink } from "./run_merger.ts";
 export { mergeCursors, UniqueFilter } from "./run_merger.ts";
 export type { ExternalSortOptions, SortStats } from "./external_sort.ts";

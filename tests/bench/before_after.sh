@@ -6,7 +6,8 @@
 #   BEFORE_DIR, AFTER_DIR: checkouts (e.g. `git archive main | tar -x -C /tmp/before`)
 #   CORPUS: default /work/corpus/words-zipf-100m.txt
 #   ROUNDS=5, MEMORY=64m; BEFORE_FLAGS / AFTER_FLAGS: each side's --v8-flags value (default:
-#   what that checkout's deno.json `spillway` task uses).
+#   what that checkout's deno.json `spillway` task uses); COMMANDS="sort count" (which to run);
+#   COUNT_ARGS: extra options of `count` (e.g. "--tokenizer whitespace --order word").
 # Prints per command: median wall seconds before and after, the ratio after/before, the same for
 # CPU seconds (user + sys: steadier than wall time on a shared machine), median peak RSS.
 set -euo pipefail
@@ -37,11 +38,14 @@ run() { # side command... -> "seconds cpu_seconds rss_kib" on stdout, output in 
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-for command in sort count; do
+for command in ${COMMANDS:-sort count}; do
   for side in before after; do : >"$work/$side.t"; : >"$work/$side.c"; : >"$work/$side.m"; done
   for round in $(seq "$rounds"); do
     for side in before after; do
-      read -r seconds cpu rss < <(run "$side" "$command" -S "$memory" "$corpus")
+      extra=""
+      [ "$command" = count ] && extra="${COUNT_ARGS:-}"
+      # shellcheck disable=SC2086 # extra holds several options
+      read -r seconds cpu rss < <(run "$side" "$command" $extra -S "$memory" "$corpus")
       echo "$seconds" >>"$work/$side.t"
       echo "$cpu" >>"$work/$side.c"
       echo "$rss" >>"$work/$side.m"

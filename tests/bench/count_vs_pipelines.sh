@@ -6,7 +6,8 @@
 #        COUNT_BENCH_CACHE=tests/bench/.cache (corpora are generated once and kept there),
 #        TEXT_FILE / LINES_FILE: use this file instead of the generated one (one SIZE then),
 #        SPILLWAY="deno run -A --v8-flags=--no-liftoff,--max-semi-space-size=1 main.ts"
-#        (the flags of the spillway task; or a compiled dist/spillway)
+#        (the flags of the spillway task; or a compiled dist/spillway),
+#        CASES="low high" (which cases to run: low and/or high cardinality)
 #
 # Cases per SIZE:
 #   low cardinality:  `spillway gen text` (Zipf words), `count --tokenizer letters`
@@ -110,12 +111,15 @@ echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u 
 for size in "${SIZES[@]}"; do
   text=${TEXT_FILE:-$CACHE/text-$size.txt}
   lines=${LINES_FILE:-$CACHE/lines-$size.txt}
-  [ -s "$text" ] || $SPILLWAY gen text --size "$size" -o "$text"
+  [[ " ${CASES:-low high} " != *" low "* ]] || [ -s "$text" ] || $SPILLWAY gen text --size "$size" -o "$text"
   [ -s "$lines" ] || $SPILLWAY gen lines --size "$size" -o "$lines"
+  if [[ " ${CASES:-low high} " == *" low "* ]]; then
   bench "low cardinality text" "$text" \
     "$SPILLWAY count --tokenizer letters -S $BUDGET --threads $THREADS '$text'" \
     mcilroy "tr -cs A-Za-z '\\n' < '$text' | tr A-Z a-z | sort -S 64M | uniq -c | sort -rn" uniq 0.1 \
     mawk "mawk '{ \$0 = tolower(\$0); gsub(/[^a-z]+/, \" \"); for (i = 1; i <= NF; i++) c[\$i]++ } END { for (w in c) print c[w], w }' '$text'" mawk 0.2
+  fi
+  [[ " ${CASES:-low high} " == *" high "* ]] || continue
   bench "high cardinality, word order" "$lines" \
     "$SPILLWAY count --tokenizer whitespace --order word -S $BUDGET --threads $THREADS '$lines'" \
     sort-uniq "tr -s ' ' '\\n' < '$lines' | sort -S 64M | uniq -c" uniq 0.6

@@ -121,7 +121,7 @@ function randomText(seed: number, lineCount: number, vocabulary: number): Uint8A
 }
 
 Deno.test("WordCounter with a 256 KiB budget (many spills) equals a 64 MiB budget and the oracle", async () => {
-  const text = randomText(42, 6000, 5000);
+  const text = randomText(42, 12000, 40000);
   const big = await count(text, {
     budgetBytes: 64 * 1024 * KIB,
     segmentBytes: 32 * KIB,

@@ -6,3 +6,4 @@ export { countRehash, countTokens } from "./count";
 export { mergeLines } from "./merge_lines";
 export * from "./count_scan"; // countScan and its per-rule copies (see there)
 export { appendLines } from "./append";
+export { countSpillIndex, countSpillLengths } from "./count_spill";
