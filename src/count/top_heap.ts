@@ -8,6 +8,8 @@ import { copyBytes } from "./copy_bytes.ts";
 const SLOT_BYTES = 16;
 /** Past this many bytes the word arena grows by what is needed instead of doubling. */
 const LONG_WORD_BYTES = 1024 * 1024;
+/** What an arena holding a long word keeps free for the short words beside it. */
+const LONG_WORD_HEADROOM_BYTES = 64 * 1024;
 
 /**
  * Keeps the `limit` best words by (count descending, word ascending) out of a stream, with a
@@ -83,6 +85,7 @@ export class TopHeap {
       if (count < rootCount) return;
       if (count === rootCount && this.#compareWith(0, bytes, byteOffset, byteLength) <= 0) return;
       this.#garbage += this.#lengths[0]!;
+      this.#lengths[0] = 0; // the root's old word is garbage: compaction must not keep it
       this.#store(0, bytes, byteOffset, byteLength, count);
       this.#siftDown(0);
       return;
@@ -128,21 +131,28 @@ export class TopHeap {
     this.#arenaUsed += byteLength;
   }
 
-  /** Copies the live words to the front (growing the arena if half of it is live). */
+  /**
+   * Moves the live words to the front of the arena, in place, and grows it only when they and
+   * `extraBytes` do not fit: churn among short words next to a long word never needs a second
+   * copy of the long word.
+   */
   #compact(extraBytes: number): void {
-    const live = this.#arenaUsed - this.#garbage;
-    const old = this.#arena.bytes.slice(0, this.#arenaUsed);
-    // Doubling amortizes short words; a long word (a run of its own) adds only its length, so
-    // the heap holds what the count plan set aside for it.
-    const needed = live + extraBytes;
-    this.#arena.ensure(Math.max(needed > LONG_WORD_BYTES ? needed : 2 * needed, 4096));
+    const needed = this.#arenaUsed - this.#garbage + extraBytes;
+    if (needed > this.#arena.bytes.length) {
+      // Doubling amortizes short words; past a long word the arena adds what is needed and a
+      // little headroom for the short words, which the count plan set aside with it.
+      this.#arena.ensure(
+        needed > LONG_WORD_BYTES ? needed + LONG_WORD_HEADROOM_BYTES : Math.max(2 * needed, 4096),
+      );
+    }
     const arena = this.#arena.bytes;
+    const slots = Array.from({ length: this.#size }, (_, i) => i);
+    slots.sort((a, b) => this.#starts[a]! - this.#starts[b]!);
     let at = 0;
-    // The slot being replaced (root) still counts as live here; it is overwritten after.
-    for (let slot = 0; slot < this.#size; slot += 1) {
+    for (const slot of slots) {
       const start = this.#starts[slot]!;
       const length = this.#lengths[slot]!;
-      arena.set(old.subarray(start, start + length), at);
+      arena.copyWithin(at, start, start + length); // at <= start: front to back is safe
       this.#starts[slot] = at;
       at += length;
     }

@@ -29,6 +29,7 @@ import {
   writeCount,
 } from "./count_table.ts";
 import { copyBytes } from "./copy_bytes.ts";
+import { hashBytes } from "./hash_bytes.ts";
 import {
   decodeCountOrderCount,
   encodeCountOrderRecord,
@@ -91,6 +92,11 @@ export interface WordCountStats {
   longWords: number;
   /** Bytes of the longest of those words (0: none); merges budget their readers by it. */
   longWordBytesMax: number;
+  /**
+   * Digests of the distinct long words (see {@linkcode longWordDigest}): a `--top` heap plans
+   * room for one copy of each, not one per run the word was written to.
+   */
+  longWordDigests: string[];
   /** Runs spilled by the count-order sort (second phase). */
   countOrderRuns: number;
   /** Intermediate merges (fan-in exceeded). */
@@ -101,6 +107,20 @@ export interface WordCountStats {
   tablePages: number;
   /** The buddy allocator's counters at the end (fragmentation, peak). */
   buddy: BuddyStats | undefined;
+}
+
+/**
+ * Tells long words apart without keeping them: the length and two seeded 32-bit hashes.
+ *
+ * @param bytes Storage of the word.
+ * @param byteOffset Where it starts.
+ * @param byteLength Its length.
+ * @returns The digest, equal for equal words.
+ */
+export function longWordDigest(bytes: Uint8Array, byteOffset: number, byteLength: number): string {
+  const first = hashBytes(bytes, byteOffset, byteLength, 0);
+  const second = hashBytes(bytes, byteOffset, byteLength, 0x9e3779b9);
+  return `${byteLength}:${first.toString(16)}:${second.toString(16)}`;
 }
 
 const WRITER_PAGES = 2;
@@ -188,6 +208,7 @@ export class WordCounter implements TokenSink {
   #scratch: ReservedScratch;
   #encode: ReservedScratch;
   #stats: WordCountStats;
+  #longWordDigests = new Set<string>();
   #closed = false;
   #tableClosed = false;
   #foreignInvalidBytes = 0;
@@ -276,6 +297,7 @@ export class WordCounter implements TokenSink {
       wordRuns: 0,
       longWords: 0,
       longWordBytesMax: 0,
+      longWordDigests: [],
       countOrderRuns: 0,
       intermediateMerges: 0,
       tableGrowths: 0,
@@ -336,6 +358,7 @@ export class WordCounter implements TokenSink {
     count: number,
   ): Promise<void> {
     if (byteLength > this.#stats.longWordBytesMax) this.#stats.longWordBytesMax = byteLength;
+    this.#noteLongWord(longWordDigest(bytes, byteOffset, byteLength));
     const countBytes = this.#countBytes;
     writeCount(countBytes, 0, count);
     await this.#writeRun(
@@ -345,6 +368,13 @@ export class WordCounter implements TokenSink {
     );
     this.#stats.longWords += 1;
     this.#stats.tokens += count;
+  }
+
+  /** Counts a long word's digest once, however many runs the word was written to. */
+  #noteLongWord(digest: string): void {
+    if (this.#longWordDigests.has(digest)) return;
+    this.#longWordDigests.add(digest);
+    this.#stats.longWordDigests.push(digest);
   }
 
   /**
@@ -627,6 +657,7 @@ export class WordCounter implements TokenSink {
     this.#stats.wordRuns += stats.wordRuns;
     this.#stats.longWords += stats.longWords;
     this.#stats.longWordBytesMax = Math.max(this.#stats.longWordBytesMax, stats.longWordBytesMax);
+    for (const digest of stats.longWordDigests) this.#noteLongWord(digest);
     this.#stats.intermediateMerges += stats.intermediateMerges;
     this.#stats.tableGrowths += stats.tableGrowths;
   }
@@ -676,12 +707,22 @@ export class WordCounter implements TokenSink {
       }
       return;
     }
-    if (options.order === "count" && options.top === undefined) {
+    // `--top N` in count order takes the count-order sort too when the heap would hold copies
+    // of several distinct long words (two near a quarter of the budget do not fit beside the
+    // merge): the sort holds none, and its first N words are the heap's N.
+    const longTop = Math.min(options.top ?? 0, this.#longWordDigests.size) > 1;
+    if (options.order === "count" && (options.top === undefined || longTop)) {
+      let left = options.top ?? Infinity;
       await this.#countOrder((bytes, offset, length, count) => {
-        if (count < minCount) return undefined;
+        if (count < minCount || left === 0) return undefined;
+        left -= 1;
         this.#stats.distinctWords += 1;
         return emit(bytes, offset, length, count);
       }, minCount);
+      return;
+    }
+    if (options.order === "word" && longTop) {
+      await this.#topInWordOrder(options.top!, minCount, emit);
       return;
     }
     let top: TopHeap | undefined;
@@ -693,10 +734,11 @@ export class WordCounter implements TokenSink {
         top = new TopHeap(this.#memory, options.top);
       }
       const heap = top;
-      // The heap keeps copies of at most N words: of the long ones, at most one per long word
-      // written (the same word written twice is over-counted: a plan, not a guess).
+      // The heap keeps copies of at most N words: of the long ones, at most one per distinct
+      // long word (told apart by digest: a plan up to a 64-bit hash collision; past it the
+      // heap's own reservation fails with exit 3, before any output).
       const heapPages = options.top === undefined ? 0 : Math.ceil(
-        Math.min(options.top, this.#stats.longWords) *
+        Math.min(options.top, this.#longWordDigests.size) *
           (this.#stats.longWordBytesMax + LONG_WORD_SLACK_BYTES) / this.#memory.segmentBytes,
       );
       await this.#mergeWords(heapPages, (bytes, offset, length, count) => {
@@ -709,6 +751,67 @@ export class WordCounter implements TokenSink {
       if (top !== undefined) await top.drain(options.order, emit);
     } finally {
       top?.close();
+    }
+  }
+
+  /**
+   * `--top N --order word` when the heap would hold copies of several distinct long words: the
+   * count-order sort picks the N words into a run (no copies held), and a counter of their own
+   * puts them in word order (its long words go to runs of their own, as here).
+   */
+  async #topInWordOrder(top: number, minCount: number, emit: RecordEmitter): Promise<void> {
+    const picked: SpillRun[] = [];
+    await this.#writeRun(async (writer) => {
+      let left = top;
+      const countBytes = this.#countBytes;
+      await this.#countOrder((bytes, offset, length, count) => {
+        if (count < minCount || left === 0) return undefined;
+        left -= 1;
+        writeCount(countBytes, 0, count);
+        return writer.writeRecordParts(bytes, offset, length, countBytes, 0, COUNT_BYTES);
+      }, minCount);
+    }, picked);
+    this.#scratch.close(); // the count-order merge's copy of the longest word: done with
+    const counter = new WordCounter(this.#memory, this.#io, {
+      spillPrefix: `${this.#prefix}-top`,
+      fanInMax: this.#fanInMax,
+      kernel: false,
+    });
+    try {
+      await this.#addRunTo(counter, picked[0]!);
+      await this.#io.deleteRun(picked[0]!);
+      this.#beginPhase("write", []);
+      await counter.finish({ order: "word" }, (bytes, offset, length, count) => {
+        this.#stats.distinctWords += 1;
+        return emit(bytes, offset, length, count);
+      });
+    } finally {
+      await counter.close();
+    }
+  }
+
+  /** Adds the `[word][count]` records of `run` to `counter`; returns the sum of their counts. */
+  async #addRunTo(counter: WordCounter, run: SpillRun): Promise<number> {
+    const reader = (await this.#openReaders([run]))[0]!;
+    let added = 0;
+    try {
+      for (;;) {
+        let more = reader.next();
+        if (more instanceof Promise) more = await more;
+        if (!more) return added;
+        const wordLength = reader.recordLength - COUNT_BYTES;
+        const count = readCount(reader.recordBytes, reader.recordOffset + wordLength);
+        added += count;
+        const pending = counter.addCounted(
+          reader.recordBytes,
+          reader.recordOffset,
+          wordLength,
+          count,
+        );
+        if (pending) await pending;
+      }
+    } finally {
+      await this.#closeReaders([reader]);
     }
   }
 
@@ -726,28 +829,7 @@ export class WordCounter implements TokenSink {
     this.#runs = this.#runs.filter((run) => !absorb.includes(run));
     let absorbed = 0;
     // One reader at a time: a run holding a long word takes that word's scratch.
-    for (const run of absorb) {
-      const reader = (await this.#openReaders([run]))[0]!;
-      try {
-        for (;;) {
-          let more = reader.next();
-          if (more instanceof Promise) more = await more;
-          if (!more) break;
-          const wordLength = reader.recordLength - COUNT_BYTES;
-          const count = readCount(reader.recordBytes, reader.recordOffset + wordLength);
-          absorbed += count;
-          const pending = this.addCounted(
-            reader.recordBytes,
-            reader.recordOffset,
-            wordLength,
-            count,
-          );
-          if (pending) await pending;
-        }
-      } finally {
-        await this.#closeReaders([reader]);
-      }
-    }
+    for (const run of absorb) absorbed += await this.#addRunTo(this, run);
     // The table (or its spills) now counts these tokens; addForeignRuns counted them already.
     this.#stats.tokens -= absorbed;
   }

@@ -7,7 +7,7 @@ import {
   SpillwayError,
   UsageError,
 } from "../base/mod.ts";
-import { MemoryBudgetError, type MemoryManager, type SegmentLease } from "../memory/mod.ts";
+import type { MemoryManager } from "../memory/mod.ts";
 import { GzipSource, NativeSource, PipeSource, ReaderSource } from "./byte_sources.ts";
 import { type BlockChannel, OperationCounter } from "./channel.ts";
 import {
@@ -836,12 +836,7 @@ export class IoManager implements AsyncDisposable {
    */
   #staging(owner: string, segmentCount: number): ChannelStaging {
     const memory = this.#memory;
-    let lease: SegmentLease | undefined;
-    try {
-      lease = memory.allocateContiguous(owner, segmentCount);
-    } catch (error) {
-      if (!(error instanceof MemoryBudgetError) || segmentCount > memory.freeSegments) throw error;
-    }
+    const lease = memory.tryAllocateContiguous(owner, segmentCount);
     if (lease !== undefined) {
       const pages = lease;
       return { buffer: pages.segments[0]!.bytes, release: () => pages.release() };

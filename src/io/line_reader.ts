@@ -250,6 +250,23 @@ export class LineReader {
     // A quarter of the budget holds one record (the caller planned it, or the large buffer
     // grows to it: #nextLargeCapacity), with its terminator.
     const memoryMiB = Math.ceil((RECORD_BUDGET_DIVISOR * (recordBytes + 1)) / MiB);
+    const memory = this.#memory;
+    if (complete && recordBytes + 1 <= recordBytesMaxOf(memory.budgetBytes) + 1) {
+      // A record the budget's quarter holds, but not beside what else is held now: the
+      // current line of every input of a merge (`sort -m`, `merge`). Name a budget with room
+      // for what is held and the record's buffer (which may grow to twice the record).
+      const heldBytes = (memory.totalSegments - memory.freeSegments) * memory.segmentBytes -
+        (this.#largeReservation?.bytes ?? 0);
+      const neededMiB = Math.ceil((heldBytes + 2 * (recordBytes + 1)) / MiB);
+      return new ResourceError(
+        `Cannot read ${this.name}: a record of ${
+          formatBytes(recordBytes)
+        } does not fit beside the ${formatBytes(heldBytes)} of the ${
+          formatBytes(memory.budgetBytes)
+        } budget held now (a merge holds the current line of every input at once); raise --memory (-S) to at least ${neededMiB}m`,
+        cause === undefined ? undefined : { cause },
+      );
+    }
     return new ResourceError(
       `Cannot read ${this.name}: a record of ${formatBytes(recordBytes)}${
         complete ? "" : " or more"

@@ -235,9 +235,7 @@ export function standardStreamClosed(fd: 0 | 1 | 2): boolean {
     const flags = lib.fcntl(fd, F_GETFL);
     if (flags < 0) return true;
     if ((flags & O_ACCMODE) !== O_RDWR) return false;
-    const into = new Uint8Array(64);
-    const length = Number(lib.readlink(cString(`/proc/self/fd/${fd}`), into, BigInt(into.length)));
-    return length > 0 && new TextDecoder().decode(into.subarray(0, length)) === "/dev/null";
+    return readLink(lib, `/proc/self/fd/${fd}`, 64) === "/dev/null";
   }, false);
 }
 
@@ -253,15 +251,18 @@ export function standardStreamClosed(fd: 0 | 1 | 2): boolean {
 export function fileBehind(path: string): string | undefined {
   let current = path;
   for (let hop = 0; hop < 8 && isRestrictedPath(current); hop += 1) {
-    const link = withLibc((lib) => {
-      const into = new Uint8Array(4096);
-      const length = Number(lib.readlink(cString(current), into, BigInt(into.length)));
-      return length > 0 ? new TextDecoder().decode(into.subarray(0, length)) : undefined;
-    }, undefined);
+    const link = withLibc((lib) => readLink(lib, current, 4096), undefined);
     if (link === undefined || !link.startsWith("/")) return undefined;
     current = link;
   }
   return isRestrictedPath(current) ? undefined : current;
+}
+
+/** The target of symbolic link `path` (at most `capacity` bytes of it), or undefined. */
+function readLink(lib: Libc, path: string, capacity: number): string | undefined {
+  const into = new Uint8Array(capacity);
+  const length = Number(lib.readlink(cString(path), into, BigInt(capacity)));
+  return length > 0 ? new TextDecoder().decode(into.subarray(0, length)) : undefined;
 }
 
 /**

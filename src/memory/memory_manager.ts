@@ -393,23 +393,36 @@ export class MemoryManager implements LeaseReleaser {
    * @throws {MemoryBudgetError} If fewer pages are free, or no contiguous range is.
    */
   allocateContiguous(owner: string, segmentCount: number): SegmentLease {
+    const lease = this.tryAllocateContiguous(owner, segmentCount);
+    if (lease !== undefined) return lease;
+    if (segmentCount > this.freeSegments) {
+      throw new MemoryBudgetError(owner, segmentCount, this.freeSegments, this.totalSegments);
+    }
+    throw new MemoryBudgetError(
+      owner,
+      segmentCount,
+      this.freeSegments,
+      this.totalSegments,
+      "no contiguous range is free (fragmented); raise --memory (-S)",
+    );
+  }
+
+  /**
+   * Like {@linkcode MemoryManager.allocateContiguous}, for callers with another way to go:
+   * undefined instead of an error when the pages are not free or not contiguous.
+   *
+   * @param owner Who asks.
+   * @param segmentCount How many pages (at least 1).
+   * @returns A lease of one segment, or undefined.
+   */
+  tryAllocateContiguous(owner: string, segmentCount: number): SegmentLease | undefined {
     assert(
       Number.isSafeInteger(segmentCount) && segmentCount >= 1,
       `segmentCount must be a positive integer, got ${segmentCount}`,
     );
-    if (segmentCount > this.freeSegments) {
-      throw new MemoryBudgetError(owner, segmentCount, this.freeSegments, this.totalSegments);
-    }
+    if (segmentCount > this.freeSegments) return undefined;
     const start = this.#findRun(segmentCount);
-    if (start < 0) {
-      throw new MemoryBudgetError(
-        owner,
-        segmentCount,
-        this.freeSegments,
-        this.totalSegments,
-        "no contiguous range is free (fragmented); raise --memory (-S)",
-      );
-    }
+    if (start < 0) return undefined;
     const end = start + segmentCount;
     if (end > this.#highWater) this.#highWater = end;
     this.#ensureCommitted(this.#highWater);

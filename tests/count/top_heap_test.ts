@@ -38,3 +38,26 @@ Deno.test("TopHeap keeps the N best words by count then word (random streams vs 
     100,
   );
 });
+
+Deno.test("TopHeap compacts in place beside a long word: one copy of it in the budget", async () => {
+  // 2 MiB of word in a 3 MiB budget: a compaction that grew the arena (a second copy of the
+  // long word, even for a moment) would not fit.
+  const memory = new MemoryManager({ budgetBytes: 48 * 65536, segmentBytes: 65536 });
+  const heap = new TopHeap(memory, 4);
+  const long = new Uint8Array(2 * 1024 * 1024).fill(0x6c);
+  heap.offer(long, 0, long.length, 1_000_000);
+  // Each short word beats the worst kept: the arena fills with garbage again and again.
+  const short = new TextEncoder().encode("short word 000000000000");
+  for (let count = 1; count <= 20_000; count += 1) {
+    short[short.length - 1] = 0x30 + (count % 10);
+    heap.offer(short, 0, short.length, count);
+  }
+  const seen: string[] = [];
+  await heap.drain("count", (_bytes, _offset, length, count) => {
+    seen.push(`${length} ${count}`);
+    return undefined;
+  });
+  heap.close();
+  memory.assertAllReleased();
+  deepStrictEqual(seen, [`${long.length} 1000000`, "23 20000", "23 19999", "23 19998"]);
+});

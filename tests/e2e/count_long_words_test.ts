@@ -101,6 +101,39 @@ Deno.test("count merges a word of 3/16 of -S held by several spilled runs", asyn
   });
 });
 
+Deno.test("count --top holds a quarter-of-S word written to several runs, and two such words", async () => {
+  await withDir(async (dir) => {
+    // The same longest word in three runs, and first in the output: the heap plans one copy
+    // of it, not three (which did not fit beside the merge's reader and summing scratch).
+    const long = "a".repeat(4 * MIB - 1);
+    const lines = Array.from({ length: 240_000 }, (_, i) => `u${i} v${i}`);
+    lines.splice(0, 0, long);
+    lines.splice(80_000, 0, long);
+    lines.splice(160_000, 0, long);
+    lines.push("");
+    const text = lines.join("\n");
+    await Deno.writeTextFile(`${dir}/in.txt`, text);
+    const want = oracle([text]).split("\n").slice(0, 3).join("\n") + "\n";
+    strictEqual(want.slice(0, 8), "aaaaaaaa"); // the long word is kept
+    for (const threads of ["1", "2"]) {
+      const args = ["-S", "16m", "--threads", threads, "--top", "3"];
+      strictEqual(await countTo(dir, args, [`${dir}/in.txt`]), want, args.join(" "));
+    }
+    // Two distinct words near the quarter (copies of both do not fit beside the merge): the
+    // count-order sort picks the top words instead of the heap.
+    lines.splice(120_000, 0, "b".repeat(4 * MIB - 2), "b".repeat(4 * MIB - 2));
+    const two = lines.join("\n");
+    await Deno.writeTextFile(`${dir}/in.txt`, two);
+    const wantTwo = oracle([two]).split("\n").slice(0, 3).join("\n") + "\n";
+    const args = ["-S", "16m", "--threads", "1", "--top", "3"];
+    strictEqual(await countTo(dir, args, [`${dir}/in.txt`]), wantTwo, args.join(" "));
+    // In word order the picked words are put in order by a counter of their own.
+    const byWord = wantTwo.split("\n").filter((line) => line !== "").sort().join("\n") + "\n";
+    args.push("--order", "word");
+    strictEqual(await countTo(dir, args, [`${dir}/in.txt`]), byWord, args.join(" "));
+  });
+});
+
 Deno.test("merge --sum sums count outputs holding a word of 3/16 of -S", async () => {
   await withDir(async (dir) => {
     const long = "s".repeat(3 * MIB);

@@ -77,3 +77,53 @@ Deno.test("count merges runs holding a 12 MiB word (3/16 of -S 64m)", async () =
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("sort -m and merge name an -S that holds the long lines of several inputs at once", async () => {
+  // Each input starts with a line near a quarter of -S, so a merge holds all of them at once:
+  // more than the budget. Each refusal names a larger -S with room for the lines held so far
+  // (the old hint named the -S already given); following the hints ends in sorted output.
+  const dir = await Deno.makeTempDir({ prefix: "spillway-long-merge-hint-test-" });
+  try {
+    const inputs: string[] = [];
+    const all: string[] = [];
+    for (let k = 0; k < 4; k += 1) {
+      const lines = [
+        "a".repeat((4 << 20) - 1 - k),
+        ...Array.from({ length: 50 }, (_, i) => `b${k}${i}`),
+      ];
+      lines.sort();
+      all.push(...lines);
+      await Deno.writeTextFile(`${dir}/${k}.txt`, lines.join("\n") + "\n");
+      inputs.push(`${dir}/${k}.txt`);
+    }
+    const expected = all.sort().join("\n") + "\n";
+    for (const command of [["sort", "-m"], ["merge"]]) {
+      const name = command.join(" ");
+      let megabytes = 16;
+      let refusals = 0;
+      for (;;) {
+        const out = `${dir}/out.txt`;
+        const args = [...command, "-S", `${megabytes}m`, "-T", dir, "-o", out, ...inputs];
+        const result = await runSpillway(args);
+        if (result.code === 0) {
+          strictEqual(await Deno.readTextFile(out), expected, name);
+          await Deno.remove(out);
+          break;
+        }
+        strictEqual(result.code, 3, `${name} -S ${megabytes}m: ${result.stderr}`);
+        const hint = result.stderr.match(
+          /^spillway: Cannot read .*\.txt: a record of 4\.0 MiB does not fit beside the .* budget held now \(a merge holds the current line of every input at once\); raise --memory \(-S\) to at least (\d+)m\n$/,
+        );
+        ok(hint !== null, `${name} -S ${megabytes}m: ${result.stderr}`);
+        const next = Number(hint[1]);
+        ok(next > megabytes, `${name}: the hint ${next}m grows from ${megabytes}m`);
+        megabytes = next;
+        refusals += 1;
+        ok(refusals <= 3, `${name}: one refusal per input at most`);
+      }
+      ok(refusals >= 1, `${name}: -S 16m cannot hold four such lines at once`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -276,8 +276,12 @@ Deno.test("allocateContiguous hands out one segment over adjacent pages", () => 
     () => memory.allocateContiguous("big", 4),
     (error: unknown) => error instanceof MemoryBudgetError && /fragmented/.test(error.message),
   );
+  // The same two refusals (fragmented, and more than is free) without an error.
+  strictEqual(memory.tryAllocateContiguous("big", 4), undefined);
+  strictEqual(memory.tryAllocateContiguous("big", 9), undefined);
+  strictEqual(memory.usedPages, 4);
   block.release();
-  const big = memory.allocateContiguous("big", 6);
+  const big = memory.tryAllocateContiguous("big", 6)!;
   strictEqual(big.segments[0]!.pageIndex, 2);
   big.release();
   single.release();
