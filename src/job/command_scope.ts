@@ -1,4 +1,4 @@
-import { IoManager, type SpillMode } from "../io/mod.ts";
+import { adviseHugePages, IoManager, type SpillMode } from "../io/mod.ts";
 import { type LeakDetectionLevel, MemoryManager } from "../memory/mod.ts";
 import type { JobStats, StatsSources } from "./job_stats.ts";
 
@@ -97,6 +97,11 @@ export class CommandScope<R extends ScopeReport> implements AsyncDisposable {
         ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }),
         ...(options.leakDetection === undefined ? {} : { leakDetection: options.leakDetection }),
       });
+      // The whole range the pool may grow into (the kernels read it at random places).
+      adviseHugePages(
+        memory.wasmMemory,
+        memory.kernelScratch.byteOffset + memory.totalSegments * memory.segmentBytes,
+      );
       const io = await IoManager.open({
         memory,
         ...(options.tmpDirs === undefined || options.tmpDirs.length === 0

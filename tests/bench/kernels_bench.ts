@@ -6,6 +6,8 @@
  *
  *   deno run -A tests/bench/kernels_bench.ts [--corpus FILE] [--lines 2000000] [--rounds 7]
  *   deno run -A --v8-flags=--no-liftoff tests/bench/kernels_bench.ts ...   (the V8 flag question)
+ *   deno run -A tests/bench/kernels_bench.ts --no-huge-pages   (the kernels' memory without the
+ *     transparent huge page advice the job scope gives the pool)
  *
  * Data: the sort's own, lines of Zipf words (/work/corpus/words-zipf-100m.txt by default; made
  * with `spillway gen text --size 100m` into a temp dir when missing), in 128 KiB pages.
@@ -35,6 +37,7 @@ import {
   WasmKernels,
 } from "../../src/kernels/mod.ts";
 import { BuddyAllocator, MemoryManager } from "../../src/memory/mod.ts";
+import { adviseHugePages } from "../../src/io/mod.ts";
 import { sortBytesIndex, sortIndex } from "../../src/sort/index_sort.ts";
 import { gatherJob, type SortJob } from "../../src/sort/sort_buffer.ts";
 import { BytesOrder } from "../../src/sort/record_order.ts";
@@ -52,6 +55,7 @@ async function main(): Promise<void> {
       "merge-mib": { type: "string", default: "64" },
       "count-mib": { type: "string", default: "64" },
       only: { type: "string" },
+      "no-huge-pages": { type: "boolean", default: false },
     },
   });
   const MiB = 1024 * 1024;
@@ -87,6 +91,9 @@ async function main(): Promise<void> {
     maximum: memoryBytes / 65536,
     shared: true,
   });
+  // As the job scope does for the memory pool (src/job/command_scope.ts): before any page of
+  // it is touched. The JS side keeps today's plain ArrayBuffers.
+  const hugePages = !values["no-huge-pages"] && adviseHugePages(memory, memoryBytes);
   const heap = new Uint8Array(memory.buffer);
   const heapView = new DataView(memory.buffer);
   let top = 4096;
@@ -216,7 +223,8 @@ async function main(): Promise<void> {
   const dataBytes = lines.lengths.reduce((a, b) => a + b, 0);
   console.log(
     `${lines.count} lines (${(dataBytes / MiB).toFixed(0)} MiB) of ${values.corpus}, ` +
-      `${lines.segmentCount} pages of ${SEGMENT_BYTES / 1024} KiB, ${rounds} rounds`,
+      `${lines.segmentCount} pages of ${SEGMENT_BYTES / 1024} KiB, ${rounds} rounds, ` +
+      `kernel memory ${hugePages ? "advised to huge pages" : "in 4 KiB pages"}`,
   );
 
   // JS side: pages as separate ArrayBuffers, like today's segments.

@@ -304,7 +304,8 @@ const RADIX_LEVEL_BYTES: usize = 256 * 4 * 2;
 
 /**
  * MSD radix sort of entries [lo, hi), which share digit `depth`'s bytes before `byte`: an
- * in-place American flag pass per byte of the 8-byte digit, then one on the bytes left, then
+ * in-place American flag pass per byte of the 8-byte digit (bytes the whole range shares are
+ * found by the counting pass and skipped), then one on the bytes left, then
  * the entries whose keys go on are re-keyed with the next digit and sorted the same way.
  * Short ranges (and digits past the scratch) go to the multikey quicksort. Recursion is
  * bounded by the scratch: one level (RADIX_LEVEL_BYTES) per call, at most (countsEnd - counts)
@@ -321,29 +322,35 @@ function radixRange(
       sortRange(index, lo, hi, depth, pageTable, shift, reverse, keyOffset, keyBytes, stack, addressTies);
       return;
     }
-    if (byte < 8) {
-      // Skip the digit bytes every entry shares.
-      const p0 = prefixOf(index + <usize>lo * ENTRY);
-      let diff: u64 = 0;
-      for (let i = lo + 1; i < hi; i += 1) diff |= prefixOf(index + <usize>i * ENTRY) ^ p0;
-      const shared = <u32>(clz<u64>(diff) >>> 3);
-      if (shared > byte) byte = shared;
-      if (byte == 8) continue;
-    }
     const cursors = counts;
     const ends = counts + 1024;
     memory.fill(cursors, 0, 1024);
-    for (let i = lo; i < hi; i += 1) {
-      const at = cursors + (<usize>radixDigit(index + <usize>i * ENTRY, byte, skip, keyBytes, reverse) << 2);
-      store<u32>(at, load<u32>(at) + 1);
-    }
-    const first = radixDigit(index + <usize>lo * ENTRY, byte, skip, keyBytes, reverse);
-    if (load<u32>(cursors + (<usize>first << 2)) == <u32>(hi - lo)) {
-      // One bucket: nothing moves.
-      if (byte < 8) {
-        byte += 1;
+    if (byte < 8) {
+      // Counts the digit byte and, in the same pass, which digit bits differ anywhere: when
+      // every entry has the same byte, the digit bytes they all share are skipped at once.
+      const p0 = prefixOf(index + <usize>lo * ENTRY);
+      const digitShift = 56 - 8 * <u64>byte;
+      let diff: u64 = 0;
+      for (let i = lo; i < hi; i += 1) {
+        const p = prefixOf(index + <usize>i * ENTRY);
+        diff |= p ^ p0;
+        const at = cursors + (<usize>(<u32>(p >>> digitShift) & 0xff) << 2);
+        store<u32>(at, load<u32>(at) + 1);
+      }
+      if (((diff >>> digitShift) & 0xff) == 0) {
+        // One bucket: nothing moves. The bytes before `byte` are shared too, so this is past it.
+        byte = <u32>(clz<u64>(diff) >>> 3);
         continue;
       }
+    } else {
+      for (let i = lo; i < hi; i += 1) {
+        const at = cursors + (<usize>radixDigit(index + <usize>i * ENTRY, 8, skip, keyBytes, reverse) << 2);
+        store<u32>(at, load<u32>(at) + 1);
+      }
+    }
+    const first = radixDigit(index + <usize>lo * ENTRY, byte, skip, keyBytes, reverse);
+    if (byte == 8 && load<u32>(cursors + (<usize>first << 2)) == <u32>(hi - lo)) {
+      // One bucket of bytes left: nothing moves.
       if (first == (reverse ? 0 : 9)) {
         // Every key goes on: the next digit, in this loop (no recursion per shared digit).
         depth += 1;
