@@ -138,12 +138,16 @@ export class TopHeap {
    */
   #compact(extraBytes: number): void {
     const needed = this.#arenaUsed - this.#garbage + extraBytes;
-    if (needed > this.#arena.bytes.length) {
-      // Doubling amortizes short words; past a long word the arena adds what is needed and a
-      // little headroom for the short words, which the count plan set aside with it.
-      this.#arena.ensure(
-        needed > LONG_WORD_BYTES ? needed + LONG_WORD_HEADROOM_BYTES : Math.max(2 * needed, 4096),
-      );
+    // Growing when less than half the arena (short words) or half the headroom (past a long
+    // word) would be left free keeps compactions rare: each one then frees that much at least.
+    // Doubling amortizes short words; past a long word the arena adds what is needed and the
+    // headroom for the short words, which the count plan set aside with it.
+    if (needed > LONG_WORD_BYTES) {
+      if (needed + LONG_WORD_HEADROOM_BYTES / 2 > this.#arena.bytes.length) {
+        this.#arena.ensure(needed + LONG_WORD_HEADROOM_BYTES);
+      }
+    } else if (2 * needed > this.#arena.bytes.length) {
+      this.#arena.ensure(Math.max(2 * needed, 4096));
     }
     const arena = this.#arena.bytes;
     const slots = Array.from({ length: this.#size }, (_, i) => i);

@@ -188,7 +188,8 @@ const HUGE_PAGE_BYTES = 2 * 1024 * 1024;
  * with transparent huge pages (`madvise(MADV_HUGEPAGE)` on the 2 MiB-aligned part; Linux's
  * default THP mode, `madvise`, uses them only where asked). The range may run past the memory's
  * current size into its reserved, not yet grown, part: the advice covers what grows there later.
- * Touching a page still decides what is resident, so RSS follows use as before.
+ * Touching a page still decides what is resident, so RSS follows use, but where the kernel
+ * backs a huge page it does so in 2 MiB steps (docs/memory.md gives the cost).
  *
  * Why: the kernels read records at random places in the pool (sort re-keys, gather), and with
  * 4 KiB pages most such reads miss the TLB too (a page walk, costly under virtualization).
@@ -198,14 +199,18 @@ const HUGE_PAGE_BYTES = 2 * 1024 * 1024;
  */
 export function adviseHugePages(memory: WebAssembly.Memory, byteLength: number): boolean {
   return withLibc((lib) => {
-    const start = BigInt(
-      Deno.UnsafePointer.value(Deno.UnsafePointer.of(new Uint8Array(memory.buffer, 0, 1))),
-    );
-    const hugeMask = BigInt(HUGE_PAGE_BYTES - 1);
-    const first = (start + hugeMask) & ~hugeMask;
-    const end = (start + BigInt(byteLength)) & ~hugeMask;
-    if (end <= first) return false;
-    return lib.madvise(Deno.UnsafePointer.create(first), end - first, MADV_HUGEPAGE) === 0;
+    try {
+      const start = BigInt(
+        Deno.UnsafePointer.value(Deno.UnsafePointer.of(new Uint8Array(memory.buffer, 0, 1))),
+      );
+      const hugeMask = BigInt(HUGE_PAGE_BYTES - 1);
+      const first = (start + hugeMask) & ~hugeMask;
+      const end = (start + BigInt(byteLength)) & ~hugeMask;
+      if (end <= first) return false;
+      return lib.madvise(Deno.UnsafePointer.create(first), end - first, MADV_HUGEPAGE) === 0;
+    } catch {
+      return false; // advice only: a runtime that will not give the address goes without it
+    }
   }, false);
 }
 

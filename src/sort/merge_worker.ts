@@ -70,6 +70,17 @@ function checkAbort(control: Int32Array): void {
   if (Atomics.load(control, ABORT_WORD) !== 0) throw new MergeAborted();
 }
 
+/**
+ * Sets word `at` to `value` (a request the main thread answers by changing it), then checks
+ * the abort word: a stop signalled just before overwrote `at` with ABORTED and will not
+ * notify again, so waiting on the value stored here would never end. (The main thread sets
+ * the abort word before it changes the other words.)
+ */
+function publish(control: Int32Array, at: number, value: number): void {
+  Atomics.store(control, at, value);
+  checkAbort(control);
+}
+
 /** Word index of input `input`'s slot in the control block. */
 export function inputSlot(input: number): number {
   return 8 + 4 * input;
@@ -274,7 +285,7 @@ class FileBlocks implements BlockSource {
     control[at + 1] = block.byteOffset;
     control[at + 2] = count;
     control[at + 3] = reader.blockIndex + 1;
-    Atomics.store(control, at, 1);
+    publish(control, at, 1);
     this.#asked = buffer;
     scope.postMessage({ type: "check", input: this.#input });
   }
@@ -318,7 +329,7 @@ class FaultCounter {
 function ask(control: Int32Array, byteLength: number, key: number): MergeRegion {
   control[1] = byteLength;
   control[4] = key;
-  Atomics.store(control, 0, 1);
+  publish(control, 0, 1);
   scope.postMessage({ type: "grow" });
   while (Atomics.load(control, 0) === 1) Atomics.wait(control, 0, 1);
   checkAbort(control);
@@ -403,7 +414,7 @@ async function merge(
   const write: BlockWrite = (_bytes, byteLength, half) => {
     const at = outputSlot(k, half);
     control[at + 1] = byteLength;
-    Atomics.store(control, at, 1);
+    publish(control, at, 1);
     scope.postMessage({ type: "out", half });
     // The merge fills the next half at once: wait until the main thread has written it out
     // (it writes the halves in order, so that one was handed over before this one).
