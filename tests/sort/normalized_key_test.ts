@@ -288,10 +288,21 @@ Deno.test("normalized keys sort like LC_ALL=C sort" + gnuSkipReason, {
   const random = makeRandom(seed);
   const file = await Deno.makeTempFile({ prefix: "spillway-normalized-" });
   try {
+    // `-h` follows newer GNU sort, which knows the SI prefixes R and Q; 9.1 does not (its
+    // "1R" is 1 without a suffix). Against such a GNU, random R and Q bytes become X.
+    await Deno.writeTextFile(file, "1R\n2K\n");
+    const gnuKnowsRQ = new TextDecoder().decode((await gnuSort(["-h", file])).stdout) ===
+      "2K\n1R\n";
     for (const example of GNU_EXAMPLES) {
       const lines: Uint8Array[] = [];
+      const unknownSuffix = example.spec.humanNumeric === true && !gnuKnowsRQ;
       for (let index = 0; index < 60; index += 1) {
         const record = randomRecord(random).filter((byte) => byte !== 0x0a);
+        if (unknownSuffix) {
+          for (let at = 0; at < record.length; at += 1) {
+            if (record[at] === 0x52 || record[at] === 0x51) record[at] = 0x58;
+          }
+        }
         lines.push(record);
       }
       const input = new Uint8Array(lines.reduce((sum, line) => sum + line.length + 1, 0));
