@@ -151,16 +151,9 @@ export class FileChannel implements BlockChannel {
 
   #readAll(position: number, into: Uint8Array): number {
     const file = this.#seek(position);
-    let done = 0;
-    try {
-      while (done < into.length) {
-        const count = file.readSync(done === 0 ? into : into.subarray(done));
-        if (count === null) break;
-        done += count;
-      }
-    } finally {
-      this.#position = position + done;
-    }
+    this.#position = -1; // unknown if the read fails: the next access seeks
+    const done = readFullySync(file, into);
+    this.#position = position + done;
     return done;
   }
 
@@ -183,4 +176,19 @@ export class FileChannel implements BlockChannel {
 function settle<T>(value: T): Promise<T> {
   const turn = loopTurnDue();
   return turn === undefined ? Promise.resolve(value) : turn.then(() => value);
+}
+
+/**
+ * Reads into all of `into` from the file's current position, or up to the end of the file.
+ *
+ * @returns The bytes read (less than `into.length` only at the end of the file).
+ */
+export function readFullySync(file: Deno.FsFile, into: Uint8Array): number {
+  let done = 0;
+  while (done < into.length) {
+    const count = file.readSync(done === 0 ? into : into.subarray(done));
+    if (count === null) break;
+    done += count;
+  }
+  return done;
 }

@@ -1,5 +1,6 @@
 import { crc32c } from "./crc32c.ts";
 import { CorruptSpillError } from "./errors.ts";
+import { readFullySync } from "./file_channel.ts";
 import {
   BLOCK_HEADER_BYTES,
   blockPosition,
@@ -227,16 +228,9 @@ export class RunBlockReader {
   #readAt(position: number, into: Uint8Array): number {
     const file = this.#file;
     if (position !== this.#position) file.seekSync(position, Deno.SeekMode.Start);
-    let done = 0;
-    try {
-      while (done < into.length) {
-        const count = file.readSync(done === 0 ? into : into.subarray(done));
-        if (count === null) break;
-        done += count;
-      }
-    } finally {
-      this.#position = position + done;
-    }
+    this.#position = -1; // unknown if the read fails: the next access seeks
+    const done = readFullySync(file, into);
+    this.#position = position + done;
     return done;
   }
 }
