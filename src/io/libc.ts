@@ -114,6 +114,24 @@ export function releaseLibc(): void {
 }
 
 /**
+ * Keeps libc loaded until the hold is disposed, so that the calls in between share one load
+ * (each load costs milliseconds: the runtime builds a call stub per symbol). A command holds it
+ * for its lifetime; without libc the hold is empty.
+ *
+ * @returns The hold (idempotent dispose).
+ */
+export function holdLibc(): Disposable {
+  let held = typeof acquireLibc() !== "string";
+  return {
+    [Symbol.dispose](): void {
+      if (!held) return;
+      held = false;
+      releaseLibc();
+    },
+  };
+}
+
+/**
  * Runs `use` with libc loaded, or returns `fallback` when libc is unavailable.
  *
  * @param use What to call.

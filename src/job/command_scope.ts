@@ -1,4 +1,4 @@
-import { adviseHugePages, IoManager, type SpillMode } from "../io/mod.ts";
+import { adviseHugePages, holdLibc, IoManager, type SpillMode } from "../io/mod.ts";
 import { type LeakDetectionLevel, MemoryManager } from "../memory/mod.ts";
 import type { JobStats, StatsSources } from "./job_stats.ts";
 
@@ -74,11 +74,14 @@ export class CommandScope<R extends ScopeReport> implements AsyncDisposable {
   /** The command's report. */
   readonly report: R;
   #finished = false;
+  /** libc stays loaded for the command (the output checks, huge-page advice, descriptors). */
+  #libc: Disposable;
 
-  private constructor(memory: MemoryManager, io: IoManager, report: R) {
+  private constructor(memory: MemoryManager, io: IoManager, report: R, libc: Disposable) {
     this.memory = memory;
     this.io = io;
     this.report = report;
+    this.#libc = libc;
   }
 
   /**
@@ -91,6 +94,7 @@ export class CommandScope<R extends ScopeReport> implements AsyncDisposable {
   static async open<R extends ScopeReport>(
     options: CommandScopeOptions<R> & { handleSignals?: boolean },
   ): Promise<CommandScope<R>> {
+    const libc = holdLibc();
     try {
       const memory = new MemoryManager({
         budgetBytes: options.budgetBytes,
@@ -114,8 +118,9 @@ export class CommandScope<R extends ScopeReport> implements AsyncDisposable {
           : { compressProgram: options.compressProgram }),
         ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
       });
-      return new CommandScope(memory, io, options.report);
+      return new CommandScope(memory, io, options.report, libc);
     } catch (error) {
+      libc[Symbol.dispose]();
       options.report[Symbol.dispose]();
       throw error;
     }
@@ -147,6 +152,7 @@ export class CommandScope<R extends ScopeReport> implements AsyncDisposable {
       await this.io.close();
       this.memory.assertAllReleased();
     } finally {
+      this.#libc[Symbol.dispose]();
       this.report[Symbol.dispose]();
     }
   }
