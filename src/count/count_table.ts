@@ -38,6 +38,23 @@ export const ScanStop = {
   tooLong: 2,
 } as const;
 
+/**
+ * Where a table's entries lie in the shared memory ({@linkcode CountTable.layout}): another
+ * thread over the same memory reads them in place.
+ */
+export interface CountTableLayout {
+  /** Byte offset of the bucket array: i32 pairs `[hash, pointer + 1]`, 0 an empty slot. */
+  bucketsOffset: number;
+  /** Buckets in the array. */
+  bucketCount: number;
+  /** Memory offset of each record page (`| len u32 | word | count u64 BE | pad to 4 |`). */
+  pageOffsets: number[];
+  /** A pointer is `page << pageShift | byteOffsetInPage >>> 2`. */
+  pageShift: number;
+  /** Entries in the table. */
+  entryCount: number;
+}
+
 /** Sort orders of {@linkcode CountTable.sort}. */
 export type CountTableOrder = "word" | "count";
 
@@ -131,6 +148,13 @@ export class CountTable implements TokenSink {
   #sortedCount = 0;
   /** The order of the last sort (the tie-break of equal key prefixes). */
   #byCount = false;
+  /**
+   * The sorted index is the kernels' (16-byte entries, after {@linkcode CountTable.sortKernel})
+   * instead of the JS sort's 3-word entries.
+   */
+  #kernelIndex = false;
+  /** The current sorted record's count (kernel index in count order: records rewritten). */
+  #cursorCount = 0;
   /** Current sorted record (valid until the next `nextSorted()`). */
   #recordBytes: Uint8Array = new Uint8Array(0);
   #recordOffset = 0;
@@ -186,6 +210,23 @@ export class CountTable implements TokenSink {
   /** Record pages held now. */
   get pageCount(): number {
     return this.#leases.length;
+  }
+
+  /**
+   * Where the entries lie in the shared memory, for another thread to read in place while this
+   * table does not change (no add, sort, reset or close meanwhile).
+   *
+   * @returns The layout (no buckets and no pages when nothing was added yet).
+   */
+  layout(): CountTableLayout {
+    assert(!this.#sorted && !this.#closed, "CountTable.layout after sort() or close()");
+    return {
+      bucketsOffset: this.#block?.memoryOffset ?? 0,
+      bucketCount: this.#block === undefined ? 0 : this.#bucketMask + 1,
+      pageOffsets: this.#leases.map((lease) => lease.segments[0]!.memoryOffset),
+      pageShift: this.#pageShift,
+      entryCount: this.#entryCount,
+    };
   }
 
   /** Buckets in the current bucket array. */
@@ -699,6 +740,61 @@ export class CountTable implements TokenSink {
   }
 
   /**
+   * Sorts the entries with the WebAssembly kernels (the index built in the bucket array as
+   * {@linkcode CountTable.spillSorted} builds it, then sortBytesIndex) and starts a cursor:
+   * {@linkcode CountTable.nextSorted} walks them, in the order of
+   * {@linkcode CountTable.sort}. The final sort of a table that fits: a few milliseconds where
+   * the JS sort of tens of thousands of words takes tens (it runs before the JIT warms up).
+   * In count order the records are rewritten in place (`[~count][word]`), so afterwards the
+   * table can only be walked (a `count` of the cursor, its word), closed or reset; no
+   * {@linkcode CountTable.limitSorted} or second sort.
+   *
+   * @param order `word` or `count` (count descending, ties by word).
+   * @returns False (nothing done) without the spill kernel's area (then use `sort`).
+   */
+  sortKernel(order: CountTableOrder): boolean {
+    const lease = this.#spillLease;
+    assert(!this.#closed, "CountTable.sortKernel after close()");
+    if (lease === undefined || this.#sorted) return false;
+    const n = this.#entryCount;
+    this.#sorted = true; // the buckets become the index: no adds until reset()
+    this.#kernelIndex = true;
+    this.#byCount = order === "count";
+    this.#sortedCount = n;
+    this.#cursor = -1;
+    if (n === 0) return true;
+    const block = this.#block!;
+    const area = lease.segments[0]!.memoryOffset;
+    const buffer = this.#memory.wasmMemory.buffer as SharedArrayBuffer;
+    const pageTableOffset = area + SORT_SCRATCH_BYTES + GatherState.BYTES;
+    const pageTable = new Uint32Array(buffer, pageTableOffset, this.#leases.length);
+    for (let page = 0; page < this.#leases.length; page += 1) {
+      pageTable[page] = this.#leases[page]!.segments[0]!.memoryOffset;
+    }
+    const segmentShift = this.#pageShift + 2;
+    assert(this.#leases.length << segmentShift <= 0xffff_ffff, "count table larger than 4 GiB");
+    const kernels = kernelsFor(this.#memory.wasmMemory);
+    const bucketCount = this.#bucketMask + 1;
+    assert(16 * n <= 8 * bucketCount, `${n} entries do not fit ${bucketCount} buckets as an index`);
+    const found = kernels.countSpillIndex(
+      { byteOffset: block.memoryOffset, bucketCount },
+      pageTableOffset,
+      this.#pageShift,
+      order === "count" ? 1 : 0,
+    );
+    assert(found === n, `found ${found} entries, expected ${n}`);
+    kernels.sortBytesIndex(block.memoryOffset, n, {
+      pageTableOffset,
+      segmentShift,
+      scratchOffset: area,
+      reverse: false,
+      keyOffset: 0,
+      keyBytes: -1,
+    });
+    return true;
+  }
+
+  /**
    * Sorts the entries (by word bytes, or by count descending then word) and starts a cursor:
    * {@linkcode CountTable.nextSorted} walks them. No adds until {@linkcode CountTable.reset}.
    *
@@ -706,6 +802,7 @@ export class CountTable implements TokenSink {
    */
   sort(order: CountTableOrder): void {
     assert(!this.#closed, "CountTable.sort after close()");
+    assert(!this.#kernelIndex, "CountTable.sort after sortKernel(): reset() first");
     const index = this.#buckets;
     if (!this.#sorted) {
       const n = this.#entryCount;
@@ -767,6 +864,26 @@ export class CountTable implements TokenSink {
       this.#cursor = this.#sortedCount;
       return false;
     }
+    if (this.#kernelIndex) {
+      // [prefix0, prefix1, page << segmentShift | key offset, key bytes]
+      const entry = this.#cursor * 4;
+      const address = this.#buckets[entry + 2]! >>> 0;
+      const page = this.#pageBytes[address >>> (this.#pageShift + 2)]!;
+      const keyOffset = address & (this.#segmentBytes - 1);
+      const keyBytes = this.#buckets[entry + 3]!;
+      this.#recordBytes = page;
+      if (this.#byCount) {
+        // [~count u64 BE][word]
+        this.#cursorCount = (~readU32(page, keyOffset) >>> 0) * 0x1_0000_0000 +
+          (~readU32(page, keyOffset + 4) >>> 0);
+        this.#recordOffset = keyOffset + COUNT_BYTES;
+        this.#recordLength = keyBytes;
+      } else {
+        this.#recordOffset = keyOffset;
+        this.#recordLength = keyBytes + COUNT_BYTES;
+      }
+      return true;
+    }
     const address = this.#buckets[this.#cursor * 3 + 2]!;
     const offset = (address & this.#pageMask) << 2;
     const length = this.#pageWords[address >>> this.#pageShift]![offset >>> 2]!;
@@ -783,7 +900,7 @@ export class CountTable implements TokenSink {
    * @param entryCount How many entries to keep.
    */
   limitSorted(entryCount: number): void {
-    assert(this.#sorted, "CountTable.limitSorted before sort()");
+    assert(this.#sorted && !this.#kernelIndex, "CountTable.limitSorted before sort()");
     this.#sortedCount = Math.min(this.#sortedCount, Math.max(0, entryCount));
     this.#cursor = -1;
   }
@@ -793,7 +910,11 @@ export class CountTable implements TokenSink {
     return this.nextSorted();
   }
 
-  /** The current sorted record `[word][count u64 BE]`: its bytes (a page). */
+  /**
+   * The current sorted record `[word][count u64 BE]`: its bytes (a page). After
+   * {@linkcode CountTable.sortKernel} in count order only the word is there (read
+   * {@linkcode CountTable.count}).
+   */
   get recordBytes(): Uint8Array {
     return this.#recordBytes;
   }
@@ -810,6 +931,7 @@ export class CountTable implements TokenSink {
 
   /** Count of the current sorted record. */
   get count(): number {
+    if (this.#kernelIndex && this.#byCount) return this.#cursorCount;
     return readCount(this.#recordBytes, this.#recordOffset + this.#recordLength - COUNT_BYTES);
   }
 
@@ -829,6 +951,7 @@ export class CountTable implements TokenSink {
     this.#entryCount = 0;
     this.#tokenCount = 0;
     this.#sorted = false;
+    this.#kernelIndex = false;
     this.#cursor = -1;
     this.#sortedCount = 0;
     this.#recordBytes = new Uint8Array(0);

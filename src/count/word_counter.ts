@@ -23,6 +23,7 @@ import {
 import {
   COUNT_BYTES,
   CountTable,
+  type CountTableLayout,
   type KernelTokenizerKind,
   readCount,
   ScanStop,
@@ -669,6 +670,51 @@ export class WordCounter implements TokenSink {
   }
 
   /**
+   * Where this counter's words lie when all of them are in its table (nothing spilled, no
+   * long word): another counter over the same shared memory can add them in place with
+   * {@linkcode WordCounter.addForeignTable}, with no sort, run file or merge (a Worker's
+   * low-cardinality hand-off). Valid until this counter changes or closes.
+   *
+   * @returns The table's layout, or undefined when some words are in runs.
+   */
+  tableLayout(): CountTableLayout | undefined {
+    const table = this.#table;
+    if (this.#closed || this.#tableClosed || table === undefined) return undefined;
+    if (this.#runs.length > 0 || this.#stats.longWords > 0) return undefined;
+    return table.layout();
+  }
+
+  /**
+   * Adds the words of another counter's table ({@linkcode WordCounter.tableLayout}, read in
+   * place from the shared memory) with their counts; the table may spill meanwhile. The other
+   * counter must not change until this resolves; its counters come with
+   * {@linkcode WordCounter.addForeignRuns} (no runs) after it closed.
+   *
+   * @param layout The other table's layout in this counter's memory.
+   */
+  async addForeignTable(layout: CountTableLayout): Promise<void> {
+    const buffer = this.#memory.wasmMemory.buffer;
+    const bytes = new Uint8Array(buffer);
+    const words = new Uint32Array(buffer);
+    const pageMask = (1 << layout.pageShift) - 1;
+    const bucketsWord = layout.bucketsOffset >>> 2;
+    let found = 0;
+    for (let bucket = 0; bucket < layout.bucketCount; bucket += 1) {
+      const pointer = words[bucketsWord + bucket * 2 + 1]!;
+      if (pointer === 0) continue;
+      const address = pointer - 1;
+      const record = layout.pageOffsets[address >>> layout.pageShift]! +
+        ((address & pageMask) << 2);
+      const length = words[record >>> 2]!;
+      const count = readCount(bytes, record + 4 + length);
+      const pending = this.addCounted(bytes, record + 4, length, count);
+      if (pending) await pending;
+      found += 1;
+    }
+    assert(found === layout.entryCount, `found ${found} of ${layout.entryCount} foreign words`);
+  }
+
+  /**
    * Adds word-sorted, summed runs made by another counter (a Worker's
    * {@linkcode WordCounter.finishToRuns}) to this counter's merge, with its counters.
    * The files stay the other counter's to delete.
@@ -711,7 +757,7 @@ export class WordCounter implements TokenSink {
       // Everything fits: sort the table in the order asked, no I/O, no heap.
       this.#stats.tokens += table.tokenCount;
       if (options.top === undefined) {
-        table.sort(options.order);
+        if (!table.sortKernel(options.order)) table.sort(options.order);
       } else {
         table.sort("count");
         let kept = 0;
