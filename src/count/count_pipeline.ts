@@ -208,11 +208,16 @@ class ChunkFeeder {
     });
   }
 
-  /** Waits for the Worker's runs and hands them to the counter; returns the bytes it counted. */
+  /**
+   * Takes the Worker's words: its table's words added in place when they all fit its table
+   * (no sort, run file or merge), else its runs for the merge. Returns the bytes it counted.
+   */
   async finish(): Promise<number> {
     const worker = this.#worker;
     if (worker === undefined) return 0;
-    const { runs, stats } = await worker.finish();
+    const layout = await worker.table();
+    if (layout !== undefined) await this.#counter.addForeignTable(layout);
+    const { runs, stats } = await worker.finish({ discard: layout !== undefined });
     this.#counter.addForeignRuns(runs, stats);
     return worker.bytesSent;
   }

@@ -10,8 +10,12 @@
  * ```
  * init {options}          -> ready | failed
  * chunk {offset, length}  -> chunk-done {offset}         (the chunk segment comes back)
- * finish                  -> runs {runs, stats, leaks, written} | failed
- *                            (its memory is all released: the main thread takes the share back)
+ * table                   -> table {layout | undefined}   (all its words in its table: where
+ *                            they lie, for the main thread to add in place; then it must not
+ *                            change until finish)
+ * finish {discard?}       -> runs {runs, stats, leaks, written} | failed
+ *                            (its memory is all released: the main thread takes the share back;
+ *                            `discard`: the table was added by the main thread, no spill)
  * close                   -> closed {leaks, written}     (files deleted)
  * ```
  *
@@ -19,7 +23,7 @@
  */
 import { IoManager, type SpillMode, type SpillRun } from "../io/mod.ts";
 import { type LeakDetectionLevel, MemoryManager } from "../memory/mod.ts";
-import { shareKernelModule } from "./count_table.ts";
+import { type CountTableLayout, shareKernelModule } from "./count_table.ts";
 import type { CaseMode, TokenizerKind } from "./tokenizer.ts";
 import { WordCounter, type WordCountStats } from "./word_counter.ts";
 
@@ -51,13 +55,15 @@ export interface CountWorkerInit {
 export type CountWorkerRequest =
   | { type: "init"; init: CountWorkerInit }
   | { type: "chunk"; byteOffset: number; byteLength: number }
-  | { type: "finish" }
+  | { type: "table" }
+  | { type: "finish"; discard?: boolean }
   | { type: "close" };
 
 /** Messages from the Worker. */
 export type CountWorkerReply =
   | { type: "ready" }
   | { type: "chunk-done"; byteOffset: number }
+  | { type: "table"; layout: CountTableLayout | undefined }
   | {
     type: "runs";
     runs: SpillRun[];
@@ -135,12 +141,26 @@ async function handle(request: CountWorkerRequest): Promise<void> {
       }
       return;
     }
+    case "table": {
+      scope.postMessage({ type: "table", layout: failed ? undefined : counter!.tableLayout() });
+      return;
+    }
     case "finish": {
-      const runs = await counter!.finishToRuns();
-      // The runs are files of this Worker's IoManager (deleted when it closes); the memory is
-      // not needed any more: release all of it, so that the main thread's merge gets the share.
-      const stats = { ...counter!.stats, buddy: undefined };
-      await counter!.close();
+      let runs: SpillRun[] = [];
+      let stats: WordCountStats;
+      if (request.discard === true) {
+        // The main thread added the table's words: close without spilling (the counters then
+        // leave out the table's tokens, which the main thread counted).
+        await counter!.close();
+        stats = { ...counter!.stats, buddy: undefined };
+      } else {
+        runs = await counter!.finishToRuns();
+        // The runs are files of this Worker's IoManager (deleted when it closes); the memory
+        // is not needed any more: release all of it, so that the main thread's merge gets the
+        // share.
+        stats = { ...counter!.stats, buddy: undefined };
+        await counter!.close();
+      }
       counter = undefined;
       const leaks = memory!.leakReport().text;
       scope.postMessage({

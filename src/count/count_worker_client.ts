@@ -7,6 +7,7 @@ import {
   type MemorySegment,
   type SegmentLease,
 } from "../memory/mod.ts";
+import type { CountTableLayout } from "./count_table.ts";
 import type { CountWorkerInit, CountWorkerReply, CountWorkerRequest } from "./count_worker.ts";
 import type { WordCountStats } from "./word_counter.ts";
 
@@ -150,25 +151,52 @@ export class CountWorkerClient {
   }
 
   /**
-   * Waits for the chunks in flight, then has the Worker spill its table and release its
-   * memory: its share and the chunk segments go back to the main budget here (the merge of
-   * its runs needs them).
+   * Waits for the chunks in flight, then asks where the Worker's words lie when all of them
+   * are in its table (the low-cardinality case): the main thread may add them in place (the
+   * Worker waits, its table unchanged), then calls {@linkcode CountWorkerClient.finish} with
+   * `discard`.
    *
+   * @returns The table's layout in the shared memory, or undefined (some words are in runs:
+   *   call `finish()`).
+   */
+  async table(): Promise<CountTableLayout | undefined> {
+    await this.#drain();
+    const reply = await this.#request({ type: "table" }, "table");
+    assert(reply.type === "table", "count worker: expected its table");
+    return reply.layout;
+  }
+
+  /**
+   * Waits for the chunks in flight, then has the Worker spill its table (or, with `discard`,
+   * drop it: the main thread added its words) and release its memory: its share and the chunk
+   * segments go back to the main budget here (the merge of its runs needs them).
+   *
+   * @param options `discard`: the table's words were added elsewhere; no spill.
    * @returns The Worker's sorted runs (its files: do not delete them) and its counters.
    * @throws {MemoryLeakError} If the Worker's memory manager reported a leak.
    */
-  async finish(): Promise<{ runs: SpillRun[]; stats: WordCountStats }> {
-    await this.#ready;
-    while (this.#inFlight > 0) {
-      this.#throwIfFailed();
-      await new Promise<void>((resolve) => this.#idle.push(resolve));
-    }
-    const reply = await this.#request({ type: "finish" }, "runs");
+  async finish(options: { discard?: boolean } = {}): Promise<
+    { runs: SpillRun[]; stats: WordCountStats }
+  > {
+    await this.#drain();
+    const reply = await this.#request(
+      { type: "finish", ...(options.discard === true ? { discard: true } : {}) },
+      "runs",
+    );
     assert(reply.type === "runs", "count worker: expected runs");
     if (reply.leaks !== "") throw new MemoryLeakError(`Count worker: ${reply.leaks}`);
     this.#shareWrittenBytes = reply.writtenBytes;
     this.#releaseMemory();
     return { runs: reply.runs, stats: reply.stats };
+  }
+
+  /** Waits until the Worker is set up and has given every chunk back. */
+  async #drain(): Promise<void> {
+    await this.#ready;
+    while (this.#inFlight > 0) {
+      this.#throwIfFailed();
+      await new Promise<void>((resolve) => this.#idle.push(resolve));
+    }
   }
 
   /** Takes back the share and the chunk segments the Worker held and releases them (once). */

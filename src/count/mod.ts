@@ -12,7 +12,12 @@ export { mergeSummingCounts, ReservedScratch } from "./count_merger.ts";
 export type { CountWorkerInit } from "./count_worker.ts";
 export type { CountWorkerClientOptions } from "./count_worker_client.ts";
 export { CountWorkerClient } from "./count_worker_client.ts";
-export type { CountTableOptions, CountTableOrder, KernelTokenizerKind } from "./count_table.ts";
+export type {
+  CountTableLayout,
+  CountTableOptions,
+  CountTableOrder,
+  KernelTokenizerKind,
+} from "./count_table.ts";
 export { CountTable, readCount, ScanStop, writeCount } from "./count_table.ts";
 export { hashBytes } from "./hash_bytes.ts";
 export type { CaseMode, TokenizerKind, TokenizerOptions, TokenSink } from "./tokenizer.ts";
