@@ -24,7 +24,9 @@ as --help. Install it with, for example:
 export const completionsCommand: Command = {
   name: "completions",
   summary: completionsSpec.summary,
-  help: renderHelp(completionsSpec),
+  get help(): string {
+    return renderHelp(completionsSpec);
+  },
   spec: completionsSpec,
   run(argv: readonly string[], context?: CommandContext): Promise<number> {
     const { positionals } = parseBySpec(completionsSpec, argv);

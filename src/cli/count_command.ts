@@ -139,7 +139,9 @@ export function parseCountArgs(
 export const countCommand: Command = {
   name: "count",
   summary: countSpec.summary,
-  help: renderHelp(countSpec),
+  get help(): string {
+    return renderHelp(countSpec);
+  },
   spec: countSpec,
   async run(argv: readonly string[]): Promise<number> {
     const { request, values } = parseCountArgs(argv);

@@ -47,7 +47,9 @@ top words, one line of stats per step, and that nothing leaked.`,
 export const demoCommand: Command = {
   name: "demo",
   summary: demoSpec.summary,
-  help: renderHelp(demoSpec),
+  get help(): string {
+    return renderHelp(demoSpec);
+  },
   spec: demoSpec,
   async run(argv: readonly string[], context?: CommandContext): Promise<number> {
     const { values } = parseBySpec(demoSpec, argv);

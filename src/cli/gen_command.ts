@@ -174,7 +174,9 @@ export function parseGenRequest(
 export const genCommand: Command = {
   name: "gen",
   summary: genSpec.summary,
-  help: renderHelp(genSpec),
+  get help(): string {
+    return renderHelp(genSpec);
+  },
   spec: genSpec,
   async run(argv: readonly string[]): Promise<number> {
     const { values, positionals } = parseBySpec(genSpec, normalizeReportArgs(argv));

@@ -21,7 +21,9 @@ import { CommandReport, normalizeReportArgs } from "./stats_report.ts";
 export const mergeCommand: Command = {
   name: "merge",
   summary: mergeSpec.summary,
-  help: renderHelp(mergeSpec),
+  get help(): string {
+    return renderHelp(mergeSpec);
+  },
   spec: mergeSpec,
   async run(argv: readonly string[]): Promise<number> {
     const normalized = normalizeReportArgs(argv);

@@ -82,7 +82,9 @@ job file: the message names file:line:column and the bad key or value).`,
 export const runCommand: Command = {
   name: "run",
   summary: runSpec.summary,
-  help: renderHelp(runSpec),
+  get help(): string {
+    return renderHelp(runSpec);
+  },
   spec: runSpec,
   async run(argv: readonly string[], context?: CommandContext): Promise<number> {
     const { values, positionals } = parseBySpec(runSpec, normalizeReportArgs(argv));

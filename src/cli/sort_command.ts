@@ -21,7 +21,9 @@ import { CommandReport } from "./stats_report.ts";
 export const sortCommand: Command = {
   name: "sort",
   summary: sortSpec.summary,
-  help: renderHelp(sortSpec),
+  get help(): string {
+    return renderHelp(sortSpec);
+  },
   spec: sortSpec,
   async run(argv: readonly string[]): Promise<number> {
     const { request, values } = parseSortArgs(argv);
