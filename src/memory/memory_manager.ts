@@ -949,10 +949,27 @@ export class MemoryManager implements LeaseReleaser {
   }
 }
 
+/** Two u32 words as one float64: 8 bytes per comparison in {@linkcode firstNot}. */
+const PAIR = new Float64Array(1);
+const PAIR_WORDS = new Uint32Array(PAIR.buffer);
+
 /** The index of the first word of `words` that is not `value`, or -1. */
 function firstNot(words: Uint32Array, value: number): number {
   const length = words.length;
-  for (let i = 0; i < length; i += 1) {
+  let i = 0;
+  PAIR_WORDS[0] = value;
+  PAIR_WORDS[1] = value;
+  const pattern = PAIR[0]!;
+  if ((words.byteOffset & 7) === 0 && pattern === pattern && pattern !== 0) {
+    // Equal doubles are equal bits here (the pattern is neither NaN nor zero): skip the pairs
+    // that match, then find the word.
+    const pairs = new Float64Array(words.buffer, words.byteOffset, length >>> 1);
+    const pairCount = pairs.length;
+    let pair = 0;
+    while (pair < pairCount && pairs[pair] === pattern) pair += 1;
+    i = pair * 2;
+  }
+  for (; i < length; i += 1) {
     if (words[i] !== value) return i;
   }
   return -1;
