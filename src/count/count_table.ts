@@ -9,7 +9,7 @@ import {
   WasmKernels,
 } from "../kernels/mod.ts";
 import type { RunWriter } from "../io/mod.ts";
-import { BlockGather } from "../sort/mod.ts";
+import { BlockGather, GatherBlocks } from "../sort/mod.ts";
 import { hashBytes } from "./hash_bytes.ts";
 import type { TokenizerKind, TokenSink } from "./tokenizer.ts";
 import { copyBytes } from "./copy_bytes.ts";
@@ -292,40 +292,13 @@ export class CountTable implements TokenSink {
    * @returns Records written.
    */
   async spillSorted(order: CountTableOrder, writer: RunWriter): Promise<number> {
-    const lease = this.#spillLease;
-    assert(lease !== undefined && !this.#sorted && !this.#closed, "CountTable.spillSorted");
     const n = this.#entryCount;
-    this.#sorted = true; // the buckets become the index: no adds until reset()
-    this.#sortedCount = 0; // and no cursor
-    if (n === 0) return 0;
+    const sorted = this.#sortForGather(order, "CountTable.spillSorted");
+    if (sorted === undefined) return 0;
+    const { area, pages, segmentShift, kernels } = sorted;
     const block = this.#block!;
-    const segment = lease.segments[0]!;
-    const area = segment.memoryOffset;
+    const segment = this.#spillLease!.segments[0]!;
     const buffer = this.#memory.wasmMemory.buffer as SharedArrayBuffer;
-    const pageTableOffset = area + SORT_SCRATCH_BYTES + GatherState.BYTES;
-    const pages = this.#leases.map((pageLease) => pageLease.segments[0]!.memoryOffset);
-    new Uint32Array(buffer, pageTableOffset, pages.length).set(pages);
-    const segmentShift = this.#pageShift + 2;
-    assert(pages.length << segmentShift <= 0xffff_ffff, "count table larger than 4 GiB");
-    const kernels = kernelsFor(this.#memory.wasmMemory);
-    const bucketCount = this.#bucketMask + 1;
-    assert(16 * n <= 8 * bucketCount, `${n} entries do not fit ${bucketCount} buckets as an index`);
-    const found = kernels.countSpillIndex(
-      { byteOffset: block.memoryOffset, bucketCount },
-      pageTableOffset,
-      this.#pageShift,
-      order === "count" ? 1 : 0,
-    );
-    assert(found === n, `found ${found} entries, expected ${n}`);
-    kernels.sortBytesIndex(block.memoryOffset, n, {
-      pageTableOffset,
-      segmentShift,
-      scratchOffset: area,
-      reverse: false,
-      keyOffset: 0,
-      keyBytes: -1,
-    });
-    if (order === "word") kernels.countSpillLengths(block.memoryOffset, n, COUNT_BYTES);
     const blockBytes = this.#segmentBytes;
     const ringBase = area + segment.bytes.byteLength - SPILL_RING_SEGMENTS * blockBytes;
     const ring: number[] = [];
@@ -362,6 +335,80 @@ export class CountTable implements TokenSink {
     }
     assert(gather.gatheredCount === n, `gathered ${gather.gatheredCount} of ${n} entries`);
     return n;
+  }
+
+  /**
+   * Sorts the entries with the kernels like {@linkcode CountTable.spillSorted} (word order)
+   * and gives them as block payloads of `[word][count u64 BE]` records, gathered one block at
+   * a time into the first ring block: an input of a kernel merge. The table must be
+   * {@linkcode CountTable.reset} (or closed) afterwards, and the blocks read before that.
+   *
+   * @returns The blocks (none when the table is empty).
+   */
+  sortedBlocks(): GatherBlocks {
+    const sorted = this.#sortForGather("word", "CountTable.sortedBlocks");
+    const lease = this.#spillLease!;
+    const segment = lease.segments[0]!;
+    const ringBase = segment.memoryOffset + segment.bytes.byteLength -
+      SPILL_RING_SEGMENTS * this.#segmentBytes;
+    const stateOffset = segment.memoryOffset + SORT_SCRATCH_BYTES;
+    const memory = this.#memory.wasmMemory;
+    new GatherState(memory, stateOffset).start({
+      indexOffset: this.#block?.memoryOffset ?? 0,
+      recordCount: sorted === undefined ? 0 : this.#entryCount,
+      pageTableOffset: stateOffset + GatherState.BYTES,
+      segmentShift: this.#pageShift + 2,
+    });
+    return new GatherBlocks(memory, kernelsFor(memory), {
+      stateOffset,
+      stageOffset: ringBase,
+      stageBytes: this.#segmentBytes,
+    });
+  }
+
+  /**
+   * The spill kernels' sort: the page table written into the area, the index built over the
+   * buckets (count order rewrites the records), sorted, widened to whole records in word
+   * order. Undefined when the table is empty.
+   */
+  #sortForGather(
+    order: CountTableOrder,
+    caller: string,
+  ): { area: number; pages: number[]; segmentShift: number; kernels: WasmKernels } | undefined {
+    const lease = this.#spillLease;
+    assert(lease !== undefined && !this.#sorted && !this.#closed, caller);
+    const n = this.#entryCount;
+    this.#sorted = true; // the buckets become the index: no adds until reset()
+    this.#sortedCount = 0; // and no cursor
+    if (n === 0) return undefined;
+    const block = this.#block!;
+    const area = lease.segments[0]!.memoryOffset;
+    const buffer = this.#memory.wasmMemory.buffer as SharedArrayBuffer;
+    const pageTableOffset = area + SORT_SCRATCH_BYTES + GatherState.BYTES;
+    const pages = this.#leases.map((pageLease) => pageLease.segments[0]!.memoryOffset);
+    new Uint32Array(buffer, pageTableOffset, pages.length).set(pages);
+    const segmentShift = this.#pageShift + 2;
+    assert(pages.length << segmentShift <= 0xffff_ffff, "count table larger than 4 GiB");
+    const kernels = kernelsFor(this.#memory.wasmMemory);
+    const bucketCount = this.#bucketMask + 1;
+    assert(16 * n <= 8 * bucketCount, `${n} entries do not fit ${bucketCount} buckets as an index`);
+    const found = kernels.countSpillIndex(
+      { byteOffset: block.memoryOffset, bucketCount },
+      pageTableOffset,
+      this.#pageShift,
+      order === "count" ? 1 : 0,
+    );
+    assert(found === n, `found ${found} entries, expected ${n}`);
+    kernels.sortBytesIndex(block.memoryOffset, n, {
+      pageTableOffset,
+      segmentShift,
+      scratchOffset: area,
+      reverse: false,
+      keyOffset: 0,
+      keyBytes: -1,
+    });
+    if (order === "word") kernels.countSpillLengths(block.memoryOffset, n, COUNT_BYTES);
+    return { area, pages, segmentShift, kernels };
   }
 
   /**

@@ -41,6 +41,7 @@ import {
 } from "./count_merger.ts";
 import { type CaseMode, Tokenizer, type TokenizerKind, type TokenSink } from "./tokenizer.ts";
 import { TopHeap } from "./top_heap.ts";
+import { kernelSumMergeSegments, mergeSummingCountsKernel } from "./kernel_sum_merge.ts";
 
 /** Options of {@linkcode WordCounter}. */
 export interface WordCounterOptions {
@@ -73,6 +74,11 @@ export interface WordCounterOptions {
    * quarter of a table's record pages, `always` whenever it fits, `never`.
    */
   spillKernel?: "auto" | "always" | "never";
+  /**
+   * Sum the word runs with the summing merge kernel (`mergeSum`) when its pages fit and no
+   * record is longer than its output block (default true; false: the JS loser tree).
+   */
+  mergeKernel?: boolean;
 }
 
 /** What {@linkcode WordCounter.finish} emits and in which order. */
@@ -241,6 +247,8 @@ export class WordCounter implements TokenSink {
   /** Why the last kernel step stopped (a ScanStop or NO_CUT). */
   #stepStop = 0;
   #spillKernel: "auto" | "always" | "never";
+  #mergeKernel: boolean;
+  #kernelSumMerges = 0;
 
   /**
    * Makes a counter: reserves the bucket arena and sets the table size.
@@ -257,6 +265,7 @@ export class WordCounter implements TokenSink {
     this.#fanInMax = Math.max(2, options.fanInMax ?? FAN_IN_DEFAULT);
     this.#progress = options.progress ?? silentProgress;
     this.#spillKernel = options.spillKernel ?? "auto";
+    this.#mergeKernel = options.mergeKernel ?? true;
     const tokenizerOptions: { kind?: TokenizerKind; caseMode?: CaseMode } = {};
     if (options.tokenizer !== undefined) tokenizerOptions.kind = options.tokenizer;
     if (options.caseMode !== undefined) tokenizerOptions.caseMode = options.caseMode;
@@ -327,6 +336,11 @@ export class WordCounter implements TokenSink {
     this.#stats.invalidUtf8Bytes = this.tokenizer.invalidBytes + this.#foreignInvalidBytes +
       this.#kernelInvalidBytes();
     return this.#stats;
+  }
+
+  /** Summing merges run on the merge kernel so far (the rest ran on the JS loser tree). */
+  get kernelSumMerges(): number {
+    return this.#kernelSumMerges;
   }
 
   /** Spilled runs waiting for the merge. */
@@ -923,13 +937,20 @@ export class WordCounter implements TokenSink {
     const keepPages = SCRATCH_PAGES + heapPages;
     const keepTable = !this.#tableClosed && this.#runs.length + 1 <= this.#fanInMax &&
       this.#readerPages(this.#runs) + keepPages <= this.#memory.freeSegments;
+    // The kept table joins the summing merge kernel as gathered blocks when the kernel's pages
+    // fit beside the readers (no reduction is needed then: the runs fit the fan-in).
+    const tableBlocks = keepTable && table.entryCount > 0 && table.usesSpillKernel &&
+      this.#sumKernelFits(this.#runs) &&
+      this.#readerPages(this.#runs) + keepPages +
+            kernelSumMergeSegments(this.#memory.segmentBytes, this.#runs.length + 1) + 1 <=
+        this.#memory.freeSegments;
     if (!keepTable) {
       if (!this.#tableClosed) await this.#spillTable();
       this.#closeTable();
       this.#closeArena(); // the last phase: the bucket arena's pages serve the readers
     } else {
       this.#stats.tokens += table.tokenCount;
-      if (table.entryCount > 0) table.sort("word");
+      if (table.entryCount > 0 && !tableBlocks) table.sort("word");
     }
     await this.#reduceRuns(this.#runs, true, {
       fanInMax: this.#fanInMax - (keepTable ? 1 : 0),
@@ -938,12 +959,25 @@ export class WordCounter implements TokenSink {
     this.#beginPhase("merge", this.#runs);
     const readers = await this.#openReaders(this.#runs);
     try {
-      const sources: RecordCursor[] = [...readers];
-      if (keepTable && table.entryCount > 0) sources.push(table);
-      await mergeSummingCounts(sources, this.#scratch, (bytes, offset, length, count) => {
+      const sumEmit: RecordEmitter = (bytes, offset, length, count) => {
         this.#tick(length + COUNT_BYTES);
         return emit(bytes, offset, length, count);
-      });
+      };
+      if (tableBlocks) {
+        const expectedRecords = this.#runs.reduce((sum, run) => sum + run.recordCount, 0) +
+          table.entryCount;
+        await mergeSummingCountsKernel([...readers, table.sortedBlocks()], sumEmit, {
+          memory: this.#memory,
+          owner: "count-merge-kernel",
+          expectedRecords,
+        });
+        this.#kernelSumMerges += 1;
+      } else if (keepTable && table.entryCount > 0) {
+        const sources: RecordCursor[] = [...readers, table];
+        await mergeSummingCounts(sources, this.#scratch, sumEmit);
+      } else {
+        await this.#sumRuns(readers, this.#runs, keepPages, sumEmit);
+      }
     } finally {
       await this.#closeReaders(readers);
     }
@@ -1037,7 +1071,7 @@ export class WordCounter implements TokenSink {
       try {
         await this.#writeRun(async (writer) => {
           if (summing) {
-            await mergeSummingCounts(readers, this.#scratch, (bytes, offset, length, count) => {
+            await this.#sumRuns(readers, group, 0, (bytes, offset, length, count) => {
               this.#tick(length + COUNT_BYTES);
               writeCount(bytes, offset + length, count); // the scratch has room for the count
               return writer.writeRecord(bytes, offset, length + COUNT_BYTES);
@@ -1055,6 +1089,44 @@ export class WordCounter implements TokenSink {
       for (const run of group) await this.#io.deleteRun(run);
       this.#stats.intermediateMerges += 1;
     }
+  }
+
+  /**
+   * Whether the summing merge kernel can merge `runs`: it is enabled and every record fits its
+   * output block (a page; long words, written as runs of their own, take the JS merge).
+   */
+  #sumKernelFits(runs: readonly SpillRun[]): boolean {
+    const recordMax = this.#memory.segmentBytes - 16;
+    return this.#mergeKernel && runs.length > 0 &&
+      runs.every((run) => (run.spanningRecordBytesMax ?? 0) <= recordMax);
+  }
+
+  /**
+   * Sums the runs (their fresh readers) into `emit` in word order: on the summing merge kernel
+   * when it fits (see {@linkcode WordCounter.#sumKernelFits}) and its pages are free beside
+   * `keepPages` and the carries (one page per run, which the readers' record scratch was
+   * planned for and block mode never takes), else on the JS loser tree. A negative
+   * `keepPages` means those pages were planned for the kernel already.
+   */
+  async #sumRuns(
+    readers: readonly RunReader[],
+    runs: readonly SpillRun[],
+    keepPages: number,
+    emit: RecordEmitter,
+  ): Promise<void> {
+    const kernelPages = kernelSumMergeSegments(this.#memory.segmentBytes, runs.length);
+    const free = this.#memory.freeSegments - runs.length - Math.max(0, keepPages);
+    if (this.#sumKernelFits(runs) && (keepPages < 0 || free >= kernelPages)) {
+      const expectedRecords = runs.reduce((sum, run) => sum + run.recordCount, 0);
+      await mergeSummingCountsKernel(readers, emit, {
+        memory: this.#memory,
+        owner: "count-merge-kernel",
+        expectedRecords,
+      });
+      this.#kernelSumMerges += 1;
+      return;
+    }
+    await mergeSummingCounts(readers, this.#scratch, emit);
   }
 
   async #openReaders(runs: readonly SpillRun[]): Promise<RunReader[]> {
@@ -1115,7 +1187,12 @@ export class WordCounter implements TokenSink {
         fanInMax: this.#fanInMax,
         keepPages: writerPages + tablePages,
       });
-      const orderPages = this.#memory.freeSegments - writerPages - this.#readerPages(this.#runs);
+      // The summing merge kernel's pages (state, output) come out of the table's share.
+      const kernelPages = this.#sumKernelFits(this.#runs)
+        ? kernelSumMergeSegments(this.#memory.segmentBytes, this.#runs.length)
+        : 0;
+      const orderPages = this.#memory.freeSegments - writerPages - this.#readerPages(this.#runs) -
+        kernelPages;
       const arenaPages = Math.max(1, Math.floor(orderPages * ARENA_SHARE));
       if (orderPages - arenaPages < 1) {
         throw new ResourceError(
@@ -1145,7 +1222,7 @@ export class WordCounter implements TokenSink {
           async (floor) => {
             // The merge scratch holds the current word while the table spills: records are
             // encoded in a buffer of their own.
-            await mergeSummingCounts(readers, this.#scratch, (bytes, offset, length, count) => {
+            const sumEmit: RecordEmitter = (bytes, offset, length, count) => {
               this.#tick(length + COUNT_BYTES);
               if (count < floorCount) return undefined;
               if (count === floorCount) {
@@ -1153,7 +1230,12 @@ export class WordCounter implements TokenSink {
                 return floor.writeRecord(bytes, offset, length + COUNT_BYTES);
               }
               return this.#addCountOrder(table, countRuns, bytes, offset, length, count);
-            });
+            };
+            if (kernelPages > 0) {
+              await this.#sumRuns(readers, this.#runs, -kernelPages, sumEmit);
+            } else {
+              await mergeSummingCounts(readers, this.#scratch, sumEmit);
+            }
           },
           floorRuns,
           0,

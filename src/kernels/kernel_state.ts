@@ -456,6 +456,8 @@ export interface KernelSet {
   mergeStep(stateOffset: number): number;
   /** Runs the merge to lines of the `MergeLinesState` at `stateOffset` (merge_lines_state.ts). */
   mergeLines(stateOffset: number): number;
+  /** Runs the summing merge of the `MergeSumState` at `stateOffset` (merge_sum_state.ts). */
+  mergeSum(stateOffset: number): number;
   /** Counts the tokens of the {@linkcode CountState} at `stateOffset`; a {@linkcode CountStatus}. */
   countTokens(stateOffset: number): number;
   /**

@@ -4,6 +4,7 @@ import {
   referenceMergeLines,
   smallestHead,
 } from "./reference_merge_lines.ts";
+import { referenceMergeSum } from "./merge_sum_state.ts";
 import { nextWordsToken, type WordsRule } from "./reference_count_words.ts";
 import { assert } from "../base/mod.ts";
 import {
@@ -197,6 +198,11 @@ export class ReferenceKernels implements KernelSet {
   /** {@inheritDoc KernelSet.mergeLines} */
   mergeLines(stateOffset: number): number {
     return referenceMergeLines(this.memory, stateOffset);
+  }
+
+  /** {@inheritDoc KernelSet.mergeSum} */
+  mergeSum(stateOffset: number): number {
+    return referenceMergeSum(this.memory, stateOffset);
   }
 
   /** {@inheritDoc KernelSet.countTokens} */

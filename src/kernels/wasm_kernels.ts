@@ -40,6 +40,7 @@ interface KernelExports {
   gather(state: number): number;
   mergeStep(state: number): number;
   mergeLines(state: number): number;
+  mergeSum(state: number): number;
   countTokens(state: number): number;
   countScan(state: number): number;
   countRehash(oldBuckets: number, oldBucketCount: number, buckets: number, mask: number): void;
@@ -174,6 +175,11 @@ export class WasmKernels implements KernelSet {
   /** {@inheritDoc KernelSet.mergeLines} */
   mergeLines(stateOffset: number): number {
     return this.#exports.mergeLines(stateOffset);
+  }
+
+  /** {@inheritDoc KernelSet.mergeSum} */
+  mergeSum(stateOffset: number): number {
+    return this.#exports.mergeSum(stateOffset);
   }
 
   /** {@inheritDoc KernelSet.countTokens} */

@@ -27,6 +27,7 @@ import {
   KernelStatus,
   MergeLinesState,
   MergeLinesStatus,
+  type MergeState,
 } from "../kernels/mod.ts";
 import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
 import type { SortBuffer } from "./sort_buffer.ts";
@@ -151,20 +152,20 @@ export async function mergeBlocksToLines(
 class KernelLineMerger {
   readonly #regions: MergeRegions;
   readonly #options: KernelMergeOptions;
-  readonly #inputs: CarriedInput[];
+  readonly #sources: readonly BlockSource[];
   #state: MergeLinesState | undefined = undefined;
 
   constructor(sources: readonly BlockSource[], options: KernelMergeOptions) {
     assert(sources.length >= 1, "a kernel merge needs at least one input");
     this.#regions = options.regions;
     this.#options = options;
-    this.#inputs = sources.map((source) => ({ source, carry: undefined, inCarry: false, rest: 0 }));
+    this.#sources = sources;
   }
 
   async run(write: BlockWrite): Promise<KernelMergeResult> {
     const regions = this.#regions;
     const options = this.#options;
-    const k = this.#inputs.length;
+    const k = this.#sources.length;
     const state = new MergeLinesState(regions.memory, {
       byteOffset: regions.state(MergeLinesState.bytes(k)).byteOffset,
       inputCount: k,
@@ -175,6 +176,7 @@ class KernelLineMerger {
       terminator: options.terminator,
       unique: options.unique,
     });
+    const inputs = new BlockInputs(this.#sources, regions, state.merge);
     if (options.unique) this.#growScratch(1);
     const halves = regions.outputs();
     assert(halves.length >= 2, "a kernel merge needs two output halves");
@@ -190,14 +192,14 @@ class KernelLineMerger {
     for (;;) {
       const status = kernels.mergeLines(state.byteOffset);
       if (status === KernelStatus.needInput) {
-        await this.#refill(merge.inputAsking);
+        await inputs.refill(merge.inputAsking);
         continue;
       }
       if (status === MergeLinesStatus.needScratch) {
         this.#growScratch(state.scratchNeeded);
         continue;
       }
-      if (status === KernelStatus.corrupt) this.#corrupt(merge.inputAsking);
+      if (status === KernelStatus.corrupt) inputs.corrupt(merge.inputAsking);
       assert(
         status === KernelStatus.outputFull || status === KernelStatus.done,
         `merge kernel returned ${status}`,
@@ -233,11 +235,47 @@ class KernelLineMerger {
     return { writtenCount, droppedCount };
   }
 
+  #growScratch(byteLength: number): void {
+    const state = this.#state!;
+    this.#regions.scratch(byteLength, (region) => {
+      state.setScratch(
+        region.byteOffset,
+        region.byteLength,
+        new Uint8Array(this.#regions.memory.buffer),
+      );
+    });
+  }
+}
+
+/**
+ * The inputs of a kernel merge (the merge step's, or any kernel sharing its input layout):
+ * gives input `i` its next bytes when the kernel asks (status `needInput`), completing a record
+ * cut by a block border in the input's carry (see the module doc).
+ */
+export class BlockInputs {
+  readonly #regions: MergeRegions;
+  readonly #merge: MergeState;
+  readonly #inputs: CarriedInput[];
+
+  /**
+   * Feeds `merge`'s inputs from `sources`, one source per input.
+   *
+   * @param sources The inputs (not started: the first `nextBlock()` is the merge's).
+   * @param regions Where the carries come from.
+   * @param merge The merge state whose inputs are fed.
+   */
+  constructor(sources: readonly BlockSource[], regions: MergeRegions, merge: MergeState) {
+    assert(sources.length === merge.inputCount, "one source per merge input");
+    this.#regions = regions;
+    this.#merge = merge;
+    this.#inputs = sources.map((source) => ({ source, carry: undefined, inCarry: false, rest: 0 }));
+  }
+
   /** Gives input `i` its next bytes: the rest of its block, a carried record, or a block. */
-  async #refill(i: number): Promise<void> {
+  async refill(i: number): Promise<void> {
     const input = this.#inputs[i]!;
     const source = input.source;
-    const merge = this.#state!.merge;
+    const merge = this.#merge;
     if (input.inCarry) {
       assert(merge.inputOffset(i) === merge.inputEnd(i), "a carried record was not consumed");
       input.inCarry = false;
@@ -270,7 +308,7 @@ class KernelLineMerger {
         return;
       }
       const needed = encodedLength(this.#bytes(), input.carry!.byteOffset, filled, start, end);
-      if (needed === -2) this.#corrupt(i);
+      if (needed === -2) this.corrupt(i);
       if (needed >= 0 && needed - filled <= end - start) {
         const carry = this.#carry(i, needed, filled);
         const take = needed - filled;
@@ -280,7 +318,7 @@ class KernelLineMerger {
         merge.setInput(i, { byteOffset: carry, byteEnd: carry + needed, finished: false });
         return;
       }
-      if (source.isLastBlock) this.#corrupt(i);
+      if (source.isLastBlock) this.corrupt(i);
       // A record longer than the block: all of it goes to the carry.
       const carry = this.#carry(i, filled + end - start, filled);
       this.#bytes().copyWithin(carry + filled, start, end);
@@ -297,18 +335,16 @@ class KernelLineMerger {
     return input.carry.byteOffset;
   }
 
-  #growScratch(byteLength: number): void {
-    const state = this.#state!;
-    this.#regions.scratch(byteLength, (region) => {
-      state.setScratch(region.byteOffset, region.byteLength, this.#bytes());
-    });
-  }
-
   #bytes(): Uint8Array {
     return new Uint8Array(this.#regions.memory.buffer);
   }
 
-  #corrupt(i: number): never {
+  /**
+   * Throws the error of a corrupt input `i` (status `corrupt`).
+   *
+   * @throws {CorruptSpillError} Always.
+   */
+  corrupt(i: number): never {
     const source = this.#inputs[i]!.source;
     const path = source.run?.path ?? "(in memory)";
     throw new CorruptSpillError(path, source.blockIndex, "record", "whole records", "a cut record");
@@ -434,6 +470,8 @@ export class GatherBlocks implements BlockSource {
   #blockIndex = -1;
 
   /**
+   * Gathers from the started state at `place` into its staging page.
+   *
    * @param memory The shared memory.
    * @param kernels This thread's kernels.
    * @param place The started state and the staging page.

@@ -19,6 +19,8 @@ export type { RingSpill, SortResult } from "./sort_worker_pool.ts";
 export { SortWorker, SpillRing } from "./sort_worker_pool.ts";
 export type { SealedBlock } from "./kernel_sort.ts";
 export { BlockGather } from "./kernel_sort.ts";
+export type { BlockSource, MergeRegion, MergeRegions } from "./kernel_merge.ts";
+export { BlockInputs, GatherBlocks, managedMergeRegions } from "./kernel_merge.ts";
 export type { MergeOptions, RecordCursor, RecordSink } from "./run_merger.ts";
 export { mergeCursors, UniqueFilter } from "./run_merger.ts";
 export type { ExternalSortOptions, SortStats } from "./external_sort.ts";

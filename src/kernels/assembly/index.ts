@@ -7,3 +7,4 @@ export { mergeLines } from "./merge_lines";
 export * from "./count_scan"; // countScan and its per-rule copies (see there)
 export { appendLines } from "./append";
 export { countSpillIndex, countSpillLengths } from "./count_spill";
+export { mergeSum } from "./merge_sum";
