@@ -40,3 +40,11 @@ export {
   readFileHead,
   removeScratchFile,
 } from "./small_files.ts";
+export {
+  setTimelineThread,
+  timelineEnd,
+  timelineFlush,
+  timelineOrigin,
+  timelineSpan,
+  timelineStart,
+} from "./timeline.ts";

@@ -13,6 +13,13 @@ import type {
   RunWriter,
   SpillRun,
 } from "../io/mod.ts";
+import {
+  timelineEnd,
+  timelineFlush,
+  timelineOrigin,
+  timelineSpan,
+  timelineStart,
+} from "../io/mod.ts";
 import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
 import { AppendStatus, WasmKernels } from "../kernels/mod.ts";
 import type { OrderDescriptor } from "./order_descriptor.ts";
@@ -73,6 +80,12 @@ export interface ExternalSortOptions {
   recordBytes?: number;
   /** Whether to sort full buffers on a Worker while reading the next (default true). */
   useWorker?: boolean;
+  /**
+   * When this thread can sort full buffers itself (a kernel area of its own): hand a full
+   * buffer unsorted to the Worker whenever the Worker is idle (default true), so neither
+   * thread waits for the other; false: this thread sorts every buffer (tests).
+   */
+  workerSortsWhenIdle?: boolean;
   /**
    * Whether the Worker sorts and gathers with the WebAssembly kernels (default true); false
    * keeps it on the JavaScript index sort and gather (the tests compare both).
@@ -162,6 +175,7 @@ class ExternalSorter {
   readonly #fanInMax: number;
   readonly #recordBytes: number | undefined;
   readonly #useWorker: boolean;
+  readonly #workerSortsWhenIdle: boolean;
   readonly #kernels: boolean;
   /** This thread's kernels (the append-lines kernel fills plain-bytes buffers). */
   #threadKernels: WasmKernels | undefined = undefined;
@@ -218,6 +232,7 @@ class ExternalSorter {
     this.#fanInMax = Math.max(2, options.fanInMax ?? FAN_IN_DEFAULT);
     this.#recordBytes = options.recordBytes;
     this.#useWorker = (options.useWorker ?? true) && options.orderDescriptor !== undefined;
+    this.#workerSortsWhenIdle = options.workerSortsWhenIdle ?? true;
     this.#kernels = options.kernels ?? true;
     this.#mergeOnly = options.mergeOnly ?? false;
     this.#mergeKernel = options.mergeKernel ?? true;
@@ -250,6 +265,7 @@ class ExternalSorter {
   }
 
   async #sortInputs(inputs: readonly string[], output: string | undefined): Promise<void> {
+    timelineSpan("startup", timelineOrigin(), timelineStart() || timelineOrigin());
     const memory = this.#memory;
     const layout = planSort({
       freeSegments: memory.freeSegments,
@@ -280,8 +296,12 @@ class ExternalSorter {
       this.#createBuffers();
       for (const input of inputs) await this.#readInput(input);
       // Sorting here, the last buffer needs no wait for the Worker's last spill.
+      let spanMs = timelineStart();
       const presorted = buffers.length > 0 && this.#sortHere(buffers[this.#filling]!);
+      timelineEnd("sort-last-main", spanMs);
+      spanMs = timelineStart();
       await this.#awaitInFlight();
+      timelineEnd("wait-last-spill", spanMs);
       this.#ensureBuffers(); // the input may end with a long record
       const last = buffers[this.#filling]!;
       if (this.#runs.length === 0) {
@@ -297,6 +317,7 @@ class ExternalSorter {
         // The last buffer stays in memory as the final merge's last input (no spill, no read
         // back), unless the spilled runs need more than one merge pass anyway.
         if (!presorted) await this.#sortLast(last);
+        timelineFlush();
         // A record longer than a page was spilled: its merge reader assembles it in memory
         // (up to twice its length), so the buffer's pages are better free for the merge.
         if (this.#runs.length + 1 <= this.#fanInMax && this.#longestRecordBytes === 0) {
@@ -321,9 +342,12 @@ class ExternalSorter {
       this.#mainArea?.release();
       this.#mainArea = undefined;
     }
+    const mergeMs = timelineStart();
     try {
       await this.#mergeRuns(output);
     } finally {
+      timelineEnd("merge", mergeMs);
+      timelineFlush();
       this.#memoryRun?.release();
       this.#memoryRun = undefined;
     }
@@ -409,10 +433,26 @@ class ExternalSorter {
       // done with the previous buffer and its blocks written first. With a kernel area of its
       // own, this thread sorts `full` first (meanwhile the Worker still gathers and writes the
       // previous buffer) and the Worker only gathers it and writes the run file itself.
-      const presorted = this.#sortHere(full);
+      // An idle Worker sorts `full` itself (the first buffer; or this thread fills faster than
+      // the Worker gathers): this thread goes on reading at once instead of sorting.
+      const workerIdle = this.#workerSortsWhenIdle && (this.#worker?.isIdle ?? true);
+      let spanMs = timelineStart();
+      const presorted = !workerIdle && this.#sortHere(full);
+      timelineEnd("sort-main", spanMs);
+      spanMs = timelineStart();
       if (previousSort !== undefined) await previousSort;
       if (previousSpill !== undefined) await previousSpill;
-      const spilled = this.#spillOnWorker(full, ring, slot, presorted);
+      timelineEnd("wait-worker", spanMs);
+      // Open the run file here, before the hand-off returns: the request reaches the Worker
+      // now, not when this thread next waits on the event loop (its reads are synchronous, so
+      // an open still pending would hold the request back until the next buffer is full).
+      spanMs = timelineStart();
+      const writer = await this.#io.createRunWriter("sort-run", {
+        owner: "sort-spill",
+        writeBehindSegments: 1,
+      });
+      timelineEnd("open-run", spanMs);
+      const spilled = this.#spillOnWorker(full, ring, slot, presorted, writer);
       spilled.catch(() => {}); // awaited later; avoid an unhandled rejection meanwhile
       this.#sorting = spilled;
       this.#inFlight = spilled;
@@ -441,14 +481,11 @@ class ExternalSorter {
     ring: SpillRing,
     slot: number,
     presorted: boolean,
+    writer: RunWriter,
   ): Promise<void> {
-    const writer: RunWriter = await this.#io.createRunWriter("sort-run", {
-      owner: "sort-spill",
-      writeBehindSegments: 1,
-    });
-    // A presorted buffer's blocks are written on the Worker: this thread is busy filling and
-    // sorting the next buffer and could not write ring blocks in time.
-    const elsewhere = presorted && this.#io.runsWritableElsewhere;
+    // With a kernel area here (the ring is then small), the blocks are written on the Worker:
+    // this thread is busy filling and sorting the next buffer and could not write them in time.
+    const elsewhere = this.#mainArea !== undefined && this.#io.runsWritableElsewhere;
     try {
       const result = await this.#startWorker().sort(buffer, {
         spill: {
@@ -512,7 +549,9 @@ class ExternalSorter {
   #startWorker(): SortWorker {
     if (this.#worker === undefined) {
       assert(this.#descriptor !== undefined, "two sort buffers need a Worker");
+      const spanMs = timelineStart();
       this.#worker = new SortWorker(this.#descriptor, this.#memory, { kernels: this.#kernels });
+      timelineEnd("worker-spawn", spanMs);
       this.#stats.usedWorker = true;
     }
     return this.#worker;
@@ -567,8 +606,11 @@ class ExternalSorter {
       const stats = this.#stats;
       const terminator = this.#terminator;
       while (true) {
+        let spanMs = timelineStart();
         const chunk = await reader.nextChunk();
+        timelineEnd("read", spanMs);
         if (chunk === undefined) break;
+        spanMs = timelineStart();
         stats.inputBytes += chunk.length;
         this.#progress.advance(chunk.length);
         const end = chunk.length;
@@ -595,7 +637,9 @@ class ExternalSorter {
             if (status === AppendStatus.done) break;
             const stop = chunk.indexOf(terminator, start);
             records += 1;
+            timelineEnd("append", spanMs);
             await this.#appendSlow(chunk, start, stop - start);
+            spanMs = timelineStart();
             buffer = this.#buffers[this.#filling]!;
             start = stop + 1;
           }
@@ -605,12 +649,15 @@ class ExternalSorter {
           const length = stop - start;
           records += 1;
           if (!buffer.tryAppend(chunk, start, length)) {
+            timelineEnd("append", spanMs);
             await this.#appendSlow(chunk, start, length);
+            spanMs = timelineStart();
             buffer = this.#buffers[this.#filling]!;
           }
           start = stop + 1;
         }
         stats.inputRecords += records;
+        timelineEnd("append", spanMs);
       }
     } finally {
       await reader.close();

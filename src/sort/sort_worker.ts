@@ -10,7 +10,15 @@
  *
  * @module
  */
-import { RunBlockFile } from "../io/mod.ts";
+import {
+  RunBlockFile,
+  setTimelineThread,
+  timelineEnd,
+  timelineFlush,
+  timelineOrigin,
+  timelineSpan,
+  timelineStart,
+} from "../io/mod.ts";
 import { type KernelSet, WasmKernels } from "../kernels/mod.ts";
 import { BlockGather, dropDuplicates, type SealedBlock, sortJobWith } from "./kernel_sort.ts";
 import { type MergeEvent, type MergeStart, runMergeJob } from "./merge_worker.ts";
@@ -28,6 +36,8 @@ export interface SortInit {
   kernels?: WebAssembly.Module;
   /** How to order records. */
   order: OrderDescriptor;
+  /** Word 0 is set to 0 when a sort job ends (the main thread reads whether the Worker idles). */
+  status?: Int32Array;
 }
 
 /** Where a job's sorted records go as sealed spill blocks. */
@@ -98,16 +108,25 @@ interface WorkerScope {
 }
 
 const scope = globalThis as unknown as WorkerScope;
+setTimelineThread("sort-worker");
+timelineSpan("boot", timelineOrigin(), timelineStart() || timelineOrigin());
 let memory: WebAssembly.Memory | undefined;
 let kernels: KernelSet | undefined;
 let order: RecordOrder | undefined;
 let gather: BlockGather | undefined;
 let kernelSorted = false;
+let status: Int32Array | undefined;
+
+/** Posts a job's last message, marking the Worker idle first. */
+function reply(message: SortReply): void {
+  if (status !== undefined) Atomics.store(status, 0, 0);
+  scope.postMessage(message);
+}
 
 function fail(caught: unknown): void {
   gather = undefined;
   const error = caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught);
-  scope.postMessage({ type: "done", gatheredCount: 0, kernelSorted, error });
+  reply({ type: "done", gatheredCount: 0, kernelSorted, error });
 }
 
 /** Fills free ring slots until the gather is done or the ring is full. */
@@ -118,7 +137,7 @@ function pump(): void {
   }
   if (current.isDone) {
     gather = undefined;
-    scope.postMessage({ type: "done", gatheredCount: current.gatheredCount, kernelSorted });
+    reply({ type: "done", gatheredCount: current.gatheredCount, kernelSorted });
   }
 }
 
@@ -139,7 +158,10 @@ function writeRun(path: string, slots: readonly number[], blockBytes: number): v
     return;
   }
   try {
+    let spanMs = timelineStart();
     for (let block = current.next(); block !== undefined; block = current.next()) {
+      timelineEnd("gather", spanMs);
+      spanMs = timelineStart();
       const at = slots[block.slot]!;
       try {
         file.write(bytes.subarray(at, at + blockBytes));
@@ -148,11 +170,14 @@ function writeRun(path: string, slots: readonly number[], blockBytes: number): v
         return;
       }
       current.free();
+      timelineEnd("write", spanMs);
+      spanMs = timelineStart();
     }
   } finally {
     file.close();
+    timelineFlush();
   }
-  scope.postMessage({
+  reply({
     type: "done",
     gatheredCount: current.gatheredCount,
     kernelSorted,
@@ -163,7 +188,7 @@ function writeRun(path: string, slots: readonly number[], blockBytes: number): v
 function replyWriteError(caught: unknown): void {
   const message = caught instanceof Error ? caught.message : String(caught);
   const code = (caught as { code?: unknown } | undefined)?.code;
-  scope.postMessage({
+  reply({
     type: "done",
     gatheredCount: 0,
     kernelSorted,
@@ -175,11 +200,14 @@ scope.onmessage = (event) => {
   const message = event.data;
   try {
     if (message.type === "init") {
+      const spanMs = timelineStart();
       memory = message.memory;
       kernels = message.kernels === undefined
         ? undefined
         : new WasmKernels(message.memory, message.kernels);
       order = orderFromDescriptor(message.order);
+      status = message.status;
+      timelineEnd("init", spanMs);
       return;
     }
     if (message.type === "start") {
@@ -193,13 +221,16 @@ scope.onmessage = (event) => {
       return;
     }
     const { job, areaOffset, ring } = message;
+    const spanMs = timelineStart();
     kernelSorted = message.presorted === true || sortJobWith(job, order!, {
       memory: memory!,
       kernels: areaOffset === undefined ? undefined : kernels,
       areaOffset: areaOffset ?? 0,
     });
+    if (message.presorted !== true) timelineEnd("sort", spanMs);
     if (ring === undefined || areaOffset === undefined) {
-      scope.postMessage({ type: "done", gatheredCount: 0, kernelSorted });
+      timelineFlush();
+      reply({ type: "done", gatheredCount: 0, kernelSorted });
       return;
     }
     if (ring.unique) dropDuplicates(job, order!, memory!.buffer as SharedArrayBuffer);

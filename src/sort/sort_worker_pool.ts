@@ -155,6 +155,8 @@ export class WorkerWriteError extends Error {
 export class SortWorker implements Disposable {
   readonly #worker: Worker;
   readonly #kernels: boolean;
+  /** Word 0: 1 from a request's post until the Worker has finished it (set there), else 0. */
+  readonly #status = new Int32Array(new SharedArrayBuffer(4));
   #busy = false;
   #closed = false;
 
@@ -170,9 +172,23 @@ export class SortWorker implements Disposable {
       type: "module",
     });
     this.#kernels = options.kernels ?? true;
-    const init: SortInit = { type: "init", memory: memory.wasmMemory, order };
+    const init: SortInit = {
+      type: "init",
+      memory: memory.wasmMemory,
+      order,
+      status: this.#status,
+    };
     if (this.#kernels) init.kernels = compileKernels();
     this.#worker.postMessage(init);
+  }
+
+  /**
+   * Whether the Worker has finished its last job (or never had one), read from a word it sets
+   * itself: true even before this thread has handled the reply (which waits for this thread to
+   * yield to the event loop).
+   */
+  get isIdle(): boolean {
+    return Atomics.load(this.#status, 0) === 0;
   }
 
   /**
@@ -272,6 +288,7 @@ export class SortWorker implements Disposable {
         takeBack(false);
         reject(new Error(`Sort worker crashed: ${event.message}`));
       };
+      Atomics.store(this.#status, 0, 1);
       this.#worker.postMessage(request);
     });
   }

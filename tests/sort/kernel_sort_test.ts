@@ -70,7 +70,13 @@ const CASES: { name: string; descriptor: OrderDescriptor; gnu: string[]; unique?
 async function sortWith(
   input: Uint8Array,
   descriptor: OrderDescriptor,
-  options: { kernels: boolean; unique: boolean; budgetBytes?: number; segmentBytes?: number },
+  options: {
+    kernels: boolean;
+    unique: boolean;
+    budgetBytes?: number;
+    segmentBytes?: number;
+    workerSortsWhenIdle?: boolean;
+  },
 ) {
   const work = await makeWorkDir();
   // 4.5 MiB of 4 KiB segments: room for the kernel area (1/8 at most), buffers of ~1.3 MiB.
@@ -88,6 +94,9 @@ async function sortWith(
       orderDescriptor: descriptor,
       unique: options.unique,
       kernels: options.kernels,
+      ...(options.workerSortsWhenIdle === undefined
+        ? {}
+        : { workerSortsWhenIdle: options.workerSortsWhenIdle }),
     });
     return { stats, output: await Deno.readFile(work.path("out")) };
   } finally {
@@ -125,13 +134,18 @@ for (const testCase of CASES) {
 }
 
 // 12 MiB of 64 KiB segments: room for two kernel areas, so the main thread sorts each full
-// buffer and the Worker gathers it and writes the run file itself.
+// buffer (workerSortsWhenIdle false: every one; by default only those handed over while the
+// Worker is busy) and the Worker gathers it and writes the run file itself.
 for (const testCase of CASES.filter((c) => ["plain", "-u", "-k2n -r"].includes(c.name))) {
   Deno.test(`externalSort ${testCase.name}, sorted on the main thread, written by the Worker: equals the JavaScript sort`, async () => {
     const random = makeRandom(SEED + 3 * testCase.name.length);
     const input = randomLines(random, 300_000, { maxLength: 40 });
     const unique = testCase.unique ?? false;
-    const sizes = { budgetBytes: 12 * 1024 * 1024, segmentBytes: 65536 };
+    const sizes = {
+      budgetBytes: 12 * 1024 * 1024,
+      segmentBytes: 65536,
+      workerSortsWhenIdle: false,
+    };
     const kernel = await sortWith(input, testCase.descriptor, { kernels: true, unique, ...sizes });
     const js = await sortWith(input, testCase.descriptor, { kernels: false, unique, ...sizes });
     const seed = `seed ${SEED} (SPILLWAY_SEED reruns)`;
