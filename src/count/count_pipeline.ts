@@ -1,5 +1,5 @@
 import { type ProgressSink, silentProgress } from "../base/mod.ts";
-import type { IoManager, LineReader, OutputSink } from "../io/mod.ts";
+import { type IoManager, type LineReader, type OutputSink, plainInputBytes } from "../io/mod.ts";
 import type { LeakDetectionLevel, MemoryManager } from "../memory/mod.ts";
 import { type CountFormat, CountFormatter } from "./count_format.ts";
 import { availableParallelism } from "node:os";
@@ -82,6 +82,7 @@ export async function countWords(
   let output: OutputSink | undefined;
   let counter: WordCounter | undefined;
   let feeder: ChunkFeeder | undefined;
+  let early: CountWorkerClient | undefined;
   try {
     output = await io.createOutput(request.output, { owner: "count-output" });
     // Planned with the output's buffer already taken.
@@ -91,6 +92,19 @@ export async function countWords(
       segmentBytes: memory.segmentBytes,
       threads: request.threads,
     });
+    // A Worker's isolate takes a tenth of a second or more to load its modules: when the first
+    // input is a file large enough that the Worker will start at its first chunk anyway, start
+    // it now, while this thread sets up its table and reads.
+    const firstBytes = request.inputs.length > 0
+      ? plainInputBytes(request.inputs.slice(0, 1))
+      : undefined;
+    if (
+      plan.workerSegments > 0 && firstBytes !== undefined &&
+      workerShouldStart(firstBytes, 0, request.threadsAuto === true) &&
+      workerAllowed(request)
+    ) {
+      early = startCountWorker(plan, request, context);
+    }
     counter = new WordCounter(memory, io, {
       tokenizer: request.tokenizer,
       caseMode: request.caseMode,
@@ -98,7 +112,8 @@ export async function countWords(
       fanInMax: request.fanInMax,
       progress,
     });
-    feeder = new ChunkFeeder(counter, plan, request, context);
+    feeder = new ChunkFeeder(counter, plan, request, context, early);
+    early = undefined; // the feeder's now
     let inputBytes = 0;
     for (const path of request.inputs) {
       const reader = await io.openInput(path, {
@@ -124,6 +139,7 @@ export async function countWords(
   } catch (error) {
     await counter?.close().catch(() => {});
     await feeder?.close().catch(() => {});
+    await early?.close().catch(() => {});
     await output?.abort().catch(() => {});
     throw error;
   }
@@ -144,11 +160,16 @@ class ChunkFeeder {
     plan: CountPlan,
     request: CountRequest,
     context: CountContext,
+    worker?: CountWorkerClient,
   ) {
     this.#counter = counter;
     this.#plan = plan;
     this.#request = request;
     this.#context = context;
+    if (worker !== undefined) {
+      this.#worker = worker;
+      this.#eventLoop = new EventLoopYield();
+    }
   }
 
   /** Feeds one input; `bytesBefore` counts the earlier inputs (for the Worker's start). */
@@ -187,25 +208,13 @@ class ChunkFeeder {
 
   /** `--threads auto` starts the Worker only on a machine with an idle core (asked once). */
   #workerAllowed(): boolean {
-    if (this.#request.threadsAuto !== true) return true;
-    this.#autoAllowed ??= autoWorkerAllowed(availableParallelism(), loadAverage());
+    this.#autoAllowed ??= workerAllowed(this.#request);
     return this.#autoAllowed;
   }
 
   #startWorker(): void {
-    const { memory, io } = this.#context;
-    const request = this.#request;
     this.#eventLoop = new EventLoopYield();
-    this.#worker = CountWorkerClient.start(memory, {
-      budgetBytes: this.#plan.workerSegments * memory.segmentBytes,
-      segmentBytes: memory.segmentBytes,
-      leakDetection: request.leakDetection,
-      tokenizer: request.tokenizer,
-      caseMode: request.caseMode,
-      tmpDirs: request.tmpDirs,
-      spillMode: io.spillMode,
-      chunkBytes: this.#plan.inputChunkSegments * memory.segmentBytes,
-    });
+    this.#worker = startCountWorker(this.#plan, this.#request, this.#context);
   }
 
   /**
@@ -228,6 +237,31 @@ class ChunkFeeder {
     this.#eventLoop = undefined;
     await this.#worker?.close();
   }
+}
+
+/** `--threads auto` starts the Worker only on a machine with an idle core; 2 always may. */
+function workerAllowed(request: CountRequest): boolean {
+  if (request.threadsAuto !== true) return true;
+  return autoWorkerAllowed(availableParallelism(), loadAverage());
+}
+
+/** Starts the count Worker with the plan's share of the budget. */
+function startCountWorker(
+  plan: CountPlan,
+  request: CountRequest,
+  context: CountContext,
+): CountWorkerClient {
+  const { memory, io } = context;
+  return CountWorkerClient.start(memory, {
+    budgetBytes: plan.workerSegments * memory.segmentBytes,
+    segmentBytes: memory.segmentBytes,
+    leakDetection: request.leakDetection,
+    tokenizer: request.tokenizer,
+    caseMode: request.caseMode,
+    tmpDirs: request.tmpDirs,
+    spillMode: io.spillMode,
+    chunkBytes: plan.inputChunkSegments * memory.segmentBytes,
+  });
 }
 
 /** Writes the words (or `--distinct`/`--total`) in the request's order and format. */
