@@ -1187,12 +1187,14 @@ export class WordCounter implements TokenSink {
         fanInMax: this.#fanInMax,
         keepPages: writerPages + tablePages,
       });
-      // The summing merge kernel's pages (state, output) come out of the table's share.
-      const kernelPages = this.#sumKernelFits(this.#runs)
-        ? kernelSumMergeSegments(this.#memory.segmentBytes, this.#runs.length)
+      // The summing merge kernel's pages (state, output) come out of what the table would
+      // get beyond its planned share; without them to spare, the JS merge sums.
+      const plainPages = this.#memory.freeSegments - writerPages - this.#readerPages(this.#runs);
+      const sumPages = kernelSumMergeSegments(this.#memory.segmentBytes, this.#runs.length);
+      const kernelPages = this.#sumKernelFits(this.#runs) && plainPages - sumPages >= tablePages
+        ? sumPages
         : 0;
-      const orderPages = this.#memory.freeSegments - writerPages - this.#readerPages(this.#runs) -
-        kernelPages;
+      const orderPages = plainPages - kernelPages;
       const arenaPages = Math.max(1, Math.floor(orderPages * ARENA_SHARE));
       if (orderPages - arenaPages < 1) {
         throw new ResourceError(
