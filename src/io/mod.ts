@@ -31,7 +31,12 @@ export { checkOutputPath } from "./output_target.ts";
 export { RunReader, runReaderScratchBytes } from "./run_reader.ts";
 export type { SpillRun } from "./run_writer.ts";
 export { RunWriter } from "./run_writer.ts";
-export { BLOCK_HEADER_BYTES, LAST_BLOCK_FLAG } from "./spill_format.ts";
+export {
+  BLOCK_HEADER_BYTES,
+  blockFlags,
+  firstRecordOffsetOf,
+  LAST_BLOCK_FLAG,
+} from "./spill_format.ts";
 export { RunBlockFile } from "./run_block_file.ts";
 export { checkSpillBlock, RunBlockReader } from "./run_block_reader.ts";
 export {

@@ -220,6 +220,17 @@ export class RunBlockReader {
     this.isLastBlock = checked < 0;
   }
 
+  /**
+   * Moves to block `blockIndex`: the next read is of that block (a merge of a key range starts
+   * a run there; its first record starts at the offset the block's flags name).
+   *
+   * @param blockIndex The block read next.
+   */
+  seek(blockIndex: number): void {
+    this.blockIndex = blockIndex - 1;
+    this.isLastBlock = false;
+  }
+
   /** Closes the file. */
   close(): void {
     this.#file.close();

@@ -6,6 +6,7 @@ import { errorCode, isDiskError, SpillDiskError } from "./errors.ts";
 import type { IoStats } from "./io_stats.ts";
 import {
   BLOCK_HEADER_BYTES,
+  blockFlags,
   blockPosition,
   HEADER_BYTES,
   LAST_BLOCK_FLAG,
@@ -112,6 +113,10 @@ export class RunWriter {
   #sealedWrites: Promise<void>[] = [];
   /** The longest record that went through #writeSpanning (sealed blocks hold none longer than a block). */
   #spanningMax = 0;
+  /** Where the first record that starts in the current block starts (-1: none yet). */
+  #firstRecordAt = -1;
+  /** A record goes through #put: #put notes where its first byte lands. */
+  #recordStarting = false;
 
   /** Made by {@linkcode IoManager.createRunWriter}. */
   constructor(parts: RunWriterParts) {
@@ -163,6 +168,7 @@ export class RunWriter {
     }
     if (byteLength < 128) {
       if (position + 1 + byteLength <= out.length) {
+        if (this.#firstRecordAt < 0) this.#firstRecordAt = position;
         out[position] = byteLength;
         position += 1;
         // Short records: 4 bytes per step through DataViews; `subarray` here would allocate
@@ -184,6 +190,7 @@ export class RunWriter {
         return undefined;
       }
     } else if (byteLength < 16384 && position + 2 + byteLength <= out.length) {
+      if (this.#firstRecordAt < 0) this.#firstRecordAt = position;
       out[position] = (byteLength & 127) | 128;
       out[position + 1] = byteLength >>> 7;
       out.set(bytes.subarray(byteOffset, byteOffset + byteLength), position + 2);
@@ -227,6 +234,7 @@ export class RunWriter {
     const varint = this.#varint;
     const varintLength = encodeVarint(byteLength, varint);
     try {
+      this.#recordStarting = true;
       await this.#putAll(varint, 0, varintLength);
       await this.#putAll(first, firstOffset, firstLength);
       await this.#putAll(second, secondOffset, secondLength);
@@ -340,6 +348,7 @@ export class RunWriter {
     const varint = this.#varint;
     const varintLength = encodeVarint(byteLength, varint);
     try {
+      this.#recordStarting = true;
       const varintDone = this.#put(varint, 0, varintLength);
       const bytesDone = varintDone === varintLength ? this.#put(bytes, byteOffset, byteLength) : 0;
       if (bytesDone === byteLength && varintDone === varintLength) {
@@ -401,6 +410,10 @@ export class RunWriter {
         this.#switchSegment();
       }
       const count = Math.min(length - done, this.#segmentBytes - this.#position);
+      if (this.#recordStarting) {
+        this.#recordStarting = false;
+        if (this.#firstRecordAt < 0) this.#firstRecordAt = this.#position;
+      }
       if (count <= 16) {
         const out = this.#bytes;
         const at = this.#position;
@@ -440,13 +453,15 @@ export class RunWriter {
       this.#bytes.byteLength,
     );
     this.#position = BLOCK_HEADER_BYTES;
+    this.#firstRecordAt = -1;
   }
 
   #seal(last: boolean): void {
     const out = this.#bytes;
     const payloadLength = this.#position - BLOCK_HEADER_BYTES;
     writeU32(out, 0, payloadLength);
-    writeU32(out, 4, last ? LAST_BLOCK_FLAG : 0);
+    const first = this.#firstRecordAt < 0 ? -1 : this.#firstRecordAt - BLOCK_HEADER_BYTES;
+    writeU32(out, 4, blockFlags(last, first));
     writeU32(out, 8, this.#blockIndex);
     writeU32(out, 12, crc32c(out, BLOCK_HEADER_BYTES, this.#position, crc32c(out, 0, 12)));
     const position = blockPosition(this.#blockIndex, this.#segmentBytes);

@@ -96,7 +96,7 @@ export interface KernelMergeOptions {
   unique: boolean;
   /** The byte written after each record. */
   terminator: number;
-  /** Records the inputs hold (checked at the end). */
+  /** Records the inputs hold (checked at the end; -1: unknown, not checked). */
   expectedRecords: number;
 }
 
@@ -225,7 +225,10 @@ class KernelLineMerger {
     if (writing !== undefined) await writing;
     const writtenCount = merge.mergedCount;
     const droppedCount = state.droppedCount;
-    if ((writtenCount + droppedCount) >>> 0 !== options.expectedRecords >>> 0) {
+    if (
+      options.expectedRecords >= 0 &&
+      (writtenCount + droppedCount) >>> 0 !== options.expectedRecords >>> 0
+    ) {
       throw new Error(
         `The merge kernel merged ${
           writtenCount + droppedCount

@@ -13,7 +13,7 @@
  * @module
  */
 import { assert } from "../base/mod.ts";
-import { BLOCK_HEADER_BYTES, crc32c, LAST_BLOCK_FLAG } from "../io/mod.ts";
+import { BLOCK_HEADER_BYTES, blockFlags, crc32c } from "../io/mod.ts";
 import {
   GatherState,
   type KernelSet,
@@ -211,6 +211,8 @@ export class BlockGather {
   readonly #state: GatherState;
   readonly #ring: readonly number[];
   readonly #blockBytes: number;
+  /** Memory offset of the job's index (a record cut by a block border: its length). */
+  readonly #indexOffset: number;
   #slot = 0;
   #freeSlots: number;
   #blockIndex = 0;
@@ -239,6 +241,7 @@ export class BlockGather {
     this.#ring = options.ring;
     this.#blockBytes = options.blockBytes;
     this.#freeSlots = options.ring.length;
+    this.#indexOffset = job.index;
     this.#state = new GatherState(options.memory, options.areaOffset + SORT_SCRATCH_BYTES);
     this.#state.start({
       indexOffset: job.index,
@@ -275,13 +278,23 @@ export class BlockGather {
     const base = this.#ring[slot]!;
     const state = this.#state;
     const before = state.writtenCount;
+    const pending = state.pendingBytes;
     state.setOutput(base + BLOCK_HEADER_BYTES, base + this.#blockBytes);
     const status = this.#kernels.gather(state.byteOffset);
     const last = status === KernelStatus.done;
     const payloadBytes = state.outputOffset - base - BLOCK_HEADER_BYTES;
     const bytes = this.#bytes;
+    // The first record that starts here: at 0, or after the rest of the record cut before.
+    let first = 0;
+    if (pending > 0) {
+      const entry = this.#indexOffset + before * 16;
+      const length = (bytes[entry + 12]! | bytes[entry + 13]! << 8 | bytes[entry + 14]! << 16 |
+        bytes[entry + 15]! << 24) >>> 0;
+      first = varintLength(length) + length - pending;
+    }
+    if (first >= payloadBytes) first = -1;
     writeU32(bytes, base, payloadBytes);
-    writeU32(bytes, base + 4, last ? LAST_BLOCK_FLAG : 0);
+    writeU32(bytes, base + 4, blockFlags(last, first));
     writeU32(bytes, base + 8, this.#blockIndex);
     writeU32(
       bytes,
@@ -294,6 +307,18 @@ export class BlockGather {
     this.#done = last;
     return { slot, recordCount: state.writtenCount - before, last };
   }
+}
+
+function varintLength(value: number): number {
+  return value < 0x80
+    ? 1
+    : value < 0x4000
+    ? 2
+    : value < 0x20_0000
+    ? 3
+    : value < 0x1000_0000
+    ? 4
+    : 5;
 }
 
 function writeU32(bytes: Uint8Array, at: number, value: number): void {

@@ -28,6 +28,7 @@
  */
 import { CorruptSpillError, RunBlockReader } from "../io/mod.ts";
 import { WasmKernels } from "../kernels/mod.ts";
+import type { RunRange } from "./key_split.ts";
 import {
   type BlockSource,
   type BlockWrite,
@@ -102,6 +103,8 @@ export interface MergeStart {
   type: "start";
   /** The shared memory. */
   memory: WebAssembly.Memory;
+  /** Names the shared memory within this process (a Worker keeps its kernels for the same). */
+  memoryTag: number;
   /** The compiled kernels. */
   module: WebAssembly.Module;
   /** Memory offset of the control block. */
@@ -115,6 +118,8 @@ export interface MergeStart {
    * of the two contiguous block buffers it reads them into; null: fed by slots (or gathered).
    */
   reads: Array<number | null>;
+  /** The part of each run read (`reads`) that this merge takes; null: all of it. */
+  ranges: Array<RunRange | null>;
   /** Bytes per spill block (the segment size). */
   blockBytes: number;
   /** The state block. */
@@ -127,7 +132,7 @@ export interface MergeStart {
   unique: boolean;
   /** Line terminator. */
   terminator: number;
-  /** Records the inputs hold. */
+  /** Records the inputs hold (-1: unknown, not checked). */
   expectedRecords: number;
   /** For tests: fail this way. */
   fault?: MergeWorkerFault;
@@ -231,12 +236,18 @@ class FileBlocks implements BlockSource {
   readonly #fault: FaultCounter;
   /** The buffer whose check was asked for, or -1. */
   #asked = -1;
+  /** The range's first block and the payload offset of its first record there. */
+  readonly #startBlock: number;
+  readonly #startOffset: number;
+  /** The range's last block and the payload offset where it ends there (-1: the payload's end). */
+  readonly #lastBlock: number;
+  readonly #endOffset: number;
 
   constructor(
     reader: RunBlockReader,
     blocks: readonly Uint8Array[],
     control: Int32Array,
-    options: { input: number; fault: FaultCounter },
+    options: { input: number; fault: FaultCounter; range: RunRange | null },
   ) {
     this.run = { path: reader.path };
     this.#reader = reader;
@@ -245,6 +256,20 @@ class FileBlocks implements BlockSource {
     this.#input = options.input;
     this.#slot = inputSlot(options.input);
     this.#fault = options.fault;
+    const range = options.range;
+    if (range === null) {
+      this.#startBlock = 0;
+      this.#startOffset = 0;
+      this.#lastBlock = -1;
+      this.#endOffset = -1;
+    } else {
+      this.#startBlock = range.start.block;
+      this.#startOffset = range.start.offset;
+      const endsAtBorder = range.end.offset === 0;
+      this.#lastBlock = endsAtBorder ? range.end.block - 1 : range.end.block;
+      this.#endOffset = endsAtBorder ? -1 : range.end.offset;
+      reader.seek(range.start.block);
+    }
   }
 
   nextBlock(): boolean {
@@ -261,12 +286,18 @@ class FileBlocks implements BlockSource {
     Atomics.store(control, at, 0);
     const current = this.#asked;
     const block = this.#blocks[current]!;
-    this.blockStart = block.byteOffset + reader.payloadStart;
-    this.blockEnd = block.byteOffset + reader.payloadEnd;
-    this.isLastBlock = reader.isLastBlock;
-    this.blockIndex = reader.blockIndex;
+    const index = reader.blockIndex;
+    this.blockStart = block.byteOffset + reader.payloadStart +
+      (index === this.#startBlock ? this.#startOffset : 0);
+    const rangeEnds = index === this.#lastBlock;
+    this.blockEnd = block.byteOffset +
+      (rangeEnds && this.#endOffset >= 0
+        ? reader.payloadStart + this.#endOffset
+        : reader.payloadEnd);
+    this.isLastBlock = reader.isLastBlock || rangeEnds;
+    this.blockIndex = index;
     this.blockCount += 1;
-    if (!reader.isLastBlock) this.#ask(1 - current);
+    if (!this.isLastBlock) this.#ask(1 - current);
     return true;
   }
 
@@ -342,6 +373,16 @@ function ask(control: Int32Array, byteLength: number, key: number): MergeRegion 
   return region;
 }
 
+/**
+ * Makes `memory.buffer` cover `region`: a region the main thread allocated during the merge
+ * may lie in pages the memory grew by after this Worker received it, and a shared memory's
+ * `buffer` here keeps its old length until `grow(0)` refreshes it.
+ */
+function reach(memory: WebAssembly.Memory, region: MergeRegion): MergeRegion {
+  if (region.byteOffset + region.byteLength > memory.buffer.byteLength) memory.grow(0);
+  return region;
+}
+
 function regionsOf(start: MergeStart, control: Int32Array): MergeRegions {
   const carries = new Map<number, MergeRegion>();
   return {
@@ -349,7 +390,7 @@ function regionsOf(start: MergeStart, control: Int32Array): MergeRegions {
     state: () => start.state,
     outputs: () => start.outputs,
     carry: (input, byteLength, keepBytes) => {
-      const region = ask(control, byteLength, input);
+      const region = reach(start.memory, ask(control, byteLength, input));
       const old = carries.get(input);
       if (old !== undefined) {
         new Uint8Array(start.memory.buffer).copyWithin(
@@ -362,7 +403,7 @@ function regionsOf(start: MergeStart, control: Int32Array): MergeRegions {
       return region;
     },
     scratch: (byteLength, moveInto) => {
-      const region = ask(control, byteLength, -1);
+      const region = reach(start.memory, ask(control, byteLength, -1));
       moveInto(region);
       return region;
     },
@@ -370,8 +411,25 @@ function regionsOf(start: MergeStart, control: Int32Array): MergeRegions {
   };
 }
 
+/**
+ * This Worker's kernels over the shared memory, kept for its next merge: a split final merge
+ * runs one merge per key range on the same Worker, and an instance costs a compile.
+ */
+let cachedKernels: { memoryTag: number; kernels: WasmKernels } | undefined = undefined;
+
+function kernelsFor(start: MergeStart): WasmKernels {
+  // A posted memory arrives as a new object each time: the tag says whether it is the same.
+  if (cachedKernels?.memoryTag !== start.memoryTag) {
+    cachedKernels = {
+      memoryTag: start.memoryTag,
+      kernels: new WasmKernels(start.memory, start.module),
+    };
+  }
+  return cachedKernels.kernels;
+}
+
 async function run(start: MergeStart, control: Int32Array): Promise<MergeEvent> {
-  const kernels = new WasmKernels(start.memory, start.module);
+  const kernels = kernelsFor(start);
   const fault = new FaultCounter(start.fault);
   const readers: RunBlockReader[] = [];
   const files: FileBlocks[] = [];
@@ -391,7 +449,8 @@ async function run(start: MergeStart, control: Int32Array): Promise<MergeEvent> 
       const blocks = [0, 1].map((b) =>
         new Uint8Array(start.memory.buffer, buffer + b * start.blockBytes, start.blockBytes)
       );
-      const file = new FileBlocks(reader, blocks, control, { input: i, fault });
+      const range = start.ranges[i] ?? null;
+      const file = new FileBlocks(reader, blocks, control, { input: i, fault, range });
       files.push(file);
       return file;
     });

@@ -24,8 +24,10 @@ import { assert } from "../base/mod.ts";
 import { checkSpillBlock, CorruptSpillError, SpillReadError, type SpillRun } from "../io/mod.ts";
 import { compileKernels } from "../kernels/mod.ts";
 import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
+import type { RunRange } from "./key_split.ts";
 import {
   type BlockSource,
+  type GatherPlace,
   type KernelMergeResult,
   type MergeRegion,
   SortBufferBlocks,
@@ -48,14 +50,34 @@ export class RunOnWorker {
   /** The run. */
   readonly run: SpillRun;
 
-  /** @param run A plain spill run (see `IoManager.runsReadableElsewhere`). */
-  constructor(run: SpillRun) {
+  /** The part of the run merged (a key range), or all of it. */
+  readonly range: RunRange | null;
+
+  /**
+   * @param run A plain spill run (see `IoManager.runsReadableElsewhere`).
+   * @param range The part of it merged (default: all of it).
+   */
+  constructor(run: SpillRun, range: RunRange | null = null) {
     this.run = run;
+    this.range = range;
+  }
+}
+
+/** Records of a sorted index the merge Worker gathers itself (a started gather state). */
+export class GatherOnWorker {
+  /** The started state and its staging page. */
+  readonly place: GatherPlace;
+  /** No run file. */
+  readonly run: undefined = undefined;
+
+  /** @param place The started gather state and its staging page. */
+  constructor(place: GatherPlace) {
+    this.place = place;
   }
 }
 
 /** An input of {@linkcode mergeOnWorker}. */
-export type ParallelMergeInput = BlockSource | RunOnWorker;
+export type ParallelMergeInput = BlockSource | RunOnWorker | GatherOnWorker;
 
 /** What {@linkcode mergeOnWorker} did. */
 export interface ParallelMergeResult extends KernelMergeResult {
@@ -76,8 +98,10 @@ export interface ParallelMergeOptions {
   unique: boolean;
   /** Line terminator. */
   terminator: number;
-  /** Records the sources hold. */
+  /** Records the sources hold (-1: unknown, not checked). */
   expectedRecords: number;
+  /** Leave the Worker running after a merge that succeeded (for the next one). */
+  keepWorker?: boolean;
   /** Segments of the two output halves together. */
   outputSegments: number;
   /** How long the Worker may stay silent while nothing else is pending (default 60 s). */
@@ -140,6 +164,11 @@ export async function mergeOnWorker(
 
 /** How long the Worker may stay silent while this thread waits on nothing else (default). */
 const WORKER_SILENCE_MS_MAX = 60_000;
+/**
+ * How much longer the Worker may stay silent before its first message: a Worker started just
+ * now loads its module first (~0.1 s, far more on a loaded machine).
+ */
+const WORKER_BOOT_MS_MAX = 10_000;
 /** How often the silence is checked. */
 const WATCHDOG_INTERVAL_MS = 1_000;
 /** How long a failed merge waits for the Worker to see the abort before terminating it. */
@@ -167,6 +196,8 @@ class ParallelMerge {
   /** Output halves being written and blocks being read: this thread is busy, not waiting. */
   #busyCount = 0;
   #lastHeardMs = 0;
+  /** Whether the Worker has said anything yet. */
+  #heard = false;
   #watchdog: ReturnType<typeof setInterval> | undefined = undefined;
   #failed = false;
   #reject: (error: unknown) => void = () => {};
@@ -219,7 +250,9 @@ class ParallelMerge {
       ) {
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
-      worker.terminate();
+      const reusable = this.#options.keepWorker === true && !this.#failed &&
+        control.length > 0 && Atomics.load(control, STOPPED_WORD) === 1;
+      if (!reusable) worker.terminate();
     }
     for (const lease of this.#leases) lease.release();
     this.#leases.length = 0;
@@ -244,7 +277,7 @@ class ParallelMerge {
     // The in-memory run is gathered and the runs on the Worker are read by the Worker
     // itself: no buffers here (a run read there has its one block buffer), no copies.
     const gathers = sources.map((source) =>
-      source instanceof SortBufferBlocks ? source.place : null
+      source instanceof SortBufferBlocks || source instanceof GatherOnWorker ? source.place : null
     );
     const reads = sources.map((source) =>
       source instanceof RunOnWorker ? this.#take(2 * memory.segmentBytes).byteOffset : null
@@ -258,11 +291,13 @@ class ParallelMerge {
     const start: MergeStart = {
       type: "start",
       memory: memory.wasmMemory,
+      memoryTag: memoryTagOf(memory.wasmMemory),
       module: compileKernels(),
       control: controlRegion.byteOffset,
       paths: sources.map((source) => source.run?.path ?? ""),
       gathers,
       reads,
+      ranges: sources.map((source) => source instanceof RunOnWorker ? source.range : null),
       blockBytes: memory.segmentBytes,
       state: { byteOffset: stateOffset, byteLength: MergeLinesState.bytes(k) },
       outputs: this.#outputs,
@@ -291,6 +326,7 @@ class ParallelMerge {
 
   #onMessage(message: MergeEvent, resolve: (result: ParallelMergeResult) => void): void {
     this.#lastHeardMs = Date.now();
+    this.#heard = true;
     for (const lease of this.#retired) {
       this.#leases.splice(this.#leases.indexOf(lease), 1);
       lease.release();
@@ -335,7 +371,10 @@ class ParallelMerge {
 
   async #fill(i: number): Promise<void> {
     const source = this.#sources[i]!;
-    assert(!(source instanceof RunOnWorker), "a run the Worker reads is fed");
+    assert(
+      !(source instanceof RunOnWorker) && !(source instanceof GatherOnWorker),
+      "an input the Worker reads is fed",
+    );
     let more = source.nextBlock();
     if (more instanceof Promise) more = await more;
     if (!more || this.#failed) return;
@@ -464,7 +503,7 @@ class ParallelMerge {
         return;
       }
       const silentMs = Date.now() - this.#lastHeardMs;
-      if (silentMs > silenceMsMax) {
+      if (silentMs > silenceMsMax + (this.#heard ? 0 : WORKER_BOOT_MS_MAX)) {
         this.#fail(
           new Error(`Merge worker stopped answering: silent for ${silentMs} ms, nothing pending`),
         );
@@ -486,6 +525,20 @@ function workerError(message: MergeEvent & { type: "error" }, blockBytes: number
     return new SpillReadError(read.path, blockBytes, cause);
   }
   return new Error(`Merge worker failed: ${message.message}`);
+}
+
+const memoryTags = new WeakMap<WebAssembly.Memory, number>();
+let nextMemoryTag = 1;
+
+/** A number that names `memory` in this process (see `MergeStart.memoryTag`). */
+function memoryTagOf(memory: WebAssembly.Memory): number {
+  let tag = memoryTags.get(memory);
+  if (tag === undefined) {
+    tag = nextMemoryTag;
+    nextMemoryTag += 1;
+    memoryTags.set(memory, tag);
+  }
+  return tag;
 }
 
 function regionOf(lease: SegmentLease): MergeRegion {

@@ -10,6 +10,7 @@ import {
   openIoForTest,
   withIoTempDir,
 } from "../_support/io_fixtures.ts";
+import { assertBlockStarts, spillFileBlocks } from "../_support/block_starts.ts";
 
 const modes = ["file", "mmap"] as const;
 
@@ -315,5 +316,44 @@ Deno.test("RunWriter.writeRecordParts writes a record in two parts as one, acros
     await io.close();
     memory.assertAllReleased();
     deepStrictEqual(ioListFiles(dir), []);
+  });
+});
+
+Deno.test("RunWriter marks in each block where its first record starts (records and record parts)", async () => {
+  await withIoTempDir(async (dir) => {
+    const { memory, io } = await openIoForTest(dir, { spillMode: "file" });
+    const segmentBytes = memory.segmentBytes;
+    const seed = ioTestSeed("RunWriter block starts");
+    const lengthArb = fc.oneof(
+      { weight: 6, arbitrary: fc.integer({ min: 0, max: 40 }) },
+      { weight: 2, arbitrary: fc.integer({ min: 100, max: 300 }) },
+      { weight: 1, arbitrary: fc.integer({ min: segmentBytes - 40, max: segmentBytes + 40 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 2 * segmentBytes, max: 3 * segmentBytes }) },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(lengthArb, fc.boolean()), { maxLength: 120 }),
+        async (specs) => {
+          const writer = await io.createRunWriter("test");
+          for (const [length, parts] of specs) {
+            const record = patterned(length, length);
+            if (parts) {
+              const cut = length >>> 1;
+              await writer.writeRecordParts(record, 0, cut, record, cut, length - cut);
+            } else {
+              const pending = writer.writeRecord(record, 0, length);
+              if (pending) await pending;
+            }
+          }
+          const run = await writer.finish();
+          const blocks = spillFileBlocks(await Deno.readFile(run.path), segmentBytes);
+          assertBlockStarts(blocks, `${specs.length} records, seed ${seed}`);
+          await io.deleteRun(run);
+        },
+      ),
+      { seed, numRuns: 40 },
+    );
+    await io.close();
+    memory.assertAllReleased();
   });
 });

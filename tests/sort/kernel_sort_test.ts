@@ -17,6 +17,7 @@ import {
   SortBuffer,
   type SortOrderSpec,
 } from "../../src/sort/mod.ts";
+import { assertBlockStarts } from "../_support/block_starts.ts";
 import { gnuSort, gnuSortAvailable, makeRandom, makeWorkDir, randomLines } from "./_gnu.ts";
 
 const SEED = Number(Deno.env.get("SPILLWAY_SEED") ?? Date.now() % 1_000_000);
@@ -246,6 +247,7 @@ Deno.test("BlockGather: WebAssembly and reference gathers seal the same blocks; 
     }
     strictEqual(gather.isDone, true);
     strictEqual(records, job.recordCount);
+    assertBlockStarts(sealed, `gather (kernels: ${useKernels}), seed ${SEED}`);
     blocks.push(sealed);
     buffer.takeBack(true);
     buffer.release();

@@ -1,0 +1,422 @@
+/**
+ * Key-range split of a merge (issue 11 item 3): splitter keys cut the merge of k sorted inputs
+ * into ranges that merge independently, each on its own thread, and are written in order.
+ * A record goes to the range of the last splitter it is not before (records equal to a
+ * splitter go after it), so equal records never straddle two ranges: `-u` and the stable
+ * tie order (earlier input first) stay what one merge does, and the output is byte-identical.
+ *
+ * ```
+ *  run 0  |a c e|g h |k m p|r s z|         splitters  S1 = "g", S2 = "p"
+ *  run 1  |b d f f|g i|q t|                range 0: run 0 [start, g)  run 1 [start, g)
+ *  memory  a d h q  (ranks)                range 1: run 0 [g, p)      run 1 [g, q) ...
+ * ```
+ *
+ * Where a key falls in a spill run is found without reading the run: every block names the
+ * offset of the first record that starts in it (docs/spill-format.md, version 2), a few sampled
+ * blocks per run give first keys in memory, a binary search reads a few blocks between two
+ * samples, and a scan of one block finds the exact record. In the in-memory run (a sorted
+ * index) it is a binary search over ranks. Keys are compared as bytes (plain byte orders only:
+ * `-r` flips the order); a splitter is a sampled record's first {@linkcode SPLIT_KEY_BYTES_MAX}
+ * bytes (any byte string cuts correctly).
+ *
+ * @module
+ */
+import { assert } from "../base/mod.ts";
+import {
+  CorruptSpillError,
+  firstRecordOffsetOf,
+  RunBlockReader,
+  SpillReadError,
+  type SpillRun,
+} from "../io/mod.ts";
+import type { SortJob } from "./sort_buffer.ts";
+
+/** Longest splitter key: a sampled record is cut to this many bytes. */
+export const SPLIT_KEY_BYTES_MAX = 256;
+
+/** Where a range starts or ends in a spill run: a record start, or the run's end. */
+export interface RunPosition {
+  /** Block index (the run's block count at its end). */
+  block: number;
+  /** Payload offset in the block (0 at the run's end). */
+  offset: number;
+}
+
+/** A spill run's part of one range: records from `start` up to, not including, `end`. */
+export interface RunRange {
+  /** First record of the range. */
+  start: RunPosition;
+  /** First record after it (or the run's end). */
+  end: RunPosition;
+}
+
+/** Whether a range holds no record of the run. */
+export function isEmptyRange(range: RunRange): boolean {
+  return range.start.block === range.end.block && range.start.offset === range.end.offset;
+}
+
+/** Compares record bytes `a[0, aLength)` with key `b` in byte order: <0, 0, >0. */
+function compareBytes(a: Uint8Array, aLength: number, recordLength: number, b: Uint8Array): number {
+  const n = Math.min(aLength, b.length);
+  for (let i = 0; i < n; i += 1) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  // Equal over the shorter: `aLength` holds min(recordLength, SPLIT_KEY_BYTES_MAX) >= n bytes.
+  return recordLength - b.length;
+}
+
+/**
+ * Reads a spill run's blocks on this thread, one at a time into a heap buffer of one block
+ * (each checked, as every read), and decodes records from any record start: to sample first
+ * keys and to find where a splitter falls.
+ */
+class RunProbe {
+  readonly run: SpillRun;
+  readonly blockCount: number;
+  readonly #reader: RunBlockReader;
+  readonly #block: Uint8Array;
+  /** The block in #block (-1: none). */
+  #loaded = -1;
+  #payloadEnd = 0;
+  #firstOffset = -1;
+  #last = false;
+  /** Decode position. */
+  #at = 0;
+  /** The decoded record's first bytes, its copied length and its length. */
+  readonly key = new Uint8Array(SPLIT_KEY_BYTES_MAX);
+  keyLength = 0;
+  recordLength = 0;
+
+  constructor(run: SpillRun, segmentBytes: number) {
+    this.run = run;
+    this.blockCount = Math.max(1, Math.round((run.byteLength - 4096) / segmentBytes));
+    this.#reader = readingRun(
+      run.path,
+      segmentBytes,
+      () => new RunBlockReader(run.path, segmentBytes),
+    );
+    this.#block = new Uint8Array(segmentBytes);
+  }
+
+  close(): void {
+    this.#reader.close();
+  }
+
+  /** Payload offset of the first record that starts in block `b` (-1: none). */
+  firstOffset(b: number): number {
+    this.#load(b);
+    return this.#firstOffset;
+  }
+
+  /** Decodes the record at `position` (a record start) into `key`. */
+  recordAt(position: RunPosition): void {
+    this.#load(position.block);
+    this.#at = 16 + position.offset;
+    const more = this.next();
+    assert(more, "a record start past the run's end");
+  }
+
+  /** The position of the next record (after {@linkcode RunProbe.next}). */
+  position(): RunPosition {
+    if (this.#at >= this.#payloadEnd) {
+      return this.#last
+        ? { block: this.blockCount, offset: 0 }
+        : { block: this.#loaded + 1, offset: 0 };
+    }
+    return { block: this.#loaded, offset: this.#at - 16 };
+  }
+
+  /** Decodes the next record into `key`; false at the run's end. */
+  next(): boolean {
+    if (this.#at >= this.#payloadEnd) {
+      if (this.#last) return false;
+      this.#load(this.#loaded + 1);
+      this.#at = 16;
+      if (this.#at >= this.#payloadEnd) return false;
+    }
+    let length = 0;
+    let scale = 1;
+    for (let k = 0; k < 5; k += 1) {
+      const byte = this.#byte();
+      length += (byte & 0x7f) * scale;
+      if (byte < 0x80) break;
+      scale *= 128;
+    }
+    this.recordLength = length;
+    const keep = Math.min(length, SPLIT_KEY_BYTES_MAX);
+    const key = this.key;
+    let copied = 0;
+    let left = length;
+    while (left > 0) {
+      if (this.#at >= this.#payloadEnd) this.#load(this.#loaded + 1);
+      const take = Math.min(left, this.#payloadEnd - this.#at);
+      if (copied < keep) {
+        const n = Math.min(take, keep - copied);
+        key.set(this.#block.subarray(this.#at, this.#at + n), copied);
+        copied += n;
+      }
+      this.#at += take;
+      left -= take;
+    }
+    this.keyLength = keep;
+    return true;
+  }
+
+  #byte(): number {
+    if (this.#at >= this.#payloadEnd) this.#load(this.#loaded + 1);
+    const byte = this.#block[this.#at]!;
+    this.#at += 1;
+    return byte;
+  }
+
+  #load(b: number): void {
+    if (this.#loaded === b) return;
+    assert(b < this.blockCount, `block ${b} of a run of ${this.blockCount}`);
+    const reader = this.#reader;
+    reader.seek(b);
+    this.#loaded = -1;
+    readingRun(reader.path, this.#block.length, () => reader.next(this.#block));
+    this.#loaded = b;
+    this.#payloadEnd = reader.payloadEnd;
+    this.#last = reader.isLastBlock;
+    const block = this.#block;
+    this.#firstOffset = firstRecordOffsetOf(
+      (block[4]! | block[5]! << 8 | block[6]! << 16 | block[7]! << 24) >>> 0,
+    );
+    this.#at = 16;
+  }
+}
+
+/** A sampled first key: where it is and how much of the input it stands for. */
+interface Sample {
+  key: Uint8Array;
+  weight: number;
+}
+
+/** Options of {@linkcode KeySplit}. */
+export interface KeySplitOptions {
+  /** Bytes per segment (= spill block). */
+  segmentBytes: number;
+  /** `-r`: descending byte order. */
+  reverse: boolean;
+  /** First keys sampled per run (default 64). */
+  samplesPerRun?: number;
+}
+
+/**
+ * The splitters of one merge and where each falls in every input (see the module doc).
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { KeySplit } from "./key_split.ts";
+ * const split = new KeySplit([], undefined, { segmentBytes: 4096, reverse: false });
+ * strictEqual(split.chooseSplitters(4).length, 0); // nothing to split
+ * split.close();
+ * ```
+ */
+export class KeySplit {
+  readonly #probes: RunProbe[];
+  readonly #memoryRun: { job: SortJob; bytes: Uint8Array; dataBytes: number } | undefined;
+  readonly #options: KeySplitOptions;
+  /** Per run: sampled blocks (ascending) and their first keys. */
+  readonly #sampleBlocks: number[][] = [];
+  readonly #sampleKeys: Uint8Array[][] = [];
+  readonly #samples: Sample[] = [];
+
+  /**
+   * Opens the runs for probing and samples their first keys.
+   *
+   * @param runs Plain spill runs (format version 2), in merge input order.
+   * @param memoryRun The sorted in-memory run's job (its index and pages), its memory, and its
+   *   data bytes; or undefined.
+   * @param options Segment size, order, samples.
+   */
+  constructor(
+    runs: readonly SpillRun[],
+    memoryRun: { job: SortJob; bytes: Uint8Array; dataBytes: number } | undefined,
+    options: KeySplitOptions,
+  ) {
+    this.#options = options;
+    this.#memoryRun = memoryRun;
+    this.#probes = [];
+    try {
+      for (const run of runs) this.#probes.push(new RunProbe(run, options.segmentBytes));
+      this.#sample();
+    } catch (error) {
+      this.close();
+      throw error;
+    }
+  }
+
+  /** Closes the run files. */
+  close(): void {
+    for (const probe of this.#probes) probe.close();
+    this.#probes.length = 0;
+  }
+
+  /**
+   * Up to `rangeCount - 1` distinct splitters, in merge order, that cut the sampled input into
+   * ranges of about equal bytes.
+   */
+  chooseSplitters(rangeCount: number): Uint8Array[] {
+    const samples = this.#samples;
+    if (samples.length === 0 || rangeCount < 2) return [];
+    const ordered = [...samples].sort((a, b) => this.#compareKeys(a.key, b.key));
+    let total = 0;
+    for (const sample of ordered) total += sample.weight;
+    const splitters: Uint8Array[] = [];
+    let cumulative = 0;
+    let next = 1;
+    for (const sample of ordered) {
+      // The sample's key starts the range whose share of the weight it reaches.
+      if (cumulative >= (total * next) / rangeCount) {
+        const last = splitters[splitters.length - 1];
+        if (last === undefined || this.#compareKeys(last, sample.key) !== 0) {
+          splitters.push(sample.key);
+        }
+        while (next < rangeCount && cumulative >= (total * next) / rangeCount) next += 1;
+        if (next >= rangeCount) break;
+      }
+      cumulative += sample.weight;
+    }
+    return splitters;
+  }
+
+  /**
+   * Where `splitter` falls in run `i`: its first record that is not before the splitter in
+   * merge order (the run's end if none).
+   */
+  runPosition(i: number, splitter: Uint8Array): RunPosition {
+    const probe = this.#probes[i]!;
+    if (probe.run.recordCount === 0) return this.runEnd(i);
+    const blocks = this.#sampleBlocks[i]!;
+    const keys = this.#sampleKeys[i]!;
+    // lo: a block whose first record is before the splitter (-1: none known);
+    // hi: every block from hi on starts at or after it.
+    let lo = -1;
+    let hi = probe.blockCount;
+    for (let s = 0; s < blocks.length; s += 1) {
+      if (this.#before(keys[s]!, keys[s]!.length, keys[s]!.length, splitter)) {
+        lo = blocks[s]!;
+      } else {
+        hi = blocks[s]!;
+        break;
+      }
+    }
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >>> 1;
+      let m = mid;
+      while (m < hi && probe.firstOffset(m) < 0) m += 1;
+      if (m === hi) {
+        hi = mid;
+        continue;
+      }
+      probe.recordAt({ block: m, offset: probe.firstOffset(m) });
+      if (this.#before(probe.key, probe.keyLength, probe.recordLength, splitter)) lo = m;
+      else hi = mid;
+    }
+    let position: RunPosition = lo < 0
+      ? { block: 0, offset: 0 }
+      : { block: lo, offset: probe.firstOffset(lo) };
+    probe.recordAt(position);
+    for (;;) {
+      if (!this.#before(probe.key, probe.keyLength, probe.recordLength, splitter)) return position;
+      position = probe.position();
+      if (!probe.next()) return { block: probe.blockCount, offset: 0 };
+    }
+  }
+
+  /** Where `splitter` falls in the in-memory run: the rank of its first record not before it. */
+  memoryRank(splitter: Uint8Array): number {
+    const run = this.#memoryRun;
+    assert(run !== undefined, "no in-memory run");
+    let lo = 0;
+    let hi = run.job.recordCount;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const { offset, length } = this.#memoryRecord(mid);
+      const key = run.bytes.subarray(offset, offset + Math.min(length, SPLIT_KEY_BYTES_MAX));
+      if (this.#before(key, key.length, length, splitter)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The end position of run `i`. */
+  runEnd(i: number): RunPosition {
+    return { block: this.#probes[i]!.blockCount, offset: 0 };
+  }
+
+  #memoryRecord(rank: number): { offset: number; length: number } {
+    const run = this.#memoryRun!;
+    const bytes = run.bytes;
+    const entry = run.job.index + rank * 16;
+    const address = u32(bytes, entry + 8);
+    const length = u32(bytes, entry + 12);
+    const shift = run.job.segmentShift;
+    const page = run.job.segments[Math.floor(address / 2 ** shift)]!;
+    return { offset: page + (address & (2 ** shift - 1)), length };
+  }
+
+  #before(key: Uint8Array, keyLength: number, recordLength: number, splitter: Uint8Array): boolean {
+    const d = compareBytes(key, keyLength, recordLength, splitter);
+    return this.#options.reverse ? d > 0 : d < 0;
+  }
+
+  #compareKeys(a: Uint8Array, b: Uint8Array): number {
+    const d = compareBytes(a, a.length, a.length, b);
+    return this.#options.reverse ? -d : d;
+  }
+
+  #sample(): void {
+    const perRun = this.#options.samplesPerRun ?? 64;
+    for (let i = 0; i < this.#probes.length; i += 1) {
+      const probe = this.#probes[i]!;
+      const blocks: number[] = [];
+      const keys: Uint8Array[] = [];
+      this.#sampleBlocks.push(blocks);
+      this.#sampleKeys.push(keys);
+      if (probe.run.recordCount === 0) continue;
+      const count = Math.min(perRun, probe.blockCount);
+      const weight = probe.blockCount / count;
+      for (let s = 0; s < count; s += 1) {
+        const b = Math.floor((s * probe.blockCount) / count);
+        if (blocks.length > 0 && blocks[blocks.length - 1]! >= b) continue;
+        const first = probe.firstOffset(b);
+        if (first < 0) continue;
+        probe.recordAt({ block: b, offset: first });
+        const key = probe.key.slice(0, probe.keyLength);
+        blocks.push(b);
+        keys.push(key);
+        this.#samples.push({ key, weight });
+      }
+    }
+    const run = this.#memoryRun;
+    if (run !== undefined && run.job.recordCount > 0) {
+      const blocks = run.dataBytes / this.#options.segmentBytes;
+      const count = Math.max(1, Math.min(perRun, Math.ceil(blocks)));
+      for (let s = 0; s < count; s += 1) {
+        const rank = Math.floor((s * run.job.recordCount) / count);
+        const { offset, length } = this.#memoryRecord(rank);
+        const key = run.bytes.slice(offset, offset + Math.min(length, SPLIT_KEY_BYTES_MAX));
+        this.#samples.push({ key, weight: Math.max(blocks, 1) / count });
+      }
+    }
+  }
+}
+
+/** Runs a read of a run file; the file system's errors become {@linkcode SpillReadError}s. */
+function readingRun<T>(path: string, byteLength: number, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof CorruptSpillError) throw error;
+    throw new SpillReadError(path, byteLength, error);
+  }
+}
+
+function u32(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | bytes[at + 1]! << 8 | bytes[at + 2]! << 16 | bytes[at + 3]! << 24) >>> 0;
+}

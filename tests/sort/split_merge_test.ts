@@ -1,0 +1,304 @@
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import fc from "fast-check";
+import { CorruptSpillError, IoManager, SpillReadError, type SpillRun } from "../../src/io/mod.ts";
+import { MemoryManager } from "../../src/memory/mod.ts";
+import { externalSort, type SortStats } from "../../src/sort/external_sort.ts";
+import { KeySplit, type RunPosition } from "../../src/sort/key_split.ts";
+import { BytesOrder } from "../../src/sort/record_order.ts";
+import { mergeByKeyRanges } from "../../src/sort/split_merge.ts";
+import { makeRandom, makeWorkDir } from "./_gnu.ts";
+import { spillFileBlocks } from "../_support/block_starts.ts";
+import { checkAsyncProperty, propertySeed } from "../_support/property.ts";
+
+const SEGMENT_BYTES = 4096;
+
+/** Every record of a spill file with the position it starts at. */
+function decodeRun(file: Uint8Array): { record: Uint8Array; position: RunPosition }[] {
+  const blocks = spillFileBlocks(file, SEGMENT_BYTES);
+  const payloads = blocks.map((block) =>
+    block.subarray(16, 16 + (block[0]! | block[1]! << 8 | block[2]! << 16))
+  );
+  const out: { record: Uint8Array; position: RunPosition }[] = [];
+  let b = 0;
+  let at = 0;
+  const take = (): number => {
+    while (at >= payloads[b]!.length) {
+      b += 1;
+      at = 0;
+    }
+    const byte = payloads[b]![at]!;
+    at += 1;
+    return byte;
+  };
+  const total = payloads.reduce((sum, p) => sum + p.length, 0);
+  let consumed = 0;
+  while (consumed < total) {
+    while (at >= payloads[b]!.length) {
+      b += 1;
+      at = 0;
+    }
+    const position = { block: b, offset: at };
+    let length = 0;
+    let scale = 1;
+    let head = 0;
+    for (;;) {
+      const byte = take();
+      head += 1;
+      length += (byte & 0x7f) * scale;
+      scale *= 128;
+      if (byte < 0x80) break;
+    }
+    const record = new Uint8Array(length);
+    for (let i = 0; i < length; i += 1) record[i] = take();
+    consumed += head + length;
+    out.push({ record, position });
+  }
+  return out;
+}
+
+const recordArb = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom("", "a", "ab", "abc", "b", "ba", "zz", "a\u0000") },
+  { weight: 8, arbitrary: fc.string({ maxLength: 12 }) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(fc.constantFrom("a", "b", "q"), fc.integer({ min: 4000, max: 9000 }))
+      .map(([ch, n]) => ch.repeat(n)),
+  },
+).map((text) => new TextEncoder().encode(text));
+
+Deno.test("KeySplit finds the first record not before each splitter in every run (-r too)", async () => {
+  const work = await makeWorkDir();
+  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: SEGMENT_BYTES });
+  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  try {
+    await checkAsyncProperty(
+      fc.asyncProperty(
+        fc.array(fc.array(recordArb, { maxLength: 400 }), { minLength: 1, maxLength: 4 }),
+        fc.array(recordArb, { maxLength: 6 }),
+        fc.boolean(),
+        async (runRecords, extraSplitters, reverse) => {
+          const order = (a: Uint8Array, b: Uint8Array) =>
+            reverse ? Buffer.compare(b, a) : Buffer.compare(a, b);
+          const runs: SpillRun[] = [];
+          try {
+            for (const records of runRecords) {
+              const writer = await io.createRunWriter("test");
+              for (const record of [...records].sort(order)) {
+                const pending = writer.writeRecord(record, 0, record.length);
+                if (pending) await pending;
+              }
+              runs.push(await writer.finish());
+            }
+            const split = new KeySplit(runs, undefined, {
+              segmentBytes: SEGMENT_BYTES,
+              reverse,
+              samplesPerRun: 3,
+            });
+            try {
+              const chosen = split.chooseSplitters(5);
+              for (let i = 1; i < chosen.length; i += 1) {
+                ok(order(chosen[i - 1]!, chosen[i]!) < 0, "splitters ascend in merge order");
+              }
+              const decoded = await Promise.all(
+                runs.map(async (run) => decodeRun(await Deno.readFile(run.path))),
+              );
+              for (const splitter of [...chosen, ...extraSplitters]) {
+                runs.forEach((_run, i) => {
+                  const found = decoded[i]!.find(({ record }) => order(record, splitter) >= 0);
+                  const expected = found?.position ?? split.runEnd(i);
+                  deepStrictEqual(split.runPosition(i, splitter), expected);
+                });
+              }
+            } finally {
+              split.close();
+            }
+          } finally {
+            for (const run of runs) await io.deleteRun(run);
+          }
+        },
+      ),
+      40,
+    );
+  } finally {
+    await io.close();
+    memory.assertAllReleased();
+    await work.remove();
+  }
+});
+
+/** Lines with many duplicates across runs, and some longer than a block. */
+function lines(random: () => number, lineCount: number): Uint8Array {
+  const parts: number[] = [];
+  const words = ["", "a", "ab", "abc", "b", "ba", "zz", "the", "of", "a b"];
+  for (let i = 0; i < lineCount; i += 1) {
+    const kind = random();
+    if (kind < 0.5) {
+      for (const ch of words[Math.floor(random() * words.length)]!) parts.push(ch.charCodeAt(0));
+    } else if (kind < 0.998) {
+      const length = Math.floor(random() * 20);
+      for (let j = 0; j < length; j += 1) parts.push(0x61 + Math.floor(random() * 6));
+    } else {
+      const length = 4096 + Math.floor(random() * 9000);
+      const ch = 0x61 + Math.floor(random() * 3);
+      for (let j = 0; j < length; j += 1) parts.push(ch);
+    }
+    parts.push(10);
+  }
+  return new Uint8Array(parts);
+}
+
+/** What a C-locale sort writes (the oracle). */
+function expectedSort(input: Uint8Array, reverse: boolean, unique: boolean): Uint8Array {
+  const records: Uint8Array[] = [];
+  let start = 0;
+  for (let i = 0; i < input.length; i += 1) {
+    if (input[i] === 10) {
+      records.push(input.subarray(start, i));
+      start = i + 1;
+    }
+  }
+  records.sort((a, b) => reverse ? Buffer.compare(b, a) : Buffer.compare(a, b));
+  const kept = unique
+    ? records.filter((record, i) => i === 0 || Buffer.compare(record, records[i - 1]!) !== 0)
+    : records;
+  const out: number[] = [];
+  for (const record of kept) {
+    for (const byte of record) out.push(byte);
+    out.push(10);
+  }
+  return new Uint8Array(out);
+}
+
+async function sortFile(
+  input: string,
+  options: { reverse: boolean; unique: boolean; splitMerge: false | { rangeBytes: number } },
+): Promise<{ output: Uint8Array; stats: SortStats }> {
+  const work = await makeWorkDir();
+  const memory = new MemoryManager({ budgetBytes: 4 * 1024 * 1024, segmentBytes: SEGMENT_BYTES });
+  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  try {
+    const stats = await externalSort([input], work.path("out"), {
+      memory,
+      io,
+      order: new BytesOrder(options.reverse),
+      orderDescriptor: { kind: "bytes", reverse: options.reverse },
+      unique: options.unique,
+      parallelMergeBytesMin: 0,
+      splitMerge: options.splitMerge,
+    });
+    return { stats, output: await Deno.readFile(work.path("out")) };
+  } finally {
+    await io.close();
+    memory.assertAllReleased();
+    deepStrictEqual(work.spillLeftovers(), [], "spill files left behind");
+    await work.remove();
+  }
+}
+
+Deno.test("the final merge split by key range writes what one merge writes (-r, -u, long lines)", async () => {
+  const seed = propertySeed();
+  const work = await makeWorkDir();
+  try {
+    const input = work.path("in");
+    const bytes = lines(makeRandom(seed), 200_000);
+    await Deno.writeFile(input, bytes);
+    for (const reverse of [false, true]) {
+      for (const unique of [false, true]) {
+        const label = `reverse ${reverse}, unique ${unique}, seed ${seed}`;
+        const expected = expectedSort(bytes, reverse, unique);
+        const split = await sortFile(input, {
+          reverse,
+          unique,
+          splitMerge: { rangeBytes: 16_384 },
+        });
+        ok(split.stats.mergeRanges > 4, `${label}: ${split.stats.mergeRanges} ranges`);
+        ok(split.stats.runCount > 2, `${label}: ${split.stats.runCount} runs`);
+        ok(Buffer.compare(split.output, expected) === 0, `${label}: split output differs`);
+        const one = await sortFile(input, { reverse, unique, splitMerge: false });
+        strictEqual(one.stats.mergeRanges, 0);
+        ok(Buffer.compare(one.output, expected) === 0, `${label}: one merge's output differs`);
+      }
+    }
+  } finally {
+    await work.remove();
+  }
+});
+
+Deno.test("the split merge reports a corrupt or missing run and gives every page back", async () => {
+  const seed = propertySeed();
+  const work = await makeWorkDir();
+  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: SEGMENT_BYTES });
+  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  const random = makeRandom(seed);
+  try {
+    const runs: SpillRun[] = [];
+    const all: Uint8Array[] = [];
+    for (let r = 0; r < 3; r += 1) {
+      const records: Uint8Array[] = [];
+      for (let i = 0; i < 3000; i += 1) {
+        const length = Math.floor(random() * 12);
+        const record = new Uint8Array(length);
+        for (let j = 0; j < length; j += 1) record[j] = 0x61 + Math.floor(random() * 5);
+        records.push(record);
+      }
+      records.sort(Buffer.compare);
+      all.push(...records);
+      const writer = await io.createRunWriter("test");
+      for (const record of records) {
+        const pending = writer.writeRecord(record, 0, record.length);
+        if (pending) await pending;
+      }
+      runs.push(await writer.finish());
+    }
+    const expectedRecords = all.length;
+    const merge = async (): Promise<Uint8Array> => {
+      const chunks: Uint8Array[] = [];
+      const result = await mergeByKeyRanges(runs, undefined, (bytes, byteLength) => {
+        chunks.push(bytes.slice(0, byteLength));
+        return undefined;
+      }, {
+        memory,
+        reverse: false,
+        unique: false,
+        terminator: 10,
+        expectedRecords,
+        outputSegments: 2,
+        rangeCount: 6,
+      });
+      ok(result.rangeCount > 2, `${result.rangeCount} ranges`);
+      return Buffer.concat(chunks);
+    };
+    all.sort(Buffer.compare);
+    const expected = Buffer.concat(all.flatMap((record) => [record, new Uint8Array([10])]));
+    strictEqual(Buffer.compare(await merge(), expected), 0, `seed ${seed}`);
+    memory.assertAllReleased();
+
+    const original = await Deno.readFile(runs[1]!.path);
+    const damaged = original.slice();
+    damaged[4096 + SEGMENT_BYTES * 3 + 100] = damaged[4096 + SEGMENT_BYTES * 3 + 100]! ^ 0x40;
+    await Deno.writeFile(runs[1]!.path, damaged);
+    await rejects(merge, (error: unknown) => {
+      ok(error instanceof CorruptSpillError, String(error));
+      ok(
+        error.message.startsWith(`Corrupt spill file ${runs[1]!.path} at block 3: CRC32C`),
+        error.message,
+      );
+      return true;
+    });
+    memory.assertAllReleased();
+
+    await Deno.remove(runs[1]!.path);
+    await rejects(merge, (error: unknown) => {
+      ok(error instanceof SpillReadError, String(error));
+      ok(error.message.includes(`from ${runs[1]!.path}: ENOENT`), error.message);
+      return true;
+    });
+    memory.assertAllReleased();
+    await Deno.writeFile(runs[1]!.path, original);
+  } finally {
+    await io.close();
+    memory.assertAllReleased();
+    await work.remove();
+  }
+});
