@@ -383,6 +383,22 @@ export class CountTable implements TokenSink {
     if (n === 0) return undefined;
     const block = this.#block!;
     const area = lease.segments[0]!.memoryOffset;
+    const { pages, segmentShift, kernels } = this.#kernelSortIndex(block, area, n, order);
+    if (order === "word") kernels.countSpillLengths(block.memoryOffset, n, COUNT_BYTES);
+    return { area, pages, segmentShift, kernels };
+  }
+
+  /**
+   * The kernels' sort of the buckets: the page table written into the kernel area at `area`,
+   * the index built over the bucket array (count order rewrites the records as
+   * `[~count][word]`), then sorted by sortBytesIndex. Shared by the spill and the final sort.
+   */
+  #kernelSortIndex(
+    block: BuddyBlock,
+    area: number,
+    n: number,
+    order: CountTableOrder,
+  ): { pages: number[]; segmentShift: number; kernels: WasmKernels } {
     const buffer = this.#memory.wasmMemory.buffer as SharedArrayBuffer;
     const pageTableOffset = area + SORT_SCRATCH_BYTES + GatherState.BYTES;
     const pages = this.#leases.map((pageLease) => pageLease.segments[0]!.memoryOffset);
@@ -407,8 +423,7 @@ export class CountTable implements TokenSink {
       keyOffset: 0,
       keyBytes: -1,
     });
-    if (order === "word") kernels.countSpillLengths(block.memoryOffset, n, COUNT_BYTES);
-    return { area, pages, segmentShift, kernels };
+    return { pages, segmentShift, kernels };
   }
 
   /**
@@ -810,34 +825,7 @@ export class CountTable implements TokenSink {
     this.#sortedCount = n;
     this.#cursor = -1;
     if (n === 0) return true;
-    const block = this.#block!;
-    const area = lease.segments[0]!.memoryOffset;
-    const buffer = this.#memory.wasmMemory.buffer as SharedArrayBuffer;
-    const pageTableOffset = area + SORT_SCRATCH_BYTES + GatherState.BYTES;
-    const pageTable = new Uint32Array(buffer, pageTableOffset, this.#leases.length);
-    for (let page = 0; page < this.#leases.length; page += 1) {
-      pageTable[page] = this.#leases[page]!.segments[0]!.memoryOffset;
-    }
-    const segmentShift = this.#pageShift + 2;
-    assert(this.#leases.length << segmentShift <= 0xffff_ffff, "count table larger than 4 GiB");
-    const kernels = kernelsFor(this.#memory.wasmMemory);
-    const bucketCount = this.#bucketMask + 1;
-    assert(16 * n <= 8 * bucketCount, `${n} entries do not fit ${bucketCount} buckets as an index`);
-    const found = kernels.countSpillIndex(
-      { byteOffset: block.memoryOffset, bucketCount },
-      pageTableOffset,
-      this.#pageShift,
-      order === "count" ? 1 : 0,
-    );
-    assert(found === n, `found ${found} entries, expected ${n}`);
-    kernels.sortBytesIndex(block.memoryOffset, n, {
-      pageTableOffset,
-      segmentShift,
-      scratchOffset: area,
-      reverse: false,
-      keyOffset: 0,
-      keyBytes: -1,
-    });
+    this.#kernelSortIndex(this.#block!, lease.segments[0]!.memoryOffset, n, order);
     return true;
   }
 
