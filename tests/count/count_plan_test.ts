@@ -74,10 +74,11 @@ Deno.test("workerShouldStart past 4 MiB read, or at once for a file of 8 MiB", (
   strictEqual(workerShouldStart(8 * 1024 * 1024 - 1, 0), false);
 });
 
-Deno.test("autoWorkerAllowed wants an idle core by the load average", () => {
+Deno.test("autoWorkerAllowed wants half an idle core by the load average", () => {
   strictEqual(autoWorkerAllowed(2, 0), true);
   strictEqual(autoWorkerAllowed(2, 1), true);
-  strictEqual(autoWorkerAllowed(2, 1.01), false);
+  strictEqual(autoWorkerAllowed(2, 1.5), true);
+  strictEqual(autoWorkerAllowed(2, 1.51), false);
   strictEqual(autoWorkerAllowed(2, 9.5), false);
   strictEqual(autoWorkerAllowed(16, 9.5), true);
   strictEqual(autoWorkerAllowed(1, 0), false);
