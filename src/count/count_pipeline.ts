@@ -1,9 +1,16 @@
 import { type ProgressSink, silentProgress } from "../base/mod.ts";
 import { type IoManager, type LineReader, type OutputSink, plainInputBytes } from "../io/mod.ts";
+import { idleCoresSinceStart } from "./cpu_idle.ts";
 import type { LeakDetectionLevel, MemoryManager } from "../memory/mod.ts";
 import { type CountFormat, CountFormatter } from "./count_format.ts";
 import { availableParallelism } from "node:os";
-import { autoWorkerAllowed, type CountPlan, planCount, workerShouldStart } from "./count_plan.ts";
+import {
+  AUTO_IDLE_CORES_MIN,
+  autoWorkerAllowed,
+  type CountPlan,
+  planCount,
+  workerShouldStart,
+} from "./count_plan.ts";
 import { CountWorkerClient } from "./count_worker_client.ts";
 import type { CaseMode, TokenizerKind } from "./tokenizer.ts";
 import { WordCounter, type WordCountStats } from "./word_counter.ts";
@@ -101,7 +108,7 @@ export async function countWords(
     if (
       plan.workerSegments > 0 && firstBytes !== undefined &&
       workerShouldStart(firstBytes, 0, request.threadsAuto === true) &&
-      workerAllowed(request)
+      workerAllowed(request) === true
     ) {
       early = startCountWorker(plan, request, context);
     }
@@ -206,10 +213,10 @@ class ChunkFeeder {
     }
   }
 
-  /** `--threads auto` starts the Worker only on a machine with an idle core (asked once). */
+  /** `--threads auto` starts the Worker only with half a core idle (asked until it can say). */
   #workerAllowed(): boolean {
     this.#autoAllowed ??= workerAllowed(this.#request);
-    return this.#autoAllowed;
+    return this.#autoAllowed === true;
   }
 
   #startWorker(): void {
@@ -239,10 +246,19 @@ class ChunkFeeder {
   }
 }
 
-/** `--threads auto` starts the Worker only on a machine with an idle core; 2 always may. */
-function workerAllowed(request: CountRequest): boolean {
+/**
+ * `--threads auto` starts the Worker only on a machine with half a core idle: measured over
+ * this process's start-up where the CPU counters can say (`idleCoresSinceStart`), else by the
+ * 1-minute load average. `--threads 2` always may. Undefined while the window is still too
+ * short to say: ask again later (the read loop asks at each chunk).
+ */
+function workerAllowed(request: CountRequest): boolean | undefined {
   if (request.threadsAuto !== true) return true;
-  return autoWorkerAllowed(availableParallelism(), loadAverage());
+  const cores = availableParallelism();
+  const idle = idleCoresSinceStart(cores);
+  if (idle === "too early") return undefined;
+  if (typeof idle === "number") return cores >= 2 && idle >= AUTO_IDLE_CORES_MIN;
+  return autoWorkerAllowed(cores, loadAverage());
 }
 
 /** Starts the count Worker with the plan's share of the budget. */
