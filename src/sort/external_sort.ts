@@ -53,7 +53,7 @@ import {
   startMergeWorker,
 } from "./parallel_merge.ts";
 import type { MergeWorkerFault } from "./merge_worker.ts";
-import { mergeByKeyRanges, splitMergeSegments } from "./split_merge.ts";
+import { mergeByKeyRanges, splitMergeSegments, splitMergeTableFits } from "./split_merge.ts";
 
 /**
  * The longest record (cut by a block border) the final merge leaves to the merge kernel; runs
@@ -1105,6 +1105,9 @@ class ExternalSorter {
       : Math.max(1, (this.#splitMerge as { rangeBytes: number }).rangeBytes);
     const rangeCount = Math.min(SPLIT_MERGE_RANGES_MAX, Math.ceil(mergeBytes / rangeBytes));
     if (rangeCount < 2 || !fits()) return false;
+    if (memoryRun !== undefined && !splitMergeTableFits(segmentBytes, memoryRun.segments.length)) {
+      return false;
+    }
     const expectedRecords = runRecords + (memoryRun?.recordCount ?? 0);
     let out: OutputSink | undefined = undefined;
     try {

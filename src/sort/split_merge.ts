@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { assert } from "../base/mod.ts";
 import type { SpillRun } from "../io/mod.ts";
 import { GatherState } from "../kernels/mod.ts";
 import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
@@ -36,6 +37,18 @@ const SPLIT_MERGE_OWNER = "sort-split-merge";
 const SAMPLES_MAX = 256;
 /** Concurrent range merges (one per merge Worker). */
 const LANE_COUNT = 2;
+
+/**
+ * Whether the in-memory run's page table fits the one page it shares with the lanes' gather
+ * states (else the caller keeps the one-Worker merge).
+ *
+ * @param segmentBytes Bytes of a page.
+ * @param dataPages The in-memory run's data pages.
+ * @returns True when it fits.
+ */
+export function splitMergeTableFits(segmentBytes: number, dataPages: number): boolean {
+  return LANE_COUNT * GatherState.BYTES + 4 * dataPages <= segmentBytes;
+}
 
 /**
  * Segments {@linkcode mergeByKeyRanges} takes at once for `inputCount` inputs: two range
@@ -94,7 +107,8 @@ export async function mergeByKeyRanges(
   let split: KeySplit | undefined = undefined;
   try {
     // Both Workers boot while the keys are sampled.
-    workers.push(options.worker ?? startMergeWorker(), startMergeWorker());
+    workers.push(options.worker ?? startMergeWorker());
+    workers.push(startMergeWorker()); // one at a time: a throw here still ends the first
     let table = 0;
     let stages: number[] = [];
     if (memoryRun !== undefined) {
@@ -103,9 +117,10 @@ export async function mergeByKeyRanges(
       leases.push(pages);
       table = pages.segments[0]!.memoryOffset;
       const tableOffset = table + LANE_COUNT * GatherState.BYTES;
-      if (tableOffset + 4 * job.segments.length > table + segmentBytes) {
-        throw new RangeError("the in-memory run's page table is larger than a page");
-      }
+      assert(
+        splitMergeTableFits(segmentBytes, job.segments.length),
+        "the in-memory run's page table is larger than a page (the caller checks)",
+      );
       new Uint32Array(memory.wasmMemory.buffer, tableOffset, job.segments.length)
         .set(job.segments);
       stages = pages.segments.slice(1).map((segment) => segment.memoryOffset);
@@ -148,9 +163,12 @@ export async function mergeByKeyRanges(
         rank: job === undefined ? 0 : keySplit.memoryRank(splitter),
       };
     };
+    // Every boundary before any range starts: a probe that fails (a corrupt block) then fails
+    // the merge while no lane holds pages.
+    const bounds = Array.from({ length: rangeCount + 1 }, (_, b) => boundary(b));
     const lanes: Array<Promise<ParallelMergeResult> | undefined> = [];
     let previous: Promise<unknown> = Promise.resolve();
-    let lower = boundary(0);
+    let lower = bounds[0]!;
     let writtenCount = 0;
     let droppedCount = 0;
     let blocksReadOnWorker = 0;
@@ -172,7 +190,7 @@ export async function mergeByKeyRanges(
       const lane = r % LANE_COUNT;
       await settle(lane);
       if (failure !== undefined) break;
-      const upper = boundary(r + 1);
+      const upper = bounds[r + 1]!;
       const inputs: ParallelMergeInput[] = [];
       runs.forEach((run, i) => {
         const range = { start: lower.runs[i]!, end: upper.runs[i]! };
