@@ -1297,7 +1297,14 @@ export function shareKernelModule(memory: WebAssembly.Memory, module: WebAssembl
   if (!kernelsByMemory.has(memory)) kernelsByMemory.set(memory, new WasmKernels(memory, module));
 }
 
-function kernelsFor(memory: WebAssembly.Memory): WasmKernels {
+/**
+ * The kernels instance of `memory` for this thread (one per memory: the module shared by
+ * {@linkcode shareKernelModule}, else compiled once).
+ *
+ * @param memory The shared memory.
+ * @returns Its kernels.
+ */
+export function kernelsFor(memory: WebAssembly.Memory): WasmKernels {
   let kernels = kernelsByMemory.get(memory);
   if (kernels === undefined) {
     kernels = new WasmKernels(memory);

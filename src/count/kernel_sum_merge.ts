@@ -16,25 +16,14 @@
  */
 
 import { assert } from "../base/mod.ts";
-import { KernelStatus, MergeSumState, MergeSumStatus, WasmKernels } from "../kernels/mod.ts";
+import { KernelStatus, MergeSumState, MergeSumStatus } from "../kernels/mod.ts";
 import type { MemoryManager } from "../memory/mod.ts";
 import { BlockInputs, type BlockSource, managedMergeRegions } from "../sort/mod.ts";
-import { COUNT_BYTES, exactSum } from "./count_table.ts";
+import { COUNT_BYTES, exactSum, kernelsFor, readCount } from "./count_table.ts";
 import type { RecordEmitter } from "./count_merger.ts";
 
 /** Pages the kernel merge takes beside the readers: its output blocks (the state is extra). */
 const OUTPUT_SEGMENTS = 2;
-
-const kernelsByMemory = new WeakMap<WebAssembly.Memory, WasmKernels>();
-
-function kernelsFor(memory: WebAssembly.Memory): WasmKernels {
-  let kernels = kernelsByMemory.get(memory);
-  if (kernels === undefined) {
-    kernels = new WasmKernels(memory);
-    kernelsByMemory.set(memory, kernels);
-  }
-  return kernels;
-}
 
 /**
  * Segments {@linkcode mergeSummingCountsKernel} takes beside its readers (state and output;
@@ -150,11 +139,7 @@ async function emitBlock(
     }
     const wordLength = recordLength - COUNT_BYTES;
     const countAt = at + wordLength;
-    const count = (bytes[countAt]! * 0x100_0000 + (bytes[countAt + 1]! << 16 |
-          bytes[countAt + 2]! << 8 | bytes[countAt + 3]!)) * 0x1_0000_0000 +
-      (bytes[countAt + 4]! * 0x100_0000 +
-        (bytes[countAt + 5]! << 16 | bytes[countAt + 6]! << 8 | bytes[countAt + 7]!));
-    const pending = emit(bytes, at, wordLength, count);
+    const pending = emit(bytes, at, wordLength, readCount(bytes, countAt));
     if (pending) await pending;
     at += recordLength;
     emitted += 1;
