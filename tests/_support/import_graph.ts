@@ -93,9 +93,11 @@ export function importCycles(graph: ReadonlyMap<string, readonly string[]>): str
  */
 export function staticImportsOf(source: string): string[] {
   const specifiers: string[] = [];
-  const pattern = /(?:^|\n)\s*(import|export)(\s+type)?\s[^'"]*?from\s+["']([^"']+)["']/g;
+  const pattern =
+    /(?:^|\n)\s*(?:(import|export)(\s+type)?\s[^'"]*?from\s+["']([^"']+)["']|import\s+["']([^"']+)["'])/g;
   for (const match of source.matchAll(pattern)) {
-    if (match[2] === undefined) specifiers.push(match[3]!);
+    if (match[4] !== undefined) specifiers.push(match[4]);
+    else if (match[2] === undefined) specifiers.push(match[3]!);
   }
   return specifiers;
 }
