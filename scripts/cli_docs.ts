@@ -8,7 +8,9 @@
  * @module
  */
 // deno-lint-ignore-file no-console
-import { commands, manPage, topLevelHelp } from "../src/cli/mod.ts";
+import { loadCommands, manPage, topLevelHelp } from "../src/cli/mod.ts";
+
+const commands = await loadCommands();
 
 const INTRO = `# Command-line reference
 

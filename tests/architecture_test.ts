@@ -5,6 +5,7 @@ import {
   importGraph,
   importsOf,
   sourceFiles,
+  staticClosure,
   stripComments,
 } from "./_support/import_graph.ts";
 
@@ -64,6 +65,22 @@ Deno.test("Layers import only leftward, and across folders only through mod.ts",
 Deno.test("main.ts only runs the CLI", async () => {
   const source = stripComments(await Deno.readTextFile(new URL("../main.ts", import.meta.url)));
   deepStrictEqual(importsOf(source), ["./src/cli/mod.ts"]);
+});
+
+Deno.test("The CLI loads a command's modules only when the command runs", async () => {
+  // Start-up time is mostly module loading: `spillway count` must not load the sort command,
+  // the job runner or the corpus generator, nor `spillway --help` any command.
+  const root = new URL("../src", import.meta.url).pathname;
+  const loaded = [...await staticClosure(root, "cli/run_cli.ts")];
+  deepStrictEqual(loaded.filter((file) => file.endsWith("_command.ts")), []);
+  deepStrictEqual([...new Set(loaded.map((file) => file.split("/")[0]))].sort(), [
+    "base",
+    "cli",
+    "memory",
+  ]);
+  const count = [...await staticClosure(root, "cli/count_command.ts")];
+  deepStrictEqual(count.filter((file) => /^cli\/(sort|run|gen|demo)_/.test(file)), []);
+  deepStrictEqual(count.filter((file) => file.startsWith("gen/")), []);
 });
 
 Deno.test("The CLI version matches deno.json", async () => {

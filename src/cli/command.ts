@@ -2,8 +2,8 @@
 export interface CommandContext {
   /** `--trace`: print stack traces with errors. */
   readonly trace: boolean;
-  /** The CLI's command table (for commands about commands: completions). */
-  readonly commands?: readonly Command[];
+  /** Loads the CLI's commands (for commands about commands: completions). */
+  readonly loadCommands?: () => Promise<readonly Command[]>;
 }
 
 import type { CommandSpec } from "./option_spec.ts";

@@ -1,3 +1,4 @@
+import { COMMAND_SUMMARIES } from "./command_summaries.ts";
 import { ExitCode, UsageError } from "../base/mod.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { completionScript, type CompletionShell, completionShells } from "./completions.ts";
@@ -7,7 +8,7 @@ import { printOut } from "./output.ts";
 /** `spillway completions`'s command line as data (see option_spec.ts). */
 export const completionsSpec: CommandSpec = {
   name: "completions",
-  summary: "print a shell completion script (bash, zsh or fish)",
+  summary: COMMAND_SUMMARIES.completions,
   usage: ["spillway completions bash|zsh|fish"],
   description: `Prints a completion script for the shell, made from the same option declarations
 as --help. Install it with, for example:
@@ -28,7 +29,7 @@ export const completionsCommand: Command = {
     return renderHelp(completionsSpec);
   },
   spec: completionsSpec,
-  run(argv: readonly string[], context?: CommandContext): Promise<number> {
+  async run(argv: readonly string[], context?: CommandContext): Promise<number> {
     const { positionals } = parseBySpec(completionsSpec, argv);
     const shell = positionals[0];
     if (positionals.length !== 1 || !(completionShells as readonly string[]).includes(shell!)) {
@@ -36,7 +37,8 @@ export const completionsCommand: Command = {
         `Expected one shell, ${completionShells.join(", ")}; usage: spillway completions bash`,
       );
     }
-    printOut(completionScript(shell as CompletionShell, context?.commands ?? []).trimEnd());
-    return Promise.resolve(ExitCode.ok);
+    const commands = await context?.loadCommands?.() ?? [];
+    printOut(completionScript(shell as CompletionShell, commands).trimEnd());
+    return ExitCode.ok;
   },
 };

@@ -15,6 +15,7 @@ import { CommandScope } from "../job/mod.ts";
 import { leakDetectionLevels } from "../memory/mod.ts";
 import { FAN_IN_DEFAULT, MERGE_INPUTS_MAX } from "../sort/mod.ts";
 import type { Command } from "./command.ts";
+import { idleCoresSinceStart } from "./cpu_idle.ts";
 import { countSpec } from "./count_spec.ts";
 import { parseBySpec, renderHelp } from "./option_spec.ts";
 import {
@@ -55,10 +56,16 @@ function oneOf<T extends string>(
 }
 
 /** `--threads auto|1|2` (default auto: by the cores this process may use). */
-function threadsValue(values: ParsedValues): { threads: number; threadsAuto: boolean } {
+function threadsValue(
+  values: ParsedValues,
+): Pick<CountCommandRequest, "threads" | "threadsAuto" | "idleCores"> {
   const text = stringValue(values, "threads") ?? "auto";
   if (text === "auto") {
-    return { threads: autoCountThreads(availableParallelism()), threadsAuto: true };
+    return {
+      threads: autoCountThreads(availableParallelism()),
+      threadsAuto: true,
+      idleCores: idleCoresSinceStart,
+    };
   }
   return { threads: integerValue(values, "threads", { min: 1, max: 2 }) ?? 1, threadsAuto: false };
 }

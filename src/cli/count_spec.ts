@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { COMMAND_SUMMARIES } from "./command_summaries.ts";
 import { countFormats, tokenizerKinds } from "../count/mod.ts";
 import {
   fanInOption,
@@ -19,7 +20,7 @@ import type { CommandSpec } from "./option_spec.ts";
 /** `spillway count`. */
 export const countSpec: CommandSpec = {
   name: "count",
-  summary: "count words (frequencies, distinct, top N) within a memory budget",
+  summary: COMMAND_SUMMARIES.count,
   usage: ["spillway count [OPTION]... [FILE]..."],
   description:
     `Counts words in the FILEs (or standard input) inside a fixed memory budget and prints

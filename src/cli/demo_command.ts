@@ -1,3 +1,4 @@
+import { COMMAND_SUMMARIES } from "./command_summaries.ts";
 import { ExitCode, formatBytes, InputError, UsageError } from "../base/mod.ts";
 import type { JobStats } from "../job/mod.ts";
 import type { Command, CommandContext } from "./command.ts";
@@ -13,7 +14,7 @@ const DEMO_JOB = "data/demo.yaml";
 /** `spillway demo`'s command line as data (see option_spec.ts). */
 export const demoSpec: CommandSpec = {
   name: "demo",
-  summary: "run the bundled demo job (data/demo.yaml) and show results, stats and leaks",
+  summary: COMMAND_SUMMARIES.demo,
   usage: ["spillway demo [--job FILE]"],
   description:
     `Runs the bundled demo job (data/demo.yaml, in the project folder) through the job runner, as

@@ -1,3 +1,4 @@
+import { COMMAND_SUMMARIES } from "./command_summaries.ts";
 import { ExitCode, MiB, parseByteSize, UsageError } from "../base/mod.ts";
 import {
   type CorpusKind,
@@ -24,7 +25,7 @@ const MEMORY_DEFAULT_BYTES = 16 * MiB;
 /** `spillway gen`'s command line as data (see option_spec.ts). */
 export const genSpec: CommandSpec = {
   name: "gen",
-  summary: "write a deterministic test corpus (Zipf text, unique lines, gensort-style records)",
+  summary: COMMAND_SUMMARIES.gen,
   usage: ["spillway gen KIND [--size SIZE] [--seed N] [-o FILE]", "spillway gen --kind KIND ..."],
   description:
     `Writes a deterministic test corpus: the same KIND, SIZE and seed give the same bytes on every

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { COMMAND_SUMMARIES } from "./command_summaries.ts";
 import { countFormats } from "../count/mod.ts";
 import {
   fanInOption,
@@ -20,7 +21,7 @@ import { orderingOptions } from "./sort_spec.ts";
 /** `spillway merge`. */
 export const mergeSpec: CommandSpec = {
   name: "merge",
-  summary: "merge already sorted files (any number, multi-pass), or --sum counted partials",
+  summary: COMMAND_SUMMARIES.merge,
   usage: ["spillway merge [OPTION]... FILE...", "spillway merge --sum [OPTION]... FILE..."],
   description:
     `Merges FILEs that are already sorted (like 'sort -m') into one sorted output, with any number

@@ -5,7 +5,7 @@
  */
 export type { Command } from "./command.ts";
 export type { CommandContext } from "./command.ts";
-export { commands } from "./commands.ts";
+export { commandEntries, type CommandEntry, loadCommands } from "./commands.ts";
 export { completionScript, completionShells } from "./completions.ts";
 export { manPage } from "./man_page.ts";
 export { EXIT_INTERNAL, reportError } from "./report_error.ts";

@@ -1,5 +1,8 @@
 import { ExitCode, SpillwayError } from "../base/mod.ts";
-import { commands } from "./commands.ts";
+import { commandEntries, loadCommands } from "./commands.ts";
+// Starts the CPU-idle window of `count --threads auto` now, before a command's modules load
+// (cpu_idle.ts samples the CPU counters when it is evaluated).
+import "./cpu_idle.ts";
 import { printOut } from "./output.ts";
 import { parseCommandArgs } from "./parse_args.ts";
 import { reportError } from "./report_error.ts";
@@ -7,8 +10,10 @@ import { VERSION } from "./version.ts";
 
 /** The top-level `--help` text. */
 export function topLevelHelp(): string {
-  const width = Math.max(...commands.map((command) => command.name.length));
-  const lines = commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`);
+  const width = Math.max(...commandEntries.map((command) => command.name.length));
+  const lines = commandEntries.map((command) =>
+    `  ${command.name.padEnd(width)}  ${command.summary}`
+  );
   return `spillway ${VERSION}: sort and count text far larger than memory, in a fixed memory budget
 
 Usage: spillway <command> [options] [FILE...]
@@ -55,17 +60,18 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 }
 
 async function dispatch(name: string, rest: readonly string[], trace: boolean): Promise<number> {
-  const command = commands.find((candidate) => candidate.name === name);
-  if (command === undefined) {
-    const names = commands.map((candidate) => candidate.name).join(", ");
+  const entry = commandEntries.find((candidate) => candidate.name === name);
+  if (entry === undefined) {
+    const names = commandEntries.map((candidate) => candidate.name).join(", ");
     throw new SpillwayError(
       `Unknown command "${name}"; commands are ${names}; see 'spillway --help'`,
       ExitCode.usage,
     );
   }
+  const command = await entry.load();
   if (rest.includes("--help") || rest.includes("-h") && name !== "sort") {
     printOut(command.help);
     return ExitCode.ok;
   }
-  return await command.run(rest, { trace, commands });
+  return await command.run(rest, { trace, loadCommands });
 }

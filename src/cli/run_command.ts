@@ -1,3 +1,4 @@
+import { COMMAND_SUMMARIES } from "./command_summaries.ts";
 import { ExitCode, SpillwayError } from "../base/mod.ts";
 import {
   type JobSpec,
@@ -38,7 +39,7 @@ export { STEP_COMMANDS } from "./step_commands.ts";
 /** `spillway run`'s command line as data (see option_spec.ts). */
 export const runSpec: CommandSpec = {
   name: "run",
-  summary: "run a YAML job file (steps: gen, sort, count, merge; Flink-style config)",
+  summary: COMMAND_SUMMARIES.run,
   usage: ["spillway run [options] JOB.yaml"],
   description:
     `Runs the steps of a job file in order, each exactly like the command of the same name

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { COMMAND_SUMMARIES } from "./command_summaries.ts";
 import {
   fanInOption,
   leakDetectionOption,
@@ -111,7 +112,7 @@ export const orderingOptions: CommandSpec["groups"][number]["options"] = [
 /** `spillway sort`. */
 export const sortSpec: CommandSpec = {
   name: "sort",
-  summary: "sort lines (or fixed-size records) in byte order within a memory budget",
+  summary: COMMAND_SUMMARIES.sort,
   usage: ["spillway sort [OPTION]... [FILE]..."],
   description:
     `Sorts lines (or fixed-size binary records) of the FILEs, or standard input, to standard

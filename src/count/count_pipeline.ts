@@ -1,6 +1,5 @@
 import { type ProgressSink, silentProgress } from "../base/mod.ts";
 import { type IoManager, type LineReader, type OutputSink, plainInputBytes } from "../io/mod.ts";
-import { idleCoresSinceStart } from "./cpu_idle.ts";
 import type { LeakDetectionLevel, MemoryManager } from "../memory/mod.ts";
 import { type CountFormat, CountFormatter } from "./count_format.ts";
 import { availableParallelism } from "node:os";
@@ -45,6 +44,12 @@ export interface CountRequest {
   threads: number;
   /** Whether `threads` came from `--threads auto` (the Worker then starts on larger inputs). */
   threadsAuto?: boolean;
+  /**
+   * For `--threads auto`: idle cores (of `cores`) since start-up, `"too early"` while the
+   * window is too short to say, undefined where it cannot be measured (then the 1-minute load
+   * average decides). The CLI passes its probe, which starts with the process.
+   */
+  idleCores?: (cores: number) => number | undefined | "too early";
   /** `--fan-in`. */
   fanInMax: number;
 }
@@ -248,14 +253,14 @@ class ChunkFeeder {
 
 /**
  * `--threads auto` starts the Worker only on a machine with half a core idle: measured over
- * this process's start-up where the CPU counters can say (`idleCoresSinceStart`), else by the
- * 1-minute load average. `--threads 2` always may. Undefined while the window is still too
+ * this process's start-up where the CPU counters can say (the request's `idleCores`), else by
+ * the 1-minute load average. `--threads 2` always may. Undefined while the window is still too
  * short to say: ask again later (the read loop asks at each chunk).
  */
 function workerAllowed(request: CountRequest): boolean | undefined {
   if (request.threadsAuto !== true) return true;
   const cores = availableParallelism();
-  const idle = idleCoresSinceStart(cores);
+  const idle = request.idleCores?.(cores);
   if (idle === "too early") return undefined;
   if (typeof idle === "number") return cores >= 2 && idle >= AUTO_IDLE_CORES_MIN;
   return autoWorkerAllowed(cores, loadAverage());

@@ -86,3 +86,37 @@ export function importCycles(graph: ReadonlyMap<string, readonly string[]>): str
   for (const node of graph.keys()) if (!index.has(node)) visit(node);
   return cycles.sort((a, b) => a[0]!.localeCompare(b[0]!));
 }
+
+/**
+ * Relative modules a source file loads when it is evaluated: static imports and re-exports,
+ * without type-only ones (erased) and without dynamic `import()` (loaded on use).
+ */
+export function staticImportsOf(source: string): string[] {
+  const specifiers: string[] = [];
+  const pattern =
+    /(?:^|\n)\s*(?:(import|export)(\s+type)?\s[^'"]*?from\s+["']([^"']+)["']|import\s+["']([^"']+)["'])/g;
+  for (const match of source.matchAll(pattern)) {
+    if (match[4] !== undefined) specifiers.push(match[4]);
+    else if (match[2] === undefined) specifiers.push(match[3]!);
+  }
+  return specifiers;
+}
+
+/** The files under `root` that evaluating `entry` (relative to root) loads, entry included. */
+export async function staticClosure(root: string, entry: string): Promise<Set<string>> {
+  const loaded = new Set<string>();
+  const pending = [entry];
+  while (pending.length > 0) {
+    const file = pending.pop()!;
+    if (loaded.has(file)) continue;
+    loaded.add(file);
+    const path = `${root}/${file}`;
+    const source = stripComments(await Deno.readTextFile(path));
+    for (const specifier of staticImportsOf(source)) {
+      if (!specifier.startsWith(".")) continue;
+      const target = new URL(specifier, `file://${path}`).pathname;
+      if (target.startsWith(root + "/")) pending.push(target.slice(root.length + 1));
+    }
+  }
+  return loaded;
+}

@@ -1,6 +1,8 @@
 import { strictEqual } from "node:assert/strict";
-import { commands, completionScript, completionShells } from "../../src/cli/mod.ts";
+import { completionScript, completionShells, loadCommands } from "../../src/cli/mod.ts";
 import { optionsOf } from "../../src/cli/option_spec.ts";
+
+const commands = await loadCommands();
 
 async function bash(script: string, words: string[]): Promise<string> {
   const setup = `COMP_WORDS=(${words.map((word) => `'${word}'`).join(" ")}); COMP_CWORD=${

@@ -1,5 +1,7 @@
 import { strictEqual } from "node:assert/strict";
-import { commands } from "../../src/cli/mod.ts";
+import { loadCommands } from "../../src/cli/mod.ts";
+
+const commands = await loadCommands();
 
 Deno.test("docs/cli.md is the commands' current help (regenerate: deno run -A scripts/cli_docs.ts)", async () => {
   const docs = await Deno.readTextFile(new URL("../../docs/cli.md", import.meta.url));

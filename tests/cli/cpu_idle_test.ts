@@ -1,5 +1,5 @@
 import { ok } from "node:assert/strict";
-import { CPU_IDLE_WINDOW_MIN_MS, idleCoresSinceStart } from "../../src/count/cpu_idle.ts";
+import { CPU_IDLE_WINDOW_MIN_MS, idleCoresSinceStart } from "../../src/cli/cpu_idle.ts";
 
 Deno.test("idleCoresSinceStart measures a window of the CPU counters once it is long enough", async () => {
   await new Promise((resolve) => setTimeout(resolve, CPU_IDLE_WINDOW_MIN_MS + 30));
