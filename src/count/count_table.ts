@@ -609,17 +609,18 @@ export class CountTable implements TokenSink {
    * @param byteOffset Where the word starts.
    * @param byteLength The word's length.
    * @param count A positive whole number (sums stay exact up to 2^53).
+   * @param hash The word's hash when known (another table's bucket holds it: the same function
+   *   on the same bytes), else computed here.
    * @returns False if the table is full or the word is too long.
    */
-  add(bytes: Uint8Array, byteOffset: number, byteLength: number, count: number): boolean {
-    return this.#add(
-      bytes,
-      byteOffset,
-      byteLength,
-      count,
-      hashBytes(bytes, byteOffset, byteLength) | 0,
-      true,
-    );
+  add(
+    bytes: Uint8Array,
+    byteOffset: number,
+    byteLength: number,
+    count: number,
+    hash: number = hashBytes(bytes, byteOffset, byteLength) | 0,
+  ): boolean {
+    return this.#add(bytes, byteOffset, byteLength, count, hash, true);
   }
 
   /** `counted`: a count from outside (checked sum), not one token (a plain increment). */

@@ -718,6 +718,7 @@ export class WordCounter implements TokenSink {
     const words = new Uint32Array(buffer);
     const pageMask = (1 << layout.pageShift) - 1;
     const bucketsWord = layout.bucketsOffset >>> 2;
+    assert(!this.#closed && this.#table !== undefined, "WordCounter.addForeignTable after close");
     let found = 0;
     for (let bucket = 0; bucket < layout.bucketCount; bucket += 1) {
       const pointer = words[bucketsWord + bucket * 2 + 1]!;
@@ -727,9 +728,16 @@ export class WordCounter implements TokenSink {
         ((address & pageMask) << 2);
       const length = words[record >>> 2]!;
       const count = readCount(bytes, record + 4 + length);
+      found += 1;
+      // The bucket holds the word's hash (the same function on the same folded bytes): no
+      // second hashing. A full table goes the slow way (spill, then add).
+      if (
+        this.#table!.add(bytes, record + 4, length, count, words[bucketsWord + bucket * 2]! | 0)
+      ) {
+        continue;
+      }
       const pending = this.addCounted(bytes, record + 4, length, count);
       if (pending) await pending;
-      found += 1;
     }
     assert(found === layout.entryCount, `found ${found} of ${layout.entryCount} foreign words`);
   }
