@@ -128,6 +128,8 @@ export interface MergeStart {
   outputs: MergeRegion[];
   /** `-r`. */
   reverse: boolean;
+  /** Keyed runs (kernel_merge.ts `KernelMergeOptions.keyed`). */
+  keyed: boolean;
   /** `-u`. */
   unique: boolean;
   /** Line terminator. */
@@ -486,6 +488,7 @@ async function merge(
     regions: regionsOf(start, control),
     kernels,
     reverse: start.reverse,
+    keyed: start.keyed,
     unique: start.unique,
     terminator: start.terminator,
     expectedRecords: start.expectedRecords,

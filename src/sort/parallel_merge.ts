@@ -94,6 +94,8 @@ export interface ParallelMergeOptions {
   memory: MemoryManager;
   /** `-r`. */
   reverse: boolean;
+  /** The inputs are keyed runs (kernel_merge.ts `KernelMergeOptions.keyed`). */
+  keyed?: boolean;
   /** `-u`. */
   unique: boolean;
   /** Line terminator. */
@@ -302,6 +304,7 @@ class ParallelMerge {
       state: { byteOffset: stateOffset, byteLength: MergeLinesState.bytes(k) },
       outputs: this.#outputs,
       reverse: this.#options.reverse,
+      keyed: this.#options.keyed === true,
       unique: this.#options.unique,
       terminator: this.#options.terminator,
       expectedRecords: this.#options.expectedRecords,
