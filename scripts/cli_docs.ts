@@ -107,9 +107,8 @@ comparator:
 | \`-m\` (inputs already sorted) | the inputs' lines: the comparator on the loser tree (no keys are built) |
 | a line whose key does not fit a sort page | stored without its key: the sort merges on the loser tree (keys, or the comparator for it) |
 
-Keys cost spill bytes: a keyed run is larger than its lines (about 1.3x for \`-k2,2n\` of short
-lines, about 2x when the key holds the last-resort copy of the line), all within the budget's
-pages.
+Keys cost spill bytes: a keyed run is larger than its lines by the key fields' encoding (the
+last-resort copy of the line is not stored twice), all within the budget's pages.
 `;
 
 /** The man page's NAME line. */

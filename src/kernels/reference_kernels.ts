@@ -138,7 +138,8 @@ export class ReferenceKernels implements KernelSet {
     const count = word(1);
     let next = word(2);
     const pageTable = word(3);
-    const shift = word(4);
+    const shift = word(4) & 0xff;
+    const lineEndsKey = (word(4) & 0x100) !== 0;
     let out = word(5);
     const end = word(6);
     let done = word(7);
@@ -152,11 +153,12 @@ export class ReferenceKernels implements KernelSet {
       const line = recordOffset(view, pageTable, shift, view.getUint32(e + 8, true));
       const lineLength = view.getUint32(e + 12, true);
       const stored = view.getUint32(line - 4, true);
-      const keyLength = stored === 0xffff_ffff ? 0 : stored;
-      const field = varintOf(stored === 0xffff_ffff ? 0 : stored + 1);
+      const keyStart = line - 4 - (stored === 0xffff_ffff ? 0 : stored);
+      const keyLength = stored === 0xffff_ffff ? 0 : lineEndsKey ? stored - lineLength : stored;
+      const field = varintOf(stored === 0xffff_ffff ? 0 : keyLength + 1);
       const body = new Uint8Array(field.length + keyLength + lineLength);
       body.set(field);
-      body.set(bytes.subarray(line - 4 - keyLength, line - 4), field.length);
+      body.set(bytes.subarray(keyStart, keyStart + keyLength), field.length);
       body.set(bytes.subarray(line, line + lineLength), field.length + keyLength);
       const encoding = encode(body, 0, body.length);
       while (done < encoding.length && out < end) bytes[out++] = encoding[done++]!;

@@ -22,6 +22,7 @@ export function referenceMergeLines(memory: WebAssembly.Memory, stateOffset: num
   const end = word(2);
   const sign = (word(3) & 1) !== 0 ? -1 : 1;
   const keyed = (word(3) & 2) !== 0;
+  const lineEndsKey = (word(3) & 4) !== 0;
   const terminator = extWord(0);
   const unique = extWord(1) !== 0;
   const input = (i: number) => stateOffset + 32 + 32 * i;
@@ -32,11 +33,16 @@ export function referenceMergeLines(memory: WebAssembly.Memory, stateOffset: num
     if (!keyed || typeof h === "string") return h;
     const key = keyedRecordKey(bytes, h[0], h[1]);
     if (key === undefined) return "corrupt";
-    lineLengths.set(i, h[0] + h[1] - key[0] - key[1]);
-    return key;
+    const lineLength = h[0] + h[1] - key[0] - key[1];
+    lineLengths.set(i, lineLength);
+    // With lineEndsKey the compared key runs on through the line (the stored key + the line).
+    return lineEndsKey ? [key[0], key[1] + lineLength] : key;
   };
-  const lineOf = (i: number, h: [number, number]): [number, number] =>
-    keyed ? [h[0] + h[1], lineLengths.get(i)!] : h;
+  const lineOf = (i: number, h: [number, number]): [number, number] => {
+    if (!keyed) return h;
+    const lineLength = lineLengths.get(i)!;
+    return [h[0] + h[1] - (lineEndsKey ? lineLength : 0), lineLength];
+  };
   const line = (record: number, length: number) => {
     const out = new Uint8Array(length + 1);
     out.set(bytes.subarray(record, record + length));

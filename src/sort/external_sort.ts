@@ -228,6 +228,8 @@ class ExternalSorter {
   #mergeOrder: RecordOrder;
   /** A keyed run holds a record stored without its key (only the comparator merges it). */
   #keylessSpilled = false;
+  /** The keys of keyed runs end with the line, which each record stores once. */
+  #lineEndsKey = false;
   /** Run slots in input order; undefined while a buffer's spill is in flight. */
   #runs: Array<SpillRun | undefined> = [];
   #stats: SortStats = {
@@ -252,7 +254,11 @@ class ExternalSorter {
     this.#order = options.order;
     this.#runsKeyed = options.recordBytes === undefined &&
       normalizedKeysFor(options.order) !== undefined;
-    this.#mergeOrder = this.#runsKeyed ? new KeyedRunOrder(options.order) : options.order;
+    this.#lineEndsKey = this.#runsKeyed &&
+      (normalizedKeysFor(options.order)?.endsWithRecord ?? false);
+    this.#mergeOrder = this.#runsKeyed
+      ? new KeyedRunOrder(options.order, this.#lineEndsKey)
+      : options.order;
     this.#descriptor = options.orderDescriptor;
     this.#unique = options.unique ?? false;
     this.#terminator = options.terminator ?? 10;
@@ -822,8 +828,9 @@ class ExternalSorter {
         if (!filter.accept(bytes, offset, length)) continue;
         let pending: Promise<void> | undefined;
         if (keyed) {
-          const keyLength = buffer.recordKeyLength(i);
-          const keyOffset = offset - KEY_LENGTH_BYTES - (keyLength < 0 ? 0 : keyLength);
+          const stored = buffer.recordKeyLength(i);
+          const keyOffset = offset - KEY_LENGTH_BYTES - (stored < 0 ? 0 : stored);
+          const keyLength = stored >= 0 && this.#lineEndsKey ? stored - length : stored;
           pending = writer.writeKeyedRecord(bytes, keyOffset, keyLength, offset, length);
         } else {
           pending = sink(bytes, offset, length);
@@ -948,7 +955,7 @@ class ExternalSorter {
       };
       const cursor = memoryRun === undefined
         ? undefined
-        : new KeyedBufferCursor(memoryRun, this.#memory);
+        : new KeyedBufferCursor(memoryRun, this.#memory, this.#lineEndsKey);
       try {
         await this.#mergeGroup(runs, readAheadSegments, lines, cursor);
       } finally {
@@ -1094,7 +1101,12 @@ class ExternalSorter {
         memory.freeSegments >= parallelMergeSegments(memory, inputCount, outputSegments) +
             inputCount + KERNEL_MERGE_SPARE_SEGMENTS);
       const keyed = this.#runsKeyed;
-      const order = { reverse: keyed ? false : this.#order.reverse, unique: this.#unique, keyed };
+      const order = {
+        reverse: keyed ? false : this.#order.reverse,
+        unique: this.#unique,
+        keyed,
+        lineEndsKey: keyed && this.#lineEndsKey,
+      };
       let result: KernelMergeResult;
       if (parallel) {
         const inputs: ParallelMergeInput[] = readOnWorker
@@ -1305,6 +1317,7 @@ class ExternalSorter {
    */
   async #mergeInputs(inputs: readonly string[], output: string | undefined): Promise<void> {
     this.#runsKeyed = false;
+    this.#lineEndsKey = false;
     this.#mergeOrder = this.#order;
     const fanIn = this.#mergePlan(inputs.length).fanIn;
     if (inputs.length <= fanIn) {
@@ -1419,10 +1432,12 @@ class KeyedBufferCursor implements RecordCursor {
   readonly #buffer: SortBuffer;
   readonly #count: number;
   readonly #reservation: { release(): void };
+  readonly #lineEndsKey: boolean;
   #next = 0;
 
-  constructor(buffer: SortBuffer, memory: MemoryManager) {
+  constructor(buffer: SortBuffer, memory: MemoryManager, lineEndsKey: boolean) {
     this.#buffer = buffer;
+    this.#lineEndsKey = lineEndsKey;
     this.#count = buffer.recordCount;
     // A buffered record and its key fit a page: with a 5-byte field varint, they fit this.
     const scratchBytes = buffer.segmentBytes + 8;
@@ -1437,7 +1452,9 @@ class KeyedBufferCursor implements RecordCursor {
     const page = buffer.recordBytes(i);
     const lineOffset = buffer.recordOffset(i);
     const lineLength = buffer.recordLength(i);
-    const keyLength = buffer.recordKeyLength(i);
+    const stored = buffer.recordKeyLength(i);
+    const keyOffset = lineOffset - KEY_LENGTH_BYTES - (stored < 0 ? 0 : stored);
+    const keyLength = stored >= 0 && this.#lineEndsKey ? stored - lineLength : stored;
     const out = this.recordBytes;
     let at = 0;
     let field = keyLength < 0 ? 0 : keyLength + 1;
@@ -1449,7 +1466,6 @@ class KeyedBufferCursor implements RecordCursor {
     out[at] = field;
     at += 1;
     if (keyLength > 0) {
-      const keyOffset = lineOffset - KEY_LENGTH_BYTES - keyLength;
       out.set(page.subarray(keyOffset, keyOffset + keyLength), at);
       at += keyLength;
     }

@@ -97,6 +97,8 @@ export interface KernelMergeOptions {
    * keys and only the lines are written (`reverse` must be false: the keys encode `-r`).
    */
   keyed?: boolean;
+  /** Keyed runs whose keys end with the line, stored once (compared as key + line). */
+  lineEndsKey?: boolean;
   /** Keep the first of equal records only (`-u`). */
   unique: boolean;
   /** The byte written after each record. */
@@ -182,6 +184,7 @@ class KernelLineMerger {
       terminator: options.terminator,
       unique: options.unique,
       keyed: options.keyed === true,
+      lineEndsKey: options.keyed === true && options.lineEndsKey === true,
     });
     const inputs = new BlockInputs(this.#sources, regions, state.merge);
     if (options.unique) this.#growScratch(1);
@@ -576,6 +579,7 @@ export class SortBufferBlocks implements BlockSource {
       recordCount: job.recordCount,
       pageTableOffset: table + GatherState.BYTES,
       segmentShift: job.segmentShift,
+      lineEndsKey: buffer.keyed && buffer.keyEndsWithLine,
     });
     this.place = {
       stateOffset: table,

@@ -215,6 +215,8 @@ export class BlockGather {
   readonly #indexOffset: number;
   /** Keyed records: gathered as a keyed run's (`gatherKeyed`). */
   readonly #keyed: boolean;
+  /** Their keys end with the line, which the run stores once. */
+  readonly #lineEndsKey: boolean;
   /** The job's pages (a keyed record cut by a block border: its key length). */
   readonly #segments: readonly number[];
   readonly #segmentShift: number;
@@ -248,6 +250,7 @@ export class BlockGather {
     this.#freeSlots = options.ring.length;
     this.#indexOffset = job.index;
     this.#keyed = job.keyed === true;
+    this.#lineEndsKey = this.#keyed && job.keyEndsWithLine === true;
     this.#segments = job.segments;
     this.#segmentShift = job.segmentShift;
     this.#state = new GatherState(options.memory, options.areaOffset + SORT_SCRATCH_BYTES);
@@ -256,6 +259,7 @@ export class BlockGather {
       recordCount: job.recordCount,
       pageTableOffset: writePageTable(buffer, job, options.areaOffset),
       segmentShift: job.segmentShift,
+      lineEndsKey: this.#lineEndsKey,
     });
   }
 
@@ -270,7 +274,8 @@ export class BlockGather {
       KEY_LENGTH_BYTES;
     const keyLength = (bytes[at]! | bytes[at + 1]! << 8 | bytes[at + 2]! << 16 |
       bytes[at + 3]! << 24) >>> 0;
-    return keyedEncodedBytes(keyLength, length);
+    const stored = keyLength !== NO_KEY && this.#lineEndsKey ? keyLength - length : keyLength;
+    return keyedEncodedBytes(stored, length);
   }
 
   /** Whether the last block was sealed. */

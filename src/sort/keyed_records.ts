@@ -210,14 +210,19 @@ export class KeyedRunOrder implements RecordOrder {
   readonly reverse = false;
   /** The order of the lines (for records stored without their key). */
   readonly lineOrder: RecordOrder;
+  /** The keys end with the line, stored once: the compared key runs on through the line. */
+  readonly lineEndsKey: boolean;
 
   /**
    * Wraps the order the keys were encoded for.
    *
    * @param lineOrder The order of the lines.
+   * @param lineEndsKey Whether the stored keys leave out their last-resort copy of the line
+   *   (then key + line, adjacent in the record, is the whole key).
    */
-  constructor(lineOrder: RecordOrder) {
+  constructor(lineOrder: RecordOrder, lineEndsKey = false) {
     this.lineOrder = lineOrder;
+    this.lineEndsKey = lineEndsKey;
   }
 
   /** Keys by memcmp (then length); the line order when a record has no stored key. */
@@ -261,7 +266,8 @@ export class KeyedRunOrder implements RecordOrder {
     }
     let keyStart = offset + 1;
     while (bytes[keyStart - 1]! >= 0x80) keyStart += 1;
-    writeBytesPrefix(bytes, keyStart, line - keyStart, out, outIndex, words);
+    const keyEnd = this.lineEndsKey ? offset + length : line;
+    writeBytesPrefix(bytes, keyStart, keyEnd - keyStart, out, outIndex, words);
   }
 
   #compare(
@@ -300,8 +306,9 @@ export class KeyedRunOrder implements RecordOrder {
         ? order.compareKeys(a, aLine, aLineLength, b, bLine, bLineLength)
         : order.compare(a, aLine, aLineLength, b, bLine, bLineLength);
     }
-    const aKeyLength = aField - 1;
-    const bKeyLength = bField - 1;
+    // With lineEndsKey the key is the stored part and the line after it: to the record's end.
+    const aKeyLength = this.lineEndsKey ? aOffset + aLength - aKey : aField - 1;
+    const bKeyLength = this.lineEndsKey ? bOffset + bLength - bKey : bField - 1;
     const common = aKeyLength < bKeyLength ? aKeyLength : bKeyLength;
     for (let i = 0; i < common; i += 1) {
       const diff = a[aKey + i]! - b[bKey + i]!;

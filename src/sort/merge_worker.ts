@@ -130,6 +130,8 @@ export interface MergeStart {
   reverse: boolean;
   /** Keyed runs (kernel_merge.ts `KernelMergeOptions.keyed`). */
   keyed: boolean;
+  /** Their keys end with the line, stored once. */
+  lineEndsKey: boolean;
   /** `-u`. */
   unique: boolean;
   /** Line terminator. */
@@ -489,6 +491,7 @@ async function merge(
     kernels,
     reverse: start.reverse,
     keyed: start.keyed,
+    lineEndsKey: start.lineEndsKey,
     unique: start.unique,
     terminator: start.terminator,
     expectedRecords: start.expectedRecords,

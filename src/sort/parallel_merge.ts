@@ -96,6 +96,8 @@ export interface ParallelMergeOptions {
   reverse: boolean;
   /** The inputs are keyed runs (kernel_merge.ts `KernelMergeOptions.keyed`). */
   keyed?: boolean;
+  /** Their keys end with the line, stored once. */
+  lineEndsKey?: boolean;
   /** `-u`. */
   unique: boolean;
   /** Line terminator. */
@@ -305,6 +307,7 @@ class ParallelMerge {
       outputs: this.#outputs,
       reverse: this.#options.reverse,
       keyed: this.#options.keyed === true,
+      lineEndsKey: this.#options.lineEndsKey === true,
       unique: this.#options.unique,
       terminator: this.#options.terminator,
       expectedRecords: this.#options.expectedRecords,

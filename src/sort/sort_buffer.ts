@@ -78,6 +78,8 @@ export interface SortJob {
   targetUsed?: number[];
   /** Records carry normalized keys (src/sort/keyed_records.ts): ties compare keys. */
   keyed?: boolean;
+  /** The keys end with the record itself (the last resort): a keyed run stores it once. */
+  keyEndsWithLine?: boolean;
 }
 
 /** Bytes of the length prefix of a gathered record (u32, little-endian). */
@@ -350,6 +352,14 @@ export class SortBuffer implements Disposable {
     return this.#keys !== undefined;
   }
 
+  /**
+   * Whether the stored keys end with the record itself (the ascending last resort): a keyed
+   * run then stores the key without that copy (docs/spill-format.md).
+   */
+  get keyEndsWithLine(): boolean {
+    return this.#keys?.endsWithRecord ?? false;
+  }
+
   /** Keyed records stored without their key (their key did not fit an empty page). */
   get keylessCount(): number {
     return this.#keylessCount;
@@ -366,7 +376,8 @@ export class SortBuffer implements Disposable {
 
   /**
    * Writes the keyed records in index order (after `sort()`), each as its key (or none) and its
-   * line: the spill of a keyed run from this thread.
+   * line: the spill of a keyed run from this thread. A key that ends with the line is passed
+   * without that copy ({@linkcode SortBuffer.keyEndsWithLine}).
    *
    * @param write Receives page, key offset, key length (-1: no stored key), line offset, line
    *   length; returns a promise only when it must be awaited.
@@ -387,14 +398,16 @@ export class SortBuffer implements Disposable {
     const shift = this.#segmentShift;
     const mask = this.#offsetMask;
     const end = this.#recordCount * ENTRY_WORDS;
+    const trim = this.keyEndsWithLine;
     for (let e = 0; e < end; e += ENTRY_WORDS) {
       const address = index[e + ADDRESS_WORD]!;
       const page = pages[address >>> shift]!;
       const offset = address & mask;
+      const lineLength = index[e + LENGTH_WORD]!;
       const stored = readKeyLength(page, offset);
-      const keyLength = stored === NO_KEY ? -1 : stored;
-      const keyOffset = offset - KEY_LENGTH_BYTES - (keyLength < 0 ? 0 : keyLength);
-      const pending = write(page, keyOffset, keyLength, offset, index[e + LENGTH_WORD]!);
+      const keyOffset = offset - KEY_LENGTH_BYTES - (stored === NO_KEY ? 0 : stored);
+      const keyLength = stored === NO_KEY ? -1 : trim ? stored - lineLength : stored;
+      const pending = write(page, keyOffset, keyLength, offset, lineLength);
       if (pending !== undefined) await pending;
     }
   }
@@ -627,6 +640,7 @@ export class SortBuffer implements Disposable {
       recordCount: this.#recordCount,
       segmentShift: this.#segmentShift,
       keyed: this.#keys !== undefined,
+      keyEndsWithLine: this.keyEndsWithLine,
     };
   }
 

@@ -124,7 +124,7 @@ async function sortKeyed(
   input: Uint8Array,
   orderSpec: SortOrderSpec,
   gnuFlags: string[],
-  options: { mergeKernel: boolean; fanInMax?: number; budgetBytes?: number },
+  options: { mergeKernel: boolean; fanInMax?: number; budgetBytes?: number; kernels?: boolean },
 ) {
   const work = await makeWorkDir();
   const memory = new MemoryManager({
@@ -142,6 +142,7 @@ async function sortKeyed(
       unique: orderSpec.unique,
       fanInMax: options.fanInMax ?? 128,
       mergeKernel: options.mergeKernel,
+      kernels: options.kernels ?? true,
     });
     const gnu = gnuSortAvailable
       ? (await gnuSort([...gnuFlags, work.path("in")])).stdout
@@ -171,6 +172,12 @@ Deno.test("externalSort merges keyed runs on the merge kernel, and the loser tre
     strictEqual(tree.stats.usedMergeKernel, false);
     strictEqual(tree.stats.mergePasses > 1, true, `passes: ${tree.stats.mergePasses}`);
     strictEqual(Buffer.compare(kernel.output, tree.output), 0, flags.join(" "));
+    // The Worker's JavaScript sort and reference gather write the same keyed runs.
+    const reference = await sortKeyed(input, orderSpec, flags, {
+      mergeKernel: true,
+      kernels: false,
+    });
+    strictEqual(Buffer.compare(kernel.output, reference.output), 0, `${flags.join(" ")} reference`);
     if (kernel.gnu !== undefined) {
       strictEqual(Buffer.compare(kernel.output, kernel.gnu), 0, `${flags.join(" ")} vs GNU`);
     }

@@ -168,14 +168,18 @@ function writeKeyedEncoded(
  * The gather of keyed records (`[key][key length u32][line]` in the pages, the entry pointing
  * at the line) into a keyed run's payload: each record as varint(body), varint(key length + 1)
  * (0: stored without its key), the key, the line (docs/spill-format.md). Same state and
- * statuses as {@link gather}; word 7 counts encoding bytes of this layout.
+ * statuses as {@link gather}; word 7 counts encoding bytes of this layout. Bit 8 of word 4
+ * (beside the shift): the keys end with the line itself (the last resort), which is then not
+ * written twice: the stored key leaves out its last `line length` bytes.
  */
 export function gatherKeyed(state: usize): u32 {
   const index = <usize>load<u32>(state);
   const count = load<u32>(state, 4);
   let next = load<u32>(state, 8);
   const pageTable = <usize>load<u32>(state, 12);
-  const shift = load<u32>(state, 16);
+  const shiftWord = load<u32>(state, 16);
+  const shift = shiftWord & 0xff;
+  const lineEndsKey = (shiftWord & 0x100) != 0;
   const mask: u32 = (1 << shift) - 1;
   let out = <usize>load<u32>(state, 20);
   const end = <usize>load<u32>(state, 24);
@@ -187,9 +191,9 @@ export function gatherKeyed(state: usize): u32 {
     const lineLength = load<u32>(e, 12);
     const line = <usize>load<u32>(pageTable + (<usize>(address >>> shift) << 2)) + <usize>(address & mask);
     const stored = load<u32>(line - 4);
-    const keyLength: u32 = stored == NO_KEY ? 0 : stored;
-    const keyField: u32 = stored == NO_KEY ? 0 : stored + 1;
-    const key = line - 4 - <usize>keyLength;
+    const key = line - 4 - <usize>(stored == NO_KEY ? 0 : stored);
+    const keyLength: u32 = stored == NO_KEY ? 0 : lineEndsKey ? stored - lineLength : stored;
+    const keyField: u32 = stored == NO_KEY ? 0 : keyLength + 1;
     if (done == 0 && keyField < 0x80) {
       const body = 1 + keyLength + lineLength;
       if (body < 0x4000) {

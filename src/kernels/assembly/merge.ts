@@ -35,9 +35,15 @@ const DEAD: u32 = 0xffffffff;
  * the record) load their key as the head (word 3 its address, word 4 its length: the loser
  * tree compares keys by memcmp) and the line's length into word 5 (the line follows the key).
  * A keyed record without a stored key (key field 0) is corrupt here: such runs take the
- * comparator merge.
+ * comparator merge. With `lineEndsKey` the stored key leaves out its last-resort copy of the
+ * line: the compared head runs from the key to the record's end (key + line, the whole key).
  */
-export function loadHead(inp: usize, reverse: bool, keyed: bool = false): u32 {
+export function loadHead(
+  inp: usize,
+  reverse: bool,
+  keyed: bool = false,
+  lineEndsKey: bool = false,
+): u32 {
   const pos = <usize>load<u32>(inp);
   const end = <usize>load<u32>(inp, 4);
   const finished = load<u32>(inp, 8) != 0;
@@ -77,8 +83,9 @@ export function loadHead(inp: usize, reverse: bool, keyed: bool = false): u32 {
     }
     if (field == 0 || <u64>(field - 1) > <u64>(recordEnd - at)) return 3;
     const keyLength = field - 1;
-    store<u32>(inp, <u32>(recordEnd - at) - keyLength, 20);
-    length = keyLength;
+    const lineLength = <u32>(recordEnd - at) - keyLength;
+    store<u32>(inp, lineLength, 20);
+    length = lineEndsKey ? keyLength + lineLength : keyLength;
   }
   let prefix: u64 = 0;
   if (length >= 8) {
@@ -231,9 +238,10 @@ export function startTree(
   k: u32,
   reverse: bool,
   keyed: bool = false,
+  lineEndsKey: bool = false,
 ): u32 {
   for (let i: u32 = 0; i < k; i += 1) {
-    const head = loadHead(inputAt(state, i), reverse, keyed);
+    const head = loadHead(inputAt(state, i), reverse, keyed, lineEndsKey);
     if (head == 1 || head == 3) {
       store<u32>(state, i, 24);
       return head == 1 ? NEED_INPUT : CORRUPT;

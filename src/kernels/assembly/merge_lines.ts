@@ -63,6 +63,8 @@ export function mergeLines(state: usize): u32 {
   const flags = load<u32>(state, 12);
   const reverse = (flags & 1) != 0;
   const keyed = (flags & 2) != 0;
+  // Bit 2: the keys end with the line (stored once): the compared head ends with the line.
+  const lineEndsKey = (flags & 4) != 0;
   const tree = state + 32 + <usize>k * 32;
   const ext = tree + <usize>k * 4;
   const terminator = <u8>load<u32>(ext);
@@ -73,14 +75,14 @@ export function mergeLines(state: usize): u32 {
   const pending = load<u32>(state, 16);
   if (pending != NONE) {
     const inp = inputAt(state, pending);
-    if (loadHead(inp, reverse, keyed) != 0) {
+    if (loadHead(inp, reverse, keyed, lineEndsKey) != 0) {
       store<u32>(state, pending, 24);
       return CORRUPT;
     }
     if (out >= end) return OUTPUT_FULL;
-    const keyLength = keyed ? load<u32>(inp, 16) : 0;
-    const line = <usize>load<u32>(inp, 12) + <usize>keyLength;
     const length = keyed ? load<u32>(inp, 20) : load<u32>(inp, 16);
+    const keyLength = keyed ? load<u32>(inp, 16) - (lineEndsKey ? length : 0) : 0;
+    const line = <usize>load<u32>(inp, 12) + <usize>keyLength;
     const done = load<u32>(state, 20);
     const written = writeLine(line, length, terminator, done, out, end);
     out += <usize>(written - done);
@@ -96,7 +98,7 @@ export function mergeLines(state: usize): u32 {
     store<u32>(state, records, 28);
   }
   // 2. Every head, then the loser tree (merge.ts).
-  const started = startTree(state, tree, k, reverse, keyed);
+  const started = startTree(state, tree, k, reverse, keyed, lineEndsKey);
   if (started != DONE) return started;
   let status = DONE;
   for (;;) {
@@ -106,8 +108,12 @@ export function mergeLines(state: usize): u32 {
     if (length == DEAD) break;
     // The compared bytes (the record, or its key) and the line written.
     const record = <usize>load<u32>(inp, 12);
-    const line = keyed ? record + <usize>length : record;
     const lineLength = keyed ? load<u32>(inp, 20) : length;
+    const line = !keyed
+      ? record
+      : lineEndsKey
+      ? record + <usize>(length - lineLength)
+      : record + <usize>length;
     if (unique && isDuplicate(ext, record, length)) {
       dropped += 1;
     } else {
@@ -142,7 +148,7 @@ export function mergeLines(state: usize): u32 {
       records += 1;
     }
     store<u32>(inp, <u32>(line + <usize>lineLength));
-    const head = loadHead(inp, reverse, keyed);
+    const head = loadHead(inp, reverse, keyed, lineEndsKey);
     if (head == 1 || head == 3) {
       store<u32>(state, w, 24);
       status = head == 1 ? NEED_INPUT : CORRUPT;
