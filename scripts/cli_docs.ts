@@ -96,7 +96,21 @@ These options keep the comparator (the same results, compared field by field at 
 | \`-V\` | GNU filevercmp (suffix stripping, digit runs, \`~\`): not encoded yet |
 | \`-R\` | an MD5 of each key, byte order on collisions: not encoded yet (digest + key would do) |
 
-Merging sorted runs (\`-m\`, spilled runs) still compares records with the comparator.
+Spilled runs keep the keys: each spilled record carries its normalized key in front of the line
+(a *keyed run*, docs/spill-format.md), so merging runs compares keys with memcmp too. The final
+merge runs on the WebAssembly merge kernel in keyed mode (on the merge Worker from 8 MiB), ties
+to the earlier run (\`-s\` stays stable, \`-u\` keeps the first of equal keys); intermediate
+merge passes compare the keys on the JavaScript loser tree. Which merges still call the
+comparator:
+
+| Case | Merge |
+| --- | --- |
+| \`-g\`, \`-V\`, \`-R\` (any key) | runs of lines: the comparator on the loser tree |
+| \`-m\` (inputs already sorted) | the inputs' lines: the comparator on the loser tree (no keys are built) |
+| a line whose key does not fit a sort page | stored without its key: the sort merges on the loser tree (keys, or the comparator for it) |
+
+Keys cost spill bytes: a keyed run is larger than its lines by the key fields' encoding (the
+last-resort copy of the line is not stored twice), all within the budget's pages.
 `;
 
 /** The man page's NAME line. */

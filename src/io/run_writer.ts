@@ -103,6 +103,7 @@ export class RunWriter {
   #state: "open" | "finished" | "aborted" = "open";
   #error: unknown = undefined;
   #varint = new Uint8Array(10);
+  #fieldVarint = new Uint8Array(5);
   #sourceView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   #targetView: DataView;
   #headerWrite: Promise<void>;
@@ -199,6 +200,89 @@ export class RunWriter {
       return undefined;
     }
     return this.#writeSpanning(bytes, byteOffset, byteLength);
+  }
+
+  /**
+   * Appends one record of a keyed run (docs/spill-format.md): varint(key length + 1) (0 when
+   * the record has no stored key), the key, the line, as one record. Key and line may lie
+   * apart (a sort buffer stores `[key][key length][line]`).
+   *
+   * @param bytes Storage of the key and the line.
+   * @param keyOffset Where the key starts.
+   * @param keyLength Bytes of the key; -1: the record has no stored key.
+   * @param lineOffset Where the line starts.
+   * @param lineLength Bytes of the line.
+   * @returns `undefined` in the fast path, or a promise when a full block had to be awaited.
+   * @throws {SpillDiskError} (possibly through the promise) when the disk refuses the bytes.
+   */
+  writeKeyedRecord(
+    bytes: Uint8Array,
+    keyOffset: number,
+    keyLength: number,
+    lineOffset: number,
+    lineLength: number,
+  ): Promise<void> | undefined {
+    const keyBytes = keyLength < 0 ? 0 : keyLength;
+    const field = keyLength < 0 ? 0 : keyLength + 1;
+    const body = (field < 128 ? 1 : field < 16384 ? 2 : 5) + keyBytes + lineLength;
+    const out = this.#bytes;
+    const position = this.#position;
+    if (field < 128 && body < 16384 && position + 2 + body <= out.length) {
+      if (this.#firstRecordAt < 0) this.#firstRecordAt = position;
+      let at = position;
+      if (body < 128) {
+        out[at] = body;
+        at += 1;
+      } else {
+        out[at] = (body & 127) | 128;
+        out[at + 1] = body >>> 7;
+        at += 2;
+      }
+      out[at] = field;
+      at += 1;
+      copyShort(bytes, keyOffset, keyBytes, out, at);
+      at += keyBytes;
+      copyShort(bytes, lineOffset, lineLength, out, at);
+      this.#position = at + lineLength;
+      this.#recordCount += 1;
+      return undefined;
+    }
+    return this.#writeKeyedSlow(bytes, keyOffset, keyLength, lineOffset, lineLength);
+  }
+
+  async #writeKeyedSlow(
+    bytes: Uint8Array,
+    keyOffset: number,
+    keyLength: number,
+    lineOffset: number,
+    lineLength: number,
+  ): Promise<void> {
+    this.#checkOpen();
+    const keyBytes = keyLength < 0 ? 0 : keyLength;
+    assert(
+      keyOffset >= 0 && keyOffset + keyBytes <= bytes.length && lineOffset >= 0 &&
+        lineLength >= 0 && lineOffset + lineLength <= bytes.length,
+      "keyed record parts exceed their buffer",
+    );
+    // varint(body) then varint(field), in the one 10-byte scratch (5 bytes each at most).
+    const head = this.#varint;
+    const field = keyLength < 0 ? 0 : keyLength + 1;
+    const fieldScratch = this.#fieldVarint;
+    const fieldBytes = encodeVarint(field, fieldScratch);
+    const body = fieldBytes + keyBytes + lineLength;
+    const headBytes = encodeVarint(body, head);
+    head.set(fieldScratch.subarray(0, fieldBytes), headBytes);
+    if (body > this.#spanningMax) this.#spanningMax = body; // as #writeSpanning
+    try {
+      this.#recordStarting = true;
+      await this.#putAll(head, 0, headBytes + fieldBytes);
+      await this.#putAll(bytes, keyOffset, keyBytes);
+      await this.#putAll(bytes, lineOffset, lineLength);
+      this.#recordCount += 1;
+    } catch (error) {
+      await this.abort();
+      throw error;
+    }
   }
 
   /**
@@ -546,6 +630,21 @@ export class RunWriter {
     if (closing !== undefined) await closing; // file channels: synchronous, as before
     if (!this.#lease.isReleased) this.#lease.release();
     await this.#host.deleteFile(this.path);
+  }
+}
+
+/** Copies `length` bytes; a loop for short ranges (a `subarray` per record would allocate). */
+function copyShort(
+  from: Uint8Array,
+  fromOffset: number,
+  length: number,
+  to: Uint8Array,
+  toOffset: number,
+): void {
+  if (length <= 64) {
+    for (let i = 0; i < length; i += 1) to[toOffset + i] = from[fromOffset + i]!;
+  } else {
+    to.set(from.subarray(fromOffset, fromOffset + length), toOffset);
   }
 }
 

@@ -14,13 +14,16 @@
  *               [12,16) CRC32C of [0,12) followed by the payload
  *               [16, 16 + payload length) payload: records as varint length + bytes,
  *               a record may continue in the next block
+ *
+ * keyed run:    each record's bytes are varint(key length + 1) + normalized key + line
+ *               (version 3; field 0: no stored key): a sort whose order is not plain bytes
  * ```
  */
 export const HEADER_BYTES = 4096;
 /** Bytes of the block header. */
 export const BLOCK_HEADER_BYTES = 16;
 /** Format version. */
-export const SPILL_VERSION = 2;
+export const SPILL_VERSION = 3;
 /** Flag bit of the last block. */
 export const LAST_BLOCK_FLAG = 1;
 /** "SPILLWAY" in ASCII. */

@@ -51,6 +51,11 @@ export interface GatherInput {
   pageTableOffset: number;
   /** log2 of the segment size. */
   segmentShift: number;
+  /**
+   * `gatherKeyed` only: the keys end with the line itself (the last resort), so the stored
+   * key leaves that copy out (docs/spill-format.md). Bit 8 of word 4.
+   */
+  lineEndsKey?: boolean;
 }
 
 /**
@@ -85,7 +90,7 @@ export class GatherState {
     w[1] = input.recordCount;
     w[2] = 0;
     w[3] = input.pageTableOffset;
-    w[4] = input.segmentShift;
+    w[4] = input.segmentShift | (input.lineEndsKey === true ? 0x100 : 0);
     w[5] = 0;
     w[6] = 0;
     w[7] = 0;
@@ -117,7 +122,9 @@ export class GatherState {
 /**
  * State of the merge step kernel for `inputCount` inputs:
  * ```
- * word 0 inputCount  1 out pos  2 out end  3 reverse  4 pending input (0xffffffff none)
+ * word 0 inputCount  1 out pos  2 out end  3 flags (bit 0 reverse, bit 1 keyed records,
+ *   bit 2 their keys end with the line, stored once)
+ * word 4 pending input (0xffffffff none)
  * word 5 encoding bytes of the pending record written  6 input asking  7 records merged
  * byte 32 + 32 i: input i: pos, end, finished; the rest is the kernel's (head, length, prefix)
  * byte 32 + 32 k: the loser tree, k words (the kernel's)
@@ -148,12 +155,16 @@ export class MergeState {
     this.#words = wordsView(memory, options.byteOffset, MergeState.bytes(options.inputCount) / 4);
   }
 
-  /** Resets the block: every input empty and not finished, no output, nothing pending. */
-  start(options: { reverse: boolean }): void {
+  /**
+   * Resets the block: every input empty and not finished, no output, nothing pending.
+   * `keyed` (merge to lines only): the records are a keyed run's, compared by their keys.
+   */
+  start(options: { reverse: boolean; keyed?: boolean; lineEndsKey?: boolean }): void {
     const w = this.#words;
     w.fill(0);
     w[0] = this.inputCount;
-    w[3] = options.reverse ? 1 : 0;
+    w[3] = (options.reverse ? 1 : 0) | (options.keyed === true ? 2 : 0) |
+      (options.lineEndsKey === true ? 4 : 0);
     w[4] = 0xffff_ffff;
   }
 
@@ -452,6 +463,12 @@ export interface KernelSet {
   sortIndexQuicksort(indexOffset: number, count: number, layout: IndexLayout): void;
   /** Runs the gather of the {@linkcode GatherState} at `stateOffset`; a {@linkcode KernelStatus}. */
   gather(stateOffset: number): number;
+  /**
+   * {@linkcode KernelSet.gather} of keyed records (`[key][key length][line]`, the entry at the
+   * line) into a keyed run's payload: varint(body), varint(key length + 1; 0 when the record
+   * has no stored key), key, line (docs/spill-format.md).
+   */
+  gatherKeyed(stateOffset: number): number;
   /** Runs the merge step of the {@linkcode MergeState} at `stateOffset`. */
   mergeStep(stateOffset: number): number;
   /** Runs the merge to lines of the `MergeLinesState` at `stateOffset` (merge_lines_state.ts). */

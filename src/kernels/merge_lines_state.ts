@@ -49,9 +49,21 @@ export class MergeLinesState {
   }
 
   /** Resets the block: inputs empty, nothing written, no last record. */
-  start(options: { reverse: boolean; terminator: number; unique: boolean }): void {
+  start(
+    options: {
+      reverse: boolean;
+      terminator: number;
+      unique: boolean;
+      keyed?: boolean;
+      lineEndsKey?: boolean;
+    },
+  ): void {
     assert(options.terminator >= 0 && options.terminator <= 255, "terminator is not a byte");
-    this.merge.start({ reverse: options.reverse });
+    this.merge.start({
+      reverse: options.reverse,
+      keyed: options.keyed === true,
+      lineEndsKey: options.lineEndsKey === true,
+    });
     const w = this.#words;
     w.fill(0);
     w[0] = options.terminator;

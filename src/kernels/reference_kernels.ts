@@ -129,6 +129,52 @@ export class ReferenceKernels implements KernelSet {
     return status;
   }
 
+  /** {@inheritDoc KernelSet.gatherKeyed} */
+  gatherKeyed(stateOffset: number): number {
+    const view = this.#view();
+    const bytes = this.#bytes();
+    const word = (i: number) => view.getUint32(stateOffset + 4 * i, true);
+    const index = word(0);
+    const count = word(1);
+    let next = word(2);
+    const pageTable = word(3);
+    const shift = word(4) & 0xff;
+    const lineEndsKey = (word(4) & 0x100) !== 0;
+    let out = word(5);
+    const end = word(6);
+    let done = word(7);
+    let status: number = KernelStatus.done;
+    while (next < count) {
+      if (out >= end) {
+        status = KernelStatus.outputFull;
+        break;
+      }
+      const e = index + 16 * next;
+      const line = recordOffset(view, pageTable, shift, view.getUint32(e + 8, true));
+      const lineLength = view.getUint32(e + 12, true);
+      const stored = view.getUint32(line - 4, true);
+      const keyStart = line - 4 - (stored === 0xffff_ffff ? 0 : stored);
+      const keyLength = stored === 0xffff_ffff ? 0 : lineEndsKey ? stored - lineLength : stored;
+      const field = varintOf(stored === 0xffff_ffff ? 0 : keyLength + 1);
+      const body = new Uint8Array(field.length + keyLength + lineLength);
+      body.set(field);
+      body.set(bytes.subarray(keyStart, keyStart + keyLength), field.length);
+      body.set(bytes.subarray(line, line + lineLength), field.length + keyLength);
+      const encoding = encode(body, 0, body.length);
+      while (done < encoding.length && out < end) bytes[out++] = encoding[done++]!;
+      if (done < encoding.length) {
+        status = KernelStatus.outputFull;
+        break;
+      }
+      done = 0;
+      next += 1;
+    }
+    view.setUint32(stateOffset + 8, next, true);
+    view.setUint32(stateOffset + 20, out, true);
+    view.setUint32(stateOffset + 28, done, true);
+    return status;
+  }
+
   /** {@inheritDoc KernelSet.mergeStep} */
   mergeStep(stateOffset: number): number {
     const view = this.#view();
@@ -370,6 +416,16 @@ function keyRange(view: DataView, entry: number, layout: BytesIndexLayout): [num
 }
 
 /** varint(length) followed by the record's bytes. */
+function varintOf(value: number): number[] {
+  const out: number[] = [];
+  while (value >= 0x80) {
+    out.push((value & 0x7f) | 0x80);
+    value = Math.floor(value / 0x80);
+  }
+  out.push(value);
+  return out;
+}
+
 function encode(bytes: Uint8Array, record: number, length: number): Uint8Array {
   const head: number[] = [];
   let value = length;

@@ -20,11 +20,29 @@ export function referenceMergeLines(memory: WebAssembly.Memory, stateOffset: num
   const extWord = (i: number) => view.getUint32(ext + 4 * i, true);
   const setExtWord = (i: number, value: number) => view.setUint32(ext + 4 * i, value, true);
   const end = word(2);
-  const sign = word(3) !== 0 ? -1 : 1;
+  const sign = (word(3) & 1) !== 0 ? -1 : 1;
+  const keyed = (word(3) & 2) !== 0;
+  const lineEndsKey = (word(3) & 4) !== 0;
   const terminator = extWord(0);
   const unique = extWord(1) !== 0;
   const input = (i: number) => stateOffset + 32 + 32 * i;
-  const head = (i: number) => mergeHead(view, bytes, input(i));
+  // Keyed records: the head is the key (compared), the line follows it (written).
+  const lineLengths = new Map<number, number>();
+  const head = (i: number): MergeHead => {
+    const h = mergeHead(view, bytes, input(i));
+    if (!keyed || typeof h === "string") return h;
+    const key = keyedRecordKey(bytes, h[0], h[1]);
+    if (key === undefined) return "corrupt";
+    const lineLength = h[0] + h[1] - key[0] - key[1];
+    lineLengths.set(i, lineLength);
+    // With lineEndsKey the compared key runs on through the line (the stored key + the line).
+    return lineEndsKey ? [key[0], key[1] + lineLength] : key;
+  };
+  const lineOf = (i: number, h: [number, number]): [number, number] => {
+    if (!keyed) return h;
+    const lineLength = lineLengths.get(i)!;
+    return [h[0] + h[1] - (lineEndsKey ? lineLength : 0), lineLength];
+  };
   const line = (record: number, length: number) => {
     const out = new Uint8Array(length + 1);
     out.set(bytes.subarray(record, record + length));
@@ -45,7 +63,8 @@ export function referenceMergeLines(memory: WebAssembly.Memory, stateOffset: num
     if (typeof h === "string") return finish(KernelStatus.corrupt, i);
     let out = word(1);
     if (out >= end) return finish(KernelStatus.outputFull);
-    const encoding = line(h[0], h[1]);
+    const [lineStart, lineLength] = lineOf(i, h);
+    const encoding = line(lineStart, lineLength);
     let done = word(5);
     while (done < encoding.length && out < end) bytes[out++] = encoding[done++]!;
     setWord(1, out);
@@ -53,7 +72,7 @@ export function referenceMergeLines(memory: WebAssembly.Memory, stateOffset: num
       setWord(5, done);
       return finish(KernelStatus.outputFull);
     }
-    view.setUint32(input(i), h[0] + h[1], true);
+    view.setUint32(input(i), lineStart + lineLength, true);
     setWord(4, 0xffff_ffff);
     setWord(5, 0);
     records += 1;
@@ -67,6 +86,7 @@ export function referenceMergeLines(memory: WebAssembly.Memory, stateOffset: num
     const [best, bestHead] = smallestHead(bytes, k, head, sign);
     if (best < 0) return finish(KernelStatus.done);
     const [record, length] = bestHead;
+    const [lineStart, lineLength] = lineOf(best, bestHead);
     const lastLength = extWord(4);
     const duplicate = unique && lastLength === length &&
       compareRanges(bytes, extWord(2), length, record, length) === 0;
@@ -83,7 +103,7 @@ export function referenceMergeLines(memory: WebAssembly.Memory, stateOffset: num
         bytes.copyWithin(extWord(2), record, record + length);
         setExtWord(4, length);
       }
-      const encoding = line(record, length);
+      const encoding = line(lineStart, lineLength);
       let done = 0;
       while (done < encoding.length && out < end) bytes[out++] = encoding[done++]!;
       setWord(1, out);
@@ -94,11 +114,34 @@ export function referenceMergeLines(memory: WebAssembly.Memory, stateOffset: num
       }
       records += 1;
     }
-    view.setUint32(input(best), record + length, true);
+    view.setUint32(input(best), lineStart + lineLength, true);
     const next = head(best);
     if (next === "need") return finish(KernelStatus.needInput, best);
     if (next === "corrupt") return finish(KernelStatus.corrupt, best);
   }
+}
+
+/**
+ * The key of a keyed record at `[start, +length)`: varint(key length + 1), key, line.
+ *
+ * @returns [key start, key length], or undefined when malformed or stored without its key.
+ */
+export function keyedRecordKey(
+  bytes: Uint8Array,
+  start: number,
+  length: number,
+): [number, number] | undefined {
+  const stop = start + length;
+  let field = 0;
+  let at = start;
+  for (let shift = 0;; shift += 7) {
+    if (at >= stop || shift > 28) return undefined;
+    const byte = bytes[at++]!;
+    field += (byte & 0x7f) * 2 ** shift;
+    if (byte < 0x80) break;
+  }
+  if (field === 0 || field - 1 > stop - at) return undefined;
+  return [at, field - 1];
 }
 
 /** A merge input's head record: [start, length], or why there is none. */

@@ -38,6 +38,7 @@ interface KernelExports {
   ): void;
   sortScratchBytes(): number;
   gather(state: number): number;
+  gatherKeyed(state: number): number;
   mergeStep(state: number): number;
   mergeLines(state: number): number;
   mergeSum(state: number): number;
@@ -165,6 +166,11 @@ export class WasmKernels implements KernelSet {
   /** {@inheritDoc KernelSet.gather} */
   gather(stateOffset: number): number {
     return this.#exports.gather(stateOffset);
+  }
+
+  /** {@inheritDoc KernelSet.gatherKeyed} */
+  gatherKeyed(stateOffset: number): number {
+    return this.#exports.gatherKeyed(stateOffset);
   }
 
   /** {@inheritDoc KernelSet.mergeStep} */

@@ -29,6 +29,7 @@ import { SortBuffer } from "./sort_buffer.ts";
 import { SortWorker, SpillRing, WorkerWriteError } from "./sort_worker_pool.ts";
 import { sortJobWith } from "./kernel_sort.ts";
 import { normalizedKeysFor } from "./normalized_key.ts";
+import { KEY_LENGTH_BYTES, keyedLineOffset, KeyedRunOrder } from "./keyed_records.ts";
 import {
   FAN_IN_DEFAULT,
   inputMergeChunkSegments,
@@ -217,6 +218,18 @@ class ExternalSorter {
   #sorting: Promise<void> | undefined = undefined;
   /** The longest record spilled as a run of its own (0: none). */
   #longestRecordBytes = 0;
+  /**
+   * Spilled runs are keyed (docs/spill-format.md): each record carries its normalized key, and
+   * the merges compare keys (the sort buffers store keys: {@linkcode normalizedKeysFor}).
+   * False for `-m`, whose runs are merged input lines.
+   */
+  #runsKeyed = false;
+  /** The merges' order of spilled records: the keys' for keyed runs, else the order. */
+  #mergeOrder: RecordOrder;
+  /** A keyed run holds a record stored without its key (only the comparator merges it). */
+  #keylessSpilled = false;
+  /** The keys of keyed runs end with the line, which each record stores once. */
+  #lineEndsKey = false;
   /** Run slots in input order; undefined while a buffer's spill is in flight. */
   #runs: Array<SpillRun | undefined> = [];
   #stats: SortStats = {
@@ -239,6 +252,13 @@ class ExternalSorter {
     this.#memory = options.memory;
     this.#io = options.io;
     this.#order = options.order;
+    this.#runsKeyed = options.recordBytes === undefined &&
+      normalizedKeysFor(options.order) !== undefined;
+    this.#lineEndsKey = this.#runsKeyed &&
+      (normalizedKeysFor(options.order)?.endsWithRecord ?? false);
+    this.#mergeOrder = this.#runsKeyed
+      ? new KeyedRunOrder(options.order, this.#lineEndsKey)
+      : options.order;
     this.#descriptor = options.orderDescriptor;
     this.#unique = options.unique ?? false;
     this.#terminator = options.terminator ?? 10;
@@ -742,7 +762,11 @@ class ExternalSorter {
       writeBehindSegments: this.#layout!.writeBehindSegments,
     });
     try {
-      const pending = writer.writeRecord(bytes, start, length);
+      // A record longer than a page has no stored key: a keyed run holds it keyless.
+      const pending = this.#runsKeyed
+        ? writer.writeKeyedRecord(bytes, 0, -1, start, length)
+        : writer.writeRecord(bytes, start, length);
+      if (this.#runsKeyed) this.#keylessSpilled = true;
       if (pending) await pending;
       this.#runs[slot] = await writer.finish();
       this.#stats.runCount += 1;
@@ -758,7 +782,7 @@ class ExternalSorter {
       writeBehindSegments: this.#layout!.writeBehindSegments,
     });
     try {
-      await this.#writeBuffer(buffer, writer.writeRecord.bind(writer));
+      await this.#writeBuffer(buffer, writer.writeRecord.bind(writer), writer);
       this.#runs[slot] = await writer.finish();
       this.#stats.runCount += 1;
       this.#bootMergeWorker();
@@ -770,10 +794,23 @@ class ExternalSorter {
     }
   }
 
-  /** Writes a sorted buffer's records in order (dropping `-u` duplicates). */
-  async #writeBuffer(buffer: SortBuffer, sink: RecordSink): Promise<void> {
+  /**
+   * Writes a sorted buffer's records in order (dropping `-u` duplicates) to `sink`, or, for a
+   * spill when the runs are keyed, each with its key to `runWriter`.
+   */
+  async #writeBuffer(buffer: SortBuffer, sink: RecordSink, runWriter?: RunWriter): Promise<void> {
+    const writer = this.#runsKeyed ? runWriter : undefined;
+    const keyed = writer !== undefined;
+    if (keyed) {
+      assert(buffer.keyed, "a keyed run is spilled from a keyed sort buffer");
+      if (buffer.keylessCount > 0) this.#keylessSpilled = true;
+    }
     if (!this.#unique) {
-      await buffer.writeSorted(sink);
+      if (keyed) {
+        await buffer.writeSortedKeyed(writer.writeKeyedRecord.bind(writer));
+      } else {
+        await buffer.writeSorted(sink);
+      }
       return;
     }
     const count = buffer.recordCount;
@@ -789,7 +826,15 @@ class ExternalSorter {
         const offset = buffer.recordOffset(i);
         const length = buffer.recordLength(i);
         if (!filter.accept(bytes, offset, length)) continue;
-        const pending = sink(bytes, offset, length);
+        let pending: Promise<void> | undefined;
+        if (keyed) {
+          const stored = buffer.recordKeyLength(i);
+          const keyOffset = offset - KEY_LENGTH_BYTES - (stored < 0 ? 0 : stored);
+          const keyLength = stored >= 0 && this.#lineEndsKey ? stored - length : stored;
+          pending = writer.writeKeyedRecord(bytes, keyOffset, keyLength, offset, length);
+        } else {
+          pending = sink(bytes, offset, length);
+        }
         if (pending !== undefined) await pending;
       }
     } finally {
@@ -893,12 +938,29 @@ class ExternalSorter {
       return;
     }
     await this.#writeOutput(output, outputSegments, async (sink) => {
-      await this.#mergeGroup(
-        runs,
-        readAheadSegments,
-        this.#counted(sink),
-        memoryRun === undefined ? undefined : new BufferCursor(memoryRun),
-      );
+      const counted = this.#counted(sink);
+      if (!this.#runsKeyed) {
+        await this.#mergeGroup(
+          runs,
+          readAheadSegments,
+          counted,
+          memoryRun === undefined ? undefined : new BufferCursor(memoryRun),
+        );
+        return;
+      }
+      // Keyed runs: the merge compares keys, the output gets the lines.
+      const lines: RecordSink = (bytes, offset, length) => {
+        const line = keyedLineOffset(bytes, offset);
+        return counted(bytes, line, offset + length - line);
+      };
+      const cursor = memoryRun === undefined
+        ? undefined
+        : new KeyedBufferCursor(memoryRun, this.#memory, this.#lineEndsKey);
+      try {
+        await this.#mergeGroup(runs, readAheadSegments, lines, cursor);
+      } finally {
+        cursor?.release();
+      }
     });
     this.#stats.mergePasses += 1;
   }
@@ -953,8 +1015,13 @@ class ExternalSorter {
     // kernel completes a record cut by a block border in one contiguous carry per input, which
     // a fragmented budget may not have for such a record; the loser tree's run readers
     // assemble it in the scratch the merge plan reserved.
-    return this.#mergeKernel && this.#order.isPlainBytes && this.#recordBytes === undefined &&
-      (memoryRun === undefined || !memoryRun.keyed) &&
+    // Keyed runs merge on the kernel by their keys, unless a record has no stored key (a line
+    // whose key does not fit an empty page): only the comparator orders those.
+    const keyedFits = this.#runsKeyed && !this.#keylessSpilled &&
+      (memoryRun === undefined || memoryRun.keylessCount === 0);
+    return this.#mergeKernel && (this.#order.isPlainBytes || keyedFits) &&
+      this.#recordBytes === undefined &&
+      (memoryRun === undefined || memoryRun.keyed === this.#runsKeyed) &&
       runs.every((run) => (run?.spanningRecordBytesMax ?? 0) <= KERNEL_MERGE_SPANNING_MAX);
   }
 
@@ -998,7 +1065,8 @@ class ExternalSorter {
       throw error;
     }
     for (const run of runs) expectedRecords += run.recordCount;
-    if (readOnWorker && this.#splitMerge !== false) {
+    // The key split compares records as lines: keyed runs keep one merge Worker.
+    if (readOnWorker && this.#splitMerge !== false && !this.#runsKeyed) {
       const split = await this.#splitMergeOutput(output, runs, expectedRecords, mergeBytes);
       if (split) return true;
     }
@@ -1032,7 +1100,13 @@ class ExternalSorter {
       const parallel = readOnWorker || (parallelWanted &&
         memory.freeSegments >= parallelMergeSegments(memory, inputCount, outputSegments) +
             inputCount + KERNEL_MERGE_SPARE_SEGMENTS);
-      const order = { reverse: this.#order.reverse, unique: this.#unique };
+      const keyed = this.#runsKeyed;
+      const order = {
+        reverse: keyed ? false : this.#order.reverse,
+        unique: this.#unique,
+        keyed,
+        lineEndsKey: keyed && this.#lineEndsKey,
+      };
       let result: KernelMergeResult;
       if (parallel) {
         const inputs: ParallelMergeInput[] = readOnWorker
@@ -1222,7 +1296,7 @@ class ExternalSorter {
       }
       const cursors: RecordCursor[] = lastCursor === undefined ? readers : [...readers, lastCursor];
       await mergeCursors(cursors, sink, {
-        order: this.#order,
+        order: this.#mergeOrder,
         unique: this.#unique,
         memory: this.#memory,
         owner: "sort-unique",
@@ -1242,6 +1316,9 @@ class ExternalSorter {
    * order, so ties still keep input order; then the runs are merged as after a sort.
    */
   async #mergeInputs(inputs: readonly string[], output: string | undefined): Promise<void> {
+    this.#runsKeyed = false;
+    this.#lineEndsKey = false;
+    this.#mergeOrder = this.#order;
     const fanIn = this.#mergePlan(inputs.length).fanIn;
     if (inputs.length <= fanIn) {
       await this.#writeOutput(output, 1, (sink) => this.#mergeInputGroup(inputs, sink));
@@ -1340,6 +1417,68 @@ class BufferCursor implements RecordCursor {
     this.recordLength = buffer.recordLength(i);
     this.#next = i + 1;
     return true;
+  }
+}
+
+/**
+ * A {@linkcode RecordCursor} over a sorted keyed {@linkcode SortBuffer} that yields each record
+ * as a keyed run's (varint(key length + 1), key, line), built in one page of scratch reserved
+ * from the budget: the in-memory last run of a keyed sort merged on the loser tree.
+ */
+class KeyedBufferCursor implements RecordCursor {
+  recordBytes: Uint8Array;
+  recordOffset = 0;
+  recordLength = 0;
+  readonly #buffer: SortBuffer;
+  readonly #count: number;
+  readonly #reservation: { release(): void };
+  readonly #lineEndsKey: boolean;
+  #next = 0;
+
+  constructor(buffer: SortBuffer, memory: MemoryManager, lineEndsKey: boolean) {
+    this.#buffer = buffer;
+    this.#lineEndsKey = lineEndsKey;
+    this.#count = buffer.recordCount;
+    // A buffered record and its key fit a page: with a 5-byte field varint, they fit this.
+    const scratchBytes = buffer.segmentBytes + 8;
+    this.#reservation = memory.reserve("sort-merge-keyed", scratchBytes);
+    this.recordBytes = new Uint8Array(scratchBytes);
+  }
+
+  next(): boolean {
+    const i = this.#next;
+    if (i >= this.#count) return false;
+    const buffer = this.#buffer;
+    const page = buffer.recordBytes(i);
+    const lineOffset = buffer.recordOffset(i);
+    const lineLength = buffer.recordLength(i);
+    const stored = buffer.recordKeyLength(i);
+    const keyOffset = lineOffset - KEY_LENGTH_BYTES - (stored < 0 ? 0 : stored);
+    const keyLength = stored >= 0 && this.#lineEndsKey ? stored - lineLength : stored;
+    const out = this.recordBytes;
+    let at = 0;
+    let field = keyLength < 0 ? 0 : keyLength + 1;
+    while (field >= 128) {
+      out[at] = (field & 127) | 128;
+      field = Math.floor(field / 128);
+      at += 1;
+    }
+    out[at] = field;
+    at += 1;
+    if (keyLength > 0) {
+      out.set(page.subarray(keyOffset, keyOffset + keyLength), at);
+      at += keyLength;
+    }
+    out.set(page.subarray(lineOffset, lineOffset + lineLength), at);
+    this.recordOffset = 0;
+    this.recordLength = at + lineLength;
+    this.#next = i + 1;
+    return true;
+  }
+
+  /** Gives the scratch back. */
+  release(): void {
+    this.#reservation.release();
   }
 }
 

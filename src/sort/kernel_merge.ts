@@ -92,6 +92,13 @@ export interface KernelMergeOptions {
   kernels: KernelSet;
   /** Descending byte order (`-r`). */
   reverse: boolean;
+  /**
+   * The inputs are keyed runs (docs/spill-format.md): records compare by their normalized
+   * keys and only the lines are written (`reverse` must be false: the keys encode `-r`).
+   */
+  keyed?: boolean;
+  /** Keyed runs whose keys end with the line, stored once (compared as key + line). */
+  lineEndsKey?: boolean;
   /** Keep the first of equal records only (`-u`). */
   unique: boolean;
   /** The byte written after each record. */
@@ -171,10 +178,13 @@ class KernelLineMerger {
       inputCount: k,
     });
     this.#state = state;
+    assert(!(options.keyed === true && options.reverse), "keyed records encode -r in the keys");
     state.start({
       reverse: options.reverse,
       terminator: options.terminator,
       unique: options.unique,
+      keyed: options.keyed === true,
+      lineEndsKey: options.keyed === true && options.lineEndsKey === true,
     });
     const inputs = new BlockInputs(this.#sources, regions, state.merge);
     if (options.unique) this.#growScratch(1);
@@ -457,6 +467,8 @@ export interface GatherPlace {
   stageOffset: number;
   /** Bytes of the staging page. */
   stageBytes: number;
+  /** The buffer holds keyed records: gather them as a keyed run's (the gatherKeyed kernel). */
+  keyed?: boolean;
 }
 
 /**
@@ -490,7 +502,9 @@ export class GatherBlocks implements BlockSource {
     if (this.#last) return false;
     const stage = this.#place.stageOffset;
     this.#state.setOutput(stage, stage + this.#place.stageBytes);
-    const status = this.#kernels.gather(this.#state.byteOffset);
+    const status = this.#place.keyed === true
+      ? this.#kernels.gatherKeyed(this.#state.byteOffset)
+      : this.#kernels.gather(this.#state.byteOffset);
     this.#blockStart = stage;
     this.#blockEnd = this.#state.outputOffset;
     this.#last = status === KernelStatus.done;
@@ -535,14 +549,13 @@ export class SortBufferBlocks implements BlockSource {
   /**
    * Lends the sorted buffer's pages and index, and takes a staging page and a page table.
    *
-   * @param buffer A sorted buffer of plain records (no normalized keys).
+   * @param buffer A sorted buffer (keyed records are gathered as a keyed run's).
    * @param options The kernels, the budget, and the owner of both.
    */
   constructor(
     buffer: SortBuffer,
     options: { kernels: KernelSet; memory: MemoryManager; owner: string },
   ) {
-    assert(!buffer.keyed, "the gather kernel needs plain records");
     const memory = options.memory;
     const segmentBytes = memory.segmentBytes;
     const job = buffer.lend(options.owner);
@@ -566,11 +579,13 @@ export class SortBufferBlocks implements BlockSource {
       recordCount: job.recordCount,
       pageTableOffset: table + GatherState.BYTES,
       segmentShift: job.segmentShift,
+      lineEndsKey: buffer.keyed && buffer.keyEndsWithLine,
     });
     this.place = {
       stateOffset: table,
       stageOffset: segments[0]!.memoryOffset,
       stageBytes: segmentBytes,
+      keyed: buffer.keyed,
     };
     this.#blocks = new GatherBlocks(memory.wasmMemory, options.kernels, this.place);
   }

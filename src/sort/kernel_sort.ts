@@ -213,6 +213,13 @@ export class BlockGather {
   readonly #blockBytes: number;
   /** Memory offset of the job's index (a record cut by a block border: its length). */
   readonly #indexOffset: number;
+  /** Keyed records: gathered as a keyed run's (`gatherKeyed`). */
+  readonly #keyed: boolean;
+  /** Their keys end with the line, which the run stores once. */
+  readonly #lineEndsKey: boolean;
+  /** The job's pages (a keyed record cut by a block border: its key length). */
+  readonly #segments: readonly number[];
+  readonly #segmentShift: number;
   #slot = 0;
   #freeSlots: number;
   #blockIndex = 0;
@@ -242,13 +249,33 @@ export class BlockGather {
     this.#blockBytes = options.blockBytes;
     this.#freeSlots = options.ring.length;
     this.#indexOffset = job.index;
+    this.#keyed = job.keyed === true;
+    this.#lineEndsKey = this.#keyed && job.keyEndsWithLine === true;
+    this.#segments = job.segments;
+    this.#segmentShift = job.segmentShift;
     this.#state = new GatherState(options.memory, options.areaOffset + SORT_SCRATCH_BYTES);
     this.#state.start({
       indexOffset: job.index,
       recordCount: job.recordCount,
       pageTableOffset: writePageTable(buffer, job, options.areaOffset),
       segmentShift: job.segmentShift,
+      lineEndsKey: this.#lineEndsKey,
     });
+  }
+
+  /** Bytes the gather writes for the entry at memory offset `entry` of `length` bytes. */
+  #encodedBytes(entry: number, length: number): number {
+    if (!this.#keyed) return varintLength(length) + length;
+    const bytes = this.#bytes;
+    const address = (bytes[entry + 8]! | bytes[entry + 9]! << 8 | bytes[entry + 10]! << 16 |
+      bytes[entry + 11]! << 24) >>> 0;
+    const shift = this.#segmentShift;
+    const at = this.#segments[address >>> shift]! + (address & ((1 << shift) - 1)) -
+      KEY_LENGTH_BYTES;
+    const keyLength = (bytes[at]! | bytes[at + 1]! << 8 | bytes[at + 2]! << 16 |
+      bytes[at + 3]! << 24) >>> 0;
+    const stored = keyLength !== NO_KEY && this.#lineEndsKey ? keyLength - length : keyLength;
+    return keyedEncodedBytes(stored, length);
   }
 
   /** Whether the last block was sealed. */
@@ -280,7 +307,9 @@ export class BlockGather {
     const before = state.writtenCount;
     const pending = state.pendingBytes;
     state.setOutput(base + BLOCK_HEADER_BYTES, base + this.#blockBytes);
-    const status = this.#kernels.gather(state.byteOffset);
+    const status = this.#keyed
+      ? this.#kernels.gatherKeyed(state.byteOffset)
+      : this.#kernels.gather(state.byteOffset);
     const last = status === KernelStatus.done;
     const payloadBytes = state.outputOffset - base - BLOCK_HEADER_BYTES;
     const bytes = this.#bytes;
@@ -290,7 +319,7 @@ export class BlockGather {
       const entry = this.#indexOffset + before * 16;
       const length = (bytes[entry + 12]! | bytes[entry + 13]! << 8 | bytes[entry + 14]! << 16 |
         bytes[entry + 15]! << 24) >>> 0;
-      first = varintLength(length) + length - pending;
+      first = this.#encodedBytes(entry, length) - pending;
     }
     if (first >= payloadBytes) first = -1;
     writeU32(bytes, base, payloadBytes);
@@ -307,6 +336,13 @@ export class BlockGather {
     this.#done = last;
     return { slot, recordCount: state.writtenCount - before, last };
   }
+}
+
+/** Bytes of the encoding of an entry's record (keyed: varint(body), key field, key, line). */
+function keyedEncodedBytes(keyLength: number, lineLength: number): number {
+  const field = keyLength === NO_KEY ? 0 : keyLength + 1;
+  const body = varintLength(field) + (keyLength === NO_KEY ? 0 : keyLength) + lineLength;
+  return varintLength(body) + body;
 }
 
 function varintLength(value: number): number {

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { RecordOrder } from "./record_order.ts";
+import { type RecordOrder, writeBytesPrefix } from "./record_order.ts";
 import type { NormalizedKeyEncoder } from "./normalized_key.ts";
 import { ADDRESS_WORD, LENGTH_WORD, type TieCompare } from "./index_sort.ts";
 
@@ -23,6 +23,16 @@ export const NO_KEY = 0xffff_ffff;
 
 /** Bytes of the key length word. */
 export const KEY_LENGTH_BYTES = 4;
+
+/**
+ * The key length word stored before the record at `recordOffset` of `page`.
+ *
+ * @returns The key's length, or {@linkcode NO_KEY}.
+ */
+export function readKeyLength(page: Uint8Array, recordOffset: number): number {
+  return (page[recordOffset - 4]! | page[recordOffset - 3]! << 8 | page[recordOffset - 2]! << 16 |
+    page[recordOffset - 1]! << 24) >>> 0;
+}
 
 const prefixScratch = new Uint8Array(8);
 
@@ -148,4 +158,175 @@ export function keyedTieCompare(
     }
     return keyA - keyB;
   };
+}
+
+/**
+ * Where the line of a keyed run's record starts: past varint(key length + 1) and the key
+ * (docs/spill-format.md). The line ends where the record ends.
+ *
+ * @param bytes Storage of the record.
+ * @param offset Where the record starts.
+ * @returns The line's offset in `bytes`.
+ */
+export function keyedLineOffset(bytes: Uint8Array, offset: number): number {
+  let field = 0;
+  let scale = 1;
+  let at = offset;
+  for (;;) {
+    const byte = bytes[at]!;
+    at += 1;
+    field += (byte & 0x7f) * scale;
+    if (byte < 0x80) break;
+    scale *= 128;
+  }
+  return at + (field === 0 ? 0 : field - 1);
+}
+
+/**
+ * The order of a keyed run's records (`varint(key length + 1)`, key, line): memcmp of the
+ * keys, then the shorter first, which is the line order's (see {@linkcode NormalizedKeyEncoder});
+ * a record stored without its key (field 0) is compared by the line order on the lines. The
+ * merges of keyed runs use it for intermediate passes and when the merge kernel cannot run.
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { KeyedRunOrder } from "./keyed_records.ts";
+ * import { SortOrder } from "./sort_order.ts";
+ * const order = new KeyedRunOrder(new SortOrder({
+ *   keys: [], reverse: false, numeric: true, foldCase: false,
+ *   ignoreLeadingBlanks: false, stable: false, unique: false,
+ * }));
+ * // key "b" + line "x" against key "a" + line "y": the keys decide.
+ * const a = new Uint8Array([2, 0x62, 0x78]);
+ * const b = new Uint8Array([2, 0x61, 0x79]);
+ * strictEqual(order.compare(a, 0, 3, b, 0, 3) > 0, true);
+ * ```
+ */
+export class KeyedRunOrder implements RecordOrder {
+  /** False: records compare by their keys. */
+  readonly isPlainBytes = false;
+  /** False: the keys encode `-r`. */
+  readonly reverse = false;
+  /** The order of the lines (for records stored without their key). */
+  readonly lineOrder: RecordOrder;
+  /** The keys end with the line, stored once: the compared key runs on through the line. */
+  readonly lineEndsKey: boolean;
+
+  /**
+   * Wraps the order the keys were encoded for.
+   *
+   * @param lineOrder The order of the lines.
+   * @param lineEndsKey Whether the stored keys leave out their last-resort copy of the line
+   *   (then key + line, adjacent in the record, is the whole key).
+   */
+  constructor(lineOrder: RecordOrder, lineEndsKey = false) {
+    this.lineOrder = lineOrder;
+    this.lineEndsKey = lineEndsKey;
+  }
+
+  /** Keys by memcmp (then length); the line order when a record has no stored key. */
+  compare(
+    a: Uint8Array,
+    aOffset: number,
+    aLength: number,
+    b: Uint8Array,
+    bOffset: number,
+    bLength: number,
+  ): number {
+    return this.#compare(a, aOffset, aLength, b, bOffset, bLength, false);
+  }
+
+  /** As compare (the keys of `-u` leave out the last-resort comparison). */
+  compareKeys(
+    a: Uint8Array,
+    aOffset: number,
+    aLength: number,
+    b: Uint8Array,
+    bOffset: number,
+    bLength: number,
+  ): number {
+    return this.#compare(a, aOffset, aLength, b, bOffset, bLength, true);
+  }
+
+  /** The key's first bytes (the line order's prefix for a record without a stored key). */
+  writePrefix(
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    out: Uint32Array,
+    outIndex: number,
+    words: number,
+  ): void {
+    const line = keyedLineOffset(bytes, offset);
+    const field = bytes[offset]!;
+    if (field === 0) {
+      this.lineOrder.writePrefix(bytes, line, offset + length - line, out, outIndex, words);
+      return;
+    }
+    let keyStart = offset + 1;
+    while (bytes[keyStart - 1]! >= 0x80) keyStart += 1;
+    const keyEnd = this.lineEndsKey ? offset + length : line;
+    writeBytesPrefix(bytes, keyStart, keyEnd - keyStart, out, outIndex, words);
+  }
+
+  #compare(
+    a: Uint8Array,
+    aOffset: number,
+    aLength: number,
+    b: Uint8Array,
+    bOffset: number,
+    bLength: number,
+    keysOnly: boolean,
+  ): number {
+    // The key field: one byte for keys up to 126 bytes, else a longer varint.
+    let aField = a[aOffset]!;
+    let aKey = aOffset + 1;
+    if (aField >= 0x80) {
+      aKey = aOffset;
+      aField = readVarint(a, aOffset);
+      while (a[aKey]! >= 0x80) aKey += 1;
+      aKey += 1;
+    }
+    let bField = b[bOffset]!;
+    let bKey = bOffset + 1;
+    if (bField >= 0x80) {
+      bKey = bOffset;
+      bField = readVarint(b, bOffset);
+      while (b[bKey]! >= 0x80) bKey += 1;
+      bKey += 1;
+    }
+    if (aField === 0 || bField === 0) {
+      const aLine = aField === 0 ? aKey : aKey + aField - 1;
+      const bLine = bField === 0 ? bKey : bKey + bField - 1;
+      const order = this.lineOrder;
+      const aLineLength = aOffset + aLength - aLine;
+      const bLineLength = bOffset + bLength - bLine;
+      return keysOnly
+        ? order.compareKeys(a, aLine, aLineLength, b, bLine, bLineLength)
+        : order.compare(a, aLine, aLineLength, b, bLine, bLineLength);
+    }
+    // With lineEndsKey the key is the stored part and the line after it: to the record's end.
+    const aKeyLength = this.lineEndsKey ? aOffset + aLength - aKey : aField - 1;
+    const bKeyLength = this.lineEndsKey ? bOffset + bLength - bKey : bField - 1;
+    const common = aKeyLength < bKeyLength ? aKeyLength : bKeyLength;
+    for (let i = 0; i < common; i += 1) {
+      const diff = a[aKey + i]! - b[bKey + i]!;
+      if (diff !== 0) return diff;
+    }
+    return aKeyLength - bKeyLength;
+  }
+}
+
+function readVarint(bytes: Uint8Array, offset: number): number {
+  let value = 0;
+  let scale = 1;
+  let at = offset;
+  for (;;) {
+    const byte = bytes[at]!;
+    at += 1;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return value;
+    scale *= 128;
+  }
 }

@@ -128,6 +128,10 @@ export interface MergeStart {
   outputs: MergeRegion[];
   /** `-r`. */
   reverse: boolean;
+  /** Keyed runs (kernel_merge.ts `KernelMergeOptions.keyed`). */
+  keyed: boolean;
+  /** Their keys end with the line, stored once. */
+  lineEndsKey: boolean;
   /** `-u`. */
   unique: boolean;
   /** Line terminator. */
@@ -486,6 +490,8 @@ async function merge(
     regions: regionsOf(start, control),
     kernels,
     reverse: start.reverse,
+    keyed: start.keyed,
+    lineEndsKey: start.lineEndsKey,
     unique: start.unique,
     terminator: start.terminator,
     expectedRecords: start.expectedRecords,

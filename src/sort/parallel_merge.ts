@@ -94,6 +94,10 @@ export interface ParallelMergeOptions {
   memory: MemoryManager;
   /** `-r`. */
   reverse: boolean;
+  /** The inputs are keyed runs (kernel_merge.ts `KernelMergeOptions.keyed`). */
+  keyed?: boolean;
+  /** Their keys end with the line, stored once. */
+  lineEndsKey?: boolean;
   /** `-u`. */
   unique: boolean;
   /** Line terminator. */
@@ -302,6 +306,8 @@ class ParallelMerge {
       state: { byteOffset: stateOffset, byteLength: MergeLinesState.bytes(k) },
       outputs: this.#outputs,
       reverse: this.#options.reverse,
+      keyed: this.#options.keyed === true,
+      lineEndsKey: this.#options.lineEndsKey === true,
       unique: this.#options.unique,
       terminator: this.#options.terminator,
       expectedRecords: this.#options.expectedRecords,

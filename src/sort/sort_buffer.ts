@@ -12,7 +12,13 @@ import {
   type TieCompare,
 } from "./index_sort.ts";
 import { FixedKeyOrder, type RecordOrder } from "./record_order.ts";
-import { KEY_LENGTH_BYTES, keyedTieCompare, writeKeyedRecord } from "./keyed_records.ts";
+import {
+  KEY_LENGTH_BYTES,
+  keyedTieCompare,
+  NO_KEY,
+  readKeyLength,
+  writeKeyedRecord,
+} from "./keyed_records.ts";
 import { type NormalizedKeyEncoder, normalizedKeysFor } from "./normalized_key.ts";
 
 /** Options of {@linkcode SortBuffer}. */
@@ -72,6 +78,8 @@ export interface SortJob {
   targetUsed?: number[];
   /** Records carry normalized keys (src/sort/keyed_records.ts): ties compare keys. */
   keyed?: boolean;
+  /** The keys end with the record itself (the last resort): a keyed run stores it once. */
+  keyEndsWithLine?: boolean;
 }
 
 /** Bytes of the length prefix of a gathered record (u32, little-endian). */
@@ -183,6 +191,8 @@ export class SortBuffer implements Disposable {
   #segmentIndex = 0;
   #writeOffset = 0;
   #dataBytes = 0;
+  /** Keyed records stored without their key (it did not fit an empty page). */
+  #keylessCount = 0;
   #released = false;
   readonly #plainBytes: boolean;
   readonly #invert: boolean;
@@ -343,6 +353,66 @@ export class SortBuffer implements Disposable {
   }
 
   /**
+   * Whether the stored keys end with the record itself (the ascending last resort): a keyed
+   * run then stores the key without that copy (docs/spill-format.md).
+   */
+  get keyEndsWithLine(): boolean {
+    return this.#keys?.endsWithRecord ?? false;
+  }
+
+  /** Keyed records stored without their key (their key did not fit an empty page). */
+  get keylessCount(): number {
+    return this.#keylessCount;
+  }
+
+  /**
+   * The stored key length of sorted record `i` of a keyed buffer, or -1 when the record has no
+   * stored key; the key ends 4 bytes before {@linkcode SortBuffer.recordOffset}.
+   */
+  recordKeyLength(i: number): number {
+    const stored = readKeyLength(this.recordBytes(i), this.recordOffset(i));
+    return stored === NO_KEY ? -1 : stored;
+  }
+
+  /**
+   * Writes the keyed records in index order (after `sort()`), each as its key (or none) and its
+   * line: the spill of a keyed run from this thread. A key that ends with the line is passed
+   * without that copy ({@linkcode SortBuffer.keyEndsWithLine}).
+   *
+   * @param write Receives page, key offset, key length (-1: no stored key), line offset, line
+   *   length; returns a promise only when it must be awaited.
+   */
+  async writeSortedKeyed(
+    write: (
+      bytes: Uint8Array,
+      keyOffset: number,
+      keyLength: number,
+      lineOffset: number,
+      lineLength: number,
+    ) => Promise<void> | undefined,
+  ): Promise<void> {
+    this.#checkLive();
+    assert(this.#keys !== undefined, "only a keyed buffer writes keyed records");
+    const index = this.#index;
+    const pages = this.#pages;
+    const shift = this.#segmentShift;
+    const mask = this.#offsetMask;
+    const end = this.#recordCount * ENTRY_WORDS;
+    const trim = this.keyEndsWithLine;
+    for (let e = 0; e < end; e += ENTRY_WORDS) {
+      const address = index[e + ADDRESS_WORD]!;
+      const page = pages[address >>> shift]!;
+      const offset = address & mask;
+      const lineLength = index[e + LENGTH_WORD]!;
+      const stored = readKeyLength(page, offset);
+      const keyOffset = offset - KEY_LENGTH_BYTES - (stored === NO_KEY ? 0 : stored);
+      const keyLength = stored === NO_KEY ? -1 : trim ? stored - lineLength : stored;
+      const pending = write(page, keyOffset, keyLength, offset, lineLength);
+      if (pending !== undefined) await pending;
+    }
+  }
+
+  /**
    * Appends one record (copied; without its terminator).
    *
    * @returns False when the buffer is full (or the record is longer than a page).
@@ -439,6 +509,10 @@ export class SortBuffer implements Disposable {
     }
     index[entry + ADDRESS_WORD] = this.#segmentIndex * segmentBytes + recordOffset;
     index[entry + LENGTH_WORD] = byteLength;
+    if (offset === 0) {
+      const page = this.#pages[this.#segmentIndex]!;
+      if (readKeyLength(page, recordOffset) === NO_KEY) this.#keylessCount += 1;
+    }
     this.#writeOffset = recordOffset + byteLength;
     this.#dataBytes += byteLength;
     this.#recordCount += 1;
@@ -524,6 +598,7 @@ export class SortBuffer implements Disposable {
     this.#segmentIndex = 0; // the page views taken so far stay valid: the lease is the same
     this.#writeOffset = 0;
     this.#dataBytes = 0;
+    this.#keylessCount = 0;
   }
 
   /**
@@ -565,6 +640,7 @@ export class SortBuffer implements Disposable {
       recordCount: this.#recordCount,
       segmentShift: this.#segmentShift,
       keyed: this.#keys !== undefined,
+      keyEndsWithLine: this.keyEndsWithLine,
     };
   }
 

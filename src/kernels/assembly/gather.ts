@@ -109,3 +109,131 @@ export function gather(state: usize): u32 {
   store<u32>(state, done, 28);
   return status;
 }
+
+/** The key length word of a keyed record stored without its key (src/sort/keyed_records.ts). */
+const NO_KEY: u32 = 0xffffffff;
+
+/**
+ * Writes encoding bytes [done, ...) of a keyed spill record into [out, end): varint(body),
+ * varint(keyField), the key, the line, where body = the field's varint + key + line bytes.
+ * Returns how many encoding bytes are written in total now.
+ */
+function writeKeyedEncoded(
+  key: usize,
+  keyLength: u32,
+  keyField: u32,
+  line: usize,
+  lineLength: u32,
+  done: u32,
+  out: usize,
+  end: usize,
+): u32 {
+  const fieldBytes = varintBytes(keyField);
+  const body = fieldBytes + keyLength + lineLength;
+  const head = varintBytes(body);
+  const keyStart = head + fieldBytes;
+  const lineStart = keyStart + keyLength;
+  const total = lineStart + lineLength;
+  let at = out;
+  let k = done;
+  while (k < head && at < end) {
+    store<u8>(at, varintByte(body, k, head));
+    at += 1;
+    k += 1;
+  }
+  while (k >= head && k < keyStart && at < end) {
+    store<u8>(at, varintByte(keyField, k - head, fieldBytes));
+    at += 1;
+    k += 1;
+  }
+  if (k >= keyStart && k < lineStart && at < end) {
+    const room = <u32>(end - at);
+    const left = lineStart - k;
+    const n = left < room ? left : room;
+    memory.copy(at, key + <usize>(k - keyStart), <usize>n);
+    at += <usize>n;
+    k += n;
+  }
+  if (k >= lineStart && k < total && at < end) {
+    const room = <u32>(end - at);
+    const left = total - k;
+    const n = left < room ? left : room;
+    memory.copy(at, line + <usize>(k - lineStart), <usize>n);
+    k += n;
+  }
+  return k;
+}
+
+/**
+ * The gather of keyed records (`[key][key length u32][line]` in the pages, the entry pointing
+ * at the line) into a keyed run's payload: each record as varint(body), varint(key length + 1)
+ * (0: stored without its key), the key, the line (docs/spill-format.md). Same state and
+ * statuses as {@link gather}; word 7 counts encoding bytes of this layout. Bit 8 of word 4
+ * (beside the shift): the keys end with the line itself (the last resort), which is then not
+ * written twice: the stored key leaves out its last `line length` bytes.
+ */
+export function gatherKeyed(state: usize): u32 {
+  const index = <usize>load<u32>(state);
+  const count = load<u32>(state, 4);
+  let next = load<u32>(state, 8);
+  const pageTable = <usize>load<u32>(state, 12);
+  const shiftWord = load<u32>(state, 16);
+  const shift = shiftWord & 0xff;
+  const lineEndsKey = (shiftWord & 0x100) != 0;
+  const mask: u32 = (1 << shift) - 1;
+  let out = <usize>load<u32>(state, 20);
+  const end = <usize>load<u32>(state, 24);
+  let done = load<u32>(state, 28);
+  let status = DONE;
+  while (next < count) {
+    const e = index + <usize>next * ENTRY;
+    const address = load<u32>(e, 8);
+    const lineLength = load<u32>(e, 12);
+    const line = <usize>load<u32>(pageTable + (<usize>(address >>> shift) << 2)) + <usize>(address & mask);
+    const stored = load<u32>(line - 4);
+    const key = line - 4 - <usize>(stored == NO_KEY ? 0 : stored);
+    const keyLength: u32 = stored == NO_KEY ? 0 : lineEndsKey ? stored - lineLength : stored;
+    const keyField: u32 = stored == NO_KEY ? 0 : keyLength + 1;
+    if (done == 0 && keyField < 0x80) {
+      const body = 1 + keyLength + lineLength;
+      if (body < 0x4000) {
+        const head: usize = body < 0x80 ? 1 : 2;
+        if (out + head + 1 + <usize>(keyLength + lineLength) <= end) {
+          if (head == 1) {
+            store<u8>(out, <u8>body);
+          } else {
+            store<u8>(out, <u8>(body | 0x80));
+            store<u8>(out, <u8>(body >>> 7), 1);
+          }
+          store<u8>(out + head, <u8>keyField);
+          const to = out + head + 1;
+          memory.copy(to, key, <usize>keyLength);
+          memory.copy(to + <usize>keyLength, line, <usize>lineLength);
+          out = to + <usize>keyLength + <usize>lineLength;
+          next += 1;
+          continue;
+        }
+      }
+    }
+    if (out >= end) {
+      status = OUTPUT_FULL;
+      break;
+    }
+    const written = writeKeyedEncoded(key, keyLength, keyField, line, lineLength, done, out, end);
+    out += <usize>(written - done);
+    const fieldBytes = varintBytes(keyField);
+    const body = fieldBytes + keyLength + lineLength;
+    if (written == varintBytes(body) + body) {
+      done = 0;
+      next += 1;
+    } else {
+      done = written;
+      status = OUTPUT_FULL;
+      break;
+    }
+  }
+  store<u32>(state, next, 8);
+  store<u32>(state, <u32>out, 20);
+  store<u32>(state, done, 28);
+  return status;
+}

@@ -1,6 +1,6 @@
 // The kernels module's exports (entry file of `deno task build:kernels`).
 export { sortBytesIndex, sortIndexMultikey, sortIndexTie, sortScratchBytes } from "./sort";
-export { gather } from "./gather";
+export { gather, gatherKeyed } from "./gather";
 export { mergeStep } from "./merge";
 export { countRehash, countTokens } from "./count";
 export { mergeLines } from "./merge_lines";

@@ -30,8 +30,20 @@ const DEAD: u32 = 0xffffffff;
 /**
  * Decodes the head record of input `inp`: 0 ok, 1 no complete record (needs more bytes),
  * 2 drained for good (finished and empty), 3 corrupt (finished mid-record or bad varint).
+ *
+ * Keyed records (a keyed run, docs/spill-format.md: varint(key length + 1), key, line inside
+ * the record) load their key as the head (word 3 its address, word 4 its length: the loser
+ * tree compares keys by memcmp) and the line's length into word 5 (the line follows the key).
+ * A keyed record without a stored key (key field 0) is corrupt here: such runs take the
+ * comparator merge. With `lineEndsKey` the stored key leaves out its last-resort copy of the
+ * line: the compared head runs from the key to the record's end (key + line, the whole key).
  */
-export function loadHead(inp: usize, reverse: bool): u32 {
+export function loadHead(
+  inp: usize,
+  reverse: bool,
+  keyed: bool = false,
+  lineEndsKey: bool = false,
+): u32 {
   const pos = <usize>load<u32>(inp);
   const end = <usize>load<u32>(inp, 4);
   const finished = load<u32>(inp, 8) != 0;
@@ -55,6 +67,26 @@ export function loadHead(inp: usize, reverse: bool): u32 {
     shift += 7;
   }
   if (<u64>at + <u64>length > <u64>end) return finished ? 3 : 1;
+  if (keyed) {
+    // varint(key length + 1) inside the record, then the key, then the line.
+    const recordEnd = at + <usize>length;
+    let field: u32 = 0;
+    let fieldShift: u32 = 0;
+    for (;;) {
+      if (at >= recordEnd) return 3;
+      const byte = <u32>load<u8>(at);
+      at += 1;
+      if (fieldShift == 28 && byte > 0x0f) return 3;
+      field |= (byte & 0x7f) << fieldShift;
+      if (byte < 0x80) break;
+      fieldShift += 7;
+    }
+    if (field == 0 || <u64>(field - 1) > <u64>(recordEnd - at)) return 3;
+    const keyLength = field - 1;
+    const lineLength = <u32>(recordEnd - at) - keyLength;
+    store<u32>(inp, lineLength, 20);
+    length = lineEndsKey ? keyLength + lineLength : keyLength;
+  }
   let prefix: u64 = 0;
   if (length >= 8) {
     prefix = bswap<u64>(load<u64>(at));
@@ -120,7 +152,7 @@ export function mergeStep(state: usize): u32 {
   const k = load<u32>(state);
   let out = <usize>load<u32>(state, 4);
   const end = <usize>load<u32>(state, 8);
-  const reverse = load<u32>(state, 12) != 0;
+  const reverse = (load<u32>(state, 12) & 1) != 0;
   const tree = state + INPUTS + <usize>k * INPUT_BYTES;
   let records = load<u32>(state, 28);
   // 1. Finish the record the last call left half-written.
@@ -200,9 +232,16 @@ export function mergeStep(state: usize): u32 {
  * comparison) and builds the loser tree: tree[0] the winner, tree[1..k) the losers. Returns 0,
  * or 2 (need input) / 3 (corrupt) with word 6 naming the input.
  */
-export function startTree(state: usize, tree: usize, k: u32, reverse: bool): u32 {
+export function startTree(
+  state: usize,
+  tree: usize,
+  k: u32,
+  reverse: bool,
+  keyed: bool = false,
+  lineEndsKey: bool = false,
+): u32 {
   for (let i: u32 = 0; i < k; i += 1) {
-    const head = loadHead(inputAt(state, i), reverse);
+    const head = loadHead(inputAt(state, i), reverse, keyed, lineEndsKey);
     if (head == 1 || head == 3) {
       store<u32>(state, i, 24);
       return head == 1 ? NEED_INPUT : CORRUPT;

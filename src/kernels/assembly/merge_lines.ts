@@ -3,6 +3,10 @@
 // a spill block payload, and with `unique` drops records equal to the last one written (-u of
 // a plain byte order: equal keys are equal bytes).
 //
+// Keyed mode (bit 1 of the merge state's word 3; docs/spill-format.md): each record holds
+// varint(key length + 1), the normalized key and the line. The loser tree and `-u` compare the
+// keys (memcmp, then the shorter first); only the line is written.
+//
 // State at `state`: the merge step's block (merge.ts; word 4 pending input, word 5 bytes of
 // the pending record + terminator already written), then at 32 + 36 * k the extension:
 //   word 0 terminator   1 unique   2 last record copy (scratch)   3 scratch capacity
@@ -56,7 +60,11 @@ export function mergeLines(state: usize): u32 {
   const k = load<u32>(state);
   let out = <usize>load<u32>(state, 4);
   const end = <usize>load<u32>(state, 8);
-  const reverse = load<u32>(state, 12) != 0;
+  const flags = load<u32>(state, 12);
+  const reverse = (flags & 1) != 0;
+  const keyed = (flags & 2) != 0;
+  // Bit 2: the keys end with the line (stored once): the compared head ends with the line.
+  const lineEndsKey = (flags & 4) != 0;
   const tree = state + 32 + <usize>k * 32;
   const ext = tree + <usize>k * 4;
   const terminator = <u8>load<u32>(ext);
@@ -67,28 +75,30 @@ export function mergeLines(state: usize): u32 {
   const pending = load<u32>(state, 16);
   if (pending != NONE) {
     const inp = inputAt(state, pending);
-    if (loadHead(inp, reverse) != 0) {
+    if (loadHead(inp, reverse, keyed, lineEndsKey) != 0) {
       store<u32>(state, pending, 24);
       return CORRUPT;
     }
     if (out >= end) return OUTPUT_FULL;
-    const length = load<u32>(inp, 16);
+    const length = keyed ? load<u32>(inp, 20) : load<u32>(inp, 16);
+    const keyLength = keyed ? load<u32>(inp, 16) - (lineEndsKey ? length : 0) : 0;
+    const line = <usize>load<u32>(inp, 12) + <usize>keyLength;
     const done = load<u32>(state, 20);
-    const written = writeLine(<usize>load<u32>(inp, 12), length, terminator, done, out, end);
+    const written = writeLine(line, length, terminator, done, out, end);
     out += <usize>(written - done);
     store<u32>(state, <u32>out, 4);
     if (written != length + 1) {
       store<u32>(state, written, 20);
       return OUTPUT_FULL;
     }
-    store<u32>(inp, load<u32>(inp, 12) + length);
+    store<u32>(inp, <u32>(line + <usize>length));
     store<u32>(state, NONE, 16);
     store<u32>(state, 0, 20);
     records += 1;
     store<u32>(state, records, 28);
   }
   // 2. Every head, then the loser tree (merge.ts).
-  const started = startTree(state, tree, k, reverse);
+  const started = startTree(state, tree, k, reverse, keyed, lineEndsKey);
   if (started != DONE) return started;
   let status = DONE;
   for (;;) {
@@ -96,7 +106,14 @@ export function mergeLines(state: usize): u32 {
     const inp = inputAt(state, w);
     const length = load<u32>(inp, 16);
     if (length == DEAD) break;
+    // The compared bytes (the record, or its key) and the line written.
     const record = <usize>load<u32>(inp, 12);
+    const lineLength = keyed ? load<u32>(inp, 20) : length;
+    const line = !keyed
+      ? record
+      : lineEndsKey
+      ? record + <usize>(length - lineLength)
+      : record + <usize>length;
     if (unique && isDuplicate(ext, record, length)) {
       dropped += 1;
     } else {
@@ -113,15 +130,15 @@ export function mergeLines(state: usize): u32 {
         memory.copy(<usize>load<u32>(ext, 8), record, <usize>length);
         store<u32>(ext, length, 16);
       }
-      if (out + <usize>length < end) {
-        memory.copy(out, record, <usize>length);
-        out += <usize>length;
+      if (out + <usize>lineLength < end) {
+        memory.copy(out, line, <usize>lineLength);
+        out += <usize>lineLength;
         store<u8>(out, terminator);
         out += 1;
       } else {
-        const written = writeLine(record, length, terminator, 0, out, end);
+        const written = writeLine(line, lineLength, terminator, 0, out, end);
         out += <usize>written;
-        if (written != length + 1) {
+        if (written != lineLength + 1) {
           store<u32>(state, w, 16);
           store<u32>(state, written, 20);
           status = OUTPUT_FULL;
@@ -130,8 +147,8 @@ export function mergeLines(state: usize): u32 {
       }
       records += 1;
     }
-    store<u32>(inp, <u32>(record + <usize>length));
-    const head = loadHead(inp, reverse);
+    store<u32>(inp, <u32>(line + <usize>lineLength));
+    const head = loadHead(inp, reverse, keyed, lineEndsKey);
     if (head == 1 || head == 3) {
       store<u32>(state, w, 24);
       status = head == 1 ? NEED_INPUT : CORRUPT;
