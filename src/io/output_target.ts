@@ -1,3 +1,4 @@
+import { timelineEnd, timelineStart } from "./timeline.ts";
 import { InputError, UsageError } from "../base/mod.ts";
 import type { OperationCounter } from "./channel.ts";
 import { errorCode } from "./errors.ts";
@@ -508,7 +509,9 @@ function handleTarget(
     write: (bytes) => {
       try {
         counter.tick();
+        const spanMs = timelineStart();
         handle.write(bytes);
+        timelineEnd("write-syscall", spanMs);
         return loopTurnDue() ?? Promise.resolve();
       } catch (error) {
         return Promise.reject(error);

@@ -1038,6 +1038,7 @@ class ExternalSorter {
         const inputs: ParallelMergeInput[] = readOnWorker
           ? [...runs.map((run) => new RunOnWorker(run)), ...sources]
           : sources;
+        const mergedMs = timelineStart();
         const merged = await mergeOnWorker(inputs, write, {
           worker: this.#takeMergeWorker(),
           memory,
@@ -1047,6 +1048,7 @@ class ExternalSorter {
           outputSegments,
           ...this.#mergeWorkerTuning,
         });
+        timelineEnd("merge-on-worker", mergedMs);
         this.#io.countBlocksReadElsewhere(merged.blocksReadOnWorker);
         result = merged;
       } else {
@@ -1060,7 +1062,9 @@ class ExternalSorter {
       }
       this.#stats.usedMergeWorker = parallel;
       this.#stats.outputRecords += result.writtenCount;
+      const commitMs = timelineStart();
       await out.commit();
+      timelineEnd("commit", commitMs);
     } catch (error) {
       await out?.abort();
       throw error;
@@ -1068,10 +1072,12 @@ class ExternalSorter {
       for (const reader of readers) await reader.close();
       memoryBlocks?.close();
     }
+    const deleteMs = timelineStart();
     for (const run of runs) {
       await this.#io.deleteRun(run);
       this.#runs = this.#runs.filter((slot) => slot !== run);
     }
+    timelineEnd("delete-runs", deleteMs);
     return true;
   }
 
@@ -1133,7 +1139,9 @@ class ExternalSorter {
       this.#stats.usedMergeWorker = true;
       this.#stats.mergeRanges = result.rangeCount;
       this.#stats.outputRecords += result.writtenCount;
+      const commitMs = timelineStart();
       await out.commit();
+      timelineEnd("commit", commitMs);
     } catch (error) {
       await out?.abort();
       throw error;

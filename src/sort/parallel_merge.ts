@@ -21,7 +21,14 @@
  * @module
  */
 import { assert } from "../base/mod.ts";
-import { checkSpillBlock, CorruptSpillError, SpillReadError, type SpillRun } from "../io/mod.ts";
+import {
+  checkSpillBlock,
+  CorruptSpillError,
+  SpillReadError,
+  type SpillRun,
+  timelineEnd,
+  timelineStart,
+} from "../io/mod.ts";
 import { compileKernels } from "../kernels/mod.ts";
 import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
 import type { RunRange } from "./key_split.ts";
@@ -35,6 +42,9 @@ import {
 import {
   ABORT_WORD,
   ABORTED,
+  CHECK_ASKED,
+  CHECK_BY_MAIN,
+  CHECK_DONE,
   controlBytes,
   inputSlot,
   type MergeEvent,
@@ -397,17 +407,22 @@ class ParallelMerge {
     Atomics.notify(control, at);
   }
 
-  /** Checks the block the Worker read for input `i` and tells it the result. */
+  /**
+   * Checks the block the Worker read for input `i` and tells it the result, unless the Worker
+   * took the check itself (it does when this thread is behind).
+   */
   #check(i: number): void {
     if (this.#failed) return;
     const control = this.#control;
     const at = inputSlot(i);
+    if (Atomics.compareExchange(control, at, CHECK_ASKED, CHECK_BY_MAIN) !== CHECK_ASKED) return;
     const block = new Uint8Array(
       this.#memory.wasmMemory.buffer,
       control[at + 1]!,
       this.#memory.segmentBytes,
     );
     let checked: number;
+    const spanMs = timelineStart();
     try {
       checked = checkSpillBlock(
         this.#sources[i]!.run!.path,
@@ -419,8 +434,9 @@ class ParallelMerge {
       this.#fail(error);
       return;
     }
+    timelineEnd("check", spanMs);
     control[at + 2] = checked;
-    Atomics.store(control, at, 2);
+    Atomics.store(control, at, CHECK_DONE);
     Atomics.notify(control, at);
   }
 
@@ -432,7 +448,9 @@ class ParallelMerge {
     const byteLength = control[at + 1]!;
     const region = this.#outputs[half]!;
     const bytes = new Uint8Array(this.#memory.wasmMemory.buffer, region.byteOffset, byteLength);
+    const spanMs = timelineStart();
     await this.#write(bytes, byteLength);
+    timelineEnd("write", spanMs);
     this.#busyCount -= 1;
     Atomics.store(control, at, 0);
     Atomics.notify(control, at);
