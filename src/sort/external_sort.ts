@@ -1032,6 +1032,13 @@ class ExternalSorter {
       const parallel = readOnWorker || (parallelWanted &&
         memory.freeSegments >= parallelMergeSegments(memory, inputCount, outputSegments) +
             inputCount + KERNEL_MERGE_SPARE_SEGMENTS);
+      // A ring of output regions of the halves' size where the budget has room beside a carry
+      // page per input (else the two halves).
+      const regionSegments = Math.max(1, Math.floor(outputSegments / 2));
+      const ringSegments = PARALLEL_OUTPUT_REGIONS * regionSegments;
+      const ring = memory.freeSegments >=
+        parallelMergeSegments(memory, inputCount, ringSegments, PARALLEL_OUTPUT_REGIONS) +
+          inputCount + KERNEL_MERGE_SPARE_SEGMENTS;
       const order = { reverse: this.#order.reverse, unique: this.#unique };
       let result: KernelMergeResult;
       if (parallel) {
@@ -1045,7 +1052,10 @@ class ExternalSorter {
           ...order,
           terminator: this.#terminator,
           expectedRecords,
-          outputSegments,
+          ...(ring
+            ? { outputSegments: ringSegments, outputRegions: PARALLEL_OUTPUT_REGIONS }
+            : { outputSegments }),
+          releaseReadBlocks: true,
           ...this.#mergeWorkerTuning,
         });
         timelineEnd("merge-on-worker", mergedMs);
@@ -1318,6 +1328,13 @@ function kernelMergeSegments(
 
 /** Segments a kernel merge keeps free for carries that grow for long records and the `-u` copy. */
 const KERNEL_MERGE_SPARE_SEGMENTS = 3;
+
+/**
+ * Output regions of the final merge on the merge Worker when the budget has room: with two, the
+ * Worker stopped whenever one write of the main thread took longer than merging a half (a write
+ * into fresh page-cache pages, a thread the scheduler held back on a loaded machine).
+ */
+const PARALLEL_OUTPUT_REGIONS = 8;
 /** Final merges of fewer bytes stay on one thread (a Worker takes ~0.1 s to boot). */
 const PARALLEL_MERGE_BYTES_MIN = 8 * 1024 * 1024;
 /** Largest output half of a range merge of the split final merge. */

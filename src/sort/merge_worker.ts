@@ -148,6 +148,8 @@ export interface MergeStart {
   terminator: number;
   /** Records the inputs hold (-1: unknown, not checked). */
   expectedRecords: number;
+  /** Give each run block's file space back once read (the runs' last merge). */
+  releaseReadBlocks: boolean;
   /** For tests: fail this way. */
   fault?: MergeWorkerFault;
 }
@@ -260,12 +262,14 @@ class FileBlocks implements BlockSource {
   readonly #endOffset: number;
   /** Whether this merge reads part of the run (another merge reads the blocks at its ends). */
   readonly #ranged: boolean;
+  /** Whether blocks read are released (this is the run's last merge). */
+  readonly #release: boolean;
 
   constructor(
     reader: RunBlockReader,
     blocks: readonly Uint8Array[],
     control: Int32Array,
-    options: { input: number; fault: FaultCounter; range: RunRange | null },
+    options: { input: number; fault: FaultCounter; range: RunRange | null; release: boolean },
   ) {
     this.run = { path: reader.path };
     this.#reader = reader;
@@ -276,6 +280,7 @@ class FileBlocks implements BlockSource {
     this.#fault = options.fault;
     const range = options.range;
     this.#ranged = range !== null;
+    this.#release = options.release;
     if (range === null) {
       this.#startBlock = 0;
       this.#startOffset = 0;
@@ -362,10 +367,13 @@ class FileBlocks implements BlockSource {
       throw error instanceof CorruptSpillError ? error : new RunReadFailure(reader.path, error);
     }
     timelineEnd("merge-read", spanMs);
-    // Read once: its file space can go (the output reuses the pages). A range shares its
-    // first and last blocks with the ranges beside it.
+    // Read for the last time: its file space can go. A range shares its first and last blocks
+    // with the ranges beside it.
     const index = reader.blockIndex + 1;
-    if (!this.#ranged || (index !== this.#startBlock && index !== this.#lastBlock)) {
+    if (
+      this.#release &&
+      (!this.#ranged || (index !== this.#startBlock && index !== this.#lastBlock))
+    ) {
       reader.releaseBlocks(index, index + 1);
     }
     const control = this.#control;
@@ -507,7 +515,12 @@ async function run(start: MergeStart, control: Int32Array): Promise<MergeEvent> 
         new Uint8Array(start.memory.buffer, buffer + b * start.blockBytes, start.blockBytes)
       );
       const range = start.ranges[i] ?? null;
-      const file = new FileBlocks(reader, blocks, control, { input: i, fault, range });
+      const file = new FileBlocks(reader, blocks, control, {
+        input: i,
+        fault,
+        range,
+        release: start.releaseReadBlocks,
+      });
       files.push(file);
       return file;
     });

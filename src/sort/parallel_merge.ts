@@ -112,8 +112,19 @@ export interface ParallelMergeOptions {
   expectedRecords: number;
   /** Leave the Worker running after a merge that succeeded (for the next one). */
   keepWorker?: boolean;
-  /** Segments of the two output halves together. */
+  /** Segments of the output regions together. */
   outputSegments: number;
+  /**
+   * Output regions the Worker fills in turn (default 2, each `outputSegments / regions`): more
+   * let it merge on while this thread is held up by a slow write or by the scheduler.
+   */
+  outputRegions?: number;
+  /**
+   * Give each run block's file space back once the Worker has read it
+   * (`RunBlockReader.releaseBlocks`): for the last merge that reads the runs (the final merge);
+   * the runs cannot be read again after it.
+   */
+  releaseReadBlocks?: boolean;
   /** How long the Worker may stay silent while nothing else is pending (default 60 s). */
   workerSilenceMsMax?: number;
   /** For tests: make the Worker fail this way after some blocks. */
@@ -122,17 +133,20 @@ export interface ParallelMergeOptions {
 
 /**
  * Segments {@linkcode mergeOnWorker} takes for `inputCount` inputs before any carry: the
- * control block and state, the output halves, two buffers per input.
+ * control block and state, the output regions, two buffers per input.
  */
 export function parallelMergeSegments(
   memory: MemoryManager,
   inputCount: number,
   outputSegments: number,
+  outputRegions = 2,
 ): number {
   const small = Math.ceil(
-    (controlBytes(inputCount, 2) + MergeLinesState.bytes(inputCount)) / memory.segmentBytes,
+    (controlBytes(inputCount, outputRegions) + MergeLinesState.bytes(inputCount)) /
+      memory.segmentBytes,
   );
-  return small + 2 * Math.max(1, Math.floor(outputSegments / 2)) + 2 * inputCount;
+  return small + outputRegions * Math.max(1, Math.floor(outputSegments / outputRegions)) +
+    2 * inputCount;
 }
 
 /**
@@ -273,17 +287,16 @@ class ParallelMerge {
     const memory = this.#memory;
     const sources = this.#sources;
     const k = sources.length;
-    const controlRegion = this.#take(controlBytes(k, 2) + MergeLinesState.bytes(k) + 64);
-    this.#control = new Int32Array(
-      memory.wasmMemory.buffer,
-      controlRegion.byteOffset,
-      controlBytes(k, 2) / 4,
-    );
+    const regionCount = this.#options.outputRegions ?? 2;
+    assert(regionCount >= 2, "a parallel merge needs two output regions");
+    const control = controlBytes(k, regionCount);
+    const controlRegion = this.#take(control + MergeLinesState.bytes(k) + 64);
+    this.#control = new Int32Array(memory.wasmMemory.buffer, controlRegion.byteOffset, control / 4);
     this.#control.fill(0);
-    const stateOffset = controlRegion.byteOffset + Math.ceil(controlBytes(k, 2) / 64) * 64;
-    const halfBytes = Math.max(1, Math.floor(this.#options.outputSegments / 2)) *
+    const stateOffset = controlRegion.byteOffset + Math.ceil(control / 64) * 64;
+    const regionBytes = Math.max(1, Math.floor(this.#options.outputSegments / regionCount)) *
       memory.segmentBytes;
-    this.#outputs = [this.#take(halfBytes), this.#take(halfBytes)];
+    this.#outputs = Array.from({ length: regionCount }, () => this.#take(regionBytes));
     // The in-memory run is gathered and the runs on the Worker are read by the Worker
     // itself: no buffers here (a run read there has its one block buffer), no copies.
     const gathers = sources.map((source) =>
@@ -315,6 +328,7 @@ class ParallelMerge {
       unique: this.#options.unique,
       terminator: this.#options.terminator,
       expectedRecords: this.#options.expectedRecords,
+      releaseReadBlocks: this.#options.releaseReadBlocks === true,
     };
     if (this.#options.workerFault !== undefined) start.fault = this.#options.workerFault;
     return start;
