@@ -1100,6 +1100,13 @@ class ExternalSorter {
       const parallel = readOnWorker || (parallelWanted &&
         memory.freeSegments >= parallelMergeSegments(memory, inputCount, outputSegments) +
             inputCount + KERNEL_MERGE_SPARE_SEGMENTS);
+      // A ring of output regions of the halves' size where the budget has room beside a carry
+      // page per input (else the two halves).
+      const regionSegments = Math.max(1, Math.floor(outputSegments / 2));
+      const ringSegments = PARALLEL_OUTPUT_REGIONS * regionSegments;
+      const ring = memory.freeSegments >=
+        parallelMergeSegments(memory, inputCount, ringSegments, PARALLEL_OUTPUT_REGIONS) +
+          inputCount + KERNEL_MERGE_SPARE_SEGMENTS;
       const keyed = this.#runsKeyed;
       const order = {
         reverse: keyed ? false : this.#order.reverse,
@@ -1112,15 +1119,20 @@ class ExternalSorter {
         const inputs: ParallelMergeInput[] = readOnWorker
           ? [...runs.map((run) => new RunOnWorker(run)), ...sources]
           : sources;
+        const mergedMs = timelineStart();
         const merged = await mergeOnWorker(inputs, write, {
           worker: this.#takeMergeWorker(),
           memory,
           ...order,
           terminator: this.#terminator,
           expectedRecords,
-          outputSegments,
+          ...(ring
+            ? { outputSegments: ringSegments, outputRegions: PARALLEL_OUTPUT_REGIONS }
+            : { outputSegments }),
+          releaseReadBlocks: true,
           ...this.#mergeWorkerTuning,
         });
+        timelineEnd("merge-on-worker", mergedMs);
         this.#io.countBlocksReadElsewhere(merged.blocksReadOnWorker);
         result = merged;
       } else {
@@ -1134,7 +1146,9 @@ class ExternalSorter {
       }
       this.#stats.usedMergeWorker = parallel;
       this.#stats.outputRecords += result.writtenCount;
+      const commitMs = timelineStart();
       await out.commit();
+      timelineEnd("commit", commitMs);
     } catch (error) {
       await out?.abort();
       throw error;
@@ -1142,10 +1156,12 @@ class ExternalSorter {
       for (const reader of readers) await reader.close();
       memoryBlocks?.close();
     }
+    const deleteMs = timelineStart();
     for (const run of runs) {
       await this.#io.deleteRun(run);
       this.#runs = this.#runs.filter((slot) => slot !== run);
     }
+    timelineEnd("delete-runs", deleteMs);
     return true;
   }
 
@@ -1207,7 +1223,9 @@ class ExternalSorter {
       this.#stats.usedMergeWorker = true;
       this.#stats.mergeRanges = result.rangeCount;
       this.#stats.outputRecords += result.writtenCount;
+      const commitMs = timelineStart();
       await out.commit();
+      timelineEnd("commit", commitMs);
     } catch (error) {
       await out?.abort();
       throw error;
@@ -1387,6 +1405,13 @@ function kernelMergeSegments(
 
 /** Segments a kernel merge keeps free for carries that grow for long records and the `-u` copy. */
 const KERNEL_MERGE_SPARE_SEGMENTS = 3;
+
+/**
+ * Output regions of the final merge on the merge Worker when the budget has room: with two, the
+ * Worker stopped whenever one write of the main thread took longer than merging a half (a write
+ * into fresh page-cache pages, a thread the scheduler held back on a loaded machine).
+ */
+const PARALLEL_OUTPUT_REGIONS = 8;
 /** Final merges of fewer bytes stay on one thread (a Worker takes ~0.1 s to boot). */
 const PARALLEL_MERGE_BYTES_MIN = 8 * 1024 * 1024;
 /** Largest output half of a range merge of the split final merge. */

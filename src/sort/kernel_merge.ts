@@ -20,7 +20,7 @@
  */
 
 import { assert } from "../base/mod.ts";
-import { CorruptSpillError } from "../io/mod.ts";
+import { CorruptSpillError, timelineEnd, timelineStart } from "../io/mod.ts";
 import {
   GatherState,
   type KernelSet,
@@ -200,7 +200,9 @@ class KernelLineMerger {
     let writing: Promise<void> | undefined = undefined;
     const kernels = options.kernels;
     for (;;) {
+      const spanMs = timelineStart();
       const status = kernels.mergeLines(state.byteOffset);
+      timelineEnd("merge-kernel", spanMs);
       if (status === KernelStatus.needInput) {
         await inputs.refill(merge.inputAsking);
         continue;

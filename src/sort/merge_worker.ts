@@ -19,14 +19,22 @@
  * word 6              stopped: 1 once the Worker's merge has ended (the main thread gives the
  *                     pages back only then: a terminated Worker may still be writing)
  * 8 + 4 i             input i's next block: full, start, end, last; for a run the Worker
- *                     reads: check state (1 asked, 2 checked), offset, bytes read (answer:
- *                     the check's result), block index
+ *                     reads: check state (1 asked, 2 checked, 3 the main thread checks it,
+ *                     4 the Worker checks it), offset, bytes read (answer: the check's
+ *                     result), block index
  * 8 + 4 k + 4 h       output half h: full (1: filled, the main thread writes it; 0: free), bytes
  * ```
  *
  * @module
  */
-import { CorruptSpillError, RunBlockReader } from "../io/mod.ts";
+import {
+  checkSpillBlock,
+  CorruptSpillError,
+  RunBlockReader,
+  timelineEnd,
+  timelineFlush,
+  timelineStart,
+} from "../io/mod.ts";
 import { WasmKernels } from "../kernels/mod.ts";
 import type { RunRange } from "./key_split.ts";
 import {
@@ -81,6 +89,12 @@ function publish(control: Int32Array, at: number, value: number): void {
   Atomics.store(control, at, value);
   checkAbort(control);
 }
+
+/** Check states of a run the Worker reads (word 0 of its input slot; see the module doc). */
+export const CHECK_ASKED = 1;
+export const CHECK_DONE = 2;
+export const CHECK_BY_MAIN = 3;
+export const CHECK_BY_WORKER = 4;
 
 /** Word index of input `input`'s slot in the control block. */
 export function inputSlot(input: number): number {
@@ -138,6 +152,8 @@ export interface MergeStart {
   terminator: number;
   /** Records the inputs hold (-1: unknown, not checked). */
   expectedRecords: number;
+  /** Give each run block's file space back once read (the runs' last merge). */
+  releaseReadBlocks: boolean;
   /** For tests: fail this way. */
   fault?: MergeWorkerFault;
 }
@@ -231,6 +247,8 @@ class FileBlocks implements BlockSource {
   blockIndex = -1;
   /** Blocks made current. */
   blockCount = 0;
+  /** Blocks this thread checked itself (the main thread was behind). */
+  checkedHere = 0;
   readonly run: { readonly path: string };
   readonly #reader: RunBlockReader;
   readonly #blocks: readonly Uint8Array[];
@@ -246,12 +264,16 @@ class FileBlocks implements BlockSource {
   /** The range's last block and the payload offset where it ends there (-1: the payload's end). */
   readonly #lastBlock: number;
   readonly #endOffset: number;
+  /** Whether this merge reads part of the run (another merge reads the blocks at its ends). */
+  readonly #ranged: boolean;
+  /** Whether blocks read are released (this is the run's last merge). */
+  readonly #release: boolean;
 
   constructor(
     reader: RunBlockReader,
     blocks: readonly Uint8Array[],
     control: Int32Array,
-    options: { input: number; fault: FaultCounter; range: RunRange | null },
+    options: { input: number; fault: FaultCounter; range: RunRange | null; release: boolean },
   ) {
     this.run = { path: reader.path };
     this.#reader = reader;
@@ -261,6 +283,8 @@ class FileBlocks implements BlockSource {
     this.#slot = inputSlot(options.input);
     this.#fault = options.fault;
     const range = options.range;
+    this.#ranged = range !== null;
+    this.#release = options.release;
     if (range === null) {
       this.#startBlock = 0;
       this.#startOffset = 0;
@@ -283,7 +307,14 @@ class FileBlocks implements BlockSource {
     checkAbort(control);
     if (this.#asked < 0) this.#ask(0);
     const at = this.#slot;
-    while (Atomics.load(control, at) === 1) Atomics.wait(control, at, 1);
+    // Not checked yet: the main thread is behind (writing), so this thread checks it.
+    this.claimCheck();
+    const spanMs = timelineStart();
+    for (let state = Atomics.load(control, at); state === CHECK_BY_MAIN;) {
+      Atomics.wait(control, at, state);
+      state = Atomics.load(control, at);
+    }
+    timelineEnd("merge-wait-check", spanMs);
     checkAbort(control);
     const reader = this.#reader;
     reader.accept(control[at + 2]!);
@@ -305,23 +336,57 @@ class FileBlocks implements BlockSource {
     return true;
   }
 
+  /**
+   * Checks the block read ahead here if the main thread has not started on it (a Worker that
+   * would wait for the main thread checks instead; the two claim a check with a
+   * compare-exchange, so each block is checked once).
+   */
+  claimCheck(): void {
+    const control = this.#control;
+    const at = this.#slot;
+    if (Atomics.compareExchange(control, at, CHECK_ASKED, CHECK_BY_WORKER) !== CHECK_ASKED) {
+      return;
+    }
+    const spanMs = timelineStart();
+    control[at + 2] = checkSpillBlock(
+      this.run.path,
+      this.#blocks[this.#asked]!,
+      control[at + 2]!,
+      control[at + 3]!,
+    );
+    timelineEnd("merge-check", spanMs);
+    this.checkedHere += 1;
+    Atomics.store(control, at, CHECK_DONE);
+  }
+
   /** Reads the next block into buffer `buffer` and asks the main thread to check it. */
   #ask(buffer: number): void {
     const reader = this.#reader;
     const block = this.#blocks[buffer]!;
     let count: number;
+    const spanMs = timelineStart();
     try {
       count = reader.readNext(block);
     } catch (error) {
       throw error instanceof CorruptSpillError ? error : new RunReadFailure(reader.path, error);
+    }
+    timelineEnd("merge-read", spanMs);
+    // Read for the last time: its file space can go. A range shares its first and last blocks
+    // with the ranges beside it.
+    const index = reader.blockIndex + 1;
+    if (
+      this.#release &&
+      (!this.#ranged || (index !== this.#startBlock && index !== this.#lastBlock))
+    ) {
+      reader.releaseBlocks(index, index + 1);
     }
     const control = this.#control;
     const at = this.#slot;
     control[at + 1] = block.byteOffset;
     control[at + 2] = count;
     control[at + 3] = reader.blockIndex + 1;
-    publish(control, at, 1);
     this.#asked = buffer;
+    publish(control, at, CHECK_ASKED);
     scope.postMessage({ type: "check", input: this.#input });
   }
 }
@@ -454,16 +519,22 @@ async function run(start: MergeStart, control: Int32Array): Promise<MergeEvent> 
         new Uint8Array(start.memory.buffer, buffer + b * start.blockBytes, start.blockBytes)
       );
       const range = start.ranges[i] ?? null;
-      const file = new FileBlocks(reader, blocks, control, { input: i, fault, range });
+      const file = new FileBlocks(reader, blocks, control, {
+        input: i,
+        fault,
+        range,
+        release: start.releaseReadBlocks,
+      });
       files.push(file);
       return file;
     });
-    const result = await merge(start, control, kernels, sources);
+    const result = await merge(start, control, kernels, sources, files);
     let blocksRead = 0;
     for (const file of files) blocksRead += file.blockCount;
     return { type: "done", ...result, blocksRead };
   } finally {
     for (const reader of readers) reader.close();
+    timelineFlush();
   }
 }
 
@@ -472,6 +543,7 @@ async function merge(
   control: Int32Array,
   kernels: WasmKernels,
   sources: BlockSource[],
+  files: readonly FileBlocks[],
 ): Promise<{ writtenCount: number; droppedCount: number }> {
   const k = start.paths.length;
   const write: BlockWrite = (_bytes, byteLength, half) => {
@@ -482,7 +554,11 @@ async function merge(
     // The merge fills the next half at once: wait until the main thread has written it out
     // (it writes the halves in order, so that one was handed over before this one).
     const next = outputSlot(k, (half + 1) % start.outputs.length);
+    // The main thread is still writing: take its pending checks meanwhile.
+    if (Atomics.load(control, next) === 1) { for (const file of files) file.claimCheck(); }
+    const spanMs = timelineStart();
     while (Atomics.load(control, next) === 1) Atomics.wait(control, next, 1);
+    timelineEnd("merge-wait-output", spanMs);
     checkAbort(control);
     return undefined;
   };

@@ -21,7 +21,14 @@
  * @module
  */
 import { assert } from "../base/mod.ts";
-import { checkSpillBlock, CorruptSpillError, SpillReadError, type SpillRun } from "../io/mod.ts";
+import {
+  checkSpillBlock,
+  CorruptSpillError,
+  SpillReadError,
+  type SpillRun,
+  timelineEnd,
+  timelineStart,
+} from "../io/mod.ts";
 import { compileKernels } from "../kernels/mod.ts";
 import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
 import type { RunRange } from "./key_split.ts";
@@ -35,6 +42,9 @@ import {
 import {
   ABORT_WORD,
   ABORTED,
+  CHECK_ASKED,
+  CHECK_BY_MAIN,
+  CHECK_DONE,
   controlBytes,
   inputSlot,
   type MergeEvent,
@@ -106,8 +116,19 @@ export interface ParallelMergeOptions {
   expectedRecords: number;
   /** Leave the Worker running after a merge that succeeded (for the next one). */
   keepWorker?: boolean;
-  /** Segments of the two output halves together. */
+  /** Segments of the output regions together. */
   outputSegments: number;
+  /**
+   * Output regions the Worker fills in turn (default 2, each `outputSegments / regions`): more
+   * let it merge on while this thread is held up by a slow write or by the scheduler.
+   */
+  outputRegions?: number;
+  /**
+   * Give each run block's file space back once the Worker has read it
+   * (`RunBlockReader.releaseBlocks`): for the last merge that reads the runs (the final merge);
+   * the runs cannot be read again after it.
+   */
+  releaseReadBlocks?: boolean;
   /** How long the Worker may stay silent while nothing else is pending (default 60 s). */
   workerSilenceMsMax?: number;
   /** For tests: make the Worker fail this way after some blocks. */
@@ -116,17 +137,20 @@ export interface ParallelMergeOptions {
 
 /**
  * Segments {@linkcode mergeOnWorker} takes for `inputCount` inputs before any carry: the
- * control block and state, the output halves, two buffers per input.
+ * control block and state, the output regions, two buffers per input.
  */
 export function parallelMergeSegments(
   memory: MemoryManager,
   inputCount: number,
   outputSegments: number,
+  outputRegions = 2,
 ): number {
   const small = Math.ceil(
-    (controlBytes(inputCount, 2) + MergeLinesState.bytes(inputCount)) / memory.segmentBytes,
+    (controlBytes(inputCount, outputRegions) + MergeLinesState.bytes(inputCount)) /
+      memory.segmentBytes,
   );
-  return small + 2 * Math.max(1, Math.floor(outputSegments / 2)) + 2 * inputCount;
+  return small + outputRegions * Math.max(1, Math.floor(outputSegments / outputRegions)) +
+    2 * inputCount;
 }
 
 /**
@@ -267,17 +291,16 @@ class ParallelMerge {
     const memory = this.#memory;
     const sources = this.#sources;
     const k = sources.length;
-    const controlRegion = this.#take(controlBytes(k, 2) + MergeLinesState.bytes(k) + 64);
-    this.#control = new Int32Array(
-      memory.wasmMemory.buffer,
-      controlRegion.byteOffset,
-      controlBytes(k, 2) / 4,
-    );
+    const regionCount = this.#options.outputRegions ?? 2;
+    assert(regionCount >= 2, "a parallel merge needs two output regions");
+    const control = controlBytes(k, regionCount);
+    const controlRegion = this.#take(control + MergeLinesState.bytes(k) + 64);
+    this.#control = new Int32Array(memory.wasmMemory.buffer, controlRegion.byteOffset, control / 4);
     this.#control.fill(0);
-    const stateOffset = controlRegion.byteOffset + Math.ceil(controlBytes(k, 2) / 64) * 64;
-    const halfBytes = Math.max(1, Math.floor(this.#options.outputSegments / 2)) *
+    const stateOffset = controlRegion.byteOffset + Math.ceil(control / 64) * 64;
+    const regionBytes = Math.max(1, Math.floor(this.#options.outputSegments / regionCount)) *
       memory.segmentBytes;
-    this.#outputs = [this.#take(halfBytes), this.#take(halfBytes)];
+    this.#outputs = Array.from({ length: regionCount }, () => this.#take(regionBytes));
     // The in-memory run is gathered and the runs on the Worker are read by the Worker
     // itself: no buffers here (a run read there has its one block buffer), no copies.
     const gathers = sources.map((source) =>
@@ -311,6 +334,7 @@ class ParallelMerge {
       unique: this.#options.unique,
       terminator: this.#options.terminator,
       expectedRecords: this.#options.expectedRecords,
+      releaseReadBlocks: this.#options.releaseReadBlocks === true,
     };
     if (this.#options.workerFault !== undefined) start.fault = this.#options.workerFault;
     return start;
@@ -403,17 +427,22 @@ class ParallelMerge {
     Atomics.notify(control, at);
   }
 
-  /** Checks the block the Worker read for input `i` and tells it the result. */
+  /**
+   * Checks the block the Worker read for input `i` and tells it the result, unless the Worker
+   * took the check itself (it does when this thread is behind).
+   */
   #check(i: number): void {
     if (this.#failed) return;
     const control = this.#control;
     const at = inputSlot(i);
+    if (Atomics.compareExchange(control, at, CHECK_ASKED, CHECK_BY_MAIN) !== CHECK_ASKED) return;
     const block = new Uint8Array(
       this.#memory.wasmMemory.buffer,
       control[at + 1]!,
       this.#memory.segmentBytes,
     );
     let checked: number;
+    const spanMs = timelineStart();
     try {
       checked = checkSpillBlock(
         this.#sources[i]!.run!.path,
@@ -425,8 +454,9 @@ class ParallelMerge {
       this.#fail(error);
       return;
     }
+    timelineEnd("check", spanMs);
     control[at + 2] = checked;
-    Atomics.store(control, at, 2);
+    Atomics.store(control, at, CHECK_DONE);
     Atomics.notify(control, at);
   }
 
@@ -438,7 +468,9 @@ class ParallelMerge {
     const byteLength = control[at + 1]!;
     const region = this.#outputs[half]!;
     const bytes = new Uint8Array(this.#memory.wasmMemory.buffer, region.byteOffset, byteLength);
+    const spanMs = timelineStart();
     await this.#write(bytes, byteLength);
+    timelineEnd("write", spanMs);
     this.#busyCount -= 1;
     Atomics.store(control, at, 0);
     Atomics.notify(control, at);

@@ -37,6 +37,31 @@ Deno.test("OutputSink renames its temp file over the target on commit", async ()
   });
 });
 
+Deno.test("OutputSink's commit swaps out the old target: a reader keeps the old bytes, none is left", async () => {
+  await withIoTempDir(async (dir) => {
+    const { memory, io } = await openIoForTest(dir, { segmentBytes: 4096 });
+    const target = `${dir}/out.txt`;
+    const old = new Uint8Array(300_000).fill(111);
+    await Deno.writeFile(target, old);
+    using reader = await Deno.open(target);
+    const sink = await io.createOutput(target, { bufferSegments: 1 });
+    const fresh = new Uint8Array(200_000).fill(110);
+    const pending = sink.write(fresh, 0, fresh.length);
+    if (pending) await pending;
+    await sink.commit();
+    deepStrictEqual(await Deno.readFile(target), fresh);
+    // The old file is unlinked (its name is gone) but stays whole for whoever has it open.
+    const kept = new Uint8Array(old.length);
+    let done = 0;
+    while (done < kept.length) done += (await reader.read(kept.subarray(done)))!;
+    deepStrictEqual(kept, old);
+    strictEqual((await reader.stat()).nlink, 0);
+    await io.close();
+    memory.assertAllReleased();
+    deepStrictEqual(ioListFiles(dir), ["out.txt"]);
+  });
+});
+
 Deno.test("OutputSink abort leaves the old target untouched and removes the temp file", async () => {
   await withIoTempDir(async (dir) => {
     const { memory, io } = await openIoForTest(dir);

@@ -119,3 +119,51 @@ Deno.test("RunBlockReader throws the file system's error for a missing run", () 
     (error: unknown) => error instanceof Deno.errors.NotFound,
   );
 });
+
+Deno.test("RunBlockReader releases the file space of the blocks it is told are read", async () => {
+  await withIoTempDir(async (dir) => {
+    const { memory, io } = await openIoForTest(dir);
+    const segmentBytes = memory.segmentBytes;
+    // About 3 MiB of blocks: the first 2 MiB released block by block, the rest kept.
+    const records = Array.from({ length: 3000 }, (_, i) => patterned(1000 + (i % 50), i));
+    const run = await ioWriteRun(io, records);
+    const blockCount = Math.ceil((run.byteLength - 4096) / segmentBytes);
+    const releasedCount = Math.floor((2 * 1024 * 1024) / segmentBytes);
+    const allocatedBefore = Deno.statSync(run.path).blocks! * 512;
+    const reader = new RunBlockReader(run.path, segmentBytes);
+    const block = new Uint8Array(segmentBytes);
+    const payloads: Uint8Array[] = [];
+    try {
+      while (reader.next(block)) {
+        payloads.push(block.slice(reader.payloadStart, reader.payloadEnd));
+        const index = reader.blockIndex;
+        if (index < releasedCount) reader.releaseBlocks(index, index + 1);
+      }
+    } finally {
+      reader.close();
+    }
+    deepStrictEqual(decode(payloads), records);
+    strictEqual(payloads.length, blockCount);
+    const stat = Deno.statSync(run.path);
+    strictEqual(stat.size, run.byteLength, "the file keeps its size");
+    const allocatedAfter = stat.blocks! * 512;
+    // Punched in batches of 1 MiB: both full batches are gone, the kept blocks are not.
+    strictEqual(allocatedBefore - allocatedAfter, releasedCount * segmentBytes);
+    // The blocks not released still read back and check.
+    const again = new RunBlockReader(run.path, segmentBytes);
+    try {
+      again.seek(releasedCount);
+      let index = releasedCount;
+      while (again.next(block)) {
+        deepStrictEqual(block.slice(again.payloadStart, again.payloadEnd), payloads[index]);
+        index += 1;
+      }
+      strictEqual(index, blockCount);
+    } finally {
+      again.close();
+    }
+    await io.deleteRun(run);
+    await io.close();
+    memory.assertAllReleased();
+  });
+});

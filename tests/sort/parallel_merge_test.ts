@@ -177,3 +177,62 @@ Deno.test("The merge Worker reads runs itself, and reports a corrupt or missing 
     await work.remove();
   }
 });
+
+Deno.test("The merge Worker fills a ring of output regions and releases the blocks it read when asked", async () => {
+  const seed = propertySeed();
+  const random = makeRandom(seed);
+  const work = await makeWorkDir();
+  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: 4096 });
+  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  try {
+    // Two runs of about 1.4 MB (more than one 1 MiB batch of released blocks each).
+    const runs: SpillRun[] = [];
+    const all: Uint8Array[] = [];
+    for (let r = 0; r < 2; r += 1) {
+      const text = new TextDecoder().decode(randomLines(random, 90_000));
+      const lines = text.split("\n").slice(0, -1).map((line) => new TextEncoder().encode(line));
+      lines.sort(Buffer.compare);
+      const writer = await io.createRunWriter("test-run");
+      for (const line of lines) {
+        const pending = writer.writeRecord(line, 0, line.length);
+        if (pending) await pending;
+        all.push(line);
+      }
+      runs.push(await writer.finish());
+    }
+    all.sort(Buffer.compare);
+    const expected = Buffer.concat(all.flatMap((line) => [line, new Uint8Array([10])]));
+    const allocated = (run: SpillRun) => Deno.statSync(run.path).blocks! * 512;
+    const before = runs.map(allocated);
+    const parts: Uint8Array[] = [];
+    let writes = 0;
+    const result = await mergeOnWorker(runs.map((run) => new RunOnWorker(run)), (bytes) => {
+      parts.push(bytes.slice());
+      writes += 1;
+      // Every other write settles late: the Worker fills the regions ahead meanwhile.
+      return writes % 2 === 0 ? new Promise((resolve) => setTimeout(resolve, 2)) : undefined;
+    }, {
+      memory,
+      reverse: false,
+      unique: false,
+      terminator: 10,
+      expectedRecords: all.length,
+      outputSegments: 8,
+      outputRegions: 4,
+      releaseReadBlocks: true,
+      workerSilenceMsMax: 5_000,
+    });
+    strictEqual(result.writtenCount, all.length);
+    strictEqual(Buffer.compare(Buffer.concat(parts), expected), 0, `seed ${seed}`);
+    ok(parts.every((part) => part.length <= 2 * 4096), "a region is outputSegments / regions");
+    runs.forEach((run, i) => {
+      const released = before[i]! - allocated(run);
+      ok(released >= 1024 * 1024, `run ${i}: ${released} bytes released, seed ${seed}`);
+    });
+    memory.assertAllReleased();
+  } finally {
+    await io.close();
+    memory.assertAllReleased();
+    await work.remove();
+  }
+});
