@@ -520,6 +520,9 @@ class ExternalSorter {
     // With a kernel area here (the ring is then small), the blocks are written on the Worker:
     // this thread is busy filling and sorting the next buffer and could not write them in time.
     const elsewhere = this.#mainArea !== undefined && this.#io.runsWritableElsewhere;
+    // The Worker's gather writes records without a stored key too: only the comparator merges
+    // such runs (the merge kernel would find them corrupt).
+    if (this.#runsKeyed && buffer.keylessCount > 0) this.#keylessSpilled = true;
     try {
       const result = await this.#startWorker().sort(buffer, {
         spill: {
