@@ -13,6 +13,7 @@ import {
   type SegmentLease,
 } from "../memory/mod.ts";
 import type { IoManager, RunReader, RunWriter, SpillRun } from "../io/mod.ts";
+import { FormatCountsFormat } from "../kernels/mod.ts";
 import {
   FAN_IN_DEFAULT,
   fittingMergeGroup,
@@ -41,7 +42,11 @@ import {
 } from "./count_merger.ts";
 import { type CaseMode, Tokenizer, type TokenizerKind, type TokenSink } from "./tokenizer.ts";
 import { TopHeap } from "./top_heap.ts";
-import { kernelSumMergeSegments, mergeSummingCountsKernel } from "./kernel_sum_merge.ts";
+import {
+  type CountLineOutput,
+  kernelSumMergeSegments,
+  mergeSummingCountsKernel,
+} from "./kernel_sum_merge.ts";
 
 /** Options of {@linkcode WordCounter}. */
 export interface WordCounterOptions {
@@ -89,6 +94,20 @@ export interface CountFinishOptions {
   top?: number;
   /** Drop words counted fewer times. */
   minCount?: number;
+  /**
+   * Where the count formatter kernel may write lines straight from the summing merge's
+   * blocks (a `CountFormatter` in a format the kernel writes); words it does not cover still
+   * go to the emitter. Without it every word goes to the emitter.
+   */
+  lines?: CountLines | undefined;
+}
+
+/** A sink for lines the count formatter kernel writes (`CountFormatter` is one). */
+export interface CountLines {
+  /** The `FormatCountsFormat` code of the lines, or undefined when the kernel cannot write them. */
+  readonly kernelFormat: number | undefined;
+  /** Writes formatted lines (a view of the shared memory, read during the call only). */
+  writeLines(bytes: Uint8Array, byteOffset: number, byteLength: number): Promise<void> | undefined;
 }
 
 /** Counters for `--stats`. */
@@ -809,12 +828,19 @@ export class WordCounter implements TokenSink {
     const longTop = Math.min(options.top ?? 0, this.#longWordDigests.size) > 1;
     if (options.order === "count" && (options.top === undefined || longTop)) {
       let left = options.top ?? Infinity;
-      await this.#countOrder((bytes, offset, length, count) => {
-        if (count < minCount || left === 0) return undefined;
-        left -= 1;
-        this.#stats.distinctWords += 1;
-        return emit(bytes, offset, length, count);
-      }, minCount);
+      const lines = options.top === undefined
+        ? this.#lineOutput(options.lines, minCount)
+        : undefined;
+      await this.#countOrder(
+        (bytes, offset, length, count) => {
+          if (count < minCount || left === 0) return undefined;
+          left -= 1;
+          this.#stats.distinctWords += 1;
+          return emit(bytes, offset, length, count);
+        },
+        minCount,
+        lines,
+      );
       return;
     }
     if (options.order === "word" && longTop) {
@@ -837,13 +863,14 @@ export class WordCounter implements TokenSink {
         Math.min(options.top, this.#longWordDigests.size) *
           (this.#stats.longWordBytesMax + LONG_WORD_SLACK_BYTES) / this.#memory.segmentBytes,
       );
+      const lines = heap === undefined ? this.#lineOutput(options.lines, minCount) : undefined;
       await this.#mergeWords(heapPages, (bytes, offset, length, count) => {
         if (count < minCount) return undefined;
         this.#stats.distinctWords += 1;
         if (heap === undefined) return emit(bytes, offset, length, count);
         heap.offer(bytes, offset, length, count);
         return undefined;
-      });
+      }, lines);
       if (top !== undefined) await top.drain(options.order, emit);
     } finally {
       top?.close();
@@ -930,8 +957,33 @@ export class WordCounter implements TokenSink {
     this.#stats.tokens -= absorbed;
   }
 
-  /** Merges the word runs (and the table, when readers fit beside it), summing counts. */
-  async #mergeWords(heapPages: number, emit: RecordEmitter): Promise<void> {
+  /**
+   * The count formatter kernel's view of `lines` (undefined when there are none or the kernel
+   * does not write their format): its lines count as distinct words and as merge progress.
+   */
+  #lineOutput(lines: CountLines | undefined, minCount: number): CountLineOutput | undefined {
+    const format = lines?.kernelFormat;
+    if (lines === undefined || format === undefined) return undefined;
+    return {
+      format,
+      minCount,
+      write: (bytes, offset, length) => lines.writeLines(bytes, offset, length),
+      noted: (lineCount, recordBytes) => {
+        this.#stats.distinctWords += lineCount;
+        this.#tick(recordBytes);
+      },
+    };
+  }
+
+  /**
+   * Merges the word runs (and the table, when readers fit beside it), summing counts; with
+   * `lines`, the summing merge kernel writes formatted lines (see CountFinishOptions.lines).
+   */
+  async #mergeWords(
+    heapPages: number,
+    emit: RecordEmitter,
+    lines?: CountLineOutput,
+  ): Promise<void> {
     const table = this.#table!;
     this.#reserveSumScratch();
     const keepPages = SCRATCH_PAGES + heapPages;
@@ -970,13 +1022,14 @@ export class WordCounter implements TokenSink {
           memory: this.#memory,
           owner: "count-merge-kernel",
           expectedRecords,
+          lines,
         });
         this.#kernelSumMerges += 1;
       } else if (keepTable && table.entryCount > 0) {
         const sources: RecordCursor[] = [...readers, table];
         await mergeSummingCounts(sources, this.#scratch, sumEmit);
       } else {
-        await this.#sumRuns(readers, this.#runs, keepPages, sumEmit);
+        await this.#sumRuns(readers, this.#runs, keepPages, sumEmit, lines);
       }
     } finally {
       await this.#closeReaders(readers);
@@ -1113,6 +1166,7 @@ export class WordCounter implements TokenSink {
     runs: readonly SpillRun[],
     keepPages: number,
     emit: RecordEmitter,
+    lines?: CountLineOutput,
   ): Promise<void> {
     const kernelPages = kernelSumMergeSegments(this.#memory.segmentBytes, runs.length);
     const free = this.#memory.freeSegments - runs.length - Math.max(0, keepPages);
@@ -1122,6 +1176,7 @@ export class WordCounter implements TokenSink {
         memory: this.#memory,
         owner: "count-merge-kernel",
         expectedRecords,
+        lines,
       });
       this.#kernelSumMerges += 1;
       return;
@@ -1158,7 +1213,11 @@ export class WordCounter implements TokenSink {
    * Count order after spills: stream the summed words into a second table sorted by
    * (count desc, word), spilling `[~count][word]` runs when it fills, then merge those.
    */
-  async #countOrder(emit: RecordEmitter, floorCount: number): Promise<void> {
+  async #countOrder(
+    emit: RecordEmitter,
+    floorCount: number,
+    lines?: CountLineOutput,
+  ): Promise<void> {
     const countRuns: SpillRun[] = [];
     const floorRuns: SpillRun[] = [];
     let phase2: CountTable | undefined;
@@ -1234,7 +1293,20 @@ export class WordCounter implements TokenSink {
               return this.#addCountOrder(table, countRuns, bytes, offset, length, count);
             };
             if (kernelPages > 0) {
-              await this.#sumRuns(readers, this.#runs, -kernelPages, sumEmit);
+              // The count formatter kernel copies the floor words' records from the merge's
+              // blocks into the floor run's blocks; the others stop it and go to sumEmit.
+              const split: CountLineOutput = {
+                format: FormatCountsFormat.records,
+                minCount: floorCount,
+                maxCount: floorCount,
+                room: () => floor.blockRoom,
+                write: (bytes, offset, length, lineCount) => {
+                  floor.writeRecords(bytes, offset, length, lineCount);
+                  return undefined;
+                },
+                noted: (_lineCount, recordBytes) => this.#tick(recordBytes),
+              };
+              await this.#sumRuns(readers, this.#runs, -kernelPages, sumEmit, split);
             } else {
               await mergeSummingCounts(readers, this.#scratch, sumEmit);
             }
@@ -1252,7 +1324,24 @@ export class WordCounter implements TokenSink {
       const floorReaders = await this.#openReaders(floorRuns);
       try {
         const reader = floorReaders[0]!;
-        for (;;) {
+        // With `lines`, the summing merge kernel reads the run's blocks (one input: it sums
+        // nothing) and the count formatter kernel writes them: no JS per word.
+        const floorKernel = lines !== undefined && this.#sumKernelFits(floorRuns) &&
+          this.#memory.freeSegments - floorRuns.length >=
+            kernelSumMergeSegments(this.#memory.segmentBytes, floorRuns.length);
+        if (floorKernel) {
+          await mergeSummingCountsKernel(floorReaders, (bytes, offset, length, count) => {
+            this.#tick(length + COUNT_BYTES);
+            return emit(bytes, offset, length, count);
+          }, {
+            memory: this.#memory,
+            owner: "count-merge-kernel",
+            expectedRecords: floorRuns[0]!.recordCount,
+            lines,
+          });
+          this.#kernelSumMerges += 1;
+        }
+        for (; !floorKernel;) {
           let more = reader.next();
           if (more instanceof Promise) more = await more;
           if (!more) break;
@@ -1313,7 +1402,10 @@ export class WordCounter implements TokenSink {
   ): Promise<void> {
     try {
       if (countRuns.length === 0) {
-        table.sort("count");
+        // Usually the words counted more than the lowest count, a few percent of a
+        // high-cardinality input's: the kernel sorts them (the JS sort was 5% of that count).
+        const kernel = table.entryCount >= KERNEL_SORT_ENTRIES_MIN && table.sortKernel("count");
+        if (!kernel) table.sort("count");
         this.#beginPhase("write", floorRuns);
         while (table.nextSorted()) {
           this.#tick(table.recordLength);
