@@ -1253,6 +1253,7 @@ export class WordCounter implements TokenSink {
       const kernelPages = this.#sumKernelFits(this.#runs) && plainPages - sumPages >= tablePages
         ? sumPages
         : 0;
+      const remerge = kernelPages > 0 && lines !== undefined;
       const orderPages = plainPages - kernelPages;
       const arenaPages = Math.max(1, Math.floor(orderPages * ARENA_SHARE));
       if (orderPages - arenaPages < 1) {
@@ -1278,48 +1279,71 @@ export class WordCounter implements TokenSink {
         // Words counted exactly `floorCount` times (the lowest count that is printed: most
         // words of a high-cardinality input) come last in count order, and among themselves
         // in word order: the merge already yields them so, so they go straight to a run of
-        // their own instead of through the sort.
-        await this.#writeRun(
-          async (floor) => {
-            // The merge scratch holds the current word while the table spills: records are
-            // encoded in a buffer of their own.
-            const sumEmit: RecordEmitter = (bytes, offset, length, count) => {
-              this.#tick(length + COUNT_BYTES);
-              if (count < floorCount) return undefined;
-              if (count === floorCount) {
-                writeCount(bytes, offset + length, count); // the scratch has room for it
-                return floor.writeRecord(bytes, offset, length + COUNT_BYTES);
-              }
-              return this.#addCountOrder(table, countRuns, bytes, offset, length, count);
-            };
-            if (kernelPages > 0) {
-              // The count formatter kernel copies the floor words' records from the merge's
-              // blocks into the floor run's blocks; the others stop it and go to sumEmit.
-              const split: CountLineOutput = {
-                format: FormatCountsFormat.records,
-                minCount: floorCount,
-                maxCount: floorCount,
-                room: () => floor.blockRoom,
-                write: (bytes, offset, length, lineCount) => {
-                  floor.writeRecords(bytes, offset, length, lineCount);
-                  return undefined;
-                },
-                noted: (_lineCount, recordBytes) => this.#tick(recordBytes),
+        // their own instead of through the sort. When the kernels write the output lines,
+        // they skip that run: the kernel merge skips them here and prints them from a second
+        // merge of the same runs at the end (a read of the runs instead of a write and a read
+        // of the floor run).
+        if (remerge) {
+          const skip: CountLineOutput = {
+            format: FormatCountsFormat.records,
+            minCount: floorCount + 1, // nothing is copied: counts up to the floor are skipped,
+            maxCount: floorCount, // and those above stop the kernel for sumEmit
+            write: () => undefined,
+            noted: (_lineCount, recordBytes) => this.#tick(recordBytes),
+          };
+          const sumEmit: RecordEmitter = (bytes, offset, length, count) => {
+            this.#tick(length + COUNT_BYTES);
+            if (count <= floorCount) return undefined;
+            return this.#addCountOrder(table, countRuns, bytes, offset, length, count);
+          };
+          await this.#sumRuns(readers, this.#runs, -kernelPages, sumEmit, skip);
+        } else {
+          await this.#writeRun(
+            async (floor) => {
+              // The merge scratch holds the current word while the table spills: records are
+              // encoded in a buffer of their own.
+              const sumEmit: RecordEmitter = (bytes, offset, length, count) => {
+                this.#tick(length + COUNT_BYTES);
+                if (count < floorCount) return undefined;
+                if (count === floorCount) {
+                  writeCount(bytes, offset + length, count); // the scratch has room for it
+                  return floor.writeRecord(bytes, offset, length + COUNT_BYTES);
+                }
+                return this.#addCountOrder(table, countRuns, bytes, offset, length, count);
               };
-              await this.#sumRuns(readers, this.#runs, -kernelPages, sumEmit, split);
-            } else {
-              await mergeSummingCounts(readers, this.#scratch, sumEmit);
-            }
-          },
-          floorRuns,
-          0,
-        );
+              if (kernelPages > 0) {
+                // The count formatter kernel copies the floor words' records from the merge's
+                // blocks into the floor run's blocks; the others stop it and go to sumEmit.
+                const split: CountLineOutput = {
+                  format: FormatCountsFormat.records,
+                  minCount: floorCount,
+                  maxCount: floorCount,
+                  room: () => floor.blockRoom,
+                  write: (bytes, offset, length, lineCount) => {
+                    floor.writeRecords(bytes, offset, length, lineCount);
+                    return undefined;
+                  },
+                  noted: (_lineCount, recordBytes) => this.#tick(recordBytes),
+                };
+                await this.#sumRuns(readers, this.#runs, -kernelPages, sumEmit, split);
+              } else {
+                await mergeSummingCounts(readers, this.#scratch, sumEmit);
+              }
+            },
+            floorRuns,
+            0,
+          );
+        }
       } finally {
         await this.#closeReaders(readers);
       }
-      for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run);
+      if (!remerge) { for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run); }
       await this.#emitCountOrder(phase2, countRuns, emit, floorRuns);
       phase2 = undefined;
+      if (remerge) {
+        await this.#printFloorWords(emit, floorCount, lines!);
+        return;
+      }
       // Then the floor words, in word order.
       const floorReaders = await this.#openReaders(floorRuns);
       try {
@@ -1363,6 +1387,44 @@ export class WordCounter implements TokenSink {
       for (const run of countRuns) await this.#io.deleteRun(run);
       for (const run of floorRuns) await this.#io.deleteRun(run);
     }
+  }
+
+  /**
+   * Count order's last part when the kernels write the lines: the words counted exactly
+   * `floorCount` times, in word order, from a second summing merge of the word runs (the
+   * formatter kernel prints those at the floor and skips the others); then the runs go.
+   */
+  async #printFloorWords(
+    emit: RecordEmitter,
+    floorCount: number,
+    lines: CountLineOutput,
+  ): Promise<void> {
+    this.#beginPhase("write", this.#runs);
+    const readers = await this.#openReaders(this.#runs);
+    try {
+      // Words above the floor were printed already; a floor word whose line is longer than a
+      // page comes here.
+      const floorEmit: RecordEmitter = (bytes, offset, length, count) => {
+        this.#tick(length + COUNT_BYTES);
+        if (count !== floorCount) return undefined;
+        return emit(bytes, offset, length, count);
+      };
+      const kernelPages = kernelSumMergeSegments(this.#memory.segmentBytes, this.#runs.length);
+      if (this.#memory.freeSegments - this.#runs.length >= kernelPages) {
+        await mergeSummingCountsKernel(readers, floorEmit, {
+          memory: this.#memory,
+          owner: "count-merge-kernel",
+          expectedRecords: this.#runs.reduce((sum, run) => sum + run.recordCount, 0),
+          lines: { ...lines, maxCount: floorCount },
+        });
+        this.#kernelSumMerges += 1;
+      } else {
+        await mergeSummingCounts(readers, this.#scratch, floorEmit);
+      }
+    } finally {
+      await this.#closeReaders(readers);
+    }
+    for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run);
   }
 
   /** Adds a word to the count-order table, spilling it when full. */
