@@ -1,6 +1,7 @@
 import { assert } from "../base/mod.ts";
 import { utf8SequenceLength } from "./tokenizer.ts";
 import { copyBytes } from "./copy_bytes.ts";
+import { FormatCountsFormat } from "../kernels/mod.ts";
 
 /** `--format` of `spillway count`. */
 export type CountFormat = "tsv" | "csv" | "json" | "yaml" | "uniq";
@@ -70,6 +71,43 @@ export class CountFormatter {
   constructor(sink: ByteSink, format: CountFormat) {
     this.#sink = sink;
     this.format = format;
+  }
+
+  /**
+   * The count formatter kernel's code for this format (`FormatCountsFormat`: tsv, uniq, csv),
+   * or undefined for the formats only this class writes (json, yaml).
+   */
+  get kernelFormat(): number | undefined {
+    switch (this.format) {
+      case "tsv":
+        return FormatCountsFormat.tsv;
+      case "uniq":
+        return FormatCountsFormat.uniq;
+      case "csv":
+        return FormatCountsFormat.csv;
+      default:
+        return undefined;
+    }
+  }
+
+  /**
+   * Writes lines the count formatter kernel made in this format (after {@linkcode begin},
+   * in order with {@linkcode word}); only for a format with a {@linkcode kernelFormat}.
+   *
+   * @param bytes Storage of the lines.
+   * @param byteOffset Where they start.
+   * @param byteLength Their bytes.
+   * @returns A promise only when the sink must flush.
+   */
+  writeLines(
+    bytes: Uint8Array,
+    byteOffset: number,
+    byteLength: number,
+  ): Promise<void> | undefined {
+    assert(this.kernelFormat !== undefined, `the kernel does not write ${this.format}`);
+    if (byteLength === 0) return undefined;
+    this.#first = false;
+    return this.#sink.write(bytes, byteOffset, byteLength);
   }
 
   /** Writes the format's opening (CSV header, JSON `[`). */

@@ -311,6 +311,7 @@ async function writeCounts(
     order: request.order,
     minCount: request.minCount,
     ...(request.top === undefined ? {} : { top: request.top }),
+    lines: formatter,
   };
   await counter.finish(finishOptions, (bytes, offset, length, count) => {
     return formatter.word(bytes, offset, length, count);

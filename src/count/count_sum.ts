@@ -100,6 +100,7 @@ export async function sumCounts(
         order: options.order ?? "count",
         minCount: options.minCount ?? 1,
         ...(options.top === undefined ? {} : { top: options.top }),
+        lines: formatter,
       },
       (bytes, offset, length, count) => formatter.word(bytes, offset, length, count),
     );

@@ -28,7 +28,12 @@ export {
   utf8SequenceLength,
 } from "./tokenizer.ts";
 export { TopHeap } from "./top_heap.ts";
-export type { CountFinishOptions, WordCounterOptions, WordCountStats } from "./word_counter.ts";
+export type {
+  CountFinishOptions,
+  CountLines,
+  WordCounterOptions,
+  WordCountStats,
+} from "./word_counter.ts";
 export { COUNT_SEGMENTS_MIN, WordCounter } from "./word_counter.ts";
 export type { CountPlan, CountPlanOptions } from "./count_plan.ts";
 export {

@@ -13,6 +13,7 @@ import {
   type SegmentLease,
 } from "../memory/mod.ts";
 import type { IoManager, RunReader, RunWriter, SpillRun } from "../io/mod.ts";
+import { FormatCountsFormat } from "../kernels/mod.ts";
 import {
   FAN_IN_DEFAULT,
   fittingMergeGroup,
@@ -41,7 +42,11 @@ import {
 } from "./count_merger.ts";
 import { type CaseMode, Tokenizer, type TokenizerKind, type TokenSink } from "./tokenizer.ts";
 import { TopHeap } from "./top_heap.ts";
-import { kernelSumMergeSegments, mergeSummingCountsKernel } from "./kernel_sum_merge.ts";
+import {
+  type CountLineOutput,
+  kernelSumMergeSegments,
+  mergeSummingCountsKernel,
+} from "./kernel_sum_merge.ts";
 
 /** Options of {@linkcode WordCounter}. */
 export interface WordCounterOptions {
@@ -89,6 +94,20 @@ export interface CountFinishOptions {
   top?: number;
   /** Drop words counted fewer times. */
   minCount?: number;
+  /**
+   * Where the count formatter kernel may write lines straight from the summing merge's
+   * blocks (a `CountFormatter` in a format the kernel writes); words it does not cover still
+   * go to the emitter. Without it every word goes to the emitter.
+   */
+  lines?: CountLines | undefined;
+}
+
+/** A sink for lines the count formatter kernel writes (`CountFormatter` is one). */
+export interface CountLines {
+  /** The `FormatCountsFormat` code of the lines, or undefined when the kernel cannot write them. */
+  readonly kernelFormat: number | undefined;
+  /** Writes formatted lines (a view of the shared memory, read during the call only). */
+  writeLines(bytes: Uint8Array, byteOffset: number, byteLength: number): Promise<void> | undefined;
 }
 
 /** Counters for `--stats`. */
@@ -817,12 +836,19 @@ export class WordCounter implements TokenSink {
     const longTop = Math.min(options.top ?? 0, this.#longWordDigests.size) > 1;
     if (options.order === "count" && (options.top === undefined || longTop)) {
       let left = options.top ?? Infinity;
-      await this.#countOrder((bytes, offset, length, count) => {
-        if (count < minCount || left === 0) return undefined;
-        left -= 1;
-        this.#stats.distinctWords += 1;
-        return emit(bytes, offset, length, count);
-      }, minCount);
+      const lines = options.top === undefined
+        ? this.#lineOutput(options.lines, minCount)
+        : undefined;
+      await this.#countOrder(
+        (bytes, offset, length, count) => {
+          if (count < minCount || left === 0) return undefined;
+          left -= 1;
+          this.#stats.distinctWords += 1;
+          return emit(bytes, offset, length, count);
+        },
+        minCount,
+        lines,
+      );
       return;
     }
     if (options.order === "word" && longTop) {
@@ -845,13 +871,14 @@ export class WordCounter implements TokenSink {
         Math.min(options.top, this.#longWordDigests.size) *
           (this.#stats.longWordBytesMax + LONG_WORD_SLACK_BYTES) / this.#memory.segmentBytes,
       );
+      const lines = heap === undefined ? this.#lineOutput(options.lines, minCount) : undefined;
       await this.#mergeWords(heapPages, (bytes, offset, length, count) => {
         if (count < minCount) return undefined;
         this.#stats.distinctWords += 1;
         if (heap === undefined) return emit(bytes, offset, length, count);
         heap.offer(bytes, offset, length, count);
         return undefined;
-      });
+      }, lines);
       if (top !== undefined) await top.drain(options.order, emit);
     } finally {
       top?.close();
@@ -938,8 +965,33 @@ export class WordCounter implements TokenSink {
     this.#stats.tokens -= absorbed;
   }
 
-  /** Merges the word runs (and the table, when readers fit beside it), summing counts. */
-  async #mergeWords(heapPages: number, emit: RecordEmitter): Promise<void> {
+  /**
+   * The count formatter kernel's view of `lines` (undefined when there are none or the kernel
+   * does not write their format): its lines count as distinct words and as merge progress.
+   */
+  #lineOutput(lines: CountLines | undefined, minCount: number): CountLineOutput | undefined {
+    const format = lines?.kernelFormat;
+    if (lines === undefined || format === undefined) return undefined;
+    return {
+      format,
+      minCount,
+      write: (bytes, offset, length) => lines.writeLines(bytes, offset, length),
+      noted: (lineCount, recordBytes) => {
+        this.#stats.distinctWords += lineCount;
+        this.#tick(recordBytes);
+      },
+    };
+  }
+
+  /**
+   * Merges the word runs (and the table, when readers fit beside it), summing counts; with
+   * `lines`, the summing merge kernel writes formatted lines (see CountFinishOptions.lines).
+   */
+  async #mergeWords(
+    heapPages: number,
+    emit: RecordEmitter,
+    lines?: CountLineOutput,
+  ): Promise<void> {
     const table = this.#table!;
     this.#reserveSumScratch();
     const keepPages = SCRATCH_PAGES + heapPages;
@@ -978,13 +1030,14 @@ export class WordCounter implements TokenSink {
           memory: this.#memory,
           owner: "count-merge-kernel",
           expectedRecords,
+          lines,
         });
         this.#kernelSumMerges += 1;
       } else if (keepTable && table.entryCount > 0) {
         const sources: RecordCursor[] = [...readers, table];
         await mergeSummingCounts(sources, this.#scratch, sumEmit);
       } else {
-        await this.#sumRuns(readers, this.#runs, keepPages, sumEmit);
+        await this.#sumRuns(readers, this.#runs, keepPages, sumEmit, lines);
       }
     } finally {
       await this.#closeReaders(readers);
@@ -1121,6 +1174,7 @@ export class WordCounter implements TokenSink {
     runs: readonly SpillRun[],
     keepPages: number,
     emit: RecordEmitter,
+    lines?: CountLineOutput,
   ): Promise<void> {
     const kernelPages = kernelSumMergeSegments(this.#memory.segmentBytes, runs.length);
     const free = this.#memory.freeSegments - runs.length - Math.max(0, keepPages);
@@ -1130,6 +1184,7 @@ export class WordCounter implements TokenSink {
         memory: this.#memory,
         owner: "count-merge-kernel",
         expectedRecords,
+        lines,
       });
       this.#kernelSumMerges += 1;
       return;
@@ -1166,7 +1221,11 @@ export class WordCounter implements TokenSink {
    * Count order after spills: stream the summed words into a second table sorted by
    * (count desc, word), spilling `[~count][word]` runs when it fills, then merge those.
    */
-  async #countOrder(emit: RecordEmitter, floorCount: number): Promise<void> {
+  async #countOrder(
+    emit: RecordEmitter,
+    floorCount: number,
+    lines?: CountLineOutput,
+  ): Promise<void> {
     const countRuns: SpillRun[] = [];
     const floorRuns: SpillRun[] = [];
     let phase2: CountTable | undefined;
@@ -1202,6 +1261,7 @@ export class WordCounter implements TokenSink {
       const kernelPages = this.#sumKernelFits(this.#runs) && plainPages - sumPages >= tablePages
         ? sumPages
         : 0;
+      const remerge = kernelPages > 0 && lines !== undefined;
       const orderPages = plainPages - kernelPages;
       const arenaPages = Math.max(1, Math.floor(orderPages * ARENA_SHARE));
       if (orderPages - arenaPages < 1) {
@@ -1227,40 +1287,93 @@ export class WordCounter implements TokenSink {
         // Words counted exactly `floorCount` times (the lowest count that is printed: most
         // words of a high-cardinality input) come last in count order, and among themselves
         // in word order: the merge already yields them so, so they go straight to a run of
-        // their own instead of through the sort.
-        await this.#writeRun(
-          async (floor) => {
-            // The merge scratch holds the current word while the table spills: records are
-            // encoded in a buffer of their own.
-            const sumEmit: RecordEmitter = (bytes, offset, length, count) => {
-              this.#tick(length + COUNT_BYTES);
-              if (count < floorCount) return undefined;
-              if (count === floorCount) {
-                writeCount(bytes, offset + length, count); // the scratch has room for it
-                return floor.writeRecord(bytes, offset, length + COUNT_BYTES);
+        // their own instead of through the sort. When the kernels write the output lines,
+        // they skip that run: the kernel merge skips them here and prints them from a second
+        // merge of the same runs at the end (a read of the runs instead of a write and a read
+        // of the floor run).
+        if (remerge) {
+          const skip: CountLineOutput = {
+            format: FormatCountsFormat.records,
+            minCount: floorCount + 1, // nothing is copied: counts up to the floor are skipped,
+            maxCount: floorCount, // and those above stop the kernel for sumEmit
+            write: () => undefined,
+            noted: (_lineCount, recordBytes) => this.#tick(recordBytes),
+          };
+          const sumEmit: RecordEmitter = (bytes, offset, length, count) => {
+            this.#tick(length + COUNT_BYTES);
+            if (count <= floorCount) return undefined;
+            return this.#addCountOrder(table, countRuns, bytes, offset, length, count);
+          };
+          await this.#sumRuns(readers, this.#runs, -kernelPages, sumEmit, skip);
+        } else {
+          await this.#writeRun(
+            async (floor) => {
+              // The merge scratch holds the current word while the table spills: records are
+              // encoded in a buffer of their own.
+              const sumEmit: RecordEmitter = (bytes, offset, length, count) => {
+                this.#tick(length + COUNT_BYTES);
+                if (count < floorCount) return undefined;
+                if (count === floorCount) {
+                  writeCount(bytes, offset + length, count); // the scratch has room for it
+                  return floor.writeRecord(bytes, offset, length + COUNT_BYTES);
+                }
+                return this.#addCountOrder(table, countRuns, bytes, offset, length, count);
+              };
+              if (kernelPages > 0) {
+                // The count formatter kernel copies the floor words' records from the merge's
+                // blocks into the floor run's blocks; the others stop it and go to sumEmit.
+                const split: CountLineOutput = {
+                  format: FormatCountsFormat.records,
+                  minCount: floorCount,
+                  maxCount: floorCount,
+                  room: () => floor.blockRoom,
+                  write: (bytes, offset, length, lineCount) => {
+                    floor.writeRecords(bytes, offset, length, lineCount);
+                    return undefined;
+                  },
+                  noted: (_lineCount, recordBytes) => this.#tick(recordBytes),
+                };
+                await this.#sumRuns(readers, this.#runs, -kernelPages, sumEmit, split);
+              } else {
+                await mergeSummingCounts(readers, this.#scratch, sumEmit);
               }
-              return this.#addCountOrder(table, countRuns, bytes, offset, length, count);
-            };
-            if (kernelPages > 0) {
-              await this.#sumRuns(readers, this.#runs, -kernelPages, sumEmit);
-            } else {
-              await mergeSummingCounts(readers, this.#scratch, sumEmit);
-            }
-          },
-          floorRuns,
-          0,
-        );
+            },
+            floorRuns,
+            0,
+          );
+        }
       } finally {
         await this.#closeReaders(readers);
       }
-      for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run);
+      if (!remerge) { for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run); }
       await this.#emitCountOrder(phase2, countRuns, emit, floorRuns);
       phase2 = undefined;
+      if (remerge) {
+        await this.#printFloorWords(emit, floorCount, lines!);
+        return;
+      }
       // Then the floor words, in word order.
       const floorReaders = await this.#openReaders(floorRuns);
       try {
         const reader = floorReaders[0]!;
-        for (;;) {
+        // With `lines`, the summing merge kernel reads the run's blocks (one input: it sums
+        // nothing) and the count formatter kernel writes them: no JS per word.
+        const floorKernel = lines !== undefined && this.#sumKernelFits(floorRuns) &&
+          this.#memory.freeSegments - floorRuns.length >=
+            kernelSumMergeSegments(this.#memory.segmentBytes, floorRuns.length);
+        if (floorKernel) {
+          await mergeSummingCountsKernel(floorReaders, (bytes, offset, length, count) => {
+            this.#tick(length + COUNT_BYTES);
+            return emit(bytes, offset, length, count);
+          }, {
+            memory: this.#memory,
+            owner: "count-merge-kernel",
+            expectedRecords: floorRuns[0]!.recordCount,
+            lines,
+          });
+          this.#kernelSumMerges += 1;
+        }
+        for (; !floorKernel;) {
           let more = reader.next();
           if (more instanceof Promise) more = await more;
           if (!more) break;
@@ -1282,6 +1395,44 @@ export class WordCounter implements TokenSink {
       for (const run of countRuns) await this.#io.deleteRun(run);
       for (const run of floorRuns) await this.#io.deleteRun(run);
     }
+  }
+
+  /**
+   * Count order's last part when the kernels write the lines: the words counted exactly
+   * `floorCount` times, in word order, from a second summing merge of the word runs (the
+   * formatter kernel prints those at the floor and skips the others); then the runs go.
+   */
+  async #printFloorWords(
+    emit: RecordEmitter,
+    floorCount: number,
+    lines: CountLineOutput,
+  ): Promise<void> {
+    this.#beginPhase("write", this.#runs);
+    const readers = await this.#openReaders(this.#runs);
+    try {
+      // Words above the floor were printed already; a floor word whose line is longer than a
+      // page comes here.
+      const floorEmit: RecordEmitter = (bytes, offset, length, count) => {
+        this.#tick(length + COUNT_BYTES);
+        if (count !== floorCount) return undefined;
+        return emit(bytes, offset, length, count);
+      };
+      const kernelPages = kernelSumMergeSegments(this.#memory.segmentBytes, this.#runs.length);
+      if (this.#memory.freeSegments - this.#runs.length >= kernelPages) {
+        await mergeSummingCountsKernel(readers, floorEmit, {
+          memory: this.#memory,
+          owner: "count-merge-kernel",
+          expectedRecords: this.#runs.reduce((sum, run) => sum + run.recordCount, 0),
+          lines: { ...lines, maxCount: floorCount },
+        });
+        this.#kernelSumMerges += 1;
+      } else {
+        await mergeSummingCounts(readers, this.#scratch, floorEmit);
+      }
+    } finally {
+      await this.#closeReaders(readers);
+    }
+    for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run);
   }
 
   /** Adds a word to the count-order table, spilling it when full. */
@@ -1321,7 +1472,10 @@ export class WordCounter implements TokenSink {
   ): Promise<void> {
     try {
       if (countRuns.length === 0) {
-        table.sort("count");
+        // Usually the words counted more than the lowest count, a few percent of a
+        // high-cardinality input's: the kernel sorts them (the JS sort was 5% of that count).
+        const kernel = table.entryCount >= KERNEL_SORT_ENTRIES_MIN && table.sortKernel("count");
+        if (!kernel) table.sort("count");
         this.#beginPhase("write", floorRuns);
         while (table.nextSorted()) {
           this.#tick(table.recordLength);

@@ -286,6 +286,43 @@ export class RunWriter {
   }
 
   /**
+   * Bytes left in the current block: {@linkcode RunWriter.writeRecords} takes up to this many
+   * (0 when the block is full; the next record then goes through `writeRecord`).
+   */
+  get blockRoom(): number {
+    return this.#segmentBytes - this.#position;
+  }
+
+  /**
+   * Appends `recordCount` records already encoded as payload (varint length + bytes each, the
+   * block format) with one copy: `bytes[byteOffset, +byteLength)` must hold whole records and
+   * fit {@linkcode RunWriter.blockRoom}.
+   *
+   * @param bytes Storage of the encoded records.
+   * @param byteOffset Where the first starts.
+   * @param byteLength Their bytes, at most `blockRoom`.
+   * @param recordCount How many records they are.
+   */
+  writeRecords(
+    bytes: Uint8Array,
+    byteOffset: number,
+    byteLength: number,
+    recordCount: number,
+  ): void {
+    this.#checkOpen();
+    assert(
+      byteOffset >= 0 && byteOffset + byteLength <= bytes.length &&
+        byteLength <= this.blockRoom && (byteLength > 0 || recordCount === 0),
+      `encoded records [${byteOffset}, +${byteLength}) do not fit the block's ${this.blockRoom} bytes`,
+    );
+    if (byteLength === 0) return;
+    if (this.#firstRecordAt < 0) this.#firstRecordAt = this.#position;
+    this.#bytes.set(bytes.subarray(byteOffset, byteOffset + byteLength), this.#position);
+    this.#position += byteLength;
+    this.#recordCount += recordCount;
+  }
+
+  /**
    * Appends one record made of two byte ranges, `first` then `second`, without joining them in
    * a buffer first: a long record (a count's word of megabytes and its 8-byte count) goes
    * straight from where it lies into the blocks, so no scratch as long as the record is needed.

@@ -475,6 +475,8 @@ export interface KernelSet {
   mergeLines(stateOffset: number): number;
   /** Runs the summing merge of the `MergeSumState` at `stateOffset` (merge_sum_state.ts). */
   mergeSum(stateOffset: number): number;
+  /** Formats the count records of the `FormatCountsState` at `stateOffset` (format_counts_state.ts). */
+  formatCounts(stateOffset: number): number;
   /** Counts the tokens of the {@linkcode CountState} at `stateOffset`; a {@linkcode CountStatus}. */
   countTokens(stateOffset: number): number;
   /**

@@ -29,6 +29,12 @@ export {
   SORT_SCRATCH_BYTES,
 } from "./kernel_state.ts";
 export { MergeLinesState, MergeLinesStatus } from "./merge_lines_state.ts";
+export {
+  FormatCountsFormat,
+  FormatCountsState,
+  FormatCountsStatus,
+  referenceFormatCounts,
+} from "./format_counts_state.ts";
 export { MergeSumState, MergeSumStatus, referenceMergeSum } from "./merge_sum_state.ts";
 export { compileKernels, WasmKernels } from "./wasm_kernels.ts";
 export type { AppendBuffer } from "./append_lines.ts";

@@ -46,6 +46,9 @@ export function countSpillIndexReference(
     if (pointer !== 0) pointers.push(pointer - 1);
   }
   assert(16 * pointers.length <= 8 * buckets.bucketCount, "the index does not fit the buckets");
+  // From 128 entries the kernel reads the records in pointer order (a radix sort of the
+  // pointers, whose scratch the index then covers); the entries follow that order.
+  if (pointers.length >= 128) pointers.sort((a, b) => a - b);
   const entries = pointers.map((pointer) => {
     const page = Math.floor(pointer / 2 ** pointerShift);
     const offset = (pointer % 2 ** pointerShift) * 4;

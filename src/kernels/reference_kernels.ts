@@ -4,6 +4,7 @@ import {
   referenceMergeLines,
   smallestHead,
 } from "./reference_merge_lines.ts";
+import { referenceFormatCounts } from "./format_counts_state.ts";
 import { referenceMergeSum } from "./merge_sum_state.ts";
 import { nextWordsToken, type WordsRule } from "./reference_count_words.ts";
 import { assert } from "../base/mod.ts";
@@ -249,6 +250,11 @@ export class ReferenceKernels implements KernelSet {
   /** {@inheritDoc KernelSet.mergeSum} */
   mergeSum(stateOffset: number): number {
     return referenceMergeSum(this.memory, stateOffset);
+  }
+
+  /** {@inheritDoc KernelSet.formatCounts} */
+  formatCounts(stateOffset: number): number {
+    return referenceFormatCounts(this.memory, stateOffset);
   }
 
   /** {@inheritDoc KernelSet.countTokens} */

@@ -42,6 +42,7 @@ interface KernelExports {
   mergeStep(state: number): number;
   mergeLines(state: number): number;
   mergeSum(state: number): number;
+  formatCounts(state: number): number;
   countTokens(state: number): number;
   countScan(state: number): number;
   countRehash(oldBuckets: number, oldBucketCount: number, buckets: number, mask: number): void;
@@ -186,6 +187,11 @@ export class WasmKernels implements KernelSet {
   /** {@inheritDoc KernelSet.mergeSum} */
   mergeSum(stateOffset: number): number {
     return this.#exports.mergeSum(stateOffset);
+  }
+
+  /** {@inheritDoc KernelSet.formatCounts} */
+  formatCounts(stateOffset: number): number {
+    return this.#exports.formatCounts(stateOffset);
   }
 
   /** {@inheritDoc KernelSet.countTokens} */

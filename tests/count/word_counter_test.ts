@@ -344,7 +344,10 @@ Deno.test("WordCounter reports progress in every merge phase (no frozen merge li
   let text = "";
   for (let i = 0; i < 40000; i += 1) text += `w${i % 15000} x${i % 7}\n`;
   const bytes = encoder.encode(text);
-  for (const order of ["count", "word"] as const) {
+  // With `lines`, the kernels write tsv lines (count order: a second merge prints the words at
+  // the lowest count).
+  const runs = [["count", false], ["word", false], ["count", true], ["word", true]] as const;
+  for (const [order, kernelLines] of runs) {
     const tmp = await Deno.makeTempDir({ prefix: "spillway-count-progress-" });
     const memory = new MemoryManager({ budgetBytes: 256 * KIB, segmentBytes: 4 * KIB });
     const io = await IoManager.open({ memory, tmpDirs: [tmp], handleSignals: false });
@@ -368,7 +371,14 @@ Deno.test("WordCounter reports progress in every merge phase (no frozen merge li
         at = end;
       }
       let emitted = 0;
-      await counter.finish({ order }, () => {
+      const lines = {
+        kernelFormat: 0,
+        writeLines(bytes: Uint8Array, offset: number, length: number) {
+          for (let i = offset; i < offset + length; i += 1) if (bytes[i] === 10) emitted += 1;
+          return undefined;
+        },
+      };
+      await counter.finish({ order, ...(kernelLines ? { lines } : {}) }, () => {
         emitted += 1;
         return undefined;
       });

@@ -357,3 +357,61 @@ Deno.test("RunWriter marks in each block where its first record starts (records 
     memory.assertAllReleased();
   });
 });
+
+Deno.test("RunWriter.writeRecords appends encoded records into the block's room, mixed with writeRecord", async () => {
+  await withIoTempDir(async (dir) => {
+    const { memory, io } = await openIoForTest(dir, { spillMode: "file" });
+    const segmentBytes = memory.segmentBytes;
+    const records = Array.from(
+      { length: 400 },
+      (_, i) => patterned(i % 7 === 0 ? 300 + i : i % 50, i),
+    );
+    const encode = (record: Uint8Array) => {
+      const head = record.length < 128 ? [record.length] : [
+        (record.length & 127) | 128,
+        record.length >>> 7,
+      ];
+      return Uint8Array.from([...head, ...record]);
+    };
+    const writer = await io.createRunWriter("test");
+    try {
+      // Runs of records that fit the room go in one copy; the record that does not (or every
+      // fifth one) goes through writeRecord and may span two blocks.
+      let i = 0;
+      while (i < records.length) {
+        const parts: Uint8Array[] = [];
+        let bytes = 0;
+        while (i < records.length && i % 5 !== 4) {
+          const encoded = encode(records[i]!);
+          if (bytes + encoded.length > writer.blockRoom) break;
+          parts.push(encoded);
+          bytes += encoded.length;
+          i += 1;
+        }
+        const chunk = new Uint8Array(bytes + 3);
+        let at = 3; // not at offset 0 of its buffer
+        for (const part of parts) {
+          chunk.set(part, at);
+          at += part.length;
+        }
+        writer.writeRecords(chunk, 3, bytes, parts.length);
+        if (i < records.length) {
+          const pending = writer.writeRecord(records[i]!, 0, records[i]!.length);
+          if (pending) await pending;
+          i += 1;
+        }
+      }
+      strictEqual(writer.recordCount, records.length);
+      ok(writer.blockRoom >= 0 && writer.blockRoom <= segmentBytes - 16);
+      const run = await writer.finish();
+      deepStrictEqual(await ioReadAll(io, run), records);
+      assertBlockStarts(spillFileBlocks(await Deno.readFile(run.path), segmentBytes), "mixed");
+      await io.deleteRun(run);
+    } finally {
+      await writer.abort();
+    }
+    await io.close();
+    memory.assertAllReleased();
+    deepStrictEqual(ioListFiles(dir), []);
+  });
+});

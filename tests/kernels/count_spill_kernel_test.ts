@@ -55,7 +55,14 @@ function table(words: Uint8Array[], counts: number[], slots: number[], bucketCou
 Deno.test("countSpillIndex and countSpillLengths equal their references", () => {
   checkProperty(
     fc.property(
-      fc.array(fc.uint8Array({ minLength: 0, maxLength: 40 }), { minLength: 0, maxLength: 64 }),
+      fc.oneof(
+        fc.array(fc.uint8Array({ minLength: 0, maxLength: 40 }), { minLength: 0, maxLength: 64 }),
+        // From 128 entries the kernel sorts the pointers first.
+        fc.array(fc.uint8Array({ minLength: 0, maxLength: 12 }), {
+          minLength: 120,
+          maxLength: 400,
+        }),
+      ),
       fc.integer({ min: 0, max: 2 }),
       fc.integer({ min: 0, max: 2 ** 31 }),
       fc.constantFrom(0, 1),

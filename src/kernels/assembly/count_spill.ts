@@ -32,6 +32,11 @@ export function countSpillIndex(
     store<u32>(buckets + (<usize>n << 2), pointer - 1);
     n += 1;
   }
+  // Pass 1b: sort the pointers by value (LSD radix, 4 passes of 8 bits through [4n, 8n), the
+  // 256 counters at 8n): pass 2 then reads the records in address order, not hash order (a
+  // cache miss per record). The index is sorted by key afterwards anyway. From 128 entries,
+  // where the index covers everything the sort wrote (16n >= 8n + 1024).
+  if (n >= 128) sortPointers(buckets, n);
   // Pass 2: widen to 16-byte entries from the back (entry i never covers pointer k < i).
   const pointerMask: u32 = (1 << pointerShift) - 1;
   const segmentShift = pointerShift + 2;
@@ -63,6 +68,36 @@ export function countSpillIndex(
     store<u32>(e, keyBytes, 12);
   }
   return n;
+}
+
+/** Sorts the `n` u32 at `at` ascending, using [at + 4n, at + 8n + 1024) as scratch. */
+function sortPointers(at: usize, n: u32): void {
+  let from = at;
+  let to = at + (<usize>n << 2);
+  const counts = at + (<usize>n << 3);
+  for (let shift: u32 = 0; shift < 32; shift += 8) {
+    memory.fill(counts, 0, 1024);
+    for (let i: usize = 0; i < <usize>n; i += 1) {
+      const slot = counts + (<usize>((load<u32>(from + (i << 2)) >>> shift) & 255) << 2);
+      store<u32>(slot, load<u32>(slot) + 1);
+    }
+    let sum: u32 = 0;
+    for (let d: usize = 0; d < 256; d += 1) {
+      const c = load<u32>(counts + (d << 2));
+      store<u32>(counts + (d << 2), sum);
+      sum += c;
+    }
+    for (let i: usize = 0; i < <usize>n; i += 1) {
+      const pointer = load<u32>(from + (i << 2));
+      const slot = counts + (<usize>((pointer >>> shift) & 255) << 2);
+      const index = load<u32>(slot);
+      store<u32>(slot, index + 1);
+      store<u32>(to + (<usize>index << 2), pointer);
+    }
+    const swap = from;
+    from = to;
+    to = swap;
+  }
 }
 
 /** Adds `bytes` to the length word of `count` index entries at `index`. */
