@@ -1269,6 +1269,10 @@ class ExternalSorter {
   async #mergePass(runs: SpillRun[], fanIn: number): Promise<SpillRun[]> {
     const count = runs.length;
     const { untouchedCount: untouched, groupSize: perMerge } = planMergeRound(count, fanIn);
+    assert(
+      untouched >= 0 && untouched < count && perMerge >= 2,
+      `merge round of ${count} runs at fan-in ${fanIn} merges nothing`,
+    );
     const result: SpillRun[] = runs.slice(0, untouched);
     for (let start = untouched; start < count; start += perMerge) {
       const group = runs.slice(start, Math.min(count, start + perMerge));

@@ -279,8 +279,10 @@ export interface MergeRound {
  * ```
  */
 export function planMergeRound(runCount: number, fanIn: number): MergeRound {
-  const scale = Math.ceil(Math.log(runCount) / Math.log(fanIn)) - 1;
-  const endCount = Math.pow(fanIn, scale);
+  // The largest power of the fan-in below the run count, in integers: log(125) / log(5) is
+  // 3.0000000000000004 in floating point, which made a round that merged nothing.
+  let endCount = 1;
+  while (endCount * fanIn < runCount) endCount *= fanIn;
   const mergeCount = Math.ceil((runCount - endCount) / (fanIn - 1));
   const untouchedCount = endCount - mergeCount;
   const groupSize = Math.ceil((runCount - untouchedCount) / mergeCount);

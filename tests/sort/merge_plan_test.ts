@@ -105,13 +105,15 @@ Deno.test("affordableFanIn is three segments per reader after the fixed ones", (
 });
 
 Deno.test("planMergeRound leaves a power of the fan-in for the final merge", () => {
-  for (const fanIn of [2, 3, 4, 10]) {
-    for (let runs = fanIn + 1; runs <= 200; runs += 1) {
+  // Every fan-in up to 128 and every run count up to 2000: (125, 5) and (216, 6) once planned
+  // a round that merged nothing (floating-point logarithms), and the merge passes never ended.
+  for (let fanIn = 2; fanIn <= 128; fanIn += 1) {
+    for (let runs = fanIn + 1; runs <= 2000; runs += 1) {
       const { untouchedCount, groupSize } = planMergeRound(runs, fanIn);
       strictEqual(groupSize >= 2 && groupSize <= fanIn, true, `${runs} at ${fanIn}`);
       const merged = Math.ceil((runs - untouchedCount) / groupSize);
       const after = untouchedCount + merged;
-      strictEqual(after < runs, true);
+      strictEqual(after < runs, true, `${runs} at ${fanIn}`);
       // After the round the rest merges in full rounds: a power of the fan-in or fewer.
       strictEqual(mergePassCount(after, fanIn), mergePassCount(runs, fanIn) - 1);
     }
