@@ -64,12 +64,6 @@ const symbols = {
   kill: { parameters: ["i32", "i32"], result: "i32" },
   getuid: { parameters: [], result: "u32" },
   ["__errno_location"]: { parameters: [], result: "pointer" },
-  // glibc 2.28+; optional, so that an older libc still loads the rest.
-  renameat2: {
-    parameters: ["i32", "buffer", "i32", "buffer", "u32"],
-    result: "i32",
-    optional: true,
-  },
 } as const;
 
 /** The libc functions spillway calls. */
@@ -163,28 +157,6 @@ export function withLibc<T>(use: (lib: Libc) => T, fallback: T): T {
 export function errno(lib: Libc): number {
   const location = lib.__errno_location();
   return location === null ? 0 : new Deno.UnsafePointerView(location).getInt32();
-}
-
-/** `AT_FDCWD`: a path relative to the working directory (the `*at` calls). */
-const AT_FDCWD = -100;
-/** `renameat2` flag: swap the two paths' entries atomically. */
-const RENAME_EXCHANGE = 2;
-
-/**
- * Swaps the directory entries of `from` and `to` atomically (`renameat2` with
- * `RENAME_EXCHANGE`): each name then names the other's file.
- *
- * @param from A path.
- * @param to Another path on the same file system; both must exist.
- * @returns True when swapped; false without libc or `renameat2`, or when the call fails (no
- *   such file, a file system without the flag): then nothing changed.
- */
-export function exchangePaths(from: string, to: string): boolean {
-  return withLibc((lib) => {
-    const call = lib.renameat2;
-    if (call === null) return false;
-    return call(AT_FDCWD, cString(from), AT_FDCWD, cString(to), RENAME_EXCHANGE) === 0;
-  }, false);
 }
 
 /** The symbolic name of an errno value (`ENOSPC`), or `errno N`. */

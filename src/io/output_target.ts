@@ -8,7 +8,6 @@ import {
   cString,
   currentUid,
   errno,
-  exchangePaths,
   type Libc,
   libcUnavailableReason,
   O_ACCMODE,
@@ -417,36 +416,6 @@ function createTempFile(path: string): WriteHandle {
   return handle;
 }
 
-/**
- * Moves the finished output at `tempPath` onto `target`, atomically: `target` names either its
- * old file or the whole output at every instant. An existing regular file is swapped out
- * ({@linkcode exchangePaths}) and then deleted from `tempPath`: a plain rename over it makes
- * ext4 write the new file's data out before the rename returns (its replace-by-rename
- * heuristic, `auto_da_alloc`: 0.6 s for a 1 GiB output, measured), the swap does not. Else
- * (no target yet, no `renameat2`, a file system without the swap) a rename.
- *
- * @returns Whether `tempPath` is gone (false: the old file could not be deleted there; the
- *   caller leaves it to the IoManager's cleanup).
- */
-async function replaceFile(tempPath: string, target: string): Promise<boolean> {
-  let existing: Deno.FileInfo | undefined = undefined;
-  try {
-    existing = Deno.lstatSync(target);
-  } catch {
-    existing = undefined;
-  }
-  if (existing?.isFile === true && exchangePaths(tempPath, target)) {
-    try {
-      await Deno.remove(tempPath);
-    } catch (error) {
-      return error instanceof Deno.errors.NotFound;
-    }
-    return true;
-  }
-  await Deno.rename(tempPath, target);
-  return true;
-}
-
 /** Opens an existing target for writing in place, truncating a regular file. */
 function openInPlace(plan: { target: string; native: boolean }): WriteHandle {
   if (plan.native) return LibcHandle.open(plan.target, O_WRONLY | O_CREAT | O_TRUNC, 0o666);
@@ -513,7 +482,10 @@ export function openOutputTarget(plan: OutputPlan, host: OutputTargetHost): Outp
           handle.setMode(finalMode);
           handle.close();
           counter.tick();
-          if (await replaceFile(tempPath, plan.target)) host.forgetFile(tempPath);
+          // A rename over an existing file: on ext4 it writes the new data out before it
+          // returns (auto_da_alloc), which keeps a replaced file whole across a power cut.
+          await Deno.rename(tempPath, plan.target);
+          host.forgetFile(tempPath);
         },
         abort: () => host.deleteFile(tempPath),
       });

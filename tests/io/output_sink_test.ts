@@ -37,7 +37,7 @@ Deno.test("OutputSink renames its temp file over the target on commit", async ()
   });
 });
 
-Deno.test("OutputSink's commit swaps out the old target: a reader keeps the old bytes, none is left", async () => {
+Deno.test("OutputSink's commit replaces the old target: a reader keeps the old bytes, none is left", async () => {
   await withIoTempDir(async (dir) => {
     const { memory, io } = await openIoForTest(dir, { segmentBytes: 4096 });
     const target = `${dir}/out.txt`;
