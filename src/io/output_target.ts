@@ -480,8 +480,10 @@ export function openOutputTarget(plan: OutputPlan, host: OutputTargetHost): Outp
       return handleTarget(plan.name, counter, handle, {
         commit: async () => {
           handle.setMode(finalMode);
-          handle.close();
           counter.tick();
+          // The handle (and with it the owner lock) stays open until the file has its final
+          // name: a sweep by another spillway writing into this directory removes a temp file
+          // whose lock is free, and would take the finished output away before the rename.
           // A rename over an existing file: on ext4 it writes the new data out before it
           // returns (auto_da_alloc), which keeps a replaced file whole across a power cut.
           await Deno.rename(tempPath, plan.target);

@@ -45,6 +45,7 @@ import {
   managedMergeRegions,
   mergeBlocksToLines,
   SortBufferBlocks,
+  sortBufferBlocksSegments,
 } from "./kernel_merge.ts";
 import {
   mergeOnWorker,
@@ -1053,7 +1054,7 @@ class ExternalSorter {
     // readers here, and this thread only writes the output.
     const readOnWorker = parallelWanted && runs.length > 0 && this.#io.runsReadableElsewhere &&
       memory.freeSegments >= parallelMergeSegments(memory, inputCount, outputSegments) +
-          (memoryRun === undefined ? 0 : 2) + KERNEL_MERGE_SPARE_SEGMENTS;
+          memoryRunBlocksSegments(memory.segmentBytes, memoryRun) + KERNEL_MERGE_SPARE_SEGMENTS;
     try {
       for (const run of readOnWorker ? [] : runs) {
         readers.push(
@@ -1075,7 +1076,8 @@ class ExternalSorter {
     }
     if (
       !readOnWorker &&
-      memory.freeSegments < kernelMergeSegments(inputCount, outputSegments, memoryRun)
+      memory.freeSegments <
+        kernelMergeSegments(memory.segmentBytes, inputCount, outputSegments, memoryRun)
     ) {
       for (const reader of readers) await reader.close();
       return false;
@@ -1401,13 +1403,21 @@ class ExternalSorter {
  * and two to spare for carries that grow for long records.
  */
 function kernelMergeSegments(
+  segmentBytes: number,
   inputCount: number,
   outputSegments: number,
   memoryRun: SortBuffer | undefined,
 ): number {
   const halves = 2 * Math.max(1, Math.floor(outputSegments / 2));
-  return 1 + halves + 1 + inputCount + 1 + (memoryRun === undefined ? 0 : 2) +
+  return 1 + halves + 1 + inputCount + 1 + memoryRunBlocksSegments(segmentBytes, memoryRun) +
     KERNEL_MERGE_SPARE_SEGMENTS;
+}
+
+/** Segments the in-memory run's {@linkcode SortBufferBlocks} takes (0 without one). */
+function memoryRunBlocksSegments(segmentBytes: number, memoryRun: SortBuffer | undefined): number {
+  return memoryRun === undefined
+    ? 0
+    : sortBufferBlocksSegments(segmentBytes, memoryRun.segments.length);
 }
 
 /** Segments a kernel merge keeps free for carries that grow for long records and the `-u` copy. */

@@ -545,11 +545,14 @@ export class SortBufferBlocks implements BlockSource {
   /** The started gather state and staging page (for a Worker to gather from). */
   readonly place: GatherPlace;
   readonly #buffer: SortBuffer;
-  readonly #lease: SegmentLease;
+  /** The staging page, then the state and page table (contiguous pages). */
+  readonly #leases: SegmentLease[] = [];
   readonly #blocks: GatherBlocks;
 
   /**
-   * Lends the sorted buffer's pages and index, and takes a staging page and a page table.
+   * Lends the sorted buffer's pages and index, and takes a staging page and the gather state
+   * with its page table ({@linkcode sortBufferBlocksSegments} pages in all). On any failure
+   * here the buffer is taken back and the pages given back before the error is thrown.
    *
    * @param buffer A sorted buffer (keyed records are gathered as a keyed run's).
    * @param options The kernels, the budget, and the owner of both.
@@ -563,33 +566,38 @@ export class SortBufferBlocks implements BlockSource {
     const job = buffer.lend(options.owner);
     this.#buffer = buffer;
     try {
-      const pages = 1 + Math.ceil(tableBytes(job.segments.length) / segmentBytes);
-      this.#lease = memory.allocate(options.owner, pages);
+      const stage = memory.allocate(options.owner, 1);
+      this.#leases.push(stage);
+      // The state and the page table (4 bytes per data page: more than a page for a run of
+      // over ~1000 pages of 4 KiB) are read as one range: contiguous pages.
+      const tablePages = Math.ceil(tableBytes(job.segments.length) / segmentBytes);
+      const tableLease = tablePages === 1
+        ? memory.allocate(options.owner, 1)
+        : memory.allocateContiguous(options.owner, tablePages);
+      this.#leases.push(tableLease);
+      const table = tableLease.segments[0]!.memoryOffset;
+      new Uint32Array(memory.wasmMemory.buffer, table + GatherState.BYTES, job.segments.length)
+        .set(job.segments);
+      new GatherState(memory.wasmMemory, table).start({
+        indexOffset: job.index,
+        recordCount: job.recordCount,
+        pageTableOffset: table + GatherState.BYTES,
+        segmentShift: job.segmentShift,
+        lineEndsKey: buffer.keyed && buffer.keyEndsWithLine,
+      });
+      this.place = {
+        stateOffset: table,
+        stageOffset: stage.segments[0]!.memoryOffset,
+        stageBytes: segmentBytes,
+        keyed: buffer.keyed,
+      };
+      this.#blocks = new GatherBlocks(memory.wasmMemory, options.kernels, this.place);
     } catch (error) {
+      for (const lease of this.#leases) lease.release();
+      this.#leases.length = 0;
       buffer.takeBack(true);
       throw error;
     }
-    const segments = this.#lease.segments;
-    // The state and the page table are small: they need contiguous bytes only when the table
-    // spans pages, which a budget below 4 GiB / segment never needs.
-    assert(tableBytes(job.segments.length) <= segmentBytes, "page table larger than a page");
-    const table = segments[1]!.memoryOffset;
-    new Uint32Array(memory.wasmMemory.buffer, table + GatherState.BYTES, job.segments.length)
-      .set(job.segments);
-    new GatherState(memory.wasmMemory, table).start({
-      indexOffset: job.index,
-      recordCount: job.recordCount,
-      pageTableOffset: table + GatherState.BYTES,
-      segmentShift: job.segmentShift,
-      lineEndsKey: buffer.keyed && buffer.keyEndsWithLine,
-    });
-    this.place = {
-      stateOffset: table,
-      stageOffset: segments[0]!.memoryOffset,
-      stageBytes: segmentBytes,
-      keyed: buffer.keyed,
-    };
-    this.#blocks = new GatherBlocks(memory.wasmMemory, options.kernels, this.place);
   }
 
   /** Gathers the next records into the staging page. */
@@ -619,12 +627,25 @@ export class SortBufferBlocks implements BlockSource {
 
   /** Takes the buffer back and gives the staging page and table back. Idempotent. */
   close(): void {
-    if (this.#lease.isReleased) return;
-    this.#lease.release();
+    if (this.#leases.length === 0) return;
+    for (const lease of this.#leases) lease.release();
+    this.#leases.length = 0;
     this.#buffer.takeBack(true);
   }
 }
 
 function tableBytes(pageCount: number): number {
   return GatherState.BYTES + 4 * pageCount;
+}
+
+/**
+ * Pages a {@linkcode SortBufferBlocks} takes for a buffer of `dataPages` data pages: the
+ * staging page and the gather state with its page table.
+ *
+ * @param segmentBytes Bytes per segment.
+ * @param dataPages The buffer's data pages.
+ * @returns The pages.
+ */
+export function sortBufferBlocksSegments(segmentBytes: number, dataPages: number): number {
+  return 1 + Math.ceil(tableBytes(dataPages) / segmentBytes);
 }

@@ -269,3 +269,49 @@ Deno.test("OutputSink's temp file is locked before it takes its sweepable name; 
     ok(names.includes("out.txt"));
   });
 });
+
+Deno.test("OutputSink keeps its temp file locked until the rename, so a concurrent sweep leaves it", async () => {
+  // Another spillway writing an output into the same directory sweeps temp files whose owner
+  // lock is free. The commit used to close the file (dropping the lock) before the rename: a
+  // sweep in that window removed the finished output (rename: ENOENT, exit 70).
+  for (const existing of [false, true]) {
+    await withIoTempDir(async (dir) => {
+      const { memory, io } = await openIoForTest(dir, { segmentBytes: 4096 });
+      const target = `${dir}/out.txt`;
+      if (existing) await Deno.writeTextFile(target, "old\n");
+      const sink = await io.createOutput(target, { bufferSegments: 1 });
+      const bytes = encoder.encode("new\n");
+      const pending = sink.write(bytes, 0, bytes.length);
+      if (pending) await pending;
+      // A sweep right when the commit moves the file: replaceFile looks at the target first.
+      const lstatSync = Deno.lstatSync;
+      let swept = 0;
+      Deno.lstatSync = (path: string | URL) => {
+        if (path === target) {
+          for (const name of ioListFiles(dir).filter((name) => name.endsWith(".tmp"))) {
+            const probe = Deno.openSync(`${dir}/${name}`, { read: true });
+            try {
+              if (probe.tryLockSync(true)) {
+                Deno.removeSync(`${dir}/${name}`);
+                swept += 1;
+              }
+            } finally {
+              probe.close();
+            }
+          }
+        }
+        return lstatSync(path);
+      };
+      try {
+        await sink.commit();
+      } finally {
+        Deno.lstatSync = lstatSync;
+        await io.close();
+      }
+      strictEqual(swept, 0, `existing target: ${existing}`);
+      strictEqual(await Deno.readTextFile(target), "new\n");
+      memory.assertAllReleased();
+      deepStrictEqual(ioListFiles(dir), ["out.txt"]);
+    });
+  }
+});
