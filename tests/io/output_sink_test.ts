@@ -283,12 +283,14 @@ Deno.test("OutputSink keeps its temp file locked until the rename, so a concurre
       const bytes = encoder.encode("new\n");
       const pending = sink.write(bytes, 0, bytes.length);
       if (pending) await pending;
-      // A sweep right when the commit moves the file: replaceFile looks at the target first.
-      const lstatSync = Deno.lstatSync;
+      // A sweep right when the commit moves the file (just before its rename).
+      const rename = Deno.rename;
       let swept = 0;
-      Deno.lstatSync = (path: string | URL) => {
-        if (path === target) {
+      let probed = 0;
+      Deno.rename = (from: string | URL, to: string | URL) => {
+        if (to === target) {
           for (const name of ioListFiles(dir).filter((name) => name.endsWith(".tmp"))) {
+            probed += 1;
             const probe = Deno.openSync(`${dir}/${name}`, { read: true });
             try {
               if (probe.tryLockSync(true)) {
@@ -300,14 +302,15 @@ Deno.test("OutputSink keeps its temp file locked until the rename, so a concurre
             }
           }
         }
-        return lstatSync(path);
+        return rename(from, to);
       };
       try {
         await sink.commit();
       } finally {
-        Deno.lstatSync = lstatSync;
+        Deno.rename = rename;
         await io.close();
       }
+      strictEqual(probed, 1, "the sweep ran at the rename and saw the temp file");
       strictEqual(swept, 0, `existing target: ${existing}`);
       strictEqual(await Deno.readTextFile(target), "new\n");
       memory.assertAllReleased();
