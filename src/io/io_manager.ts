@@ -211,6 +211,13 @@ export class IoManager implements AsyncDisposable {
   #privateDirs: string[];
   /** With `lazyTmpDirs`: the temp directories whose private directories are not made yet. */
   #pendingTmpDirs: string[] | undefined = undefined;
+  /** The temp directories the private directories are (or will be) made in. */
+  #tmpDirs: readonly string[] = [];
+  /**
+   * Claim and final names of private directories being made: a signal that arrives between
+   * `mkdir` and the rename removes them too (they are not in `privateDirs` yet).
+   */
+  #dirsInMaking = new Set<string>();
   #memory: MemoryManager;
   #files = new Set<string>();
   #live = new Set<Closable>();
@@ -269,14 +276,22 @@ export class IoManager implements AsyncDisposable {
     const tmpDirs = options.tmpDirs !== undefined && options.tmpDirs.length > 0
       ? options.tmpDirs
       : [defaultTmpDir()];
-    const lazy = options.lazyTmpDirs ?? false;
-    const made = lazy ? { privateDirs: [], ownerLocks: [] } : await makePrivateDirs(tmpDirs);
-    const manager = new IoManager(options.memory, made.privateDirs, spillMode, options);
-    manager.#ownerLocks = made.ownerLocks;
-    if (lazy) manager.#pendingTmpDirs = tmpDirs;
+    const manager = new IoManager(options.memory, [], spillMode, options);
+    manager.#tmpDirs = tmpDirs;
+    manager.#pendingTmpDirs = tmpDirs;
     startLoopWatch();
     // Safety net: a process that ends without close() still removes its files.
     globalThis.addEventListener("unload", manager.#onUnload);
+    // The handlers come before the first directory: a signal while it is made removes it.
+    if (options.handleSignals ?? true) manager.#installSignalHandlers();
+    if (!(options.lazyTmpDirs ?? false)) {
+      try {
+        await manager.#makePendingDirs();
+      } catch (error) {
+        await manager.close();
+        throw error;
+      }
+    }
     if (spillMode === "mmap") {
       const libc = acquireLibc();
       if (typeof libc === "string") {
@@ -285,7 +300,6 @@ export class IoManager implements AsyncDisposable {
       }
       manager.#libc = libc;
     }
-    if (options.handleSignals ?? true) manager.#installSignalHandlers();
     return manager;
   }
 
@@ -531,9 +545,10 @@ export class IoManager implements AsyncDisposable {
     const pending = this.#pendingTmpDirs;
     if (pending === undefined) return;
     this.#pendingTmpDirs = undefined;
-    const made = await makePrivateDirs(pending);
+    const made = await makePrivateDirs(pending, this.#dirsInMaking);
     this.#privateDirs = made.privateDirs;
     this.#ownerLocks = made.ownerLocks;
+    this.#dirsInMaking.clear();
   }
 
   /**
@@ -795,26 +810,29 @@ export class IoManager implements AsyncDisposable {
       }
     }
     this.#files.clear();
-    for (const dir of this.privateDirs) {
+    for (const dir of [...this.privateDirs, ...this.#dirsInMaking]) {
       try {
         Deno.removeSync(dir, { recursive: true });
       } catch {
-        // already gone
+        // already gone (or, for a directory in making, not made yet)
       }
     }
   }
 
   /**
    * Signal path: also removes the private dirs of other IoManagers of this process (count and
-   * sort Workers open their own, without signal handlers), since the exit ends them too.
+   * sort Workers open their own, without signal handlers), since the exit ends them too, and
+   * their claim directories (`.spillway-new-PID-*`) if one is being made at this moment.
    */
   #removeProcessDirsSync(): void {
     const prefix = `spillway-${Deno.pid}-`;
-    for (const privateDir of this.privateDirs) {
-      const parent = privateDir.slice(0, privateDir.lastIndexOf("/")) || "/";
+    const claimPrefix = `.${CLAIM_PREFIX}${Deno.pid}-`;
+    for (const tmpDir of this.#tmpDirs) {
+      const parent = tmpDir.endsWith("/") && tmpDir.length > 1 ? tmpDir.slice(0, -1) : tmpDir;
       try {
         for (const entry of Deno.readDirSync(parent)) {
-          if (entry.isDirectory && entry.name.startsWith(prefix)) {
+          const ours = entry.name.startsWith(prefix) || entry.name.startsWith(claimPrefix);
+          if (entry.isDirectory && ours) {
             try {
               Deno.removeSync(`${parent}/${entry.name}`, { recursive: true });
             } catch {
@@ -1047,12 +1065,17 @@ export const OWNER_LOCK_NAME = "owner.lock";
  * claim name (`.spillway-new-PID-TAG`, which sweeps leave alone while it is young), locked,
  * then renamed: a sweep never sees a `spillway-*` directory whose lock is not yet taken.
  */
-async function createPrivateDir(dir: string): Promise<{ path: string; lock: Deno.FsFile }> {
+async function createPrivateDir(
+  dir: string,
+  inMaking: Set<string>,
+): Promise<{ path: string; lock: Deno.FsFile }> {
   const parent = dir.endsWith("/") && dir.length > 1 ? dir.slice(0, -1) : dir;
   for (let attempt = 0;; attempt += 1) {
     const name = `spillway-${Deno.pid}-${randomTag()}`;
     const claim = `${parent}/.${CLAIM_PREFIX}${name.slice("spillway-".length)}`;
     const path = `${parent}/${name}`;
+    // Named before they exist: the signal path removes whichever of the two is there.
+    inMaking.add(claim);
     try {
       await Deno.mkdir(claim, { mode: 0o700 });
     } catch (error) {
@@ -1078,9 +1101,11 @@ async function createPrivateDir(dir: string): Promise<{ path: string; lock: Deno
         // The same pid and tag from an earlier process: never rename over it.
         lock.close();
         await Deno.remove(claim, { recursive: true });
+        inMaking.delete(claim);
         if (attempt < 8) continue;
         throw new Error(`${path} already exists`);
       }
+      inMaking.add(path);
       await Deno.rename(claim, path);
       return { path, lock };
     } catch (error) {
@@ -1139,6 +1164,7 @@ async function sweepStaleDirs(dir: string): Promise<void> {
  */
 async function makePrivateDirs(
   tmpDirs: readonly string[],
+  inMaking: Set<string>,
 ): Promise<{ privateDirs: string[]; ownerLocks: Deno.FsFile[] }> {
   for (const dir of tmpDirs) await checkTmpDir(dir);
   const privateDirs: string[] = [];
@@ -1146,7 +1172,7 @@ async function makePrivateDirs(
   try {
     for (const dir of tmpDirs) {
       await sweepStaleDirs(dir);
-      const created = await createPrivateDir(dir);
+      const created = await createPrivateDir(dir, inMaking);
       privateDirs.push(created.path);
       ownerLocks.push(created.lock);
     }

@@ -5,6 +5,8 @@ import { IoManager } from "../../src/io/mod.ts";
 import { ioListFiles, ioWriteRun, openIoForTest, withIoTempDir } from "../_support/io_fixtures.ts";
 
 const spillChild = new URL("../_support/io_spill_child.ts", import.meta.url).pathname;
+const openSignalChild = new URL("../_support/io_open_signal_child.ts", import.meta.url)
+  .pathname;
 const decoder = new TextDecoder();
 
 Deno.test("IoManager rejects a missing temp dir and a file as temp dir before any work", async () => {
@@ -213,6 +215,20 @@ Deno.test("IoManager installs and removes its signal handlers", async () => {
     await io.close();
     await io.close();
     memory.assertAllReleased();
+    deepStrictEqual(ioListFiles(dir), []);
+  });
+});
+
+Deno.test("IoManager removes a private directory it was making when SIGTERM arrives", async () => {
+  // The signal is sent the moment the claim directory (or the renamed one) appears: the
+  // handlers must be in place before the first directory is made.
+  await withIoTempDir(async (dir) => {
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", openSignalChild, dir],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    strictEqual(result.code, 143, decoder.decode(result.stderr));
     deepStrictEqual(ioListFiles(dir), []);
   });
 });
