@@ -169,17 +169,10 @@ export function keyedTieCompare(
  * @returns The line's offset in `bytes`.
  */
 export function keyedLineOffset(bytes: Uint8Array, offset: number): number {
-  let field = 0;
-  let scale = 1;
+  const field = readVarint(bytes, offset);
   let at = offset;
-  for (;;) {
-    const byte = bytes[at]!;
-    at += 1;
-    field += (byte & 0x7f) * scale;
-    if (byte < 0x80) break;
-    scale *= 128;
-  }
-  return at + (field === 0 ? 0 : field - 1);
+  while (bytes[at]! >= 0x80) at += 1;
+  return at + 1 + (field === 0 ? 0 : field - 1);
 }
 
 /**
