@@ -58,16 +58,25 @@ function oneOf<T extends string>(
 /** `--threads auto|1|2` (default auto: by the cores this process may use). */
 function threadsValue(
   values: ParsedValues,
-): Pick<CountCommandRequest, "threads" | "threadsAuto" | "idleCores"> {
+): Pick<CountCommandRequest, "threads" | "threadsAuto" | "idleCores" | "workerFirst"> {
+  // Test seam (docs/stats.md): the Worker gets the first chunk even on a loaded machine.
+  const workerFirst = Deno.env.get("SPILLWAY_TEST_WORKER_FIRST") === "1"
+    ? { workerFirst: true }
+    : {};
   const text = stringValue(values, "threads") ?? "auto";
   if (text === "auto") {
     return {
       threads: autoCountThreads(availableParallelism()),
       threadsAuto: true,
       idleCores: idleCoresSinceStart,
+      ...workerFirst,
     };
   }
-  return { threads: integerValue(values, "threads", { min: 1, max: 2 }) ?? 1, threadsAuto: false };
+  return {
+    threads: integerValue(values, "threads", { min: 1, max: 2 }) ?? 1,
+    threadsAuto: false,
+    ...workerFirst,
+  };
 }
 
 /**

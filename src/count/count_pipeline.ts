@@ -52,6 +52,12 @@ export interface CountRequest {
   idleCores?: (cores: number) => number | undefined | "too early";
   /** `--fan-in`. */
   fanInMax: number;
+  /**
+   * Test seam (`SPILLWAY_TEST_WORKER_FIRST=1`): once the Worker is started, the first chunk waits
+   * until it is ready, so that it counts. Without it the read loop never waits: on a loaded
+   * machine this thread may count the whole input before the Worker has loaded, which is right.
+   */
+  workerFirst?: boolean;
 }
 
 /** What a count did. */
@@ -166,6 +172,7 @@ class ChunkFeeder {
   #worker: CountWorkerClient | undefined = undefined;
   #eventLoop: EventLoopYield | undefined = undefined;
   #autoAllowed: boolean | undefined = undefined;
+  #waitedForWorker = false;
 
   constructor(
     counter: WordCounter,
@@ -206,6 +213,10 @@ class ChunkFeeder {
         this.#startWorker();
       }
       const worker = this.#worker;
+      if (worker !== undefined && this.#request.workerFirst === true && !this.#waitedForWorker) {
+        this.#waitedForWorker = true;
+        await worker.whenReady();
+      }
       if (worker === undefined || !worker.offer(chunk)) {
         const pending = this.#counter.addChunk(chunk);
         if (pending) await pending;

@@ -128,6 +128,14 @@ export class CountWorkerClient {
   }
 
   /**
+   * Resolves once the Worker has loaded and set up (rejects if it failed to). Only the
+   * `workerFirst` test seam waits for it: the read loop never does.
+   */
+  whenReady(): Promise<void> {
+    return this.#ready;
+  }
+
+  /**
    * Hands a chunk (whole lines) to the Worker if a chunk segment is free and the chunk fits.
    *
    * @param chunk The bytes (copied; the caller's view stays its own).
