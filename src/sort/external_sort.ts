@@ -29,7 +29,7 @@ import { SortBuffer } from "./sort_buffer.ts";
 import { SortWorker, SpillRing, WorkerWriteError } from "./sort_worker_pool.ts";
 import { sortJobWith } from "./kernel_sort.ts";
 import { normalizedKeysFor } from "./normalized_key.ts";
-import { KEY_LENGTH_BYTES, keyedLineOffset, KeyedRunOrder } from "./keyed_records.ts";
+import { keyedLineOffset, KeyedRunOrder } from "./keyed_records.ts";
 import {
   FAN_IN_DEFAULT,
   inputMergeChunkSegments,
@@ -832,9 +832,8 @@ class ExternalSorter {
         if (!filter.accept(bytes, offset, length)) continue;
         let pending: Promise<void> | undefined;
         if (keyed) {
-          const stored = buffer.recordKeyLength(i);
-          const keyOffset = offset - KEY_LENGTH_BYTES - (stored < 0 ? 0 : stored);
-          const keyLength = stored >= 0 && this.#lineEndsKey ? stored - length : stored;
+          const keyOffset = buffer.recordKeyOffset(i);
+          const keyLength = buffer.recordKeyLength(i);
           pending = writer.writeKeyedRecord(bytes, keyOffset, keyLength, offset, length);
         } else {
           pending = sink(bytes, offset, length);
@@ -959,7 +958,7 @@ class ExternalSorter {
       };
       const cursor = memoryRun === undefined
         ? undefined
-        : new KeyedBufferCursor(memoryRun, this.#memory, this.#lineEndsKey);
+        : new KeyedBufferCursor(memoryRun, this.#memory);
       try {
         await this.#mergeGroup(runs, readAheadSegments, lines, cursor);
       } finally {
@@ -1474,12 +1473,10 @@ class KeyedBufferCursor implements RecordCursor {
   readonly #buffer: SortBuffer;
   readonly #count: number;
   readonly #reservation: { release(): void };
-  readonly #lineEndsKey: boolean;
   #next = 0;
 
-  constructor(buffer: SortBuffer, memory: MemoryManager, lineEndsKey: boolean) {
+  constructor(buffer: SortBuffer, memory: MemoryManager) {
     this.#buffer = buffer;
-    this.#lineEndsKey = lineEndsKey;
     this.#count = buffer.recordCount;
     // A buffered record and its key fit a page: with a 5-byte field varint, they fit this.
     const scratchBytes = buffer.segmentBytes + 8;
@@ -1494,9 +1491,8 @@ class KeyedBufferCursor implements RecordCursor {
     const page = buffer.recordBytes(i);
     const lineOffset = buffer.recordOffset(i);
     const lineLength = buffer.recordLength(i);
-    const stored = buffer.recordKeyLength(i);
-    const keyOffset = lineOffset - KEY_LENGTH_BYTES - (stored < 0 ? 0 : stored);
-    const keyLength = stored >= 0 && this.#lineEndsKey ? stored - lineLength : stored;
+    const keyOffset = buffer.recordKeyOffset(i);
+    const keyLength = buffer.recordKeyLength(i);
     const out = this.recordBytes;
     let at = 0;
     let field = keyLength < 0 ? 0 : keyLength + 1;

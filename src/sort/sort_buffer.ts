@@ -366,12 +366,21 @@ export class SortBuffer implements Disposable {
   }
 
   /**
-   * The stored key length of sorted record `i` of a keyed buffer, or -1 when the record has no
-   * stored key; the key ends 4 bytes before {@linkcode SortBuffer.recordOffset}.
+   * The key length a keyed run stores for sorted record `i` of a keyed buffer (without the
+   * line's copy when {@linkcode SortBuffer.keyEndsWithLine}), or -1 when the record has no
+   * stored key. The key starts at {@linkcode SortBuffer.recordKeyOffset}.
    */
   recordKeyLength(i: number): number {
     const stored = readKeyLength(this.recordBytes(i), this.recordOffset(i));
-    return stored === NO_KEY ? -1 : stored;
+    if (stored === NO_KEY) return -1;
+    return this.keyEndsWithLine ? stored - this.recordLength(i) : stored;
+  }
+
+  /** Where the key of sorted record `i` of a keyed buffer starts (in its page). */
+  recordKeyOffset(i: number): number {
+    const offset = this.recordOffset(i);
+    const stored = readKeyLength(this.recordBytes(i), offset);
+    return offset - KEY_LENGTH_BYTES - (stored === NO_KEY ? 0 : stored);
   }
 
   /**
