@@ -15,7 +15,7 @@
  * @module
  */
 import { type RecordOrder, writeBytesPrefix } from "./record_order.ts";
-import type { NormalizedKeyEncoder } from "./normalized_key.ts";
+import { type NormalizedKeyEncoder, normalizedKeysFor } from "./normalized_key.ts";
 import { ADDRESS_WORD, LENGTH_WORD, type TieCompare } from "./index_sort.ts";
 
 /** The key length word of a record stored without its key. */
@@ -205,6 +205,9 @@ export class KeyedRunOrder implements RecordOrder {
   readonly lineOrder: RecordOrder;
   /** The keys end with the line, stored once: the compared key runs on through the line. */
   readonly lineEndsKey: boolean;
+  /** The encoder of keyless records' prefixes (made on first use). */
+  #keys: NormalizedKeyEncoder | undefined;
+  #prefixScratch = new Uint8Array(8);
 
   /**
    * Wraps the order the keys were encoded for.
@@ -254,7 +257,34 @@ export class KeyedRunOrder implements RecordOrder {
     const line = keyedLineOffset(bytes, offset);
     const field = bytes[offset]!;
     if (field === 0) {
-      this.lineOrder.writePrefix(bytes, line, offset + length - line, out, outIndex, words);
+      // A record stored without its key: the prefix is still its key's first bytes (what the
+      // sort buffer's index holds for it), not the line order's own prefix, so that records
+      // with and without a stored key compare consistently.
+      const keys = this.#keys ??= normalizedKeysFor(this.lineOrder);
+      if (keys === undefined) {
+        this.lineOrder.writePrefix(bytes, line, offset + length - line, out, outIndex, words);
+        return;
+      }
+      const scratchBytes = words * 4;
+      if (this.#prefixScratch.length < scratchBytes) {
+        this.#prefixScratch = new Uint8Array(scratchBytes);
+      }
+      const keyBytes = keys.encode(
+        bytes,
+        line,
+        offset + length - line,
+        this.#prefixScratch,
+        0,
+        scratchBytes,
+      );
+      writeBytesPrefix(
+        this.#prefixScratch,
+        0,
+        Math.min(keyBytes, scratchBytes),
+        out,
+        outIndex,
+        words,
+      );
       return;
     }
     let keyStart = offset + 1;

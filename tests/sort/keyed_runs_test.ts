@@ -9,6 +9,8 @@ import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { IoManager } from "../../src/io/mod.ts";
 import { MemoryManager } from "../../src/memory/mod.ts";
 import { externalSort } from "../../src/sort/external_sort.ts";
+import { KeyedRunOrder } from "../../src/sort/keyed_records.ts";
+import { normalizedKeysFor } from "../../src/sort/normalized_key.ts";
 import { parseSortOrder, type SortOrderSpec } from "../../src/sort/sort_order.ts";
 import {
   gnuSkipReason,
@@ -283,3 +285,66 @@ Deno.test("externalSort merges an in-memory run whose page table spans pages", a
   strictEqual(result.stats.usedMergeKernel, true, "the kernel merged");
   if (result.gnu !== undefined) strictEqual(Buffer.compare(result.output, result.gnu), 0);
 });
+
+Deno.test("KeyedRunOrder prefixes agree with its comparison for records with and without a stored key", () => {
+  const random = makeRandom(0x5eed7);
+  const specs: Array<[SortOrderSpec, string]> = [
+    [spec(["2,2n"]), "-k2,2n"],
+    [spec(["1,1f"], { stable: true }), "-s -k1,1f"],
+    [spec(["2"], { reverse: true }), "-r -k2"],
+    [spec([], { numeric: true }), "-n"],
+    [spec(["1.2,1.4r", "2"]), "-k1.2,1.4r -k2"],
+  ];
+  for (const [orderSpec, flags] of specs) {
+    const lineOrder = parseSortOrder(orderSpec);
+    const keys = normalizedKeysFor(lineOrder);
+    strictEqual(keys !== undefined, true, `${flags}: normalizable`);
+    const order = new KeyedRunOrder(lineOrder);
+    // Each line as a spilled keyed record: varint(key length + 1) key line, or 0 line (keyless).
+    const text = new TextDecoder().decode(randomLines(random, 60, { exotic: false }));
+    const records = text.split("\n").slice(0, -1).map((line, i) => {
+      const bytes = new TextEncoder().encode(line);
+      const key = new Uint8Array(keys!.keyBytesBound(bytes.length));
+      const keyLength = keys!.encode(bytes, 0, bytes.length, key, 0, key.length);
+      const keyless = i % 3 === 0;
+      const field = keyless ? [0] : varint(keyLength + 1);
+      const stored = keyless ? new Uint8Array(0) : key.subarray(0, keyLength);
+      return Uint8Array.from([...field, ...stored, ...bytes]);
+    });
+    const prefixes = records.map((record) => {
+      const words = new Uint32Array(2);
+      order.writePrefix(record, 0, record.length, words, 0, 2);
+      return words;
+    });
+    for (let a = 0; a < records.length; a += 1) {
+      for (let b = 0; b < records.length; b += 1) {
+        const [pa, pb] = [prefixes[a]!, prefixes[b]!];
+        const byPrefix = pa[0] !== pb[0] ? pa[0]! - pb[0]! : pa[1]! - pb[1]!;
+        if (byPrefix === 0) continue;
+        const compared = order.compare(
+          records[a]!,
+          0,
+          records[a]!.length,
+          records[b]!,
+          0,
+          records[b]!.length,
+        );
+        strictEqual(
+          Math.sign(compared),
+          Math.sign(byPrefix),
+          `${flags}: prefix and comparison disagree on records ${a} and ${b}`,
+        );
+      }
+    }
+  }
+});
+
+function varint(value: number): number[] {
+  const out: number[] = [];
+  while (value >= 0x80) {
+    out.push((value & 0x7f) | 0x80);
+    value = Math.floor(value / 128);
+  }
+  out.push(value);
+  return out;
+}
