@@ -108,6 +108,10 @@ Deno.test("The CLI loads a command's modules only when the command runs", async 
   const count = [...await staticClosure(root, "cli/count_command.ts")];
   deepStrictEqual(count.filter((file) => /^cli\/(sort|run|gen|demo)_/.test(file)), []);
   deepStrictEqual(count.filter((file) => file.startsWith("gen/")), []);
+  // The sort command has no use for the count layer (the job planner, which plans count steps
+  // too, loads on demand).
+  const sort = [...await staticClosure(root, "cli/sort_command.ts")];
+  deepStrictEqual(sort.filter((file) => /^(count|gen)\/|^job\/job_plan\.ts$/.test(file)), []);
 });
 
 Deno.test("The sort Worker loads only what it runs", async () => {
