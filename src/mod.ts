@@ -13,4 +13,6 @@ export * from "./gen/mod.ts";
 export * from "./sort/mod.ts";
 export * from "./count/mod.ts";
 export * from "./job/mod.ts";
+// The job layer loads its planner on demand (loadJobPlanner); the library API keeps planJob.
+export { planJob } from "./job/job_plan.ts";
 export { runCli, VERSION } from "./cli/mod.ts";

@@ -14,10 +14,34 @@ const LAYERS = ["base", "memory", "kernels", "io", "gen", "sort", "count", "job"
 const FILE_APIS =
   /\bDeno\.(open|openSync|create|createSync|readFile|readFileSync|readTextFile|readTextFileSync|writeFile|writeFileSync|writeTextFile|writeTextFileSync|remove|removeSync|mkdir|mkdirSync|makeTempDir|makeTempFile|rename|renameSync|truncate|readDir|readDirSync)\b/;
 const TEST_LIBRARIES = /from\s+["'](node:assert|node:assert\/strict|fast-check)["']/;
+/**
+ * Worker entry modules. Every module an isolate loads costs resident memory and start-up time in
+ * that isolate (docs/performance.md, "Memory"), so the modules a Worker loads may import the
+ * self-contained leaf modules below directly instead of a whole layer through its mod.ts.
+ */
+const WORKER_ENTRIES = ["sort/sort_worker.ts"];
+/** Leaf modules that Worker code may import without their layer's mod.ts. */
+const WORKER_LEAF_MODULES = new Set([
+  "memory/memory_segment.ts",
+  "kernels/kernel_state.ts",
+  "kernels/merge_lines_state.ts",
+  "kernels/reference_kernels.ts",
+  "kernels/wasm_kernels.ts",
+  "io/crc32c.ts",
+  "io/errors.ts",
+  "io/run_block_file.ts",
+  "io/run_block_reader.ts",
+  "io/spill_format.ts",
+  "io/timeline.ts",
+]);
 
 Deno.test("Layers import only leftward, and across folders only through mod.ts", async () => {
   const violations: string[] = [];
   const root = new URL("../src", import.meta.url).pathname;
+  const workerModules = new Set<string>();
+  for (const entry of WORKER_ENTRIES) {
+    for (const file of await staticClosure(root, entry)) workerModules.add(file);
+  }
   for await (const path of sourceFiles(root)) {
     const relative = path.slice(root.length + 1);
     const folder = relative.includes("/") ? relative.split("/")[0]! : "";
@@ -41,7 +65,10 @@ Deno.test("Layers import only leftward, and across folders only through mod.ts",
       const targetLayer = LAYERS.indexOf(targetFolder);
       if (targetLayer < 0 || targetLayer > layer) {
         violations.push(`${relative}: imports ${targetRelative}, a layer above or beside it`);
-      } else if (!targetRelative.endsWith("/mod.ts")) {
+      } else if (
+        !targetRelative.endsWith("/mod.ts") &&
+        !(workerModules.has(relative) && WORKER_LEAF_MODULES.has(targetRelative))
+      ) {
         violations.push(
           `${relative}: imports ${targetRelative}; go through ${targetFolder}/mod.ts`,
         );
@@ -81,6 +108,32 @@ Deno.test("The CLI loads a command's modules only when the command runs", async 
   const count = [...await staticClosure(root, "cli/count_command.ts")];
   deepStrictEqual(count.filter((file) => /^cli\/(sort|run|gen|demo)_/.test(file)), []);
   deepStrictEqual(count.filter((file) => file.startsWith("gen/")), []);
+  // The sort command has no use for the count layer (the job planner, which plans count steps
+  // too, loads on demand).
+  const sort = [...await staticClosure(root, "cli/sort_command.ts")];
+  deepStrictEqual(sort.filter((file) => /^(count|gen)\/|^job\/job_plan\.ts$/.test(file)), []);
+});
+
+Deno.test("The sort Worker loads only what it runs", async () => {
+  // A Worker is a second isolate: each module it loads is parsed, held and compiled there
+  // again. The sort Worker sorts, gathers and merges by offset; it has no use for the memory
+  // manager, the IoManager, the sort buffer or the comparator orders' parsers (loaded on demand).
+  const root = new URL("../src", import.meta.url).pathname;
+  const loaded = [...await staticClosure(root, "sort/sort_worker.ts")];
+  deepStrictEqual(
+    loaded.filter((file) =>
+      /^(cli|job|count|gen)\//.test(file) ||
+      file.endsWith("/mod.ts") && !file.startsWith("base/") ||
+      [
+        "io/io_manager.ts",
+        "memory/memory_manager.ts",
+        "sort/sort_buffer.ts",
+        "sort/sort_order.ts",
+        "sort/normalized_key.ts",
+      ].includes(file)
+    ).sort(),
+    [],
+  );
 });
 
 Deno.test("The CLI version matches deno.json", async () => {

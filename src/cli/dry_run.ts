@@ -1,5 +1,5 @@
 import { MiB } from "../base/mod.ts";
-import { type JobSpec, type JobStep, planJob } from "../job/mod.ts";
+import { type JobSpec, type JobStep, loadJobPlanner } from "../job/mod.ts";
 import { SEGMENT_BYTES_DEFAULT } from "../memory/mod.ts";
 import { defaultSortSegmentBytes } from "../sort/mod.ts";
 import { printOut } from "./output.ts";
@@ -58,6 +58,7 @@ export async function printJobPlan(
   argvOf: (step: JobStep) => string[],
 ): Promise<void> {
   const samples = await sampleRecordBytes(job.steps.flatMap((step) => step.inputs));
+  const { planJob } = await loadJobPlanner();
   const plans = planJob(job, argvOf, {
     fileBytes,
     recordBytes: (path) => samples.get(path),

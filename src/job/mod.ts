@@ -32,6 +32,7 @@ export type {
 export { closestMatch, JobFileError, parseJobFile, unknownKey } from "./job_file.ts";
 export { loadYaml, type YamlModule } from "./yaml_module.ts";
 export type { PlanInputs, StepPlan } from "./job_plan.ts";
-export { planJob, stepArgv } from "./job_plan.ts";
+export { type JobPlanner, loadJobPlanner } from "./job_planner.ts";
+export { stepArgv } from "./step_argv.ts";
 export type { CommandScopeOptions, ScopeReport } from "./command_scope.ts";
 export { CommandScope } from "./command_scope.ts";

@@ -20,15 +20,16 @@
  */
 
 import { assert } from "../base/mod.ts";
-import { CorruptSpillError, timelineEnd, timelineStart } from "../io/mod.ts";
+// Leaf modules, not the layers' mod.ts: this file is in the sort Worker's module graph.
+import { CorruptSpillError } from "../io/errors.ts";
+import { timelineEnd, timelineStart } from "../io/timeline.ts";
 import {
   GatherState,
   type KernelSet,
   KernelStatus,
-  MergeLinesState,
-  MergeLinesStatus,
   type MergeState,
-} from "../kernels/mod.ts";
+} from "../kernels/kernel_state.ts";
+import { MergeLinesState, MergeLinesStatus } from "../kernels/merge_lines_state.ts";
 import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
 import type { SortBuffer } from "./sort_buffer.ts";
 

@@ -13,19 +13,21 @@
  * @module
  */
 import { assert } from "../base/mod.ts";
-import { BLOCK_HEADER_BYTES, blockFlags, crc32c } from "../io/mod.ts";
+// Leaf modules, not the layers' mod.ts: this file is in the sort Worker's module graph.
+import { crc32c } from "../io/crc32c.ts";
+import { BLOCK_HEADER_BYTES, blockFlags } from "../io/spill_format.ts";
 import {
   GatherState,
   type KernelSet,
   KernelStatus,
-  ReferenceKernels,
   SORT_SCRATCH_BYTES,
-  WasmKernels,
-} from "../kernels/mod.ts";
+} from "../kernels/kernel_state.ts";
+import { ReferenceKernels } from "../kernels/reference_kernels.ts";
+import { WasmKernels } from "../kernels/wasm_kernels.ts";
 import { ADDRESS_WORD, ENTRY_WORDS, LENGTH_WORD } from "./index_sort.ts";
 import { KEY_LENGTH_BYTES, NO_KEY } from "./keyed_records.ts";
 import { FixedKeyOrder, type RecordOrder } from "./record_order.ts";
-import { type SortJob, sortJob } from "./sort_buffer.ts";
+import { type SortJob, sortJob } from "./job_sort.ts";
 
 /** Bytes of the kernel area for a buffer of `dataSegments` pages (see the module doc). */
 export function kernelAreaBytes(dataSegments: number): number {

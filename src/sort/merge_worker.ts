@@ -27,15 +27,11 @@
  *
  * @module
  */
-import {
-  checkSpillBlock,
-  CorruptSpillError,
-  RunBlockReader,
-  timelineEnd,
-  timelineFlush,
-  timelineStart,
-} from "../io/mod.ts";
-import { WasmKernels } from "../kernels/mod.ts";
+// Leaf modules, not the layers' mod.ts: this file is in the sort Worker's module graph.
+import { CorruptSpillError } from "../io/errors.ts";
+import { checkSpillBlock, RunBlockReader } from "../io/run_block_reader.ts";
+import { timelineEnd, timelineFlush, timelineStart } from "../io/timeline.ts";
+import { WasmKernels } from "../kernels/wasm_kernels.ts";
 import type { RunRange } from "./key_split.ts";
 import {
   type BlockSource,

@@ -1,4 +1,5 @@
-import { compareBytes } from "../memory/mod.ts";
+// A leaf module, not memory/mod.ts: this file is in the sort Worker's module graph.
+import { compareBytes } from "../memory/memory_segment.ts";
 
 /**
  * What the sort core needs from an ordering: the subset of `SortOrder` (src/sort/sort_order.ts)

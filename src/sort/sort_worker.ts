@@ -10,21 +10,25 @@
  *
  * @module
  */
+// Every module loaded here costs resident memory in this isolate (docs/performance.md,
+// "Memory"): import leaf modules, not the layers' mod.ts, and load the comparator orders
+// (sort_order.ts and its parsers) only when the order needs them.
+import { RunBlockFile } from "../io/run_block_file.ts";
 import {
-  RunBlockFile,
   setTimelineThread,
   timelineEnd,
   timelineFlush,
   timelineOrigin,
   timelineSpan,
   timelineStart,
-} from "../io/mod.ts";
-import { type KernelSet, WasmKernels } from "../kernels/mod.ts";
+} from "../io/timeline.ts";
+import type { KernelSet } from "../kernels/kernel_state.ts";
+import { WasmKernels } from "../kernels/wasm_kernels.ts";
+import type { SortJob } from "./job_sort.ts";
 import { BlockGather, dropDuplicates, type SealedBlock, sortJobWith } from "./kernel_sort.ts";
 import { type MergeEvent, type MergeStart, runMergeJob } from "./merge_worker.ts";
-import { type OrderDescriptor, orderFromDescriptor } from "./order_descriptor.ts";
-import type { RecordOrder } from "./record_order.ts";
-import type { SortJob } from "./sort_buffer.ts";
+import type { OrderDescriptor } from "./order_descriptor.ts";
+import { BytesOrder, FixedKeyOrder, type RecordOrder } from "./record_order.ts";
 
 /** The first message: the memory every job's offsets point into, the kernels and the order. */
 export interface SortInit {
@@ -196,8 +200,38 @@ function replyWriteError(caught: unknown): void {
   });
 }
 
+/**
+ * Set while the order's module loads (a `spec` order): later messages wait for it, in order.
+ * Once set, every message goes through it (one microtask each, per job or block).
+ */
+let orderLoaded: Promise<void> | undefined;
+
+/** Builds the order; a `spec` order's parsers and comparators are imported on first need. */
+function loadOrder(descriptor: OrderDescriptor): void {
+  if (descriptor.kind === "bytes") {
+    order = new BytesOrder(descriptor.reverse);
+  } else if (descriptor.kind === "fixed") {
+    order = new FixedKeyOrder(descriptor.keyOffset, descriptor.keyBytes);
+  } else {
+    orderLoaded = import("./order_descriptor.ts").then(
+      (module) => {
+        order = module.orderFromDescriptor(descriptor);
+      },
+      (caught) => fail(caught),
+    );
+  }
+}
+
 scope.onmessage = (event) => {
   const message = event.data;
+  if (orderLoaded !== undefined) {
+    orderLoaded = orderLoaded.then(() => handle(message));
+    return;
+  }
+  handle(message);
+};
+
+function handle(message: SortInit | SortRequest | FreeRequest | MergeStart): void {
   try {
     if (message.type === "init") {
       const spanMs = timelineStart();
@@ -205,7 +239,7 @@ scope.onmessage = (event) => {
       kernels = message.kernels === undefined
         ? undefined
         : new WasmKernels(message.memory, message.kernels);
-      order = orderFromDescriptor(message.order);
+      loadOrder(message.order);
       status = message.status;
       timelineEnd("init", spanMs);
       return;
@@ -249,4 +283,4 @@ scope.onmessage = (event) => {
   } catch (caught) {
     fail(caught);
   }
-};
+}

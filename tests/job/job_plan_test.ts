@@ -1,5 +1,6 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { parseJobFile, planJob, stepArgv, type StepSchema } from "../../src/job/mod.ts";
+import { parseJobFile, stepArgv, type StepSchema } from "../../src/job/mod.ts";
+import { planJob } from "../../src/job/job_plan.ts";
 import { planSort } from "../../src/sort/mod.ts";
 import { loadYaml } from "../../src/job/mod.ts";
 
