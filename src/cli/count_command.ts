@@ -8,6 +8,7 @@ import {
   type CountRequest,
   countWords,
   preservesCaseByDefault,
+  spawnEarlyCountWorker,
   tokenizerKinds,
 } from "../count/mod.ts";
 import type { SpillMode } from "../io/mod.ts";
@@ -161,48 +162,56 @@ export const countCommand: Command = {
   spec: countSpec,
   async run(argv: readonly string[]): Promise<number> {
     const { request, values } = parseCountArgs(argv);
-    await using scope = await CommandScope.open({
-      ...request,
-      lazyTmpDirs: true, // most counts never spill: no private temp dir until one does
-      report: CommandReport.start("count", values),
-    });
-    await scope.report.checkTargets(request.output);
-    const stats = await countWords(request, {
-      memory: scope.memory,
-      io: scope.io,
-      progress: scope.report.progress,
-    });
-    const report = scope.report;
-    const s = report.stats;
-    s.input.files = request.inputs.length;
-    s.input.bytes = stats.inputBytes;
-    s.input.records = stats.tokens;
-    s.output.records = stats.distinctWords;
-    s.spill.runs = stats.wordRuns + stats.countOrderRuns + stats.longWords;
-    s.spill.mergePasses = stats.intermediateMerges + (s.spill.runs > 0 ? 1 : 0);
-    // Count-specific counters ride along in JSON/YAML reports and get a line in text ones.
-    const countStats = {
-      tokens: stats.tokens,
-      distinctWords: stats.distinctWords,
-      invalidUtf8Bytes: stats.invalidUtf8Bytes,
-      wordRuns: stats.wordRuns,
-      longWordRuns: stats.longWords,
-      countOrderRuns: stats.countOrderRuns,
-      intermediateMerges: stats.intermediateMerges,
-      tableGrowths: stats.tableGrowths,
-      tablePages: stats.tablePages,
-      workerInputBytes: stats.workerBytes,
-      bucketArenaSegments: stats.buddy?.arenaSegments ?? 0,
-      bucketArenaPeakSegments: stats.buddy?.peakUsedSegments ?? 0,
-      bucketArenaFragmentation: Number((stats.buddy?.fragmentation ?? 0).toFixed(3)),
-    };
-    (report.stats as unknown as Record<string, unknown>)["count"] = countStats;
-    await scope.finish(ExitCode.ok);
-    if (report.options.statsFormat === "text" && report.options.statsFile === undefined) {
-      console.error(
-        `  count: ${stats.tokens} tokens, ${stats.distinctWords} distinct, ${stats.invalidUtf8Bytes} invalid UTF-8 bytes; runs ${stats.wordRuns} word + ${stats.longWords} long-word + ${stats.countOrderRuns} count-order, ${stats.intermediateMerges} intermediate merges; buckets: ${countStats.bucketArenaSegments} arena segments, peak ${countStats.bucketArenaPeakSegments}, ${stats.tableGrowths} growths, fragmentation ${countStats.bucketArenaFragmentation}`,
-      );
+    // The Worker's isolate loads its modules while the scope and the output are set up.
+    const spawnedWorker = spawnEarlyCountWorker(request);
+    try {
+      await using scope = await CommandScope.open({
+        ...request,
+        lazyTmpDirs: true, // most counts never spill: no private temp dir until one does
+        report: CommandReport.start("count", values),
+      });
+      await scope.report.checkTargets(request.output);
+      const stats = await countWords(request, {
+        memory: scope.memory,
+        io: scope.io,
+        progress: scope.report.progress,
+        ...(spawnedWorker === undefined ? {} : { spawnedWorker }),
+      });
+      const report = scope.report;
+      const s = report.stats;
+      s.input.files = request.inputs.length;
+      s.input.bytes = stats.inputBytes;
+      s.input.records = stats.tokens;
+      s.output.records = stats.distinctWords;
+      s.spill.runs = stats.wordRuns + stats.countOrderRuns + stats.longWords;
+      s.spill.mergePasses = stats.intermediateMerges + (s.spill.runs > 0 ? 1 : 0);
+      // Count-specific counters ride along in JSON/YAML reports and get a line in text ones.
+      const countStats = {
+        tokens: stats.tokens,
+        distinctWords: stats.distinctWords,
+        invalidUtf8Bytes: stats.invalidUtf8Bytes,
+        wordRuns: stats.wordRuns,
+        longWordRuns: stats.longWords,
+        countOrderRuns: stats.countOrderRuns,
+        intermediateMerges: stats.intermediateMerges,
+        tableGrowths: stats.tableGrowths,
+        tablePages: stats.tablePages,
+        workerInputBytes: stats.workerBytes,
+        bucketArenaSegments: stats.buddy?.arenaSegments ?? 0,
+        bucketArenaPeakSegments: stats.buddy?.peakUsedSegments ?? 0,
+        bucketArenaFragmentation: Number((stats.buddy?.fragmentation ?? 0).toFixed(3)),
+      };
+      (report.stats as unknown as Record<string, unknown>)["count"] = countStats;
+      await scope.finish(ExitCode.ok);
+      if (report.options.statsFormat === "text" && report.options.statsFile === undefined) {
+        console.error(
+          `  count: ${stats.tokens} tokens, ${stats.distinctWords} distinct, ${stats.invalidUtf8Bytes} invalid UTF-8 bytes; runs ${stats.wordRuns} word + ${stats.longWords} long-word + ${stats.countOrderRuns} count-order, ${stats.intermediateMerges} intermediate merges; buckets: ${countStats.bucketArenaSegments} arena segments, peak ${countStats.bucketArenaPeakSegments}, ${stats.tableGrowths} growths, fragmentation ${countStats.bucketArenaFragmentation}`,
+        );
+      }
+      return ExitCode.ok;
+    } finally {
+      // Unused if the count failed before it took it over (a no-op after the count ended it).
+      spawnedWorker?.terminate();
     }
-    return ExitCode.ok;
   },
 };

@@ -1,6 +1,6 @@
 import { assert } from "../base/mod.ts";
 import { compareBytes, type MemoryManager, type MemoryReservation } from "../memory/mod.ts";
-import { LoserTree, type RecordCursor } from "../sort/mod.ts";
+import { LoserTree, type RecordCursor } from "../sort/blocks/mod.ts";
 import { COUNT_BYTES, exactSum, readCount, writeCount } from "./count_table.ts";
 import { copyBytes } from "./copy_bytes.ts";
 

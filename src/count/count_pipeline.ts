@@ -78,6 +78,35 @@ export interface CountContext {
   io: IoManager;
   /** Phases `count`, `merge`, `write`; bytes read. */
   progress?: ProgressSink;
+  /**
+   * A count Worker spawned before the budget and the io manager were set up
+   * ({@linkcode spawnEarlyCountWorker}): countWords takes it over, and terminates it if the
+   * plan leaves no share for it.
+   */
+  spawnedWorker?: Worker;
+}
+
+/**
+ * Spawns the count Worker's isolate at once when the count will start it at its first chunk
+ * (a plain file large enough for the request's `--threads`, and for `auto` a core to spare):
+ * its module graph then loads while this thread opens the budget, the io manager and the
+ * output, instead of after (docs/performance.md, "Start-up"). Pass it to countWords as
+ * `spawnedWorker`; terminate it if the count does not get that far.
+ *
+ * @param request The parsed count.
+ * @returns The Worker, or undefined when the count should not start one at once.
+ */
+export function spawnEarlyCountWorker(request: CountRequest): Worker | undefined {
+  if (request.threads < 2 || request.inputs.length === 0) return undefined;
+  const firstBytes = plainInputBytes(request.inputs.slice(0, 1));
+  if (
+    firstBytes === undefined ||
+    !workerShouldStart(firstBytes, 0, request.threadsAuto === true) ||
+    workerAllowed(request) !== true
+  ) {
+    return undefined;
+  }
+  return CountWorkerClient.spawn();
 }
 
 /**
@@ -101,6 +130,7 @@ export async function countWords(
   let counter: WordCounter | undefined;
   let feeder: ChunkFeeder | undefined;
   let early: CountWorkerClient | undefined;
+  let spawned = context.spawnedWorker;
   try {
     output = await io.createOutput(request.output, { owner: "count-output" });
     // Planned with the output's buffer already taken.
@@ -112,16 +142,24 @@ export async function countWords(
     });
     // A Worker's isolate takes a tenth of a second or more to load its modules: when the first
     // input is a file large enough that the Worker will start at its first chunk anyway, start
-    // it now, while this thread sets up its table and reads.
-    const firstBytes = request.inputs.length > 0
-      ? plainInputBytes(request.inputs.slice(0, 1))
-      : undefined;
-    if (
-      plan.workerSegments > 0 && firstBytes !== undefined &&
-      workerShouldStart(firstBytes, 0, request.threadsAuto === true) &&
-      workerAllowed(request) === true
-    ) {
-      early = startCountWorker(plan, request, context);
+    // it now (the caller may have spawned it already), while this thread sets up its table
+    // and reads.
+    if (spawned !== undefined) {
+      const worker = spawned;
+      spawned = undefined;
+      if (plan.workerSegments > 0) early = startCountWorker(plan, request, context, worker);
+      else worker.terminate();
+    } else {
+      const firstBytes = request.inputs.length > 0
+        ? plainInputBytes(request.inputs.slice(0, 1))
+        : undefined;
+      if (
+        plan.workerSegments > 0 && firstBytes !== undefined &&
+        workerShouldStart(firstBytes, 0, request.threadsAuto === true) &&
+        workerAllowed(request) === true
+      ) {
+        early = startCountWorker(plan, request, context);
+      }
     }
     counter = new WordCounter(memory, io, {
       tokenizer: request.tokenizer,
@@ -155,6 +193,7 @@ export async function countWords(
     await output.commit();
     return { ...counter.stats, inputBytes, workerBytes, plan };
   } catch (error) {
+    spawned?.terminate();
     await counter?.close().catch(() => {});
     await feeder?.close().catch(() => {});
     await early?.close().catch(() => {});
@@ -277,11 +316,12 @@ function workerAllowed(request: CountRequest): boolean | undefined {
   return autoWorkerAllowed(cores, loadAverage());
 }
 
-/** Starts the count Worker with the plan's share of the budget. */
+/** Starts the count Worker with the plan's share of the budget (in `spawned`, if given). */
 function startCountWorker(
   plan: CountPlan,
   request: CountRequest,
   context: CountContext,
+  spawned?: Worker,
 ): CountWorkerClient {
   const { memory, io } = context;
   return CountWorkerClient.start(memory, {
@@ -293,7 +333,7 @@ function startCountWorker(
     tmpDirs: request.tmpDirs,
     spillMode: io.spillMode,
     chunkBytes: plan.inputChunkSegments * memory.segmentBytes,
-  });
+  }, spawned);
 }
 
 /** Writes the words (or `--distinct`/`--total`) in the request's order and format. */

@@ -9,7 +9,7 @@ import {
   WasmKernels,
 } from "../kernels/mod.ts";
 import type { RunWriter } from "../io/mod.ts";
-import { BlockGather, GatherBlocks } from "../sort/mod.ts";
+import { BlockGather, GatherBlocks } from "../sort/blocks/mod.ts";
 import { hashBytes } from "./hash_bytes.ts";
 import type { TokenizerKind, TokenSink } from "./tokenizer.ts";
 import { copyBytes } from "./copy_bytes.ts";

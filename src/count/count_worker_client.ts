@@ -84,27 +84,51 @@ export class CountWorkerClient {
   }
 
   /**
+   * Spawns the count Worker's isolate ahead of {@linkcode CountWorkerClient.start}: it loads
+   * its modules while this thread sets up (the `new Worker` call itself blocks until the
+   * isolate exists). Hand it to `start`, or terminate it.
+   *
+   * @returns The Worker, waiting for its `init`.
+   */
+  static spawn(): Worker {
+    return new Worker(new URL("./count_worker.ts", import.meta.url).href, { type: "module" });
+  }
+
+  /**
    * Starts a Worker with its budget share. Does not wait for it: chunks are offered to it
    * once it reported ready (module load and setup take a few tens of milliseconds, which the
    * main thread spends counting).
    *
    * @param memory The main budget: the share and the chunk buffers are reserved from it.
    * @param options The Worker's setup and the chunk buffer size.
+   * @param spawned A Worker from {@linkcode CountWorkerClient.spawn} (taken over, also when
+   *   this throws), else one is spawned here.
    * @returns The client.
    * @throws {MemoryBudgetError} If the share does not fit.
    */
-  static start(memory: MemoryManager, options: CountWorkerClientOptions): CountWorkerClient {
+  static start(
+    memory: MemoryManager,
+    options: CountWorkerClientOptions,
+    spawned?: Worker,
+  ): CountWorkerClient {
     const segmentBytes = memory.segmentBytes;
     const sharePages = Math.floor(options.budgetBytes / segmentBytes);
     const chunkPages = Math.ceil(options.chunkBytes / segmentBytes);
-    const share = memory.allocateContiguous(COUNT_WORKER_OWNER, sharePages);
+    let share: SegmentLease;
+    try {
+      share = memory.allocateContiguous(COUNT_WORKER_OWNER, sharePages);
+    } catch (error) {
+      spawned?.terminate();
+      throw error;
+    }
     const chunks: SegmentLease[] = [];
     let worker: Worker;
     try {
       chunks.push(memory.allocateContiguous("count-worker-chunks", chunkPages));
       chunks.push(memory.allocateContiguous("count-worker-chunks", chunkPages));
-      worker = new Worker(new URL("./count_worker.ts", import.meta.url).href, { type: "module" });
+      worker = spawned ?? CountWorkerClient.spawn();
     } catch (error) {
+      spawned?.terminate();
       share.release();
       for (const chunk of chunks) chunk.release();
       throw error;

@@ -30,7 +30,7 @@ import {
   type BlockSource,
   managedMergeRegions,
   type MergeRegion,
-} from "../sort/mod.ts";
+} from "../sort/blocks/mod.ts";
 import { COUNT_BYTES, exactSum, kernelsFor, readCount } from "./count_table.ts";
 import type { RecordEmitter } from "./count_merger.ts";
 

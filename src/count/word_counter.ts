@@ -20,7 +20,7 @@ import {
   MERGE_READER_SEGMENTS_MIN,
   mergeReaderSegments,
   type RecordCursor,
-} from "../sort/mod.ts";
+} from "../sort/blocks/mod.ts";
 import {
   COUNT_BYTES,
   CountTable,

@@ -224,6 +224,8 @@ export class IoManager implements AsyncDisposable {
   #fileCounter = 0;
   #counter: OperationCounter;
   #signalHandlers: Array<[Deno.Signal, () => void]> = [];
+  /** Whether this manager started the event-loop watch (with its signal handlers). */
+  #watchesLoop = false;
   #onUnload = (): void => this.removeAllSync();
   #targetHost: OutputTargetHost;
   #ownerLocks: Deno.FsFile[] = [];
@@ -279,11 +281,16 @@ export class IoManager implements AsyncDisposable {
     const manager = new IoManager(options.memory, [], spillMode, options);
     manager.#tmpDirs = tmpDirs;
     manager.#pendingTmpDirs = tmpDirs;
-    startLoopWatch();
     // Safety net: a process that ends without close() still removes its files.
     globalThis.addEventListener("unload", manager.#onUnload);
     // The handlers come before the first directory: a signal while it is made removes it.
-    if (options.handleSignals ?? true) manager.#installSignalHandlers();
+    if (options.handleSignals ?? true) {
+      // The loop watch is there for the signal listeners. Without them (a Worker's manager)
+      // it would only cost: its timer took 5-10 ms to start in a fresh Worker isolate.
+      startLoopWatch();
+      manager.#watchesLoop = true;
+      manager.#installSignalHandlers();
+    }
     if (!(options.lazyTmpDirs ?? false)) {
       try {
         await manager.#makePendingDirs();
@@ -777,7 +784,8 @@ export class IoManager implements AsyncDisposable {
     for (const dir of this.privateDirs) {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
-    stopLoopWatch();
+    if (this.#watchesLoop) stopLoopWatch();
+    this.#watchesLoop = false;
     for (const lock of this.#ownerLocks) {
       try {
         lock.close();

@@ -210,6 +210,34 @@ Deno.test("spillway count rejects bad options with one line and exit 2", async (
   }
 });
 
+Deno.test("spillway count exits at once when it fails after spawning its Worker early", async () => {
+  await withTemp(async (dir) => {
+    // From 8 MiB with --threads 2 the Worker's isolate is spawned right after parsing, before
+    // the output is opened: a bad -o must still end the process (a live Worker keeps it up).
+    const input = `${dir}/in.txt`;
+    await Deno.writeFile(
+      input,
+      new Uint8Array(9 * 1024 * 1024).fill(0x61).map((byte, i) => i % 8 === 7 ? 0x0a : byte),
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "count", "--threads", "2", "-o", `${dir}/no/such/dir/out`, input],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    try {
+      const output = await child.output();
+      const stderr = new TextDecoder().decode(output.stderr);
+      strictEqual(output.code, 2, `exit ${output.code} (137: it hung): ${stderr}`);
+      ok(/Cannot create output/.test(stderr), stderr);
+      strictEqual(output.stdout.length, 0);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+});
+
 Deno.test("spillway count words: min count, word order and --stats", async () => {
   const input = new Uint8Array([...new TextEncoder().encode("Ünïcode ünïcode x\nx x y\n"), 0xff]);
   const run = await spillway(
