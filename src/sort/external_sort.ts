@@ -258,7 +258,7 @@ class ExternalSorter {
     this.#lineEndsKey = this.#runsKeyed &&
       (normalizedKeysFor(options.order)?.endsWithRecord ?? false);
     this.#mergeOrder = this.#runsKeyed
-      ? new KeyedRunOrder(options.order, this.#lineEndsKey)
+      ? new KeyedRunOrder(options.order, this.#lineEndsKey, normalizedKeysFor(options.order))
       : options.order;
     this.#descriptor = options.orderDescriptor;
     this.#unique = options.unique ?? false;

@@ -15,7 +15,7 @@
  * @module
  */
 import { type RecordOrder, writeBytesPrefix } from "./record_order.ts";
-import { type NormalizedKeyEncoder, normalizedKeysFor } from "./normalized_key.ts";
+import type { NormalizedKeyEncoder } from "./normalized_key.ts";
 import { ADDRESS_WORD, LENGTH_WORD, type TieCompare } from "./index_sort.ts";
 
 /** The key length word of a record stored without its key. */
@@ -205,8 +205,8 @@ export class KeyedRunOrder implements RecordOrder {
   readonly lineOrder: RecordOrder;
   /** The keys end with the line, stored once: the compared key runs on through the line. */
   readonly lineEndsKey: boolean;
-  /** The encoder of keyless records' prefixes (made on first use). */
-  #keys: NormalizedKeyEncoder | undefined;
+  /** The encoder of keyless records' prefixes. */
+  readonly #keys: NormalizedKeyEncoder | undefined;
   #prefixScratch = new Uint8Array(8);
 
   /**
@@ -215,10 +215,13 @@ export class KeyedRunOrder implements RecordOrder {
    * @param lineOrder The order of the lines.
    * @param lineEndsKey Whether the stored keys leave out their last-resort copy of the line
    *   (then key + line, adjacent in the record, is the whole key).
+   * @param keys The encoder of the keys: {@linkcode KeyedRunOrder.writePrefix} needs it for a
+   *   record stored without its key (the modules that only compare leave it out).
    */
-  constructor(lineOrder: RecordOrder, lineEndsKey = false) {
+  constructor(lineOrder: RecordOrder, lineEndsKey = false, keys?: NormalizedKeyEncoder) {
     this.lineOrder = lineOrder;
     this.lineEndsKey = lineEndsKey;
+    this.#keys = keys;
   }
 
   /** Keys by memcmp (then length); the line order when a record has no stored key. */
@@ -260,10 +263,9 @@ export class KeyedRunOrder implements RecordOrder {
       // A record stored without its key: the prefix is still its key's first bytes (what the
       // sort buffer's index holds for it), not the line order's own prefix, so that records
       // with and without a stored key compare consistently.
-      const keys = this.#keys ??= normalizedKeysFor(this.lineOrder);
+      const keys = this.#keys;
       if (keys === undefined) {
-        this.lineOrder.writePrefix(bytes, line, offset + length - line, out, outIndex, words);
-        return;
+        throw new RangeError("KeyedRunOrder: a keyless record's prefix needs the key encoder");
       }
       const scratchBytes = words * 4;
       if (this.#prefixScratch.length < scratchBytes) {

@@ -299,7 +299,7 @@ Deno.test("KeyedRunOrder prefixes agree with its comparison for records with and
     const lineOrder = parseSortOrder(orderSpec);
     const keys = normalizedKeysFor(lineOrder);
     strictEqual(keys !== undefined, true, `${flags}: normalizable`);
-    const order = new KeyedRunOrder(lineOrder);
+    const order = new KeyedRunOrder(lineOrder, false, keys);
     // Each line as a spilled keyed record: varint(key length + 1) key line, or 0 line (keyless).
     const text = new TextDecoder().decode(randomLines(random, 60, { exotic: false }));
     const records = text.split("\n").slice(0, -1).map((line, i) => {
