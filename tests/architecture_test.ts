@@ -136,23 +136,6 @@ Deno.test("The sort Worker loads only what it runs", async () => {
   );
 });
 
-Deno.test("The count Worker loads no sort engine, no output formatting, no CLI", async () => {
-  // Its isolate parses and runs every module of its graph before it counts a chunk, and keeps
-  // them in its heap (docs/performance.md, "Start-up"): the block pieces of the sort layer
-  // come through sort/blocks/mod.ts, not the external sort, its Workers and GNU key options.
-  const root = new URL("../src", import.meta.url).pathname;
-  const loaded = [...await staticClosure(root, "count/count_worker.ts")];
-  deepStrictEqual(
-    loaded.filter((file) =>
-      /^sort\/(mod|external_sort|sort_worker_pool|merge_worker|parallel_merge|merge_sorted_files|check_sorted|key_split)\.ts$/
-        .test(file) ||
-      /^(cli|job|gen)\//.test(file) ||
-      /^count\/(count_format|count_pipeline|count_sum)\.ts$/.test(file)
-    ),
-    [],
-  );
-});
-
 Deno.test("The CLI version matches deno.json", async () => {
   const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
   strictEqual(VERSION, config.version);
@@ -175,4 +158,21 @@ Deno.test("importCycles finds self-imports and longer rings, and nothing in a DA
     [["a", "b", "c"]],
   );
   deepStrictEqual(importCycles(new Map([["a", ["b", "c"]], ["b", ["c"]], ["c", []]])), []);
+});
+
+Deno.test("The count Worker loads no sort engine, no output formatting, no CLI", async () => {
+  // Its isolate parses and runs every module of its graph before it counts a chunk, and keeps
+  // them in its heap (docs/performance.md, "Start-up"): the block pieces of the sort layer
+  // come through sort/blocks/mod.ts, not the external sort, its Workers and GNU key options.
+  const root = new URL("../src", import.meta.url).pathname;
+  const loaded = [...await staticClosure(root, "count/count_worker.ts")];
+  deepStrictEqual(
+    loaded.filter((file) =>
+      /^sort\/(mod|external_sort|sort_worker_pool|merge_worker|parallel_merge|merge_sorted_files|check_sorted|key_split)\.ts$/
+        .test(file) ||
+      /^(cli|job|gen)\//.test(file) ||
+      /^count\/(count_format|count_pipeline|count_sum)\.ts$/.test(file)
+    ),
+    [],
+  );
 });
