@@ -16,6 +16,9 @@ export const O_TRUNC = 0o1000;
 export const O_NOFOLLOW = 0o400000;
 export const O_CLOEXEC = 0o2000000;
 
+/** `sync_file_range(2)` flag: start writing the range's dirty pages out, do not wait. */
+export const SYNC_FILE_RANGE_WRITE = 2;
+
 /** `fallocate(2)` modes: keep the file's size, and free the range's space (a hole). */
 export const FALLOC_FL_KEEP_SIZE = 1;
 export const FALLOC_FL_PUNCH_HOLE = 2;
@@ -61,6 +64,8 @@ const symbols = {
   posix_fallocate: { parameters: ["i32", "i64", "i64"], result: "i32" },
   fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
+  // Optional: a libc without it loads all the same (the caller then skips the early writeback).
+  sync_file_range: { parameters: ["i32", "i64", "i64", "u32"], result: "i32", optional: true },
   kill: { parameters: ["i32", "i32"], result: "i32" },
   getuid: { parameters: [], result: "u32" },
   ["__errno_location"]: { parameters: [], result: "pointer" },

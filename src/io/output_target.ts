@@ -20,6 +20,7 @@ import {
   O_WRONLY,
   osError,
   releaseLibc,
+  SYNC_FILE_RANGE_WRITE,
   withLibc,
 } from "./libc.ts";
 import type { OutputTarget } from "./output_sink.ts";
@@ -66,6 +67,15 @@ export const OUTPUT_TEMP_PATTERN = /^\..+\.spillway-\d+-[0-9a-z]+\.tmp$/;
 const OUTPUT_CLAIM_SUFFIX = ".new";
 /** How old a claim file with a free lock must be before a sweep removes it. */
 const CLAIM_STALE_MS = 60_000;
+
+/**
+ * An output temp file's dirty pages are sent to the disk every this many bytes written
+ * (`sync_file_range`, which starts the writeback and does not wait for it). The rename over an
+ * existing target writes the new file's data out first on ext4 (auto_da_alloc): started early,
+ * that work overlaps the merge instead of following it (1 GiB: the rename took 0.45-0.7 s,
+ * with the writeback started early 0.2-0.25 s, for ~0.1 s of calls spread over the writes).
+ */
+const OUTPUT_WRITEBACK_BYTES = 8 * 1024 * 1024;
 
 const SYMLINK_HOPS_MAX = 40;
 const W_OK = 2;
@@ -282,6 +292,8 @@ interface WriteHandle {
   write(bytes: Uint8Array): void;
   /** Sets the permission bits on the open file (fchmod), before the rename. */
   setMode(mode: number): void;
+  /** Starts writing out what is not yet on its way to the disk (before the rename), if kept. */
+  startTailWriteback?(): void;
   /** Takes an exclusive advisory lock without waiting; false if another holder has it. */
   tryLock(): boolean;
   close(): void;
@@ -291,11 +303,24 @@ class LibcHandle implements WriteHandle {
   #lib: Libc;
   #fd: number;
   #path: string;
+  /** Start the writeback of every this many bytes written (0: never; see below). */
+  #writebackBytes = 0;
+  /** Bytes written, and where the writeback not yet started begins. */
+  #writtenBytes = 0;
+  #writebackFrom = 0;
 
   private constructor(lib: Libc, fd: number, path: string) {
     this.#lib = lib;
     this.#fd = fd;
     this.#path = path;
+  }
+
+  /**
+   * Starts the writeback of each `byteLength` bytes written as they are written (see
+   * {@linkcode OUTPUT_WRITEBACK_BYTES}); a no-op where libc has no `sync_file_range`.
+   */
+  startWritebackEvery(byteLength: number): void {
+    if (this.#lib.sync_file_range !== null) this.#writebackBytes = byteLength;
   }
 
   /** Opens `path`; errors after the open name `name` (where the file will be by then). */
@@ -323,6 +348,32 @@ class LibcHandle implements WriteHandle {
         throw osError(code, "write", this.#path);
       }
       done += count;
+    }
+    this.#writtenBytes += done;
+    if (
+      this.#writebackBytes > 0 && this.#writtenBytes - this.#writebackFrom >= this.#writebackBytes
+    ) {
+      this.#startWriteback();
+    }
+  }
+
+  /**
+   * Starts writing the pages written since the last call out (no wait). Best effort: an error
+   * here (EIO) shows again where it matters, at the rename or the next write.
+   */
+  #startWriteback(): void {
+    const from = this.#writebackFrom;
+    const to = this.#writtenBytes;
+    this.#writebackFrom = to;
+    const spanMs = timelineStart();
+    this.#lib.sync_file_range!(this.#fd, BigInt(from), BigInt(to - from), SYNC_FILE_RANGE_WRITE);
+    timelineEnd("writeback", spanMs);
+  }
+
+  /** Starts the writeback of the bytes written since the last one (before the rename). */
+  startTailWriteback(): void {
+    if (this.#writebackBytes > 0 && this.#writtenBytes > this.#writebackFrom) {
+      this.#startWriteback();
     }
   }
 
@@ -394,7 +445,9 @@ function createTempFile(path: string): WriteHandle {
   const claim = `${path}${OUTPUT_CLAIM_SUFFIX}`;
   let handle: WriteHandle;
   if (libcUnavailableReason() === undefined) {
-    handle = LibcHandle.open(claim, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600, path);
+    const native = LibcHandle.open(claim, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600, path);
+    native.startWritebackEvery(OUTPUT_WRITEBACK_BYTES);
+    handle = native;
   } else {
     handle = new DenoHandle(
       Deno.openSync(claim, { write: true, createNew: true, mode: 0o600 }),
@@ -479,6 +532,7 @@ export function openOutputTarget(plan: OutputPlan, host: OutputTargetHost): Outp
       const finalMode = plan.mode ?? (0o666 & ~processUmask());
       return handleTarget(plan.name, counter, handle, {
         commit: async () => {
+          handle.startTailWriteback?.();
           handle.setMode(finalMode);
           counter.tick();
           // The handle (and with it the owner lock) stays open until the file has its final

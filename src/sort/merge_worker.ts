@@ -1,9 +1,10 @@
 /**
  * The merge Worker's side of the parallel final merge: runs the merge kernel loop
  * (src/sort/kernel_merge.ts) over the shared memory while the main thread writes the output
- * out and checks the blocks (src/sort/parallel_merge.ts). The Worker reads plain spill runs
- * itself (io RunBlockReader, synchronously: it has nothing else to do meanwhile), one block
- * ahead, and gathers the in-memory run itself; only runs it cannot read (compressed, or a
+ * out and reads and checks the blocks ahead (src/sort/parallel_merge.ts). The Worker merges plain
+ * spill runs from its own block buffers, one block ahead (the main thread reads the next block
+ * into the other buffer; when it has not started on it by the time it is needed, the Worker
+ * reads it itself, with io RunBlockReader, synchronously), and gathers the in-memory run itself; only runs it cannot read (compressed, or a
  * test's planned I/O fault) are read, checked and copied in by the main thread, one slot per
  * input. It runs in the
  * sort Worker (sort_worker.ts passes it the start message), so a sort has one Worker isolate
@@ -19,9 +20,9 @@
  * word 6              stopped: 1 once the Worker's merge has ended (the main thread gives the
  *                     pages back only then: a terminated Worker may still be writing)
  * 8 + 4 i             input i's next block: full, start, end, last; for a run the Worker
- *                     reads: check state (1 asked, 2 checked, 3 the main thread checks it,
- *                     4 the Worker checks it), offset, bytes read (answer: the check's
- *                     result), block index
+ *                     reads: read-and-check state (1 asked, 2 checked, 3 the main thread
+ *                     reads and checks it, 4 the Worker does), buffer offset, the check's
+ *                     result, block index
  * 8 + 4 k + 4 h       output half h: full (1: filled, the main thread writes it; 0: free), bytes
  * ```
  *
@@ -230,11 +231,12 @@ class RunReadFailure extends Error {
 }
 
 /**
- * A spill run's blocks, read on this Worker into its two block buffers and checked by the main
- * thread (which only writes the output otherwise): when a block becomes current, the next one
- * is read into the other buffer and its check asked for (input slot: state 1, offset, bytes
- * read, block index; the answer: state 2 and io `checkSpillBlock`'s result in the bytes
- * word), so the check runs while this block is merged.
+ * A spill run's blocks in this Worker's two block buffers, read and checked by the main thread
+ * (which writes the output otherwise): when a block becomes current, the read and check of the
+ * next one into the other buffer are asked for (input slot: state 1, buffer offset, -, block
+ * index; the answer: state 2 and io `checkSpillBlock`'s result in the third word), so they run
+ * while this block is merged; a block the main thread has not started on when it is needed is
+ * read and checked here.
  */
 class FileBlocks implements BlockSource {
   blockStart = 0;
@@ -318,6 +320,14 @@ class FileBlocks implements BlockSource {
     const current = this.#asked;
     const block = this.#blocks[current]!;
     const index = reader.blockIndex;
+    // In memory now, read for the last time: its file space can go. A range shares its first
+    // and last blocks with the ranges beside it.
+    if (
+      this.#release &&
+      (!this.#ranged || (index !== this.#startBlock && index !== this.#lastBlock))
+    ) {
+      reader.releaseBlocks(index, index + 1);
+    }
     this.blockStart = block.byteOffset + reader.payloadStart +
       (index === this.#startBlock ? this.#startOffset : 0);
     const rangeEnds = index === this.#lastBlock;
@@ -343,44 +353,34 @@ class FileBlocks implements BlockSource {
     if (Atomics.compareExchange(control, at, CHECK_ASKED, CHECK_BY_WORKER) !== CHECK_ASKED) {
       return;
     }
-    const spanMs = timelineStart();
-    control[at + 2] = checkSpillBlock(
-      this.run.path,
-      this.#blocks[this.#asked]!,
-      control[at + 2]!,
-      control[at + 3]!,
-    );
-    timelineEnd("merge-check", spanMs);
-    this.checkedHere += 1;
-    Atomics.store(control, at, CHECK_DONE);
-  }
-
-  /** Reads the next block into buffer `buffer` and asks the main thread to check it. */
-  #ask(buffer: number): void {
     const reader = this.#reader;
-    const block = this.#blocks[buffer]!;
+    const block = this.#blocks[this.#asked]!;
     let count: number;
-    const spanMs = timelineStart();
+    const readMs = timelineStart();
     try {
       count = reader.readNext(block);
     } catch (error) {
       throw error instanceof CorruptSpillError ? error : new RunReadFailure(reader.path, error);
     }
-    timelineEnd("merge-read", spanMs);
-    // Read for the last time: its file space can go. A range shares its first and last blocks
-    // with the ranges beside it.
-    const index = reader.blockIndex + 1;
-    if (
-      this.#release &&
-      (!this.#ranged || (index !== this.#startBlock && index !== this.#lastBlock))
-    ) {
-      reader.releaseBlocks(index, index + 1);
-    }
+    timelineEnd("merge-read", readMs);
+    const spanMs = timelineStart();
+    control[at + 2] = checkSpillBlock(this.run.path, block, count, control[at + 3]!);
+    timelineEnd("merge-check", spanMs);
+    this.checkedHere += 1;
+    Atomics.store(control, at, CHECK_DONE);
+  }
+
+  /**
+   * Asks the main thread to read the next block into buffer `buffer` and check it (input slot:
+   * state 1, the buffer's offset, -, the block index); this thread does it itself if the main
+   * thread has not started when the block is wanted ({@linkcode FileBlocks.claimCheck}).
+   */
+  #ask(buffer: number): void {
     const control = this.#control;
     const at = this.#slot;
-    control[at + 1] = block.byteOffset;
-    control[at + 2] = count;
-    control[at + 3] = reader.blockIndex + 1;
+    control[at + 1] = this.#blocks[buffer]!.byteOffset;
+    control[at + 2] = 0;
+    control[at + 3] = this.#reader.blockIndex + 1;
     this.#asked = buffer;
     publish(control, at, CHECK_ASKED);
     scope.postMessage({ type: "check", input: this.#input });

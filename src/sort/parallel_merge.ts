@@ -1,9 +1,11 @@
 /**
- * The final merge on two threads: the merge Worker (src/sort/merge_worker.ts) reads the spill
- * runs' blocks itself ({@linkcode RunOnWorker}: io RunBlockReader, two block buffers per run,
- * one block ahead), gathers the in-memory run, and runs the merge kernel loop; this thread
- * checks each block read (CRC32C, while the Worker merges the block before) and writes the
- * output halves the Worker fills, in order. Same bytes as
+ * The final merge on two threads: the merge Worker (src/sort/merge_worker.ts) merges the spill
+ * runs' blocks in its own buffers ({@linkcode RunOnWorker}: two block buffers per run, one block
+ * ahead), gathers the in-memory run, and runs the merge kernel loop; this thread reads each
+ * run's next block into the Worker's other buffer and checks it (io RunBlockReader, CRC32C,
+ * while the Worker merges the block before; the Worker does both itself for a block this
+ * thread has not started on when it needs it) and writes the output halves the Worker fills,
+ * in order. Same bytes as
  * {@linkcode mergeBlocksToLines} on one thread. Measured on 100 MiB (4 runs): this thread
  * reading, checking and copying every block in (the inputs given as {@linkcode BlockSource}s,
  * fed through slots, still the way for runs the Worker cannot read) took about as long as the
@@ -11,8 +13,8 @@
  *
  * ```
  *  merge Worker                                              main thread
- *  RunBlockReader.readNext ─► block b+1 of run i ── "check i" ──► checkSpillBlock
- *  mergeLines over block b ◄── (waits for b+1's answer when done with b) ◄──┘
+ *  asks for block b+1 of run i ──────────────────── "check i" ──► readNext + checkSpillBlock
+ *  mergeLines over block b ◄── (reads b+1 itself if not started, else waits) ◄──┘
  *  mergeLines ─► output half h ─────────────────── "out h" ────► sink.write
  *                                                ◄── free half h ──┘
  *  (slot inputs: this thread's RunReader ─ copy ─► slot i, "took i")
@@ -24,6 +26,7 @@ import { assert } from "../base/mod.ts";
 import {
   checkSpillBlock,
   CorruptSpillError,
+  RunBlockReader,
   SpillReadError,
   type SpillRun,
   timelineEnd,
@@ -91,8 +94,10 @@ export type ParallelMergeInput = BlockSource | RunOnWorker | GatherOnWorker;
 
 /** What {@linkcode mergeOnWorker} did. */
 export interface ParallelMergeResult extends KernelMergeResult {
-  /** Spill blocks the Worker read and checked itself (for the I/O stats). */
+  /** Spill blocks of the runs the Worker reads (for the I/O stats). */
   blocksReadOnWorker: number;
+  /** Of those, the blocks this thread read and checked ahead for it (the Worker did the rest). */
+  blocksReadAhead: number;
 }
 
 /** The owner name of the pages the merge Worker is lent. */
@@ -208,6 +213,10 @@ class ParallelMerge {
   readonly #write: (bytes: Uint8Array, byteLength: number) => PromiseLike<void> | undefined;
   readonly #options: ParallelMergeOptions;
   readonly #memory: MemoryManager;
+  /** This thread's readers of the runs the Worker reads (it reads their blocks ahead). */
+  readonly #readers = new Map<number, RunBlockReader>();
+  /** Blocks this thread read ahead for the Worker. */
+  #blocksReadAhead = 0;
   /** Every lease of the merge, given back when the Worker is gone. */
   readonly #leases: SegmentLease[] = [];
   /** The carry (by input) or `-u` copy (key -1) each grow request replaced. */
@@ -282,6 +291,8 @@ class ParallelMerge {
         control.length > 0 && Atomics.load(control, STOPPED_WORD) === 1;
       if (!reusable) worker.terminate();
     }
+    for (const reader of this.#readers.values()) reader.close();
+    this.#readers.clear();
     for (const lease of this.#leases) lease.release();
     this.#leases.length = 0;
   }
@@ -383,6 +394,7 @@ class ParallelMerge {
             writtenCount: message.writtenCount,
             droppedCount: message.droppedCount,
             blocksReadOnWorker: message.blocksRead,
+            blocksReadAhead: this.#blocksReadAhead,
           });
         }, (error) => this.#fail(error));
         return;
@@ -436,20 +448,23 @@ class ParallelMerge {
     const control = this.#control;
     const at = inputSlot(i);
     if (Atomics.compareExchange(control, at, CHECK_ASKED, CHECK_BY_MAIN) !== CHECK_ASKED) return;
-    const block = new Uint8Array(
-      this.#memory.wasmMemory.buffer,
-      control[at + 1]!,
-      this.#memory.segmentBytes,
-    );
+    const blockBytes = this.#memory.segmentBytes;
+    const block = new Uint8Array(this.#memory.wasmMemory.buffer, control[at + 1]!, blockBytes);
+    const blockIndex = control[at + 3]!;
+    const path = this.#sources[i]!.run!.path;
     let checked: number;
     const spanMs = timelineStart();
     try {
-      checked = checkSpillBlock(
-        this.#sources[i]!.run!.path,
-        block,
-        control[at + 2]!,
-        control[at + 3]!,
-      );
+      let reader = this.#readers.get(i);
+      if (reader === undefined) {
+        reader = readingRun(path, blockBytes, () => new RunBlockReader(path, blockBytes));
+        this.#readers.set(i, reader);
+      }
+      const opened = reader;
+      opened.seek(blockIndex);
+      const count = readingRun(path, blockBytes, () => opened.readNext(block));
+      checked = checkSpillBlock(path, block, count, blockIndex);
+      this.#blocksReadAhead += 1;
     } catch (error) {
       this.#fail(error);
       return;
@@ -563,6 +578,16 @@ function workerError(message: MergeEvent & { type: "error" }, blockBytes: number
     return new SpillReadError(read.path, blockBytes, cause);
   }
   return new Error(`Merge worker failed: ${message.message}`);
+}
+
+/** Runs a read of a run file here; the file system's errors become {@linkcode SpillReadError}s. */
+function readingRun<T>(path: string, byteLength: number, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof CorruptSpillError) throw error;
+    throw new SpillReadError(path, byteLength, error);
+  }
 }
 
 const memoryTags = new WeakMap<WebAssembly.Memory, number>();

@@ -172,6 +172,7 @@ export async function mergeByKeyRanges(
     let writtenCount = 0;
     let droppedCount = 0;
     let blocksReadOnWorker = 0;
+    let blocksReadAhead = 0;
     let failure: { error: unknown } | undefined = undefined;
     const settle = async (lane: number): Promise<void> => {
       const running = lanes[lane];
@@ -182,6 +183,7 @@ export async function mergeByKeyRanges(
         writtenCount += result.writtenCount;
         droppedCount += result.droppedCount;
         blocksReadOnWorker += result.blocksReadOnWorker;
+        blocksReadAhead += result.blocksReadAhead;
       } catch (error) {
         failure ??= { error };
       }
@@ -234,7 +236,7 @@ export async function mergeByKeyRanges(
         } records, the inputs hold ${options.expectedRecords}`,
       );
     }
-    return { writtenCount, droppedCount, blocksReadOnWorker, rangeCount };
+    return { writtenCount, droppedCount, blocksReadOnWorker, blocksReadAhead, rangeCount };
   } finally {
     split?.close();
     for (const worker of workers) worker.terminate();

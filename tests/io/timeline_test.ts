@@ -57,7 +57,8 @@ Deno.test("sort with SPILLWAY_TIMELINE records the main thread's and the sort Wo
       }
     }
     deepStrictEqual([...labels.keys()].sort(), ["main", "sort-worker"]);
-    for (const label of ["startup", "read", "append", "open-run", "merge"]) {
+    // `writeback`: the output's writeback is started as it is written and before the rename.
+    for (const label of ["startup", "read", "append", "open-run", "merge", "writeback"]) {
       strictEqual(labels.get("main")!.has(label), true, `main: ${label}`);
     }
     for (const label of ["boot", "init", "gather", "write"]) {

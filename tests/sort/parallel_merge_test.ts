@@ -178,7 +178,7 @@ Deno.test("The merge Worker reads runs itself, and reports a corrupt or missing 
   }
 });
 
-Deno.test("The merge Worker fills a ring of output regions and releases the blocks it read when asked", async () => {
+Deno.test("The merge Worker fills a ring of output regions, is read ahead for, and releases the blocks it read when asked", async () => {
   const seed = propertySeed();
   const random = makeRandom(seed);
   const work = await makeWorkDir();
@@ -224,6 +224,11 @@ Deno.test("The merge Worker fills a ring of output regions and releases the bloc
     });
     strictEqual(result.writtenCount, all.length);
     strictEqual(Buffer.compare(Buffer.concat(parts), expected), 0, `seed ${seed}`);
+    // This thread, idle between the writes, reads and checks blocks ahead for the Worker.
+    ok(
+      result.blocksReadAhead > 0 && result.blocksReadAhead <= result.blocksReadOnWorker,
+      `${result.blocksReadAhead} of ${result.blocksReadOnWorker} blocks read ahead here`,
+    );
     ok(parts.every((part) => part.length <= 2 * 4096), "a region is outputSegments / regions");
     runs.forEach((run, i) => {
       const released = before[i]! - allocated(run);
