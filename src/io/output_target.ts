@@ -441,12 +441,14 @@ class DenoHandle implements WriteHandle {
  * is made under a claim name (`path` + `.new`, which sweeps leave alone while it is young),
  * locked, then renamed: a sweep never sees a temp file whose lock is not yet taken.
  */
-function createTempFile(path: string): WriteHandle {
+function createTempFile(path: string, replaces: boolean): WriteHandle {
   const claim = `${path}${OUTPUT_CLAIM_SUFFIX}`;
   let handle: WriteHandle;
   if (libcUnavailableReason() === undefined) {
     const native = LibcHandle.open(claim, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600, path);
-    native.startWritebackEvery(OUTPUT_WRITEBACK_BYTES);
+    // Only a rename over an existing file waits for the write-out; a new file's pages may stay
+    // dirty in the page cache as long as the kernel likes.
+    if (replaces) native.startWritebackEvery(OUTPUT_WRITEBACK_BYTES);
     handle = native;
   } else {
     handle = new DenoHandle(
@@ -527,7 +529,7 @@ export function openOutputTarget(plan: OutputPlan, host: OutputTargetHost): Outp
         plan.dir === "/" ? "" : plan.dir
       }/.${base}.spillway-${Deno.pid}-${randomTag()}.tmp`;
       counter.tick();
-      const handle = createTempFile(tempPath);
+      const handle = createTempFile(tempPath, plan.mode !== undefined);
       host.addFile(tempPath);
       const finalMode = plan.mode ?? (0o666 & ~processUmask());
       return handleTarget(plan.name, counter, handle, {

@@ -23,6 +23,8 @@ Deno.test("sort with SPILLWAY_TIMELINE records the main thread's and the sort Wo
     for (let i = 0; i < 300_000; i += 1) lines.push(`line ${(i * 7919) % 300_007} of the test`);
     await Deno.writeTextFile(`${dir}/in`, lines.join("\n") + "\n");
     await Deno.mkdir(`${dir}/timeline`);
+    // An old output to replace: the rename over it is what the early writeback is for.
+    await Deno.writeTextFile(`${dir}/out`, "old output\n");
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -57,7 +59,8 @@ Deno.test("sort with SPILLWAY_TIMELINE records the main thread's and the sort Wo
       }
     }
     deepStrictEqual([...labels.keys()].sort(), ["main", "sort-worker"]);
-    // `writeback`: the output's writeback is started as it is written and before the rename.
+    // `writeback`: the writeback of an output that replaces a file is started as it is written
+    // and before the rename.
     for (const label of ["startup", "read", "append", "open-run", "merge", "writeback"]) {
       strictEqual(labels.get("main")!.has(label), true, `main: ${label}`);
     }
