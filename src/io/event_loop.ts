@@ -8,8 +8,9 @@
  * the run exited 0). Every block-sized I/O call asks {@linkcode loopTurnDue}; when the loop has
  * not turned for {@linkcode LOOP_TURN_INTERVAL_MS}, it gets a promise that resolves after one
  * turn (a MessageChannel round trip, ~0.3 ms; `setTimeout(0)` took several ms under load).
- * A heartbeat timer, running while an IoManager is open, notes the turns that happen anyway
- * (awaiting a Worker, async I/O), so a loop that turns by itself is never made to.
+ * A heartbeat timer, running while an IoManager with signal handlers is open, notes the turns
+ * that happen anyway (awaiting a Worker, async I/O), so a loop that turns by itself is never made
+ * to. Without such a manager (in a Worker) nothing is due: no turns are forced.
  */
 
 /** How long the event loop may go without a turn while I/O goes on. */
@@ -28,7 +29,7 @@ function onTurn(): void {
   for (const resolve of resolvers) resolve();
 }
 
-/** Starts the heartbeat (reference counted: one per open IoManager). */
+/** Starts the heartbeat (reference counted: one per open IoManager with signal handlers). */
 export function startLoopWatch(): void {
   users += 1;
   if (users > 1) return;

@@ -74,6 +74,8 @@ export interface IoManagerOptions {
   /**
    * Whether SIGINT/SIGTERM/SIGHUP handlers are installed (default true). The handler removes
    * every file synchronously, then calls `onSignal` if given, else `Deno.exit(130/143/129)`.
+   * With them comes the event-loop watch (src/io/event_loop.ts) that lets them run during long
+   * synchronous stretches; a manager without them (a Worker's) has none.
    */
   handleSignals?: boolean;
   /** Called after the cleanup on a signal instead of `Deno.exit` (the CLI may decide). */
