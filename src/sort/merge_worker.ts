@@ -245,7 +245,7 @@ class FileBlocks implements BlockSource {
   blockIndex = -1;
   /** Blocks made current. */
   blockCount = 0;
-  /** Blocks this thread checked itself (the main thread was behind). */
+  /** Blocks this thread read and checked itself (the main thread was behind). */
   checkedHere = 0;
   readonly run: { readonly path: string };
   readonly #reader: RunBlockReader;

@@ -440,8 +440,8 @@ class ParallelMerge {
   }
 
   /**
-   * Checks the block the Worker read for input `i` and tells it the result, unless the Worker
-   * took the check itself (it does when this thread is behind).
+   * Reads and checks the next block of input `i` (asked for by the Worker) and tells it the
+   * result, unless the Worker claimed it first (it does when this thread is behind).
    */
   #check(i: number): void {
     if (this.#failed) return;
