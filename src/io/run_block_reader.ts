@@ -122,8 +122,8 @@ export function checkSpillBlock(
  * The blocks of one finished spill run, read synchronously and checked, on whichever thread
  * merges (in the final merge, the main thread reads each run's next block ahead for the merge
  * Worker, which reads a block itself when the main thread has not started on it:
- * src/sort/parallel_merge.ts). Plain spill
- * files only ({@linkcode IoManager.runsReadableElsewhere}). Errors of the file system are
+ * src/sort/parallel_merge.ts). Plain spill files only
+ * ({@linkcode IoManager.runsReadableElsewhere}). Errors of the file system are
  * thrown as it reports them (with their `code`); the caller maps them.
  *
  * @example Usage
