@@ -235,7 +235,11 @@ export interface CountSetup {
   pageTableOffset: number;
   /** Page size in bytes (a power of two). */
   segmentBytes: number;
-  /** Byte offset of a scratch of at least `segmentBytes` (the folded token). */
+  /**
+   * Byte offset of a scratch: `words`, `flink`: at least `segmentBytes` (the folded token);
+   * `whitespace`, `letters`: at least `segmentBytes` or {@linkcode COUNT_BATCH_SCRATCH_BYTES},
+   * whichever is less (a batch of tokens); `line`: none.
+   */
   scratchOffset: number;
   /** The Unicode tables of `words` (see {@linkcode CountUnicodeTables}); 0 offsets otherwise. */
   unicode?: CountUnicodeTables;
@@ -254,6 +258,12 @@ export interface CountUnicodeTables {
 }
 
 const KIND_NUMBERS = { letters: 0, whitespace: 1, line: 2, words: 3, flink: 4 } as const;
+
+/**
+ * Scratch bytes `countScan` needs for `whitespace` and `letters` when segments are larger: it
+ * counts in batches (a batch of tokens found and hashed, then probed), kept in the scratch.
+ */
+export const COUNT_BATCH_SCRATCH_BYTES = 512;
 
 /**
  * State of the tokenize + count kernel:
