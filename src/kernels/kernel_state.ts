@@ -63,11 +63,12 @@ export interface GatherInput {
  * ```
  * word 0 index  1 count  2 next entry  3 page table  4 shift  5 out pos  6 out end
  * word 7 encoding bytes of the next entry already written (it continues in the next block)
+ * word 8 the kernel's own (what its read-ahead read, so that no compiler drops the reads)
  * ```
  */
 export class GatherState {
   /** Bytes of the block. */
-  static readonly BYTES = 32;
+  static readonly BYTES = 48;
   /** Byte offset of the block in the memory. */
   readonly byteOffset: number;
   readonly #words: Uint32Array;
