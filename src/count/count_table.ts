@@ -1,6 +1,7 @@
 import { assert, InputError } from "../base/mod.ts";
 import type { BuddyAllocator, BuddyBlock, MemoryManager, SegmentLease } from "../memory/mod.ts";
 import {
+  COUNT_BATCH_SCRATCH_BYTES,
   CountState,
   CountStatus,
   type CountUnicodeTables,
@@ -437,10 +438,15 @@ export class CountTable implements TokenSink {
   useKernel(setup: { kind: KernelTokenizerKind; lower: boolean }): boolean {
     assert(this.#kernels === undefined && this.#leases.length === 0, "useKernel after adds");
     const kernels = kernelsFor(this.#memory.wasmMemory);
-    // | state | page table | scratch (words, flink) | word ranges, lower ranges (words) |
+    // | state | page table | scratch | word ranges, lower ranges (words) |
+    // The scratch: a lowered token (words, flink), a batch of tokens (whitespace, letters).
     const tables = setup.kind === "words" ? unicodeTables() : undefined;
     const pageTableBytes = 4 * this.#recordPagesMax;
-    const scratchBytes = setup.kind === "words" || setup.kind === "flink" ? this.#segmentBytes : 0;
+    const scratchBytes = setup.kind === "words" || setup.kind === "flink"
+      ? this.#segmentBytes
+      : setup.kind === "line"
+      ? 0
+      : Math.min(this.#segmentBytes, COUNT_BATCH_SCRATCH_BYTES);
     const tableBytes = CountState.BYTES + pageTableBytes + scratchBytes +
       4 * ((tables?.wordRanges.length ?? 0) + (tables?.lowerRanges.length ?? 0));
     const segmentCount = Math.ceil(tableBytes / this.#segmentBytes);

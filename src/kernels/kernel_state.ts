@@ -63,11 +63,12 @@ export interface GatherInput {
  * ```
  * word 0 index  1 count  2 next entry  3 page table  4 shift  5 out pos  6 out end
  * word 7 encoding bytes of the next entry already written (it continues in the next block)
+ * word 8 the kernel's own (what its read-ahead read, so that no compiler drops the reads)
  * ```
  */
 export class GatherState {
   /** Bytes of the block. */
-  static readonly BYTES = 32;
+  static readonly BYTES = 48;
   /** Byte offset of the block in the memory. */
   readonly byteOffset: number;
   readonly #words: Uint32Array;
@@ -235,7 +236,11 @@ export interface CountSetup {
   pageTableOffset: number;
   /** Page size in bytes (a power of two). */
   segmentBytes: number;
-  /** Byte offset of a scratch of at least `segmentBytes` (the folded token). */
+  /**
+   * Byte offset of a scratch: `words`, `flink`: at least `segmentBytes` (the folded token);
+   * `whitespace`, `letters`: at least `segmentBytes` or {@linkcode COUNT_BATCH_SCRATCH_BYTES},
+   * whichever is less (a batch of tokens); `line`: none.
+   */
   scratchOffset: number;
   /** The Unicode tables of `words` (see {@linkcode CountUnicodeTables}); 0 offsets otherwise. */
   unicode?: CountUnicodeTables;
@@ -254,6 +259,12 @@ export interface CountUnicodeTables {
 }
 
 const KIND_NUMBERS = { letters: 0, whitespace: 1, line: 2, words: 3, flink: 4 } as const;
+
+/**
+ * Scratch bytes `countScan` needs for `whitespace` and `letters` when segments are larger: it
+ * counts in batches (a batch of tokens found and hashed, then probed), kept in the scratch.
+ */
+export const COUNT_BATCH_SCRATCH_BYTES = 512;
 
 /**
  * State of the tokenize + count kernel:

@@ -21,6 +21,7 @@ export type {
   KernelSet,
 } from "./kernel_state.ts";
 export {
+  COUNT_BATCH_SCRATCH_BYTES,
   CountState,
   CountStatus,
   GatherState,

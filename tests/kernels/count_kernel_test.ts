@@ -27,7 +27,15 @@ interface CountCase {
   text: Uint8Array;
   /** Input chunk sizes (cycled); the driver cuts at whitespace so tokens never span chunks. */
   chunk: number;
+  /**
+   * A table of this many buckets from the start (default 4, doubled on request), taking new
+   * words a few at a time: each needBuckets raises the entry limit by 3 instead of growing.
+   */
+  largeBuckets?: number;
 }
+
+/** The bucket count from which countScan counts `whitespace` and `letters` in batches. */
+const BATCH_BUCKETS_MIN = 1 << 18;
 
 /** Counts `text` with `kernels` in `arena`, growing buckets and adding pages on request. */
 function runCount(
@@ -51,7 +59,7 @@ function runCount(
   };
   const textOffset = arena.take(c.text.length + 1);
   arena.bytes.set(c.text, textOffset);
-  let bucketCount = 4;
+  let bucketCount = c.largeBuckets ?? 4;
   let bucketsOffset = arena.take(8 * bucketCount);
   const state = new CountState(arena.memory, stateOffset);
   state.start({
@@ -59,7 +67,7 @@ function runCount(
     lower: c.lower,
     bucketsOffset,
     bucketCount,
-    entryLimit: bucketCount / 2,
+    entryLimit: c.largeBuckets === undefined ? bucketCount / 2 : 3,
     pageTableOffset,
     segmentBytes: SEGMENT_BYTES,
     scratchOffset,
@@ -88,7 +96,10 @@ function runCount(
       const status = count(stateOffset);
       statuses.push(status);
       if (status === CountStatus.done) break;
-      if (status === CountStatus.needBuckets) {
+      if (status === CountStatus.needBuckets && c.largeBuckets !== undefined) {
+        strictEqual(state.entryLimit < bucketCount / 2, true, "test table is full");
+        state.entryLimit += 3;
+      } else if (status === CountStatus.needBuckets) {
         strictEqual(bucketCount < BUCKETS_MAX, true, "test table is full");
         const grown = arena.take(16 * bucketCount);
         kernels.countRehash({ byteOffset: bucketsOffset, bucketCount }, {
@@ -180,25 +191,33 @@ function todayCounts(c: CountCase): { counts: Map<string, number>; invalidBytes:
 }
 
 function checkCount(c: CountCase): void {
-  const size = c.text.length + 8 * BUCKETS_MAX * 2 + PAGES_MAX * (SEGMENT_BYTES + 8) + 65536;
+  const size = c.text.length + 8 * BUCKETS_MAX * 2 + 8 * (c.largeBuckets ?? 0) +
+    PAGES_MAX * (SEGMENT_BYTES + 8) + 65536;
   const arena = new Arena(size);
   const oracle = arena.clone();
   const kernel = runCount(new WasmKernels(arena.memory), arena, c);
   const reference = runCount(new ReferenceKernels(oracle.memory), oracle, c);
   deepStrictEqual(kernel, reference);
-  // The scratch is the kernel's own (words and flink lower there; the oracle does not).
+  // The scratch is the kernel's own (words and flink lower there, a large table's batches of
+  // whitespace and letters tokens go there; the oracle uses none).
   const scratch = kernel.scratchOffset;
-  const unicodeScratch = c.kind === "words" || c.kind === "flink";
+  const batched = c.kernel === "countScan" && (c.kind === "letters" || c.kind === "whitespace") &&
+    (c.largeBuckets ?? 0) >= BATCH_BUCKETS_MIN;
+  const ownScratch = c.kind === "words" || c.kind === "flink" || batched;
   strictEqual(
     arena.bytes.every((byte, i) =>
       byte === oracle.bytes[i] ||
-      (unicodeScratch && i >= scratch && i < scratch + SEGMENT_BYTES)
+      (ownScratch && i >= scratch && i < scratch + SEGMENT_BYTES)
     ),
     true,
     "the kernel's memory differs from the oracle's (table, pages, state)",
   );
   const sorted = (m: Map<string, number>) => [...m].sort((a, b) => a[0] < b[0] ? -1 : 1);
   const today = todayCounts(c);
+  if (batched && today.counts.size > 0) {
+    const used = arena.bytes.subarray(scratch, scratch + SEGMENT_BYTES).some((byte) => byte !== 0);
+    strictEqual(used, true, "a large table's tokens were not counted in batches");
+  }
   deepStrictEqual(sorted(tableContents(arena, kernel.stateOffset)), sorted(today.counts));
   const invalidBytes = new CountState(arena.memory, kernel.stateOffset).invalidBytes;
   strictEqual(invalidBytes, c.kind === "words" ? today.invalidBytes : 0);
@@ -323,6 +342,53 @@ Deno.test("countScan agrees with the oracle and today's tokenizer on random byte
       },
     ),
     150,
+  );
+});
+
+Deno.test("countScan counts in batches on a large table like the oracle and today's tokenizer", () => {
+  // From 2^18 buckets whitespace and letters go through the batched loop: every stop (new
+  // words refused, a page full, a token too long, a chunk's end) may fall inside a batch.
+  const sample = text(
+    "The cat, the CAT and the hat.\n\tx-ray x_ray \u00c9T\u00c9 42 \n" + "LongWord".repeat(40) +
+      " " + "q".repeat(250) + " zipfZIPFzipfZIPF16 tail",
+  );
+  for (const kind of ["letters", "whitespace"] as const) {
+    for (const lower of [false, true]) {
+      for (const chunk of [1 << 20, 64, 7]) {
+        const c = { kind, lower, chunk, kernel: "countScan" as const };
+        checkCount({ ...c, text: sample, largeBuckets: BATCH_BUCKETS_MIN });
+        checkCount({ ...c, text: text("word"), largeBuckets: BATCH_BUCKETS_MIN });
+      }
+    }
+  }
+  const piece = fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom("a", "b", "ab", "The", "the", "THE", "Zipf", "zipF") },
+    { weight: 4, arbitrary: fc.constantFrom(" ", "\n", "\t", ",", "-", "1", "\r\n", "\u00e9") },
+    { weight: 2, arbitrary: fc.string({ maxLength: 20 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 30 }).map((n) => "WordWORD".repeat(n)) },
+    { weight: 1, arbitrary: fc.integer({ min: 240, max: 260 }).map((n) => "q".repeat(n)) },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 9 }).map((b) => String.fromCharCode(...b)) },
+  );
+  checkProperty(
+    fc.property(
+      fc.array(piece, { maxLength: 300 }),
+      fc.constantFrom("letters" as const, "whitespace" as const),
+      fc.boolean(),
+      fc.integer({ min: 1, max: 300 }),
+      (pieces, kind, lower, chunk) => {
+        const latin1 = pieces.join("");
+        const bytes = Uint8Array.from(latin1, (ch) => ch.charCodeAt(0) & 0xff);
+        checkCount({
+          kind,
+          lower,
+          text: bytes,
+          chunk,
+          kernel: "countScan",
+          largeBuckets: BATCH_BUCKETS_MIN,
+        });
+      },
+    ),
+    25,
   );
 });
 
