@@ -408,7 +408,7 @@ export class KeySplit {
 }
 
 /** Runs a read of a run file; the file system's errors become {@linkcode SpillReadError}s. */
-function readingRun<T>(path: string, byteLength: number, read: () => T): T {
+export function readingRun<T>(path: string, byteLength: number, read: () => T): T {
   try {
     return read();
   } catch (error) {

@@ -34,7 +34,7 @@ import {
 } from "../io/mod.ts";
 import { compileKernels } from "../kernels/mod.ts";
 import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
-import type { RunRange } from "./key_split.ts";
+import { readingRun, type RunRange } from "./key_split.ts";
 import {
   type BlockSource,
   type GatherPlace,
@@ -578,16 +578,6 @@ function workerError(message: MergeEvent & { type: "error" }, blockBytes: number
     return new SpillReadError(read.path, blockBytes, cause);
   }
   return new Error(`Merge worker failed: ${message.message}`);
-}
-
-/** Runs a read of a run file here; the file system's errors become {@linkcode SpillReadError}s. */
-function readingRun<T>(path: string, byteLength: number, read: () => T): T {
-  try {
-    return read();
-  } catch (error) {
-    if (error instanceof CorruptSpillError) throw error;
-    throw new SpillReadError(path, byteLength, error);
-  }
 }
 
 const memoryTags = new WeakMap<WebAssembly.Memory, number>();
