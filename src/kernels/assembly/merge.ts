@@ -102,7 +102,8 @@ export function loadHead(
 }
 
 /** Whether input a's head sorts strictly before input b's (drained inputs lose; ties: index). */
-export function beats(state: usize, a: u32, b: u32, reverse: bool): bool {
+// @ts-ignore: decorator
+@inline export function beats(state: usize, a: u32, b: u32, reverse: bool): bool {
   const ia = inputAt(state, a);
   const ib = inputAt(state, b);
   const la = load<u32>(ia, 16);
