@@ -7,6 +7,7 @@ import {
 } from "./errors.ts";
 import { type DroppedSegment, type LeakDetectionLevel, LeakTracker } from "./leak_tracker.ts";
 import { MemorySegment, segmentInternals } from "./memory_segment.ts";
+import { type PoisonOps, poisonOps } from "./_poison_scan.ts";
 import { type LeaseReleaser, SegmentLease } from "./segment_lease.ts";
 
 /** Smallest segment size. */
@@ -32,6 +33,7 @@ export const POOL_BYTES_MAX = 4 * 1024 * MiB - STATIC_AREA_BYTES;
 /** The byte every released page is filled with in checked leak-detection levels. */
 export const POISON_BYTE = 0xdb;
 const POISON_WORD = 0xdbdb_dbdb;
+const POISON_U64 = 0xdbdb_dbdb_dbdb_dbdbn;
 
 /** Options of {@linkcode MemoryManager}. */
 export interface MemoryManagerOptions {
@@ -198,6 +200,8 @@ export class MemoryManager implements LeaseReleaser {
   #weak: boolean;
   #poisons: boolean;
   #violations: PoisonViolation[] = [];
+  /** Poisoning and its check in WebAssembly (null: not available here); made on first use. */
+  #ops: PoisonOps | null | undefined = undefined;
 
   /**
    * Creates the instance (and its shared memory, unless given a region).
@@ -839,18 +843,43 @@ export class MemoryManager implements LeaseReleaser {
     }
   }
 
+  #poisonOps(): PoisonOps | null {
+    if (this.#ops === undefined) this.#ops = poisonOps(this.wasmMemory) ?? null;
+    return this.#ops;
+  }
+
+  /** Fills pages with the poison. */
+  #poison(page: number, pageCount: number): void {
+    const ops = this.#poisonOps();
+    if (ops === null) {
+      this.#bytesOf(page, pageCount).fill(POISON_BYTE);
+    } else {
+      ops.fill(this.#base + page * this.segmentBytes, pageCount * this.segmentBytes, POISON_BYTE);
+    }
+  }
+
   #checkPoison(page: number, pageCount: number, throwing: boolean): void {
     const byteOffset = this.#base + page * this.segmentBytes;
-    const words = new Uint32Array(
-      this.#pool.buffer,
-      byteOffset,
-      (pageCount * this.segmentBytes) >>> 2,
-    );
-    const bad = firstNot(words, POISON_WORD);
+    const byteLength = pageCount * this.segmentBytes;
+    // The WebAssembly scan (8 bytes a load), else the TypeScript loop; either way the first
+    // bytes that differ are then found here.
+    const ops = this.#poisonOps();
+    let from: number;
+    if (ops !== null) {
+      const at = ops.firstDirtyBlock(byteOffset, byteOffset + byteLength, POISON_U64);
+      if (at < 0) return;
+      from = at - byteOffset;
+    } else {
+      const bad = firstNot(
+        new Uint32Array(this.#pool.buffer, byteOffset, byteLength >>> 2),
+        POISON_WORD,
+      );
+      if (bad < 0) return;
+      from = bad * 4;
+    }
     // The page is checked: back to "free and poisoned" either way, so one write is reported once.
-    if (bad < 0) return;
     const bytes = this.#bytesOf(page, pageCount);
-    let byteIndex = bad * 4;
+    let byteIndex = from;
     while (bytes[byteIndex] === POISON_BYTE) byteIndex += 1;
     const record = this.#releasedBy[page];
     const violation: PoisonViolation = {
@@ -864,7 +893,7 @@ export class MemoryManager implements LeaseReleaser {
       }`,
     };
     this.#violations.push(violation);
-    bytes.fill(POISON_BYTE);
+    this.#poison(page, pageCount);
     if (throwing) {
       throw new SegmentPoisonError(
         violation.segmentId,
@@ -906,7 +935,7 @@ export class MemoryManager implements LeaseReleaser {
     const states = this.#pageState;
     const writtenEnd = page + how.writtenPages;
     if (how.writtenPages > 0 && this.#poisons) {
-      this.#bytesOf(page, how.writtenPages).fill(POISON_BYTE);
+      this.#poison(page, how.writtenPages);
       how.record.site = this.leakTracker.releaseSite();
     }
     for (let p = page + pageCount - 1; p >= page; p -= 1) {
