@@ -35,6 +35,19 @@ export const POISON_BYTE = 0xdb;
 const POISON_WORD = 0xdbdb_dbdb;
 const POISON_U64 = 0xdbdb_dbdb_dbdb_dbdbn;
 
+/**
+ * What a page holds, as a borrower's manager reports it ({@linkcode MemoryManager.pageContents})
+ * and {@linkcode MemoryManager.takeBack} takes it: one byte a page.
+ */
+export const PageContent = {
+  /** Never written since it was lent: as the lender handed it out. */
+  untouched: 0,
+  /** Free and filled with the poison, checked since its release. */
+  poisoned: 1,
+  /** Anything else (written, or held). */
+  written: 2,
+} as const;
+
 /** Options of {@linkcode MemoryManager}. */
 export interface MemoryManagerOptions {
   /** The hard budget in bytes; the manager owns `floor(budgetBytes / segmentBytes)` pages. */
@@ -474,12 +487,17 @@ export class MemoryManager implements LeaseReleaser {
    *   the order of `segments`; a Worker's own manager over a lent region reports its
    *   high-water mark); by default all of it. The rest is released as never written (not
    *   poisoned, so it stays untouched).
+   * @param options `pageContents`: what the borrower left in each page of each segment (its
+   *   own manager's {@linkcode MemoryManager.pageContents}, after its leak report checked the
+   *   poison), in the order of `segments`: pages it left poisoned are not filled again on
+   *   release, untouched ones are not touched, and the written prefix follows from it.
    * @throws {Error} If a segment is not lent to `borrower`.
    */
   takeBack(
     borrower: string,
     segments: readonly MemorySegment[],
     writtenBytes?: readonly number[],
+    options: { pageContents?: readonly (Uint8Array | undefined)[] } = {},
   ): void {
     for (let i = 0; i < segments.length; i += 1) {
       const segment = segments[i]!;
@@ -492,7 +510,17 @@ export class MemoryManager implements LeaseReleaser {
         );
       }
       segmentInternals.takeBack(segment);
-      const written = writtenBytes === undefined ? segment.byteLength : writtenBytes[i] ?? 0;
+      const contents = options.pageContents?.[i];
+      let written = writtenBytes === undefined ? segment.byteLength : writtenBytes[i] ?? 0;
+      if (contents !== undefined) {
+        const pageCount = this.#pageCount(segment);
+        let end = Math.min(contents.length, pageCount);
+        while (end > 0 && contents[end - 1] === PageContent.untouched) end -= 1;
+        written = end * this.segmentBytes;
+        if (segmentInternals.writtenBytes(segment) === 0) {
+          segmentInternals.setPageContents(segment, contents.slice(0, pageCount));
+        }
+      }
       segmentInternals.addWrittenBytes(segment, Math.min(written, segment.byteLength));
       this.#moveBooking(segment, borrower, this.#ownerState(segment.owner));
     }
@@ -609,6 +637,28 @@ export class MemoryManager implements LeaseReleaser {
       if (state.pages > 0) result.set(owner, state.pages);
     }
     return result;
+  }
+
+  /**
+   * What each page of this manager holds ({@linkcode PageContent}): for a Worker's manager over
+   * a lent region to report when the region goes back ({@linkcode MemoryManager.takeBack}), so
+   * the lender neither poisons again what this manager poisoned nor touches what it never
+   * wrote. Call it after {@linkcode MemoryManager.leakReport} (which checks the poison).
+   *
+   * @returns One byte a page, up to the highest page ever handed out.
+   */
+  pageContents(): Uint8Array {
+    const contents = new Uint8Array(this.#highWater);
+    const states = this.#pageState;
+    for (let page = 0; page < contents.length; page += 1) {
+      const state = states[page];
+      contents[page] = state === POISONED
+        ? PageContent.poisoned
+        : state === FRESH && this.#releasedBy[page] === undefined
+        ? PageContent.untouched
+        : PageContent.written;
+    }
+    return contents;
   }
 
   /**
@@ -915,6 +965,7 @@ export class MemoryManager implements LeaseReleaser {
     this.#freeSegments(segment.pageIndex, pageCount, {
       writtenPages: Math.ceil(segmentInternals.writtenBytes(segment) / this.segmentBytes),
       record: { segmentId: segment.id, owner: segment.owner, site: undefined },
+      contents: segmentInternals.pageContents(segment),
     });
     this.leakTracker.onRelease(segment);
     state.pages -= pageCount;
@@ -929,18 +980,28 @@ export class MemoryManager implements LeaseReleaser {
   #freeSegments(
     page: number,
     pageCount: number,
-    how: { writtenPages: number; record: ReleaseRecord },
+    how: { writtenPages: number; record: ReleaseRecord; contents?: Uint8Array | undefined },
   ): void {
     const generations = this.#pool.generations;
     const states = this.#pageState;
+    const contents = how.contents;
     const writtenEnd = page + how.writtenPages;
     if (how.writtenPages > 0 && this.#poisons) {
-      this.#poison(page, how.writtenPages);
+      if (contents === undefined) {
+        this.#poison(page, how.writtenPages);
+      } else {
+        // A borrower's report: fill only the pages it wrote and did not poison itself.
+        for (let p = page; p < writtenEnd; p += 1) {
+          if (contents[p - page] === PageContent.written) this.#poison(p, 1);
+        }
+      }
       how.record.site = this.leakTracker.releaseSite();
     }
     for (let p = page + pageCount - 1; p >= page; p -= 1) {
       generations[p] = generations[p]! + 1;
-      if (p < writtenEnd) {
+      if (
+        p < writtenEnd && (contents === undefined || contents[p - page] !== PageContent.untouched)
+      ) {
         states[p] = this.#poisons ? POISONED : DIRTY;
         this.#releasedBy[p] = how.record;
       } else {
