@@ -52,6 +52,8 @@ export interface CountTableLayout {
   pageOffsets: number[];
   /** A pointer is `page << pageShift | byteOffsetInPage >>> 2`. */
   pageShift: number;
+  /** The same page offsets as u32s in the shared memory (the kernel's page table), or 0. */
+  pageTableOffset: number;
   /** Entries in the table. */
   entryCount: number;
 }
@@ -226,6 +228,7 @@ export class CountTable implements TokenSink {
       bucketCount: this.#block === undefined ? 0 : this.#bucketMask + 1,
       pageOffsets: this.#leases.map((lease) => lease.segments[0]!.memoryOffset),
       pageShift: this.#pageShift,
+      pageTableOffset: this.#kernels === undefined ? 0 : this.#pageTable.byteOffset,
       entryCount: this.#entryCount,
     };
   }
@@ -590,6 +593,78 @@ export class CountTable implements TokenSink {
     this.#writeOffset = state.writeOffset;
     this.#scanStop = stop;
     this.#invalidBytes = state.invalidBytes;
+    return state.position;
+  }
+
+  /**
+   * Adds the entries of another table over the same shared memory (its
+   * {@linkcode CountTable.layout}, with a page table) with the kernel, from bucket `from` on,
+   * growing the buckets and adding record pages as it asks.
+   *
+   * @param layout The other table (it must not change meanwhile).
+   * @param from The first of its buckets to add.
+   * @returns The bucket it stopped at: `layout.bucketCount`, or one whose entry this table
+   *   could not take ({@linkcode CountTable.scanStop}: `full`, or `tooLong` for a count the
+   *   kernel leaves to {@linkcode CountTable.add}).
+   */
+  addTableShared(layout: CountTableLayout, from: number): number {
+    assert(!this.#sorted && !this.#closed, "CountTable.addTableShared after sort() or close()");
+    assert(layout.pageTableOffset !== 0, "CountTable.addTableShared: no page table");
+    const state = this.#state!;
+    const kernels = this.#kernels!;
+    if (this.#block === undefined && !this.#growBuckets()) {
+      this.#scanStop = ScanStop.full;
+      return from;
+    }
+    state.setInput(from, layout.bucketCount);
+    state.setBuckets(this.#block!.memoryOffset, this.#bucketMask + 1);
+    state.entryLimit = this.#growLimit;
+    state.setTable({
+      entryCount: this.#entryCount,
+      pageCount: this.#leases.length,
+      page: this.#currentPage,
+      writeOffset: this.#writeOffset,
+    });
+    let stop: number = ScanStop.done;
+    for (;;) {
+      const tokensBefore = state.tokenCount;
+      const status = kernels.countAddTable(state.byteOffset, layout);
+      this.#tokenCount += (state.tokenCount - tokensBefore) >>> 0;
+      if (status === CountStatus.done) break;
+      if (status === CountStatus.addAgain) continue;
+      if (status === CountStatus.addSlow) {
+        stop = ScanStop.tooLong;
+        break;
+      }
+      if (status === CountStatus.needBuckets) {
+        this.#entryCount = state.entryCount;
+        if (!this.#growBlocked && this.#growBuckets()) {
+          state.setBuckets(this.#block!.memoryOffset, this.#bucketMask + 1);
+          state.entryLimit = this.#growLimit;
+          continue;
+        }
+        // A failed growth may have moved the array (parked and put back).
+        state.setBuckets(this.#block!.memoryOffset, this.#bucketMask + 1);
+        if (state.entryLimit < this.#hardLimit) {
+          state.entryLimit = this.#hardLimit;
+          continue;
+        }
+      } else if (status === CountStatus.needPage && this.#addPage()) {
+        state.pageCount = this.#leases.length;
+        continue;
+      }
+      stop = ScanStop.full;
+      break;
+    }
+    this.#entryCount = state.entryCount;
+    const page = state.page;
+    if (page !== this.#currentPage) {
+      this.#currentPage = page;
+      this.#currentBytes = this.#pageBytes[page];
+      this.#currentWords = this.#pageWords[page];
+    }
+    this.#writeOffset = state.writeOffset;
+    this.#scanStop = stop;
     return state.position;
   }
 

@@ -13,10 +13,10 @@
  * table                   -> table {layout | undefined}   (all its words in its table: where
  *                            they lie, for the main thread to add in place; then it must not
  *                            change until finish)
- * finish {discard?}       -> runs {runs, stats, leaks, written} | failed
+ * finish {discard?}       -> runs {runs, stats, leaks, pageContents} | failed
  *                            (its memory is all released: the main thread takes the share back;
  *                            `discard`: the table was added by the main thread, no spill)
- * close                   -> closed {leaks, written}     (files deleted)
+ * close                   -> closed {leaks, pageContents} (files deleted)
  * ```
  *
  * @module
@@ -69,9 +69,9 @@ export type CountWorkerReply =
     runs: SpillRun[];
     stats: WordCountStats;
     leaks: string;
-    writtenBytes: number | undefined;
+    pageContents: Uint8Array | undefined;
   }
-  | { type: "closed"; leaks: string; writtenBytes: number | undefined }
+  | { type: "closed"; leaks: string; pageContents: Uint8Array | undefined }
   | { type: "failed"; name: string; message: string; exitCode: number | undefined };
 
 interface WorkerScope {
@@ -173,24 +173,25 @@ async function handle(request: CountWorkerRequest): Promise<void> {
         })),
         stats,
         leaks,
-        writtenBytes: memory!.highWaterPages * memory!.segmentBytes,
+        // What each page of the share holds (after the leak report checked the poison): the
+        // main thread neither poisons again what this manager poisoned nor touches the rest.
+        pageContents: memory!.pageContents(),
       });
       return;
     }
     case "close": {
       let leaks = "";
-      let writtenBytes: number | undefined;
+      let pageContents: Uint8Array | undefined;
       try {
         await counter?.close();
         await io?.close();
         leaks = memory?.leakReport().text ?? "";
-        // Pages past the high-water mark were never handed out: the main thread need not
-        // poison them (that would touch them).
-        if (memory !== undefined) writtenBytes = memory.highWaterPages * memory.segmentBytes;
+        // Pages never handed out stay untouched, and poisoned ones are not poisoned again.
+        pageContents = memory?.pageContents();
       } catch (error) {
         leaks = error instanceof Error ? error.message : String(error);
       }
-      scope.postMessage({ type: "closed", leaks, writtenBytes });
+      scope.postMessage({ type: "closed", leaks, pageContents });
       return;
     }
   }

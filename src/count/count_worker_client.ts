@@ -48,8 +48,8 @@ export class CountWorkerClient {
   #free: MemorySegment[] = [];
   /** Chunk segments lent, by memory offset. */
   #lent = new Map<number, MemorySegment>();
-  /** Pages of its share the Worker's manager ever handed out (reported when it closes). */
-  #shareWrittenBytes: number | undefined = undefined;
+  /** What the Worker's manager left in each page of its share (reported when it finishes). */
+  #sharePageContents: Uint8Array | undefined = undefined;
   #inFlight = 0;
   #waiters: Array<{
     type: string;
@@ -217,7 +217,7 @@ export class CountWorkerClient {
     );
     assert(reply.type === "runs", "count worker: expected runs");
     if (reply.leaks !== "") throw new MemoryLeakError(`Count worker: ${reply.leaks}`);
-    this.#shareWrittenBytes = reply.writtenBytes;
+    this.#sharePageContents = reply.pageContents;
     this.#releaseMemory();
     return { runs: reply.runs, stats: reply.stats };
   }
@@ -235,13 +235,10 @@ export class CountWorkerClient {
   #releaseMemory(): void {
     if (this.#share.isReleased) return;
     // Without the Worker's report, all of the share may have been written (it is poisoned in
-    // full when released).
-    const written = this.#shareWrittenBytes;
-    this.#memory.takeBack(
-      COUNT_WORKER_OWNER,
-      this.#share.segments,
-      written === undefined ? undefined : [written],
-    );
+    // full when released); with it, only what the Worker wrote and did not poison itself.
+    this.#memory.takeBack(COUNT_WORKER_OWNER, this.#share.segments, undefined, {
+      pageContents: [this.#sharePageContents],
+    });
     this.#memory.takeBack(COUNT_WORKER_OWNER, [...this.#lent.values()]);
     this.#lent.clear();
     this.#free = [];
@@ -272,7 +269,7 @@ export class CountWorkerClient {
         ]);
         if (reply?.type === "closed") {
           leaks = reply.leaks;
-          if (!this.#share.isReleased) this.#shareWrittenBytes = reply.writtenBytes;
+          if (!this.#share.isReleased) this.#sharePageContents = reply.pageContents;
         }
       } catch {
         // The Worker failed: terminate it anyway.

@@ -738,27 +738,45 @@ export class WordCounter implements TokenSink {
     const pageMask = (1 << layout.pageShift) - 1;
     const bucketsWord = layout.bucketsOffset >>> 2;
     assert(!this.#closed && this.#table !== undefined, "WordCounter.addForeignTable after close");
-    let found = 0;
-    for (let bucket = 0; bucket < layout.bucketCount; bucket += 1) {
+    // One entry the slow way: the bucket holds the word's hash (the same function on the same
+    // folded bytes), so no second hashing; a full table spills, then adds.
+    const addEntry = (bucket: number): Promise<void> | undefined => {
       const pointer = words[bucketsWord + bucket * 2 + 1]!;
-      if (pointer === 0) continue;
+      if (pointer === 0) return undefined;
       const address = pointer - 1;
       const record = layout.pageOffsets[address >>> layout.pageShift]! +
         ((address & pageMask) << 2);
       const length = words[record >>> 2]!;
       const count = readCount(bytes, record + 4 + length);
-      found += 1;
-      // The bucket holds the word's hash (the same function on the same folded bytes): no
-      // second hashing. A full table goes the slow way (spill, then add).
       if (
         this.#table!.add(bytes, record + 4, length, count, words[bucketsWord + bucket * 2]! | 0)
       ) {
-        continue;
+        return undefined;
       }
-      const pending = this.addCounted(bytes, record + 4, length, count);
+      return this.addCounted(bytes, record + 4, length, count);
+    };
+    let bucket = 0;
+    // The kernel adds the entries (a few milliseconds where the loop below, cold, takes tens);
+    // an entry it cannot take (a full table, a huge count) goes the slow way.
+    while (layout.pageTableOffset !== 0 && this.#table!.usesKernel) {
+      bucket = this.#table!.addTableShared(layout, bucket);
+      if (bucket >= layout.bucketCount) return;
+      const pending = addEntry(bucket);
+      if (pending) await pending;
+      bucket += 1;
+    }
+    const from = bucket;
+    let found = 0;
+    for (; bucket < layout.bucketCount; bucket += 1) {
+      if (words[bucketsWord + bucket * 2 + 1] === 0) continue;
+      found += 1;
+      const pending = addEntry(bucket);
       if (pending) await pending;
     }
-    assert(found === layout.entryCount, `found ${found} of ${layout.entryCount} foreign words`);
+    assert(
+      from > 0 || found === layout.entryCount,
+      `found ${found} of ${layout.entryCount} foreign words`,
+    );
   }
 
   /**

@@ -1,5 +1,5 @@
 import { adviseHugePages, holdLibc, IoManager, type SpillMode } from "../io/mod.ts";
-import { type LeakDetectionLevel, MemoryManager } from "../memory/mod.ts";
+import { type LeakDetectionLevel, MemoryLeakError, MemoryManager } from "../memory/mod.ts";
 import type { JobStats, StatsSources } from "./job_stats.ts";
 
 /** The report a command fills: the CLI's progress line plus stats recorder. */
@@ -139,8 +139,10 @@ export class CommandScope<R extends ScopeReport> implements AsyncDisposable {
     await io.close();
     // The bytes the outputs wrote, unless the command counted them itself (gen).
     if (report.stats.output.bytes === 0) report.stats.output.bytes = io.stats.outputBytesWritten;
-    await report.end({ memory, io: io.stats, spillMode: io.spillMode, exitCode });
-    memory.assertAllReleased();
+    // One leak report for the stats and the check: it reads every poisoned page once.
+    const leakReport = memory.leakReport();
+    await report.end({ memory, leakReport, io: io.stats, spillMode: io.spillMode, exitCode });
+    if (leakReport.text !== "") throw new MemoryLeakError(leakReport.text);
     return exitCode;
   }
 

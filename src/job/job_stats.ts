@@ -6,7 +6,7 @@ import {
   type ProgressSink,
   UsageError,
 } from "../base/mod.ts";
-import type { MemoryManager } from "../memory/mod.ts";
+import type { LeakReport, MemoryManager } from "../memory/mod.ts";
 
 /** The formats of a stats report: `--stats` (text), `--stats=json`, `--stats=yaml`. */
 export type StatsFormat = "text" | "json" | "yaml";
@@ -122,6 +122,11 @@ export interface JobStatsRecorderOptions {
 export interface StatsSources {
   /** The command's memory manager: budget, segments and the leak report. Call after closing io. */
   memory?: MemoryManager;
+  /**
+   * The manager's leak report when the caller took it already (it checks the poison of every
+   * released page: one pass at a command's end, not two); else taken here.
+   */
+  leakReport?: LeakReport;
   /** The IoManager's counters. */
   io?: SpillCounters;
   /** The IoManager's resolved spill mode. */
@@ -251,7 +256,7 @@ export class JobStatsRecorder implements ProgressSink {
       stats.memory.segmentsBudget = memory.totalSegments;
       stats.memory.segmentsPeak = memory.peakSegments;
       stats.memory.budgetCapped = memory.budgetCapped;
-      const report = memory.leakReport();
+      const report = sources.leakReport ?? memory.leakReport();
       stats.leaks = {
         segments: report.leakedSegments,
         bytes: report.leakedBytes,

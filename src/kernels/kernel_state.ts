@@ -30,6 +30,10 @@ export const CountStatus = {
   needPage: 2,
   /** The token is longer than `wordBytesMax`. */
   tooLong: 3,
+  /** `countAddTable`: the entry's count is too large for the kernel; add it another way. */
+  addSlow: 4,
+  /** `countAddTable`: the counts added would reach 2^32 in one call; call again. */
+  addAgain: 5,
 } as const;
 
 function wordsView(memory: WebAssembly.Memory, byteOffset: number, words: number): Uint32Array {

@@ -46,6 +46,12 @@ interface KernelExports {
   countTokens(state: number): number;
   countScan(state: number): number;
   countRehash(oldBuckets: number, oldBucketCount: number, buckets: number, mask: number): void;
+  countAddTable(
+    state: number,
+    foreignBuckets: number,
+    foreignPageTable: number,
+    foreignPageShift: number,
+  ): number;
   appendLines(state: number): number;
   countSpillIndex(
     buckets: number,
@@ -254,6 +260,29 @@ export class WasmKernels implements KernelSet {
   countSpillLengths(indexOffset: number, count: number, bytes: number): void {
     assert(indexOffset + 16 * count <= this.memory.buffer.byteLength, "index outside memory");
     this.#exports.countSpillLengths(indexOffset, count, bytes);
+  }
+
+  /**
+   * Adds the entries of another count table of the same layout (read in place) to the table
+   * of a `CountState`: the foreign buckets `[position, end)` of its input range (bucket
+   * indices), probed with the hashes they hold (see count_add.ts).
+   *
+   * @param stateOffset The `CountState` block of the table that adds.
+   * @param foreign The other table's bucket array, page table (a u32 memory offset per
+   *   record page) and pointer page shift.
+   * @returns A `CountStatus`: done, needBuckets, needPage, addSlow (that entry is left to
+   *   the caller) or addAgain (call again); the state's position is the bucket it stopped at.
+   */
+  countAddTable(
+    stateOffset: number,
+    foreign: { bucketsOffset: number; pageTableOffset: number; pageShift: number },
+  ): number {
+    return this.#exports.countAddTable(
+      stateOffset,
+      foreign.bucketsOffset,
+      foreign.pageTableOffset,
+      foreign.pageShift,
+    );
   }
 
   /** {@inheritDoc KernelSet.countRehash} */

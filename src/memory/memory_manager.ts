@@ -7,6 +7,7 @@ import {
 } from "./errors.ts";
 import { type DroppedSegment, type LeakDetectionLevel, LeakTracker } from "./leak_tracker.ts";
 import { MemorySegment, segmentInternals } from "./memory_segment.ts";
+import { type PoisonOps, poisonOps } from "./_poison_scan.ts";
 import { type LeaseReleaser, SegmentLease } from "./segment_lease.ts";
 
 /** Smallest segment size. */
@@ -32,6 +33,20 @@ export const POOL_BYTES_MAX = 4 * 1024 * MiB - STATIC_AREA_BYTES;
 /** The byte every released page is filled with in checked leak-detection levels. */
 export const POISON_BYTE = 0xdb;
 const POISON_WORD = 0xdbdb_dbdb;
+const POISON_U64 = 0xdbdb_dbdb_dbdb_dbdbn;
+
+/**
+ * What a page holds, as a borrower's manager reports it ({@linkcode MemoryManager.pageContents})
+ * and {@linkcode MemoryManager.takeBack} takes it: one byte a page.
+ */
+export const PageContent = {
+  /** Never written since it was lent: as the lender handed it out. */
+  untouched: 0,
+  /** Free and filled with the poison, checked since its release. */
+  poisoned: 1,
+  /** Anything else (written, or held). */
+  written: 2,
+} as const;
 
 /** Options of {@linkcode MemoryManager}. */
 export interface MemoryManagerOptions {
@@ -198,6 +213,8 @@ export class MemoryManager implements LeaseReleaser {
   #weak: boolean;
   #poisons: boolean;
   #violations: PoisonViolation[] = [];
+  /** Poisoning and its check in WebAssembly (null: not available here); made on first use. */
+  #ops: PoisonOps | null | undefined = undefined;
 
   /**
    * Creates the instance (and its shared memory, unless given a region).
@@ -470,12 +487,17 @@ export class MemoryManager implements LeaseReleaser {
    *   the order of `segments`; a Worker's own manager over a lent region reports its
    *   high-water mark); by default all of it. The rest is released as never written (not
    *   poisoned, so it stays untouched).
+   * @param options `pageContents`: what the borrower left in each page of each segment (its
+   *   own manager's {@linkcode MemoryManager.pageContents}, after its leak report checked the
+   *   poison), in the order of `segments`: pages it left poisoned are not filled again on
+   *   release, untouched ones are not touched, and the written prefix follows from it.
    * @throws {Error} If a segment is not lent to `borrower`.
    */
   takeBack(
     borrower: string,
     segments: readonly MemorySegment[],
     writtenBytes?: readonly number[],
+    options: { pageContents?: readonly (Uint8Array | undefined)[] } = {},
   ): void {
     for (let i = 0; i < segments.length; i += 1) {
       const segment = segments[i]!;
@@ -488,7 +510,17 @@ export class MemoryManager implements LeaseReleaser {
         );
       }
       segmentInternals.takeBack(segment);
-      const written = writtenBytes === undefined ? segment.byteLength : writtenBytes[i] ?? 0;
+      const contents = options.pageContents?.[i];
+      let written = writtenBytes === undefined ? segment.byteLength : writtenBytes[i] ?? 0;
+      if (contents !== undefined) {
+        const pageCount = this.#pageCount(segment);
+        let end = Math.min(contents.length, pageCount);
+        while (end > 0 && contents[end - 1] === PageContent.untouched) end -= 1;
+        written = end * this.segmentBytes;
+        if (segmentInternals.writtenBytes(segment) === 0) {
+          segmentInternals.setPageContents(segment, contents.slice(0, pageCount));
+        }
+      }
       segmentInternals.addWrittenBytes(segment, Math.min(written, segment.byteLength));
       this.#moveBooking(segment, borrower, this.#ownerState(segment.owner));
     }
@@ -605,6 +637,28 @@ export class MemoryManager implements LeaseReleaser {
       if (state.pages > 0) result.set(owner, state.pages);
     }
     return result;
+  }
+
+  /**
+   * What each page of this manager holds ({@linkcode PageContent}): for a Worker's manager over
+   * a lent region to report when the region goes back ({@linkcode MemoryManager.takeBack}), so
+   * the lender neither poisons again what this manager poisoned nor touches what it never
+   * wrote. Call it after {@linkcode MemoryManager.leakReport} (which checks the poison).
+   *
+   * @returns One byte a page, up to the highest page ever handed out.
+   */
+  pageContents(): Uint8Array {
+    const contents = new Uint8Array(this.#highWater);
+    const states = this.#pageState;
+    for (let page = 0; page < contents.length; page += 1) {
+      const state = states[page];
+      contents[page] = state === POISONED
+        ? PageContent.poisoned
+        : state === FRESH && this.#releasedBy[page] === undefined
+        ? PageContent.untouched
+        : PageContent.written;
+    }
+    return contents;
   }
 
   /**
@@ -839,18 +893,43 @@ export class MemoryManager implements LeaseReleaser {
     }
   }
 
+  #poisonOps(): PoisonOps | null {
+    if (this.#ops === undefined) this.#ops = poisonOps(this.wasmMemory) ?? null;
+    return this.#ops;
+  }
+
+  /** Fills pages with the poison. */
+  #poison(page: number, pageCount: number): void {
+    const ops = this.#poisonOps();
+    if (ops === null) {
+      this.#bytesOf(page, pageCount).fill(POISON_BYTE);
+    } else {
+      ops.fill(this.#base + page * this.segmentBytes, pageCount * this.segmentBytes, POISON_BYTE);
+    }
+  }
+
   #checkPoison(page: number, pageCount: number, throwing: boolean): void {
     const byteOffset = this.#base + page * this.segmentBytes;
-    const words = new Uint32Array(
-      this.#pool.buffer,
-      byteOffset,
-      (pageCount * this.segmentBytes) >>> 2,
-    );
-    const bad = firstNot(words, POISON_WORD);
+    const byteLength = pageCount * this.segmentBytes;
+    // The WebAssembly scan (8 bytes a load), else the TypeScript loop; either way the first
+    // bytes that differ are then found here.
+    const ops = this.#poisonOps();
+    let from: number;
+    if (ops !== null) {
+      const at = ops.firstDirtyBlock(byteOffset, byteOffset + byteLength, POISON_U64);
+      if (at < 0) return;
+      from = at - byteOffset;
+    } else {
+      const bad = firstNot(
+        new Uint32Array(this.#pool.buffer, byteOffset, byteLength >>> 2),
+        POISON_WORD,
+      );
+      if (bad < 0) return;
+      from = bad * 4;
+    }
     // The page is checked: back to "free and poisoned" either way, so one write is reported once.
-    if (bad < 0) return;
     const bytes = this.#bytesOf(page, pageCount);
-    let byteIndex = bad * 4;
+    let byteIndex = from;
     while (bytes[byteIndex] === POISON_BYTE) byteIndex += 1;
     const record = this.#releasedBy[page];
     const violation: PoisonViolation = {
@@ -864,7 +943,7 @@ export class MemoryManager implements LeaseReleaser {
       }`,
     };
     this.#violations.push(violation);
-    bytes.fill(POISON_BYTE);
+    this.#poison(page, pageCount);
     if (throwing) {
       throw new SegmentPoisonError(
         violation.segmentId,
@@ -886,6 +965,7 @@ export class MemoryManager implements LeaseReleaser {
     this.#freeSegments(segment.pageIndex, pageCount, {
       writtenPages: Math.ceil(segmentInternals.writtenBytes(segment) / this.segmentBytes),
       record: { segmentId: segment.id, owner: segment.owner, site: undefined },
+      contents: segmentInternals.pageContents(segment),
     });
     this.leakTracker.onRelease(segment);
     state.pages -= pageCount;
@@ -900,18 +980,28 @@ export class MemoryManager implements LeaseReleaser {
   #freeSegments(
     page: number,
     pageCount: number,
-    how: { writtenPages: number; record: ReleaseRecord },
+    how: { writtenPages: number; record: ReleaseRecord; contents?: Uint8Array | undefined },
   ): void {
     const generations = this.#pool.generations;
     const states = this.#pageState;
+    const contents = how.contents;
     const writtenEnd = page + how.writtenPages;
     if (how.writtenPages > 0 && this.#poisons) {
-      this.#bytesOf(page, how.writtenPages).fill(POISON_BYTE);
+      if (contents === undefined) {
+        this.#poison(page, how.writtenPages);
+      } else {
+        // A borrower's report: fill only the pages it wrote and did not poison itself.
+        for (let p = page; p < writtenEnd; p += 1) {
+          if (contents[p - page] === PageContent.written) this.#poison(p, 1);
+        }
+      }
       how.record.site = this.leakTracker.releaseSite();
     }
     for (let p = page + pageCount - 1; p >= page; p -= 1) {
       generations[p] = generations[p]! + 1;
-      if (p < writtenEnd) {
+      if (
+        p < writtenEnd && (contents === undefined || contents[p - page] !== PageContent.untouched)
+      ) {
         states[p] = this.#poisons ? POISONED : DIRTY;
         this.#releasedBy[p] = how.record;
       } else {

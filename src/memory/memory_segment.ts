@@ -49,6 +49,14 @@ export interface SegmentInternals {
   lend(segment: MemorySegment, borrower: string): number;
   /** Marks a lent segment returned. */
   takeBack(segment: MemorySegment): void;
+  /**
+   * What the borrower left in each page ({@linkcode PageContent}, one byte a page), as it
+   * reported when the segment came back; undefined when it did not say, or once the segment
+   * was written through a view, an address or a write since.
+   */
+  pageContents(segment: MemorySegment): Uint8Array | undefined;
+  /** Records the borrower's report of {@linkcode SegmentInternals.pageContents}. */
+  setPageContents(segment: MemorySegment, contents: Uint8Array): void;
   /** The borrower of a lent segment, or undefined. */
   borrower(segment: MemorySegment): string | undefined;
 }
@@ -102,6 +110,8 @@ export class MemorySegment {
   #borrower: string | undefined = undefined;
   /** How many leading bytes may have been written since hand-out (see `writtenBytes`). */
   #writtenBytes = 0;
+  /** The borrower's report of its pages (see `pageContents`); dropped by any later write. */
+  #pageContents: Uint8Array | undefined = undefined;
   #view: DataView<SharedArrayBuffer> | undefined = undefined;
   #bytes: Uint8Array<SharedArrayBuffer> | undefined = undefined;
 
@@ -122,6 +132,10 @@ export class MemorySegment {
         segment.#expected = segment.generation;
       },
       borrower: (segment) => segment.#borrower,
+      pageContents: (segment) => segment.#pageContents,
+      setPageContents(segment, contents) {
+        segment.#pageContents = contents;
+      },
     };
   }
 
@@ -172,7 +186,7 @@ export class MemorySegment {
    */
   get memoryOffset(): number {
     this.#check("address");
-    this.#writtenBytes = this.byteLength;
+    this.#markWritten();
     return this.#memoryOffset;
   }
 
@@ -184,7 +198,7 @@ export class MemorySegment {
    */
   get bytes(): Uint8Array<SharedArrayBuffer> {
     this.#check("view");
-    this.#writtenBytes = this.byteLength;
+    this.#markWritten();
     return this.#bytes ??= new Uint8Array(this.#pool.buffer, this.#memoryOffset, this.byteLength);
   }
 
@@ -488,6 +502,12 @@ export class MemorySegment {
     }
   }
 
+  /** Any of the segment's bytes may have been written from now on. */
+  #markWritten(): void {
+    this.#writtenBytes = this.byteLength;
+    this.#pageContents = undefined;
+  }
+
   #check(action: string): void {
     if (this.#pool.generations[this.pageIndex] !== this.#expected) this.#throwDead(action);
   }
@@ -499,7 +519,7 @@ export class MemorySegment {
 
   #writeView(): DataView<SharedArrayBuffer> {
     this.#check("write");
-    this.#writtenBytes = this.byteLength;
+    this.#markWritten();
     return this.#view ??= new DataView(this.#pool.buffer, this.#memoryOffset, this.byteLength);
   }
 
@@ -513,7 +533,7 @@ export class MemorySegment {
         `Cannot ${action} [${byteOffset}, +${byteLength}) of segment #${this.id}: it has ${this.byteLength} bytes`,
       );
     }
-    if (action !== "read") this.#writtenBytes = this.byteLength;
+    if (action !== "read") this.#markWritten();
     return this.#bytes ??= new Uint8Array(this.#pool.buffer, this.#memoryOffset, this.byteLength);
   }
 

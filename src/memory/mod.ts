@@ -22,6 +22,7 @@ export type {
 } from "./memory_manager.ts";
 export {
   MemoryManager,
+  PageContent,
   POISON_BYTE,
   POOL_BYTES_MAX,
   SEGMENT_BYTES_DEFAULT,

@@ -4,6 +4,7 @@ import {
   MemoryBudgetError,
   MemoryLeakError,
   MemoryManager,
+  PageContent,
   POISON_BYTE,
   POOL_BYTES_MAX,
   SegmentPoisonError,
@@ -412,6 +413,45 @@ Deno.test("Lending books segments under the borrower until they come back", () =
   memory.takeBack("sort-worker", [segment!]);
   strictEqual(segment!.getU32BE(0), 7);
   deepStrictEqual([...memory.holdings()], [["sort-buffer", 2]]);
+});
+
+Deno.test("takeBack with a borrower's page contents: its poison is kept, untouched pages stay so", () => {
+  const memory = manager(8);
+  const share = memory.allocateContiguous("count-worker", 6);
+  const [byteOffset] = memory.lend("count-worker", share.segments);
+  const region = new MemoryManager({
+    budgetBytes: 6 * PAGE,
+    segmentBytes: PAGE,
+    region: { memory: memory.wasmMemory, byteOffset: byteOffset!, byteLength: 6 * PAGE },
+  });
+  // Pages 0-1 written and released (poisoned by the region), page 2 handed out but never
+  // written, page 3 written and still held (a leak), pages 4-5 never handed out.
+  const written = region.allocateContiguous("table", 2);
+  written.segments[0]!.bytes.fill(7);
+  const unwritten = region.allocate("table", 1);
+  const held = region.allocate("table", 1);
+  held.segments[0]!.bytes.fill(9);
+  const staleView = written.segments[0]!.bytes;
+  written.release();
+  unwritten.release();
+  const contents = region.pageContents();
+  deepStrictEqual([...contents], [
+    PageContent.poisoned,
+    PageContent.poisoned,
+    PageContent.untouched,
+    PageContent.written,
+  ]);
+  memory.takeBack("count-worker", share.segments, undefined, { pageContents: [contents] });
+  share.release();
+  const pool = new Uint8Array(memory.wasmMemory.buffer, byteOffset!, 6 * PAGE);
+  // Only the page the borrower wrote and did not poison was filled; the rest was not touched.
+  ok(pool.subarray(3 * PAGE, 4 * PAGE).every((byte) => byte === POISON_BYTE));
+  ok(pool.subarray(2 * PAGE, 3 * PAGE).every((byte) => byte === 0));
+  ok(pool.subarray(4 * PAGE).every((byte) => byte === 0));
+  memory.assertAllReleased();
+  // The borrower's poisoned pages are checked as the lender's own: a stale write is caught.
+  staleView[100] = 1;
+  throws(() => memory.assertAllReleased(), /Write after release: .*page \d+, byte 100 is 0x01/);
 });
 
 Deno.test("releaseAll takes lent segments back before releasing them", () => {

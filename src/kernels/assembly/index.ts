@@ -9,3 +9,4 @@ export { appendLines } from "./append";
 export { countSpillIndex, countSpillLengths } from "./count_spill";
 export { mergeSum } from "./merge_sum";
 export { formatCounts } from "./format_counts";
+export { countAddTable } from "./count_add";
