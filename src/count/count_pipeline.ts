@@ -165,6 +165,7 @@ export async function countWords(
       tokenizer: request.tokenizer,
       caseMode: request.caseMode,
       tablePages: plan.tableSegments,
+      tablePagesFirst: plan.tableSegmentsFirst,
       fanInMax: request.fanInMax,
       progress,
     });

@@ -13,6 +13,11 @@
  *   up to P/8                         or all the rest                                (without)
  * ```
  *
+ * Each hash table (this thread's, the Worker's) starts at {@linkcode COUNT_TABLE_FIRST_BYTES}
+ * at most ({@linkcode CountPlan.tableSegmentsFirst}) and takes more of its share only while it
+ * aggregates or its runs reach the fan-in: nearly unique tokens spill the same bytes from any
+ * table size, and a smaller one misses the cache less and touches fewer pages.
+ *
  * The long-record room holds the one buffer a line longer than the chunk is read into, up to a
  * quarter of the budget ({@linkcode CountPlan.recordBytesMax}); a word longer than a page is
  * written from there straight into a run of its own, and only the main thread reads lines, so
@@ -63,6 +68,19 @@ export const AUTO_WORKER_LARGE_INPUT_BYTES = 32 * MiB;
  * 0.83 s on one thread; x100: 3.6 s against 5.7 s; 5 and 3 alternating runs, medians).
  */
 export const AUTO_IDLE_CORES_MIN = 0.5;
+/**
+ * Each table (this thread's, the Worker's) starts with at most this many bytes of pages and
+ * grows past them (doubling, up to its share) only while it aggregates
+ * ({@linkcode COUNT_TABLE_GROW_RATIO}) or its runs reach the fan-in. On nearly unique tokens a
+ * larger table spills the same bytes (nothing aggregates) but misses the cache more and touches
+ * more pages: see docs/performance.md, "Count: the table's size".
+ */
+export const COUNT_TABLE_FIRST_BYTES = 16 * MiB;
+/**
+ * A full table grows instead of spilling when it took at least this many tokens per distinct
+ * word since its last spill (it halved what it would have written, or better).
+ */
+export const COUNT_TABLE_GROW_RATIO = 2;
 
 /**
  * The thread count of `--threads auto` (the default): 2 when the process may use at least two
@@ -119,8 +137,13 @@ export interface CountPlan {
   segmentBytes: number;
   /** Segments of one input chunk (also the chunk size sent to the Worker). */
   inputChunkSegments: number;
-  /** Segments of this thread's hash table (bucket arena plus record pages). */
+  /** Segments of this thread's hash table (bucket arena plus record pages): its share. */
   tableSegments: number;
+  /**
+   * Segments the table starts with (at most {@linkcode COUNT_TABLE_FIRST_BYTES}); it grows to
+   * `tableSegments` only while it aggregates ({@linkcode countTableFirstSegments}).
+   */
+  tableSegmentsFirst: number;
   /** Segments of the Worker's own budget (0: no Worker). */
   workerSegments: number;
   /**
@@ -160,6 +183,7 @@ export interface CountPlanOptions {
  *     segmentBytes: 4096,
  *     inputChunkSegments: 32,
  *     tableSegments: 154,
+ *     tableSegmentsFirst: 154,
  *     workerSegments: 0,
  *     recordBytesMax: 262_144,
  *     longRecordSegments: 66,
@@ -195,14 +219,39 @@ export function planCount(options: CountPlanOptions): CountPlan {
       workerSegments = candidate;
     }
   }
+  const tableSegments = workerSegments > 0
+    ? spare - 2 * inputChunkSegments - workerSegments
+    : spare;
   return {
     segmentBytes,
     inputChunkSegments,
-    tableSegments: workerSegments > 0 ? spare - 2 * inputChunkSegments - workerSegments : spare,
+    tableSegments,
+    tableSegmentsFirst: countTableFirstSegments(tableSegments, segmentBytes),
     workerSegments,
     recordBytesMax,
     longRecordSegments,
   };
+}
+
+/**
+ * The segments a count table of `tableSegments` starts with: at most
+ * {@linkcode COUNT_TABLE_FIRST_BYTES} (the Worker's counter asks it of its own share).
+ *
+ * @param tableSegments The table's share (its most segments).
+ * @param segmentBytes Bytes per segment.
+ * @returns Segments to start with (all of them for a share of at most 16 MiB).
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { countTableFirstSegments } from "./count_plan.ts";
+ * strictEqual(countTableFirstSegments(1437, 32 * 1024), 512);
+ * strictEqual(countTableFirstSegments(100, 32 * 1024), 100);
+ * ```
+ */
+export function countTableFirstSegments(tableSegments: number, segmentBytes: number): number {
+  const first = Math.max(1, Math.floor(COUNT_TABLE_FIRST_BYTES / segmentBytes));
+  return Math.max(0, Math.min(tableSegments, first));
 }
 
 /**

@@ -31,6 +31,7 @@ import {
   writeCount,
 } from "./count_table.ts";
 import { copyBytes } from "./copy_bytes.ts";
+import { COUNT_TABLE_GROW_RATIO, countTableFirstSegments } from "./count_plan.ts";
 import { hashBytes } from "./hash_bytes.ts";
 import {
   decodeCountOrderCount,
@@ -59,6 +60,11 @@ export interface WordCounterOptions {
    * what a spill writer needs.
    */
   tablePages?: number;
+  /**
+   * Pages the table starts with (default: the count plan's `countTableFirstSegments`); it grows
+   * to `tablePages` (doubling) only while it aggregates or its runs reach the fan-in.
+   */
+  tablePagesFirst?: number;
   /** Prefix of the spill file names (default `count`). */
   spillPrefix?: string;
   /** Most runs merged at once (default 128, the tool's; lowered to what the budget allows). */
@@ -309,9 +315,16 @@ export class WordCounter implements TokenSink {
     );
     const recordPagesMax = tablePages - arenaPages;
     const useKernel = kernelKind !== undefined && recordPagesMax - windowSegments >= 4;
+    const recordPages = useKernel ? recordPagesMax - windowSegments : recordPagesMax;
+    // The first limit takes the same share of the record pages as of the table.
+    const tablePagesFirst = Math.min(
+      tablePages,
+      options.tablePagesFirst ?? countTableFirstSegments(tablePages, memory.segmentBytes),
+    );
     this.#table = new CountTable(memory, {
       buddy: this.#buddy,
-      recordPagesMax: useKernel ? recordPagesMax - windowSegments : recordPagesMax,
+      recordPagesMax: recordPages,
+      recordPagesFirst: Math.max(1, Math.ceil(recordPages * tablePagesFirst / tablePages)),
     });
     this.#useSpillKernel(this.#table);
     if (
@@ -460,6 +473,7 @@ export class WordCounter implements TokenSink {
       await this.#writeLongWord(bytes, byteOffset, byteLength, count);
       return;
     }
+    if (this.#growTable() && table.add(bytes, byteOffset, byteLength, count)) return;
     await this.#spillTable();
     if (!table.add(bytes, byteOffset, byteLength, count)) {
       throw new ResourceError(
@@ -576,13 +590,15 @@ export class WordCounter implements TokenSink {
       const stop = this.#stepStop;
       if (stop === ScanStop.done) return;
       if (stop === ScanStop.full) {
-        if (spilledAt === at) {
-          throw new ResourceError(
-            `Cannot fit one word in an empty count table of ${this.#tablePages} segments; raise --memory (-S)`,
-          );
+        if (!this.#growTable()) {
+          if (spilledAt === at) {
+            throw new ResourceError(
+              `Cannot fit one word in an empty count table of ${this.#tablePages} segments; raise --memory (-S)`,
+            );
+          }
+          await this.#spillTable();
+          spilledAt = at;
         }
-        await this.#spillTable();
-        spilledAt = at;
       } else {
         // A token longer than a record (parked as a long word), or a stretch the window
         // cannot cut: the JS tokenizer counts it, into the same table.
@@ -614,13 +630,15 @@ export class WordCounter implements TokenSink {
         await this.#writePendingLongWord();
       } else {
         if (at === end) return;
-        if (spilledAt === at) {
-          throw new ResourceError(
-            `Cannot fit one word in an empty count table of ${this.#tablePages} segments; raise --memory (-S)`,
-          );
+        if (!this.#growTable()) {
+          if (spilledAt === at) {
+            throw new ResourceError(
+              `Cannot fit one word in an empty count table of ${this.#tablePages} segments; raise --memory (-S)`,
+            );
+          }
+          await this.#spillTable();
+          spilledAt = at;
         }
-        await this.#spillTable();
-        spilledAt = at;
       }
       at = this.tokenizer.scan(bytes, at, end, this);
       assert(!this.#longWritten, "the rescan did not resume at the long word written");
@@ -653,6 +671,23 @@ export class WordCounter implements TokenSink {
   #useSpillKernel(table: CountTable): void {
     if (this.#spillKernel === "never") return;
     table.useSpillKernel({ force: this.#spillKernel === "always" });
+  }
+
+  /**
+   * A full table in the counting phase: raise its page limit (it takes more words instead of
+   * spilling) while it aggregates, at least {@linkcode COUNT_TABLE_GROW_RATIO} tokens per
+   * distinct word since its last spill, or when the next spill would pass the fan-in, and it
+   * is below its most pages.
+   *
+   * @returns True when the limit was raised (then retry before spilling).
+   */
+  #growTable(): boolean {
+    const table = this.#table!;
+    const aggregates = table.tokenCount >= COUNT_TABLE_GROW_RATIO * table.entryCount;
+    // The next spill would pass the fan-in (an intermediate merge): fewer, larger runs.
+    const manyRuns = this.#runs.length + 1 >= this.#fanInMax;
+    if (!(aggregates || manyRuns) || !table.raisePageLimit()) return false;
+    return true;
   }
 
   async #spillTable(): Promise<void> {
