@@ -15,7 +15,8 @@
  *
  * Each hash table (this thread's, the Worker's) starts at {@linkcode COUNT_TABLE_FIRST_BYTES}
  * at most ({@linkcode CountPlan.tableSegmentsFirst}) and takes more of its share only while it
- * aggregates or its runs reach the fan-in: nearly unique tokens spill the same bytes from any
+ * aggregates or its runs reach three quarters of its share of the fan-in
+ * ({@linkcode CountPlan.tableRunsShare}): nearly unique tokens spill the same bytes from any
  * table size, and a smaller one misses the cache less and touches fewer pages.
  *
  * The long-record room holds the one buffer a line longer than the chunk is read into, up to a
@@ -30,6 +31,8 @@
 import { MiB } from "../base/mod.ts";
 import { recordBytesMaxOf } from "../io/mod.ts";
 
+/** The fan-in the count's merge uses unless told (`--fan-in`; the sort layer's default). */
+const COUNT_FAN_IN_DEFAULT = 128;
 /** Bytes of one input chunk (at most 1/8 of the segments). */
 export const COUNT_INPUT_CHUNK_BYTES = 1 * MiB;
 /** The input chunk takes at most 1/8 of the segments. */
@@ -71,9 +74,10 @@ export const AUTO_IDLE_CORES_MIN = 0.5;
 /**
  * Each table (this thread's, the Worker's) starts with at most this many bytes of pages and
  * grows past them (doubling, up to its share) only while it aggregates
- * ({@linkcode COUNT_TABLE_GROW_RATIO}) or its runs reach the fan-in. On nearly unique tokens a
- * larger table spills the same bytes (nothing aggregates) but misses the cache more and touches
- * more pages: see docs/performance.md, "Count: the table's size".
+ * ({@linkcode COUNT_TABLE_GROW_RATIO}) or its runs reach three quarters of its share of the
+ * fan-in (half of it each beside a Worker). On nearly unique tokens a larger table spills the
+ * same bytes (nothing aggregates) but misses the cache more and touches more pages: see
+ * docs/performance.md, "Count: the table's size".
  */
 export const COUNT_TABLE_FIRST_BYTES = 16 * MiB;
 /**
@@ -144,6 +148,12 @@ export interface CountPlan {
    * `tableSegments` only while it aggregates ({@linkcode countTableFirstSegments}).
    */
   tableSegmentsFirst: number;
+  /**
+   * Runs one table may write of the fan-in (all of it, or half beside a Worker's table): from
+   * three quarters of it, a full table grows instead of spilling (see `WordCounter`), so the
+   * final merge needs no intermediate pass.
+   */
+  tableRunsShare: number;
   /** Segments of the Worker's own budget (0: no Worker). */
   workerSegments: number;
   /**
@@ -165,6 +175,8 @@ export interface CountPlanOptions {
   segmentBytes: number;
   /** 1, or 2 to count on a Worker too. */
   threads: number;
+  /** Most runs merged at once (default 128). */
+  fanIn?: number;
 }
 
 /**
@@ -184,6 +196,7 @@ export interface CountPlanOptions {
  *     inputChunkSegments: 32,
  *     tableSegments: 154,
  *     tableSegmentsFirst: 154,
+ *     tableRunsShare: 128,
  *     workerSegments: 0,
  *     recordBytesMax: 262_144,
  *     longRecordSegments: 66,
@@ -193,6 +206,7 @@ export interface CountPlanOptions {
  */
 export function planCount(options: CountPlanOptions): CountPlan {
   const { totalSegments, freeSegments, segmentBytes, threads } = options;
+  const fanIn = Math.max(2, options.fanIn ?? COUNT_FAN_IN_DEFAULT);
   const inputChunkSegments = Math.max(
     1,
     Math.min(
@@ -227,6 +241,7 @@ export function planCount(options: CountPlanOptions): CountPlan {
     inputChunkSegments,
     tableSegments,
     tableSegmentsFirst: countTableFirstSegments(tableSegments, segmentBytes),
+    tableRunsShare: workerSegments > 0 ? Math.max(1, Math.floor(fanIn / 2)) : fanIn,
     workerSegments,
     recordBytesMax,
     longRecordSegments,

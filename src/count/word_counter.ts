@@ -62,9 +62,16 @@ export interface WordCounterOptions {
   tablePages?: number;
   /**
    * Pages the table starts with (default: the count plan's `countTableFirstSegments`); it grows
-   * to `tablePages` (doubling) only while it aggregates or its runs reach the fan-in.
+   * to `tablePages` (doubling) only while it aggregates or its runs reach three quarters of
+   * `tableRunsShare`.
    */
   tablePagesFirst?: number;
+  /**
+   * Runs this table may write of the merge's fan-in (default `fanInMax`; half of it beside a
+   * Worker's table): from three quarters of it a full table grows instead of spilling, and
+   * each such growth moves that mark halfway to the share.
+   */
+  tableRunsShare?: number;
   /** Prefix of the spill file names (default `count`). */
   spillPrefix?: string;
   /** Most runs merged at once (default 128, the tool's; lowered to what the budget allows). */
@@ -274,6 +281,9 @@ export class WordCounter implements TokenSink {
   #spillKernel: "auto" | "always" | "never";
   #mergeKernel: boolean;
   #kernelSumMerges = 0;
+  /** Runs of the fan-in this table may write, and the run count from which it grows. */
+  #runsShare: number;
+  #growRuns: number;
 
   /**
    * Makes a counter: reserves the bucket arena and sets the table size.
@@ -291,6 +301,8 @@ export class WordCounter implements TokenSink {
     this.#progress = options.progress ?? silentProgress;
     this.#spillKernel = options.spillKernel ?? "auto";
     this.#mergeKernel = options.mergeKernel ?? true;
+    this.#runsShare = Math.max(1, options.tableRunsShare ?? this.#fanInMax);
+    this.#growRuns = Math.floor(this.#runsShare * 0.75);
     const tokenizerOptions: { kind?: TokenizerKind; caseMode?: CaseMode } = {};
     if (options.tokenizer !== undefined) tokenizerOptions.kind = options.tokenizer;
     if (options.caseMode !== undefined) tokenizerOptions.caseMode = options.caseMode;
@@ -676,17 +688,18 @@ export class WordCounter implements TokenSink {
   /**
    * A full table in the counting phase: raise its page limit (it takes more words instead of
    * spilling) while it aggregates, at least {@linkcode COUNT_TABLE_GROW_RATIO} tokens per
-   * distinct word since its last spill, or when the next spill would pass the fan-in, and it
-   * is below its most pages.
+   * distinct word since its last spill, or when its runs reach three quarters of its share of
+   * the fan-in (then the mark moves halfway to the share), and it is below its most pages.
    *
    * @returns True when the limit was raised (then retry before spilling).
    */
   #growTable(): boolean {
     const table = this.#table!;
     const aggregates = table.tokenCount >= COUNT_TABLE_GROW_RATIO * table.entryCount;
-    // The next spill would pass the fan-in (an intermediate merge): fewer, larger runs.
-    const manyRuns = this.#runs.length + 1 >= this.#fanInMax;
+    // Its runs near its share of the fan-in (an intermediate merge past it): larger runs.
+    const manyRuns = this.#runs.length >= this.#growRuns;
     if (!(aggregates || manyRuns) || !table.raisePageLimit()) return false;
+    if (!aggregates) this.#growRuns += Math.ceil((this.#runsShare - this.#growRuns) / 2);
     return true;
   }
 

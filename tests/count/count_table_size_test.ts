@@ -29,6 +29,20 @@ Deno.test("planCount starts each table at 16 MiB at most, and a small table whol
     threads: 2,
   });
   strictEqual(split.tableSegmentsFirst, 512);
+  // Each table's runs may take its share of the fan-in: half of it beside the Worker's.
+  strictEqual(plan.tableRunsShare, 128);
+  strictEqual(split.tableRunsShare, 64);
+  strictEqual(
+    planCount({
+      totalSegments: 2048,
+      freeSegments: 2047,
+      segmentBytes: 32768,
+      threads: 2,
+      fanIn: 16,
+    })
+      .tableRunsShare,
+    8,
+  );
   strictEqual(countTableFirstSegments(split.workerSegments - 3, 32768), 512);
   // A budget whose table is at most 16 MiB starts whole.
   const small = planCount({
@@ -139,10 +153,13 @@ for (const kernel of [true, false]) {
     deepStrictEqual(capped.counts, expected);
     ok(capped.wordRuns >= 4, `${capped.wordRuns} runs`);
     ok(capped.peakSegments < whole.peakSegments, `${capped.peakSegments} ${whole.peakSegments}`);
-    // Runs that reach the fan-in grow the table: fewer, larger runs.
-    const fanIn = await countWith(text, { kernel, tablePagesFirst: 20, fanInMax: 3 });
-    deepStrictEqual(fanIn.counts, expected);
-    ok(fanIn.wordRuns < capped.wordRuns, `${fanIn.wordRuns} ${capped.wordRuns}`);
+    // Runs that near the fan-in grow the table: fewer, larger runs.
+    const more = corpus(30_000, 1);
+    const many = await countWith(more.text, { kernel, tablePagesFirst: 20 });
+    deepStrictEqual(many.counts, more.expected);
+    const fanIn = await countWith(more.text, { kernel, tablePagesFirst: 20, fanInMax: 4 });
+    deepStrictEqual(fanIn.counts, more.expected);
+    ok(fanIn.wordRuns + 4 <= many.wordRuns, `${fanIn.wordRuns} ${many.wordRuns}`);
   });
 
   Deno.test(`WordCounter (${path}): an aggregating table grows past its first size`, async () => {
