@@ -139,6 +139,7 @@ export async function countWords(
       freeSegments: memory.freeSegments,
       segmentBytes: memory.segmentBytes,
       threads: request.threads,
+      fanIn: request.fanInMax,
     });
     // A Worker's isolate takes a tenth of a second or more to load its modules: when the first
     // input is a file large enough that the Worker will start at its first chunk anyway, start
@@ -165,6 +166,8 @@ export async function countWords(
       tokenizer: request.tokenizer,
       caseMode: request.caseMode,
       tablePages: plan.tableSegments,
+      tablePagesFirst: plan.tableSegmentsFirst,
+      tableRunsShare: plan.tableRunsShare,
       fanInMax: request.fanInMax,
       progress,
     });
@@ -333,6 +336,7 @@ function startCountWorker(
     tmpDirs: request.tmpDirs,
     spillMode: io.spillMode,
     chunkBytes: plan.inputChunkSegments * memory.segmentBytes,
+    tableRunsShare: plan.tableRunsShare,
   }, spawned);
 }
 

@@ -13,6 +13,12 @@
  *   up to P/8                         or all the rest                                (without)
  * ```
  *
+ * Each hash table (this thread's, the Worker's) starts at {@linkcode COUNT_TABLE_FIRST_BYTES}
+ * at most ({@linkcode CountPlan.tableSegmentsFirst}) and takes more of its share only while it
+ * aggregates or its runs reach three quarters of its share of the fan-in
+ * ({@linkcode CountPlan.tableRunsShare}): nearly unique tokens spill the same bytes from any
+ * table size, and a smaller one misses the cache less and touches fewer pages.
+ *
  * The long-record room holds the one buffer a line longer than the chunk is read into, up to a
  * quarter of the budget ({@linkcode CountPlan.recordBytesMax}); a word longer than a page is
  * written from there straight into a run of its own, and only the main thread reads lines, so
@@ -25,6 +31,8 @@
 import { MiB } from "../base/mod.ts";
 import { recordBytesMaxOf } from "../io/mod.ts";
 
+/** The fan-in the count's merge uses unless told (`--fan-in`; the sort layer's default). */
+const COUNT_FAN_IN_DEFAULT = 128;
 /** Bytes of one input chunk (at most 1/8 of the segments). */
 export const COUNT_INPUT_CHUNK_BYTES = 1 * MiB;
 /** The input chunk takes at most 1/8 of the segments. */
@@ -63,6 +71,20 @@ export const AUTO_WORKER_LARGE_INPUT_BYTES = 32 * MiB;
  * 0.83 s on one thread; x100: 3.6 s against 5.7 s; 5 and 3 alternating runs, medians).
  */
 export const AUTO_IDLE_CORES_MIN = 0.5;
+/**
+ * Each table (this thread's, the Worker's) starts with at most this many bytes of pages and
+ * grows past them (doubling, up to its share) only while it aggregates
+ * ({@linkcode COUNT_TABLE_GROW_RATIO}) or its runs reach three quarters of its share of the
+ * fan-in (half of it each beside a Worker). On nearly unique tokens a larger table spills the
+ * same bytes (nothing aggregates) but misses the cache more and touches more pages: see
+ * docs/performance.md, "Count: the table's size".
+ */
+export const COUNT_TABLE_FIRST_BYTES = 16 * MiB;
+/**
+ * A full table grows instead of spilling when it took at least this many tokens per distinct
+ * word since its last spill (it halved what it would have written, or better).
+ */
+export const COUNT_TABLE_GROW_RATIO = 2;
 
 /**
  * The thread count of `--threads auto` (the default): 2 when the process may use at least two
@@ -119,8 +141,19 @@ export interface CountPlan {
   segmentBytes: number;
   /** Segments of one input chunk (also the chunk size sent to the Worker). */
   inputChunkSegments: number;
-  /** Segments of this thread's hash table (bucket arena plus record pages). */
+  /** Segments of this thread's hash table (bucket arena plus record pages): its share. */
   tableSegments: number;
+  /**
+   * Segments the table starts with (at most {@linkcode COUNT_TABLE_FIRST_BYTES}); it grows to
+   * `tableSegments` only while it aggregates ({@linkcode countTableFirstSegments}).
+   */
+  tableSegmentsFirst: number;
+  /**
+   * Runs one table may write of the fan-in (all of it, or half beside a Worker's table): from
+   * three quarters of it, a full table grows instead of spilling (see `WordCounter`), so the
+   * final merge needs no intermediate pass.
+   */
+  tableRunsShare: number;
   /** Segments of the Worker's own budget (0: no Worker). */
   workerSegments: number;
   /**
@@ -142,6 +175,8 @@ export interface CountPlanOptions {
   segmentBytes: number;
   /** 1, or 2 to count on a Worker too. */
   threads: number;
+  /** Most runs merged at once (default 128). */
+  fanIn?: number;
 }
 
 /**
@@ -160,6 +195,8 @@ export interface CountPlanOptions {
  *     segmentBytes: 4096,
  *     inputChunkSegments: 32,
  *     tableSegments: 154,
+ *     tableSegmentsFirst: 154,
+ *     tableRunsShare: 128,
  *     workerSegments: 0,
  *     recordBytesMax: 262_144,
  *     longRecordSegments: 66,
@@ -169,6 +206,7 @@ export interface CountPlanOptions {
  */
 export function planCount(options: CountPlanOptions): CountPlan {
   const { totalSegments, freeSegments, segmentBytes, threads } = options;
+  const fanIn = Math.max(2, options.fanIn ?? COUNT_FAN_IN_DEFAULT);
   const inputChunkSegments = Math.max(
     1,
     Math.min(
@@ -195,14 +233,40 @@ export function planCount(options: CountPlanOptions): CountPlan {
       workerSegments = candidate;
     }
   }
+  const tableSegments = workerSegments > 0
+    ? spare - 2 * inputChunkSegments - workerSegments
+    : spare;
   return {
     segmentBytes,
     inputChunkSegments,
-    tableSegments: workerSegments > 0 ? spare - 2 * inputChunkSegments - workerSegments : spare,
+    tableSegments,
+    tableSegmentsFirst: countTableFirstSegments(tableSegments, segmentBytes),
+    tableRunsShare: workerSegments > 0 ? Math.max(1, Math.floor(fanIn / 2)) : fanIn,
     workerSegments,
     recordBytesMax,
     longRecordSegments,
   };
+}
+
+/**
+ * The segments a count table of `tableSegments` starts with: at most
+ * {@linkcode COUNT_TABLE_FIRST_BYTES} (the Worker's counter asks it of its own share).
+ *
+ * @param tableSegments The table's share (its most segments).
+ * @param segmentBytes Bytes per segment.
+ * @returns Segments to start with (all of them for a share of at most 16 MiB).
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { countTableFirstSegments } from "./count_plan.ts";
+ * strictEqual(countTableFirstSegments(1437, 32 * 1024), 512);
+ * strictEqual(countTableFirstSegments(100, 32 * 1024), 100);
+ * ```
+ */
+export function countTableFirstSegments(tableSegments: number, segmentBytes: number): number {
+  const first = Math.max(1, Math.floor(COUNT_TABLE_FIRST_BYTES / segmentBytes));
+  return Math.max(0, Math.min(tableSegments, first));
 }
 
 /**

@@ -73,6 +73,7 @@ export async function sumCounts(
     counter = new WordCounter(memory, io, {
       tokenizer: "whitespace",
       tablePages: plan.tableSegments,
+      tablePagesFirst: plan.tableSegmentsFirst,
       spillPrefix: "merge-sum",
       progress,
     });

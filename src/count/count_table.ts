@@ -22,6 +22,11 @@ export interface CountTableOptions {
   buddy: BuddyAllocator;
   /** Most pages the record area may take from the manager. */
   recordPagesMax: number;
+  /**
+   * Pages the record area takes before it reports full (default: `recordPagesMax`):
+   * {@linkcode CountTable.raisePageLimit} doubles it, up to `recordPagesMax`.
+   */
+  recordPagesFirst?: number;
   /** Owner name in the books (default `count-table`). */
   owner?: string;
 }
@@ -127,6 +132,8 @@ export class CountTable implements TokenSink {
   #memory: MemoryManager;
   #buddy: BuddyAllocator;
   #recordPagesMax: number;
+  /** The record area reports full at this many pages (raised up to `#recordPagesMax`). */
+  #recordPagesLimit: number;
   #segmentBytes: number;
   #pageShift: number;
   #pageMask: number;
@@ -194,6 +201,7 @@ export class CountTable implements TokenSink {
     this.#memory = memory;
     this.#buddy = options.buddy;
     this.#recordPagesMax = options.recordPagesMax;
+    this.#recordPagesLimit = Math.max(1, options.recordPagesFirst ?? options.recordPagesMax);
     this.#segmentBytes = memory.segmentBytes;
     this.#pageShift = Math.log2(memory.segmentBytes) - 2;
     this.#pageMask = (1 << this.#pageShift) - 1;
@@ -231,6 +239,24 @@ export class CountTable implements TokenSink {
       pageTableOffset: this.#kernels === undefined ? 0 : this.#pageTable.byteOffset,
       entryCount: this.#entryCount,
     };
+  }
+
+  /** Pages the record area takes before it reports full (now). */
+  get pageLimit(): number {
+    return Math.min(this.#recordPagesLimit, this.#recordPagesMax);
+  }
+
+  /**
+   * Doubles the pages the record area takes before it reports full (up to its most), so a full
+   * table can take more words instead of spilling.
+   *
+   * @returns False when it holds its most already (nothing changed).
+   */
+  raisePageLimit(): boolean {
+    if (this.#recordPagesLimit >= this.#recordPagesMax) return false;
+    this.#recordPagesLimit = Math.min(this.#recordPagesMax, this.#recordPagesLimit * 2);
+    this.#growBlocked = false;
+    return true;
   }
 
   /** Buckets in the current bucket array. */
@@ -779,7 +805,7 @@ export class CountTable implements TokenSink {
 
   /** Leases one more record page (entered in the kernel's page table); false when none is left. */
   #addPage(): boolean {
-    if (this.#leases.length >= this.#recordPagesMax) return false;
+    if (this.#leases.length >= this.pageLimit) return false;
     const lease = this.#memory.tryAllocate(this.owner, 1);
     if (lease === undefined) return false;
     const segment = lease.segments[0]!;

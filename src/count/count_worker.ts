@@ -47,6 +47,8 @@ export interface CountWorkerInit {
   tmpDirs: string[];
   /** Spill mode. */
   spillMode: SpillMode;
+  /** Runs of the merge's fan-in this Worker's table may write (the count plan's share). */
+  tableRunsShare: number;
   /** The main thread's compiled kernels module (not compiled again here). */
   kernels: WebAssembly.Module;
 }
@@ -121,6 +123,7 @@ async function handle(request: CountWorkerRequest): Promise<void> {
         tokenizer: init.tokenizer,
         caseMode: init.caseMode,
         spillPrefix: "count-worker",
+        tableRunsShare: init.tableRunsShare,
       });
       scope.postMessage({ type: "ready" });
       return;

@@ -31,6 +31,7 @@ import {
   writeCount,
 } from "./count_table.ts";
 import { copyBytes } from "./copy_bytes.ts";
+import { COUNT_TABLE_GROW_RATIO, countTableFirstSegments } from "./count_plan.ts";
 import { hashBytes } from "./hash_bytes.ts";
 import {
   decodeCountOrderCount,
@@ -59,6 +60,18 @@ export interface WordCounterOptions {
    * what a spill writer needs.
    */
   tablePages?: number;
+  /**
+   * Pages the table starts with (default: the count plan's `countTableFirstSegments`); it grows
+   * to `tablePages` (doubling) only while it aggregates or its runs reach three quarters of
+   * `tableRunsShare`.
+   */
+  tablePagesFirst?: number;
+  /**
+   * Runs this table may write of the merge's fan-in (default `fanInMax`; half of it beside a
+   * Worker's table): from three quarters of it a full table grows instead of spilling, and
+   * each such growth moves that mark halfway to the share.
+   */
+  tableRunsShare?: number;
   /** Prefix of the spill file names (default `count`). */
   spillPrefix?: string;
   /** Most runs merged at once (default 128, the tool's; lowered to what the budget allows). */
@@ -268,6 +281,9 @@ export class WordCounter implements TokenSink {
   #spillKernel: "auto" | "always" | "never";
   #mergeKernel: boolean;
   #kernelSumMerges = 0;
+  /** Runs of the fan-in this table may write, and the run count from which it grows. */
+  #runsShare: number;
+  #growRuns: number;
 
   /**
    * Makes a counter: reserves the bucket arena and sets the table size.
@@ -285,6 +301,8 @@ export class WordCounter implements TokenSink {
     this.#progress = options.progress ?? silentProgress;
     this.#spillKernel = options.spillKernel ?? "auto";
     this.#mergeKernel = options.mergeKernel ?? true;
+    this.#runsShare = Math.max(1, options.tableRunsShare ?? this.#fanInMax);
+    this.#growRuns = Math.floor(this.#runsShare * 0.75);
     const tokenizerOptions: { kind?: TokenizerKind; caseMode?: CaseMode } = {};
     if (options.tokenizer !== undefined) tokenizerOptions.kind = options.tokenizer;
     if (options.caseMode !== undefined) tokenizerOptions.caseMode = options.caseMode;
@@ -309,9 +327,16 @@ export class WordCounter implements TokenSink {
     );
     const recordPagesMax = tablePages - arenaPages;
     const useKernel = kernelKind !== undefined && recordPagesMax - windowSegments >= 4;
+    const recordPages = useKernel ? recordPagesMax - windowSegments : recordPagesMax;
+    // The first limit takes the same share of the record pages as of the table.
+    const tablePagesFirst = Math.min(
+      tablePages,
+      options.tablePagesFirst ?? countTableFirstSegments(tablePages, memory.segmentBytes),
+    );
     this.#table = new CountTable(memory, {
       buddy: this.#buddy,
-      recordPagesMax: useKernel ? recordPagesMax - windowSegments : recordPagesMax,
+      recordPagesMax: recordPages,
+      recordPagesFirst: Math.max(1, Math.ceil(recordPages * tablePagesFirst / tablePages)),
     });
     this.#useSpillKernel(this.#table);
     if (
@@ -460,6 +485,7 @@ export class WordCounter implements TokenSink {
       await this.#writeLongWord(bytes, byteOffset, byteLength, count);
       return;
     }
+    if (this.#growTable() && table.add(bytes, byteOffset, byteLength, count)) return;
     await this.#spillTable();
     if (!table.add(bytes, byteOffset, byteLength, count)) {
       throw new ResourceError(
@@ -576,13 +602,15 @@ export class WordCounter implements TokenSink {
       const stop = this.#stepStop;
       if (stop === ScanStop.done) return;
       if (stop === ScanStop.full) {
-        if (spilledAt === at) {
-          throw new ResourceError(
-            `Cannot fit one word in an empty count table of ${this.#tablePages} segments; raise --memory (-S)`,
-          );
+        if (!this.#growTable()) {
+          if (spilledAt === at) {
+            throw new ResourceError(
+              `Cannot fit one word in an empty count table of ${this.#tablePages} segments; raise --memory (-S)`,
+            );
+          }
+          await this.#spillTable();
+          spilledAt = at;
         }
-        await this.#spillTable();
-        spilledAt = at;
       } else {
         // A token longer than a record (parked as a long word), or a stretch the window
         // cannot cut: the JS tokenizer counts it, into the same table.
@@ -614,13 +642,15 @@ export class WordCounter implements TokenSink {
         await this.#writePendingLongWord();
       } else {
         if (at === end) return;
-        if (spilledAt === at) {
-          throw new ResourceError(
-            `Cannot fit one word in an empty count table of ${this.#tablePages} segments; raise --memory (-S)`,
-          );
+        if (!this.#growTable()) {
+          if (spilledAt === at) {
+            throw new ResourceError(
+              `Cannot fit one word in an empty count table of ${this.#tablePages} segments; raise --memory (-S)`,
+            );
+          }
+          await this.#spillTable();
+          spilledAt = at;
         }
-        await this.#spillTable();
-        spilledAt = at;
       }
       at = this.tokenizer.scan(bytes, at, end, this);
       assert(!this.#longWritten, "the rescan did not resume at the long word written");
@@ -653,6 +683,24 @@ export class WordCounter implements TokenSink {
   #useSpillKernel(table: CountTable): void {
     if (this.#spillKernel === "never") return;
     table.useSpillKernel({ force: this.#spillKernel === "always" });
+  }
+
+  /**
+   * A full table in the counting phase: raise its page limit (it takes more words instead of
+   * spilling) while it aggregates, at least {@linkcode COUNT_TABLE_GROW_RATIO} tokens per
+   * distinct word since its last spill, or when its runs reach three quarters of its share of
+   * the fan-in (then the mark moves halfway to the share), and it is below its most pages.
+   *
+   * @returns True when the limit was raised (then retry before spilling).
+   */
+  #growTable(): boolean {
+    const table = this.#table!;
+    const aggregates = table.tokenCount >= COUNT_TABLE_GROW_RATIO * table.entryCount;
+    // Its runs near its share of the fan-in (an intermediate merge past it): larger runs.
+    const manyRuns = this.#runs.length >= this.#growRuns;
+    if (!(aggregates || manyRuns) || !table.raisePageLimit()) return false;
+    if (!aggregates) this.#growRuns += Math.ceil((this.#runsShare - this.#growRuns) / 2);
+    return true;
   }
 
   async #spillTable(): Promise<void> {

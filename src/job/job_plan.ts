@@ -244,6 +244,10 @@ function countEstimate(context: StepContext): StepEstimate {
     threads: 1,
   });
   const tableBytes = Math.max(0, plan.tableSegments) * segmentBytes;
+  const firstBytes = Math.max(0, plan.tableSegmentsFirst) * segmentBytes;
+  const growth = firstBytes < tableBytes
+    ? `, starts at ${formatBytes(firstBytes)} and grows while it aggregates`
+    : "";
   return {
     fanIn: context.mergeFanIn,
     expectedRuns: inputBytes === 0 ? 0 : undefined,
@@ -251,7 +255,7 @@ function countEstimate(context: StepContext): StepEstimate {
     outputBytes: undefined,
     summary: `${context.inputText}${recordsText(context)}; ${context.budgetText}; hash table of ${
       formatBytes(tableBytes)
-    }${
+    }${growth}${
       workerNote(step.options, inputBytes ?? 0)
     }: runs depend on the distinct words (0 when they fit)`,
   };

@@ -16,6 +16,8 @@ Deno.test("planCount: one thread gets every segment beside the chunk and the res
       segmentBytes: 4096,
       inputChunkSegments: 32,
       tableSegments: 256 - 32 - COUNT_RESERVED_SEGMENTS - 66,
+      tableSegmentsFirst: 256 - 32 - COUNT_RESERVED_SEGMENTS - 66,
+      tableRunsShare: 128,
       workerSegments: 0,
       recordBytesMax: 256 * 1024,
       longRecordSegments: 66,

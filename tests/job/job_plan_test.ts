@@ -135,3 +135,24 @@ Deno.test("planJob counts runs by records when lines are short", () => {
   strictEqual(plans[1]!.mergePasses, 3);
   strictEqual(plans[1]!.summary.includes("(lines of ~8 bytes)"), true);
 });
+
+Deno.test("planJob shows where a large count table starts", () => {
+  const large = parseJobFile(
+    `steps:
+  - count: { input: [big.txt], memory: 64m }
+`,
+    { path: "j/job.yaml", schema },
+  );
+  const [count] = planJob(large, () => [], {
+    fileBytes: () => 100 * 1024 * 1024,
+    defaultMemoryBytes: 64 * 1024 * 1024,
+  });
+  // 64 MiB of 32 KiB pages: the table may take ~45 MiB and starts at 16 MiB.
+  strictEqual(
+    count!.summary.includes(
+      "hash table of 46.8 MiB, starts at 16 MiB and grows while it aggregates",
+    ),
+    true,
+    count!.summary,
+  );
+});
