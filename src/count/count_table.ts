@@ -588,23 +588,7 @@ export class CountTable implements TokenSink {
         stop = ScanStop.tooLong;
         break;
       }
-      if (status === CountStatus.needBuckets) {
-        this.#entryCount = state.entryCount;
-        if (!this.#growBlocked && this.#growBuckets()) {
-          state.setBuckets(this.#block!.memoryOffset, this.#bucketMask + 1);
-          state.entryLimit = this.#growLimit;
-          continue;
-        }
-        // A failed growth may have moved the array (parked and put back).
-        state.setBuckets(this.#block!.memoryOffset, this.#bucketMask + 1);
-        if (state.entryLimit < this.#hardLimit) {
-          state.entryLimit = this.#hardLimit;
-          continue;
-        }
-      } else if (status === CountStatus.needPage && this.#addPage()) {
-        state.pageCount = this.#leases.length;
-        continue;
-      }
+      if (this.#grantRoom(state, status)) continue;
       stop = ScanStop.full;
       break;
     }
@@ -662,23 +646,7 @@ export class CountTable implements TokenSink {
         stop = ScanStop.tooLong;
         break;
       }
-      if (status === CountStatus.needBuckets) {
-        this.#entryCount = state.entryCount;
-        if (!this.#growBlocked && this.#growBuckets()) {
-          state.setBuckets(this.#block!.memoryOffset, this.#bucketMask + 1);
-          state.entryLimit = this.#growLimit;
-          continue;
-        }
-        // A failed growth may have moved the array (parked and put back).
-        state.setBuckets(this.#block!.memoryOffset, this.#bucketMask + 1);
-        if (state.entryLimit < this.#hardLimit) {
-          state.entryLimit = this.#hardLimit;
-          continue;
-        }
-      } else if (status === CountStatus.needPage && this.#addPage()) {
-        state.pageCount = this.#leases.length;
-        continue;
-      }
+      if (this.#grantRoom(state, status)) continue;
       stop = ScanStop.full;
       break;
     }
@@ -801,6 +769,34 @@ export class CountTable implements TokenSink {
     writeCount(page, offset + HEADER_BYTES + byteLength, count);
     this.#writeOffset = offset + recordBytes;
     return (this.#currentPage << this.#pageShift) | (offset >>> 2);
+  }
+
+  /**
+   * Serves a kernel's request for room (more buckets, or a record page) and updates its state.
+   *
+   * @returns True when the kernel may go on; false when the table is full.
+   */
+  #grantRoom(state: CountState, status: number): boolean {
+    if (status === CountStatus.needBuckets) {
+      this.#entryCount = state.entryCount;
+      if (!this.#growBlocked && this.#growBuckets()) {
+        state.setBuckets(this.#block!.memoryOffset, this.#bucketMask + 1);
+        state.entryLimit = this.#growLimit;
+        return true;
+      }
+      // A failed growth may have moved the array (parked and put back).
+      state.setBuckets(this.#block!.memoryOffset, this.#bucketMask + 1);
+      if (state.entryLimit < this.#hardLimit) {
+        state.entryLimit = this.#hardLimit;
+        return true;
+      }
+      return false;
+    }
+    if (status === CountStatus.needPage && this.#addPage()) {
+      state.pageCount = this.#leases.length;
+      return true;
+    }
+    return false;
   }
 
   /** Leases one more record page (entered in the kernel's page table); false when none is left. */

@@ -602,15 +602,7 @@ export class WordCounter implements TokenSink {
       const stop = this.#stepStop;
       if (stop === ScanStop.done) return;
       if (stop === ScanStop.full) {
-        if (!this.#growTable()) {
-          if (spilledAt === at) {
-            throw new ResourceError(
-              `Cannot fit one word in an empty count table of ${this.#tablePages} segments; raise --memory (-S)`,
-            );
-          }
-          await this.#spillTable();
-          spilledAt = at;
-        }
+        spilledAt = await this.#makeRoom(at, spilledAt);
       } else {
         // A token longer than a record (parked as a long word), or a stretch the window
         // cannot cut: the JS tokenizer counts it, into the same table.
@@ -625,6 +617,24 @@ export class WordCounter implements TokenSink {
       }
       at = this.#kernelStep(bytes, at, end);
     }
+  }
+
+  /**
+   * Makes room in a full table for the token at `at`: grows it, or spills it.
+   *
+   * @param spilledAt Where the last spill for this chunk happened (-1: none).
+   * @returns Where the table was spilled now (or `spilledAt` when it grew instead).
+   * @throws {ResourceError} When one word does not fit the empty table.
+   */
+  async #makeRoom(at: number, spilledAt: number): Promise<number> {
+    if (this.#growTable()) return spilledAt;
+    if (spilledAt === at) {
+      throw new ResourceError(
+        `Cannot fit one word in an empty count table of ${this.#tablePages} segments; raise --memory (-S)`,
+      );
+    }
+    await this.#spillTable();
+    return at;
   }
 
   /** Tokenizes `bytes[from, end)` with the JS tokenizer. */
@@ -642,15 +652,7 @@ export class WordCounter implements TokenSink {
         await this.#writePendingLongWord();
       } else {
         if (at === end) return;
-        if (!this.#growTable()) {
-          if (spilledAt === at) {
-            throw new ResourceError(
-              `Cannot fit one word in an empty count table of ${this.#tablePages} segments; raise --memory (-S)`,
-            );
-          }
-          await this.#spillTable();
-          spilledAt = at;
-        }
+        spilledAt = await this.#makeRoom(at, spilledAt);
       }
       at = this.tokenizer.scan(bytes, at, end, this);
       assert(!this.#longWritten, "the rescan did not resume at the long word written");
