@@ -246,7 +246,9 @@ function countEstimate(context: StepContext): StepEstimate {
   const tableBytes = Math.max(0, plan.tableSegments) * segmentBytes;
   const firstBytes = Math.max(0, plan.tableSegmentsFirst) * segmentBytes;
   const growth = firstBytes < tableBytes
-    ? `, starts at ${formatBytes(firstBytes)} and grows while it aggregates`
+    ? `, starts at ${
+      formatBytes(firstBytes)
+    } and grows while it aggregates or its runs near the fan-in`
     : "";
   return {
     fanIn: context.mergeFanIn,

@@ -34,6 +34,12 @@ export const POOL_BYTES_MAX = 4 * 1024 * MiB - STATIC_AREA_BYTES;
 export const POISON_BYTE = 0xdb;
 const POISON_WORD = 0xdbdb_dbdb;
 const POISON_U64 = 0xdbdb_dbdb_dbdb_dbdbn;
+/** The first address past the 32-bit address space (a pool may end there). */
+const ADDRESS_END = 2 ** 32;
+/** The poison scan's block (it answers with the first dirty block's address). */
+const POISON_BLOCK_BYTES = 32;
+/** The poison scan's answer for "no dirty block", read unsigned (never a block's address). */
+const NO_DIRTY_BLOCK = 0xffff_ffff;
 
 /**
  * What a page holds, as a borrower's manager reports it ({@linkcode MemoryManager.pageContents})
@@ -916,8 +922,20 @@ export class MemoryManager implements LeaseReleaser {
     const ops = this.#poisonOps();
     let from: number;
     if (ops !== null) {
-      const at = ops.firstDirtyBlock(byteOffset, byteOffset + byteLength, POISON_U64);
-      if (at < 0) return;
+      // The scan takes i32 addresses: its answer is read unsigned (a block at 2 GiB or above
+      // would read as negative, "none"), and an end of 4 GiB (which would wrap to 0) stops one
+      // block short, that last block checked here.
+      const end = byteOffset + byteLength;
+      const scanEnd = Math.min(end, ADDRESS_END - POISON_BLOCK_BYTES);
+      let at = ops.firstDirtyBlock(byteOffset, scanEnd, POISON_U64) >>> 0;
+      if (at === NO_DIRTY_BLOCK && scanEnd < end) {
+        const tail = firstNot(
+          new Uint32Array(this.#pool.buffer, scanEnd, (end - scanEnd) >>> 2),
+          POISON_WORD,
+        );
+        if (tail >= 0) at = scanEnd;
+      }
+      if (at === NO_DIRTY_BLOCK) return;
       from = at - byteOffset;
     } else {
       const bad = firstNot(

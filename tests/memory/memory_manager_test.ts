@@ -463,3 +463,37 @@ Deno.test("releaseAll takes lent segments back before releasing them", () => {
   lease.release();
   memory.assertAllReleased();
 });
+
+Deno.test("A stale write is found on pages at 2 GiB and above, up to the pool's last page", () => {
+  // The poison scan runs on 32-bit addresses: an address of 2^31 or more, and a pool that ends
+  // at 4 GiB, must still be scanned (the pages below are held, never touched).
+  const SEGMENT = 64 * 1024;
+  const memory = new MemoryManager({
+    budgetBytes: POOL_BYTES_MAX,
+    segmentBytes: SEGMENT,
+    leakDetection: "simple",
+  });
+  const below = memory.allocateContiguous("below", memory.totalSegments - 2);
+  let found = 0;
+  for (const owner of ["high", "last"]) {
+    const lease = memory.allocate(owner, 1);
+    const segment = lease.segments[0]!;
+    const offset = segment.memoryOffset;
+    ok(offset >= 2 ** 31, `${owner}: at ${offset}`);
+    const stale = segment.bytes;
+    stale.fill(1);
+    lease.release();
+    stale[SEGMENT - 5] = 7;
+    // verifyPoison answers with every write after release found so far.
+    const violations = memory.verifyPoison();
+    found += 1;
+    strictEqual(violations.length, found, `${owner}: the stale write at ${offset}`);
+    // Hold it, so the next request takes the page above.
+    const held = memory.allocate(`${owner}-held`, 1);
+    strictEqual(held.segments[0]!.memoryOffset, offset);
+    if (owner === "last") {
+      strictEqual(offset + SEGMENT, 2 ** 32, "the pool ends at 4 GiB");
+    }
+  }
+  below.release();
+});
