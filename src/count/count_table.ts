@@ -571,14 +571,7 @@ export class CountTable implements TokenSink {
       return byteOffset;
     }
     state.setInput(byteOffset, byteEnd);
-    state.setBuckets(this.#block!.memoryOffset, this.#bucketMask + 1);
-    state.entryLimit = this.#growLimit;
-    state.setTable({
-      entryCount: this.#entryCount,
-      pageCount: this.#leases.length,
-      page: this.#currentPage,
-      writeOffset: this.#writeOffset,
-    });
+    this.#lendState(state);
     const tokensBefore = state.tokenCount;
     let stop: number = ScanStop.done;
     for (;;) {
@@ -592,15 +585,8 @@ export class CountTable implements TokenSink {
       stop = ScanStop.full;
       break;
     }
-    this.#entryCount = state.entryCount;
     this.#tokenCount += (state.tokenCount - tokensBefore) >>> 0;
-    const page = state.page;
-    if (page !== this.#currentPage) {
-      this.#currentPage = page;
-      this.#currentBytes = this.#pageBytes[page];
-      this.#currentWords = this.#pageWords[page];
-    }
-    this.#writeOffset = state.writeOffset;
+    this.#takeState(state);
     this.#scanStop = stop;
     this.#invalidBytes = state.invalidBytes;
     return state.position;
@@ -627,14 +613,7 @@ export class CountTable implements TokenSink {
       return from;
     }
     state.setInput(from, layout.bucketCount);
-    state.setBuckets(this.#block!.memoryOffset, this.#bucketMask + 1);
-    state.entryLimit = this.#growLimit;
-    state.setTable({
-      entryCount: this.#entryCount,
-      pageCount: this.#leases.length,
-      page: this.#currentPage,
-      writeOffset: this.#writeOffset,
-    });
+    this.#lendState(state);
     let stop: number = ScanStop.done;
     for (;;) {
       const tokensBefore = state.tokenCount;
@@ -650,14 +629,7 @@ export class CountTable implements TokenSink {
       stop = ScanStop.full;
       break;
     }
-    this.#entryCount = state.entryCount;
-    const page = state.page;
-    if (page !== this.#currentPage) {
-      this.#currentPage = page;
-      this.#currentBytes = this.#pageBytes[page];
-      this.#currentWords = this.#pageWords[page];
-    }
-    this.#writeOffset = state.writeOffset;
+    this.#takeState(state);
     this.#scanStop = stop;
     return state.position;
   }
@@ -769,6 +741,30 @@ export class CountTable implements TokenSink {
     writeCount(page, offset + HEADER_BYTES + byteLength, count);
     this.#writeOffset = offset + recordBytes;
     return (this.#currentPage << this.#pageShift) | (offset >>> 2);
+  }
+
+  /** Hands the table (buckets, entries, record pages, write position) to a kernel's state. */
+  #lendState(state: CountState): void {
+    state.setBuckets(this.#block!.memoryOffset, this.#bucketMask + 1);
+    state.entryLimit = this.#growLimit;
+    state.setTable({
+      entryCount: this.#entryCount,
+      pageCount: this.#leases.length,
+      page: this.#currentPage,
+      writeOffset: this.#writeOffset,
+    });
+  }
+
+  /** Takes back what a kernel changed: the entries, the current record page, the write position. */
+  #takeState(state: CountState): void {
+    this.#entryCount = state.entryCount;
+    const page = state.page;
+    if (page !== this.#currentPage) {
+      this.#currentPage = page;
+      this.#currentBytes = this.#pageBytes[page];
+      this.#currentWords = this.#pageWords[page];
+    }
+    this.#writeOffset = state.writeOffset;
   }
 
   /**
