@@ -98,59 +98,23 @@ export class ReferenceKernels implements KernelSet {
   gather(stateOffset: number): number {
     const view = this.#view();
     const bytes = this.#bytes();
-    const word = (i: number) => view.getUint32(stateOffset + 4 * i, true);
-    const index = word(0);
-    const count = word(1);
-    let next = word(2);
-    const pageTable = word(3);
-    const shift = word(4);
-    let out = word(5);
-    const end = word(6);
-    let done = word(7);
-    let status: number = KernelStatus.done;
-    while (next < count) {
-      if (out >= end) {
-        status = KernelStatus.outputFull;
-        break;
-      }
-      const e = index + 16 * next;
+    const pageTable = view.getUint32(stateOffset + 12, true);
+    const shift = view.getUint32(stateOffset + 16, true);
+    return this.#gatherWith(stateOffset, (e) => {
       const record = recordOffset(view, pageTable, shift, view.getUint32(e + 8, true));
-      const encoding = encode(bytes, record, view.getUint32(e + 12, true));
-      while (done < encoding.length && out < end) bytes[out++] = encoding[done++]!;
-      if (done < encoding.length) {
-        status = KernelStatus.outputFull;
-        break;
-      }
-      done = 0;
-      next += 1;
-    }
-    view.setUint32(stateOffset + 8, next, true);
-    view.setUint32(stateOffset + 20, out, true);
-    view.setUint32(stateOffset + 28, done, true);
-    return status;
+      return encode(bytes, record, view.getUint32(e + 12, true));
+    });
   }
 
   /** {@inheritDoc KernelSet.gatherKeyed} */
   gatherKeyed(stateOffset: number): number {
     const view = this.#view();
     const bytes = this.#bytes();
-    const word = (i: number) => view.getUint32(stateOffset + 4 * i, true);
-    const index = word(0);
-    const count = word(1);
-    let next = word(2);
-    const pageTable = word(3);
-    const shift = word(4) & 0xff;
-    const lineEndsKey = (word(4) & 0x100) !== 0;
-    let out = word(5);
-    const end = word(6);
-    let done = word(7);
-    let status: number = KernelStatus.done;
-    while (next < count) {
-      if (out >= end) {
-        status = KernelStatus.outputFull;
-        break;
-      }
-      const e = index + 16 * next;
+    const pageTable = view.getUint32(stateOffset + 12, true);
+    const flags = view.getUint32(stateOffset + 16, true);
+    const shift = flags & 0xff;
+    const lineEndsKey = (flags & 0x100) !== 0;
+    return this.#gatherWith(stateOffset, (e) => {
       const line = recordOffset(view, pageTable, shift, view.getUint32(e + 8, true));
       const lineLength = view.getUint32(e + 12, true);
       const stored = view.getUint32(line - 4, true);
@@ -161,7 +125,31 @@ export class ReferenceKernels implements KernelSet {
       body.set(field);
       body.set(bytes.subarray(keyStart, keyStart + keyLength), field.length);
       body.set(bytes.subarray(line, line + lineLength), field.length + keyLength);
-      const encoding = encode(body, 0, body.length);
+      return encode(body, 0, body.length);
+    });
+  }
+
+  /**
+   * The loop of both gathers: each index entry from word 2 on, encoded by `encodeEntry` (given
+   * the entry's offset), written into the output from word 5 on, resumable mid-record (word 7).
+   */
+  #gatherWith(stateOffset: number, encodeEntry: (entry: number) => Uint8Array): number {
+    const view = this.#view();
+    const bytes = this.#bytes();
+    const word = (i: number) => view.getUint32(stateOffset + 4 * i, true);
+    const index = word(0);
+    const count = word(1);
+    let next = word(2);
+    let out = word(5);
+    const end = word(6);
+    let done = word(7);
+    let status: number = KernelStatus.done;
+    while (next < count) {
+      if (out >= end) {
+        status = KernelStatus.outputFull;
+        break;
+      }
+      const encoding = encodeEntry(index + 16 * next);
       while (done < encoding.length && out < end) bytes[out++] = encoding[done++]!;
       if (done < encoding.length) {
         status = KernelStatus.outputFull;
