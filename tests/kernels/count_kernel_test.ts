@@ -312,6 +312,27 @@ Deno.test("countScan (count v2's loop) agrees with the oracle and today's tokeni
   }
 });
 
+Deno.test("countScan carries a count past 255 and 65535 (the last byte's increment)", () => {
+  // The kernel adds 1 to the big-endian count's last byte unless it is 0xff; the carry takes
+  // the whole 64-bit sum. 65,793 = 0x10101: both carries, in short and long words alike.
+  const repeated = (word: string, times: number) => (word + "\n").repeat(times);
+  const sample = text(
+    repeated("a", 65_793) + repeated("Carry", 256) + repeated("a-sixteen-byte-w", 257) +
+      repeated("b", 255),
+  );
+  for (const kind of ["letters", "whitespace", "line"] as const) {
+    checkCount({ kind, lower: true, text: sample, chunk: 1 << 20, kernel: "countScan" });
+  }
+  checkCount({
+    kind: "whitespace",
+    lower: false,
+    text: sample,
+    chunk: 1 << 20,
+    kernel: "countScan",
+    largeBuckets: BATCH_BUCKETS_MIN,
+  });
+});
+
 /** A separator for every kind now and then: \n, space or a tab. */
 function i8(n: number): number {
   return n % 3 === 0 ? 0x0a : n % 3 === 1 ? 0x20 : 0x09;

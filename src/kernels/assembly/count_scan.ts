@@ -174,25 +174,24 @@ export function scanLettersLowerBatched(state: usize): u32 {
 
 /**
  * MurmurHash3 x86_32 of the `n` (< 16) bytes held in `w0` then `w1` (zero past the end): the
- * value the byte-wise path computes.
+ * value the byte-wise path computes. Without branches on the length (it varies from token to
+ * token, so they were mispredicted): each block step is computed and kept by a select, and the
+ * tail's step always runs, since the tail block past the end is zero and mixK(0) is 0.
  */
 // @ts-ignore: decorator
 @inline function shortHash(w0: u64, w1: u64, n: u32): u32 {
-  let h: u32 = 0;
   const blocks = n >>> 2;
-  if (blocks >= 1) h = mixBlock(h, <u32>w0);
-  if (blocks >= 2) h = mixBlock(h, <u32>(w0 >>> 32));
-  if (blocks >= 3) h = mixBlock(h, <u32>w1);
-  if ((n & 3) != 0) {
-    const k = blocks == 0
-      ? <u32>w0
-      : blocks == 1
-      ? <u32>(w0 >>> 32)
-      : blocks == 2
-      ? <u32>w1
-      : <u32>(w1 >>> 32);
-    h ^= mixK(k);
-  }
+  const k0 = <u32>w0;
+  const k1 = <u32>(w0 >>> 32);
+  const k2 = <u32>w1;
+  const h1 = mixBlock(0, k0);
+  let h = select<u32>(h1, 0, blocks >= 1);
+  const h2 = mixBlock(h, k1);
+  h = select<u32>(h2, h, blocks >= 2);
+  const h3 = mixBlock(h, k2);
+  h = select<u32>(h3, h, blocks >= 3);
+  const kt = <u32>(select<u64>(w1, w0, blocks >= 2) >>> (<u64>(blocks & 1) << 5));
+  h ^= mixK(kt);
   return finishHash(h, n);
 }
 
@@ -359,7 +358,7 @@ export function scanLettersLowerBatched(state: usize): u32 {
         if (n < 16) {
           h = shortHash(w0, w1, n);
           stop = pos + <usize>n;
-          pos = stop;
+          pos = stop + 1; // the byte at `stop` is a delimiter, within the bytes loaded
           slot = probeShort(buckets, mask, pageTable, pageShift, pageMask, h, w0, w1, n);
           if (slot == COUNTED) {
             tokens += 1;
@@ -698,7 +697,7 @@ const BATCH_SCRATCH_BYTES: u32 = 512;
       let length: u32;
       if (n < 16) {
         length = n;
-        pos = start + <usize>n;
+        pos = start + <usize>n + 1; // past the delimiter found in the bytes loaded
       } else {
         let stop = start + 1;
         if (kind == KIND_WHITESPACE) {
