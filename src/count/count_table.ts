@@ -5,7 +5,9 @@ import {
   CountState,
   CountStatus,
   type CountUnicodeTables,
+  FormatSortedState,
   GatherState,
+  KernelStatus,
   SORT_SCRATCH_BYTES,
   WasmKernels,
 } from "../kernels/mod.ts";
@@ -82,6 +84,18 @@ const SPILL_AREA_SHARE_MAX = 0.25;
 const SIGN = 0x8000_0000 | 0;
 /** The count-order key word of a count of at least 2^32 - 1 (`~0xffff_ffff ^ SIGN`). */
 const SATURATED_COUNT_KEY = SIGN;
+
+/** Lines the `formatSorted` kernel wrote from a sorted table ({@linkcode CountTable.formatSorted}). */
+export interface SortedLines {
+  /** The lines (a view of the shared memory, valid until the table's next call). */
+  bytes: Uint8Array;
+  /** Lines written. */
+  lineCount: number;
+  /** Bytes of the entries read, words and counts. */
+  recordBytes: number;
+  /** Every entry is read. */
+  done: boolean;
+}
 
 /**
  * A binary hash aggregation table in managed memory, in the shape of Flink's `BytesHashMap`:
@@ -927,6 +941,47 @@ export class CountTable implements TokenSink {
     if (n === 0) return true;
     this.#kernelSortIndex(this.#block!, lease.segments[0]!.memoryOffset, n, order);
     return true;
+  }
+
+  /**
+   * Writes the entries after the cursor of a {@linkcode CountTable.sortKernel} index as lines
+   * (a `FormatCountsFormat`: tsv, uniq or csv) with the `formatSorted` kernel, into the spill
+   * area's ring blocks (free once the table is sorted), and moves the cursor past the entries
+   * it read. When the next entry's line is longer than the ring, it writes nothing and stops
+   * before it: {@linkcode CountTable.nextSorted} then gives that entry.
+   *
+   * @param format tsv, uniq or csv.
+   * @param minCount Entries counted fewer times are read, not written.
+   * @returns The lines (a view of the shared memory, valid until the next call), how many,
+   *   the bytes of the entries read (word + count) and whether every entry is read.
+   */
+  formatSorted(format: number, minCount: number): SortedLines {
+    const lease = this.#spillLease;
+    assert(this.#kernelIndex && lease !== undefined, "CountTable.formatSorted before sortKernel()");
+    const area = lease.segments[0]!.memoryOffset;
+    const memory = this.#memory.wasmMemory;
+    const state = new FormatSortedState(memory, area);
+    state.start({
+      indexOffset: this.#block?.memoryOffset ?? 0,
+      entryCount: this.#sortedCount,
+      pageTableOffset: area + SORT_SCRATCH_BYTES + GatherState.BYTES,
+      segmentShift: this.#pageShift + 2,
+      countOrder: this.#byCount,
+      format,
+      minCount,
+    });
+    state.nextEntry = Math.min(this.#cursor + 1, this.#sortedCount);
+    const ringBytes = SPILL_RING_SEGMENTS * this.#segmentBytes;
+    const ring = area + lease.segments[0]!.bytes.byteLength - ringBytes;
+    state.setOutput(ring, ring + ringBytes);
+    const done = kernelsFor(memory).formatSorted(state.byteOffset) === KernelStatus.done;
+    this.#cursor = state.nextEntry - 1;
+    return {
+      bytes: new Uint8Array(memory.buffer, ring, state.outputOffset - ring),
+      lineCount: state.lineCount,
+      recordBytes: state.recordBytes,
+      done,
+    };
   }
 
   /**

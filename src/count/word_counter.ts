@@ -867,35 +867,8 @@ export class WordCounter implements TokenSink {
     this.#releaseKernel();
     await this.#absorbForeignRuns();
     const minCount = options.minCount ?? 1;
-    const table = this.#table!;
     if (this.#runs.length === 0) {
-      // Everything fits: sort the table in the order asked, no I/O, no heap.
-      this.#stats.tokens += table.tokenCount;
-      if (options.top === undefined) {
-        const kernel = table.entryCount >= KERNEL_SORT_ENTRIES_MIN &&
-          table.sortKernel(options.order);
-        if (!kernel) table.sort(options.order);
-      } else {
-        table.sort("count");
-        let kept = 0;
-        while (kept < options.top && table.nextSorted() && table.count >= minCount) kept += 1;
-        table.limitSorted(kept);
-        if (options.order === "word") table.sort("word");
-      }
-      this.#beginPhase("write", []);
-      while (table.nextSorted()) {
-        const count = table.count;
-        this.#tick(table.recordLength);
-        if (count < minCount) continue;
-        this.#stats.distinctWords += 1;
-        const pending = emit(
-          table.recordBytes,
-          table.recordOffset,
-          table.recordLength - COUNT_BYTES,
-          count,
-        );
-        if (pending) await pending;
-      }
+      await this.#finishInTable(options, minCount, emit);
       return;
     }
     // `--top N` in count order takes the count-order sort too when the heap would hold copies
@@ -951,6 +924,69 @@ export class WordCounter implements TokenSink {
     } finally {
       top?.close();
     }
+  }
+
+  /** Everything fits: sorts the table in the order asked and emits it, no I/O, no heap. */
+  async #finishInTable(
+    options: CountFinishOptions,
+    minCount: number,
+    emit: RecordEmitter,
+  ): Promise<void> {
+    const table = this.#table!;
+    this.#stats.tokens += table.tokenCount;
+    let kernel = false;
+    if (options.top === undefined) {
+      kernel = table.entryCount >= KERNEL_SORT_ENTRIES_MIN && table.sortKernel(options.order);
+      if (!kernel) table.sort(options.order);
+    } else {
+      table.sort("count");
+      let kept = 0;
+      while (kept < options.top && table.nextSorted() && table.count >= minCount) kept += 1;
+      table.limitSorted(kept);
+      if (options.order === "word") table.sort("word");
+    }
+    this.#beginPhase("write", []);
+    const format = options.lines?.kernelFormat;
+    if (kernel && format !== undefined) {
+      await this.#writeSortedLines(options.lines!, format, minCount);
+      return;
+    }
+    while (table.nextSorted()) {
+      const pending = this.#emitSorted(minCount, emit);
+      if (pending) await pending;
+    }
+  }
+
+  /**
+   * The table sorted by the kernels, written by the `formatSorted` kernel: its lines go to
+   * `lines` a ring of blocks (2 pages) at a time, where the emitter formatted word by word in
+   * TypeScript. The longest line fits: a csv word of `segmentBytes - 12` quotes is
+   * 2 x segmentBytes with its quotes, comma, 20 digits and LF.
+   */
+  async #writeSortedLines(lines: CountLines, format: number, minCount: number): Promise<void> {
+    const table = this.#table!;
+    for (;;) {
+      const formatted = table.formatSorted(format, minCount);
+      this.#stats.distinctWords += formatted.lineCount;
+      this.#tick(formatted.recordBytes);
+      const length = formatted.bytes.byteLength;
+      assert(length > 0 || formatted.done, "a count line longer than the format ring");
+      if (length > 0) {
+        const pending = lines.writeLines(formatted.bytes, 0, length);
+        if (pending) await pending;
+      }
+      if (formatted.done) return;
+    }
+  }
+
+  /** Emits the table's current sorted entry unless it is counted fewer than `minCount` times. */
+  #emitSorted(minCount: number, emit: RecordEmitter): Promise<void> | undefined {
+    const table = this.#table!;
+    const count = table.count;
+    this.#tick(table.recordLength);
+    if (count < minCount) return undefined;
+    this.#stats.distinctWords += 1;
+    return emit(table.recordBytes, table.recordOffset, table.recordLength - COUNT_BYTES, count);
   }
 
   /**

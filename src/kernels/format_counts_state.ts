@@ -181,23 +181,9 @@ export function referenceFormatCounts(memory: WebAssembly.Memory, stateOffset: n
     const count = view.getBigUint64(p + wordLength, false);
     if (count > maxCount) return finish(FormatCountsStatus.above);
     if (count >= minCount) {
-      const digits = [...count.toString()].map((c) => c.charCodeAt(0));
-      const wordBytes = bytes.slice(p, p + wordLength);
-      let line: number[];
-      if (format === FormatCountsFormat.tsv) {
-        line = [...wordBytes, 9, ...digits, 10];
-      } else if (format === FormatCountsFormat.uniq) {
-        const pad = new Array(Math.max(0, UNIQ_WIDTH - digits.length)).fill(0x20);
-        line = [...pad, ...digits, 0x20, ...wordBytes, 10];
-      } else if (format === FormatCountsFormat.records) {
-        line = [...bytes.subarray(at, p + length)];
-      } else {
-        const special = wordBytes.some((b) => b === 0x2c || b === 0x22 || b === 10 || b === 13);
-        const field = special
-          ? [0x22, ...[...wordBytes].flatMap((b) => b === 0x22 ? [b, b] : [b]), 0x22]
-          : [...wordBytes];
-        line = [...field, 0x2c, ...digits, 10];
-      }
+      const line = format === FormatCountsFormat.records
+        ? [...bytes.subarray(at, p + length)]
+        : referenceLine(format, bytes.slice(p, p + wordLength), count);
       if (line.length > outEnd - out) return finish(KernelStatus.outputFull);
       bytes.set(line, out);
       out += line.length;
@@ -208,4 +194,27 @@ export function referenceFormatCounts(memory: WebAssembly.Memory, stateOffset: n
     at = p + length;
   }
   return finish(KernelStatus.done);
+}
+
+/**
+ * The line of a word and its count in a `FormatCountsFormat` other than `records` (the tests'
+ * oracle of the kernels' line writer).
+ *
+ * @param format tsv, uniq or csv.
+ * @param wordBytes The word.
+ * @param count Its count.
+ * @returns The line's bytes, its LF included.
+ */
+export function referenceLine(format: number, wordBytes: Uint8Array, count: bigint): number[] {
+  const digits = [...count.toString()].map((c) => c.charCodeAt(0));
+  if (format === FormatCountsFormat.tsv) return [...wordBytes, 9, ...digits, 10];
+  if (format === FormatCountsFormat.uniq) {
+    const pad = new Array(Math.max(0, UNIQ_WIDTH - digits.length)).fill(0x20);
+    return [...pad, ...digits, 0x20, ...wordBytes, 10];
+  }
+  const special = wordBytes.some((b) => b === 0x2c || b === 0x22 || b === 10 || b === 13);
+  const field = special
+    ? [0x22, ...[...wordBytes].flatMap((b) => b === 0x22 ? [b, b] : [b]), 0x22]
+    : [...wordBytes];
+  return [...field, 0x2c, ...digits, 10];
 }

@@ -492,6 +492,11 @@ export interface KernelSet {
   mergeSum(stateOffset: number): number;
   /** Formats the count records of the `FormatCountsState` at `stateOffset` (format_counts_state.ts). */
   formatCounts(stateOffset: number): number;
+  /**
+   * Formats the lines of a kernel-sorted count table, the `FormatSortedState` at `stateOffset`
+   * (format_sorted_state.ts).
+   */
+  formatSorted(stateOffset: number): number;
   /** Counts the tokens of the {@linkcode CountState} at `stateOffset`; a {@linkcode CountStatus}. */
   countTokens(stateOffset: number): number;
   /**

@@ -36,6 +36,11 @@ export {
   FormatCountsStatus,
   referenceFormatCounts,
 } from "./format_counts_state.ts";
+export {
+  type FormatSortedInput,
+  FormatSortedState,
+  referenceFormatSorted,
+} from "./format_sorted_state.ts";
 export { MergeSumState, MergeSumStatus, referenceMergeSum } from "./merge_sum_state.ts";
 export { compileKernels, WasmKernels } from "./wasm_kernels.ts";
 export type { AppendBuffer } from "./append_lines.ts";

@@ -5,6 +5,7 @@ import {
   smallestHead,
 } from "./reference_merge_lines.ts";
 import { referenceFormatCounts } from "./format_counts_state.ts";
+import { referenceFormatSorted } from "./format_sorted_state.ts";
 import { referenceMergeSum } from "./merge_sum_state.ts";
 import { nextWordsToken, type WordsRule } from "./reference_count_words.ts";
 import { assert } from "../base/mod.ts";
@@ -243,6 +244,11 @@ export class ReferenceKernels implements KernelSet {
   /** {@inheritDoc KernelSet.formatCounts} */
   formatCounts(stateOffset: number): number {
     return referenceFormatCounts(this.memory, stateOffset);
+  }
+
+  /** {@inheritDoc KernelSet.formatSorted} */
+  formatSorted(stateOffset: number): number {
+    return referenceFormatSorted(this.memory, stateOffset);
   }
 
   /** {@inheritDoc KernelSet.countTokens} */

@@ -43,6 +43,7 @@ interface KernelExports {
   mergeLines(state: number): number;
   mergeSum(state: number): number;
   formatCounts(state: number): number;
+  formatSorted(state: number): number;
   countTokens(state: number): number;
   countScan(state: number): number;
   countRehash(oldBuckets: number, oldBucketCount: number, buckets: number, mask: number): void;
@@ -198,6 +199,11 @@ export class WasmKernels implements KernelSet {
   /** {@inheritDoc KernelSet.formatCounts} */
   formatCounts(stateOffset: number): number {
     return this.#exports.formatCounts(stateOffset);
+  }
+
+  /** {@inheritDoc KernelSet.formatSorted} */
+  formatSorted(stateOffset: number): number {
+    return this.#exports.formatSorted(stateOffset);
   }
 
   /** {@inheritDoc KernelSet.countTokens} */

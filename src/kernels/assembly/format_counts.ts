@@ -20,7 +20,6 @@ const ABOVE: u32 = 5;
 const COUNT_BYTES: u32 = 8;
 const TSV: u32 = 0;
 const UNIQ: u32 = 1;
-const CSV: u32 = 2;
 const UNIQ_WIDTH: u32 = 7;
 
 /** Decimal digits of `value`. */
@@ -62,6 +61,78 @@ function csvExtra(word: usize, length: u32): u32 {
     }
   }
   return special ? quotes + 2 : 0;
+}
+
+const RECORDS: u32 = 3;
+/** {@link writeLine}'s answer when the line does not fit. */
+const FULL: usize = <usize>0xffffffff;
+
+/**
+ * Writes the line of `word` (`wordLength` bytes) counted `count` times at `out` in `format`
+ * (tsv, uniq or csv); returns where the line ends, or {@link FULL} (nothing written) when it
+ * does not fit before `outEnd`.
+ */
+// @ts-ignore: decorator
+@inline function writeLine(
+  out: usize,
+  outEnd: usize,
+  word: usize,
+  wordLength: u32,
+  count: u64,
+  format: u32,
+): usize {
+  const digits = digitCount(count);
+  if (format == TSV) {
+    const need = <usize>(wordLength + digits + 2);
+    if (need > outEnd - out) return FULL;
+    memory.copy(out, word, <usize>wordLength);
+    out += <usize>wordLength;
+    store<u8>(out, 0x09);
+    writeDigits(count, out + 1 + <usize>digits, digits);
+    out += 1 + <usize>digits;
+    store<u8>(out, 0x0a);
+    return out + 1;
+  }
+  if (format == UNIQ) {
+    const width = digits > UNIQ_WIDTH ? digits : UNIQ_WIDTH;
+    const need = <usize>(width + wordLength + 2);
+    if (need > outEnd - out) return FULL;
+    memory.fill(out, 0x20, <usize>(width - digits));
+    out += <usize>width;
+    writeDigits(count, out, digits);
+    store<u8>(out, 0x20);
+    out += 1;
+    memory.copy(out, word, <usize>wordLength);
+    out += <usize>wordLength;
+    store<u8>(out, 0x0a);
+    return out + 1;
+  }
+  const extra = csvExtra(word, wordLength);
+  const need = <usize>(wordLength + extra + digits + 2);
+  if (need > outEnd - out) return FULL;
+  if (extra == 0) {
+    memory.copy(out, word, <usize>wordLength);
+    out += <usize>wordLength;
+  } else {
+    store<u8>(out, 0x22);
+    out += 1;
+    for (let i: usize = 0; i < <usize>wordLength; i += 1) {
+      const byte = load<u8>(word + i);
+      if (byte == 0x22) {
+        store<u8>(out, 0x22);
+        out += 1;
+      }
+      store<u8>(out, byte);
+      out += 1;
+    }
+    store<u8>(out, 0x22);
+    out += 1;
+  }
+  store<u8>(out, 0x2c);
+  writeDigits(count, out + 1 + <usize>digits, digits);
+  out += 1 + <usize>digits;
+  store<u8>(out, 0x0a);
+  return out + 1;
 }
 
 /**
@@ -108,66 +179,13 @@ export function formatCounts(state: usize): u32 {
       break;
     }
     if (count >= minCount) {
-      const digits = digitCount(count);
-      if (format == TSV) {
-        const need = <usize>(wordLength + digits + 2);
-        if (need > outEnd - out) {
+      if (format != RECORDS) {
+        const next = writeLine(out, outEnd, word, wordLength, count, format);
+        if (next == FULL) {
           status = OUTPUT_FULL;
           break;
         }
-        memory.copy(out, word, <usize>wordLength);
-        out += <usize>wordLength;
-        store<u8>(out, 0x09);
-        writeDigits(count, out + 1 + <usize>digits, digits);
-        out += 1 + <usize>digits;
-        store<u8>(out, 0x0a);
-        out += 1;
-      } else if (format == UNIQ) {
-        const width = digits > UNIQ_WIDTH ? digits : UNIQ_WIDTH;
-        const need = <usize>(width + wordLength + 2);
-        if (need > outEnd - out) {
-          status = OUTPUT_FULL;
-          break;
-        }
-        memory.fill(out, 0x20, <usize>(width - digits));
-        out += <usize>width;
-        writeDigits(count, out, digits);
-        store<u8>(out, 0x20);
-        out += 1;
-        memory.copy(out, word, <usize>wordLength);
-        out += <usize>wordLength;
-        store<u8>(out, 0x0a);
-        out += 1;
-      } else if (format == CSV) {
-        const extra = csvExtra(word, wordLength);
-        const need = <usize>(wordLength + extra + digits + 2);
-        if (need > outEnd - out) {
-          status = OUTPUT_FULL;
-          break;
-        }
-        if (extra == 0) {
-          memory.copy(out, word, <usize>wordLength);
-          out += <usize>wordLength;
-        } else {
-          store<u8>(out, 0x22);
-          out += 1;
-          for (let i: usize = 0; i < <usize>wordLength; i += 1) {
-            const byte = load<u8>(word + i);
-            if (byte == 0x22) {
-              store<u8>(out, 0x22);
-              out += 1;
-            }
-            store<u8>(out, byte);
-            out += 1;
-          }
-          store<u8>(out, 0x22);
-          out += 1;
-        }
-        store<u8>(out, 0x2c);
-        writeDigits(count, out + 1 + <usize>digits, digits);
-        out += 1 + <usize>digits;
-        store<u8>(out, 0x0a);
-        out += 1;
+        out = next;
       } else {
         const need = word + <usize>length - at;
         if (need > outEnd - out) {
@@ -188,5 +206,70 @@ export function formatCounts(state: usize): u32 {
   store<u32>(state, lines, 20);
   store<u32>(state, records, 24);
   store<u32>(state, recordBytes, 28);
+  return status;
+}
+
+// The same lines straight from a count table sorted in place by the kernels (CountTable's
+// sortKernel: no spill, no merge): the sorted index's 16-byte entries
+// [prefix, prefix, page << segmentShift | key offset, key bytes] point through a page table
+// (u32 byte offset per page) at the keys, `[~count u64 BE][word]` in count order (key bytes:
+// the word's + 8) or `[word][count u64 BE]` in word order (key bytes: the word's).
+//
+// State (u32 words at `state`, see docs/kernels.md):
+//   0 index    1 entries    2 next entry    3 page table    4 segment shift    5 count order
+//   6 outPos   7 outEnd     8 format (tsv, uniq, csv)    9 lines written (wraps)
+//   10 record bytes read (word + count, wraps)    u64 at 48: the minimum count
+
+/**
+ * Formats the sorted entries from `next` on (see above); 0 every entry read, 1 output full
+ * (the next entry's line does not fit: `next` is that entry).
+ */
+export function formatSorted(state: usize): u32 {
+  const index = <usize>load<u32>(state);
+  const entries = load<u32>(state, 4);
+  let next = load<u32>(state, 8);
+  const pageTable = <usize>load<u32>(state, 12);
+  const segmentShift = load<u32>(state, 16);
+  const byCount = load<u32>(state, 20) != 0;
+  let out = <usize>load<u32>(state, 24);
+  const outEnd = <usize>load<u32>(state, 28);
+  const format = load<u32>(state, 32);
+  let lines = load<u32>(state, 36);
+  let recordBytes = load<u32>(state, 40);
+  const minCount = load<u64>(state, 48);
+  const offsetMask: u32 = (1 << segmentShift) - 1;
+  let status = DONE;
+  while (next < entries) {
+    const entry = index + (<usize>next << 4);
+    const address = load<u32>(entry, 8);
+    const keyBytes = load<u32>(entry, 12);
+    const key = <usize>load<u32>(pageTable + (<usize>(address >>> segmentShift) << 2)) +
+      <usize>(address & offsetMask);
+    let word = key;
+    let wordLength = keyBytes;
+    let count: u64;
+    if (byCount) {
+      count = ~bswap<u64>(load<u64>(key));
+      word = key + COUNT_BYTES;
+      wordLength = keyBytes - COUNT_BYTES;
+    } else {
+      count = bswap<u64>(load<u64>(key + <usize>keyBytes));
+    }
+    if (count >= minCount) {
+      const after = writeLine(out, outEnd, word, wordLength, count, format);
+      if (after == FULL) {
+        status = OUTPUT_FULL;
+        break;
+      }
+      out = after;
+      lines += 1;
+    }
+    recordBytes += wordLength + COUNT_BYTES;
+    next += 1;
+  }
+  store<u32>(state, next, 8);
+  store<u32>(state, <u32>out, 24);
+  store<u32>(state, lines, 36);
+  store<u32>(state, recordBytes, 40);
   return status;
 }

@@ -8,5 +8,5 @@ export * from "./count_scan"; // countScan and its per-rule copies (see there)
 export { appendLines } from "./append";
 export { countSpillIndex, countSpillLengths } from "./count_spill";
 export { mergeSum } from "./merge_sum";
-export { formatCounts } from "./format_counts";
+export { formatCounts, formatSorted } from "./format_counts";
 export { countAddTable } from "./count_add";
