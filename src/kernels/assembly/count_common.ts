@@ -178,11 +178,31 @@ export const COUNTED: u32 = 0xffffffff;
   w1: u64,
   n: u32,
 ): u32 {
+  const pointer = load<u32>(buckets + (<usize>(h & mask) << 3), 4);
+  return probeShortFrom(pointer, buckets, mask, pageTable, pageShift, pageMask, h, w0, w1, n);
+}
+
+/**
+ * {@link probeShort} given the pointer of the word's first bucket, read earlier (the table
+ * unchanged since).
+ */
+// @ts-ignore: decorator
+@inline export function probeShortFrom(
+  pointer: u32,
+  buckets: usize,
+  mask: u32,
+  pageTable: usize,
+  pageShift: u32,
+  pageMask: u32,
+  h: u32,
+  w0: u64,
+  w1: u64,
+  n: u32,
+): u32 {
   const mask0: u64 = n >= 8 ? <u64>-1 : (<u64>1 << (<u64>n << 3)) - 1;
   const mask1: u64 = n > 8 ? (<u64>1 << (<u64>(n - 8) << 3)) - 1 : 0;
   let slot = h & mask;
   let bucket = buckets + (<usize>slot << 3);
-  let pointer = load<u32>(bucket, 4);
   while (pointer != 0) {
     if (load<u32>(bucket) == h) {
       const address = pointer - 1;
