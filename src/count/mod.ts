@@ -18,7 +18,7 @@ export type {
   CountTableOrder,
   KernelTokenizerKind,
 } from "./count_table.ts";
-export { CountTable, readCount, ScanStop, writeCount } from "./count_table.ts";
+export { CountTable, readCount, ScanStop, type SortedLines, writeCount } from "./count_table.ts";
 export { hashBytes } from "./hash_bytes.ts";
 export type { CaseMode, TokenizerKind, TokenizerOptions, TokenSink } from "./tokenizer.ts";
 export {
