@@ -31,7 +31,11 @@ import {
   writeCount,
 } from "./count_table.ts";
 import { copyBytes } from "./copy_bytes.ts";
-import { COUNT_TABLE_GROW_RATIO, countTableFirstSegments } from "./count_plan.ts";
+import {
+  COUNT_TABLE_GROW_RATIO,
+  countTableFirstSegments,
+  WORKER_TABLE_GROW_RUNS,
+} from "./count_plan.ts";
 import { hashBytes } from "./hash_bytes.ts";
 import {
   decodeCountOrderCount,
@@ -62,16 +66,20 @@ export interface WordCounterOptions {
   tablePages?: number;
   /**
    * Pages the table starts with (default: the count plan's `countTableFirstSegments`); it grows
-   * to `tablePages` (doubling) only while it aggregates or its runs reach three quarters of
-   * `tableRunsShare`.
+   * to `tablePages` (doubling) only while it aggregates or its runs reach `tableGrowRuns`.
    */
   tablePagesFirst?: number;
   /**
    * Runs this table may write of the merge's fan-in (default `fanInMax`; half of it beside a
-   * Worker's table): from three quarters of it a full table grows instead of spilling, and
-   * each such growth moves that mark halfway to the share.
+   * Worker's table): from `tableGrowRuns` a full table grows instead of spilling, and each
+   * such growth moves that mark halfway to the share.
    */
   tableRunsShare?: number;
+  /**
+   * The run count from which a full table grows (default: three quarters of
+   * `tableRunsShare`, the count plan's `tableGrowRuns` beside a Worker).
+   */
+  tableGrowRuns?: number;
   /** Prefix of the spill file names (default `count`). */
   spillPrefix?: string;
   /** Most runs merged at once (default 128, the tool's; lowered to what the budget allows). */
@@ -302,7 +310,10 @@ export class WordCounter implements TokenSink {
     this.#spillKernel = options.spillKernel ?? "auto";
     this.#mergeKernel = options.mergeKernel ?? true;
     this.#runsShare = Math.max(1, options.tableRunsShare ?? this.#fanInMax);
-    this.#growRuns = Math.floor(this.#runsShare * 0.75);
+    this.#growRuns = Math.min(
+      this.#runsShare,
+      options.tableGrowRuns ?? Math.floor(this.#runsShare * WORKER_TABLE_GROW_RUNS),
+    );
     const tokenizerOptions: { kind?: TokenizerKind; caseMode?: CaseMode } = {};
     if (options.tokenizer !== undefined) tokenizerOptions.kind = options.tokenizer;
     if (options.caseMode !== undefined) tokenizerOptions.caseMode = options.caseMode;
@@ -385,6 +396,17 @@ export class WordCounter implements TokenSink {
   /** Summing merges run on the merge kernel so far (the rest ran on the JS loser tree). */
   get kernelSumMerges(): number {
     return this.#kernelSumMerges;
+  }
+
+  /**
+   * Tokens and distinct words of the table now (since its last spill): `--threads auto`
+   * judges the input's cardinality by them.
+   */
+  get tableSample(): { tokenCount: number; distinctCount: number } {
+    const table = this.#table;
+    return table === undefined
+      ? { tokenCount: 0, distinctCount: 0 }
+      : { tokenCount: table.tokenCount, distinctCount: table.entryCount };
   }
 
   /** Spilled runs waiting for the merge. */
@@ -690,8 +712,8 @@ export class WordCounter implements TokenSink {
   /**
    * A full table in the counting phase: raise its page limit (it takes more words instead of
    * spilling) while it aggregates, at least {@linkcode COUNT_TABLE_GROW_RATIO} tokens per
-   * distinct word since its last spill, or when its runs reach three quarters of its share of
-   * the fan-in (then the mark moves halfway to the share), and it is below its most pages.
+   * distinct word since its last spill, or when its runs reach the count plan's
+   * `tableGrowRuns` (then the mark moves halfway to the share), and it is below its most pages.
    *
    * @returns True when the limit was raised (then retry before spilling).
    */
