@@ -183,6 +183,13 @@ const READER_PAGES = MERGE_READER_SEGMENTS_MIN;
 /** Pages kept free during merges for the scratch buffers (the word being summed, encoding). */
 const SCRATCH_PAGES = 1;
 /**
+ * Share of the budget the final merge may take beside a kept table in pages the count never
+ * touched (2 MiB of 64): past it the table is written as a run and its pages serve the
+ * readers, so that the merge of many runs does not raise the peak RSS (the 1 GiB of unique
+ * lines: 118 runs, 354 reader and carry pages beside a 16 MiB table, 8 MiB more RSS).
+ */
+const KEPT_TABLE_NEW_PAGES_SHARE = 1 / 32;
+/**
  * Fewest free pages to start with: the count-order sort at the end needs its bucket arena
  * share, a record page, two merge readers, a writer and scratch.
  */
@@ -1086,7 +1093,8 @@ export class WordCounter implements TokenSink {
     this.#reserveSumScratch();
     const keepPages = SCRATCH_PAGES + heapPages;
     const keepTable = !this.#tableClosed && this.#runs.length + 1 <= this.#fanInMax &&
-      this.#readerPages(this.#runs) + keepPages <= this.#memory.freeSegments;
+      this.#readerPages(this.#runs) + keepPages <= this.#memory.freeSegments &&
+      this.#keptTableFitsTouched(keepPages);
     // The kept table joins the summing merge kernel as gathered blocks when the kernel's pages
     // fit beside the readers (no reduction is needed then: the runs fit the fan-in).
     const tableBlocks = keepTable && table.entryCount > 0 && table.usesSpillKernel &&
@@ -1133,6 +1141,20 @@ export class WordCounter implements TokenSink {
       await this.#closeReaders(readers);
     }
     for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run);
+  }
+
+  /**
+   * Whether the final merge's pages beside the kept table (readers, carries and the kernel's)
+   * fit the pages the count already touched and freed, plus
+   * {@linkcode KEPT_TABLE_NEW_PAGES_SHARE} of the budget.
+   */
+  #keptTableFitsTouched(keepPages: number): boolean {
+    const memory = this.#memory;
+    const runCount = this.#runs.length;
+    const mergePages = this.#readerPages(this.#runs) + runCount + keepPages +
+      kernelSumMergeSegments(memory.segmentBytes, runCount + 1);
+    const touchedFree = memory.highWaterPages - (memory.totalSegments - memory.freeSegments);
+    return mergePages <= touchedFree + Math.ceil(memory.totalSegments * KEPT_TABLE_NEW_PAGES_SHARE);
   }
 
   /** Starts a progress phase over `runs` (their bytes are the phase's total). */

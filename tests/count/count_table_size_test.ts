@@ -101,7 +101,9 @@ async function countWith(
     fanInMax?: number;
     tableGrowRuns?: number;
   },
-): Promise<{ counts: Map<string, number>; wordRuns: number; peakSegments: number }> {
+): Promise<
+  { counts: Map<string, number>; wordRuns: number; peakSegments: number; mergeNewPages: number }
+> {
   const tmp = await Deno.makeTempDir({ prefix: "spillway-table-size-test-" });
   const memory = new MemoryManager({ budgetBytes: 256 * 4096, segmentBytes: 4096 });
   const io = await IoManager.open({ memory, tmpDirs: [tmp], handleSignals: false });
@@ -120,16 +122,18 @@ async function countWith(
       if (pending) await pending;
     }
     const decoder = new TextDecoder();
+    const highWater = memory.highWaterPages;
     await counter.finish({ order: "word" }, (bytes, offset, length, count) => {
       counts.set(decoder.decode(bytes.subarray(offset, offset + length)), count);
       return undefined;
     });
     const wordRuns = counter.stats.wordRuns;
+    const mergeNewPages = memory.highWaterPages - highWater;
     await counter.close();
     await io.close();
     memory.assertAllReleased();
     deepStrictEqual([...Deno.readDirSync(tmp)], []);
-    return { counts, wordRuns, peakSegments: memory.peakSegments };
+    return { counts, wordRuns, peakSegments: memory.peakSegments, mergeNewPages };
   } finally {
     await counter.close();
     await io.close();
@@ -183,6 +187,11 @@ for (const kernel of [true, false]) {
     const sooner = await countWith(mid.text, { kernel, tablePagesFirst: 20, fanInMax: 16 });
     deepStrictEqual(sooner.counts, mid.expected);
     ok(later.wordRuns > sooner.wordRuns, `${later.wordRuns} ${sooner.wordRuns}`);
+    // The final merge of that many runs writes the last table out instead of keeping it, so
+    // that its readers take the table's pages: at most 1/32 of the budget's pages (256) that
+    // the count never touched.
+    ok(later.mergeNewPages <= 8, `${later.mergeNewPages} pages`);
+    ok(many.mergeNewPages <= 8, `${many.mergeNewPages} pages`);
   });
 
   Deno.test(`WordCounter (${path}): an aggregating table grows past its first size`, async () => {
