@@ -5,6 +5,8 @@ import { type CountFormat, CountFormatter } from "./count_format.ts";
 import { availableParallelism } from "node:os";
 import {
   AUTO_IDLE_CORES_MIN,
+  type AutoCardinality,
+  autoCardinality,
   autoWorkerAllowed,
   type CountPlan,
   planCount,
@@ -145,12 +147,14 @@ export async function countWords(
     // input is a file large enough that the Worker will start at its first chunk anyway, start
     // it now (the caller may have spawned it already), while this thread sets up its table
     // and reads.
+    // `--threads auto` starts it only once the first words show that the input repeats them
+    // (ChunkFeeder.#cardinalityAllows): the spawned isolate waits in the feeder until then.
+    const auto = request.threadsAuto === true;
     if (spawned !== undefined) {
-      const worker = spawned;
-      spawned = undefined;
-      if (plan.workerSegments > 0) early = startCountWorker(plan, request, context, worker);
-      else worker.terminate();
-    } else {
+      if (plan.workerSegments === 0) spawned.terminate();
+      else if (!auto) early = startCountWorker(plan, request, context, spawned);
+      if (plan.workerSegments === 0 || !auto) spawned = undefined;
+    } else if (!auto) {
       const firstBytes = request.inputs.length > 0
         ? plainInputBytes(request.inputs.slice(0, 1))
         : undefined;
@@ -168,11 +172,13 @@ export async function countWords(
       tablePages: plan.tableSegments,
       tablePagesFirst: plan.tableSegmentsFirst,
       tableRunsShare: plan.tableRunsShare,
+      tableGrowRuns: plan.tableGrowRuns,
       fanInMax: request.fanInMax,
       progress,
     });
-    feeder = new ChunkFeeder(counter, plan, request, context, early);
+    feeder = new ChunkFeeder(counter, plan, request, context, { worker: early, isolate: spawned });
     early = undefined; // the feeder's now
+    spawned = undefined;
     let inputBytes = 0;
     for (const path of request.inputs) {
       const reader = await io.openInput(path, {
@@ -215,18 +221,26 @@ class ChunkFeeder {
   #eventLoop: EventLoopYield | undefined = undefined;
   #autoAllowed: boolean | undefined = undefined;
   #waitedForWorker = false;
+  /** A spawned Worker isolate not started yet (`--threads auto` waits for the cardinality). */
+  #isolate: Worker | undefined;
+  #cardinality: AutoCardinality;
+  /** Input bytes this thread counted. */
+  #countedBytes = 0;
 
   constructor(
     counter: WordCounter,
     plan: CountPlan,
     request: CountRequest,
     context: CountContext,
-    worker?: CountWorkerClient,
+    started: { worker: CountWorkerClient | undefined; isolate: Worker | undefined },
   ) {
     this.#counter = counter;
     this.#plan = plan;
     this.#request = request;
     this.#context = context;
+    this.#isolate = started.isolate;
+    this.#cardinality = request.threadsAuto === true ? "undecided" : "worker";
+    const worker = started.worker;
     if (worker !== undefined) {
       this.#worker = worker;
       this.#eventLoop = new EventLoopYield();
@@ -250,7 +264,7 @@ class ChunkFeeder {
           reader.totalBytes,
           bytesBefore + reader.bytesRead,
           this.#request.threadsAuto === true,
-        ) && this.#workerAllowed()
+        ) && this.#workerAllowed() && this.#cardinalityAllows()
       ) {
         this.#startWorker();
       }
@@ -262,6 +276,7 @@ class ChunkFeeder {
       if (worker === undefined || !worker.offer(chunk)) {
         const pending = this.#counter.addChunk(chunk);
         if (pending) await pending;
+        this.#countedBytes += reader.bytesRead - reported;
         // Let the event loop deliver the Worker's returned buffers (a buffered read may
         // resolve without a macrotask turn).
         if (worker !== undefined) await this.#eventLoop!.next();
@@ -274,12 +289,38 @@ class ChunkFeeder {
   /** `--threads auto` starts the Worker only with half a core idle (asked until it can say). */
   #workerAllowed(): boolean {
     this.#autoAllowed ??= workerAllowed(this.#request);
+    if (this.#autoAllowed === false) this.#endIsolate();
     return this.#autoAllowed === true;
+  }
+
+  /** Ends a spawned isolate that will not count (a loaded Worker holds memory). */
+  #endIsolate(): void {
+    this.#isolate?.terminate();
+    this.#isolate = undefined;
+  }
+
+  /**
+   * `--threads auto` starts the Worker only for input whose first words repeat: on nearly
+   * unique tokens it stays on one thread (count_plan.ts, `autoCardinality`) and ends the
+   * spawned isolate. Asked before each chunk until it can say; `--threads 2` always may.
+   */
+  #cardinalityAllows(): boolean {
+    if (this.#cardinality === "undecided") {
+      this.#cardinality = autoCardinality({
+        ...this.#counter.tableSample,
+        runCount: this.#counter.runCount,
+        inputBytes: this.#countedBytes,
+      });
+      if (this.#cardinality === "one thread") this.#endIsolate();
+    }
+    return this.#cardinality === "worker";
   }
 
   #startWorker(): void {
     this.#eventLoop = new EventLoopYield();
-    this.#worker = startCountWorker(this.#plan, this.#request, this.#context);
+    const isolate = this.#isolate;
+    this.#isolate = undefined;
+    this.#worker = startCountWorker(this.#plan, this.#request, this.#context, isolate);
   }
 
   /**
@@ -287,6 +328,7 @@ class ChunkFeeder {
    * (no sort, run file or merge), else its runs for the merge. Returns the bytes it counted.
    */
   async finish(): Promise<number> {
+    this.#endIsolate();
     const worker = this.#worker;
     if (worker === undefined) return 0;
     const layout = await worker.table();
@@ -296,8 +338,9 @@ class ChunkFeeder {
     return worker.bytesSent;
   }
 
-  /** Stops the Worker (if any) and the event-loop channel. */
+  /** Stops the Worker (if any, started or not) and the event-loop channel. */
   async close(): Promise<void> {
+    this.#endIsolate();
     this.#eventLoop?.[Symbol.dispose]();
     this.#eventLoop = undefined;
     await this.#worker?.close();

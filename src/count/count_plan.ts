@@ -15,8 +15,8 @@
  *
  * Each hash table (this thread's, the Worker's) starts at {@linkcode COUNT_TABLE_FIRST_BYTES}
  * at most ({@linkcode CountPlan.tableSegmentsFirst}) and takes more of its share only while it
- * aggregates or its runs reach three quarters of its share of the fan-in
- * ({@linkcode CountPlan.tableRunsShare}): nearly unique tokens spill the same bytes from any
+ * aggregates or its runs near its share of the fan-in ({@linkcode CountPlan.tableRunsShare},
+ * {@linkcode CountPlan.tableGrowRuns}): nearly unique tokens spill the same bytes from any
  * table size, and a smaller one misses the cache less and touches fewer pages.
  *
  * The long-record room holds the one buffer a line longer than the chunk is read into, up to a
@@ -41,6 +41,11 @@ const INPUT_CHUNK_DIVISOR = 8;
 export const COUNT_RESERVED_SEGMENTS = 4;
 /** The long-record room never leaves the table fewer pages than this (tiny budgets). */
 const TABLE_SEGMENTS_FLOOR = 8;
+/**
+ * Share of its runs share from which a table beside a Worker (and the Worker's) grows for its
+ * run count (the `WordCounter` default).
+ */
+export const WORKER_TABLE_GROW_RUNS = 0.75;
 /** Share of the counting segments a Worker gets with `--threads 2`. */
 export const WORKER_SHARE = 0.5;
 /** Fewest segments for either side of a split; smaller budgets count on one thread. */
@@ -72,10 +77,27 @@ export const AUTO_WORKER_LARGE_INPUT_BYTES = 32 * MiB;
  */
 export const AUTO_IDLE_CORES_MIN = 0.5;
 /**
+ * `--threads auto` decides on the Worker only after this thread counted at least this many
+ * tokens (or {@linkcode AUTO_CARDINALITY_BYTES_MAX} of input, whichever comes first) ...
+ */
+export const AUTO_CARDINALITY_TOKENS_MIN = 10_000;
+/** ... or this many input bytes (long tokens: it decides with what it has). */
+export const AUTO_CARDINALITY_BYTES_MAX = 8 * MiB;
+/**
+ * ... and stays on one thread when more than this share of those tokens were distinct: nearly
+ * unique tokens fill and spill the table, a Worker's table spills as much beside it, and the
+ * merge of both tables' runs runs on one thread anyway. Measured on 2 shared cores (load
+ * average 2.8, 100 MiB of unique lines, `--order word`, 5 alternating runs): one thread 1.23-2.14
+ * s wall, 1.08-1.14 s user CPU, 93-96 MiB peak RSS; with the Worker 1.63-2.49 s, 1.25-1.35 s and
+ * 130-132 MiB (1 GiB: 147 MiB against 117). The first megabyte of the corpora tells them apart:
+ * unique lines 0.98-1.0 distinct, Zipf words, real text and the KJV 0.05-0.2.
+ */
+export const AUTO_DISTINCT_SHARE_MAX = 0.5;
+/**
  * Each table (this thread's, the Worker's) starts with at most this many bytes of pages and
  * grows past them (doubling, up to its share) only while it aggregates
- * ({@linkcode COUNT_TABLE_GROW_RATIO}) or its runs reach three quarters of its share of the
- * fan-in (half of it each beside a Worker). On nearly unique tokens a larger table spills the
+ * ({@linkcode COUNT_TABLE_GROW_RATIO}) or its runs reach {@linkcode CountPlan.tableGrowRuns}
+ * (15/16 of the fan-in alone, three quarters of half of it each beside a Worker). On nearly unique tokens a larger table spills the
  * same bytes (nothing aggregates) but misses the cache more and touches more pages: see
  * docs/performance.md, "Count: the table's size".
  */
@@ -85,6 +107,14 @@ export const COUNT_TABLE_FIRST_BYTES = 16 * MiB;
  * word since its last spill (it halved what it would have written, or better).
  */
 export const COUNT_TABLE_GROW_RATIO = 2;
+/**
+ * A table counting alone grows for its run count only from this share of the fan-in (beside a
+ * Worker: three quarters of its half), so that the final merge needs no intermediate pass: the
+ * 1 GiB of unique lines writes 118 runs from 16 MiB and no longer grows to 32 MiB at 96 runs
+ * (peak RSS 104-105 MiB instead of 116-119, the same wall time: 9.4 / 11.3 s against 9.9 / 10.9
+ * s, `--threads 1`, 2 alternating runs, load average 3).
+ */
+export const COUNT_TABLE_GROW_RUNS_ALONE = 15 / 16;
 
 /**
  * The thread count of `--threads auto` (the default): 2 when the process may use at least two
@@ -135,6 +165,46 @@ export function autoWorkerAllowed(
   return availableCores - loadAverage >= AUTO_IDLE_CORES_MIN;
 }
 
+/** What `--threads auto` makes of the words this thread counted so far. */
+export type AutoCardinality = "undecided" | "worker" | "one thread";
+
+/**
+ * Whether `--threads auto` may start the Worker, judged by the words this thread counted
+ * first: "one thread" for nearly unique tokens (more than {@linkcode AUTO_DISTINCT_SHARE_MAX}
+ * of them distinct, or a table that spilled already), "worker" otherwise, "undecided" until
+ * {@linkcode AUTO_CARDINALITY_TOKENS_MIN} tokens or {@linkcode AUTO_CARDINALITY_BYTES_MAX}
+ * input bytes were counted.
+ *
+ * @param sample Tokens and distinct words of this thread's table, runs it spilled, input bytes
+ *   it counted.
+ * @returns The verdict.
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { autoCardinality } from "./count_plan.ts";
+ * strictEqual(autoCardinality({ tokenCount: 0, distinctCount: 0, runCount: 0, inputBytes: 0 }), "undecided");
+ * strictEqual(autoCardinality({ tokenCount: 27_798, distinctCount: 27_381, runCount: 0, inputBytes: 1 << 20 }), "one thread");
+ * strictEqual(autoCardinality({ tokenCount: 201_772, distinctCount: 10_964, runCount: 0, inputBytes: 1 << 20 }), "worker");
+ * strictEqual(autoCardinality({ tokenCount: 10, distinctCount: 10, runCount: 1, inputBytes: 1 << 20 }), "one thread");
+ * ```
+ */
+export function autoCardinality(
+  sample: { tokenCount: number; distinctCount: number; runCount: number; inputBytes: number },
+): AutoCardinality {
+  if (sample.runCount > 0) return "one thread";
+  if (
+    sample.tokenCount < AUTO_CARDINALITY_TOKENS_MIN &&
+    sample.inputBytes < AUTO_CARDINALITY_BYTES_MAX
+  ) {
+    return "undecided";
+  }
+  if (sample.tokenCount === 0) return "worker"; // nothing to judge by: the old rule
+  return sample.distinctCount > AUTO_DISTINCT_SHARE_MAX * sample.tokenCount
+    ? "one thread"
+    : "worker";
+}
+
 /** How one count uses its segments. */
 export interface CountPlan {
   /** Bytes per segment. */
@@ -150,10 +220,16 @@ export interface CountPlan {
   tableSegmentsFirst: number;
   /**
    * Runs one table may write of the fan-in (all of it, or half beside a Worker's table): from
-   * three quarters of it, a full table grows instead of spilling (see `WordCounter`), so the
+   * `tableGrowRuns` of it, a full table grows instead of spilling (see `WordCounter`), so the
    * final merge needs no intermediate pass.
    */
   tableRunsShare: number;
+  /**
+   * The run count from which a full table grows instead of spilling (see `WordCounter`):
+   * {@linkcode COUNT_TABLE_GROW_RUNS_ALONE} of `tableRunsShare` alone, three quarters of it
+   * beside a Worker (which applies the same three quarters to its own table).
+   */
+  tableGrowRuns: number;
   /** Segments of the Worker's own budget (0: no Worker). */
   workerSegments: number;
   /**
@@ -197,6 +273,7 @@ export interface CountPlanOptions {
  *     tableSegments: 154,
  *     tableSegmentsFirst: 154,
  *     tableRunsShare: 128,
+ *     tableGrowRuns: 120,
  *     workerSegments: 0,
  *     recordBytesMax: 262_144,
  *     longRecordSegments: 66,
@@ -236,12 +313,16 @@ export function planCount(options: CountPlanOptions): CountPlan {
   const tableSegments = workerSegments > 0
     ? spare - 2 * inputChunkSegments - workerSegments
     : spare;
+  const runsShare = workerSegments > 0 ? Math.max(1, Math.floor(fanIn / 2)) : fanIn;
   return {
     segmentBytes,
     inputChunkSegments,
     tableSegments,
     tableSegmentsFirst: countTableFirstSegments(tableSegments, segmentBytes),
-    tableRunsShare: workerSegments > 0 ? Math.max(1, Math.floor(fanIn / 2)) : fanIn,
+    tableRunsShare: runsShare,
+    tableGrowRuns: Math.floor(
+      runsShare * (workerSegments > 0 ? WORKER_TABLE_GROW_RUNS : COUNT_TABLE_GROW_RUNS_ALONE),
+    ),
     workerSegments,
     recordBytesMax,
     longRecordSegments,

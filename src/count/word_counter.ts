@@ -31,7 +31,11 @@ import {
   writeCount,
 } from "./count_table.ts";
 import { copyBytes } from "./copy_bytes.ts";
-import { COUNT_TABLE_GROW_RATIO, countTableFirstSegments } from "./count_plan.ts";
+import {
+  COUNT_TABLE_GROW_RATIO,
+  countTableFirstSegments,
+  WORKER_TABLE_GROW_RUNS,
+} from "./count_plan.ts";
 import { hashBytes } from "./hash_bytes.ts";
 import {
   decodeCountOrderCount,
@@ -62,16 +66,20 @@ export interface WordCounterOptions {
   tablePages?: number;
   /**
    * Pages the table starts with (default: the count plan's `countTableFirstSegments`); it grows
-   * to `tablePages` (doubling) only while it aggregates or its runs reach three quarters of
-   * `tableRunsShare`.
+   * to `tablePages` (doubling) only while it aggregates or its runs reach `tableGrowRuns`.
    */
   tablePagesFirst?: number;
   /**
    * Runs this table may write of the merge's fan-in (default `fanInMax`; half of it beside a
-   * Worker's table): from three quarters of it a full table grows instead of spilling, and
-   * each such growth moves that mark halfway to the share.
+   * Worker's table): from `tableGrowRuns` a full table grows instead of spilling, and each
+   * such growth moves that mark halfway to the share.
    */
   tableRunsShare?: number;
+  /**
+   * The run count from which a full table grows (default: three quarters of
+   * `tableRunsShare`, the count plan's `tableGrowRuns` beside a Worker).
+   */
+  tableGrowRuns?: number;
   /** Prefix of the spill file names (default `count`). */
   spillPrefix?: string;
   /** Most runs merged at once (default 128, the tool's; lowered to what the budget allows). */
@@ -174,6 +182,13 @@ const NEWLINE = 10;
 const READER_PAGES = MERGE_READER_SEGMENTS_MIN;
 /** Pages kept free during merges for the scratch buffers (the word being summed, encoding). */
 const SCRATCH_PAGES = 1;
+/**
+ * Share of the budget the final merge may take beside a kept table in pages the count never
+ * touched (2 MiB of 64): past it the table is written as a run and its pages serve the
+ * readers, so that the merge of many runs does not raise the peak RSS (the 1 GiB of unique
+ * lines: 118 runs, 354 reader and carry pages beside a 16 MiB table, 8 MiB more RSS).
+ */
+const KEPT_TABLE_NEW_PAGES_SHARE = 1 / 32;
 /**
  * Fewest free pages to start with: the count-order sort at the end needs its bucket arena
  * share, a record page, two merge readers, a writer and scratch.
@@ -302,7 +317,10 @@ export class WordCounter implements TokenSink {
     this.#spillKernel = options.spillKernel ?? "auto";
     this.#mergeKernel = options.mergeKernel ?? true;
     this.#runsShare = Math.max(1, options.tableRunsShare ?? this.#fanInMax);
-    this.#growRuns = Math.floor(this.#runsShare * 0.75);
+    this.#growRuns = Math.min(
+      this.#runsShare,
+      options.tableGrowRuns ?? Math.floor(this.#runsShare * WORKER_TABLE_GROW_RUNS),
+    );
     const tokenizerOptions: { kind?: TokenizerKind; caseMode?: CaseMode } = {};
     if (options.tokenizer !== undefined) tokenizerOptions.kind = options.tokenizer;
     if (options.caseMode !== undefined) tokenizerOptions.caseMode = options.caseMode;
@@ -385,6 +403,17 @@ export class WordCounter implements TokenSink {
   /** Summing merges run on the merge kernel so far (the rest ran on the JS loser tree). */
   get kernelSumMerges(): number {
     return this.#kernelSumMerges;
+  }
+
+  /**
+   * Tokens and distinct words of the table now (since its last spill): `--threads auto`
+   * judges the input's cardinality by them.
+   */
+  get tableSample(): { tokenCount: number; distinctCount: number } {
+    const table = this.#table;
+    return table === undefined
+      ? { tokenCount: 0, distinctCount: 0 }
+      : { tokenCount: table.tokenCount, distinctCount: table.entryCount };
   }
 
   /** Spilled runs waiting for the merge. */
@@ -690,8 +719,8 @@ export class WordCounter implements TokenSink {
   /**
    * A full table in the counting phase: raise its page limit (it takes more words instead of
    * spilling) while it aggregates, at least {@linkcode COUNT_TABLE_GROW_RATIO} tokens per
-   * distinct word since its last spill, or when its runs reach three quarters of its share of
-   * the fan-in (then the mark moves halfway to the share), and it is below its most pages.
+   * distinct word since its last spill, or when its runs reach the count plan's
+   * `tableGrowRuns` (then the mark moves halfway to the share), and it is below its most pages.
    *
    * @returns True when the limit was raised (then retry before spilling).
    */
@@ -1100,7 +1129,8 @@ export class WordCounter implements TokenSink {
     this.#reserveSumScratch();
     const keepPages = SCRATCH_PAGES + heapPages;
     const keepTable = !this.#tableClosed && this.#runs.length + 1 <= this.#fanInMax &&
-      this.#readerPages(this.#runs) + keepPages <= this.#memory.freeSegments;
+      this.#readerPages(this.#runs) + keepPages <= this.#memory.freeSegments &&
+      this.#keptTableFitsTouched(keepPages);
     // The kept table joins the summing merge kernel as gathered blocks when the kernel's pages
     // fit beside the readers (no reduction is needed then: the runs fit the fan-in).
     const tableBlocks = keepTable && table.entryCount > 0 && table.usesSpillKernel &&
@@ -1147,6 +1177,20 @@ export class WordCounter implements TokenSink {
       await this.#closeReaders(readers);
     }
     for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run);
+  }
+
+  /**
+   * Whether the final merge's pages beside the kept table (readers, carries and the kernel's)
+   * fit the pages the count already touched and freed, plus
+   * {@linkcode KEPT_TABLE_NEW_PAGES_SHARE} of the budget.
+   */
+  #keptTableFitsTouched(keepPages: number): boolean {
+    const memory = this.#memory;
+    const runCount = this.#runs.length;
+    const mergePages = this.#readerPages(this.#runs) + runCount + keepPages +
+      kernelSumMergeSegments(memory.segmentBytes, runCount + 1);
+    const touchedFree = memory.highWaterPages - (memory.totalSegments - memory.freeSegments);
+    return mergePages <= touchedFree + Math.ceil(memory.totalSegments * KEPT_TABLE_NEW_PAGES_SHARE);
   }
 
   /** Starts a progress phase over `runs` (their bytes are the phase's total). */

@@ -24,6 +24,9 @@ const COUNT_MAX = BigInt(Number.MAX_SAFE_INTEGER);
  * records, followed by
  * ```
  * word 0 the open record's word (0xffffffff: none)  1 its length  2 records written
+ * word 3 the kernel's loser tree: 0 not built, 0xffffffff current, 1 + i: input i's head to
+ *        decode again (the kernel keeps its tree across calls: between two calls only the
+ *        input it asked for, `merge.inputAsking`, may be given bytes)
  * u64 at byte 16, 24: the two counts whose sum is too large
  * ```
  * The output is records of the same format, one per distinct word with the sum of its counts.

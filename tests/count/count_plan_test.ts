@@ -18,6 +18,7 @@ Deno.test("planCount: one thread gets every segment beside the chunk and the res
       tableSegments: 256 - 32 - COUNT_RESERVED_SEGMENTS - 66,
       tableSegmentsFirst: 256 - 32 - COUNT_RESERVED_SEGMENTS - 66,
       tableRunsShare: 128,
+      tableGrowRuns: 120,
       workerSegments: 0,
       recordBytesMax: 256 * 1024,
       longRecordSegments: 66,

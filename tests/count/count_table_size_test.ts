@@ -32,6 +32,9 @@ Deno.test("planCount starts each table at 16 MiB at most, and a small table whol
   // Each table's runs may take its share of the fan-in: half of it beside the Worker's.
   strictEqual(plan.tableRunsShare, 128);
   strictEqual(split.tableRunsShare, 64);
+  // Alone a table grows for its runs only near the fan-in; beside a Worker from 3/4 of its half.
+  strictEqual(plan.tableGrowRuns, 120);
+  strictEqual(split.tableGrowRuns, 48);
   strictEqual(
     planCount({
       totalSegments: 2048,
@@ -92,8 +95,15 @@ Deno.test("CountTable reports full at its page limit until raisePageLimit double
 /** Counts `text` (one chunk a line) in a 1 MiB budget of 4 KiB pages with a 200-page table. */
 async function countWith(
   text: string,
-  options: { tablePagesFirst?: number; kernel: boolean; fanInMax?: number },
-): Promise<{ counts: Map<string, number>; wordRuns: number; peakSegments: number }> {
+  options: {
+    tablePagesFirst?: number;
+    kernel: boolean;
+    fanInMax?: number;
+    tableGrowRuns?: number;
+  },
+): Promise<
+  { counts: Map<string, number>; wordRuns: number; peakSegments: number; mergeNewPages: number }
+> {
   const tmp = await Deno.makeTempDir({ prefix: "spillway-table-size-test-" });
   const memory = new MemoryManager({ budgetBytes: 256 * 4096, segmentBytes: 4096 });
   const io = await IoManager.open({ memory, tmpDirs: [tmp], handleSignals: false });
@@ -103,6 +113,7 @@ async function countWith(
     kernel: options.kernel,
     ...(options.fanInMax === undefined ? {} : { fanInMax: options.fanInMax }),
     ...(options.tablePagesFirst === undefined ? {} : { tablePagesFirst: options.tablePagesFirst }),
+    ...(options.tableGrowRuns === undefined ? {} : { tableGrowRuns: options.tableGrowRuns }),
   });
   const counts = new Map<string, number>();
   try {
@@ -111,16 +122,18 @@ async function countWith(
       if (pending) await pending;
     }
     const decoder = new TextDecoder();
+    const highWater = memory.highWaterPages;
     await counter.finish({ order: "word" }, (bytes, offset, length, count) => {
       counts.set(decoder.decode(bytes.subarray(offset, offset + length)), count);
       return undefined;
     });
     const wordRuns = counter.stats.wordRuns;
+    const mergeNewPages = memory.highWaterPages - highWater;
     await counter.close();
     await io.close();
     memory.assertAllReleased();
     deepStrictEqual([...Deno.readDirSync(tmp)], []);
-    return { counts, wordRuns, peakSegments: memory.peakSegments };
+    return { counts, wordRuns, peakSegments: memory.peakSegments, mergeNewPages };
   } finally {
     await counter.close();
     await io.close();
@@ -160,6 +173,25 @@ for (const kernel of [true, false]) {
     const fanIn = await countWith(more.text, { kernel, tablePagesFirst: 20, fanInMax: 4 });
     deepStrictEqual(fanIn.counts, more.expected);
     ok(fanIn.wordRuns + 4 <= many.wordRuns, `${fanIn.wordRuns} ${many.wordRuns}`);
+    // The plan's tableGrowRuns moves that mark: a table given the whole fan-in as its mark
+    // (15/16 of it for a table counting alone) writes its runs at its first size, where the
+    // default three quarters grows it: more, smaller runs.
+    const mid = corpus(36_000, 1);
+    const later = await countWith(mid.text, {
+      kernel,
+      tablePagesFirst: 20,
+      fanInMax: 16,
+      tableGrowRuns: 16,
+    });
+    deepStrictEqual(later.counts, mid.expected);
+    const sooner = await countWith(mid.text, { kernel, tablePagesFirst: 20, fanInMax: 16 });
+    deepStrictEqual(sooner.counts, mid.expected);
+    ok(later.wordRuns > sooner.wordRuns, `${later.wordRuns} ${sooner.wordRuns}`);
+    // The final merge of that many runs writes the last table out instead of keeping it, so
+    // that its readers take the table's pages: at most 1/32 of the budget's pages (256) that
+    // the count never touched.
+    ok(later.mergeNewPages <= 8, `${later.mergeNewPages} pages`);
+    ok(many.mergeNewPages <= 8, `${many.mergeNewPages} pages`);
   });
 
   Deno.test(`WordCounter (${path}): an aggregating table grows past its first size`, async () => {

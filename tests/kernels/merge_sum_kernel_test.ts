@@ -224,3 +224,45 @@ Deno.test("summing merge kernel agrees with the oracle on random runs, cuts and 
     150,
   );
 });
+
+Deno.test("summing merge kernel keeps its loser tree across stops and decodes only the asking input again", () => {
+  const arena = new Arena(1 << 16);
+  const k = 2;
+  const stateOffset = arena.take(MergeSumState.bytes(k));
+  const treeWord = stateOffset + MergeSumState.bytes(k) - 32 + 12; // ext word 3
+  const inputs = [arena.take(256), arena.take(256)];
+  const outOffset = arena.take(256);
+  const kernels = new WasmKernels(arena.memory);
+  const state = new MergeSumState(arena.memory, { byteOffset: stateOffset, inputCount: k });
+  state.start();
+  const merge = state.merge;
+  const give = (i: number, records: Uint8Array[], finished: boolean) => {
+    const bytes = encodeRecords(records);
+    arena.bytes.set(bytes, inputs[i]!);
+    merge.setInput(i, { byteOffset: inputs[i]!, byteEnd: inputs[i]! + bytes.length, finished });
+  };
+  const treeState = () => arena.view.getUint32(treeWord, true);
+  strictEqual(treeState(), 0, "not built after start()");
+  give(0, [record(enc("a"), 1n)], false);
+  give(1, [record(enc("b"), 2n), record(enc("d"), 4n)], true);
+  merge.setOutput(outOffset, outOffset + 256);
+  strictEqual(kernels.mergeSum(state.byteOffset), KernelStatus.needInput);
+  strictEqual(merge.inputAsking, 0);
+  strictEqual(treeState(), 1, "input 0's head is decoded again at the next call");
+  const written = decodeRecords(arena.bytes.slice(outOffset, merge.outputOffset));
+  give(0, [record(enc("c"), 3n)], true);
+  // Room for one record only: "b" is written, then the output is full.
+  merge.setOutput(outOffset, outOffset + 1 + 9);
+  strictEqual(kernels.mergeSum(state.byteOffset), KernelStatus.outputFull);
+  strictEqual(treeState(), 0xffff_ffff, "the tree and the heads stay current");
+  written.push(...decodeRecords(arena.bytes.slice(outOffset, merge.outputOffset)));
+  merge.setOutput(outOffset, outOffset + 256);
+  strictEqual(kernels.mergeSum(state.byteOffset), KernelStatus.done);
+  written.push(...decodeRecords(arena.bytes.slice(outOffset, merge.outputOffset)));
+  deepStrictEqual(
+    written.map(hex),
+    [["a", 1n], ["b", 2n], ["c", 3n], ["d", 4n]].map(([w, c]) =>
+      hex(record(enc(w as string), c as bigint))
+    ),
+  );
+});
