@@ -262,18 +262,23 @@ export interface MemoryRange {
   byteLength: number;
 }
 
+/** Most populate calls in flight at once (each holds a thread of the blocking pool). */
+const PREFAULT_LANES = 4;
+
 /**
  * Faults the given ranges of a WebAssembly memory in, writable, on threads of the runtime's
- * blocking pool (`madvise(MADV_POPULATE_WRITE)`, one call per range, all at once: a call chained
- * after another would wait for the caller's next event-loop turn), while the caller goes on: a
- * first write to fresh memory makes the kernel zero the page (2 MiB at a time with huge pages),
- * which costs the writing thread more than the write itself, and most on a VM. The contents stay
- * as they are (a concurrent write is never lost); only what is resident changes, so pass only
- * ranges that will be written soon. Each range is trimmed to whole base pages and must lie
- * inside the memory's current size.
+ * blocking pool (`madvise(MADV_POPULATE_WRITE)`, one call per range), while the caller goes on:
+ * a first write to fresh memory makes the kernel zero the page (2 MiB at a time with huge
+ * pages), which costs the writing thread more than the write itself, and most on a VM whose
+ * host backs the page only then. Up to {@linkcode PREFAULT_LANES} calls run at once, so a few
+ * ranges all start at once (a call chained after another waits for the caller's next
+ * event-loop turn); more ranges queue in those lanes. The contents stay as they are (a
+ * concurrent write is never lost); only what is resident changes, so pass only ranges that will
+ * be written soon. Each range is trimmed to whole base pages and must lie inside the memory's
+ * current size.
  *
  * @param memory The memory.
- * @param ranges The ranges (a few: each takes a thread while it runs).
+ * @param ranges The ranges, the first to be written first.
  * @returns The bytes populated (0 without libc, off Linux or on a kernel older than 5.14).
  */
 export async function prefaultMemory(
@@ -287,18 +292,30 @@ export async function prefaultMemory(
       Deno.UnsafePointer.value(Deno.UnsafePointer.of(new Uint8Array(memory.buffer, 0, 1))),
     );
     const pageMask = BigInt(PAGE_BYTES - 1);
-    const calls: Promise<number>[] = [];
+    const pages: { first: bigint; byteLength: bigint }[] = [];
     for (const range of ranges) {
       const first = (base + BigInt(range.byteOffset) + pageMask) & ~pageMask;
       const end = (base + BigInt(range.byteOffset + range.byteLength)) & ~pageMask;
-      if (range.byteLength <= 0 || end <= first) continue;
-      calls.push(
-        lib.madviseAsync(Deno.UnsafePointer.create(first), end - first, MADV_POPULATE_WRITE)
-          .then((result) => result === 0 ? Number(end - first) : 0), // EINVAL: before 5.14
-      );
+      if (range.byteLength > 0 && end > first) pages.push({ first, byteLength: end - first });
     }
+    const lane = async (start: number): Promise<number> => {
+      let populatedBytes = 0;
+      for (let i = start; i < pages.length; i += PREFAULT_LANES) {
+        const { first, byteLength } = pages[i]!;
+        const result = await lib.madviseAsync(
+          Deno.UnsafePointer.create(first),
+          byteLength,
+          MADV_POPULATE_WRITE,
+        );
+        if (result !== 0) break; // EINVAL: a kernel before 5.14; advice only
+        populatedBytes += Number(byteLength);
+      }
+      return populatedBytes;
+    };
+    const lanes: Promise<number>[] = [];
+    for (let i = 0; i < Math.min(PREFAULT_LANES, pages.length); i += 1) lanes.push(lane(i));
     let populatedBytes = 0;
-    for (const bytes of await Promise.all(calls)) populatedBytes += bytes;
+    for (const bytes of await Promise.all(lanes)) populatedBytes += bytes;
     return populatedBytes;
   } catch {
     return 0; // advice only: a runtime that will not give the address goes without it

@@ -51,3 +51,10 @@ Deno.test("prefaultMemory skips empty ranges and ranges shorter than a page", as
   strictEqual(await prefaultMemory(memory, [{ byteOffset: 4096, byteLength: 0 }]), 0);
   strictEqual(await prefaultMemory(memory, [{ byteOffset: 100, byteLength: 4000 }]), 0);
 });
+
+Deno.test("prefaultMemory populates more ranges than it runs at once", async () => {
+  const memory = new WebAssembly.Memory({ initial: 256, maximum: 256, shared: true }); // 16 MiB
+  const ranges = Array.from({ length: 11 }, (_, i) => ({ byteOffset: i * MiB, byteLength: 4096 }));
+  const populated = await prefaultMemory(memory, ranges);
+  strictEqual(populated, populateExpected() ? 11 * 4096 : 0);
+});
