@@ -104,6 +104,33 @@ Deno.test("externalSort faults the buffer pages in ahead for an input of known s
   }
 });
 
+Deno.test("externalSort cuts a smaller first run and balances the last spill against the kept run", async () => {
+  // 16 MiB budget, 32 KiB segments: two buffers of ~5 MiB of records (and a kernel area each,
+  // so this thread sorts too). ~2.9 buffers of input: by the plan (runCutBytes) a first run of
+  // 0.63 of a buffer, a full one, then what is left split 0.58 spilled / 0.42 kept in memory:
+  // three spilled runs (full buffers only would spill two).
+  const random = makeRandom(10);
+  const lines: string[] = [];
+  let bytes = 0;
+  while (bytes < 14.6 * 1024 * 1024) {
+    const length = 20 + Math.floor(random() * 60);
+    let line = "";
+    while (line.length < length) line += random().toString(36).slice(2);
+    line = line.slice(0, length);
+    lines.push(line);
+    bytes += length + 1;
+  }
+  const input = new TextEncoder().encode(lines.join("\n") + "\n");
+  const { stats, output } = await sortWithLibrary(input, {
+    budgetBytes: 16 * 1024 * 1024,
+    segmentBytes: 32 * 1024,
+  });
+  strictEqual(Buffer.compare(output, oracleSort(input)), 0);
+  strictEqual(stats.inputRecords, lines.length);
+  strictEqual(stats.mainThreadSorts > 0, true, "this thread sorted too");
+  strictEqual(stats.runCount, 3);
+});
+
 Deno.test("externalSort does not fault in ahead what one chunk holds", async () => {
   const input = randomLines(makeRandom(9), 50, { exotic: false });
   const { stats, output } = await sortWithLibrary(input, {
