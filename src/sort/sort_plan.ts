@@ -299,9 +299,11 @@ export const LAST_SPILL_SHARE = 0.58;
 /**
  * How many input bytes the buffer about to be filled takes before it is handed off, when the
  * input's size is known and a Worker sorts and spills the other buffer: a smaller first run
- * (the Worker starts sooner) and a last spilled run balanced against the run kept in memory
- * (neither thread waits at the end), the rest full buffers. Run generation of 50 to 130 MiB
- * took 0.73-0.95 of the time in a model of the two threads with the per-MiB costs above.
+ * (the Worker starts sooner; never so small that the input takes a buffer more than full
+ * buffers would) and a last spilled run balanced against the run kept in memory (neither thread
+ * waits at the end), the rest full buffers. Run generation of 50 to 130 MiB took 0.73-0.92 of
+ * the time in a model of the two threads with the per-MiB costs above
+ * (tests/bench/run_generation_model.py).
  *
  * @param options Input bytes a full buffer holds, input bytes left (this buffer's included),
  *   and whether this is the first run.
@@ -311,7 +313,8 @@ export const LAST_SPILL_SHARE = 0.58;
  * ```ts
  * import { strictEqual } from "node:assert/strict";
  * import { runCutBytes } from "./sort_plan.ts";
- * strictEqual(runCutBytes({ bufferBytes: 100, inputBytesLeft: 500, firstRun: true }), 63);
+ * strictEqual(runCutBytes({ bufferBytes: 100, inputBytesLeft: 450, firstRun: true }), 63);
+ * strictEqual(runCutBytes({ bufferBytes: 100, inputBytesLeft: 490, firstRun: true }), 90);
  * strictEqual(runCutBytes({ bufferBytes: 100, inputBytesLeft: 500, firstRun: false }), Infinity);
  * strictEqual(runCutBytes({ bufferBytes: 100, inputBytesLeft: 150, firstRun: false }), 87);
  * strictEqual(runCutBytes({ bufferBytes: 100, inputBytesLeft: 90, firstRun: false }), Infinity);
@@ -328,7 +331,14 @@ export function runCutBytes(
       Math.max(inputBytesLeft - bufferBytes, Math.ceil(LAST_SPILL_SHARE * inputBytesLeft)),
     );
   }
-  return options.firstRun ? Math.ceil(FIRST_RUN_SHARE * bufferBytes) : Infinity;
+  if (!options.firstRun) return Infinity;
+  // Never a buffer more than full buffers would take: the first run holds at least what they
+  // would leave for the last (then the run kept in memory is a full buffer).
+  const fills = Math.ceil(inputBytesLeft / bufferBytes);
+  return Math.max(
+    Math.ceil(FIRST_RUN_SHARE * bufferBytes),
+    inputBytesLeft - (fills - 1) * bufferBytes,
+  );
 }
 
 function clamp(value: number, low: number, high: number): number {

@@ -46,8 +46,12 @@ def planned_cuts(total, buffer):
             cut = left
         elif left <= 2 * buffer:
             cut = min(buffer, max(left - buffer, LAST_SPILL_SHARE * left))
+        elif first:
+            # never a buffer more than full buffers would take
+            full = -(-left // buffer)
+            cut = max(FIRST_RUN_SHARE * buffer, left - (full - 1) * buffer)
         else:
-            cut = FIRST_RUN_SHARE * buffer if first else buffer
+            cut = buffer
         fills.append(cut)
         left -= cut
         first = False
@@ -60,7 +64,9 @@ def main():
     for total in sizes:
         a = run_generation_ms(full_buffers(total, buffer), RATES)
         b = run_generation_ms(planned_cuts(total, buffer), RATES)
-        print(f"{total:5d} MiB: full buffers {a:7.1f} ms, planned cuts {b:7.1f} ms ({b / a:.3f})")
+        spilled = sum(planned_cuts(total, buffer)[:-1])
+        print(f"{total:5d} MiB: full buffers {a:7.1f} ms, planned cuts {b:7.1f} ms ({b / a:.3f}),"
+              f" spilled {sum(full_buffers(total, buffer)[:-1]):.1f} -> {spilled:.1f} MiB")
     for name in RATES:
         for factor in (0.7, 1.3):
             rates = dict(RATES, **{name: RATES[name] * factor})

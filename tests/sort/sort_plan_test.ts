@@ -154,9 +154,13 @@ Deno.test("estimateSortRuns keeps the last buffer in memory when one merge takes
 Deno.test("runCutBytes: a smaller first run, full buffers, a balanced last spill, the rest kept", () => {
   const cut = (inputBytesLeft: number, firstRun = false) =>
     runCutBytes({ bufferBytes: 1000, inputBytesLeft, firstRun });
-  // Far from the end: the first run is 0.63 of a buffer, the others full.
-  strictEqual(cut(10_000, true), 630);
+  // Far from the end: the first run is 0.63 of a buffer, the others full ...
+  strictEqual(cut(10_500, true), 630);
   strictEqual(cut(2001, true), 630);
+  // ... but never so small that the input takes one buffer more than full buffers would: it
+  // keeps what they would leave for the last (which then stays in memory, full).
+  strictEqual(cut(10_700, true), 700);
+  strictEqual(cut(10_000, true), 1000);
   strictEqual(cut(10_000), Infinity);
   strictEqual(cut(2001), Infinity);
   // Between one and two buffers left: the last spilled run takes 0.58 of it (the Worker gathers
@@ -172,7 +176,7 @@ Deno.test("runCutBytes: a smaller first run, full buffers, a balanced last spill
   strictEqual(cut(1), Infinity);
 });
 
-Deno.test("runCutBytes cuts every input into runs the buffers hold, at most one run more", () => {
+Deno.test("runCutBytes cuts every input into runs the buffers hold, as few as full buffers", () => {
   for (let left = 1; left <= 5000; left += 7) {
     let rest = left;
     let first = true;
@@ -185,6 +189,6 @@ Deno.test("runCutBytes cuts every input into runs the buffers hold, at most one 
       first = false;
       runs += 1;
     }
-    strictEqual(runs <= Math.ceil(left / 1000) + 1, true, `${left} bytes in ${runs} runs`);
+    strictEqual(runs, Math.ceil(left / 1000), `${left} bytes in ${runs} runs`);
   }
 });
