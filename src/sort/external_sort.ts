@@ -39,7 +39,7 @@ import {
   planMerge,
   planMergeRound,
 } from "./merge_plan.ts";
-import { planSort, runCutBytes, type SortPlan, splitSortBuffer } from "./sort_plan.ts";
+import { planSort, type SortPlan, splitSortBuffer } from "./sort_plan.ts";
 import {
   type BlockSource,
   type KernelMergeResult,
@@ -226,12 +226,6 @@ class ExternalSorter {
    * (started once, after the first chunk of an input of known size); resolves to the bytes.
    */
   #prefault: Promise<number> | undefined = undefined;
-  /** Input bytes the filling buffer takes before it is handed off (runCutBytes). */
-  #cutBytes = Infinity;
-  /** The run (index into the run slots) `#cutBytes` was planned for. */
-  #cutForRun = -1;
-  /** The sort has one input (its size, when known, plans the runs' cuts). */
-  #singleInput = false;
   /** The longest record spilled as a run of its own (0: none). */
   #longestRecordBytes = 0;
   /**
@@ -345,7 +339,6 @@ class ExternalSorter {
         );
       }
       this.#createBuffers();
-      this.#singleInput = inputs.length === 1;
       for (const input of inputs) await this.#readInput(input);
       // Sorting here, the last buffer needs no wait for the Worker's last spill.
       let spanMs = timelineStart();
@@ -441,39 +434,6 @@ class ExternalSorter {
       : [];
     if (ranges.length === 0) return;
     this.#prefault = prefaultMemory(this.#memory.wasmMemory, ranges);
-  }
-
-  /**
-   * Where the kernel append into the filling buffer stops in `chunk` (from `start`): its end, or
-   * the end of the record at which the buffer's planned cut falls ({@linkcode runCutBytes}; the
-   * cut is planned when the buffer starts to fill, from what is left of `reader`'s input).
-   */
-  #cutStop(chunk: Uint8Array, start: number, reader: LineReader, records: number): number {
-    const end = chunk.length;
-    const buffer = this.#buffers[this.#filling]!;
-    if (this.#cutForRun !== this.#runs.length) {
-      // A new run starts (a record may be in it already: the one that did not fit the last).
-      this.#cutForRun = this.#runs.length;
-      // Input bytes a full buffer holds: its data pages, or its index at the length of the
-      // `records` records before `start`, plus their terminators.
-      const consumedBytes = this.#stats.inputBytes - (end - start);
-      const recordBytes = records === 0 ? 0 : consumedBytes / records;
-      const dataBytes = buffer.dataCapacityBytes;
-      const bufferBytes = recordBytes <= 1
-        ? dataBytes
-        : Math.min(dataBytes, buffer.entryCapacity * (recordBytes - 1)) * recordBytes /
-          (recordBytes - 1);
-      this.#cutBytes = runCutBytes({
-        bufferBytes,
-        inputBytesLeft: reader.totalBytes! - (reader.bytesRead - (end - start)),
-        firstRun: this.#runs.length === 0,
-      });
-    }
-    const room = this.#cutBytes - (buffer.dataBytes + buffer.recordCount);
-    if (room >= end - start) return end;
-    if (room <= 0) return start;
-    const stop = chunk.indexOf(this.#terminator, start + room - 1);
-    return stop === -1 ? end : stop + 1;
   }
 
   /** Takes the sort buffers again if a long record made them free their memory. */
@@ -706,10 +666,6 @@ class ExternalSorter {
       }
       const stats = this.#stats;
       const terminator = this.#terminator;
-      // Runs are cut by plan (a smaller first one, a balanced last one) when the input's size
-      // is known and the Worker spills one buffer while this thread fills the other.
-      const planCuts = this.#singleInput && reader.totalBytes !== undefined &&
-        layout.bufferCount > 1 && this.#mainArea !== undefined;
       while (true) {
         let spanMs = timelineStart();
         const chunk = await reader.nextChunk();
@@ -736,24 +692,9 @@ class ExternalSorter {
           // The kernel appends whole runs of records; full buffers and records longer than a
           // page take the slow path one record at a time.
           while (start < end) {
-            const cut = planCuts
-              ? this.#cutStop(chunk, start, reader, stats.inputRecords + records)
-              : end;
-            const status = buffer.appendLines(
-              cut === end ? chunk : chunk.subarray(0, cut),
-              start,
-              terminator,
-            );
+            const status = buffer.appendLines(chunk, start, terminator);
             records += buffer.appendedCount;
             start = buffer.appendStop;
-            if (status === AppendStatus.done && start < end) {
-              // The planned cut (runCutBytes): this run ends here.
-              timelineEnd("append", spanMs);
-              await this.#handOff();
-              spanMs = timelineStart();
-              buffer = this.#buffers[this.#filling]!;
-              continue;
-            }
             if (status === AppendStatus.done) break;
             const stop = chunk.indexOf(terminator, start);
             records += 1;

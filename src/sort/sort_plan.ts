@@ -280,67 +280,6 @@ export function estimateSortRuns(
   return { runCount: bufferFills, mergePassCount: mergePassCount(bufferFills, fanIn) };
 }
 
-/**
- * The first run's share of a full buffer. While the Worker sorts and gathers it, this thread
- * fills the second buffer and sorts it: measured per MiB on 100 MiB of Zipf lines (perf, CPU),
- * filling 0.58 ms, sorting 1.72 ms here and 2.0 on the Worker, gathering and writing 1.67, so
- * a first run of (0.58 + 1.72) / (2.0 + 1.67) = 0.63 of a buffer is done when the second is
- * sorted, instead of this thread waiting for a whole one.
- */
-export const FIRST_RUN_SHARE = 0.63;
-/**
- * The last spilled run's share of what is left when the rest fills between one and two buffers:
- * the Worker gathers it while this thread fills and sorts the rest, the run kept in memory, so
- * (0.58 + 1.72) / (0.58 + 1.72 + 1.67) = 0.58 of it ends both at once, instead of a full buffer
- * being gathered after the last small one is sorted.
- */
-export const LAST_SPILL_SHARE = 0.58;
-
-/**
- * How many input bytes the buffer about to be filled takes before it is handed off, when the
- * input's size is known and a Worker sorts and spills the other buffer: a smaller first run
- * (the Worker starts sooner; never so small that the input takes a buffer more than full
- * buffers would) and a last spilled run balanced against the run kept in memory (neither thread
- * waits at the end), the rest full buffers. Run generation of 50 to 130 MiB took 0.73-0.92 of
- * the time in a model of the two threads with the per-MiB costs above
- * (tests/bench/run_generation_model.py).
- *
- * @param options Input bytes a full buffer holds, input bytes left (this buffer's included),
- *   and whether this is the first run.
- * @returns Input bytes to take (Infinity: until the buffer is full or the input ends).
- *
- * @example Usage
- * ```ts
- * import { strictEqual } from "node:assert/strict";
- * import { runCutBytes } from "./sort_plan.ts";
- * strictEqual(runCutBytes({ bufferBytes: 100, inputBytesLeft: 450, firstRun: true }), 63);
- * strictEqual(runCutBytes({ bufferBytes: 100, inputBytesLeft: 490, firstRun: true }), 90);
- * strictEqual(runCutBytes({ bufferBytes: 100, inputBytesLeft: 500, firstRun: false }), Infinity);
- * strictEqual(runCutBytes({ bufferBytes: 100, inputBytesLeft: 150, firstRun: false }), 87);
- * strictEqual(runCutBytes({ bufferBytes: 100, inputBytesLeft: 90, firstRun: false }), Infinity);
- * ```
- */
-export function runCutBytes(
-  options: { bufferBytes: number; inputBytesLeft: number; firstRun: boolean },
-): number {
-  const { bufferBytes, inputBytesLeft } = options;
-  if (inputBytesLeft <= bufferBytes) return Infinity; // the rest stays in memory
-  if (inputBytesLeft <= 2 * bufferBytes) {
-    return Math.min(
-      bufferBytes,
-      Math.max(inputBytesLeft - bufferBytes, Math.ceil(LAST_SPILL_SHARE * inputBytesLeft)),
-    );
-  }
-  if (!options.firstRun) return Infinity;
-  // Never a buffer more than full buffers would take: the first run holds at least what they
-  // would leave for the last (then the run kept in memory is a full buffer).
-  const fills = Math.ceil(inputBytesLeft / bufferBytes);
-  return Math.max(
-    Math.ceil(FIRST_RUN_SHARE * bufferBytes),
-    inputBytesLeft - (fills - 1) * bufferBytes,
-  );
-}
-
 function clamp(value: number, low: number, high: number): number {
   return value < low ? low : value > high ? high : value;
 }

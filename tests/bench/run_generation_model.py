@@ -5,8 +5,11 @@ This thread fills a buffer (FILL ms per MiB) and, when the Worker is busy, sorts
 and hands it over to be gathered and written (GATHER); an idle Worker sorts (SORT_WORKER) and
 gathers a buffer itself. Two buffers: a hand-off waits for the Worker's previous job. The last
 buffer stays in memory (filled and sorted here). Prints the run-generation time in ms with every
-buffer full and with the cuts of runCutBytes (src/sort/sort_plan.ts), for a few input sizes and
-for the rates moved by 30%.
+buffer full and with planned cuts (a first run of 0.63 of a buffer, never a buffer more than full
+buffers; a last spill of 0.58 of what is left between one and two buffers), for a few input sizes
+and for the rates moved by 30%. The cuts were built and taken out again (docs/performance.md,
+"sort: run generation"): the model leaves out that a larger run kept in memory is gathered in the
+merge, on the merge Worker.
 
 Usage: tests/bench/run_generation_model.py [BUFFER_MIB]   (default 21.5: -S 64m)
 """

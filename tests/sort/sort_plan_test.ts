@@ -7,7 +7,6 @@ import {
   planSort,
   SORT_SEGMENTS_MIN,
 } from "../../src/sort/mod.ts";
-import { runCutBytes } from "../../src/sort/sort_plan.ts";
 
 Deno.test("planSort without headroom gives long lines' memory to the buffers", () => {
   const plan = planSort({ freeSegments: 16, segmentBytes: 4096, useWorker: true, fanInMax: 4 });
@@ -149,46 +148,4 @@ Deno.test("estimateSortRuns keeps the last buffer in memory when one merge takes
     runCount: 9,
     mergePassCount: mergePassCount(9, 4),
   });
-});
-
-Deno.test("runCutBytes: a smaller first run, full buffers, a balanced last spill, the rest kept", () => {
-  const cut = (inputBytesLeft: number, firstRun = false) =>
-    runCutBytes({ bufferBytes: 1000, inputBytesLeft, firstRun });
-  // Far from the end: the first run is 0.63 of a buffer, the others full ...
-  strictEqual(cut(10_500, true), 630);
-  strictEqual(cut(2001, true), 630);
-  // ... but never so small that the input takes one buffer more than full buffers would: it
-  // keeps what they would leave for the last (which then stays in memory, full).
-  strictEqual(cut(10_700, true), 700);
-  strictEqual(cut(10_000, true), 1000);
-  strictEqual(cut(10_000), Infinity);
-  strictEqual(cut(2001), Infinity);
-  // Between one and two buffers left: the last spilled run takes 0.58 of it (the Worker gathers
-  // it while the rest is filled and sorted here), at least what a full kept buffer leaves ...
-  strictEqual(cut(1500), 870);
-  strictEqual(cut(1001), 581);
-  strictEqual(cut(1500, true), 870);
-  // ... and at most a buffer.
-  strictEqual(cut(2000), 1000);
-  strictEqual(cut(1900), 1000);
-  // What fits one buffer stays in memory.
-  strictEqual(cut(1000), Infinity);
-  strictEqual(cut(1), Infinity);
-});
-
-Deno.test("runCutBytes cuts every input into runs the buffers hold, as few as full buffers", () => {
-  for (let left = 1; left <= 5000; left += 7) {
-    let rest = left;
-    let first = true;
-    let runs = 0;
-    while (rest > 0) {
-      const planned = runCutBytes({ bufferBytes: 1000, inputBytesLeft: rest, firstRun: first });
-      const cut = Math.min(planned, 1000, rest);
-      strictEqual(cut > 0, true, `cut ${cut} of ${rest}`);
-      rest -= cut;
-      first = false;
-      runs += 1;
-    }
-    strictEqual(runs, Math.ceil(left / 1000), `${left} bytes in ${runs} runs`);
-  }
 });
