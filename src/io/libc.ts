@@ -61,6 +61,13 @@ const symbols = {
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
   madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
+  // The same call on a thread of the runtime's blocking pool: the caller goes on meanwhile.
+  madviseAsync: {
+    name: "madvise",
+    parameters: ["pointer", "usize", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
   posix_fallocate: { parameters: ["i32", "i64", "i64"], result: "i32" },
   fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
@@ -240,6 +247,81 @@ export function adviseHugePages(memory: WebAssembly.Memory, byteLength: number):
       return false; // advice only: a runtime that will not give the address goes without it
     }
   }, false);
+}
+
+/** `madvise(2)` advice (Linux 5.14+): fault the range in writable, as a write to each page would. */
+const MADV_POPULATE_WRITE = 23;
+/** Base page size the populated ranges are trimmed to (x86_64 and arm64 Linux). */
+const PAGE_BYTES = 4096;
+
+/** A byte range of a WebAssembly memory. */
+export interface MemoryRange {
+  /** Where it starts. */
+  byteOffset: number;
+  /** How long it is. */
+  byteLength: number;
+}
+
+/** Most populate calls in flight at once (each holds a thread of the blocking pool). */
+const PREFAULT_LANES = 4;
+
+/**
+ * Faults the given ranges of a WebAssembly memory in, writable, on threads of the runtime's
+ * blocking pool (`madvise(MADV_POPULATE_WRITE)`, one call per range), while the caller goes on:
+ * a first write to fresh memory makes the kernel zero the page (2 MiB at a time with huge
+ * pages), which costs the writing thread more than the write itself, and most on a VM whose
+ * host backs the page only then. Up to {@linkcode PREFAULT_LANES} calls run at once, so a few
+ * ranges all start at once (a call chained after another waits for the caller's next
+ * event-loop turn); more ranges queue in those lanes. The contents stay as they are (a
+ * concurrent write is never lost); only what is resident changes, so pass only ranges that will
+ * be written soon. Each range is trimmed to whole base pages and must lie inside the memory's
+ * current size.
+ *
+ * @param memory The memory.
+ * @param ranges The ranges, the first to be written first.
+ * @returns The bytes populated (0 without libc, off Linux or on a kernel older than 5.14).
+ */
+export async function prefaultMemory(
+  memory: WebAssembly.Memory,
+  ranges: readonly MemoryRange[],
+): Promise<number> {
+  const lib = acquireLibc();
+  if (typeof lib === "string") return 0;
+  try {
+    const base = BigInt(
+      Deno.UnsafePointer.value(Deno.UnsafePointer.of(new Uint8Array(memory.buffer, 0, 1))),
+    );
+    const pageMask = BigInt(PAGE_BYTES - 1);
+    const pages: { first: bigint; byteLength: bigint }[] = [];
+    for (const range of ranges) {
+      const first = (base + BigInt(range.byteOffset) + pageMask) & ~pageMask;
+      const end = (base + BigInt(range.byteOffset + range.byteLength)) & ~pageMask;
+      if (range.byteLength > 0 && end > first) pages.push({ first, byteLength: end - first });
+    }
+    const lane = async (start: number): Promise<number> => {
+      let populatedBytes = 0;
+      for (let i = start; i < pages.length; i += PREFAULT_LANES) {
+        const { first, byteLength } = pages[i]!;
+        const result = await lib.madviseAsync(
+          Deno.UnsafePointer.create(first),
+          byteLength,
+          MADV_POPULATE_WRITE,
+        );
+        if (result !== 0) break; // EINVAL: a kernel before 5.14; advice only
+        populatedBytes += Number(byteLength);
+      }
+      return populatedBytes;
+    };
+    const lanes: Promise<number>[] = [];
+    for (let i = 0; i < Math.min(PREFAULT_LANES, pages.length); i += 1) lanes.push(lane(i));
+    let populatedBytes = 0;
+    for (const bytes of await Promise.all(lanes)) populatedBytes += bytes;
+    return populatedBytes;
+  } catch {
+    return 0; // advice only: a runtime that will not give the address goes without it
+  } finally {
+    releaseLibc();
+  }
 }
 
 /** The real user id: `Deno.uid()` (needs --allow-sys), else getuid(2), else undefined. */

@@ -14,6 +14,7 @@ import type {
   SpillRun,
 } from "../io/mod.ts";
 import {
+  prefaultMemory,
   timelineEnd,
   timelineFlush,
   timelineOrigin,
@@ -56,6 +57,7 @@ import {
 } from "./parallel_merge.ts";
 import type { MergeWorkerFault } from "./merge_worker.ts";
 import { mergeByKeyRanges, splitMergeSegments, splitMergeTableFits } from "./split_merge.ts";
+import { bufferPrefaultRanges } from "./buffer_prefault.ts";
 
 /**
  * The longest record (cut by a block border) the final merge leaves to the merge kernel; runs
@@ -153,6 +155,8 @@ export interface SortStats {
   usedMergeWorker: boolean;
   /** Key ranges the final merge was split into over two merge Workers (0: not split). */
   mergeRanges: number;
+  /** Bytes of the sort buffers faulted in ahead on another thread (buffer_prefault.ts). */
+  prefaultedBytes: number;
 }
 
 /**
@@ -217,6 +221,11 @@ class ExternalSorter {
   #inFlight: Promise<void> | undefined = undefined;
   /** The sort of the last handed-off buffer on the Worker. */
   #sorting: Promise<void> | undefined = undefined;
+  /**
+   * The buffer pages the rest of the input will first write, faulted in on another thread
+   * (started once, after the first chunk of an input of known size); resolves to the bytes.
+   */
+  #prefault: Promise<number> | undefined = undefined;
   /** The longest record spilled as a run of its own (0: none). */
   #longestRecordBytes = 0;
   /**
@@ -247,6 +256,7 @@ class ExternalSorter {
     usedMergeKernel: false,
     usedMergeWorker: false,
     mergeRanges: 0,
+    prefaultedBytes: 0,
   };
 
   constructor(options: ExternalSortOptions) {
@@ -366,6 +376,7 @@ class ExternalSorter {
     } finally {
       if (this.#inFlight !== undefined) await this.#inFlight.catch(() => {});
       if (this.#sorting !== undefined) await this.#sorting.catch(() => {});
+      if (this.#prefault !== undefined) this.#stats.prefaultedBytes = await this.#prefault;
       this.#inFlight = undefined;
       this.#sorting = undefined;
       this.#keepWorkerForMerge();
@@ -411,6 +422,18 @@ class ExternalSorter {
       );
     }
     this.#filling = 0;
+  }
+
+  /**
+   * Faults in, on another thread, the buffer pages that `inputBytesLeft` more bytes will first
+   * write (buffer_prefault.ts), so that appending does not wait for the kernel to zero them.
+   */
+  #startPrefault(inputBytesLeft: number): void {
+    const ranges = inputBytesLeft > 0
+      ? bufferPrefaultRanges(this.#buffers, this.#filling, inputBytesLeft)
+      : [];
+    if (ranges.length === 0) return;
+    this.#prefault = prefaultMemory(this.#memory.wasmMemory, ranges);
   }
 
   /** Takes the sort buffers again if a long record made them free their memory. */
@@ -696,6 +719,9 @@ class ExternalSorter {
         }
         stats.inputRecords += records;
         timelineEnd("append", spanMs);
+        if (this.#prefault === undefined && reader.totalBytes !== undefined) {
+          this.#startPrefault(reader.totalBytes - reader.bytesRead);
+        }
       }
     } finally {
       await reader.close();

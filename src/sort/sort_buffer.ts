@@ -238,6 +238,45 @@ export class SortBuffer implements Disposable {
     return this.#lease.segments;
   }
 
+  /** Bytes of record data the buffer's pages hold at most. */
+  get dataCapacityBytes(): number {
+    return this.#lease.segments.length * this.segmentBytes;
+  }
+
+  /**
+   * The memory ranges that holding `recordCount` records of `dataBytes` bytes in all writes:
+   * the index's head and that many entries, and the data pages those bytes fill, in the order
+   * the buffer fills them (adjacent pages joined).
+   *
+   * @param recordCount Records (at most the index's capacity).
+   * @param dataBytes Their bytes (at most the pages' capacity).
+   * @returns Ranges of the shared memory (offsets and lengths in bytes).
+   */
+  memoryRangesFor(
+    recordCount: number,
+    dataBytes: number,
+  ): { byteOffset: number; byteLength: number }[] {
+    // Offsets only: a lent buffer's pages are not touched here.
+    assert(!this.#released, "sort buffer used after release");
+    const entries = Math.min(Math.max(0, recordCount), this.#entryCapacity);
+    const ranges = [{
+      byteOffset: this.#indexLease.segments[0]!.memoryOffset,
+      byteLength: this.#headBytes + entries * ENTRY_BYTES,
+    }];
+    const segments = this.#lease.segments;
+    const pageCount = Math.min(segments.length, Math.ceil(dataBytes / this.segmentBytes));
+    for (let page = 0; page < pageCount; page += 1) {
+      const byteOffset = segments[page]!.memoryOffset;
+      const last = ranges[ranges.length - 1]!;
+      if (page > 0 && last.byteOffset + last.byteLength === byteOffset) {
+        last.byteLength += this.segmentBytes;
+      } else {
+        ranges.push({ byteOffset, byteLength: this.segmentBytes });
+      }
+    }
+    return ranges;
+  }
+
   /** How many records the buffer holds. */
   get recordCount(): number {
     return this.#recordCount;

@@ -84,6 +84,36 @@ Deno.test("externalSort keeps a small input in memory: no spill file, one pass o
   strictEqual(stats.usedWorker, false);
 });
 
+Deno.test("externalSort faults the buffer pages in ahead for an input of known size", async () => {
+  // 200 KiB of lines into two buffers of ~110 KiB: the rest of the input after the first
+  // chunk fills both, so both are populated (on Linux 5.14+ with FFI), and the sort is unchanged.
+  const input = randomLines(makeRandom(8), 4000, { exotic: false });
+  const { stats, output } = await sortWithLibrary(input, {
+    budgetBytes: 512 * 1024,
+    segmentBytes: 4096,
+  });
+  strictEqual(Buffer.compare(output, oracleSort(input)), 0);
+  strictEqual(stats.runCount >= 1, true, `runs: ${stats.runCount}`);
+  const [major = 0, minor = 0] = Deno.osRelease().split(".").map((part) => parseInt(part, 10));
+  const populates = Deno.build.os === "linux" && (major > 5 || (major === 5 && minor >= 14)) &&
+    Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+  strictEqual(stats.prefaultedBytes > 0, populates, `prefaulted ${stats.prefaultedBytes} bytes`);
+  if (populates) {
+    // Both buffers' data pages the input reaches, and no more than the two buffers hold.
+    strictEqual(stats.prefaultedBytes <= 2 * 512 * 1024, true);
+  }
+});
+
+Deno.test("externalSort does not fault in ahead what one chunk holds", async () => {
+  const input = randomLines(makeRandom(9), 50, { exotic: false });
+  const { stats, output } = await sortWithLibrary(input, {
+    budgetBytes: 1024 * 1024,
+    segmentBytes: 32 * 1024,
+  });
+  strictEqual(Buffer.compare(output, oracleSort(input)), 0);
+  strictEqual(stats.prefaultedBytes, 0);
+});
+
 Deno.test("externalSort cleans up pages, Workers and spill files when an I/O operation fails", async () => {
   const input = randomLines(makeRandom(5), 8000, { exotic: false });
   // Fail the 1st, a middle and a late I/O operation: while spilling, while merging.
