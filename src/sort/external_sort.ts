@@ -49,6 +49,7 @@ import {
 } from "./kernel_merge.ts";
 import {
   mergeOnWorker,
+  OutputPartError,
   type ParallelMergeInput,
   parallelMergeSegments,
   RunOnWorker,
@@ -56,6 +57,12 @@ import {
 } from "./parallel_merge.ts";
 import type { MergeWorkerFault } from "./merge_worker.ts";
 import { mergeByKeyRanges, splitMergeSegments, splitMergeTableFits } from "./split_merge.ts";
+import {
+  mergePlacedRanges,
+  type PlacedMergeResult,
+  placedMergeSegments,
+  placedMergeTableFits,
+} from "./placed_merge.ts";
 
 /**
  * The longest record (cut by a block border) the final merge leaves to the merge kernel; runs
@@ -121,6 +128,14 @@ export interface ExternalSortOptions {
    * ~0.79 s vs ~0.55 s, same CPU use).
    */
   splitMerge?: boolean | { rangeBytes: number };
+  /**
+   * Run a parallel final merge as key ranges written at their offsets by the merge Worker and
+   * this thread (src/sort/placed_merge.ts), where it applies (plain byte order, not `-u`, a
+   * regular output file, every run gathered on the Worker, from
+   * {@linkcode PLACED_MERGE_BYTES_MIN} to merge); `{ rangeCount }` sets the ranges (tests).
+   * Default true.
+   */
+  placedMerge?: boolean | { rangeCount: number; bytesMin?: number };
   /** Where progress goes: `read` per input chunk, `merge` pass k of n per 256 KiB merged. */
   progress?: ProgressSink;
 }
@@ -196,6 +211,7 @@ class ExternalSorter {
   readonly #mergeKernel: boolean;
   readonly #parallelMergeBytesMin: number;
   readonly #splitMerge: boolean | { rangeBytes: number };
+  readonly #placedMerge: boolean | { rangeCount: number; bytesMin?: number };
   readonly #mergeWorkerTuning: { workerSilenceMsMax?: number; workerFault?: MergeWorkerFault };
   #mergeKernels: WasmKernels | undefined = undefined;
   /** The merge Worker, started when the first run is spilled (it boots meanwhile). */
@@ -231,6 +247,11 @@ class ExternalSorter {
   #keylessSpilled = false;
   /** The keys of keyed runs end with the line, which each record stores once. */
   #lineEndsKey = false;
+  /**
+   * The line-bytes index of each run the Worker gathered from plain records (kernel_sort.ts
+   * `BlockGather.lineBytesIndex`): the split final merge places its key ranges by it.
+   */
+  readonly #lineBytesIndexes = new Map<SpillRun, readonly number[]>();
   /** Run slots in input order; undefined while a buffer's spill is in flight. */
   #runs: Array<SpillRun | undefined> = [];
   #stats: SortStats = {
@@ -272,6 +293,7 @@ class ExternalSorter {
     this.#mergeKernel = options.mergeKernel ?? true;
     this.#parallelMergeBytesMin = options.parallelMergeBytesMin ?? PARALLEL_MERGE_BYTES_MIN;
     this.#splitMerge = options.splitMerge ?? false;
+    this.#placedMerge = options.placedMerge ?? true;
     this.#mergeWorkerTuning = {
       ...(options.mergeWorkerSilenceMsMax === undefined
         ? {}
@@ -536,7 +558,11 @@ class ExternalSorter {
       });
       if (result.kernelSorted && !presorted) this.#stats.kernelSorts += 1;
       if (elsewhere) writer.adoptBlocks(result.blocksWritten, result.gatheredCount);
-      this.#runs[slot] = await writer.finish();
+      const run = await writer.finish();
+      this.#runs[slot] = run;
+      if (result.lineBytesIndex !== undefined) {
+        this.#lineBytesIndexes.set(run, result.lineBytesIndex);
+      }
       this.#stats.runCount += 1;
     } catch (error) {
       await writer.abort();
@@ -1086,6 +1112,16 @@ class ExternalSorter {
     try {
       out = await this.#io.createOutput(output, { owner: "sort-output", bufferSegments: 1 });
       const sink = out;
+      if (
+        readOnWorker &&
+        await this.#placedMergeOutput(sink, runs, { expectedRecords, mergeBytes, outputSegments })
+      ) {
+        const commitMs = timelineStart();
+        await out.commit();
+        timelineEnd("commit", commitMs);
+        await this.#deleteMergedRuns(runs);
+        return true;
+      }
       const sources: BlockSource[] = [...readers];
       if (memoryRun !== undefined) {
         expectedRecords += memoryRun.recordCount;
@@ -1167,6 +1203,72 @@ class ExternalSorter {
     }
     timelineEnd("delete-runs", deleteMs);
     return true;
+  }
+
+  /**
+   * The final merge as key ranges at their offsets, on the merge Worker and this thread
+   * (src/sort/placed_merge.ts), into `sink`'s file. False (nothing written) where it does not
+   * apply or the budget cannot hold both lanes.
+   */
+  async #placedMergeOutput(
+    sink: OutputSink,
+    runs: readonly SpillRun[],
+    plan: { expectedRecords: number; mergeBytes: number; outputSegments: number },
+  ): Promise<boolean> {
+    const memory = this.#memory;
+    const memoryRun = this.#memoryRun;
+    const placed = this.#placedMerge;
+    const partsPath = sink.partsPath;
+    const inputCount = runs.length + (memoryRun === undefined ? 0 : 1);
+    const bytesMin = typeof placed === "object"
+      ? placed.bytesMin ?? PLACED_MERGE_BYTES_MIN
+      : PLACED_MERGE_BYTES_MIN;
+    const applies = placed !== false && !this.#runsKeyed && !this.#unique &&
+      partsPath !== undefined && plan.mergeBytes >= bytesMin &&
+      runs.every((run) => this.#lineBytesIndexes.has(run)) &&
+      (memoryRun === undefined ||
+        placedMergeTableFits(memory.segmentBytes, memoryRun.segments.length)) &&
+      memory.freeSegments >=
+        placedMergeSegments(memory, inputCount, plan.outputSegments) +
+          KERNEL_MERGE_SPARE_SEGMENTS;
+    if (!applies) return false;
+    const mergedMs = timelineStart();
+    let result: PlacedMergeResult;
+    try {
+      result = await mergePlacedRanges(runs, memoryRun, {
+        memory,
+        kernels: this.#mergeKernels!,
+        reverse: this.#order.reverse,
+        terminator: this.#terminator,
+        expectedRecords: plan.expectedRecords + (memoryRun?.recordCount ?? 0),
+        rangeCount: typeof placed === "object" ? placed.rangeCount : PLACED_MERGE_RANGES,
+        outputSegments: plan.outputSegments,
+        lineBytesIndexes: this.#lineBytesIndexes,
+        partsPath,
+        worker: this.#takeMergeWorker(),
+        ...this.#mergeWorkerTuning,
+      });
+    } catch (error) {
+      throw error instanceof OutputPartError ? sink.writeError(0, error) : error;
+    }
+    timelineEnd("merge-placed", mergedMs);
+    sink.countPartBytes(result.outputBytes);
+    this.#progress.advance(result.outputBytes);
+    this.#io.countBlocksReadElsewhere(result.blocksReadOnWorker + result.blocksReadHere);
+    this.#stats.usedMergeWorker = true;
+    this.#stats.mergeRanges = result.rangeCount;
+    this.#stats.outputRecords += result.writtenCount;
+    return true;
+  }
+
+  /** Deletes the runs a final merge merged. */
+  async #deleteMergedRuns(runs: readonly SpillRun[]): Promise<void> {
+    const deleteMs = timelineStart();
+    for (const run of runs) {
+      await this.#io.deleteRun(run);
+      this.#runs = this.#runs.filter((slot) => slot !== run);
+    }
+    timelineEnd("delete-runs", deleteMs);
   }
 
   /**
@@ -1434,6 +1536,13 @@ const PARALLEL_MERGE_BYTES_MIN = 8 * 1024 * 1024;
 const SPLIT_MERGE_HALF_BYTES_MAX = 2 * 1024 * 1024;
 /** Most key ranges of a split final merge. */
 const SPLIT_MERGE_RANGES_MAX = 4096;
+/**
+ * The least a final merge holds to run as placed key ranges (below, the one-Worker merge:
+ * finding the splitters costs block reads before the merge starts).
+ */
+const PLACED_MERGE_BYTES_MIN = 32 * 1024 * 1024;
+/** Key ranges of a placed final merge: the two lanes take them in turn. */
+const PLACED_MERGE_RANGES = 8;
 
 /** A {@linkcode RecordCursor} over a sorted {@linkcode SortBuffer} (records in index order). */
 class BufferCursor implements RecordCursor {
