@@ -24,7 +24,6 @@ export {
   IoManager,
 } from "./io_manager.ts";
 export { plainInputBytes } from "./input_bytes.ts";
-export { loopTurn } from "./event_loop.ts";
 export type { IoStats } from "./io_stats.ts";
 export { LineReader, RECORD_BUDGET_DIVISOR, recordBytesMaxOf } from "./line_reader.ts";
 export { OutputSink } from "./output_sink.ts";
