@@ -277,12 +277,23 @@ class FileBlocks implements BlockSource {
   readonly #ranged: boolean;
   /** Whether blocks read are released (this is the run's last merge). */
   readonly #release: boolean;
+  /**
+   * Whether this Worker reads and checks every block itself (the main thread merges a lane of
+   * its own: `MergeStart.output`), so the main thread is not asked.
+   */
+  readonly #readsOwn: boolean;
 
   constructor(
     reader: RunBlockReader,
     blocks: readonly Uint8Array[],
     control: Int32Array,
-    options: { input: number; fault: FaultCounter; range: RunRange | null; release: boolean },
+    options: {
+      input: number;
+      fault: FaultCounter;
+      range: RunRange | null;
+      release: boolean;
+      readsOwn: boolean;
+    },
   ) {
     this.run = { path: reader.path };
     this.#reader = reader;
@@ -294,6 +305,7 @@ class FileBlocks implements BlockSource {
     const range = options.range;
     this.#ranged = range !== null;
     this.#release = options.release;
+    this.#readsOwn = options.readsOwn;
     if (range === null) {
       this.#startBlock = 0;
       this.#startOffset = 0;
@@ -394,7 +406,7 @@ class FileBlocks implements BlockSource {
     control[at + 3] = this.#reader.blockIndex + 1;
     this.#asked = buffer;
     publish(control, at, CHECK_ASKED);
-    scope.postMessage({ type: "check", input: this.#input });
+    if (!this.#readsOwn) scope.postMessage({ type: "check", input: this.#input });
   }
 }
 
@@ -583,6 +595,7 @@ async function run(start: MergeStart, control: Int32Array): Promise<MergeEvent> 
         fault,
         range,
         release: start.releaseReadBlocks,
+        readsOwn: start.output !== undefined,
       });
       files.push(file);
       return file;

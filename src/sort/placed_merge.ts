@@ -24,7 +24,13 @@
  * @module
  */
 import { assert } from "../base/mod.ts";
-import { OutputPartWriter, RunBlockReader, type SpillRun } from "../io/mod.ts";
+import {
+  OutputPartWriter,
+  RunBlockReader,
+  type SpillRun,
+  timelineEnd,
+  timelineStart,
+} from "../io/mod.ts";
 import { GatherState, type KernelSet } from "../kernels/mod.ts";
 import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
 import {
@@ -277,6 +283,7 @@ class PlacedMerge {
     const split = this.#split!;
     const runs = this.#runs;
     const job = this.#job;
+    const spanMs = timelineStart();
     let bound: Bound;
     if (b === 0) {
       bound = { runs: runs.map(() => ({ block: 0, offset: 0 })), rank: 0, offset: 0 };
@@ -302,6 +309,7 @@ class PlacedMerge {
       bound = { runs: positions, rank, offset };
     }
     this.#bounds[b] = bound;
+    timelineEnd("placed-bound", spanMs);
     return bound;
   }
 
@@ -583,7 +591,9 @@ class RangeBlocks implements BlockSource {
   nextBlock(): boolean {
     if (this.isLastBlock) return false;
     const reader = this.#reader;
+    const spanMs = timelineStart();
     readingRun(reader.path, this.#block.length, () => reader.next(this.#block));
+    timelineEnd("merge-read-check", spanMs);
     this.blocksRead += 1;
     const index = reader.blockIndex;
     // Read for the last time (the final merge): its file space can go. The blocks at a range's
