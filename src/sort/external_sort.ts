@@ -1108,25 +1108,60 @@ class ExternalSorter {
       return false;
     }
     let out: OutputSink | undefined = undefined;
-    let memoryBlocks: SortBufferBlocks | undefined = undefined;
     try {
       out = await this.#io.createOutput(output, { owner: "sort-output", bufferSegments: 1 });
       const sink = out;
-      if (
-        readOnWorker &&
-        await this.#placedMergeOutput(sink, runs, { expectedRecords, mergeBytes, outputSegments })
-      ) {
-        const commitMs = timelineStart();
-        await out.commit();
-        timelineEnd("commit", commitMs);
-        await this.#deleteMergedRuns(runs);
-        return true;
+      const placed = readOnWorker &&
+        await this.#placedMergeOutput(sink, runs, { expectedRecords, mergeBytes, outputSegments });
+      if (!placed) {
+        await this.#mergeOneLane(sink, readers, runs, {
+          readOnWorker,
+          parallelWanted,
+          expectedRecords,
+          outputSegments,
+        });
       }
+      const commitMs = timelineStart();
+      await out.commit();
+      timelineEnd("commit", commitMs);
+    } catch (error) {
+      await out?.abort();
+      throw error;
+    } finally {
+      for (const reader of readers) await reader.close();
+    }
+    await this.#deleteMergedRuns(runs);
+    return true;
+  }
+
+  /**
+   * The final merge on the merge kernel into `sink` as one merge: on the merge Worker (which
+   * reads the runs itself when `readOnWorker`) while this thread writes, or here.
+   */
+  async #mergeOneLane(
+    sink: OutputSink,
+    readers: readonly RunReader[],
+    runs: readonly SpillRun[],
+    plan: {
+      readOnWorker: boolean;
+      parallelWanted: boolean;
+      expectedRecords: number;
+      outputSegments: number;
+    },
+  ): Promise<void> {
+    const memory = this.#memory;
+    const memoryRun = this.#memoryRun;
+    const { readOnWorker, parallelWanted, outputSegments } = plan;
+    let expectedRecords = plan.expectedRecords;
+    const inputCount = runs.length + (memoryRun === undefined ? 0 : 1);
+    const kernels = this.#mergeKernels!;
+    let memoryBlocks: SortBufferBlocks | undefined = undefined;
+    try {
       const sources: BlockSource[] = [...readers];
       if (memoryRun !== undefined) {
         expectedRecords += memoryRun.recordCount;
         memoryBlocks = new SortBufferBlocks(memoryRun, {
-          kernels: this.#mergeKernels,
+          kernels,
           memory,
           owner: "sort-merge-kernel",
         });
@@ -1178,7 +1213,7 @@ class ExternalSorter {
       } else {
         result = await mergeBlocksToLines(sources, write, {
           regions: managedMergeRegions(memory, { owner: "sort-merge-kernel", outputSegments }),
-          kernels: this.#mergeKernels,
+          kernels,
           ...order,
           terminator: this.#terminator,
           expectedRecords,
@@ -1186,23 +1221,9 @@ class ExternalSorter {
       }
       this.#stats.usedMergeWorker = parallel;
       this.#stats.outputRecords += result.writtenCount;
-      const commitMs = timelineStart();
-      await out.commit();
-      timelineEnd("commit", commitMs);
-    } catch (error) {
-      await out?.abort();
-      throw error;
     } finally {
-      for (const reader of readers) await reader.close();
       memoryBlocks?.close();
     }
-    const deleteMs = timelineStart();
-    for (const run of runs) {
-      await this.#io.deleteRun(run);
-      this.#runs = this.#runs.filter((slot) => slot !== run);
-    }
-    timelineEnd("delete-runs", deleteMs);
-    return true;
   }
 
   /**
