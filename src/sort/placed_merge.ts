@@ -93,6 +93,8 @@ export interface PlacedMergeOptions {
   workerSilenceMsMax?: number;
   /** For tests: make the merge Worker fail this way. */
   workerFault?: MergeWorkerFault;
+  /** Called with each range's output bytes once it is written (progress). */
+  onRangeWritten?: (byteLength: number) => void;
 }
 
 /** What {@linkcode mergePlacedRanges} did. */
@@ -389,6 +391,7 @@ class PlacedMerge {
         this.#writtenCount += result.writtenCount;
         this.#blocksReadOnWorker += result.blocksReadOnWorker;
         this.#rangesOnWorker += 1;
+        options.onRangeWritten?.(upper.offset - lower.offset);
       }
     } catch (error) {
       this.#failed = true;
@@ -414,6 +417,7 @@ class PlacedMerge {
         // (Not `+= await`: that reads the count before the other lane adds to it.)
         const written = await this.#mergeHere(part, { lower, upper, parts }, buffers);
         this.#writtenCount += written;
+        options.onRangeWritten?.(upper.offset - lower.offset);
       }
     } catch (error) {
       this.#failed = true;
