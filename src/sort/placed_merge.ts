@@ -323,6 +323,16 @@ class PlacedMerge {
     return r;
   }
 
+  /**
+   * Finds where the range after the next ends now (no range from the next on has started, so
+   * no block it reads is released yet), so that the lane that takes the next range need not:
+   * called once a range is under way on the Worker, or before this thread starts one.
+   */
+  #prefetchBound(): void {
+    const b = this.#nextRange + 1;
+    if (!this.#failed && b <= this.#rangeCount) this.#bound(b);
+  }
+
   /** The runs' parts of range `r` and its place in the output. */
   #range(
     r: number,
@@ -368,7 +378,7 @@ class PlacedMerge {
           inputs.push(new GatherOnWorker({ stateOffset, stageOffset, stageBytes: segmentBytes }));
         }
         if (inputs.length === 0) continue;
-        const result = await mergeOnWorker(inputs, () => undefined, {
+        const running = mergeOnWorker(inputs, () => undefined, {
           memory: options.memory,
           reverse: options.reverse,
           unique: false,
@@ -388,6 +398,12 @@ class PlacedMerge {
             : { workerSilenceMsMax: options.workerSilenceMsMax }),
           ...(options.workerFault === undefined ? {} : { workerFault: options.workerFault }),
         });
+        try {
+          this.#prefetchBound();
+        } finally {
+          await running.catch(() => {}); // its error, if any, is thrown below
+        }
+        const result = await running;
         this.#writtenCount += result.writtenCount;
         this.#blocksReadOnWorker += result.blocksReadOnWorker;
         this.#rangesOnWorker += 1;
@@ -414,6 +430,7 @@ class PlacedMerge {
       part = partWriter(options.partsPath);
       for (let r = this.#takeRange(); r >= 0; r = this.#takeRange()) {
         const { lower, upper, parts } = this.#range(r);
+        this.#prefetchBound();
         // (Not `+= await`: that reads the count before the other lane adds to it.)
         const written = await this.#mergeHere(part, { lower, upper, parts }, buffers);
         this.#writtenCount += written;
