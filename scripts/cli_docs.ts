@@ -111,6 +111,15 @@ comparator:
 
 Keys cost spill bytes: a keyed run is larger than its lines by the key fields' encoding (the
 last-resort copy of the line is not stored twice), all within the budget's pages.
+
+**The final merge on both cores.** A \`sort\` in plain byte order (\`-r\` too) whose final merge
+holds 256 MiB or more and writes to a regular file (\`-o FILE\`) merges it as eight key ranges,
+each written at its own place in the output by the merge Worker or the main thread, whichever is
+free (docs/architecture.md). These keep the final merge on one merge Worker (the main thread
+reads and writes for it): \`-u\`, keyed orders (\`-k\`, \`-n\`, \`-f\`, ...), output to stdout
+or a pipe, \`--parallel=1\`, \`--compress-program\`, \`--spill mmap\`, budgets too small for
+the sort Worker to gather the runs (about \`-S 8m\` and less), and merges that had intermediate
+passes. \`sort -m\` and \`spillway merge\` merge on the loser tree, on one thread.
 `;
 
 /** The man page's NAME line. */

@@ -13,6 +13,11 @@ export interface OutputTarget {
   commit(): Promise<void>;
   /** Drops the output (delete the temp file); stdout: nothing. */
   abort(): Promise<void>;
+  /**
+   * The temp file that becomes the output, when it is a regular file that other writers may
+   * write at positions ({@linkcode OutputSink.partsPath}).
+   */
+  readonly partsPath?: string;
 }
 
 /** Parts of a sink the manager sets up. */
@@ -63,6 +68,29 @@ export class OutputSink {
   /** Bytes accepted so far. */
   get bytesWritten(): number {
     return this.#bytesWritten;
+  }
+
+  /**
+   * The file that becomes the output (a temp file beside a regular `-o` target), which
+   * {@linkcode OutputPartWriter}s may write at known positions, on any thread, instead of this
+   * sink (then nothing may be written here, and {@linkcode OutputSink.countPartBytes} counts
+   * their bytes); undefined for stdout, pipes and in-place outputs.
+   */
+  get partsPath(): string | undefined {
+    return this.#bytesWritten === 0 && this.#state === "open" ? this.#target.partsPath : undefined;
+  }
+
+  /** Counts `byteLength` bytes that part writers wrote into {@linkcode OutputSink.partsPath}. */
+  countPartBytes(byteLength: number): void {
+    this.#stats.outputBytesWritten += byteLength;
+  }
+
+  /**
+   * The error a failed write of `byteLength` bytes to this output stands for (a full disk: a
+   * {@linkcode ResourceError} that names the output).
+   */
+  writeError(byteLength: number, error: unknown): Error {
+    return outputError(this.name, byteLength, error);
   }
 
   /**

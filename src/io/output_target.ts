@@ -533,6 +533,7 @@ export function openOutputTarget(plan: OutputPlan, host: OutputTargetHost): Outp
       host.addFile(tempPath);
       const finalMode = plan.mode ?? (0o666 & ~processUmask());
       return handleTarget(plan.name, counter, handle, {
+        partsPath: tempPath,
         commit: async () => {
           handle.startTailWriteback?.();
           handle.setMode(finalMode);
@@ -555,7 +556,7 @@ function handleTarget(
   name: string,
   counter: OperationCounter,
   handle: WriteHandle,
-  hooks: { commit?: () => Promise<void>; abort?: () => Promise<void> },
+  hooks: { commit?: () => Promise<void>; abort?: () => Promise<void>; partsPath?: string },
 ): OutputTarget {
   let open = true;
   const close = () => {
@@ -566,6 +567,7 @@ function handleTarget(
   };
   return {
     name,
+    ...(hooks.partsPath === undefined ? {} : { partsPath: hooks.partsPath }),
     write: (bytes) => {
       try {
         counter.tick();

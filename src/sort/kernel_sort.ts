@@ -226,6 +226,20 @@ export class BlockGather {
   #freeSlots: number;
   #blockIndex = 0;
   #done = false;
+  /** Payload bytes of the blocks sealed so far. */
+  #payloadBefore = 0;
+  /** Varint bytes beyond one per record, of the records gathered whole so far. */
+  #longVarintBytes = 0;
+  /**
+   * Per sealed block of plain records: the output bytes (record + terminator each) of the
+   * records before the first one that starts in it; -1 when none starts in it (see
+   * {@linkcode BlockGather.lineBytesIndex}).
+   */
+  readonly #lineBytesBefore: number[] = [];
+  /** Records to gather. */
+  readonly #recordCount: number;
+  /** The memory as words (index entries: word 3 is the record's length). */
+  readonly #lengths: Uint32Array;
 
   /**
    * Starts the gather of `job` (sorted) into blocks of `blockBytes` at the `ring` offsets.
@@ -251,6 +265,9 @@ export class BlockGather {
     this.#blockBytes = options.blockBytes;
     this.#freeSlots = options.ring.length;
     this.#indexOffset = job.index;
+    assert(job.index % 4 === 0, "a sort index starts 4-byte aligned");
+    this.#recordCount = job.recordCount;
+    this.#lengths = new Uint32Array(buffer);
     this.#keyed = job.keyed === true;
     this.#lineEndsKey = this.#keyed && job.keyEndsWithLine === true;
     this.#segments = job.segments;
@@ -280,9 +297,53 @@ export class BlockGather {
     return keyedEncodedBytes(stored, length);
   }
 
+  /**
+   * Notes the block's entry of the line-bytes index ({@linkcode BlockGather.lineBytesIndex}):
+   * the records before the block's first record start hold its payload bytes before it less
+   * their varint bytes plus one terminator each, that is the payload bytes less the varint
+   * bytes beyond one per record. Then counts those of the records completed in the block
+   * (ranks [`before`, `after`)): one loop over their index lengths; no record is read.
+   */
+  #indexBlock(
+    before: number,
+    pending: number,
+    first: number,
+    after: number,
+    payloadBytes: number,
+  ): void {
+    const lengths = this.#lengths;
+    const base = (this.#indexOffset >>> 2) + 3;
+    let long = this.#longVarintBytes;
+    if (first < 0) {
+      this.#lineBytesBefore.push(-1);
+    } else {
+      const cut = pending > 0 ? varintLength(lengths[base + 4 * before]!) - 1 : 0;
+      this.#lineBytesBefore.push(this.#payloadBefore + first - long - cut);
+    }
+    for (let rank = before; rank < after; rank += 1) {
+      const length = lengths[base + 4 * rank]!;
+      if (length >= 0x80) long += varintLength(length) - 1;
+    }
+    this.#longVarintBytes = long;
+    this.#payloadBefore += payloadBytes;
+    // After the last block: the run's output bytes in all.
+    if (after === this.#recordCount) this.#lineBytesBefore.push(this.#payloadBefore - long);
+  }
+
   /** Whether the last block was sealed. */
   get isDone(): boolean {
     return this.#done;
+  }
+
+  /**
+   * The run's line-bytes index (plain records only; undefined for keyed ones): for each block,
+   * the output bytes of the run's records before the first record that starts in the block
+   * (-1: none starts there), and one entry more: the run's output bytes in all. With the first-record offset of the block's flags, it gives how
+   * many output bytes lie before any record start without reading the blocks before it: the
+   * split final merge writes each key range at its offset (src/sort/split_merge.ts).
+   */
+  get lineBytesIndex(): number[] | undefined {
+    return this.#keyed ? undefined : this.#lineBytesBefore;
   }
 
   /** Records gathered so far. */
@@ -324,6 +385,7 @@ export class BlockGather {
       first = this.#encodedBytes(entry, length) - pending;
     }
     if (first >= payloadBytes) first = -1;
+    if (!this.#keyed) this.#indexBlock(before, pending, first, state.writtenCount, payloadBytes);
     writeU32(bytes, base, payloadBytes);
     writeU32(bytes, base + 4, blockFlags(last, first));
     writeU32(bytes, base + 8, this.#blockIndex);

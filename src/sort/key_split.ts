@@ -287,10 +287,17 @@ export class KeySplit {
   /**
    * Where `splitter` falls in run `i`: its first record that is not before the splitter in
    * merge order (the run's end if none).
+   *
+   * @param i The run.
+   * @param splitter The splitter.
+   * @param from A record start known to be at or before the answer (the previous splitter's
+   *   position): no block before it is read (a merge may have released them).
+   * @returns The position.
    */
-  runPosition(i: number, splitter: Uint8Array): RunPosition {
+  runPosition(i: number, splitter: Uint8Array, from?: RunPosition): RunPosition {
     const probe = this.#probes[i]!;
     if (probe.run.recordCount === 0) return this.runEnd(i);
+    if (from !== undefined && from.block >= probe.blockCount) return this.runEnd(i);
     const blocks = this.#sampleBlocks[i]!;
     const keys = this.#sampleKeys[i]!;
     // lo: a block whose first record is before the splitter (-1: none known);
@@ -305,6 +312,8 @@ export class KeySplit {
         break;
       }
     }
+    const fromBlock = from?.block ?? -1;
+    if (fromBlock >= lo) lo = fromBlock;
     while (hi - lo > 1) {
       const mid = (lo + hi) >>> 1;
       let m = mid;
@@ -319,6 +328,8 @@ export class KeySplit {
     }
     let position: RunPosition = lo < 0
       ? { block: 0, offset: 0 }
+      : lo === fromBlock
+      ? from!
       : { block: lo, offset: probe.firstOffset(lo) };
     probe.recordAt(position);
     for (;;) {
@@ -342,6 +353,50 @@ export class KeySplit {
       else hi = mid;
     }
     return lo;
+  }
+
+  /**
+   * Output bytes (record + terminator each) of run `i`'s records before `position` (a record
+   * start or the run's end), from the run's line-bytes index (kernel_sort.ts
+   * `BlockGather.lineBytesIndex`: per block, the bytes before its first record start, then the
+   * run's total) and a scan of the records before it in its block.
+   *
+   * @param i The run.
+   * @param position Where a range starts or ends in it ({@linkcode KeySplit.runPosition}).
+   * @param index The run's line-bytes index.
+   * @returns The bytes.
+   */
+  lineBytesBefore(i: number, position: RunPosition, index: readonly number[]): number {
+    const probe = this.#probes[i]!;
+    assert(index.length === probe.blockCount + 1, "a line-bytes index of another run");
+    if (position.block >= probe.blockCount) return index[probe.blockCount]!;
+    const first = probe.firstOffset(position.block);
+    const before = index[position.block]!;
+    assert(first >= 0 && before >= 0 && first <= position.offset, "a position not at a record");
+    if (first === position.offset) return before;
+    let bytes = before;
+    probe.recordAt({ block: position.block, offset: first });
+    for (;;) {
+      bytes += probe.recordLength + 1;
+      const next = probe.position();
+      if (next.block === position.block && next.offset === position.offset) return bytes;
+      assert(
+        next.block === position.block && next.offset < position.offset,
+        "a position not at a record",
+      );
+      probe.next();
+    }
+  }
+
+  /** Output bytes (record + terminator each) of the in-memory run's records before `rank`. */
+  memoryLineBytesBefore(rank: number): number {
+    const run = this.#memoryRun;
+    assert(run !== undefined, "no in-memory run");
+    const words = new Uint32Array(run.bytes.buffer);
+    const base = (run.job.index >>> 2) + 3;
+    let bytes = rank;
+    for (let r = 0; r < rank; r += 1) bytes += words[base + 4 * r]!;
+    return bytes;
   }
 
   /** The end position of run `i`. */

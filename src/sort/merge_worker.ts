@@ -30,6 +30,7 @@
  */
 // Leaf modules, not the layers' mod.ts: this file is in the sort Worker's module graph.
 import { CorruptSpillError } from "../io/errors.ts";
+import { OutputPartWriter } from "../io/output_part.ts";
 import { checkSpillBlock, RunBlockReader } from "../io/run_block_reader.ts";
 import { timelineEnd, timelineFlush, timelineStart } from "../io/timeline.ts";
 import { WasmKernels } from "../kernels/wasm_kernels.ts";
@@ -39,6 +40,8 @@ import {
   type BlockWrite,
   GatherBlocks,
   type GatherPlace,
+  type KernelMergeOptions,
+  type KernelMergeResult,
   mergeBlocksToLines,
   type MergeRegion,
   type MergeRegions,
@@ -151,6 +154,12 @@ export interface MergeStart {
   expectedRecords: number;
   /** Give each run block's file space back once read (the runs' last merge). */
   releaseReadBlocks: boolean;
+  /**
+   * Write the output here, at `position` on (an {@linkcode OutputPartWriter} into the output's
+   * temp file), instead of handing the halves to the main thread (a key range of the split
+   * final merge: src/sort/split_merge.ts).
+   */
+  output?: { path: string; position: number; byteLength: number };
   /** For tests: fail this way. */
   fault?: MergeWorkerFault;
 }
@@ -169,6 +178,8 @@ export type MergeEvent =
     corrupt?: { path: string; blockIndex: number; what: string; expected: string; found: string };
     /** Reading a run file failed: the file, the error's message and `code`. */
     readError?: { path: string; message: string; code?: string };
+    /** Writing the output failed: the error's message and `code`. */
+    writeError?: { message: string; code?: string };
   };
 
 interface WorkerScope {
@@ -266,12 +277,23 @@ class FileBlocks implements BlockSource {
   readonly #ranged: boolean;
   /** Whether blocks read are released (this is the run's last merge). */
   readonly #release: boolean;
+  /**
+   * Whether this Worker reads and checks every block itself (the main thread merges a lane of
+   * its own: `MergeStart.output`), so the main thread is not asked.
+   */
+  readonly #readsOwn: boolean;
 
   constructor(
     reader: RunBlockReader,
     blocks: readonly Uint8Array[],
     control: Int32Array,
-    options: { input: number; fault: FaultCounter; range: RunRange | null; release: boolean },
+    options: {
+      input: number;
+      fault: FaultCounter;
+      range: RunRange | null;
+      release: boolean;
+      readsOwn: boolean;
+    },
   ) {
     this.run = { path: reader.path };
     this.#reader = reader;
@@ -283,6 +305,7 @@ class FileBlocks implements BlockSource {
     const range = options.range;
     this.#ranged = range !== null;
     this.#release = options.release;
+    this.#readsOwn = options.readsOwn;
     if (range === null) {
       this.#startBlock = 0;
       this.#startOffset = 0;
@@ -383,7 +406,7 @@ class FileBlocks implements BlockSource {
     control[at + 3] = this.#reader.blockIndex + 1;
     this.#asked = buffer;
     publish(control, at, CHECK_ASKED);
-    scope.postMessage({ type: "check", input: this.#input });
+    if (!this.#readsOwn) scope.postMessage({ type: "check", input: this.#input });
   }
 }
 
@@ -436,6 +459,58 @@ function ask(control: Int32Array, byteLength: number, key: number): MergeRegion 
   const region = { byteOffset: control[2]!, byteLength: control[3]! };
   Atomics.store(control, 0, 0);
   return region;
+}
+
+/** A write of the output failed (the file system's error, with its `code`). */
+class OutputWriteFailure extends Error {
+  readonly code: string | undefined;
+
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = "OutputWriteFailure";
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    this.code = typeof code === "string" ? code : undefined;
+  }
+}
+
+/**
+ * Merges into the output's temp file from `output.position` on (see `MergeStart.output`);
+ * throws an internal error when the range wrote other than the `output.byteLength` bytes of its
+ * place.
+ */
+async function mergeToPart(
+  output: { path: string; position: number; byteLength: number },
+  sources: BlockSource[],
+  options: KernelMergeOptions,
+): Promise<KernelMergeResult> {
+  let part: OutputPartWriter;
+  try {
+    part = new OutputPartWriter(output.path);
+  } catch (error) {
+    throw new OutputWriteFailure(error);
+  }
+  let at = output.position;
+  try {
+    const result = await mergeBlocksToLines(sources, (bytes, byteLength) => {
+      try {
+        part.writeAt(bytes.subarray(0, byteLength), at);
+      } catch (error) {
+        throw new OutputWriteFailure(error);
+      }
+      at += byteLength;
+      return undefined;
+    }, options);
+    if (at - output.position !== output.byteLength) {
+      throw new Error(
+        `A key range of the merge wrote ${
+          at - output.position
+        } bytes into a place of ${output.byteLength}`,
+      );
+    }
+    return result;
+  } finally {
+    part.close();
+  }
 }
 
 /**
@@ -520,6 +595,7 @@ async function run(start: MergeStart, control: Int32Array): Promise<MergeEvent> 
         fault,
         range,
         release: start.releaseReadBlocks,
+        readsOwn: start.output !== undefined,
       });
       files.push(file);
       return file;
@@ -542,6 +618,9 @@ async function merge(
   files: readonly FileBlocks[],
 ): Promise<{ writtenCount: number; droppedCount: number }> {
   const k = start.paths.length;
+  if (start.output !== undefined) {
+    return await mergeToPart(start.output, sources, kernelOptions(start, control, kernels));
+  }
   const write: BlockWrite = (_bytes, byteLength, half) => {
     const at = outputSlot(k, half);
     control[at + 1] = byteLength;
@@ -558,7 +637,15 @@ async function merge(
     checkAbort(control);
     return undefined;
   };
-  return await mergeBlocksToLines(sources, write, {
+  return await mergeBlocksToLines(sources, write, kernelOptions(start, control, kernels));
+}
+
+function kernelOptions(
+  start: MergeStart,
+  control: Int32Array,
+  kernels: WasmKernels,
+): KernelMergeOptions {
+  return {
     regions: regionsOf(start, control),
     kernels,
     reverse: start.reverse,
@@ -567,7 +654,7 @@ async function merge(
     unique: start.unique,
     terminator: start.terminator,
     expectedRecords: start.expectedRecords,
-  });
+  };
 }
 
 /**
@@ -599,6 +686,10 @@ export function runMergeJob(start: MergeStart): void {
       if (error instanceof CorruptSpillError) {
         const { path, blockIndex, what, expected, found } = error;
         reply.corrupt = { path, blockIndex, what, expected, found };
+      } else if (error instanceof OutputWriteFailure) {
+        reply.writeError = error.code === undefined
+          ? { message: error.message }
+          : { message: error.message, code: error.code };
       } else if (error instanceof RunReadFailure) {
         const { path, code } = error;
         reply.readError = code === undefined

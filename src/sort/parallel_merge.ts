@@ -138,6 +138,12 @@ export interface ParallelMergeOptions {
   workerSilenceMsMax?: number;
   /** For tests: make the Worker fail this way after some blocks. */
   workerFault?: MergeWorkerFault;
+  /**
+   * The Worker writes the output itself into this file from `position` on (the output's temp
+   * file, src/io/output_part.ts), `byteLength` bytes (else an internal error), instead of
+   * handing the halves to `write`.
+   */
+  output?: { path: string; position: number; byteLength: number };
 }
 
 /**
@@ -348,6 +354,7 @@ class ParallelMerge {
       releaseReadBlocks: this.#options.releaseReadBlocks === true,
     };
     if (this.#options.workerFault !== undefined) start.fault = this.#options.workerFault;
+    if (this.#options.output !== undefined) start.output = this.#options.output;
     return start;
   }
 
@@ -565,12 +572,27 @@ class ParallelMerge {
   }
 }
 
+/** The merge Worker could not write its part of the output (`code`: the file system's). */
+export class OutputPartError extends Error {
+  /** The file system's error code (ENOSPC), if any. */
+  code: string | undefined = undefined;
+
+  constructor(message: string) {
+    super(message);
+    this.name = "OutputPartError";
+  }
+}
+
 /** The error a Worker's `error` message stands for. */
 function workerError(message: MergeEvent & { type: "error" }, blockBytes: number): Error {
   const corrupt = message.corrupt;
   if (corrupt !== undefined) {
     const { path, blockIndex, what, expected, found } = corrupt;
     return new CorruptSpillError(path, blockIndex, what, expected, found);
+  }
+  const written = message.writeError;
+  if (written !== undefined) {
+    return Object.assign(new OutputPartError(written.message), { code: written.code });
   }
   const read = message.readError;
   if (read !== undefined) {

@@ -100,6 +100,8 @@ export interface SortReply {
   error?: string;
   /** Blocks written to the request's `runFile`. */
   blocksWritten?: number;
+  /** The run's line-bytes index, for plain records (kernel_sort.ts `BlockGather.lineBytesIndex`). */
+  lineBytesIndex?: number[];
   /** Set when writing the `runFile` failed: the error's message and `code` (e.g. ENOSPC). */
   writeError?: { message: string; code?: string };
 }
@@ -141,8 +143,19 @@ function pump(): void {
   }
   if (current.isDone) {
     gather = undefined;
-    reply({ type: "done", gatheredCount: current.gatheredCount, kernelSorted });
+    reply({
+      type: "done",
+      gatheredCount: current.gatheredCount,
+      kernelSorted,
+      ...indexOf(current),
+    });
   }
+}
+
+/** The gather's line-bytes index as a reply field (plain records only). */
+function indexOf(current: BlockGather): { lineBytesIndex?: number[] } {
+  const index = current.lineBytesIndex;
+  return index === undefined ? {} : { lineBytesIndex: index };
 }
 
 /**
@@ -186,6 +199,7 @@ function writeRun(path: string, slots: readonly number[], blockBytes: number): v
     gatheredCount: current.gatheredCount,
     kernelSorted,
     blocksWritten: file.blockCount,
+    ...indexOf(current),
   });
 }
 

@@ -17,6 +17,8 @@ export interface SortResult {
   blocksWritten: number;
   /** Whether the WebAssembly kernels sorted (false: the JavaScript index sort). */
   kernelSorted: boolean;
+  /** The run's line-bytes index (plain records gathered into blocks; kernel_sort.ts). */
+  lineBytesIndex?: number[];
 }
 
 /**
@@ -272,10 +274,11 @@ export class SortWorker implements Disposable {
           reject(new WorkerWriteError(reply.writeError.message, { cause }));
           return;
         }
-        const result = {
+        const result: SortResult = {
           gatheredCount: reply.gatheredCount,
           kernelSorted: reply.kernelSorted,
           blocksWritten: reply.blocksWritten ?? 0,
+          ...(reply.lineBytesIndex === undefined ? {} : { lineBytesIndex: reply.lineBytesIndex }),
         };
         Promise.all(writes).then(() => {
           if (writeError === undefined) resolve(result);

@@ -286,3 +286,87 @@ Deno.test("an empty keyed record that would end exactly at a page end keeps its 
     }
   }
 });
+
+Deno.test("BlockGather's line-bytes index: output bytes before each block's first record start, then the total", () => {
+  const order = new BytesOrder();
+  const random = makeRandom(SEED + 12);
+  const text = new TextEncoder();
+  // Lengths across the one- and two-byte varints, and lines of most of a block (a sort buffer
+  // holds lines up to a page).
+  const lines: string[] = [];
+  for (let i = 0; i < 900; i += 1) {
+    const kind = random();
+    const length = kind < 0.6
+      ? Math.floor(random() * 127)
+      : kind < 0.995
+      ? 100 + Math.floor(random() * 400)
+      : 3000 + Math.floor(random() * 1090);
+    lines.push(String.fromCharCode(0x61 + Math.floor(random() * 4)).repeat(length));
+  }
+  const input = text.encode(lines.join("\n") + "\n");
+  for (const useKernels of [true, false]) {
+    const memory = new MemoryManager({ budgetBytes: 4 * 1024 * 1024, segmentBytes: 4096 });
+    const area = memory.allocateContiguous("test-area", Math.ceil(kernelAreaBytes(256) / 4096));
+    const ring = memory.allocate("test-ring", 3);
+    const kernels = useKernels
+      ? new WasmKernels(memory.wasmMemory)
+      : new ReferenceKernels(memory.wasmMemory);
+    const { buffer, job } = filledJob(memory, order, input);
+    const areaOffset = area.segments[0]!.memoryOffset;
+    sortJobWith(job, order, { memory: memory.wasmMemory, kernels, areaOffset });
+    const offsets = ring.segments.map((segment) => segment.memoryOffset);
+    const gather = new BlockGather(job, {
+      memory: memory.wasmMemory,
+      kernels,
+      areaOffset,
+      ring: offsets,
+      blockBytes: 4096,
+    });
+    const payloads: Uint8Array[] = [];
+    const bytes = new Uint8Array(memory.wasmMemory.buffer);
+    for (let block = gather.next(); block !== undefined; block = gather.next()) {
+      const base = offsets[block.slot]!;
+      const payload = bytes[base]! | bytes[base + 1]! << 8;
+      payloads.push(bytes.slice(base + 16, base + 16 + payload));
+      gather.free();
+    }
+    // The oracle: decode every record and note the output bytes before each block's first.
+    const expected: number[] = payloads.map(() => -1);
+    let outputBytes = 0;
+    let b = 0;
+    let at = 0;
+    const next = (): number => {
+      while (at >= payloads[b]!.length) {
+        b += 1;
+        at = 0;
+      }
+      at += 1;
+      return payloads[b]![at - 1]!;
+    };
+    for (let record = 0; record < job.recordCount; record += 1) {
+      while (at >= payloads[b]!.length) {
+        b += 1;
+        at = 0;
+      }
+      if (expected[b] === -1) expected[b] = outputBytes;
+      let length = 0;
+      let scale = 1;
+      for (;;) {
+        const byte = next();
+        length += (byte & 0x7f) * scale;
+        scale *= 128;
+        if (byte < 0x80) break;
+      }
+      for (let k = 0; k < length; k += 1) next();
+      outputBytes += length + 1;
+    }
+    expected.push(outputBytes);
+    strictEqual(outputBytes, input.length, "the buffer holds the whole input");
+    deepStrictEqual(gather.lineBytesIndex, expected, `kernels: ${useKernels}, seed ${SEED}`);
+    buffer.takeBack(true);
+    buffer.release();
+    ring.release();
+    area.release();
+    memory.assertAllReleased();
+  }
+});

@@ -1,0 +1,168 @@
+/**
+ * The final merge as key ranges at their offsets (src/sort/placed_merge.ts): the merge Worker
+ * and the main thread each merge whole ranges into the output's temp file, placed by the runs'
+ * line-bytes indexes. Checked against a C-locale oracle (and GNU sort where it is installed)
+ * and against the one-Worker merge, on inputs that spill many runs at a small budget: random
+ * lines with many duplicates, lines of thousands of bytes, lines of 128+ bytes (two-byte
+ * varints, which the index must discount), `-r`; keyed orders and `-u` keep one lane.
+ */
+import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { IoManager } from "../../src/io/mod.ts";
+import { MemoryManager } from "../../src/memory/mod.ts";
+import { externalSort, type SortStats } from "../../src/sort/external_sort.ts";
+import { checkRangeBytes } from "../../src/sort/placed_merge.ts";
+import { BytesOrder } from "../../src/sort/record_order.ts";
+import { parseSortOrder, type SortOrderSpec } from "../../src/sort/sort_order.ts";
+import { gnuSort, gnuSortAvailable, makeRandom, makeWorkDir, randomLines } from "./_gnu.ts";
+import { propertySeed } from "../_support/property.ts";
+
+// The smallest budget whose plan has the Worker gather runs (only those carry a line-bytes index).
+const BUDGET_BYTES = 8 * 1024 * 1024;
+const SEGMENT_BYTES = 8192;
+
+/** Lines with many duplicates, some of 128+ bytes and a few of thousands of bytes. */
+function mixedLines(random: () => number, lineCount: number): Uint8Array {
+  const parts: number[] = [];
+  const words = ["", "a", "ab", "abc", "b", "ba", "zz", "the", "of", "a b"];
+  for (let i = 0; i < lineCount; i += 1) {
+    const kind = random();
+    if (kind < 0.4) {
+      for (const ch of words[Math.floor(random() * words.length)]!) parts.push(ch.charCodeAt(0));
+    } else if (kind < 0.9) {
+      const length = Math.floor(random() * 20);
+      for (let j = 0; j < length; j += 1) parts.push(0x61 + Math.floor(random() * 6));
+    } else if (kind < 0.998) {
+      const length = 120 + Math.floor(random() * 200);
+      for (let j = 0; j < length; j += 1) parts.push(0x61 + Math.floor(random() * 3));
+    } else {
+      // Under a page (a longer line is spilled as a run of its own), often across block borders.
+      const length = 3000 + Math.floor(random() * 5000);
+      const ch = 0x61 + Math.floor(random() * 3);
+      for (let j = 0; j < length; j += 1) parts.push(ch);
+    }
+    parts.push(10);
+  }
+  return new Uint8Array(parts);
+}
+
+/** What a C-locale sort writes. */
+function expectedSort(input: Uint8Array, reverse: boolean): Uint8Array {
+  const records: Uint8Array[] = [];
+  let start = 0;
+  for (let i = 0; i < input.length; i += 1) {
+    if (input[i] === 10) {
+      records.push(input.subarray(start, i));
+      start = i + 1;
+    }
+  }
+  records.sort((a, b) => reverse ? Buffer.compare(b, a) : Buffer.compare(a, b));
+  return Buffer.concat(records.flatMap((record) => [record, new Uint8Array([10])]));
+}
+
+async function sortFile(
+  input: string,
+  options: {
+    reverse?: boolean;
+    unique?: boolean;
+    spec?: SortOrderSpec;
+    placed: boolean;
+    stdout?: boolean;
+  },
+): Promise<{ output: Uint8Array; stats: SortStats }> {
+  const work = await makeWorkDir();
+  const memory = new MemoryManager({ budgetBytes: BUDGET_BYTES, segmentBytes: SEGMENT_BYTES });
+  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  const reverse = options.reverse ?? false;
+  try {
+    const spec = options.spec;
+    const stats = await externalSort([input], work.path("out"), {
+      memory,
+      io,
+      order: spec === undefined ? new BytesOrder(reverse) : parseSortOrder(spec),
+      orderDescriptor: spec === undefined ? { kind: "bytes", reverse } : { kind: "spec", spec },
+      unique: options.unique ?? false,
+      parallelMergeBytesMin: 0,
+      placedMerge: options.placed ? { rangeCount: 12, bytesMin: 0 } : false,
+    });
+    return { stats, output: await Deno.readFile(work.path("out")) };
+  } finally {
+    await io.close();
+    memory.assertAllReleased();
+    deepStrictEqual(work.spillLeftovers(), [], "spill files left behind");
+    await work.remove();
+  }
+}
+
+Deno.test("the placed final merge writes what one merge writes, every range in its place (-r, long lines)", async () => {
+  const seed = propertySeed();
+  const work = await makeWorkDir();
+  try {
+    const random = makeRandom(seed);
+    const inputs = [
+      ["mixed", mixedLines(random, 300_000)],
+      ["random", randomLines(random, 900_000)],
+    ] as const;
+    for (const [name, bytes] of inputs) {
+      const input = work.path(name);
+      await Deno.writeFile(input, bytes);
+      for (const reverse of [false, true]) {
+        const label = `${name}, reverse ${reverse}, seed ${seed}`;
+        const expected = expectedSort(bytes, reverse);
+        const placed = await sortFile(input, { reverse, placed: true });
+        ok(placed.stats.runCount > 2, `${label}: ${placed.stats.runCount} runs`);
+        ok(placed.stats.mergeRanges > 4, `${label}: ${placed.stats.mergeRanges} ranges`);
+        strictEqual(placed.stats.outputRecords, placed.stats.inputRecords, label);
+        ok(Buffer.compare(placed.output, expected) === 0, `${label}: placed output differs`);
+        const one = await sortFile(input, { reverse, placed: false });
+        strictEqual(one.stats.mergeRanges, 0, label);
+        ok(Buffer.compare(one.output, placed.output) === 0, `${label}: one merge differs`);
+        if (gnuSortAvailable) {
+          const gnu = await gnuSort([...(reverse ? ["-r"] : []), input]);
+          ok(Buffer.compare(gnu.stdout, placed.output) === 0, `${label}: GNU sort differs`);
+        }
+      }
+    }
+  } finally {
+    await work.remove();
+  }
+});
+
+Deno.test("the placed final merge leaves -u and keyed orders to one merge, which stays right", async () => {
+  const seed = propertySeed();
+  const work = await makeWorkDir();
+  try {
+    const input = work.path("in");
+    const bytes = randomLines(makeRandom(seed), 700_000);
+    await Deno.writeFile(input, bytes);
+    const unique = await sortFile(input, { unique: true, placed: true });
+    strictEqual(unique.stats.mergeRanges, 0, "-u is one merge");
+    const spec: SortOrderSpec = {
+      keys: ["2"],
+      fieldSeparator: 0x3a,
+      reverse: false,
+      numeric: false,
+      foldCase: false,
+      ignoreLeadingBlanks: false,
+      stable: false,
+      unique: false,
+    };
+    const keyed = await sortFile(input, { spec, placed: true });
+    strictEqual(keyed.stats.mergeRanges, 0, "keyed runs are one merge");
+    ok(keyed.stats.runCount > 2, `${keyed.stats.runCount} runs`);
+    if (gnuSortAvailable) {
+      const gnuUnique = await gnuSort(["-u", input]);
+      ok(Buffer.compare(gnuUnique.stdout, unique.output) === 0, `-u differs, seed ${seed}`);
+      const gnuKeyed = await gnuSort(["-t:", "-k2", input]);
+      ok(Buffer.compare(gnuKeyed.stdout, keyed.output) === 0, `-k2 differs, seed ${seed}`);
+    }
+  } finally {
+    await work.remove();
+  }
+});
+
+Deno.test("a key range that writes other than its place's bytes is an internal error", () => {
+  checkRangeBytes(100, 100);
+  throws(() => checkRangeBytes(99, 100), /wrote 99 bytes into a place of 100/);
+  throws(() => checkRangeBytes(200, 100), /wrote 200 bytes into a place of 100/);
+});
