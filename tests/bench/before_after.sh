@@ -7,6 +7,7 @@
 #   CORPUS: default /work/corpus/words-zipf-100m.txt
 #   ROUNDS=5, MEMORY=64m; BEFORE_FLAGS / AFTER_FLAGS: each side's --v8-flags value (default:
 #   what that checkout's deno.json `spillway` task uses); COMMANDS="sort count" (which to run);
+#   SYNC=1: `sync` before each timed run (0: leave it out);
 #   COUNT_ARGS: extra options of `count` (e.g. "--tokenizer whitespace --order word").
 # Prints per command: median wall seconds before and after, the ratio after/before, the same for
 # CPU seconds (user + sys: steadier than wall time on a shared machine), median peak RSS.
@@ -30,6 +31,8 @@ run() { # side command... -> "seconds cpu_seconds rss_kib" on stdout, output in 
   local side="$1" dir flags
   shift
   if [ "$side" = before ]; then dir="$before" flags="$before_flags"; else dir="$after" flags="$after_flags"; fi
+  # The previous run's output and spills are written back first, not during this run (SYNC=0: no).
+  [ "${SYNC:-1}" = 0 ] || sync
   /usr/bin/time -f "%e %U %S %M" -o "$work/time" deno run --allow-read --allow-write --allow-env \
     --allow-ffi --allow-sys "--v8-flags=$flags" "$dir/main.ts" "$@" -T "$work" \
     >"$work/out.$side"

@@ -6,6 +6,7 @@
 #   ROUNDS=3     runs of each tool on the 100 MiB case (alternating which goes first)
 #   ROUNDS_1G=1  runs of each tool on the 1 GiB cases (they take minutes on a shared machine)
 #   MEMORY=64m   both tools' budget;  CORPUS=/work/corpus  where the corpora are looked for
+#   SYNC=1       `sync` before each timed run (0: leave it out)
 #   DOCS=1       also write docs/performance.md and docs/performance.svg from the results
 #
 # Corpora: $CORPUS/words-zipf-100m.txt, words-zipf-1g.txt, lines-unique-1g.txt when present,
@@ -58,13 +59,19 @@ corpus() { # case -> path (the shared corpus, else built once)
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
+# Before each timed run: write back what the previous run left dirty (its 1 GiB output, spill
+# files), so that neither tool's run pays for the other's writeback (SYNC=0 leaves it out).
+settle() { [ "${SYNC:-1}" = 0 ] || sync; }
+
 run_gnu() { # input -> appends "wall rss cpu" to gnu.runs
+  settle
   /usr/bin/time -o "$work/t" -f "%e %M %U %S" env LC_ALL=C sort -S "${memory^^}" --parallel=2 \
     -T "$spill" "$1" >"$work/gnu.out"
   awk '{ printf "%s %s %.2f\n", $1, $2, ($3 + $4) / ($1 > 0 ? $1 : 1) }' "$work/t" >>"$work/gnu.runs"
 }
 
 run_ours() { # input -> appends "wall rss cpu" to ours.runs, stats json to ours.stats
+  settle
   /usr/bin/time -o "$work/t" -f "%e %M %U %S" "${spillway[@]}" sort -S "$memory" -T "$spill" \
     --stats=json --stats-file "$work/stats.json" "$1" >"$work/ours.out"
   awk '{ printf "%s %s %.2f\n", $1, $2, ($3 + $4) / ($1 > 0 ? $1 : 1) }' "$work/t" >>"$work/ours.runs"
