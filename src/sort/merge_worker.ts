@@ -156,8 +156,8 @@ export interface MergeStart {
   releaseReadBlocks: boolean;
   /**
    * Write the output here, at `position` on (an {@linkcode OutputPartWriter} into the output's
-   * temp file), instead of handing the halves to the main thread (a key range of the split
-   * final merge: src/sort/split_merge.ts).
+   * temp file), instead of handing the halves to the main thread (a key range of the placed
+   * final merge: src/sort/placed_merge.ts).
    */
   output?: { path: string; position: number; byteLength: number };
   /**
