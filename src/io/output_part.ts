@@ -1,6 +1,6 @@
 /**
- * A part of an output file written at known positions by one thread (the split final merge of
- * `sort`: each key range goes to its own offset, src/sort/split_merge.ts). The file is the
+ * A part of an output file written at known positions by one thread (the placed final merge of
+ * `sort`: each key range goes to its own offset, src/sort/placed_merge.ts). The file is the
  * output's temp file ({@linkcode OutputSink.partsPath}); the sink renames it into place once
  * every part is written. Writes are `pwrite`s through its own descriptor, so two threads write
  * their parts at once; as with the sink's own writes, the writeback of each 8 MiB written is

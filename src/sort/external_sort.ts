@@ -258,7 +258,8 @@ class ExternalSorter {
   #lineEndsKey = false;
   /**
    * The line-bytes index of each run the Worker gathered from plain records (kernel_sort.ts
-   * `BlockGather.lineBytesIndex`): the split final merge places its key ranges by it.
+   * `BlockGather.lineBytesIndex`): the placed final merge (placed_merge.ts) places its key ranges
+   * by it.
    */
   readonly #lineBytesIndexes = new Map<SpillRun, readonly number[]>();
   /** Run slots in input order; undefined while a buffer's spill is in flight. */

@@ -340,7 +340,7 @@ export class BlockGather {
    * the output bytes of the run's records before the first record that starts in the block
    * (-1: none starts there), and one entry more: the run's output bytes in all. With the first-record offset of the block's flags, it gives how
    * many output bytes lie before any record start without reading the blocks before it: the
-   * split final merge writes each key range at its offset (src/sort/split_merge.ts).
+   * placed final merge writes each key range at its offset (src/sort/placed_merge.ts).
    */
   get lineBytesIndex(): number[] | undefined {
     return this.#keyed ? undefined : this.#lineBytesBefore;

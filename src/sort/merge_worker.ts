@@ -156,10 +156,15 @@ export interface MergeStart {
   releaseReadBlocks: boolean;
   /**
    * Write the output here, at `position` on (an {@linkcode OutputPartWriter} into the output's
-   * temp file), instead of handing the halves to the main thread (a key range of the split
-   * final merge: src/sort/split_merge.ts).
+   * temp file), instead of handing the halves to the main thread (a key range of the placed
+   * final merge: src/sort/placed_merge.ts).
    */
   output?: { path: string; position: number; byteLength: number };
+  /**
+   * With `output`: post `alive` at least this often while merging (ms). Such a merge sends the
+   * main thread nothing else until it ends, and its watchdog fails a Worker that stays silent.
+   */
+  heartbeatMs?: number;
   /** For tests: fail this way. */
   fault?: MergeWorkerFault;
 }
@@ -170,6 +175,7 @@ export type MergeEvent =
   | { type: "check"; input: number }
   | { type: "out"; half: number }
   | { type: "grow" }
+  | { type: "alive" }
   | { type: "done"; writtenCount: number; droppedCount: number; blocksRead: number }
   | {
     type: "error";
@@ -461,6 +467,9 @@ function ask(control: Int32Array, byteLength: number, key: number): MergeRegion 
   return region;
 }
 
+/** The longest a merge writing its own output stays silent by default (`MergeStart.heartbeatMs`). */
+const HEARTBEAT_MS_MAX = 1_000;
+
 /** A write of the output failed (the file system's error, with its `code`). */
 class OutputWriteFailure extends Error {
   readonly code: string | undefined;
@@ -482,6 +491,8 @@ async function mergeToPart(
   output: { path: string; position: number; byteLength: number },
   sources: BlockSource[],
   options: KernelMergeOptions,
+  control: Int32Array,
+  heartbeatMs: number,
 ): Promise<KernelMergeResult> {
   let part: OutputPartWriter;
   try {
@@ -490,6 +501,7 @@ async function mergeToPart(
     throw new OutputWriteFailure(error);
   }
   let at = output.position;
+  let spokeMs = performance.now();
   try {
     const result = await mergeBlocksToLines(sources, (bytes, byteLength) => {
       try {
@@ -498,6 +510,13 @@ async function mergeToPart(
         throw new OutputWriteFailure(error);
       }
       at += byteLength;
+      // Nothing else goes to the main thread until the end: tell its watchdog this one works.
+      const nowMs = performance.now();
+      if (nowMs - spokeMs >= heartbeatMs) {
+        spokeMs = nowMs;
+        scope.postMessage({ type: "alive" });
+      }
+      checkAbort(control);
       return undefined;
     }, options);
     if (at - output.position !== output.byteLength) {
@@ -619,7 +638,13 @@ async function merge(
 ): Promise<{ writtenCount: number; droppedCount: number }> {
   const k = start.paths.length;
   if (start.output !== undefined) {
-    return await mergeToPart(start.output, sources, kernelOptions(start, control, kernels));
+    return await mergeToPart(
+      start.output,
+      sources,
+      kernelOptions(start, control, kernels),
+      control,
+      start.heartbeatMs ?? HEARTBEAT_MS_MAX,
+    );
   }
   const write: BlockWrite = (_bytes, byteLength, half) => {
     const at = outputSlot(k, half);

@@ -354,7 +354,13 @@ class ParallelMerge {
       releaseReadBlocks: this.#options.releaseReadBlocks === true,
     };
     if (this.#options.workerFault !== undefined) start.fault = this.#options.workerFault;
-    if (this.#options.output !== undefined) start.output = this.#options.output;
+    if (this.#options.output !== undefined) {
+      start.output = this.#options.output;
+      // Such a Worker posts nothing else until the end: it speaks up well within the silence
+      // the watchdog allows (a range of a large merge takes minutes on a slow disk).
+      const silenceMsMax = this.#options.workerSilenceMsMax ?? WORKER_SILENCE_MS_MAX;
+      start.heartbeatMs = Math.max(1, Math.min(1_000, Math.floor(silenceMsMax / 4)));
+    }
     return start;
   }
 
@@ -394,6 +400,8 @@ class ParallelMerge {
         return;
       case "grow":
         this.#grow();
+        return;
+      case "alive": // the Worker writes its own output (`output`): heard above
         return;
       case "done":
         this.#writing.then(() => {

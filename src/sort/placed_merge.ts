@@ -201,7 +201,14 @@ class PlacedMerge {
   }
 
   async run(): Promise<PlacedMergeResult> {
-    this.#prepare();
+    try {
+      this.#prepare();
+    } catch (error) {
+      // The Worker lane, which ends the Worker it was given, never starts: an idle Worker
+      // left running keeps the process from exiting after the error is reported.
+      this.#options.worker?.terminate();
+      throw error;
+    }
     const lanes = [this.#workerLane(), this.#threadLane()];
     const settled = await Promise.allSettled(lanes);
     for (const lane of settled) if (lane.status === "rejected") throw lane.reason;

@@ -4,7 +4,7 @@ import { CorruptSpillError, IoManager, SpillReadError, type SpillRun } from "../
 import { MemoryManager } from "../../src/memory/mod.ts";
 import { externalSort } from "../../src/sort/external_sort.ts";
 import type { MergeWorkerFault } from "../../src/sort/merge_worker.ts";
-import { mergeOnWorker, RunOnWorker } from "../../src/sort/parallel_merge.ts";
+import { mergeOnWorker, RunOnWorker, startMergeWorker } from "../../src/sort/parallel_merge.ts";
 import { BytesOrder } from "../../src/sort/record_order.ts";
 import { makeRandom, makeWorkDir } from "./_gnu.ts";
 import { propertySeed } from "../_support/property.ts";
@@ -234,6 +234,64 @@ Deno.test("The merge Worker fills a ring of output regions, is read ahead for, a
       const released = before[i]! - allocated(run);
       ok(released >= 1024 * 1024, `run ${i}: ${released} bytes released, seed ${seed}`);
     });
+    memory.assertAllReleased();
+  } finally {
+    await io.close();
+    memory.assertAllReleased();
+    await work.remove();
+  }
+});
+
+Deno.test("A merge Worker writing its own output tells the watchdog it works, and writes it all", async () => {
+  // A Worker that writes its key range itself (the placed final merge) posts nothing else until
+  // the end: without a heartbeat, a range that takes longer than the watchdog's silence (60 s
+  // by default: a range of a large merge, or on a slow disk) failed a healthy merge.
+  const seed = propertySeed();
+  const work = await makeWorkDir();
+  const memory = new MemoryManager({ budgetBytes: 4 * 1024 * 1024, segmentBytes: 4096 });
+  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  try {
+    const random = makeRandom(seed);
+    const runs: SpillRun[] = [];
+    const all: Uint8Array[] = [];
+    for (let r = 0; r < 4; r += 1) {
+      const text = new TextDecoder().decode(randomLines(random, 150_000));
+      const lines = text.split("\n").slice(0, -1).map((line) => new TextEncoder().encode(line));
+      lines.sort(Buffer.compare);
+      const writer = await io.createRunWriter("test-run");
+      for (const line of lines) {
+        const pending = writer.writeRecord(line, 0, line.length);
+        if (pending) await pending;
+        all.push(line);
+      }
+      runs.push(await writer.finish());
+    }
+    all.sort(Buffer.compare);
+    const expected = Buffer.concat(all.flatMap((line) => [line, new Uint8Array([10])]));
+    const path = work.path("out");
+    await Deno.writeFile(path, new Uint8Array(0));
+    const worker = startMergeWorker();
+    const heard: string[] = [];
+    worker.addEventListener("message", (event) => heard.push((event as MessageEvent).data.type));
+    const started = performance.now();
+    const result = await mergeOnWorker(runs.map((run) => new RunOnWorker(run)), () => {
+      throw new Error("the Worker writes the output itself");
+    }, {
+      memory,
+      reverse: false,
+      unique: false,
+      terminator: 10,
+      expectedRecords: all.length,
+      outputSegments: 4,
+      output: { path, position: 0, byteLength: expected.length },
+      worker,
+      workerSilenceMsMax: 40,
+    });
+    const tookMs = performance.now() - started;
+    strictEqual(result.writtenCount, all.length);
+    strictEqual(Buffer.compare(await Deno.readFile(path), expected), 0, `seed ${seed}`);
+    const alive = heard.filter((type) => type === "alive").length;
+    ok(alive > 0, `no heartbeat in ${tookMs.toFixed(0)} ms: ${heard.join(" ")}`);
     memory.assertAllReleased();
   } finally {
     await io.close();

@@ -6,12 +6,13 @@
  * lines with many duplicates, lines of thousands of bytes, lines of 128+ bytes (two-byte
  * varints, which the index must discount), `-r`; keyed orders and `-u` keep one lane.
  */
-import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
+import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { IoManager } from "../../src/io/mod.ts";
+import { IoManager, type SpillRun } from "../../src/io/mod.ts";
 import { MemoryManager } from "../../src/memory/mod.ts";
 import { externalSort, type SortStats } from "../../src/sort/external_sort.ts";
-import { checkRangeBytes } from "../../src/sort/placed_merge.ts";
+import { checkRangeBytes, mergePlacedRanges } from "../../src/sort/placed_merge.ts";
+import { WasmKernels } from "../../src/kernels/mod.ts";
 import { BytesOrder } from "../../src/sort/record_order.ts";
 import { parseSortOrder, type SortOrderSpec } from "../../src/sort/sort_order.ts";
 import { gnuSort, gnuSortAvailable, makeRandom, makeWorkDir, randomLines } from "./_gnu.ts";
@@ -165,4 +166,39 @@ Deno.test("a key range that writes other than its place's bytes is an internal e
   checkRangeBytes(100, 100);
   throws(() => checkRangeBytes(99, 100), /wrote 99 bytes into a place of 100/);
   throws(() => checkRangeBytes(200, 100), /wrote 200 bytes into a place of 100/);
+});
+
+Deno.test("a placed final merge that fails before its lanes start ends the Worker it was given", async () => {
+  // A run that cannot be read when the splitters are sampled (a corrupt or vanished spill
+  // file): the error must not leave the merge Worker running (an idle Worker keeps the process
+  // alive: the CLI printed the error and hung).
+  const memory = new MemoryManager({ budgetBytes: BUDGET_BYTES, segmentBytes: SEGMENT_BYTES });
+  const work = await makeWorkDir();
+  let terminated = 0;
+  const worker = { terminate: () => void (terminated += 1) } as unknown as Worker;
+  const run = {
+    path: work.path("no-such-run"),
+    byteLength: 4096 + 3 * SEGMENT_BYTES,
+    recordCount: 10,
+  } as unknown as SpillRun;
+  try {
+    await rejects(
+      mergePlacedRanges([run], undefined, {
+        memory,
+        kernels: new WasmKernels(memory.wasmMemory),
+        reverse: false,
+        terminator: 10,
+        expectedRecords: 10,
+        rangeCount: 4,
+        outputSegments: 4,
+        lineBytesIndexes: new Map([[run, [0, 10, 20, 30]]]),
+        partsPath: work.path("parts"),
+        worker,
+      }),
+    );
+    strictEqual(terminated, 1, "the Worker was not ended");
+    memory.assertAllReleased();
+  } finally {
+    await work.remove();
+  }
 });
