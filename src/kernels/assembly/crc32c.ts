@@ -119,17 +119,69 @@ export function crc32cLanes(at: usize, laneBytes: usize, register: u32, shift: u
 }
 
 // @ts-ignore: decorator
-@inline function join4(register: u32, lanes: v128, shift: u32): u32 {
-  register = crc32cMultiply(register, shift) ^ i32x4.extract_lane(lanes, 0);
-  register = crc32cMultiply(register, shift) ^ i32x4.extract_lane(lanes, 1);
-  register = crc32cMultiply(register, shift) ^ i32x4.extract_lane(lanes, 2);
-  return crc32cMultiply(register, shift) ^ i32x4.extract_lane(lanes, 3);
+@inline function timesX(b: u32): u32 {
+  return (b >>> 1) ^ (0x82f63b78 & (0 - (b & 1)));
 }
 
+// b, b * x, b * x^2, b * x^3 as u32 lanes.
+// @ts-ignore: decorator
+@inline function fourPowers(b: u32): v128 {
+  const b1 = timesX(b), b2 = timesX(b1);
+  const v = i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(b), 1, b1), 2, b2);
+  return i32x4.replace_lane(v, 3, timesX(b2));
+}
+
+// @ts-ignore: decorator
+@inline function timesX4(b: u32): u32 {
+  return timesX(timesX(timesX(timesX(b))));
+}
+
+// a * K, with k_q = K * x^(4q .. 4q + 3): bit 31 - i of a (the coefficient of x^i) selects
+// K * x^i, lane i & 3 of k_(i >> 2). Lane l of `bits` is a << l, so its sign after a shift by
+// 4q is that bit.
+// @ts-ignore: decorator
+@inline function times(
+  a: u32, k0: v128, k1: v128, k2: v128, k3: v128, k4: v128, k5: v128, k6: v128, k7: v128,
+): u32 {
+  let bits = i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(a), 1, a << 1), 2, a << 2);
+  bits = i32x4.replace_lane(bits, 3, a << 3);
+  let sum = v128.and(k0, i32x4.shr_s(bits, 31));
+  sum = v128.xor(sum, v128.and(k1, i32x4.shr_s(i32x4.shl(bits, 4), 31)));
+  sum = v128.xor(sum, v128.and(k2, i32x4.shr_s(i32x4.shl(bits, 8), 31)));
+  sum = v128.xor(sum, v128.and(k3, i32x4.shr_s(i32x4.shl(bits, 12), 31)));
+  sum = v128.xor(sum, v128.and(k4, i32x4.shr_s(i32x4.shl(bits, 16), 31)));
+  sum = v128.xor(sum, v128.and(k5, i32x4.shr_s(i32x4.shl(bits, 20), 31)));
+  sum = v128.xor(sum, v128.and(k6, i32x4.shr_s(i32x4.shl(bits, 24), 31)));
+  sum = v128.xor(sum, v128.and(k7, i32x4.shr_s(i32x4.shl(bits, 28), 31)));
+  sum = v128.xor(sum, i8x16.shuffle(sum, sum, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+  return i32x4.extract_lane(sum, 0) ^ i32x4.extract_lane(sum, 1);
+}
+
+// Joins the 16 lane registers (Horner: r = r * x^(8 * laneBytes) ^ next lane).
 function joinLanes(c0: v128, c1: v128, c2: v128, c3: v128, shift: u32): u32 {
+  let b = shift;
+  const k0 = fourPowers(b); b = timesX4(b);
+  const k1 = fourPowers(b); b = timesX4(b);
+  const k2 = fourPowers(b); b = timesX4(b);
+  const k3 = fourPowers(b); b = timesX4(b);
+  const k4 = fourPowers(b); b = timesX4(b);
+  const k5 = fourPowers(b); b = timesX4(b);
+  const k6 = fourPowers(b); b = timesX4(b);
+  const k7 = fourPowers(b);
   const low01 = low(c0, c1), low23 = low(c2, c3), high01 = high(c0, c1), high23 = high(c2, c3);
-  let register = join4(0, registers(low01, low23, false), shift);
-  register = join4(register, registers(low01, low23, true), shift);
-  register = join4(register, registers(high01, high23, false), shift);
-  return join4(register, registers(high01, high23, true), shift);
+  let register = join4(0, registers(low01, low23, false), k0, k1, k2, k3, k4, k5, k6, k7);
+  register = join4(register, registers(low01, low23, true), k0, k1, k2, k3, k4, k5, k6, k7);
+  register = join4(register, registers(high01, high23, false), k0, k1, k2, k3, k4, k5, k6, k7);
+  return join4(register, registers(high01, high23, true), k0, k1, k2, k3, k4, k5, k6, k7);
+}
+
+// @ts-ignore: decorator
+@inline function join4(
+  register: u32, four: v128,
+  k0: v128, k1: v128, k2: v128, k3: v128, k4: v128, k5: v128, k6: v128, k7: v128,
+): u32 {
+  register = times(register, k0, k1, k2, k3, k4, k5, k6, k7) ^ i32x4.extract_lane(four, 0);
+  register = times(register, k0, k1, k2, k3, k4, k5, k6, k7) ^ i32x4.extract_lane(four, 1);
+  register = times(register, k0, k1, k2, k3, k4, k5, k6, k7) ^ i32x4.extract_lane(four, 2);
+  return times(register, k0, k1, k2, k3, k4, k5, k6, k7) ^ i32x4.extract_lane(four, 3);
 }
