@@ -12,7 +12,7 @@
  * aligned (measured ~1.4x faster than composing words from bytes); the ragged ends go byte by
  * byte. Tables are Int32Array so every value stays a small integer in V8 (no heap numbers).
  */
-import { kernelsOverBuffer, type WasmKernels } from "../kernels/mod.ts";
+import { kernelsOverBuffer, type WasmKernels } from "../kernels/wasm_kernels.ts";
 
 const POLYNOMIAL = 0x82f63b78;
 const WORDS_MIN_BYTES = 64;
