@@ -29,7 +29,7 @@ export const ASC_FLAGS: readonly string[] = [
   "--importMemory",
   "--noExportMemory",
   "--enable",
-  "threads,simd",
+  "threads,simd,relaxed-simd",
   "--sharedMemory",
   "--maximumMemory",
   "65536",

@@ -42,7 +42,7 @@ export {
   referenceFormatSorted,
 } from "./format_sorted_state.ts";
 export { MergeSumState, MergeSumStatus, referenceMergeSum } from "./merge_sum_state.ts";
-export { compileKernels, WasmKernels } from "./wasm_kernels.ts";
+export { compileKernels, kernelsOverBuffer, WasmKernels } from "./wasm_kernels.ts";
 export type { AppendBuffer } from "./append_lines.ts";
 export { appendLinesReference, AppendState, AppendStatus } from "./append_lines.ts";
 export { murmur3, ReferenceKernels } from "./reference_kernels.ts";

@@ -62,6 +62,8 @@ interface KernelExports {
     mode: number,
   ): number;
   countSpillLengths(index: number, count: number, bytes: number): void;
+  crc32cLanes(at: number, laneBytes: number, register: number, shift: number, zero: number): number;
+  crc32cMultiply(a: number, b: number): number;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -75,6 +77,47 @@ let compiled: WebAssembly.Module | undefined;
 export function compileKernels(): WebAssembly.Module {
   compiled ??= new WebAssembly.Module(decodeBase64(KERNELS_WASM_BASE64));
   return compiled;
+}
+
+/**
+ * The memories with kernels made on this thread (weakly held) and one instance for each (held
+ * as long as its memory), to find the kernels for a view's buffer.
+ */
+let threadMemories: WeakRef<WebAssembly.Memory>[] = [];
+const instanceByMemory = new WeakMap<WebAssembly.Memory, WasmKernels>();
+const instanceByBuffer = new WeakMap<ArrayBufferLike, WasmKernels>();
+let buffersWithout = new WeakSet<ArrayBufferLike>();
+
+/**
+ * The kernels instantiated on this thread over the memory whose current buffer is `buffer`
+ * (a view's `.buffer`), or undefined: not a kernel memory's, no instance on this thread, or
+ * a buffer from before its memory grew and was first seen here after that (then the caller
+ * takes its JavaScript path).
+ *
+ * @param buffer The buffer of a view.
+ * @returns The kernels over it, or undefined.
+ */
+export function kernelsOverBuffer(buffer: ArrayBufferLike): WasmKernels | undefined {
+  const known = instanceByBuffer.get(buffer);
+  if (known !== undefined || buffersWithout.has(buffer)) return known;
+  for (const reference of threadMemories) {
+    const memory = reference.deref();
+    if (memory !== undefined && memory.buffer === buffer) {
+      const kernels = instanceByMemory.get(memory)!;
+      instanceByBuffer.set(buffer, kernels);
+      return kernels;
+    }
+  }
+  buffersWithout.add(buffer);
+  return undefined;
+}
+
+function remember(kernels: WasmKernels): void {
+  if (instanceByMemory.has(kernels.memory)) return;
+  instanceByMemory.set(kernels.memory, kernels);
+  threadMemories = threadMemories.filter((reference) => reference.deref() !== undefined);
+  threadMemories.push(new WeakRef(kernels.memory));
+  buffersWithout = new WeakSet();
 }
 
 function abort(): never {
@@ -127,6 +170,35 @@ export class WasmKernels implements KernelSet {
       this.#exports.sortScratchBytes() === SORT_SCRATCH_BYTES,
       "kernels.wasm and SORT_SCRATCH_BYTES disagree: rebuild with deno task build:kernels",
     );
+    remember(this);
+  }
+
+  /**
+   * The CRC32C register after 16 lanes of `laneBytes` bytes from `at` (crc32c.ts: each lane
+   * checksummed in a vector lane, then joined), starting from `register` (the inverted
+   * running CRC).
+   *
+   * @param at First byte (memory offset).
+   * @param laneBytes Bytes per lane, a multiple of 16.
+   * @param register The CRC register to start from.
+   * @param shift x^(8 * laneBytes) mod P, reflected ({@linkcode WasmKernels.crc32cMultiply}).
+   * @returns The register after the `16 * laneBytes` bytes, unsigned.
+   */
+  crc32cLanes(at: number, laneBytes: number, register: number, shift: number): number {
+    assert(laneBytes % 16 === 0, "lane bytes must be a multiple of 16");
+    assert(at + 16 * laneBytes <= this.memory.buffer.byteLength, "crc32c range outside memory");
+    return this.#exports.crc32cLanes(at, laneBytes, register, shift, 0) >>> 0;
+  }
+
+  /**
+   * Multiplies two polynomials modulo the CRC32C polynomial, both reflected (bit 31 is x^0).
+   *
+   * @param a A factor.
+   * @param b A factor.
+   * @returns The product, unsigned.
+   */
+  crc32cMultiply(a: number, b: number): number {
+    return this.#exports.crc32cMultiply(a, b) >>> 0;
   }
 
   /** {@inheritDoc KernelSet.sortBytesIndex} */

@@ -13,6 +13,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { MemoryManager } from "../../src/memory/mod.ts";
 import { crc32c, IoManager, type SpillMode } from "../../src/io/mod.ts";
+import { WasmKernels } from "../../src/kernels/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -153,9 +154,18 @@ async function spillRoundTrip(
 if (!import.meta.main) {
   // Under `deno bench`: small, steady cases; the full run is `deno run -A tests/bench/io_bench.ts`.
   const block = new Uint8Array(32 * 1024).map((_, i) => i * 31);
-  Deno.bench("crc32c of one 32 KiB block", () => {
+  Deno.bench("crc32c of one 32 KiB block (tables: a plain buffer)", () => {
     crc32c(block, 16, block.length);
   });
+  // A block in a kernel memory takes the 16 vector lanes (src/io/crc32c.ts).
+  const memory = new WebAssembly.Memory({ initial: 2, maximum: 2, shared: true });
+  const kernelBlock = new Uint8Array(memory.buffer, 65536, block.length);
+  kernelBlock.set(block);
+  const kernels = new WasmKernels(memory); // crc32c finds it by the view's buffer
+  Deno.bench("crc32c of one 32 KiB block (16 lanes: a kernel memory)", () => {
+    crc32c(kernelBlock, 16, kernelBlock.length);
+  });
+  if (kernels.memory !== memory) throw new Error("unreachable");
   for (const mode of ["file", "mmap"] as const) {
     Deno.bench(`spill 16 MiB of 100-byte records and read it back (${mode})`, async () => {
       const dir = await Deno.makeTempDir({ prefix: "spillway-io-bench-" });

@@ -10,3 +10,4 @@ export { countSpillIndex, countSpillLengths } from "./count_spill";
 export { mergeSum } from "./merge_sum";
 export { formatCounts, formatSorted } from "./format_counts";
 export { countAddTable } from "./count_add";
+export { crc32cLanes, crc32cMultiply } from "./crc32c";
