@@ -1316,6 +1316,8 @@ export class WordCounter implements TokenSink {
    * `keepPages` and the carries (one page per run, which the readers' record scratch was
    * planned for and block mode never takes), else on the JS loser tree. A negative
    * `keepPages` means those pages were planned for the kernel already.
+   *
+   * @returns The distinct words the kernel summed (undefined: the JS loser tree merged).
    */
   async #sumRuns(
     readers: readonly RunReader[],
@@ -1323,21 +1325,22 @@ export class WordCounter implements TokenSink {
     keepPages: number,
     emit: RecordEmitter,
     lines?: CountLineOutput,
-  ): Promise<void> {
+  ): Promise<number | undefined> {
     const kernelPages = kernelSumMergeSegments(this.#memory.segmentBytes, runs.length);
     const free = this.#memory.freeSegments - runs.length - Math.max(0, keepPages);
     if (this.#sumKernelFits(runs) && (keepPages < 0 || free >= kernelPages)) {
       const expectedRecords = runs.reduce((sum, run) => sum + run.recordCount, 0);
-      await mergeSummingCountsKernel(readers, emit, {
+      const { words } = await mergeSummingCountsKernel(readers, emit, {
         memory: this.#memory,
         owner: "count-merge-kernel",
         expectedRecords,
         lines,
       });
       this.#kernelSumMerges += 1;
-      return;
+      return words;
     }
     await mergeSummingCounts(readers, this.#scratch, emit);
+    return undefined;
   }
 
   async #openReaders(runs: readonly SpillRun[]): Promise<RunReader[]> {
@@ -1377,6 +1380,8 @@ export class WordCounter implements TokenSink {
     const countRuns: SpillRun[] = [];
     const floorRuns: SpillRun[] = [];
     let phase2: CountTable | undefined;
+    let aboveFloor = 0;
+    let noFloorWords = false;
     try {
       // Free the first table and its bucket arena; the second phase gets an arena sized to
       // what the readers leave.
@@ -1450,9 +1455,13 @@ export class WordCounter implements TokenSink {
           const sumEmit: RecordEmitter = (bytes, offset, length, count) => {
             this.#tick(length + COUNT_BYTES);
             if (count <= floorCount) return undefined;
+            aboveFloor += 1;
             return this.#addCountOrder(table, countRuns, bytes, offset, length, count);
           };
-          await this.#sumRuns(readers, this.#runs, -kernelPages, sumEmit, skip);
+          const words = await this.#sumRuns(readers, this.#runs, -kernelPages, sumEmit, skip);
+          // Every word above the floor (each counted at least twice, say): the second merge
+          // would print nothing.
+          noFloorWords = words === aboveFloor;
         } else {
           await this.#writeRun(
             async (floor) => {
@@ -1497,7 +1506,11 @@ export class WordCounter implements TokenSink {
       await this.#emitCountOrder(phase2, countRuns, emit, floorRuns);
       phase2 = undefined;
       if (remerge) {
-        await this.#printFloorWords(emit, floorCount, lines!);
+        if (noFloorWords) {
+          for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run);
+        } else {
+          await this.#printFloorWords(emit, floorCount, lines!);
+        }
         return;
       }
       // Then the floor words, in word order.

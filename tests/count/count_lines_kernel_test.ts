@@ -48,7 +48,7 @@ async function output(
   finish: CountFinishOptions,
   kernel: boolean,
   budget: { budgetBytes: number; fanInMax: number },
-): Promise<{ text: Uint8Array; kernelWrites: number; distinct: number }> {
+): Promise<{ text: Uint8Array; kernelWrites: number; distinct: number; kernelMerges: number }> {
   const tmp = await Deno.makeTempDir({ prefix: "spillway-lines-kernel-test-" });
   const memory = new MemoryManager({ budgetBytes: budget.budgetBytes, segmentBytes: 4096 });
   const io = await IoManager.open({ memory, tmpDirs: [tmp], handleSignals: false });
@@ -86,6 +86,7 @@ async function output(
     );
     formatter.end();
     const distinct = counter.stats.distinctWords;
+    const kernelMerges = counter.kernelSumMerges;
     await counter.close();
     await io.close();
     memory.assertAllReleased();
@@ -95,7 +96,7 @@ async function output(
       text.set(chunk, at);
       at += chunk.length;
     }
-    return { text, kernelWrites, distinct };
+    return { text, kernelWrites, distinct, kernelMerges };
   } finally {
     await counter?.close();
     await io.close();
@@ -136,6 +137,24 @@ Deno.test("count lines from the formatter kernel equal the JS formatter's in eve
           strictEqual(kernel.kernelWrites > 0, covered, `kernel writes ${label}`);
         }
       }
+    }
+  }
+});
+
+Deno.test("count order after spills merges the word runs once when no word is at the lowest count", async () => {
+  // Every word counted at least twice: the first merge finds none at the floor (count 1), so
+  // the second merge, which would print them, does not run. With words at the floor it does.
+  const twice = pairs(5).map(([word, count]) =>
+    [word, count === MAX - 10 ? count - 1 : count + 1] as [Uint8Array, number]
+  );
+  const budget = { budgetBytes: 5 << 18, fanInMax: 128 };
+  for (const format of ["tsv", "uniq", "csv"] as const) {
+    for (const [input, kernelMerges] of [[twice, 1], [pairs(5), 2]] as const) {
+      const kernel = await output([...input], format, { order: "count" }, true, budget);
+      const js = await output([...input], format, { order: "count" }, false, budget);
+      deepStrictEqual(kernel.text, js.text, format);
+      strictEqual(kernel.distinct, js.distinct, format);
+      strictEqual(kernel.kernelMerges, kernelMerges, `${format}: kernel merges`);
     }
   }
 });
