@@ -977,7 +977,13 @@ export class WordCounter implements TokenSink {
     this.#beginPhase("write", []);
     const format = options.lines?.kernelFormat;
     if (kernel && format !== undefined) {
-      await this.#writeSortedLines(options.lines!, format, minCount);
+      const lines = options.lines!;
+      await this.#writeSortedLines(
+        table,
+        format,
+        minCount,
+        (bytes, offset, length) => lines.writeLines(bytes, offset, length),
+      );
       return;
     }
     while (table.nextSorted()) {
@@ -987,13 +993,17 @@ export class WordCounter implements TokenSink {
   }
 
   /**
-   * The table sorted by the kernels, written by the `formatSorted` kernel: its lines go to
-   * `lines` a ring of blocks (2 pages) at a time, where the emitter formatted word by word in
+   * A table sorted by the kernels, written by the `formatSorted` kernel: its lines go to
+   * `write` a ring of blocks (2 pages) at a time, where the emitter formatted word by word in
    * TypeScript. The longest line fits: a csv word of `segmentBytes - 12` quotes is
    * 2 x segmentBytes with its quotes, comma, 20 digits and LF.
    */
-  async #writeSortedLines(lines: CountLines, format: number, minCount: number): Promise<void> {
-    const table = this.#table!;
+  async #writeSortedLines(
+    table: CountTable,
+    format: number,
+    minCount: number,
+    write: CountLineOutput["write"],
+  ): Promise<void> {
     for (;;) {
       const formatted = table.formatSorted(format, minCount);
       this.#stats.distinctWords += formatted.lineCount;
@@ -1001,7 +1011,7 @@ export class WordCounter implements TokenSink {
       const length = formatted.bytes.byteLength;
       assert(length > 0 || formatted.done, "a count line longer than the format ring");
       if (length > 0) {
-        const pending = lines.writeLines(formatted.bytes, 0, length);
+        const pending = write(formatted.bytes, 0, length, formatted.lineCount);
         if (pending) await pending;
       }
       if (formatted.done) return;
@@ -1503,7 +1513,7 @@ export class WordCounter implements TokenSink {
         await this.#closeReaders(readers);
       }
       if (!remerge) { for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run); }
-      await this.#emitCountOrder(phase2, countRuns, emit, floorRuns);
+      await this.#emitCountOrder(phase2, countRuns, emit, floorRuns, lines);
       phase2 = undefined;
       if (remerge) {
         if (noFloorWords) {
@@ -1624,12 +1634,16 @@ export class WordCounter implements TokenSink {
     });
   }
 
-  /** Emits the count-order table (in memory, or spilled and merged) and closes it. */
+  /**
+   * Emits the count-order table (in memory, or spilled and merged) and closes it; with `lines`,
+   * a table the kernels sorted is written by the `formatSorted` kernel.
+   */
   async #emitCountOrder(
     table: CountTable,
     countRuns: SpillRun[],
     emit: RecordEmitter,
     floorRuns: readonly SpillRun[],
+    lines?: CountLineOutput,
   ): Promise<void> {
     try {
       if (countRuns.length === 0) {
@@ -1638,6 +1652,10 @@ export class WordCounter implements TokenSink {
         const kernel = table.entryCount >= KERNEL_SORT_ENTRIES_MIN && table.sortKernel("count");
         if (!kernel) table.sort("count");
         this.#beginPhase("write", floorRuns);
+        if (kernel && lines !== undefined) {
+          await this.#writeSortedLines(table, lines.format, lines.minCount, lines.write);
+          return;
+        }
         while (table.nextSorted()) {
           this.#tick(table.recordLength);
           const pending = emit(
