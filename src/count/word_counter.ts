@@ -1390,7 +1390,6 @@ export class WordCounter implements TokenSink {
     const countRuns: SpillRun[] = [];
     const floorRuns: SpillRun[] = [];
     let phase2: CountTable | undefined;
-    let aboveFloor = 0;
     let noFloorWords = false;
     try {
       // Free the first table and its bucket arena; the second phase gets an arena sized to
@@ -1455,23 +1454,13 @@ export class WordCounter implements TokenSink {
         // merge of the same runs at the end (a read of the runs instead of a write and a read
         // of the floor run).
         if (remerge) {
-          const skip: CountLineOutput = {
-            format: FormatCountsFormat.records,
-            minCount: floorCount + 1, // nothing is copied: counts up to the floor are skipped,
-            maxCount: floorCount, // and those above stop the kernel for sumEmit
-            write: () => undefined,
-            noted: (_lineCount, recordBytes) => this.#tick(recordBytes),
-          };
-          const sumEmit: RecordEmitter = (bytes, offset, length, count) => {
-            this.#tick(length + COUNT_BYTES);
-            if (count <= floorCount) return undefined;
-            aboveFloor += 1;
-            return this.#addCountOrder(table, countRuns, bytes, offset, length, count);
-          };
-          const words = await this.#sumRuns(readers, this.#runs, -kernelPages, sumEmit, skip);
-          // Every word above the floor (each counted at least twice, say): the second merge
-          // would print nothing.
-          noFloorWords = words === aboveFloor;
+          noFloorWords = !await this.#sumAboveFloor(
+            readers,
+            -kernelPages,
+            floorCount,
+            (bytes, offset, length, count) =>
+              this.#addCountOrder(table, countRuns, bytes, offset, length, count),
+          );
         } else {
           await this.#writeRun(
             async (floor) => {
@@ -1566,6 +1555,38 @@ export class WordCounter implements TokenSink {
       for (const run of countRuns) await this.#io.deleteRun(run);
       for (const run of floorRuns) await this.#io.deleteRun(run);
     }
+  }
+
+  /**
+   * Count order's first merge when the kernels write the lines: sums the word runs on the
+   * kernel, which skips the words counted at most `floorCount` times; the others go to `emit`.
+   *
+   * @returns Whether any word was counted at most `floorCount` times (false: every word is
+   *   above the floor, each counted at least twice, say, and the second merge would print
+   *   nothing).
+   */
+  async #sumAboveFloor(
+    readers: readonly RunReader[],
+    keepPages: number,
+    floorCount: number,
+    emit: RecordEmitter,
+  ): Promise<boolean> {
+    const skip: CountLineOutput = {
+      format: FormatCountsFormat.records,
+      minCount: floorCount + 1, // nothing is copied: counts up to the floor are skipped,
+      maxCount: floorCount, // and those above stop the kernel for sumEmit
+      write: () => undefined,
+      noted: (_lineCount, recordBytes) => this.#tick(recordBytes),
+    };
+    let aboveFloor = 0;
+    const sumEmit: RecordEmitter = (bytes, offset, length, count) => {
+      this.#tick(length + COUNT_BYTES);
+      if (count <= floorCount) return undefined;
+      aboveFloor += 1;
+      return emit(bytes, offset, length, count);
+    };
+    const words = await this.#sumRuns(readers, this.#runs, keepPages, sumEmit, skip);
+    return words !== aboveFloor;
   }
 
   /**
