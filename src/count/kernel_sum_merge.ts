@@ -100,7 +100,7 @@ export function kernelSumMergeSegments(segmentBytes: number, inputCount: number)
  * @param emit Receives `(bytes, word offset, word length, total count)`.
  * @param options The budget, the owner of the kernel's pages, the records the runs hold and
  *   where formatted lines go.
- * @returns How many words were emitted.
+ * @returns How many words were emitted, and how many distinct words the merge summed.
  * @throws {InputError} When a sum passes 2^53 - 1 (as `exactSum`).
  * @throws {CorruptSpillError} When a run ends inside a record or holds a bad length.
  */
@@ -113,7 +113,7 @@ export async function mergeSummingCountsKernel(
     expectedRecords: number;
     lines?: CountLineOutput | undefined;
   },
-): Promise<number> {
+): Promise<{ emitted: number; words: number }> {
   assert(readers.length >= 1, "a kernel merge needs at least one run");
   const memory = options.memory;
   const regions = managedMergeRegions(memory, {
@@ -139,9 +139,14 @@ export async function mergeSummingCountsKernel(
       { stateOffset: stateRegion.byteOffset + formatStateAt(k), output: formatted, lines, emit },
     );
     let emitted = 0;
+    // The kernel's count of records written wraps at 2^32: summed here call by call.
+    let words = 0;
+    let written = state.writtenCount;
     merge.setOutput(output.byteOffset, output.byteOffset + output.byteLength);
     for (;;) {
       const status = kernels.mergeSum(state.byteOffset);
+      words += (state.writtenCount - written) >>> 0;
+      written = state.writtenCount;
       if (status === KernelStatus.needInput) {
         await inputs.refill(merge.inputAsking);
         continue;
@@ -172,7 +177,7 @@ export async function mergeSummingCountsKernel(
         `The summing merge kernel merged ${merge.mergedCount} records, the runs hold ${options.expectedRecords}`,
       );
     }
-    return emitted;
+    return { emitted, words };
   } finally {
     regions.release();
   }

@@ -977,7 +977,13 @@ export class WordCounter implements TokenSink {
     this.#beginPhase("write", []);
     const format = options.lines?.kernelFormat;
     if (kernel && format !== undefined) {
-      await this.#writeSortedLines(options.lines!, format, minCount);
+      const lines = options.lines!;
+      await this.#writeSortedLines(
+        table,
+        format,
+        minCount,
+        (bytes, offset, length) => lines.writeLines(bytes, offset, length),
+      );
       return;
     }
     while (table.nextSorted()) {
@@ -987,13 +993,17 @@ export class WordCounter implements TokenSink {
   }
 
   /**
-   * The table sorted by the kernels, written by the `formatSorted` kernel: its lines go to
-   * `lines` a ring of blocks (2 pages) at a time, where the emitter formatted word by word in
+   * A table sorted by the kernels, written by the `formatSorted` kernel: its lines go to
+   * `write` a ring of blocks (2 pages) at a time, where the emitter formatted word by word in
    * TypeScript. The longest line fits: a csv word of `segmentBytes - 12` quotes is
    * 2 x segmentBytes with its quotes, comma, 20 digits and LF.
    */
-  async #writeSortedLines(lines: CountLines, format: number, minCount: number): Promise<void> {
-    const table = this.#table!;
+  async #writeSortedLines(
+    table: CountTable,
+    format: number,
+    minCount: number,
+    write: CountLineOutput["write"],
+  ): Promise<void> {
     for (;;) {
       const formatted = table.formatSorted(format, minCount);
       this.#stats.distinctWords += formatted.lineCount;
@@ -1001,7 +1011,7 @@ export class WordCounter implements TokenSink {
       const length = formatted.bytes.byteLength;
       assert(length > 0 || formatted.done, "a count line longer than the format ring");
       if (length > 0) {
-        const pending = lines.writeLines(formatted.bytes, 0, length);
+        const pending = write(formatted.bytes, 0, length, formatted.lineCount);
         if (pending) await pending;
       }
       if (formatted.done) return;
@@ -1316,6 +1326,8 @@ export class WordCounter implements TokenSink {
    * `keepPages` and the carries (one page per run, which the readers' record scratch was
    * planned for and block mode never takes), else on the JS loser tree. A negative
    * `keepPages` means those pages were planned for the kernel already.
+   *
+   * @returns The distinct words the kernel summed (undefined: the JS loser tree merged).
    */
   async #sumRuns(
     readers: readonly RunReader[],
@@ -1323,21 +1335,22 @@ export class WordCounter implements TokenSink {
     keepPages: number,
     emit: RecordEmitter,
     lines?: CountLineOutput,
-  ): Promise<void> {
+  ): Promise<number | undefined> {
     const kernelPages = kernelSumMergeSegments(this.#memory.segmentBytes, runs.length);
     const free = this.#memory.freeSegments - runs.length - Math.max(0, keepPages);
     if (this.#sumKernelFits(runs) && (keepPages < 0 || free >= kernelPages)) {
       const expectedRecords = runs.reduce((sum, run) => sum + run.recordCount, 0);
-      await mergeSummingCountsKernel(readers, emit, {
+      const { words } = await mergeSummingCountsKernel(readers, emit, {
         memory: this.#memory,
         owner: "count-merge-kernel",
         expectedRecords,
         lines,
       });
       this.#kernelSumMerges += 1;
-      return;
+      return words;
     }
     await mergeSummingCounts(readers, this.#scratch, emit);
+    return undefined;
   }
 
   async #openReaders(runs: readonly SpillRun[]): Promise<RunReader[]> {
@@ -1377,6 +1390,7 @@ export class WordCounter implements TokenSink {
     const countRuns: SpillRun[] = [];
     const floorRuns: SpillRun[] = [];
     let phase2: CountTable | undefined;
+    let noFloorWords = false;
     try {
       // Free the first table and its bucket arena; the second phase gets an arena sized to
       // what the readers leave.
@@ -1440,19 +1454,13 @@ export class WordCounter implements TokenSink {
         // merge of the same runs at the end (a read of the runs instead of a write and a read
         // of the floor run).
         if (remerge) {
-          const skip: CountLineOutput = {
-            format: FormatCountsFormat.records,
-            minCount: floorCount + 1, // nothing is copied: counts up to the floor are skipped,
-            maxCount: floorCount, // and those above stop the kernel for sumEmit
-            write: () => undefined,
-            noted: (_lineCount, recordBytes) => this.#tick(recordBytes),
-          };
-          const sumEmit: RecordEmitter = (bytes, offset, length, count) => {
-            this.#tick(length + COUNT_BYTES);
-            if (count <= floorCount) return undefined;
-            return this.#addCountOrder(table, countRuns, bytes, offset, length, count);
-          };
-          await this.#sumRuns(readers, this.#runs, -kernelPages, sumEmit, skip);
+          noFloorWords = !await this.#sumAboveFloor(
+            readers,
+            -kernelPages,
+            floorCount,
+            (bytes, offset, length, count) =>
+              this.#addCountOrder(table, countRuns, bytes, offset, length, count),
+          );
         } else {
           await this.#writeRun(
             async (floor) => {
@@ -1494,10 +1502,14 @@ export class WordCounter implements TokenSink {
         await this.#closeReaders(readers);
       }
       if (!remerge) { for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run); }
-      await this.#emitCountOrder(phase2, countRuns, emit, floorRuns);
+      await this.#emitCountOrder(phase2, countRuns, emit, floorRuns, lines);
       phase2 = undefined;
       if (remerge) {
-        await this.#printFloorWords(emit, floorCount, lines!);
+        if (noFloorWords) {
+          for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run);
+        } else {
+          await this.#printFloorWords(emit, floorCount, lines!);
+        }
         return;
       }
       // Then the floor words, in word order.
@@ -1543,6 +1555,38 @@ export class WordCounter implements TokenSink {
       for (const run of countRuns) await this.#io.deleteRun(run);
       for (const run of floorRuns) await this.#io.deleteRun(run);
     }
+  }
+
+  /**
+   * Count order's first merge when the kernels write the lines: sums the word runs on the
+   * kernel, which skips the words counted at most `floorCount` times; the others go to `emit`.
+   *
+   * @returns Whether any word was counted at most `floorCount` times (false: every word is
+   *   above the floor, each counted at least twice, say, and the second merge would print
+   *   nothing).
+   */
+  async #sumAboveFloor(
+    readers: readonly RunReader[],
+    keepPages: number,
+    floorCount: number,
+    emit: RecordEmitter,
+  ): Promise<boolean> {
+    const skip: CountLineOutput = {
+      format: FormatCountsFormat.records,
+      minCount: floorCount + 1, // nothing is copied: counts up to the floor are skipped,
+      maxCount: floorCount, // and those above stop the kernel for sumEmit
+      write: () => undefined,
+      noted: (_lineCount, recordBytes) => this.#tick(recordBytes),
+    };
+    let aboveFloor = 0;
+    const sumEmit: RecordEmitter = (bytes, offset, length, count) => {
+      this.#tick(length + COUNT_BYTES);
+      if (count <= floorCount) return undefined;
+      aboveFloor += 1;
+      return emit(bytes, offset, length, count);
+    };
+    const words = await this.#sumRuns(readers, this.#runs, keepPages, sumEmit, skip);
+    return words !== aboveFloor;
   }
 
   /**
@@ -1611,12 +1655,16 @@ export class WordCounter implements TokenSink {
     });
   }
 
-  /** Emits the count-order table (in memory, or spilled and merged) and closes it. */
+  /**
+   * Emits the count-order table (in memory, or spilled and merged) and closes it; with `lines`,
+   * a table the kernels sorted is written by the `formatSorted` kernel.
+   */
   async #emitCountOrder(
     table: CountTable,
     countRuns: SpillRun[],
     emit: RecordEmitter,
     floorRuns: readonly SpillRun[],
+    lines?: CountLineOutput,
   ): Promise<void> {
     try {
       if (countRuns.length === 0) {
@@ -1625,6 +1673,10 @@ export class WordCounter implements TokenSink {
         const kernel = table.entryCount >= KERNEL_SORT_ENTRIES_MIN && table.sortKernel("count");
         if (!kernel) table.sort("count");
         this.#beginPhase("write", floorRuns);
+        if (kernel && lines !== undefined) {
+          await this.#writeSortedLines(table, lines.format, lines.minCount, lines.write);
+          return;
+        }
         while (table.nextSorted()) {
           this.#tick(table.recordLength);
           const pending = emit(

@@ -48,7 +48,15 @@ async function output(
   finish: CountFinishOptions,
   kernel: boolean,
   budget: { budgetBytes: number; fanInMax: number },
-): Promise<{ text: Uint8Array; kernelWrites: number; distinct: number }> {
+): Promise<
+  {
+    text: Uint8Array;
+    kernelWrites: number;
+    distinct: number;
+    kernelMerges: number;
+    jsWords: number;
+  }
+> {
   const tmp = await Deno.makeTempDir({ prefix: "spillway-lines-kernel-test-" });
   const memory = new MemoryManager({ budgetBytes: budget.budgetBytes, segmentBytes: 4096 });
   const io = await IoManager.open({ memory, tmpDirs: [tmp], handleSignals: false });
@@ -72,6 +80,7 @@ async function output(
       },
     }, format);
     let kernelWrites = 0;
+    let jsWords = 0;
     const lines = {
       kernelFormat: formatter.kernelFormat,
       writeLines(bytes: Uint8Array, offset: number, length: number) {
@@ -82,10 +91,14 @@ async function output(
     formatter.begin();
     await counter.finish(
       { ...finish, ...(kernel ? { lines } : {}) },
-      (bytes, offset, length, count) => formatter.word(bytes, offset, length, count),
+      (bytes, offset, length, count) => {
+        jsWords += 1;
+        return formatter.word(bytes, offset, length, count);
+      },
     );
     formatter.end();
     const distinct = counter.stats.distinctWords;
+    const kernelMerges = counter.kernelSumMerges;
     await counter.close();
     await io.close();
     memory.assertAllReleased();
@@ -95,7 +108,7 @@ async function output(
       text.set(chunk, at);
       at += chunk.length;
     }
-    return { text, kernelWrites, distinct };
+    return { text, kernelWrites, distinct, kernelMerges, jsWords };
   } finally {
     await counter?.close();
     await io.close();
@@ -137,5 +150,40 @@ Deno.test("count lines from the formatter kernel equal the JS formatter's in eve
         }
       }
     }
+  }
+});
+
+Deno.test("count order after spills merges the word runs once when no word is at the lowest count", async () => {
+  // Every word counted at least twice: the first merge finds none at the floor (count 1), so
+  // the second merge, which would print them, does not run. With words at the floor it does.
+  const twice = pairs(5).map(([word, count]) =>
+    [word, count === MAX - 10 ? count - 1 : count + 1] as [Uint8Array, number]
+  );
+  const budget = { budgetBytes: 5 << 18, fanInMax: 128 };
+  for (const format of ["tsv", "uniq", "csv"] as const) {
+    for (const [input, kernelMerges] of [[twice, 1], [pairs(5), 2]] as const) {
+      const kernel = await output([...input], format, { order: "count" }, true, budget);
+      const js = await output([...input], format, { order: "count" }, false, budget);
+      deepStrictEqual(kernel.text, js.text, format);
+      strictEqual(kernel.distinct, js.distinct, format);
+      strictEqual(kernel.kernelMerges, kernelMerges, `${format}: kernel merges`);
+    }
+  }
+});
+
+Deno.test("count order after spills writes a count-order table that fits with the formatSorted kernel", async () => {
+  // An eighth of the words counted once more: ~8k words above the floor, which fit the
+  // count-order table (no count-order run); the kernels sort it and write its lines, so no
+  // word goes through the JS formatter.
+  const base = pairs(5);
+  const input = base.concat(base.filter(([, count], i) => i % 8 === 0 && count < 1000));
+  const budget = { budgetBytes: 5 << 18, fanInMax: 128 };
+  for (const format of ["tsv", "uniq", "csv"] as const) {
+    const kernel = await output(input, format, { order: "count" }, true, budget);
+    const js = await output(input, format, { order: "count" }, false, budget);
+    deepStrictEqual(kernel.text, js.text, format);
+    strictEqual(kernel.distinct, js.distinct, format);
+    strictEqual(kernel.jsWords, 0, `${format}: words through the JS formatter`);
+    strictEqual(js.jsWords, js.distinct);
   }
 });
