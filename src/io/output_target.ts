@@ -33,7 +33,9 @@ import type { OutputParts, OutputTarget } from "./output_sink.ts";
  * How an output path is written, decided before any input is read:
  *
  * ```
- * "-", /dev/stdout, /dev/fd/1   -> stdout      written to the process's standard output
+ * "-", /dev/stdout, /dev/fd/1   -> stdout      written to the process's standard output (a
+ *                                              regular file not opened O_APPEND: also at
+ *                                              positions, OutputTarget.parts)
  * /dev/stderr, /dev/fd/2        -> stderr
  * /dev/null                     -> null        bytes are dropped
  * missing, or a regular file    -> atomic      temp file beside the real target (symlinks
