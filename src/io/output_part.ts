@@ -3,10 +3,10 @@
  * `sort`: each key range goes to its own offset, src/sort/placed_merge.ts). The file is the
  * output's temp file, or the regular file on standard output ({@linkcode OutputSink.parts});
  * the sink renames the temp file into place once every part is written. Writes are `pwrite`s
- * through its own descriptor, so two threads write their parts at once. Where the temp file will
- * replace an existing file, the writeback of each 8 MiB written is started as it goes
- * (`sync_file_range`, no wait), as with the sink's own writes, so the rename does not write it
- * all out at the end. Without libc, a Deno handle seeks and writes.
+ * through its own descriptor, so two threads write their parts at once. Into a temp file, the
+ * writeback of each 8 MiB written is started as it goes (`sync_file_range`, no wait), so a
+ * rename over an existing file does not write it all out at the end; on standard output it is
+ * not (no rename follows). Without libc, a Deno handle seeks and writes.
  *
  * A leaf module (libc, timeline): the merge Worker imports it.
  *
@@ -60,8 +60,8 @@ export class OutputPartWriter {
    * Opens `path` (it must exist) for writing.
    *
    * @param path The file.
-   * @param options `writeback`: start writing each 8 MiB out as it is written (a rename over an
-   *   existing file follows: {@linkcode OutputParts.writeback}); default false.
+   * @param options `writeback`: start writing each 8 MiB out as it is written (a rename
+   *   follows: {@linkcode OutputParts.writeback}); default false.
    * @throws The open error (with its `code`).
    */
   constructor(path: string, options: { writeback?: boolean } = {}) {

@@ -129,20 +129,22 @@ Deno.test("sort into a pipe and into /dev/null keeps one lane", async () => {
 });
 
 /** `sort -o out.txt`, then the count of writeback spans in each timeline file on stderr. */
-const WRITEBACKS =
-  `${SORT} -o out.txt; code=$?; grep -h -c '\twriteback\t' timeline/* >&2; exit $code`;
+/** The count of writeback spans in each timeline file, on stderr, after `command`. */
+function writebacks(command: string): string {
+  return `${command}; code=$?; grep -h -c '\twriteback\t' timeline/* >&2; exit $code`;
+}
 
-Deno.test("sort -o a new file: the placed merge, no early writeback; over an old file: with it", async () => {
-  const fresh = await shell(WRITEBACKS);
-  assertEquals(fresh.code, 0, fresh.stderr);
-  assert(fresh.placed);
-  assertEquals(fresh.out, sorted);
-  assertEquals(sumCounts(fresh.stderr), 0, "a new file is not written out early");
-  const replaced = await shell(WRITEBACKS, concat("old\n"));
-  assertEquals(replaced.code, 0, replaced.stderr);
-  assert(replaced.placed);
-  assertEquals(replaced.out, sorted);
-  assert(sumCounts(replaced.stderr) > 0, "the rename over an old file finds it written out");
+Deno.test("the placed merge starts the early writeback into a temp file, not on stdout", async () => {
+  const renamed = await shell(writebacks(`${SORT} -o out.txt`), concat("old\n"));
+  assertEquals(renamed.code, 0, renamed.stderr);
+  assert(renamed.placed);
+  assertEquals(renamed.out, sorted);
+  assert(sumCounts(renamed.stderr) > 0, "the rename over an old file finds it written out");
+  const redirected = await shell(writebacks(`${SORT} > out.txt`));
+  assertEquals(redirected.code, 0, redirected.stderr);
+  assert(redirected.placed);
+  assertEquals(redirected.out, sorted);
+  assertEquals(sumCounts(redirected.stderr), 0, "no rename follows: nothing is written out early");
 });
 
 function sumCounts(text: string): number {
