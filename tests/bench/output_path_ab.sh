@@ -38,7 +38,7 @@ wait_quiet() {
   done
 }
 
-run() { # side mode -> "wall user sys merge_ms merge_use" on stdout; output in $work/out.$side
+run() { # side mode -> "wall user sys rss_kib merge_ms merge_use" on stdout; output in $work/out.$side
   local side="$1" mode="$2" dir out="$work/out.$1"
   if [ "$side" = before ]; then dir="$before"; else dir="$after"; fi
   rm -f "$out"
@@ -48,9 +48,9 @@ run() { # side mode -> "wall user sys merge_ms merge_use" on stdout; output in $
   local cmd=(deno run --allow-read --allow-write --allow-env --allow-ffi --allow-sys --allow-run
     "--v8-flags=$flags" "$dir/main.ts" sort -S "$memory" -T "$work" --stats-file "$work/stats" "$corpus")
   if [ "$mode" = stdout ]; then
-    /usr/bin/time -f "%e %U %S" -o "$work/time" "${cmd[@]}" >"$out"
+    /usr/bin/time -f "%e %U %S %M" -o "$work/time" "${cmd[@]}" >"$out"
   else
-    /usr/bin/time -f "%e %U %S" -o "$work/time" "${cmd[@]}" -o "$out"
+    /usr/bin/time -f "%e %U %S %M" -o "$work/time" "${cmd[@]}" -o "$out"
   fi
   echo "$(cat "$work/time") $(sed -nE 's/^  time: .*merge ([0-9.]+).*/\1/p' "$work/stats")" \
     "$(sed -nE 's/^  cpu: .*merge ([0-9.]+).*/\1/p' "$work/stats")"
@@ -61,21 +61,21 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo "load before: $(uptime)"
 for mode in ${MODES:-o-new o-old stdout}; do
   for side in before after; do
-    for column in w u s m c; do : >"$work/$side.$column"; done
+    for column in w u s r m c; do : >"$work/$side.$column"; done
   done
   for round in $(seq "$rounds"); do
     for side in before after; do
-      read -r wall user sys merge use < <(run "$side" "$mode")
+      read -r wall user sys rss merge use < <(run "$side" "$mode")
       echo "$wall" >>"$work/$side.w"; echo "$user" >>"$work/$side.u"; echo "$sys" >>"$work/$side.s"
-      echo "$merge" >>"$work/$side.m"; echo "$use" >>"$work/$side.c"
+      echo "$rss" >>"$work/$side.r"; echo "$merge" >>"$work/$side.m"; echo "$use" >>"$work/$side.c"
     done
     cmp -s "$work/out.before" "$work/out.after" || { echo "$mode: outputs differ" >&2; exit 1; }
     rm -f "$work/out.before" "$work/out.after"
   done
   for side in before after; do
-    printf '%-7s %-6s wall %s user %s sys %s merge %s ms (use %s)  (wall: %s merge: %s)\n' \
+    printf '%-7s %-6s wall %s user %s sys %s rss %s KiB merge %s ms (use %s)  (wall: %s merge: %s)\n' \
       "$mode" "$side" "$(median <"$work/$side.w")" "$(median <"$work/$side.u")" \
-      "$(median <"$work/$side.s")" "$(median <"$work/$side.m")" "$(median <"$work/$side.c")" \
+      "$(median <"$work/$side.s")" "$(median <"$work/$side.r")" "$(median <"$work/$side.m")" "$(median <"$work/$side.c")" \
       "$(tr '\n' ' ' <"$work/$side.w")" "$(tr '\n' ' ' <"$work/$side.m")"
   done
 done
