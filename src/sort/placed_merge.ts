@@ -25,7 +25,6 @@
  */
 import { assert } from "../base/mod.ts";
 import {
-  type OutputParts,
   OutputPartWriter,
   RunBlockReader,
   type SpillRun,
@@ -86,8 +85,8 @@ export interface PlacedMergeOptions {
   outputSegments: number;
   /** Each run's line-bytes index (every run must have one). */
   lineBytesIndexes: ReadonlyMap<SpillRun, readonly number[]>;
-  /** The output's file and where the output starts in it (`OutputSink.parts`). */
-  parts: OutputParts;
+  /** The output's temp file (`OutputSink.partsPath`). */
+  partsPath: string;
   /** A merge Worker started already, or undefined. */
   worker?: Worker | undefined;
   /** How long the Worker may stay silent while nothing else is pending. */
@@ -141,14 +140,14 @@ interface Bound {
 }
 
 /**
- * Merges plain spill runs and the sorted in-memory run into the output's file, key ranges at
- * their offsets, on the merge Worker and this thread (see the module doc). Byte-identical to
+ * Merges plain spill runs and the sorted in-memory run into the output's temp file, key ranges
+ * at their offsets, on the merge Worker and this thread (see the module doc). Byte-identical to
  * one merge of the same inputs in the same order (plain byte orders of lines, `-r`; not `-u`).
  *
  * @param runs Plain spill runs with line-bytes indexes, in input order.
  * @param memoryRun The sorted in-memory run (plain records), merged after the runs; lent until
  *   the merge ends.
- * @param options Budget, kernels, order, ranges, the indexes and the output's file.
+ * @param options Budget, kernels, order, ranges, the indexes and the output's temp file.
  * @returns Records and bytes written, ranges.
  * @throws {OutputPartError} If a write of the output fails (the caller names the output).
  * @throws As {@linkcode mergeOnWorker}; an internal error if a range writes other than its bytes.
@@ -388,10 +387,9 @@ class PlacedMerge {
           outputSegments: options.outputSegments,
           releaseReadBlocks: true,
           output: {
-            path: options.parts.path,
-            position: options.parts.offset + lower.offset,
+            path: options.partsPath,
+            position: lower.offset,
             byteLength: upper.offset - lower.offset,
-            writeback: options.parts.writeback,
           },
           worker,
           keepWorker: true,
@@ -429,7 +427,7 @@ class PlacedMerge {
     try {
       // The Worker starts first: the boundaries of its first range are found before this lane's.
       await this.#turns.turn();
-      part = partWriter(options.parts);
+      part = partWriter(options.partsPath);
       for (let r = this.#takeRange(); r >= 0; r = this.#takeRange()) {
         const { lower, upper, parts } = this.#range(r);
         this.#prefetchBound();
@@ -480,8 +478,7 @@ class PlacedMerge {
         );
       }
       if (sources.length === 0) return 0;
-      const start = options.parts.offset + lower.offset;
-      let at = start;
+      let at = lower.offset;
       let turnedMs = performance.now();
       const result = await mergeBlocksToLines(sources, (bytes, byteLength) => {
         writePart(part, bytes.subarray(0, byteLength), at);
@@ -501,7 +498,7 @@ class PlacedMerge {
         terminator: options.terminator,
         expectedRecords: -1,
       });
-      checkRangeBytes(at - start, upper.offset - lower.offset);
+      checkRangeBytes(at - lower.offset, upper.offset - lower.offset);
       return result.writtenCount;
     } finally {
       for (const source of opened) {
@@ -553,9 +550,9 @@ export function checkRangeBytes(writtenBytes: number, placeBytes: number): void 
   }
 }
 
-function partWriter(parts: OutputParts): OutputPartWriter {
+function partWriter(path: string): OutputPartWriter {
   try {
-    return new OutputPartWriter(parts.path, { writeback: parts.writeback });
+    return new OutputPartWriter(path);
   } catch (error) {
     throw partError(error);
   }
