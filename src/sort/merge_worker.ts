@@ -156,10 +156,10 @@ export interface MergeStart {
   releaseReadBlocks: boolean;
   /**
    * Write the output here, at `position` on (an {@linkcode OutputPartWriter} into the output's
-   * temp file), instead of handing the halves to the main thread (a key range of the split
-   * final merge: src/sort/split_merge.ts).
+   * file, which starts the writeback as it goes when `writeback`), instead of handing the halves
+   * to the main thread (a key range of the placed final merge: src/sort/placed_merge.ts).
    */
-  output?: { path: string; position: number; byteLength: number };
+  output?: { path: string; position: number; byteLength: number; writeback: boolean };
   /** For tests: fail this way. */
   fault?: MergeWorkerFault;
 }
@@ -479,13 +479,13 @@ class OutputWriteFailure extends Error {
  * place.
  */
 async function mergeToPart(
-  output: { path: string; position: number; byteLength: number },
+  output: { path: string; position: number; byteLength: number; writeback: boolean },
   sources: BlockSource[],
   options: KernelMergeOptions,
 ): Promise<KernelMergeResult> {
   let part: OutputPartWriter;
   try {
-    part = new OutputPartWriter(output.path);
+    part = new OutputPartWriter(output.path, { writeback: output.writeback });
   } catch (error) {
     throw new OutputWriteFailure(error);
   }
