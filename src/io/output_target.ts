@@ -560,8 +560,8 @@ export function openOutputTarget(plan: OutputPlan, host: OutputTargetHost): Outp
       host.addFile(tempPath);
       const finalMode = plan.mode ?? (0o666 & ~processUmask());
       return handleTarget(plan.name, counter, handle, {
-        // The part writers start the writeback as they go, new target or not: for a new one, it
-        // measured no cost either way (1 GiB, docs/performance.md 'The output path').
+        // The part writers start the writeback as they go, new target or not: for a new one,
+        // going without it measured neutral to slower (docs/performance.md 'The output path').
         parts: { path: tempPath, offset: 0, writeback: true },
         commit: async () => {
           handle.startTailWriteback?.();
