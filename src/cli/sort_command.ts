@@ -73,6 +73,7 @@ export const sortCommand: Command = {
       fanInMax: request.fanInMax,
       mergeOnly: request.merge,
       useWorker: !request.singleThread,
+      ...placedMergeSeam(),
       progress: scope.report.progress,
       ...(request.recordBytes === undefined ? {} : { recordBytes: request.recordBytes }),
     });
@@ -94,6 +95,18 @@ export const sortCommand: Command = {
     return await scope.finish(ExitCode.ok);
   },
 };
+
+/**
+ * Test seam (docs/stats.md): `SPILLWAY_TEST_PLACED_MERGE_BYTES=N` runs the placed final merge
+ * from N bytes to merge on (in 8 ranges), so that small inputs take it.
+ */
+function placedMergeSeam(): { placedMerge?: { rangeCount: number; bytesMin: number } } {
+  const text = Deno.env.get("SPILLWAY_TEST_PLACED_MERGE_BYTES");
+  const bytesMin = text === undefined ? NaN : Number(text);
+  return Number.isSafeInteger(bytesMin) && bytesMin >= 0
+    ? { placedMerge: { rangeCount: 8, bytesMin } }
+    : {};
+}
 
 /** `--debug`: GNU's warnings about the keys, before sorting. */
 function printDebugWarnings(request: SortRequest): void {

@@ -2,7 +2,8 @@
  * The few libc functions spillway calls through FFI (Linux only): memory mapping for
  * `--spill mmap`, and plain descriptors for what Deno's file API cannot do: open `/dev/fd/N` and
  * other device paths (Deno asks for --allow-all there), set the mode of an open file, take an
- * advisory lock on a descriptor, tell a closed standard stream from a redirected one.
+ * advisory lock on a descriptor, tell a closed standard stream from a redirected one, and find
+ * a regular file on standard output (its type, flags and offset).
  */
 
 /** `open(2)` flags (Linux, x86_64 and arm64 share them). */
@@ -13,8 +14,13 @@ export const O_ACCMODE = 3;
 export const O_CREAT = 0o100;
 export const O_EXCL = 0o200;
 export const O_TRUNC = 0o1000;
+export const O_APPEND = 0o2000;
 export const O_NOFOLLOW = 0o400000;
 export const O_CLOEXEC = 0o2000000;
+
+/** `lseek(2)` whence values. */
+export const SEEK_SET = 0;
+export const SEEK_CUR = 1;
 
 /** `sync_file_range(2)` flag: start writing the range's dirty pages out, do not wait. */
 export const SYNC_FILE_RANGE_WRITE = 2;
@@ -72,6 +78,8 @@ const symbols = {
   posix_fallocate: { parameters: ["i32", "i64", "i64"], result: "i32" },
   fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
+  // Optional (glibc 2.28): without it, standard output is never written at positions.
+  statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32", optional: true },
   // Optional: a libc without it loads all the same (the caller then skips the early writeback).
   sync_file_range: { parameters: ["i32", "i64", "i64", "u32"], result: "i32", optional: true },
   kill: { parameters: ["i32", "i32"], result: "i32" },

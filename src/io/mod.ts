@@ -26,7 +26,7 @@ export {
 export { plainInputBytes } from "./input_bytes.ts";
 export type { IoStats } from "./io_stats.ts";
 export { LineReader, RECORD_BUDGET_DIVISOR, recordBytesMaxOf } from "./line_reader.ts";
-export { OutputSink } from "./output_sink.ts";
+export { type OutputParts, OutputSink } from "./output_sink.ts";
 export { OutputPartWriter } from "./output_part.ts";
 export { checkOutputPath } from "./output_target.ts";
 export { RunReader, runReaderScratchBytes } from "./run_reader.ts";

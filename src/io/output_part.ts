@@ -1,11 +1,12 @@
 /**
  * A part of an output file written at known positions by one thread (the placed final merge of
  * `sort`: each key range goes to its own offset, src/sort/placed_merge.ts). The file is the
- * output's temp file ({@linkcode OutputSink.partsPath}); the sink renames it into place once
- * every part is written. Writes are `pwrite`s through its own descriptor, so two threads write
- * their parts at once; as with the sink's own writes, the writeback of each 8 MiB written is
- * started as it goes (`sync_file_range`, no wait), so the rename over an old output does not
- * write it all out at the end. Without libc, a Deno handle seeks and writes.
+ * output's temp file, or the regular file on standard output ({@linkcode OutputSink.parts});
+ * the sink renames the temp file into place once every part is written. Writes are `pwrite`s
+ * through its own descriptor, so two threads write their parts at once. Into a temp file, the
+ * writeback of each 8 MiB written is started as it goes (`sync_file_range`, no wait), so a
+ * rename over an existing file does not write it all out at the end; on standard output it is
+ * not (no rename follows). Without libc, a Deno handle seeks and writes.
  *
  * A leaf module (libc, timeline): the merge Worker imports it.
  *
@@ -49,6 +50,8 @@ export class OutputPartWriter {
   #lib: Libc | undefined;
   #fd = -1;
   #file: Deno.FsFile | undefined;
+  /** Whether the writeback of each 8 MiB written starts as it goes. */
+  readonly #writeback: boolean;
   /** The range written in a row since the last writeback: [#writebackFrom, #writtenTo). */
   #writebackFrom = 0;
   #writtenTo = 0;
@@ -57,10 +60,13 @@ export class OutputPartWriter {
    * Opens `path` (it must exist) for writing.
    *
    * @param path The file.
+   * @param options `writeback`: start writing each 8 MiB out as it is written (a rename
+   *   follows: {@linkcode OutputParts.writeback}); default false.
    * @throws The open error (with its `code`).
    */
-  constructor(path: string) {
+  constructor(path: string, options: { writeback?: boolean } = {}) {
     this.path = path;
+    this.#writeback = options.writeback ?? false;
     const lib = acquireLibc();
     if (typeof lib === "string") {
       this.#file = Deno.openSync(path, { write: true });
@@ -136,7 +142,9 @@ export class OutputPartWriter {
     const to = this.#writtenTo;
     this.#writebackFrom = to;
     const lib = this.#lib;
-    if (lib === undefined || lib.sync_file_range === null || to <= from) return;
+    if (!this.#writeback || lib === undefined || lib.sync_file_range === null || to <= from) {
+      return;
+    }
     const spanMs = timelineStart();
     lib.sync_file_range(this.#fd, BigInt(from), BigInt(to - from), SYNC_FILE_RANGE_WRITE);
     timelineEnd("writeback", spanMs);

@@ -11,25 +11,31 @@ import {
   type Libc,
   libcUnavailableReason,
   O_ACCMODE,
+  O_APPEND,
   O_CLOEXEC,
   O_CREAT,
   O_EXCL,
   O_NOFOLLOW,
+  O_RDONLY,
   O_RDWR,
   O_TRUNC,
   O_WRONLY,
   osError,
   releaseLibc,
+  SEEK_CUR,
+  SEEK_SET,
   SYNC_FILE_RANGE_WRITE,
   withLibc,
 } from "./libc.ts";
-import type { OutputTarget } from "./output_sink.ts";
+import type { OutputParts, OutputTarget } from "./output_sink.ts";
 
 /**
  * How an output path is written, decided before any input is read:
  *
  * ```
- * "-", /dev/stdout, /dev/fd/1   -> stdout      written to the process's standard output
+ * "-", /dev/stdout, /dev/fd/1   -> stdout      written to the process's standard output (a
+ *                                              regular file not opened O_APPEND: also at
+ *                                              positions, OutputTarget.parts)
  * /dev/stderr, /dev/fd/2        -> stderr
  * /dev/null                     -> null        bytes are dropped
  * missing, or a regular file    -> atomic      temp file beside the real target (symlinks
@@ -83,6 +89,15 @@ const X_OK = 1;
 const F_GETFL = 3;
 const LOCK_EX = 2;
 const LOCK_NB = 4;
+/** `statx(2)`: the call on the descriptor itself, the type wanted, the result's size and mode. */
+const AT_EMPTY_PATH = 0x1000;
+const STATX_TYPE = 1;
+const STATX_BYTES = 256;
+const STATX_MODE_OFFSET = 28;
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+/** What part writers open to write a regular file on standard output at positions. */
+const STDOUT_LINK = "/proc/self/fd/1";
 
 const streamAliases: ReadonlyMap<string, "stdout" | "stderr" | "null"> = new Map([
   ["-", "stdout"],
@@ -502,15 +517,27 @@ export function openOutputTarget(plan: OutputPlan, host: OutputTargetHost): Outp
     case "stdout":
     case "stderr": {
       const stream = plan.kind === "stdout" ? Deno.stdout : Deno.stderr;
-      return handleTarget(plan.name, counter, {
-        write: (bytes) => {
-          let done = 0;
-          while (done < bytes.length) done += stream.writeSync(bytes.subarray(done));
+      const parts = plan.kind === "stdout" ? stdoutParts() : undefined;
+      return handleTarget(
+        plan.name,
+        counter,
+        {
+          write: (bytes) => {
+            let done = 0;
+            while (done < bytes.length) done += stream.writeSync(bytes.subarray(done));
+          },
+          setMode: () => {},
+          tryLock: () => true,
+          close: () => {},
         },
-        setMode: () => {},
-        tryLock: () => true,
-        close: () => {},
-      }, {});
+        parts === undefined ? {} : {
+          parts,
+          commit: (partBytes) => {
+            if (partBytes > 0) seekStdout(parts.offset + partBytes);
+            return Promise.resolve();
+          },
+        },
+      );
     }
     case "null":
       return handleTarget(plan.name, counter, {
@@ -533,7 +560,9 @@ export function openOutputTarget(plan: OutputPlan, host: OutputTargetHost): Outp
       host.addFile(tempPath);
       const finalMode = plan.mode ?? (0o666 & ~processUmask());
       return handleTarget(plan.name, counter, handle, {
-        partsPath: tempPath,
+        // The part writers start the writeback as they go, new target or not: for a new one,
+        // going without it measured neutral to slower (docs/performance.md 'The output path').
+        parts: { path: tempPath, offset: 0, writeback: true },
         commit: async () => {
           handle.startTailWriteback?.();
           handle.setMode(finalMode);
@@ -556,7 +585,11 @@ function handleTarget(
   name: string,
   counter: OperationCounter,
   handle: WriteHandle,
-  hooks: { commit?: () => Promise<void>; abort?: () => Promise<void>; partsPath?: string },
+  hooks: {
+    commit?: (partBytes: number) => Promise<void>;
+    abort?: () => Promise<void>;
+    parts?: OutputParts;
+  },
 ): OutputTarget {
   let open = true;
   const close = () => {
@@ -567,7 +600,7 @@ function handleTarget(
   };
   return {
     name,
-    ...(hooks.partsPath === undefined ? {} : { partsPath: hooks.partsPath }),
+    ...(hooks.parts === undefined ? {} : { parts: hooks.parts }),
     write: (bytes) => {
       try {
         counter.tick();
@@ -579,8 +612,8 @@ function handleTarget(
         return Promise.reject(error);
       }
     },
-    commit: async () => {
-      if (hooks.commit !== undefined) await hooks.commit();
+    commit: async (partBytes) => {
+      if (hooks.commit !== undefined) await hooks.commit(partBytes);
       close();
     },
     abort: async () => {
@@ -588,6 +621,44 @@ function handleTarget(
       if (hooks.abort !== undefined) await hooks.abort();
     },
   };
+}
+
+/**
+ * Standard output as a file to write at positions ({@linkcode OutputParts}): only a regular file
+ * opened for writing without O_APPEND (`> f`, `1<> f`; where `>> f` appends, each write goes to
+ * the end), which this process may open again by its /proc link, from its offset now on (the
+ * output starts where the shell or a writer before left it). Undefined for anything else (a
+ * pipe, a terminal, /dev/null) and without libc or `statx`: those are written in one stream.
+ */
+function stdoutParts(): OutputParts | undefined {
+  return withLibc((lib): OutputParts | undefined => {
+    const flags = lib.fcntl(1, F_GETFL);
+    if (lib.statx === null || flags < 0 || (flags & O_APPEND) !== 0) return undefined;
+    if ((flags & O_ACCMODE) === O_RDONLY) return undefined;
+    const info = new Uint8Array(STATX_BYTES);
+    if (lib.statx(1, cString(""), AT_EMPTY_PATH, STATX_TYPE, info) !== 0) return undefined;
+    const mode = new DataView(info.buffer).getUint16(STATX_MODE_OFFSET, true);
+    if ((mode & S_IFMT) !== S_IFREG) return undefined;
+    const offset = Number(lib.lseek(1, 0n, SEEK_CUR));
+    if (offset < 0) return undefined;
+    // The part writers open it by the link: the open checks the file's permissions again.
+    const fd = lib.open(cString(STDOUT_LINK), O_WRONLY | O_CLOEXEC, 0);
+    if (fd < 0) return undefined;
+    lib.close(fd);
+    return { path: STDOUT_LINK, offset, writeback: false };
+  }, undefined);
+}
+
+/**
+ * Moves standard output's offset to `position` (past the parts written at positions), so that
+ * a writer after this process in the same redirection goes on where the output ends.
+ */
+function seekStdout(position: number): void {
+  withLibc((lib) => {
+    if (Number(lib.lseek(1, BigInt(position), SEEK_SET)) < 0) {
+      throw osError(errno(lib), "lseek", "standard output");
+    }
+  }, undefined);
 }
 
 function processUmask(): number {

@@ -1266,13 +1266,13 @@ class ExternalSorter {
     const memory = this.#memory;
     const memoryRun = this.#memoryRun;
     const placed = this.#placedMerge;
-    const partsPath = sink.partsPath;
+    const parts = sink.parts;
     const inputCount = runs.length + (memoryRun === undefined ? 0 : 1);
     const bytesMin = typeof placed === "object"
       ? placed.bytesMin ?? PLACED_MERGE_BYTES_MIN
       : PLACED_MERGE_BYTES_MIN;
     const applies = placed !== false && !this.#runsKeyed && !this.#unique &&
-      partsPath !== undefined && plan.mergeBytes >= bytesMin &&
+      parts !== undefined && plan.mergeBytes >= bytesMin &&
       runs.every((run) => this.#lineBytesIndexes.has(run)) &&
       (memoryRun === undefined ||
         placedMergeTableFits(memory.segmentBytes, memoryRun.segments.length)) &&
@@ -1292,7 +1292,7 @@ class ExternalSorter {
         rangeCount: typeof placed === "object" ? placed.rangeCount : PLACED_MERGE_RANGES,
         outputSegments: plan.outputSegments,
         lineBytesIndexes: this.#lineBytesIndexes,
-        partsPath,
+        parts,
         onRangeWritten: (byteLength) => this.#progress.advance(byteLength),
         worker: this.#takeMergeWorker(),
         ...this.#mergeWorkerTuning,

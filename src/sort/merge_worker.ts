@@ -156,10 +156,10 @@ export interface MergeStart {
   releaseReadBlocks: boolean;
   /**
    * Write the output here, at `position` on (an {@linkcode OutputPartWriter} into the output's
-   * temp file), instead of handing the halves to the main thread (a key range of the placed
-   * final merge: src/sort/placed_merge.ts).
+   * file, which starts the writeback as it goes when `writeback`), instead of handing the halves
+   * to the main thread (a key range of the placed final merge: src/sort/placed_merge.ts).
    */
-  output?: { path: string; position: number; byteLength: number };
+  output?: { path: string; position: number; byteLength: number; writeback: boolean };
   /**
    * With `output`: post `alive` at least this often while merging (ms). Such a merge sends the
    * main thread nothing else until it ends, and its watchdog fails a Worker that stays silent.
@@ -488,7 +488,7 @@ class OutputWriteFailure extends Error {
  * place.
  */
 async function mergeToPart(
-  output: { path: string; position: number; byteLength: number },
+  output: { path: string; position: number; byteLength: number; writeback: boolean },
   sources: BlockSource[],
   options: KernelMergeOptions,
   control: Int32Array,
@@ -496,7 +496,7 @@ async function mergeToPart(
 ): Promise<KernelMergeResult> {
   let part: OutputPartWriter;
   try {
-    part = new OutputPartWriter(output.path);
+    part = new OutputPartWriter(output.path, { writeback: output.writeback });
   } catch (error) {
     throw new OutputWriteFailure(error);
   }

@@ -139,11 +139,11 @@ export interface ParallelMergeOptions {
   /** For tests: make the Worker fail this way after some blocks. */
   workerFault?: MergeWorkerFault;
   /**
-   * The Worker writes the output itself into this file from `position` on (the output's temp
-   * file, src/io/output_part.ts), `byteLength` bytes (else an internal error), instead of
-   * handing the halves to `write`.
+   * The Worker writes the output itself into this file from `position` on (the output's file,
+   * src/io/output_part.ts; `writeback`: see `OutputParts.writeback`), `byteLength` bytes (else
+   * an internal error), instead of handing the halves to `write`.
    */
-  output?: { path: string; position: number; byteLength: number };
+  output?: { path: string; position: number; byteLength: number; writeback: boolean };
 }
 
 /**

@@ -25,6 +25,7 @@
  */
 import { assert } from "../base/mod.ts";
 import {
+  type OutputParts,
   OutputPartWriter,
   RunBlockReader,
   type SpillRun,
@@ -85,8 +86,8 @@ export interface PlacedMergeOptions {
   outputSegments: number;
   /** Each run's line-bytes index (every run must have one). */
   lineBytesIndexes: ReadonlyMap<SpillRun, readonly number[]>;
-  /** The output's temp file (`OutputSink.partsPath`). */
-  partsPath: string;
+  /** The output's file and where the output starts in it (`OutputSink.parts`). */
+  parts: OutputParts;
   /** A merge Worker started already, or undefined. */
   worker?: Worker | undefined;
   /** How long the Worker may stay silent while nothing else is pending. */
@@ -140,14 +141,14 @@ interface Bound {
 }
 
 /**
- * Merges plain spill runs and the sorted in-memory run into the output's temp file, key ranges
- * at their offsets, on the merge Worker and this thread (see the module doc). Byte-identical to
+ * Merges plain spill runs and the sorted in-memory run into the output's file, key ranges at
+ * their offsets, on the merge Worker and this thread (see the module doc). Byte-identical to
  * one merge of the same inputs in the same order (plain byte orders of lines, `-r`; not `-u`).
  *
  * @param runs Plain spill runs with line-bytes indexes, in input order.
  * @param memoryRun The sorted in-memory run (plain records), merged after the runs; lent until
  *   the merge ends.
- * @param options Budget, kernels, order, ranges, the indexes and the output's temp file.
+ * @param options Budget, kernels, order, ranges, the indexes and the output's file.
  * @returns Records and bytes written, ranges.
  * @throws {OutputPartError} If a write of the output fails (the caller names the output).
  * @throws As {@linkcode mergeOnWorker}; an internal error if a range writes other than its bytes.
@@ -394,9 +395,10 @@ class PlacedMerge {
           outputSegments: options.outputSegments,
           releaseReadBlocks: true,
           output: {
-            path: options.partsPath,
-            position: lower.offset,
+            path: options.parts.path,
+            position: options.parts.offset + lower.offset,
             byteLength: upper.offset - lower.offset,
+            writeback: options.parts.writeback,
           },
           worker,
           keepWorker: true,
@@ -434,7 +436,7 @@ class PlacedMerge {
     try {
       // The Worker starts first: the boundaries of its first range are found before this lane's.
       await this.#turns.turn();
-      part = partWriter(options.partsPath);
+      part = partWriter(options.parts);
       for (let r = this.#takeRange(); r >= 0; r = this.#takeRange()) {
         const { lower, upper, parts } = this.#range(r);
         this.#prefetchBound();
@@ -485,7 +487,8 @@ class PlacedMerge {
         );
       }
       if (sources.length === 0) return 0;
-      let at = lower.offset;
+      const start = options.parts.offset + lower.offset;
+      let at = start;
       let turnedMs = performance.now();
       const result = await mergeBlocksToLines(sources, (bytes, byteLength) => {
         writePart(part, bytes.subarray(0, byteLength), at);
@@ -505,7 +508,7 @@ class PlacedMerge {
         terminator: options.terminator,
         expectedRecords: -1,
       });
-      checkRangeBytes(at - lower.offset, upper.offset - lower.offset);
+      checkRangeBytes(at - start, upper.offset - lower.offset);
       return result.writtenCount;
     } finally {
       for (const source of opened) {
@@ -557,9 +560,9 @@ export function checkRangeBytes(writtenBytes: number, placeBytes: number): void 
   }
 }
 
-function partWriter(path: string): OutputPartWriter {
+function partWriter(parts: OutputParts): OutputPartWriter {
   try {
-    return new OutputPartWriter(path);
+    return new OutputPartWriter(parts.path, { writeback: parts.writeback });
   } catch (error) {
     throw partError(error);
   }

@@ -1,0 +1,179 @@
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
+import { SPILLWAY_V8_FLAGS } from "../_support/compile.ts";
+
+// The placed final merge (key ranges written at their offsets by two threads) writes a regular
+// file on standard output as well as a `-o` file: `> f` and `1<> f` from the offset the shell
+// left, the offset moved past the output at the end; `>> f`, a pipe, /dev/null and a terminal
+// keep the one-lane merge. The seam makes a small input take the placed merge; the timeline
+// shows which merge ran.
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+// Expanded unquoted by bash: the words must hold no blanks.
+const SPILLWAY = [
+  Deno.execPath(),
+  "run",
+  "--quiet",
+  ...SPILLWAY_PERMISSIONS,
+  `--v8-flags=${SPILLWAY_V8_FLAGS}`,
+  MAIN,
+].join(" ");
+const SORT = "$SPILLWAY sort --no-progress -S 8m -T tmp in.txt";
+
+/**
+ * ~10 MB of ASCII lines in no order (a fixed generator: enough for spilled runs the sort Worker
+ * gathers at -S 8m), and the same sorted (UTF-16 order is byte order for ASCII).
+ */
+function corpus(): { input: Uint8Array; sorted: Uint8Array } {
+  const lines: string[] = [];
+  let x = 12345;
+  for (let i = 0; i < 1_000_000; i += 1) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    lines.push(`w${(x >>> 7).toString(36)}${"x".repeat(x & 7)}\n`);
+  }
+  const encoder = new TextEncoder();
+  const input = encoder.encode(lines.join(""));
+  return { input, sorted: encoder.encode(lines.sort().join("")) };
+}
+
+const { input, sorted } = corpus();
+
+function concat(...parts: Array<string | Uint8Array>): Uint8Array {
+  const encoded = parts.map((part) =>
+    typeof part === "string" ? new TextEncoder().encode(part) : part
+  );
+  const result = new Uint8Array(encoded.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of encoded) {
+    result.set(part, at);
+    at += part.length;
+  }
+  return result;
+}
+
+/**
+ * Runs a bash command line in a fresh directory holding `in.txt`; returns the exit code, what
+ * it printed, `out.txt` (if any) and whether a placed merge ran (the timeline's spans).
+ */
+async function shell(
+  script: string,
+  before?: Uint8Array,
+): Promise<{ code: number; stderr: string; out: Uint8Array | undefined; placed: boolean }> {
+  const dir = await Deno.makeTempDir({ prefix: "spillway-stdout-placed-test-" });
+  try {
+    await Deno.writeFile(`${dir}/in.txt`, input);
+    await Deno.mkdir(`${dir}/tmp`);
+    await Deno.mkdir(`${dir}/timeline`);
+    if (before !== undefined) await Deno.writeFile(`${dir}/out.txt`, before);
+    const output = await new Deno.Command("bash", {
+      args: ["-c", script],
+      cwd: dir,
+      env: {
+        SPILLWAY,
+        NO_COLOR: "1",
+        SPILLWAY_TEST_PLACED_MERGE_BYTES: "0",
+        SPILLWAY_TIMELINE: `${dir}/timeline`,
+      },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    let spans = "";
+    for await (const entry of Deno.readDir(`${dir}/timeline`)) {
+      spans += await Deno.readTextFile(`${dir}/timeline/${entry.name}`);
+    }
+    const out = await Deno.readFile(`${dir}/out.txt`).catch(() => undefined);
+    return {
+      code: output.code,
+      stderr: new TextDecoder().decode(output.stderr),
+      out,
+      placed: /\tmerge-placed\t/.test(spans),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("sort > f: placed merge from the offset the shell left, offset past it after", async () => {
+  const result = await shell(`{ printf HEAD; ${SORT}; printf TAIL; } > out.txt`);
+  assertEquals(result.code, 0, result.stderr);
+  assert(result.placed, "the placed merge wrote the regular file on stdout");
+  assertEquals(result.out, concat("HEAD", sorted, "TAIL"));
+});
+
+Deno.test("sort 1<> f over a longer file: written at the offset, the rest kept", async () => {
+  const old = new Uint8Array(input.length + 1000).fill(0x2e);
+  const result = await shell(`{ printf HEAD; ${SORT}; printf TAIL; } 1<> out.txt`, old);
+  assertEquals(result.code, 0, result.stderr);
+  assert(result.placed, "the placed merge wrote the regular file on stdout");
+  const written = concat("HEAD", sorted, "TAIL");
+  assertEquals(result.out, concat(written, old.subarray(written.length)));
+});
+
+Deno.test("sort >> f (O_APPEND) keeps one lane and appends", async () => {
+  const result = await shell(`{ printf HEAD; ${SORT}; printf TAIL; } >> out.txt`, concat("OLD"));
+  assertEquals(result.code, 0, result.stderr);
+  assert(!result.placed, "an appending stdout cannot be written at positions");
+  assertEquals(result.out, concat("OLDHEAD", sorted, "TAIL"));
+});
+
+Deno.test("sort into a pipe and into /dev/null keeps one lane", async () => {
+  const piped = await shell(`${SORT} | cat > out.txt`);
+  assertEquals(piped.code, 0, piped.stderr);
+  assert(!piped.placed, "a pipe has no positions");
+  assertEquals(piped.out, sorted);
+  const dropped = await shell(`${SORT} > /dev/null`);
+  assertEquals(dropped.code, 0, dropped.stderr);
+  assert(!dropped.placed, "/dev/null is no regular file");
+});
+
+/** `sort -o out.txt`, then the count of writeback spans in each timeline file on stderr. */
+/** The count of writeback spans in each timeline file, on stderr, after `command`. */
+function writebacks(command: string): string {
+  return `${command}; code=$?; grep -h -c '\twriteback\t' timeline/* >&2; exit $code`;
+}
+
+Deno.test("the placed merge starts the early writeback into a temp file, not on stdout", async () => {
+  const renamed = await shell(writebacks(`${SORT} -o out.txt`), concat("old\n"));
+  assertEquals(renamed.code, 0, renamed.stderr);
+  assert(renamed.placed);
+  assertEquals(renamed.out, sorted);
+  assert(sumCounts(renamed.stderr) > 0, "the rename over an old file finds it written out");
+  const redirected = await shell(writebacks(`${SORT} > out.txt`));
+  assertEquals(redirected.code, 0, redirected.stderr);
+  assert(redirected.placed);
+  assertEquals(redirected.out, sorted);
+  assertEquals(sumCounts(redirected.stderr), 0, "no rename follows: nothing is written out early");
+});
+
+function sumCounts(text: string): number {
+  return text.split("\n").filter((line) => line !== "").reduce(
+    (sum, line) => sum + Number(line),
+    0,
+  );
+}
+
+Deno.test({
+  name: "sort to a terminal keeps one lane",
+  ignore: Deno.build.os !== "linux" || !hasScript(),
+  fn: async () => {
+    // `script` gives the command a pseudo-terminal as stdout and logs what it printed.
+    const result = await shell(`script -qfec "${SORT}" out.txt > /dev/null`);
+    assertEquals(result.code, 0, result.stderr);
+    assert(!result.placed, "a terminal has no positions");
+    const text = new TextDecoder().decode(result.out!).replaceAll("\r\n", "\n");
+    assert(
+      text.includes(new TextDecoder().decode(sorted)),
+      "the sorted lines reached the terminal",
+    );
+  },
+});
+
+function hasScript(): boolean {
+  try {
+    return Deno.statSync("/usr/bin/script").isFile;
+  } catch {
+    return false;
+  }
+}
