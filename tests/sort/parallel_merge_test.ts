@@ -283,7 +283,7 @@ Deno.test("A merge Worker writing its own output tells the watchdog it works, an
       terminator: 10,
       expectedRecords: all.length,
       outputSegments: 4,
-      output: { path, position: 0, byteLength: expected.length },
+      output: { path, position: 0, byteLength: expected.length, writeback: false },
       worker,
       workerSilenceMsMax: 40,
     });

@@ -192,7 +192,7 @@ Deno.test("a placed final merge that fails before its lanes start ends the Worke
         rangeCount: 4,
         outputSegments: 4,
         lineBytesIndexes: new Map([[run, [0, 10, 20, 30]]]),
-        partsPath: work.path("parts"),
+        parts: { path: work.path("parts"), offset: 0, writeback: false },
         worker,
       }),
     );
