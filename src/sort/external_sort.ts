@@ -1298,7 +1298,7 @@ class ExternalSorter {
         ...this.#mergeWorkerTuning,
       });
     } catch (error) {
-      throw error instanceof OutputPartError ? sink.writeError(0, error) : error;
+      throw error instanceof OutputPartError ? sink.writeError(error.byteLength, error) : error;
     }
     timelineEnd("merge-placed", mergedMs);
     sink.countPartBytes(result.outputBytes);

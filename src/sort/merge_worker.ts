@@ -184,8 +184,8 @@ export type MergeEvent =
     corrupt?: { path: string; blockIndex: number; what: string; expected: string; found: string };
     /** Reading a run file failed: the file, the error's message and `code`. */
     readError?: { path: string; message: string; code?: string };
-    /** Writing the output failed: the error's message and `code`. */
-    writeError?: { message: string; code?: string };
+    /** Writing the output failed: the error's message, `code` and the size of the write. */
+    writeError?: { message: string; code?: string; byteLength: number };
   };
 
 interface WorkerScope {
@@ -474,7 +474,8 @@ const HEARTBEAT_MS_MAX = 1_000;
 class OutputWriteFailure extends Error {
   readonly code: string | undefined;
 
-  constructor(cause: unknown) {
+  /** @param byteLength The size of the write that failed (0 when opening the file failed). */
+  constructor(cause: unknown, readonly byteLength: number) {
     super(cause instanceof Error ? cause.message : String(cause), { cause });
     this.name = "OutputWriteFailure";
     const code = (cause as { code?: unknown } | undefined)?.code;
@@ -498,7 +499,7 @@ async function mergeToPart(
   try {
     part = new OutputPartWriter(output.path, { writeback: output.writeback });
   } catch (error) {
-    throw new OutputWriteFailure(error);
+    throw new OutputWriteFailure(error, 0);
   }
   let at = output.position;
   let spokeMs = performance.now();
@@ -507,7 +508,7 @@ async function mergeToPart(
       try {
         part.writeAt(bytes.subarray(0, byteLength), at);
       } catch (error) {
-        throw new OutputWriteFailure(error);
+        throw new OutputWriteFailure(error, byteLength);
       }
       at += byteLength;
       // Nothing else goes to the main thread until the end: tell its watchdog this one works.
@@ -712,9 +713,10 @@ export function runMergeJob(start: MergeStart): void {
         const { path, blockIndex, what, expected, found } = error;
         reply.corrupt = { path, blockIndex, what, expected, found };
       } else if (error instanceof OutputWriteFailure) {
-        reply.writeError = error.code === undefined
-          ? { message: error.message }
-          : { message: error.message, code: error.code };
+        const { message, code, byteLength } = error;
+        reply.writeError = code === undefined
+          ? { message, byteLength }
+          : { message, code, byteLength };
       } else if (error instanceof RunReadFailure) {
         const { path, code } = error;
         reply.readError = code === undefined

@@ -585,7 +585,11 @@ export class OutputPartError extends Error {
   /** The file system's error code (ENOSPC), if any. */
   code: string | undefined = undefined;
 
-  constructor(message: string) {
+  /**
+   * @param byteLength The size of the write that failed (0 when opening the file failed), for the
+   *   message that names the output.
+   */
+  constructor(message: string, readonly byteLength: number) {
     super(message);
     this.name = "OutputPartError";
   }
@@ -600,7 +604,9 @@ function workerError(message: MergeEvent & { type: "error" }, blockBytes: number
   }
   const written = message.writeError;
   if (written !== undefined) {
-    return Object.assign(new OutputPartError(written.message), { code: written.code });
+    return Object.assign(new OutputPartError(written.message, written.byteLength), {
+      code: written.code,
+    });
   }
   const read = message.readError;
   if (read !== undefined) {

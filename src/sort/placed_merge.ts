@@ -564,7 +564,7 @@ function partWriter(parts: OutputParts): OutputPartWriter {
   try {
     return new OutputPartWriter(parts.path, { writeback: parts.writeback });
   } catch (error) {
-    throw partError(error);
+    throw partError(error, 0);
   }
 }
 
@@ -572,13 +572,14 @@ function writePart(part: OutputPartWriter, bytes: Uint8Array, position: number):
   try {
     part.writeAt(bytes, position);
   } catch (error) {
-    throw partError(error);
+    throw partError(error, bytes.length);
   }
 }
 
-function partError(error: unknown): OutputPartError {
+function partError(error: unknown, byteLength: number): OutputPartError {
   const code = (error as { code?: unknown } | undefined)?.code;
-  const failure = new OutputPartError(error instanceof Error ? error.message : String(error));
+  const message = error instanceof Error ? error.message : String(error);
+  const failure = new OutputPartError(message, byteLength);
   failure.code = typeof code === "string" ? code : undefined;
   return failure;
 }

@@ -120,3 +120,72 @@ Deno.test("sort: a temp dir that fills while the Worker writes a run is exit 3, 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/**
+ * Sorts `input` into `out/out.txt`, with `out/` a fresh tmpfs of `tmpfsSize` and the placed
+ * final merge forced on (test seam), so that its key ranges' writes are the ones that fail.
+ */
+async function sortPlacedOnTmpfs(tmpfsSize: string, dir: string, input: string) {
+  const out = `${dir}/out`;
+  await Deno.mkdir(out);
+  const result = await new Deno.Command("unshare", {
+    args: [
+      "-m",
+      "sh",
+      "-c",
+      `mount -t tmpfs -o size=${tmpfsSize} tmpfs "$1" || exit 99; o="$1"; shift; "$@"; c=$?; ls -A "$o"; exit $c`,
+      "sh",
+      out,
+      Deno.execPath(),
+      "run",
+      "--quiet",
+      ...SPILLWAY_PERMISSIONS,
+      `--v8-flags=${SPILLWAY_V8_FLAGS}`,
+      MAIN,
+      "sort",
+      "-S",
+      "16m",
+      "-T",
+      dir,
+      "-o",
+      `${out}/out.txt`,
+      input,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", SPILLWAY_TEST_PLACED_MERGE_BYTES: "0" },
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: result.code,
+    stderr: decoder.decode(result.stderr),
+    left: decoder.decode(result.stdout).trim(),
+  };
+}
+
+Deno.test("sort -o: an output disk that fills in the placed merge names the write, exit 3", {
+  ignore: !mountable,
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "spillway-full-out-" });
+  try {
+    const input = `${dir}/in.txt`;
+    await Deno.writeFile(input, randomLines(24 << 20, 11));
+    const full = await sortPlacedOnTmpfs("4m", dir, input);
+    strictEqual(full.code, 3, full.stderr);
+    const lines = full.stderr.trim().split("\n");
+    strictEqual(lines.length, 1, full.stderr);
+    ok(
+      /^spillway: Cannot write .* to .*out\.txt: ENOSPC .*choose another -o$/.test(lines[0]!),
+      full.stderr,
+    );
+    // The size of the write that failed, not "0 B" (the ranges' writes are whole pages).
+    ok(!/Cannot write 0 B /.test(lines[0]!), full.stderr);
+    strictEqual(full.left, "", "files left beside the output");
+    deepStrictEqual([...Deno.readDirSync(dir)].map((entry) => entry.name).sort(), [
+      "in.txt",
+      "out",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
