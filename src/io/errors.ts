@@ -25,6 +25,16 @@ const osErrorNames: Readonly<Record<string, string>> = {
   "122": "EDQUOT",
 };
 
+/**
+ * What to do about a disk error: `otherwise`, but for EFBIG (a file over `ulimit -f`, or the file
+ * system's largest file) raising the limit.
+ */
+export function diskFix(error: unknown, otherwise: string): string {
+  return errorCode(error) === "EFBIG"
+    ? `the file would exceed the file size limit: raise ulimit -f, or ${otherwise}`
+    : otherwise;
+}
+
 /** The operating system's error code of an error (`ENOSPC`), or a short name. */
 export function errorCode(error: unknown): string {
   if (error instanceof Error) {
@@ -61,9 +71,9 @@ export class SpillDiskError extends ResourceError {
     super(
       `Cannot write ${formatBytes(byteLength)} of spill data to ${directory}: ${
         errorCode(cause)
-      } (${
-        cause instanceof Error ? cause.message : String(cause)
-      }); free space there or point -T/--tmp-dir elsewhere`,
+      } (${cause instanceof Error ? cause.message : String(cause)}); ${
+        diskFix(cause, "free space there or point -T/--tmp-dir elsewhere")
+      }`,
       { cause },
     );
     this.directory = directory;

@@ -1,6 +1,6 @@
 import { assert, formatBytes, ResourceError } from "../base/mod.ts";
 import type { MemoryManager, MemoryReservation } from "../memory/mod.ts";
-import { errorCode, isDiskError, OutputClosedError } from "./errors.ts";
+import { diskFix, errorCode, isDiskError, OutputClosedError } from "./errors.ts";
 import type { IoStats } from "./io_stats.ts";
 
 /** Where an {@linkcode OutputSink} sends its bytes. */
@@ -242,7 +242,7 @@ function outputError(name: string, byteLength: number, error: unknown): Error {
     return new ResourceError(
       `Cannot write ${formatBytes(byteLength)} to ${name}: ${errorCode(error)} (${
         (error as Error).message
-      }); free space there or choose another -o`,
+      }); ${diskFix(error, "free space there or choose another -o")}`,
       { cause: error },
     );
   }

@@ -139,6 +139,11 @@ export interface ParallelMergeOptions {
   /** For tests: make the Worker fail this way after some blocks. */
   workerFault?: MergeWorkerFault;
   /**
+   * Stops the merge when aborted (the Worker is told to stop; the merge rejects with the
+   * signal's reason): another part of the work failed and this merge's output is not wanted.
+   */
+  signal?: AbortSignal;
+  /**
    * The Worker writes the output itself into this file from `position` on (the output's file,
    * src/io/output_part.ts; `writeback`: see `OutputParts.writeback`), `byteLength` bytes (else
    * an internal error), instead of handing the halves to `write`.
@@ -218,6 +223,8 @@ class ParallelMerge {
   readonly #sources: readonly ParallelMergeInput[];
   readonly #write: (bytes: Uint8Array, byteLength: number) => PromiseLike<void> | undefined;
   readonly #options: ParallelMergeOptions;
+  /** Listens to `options.signal` while the merge runs. */
+  #onAbort: (() => void) | undefined = undefined;
   readonly #memory: MemoryManager;
   /** This thread's readers of the runs the Worker reads (it reads their blocks ahead). */
   readonly #readers = new Map<number, RunBlockReader>();
@@ -270,6 +277,12 @@ class ParallelMerge {
       };
       running.postMessage(start);
       this.#startWatchdog();
+      const signal = this.#options.signal;
+      if (signal !== undefined) {
+        this.#onAbort = () => this.#fail(signal.reason);
+        if (signal.aborted) this.#onAbort();
+        else signal.addEventListener("abort", this.#onAbort, { once: true });
+      }
       for (let i = 0; i < start.gathers.length; i += 1) {
         if (start.gathers[i] === null && start.reads[i] === null) this.#feed(i);
       }
@@ -282,6 +295,10 @@ class ParallelMerge {
    * {@linkcode STOP_WAIT_MS} and a terminate.
    */
   async close(): Promise<void> {
+    if (this.#onAbort !== undefined) {
+      this.#options.signal?.removeEventListener("abort", this.#onAbort);
+    }
+    this.#onAbort = undefined;
     this.#signalStop();
     const worker = this.#worker;
     this.#worker = undefined;

@@ -180,6 +180,8 @@ class PlacedMerge {
   #stages: number[] = [];
   #nextRange = 0;
   #failed = false;
+  /** Aborted when a lane fails: the other lane's running range stops too. */
+  readonly #stop = new AbortController();
   /** Turns of the event loop this thread's lane takes (a message port, closed at the end). */
   readonly #turns = new LoopTurns();
   #writtenCount = 0;
@@ -212,7 +214,10 @@ class PlacedMerge {
     }
     const lanes = [this.#workerLane(), this.#threadLane()];
     const settled = await Promise.allSettled(lanes);
-    for (const lane of settled) if (lane.status === "rejected") throw lane.reason;
+    // The lane that failed first, not the one it stopped.
+    const failures = settled.flatMap((lane) => lane.status === "rejected" ? [lane.reason] : []);
+    const first = failures.find((reason) => !(reason instanceof LaneStopped));
+    if (first !== undefined || failures.length > 0) throw first ?? failures[0];
     const expected = this.#options.expectedRecords;
     if (this.#writtenCount !== expected) {
       throw new Error(
@@ -323,6 +328,13 @@ class PlacedMerge {
     return bound;
   }
 
+  /** Marks the merge failed and stops the other lane's range. */
+  #fail(error: unknown): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#stop.abort(new LaneStopped(error));
+  }
+
   /** The next range to merge, or -1 when none is left (or a lane failed). */
   #takeRange(): number {
     if (this.#failed || this.#nextRange >= this.#rangeCount) return -1;
@@ -406,6 +418,7 @@ class PlacedMerge {
             ? {}
             : { workerSilenceMsMax: options.workerSilenceMsMax }),
           ...(options.workerFault === undefined ? {} : { workerFault: options.workerFault }),
+          signal: this.#stop.signal,
         });
         try {
           this.#prefetchBound();
@@ -419,7 +432,7 @@ class PlacedMerge {
         options.onRangeWritten?.(upper.offset - lower.offset);
       }
     } catch (error) {
-      this.#failed = true;
+      this.#fail(error);
       throw error;
     } finally {
       worker.terminate();
@@ -446,7 +459,7 @@ class PlacedMerge {
         options.onRangeWritten?.(upper.offset - lower.offset);
       }
     } catch (error) {
-      this.#failed = true;
+      this.#fail(error);
       throw error;
     } finally {
       part?.close();
@@ -491,6 +504,7 @@ class PlacedMerge {
       let at = start;
       let turnedMs = performance.now();
       const result = await mergeBlocksToLines(sources, (bytes, byteLength) => {
+        if (this.#failed) throw this.#stop.signal.reason;
         writePart(part, bytes.subarray(0, byteLength), at);
         at += byteLength;
         // Let the Worker's messages in (its range's end: it takes the next one then).
@@ -573,6 +587,14 @@ function writePart(part: OutputPartWriter, bytes: Uint8Array, position: number):
     part.writeAt(bytes, position);
   } catch (error) {
     throw partError(error, bytes.length);
+  }
+}
+
+/** The reason a lane stops when the other lane failed (never the error reported). */
+class LaneStopped extends Error {
+  constructor(cause: unknown) {
+    super("stopped: the other lane of the placed merge failed", { cause });
+    this.name = "LaneStopped";
   }
 }
 

@@ -245,7 +245,15 @@ export class SortWorker implements Disposable {
         if (reply.type === "block") {
           const block = reply.block;
           const bytes = spill!.ring.takeBackBlock(owner, block.slot);
-          const write = spill!.writeBlock(bytes, block).then(() => {
+          // A write that fails at once (a full disk, `ulimit -f`) rejects like a later one:
+          // thrown here, it would escape this handler uncaught.
+          let written: Promise<void>;
+          try {
+            written = spill!.writeBlock(bytes, block);
+          } catch (error) {
+            written = Promise.reject(error);
+          }
+          const write = written.then(() => {
             if (block.last || workerDone || this.#closed || writeError !== undefined) return;
             spill!.ring.lendBlock(owner, block.slot);
             const free: FreeRequest = { type: "free" };

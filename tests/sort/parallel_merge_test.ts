@@ -299,3 +299,49 @@ Deno.test("A merge Worker writing its own output tells the watchdog it works, an
     await work.remove();
   }
 });
+
+Deno.test("A merge on the Worker stops when its signal aborts (the placed merge's other lane failed)", async () => {
+  const work = await makeWorkDir();
+  const memory = new MemoryManager({ budgetBytes: 4 * 1024 * 1024, segmentBytes: 4096 });
+  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  try {
+    const random = makeRandom(propertySeed());
+    const runs: SpillRun[] = [];
+    for (let r = 0; r < 3; r += 1) {
+      const text = new TextDecoder().decode(randomLines(random, 20_000));
+      const lines = text.split("\n").slice(0, -1).map((line) => new TextEncoder().encode(line));
+      lines.sort(Buffer.compare);
+      const writer = await io.createRunWriter("test-run");
+      for (const line of lines) {
+        const pending = writer.writeRecord(line, 0, line.length);
+        if (pending) await pending;
+      }
+      runs.push(await writer.finish());
+    }
+    const stop = new AbortController();
+    const reason = new Error("the other lane failed");
+    const started = performance.now();
+    setTimeout(() => stop.abort(reason), 50);
+    // The Worker hangs after its first block: only the signal (or a 60 s watchdog) ends it.
+    await rejects(
+      mergeOnWorker(runs.map((run) => new RunOnWorker(run)), () => undefined, {
+        memory,
+        reverse: false,
+        unique: false,
+        terminator: 10,
+        expectedRecords: -1,
+        outputSegments: 4,
+        workerFault: { kind: "hang", afterBlocks: 1 },
+        signal: stop.signal,
+      }),
+      (error) => error === reason,
+    );
+    const tookMs = performance.now() - started;
+    ok(tookMs < 10_000, `stopped after ${tookMs.toFixed(0)} ms`);
+    memory.assertAllReleased();
+  } finally {
+    await io.close();
+    memory.assertAllReleased();
+    await work.remove();
+  }
+});

@@ -202,3 +202,31 @@ Deno.test("a placed final merge that fails before its lanes start ends the Worke
     await work.remove();
   }
 });
+
+Deno.test("a Worker lane that fails stops the placed merge with its own error, nothing left", async () => {
+  const work = await makeWorkDir();
+  const memory = new MemoryManager({ budgetBytes: BUDGET_BYTES, segmentBytes: SEGMENT_BYTES });
+  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  try {
+    const input = work.path("in");
+    await Deno.writeFile(input, randomLines(makeRandom(propertySeed()), 900_000));
+    await rejects(
+      externalSort([input], work.path("out"), {
+        memory,
+        io,
+        order: new BytesOrder(false),
+        orderDescriptor: { kind: "bytes", reverse: false },
+        parallelMergeBytesMin: 0,
+        placedMerge: { rangeCount: 2, bytesMin: 0 },
+        mergeWorkerFault: { kind: "throw", afterBlocks: 3 },
+      }),
+      (error: Error) => /injected merge worker/.test(error.message) && error.name !== "LaneStopped",
+    );
+    await rejects(Deno.stat(work.path("out")), Deno.errors.NotFound, "no partial output");
+  } finally {
+    await io.close();
+    memory.assertAllReleased();
+    deepStrictEqual(work.spillLeftovers(), [], "spill files left behind");
+    await work.remove();
+  }
+});
