@@ -224,9 +224,9 @@ export interface KeySplitOptions {
   samplesPerRun?: number;
   /**
    * One block (`segmentBytes` long) that the runs' probes read into in turn: a page of the
-   * caller's budget. Default: a heap buffer of one block.
+   * caller's budget (a buffer per run would grow with the run count, outside the budget).
    */
-  probeBlock?: Uint8Array;
+  probeBlock: Uint8Array;
 }
 
 /**
@@ -236,7 +236,8 @@ export interface KeySplitOptions {
  * ```ts
  * import { strictEqual } from "node:assert/strict";
  * import { KeySplit } from "./key_split.ts";
- * const split = new KeySplit([], undefined, { segmentBytes: 4096, reverse: false });
+ * const probeBlock = new Uint8Array(4096); // a page of the budget in the merges
+ * const split = new KeySplit([], undefined, { segmentBytes: 4096, reverse: false, probeBlock });
  * strictEqual(split.chooseSplitters(4).length, 0); // nothing to split
  * split.close();
  * ```
@@ -267,7 +268,7 @@ export class KeySplit {
     this.#memoryRun = memoryRun;
     this.#probes = [];
     try {
-      const bytes = options.probeBlock ?? new Uint8Array(options.segmentBytes);
+      const bytes = options.probeBlock;
       assert(bytes.length === options.segmentBytes, "a probe block is one segment long");
       const shared: ProbeBlock = { bytes, holder: undefined };
       for (const run of runs) this.#probes.push(new RunProbe(run, shared));

@@ -71,6 +71,7 @@ Deno.test("KeySplit finds the first record not before each splitter in every run
   const work = await makeWorkDir();
   const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: SEGMENT_BYTES });
   const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  const probePage = memory.allocate("test-probe", 1);
   try {
     await checkAsyncProperty(
       fc.asyncProperty(
@@ -94,6 +95,7 @@ Deno.test("KeySplit finds the first record not before each splitter in every run
               segmentBytes: SEGMENT_BYTES,
               reverse,
               samplesPerRun: 3,
+              probeBlock: probePage.segments[0]!.bytes,
             });
             try {
               const chosen = split.chooseSplitters(5);
@@ -121,6 +123,7 @@ Deno.test("KeySplit finds the first record not before each splitter in every run
       40,
     );
   } finally {
+    probePage.release();
     await io.close();
     memory.assertAllReleased();
     await work.remove();
