@@ -67,16 +67,27 @@ function compareBytes(a: Uint8Array, aLength: number, recordLength: number, b: U
 }
 
 /**
- * Reads a spill run's blocks on this thread, one at a time into a heap buffer of one block
+ * The one block buffer every run's probe of a split reads into in turn, and which probe's block
+ * it holds now. One for all runs, not one per run: a buffer per run was 47 x 128 KiB = 6 MiB of
+ * peak RSS outside the budget in the placed merge of 1 GiB (docs/performance.md, "Memory").
+ */
+interface ProbeBlock {
+  readonly bytes: Uint8Array;
+  holder: RunProbe | undefined;
+}
+
+/**
+ * Reads a spill run's blocks on this thread, one at a time into the split's one block buffer
  * (each checked, as every read), and decodes records from any record start: to sample first
- * keys and to find where a splitter falls.
+ * keys and to find where a splitter falls. A probe reads its block again when another probe
+ * took the buffer since.
  */
 class RunProbe {
   readonly run: SpillRun;
   readonly blockCount: number;
   readonly #reader: RunBlockReader;
-  readonly #block: Uint8Array;
-  /** The block in #block (-1: none). */
+  readonly #shared: ProbeBlock;
+  /** The block this probe last loaded (-1: none); in the buffer while it is the holder. */
   #loaded = -1;
   #payloadEnd = 0;
   #firstOffset = -1;
@@ -88,7 +99,8 @@ class RunProbe {
   keyLength = 0;
   recordLength = 0;
 
-  constructor(run: SpillRun, segmentBytes: number) {
+  constructor(run: SpillRun, shared: ProbeBlock) {
+    const segmentBytes = shared.bytes.length;
     this.run = run;
     this.blockCount = Math.max(1, Math.round((run.byteLength - 4096) / segmentBytes));
     this.#reader = readingRun(
@@ -96,7 +108,7 @@ class RunProbe {
       segmentBytes,
       () => new RunBlockReader(run.path, segmentBytes),
     );
-    this.#block = new Uint8Array(segmentBytes);
+    this.#shared = shared;
   }
 
   close(): void {
@@ -129,6 +141,11 @@ class RunProbe {
 
   /** Decodes the next record into `key`; false at the run's end. */
   next(): boolean {
+    if (this.#shared.holder !== this && this.#loaded >= 0) {
+      const at = this.#at;
+      this.#load(this.#loaded);
+      this.#at = at;
+    }
     if (this.#at >= this.#payloadEnd) {
       if (this.#last) return false;
       this.#load(this.#loaded + 1);
@@ -153,7 +170,7 @@ class RunProbe {
       const take = Math.min(left, this.#payloadEnd - this.#at);
       if (copied < keep) {
         const n = Math.min(take, keep - copied);
-        key.set(this.#block.subarray(this.#at, this.#at + n), copied);
+        key.set(this.#shared.bytes.subarray(this.#at, this.#at + n), copied);
         copied += n;
       }
       this.#at += take;
@@ -165,22 +182,25 @@ class RunProbe {
 
   #byte(): number {
     if (this.#at >= this.#payloadEnd) this.#load(this.#loaded + 1);
-    const byte = this.#block[this.#at]!;
+    const byte = this.#shared.bytes[this.#at]!;
     this.#at += 1;
     return byte;
   }
 
   #load(b: number): void {
-    if (this.#loaded === b) return;
+    const shared = this.#shared;
+    if (this.#loaded === b && shared.holder === this) return;
     assert(b < this.blockCount, `block ${b} of a run of ${this.blockCount}`);
     const reader = this.#reader;
+    const block = shared.bytes;
     reader.seek(b);
     this.#loaded = -1;
-    readingRun(reader.path, this.#block.length, () => reader.next(this.#block));
+    shared.holder = undefined;
+    readingRun(reader.path, block.length, () => reader.next(block));
+    shared.holder = this;
     this.#loaded = b;
     this.#payloadEnd = reader.payloadEnd;
     this.#last = reader.isLastBlock;
-    const block = this.#block;
     this.#firstOffset = firstRecordOffsetOf(
       (block[4]! | block[5]! << 8 | block[6]! << 16 | block[7]! << 24) >>> 0,
     );
@@ -202,6 +222,11 @@ export interface KeySplitOptions {
   reverse: boolean;
   /** First keys sampled per run (default 64). */
   samplesPerRun?: number;
+  /**
+   * One block (`segmentBytes` long) that the runs' probes read into in turn: a page of the
+   * caller's budget (a buffer per run would grow with the run count, outside the budget).
+   */
+  probeBlock: Uint8Array;
 }
 
 /**
@@ -211,7 +236,8 @@ export interface KeySplitOptions {
  * ```ts
  * import { strictEqual } from "node:assert/strict";
  * import { KeySplit } from "./key_split.ts";
- * const split = new KeySplit([], undefined, { segmentBytes: 4096, reverse: false });
+ * const probeBlock = new Uint8Array(4096); // a page of the budget in the merges
+ * const split = new KeySplit([], undefined, { segmentBytes: 4096, reverse: false, probeBlock });
  * strictEqual(split.chooseSplitters(4).length, 0); // nothing to split
  * split.close();
  * ```
@@ -242,7 +268,10 @@ export class KeySplit {
     this.#memoryRun = memoryRun;
     this.#probes = [];
     try {
-      for (const run of runs) this.#probes.push(new RunProbe(run, options.segmentBytes));
+      const bytes = options.probeBlock;
+      assert(bytes.length === options.segmentBytes, "a probe block is one segment long");
+      const shared: ProbeBlock = { bytes, holder: undefined };
+      for (const run of runs) this.#probes.push(new RunProbe(run, shared));
       this.#sample();
     } catch (error) {
       this.close();

@@ -116,7 +116,7 @@ export interface PlacedMergeResult {
  * Segments {@linkcode mergePlacedRanges} takes at most for `inputCount` inputs: the Worker's
  * range merge (its pages, a carry page per input), this thread's (state, output halves, a block
  * buffer and a carry page per input), the gather states with the in-memory run's page table,
- * and a staging page per lane.
+ * a staging page per lane, and the page the splitters' run probes read into.
  */
 export function placedMergeSegments(
   memory: MemoryManager,
@@ -125,7 +125,7 @@ export function placedMergeSegments(
 ): number {
   const workerLane = parallelMergeSegments(memory, inputCount, outputSegments) + inputCount;
   const threadLane = 1 + outputSegments + 2 * inputCount;
-  return workerLane + threadLane + 1 + LANE_COUNT;
+  return workerLane + threadLane + 1 + LANE_COUNT + 1;
 }
 
 /** Whether the in-memory run's page table fits the page it shares with the gather states. */
@@ -268,6 +268,8 @@ class PlacedMerge {
       this.#stages = pages.segments.slice(1).map((segment) => segment.memoryOffset);
     }
     const job = this.#job;
+    const probe = memory.allocate(PLACED_MERGE_OWNER, 1);
+    this.#leases.push(probe);
     this.#split = new KeySplit(
       runs,
       job === undefined ? undefined : {
@@ -278,6 +280,7 @@ class PlacedMerge {
       {
         segmentBytes,
         reverse: this.#options.reverse,
+        probeBlock: probe.segments[0]!.bytes,
         samplesPerRun: Math.max(
           2,
           Math.min(
@@ -307,19 +310,22 @@ class PlacedMerge {
       // Bounds are found in order, each when the range before it is taken: the search reads no
       // block before the previous bound, where a range merged already released its blocks.
       const previous = this.#bound(b - 1);
-      const positions = runs.map((_run, i) =>
-        splitter === undefined ? split.runEnd(i) : split.runPosition(i, splitter, previous.runs[i]!)
-      );
       const rank = job === undefined
         ? 0
         : splitter === undefined
         ? job.recordCount
         : split.memoryRank(splitter);
       let offset = job === undefined ? 0 : split.memoryLineBytesBefore(rank);
-      positions.forEach((position, i) => {
-        const index = this.#options.lineBytesIndexes.get(runs[i]!);
+      // Each run's bytes right after its position: the run's block is still in the probe page
+      // that all runs share.
+      const positions = runs.map((run, i) => {
+        const position = splitter === undefined
+          ? split.runEnd(i)
+          : split.runPosition(i, splitter, previous.runs[i]!);
+        const index = this.#options.lineBytesIndexes.get(run);
         assert(index !== undefined, "a run without its line-bytes index");
         offset += split.lineBytesBefore(i, position, index);
+        return position;
       });
       bound = { runs: positions, rank, offset };
     }

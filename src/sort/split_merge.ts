@@ -52,8 +52,8 @@ export function splitMergeTableFits(segmentBytes: number, dataPages: number): bo
 
 /**
  * Segments {@linkcode mergeByKeyRanges} takes at once for `inputCount` inputs: two range
- * merges (with a carry page per input and the `-u` copy) and the in-memory run's page table
- * and staging pages.
+ * merges (with a carry page per input and the `-u` copy), the in-memory run's page table and
+ * staging pages, and the page the splitters' run probes read into.
  */
 export function splitMergeSegments(
   memory: MemoryManager,
@@ -63,7 +63,7 @@ export function splitMergeSegments(
   // Per range merge: its pages, a carry page per input (a record across a block border) and
   // the `-u` copy, which the Worker asks for while it merges.
   const perLane = parallelMergeSegments(memory, inputCount, outputSegments) + inputCount + 1;
-  return LANE_COUNT * perLane + 1 + LANE_COUNT;
+  return LANE_COUNT * perLane + 1 + LANE_COUNT + 1;
 }
 
 /** Options of {@linkcode mergeByKeyRanges}. */
@@ -126,12 +126,15 @@ export async function mergeByKeyRanges(
       stages = pages.segments.slice(1).map((segment) => segment.memoryOffset);
     }
     const bytes = new Uint8Array(memory.wasmMemory.buffer);
+    const probe = memory.allocate(SPLIT_MERGE_OWNER, 1);
+    leases.push(probe);
     split = new KeySplit(
       runs,
       job === undefined ? undefined : { job, bytes, dataBytes: memoryRun!.dataBytes },
       {
         segmentBytes,
         reverse: options.reverse,
+        probeBlock: probe.segments[0]!.bytes,
         // About eight samples per range, at most 256 in all: each costs a block read (and its
         // check) on this thread before the merge starts.
         samplesPerRun: Math.max(

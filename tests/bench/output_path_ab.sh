@@ -10,6 +10,9 @@
 #   OUT_DIR: where outputs go (default: a temp dir under TMPDIR); spill files go there too.
 #   QUIET=N: before each timed run, wait (at most 60 s) until the machine's CPUs were N% idle
 #   over a second (other jobs on a shared machine; default 0: no wait).
+#   BEFORE_ENV, AFTER_ENV: VAR=VALUE words set for that side's runs only, so one checkout can be
+#   compared with itself, e.g. the placed final merge against the one-Worker merge:
+#   AFTER_ENV=SPILLWAY_TEST_PLACED_MERGE_BYTES=999999999999 output_path_ab.sh DIR DIR
 set -euo pipefail
 
 before="$1"
@@ -39,13 +42,16 @@ wait_quiet() {
 }
 
 run() { # side mode -> "wall user sys rss_kib merge_ms merge_use" on stdout; output in $work/out.$side
-  local side="$1" mode="$2" dir out="$work/out.$1"
+  local side="$1" mode="$2" dir out="$work/out.$1" side_env
   if [ "$side" = before ]; then dir="$before"; else dir="$after"; fi
+  if [ "$side" = before ]; then side_env="${BEFORE_ENV:-}"; else side_env="${AFTER_ENV:-}"; fi
+  local envs=()
+  read -r -a envs <<<"$side_env"
   rm -f "$out"
   [ "$mode" = o-old ] && head -c 1048576 "$corpus" >"$out"
   sync
   wait_quiet
-  local cmd=(deno run --allow-read --allow-write --allow-env --allow-ffi --allow-sys --allow-run
+  local cmd=(env "${envs[@]}" deno run --allow-read --allow-write --allow-env --allow-ffi --allow-sys --allow-run
     "--v8-flags=$flags" "$dir/main.ts" sort -S "$memory" -T "$work" --stats-file "$work/stats" "$corpus")
   if [ "$mode" = stdout ]; then
     /usr/bin/time -f "%e %U %S %M" -o "$work/time" "${cmd[@]}" >"$out"

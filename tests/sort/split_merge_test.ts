@@ -1,4 +1,4 @@
-import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import fc from "fast-check";
 import { CorruptSpillError, IoManager, SpillReadError, type SpillRun } from "../../src/io/mod.ts";
@@ -71,6 +71,7 @@ Deno.test("KeySplit finds the first record not before each splitter in every run
   const work = await makeWorkDir();
   const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: SEGMENT_BYTES });
   const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  const probePage = memory.allocate("test-probe", 1);
   try {
     await checkAsyncProperty(
       fc.asyncProperty(
@@ -94,6 +95,7 @@ Deno.test("KeySplit finds the first record not before each splitter in every run
               segmentBytes: SEGMENT_BYTES,
               reverse,
               samplesPerRun: 3,
+              probeBlock: probePage.segments[0]!.bytes,
             });
             try {
               const chosen = split.chooseSplitters(5);
@@ -121,6 +123,72 @@ Deno.test("KeySplit finds the first record not before each splitter in every run
       40,
     );
   } finally {
+    probePage.release();
+    await io.close();
+    memory.assertAllReleased();
+    await work.remove();
+  }
+});
+
+Deno.test("KeySplit reads every run into the one probe block it is given, and reads a block again after another run's", async () => {
+  const work = await makeWorkDir();
+  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: SEGMENT_BYTES });
+  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  const runs: SpillRun[] = [];
+  try {
+    const random = makeRandom(11);
+    for (let r = 0; r < 3; r += 1) {
+      const records = Array.from({ length: 3000 }, () => {
+        const length = 1 + Math.floor(random() * 12);
+        return Uint8Array.from({ length }, () => 0x61 + Math.floor(random() * 20));
+      }).sort(Buffer.compare);
+      const writer = await io.createRunWriter("test");
+      for (const record of records) {
+        const pending = writer.writeRecord(record, 0, record.length);
+        if (pending) await pending;
+      }
+      runs.push(await writer.finish());
+    }
+    const page = memory.allocate("test-probe", 1);
+    try {
+      const probeBlock = page.segments[0]!.bytes;
+      throws(
+        () =>
+          new KeySplit(runs, undefined, {
+            segmentBytes: SEGMENT_BYTES,
+            reverse: false,
+            probeBlock: probeBlock.subarray(1),
+          }),
+        /a probe block is one segment long/,
+      );
+      const split = new KeySplit(runs, undefined, {
+        segmentBytes: SEGMENT_BYTES,
+        reverse: false,
+        samplesPerRun: 4,
+        probeBlock,
+      });
+      try {
+        ok(probeBlock.subarray(0, 16).some((byte) => byte !== 0), "the probes read into it");
+        const decoded = await Promise.all(
+          runs.map(async (run) => decodeRun(await Deno.readFile(run.path))),
+        );
+        // Every run in turn, twice over: each search reads its run's blocks into the one page.
+        const splitters = split.chooseSplitters(6);
+        ok(splitters.length >= 2, "enough splitters");
+        for (const splitter of [...splitters, ...[...splitters].reverse()]) {
+          runs.forEach((_run, i) => {
+            const found = decoded[i]!.find(({ record }) => Buffer.compare(record, splitter) >= 0);
+            deepStrictEqual(split.runPosition(i, splitter), found?.position ?? split.runEnd(i));
+          });
+        }
+      } finally {
+        split.close();
+      }
+    } finally {
+      page.release();
+    }
+  } finally {
+    for (const run of runs) await io.deleteRun(run);
     await io.close();
     memory.assertAllReleased();
     await work.remove();
