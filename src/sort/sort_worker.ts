@@ -225,7 +225,12 @@ let orderLoaded: Promise<void> | undefined;
 function warmKernels(module: WebAssembly.Module): void {
   if (order?.isPlainBytes !== true) return;
   const spanMs = timelineStart();
-  warmSortKernels(module);
+  try {
+    warmSortKernels(module);
+  } catch {
+    // Only a head start: the first job compiles what it needs itself (the warm-up has its own
+    // test); a failure here must not fail the sort or stall the messages queued behind it.
+  }
   timelineEnd("warm-kernels", spanMs);
 }
 
