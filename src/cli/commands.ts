@@ -37,13 +37,7 @@ function entry(
 export const commandEntries: readonly CommandEntry[] = [
   entry("demo", async () => (await import("./demo_command.ts")).demoCommand),
   entry("sort", async () => (await import("./sort_command.ts")).sortCommand),
-  entry("count", async () => {
-    // Starts the CPU-idle window of `count --threads auto` before the command's modules load
-    // (cpu_idle.ts samples the CPU counters when it is evaluated). Only count: the `node:os`
-    // module and the sample cost every other command ~4 ms.
-    await import("./cpu_idle.ts");
-    return (await import("./count_command.ts")).countCommand;
-  }),
+  entry("count", async () => (await import("./count_command.ts")).countCommand),
   entry("merge", async () => (await import("./merge_command.ts")).mergeCommand),
   entry("run", async () => (await import("./run_command.ts")).runCommand),
   entry("gen", async () => (await import("./gen_command.ts")).genCommand),

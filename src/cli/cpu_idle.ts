@@ -1,7 +1,7 @@
 /**
  * How many cores are idle right now, from the system's CPU time counters (`os.cpus()`), over
- * the window from this module's evaluation (the command table imports it for `count` before the
- * command's modules load) to the call. A
+ * the window from this module's evaluation (while the CLI's own modules load: run_cli.ts imports
+ * it for that, before any command's modules) to the call. A
  * truer picture than the 1-minute load average, which still counts processes that ended up to
  * a minute ago (a script running one command after another keeps it near 1 on an idle
  * machine). Undefined without `--allow-sys`, or when the window is too short for the counters'

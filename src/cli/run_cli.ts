@@ -1,5 +1,8 @@
 import { ExitCode, SpillwayError } from "../base/mod.ts";
 import { commandEntries, loadCommands } from "./commands.ts";
+// Starts the CPU-idle window of `count --threads auto` now, before a command's modules load
+// (cpu_idle.ts samples the CPU counters when it is evaluated).
+import "./cpu_idle.ts";
 import { printOut } from "./output.ts";
 import { parseCommandArgs } from "./parse_args.ts";
 import { reportError } from "./report_error.ts";
