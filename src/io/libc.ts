@@ -2,8 +2,9 @@
  * The few libc functions spillway calls through FFI (Linux only): memory mapping for
  * `--spill mmap`, and plain descriptors for what Deno's file API cannot do: open `/dev/fd/N` and
  * other device paths (Deno asks for --allow-all there), set the mode of an open file, take an
- * advisory lock on a descriptor, tell a closed standard stream from a redirected one, and find
- * a regular file on standard output (its type, flags and offset).
+ * advisory lock on a descriptor, tell a closed standard stream from a redirected one, find
+ * a regular file on standard output (its type, flags and offset), and count the open descriptors
+ * (`getrlimit`, `getdents64` of `/proc/self/fd`).
  */
 
 /** `open(2)` flags (Linux, x86_64 and arm64 share them). */
