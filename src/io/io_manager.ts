@@ -295,7 +295,7 @@ export class IoManager implements AsyncDisposable {
     }
     if (!(options.lazyTmpDirs ?? false)) {
       try {
-        await manager.#makePendingDirs();
+        manager.#makePendingDirs();
       } catch (error) {
         await manager.close();
         throw error;
@@ -365,7 +365,7 @@ export class IoManager implements AsyncDisposable {
    */
   async createRunWriter(prefix: string, options: RunWriterOptions = {}): Promise<RunWriter> {
     this.#checkOpen();
-    await this.#makePendingDirs();
+    this.#makePendingDirs();
     const writeBehind = options.writeBehindSegments ?? 1;
     assert(Number.isSafeInteger(writeBehind) && writeBehind >= 0, "writeBehindSegments >= 0");
     const owner = options.owner ?? "spill-writer";
@@ -381,7 +381,7 @@ export class IoManager implements AsyncDisposable {
     try {
       const staging = staged ? this.#staging(owner, writeBehind) : undefined;
       try {
-        channel = await this.#createChannel(this.#nextPath(prefix), staging);
+        channel = this.#createChannel(this.#nextPath(prefix), staging);
       } catch (error) {
         staging?.release();
         throw error;
@@ -423,7 +423,7 @@ export class IoManager implements AsyncDisposable {
           stats: this.stats,
         });
       } else {
-        const file = await Deno.open(run.path, { read: true });
+        const file = Deno.openSync(run.path, { read: true });
         let staging: ChannelStaging | undefined;
         try {
           staging = staged ? this.#staging(owner, readAhead) : undefined;
@@ -550,11 +550,11 @@ export class IoManager implements AsyncDisposable {
   }
 
   /** With `lazyTmpDirs`: makes the private directories now (the first temp file is due). */
-  async #makePendingDirs(): Promise<void> {
+  #makePendingDirs(): void {
     const pending = this.#pendingTmpDirs;
     if (pending === undefined) return;
     this.#pendingTmpDirs = undefined;
-    const made = await makePrivateDirs(pending, this.#dirsInMaking);
+    const made = makePrivateDirs(pending, this.#dirsInMaking);
     this.#privateDirs = made.privateDirs;
     this.#ownerLocks = made.ownerLocks;
     this.#dirsInMaking.clear();
@@ -608,7 +608,7 @@ export class IoManager implements AsyncDisposable {
   }
 
   async #copyInput(file: string, input: string): Promise<string> {
-    await this.#makePendingDirs();
+    this.#makePendingDirs();
     // Keep `.gz`: the copy is read as the input would have been.
     const path = `${this.#nextPath("input-copy")}${input.endsWith(".gz") ? ".gz" : ""}`;
     this.#files.add(path);
@@ -630,18 +630,23 @@ export class IoManager implements AsyncDisposable {
     await this.deleteFile(run.path);
   }
 
-  /** Removes a file this manager created and forgets it; a missing file is fine. */
-  async deleteFile(path: string): Promise<void> {
-    if (!this.#files.delete(path)) return;
+  /**
+   * Removes a file this manager created and forgets it; a missing file is fine. Synchronous
+   * inside (an unlink does not wait on the disk; on a busy machine an asynchronous call waits
+   * for two threads to be scheduled), a promise for the callers.
+   */
+  deleteFile(path: string): Promise<void> {
+    if (!this.#files.delete(path)) return Promise.resolve();
     try {
-      await Deno.remove(path);
+      Deno.removeSync(path);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) {
         this.#files.add(path);
-        throw error;
+        return Promise.reject(error);
       }
     }
     this.stats.filesDeleted += 1;
+    return Promise.resolve();
   }
 
   /**
@@ -723,9 +728,13 @@ export class IoManager implements AsyncDisposable {
       let info: Deno.FileInfo;
       let file: Deno.FsFile;
       try {
-        info = await Deno.stat(path);
+        // Synchronous where nothing can block (a FIFO's open waits for its writer): on a busy
+        // machine each asynchronous call waits for two threads to be scheduled.
+        info = Deno.statSync(path);
         if (info.isDirectory) throw new InputError(`Cannot read ${path}: it is a directory`);
-        file = await Deno.open(path, { read: true });
+        file = info.isFile
+          ? Deno.openSync(path, { read: true })
+          : await Deno.open(path, { read: true });
       } catch (error) {
         throw readError(path, error);
       }
@@ -784,7 +793,11 @@ export class IoManager implements AsyncDisposable {
     this.#live.clear();
     for (const path of [...this.#files]) await this.deleteFile(path).catch(() => {});
     for (const dir of this.privateDirs) {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch {
+        // keep cleaning up
+      }
     }
     if (this.#watchesLoop) stopLoopWatch();
     this.#watchesLoop = false;
@@ -894,7 +907,7 @@ export class IoManager implements AsyncDisposable {
     return { buffer: new Uint8Array(bytes), release: () => reservation.release() };
   }
 
-  async #createChannel(path: string, staging: ChannelStaging | undefined): Promise<BlockChannel> {
+  #createChannel(path: string, staging: ChannelStaging | undefined): BlockChannel {
     try {
       this.#counter.tick();
       const channel = this.spillMode === "mmap"
@@ -906,7 +919,7 @@ export class IoManager implements AsyncDisposable {
         })
         : new FileChannel(
           path,
-          await Deno.open(path, { read: true, write: true, createNew: true, mode: 0o600 }),
+          Deno.openSync(path, { read: true, write: true, createNew: true, mode: 0o600 }),
           this.#counter,
           staging,
         );
@@ -1010,7 +1023,7 @@ function defaultTmpDir(): string {
  * @throws {ResourceError} If it cannot (exit 3).
  */
 export async function checkTmpDirUsable(dir: string): Promise<void> {
-  await checkTmpDir(dir);
+  checkTmpDir(dir);
   try {
     const probe = await Deno.makeTempDir({ dir, prefix: ".spillway-check-" });
     await Deno.remove(probe);
@@ -1043,10 +1056,10 @@ export async function checkInputPath(path: string): Promise<void> {
   if (info.isDirectory) throw new InputError(`Cannot read ${path}: it is a directory`);
 }
 
-async function checkTmpDir(dir: string): Promise<void> {
+function checkTmpDir(dir: string): void {
   let info: Deno.FileInfo;
   try {
-    info = await Deno.stat(dir);
+    info = Deno.statSync(dir);
   } catch (error) {
     const reason = error instanceof Deno.errors.NotFound
       ? "it does not exist"
@@ -1075,10 +1088,10 @@ export const OWNER_LOCK_NAME = "owner.lock";
  * claim name (`.spillway-new-PID-TAG`, which sweeps leave alone while it is young), locked,
  * then renamed: a sweep never sees a `spillway-*` directory whose lock is not yet taken.
  */
-async function createPrivateDir(
+function createPrivateDir(
   dir: string,
   inMaking: Set<string>,
-): Promise<{ path: string; lock: Deno.FsFile }> {
+): { path: string; lock: Deno.FsFile } {
   const parent = dir.endsWith("/") && dir.length > 1 ? dir.slice(0, -1) : dir;
   for (let attempt = 0;; attempt += 1) {
     const name = `spillway-${Deno.pid}-${randomTag()}`;
@@ -1087,7 +1100,7 @@ async function createPrivateDir(
     // Named before they exist: the signal path removes whichever of the two is there.
     inMaking.add(claim);
     try {
-      await Deno.mkdir(claim, { mode: 0o700 });
+      Deno.mkdirSync(claim, { mode: 0o700 });
     } catch (error) {
       if (error instanceof Deno.errors.AlreadyExists && attempt < 8) continue;
       const reason = error instanceof Deno.errors.PermissionDenied
@@ -1100,27 +1113,31 @@ async function createPrivateDir(
     }
     let lock: Deno.FsFile | undefined;
     try {
-      await Deno.chmod(claim, 0o700);
-      lock = await Deno.open(`${claim}/${OWNER_LOCK_NAME}`, {
+      Deno.chmodSync(claim, 0o700);
+      lock = Deno.openSync(`${claim}/${OWNER_LOCK_NAME}`, {
         write: true,
         createNew: true,
         mode: 0o600,
       });
       lock.lockSync(true);
-      if (await exists(path)) {
+      if (exists(path)) {
         // The same pid and tag from an earlier process: never rename over it.
         lock.close();
-        await Deno.remove(claim, { recursive: true });
+        Deno.removeSync(claim, { recursive: true });
         inMaking.delete(claim);
         if (attempt < 8) continue;
         throw new Error(`${path} already exists`);
       }
       inMaking.add(path);
-      await Deno.rename(claim, path);
+      Deno.renameSync(claim, path);
       return { path, lock };
     } catch (error) {
       lock?.close();
-      await Deno.remove(claim, { recursive: true }).catch(() => {});
+      try {
+        Deno.removeSync(claim, { recursive: true });
+      } catch {
+        // best effort: the error below is what the user needs
+      }
       throw new ResourceError(
         `Cannot use temp directory ${dir}: ${
           (error as Error).message
@@ -1132,9 +1149,9 @@ async function createPrivateDir(
 }
 
 /** Whether anything (even a dangling symlink) is at `path`. */
-async function exists(path: string): Promise<boolean> {
+function exists(path: string): boolean {
   try {
-    await Deno.lstat(path);
+    Deno.lstatSync(path);
     return true;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
@@ -1148,16 +1165,16 @@ async function exists(path: string): Promise<boolean> {
  * lock is left alone. Claim directories (`.spillway-new-*`, a process killed while creating
  * its directory) go too once their lock is free and they are older than a minute.
  */
-async function sweepStaleDirs(dir: string): Promise<void> {
+function sweepStaleDirs(dir: string): void {
   if (Deno.build.os !== "linux") return;
   const stale: string[] = [];
   try {
-    for await (const entry of Deno.readDir(dir)) {
+    for (const entry of Deno.readDirSync(dir)) {
       if (!entry.isDirectory) continue;
       const claim = entry.name.startsWith(`.${CLAIM_PREFIX}`);
       if (!claim && !privateDirPattern.test(entry.name)) continue;
       const path = `${dir}/${entry.name}`;
-      const info = await Deno.lstat(path).catch(() => undefined);
+      const info = lstatOrUndefined(path);
       if (info === undefined || !info.isDirectory || info.uid !== currentUid()) continue;
       if (claim && Date.now() - (info.mtime?.getTime() ?? Date.now()) < CLAIM_STALE_MS) continue;
       if (ownerLockFree(`${path}/${OWNER_LOCK_NAME}`)) stale.push(path);
@@ -1165,29 +1182,49 @@ async function sweepStaleDirs(dir: string): Promise<void> {
   } catch {
     // an unreadable temp dir is reported by createPrivateDir
   }
-  for (const path of stale) await Deno.remove(path, { recursive: true }).catch(() => {});
+  for (const path of stale) {
+    try {
+      Deno.removeSync(path, { recursive: true });
+    } catch {
+      // another sweep was first, or it is not ours to remove
+    }
+  }
+}
+
+function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.lstatSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * Checks the temp directories, sweeps stale private dirs and makes this process's ones, each
  * with its owner lock.
  */
-async function makePrivateDirs(
+function makePrivateDirs(
   tmpDirs: readonly string[],
   inMaking: Set<string>,
-): Promise<{ privateDirs: string[]; ownerLocks: Deno.FsFile[] }> {
-  for (const dir of tmpDirs) await checkTmpDir(dir);
+): { privateDirs: string[]; ownerLocks: Deno.FsFile[] } {
+  for (const dir of tmpDirs) checkTmpDir(dir);
   const privateDirs: string[] = [];
   const ownerLocks: Deno.FsFile[] = [];
   try {
     for (const dir of tmpDirs) {
-      await sweepStaleDirs(dir);
-      const created = await createPrivateDir(dir, inMaking);
+      sweepStaleDirs(dir);
+      const created = createPrivateDir(dir, inMaking);
       privateDirs.push(created.path);
       ownerLocks.push(created.lock);
     }
   } catch (error) {
-    for (const dir of privateDirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    for (const dir of privateDirs) {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch {
+        // best effort: the error is what the user needs
+      }
+    }
     for (const lock of ownerLocks) lock.close();
     throw error;
   }

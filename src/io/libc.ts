@@ -2,8 +2,9 @@
  * The few libc functions spillway calls through FFI (Linux only): memory mapping for
  * `--spill mmap`, and plain descriptors for what Deno's file API cannot do: open `/dev/fd/N` and
  * other device paths (Deno asks for --allow-all there), set the mode of an open file, take an
- * advisory lock on a descriptor, tell a closed standard stream from a redirected one, and find
- * a regular file on standard output (its type, flags and offset).
+ * advisory lock on a descriptor, tell a closed standard stream from a redirected one, find
+ * a regular file on standard output (its type, flags and offset), and count the open descriptors
+ * (`getrlimit`, `getdents64` of `/proc/self/fd`).
  */
 
 /** `open(2)` flags (Linux, x86_64 and arm64 share them). */
@@ -16,6 +17,7 @@ export const O_EXCL = 0o200;
 export const O_TRUNC = 0o1000;
 export const O_APPEND = 0o2000;
 export const O_NOFOLLOW = 0o400000;
+export const O_DIRECTORY = 0o200000;
 export const O_CLOEXEC = 0o2000000;
 
 /** `lseek(2)` whence values. */
@@ -83,6 +85,9 @@ const symbols = {
   // Optional: a libc without it loads all the same (the caller then skips the early writeback).
   sync_file_range: { parameters: ["i32", "i64", "i64", "u32"], result: "i32", optional: true },
   kill: { parameters: ["i32", "i32"], result: "i32" },
+  getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  // Optional (glibc 2.30): without it, open descriptors are counted one `fcntl` at a time.
+  getdents64: { parameters: ["i32", "buffer", "usize"], result: "isize", optional: true },
   getuid: { parameters: [], result: "u32" },
   ["__errno_location"]: { parameters: [], result: "pointer" },
 } as const;

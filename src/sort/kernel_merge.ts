@@ -157,6 +157,36 @@ export async function mergeBlocksToLines(
   }
 }
 
+/** Bytes {@linkcode warmMergeKernel} writes from its `byteOffset`. */
+export const MERGE_WARM_BYTES: number = MergeLinesState.bytes(1) + 64;
+
+/**
+ * Compiles the merge kernel now, on this thread, by one call on an empty merge (one finished,
+ * empty input) in `[byteOffset, byteOffset + MERGE_WARM_BYTES)`. With `--no-liftoff` a kernel
+ * function is compiled by TurboFan on its first call, 4-8 ms for `mergeLines`; the compiled code
+ * belongs to the `WebAssembly.Module`, which every thread shares (`compileKernels()` is posted to
+ * the Workers), so the merge Worker's first call then runs at once. Call it where this thread
+ * would wait anyway.
+ *
+ * @param kernels This thread's kernels.
+ * @param memory The shared memory.
+ * @param byteOffset Where the scratch starts (free memory this thread holds).
+ */
+export function warmMergeKernel(
+  kernels: KernelSet,
+  memory: WebAssembly.Memory,
+  byteOffset: number,
+): void {
+  const state = new MergeLinesState(memory, { byteOffset, inputCount: 1 });
+  state.start({ reverse: false, terminator: 10, unique: false });
+  const dataOffset = byteOffset + MergeLinesState.bytes(1);
+  state.merge.setInput(0, { byteOffset: dataOffset, byteEnd: dataOffset, finished: true });
+  state.merge.setOutput(dataOffset, dataOffset + 64);
+  const status = kernels.mergeLines(state.byteOffset);
+  assert(status === KernelStatus.done, `an empty merge returned status ${status}`);
+  assert(state.merge.mergedCount === 0, "an empty merge wrote records");
+}
+
 class KernelLineMerger {
   readonly #regions: MergeRegions;
   readonly #options: KernelMergeOptions;

@@ -26,6 +26,7 @@ import type { KernelSet } from "../kernels/kernel_state.ts";
 import { WasmKernels } from "../kernels/wasm_kernels.ts";
 import type { SortJob } from "./job_sort.ts";
 import { BlockGather, dropDuplicates, type SealedBlock, sortJobWith } from "./kernel_sort.ts";
+import { warmSortKernels } from "./kernel_warmup.ts";
 import { type MergeEvent, type MergeStart, runMergeJob } from "./merge_worker.ts";
 import type { OrderDescriptor } from "./order_descriptor.ts";
 import { BytesOrder, FixedKeyOrder, type RecordOrder } from "./record_order.ts";
@@ -220,6 +221,19 @@ function replyWriteError(caught: unknown): void {
  */
 let orderLoaded: Promise<void> | undefined;
 
+/** Compiles the kernels a plain-bytes job runs, before the first job (kernel_warmup.ts). */
+function warmKernels(module: WebAssembly.Module): void {
+  if (order?.isPlainBytes !== true) return;
+  const spanMs = timelineStart();
+  try {
+    warmSortKernels(module);
+  } catch {
+    // Only a head start: the first job compiles what it needs itself (the warm-up has its own
+    // test); a failure here must not fail the sort or stall the messages queued behind it.
+  }
+  timelineEnd("warm-kernels", spanMs);
+}
+
 /** Builds the order; a `spec` order's parsers and comparators are imported on first need. */
 function loadOrder(descriptor: OrderDescriptor): void {
   if (descriptor.kind === "bytes") {
@@ -256,6 +270,12 @@ function handle(message: SortInit | SortRequest | FreeRequest | MergeStart): voi
       loadOrder(message.order);
       status = message.status;
       timelineEnd("init", spanMs);
+      const module = message.kernels;
+      if (module !== undefined) {
+        // The first job, queued behind the order, then runs on compiled kernels.
+        if (orderLoaded === undefined) warmKernels(module);
+        else orderLoaded = orderLoaded.then(() => warmKernels(module));
+      }
       return;
     }
     if (message.type === "start") {

@@ -13,9 +13,10 @@ const [tmp = "/tmp"] = Deno.args;
 const memory = new MemoryManager({ budgetBytes: 1 << 20, segmentBytes: 4096 });
 // The instant the claim directory exists (before its lock and rename), the process gets
 // SIGTERM: the test's stand-in for a signal that lands in that window on a loaded machine.
-const mkdir = Deno.mkdir;
-Deno.mkdir = async (path, options) => {
-  await mkdir(path, options);
+// (IoManager makes its directories with synchronous calls.)
+const mkdirSync = Deno.mkdirSync;
+Deno.mkdirSync = (path, options) => {
+  mkdirSync(path, options);
   if (String(path).includes("/.spillway-new-")) Deno.kill(Deno.pid, "SIGTERM");
 };
 const io = await IoManager.open({ memory, tmpDirs: [tmp] });
