@@ -43,7 +43,13 @@ function randomLines(bytes: number, seed: number): Uint8Array {
 }
 
 /** Sorts `input` to `output` with a temp dir on a fresh tmpfs of `tmpfsSize`. */
-async function sortOnTmpfs(tmpfsSize: string, dir: string, input: string, output: string) {
+async function sortOnTmpfs(
+  tmpfsSize: string,
+  dir: string,
+  input: string,
+  output: string,
+  budget = "16m",
+) {
   const tmp = `${dir}/tmp`;
   await Deno.mkdir(tmp);
   const result = await new Deno.Command("unshare", {
@@ -63,7 +69,7 @@ async function sortOnTmpfs(tmpfsSize: string, dir: string, input: string, output
       MAIN,
       "sort",
       "-S",
-      "16m",
+      budget,
       "-T",
       tmp,
       "-o",
@@ -189,3 +195,32 @@ Deno.test("sort -o: an output disk that fills in the placed merge names the writ
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test(
+  "sort -S 8m: a temp dir that fills while this thread writes the Worker's blocks is exit 3",
+  {
+    ignore: !mountable,
+  },
+  async () => {
+    // At budgets this small the Worker sorts and hands its blocks to this thread to write: a
+    // write that failed at once there escaped the message handler (an uncaught error, the
+    // private temp dir left behind).
+    const dir = await Deno.makeTempDir({ prefix: "spillway-full-" });
+    try {
+      const input = `${dir}/in.txt`;
+      await Deno.writeFile(input, randomLines(24 << 20, 9));
+      const full = await sortOnTmpfs("2m", dir, input, `${dir}/out.txt`, "8m");
+      strictEqual(full.code, 3, full.stderr);
+      const lines = full.stderr.trim().split("\n");
+      strictEqual(lines.length, 1, full.stderr);
+      ok(/^spillway: Cannot write .* of spill data to .*: ENOSPC /.test(lines[0]!), full.stderr);
+      strictEqual(full.left, "", "files left in the temp dir");
+      deepStrictEqual([...Deno.readDirSync(dir)].map((entry) => entry.name).sort(), [
+        "in.txt",
+        "tmp",
+      ]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
