@@ -6,26 +6,9 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { SPILLWAY_V8_FLAGS } from "../_support/compile.ts";
 import { SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
+import { randomLetterLines } from "../_support/random_letters.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-/** Seeded pseudo-random lines of 20-79 letters, about `bytes` long. */
-function randomLines(bytes: number, seed: number): Uint8Array {
-  const out = new Uint8Array(bytes);
-  let state = seed >>> 0;
-  let at = 0;
-  while (at < bytes - 1) {
-    const length = Math.min(bytes - 1 - at, 20 + (state % 60));
-    for (let i = 0; i < length; i += 1) {
-      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-      out[at + i] = 97 + ((state >>> 16) % 26);
-    }
-    out[at + length] = 10;
-    at += length + 1;
-  }
-  out[bytes - 1] = 10;
-  return out;
-}
 
 /**
  * The limit the tests run under: 16 MiB, over Deno's own cache databases (`$DENO_DIR`, a few
@@ -118,7 +101,7 @@ Deno.test("sort -o past ulimit -f: exit 3 with the limit named, no output, no te
 }, async () => {
   await inFreshDir(async (dir) => {
     // No spill at -S 256m: the output is what passes the limit.
-    await Deno.writeFile(`${dir}/in.txt`, randomLines(24 << 20, 5));
+    await Deno.writeFile(`${dir}/in.txt`, randomLetterLines(24 << 20, 5));
     const result = await sortUnderLimit(dir, "256m");
     strictEqual(result.signal, null, result.stderr);
     strictEqual(result.code, 3, result.stderr);
@@ -135,7 +118,7 @@ Deno.test("sort spilling past ulimit -f: exit 3 with the limit named, temp dir e
 }, async () => {
   await inFreshDir(async (dir) => {
     // Runs of ~20 MiB at -S 64m (written by the sort Worker): the first passes the limit.
-    await Deno.writeFile(`${dir}/in.txt`, randomLines(64 << 20, 6));
+    await Deno.writeFile(`${dir}/in.txt`, randomLetterLines(64 << 20, 6));
     const result = await sortUnderLimit(dir, "64m");
     strictEqual(result.signal, null, result.stderr);
     strictEqual(result.code, 3, result.stderr);

@@ -7,6 +7,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { SPILLWAY_V8_FLAGS } from "../_support/compile.ts";
 import { SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
+import { randomLetterLines } from "../_support/random_letters.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -24,43 +25,30 @@ function canMountTmpfs(): boolean {
 
 const mountable = Deno.uid() === 0 && canMountTmpfs();
 
-/** Lines of seeded pseudo-random letters, about `bytes` long. */
-function randomLines(bytes: number, seed: number): Uint8Array {
-  const out = new Uint8Array(bytes);
-  let state = seed >>> 0;
-  let at = 0;
-  while (at < bytes - 1) {
-    const length = Math.min(bytes - 1 - at, 20 + (state % 60));
-    for (let i = 0; i < length; i += 1) {
-      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-      out[at + i] = 97 + ((state >>> 16) % 26);
-    }
-    out[at + length] = 10;
-    at += length + 1;
-  }
-  out[bytes - 1] = 10;
-  return out;
-}
-
-/** Sorts `input` to `output` with a temp dir on a fresh tmpfs of `tmpfsSize`. */
-async function sortOnTmpfs(
-  tmpfsSize: string,
-  dir: string,
-  input: string,
-  output: string,
-  budget = "16m",
-) {
-  const tmp = `${dir}/tmp`;
-  await Deno.mkdir(tmp);
+/**
+ * Runs `spillway sort -S budget -T tmp -o output input` in a private mount namespace with
+ * `mountPoint` (made here) a fresh tmpfs of `tmpfsSize`; `left` lists what stayed in it.
+ */
+async function sortWithTmpfs(options: {
+  tmpfsSize: string;
+  mountPoint: string;
+  tmp: string;
+  input: string;
+  output: string;
+  budget: string;
+  env?: Record<string, string>;
+}) {
+  const { tmpfsSize, mountPoint, tmp, input, output, budget } = options;
+  await Deno.mkdir(mountPoint);
   const result = await new Deno.Command("unshare", {
     args: [
       "-m",
       "sh",
       "-c",
-      // The sort's exit code, after listing what it left in the temp dir (on stdout).
+      // The sort's exit code, after listing what it left in the tmpfs (on stdout).
       `mount -t tmpfs -o size=${tmpfsSize} tmpfs "$1" || exit 99; t="$1"; shift; "$@"; c=$?; ls -A "$t"; exit $c`,
       "sh",
-      tmp,
+      mountPoint,
       Deno.execPath(),
       "run",
       "--quiet",
@@ -78,7 +66,7 @@ async function sortOnTmpfs(
     ],
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...options.env },
   }).output();
   const decoder = new TextDecoder();
   return {
@@ -88,13 +76,25 @@ async function sortOnTmpfs(
   };
 }
 
+/** Sorts `input` to `output` with a temp dir on a fresh tmpfs of `tmpfsSize`. */
+function sortOnTmpfs(
+  tmpfsSize: string,
+  dir: string,
+  input: string,
+  output: string,
+  budget = "16m",
+) {
+  const tmp = `${dir}/tmp`;
+  return sortWithTmpfs({ tmpfsSize, mountPoint: tmp, tmp, input, output, budget });
+}
+
 Deno.test("sort: a temp dir that fills while the Worker writes a run is exit 3, no output", {
   ignore: !mountable,
 }, async () => {
   const dir = await Deno.makeTempDir({ prefix: "spillway-full-" });
   try {
     const input = `${dir}/in.txt`;
-    await Deno.writeFile(input, randomLines(24 << 20, 7));
+    await Deno.writeFile(input, randomLetterLines(24 << 20, 7));
     const output = `${dir}/out.txt`;
     const full = await sortOnTmpfs("2m", dir, input, output);
     strictEqual(full.code, 3, full.stderr);
@@ -131,42 +131,17 @@ Deno.test("sort: a temp dir that fills while the Worker writes a run is exit 3, 
  * Sorts `input` into `out/out.txt`, with `out/` a fresh tmpfs of `tmpfsSize` and the placed
  * final merge forced on (test seam), so that its key ranges' writes are the ones that fail.
  */
-async function sortPlacedOnTmpfs(tmpfsSize: string, dir: string, input: string) {
+function sortPlacedOnTmpfs(tmpfsSize: string, dir: string, input: string) {
   const out = `${dir}/out`;
-  await Deno.mkdir(out);
-  const result = await new Deno.Command("unshare", {
-    args: [
-      "-m",
-      "sh",
-      "-c",
-      `mount -t tmpfs -o size=${tmpfsSize} tmpfs "$1" || exit 99; o="$1"; shift; "$@"; c=$?; ls -A "$o"; exit $c`,
-      "sh",
-      out,
-      Deno.execPath(),
-      "run",
-      "--quiet",
-      ...SPILLWAY_PERMISSIONS,
-      `--v8-flags=${SPILLWAY_V8_FLAGS}`,
-      MAIN,
-      "sort",
-      "-S",
-      "16m",
-      "-T",
-      dir,
-      "-o",
-      `${out}/out.txt`,
-      input,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", SPILLWAY_TEST_PLACED_MERGE_BYTES: "0" },
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: result.code,
-    stderr: decoder.decode(result.stderr),
-    left: decoder.decode(result.stdout).trim(),
-  };
+  return sortWithTmpfs({
+    tmpfsSize,
+    mountPoint: out,
+    tmp: dir,
+    input,
+    output: `${out}/out.txt`,
+    budget: "16m",
+    env: { SPILLWAY_TEST_PLACED_MERGE_BYTES: "0" },
+  });
 }
 
 Deno.test("sort -o: an output disk that fills in the placed merge names the write, exit 3", {
@@ -175,7 +150,7 @@ Deno.test("sort -o: an output disk that fills in the placed merge names the writ
   const dir = await Deno.makeTempDir({ prefix: "spillway-full-out-" });
   try {
     const input = `${dir}/in.txt`;
-    await Deno.writeFile(input, randomLines(24 << 20, 11));
+    await Deno.writeFile(input, randomLetterLines(24 << 20, 11));
     const full = await sortPlacedOnTmpfs("4m", dir, input);
     strictEqual(full.code, 3, full.stderr);
     const lines = full.stderr.trim().split("\n");
@@ -208,7 +183,7 @@ Deno.test(
     const dir = await Deno.makeTempDir({ prefix: "spillway-full-" });
     try {
       const input = `${dir}/in.txt`;
-      await Deno.writeFile(input, randomLines(24 << 20, 9));
+      await Deno.writeFile(input, randomLetterLines(24 << 20, 9));
       const full = await sortOnTmpfs("2m", dir, input, `${dir}/out.txt`, "8m");
       strictEqual(full.code, 3, full.stderr);
       const lines = full.stderr.trim().split("\n");

@@ -87,11 +87,12 @@ async function writeSortedRuns(
   io: IoManager,
   random: () => number,
   runCount: number,
-): Promise<{ runs: SpillRun[]; expected: Uint8Array }> {
+  linesPerRun = 3000,
+): Promise<{ runs: SpillRun[]; expected: Uint8Array; recordCount: number }> {
   const runs: SpillRun[] = [];
   const all: Uint8Array[] = [];
   for (let r = 0; r < runCount; r += 1) {
-    const text = new TextDecoder().decode(randomLines(random, 3000));
+    const text = new TextDecoder().decode(randomLines(random, linesPerRun));
     const lines = text.split("\n").slice(0, -1).map((line) => new TextEncoder().encode(line));
     lines.sort(Buffer.compare);
     const writer = await io.createRunWriter("test-run");
@@ -104,7 +105,7 @@ async function writeSortedRuns(
   }
   all.sort(Buffer.compare);
   const expected = Buffer.concat(all.flatMap((line) => [line, new Uint8Array([10])]));
-  return { runs, expected };
+  return { runs, expected, recordCount: all.length };
 }
 
 /** Merges `runs` on the Worker, which reads them itself; returns the output or the error. */
@@ -186,22 +187,7 @@ Deno.test("The merge Worker fills a ring of output regions, is read ahead for, a
   const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
   try {
     // Two runs of about 1.4 MB (more than one 1 MiB batch of released blocks each).
-    const runs: SpillRun[] = [];
-    const all: Uint8Array[] = [];
-    for (let r = 0; r < 2; r += 1) {
-      const text = new TextDecoder().decode(randomLines(random, 90_000));
-      const lines = text.split("\n").slice(0, -1).map((line) => new TextEncoder().encode(line));
-      lines.sort(Buffer.compare);
-      const writer = await io.createRunWriter("test-run");
-      for (const line of lines) {
-        const pending = writer.writeRecord(line, 0, line.length);
-        if (pending) await pending;
-        all.push(line);
-      }
-      runs.push(await writer.finish());
-    }
-    all.sort(Buffer.compare);
-    const expected = Buffer.concat(all.flatMap((line) => [line, new Uint8Array([10])]));
+    const { runs, expected, recordCount } = await writeSortedRuns(io, random, 2, 90_000);
     const allocated = (run: SpillRun) => Deno.statSync(run.path).blocks! * 512;
     const before = runs.map(allocated);
     const parts: Uint8Array[] = [];
@@ -216,13 +202,13 @@ Deno.test("The merge Worker fills a ring of output regions, is read ahead for, a
       reverse: false,
       unique: false,
       terminator: 10,
-      expectedRecords: all.length,
+      expectedRecords: recordCount,
       outputSegments: 8,
       outputRegions: 4,
       releaseReadBlocks: true,
       workerSilenceMsMax: 5_000,
     });
-    strictEqual(result.writtenCount, all.length);
+    strictEqual(result.writtenCount, recordCount);
     strictEqual(Buffer.compare(Buffer.concat(parts), expected), 0, `seed ${seed}`);
     // This thread, idle between the writes, reads and checks blocks ahead for the Worker.
     ok(
@@ -252,22 +238,7 @@ Deno.test("A merge Worker writing its own output tells the watchdog it works, an
   const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
   try {
     const random = makeRandom(seed);
-    const runs: SpillRun[] = [];
-    const all: Uint8Array[] = [];
-    for (let r = 0; r < 4; r += 1) {
-      const text = new TextDecoder().decode(randomLines(random, 150_000));
-      const lines = text.split("\n").slice(0, -1).map((line) => new TextEncoder().encode(line));
-      lines.sort(Buffer.compare);
-      const writer = await io.createRunWriter("test-run");
-      for (const line of lines) {
-        const pending = writer.writeRecord(line, 0, line.length);
-        if (pending) await pending;
-        all.push(line);
-      }
-      runs.push(await writer.finish());
-    }
-    all.sort(Buffer.compare);
-    const expected = Buffer.concat(all.flatMap((line) => [line, new Uint8Array([10])]));
+    const { runs, expected, recordCount } = await writeSortedRuns(io, random, 4, 150_000);
     const path = work.path("out");
     await Deno.writeFile(path, new Uint8Array(0));
     const worker = startMergeWorker();
@@ -281,14 +252,14 @@ Deno.test("A merge Worker writing its own output tells the watchdog it works, an
       reverse: false,
       unique: false,
       terminator: 10,
-      expectedRecords: all.length,
+      expectedRecords: recordCount,
       outputSegments: 4,
       output: { path, position: 0, byteLength: expected.length, writeback: false },
       worker,
       workerSilenceMsMax: 40,
     });
     const tookMs = performance.now() - started;
-    strictEqual(result.writtenCount, all.length);
+    strictEqual(result.writtenCount, recordCount);
     strictEqual(Buffer.compare(await Deno.readFile(path), expected), 0, `seed ${seed}`);
     const alive = heard.filter((type) => type === "alive").length;
     ok(alive > 0, `no heartbeat in ${tookMs.toFixed(0)} ms: ${heard.join(" ")}`);
@@ -306,18 +277,7 @@ Deno.test("A merge on the Worker stops when its signal aborts (the placed merge'
   const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
   try {
     const random = makeRandom(propertySeed());
-    const runs: SpillRun[] = [];
-    for (let r = 0; r < 3; r += 1) {
-      const text = new TextDecoder().decode(randomLines(random, 20_000));
-      const lines = text.split("\n").slice(0, -1).map((line) => new TextEncoder().encode(line));
-      lines.sort(Buffer.compare);
-      const writer = await io.createRunWriter("test-run");
-      for (const line of lines) {
-        const pending = writer.writeRecord(line, 0, line.length);
-        if (pending) await pending;
-      }
-      runs.push(await writer.finish());
-    }
+    const { runs } = await writeSortedRuns(io, random, 3, 20_000);
     const stop = new AbortController();
     const reason = new Error("the other lane failed");
     const started = performance.now();
