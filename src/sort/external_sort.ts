@@ -59,6 +59,7 @@ import {
 import type { MergeWorkerFault } from "./merge_worker.ts";
 import { mergeByKeyRanges, splitMergeSegments, splitMergeTableFits } from "./split_merge.ts";
 import { bufferPrefaultRanges } from "./buffer_prefault.ts";
+import { CountedOutput } from "./counted_output.ts";
 import {
   mergePlacedRanges,
   type PlacedMergeResult,
@@ -140,6 +141,12 @@ export interface ExternalSortOptions {
   placedMerge?: boolean | { rangeCount: number; bytesMin?: number };
   /** Where progress goes: `read` per input chunk, `merge` pass k of n per 256 KiB merged. */
   progress?: ProgressSink;
+  /**
+   * Prototype (csort): count whitespace tokens instead of sorting lines: each input chunk is
+   * rewritten as tokens one a line, and the output counts equal neighbours in this count
+   * format (0 tsv, 1 uniq, 2 csv) like `sort | uniq -c`.
+   */
+  countTokens?: { format: number };
 }
 
 /** What one sort did, for `--stats`. */
@@ -303,8 +310,10 @@ class ExternalSorter {
     this.#mergeOnly = options.mergeOnly ?? false;
     this.#mergeKernel = options.mergeKernel ?? true;
     this.#parallelMergeBytesMin = options.parallelMergeBytesMin ?? PARALLEL_MERGE_BYTES_MIN;
-    this.#splitMerge = options.splitMerge ?? false;
-    this.#placedMerge = options.placedMerge ?? true;
+    this.#countTokens = options.countTokens;
+    const counting = this.#countTokens !== undefined;
+    this.#splitMerge = counting ? false : options.splitMerge ?? false;
+    this.#placedMerge = counting ? false : options.placedMerge ?? true;
     this.#mergeWorkerTuning = {
       ...(options.mergeWorkerSilenceMsMax === undefined
         ? {}
@@ -312,6 +321,35 @@ class ExternalSorter {
       ...(options.mergeWorkerFault === undefined ? {} : { workerFault: options.mergeWorkerFault }),
     };
     this.#progress = options.progress ?? silentProgress;
+  }
+
+  readonly #countTokens: { format: number } | undefined;
+
+  /** The output, or for `countTokens` the counted output over it. */
+  async #createOutput(output: string | undefined, bufferSegments: number): Promise<OutputSink> {
+    const out = await this.#io.createOutput(output, { owner: "sort-output", bufferSegments });
+    if (this.#countTokens === undefined) return out;
+    const counted = new CountedOutput(
+      out,
+      this.#memory,
+      this.#countTokens.format,
+      Math.max(this.#memory.segmentBytes, this.#longestRecordBytes),
+    );
+    const abort = counted.abort.bind(counted);
+    const commit = counted.commit.bind(counted);
+    return Object.assign(counted, {
+      commit: async () => {
+        try {
+          await commit();
+        } finally {
+          counted.release();
+        }
+      },
+      abort: async () => {
+        counted.release();
+        await abort();
+      },
+    }) as unknown as OutputSink;
   }
 
   async run(inputs: readonly string[], output: string | undefined): Promise<SortStats> {
@@ -668,7 +706,7 @@ class ExternalSorter {
       ...(this.#recordBytes === undefined
         ? {
           onMemoryShort: () => this.#freeBuffersForLongRecord(),
-          sharedChunk: this.#threadKernels !== undefined,
+          sharedChunk: this.#threadKernels !== undefined || this.#countTokens !== undefined,
         }
         : {}),
     });
@@ -695,12 +733,13 @@ class ExternalSorter {
       const terminator = this.#terminator;
       while (true) {
         let spanMs = timelineStart();
-        const chunk = await reader.nextChunk();
+        const read = await reader.nextChunk();
         timelineEnd("read", spanMs);
-        if (chunk === undefined) break;
+        if (read === undefined) break;
         spanMs = timelineStart();
-        stats.inputBytes += chunk.length;
-        this.#progress.advance(chunk.length);
+        stats.inputBytes += read.length;
+        this.#progress.advance(read.length);
+        const chunk = this.#countTokens === undefined ? read : this.#tokenLines(read);
         const end = chunk.length;
         if (this.#buffers.length === 0) {
           // The buffers made room for a long record: this chunk is that record alone (it is
@@ -753,6 +792,13 @@ class ExternalSorter {
     } finally {
       await reader.close();
     }
+  }
+
+  /** Rewrites `chunk` in place as whitespace tokens one a line; returns that part of it. */
+  #tokenLines(chunk: Uint8Array): Uint8Array {
+    assert(chunk.buffer instanceof SharedArrayBuffer, "countTokens reads into the shared memory");
+    this.#threadKernels ??= new WasmKernels(this.#memory.wasmMemory);
+    return chunk.subarray(0, this.#threadKernels.tokenLines(chunk.byteOffset, chunk.length));
   }
 
   /**
@@ -904,10 +950,7 @@ class ExternalSorter {
     bufferSegments: number,
     body: (sink: RecordSink) => Promise<void>,
   ): Promise<void> {
-    const out: OutputSink = await this.#io.createOutput(output, {
-      owner: "sort-output",
-      bufferSegments,
-    });
+    const out: OutputSink = await this.#createOutput(output, bufferSegments);
     const terminator = this.#terminator;
     const stats = this.#stats;
     const addTerminator = this.#recordBytes === undefined;
@@ -1136,7 +1179,7 @@ class ExternalSorter {
     }
     let out: OutputSink | undefined = undefined;
     try {
-      out = await this.#io.createOutput(output, { owner: "sort-output", bufferSegments: 1 });
+      out = await this.#createOutput(output, 1);
       const sink = out;
       const placed = readOnWorker &&
         await this.#placedMergeOutput(sink, runs, { expectedRecords, mergeBytes, outputSegments });
@@ -1355,7 +1398,7 @@ class ExternalSorter {
     const expectedRecords = runRecords + (memoryRun?.recordCount ?? 0);
     let out: OutputSink | undefined = undefined;
     try {
-      out = await this.#io.createOutput(output, { owner: "sort-output", bufferSegments: 1 });
+      out = await this.#createOutput(output, 1);
       const sink = out;
       const progress = this.#progress;
       const write = (bytes: Uint8Array, byteLength: number) => {
