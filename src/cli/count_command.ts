@@ -14,7 +14,7 @@ import {
 import type { SpillMode } from "../io/mod.ts";
 import { CommandScope } from "../job/mod.ts";
 import { leakDetectionLevels } from "../memory/mod.ts";
-import { BytesOrder, externalSort, FAN_IN_DEFAULT, MERGE_INPUTS_MAX } from "../sort/mod.ts";
+import { FAN_IN_DEFAULT, MERGE_INPUTS_MAX } from "../sort/mod.ts";
 import type { Command } from "./command.ts";
 import { idleCoresSinceStart } from "./cpu_idle.ts";
 import { countSpec } from "./count_spec.ts";
@@ -66,10 +66,12 @@ function threadsValue(
     : {};
   const text = stringValue(values, "threads") ?? "auto";
   if (text === "auto") {
+    // Test and bench seam (docs/stats.md): `auto` sees this many idle cores, whatever the load.
+    const idleSeam = Deno.env.get("SPILLWAY_TEST_IDLE_CORES");
     return {
       threads: autoCountThreads(availableParallelism()),
       threadsAuto: true,
-      idleCores: idleCoresSinceStart,
+      idleCores: idleSeam === undefined ? idleCoresSinceStart : () => Number(idleSeam),
       ...workerFirst,
     };
   }
@@ -152,24 +154,6 @@ export function parseCountArgs(
   return { request, values };
 }
 
-/**
- * Prototype (csort, `SPILLWAY_COUNT_VIA_SORT=1`): whitespace tokens in word order, tsv, uniq or
- * csv, nothing else asked, are counted through the sort engine; the count format, or undefined.
- */
-function countViaSortFormat(request: CountRequest): number | undefined {
-  if (Deno.env.get("SPILLWAY_COUNT_VIA_SORT") !== "1") return undefined;
-  const formats: Record<string, number> = { tsv: 0, uniq: 1, csv: 2 };
-  const format = formats[request.format];
-  if (
-    format === undefined || request.tokenizer !== "whitespace" || request.order !== "word" ||
-    request.caseMode !== "preserve" || request.top !== undefined || request.minCount > 1 ||
-    request.distinct || request.total
-  ) {
-    return undefined;
-  }
-  return format;
-}
-
 /** `spillway count`: word frequencies within a memory budget. */
 export const countCommand: Command = {
   name: "count",
@@ -189,20 +173,6 @@ export const countCommand: Command = {
         report: CommandReport.start("count", values),
       });
       await scope.report.checkTargets(request.output);
-      const viaSort = countViaSortFormat(request);
-      if (viaSort !== undefined) {
-        spawnedWorker?.terminate();
-        await externalSort(request.inputs, request.output, {
-          memory: scope.memory,
-          io: scope.io,
-          order: new BytesOrder(false),
-          orderDescriptor: { kind: "bytes", reverse: false },
-          fanInMax: request.fanInMax,
-          progress: scope.report.progress,
-          countTokens: { format: viaSort },
-        });
-        return await scope.finish(ExitCode.ok);
-      }
       const stats = await countWords(request, {
         memory: scope.memory,
         io: scope.io,

@@ -26,29 +26,36 @@ export class CountedOutput {
   #staged = 0;
 
   /**
-   * @param sink The real output.
-   * @param memory The budget (the staging, carry and output areas come from it).
-   * @param format Count format (tsv 0, uniq 1, csv 2).
-   * @param lineBytesMax The longest line (without its terminator).
+   * Pages of the area for lines of at most `lineBytesMax` bytes: the state and the output (2),
+   * the carry and the stage (a longest line each).
    */
-  constructor(sink: OutputSink, memory: MemoryManager, format: number, lineBytesMax: number) {
+  static segmentsFor(segmentBytes: number, lineBytesMax: number): number {
+    return OUTPUT_SEGMENTS + 2 * Math.ceil((lineBytesMax + 1) / segmentBytes);
+  }
+
+  /**
+   * @param sink The real output.
+   * @param memory The budget.
+   * @param format Count format (tsv 0, uniq 1, csv 2).
+   * @param area Contiguous pages, {@linkcode CountedOutput.segmentsFor} of them; released with
+   *   this output.
+   */
+  constructor(sink: OutputSink, memory: MemoryManager, format: number, area: SegmentLease) {
     this.#sink = sink;
     this.#memory = memory;
     this.#kernels = new WasmKernels(memory.wasmMemory);
+    this.#lease = area;
     const page = memory.segmentBytes;
-    const lineSegments = Math.max(1, Math.ceil((lineBytesMax + 1) / page));
-    const stageSegments = lineSegments + 1;
-    this.#lease = memory.allocateContiguous(
-      "count-lines",
-      1 + OUTPUT_SEGMENTS + lineSegments + stageSegments,
-    );
-    const base = this.#lease.segments[0]!.bytes.byteOffset;
+    const pages = area.segments.reduce((sum, segment) => sum + segment.bytes.length, 0) / page;
+    const lineSegments = (pages - OUTPUT_SEGMENTS) / 2;
+    assert(Number.isInteger(lineSegments) && lineSegments >= 1, "a counted output's area");
+    const base = area.segments[0]!.bytes.byteOffset;
     this.#state = base;
-    this.#outStart = base + page;
-    this.#outEnd = this.#outStart + OUTPUT_SEGMENTS * page;
+    this.#outStart = base + STATE_BYTES;
+    this.#outEnd = base + OUTPUT_SEGMENTS * page;
     this.#carryArea = this.#outEnd;
     this.#stageStart = this.#carryArea + lineSegments * page;
-    this.#stageBytes = stageSegments * page;
+    this.#stageBytes = lineSegments * page;
     const words = new Uint32Array(memory.wasmMemory.buffer, base, STATE_BYTES / 4);
     words.fill(0);
     words[4] = format;
@@ -97,9 +104,14 @@ export class CountedOutput {
     return this.#sink.abort();
   }
 
+  /** Lines written so far (distinct lines; wraps at 2^32). */
+  get linesWritten(): number {
+    return new Uint32Array(this.#memory.wasmMemory.buffer, this.#state, STATE_BYTES / 4)[10]!;
+  }
+
   /** Frees the areas. */
   release(): void {
-    this.#lease.release();
+    if (!this.#lease.isReleased) this.#lease.release();
   }
 
   /** Runs the kernel over the staged complete lines, keeps a cut line for the next write. */

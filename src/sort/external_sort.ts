@@ -179,6 +179,8 @@ export interface SortStats {
   mergeRanges: number;
   /** Bytes of the sort buffers faulted in ahead on another thread (buffer_prefault.ts). */
   prefaultedBytes: number;
+  /** With `countTokens`: the lines written (distinct tokens); else 0. */
+  countedLines: number;
 }
 
 /**
@@ -275,6 +277,7 @@ class ExternalSorter {
     inputBytes: 0,
     inputRecords: 0,
     outputRecords: 0,
+    countedLines: 0,
     runCount: 0,
     mergePasses: 0,
     fanIn: 0,
@@ -324,23 +327,32 @@ class ExternalSorter {
   }
 
   readonly #countTokens: { format: number } | undefined;
+  /** The counted output's pages, taken before the final merge plans its own. */
+  #countArea: SegmentLease | undefined = undefined;
+
+  #allocateCountArea(): void {
+    if (this.#countTokens === undefined) return;
+    const lineBytesMax = Math.max(this.#memory.segmentBytes, this.#longestRecordBytes);
+    this.#countArea = this.#memory.allocateContiguous(
+      "count-lines",
+      CountedOutput.segmentsFor(this.#memory.segmentBytes, lineBytesMax),
+    );
+  }
 
   /** The output, or for `countTokens` the counted output over it. */
   async #createOutput(output: string | undefined, bufferSegments: number): Promise<OutputSink> {
     const out = await this.#io.createOutput(output, { owner: "sort-output", bufferSegments });
     if (this.#countTokens === undefined) return out;
-    const counted = new CountedOutput(
-      out,
-      this.#memory,
-      this.#countTokens.format,
-      Math.max(this.#memory.segmentBytes, this.#longestRecordBytes),
-    );
+    const area = this.#countArea;
+    assert(area !== undefined && !area.isReleased, "the counted output's area is not allocated");
+    const counted = new CountedOutput(out, this.#memory, this.#countTokens.format, area);
     const abort = counted.abort.bind(counted);
     const commit = counted.commit.bind(counted);
     return Object.assign(counted, {
       commit: async () => {
         try {
           await commit();
+          this.#stats.countedLines += counted.linesWritten;
         } finally {
           counted.release();
         }
@@ -363,6 +375,7 @@ class ExternalSorter {
     } finally {
       this.#mergeWorker?.terminate();
       this.#mergeWorker = undefined;
+      if (this.#countArea?.isReleased === false) this.#countArea.release();
       for (const run of this.#runs) {
         if (run !== undefined) await this.#io.deleteRun(run).catch(() => {});
       }
@@ -414,6 +427,7 @@ class ExternalSorter {
         // Everything fit in memory: sort here and write the output directly; no file at all.
         for (const buffer of buffers) if (buffer !== last) buffer.release();
         if (!presorted) await this.#sortLast(last);
+        this.#allocateCountArea();
         await this.#writeOutput(output, layout.outputSegments, async (sink) => {
           await this.#writeBuffer(last, sink);
         });
@@ -995,6 +1009,7 @@ class ExternalSorter {
   }
 
   async #mergeRuns(output: string | undefined): Promise<void> {
+    this.#allocateCountArea(); // before the merge plans what is free
     let runs = this.#runs.map((run) => {
       assert(run !== undefined, "a run slot was never filled");
       return run;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# csort prototype: `count --tokenizer whitespace --order word` today (BEFORE checkout) vs through
-# the sort engine (this checkout, SPILLWAY_COUNT_VIA_SORT=1) vs `tr -s ' \n' '\n' | LC_ALL=C
+# `count --tokenizer whitespace --order word` in BEFORE_DIR vs this checkout as `--threads auto`
+# decides on an idle machine (SPILLWAY_TEST_IDLE_CORES=2: nearly unique tokens go through
+# the sort engine) vs `tr -s ' \n' '\n' | LC_ALL=C
 # sort -S 64M | uniq -c`, alternating, medians of wall seconds, peak RSS; outputs compared.
 # Usage: tests/bench/count_via_sort.sh BEFORE_DIR CORPUS   (ROUNDS=5, MEMORY=64m)
 set -euo pipefail
@@ -27,7 +28,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 uptime
 for round in $(seq "$rounds"); do
   spill "$before" "X=1" today >>"$work/today"
-  spill "$here" "SPILLWAY_COUNT_VIA_SORT=1" via >>"$work/via"
+  spill "$here" "SPILLWAY_TEST_IDLE_CORES=2" via >>"$work/via"
   pipe >>"$work/pipe"
   cmp -s "$work/out.today" "$work/out.via" || { echo "outputs differ" >&2; exit 1; }
 done
