@@ -72,7 +72,10 @@ export async function countViaSort(
     orderDescriptor: { kind: "bytes", reverse: false },
     fanInMax: request.fanInMax,
     ...(context.progress === undefined ? {} : { progress: context.progress }),
-    countTokens: { format },
+    countTokens: {
+      format,
+      ...(request.format === "csv" ? { header: new TextEncoder().encode("word,count\n") } : {}),
+    },
   });
   return {
     tokens: stats.inputRecords,

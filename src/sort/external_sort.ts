@@ -144,9 +144,9 @@ export interface ExternalSortOptions {
   /**
    * Prototype (csort): count whitespace tokens instead of sorting lines: each input chunk is
    * rewritten as tokens one a line, and the output counts equal neighbours in this count
-   * format (0 tsv, 1 uniq, 2 csv) like `sort | uniq -c`.
+   * format (0 tsv, 1 uniq, 2 csv) like `sort | uniq -c`, after `header` (csv's `word,count`).
    */
-  countTokens?: { format: number };
+  countTokens?: { format: number; header?: Uint8Array };
 }
 
 /** What one sort did, for `--stats`. */
@@ -326,7 +326,7 @@ class ExternalSorter {
     this.#progress = options.progress ?? silentProgress;
   }
 
-  readonly #countTokens: { format: number } | undefined;
+  readonly #countTokens: { format: number; header?: Uint8Array } | undefined;
   /** The counted output's pages, taken before the final merge plans its own. */
   #countArea: SegmentLease | undefined = undefined;
 
@@ -345,6 +345,8 @@ class ExternalSorter {
     if (this.#countTokens === undefined) return out;
     const area = this.#countArea;
     assert(area !== undefined && !area.isReleased, "the counted output's area is not allocated");
+    const header = this.#countTokens.header;
+    if (header !== undefined) await out.write(header, 0, header.length);
     const counted = new CountedOutput(out, this.#memory, this.#countTokens.format, area);
     const abort = counted.abort.bind(counted);
     const commit = counted.commit.bind(counted);
