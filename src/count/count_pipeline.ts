@@ -210,7 +210,8 @@ export async function countWords(
       feeder = undefined;
       await output.abort();
       output = undefined;
-      return await countViaSort(request, context, plan, sortRoute!);
+      const routed = await countViaSort(request, context, sortRoute!);
+      return { ...routed, workerBytes: 0, plan, sortRoute: true };
     }
     const workerBytes = await feeder.finish();
     progress.phase({ name: "merge" });

@@ -1,7 +1,26 @@
 import { MiB } from "../base/mod.ts";
 import { plainInputBytes } from "../io/mod.ts";
-import type { CountPlan } from "./count_plan.ts";
-import type { CountContext, CountRequest, CountResult } from "./count_pipeline.ts";
+import type { ProgressSink } from "../base/mod.ts";
+import type { IoManager } from "../io/mod.ts";
+import type { MemoryManager } from "../memory/mod.ts";
+import type { CaseMode, TokenizerKind } from "./tokenizer.ts";
+import type { WordCountStats } from "./word_counter.ts";
+
+/** What of a count request decides the sort route (a `CountRequest`). */
+export interface SortRouteRequest {
+  inputs: string[];
+  output: string | undefined;
+  tokenizer: TokenizerKind;
+  caseMode: CaseMode;
+  order: "count" | "word";
+  top: number | undefined;
+  minCount: number;
+  distinct: boolean;
+  total: boolean;
+  format: string;
+  threadsAuto?: boolean;
+  fanInMax: number;
+}
 
 /** The count formats the sort route writes (the `countLines` kernel's numbers). */
 const SORT_ROUTE_FORMATS: Readonly<Record<string, number>> = { tsv: 0, uniq: 1, csv: 2 };
@@ -26,7 +45,10 @@ export const SORT_ROUTE_BUDGET_MIN = 16 * MiB;
  * @param budgetBytes The whole budget.
  * @returns The `countLines` format number, or undefined for the table's path.
  */
-export function sortRouteFormat(request: CountRequest, budgetBytes: number): number | undefined {
+export function sortRouteFormat(
+  request: SortRouteRequest,
+  budgetBytes: number,
+): number | undefined {
   const format = SORT_ROUTE_FORMATS[request.format];
   if (
     format === undefined || request.threadsAuto !== true || request.tokenizer !== "whitespace" ||
@@ -48,16 +70,14 @@ export function sortRouteFormat(request: CountRequest, budgetBytes: number): num
  *
  * @param request The parsed count (see {@linkcode sortRouteFormat}).
  * @param context Budget, io and progress.
- * @param plan The count's plan (reported as it ran).
  * @param format The `countLines` format.
- * @returns The counters: tokens, distinct words, input bytes.
+ * @returns The counters (tokens, distinct words, runs) and the input bytes.
  */
 export async function countViaSort(
-  request: CountRequest,
-  context: CountContext,
-  plan: CountPlan,
+  request: SortRouteRequest,
+  context: { memory: MemoryManager; io: IoManager; progress?: ProgressSink },
   format: number,
-): Promise<CountResult> {
+): Promise<WordCountStats & { inputBytes: number }> {
   const { memory, io } = context;
   // Loaded only here: `spillway count` keeps its start-up without the sort engine.
   const { externalSort, BytesOrder } = await import("../sort/mod.ts");
@@ -91,8 +111,5 @@ export async function countViaSort(
     tablePages: 0,
     buddy: undefined,
     inputBytes: stats.inputBytes,
-    workerBytes: 0,
-    plan,
-    sortRoute: true,
   };
 }
