@@ -4,7 +4,6 @@ import { WasmKernels } from "../kernels/mod.ts";
 import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
 
 const STATE_BYTES = 64;
-const OUTPUT_SEGMENTS = 2;
 
 /**
  * Prototype (csort): an output that counts equal neighbours of the sorted lines written to it
@@ -26,11 +25,12 @@ export class CountedOutput {
   #staged = 0;
 
   /**
-   * Pages of the area for lines of at most `lineBytesMax` bytes: the state and the output (2),
-   * the carry and the stage (a longest line each).
+   * Pages of the area for lines of at most `lineBytesMax` bytes: the state and the output (a
+   * page and twice the longest line: csv doubles quotes), the carry and the stage (a longest line
+   * each).
    */
   static segmentsFor(segmentBytes: number, lineBytesMax: number): number {
-    return OUTPUT_SEGMENTS + 2 * Math.ceil((lineBytesMax + 1) / segmentBytes);
+    return 1 + 4 * Math.ceil((lineBytesMax + 1) / segmentBytes);
   }
 
   /**
@@ -47,12 +47,12 @@ export class CountedOutput {
     this.#lease = area;
     const page = memory.segmentBytes;
     const pages = area.segments.reduce((sum, segment) => sum + segment.bytes.length, 0) / page;
-    const lineSegments = (pages - OUTPUT_SEGMENTS) / 2;
+    const lineSegments = (pages - 1) / 4;
     assert(Number.isInteger(lineSegments) && lineSegments >= 1, "a counted output's area");
     const base = area.segments[0]!.bytes.byteOffset;
     this.#state = base;
     this.#outStart = base + STATE_BYTES;
-    this.#outEnd = base + OUTPUT_SEGMENTS * page;
+    this.#outEnd = base + (1 + 2 * lineSegments) * page;
     this.#carryArea = this.#outEnd;
     this.#stageStart = this.#carryArea + lineSegments * page;
     this.#stageBytes = lineSegments * page;
@@ -138,8 +138,12 @@ export class CountedOutput {
       words[3] = this.#outEnd;
       const status = this.#kernels.countLines(this.#state);
       const written = words[2]! - this.#outStart;
-      if (written > 0) await this.#sink.write(all, this.#outStart, written);
-      if (status === 0) break;
+      if (status === 0) {
+        if (written > 0) await this.#sink.write(all, this.#outStart, written);
+        break;
+      }
+      assert(written > 0, "a count line longer than the counted output's area");
+      await this.#sink.write(all, this.#outStart, written);
     }
   }
 }

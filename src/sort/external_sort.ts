@@ -812,7 +812,7 @@ class ExternalSorter {
 
   /** Rewrites `chunk` in place as whitespace tokens one a line; returns that part of it. */
   #tokenLines(chunk: Uint8Array): Uint8Array {
-    assert(chunk.buffer instanceof SharedArrayBuffer, "countTokens reads into the shared memory");
+    if (!(chunk.buffer instanceof SharedArrayBuffer)) return tokenLinesHere(chunk);
     this.#threadKernels ??= new WasmKernels(this.#memory.wasmMemory);
     return chunk.subarray(0, this.#threadKernels.tokenLines(chunk.byteOffset, chunk.length));
   }
@@ -1800,4 +1800,24 @@ export class LineCursor implements RecordCursor {
   async close(): Promise<void> {
     await this.#reader.close();
   }
+}
+
+/**
+ * `tokenLines` for a chunk outside the shared memory (a line longer than a chunk, assembled by
+ * the reader): whitespace runs after a token become one LF, in place; returns the tokens.
+ */
+function tokenLinesHere(chunk: Uint8Array): Uint8Array {
+  let out = 0;
+  let afterToken = false;
+  for (let i = 0; i < chunk.length; i += 1) {
+    const byte = chunk[i]!;
+    if (byte === 0x20 || (byte >= 0x09 && byte <= 0x0d)) {
+      if (afterToken) chunk[out++] = 0x0a;
+      afterToken = false;
+    } else {
+      chunk[out++] = byte;
+      afterToken = true;
+    }
+  }
+  return chunk.subarray(0, out);
 }
