@@ -13,6 +13,7 @@ import {
   workerShouldStart,
 } from "./count_plan.ts";
 import { CountWorkerClient } from "./count_worker_client.ts";
+import { countViaSort, sortRouteFormat } from "./count_via_sort.ts";
 import type { CaseMode, TokenizerKind } from "./tokenizer.ts";
 import { WordCounter, type WordCountStats } from "./word_counter.ts";
 
@@ -70,6 +71,8 @@ export interface CountResult extends WordCountStats {
   workerBytes: number;
   /** The plan it ran by. */
   plan: CountPlan;
+  /** Whether it counted through the sort engine (count_via_sort.ts). */
+  sortRoute?: boolean;
 }
 
 /** Where a count runs: the budget, the io manager and the progress sink. */
@@ -176,11 +179,17 @@ export async function countWords(
       fanInMax: request.fanInMax,
       progress,
     });
-    feeder = new ChunkFeeder(counter, plan, request, context, { worker: early, isolate: spawned });
+    const sortRoute = sortRouteFormat(request, memory.budgetBytes);
+    feeder = new ChunkFeeder(counter, plan, request, context, {
+      worker: early,
+      isolate: spawned,
+      sortRoute: sortRoute !== undefined,
+    });
     early = undefined; // the feeder's now
     spawned = undefined;
     let inputBytes = 0;
     for (const path of request.inputs) {
+      if (feeder.routedToSort) break;
       const reader = await io.openInput(path, {
         owner: "count-input",
         chunkSegments: plan.inputChunkSegments,
@@ -192,6 +201,17 @@ export async function countWords(
       } finally {
         await reader.close();
       }
+    }
+    if (feeder.routedToSort) {
+      // Nearly unique tokens on an idle core: start again through the sort engine.
+      await counter.close();
+      counter = undefined;
+      await feeder.close();
+      feeder = undefined;
+      await output.abort();
+      output = undefined;
+      const routed = await countViaSort(request, context, sortRoute!);
+      return { ...routed, workerBytes: 0, plan, sortRoute: true };
     }
     const workerBytes = await feeder.finish();
     progress.phase({ name: "merge" });
@@ -226,14 +246,23 @@ class ChunkFeeder {
   #cardinality: AutoCardinality;
   /** Input bytes this thread counted. */
   #countedBytes = 0;
+  /** Whether nearly unique tokens may go through the sort engine (count_via_sort.ts). */
+  readonly #sortRoute: boolean;
+  /** Whether the feeder stopped for the sort route (the count starts again there). */
+  routedToSort = false;
 
   constructor(
     counter: WordCounter,
     plan: CountPlan,
     request: CountRequest,
     context: CountContext,
-    started: { worker: CountWorkerClient | undefined; isolate: Worker | undefined },
+    started: {
+      worker: CountWorkerClient | undefined;
+      isolate: Worker | undefined;
+      sortRoute?: boolean;
+    },
   ) {
+    this.#sortRoute = started.sortRoute === true;
     this.#counter = counter;
     this.#plan = plan;
     this.#request = request;
@@ -268,6 +297,7 @@ class ChunkFeeder {
       ) {
         this.#startWorker();
       }
+      if (this.routedToSort) return;
       const worker = this.#worker;
       if (worker !== undefined && this.#request.workerFirst === true && !this.#waitedForWorker) {
         this.#waitedForWorker = true;
@@ -311,7 +341,11 @@ class ChunkFeeder {
         runCount: this.#counter.runCount,
         inputBytes: this.#countedBytes,
       });
-      if (this.#cardinality === "one thread") this.#endIsolate();
+      if (this.#cardinality === "one thread") {
+        this.#endIsolate();
+        // The Worker was allowed (a core to spare): the sort engine uses it better.
+        this.routedToSort = this.#sortRoute;
+      }
     }
     return this.#cardinality === "worker";
   }

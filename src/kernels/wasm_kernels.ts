@@ -44,6 +44,8 @@ interface KernelExports {
   mergeSum(state: number): number;
   formatCounts(state: number): number;
   formatSorted(state: number): number;
+  tokenLines(at: number, length: number): number;
+  countLines(state: number): number;
   countTokens(state: number): number;
   countScan(state: number): number;
   countRehash(oldBuckets: number, oldBucketCount: number, buckets: number, mask: number): void;
@@ -276,6 +278,29 @@ export class WasmKernels implements KernelSet {
   /** {@inheritDoc KernelSet.formatSorted} */
   formatSorted(stateOffset: number): number {
     return this.#exports.formatSorted(stateOffset);
+  }
+
+  /**
+   * Rewrites `length` bytes at `at` in place as whitespace tokens one a line (runs of space,
+   * `\t \n \v \f \r` become one LF after a token; leading whitespace is dropped).
+   *
+   * @param at Byte offset in the memory.
+   * @param length Bytes there.
+   * @returns The new length.
+   */
+  tokenLines(at: number, length: number): number {
+    return this.#exports.tokenLines(at, length);
+  }
+
+  /**
+   * Counts equal neighbours of sorted lines into count lines (src/kernels/assembly/
+   * format_counts.ts, `countLines`; state in {@linkcode CountLinesState}).
+   *
+   * @param stateOffset The state block.
+   * @returns 0 input consumed, 1 output full.
+   */
+  countLines(stateOffset: number): number {
+    return this.#exports.countLines(stateOffset);
   }
 
   /** {@inheritDoc KernelSet.countTokens} */

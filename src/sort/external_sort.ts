@@ -61,6 +61,7 @@ import {
 import type { MergeWorkerFault } from "./merge_worker.ts";
 import { mergeByKeyRanges, splitMergeSegments, splitMergeTableFits } from "./split_merge.ts";
 import { bufferPrefaultRanges } from "./buffer_prefault.ts";
+import { CountedOutput } from "./counted_output.ts";
 import {
   mergePlacedRanges,
   type PlacedMergeResult,
@@ -142,6 +143,12 @@ export interface ExternalSortOptions {
   placedMerge?: boolean | { rangeCount: number; bytesMin?: number };
   /** Where progress goes: `read` per input chunk, `merge` pass k of n per 256 KiB merged. */
   progress?: ProgressSink;
+  /**
+   * Prototype (csort): count whitespace tokens instead of sorting lines: each input chunk is
+   * rewritten as tokens one a line, and the output counts equal neighbours in this count
+   * format (0 tsv, 1 uniq, 2 csv) like `sort | uniq -c`, after `header` (csv's `word,count`).
+   */
+  countTokens?: { format: number; header?: Uint8Array };
 }
 
 /** What one sort did, for `--stats`. */
@@ -174,6 +181,8 @@ export interface SortStats {
   mergeRanges: number;
   /** Bytes of the sort buffers faulted in ahead on another thread (buffer_prefault.ts). */
   prefaultedBytes: number;
+  /** With `countTokens`: the lines written (distinct tokens); else 0. */
+  countedLines: number;
 }
 
 /**
@@ -272,6 +281,7 @@ class ExternalSorter {
     inputBytes: 0,
     inputRecords: 0,
     outputRecords: 0,
+    countedLines: 0,
     runCount: 0,
     mergePasses: 0,
     fanIn: 0,
@@ -307,8 +317,10 @@ class ExternalSorter {
     this.#mergeOnly = options.mergeOnly ?? false;
     this.#mergeKernel = options.mergeKernel ?? true;
     this.#parallelMergeBytesMin = options.parallelMergeBytesMin ?? PARALLEL_MERGE_BYTES_MIN;
-    this.#splitMerge = options.splitMerge ?? false;
-    this.#placedMerge = options.placedMerge ?? true;
+    this.#countTokens = options.countTokens;
+    const counting = this.#countTokens !== undefined;
+    this.#splitMerge = counting ? false : options.splitMerge ?? false;
+    this.#placedMerge = counting ? false : options.placedMerge ?? true;
     this.#mergeWorkerTuning = {
       ...(options.mergeWorkerSilenceMsMax === undefined
         ? {}
@@ -316,6 +328,46 @@ class ExternalSorter {
       ...(options.mergeWorkerFault === undefined ? {} : { workerFault: options.mergeWorkerFault }),
     };
     this.#progress = options.progress ?? silentProgress;
+  }
+
+  readonly #countTokens: { format: number; header?: Uint8Array } | undefined;
+  /** The counted output's pages, taken before the final merge plans its own. */
+  #countArea: SegmentLease | undefined = undefined;
+
+  #allocateCountArea(): void {
+    if (this.#countTokens === undefined) return;
+    const lineBytesMax = Math.max(this.#memory.segmentBytes, this.#longestRecordBytes);
+    this.#countArea = this.#memory.allocateContiguous(
+      "count-lines",
+      CountedOutput.segmentsFor(this.#memory.segmentBytes, lineBytesMax),
+    );
+  }
+
+  /** The output, or for `countTokens` the counted output over it. */
+  async #createOutput(output: string | undefined, bufferSegments: number): Promise<OutputSink> {
+    const out = await this.#io.createOutput(output, { owner: "sort-output", bufferSegments });
+    if (this.#countTokens === undefined) return out;
+    const area = this.#countArea;
+    assert(area !== undefined && !area.isReleased, "the counted output's area is not allocated");
+    const header = this.#countTokens.header;
+    if (header !== undefined) await out.write(header, 0, header.length);
+    const counted = new CountedOutput(out, this.#memory, this.#countTokens.format, area);
+    const abort = counted.abort.bind(counted);
+    const commit = counted.commit.bind(counted);
+    return Object.assign(counted, {
+      commit: async () => {
+        try {
+          await commit();
+          this.#stats.countedLines += counted.linesWritten;
+        } finally {
+          counted.release();
+        }
+      },
+      abort: async () => {
+        counted.release();
+        await abort();
+      },
+    }) as unknown as OutputSink;
   }
 
   async run(inputs: readonly string[], output: string | undefined): Promise<SortStats> {
@@ -329,6 +381,7 @@ class ExternalSorter {
     } finally {
       this.#mergeWorker?.terminate();
       this.#mergeWorker = undefined;
+      if (this.#countArea?.isReleased === false) this.#countArea.release();
       for (const run of this.#runs) {
         if (run !== undefined) await this.#io.deleteRun(run).catch(() => {});
       }
@@ -380,6 +433,7 @@ class ExternalSorter {
         // Everything fit in memory: sort here and write the output directly; no file at all.
         for (const buffer of buffers) if (buffer !== last) buffer.release();
         if (!presorted) await this.#sortLast(last);
+        this.#allocateCountArea();
         await this.#writeOutput(output, layout.outputSegments, async (sink) => {
           await this.#writeBuffer(last, sink);
         });
@@ -696,7 +750,7 @@ class ExternalSorter {
       ...(this.#recordBytes === undefined
         ? {
           onMemoryShort: () => this.#freeBuffersForLongRecord(),
-          sharedChunk: this.#threadKernels !== undefined,
+          sharedChunk: this.#threadKernels !== undefined || this.#countTokens !== undefined,
         }
         : {}),
     });
@@ -723,12 +777,13 @@ class ExternalSorter {
       const terminator = this.#terminator;
       while (true) {
         let spanMs = timelineStart();
-        const chunk = await reader.nextChunk();
+        const read = await reader.nextChunk();
         timelineEnd("read", spanMs);
-        if (chunk === undefined) break;
+        if (read === undefined) break;
         spanMs = timelineStart();
-        stats.inputBytes += chunk.length;
-        this.#progress.advance(chunk.length);
+        stats.inputBytes += read.length;
+        this.#progress.advance(read.length);
+        const chunk = this.#countTokens === undefined ? read : this.#tokenLines(read);
         const end = chunk.length;
         if (this.#buffers.length === 0) {
           // The buffers made room for a long record: this chunk is that record alone (it is
@@ -781,6 +836,13 @@ class ExternalSorter {
     } finally {
       await reader.close();
     }
+  }
+
+  /** Rewrites `chunk` in place as whitespace tokens one a line; returns that part of it. */
+  #tokenLines(chunk: Uint8Array): Uint8Array {
+    if (!(chunk.buffer instanceof SharedArrayBuffer)) return tokenLinesHere(chunk);
+    this.#threadKernels ??= new WasmKernels(this.#memory.wasmMemory);
+    return chunk.subarray(0, this.#threadKernels.tokenLines(chunk.byteOffset, chunk.length));
   }
 
   /**
@@ -932,10 +994,7 @@ class ExternalSorter {
     bufferSegments: number,
     body: (sink: RecordSink) => Promise<void>,
   ): Promise<void> {
-    const out: OutputSink = await this.#io.createOutput(output, {
-      owner: "sort-output",
-      bufferSegments,
-    });
+    const out: OutputSink = await this.#createOutput(output, bufferSegments);
     const terminator = this.#terminator;
     const stats = this.#stats;
     const addTerminator = this.#recordBytes === undefined;
@@ -980,6 +1039,7 @@ class ExternalSorter {
   }
 
   async #mergeRuns(output: string | undefined): Promise<void> {
+    this.#allocateCountArea(); // before the merge plans what is free
     let runs = this.#runs.map((run) => {
       assert(run !== undefined, "a run slot was never filled");
       return run;
@@ -1164,7 +1224,7 @@ class ExternalSorter {
     }
     let out: OutputSink | undefined = undefined;
     try {
-      out = await this.#io.createOutput(output, { owner: "sort-output", bufferSegments: 1 });
+      out = await this.#createOutput(output, 1);
       const sink = out;
       const placed = readOnWorker &&
         await this.#placedMergeOutput(sink, runs, { expectedRecords, mergeBytes, outputSegments });
@@ -1383,7 +1443,7 @@ class ExternalSorter {
     const expectedRecords = runRecords + (memoryRun?.recordCount ?? 0);
     let out: OutputSink | undefined = undefined;
     try {
-      out = await this.#io.createOutput(output, { owner: "sort-output", bufferSegments: 1 });
+      out = await this.#createOutput(output, 1);
       const sink = out;
       const progress = this.#progress;
       const write = (bytes: Uint8Array, byteLength: number) => {
@@ -1768,4 +1828,24 @@ export class LineCursor implements RecordCursor {
   async close(): Promise<void> {
     await this.#reader.close();
   }
+}
+
+/**
+ * `tokenLines` for a chunk outside the shared memory (a line longer than a chunk, assembled by
+ * the reader): whitespace runs after a token become one LF, in place; returns the tokens.
+ */
+function tokenLinesHere(chunk: Uint8Array): Uint8Array {
+  let out = 0;
+  let afterToken = false;
+  for (let i = 0; i < chunk.length; i += 1) {
+    const byte = chunk[i]!;
+    if (byte === 0x20 || (byte >= 0x09 && byte <= 0x0d)) {
+      if (afterToken) chunk[out++] = 0x0a;
+      afterToken = false;
+    } else {
+      chunk[out++] = byte;
+      afterToken = true;
+    }
+  }
+  return chunk.subarray(0, out);
 }

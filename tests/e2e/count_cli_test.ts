@@ -338,3 +338,38 @@ Deno.test("spillway count's kernel on a Worker (whitespace, lines) equals one th
     deepStrictEqual([...Deno.readDirSync(spill)], [], "no leftover spill files");
   });
 });
+
+Deno.test("spillway count --threads auto counts nearly unique tokens through the sort engine, equal to one thread", async () => {
+  await withTemp(async (dir) => {
+    // 33 MiB (past auto's Worker start) of mostly unique tokens, with words that repeat before
+    // and after the verdict (the first tokens) and across the spilled runs.
+    const parts: string[] = [];
+    let bytes = 0;
+    for (let i = 0; bytes < 33 * 1024 * 1024; i += 1) {
+      const mixed = Math.imul(i, 2654435761) >>> 0;
+      const word = mixed % 20 === 0
+        ? ["a", "b,c", 'q"', "zz"][i % 4]!
+        : `${mixed.toString(36)}${i.toString(36)}${i % 7 === 0 ? "\t" : ""}`;
+      const gap = i % 9 === 0 ? "\n" : i % 13 === 0 ? "  " : " ";
+      parts.push(word + gap);
+      bytes += word.length + gap.length;
+    }
+    const input = `${dir}/in.txt`;
+    await Deno.writeTextFile(input, parts.join(""));
+    const common = ["count", "--tokenizer", "whitespace", "--order", "word", "-S", "32m"];
+    for (const format of ["tsv", "uniq", "csv"]) {
+      const one = await spillway([...common, "--threads", "1", "--format", format, input]);
+      strictEqual(one.code, 0, one.stderr);
+      const auto = await spillway(
+        [...common, "--threads", "auto", "--format", format, "--stats=json", input],
+        undefined,
+        { SPILLWAY_TEST_IDLE_CORES: "2" },
+      );
+      strictEqual(auto.code, 0, auto.stderr);
+      const stats = JSON.parse(auto.stderr);
+      strictEqual(stats.count.sortRoute, true, format);
+      strictEqual(stats.spill.runs > 1, true, `${format}: runs ${stats.spill.runs}`);
+      strictEqual(Buffer.compare(auto.stdout, one.stdout), 0, `${format}: outputs differ`);
+    }
+  });
+});

@@ -273,3 +273,160 @@ export function formatSorted(state: usize): u32 {
   store<u32>(state, recordBytes, 40);
   return status;
 }
+
+// Counted lines (prototype, csort): `count` through the sort engine.
+//
+// tokenLines rewrites a chunk of text in place as whitespace tokens, one a line: every run of
+// space, \t \n \v \f \r after a token becomes one LF, whitespace before the first token is
+// dropped. Returns the new length (the chunk ends with LF when it held a token and ended with
+// whitespace).
+//
+// countLines turns sorted lines (each ending with LF) into count lines: equal neighbours are
+// counted, the word is written with its count in `format` (tsv, uniq, csv) once the next
+// differing line (or the end, `final`) shows the group is complete. The last group of a call
+// is copied into the carry area so the next region can continue it.
+// State (u32 words): 0 inPos 1 inEnd 2 outPos 3 outEnd 4 format 5 carry ptr 6 carry length
+//   7 carry area 8 has carry 9 final 10 lines written (wraps); u64 at 48: the carry's count.
+
+/** Whether `byte` is ASCII whitespace (space, \t \n \v \f \r). */
+// @ts-ignore: decorator
+@inline function isSpace(byte: u32): bool {
+  return byte == 0x20 || (byte >= 0x09 && byte <= 0x0d);
+}
+
+const ONES: u64 = 0x0101010101010101;
+const HIGHS: u64 = 0x8080808080808080;
+
+/** The high bit of each byte of `word` that is below 0x21 (exact: no carry crosses bytes). */
+// @ts-ignore: decorator
+@inline function lowBytes(word: u64): u64 {
+  return ~(((word & ~HIGHS) + ONES * 0x5f) | word) & HIGHS;
+}
+
+/** Index of the first LF in `word` (8 when none). */
+// @ts-ignore: decorator
+@inline function firstLf(word: u64): u32 {
+  const x = word ^ (ONES * 0x0a);
+  const found = (x - ONES) & ~x & HIGHS;
+  return found == 0 ? 8 : <u32>(ctz(found) >> 3);
+}
+
+/** Compacts `length` bytes at `at` into whitespace tokens one a line; returns the new length. */
+export function tokenLines(at: usize, length: u32): u32 {
+  const end = at + <usize>length;
+  let out = at;
+  let pos = at;
+  let afterToken = false;
+  while (pos < end) {
+    if (pos + 8 <= end) {
+      const word = load<u64>(pos);
+      const low = lowBytes(word);
+      if (low == 0) {
+        if (out != pos) store<u64>(out, word);
+        out += 8;
+        pos += 8;
+        afterToken = true;
+        continue;
+      }
+      const index = <usize>(ctz(low) >> 3);
+      if (index > 0) {
+        // The whole word's store is safe once the gap is a word wide (it cannot reach pos + 8).
+        if (pos - out >= 8) {
+          store<u64>(out, word);
+        } else if (out != pos) {
+          for (let i: usize = 0; i < index; i += 1) store<u8>(out + i, load<u8>(pos + i));
+        }
+        out += index;
+        pos += index;
+        afterToken = true;
+      }
+    }
+    const byte = <u32>load<u8>(pos);
+    if (isSpace(byte)) {
+      if (afterToken) {
+        store<u8>(out, 0x0a);
+        out += 1;
+        afterToken = false;
+      }
+    } else {
+      store<u8>(out, <u8>byte);
+      out += 1;
+      afterToken = true;
+    }
+    pos += 1;
+  }
+  return <u32>(out - at);
+}
+
+/** Where the LF at or after `from` is (the region ends with one). */
+// @ts-ignore: decorator
+@inline function lineEnd(from: usize, end: usize): usize {
+  let at = from;
+  while (at + 8 <= end) {
+    const index = firstLf(load<u64>(at));
+    if (index < 8) return at + <usize>index;
+    at += 8;
+  }
+  while (load<u8>(at) != 0x0a) at += 1;
+  return at;
+}
+
+/** Runs the line counter (see above): 0 input consumed, 1 output full. */
+export function countLines(state: usize): u32 {
+  let pos = <usize>load<u32>(state);
+  const end = <usize>load<u32>(state, 4);
+  let out = <usize>load<u32>(state, 8);
+  const outEnd = <usize>load<u32>(state, 12);
+  const format = load<u32>(state, 16);
+  let carry = <usize>load<u32>(state, 20);
+  let carryLength = load<u32>(state, 24);
+  const carryArea = <usize>load<u32>(state, 28);
+  let hasCarry = load<u32>(state, 32) != 0;
+  let lines = load<u32>(state, 40);
+  let count = load<u64>(state, 48);
+  let status = DONE;
+  while (pos < end) {
+    const stop = lineEnd(pos, end);
+    const length = <u32>(stop - pos);
+    if (hasCarry && length == carryLength && memory.compare(pos, carry, <usize>length) == 0) {
+      count += 1;
+      pos = stop + 1;
+      continue;
+    }
+    if (hasCarry) {
+      const next = writeLine(out, outEnd, carry, carryLength, count, format);
+      if (next == FULL) {
+        status = OUTPUT_FULL;
+        break;
+      }
+      out = next;
+      lines += 1;
+    }
+    carry = pos;
+    carryLength = length;
+    count = 1;
+    hasCarry = true;
+    pos = stop + 1;
+  }
+  if (status == DONE && hasCarry && load<u32>(state, 36) != 0) {
+    const next = writeLine(out, outEnd, carry, carryLength, count, format);
+    if (next == FULL) {
+      status = OUTPUT_FULL;
+    } else {
+      out = next;
+      lines += 1;
+      hasCarry = false;
+    }
+  } else if (status == DONE && hasCarry && carry != carryArea) {
+    memory.copy(carryArea, carry, <usize>carryLength);
+    carry = carryArea;
+  }
+  store<u32>(state, <u32>pos);
+  store<u32>(state, <u32>out, 8);
+  store<u32>(state, <u32>carry, 20);
+  store<u32>(state, carryLength, 24);
+  store<u32>(state, hasCarry ? 1 : 0, 32);
+  store<u32>(state, lines, 40);
+  store<u64>(state, count, 48);
+  return status;
+}

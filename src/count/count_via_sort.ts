@@ -1,0 +1,115 @@
+import { MiB } from "../base/mod.ts";
+import { plainInputBytes } from "../io/mod.ts";
+import type { ProgressSink } from "../base/mod.ts";
+import type { IoManager } from "../io/mod.ts";
+import type { MemoryManager } from "../memory/mod.ts";
+import type { CaseMode, TokenizerKind } from "./tokenizer.ts";
+import type { WordCountStats } from "./word_counter.ts";
+
+/** What of a count request decides the sort route (a `CountRequest`). */
+export interface SortRouteRequest {
+  inputs: string[];
+  output: string | undefined;
+  tokenizer: TokenizerKind;
+  caseMode: CaseMode;
+  order: "count" | "word";
+  top: number | undefined;
+  minCount: number;
+  distinct: boolean;
+  total: boolean;
+  format: string;
+  threadsAuto?: boolean;
+  fanInMax: number;
+}
+
+/** The count formats the sort route writes (the `countLines` kernel's numbers). */
+const SORT_ROUTE_FORMATS: Readonly<Record<string, number>> = { tsv: 0, uniq: 1, csv: 2 };
+
+/**
+ * The share of the budget the sort route sorts in: half, so that its sort Worker's isolate
+ * (~20 MiB) and the engine's own heap stay within the peak RSS bar of the budget + 64 MiB
+ * (docs/performance.md, "Count: nearly unique tokens through the sort engine").
+ */
+export const SORT_ROUTE_BUDGET_SHARE = 0.5;
+
+/** The sort route needs at least this much budget in its share (below: the table's path). */
+export const SORT_ROUTE_BUDGET_MIN = 16 * MiB;
+
+/**
+ * Whether `--threads auto` may count the rest through the sort engine once the first words
+ * show nearly unique tokens: whitespace tokens as they are, in word order, in tsv, uniq or
+ * csv, nothing filtered or summarized, plain files only (the sort route reads them again from
+ * the start) and a budget whose share holds the route. The count format, or undefined.
+ *
+ * @param request The parsed count.
+ * @param budgetBytes The whole budget.
+ * @returns The `countLines` format number, or undefined for the table's path.
+ */
+export function sortRouteFormat(
+  request: SortRouteRequest,
+  budgetBytes: number,
+): number | undefined {
+  const format = SORT_ROUTE_FORMATS[request.format];
+  if (
+    format === undefined || request.threadsAuto !== true || request.tokenizer !== "whitespace" ||
+    request.order !== "word" || request.caseMode !== "preserve" || request.top !== undefined ||
+    request.minCount > 1 || request.distinct || request.total || request.inputs.length === 0 ||
+    budgetBytes * SORT_ROUTE_BUDGET_SHARE < SORT_ROUTE_BUDGET_MIN ||
+    plainInputBytes(request.inputs) === undefined
+  ) {
+    return undefined;
+  }
+  return format;
+}
+
+/**
+ * Counts the inputs through the sort engine (`externalSort` with `countTokens`): both cores in
+ * run generation (main thread reads and appends tokens, the sort Worker sorts and spills) and
+ * a final kernel merge whose output counts equal neighbours. It sorts in
+ * {@linkcode SORT_ROUTE_BUDGET_SHARE} of the budget; the rest stays reserved, unused.
+ *
+ * @param request The parsed count (see {@linkcode sortRouteFormat}).
+ * @param context Budget, io and progress.
+ * @param format The `countLines` format.
+ * @returns The counters (tokens, distinct words, runs) and the input bytes.
+ */
+export async function countViaSort(
+  request: SortRouteRequest,
+  context: { memory: MemoryManager; io: IoManager; progress?: ProgressSink },
+  format: number,
+): Promise<WordCountStats & { inputBytes: number }> {
+  const { memory, io } = context;
+  // Loaded only here: `spillway count` keeps its start-up without the sort engine.
+  const { externalSort, BytesOrder } = await import("../sort/mod.ts");
+  using _headroom = memory.reserve(
+    "count-sort-route-headroom",
+    Math.floor(memory.totalSegments * (1 - SORT_ROUTE_BUDGET_SHARE)) * memory.segmentBytes,
+  );
+  const stats = await externalSort(request.inputs, request.output, {
+    memory,
+    io,
+    order: new BytesOrder(false),
+    orderDescriptor: { kind: "bytes", reverse: false },
+    fanInMax: request.fanInMax,
+    ...(context.progress === undefined ? {} : { progress: context.progress }),
+    countTokens: {
+      format,
+      ...(request.format === "csv" ? { header: new TextEncoder().encode("word,count\n") } : {}),
+    },
+  });
+  return {
+    tokens: stats.inputRecords,
+    distinctWords: stats.countedLines,
+    invalidUtf8Bytes: 0,
+    wordRuns: stats.runCount,
+    longWords: 0,
+    longWordBytesMax: 0,
+    longWordDigests: [],
+    countOrderRuns: 0,
+    intermediateMerges: Math.max(0, stats.mergePasses - 1),
+    tableGrowths: 0,
+    tablePages: 0,
+    buddy: undefined,
+    inputBytes: stats.inputBytes,
+  };
+}
