@@ -1,6 +1,12 @@
 import { type ProgressSink, silentProgress } from "../base/mod.ts";
-import { type IoManager, type LineReader, type OutputSink, plainInputBytes } from "../io/mod.ts";
-import type { LeakDetectionLevel, MemoryManager } from "../memory/mod.ts";
+import {
+  type IoManager,
+  type LineReader,
+  type OutputSink,
+  plainInputBytes,
+  RecordTooLargeError,
+} from "../io/mod.ts";
+import { type LeakDetectionLevel, MemoryBudgetError, type MemoryManager } from "../memory/mod.ts";
 import { type CountFormat, CountFormatter } from "./count_format.ts";
 import { availableParallelism } from "node:os";
 import {
@@ -210,8 +216,16 @@ export async function countWords(
       feeder = undefined;
       await output.abort();
       output = undefined;
-      const routed = await countViaSort(request, context, sortRoute!);
-      return { ...routed, workerBytes: 0, plan, sortRoute: true };
+      try {
+        const routed = await countViaSort(request, context, sortRoute!);
+        return { ...routed, workerBytes: 0, plan, sortRoute: true };
+      } catch (error) {
+        if (!routeTooSmall(error)) throw error;
+        // The route sorts in half the budget and holds a few copies of the longest line: a
+        // token of many MiB can fit only the table's path, which counts again from the start.
+        const { spawnedWorker: _spent, ...again } = context;
+        return await countWords({ ...request, threads: 1, threadsAuto: false }, again);
+      }
     }
     const workerBytes = await feeder.finish();
     progress.phase({ name: "merge" });
@@ -229,6 +243,14 @@ export async function countWords(
     await output?.abort().catch(() => {});
     throw error;
   }
+}
+
+/**
+ * Whether the sort route failed for want of room for a long record (its share of the budget),
+ * which the table's path may hold: not for a disk, a corrupt file or anything else.
+ */
+function routeTooSmall(error: unknown): boolean {
+  return error instanceof MemoryBudgetError || error instanceof RecordTooLargeError;
 }
 
 /** Hands input chunks to the counter, or to the Worker once it runs and has room. */

@@ -48,6 +48,13 @@ export function errorCode(error: unknown): string {
 }
 
 /**
+ * A record longer than the budget holds (a quarter of it), or than what is free of it beside
+ * what is held now: exit 3, naming the `-S` that holds it. A class of its own so that a plan
+ * with a smaller share of the budget can tell it from a disk error and fall back.
+ */
+export class RecordTooLargeError extends ResourceError {}
+
+/**
  * A spill write failed for lack of space or a disk error (ENOSPC, EFBIG, EIO): exit 3.
  *
  * Names the directory, the bytes being written and the fix.

@@ -1,5 +1,6 @@
-import { assert, formatBytes, InputError, MiB, ResourceError } from "../base/mod.ts";
+import { assert, formatBytes, InputError, MiB } from "../base/mod.ts";
 import type { MemoryManager, MemoryReservation, SegmentLease } from "../memory/mod.ts";
+import { RecordTooLargeError } from "./errors.ts";
 import type { IoStats } from "./io_stats.ts";
 
 /** A byte source a {@linkcode LineReader} pulls from (file, stdin, pipe, gzip stream). */
@@ -244,7 +245,7 @@ export class LineReader {
   }
 
   /** The budget error for a record that does not fit, naming the `-S` that holds it. */
-  async #tooLong(from: Uint8Array, used: number, cause: unknown): Promise<ResourceError> {
+  async #tooLong(from: Uint8Array, used: number, cause: unknown): Promise<RecordTooLargeError> {
     // A budget problem, not a bad input: exit 3 like every other budget error (README).
     const { recordBytes, complete } = await this.#measureRecord(from, used);
     // A quarter of the budget holds one record (the caller planned it, or the large buffer
@@ -258,7 +259,7 @@ export class LineReader {
       const heldBytes = (memory.totalSegments - memory.freeSegments) * memory.segmentBytes -
         (this.#largeReservation?.bytes ?? 0);
       const neededMiB = Math.ceil((heldBytes + 2 * (recordBytes + 1)) / MiB);
-      return new ResourceError(
+      return new RecordTooLargeError(
         `Cannot read ${this.name}: a record of ${
           formatBytes(recordBytes)
         } does not fit beside the ${formatBytes(heldBytes)} of the ${
@@ -267,7 +268,7 @@ export class LineReader {
         cause === undefined ? undefined : { cause },
       );
     }
-    return new ResourceError(
+    return new RecordTooLargeError(
       `Cannot read ${this.name}: a record of ${formatBytes(recordBytes)}${
         complete ? "" : " or more"
       } does not fit the memory budget of ${

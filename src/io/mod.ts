@@ -8,7 +8,13 @@
 export { crc32c } from "./crc32c.ts";
 export { adviseHugePages, holdLibc, type MemoryRange, prefaultMemory } from "./libc.ts";
 export { CompressProgramError } from "./compress_channel.ts";
-export { CorruptSpillError, OutputClosedError, SpillDiskError, SpillReadError } from "./errors.ts";
+export {
+  CorruptSpillError,
+  OutputClosedError,
+  RecordTooLargeError,
+  SpillDiskError,
+  SpillReadError,
+} from "./errors.ts";
 export type {
   InputOptions,
   IoManagerOptions,

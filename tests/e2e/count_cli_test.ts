@@ -373,3 +373,33 @@ Deno.test("spillway count --threads auto counts nearly unique tokens through the
     }
   });
 });
+
+Deno.test("spillway count --threads auto: a token too long for the sort route counts on the table's path", async () => {
+  await withTemp(async (dir) => {
+    // Mostly unique tokens (the route's verdict), then one token of 12 MiB: the route's half of
+    // -S 64m cannot hold its counted line, a quarter of the whole budget (the table's) can.
+    const parts: string[] = [];
+    let bytes = 0;
+    for (let i = 0; bytes < 34 * 1024 * 1024; i += 1) {
+      const word = `${(Math.imul(i, 2654435761) >>> 0).toString(36)}${i.toString(36)}\n`;
+      parts.push(word);
+      bytes += word.length;
+    }
+    parts.push("x".repeat(12 * 1024 * 1024) + "\n", "zz\nzz\n");
+    const input = `${dir}/in.txt`;
+    await Deno.writeTextFile(input, parts.join(""));
+    const common = ["count", "--tokenizer", "whitespace", "--order", "word", "-S", "64m"];
+    const one = await spillway([...common, "--threads", "1", input]);
+    strictEqual(one.code, 0, one.stderr);
+    const auto = await spillway(
+      [...common, "--threads", "auto", "--stats=json", input],
+      undefined,
+      {
+        SPILLWAY_TEST_IDLE_CORES: "2",
+      },
+    );
+    strictEqual(auto.code, 0, auto.stderr);
+    strictEqual(JSON.parse(auto.stderr).leaks.segments, 0);
+    strictEqual(Buffer.compare(auto.stdout, one.stdout), 0, "outputs differ");
+  });
+});
