@@ -781,8 +781,10 @@ class ExternalSorter {
         timelineEnd("read", spanMs);
         if (read === undefined) break;
         spanMs = timelineStart();
-        stats.inputBytes += read.length;
-        this.#progress.advance(read.length);
+        // The terminator the reader appends to an input without a final one was not read.
+        const readBytes = read.length - (reader.sawMissingTerminator ? 1 : 0);
+        stats.inputBytes += readBytes;
+        this.#progress.advance(readBytes);
         const chunk = this.#countTokens === undefined ? read : this.#tokenLines(read);
         const end = chunk.length;
         if (this.#buffers.length === 0) {

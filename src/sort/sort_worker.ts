@@ -81,6 +81,15 @@ export interface FreeRequest {
   type: "free";
 }
 
+/**
+ * A block write on the main thread failed: end the job. Its `done` reply tells the main thread
+ * that the Worker no longer touches the job's pages (a terminate() does not stop it at once).
+ */
+export interface StopRequest {
+  /** Message type. */
+  type: "stop";
+}
+
 /** A sealed block is ready in the ring. */
 export interface BlockReply {
   /** Message type. */
@@ -259,7 +268,9 @@ scope.onmessage = (event) => {
   handle(message);
 };
 
-function handle(message: SortInit | SortRequest | FreeRequest | MergeStart): void {
+function handle(
+  message: SortInit | SortRequest | FreeRequest | StopRequest | MergeStart,
+): void {
   try {
     if (message.type === "init") {
       const spanMs = timelineStart();
@@ -280,6 +291,12 @@ function handle(message: SortInit | SortRequest | FreeRequest | MergeStart): voi
     }
     if (message.type === "start") {
       runMergeJob(message);
+      return;
+    }
+    if (message.type === "stop") {
+      if (gather === undefined) return; // its last reply is on its way
+      gather = undefined;
+      reply({ type: "done", gatheredCount: 0, kernelSorted, error: "stopped" });
       return;
     }
     if (message.type === "free") {

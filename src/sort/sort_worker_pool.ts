@@ -4,7 +4,14 @@ import type { MemoryManager, MemorySegment, SegmentLease } from "../memory/mod.t
 import { kernelAreaBytes, type SealedBlock } from "./kernel_sort.ts";
 import type { OrderDescriptor } from "./order_descriptor.ts";
 import type { SortBuffer } from "./sort_buffer.ts";
-import type { BlockReply, FreeRequest, SortInit, SortReply, SortRequest } from "./sort_worker.ts";
+import type {
+  BlockReply,
+  FreeRequest,
+  SortInit,
+  SortReply,
+  SortRequest,
+  StopRequest,
+} from "./sort_worker.ts";
 
 /** The owner name the sort Worker's lent segments are booked under. */
 export const SORT_WORKER_OWNER = "sort-worker";
@@ -259,17 +266,30 @@ export class SortWorker implements Disposable {
             const free: FreeRequest = { type: "free" };
             this.#worker.postMessage(free);
           }, (error: unknown) => {
-            writeError ??= error;
-            // The Worker waits for this block forever: end it, then take everything back.
-            this.close();
-            takeBack(false);
-            reject(error);
+            if (writeError !== undefined) return;
+            writeError = error;
+            if (workerDone) {
+              this.close();
+              takeBack(false);
+              reject(error);
+              return;
+            }
+            // The Worker may still be gathering blocks into the ring (terminate() does not stop
+            // it at once): ask it to stop, and take the pages back on its last reply.
+            const stop: StopRequest = { type: "stop" };
+            this.#worker.postMessage(stop);
           });
           writes.push(write);
           return;
         }
         workerDone = true;
-        if (writeError !== undefined) return;
+        if (writeError !== undefined) {
+          // It stopped after a failed block write: nothing of the job touches the pages now.
+          this.close();
+          takeBack(false);
+          reject(writeError);
+          return;
+        }
         takeBack(reply.error === undefined);
         if (reply.error !== undefined) {
           reject(new Error(`Sort worker failed: ${reply.error}`));

@@ -354,8 +354,10 @@ Deno.test("spillway count --threads auto counts nearly unique tokens through the
       parts.push(word + gap);
       bytes += word.length + gap.length;
     }
+    parts.push("last-without-newline");
     const input = `${dir}/in.txt`;
     await Deno.writeTextFile(input, parts.join(""));
+    const inputBytes = (await Deno.stat(input)).size;
     const common = ["count", "--tokenizer", "whitespace", "--order", "word", "-S", "32m"];
     for (const format of ["tsv", "uniq", "csv"]) {
       const one = await spillway([...common, "--threads", "1", "--format", format, input]);
@@ -368,6 +370,8 @@ Deno.test("spillway count --threads auto counts nearly unique tokens through the
       strictEqual(auto.code, 0, auto.stderr);
       const stats = JSON.parse(auto.stderr);
       strictEqual(stats.count.sortRoute, true, format);
+      // The bytes of the file, not the terminator the reader appends to its last token.
+      strictEqual(stats.input.bytes, inputBytes, `${format}: input bytes`);
       strictEqual(stats.spill.runs > 1, true, `${format}: runs ${stats.spill.runs}`);
       strictEqual(Buffer.compare(auto.stdout, one.stdout), 0, `${format}: outputs differ`);
     }

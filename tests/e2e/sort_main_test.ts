@@ -49,3 +49,10 @@ Deno.test("main.ts sort -c prints GNU's disorder message and exits 1", async () 
   strictEqual(result.stderr, "spillway: -:3: disorder: b\n");
   strictEqual(result.stdout, "");
 });
+
+Deno.test("main.ts sort --stats counts the bytes read, not the terminator appended to an input without one", async () => {
+  const result = await spillway(["sort", "--stats=json"], "b\na");
+  strictEqual(result.code, 0, result.stderr);
+  strictEqual(result.stdout, "a\nb\n");
+  strictEqual(JSON.parse(result.stderr).input.bytes, 3);
+});

@@ -1,0 +1,43 @@
+import { rejects, strictEqual } from "node:assert/strict";
+import { MemoryManager } from "../../src/memory/mod.ts";
+import { BytesOrder } from "../../src/sort/record_order.ts";
+import { SortBuffer } from "../../src/sort/sort_buffer.ts";
+import { SortWorker, SpillRing } from "../../src/sort/sort_worker_pool.ts";
+
+Deno.test("SortWorker: a block write that fails at once settles only once the Worker stopped touching the pages", async () => {
+  const memory = new MemoryManager({ budgetBytes: 4 << 20, segmentBytes: 4096 });
+  const buffer = new SortBuffer(memory, {
+    owner: "sort-buffer-0",
+    dataSegmentCount: 64,
+    indexEntryCount: 16384,
+    order: new BytesOrder(),
+  });
+  // Many more blocks than the ring's two slots: the Worker is mid-job when the first fails.
+  const line = new TextEncoder().encode("record-0000000");
+  for (let i = 0; buffer.tryAppend(line, 0, line.length); i += 1) {
+    line.set(new TextEncoder().encode(String(i * 7919 % 10000000).padStart(7, "0")), 7);
+  }
+  const ring = new SpillRing(memory, { dataSegments: 64, blockCount: 2 });
+  const worker = new SortWorker({ kind: "bytes", reverse: false }, memory);
+  try {
+    await rejects(
+      worker.sort(buffer, {
+        spill: {
+          ring,
+          unique: false,
+          writeBlock: () => {
+            throw Object.assign(new Error("No space left on device"), { code: "ENOSPC" });
+          },
+        },
+      }),
+      /No space left/,
+    );
+    // Its last reply came: the Worker finished with the pages before they were taken back.
+    strictEqual(worker.isIdle, true, "the Worker still ran the job when the sort failed");
+  } finally {
+    worker.close();
+    ring.release();
+    buffer.release();
+  }
+  strictEqual(memory.freeSegments, memory.totalSegments);
+});
