@@ -13,6 +13,9 @@ import type {
   StopRequest,
 } from "./sort_worker.ts";
 
+/** How long a Worker asked to stop after a failed block write may take to reply (ms). */
+const STOP_REPLY_MS_MAX = 10_000;
+
 /** The owner name the sort Worker's lent segments are booked under. */
 export const SORT_WORKER_OWNER = "sort-worker";
 
@@ -235,6 +238,7 @@ export class SortWorker implements Disposable {
     const writes: Promise<void>[] = [];
     let writeError: unknown = undefined;
     let workerDone = false;
+    let stopTimer: ReturnType<typeof setTimeout> | undefined = undefined;
     let tookBack = false;
     const takeBack = (done: boolean) => {
       if (tookBack) return;
@@ -275,14 +279,24 @@ export class SortWorker implements Disposable {
               return;
             }
             // The Worker may still be gathering blocks into the ring (terminate() does not stop
-            // it at once): ask it to stop, and take the pages back on its last reply.
+            // it at once): ask it to stop, and take the pages back on its last reply; one that
+            // never replies (hung) is ended after STOP_REPLY_MS_MAX, its work long over by then.
             const stop: StopRequest = { type: "stop" };
             this.#worker.postMessage(stop);
+            stopTimer = setTimeout(() => {
+              if (workerDone) return;
+              workerDone = true;
+              this.close();
+              takeBack(false);
+              reject(error);
+            }, STOP_REPLY_MS_MAX);
           });
           writes.push(write);
           return;
         }
+        if (workerDone) return; // ended already: it did not reply to the stop in time
         workerDone = true;
+        clearTimeout(stopTimer);
         if (writeError !== undefined) {
           // It stopped after a failed block write: nothing of the job touches the pages now.
           this.close();
