@@ -1,12 +1,6 @@
 import { type ProgressSink, silentProgress } from "../base/mod.ts";
-import {
-  type IoManager,
-  type LineReader,
-  type OutputSink,
-  plainInputBytes,
-  RecordTooLargeError,
-} from "../io/mod.ts";
-import { type LeakDetectionLevel, MemoryBudgetError, type MemoryManager } from "../memory/mod.ts";
+import { type IoManager, type LineReader, type OutputSink, plainInputBytes } from "../io/mod.ts";
+import type { LeakDetectionLevel, MemoryManager } from "../memory/mod.ts";
 import { type CountFormat, CountFormatter } from "./count_format.ts";
 import { availableParallelism } from "node:os";
 import {
@@ -19,7 +13,7 @@ import {
   workerShouldStart,
 } from "./count_plan.ts";
 import { CountWorkerClient } from "./count_worker_client.ts";
-import { countViaSort, sortRouteFormat } from "./count_via_sort.ts";
+import { countViaSort, sortRouteFormat, SortRouteTooSmall } from "./count_via_sort.ts";
 import type { CaseMode, TokenizerKind } from "./tokenizer.ts";
 import { WordCounter, type WordCountStats } from "./word_counter.ts";
 
@@ -220,7 +214,7 @@ export async function countWords(
         const routed = await countViaSort(request, context, sortRoute!);
         return { ...routed, workerBytes: 0, plan, sortRoute: true };
       } catch (error) {
-        if (!routeTooSmall(error)) throw error;
+        if (!(error instanceof SortRouteTooSmall)) throw error;
         // The route sorts in half the budget and holds a few copies of the longest line: a
         // token of many MiB can fit only the table's path, which counts again from the start.
         const { spawnedWorker: _spent, ...again } = context;
@@ -243,14 +237,6 @@ export async function countWords(
     await output?.abort().catch(() => {});
     throw error;
   }
-}
-
-/**
- * Whether the sort route failed for want of room for a long record (its share of the budget),
- * which the table's path may hold: not for a disk, a corrupt file or anything else.
- */
-function routeTooSmall(error: unknown): boolean {
-  return error instanceof MemoryBudgetError || error instanceof RecordTooLargeError;
 }
 
 /** Hands input chunks to the counter, or to the Worker once it runs and has room. */

@@ -1,5 +1,6 @@
 import { MiB } from "../base/mod.ts";
-import { plainInputBytes } from "../io/mod.ts";
+import { plainInputBytes, RecordTooLargeError } from "../io/mod.ts";
+import { MemoryBudgetError } from "../memory/mod.ts";
 import type { ProgressSink } from "../base/mod.ts";
 import type { IoManager } from "../io/mod.ts";
 import type { MemoryManager } from "../memory/mod.ts";
@@ -20,6 +21,18 @@ export interface SortRouteRequest {
   format: string;
   threadsAuto?: boolean;
   fanInMax: number;
+}
+
+/**
+ * The sort route ran out of its share of the budget (a record too long for it) before its
+ * output opened: the count can start again on the table's path, which has the whole budget.
+ * Never reported: the count pipeline catches it.
+ */
+export class SortRouteTooSmall extends Error {
+  constructor(cause: unknown) {
+    super("the sort route's share of the budget cannot hold a record", { cause });
+    this.name = "SortRouteTooSmall";
+  }
 }
 
 /** The count formats the sort route writes (the `countLines` kernel's numbers). */
@@ -85,6 +98,7 @@ export async function countViaSort(
     "count-sort-route-headroom",
     Math.floor(memory.totalSegments * (1 - SORT_ROUTE_BUDGET_SHARE)) * memory.segmentBytes,
   );
+  let outputOpened = false;
   const stats = await externalSort(request.inputs, request.output, {
     memory,
     io,
@@ -95,7 +109,14 @@ export async function countViaSort(
     countTokens: {
       format,
       ...(request.format === "csv" ? { header: new TextEncoder().encode("word,count\n") } : {}),
+      onOutputOpen: () => {
+        outputOpened = true;
+      },
     },
+  }).catch((error: unknown) => {
+    // Before the output opens nothing has been written: the caller may count again.
+    const tooSmall = error instanceof MemoryBudgetError || error instanceof RecordTooLargeError;
+    throw tooSmall && !outputOpened ? new SortRouteTooSmall(error) : error;
   });
   return {
     tokens: stats.inputRecords,

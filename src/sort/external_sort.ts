@@ -147,8 +147,10 @@ export interface ExternalSortOptions {
    * Prototype (csort): count whitespace tokens instead of sorting lines: each input chunk is
    * rewritten as tokens one a line, and the output counts equal neighbours in this count
    * format (0 tsv, 1 uniq, 2 csv) like `sort | uniq -c`, after `header` (csv's `word,count`).
+   * `onOutputOpen` is called as the output opens (before its first byte): a caller that would
+   * start over after a failure knows whether anything may have reached standard output.
    */
-  countTokens?: { format: number; header?: Uint8Array };
+  countTokens?: { format: number; header?: Uint8Array; onOutputOpen?: () => void };
 }
 
 /** What one sort did, for `--stats`. */
@@ -330,7 +332,9 @@ class ExternalSorter {
     this.#progress = options.progress ?? silentProgress;
   }
 
-  readonly #countTokens: { format: number; header?: Uint8Array } | undefined;
+  readonly #countTokens:
+    | { format: number; header?: Uint8Array; onOutputOpen?: () => void }
+    | undefined;
   /** The counted output's pages, taken before the final merge plans its own. */
   #countArea: SegmentLease | undefined = undefined;
 
@@ -345,6 +349,7 @@ class ExternalSorter {
 
   /** The output, or for `countTokens` the counted output over it. */
   async #createOutput(output: string | undefined, bufferSegments: number): Promise<OutputSink> {
+    this.#countTokens?.onOutputOpen?.();
     const out = await this.#io.createOutput(output, { owner: "sort-output", bufferSegments });
     if (this.#countTokens === undefined) return out;
     const area = this.#countArea;
