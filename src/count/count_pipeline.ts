@@ -1,7 +1,10 @@
 import { type ProgressSink, silentProgress } from "../base/mod.ts";
 import { type IoManager, type LineReader, type OutputSink, plainInputBytes } from "../io/mod.ts";
-import type { LeakDetectionLevel, MemoryManager } from "../memory/mod.ts";
-import { type CountFormat, CountFormatter } from "./count_format.ts";
+import type { MemoryManager } from "../memory/mod.ts";
+import { CountFormatter } from "./count_format.ts";
+import type { CountRequest } from "./count_request.ts";
+
+export type { CountRequest };
 import { availableParallelism } from "node:os";
 import {
   AUTO_IDLE_CORES_MIN,
@@ -14,54 +17,7 @@ import {
 } from "./count_plan.ts";
 import { CountWorkerClient } from "./count_worker_client.ts";
 import { countViaSort, sortRouteFormat, SortRouteTooSmall } from "./count_via_sort.ts";
-import type { CaseMode, TokenizerKind } from "./tokenizer.ts";
 import { WordCounter, type WordCountStats } from "./word_counter.ts";
-
-/** What to count and how to print it: `spillway count` after parsing. */
-export interface CountRequest {
-  /** Input paths (`-` is stdin). */
-  inputs: string[];
-  /** Output path, or undefined for stdout. */
-  output: string | undefined;
-  /** `--tokenizer`. */
-  tokenizer: TokenizerKind;
-  /** `--case`. */
-  caseMode: CaseMode;
-  /** `--order`. */
-  order: "count" | "word";
-  /** `--top`. */
-  top: number | undefined;
-  /** `--min-count`. */
-  minCount: number;
-  /** `--distinct`. */
-  distinct: boolean;
-  /** `--total`. */
-  total: boolean;
-  /** `--format`. */
-  format: CountFormat;
-  /** Temp directories (for the Worker's own IoManager). */
-  tmpDirs: string[];
-  /** `--leak-detection` (for the Worker's own MemoryManager). */
-  leakDetection: LeakDetectionLevel;
-  /** `--threads`: 1, or 2 to count on a Worker too. */
-  threads: number;
-  /** Whether `threads` came from `--threads auto` (the Worker then starts on larger inputs). */
-  threadsAuto?: boolean;
-  /**
-   * For `--threads auto`: idle cores (of `cores`) since start-up, `"too early"` while the
-   * window is too short to say, undefined where it cannot be measured (then the 1-minute load
-   * average decides). The CLI passes its probe, which starts with the process.
-   */
-  idleCores?: (cores: number) => number | undefined | "too early";
-  /** `--fan-in`. */
-  fanInMax: number;
-  /**
-   * Test seam (`SPILLWAY_TEST_WORKER_FIRST=1`): once the Worker is started, the first chunk waits
-   * until it is ready, so that it counts. Without it the read loop never waits: on a loaded
-   * machine this thread may count the whole input before the Worker has loaded, which is right.
-   */
-  workerFirst?: boolean;
-}
 
 /** What a count did. */
 export interface CountResult extends WordCountStats {

@@ -4,24 +4,25 @@ import { MemoryBudgetError } from "../memory/mod.ts";
 import type { ProgressSink } from "../base/mod.ts";
 import type { IoManager } from "../io/mod.ts";
 import type { MemoryManager } from "../memory/mod.ts";
-import type { CaseMode, TokenizerKind } from "./tokenizer.ts";
+import type { CountRequest } from "./count_request.ts";
 import type { WordCountStats } from "./word_counter.ts";
 
-/** What of a count request decides the sort route (a `CountRequest`). */
-export interface SortRouteRequest {
-  inputs: string[];
-  output: string | undefined;
-  tokenizer: TokenizerKind;
-  caseMode: CaseMode;
-  order: "count" | "word";
-  top: number | undefined;
-  minCount: number;
-  distinct: boolean;
-  total: boolean;
-  format: string;
-  threadsAuto?: boolean;
-  fanInMax: number;
-}
+/** What of a count request decides the sort route. */
+export type SortRouteRequest = Pick<
+  CountRequest,
+  | "inputs"
+  | "output"
+  | "tokenizer"
+  | "caseMode"
+  | "order"
+  | "top"
+  | "minCount"
+  | "distinct"
+  | "total"
+  | "format"
+  | "threadsAuto"
+  | "fanInMax"
+>;
 
 /**
  * The sort route ran out of its share of the budget (a record too long for it) before its
