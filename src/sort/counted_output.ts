@@ -1,14 +1,14 @@
 import { assert } from "../base/mod.ts";
 import type { OutputSink } from "../io/mod.ts";
-import { WasmKernels } from "../kernels/mod.ts";
+import type { WasmKernels } from "../kernels/mod.ts";
 import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
 
 const STATE_BYTES = 64;
 
 /**
- * Prototype (csort): an output that counts equal neighbours of the sorted lines written to it
- * and writes each distinct line once with its count (the `countLines` kernel, in a count
- * format: 0 tsv, 1 uniq, 2 csv), as `sort | uniq -c` does. The bytes written are staged in a
+ * The sort route of `count` (src/count/count_via_sort.ts): an output that counts equal
+ * neighbours of the sorted lines written to it and writes each distinct line once with its count
+ * (the `countLines` kernel, in a count format: 0 tsv, 1 uniq, 2 csv), as `sort | uniq -c` does. The bytes written are staged in a
  * managed area of at least the longest line, the kernel runs over its complete lines.
  */
 export class CountedOutput {
@@ -36,14 +36,21 @@ export class CountedOutput {
   /**
    * @param sink The real output.
    * @param memory The budget.
+   * @param kernels This thread's kernels over the budget's memory.
    * @param format Count format (tsv 0, uniq 1, csv 2).
    * @param area Contiguous pages, {@linkcode CountedOutput.segmentsFor} of them; released with
    *   this output.
    */
-  constructor(sink: OutputSink, memory: MemoryManager, format: number, area: SegmentLease) {
+  constructor(
+    sink: OutputSink,
+    memory: MemoryManager,
+    kernels: WasmKernels,
+    format: number,
+    area: SegmentLease,
+  ) {
     this.#sink = sink;
     this.#memory = memory;
-    this.#kernels = new WasmKernels(memory.wasmMemory);
+    this.#kernels = kernels;
     this.#lease = area;
     const page = memory.segmentBytes;
     const pages = area.segments.reduce((sum, segment) => sum + segment.bytes.length, 0) / page;

@@ -144,9 +144,10 @@ export interface ExternalSortOptions {
   /** Where progress goes: `read` per input chunk, `merge` pass k of n per 256 KiB merged. */
   progress?: ProgressSink;
   /**
-   * Prototype (csort): count whitespace tokens instead of sorting lines: each input chunk is
-   * rewritten as tokens one a line, and the output counts equal neighbours in this count
-   * format (0 tsv, 1 uniq, 2 csv) like `sort | uniq -c`, after `header` (csv's `word,count`).
+   * For `count`'s sort route (src/count/count_via_sort.ts): count whitespace tokens instead of
+   * sorting lines: each input chunk is rewritten as tokens one a line, and the output counts
+   * equal neighbours in this count format (0 tsv, 1 uniq, 2 csv) like `sort | uniq -c`, after
+   * `header` (csv's `word,count`).
    * `onOutputOpen` is called as the output opens (before its first byte): a caller that would
    * start over after a failure knows whether anything may have reached standard output.
    */
@@ -356,7 +357,14 @@ class ExternalSorter {
     assert(area !== undefined && !area.isReleased, "the counted output's area is not allocated");
     const header = this.#countTokens.header;
     if (header !== undefined) await out.write(header, 0, header.length);
-    const counted = new CountedOutput(out, this.#memory, this.#countTokens.format, area);
+    this.#threadKernels ??= new WasmKernels(this.#memory.wasmMemory);
+    const counted = new CountedOutput(
+      out,
+      this.#memory,
+      this.#threadKernels,
+      this.#countTokens.format,
+      area,
+    );
     const abort = counted.abort.bind(counted);
     const commit = counted.commit.bind(counted);
     return Object.assign(counted, {
