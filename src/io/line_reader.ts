@@ -31,6 +31,8 @@ export interface LineReaderParts {
   stats: IoStats;
   /** Take the chunk buffer from the shared memory's pages (kernels can read it in place). */
   sharedChunk?: boolean | undefined;
+  /** End chunks at any ASCII whitespace byte (see {@linkcode InputOptions}). */
+  cutAtWhitespace?: boolean | undefined;
   /** Called when the large-record buffer does not fit (see {@linkcode InputOptions}). */
   onMemoryShort?: ((bytes: number) => Promise<boolean>) | undefined;
   /** The longest record planned for (see {@linkcode InputOptions}); default: doubling. */
@@ -71,6 +73,8 @@ export class LineReader {
   #recordBytesMax: number | undefined;
   #owner: string;
   #terminator: number;
+  /** Chunks may end at any ASCII whitespace byte, not only at the terminator. */
+  #cutAtWhitespace: boolean;
   #reservation: MemoryReservation | undefined = undefined;
   #chunkLease: SegmentLease | undefined = undefined;
   /** The most bytes the chunk buffer ever held. */
@@ -97,6 +101,7 @@ export class LineReader {
     this.#memory = parts.memory;
     this.#owner = parts.owner;
     this.#terminator = parts.terminator;
+    this.#cutAtWhitespace = parts.cutAtWhitespace === true;
     this.#stats = parts.stats;
     this.#onMemoryShort = parts.onMemoryShort;
     this.#recordBytesMax = parts.recordBytesMax;
@@ -153,7 +158,9 @@ export class LineReader {
     if (filled === 0) return undefined;
     const terminator = this.#terminator;
     // The carry of a large record may hold whole records: search all of it.
-    const last = buffer.lastIndexOf(terminator, filled - 1);
+    const last = this.#cutAtWhitespace
+      ? lastWhitespace(buffer, filled)
+      : buffer.lastIndexOf(terminator, filled - 1);
     if (last === filled - 1) {
       this.#start = filled;
       return buffer.subarray(0, filled);
@@ -209,7 +216,9 @@ export class LineReader {
       const searchFrom = this.#filled;
       // Read at most one chunk at a time, so the tail after the record fits the chunk buffer.
       await this.#fillTo(large, Math.min(large.length, this.#filled + chunkBytes));
-      const end = large.indexOf(terminator, searchFrom);
+      const end = this.#cutAtWhitespace
+        ? firstWhitespace(large, searchFrom, this.#filled)
+        : large.indexOf(terminator, searchFrom);
       if (end >= 0 && end < this.#filled) {
         this.#largeCarryStart = end + 1;
         this.#largeCarryEnd = this.#filled;
@@ -377,4 +386,22 @@ export function readError(name: string, error: unknown): Error {
   }
   const message = error instanceof Error ? error.message : String(error);
   return new InputError(`Cannot read ${name}: ${message}`, { cause: error });
+}
+
+/** Whether `byte` is ASCII whitespace: space, `\t \n \v \f \r`. */
+function isWhitespace(byte: number): boolean {
+  return byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
+}
+
+/** The index of the last whitespace byte of `bytes[0, end)`, or -1. */
+function lastWhitespace(bytes: Uint8Array, end: number): number {
+  let at = end - 1;
+  while (at >= 0 && !isWhitespace(bytes[at]!)) at -= 1;
+  return at;
+}
+
+/** The index of the first whitespace byte of `bytes[from, end)`, or -1. */
+function firstWhitespace(bytes: Uint8Array, from: number, end: number): number {
+  for (let at = from; at < end; at += 1) if (isWhitespace(bytes[at]!)) return at;
+  return -1;
 }

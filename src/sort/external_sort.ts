@@ -5,15 +5,9 @@ import {
   ResourceError,
   silentProgress,
 } from "../base/mod.ts";
-import type {
-  IoManager,
-  LineReader,
-  OutputSink,
-  RunReader,
-  RunWriter,
-  SpillRun,
-} from "../io/mod.ts";
+import type { IoManager, LineReader, RunReader, RunWriter, SpillRun } from "../io/mod.ts";
 import {
+  OutputSink,
   prefaultMemory,
   timelineEnd,
   timelineFlush,
@@ -61,7 +55,7 @@ import {
 import type { MergeWorkerFault } from "./merge_worker.ts";
 import { mergeByKeyRanges, splitMergeSegments, splitMergeTableFits } from "./split_merge.ts";
 import { bufferPrefaultRanges } from "./buffer_prefault.ts";
-import { CountedOutput } from "./counted_output.ts";
+import type { LineFilter, LineSink } from "./line_filter.ts";
 import {
   mergePlacedRanges,
   type PlacedMergeResult,
@@ -144,14 +138,10 @@ export interface ExternalSortOptions {
   /** Where progress goes: `read` per input chunk, `merge` pass k of n per 256 KiB merged. */
   progress?: ProgressSink;
   /**
-   * For `count`'s sort route (src/count/count_via_sort.ts): count whitespace tokens instead of
-   * sorting lines: each input chunk is rewritten as tokens one a line, and the output counts
-   * equal neighbours in this count format (0 tsv, 1 uniq, 2 csv) like `sort | uniq -c`, after
-   * `header` (csv's `word,count`).
-   * `onOutputOpen` is called as the output opens (before its first byte): a caller that would
-   * start over after a failure knows whether anything may have reached standard output.
+   * A layer above that rewrites each input chunk before it is sorted and what the sort writes
+   * (count's sort route: src/count/count_via_sort.ts). Not with `-m` or fixed-size records.
    */
-  countTokens?: { format: number; header?: Uint8Array; onOutputOpen?: () => void };
+  filter?: LineFilter;
 }
 
 /** What one sort did, for `--stats`. */
@@ -184,8 +174,6 @@ export interface SortStats {
   mergeRanges: number;
   /** Bytes of the sort buffers faulted in ahead on another thread (buffer_prefault.ts). */
   prefaultedBytes: number;
-  /** With `countTokens`: the lines written (distinct tokens); else 0. */
-  countedLines: number;
 }
 
 /**
@@ -284,7 +272,6 @@ class ExternalSorter {
     inputBytes: 0,
     inputRecords: 0,
     outputRecords: 0,
-    countedLines: 0,
     runCount: 0,
     mergePasses: 0,
     fanIn: 0,
@@ -320,10 +307,10 @@ class ExternalSorter {
     this.#mergeOnly = options.mergeOnly ?? false;
     this.#mergeKernel = options.mergeKernel ?? true;
     this.#parallelMergeBytesMin = options.parallelMergeBytesMin ?? PARALLEL_MERGE_BYTES_MIN;
-    this.#countTokens = options.countTokens;
-    const counting = this.#countTokens !== undefined;
-    this.#splitMerge = counting ? false : options.splitMerge ?? false;
-    this.#placedMerge = counting ? false : options.placedMerge ?? true;
+    this.#filter = options.filter;
+    const filtered = this.#filter !== undefined;
+    this.#splitMerge = filtered ? false : options.splitMerge ?? false;
+    this.#placedMerge = filtered ? false : options.placedMerge ?? true;
     this.#mergeWorkerTuning = {
       ...(options.mergeWorkerSilenceMsMax === undefined
         ? {}
@@ -333,54 +320,34 @@ class ExternalSorter {
     this.#progress = options.progress ?? silentProgress;
   }
 
-  readonly #countTokens:
-    | { format: number; header?: Uint8Array; onOutputOpen?: () => void }
-    | undefined;
-  /** The counted output's pages, taken before the final merge plans its own. */
-  #countArea: SegmentLease | undefined = undefined;
+  readonly #filter: LineFilter | undefined;
+  /** The filter's pages, taken before the final merge plans its own. */
+  #filterArea: SegmentLease | undefined = undefined;
 
-  #allocateCountArea(): void {
-    if (this.#countTokens === undefined) return;
+  #allocateFilterArea(): void {
+    if (this.#filter === undefined) return;
     const lineBytesMax = Math.max(this.#memory.segmentBytes, this.#longestRecordBytes);
-    this.#countArea = this.#memory.allocateContiguous(
-      "count-lines",
-      CountedOutput.segmentsFor(this.#memory.segmentBytes, lineBytesMax),
+    this.#filterArea = this.#memory.allocateContiguous(
+      "sort-line-filter",
+      this.#filter.segmentsFor(lineBytesMax),
     );
   }
 
-  /** The output, or for `countTokens` the counted output over it. */
-  async #createOutput(output: string | undefined, bufferSegments: number): Promise<OutputSink> {
-    this.#countTokens?.onOutputOpen?.();
+  /** The output, or with a filter what the filter makes of it (it releases its area). */
+  async #createOutput(output: string | undefined, bufferSegments: number): Promise<LineSink> {
     const out = await this.#io.createOutput(output, { owner: "sort-output", bufferSegments });
-    if (this.#countTokens === undefined) return out;
-    const area = this.#countArea;
-    assert(area !== undefined && !area.isReleased, "the counted output's area is not allocated");
-    const header = this.#countTokens.header;
-    if (header !== undefined) await out.write(header, 0, header.length);
-    this.#threadKernels ??= new WasmKernels(this.#memory.wasmMemory);
-    const counted = new CountedOutput(
-      out,
-      this.#memory,
-      this.#threadKernels,
-      this.#countTokens.format,
-      area,
-    );
-    const abort = counted.abort.bind(counted);
-    const commit = counted.commit.bind(counted);
-    return Object.assign(counted, {
-      commit: async () => {
-        try {
-          await commit();
-          this.#stats.countedLines += counted.linesWritten;
-        } finally {
-          counted.release();
-        }
-      },
-      abort: async () => {
-        counted.release();
-        await abort();
-      },
-    }) as unknown as OutputSink;
+    const filter = this.#filter;
+    if (filter === undefined) return out;
+    const area = this.#filterArea;
+    assert(area !== undefined && !area.isReleased, "the line filter's area is not allocated");
+    this.#filterArea = undefined;
+    try {
+      return await filter.open(out, area);
+    } catch (error) {
+      if (!area.isReleased) area.release();
+      await out.abort();
+      throw error;
+    }
   }
 
   async run(inputs: readonly string[], output: string | undefined): Promise<SortStats> {
@@ -394,7 +361,7 @@ class ExternalSorter {
     } finally {
       this.#mergeWorker?.terminate();
       this.#mergeWorker = undefined;
-      if (this.#countArea?.isReleased === false) this.#countArea.release();
+      if (this.#filterArea?.isReleased === false) this.#filterArea.release();
       for (const run of this.#runs) {
         if (run !== undefined) await this.#io.deleteRun(run).catch(() => {});
       }
@@ -446,7 +413,7 @@ class ExternalSorter {
         // Everything fit in memory: sort here and write the output directly; no file at all.
         for (const buffer of buffers) if (buffer !== last) buffer.release();
         if (!presorted) await this.#sortLast(last);
-        this.#allocateCountArea();
+        this.#allocateFilterArea();
         await this.#writeOutput(output, layout.outputSegments, async (sink) => {
           await this.#writeBuffer(last, sink);
         });
@@ -763,7 +730,8 @@ class ExternalSorter {
       ...(this.#recordBytes === undefined
         ? {
           onMemoryShort: () => this.#freeBuffersForLongRecord(),
-          sharedChunk: this.#threadKernels !== undefined || this.#countTokens !== undefined,
+          sharedChunk: this.#threadKernels !== undefined || this.#filter !== undefined,
+          ...(this.#filter?.cutsAtWhitespace === true ? { cutAtWhitespace: true } : {}),
         }
         : {}),
     });
@@ -798,7 +766,7 @@ class ExternalSorter {
         const readBytes = read.length - (reader.sawMissingTerminator ? 1 : 0);
         stats.inputBytes += readBytes;
         this.#progress.advance(readBytes);
-        const chunk = this.#countTokens === undefined ? read : this.#tokenLines(read);
+        const chunk = this.#filter === undefined ? read : this.#filter.rewriteChunk(read);
         const end = chunk.length;
         if (this.#buffers.length === 0) {
           // The buffers made room for a long record: this chunk is that record alone (it is
@@ -851,13 +819,6 @@ class ExternalSorter {
     } finally {
       await reader.close();
     }
-  }
-
-  /** Rewrites `chunk` in place as whitespace tokens one a line; returns that part of it. */
-  #tokenLines(chunk: Uint8Array): Uint8Array {
-    if (!(chunk.buffer instanceof SharedArrayBuffer)) return tokenLinesHere(chunk);
-    this.#threadKernels ??= new WasmKernels(this.#memory.wasmMemory);
-    return chunk.subarray(0, this.#threadKernels.tokenLines(chunk.byteOffset, chunk.length));
   }
 
   /**
@@ -1009,7 +970,7 @@ class ExternalSorter {
     bufferSegments: number,
     body: (sink: RecordSink) => Promise<void>,
   ): Promise<void> {
-    const out: OutputSink = await this.#createOutput(output, bufferSegments);
+    const out = await this.#createOutput(output, bufferSegments);
     const terminator = this.#terminator;
     const stats = this.#stats;
     const addTerminator = this.#recordBytes === undefined;
@@ -1054,7 +1015,7 @@ class ExternalSorter {
   }
 
   async #mergeRuns(output: string | undefined): Promise<void> {
-    this.#allocateCountArea(); // before the merge plans what is free
+    this.#allocateFilterArea(); // before the merge plans what is free
     let runs = this.#runs.map((run) => {
       assert(run !== undefined, "a run slot was never filled");
       return run;
@@ -1237,7 +1198,7 @@ class ExternalSorter {
       for (const reader of readers) await reader.close();
       return false;
     }
-    let out: OutputSink | undefined = undefined;
+    let out: LineSink | undefined = undefined;
     try {
       out = await this.#createOutput(output, 1);
       const sink = out;
@@ -1269,7 +1230,7 @@ class ExternalSorter {
    * reads the runs itself when `readOnWorker`) while this thread writes, or here.
    */
   async #mergeOneLane(
-    sink: OutputSink,
+    sink: LineSink,
     readers: readonly RunReader[],
     runs: readonly SpillRun[],
     plan: {
@@ -1362,14 +1323,16 @@ class ExternalSorter {
    * apply or the budget cannot hold both lanes.
    */
   async #placedMergeOutput(
-    sink: OutputSink,
+    output: LineSink,
     runs: readonly SpillRun[],
     plan: { expectedRecords: number; mergeBytes: number; outputSegments: number },
   ): Promise<boolean> {
     const memory = this.#memory;
     const memoryRun = this.#memoryRun;
     const placed = this.#placedMerge;
-    const parts = sink.parts;
+    // A filter's output is written through it, never at offsets of the file.
+    const sink = output instanceof OutputSink ? output : undefined;
+    const parts = sink?.parts;
     const inputCount = runs.length + (memoryRun === undefined ? 0 : 1);
     const bytesMin = typeof placed === "object"
       ? placed.bytesMin ?? PLACED_MERGE_BYTES_MIN
@@ -1382,7 +1345,7 @@ class ExternalSorter {
       memory.freeSegments >=
         placedMergeSegments(memory, inputCount, plan.outputSegments) +
           KERNEL_MERGE_SPARE_SEGMENTS;
-    if (!applies) return false;
+    if (!applies || sink === undefined) return false;
     const mergedMs = timelineStart();
     let result: PlacedMergeResult;
     try {
@@ -1456,7 +1419,7 @@ class ExternalSorter {
       return false;
     }
     const expectedRecords = runRecords + (memoryRun?.recordCount ?? 0);
-    let out: OutputSink | undefined = undefined;
+    let out: LineSink | undefined = undefined;
     try {
       out = await this.#createOutput(output, 1);
       const sink = out;
@@ -1843,24 +1806,4 @@ export class LineCursor implements RecordCursor {
   async close(): Promise<void> {
     await this.#reader.close();
   }
-}
-
-/**
- * `tokenLines` for a chunk outside the shared memory (a line longer than a chunk, assembled by
- * the reader): whitespace runs after a token become one LF, in place; returns the tokens.
- */
-function tokenLinesHere(chunk: Uint8Array): Uint8Array {
-  let out = 0;
-  let afterToken = false;
-  for (let i = 0; i < chunk.length; i += 1) {
-    const byte = chunk[i]!;
-    if (byte === 0x20 || (byte >= 0x09 && byte <= 0x0d)) {
-      if (afterToken) chunk[out++] = 0x0a;
-      afterToken = false;
-    } else {
-      chunk[out++] = byte;
-      afterToken = true;
-    }
-  }
-  return chunk.subarray(0, out);
 }
