@@ -1,5 +1,11 @@
 import { assert, formatBytes, InputError, MiB } from "../base/mod.ts";
-import type { MemoryManager, MemoryReservation, SegmentLease } from "../memory/mod.ts";
+import type {
+  BudgetBuffer,
+  MemoryManager,
+  MemoryReservation,
+  SegmentLease,
+} from "../memory/mod.ts";
+import { allocateBudgetBuffer } from "../memory/mod.ts";
 import { RecordTooLargeError } from "./errors.ts";
 import type { IoStats } from "./io_stats.ts";
 
@@ -81,7 +87,10 @@ export class LineReader {
   #filledMax = 0;
   #buffer: Uint8Array;
   #large: Uint8Array | undefined = undefined;
-  #largeReservation: MemoryReservation | undefined = undefined;
+  /** The large buffer's memory: pages of the shared memory where a run of them is free. */
+  #largeBuffer: BudgetBuffer | undefined = undefined;
+  /** The large buffer's bytes filled (its pages are poisoned no further on release). */
+  #largeFilled = 0;
   #largeCarryStart = 0;
   #largeCarryEnd = 0;
   #start = 0;
@@ -192,7 +201,12 @@ export class LineReader {
         this.#eof = true;
       } else {
         this.#filled += count;
-        if (this.#filled > this.#filledMax) this.#filledMax = this.#filled;
+        if (buffer === this.#large) {
+          // With room for the terminator a final record may get.
+          this.#largeFilled = Math.max(this.#largeFilled, this.#filled + 1);
+        } else if (this.#filled > this.#filledMax) {
+          this.#filledMax = this.#filled;
+        }
         this.#bytesRead += count;
         this.#stats.inputBytesRead += count;
       }
@@ -266,7 +280,7 @@ export class LineReader {
       // current line of every input of a merge (`sort -m`, `merge`). Name a budget with room
       // for what is held and the record's buffer (which may grow to twice the record).
       const heldBytes = (memory.totalSegments - memory.freeSegments) * memory.segmentBytes -
-        (this.#largeReservation?.bytes ?? 0);
+        (this.#large?.length ?? 0);
       const neededMiB = Math.ceil((heldBytes + 2 * (recordBytes + 1)) / MiB);
       return new RecordTooLargeError(
         `Cannot read ${this.name}: a record of ${
@@ -288,17 +302,18 @@ export class LineReader {
   }
 
   async #growLarge(from: Uint8Array, used: number, capacity: number): Promise<Uint8Array> {
-    let reservation: MemoryReservation;
+    let buffer: BudgetBuffer;
     try {
-      reservation = await this.#reserveLarge(capacity);
+      buffer = await this.#allocateLarge(capacity);
     } catch (error) {
       throw await this.#tooLong(from, used, error);
     }
-    const large = new Uint8Array(capacity);
+    const large = buffer.bytes;
     large.set(from.subarray(0, used), 0);
     this.#dropLarge();
     this.#large = large;
-    this.#largeReservation = reservation;
+    this.#largeBuffer = buffer;
+    this.#largeFilled = used + 1;
     return large;
   }
 
@@ -333,20 +348,25 @@ export class LineReader {
     return { recordBytes: length, complete: false };
   }
 
-  /** Reserves `capacity` bytes, asking the owner to free memory once if they do not fit. */
-  async #reserveLarge(capacity: number): Promise<MemoryReservation> {
+  /**
+   * A buffer of `capacity` bytes from the budget (pages of the shared memory where a run of
+   * them is free, so that a long record adds no heap bytes to the RSS), asking the owner to
+   * free memory once if it does not fit.
+   */
+  async #allocateLarge(capacity: number): Promise<BudgetBuffer> {
     try {
-      return this.#memory.reserve(this.#owner, capacity);
+      return allocateBudgetBuffer(this.#memory, this.#owner, capacity);
     } catch (error) {
       if (this.#onMemoryShort === undefined || !(await this.#onMemoryShort(capacity))) throw error;
-      return this.#memory.reserve(this.#owner, capacity);
+      return allocateBudgetBuffer(this.#memory, this.#owner, capacity);
     }
   }
 
   #dropLarge(): void {
     this.#large = undefined;
-    this.#largeReservation?.release();
-    this.#largeReservation = undefined;
+    this.#largeBuffer?.release(Math.min(this.#largeFilled, this.#largeBuffer.bytes.length));
+    this.#largeBuffer = undefined;
+    this.#largeFilled = 0;
   }
 
   /** Closes the input and gives back the buffers; idempotent. */

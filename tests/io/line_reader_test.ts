@@ -162,6 +162,33 @@ Deno.test("LineReader with cutAtWhitespace ends chunks at any whitespace and rea
   });
 });
 
+Deno.test("LineReader reads a record longer than its chunk into pages of the shared memory", async () => {
+  await withIoTempDir(async (dir) => {
+    // A heap buffer beside the budget's pages would add its bytes to the RSS beyond the budget.
+    const { memory, io } = await openIoForTest(dir, { budgetBytes: 256 * 1024 });
+    const path = `${dir}/long.txt`;
+    await Deno.writeTextFile(path, `a\n${"x".repeat(40_000)}\nb\n`);
+    const reader = await io.openInput(path, { chunkSegments: 1 });
+    const chunks: Uint8Array[] = [];
+    try {
+      for (let chunk = await reader.nextChunk(); chunk; chunk = await reader.nextChunk()) {
+        if (chunk.length > 4096) {
+          ok(
+            chunk.buffer instanceof SharedArrayBuffer,
+            "the long record lies in the shared memory",
+          );
+        }
+        chunks.push(chunk.slice());
+      }
+    } finally {
+      await reader.close();
+    }
+    deepStrictEqual(new TextDecoder().decode(concat(chunks)), `a\n${"x".repeat(40_000)}\nb\n`);
+    await io.close();
+    memory.assertAllReleased();
+  });
+});
+
 Deno.test("LineReader reports totalBytes for files only", async () => {
   await withIoTempDir(async (dir) => {
     const { memory, io } = await openIoForTest(dir);
