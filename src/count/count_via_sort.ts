@@ -144,8 +144,20 @@ export async function countViaSort(
  * The sort route's filter over the sort engine: each read chunk becomes its whitespace tokens one
  * a line (the `tokenLines` kernel), and the sorted lines are counted into the output by a
  * {@linkcode CountedOutput}.
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { FormatCountsFormat } from "../kernels/mod.ts";
+ * import { MemoryManager } from "../memory/mod.ts";
+ * import { TokenCounting } from "./count_via_sort.ts";
+ * const memory = new MemoryManager({ budgetBytes: 64 * 4096, segmentBytes: 4096 });
+ * const counting = new TokenCounting(memory, FormatCountsFormat.tsv, false);
+ * const chunk = new TextEncoder().encode("  to be\tor\n");
+ * strictEqual(new TextDecoder().decode(counting.rewriteChunk(chunk)), "to\nbe\nor\n");
+ * ```
  */
-class TokenCounting implements LineFilter {
+export class TokenCounting implements LineFilter {
   readonly cutsAtWhitespace = true;
   readonly #memory: MemoryManager;
   readonly #kernels: WasmKernels;
@@ -155,6 +167,11 @@ class TokenCounting implements LineFilter {
   /** Whether the output opened (from then on bytes may have reached standard output). */
   opened = false;
 
+  /**
+   * @param memory The budget (the counted output's kernels run over its memory).
+   * @param format The `FormatCountsFormat` of the lines (tsv, uniq, csv).
+   * @param csvHeader Whether the output starts with csv's `word,count` header.
+   */
   constructor(memory: MemoryManager, format: number, csvHeader: boolean) {
     this.#memory = memory;
     this.#kernels = kernelsFor(memory.wasmMemory);
