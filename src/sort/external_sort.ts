@@ -28,6 +28,7 @@ import { keyedLineOffset, KeyedRunOrder } from "./keyed_records.ts";
 import {
   FAN_IN_DEFAULT,
   inputMergeChunkSegments,
+  MergeBudgetError,
   mergePassCount,
   type MergePlan,
   planMerge,
@@ -248,6 +249,8 @@ class ExternalSorter {
   #mergeKernelWarm = false;
   /** The longest record spilled as a run of its own (0: none). */
   #longestRecordBytes = 0;
+  /** Free pages when the sort began: the most its final merge can have. */
+  #freeSegmentsAtStart = 0;
   /**
    * Spilled runs are keyed (docs/spill-format.md): each record carries its normalized key, and
    * the merges compare keys (the sort buffers store keys: {@linkcode normalizedKeysFor}).
@@ -372,6 +375,7 @@ class ExternalSorter {
   async #sortInputs(inputs: readonly string[], output: string | undefined): Promise<void> {
     timelineSpan("startup", timelineOrigin(), timelineStart() || timelineOrigin());
     const memory = this.#memory;
+    this.#freeSegmentsAtStart = memory.freeSegments;
     const layout = planSort({
       freeSegments: memory.freeSegments,
       segmentBytes: memory.segmentBytes,
@@ -876,6 +880,7 @@ class ExternalSorter {
   }
 
   async #spillOversized(bytes: Uint8Array, start: number, length: number): Promise<void> {
+    this.#checkFilterHolds(length);
     await this.#awaitInFlight();
     this.#longestRecordBytes = Math.max(this.#longestRecordBytes, length);
     const slot = this.#runs.length;
@@ -897,6 +902,31 @@ class ExternalSorter {
       await writer.abort();
       throw error;
     }
+  }
+
+  /**
+   * With a filter: a record whose lines the filter's pages and a 2-way final merge cannot hold
+   * in the pages the sort began with fails now ({@linkcode MergeBudgetError}), not after the
+   * rest of the input was read and sorted: the caller may have another way (count's table).
+   */
+  #checkFilterHolds(recordBytes: number): void {
+    const filter = this.#filter;
+    if (filter === undefined) return;
+    const segmentBytes = this.#memory.segmentBytes;
+    const area = filter.segmentsFor(Math.max(segmentBytes, recordBytes));
+    const freeSegments = this.#freeSegmentsAtStart - area;
+    if (freeSegments < 1) {
+      throw new MergeBudgetError(
+        `Cannot hold a record of ${recordBytes} bytes: its line filter takes ${area} of ${this.#freeSegmentsAtStart} free segments; raise --memory (-S)`,
+      );
+    }
+    planMerge({
+      freeSegments,
+      segmentBytes,
+      fanInMax: 2,
+      inputCount: 2,
+      spanningRecordBytesMax: recordBytes,
+    });
   }
 
   async #spillBuffer(buffer: SortBuffer, slot: number): Promise<void> {

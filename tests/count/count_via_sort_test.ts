@@ -1,4 +1,4 @@
-import { ok, strictEqual } from "node:assert/strict";
+import { ok, rejects, strictEqual } from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { countViaSort, SortRouteTooSmall } from "../../src/count/count_via_sort.ts";
 import type { CountFormat } from "../../src/count/mod.ts";
@@ -38,6 +38,7 @@ async function route(
   input: Uint8Array,
   format: "tsv" | "uniq" | "csv",
   budgetBytes: number,
+  read: { bytes: number } = { bytes: 0 },
 ): Promise<{ output: Buffer; tokens: number; distinct: number; runs: number }> {
   const dir = await Deno.makeTempDir({ prefix: "spillway-count-via-sort-test-" });
   const memory = new MemoryManager({ budgetBytes, segmentBytes: 32 * 1024 });
@@ -60,7 +61,17 @@ async function route(
           threadsAuto: true,
           fanInMax: 128,
         },
-        { memory, io },
+        {
+          memory,
+          io,
+          progress: {
+            phase() {},
+            advance(byteCount) {
+              read.bytes += byteCount;
+            },
+            finish() {},
+          },
+        },
         KERNEL_FORMATS[format],
       );
       return {
@@ -151,4 +162,16 @@ Deno.test("countViaSort gives up (SortRouteTooSmall) on a token too long for its
       ok(error instanceof SortRouteTooSmall, `${kib} KiB: ${error}`);
     }
   }
+});
+
+Deno.test("countViaSort gives up at a token too long for it, not after the rest of the input", async () => {
+  // At -S 8m (the route sorts in 4 MiB) a token of 700 KiB cannot be counted beside the final
+  // merge: the route says so when it meets the token, and reads no further.
+  const input = Buffer.from(
+    uniqueTokens(256 << 10, 2) + "y".repeat(700 << 10) + "\n" + uniqueTokens(6 << 20, 4),
+    "latin1",
+  );
+  const read = { bytes: 0 };
+  await rejects(route(input, "tsv", 8 << 20, read), SortRouteTooSmall);
+  ok(read.bytes < 4 << 20, `read ${read.bytes} of ${input.length} bytes before giving up`);
 });
