@@ -203,15 +203,12 @@ export const countCommand: Command = {
         bucketArenaPeakSegments: stats.buddy?.peakUsedSegments ?? 0,
         bucketArenaFragmentation: Number((stats.buddy?.fragmentation ?? 0).toFixed(3)),
         sortRoute: stats.sortRoute === true,
+        sortRouteFallback: stats.sortRouteFallback === true,
       };
       (report.stats as unknown as Record<string, unknown>)["count"] = countStats;
       await scope.finish(ExitCode.ok);
       if (report.options.statsFormat === "text" && report.options.statsFile === undefined) {
-        console.error(
-          `  count: ${stats.tokens} tokens, ${stats.distinctWords} distinct, ${stats.invalidUtf8Bytes} invalid UTF-8 bytes; runs ${stats.wordRuns} word + ${stats.longWords} long-word + ${stats.countOrderRuns} count-order, ${stats.intermediateMerges} intermediate merges; buckets: ${countStats.bucketArenaSegments} arena segments, peak ${countStats.bucketArenaPeakSegments}, ${stats.tableGrowths} growths, fragmentation ${countStats.bucketArenaFragmentation}${
-            countStats.sortRoute ? "; through the sort engine" : ""
-          }`,
-        );
+        console.error(countStatsLine(countStats));
       }
       return ExitCode.ok;
     } finally {
@@ -220,3 +217,32 @@ export const countCommand: Command = {
     }
   },
 };
+
+/** The text report's `count:` line (the sort route has no table: its own figures only). */
+function countStatsLine(
+  stats: {
+    tokens: number;
+    distinctWords: number;
+    invalidUtf8Bytes: number;
+    wordRuns: number;
+    longWordRuns: number;
+    countOrderRuns: number;
+    intermediateMerges: number;
+    tableGrowths: number;
+    bucketArenaSegments: number;
+    bucketArenaPeakSegments: number;
+    bucketArenaFragmentation: number;
+    sortRoute: boolean;
+    sortRouteFallback: boolean;
+  },
+): string {
+  const counted = `  count: ${stats.tokens} tokens, ${stats.distinctWords} distinct`;
+  if (stats.sortRoute) {
+    return `${counted}; through the sort engine: ${stats.wordRuns} sorted runs, ${stats.intermediateMerges} intermediate merges`;
+  }
+  return `${counted}, ${stats.invalidUtf8Bytes} invalid UTF-8 bytes; runs ${stats.wordRuns} word + ${stats.longWordRuns} long-word + ${stats.countOrderRuns} count-order, ${stats.intermediateMerges} intermediate merges; buckets: ${stats.bucketArenaSegments} arena segments, peak ${stats.bucketArenaPeakSegments}, ${stats.tableGrowths} growths, fragmentation ${stats.bucketArenaFragmentation}${
+    stats.sortRouteFallback
+      ? "; the sort route gave up (a token too long for its half of the budget) and the table counted again"
+      : ""
+  }`;
+}

@@ -12,6 +12,12 @@ export const countFormats: readonly CountFormat[] = ["tsv", "csv", "json", "yaml
 /** Width of the count column of `uniq -c` (`%7d ` then the line). */
 const UNIQ_COUNT_WIDTH = 7;
 
+/**
+ * A tsv or uniq word from this many bytes goes to the sink from where it lies, not through the
+ * formatter's buffer: no heap copy of a long word beside the budget (its RSS).
+ */
+const WORD_DIRECT_BYTES_MIN = 64 * 1024;
+
 /** Where formatted bytes go (an `OutputSink`). */
 export interface ByteSink {
   /** Writes bytes; a promise only when the sink must flush. */
@@ -129,6 +135,9 @@ export class CountFormatter {
     count: number,
   ): Promise<void> | undefined {
     this.#length = 0;
+    if (byteLength >= WORD_DIRECT_BYTES_MIN && (this.format === "tsv" || this.format === "uniq")) {
+      return this.#wordDirect(bytes, byteOffset, byteLength, count);
+    }
     switch (this.format) {
       case "tsv":
         this.#raw(bytes, byteOffset, byteLength);
@@ -176,6 +185,27 @@ export class CountFormatter {
     }
     this.#first = false;
     return this.#flush();
+  }
+
+  /** A long tsv or uniq line: its word written to the sink from where it lies. */
+  async #wordDirect(
+    bytes: Uint8Array,
+    byteOffset: number,
+    byteLength: number,
+    count: number,
+  ): Promise<void> {
+    if (this.format === "uniq") {
+      this.#numberPadded(count, UNIQ_COUNT_WIDTH);
+      this.#byte(0x20);
+      await this.#flush();
+    }
+    await this.#sink.write(bytes, byteOffset, byteLength);
+    if (this.format === "tsv") {
+      this.#byte(9);
+      this.#number(count);
+    }
+    this.#byte(10);
+    await this.#flush();
   }
 
   /** Writes the format's closing (JSON `]`; YAML `[]` for an empty list). */

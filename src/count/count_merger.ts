@@ -1,5 +1,10 @@
 import { assert } from "../base/mod.ts";
-import { compareBytes, type MemoryManager, type MemoryReservation } from "../memory/mod.ts";
+import {
+  allocateBudgetBuffer,
+  type BudgetBuffer,
+  compareBytes,
+  type MemoryManager,
+} from "../memory/mod.ts";
 import { LoserTree, type RecordCursor } from "../sort/blocks/mod.ts";
 import { COUNT_BYTES, exactSum, readCount, writeCount } from "./count_table.ts";
 import { copyBytes } from "./copy_bytes.ts";
@@ -11,6 +16,16 @@ export type RecordEmitter = (
   byteLength: number,
   count: number,
 ) => Promise<void> | undefined;
+
+/** A heap buffer with a reservation of its bytes. */
+function heapBuffer(memory: MemoryManager, owner: string, byteLength: number): BudgetBuffer {
+  const reservation = memory.reserve(owner, byteLength);
+  return {
+    bytes: new Uint8Array(byteLength),
+    inSharedMemory: false,
+    release: () => reservation.release(),
+  };
+}
 
 /**
  * A growable scratch buffer whose bytes are reserved from the memory budget.
@@ -30,7 +45,7 @@ export type RecordEmitter = (
 export class ReservedScratch {
   #memory: MemoryManager;
   #owner: string;
-  #reservation: MemoryReservation | undefined;
+  #buffer: BudgetBuffer | undefined;
   #bytes: Uint8Array = new Uint8Array(0);
 
   /**
@@ -61,19 +76,22 @@ export class ReservedScratch {
     // Past 1 MiB grow by what is needed (rounded to 64 KiB), not by doubling: a 5 MiB word
     // must not take 8 MiB of the budget.
     if (size > 1 << 20) size = Math.max(this.#bytes.length, Math.ceil(byteLength / 65536) * 65536);
-    const reservation = this.#memory.reserve(this.#owner, size);
-    this.#reservation?.release();
-    this.#reservation = reservation;
-    const bytes = new Uint8Array(size);
-    bytes.set(this.#bytes);
-    this.#bytes = bytes;
-    return bytes;
+    // From a page up, pages of the shared memory where a run of them is free: a long word's
+    // copy then adds nothing to the RSS beyond the budget's pages.
+    const buffer = size >= this.#memory.segmentBytes
+      ? allocateBudgetBuffer(this.#memory, this.#owner, size)
+      : heapBuffer(this.#memory, this.#owner, size);
+    buffer.bytes.set(this.#bytes);
+    this.#buffer?.release();
+    this.#buffer = buffer;
+    this.#bytes = buffer.bytes;
+    return buffer.bytes;
   }
 
   /** Gives the bytes back. Idempotent. */
   close(): void {
-    this.#reservation?.release();
-    this.#reservation = undefined;
+    this.#buffer?.release();
+    this.#buffer = undefined;
     this.#bytes = new Uint8Array(0);
   }
 }

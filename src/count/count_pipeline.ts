@@ -29,6 +29,11 @@ export interface CountResult extends WordCountStats {
   plan: CountPlan;
   /** Whether it counted through the sort engine (count_via_sort.ts). */
   sortRoute?: boolean;
+  /**
+   * Whether the sort route gave up (a token too long for its share of the budget) and the
+   * table's path counted everything again from the start.
+   */
+  sortRouteFallback?: boolean;
 }
 
 /** Where a count runs: the budget, the io manager and the progress sink. */
@@ -174,7 +179,8 @@ export async function countWords(
         // The route sorts in half the budget and holds a few copies of the longest line: a
         // token of many MiB can fit only the table's path, which counts again from the start.
         const { spawnedWorker: _spent, ...again } = context;
-        return await countWords({ ...request, threads: 1, threadsAuto: false }, again);
+        const counted = await countWords({ ...request, threads: 1, threadsAuto: false }, again);
+        return { ...counted, sortRouteFallback: true };
       }
     }
     const workerBytes = await feeder.finish();

@@ -1,9 +1,13 @@
 import { MiB } from "../base/mod.ts";
 import { plainInputBytes, RecordTooLargeError } from "../io/mod.ts";
+import { FormatCountsFormat, type WasmKernels } from "../kernels/mod.ts";
 import { MemoryBudgetError } from "../memory/mod.ts";
 import type { ProgressSink } from "../base/mod.ts";
-import type { IoManager } from "../io/mod.ts";
-import type { MemoryManager } from "../memory/mod.ts";
+import type { IoManager, OutputSink } from "../io/mod.ts";
+import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
+import type { LineFilter } from "../sort/mod.ts";
+import { kernelsFor } from "./count_table.ts";
+import { CountedOutput } from "./counted_output.ts";
 import type { CountRequest } from "./count_request.ts";
 import type { WordCountStats } from "./word_counter.ts";
 
@@ -36,8 +40,12 @@ export class SortRouteTooSmall extends Error {
   }
 }
 
-/** The count formats the sort route writes (the `countLines` kernel's numbers). */
-const SORT_ROUTE_FORMATS: Readonly<Record<string, number>> = { tsv: 0, uniq: 1, csv: 2 };
+/** The count formats the sort route writes (the `countLines` kernel's `FormatCountsFormat`). */
+const SORT_ROUTE_FORMATS: Readonly<Record<string, number>> = {
+  tsv: FormatCountsFormat.tsv,
+  uniq: FormatCountsFormat.uniq,
+  csv: FormatCountsFormat.csv,
+};
 
 /**
  * The share of the budget the sort route sorts in: half, so that its sort Worker's isolate
@@ -57,7 +65,7 @@ export const SORT_ROUTE_BUDGET_MIN = 16 * MiB;
  *
  * @param request The parsed count.
  * @param budgetBytes The whole budget.
- * @returns The `countLines` format number, or undefined for the table's path.
+ * @returns The `FormatCountsFormat` of the lines, or undefined for the table's path.
  */
 export function sortRouteFormat(
   request: SortRouteRequest,
@@ -77,14 +85,15 @@ export function sortRouteFormat(
 }
 
 /**
- * Counts the inputs through the sort engine (`externalSort` with `countTokens`): both cores in
+ * Counts the inputs through the sort engine (`externalSort` with a {@linkcode TokenCounting}
+ * filter): both cores in
  * run generation (main thread reads and appends tokens, the sort Worker sorts and spills) and
  * a final kernel merge whose output counts equal neighbours. It sorts in
  * {@linkcode SORT_ROUTE_BUDGET_SHARE} of the budget; the rest stays reserved, unused.
  *
  * @param request The parsed count (see {@linkcode sortRouteFormat}).
  * @param context Budget, io and progress.
- * @param format The `countLines` format.
+ * @param format The `FormatCountsFormat` of the lines.
  * @returns The counters (tokens, distinct words, runs) and the input bytes.
  */
 export async function countViaSort(
@@ -94,12 +103,12 @@ export async function countViaSort(
 ): Promise<WordCountStats & { inputBytes: number }> {
   const { memory, io } = context;
   // Loaded only here: `spillway count` keeps its start-up without the sort engine.
-  const { externalSort, BytesOrder } = await import("../sort/mod.ts");
+  const { externalSort, BytesOrder, MergeBudgetError } = await import("../sort/mod.ts");
   using _headroom = memory.reserve(
     "count-sort-route-headroom",
     Math.floor(memory.totalSegments * (1 - SORT_ROUTE_BUDGET_SHARE)) * memory.segmentBytes,
   );
-  let outputOpened = false;
+  const counting = new TokenCounting(memory, format, request.format === "csv");
   const stats = await externalSort(request.inputs, request.output, {
     memory,
     io,
@@ -107,21 +116,16 @@ export async function countViaSort(
     orderDescriptor: { kind: "bytes", reverse: false },
     fanInMax: request.fanInMax,
     ...(context.progress === undefined ? {} : { progress: context.progress }),
-    countTokens: {
-      format,
-      ...(request.format === "csv" ? { header: new TextEncoder().encode("word,count\n") } : {}),
-      onOutputOpen: () => {
-        outputOpened = true;
-      },
-    },
+    filter: counting,
   }).catch((error: unknown) => {
     // Before the output opens nothing has been written: the caller may count again.
-    const tooSmall = error instanceof MemoryBudgetError || error instanceof RecordTooLargeError;
-    throw tooSmall && !outputOpened ? new SortRouteTooSmall(error) : error;
+    const tooSmall = error instanceof MemoryBudgetError || error instanceof RecordTooLargeError ||
+      error instanceof MergeBudgetError;
+    throw tooSmall && !counting.opened ? new SortRouteTooSmall(error) : error;
   });
   return {
     tokens: stats.inputRecords,
-    distinctWords: stats.countedLines,
+    distinctWords: counting.linesWritten,
     invalidUtf8Bytes: 0,
     wordRuns: stats.runCount,
     longWords: 0,
@@ -134,4 +138,88 @@ export async function countViaSort(
     buddy: undefined,
     inputBytes: stats.inputBytes,
   };
+}
+
+/**
+ * The sort route's filter over the sort engine: each read chunk becomes its whitespace tokens one
+ * a line (the `tokenLines` kernel), and the sorted lines are counted into the output by a
+ * {@linkcode CountedOutput}.
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { FormatCountsFormat } from "../kernels/mod.ts";
+ * import { MemoryManager } from "../memory/mod.ts";
+ * import { TokenCounting } from "./count_via_sort.ts";
+ * const memory = new MemoryManager({ budgetBytes: 64 * 4096, segmentBytes: 4096 });
+ * const counting = new TokenCounting(memory, FormatCountsFormat.tsv, false);
+ * const chunk = new TextEncoder().encode("  to be\tor\n");
+ * strictEqual(new TextDecoder().decode(counting.rewriteChunk(chunk)), "to\nbe\nor\n");
+ * ```
+ */
+export class TokenCounting implements LineFilter {
+  readonly cutsAtWhitespace = true;
+  readonly #memory: MemoryManager;
+  readonly #kernels: WasmKernels;
+  readonly #format: number;
+  readonly #csvHeader: boolean;
+  #output: CountedOutput | undefined = undefined;
+  /** Whether the output opened (from then on bytes may have reached standard output). */
+  opened = false;
+
+  /**
+   * @param memory The budget (the counted output's kernels run over its memory).
+   * @param format The `FormatCountsFormat` of the lines (tsv, uniq, csv).
+   * @param csvHeader Whether the output starts with csv's `word,count` header.
+   */
+  constructor(memory: MemoryManager, format: number, csvHeader: boolean) {
+    this.#memory = memory;
+    this.#kernels = kernelsFor(memory.wasmMemory);
+    this.#format = format;
+    this.#csvHeader = csvHeader;
+  }
+
+  /** Distinct tokens written. */
+  get linesWritten(): number {
+    return this.#output?.linesWritten ?? 0;
+  }
+
+  rewriteChunk(chunk: Uint8Array): Uint8Array {
+    if (!(chunk.buffer instanceof SharedArrayBuffer)) return tokenLinesHere(chunk);
+    return chunk.subarray(0, this.#kernels.tokenLines(chunk.byteOffset, chunk.length));
+  }
+
+  segmentsFor(lineBytesMax: number): number {
+    return CountedOutput.segmentsFor(this.#memory.segmentBytes, lineBytesMax);
+  }
+
+  async open(output: OutputSink, area: SegmentLease): Promise<CountedOutput> {
+    this.opened = true;
+    if (this.#csvHeader) {
+      const header = new TextEncoder().encode("word,count\n");
+      await output.write(header, 0, header.length);
+    }
+    this.#output = new CountedOutput(output, this.#memory, this.#kernels, this.#format, area);
+    return this.#output;
+  }
+}
+
+/**
+ * `tokenLines` for a chunk outside the shared memory (a token longer than a chunk, assembled by
+ * the reader): whitespace runs after a token become one LF, in place; returns the tokens.
+ */
+function tokenLinesHere(chunk: Uint8Array): Uint8Array {
+  let out = 0;
+  let afterToken = false;
+  for (let i = 0; i < chunk.length; i += 1) {
+    const byte = chunk[i]!;
+    if (byte === 0x20 || (byte >= 0x09 && byte <= 0x0d)) {
+      if (afterToken) chunk[out++] = 0x0a;
+      afterToken = false;
+    } else {
+      chunk[out++] = byte;
+      afterToken = true;
+    }
+  }
+  return chunk.subarray(0, out);
 }

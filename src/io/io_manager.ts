@@ -144,6 +144,14 @@ export interface InputOptions {
    */
   sharedChunk?: boolean;
   /**
+   * A chunk may end at any ASCII whitespace byte (space, `\t \n \v \f \r`), not only at the
+   * terminator: for a caller that splits records at whitespace anyway (count's sort route), so
+   * that a line of many words longer than the chunk needs no buffer of its whole length. A
+   * chunk then ends with a whitespace byte, or with the terminator appended at the end of the
+   * input.
+   */
+  cutAtWhitespace?: boolean;
+  /**
    * The longest record (without its terminator) the caller planned room for: a record longer
    * than the chunk is then read into one buffer of this many bytes plus one, reserved at once
    * (no doubling, so no old and new buffer at the same time), and a longer record is a
@@ -760,6 +768,7 @@ export class IoManager implements AsyncDisposable {
         stats: this.stats,
         onMemoryShort: options.onMemoryShort,
         sharedChunk: options.sharedChunk,
+        cutAtWhitespace: options.cutAtWhitespace,
         recordBytesMax: options.recordBytesMax,
       });
     } catch (error) {

@@ -1,5 +1,11 @@
 import { assert, formatBytes, InputError, MiB } from "../base/mod.ts";
-import type { MemoryManager, MemoryReservation, SegmentLease } from "../memory/mod.ts";
+import type {
+  BudgetBuffer,
+  MemoryManager,
+  MemoryReservation,
+  SegmentLease,
+} from "../memory/mod.ts";
+import { allocateBudgetBuffer } from "../memory/mod.ts";
 import { RecordTooLargeError } from "./errors.ts";
 import type { IoStats } from "./io_stats.ts";
 
@@ -31,6 +37,8 @@ export interface LineReaderParts {
   stats: IoStats;
   /** Take the chunk buffer from the shared memory's pages (kernels can read it in place). */
   sharedChunk?: boolean | undefined;
+  /** End chunks at any ASCII whitespace byte (see {@linkcode InputOptions}). */
+  cutAtWhitespace?: boolean | undefined;
   /** Called when the large-record buffer does not fit (see {@linkcode InputOptions}). */
   onMemoryShort?: ((bytes: number) => Promise<boolean>) | undefined;
   /** The longest record planned for (see {@linkcode InputOptions}); default: doubling. */
@@ -71,13 +79,18 @@ export class LineReader {
   #recordBytesMax: number | undefined;
   #owner: string;
   #terminator: number;
+  /** Chunks may end at any ASCII whitespace byte, not only at the terminator. */
+  #cutAtWhitespace: boolean;
   #reservation: MemoryReservation | undefined = undefined;
   #chunkLease: SegmentLease | undefined = undefined;
   /** The most bytes the chunk buffer ever held. */
   #filledMax = 0;
   #buffer: Uint8Array;
   #large: Uint8Array | undefined = undefined;
-  #largeReservation: MemoryReservation | undefined = undefined;
+  /** The large buffer's memory: pages of the shared memory where a run of them is free. */
+  #largeBuffer: BudgetBuffer | undefined = undefined;
+  /** The large buffer's bytes filled (its pages are poisoned no further on release). */
+  #largeFilled = 0;
   #largeCarryStart = 0;
   #largeCarryEnd = 0;
   #start = 0;
@@ -97,6 +110,7 @@ export class LineReader {
     this.#memory = parts.memory;
     this.#owner = parts.owner;
     this.#terminator = parts.terminator;
+    this.#cutAtWhitespace = parts.cutAtWhitespace === true;
     this.#stats = parts.stats;
     this.#onMemoryShort = parts.onMemoryShort;
     this.#recordBytesMax = parts.recordBytesMax;
@@ -153,7 +167,9 @@ export class LineReader {
     if (filled === 0) return undefined;
     const terminator = this.#terminator;
     // The carry of a large record may hold whole records: search all of it.
-    const last = buffer.lastIndexOf(terminator, filled - 1);
+    const last = this.#cutAtWhitespace
+      ? lastWhitespace(buffer, filled)
+      : buffer.lastIndexOf(terminator, filled - 1);
     if (last === filled - 1) {
       this.#start = filled;
       return buffer.subarray(0, filled);
@@ -185,7 +201,12 @@ export class LineReader {
         this.#eof = true;
       } else {
         this.#filled += count;
-        if (this.#filled > this.#filledMax) this.#filledMax = this.#filled;
+        if (buffer === this.#large) {
+          // With room for the terminator a final record may get.
+          this.#largeFilled = Math.max(this.#largeFilled, this.#filled + 1);
+        } else if (this.#filled > this.#filledMax) {
+          this.#filledMax = this.#filled;
+        }
         this.#bytesRead += count;
         this.#stats.inputBytesRead += count;
       }
@@ -209,7 +230,9 @@ export class LineReader {
       const searchFrom = this.#filled;
       // Read at most one chunk at a time, so the tail after the record fits the chunk buffer.
       await this.#fillTo(large, Math.min(large.length, this.#filled + chunkBytes));
-      const end = large.indexOf(terminator, searchFrom);
+      const end = this.#cutAtWhitespace
+        ? firstWhitespace(large, searchFrom, this.#filled)
+        : large.indexOf(terminator, searchFrom);
       if (end >= 0 && end < this.#filled) {
         this.#largeCarryStart = end + 1;
         this.#largeCarryEnd = this.#filled;
@@ -257,7 +280,7 @@ export class LineReader {
       // current line of every input of a merge (`sort -m`, `merge`). Name a budget with room
       // for what is held and the record's buffer (which may grow to twice the record).
       const heldBytes = (memory.totalSegments - memory.freeSegments) * memory.segmentBytes -
-        (this.#largeReservation?.bytes ?? 0);
+        (this.#large?.length ?? 0);
       const neededMiB = Math.ceil((heldBytes + 2 * (recordBytes + 1)) / MiB);
       return new RecordTooLargeError(
         `Cannot read ${this.name}: a record of ${
@@ -279,17 +302,18 @@ export class LineReader {
   }
 
   async #growLarge(from: Uint8Array, used: number, capacity: number): Promise<Uint8Array> {
-    let reservation: MemoryReservation;
+    let buffer: BudgetBuffer;
     try {
-      reservation = await this.#reserveLarge(capacity);
+      buffer = await this.#allocateLarge(capacity);
     } catch (error) {
       throw await this.#tooLong(from, used, error);
     }
-    const large = new Uint8Array(capacity);
+    const large = buffer.bytes;
     large.set(from.subarray(0, used), 0);
     this.#dropLarge();
     this.#large = large;
-    this.#largeReservation = reservation;
+    this.#largeBuffer = buffer;
+    this.#largeFilled = used + 1;
     return large;
   }
 
@@ -324,20 +348,25 @@ export class LineReader {
     return { recordBytes: length, complete: false };
   }
 
-  /** Reserves `capacity` bytes, asking the owner to free memory once if they do not fit. */
-  async #reserveLarge(capacity: number): Promise<MemoryReservation> {
+  /**
+   * A buffer of `capacity` bytes from the budget (pages of the shared memory where a run of
+   * them is free, so that a long record adds no heap bytes to the RSS), asking the owner to
+   * free memory once if it does not fit.
+   */
+  async #allocateLarge(capacity: number): Promise<BudgetBuffer> {
     try {
-      return this.#memory.reserve(this.#owner, capacity);
+      return allocateBudgetBuffer(this.#memory, this.#owner, capacity);
     } catch (error) {
       if (this.#onMemoryShort === undefined || !(await this.#onMemoryShort(capacity))) throw error;
-      return this.#memory.reserve(this.#owner, capacity);
+      return allocateBudgetBuffer(this.#memory, this.#owner, capacity);
     }
   }
 
   #dropLarge(): void {
     this.#large = undefined;
-    this.#largeReservation?.release();
-    this.#largeReservation = undefined;
+    this.#largeBuffer?.release(Math.min(this.#largeFilled, this.#largeBuffer.bytes.length));
+    this.#largeBuffer = undefined;
+    this.#largeFilled = 0;
   }
 
   /** Closes the input and gives back the buffers; idempotent. */
@@ -377,4 +406,22 @@ export function readError(name: string, error: unknown): Error {
   }
   const message = error instanceof Error ? error.message : String(error);
   return new InputError(`Cannot read ${name}: ${message}`, { cause: error });
+}
+
+/** Whether `byte` is ASCII whitespace: space, `\t \n \v \f \r`. */
+function isWhitespace(byte: number): boolean {
+  return byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
+}
+
+/** The index of the last whitespace byte of `bytes[0, end)`, or -1. */
+function lastWhitespace(bytes: Uint8Array, end: number): number {
+  let at = end - 1;
+  while (at >= 0 && !isWhitespace(bytes[at]!)) at -= 1;
+  return at;
+}
+
+/** The index of the first whitespace byte of `bytes[from, end)`, or -1. */
+function firstWhitespace(bytes: Uint8Array, from: number, end: number): number {
+  for (let at = from; at < end; at += 1) if (isWhitespace(bytes[at]!)) return at;
+  return -1;
 }

@@ -1,9 +1,5 @@
-import type {
-  MemoryManager,
-  MemoryReservation,
-  MemorySegment,
-  SegmentLease,
-} from "../memory/mod.ts";
+import type { BudgetBuffer, MemoryManager, MemorySegment, SegmentLease } from "../memory/mod.ts";
+import { allocateBudgetBuffer } from "../memory/mod.ts";
 import type { BlockChannel } from "./channel.ts";
 import { CorruptSpillError, isDiskError, SpillReadError } from "./errors.ts";
 import { checkSpillBlock, checkSpillHeader } from "./run_block_reader.ts";
@@ -67,7 +63,7 @@ export class RunReader {
   #recordsRead = 0;
   #error: unknown = undefined;
   #scratch: Uint8Array = new Uint8Array(0);
-  #scratchReservation: MemoryReservation | undefined = undefined;
+  #scratchBuffer: BudgetBuffer | undefined = undefined;
   #closed = false;
   #ended = false;
   #blockStart = 0;
@@ -339,11 +335,12 @@ export class RunReader {
       this.#scratch.length,
       runReaderScratchBytes(this.#segmentBytes, length),
     );
-    this.#scratchReservation?.release();
-    this.#scratchReservation = undefined;
+    this.#scratchBuffer?.release();
+    this.#scratchBuffer = undefined;
     this.#scratch = new Uint8Array(0);
-    this.#scratchReservation = this.#memory.reserve(this.#owner, capacity);
-    this.#scratch = new Uint8Array(capacity);
+    // Pages of the shared memory where a run of them is free: no heap copy beside the budget.
+    this.#scratchBuffer = allocateBudgetBuffer(this.#memory, this.#owner, capacity);
+    this.#scratch = this.#scratchBuffer.bytes;
     return this.#scratch;
   }
 
@@ -360,8 +357,8 @@ export class RunReader {
     const closing = this.#channel.close();
     if (closing !== undefined) await closing; // file channels: synchronous, as before
     if (!this.#lease.isReleased) this.#lease.release();
-    this.#scratchReservation?.release();
-    this.#scratchReservation = undefined;
+    this.#scratchBuffer?.release();
+    this.#scratchBuffer = undefined;
     this.#scratch = new Uint8Array(0);
   }
 }

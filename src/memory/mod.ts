@@ -32,6 +32,8 @@ export {
   WASM_PAGE_BYTES,
 } from "./memory_manager.ts";
 export { compareBytes, MemorySegment } from "./memory_segment.ts";
+export type { BudgetBuffer } from "./budget_buffer.ts";
+export { allocateBudgetBuffer } from "./budget_buffer.ts";
 export type { LeaseReleaser } from "./segment_lease.ts";
 export { SegmentLease } from "./segment_lease.ts";
 export type { BuddyAllocatorOptions, BuddyStats } from "./buddy_allocator.ts";

@@ -5,15 +5,9 @@ import {
   ResourceError,
   silentProgress,
 } from "../base/mod.ts";
-import type {
-  IoManager,
-  LineReader,
-  OutputSink,
-  RunReader,
-  RunWriter,
-  SpillRun,
-} from "../io/mod.ts";
+import type { IoManager, LineReader, RunReader, RunWriter, SpillRun } from "../io/mod.ts";
 import {
+  OutputSink,
   prefaultMemory,
   timelineEnd,
   timelineFlush,
@@ -34,6 +28,7 @@ import { keyedLineOffset, KeyedRunOrder } from "./keyed_records.ts";
 import {
   FAN_IN_DEFAULT,
   inputMergeChunkSegments,
+  MergeBudgetError,
   mergePassCount,
   type MergePlan,
   planMerge,
@@ -61,7 +56,7 @@ import {
 import type { MergeWorkerFault } from "./merge_worker.ts";
 import { mergeByKeyRanges, splitMergeSegments, splitMergeTableFits } from "./split_merge.ts";
 import { bufferPrefaultRanges } from "./buffer_prefault.ts";
-import { CountedOutput } from "./counted_output.ts";
+import type { LineFilter, LineSink } from "./line_filter.ts";
 import {
   mergePlacedRanges,
   type PlacedMergeResult,
@@ -144,14 +139,10 @@ export interface ExternalSortOptions {
   /** Where progress goes: `read` per input chunk, `merge` pass k of n per 256 KiB merged. */
   progress?: ProgressSink;
   /**
-   * For `count`'s sort route (src/count/count_via_sort.ts): count whitespace tokens instead of
-   * sorting lines: each input chunk is rewritten as tokens one a line, and the output counts
-   * equal neighbours in this count format (0 tsv, 1 uniq, 2 csv) like `sort | uniq -c`, after
-   * `header` (csv's `word,count`).
-   * `onOutputOpen` is called as the output opens (before its first byte): a caller that would
-   * start over after a failure knows whether anything may have reached standard output.
+   * A layer above that rewrites each input chunk before it is sorted and what the sort writes
+   * (count's sort route: src/count/count_via_sort.ts). Not with `-m` or fixed-size records.
    */
-  countTokens?: { format: number; header?: Uint8Array; onOutputOpen?: () => void };
+  filter?: LineFilter;
 }
 
 /** What one sort did, for `--stats`. */
@@ -184,8 +175,6 @@ export interface SortStats {
   mergeRanges: number;
   /** Bytes of the sort buffers faulted in ahead on another thread (buffer_prefault.ts). */
   prefaultedBytes: number;
-  /** With `countTokens`: the lines written (distinct tokens); else 0. */
-  countedLines: number;
 }
 
 /**
@@ -260,6 +249,8 @@ class ExternalSorter {
   #mergeKernelWarm = false;
   /** The longest record spilled as a run of its own (0: none). */
   #longestRecordBytes = 0;
+  /** Free pages when the sort began: the most its final merge can have. */
+  #freeSegmentsAtStart = 0;
   /**
    * Spilled runs are keyed (docs/spill-format.md): each record carries its normalized key, and
    * the merges compare keys (the sort buffers store keys: {@linkcode normalizedKeysFor}).
@@ -284,7 +275,6 @@ class ExternalSorter {
     inputBytes: 0,
     inputRecords: 0,
     outputRecords: 0,
-    countedLines: 0,
     runCount: 0,
     mergePasses: 0,
     fanIn: 0,
@@ -320,10 +310,10 @@ class ExternalSorter {
     this.#mergeOnly = options.mergeOnly ?? false;
     this.#mergeKernel = options.mergeKernel ?? true;
     this.#parallelMergeBytesMin = options.parallelMergeBytesMin ?? PARALLEL_MERGE_BYTES_MIN;
-    this.#countTokens = options.countTokens;
-    const counting = this.#countTokens !== undefined;
-    this.#splitMerge = counting ? false : options.splitMerge ?? false;
-    this.#placedMerge = counting ? false : options.placedMerge ?? true;
+    this.#filter = options.filter;
+    const filtered = this.#filter !== undefined;
+    this.#splitMerge = filtered ? false : options.splitMerge ?? false;
+    this.#placedMerge = filtered ? false : options.placedMerge ?? true;
     this.#mergeWorkerTuning = {
       ...(options.mergeWorkerSilenceMsMax === undefined
         ? {}
@@ -333,54 +323,34 @@ class ExternalSorter {
     this.#progress = options.progress ?? silentProgress;
   }
 
-  readonly #countTokens:
-    | { format: number; header?: Uint8Array; onOutputOpen?: () => void }
-    | undefined;
-  /** The counted output's pages, taken before the final merge plans its own. */
-  #countArea: SegmentLease | undefined = undefined;
+  readonly #filter: LineFilter | undefined;
+  /** The filter's pages, taken before the final merge plans its own. */
+  #filterArea: SegmentLease | undefined = undefined;
 
-  #allocateCountArea(): void {
-    if (this.#countTokens === undefined) return;
+  #allocateFilterArea(): void {
+    if (this.#filter === undefined) return;
     const lineBytesMax = Math.max(this.#memory.segmentBytes, this.#longestRecordBytes);
-    this.#countArea = this.#memory.allocateContiguous(
-      "count-lines",
-      CountedOutput.segmentsFor(this.#memory.segmentBytes, lineBytesMax),
+    this.#filterArea = this.#memory.allocateContiguous(
+      "sort-line-filter",
+      this.#filter.segmentsFor(lineBytesMax),
     );
   }
 
-  /** The output, or for `countTokens` the counted output over it. */
-  async #createOutput(output: string | undefined, bufferSegments: number): Promise<OutputSink> {
-    this.#countTokens?.onOutputOpen?.();
+  /** The output, or with a filter what the filter makes of it (it releases its area). */
+  async #createOutput(output: string | undefined, bufferSegments: number): Promise<LineSink> {
     const out = await this.#io.createOutput(output, { owner: "sort-output", bufferSegments });
-    if (this.#countTokens === undefined) return out;
-    const area = this.#countArea;
-    assert(area !== undefined && !area.isReleased, "the counted output's area is not allocated");
-    const header = this.#countTokens.header;
-    if (header !== undefined) await out.write(header, 0, header.length);
-    this.#threadKernels ??= new WasmKernels(this.#memory.wasmMemory);
-    const counted = new CountedOutput(
-      out,
-      this.#memory,
-      this.#threadKernels,
-      this.#countTokens.format,
-      area,
-    );
-    const abort = counted.abort.bind(counted);
-    const commit = counted.commit.bind(counted);
-    return Object.assign(counted, {
-      commit: async () => {
-        try {
-          await commit();
-          this.#stats.countedLines += counted.linesWritten;
-        } finally {
-          counted.release();
-        }
-      },
-      abort: async () => {
-        counted.release();
-        await abort();
-      },
-    }) as unknown as OutputSink;
+    const filter = this.#filter;
+    if (filter === undefined) return out;
+    const area = this.#filterArea;
+    assert(area !== undefined && !area.isReleased, "the line filter's area is not allocated");
+    this.#filterArea = undefined;
+    try {
+      return await filter.open(out, area);
+    } catch (error) {
+      if (!area.isReleased) area.release();
+      await out.abort();
+      throw error;
+    }
   }
 
   async run(inputs: readonly string[], output: string | undefined): Promise<SortStats> {
@@ -394,7 +364,7 @@ class ExternalSorter {
     } finally {
       this.#mergeWorker?.terminate();
       this.#mergeWorker = undefined;
-      if (this.#countArea?.isReleased === false) this.#countArea.release();
+      if (this.#filterArea?.isReleased === false) this.#filterArea.release();
       for (const run of this.#runs) {
         if (run !== undefined) await this.#io.deleteRun(run).catch(() => {});
       }
@@ -405,6 +375,7 @@ class ExternalSorter {
   async #sortInputs(inputs: readonly string[], output: string | undefined): Promise<void> {
     timelineSpan("startup", timelineOrigin(), timelineStart() || timelineOrigin());
     const memory = this.#memory;
+    this.#freeSegmentsAtStart = memory.freeSegments;
     const layout = planSort({
       freeSegments: memory.freeSegments,
       segmentBytes: memory.segmentBytes,
@@ -446,7 +417,7 @@ class ExternalSorter {
         // Everything fit in memory: sort here and write the output directly; no file at all.
         for (const buffer of buffers) if (buffer !== last) buffer.release();
         if (!presorted) await this.#sortLast(last);
-        this.#allocateCountArea();
+        this.#allocateFilterArea();
         await this.#writeOutput(output, layout.outputSegments, async (sink) => {
           await this.#writeBuffer(last, sink);
         });
@@ -763,7 +734,8 @@ class ExternalSorter {
       ...(this.#recordBytes === undefined
         ? {
           onMemoryShort: () => this.#freeBuffersForLongRecord(),
-          sharedChunk: this.#threadKernels !== undefined || this.#countTokens !== undefined,
+          sharedChunk: this.#threadKernels !== undefined || this.#filter !== undefined,
+          ...(this.#filter?.cutsAtWhitespace === true ? { cutAtWhitespace: true } : {}),
         }
         : {}),
     });
@@ -798,7 +770,7 @@ class ExternalSorter {
         const readBytes = read.length - (reader.sawMissingTerminator ? 1 : 0);
         stats.inputBytes += readBytes;
         this.#progress.advance(readBytes);
-        const chunk = this.#countTokens === undefined ? read : this.#tokenLines(read);
+        const chunk = this.#filter === undefined ? read : this.#filter.rewriteChunk(read);
         const end = chunk.length;
         if (this.#buffers.length === 0) {
           // The buffers made room for a long record: this chunk is that record alone (it is
@@ -851,13 +823,6 @@ class ExternalSorter {
     } finally {
       await reader.close();
     }
-  }
-
-  /** Rewrites `chunk` in place as whitespace tokens one a line; returns that part of it. */
-  #tokenLines(chunk: Uint8Array): Uint8Array {
-    if (!(chunk.buffer instanceof SharedArrayBuffer)) return tokenLinesHere(chunk);
-    this.#threadKernels ??= new WasmKernels(this.#memory.wasmMemory);
-    return chunk.subarray(0, this.#threadKernels.tokenLines(chunk.byteOffset, chunk.length));
   }
 
   /**
@@ -915,6 +880,7 @@ class ExternalSorter {
   }
 
   async #spillOversized(bytes: Uint8Array, start: number, length: number): Promise<void> {
+    this.#checkFilterHolds(length);
     await this.#awaitInFlight();
     this.#longestRecordBytes = Math.max(this.#longestRecordBytes, length);
     const slot = this.#runs.length;
@@ -936,6 +902,31 @@ class ExternalSorter {
       await writer.abort();
       throw error;
     }
+  }
+
+  /**
+   * With a filter: a record whose lines the filter's pages and a 2-way final merge cannot hold
+   * in the pages the sort began with fails now ({@linkcode MergeBudgetError}), not after the
+   * rest of the input was read and sorted: the caller may have another way (count's table).
+   */
+  #checkFilterHolds(recordBytes: number): void {
+    const filter = this.#filter;
+    if (filter === undefined) return;
+    const segmentBytes = this.#memory.segmentBytes;
+    const area = filter.segmentsFor(Math.max(segmentBytes, recordBytes));
+    const freeSegments = this.#freeSegmentsAtStart - area;
+    if (freeSegments < 1) {
+      throw new MergeBudgetError(
+        `Cannot hold a record of ${recordBytes} bytes: its line filter takes ${area} of ${this.#freeSegmentsAtStart} free segments; raise --memory (-S)`,
+      );
+    }
+    planMerge({
+      freeSegments,
+      segmentBytes,
+      fanInMax: 2,
+      inputCount: 2,
+      spanningRecordBytesMax: recordBytes,
+    });
   }
 
   async #spillBuffer(buffer: SortBuffer, slot: number): Promise<void> {
@@ -1009,7 +1000,7 @@ class ExternalSorter {
     bufferSegments: number,
     body: (sink: RecordSink) => Promise<void>,
   ): Promise<void> {
-    const out: OutputSink = await this.#createOutput(output, bufferSegments);
+    const out = await this.#createOutput(output, bufferSegments);
     const terminator = this.#terminator;
     const stats = this.#stats;
     const addTerminator = this.#recordBytes === undefined;
@@ -1054,7 +1045,7 @@ class ExternalSorter {
   }
 
   async #mergeRuns(output: string | undefined): Promise<void> {
-    this.#allocateCountArea(); // before the merge plans what is free
+    this.#allocateFilterArea(); // before the merge plans what is free
     let runs = this.#runs.map((run) => {
       assert(run !== undefined, "a run slot was never filled");
       return run;
@@ -1237,7 +1228,7 @@ class ExternalSorter {
       for (const reader of readers) await reader.close();
       return false;
     }
-    let out: OutputSink | undefined = undefined;
+    let out: LineSink | undefined = undefined;
     try {
       out = await this.#createOutput(output, 1);
       const sink = out;
@@ -1269,7 +1260,7 @@ class ExternalSorter {
    * reads the runs itself when `readOnWorker`) while this thread writes, or here.
    */
   async #mergeOneLane(
-    sink: OutputSink,
+    sink: LineSink,
     readers: readonly RunReader[],
     runs: readonly SpillRun[],
     plan: {
@@ -1362,14 +1353,16 @@ class ExternalSorter {
    * apply or the budget cannot hold both lanes.
    */
   async #placedMergeOutput(
-    sink: OutputSink,
+    output: LineSink,
     runs: readonly SpillRun[],
     plan: { expectedRecords: number; mergeBytes: number; outputSegments: number },
   ): Promise<boolean> {
     const memory = this.#memory;
     const memoryRun = this.#memoryRun;
     const placed = this.#placedMerge;
-    const parts = sink.parts;
+    // A filter's output is written through it, never at offsets of the file.
+    const sink = output instanceof OutputSink ? output : undefined;
+    const parts = sink?.parts;
     const inputCount = runs.length + (memoryRun === undefined ? 0 : 1);
     const bytesMin = typeof placed === "object"
       ? placed.bytesMin ?? PLACED_MERGE_BYTES_MIN
@@ -1382,7 +1375,7 @@ class ExternalSorter {
       memory.freeSegments >=
         placedMergeSegments(memory, inputCount, plan.outputSegments) +
           KERNEL_MERGE_SPARE_SEGMENTS;
-    if (!applies) return false;
+    if (!applies || sink === undefined) return false;
     const mergedMs = timelineStart();
     let result: PlacedMergeResult;
     try {
@@ -1456,7 +1449,7 @@ class ExternalSorter {
       return false;
     }
     const expectedRecords = runRecords + (memoryRun?.recordCount ?? 0);
-    let out: OutputSink | undefined = undefined;
+    let out: LineSink | undefined = undefined;
     try {
       out = await this.#createOutput(output, 1);
       const sink = out;
@@ -1843,24 +1836,4 @@ export class LineCursor implements RecordCursor {
   async close(): Promise<void> {
     await this.#reader.close();
   }
-}
-
-/**
- * `tokenLines` for a chunk outside the shared memory (a line longer than a chunk, assembled by
- * the reader): whitespace runs after a token become one LF, in place; returns the tokens.
- */
-function tokenLinesHere(chunk: Uint8Array): Uint8Array {
-  let out = 0;
-  let afterToken = false;
-  for (let i = 0; i < chunk.length; i += 1) {
-    const byte = chunk[i]!;
-    if (byte === 0x20 || (byte >= 0x09 && byte <= 0x0d)) {
-      if (afterToken) chunk[out++] = 0x0a;
-      afterToken = false;
-    } else {
-      chunk[out++] = byte;
-      afterToken = true;
-    }
-  }
-  return chunk.subarray(0, out);
 }

@@ -18,6 +18,12 @@
 import { MiB, ResourceError } from "../base/mod.ts";
 import { runReaderScratchBytes } from "../io/mod.ts";
 
+/**
+ * The free segments cannot hold a 2-way merge: a budget error (exit 3) that a caller with a
+ * fallback (count's sort route) can tell from a full disk.
+ */
+export class MergeBudgetError extends ResourceError {}
+
 /** Default merge fan-in of the whole tool (Flink's `taskmanager.runtime.max-fan`). */
 export const FAN_IN_DEFAULT = 128;
 /** Largest `--fan-in` accepted. */
@@ -208,7 +214,7 @@ export function planMerge(options: MergePlanOptions): MergePlan {
   const fanIn = affordableFanIn(freeSegments, outputSegments + spare, fanInMax, readerMin);
   if (fanIn < 2) {
     const needed = outputSegments + spare + 2 * readerMin;
-    throw new ResourceError(
+    throw new MergeBudgetError(
       `Cannot merge in ${freeSegments} segments: need at least ${needed}; raise --memory (-S) or lower --segment-size`,
     );
   }

@@ -24,6 +24,7 @@ export { BlockInputs, GatherBlocks, managedMergeRegions } from "./kernel_merge.t
 export type { MergeOptions, RecordCursor, RecordSink } from "./run_merger.ts";
 export { mergeCursors, UniqueFilter } from "./run_merger.ts";
 export type { ExternalSortOptions, SortStats } from "./external_sort.ts";
+export type { LineFilter, LineSink } from "./line_filter.ts";
 export type { MergeWorkerFault } from "./merge_worker.ts";
 export { externalSort, LineCursor } from "./external_sort.ts";
 export type { MergePlan, MergePlanOptions, MergeRound } from "./merge_plan.ts";
@@ -35,6 +36,7 @@ export {
   MERGE_INPUTS_MAX,
   MERGE_READER_SEGMENTS_MIN,
   MERGE_SPARE_SEGMENTS,
+  MergeBudgetError,
   mergeOutputSegments,
   mergePassCount,
   mergeReaderSegments,

@@ -1,4 +1,4 @@
-import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import fc from "fast-check";
 import { parse as parseYaml } from "yaml";
 import { type CountFormat, CountFormatter, isValidUtf8 } from "../../src/count/mod.ts";
@@ -127,4 +127,24 @@ Deno.test("isValidUtf8 accepts well-formed text and rejects the rest", () => {
   strictEqual(isValidUtf8(valid, 0, valid.length - 1), false);
   strictEqual(isValidUtf8(new Uint8Array([0xed, 0xa0, 0x80]), 0, 3), false);
   strictEqual(isValidUtf8(new Uint8Array([0xc0, 0x80]), 0, 2), false);
+});
+
+Deno.test("CountFormatter hands a long tsv or uniq word to the sink as it lies (no copy)", async () => {
+  const word = new Uint8Array(100_000).fill(0x61);
+  for (const format of ["tsv", "uniq"] as const) {
+    const parts: Uint8Array[] = [];
+    let sawWord = false;
+    const formatter = new CountFormatter({
+      write(bytes, offset, length) {
+        if (bytes === word) sawWord = true;
+        parts.push(bytes.slice(offset, offset + length));
+        return undefined;
+      },
+    }, format);
+    await formatter.word(word, 0, word.length, 12);
+    ok(sawWord, `${format}: the word's own bytes went to the sink`);
+    const text = new TextDecoder().decode(new Uint8Array(parts.flatMap((part) => [...part])));
+    const letters = "a".repeat(word.length);
+    strictEqual(text, format === "tsv" ? `${letters}\t12\n` : `     12 ${letters}\n`);
+  }
 });

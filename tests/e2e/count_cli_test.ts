@@ -360,7 +360,15 @@ Deno.test("spillway count --threads auto counts nearly unique tokens through the
     const inputBytes = (await Deno.stat(input)).size;
     const common = ["count", "--tokenizer", "whitespace", "--order", "word", "-S", "32m"];
     for (const format of ["tsv", "uniq", "csv"]) {
-      const one = await spillway([...common, "--threads", "1", "--format", format, input]);
+      const one = await spillway([
+        ...common,
+        "--threads",
+        "1",
+        "--format",
+        format,
+        ...(format === "tsv" ? ["--stats=json"] : []),
+        input,
+      ]);
       strictEqual(one.code, 0, one.stderr);
       const auto = await spillway(
         [...common, "--threads", "auto", "--format", format, "--stats=json", input],
@@ -374,6 +382,23 @@ Deno.test("spillway count --threads auto counts nearly unique tokens through the
       strictEqual(stats.input.bytes, inputBytes, `${format}: input bytes`);
       strictEqual(stats.spill.runs > 1, true, `${format}: runs ${stats.spill.runs}`);
       strictEqual(Buffer.compare(auto.stdout, one.stdout), 0, `${format}: outputs differ`);
+      if (format === "tsv") {
+        // The route's own figures, equal to the table's.
+        const table = JSON.parse(one.stderr).count;
+        strictEqual(stats.count.tokens, table.tokens, "tokens");
+        strictEqual(stats.count.distinctWords, table.distinctWords, "distinct words");
+        strictEqual(stats.count.sortRouteFallback, false);
+        const text = await spillway(
+          [...common, "--threads", "auto", "--stats", input],
+          undefined,
+          { SPILLWAY_TEST_IDLE_CORES: "2" },
+        );
+        const line = text.stderr.split("\n").find((l) => l.startsWith("  count:"));
+        strictEqual(
+          line,
+          `  count: ${table.tokens} tokens, ${table.distinctWords} distinct; through the sort engine: ${stats.count.wordRuns} sorted runs, 0 intermediate merges`,
+        );
+      }
     }
   });
 });
@@ -404,6 +429,8 @@ Deno.test("spillway count --threads auto: a token too long for the sort route co
     );
     strictEqual(auto.code, 0, auto.stderr);
     strictEqual(JSON.parse(auto.stderr).leaks.segments, 0);
+    strictEqual(JSON.parse(auto.stderr).count.sortRoute, false);
+    strictEqual(JSON.parse(auto.stderr).count.sortRouteFallback, true, "the stats say it gave up");
     strictEqual(Buffer.compare(auto.stdout, one.stdout), 0, "outputs differ");
   });
 });

@@ -124,6 +124,71 @@ Deno.test("LineReader keeps CR as data and appends a missing final newline", asy
   });
 });
 
+Deno.test("LineReader with cutAtWhitespace ends chunks at any whitespace and reads a line of many words without a large buffer", async () => {
+  await withIoTempDir(async (dir) => {
+    // 4 KiB chunks, a budget of 64 KiB: the line of 40 KiB of words (no LF) is more than the
+    // quarter of the budget a large buffer may take; cut at whitespace it needs none.
+    const { memory, io } = await openIoForTest(dir, { budgetBytes: 64 * 1024 });
+    const words = Array.from({ length: 8000 }, (_, i) => `w${i}`).join(" \t ");
+    const long = "x".repeat(6000); // a word longer than the chunk: delivered alone
+    const text = `${words}\v${long} \n\ftail`;
+    const path = `${dir}/words.txt`;
+    await Deno.writeTextFile(path, text);
+    const reader = await io.openInput(path, { chunkSegments: 1, cutAtWhitespace: true });
+    const chunks: Uint8Array[] = [];
+    try {
+      for (
+        let chunk = await reader.nextChunk();
+        chunk !== undefined;
+        chunk = await reader.nextChunk()
+      ) {
+        const last = chunk[chunk.length - 1]!;
+        ok(
+          last === 0x20 || (last >= 0x09 && last <= 0x0d),
+          `a chunk ends with whitespace: ${last}`,
+        );
+        if (chunk.length > 4096) {
+          strictEqual(chunk.subarray(0, -1).findIndex((b) => b <= 0x20), -1, "one word alone");
+        }
+        chunks.push(chunk.slice());
+      }
+    } finally {
+      await reader.close();
+    }
+    ok(chunks.length > 10, `${chunks.length} chunks`);
+    deepStrictEqual(new TextDecoder().decode(concat(chunks)), `${text}\n`);
+    await io.close();
+    memory.assertAllReleased();
+  });
+});
+
+Deno.test("LineReader reads a record longer than its chunk into pages of the shared memory", async () => {
+  await withIoTempDir(async (dir) => {
+    // A heap buffer beside the budget's pages would add its bytes to the RSS beyond the budget.
+    const { memory, io } = await openIoForTest(dir, { budgetBytes: 256 * 1024 });
+    const path = `${dir}/long.txt`;
+    await Deno.writeTextFile(path, `a\n${"x".repeat(40_000)}\nb\n`);
+    const reader = await io.openInput(path, { chunkSegments: 1 });
+    const chunks: Uint8Array[] = [];
+    try {
+      for (let chunk = await reader.nextChunk(); chunk; chunk = await reader.nextChunk()) {
+        if (chunk.length > 4096) {
+          ok(
+            chunk.buffer instanceof SharedArrayBuffer,
+            "the long record lies in the shared memory",
+          );
+        }
+        chunks.push(chunk.slice());
+      }
+    } finally {
+      await reader.close();
+    }
+    deepStrictEqual(new TextDecoder().decode(concat(chunks)), `a\n${"x".repeat(40_000)}\nb\n`);
+    await io.close();
+    memory.assertAllReleased();
+  });
+});
+
 Deno.test("LineReader reports totalBytes for files only", async () => {
   await withIoTempDir(async (dir) => {
     const { memory, io } = await openIoForTest(dir);

@@ -312,6 +312,19 @@ Deno.test("RunWriter.writeRecordParts writes a record in two parts as one, acros
     strictEqual(run.recordCount, 2 * records.length);
     ok((run.spanningRecordBytesMax ?? 0) >= 200_008);
     deepStrictEqual(await ioReadAll(io, run), records.flatMap((record) => [record, record]));
+    // A record across blocks is assembled in pages of the shared memory (no heap copy).
+    const reader = await io.openRunReader(run);
+    try {
+      let longest = 0;
+      for (let more = await reader.next(); more; more = await reader.next()) {
+        if (reader.recordLength > longest) {
+          longest = reader.recordLength;
+          ok(reader.recordBytes.buffer instanceof SharedArrayBuffer, `${longest} bytes`);
+        }
+      }
+    } finally {
+      await reader.close();
+    }
     await io.deleteRun(run);
     await io.close();
     memory.assertAllReleased();
