@@ -60,6 +60,7 @@ import {
 } from "./parallel_merge.ts";
 import type { MergeWorkerFault } from "./merge_worker.ts";
 import { mergeByKeyRanges, splitMergeSegments, splitMergeTableFits } from "./split_merge.ts";
+import { evenCuts, shrinkingCuts } from "./key_split.ts";
 import { bufferPrefaultRanges } from "./buffer_prefault.ts";
 import { CountedOutput } from "./counted_output.ts";
 import {
@@ -137,10 +138,10 @@ export interface ExternalSortOptions {
    * Run a parallel final merge as key ranges written at their offsets by the merge Worker and
    * this thread (src/sort/placed_merge.ts), where it applies (plain byte order, not `-u`, a
    * regular output file, every run gathered on the Worker, from
-   * {@linkcode PLACED_MERGE_BYTES_MIN} to merge); `{ rangeCount }` sets the ranges (tests).
-   * Default true.
+   * {@linkcode PLACED_MERGE_BYTES_MIN} to merge); `{ rangeCount }` sets that many equal ranges
+   * instead of shrinking ones, `{ bytesMin }` the floor (tests). Default true.
    */
-  placedMerge?: boolean | { rangeCount: number; bytesMin?: number };
+  placedMerge?: boolean | { rangeCount?: number; bytesMin?: number };
   /** Where progress goes: `read` per input chunk, `merge` pass k of n per 256 KiB merged. */
   progress?: ProgressSink;
   /**
@@ -229,7 +230,7 @@ class ExternalSorter {
   readonly #mergeKernel: boolean;
   readonly #parallelMergeBytesMin: number;
   readonly #splitMerge: boolean | { rangeBytes: number };
-  readonly #placedMerge: boolean | { rangeCount: number; bytesMin?: number };
+  readonly #placedMerge: boolean | { rangeCount?: number; bytesMin?: number };
   readonly #mergeWorkerTuning: { workerSilenceMsMax?: number; workerFault?: MergeWorkerFault };
   #mergeKernels: WasmKernels | undefined = undefined;
   /** The merge Worker, started when the first run is spilled (it boots meanwhile). */
@@ -1392,7 +1393,9 @@ class ExternalSorter {
         reverse: this.#order.reverse,
         terminator: this.#terminator,
         expectedRecords: plan.expectedRecords + (memoryRun?.recordCount ?? 0),
-        rangeCount: typeof placed === "object" ? placed.rangeCount : PLACED_MERGE_RANGES,
+        cuts: typeof placed === "object" && placed.rangeCount !== undefined
+          ? evenCuts(placed.rangeCount)
+          : PLACED_MERGE_CUTS,
         outputSegments: plan.outputSegments,
         lineBytesIndexes: this.#lineBytesIndexes,
         parts,
@@ -1693,8 +1696,13 @@ const SPLIT_MERGE_RANGES_MAX = 4096;
  * Zipf words at -S 64m, 4 runs, the placed merge measured no faster, with 15% more CPU).
  */
 const PLACED_MERGE_BYTES_MIN = 256 * 1024 * 1024;
-/** Key ranges of a placed final merge: the two lanes take them in turn. */
-const PLACED_MERGE_RANGES = 8;
+/**
+ * Where the key ranges of a placed final merge end (the two lanes take them in turn): each a
+ * quarter of what is left, down to 1/32 of the merge (11 ranges). With eight equal ranges the
+ * lane that ended first waited for the other's last range: 0.34-0.6 s of a 2.8-5 s merge of
+ * 1 GiB (docs/performance.md, "sort: both cores in both phases").
+ */
+const PLACED_MERGE_CUTS = shrinkingCuts(1 / 4, 1 / 32);
 
 /** A {@linkcode RecordCursor} over a sorted {@linkcode SortBuffer} (records in index order). */
 class BufferCursor implements RecordCursor {
