@@ -61,6 +61,12 @@ import {
 import type { MergeWorkerFault } from "./merge_worker.ts";
 import { mergeByKeyRanges, splitMergeSegments, splitMergeTableFits } from "./split_merge.ts";
 import { evenCuts, shrinkingCuts } from "./key_split.ts";
+import {
+  sortClaimedBuckets,
+  SPLIT_SORT_RECORDS_MIN,
+  SPLIT_SORT_WORDS,
+  startSplitSort,
+} from "./split_sort.ts";
 import { bufferPrefaultRanges } from "./buffer_prefault.ts";
 import { CountedOutput } from "./counted_output.ts";
 import {
@@ -102,6 +108,11 @@ export interface ExternalSortOptions {
    * thread waits for the other; false: this thread sorts every buffer (tests).
    */
   workerSortsWhenIdle?: boolean;
+  /**
+   * Sort a full buffer of plain lines on this thread and the Worker at once (split_sort.ts)
+   * where it applies; false: one thread sorts each buffer. Default true.
+   */
+  splitSort?: boolean;
   /**
    * Whether the Worker sorts and gathers with the WebAssembly kernels (default true); false
    * keeps it on the JavaScript index sort and gather (the tests compare both).
@@ -177,6 +188,8 @@ export interface SortStats {
   kernelSorts: number;
   /** Buffers the main thread sorted itself (the Worker then only gathered and wrote them). */
   mainThreadSorts: number;
+  /** Buffers this thread and the Worker sorted together (split_sort.ts). */
+  splitSorts: number;
   /** Whether the final merge ran on the WebAssembly merge kernel. */
   usedMergeKernel: boolean;
   /** Whether that merge ran on the merge Worker while this thread did the I/O. */
@@ -223,6 +236,11 @@ class ExternalSorter {
   readonly #recordBytes: number | undefined;
   readonly #useWorker: boolean;
   readonly #workerSortsWhenIdle: boolean;
+  readonly #splitSort: boolean;
+  /** A split sort's control block per sort buffer (split_sort.ts). */
+  readonly #splitControls = [0, 1].map(() =>
+    new Int32Array(new SharedArrayBuffer(SPLIT_SORT_WORDS * Int32Array.BYTES_PER_ELEMENT))
+  );
   readonly #kernels: boolean;
   /** This thread's kernels (the append-lines kernel fills plain-bytes buffers). */
   #threadKernels: WasmKernels | undefined = undefined;
@@ -293,6 +311,7 @@ class ExternalSorter {
     usedWorker: false,
     kernelSorts: 0,
     mainThreadSorts: 0,
+    splitSorts: 0,
     usedMergeKernel: false,
     usedMergeWorker: false,
     mergeRanges: 0,
@@ -317,6 +336,7 @@ class ExternalSorter {
     this.#recordBytes = options.recordBytes;
     this.#useWorker = (options.useWorker ?? true) && options.orderDescriptor !== undefined;
     this.#workerSortsWhenIdle = options.workerSortsWhenIdle ?? true;
+    this.#splitSort = options.splitSort ?? true;
     this.#kernels = options.kernels ?? true;
     this.#mergeOnly = options.mergeOnly ?? false;
     this.#mergeKernel = options.mergeKernel ?? true;
@@ -590,7 +610,7 @@ class ExternalSorter {
       // the Worker gathers): this thread goes on reading at once instead of sorting.
       const workerIdle = this.#workerSortsWhenIdle && (this.#worker?.isIdle ?? true);
       let spanMs = timelineStart();
-      const presorted = !workerIdle && this.#sortHere(full);
+      const presorted = this.#splitSortHere(full, ring) || (!workerIdle && this.#sortHere(full));
       timelineEnd("sort-main", spanMs);
       this.#warmMergeKernelWhileWaiting();
       spanMs = timelineStart();
@@ -709,6 +729,40 @@ class ExternalSorter {
     });
     if (kernelSorted) this.#stats.kernelSorts += 1;
     this.#stats.mainThreadSorts += 1;
+    return true;
+  }
+
+  /**
+   * Sorts `buffer` here and on the Worker at once (split_sort.ts): this thread partitions it,
+   * asks the Worker to help (it does once it is done with the previous buffer) and sorts
+   * buckets until none is left. Where it applies: plain bytes with the kernels on both threads,
+   * the Worker writing runs itself, a buffer of {@linkcode SPLIT_SORT_RECORDS_MIN} records.
+   *
+   * @returns Whether `buffer` is sorted.
+   */
+  #splitSortHere(buffer: SortBuffer, ring: SpillRing): boolean {
+    const area = this.#mainArea;
+    const kernels = this.#threadKernels;
+    if (
+      !this.#splitSort || area === undefined || !(kernels instanceof WasmKernels) ||
+      !this.#order.isPlainBytes || !this.#kernels || !this.#io.runsWritableElsewhere ||
+      buffer.recordCount < SPLIT_SORT_RECORDS_MIN
+    ) {
+      return false;
+    }
+    const job = buffer.jobHere();
+    if (job.keyed === true) return false;
+    const areaOffset = area.segments[0]!.memoryOffset;
+    const help = {
+      job,
+      control: this.#splitControls[this.#filling]!,
+      reverse: this.#order.reverse,
+    };
+    startSplitSort(help.control, help.job, kernels, areaOffset);
+    this.#startWorker().help(help, ring);
+    sortClaimedBuckets(help, false, kernels, areaOffset);
+    this.#stats.kernelSorts += 1;
+    this.#stats.splitSorts += 1;
     return true;
   }
 
