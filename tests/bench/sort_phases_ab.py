@@ -2,7 +2,9 @@
 """Two checkouts' `sort` side by side with the --stats phases: alternating runs, medians.
 
 Usage: tests/bench/sort_phases_ab.py ROUNDS BEFORE_DIR AFTER_DIR [CORPUS]
-  CORPUS: default /work/corpus/words-zipf-100m.txt; MEMORY=64m; TMPDIR for spills and outputs.
+  CORPUS: default /work/corpus/words-zipf-100m.txt; MEMORY=64m; TMPDIR for spills and outputs;
+  QUIET=N: before each run, wait (at most 60 s) for a second in which the CPUs were N% idle
+  (on a machine shared with other benches; the load average lags by a minute).
 Prints per checkout the medians of wall and CPU seconds (user + sys), of the read phase's and
 the merge phase's wall and CPU milliseconds, peak RSS (/usr/bin/time), each phase's CPU use
 (CPU / wall, median of the runs), and whether every output equals the first one; then the
@@ -15,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 rounds = int(sys.argv[1])
 dirs = sys.argv[2:4]
@@ -26,8 +29,31 @@ results = [[], []]
 identical = True
 reference = None
 loads = []
+
+
+def idle_percent():
+    """The CPUs' idle share over the next second, from /proc/stat."""
+    def sample():
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+        return fields[3] + fields[4], sum(fields)
+    idle0, total0 = sample()
+    time.sleep(1)
+    idle1, total1 = sample()
+    return 100 * (idle1 - idle0) / max(1, total1 - total0)
+
+
+def wait_quiet():
+    quiet = int(os.environ.get("QUIET", "0"))
+    for _ in range(60):
+        if quiet <= 0 or idle_percent() >= quiet:
+            return
+
+
 for r in range(rounds):
     for k in ([0, 1] if r % 2 == 0 else [1, 0]):
+        subprocess.run(["sync"], check=True)
+        wait_quiet()
         out_path = os.path.join(work, "out")
         cmd = ["/usr/bin/time", "-f", "TIME %e %U %S %M", "deno", "run", "--allow-read",
                "--allow-write", "--allow-env", "--allow-ffi", "--allow-sys", "--allow-run",
