@@ -246,9 +246,17 @@ function replyWriteError(caught: unknown): void {
 function help(request: HelpRequest): void {
   if (gather !== undefined || !(kernels instanceof WasmKernels)) return;
   const spanMs = timelineStart();
-  sortClaimedBuckets(request, true, kernels, request.areaOffset);
+  try {
+    sortClaimedBuckets(request, true, kernels, request.areaOffset);
+  } catch (caught) {
+    // A bucket it claimed may be unsorted: the buffer's own job, which comes next, fails.
+    helpFailure = caught;
+  }
   timelineEnd("help-sort", spanMs);
 }
+
+/** Set when helping sort a buffer failed: the next sort job (that buffer's) fails with it. */
+let helpFailure: unknown = undefined;
 
 /**
  * Set while the order's module loads (a `spec` order): later messages wait for it, in order.
@@ -334,6 +342,11 @@ function handle(
       gather.free();
       pump();
       return;
+    }
+    if (helpFailure !== undefined) {
+      const caught = helpFailure;
+      helpFailure = undefined;
+      throw caught;
     }
     const { job, areaOffset, ring } = message;
     const spanMs = timelineStart();
