@@ -36,6 +36,17 @@ interface KernelExports {
     reverse: number,
     scratch: number,
   ): void;
+  partitionBytesIndex(index: number, count: number, scratch: number): number;
+  sortBytesBucket(
+    index: number,
+    lo: number,
+    hi: number,
+    byte: number,
+    pageTable: number,
+    shift: number,
+    reverse: number,
+    scratch: number,
+  ): void;
   sortScratchBytes(): number;
   gather(state: number): number;
   gatherKeyed(state: number): number;
@@ -214,6 +225,44 @@ export class WasmKernels implements KernelSet {
       layout.reverse ? 1 : 0,
       layout.keyOffset,
       layout.keyBytes,
+      layout.scratchOffset,
+    );
+  }
+
+  /**
+   * The first radix pass of {@linkcode WasmKernels.sortBytesIndex} of whole records alone, so
+   * that two threads can sort its buckets ({@linkcode WasmKernels.sortBytesBucket}): permutes
+   * the entries by the first prefix byte they do not all share and writes the 256 bucket ends
+   * (u32 each) at `scratchOffset + 1024` (bucket b: the entries with byte b there).
+   *
+   * @returns That byte (0..7), or 8 when every prefix byte is shared (one bucket, unmoved).
+   */
+  partitionBytesIndex(indexOffset: number, count: number, scratchOffset: number): number {
+    const limit = this.memory.buffer.byteLength;
+    assert(indexOffset % 4 === 0 && indexOffset + count * 16 <= limit, "index outside memory");
+    assert(scratchOffset + SORT_SCRATCH_BYTES <= limit, "sort scratch outside memory");
+    return this.#exports.partitionBytesIndex(indexOffset, count, scratchOffset);
+  }
+
+  /**
+   * Sorts the bucket [lo, hi) of {@linkcode WasmKernels.partitionBytesIndex} from `byte` (the
+   * partition's byte + 1) as `sortBytesIndex` would (whole records, `keyOffset` 0). Buckets are
+   * disjoint: two threads may each sort one at once, with their own scratch.
+   */
+  sortBytesBucket(
+    indexOffset: number,
+    bucket: { lo: number; hi: number; byte: number },
+    layout: IndexLayout,
+  ): void {
+    this.#checkSort(indexOffset, bucket.hi, layout);
+    this.#exports.sortBytesBucket(
+      indexOffset,
+      bucket.lo,
+      bucket.hi,
+      bucket.byte,
+      layout.pageTableOffset,
+      layout.segmentShift,
+      layout.reverse ? 1 : 0,
       layout.scratchOffset,
     );
   }

@@ -55,6 +55,13 @@ import {
 } from "./parallel_merge.ts";
 import type { MergeWorkerFault } from "./merge_worker.ts";
 import { mergeByKeyRanges, splitMergeSegments, splitMergeTableFits } from "./split_merge.ts";
+import { evenCuts, shrinkingCuts } from "./key_split.ts";
+import {
+  sortClaimedBuckets,
+  SPLIT_SORT_RECORDS_MIN,
+  SPLIT_SORT_WORDS,
+  startSplitSort,
+} from "./split_sort.ts";
 import { bufferPrefaultRanges } from "./buffer_prefault.ts";
 import type { LineFilter, LineSink } from "./line_filter.ts";
 import {
@@ -97,6 +104,11 @@ export interface ExternalSortOptions {
    */
   workerSortsWhenIdle?: boolean;
   /**
+   * Sort a full buffer of plain lines on this thread and the Worker at once (split_sort.ts)
+   * where it applies; false: one thread sorts each buffer. Default true.
+   */
+  splitSort?: boolean;
+  /**
    * Whether the Worker sorts and gathers with the WebAssembly kernels (default true); false
    * keeps it on the JavaScript index sort and gather (the tests compare both).
    */
@@ -132,10 +144,10 @@ export interface ExternalSortOptions {
    * Run a parallel final merge as key ranges written at their offsets by the merge Worker and
    * this thread (src/sort/placed_merge.ts), where it applies (plain byte order, not `-u`, a
    * regular output file, every run gathered on the Worker, from
-   * {@linkcode PLACED_MERGE_BYTES_MIN} to merge); `{ rangeCount }` sets the ranges (tests).
-   * Default true.
+   * {@linkcode PLACED_MERGE_BYTES_MIN} to merge); `{ rangeCount }` sets that many equal ranges
+   * instead of shrinking ones, `{ bytesMin }` the floor (tests). Default true.
    */
-  placedMerge?: boolean | { rangeCount: number; bytesMin?: number };
+  placedMerge?: boolean | { rangeCount?: number; bytesMin?: number };
   /** Where progress goes: `read` per input chunk, `merge` pass k of n per 256 KiB merged. */
   progress?: ProgressSink;
   /**
@@ -167,6 +179,8 @@ export interface SortStats {
   kernelSorts: number;
   /** Buffers the main thread sorted itself (the Worker then only gathered and wrote them). */
   mainThreadSorts: number;
+  /** Buffers this thread and the Worker sorted together (split_sort.ts). */
+  splitSorts: number;
   /** Whether the final merge ran on the WebAssembly merge kernel. */
   usedMergeKernel: boolean;
   /** Whether that merge ran on the merge Worker while this thread did the I/O. */
@@ -211,6 +225,11 @@ class ExternalSorter {
   readonly #recordBytes: number | undefined;
   readonly #useWorker: boolean;
   readonly #workerSortsWhenIdle: boolean;
+  readonly #splitSort: boolean;
+  /** A split sort's control block per sort buffer (split_sort.ts). */
+  readonly #splitControls = [0, 1].map(() =>
+    new Int32Array(new SharedArrayBuffer(SPLIT_SORT_WORDS * Int32Array.BYTES_PER_ELEMENT))
+  );
   readonly #kernels: boolean;
   /** This thread's kernels (the append-lines kernel fills plain-bytes buffers). */
   #threadKernels: WasmKernels | undefined = undefined;
@@ -218,7 +237,7 @@ class ExternalSorter {
   readonly #mergeKernel: boolean;
   readonly #parallelMergeBytesMin: number;
   readonly #splitMerge: boolean | { rangeBytes: number };
-  readonly #placedMerge: boolean | { rangeCount: number; bytesMin?: number };
+  readonly #placedMerge: boolean | { rangeCount?: number; bytesMin?: number };
   readonly #mergeWorkerTuning: { workerSilenceMsMax?: number; workerFault?: MergeWorkerFault };
   #mergeKernels: WasmKernels | undefined = undefined;
   /** The merge Worker, started when the first run is spilled (it boots meanwhile). */
@@ -282,6 +301,7 @@ class ExternalSorter {
     usedWorker: false,
     kernelSorts: 0,
     mainThreadSorts: 0,
+    splitSorts: 0,
     usedMergeKernel: false,
     usedMergeWorker: false,
     mergeRanges: 0,
@@ -306,6 +326,7 @@ class ExternalSorter {
     this.#recordBytes = options.recordBytes;
     this.#useWorker = (options.useWorker ?? true) && options.orderDescriptor !== undefined;
     this.#workerSortsWhenIdle = options.workerSortsWhenIdle ?? true;
+    this.#splitSort = options.splitSort ?? true;
     this.#kernels = options.kernels ?? true;
     this.#mergeOnly = options.mergeOnly ?? false;
     this.#mergeKernel = options.mergeKernel ?? true;
@@ -560,7 +581,7 @@ class ExternalSorter {
       // the Worker gathers): this thread goes on reading at once instead of sorting.
       const workerIdle = this.#workerSortsWhenIdle && (this.#worker?.isIdle ?? true);
       let spanMs = timelineStart();
-      const presorted = !workerIdle && this.#sortHere(full);
+      const presorted = this.#splitSortHere(full, ring) || (!workerIdle && this.#sortHere(full));
       timelineEnd("sort-main", spanMs);
       this.#warmMergeKernelWhileWaiting();
       spanMs = timelineStart();
@@ -679,6 +700,40 @@ class ExternalSorter {
     });
     if (kernelSorted) this.#stats.kernelSorts += 1;
     this.#stats.mainThreadSorts += 1;
+    return true;
+  }
+
+  /**
+   * Sorts `buffer` here and on the Worker at once (split_sort.ts): this thread partitions it,
+   * asks the Worker to help (it does once it is done with the previous buffer) and sorts
+   * buckets until none is left. Where it applies: plain bytes with the kernels on both threads,
+   * the Worker writing runs itself, a buffer of {@linkcode SPLIT_SORT_RECORDS_MIN} records.
+   *
+   * @returns Whether `buffer` is sorted.
+   */
+  #splitSortHere(buffer: SortBuffer, ring: SpillRing): boolean {
+    const area = this.#mainArea;
+    const kernels = this.#threadKernels;
+    if (
+      !this.#splitSort || area === undefined || !(kernels instanceof WasmKernels) ||
+      !this.#order.isPlainBytes || !this.#kernels || !this.#io.runsWritableElsewhere ||
+      buffer.recordCount < SPLIT_SORT_RECORDS_MIN
+    ) {
+      return false;
+    }
+    const job = buffer.jobHere();
+    if (job.keyed === true) return false;
+    const areaOffset = area.segments[0]!.memoryOffset;
+    const help = {
+      job,
+      control: this.#splitControls[this.#filling]!,
+      reverse: this.#order.reverse,
+    };
+    startSplitSort(help.control, help.job, kernels, areaOffset);
+    this.#startWorker().help(help, ring);
+    sortClaimedBuckets(help, false, kernels, areaOffset);
+    this.#stats.kernelSorts += 1;
+    this.#stats.splitSorts += 1;
     return true;
   }
 
@@ -1385,7 +1440,9 @@ class ExternalSorter {
         reverse: this.#order.reverse,
         terminator: this.#terminator,
         expectedRecords: plan.expectedRecords + (memoryRun?.recordCount ?? 0),
-        rangeCount: typeof placed === "object" ? placed.rangeCount : PLACED_MERGE_RANGES,
+        cuts: typeof placed === "object" && placed.rangeCount !== undefined
+          ? evenCuts(placed.rangeCount)
+          : PLACED_MERGE_CUTS,
         outputSegments: plan.outputSegments,
         lineBytesIndexes: this.#lineBytesIndexes,
         parts,
@@ -1686,8 +1743,13 @@ const SPLIT_MERGE_RANGES_MAX = 4096;
  * Zipf words at -S 64m, 4 runs, the placed merge measured no faster, with 15% more CPU).
  */
 const PLACED_MERGE_BYTES_MIN = 256 * 1024 * 1024;
-/** Key ranges of a placed final merge: the two lanes take them in turn. */
-const PLACED_MERGE_RANGES = 8;
+/**
+ * Where the key ranges of a placed final merge end (the two lanes take them in turn): each a
+ * quarter of what is left, down to 1/32 of the merge (11 ranges). With eight equal ranges the
+ * lane that ended first waited for the other's last range: 0.34-0.6 s of a 2.8-5 s merge of
+ * 1 GiB (docs/performance.md, "sort: both cores in both phases").
+ */
+const PLACED_MERGE_CUTS = shrinkingCuts(1 / 4, 1 / 32);
 
 /** A {@linkcode RecordCursor} over a sorted {@linkcode SortBuffer} (records in index order). */
 class BufferCursor implements RecordCursor {

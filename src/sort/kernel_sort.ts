@@ -95,7 +95,7 @@ export function sortJobWith(
 }
 
 /** Writes the job's page table into the kernel area; returns its offset. */
-function writePageTable(buffer: SharedArrayBuffer, job: SortJob, area: number): number {
+export function writePageTable(buffer: SharedArrayBuffer, job: SortJob, area: number): number {
   const offset = area + SORT_SCRATCH_BYTES + GatherState.BYTES;
   const table = new Uint32Array(buffer, offset, Math.max(1, job.segments.length));
   for (let s = 0; s < job.segments.length; s += 1) table[s] = job.segments[s]!;

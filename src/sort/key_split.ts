@@ -34,6 +34,36 @@ import type { SortJob } from "./sort_buffer.ts";
 /** Longest splitter key: a sampled record is cut to this many bytes. */
 export const SPLIT_KEY_BYTES_MAX = 256;
 
+/** The cuts of {@linkcode KeySplit.chooseSplitters} for `rangeCount` ranges of equal weight. */
+export function evenCuts(rangeCount: number): number[] {
+  return Array.from({ length: Math.max(0, rangeCount - 1) }, (_, k) => (k + 1) / rangeCount);
+}
+
+/**
+ * Cuts for ranges that shrink towards the end, for lanes that each take the next range when
+ * they are free (guided scheduling): each range takes `restShare` of the weight left, at least
+ * `shareMin` of the whole, and the last one what is left. The lane that finishes first then
+ * waits at most for a small last range instead of one of equal ranges.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { shrinkingCuts } from "./key_split.ts";
+ * deepStrictEqual(shrinkingCuts(0.5, 0.25), [0.5, 0.75]); // ranges 1/2, 1/4, 1/4
+ * ```
+ */
+export function shrinkingCuts(restShare: number, shareMin: number): number[] {
+  const cuts: number[] = [];
+  let done = 0;
+  while (true) {
+    const share = Math.max((1 - done) * restShare, shareMin);
+    // A rest smaller than half the least share joins the last range.
+    if (1 - done - share < shareMin / 2) return cuts;
+    done += share;
+    cuts.push(done);
+  }
+}
+
 /** Where a range starts or ends in a spill run: a record start, or the run's end. */
 export interface RunPosition {
   /** Block index (the run's block count at its end). */
@@ -286,27 +316,30 @@ export class KeySplit {
   }
 
   /**
-   * Up to `rangeCount - 1` distinct splitters, in merge order, that cut the sampled input into
-   * ranges of about equal bytes.
+   * Distinct splitters, in merge order, that cut the sampled input where its weight reaches each
+   * of `cuts` (ascending fractions of the whole, between 0 and 1): a number `n` cuts it into `n`
+   * ranges of about equal bytes ({@linkcode evenCuts}). Fewer when the samples have fewer
+   * distinct keys.
    */
-  chooseSplitters(rangeCount: number): Uint8Array[] {
+  chooseSplitters(cuts: number | readonly number[]): Uint8Array[] {
+    const fractions = typeof cuts === "number" ? evenCuts(cuts) : cuts;
     const samples = this.#samples;
-    if (samples.length === 0 || rangeCount < 2) return [];
+    if (samples.length === 0 || fractions.length === 0) return [];
     const ordered = [...samples].sort((a, b) => this.#compareKeys(a.key, b.key));
     let total = 0;
     for (const sample of ordered) total += sample.weight;
     const splitters: Uint8Array[] = [];
     let cumulative = 0;
-    let next = 1;
+    let next = 0;
     for (const sample of ordered) {
       // The sample's key starts the range whose share of the weight it reaches.
-      if (cumulative >= (total * next) / rangeCount) {
+      if (cumulative >= total * fractions[next]!) {
         const last = splitters[splitters.length - 1];
         if (last === undefined || this.#compareKeys(last, sample.key) !== 0) {
           splitters.push(sample.key);
         }
-        while (next < rangeCount && cumulative >= (total * next) / rangeCount) next += 1;
-        if (next >= rangeCount) break;
+        while (next < fractions.length && cumulative >= total * fractions[next]!) next += 1;
+        if (next >= fractions.length) break;
       }
       cumulative += sample.weight;
     }

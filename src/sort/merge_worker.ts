@@ -140,6 +140,13 @@ export interface MergeStart {
   state: MergeRegion;
   /** The output halves. */
   outputs: MergeRegion[];
+  /**
+   * A carry page per input given with the start (null: none), so that the first record each
+   * input cuts at a block border needs no round trip to the main thread, which answers only on
+   * a turn of its event loop (a range merge's inputs all cut their first record within the
+   * range's first few milliseconds, while the main thread merges or finds the next bounds).
+   */
+  carries?: Array<MergeRegion | null>;
   /** `-r`. */
   reverse: boolean;
   /** Keyed runs (kernel_merge.ts `KernelMergeOptions.keyed`). */
@@ -550,6 +557,11 @@ function regionsOf(start: MergeStart, control: Int32Array): MergeRegions {
     state: () => start.state,
     outputs: () => start.outputs,
     carry: (input, byteLength, keepBytes) => {
+      const given = start.carries?.[input] ?? null;
+      if (given !== null && !carries.has(input) && byteLength <= given.byteLength) {
+        carries.set(input, given);
+        return reach(start.memory, given);
+      }
       const region = reach(start.memory, ask(control, byteLength, input));
       const old = carries.get(input);
       if (old !== undefined) {

@@ -16,6 +16,7 @@ export { orderFromDescriptor } from "./order_descriptor.ts";
 export type { AppendKernel, SortBufferOptions, SortJob } from "./sort_buffer.ts";
 export { GATHER_PREFIX_BYTES, gatherJob, SortBuffer, sortJob } from "./sort_buffer.ts";
 export type { RingSpill, SortResult } from "./sort_worker_pool.ts";
+export type { SplitSortHelp } from "./split_sort.ts";
 export { SortWorker, SpillRing } from "./sort_worker_pool.ts";
 export type { SealedBlock } from "./kernel_sort.ts";
 export { BlockGather } from "./kernel_sort.ts";

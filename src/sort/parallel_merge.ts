@@ -373,6 +373,13 @@ class ParallelMerge {
     if (this.#options.workerFault !== undefined) start.fault = this.#options.workerFault;
     if (this.#options.output !== undefined) {
       start.output = this.#options.output;
+      // A range merge: every input's first carry page comes with the start (the budget holds a
+      // carry page per input), not on request (merge_worker.ts `MergeStart.carries`).
+      start.carries = sources.map((_source, i) => {
+        const lease = this.#allocate(memory.segmentBytes);
+        this.#grown.set(i, lease);
+        return regionOf(lease);
+      });
       // Such a Worker posts nothing else until the end: it speaks up well within the silence
       // the watchdog allows (a range of a large merge takes minutes on a slow disk).
       const silenceMsMax = this.#options.workerSilenceMsMax ?? WORKER_SILENCE_MS_MAX;

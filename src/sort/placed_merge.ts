@@ -8,7 +8,9 @@
  * lanes take the ranges in turn, whichever is free next: the merge Worker (one
  * {@linkcode mergeOnWorker} per range, which writes its output itself with
  * {@linkcode OutputPartWriter}) and this thread (the same kernel, its blocks read and checked
- * here). No lane waits for another, so the ranges can be few and large.
+ * here). No lane waits for another, so the ranges can be few and large; they shrink towards the
+ * end (each a quarter of what is left, down to 1/32 of the whole), so that the lane that ends
+ * first waits for a small last range of the other, not for one of eight equal ones.
  *
  * ```
  *  output file  [ range 0        | range 1      | range 2        | range 3     ]
@@ -80,8 +82,11 @@ export interface PlacedMergeOptions {
   terminator: number;
   /** Records the inputs hold (checked at the end). */
   expectedRecords: number;
-  /** Ranges wanted (fewer when the sampled keys do not have that many distinct ones). */
-  rangeCount: number;
+  /**
+   * Where ranges end, as fractions of the input's bytes (key_split.ts `shrinkingCuts`,
+   * `evenCuts`); fewer ranges when the sampled keys do not have that many distinct ones.
+   */
+  cuts: readonly number[];
   /** Segments of each lane's two output halves together. */
   outputSegments: number;
   /** Each run's line-bytes index (every run must have one). */
@@ -246,7 +251,8 @@ class PlacedMerge {
 
   /** Lends the in-memory run, samples the runs and chooses the splitters. */
   #prepare(): void {
-    const { memory, rangeCount } = this.#options;
+    const { memory, cuts } = this.#options;
+    const rangeCount = cuts.length + 1;
     const segmentBytes = memory.segmentBytes;
     const runs = this.#runs;
     const memoryRun = this.#memoryRun;
@@ -291,7 +297,7 @@ class PlacedMerge {
         ),
       },
     );
-    this.#splitters = this.#split.chooseSplitters(rangeCount);
+    this.#splitters = this.#split.chooseSplitters(cuts);
   }
 
   /** Where range `b` starts (range count: where the last ends), found once. */

@@ -29,6 +29,7 @@ import { BlockGather, dropDuplicates, type SealedBlock, sortJobWith } from "./ke
 import { warmSortKernels } from "./kernel_warmup.ts";
 import { type MergeEvent, type MergeStart, runMergeJob } from "./merge_worker.ts";
 import type { OrderDescriptor } from "./order_descriptor.ts";
+import { sortClaimedBuckets, type SplitSortHelp } from "./split_sort.ts";
 import { BytesOrder, FixedKeyOrder, type RecordOrder } from "./record_order.ts";
 
 /** The first message: the memory every job's offsets point into, the kernels and the order. */
@@ -75,6 +76,17 @@ export interface SortRequest {
   runFile?: string;
 }
 
+/**
+ * Help sort a buffer the main thread is sorting now (split_sort.ts): take its buckets from the
+ * high end until none is left. Sent between jobs; the buffer's gather job follows it.
+ */
+export interface HelpRequest extends SplitSortHelp {
+  /** Message type. */
+  type: "help";
+  /** Memory offset of the Worker's kernel area (the ring's; no job holds it meanwhile). */
+  areaOffset: number;
+}
+
 /** The main thread wrote a block out: its slot may be filled again. */
 export interface FreeRequest {
   /** Message type. */
@@ -118,7 +130,9 @@ export interface SortReply {
 
 interface WorkerScope {
   onmessage:
-    | ((event: MessageEvent<SortInit | SortRequest | FreeRequest | MergeStart>) => void)
+    | ((
+      event: MessageEvent<SortInit | SortRequest | FreeRequest | HelpRequest | MergeStart>,
+    ) => void)
     | null;
   postMessage(message: SortReply | BlockReply | MergeEvent): void;
 }
@@ -225,6 +239,26 @@ function replyWriteError(caught: unknown): void {
 }
 
 /**
+ * Sorts buckets of the main thread's split sort until none is left. Only between jobs (a job
+ * in the middle of its gather holds the kernel area) and with the kernels; else the main
+ * thread sorts every bucket itself.
+ */
+function help(request: HelpRequest): void {
+  if (gather !== undefined || !(kernels instanceof WasmKernels)) return;
+  const spanMs = timelineStart();
+  try {
+    sortClaimedBuckets(request, true, kernels, request.areaOffset);
+  } catch (caught) {
+    // A bucket it claimed may be unsorted: the buffer's own job, which comes next, fails.
+    helpFailure = caught;
+  }
+  timelineEnd("help-sort", spanMs);
+}
+
+/** Set when helping sort a buffer failed: the next sort job (that buffer's) fails with it. */
+let helpFailure: unknown = undefined;
+
+/**
  * Set while the order's module loads (a `spec` order): later messages wait for it, in order.
  * Once set, every message goes through it (one microtask each, per job or block).
  */
@@ -269,7 +303,7 @@ scope.onmessage = (event) => {
 };
 
 function handle(
-  message: SortInit | SortRequest | FreeRequest | StopRequest | MergeStart,
+  message: SortInit | SortRequest | FreeRequest | StopRequest | HelpRequest | MergeStart,
 ): void {
   try {
     if (message.type === "init") {
@@ -299,11 +333,20 @@ function handle(
       reply({ type: "done", gatheredCount: 0, kernelSorted, error: "stopped" });
       return;
     }
+    if (message.type === "help") {
+      help(message);
+      return;
+    }
     if (message.type === "free") {
       if (gather === undefined) return; // the job failed meanwhile
       gather.free();
       pump();
       return;
+    }
+    if (helpFailure !== undefined) {
+      const caught = helpFailure;
+      helpFailure = undefined;
+      throw caught;
     }
     const { job, areaOffset, ring } = message;
     const spanMs = timelineStart();

@@ -4,9 +4,11 @@ import type { MemoryManager, MemorySegment, SegmentLease } from "../memory/mod.t
 import { kernelAreaBytes, type SealedBlock } from "./kernel_sort.ts";
 import type { OrderDescriptor } from "./order_descriptor.ts";
 import type { SortBuffer } from "./sort_buffer.ts";
+import type { SplitSortHelp } from "./split_sort.ts";
 import type {
   BlockReply,
   FreeRequest,
+  HelpRequest,
   SortInit,
   SortReply,
   SortRequest,
@@ -55,6 +57,7 @@ export class SpillRing implements Disposable {
     this.#memory = memory;
     const areaSegments = Math.ceil(kernelAreaBytes(options.dataSegments) / memory.segmentBytes);
     this.#area = memory.allocateContiguous("sort-kernel-area", areaSegments);
+    this.areaOffset = this.#area.segments[0]!.memoryOffset;
     try {
       this.#blocks = memory.allocate("sort-spill-ring", options.blockCount);
     } catch (error) {
@@ -68,6 +71,14 @@ export class SpillRing implements Disposable {
   get blockCount(): number {
     return this.#lent.length;
   }
+
+  /**
+   * The kernel area's offset, for a split sort's help request (split_sort.ts), which the Worker
+   * runs between its jobs: the area is the Worker's alone (lent to it for every job, used by
+   * nothing here), so the offset is noted when the area is taken, not asked of a segment that a
+   * job may hold lent at the time the request is posted.
+   */
+  readonly areaOffset: number;
 
   /** Lends the kernel area; returns its offset. */
   lendArea(borrower: string): number {
@@ -336,6 +347,17 @@ export class SortWorker implements Disposable {
       Atomics.store(this.#status, 0, 1);
       this.#worker.postMessage(request);
     });
+  }
+
+  /**
+   * Asks the Worker to help sort a buffer this thread is sorting (split_sort.ts), in its kernel
+   * area of `ring`, once it is done with the job it is on. No reply: the buffer's own job, sent
+   * after, finds every bucket the Worker took sorted.
+   */
+  help(help: SplitSortHelp, ring: SpillRing): void {
+    if (this.#closed) return;
+    const request: HelpRequest = { type: "help", ...help, areaOffset: ring.areaOffset };
+    this.#worker.postMessage(request);
   }
 
   /**

@@ -2,10 +2,13 @@
 """Two checkouts' `sort` side by side with the --stats phases: alternating runs, medians.
 
 Usage: tests/bench/sort_phases_ab.py ROUNDS BEFORE_DIR AFTER_DIR [CORPUS]
-  CORPUS: default /work/corpus/words-zipf-100m.txt; MEMORY=64m; TMPDIR for spills and outputs.
-Prints per checkout the medians of wall and CPU seconds (user + sys), of the read phase's wall
-and CPU milliseconds and of the merge phase's wall, peak RSS (/usr/bin/time), the read phase's
-CPU use, and whether every output equals the first one; then the load average. Like
+  CORPUS: default /work/corpus/words-zipf-100m.txt; MEMORY=64m; TMPDIR for spills and outputs;
+  QUIET=N: before each run, wait (at most 60 s) for a second in which the CPUs were N% idle
+  (on a machine shared with other benches; the load average lags by a minute).
+Prints per checkout the medians of wall and CPU seconds (user + sys), of the read phase's and
+the merge phase's wall and CPU milliseconds, peak RSS (/usr/bin/time), each phase's CPU use
+(CPU / wall, median of the runs), and whether every output equals the first one; then the
+load average. Like
 before_after.sh, but with the phases, which say where a change moved the time.
 """
 import json
@@ -14,19 +17,43 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 rounds = int(sys.argv[1])
 dirs = sys.argv[2:4]
 corpus = sys.argv[4] if len(sys.argv) > 4 else "/work/corpus/words-zipf-100m.txt"
 memory = os.environ.get("MEMORY", "64m")
 work = tempfile.mkdtemp(prefix="sort-phases-")
-names = ["wall", "cpu", "readMs", "readCpuMs", "mergeMs", "rssMiB"]
+names = ["wall", "cpu", "readMs", "readCpuMs", "mergeMs", "mergeCpuMs", "rssMiB"]
 results = [[], []]
 identical = True
 reference = None
 loads = []
+
+
+def idle_percent():
+    """The CPUs' idle share over the next second, from /proc/stat."""
+    def sample():
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+        return fields[3] + fields[4], sum(fields)
+    idle0, total0 = sample()
+    time.sleep(1)
+    idle1, total1 = sample()
+    return 100 * (idle1 - idle0) / max(1, total1 - total0)
+
+
+def wait_quiet():
+    quiet = int(os.environ.get("QUIET", "0"))
+    for _ in range(60):
+        if quiet <= 0 or idle_percent() >= quiet:
+            return
+
+
 for r in range(rounds):
     for k in ([0, 1] if r % 2 == 0 else [1, 0]):
+        subprocess.run(["sync"], check=True)
+        wait_quiet()
         out_path = os.path.join(work, "out")
         cmd = ["/usr/bin/time", "-f", "TIME %e %U %S %M", "deno", "run", "--allow-read",
                "--allow-write", "--allow-env", "--allow-ffi", "--allow-sys", "--allow-run",
@@ -38,7 +65,8 @@ for r in range(rounds):
         t = [line for line in err.splitlines() if line.startswith("TIME")][-1].split()
         stats = json.loads(err[:err.rindex("}") + 1])
         results[k].append((float(t[1]), float(t[2]) + float(t[3]), stats["timeMs"]["read"],
-                           stats["cpuMs"]["read"], stats["timeMs"]["merge"], int(t[4]) / 1024))
+                           stats["cpuMs"]["read"], stats["timeMs"]["merge"],
+                           stats["cpuMs"]["merge"], int(t[4]) / 1024))
         digest = subprocess.run(["md5sum", out_path], capture_output=True, text=True).stdout.split()[0]
         reference = reference or digest
         identical = identical and digest == reference
@@ -47,7 +75,10 @@ for r in range(rounds):
 for k in (0, 1):
     medians = [statistics.median(x[i] for x in results[k]) for i in range(len(names))]
     use = statistics.median(x[3] / x[2] for x in results[k])
-    print(dirs[k], " ".join(f"{n}={v:.3f}" for n, v in zip(names, medians)), f"readCpuUse={use:.2f}")
+    merge_use = statistics.median(x[5] / x[4] for x in results[k] if x[4] > 0) if any(
+        x[4] > 0 for x in results[k]) else 0
+    print(dirs[k], " ".join(f"{n}={v:.3f}" for n, v in zip(names, medians)),
+          f"readCpuUse={use:.2f} mergeCpuUse={merge_use:.2f}")
     print("  walls", sorted(x[0] for x in results[k]))
 print("outputs", "identical" if identical else "DIFFERENT", f"load {min(loads):.2f}-{max(loads):.2f}")
 os.rmdir(work)

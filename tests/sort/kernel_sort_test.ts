@@ -77,6 +77,7 @@ async function sortWith(
     budgetBytes?: number;
     segmentBytes?: number;
     workerSortsWhenIdle?: boolean;
+    splitSort?: boolean;
   },
 ) {
   const work = await makeWorkDir();
@@ -98,6 +99,7 @@ async function sortWith(
       ...(options.workerSortsWhenIdle === undefined
         ? {}
         : { workerSortsWhenIdle: options.workerSortsWhenIdle }),
+      ...(options.splitSort === undefined ? {} : { splitSort: options.splitSort }),
     });
     return { stats, output: await Deno.readFile(work.path("out")) };
   } finally {
@@ -136,7 +138,8 @@ for (const testCase of CASES) {
 
 // 12 MiB of 64 KiB segments: room for two kernel areas, so the main thread sorts each full
 // buffer (workerSortsWhenIdle false: every one; by default only those handed over while the
-// Worker is busy) and the Worker gathers it and writes the run file itself.
+// Worker is busy) and the Worker gathers it and writes the run file itself. (splitSort false:
+// plain lines are otherwise sorted by both threads, tested below.)
 for (const testCase of CASES.filter((c) => ["plain", "-u", "-k2n -r"].includes(c.name))) {
   Deno.test(`externalSort ${testCase.name}, sorted on the main thread, written by the Worker: equals the JavaScript sort`, async () => {
     const random = makeRandom(SEED + 3 * testCase.name.length);
@@ -146,6 +149,7 @@ for (const testCase of CASES.filter((c) => ["plain", "-u", "-k2n -r"].includes(c
       budgetBytes: 12 * 1024 * 1024,
       segmentBytes: 65536,
       workerSortsWhenIdle: false,
+      splitSort: false,
     };
     const kernel = await sortWith(input, testCase.descriptor, { kernels: true, unique, ...sizes });
     const js = await sortWith(input, testCase.descriptor, { kernels: false, unique, ...sizes });
@@ -153,6 +157,28 @@ for (const testCase of CASES.filter((c) => ["plain", "-u", "-k2n -r"].includes(c
     strictEqual(kernel.stats.runCount >= 2, true, `${kernel.stats.runCount} runs, ${seed}`);
     strictEqual(kernel.stats.mainThreadSorts >= 2, true, `main-thread sorts, ${seed}`);
     strictEqual(js.stats.mainThreadSorts, 0);
+    strictEqual(Buffer.compare(kernel.output, js.output), 0, `kernel != JS, ${seed}`);
+  });
+}
+
+// The same sizes with the split sort (split_sort.ts): this thread partitions each full buffer
+// of plain lines and sorts buckets from the low end while the Worker takes them from the high end.
+for (const testCase of CASES.filter((c) => ["plain", "-u", "-r"].includes(c.name))) {
+  Deno.test(`externalSort ${testCase.name}, each buffer sorted by both threads: equals the JavaScript sort`, async () => {
+    const random = makeRandom(SEED + 5 * testCase.name.length);
+    const input = randomLines(random, 300_000, { maxLength: 40 });
+    const unique = testCase.unique ?? false;
+    const sizes = { budgetBytes: 12 * 1024 * 1024, segmentBytes: 65536 };
+    const kernel = await sortWith(input, testCase.descriptor, { kernels: true, unique, ...sizes });
+    const js = await sortWith(input, testCase.descriptor, { kernels: false, unique, ...sizes });
+    const seed = `seed ${SEED} (SPILLWAY_SEED reruns)`;
+    strictEqual(kernel.stats.runCount >= 2, true, `${kernel.stats.runCount} runs, ${seed}`);
+    strictEqual(
+      kernel.stats.splitSorts >= 2,
+      true,
+      `${kernel.stats.splitSorts} split sorts, ${seed}`,
+    );
+    strictEqual(js.stats.splitSorts, 0);
     strictEqual(Buffer.compare(kernel.output, js.output), 0, `kernel != JS, ${seed}`);
   });
 }

@@ -271,6 +271,43 @@ Deno.test("A merge Worker writing its own output tells the watchdog it works, an
   }
 });
 
+Deno.test("A merge Worker writing its own output has its carry pages from the start: no round trip for them", async () => {
+  // The main thread answers a request for a carry page only on a turn of its event loop; in the
+  // placed merge it is then merging or finding the next bounds, and a range's inputs all cut
+  // their first record at a block border within its first milliseconds: the Worker waited.
+  const seed = propertySeed();
+  const work = await makeWorkDir();
+  const memory = new MemoryManager({ budgetBytes: 4 * 1024 * 1024, segmentBytes: 4096 });
+  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  try {
+    const { runs, expected, recordCount } = await writeSortedRuns(io, makeRandom(seed), 4, 40_000);
+    const path = work.path("out");
+    await Deno.writeFile(path, new Uint8Array(0));
+    const worker = startMergeWorker();
+    const heard: string[] = [];
+    worker.addEventListener("message", (event) => heard.push((event as MessageEvent).data.type));
+    const result = await mergeOnWorker(runs.map((run) => new RunOnWorker(run)), () => {
+      throw new Error("the Worker writes the output itself");
+    }, {
+      memory,
+      reverse: false,
+      unique: false,
+      terminator: 10,
+      expectedRecords: recordCount,
+      outputSegments: 4,
+      output: { path, position: 0, byteLength: expected.length, writeback: false },
+      worker,
+    });
+    strictEqual(result.writtenCount, recordCount);
+    strictEqual(Buffer.compare(await Deno.readFile(path), expected), 0, `seed ${seed}`);
+    deepStrictEqual(heard.filter((type) => type === "grow"), [], `seed ${seed}`);
+  } finally {
+    await io.close();
+    memory.assertAllReleased();
+    await work.remove();
+  }
+});
+
 Deno.test("A merge on the Worker stops when its signal aborts (the placed merge's other lane failed)", async () => {
   const work = await makeWorkDir();
   const memory = new MemoryManager({ budgetBytes: 4 * 1024 * 1024, segmentBytes: 4096 });

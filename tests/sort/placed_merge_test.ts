@@ -12,6 +12,7 @@ import { IoManager, type SpillRun } from "../../src/io/mod.ts";
 import { MemoryManager } from "../../src/memory/mod.ts";
 import { externalSort, type SortStats } from "../../src/sort/external_sort.ts";
 import { checkRangeBytes, mergePlacedRanges } from "../../src/sort/placed_merge.ts";
+import { evenCuts, shrinkingCuts } from "../../src/sort/key_split.ts";
 import { WasmKernels } from "../../src/kernels/mod.ts";
 import { BytesOrder } from "../../src/sort/record_order.ts";
 import { parseSortOrder, type SortOrderSpec } from "../../src/sort/sort_order.ts";
@@ -68,6 +69,8 @@ async function sortFile(
     unique?: boolean;
     spec?: SortOrderSpec;
     placed: boolean;
+    /** The default ranges (shrinking) instead of 12 equal ones. */
+    shrinking?: boolean;
     stdout?: boolean;
   },
 ): Promise<{ output: Uint8Array; stats: SortStats }> {
@@ -84,7 +87,9 @@ async function sortFile(
       orderDescriptor: spec === undefined ? { kind: "bytes", reverse } : { kind: "spec", spec },
       unique: options.unique ?? false,
       parallelMergeBytesMin: 0,
-      placedMerge: options.placed ? { rangeCount: 12, bytesMin: 0 } : false,
+      placedMerge: options.placed
+        ? (options.shrinking ? { bytesMin: 0 } : { rangeCount: 12, bytesMin: 0 })
+        : false,
     });
     return { stats, output: await Deno.readFile(work.path("out")) };
   } finally {
@@ -127,6 +132,38 @@ Deno.test("the placed final merge writes what one merge writes, every range in i
   } finally {
     await work.remove();
   }
+});
+
+Deno.test("the placed final merge's default ranges shrink towards the end and write what one merge writes", async () => {
+  const seed = propertySeed();
+  const work = await makeWorkDir();
+  try {
+    const random = makeRandom(seed);
+    const bytes = randomLines(random, 900_000);
+    const input = work.path("random");
+    await Deno.writeFile(input, bytes);
+    const placed = await sortFile(input, { placed: true, shrinking: true });
+    const label = `seed ${seed}`;
+    // Eight equal ranges before; the shrinking cuts make eleven where the samples allow.
+    ok(placed.stats.mergeRanges > 8, `${label}: ${placed.stats.mergeRanges} ranges`);
+    ok(Buffer.compare(placed.output, expectedSort(bytes, false)) === 0, `${label}: output differs`);
+  } finally {
+    await work.remove();
+  }
+});
+
+Deno.test("shrinking cuts: each range a share of what is left, none below the least share", () => {
+  const cuts = shrinkingCuts(1 / 4, 1 / 32);
+  const shares = [...cuts, 1].map((cut, i) => cut - (i === 0 ? 0 : cuts[i - 1]!));
+  strictEqual(shares.length, 11);
+  strictEqual(shares[0], 1 / 4);
+  for (let i = 1; i < shares.length; i += 1) {
+    ok(shares[i]! <= shares[i - 1]! || i === shares.length - 1, `share ${i} grew`);
+    ok(shares[i]! >= 1 / 32 - 1e-12, `share ${i} below the least`);
+  }
+  ok(shares[shares.length - 1]! < 1 / 16, "the last range is small");
+  deepStrictEqual(evenCuts(4), [0.25, 0.5, 0.75]);
+  deepStrictEqual(evenCuts(1), []);
 });
 
 Deno.test("the placed final merge leaves -u and keyed orders to one merge, which stays right", async () => {
@@ -189,7 +226,7 @@ Deno.test("a placed final merge that fails before its lanes start ends the Worke
         reverse: false,
         terminator: 10,
         expectedRecords: 10,
-        rangeCount: 4,
+        cuts: evenCuts(4),
         outputSegments: 4,
         lineBytesIndexes: new Map([[run, [0, 10, 20, 30]]]),
         parts: { path: work.path("parts"), offset: 0, writeback: false },

@@ -1,5 +1,12 @@
 // The kernels module's exports (entry file of `deno task build:kernels`).
-export { sortBytesIndex, sortIndexMultikey, sortIndexTie, sortScratchBytes } from "./sort";
+export {
+  partitionBytesIndex,
+  sortBytesBucket,
+  sortBytesIndex,
+  sortIndexMultikey,
+  sortIndexTie,
+  sortScratchBytes,
+} from "./sort";
 export { gather, gatherKeyed } from "./gather";
 export { mergeStep } from "./merge";
 export { countRehash, countTokens } from "./count";

@@ -362,45 +362,7 @@ function radixRange(
       if (keyBytes >= 0 || addressTies) sortByAddress(index, lo, hi);
       return;
     }
-    let position: u32 = <u32>lo;
-    for (let b: usize = 0; b < 256; b += 1) {
-      const n = load<u32>(cursors + (b << 2));
-      store<u32>(cursors + (b << 2), position);
-      position += n;
-      store<u32>(ends + (b << 2), position);
-    }
-    for (let b: u32 = 0; b < 256; b += 1) {
-      const end = load<u32>(ends + (<usize>b << 2));
-      let i = load<u32>(cursors + (<usize>b << 2));
-      while (i < end) {
-        const at = index + <usize>i * ENTRY;
-        let target = radixDigit(at, byte, skip, keyBytes, reverse);
-        if (target == b) {
-          i += 1;
-          continue;
-        }
-        let w01 = load<u64>(at);
-        let w23 = load<u64>(at, 8);
-        while (target != b) {
-          const slot = cursors + (<usize>target << 2);
-          const destIndex = load<u32>(slot);
-          store<u32>(slot, destIndex + 1);
-          const dest = index + <usize>destIndex * ENTRY;
-          const d01 = load<u64>(dest);
-          const d23 = load<u64>(dest, 8);
-          store<u64>(dest, w01);
-          store<u64>(dest, w23, 8);
-          w01 = d01;
-          w23 = d23;
-          target = byte < 8
-            ? <u32>(rotr<u64>(w01, 32) >>> (56 - 8 * <u64>byte)) & 0xff
-            : restDigit(<i32>(w23 >>> 32), skip, keyBytes, reverse);
-        }
-        store<u64>(at, w01);
-        store<u64>(at, w23, 8);
-        i += 1;
-      }
-    }
+    permuteRange(index, lo, hi, byte, skip, keyBytes, reverse, cursors, ends);
     let start: i32 = lo;
     for (let b: u32 = 0; b < 256; b += 1) {
       const end = <i32>load<u32>(ends + (<usize>b << 2));
@@ -421,6 +383,107 @@ function radixRange(
     }
     return;
   }
+}
+
+/**
+ * The American flag permutation of entries [lo, hi) by radix digit `byte` (radixDigit), from
+ * the digit counts at `cursors` (256 u32): afterwards bucket b's entries lie before the end
+ * written at `ends` + 4b.
+ */
+// @ts-ignore: decorator
+@inline function permuteRange(
+  index: usize, lo: i32, hi: i32, byte: u32, skip: i32, keyBytes: i32, reverse: bool,
+  cursors: usize, ends: usize,
+): void {
+  let position: u32 = <u32>lo;
+  for (let b: usize = 0; b < 256; b += 1) {
+    const n = load<u32>(cursors + (b << 2));
+    store<u32>(cursors + (b << 2), position);
+    position += n;
+    store<u32>(ends + (b << 2), position);
+  }
+  for (let b: u32 = 0; b < 256; b += 1) {
+    const end = load<u32>(ends + (<usize>b << 2));
+    let i = load<u32>(cursors + (<usize>b << 2));
+    while (i < end) {
+      const at = index + <usize>i * ENTRY;
+      let target = radixDigit(at, byte, skip, keyBytes, reverse);
+      if (target == b) {
+        i += 1;
+        continue;
+      }
+      let w01 = load<u64>(at);
+      let w23 = load<u64>(at, 8);
+      while (target != b) {
+        const slot = cursors + (<usize>target << 2);
+        const destIndex = load<u32>(slot);
+        store<u32>(slot, destIndex + 1);
+        const dest = index + <usize>destIndex * ENTRY;
+        const d01 = load<u64>(dest);
+        const d23 = load<u64>(dest, 8);
+        store<u64>(dest, w01);
+        store<u64>(dest, w23, 8);
+        w01 = d01;
+        w23 = d23;
+        target = byte < 8
+          ? <u32>(rotr<u64>(w01, 32) >>> (56 - 8 * <u64>byte)) & 0xff
+          : restDigit(<i32>(w23 >>> 32), skip, keyBytes, reverse);
+      }
+      store<u64>(at, w01);
+      store<u64>(at, w23, 8);
+      i += 1;
+    }
+  }
+}
+
+/**
+ * The first radix pass of sortBytesIndex (keyOffset 0, whole-record keys) alone, so that two
+ * threads can sort the buckets it leaves (sortBytesBucket), each taking buckets from its end:
+ * entries [0, count) are permuted by the first byte of their prefix that not all of them share,
+ * and the 256 bucket ends are written at `scratch` + 1024 (u32 each). Returns that byte
+ * (0..7): bucket b holds the entries whose prefix has b there. 8: all 8 prefix bytes are
+ * shared, nothing moved (sort [0, count) as one bucket from byte 8).
+ */
+export function partitionBytesIndex(index: usize, count: u32, scratch: usize): u32 {
+  const cursors = scratch;
+  const ends = scratch + 1024;
+  if (count < 2) return 8;
+  const p0 = prefixOf(index);
+  let byte: u32 = 0;
+  for (;;) {
+    memory.fill(cursors, 0, 1024);
+    const digitShift = 56 - 8 * <u64>byte;
+    let diff: u64 = 0;
+    for (let i: u32 = 0; i < count; i += 1) {
+      const p = prefixOf(index + <usize>i * ENTRY);
+      diff |= p ^ p0;
+      const at = cursors + (<usize>(<u32>(p >>> digitShift) & 0xff) << 2);
+      store<u32>(at, load<u32>(at) + 1);
+    }
+    if (diff == 0) return 8;
+    if (((diff >>> digitShift) & 0xff) != 0) break;
+    byte = <u32>(clz<u64>(diff) >>> 3);
+  }
+  permuteRange(index, 0, <i32>count, byte, 0, -1, false, cursors, ends);
+  return byte;
+}
+
+/**
+ * Sorts entries [lo, hi) that share their prefix bytes before `byte` (a bucket of
+ * partitionBytesIndex, from the byte after its own; 8: the bytes left past the prefix) as
+ * sortBytesIndex sorts them. Buckets are disjoint: two threads may sort two at once, each with
+ * its own scratch.
+ */
+export function sortBytesBucket(
+  index: usize, lo: u32, hi: u32, byte: u32, pageTable: usize, shift: u32, reverse: u32,
+  scratch: usize,
+): void {
+  if (hi - lo < 2) return;
+  const stack = scratch + <usize>(BUCKETS + 1) * 4 + <usize>BUCKETS * 4;
+  radixRange(
+    index, <i32>lo, <i32>hi, byte, 0, pageTable, shift, reverse != 0, 0, -1, false, stack,
+    scratch, stack,
+  );
 }
 
 // @ts-ignore: decorator
