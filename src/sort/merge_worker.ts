@@ -9,7 +9,12 @@
  * input. It runs in the
  * sort Worker (sort_worker.ts passes it the start message), so a sort has one Worker isolate
  * at a time. The two threads meet in a control block of the shared memory; the Worker blocks
- * on it with `Atomics.wait`, the main thread hears from the Worker by messages:
+ * on it with `Atomics.wait`, the main thread hears from the Worker by messages, and of a block
+ * to read and check ahead by the check bell (word 7), which it waits on with
+ * `Atomics.waitAsync`: a Worker message cost the main isolate ~2.5 KB of heap, part of which
+ * outlived two scavenges, so one message per block raised its old generation through the final
+ * merge of a 2 GiB sort by ~1.5 MiB, until a major GC that seldom comes (docs/performance.md,
+ * "Memory"):
  *
  * ```
  * word 0..4           grow request: state (0 idle, 1 asked, 2 given, 3 refused), bytes asked,
@@ -19,6 +24,8 @@
  *                     not end an `Atomics.wait`)
  * word 6              stopped: 1 once the Worker's merge has ended (the main thread gives the
  *                     pages back only then: a terminated Worker may still be writing)
+ * word 7              check bell: the Worker adds 1 and notifies when it asks for a check (an
+ *                     input slot in state 1); the main thread then looks at every slot
  * 8 + 4 i             input i's next block: full, start, end, last; for a run the Worker
  *                     reads: read-and-check state (1 asked, 2 checked, 3 the main thread
  *                     reads and checks it, 4 the Worker does), buffer offset, the check's
@@ -51,6 +58,11 @@ import {
 export const ABORT_WORD = 5;
 /** Word of the control block the Worker sets when its merge has ended. */
 export const STOPPED_WORD = 6;
+/**
+ * Word of the control block the Worker rings (adds 1, notifies) when it asks the main thread to
+ * read and check a block.
+ */
+export const CHECK_BELL_WORD = 7;
 /** What the main thread writes into every control word when it gives up. */
 export const ABORTED = -1;
 
@@ -179,7 +191,6 @@ export interface MergeStart {
 /** What the Worker tells the main thread. */
 export type MergeEvent =
   | { type: "took"; input: number }
-  | { type: "check"; input: number }
   | { type: "out"; half: number }
   | { type: "grow" }
   | { type: "alive" }
@@ -276,7 +287,6 @@ class FileBlocks implements BlockSource {
   readonly #blocks: readonly Uint8Array[];
   readonly #control: Int32Array;
   readonly #slot: number;
-  readonly #input: number;
   readonly #fault: FaultCounter;
   /** The buffer whose check was asked for, or -1. */
   #asked = -1;
@@ -312,7 +322,6 @@ class FileBlocks implements BlockSource {
     this.#reader = reader;
     this.#blocks = blocks;
     this.#control = control;
-    this.#input = options.input;
     this.#slot = inputSlot(options.input);
     this.#fault = options.fault;
     const range = options.range;
@@ -419,7 +428,10 @@ class FileBlocks implements BlockSource {
     control[at + 3] = this.#reader.blockIndex + 1;
     this.#asked = buffer;
     publish(control, at, CHECK_ASKED);
-    if (!this.#readsOwn) scope.postMessage({ type: "check", input: this.#input });
+    if (!this.#readsOwn) {
+      Atomics.add(control, CHECK_BELL_WORD, 1);
+      Atomics.notify(control, CHECK_BELL_WORD);
+    }
   }
 }
 

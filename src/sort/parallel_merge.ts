@@ -13,7 +13,7 @@
  *
  * ```
  *  merge Worker                                              main thread
- *  asks for block b+1 of run i ──────────────────── "check i" ──► readNext + checkSpillBlock
+ *  asks for block b+1 of run i ───────────── check bell (word) ──► readNext + checkSpillBlock
  *  mergeLines over block b ◄── (reads b+1 itself if not started, else waits) ◄──┘
  *  mergeLines ─► output half h ─────────────────── "out h" ────► sink.write
  *                                                ◄── free half h ──┘
@@ -46,6 +46,7 @@ import {
   ABORT_WORD,
   ABORTED,
   CHECK_ASKED,
+  CHECK_BELL_WORD,
   CHECK_BY_MAIN,
   CHECK_DONE,
   controlBytes,
@@ -215,6 +216,12 @@ const WORKER_SILENCE_MS_MAX = 60_000;
 const WORKER_BOOT_MS_MAX = 10_000;
 /** How often the silence is checked. */
 const WATCHDOG_INTERVAL_MS = 1_000;
+/**
+ * How long one wait on the check bell lasts at most: a bound, so that the wait ends with the
+ * merge even if its wake were lost (Deno's event loop does not wait for `Atomics.waitAsync`;
+ * a block the main thread has not checked in time the Worker checks itself).
+ */
+const CHECK_BELL_WAIT_MS = 250;
 /** How long a failed merge waits for the Worker to see the abort before terminating it. */
 const STOP_WAIT_MS = 2_000;
 
@@ -249,6 +256,8 @@ class ParallelMerge {
   /** Whether the Worker has said anything yet. */
   #heard = false;
   #watchdog: ReturnType<typeof setInterval> | undefined = undefined;
+  /** Whether this thread waits on the check bell (the merge runs, with inputs the Worker reads). */
+  #listening = false;
   #failed = false;
   #reject: (error: unknown) => void = () => {};
 
@@ -286,7 +295,30 @@ class ParallelMerge {
       for (let i = 0; i < start.gathers.length; i += 1) {
         if (start.gathers[i] === null && start.reads[i] === null) this.#feed(i);
       }
+      const readInputs = start.reads.flatMap((read, i) => read === null ? [] : [i]);
+      if (readInputs.length > 0 && start.output === undefined) this.#listen(readInputs);
     });
+  }
+
+  /**
+   * Waits on the check bell while the merge runs and, each time the Worker rang it, reads and
+   * checks the blocks it asked for (inputs `readInputs`, the runs it reads).
+   */
+  async #listen(readInputs: readonly number[]): Promise<void> {
+    this.#listening = true;
+    const control = this.#control;
+    let rung = 0;
+    while (this.#listening && !this.#failed) {
+      const wait = Atomics.waitAsync(control, CHECK_BELL_WORD, rung, CHECK_BELL_WAIT_MS);
+      if (wait.async) await wait.value;
+      if (!this.#listening || this.#failed) return;
+      const now = Atomics.load(control, CHECK_BELL_WORD);
+      if (now === rung) continue;
+      rung = now;
+      this.#lastHeardMs = Date.now();
+      this.#heard = true;
+      for (const i of readInputs) this.#check(i);
+    }
   }
 
   /**
@@ -300,6 +332,7 @@ class ParallelMerge {
     }
     this.#onAbort = undefined;
     this.#signalStop();
+    this.#stopListening();
     const worker = this.#worker;
     this.#worker = undefined;
     if (worker !== undefined) {
@@ -318,6 +351,13 @@ class ParallelMerge {
     this.#readers.clear();
     for (const lease of this.#leases) lease.release();
     this.#leases.length = 0;
+  }
+
+  /** Ends the wait on the check bell (before the control block's page goes back). */
+  #stopListening(): void {
+    if (!this.#listening) return;
+    this.#listening = false;
+    Atomics.notify(this.#control, CHECK_BELL_WORD);
   }
 
   /** The control block, state, output halves and input buffers; the start message. */
@@ -413,9 +453,6 @@ class ParallelMerge {
     switch (message.type) {
       case "took":
         this.#feed(message.input);
-        return;
-      case "check":
-        this.#check(message.input);
         return;
       case "out":
         this.#busyCount += 1;

@@ -342,3 +342,47 @@ Deno.test("A merge on the Worker stops when its signal aborts (the placed merge'
     await work.remove();
   }
 });
+
+Deno.test("The merge Worker asks for reads ahead on the check bell, not by a message per block", async () => {
+  // A Worker message cost the main isolate ~2.5 KB of heap, part of which outlived two
+  // scavenges: a message per block raised its old generation through a large final merge.
+  const seed = propertySeed();
+  const random = makeRandom(seed);
+  const work = await makeWorkDir();
+  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: 4096 });
+  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  try {
+    const { runs, expected, recordCount } = await writeSortedRuns(io, random, 3, 40_000);
+    const worker = startMergeWorker();
+    let messageCount = 0;
+    worker.addEventListener("message", () => messageCount += 1);
+    const parts: Uint8Array[] = [];
+    const result = await mergeOnWorker(runs.map((run) => new RunOnWorker(run)), (bytes) => {
+      parts.push(bytes.slice());
+      // Each write settles a little later: this thread is idle for the reads ahead meanwhile.
+      return new Promise((resolve) => setTimeout(resolve, 1));
+    }, {
+      worker,
+      memory,
+      reverse: false,
+      unique: false,
+      terminator: 10,
+      expectedRecords: recordCount,
+      outputSegments: 16,
+      workerSilenceMsMax: 5_000,
+    });
+    strictEqual(result.writtenCount, recordCount);
+    strictEqual(Buffer.compare(Buffer.concat(parts), expected), 0, `seed ${seed}`);
+    ok(result.blocksReadAhead > 0, `seed ${seed}: no block read ahead here`);
+    // The Worker posts its filled output regions, its grow requests and the end, no more.
+    ok(
+      messageCount <= parts.length + 8,
+      `${messageCount} messages for ${parts.length} writes and ${result.blocksReadAhead} blocks read ahead here, seed ${seed}`,
+    );
+    memory.assertAllReleased();
+  } finally {
+    await io.close();
+    memory.assertAllReleased();
+    await work.remove();
+  }
+});
