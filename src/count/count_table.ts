@@ -891,7 +891,7 @@ export class CountTable implements TokenSink {
    */
   #parkBuckets(oldBlock: BuddyBlock): SegmentLease | undefined {
     const segmentCount = oldBlock.segmentCount;
-    this.#releaseUnwrittenPages();
+    this.releaseUnwrittenPages();
     if (this.#leases.length + segmentCount > this.#recordPagesMax) return undefined;
     if (segmentCount > this.#memory.freeSegments) return undefined;
     let parked: SegmentLease;
@@ -907,8 +907,12 @@ export class CountTable implements TokenSink {
     return parked;
   }
 
-  /** Releases the record pages past the current one (kept by a reset, not written since). */
-  #releaseUnwrittenPages(): void {
+  /**
+   * Releases the record pages past the current one (kept by {@linkcode CountTable.reset}, not
+   * written since): for a table that takes no more words (the final merge's readers want the
+   * pages the count touched), or before a bucket growth parks its pairs in record pages.
+   */
+  releaseUnwrittenPages(): void {
     const keep = this.#currentPage + 1;
     for (let i = keep; i < this.#leases.length; i += 1) this.#leases[i]!.release();
     this.#leases.length = keep;

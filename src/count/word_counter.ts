@@ -895,6 +895,9 @@ export class WordCounter implements TokenSink {
   async #finishCounts(options: CountFinishOptions, emit: RecordEmitter): Promise<void> {
     this.#releaseKernel();
     await this.#absorbForeignRuns();
+    // The table takes no more words: the pages it kept from its last spill and did not fill
+    // again go back for the merges (they were touched: readers there add no RSS).
+    if (!this.#tableClosed) this.#table!.releaseUnwrittenPages();
     const minCount = options.minCount ?? 1;
     if (this.#runs.length === 0) {
       await this.#finishInTable(options, minCount, emit);

@@ -193,6 +193,15 @@ Deno.test("CountTable fills its record pages again after a reset instead of taki
   const words = drain(table);
   strictEqual(words.length, first);
   ok(words.every(([word, count]) => word.startsWith("b") && count === 1));
+  // A table that takes no more words gives back the kept pages it did not fill again.
+  table.reset();
+  ok(table.addToken(encoder.encode("c"), 0, 1));
+  const used = memory.usedPages;
+  table.releaseUnwrittenPages();
+  strictEqual(table.pageCount, 1);
+  strictEqual(memory.usedPages, used - (pages - 1));
+  table.sort("word");
+  deepStrictEqual(drain(table), [["c", 1]]);
   close();
 });
 
