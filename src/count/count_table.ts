@@ -788,14 +788,17 @@ export class CountTable implements TokenSink {
    */
   #grantRoom(state: CountState, status: number): boolean {
     if (status === CountStatus.needBuckets) {
-      this.#entryCount = state.entryCount;
+      // The kernel's record page too: a growth may release the kept pages past it.
+      this.#takeState(state);
       if (!this.#growBlocked && this.#growBuckets()) {
         state.setBuckets(this.#block!.memoryOffset, this.#bucketMask + 1);
         state.entryLimit = this.#growLimit;
+        state.pageCount = this.#leases.length;
         return true;
       }
       // A failed growth may have moved the array (parked and put back).
       state.setBuckets(this.#block!.memoryOffset, this.#bucketMask + 1);
+      state.pageCount = this.#leases.length;
       if (state.entryLimit < this.#hardLimit) {
         state.entryLimit = this.#hardLimit;
         return true;
@@ -888,6 +891,7 @@ export class CountTable implements TokenSink {
    */
   #parkBuckets(oldBlock: BuddyBlock): SegmentLease | undefined {
     const segmentCount = oldBlock.segmentCount;
+    this.releaseUnwrittenPages();
     if (this.#leases.length + segmentCount > this.#recordPagesMax) return undefined;
     if (segmentCount > this.#memory.freeSegments) return undefined;
     let parked: SegmentLease;
@@ -901,6 +905,19 @@ export class CountTable implements TokenSink {
     this.#block = undefined;
     this.#buckets = new Int32Array(0);
     return parked;
+  }
+
+  /**
+   * Releases the record pages past the current one (kept by {@linkcode CountTable.reset}, not
+   * written since): for a table that takes no more words (the final merge's readers want the
+   * pages the count touched), or before a bucket growth parks its pairs in record pages.
+   */
+  releaseUnwrittenPages(): void {
+    const keep = this.#currentPage + 1;
+    for (let i = keep; i < this.#leases.length; i += 1) this.#leases[i]!.release();
+    this.#leases.length = keep;
+    this.#pageBytes.length = keep;
+    this.#pageWords.length = keep;
   }
 
   /** Undoes {@linkcode CountTable.#parkBuckets}: the pairs go back into a block of the old size. */
@@ -1125,16 +1142,19 @@ export class CountTable implements TokenSink {
     return readCount(this.#recordBytes, this.#recordOffset + this.#recordLength - COUNT_BYTES);
   }
 
-  /** Empties the table after a spill, keeping one page and the bucket array for reuse. */
+  /**
+   * Empties the table after a spill, keeping its record pages and the bucket array for reuse:
+   * a table spills when full and fills the same pages again, so a page handle (its lease, its
+   * views) is made once per table instead of once per page and spill; short-lived handles
+   * outlive a scavenge while the table fills and pile up in the old space until a major GC
+   * (docs/performance.md, "Count order's peak"), and a released page is poisoned and checked
+   * again when taken.
+   */
   reset(): void {
     assert(!this.#closed, "CountTable.reset after close()");
-    for (let i = 1; i < this.#leases.length; i += 1) this.#leases[i]!.release();
-    this.#leases.length = Math.min(1, this.#leases.length);
-    this.#pageBytes.length = this.#leases.length;
-    this.#pageWords.length = this.#leases.length;
     this.#currentBytes = this.#pageBytes[0];
     this.#currentWords = this.#pageWords[0];
-    this.#currentPage = this.#leases.length - 1;
+    this.#currentPage = Math.min(0, this.#leases.length - 1);
     this.#writeOffset = 0;
     this.#buckets.fill(0);
     this.#growBlocked = false;

@@ -110,8 +110,12 @@ export class RunWriter {
   #compressed: boolean;
   /** A sealed block flagged last was written ({@linkcode RunWriter.writeSealedBlock}). */
   #lastSealed = false;
-  /** Writes of sealed blocks (they never reject: errors land in #error). */
-  #sealedWrites: Promise<void>[] = [];
+  /**
+   * Writes of sealed blocks not settled yet (they never reject: errors land in #error). Each
+   * leaves when it settles: kept for the run's life (hundreds of blocks), they outlived the
+   * scavenges and filled the old space (docs/performance.md, "Count order's peak").
+   */
+  #sealedWrites = new Set<Promise<void>>();
   /** The longest record that went through #writeSpanning (sealed blocks hold none longer than a block). */
   #spanningMax = 0;
   /** Where the first record that starts in the current block starts (-1: none yet). */
@@ -394,15 +398,19 @@ export class RunWriter {
     );
     assert(block.length === this.#segmentBytes, "a sealed block is one segment long");
     const blockIndex = (block[8]! | block[9]! << 8 | block[10]! << 16 | block[11]! << 24) >>> 0;
-    assert(blockIndex === this.#blockIndex, `sealed block ${blockIndex}, ${this.#blockIndex} next`);
+    if (blockIndex !== this.#blockIndex) {
+      assert(false, `sealed block ${blockIndex}, ${this.#blockIndex} next`); // built on failure only
+    }
     this.#blockIndex += 1;
     this.#recordCount += recordCount;
     if ((block[4]! & LAST_BLOCK_FLAG) !== 0) this.#lastSealed = true;
-    const write = this.#track(
+    const write: Promise<void> = this.#track(
       this.#channel.write(blockPosition(blockIndex, this.#segmentBytes), block),
       block.length,
-    );
-    this.#sealedWrites.push(write);
+    ).then(() => {
+      this.#sealedWrites.delete(write);
+    });
+    this.#sealedWrites.add(write);
     return write.then(() => this.#throwIfFailed());
   }
 

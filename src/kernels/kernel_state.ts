@@ -103,7 +103,8 @@ export class GatherState {
 
   /** Gives the kernel the output range `[byteOffset, byteEnd)` (a block's payload). */
   setOutput(byteOffset: number, byteEnd: number): void {
-    assert(byteOffset <= byteEnd, `bad output range [${byteOffset}, ${byteEnd})`);
+    // Called per block: the message is built only on failure (a string per call otherwise).
+    if (byteOffset > byteEnd) assert(false, `bad output range [${byteOffset}, ${byteEnd})`);
     this.#words[5] = byteOffset;
     this.#words[6] = byteEnd;
   }
@@ -175,7 +176,7 @@ export class MergeState {
 
   /** Gives input `input` the records in `[byteOffset, byteEnd)`; `finished`: no more follow. */
   setInput(input: number, range: { byteOffset: number; byteEnd: number; finished: boolean }): void {
-    assert(input >= 0 && input < this.inputCount, `no merge input ${input}`);
+    if (!(input >= 0 && input < this.inputCount)) assert(false, `no merge input ${input}`);
     assert(range.byteOffset <= range.byteEnd, `bad input range`);
     const at = 8 + 8 * input;
     this.#words[at] = range.byteOffset;
@@ -195,7 +196,8 @@ export class MergeState {
 
   /** Gives the kernel the output range `[byteOffset, byteEnd)`. */
   setOutput(byteOffset: number, byteEnd: number): void {
-    assert(byteOffset <= byteEnd, `bad output range [${byteOffset}, ${byteEnd})`);
+    // Called per block: the message is built only on failure (a string per call otherwise).
+    if (byteOffset > byteEnd) assert(false, `bad output range [${byteOffset}, ${byteEnd})`);
     this.#words[1] = byteOffset;
     this.#words[2] = byteEnd;
   }
@@ -336,7 +338,7 @@ export class CountState {
 
   /** Gives the kernel the text `[byteOffset, byteEnd)` (whole lines: tokens never span calls). */
   setInput(byteOffset: number, byteEnd: number): void {
-    assert(byteOffset <= byteEnd, `bad input range [${byteOffset}, ${byteEnd})`);
+    if (byteOffset > byteEnd) assert(false, `bad input range [${byteOffset}, ${byteEnd})`);
     this.#words[0] = byteOffset;
     this.#words[1] = byteEnd;
   }

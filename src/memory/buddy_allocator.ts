@@ -1,6 +1,6 @@
 import { assert, formatBytes } from "../base/mod.ts";
 import { MemoryBudgetError, MemoryLeakError, SegmentReleasedError } from "./errors.ts";
-import type { MemoryManager } from "./memory_manager.ts";
+import type { ContiguousOptions, MemoryManager } from "./memory_manager.ts";
 import type { MemorySegment } from "./memory_segment.ts";
 import type { SegmentLease } from "./segment_lease.ts";
 
@@ -10,6 +10,12 @@ export interface BuddyAllocatorOptions {
   segmentCount: number;
   /** Owner of the arena in the memory manager's books (default `buddy-arena`). */
   owner?: string;
+  /**
+   * Where the arena goes in the budget's pages (default `low`): `high` for an arena that may
+   * stay mostly unwritten, so that the pages touched before serve the allocations beside it
+   * (see {@linkcode ContiguousOptions}).
+   */
+  placement?: ContiguousOptions["placement"];
 }
 
 /** Counters of a {@linkcode BuddyAllocator}, for `--stats`. */
@@ -203,7 +209,9 @@ export class BuddyAllocator implements Disposable {
     this.segmentBytes = memory.segmentBytes;
     this.segmentCount = segmentCount;
     this.owner = options.owner ?? "buddy-arena";
-    this.#arenaLease = memory.allocateContiguous(this.owner, segmentCount);
+    this.#arenaLease = memory.allocateContiguous(this.owner, segmentCount, {
+      placement: options.placement ?? "low",
+    });
     this.#arena = this.#arenaLease.segments[0]!.bytes;
     const orderCount = Math.floor(Math.log2(segmentCount)) + 1;
     for (let order = 0; order < orderCount; order += 1) this.#free.push(new Set());

@@ -75,6 +75,17 @@ export interface MemoryManagerOptions {
   region?: MemoryRegion;
 }
 
+/** Where {@linkcode MemoryManager.allocateContiguous} puts a range. */
+export interface ContiguousOptions {
+  /**
+   * `low` (the default): the lowest free range that fits, which reuses pages touched before.
+   * `high`: the highest, for a large range of which only a part may ever be written (a bucket
+   * arena sized for the worst case): its unwritten pages stay out of the RSS, and the pages
+   * touched before stay free for the allocations that write all they take.
+   */
+  placement?: "low" | "high";
+}
+
 /** A byte range of a shared `WebAssembly.Memory`. */
 export interface MemoryRegion {
   /** The memory (shared: `buffer` is a `SharedArrayBuffer`). */
@@ -208,8 +219,13 @@ export class MemoryManager implements LeaseReleaser {
   readonly #scratchPages: number;
   /** Recycled free pages, last released on top; may hold stale entries (skipped). */
   #freeStack: number[] = [];
-  /** Pages at or above this index were never handed out. */
+  /**
+   * Pages below this index were all handed out at least once; the pages from it on were not,
+   * but for ranges placed high ({@linkcode ContiguousOptions}).
+   */
   #highWater = 0;
+  /** One past the highest page ever handed out (a range placed high included). */
+  #extentPages = 0;
   #owners = new Map<string, OwnerState>();
   #usedPages = 0;
   #reservedBytes = 0;
@@ -305,6 +321,7 @@ export class MemoryManager implements LeaseReleaser {
     if (scratchPages > 0) {
       this.#pageState.fill(USED, 0, scratchPages);
       this.#highWater = scratchPages;
+      this.#extentPages = scratchPages;
       this.#ensureCommitted(scratchPages);
     }
   }
@@ -341,7 +358,11 @@ export class MemoryManager implements LeaseReleaser {
       : this.totalSegments * this.segmentBytes;
   }
 
-  /** Pages ever handed out (the high-water mark of the pool, which bounds its RSS). */
+  /**
+   * Pages ever handed out from the low end (the high-water mark of the pool, which bounds its
+   * RSS); a range placed high ({@linkcode ContiguousOptions}) is not counted: its pages are
+   * resident only as far as its owner writes them.
+   */
   get highWaterPages(): number {
     return this.#highWater;
   }
@@ -400,7 +421,7 @@ export class MemoryManager implements LeaseReleaser {
         violation.releaseSite,
       );
     }
-    this.#ensureCommitted(this.#highWater);
+    this.#noteExtent(this.#highWater);
     const segments: MemorySegment[] = [];
     for (const page of pages) segments.push(this.#handOut(owner, page, 1));
     return this.#lease(owner, segments, segmentCount);
@@ -412,11 +433,16 @@ export class MemoryManager implements LeaseReleaser {
    *
    * @param owner Who asks.
    * @param segmentCount How many pages (at least 1).
+   * @param options Where the range goes (default: the lowest that fits).
    * @returns A lease of one segment of `segmentCount * segmentBytes` bytes.
    * @throws {MemoryBudgetError} If fewer pages are free, or no contiguous range is.
    */
-  allocateContiguous(owner: string, segmentCount: number): SegmentLease {
-    const lease = this.tryAllocateContiguous(owner, segmentCount);
+  allocateContiguous(
+    owner: string,
+    segmentCount: number,
+    options?: ContiguousOptions,
+  ): SegmentLease {
+    const lease = this.tryAllocateContiguous(owner, segmentCount, options);
     if (lease !== undefined) return lease;
     if (segmentCount > this.freeSegments) {
       throw new MemoryBudgetError(owner, segmentCount, this.freeSegments, this.totalSegments);
@@ -436,19 +462,26 @@ export class MemoryManager implements LeaseReleaser {
    *
    * @param owner Who asks.
    * @param segmentCount How many pages (at least 1).
+   * @param options Where the range goes (default: the lowest that fits).
    * @returns A lease of one segment, or undefined.
    */
-  tryAllocateContiguous(owner: string, segmentCount: number): SegmentLease | undefined {
+  tryAllocateContiguous(
+    owner: string,
+    segmentCount: number,
+    options?: ContiguousOptions,
+  ): SegmentLease | undefined {
     assert(
       Number.isSafeInteger(segmentCount) && segmentCount >= 1,
       `segmentCount must be a positive integer, got ${segmentCount}`,
     );
     if (segmentCount > this.freeSegments) return undefined;
-    const start = this.#findRun(segmentCount);
+    const high = options?.placement === "high";
+    const start = high ? this.#findRunHigh(segmentCount) : this.#findRun(segmentCount);
     if (start < 0) return undefined;
     const end = start + segmentCount;
-    if (end > this.#highWater) this.#highWater = end;
-    this.#ensureCommitted(this.#highWater);
+    // A range placed high leaves the pages below it to the low end (#takeFreePage).
+    if (!high && end > this.#highWater) this.#highWater = end;
+    this.#noteExtent(end);
     this.#verifyPoison(start, segmentCount);
     this.#pageState.fill(USED, start, end);
     const segment = this.#handOut(owner, start, segmentCount);
@@ -654,7 +687,7 @@ export class MemoryManager implements LeaseReleaser {
    * @returns One byte a page, up to the highest page ever handed out.
    */
   pageContents(): Uint8Array {
-    const contents = new Uint8Array(this.#highWater);
+    const contents = new Uint8Array(this.#extentPages);
     const states = this.#pageState;
     for (let page = 0; page < contents.length; page += 1) {
       const state = states[page];
@@ -676,7 +709,7 @@ export class MemoryManager implements LeaseReleaser {
   verifyPoison(): readonly PoisonViolation[] {
     if (!this.#poisons) return this.#violations;
     const states = this.#pageState;
-    for (let page = 0; page < this.#highWater; page += 1) {
+    for (let page = 0; page < this.#extentPages; page += 1) {
       if (states[page] === POISONED) this.#checkPoison(page, 1, false);
     }
     return this.#violations;
@@ -789,6 +822,8 @@ export class MemoryManager implements LeaseReleaser {
   #takeFreePage(): number {
     const states = this.#pageState;
     const stack = this.#freeStack;
+    // A released page is on the stack until taken (a range placed high too): the low end
+    // meets only pages never handed out, and steps over the used ones of such a range.
     while (stack.length > 0) {
       const page = stack.pop()!;
       const state = states[page];
@@ -814,6 +849,17 @@ export class MemoryManager implements LeaseReleaser {
       ? POISONED
       : DIRTY;
     this.#freeStack.push(page);
+  }
+
+  /** The last run of `pageCount` free pages (the highest that fits), or -1. */
+  #findRunHigh(pageCount: number): number {
+    const states = this.#pageState;
+    let runLength = 0;
+    for (let page = this.totalSegments - 1; page >= this.#scratchPages; page -= 1) {
+      runLength = states[page] === USED ? 0 : runLength + 1;
+      if (runLength === pageCount) return page;
+    }
+    return -1;
   }
 
   /** The first run of `pageCount` free pages (first fit), or -1. */
@@ -857,6 +903,12 @@ export class MemoryManager implements LeaseReleaser {
     this.#allocationCount += segments.length;
     this.#notePeak();
     return new SegmentLease(owner, segments, this);
+  }
+
+  /** Notes pages [0, pageCount) as handed out at least once and grows the memory over them. */
+  #noteExtent(pageCount: number): void {
+    if (pageCount > this.#extentPages) this.#extentPages = pageCount;
+    this.#ensureCommitted(this.#extentPages);
   }
 
   /** Grows the memory (never shrinks) so that pages [0, pageCount) are inside it. */

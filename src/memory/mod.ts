@@ -13,6 +13,7 @@ export {
 export type { DroppedSegment, LeakDetectionLevel } from "./leak_tracker.ts";
 export { ADVANCED_SAMPLE_INTERVAL, leakDetectionLevels, LeakTracker } from "./leak_tracker.ts";
 export type {
+  ContiguousOptions,
   LeakReport,
   MemoryManagerOptions,
   MemoryRegion,

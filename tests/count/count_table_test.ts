@@ -165,3 +165,58 @@ Deno.test("CountTable sorts long runs of words that share their first bytes", ()
   );
   close();
 });
+
+/** Adds `${prefix}${i}` (base 36) padded to `width` bytes, i = 0, 1, ... until the table is full. */
+function fillTable(table: CountTable, prefix: string, width: number): number {
+  let added = 0;
+  for (;;) {
+    const bytes = encoder.encode(`${prefix}${added.toString(36)}`.padEnd(width, "."));
+    if (!table.addToken(bytes, 0, bytes.length)) return added;
+    added += 1;
+  }
+}
+
+Deno.test("CountTable fills its record pages again after a reset instead of taking new ones", () => {
+  const { memory, table, close } = setup(4, 8);
+  const first = fillTable(table, "a", 12);
+  const pages = table.pageCount;
+  strictEqual(pages, 4);
+  const allocations = memory.allocationCount;
+  table.sort("word");
+  strictEqual(drain(table).length, first);
+  table.reset();
+  strictEqual(table.pageCount, pages);
+  strictEqual(fillTable(table, "b", 12), first);
+  // No page handle was made for the second fill (a spill no longer costs one per page).
+  strictEqual(memory.allocationCount, allocations);
+  table.sort("word");
+  const words = drain(table);
+  strictEqual(words.length, first);
+  ok(words.every(([word, count]) => word.startsWith("b") && count === 1));
+  // A table that takes no more words gives back the kept pages it did not fill again.
+  table.reset();
+  ok(table.addToken(encoder.encode("c"), 0, 1));
+  const used = memory.usedPages;
+  table.releaseUnwrittenPages();
+  strictEqual(table.pageCount, 1);
+  strictEqual(memory.usedPages, used - (pages - 1));
+  table.sort("word");
+  deepStrictEqual(drain(table), [["c", 1]]);
+  close();
+});
+
+Deno.test("CountTable grows its buckets after a reset as an empty table does (kept pages)", () => {
+  // Long words fill the 16 record pages with few entries; after the reset, short words need
+  // the buckets to grow into the whole arena, which parks the old pairs in record pages.
+  const fresh = setup(16, 8);
+  const shortMax = fillTable(fresh.table, "s", 4);
+  fresh.close();
+  const { table, close } = setup(16, 8);
+  fillTable(table, "l", 200);
+  strictEqual(table.pageCount, 16);
+  table.reset();
+  strictEqual(fillTable(table, "s", 4), shortMax);
+  table.sort("word");
+  strictEqual(drain(table).length, shortMax);
+  close();
+});

@@ -289,6 +289,26 @@ Deno.test("allocateContiguous hands out one segment over adjacent pages", () => 
   memory.assertAllReleased();
 });
 
+Deno.test("allocateContiguous placed high leaves the low pages to later allocations", () => {
+  const memory = manager(8);
+  memory.allocate("touched", 1).release(); // page 0, on the free stack
+  const arena = memory.allocateContiguous("arena", 3, { placement: "high" });
+  strictEqual(arena.segments[0]!.pageIndex, 5);
+  strictEqual(memory.highWaterPages, 1, "the high range is not counted as touched");
+  strictEqual(memory.tryAllocateContiguous("big", 6, { placement: "high" }), undefined);
+  const pages = memory.allocate("readers", 5);
+  deepStrictEqual(pages.segments.map((segment) => segment.pageIndex).sort(), [0, 1, 2, 3, 4]);
+  strictEqual(memory.freeSegments, 0);
+  strictEqual(memory.pageContents().length, 8);
+  const stale = arena.segments[0]!.bytes;
+  stale[0] = 1; // written: poisoned on release
+  arena.release();
+  pages.release();
+  stale[PAGE] = 7; // a write after release into the high range
+  throws(() => memory.allocate("again", 8), SegmentPoisonError);
+  throws(() => memory.assertAllReleased(), /Write after release: segment #\d+ of "arena"/);
+});
+
 Deno.test("A kernel scratch area comes out of the budget", () => {
   const memory = new MemoryManager({
     budgetBytes: 8 * PAGE,
