@@ -120,7 +120,7 @@ runs are merged at the end, summing equal words.`,
           valueName: "N",
           choices: ["auto", "1", "2"],
           help:
-            "auto (default: 2 when the process may use two cores and half of one is idle (CPU time counters over start-up, else the load average), with the Worker from 32 MiB files or past 24 MiB of a pipe, and only when the first megabyte's words repeat; nearly unique tokens on an idle core go through the sort engine instead (whitespace tokens in word order, tsv/uniq/csv, plain files), else count on one thread; measured slower below or on a busy machine), 1, or 2: for inputs from 8 MiB (or past the first 4 MiB of a pipe) a Worker counts part of the chunks with half the budget; its run joins the merge",
+            "auto (default: 2 when the process may use two cores and half of one is idle (CPU time counters over start-up, else the load average), with the Worker from 32 MiB files or past 24 MiB of a pipe, and only when the first megabyte's words repeat; nearly unique tokens on an idle core go through the sort engine instead (whitespace tokens as they are, tsv/uniq/csv, no --top, plain files), else count on one thread; measured slower below or on a busy machine), 1, or 2: for inputs from 8 MiB (or past the first 4 MiB of a pipe) a Worker counts part of the chunks with half the budget; its run joins the merge",
         },
       ],
     },

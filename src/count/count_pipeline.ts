@@ -17,6 +17,7 @@ import {
 } from "./count_plan.ts";
 import { CountWorkerClient } from "./count_worker_client.ts";
 import { countViaSort, sortRouteFormat, SortRouteTooSmall } from "./count_via_sort.ts";
+import { countOrderViaSort } from "./count_order_via_sort.ts";
 import { WordCounter, type WordCountStats } from "./word_counter.ts";
 
 /** What a count did. */
@@ -172,7 +173,9 @@ export async function countWords(
       await output.abort();
       output = undefined;
       try {
-        const routed = await countViaSort(request, context, sortRoute!);
+        const routed = request.order === "count"
+          ? await countOrderViaSort(request, context, sortRoute!)
+          : await countViaSort(request, context, sortRoute!);
         return { ...routed, workerBytes: 0, plan, sortRoute: true };
       } catch (error) {
         if (!(error instanceof SortRouteTooSmall)) throw error;

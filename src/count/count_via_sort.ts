@@ -7,7 +7,7 @@ import type { IoManager, OutputSink } from "../io/mod.ts";
 import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
 import type { LineFilter } from "../sort/mod.ts";
 import { kernelsFor } from "./count_table.ts";
-import { CountedOutput } from "./counted_output.ts";
+import { CountedOutput, type CountedOutputSplit } from "./counted_output.ts";
 import type { CountRequest } from "./count_request.ts";
 import type { WordCountStats } from "./word_counter.ts";
 
@@ -59,9 +59,10 @@ export const SORT_ROUTE_BUDGET_MIN = 16 * MiB;
 
 /**
  * Whether `--threads auto` may count the rest through the sort engine once the first words
- * show nearly unique tokens: whitespace tokens as they are, in word order, in tsv, uniq or
- * csv, nothing filtered or summarized, plain files only (the sort route reads them again from
- * the start) and a budget whose share holds the route. The count format, or undefined.
+ * show nearly unique tokens: whitespace tokens as they are, in word or count order (count
+ * order: src/count/count_order_via_sort.ts), in tsv, uniq or csv, with `--min-count` but
+ * without `--top`, `--distinct` or `--total`, plain files only (the sort route reads them again
+ * from the start) and a budget whose share holds the route. The count format, or undefined.
  *
  * @param request The parsed count.
  * @param budgetBytes The whole budget.
@@ -74,8 +75,8 @@ export function sortRouteFormat(
   const format = SORT_ROUTE_FORMATS[request.format];
   if (
     format === undefined || request.threadsAuto !== true || request.tokenizer !== "whitespace" ||
-    request.order !== "word" || request.caseMode !== "preserve" || request.top !== undefined ||
-    request.minCount > 1 || request.distinct || request.total || request.inputs.length === 0 ||
+    request.caseMode !== "preserve" || request.top !== undefined ||
+    request.distinct || request.total || request.inputs.length === 0 ||
     budgetBytes * SORT_ROUTE_BUDGET_SHARE < SORT_ROUTE_BUDGET_MIN ||
     plainInputBytes(request.inputs) === undefined
   ) {
@@ -94,12 +95,16 @@ export function sortRouteFormat(
  * @param request The parsed count (see {@linkcode sortRouteFormat}).
  * @param context Budget, io and progress.
  * @param format The `FormatCountsFormat` of the lines.
+ * @param spool For count order: the output is a temp file (no csv header; a failure may start
+ *   over), which groups go where (`--min-count`: all at or above it to the output by default),
+ *   and whether the sort Worker runs (default: it does).
  * @returns The counters (tokens, distinct words, runs) and the input bytes.
  */
 export async function countViaSort(
   request: SortRouteRequest,
   context: { memory: MemoryManager; io: IoManager; progress?: ProgressSink },
   format: number,
+  spool?: { split: CountedOutputSplit; useWorker: boolean },
 ): Promise<WordCountStats & { inputBytes: number }> {
   const { memory, io } = context;
   // Loaded only here: `spillway count` keeps its start-up without the sort engine.
@@ -108,7 +113,12 @@ export async function countViaSort(
     "count-sort-route-headroom",
     Math.floor(memory.totalSegments * (1 - SORT_ROUTE_BUDGET_SHARE)) * memory.segmentBytes,
   );
-  const counting = new TokenCounting(memory, format, request.format === "csv");
+  const counting = new TokenCounting(
+    memory,
+    format,
+    request.format === "csv" && spool === undefined,
+    spool?.split ?? { minCount: request.minCount },
+  );
   const stats = await externalSort(request.inputs, request.output, {
     memory,
     io,
@@ -116,12 +126,15 @@ export async function countViaSort(
     orderDescriptor: { kind: "bytes", reverse: false },
     fanInMax: request.fanInMax,
     ...(context.progress === undefined ? {} : { progress: context.progress }),
+    useWorker: spool?.useWorker ?? true,
     filter: counting,
   }).catch((error: unknown) => {
     // Before the output opens nothing has been written: the caller may count again.
     const tooSmall = error instanceof MemoryBudgetError || error instanceof RecordTooLargeError ||
       error instanceof MergeBudgetError;
-    throw tooSmall && !counting.opened ? new SortRouteTooSmall(error) : error;
+    // A spooled output is a temp file: nothing reached the output yet.
+    const written = counting.opened && spool === undefined;
+    throw tooSmall && !written ? new SortRouteTooSmall(error) : error;
   });
   return {
     tokens: stats.inputRecords,
@@ -163,6 +176,7 @@ export class TokenCounting implements LineFilter {
   readonly #kernels: WasmKernels;
   readonly #format: number;
   readonly #csvHeader: boolean;
+  readonly #split: CountedOutputSplit | undefined;
   #output: CountedOutput | undefined = undefined;
   /** Whether the output opened (from then on bytes may have reached standard output). */
   opened = false;
@@ -171,12 +185,19 @@ export class TokenCounting implements LineFilter {
    * @param memory The budget (the counted output's kernels run over its memory).
    * @param format The `FormatCountsFormat` of the lines (tsv, uniq, csv).
    * @param csvHeader Whether the output starts with csv's `word,count` header.
+   * @param split Which groups are written where (default: all, to the output).
    */
-  constructor(memory: MemoryManager, format: number, csvHeader: boolean) {
+  constructor(
+    memory: MemoryManager,
+    format: number,
+    csvHeader: boolean,
+    split?: CountedOutputSplit,
+  ) {
     this.#memory = memory;
     this.#kernels = kernelsFor(memory.wasmMemory);
     this.#format = format;
     this.#csvHeader = csvHeader;
+    this.#split = split;
   }
 
   /** Distinct tokens written. */
@@ -190,7 +211,8 @@ export class TokenCounting implements LineFilter {
   }
 
   segmentsFor(lineBytesMax: number): number {
-    return CountedOutput.segmentsFor(this.#memory.segmentBytes, lineBytesMax);
+    const aboveMin = this.#split?.aboveMin !== undefined;
+    return CountedOutput.segmentsFor(this.#memory.segmentBytes, lineBytesMax, aboveMin);
   }
 
   async open(output: OutputSink, area: SegmentLease): Promise<CountedOutput> {
@@ -199,7 +221,14 @@ export class TokenCounting implements LineFilter {
       const header = new TextEncoder().encode("word,count\n");
       await output.write(header, 0, header.length);
     }
-    this.#output = new CountedOutput(output, this.#memory, this.#kernels, this.#format, area);
+    this.#output = new CountedOutput(
+      output,
+      this.#memory,
+      this.#kernels,
+      this.#format,
+      area,
+      this.#split,
+    );
     return this.#output;
   }
 }

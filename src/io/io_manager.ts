@@ -30,6 +30,7 @@ import {
   releaseLibc,
 } from "./mmap_channel.ts";
 import { OutputSink, type OutputTarget } from "./output_sink.ts";
+import { appendToOutput } from "./append_output.ts";
 import {
   checkStdinOpen,
   fileBehind,
@@ -633,6 +634,42 @@ export class IoManager implements AsyncDisposable {
     return path;
   }
 
+  /**
+   * A new path in a private directory for a temp file the caller writes (as an output, with
+   * {@linkcode IoManager.createOutput}: its bytes count as spilled, not as output) and reads back ({@linkcode IoManager.appendFile}): it is
+   * removed by {@linkcode IoManager.deleteFile}, on close and on a signal, like a run.
+   *
+   * @param prefix Names the file.
+   * @returns The path (no file there yet).
+   */
+  tempPath(prefix: string): string {
+    this.#checkOpen();
+    this.#makePendingDirs();
+    const path = this.#nextPath(prefix);
+    this.#files.add(path);
+    this.stats.filesCreated += 1;
+    return path;
+  }
+
+  /**
+   * Appends `sources` to an output that nothing was written to yet: bytes as they are, and the
+   * files at the paths among them (of {@linkcode IoManager.tempPath}). Into a regular file
+   * ({@linkcode OutputSink.parts}) the kernel copies the files (`copy_file_range`); else, and
+   * where it cannot, they are read into a buffer (pages of the budget, taken by `buffer` only
+   * then: the caller releases them) and written.
+   */
+  async appendFiles(
+    sink: OutputSink,
+    sources: readonly (string | Uint8Array)[],
+    buffer: () => Uint8Array,
+  ): Promise<void> {
+    this.#checkOpen();
+    for (const source of sources) {
+      assert(typeof source !== "string" || this.#files.has(source), `${source} is not ours`);
+    }
+    await appendToOutput(sink, sources, { buffer, stats: this.stats });
+  }
+
   /** Removes a run's file (as soon as it was merged). */
   async deleteRun(run: SpillRun): Promise<void> {
     await this.deleteFile(run.path);
@@ -710,6 +747,8 @@ export class IoManager implements AsyncDisposable {
       owner: options.owner ?? "output",
       bufferBytes: this.#bufferBytes(options.bufferSegments, 256 * 1024, 8),
       stats: this.stats,
+      // A temp file of ours (tempPath) is spilled bytes, not output.
+      spill: path !== undefined && this.#files.has(path),
     });
     this.#track(sink);
     return sink;

@@ -3,8 +3,9 @@
  * `--spill mmap`, and plain descriptors for what Deno's file API cannot do: open `/dev/fd/N` and
  * other device paths (Deno asks for --allow-all there), set the mode of an open file, take an
  * advisory lock on a descriptor, tell a closed standard stream from a redirected one, find
- * a regular file on standard output (its type, flags and offset), and count the open descriptors
- * (`getrlimit`, `getdents64` of `/proc/self/fd`).
+ * a regular file on standard output (its type, flags and offset), count the open descriptors
+ * (`getrlimit`, `getdents64` of `/proc/self/fd`); `copy_file_range` has a load of its own
+ * (src/io/file_copy.ts).
  */
 
 /** `open(2)` flags (Linux, x86_64 and arm64 share them). */
@@ -180,7 +181,7 @@ export function withLibc<T>(use: (lib: Libc) => T, fallback: T): T {
 }
 
 /** The calling thread's `errno`. */
-export function errno(lib: Libc): number {
+export function errno(lib: Pick<Libc, "__errno_location">): number {
   const location = lib.__errno_location();
   return location === null ? 0 : new Deno.UnsafePointerView(location).getInt32();
 }

@@ -8,7 +8,7 @@
  * rename over an existing file does not write it all out at the end; on standard output it is
  * not (no rename follows). Without libc, a Deno handle seeks and writes.
  *
- * A leaf module (libc, timeline): the merge Worker imports it.
+ * A leaf module (libc, file_copy, timeline): the merge Worker imports it.
  *
  * @module
  */
@@ -23,6 +23,7 @@ import {
   releaseLibc,
   SYNC_FILE_RANGE_WRITE,
 } from "./libc.ts";
+import { copyFileRange } from "./file_copy.ts";
 import { timelineEnd, timelineStart } from "./timeline.ts";
 
 /** Start the writeback of every this many bytes written in a row. */
@@ -121,6 +122,33 @@ export class OutputPartWriter {
     timelineEnd("write-syscall", spanMs);
     this.#writtenTo = position + bytes.length;
     if (this.#writtenTo - this.#writebackFrom >= PART_WRITEBACK_BYTES) this.#startWriteback();
+  }
+
+  /**
+   * Copies up to `byteLengthMax` bytes of the file at `source`, from offset `from`, to offset
+   * `position` of this file inside the kernel ({@linkcode copyFileRange}).
+   *
+   * @returns The bytes copied (0: `from` is the source's end), or undefined when the kernel
+   *   cannot copy between these files: then nothing was written.
+   * @throws The open or copy error (with its `code`: ENOSPC for a full disk).
+   */
+  copyFileAt(
+    source: string,
+    position: number,
+    options: { from: number; byteLengthMax: number },
+  ): number | undefined {
+    if (this.#lib === undefined) return undefined;
+    if (position !== this.#writtenTo) {
+      this.#startWriteback();
+      this.#writebackFrom = position;
+    }
+    const spanMs = timelineStart();
+    const done = copyFileRange(source, this.#fd, { position, ...options });
+    timelineEnd("copy-file-range", spanMs);
+    if (done === undefined) return undefined;
+    this.#writtenTo = position + done;
+    if (this.#writtenTo - this.#writebackFrom >= PART_WRITEBACK_BYTES) this.#startWriteback();
+    return done;
   }
 
   /** Starts the writeback of what is written and closes the file. Idempotent. */

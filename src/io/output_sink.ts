@@ -54,6 +54,8 @@ export interface OutputSinkParts {
   bufferBytes: number;
   /** Live counters. */
   stats: IoStats;
+  /** Whether the bytes count as spilled (a temp file) instead of output (default false). */
+  spill?: boolean;
 }
 
 /**
@@ -73,12 +75,14 @@ export class OutputSink {
   #partBytes = 0;
   #state: "open" | "committed" | "aborted" = "open";
   #stats: IoStats;
+  readonly #spill: boolean;
 
   /** Made by {@linkcode IoManager.createOutput}. */
   constructor(parts: OutputSinkParts) {
     this.name = parts.target.name;
     this.#target = parts.target;
     this.#stats = parts.stats;
+    this.#spill = parts.spill ?? false;
     this.#reservation = parts.memory.reserve(parts.owner, parts.bufferBytes);
     this.#buffer = new Uint8Array(parts.bufferBytes);
   }
@@ -109,7 +113,7 @@ export class OutputSink {
   /** Counts `byteLength` bytes that part writers wrote into {@linkcode OutputSink.parts}. */
   countPartBytes(byteLength: number): void {
     this.#partBytes += byteLength;
-    this.#stats.outputBytesWritten += byteLength;
+    this.#count(byteLength);
   }
 
   /**
@@ -193,11 +197,16 @@ export class OutputSink {
   async #send(bytes: Uint8Array): Promise<void> {
     try {
       await this.#target.write(bytes);
-      this.#stats.outputBytesWritten += bytes.length;
+      this.#count(bytes.length);
     } catch (error) {
       await this.abort();
       throw outputError(this.name, bytes.length, error);
     }
+  }
+
+  #count(byteLength: number): void {
+    if (this.#spill) this.#stats.bytesSpilled += byteLength;
+    else this.#stats.outputBytesWritten += byteLength;
   }
 
   /**

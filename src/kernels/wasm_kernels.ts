@@ -57,6 +57,7 @@ interface KernelExports {
   formatSorted(state: number): number;
   tokenLines(at: number, length: number): number;
   countLines(state: number): number;
+  keyedLines(state: number): number;
   countTokens(state: number): number;
   countScan(state: number): number;
   countRehash(oldBuckets: number, oldBucketCount: number, buckets: number, mask: number): void;
@@ -346,10 +347,22 @@ export class WasmKernels implements KernelSet {
    * format_counts.ts, `countLines`; state in {@linkcode CountLinesState}).
    *
    * @param stateOffset The state block.
-   * @returns 0 input consumed, 1 output full.
+   * @returns 0 input consumed, 1 output full, 2 keyed output full.
    */
   countLines(stateOffset: number): number {
     return this.#exports.countLines(stateOffset);
+  }
+
+  /**
+   * Writes keyed lines (`~count` as 16 hex digits, then the word; sorted, they are in count
+   * order) as count lines (format_counts.ts, `keyedLines`; the first words of `countLines`'
+   * state).
+   *
+   * @param stateOffset The state block.
+   * @returns 0 input consumed, 1 output full.
+   */
+  keyedLines(stateOffset: number): number {
+    return this.#exports.keyedLines(stateOffset);
   }
 
   /** {@inheritDoc KernelSet.countTokens} */

@@ -339,24 +339,34 @@ Deno.test("spillway count's kernel on a Worker (whitespace, lines) equals one th
   });
 });
 
+/**
+ * 33 MiB (past auto's Worker start) of mostly unique tokens, with words that repeat before and
+ * after the verdict (the first tokens) and across the spilled runs; with `twice`, every 5th
+ * token again later (a count of 2 for many words).
+ */
+async function writeNearlyUnique(input: string, twice = false): Promise<void> {
+  const parts: string[] = [];
+  let bytes = 0;
+  for (let i = 0; bytes < 33 * 1024 * 1024; i += 1) {
+    const mixed = Math.imul(i, 2654435761) >>> 0;
+    const again = twice && i > 100_000 && i % 5 === 0;
+    const word = mixed % 20 === 0
+      ? ["a", "b,c", 'q"', "zz"][i % 4]!
+      : again
+      ? `${(Math.imul(i >> 1, 2654435761) >>> 0).toString(36)}${(i >> 1).toString(36)}`
+      : `${mixed.toString(36)}${i.toString(36)}${i % 7 === 0 ? "\t" : ""}`;
+    const gap = i % 9 === 0 ? "\n" : i % 13 === 0 ? "  " : " ";
+    parts.push(word + gap);
+    bytes += word.length + gap.length;
+  }
+  parts.push("last-without-newline");
+  await Deno.writeTextFile(input, parts.join(""));
+}
+
 Deno.test("spillway count --threads auto counts nearly unique tokens through the sort engine, equal to one thread", async () => {
   await withTemp(async (dir) => {
-    // 33 MiB (past auto's Worker start) of mostly unique tokens, with words that repeat before
-    // and after the verdict (the first tokens) and across the spilled runs.
-    const parts: string[] = [];
-    let bytes = 0;
-    for (let i = 0; bytes < 33 * 1024 * 1024; i += 1) {
-      const mixed = Math.imul(i, 2654435761) >>> 0;
-      const word = mixed % 20 === 0
-        ? ["a", "b,c", 'q"', "zz"][i % 4]!
-        : `${mixed.toString(36)}${i.toString(36)}${i % 7 === 0 ? "\t" : ""}`;
-      const gap = i % 9 === 0 ? "\n" : i % 13 === 0 ? "  " : " ";
-      parts.push(word + gap);
-      bytes += word.length + gap.length;
-    }
-    parts.push("last-without-newline");
     const input = `${dir}/in.txt`;
-    await Deno.writeTextFile(input, parts.join(""));
+    await writeNearlyUnique(input);
     const inputBytes = (await Deno.stat(input)).size;
     const common = ["count", "--tokenizer", "whitespace", "--order", "word", "-S", "32m"];
     for (const format of ["tsv", "uniq", "csv"]) {
@@ -400,6 +410,42 @@ Deno.test("spillway count --threads auto counts nearly unique tokens through the
         );
       }
     }
+  });
+});
+
+Deno.test("spillway count --threads auto counts nearly unique tokens in count order (and --min-count) through the sort engine, equal to one thread", async () => {
+  await withTemp(async (dir) => {
+    const input = `${dir}/in.txt`;
+    await writeNearlyUnique(input, true);
+    const spill = `${dir}/spill`;
+    await Deno.mkdir(spill);
+    const common = ["count", "--tokenizer", "whitespace", "-S", "32m", "-T", spill];
+    const cases = [["tsv", "1"], ["uniq", "1"], ["csv", "1"], ["tsv", "2"], ["uniq", "2", "word"]];
+    for (const [format, minCount, order] of cases) {
+      const options = ["--format", format!, "--min-count", minCount!, "--order", order ?? "count"];
+      options.push(input);
+      const one = await spillway([...common, "--threads", "1", "--stats=json", ...options]);
+      strictEqual(one.code, 0, one.stderr);
+      const auto = await spillway(
+        [...common, "--threads", "auto", "--stats=json", ...options],
+        undefined,
+        { SPILLWAY_TEST_IDLE_CORES: "2" },
+      );
+      strictEqual(auto.code, 0, auto.stderr);
+      const stats = JSON.parse(auto.stderr);
+      const oneStats = JSON.parse(one.stderr);
+      strictEqual(stats.count.sortRoute, true, format);
+      strictEqual(stats.leaks.segments, 0);
+      // The words printed, and the output's bytes (not the route's temp files).
+      strictEqual(stats.count.distinctWords, oneStats.count.distinctWords, "distinct words");
+      strictEqual(stats.output.bytes, auto.stdout.length, "output bytes");
+      strictEqual(
+        Buffer.compare(auto.stdout, one.stdout),
+        0,
+        `${format} ${minCount}: outputs differ`,
+      );
+    }
+    deepStrictEqual([...Deno.readDirSync(spill)], [], "no leftover spill files");
   });
 });
 

@@ -274,7 +274,7 @@ export function formatSorted(state: usize): u32 {
   return status;
 }
 
-// Counted lines (prototype, csort): `count` through the sort engine.
+// Counted lines: `count` through the sort engine.
 //
 // tokenLines rewrites a chunk of text in place as whitespace tokens, one a line: every run of
 // space, \t \n \v \f \r after a token becomes one LF, whitespace before the first token is
@@ -285,8 +285,13 @@ export function formatSorted(state: usize): u32 {
 // counted, the word is written with its count in `format` (tsv, uniq, csv) once the next
 // differing line (or the end, `final`) shows the group is complete. The last group of a call
 // is copied into the carry area so the next region can continue it.
+// A group below the minimum count is not written; one above the split count (when not 0) goes
+// to a second output as a keyed line (~count as 16 hex digits, the word, LF: byte order is count
+// order), for count order: the groups at the minimum come last, already in word order.
 // State (u32 words): 0 inPos 1 inEnd 2 outPos 3 outEnd 4 format 5 carry ptr 6 carry length
-//   7 carry area 8 has carry 9 final 10 lines written (wraps); u64 at 48: the carry's count.
+//   7 carry area 8 has carry 9 final 10 groups written (count lines and keyed lines; wraps);
+//   u64 at 48: the carry's count; u64 at 56: the minimum count; u64 at 64: the split count;
+//   18 keyed outPos 19 keyed outEnd (96 bytes).
 
 /** Whether `byte` is ASCII whitespace (space, \t \n \v \f \r). */
 // @ts-ignore: decorator
@@ -371,19 +376,63 @@ export function tokenLines(at: usize, length: u32): u32 {
   return at;
 }
 
-/** Runs the line counter (see above): 0 input consumed, 1 output full. */
+const KEYED_FULL: u32 = 2;
+const KEY_DIGITS: u32 = 16;
+
+/**
+ * Writes the keyed line of `word` counted `count` times at `out`: `~count` as 16 lower-case hex
+ * digits (byte order is count descending), the word, LF; returns where it ends, or
+ * {@link FULL} when it does not fit before `outEnd`.
+ */
+// @ts-ignore: decorator
+@inline function writeKeyed(out: usize, outEnd: usize, word: usize, wordLength: u32, count: u64): usize {
+  if (<usize>(KEY_DIGITS + wordLength + 1) > outEnd - out) return FULL;
+  let key = ~count;
+  for (let i: i32 = <i32>KEY_DIGITS - 1; i >= 0; i -= 1) {
+    const digit = <u32>(key & 15);
+    store<u8>(out + <usize>i, <u8>(digit < 10 ? 0x30 + digit : 0x57 + digit));
+    key >>= 4;
+  }
+  memory.copy(out + KEY_DIGITS, word, <usize>wordLength);
+  store<u8>(out + <usize>(KEY_DIGITS + wordLength), 0x0a);
+  return out + <usize>(KEY_DIGITS + wordLength + 1);
+}
+
+/**
+ * Writes a complete group (see above): below the minimum nothing, above the split count a
+ * keyed line to the second output, else a count line; moves the state's output positions.
+ * Returns DONE, OUTPUT_FULL or KEYED_FULL (nothing written).
+ */
+function writeGroup(state: usize, word: usize, wordLength: u32, count: u64): u32 {
+  if (count < load<u64>(state, 56)) return DONE;
+  const split = load<u64>(state, 64);
+  if (split != 0 && count > split) {
+    const next = writeKeyed(<usize>load<u32>(state, 72), <usize>load<u32>(state, 76), word, wordLength, count);
+    if (next == FULL) return KEYED_FULL;
+    store<u32>(state, <u32>next, 72);
+    return DONE;
+  }
+  const format = load<u32>(state, 16);
+  const next = writeLine(<usize>load<u32>(state, 8), <usize>load<u32>(state, 12), word, wordLength, count, format);
+  if (next == FULL) return OUTPUT_FULL;
+  store<u32>(state, <u32>next, 8);
+  return DONE;
+}
+
+/**
+ * Runs the line counter (see above): 0 input consumed, 1 output full, 2 keyed output full (the
+ * group that did not fit is written by the next call).
+ */
 export function countLines(state: usize): u32 {
   let pos = <usize>load<u32>(state);
   const end = <usize>load<u32>(state, 4);
-  let out = <usize>load<u32>(state, 8);
-  const outEnd = <usize>load<u32>(state, 12);
-  const format = load<u32>(state, 16);
   let carry = <usize>load<u32>(state, 20);
   let carryLength = load<u32>(state, 24);
   const carryArea = <usize>load<u32>(state, 28);
   let hasCarry = load<u32>(state, 32) != 0;
-  let lines = load<u32>(state, 40);
+  let groups = load<u32>(state, 40);
   let count = load<u64>(state, 48);
+  const minimum = load<u64>(state, 56);
   let status = DONE;
   while (pos < end) {
     const stop = lineEnd(pos, end);
@@ -394,13 +443,9 @@ export function countLines(state: usize): u32 {
       continue;
     }
     if (hasCarry) {
-      const next = writeLine(out, outEnd, carry, carryLength, count, format);
-      if (next == FULL) {
-        status = OUTPUT_FULL;
-        break;
-      }
-      out = next;
-      lines += 1;
+      status = writeGroup(state, carry, carryLength, count);
+      if (status != DONE) break;
+      if (count >= minimum) groups += 1;
     }
     carry = pos;
     carryLength = length;
@@ -409,12 +454,9 @@ export function countLines(state: usize): u32 {
     pos = stop + 1;
   }
   if (status == DONE && hasCarry && load<u32>(state, 36) != 0) {
-    const next = writeLine(out, outEnd, carry, carryLength, count, format);
-    if (next == FULL) {
-      status = OUTPUT_FULL;
-    } else {
-      out = next;
-      lines += 1;
+    status = writeGroup(state, carry, carryLength, count);
+    if (status == DONE) {
+      if (count >= minimum) groups += 1;
       hasCarry = false;
     }
   } else if (status == DONE && hasCarry && carry != carryArea) {
@@ -422,11 +464,46 @@ export function countLines(state: usize): u32 {
     carry = carryArea;
   }
   store<u32>(state, <u32>pos);
-  store<u32>(state, <u32>out, 8);
   store<u32>(state, <u32>carry, 20);
   store<u32>(state, carryLength, 24);
   store<u32>(state, hasCarry ? 1 : 0, 32);
-  store<u32>(state, lines, 40);
+  store<u32>(state, groups, 40);
   store<u64>(state, count, 48);
+  return status;
+}
+
+/**
+ * Writes keyed lines (sorted: count descending, then word) as count lines: each line is a
+ * 16-digit hex key (`~count`) and a word (see {@link writeKeyed}); state words 0 inPos, 1 inEnd,
+ * 2 outPos, 3 outEnd, 4 format, 10 lines written. 0 input consumed, 1 output full.
+ */
+export function keyedLines(state: usize): u32 {
+  let pos = <usize>load<u32>(state);
+  const end = <usize>load<u32>(state, 4);
+  let out = <usize>load<u32>(state, 8);
+  const outEnd = <usize>load<u32>(state, 12);
+  const format = load<u32>(state, 16);
+  let lines = load<u32>(state, 40);
+  let status = DONE;
+  while (pos < end) {
+    const stop = lineEnd(pos, end);
+    let key: u64 = 0;
+    for (let i: usize = 0; i < <usize>KEY_DIGITS; i += 1) {
+      const digit = <u64>load<u8>(pos + i);
+      key = (key << 4) | (digit < 0x3a ? digit - 0x30 : digit - 0x57);
+    }
+    const word = pos + <usize>KEY_DIGITS;
+    const next = writeLine(out, outEnd, word, <u32>(stop - word), ~key, format);
+    if (next == FULL) {
+      status = OUTPUT_FULL;
+      break;
+    }
+    out = next;
+    lines += 1;
+    pos = stop + 1;
+  }
+  store<u32>(state, <u32>pos);
+  store<u32>(state, <u32>out, 8);
+  store<u32>(state, lines, 40);
   return status;
 }

@@ -15,6 +15,6 @@ export * from "./count_scan"; // countScan and its per-rule copies (see there)
 export { appendLines } from "./append";
 export { countSpillIndex, countSpillLengths } from "./count_spill";
 export { mergeSum } from "./merge_sum";
-export { countLines, formatCounts, formatSorted, tokenLines } from "./format_counts";
+export { countLines, formatCounts, formatSorted, keyedLines, tokenLines } from "./format_counts";
 export { countAddTable } from "./count_add";
 export { crc32cLanes, crc32cMultiply } from "./crc32c";
