@@ -60,7 +60,7 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
 | 0 | success (also when the reader of standard output goes away early) |
 | 1 | \`sort -c\`/\`-C\` found disorder |
 | 2 | usage or input error: bad option or value, invalid job file, missing or unreadable input, a \`--compress-program\` that cannot be run or fails (as GNU sort) |
-| 3 | resource error: budget too small, disk full, temp directory unusable, corrupt spill |
+| 3 | resource error: budget too small, disk full or a file over \`ulimit -f\` (EFBIG), temp directory unusable, corrupt spill |
 | 70 | internal error (a bug: please report it with \`--trace\` output) |
 | 129, 130, 143 | interrupted by SIGHUP, SIGINT, SIGTERM (temp files removed) |
 
@@ -78,6 +78,12 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
   (\`Cannot merge with N free file descriptors ...; raise ulimit -n\`) even when its input would
   need no merge. Give spillway at least 24 descriptors (\`ulimit -n 24\`; the usual default is
   1024).
+- **\`ulimit -f\`** (the file size limit): a spill file or output that would grow past it fails
+  with EFBIG, and spillway stops with exit 3 and the limit named, its temp files and temp output
+  removed (it listens for SIGXFSZ, whose default action would end the process on the spot).
+  Deno's own caches (\`$DENO_DIR\`, databases of several MiB) are written when sources are new or
+  changed, and checkpointed as the runtime shuts down, before and after spillway's own code: under
+  a limit smaller than those files, \`deno run\` itself can be ended by SIGXFSZ (exit 153).
 
 ## How \`sort\` compares records
 
@@ -113,13 +119,15 @@ Keys cost spill bytes: a keyed run is larger than its lines by the key fields' e
 last-resort copy of the line is not stored twice), all within the budget's pages.
 
 **The final merge on both cores.** A \`sort\` in plain byte order (\`-r\` too) whose final merge
-holds 256 MiB or more and writes to a regular file (\`-o FILE\`) merges it as eight key ranges,
-each written at its own place in the output by the merge Worker or the main thread, whichever is
-free (docs/architecture.md). These keep the final merge on one merge Worker (the main thread
-reads and writes for it): \`-u\`, keyed orders (\`-k\`, \`-n\`, \`-f\`, ...), output to stdout
-or a pipe, \`--parallel=1\`, \`--compress-program\`, \`--spill mmap\`, budgets too small for
-the sort Worker to gather the runs (about \`-S 8m\` and less), and merges that had intermediate
-passes. \`sort -m\` and \`spillway merge\` merge on the loser tree, on one thread.
+holds 256 MiB or more and writes to a regular file (\`-o FILE\`, or standard output redirected to
+one with \`>\` or \`1<>\`) merges it as key ranges (each a quarter of what is left, so they shrink
+towards the end), each written at its own place in the output by the merge Worker or the main
+thread, whichever is free (docs/architecture.md). These keep the final merge on one merge Worker
+(the main thread reads and writes for it): \`-u\`, keyed orders (\`-k\`, \`-n\`, \`-f\`, ...),
+output to a pipe, a terminal or \`>>\`, \`--parallel=1\`, \`--compress-program\`,
+\`--spill mmap\`, budgets too small for the sort Worker to gather the runs (about \`-S 8m\` and less), and
+merges that had intermediate passes. \`sort -m\` and \`spillway merge\` merge on the loser tree,
+on one thread.
 `;
 
 /** The man page's NAME line. */
