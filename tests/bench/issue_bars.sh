@@ -24,7 +24,8 @@ step() { # name command... -> runs it, its output into $out/name.txt
   local name="$1"
   shift
   echo "$(date -u +%H:%M:%S) $name (load $(cut -d' ' -f1-3 /proc/loadavg))"
-  "$@" >"$out/$name.txt" 2>&1 || echo "  $name failed: see $out/$name.txt"
+  # A bench exits non-zero when a bar is missed or an output differs: its lines below say which.
+  "$@" >"$out/$name.txt" 2>&1 || echo "  $name: exit $? (a missed bar or a failure: $out/$name.txt)"
 }
 
 step sort env ROUNDS=3 ROUNDS_1G=3 DOCS="${DOCS:-0}" tests/bench/sort_vs_gnu.sh
