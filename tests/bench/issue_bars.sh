@@ -2,7 +2,7 @@
 # The whole chain of benchmarks that issues 11 and 12 set bars on, in one run, as the closing
 # notes report them: sort against GNU sort (100 MiB and 1 GiB), count against the pipelines (100
 # MiB, and 1 GiB of unique lines), the countwords task, and a before/after against an older
-# checkout. Run it on a quiet machine: it takes ~25 minutes and uses both cores.
+# checkout. Run it on a quiet machine: it takes ~6 minutes and uses both cores.
 #
 # Usage: tests/bench/issue_bars.sh BEFORE_DIR [OUT_DIR]
 #   BEFORE_DIR: a checkout to compare with (e.g. `git worktree add --detach /tmp/before <commit>`)
