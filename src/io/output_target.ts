@@ -324,10 +324,25 @@ class LibcHandle implements WriteHandle {
   #writtenBytes = 0;
   #writebackFrom = 0;
 
-  private constructor(lib: Libc, fd: number, path: string) {
+  /** Whether `close` closes the descriptor (not standard output's). */
+  readonly #ownsFd: boolean;
+
+  private constructor(lib: Libc, fd: number, path: string, ownsFd = true) {
     this.#lib = lib;
     this.#fd = fd;
     this.#path = path;
+    this.#ownsFd = ownsFd;
+  }
+
+  /**
+   * Standard output, written by descriptor 1 (left open at close), or undefined without libc.
+   * Not `Deno.stdout`: its writes go through the runtime's line buffer, which keeps the bytes
+   * after the last newline of a failed write and writes them again as the process exits, when
+   * a write past `ulimit -f` meets SIGXFSZ's default action (killed, exit 153, not 3).
+   */
+  static standardOutput(): LibcHandle | undefined {
+    const lib = acquireLibc();
+    return typeof lib === "string" ? undefined : new LibcHandle(lib, 1, "standard output", false);
   }
 
   /**
@@ -404,7 +419,7 @@ class LibcHandle implements WriteHandle {
 
   close(): void {
     if (this.#fd < 0) return;
-    this.#lib.close(this.#fd);
+    if (this.#ownsFd) this.#lib.close(this.#fd);
     this.#fd = -1;
     releaseLibc();
   }
@@ -521,7 +536,7 @@ export function openOutputTarget(plan: OutputPlan, host: OutputTargetHost): Outp
       return handleTarget(
         plan.name,
         counter,
-        {
+        (plan.kind === "stdout" ? LibcHandle.standardOutput() : undefined) ?? {
           write: (bytes) => {
             let done = 0;
             while (done < bytes.length) done += stream.writeSync(bytes.subarray(done));
