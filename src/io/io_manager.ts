@@ -749,6 +749,9 @@ export class IoManager implements AsyncDisposable {
       stats: this.stats,
       // A temp file of ours (tempPath) is spilled bytes, not output.
       spill: path !== undefined && this.#files.has(path),
+      ...(path !== undefined && this.#files.has(path)
+        ? { spillDirectory: this.directoryOf(path) }
+        : {}),
     });
     this.#track(sink);
     return sink;

@@ -1,6 +1,6 @@
 import { assert, formatBytes, ResourceError } from "../base/mod.ts";
 import type { MemoryManager, MemoryReservation } from "../memory/mod.ts";
-import { diskFix, errorCode, isDiskError, OutputClosedError } from "./errors.ts";
+import { diskFix, errorCode, isDiskError, OutputClosedError, SpillDiskError } from "./errors.ts";
 import type { IoStats } from "./io_stats.ts";
 
 /** Where an {@linkcode OutputSink} sends its bytes. */
@@ -56,6 +56,11 @@ export interface OutputSinkParts {
   stats: IoStats;
   /** Whether the bytes count as spilled (a temp file) instead of output (default false). */
   spill?: boolean;
+  /**
+   * The temp directory (-T) of a spilled temp file, which a full disk's message names instead
+   * of the file (default: the parent of the target's name).
+   */
+  spillDirectory?: string;
 }
 
 /**
@@ -76,6 +81,7 @@ export class OutputSink {
   #state: "open" | "committed" | "aborted" = "open";
   #stats: IoStats;
   readonly #spill: boolean;
+  readonly #spillDirectory: string | undefined;
 
   /** Made by {@linkcode IoManager.createOutput}. */
   constructor(parts: OutputSinkParts) {
@@ -83,6 +89,7 @@ export class OutputSink {
     this.#target = parts.target;
     this.#stats = parts.stats;
     this.#spill = parts.spill ?? false;
+    this.#spillDirectory = parts.spillDirectory;
     this.#reservation = parts.memory.reserve(parts.owner, parts.bufferBytes);
     this.#buffer = new Uint8Array(parts.bufferBytes);
   }
@@ -121,6 +128,10 @@ export class OutputSink {
    * {@linkcode ResourceError} that names the output).
    */
   writeError(byteLength: number, error: unknown): Error {
+    if (this.#spill && isDiskError(error)) {
+      const directory = this.#spillDirectory ?? this.name.slice(0, this.name.lastIndexOf("/"));
+      return new SpillDiskError(directory, byteLength, error);
+    }
     return outputError(this.name, byteLength, error);
   }
 
@@ -200,7 +211,7 @@ export class OutputSink {
       this.#count(bytes.length);
     } catch (error) {
       await this.abort();
-      throw outputError(this.name, bytes.length, error);
+      throw this.writeError(bytes.length, error);
     }
   }
 
@@ -220,7 +231,7 @@ export class OutputSink {
       await this.#target.commit(this.#partBytes);
     } catch (error) {
       await this.abort();
-      throw outputError(this.name, 0, error);
+      throw this.writeError(0, error);
     }
     this.#state = "committed";
     this.#releaseBuffer();
@@ -249,9 +260,9 @@ function outputError(name: string, byteLength: number, error: unknown): Error {
   }
   if (isDiskError(error)) {
     return new ResourceError(
-      `Cannot write ${formatBytes(byteLength)} to ${name}: ${errorCode(error)} (${
-        (error as Error).message
-      }); ${diskFix(error, "free space there or choose another -o")}`,
+      `Cannot write ${byteLength > 0 ? `${formatBytes(byteLength)} ` : ""}to ${name}: ${
+        errorCode(error)
+      } (${(error as Error).message}); ${diskFix(error, "free space there or choose another -o")}`,
       { cause: error },
     );
   }

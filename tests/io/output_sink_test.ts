@@ -1,5 +1,6 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { ResourceError, UsageError } from "../../src/base/mod.ts";
+import { SpillDiskError } from "../../src/io/errors.ts";
 import { ioListFiles, openIoForTest, withIoTempDir } from "../_support/io_fixtures.ts";
 
 const encoder = new TextEncoder();
@@ -101,6 +102,52 @@ Deno.test("OutputSink may replace one of the inputs", async () => {
     strictEqual((await Deno.readTextFile(path)).length, 2 * text.length);
     await io.close();
     memory.assertAllReleased();
+  });
+});
+
+Deno.test("OutputSink on a temp file (tempPath): a full disk names the -T directory, not -o", async () => {
+  await withIoTempDir(async (dir) => {
+    const fault = Object.assign(new Error("No space left on device (os error 28)"), {
+      code: "ENOSPC",
+    });
+    const { memory, io } = await openIoForTest(dir, {
+      faultInjection: { failAtOperation: 4, error: fault },
+    });
+    const sink = await io.createOutput(io.tempPath("count-floor"), { bufferSegments: 1 });
+    const bytes = new Uint8Array(4000).fill(66);
+    await rejects(async () => {
+      for (let i = 0; i < 10; i += 1) {
+        const pending = sink.write(bytes, 0, bytes.length);
+        if (pending) await pending;
+      }
+    }, (error: unknown) => {
+      ok(error instanceof SpillDiskError, String(error));
+      ok(
+        error.message.startsWith(`Cannot write 3.9 KiB of spill data to ${dir}: ENOSPC`),
+        error.message,
+      );
+      ok(error.message.endsWith("point -T/--tmp-dir elsewhere"), error.message);
+      return true;
+    });
+    memory.assertAllReleased();
+    await io.close();
+    deepStrictEqual(ioListFiles(dir), []);
+  });
+});
+
+Deno.test("an output's disk error of no known size (a kernel copy, a commit) names no '0 B'", async () => {
+  await withIoTempDir(async (dir) => {
+    const fault = Object.assign(new Error("No space left on device (os error 28)"), {
+      code: "ENOSPC",
+    });
+    const { memory, io } = await openIoForTest(dir);
+    const target = `${dir}/out.txt`;
+    const sink = await io.createOutput(target);
+    const message = sink.writeError(0, fault).message;
+    ok(message.startsWith(`Cannot write to ${target}: ENOSPC`), message);
+    await sink.abort();
+    memory.assertAllReleased();
+    await io.close();
   });
 });
 
