@@ -314,6 +314,9 @@ interface WriteHandle {
   close(): void;
 }
 
+/** Waited on for a millisecond when a non-blocking descriptor is full (EAGAIN). */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
 class LibcHandle implements WriteHandle {
   #lib: Libc;
   #fd: number;
@@ -375,6 +378,11 @@ class LibcHandle implements WriteHandle {
       if (count < 0) {
         const code = errno(this.#lib);
         if (code === 4) continue; // EINTR
+        if (code === 11) {
+          // EAGAIN: a descriptor left non-blocking by whoever started us (standard output).
+          Atomics.wait(PAUSE, 0, 0, 1);
+          continue;
+        }
         throw osError(code, "write", this.#path);
       }
       done += count;
