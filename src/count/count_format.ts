@@ -13,7 +13,7 @@ export const countFormats: readonly CountFormat[] = ["tsv", "csv", "json", "yaml
 const UNIQ_COUNT_WIDTH = 7;
 
 /**
- * A tsv or uniq word from this many bytes goes to the sink from where it lies, not through the
+ * A tsv, uniq or csv word from this many bytes goes to the sink from where it lies, not through the
  * formatter's buffer: no heap copy of a long word beside the budget (its RSS).
  */
 const WORD_DIRECT_BYTES_MIN = 64 * 1024;
@@ -135,7 +135,10 @@ export class CountFormatter {
     count: number,
   ): Promise<void> | undefined {
     this.#length = 0;
-    if (byteLength >= WORD_DIRECT_BYTES_MIN && (this.format === "tsv" || this.format === "uniq")) {
+    if (
+      byteLength >= WORD_DIRECT_BYTES_MIN &&
+      (this.format === "tsv" || this.format === "uniq" || this.format === "csv")
+    ) {
       return this.#wordDirect(bytes, byteOffset, byteLength, count);
     }
     switch (this.format) {
@@ -187,7 +190,7 @@ export class CountFormatter {
     return this.#flush();
   }
 
-  /** A long tsv or uniq line: its word written to the sink from where it lies. */
+  /** A long tsv, uniq or csv line: its word written to the sink from where it lies. */
   async #wordDirect(
     bytes: Uint8Array,
     byteOffset: number,
@@ -199,13 +202,36 @@ export class CountFormatter {
       this.#byte(0x20);
       await this.#flush();
     }
-    await this.#sink.write(bytes, byteOffset, byteLength);
-    if (this.format === "tsv") {
-      this.#byte(9);
+    if (this.format === "csv") await this.#csvFieldDirect(bytes, byteOffset, byteLength);
+    else await this.#sink.write(bytes, byteOffset, byteLength);
+    if (this.format !== "uniq") {
+      this.#byte(this.format === "tsv" ? 9 : 0x2c);
       this.#number(count);
     }
     this.#byte(10);
     await this.#flush();
+  }
+
+  /** A long csv field written from where it lies: quoted, its quotes doubled, when needed. */
+  async #csvFieldDirect(bytes: Uint8Array, byteOffset: number, byteLength: number): Promise<void> {
+    const end = byteOffset + byteLength;
+    if (!csvNeedsQuotes(bytes, byteOffset, end)) {
+      await this.#sink.write(bytes, byteOffset, byteLength);
+      return;
+    }
+    this.#byte(0x22);
+    await this.#flush();
+    let from = byteOffset;
+    for (
+      let at = bytes.indexOf(0x22, from);
+      at !== -1 && at < end;
+      at = bytes.indexOf(0x22, at + 1)
+    ) {
+      await this.#sink.write(bytes, from, at + 1 - from);
+      from = at; // the quote again: doubled
+    }
+    await this.#sink.write(bytes, from, end - from);
+    this.#byte(0x22);
   }
 
   /** Writes the format's closing (JSON `]`; YAML `[]` for an empty list). */
@@ -274,15 +300,7 @@ export class CountFormatter {
   }
 
   #csvField(bytes: Uint8Array, byteOffset: number, byteLength: number): void {
-    let quote = false;
-    for (let i = byteOffset; i < byteOffset + byteLength; i += 1) {
-      const byte = bytes[i]!;
-      if (byte === 0x2c || byte === 0x22 || byte === 10 || byte === 13) {
-        quote = true;
-        break;
-      }
-    }
-    if (!quote) {
+    if (!csvNeedsQuotes(bytes, byteOffset, byteOffset + byteLength)) {
       this.#raw(bytes, byteOffset, byteLength);
       return;
     }
@@ -409,6 +427,15 @@ export class CountFormatter {
       buffer[this.#length++] = 0x3d;
     }
   }
+}
+
+/** Whether a csv field of bytes [start, end) must be quoted: it holds `,` `"` CR or LF. */
+function csvNeedsQuotes(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i += 1) {
+    const byte = bytes[i]!;
+    if (byte === 0x2c || byte === 0x22 || byte === 10 || byte === 13) return true;
+  }
+  return false;
 }
 
 /**

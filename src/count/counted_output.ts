@@ -1,5 +1,6 @@
 import { assert } from "../base/mod.ts";
 import type { OutputSink } from "../io/mod.ts";
+import { CountFormatter } from "./count_format.ts";
 import { FormatCountsFormat, type WasmKernels } from "../kernels/mod.ts";
 import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
 
@@ -29,8 +30,6 @@ const KEYED_END = 19;
 const KEY_DIGITS = 16;
 /** `countLines`' status: the keyed output is full. */
 const KEYED_FULL = 2;
-/** Width of `uniq -c`'s count column. */
-const UNIQ_WIDTH = 7;
 
 /**
  * Which groups a {@linkcode CountedOutput} writes, and where (count order:
@@ -76,15 +75,16 @@ export class CountedOutput {
   readonly #kernels: WasmKernels;
   readonly #lease: SegmentLease;
   readonly #memory: MemoryManager;
-  readonly #format: number;
   readonly #state: number;
   readonly #outStart: number;
   readonly #outEnd: number;
   readonly #stageStart: number;
   /** The stage (a view of the shared memory: valid while the area is held). */
   readonly #stage: Uint8Array;
-  /** Small scratch for a long line's count and separators. */
+  /** Small scratch for a long keyed line's key and LF. */
   readonly #scratch = new Uint8Array(32);
+  /** Writes the count lines that do not fit the output page (from where their word lies). */
+  readonly #longLines: CountFormatter;
   readonly #aboveMin: Pick<OutputSink, "write"> | undefined;
   readonly #keyed: boolean;
   readonly #keyedStart: number;
@@ -136,7 +136,14 @@ export class CountedOutput {
     this.#memory = memory;
     this.#kernels = kernels;
     this.#lease = area;
-    this.#format = format;
+    this.#longLines = new CountFormatter(
+      sink,
+      format === FormatCountsFormat.tsv
+        ? "tsv"
+        : format === FormatCountsFormat.uniq
+        ? "uniq"
+        : "csv",
+    );
     this.#aboveMin = split?.aboveMin;
     this.#keyed = split?.keyed ?? false;
     const page = memory.segmentBytes;
@@ -305,44 +312,7 @@ export class CountedOutput {
 
   /** Writes the count line of `word` in the format. */
   async #writeCountLine(all: Uint8Array, word: number, wordLength: number, count: number) {
-    const sink = this.#sink;
-    const digits = String(count);
-    if (this.#format === FormatCountsFormat.uniq) {
-      const head = digits.padStart(UNIQ_WIDTH) + " ";
-      await sink.write(this.#ascii(head), 0, head.length);
-      await sink.write(all, word, wordLength);
-    } else if (this.#format === FormatCountsFormat.tsv) {
-      await sink.write(all, word, wordLength);
-    } else {
-      await this.#writeCsvField(all, word, wordLength);
-    }
-    const tail = this.#format === FormatCountsFormat.uniq
-      ? "\n"
-      : `${this.#format === FormatCountsFormat.tsv ? "\t" : ","}${digits}\n`;
-    await sink.write(this.#ascii(tail), 0, tail.length);
-  }
-
-  /** A csv field of a long word: quoted, its quotes doubled, when it holds `,` `"` CR or LF. */
-  async #writeCsvField(all: Uint8Array, word: number, wordLength: number): Promise<void> {
-    const end = word + wordLength;
-    let quoted = false;
-    for (let i = word; i < end && !quoted; i += 1) {
-      const byte = all[i]!;
-      quoted = byte === 0x2c || byte === 0x22 || byte === 10 || byte === 13;
-    }
-    if (!quoted) {
-      await this.#sink.write(all, word, wordLength);
-      return;
-    }
-    const quote = this.#ascii('"');
-    await this.#sink.write(quote, 0, 1);
-    let from = word;
-    for (let at = all.indexOf(0x22, word); at !== -1 && at < end; at = all.indexOf(0x22, at + 1)) {
-      await this.#sink.write(all, from, at + 1 - from);
-      from = at; // the quote again: doubled
-    }
-    await this.#sink.write(all, from, end - from);
-    await this.#sink.write(quote, 0, 1);
+    await this.#longLines.word(all, word, wordLength, count);
   }
 
   /** `text` (ASCII, at most 32 characters) in the scratch. */

@@ -148,3 +148,27 @@ Deno.test("CountFormatter hands a long tsv or uniq word to the sink as it lies (
     strictEqual(text, format === "tsv" ? `${letters}\t12\n` : `     12 ${letters}\n`);
   }
 });
+
+Deno.test("CountFormatter writes a long csv word from where it lies, quoted and its quotes doubled", async () => {
+  const plain = new Uint8Array(100_000).fill(0x61);
+  const quoted = plain.slice();
+  quoted.set([0x22, 0x2c, 0x22], 50_000); // `","` inside: quoted, two quotes doubled
+  quoted[99_999] = 0x22; // a quote at the very end
+  for (const word of [plain, quoted]) {
+    const parts: Uint8Array[] = [];
+    let sawWord = false;
+    const formatter = new CountFormatter({
+      write(bytes, offset, length) {
+        if (bytes === word) sawWord = true;
+        parts.push(bytes.slice(offset, offset + length));
+        return undefined;
+      },
+    }, "csv");
+    await formatter.word(word, 0, word.length, 7);
+    ok(sawWord, "the word's own bytes went to the sink");
+    const text = new TextDecoder().decode(new Uint8Array(parts.flatMap((part) => [...part])));
+    const field = new TextDecoder().decode(word);
+    const expected = word === plain ? field : `"${field.replaceAll('"', '""')}"`;
+    strictEqual(text, `${expected},7\n`);
+  }
+});
