@@ -490,6 +490,11 @@ export interface KernelSet {
   mergeStep(stateOffset: number): number;
   /** Runs the merge to lines of the `MergeLinesState` at `stateOffset` (merge_lines_state.ts). */
   mergeLines(stateOffset: number): number;
+  /**
+   * Runs the merge of text of the `MergeLinesState` at `stateOffset` (assembly/merge_text.ts):
+   * the inputs are whole lines, each ending with the terminator, not block payloads.
+   */
+  mergeText(stateOffset: number): number;
   /** Runs the summing merge of the `MergeSumState` at `stateOffset` (merge_sum_state.ts). */
   mergeSum(stateOffset: number): number;
   /** Formats the count records of the `FormatCountsState` at `stateOffset` (format_counts_state.ts). */

@@ -4,6 +4,7 @@ import {
   referenceMergeLines,
   smallestHead,
 } from "./reference_merge_lines.ts";
+import { referenceMergeText } from "./reference_merge_text.ts";
 import { referenceFormatCounts } from "./format_counts_state.ts";
 import { referenceFormatSorted } from "./format_sorted_state.ts";
 import { referenceMergeSum } from "./merge_sum_state.ts";
@@ -234,6 +235,11 @@ export class ReferenceKernels implements KernelSet {
   /** {@inheritDoc KernelSet.mergeLines} */
   mergeLines(stateOffset: number): number {
     return referenceMergeLines(this.memory, stateOffset);
+  }
+
+  /** {@inheritDoc KernelSet.mergeText} */
+  mergeText(stateOffset: number): number {
+    return referenceMergeText(this.memory, stateOffset);
   }
 
   /** {@inheritDoc KernelSet.mergeSum} */

@@ -52,6 +52,7 @@ interface KernelExports {
   gatherKeyed(state: number): number;
   mergeStep(state: number): number;
   mergeLines(state: number): number;
+  mergeText(state: number): number;
   mergeSum(state: number): number;
   formatCounts(state: number): number;
   formatSorted(state: number): number;
@@ -313,6 +314,11 @@ export class WasmKernels implements KernelSet {
   /** {@inheritDoc KernelSet.mergeLines} */
   mergeLines(stateOffset: number): number {
     return this.#exports.mergeLines(stateOffset);
+  }
+
+  /** {@inheritDoc KernelSet.mergeText} */
+  mergeText(stateOffset: number): number {
+    return this.#exports.mergeText(stateOffset);
   }
 
   /** {@inheritDoc KernelSet.mergeSum} */

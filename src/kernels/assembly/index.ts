@@ -11,6 +11,7 @@ export { gather, gatherKeyed } from "./gather";
 export { mergeStep } from "./merge";
 export { countRehash, countTokens } from "./count";
 export { mergeLines } from "./merge_lines";
+export { mergeText } from "./merge_text";
 export * from "./count_scan"; // countScan and its per-rule copies (see there)
 export { appendLines } from "./append";
 export { countSpillIndex, countSpillLengths } from "./count_spill";
