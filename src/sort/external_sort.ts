@@ -64,6 +64,7 @@ import {
 } from "./split_sort.ts";
 import { bufferPrefaultRanges } from "./buffer_prefault.ts";
 import type { LineFilter, LineSink } from "./line_filter.ts";
+import { mergeTextFiles, planTextMerge } from "./text_merge.ts";
 import {
   mergePlacedRanges,
   type PlacedMergeResult,
@@ -1650,6 +1651,7 @@ class ExternalSorter {
     this.#mergeOrder = this.#order;
     const fanIn = this.#mergePlan(inputs.length).fanIn;
     if (inputs.length <= fanIn) {
+      if (await this.#mergeTextOutput(inputs, output)) return;
       await this.#writeOutput(output, 1, (sink) => this.#mergeInputGroup(inputs, sink));
       return;
     }
@@ -1669,6 +1671,50 @@ class ExternalSorter {
     }
     this.#stats.mergePasses += 1;
     await this.#mergeRuns(output);
+  }
+
+  /**
+   * `-m` of a plain byte order on the merge kernel (src/sort/text_merge.ts) into the output;
+   * false (nothing done) for other orders or when the pages free cannot hold its plan.
+   */
+  async #mergeTextOutput(inputs: readonly string[], output: string | undefined): Promise<boolean> {
+    if (!this.#mergeKernel || !this.#order.isPlainBytes || this.#recordBytes !== undefined) {
+      return false;
+    }
+    const memory = this.#memory;
+    const plan = planTextMerge(memory, {
+      inputCount: inputs.length,
+      chunkSegments: inputMergeChunkSegments(
+        memory.freeSegments,
+        inputs.length,
+        memory.segmentBytes,
+      ),
+    });
+    if (plan === undefined) return false;
+    this.#mergeKernels ??= new WasmKernels(memory.wasmMemory);
+    const out = await this.#createOutput(output, 1);
+    try {
+      const result = await mergeTextFiles(inputs, (bytes, byteLength) => {
+        return out.write(bytes, 0, byteLength);
+      }, {
+        memory,
+        io: this.#io,
+        kernels: this.#mergeKernels,
+        reverse: this.#order.reverse,
+        unique: this.#unique,
+        terminator: this.#terminator,
+        owner: "merge-input",
+        plan,
+        counters: this.#stats,
+      });
+      this.#stats.outputRecords += result.writtenCount;
+      await out.commit();
+    } catch (error) {
+      await out.abort();
+      throw error;
+    }
+    this.#stats.usedMergeKernel = true;
+    return true;
   }
 
   async #mergeInputGroup(inputs: readonly string[], sink: RecordSink): Promise<void> {

@@ -106,6 +106,11 @@ export interface KernelMergeOptions {
   terminator: number;
   /** Records the inputs hold (checked at the end; -1: unknown, not checked). */
   expectedRecords: number;
+  /**
+   * The sources' blocks are whole text lines, each ending with `terminator`, not block
+   * payloads (`sort -m`, `spillway merge`: src/sort/text_merge.ts): merged by `mergeText`.
+   */
+  text?: boolean;
 }
 
 /** What {@linkcode mergeBlocksToLines} wrote. */
@@ -210,6 +215,7 @@ class KernelLineMerger {
     });
     this.#state = state;
     assert(!(options.keyed === true && options.reverse), "keyed records encode -r in the keys");
+    assert(!(options.keyed === true && options.text === true), "text lines are not keyed");
     state.start({
       reverse: options.reverse,
       terminator: options.terminator,
@@ -230,9 +236,12 @@ class KernelLineMerger {
      */
     let writing: Promise<void> | undefined = undefined;
     const kernels = options.kernels;
+    const text = options.text === true;
     for (;;) {
       const spanMs = timelineStart();
-      const status = kernels.mergeLines(state.byteOffset);
+      const status = text
+        ? kernels.mergeText(state.byteOffset)
+        : kernels.mergeLines(state.byteOffset);
       timelineEnd("merge-kernel", spanMs);
       if (status === KernelStatus.needInput) {
         await inputs.refill(merge.inputAsking);

@@ -2,7 +2,9 @@ import { type ProgressSink, silentProgress } from "../base/mod.ts";
 import { type IoManager, plainInputBytes, type RunReader, type SpillRun } from "../io/mod.ts";
 import type { MemoryManager } from "../memory/mod.ts";
 import { LineCursor } from "./external_sort.ts";
-import { type MergePlan, planMerge } from "./merge_plan.ts";
+import { inputMergeChunkSegments, type MergePlan, planMerge } from "./merge_plan.ts";
+import { mergeTextFiles, planTextMerge } from "./text_merge.ts";
+import { WasmKernels } from "../kernels/mod.ts";
 import type { RecordOrder } from "./record_order.ts";
 import { mergeCursors, type RecordCursor, type RecordSink } from "./run_merger.ts";
 
@@ -49,13 +51,17 @@ export interface MergeResult {
   inputRecords: number;
   /** Records written. */
   outputRecords: number;
+  /** The final pass merged the input files on the merge kernel (a plain byte order). */
+  usedMergeKernel: boolean;
 }
 
 /**
  * Merges sorted files into one output with any number of inputs: when they exceed the fan-in
  * of the merge plan, groups of input files are merged into spill runs, and runs into fewer
- * runs, until one final merge fits (each run deleted as soon as it is merged). The merge is
- * the loser-tree merge of the sort; the output gets a terminator after each record.
+ * runs, until one final merge fits (each run deleted as soon as it is merged). Input files of
+ * a plain byte order (`-r`, `-u`, `-z` too) merged straight into the output go through the
+ * merge kernel (text_merge.ts); the rest is the loser-tree merge of the sort, which gives each
+ * record its terminator.
  *
  * @param request Inputs, output, order, `-u`, terminator and fan-in limit.
  * @param context Budget, io and progress.
@@ -78,6 +84,7 @@ class SortedFilesMerger {
   readonly #counters = { inputBytes: 0, inputRecords: 0 };
   #passes = 0;
   #runsWritten = 0;
+  #usedMergeKernel = false;
 
   constructor(request: MergeFilesRequest, context: MergeFilesContext) {
     this.#request = request;
@@ -111,6 +118,7 @@ class SortedFilesMerger {
       inputBytes: this.#counters.inputBytes,
       inputRecords: this.#counters.inputRecords,
       outputRecords,
+      usedMergeKernel: this.#usedMergeKernel,
     };
   }
 
@@ -155,6 +163,10 @@ class SortedFilesMerger {
 
   /** The final pass: into the output, adding the terminator to each record. */
   async #mergeIntoOutput(runs: readonly SpillRun[] | undefined): Promise<number> {
+    if (runs === undefined) {
+      const written = await this.#mergeTextIntoOutput();
+      if (written !== undefined) return written;
+    }
     const io = this.#io;
     const cursors: Array<RecordCursor & { close(): Promise<void> }> = runs === undefined
       ? await this.#openLineCursors(this.#request.inputs)
@@ -182,6 +194,52 @@ class SortedFilesMerger {
     }
     if (runs !== undefined) { for (const run of runs) await io.deleteRun(run); }
     return outputRecords;
+  }
+
+  /**
+   * The inputs of a plain byte order into the output on the merge kernel (text_merge.ts);
+   * undefined (nothing done) for other orders or when the pages free cannot hold its plan.
+   */
+  async #mergeTextIntoOutput(): Promise<number | undefined> {
+    const { inputs, order } = this.#request;
+    if (!order.isPlainBytes) return undefined;
+    const memory = this.#memory;
+    const plan = planTextMerge(memory, {
+      inputCount: inputs.length,
+      chunkSegments: inputMergeChunkSegments(
+        memory.freeSegments,
+        inputs.length,
+        memory.segmentBytes,
+      ),
+    });
+    if (plan === undefined) return undefined;
+    const output = await this.#io.createOutput(this.#request.output, {
+      owner: "merge-output",
+      bufferSegments: 1,
+    });
+    try {
+      const progress = this.#progress;
+      const result = await mergeTextFiles(inputs, (bytes, byteLength) => {
+        progress.advance(byteLength);
+        return output.write(bytes, 0, byteLength);
+      }, {
+        memory,
+        io: this.#io,
+        kernels: new WasmKernels(memory.wasmMemory),
+        reverse: order.reverse,
+        unique: this.#request.unique,
+        terminator: this.#request.terminator,
+        owner: "merge-input",
+        plan,
+        counters: this.#counters,
+      });
+      await output.commit();
+      this.#usedMergeKernel = true;
+      return result.writtenCount;
+    } catch (error) {
+      await output.abort();
+      throw error;
+    }
   }
 
   async #mergeIntoRun(cursors: RecordCursor[]): Promise<SpillRun> {

@@ -42,3 +42,77 @@ Deno.test("mergeSortedFiles merges more inputs than the fan-in in several passes
     strictEqual(ioListFiles(dir).filter((name) => !name.startsWith("in")).join(","), "out");
   });
 });
+
+/** What `sort -m` writes: the smallest head each time, ties to the first input (oracle). */
+function mergeOracle(runs: string[][], reverse: boolean, unique: boolean): string[] {
+  const at = runs.map(() => 0);
+  const out: string[] = [];
+  const bytes = (line: string) => new TextEncoder().encode(line);
+  const less = (a: string, b: string) => {
+    const c = Buffer.compare(bytes(a), bytes(b));
+    return reverse ? c > 0 : c < 0;
+  };
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < runs.length; i += 1) {
+      if (
+        at[i]! < runs[i]!.length && (best < 0 || less(runs[i]![at[i]!]!, runs[best]![at[best]!]!))
+      ) {
+        best = i;
+      }
+    }
+    if (best < 0) return out;
+    const line = runs[best]![at[best]!]!;
+    at[best]! += 1;
+    if (!unique || out.length === 0 || out[out.length - 1] !== line) out.push(line);
+  }
+}
+
+Deno.test("mergeSortedFiles merges a plain byte order on the merge kernel (-r, -u, -z, long lines, empty inputs, no final terminator)", async () => {
+  await withIoTempDir(async (dir) => {
+    const long = "q".repeat(40_000); // longer than an input's chunk at this budget
+    const runs = [
+      ["", "a", "a", "b" + long, "c", "zz"],
+      [],
+      ["a", "ab", "b", long, "d"],
+      ["b", "a"], // not sorted: merged head by head, like GNU sort -m
+      ["\u00e9t\u00e9", "x\ty", "z"],
+    ];
+    for (
+      const [reverse, unique, terminator] of [[false, false, 10], [true, false, 10], [
+        false,
+        true,
+        0,
+      ], [true, true, 10]] as const
+    ) {
+      const t = String.fromCharCode(terminator);
+      const inputs: string[] = [];
+      const given = runs.map((run) => reverse ? [...run].reverse() : run);
+      for (const [i, run] of given.entries()) {
+        // The last input lacks its final terminator.
+        const text = run.join(t) + (run.length > 0 && i < given.length - 1 ? t : "");
+        await Deno.writeTextFile(`${dir}/in${i}`, text);
+        inputs.push(`${dir}/in${i}`);
+      }
+      const { memory, io } = await openIoForTest(dir, { budgetBytes: 128 * 4096 });
+      try {
+        const result = await mergeSortedFiles({
+          inputs,
+          output: `${dir}/out`,
+          order: new BytesOrder(reverse),
+          unique,
+          terminator,
+          fanInMax: 128,
+        }, { memory, io });
+        strictEqual(result.usedMergeKernel, true);
+        const expected = mergeOracle(given, reverse, unique);
+        strictEqual(result.outputRecords, expected.length);
+        strictEqual(result.inputRecords, given.flat().length);
+        strictEqual(await Deno.readTextFile(`${dir}/out`), expected.map((l) => l + t).join(""));
+      } finally {
+        await io.close();
+        memory.assertAllReleased();
+      }
+    }
+  });
+});
