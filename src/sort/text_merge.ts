@@ -175,7 +175,9 @@ class LineBlocks implements BlockSource {
     this.blockIndex += 1;
     const memory = this.#memory;
     let start = chunk.byteOffset;
-    if (chunk.buffer !== memory.wasmMemory.buffer) {
+    // A view of the shared memory may hold an older `buffer` object of it (each grow gives a
+    // new one): the chunk's kind of buffer says where it is, not the buffer's identity.
+    if (!(chunk.buffer instanceof SharedArrayBuffer)) {
       this.#copy = memory.allocateContiguous(
         this.#owner,
         Math.ceil(chunk.length / memory.segmentBytes),
