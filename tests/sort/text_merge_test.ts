@@ -3,6 +3,8 @@ import fc from "fast-check";
 import { Buffer } from "node:buffer";
 import { WasmKernels } from "../../src/kernels/mod.ts";
 import { mergeTextFiles, planTextMerge } from "../../src/sort/text_merge.ts";
+import { externalSort } from "../../src/sort/external_sort.ts";
+import { BytesOrder, orderFromDescriptor } from "../../src/sort/mod.ts";
 import { openIoForTest, withIoTempDir } from "../_support/io_fixtures.ts";
 import { checkAsyncProperty } from "../_support/property.ts";
 
@@ -133,4 +135,47 @@ Deno.test("mergeTextFiles agrees with the oracle on random inputs", async () => 
     ),
     25,
   );
+});
+
+Deno.test("externalSort -m merges a plain byte order on the merge kernel, keyed orders on the loser tree", async () => {
+  const numeric = orderFromDescriptor({
+    kind: "spec",
+    spec: {
+      keys: [],
+      reverse: false,
+      numeric: true,
+      foldCase: false,
+      ignoreLeadingBlanks: false,
+      stable: false,
+      unique: false,
+    },
+  });
+  // Each case's inputs are sorted in its order.
+  const cases = [
+    { order: new BytesOrder(false), kernel: true, a: "1 3 5", b: "10 2 4", out: "1 10 2 3 4 5" },
+    { order: new BytesOrder(true), kernel: true, a: "5 3 1", b: "4 2 10", out: "5 4 3 2 10 1" },
+    { order: numeric, kernel: false, a: "1 3 5", b: "2 4 10", out: "1 2 3 4 5 10" },
+  ];
+  await withIoTempDir(async (dir) => {
+    for (const c of cases) {
+      const lines = (words: string) => words.split(" ").join("\n") + "\n";
+      await Deno.writeTextFile(`${dir}/a`, lines(c.a));
+      await Deno.writeTextFile(`${dir}/b`, lines(c.b));
+      const { memory, io } = await openIoForTest(dir, { budgetBytes: 64 * 4096 });
+      try {
+        const stats = await externalSort([`${dir}/a`, `${dir}/b`], `${dir}/out`, {
+          memory,
+          io,
+          order: c.order,
+          mergeOnly: true,
+        });
+        strictEqual(stats.usedMergeKernel, c.kernel);
+        strictEqual(stats.outputRecords, 6);
+      } finally {
+        await io.close();
+        memory.assertAllReleased();
+      }
+      strictEqual(await Deno.readTextFile(`${dir}/out`), lines(c.out));
+    }
+  });
 });
