@@ -31,6 +31,7 @@ import {
 } from "./mmap_channel.ts";
 import { OutputSink, type OutputTarget } from "./output_sink.ts";
 import { appendToOutput } from "./append_output.ts";
+import { FileCopier } from "./file_copy.ts";
 import {
   checkStdinOpen,
   fileBehind,
@@ -231,6 +232,8 @@ export class IoManager implements AsyncDisposable {
   #dirsInMaking = new Set<string>();
   #memory: MemoryManager;
   #files = new Set<string>();
+  /** The kernel copies of {@linkcode IoManager.appendFiles}: one libc load, closed at close. */
+  #fileCopier: FileCopier | undefined;
   #live = new Set<Closable>();
   #fileCounter = 0;
   #counter: OperationCounter;
@@ -667,7 +670,8 @@ export class IoManager implements AsyncDisposable {
     for (const source of sources) {
       assert(typeof source !== "string" || this.#files.has(source), `${source} is not ours`);
     }
-    await appendToOutput(sink, sources, { buffer, stats: this.stats });
+    this.#fileCopier ??= new FileCopier();
+    await appendToOutput(sink, sources, { buffer, stats: this.stats, copier: this.#fileCopier });
   }
 
   /** Removes a run's file (as soon as it was merged). */
@@ -864,6 +868,8 @@ export class IoManager implements AsyncDisposable {
       this.#libc = undefined;
       releaseLibc();
     }
+    this.#fileCopier?.close();
+    this.#fileCopier = undefined;
   }
 
   /** Same as {@linkcode IoManager.close}. */
