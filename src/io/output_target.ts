@@ -677,7 +677,7 @@ function stdoutTarget(name: string, counter: OperationCounter): OutputTarget {
 }
 
 /** A regular file on standard output, as the output opens (see {@linkcode stdoutFile}). */
-export interface StdoutFile {
+interface StdoutFile {
   /** Opened with O_APPEND (`>>`): every write goes to the end; no writes at positions. */
   readonly append: boolean;
   /** The descriptor's offset now: where the output starts in it (unless it appends). */
@@ -695,7 +695,7 @@ export interface StdoutFile {
  * Standard output when it is a regular file opened for writing, or undefined for anything else
  * (a pipe, a terminal, /dev/null) and without libc or `statx`.
  */
-export function stdoutFile(): StdoutFile | undefined {
+function stdoutFile(): StdoutFile | undefined {
   return withLibc((lib): StdoutFile | undefined => {
     const flags = lib.fcntl(1, F_GETFL);
     if (lib.statx === null || flags < 0 || (flags & O_ACCMODE) === O_RDONLY) return undefined;
