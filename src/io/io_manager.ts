@@ -232,6 +232,8 @@ export class IoManager implements AsyncDisposable {
   #dirsInMaking = new Set<string>();
   #memory: MemoryManager;
   #files = new Set<string>();
+  /** What a signal undoes before the exit (standard output cut back: output_target.ts). */
+  #signalUndos = new Set<() => void>();
   /** The kernel copies of {@linkcode IoManager.appendFiles}: one libc load, closed at close. */
   #fileCopier: FileCopier | undefined;
   #live = new Set<Closable>();
@@ -273,6 +275,10 @@ export class IoManager implements AsyncDisposable {
       },
       forgetFile: (path) => void this.#files.delete(path),
       deleteFile: (path) => this.deleteFile(path),
+      undoOnSignal: (undo) => {
+        this.#signalUndos.add(undo);
+        return () => void this.#signalUndos.delete(undo);
+      },
     };
     this.#mmapWindowBytes = Math.max(
       memory.segmentBytes,
@@ -1007,6 +1013,13 @@ export class IoManager implements AsyncDisposable {
     for (const [signal, exitCode] of signals) {
       const handler = () => {
         killCompressorsSync();
+        for (const undo of this.#signalUndos) {
+          try {
+            undo();
+          } catch {
+            // keep cleaning up
+          }
+        }
         this.removeAllSync();
         this.#removeProcessDirsSync();
         this.#removeSignalHandlers();

@@ -535,6 +535,11 @@ export interface OutputTargetHost {
   forgetFile(path: string): void;
   /** Removes a file it recorded. */
   deleteFile(path: string): Promise<void>;
+  /**
+   * Records `undo` to run (synchronously) when a signal ends the process; returns what forgets
+   * it again.
+   */
+  undoOnSignal(undo: () => void): () => void;
 }
 
 /**
@@ -546,7 +551,7 @@ export function openOutputTarget(plan: OutputPlan, host: OutputTargetHost): Outp
   const counter = host.counter;
   switch (plan.kind) {
     case "stdout":
-      return stdoutTarget(plan.name, counter);
+      return stdoutTarget(plan.name, host);
     case "stderr":
       return handleTarget(plan.name, counter, streamHandle(Deno.stderr), {});
     case "null":
@@ -653,7 +658,8 @@ function streamHandle(stream: typeof Deno.stdout | typeof Deno.stderr): WriteHan
  * between (the placed merge). Opened without O_APPEND, it may be written at positions
  * ({@linkcode OutputParts}) and its offset is moved past the output at commit.
  */
-function stdoutTarget(name: string, counter: OperationCounter): OutputTarget {
+function stdoutTarget(name: string, host: OutputTargetHost): OutputTarget {
+  const counter = host.counter;
   const handle = LibcHandle.standardOutput();
   if (handle === undefined) return handleTarget(name, counter, streamHandle(Deno.stdout), {});
   const file = stdoutFile();
@@ -663,17 +669,45 @@ function stdoutTarget(name: string, counter: OperationCounter): OutputTarget {
     offset: file.offset,
     writeback: false,
   };
+  // A signal ends the process without an abort: cut the file back there too. The merge Worker
+  // may be writing a range meanwhile: the file size limit is lowered first, so that no write
+  // lands past the cut (a write and the truncate take the file's lock in turn).
+  const forget = host.undoOnSignal(() => {
+    if (parts !== undefined) limitFileSize(file.keepBytes);
+    truncateStdout(file, handle.writtenBytes);
+  });
   return handleTarget(name, counter, handle, {
     ...(parts === undefined ? {} : { parts }),
     commit: (partBytes) => {
+      forget();
       if (parts !== undefined && partBytes > 0) seekStdout(parts.offset + partBytes);
       return Promise.resolve();
     },
     abort: () => {
+      forget();
       truncateStdout(file, handle.writtenBytes);
       return Promise.resolve();
     },
   });
+}
+
+/** `RLIMIT_FSIZE`, and the bytes of a `struct rlimit` (soft and hard limit, 64 bits each). */
+const RLIMIT_FSIZE = 1;
+const RLIMIT_BYTES = 16;
+
+/**
+ * Lowers this process's file size limit (the soft `ulimit -f`) to `byteLength`: a write past it
+ * on any thread fails with EFBIG (main.ts keeps SIGXFSZ heard, so it does not end the process).
+ * Only for a process about to exit.
+ */
+function limitFileSize(byteLength: number): void {
+  withLibc((lib) => {
+    const limits = new BigUint64Array(RLIMIT_BYTES / 8);
+    const bytes = new Uint8Array(limits.buffer);
+    if (lib.getrlimit(RLIMIT_FSIZE, bytes) !== 0 || limits[0]! <= BigInt(byteLength)) return;
+    limits[0] = BigInt(byteLength);
+    lib.setrlimit(RLIMIT_FSIZE, bytes);
+  }, undefined);
 }
 
 /** A regular file on standard output, as the output opens (see {@linkcode stdoutFile}). */

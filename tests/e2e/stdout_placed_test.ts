@@ -197,6 +197,77 @@ Deno.test("sort >> f failing cuts f back to its length when the output started",
   assertEquals(result.out, concat("OLDHEAD", "TAIL"));
 });
 
+Deno.test("sort > f interrupted in the placed merge cuts f back to where its output started", async () => {
+  // The ranges written by then stayed at their places, with holes between (SIGINT ends the
+  // process without an abort); the merge Worker may still be writing one as the signal comes.
+  const dir = await Deno.makeTempDir({ prefix: "spillway-stdout-placed-test-" });
+  try {
+    await Deno.writeFile(`${dir}/in.txt`, concat(input, input, input, input));
+    await Deno.mkdir(`${dir}/tmp`);
+    for (let attempt = 1;; attempt += 1) {
+      const { code, out } = await interruptInMerge(dir);
+      if (code === 0 && attempt < 5) continue; // the merge ended before the signal came
+      assertEquals(code, 130);
+      assertEquals(out.length, 4, `out.txt holds ${out.length} bytes, not HEAD only`);
+      assertEquals(out, concat("HEAD"));
+      assertEquals([...Deno.readDirSync(`${dir}/tmp`)], []);
+      return;
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/**
+ * Runs the placed merge of `in.txt` into `out.txt` after a HEAD on its descriptor (`exec`: the
+ * child is spillway itself) and sends SIGINT once the merge has written past HEAD.
+ */
+async function interruptInMerge(dir: string): Promise<{ code: number; out: Uint8Array }> {
+  const child = new Deno.Command("bash", {
+    args: [
+      "-c",
+      `exec 3> out.txt; printf HEAD >&3; exec "$@" >&3`,
+      "bash",
+      ...SPILLWAY.split(" "),
+      "sort",
+      "--no-progress",
+      "-S",
+      "8m",
+      "-T",
+      "tmp",
+      "in.txt",
+    ],
+    cwd: dir,
+    env: { NO_COLOR: "1", SPILLWAY_TEST_PLACED_MERGE_BYTES: "0" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && sizeOf(`${dir}/out.txt`) <= 4 * 1024 * 1024) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  } finally {
+    try {
+      child.kill("SIGINT");
+    } catch {
+      // it has exited already
+    }
+  }
+  const { code } = await child.output();
+  return { code, out: await Deno.readFile(`${dir}/out.txt`) };
+}
+
+/** The size of the file at `path`, 0 before it exists. */
+function sizeOf(path: string): number {
+  try {
+    return Deno.statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
 /** `sort -o out.txt`, then the count of writeback spans in each timeline file on stderr. */
 /** The count of writeback spans in each timeline file, on stderr, after `command`. */
 function writebacks(command: string): string {
