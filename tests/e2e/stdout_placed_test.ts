@@ -205,9 +205,10 @@ Deno.test("sort > f interrupted in the placed merge cuts f back to where its out
     await Deno.writeFile(`${dir}/in.txt`, concat(input, input, input, input));
     await Deno.mkdir(`${dir}/tmp`);
     for (let attempt = 1;; attempt += 1) {
-      const { code, out } = await interruptInMerge(dir);
+      const { code, out, stderr } = await interruptInMerge(dir);
       if (code === 0 && attempt < 5) continue; // the merge ended before the signal came
-      assertEquals(code, 130);
+      assertEquals(code, 130, stderr);
+      assertEquals(stderr, "", "a signal's exit prints nothing (the Worker's writes past the cut)");
       assertEquals(out.length, 4, `out.txt holds ${out.length} bytes, not HEAD only`);
       assertEquals(out, concat("HEAD"));
       assertEquals([...Deno.readDirSync(`${dir}/tmp`)], []);
@@ -222,7 +223,9 @@ Deno.test("sort > f interrupted in the placed merge cuts f back to where its out
  * Runs the placed merge of `in.txt` into `out.txt` after a HEAD on its descriptor (`exec`: the
  * child is spillway itself) and sends SIGINT once the merge has written past HEAD.
  */
-async function interruptInMerge(dir: string): Promise<{ code: number; out: Uint8Array }> {
+async function interruptInMerge(
+  dir: string,
+): Promise<{ code: number; out: Uint8Array; stderr: string }> {
   const child = new Deno.Command("bash", {
     args: [
       "-c",
@@ -255,8 +258,12 @@ async function interruptInMerge(dir: string): Promise<{ code: number; out: Uint8
       // it has exited already
     }
   }
-  const { code } = await child.output();
-  return { code, out: await Deno.readFile(`${dir}/out.txt`) };
+  const { code, stderr } = await child.output();
+  return {
+    code,
+    out: await Deno.readFile(`${dir}/out.txt`),
+    stderr: new TextDecoder().decode(stderr),
+  };
 }
 
 /** The size of the file at `path`, 0 before it exists. */
