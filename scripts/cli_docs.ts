@@ -42,7 +42,7 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
   the real target (symlinks followed) and renamed when complete: \`-o\` may name an input, and a
   failure leaves the target untouched. Anything else is written in place, opened only when the
   output starts: a FIFO, a device, \`/dev/fd/N\`, a hard-linked file, a file in a directory
-  spillway cannot write. A merge (\`sort -m\`, \`merge\`) reads its inputs while it writes: an input
+  spillway cannot write (such a regular file is left empty when the run fails). A merge (\`sort -m\`, \`merge\`) reads its inputs while it writes: an input
   that is also such an in-place output (or standard output appended to it) is first copied to a
   temp file, as GNU sort does. \`/dev/stdout\`, \`/dev/stderr\`, \`/dev/null\` and input \`/dev/stdin\`
   work under the task's permissions. \`-o\` and \`--stats-file\` are checked before any input is

@@ -43,8 +43,8 @@ import type { OutputParts, OutputTarget } from "./output_sink.ts";
  *   with one link in a writable                 followed), renamed over it on commit
  *   directory
  * anything else: a FIFO, a      -> in-place    opened (and truncated) only when the output
- *   device, /dev/fd/N, a hard-                  starts; a failure can leave it partly written
- *   linked file, a file in a
+ *   device, /dev/fd/N, a hard-                  starts; a regular file that fails is left
+ *   linked file, a file in a                    empty (a FIFO or device gets what was sent)
  *   directory we cannot write
  * ```
  */
@@ -314,6 +314,8 @@ interface WriteHandle {
   startTailWriteback?(): void;
   /** Takes an exclusive advisory lock without waiting; false if another holder has it. */
   tryLock(): boolean;
+  /** Empties the file if it is a regular file (an in-place output that failed); best effort. */
+  emptyIfRegular?(): void;
   close(): void;
 }
 
@@ -433,6 +435,15 @@ class LibcHandle implements WriteHandle {
     return this.#lib.flock(this.#fd, LOCK_EX | LOCK_NB) === 0;
   }
 
+  emptyIfRegular(): void {
+    const lib = this.#lib;
+    const info = new Uint8Array(STATX_BYTES);
+    if (this.#fd < 0 || lib.statx === null) return;
+    if (lib.statx(this.#fd, cString(""), AT_EMPTY_PATH, STATX_TYPE, info) !== 0) return;
+    const mode = new DataView(info.buffer).getUint16(STATX_MODE_OFFSET, true);
+    if ((mode & S_IFMT) === S_IFREG) lib.ftruncate(this.#fd, 0n);
+  }
+
   close(): void {
     if (this.#fd < 0) return;
     if (this.#ownsFd) this.#lib.close(this.#fd);
@@ -470,6 +481,14 @@ class DenoHandle implements WriteHandle {
       return this.#file.tryLockSync(true);
     } catch {
       return false;
+    }
+  }
+
+  emptyIfRegular(): void {
+    try {
+      if (this.#file.statSync().isFile) this.#file.truncateSync(0);
+    } catch {
+      // best effort: the error that failed the output is the one reported
     }
   }
 
@@ -563,7 +582,11 @@ export function openOutputTarget(plan: OutputPlan, host: OutputTargetHost): Outp
       }, {});
     case "in-place": {
       counter.tick();
-      return handleTarget(plan.name, counter, openInPlace(plan), {});
+      const handle = openInPlace(plan);
+      // Opened truncated: a regular file that failed is left empty, not with a part.
+      return handleTarget(plan.name, counter, handle, {
+        abort: () => Promise.resolve(handle.emptyIfRegular?.()),
+      });
     }
     case "atomic": {
       const base = plan.target.slice(plan.target.lastIndexOf("/") + 1);
@@ -632,8 +655,12 @@ function handleTarget(
       close();
     },
     abort: async () => {
-      close();
-      if (hooks.abort !== undefined) await hooks.abort();
+      try {
+        // Before the close: an in-place output is emptied through its descriptor.
+        if (hooks.abort !== undefined) await hooks.abort();
+      } finally {
+        close();
+      }
     },
   };
 }

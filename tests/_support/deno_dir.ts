@@ -5,8 +5,9 @@
  * larger than the limit ends the process there (exit 153), whatever spillway did. The shared
  * cache's databases grow with every project and test run on the machine (10 MB here), so a test
  * that set the limit over them was skipped where they outgrew it. A fresh directory holds only
- * what spillway's own modules need (~0.2 MB of databases); the npm packages are linked from the
- * shared cache, so nothing is downloaded.
+ * what spillway's own modules need (with `--no-code-cache`, ~1.5 MB of databases with their
+ * write-ahead logs, each a few KB longer per run); the npm packages are linked from the shared
+ * cache, so nothing is downloaded.
  *
  * @module
  */
