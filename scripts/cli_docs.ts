@@ -42,11 +42,18 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
   the real target (symlinks followed) and renamed when complete: \`-o\` may name an input, and a
   failure leaves the target untouched. Anything else is written in place, opened only when the
   output starts: a FIFO, a device, \`/dev/fd/N\`, a hard-linked file, a file in a directory
-  spillway cannot write. A merge (\`sort -m\`, \`merge\`) reads its inputs while it writes: an input
+  spillway cannot write (such a regular file is left empty when the run fails). A merge (\`sort -m\`, \`merge\`) reads its inputs while it writes: an input
   that is also such an in-place output (or standard output appended to it) is first copied to a
   temp file, as GNU sort does. \`/dev/stdout\`, \`/dev/stderr\`, \`/dev/null\` and input \`/dev/stdin\`
   work under the task's permissions. \`-o\` and \`--stats-file\` are checked before any input is
-  read (exit 2); a closed standard output or input (\`>&-\`, \`<&-\`) is exit 2.
+  read (exit 2); a closed standard output or input (\`>&-\`, \`<&-\`) is exit 2. Standard output
+  redirected to a regular file (\`> f\`, \`1<> f\`, \`>> f\`) is written in place; a failed or
+  interrupted run (a full disk, \`ulimit -f\`, SIGINT/SIGTERM/SIGHUP) cuts the file back to where
+  its output started (its offset then, or for \`>>\` its size then), never below what the file
+  held before, and moves the offset back there: nothing of the output is left (bytes it
+  overwrote under \`1<>\` stay overwritten), and a command after it in the same redirection
+  writes on from there. A \`>>\` file that another process appended to meanwhile is left as it
+  is.
 - **Reports**: \`--progress\`/\`--no-progress\` (a progress line on stderr, by default only when
   stderr is a terminal; at most 10 updates a second; erased at the end) and
   \`--stats[=text|json|yaml]\`, \`--stats-file PATH\` (docs/stats.md).

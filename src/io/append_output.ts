@@ -6,15 +6,22 @@
  *
  * @module
  */
+import type { FileCopier } from "./file_copy.ts";
 import type { IoStats } from "./io_stats.ts";
 import { loopTurnDue } from "./event_loop.ts";
 import { OutputPartWriter } from "./output_part.ts";
 import type { OutputSink } from "./output_sink.ts";
 
-/** How files are copied when the kernel does not. */
+/** How files are copied. */
 interface Through {
+  /** The buffer for the copies the kernel does not make. */
   buffer: () => Uint8Array;
+  /** Counts the bytes read. */
   stats: IoStats;
+  /** Makes the kernel's copies (one load of libc for them all). */
+  copier: FileCopier;
+  /** Bytes per kernel copy call (default {@linkcode COPY_CALL_BYTES}). */
+  copyCallBytes?: number;
 }
 
 /** Bytes per kernel copy call: between calls the event loop turns when due (signals). */
@@ -27,7 +34,7 @@ const COPY_CALL_BYTES = 64 * 1024 * 1024;
  * @param sink The output.
  * @param sources What to append, in order.
  * @param through `buffer` gives the buffer for the copies the kernel does not make (called only
- *   then, once); `stats` counts the bytes read.
+ *   then, once); `stats` counts the bytes read; `copier` makes the kernel's copies.
  */
 export async function appendToOutput(
   sink: OutputSink,
@@ -71,8 +78,9 @@ async function copyFile(
   through: Through,
 ): Promise<number> {
   let from = 0;
+  const byteLengthMax = through.copyCallBytes ?? COPY_CALL_BYTES;
   while (true) {
-    const options = { from, byteLengthMax: COPY_CALL_BYTES };
+    const options = { from, byteLengthMax, copier: through.copier };
     const copied = writer.copyFileAt(path, at + from, options);
     if (copied === undefined) break;
     if (copied === 0) return at + from;

@@ -1,7 +1,9 @@
 /**
  * `copy_file_range(2)` through FFI, in a load of libc of its own: only `count`'s sort route in
- * count order calls it (once per run, on the main thread), so the other users of libc (the merge
- * Worker among them) do not build its call stub.
+ * count order calls it (on the main thread), so the other users of libc (the merge Worker among
+ * them) do not build its call stub. A {@linkcode FileCopier} loads it once, at its first copy,
+ * and unloads it at close: the IoManager keeps one (each load costs milliseconds: the runtime
+ * builds a call stub per symbol).
  *
  * @module
  */
@@ -26,38 +28,77 @@ const symbols = {
 const COPY_UNSUPPORTED = new Set([18, 22, 38, 95]);
 
 /**
- * Copies up to `byteLengthMax` bytes of the file at `source`, from its offset `from`, to offset
- * `position` of the open descriptor `fd`, inside the kernel (no buffer, no copy through this
- * process).
+ * Copies byte ranges between files inside the kernel (see the module doc).
  *
- * @param source The file to read.
- * @param fd The descriptor to write (opened for writing, not O_APPEND).
- * @param range `position` in `fd`, `from` in `source`, `byteLengthMax`.
- * @returns The bytes copied (0: `from` is the source's end), or undefined when the kernel cannot
- *   copy between these files (no libc or `copy_file_range`, EXDEV, EINVAL, ENOSYS, EOPNOTSUPP):
- *   then nothing was written.
- * @throws The open or copy error (with its `code`: ENOSPC for a full disk).
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { FileCopier } from "./file_copy.ts";
+ * using copier = new FileCopier();
+ * strictEqual(copier.loadCount, 0); // libc loads at the first copy, once
+ * ```
  */
-export function copyFileRange(
-  source: string,
-  fd: number,
-  range: { position: number; from: number; byteLengthMax: number },
-): number | undefined {
-  if (libcUnavailableReason() !== undefined) return undefined;
-  let library: Deno.DynamicLibrary<typeof symbols> | undefined;
-  for (const name of ["libc.so.6", "libc.so"]) {
-    try {
-      library = Deno.dlopen(name, symbols);
-      break;
-    } catch {
-      // try the next name
-    }
+export class FileCopier implements Disposable {
+  #library: Deno.DynamicLibrary<typeof symbols> | undefined;
+  /** Whether a load failed (no libc here): the copies go through a buffer from then on. */
+  #unavailable = false;
+  #closed = false;
+  #loadCount = 0;
+
+  /** How many times libc was loaded: at most once. */
+  get loadCount(): number {
+    return this.#loadCount;
   }
-  if (library === undefined) return undefined;
-  try {
-    return copyWith(library.symbols, source, fd, range);
-  } finally {
-    library.close();
+
+  /**
+   * Copies up to `byteLengthMax` bytes of the file at `source`, from its offset `from`, to
+   * offset `position` of the open descriptor `fd` (no buffer, no copy through this process).
+   *
+   * @param source The file to read.
+   * @param fd The descriptor to write (opened for writing, not O_APPEND).
+   * @param range `position` in `fd`, `from` in `source`, `byteLengthMax`.
+   * @returns The bytes copied (0: `from` is the source's end), or undefined when the kernel
+   *   cannot copy between these files (no libc or `copy_file_range`, EXDEV, EINVAL, ENOSYS,
+   *   EOPNOTSUPP): then nothing was written.
+   * @throws The open or copy error (with its `code`: ENOSPC for a full disk).
+   */
+  copy(
+    source: string,
+    fd: number,
+    range: { position: number; from: number; byteLengthMax: number },
+  ): number | undefined {
+    if (this.#closed) throw new Error("Cannot copy with a closed FileCopier");
+    const library = this.#load();
+    return library === undefined ? undefined : copyWith(library.symbols, source, fd, range);
+  }
+
+  /** Unloads libc. Idempotent. */
+  close(): void {
+    this.#closed = true;
+    this.#library?.close();
+    this.#library = undefined;
+  }
+
+  /** Same as {@linkcode FileCopier.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #load(): Deno.DynamicLibrary<typeof symbols> | undefined {
+    if (this.#library !== undefined || this.#unavailable) return this.#library;
+    if (libcUnavailableReason() === undefined) {
+      for (const name of ["libc.so.6", "libc.so"]) {
+        try {
+          this.#library = Deno.dlopen(name, symbols);
+          this.#loadCount += 1;
+          break;
+        } catch {
+          // try the next name
+        }
+      }
+    }
+    this.#unavailable = this.#library === undefined;
+    return this.#library;
   }
 }
 

@@ -31,6 +31,7 @@ import {
 } from "./mmap_channel.ts";
 import { OutputSink, type OutputTarget } from "./output_sink.ts";
 import { appendToOutput } from "./append_output.ts";
+import { FileCopier } from "./file_copy.ts";
 import {
   checkStdinOpen,
   fileBehind,
@@ -231,6 +232,10 @@ export class IoManager implements AsyncDisposable {
   #dirsInMaking = new Set<string>();
   #memory: MemoryManager;
   #files = new Set<string>();
+  /** What a signal undoes before the exit (standard output cut back: output_target.ts). */
+  #signalUndos = new Set<() => void>();
+  /** The kernel copies of {@linkcode IoManager.appendFiles}: one libc load, closed at close. */
+  #fileCopier: FileCopier | undefined;
   #live = new Set<Closable>();
   #fileCounter = 0;
   #counter: OperationCounter;
@@ -270,6 +275,10 @@ export class IoManager implements AsyncDisposable {
       },
       forgetFile: (path) => void this.#files.delete(path),
       deleteFile: (path) => this.deleteFile(path),
+      undoOnSignal: (undo) => {
+        this.#signalUndos.add(undo);
+        return () => void this.#signalUndos.delete(undo);
+      },
     };
     this.#mmapWindowBytes = Math.max(
       memory.segmentBytes,
@@ -667,7 +676,8 @@ export class IoManager implements AsyncDisposable {
     for (const source of sources) {
       assert(typeof source !== "string" || this.#files.has(source), `${source} is not ours`);
     }
-    await appendToOutput(sink, sources, { buffer, stats: this.stats });
+    this.#fileCopier ??= new FileCopier();
+    await appendToOutput(sink, sources, { buffer, stats: this.stats, copier: this.#fileCopier });
   }
 
   /** Removes a run's file (as soon as it was merged). */
@@ -864,6 +874,8 @@ export class IoManager implements AsyncDisposable {
       this.#libc = undefined;
       releaseLibc();
     }
+    this.#fileCopier?.close();
+    this.#fileCopier = undefined;
   }
 
   /** Same as {@linkcode IoManager.close}. */
@@ -1001,6 +1013,13 @@ export class IoManager implements AsyncDisposable {
     for (const [signal, exitCode] of signals) {
       const handler = () => {
         killCompressorsSync();
+        for (const undo of this.#signalUndos) {
+          try {
+            undo();
+          } catch {
+            // keep cleaning up
+          }
+        }
         this.removeAllSync();
         this.#removeProcessDirsSync();
         this.#removeSignalHandlers();

@@ -4,7 +4,8 @@
  * other device paths (Deno asks for --allow-all there), set the mode of an open file, take an
  * advisory lock on a descriptor, tell a closed standard stream from a redirected one, find
  * a regular file on standard output (its type, flags and offset), count the open descriptors
- * (`getrlimit`, `getdents64` of `/proc/self/fd`); `copy_file_range` has a load of its own
+ * (`getrlimit`, `getdents64` of `/proc/self/fd`), hold writes off a file as a signal ends the
+ * process (`setrlimit`); `copy_file_range` has a load of its own
  * (src/io/file_copy.ts).
  */
 
@@ -87,6 +88,7 @@ const symbols = {
   sync_file_range: { parameters: ["i32", "i64", "i64", "u32"], result: "i32", optional: true },
   kill: { parameters: ["i32", "i32"], result: "i32" },
   getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   // Optional (glibc 2.30): without it, open descriptors are counted one `fcntl` at a time.
   getdents64: { parameters: ["i32", "buffer", "usize"], result: "isize", optional: true },
   getuid: { parameters: [], result: "u32" },

@@ -34,6 +34,7 @@ export type { IoStats } from "./io_stats.ts";
 export { LineReader, RECORD_BUDGET_DIVISOR, recordBytesMaxOf } from "./line_reader.ts";
 export { type OutputParts, OutputSink } from "./output_sink.ts";
 export { OutputPartWriter } from "./output_part.ts";
+export { FileCopier } from "./file_copy.ts";
 export { checkOutputPath } from "./output_target.ts";
 export { RunReader, runReaderScratchBytes } from "./run_reader.ts";
 export type { SpillRun } from "./run_writer.ts";

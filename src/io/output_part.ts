@@ -23,7 +23,7 @@ import {
   releaseLibc,
   SYNC_FILE_RANGE_WRITE,
 } from "./libc.ts";
-import { copyFileRange } from "./file_copy.ts";
+import type { FileCopier } from "./file_copy.ts";
 import { timelineEnd, timelineStart } from "./timeline.ts";
 
 /** Start the writeback of every this many bytes written in a row. */
@@ -126,7 +126,7 @@ export class OutputPartWriter {
 
   /**
    * Copies up to `byteLengthMax` bytes of the file at `source`, from offset `from`, to offset
-   * `position` of this file inside the kernel ({@linkcode copyFileRange}).
+   * `position` of this file inside the kernel, with `copier` ({@linkcode FileCopier.copy}).
    *
    * @returns The bytes copied (0: `from` is the source's end), or undefined when the kernel
    *   cannot copy between these files: then nothing was written.
@@ -135,7 +135,7 @@ export class OutputPartWriter {
   copyFileAt(
     source: string,
     position: number,
-    options: { from: number; byteLengthMax: number },
+    options: { from: number; byteLengthMax: number; copier: FileCopier },
   ): number | undefined {
     if (this.#lib === undefined) return undefined;
     if (position !== this.#writtenTo) {
@@ -143,7 +143,8 @@ export class OutputPartWriter {
       this.#writebackFrom = position;
     }
     const spanMs = timelineStart();
-    const done = copyFileRange(source, this.#fd, { position, ...options });
+    const { from, byteLengthMax } = options;
+    const done = options.copier.copy(source, this.#fd, { position, from, byteLengthMax });
     timelineEnd("copy-file-range", spanMs);
     if (done === undefined) return undefined;
     this.#writtenTo = position + done;

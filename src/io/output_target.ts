@@ -35,15 +35,16 @@ import type { OutputParts, OutputTarget } from "./output_sink.ts";
  * ```
  * "-", /dev/stdout, /dev/fd/1   -> stdout      written to the process's standard output (a
  *                                              regular file not opened O_APPEND: also at
- *                                              positions, OutputTarget.parts)
+ *                                              positions, OutputTarget.parts; a regular file
+ *                                              is cut back to the output's start on abort)
  * /dev/stderr, /dev/fd/2        -> stderr
  * /dev/null                     -> null        bytes are dropped
  * missing, or a regular file    -> atomic      temp file beside the real target (symlinks
  *   with one link in a writable                 followed), renamed over it on commit
  *   directory
  * anything else: a FIFO, a      -> in-place    opened (and truncated) only when the output
- *   device, /dev/fd/N, a hard-                  starts; a failure can leave it partly written
- *   linked file, a file in a
+ *   device, /dev/fd/N, a hard-                  starts; a regular file that fails is left
+ *   linked file, a file in a                    empty (a FIFO or device gets what was sent)
  *   directory we cannot write
  * ```
  */
@@ -92,8 +93,10 @@ const LOCK_NB = 4;
 /** `statx(2)`: the call on the descriptor itself, the type wanted, the result's size and mode. */
 const AT_EMPTY_PATH = 0x1000;
 const STATX_TYPE = 1;
+const STATX_SIZE = 0x200;
 const STATX_BYTES = 256;
 const STATX_MODE_OFFSET = 28;
+const STATX_SIZE_OFFSET = 40;
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 /** What part writers open to write a regular file on standard output at positions. */
@@ -311,6 +314,8 @@ interface WriteHandle {
   startTailWriteback?(): void;
   /** Takes an exclusive advisory lock without waiting; false if another holder has it. */
   tryLock(): boolean;
+  /** Empties the file if it is a regular file (an in-place output that failed); best effort. */
+  emptyIfRegular?(): void;
   close(): void;
 }
 
@@ -329,6 +334,11 @@ class LibcHandle implements WriteHandle {
 
   /** Whether `close` closes the descriptor (not standard output's). */
   readonly #ownsFd: boolean;
+
+  /** Bytes written so far (a failed write's written part too). */
+  get writtenBytes(): number {
+    return this.#writtenBytes;
+  }
 
   private constructor(lib: Libc, fd: number, path: string, ownsFd = true) {
     this.#lib = lib;
@@ -386,8 +396,8 @@ class LibcHandle implements WriteHandle {
         throw osError(code, "write", this.#path);
       }
       done += count;
+      this.#writtenBytes += count;
     }
-    this.#writtenBytes += done;
     if (
       this.#writebackBytes > 0 && this.#writtenBytes - this.#writebackFrom >= this.#writebackBytes
     ) {
@@ -423,6 +433,15 @@ class LibcHandle implements WriteHandle {
 
   tryLock(): boolean {
     return this.#lib.flock(this.#fd, LOCK_EX | LOCK_NB) === 0;
+  }
+
+  emptyIfRegular(): void {
+    const lib = this.#lib;
+    const info = new Uint8Array(STATX_BYTES);
+    if (this.#fd < 0 || lib.statx === null) return;
+    if (lib.statx(this.#fd, cString(""), AT_EMPTY_PATH, STATX_TYPE, info) !== 0) return;
+    const mode = new DataView(info.buffer).getUint16(STATX_MODE_OFFSET, true);
+    if ((mode & S_IFMT) === S_IFREG) lib.ftruncate(this.#fd, 0n);
   }
 
   close(): void {
@@ -462,6 +481,14 @@ class DenoHandle implements WriteHandle {
       return this.#file.tryLockSync(true);
     } catch {
       return false;
+    }
+  }
+
+  emptyIfRegular(): void {
+    try {
+      if (this.#file.statSync().isFile) this.#file.truncateSync(0);
+    } catch {
+      // best effort: the error that failed the output is the one reported
     }
   }
 
@@ -527,6 +554,11 @@ export interface OutputTargetHost {
   forgetFile(path: string): void;
   /** Removes a file it recorded. */
   deleteFile(path: string): Promise<void>;
+  /**
+   * Records `undo` to run (synchronously) when a signal ends the process; returns what forgets
+   * it again.
+   */
+  undoOnSignal(undo: () => void): () => void;
 }
 
 /**
@@ -538,30 +570,9 @@ export function openOutputTarget(plan: OutputPlan, host: OutputTargetHost): Outp
   const counter = host.counter;
   switch (plan.kind) {
     case "stdout":
-    case "stderr": {
-      const stream = plan.kind === "stdout" ? Deno.stdout : Deno.stderr;
-      const parts = plan.kind === "stdout" ? stdoutParts() : undefined;
-      return handleTarget(
-        plan.name,
-        counter,
-        (plan.kind === "stdout" ? LibcHandle.standardOutput() : undefined) ?? {
-          write: (bytes) => {
-            let done = 0;
-            while (done < bytes.length) done += stream.writeSync(bytes.subarray(done));
-          },
-          setMode: () => {},
-          tryLock: () => true,
-          close: () => {},
-        },
-        parts === undefined ? {} : {
-          parts,
-          commit: (partBytes) => {
-            if (partBytes > 0) seekStdout(parts.offset + partBytes);
-            return Promise.resolve();
-          },
-        },
-      );
-    }
+      return stdoutTarget(plan.name, host);
+    case "stderr":
+      return handleTarget(plan.name, counter, streamHandle(Deno.stderr), {});
     case "null":
       return handleTarget(plan.name, counter, {
         write: () => {},
@@ -571,7 +582,11 @@ export function openOutputTarget(plan: OutputPlan, host: OutputTargetHost): Outp
       }, {});
     case "in-place": {
       counter.tick();
-      return handleTarget(plan.name, counter, openInPlace(plan), {});
+      const handle = openInPlace(plan);
+      // Opened truncated: a regular file that failed is left empty, not with a part.
+      return handleTarget(plan.name, counter, handle, {
+        abort: () => Promise.resolve(handle.emptyIfRegular?.()),
+      });
     }
     case "atomic": {
       const base = plan.target.slice(plan.target.lastIndexOf("/") + 1);
@@ -640,35 +655,157 @@ function handleTarget(
       close();
     },
     abort: async () => {
-      close();
-      if (hooks.abort !== undefined) await hooks.abort();
+      try {
+        // Before the close: an in-place output is emptied through its descriptor.
+        if (hooks.abort !== undefined) await hooks.abort();
+      } finally {
+        close();
+      }
     },
   };
 }
 
+/** Standard error (or standard output without libc), written through the runtime's handle. */
+function streamHandle(stream: typeof Deno.stdout | typeof Deno.stderr): WriteHandle {
+  return {
+    write: (bytes) => {
+      let done = 0;
+      while (done < bytes.length) done += stream.writeSync(bytes.subarray(done));
+    },
+    setMode: () => {},
+    tryLock: () => true,
+    close: () => {},
+  };
+}
+
 /**
- * Standard output as a file to write at positions ({@linkcode OutputParts}): only a regular file
- * opened for writing without O_APPEND (`> f`, `1<> f`; where `>> f` appends, each write goes to
- * the end), which this process may open again by its /proc link, from its offset now on (the
- * output starts where the shell or a writer before left it). Undefined for anything else (a
- * pipe, a terminal, /dev/null) and without libc or `statx`: those are written in one stream.
+ * Standard output. A regular file there (`> f`, `1<> f`, `>> f`) is cut back on abort to where
+ * the output started in it ({@linkcode StdoutFile.keepBytes}): a failed run leaves no partial
+ * output, and above all no sparse file of key ranges written at their places with holes
+ * between (the placed merge). Opened without O_APPEND, it may be written at positions
+ * ({@linkcode OutputParts}) and its offset is moved past the output at commit.
  */
-function stdoutParts(): OutputParts | undefined {
-  return withLibc((lib): OutputParts | undefined => {
+function stdoutTarget(name: string, host: OutputTargetHost): OutputTarget {
+  const counter = host.counter;
+  const handle = LibcHandle.standardOutput();
+  if (handle === undefined) return handleTarget(name, counter, streamHandle(Deno.stdout), {});
+  const file = stdoutFile();
+  if (file === undefined) return handleTarget(name, counter, handle, {});
+  const parts = file.append || !linkWritable() ? undefined : {
+    path: STDOUT_LINK,
+    offset: file.offset,
+    writeback: false,
+  };
+  // A signal ends the process without an abort: cut the file back there too. The merge Worker
+  // may be writing a range meanwhile: the file size limit is lowered first, so that no write
+  // lands past the cut (a write and the truncate take the file's lock in turn).
+  const forget = host.undoOnSignal(() => {
+    if (parts !== undefined) limitFileSize(file.keepBytes);
+    truncateStdout(file, handle.writtenBytes);
+  });
+  return handleTarget(name, counter, handle, {
+    ...(parts === undefined ? {} : { parts }),
+    commit: (partBytes) => {
+      forget();
+      if (parts !== undefined && partBytes > 0) seekStdout(parts.offset + partBytes);
+      return Promise.resolve();
+    },
+    abort: () => {
+      forget();
+      truncateStdout(file, handle.writtenBytes);
+      return Promise.resolve();
+    },
+  });
+}
+
+/** `RLIMIT_FSIZE`, and the bytes of a `struct rlimit` (soft and hard limit, 64 bits each). */
+const RLIMIT_FSIZE = 1;
+const RLIMIT_BYTES = 16;
+
+/**
+ * Lowers this process's file size limit (the soft `ulimit -f`) to `byteLength`: a write past it
+ * on any thread fails with EFBIG (main.ts keeps SIGXFSZ heard, so it does not end the process).
+ * Only for a process about to exit.
+ */
+function limitFileSize(byteLength: number): void {
+  withLibc((lib) => {
+    const limits = new BigUint64Array(RLIMIT_BYTES / 8);
+    const bytes = new Uint8Array(limits.buffer);
+    if (lib.getrlimit(RLIMIT_FSIZE, bytes) !== 0 || limits[0]! <= BigInt(byteLength)) return;
+    limits[0] = BigInt(byteLength);
+    lib.setrlimit(RLIMIT_FSIZE, bytes);
+  }, undefined);
+}
+
+/** A regular file on standard output, as the output opens (see {@linkcode stdoutFile}). */
+interface StdoutFile {
+  /** Opened with O_APPEND (`>>`): every write goes to the end; no writes at positions. */
+  readonly append: boolean;
+  /** The descriptor's offset now: where the output starts in it (unless it appends). */
+  readonly offset: number;
+  /** The file's size now. */
+  readonly sizeBytes: number;
+  /**
+   * What an abort keeps: the bytes before the output's start (its offset, or for an append the
+   * size), and never less than the size now, which is what was there before this output.
+   */
+  readonly keepBytes: number;
+}
+
+/**
+ * Standard output when it is a regular file opened for writing, or undefined for anything else
+ * (a pipe, a terminal, /dev/null) and without libc or `statx`.
+ */
+function stdoutFile(): StdoutFile | undefined {
+  return withLibc((lib): StdoutFile | undefined => {
     const flags = lib.fcntl(1, F_GETFL);
-    if (lib.statx === null || flags < 0 || (flags & O_APPEND) !== 0) return undefined;
-    if ((flags & O_ACCMODE) === O_RDONLY) return undefined;
+    if (lib.statx === null || flags < 0 || (flags & O_ACCMODE) === O_RDONLY) return undefined;
     const info = new Uint8Array(STATX_BYTES);
-    if (lib.statx(1, cString(""), AT_EMPTY_PATH, STATX_TYPE, info) !== 0) return undefined;
-    const mode = new DataView(info.buffer).getUint16(STATX_MODE_OFFSET, true);
-    if ((mode & S_IFMT) !== S_IFREG) return undefined;
+    if (lib.statx(1, cString(""), AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE, info) !== 0) {
+      return undefined;
+    }
+    const view = new DataView(info.buffer);
+    if ((view.getUint16(STATX_MODE_OFFSET, true) & S_IFMT) !== S_IFREG) return undefined;
+    const sizeBytes = Number(view.getBigUint64(STATX_SIZE_OFFSET, true));
     const offset = Number(lib.lseek(1, 0n, SEEK_CUR));
     if (offset < 0) return undefined;
-    // The part writers open it by the link: the open checks the file's permissions again.
+    const append = (flags & O_APPEND) !== 0;
+    return { append, offset, sizeBytes, keepBytes: Math.max(sizeBytes, append ? 0 : offset) };
+  }, undefined);
+}
+
+/**
+ * Whether this process may open standard output again by its /proc link (what the part
+ * writers do: the open checks the file's permissions again).
+ */
+function linkWritable(): boolean {
+  return withLibc((lib) => {
     const fd = lib.open(cString(STDOUT_LINK), O_WRONLY | O_CLOEXEC, 0);
-    if (fd < 0) return undefined;
+    if (fd < 0) return false;
     lib.close(fd);
-    return { path: STDOUT_LINK, offset, writeback: false };
+    return true;
+  }, false);
+}
+
+/**
+ * Cuts the regular file on standard output back to `file.keepBytes` after a failed output
+ * (`ftruncate`), and moves the descriptor's offset back to where the output started, so that a
+ * writer after this process in the same redirection goes on there, not after a hole. Best
+ * effort: the error that failed the output is the one reported. An append is cut only while the
+ * file holds nothing but what was there and what this process wrote: another writer's lines
+ * appended meanwhile (a shared log) stay.
+ */
+function truncateStdout(file: StdoutFile, writtenBytes: number): void {
+  withLibc((lib) => {
+    if (!file.append) lib.lseek(1, BigInt(file.offset), SEEK_SET);
+    const info = new Uint8Array(STATX_BYTES);
+    if (lib.statx === null || lib.statx(1, cString(""), AT_EMPTY_PATH, STATX_SIZE, info) !== 0) {
+      return;
+    }
+    const sizeBytes = Number(new DataView(info.buffer).getBigUint64(STATX_SIZE_OFFSET, true));
+    if (sizeBytes <= file.keepBytes) return;
+    if (file.append && sizeBytes !== file.keepBytes + writtenBytes) return;
+    lib.ftruncate(1, BigInt(file.keepBytes));
   }, undefined);
 }
 

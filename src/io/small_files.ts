@@ -1,4 +1,4 @@
-import { InputError } from "../base/mod.ts";
+import { readError } from "./line_reader.ts";
 import { cString, type Libc, O_CLOEXEC, O_DIRECTORY, O_RDONLY, withLibc } from "./libc.ts";
 
 /**
@@ -22,8 +22,8 @@ export function readFileHead(path: string, byteCount: number): Uint8Array {
       filled += count;
     }
   } catch (error) {
-    const reason = error instanceof Error ? error.message.split(":")[0] : String(error);
-    throw new InputError(`Cannot read ${path}: ${reason}`);
+    // The wording of every other input (`Cannot read F: no such file or directory`).
+    throw readError(path, error);
   } finally {
     file?.close();
   }

@@ -1,5 +1,6 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { runSpillway, SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
+import { privateDenoDir } from "../_support/deno_dir.ts";
 
 // Output targets in the shipped form (the `spillway` task's permissions): regular files are
 // replaced atomically through symlinks, everything else is written in place, and a bad -o or
@@ -21,11 +22,11 @@ async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
 }
 
 /** Runs a bash command line in `dir`; `$SPILLWAY` is the shipped command. */
-async function shell(dir: string, script: string) {
+async function shell(dir: string, script: string, env: Record<string, string> = {}) {
   const output = await new Deno.Command("bash", {
     args: ["-c", script],
     cwd: dir,
-    env: { SPILLWAY, NO_COLOR: "1" },
+    env: { SPILLWAY, NO_COLOR: "1", ...env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -140,6 +141,34 @@ Deno.test("a bad -o or --stats-file fails with exit 2 before any input is read",
       [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
       ["in.txt", "loop1", "loop2"],
     );
+  });
+});
+
+Deno.test("sort -o a hard-linked file that fails is left empty, not with a part", async () => {
+  await withDir(async (dir) => {
+    // 6 MB of lines sorted in memory at -S 256m; the 4 MiB file size limit fails the output.
+    const lines: string[] = [];
+    for (let i = 0; i < 600_000; i += 1) lines.push(`${(i * 7919) % 600_011}`.padStart(9, "0"));
+    await Deno.writeTextFile(`${dir}/in.txt`, lines.join("\n") + "\n");
+    await Deno.writeTextFile(`${dir}/one.txt`, "old\n");
+    await Deno.link(`${dir}/one.txt`, `${dir}/two.txt`);
+    const denoDir = await privateDenoDir(); // Deno's caches under the limit: deno_dir.ts
+    try {
+      // A run without the limit first: the new cache gets the modules emitted.
+      const script = `$SPILLWAY sort -o /dev/null in.txt && ulimit -f 4096 && ` +
+        `$SPILLWAY sort -S 256m -o one.txt in.txt`;
+      const spillway = SPILLWAY.replace(" run ", " run --no-code-cache ");
+      const result = await shell(dir, script, { DENO_DIR: denoDir.path, SPILLWAY: spillway });
+      strictEqual(result.code, 3, result.stderr);
+      ok(
+        /^spillway: Cannot write .* to one\.txt: EFBIG .*ulimit -f/.test(result.stderr),
+        result.stderr,
+      );
+    } finally {
+      await denoDir.remove();
+    }
+    strictEqual((await Deno.stat(`${dir}/two.txt`)).size, 0, "the 4 MiB part was left");
+    strictEqual((await Deno.stat(`${dir}/one.txt`)).nlink, 2);
   });
 });
 

@@ -1,12 +1,13 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
 import { SPILLWAY_V8_FLAGS } from "../_support/compile.ts";
+import { privateDenoDir } from "../_support/deno_dir.ts";
 
 // The placed final merge (key ranges written at their offsets by two threads) writes a regular
 // file on standard output as well as a `-o` file: `> f` and `1<> f` from the offset the shell
 // left, the offset moved past the output at the end; `>> f`, a pipe, /dev/null and a terminal
 // keep the one-lane merge. The seam makes a small input take the placed merge; the timeline
-// shows which merge ran.
+// shows which merge ran. A failed output (past `ulimit -f`) is cut back to where it started.
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 // Expanded unquoted by bash: the words must hold no blanks.
@@ -58,6 +59,7 @@ function concat(...parts: Array<string | Uint8Array>): Uint8Array {
 async function shell(
   script: string,
   before?: Uint8Array,
+  env: Record<string, string> = {},
 ): Promise<{ code: number; stderr: string; out: Uint8Array | undefined; placed: boolean }> {
   const dir = await Deno.makeTempDir({ prefix: "spillway-stdout-placed-test-" });
   try {
@@ -73,6 +75,7 @@ async function shell(
         NO_COLOR: "1",
         SPILLWAY_TEST_PLACED_MERGE_BYTES: "0",
         SPILLWAY_TIMELINE: `${dir}/timeline`,
+        ...env,
       },
       stdin: "null",
       stdout: "piped",
@@ -88,7 +91,8 @@ async function shell(
       code: output.code,
       stderr: new TextDecoder().decode(output.stderr),
       out,
-      placed: /\tmerge-placed\t/.test(spans),
+      // A placed merge that failed records its bounds, not its whole span.
+      placed: /\t(merge-placed|placed-bound)\t/.test(spans),
     };
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -127,6 +131,154 @@ Deno.test("sort into a pipe and into /dev/null keeps one lane", async () => {
   assertEquals(dropped.code, 0, dropped.stderr);
   assert(!dropped.placed, "/dev/null is no regular file");
 });
+
+/**
+ * `script` run under `ulimit -f` 6 MiB: the ~10 MB output passes it, the spilled runs (~4 MiB
+ * at -S 8m) do not. Deno's caches are a private DENO_DIR's (tests/_support/deno_dir.ts), without
+ * the code cache (its database grows past a few MiB).
+ */
+async function shellUnderLimit(
+  script: string,
+  before?: Uint8Array,
+  env: Record<string, string> = {},
+) {
+  const denoDir = await privateDenoDir();
+  try {
+    return await shell(`ulimit -f 6144 && ${script}`, before, {
+      DENO_DIR: denoDir.path,
+      SPILLWAY: SPILLWAY.replace(" run ", " run --no-code-cache "),
+      ...env,
+    });
+  } finally {
+    await denoDir.remove();
+  }
+}
+
+/** `sort` between a HEAD and a TAIL printed into the same redirection; exits with sort's code. */
+const BETWEEN = `{ printf HEAD; ${SORT}; code=$?; printf TAIL; exit $code; }`;
+
+/** The one line a sort past the file size limit prints. */
+const EFBIG_LINE = /^spillway: Cannot write .* to standard output: EFBIG .*ulimit -f[^\n]*\n$/;
+
+Deno.test("sort > f failing in the placed merge cuts f back to where its output started", async () => {
+  // The ranges were left at their places with holes between: 6 MiB of data in a 10 MB file.
+  const result = await shellUnderLimit(`${BETWEEN} > out.txt`);
+  assertEquals(result.code, 3, result.stderr);
+  assert(EFBIG_LINE.test(result.stderr), result.stderr);
+  assert(result.placed, "the placed merge wrote the regular file on stdout");
+  assertEquals(result.out!.length, 8, "out.txt holds HEAD and TAIL only");
+  assertEquals(result.out, concat("HEAD", "TAIL"));
+});
+
+Deno.test("sort > f failing in one lane cuts f and its offset back to where its output started", async () => {
+  // The offset stayed past the bytes written: the shell's TAIL went there, after a hole.
+  const result = await shellUnderLimit(`${BETWEEN} > out.txt`, undefined, {
+    SPILLWAY_TEST_PLACED_MERGE_BYTES: "none",
+  });
+  assertEquals(result.code, 3, result.stderr);
+  assert(EFBIG_LINE.test(result.stderr), result.stderr);
+  assert(!result.placed, "the merge wrote standard output in one stream");
+  assertEquals(result.out!.length, 8, "out.txt holds HEAD and TAIL only");
+  assertEquals(result.out, concat("HEAD", "TAIL"));
+});
+
+Deno.test("sort 1<> f failing in the placed merge keeps the file's old length", async () => {
+  // Cut back to the offset, never below what the file held: its old bytes past it stay.
+  const old = new Uint8Array(1000).fill(0x2e);
+  const result = await shellUnderLimit(`${BETWEEN} 1<> out.txt`, old);
+  assertEquals(result.code, 3, result.stderr);
+  assert(EFBIG_LINE.test(result.stderr), result.stderr);
+  assert(result.placed, "the placed merge wrote the regular file on stdout");
+  assertEquals(result.out!.length, old.length);
+  assertEquals(result.out!.subarray(0, 8), concat("HEAD", "TAIL"));
+});
+
+Deno.test("sort >> f failing cuts f back to its length when the output started", async () => {
+  const result = await shellUnderLimit(`${BETWEEN} >> out.txt`, concat("OLD"));
+  // (Left at the limit, the file also ended the shell's `printf TAIL` by SIGXFSZ: exit 153.)
+  assertEquals(result.out!.length, 11, "out.txt holds OLD, HEAD and TAIL only");
+  assertEquals(result.code, 3, result.stderr);
+  assert(EFBIG_LINE.test(result.stderr), result.stderr);
+  assertEquals(result.out, concat("OLDHEAD", "TAIL"));
+});
+
+Deno.test("sort > f interrupted in the placed merge cuts f back to where its output started", async () => {
+  // The ranges written by then stayed at their places, with holes between (SIGINT ends the
+  // process without an abort); the merge Worker may still be writing one as the signal comes.
+  const dir = await Deno.makeTempDir({ prefix: "spillway-stdout-placed-test-" });
+  try {
+    await Deno.writeFile(`${dir}/in.txt`, concat(input, input, input, input));
+    await Deno.mkdir(`${dir}/tmp`);
+    for (let attempt = 1;; attempt += 1) {
+      const { code, out, stderr } = await interruptInMerge(dir);
+      if (code === 0 && attempt < 5) continue; // the merge ended before the signal came
+      assertEquals(code, 130, stderr);
+      assertEquals(stderr, "", "a signal's exit prints nothing (the Worker's writes past the cut)");
+      assertEquals(out.length, 4, `out.txt holds ${out.length} bytes, not HEAD only`);
+      assertEquals(out, concat("HEAD"));
+      assertEquals([...Deno.readDirSync(`${dir}/tmp`)], []);
+      return;
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/**
+ * Runs the placed merge of `in.txt` into `out.txt` after a HEAD on its descriptor (`exec`: the
+ * child is spillway itself) and sends SIGINT once the merge has written past HEAD.
+ */
+async function interruptInMerge(
+  dir: string,
+): Promise<{ code: number; out: Uint8Array; stderr: string }> {
+  const child = new Deno.Command("bash", {
+    args: [
+      "-c",
+      `exec 3> out.txt; printf HEAD >&3; exec "$@" >&3`,
+      "bash",
+      ...SPILLWAY.split(" "),
+      "sort",
+      "--no-progress",
+      "-S",
+      "8m",
+      "-T",
+      "tmp",
+      "in.txt",
+    ],
+    cwd: dir,
+    env: { NO_COLOR: "1", SPILLWAY_TEST_PLACED_MERGE_BYTES: "0" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && sizeOf(`${dir}/out.txt`) <= 4 * 1024 * 1024) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  } finally {
+    try {
+      child.kill("SIGINT");
+    } catch {
+      // it has exited already
+    }
+  }
+  const { code, stderr } = await child.output();
+  return {
+    code,
+    out: await Deno.readFile(`${dir}/out.txt`),
+    stderr: new TextDecoder().decode(stderr),
+  };
+}
+
+/** The size of the file at `path`, 0 before it exists. */
+function sizeOf(path: string): number {
+  try {
+    return Deno.statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
 
 /** `sort -o out.txt`, then the count of writeback spans in each timeline file on stderr. */
 /** The count of writeback spans in each timeline file, on stderr, after `command`. */

@@ -1,5 +1,5 @@
-import { ok } from "node:assert/strict";
-import { fileDescriptorsFree } from "../../src/io/mod.ts";
+import { ok, throws } from "node:assert/strict";
+import { fileDescriptorsFree, readFileHead } from "../../src/io/mod.ts";
 
 Deno.test("fileDescriptorsFree counts the descriptors this process opens", () => {
   if (fileDescriptorsFree() === undefined) return; // no libc here: nothing to count
@@ -20,4 +20,21 @@ Deno.test("fileDescriptorsFree counts the descriptors this process opens", () =>
     if (opened === 3 && closed === 3) return;
   }
   ok(false, `opened/closed seen: ${seen.join(" ")}`);
+});
+
+Deno.test("readFileHead words a missing file, a directory and an unreadable one as inputs are", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "spillway-small-files-" });
+  try {
+    // (`--files0-from`, `--random-source`: it said `No such file or directory (os error 2)`.)
+    throws(() => readFileHead(`${dir}/missing`, 16), {
+      name: "InputError",
+      message: `Cannot read ${dir}/missing: no such file or directory`,
+    });
+    throws(() => readFileHead(dir, 16), {
+      name: "InputError",
+      message: `Cannot read ${dir}: it is a directory`,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
