@@ -119,7 +119,7 @@ comparator:
 | Case | Merge |
 | --- | --- |
 | \`-g\`, \`-V\`, \`-R\` (any key) | runs of lines: the comparator on the loser tree |
-| \`-m\` (inputs already sorted) | the inputs' lines: the comparator on the loser tree (no keys are built) |
+| \`-m\` (inputs already sorted), keyed order | the inputs' lines: the comparator on the loser tree (no keys are built) |
 | a line whose key does not fit a sort page | stored without its key: the sort merges on the loser tree (keys, or the comparator for it) |
 
 Keys cost spill bytes: a keyed run is larger than its lines by the key fields' encoding (the
@@ -133,8 +133,16 @@ thread, whichever is free (docs/architecture.md). These keep the final merge on 
 (the main thread reads and writes for it): \`-u\`, keyed orders (\`-k\`, \`-n\`, \`-f\`, ...),
 output to a pipe, a terminal or \`>>\`, \`--parallel=1\`, \`--compress-program\`,
 \`--spill mmap\`, budgets too small for the sort Worker to gather the runs (about \`-S 8m\` and less), and
-merges that had intermediate passes. \`sort -m\` and \`spillway merge\` merge on the loser tree,
-on one thread.
+merges that had intermediate passes.
+
+**\`sort -m\` and \`spillway merge\`** of a plain byte order (\`-r\`, \`-u\`, \`-z\` included) merge the input
+files on the WebAssembly merge kernel (\`mergeText\`, src/sort/text_merge.ts), on the main thread:
+each input is read in chunks of whole lines into the budget's pages and merged in place into the
+output. Keyed orders (\`-k\`, \`-n\`, \`-f\`, \`-b\`, ...) merge on the JavaScript loser tree; so do the
+groups of a merge of more inputs than the fan-in into temporary runs (\`sort -m\` then merges those
+runs on the kernel, like a sort's runs; \`spillway merge\` on the loser tree). Neither checks that the
+inputs are sorted (GNU \`sort -m\` does not either): both write the smallest of the inputs' current
+lines each time, ties to the earlier input, so unsorted inputs give GNU's output.
 `;
 
 /** The man page's NAME line. */
