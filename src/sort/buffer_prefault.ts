@@ -7,11 +7,9 @@
  *
  * The estimate follows the buffers' fill order from where the filling one stands: that one up
  * to full, then the next, and so on, each only to its first fill (later fills write pages
- * already resident). Records are assumed to be as long as those appended so far (before the
- * first, as those at the head of the first chunk: the sort starts the prefault then, so that
- * the kernel zeroes the pages while `new Worker()` blocks the thread that will write them), so
- * only the pages the input is expected to touch become resident: the peak RSS stays what the
- * sort would reach anyway.
+ * already resident). Records are assumed to be as long as those appended so far, so only the
+ * pages the input is expected to touch become resident: the peak RSS stays what the sort
+ * would reach anyway.
  *
  * @module
  */
@@ -26,35 +24,6 @@ export interface BufferRange {
   byteLength: number;
 }
 
-/** How much of a chunk {@linkcode storedBytesGuess} looks at. */
-const GUESS_SAMPLE_BYTES = 64 * 1024;
-
-/**
- * The average record length (terminator excluded) in the first 64 KiB of `chunk`: the guess
- * {@linkcode bufferPrefaultRanges} goes by before a record is appended.
- *
- * @param chunk Input bytes from the start of a record.
- * @param terminator The record terminator.
- * @returns The average length, or undefined if no terminator is in the sample.
- *
- * @example Usage
- * ```ts
- * import { strictEqual } from "node:assert/strict";
- * import { storedBytesGuess } from "./buffer_prefault.ts";
- * strictEqual(storedBytesGuess(new TextEncoder().encode("ab\ncdef\n"), 10), 3);
- * ```
- */
-export function storedBytesGuess(chunk: Uint8Array, terminator: number): number | undefined {
-  const sample = chunk.subarray(0, Math.min(chunk.length, GUESS_SAMPLE_BYTES));
-  let count = 0;
-  let end = -1;
-  for (let at = sample.indexOf(terminator); at !== -1; at = sample.indexOf(terminator, at + 1)) {
-    count += 1;
-    end = at;
-  }
-  return count === 0 ? undefined : (end + 1 - count) / count;
-}
-
 /**
  * The memory ranges the sort buffers will first write while `inputBytesLeft` more input bytes
  * are appended, in the order they will be written.
@@ -63,9 +32,7 @@ export function storedBytesGuess(chunk: Uint8Array, terminator: number): number 
  * @param filling The index of the buffer being filled; it holds records already (their
  *   average length is the estimate's).
  * @param inputBytesLeft Input bytes still to read (terminators included).
- * @param options `storedBytesGuess`: the records' average length while the filling buffer is
- *   empty ({@linkcode storedBytesGuess}); without it an empty buffer wants nothing.
- * @returns The ranges (none when the filling buffer is empty and no guess is given).
+ * @returns The ranges (none when the filling buffer is empty).
  *
  * @example Usage
  * ```ts
@@ -90,16 +57,11 @@ export function bufferPrefaultRanges(
   buffers: readonly SortBuffer[],
   filling: number,
   inputBytesLeft: number,
-  options: { storedBytesGuess?: number | undefined } = {},
 ): BufferRange[] {
   const current = buffers[filling];
-  if (current === undefined) return [];
-  const average = current.recordCount > 0
-    ? current.dataBytes / current.recordCount
-    : options.storedBytesGuess;
-  if (average === undefined) return [];
+  if (current === undefined || current.recordCount === 0) return [];
   // An empty record still takes a byte of its page.
-  const storedBytes = Math.max(1, average);
+  const storedBytes = Math.max(1, current.dataBytes / current.recordCount);
   let recordsLeft = Math.floor(inputBytesLeft / (storedBytes + 1));
   const ranges: BufferRange[] = [];
   for (let k = 0; k < buffers.length && recordsLeft > 0; k += 1) {

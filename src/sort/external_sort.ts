@@ -62,7 +62,7 @@ import {
   SPLIT_SORT_WORDS,
   startSplitSort,
 } from "./split_sort.ts";
-import { bufferPrefaultRanges, storedBytesGuess } from "./buffer_prefault.ts";
+import { bufferPrefaultRanges } from "./buffer_prefault.ts";
 import type { LineFilter, LineSink } from "./line_filter.ts";
 import {
   mergePlacedRanges,
@@ -514,33 +514,12 @@ class ExternalSorter {
    * Faults in, on another thread, the buffer pages that `inputBytesLeft` more bytes will first
    * write (buffer_prefault.ts), so that appending does not wait for the kernel to zero them.
    */
-  #startPrefault(inputBytesLeft: number, guessedStoredBytes?: number): void {
+  #startPrefault(inputBytesLeft: number): void {
     const ranges = inputBytesLeft > 0
-      ? bufferPrefaultRanges(this.#buffers, this.#filling, inputBytesLeft, {
-        storedBytesGuess: guessedStoredBytes,
-      })
+      ? bufferPrefaultRanges(this.#buffers, this.#filling, inputBytesLeft)
       : [];
     if (ranges.length === 0) return;
     this.#prefault = prefaultMemory(this.#memory.wasmMemory, ranges);
-  }
-
-  /**
-   * Starts the Worker once the first chunk of an input of known size is read, after starting
-   * the prefault of the buffer pages the input will write (their records guessed as long as
-   * those at the head of `chunk`): `new Worker()` blocks this thread until the Worker's
-   * isolate exists (~10 ms idle, far longer on a busy machine), and meanwhile the kernel
-   * zeroes those pages on another thread, instead of this thread faulting them in as it
-   * appends (docs/performance.md, "Start-up").
-   */
-  #startWorkerAfter(chunk: Uint8Array, reader: LineReader): void {
-    if (this.#prefault === undefined && this.#buffers.length > 0) {
-      const guess = storedBytesGuess(chunk, this.#terminator);
-      const bytesLeft = reader.totalBytes! - reader.bytesRead + chunk.length;
-      const spanMs = timelineStart();
-      this.#startPrefault(bytesLeft, guess);
-      timelineEnd("prefault-start", spanMs);
-    }
-    this.#startWorker();
   }
 
   /** Takes the sort buffers again if a long record made them free their memory. */
@@ -821,14 +800,13 @@ class ExternalSorter {
         : { name: "read", totalBytes: reader.totalBytes },
     );
     try {
-      // Boot the Worker if this input may not fit one buffer: now if its size is unknown (stdin,
-      // .gz); else once its first chunk is read (startWorkerAfter).
+      // Boot the Worker now if this input may not fit one buffer (unknown size: stdin, .gz).
       const layout = this.#layout!;
       const capacity = layout.bufferDataSegments * this.#memory.segmentBytes;
-      let workerDue = layout.bufferCount > 1 &&
-        (reader.totalBytes === undefined || reader.totalBytes > capacity);
-      if (workerDue && (reader.totalBytes === undefined || this.#recordBytes !== undefined)) {
-        workerDue = false;
+      if (
+        layout.bufferCount > 1 &&
+        (reader.totalBytes === undefined || reader.totalBytes > capacity)
+      ) {
         this.#startWorker();
       }
       if (this.#recordBytes !== undefined) {
@@ -842,10 +820,6 @@ class ExternalSorter {
         const read = await reader.nextChunk();
         timelineEnd("read", spanMs);
         if (read === undefined) break;
-        if (workerDue) {
-          workerDue = false;
-          this.#startWorkerAfter(read, reader);
-        }
         spanMs = timelineStart();
         // The terminator the reader appends to an input without a final one was not read.
         const readBytes = read.length - (reader.sawMissingTerminator ? 1 : 0);

@@ -1,6 +1,6 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { MemoryManager } from "../../src/memory/mod.ts";
-import { bufferPrefaultRanges, storedBytesGuess } from "../../src/sort/buffer_prefault.ts";
+import { bufferPrefaultRanges } from "../../src/sort/buffer_prefault.ts";
 import { BytesOrder } from "../../src/sort/record_order.ts";
 import { indexHeadBytes, SortBuffer } from "../../src/sort/sort_buffer.ts";
 
@@ -33,36 +33,6 @@ Deno.test("bufferPrefaultRanges wants nothing before a record is appended", () =
   deepStrictEqual(bufferPrefaultRanges(buffers, 0, 1 << 20), []);
   for (const buffer of buffers) buffer.release();
   memory.assertAllReleased();
-});
-
-Deno.test("bufferPrefaultRanges goes by a guess of the record length while the buffer is empty", () => {
-  const memory = new MemoryManager({ budgetBytes: 64 * SEGMENT, segmentBytes: SEGMENT });
-  const buffers = makeBuffers(memory);
-  // 60 records of 99 bytes (+ terminator): 5940 bytes, 2 data pages; the index of 60 entries.
-  const ranges = bufferPrefaultRanges(buffers, 0, 60 * 100, { storedBytesGuess: 99 });
-  deepStrictEqual(ranges[0]!.byteLength, indexHeadBytes(8) + 60 * 16);
-  strictEqual(totalBytes(ranges.slice(1)), 2 * SEGMENT);
-  // The guess is only for an empty buffer: the records held decide once there are some.
-  fill(buffers[0]!, 10, 9);
-  const held = bufferPrefaultRanges(buffers, 0, 50 * 10, { storedBytesGuess: 99 });
-  strictEqual(totalBytes(held.slice(1)), SEGMENT);
-  for (const buffer of buffers) buffer.release();
-  memory.assertAllReleased();
-});
-
-Deno.test("storedBytesGuess averages the records in the chunk's head, terminators left out", () => {
-  const encode = (text: string) => new TextEncoder().encode(text);
-  strictEqual(storedBytesGuess(encode("a\nbcd\n\nefghij\n"), 10), 2.5);
-  // A record cut at the end of the chunk does not count.
-  strictEqual(storedBytesGuess(encode("ab\ncdef\nghijklmnopq"), 10), 3);
-  strictEqual(storedBytesGuess(encode("a\0bc\0"), 0), 1.5);
-  strictEqual(storedBytesGuess(encode("no terminator"), 10), undefined);
-  strictEqual(storedBytesGuess(new Uint8Array(0), 10), undefined);
-  // Only the first 64 KiB: a long record after it is not seen.
-  const chunk = new Uint8Array(200_000).fill(97);
-  for (let at = 9; at < 65_536; at += 10) chunk[at] = 10;
-  chunk[199_999] = 10;
-  strictEqual(storedBytesGuess(chunk, 10), 9);
 });
 
 Deno.test("bufferPrefaultRanges covers the filling buffer's index and data pages the rest fills", () => {
