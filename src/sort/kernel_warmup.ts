@@ -38,28 +38,6 @@ const SHARED_HEAD = [0x61, 0x61, 0x61, 0x61, 0x61, 0x61, 0x61, 0x61];
  * @returns How many records the warm-up gathered (all of them).
  */
 export function warmSortKernels(module: WebAssembly.Module): number {
-  return warmSortKernelsInTwo(module).gather();
-}
-
-/** The second step of {@linkcode warmSortKernelsInTwo}. */
-export interface GatherWarmup {
-  /**
-   * Gathers the warm-up's sorted job into spill blocks (compiling the gather and its CRC32C).
-   *
-   * @returns How many records it gathered (all of them).
-   */
-  gather(): number;
-}
-
-/**
- * The warm-up of {@linkcode warmSortKernels} in two steps: the sort now, the gather when asked.
- * The sort Worker helps the main thread sort its first buffer (split_sort.ts) with the sort
- * kernels alone, so it takes that request between the two steps instead of after both.
- *
- * @param module The compiled kernels.
- * @returns The gather, still to run.
- */
-export function warmSortKernelsInTwo(module: WebAssembly.Module): GatherWarmup {
   const pages = 20;
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
   const kernels = new WasmKernels(memory, module);
@@ -76,19 +54,15 @@ export function warmSortKernelsInTwo(module: WebAssembly.Module): GatherWarmup {
   };
   const options = { memory, kernels, areaOffset };
   assert(sortJobWith(job, new BytesOrder(false), options), "the warm-up sorted with kernels");
-  return {
-    gather(): number {
-      const gather = new BlockGather(job, {
-        ...options,
-        ring: [ringOffset, ringOffset + PAGE_BYTES],
-        blockBytes: PAGE_BYTES,
-      });
-      while (!gather.isDone) {
-        if (gather.next() === undefined) gather.free();
-      }
-      return gather.gatheredCount;
-    },
-  };
+  const gather = new BlockGather(job, {
+    ...options,
+    ring: [ringOffset, ringOffset + PAGE_BYTES],
+    blockBytes: PAGE_BYTES,
+  });
+  while (!gather.isDone) {
+    if (gather.next() === undefined) gather.free();
+  }
+  return gather.gatheredCount;
 }
 
 /** Writes the records into the data page and their index entries; returns the count. */

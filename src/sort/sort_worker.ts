@@ -26,7 +26,7 @@ import type { KernelSet } from "../kernels/kernel_state.ts";
 import { WasmKernels } from "../kernels/wasm_kernels.ts";
 import type { SortJob } from "./job_sort.ts";
 import { BlockGather, dropDuplicates, type SealedBlock, sortJobWith } from "./kernel_sort.ts";
-import { type GatherWarmup, warmSortKernelsInTwo } from "./kernel_warmup.ts";
+import { warmSortKernels } from "./kernel_warmup.ts";
 import { type MergeEvent, type MergeStart, runMergeJob } from "./merge_worker.ts";
 import type { OrderDescriptor } from "./order_descriptor.ts";
 import { sortClaimedBuckets, type SplitSortHelp } from "./split_sort.ts";
@@ -264,39 +264,17 @@ let helpFailure: unknown = undefined;
  */
 let orderLoaded: Promise<void> | undefined;
 
-/**
- * Compiles the kernels a plain-bytes job runs, before the first job (kernel_warmup.ts): the sort
- * kernels now, the gather on the next turn of the event loop, or right after a help request
- * that came first (the main thread's first buffer: the help needs only the sort kernels).
- */
+/** Compiles the kernels a plain-bytes job runs, before the first job (kernel_warmup.ts). */
 function warmKernels(module: WebAssembly.Module): void {
   if (order?.isPlainBytes !== true) return;
   const spanMs = timelineStart();
   try {
-    gatherWarmup = warmSortKernelsInTwo(module);
-    setTimeout(warmGather, 0);
+    warmSortKernels(module);
   } catch {
     // Only a head start: the first job compiles what it needs itself (the warm-up has its own
     // test); a failure here must not fail the sort or stall the messages queued behind it.
   }
   timelineEnd("warm-kernels", spanMs);
-}
-
-/** The gather's warm-up, until it has run (warmKernels). */
-let gatherWarmup: GatherWarmup | undefined;
-
-/** Runs the gather's warm-up if it has not run yet. */
-function warmGather(): void {
-  const warmup = gatherWarmup;
-  if (warmup === undefined) return;
-  gatherWarmup = undefined;
-  const spanMs = timelineStart();
-  try {
-    warmup.gather();
-  } catch {
-    // a head start only, as above
-  }
-  timelineEnd("warm-gather", spanMs);
 }
 
 /** Builds the order; a `spec` order's parsers and comparators are imported on first need. */
@@ -357,7 +335,6 @@ function handle(
     }
     if (message.type === "help") {
       help(message);
-      warmGather();
       return;
     }
     if (message.type === "free") {
@@ -371,7 +348,6 @@ function handle(
       helpFailure = undefined;
       throw caught;
     }
-    warmGather();
     const { job, areaOffset, ring } = message;
     const spanMs = timelineStart();
     kernelSorted = message.presorted === true || sortJobWith(job, order!, {
