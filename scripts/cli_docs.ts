@@ -126,9 +126,9 @@ Keys cost spill bytes: a keyed run is larger than its lines by the key fields' e
 last-resort copy of the line is not stored twice), all within the budget's pages.
 
 **The final merge on both cores.** A \`sort\` in plain byte order (\`-r\` too) whose final merge
-holds 256 MiB or more and writes to a regular file (\`-o FILE\`, or standard output redirected to
-one with \`>\` or \`1<>\`) merges it as key ranges (each a quarter of what is left, so they shrink
-towards the end), each written at its own place in the output by the merge Worker or the main
+holds 64 MiB or more and writes to a regular file (\`-o FILE\`, or standard output redirected to
+one with \`>\` or \`1<>\`) merges it as key ranges (below 256 MiB two halves; from 256 MiB each a
+quarter of what is left, so they shrink towards the end), each written at its own place in the output by the merge Worker or the main
 thread, whichever is free (docs/architecture.md). These keep the final merge on one merge Worker
 (the main thread reads and writes for it): \`-u\`, keyed orders (\`-k\`, \`-n\`, \`-f\`, ...),
 output to a pipe, a terminal or \`>>\`, \`--parallel=1\`, \`--compress-program\`,

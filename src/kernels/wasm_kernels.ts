@@ -127,12 +127,37 @@ export function kernelsOverBuffer(buffer: ArrayBufferLike): WasmKernels | undefi
   return undefined;
 }
 
-function remember(kernels: WasmKernels): void {
-  if (instanceByMemory.has(kernels.memory)) return;
-  instanceByMemory.set(kernels.memory, kernels);
+/**
+ * Lets views of `memory`, another object over the shared memory `kernels` work in (a Worker
+ * receives a new one with each message that carries the memory), find `kernels`
+ * ({@linkcode kernelsOverBuffer}); else they take the JavaScript paths, such as CRC32C by
+ * tables, several times slower per spill block.
+ *
+ * @param memory An object over the same shared memory as `kernels.memory`.
+ * @param kernels Kernels instantiated on this thread.
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { kernelsOverBuffer, shareKernels, WasmKernels } from "./wasm_kernels.ts";
+ * const memory = new WebAssembly.Memory({ initial: 16, maximum: 64, shared: true });
+ * const kernels = new WasmKernels(memory);
+ * const received = structuredClone(memory); // as a Worker receives it again
+ * strictEqual(kernelsOverBuffer(received.buffer), undefined);
+ * shareKernels(received, kernels);
+ * strictEqual(kernelsOverBuffer(received.buffer), kernels);
+ * ```
+ */
+export function shareKernels(memory: WebAssembly.Memory, kernels: WasmKernels): void {
+  if (instanceByMemory.has(memory)) return;
+  instanceByMemory.set(memory, kernels);
   threadMemories = threadMemories.filter((reference) => reference.deref() !== undefined);
-  threadMemories.push(new WeakRef(kernels.memory));
+  threadMemories.push(new WeakRef(memory));
   buffersWithout = new WeakSet();
+}
+
+function remember(kernels: WasmKernels): void {
+  shareKernels(kernels.memory, kernels);
 }
 
 function abort(): never {

@@ -55,7 +55,7 @@ import {
 } from "./parallel_merge.ts";
 import type { MergeWorkerFault } from "./merge_worker.ts";
 import { mergeByKeyRanges, splitMergeSegments, splitMergeTableFits } from "./split_merge.ts";
-import { evenCuts, shrinkingCuts } from "./key_split.ts";
+import { evenCuts } from "./key_split.ts";
 import {
   sortClaimedBuckets,
   SPLIT_SORT_RECORDS_MIN,
@@ -67,6 +67,8 @@ import type { LineFilter, LineSink } from "./line_filter.ts";
 import { mergeTextFiles, planTextMerge } from "./text_merge.ts";
 import {
   mergePlacedRanges,
+  PLACED_MERGE_BYTES_MIN,
+  placedMergeCuts,
   type PlacedMergeResult,
   placedMergeSegments,
   placedMergeTableFits,
@@ -145,10 +147,11 @@ export interface ExternalSortOptions {
    * Run a parallel final merge as key ranges written at their offsets by the merge Worker and
    * this thread (src/sort/placed_merge.ts), where it applies (plain byte order, not `-u`, a
    * regular output file, every run gathered on the Worker, from
-   * {@linkcode PLACED_MERGE_BYTES_MIN} to merge); `{ rangeCount }` sets that many equal ranges
-   * instead of shrinking ones, `{ bytesMin }` the floor (tests). Default true.
+   * {@linkcode PLACED_MERGE_BYTES_MIN} to merge; its ranges: {@linkcode placedMergeCuts});
+   * `{ rangeCount }` sets that many equal ranges instead, `{ bytesMin }` the floor,
+   * `{ shrinkingBytesMin }` where shrinking ranges start (tests). Default true.
    */
-  placedMerge?: boolean | { rangeCount?: number; bytesMin?: number };
+  placedMerge?: boolean | { rangeCount?: number; bytesMin?: number; shrinkingBytesMin?: number };
   /** Where progress goes: `read` per input chunk, `merge` pass k of n per 256 KiB merged. */
   progress?: ProgressSink;
   /**
@@ -238,7 +241,9 @@ class ExternalSorter {
   readonly #mergeKernel: boolean;
   readonly #parallelMergeBytesMin: number;
   readonly #splitMerge: boolean | { rangeBytes: number };
-  readonly #placedMerge: boolean | { rangeCount?: number; bytesMin?: number };
+  readonly #placedMerge:
+    | boolean
+    | { rangeCount?: number; bytesMin?: number; shrinkingBytesMin?: number };
   readonly #mergeWorkerTuning: { workerSilenceMsMax?: number; workerFault?: MergeWorkerFault };
   #mergeKernels: WasmKernels | undefined = undefined;
   /** The merge Worker, started when the first run is spilled (it boots meanwhile). */
@@ -1443,7 +1448,10 @@ class ExternalSorter {
         expectedRecords: plan.expectedRecords + (memoryRun?.recordCount ?? 0),
         cuts: typeof placed === "object" && placed.rangeCount !== undefined
           ? evenCuts(placed.rangeCount)
-          : PLACED_MERGE_CUTS,
+          : placedMergeCuts(
+            plan.mergeBytes,
+            typeof placed === "object" ? placed.shrinkingBytesMin : undefined,
+          ),
         outputSegments: plan.outputSegments,
         lineBytesIndexes: this.#lineBytesIndexes,
         parts,
@@ -1783,20 +1791,6 @@ const PARALLEL_MERGE_BYTES_MIN = 8 * 1024 * 1024;
 const SPLIT_MERGE_HALF_BYTES_MAX = 2 * 1024 * 1024;
 /** Most key ranges of a split final merge. */
 const SPLIT_MERGE_RANGES_MAX = 4096;
-/**
- * The least a final merge holds to run as placed key ranges (below, the one-Worker merge:
- * finding the splitters costs block reads and each range a Worker round trip; on 100 MiB of
- * Zipf words at -S 64m, 4 runs, the placed merge measured no faster, with 15% more CPU).
- */
-const PLACED_MERGE_BYTES_MIN = 256 * 1024 * 1024;
-/**
- * Where the key ranges of a placed final merge end (the two lanes take them in turn): each a
- * quarter of what is left, down to 1/32 of the merge (11 ranges). With eight equal ranges the
- * lane that ended first waited for the other's last range: 0.34-0.6 s of a 2.8-5 s merge of
- * 1 GiB (docs/performance.md, "sort: both cores in both phases").
- */
-const PLACED_MERGE_CUTS = shrinkingCuts(1 / 4, 1 / 32);
-
 /** A {@linkcode RecordCursor} over a sorted {@linkcode SortBuffer} (records in index order). */
 class BufferCursor implements RecordCursor {
   recordBytes: Uint8Array = new Uint8Array(0);

@@ -40,7 +40,7 @@ import { CorruptSpillError } from "../io/errors.ts";
 import { OutputPartWriter } from "../io/output_part.ts";
 import { checkSpillBlock, RunBlockReader } from "../io/run_block_reader.ts";
 import { timelineEnd, timelineFlush, timelineStart } from "../io/timeline.ts";
-import { WasmKernels } from "../kernels/wasm_kernels.ts";
+import { shareKernels, WasmKernels } from "../kernels/wasm_kernels.ts";
 import type { RunRange } from "./key_split.ts";
 import {
   type BlockSource,
@@ -609,6 +609,9 @@ function kernelsFor(start: MergeStart): WasmKernels {
       kernels: new WasmKernels(start.memory, start.module),
     };
   }
+  // The views of this merge are of this message's memory object: they find the kernels too
+  // (else each range after the first checked its blocks' CRC32C by tables).
+  shareKernels(start.memory, cachedKernels.kernels);
   return cachedKernels.kernels;
 }
 

@@ -37,11 +37,13 @@ import {
 import { GatherState, type KernelSet } from "../kernels/mod.ts";
 import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
 import {
+  evenCuts,
   isEmptyRange,
   KeySplit,
   readingRun,
   type RunPosition,
   type RunRange,
+  shrinkingCuts,
 } from "./key_split.ts";
 import {
   type BlockSource,
@@ -69,6 +71,45 @@ const LANE_COUNT = 2;
 const SAMPLES_MAX = 256;
 /** How long this thread merges before it lets the event loop turn (the Worker's messages). */
 const TURN_INTERVAL_MS = 2;
+
+/**
+ * The least a final merge holds to run as placed key ranges (below, the one-Worker merge of
+ * parallel_merge.ts): finding the splitter costs block reads and starting both lanes ~15 ms.
+ */
+export const PLACED_MERGE_BYTES_MIN = 64 * 1024 * 1024;
+/** From this many bytes to merge, a placed merge cuts shrinking ranges ({@linkcode placedMergeCuts}). */
+export const PLACED_MERGE_SHRINKING_BYTES_MIN = 256 * 1024 * 1024;
+
+/**
+ * Where the key ranges of a placed final merge of `mergeBytes` end (fractions of the input; the
+ * two lanes take the ranges in turn, whichever is free).
+ *
+ * - Below {@linkcode PLACED_MERGE_SHRINKING_BYTES_MIN}: two halves, one per lane. Each range
+ *   costs the Worker a round trip (~5-15 ms idle between two ranges) and a bound search; on
+ *   100 MiB of Zipf words (4 runs) three or more ranges were slower than the one-Worker merge,
+ *   two were faster (docs/performance.md, "sort: the final merge").
+ * - From it: each range a quarter of what is left, down to 1/32 of the merge (11 ranges). With
+ *   eight equal ranges the lane that ended first waited for the other's last range: 0.34-0.6 s
+ *   of a 2.8-5 s merge of 1 GiB.
+ *
+ * @param mergeBytes Bytes the merge reads.
+ * @param shrinkingBytesMin Where shrinking ranges start (tests set a smaller floor).
+ * @returns Ascending fractions (key_split.ts `evenCuts`, `shrinkingCuts`).
+ *
+ * @example Usage
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { placedMergeCuts } from "./placed_merge.ts";
+ * deepStrictEqual(placedMergeCuts(100 * 1024 * 1024), [0.5]);
+ * deepStrictEqual(placedMergeCuts(1024 * 1024 * 1024).length, 10);
+ * ```
+ */
+export function placedMergeCuts(
+  mergeBytes: number,
+  shrinkingBytesMin: number = PLACED_MERGE_SHRINKING_BYTES_MIN,
+): number[] {
+  return mergeBytes < shrinkingBytesMin ? evenCuts(2) : shrinkingCuts(1 / 4, 1 / 32);
+}
 
 /** Options of {@linkcode mergePlacedRanges}. */
 export interface PlacedMergeOptions {

@@ -11,7 +11,13 @@ import { Buffer } from "node:buffer";
 import { IoManager, type SpillRun } from "../../src/io/mod.ts";
 import { MemoryManager } from "../../src/memory/mod.ts";
 import { externalSort, type SortStats } from "../../src/sort/external_sort.ts";
-import { checkRangeBytes, mergePlacedRanges } from "../../src/sort/placed_merge.ts";
+import {
+  checkRangeBytes,
+  mergePlacedRanges,
+  PLACED_MERGE_BYTES_MIN,
+  PLACED_MERGE_SHRINKING_BYTES_MIN,
+  placedMergeCuts,
+} from "../../src/sort/placed_merge.ts";
 import { evenCuts, shrinkingCuts } from "../../src/sort/key_split.ts";
 import { WasmKernels } from "../../src/kernels/mod.ts";
 import { BytesOrder } from "../../src/sort/record_order.ts";
@@ -69,8 +75,8 @@ async function sortFile(
     unique?: boolean;
     spec?: SortOrderSpec;
     placed: boolean;
-    /** The default ranges (shrinking) instead of 12 equal ones. */
-    shrinking?: boolean;
+    /** The default ranges instead of 12 equal ones (`shrinking`: shrinking ones at any size). */
+    ranges?: "default" | "shrinking";
     stdout?: boolean;
   },
 ): Promise<{ output: Uint8Array; stats: SortStats }> {
@@ -88,7 +94,11 @@ async function sortFile(
       unique: options.unique ?? false,
       parallelMergeBytesMin: 0,
       placedMerge: options.placed
-        ? (options.shrinking ? { bytesMin: 0 } : { rangeCount: 12, bytesMin: 0 })
+        ? (options.ranges === "default"
+          ? { bytesMin: 0 }
+          : options.ranges === "shrinking"
+          ? { bytesMin: 0, shrinkingBytesMin: 0 }
+          : { rangeCount: 12, bytesMin: 0 })
         : false,
     });
     return { stats, output: await Deno.readFile(work.path("out")) };
@@ -134,7 +144,7 @@ Deno.test("the placed final merge writes what one merge writes, every range in i
   }
 });
 
-Deno.test("the placed final merge's default ranges shrink towards the end and write what one merge writes", async () => {
+Deno.test("the placed final merge's ranges shrink towards the end and write what one merge writes", async () => {
   const seed = propertySeed();
   const work = await makeWorkDir();
   try {
@@ -142,7 +152,7 @@ Deno.test("the placed final merge's default ranges shrink towards the end and wr
     const bytes = randomLines(random, 900_000);
     const input = work.path("random");
     await Deno.writeFile(input, bytes);
-    const placed = await sortFile(input, { placed: true, shrinking: true });
+    const placed = await sortFile(input, { placed: true, ranges: "shrinking" });
     const label = `seed ${seed}`;
     // Eight equal ranges before; the shrinking cuts make eleven where the samples allow.
     ok(placed.stats.mergeRanges > 8, `${label}: ${placed.stats.mergeRanges} ranges`);
@@ -150,6 +160,34 @@ Deno.test("the placed final merge's default ranges shrink towards the end and wr
   } finally {
     await work.remove();
   }
+});
+
+Deno.test("a placed final merge below 256 MiB is two halves, one per lane, and writes what one merge writes", async () => {
+  const seed = propertySeed();
+  const work = await makeWorkDir();
+  try {
+    const random = makeRandom(seed);
+    const bytes = randomLines(random, 900_000);
+    const input = work.path("random");
+    await Deno.writeFile(input, bytes);
+    const placed = await sortFile(input, { placed: true, ranges: "default" });
+    const label = `seed ${seed}`;
+    ok(placed.stats.runCount > 2, `${label}: ${placed.stats.runCount} runs`);
+    strictEqual(placed.stats.mergeRanges, 2, label);
+    ok(Buffer.compare(placed.output, expectedSort(bytes, false)) === 0, `${label}: output differs`);
+  } finally {
+    await work.remove();
+  }
+});
+
+Deno.test("placed merge cuts: two halves below 256 MiB, shrinking ranges from it", () => {
+  deepStrictEqual(placedMergeCuts(PLACED_MERGE_BYTES_MIN), [0.5]);
+  deepStrictEqual(placedMergeCuts(PLACED_MERGE_SHRINKING_BYTES_MIN - 1), [0.5]);
+  deepStrictEqual(
+    placedMergeCuts(PLACED_MERGE_SHRINKING_BYTES_MIN),
+    shrinkingCuts(1 / 4, 1 / 32),
+  );
+  deepStrictEqual(placedMergeCuts(1, 0), shrinkingCuts(1 / 4, 1 / 32));
 });
 
 Deno.test("shrinking cuts: each range a share of what is left, none below the least share", () => {
