@@ -584,19 +584,25 @@ class ExternalSorter {
       const presorted = this.#splitSortHere(full, ring) || (!workerIdle && this.#sortHere(full));
       timelineEnd("sort-main", spanMs);
       this.#warmMergeKernelWhileWaiting();
+      // Blocks written on the Worker: the run file is opened first (its writer writes only the
+      // header: one page, no write-behind), and warmed while the Worker is still on the previous
+      // buffer. Else it is opened once the previous run's writer has let go of its pages.
+      const elsewhere = this.#mainArea !== undefined && this.#io.runsWritableElsewhere;
+      let writer = elsewhere ? await this.#openRun(0) : undefined;
+      if (writer !== undefined) this.#warmRunWhileWaiting(writer, full);
       spanMs = timelineStart();
-      if (previousSort !== undefined) await previousSort;
-      if (previousSpill !== undefined) await previousSpill;
+      try {
+        if (previousSort !== undefined) await previousSort;
+        if (previousSpill !== undefined) await previousSpill;
+      } catch (error) {
+        await writer?.abort();
+        throw error;
+      }
       timelineEnd("wait-worker", spanMs);
       // Open the run file here, before the hand-off returns: the request reaches the Worker
       // now, not when this thread next waits on the event loop (its reads are synchronous, so
       // an open still pending would hold the request back until the next buffer is full).
-      spanMs = timelineStart();
-      const writer = await this.#io.createRunWriter("sort-run", {
-        owner: "sort-spill",
-        writeBehindSegments: 1,
-      });
-      timelineEnd("open-run", spanMs);
+      writer ??= await this.#openRun(1);
       const spilled = this.#spillOnWorker(full, ring, slot, presorted, writer);
       spilled.catch(() => {}); // awaited later; avoid an unhandled rejection meanwhile
       this.#sorting = spilled;
@@ -615,6 +621,35 @@ class ExternalSorter {
     // The other buffer is refilled once its spill is done (while `full` sorts).
     if (previousSpill !== undefined) await previousSpill;
     this.#filling = 1 - this.#filling;
+  }
+
+  /** Creates the next run's writer (`writeBehindSegments`: 0 when the Worker writes its blocks). */
+  async #openRun(writeBehindSegments: number): Promise<RunWriter> {
+    const spanMs = timelineStart();
+    const writer = await this.#io.createRunWriter("sort-run", {
+      owner: "sort-spill",
+      writeBehindSegments,
+    });
+    timelineEnd("open-run", spanMs);
+    return writer;
+  }
+
+  /**
+   * While the Worker still gathers and writes the previous buffer's run, writes placeholder
+   * blocks into the file that `full`'s run goes to (`RunWriter.warmBlock`), from its start, until
+   * the Worker is done or the run's fewest blocks are written: the Worker then overwrites page-cache
+   * pages that exist instead of paying for new ones (docs/performance.md, "Fresh page-cache
+   * pages"). Plain runs without `-u` only, whose size the buffer bounds from below.
+   */
+  #warmRunWhileWaiting(writer: RunWriter, full: SortBuffer): void {
+    const worker = this.#worker;
+    if (worker === undefined || worker.isIdle || this.#unique || this.#runsKeyed) return;
+    const blocks = Math.floor((full.dataBytes + full.recordCount) / this.#memory.segmentBytes);
+    const spanMs = timelineStart();
+    for (let block = 0; block < blocks && !worker.isIdle; block += 1) {
+      if (!writer.warmBlock(block)) break;
+    }
+    timelineEnd("warm-run", spanMs);
   }
 
   /**

@@ -58,3 +58,52 @@ Deno.test("runsWritableElsewhere is false for mmap spills and with a fault plann
     await faulty.io.close();
   });
 });
+
+Deno.test("RunWriter warms blocks that another writer then writes; finish cuts the warmed tail", async () => {
+  await withIoTempDir(async (dir) => {
+    const { memory, io } = await openIoForTest(dir);
+    const written = records(300);
+    const source = await ioWriteRun(io, written);
+    const file = await Deno.readFile(source.path);
+    const headerBytes = 4096;
+    const blockCount = (file.length - headerBytes) / memory.segmentBytes;
+
+    const writer = await io.createRunWriter("warmed", { writeBehindSegments: 0 });
+    // Placeholders over more blocks than the run will have: finish cuts them off.
+    for (let b = 0; b < blockCount + 3; b += 1) strictEqual(writer.warmBlock(b), true);
+    strictEqual(
+      (await Deno.stat(writer.path)).size,
+      headerBytes + (blockCount + 3) * memory.segmentBytes,
+    );
+    const spilledBefore = io.stats.bytesSpilled;
+    const blocks = new RunBlockFile(writer.path, memory.segmentBytes);
+    try {
+      for (let b = 0; b < blockCount; b += 1) {
+        const at = headerBytes + b * memory.segmentBytes;
+        blocks.write(file.subarray(at, at + memory.segmentBytes));
+      }
+    } finally {
+      blocks.close();
+    }
+    writer.adoptBlocks(blockCount, written.length);
+    const run = await writer.finish();
+    // The placeholders are no spill: only the adopted blocks count.
+    strictEqual(io.stats.bytesSpilled - spilledBefore, blockCount * memory.segmentBytes);
+    strictEqual(run.byteLength, file.length);
+    deepStrictEqual(await Deno.readFile(run.path), file);
+    deepStrictEqual(await ioReadAll(io, run), written);
+    await io.close();
+    memory.assertAllReleased();
+  });
+});
+
+Deno.test("RunWriter warms no block of an mmap spill", async () => {
+  await withIoTempDir(async (dir) => {
+    const { memory, io } = await openIoForTest(dir, { spillMode: "mmap" });
+    const writer = await io.createRunWriter("mapped", { writeBehindSegments: 0 });
+    strictEqual(writer.warmBlock(0), false);
+    await writer.abort();
+    await io.close();
+    memory.assertAllReleased();
+  });
+});
