@@ -214,6 +214,14 @@ export async function externalSort(
   return await sorter.run(inputs, output);
 }
 
+/**
+ * A placeholder block of a run file written faster than this (bytes per millisecond: 2 GB/s)
+ * found its page-cache pages cheap (memory the machine backs already: 4-5 GB/s on this VM,
+ * against 0.7-0.9 GB/s for pages new to the host), so the main thread stops warming that file
+ * (the hand-off; docs/performance.md, "Fresh page-cache pages").
+ */
+const WARM_BYTES_PER_MS_MAX = 2_000_000;
+
 class ExternalSorter {
   readonly #memory: MemoryManager;
   readonly #io: IoManager;
@@ -639,15 +647,19 @@ class ExternalSorter {
    * blocks into the file that `full`'s run goes to (`RunWriter.warmBlock`), from its start, until
    * the Worker is done or the run's fewest blocks are written: the Worker then overwrites page-cache
    * pages that exist instead of paying for new ones (docs/performance.md, "Fresh page-cache
-   * pages"). Plain runs without `-u` only, whose size the buffer bounds from below.
+   * pages"). Plain runs without `-u` only, whose size the buffer bounds from below. A block
+   * written fast ends it: the pages came cheap, and warming more would copy each block twice.
    */
   #warmRunWhileWaiting(writer: RunWriter, full: SortBuffer): void {
     const worker = this.#worker;
     if (worker === undefined || worker.isIdle || this.#unique || this.#runsKeyed) return;
-    const blocks = Math.floor((full.dataBytes + full.recordCount) / this.#memory.segmentBytes);
+    const blockBytes = this.#memory.segmentBytes;
+    const blocks = Math.floor((full.dataBytes + full.recordCount) / blockBytes);
     const spanMs = timelineStart();
     for (let block = 0; block < blocks && !worker.isIdle; block += 1) {
+      const startMs = performance.now();
       if (!writer.warmBlock(block)) break;
+      if ((performance.now() - startMs) * WARM_BYTES_PER_MS_MAX < blockBytes) break;
     }
     timelineEnd("warm-run", spanMs);
   }
