@@ -18,15 +18,6 @@ export interface BlockChannel {
   read(position: number, into: Uint8Array): Promise<number>;
   /** Makes the file exactly `byteLength` long (after the last write). */
   truncate(byteLength: number): Promise<void>;
-  /**
-   * Writes `bytes` at `position` at once, as a placeholder that a real write will replace (so
-   * that the file's page-cache pages exist before then: `RunWriter.warmBlock`). Not an
-   * I/O operation of the channel's: it is not counted, and a failure only returns false.
-   * Channels without it (mmap, compressed) never warm.
-   *
-   * @returns Whether all of `bytes` was written.
-   */
-  warm?(position: number, bytes: Uint8Array): boolean;
   /** Closes the file (and ends any process behind it); idempotent. */
   close(): void | Promise<void>;
 }

@@ -106,17 +106,6 @@ export class FileChannel implements BlockChannel {
     }
   }
 
-  warm(position: number, bytes: Uint8Array): boolean {
-    try {
-      this.#flush();
-      this.#writeAll(position, bytes);
-      return true;
-    } catch {
-      this.#position = -1; // unknown after a failed write: the next access seeks
-      return false;
-    }
-  }
-
   truncate(byteLength: number): Promise<void> {
     try {
       this.#flush();

@@ -415,30 +415,6 @@ export class RunWriter {
   }
 
   /**
-   * Writes this writer's page over block `blockIndex` of its file as a placeholder, before
-   * another thread writes the real block there ({@linkcode RunWriter.adoptBlocks}): the first
-   * write into page-cache pages the machine has not touched lately costs several times an
-   * overwrite (a VM whose host backs guest memory only when it is touched: ~0.7-0.9 GB/s against
-   * ~4 GB/s here), so a thread with nothing else to do pays it instead of the one that writes
-   * the run. Bytes past the run's last block are cut off by {@linkcode RunWriter.finish}.
-   *
-   * @param blockIndex The block (0 is the first after the file header).
-   * @returns Whether the block was written; false when the channel cannot (mmap, compressed),
-   *   the writer failed or the write failed (the real writes and `finish` report the error).
-   */
-  warmBlock(blockIndex: number): boolean {
-    if (this.#state !== "open" || this.#error !== undefined) return false;
-    assert(
-      Number.isSafeInteger(blockIndex) && blockIndex >= 0 && this.#blockIndex === 0 &&
-        this.#inFlight.length === 0 && !this.#lastSealed,
-      "a warmed block after records or blocks written here",
-    );
-    const channel = this.#channel;
-    if (channel.warm === undefined) return false;
-    return channel.warm(blockPosition(blockIndex, this.#segmentBytes), this.#bytes);
-  }
-
-  /**
    * Takes note of `blockCount` sealed blocks (the run's last one flagged) that another thread
    * wrote into this run's file at their block positions (see
    * {@linkcode IoManager.runsWritableElsewhere}); nothing may have been written here but the

@@ -214,14 +214,6 @@ export async function externalSort(
   return await sorter.run(inputs, output);
 }
 
-/**
- * A placeholder block of a run file written faster than this (bytes per millisecond: 2 GB/s)
- * found its page-cache pages cheap (memory the machine backs already: 4-5 GB/s on this VM,
- * against 0.7-0.9 GB/s for pages new to the host), so the main thread stops warming that file
- * (the hand-off; docs/performance.md, "Fresh page-cache pages").
- */
-const WARM_BYTES_PER_MS_MAX = 2_000_000;
-
 class ExternalSorter {
   readonly #memory: MemoryManager;
   readonly #io: IoManager;
@@ -592,25 +584,19 @@ class ExternalSorter {
       const presorted = this.#splitSortHere(full, ring) || (!workerIdle && this.#sortHere(full));
       timelineEnd("sort-main", spanMs);
       this.#warmMergeKernelWhileWaiting();
-      // Blocks written on the Worker: the run file is opened first (its writer writes only the
-      // header: one page, no write-behind), and warmed while the Worker is still on the previous
-      // buffer. Else it is opened once the previous run's writer has let go of its pages.
-      const elsewhere = this.#mainArea !== undefined && this.#io.runsWritableElsewhere;
-      let writer = elsewhere ? await this.#openRun(0) : undefined;
-      if (writer !== undefined) this.#warmRunWhileWaiting(writer, full);
       spanMs = timelineStart();
-      try {
-        if (previousSort !== undefined) await previousSort;
-        if (previousSpill !== undefined) await previousSpill;
-      } catch (error) {
-        await writer?.abort();
-        throw error;
-      }
+      if (previousSort !== undefined) await previousSort;
+      if (previousSpill !== undefined) await previousSpill;
       timelineEnd("wait-worker", spanMs);
       // Open the run file here, before the hand-off returns: the request reaches the Worker
       // now, not when this thread next waits on the event loop (its reads are synchronous, so
       // an open still pending would hold the request back until the next buffer is full).
-      writer ??= await this.#openRun(1);
+      spanMs = timelineStart();
+      const writer = await this.#io.createRunWriter("sort-run", {
+        owner: "sort-spill",
+        writeBehindSegments: 1,
+      });
+      timelineEnd("open-run", spanMs);
       const spilled = this.#spillOnWorker(full, ring, slot, presorted, writer);
       spilled.catch(() => {}); // awaited later; avoid an unhandled rejection meanwhile
       this.#sorting = spilled;
@@ -629,39 +615,6 @@ class ExternalSorter {
     // The other buffer is refilled once its spill is done (while `full` sorts).
     if (previousSpill !== undefined) await previousSpill;
     this.#filling = 1 - this.#filling;
-  }
-
-  /** Creates the next run's writer (`writeBehindSegments`: 0 when the Worker writes its blocks). */
-  async #openRun(writeBehindSegments: number): Promise<RunWriter> {
-    const spanMs = timelineStart();
-    const writer = await this.#io.createRunWriter("sort-run", {
-      owner: "sort-spill",
-      writeBehindSegments,
-    });
-    timelineEnd("open-run", spanMs);
-    return writer;
-  }
-
-  /**
-   * While the Worker still gathers and writes the previous buffer's run, writes placeholder
-   * blocks into the file that `full`'s run goes to (`RunWriter.warmBlock`), from its start, until
-   * the Worker is done or the run's fewest blocks are written: the Worker then overwrites page-cache
-   * pages that exist instead of paying for new ones (docs/performance.md, "Fresh page-cache
-   * pages"). Plain runs without `-u` only, whose size the buffer bounds from below. A block
-   * written fast ends it: the pages came cheap, and warming more would copy each block twice.
-   */
-  #warmRunWhileWaiting(writer: RunWriter, full: SortBuffer): void {
-    const worker = this.#worker;
-    if (worker === undefined || worker.isIdle || this.#unique || this.#runsKeyed) return;
-    const blockBytes = this.#memory.segmentBytes;
-    const blocks = Math.floor((full.dataBytes + full.recordCount) / blockBytes);
-    const spanMs = timelineStart();
-    for (let block = 0; block < blocks && !worker.isIdle; block += 1) {
-      const startMs = performance.now();
-      if (!writer.warmBlock(block)) break;
-      if ((performance.now() - startMs) * WARM_BYTES_PER_MS_MAX < blockBytes) break;
-    }
-    timelineEnd("warm-run", spanMs);
   }
 
   /**
