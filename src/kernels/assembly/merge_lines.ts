@@ -44,9 +44,9 @@ function writeLine(record: usize, length: u32, terminator: u8, done: u32, out: u
   return k;
 }
 
-/** Whether the record equals the last one written (unique mode only). */
+/** Whether the record equals the last one written (unique mode only; also merge_text.ts). */
 // @ts-ignore: decorator
-@inline function isDuplicate(ext: usize, record: usize, length: u32): bool {
+@inline export function isDuplicate(ext: usize, record: usize, length: u32): bool {
   const lastLength = load<u32>(ext, 16);
   if (lastLength != length) return false;
   return memory.compare(<usize>load<u32>(ext, 8), record, <usize>length) == 0;

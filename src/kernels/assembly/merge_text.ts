@@ -9,6 +9,7 @@
 // (status 2) while the input is not finished, and is corrupt (status 3) once it is.
 
 import { build, inputAt, replay } from "./merge";
+import { isDuplicate } from "./merge_lines";
 
 const DONE: u32 = 0;
 const OUTPUT_FULL: u32 = 1;
@@ -167,11 +168,4 @@ export function mergeText(state: usize): u32 {
   store<u32>(state, records, 28);
   store<u32>(ext, dropped, 24);
   return status;
-}
-
-/** Whether the line equals the last one written (unique mode only). */
-// @ts-ignore: decorator
-@inline function isDuplicate(ext: usize, line: usize, length: u32): bool {
-  if (load<u32>(ext, 16) != length) return false;
-  return memory.compare(<usize>load<u32>(ext, 8), line, <usize>length) == 0;
 }
