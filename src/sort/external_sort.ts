@@ -1690,14 +1690,7 @@ class ExternalSorter {
       return false;
     }
     const memory = this.#memory;
-    const plan = planTextMerge(memory, {
-      inputCount: inputs.length,
-      chunkSegments: inputMergeChunkSegments(
-        memory.freeSegments,
-        inputs.length,
-        memory.segmentBytes,
-      ),
-    });
+    const plan = planTextMerge(memory, { inputCount: inputs.length });
     if (plan === undefined) return false;
     this.#mergeKernels ??= new WasmKernels(memory.wasmMemory);
     const out = await this.#createOutput(output, 1);

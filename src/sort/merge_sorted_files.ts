@@ -2,7 +2,7 @@ import { type ProgressSink, silentProgress } from "../base/mod.ts";
 import { type IoManager, plainInputBytes, type RunReader, type SpillRun } from "../io/mod.ts";
 import type { MemoryManager } from "../memory/mod.ts";
 import { LineCursor } from "./external_sort.ts";
-import { inputMergeChunkSegments, type MergePlan, planMerge } from "./merge_plan.ts";
+import { type MergePlan, planMerge } from "./merge_plan.ts";
 import { mergeTextFiles, planTextMerge } from "./text_merge.ts";
 import { WasmKernels } from "../kernels/mod.ts";
 import type { RecordOrder } from "./record_order.ts";
@@ -204,14 +204,7 @@ class SortedFilesMerger {
     const { inputs, order } = this.#request;
     if (!order.isPlainBytes) return undefined;
     const memory = this.#memory;
-    const plan = planTextMerge(memory, {
-      inputCount: inputs.length,
-      chunkSegments: inputMergeChunkSegments(
-        memory.freeSegments,
-        inputs.length,
-        memory.segmentBytes,
-      ),
-    });
+    const plan = planTextMerge(memory, { inputCount: inputs.length });
     if (plan === undefined) return undefined;
     const output = await this.#io.createOutput(this.#request.output, {
       owner: "merge-output",

@@ -30,6 +30,7 @@ import {
   managedMergeRegions,
   mergeBlocksToLines,
 } from "./kernel_merge.ts";
+import { inputMergeChunkSegments } from "./merge_plan.ts";
 
 /** Bytes of the output halves together when the budget has room (fewer, larger writes). */
 const TEXT_MERGE_OUTPUT_BYTES_MAX = 2 * 1024 * 1024;
@@ -80,21 +81,23 @@ export interface TextMergePlan {
  * of what is left (at most {@linkcode TEXT_MERGE_OUTPUT_BYTES_MAX}), and the state and spares.
  *
  * @param memory The budget (its free pages and page size).
- * @param options Inputs, and the pages of each chunk.
+ * @param options Inputs, and the pages of each chunk (default: the merge's share, merge_plan.ts).
  * @returns The plan, or undefined when the pages free cannot hold it (then the loser tree).
  */
 export function planTextMerge(
   memory: MemoryManager,
-  options: { inputCount: number; chunkSegments: number },
+  options: { inputCount: number; chunkSegments?: number },
 ): TextMergePlan | undefined {
-  const left = memory.freeSegments - options.inputCount * options.chunkSegments -
+  const chunkSegments = options.chunkSegments ??
+    inputMergeChunkSegments(memory.freeSegments, options.inputCount, memory.segmentBytes);
+  const left = memory.freeSegments - options.inputCount * chunkSegments -
     TEXT_MERGE_OTHER_SEGMENTS;
   const wanted = 2 * Math.max(1, Math.floor(TEXT_MERGE_OUTPUT_BYTES_MAX / 2 / memory.segmentBytes));
   // At most an eighth of what is left: the rest stays free for long lines, which the readers
   // assemble in buffers of their own (every input may hold one at once), and the `-u` copy.
   const outputSegments = Math.min(wanted, 2 * Math.floor(left / 16));
   if (outputSegments < 2) return undefined;
-  return { chunkSegments: options.chunkSegments, outputSegments };
+  return { chunkSegments, outputSegments };
 }
 
 /**
