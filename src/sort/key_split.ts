@@ -348,15 +348,22 @@ export class KeySplit {
 
   /**
    * Where `splitter` falls in run `i`: its first record that is not before the splitter in
-   * merge order (the run's end if none).
+   * merge order (the run's end if none). The splitter is a sampled key
+   * ({@linkcode KeySplit.chooseSplitters}), at most {@linkcode SPLIT_KEY_BYTES_MAX} bytes: the
+   * samples and probed records are compared by their first that many bytes and their length,
+   * which decides the order against such a splitter exactly, not against a longer one.
    *
    * @param i The run.
-   * @param splitter The splitter.
+   * @param splitter The splitter (at most {@linkcode SPLIT_KEY_BYTES_MAX} bytes).
    * @param from A record start known to be at or before the answer (the previous splitter's
    *   position): no block before it is read (a merge may have released them).
    * @returns The position.
    */
   runPosition(i: number, splitter: Uint8Array, from?: RunPosition): RunPosition {
+    assert(
+      splitter.length <= SPLIT_KEY_BYTES_MAX,
+      `a splitter of ${splitter.length} bytes (at most ${SPLIT_KEY_BYTES_MAX})`,
+    );
     const probe = this.#probes[i]!;
     if (probe.run.recordCount === 0) return this.runEnd(i);
     if (from !== undefined && from.block >= probe.blockCount) return this.runEnd(i);

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { CorruptSpillError, IoManager, SpillReadError, type SpillRun } from "../../src/io/mod.ts";
 import { MemoryManager } from "../../src/memory/mod.ts";
 import { externalSort, type SortStats } from "../../src/sort/external_sort.ts";
-import { KeySplit, type RunPosition } from "../../src/sort/key_split.ts";
+import { KeySplit, type RunPosition, SPLIT_KEY_BYTES_MAX } from "../../src/sort/key_split.ts";
 import { BytesOrder } from "../../src/sort/record_order.ts";
 import { mergeByKeyRanges } from "../../src/sort/split_merge.ts";
 import { makeRandom, makeWorkDir } from "./_gnu.ts";
@@ -76,7 +76,8 @@ Deno.test("KeySplit finds the first record not before each splitter in every run
     await checkAsyncProperty(
       fc.asyncProperty(
         fc.array(fc.array(recordArb, { maxLength: 400 }), { minLength: 1, maxLength: 4 }),
-        fc.array(recordArb, { maxLength: 6 }),
+        // Splitters are sampled keys, cut to SPLIT_KEY_BYTES_MAX (runPosition asserts it).
+        fc.array(recordArb.map((key) => key.subarray(0, SPLIT_KEY_BYTES_MAX)), { maxLength: 6 }),
         fc.boolean(),
         async (runRecords, extraSplitters, reverse) => {
           const order = (a: Uint8Array, b: Uint8Array) =>
@@ -122,6 +123,45 @@ Deno.test("KeySplit finds the first record not before each splitter in every run
       ),
       40,
     );
+  } finally {
+    probePage.release();
+    await io.close();
+    memory.assertAllReleased();
+    await work.remove();
+  }
+});
+
+Deno.test("KeySplit finds a record longer than the key it samples at a block border (a sample cut to SPLIT_KEY_BYTES_MAX is not before an equal splitter), and refuses a longer splitter", async () => {
+  const work = await makeWorkDir();
+  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: SEGMENT_BYTES });
+  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  const probePage = memory.allocate("test-probe", 1);
+  try {
+    // 4078 bytes + a 2-byte length fill a block's payload exactly; 4079 cross into the next.
+    for (const length of [4077, 4078, 4079]) {
+      const record = new TextEncoder().encode("q".repeat(length));
+      const writer = await io.createRunWriter("test");
+      for (let r = 0; r < 2; r += 1) {
+        const pending = writer.writeRecord(record, 0, record.length);
+        if (pending) await pending;
+      }
+      const run = await writer.finish();
+      const split = new KeySplit([run], undefined, {
+        segmentBytes: SEGMENT_BYTES,
+        reverse: false,
+        samplesPerRun: 3,
+        probeBlock: probePage.segments[0]!.bytes,
+      });
+      try {
+        for (const n of [1, SPLIT_KEY_BYTES_MAX - 1, SPLIT_KEY_BYTES_MAX]) {
+          deepStrictEqual(split.runPosition(0, record.subarray(0, n)), { block: 0, offset: 0 });
+        }
+        throws(() => split.runPosition(0, record.subarray(0, SPLIT_KEY_BYTES_MAX + 1)), /at most/);
+      } finally {
+        split.close();
+        await io.deleteRun(run);
+      }
+    }
   } finally {
     probePage.release();
     await io.close();
