@@ -149,6 +149,7 @@ export function kernelsOverBuffer(buffer: ArrayBufferLike): WasmKernels | undefi
  * ```
  */
 export function shareKernels(memory: WebAssembly.Memory, kernels: WasmKernels): void {
+  kernels.seeMemory(memory);
   if (instanceByMemory.has(memory)) return;
   instanceByMemory.set(memory, kernels);
   threadMemories = threadMemories.filter((reference) => reference.deref() !== undefined);
@@ -190,6 +191,12 @@ function abort(): never {
 export class WasmKernels implements KernelSet {
   /** The memory the instance works in. */
   readonly memory: WebAssembly.Memory;
+  /**
+   * The newest other object over the same memory ({@linkcode shareKernels}): after a grow on
+   * another thread, an older object's `buffer` may still have the old length for a while, and
+   * the range checks must not fail an offset that a newer object's views hold.
+   */
+  #newest: WebAssembly.Memory;
   readonly #exports: KernelExports;
 
   /**
@@ -204,6 +211,7 @@ export class WasmKernels implements KernelSet {
       "The kernels need a shared WebAssembly.Memory",
     );
     this.memory = memory;
+    this.#newest = memory;
     const instance = new WebAssembly.Instance(module, { env: { memory, abort } });
     this.#exports = instance.exports as unknown as KernelExports;
     assert(
@@ -226,7 +234,7 @@ export class WasmKernels implements KernelSet {
    */
   crc32cLanes(at: number, laneBytes: number, register: number, shift: number): number {
     assert(laneBytes % 16 === 0, "lane bytes must be a multiple of 16");
-    assert(at + 16 * laneBytes <= this.memory.buffer.byteLength, "crc32c range outside memory");
+    assert(at + 16 * laneBytes <= this.#memoryBytes(), "crc32c range outside memory");
     return this.#exports.crc32cLanes(at, laneBytes, register, shift, 0) >>> 0;
   }
 
@@ -239,6 +247,21 @@ export class WasmKernels implements KernelSet {
    */
   crc32cMultiply(a: number, b: number): number {
     return this.#exports.crc32cMultiply(a, b) >>> 0;
+  }
+
+  /**
+   * Notes `memory`, another object over this instance's shared memory, as the newest one
+   * ({@linkcode shareKernels} calls it for each object a Worker receives).
+   *
+   * @param memory An object over the same shared memory.
+   */
+  seeMemory(memory: WebAssembly.Memory): void {
+    this.#newest = memory;
+  }
+
+  /** The shared memory's length in bytes, as the freshest of its objects here sees it. */
+  #memoryBytes(): number {
+    return Math.max(this.memory.buffer.byteLength, this.#newest.buffer.byteLength);
   }
 
   /** {@inheritDoc KernelSet.sortBytesIndex} */
@@ -265,7 +288,7 @@ export class WasmKernels implements KernelSet {
    * @returns That byte (0..7), or 8 when every prefix byte is shared (one bucket, unmoved).
    */
   partitionBytesIndex(indexOffset: number, count: number, scratchOffset: number): number {
-    const limit = this.memory.buffer.byteLength;
+    const limit = this.#memoryBytes();
     assert(indexOffset % 4 === 0 && indexOffset + count * 16 <= limit, "index outside memory");
     assert(scratchOffset + SORT_SCRATCH_BYTES <= limit, "sort scratch outside memory");
     return this.#exports.partitionBytesIndex(indexOffset, count, scratchOffset);
@@ -435,7 +458,7 @@ export class WasmKernels implements KernelSet {
     order: number,
   ): number {
     const end = buckets.byteOffset + 8 * buckets.bucketCount;
-    assert(buckets.byteOffset % 8 === 0 && end <= this.memory.buffer.byteLength, "bad buckets");
+    assert(buckets.byteOffset % 8 === 0 && end <= this.#memoryBytes(), "bad buckets");
     return this.#exports.countSpillIndex(
       buckets.byteOffset,
       buckets.bucketCount,
@@ -454,7 +477,7 @@ export class WasmKernels implements KernelSet {
    * @param bytes Bytes to add.
    */
   countSpillLengths(indexOffset: number, count: number, bytes: number): void {
-    assert(indexOffset + 16 * count <= this.memory.buffer.byteLength, "index outside memory");
+    assert(indexOffset + 16 * count <= this.#memoryBytes(), "index outside memory");
     this.#exports.countSpillLengths(indexOffset, count, bytes);
   }
 
@@ -489,7 +512,7 @@ export class WasmKernels implements KernelSet {
   }
 
   #checkSort(indexOffset: number, count: number, layout: IndexLayout): void {
-    const limit = this.memory.buffer.byteLength;
+    const limit = this.#memoryBytes();
     assert(indexOffset % 4 === 0 && indexOffset + count * 16 <= limit, "index outside memory");
     assert(layout.scratchOffset + SORT_SCRATCH_BYTES <= limit, "sort scratch outside memory");
     assert(layout.segmentShift >= 2 && layout.segmentShift <= 31, "bad segment shift");
