@@ -87,6 +87,16 @@ export function loadHead(
     store<u32>(inp, lineLength, 20);
     length = lineEndsKey ? keyLength + lineLength : keyLength;
   }
+  storeHead(inp, at, length, reverse);
+  return 0;
+}
+
+/**
+ * Makes the record of `length` bytes at `at` input `inp`'s head: its place, its length and its
+ * first 8 bytes as a big-endian prefix (zero-padded; inverted for `-r`). Also merge_text.ts.
+ */
+// @ts-ignore: decorator
+@inline export function storeHead(inp: usize, at: usize, length: u32, reverse: bool): void {
   let prefix: u64 = 0;
   if (length >= 8) {
     prefix = bswap<u64>(load<u64>(at));
@@ -98,7 +108,6 @@ export function loadHead(
   store<u32>(inp, <u32>at, 12);
   store<u32>(inp, length, 16);
   store<u64>(inp, reverse ? ~prefix : prefix, 24);
-  return 0;
 }
 
 /** Whether input a's head sorts strictly before input b's (drained inputs lose; ties: index). */

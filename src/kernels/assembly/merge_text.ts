@@ -8,7 +8,7 @@
 // keyed bits must be 0). Inputs hold whole lines: one without its terminator asks for input
 // (status 2) while the input is not finished, and is corrupt (status 3) once it is.
 
-import { build, inputAt, replay } from "./merge";
+import { build, inputAt, replay, storeHead } from "./merge";
 import { isDuplicate } from "./merge_lines";
 
 const DONE: u32 = 0;
@@ -50,17 +50,7 @@ function loadLine(inp: usize, reverse: bool, terminator: u8): u32 {
   const stop = findTerminator(pos, end, terminator);
   if (stop >= end) return finished ? 3 : 1;
   const length = <u32>(stop - pos);
-  let prefix: u64 = 0;
-  if (length >= 8) {
-    prefix = bswap<u64>(load<u64>(pos));
-  } else {
-    for (let b: u32 = 0; b < 8; b += 1) {
-      prefix = (prefix << 8) | (b < length ? <u64>load<u8>(pos + <usize>b) : 0);
-    }
-  }
-  store<u32>(inp, <u32>pos, 12);
-  store<u32>(inp, length, 16);
-  store<u64>(inp, reverse ? ~prefix : prefix, 24);
+  storeHead(inp, pos, length, reverse);
   return 0;
 }
 
