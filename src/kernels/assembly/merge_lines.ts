@@ -25,9 +25,10 @@ const DEAD: u32 = 0xffffffff;
 
 /**
  * Writes bytes [done, ...) of `record` followed by `terminator` into [out, end); returns how
- * many of the length + 1 bytes are written in total now.
+ * many of the length + 1 bytes are written in total now. (merge_text.ts writes its lines, which
+ * end with the terminator already, through it too.)
  */
-function writeLine(record: usize, length: u32, terminator: u8, done: u32, out: usize, end: usize): u32 {
+export function writeLine(record: usize, length: u32, terminator: u8, done: u32, out: usize, end: usize): u32 {
   let at = out;
   let k = done;
   if (k < length && at < end) {

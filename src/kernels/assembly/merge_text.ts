@@ -9,7 +9,7 @@
 // (status 2) while the input is not finished, and is corrupt (status 3) once it is.
 
 import { build, inputAt, replay, storeHead } from "./merge";
-import { isDuplicate } from "./merge_lines";
+import { isDuplicate, writeLine } from "./merge_lines";
 
 const DONE: u32 = 0;
 const OUTPUT_FULL: u32 = 1;
@@ -54,15 +54,6 @@ function loadLine(inp: usize, reverse: bool, terminator: u8): u32 {
   return 0;
 }
 
-/** Copies bytes [done, total) of `line` into [out, end); returns how many are written now. */
-// @ts-ignore: decorator
-@inline function copyPart(line: usize, total: u32, done: u32, out: usize, end: usize): u32 {
-  const room = <u32>(end - out);
-  const n = total - done < room ? total - done : room;
-  memory.copy(out, line + <usize>done, <usize>n);
-  return done + n;
-}
-
 /**
  * Runs the merge; returns 0 done, 1 output full, 2 need input, 3 corrupt, 4 scratch too small
  * for the next line's copy (unique mode: word 5 of the extension says how many bytes).
@@ -86,7 +77,7 @@ export function mergeText(state: usize): u32 {
     const line = <usize>load<u32>(inp, 12);
     const total = load<u32>(inp, 16) + 1;
     const done = load<u32>(state, 20);
-    const written = copyPart(line, total, done, out, end);
+    const written = writeLine(line, total - 1, terminator, done, out, end);
     out += <usize>(written - done);
     store<u32>(state, <u32>out, 4);
     if (written != total) {
@@ -136,7 +127,7 @@ export function mergeText(state: usize): u32 {
         memory.copy(out, line, <usize>total);
         out += <usize>total;
       } else {
-        const written = copyPart(line, total, 0, out, end);
+        const written = writeLine(line, length, terminator, 0, out, end);
         out += <usize>written;
         store<u32>(state, w, 16);
         store<u32>(state, written, 20);
