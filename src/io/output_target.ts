@@ -436,12 +436,9 @@ class LibcHandle implements WriteHandle {
   }
 
   emptyIfRegular(): void {
-    const lib = this.#lib;
-    const info = new Uint8Array(STATX_BYTES);
-    if (this.#fd < 0 || lib.statx === null) return;
-    if (lib.statx(this.#fd, cString(""), AT_EMPTY_PATH, STATX_TYPE, info) !== 0) return;
-    const mode = new DataView(info.buffer).getUint16(STATX_MODE_OFFSET, true);
-    if ((mode & S_IFMT) === S_IFREG) lib.ftruncate(this.#fd, 0n);
+    if (this.#fd < 0) return;
+    const info = statFd(this.#lib, this.#fd, STATX_TYPE);
+    if (info !== undefined && isRegular(info)) this.#lib.ftruncate(this.#fd, 0n);
   }
 
   close(): void {
@@ -759,14 +756,10 @@ interface StdoutFile {
 function stdoutFile(): StdoutFile | undefined {
   return withLibc((lib): StdoutFile | undefined => {
     const flags = lib.fcntl(1, F_GETFL);
-    if (lib.statx === null || flags < 0 || (flags & O_ACCMODE) === O_RDONLY) return undefined;
-    const info = new Uint8Array(STATX_BYTES);
-    if (lib.statx(1, cString(""), AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE, info) !== 0) {
-      return undefined;
-    }
-    const view = new DataView(info.buffer);
-    if ((view.getUint16(STATX_MODE_OFFSET, true) & S_IFMT) !== S_IFREG) return undefined;
-    const sizeBytes = Number(view.getBigUint64(STATX_SIZE_OFFSET, true));
+    if (flags < 0 || (flags & O_ACCMODE) === O_RDONLY) return undefined;
+    const info = statFd(lib, 1, STATX_TYPE | STATX_SIZE);
+    if (info === undefined || !isRegular(info)) return undefined;
+    const sizeBytes = statSize(info);
     const offset = Number(lib.lseek(1, 0n, SEEK_CUR));
     if (offset < 0) return undefined;
     const append = (flags & O_APPEND) !== 0;
@@ -798,15 +791,32 @@ function linkWritable(): boolean {
 function truncateStdout(file: StdoutFile, writtenBytes: number): void {
   withLibc((lib) => {
     if (!file.append) lib.lseek(1, BigInt(file.offset), SEEK_SET);
-    const info = new Uint8Array(STATX_BYTES);
-    if (lib.statx === null || lib.statx(1, cString(""), AT_EMPTY_PATH, STATX_SIZE, info) !== 0) {
-      return;
-    }
-    const sizeBytes = Number(new DataView(info.buffer).getBigUint64(STATX_SIZE_OFFSET, true));
+    const info = statFd(lib, 1, STATX_SIZE);
+    if (info === undefined) return;
+    const sizeBytes = statSize(info);
     if (sizeBytes <= file.keepBytes) return;
     if (file.append && sizeBytes !== file.keepBytes + writtenBytes) return;
     lib.ftruncate(1, BigInt(file.keepBytes));
   }, undefined);
+}
+
+/** `statx(2)` of descriptor `fd` itself for the fields in `mask`; undefined without it or on error. */
+function statFd(lib: Libc, fd: number, mask: number): DataView | undefined {
+  const info = new Uint8Array(STATX_BYTES);
+  if (lib.statx === null || lib.statx(fd, cString(""), AT_EMPTY_PATH, mask, info) !== 0) {
+    return undefined;
+  }
+  return new DataView(info.buffer);
+}
+
+/** Whether a {@linkcode statFd} result (with `STATX_TYPE`) is a regular file. */
+function isRegular(info: DataView): boolean {
+  return (info.getUint16(STATX_MODE_OFFSET, true) & S_IFMT) === S_IFREG;
+}
+
+/** The size of a {@linkcode statFd} result (with `STATX_SIZE`). */
+function statSize(info: DataView): number {
+  return Number(info.getBigUint64(STATX_SIZE_OFFSET, true));
 }
 
 /**
