@@ -202,6 +202,19 @@ const ARENA_SHARE = 0.35;
 const LONG_WORD_SLACK_BYTES = 128 * 1024;
 /** Fewest pages of the count-order table beside merge readers holding long words. */
 const ORDER_TABLE_PAGES_MIN = 2;
+
+/** How count order after spills shares the budget (`WordCounter#planCountOrder`). */
+interface CountOrderPlan {
+  /** Pages the summing merge kernel takes (0: the JS merge sums). */
+  kernelPages: number;
+  /** The kernels write the lines: the floor words come from a second merge of the word runs. */
+  remerge: boolean;
+  /** Pages of the second-phase table, its arena included. */
+  orderPages: number;
+  /** Pages of the second-phase table's bucket arena. */
+  arenaPages: number;
+  orderBuddy: BuddyAllocator;
+}
 /** The kernel's input window: at most this many bytes (the input chunk's size). */
 const WINDOW_BYTES_MAX = 1024 * 1024;
 /** ... and at most this share of the table's pages. */
@@ -1393,167 +1406,210 @@ export class WordCounter implements TokenSink {
     const countRuns: SpillRun[] = [];
     const floorRuns: SpillRun[] = [];
     let phase2: CountTable | undefined;
-    let noFloorWords = false;
     try {
-      // Free the first table and its bucket arena; the second phase gets an arena sized to
-      // what the readers leave.
-      await this.#spillTable();
-      this.#closeTable();
-      this.#closeArena();
-      this.#reserveSumScratch();
-      // Split the free pages between the merge readers and the second-phase table (two
-      // writers: the count-order spills and the floor run, which has no write-behind). The
-      // table gets half of what the readers' long-word scratch leaves, but no more than lets
-      // two readers merge (tiny budgets), and at least a few pages.
-      const writerPages = WRITER_PAGES + 1 + SCRATCH_PAGES;
-      const freeSegments = this.#memory.freeSegments - writerPages;
-      const longScratchPages = this.#readerPages(this.#runs) - READER_PAGES * this.#runs.length;
-      const tablePages = Math.max(
-        ORDER_TABLE_PAGES_MIN,
-        Math.min(
-          Math.floor((freeSegments - longScratchPages) / 2),
-          freeSegments - longScratchPages - 2 * READER_PAGES,
-        ),
-      );
-      await this.#reduceRuns(this.#runs, true, {
-        fanInMax: this.#fanInMax,
-        keepPages: writerPages + tablePages,
-      });
-      // The summing merge kernel's pages (state, output) come out of what the table would
-      // get beyond its planned share; without them to spare, the JS merge sums.
-      const plainPages = this.#memory.freeSegments - writerPages - this.#readerPages(this.#runs);
-      const sumPages = kernelSumMergeSegments(this.#memory.segmentBytes, this.#runs.length);
-      const kernelPages = this.#sumKernelFits(this.#runs) && plainPages - sumPages >= tablePages
-        ? sumPages
-        : 0;
-      const remerge = kernelPages > 0 && lines !== undefined;
-      const orderPages = plainPages - kernelPages;
-      const arenaPages = Math.max(1, Math.floor(orderPages * ARENA_SHARE));
-      if (orderPages - arenaPages < 1) {
-        throw new ResourceError(
-          `Cannot sort counts with ${this.#memory.freeSegments} free segments; raise --memory (-S)`,
-        );
-      }
-      const orderBuddy = this.#openOrderArena(arenaPages);
+      const plan = await this.#planCountOrder(lines);
       this.#beginPhase("merge", this.#runs);
       const readers = await this.#openReaders(this.#runs);
+      let noFloorWords = false;
       try {
         // Readers reserve their scratch (a page, or a long word's) lazily: it stays free.
         const table = new CountTable(this.#memory, {
-          buddy: orderBuddy,
-          recordPagesMax: orderPages - arenaPages,
+          buddy: plan.orderBuddy,
+          recordPagesMax: plan.orderPages - plan.arenaPages,
           owner: "count-order",
         });
         this.#useSpillKernel(table);
         phase2 = table;
-        // Words counted exactly `floorCount` times (the lowest count that is printed: most
-        // words of a high-cardinality input) come last in count order, and among themselves
-        // in word order: the merge already yields them so, so they go straight to a run of
-        // their own instead of through the sort. When the kernels write the output lines,
-        // they skip that run: the kernel merge skips them here and prints them from a second
-        // merge of the same runs at the end (a read of the runs instead of a write and a read
-        // of the floor run).
-        if (remerge) {
-          noFloorWords = !await this.#sumAboveFloor(
-            readers,
-            -kernelPages,
-            floorCount,
-            (bytes, offset, length, count) =>
-              this.#addCountOrder(table, countRuns, bytes, offset, length, count),
-          );
-        } else {
-          await this.#writeRun(
-            async (floor) => {
-              // The merge scratch holds the current word while the table spills: records are
-              // encoded in a buffer of their own.
-              const sumEmit: RecordEmitter = (bytes, offset, length, count) => {
-                this.#tick(length + COUNT_BYTES);
-                if (count < floorCount) return undefined;
-                if (count === floorCount) {
-                  writeCount(bytes, offset + length, count); // the scratch has room for it
-                  return floor.writeRecord(bytes, offset, length + COUNT_BYTES);
-                }
-                return this.#addCountOrder(table, countRuns, bytes, offset, length, count);
-              };
-              if (kernelPages > 0) {
-                // The count formatter kernel copies the floor words' records from the merge's
-                // blocks into the floor run's blocks; the others stop it and go to sumEmit.
-                const split: CountLineOutput = {
-                  format: FormatCountsFormat.records,
-                  minCount: floorCount,
-                  maxCount: floorCount,
-                  room: () => floor.blockRoom,
-                  write: (bytes, offset, length, lineCount) => {
-                    floor.writeRecords(bytes, offset, length, lineCount);
-                    return undefined;
-                  },
-                  noted: (_lineCount, recordBytes) => this.#tick(recordBytes),
-                };
-                await this.#sumRuns(readers, this.#runs, -kernelPages, sumEmit, split);
-              } else {
-                await mergeSummingCounts(readers, this.#scratch, sumEmit);
-              }
-            },
-            floorRuns,
-            0,
-          );
-        }
+        noFloorWords = await this.#sumIntoCountOrder(readers, plan, floorCount, {
+          table,
+          countRuns,
+          floorRuns,
+        });
       } finally {
         await this.#closeReaders(readers);
       }
-      if (!remerge) { for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run); }
+      if (!plan.remerge) { for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run); }
       await this.#emitCountOrder(phase2, countRuns, emit, floorRuns, lines);
       phase2 = undefined;
-      if (remerge) {
-        if (noFloorWords) {
-          for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run);
-        } else {
-          await this.#printFloorWords(emit, floorCount, lines!);
-        }
-        return;
-      }
-      // Then the floor words, in word order.
-      const floorReaders = await this.#openReaders(floorRuns);
-      try {
-        const reader = floorReaders[0]!;
-        // With `lines`, the summing merge kernel reads the run's blocks (one input: it sums
-        // nothing) and the count formatter kernel writes them: no JS per word.
-        const floorKernel = lines !== undefined && this.#sumKernelFits(floorRuns) &&
-          this.#memory.freeSegments - floorRuns.length >=
-            kernelSumMergeSegments(this.#memory.segmentBytes, floorRuns.length);
-        if (floorKernel) {
-          await mergeSummingCountsKernel(floorReaders, (bytes, offset, length, count) => {
-            this.#tick(length + COUNT_BYTES);
-            return emit(bytes, offset, length, count);
-          }, {
-            memory: this.#memory,
-            owner: "count-merge-kernel",
-            expectedRecords: floorRuns[0]!.recordCount,
-            lines,
-          });
-          this.#kernelSumMerges += 1;
-        }
-        for (; !floorKernel;) {
-          let more = reader.next();
-          if (more instanceof Promise) more = await more;
-          if (!more) break;
-          this.#tick(reader.recordLength);
-          const pending = emit(
-            reader.recordBytes,
-            reader.recordOffset,
-            reader.recordLength - COUNT_BYTES,
-            floorCount,
-          );
-          if (pending) await pending;
-        }
-      } finally {
-        await this.#closeReaders(floorReaders);
+      if (!plan.remerge) {
+        // Then the floor words, in word order.
+        await this.#printFloorRun(floorRuns, floorCount, emit, lines);
+      } else if (noFloorWords) {
+        for (const run of this.#runs.splice(0)) await this.#io.deleteRun(run);
+      } else {
+        await this.#printFloorWords(emit, floorCount, lines!);
       }
     } finally {
       phase2?.close();
       this.#closeOrderArena();
       for (const run of countRuns) await this.#io.deleteRun(run);
       for (const run of floorRuns) await this.#io.deleteRun(run);
+    }
+  }
+
+  /**
+   * Count order's memory plan: frees the first table, merges the word runs down to what the
+   * second-phase table leaves room for, and opens that table's arena.
+   */
+  async #planCountOrder(lines: CountLineOutput | undefined): Promise<CountOrderPlan> {
+    // Free the first table and its bucket arena; the second phase gets an arena sized to
+    // what the readers leave.
+    await this.#spillTable();
+    this.#closeTable();
+    this.#closeArena();
+    this.#reserveSumScratch();
+    // Split the free pages between the merge readers and the second-phase table (two
+    // writers: the count-order spills and the floor run, which has no write-behind). The
+    // table gets half of what the readers' long-word scratch leaves, but no more than lets
+    // two readers merge (tiny budgets), and at least a few pages.
+    const writerPages = WRITER_PAGES + 1 + SCRATCH_PAGES;
+    const freeSegments = this.#memory.freeSegments - writerPages;
+    const longScratchPages = this.#readerPages(this.#runs) - READER_PAGES * this.#runs.length;
+    const tablePages = Math.max(
+      ORDER_TABLE_PAGES_MIN,
+      Math.min(
+        Math.floor((freeSegments - longScratchPages) / 2),
+        freeSegments - longScratchPages - 2 * READER_PAGES,
+      ),
+    );
+    await this.#reduceRuns(this.#runs, true, {
+      fanInMax: this.#fanInMax,
+      keepPages: writerPages + tablePages,
+    });
+    // The summing merge kernel's pages (state, output) come out of what the table would
+    // get beyond its planned share; without them to spare, the JS merge sums.
+    const plainPages = this.#memory.freeSegments - writerPages - this.#readerPages(this.#runs);
+    const sumPages = kernelSumMergeSegments(this.#memory.segmentBytes, this.#runs.length);
+    const kernelPages = this.#sumKernelFits(this.#runs) && plainPages - sumPages >= tablePages
+      ? sumPages
+      : 0;
+    const orderPages = plainPages - kernelPages;
+    const arenaPages = Math.max(1, Math.floor(orderPages * ARENA_SHARE));
+    if (orderPages - arenaPages < 1) {
+      throw new ResourceError(
+        `Cannot sort counts with ${this.#memory.freeSegments} free segments; raise --memory (-S)`,
+      );
+    }
+    return {
+      kernelPages,
+      remerge: kernelPages > 0 && lines !== undefined,
+      orderPages,
+      arenaPages,
+      orderBuddy: this.#openOrderArena(arenaPages),
+    };
+  }
+
+  /**
+   * Count order's summing merge of the word runs: words above `floorCount` go into the
+   * second-phase table (spilling count runs), the floor words to a run of their own, or, when
+   * the kernels write the lines (`plan.remerge`), nowhere: a second merge prints them.
+   *
+   * @returns Whether no word was counted exactly `floorCount` times (only with `remerge`).
+   */
+  async #sumIntoCountOrder(
+    readers: RunReader[],
+    plan: CountOrderPlan,
+    floorCount: number,
+    into: { table: CountTable; countRuns: SpillRun[]; floorRuns: SpillRun[] },
+  ): Promise<boolean> {
+    const { table, countRuns } = into;
+    // Words counted exactly `floorCount` times (the lowest count that is printed: most
+    // words of a high-cardinality input) come last in count order, and among themselves
+    // in word order: the merge already yields them so, so they go straight to a run of
+    // their own instead of through the sort. When the kernels write the output lines,
+    // they skip that run: the kernel merge skips them here and prints them from a second
+    // merge of the same runs at the end (a read of the runs instead of a write and a read
+    // of the floor run).
+    if (plan.remerge) {
+      return !await this.#sumAboveFloor(
+        readers,
+        -plan.kernelPages,
+        floorCount,
+        (bytes, offset, length, count) =>
+          this.#addCountOrder(table, countRuns, bytes, offset, length, count),
+      );
+    }
+    await this.#writeRun(
+      async (floor) => {
+        // The merge scratch holds the current word while the table spills: records are
+        // encoded in a buffer of their own.
+        const sumEmit: RecordEmitter = (bytes, offset, length, count) => {
+          this.#tick(length + COUNT_BYTES);
+          if (count < floorCount) return undefined;
+          if (count === floorCount) {
+            writeCount(bytes, offset + length, count); // the scratch has room for it
+            return floor.writeRecord(bytes, offset, length + COUNT_BYTES);
+          }
+          return this.#addCountOrder(table, countRuns, bytes, offset, length, count);
+        };
+        if (plan.kernelPages === 0) {
+          await mergeSummingCounts(readers, this.#scratch, sumEmit);
+          return;
+        }
+        // The count formatter kernel copies the floor words' records from the merge's
+        // blocks into the floor run's blocks; the others stop it and go to sumEmit.
+        const split: CountLineOutput = {
+          format: FormatCountsFormat.records,
+          minCount: floorCount,
+          maxCount: floorCount,
+          room: () => floor.blockRoom,
+          write: (bytes, offset, length, lineCount) => {
+            floor.writeRecords(bytes, offset, length, lineCount);
+            return undefined;
+          },
+          noted: (_lineCount, recordBytes) => this.#tick(recordBytes),
+        };
+        await this.#sumRuns(readers, this.#runs, -plan.kernelPages, sumEmit, split);
+      },
+      into.floorRuns,
+      0,
+    );
+    return false;
+  }
+
+  /** Prints the floor run's words (each counted `floorCount` times), in word order. */
+  async #printFloorRun(
+    floorRuns: SpillRun[],
+    floorCount: number,
+    emit: RecordEmitter,
+    lines: CountLineOutput | undefined,
+  ): Promise<void> {
+    const floorReaders = await this.#openReaders(floorRuns);
+    try {
+      // With `lines`, the summing merge kernel reads the run's blocks (one input: it sums
+      // nothing) and the count formatter kernel writes them: no JS per word.
+      const floorKernel = lines !== undefined && this.#sumKernelFits(floorRuns) &&
+        this.#memory.freeSegments - floorRuns.length >=
+          kernelSumMergeSegments(this.#memory.segmentBytes, floorRuns.length);
+      if (floorKernel) {
+        await mergeSummingCountsKernel(floorReaders, (bytes, offset, length, count) => {
+          this.#tick(length + COUNT_BYTES);
+          return emit(bytes, offset, length, count);
+        }, {
+          memory: this.#memory,
+          owner: "count-merge-kernel",
+          expectedRecords: floorRuns[0]!.recordCount,
+          lines,
+        });
+        this.#kernelSumMerges += 1;
+        return;
+      }
+      const reader = floorReaders[0]!;
+      for (;;) {
+        let more = reader.next();
+        if (more instanceof Promise) more = await more;
+        if (!more) break;
+        this.#tick(reader.recordLength);
+        const pending = emit(
+          reader.recordBytes,
+          reader.recordOffset,
+          reader.recordLength - COUNT_BYTES,
+          floorCount,
+        );
+        if (pending) await pending;
+      }
+    } finally {
+      await this.#closeReaders(floorReaders);
     }
   }
 
