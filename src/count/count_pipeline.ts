@@ -108,29 +108,9 @@ export async function countWords(
       threads: request.threads,
       fanIn: request.fanInMax,
     });
-    // A Worker's isolate takes a tenth of a second or more to load its modules: when the first
-    // input is a file large enough that the Worker will start at its first chunk anyway, start
-    // it now (the caller may have spawned it already), while this thread sets up its table
-    // and reads.
-    // `--threads auto` starts it only once the first words show that the input repeats them
-    // (ChunkFeeder.#cardinalityAllows): the spawned isolate waits in the feeder until then.
-    const auto = request.threadsAuto === true;
-    if (spawned !== undefined) {
-      if (plan.workerSegments === 0) spawned.terminate();
-      else if (!auto) early = startCountWorker(plan, request, context, spawned);
-      if (plan.workerSegments === 0 || !auto) spawned = undefined;
-    } else if (!auto) {
-      const firstBytes = request.inputs.length > 0
-        ? plainInputBytes(request.inputs.slice(0, 1))
-        : undefined;
-      if (
-        plan.workerSegments > 0 && firstBytes !== undefined &&
-        workerShouldStart(firstBytes, 0, request.threadsAuto === true) &&
-        workerAllowed(request) === true
-      ) {
-        early = startCountWorker(plan, request, context);
-      }
-    }
+    const start = startWorkerEarly(plan, request, context, spawned);
+    early = start.worker;
+    spawned = start.isolate;
     counter = new WordCounter(memory, io, {
       tokenizer: request.tokenizer,
       caseMode: request.caseMode,
@@ -172,19 +152,7 @@ export async function countWords(
       feeder = undefined;
       await output.abort();
       output = undefined;
-      try {
-        const routed = request.order === "count"
-          ? await countOrderViaSort(request, context, sortRoute!)
-          : await countViaSort(request, context, sortRoute!);
-        return { ...routed, workerBytes: 0, plan, sortRoute: true };
-      } catch (error) {
-        if (!(error instanceof SortRouteTooSmall)) throw error;
-        // The route sorts in half the budget and holds a few copies of the longest line: a
-        // token of many MiB can fit only the table's path, which counts again from the start.
-        const { spawnedWorker: _spent, ...again } = context;
-        const counted = await countWords({ ...request, threads: 1, threadsAuto: false }, again);
-        return { ...counted, sortRouteFallback: true };
-      }
+      return await countThroughSort(request, context, sortRoute!, plan);
     }
     const workerBytes = await feeder.finish();
     progress.phase({ name: "merge" });
@@ -201,6 +169,68 @@ export async function countWords(
     await early?.close().catch(() => {});
     await output?.abort().catch(() => {});
     throw error;
+  }
+}
+
+/**
+ * A Worker's isolate takes a tenth of a second or more to load its modules: when the first
+ * input is a file large enough that the Worker will start at its first chunk anyway, it starts
+ * now (the caller may have spawned the isolate already), while this thread sets up its table
+ * and reads. `--threads auto` starts it only once the first words show that the input repeats
+ * them (ChunkFeeder.#cardinalityAllows): a spawned isolate waits in the feeder until then.
+ *
+ * @returns The started Worker, or the spawned isolate left for the feeder (auto), or neither.
+ */
+function startWorkerEarly(
+  plan: CountPlan,
+  request: CountRequest,
+  context: CountContext,
+  spawned: Worker | undefined,
+): { worker?: CountWorkerClient; isolate?: Worker } {
+  const auto = request.threadsAuto === true;
+  if (spawned !== undefined) {
+    if (plan.workerSegments === 0) {
+      spawned.terminate();
+      return {};
+    }
+    return auto
+      ? { isolate: spawned }
+      : { worker: startCountWorker(plan, request, context, spawned) };
+  }
+  if (auto || plan.workerSegments === 0 || request.inputs.length === 0) return {};
+  const firstBytes = plainInputBytes(request.inputs.slice(0, 1));
+  if (
+    firstBytes !== undefined && workerShouldStart(firstBytes, 0, false) &&
+    workerAllowed(request) === true
+  ) {
+    return { worker: startCountWorker(plan, request, context) };
+  }
+  return {};
+}
+
+/**
+ * Nearly unique tokens on an idle core: counts again from the start through the sort engine.
+ * The route sorts in half the budget and holds a few copies of the longest line: a token of
+ * many MiB fits only the table's path, which then counts again on one thread.
+ *
+ * @param sortRoute The lines' `FormatCountsFormat` ({@linkcode sortRouteFormat}).
+ */
+async function countThroughSort(
+  request: CountRequest,
+  context: CountContext,
+  sortRoute: number,
+  plan: CountPlan,
+): Promise<CountResult> {
+  try {
+    const routed = request.order === "count"
+      ? await countOrderViaSort(request, context, sortRoute)
+      : await countViaSort(request, context, sortRoute);
+    return { ...routed, workerBytes: 0, plan, sortRoute: true };
+  } catch (error) {
+    if (!(error instanceof SortRouteTooSmall)) throw error;
+    const { spawnedWorker: _spent, ...again } = context;
+    const counted = await countWords({ ...request, threads: 1, threadsAuto: false }, again);
+    return { ...counted, sortRouteFallback: true };
   }
 }
 
