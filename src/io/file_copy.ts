@@ -1,13 +1,23 @@
 /**
  * `copy_file_range(2)` through FFI, in a load of libc of its own: only `count`'s sort route in
  * count order calls it (on the main thread), so the other users of libc (the merge Worker among
- * them) do not build its call stub. A {@linkcode FileCopier} loads it once, at its first copy,
- * and unloads it at close: the IoManager keeps one (each load costs milliseconds: the runtime
- * builds a call stub per symbol).
+ * them) do not prepare its call. A {@linkcode FileCopier} loads it once, at its first copy, and
+ * unloads it at close: the IoManager keeps one (each load costs a fraction of a millisecond;
+ * loaded as libc is, without fast-call trampolines: see `openLibraryWithoutTrampolines`).
  *
  * @module
  */
-import { cString, errno, libcUnavailableReason, O_CLOEXEC, O_RDONLY, osError } from "./libc.ts";
+import {
+  cString,
+  errno,
+  LIBC_NAMES,
+  libcUnavailableReason,
+  type LoadedLibrary,
+  O_CLOEXEC,
+  O_RDONLY,
+  openLibraryWithoutTrampolines,
+  osError,
+} from "./libc.ts";
 
 const symbols = {
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
@@ -39,7 +49,7 @@ const COPY_UNSUPPORTED = new Set([18, 22, 38, 95]);
  * ```
  */
 export class FileCopier implements Disposable {
-  #library: Deno.DynamicLibrary<typeof symbols> | undefined;
+  #library: LoadedLibrary<Deno.DynamicLibrary<typeof symbols>["symbols"]> | undefined;
   /** Whether a load failed (no libc here): the copies go through a buffer from then on. */
   #unavailable = false;
   #closed = false;
@@ -75,7 +85,7 @@ export class FileCopier implements Disposable {
   /** Unloads libc. Idempotent. */
   close(): void {
     this.#closed = true;
-    this.#library?.close();
+    this.#library?.library.close();
     this.#library = undefined;
   }
 
@@ -84,18 +94,11 @@ export class FileCopier implements Disposable {
     this.close();
   }
 
-  #load(): Deno.DynamicLibrary<typeof symbols> | undefined {
+  #load(): LoadedLibrary<Deno.DynamicLibrary<typeof symbols>["symbols"]> | undefined {
     if (this.#library !== undefined || this.#unavailable) return this.#library;
     if (libcUnavailableReason() === undefined) {
-      for (const name of ["libc.so.6", "libc.so"]) {
-        try {
-          this.#library = Deno.dlopen(name, symbols);
-          this.#loadCount += 1;
-          break;
-        } catch {
-          // try the next name
-        }
-      }
+      this.#library = openLibraryWithoutTrampolines(LIBC_NAMES, symbols);
+      if (this.#library !== undefined) this.#loadCount += 1;
     }
     this.#unavailable = this.#library === undefined;
     return this.#library;

@@ -98,7 +98,146 @@ const symbols = {
 /** The libc functions spillway calls. */
 export type Libc = Deno.DynamicLibrary<typeof symbols>["symbols"];
 
-let library: Deno.DynamicLibrary<typeof symbols> | undefined;
+/** The names libc is loaded by, tried in order. */
+export const LIBC_NAMES: readonly string[] = ["libc.so.6", "libc.so"];
+
+/** A library loaded by {@linkcode openLibraryWithoutTrampolines}. */
+export interface LoadedLibrary<T> {
+  /** The load (close it to unload). */
+  library: Deno.DynamicLibrary<Deno.ForeignLibraryInterface>;
+  /** The symbols, each returning what its declaration says. */
+  symbols: T;
+}
+
+/** A synchronous symbol whose result is a value: loaded with a struct result. */
+type ValueResultFunction = Deno.ForeignFunction & {
+  result: Exclude<Deno.NativeType, Deno.NativeStructType>;
+};
+
+/**
+ * Loads `definitions` from the first library of `names` that opens, each synchronous symbol
+ * called through libffi rather than a fast-call trampoline: the load declares its result as a
+ * struct of that one value, and the symbol returned decodes it. Why: Deno compiles a trampoline
+ * (with Cranelift) for every synchronous symbol at load time, and the compiler's code that this
+ * pages in of the executable (~2.3 MiB, resident to the end, in every process that loads a
+ * symbol) and the compiles (~1.5 ms a load of 24 symbols, on each thread that loads) cost more
+ * than they save: spillway calls libc at most once per block, where libffi's slower call (well
+ * under a microsecond) does not show. On x86_64 and arm64 a struct of one integer or pointer
+ * comes back in the same register as the value itself, so the call is the same call.
+ * Nonblocking symbols (no trampoline) and other results (`void`, floats, bytes) load as declared.
+ *
+ * @param names The library's names, tried in order (`libc.so.6`, then `libc.so`).
+ * @param definitions The symbols, declared as they are in C.
+ * @returns The library (close it to unload) and its symbols as declared, or undefined when none
+ *   of the names opens.
+ */
+export function openLibraryWithoutTrampolines<const S extends Deno.ForeignLibraryInterface>(
+  names: readonly string[],
+  definitions: S,
+): LoadedLibrary<Deno.DynamicLibrary<S>["symbols"]> | undefined {
+  const declarations = structResultDeclarations(definitions);
+  for (const name of names) {
+    let library: Deno.DynamicLibrary<Deno.ForeignLibraryInterface>;
+    try {
+      library = Deno.dlopen(name, declarations);
+    } catch {
+      continue; // try the next name
+    }
+    const symbols: Record<string, unknown> = {};
+    for (const [symbol, definition] of Object.entries(definitions)) {
+      const call = library.symbols[symbol];
+      symbols[symbol] = !viaLibffi(definition)
+        ? call
+        : library.symbols[PRESENCE_PREFIX + symbol] === null
+        ? null
+        : structResultDecoder(call as (...args: unknown[]) => Uint8Array, definition.result);
+    }
+    return { library, symbols: symbols as Deno.DynamicLibrary<S>["symbols"] };
+  }
+  return undefined;
+}
+
+/**
+ * Prefix of the extra declaration of an optional symbol that tells whether the library has it:
+ * Deno (2.9.6) makes a symbol with a struct result a function even when it is missing (and so a
+ * nonblocking one), where it gives null for a plain one; a static (its first byte, which Deno
+ * reads at load) is null when missing, and builds nothing.
+ */
+const PRESENCE_PREFIX = "spillway presence of ";
+
+/** `definitions` as loaded: struct results, and a presence declaration per optional symbol. */
+function structResultDeclarations(
+  definitions: Deno.ForeignLibraryInterface,
+): Deno.ForeignLibraryInterface {
+  const declarations: Record<string, Deno.ForeignFunction | Deno.ForeignStatic> = {};
+  for (const [symbol, definition] of Object.entries(definitions)) {
+    if (!viaLibffi(definition)) {
+      declarations[symbol] = definition;
+      continue;
+    }
+    declarations[symbol] = { ...definition, result: { struct: [definition.result] } };
+    if (definition.optional === true) {
+      declarations[PRESENCE_PREFIX + symbol] = {
+        name: definition.name ?? symbol,
+        type: "u8",
+        optional: true,
+      };
+    }
+  }
+  return declarations;
+}
+
+/** The result types a struct of one value stands in for (the ones spillway's symbols return). */
+const STRUCT_RESULT_TYPES: ReadonlySet<unknown> = new Set([
+  "i32",
+  "u32",
+  "i64",
+  "u64",
+  "isize",
+  "usize",
+  "pointer",
+]);
+
+function viaLibffi(
+  definition: Deno.ForeignFunction | Deno.ForeignStatic,
+): definition is ValueResultFunction {
+  return "parameters" in definition && definition.nonblocking !== true &&
+    STRUCT_RESULT_TYPES.has(definition.result);
+}
+
+/**
+ * `call` with its one-value struct result decoded as `type`, as Deno returns that type (a 64-bit
+ * integer as a bigint, a pointer as a pointer object or null).
+ */
+function structResultDecoder(
+  call: (...args: unknown[]) => Uint8Array,
+  type: Deno.NativeResultType,
+): (...args: unknown[]) => unknown {
+  switch (type) {
+    case "i32":
+      return (...args) => resultView(call(...args)).getInt32(0, true);
+    case "u32":
+      return (...args) => resultView(call(...args)).getUint32(0, true);
+    case "i64":
+    case "isize":
+      return (...args) => resultView(call(...args)).getBigInt64(0, true);
+    case "u64":
+    case "usize":
+      return (...args) => resultView(call(...args)).getBigUint64(0, true);
+    case "pointer":
+      return (...args) =>
+        Deno.UnsafePointer.create(resultView(call(...args)).getBigUint64(0, true));
+    default:
+      throw new Error(`unsupported FFI result type for a struct result: ${String(type)}`);
+  }
+}
+
+function resultView(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** The loaded libc, while any user holds it. */
+let library: LoadedLibrary<Libc> | undefined;
 let libraryUsers = 0;
 
 /** Why libc cannot be called here (`needs ...`), or undefined when it can (loads nothing). */
@@ -115,24 +254,16 @@ export function libcUnavailableReason(): string | undefined {
 }
 
 /**
- * Loads libc through FFI (reference counted: one load while any user holds it).
+ * Loads libc through FFI (reference counted: one load while any user holds it), without fast-call
+ * trampolines ({@linkcode openLibraryWithoutTrampolines}).
  *
  * @returns The symbols, or why libc is unusable here (for messages).
  */
 export function acquireLibc(): Libc | string {
   const problem = libcUnavailableReason();
   if (problem !== undefined) return problem;
-  if (library === undefined) {
-    for (const name of ["libc.so.6", "libc.so"]) {
-      try {
-        library = Deno.dlopen(name, symbols);
-        break;
-      } catch {
-        // try the next name
-      }
-    }
-    if (library === undefined) return "could not load libc (libc.so.6)";
-  }
+  library ??= openLibraryWithoutTrampolines(LIBC_NAMES, symbols);
+  if (library === undefined) return "could not load libc (libc.so.6)";
   libraryUsers += 1;
   return library.symbols;
 }
@@ -142,14 +273,14 @@ export function releaseLibc(): void {
   if (libraryUsers === 0) return;
   libraryUsers -= 1;
   if (libraryUsers === 0 && library !== undefined) {
-    library.close();
+    library.library.close();
     library = undefined;
   }
 }
 
 /**
  * Keeps libc loaded until the hold is disposed, so that the calls in between share one load
- * (each load costs milliseconds: the runtime builds a call stub per symbol). A command holds it
+ * (each load costs ~1 ms: libffi prepares a call per symbol). A command holds it
  * for its lifetime; without libc the hold is empty.
  *
  * @returns The hold (idempotent dispose).
