@@ -684,9 +684,10 @@ class ParallelMerge {
       : `the merge Worker has said nothing for ${seconds(tick.silentMs)} while nothing else ` +
         `was pending`;
     const site = WORKER_SITES[Atomics.load(this.#control, SITE_WORD)] ?? "stopped";
-    return `The final merge stalled: ${what}; the Worker is ${site} (for ${
-      seconds(nowMs - this.#siteSinceMs)
-    } at least)`;
+    // How long it is there is known from ticks on time only (not across a hold-up).
+    const siteMs = nowMs - this.#siteSinceMs;
+    const since = siteMs >= WATCHDOG_INTERVAL_MS ? ` (for ${seconds(siteMs)} at least)` : "";
+    return `The final merge stalled: ${what}; the Worker is ${site}${since}`;
   }
 }
 
