@@ -77,6 +77,7 @@ export const sortCommand: Command = {
       mergeOnly: request.merge,
       useWorker: !request.singleThread,
       ...placedMergeSeam(),
+      onMergeStall: warnMergeStall,
       progress: scope.report.progress,
       ...(request.recordBytes === undefined ? {} : { recordBytes: request.recordBytes }),
     });
@@ -98,6 +99,14 @@ export const sortCommand: Command = {
     return await scope.finish(ExitCode.ok);
   },
 };
+
+/**
+ * A final merge that stalled for seconds without failing (parallel_merge.ts `onStall`): one line
+ * on stderr that says how long and where the merge Worker was, so that such a stall is seen.
+ */
+function warnMergeStall(message: string): void {
+  printErrorBytes(new TextEncoder().encode(`spillway: warning: ${message}\n`));
+}
 
 /**
  * Test seam (docs/stats.md): `SPILLWAY_TEST_PLACED_MERGE_BYTES=N` runs the placed final merge

@@ -136,6 +136,13 @@ export interface ExternalSortOptions {
   /** For tests: make the merge Worker fail this way (hang safety). */
   mergeWorkerFault?: MergeWorkerFault;
   /**
+   * Told once when a final merge on the merge Worker stalls for `mergeStallWarnMs` without
+   * failing (parallel_merge.ts `ParallelMergeOptions.onStall`): the CLI prints it as a warning.
+   */
+  onMergeStall?: (message: string) => void;
+  /** From how long a stall `onMergeStall` hears of it (default 10 s; tests lower it). */
+  mergeStallWarnMs?: number;
+  /**
    * Split a parallel final merge by key range over two merge Workers (see
    * src/sort/split_merge.ts), in ranges of about this many bytes (true: twice a Worker's
    * output buffer, which keeps both Workers busy; tests make it small). Default false: on
@@ -244,7 +251,12 @@ class ExternalSorter {
   readonly #placedMerge:
     | boolean
     | { rangeCount?: number; bytesMin?: number; shrinkingBytesMin?: number };
-  readonly #mergeWorkerTuning: { workerSilenceMsMax?: number; workerFault?: MergeWorkerFault };
+  readonly #mergeWorkerTuning: {
+    workerSilenceMsMax?: number;
+    workerFault?: MergeWorkerFault;
+    onStall?: (message: string) => void;
+    stallWarnMs?: number;
+  };
   #mergeKernels: WasmKernels | undefined = undefined;
   /** The merge Worker, started when the first run is spilled (it boots meanwhile). */
   #mergeWorker: Worker | undefined = undefined;
@@ -346,6 +358,8 @@ class ExternalSorter {
         ? {}
         : { workerSilenceMsMax: options.mergeWorkerSilenceMsMax }),
       ...(options.mergeWorkerFault === undefined ? {} : { workerFault: options.mergeWorkerFault }),
+      ...(options.onMergeStall === undefined ? {} : { onStall: options.onMergeStall }),
+      ...(options.mergeStallWarnMs === undefined ? {} : { stallWarnMs: options.mergeStallWarnMs }),
     };
     this.#progress = options.progress ?? silentProgress;
   }

@@ -26,11 +26,13 @@
  *                     pages back only then: a terminated Worker may still be writing)
  * word 7              check bell: the Worker adds 1 and notifies when it asks for a check (an
  *                     input slot in state 1); the main thread then looks at every slot
- * 8 + 4 i             input i's next block: full, start, end, last; for a run the Worker
+ * word 8, 9           where the Worker is ({@linkcode WORKER_SITES}) and how often that changed:
+ *                     the watchdog names it when the merge stalls (merge_watchdog.ts)
+ * 10 + 4 i            input i's next block: full, start, end, last; for a run the Worker
  *                     reads: read-and-check state (1 asked, 2 checked, 3 the main thread
  *                     reads and checks it, 4 the Worker does), buffer offset, the check's
  *                     result, block index
- * 8 + 4 k + 4 h       output half h: full (1: filled, the main thread writes it; 0: free), bytes
+ * 10 + 4 k + 4 h      output half h: full (1: filled, the main thread writes it; 0: free), bytes
  * ```
  *
  * @module
@@ -63,6 +65,42 @@ export const STOPPED_WORD = 6;
  * read and check a block.
  */
 export const CHECK_BELL_WORD = 7;
+/** Word of the control block that says where the Worker is (an index of WORKER_SITES). */
+export const SITE_WORD = 8;
+/** Word of the control block the Worker adds 1 to whenever it changes the site. */
+export const SITE_CHANGES_WORD = 9;
+/** Words before the input slots. */
+const HEADER_WORDS = 10;
+
+/**
+ * Where the merge Worker is, for the watchdog's warning (stored in {@linkcode SITE_WORD} when it
+ * starts and ends each wait or blocking call; one store per block, not per record).
+ */
+export const WORKER_SITES = [
+  "starting",
+  "merging",
+  "waiting for this thread to hand over an input block",
+  "waiting for this thread to check a run block",
+  "waiting for this thread to lend memory",
+  "waiting for this thread to write an output half",
+  "reading and checking a run block",
+  "writing its part of the output",
+] as const;
+
+const SITE_MERGING = 1;
+const SITE_WAIT_SLOT = 2;
+const SITE_WAIT_CHECK = 3;
+const SITE_WAIT_GROW = 4;
+const SITE_WAIT_OUTPUT = 5;
+const SITE_READ = 6;
+const SITE_WRITE = 7;
+
+/** Notes in the control block that the Worker is at `site` now. */
+function enter(control: Int32Array, site: number): void {
+  Atomics.store(control, SITE_WORD, site);
+  Atomics.add(control, SITE_CHANGES_WORD, 1);
+}
+
 /** What the main thread writes into every control word when it gives up. */
 export const ABORTED = -1;
 
@@ -110,12 +148,12 @@ export const CHECK_BY_WORKER = 4;
 
 /** Word index of input `input`'s slot in the control block. */
 export function inputSlot(input: number): number {
-  return 8 + 4 * input;
+  return HEADER_WORDS + 4 * input;
 }
 
 /** Word index of output half `half`'s slot for `inputCount` inputs. */
 export function outputSlot(inputCount: number, half: number): number {
-  return 8 + 4 * inputCount + 4 * half;
+  return HEADER_WORDS + 4 * inputCount + 4 * half;
 }
 
 /** Bytes of the control block. */
@@ -239,7 +277,9 @@ class SlotSource implements BlockSource {
     const control = this.#control;
     const at = this.#slot;
     this.#fault.tick(control);
+    enter(control, SITE_WAIT_SLOT);
     while (Atomics.load(control, at) === 0) Atomics.wait(control, at, 0);
+    enter(control, SITE_MERGING);
     checkAbort(control);
     this.blockStart = control[at + 1]!;
     this.blockEnd = control[at + 2]!;
@@ -353,10 +393,12 @@ class FileBlocks implements BlockSource {
     // Not checked yet: the main thread is behind (writing), so this thread checks it.
     this.claimCheck();
     const spanMs = timelineStart();
+    enter(control, SITE_WAIT_CHECK);
     for (let state = Atomics.load(control, at); state === CHECK_BY_MAIN;) {
       Atomics.wait(control, at, state);
       state = Atomics.load(control, at);
     }
+    enter(control, SITE_MERGING);
     timelineEnd("merge-wait-check", spanMs);
     checkAbort(control);
     const reader = this.#reader;
@@ -402,6 +444,7 @@ class FileBlocks implements BlockSource {
     const block = this.#blocks[this.#asked]!;
     let count: number;
     const readMs = timelineStart();
+    enter(control, SITE_READ);
     try {
       count = reader.readNext(block);
     } catch (error) {
@@ -410,6 +453,7 @@ class FileBlocks implements BlockSource {
     timelineEnd("merge-read", readMs);
     const spanMs = timelineStart();
     control[at + 2] = checkSpillBlock(this.run.path, block, count, control[at + 3]!);
+    enter(control, SITE_MERGING);
     timelineEnd("merge-check", spanMs);
     this.checkedHere += 1;
     Atomics.store(control, at, CHECK_DONE);
@@ -475,7 +519,9 @@ function ask(control: Int32Array, byteLength: number, key: number): MergeRegion 
   control[4] = key;
   publish(control, 0, 1);
   scope.postMessage({ type: "grow" });
+  enter(control, SITE_WAIT_GROW);
   while (Atomics.load(control, 0) === 1) Atomics.wait(control, 0, 1);
+  enter(control, SITE_MERGING);
   checkAbort(control);
   if (Atomics.load(control, 0) === 3) {
     Atomics.store(control, 0, 0);
@@ -524,11 +570,13 @@ async function mergeToPart(
   let spokeMs = performance.now();
   try {
     const result = await mergeBlocksToLines(sources, (bytes, byteLength) => {
+      enter(control, SITE_WRITE);
       try {
         part.writeAt(bytes.subarray(0, byteLength), at);
       } catch (error) {
         throw new OutputWriteFailure(error, byteLength);
       }
+      enter(control, SITE_MERGING);
       at += byteLength;
       // Nothing else goes to the main thread until the end: tell its watchdog this one works.
       const nowMs = performance.now();
@@ -617,6 +665,7 @@ function kernelsFor(start: MergeStart): WasmKernels {
 
 async function run(start: MergeStart, control: Int32Array): Promise<MergeEvent> {
   const kernels = kernelsFor(start);
+  enter(control, SITE_MERGING);
   const fault = new FaultCounter(start.fault);
   const readers: RunBlockReader[] = [];
   const files: FileBlocks[] = [];
@@ -685,7 +734,9 @@ async function merge(
     // The main thread is still writing: take its pending checks meanwhile.
     if (Atomics.load(control, next) === 1) { for (const file of files) file.claimCheck(); }
     const spanMs = timelineStart();
+    enter(control, SITE_WAIT_OUTPUT);
     while (Atomics.load(control, next) === 1) Atomics.wait(control, next, 1);
+    enter(control, SITE_MERGING);
     timelineEnd("merge-wait-output", spanMs);
     checkAbort(control);
     return undefined;

@@ -55,8 +55,12 @@ import {
   type MergeStart,
   type MergeWorkerFault,
   outputSlot,
+  SITE_CHANGES_WORD,
+  SITE_WORD,
   STOPPED_WORD,
+  WORKER_SITES,
 } from "./merge_worker.ts";
+import { MergeWatchdog, type WatchdogTick } from "./merge_watchdog.ts";
 import { MergeLinesState } from "../kernels/mod.ts";
 
 /** A spill run the merge Worker reads and checks itself (see the module doc). */
@@ -137,6 +141,14 @@ export interface ParallelMergeOptions {
   releaseReadBlocks?: boolean;
   /** How long the Worker may stay silent while nothing else is pending (default 60 s). */
   workerSilenceMsMax?: number;
+  /**
+   * Called once (each kind) when the merge stalls for `stallWarnMs` without failing: this
+   * thread's event loop was held up that long, or the Worker was silent that long while nothing
+   * else was pending. The message says for how long and where the Worker is.
+   */
+  onStall?: (message: string) => void;
+  /** From how long a stall (ms) `onStall` is called (default 10 s). */
+  stallWarnMs?: number;
   /** For tests: make the Worker fail this way after some blocks. */
   workerFault?: MergeWorkerFault;
   /**
@@ -216,6 +228,8 @@ const WORKER_SILENCE_MS_MAX = 60_000;
 const WORKER_BOOT_MS_MAX = 10_000;
 /** How often the silence is checked. */
 const WATCHDOG_INTERVAL_MS = 1_000;
+/** From how long a stall `ParallelMergeOptions.onStall` hears of it (default). */
+const STALL_WARN_MS = 10_000;
 /**
  * How long one wait on the check bell lasts at most: a bound, so that the wait ends with the
  * merge even if its wake were lost (Deno's event loop does not wait for `Atomics.waitAsync`;
@@ -252,10 +266,12 @@ class ParallelMerge {
   #writing: Promise<void> = Promise.resolve();
   /** Output halves being written and blocks being read: this thread is busy, not waiting. */
   #busyCount = 0;
-  #lastHeardMs = 0;
-  /** Whether the Worker has said anything yet. */
-  #heard = false;
-  #watchdog: ReturnType<typeof setInterval> | undefined = undefined;
+  /** The Worker's silence (created when the merge starts). */
+  #watchdog: MergeWatchdog | undefined = undefined;
+  #watchdogTimer: ReturnType<typeof setInterval> | undefined = undefined;
+  /** The Worker's site changes seen last, and since when it is at its site (ms). */
+  #siteChanges = 0;
+  #siteSinceMs = 0;
   /** Whether this thread waits on the check bell (the merge runs, with inputs the Worker reads). */
   #listening = false;
   #failed = false;
@@ -315,8 +331,7 @@ class ParallelMerge {
       const now = Atomics.load(control, CHECK_BELL_WORD);
       if (now === rung) continue;
       rung = now;
-      this.#lastHeardMs = Date.now();
-      this.#heard = true;
+      this.#watchdog?.heard(performance.now());
       for (const i of readInputs) this.#check(i);
     }
   }
@@ -443,8 +458,7 @@ class ParallelMerge {
   }
 
   #onMessage(message: MergeEvent, resolve: (result: ParallelMergeResult) => void): void {
-    this.#lastHeardMs = Date.now();
-    this.#heard = true;
+    this.#watchdog?.heard(performance.now());
     for (const lease of this.#retired) {
       this.#leases.splice(this.#leases.indexOf(lease), 1);
       lease.release();
@@ -605,8 +619,8 @@ class ParallelMerge {
    * merge has ended is left alone.
    */
   #signalStop(): void {
-    if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
-    this.#watchdog = undefined;
+    if (this.#watchdogTimer !== undefined) clearInterval(this.#watchdogTimer);
+    this.#watchdogTimer = undefined;
     const control = this.#control;
     if (
       this.#worker === undefined || control.length === 0 ||
@@ -622,22 +636,58 @@ class ParallelMerge {
     }
   }
 
-  /** Fails the merge if the Worker stays silent while this thread waits on nothing else. */
+  /**
+   * Fails the merge if the Worker stays silent while this thread waits on nothing else; tells
+   * `onStall` when the merge stalls for seconds (merge_watchdog.ts).
+   */
   #startWatchdog(): void {
-    const silenceMsMax = this.#options.workerSilenceMsMax ?? WORKER_SILENCE_MS_MAX;
-    this.#lastHeardMs = Date.now();
-    this.#watchdog = setInterval(() => {
-      if (this.#busyCount > 0) {
-        this.#lastHeardMs = Date.now();
-        return;
+    const options = this.#options;
+    const silenceMsMax = options.workerSilenceMsMax ?? WORKER_SILENCE_MS_MAX;
+    const intervalMs = Math.min(WATCHDOG_INTERVAL_MS, silenceMsMax);
+    const startMs = performance.now();
+    const watchdog = new MergeWatchdog({
+      silenceMsMax,
+      bootMsMax: WORKER_BOOT_MS_MAX,
+      intervalMs,
+      warnMs: options.stallWarnMs ?? STALL_WARN_MS,
+      startMs,
+    });
+    this.#watchdog = watchdog;
+    this.#siteSinceMs = startMs;
+    this.#watchdogTimer = setInterval(() => {
+      const nowMs = performance.now();
+      const tick = watchdog.tick(nowMs, this.#busyCount > 0);
+      const changes = Atomics.load(this.#control, SITE_CHANGES_WORD);
+      if (changes !== this.#siteChanges) {
+        this.#siteChanges = changes;
+        this.#siteSinceMs = nowMs;
       }
-      const silentMs = Date.now() - this.#lastHeardMs;
-      if (silentMs > silenceMsMax + (this.#heard ? 0 : WORKER_BOOT_MS_MAX)) {
+      if (tick.warning !== undefined) options.onStall?.(this.#stallMessage(tick, nowMs));
+      if (tick.failed) {
         this.#fail(
-          new Error(`Merge worker stopped answering: silent for ${silentMs} ms, nothing pending`),
+          new Error(
+            `Merge worker stopped answering: silent for ${
+              Math.round(tick.silentMs)
+            } ms, nothing pending`,
+          ),
         );
       }
-    }, Math.min(WATCHDOG_INTERVAL_MS, silenceMsMax));
+    }, intervalMs);
+  }
+
+  /** The warning of a stall: how long, and where the Worker is since when. */
+  #stallMessage(tick: WatchdogTick, nowMs: number): string {
+    const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+    const what = tick.warning === "held-up"
+      ? `this thread was held up for ${seconds(tick.heldUpMs)} (by a write waiting for a slow ` +
+        `reader or disk, or by a machine overloaded or short of memory)`
+      : `the merge Worker has said nothing for ${seconds(tick.silentMs)} while nothing else ` +
+        `was pending`;
+    const site = WORKER_SITES[Atomics.load(this.#control, SITE_WORD)] ?? "stopped";
+    // How long it is there is known from ticks on time only (not across a hold-up).
+    const siteMs = nowMs - this.#siteSinceMs;
+    const since = siteMs >= WATCHDOG_INTERVAL_MS ? ` (for ${seconds(siteMs)} at least)` : "";
+    return `The final merge stalled: ${what}; the Worker is ${site}${since}`;
   }
 }
 

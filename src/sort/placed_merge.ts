@@ -140,6 +140,10 @@ export interface PlacedMergeOptions {
   workerSilenceMsMax?: number;
   /** For tests: make the merge Worker fail this way. */
   workerFault?: MergeWorkerFault;
+  /** As `ParallelMergeOptions.onStall`, for each range the Worker merges. */
+  onStall?: (message: string) => void;
+  /** As `ParallelMergeOptions.stallWarnMs`. */
+  stallWarnMs?: number;
   /** Called with each range's output bytes once it is written (progress). */
   onRangeWritten?: (byteLength: number) => void;
 }
@@ -471,6 +475,8 @@ class PlacedMerge {
             ? {}
             : { workerSilenceMsMax: options.workerSilenceMsMax }),
           ...(options.workerFault === undefined ? {} : { workerFault: options.workerFault }),
+          ...(options.onStall === undefined ? {} : { onStall: options.onStall }),
+          ...(options.stallWarnMs === undefined ? {} : { stallWarnMs: options.stallWarnMs }),
           signal: this.#stop.signal,
         });
         try {

@@ -3,7 +3,7 @@ import { Buffer } from "node:buffer";
 import { CorruptSpillError, IoManager, SpillReadError, type SpillRun } from "../../src/io/mod.ts";
 import { MemoryManager } from "../../src/memory/mod.ts";
 import { externalSort } from "../../src/sort/external_sort.ts";
-import type { MergeWorkerFault } from "../../src/sort/merge_worker.ts";
+import { type MergeWorkerFault, WORKER_SITES } from "../../src/sort/merge_worker.ts";
 import { mergeOnWorker, RunOnWorker, startMergeWorker } from "../../src/sort/parallel_merge.ts";
 import { BytesOrder } from "../../src/sort/record_order.ts";
 import { makeRandom, makeWorkDir } from "./_gnu.ts";
@@ -28,6 +28,7 @@ async function sortWithFault(
   input: string,
   fault: MergeWorkerFault | undefined,
   silenceMs: number,
+  stall: { onMergeStall?: (message: string) => void; mergeStallWarnMs?: number } = {},
 ): Promise<{ error: unknown; output: Uint8Array | undefined; usedMergeWorker: boolean }> {
   const work = await makeWorkDir();
   const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: 4096 });
@@ -44,6 +45,7 @@ async function sortWithFault(
       parallelMergeBytesMin: 0,
       mergeWorkerSilenceMsMax: silenceMs,
       ...(fault === undefined ? {} : { mergeWorkerFault: fault }),
+      ...stall,
     });
     usedMergeWorker = stats.usedMergeWorker;
     output = await Deno.readFile(work.path("out"));
@@ -85,6 +87,79 @@ Deno.test("A merge Worker that throws, crashes, exits or hangs fails the sort, n
       ok(Date.now() - started < 30_000, `${kind}: took ${Date.now() - started} ms`);
     }
   } finally {
+    await work.remove();
+  }
+});
+
+/** Where the merge Worker may be, as the stall warning names it. */
+const SITE = `(${WORKER_SITES.join("|")})`;
+
+Deno.test("A merge Worker silent for seconds is named in a stall warning before the watchdog fails it", async () => {
+  const seed = propertySeed();
+  const work = await makeWorkDir();
+  try {
+    const input = work.path("in");
+    await Deno.writeFile(input, randomLines(makeRandom(seed), 60_000));
+    const warnings: string[] = [];
+    const { error } = await sortWithFault(input, { kind: "hang", afterBlocks: 2 }, 3_000, {
+      onMergeStall: (message: string) => warnings.push(message),
+      mergeStallWarnMs: 300,
+    });
+    ok(error instanceof Error && /^Merge worker stopped answering/.test(error.message));
+    strictEqual(warnings.length, 1, `one warning: ${warnings.join(" / ")} (seed ${seed})`);
+    const pattern = new RegExp(
+      "^The final merge stalled: the merge Worker has said nothing for \\d+\\.\\d s while " +
+        `nothing else was pending; the Worker is ${SITE}( \\(for \\d+\\.\\d s at least\\))?$`,
+    );
+    ok(pattern.test(warnings[0]!), warnings[0]);
+  } finally {
+    await work.remove();
+  }
+});
+
+Deno.test("A merge whose main thread is held up for seconds warns once and still succeeds", async () => {
+  const seed = propertySeed();
+  const work = await makeWorkDir();
+  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: 4096 });
+  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  try {
+    const { runs, expected, recordCount } = await writeSortedRuns(io, makeRandom(seed), 3);
+    const parts: Uint8Array[] = [];
+    const warnings: string[] = [];
+    let heldUp = false;
+    const result = await mergeOnWorker(runs.map((run) => new RunOnWorker(run)), (bytes) => {
+      parts.push(bytes.slice());
+      if (!heldUp) {
+        // A write that holds this thread up for 2.5 s (a stalled disk, a starved process).
+        heldUp = true;
+        const endMs = performance.now() + 2_500;
+        while (performance.now() < endMs) { /* held up */ }
+      }
+      return undefined;
+    }, {
+      memory,
+      reverse: false,
+      unique: false,
+      terminator: 10,
+      expectedRecords: recordCount,
+      outputSegments: 4,
+      // A silence limit below the hold-up: the Worker's messages queued meanwhile are no silence.
+      workerSilenceMsMax: 2_000,
+      onStall: (message) => warnings.push(message),
+      stallWarnMs: 1_000,
+    });
+    strictEqual(result.writtenCount, recordCount);
+    strictEqual(Buffer.compare(Buffer.concat(parts), expected), 0, `seed ${seed}`);
+    strictEqual(warnings.length, 1, warnings.join(" / "));
+    const pattern = new RegExp(
+      "^The final merge stalled: this thread was held up for \\d+\\.\\d s \\(by a write waiting " +
+        "for a slow reader or disk, or by a machine overloaded or short of memory\\); the Worker " +
+        `is ${SITE}( \\(for \\d+\\.\\d s at least\\))?$`,
+    );
+    ok(pattern.test(warnings[0]!), warnings[0]);
+  } finally {
+    await io.close();
+    memory.assertAllReleased();
     await work.remove();
   }
 });
