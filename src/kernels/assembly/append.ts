@@ -84,14 +84,7 @@ export function appendLines(state: usize): u32 {
       copied = 0;
     }
     copyRest(target, pos, <usize>length, copied);
-    let prefix: u64 = 0;
-    if (length >= 8) {
-      prefix = bswap<u64>(load<u64>(pos));
-    } else {
-      for (let b: u32 = 0; b < 8; b += 1) {
-        prefix = (prefix << 8) | (b < length ? <u64>load<u8>(pos + <usize>b) : 0);
-      }
-    }
+    let prefix = prefixOf(pos, length);
     if (invert) prefix = ~prefix;
     const e = index + <usize>count * ENTRY;
     store<u32>(e, <u32>(prefix >>> 32));
@@ -110,6 +103,17 @@ export function appendLines(state: usize): u32 {
   store<u32>(state, dataBytes, 48);
   store<u32>(state, count - first, 52);
   return status;
+}
+
+/** A record's first 8 bytes as one big-endian number, zero padded. */
+// @ts-ignore: decorator
+@inline function prefixOf(record: usize, length: u32): u64 {
+  if (length >= 8) return bswap<u64>(load<u64>(record));
+  let prefix: u64 = 0;
+  for (let b: u32 = 0; b < 8; b += 1) {
+    prefix = (prefix << 8) | (b < length ? <u64>load<u8>(record + <usize>b) : 0);
+  }
+  return prefix;
 }
 
 /**
