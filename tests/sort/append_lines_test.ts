@@ -6,7 +6,8 @@ import { BytesOrder, SortBuffer } from "../../src/sort/mod.ts";
 import { checkProperty } from "../_support/property.ts";
 
 // The append-lines kernel (src/kernels/assembly/append.ts) and its TypeScript reference fill a
-// sort buffer exactly like SortBuffer.tryAppend, record for record, index entry for index entry.
+// sort buffer exactly like SortBuffer.tryAppend, record for record, index entry for index entry,
+// page byte for page byte (but for bytes no record covers, in pages that hold records).
 
 /** Fills a buffer from `input` (lines) one way or the other; returns what it holds. */
 function fill(
@@ -70,8 +71,30 @@ function fill(
     const page = pages[address >>> 12]!;
     records.push([...page.subarray(address & 4095, (address & 4095) + index[e + 3]!)]);
   }
+  // Whole pages, but for the bytes no record covers in a page that holds records: the kernel
+  // copies a record in 16-byte blocks as it looks for its end, into the page's room, before it
+  // knows whether the record fits there; one that does not leaves those bytes behind (later
+  // records overwrite them, except where an empty record takes its one byte). A page that holds
+  // no record must be untouched, and so must everything past the pages (the index is compared).
+  const pageBytes = pages.map((page) => [...page]);
+  const covered = pages.map(() => new Uint8Array(4096));
+  for (let e = 0; e < index.length; e += 4) {
+    const address = index[e + 2]!;
+    covered[address >>> 12]!.fill(1, address & 4095, (address & 4095) + index[e + 3]!);
+  }
+  pageBytes.forEach((bytes, p) => {
+    const holdsRecords = index.some((_, e) => e % 4 === 2 && index[e]! >>> 12 === p);
+    if (holdsRecords) bytes.forEach((_, k) => covered[p]![k] === 0 && (bytes[k] = -1));
+  });
   buffer.takeBack(true);
-  const result = { index, records, stops, dataBytes: buffer.dataBytes, count: buffer.recordCount };
+  const result = {
+    index,
+    records,
+    pageBytes,
+    stops,
+    dataBytes: buffer.dataBytes,
+    count: buffer.recordCount,
+  };
   buffer.release();
   chunkLease.release();
   memory.assertAllReleased();

@@ -37,24 +37,35 @@ export function appendLines(state: usize): u32 {
   const first = count;
   let status = DONE;
   let pageStart = <usize>load<u32>(pageTable + (<usize>page << 2));
+  const terminators = i8x16.splat(<i8>terminator);
   while (pos < end) {
     if (count == capacity) {
       status = FULL;
       break;
     }
-    // Find the terminator: 8 bytes at a time while they are inside the chunk.
+    // Find the terminator 16 bytes at a time while they are inside the chunk, copying each
+    // block before it to the record's place while the page has room for the whole block: no
+    // byte past the record is written (the record's last bytes are copied once it is found).
+    let target = pageStart + <usize>offset;
+    const room = <usize>(pageBytes - offset);
+    let copied: usize = 0;
     let stop = pos;
-    const pattern: u64 = <u64>terminator * 0x0101_0101_0101_0101;
-    while (stop + 8 <= end) {
-      const word = load<u64>(stop) ^ pattern;
-      const found = (word - 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080;
-      if (found != 0) {
-        stop += <usize>(ctz<u64>(found) >> 3);
+    let found = false;
+    while (stop + 16 <= end) {
+      const block = v128.load(stop);
+      const hits = i8x16.bitmask(i8x16.eq(block, terminators));
+      if (hits != 0) {
+        stop += <usize>ctz<u32>(hits);
+        found = true;
         break;
       }
-      stop += 8;
+      if (copied + 16 <= room) {
+        v128.store(target + copied, block);
+        copied += 16;
+      }
+      stop += 16;
     }
-    while (stop < end && load<u8>(stop) != terminator) stop += 1;
+    if (!found) while (stop < end && load<u8>(stop) != terminator) stop += 1;
     const length = <u32>(stop - pos);
     const footprint = length == 0 ? 1 : length;
     if (offset + footprint > pageBytes) {
@@ -69,17 +80,11 @@ export function appendLines(state: usize): u32 {
       page += 1;
       offset = 0;
       pageStart = <usize>load<u32>(pageTable + (<usize>page << 2));
+      target = pageStart;
+      copied = 0;
     }
-    const target = pageStart + <usize>offset;
-    memory.copy(target, pos, <usize>length);
-    let prefix: u64 = 0;
-    if (length >= 8) {
-      prefix = bswap<u64>(load<u64>(pos));
-    } else {
-      for (let b: u32 = 0; b < 8; b += 1) {
-        prefix = (prefix << 8) | (b < length ? <u64>load<u8>(pos + <usize>b) : 0);
-      }
-    }
+    copyRest(target, pos, <usize>length, copied);
+    let prefix = prefixOf(pos, length);
     if (invert) prefix = ~prefix;
     const e = index + <usize>count * ENTRY;
     store<u32>(e, <u32>(prefix >>> 32));
@@ -98,4 +103,39 @@ export function appendLines(state: usize): u32 {
   store<u32>(state, dataBytes, 48);
   store<u32>(state, count - first, 52);
   return status;
+}
+
+/** A record's first 8 bytes as one big-endian number, zero padded. */
+// @ts-ignore: decorator
+@inline function prefixOf(record: usize, length: u32): u64 {
+  if (length >= 8) return bswap<u64>(load<u64>(record));
+  let prefix: u64 = 0;
+  for (let b: u32 = 0; b < 8; b += 1) {
+    prefix = (prefix << 8) | (b < length ? <u64>load<u8>(record + <usize>b) : 0);
+  }
+  return prefix;
+}
+
+/**
+ * Copies the bytes of a record of `length` bytes at `from` to `to` that the search did not
+ * (`copied`, a multiple of 16, are there already), writing nothing past `to + length`.
+ */
+// @ts-ignore: decorator
+@inline function copyRest(to: usize, from: usize, length: usize, copied: usize): void {
+  if (length >= 16) {
+    if (length - copied <= 16) {
+      // The last 16 bytes, overlapping what is copied already.
+      v128.store(to + length - 16, v128.load(from + length - 16));
+    } else {
+      memory.copy(to + copied, from + copied, length - copied);
+    }
+  } else if (length >= 8) {
+    store<u64>(to, load<u64>(from));
+    store<u64>(to + length - 8, load<u64>(from + length - 8));
+  } else if (length >= 4) {
+    store<u32>(to, load<u32>(from));
+    store<u32>(to + length - 4, load<u32>(from + length - 4));
+  } else {
+    for (let b: usize = 0; b < length; b += 1) store<u8>(to + b, load<u8>(from + b));
+  }
 }

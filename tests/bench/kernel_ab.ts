@@ -1,0 +1,192 @@
+// deno-lint-ignore-file no-console
+/**
+ * Two builds of kernels.wasm side by side on one sort buffer's work, in one process, alternating
+ * (A, B, A, B, ...), medians of this process's CPU time per call:
+ *
+ * - `append`: appendLines over ~20 MiB of corpus lines (or the whole corpus, if smaller) in 1 MiB
+ *   chunks into 128 KiB pages (one sort buffer of `-S 64m`);
+ * - `sort`: the split sort's kernels on those lines (partitionBytesIndex, then sortBytesBucket
+ *   per bucket), from the same unsorted index each time.
+ *
+ * Both builds must leave the same result (the append's index and record bytes; the sort's
+ * order of record bytes), or the script exits with 1.
+ *
+ *   deno run -A --v8-flags=--no-liftoff tests/bench/kernel_ab.ts \
+ *     /work/wt/start13/src/kernels/kernels.wasm src/kernels/kernels.wasm [--rounds 21]
+ *     [--corpus /work/corpus/words-zipf-100m.txt] [--only append|sort]
+ *
+ * @module
+ */
+import process from "node:process";
+import { parseArgs } from "node:util";
+
+interface Kernels {
+  appendLines(state: number): number;
+  partitionBytesIndex(index: number, count: number, scratch: number): number;
+  sortBytesBucket(
+    index: number,
+    lo: number,
+    hi: number,
+    byte: number,
+    pageTable: number,
+    shift: number,
+    reverse: number,
+    scratch: number,
+  ): void;
+  sortScratchBytes(): number;
+}
+
+const { values, positionals } = parseArgs({
+  args: Deno.args,
+  allowPositionals: true,
+  options: {
+    rounds: { type: "string", default: "21" },
+    corpus: { type: "string", default: "/work/corpus/words-zipf-100m.txt" },
+    only: { type: "string" },
+  },
+});
+if (positionals.length !== 2) throw new Error("Usage: kernel_ab.ts A.wasm B.wasm [options]");
+
+const MiB = 1 << 20;
+const SHIFT = 17;
+const PAGE_BYTES = 1 << SHIFT;
+const PAGE_COUNT = 176;
+const APPEND_BYTES = 20 * MiB;
+const CHUNK_BYTES = MiB;
+const ENTRY_CAPACITY = 1_000_000;
+
+const memory = new WebAssembly.Memory({ initial: 4096, maximum: 65536, shared: true });
+const instantiate = (path: string): Kernels =>
+  new WebAssembly.Instance(new WebAssembly.Module(Deno.readFileSync(path)), {
+    env: { memory, abort: () => {} },
+  }).exports as unknown as Kernels;
+const sides = positionals.map(instantiate);
+const corpus = Deno.readFileSync(values.corpus);
+const heap = new Uint8Array(memory.buffer);
+const words = new Uint32Array(memory.buffer);
+
+// Layout: append state, chunk, page table, pages, index, sort scratch.
+const STATE = 1024;
+const CHUNK = MiB;
+const PAGE_TABLE = CHUNK + CHUNK_BYTES;
+const PAGES = Math.ceil((PAGE_TABLE + 4 * PAGE_COUNT) / PAGE_BYTES) * PAGE_BYTES;
+const INDEX = PAGES + PAGE_COUNT * PAGE_BYTES;
+const SCRATCH = INDEX + 16 * ENTRY_CAPACITY;
+for (let p = 0; p < PAGE_COUNT; p += 1) words[(PAGE_TABLE >> 2) + p] = PAGES + p * PAGE_BYTES;
+
+function cpuMs(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+}
+
+/** Appends APPEND_BYTES of whole lines; returns the kernel's CPU ms and the record count. */
+function append(kernels: Kernels): { ms: number; count: number } {
+  const w = STATE >> 2;
+  words.fill(0, w, w + 16);
+  words[w + 2] = 10;
+  words[w + 3] = PAGE_TABLE;
+  words[w + 4] = PAGE_COUNT;
+  words[w + 5] = SHIFT;
+  words[w + 8] = INDEX;
+  words[w + 10] = ENTRY_CAPACITY;
+  let ms = 0;
+  let from = 0;
+  while (from < Math.min(APPEND_BYTES, corpus.length)) {
+    let to = Math.min(corpus.length, from + CHUNK_BYTES);
+    while (corpus[to - 1] !== 10) to -= 1;
+    heap.set(corpus.subarray(from, to), CHUNK);
+    words[w] = CHUNK;
+    words[w + 1] = CHUNK + (to - from);
+    const start = cpuMs();
+    const status = kernels.appendLines(STATE);
+    ms += cpuMs() - start;
+    if (status !== 0) throw new Error(`appendLines stopped with status ${status}`);
+    from = to;
+  }
+  return { ms, count: words[w + 9]! };
+}
+
+function record(index: Uint32Array, i: number): Uint8Array {
+  const address = index[4 * i + 2]!;
+  const at = PAGES + (address >>> SHIFT) * PAGE_BYTES + (address & (PAGE_BYTES - 1));
+  return heap.subarray(at, at + index[4 * i + 3]!);
+}
+
+/** Sorts the appended index as the split sort does. */
+function sort(kernels: Kernels, pristine: Uint32Array): number {
+  const count = pristine.length / 4;
+  const index = new Uint32Array(memory.buffer, INDEX, 4 * count);
+  index.set(pristine);
+  const start = cpuMs();
+  const byte = kernels.partitionBytesIndex(INDEX, count, SCRATCH);
+  if (byte === 8) {
+    kernels.sortBytesBucket(INDEX, 0, count, 8, PAGE_TABLE, SHIFT, 0, SCRATCH);
+  } else {
+    const ends = new Uint32Array(memory.buffer, SCRATCH + 1024, 256).slice();
+    let lo = 0;
+    for (const hi of ends) {
+      kernels.sortBytesBucket(INDEX, lo, hi, byte + 1, PAGE_TABLE, SHIFT, 0, SCRATCH);
+      lo = hi;
+    }
+  }
+  return cpuMs() - start;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+const rounds = Number(values.rounds);
+const report = (name: string, times: number[][]): void => {
+  const [a, b] = times.map(median) as [number, number];
+  console.log(
+    `${name.padEnd(7)} A ${a.toFixed(2)} ms  B ${b.toFixed(2)} ms  B/A ${(b / a).toFixed(3)}` +
+      `  (${rounds} alternating rounds, CPU ms per call, medians)`,
+  );
+};
+
+// Same results first: the append's index and records, the sort's order of record bytes.
+const appended = sides.map((kernels) => {
+  const { count } = append(kernels);
+  const index = new Uint32Array(memory.buffer, INDEX, 4 * count).slice();
+  const bytes = [...index.keys()].filter((i) => i % 4 === 0).map((i) => record(index, i / 4));
+  return {
+    index,
+    digest: bytes.reduce((h, line) => line.reduce((x, c) => (x * 31 + c) | 0, h), 0),
+  };
+});
+const [first, second] = appended as [typeof appended[0], typeof appended[0]];
+if (
+  first.digest !== second.digest || first.index.length !== second.index.length ||
+  first.index.some((word, i) => word !== second.index[i])
+) {
+  console.log("append: the builds differ");
+  Deno.exit(1);
+}
+console.log(`${first.index.length / 4} lines of ${values.corpus}`);
+if (values.only !== "sort") {
+  const times: number[][] = [[], []];
+  for (let r = 0; r < rounds; r += 1) sides.forEach((k, s) => times[s]!.push(append(k).ms));
+  report("append", times);
+}
+if (values.only !== "append") {
+  const pristine = first.index;
+  const count = pristine.length / 4;
+  const orders = sides.map((kernels) => {
+    sort(kernels, pristine);
+    const index = new Uint32Array(memory.buffer, INDEX, 4 * count).slice();
+    return Array.from({ length: count }, (_, i) => record(index, i).join(","));
+  });
+  if (orders[0]!.some((line, i) => line !== orders[1]![i])) {
+    const at = orders[0]!.findIndex((line, i) => line !== orders[1]![i]);
+    console.log(
+      "sort: the builds order the lines differently",
+      at,
+      orders[0]![at]!.slice(0, 80),
+      orders[1]![at]!.slice(0, 80),
+    );
+    Deno.exit(1);
+  }
+  const times: number[][] = [[], []];
+  for (let r = 0; r < rounds; r += 1) {
+    sides.forEach((k, s) => times[s]!.push(sort(k, pristine)));
+  }
+  report("sort", times);
+}
