@@ -19,10 +19,9 @@
  * @module
  */
 
-import { assert } from "../base/mod.ts";
+import { assert, ResourceError } from "../base/mod.ts";
 // Leaf modules, not the layers' mod.ts: this file is in the sort Worker's module graph.
 import { CorruptSpillError } from "../io/errors.ts";
-import { MemoryBudgetError } from "../memory/errors.ts";
 import { timelineEnd, timelineStart } from "../io/timeline.ts";
 import {
   GatherState,
@@ -410,7 +409,7 @@ class KernelLineMerger {
       this.#growScratch(byteLength);
       return true;
     } catch (error) {
-      if (error instanceof MemoryBudgetError) return false;
+      if (error instanceof ResourceError) return false; // the budget's MemoryBudgetError
       throw error;
     }
   }

@@ -204,10 +204,6 @@ function makeIsLess(
 }
 
 /**
- * The `-u` filter: remembers a copy of the last accepted record (in budgeted scratch memory)
- * and rejects records whose keys equal it.
- */
-/**
  * A `-u` copy larger than this is given back once a record shorter than an eighth of it is kept
  * (the copy then shrinks to that record's size): a merge that wrote a line of a quarter of the
  * budget does not keep a quarter aside for the rest of it, while the lines of the other inputs
@@ -215,6 +211,10 @@ function makeIsLess(
  */
 const SHRINK_FROM_BYTES = 64 * 1024;
 
+/**
+ * The `-u` filter: remembers a copy of the last accepted record (in budgeted scratch memory)
+ * and rejects records whose keys equal it.
+ */
 export class UniqueFilter {
   readonly #enabled: boolean;
   readonly #order: RecordOrder;
