@@ -16,6 +16,12 @@
  * ties to the lower input, so unsorted inputs give the same output as before (and as GNU
  * `sort -m`, which does not check the order either). Keyed orders keep the loser tree.
  *
+ * Long lines: a line longer than the chunk comes from its reader's own buffer (the reader's
+ * chunk pages are free meanwhile: `freeChunkForLongRecords`), in place when that buffer is
+ * pages of the budget. A line in a heap buffer (no run of free pages that long), a reader that
+ * finds no room for its buffer beside the kernel's output halves, or a `-u` copy that no run of
+ * pages holds hands the rest of the merge to the loser tree ({@linkcode KernelHandoff}).
+ *
  * @module
  */
 
