@@ -146,6 +146,13 @@ export interface InputOptions {
    */
   sharedChunk?: boolean;
   /**
+   * With `sharedChunk`: give the chunk's pages back to the budget while a record longer than
+   * the chunk is delivered from its own buffer (the chunk is idle then), and take pages for the
+   * chunk again after it. A merge holding the long lines of several inputs at once then holds
+   * each one's record buffer, not its chunk as well (`sort -m`, `merge`: src/sort/text_merge.ts).
+   */
+  freeChunkForLongRecords?: boolean;
+  /**
    * A chunk may end at any ASCII whitespace byte (space, `\t \n \v \f \r`), not only at the
    * terminator: for a caller that splits records at whitespace anyway (count's sort route), so
    * that a line of many words longer than the chunk needs no buffer of its whole length. A
@@ -820,6 +827,7 @@ export class IoManager implements AsyncDisposable {
         stats: this.stats,
         onMemoryShort: options.onMemoryShort,
         sharedChunk: options.sharedChunk,
+        freeChunkForLongRecords: options.freeChunkForLongRecords,
         cutAtWhitespace: options.cutAtWhitespace,
         recordBytesMax: options.recordBytesMax,
       });

@@ -37,6 +37,8 @@ export interface LineReaderParts {
   stats: IoStats;
   /** Take the chunk buffer from the shared memory's pages (kernels can read it in place). */
   sharedChunk?: boolean | undefined;
+  /** Free the shared chunk's pages during a long record (see {@linkcode InputOptions}). */
+  freeChunkForLongRecords?: boolean | undefined;
   /** End chunks at any ASCII whitespace byte (see {@linkcode InputOptions}). */
   cutAtWhitespace?: boolean | undefined;
   /** Called when the large-record buffer does not fit (see {@linkcode InputOptions}). */
@@ -83,6 +85,15 @@ export class LineReader {
   #cutAtWhitespace: boolean;
   #reservation: MemoryReservation | undefined = undefined;
   #chunkLease: SegmentLease | undefined = undefined;
+  /** Bytes of the chunk buffer. */
+  #chunkBytes: number;
+  /** The shared chunk's pages are freed while a long record is delivered. */
+  #freeChunkForLongRecords: boolean;
+  /**
+   * A former large buffer that holds the chunk (its first `#chunkBytes`) because no run of free
+   * pages could take the chunk back after a long record.
+   */
+  #chunkHolder: BudgetBuffer | undefined = undefined;
   /** The most bytes the chunk buffer ever held. */
   #filledMax = 0;
   #buffer: Uint8Array;
@@ -114,6 +125,9 @@ export class LineReader {
     this.#stats = parts.stats;
     this.#onMemoryShort = parts.onMemoryShort;
     this.#recordBytesMax = parts.recordBytesMax;
+    this.#chunkBytes = parts.chunkBytes;
+    this.#freeChunkForLongRecords = parts.sharedChunk === true &&
+      parts.freeChunkForLongRecords === true;
     if (parts.sharedChunk === true) {
       const segmentBytes = parts.memory.segmentBytes;
       this.#chunkLease = parts.memory.allocateContiguous(
@@ -150,11 +164,13 @@ export class LineReader {
    */
   async nextChunk(): Promise<Uint8Array | undefined> {
     if (this.#closed) throw new Error(`Cannot read closed input ${this.name}`);
+    if (this.#large !== undefined && this.#buffer.length === 0) this.#takeChunkBack();
     const buffer = this.#buffer;
     if (this.#large !== undefined) {
       // The record delivered from the large buffer is done: carry its tail back.
       buffer.set(this.#large.subarray(this.#largeCarryStart, this.#largeCarryEnd), 0);
       this.#filled = this.#largeCarryEnd - this.#largeCarryStart;
+      if (this.#filled > this.#filledMax) this.#filledMax = this.#filled;
       this.#start = 0;
       this.#dropLarge();
     } else if (this.#start > 0) {
@@ -225,6 +241,7 @@ export class LineReader {
       this.#filled,
       planned === undefined ? this.#nextLargeCapacity(chunkBytes) : planned + 1,
     );
+    if (this.#freeChunkForLongRecords) this.#freeChunk();
     const terminator = this.#terminator;
     for (;;) {
       const searchFrom = this.#filled;
@@ -362,6 +379,55 @@ export class LineReader {
     }
   }
 
+  /** The chunk is idle while the large buffer holds the record (and its copy): free its pages. */
+  #freeChunk(): void {
+    if (this.#chunkLease !== undefined) {
+      this.#chunkLease.segments[0]!.limitWrittenTo(this.#filledMax);
+      this.#chunkLease.release();
+      this.#chunkLease = undefined;
+    }
+    this.#chunkHolder?.release();
+    this.#chunkHolder = undefined;
+    this.#filledMax = 0;
+    this.#buffer = new Uint8Array(0);
+  }
+
+  /**
+   * Pages for the chunk again after a long record (see {@linkcode LineReader.#freeChunk}): as
+   * many as before, or where no run of them is free, half as many, and so on while they hold
+   * the record's tail (smaller chunks are only more reads). Where not even that is free, the
+   * large buffer keeps serving as the chunk, its tail moved to its start (then `#large` is
+   * dropped here and the caller reads on as after a chunk).
+   */
+  #takeChunkBack(): void {
+    const memory = this.#memory;
+    const tailBytes = this.#largeCarryEnd - this.#largeCarryStart;
+    const fewest = Math.max(1, Math.ceil(tailBytes / memory.segmentBytes));
+    for (
+      let pages = Math.ceil(this.#chunkBytes / memory.segmentBytes);
+      pages >= fewest;
+      pages = pages === fewest ? 0 : Math.max(fewest, pages >>> 1)
+    ) {
+      const lease = memory.tryAllocateContiguous(this.#owner, pages);
+      if (lease !== undefined) {
+        const chunkBytes = Math.min(this.#chunkBytes, pages * memory.segmentBytes);
+        this.#chunkLease = lease;
+        this.#buffer = lease.segments[0]!.bytes.subarray(0, chunkBytes);
+        return;
+      }
+    }
+    const large = this.#large!;
+    large.copyWithin(0, this.#largeCarryStart, this.#largeCarryEnd);
+    this.#filled = this.#largeCarryEnd - this.#largeCarryStart;
+    this.#filledMax = this.#filled;
+    this.#start = 0;
+    this.#chunkHolder = this.#largeBuffer;
+    this.#buffer = large.subarray(0, this.#chunkBytes);
+    this.#large = undefined;
+    this.#largeBuffer = undefined;
+    this.#largeFilled = 0;
+  }
+
   #dropLarge(): void {
     this.#large = undefined;
     this.#largeBuffer?.release(Math.min(this.#largeFilled, this.#largeBuffer.bytes.length));
@@ -374,6 +440,8 @@ export class LineReader {
     if (!this.#closed) {
       this.#closed = true;
       this.#dropLarge();
+      this.#chunkHolder?.release();
+      this.#chunkHolder = undefined;
       this.#reservation?.release();
       this.#reservation = undefined;
       if (this.#chunkLease !== undefined) {

@@ -91,6 +91,12 @@ export class MergeLinesState {
     return this.#words[5]!;
   }
 
+  /** Where the copy of the last record written is (unique mode), or undefined before the first. */
+  get lastRecord(): { byteOffset: number; byteLength: number } | undefined {
+    const w = this.#words;
+    return w[4] === 0xffff_ffff ? undefined : { byteOffset: w[2]!, byteLength: w[4]! };
+  }
+
   /** Records dropped as duplicates of the last one written (modulo 2^32). */
   get droppedCount(): number {
     return this.#words[6]!;

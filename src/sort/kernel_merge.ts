@@ -19,7 +19,7 @@
  * @module
  */
 
-import { assert } from "../base/mod.ts";
+import { assert, ResourceError } from "../base/mod.ts";
 // Leaf modules, not the layers' mod.ts: this file is in the sort Worker's module graph.
 import { CorruptSpillError } from "../io/errors.ts";
 import { timelineEnd, timelineStart } from "../io/timeline.ts";
@@ -111,6 +111,11 @@ export interface KernelMergeOptions {
    * payloads (`sort -m`, `spillway merge`: src/sort/text_merge.ts): merged by `mergeText`.
    */
   text?: boolean;
+  /**
+   * Filled in by the merge with a function that stops it from a clean state (see
+   * {@linkcode KernelMergeControl}); a source's `nextBlock()` may call it.
+   */
+  control?: KernelMergeControl;
 }
 
 /** What {@linkcode mergeBlocksToLines} wrote. */
@@ -119,6 +124,46 @@ export interface KernelMergeResult {
   writtenCount: number;
   /** Records dropped by `-u`. */
   droppedCount: number;
+  /** Where the inputs stood when a source stopped the merge ({@linkcode KernelMergeControl}). */
+  rest?: KernelMergeRest;
+}
+
+/**
+ * Lets a source stop a kernel merge where it stands, from inside its `nextBlock()` (a text
+ * input whose next line cannot be placed in the shared memory: src/sort/text_merge.ts hands the
+ * rest of the merge to the loser tree). `stop()` writes the output merged so far (and waits for
+ * it), leaves the output halves, the state and the `-u` copy unused from then on, and returns
+ * where each input stands; the source then throws {@linkcode KernelMergeStopped}, and the merge
+ * returns that {@linkcode KernelMergeRest} as its result's `rest`.
+ */
+export interface KernelMergeControl {
+  /** Set by the merge while it waits for a source's block; undefined otherwise. */
+  stop?: (() => Promise<KernelMergeRest>) | undefined;
+}
+
+/** Where a stopped kernel merge's inputs stand (offsets in the shared memory). */
+export interface KernelMergeRest {
+  /**
+   * The input whose block was asked for when the merge stopped (its range below is empty), or
+   * -1 (the merge stopped itself: the `-u` copy could not grow for the next record).
+   */
+  asking: number;
+  /** Each input's bytes not merged yet: `[byteOffset, byteOffset + byteLength)`, whole lines. */
+  inputs: MergeRegion[];
+  /** The `-u` copy of the last record written (in the scratch region), if any. */
+  lastRecord: MergeRegion | undefined;
+  /** Records written before the stop. */
+  writtenCount: number;
+  /** Records dropped by `-u` before the stop. */
+  droppedCount: number;
+}
+
+/** What a source throws from `nextBlock()` after it stopped the merge ({@linkcode KernelMergeControl}). */
+export class KernelMergeStopped extends Error {
+  constructor() {
+    super("The kernel merge was stopped by a source");
+    this.name = "KernelMergeStopped";
+  }
 }
 
 /**
@@ -197,6 +242,15 @@ class KernelLineMerger {
   readonly #options: KernelMergeOptions;
   readonly #sources: readonly BlockSource[];
   #state: MergeLinesState | undefined = undefined;
+  #halves: readonly MergeRegion[] = [];
+  #half = 0;
+  /**
+   * The write in flight: awaited before the next write starts (writes stay in order, one at
+   * a time) and so before its half is filled again; the kernel fills the other half meanwhile.
+   */
+  #writing: Promise<void> | undefined = undefined;
+  /** Where the inputs stood when a source stopped the merge. */
+  #rest: KernelMergeRest | undefined = undefined;
 
   constructor(sources: readonly BlockSource[], options: KernelMergeOptions) {
     assert(sources.length >= 1, "a kernel merge needs at least one input");
@@ -226,15 +280,10 @@ class KernelLineMerger {
     const inputs = new BlockInputs(this.#sources, regions, state.merge);
     if (options.unique) this.#growScratch(1);
     const halves = regions.outputs();
+    this.#halves = halves;
     assert(halves.length >= 2, "a kernel merge needs two output halves");
     const merge = state.merge;
-    let half = 0;
     merge.setOutput(halves[0]!.byteOffset, halves[0]!.byteOffset + halves[0]!.byteLength);
-    /**
-     * The write in flight: awaited before the next write starts (writes stay in order, one at
-     * a time) and so before its half is filled again; the kernel fills the other half meanwhile.
-     */
-    let writing: Promise<void> | undefined = undefined;
     const kernels = options.kernels;
     const text = options.text === true;
     for (;;) {
@@ -244,36 +293,29 @@ class KernelLineMerger {
         : kernels.mergeLines(state.byteOffset);
       timelineEnd("merge-kernel", spanMs);
       if (status === KernelStatus.needInput) {
-        await inputs.refill(merge.inputAsking);
+        if (!(await this.#refill(inputs, write))) break;
         continue;
       }
       if (status === MergeLinesStatus.needScratch) {
-        this.#growScratch(state.scratchNeeded);
-        continue;
+        if (this.#growScratchOrStop(state.scratchNeeded)) continue;
+        await this.#stop(write, -1);
+        break;
       }
       if (status === KernelStatus.corrupt) inputs.corrupt(merge.inputAsking);
       if (status !== KernelStatus.outputFull && status !== KernelStatus.done) {
         assert(false, `merge kernel returned ${status}`); // per block: built on failure only
       }
-      const region = halves[half]!;
-      const filled = merge.outputOffset - region.byteOffset;
-      if (writing !== undefined) await writing;
-      writing = undefined;
-      if (filled > 0) {
-        const bytes = new Uint8Array(regions.memory.buffer, region.byteOffset, filled);
-        const pending = write(bytes, filled, half);
-        if (pending !== undefined) {
-          writing = Promise.resolve(pending);
-          // A failed write surfaces where it is awaited; until then it is not "unhandled".
-          writing.catch(() => {});
-        }
-      }
+      await this.#writeHalf(write);
       if (status === KernelStatus.done) break;
-      half = (half + 1) % halves.length;
-      const next = halves[half]!;
+      this.#half = (this.#half + 1) % halves.length;
+      const next = halves[this.#half]!;
       merge.setOutput(next.byteOffset, next.byteOffset + next.byteLength);
     }
-    if (writing !== undefined) await writing;
+    if (this.#writing !== undefined) await this.#writing;
+    const rest = this.#rest;
+    if (rest !== undefined) {
+      return { writtenCount: rest.writtenCount, droppedCount: rest.droppedCount, rest };
+    }
     const writtenCount = merge.mergedCount;
     const droppedCount = state.droppedCount;
     if (
@@ -287,6 +329,89 @@ class KernelLineMerger {
       );
     }
     return { writtenCount, droppedCount };
+  }
+
+  /**
+   * Gives the asking input its next bytes; false when a source stopped the merge meanwhile
+   * ({@linkcode KernelMergeControl}).
+   */
+  async #refill(inputs: BlockInputs, write: BlockWrite): Promise<boolean> {
+    const control = this.#options.control;
+    if (control === undefined) {
+      await inputs.refill(this.#state!.merge.inputAsking);
+      return true;
+    }
+    control.stop = () => this.#stop(write, this.#state!.merge.inputAsking);
+    try {
+      await inputs.refill(this.#state!.merge.inputAsking);
+      return true;
+    } catch (error) {
+      if (error instanceof KernelMergeStopped && this.#rest !== undefined) return false;
+      throw error;
+    } finally {
+      control.stop = undefined;
+    }
+  }
+
+  /** Writes what the current half holds (after the write in flight) and starts its write. */
+  async #writeHalf(write: BlockWrite): Promise<void> {
+    const region = this.#halves[this.#half]!;
+    const filled = this.#state!.merge.outputOffset - region.byteOffset;
+    if (this.#writing !== undefined) await this.#writing;
+    this.#writing = undefined;
+    if (filled <= 0) return;
+    const bytes = new Uint8Array(this.#regions.memory.buffer, region.byteOffset, filled);
+    const pending = write(bytes, filled, this.#half);
+    if (pending !== undefined) {
+      this.#writing = Promise.resolve(pending);
+      // A failed write surfaces where it is awaited; until then it is not "unhandled".
+      this.#writing.catch(() => {});
+    }
+  }
+
+  /**
+   * {@linkcode KernelMergeControl.stop}: called while the merge waits in `#refill` for input
+   * `asking`, or by the merge itself (`asking` -1) when the `-u` copy cannot grow.
+   */
+  async #stop(write: BlockWrite, asking: number): Promise<KernelMergeRest> {
+    assert(this.#rest === undefined, "a kernel merge stopped twice");
+    const state = this.#state!;
+    const merge = state.merge;
+    await this.#writeHalf(write);
+    if (this.#writing !== undefined) await this.#writing;
+    this.#writing = undefined;
+    const inputs: MergeRegion[] = [];
+    for (let i = 0; i < merge.inputCount; i += 1) {
+      const byteOffset = merge.inputOffset(i);
+      inputs.push({ byteOffset, byteLength: Math.max(0, merge.inputEnd(i) - byteOffset) });
+    }
+    assert(asking < 0 || inputs[asking]!.byteLength === 0, "a stopped merge's input holds bytes");
+    this.#rest = {
+      asking,
+      inputs,
+      lastRecord: state.lastRecord,
+      writtenCount: merge.mergedCount,
+      droppedCount: state.droppedCount,
+    };
+    return this.#rest;
+  }
+
+  /**
+   * Grows the `-u` copy; false when the budget has no room for it and the merge can be stopped
+   * instead ({@linkcode KernelMergeControl}: the loser tree keeps the copy off the pages).
+   */
+  #growScratchOrStop(byteLength: number): boolean {
+    if (this.#options.control === undefined) {
+      this.#growScratch(byteLength);
+      return true;
+    }
+    try {
+      this.#growScratch(byteLength);
+      return true;
+    } catch (error) {
+      if (error instanceof ResourceError) return false; // the budget's MemoryBudgetError
+      throw error;
+    }
   }
 
   #growScratch(byteLength: number): void {

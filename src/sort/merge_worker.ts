@@ -42,7 +42,7 @@ import { CorruptSpillError } from "../io/errors.ts";
 import { OutputPartWriter } from "../io/output_part.ts";
 import { checkSpillBlock, RunBlockReader } from "../io/run_block_reader.ts";
 import { timelineEnd, timelineFlush, timelineStart } from "../io/timeline.ts";
-import { shareKernels, WasmKernels } from "../kernels/wasm_kernels.ts";
+import { kernelsOverBuffer, shareKernels, WasmKernels } from "../kernels/wasm_kernels.ts";
 import type { RunRange } from "./key_split.ts";
 import {
   type BlockSource,
@@ -232,7 +232,17 @@ export type MergeEvent =
   | { type: "out"; half: number }
   | { type: "grow" }
   | { type: "alive" }
-  | { type: "done"; writtenCount: number; droppedCount: number; blocksRead: number }
+  | {
+    type: "done";
+    writtenCount: number;
+    droppedCount: number;
+    blocksRead: number;
+    /**
+     * Views of this merge's memory object find the Worker's kernels ({@linkcode shareKernels}):
+     * else its blocks' CRC32C took the table path.
+     */
+    kernelsFound: boolean;
+  }
   | {
     type: "error";
     message: string;
@@ -699,7 +709,8 @@ async function run(start: MergeStart, control: Int32Array): Promise<MergeEvent> 
     const result = await merge(start, control, kernels, sources, files);
     let blocksRead = 0;
     for (const file of files) blocksRead += file.blockCount;
-    return { type: "done", ...result, blocksRead };
+    const kernelsFound = kernelsOverBuffer(start.memory.buffer) !== undefined;
+    return { type: "done", ...result, blocksRead, kernelsFound };
   } finally {
     for (const reader of readers) reader.close();
     timelineFlush();

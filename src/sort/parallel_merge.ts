@@ -103,6 +103,11 @@ export interface ParallelMergeResult extends KernelMergeResult {
   blocksReadOnWorker: number;
   /** Of those, the blocks this thread read and checked ahead for it (the Worker did the rest). */
   blocksReadAhead: number;
+  /**
+   * The Worker's views of the memory it was sent for this merge found its kernels (a Worker kept
+   * for the next merge receives a new memory object each time: merge_worker.ts `shareKernels`).
+   */
+  workerFoundKernels: boolean;
 }
 
 /** The owner name of the pages the merge Worker is lent. */
@@ -485,6 +490,7 @@ class ParallelMerge {
             droppedCount: message.droppedCount,
             blocksReadOnWorker: message.blocksRead,
             blocksReadAhead: this.#blocksReadAhead,
+            workerFoundKernels: message.kernelsFound,
           });
         }, (error) => this.#fail(error));
         return;

@@ -35,6 +35,11 @@ export interface MergeOptions {
   memory: MemoryManager;
   /** Owner of that reservation. */
   owner: string;
+  /**
+   * The `-u` filter to use (and release): one that kept the last record written before this
+   * merge, which the merge continues (src/sort/text_merge.ts); default: a new, empty one.
+   */
+  filter?: UniqueFilter | undefined;
 }
 
 /**
@@ -64,7 +69,7 @@ export async function mergeCursors(
   const isLess = makeIsLess(cursors, order);
   const tree = new LoserTree(k, isLess);
   tree.init((i) => live[i] === 0);
-  const unique = new UniqueFilter(options);
+  const unique = options.filter ?? new UniqueFilter(options);
   let written = 0;
   try {
     while (true) {
@@ -141,7 +146,7 @@ async function mergePlainBytes(
   };
   const tree = new LoserTree(k, isLess);
   tree.init((i) => live[i] === 0);
-  const unique = new UniqueFilter(options);
+  const unique = options.filter ?? new UniqueFilter(options);
   let written = 0;
   try {
     while (true) {
@@ -199,6 +204,14 @@ function makeIsLess(
 }
 
 /**
+ * A `-u` copy larger than this is given back once a record shorter than an eighth of it is kept
+ * (the copy then shrinks to that record's size): a merge that wrote a line of a quarter of the
+ * budget does not keep a quarter aside for the rest of it, while the lines of the other inputs
+ * may be that long too (`sort -m -u`). Shorter copies never shrink (no allocation per line).
+ */
+const SHRINK_FROM_BYTES = 64 * 1024;
+
+/**
  * The `-u` filter: remembers a copy of the last accepted record (in budgeted scratch memory)
  * and rejects records whose keys equal it.
  */
@@ -232,7 +245,10 @@ export class UniqueFilter {
     ) {
       return false;
     }
-    if (byteLength > this.#scratch.length) this.#grow(byteLength);
+    const capacity = this.#scratch.length;
+    if (byteLength > capacity || (capacity > SHRINK_FROM_BYTES && byteLength < capacity >>> 3)) {
+      this.#resize(byteLength);
+    }
     this.#scratch.set(bytes.subarray(byteOffset, byteOffset + byteLength), 0);
     this.#length = byteLength;
     return true;
@@ -246,7 +262,7 @@ export class UniqueFilter {
     this.#length = -1;
   }
 
-  #grow(byteLength: number): void {
+  #resize(byteLength: number): void {
     const capacity = Math.max(256, 2 ** Math.ceil(Math.log2(byteLength)));
     this.#reservation?.release();
     this.#reservation = undefined;

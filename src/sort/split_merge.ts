@@ -176,6 +176,7 @@ export async function mergeByKeyRanges(
     let droppedCount = 0;
     let blocksReadOnWorker = 0;
     let blocksReadAhead = 0;
+    let workerFoundKernels = true;
     let failure: { error: unknown } | undefined = undefined;
     const settle = async (lane: number): Promise<void> => {
       const running = lanes[lane];
@@ -187,6 +188,7 @@ export async function mergeByKeyRanges(
         droppedCount += result.droppedCount;
         blocksReadOnWorker += result.blocksReadOnWorker;
         blocksReadAhead += result.blocksReadAhead;
+        workerFoundKernels &&= result.workerFoundKernels;
       } catch (error) {
         failure ??= { error };
       }
@@ -239,7 +241,14 @@ export async function mergeByKeyRanges(
         } records, the inputs hold ${options.expectedRecords}`,
       );
     }
-    return { writtenCount, droppedCount, blocksReadOnWorker, blocksReadAhead, rangeCount };
+    return {
+      writtenCount,
+      droppedCount,
+      blocksReadOnWorker,
+      blocksReadAhead,
+      workerFoundKernels,
+      rangeCount,
+    };
   } finally {
     split?.close();
     for (const worker of workers) worker.terminate();

@@ -2,6 +2,7 @@ import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import fc from "fast-check";
 import { InputError } from "../../src/base/mod.ts";
 import type { IoManager } from "../../src/io/mod.ts";
+import type { SegmentLease } from "../../src/memory/mod.ts";
 import { ioTestSeed, openIoForTest, withIoTempDir } from "../_support/io_fixtures.ts";
 
 const encoder = new TextEncoder();
@@ -187,6 +188,64 @@ Deno.test("LineReader reads a record longer than its chunk into pages of the sha
     await io.close();
     memory.assertAllReleased();
   });
+});
+
+Deno.test("LineReader with freeChunkForLongRecords frees its chunk during a long record and takes pages again after it", async () => {
+  // After a long record the reader needs its chunk back: 4 free pages in a row, or fewer
+  // (every other page taken: one page holds the tail of the second long record, 2 bytes), or
+  // none (every page taken, or no 3 pages in a row for the tail of the first: the long record's
+  // buffer serves as the chunk). The pages taken are given back after that read.
+  const text = ["a", "b".repeat(40_000), ...Array.from({ length: 3000 }, (_, i) => `c${i}`)]
+    .concat(["d".repeat(30_000), "e"]).join("\n") + "\n";
+  const heldAtLong: number[] = [];
+  for (
+    const [free, take] of [[false, "none"], [true, "none"], [true, "every other"], [
+      true,
+      "all",
+    ]] as const
+  ) {
+    await withIoTempDir(async (dir) => {
+      const { memory, io } = await openIoForTest(dir, { budgetBytes: 64 * 4096 });
+      const path = `${dir}/long.txt`;
+      await Deno.writeTextFile(path, text);
+      const reader = await io.openInput(path, {
+        chunkSegments: 4,
+        sharedChunk: true,
+        freeChunkForLongRecords: free,
+      });
+      const chunks: Uint8Array[] = [];
+      let taken: SegmentLease[] = [];
+      try {
+        for (let chunk = await reader.nextChunk(); chunk; chunk = await reader.nextChunk()) {
+          for (const lease of taken) lease.release();
+          taken = [];
+          chunks.push(chunk.slice());
+          if (chunk.length <= 4 * 4096) continue;
+          if (chunk.length === 40_001) heldAtLong.push(memory.totalSegments - memory.freeSegments);
+          for (
+            let lease = memory.tryAllocate("test", 1);
+            lease;
+            lease = memory.tryAllocate("test", 1)
+          ) {
+            taken.push(lease);
+          }
+          if (take === "every other") {
+            for (const [i, lease] of taken.entries()) if (i % 2 === 1) lease.release();
+            taken = taken.filter((_lease, i) => i % 2 === 0);
+          }
+          if (take === "none") { for (const lease of taken.splice(0)) lease.release(); }
+        }
+      } finally {
+        for (const lease of taken) lease.release();
+        await reader.close();
+      }
+      strictEqual(new TextDecoder().decode(concat(chunks)), text, `${free} ${take}`);
+      await io.close();
+      memory.assertAllReleased();
+    });
+  }
+  // The chunk's 4 pages are free while the long record is held.
+  deepStrictEqual(heldAtLong.map((held) => heldAtLong[0]! - held), [0, 4, 4, 4]);
 });
 
 Deno.test("LineReader reports totalBytes for files only", async () => {

@@ -410,3 +410,48 @@ Deno.test("the split merge reports a corrupt or missing run and gives every page
     await work.remove();
   }
 });
+
+Deno.test("the merge Worker's later ranges find its kernels over the memory object each one is sent with", async () => {
+  // A Worker kept for the next range receives the shared memory as a new object with each
+  // range; without shareKernels its views of that object did not find the kernels it had
+  // instantiated for the first range, and its blocks' CRC32C took the table path (correct, and
+  // several times slower per block): visible only in this flag.
+  const work = await makeWorkDir();
+  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: SEGMENT_BYTES });
+  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  const random = makeRandom(7);
+  try {
+    const runs: SpillRun[] = [];
+    let recordCount = 0;
+    for (let r = 0; r < 3; r += 1) {
+      const records = Array.from({ length: 3000 }, () => {
+        const record = new Uint8Array(1 + Math.floor(random() * 12));
+        for (let j = 0; j < record.length; j += 1) record[j] = 0x61 + Math.floor(random() * 5);
+        return record;
+      }).sort(Buffer.compare);
+      recordCount += records.length;
+      const writer = await io.createRunWriter("test");
+      for (const record of records) {
+        const pending = writer.writeRecord(record, 0, record.length);
+        if (pending) await pending;
+      }
+      runs.push(await writer.finish());
+    }
+    const result = await mergeByKeyRanges(runs, undefined, () => undefined, {
+      memory,
+      reverse: false,
+      unique: false,
+      terminator: 10,
+      expectedRecords: recordCount,
+      outputSegments: 2,
+      rangeCount: 6,
+    });
+    ok(result.rangeCount > 2, `${result.rangeCount} ranges: a Worker merged one range only`);
+    ok(result.blocksReadOnWorker > 0, "the Workers read no block");
+    strictEqual(result.workerFoundKernels, true);
+  } finally {
+    await io.close();
+    memory.assertAllReleased();
+    await work.remove();
+  }
+});
