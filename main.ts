@@ -14,21 +14,5 @@ if (import.meta.main) {
       Deno.exit(2);
     }
   }
-  holdFileSizeSignal();
   Deno.exitCode = await runCli(Deno.args);
-}
-
-/**
- * A write past the file size limit (`ulimit -f`) raises SIGXFSZ, whose default action ends the
- * process where it stands: temp files and a partial output left behind. With a listener the
- * write fails with EFBIG instead and takes the disk-error path (one line, exit 3, everything
- * removed). The listener stays for the whole process: removing the last one restores the
- * default action, which a write still in flight on another thread could then meet.
- */
-function holdFileSizeSignal(): void {
-  try {
-    Deno.addSignalListener("SIGXFSZ", () => {});
-  } catch {
-    // no such signal here (Windows)
-  }
 }

@@ -87,10 +87,11 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
   1024).
 - **\`ulimit -f\`** (the file size limit): a spill file or output that would grow past it fails
   with EFBIG, and spillway stops with exit 3 and the limit named, its temp files and temp output
-  removed (it listens for SIGXFSZ, whose default action would end the process on the spot).
+  removed (a command ignores SIGXFSZ, whose default action would end the process on the spot;
+  without \`--allow-ffi\` it listens for it instead, which a signal at exit can still miss).
   Deno's own caches (\`$DENO_DIR\`, databases of several MiB) are written when sources are new or
-  changed, and checkpointed as the runtime shuts down, before and after spillway's own code: under
-  a limit smaller than those files, \`deno run\` itself can be ended by SIGXFSZ (exit 153).
+  changed, before spillway's own code runs: under a limit smaller than those files, \`deno run\`
+  itself can be ended by SIGXFSZ (exit 153).
 
 ## How \`sort\` compares records
 

@@ -73,5 +73,10 @@ async function dispatch(name: string, rest: readonly string[], trace: boolean): 
     printOut(command.help);
     return ExitCode.ok;
   }
+  // The command's modules loaded the io layer already.
+  const { holdLibc, ignoreFileSizeSignal } = await import("../io/mod.ts");
+  // One load of libc for the signal and the command (which holds it too).
+  using _libc = holdLibc();
+  ignoreFileSizeSignal();
   return await command.run(rest, { trace, loadCommands });
 }

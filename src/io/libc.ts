@@ -92,6 +92,7 @@ const symbols = {
   // Optional (glibc 2.30): without it, open descriptors are counted one `fcntl` at a time.
   getdents64: { parameters: ["i32", "buffer", "usize"], result: "isize", optional: true },
   getuid: { parameters: [], result: "u32" },
+  signal: { parameters: ["i32", "pointer"], result: "pointer" },
   ["__errno_location"]: { parameters: [], result: "pointer" },
 } as const;
 
@@ -294,6 +295,42 @@ export function holdLibc(): Disposable {
       releaseLibc();
     },
   };
+}
+
+/** `SIGXFSZ` on Linux (x86_64 and arm64). */
+const SIGXFSZ = 25;
+/** `SIG_IGN` and `SIG_ERR` as the handlers `signal()` takes and returns. */
+const SIG_IGN = 1n;
+const SIG_ERR = 0xffff_ffff_ffff_ffffn;
+
+/**
+ * Makes a write past the file size limit (`ulimit -f`), on any thread, fail with EFBIG instead
+ * of raising SIGXFSZ, whose default action ends the process where it stands (temp files and a
+ * partial output left behind): the error then takes the disk-error path (one line, exit 3,
+ * everything removed). With libc the signal is ignored (`signal(SIGXFSZ, SIG_IGN)`: the kernel
+ * drops it, and children inherit that); without, a runtime listener hears it for the rest of
+ * the process. The listener is the weaker guard: the runtime hands a signal to its listeners on
+ * a thread of its own, later, and one handed over as the process exits, its listeners gone, met
+ * the default action (a sort into `> f` past the limit, 1 run in 10 at load 12).
+ *
+ * @returns How: `ignored`, `heard`, or `none` (no such signal here).
+ */
+export function ignoreFileSizeSignal(): "ignored" | "heard" | "none" {
+  const lib = acquireLibc();
+  if (typeof lib !== "string") {
+    try {
+      const previous = lib.signal(SIGXFSZ, Deno.UnsafePointer.create(SIG_IGN));
+      if (Deno.UnsafePointer.value(previous) !== SIG_ERR) return "ignored";
+    } finally {
+      releaseLibc();
+    }
+  }
+  try {
+    Deno.addSignalListener("SIGXFSZ", () => {});
+    return "heard";
+  } catch {
+    return "none"; // no such signal here (Windows)
+  }
 }
 
 /**

@@ -6,7 +6,13 @@
  * @module
  */
 export { crc32c } from "./crc32c.ts";
-export { adviseHugePages, holdLibc, type MemoryRange, prefaultMemory } from "./libc.ts";
+export {
+  adviseHugePages,
+  holdLibc,
+  ignoreFileSizeSignal,
+  type MemoryRange,
+  prefaultMemory,
+} from "./libc.ts";
 export { CompressProgramError } from "./compress_channel.ts";
 export {
   CorruptSpillError,

@@ -721,7 +721,7 @@ const RLIMIT_BYTES = 16;
 
 /**
  * Lowers this process's file size limit (the soft `ulimit -f`) to `byteLength`: a write past it
- * on any thread fails with EFBIG (main.ts keeps SIGXFSZ heard, so it does not end the process).
+ * on any thread fails with EFBIG (the CLI ignores SIGXFSZ: `ignoreFileSizeSignal`, src/io/libc.ts).
  * Only for a process about to exit.
  */
 function limitFileSize(byteLength: number): void {

@@ -1,8 +1,8 @@
 /**
  * A Deno cache directory (`DENO_DIR`) of its own for children that run `deno run main.ts` under
  * `ulimit -f`. The runtime writes its cache databases (`$DENO_DIR/*_v2`, SQLite) as it starts and
- * checkpoints them as it shuts down, after spillway's SIGXFSZ listener is gone: a database
- * larger than the limit ends the process there (exit 153), whatever spillway did. The shared
+ * checkpoints them as it shuts down: a database larger than the limit ends the process as it
+ * starts (exit 153), before spillway ignores SIGXFSZ. The shared
  * cache's databases grow with every project and test run on the machine (10 MB here), so a test
  * that set the limit over them was skipped where they outgrew it. A fresh directory holds only
  * what spillway's own modules need (with `--no-code-cache`, ~1.5 MB of databases with their
