@@ -78,9 +78,10 @@ export class MergeWatchdog {
 
   /**
    * One tick at `nowMs`; `busy`: this thread has work pending (an output write, a block read),
-   * so the Worker may well wait on it.
+   * so the Worker may well wait on it; `slowWrite`: since the last tick, an output write held
+   * this thread up (a reader that takes its time, `| less`): no stall to warn of.
    */
-  tick(nowMs: number, busy: boolean): WatchdogTick {
+  tick(nowMs: number, busy: boolean, slowWrite = false): WatchdogTick {
     const { silenceMsMax, bootMsMax, intervalMs, warnMs } = this.#options;
     const heldUpMs = Math.max(0, nowMs - this.#lastTickMs - intervalMs);
     this.#lastTickMs = nowMs;
@@ -90,7 +91,7 @@ export class MergeWatchdog {
     const silentMs = nowMs - this.#lastHeardMs;
     const failed = silentMs > silenceMsMax + (this.#heard ? 0 : bootMsMax);
     let warning: WatchdogTick["warning"] = undefined;
-    if (heldUpMs >= warnMs && !this.#warnedHeldUp) {
+    if (heldUpMs >= warnMs && !slowWrite && !this.#warnedHeldUp) {
       this.#warnedHeldUp = true;
       warning = "held-up";
     } else if (silentMs >= warnMs && !failed && !this.#warnedSilent) {

@@ -271,6 +271,8 @@ class ParallelMerge {
   #writing: Promise<void> = Promise.resolve();
   /** Output halves being written and blocks being read: this thread is busy, not waiting. */
   #busyCount = 0;
+  /** An output write held this thread up since the watchdog's last tick (a slow reader). */
+  #slowWrite = false;
   /** The Worker's silence (created when the merge starts). */
   #watchdog: MergeWatchdog | undefined = undefined;
   #watchdogTimer: ReturnType<typeof setInterval> | undefined = undefined;
@@ -580,7 +582,9 @@ class ParallelMerge {
     const region = this.#outputs[half]!;
     const bytes = new Uint8Array(this.#memory.wasmMemory.buffer, region.byteOffset, byteLength);
     const spanMs = timelineStart();
+    const startMs = performance.now();
     await this.#write(bytes, byteLength);
+    if (performance.now() - startMs >= WATCHDOG_INTERVAL_MS) this.#slowWrite = true;
     timelineEnd("write", spanMs);
     this.#busyCount -= 1;
     Atomics.store(control, at, 0);
@@ -662,7 +666,8 @@ class ParallelMerge {
     this.#siteSinceMs = startMs;
     this.#watchdogTimer = setInterval(() => {
       const nowMs = performance.now();
-      const tick = watchdog.tick(nowMs, this.#busyCount > 0);
+      const tick = watchdog.tick(nowMs, this.#busyCount > 0, this.#slowWrite);
+      this.#slowWrite = false;
       const changes = Atomics.load(this.#control, SITE_CHANGES_WORD);
       if (changes !== this.#siteChanges) {
         this.#siteChanges = changes;
@@ -685,8 +690,8 @@ class ParallelMerge {
   #stallMessage(tick: WatchdogTick, nowMs: number): string {
     const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     const what = tick.warning === "held-up"
-      ? `this thread was held up for ${seconds(tick.heldUpMs)} (by a write waiting for a slow ` +
-        `reader or disk, or by a machine overloaded or short of memory)`
+      ? `this thread was held up for ${seconds(tick.heldUpMs)} (by a machine overloaded or ` +
+        `short of memory, or by a slow read)`
       : `the merge Worker has said nothing for ${seconds(tick.silentMs)} while nothing else ` +
         `was pending`;
     const site = WORKER_SITES[Atomics.load(this.#control, SITE_WORD)] ?? "stopped";

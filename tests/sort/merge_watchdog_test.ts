@@ -78,3 +78,13 @@ Deno.test("MergeWatchdog warns once of hold-ups of this thread", () => {
   strictEqual(late.heldUpMs, 10_500);
   strictEqual(watchdog.tick(40_000, true).warning, undefined);
 });
+
+Deno.test("MergeWatchdog does not warn of a hold-up in an output write (a slow reader)", () => {
+  const watchdog = new MergeWatchdog(OPTIONS);
+  watchdog.heard(0);
+  const late = watchdog.tick(22_000, false, true);
+  strictEqual(late.warning, undefined);
+  strictEqual(late.failed, false);
+  // A later hold-up that no write explains still warns.
+  strictEqual(watchdog.tick(45_000, false).warning, "held-up");
+});
