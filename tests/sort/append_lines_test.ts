@@ -71,21 +71,22 @@ function fill(
     const page = pages[address >>> 12]!;
     records.push([...page.subarray(address & 4095, (address & 4095) + index[e + 3]!)]);
   }
-  // Whole pages, but for the bytes no record covers in a page that holds records: the kernel
-  // copies a record in 16-byte blocks as it looks for its end, into the page's room, before it
-  // knows whether the record fits there; one that does not leaves those bytes behind (later
-  // records overwrite them, except where an empty record takes its one byte). A page that holds
-  // no record must be untouched, and so must everything past the pages (the index is compared).
-  const pageBytes = pages.map((page) => [...page]);
+  // Whole pages, but for the bytes no record covers: the kernel copies a record in 16-byte
+  // blocks as it looks for its end, into the page's room, before it knows whether the record
+  // fits there (or in any page: a record longer than a page is refused after it copied its first
+  // blocks); one that does not leaves those bytes behind, which later records overwrite. The
+  // covered bytes say that every record is where its index entry says and nothing else of the
+  // buffer's moved. One hex string per page, "--" for a byte no record covers, so that a
+  // difference is reported at once (an assertion's diff of arrays this long takes minutes).
   const covered = pages.map(() => new Uint8Array(4096));
   for (let e = 0; e < index.length; e += 4) {
     const address = index[e + 2]!;
     covered[address >>> 12]!.fill(1, address & 4095, (address & 4095) + index[e + 3]!);
   }
-  pageBytes.forEach((bytes, p) => {
-    const holdsRecords = index.some((_, e) => e % 4 === 2 && index[e]! >>> 12 === p);
-    if (holdsRecords) bytes.forEach((_, k) => covered[p]![k] === 0 && (bytes[k] = -1));
-  });
+  const pageBytes = pages.map((page, p) =>
+    [...page].map((byte, k) => covered[p]![k] === 0 ? "--" : byte.toString(16).padStart(2, "0"))
+      .join("")
+  );
   buffer.takeBack(true);
   const result = {
     index,
