@@ -24,6 +24,23 @@ export const SPILLWAY_PERMISSIONS = [
 ];
 
 /**
+ * The arguments of `deno` that run `main.ts` with the task's permissions and V8 flags.
+ *
+ * @param args The CLI arguments.
+ * @returns `run --quiet <permissions> <flags> main.ts ...args`.
+ */
+export function spillwayDenoArgs(args: readonly string[]): string[] {
+  return [
+    "run",
+    "--quiet",
+    ...SPILLWAY_PERMISSIONS,
+    `--v8-flags=${SPILLWAY_V8_FLAGS}`,
+    MAIN,
+    ...args,
+  ];
+}
+
+/**
  * Runs `main.ts` in a child process with the task's permissions.
  *
  * @param args The CLI arguments.
@@ -34,14 +51,7 @@ export async function runSpillway(
   options: { stdin?: Uint8Array; cwd?: string; env?: Record<string, string> } = {},
 ): Promise<CliResult> {
   const command = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      ...SPILLWAY_PERMISSIONS,
-      `--v8-flags=${SPILLWAY_V8_FLAGS}`,
-      MAIN,
-      ...args,
-    ],
+    args: spillwayDenoArgs(args),
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

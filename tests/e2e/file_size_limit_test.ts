@@ -5,7 +5,7 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { SPILLWAY_V8_FLAGS } from "../_support/compile.ts";
-import { SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
+import { SPILLWAY_PERMISSIONS, spillwayDenoArgs } from "../_support/cli.ts";
 import { randomLetterLines } from "../_support/random_letters.ts";
 import { type PrivateDenoDir, privateDenoDir } from "../_support/deno_dir.ts";
 
@@ -152,14 +152,7 @@ Deno.test("a running command ignores SIGXFSZ (the kernel drops it: no listener t
   // With a runtime listener instead, a signal handed to the listeners as the process exited met
   // the default action: the test above was killed in 1 run of 10 at load 12.
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      ...SPILLWAY_PERMISSIONS,
-      `--v8-flags=${SPILLWAY_V8_FLAGS}`,
-      MAIN,
-      "sort",
-    ],
+    args: spillwayDenoArgs(["sort"]),
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
