@@ -9,7 +9,8 @@ import {
   SORT_SCRATCH_BYTES,
 } from "./kernel_state.ts";
 
-interface KernelExports {
+/** The kernels module's exports (src/kernels/assembly/index.ts), as called from TypeScript. */
+export interface KernelExports {
   sortBytesIndex(
     index: number,
     count: number,

@@ -19,22 +19,13 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
+import type { KernelExports } from "../../src/kernels/wasm_kernels.ts";
 
-interface Kernels {
-  appendLines(state: number): number;
-  partitionBytesIndex(index: number, count: number, scratch: number): number;
-  sortBytesBucket(
-    index: number,
-    lo: number,
-    hi: number,
-    byte: number,
-    pageTable: number,
-    shift: number,
-    reverse: number,
-    scratch: number,
-  ): void;
-  sortScratchBytes(): number;
-}
+/** The exports this bench calls, as the kernels module declares them. */
+type Kernels = Pick<
+  KernelExports,
+  "appendLines" | "partitionBytesIndex" | "sortBytesBucket" | "sortScratchBytes"
+>;
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
