@@ -57,6 +57,7 @@ import type { MergeWorkerFault } from "./merge_worker.ts";
 import { mergeByKeyRanges, splitMergeSegments, splitMergeTableFits } from "./split_merge.ts";
 import { evenCuts } from "./key_split.ts";
 import {
+  endSplitSortHelp,
   sortClaimedBuckets,
   SPLIT_SORT_RECORDS_MIN,
   SPLIT_SORT_WORDS,
@@ -485,6 +486,7 @@ class ExternalSorter {
       if (this.#prefault !== undefined) this.#stats.prefaultedBytes = await this.#prefault;
       this.#inFlight = undefined;
       this.#sorting = undefined;
+      this.#endSplitSortHelps();
       this.#keepWorkerForMerge();
       for (const buffer of buffers) {
         if (!buffer.isLent && buffer !== this.#memoryRun) buffer.release();
@@ -1191,6 +1193,23 @@ class ExternalSorter {
   }
 
   /**
+   * Before the sort buffers go back to the budget: the Worker's help with a split sort is over
+   * (split_sort.ts), or never begins. A buffer is normally handed to the Worker after its split
+   * sort (the help, sent before, is then done), but not when the sort failed in between (the
+   * previous run's write, the next run file's open): its pages would be released while the
+   * Worker may still sort a bucket of them.
+   */
+  #endSplitSortHelps(): void {
+    const worker = this.#worker;
+    if (worker === undefined || this.#stats.splitSorts === 0) return;
+    // An ended Worker stops at its next loop check, long before the short wait is over.
+    const timeoutMs = worker.isClosed ? ENDED_HELP_WAIT_MS : HELP_WAIT_MS;
+    for (const control of this.#splitControls) {
+      if (!endSplitSortHelp(control, timeoutMs)) worker.close(); // hung: end it
+    }
+  }
+
+  /**
    * After run generation: the idle sort Worker becomes the merge Worker when the final merge
    * may run on one (a second isolate would add ~15 MiB to the peak RSS); else it ends.
    */
@@ -1785,6 +1804,10 @@ function memoryRunBlocksSegments(segmentBytes: number, memoryRun: SortBuffer | u
 
 /** Segments a kernel merge keeps free for carries that grow for long records and the `-u` copy. */
 const KERNEL_MERGE_SPARE_SEGMENTS = 3;
+/** How long a failed sort waits for the Worker to finish the split sort bucket it is on. */
+const HELP_WAIT_MS = 10_000;
+/** The same for an ended (terminated) Worker, which stops at its next loop check. */
+const ENDED_HELP_WAIT_MS = 250;
 
 /**
  * Output regions of the final merge on the merge Worker when the budget has room: with two, the

@@ -29,7 +29,7 @@ import { BlockGather, dropDuplicates, type SealedBlock, sortJobWith } from "./ke
 import { warmSortKernels } from "./kernel_warmup.ts";
 import { type MergeEvent, type MergeStart, runMergeJob } from "./merge_worker.ts";
 import type { OrderDescriptor } from "./order_descriptor.ts";
-import { sortClaimedBuckets, type SplitSortHelp } from "./split_sort.ts";
+import { helpSplitSort, type SplitSortHelp } from "./split_sort.ts";
 import { BytesOrder, FixedKeyOrder, type RecordOrder } from "./record_order.ts";
 
 /** The first message: the memory every job's offsets point into, the kernels and the order. */
@@ -247,7 +247,7 @@ function help(request: HelpRequest): void {
   if (gather !== undefined || !(kernels instanceof WasmKernels)) return;
   const spanMs = timelineStart();
   try {
-    sortClaimedBuckets(request, true, kernels, request.areaOffset);
+    helpSplitSort(request, kernels, request.areaOffset);
   } catch (caught) {
     // A bucket it claimed may be unsorted: the buffer's own job, which comes next, fails.
     helpFailure = caught;

@@ -214,6 +214,11 @@ export class SortWorker implements Disposable {
     return Atomics.load(this.#status, 0) === 0;
   }
 
+  /** Whether the Worker was ended (terminated or handed over): it takes no more requests. */
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
   /**
    * Sorts `buffer` on the Worker; with `spill` (whose ring also lends the kernel area) the
    * Worker then gathers the sorted records into sealed blocks that `spill.writeBlock` writes.

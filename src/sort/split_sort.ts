@@ -11,13 +11,16 @@
  *
  * ```
  * control (Int32Array, SPLIT_SORT_WORDS):
- * | claims: low cursor (bits 0-15) | high cursor (bits 16-31) | first byte | starts[257] |
+ * | claims: low cursor (bits 0-15) | high cursor (bits 16-31) | first byte | starts[257] | helper |
  * ```
  *
  * No thread waits on the other here: the Worker helps when the message reaches it (after the
  * job it is on), and the buffer is handed to it for its gather only after this thread has
  * sorted what it claimed; the Worker handles messages in order, so its own buckets are sorted
- * by the time it gathers.
+ * by the time it gathers. Only where the buffer is not handed over (the sort failed: its
+ * pages go back to the budget) does this thread end the help itself ({@linkcode endSplitSortHelp}):
+ * a help not begun never begins, one under way is waited for, so that no bucket sort writes
+ * the index after its pages were released.
  *
  * @module
  */
@@ -26,16 +29,24 @@ import type { WasmKernels } from "../kernels/wasm_kernels.ts";
 import { writePageTable } from "./kernel_sort.ts";
 import type { SortJob } from "./job_sort.ts";
 
-/** Words of a split sort's control block. */
-export const SPLIT_SORT_WORDS = 2 + 257;
-/** Records from which a full buffer is sorted by both threads (below, one thread sorts it). */
-export const SPLIT_SORT_RECORDS_MIN = 8192;
-
 const CLAIMS = 0;
 const FIRST_BYTE = 1;
 const STARTS = 2;
 /** Buckets of the partition (one per byte value). */
 const BUCKETS = 256;
+/** The Worker's help: one of the `HELP_` states. */
+const HELPER = STARTS + BUCKETS + 1;
+/** The Worker has not begun (it may still take buckets). */
+const HELP_PENDING = 0;
+/** The Worker takes and sorts buckets. */
+const HELP_RUNNING = 1;
+/** The Worker is done, or this thread ended a help not begun: no bucket is taken any more. */
+const HELP_OVER = 2;
+
+/** Words of a split sort's control block. */
+export const SPLIT_SORT_WORDS = HELPER + 1;
+/** Records from which a full buffer is sorted by both threads (below, one thread sorts it). */
+export const SPLIT_SORT_RECORDS_MIN = 8192;
 
 /** What the Worker needs to help sort a buffer (a `help` request of sort_worker.ts). */
 export interface SplitSortHelp {
@@ -66,7 +77,52 @@ export function startSplitSort(
     // Byte 8: one bucket (every prefix byte shared), sorted from the bytes past the prefix.
     control[STARTS + b + 1] = byte === 8 ? count : ends[b]!;
   }
+  Atomics.store(control, HELPER, HELP_PENDING);
   Atomics.store(control, CLAIMS, BUCKETS << 16);
+}
+
+/**
+ * The Worker's side of a split sort: sorts the buckets it claims from the high end, unless
+ * this thread has ended the help already ({@linkcode endSplitSortHelp}).
+ *
+ * @returns The records the Worker sorted.
+ */
+export function helpSplitSort(
+  help: SplitSortHelp,
+  kernels: WasmKernels,
+  areaOffset: number,
+): number {
+  const { control } = help;
+  if (Atomics.compareExchange(control, HELPER, HELP_PENDING, HELP_RUNNING) !== HELP_PENDING) {
+    return 0;
+  }
+  try {
+    return sortClaimedBuckets(help, true, kernels, areaOffset);
+  } finally {
+    Atomics.store(control, HELPER, HELP_OVER);
+    Atomics.notify(control, HELPER);
+  }
+}
+
+/**
+ * Ends the Worker's part of the split sort on `control`, before its buffer's pages go back to
+ * the budget without the Worker's own job on them: a help not begun will not begin, one under
+ * way is waited for (at most `timeoutMs`: a Worker terminated in the middle of a bucket never
+ * says it is done, and writes nothing more once it is ended).
+ *
+ * @returns Whether the Worker's help is over (false: the wait timed out).
+ */
+export function endSplitSortHelp(control: Int32Array, timeoutMs: number): boolean {
+  if (Atomics.compareExchange(control, HELPER, HELP_PENDING, HELP_OVER) === HELP_PENDING) {
+    return true;
+  }
+  const deadline = performance.now() + timeoutMs;
+  while (Atomics.load(control, HELPER) === HELP_RUNNING) {
+    const left = deadline - performance.now();
+    if (left <= 0) return false;
+    Atomics.wait(control, HELPER, HELP_RUNNING, left);
+  }
+  return true;
 }
 
 /**
