@@ -51,6 +51,8 @@ export interface CountWorkerInit {
   tableRunsShare: number;
   /** The main thread's compiled kernels module (not compiled again here). */
   kernels: WebAssembly.Module;
+  /** Test seam: the Worker's Nth I/O operation fails (its IoManager's `faultInjection`). */
+  failAtOperation?: number;
 }
 
 /** Messages to the Worker. */
@@ -118,6 +120,9 @@ async function handle(request: CountWorkerRequest): Promise<void> {
         spillMode: init.spillMode,
         lazyTmpDirs: true,
         handleSignals: false,
+        ...(init.failAtOperation === undefined
+          ? {}
+          : { faultInjection: { failAtOperation: init.failAtOperation } }),
       });
       counter = new WordCounter(memory, io, {
         tokenizer: init.tokenizer,

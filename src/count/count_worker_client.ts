@@ -58,6 +58,12 @@ export class CountWorkerClient {
   }> = [];
   #idle: Array<() => void> = [];
   #failure: Error | undefined;
+  /** The Worker crashed (it runs nothing more and will not answer `close`). */
+  #crashed = false;
+  /** Receives the `closed` reply (undefined: the Worker crashed or timed out). */
+  #onClosed:
+    | ((reply: Extract<CountWorkerReply, { type: "closed" }> | undefined) => void)
+    | undefined;
   #closed = false;
   #ready: Promise<void> = Promise.resolve();
   #isReady = false;
@@ -79,7 +85,9 @@ export class CountWorkerClient {
     worker.onmessage = (event: MessageEvent<CountWorkerReply>) => this.#onReply(event.data);
     worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
+      this.#crashed = true;
       this.#onFailure(new Error(`Count worker crashed: ${event.message}`));
+      this.#onClosed?.(undefined);
     };
   }
 
@@ -248,7 +256,10 @@ export class CountWorkerClient {
 
   /**
    * Has the Worker delete its files and check its memory, then ends it, takes its segments
-   * back and releases them. Idempotent; safe after a failure.
+   * back and releases them. Idempotent; safe after a failure: a Worker that failed (its
+   * spill, say) still takes the `close` (it ends every request after a failure), and its
+   * memory goes back only after its `closed` reply, when it touches none of it any more, or
+   * once it crashed or stayed silent {@linkcode CLOSE_TIMEOUT_MS}.
    *
    * @throws {MemoryLeakError} If the Worker's memory manager reported a leak.
    */
@@ -256,31 +267,34 @@ export class CountWorkerClient {
     if (this.#closed) return;
     this.#closed = true;
     let leaks = "";
-    if (
-      this.#failure === undefined || !(this.#failure.message.startsWith("Count worker crashed"))
-    ) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      try {
-        const reply = await Promise.race([
-          this.#request({ type: "close" }, "closed"),
-          new Promise<undefined>((resolve) => {
-            timer = setTimeout(() => resolve(undefined), CLOSE_TIMEOUT_MS);
-          }),
-        ]);
-        if (reply?.type === "closed") {
-          leaks = reply.leaks;
-          if (!this.#share.isReleased) this.#sharePageContents = reply.pageContents;
-        }
-      } catch {
-        // The Worker failed: terminate it anyway.
-      } finally {
-        clearTimeout(timer); // a pending timer would keep the process alive
+    if (!this.#crashed) {
+      const reply = await this.#closeReply();
+      if (reply !== undefined) {
+        leaks = reply.leaks;
+        if (!this.#share.isReleased) this.#sharePageContents = reply.pageContents;
       }
     }
     this.#worker.terminate();
     // The Worker is gone: take back what it still held.
     this.#releaseMemory();
     if (leaks !== "") throw new MemoryLeakError(`Count worker: ${leaks}`);
+  }
+
+  /**
+   * Sends `close` and waits for its reply: not rejected by a failure the Worker reported
+   * (that failure ended the request it was on, not the Worker), only ended by a crash or
+   * the timeout (then undefined).
+   */
+  #closeReply(): Promise<Extract<CountWorkerReply, { type: "closed" }> | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.#onClosed?.(undefined), CLOSE_TIMEOUT_MS);
+      this.#onClosed = (reply) => {
+        this.#onClosed = undefined;
+        clearTimeout(timer); // a pending timer would keep the process alive
+        resolve(reply);
+      };
+      this.#post({ type: "close" });
+    });
   }
 
   #post(request: CountWorkerRequest): void {
@@ -304,6 +318,10 @@ export class CountWorkerClient {
       this.#free.push(segment);
       this.#inFlight -= 1;
       this.#wakeIdle();
+      return;
+    }
+    if (reply.type === "closed") {
+      this.#onClosed?.(reply);
       return;
     }
     if (reply.type === "failed") {
