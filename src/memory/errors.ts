@@ -82,17 +82,27 @@ export class SegmentPoisonError extends Error {
    * @param segmentId The id of the released segment that was written to.
    * @param owner The owner that released it.
    * @param detail Where the poison was found broken (page, byte, value).
-   * @param releaseSite Where it was released, when recorded.
+   * @param context `releaseSite`: where it was released, when recorded; `lastBorrower`: the
+   *   borrower (a Worker) the owner last lent segments to before, if any: the likeliest writer.
    */
   constructor(
     readonly segmentId: number,
     readonly owner: string,
     detail: string,
-    readonly releaseSite: string | undefined,
+    context: { releaseSite?: string | undefined; lastBorrower?: string | undefined } = {},
   ) {
+    const { releaseSite, lastBorrower } = context;
     super(
       `Write after release: segment #${segmentId} of "${owner}" was written after "${owner}" released it (${detail})` +
+        (lastBorrower === undefined ? "" : `; "${owner}" last lent pages to "${lastBorrower}"`) +
         (releaseSite === undefined ? "" : `; released at ${releaseSite}`),
     );
+    this.releaseSite = releaseSite;
+    this.lastBorrower = lastBorrower;
   }
+
+  /** Where the segment was released, when recorded (advanced/paranoid levels). */
+  readonly releaseSite: string | undefined;
+  /** The borrower the owner last lent segments to before the release, if any. */
+  readonly lastBorrower: string | undefined;
 }

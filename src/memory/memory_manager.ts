@@ -118,6 +118,11 @@ export interface PoisonViolation {
   owner: string;
   /** Where it was released (advanced/paranoid levels). */
   releaseSite: string | undefined;
+  /**
+   * The borrower (a Worker) its owner last lent segments to before the release, if it ever
+   * lent any: the likeliest writer, a Worker still at work on pages it was not lent.
+   */
+  lastBorrower: string | undefined;
   /** Page, byte offset and value found. */
   detail: string;
 }
@@ -159,6 +164,8 @@ interface ReleaseRecord {
   segmentId: number;
   owner: string;
   site: string | undefined;
+  /** The borrower the owner last lent segments to, when it was released. */
+  lastBorrower: string | undefined;
 }
 
 /** Page states. */
@@ -216,6 +223,8 @@ export class MemoryManager implements LeaseReleaser {
   readonly #pool: { generations: Uint32Array; buffer: SharedArrayBuffer };
   readonly #pageState: Uint8Array;
   readonly #releasedBy: (ReleaseRecord | undefined)[] = [];
+  /** The borrower each owner last lent segments to (a few owner names: never cleared). */
+  readonly #lastBorrowers = new Map<string, string>();
   readonly #scratchPages: number;
   /** Recycled free pages, last released on top; may hold stale entries (skipped). */
   #freeStack: number[] = [];
@@ -414,12 +423,7 @@ export class MemoryManager implements LeaseReleaser {
     if (this.#violations.length > violationsBefore) {
       for (const page of pages) this.#giveBackUnused(page);
       const violation = this.#violations[violationsBefore]!;
-      throw new SegmentPoisonError(
-        violation.segmentId,
-        violation.owner,
-        violation.detail,
-        violation.releaseSite,
-      );
+      throw poisonError(violation);
     }
     this.#noteExtent(this.#highWater);
     const segments: MemorySegment[] = [];
@@ -512,6 +516,7 @@ export class MemoryManager implements LeaseReleaser {
       }
       offsets.push(segmentInternals.lend(segment, borrower)); // throws if released
       this.#moveBooking(segment, segment.owner, to);
+      this.#lastBorrowers.set(segment.owner, borrower);
     }
     return offsets;
   }
@@ -767,14 +772,7 @@ export class MemoryManager implements LeaseReleaser {
       text = lines.join("\n");
     }
     if (poisonViolations.length > 0) {
-      const lines = poisonViolations.slice(0, 8).map((violation) =>
-        new SegmentPoisonError(
-          violation.segmentId,
-          violation.owner,
-          violation.detail,
-          violation.releaseSite,
-        ).message
-      );
+      const lines = poisonViolations.slice(0, 8).map((violation) => poisonError(violation).message);
       text = (text === "" ? "" : text + "\n") + lines.join("\n");
     }
     return { leakedSegments, leakedBytes, owners, dropped, poisonViolations, text };
@@ -1006,6 +1004,7 @@ export class MemoryManager implements LeaseReleaser {
       segmentId: record?.segmentId ?? 0,
       owner: record?.owner ?? "(unknown)",
       releaseSite: record?.site,
+      lastBorrower: record?.lastBorrower,
       detail: `page ${page + Math.floor(byteIndex / this.segmentBytes)}, byte ${
         byteIndex % this.segmentBytes
       } is 0x${bytes[byteIndex]!.toString(16).padStart(2, "0")}, not the poison 0x${
@@ -1015,12 +1014,7 @@ export class MemoryManager implements LeaseReleaser {
     this.#violations.push(violation);
     this.#poison(page, pageCount);
     if (throwing) {
-      throw new SegmentPoisonError(
-        violation.segmentId,
-        violation.owner,
-        violation.detail,
-        violation.releaseSite,
-      );
+      throw poisonError(violation);
     }
   }
 
@@ -1034,7 +1028,12 @@ export class MemoryManager implements LeaseReleaser {
     const pageCount = this.#pageCount(segment);
     this.#freeSegments(segment.pageIndex, pageCount, {
       writtenPages: Math.ceil(segmentInternals.writtenBytes(segment) / this.segmentBytes),
-      record: { segmentId: segment.id, owner: segment.owner, site: undefined },
+      record: {
+        segmentId: segment.id,
+        owner: segment.owner,
+        site: undefined,
+        lastBorrower: this.#lastBorrowers.get(segment.owner),
+      },
       contents: segmentInternals.pageContents(segment),
     });
     this.leakTracker.onRelease(segment);
@@ -1099,7 +1098,12 @@ export class MemoryManager implements LeaseReleaser {
       if (this.#pool.generations[dropped.pageIndex] === dropped.generation) {
         this.#freeSegments(dropped.pageIndex, dropped.pageCount, {
           writtenPages: dropped.pageCount,
-          record: { segmentId: dropped.segmentId, owner: dropped.owner, site: dropped.site },
+          record: {
+            segmentId: dropped.segmentId,
+            owner: dropped.owner,
+            site: dropped.site,
+            lastBorrower: this.#lastBorrowers.get(dropped.owner),
+          },
         });
       }
       state.pages -= dropped.pageCount;
@@ -1133,4 +1137,12 @@ function firstNot(words: Uint32Array, value: number): number {
     if (words[i] !== value) return i;
   }
   return -1;
+}
+
+/** The error that reports `violation`. */
+function poisonError(violation: PoisonViolation): SegmentPoisonError {
+  return new SegmentPoisonError(violation.segmentId, violation.owner, violation.detail, {
+    releaseSite: violation.releaseSite,
+    lastBorrower: violation.lastBorrower,
+  });
 }

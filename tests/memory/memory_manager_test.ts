@@ -517,3 +517,42 @@ Deno.test("A stale write is found on pages at 2 GiB and above, up to the pool's 
   }
   below.release();
 });
+
+Deno.test("A stale write names the borrower the owner last lent pages to", () => {
+  const memory = manager(4);
+  const buffer = memory.allocate("sort-buffer", 2);
+  // Lent once (a Worker sorted it) and taken back: the Worker may still hold raw offsets.
+  memory.lend("sort-worker", [buffer.segments[0]!]);
+  memory.takeBack("sort-worker", [buffer.segments[0]!]);
+  const stale = buffer.segments[1]!.bytes;
+  const releasedId = buffer.segments[1]!.id;
+  buffer.release();
+  stale[8] = 1; // e.g. the Worker's index write into a page never lent this time
+  throws(() => memory.allocate("merge-input", 2), (error: unknown) => {
+    ok(error instanceof SegmentPoisonError, String(error));
+    strictEqual(error.lastBorrower, "sort-worker");
+    strictEqual(
+      error.message,
+      `Write after release: segment #${releasedId} of "sort-buffer" was written after ` +
+        `"sort-buffer" released it (page 1, byte 8 is 0x01, not the poison 0xdb); ` +
+        `"sort-buffer" last lent pages to "sort-worker"`,
+    );
+    return true;
+  });
+  strictEqual(memory.leakReport().poisonViolations[0]!.lastBorrower, "sort-worker");
+  // An owner that never lent anything: no borrower named.
+  const table = memory.allocate("count-table", 1);
+  const tableView = table.segments[0]!.bytes;
+  table.release();
+  tableView[0] = 2;
+  throws(() => memory.assertAllReleased(), (error: unknown) => {
+    ok(error instanceof MemoryLeakError);
+    ok(
+      /"count-table" released it \(page \d, byte 0 is 0x02, not the poison 0xdb\)$/m.test(
+        error.message,
+      ),
+      error.message,
+    );
+    return true;
+  });
+});
