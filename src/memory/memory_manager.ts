@@ -522,6 +522,18 @@ export class MemoryManager implements LeaseReleaser {
   }
 
   /**
+   * Notes that `borrower` (a Worker) works on pages of `owner` by offset without a lend, while
+   * the owner's thread works on them too (a split sort's help): nothing is booked, but a write
+   * after release found in the owner's pages names `borrower` as the last one lent them.
+   *
+   * @param owner The owner of the pages.
+   * @param borrower The Worker's owner name.
+   */
+  noteBorrower(owner: string, borrower: string): void {
+    this.#lastBorrowers.set(owner, borrower);
+  }
+
+  /**
    * Takes back segments lent with {@linkcode MemoryManager.lend}, checking they were lent to
    * `borrower` and are still the same leases.
    *

@@ -21,7 +21,7 @@ import type { OrderDescriptor } from "./order_descriptor.ts";
 import type { RecordOrder } from "./record_order.ts";
 import { mergeCursors, type RecordCursor, type RecordSink, UniqueFilter } from "./run_merger.ts";
 import { SortBuffer } from "./sort_buffer.ts";
-import { SortWorker, SpillRing, WorkerWriteError } from "./sort_worker_pool.ts";
+import { SORT_WORKER_OWNER, SortWorker, SpillRing, WorkerWriteError } from "./sort_worker_pool.ts";
 import { sortJobWith } from "./kernel_sort.ts";
 import { normalizedKeysFor } from "./normalized_key.ts";
 import { keyedLineOffset, KeyedRunOrder } from "./keyed_records.ts";
@@ -752,6 +752,7 @@ class ExternalSorter {
       reverse: this.#order.reverse,
     };
     startSplitSort(help.control, help.job, kernels, areaOffset);
+    buffer.shareWith(SORT_WORKER_OWNER); // a write after release names the Worker
     this.#startWorker().help(help, ring);
     sortClaimedBuckets(help, false, kernels, areaOffset);
     this.#stats.kernelSorts += 1;

@@ -627,6 +627,17 @@ export class SortBuffer implements Disposable {
   }
 
   /**
+   * Notes that `borrower` sorts part of the buffer by offset while this thread sorts the rest
+   * (a split sort's help: nothing is lent), so that a write after release names it.
+   *
+   * @param borrower The Worker's owner name.
+   */
+  shareWith(borrower: string): void {
+    this.#checkLive();
+    this.#memory.noteBorrower(this.#lease.owner, borrower);
+  }
+
+  /**
    * The buffer as a job for a kernel on this thread (nothing lent): valid until the buffer is
    * appended to, reset, lent or released.
    *

@@ -112,3 +112,25 @@ Deno.test("endSplitSortHelp: waits for the Worker's bucket under way; nothing wr
   }
   memory.assertAllReleased();
 });
+
+Deno.test("a write after release into a buffer shared with the Worker for a split sort names the Worker", () => {
+  const memory = new MemoryManager({ budgetBytes: 64 * 4096, segmentBytes: 4096 });
+  const buffer = new SortBuffer(memory, {
+    owner: "sort-buffer-1",
+    dataSegmentCount: 8,
+    indexEntryCount: 1024,
+    order: new BytesOrder(),
+  });
+  const line = new TextEncoder().encode("a line of the buffer");
+  ok(buffer.tryAppend(line, 0, line.length));
+  // Never lent: only the split sort's help works on it (the CI case: the second buffer's
+  // first split sort, the first run's write failed meanwhile).
+  const job = buffer.jobHere();
+  buffer.shareWith("sort-worker");
+  buffer.release();
+  new Uint8Array(memory.wasmMemory.buffer, job.index, ENTRY_BYTES).fill(0); // the late help
+  const report = memory.leakReport();
+  strictEqual(report.poisonViolations.length, 1);
+  strictEqual(report.poisonViolations[0]!.lastBorrower, "sort-worker");
+  ok(/"sort-buffer-1" last lent pages to "sort-worker"/.test(report.text), report.text);
+});
