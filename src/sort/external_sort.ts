@@ -58,6 +58,7 @@ import { mergeByKeyRanges, splitMergeSegments, splitMergeTableFits } from "./spl
 import { evenCuts } from "./key_split.ts";
 import {
   endSplitSortHelp,
+  endSplitSortHelpNotBegun,
   sortClaimedBuckets,
   SPLIT_SORT_RECORDS_MIN,
   SPLIT_SORT_WORDS,
@@ -448,11 +449,14 @@ class ExternalSorter {
       for (const input of inputs) await this.#readInput(input);
       // Sorting here, the last buffer needs no wait for the Worker's last spill.
       let spanMs = timelineStart();
-      const presorted = buffers.length > 0 && this.#sortHere(buffers[this.#filling]!);
+      const lastSplit = buffers.length > 0 && this.#splitSortLast(buffers[this.#filling]!);
+      const presorted = lastSplit ||
+        (buffers.length > 0 && this.#sortHere(buffers[this.#filling]!));
       timelineEnd("sort-last-main", spanMs);
       spanMs = timelineStart();
       await this.#awaitInFlight();
       timelineEnd("wait-last-spill", spanMs);
+      if (lastSplit) await this.#awaitLastSplitHelp(buffers[this.#filling]!);
       this.#ensureBuffers(); // the input may end with a long record
       const last = buffers[this.#filling]!;
       if (this.#runs.length === 0) {
@@ -757,6 +761,33 @@ class ExternalSorter {
     this.#stats.kernelSorts += 1;
     this.#stats.splitSorts += 1;
     return true;
+  }
+
+  /**
+   * Sorts the last buffer (kept in memory for the final merge, or spilled) on this thread and
+   * the Worker at once (split_sort.ts), where a split sort applies: the Worker takes buckets
+   * from the high end once it is done with the last spill, instead of idling until the merge.
+   * {@linkcode ExternalSorter.#awaitLastSplitHelp} waits for its buckets.
+   *
+   * @returns Whether a split sort ran (this thread's buckets are sorted).
+   */
+  #splitSortLast(buffer: SortBuffer): boolean {
+    const ring = this.#ring;
+    const worker = this.#worker;
+    if (ring === undefined || worker === undefined || worker.isClosed) return false;
+    return this.#splitSortHere(buffer, ring);
+  }
+
+  /**
+   * After the last buffer's split sort and the last spill: the Worker's buckets are sorted. A
+   * help not begun is ended (no wait); else the Worker's reply to a job sent after the help
+   * says it is over (or rejects with the help's failure).
+   */
+  async #awaitLastSplitHelp(buffer: SortBuffer): Promise<void> {
+    if (endSplitSortHelpNotBegun(this.#splitControls[this.#filling]!)) return;
+    const spanMs = timelineStart();
+    await this.#startWorker().sort(buffer, { presorted: true });
+    timelineEnd("wait-last-help", spanMs);
   }
 
   /** Sorts the last buffer: on the Worker (with the kernels) if there is one, else here. */

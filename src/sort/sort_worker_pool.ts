@@ -222,15 +222,18 @@ export class SortWorker implements Disposable {
   /**
    * Sorts `buffer` on the Worker; with `spill` (whose ring also lends the kernel area) the
    * Worker then gathers the sorted records into sealed blocks that `spill.writeBlock` writes.
-   * The buffer is unusable until the promise settles.
+   * The buffer is unusable until the promise settles. With `presorted` and no spill the Worker
+   * sorts nothing and replies at once, after the messages sent before: a split sort's help
+   * (split_sort.ts) is then over, or its failure rejects.
    *
    * @param buffer A filled buffer.
-   * @param options The kernel area's ring (sort with the kernels) and what to spill.
+   * @param options The kernel area's ring (sort with the kernels), what to spill, and whether
+   *   `buffer` is sorted already.
    * @returns Records gathered and whether the kernels sorted; settles after every block write.
    */
   sort(
     buffer: SortBuffer,
-    options: { ring?: SpillRing; spill?: RingSpill } = {},
+    options: { ring?: SpillRing; spill?: RingSpill; presorted?: boolean } = {},
   ): Promise<SortResult> {
     assert(!this.#busy && !this.#closed, "SortWorker is busy or closed");
     this.#busy = true;
@@ -239,6 +242,7 @@ export class SortWorker implements Disposable {
     const job = buffer.lend(owner);
     const request: SortRequest = { type: "sort", job };
     if (ring !== undefined) request.areaOffset = ring.lendArea(owner);
+    if (options.presorted === true) request.presorted = true;
     const spill = options.spill;
     if (spill !== undefined) {
       request.ring = {

@@ -126,6 +126,17 @@ export function endSplitSortHelp(control: Int32Array, timeoutMs: number): boolea
 }
 
 /**
+ * Ends a help the Worker has not begun (it then never begins), without waiting: for a buffer
+ * that is not handed to the Worker after its split sort (the last one, kept in memory).
+ *
+ * @returns Whether the Worker never took a bucket (false: it did, or still does; its own next
+ *   job, which it runs after the help, is then the sign that its buckets are sorted).
+ */
+export function endSplitSortHelpNotBegun(control: Int32Array): boolean {
+  return Atomics.compareExchange(control, HELPER, HELP_PENDING, HELP_OVER) === HELP_PENDING;
+}
+
+/**
  * Claims buckets of a started split sort, from the low end (this thread) or the high end (the
  * Worker), and sorts each in the kernel area at `areaOffset`, until none is left.
  *

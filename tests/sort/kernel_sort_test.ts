@@ -183,6 +183,22 @@ for (const testCase of CASES.filter((c) => ["plain", "-u", "-r"].includes(c.name
   });
 }
 
+// The last buffer (kept in memory for the final merge) is sorted by both threads too: the Worker
+// takes buckets once it has written the last spill, and the merge waits for them.
+Deno.test("externalSort plain: the last buffer, kept in memory, is sorted by both threads", async () => {
+  const random = makeRandom(SEED + 13);
+  const input = randomLines(random, 250_000, { maxLength: 40 });
+  const descriptor: OrderDescriptor = { kind: "bytes", reverse: false };
+  const sizes = { budgetBytes: 12 * 1024 * 1024, segmentBytes: 65536 };
+  const kernel = await sortWith(input, descriptor, { kernels: true, unique: false, ...sizes });
+  const seed = `seed ${SEED} (SPILLWAY_SEED reruns)`;
+  strictEqual(kernel.stats.runCount >= 2, true, `${kernel.stats.runCount} runs, ${seed}`);
+  // Every spilled buffer and the one kept in memory.
+  strictEqual(kernel.stats.splitSorts, kernel.stats.runCount + 1, `split sorts, ${seed}`);
+  const js = await sortWith(input, descriptor, { kernels: false, unique: false, ...sizes });
+  strictEqual(Buffer.compare(kernel.output, js.output), 0, `kernel != JS, ${seed}`);
+});
+
 /** Fills a buffer with `lines`, lends it, and returns the job and what to give back. */
 function filledJob(memory: MemoryManager, order: RecordOrder, input: Uint8Array) {
   const buffer = new SortBuffer(memory, {
