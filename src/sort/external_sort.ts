@@ -22,7 +22,7 @@ import type { RecordOrder } from "./record_order.ts";
 import { mergeCursors, type RecordCursor, type RecordSink, UniqueFilter } from "./run_merger.ts";
 import { SortBuffer } from "./sort_buffer.ts";
 import { SortWorker, SpillRing, WorkerWriteError } from "./sort_worker_pool.ts";
-import { sortJobWith } from "./kernel_sort.ts";
+import { type BlockFirstKeys, sortJobWith } from "./kernel_sort.ts";
 import { normalizedKeysFor } from "./normalized_key.ts";
 import { keyedLineOffset, KeyedRunOrder } from "./keyed_records.ts";
 import {
@@ -308,6 +308,8 @@ class ExternalSorter {
    * by it.
    */
   readonly #lineBytesIndexes = new Map<SpillRun, readonly number[]>();
+  /** The first keys of the same runs' blocks (kernel_sort.ts `BlockGather.blockFirstKeys`). */
+  readonly #blockFirstKeys = new Map<SpillRun, BlockFirstKeys>();
   /** Run slots in input order; undefined while a buffer's spill is in flight. */
   #runs: Array<SpillRun | undefined> = [];
   #stats: SortStats = {
@@ -677,6 +679,7 @@ class ExternalSorter {
       if (result.lineBytesIndex !== undefined) {
         this.#lineBytesIndexes.set(run, result.lineBytesIndex);
       }
+      if (result.blockFirstKeys !== undefined) this.#blockFirstKeys.set(run, result.blockFirstKeys);
       this.#stats.runCount += 1;
     } catch (error) {
       await writer.abort();
@@ -1518,6 +1521,7 @@ class ExternalSorter {
           ),
         outputSegments: plan.outputSegments,
         lineBytesIndexes: this.#lineBytesIndexes,
+        blockFirstKeys: this.#blockFirstKeys,
         parts,
         onRangeWritten: (byteLength) => this.#progress.advance(byteLength),
         worker: this.#takeMergeWorker(),

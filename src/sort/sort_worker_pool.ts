@@ -1,7 +1,7 @@
 import { assert } from "../base/mod.ts";
 import { compileKernels } from "../kernels/mod.ts";
 import type { MemoryManager, MemorySegment, SegmentLease } from "../memory/mod.ts";
-import { kernelAreaBytes, type SealedBlock } from "./kernel_sort.ts";
+import { type BlockFirstKeys, kernelAreaBytes, type SealedBlock } from "./kernel_sort.ts";
 import type { OrderDescriptor } from "./order_descriptor.ts";
 import type { SortBuffer } from "./sort_buffer.ts";
 import type { SplitSortHelp } from "./split_sort.ts";
@@ -31,6 +31,8 @@ export interface SortResult {
   kernelSorted: boolean;
   /** The run's line-bytes index (plain records gathered into blocks; kernel_sort.ts). */
   lineBytesIndex?: number[];
+  /** Its blocks' first keys (plain records gathered into blocks; kernel_sort.ts). */
+  blockFirstKeys?: BlockFirstKeys;
 }
 
 /**
@@ -341,6 +343,7 @@ export class SortWorker implements Disposable {
           kernelSorted: reply.kernelSorted,
           blocksWritten: reply.blocksWritten ?? 0,
           ...(reply.lineBytesIndex === undefined ? {} : { lineBytesIndex: reply.lineBytesIndex }),
+          ...(reply.blockFirstKeys === undefined ? {} : { blockFirstKeys: reply.blockFirstKeys }),
         };
         Promise.all(writes).then(() => {
           if (writeError === undefined) resolve(result);
