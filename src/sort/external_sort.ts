@@ -492,6 +492,7 @@ class ExternalSorter {
       if (this.#prefault !== undefined) this.#stats.prefaultedBytes = await this.#prefault;
       this.#inFlight = undefined;
       this.#sorting = undefined;
+      const releaseMs = timelineStart();
       this.#endSplitSortHelps();
       this.#keepWorkerForMerge();
       for (const buffer of buffers) {
@@ -501,6 +502,7 @@ class ExternalSorter {
       this.#ring = undefined;
       this.#mainArea?.release();
       this.#mainArea = undefined;
+      timelineEnd("release-run-buffers", releaseMs);
     }
     const mergeMs = timelineStart();
     try {
@@ -1358,7 +1360,9 @@ class ExternalSorter {
     }
     let out: LineSink | undefined = undefined;
     try {
+      const openMs = timelineStart();
       out = await this.#createOutput(output, 1);
+      timelineEnd("open-output", openMs);
       const sink = out;
       const placed = readOnWorker &&
         await this.#placedMergeOutput(sink, runs, { expectedRecords, mergeBytes, outputSegments });

@@ -261,7 +261,9 @@ class PlacedMerge {
 
   async run(): Promise<PlacedMergeResult> {
     try {
+      const prepareMs = timelineStart();
       this.#prepare();
+      timelineEnd("placed-prepare", prepareMs);
     } catch (error) {
       // The Worker lane, which ends the Worker it was given, never starts: an idle Worker
       // left running keeps the process from exiting after the error is reported.
