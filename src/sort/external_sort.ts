@@ -705,6 +705,8 @@ class ExternalSorter {
     assert(area.segments[0]!.byteLength >= MERGE_WARM_BYTES, "the kernel area holds the warm-up");
     const spanMs = timelineStart();
     warmMergeKernel(kernels, this.#memory.wasmMemory, area.segments[0]!.memoryOffset);
+    // And the placed merge's sum of the in-memory run's bytes (~0.5 ms of its first bound).
+    kernels.indexLineBytes(area.segments[0]!.memoryOffset, 0);
     timelineEnd("warm-merge-kernel", spanMs);
   }
 
