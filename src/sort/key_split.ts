@@ -172,6 +172,55 @@ class RunProbe {
     return this.#firstOffset;
   }
 
+  /** Goes to the record at `position` (a record start) without decoding it. */
+  seekRecord(position: RunPosition): void {
+    this.#load(position.block);
+    this.#at = 16 + position.offset;
+  }
+
+  /**
+   * Passes the records from the current position that are before `splitter` in merge order
+   * (`reverse`: descending) and lie wholly in the loaded block, comparing them in place (a
+   * block holds ~10K words: no key copied, no call per record); stops at the first record that
+   * is not before it, crosses the block's end, or at the payload's end.
+   *
+   * @returns The output bytes (record + terminator each) of the records passed.
+   */
+  skipBefore(splitter: Uint8Array, reverse: boolean): number {
+    if (this.#shared.holder !== this) return 0;
+    const bytes = this.#shared.bytes;
+    const end = this.#payloadEnd;
+    const n = splitter.length;
+    let at = this.#at;
+    let passed = 0;
+    while (at < end) {
+      let length = 0;
+      let scale = 1;
+      let p = at;
+      let whole = false;
+      while (p < end) {
+        const byte = bytes[p]!;
+        p += 1;
+        length += (byte & 0x7f) * scale;
+        if (byte < 0x80) {
+          whole = p + length <= end;
+          break;
+        }
+        scale *= 128;
+      }
+      if (!whole) break; // its length or bytes go on in the next block
+      const m = length < n ? length : n;
+      let d = 0;
+      for (let k = 0; k < m && d === 0; k += 1) d = bytes[p + k]! - splitter[k]!;
+      if (d === 0) d = length - n;
+      if (reverse ? d <= 0 : d >= 0) break;
+      passed += length + 1;
+      at = p + length;
+    }
+    this.#at = at;
+    return passed;
+  }
+
   /** Decodes the record at `position` (a record start) into `key`. */
   recordAt(position: RunPosition): void {
     this.#load(position.block);
@@ -457,10 +506,14 @@ export class KeySplit {
       : fromFirst
       ? { block: lo, offset: probe.firstOffset(lo) }
       : from!;
-    probe.recordAt(position);
+    probe.seekRecord(position);
     // The output bytes of the records passed, for lineBytesBefore (from the block's first record).
     let bytes = 0;
     for (;;) {
+      bytes += probe.skipBefore(splitter, this.#options.reverse);
+      position = probe.position();
+      // A record across the block's end, or the next block's first: decoded whole.
+      if (!probe.next()) return { block: probe.blockCount, offset: 0 };
       if (!this.#before(probe.key, probe.keyLength, probe.recordLength, splitter)) {
         this.#scan = fromFirst && position.block === lo
           ? { run: i, block: position.block, offset: position.offset, bytes }
@@ -468,8 +521,6 @@ export class KeySplit {
         return position;
       }
       bytes += probe.recordLength + 1;
-      position = probe.position();
-      if (!probe.next()) return { block: probe.blockCount, offset: 0 };
     }
   }
 
