@@ -1,4 +1,12 @@
-import { adviseHugePages, holdLibc, IoManager, type SpillMode } from "../io/mod.ts";
+import {
+  adviseHugePages,
+  holdLibc,
+  IoManager,
+  type SpillMode,
+  timelineEnd,
+  timelineFlush,
+  timelineStart,
+} from "../io/mod.ts";
 import { type LeakDetectionLevel, MemoryLeakError, MemoryManager } from "../memory/mod.ts";
 import type { JobStats, StatsSources } from "./job_stats.ts";
 
@@ -136,11 +144,16 @@ export class CommandScope<R extends ScopeReport> implements AsyncDisposable {
   async finish(exitCode: number): Promise<number> {
     this.#finished = true;
     const { memory, io, report } = this;
+    const closeMs = timelineStart();
     await io.close();
+    timelineEnd("close-io", closeMs);
     // The bytes the outputs wrote, unless the command counted them itself (gen).
     if (report.stats.output.bytes === 0) report.stats.output.bytes = io.stats.outputBytesWritten;
     // One leak report for the stats and the check: it reads every poisoned page once.
+    const leakMs = timelineStart();
     const leakReport = memory.leakReport();
+    timelineEnd("leak-check", leakMs);
+    timelineFlush();
     await report.end({ memory, leakReport, io: io.stats, spillMode: io.spillMode, exitCode });
     if (leakReport.text !== "") throw new MemoryLeakError(leakReport.text);
     return exitCode;

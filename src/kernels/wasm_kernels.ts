@@ -51,6 +51,7 @@ export interface KernelExports {
   sortScratchBytes(): number;
   gather(state: number): number;
   gatherKeyed(state: number): number;
+  indexLineBytes(index: number, count: number): number;
   mergeStep(state: number): number;
   mergeLines(state: number): number;
   mergeText(state: number): number;
@@ -383,6 +384,18 @@ export class WasmKernels implements KernelSet {
   /** {@inheritDoc KernelSet.formatSorted} */
   formatSorted(stateOffset: number): number {
     return this.#exports.formatSorted(stateOffset);
+  }
+
+  /**
+   * Output bytes of the `count` sort-index entries at memory offset `indexOffset` as lines:
+   * their record lengths plus one terminator each.
+   *
+   * @param indexOffset The first entry (16 bytes each, the length in word 3).
+   * @param count Entries.
+   * @returns The bytes.
+   */
+  indexLineBytes(indexOffset: number, count: number): number {
+    return this.#exports.indexLineBytes(indexOffset, count);
   }
 
   /**

@@ -22,7 +22,7 @@ import type { RecordOrder } from "./record_order.ts";
 import { mergeCursors, type RecordCursor, type RecordSink, UniqueFilter } from "./run_merger.ts";
 import { SortBuffer } from "./sort_buffer.ts";
 import { SORT_WORKER_OWNER, SortWorker, SpillRing, WorkerWriteError } from "./sort_worker_pool.ts";
-import { sortJobWith } from "./kernel_sort.ts";
+import { type BlockFirstKeys, sortJobWith } from "./kernel_sort.ts";
 import { normalizedKeysFor } from "./normalized_key.ts";
 import { keyedLineOffset, KeyedRunOrder } from "./keyed_records.ts";
 import {
@@ -58,6 +58,7 @@ import { mergeByKeyRanges, splitMergeSegments, splitMergeTableFits } from "./spl
 import { evenCuts } from "./key_split.ts";
 import {
   endSplitSortHelp,
+  endSplitSortHelpNotBegun,
   sortClaimedBuckets,
   SPLIT_SORT_RECORDS_MIN,
   SPLIT_SORT_WORDS,
@@ -307,6 +308,8 @@ class ExternalSorter {
    * by it.
    */
   readonly #lineBytesIndexes = new Map<SpillRun, readonly number[]>();
+  /** The first keys of the same runs' blocks (kernel_sort.ts `BlockGather.blockFirstKeys`). */
+  readonly #blockFirstKeys = new Map<SpillRun, BlockFirstKeys>();
   /** Run slots in input order; undefined while a buffer's spill is in flight. */
   #runs: Array<SpillRun | undefined> = [];
   #stats: SortStats = {
@@ -448,11 +451,14 @@ class ExternalSorter {
       for (const input of inputs) await this.#readInput(input);
       // Sorting here, the last buffer needs no wait for the Worker's last spill.
       let spanMs = timelineStart();
-      const presorted = buffers.length > 0 && this.#sortHere(buffers[this.#filling]!);
+      const lastSplit = buffers.length > 0 && this.#splitSortLast(buffers[this.#filling]!);
+      const presorted = lastSplit ||
+        (buffers.length > 0 && this.#sortHere(buffers[this.#filling]!));
       timelineEnd("sort-last-main", spanMs);
       spanMs = timelineStart();
       await this.#awaitInFlight();
       timelineEnd("wait-last-spill", spanMs);
+      if (lastSplit) await this.#awaitLastSplitHelp(buffers[this.#filling]!);
       this.#ensureBuffers(); // the input may end with a long record
       const last = buffers[this.#filling]!;
       if (this.#runs.length === 0) {
@@ -486,6 +492,7 @@ class ExternalSorter {
       if (this.#prefault !== undefined) this.#stats.prefaultedBytes = await this.#prefault;
       this.#inFlight = undefined;
       this.#sorting = undefined;
+      const releaseMs = timelineStart();
       this.#endSplitSortHelps();
       this.#keepWorkerForMerge();
       for (const buffer of buffers) {
@@ -495,6 +502,7 @@ class ExternalSorter {
       this.#ring = undefined;
       this.#mainArea?.release();
       this.#mainArea = undefined;
+      timelineEnd("release-run-buffers", releaseMs);
     }
     const mergeMs = timelineStart();
     try {
@@ -673,6 +681,7 @@ class ExternalSorter {
       if (result.lineBytesIndex !== undefined) {
         this.#lineBytesIndexes.set(run, result.lineBytesIndex);
       }
+      if (result.blockFirstKeys !== undefined) this.#blockFirstKeys.set(run, result.blockFirstKeys);
       this.#stats.runCount += 1;
     } catch (error) {
       await writer.abort();
@@ -696,6 +705,8 @@ class ExternalSorter {
     assert(area.segments[0]!.byteLength >= MERGE_WARM_BYTES, "the kernel area holds the warm-up");
     const spanMs = timelineStart();
     warmMergeKernel(kernels, this.#memory.wasmMemory, area.segments[0]!.memoryOffset);
+    // And the placed merge's sum of the in-memory run's bytes (~0.5 ms of its first bound).
+    kernels.indexLineBytes(area.segments[0]!.memoryOffset, 0);
     timelineEnd("warm-merge-kernel", spanMs);
   }
 
@@ -758,6 +769,33 @@ class ExternalSorter {
     this.#stats.kernelSorts += 1;
     this.#stats.splitSorts += 1;
     return true;
+  }
+
+  /**
+   * Sorts the last buffer (kept in memory for the final merge, or spilled) on this thread and
+   * the Worker at once (split_sort.ts), where a split sort applies: the Worker takes buckets
+   * from the high end once it is done with the last spill, instead of idling until the merge.
+   * {@linkcode ExternalSorter.#awaitLastSplitHelp} waits for its buckets.
+   *
+   * @returns Whether a split sort ran (this thread's buckets are sorted).
+   */
+  #splitSortLast(buffer: SortBuffer): boolean {
+    const ring = this.#ring;
+    const worker = this.#worker;
+    if (ring === undefined || worker === undefined || worker.isClosed) return false;
+    return this.#splitSortHere(buffer, ring);
+  }
+
+  /**
+   * After the last buffer's split sort and the last spill: the Worker's buckets are sorted. A
+   * help not begun is ended (no wait); else the Worker's reply to a job sent after the help
+   * says it is over (or rejects with the help's failure).
+   */
+  async #awaitLastSplitHelp(buffer: SortBuffer): Promise<void> {
+    if (endSplitSortHelpNotBegun(this.#splitControls[this.#filling]!)) return;
+    const spanMs = timelineStart();
+    await this.#startWorker().sort(buffer, { presorted: true });
+    timelineEnd("wait-last-help", spanMs);
   }
 
   /** Sorts the last buffer: on the Worker (with the kernels) if there is one, else here. */
@@ -1325,7 +1363,9 @@ class ExternalSorter {
     }
     let out: LineSink | undefined = undefined;
     try {
+      const openMs = timelineStart();
       out = await this.#createOutput(output, 1);
+      timelineEnd("open-output", openMs);
       const sink = out;
       const placed = readOnWorker &&
         await this.#placedMergeOutput(sink, runs, { expectedRecords, mergeBytes, outputSegments });
@@ -1488,6 +1528,7 @@ class ExternalSorter {
           ),
         outputSegments: plan.outputSegments,
         lineBytesIndexes: this.#lineBytesIndexes,
+        blockFirstKeys: this.#blockFirstKeys,
         parts,
         onRangeWritten: (byteLength) => this.#progress.advance(byteLength),
         worker: this.#takeMergeWorker(),

@@ -29,6 +29,32 @@ import { KEY_LENGTH_BYTES, NO_KEY } from "./keyed_records.ts";
 import { FixedKeyOrder, type RecordOrder } from "./record_order.ts";
 import { type SortJob, sortJob } from "./job_sort.ts";
 
+/**
+ * The most bytes of a record a run's first keys keep (its first bytes): the key split's
+ * splitters are cut to as many (key_split.ts `SPLIT_KEY_BYTES_MAX`), so that a kept key orders
+ * exactly against any splitter.
+ */
+export const FIRST_KEY_BYTES_MAX = 256;
+/** The most key bytes a run's first keys hold; the blocks after are left out (read instead). */
+export const FIRST_KEYS_BYTES_MAX = 64 * 1024;
+
+/**
+ * The first record that starts in each of a run's blocks, from its first blocks up to
+ * {@linkcode FIRST_KEYS_BYTES_MAX} key bytes: the key split (key_split.ts) samples them and
+ * searches a run without reading its blocks.
+ */
+export interface BlockFirstKeys {
+  /**
+   * Per block: the length of the first record that starts in it (-1: none starts there).
+   * Blocks from this array's length on are not known.
+   */
+  recordLengths: number[];
+  /** Per block: where its key ends in `bytes` (it starts where the block before's ends). */
+  keyEnds: number[];
+  /** The keys: each the record's first min(length, {@linkcode FIRST_KEY_BYTES_MAX}) bytes. */
+  bytes: Uint8Array;
+}
+
 /** Bytes of the kernel area for a buffer of `dataSegments` pages (see the module doc). */
 export function kernelAreaBytes(dataSegments: number): number {
   return SORT_SCRATCH_BYTES + GatherState.BYTES + 4 * dataSegments;
@@ -236,6 +262,13 @@ export class BlockGather {
    * {@linkcode BlockGather.lineBytesIndex}).
    */
   readonly #lineBytesBefore: number[] = [];
+  /** The blocks' first keys ({@linkcode BlockGather.blockFirstKeys}), of plain records. */
+  readonly #firstKeys: BlockFirstKeys = {
+    recordLengths: [],
+    keyEnds: [],
+    bytes: new Uint8Array(0),
+  };
+  #firstKeysFull = false;
   /** Records to gather. */
   readonly #recordCount: number;
   /** The memory as words (index entries: word 3 is the record's length). */
@@ -330,6 +363,56 @@ export class BlockGather {
     if (after === this.#recordCount) this.#lineBytesBefore.push(this.#payloadBefore - long);
   }
 
+  /**
+   * Notes the key of the block's first record start (rank `rank`, when `starts`), read from the
+   * sort buffer: its first bytes, up to {@linkcode FIRST_KEY_BYTES_MAX}; none once the keys
+   * hold {@linkcode FIRST_KEYS_BYTES_MAX} bytes.
+   */
+  #noteFirstKey(rank: number, starts: boolean): void {
+    if (this.#firstKeysFull) return;
+    const keys = this.#firstKeys;
+    const used = keys.keyEnds.length === 0 ? 0 : keys.keyEnds[keys.keyEnds.length - 1]!;
+    if (!starts) {
+      keys.recordLengths.push(-1);
+      keys.keyEnds.push(used);
+      return;
+    }
+    const word = (this.#indexOffset >>> 2) + rank * ENTRY_WORDS;
+    const address = this.#lengths[word + ADDRESS_WORD]!;
+    const length = this.#lengths[word + LENGTH_WORD]!;
+    const keyBytes = Math.min(length, FIRST_KEY_BYTES_MAX);
+    if (used + keyBytes > FIRST_KEYS_BYTES_MAX) {
+      this.#firstKeysFull = true;
+      return;
+    }
+    if (keys.bytes.length < used + keyBytes) {
+      const grown = new Uint8Array(Math.min(FIRST_KEYS_BYTES_MAX, 2 * (used + keyBytes) + 1024));
+      grown.set(keys.bytes.subarray(0, used));
+      keys.bytes = grown;
+    }
+    const shift = this.#segmentShift;
+    // A record never crosses a page border (sort_buffer.ts).
+    const from = this.#segments[address >>> shift]! + (address & ((1 << shift) - 1));
+    keys.bytes.set(this.#bytes.subarray(from, from + keyBytes), used);
+    keys.recordLengths.push(length);
+    keys.keyEnds.push(used + keyBytes);
+  }
+
+  /**
+   * The first record start of each block, from the run's first block up to
+   * {@linkcode FIRST_KEYS_BYTES_MAX} key bytes (plain records only; undefined for keyed ones).
+   */
+  get blockFirstKeys(): BlockFirstKeys | undefined {
+    if (this.#keyed) return undefined;
+    const keys = this.#firstKeys;
+    const used = keys.keyEnds.length === 0 ? 0 : keys.keyEnds[keys.keyEnds.length - 1]!;
+    return {
+      recordLengths: keys.recordLengths,
+      keyEnds: keys.keyEnds,
+      bytes: keys.bytes.slice(0, used),
+    };
+  }
+
   /** Whether the last block was sealed. */
   get isDone(): boolean {
     return this.#done;
@@ -385,7 +468,10 @@ export class BlockGather {
       first = this.#encodedBytes(entry, length) - pending;
     }
     if (first >= payloadBytes) first = -1;
-    if (!this.#keyed) this.#indexBlock(before, pending, first, state.writtenCount, payloadBytes);
+    if (!this.#keyed) {
+      this.#indexBlock(before, pending, first, state.writtenCount, payloadBytes);
+      this.#noteFirstKey(pending > 0 ? before + 1 : before, first >= 0);
+    }
     writeU32(bytes, base, payloadBytes);
     writeU32(bytes, base + 4, blockFlags(last, first));
     writeU32(bytes, base + 8, this.#blockIndex);

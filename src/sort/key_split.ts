@@ -30,9 +30,13 @@ import {
   type SpillRun,
 } from "../io/mod.ts";
 import type { SortJob } from "./sort_buffer.ts";
+import { type BlockFirstKeys, FIRST_KEY_BYTES_MAX } from "./kernel_sort.ts";
 
-/** Longest splitter key: a sampled record is cut to this many bytes. */
-export const SPLIT_KEY_BYTES_MAX = 256;
+/**
+ * Longest splitter key: a sampled record is cut to this many bytes (as many as a run's first
+ * keys keep: kernel_sort.ts `BlockFirstKeys`).
+ */
+export const SPLIT_KEY_BYTES_MAX = FIRST_KEY_BYTES_MAX;
 
 /** The cuts of {@linkcode KeySplit.chooseSplitters} for `rangeCount` ranges of equal weight. */
 export function evenCuts(rangeCount: number): number[] {
@@ -117,6 +121,8 @@ class RunProbe {
   readonly blockCount: number;
   readonly #reader: RunBlockReader;
   readonly #shared: ProbeBlock;
+  /** The run's first keys (from its gather), or undefined. */
+  readonly #firstKeys: BlockFirstKeys | undefined;
   /** The block this probe last loaded (-1: none); in the buffer while it is the holder. */
   #loaded = -1;
   #payloadEnd = 0;
@@ -129,9 +135,10 @@ class RunProbe {
   keyLength = 0;
   recordLength = 0;
 
-  constructor(run: SpillRun, shared: ProbeBlock) {
+  constructor(run: SpillRun, shared: ProbeBlock, firstKeys: BlockFirstKeys | undefined) {
     const segmentBytes = shared.bytes.length;
     this.run = run;
+    this.#firstKeys = firstKeys;
     this.blockCount = Math.max(1, Math.round((run.byteLength - 4096) / segmentBytes));
     this.#reader = readingRun(
       run.path,
@@ -145,10 +152,73 @@ class RunProbe {
     this.#reader.close();
   }
 
+  /**
+   * Block `b`'s first record start as the run's first keys know it, without a read: its key
+   * (its first min(length, {@linkcode SPLIT_KEY_BYTES_MAX}) bytes) and length; null when no
+   * record starts in the block; undefined when the first keys do not reach the block.
+   */
+  knownFirst(b: number): { key: Uint8Array; recordLength: number } | null | undefined {
+    const keys = this.#firstKeys;
+    if (keys === undefined || b >= keys.recordLengths.length) return undefined;
+    const recordLength = keys.recordLengths[b]!;
+    if (recordLength < 0) return null;
+    const start = b === 0 ? 0 : keys.keyEnds[b - 1]!;
+    return { key: keys.bytes.subarray(start, keys.keyEnds[b]!), recordLength };
+  }
+
   /** Payload offset of the first record that starts in block `b` (-1: none). */
   firstOffset(b: number): number {
     this.#load(b);
     return this.#firstOffset;
+  }
+
+  /** Goes to the record at `position` (a record start) without decoding it. */
+  seekRecord(position: RunPosition): void {
+    this.#load(position.block);
+    this.#at = 16 + position.offset;
+  }
+
+  /**
+   * Passes the records from the current position that are before `splitter` in merge order
+   * (`reverse`: descending) and lie wholly in the loaded block, comparing them in place (a
+   * block holds ~10K words: no key copied, no call per record); stops at the first record that
+   * is not before it, crosses the block's end, or at the payload's end.
+   *
+   * @returns The output bytes (record + terminator each) of the records passed.
+   */
+  skipBefore(splitter: Uint8Array, reverse: boolean): number {
+    if (this.#shared.holder !== this) return 0;
+    const bytes = this.#shared.bytes;
+    const end = this.#payloadEnd;
+    const n = splitter.length;
+    let at = this.#at;
+    let passed = 0;
+    while (at < end) {
+      let length = 0;
+      let scale = 1;
+      let p = at;
+      let whole = false;
+      while (p < end) {
+        const byte = bytes[p]!;
+        p += 1;
+        length += (byte & 0x7f) * scale;
+        if (byte < 0x80) {
+          whole = p + length <= end;
+          break;
+        }
+        scale *= 128;
+      }
+      if (!whole) break; // its length or bytes go on in the next block
+      const m = length < n ? length : n;
+      let d = 0;
+      for (let k = 0; k < m && d === 0; k += 1) d = bytes[p + k]! - splitter[k]!;
+      if (d === 0) d = length - n;
+      if (reverse ? d <= 0 : d >= 0) break;
+      passed += length + 1;
+      at = p + length;
+    }
+    this.#at = at;
+    return passed;
   }
 
   /** Decodes the record at `position` (a record start) into `key`. */
@@ -200,7 +270,11 @@ class RunProbe {
       const take = Math.min(left, this.#payloadEnd - this.#at);
       if (copied < keep) {
         const n = Math.min(take, keep - copied);
-        key.set(this.#shared.bytes.subarray(this.#at, this.#at + n), copied);
+        const from = this.#shared.bytes;
+        const at = this.#at;
+        // A short key byte by byte: no view made per record (a block holds ~1500 words).
+        if (n <= 32) { for (let k = 0; k < n; k += 1) key[copied + k] = from[at + k]!; }
+        else key.set(from.subarray(at, at + n), copied);
         copied += n;
       }
       this.#at += take;
@@ -238,6 +312,21 @@ class RunProbe {
   }
 }
 
+/** The sorted in-memory run of a merge, as {@linkcode KeySplit} reads it. */
+export interface InMemoryRun {
+  /** Its index and pages. */
+  job: SortJob;
+  /** The memory, as bytes. */
+  bytes: Uint8Array;
+  /** Its record bytes (terminators not counted). */
+  dataBytes: number;
+  /**
+   * The output bytes of `count` index entries from `indexOffset` (a kernel: wasm_kernels.ts
+   * `indexLineBytes`); without it, a loop here.
+   */
+  lineBytes?: (indexOffset: number, count: number) => number;
+}
+
 /** A sampled first key: where it is and how much of the input it stands for. */
 interface Sample {
   key: Uint8Array;
@@ -252,6 +341,12 @@ export interface KeySplitOptions {
   reverse: boolean;
   /** First keys sampled per run (default 64). */
   samplesPerRun?: number;
+  /**
+   * Each run's first keys from its gather (kernel_sort.ts `BlockGather.blockFirstKeys`), in
+   * the order of the runs, where known: sampling and searching a run then read no block but
+   * the one a splitter falls in.
+   */
+  firstKeys?: readonly (BlockFirstKeys | undefined)[];
   /**
    * One block (`segmentBytes` long) that the runs' probes read into in turn: a page of the
    * caller's budget (a buffer per run would grow with the run count, outside the budget).
@@ -274,8 +369,13 @@ export interface KeySplitOptions {
  */
 export class KeySplit {
   readonly #probes: RunProbe[];
-  readonly #memoryRun: { job: SortJob; bytes: Uint8Array; dataBytes: number } | undefined;
+  readonly #memoryRun: InMemoryRun | undefined;
   readonly #options: KeySplitOptions;
+  /**
+   * The last final scan of {@linkcode KeySplit.runPosition} that began at a block's first
+   * record: its run, where it ended, and the output bytes of the records it passed.
+   */
+  #scan = { run: -1, block: -1, offset: -1, bytes: 0 };
   /** Per run: sampled blocks (ascending) and their first keys. */
   readonly #sampleBlocks: number[][] = [];
   readonly #sampleKeys: Uint8Array[][] = [];
@@ -291,7 +391,7 @@ export class KeySplit {
    */
   constructor(
     runs: readonly SpillRun[],
-    memoryRun: { job: SortJob; bytes: Uint8Array; dataBytes: number } | undefined,
+    memoryRun: InMemoryRun | undefined,
     options: KeySplitOptions,
   ) {
     this.#options = options;
@@ -301,7 +401,9 @@ export class KeySplit {
       const bytes = options.probeBlock;
       assert(bytes.length === options.segmentBytes, "a probe block is one segment long");
       const shared: ProbeBlock = { bytes, holder: undefined };
-      for (const run of runs) this.#probes.push(new RunProbe(run, shared));
+      runs.forEach((run, i) => {
+        this.#probes.push(new RunProbe(run, shared, options.firstKeys?.[i]));
+      });
       this.#sample();
     } catch (error) {
       this.close();
@@ -386,26 +488,56 @@ export class KeySplit {
     while (hi - lo > 1) {
       const mid = (lo + hi) >>> 1;
       let m = mid;
-      while (m < hi && probe.firstOffset(m) < 0) m += 1;
-      if (m === hi) {
+      let before = this.#firstBefore(probe, m, splitter);
+      while (before === undefined && m + 1 < hi) {
+        m += 1;
+        before = this.#firstBefore(probe, m, splitter);
+      }
+      if (before === undefined) {
         hi = mid;
         continue;
       }
-      probe.recordAt({ block: m, offset: probe.firstOffset(m) });
-      if (this.#before(probe.key, probe.keyLength, probe.recordLength, splitter)) lo = m;
+      if (before) lo = m;
       else hi = mid;
     }
+    const fromFirst = lo >= 0 && lo !== fromBlock;
     let position: RunPosition = lo < 0
       ? { block: 0, offset: 0 }
-      : lo === fromBlock
-      ? from!
-      : { block: lo, offset: probe.firstOffset(lo) };
-    probe.recordAt(position);
+      : fromFirst
+      ? { block: lo, offset: probe.firstOffset(lo) }
+      : from!;
+    probe.seekRecord(position);
+    // The output bytes of the records passed, for lineBytesBefore (from the block's first record).
+    let bytes = 0;
     for (;;) {
-      if (!this.#before(probe.key, probe.keyLength, probe.recordLength, splitter)) return position;
+      bytes += probe.skipBefore(splitter, this.#options.reverse);
       position = probe.position();
+      // A record across the block's end, or the next block's first: decoded whole.
       if (!probe.next()) return { block: probe.blockCount, offset: 0 };
+      if (!this.#before(probe.key, probe.keyLength, probe.recordLength, splitter)) {
+        this.#scan = fromFirst && position.block === lo
+          ? { run: i, block: position.block, offset: position.offset, bytes }
+          : { run: -1, block: -1, offset: -1, bytes: 0 };
+        return position;
+      }
+      bytes += probe.recordLength + 1;
     }
+  }
+
+  /**
+   * Whether block `b`'s first record start is before `splitter` (undefined: no record starts
+   * in it), from the run's first keys where they reach, else read.
+   */
+  #firstBefore(probe: RunProbe, b: number, splitter: Uint8Array): boolean | undefined {
+    const known = probe.knownFirst(b);
+    if (known === null) return undefined;
+    if (known !== undefined) {
+      return this.#before(known.key, known.key.length, known.recordLength, splitter);
+    }
+    const first = probe.firstOffset(b);
+    if (first < 0) return undefined;
+    probe.recordAt({ block: b, offset: first });
+    return this.#before(probe.key, probe.keyLength, probe.recordLength, splitter);
   }
 
   /** Where `splitter` falls in the in-memory run: the rank of its first record not before it. */
@@ -439,6 +571,14 @@ export class KeySplit {
     const probe = this.#probes[i]!;
     assert(index.length === probe.blockCount + 1, "a line-bytes index of another run");
     if (position.block >= probe.blockCount) return index[probe.blockCount]!;
+    const scan = this.#scan;
+    if (scan.run === i && scan.block === position.block && scan.offset === position.offset) {
+      // runPosition just scanned the block from its first record to here.
+      assert(index[position.block]! >= 0, "a block without a record start in the index");
+      return index[position.block]! + scan.bytes;
+    }
+    // A record start at a block's border is the block's first.
+    if (position.offset === 0) return index[position.block]!;
     const first = probe.firstOffset(position.block);
     const before = index[position.block]!;
     assert(first >= 0 && before >= 0 && first <= position.offset, "a position not at a record");
@@ -461,6 +601,9 @@ export class KeySplit {
   memoryLineBytesBefore(rank: number): number {
     const run = this.#memoryRun;
     assert(run !== undefined, "no in-memory run");
+    // All of them: the record bytes the buffer holds (plain records).
+    if (rank === run.job.recordCount) return run.dataBytes + rank;
+    if (run.lineBytes !== undefined) return run.lineBytes(run.job.index, rank);
     const words = new Uint32Array(run.bytes.buffer);
     const base = (run.job.index >>> 2) + 3;
     let bytes = rank;
@@ -471,6 +614,17 @@ export class KeySplit {
   /** The end position of run `i`. */
   runEnd(i: number): RunPosition {
     return { block: this.#probes[i]!.blockCount, offset: 0 };
+  }
+
+  /** A copy of block `b`'s first record's key (undefined: no record starts in it). */
+  #firstKey(probe: RunProbe, b: number): Uint8Array | undefined {
+    const known = probe.knownFirst(b);
+    if (known === null) return undefined;
+    if (known !== undefined) return known.key.slice();
+    const first = probe.firstOffset(b);
+    if (first < 0) return undefined;
+    probe.recordAt({ block: b, offset: first });
+    return probe.key.slice(0, probe.keyLength);
   }
 
   #memoryRecord(rank: number): { offset: number; length: number } {
@@ -508,10 +662,8 @@ export class KeySplit {
       for (let s = 0; s < count; s += 1) {
         const b = Math.floor((s * probe.blockCount) / count);
         if (blocks.length > 0 && blocks[blocks.length - 1]! >= b) continue;
-        const first = probe.firstOffset(b);
-        if (first < 0) continue;
-        probe.recordAt({ block: b, offset: first });
-        const key = probe.key.slice(0, probe.keyLength);
+        const key = this.#firstKey(probe, b);
+        if (key === undefined) continue;
         blocks.push(b);
         keys.push(key);
         this.#samples.push({ key, weight });

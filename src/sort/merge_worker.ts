@@ -779,6 +779,8 @@ function kernelOptions(
  * @param start The start message.
  */
 export function runMergeJob(start: MergeStart): void {
+  const startMs = timelineStart();
+  timelineEnd("merge-job-start", startMs); // when the range's start message arrived
   const control = new Int32Array(
     start.memory.buffer,
     start.control,

@@ -34,7 +34,7 @@ import {
   timelineEnd,
   timelineStart,
 } from "../io/mod.ts";
-import { GatherState, type KernelSet } from "../kernels/mod.ts";
+import { GatherState, type KernelSet, WasmKernels } from "../kernels/mod.ts";
 import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
 import {
   evenCuts,
@@ -62,6 +62,7 @@ import {
   startMergeWorker,
 } from "./parallel_merge.ts";
 import type { SortBuffer, SortJob } from "./sort_buffer.ts";
+import type { BlockFirstKeys } from "./kernel_sort.ts";
 
 /** The owner of this merge's own pages (gather states, stages, this thread's block buffers). */
 const PLACED_MERGE_OWNER = "sort-placed-merge";
@@ -132,6 +133,11 @@ export interface PlacedMergeOptions {
   outputSegments: number;
   /** Each run's line-bytes index (every run must have one). */
   lineBytesIndexes: ReadonlyMap<SpillRun, readonly number[]>;
+  /**
+   * The first keys of the runs' blocks, where known (kernel_sort.ts `BlockGather.blockFirstKeys`):
+   * the splitters are then found without reading blocks but the one each falls in.
+   */
+  blockFirstKeys?: ReadonlyMap<SpillRun, BlockFirstKeys>;
   /** The output's file and where the output starts in it (`OutputSink.parts`). */
   parts: OutputParts;
   /** A merge Worker started already, or undefined. */
@@ -255,7 +261,9 @@ class PlacedMerge {
 
   async run(): Promise<PlacedMergeResult> {
     try {
+      const prepareMs = timelineStart();
       this.#prepare();
+      timelineEnd("placed-prepare", prepareMs);
     } catch (error) {
       // The Worker lane, which ends the Worker it was given, never starts: an idle Worker
       // left running keeps the process from exiting after the error is reported.
@@ -296,7 +304,7 @@ class PlacedMerge {
 
   /** Lends the in-memory run, samples the runs and chooses the splitters. */
   #prepare(): void {
-    const { memory, cuts } = this.#options;
+    const { memory, cuts, kernels } = this.#options;
     const rangeCount = cuts.length + 1;
     const segmentBytes = memory.segmentBytes;
     const runs = this.#runs;
@@ -327,11 +335,15 @@ class PlacedMerge {
         job,
         bytes: new Uint8Array(memory.wasmMemory.buffer),
         dataBytes: memoryRun!.dataBytes,
+        ...(kernels instanceof WasmKernels
+          ? { lineBytes: (index: number, count: number) => kernels.indexLineBytes(index, count) }
+          : {}),
       },
       {
         segmentBytes,
         reverse: this.#options.reverse,
         probeBlock: probe.segments[0]!.bytes,
+        firstKeys: runs.map((run) => this.#options.blockFirstKeys?.get(run)),
         samplesPerRun: Math.max(
           2,
           Math.min(

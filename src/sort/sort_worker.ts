@@ -25,7 +25,13 @@ import {
 import type { KernelSet } from "../kernels/kernel_state.ts";
 import { WasmKernels } from "../kernels/wasm_kernels.ts";
 import type { SortJob } from "./job_sort.ts";
-import { BlockGather, dropDuplicates, type SealedBlock, sortJobWith } from "./kernel_sort.ts";
+import {
+  type BlockFirstKeys,
+  BlockGather,
+  dropDuplicates,
+  type SealedBlock,
+  sortJobWith,
+} from "./kernel_sort.ts";
 import { warmSortKernels } from "./kernel_warmup.ts";
 import { type MergeEvent, type MergeStart, runMergeJob } from "./merge_worker.ts";
 import type { OrderDescriptor } from "./order_descriptor.ts";
@@ -124,6 +130,8 @@ export interface SortReply {
   blocksWritten?: number;
   /** The run's line-bytes index, for plain records (kernel_sort.ts `BlockGather.lineBytesIndex`). */
   lineBytesIndex?: number[];
+  /** Its blocks' first keys, for plain records (kernel_sort.ts `BlockGather.blockFirstKeys`). */
+  blockFirstKeys?: BlockFirstKeys;
   /** Set when writing the `runFile` failed: the error's message and `code` (e.g. ENOSPC). */
   writeError?: { message: string; code?: string };
 }
@@ -177,9 +185,15 @@ function pump(): void {
 }
 
 /** The gather's line-bytes index as a reply field (plain records only). */
-function indexOf(current: BlockGather): { lineBytesIndex?: number[] } {
+function indexOf(
+  current: BlockGather,
+): { lineBytesIndex?: number[]; blockFirstKeys?: BlockFirstKeys } {
   const index = current.lineBytesIndex;
-  return index === undefined ? {} : { lineBytesIndex: index };
+  const keys = current.blockFirstKeys;
+  return {
+    ...(index === undefined ? {} : { lineBytesIndex: index }),
+    ...(keys === undefined ? {} : { blockFirstKeys: keys }),
+  };
 }
 
 /**

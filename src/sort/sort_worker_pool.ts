@@ -1,7 +1,7 @@
 import { assert } from "../base/mod.ts";
 import { compileKernels } from "../kernels/mod.ts";
 import type { MemoryManager, MemorySegment, SegmentLease } from "../memory/mod.ts";
-import { kernelAreaBytes, type SealedBlock } from "./kernel_sort.ts";
+import { type BlockFirstKeys, kernelAreaBytes, type SealedBlock } from "./kernel_sort.ts";
 import type { OrderDescriptor } from "./order_descriptor.ts";
 import type { SortBuffer } from "./sort_buffer.ts";
 import type { SplitSortHelp } from "./split_sort.ts";
@@ -31,6 +31,8 @@ export interface SortResult {
   kernelSorted: boolean;
   /** The run's line-bytes index (plain records gathered into blocks; kernel_sort.ts). */
   lineBytesIndex?: number[];
+  /** Its blocks' first keys (plain records gathered into blocks; kernel_sort.ts). */
+  blockFirstKeys?: BlockFirstKeys;
 }
 
 /**
@@ -222,15 +224,18 @@ export class SortWorker implements Disposable {
   /**
    * Sorts `buffer` on the Worker; with `spill` (whose ring also lends the kernel area) the
    * Worker then gathers the sorted records into sealed blocks that `spill.writeBlock` writes.
-   * The buffer is unusable until the promise settles.
+   * The buffer is unusable until the promise settles. With `presorted` and no spill the Worker
+   * sorts nothing and replies at once, after the messages sent before: a split sort's help
+   * (split_sort.ts) is then over, or its failure rejects.
    *
    * @param buffer A filled buffer.
-   * @param options The kernel area's ring (sort with the kernels) and what to spill.
+   * @param options The kernel area's ring (sort with the kernels), what to spill, and whether
+   *   `buffer` is sorted already.
    * @returns Records gathered and whether the kernels sorted; settles after every block write.
    */
   sort(
     buffer: SortBuffer,
-    options: { ring?: SpillRing; spill?: RingSpill } = {},
+    options: { ring?: SpillRing; spill?: RingSpill; presorted?: boolean } = {},
   ): Promise<SortResult> {
     assert(!this.#busy && !this.#closed, "SortWorker is busy or closed");
     this.#busy = true;
@@ -239,6 +244,7 @@ export class SortWorker implements Disposable {
     const job = buffer.lend(owner);
     const request: SortRequest = { type: "sort", job };
     if (ring !== undefined) request.areaOffset = ring.lendArea(owner);
+    if (options.presorted === true) request.presorted = true;
     const spill = options.spill;
     if (spill !== undefined) {
       request.ring = {
@@ -337,6 +343,7 @@ export class SortWorker implements Disposable {
           kernelSorted: reply.kernelSorted,
           blocksWritten: reply.blocksWritten ?? 0,
           ...(reply.lineBytesIndex === undefined ? {} : { lineBytesIndex: reply.lineBytesIndex }),
+          ...(reply.blockFirstKeys === undefined ? {} : { blockFirstKeys: reply.blockFirstKeys }),
         };
         Promise.all(writes).then(() => {
           if (writeError === undefined) resolve(result);

@@ -42,6 +42,8 @@ const HELP_PENDING = 0;
 const HELP_RUNNING = 1;
 /** The Worker is done, or this thread ended a help not begun: no bucket is taken any more. */
 const HELP_OVER = 2;
+/** The Worker's bucket sort threw: a bucket it took may be unsorted (no bucket is taken any more). */
+const HELP_FAILED = 3;
 
 /** Words of a split sort's control block. */
 export const SPLIT_SORT_WORDS = HELPER + 1;
@@ -96,10 +98,13 @@ export function helpSplitSort(
   if (Atomics.compareExchange(control, HELPER, HELP_PENDING, HELP_RUNNING) !== HELP_PENDING) {
     return 0;
   }
+  let state = HELP_FAILED;
   try {
-    return sortClaimedBuckets(help, true, kernels, areaOffset);
+    const sorted = sortClaimedBuckets(help, true, kernels, areaOffset);
+    state = HELP_OVER;
+    return sorted;
   } finally {
-    Atomics.store(control, HELPER, HELP_OVER);
+    Atomics.store(control, HELPER, state);
     Atomics.notify(control, HELPER);
   }
 }
@@ -123,6 +128,19 @@ export function endSplitSortHelp(control: Int32Array, timeoutMs: number): boolea
     Atomics.wait(control, HELPER, HELP_RUNNING, left);
   }
   return true;
+}
+
+/**
+ * Ends a help the Worker has not begun (it then never begins), without waiting: for a buffer
+ * that is not handed to the Worker after its split sort (the last one, kept in memory).
+ *
+ * @returns Whether every bucket is sorted: the Worker never began, or it is done (false: it
+ *   still sorts, or its sort failed; its own next job, which it runs after the help, then says
+ *   when it is over, or fails with the help's error).
+ */
+export function endSplitSortHelpNotBegun(control: Int32Array): boolean {
+  const state = Atomics.compareExchange(control, HELPER, HELP_PENDING, HELP_OVER);
+  return state === HELP_PENDING || state === HELP_OVER;
 }
 
 /**

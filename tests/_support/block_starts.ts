@@ -65,3 +65,51 @@ export function spillFileBlocks(file: Uint8Array, segmentBytes: number): Uint8Ar
 function u32(bytes: Uint8Array, at: number): number {
   return (bytes[at]! | bytes[at + 1]! << 8 | bytes[at + 2]! << 16 | bytes[at + 3]! << 24) >>> 0;
 }
+
+/**
+ * The first record that starts in each block, from a decode of the payload stream: per block,
+ * its length (-1: none starts there) and its first `keyBytesMax` bytes (empty when none).
+ *
+ * @param blocks The run's blocks in order (each at least 16 + payload length bytes).
+ * @param keyBytesMax How many of a record's first bytes a key keeps.
+ * @returns Per block, the length and the key.
+ */
+export function decodedFirstKeys(
+  blocks: readonly Uint8Array[],
+  keyBytesMax: number,
+): { recordLength: number; key: Uint8Array }[] {
+  const payloads = blocks.map((block) => block.subarray(16, 16 + u32(block, 0)));
+  const firsts = payloads.map(() => ({ recordLength: -1, key: new Uint8Array(0) }));
+  let b = 0;
+  let at = 0;
+  const take = (): number => {
+    while (at >= payloads[b]!.length) {
+      b += 1;
+      at = 0;
+    }
+    const byte = payloads[b]![at]!;
+    at += 1;
+    return byte;
+  };
+  for (;;) {
+    while (b < payloads.length && at >= payloads[b]!.length) {
+      b += 1;
+      at = 0;
+    }
+    if (b >= payloads.length) return firsts;
+    const startBlock = b;
+    let length = 0;
+    let scale = 1;
+    for (;;) {
+      const byte = take();
+      length += (byte & 0x7f) * scale;
+      scale *= 128;
+      if (byte < 0x80) break;
+    }
+    const record = new Uint8Array(length);
+    for (let i = 0; i < length; i += 1) record[i] = take();
+    if (firsts[startBlock]!.recordLength < 0) {
+      firsts[startBlock] = { recordLength: length, key: record.slice(0, keyBytesMax) };
+    }
+  }
+}

@@ -1,10 +1,13 @@
-import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { IoManager } from "../../src/io/mod.ts";
 import { ReferenceKernels, SORT_SCRATCH_BYTES, WasmKernels } from "../../src/kernels/mod.ts";
 import { MemoryManager } from "../../src/memory/mod.ts";
 import {
+  type BlockFirstKeys,
   BlockGather,
   dropDuplicates,
+  FIRST_KEY_BYTES_MAX,
+  FIRST_KEYS_BYTES_MAX,
   kernelAreaBytes,
   sortJobWith,
 } from "../../src/sort/kernel_sort.ts";
@@ -17,7 +20,7 @@ import {
   SortBuffer,
   type SortOrderSpec,
 } from "../../src/sort/mod.ts";
-import { assertBlockStarts } from "../_support/block_starts.ts";
+import { assertBlockStarts, decodedFirstKeys } from "../_support/block_starts.ts";
 import { gnuSort, gnuSortAvailable, makeRandom, makeWorkDir, randomLines } from "./_gnu.ts";
 
 const SEED = Number(Deno.env.get("SPILLWAY_SEED") ?? Date.now() % 1_000_000);
@@ -183,6 +186,22 @@ for (const testCase of CASES.filter((c) => ["plain", "-u", "-r"].includes(c.name
   });
 }
 
+// The last buffer (kept in memory for the final merge) is sorted by both threads too: the Worker
+// takes buckets once it has written the last spill, and the merge waits for them.
+Deno.test("externalSort plain: the last buffer, kept in memory, is sorted by both threads", async () => {
+  const random = makeRandom(SEED + 13);
+  const input = randomLines(random, 250_000, { maxLength: 40 });
+  const descriptor: OrderDescriptor = { kind: "bytes", reverse: false };
+  const sizes = { budgetBytes: 12 * 1024 * 1024, segmentBytes: 65536 };
+  const kernel = await sortWith(input, descriptor, { kernels: true, unique: false, ...sizes });
+  const seed = `seed ${SEED} (SPILLWAY_SEED reruns)`;
+  strictEqual(kernel.stats.runCount >= 2, true, `${kernel.stats.runCount} runs, ${seed}`);
+  // Every spilled buffer and the one kept in memory.
+  strictEqual(kernel.stats.splitSorts, kernel.stats.runCount + 1, `split sorts, ${seed}`);
+  const js = await sortWith(input, descriptor, { kernels: false, unique: false, ...sizes });
+  strictEqual(Buffer.compare(kernel.output, js.output), 0, `kernel != JS, ${seed}`);
+});
+
 /** Fills a buffer with `lines`, lends it, and returns the job and what to give back. */
 function filledJob(memory: MemoryManager, order: RecordOrder, input: Uint8Array) {
   const buffer = new SortBuffer(memory, {
@@ -274,6 +293,7 @@ Deno.test("BlockGather: WebAssembly and reference gathers seal the same blocks; 
     strictEqual(gather.isDone, true);
     strictEqual(records, job.recordCount);
     assertBlockStarts(sealed, `gather (kernels: ${useKernels}), seed ${SEED}`);
+    assertFirstKeys(gather.blockFirstKeys!, sealed, sealed.length, `seed ${SEED}`);
     blocks.push(sealed);
     buffer.takeBack(true);
     buffer.release();
@@ -283,6 +303,103 @@ Deno.test("BlockGather: WebAssembly and reference gathers seal the same blocks; 
   }
   deepStrictEqual(blocks[0], blocks[1], `seed ${SEED}`);
   strictEqual(SORT_SCRATCH_BYTES < kernelAreaBytes(1), true);
+});
+
+/** Asserts that the gather's first keys are those of a decode, for the first `known` blocks. */
+function assertFirstKeys(
+  keys: BlockFirstKeys,
+  sealed: readonly Uint8Array[],
+  known: number,
+  label: string,
+): void {
+  const decoded = decodedFirstKeys(sealed, FIRST_KEY_BYTES_MAX);
+  strictEqual(keys.recordLengths.length, known, `${label}: blocks known`);
+  strictEqual(keys.keyEnds.length, known, `${label}: key ends`);
+  for (let b = 0; b < known; b += 1) {
+    const start = b === 0 ? 0 : keys.keyEnds[b - 1]!;
+    strictEqual(keys.recordLengths[b], decoded[b]!.recordLength, `${label}: block ${b}`);
+    deepStrictEqual(keys.bytes.subarray(start, keys.keyEnds[b]), decoded[b]!.key, `${label}: ${b}`);
+  }
+}
+
+Deno.test("BlockGather's first keys stop at FIRST_KEYS_BYTES_MAX bytes: the blocks after are not known", () => {
+  const order = new BytesOrder();
+  const text = new TextEncoder();
+  // Records of 1000-3000 bytes in 4 KiB blocks: a 256-byte key for nearly every block.
+  const random = makeRandom(SEED + 17);
+  const lines = Array.from({ length: 700 }, (_, i) => {
+    const head = String.fromCharCode(0x61 + (i % 26));
+    return head.repeat(1000 + Math.floor(random() * 2000));
+  });
+  const input = text.encode(lines.join("\n") + "\n");
+  const memory = new MemoryManager({ budgetBytes: 8 * 1024 * 1024, segmentBytes: 4096 });
+  const area = memory.allocateContiguous("test-area", Math.ceil(kernelAreaBytes(600) / 4096));
+  const ring = memory.allocate("test-ring", 2);
+  const kernels = new WasmKernels(memory.wasmMemory);
+  const buffer = new SortBuffer(memory, {
+    owner: "test-buffer",
+    dataSegmentCount: 600,
+    indexEntryCount: 1024,
+    order,
+  });
+  let start = 0;
+  for (let stop = input.indexOf(10); stop >= 0; stop = input.indexOf(10, start)) {
+    strictEqual(buffer.tryAppend(input, start, stop - start), true);
+    start = stop + 1;
+  }
+  const job = buffer.lend("test-worker");
+  const areaOffset = area.segments[0]!.memoryOffset;
+  sortJobWith(job, order, { memory: memory.wasmMemory, kernels, areaOffset });
+  const offsets = ring.segments.map((segment) => segment.memoryOffset);
+  const gather = new BlockGather(job, {
+    memory: memory.wasmMemory,
+    kernels,
+    areaOffset,
+    ring: offsets,
+    blockBytes: 4096,
+  });
+  const sealed: Uint8Array[] = [];
+  const bytes = new Uint8Array(memory.wasmMemory.buffer);
+  for (let block = gather.next(); block !== undefined; block = gather.next()) {
+    const base = offsets[block.slot]!;
+    sealed.push(bytes.slice(base, base + 16 + (bytes[base]! | bytes[base + 1]! << 8)));
+    gather.free();
+  }
+  const keys = gather.blockFirstKeys!;
+  const known = keys.recordLengths.length;
+  ok(known < sealed.length, `${known} of ${sealed.length} blocks known`);
+  ok(keys.bytes.length <= FIRST_KEYS_BYTES_MAX, "the keys stay within their bound");
+  ok(keys.bytes.length + FIRST_KEY_BYTES_MAX > FIRST_KEYS_BYTES_MAX, "they stop at the bound");
+  assertFirstKeys(keys, sealed, known, `seed ${SEED}`);
+  buffer.takeBack(true);
+  buffer.release();
+  ring.release();
+  area.release();
+  memory.assertAllReleased();
+});
+
+Deno.test("indexLineBytes: the kernel sums an index's record lengths plus a terminator each", () => {
+  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: 4096 });
+  const page = memory.allocate("test-index", 16);
+  const kernels = new WasmKernels(memory.wasmMemory);
+  const at = page.segments[0]!.memoryOffset;
+  strictEqual(page.segments[15]!.memoryOffset, at + 15 * 4096, "one contiguous run of pages");
+  const words = new Uint32Array(memory.wasmMemory.buffer, at, 16 * 1024);
+  const random = makeRandom(SEED + 19);
+  let expected = 0;
+  const sums = [0];
+  for (let e = 0; e < 4096; e += 1) {
+    words[4 * e] = 0xffffffff; // prefix words and address: not summed
+    words[4 * e + 2] = 0xffffffff;
+    words[4 * e + 3] = e === 7 ? 0xfffffff0 : Math.floor(random() * 5000);
+    expected += words[4 * e + 3]! + 1;
+    sums.push(expected);
+  }
+  for (const count of [0, 1, 7, 8, 100, 4096]) {
+    strictEqual(kernels.indexLineBytes(at, count), sums[count], `${count} entries`);
+  }
+  page.release();
+  memory.assertAllReleased();
 });
 
 Deno.test("an empty keyed record that would end exactly at a page end keeps its place (-s)", () => {

@@ -6,9 +6,10 @@ import { MemoryManager } from "../../src/memory/mod.ts";
 import { externalSort, type SortStats } from "../../src/sort/external_sort.ts";
 import { KeySplit, type RunPosition, SPLIT_KEY_BYTES_MAX } from "../../src/sort/key_split.ts";
 import { BytesOrder } from "../../src/sort/record_order.ts";
+import type { BlockFirstKeys } from "../../src/sort/kernel_sort.ts";
 import { mergeByKeyRanges } from "../../src/sort/split_merge.ts";
 import { makeRandom, makeWorkDir } from "./_gnu.ts";
-import { spillFileBlocks } from "../_support/block_starts.ts";
+import { decodedFirstKeys, spillFileBlocks } from "../_support/block_starts.ts";
 import { checkAsyncProperty, propertySeed } from "../_support/property.ts";
 
 const SEGMENT_BYTES = 4096;
@@ -130,6 +131,116 @@ Deno.test("KeySplit finds the first record not before each splitter in every run
     await work.remove();
   }
 });
+
+/** A run's first keys as its gather records them, of its first `known` blocks (a decode). */
+function firstKeysOf(file: Uint8Array, known: number): BlockFirstKeys {
+  const decoded = decodedFirstKeys(spillFileBlocks(file, SEGMENT_BYTES), SPLIT_KEY_BYTES_MAX)
+    .slice(0, known);
+  const keys: BlockFirstKeys = { recordLengths: [], keyEnds: [], bytes: new Uint8Array(0) };
+  const parts: Uint8Array[] = [];
+  let end = 0;
+  for (const { recordLength, key } of decoded) {
+    keys.recordLengths.push(recordLength);
+    end += key.length;
+    keys.keyEnds.push(end);
+    parts.push(key);
+  }
+  keys.bytes = new Uint8Array(Buffer.concat(parts));
+  return keys;
+}
+
+Deno.test("KeySplit with the runs' first keys (all blocks or the first few) finds the same records, and the output bytes before them", async () => {
+  const work = await makeWorkDir();
+  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: SEGMENT_BYTES });
+  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  const probePage = memory.allocate("test-probe", 1);
+  try {
+    await checkAsyncProperty(
+      fc.asyncProperty(
+        fc.array(fc.array(recordArb, { maxLength: 400 }), { minLength: 1, maxLength: 4 }),
+        fc.array(recordArb.map((key) => key.subarray(0, SPLIT_KEY_BYTES_MAX)), { maxLength: 6 }),
+        fc.boolean(),
+        fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 4, maxLength: 4 }),
+        async (runRecords, extraSplitters, reverse, knownBlocks) => {
+          const order = (a: Uint8Array, b: Uint8Array) =>
+            reverse ? Buffer.compare(b, a) : Buffer.compare(a, b);
+          const runs: SpillRun[] = [];
+          try {
+            for (const records of runRecords) {
+              const writer = await io.createRunWriter("test");
+              for (const record of [...records].sort(order)) {
+                const pending = writer.writeRecord(record, 0, record.length);
+                if (pending) await pending;
+              }
+              runs.push(await writer.finish());
+            }
+            const files = await Promise.all(runs.map((run) => Deno.readFile(run.path)));
+            const decoded = files.map((file) => decodeRun(file));
+            const split = new KeySplit(runs, undefined, {
+              segmentBytes: SEGMENT_BYTES,
+              reverse,
+              samplesPerRun: 3,
+              probeBlock: probePage.segments[0]!.bytes,
+              // 40: every block of these runs; fewer: the keys stopped at their bound.
+              firstKeys: files.map((file, i) => firstKeysOf(file, knownBlocks[i]!)),
+            });
+            try {
+              const chosen = split.chooseSplitters(5);
+              for (let i = 1; i < chosen.length; i += 1) {
+                ok(order(chosen[i - 1]!, chosen[i]!) < 0, "splitters ascend in merge order");
+              }
+              for (const splitter of [...chosen, ...extraSplitters]) {
+                runs.forEach((_run, i) => {
+                  const records = decoded[i]!;
+                  const at = records.findIndex(({ record }) => order(record, splitter) >= 0);
+                  const expected = at < 0 ? split.runEnd(i) : records[at]!.position;
+                  const position = split.runPosition(i, splitter);
+                  deepStrictEqual(position, expected);
+                  let bytes = 0;
+                  for (const { record } of at < 0 ? records : records.slice(0, at)) {
+                    bytes += record.length + 1;
+                  }
+                  const index = lineBytesIndex(records, split.runEnd(i).block);
+                  strictEqual(split.lineBytesBefore(i, position, index), bytes);
+                });
+              }
+            } finally {
+              split.close();
+            }
+          } finally {
+            for (const run of runs) await io.deleteRun(run);
+          }
+        },
+      ),
+      40,
+    );
+  } finally {
+    probePage.release();
+    await io.close();
+    memory.assertAllReleased();
+    await work.remove();
+  }
+});
+
+/** A run's line-bytes index from its decoded records (kernel_sort.ts `lineBytesIndex`). */
+function lineBytesIndex(
+  records: { record: Uint8Array; position: RunPosition }[],
+  blockCount: number,
+): number[] {
+  const index: number[] = [];
+  let bytes = 0;
+  let next = 0;
+  for (let b = 0; b < blockCount; b += 1) {
+    while (next < records.length && records[next]!.position.block < b) {
+      bytes += records[next]!.record.length + 1;
+      next += 1;
+    }
+    index.push(next < records.length && records[next]!.position.block === b ? bytes : -1);
+  }
+  for (; next < records.length; next += 1) bytes += records[next]!.record.length + 1;
+  index.push(bytes);
+  return index;
+}
 
 Deno.test("KeySplit finds a record longer than the key it samples at a block border (a sample cut to SPLIT_KEY_BYTES_MAX is not before an equal splitter), and refuses a longer splitter", async () => {
   const work = await makeWorkDir();

@@ -6,7 +6,7 @@
  * next buffer, and the memory manager found the bucket's index entries written into released
  * pages.)
  */
-import { notDeepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { notDeepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { WasmKernels } from "../../src/kernels/mod.ts";
 import { MemoryManager } from "../../src/memory/mod.ts";
 import { ENTRY_BYTES } from "../../src/sort/index_sort.ts";
@@ -16,6 +16,7 @@ import { SortBuffer } from "../../src/sort/sort_buffer.ts";
 import { SortWorker, SpillRing } from "../../src/sort/sort_worker_pool.ts";
 import {
   endSplitSortHelp,
+  endSplitSortHelpNotBegun,
   helpSplitSort,
   SPLIT_SORT_WORDS,
   startSplitSort,
@@ -51,6 +52,45 @@ Deno.test("endSplitSortHelp: a help not begun never begins; one over is not wait
   const started = performance.now();
   strictEqual(endSplitSortHelp(ended, 10_000), true);
   ok(performance.now() - started < 1000);
+});
+
+Deno.test("endSplitSortHelpNotBegun (the last buffer's): a help not begun or done needs no wait; one under way or failed does", () => {
+  const memory = new MemoryManager({ budgetBytes: 4 << 20, segmentBytes: 4096 });
+  const kernels = new WasmKernels(memory.wasmMemory);
+  const area = memory.allocateContiguous("test-area", Math.ceil(kernelAreaBytes(1) / 4096));
+  const at = area.segments[0]!.memoryOffset;
+  const job = { segments: [], index: 0, recordCount: 2, segmentShift: 12 };
+  const oneBucket = () => {
+    const words = control();
+    words[0] = 1 << 16; // bucket 0 left
+    words[2] = 0;
+    words[3] = 2; // two records: a sort
+    return words;
+  };
+  const pending = oneBucket();
+  strictEqual(endSplitSortHelpNotBegun(pending), true);
+  strictEqual(helpSplitSort({ job, control: pending, reverse: false }, kernels, at), 0);
+  const running = oneBucket();
+  Atomics.store(running, HELPER, RUNNING);
+  strictEqual(endSplitSortHelpNotBegun(running), false);
+  strictEqual(Atomics.load(running, HELPER), RUNNING, "a help under way is left to end");
+  const done = oneBucket();
+  done[0] = 0; // every bucket taken
+  strictEqual(helpSplitSort({ job, control: done, reverse: false }, kernels, at), 0);
+  strictEqual(endSplitSortHelpNotBegun(done), true);
+  // A bucket sort that throws leaves the help failed, not over: the caller must not trust it.
+  const failing = oneBucket();
+  const broken = {
+    memory: kernels.memory,
+    sortBytesBucket: () => {
+      throw new Error("bucket sort failed");
+    },
+  } as unknown as WasmKernels;
+  throws(() => helpSplitSort({ job, control: failing, reverse: false }, broken, at), /failed/);
+  strictEqual(endSplitSortHelpNotBegun(failing), false);
+  strictEqual(endSplitSortHelp(failing, 10), true, "a failed help is not waited for");
+  area.release();
+  memory.assertAllReleased();
 });
 
 Deno.test("endSplitSortHelp: a help under way that never ends (a Worker terminated mid-bucket) times out", () => {

@@ -257,3 +257,15 @@ export function gatherKeyed(state: usize): u32 {
   store<u32>(state, done, 28);
   return status;
 }
+
+/**
+ * Output bytes of the `count` index entries at `index` as lines: each record's length (the
+ * entry's word 3) plus one terminator (the placed final merge's place of a key range in the
+ * in-memory run). A float: exact up to 2^53.
+ */
+export function indexLineBytes(index: usize, count: u32): f64 {
+  let sum: u64 = <u64>count;
+  const end = index + (<usize>count << 4);
+  for (let at = index; at < end; at += ENTRY) sum += <u64>load<u32>(at, 12);
+  return <f64>sum;
+}
