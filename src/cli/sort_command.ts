@@ -7,10 +7,11 @@ import {
   debugWarnings,
   externalSort,
   LineCursor,
+  type MergeWorkerFault,
   orderFromDescriptor,
   parseSortOrder,
 } from "../sort/mod.ts";
-import type { Command } from "./command.ts";
+import type { Command, CommandContext } from "./command.ts";
 import { renderHelp } from "./option_spec.ts";
 import { printErrorBytes } from "./output.ts";
 import { parseSortArgs, type SortRequest } from "./sort_args.ts";
@@ -25,7 +26,7 @@ export const sortCommand: Command = {
     return renderHelp(sortSpec);
   },
   spec: sortSpec,
-  async run(argv: readonly string[]): Promise<number> {
+  async run(argv: readonly string[], context?: CommandContext): Promise<number> {
     // Parsing counts the free file descriptors through libc and the scope holds libc: one load
     // for both (a load builds a call stub per symbol, ~3 ms).
     using _libc = holdLibc();
@@ -77,7 +78,8 @@ export const sortCommand: Command = {
       mergeOnly: request.merge,
       useWorker: !request.singleThread,
       ...placedMergeSeam(),
-      onMergeStall: warnMergeStall,
+      onMergeStall: (message: string) => warnMergeStall(message, context?.step),
+      ...mergeStallSeam(),
       progress: scope.report.progress,
       ...(request.recordBytes === undefined ? {} : { recordBytes: request.recordBytes }),
     });
@@ -102,10 +104,34 @@ export const sortCommand: Command = {
 
 /**
  * A final merge that stalled for seconds without failing (parallel_merge.ts `onStall`): one line
- * on stderr that says how long and where the merge Worker was, so that such a stall is seen.
+ * on stderr that says how long and where the merge Worker was, so that such a stall is seen; in
+ * a job (`spillway run`), after the job file and the step's name.
  */
-function warnMergeStall(message: string): void {
-  printErrorBytes(new TextEncoder().encode(`spillway: warning: ${message}\n`));
+function warnMergeStall(message: string, step: string | undefined): void {
+  const where = step === undefined ? "" : `${step}: `;
+  printErrorBytes(new TextEncoder().encode(`spillway: ${where}warning: ${message}\n`));
+}
+
+/**
+ * Test seam (docs/stats.md): `SPILLWAY_TEST_MERGE_STALL_MS=N` stalls the final merge: it runs
+ * on the merge Worker whatever its size, the Worker stops answering after two input blocks, the
+ * stall warning comes after N ms and the watchdog fails the sort after 10 N ms (exit 70).
+ */
+function mergeStallSeam(): {
+  parallelMergeBytesMin?: number;
+  mergeStallWarnMs?: number;
+  mergeWorkerSilenceMsMax?: number;
+  mergeWorkerFault?: MergeWorkerFault;
+} {
+  const text = Deno.env.get("SPILLWAY_TEST_MERGE_STALL_MS");
+  const warnMs = text === undefined ? NaN : Number(text);
+  if (!Number.isSafeInteger(warnMs) || warnMs <= 0) return {};
+  return {
+    parallelMergeBytesMin: 0,
+    mergeStallWarnMs: warnMs,
+    mergeWorkerSilenceMsMax: 10 * warnMs,
+    mergeWorkerFault: { kind: "hang", afterBlocks: 2 },
+  };
 }
 
 /**
