@@ -146,10 +146,11 @@ inputs are sorted (GNU \`sort -m\` does not either): both write the smallest of 
 lines each time, ties to the earlier input, so unsorted inputs give GNU's output. A line longer
 than the read chunk, up to a quarter of \`-S\` like in \`sort\`, merges too: where the kernel
 cannot have it in the budget's pages (no run of them free that long), the rest of that merge goes
-on the loser tree, with the same output. A merge holds the current line of every input at once:
-when the long lines current together do not fit the budget, it fails with exit 3 and one line
-asking for a larger \`-S\` (naming one with room for them where it can); an \`-o\` file is left as it was (a pipe may have received
-the lines merged before).
+on the loser tree, with the same output. A merge holds the current line of every input at once
+(with \`-u\`, also a copy of the last line written): when the long lines current together do not
+fit the budget, it fails with exit 3 and one line asking for a larger \`-S\` (naming one with room
+for them where it can; for the \`-u\` copy, its size and the line's); an \`-o\` file is left as it
+was (a pipe may have received the lines merged before).
 `;
 
 /** The man page's NAME line. */

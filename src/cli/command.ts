@@ -2,6 +2,11 @@
 export interface CommandContext {
   /** `--trace`: print stack traces with errors. */
   readonly trace: boolean;
+  /**
+   * The job step the command runs as (`JOB.yaml: NAME`, from `spillway run`): its warnings
+   * name it, so that a job's stderr says which step a warning is about.
+   */
+  readonly step?: string;
   /** Loads the CLI's commands (for commands about commands: completions). */
   readonly loadCommands?: () => Promise<readonly Command[]>;
 }

@@ -15,7 +15,8 @@ import type { SpillMode } from "../io/mod.ts";
 import { CommandScope } from "../job/mod.ts";
 import { leakDetectionLevels } from "../memory/mod.ts";
 import { FAN_IN_DEFAULT, MERGE_INPUTS_MAX } from "../sort/mod.ts";
-import type { Command } from "./command.ts";
+import type { Command, CommandContext } from "./command.ts";
+import { mergeStallSeam, warnMergeStall } from "./merge_stall.ts";
 import { idleCoresSinceStart } from "./cpu_idle.ts";
 import { countSpec } from "./count_spec.ts";
 import { parseBySpec, renderHelp } from "./option_spec.ts";
@@ -162,7 +163,7 @@ export const countCommand: Command = {
     return renderHelp(countSpec);
   },
   spec: countSpec,
-  async run(argv: readonly string[]): Promise<number> {
+  async run(argv: readonly string[], context?: CommandContext): Promise<number> {
     const { request, values } = parseCountArgs(argv);
     // The Worker's isolate loads its modules while the scope and the output are set up.
     const spawnedWorker = spawnEarlyCountWorker(request);
@@ -178,6 +179,10 @@ export const countCommand: Command = {
         io: scope.io,
         progress: scope.report.progress,
         ...(spawnedWorker === undefined ? {} : { spawnedWorker }),
+        mergeStall: {
+          onMergeStall: (message: string) => warnMergeStall(message, context?.step),
+          ...mergeStallSeam(),
+        },
       });
       const report = scope.report;
       const s = report.stats;

@@ -162,7 +162,11 @@ export async function runJob(
     try {
       exitCode = await collectStats(
         (stats) => reports.push({ stats, label }),
-        () => command.run(argvOf(step)),
+        () =>
+          command.run(argvOf(step), {
+            trace: options.trace ?? false,
+            step: `${job.path}: ${step.name}`,
+          }),
       );
     } catch (error) {
       // Messages name the job's keys (taskmanager.memory.managed.size), not --memory (-S).

@@ -231,6 +231,61 @@ export function parseSortArgs(
   if (check !== undefined && merge) {
     throw new UsageError("Options -c/-C and -m are incompatible; use one of them");
   }
+  const inputs = sortInputs(values, positionals, check);
+  const output = sortOutput(values, check);
+  const debug = debugFlag(values, check, output);
+  for (const word of stringList(values, "sort")) {
+    const flag = sortWords[matchChoice("--sort", word, Object.keys(sortWords))]!;
+    values[flag] = true;
+  }
+  const separators = stringList(values, "field-separator");
+  if (new Set(separators).size > 1) {
+    throw new UsageError(`Incompatible field separators -t: ${separators.join(", ")}; give one`);
+  }
+  const budget = sortBudget(values);
+  const batchText = stringValue(values, "batch-size");
+  const program = compressProgram(values);
+  const { fanInMax, workerAllowed } = fitToDescriptors(
+    batchText !== undefined
+      ? parseBatchSize(batchText, MERGE_INPUTS_MAX)
+      : integerValue(values, "fan-in", { min: 2, max: MERGE_INPUTS_MAX }) ?? FAN_IN_DEFAULT,
+    program !== undefined,
+  );
+  const parallelText = parallelValue(values);
+  const spill = spillValue(values);
+  const leak = leakDetectionValue(values);
+  const unique = flagValue(values, "unique");
+  const recordBytes = integerValue(values, "record-size", { min: 1, max: 16 * MiB });
+  const descriptor = orderDescriptor(values, recordBytes, separators);
+
+  const request: SortRequest = {
+    inputs,
+    output,
+    descriptor,
+    unique,
+    check,
+    merge,
+    terminator: flagValue(values, "zero-terminated") ? 0 : 10,
+    ...budget,
+    singleThread: parallelText === "1" || !workerAllowed,
+    debug: debug && recordBytes === undefined,
+    obsoleteKeys: normalized.obsolete,
+    tmpDirs: stringList(values, "tmp-dir"),
+    fanInMax,
+    spillMode: spill,
+    leakDetection: leak,
+    recordBytes,
+    compressProgram: program,
+  };
+  return { request, values };
+}
+
+/** The input files: `--files0-from`'s list, the operands, or standard input. */
+function sortInputs(
+  values: ParsedValues,
+  positionals: string[],
+  check: SortRequest["check"],
+): string[] {
   const listPath = stringValue(values, "files0-from");
   const inputs = listPath !== undefined
     ? readFileList(listPath, positionals)
@@ -242,6 +297,11 @@ export function parseSortArgs(
       `Extra operand "${inputs[1]}" not allowed with -c/-C; check one file at a time`,
     );
   }
+  return inputs;
+}
+
+/** The `-o` file (one, however often given; none with -c/-C), or undefined: standard output. */
+function sortOutput(values: ParsedValues, check: SortRequest["check"]): string | undefined {
   const outputs = stringList(values, "output");
   if (new Set(outputs).size > 1) {
     throw new UsageError(`Multiple output files specified: ${outputs.join(", ")}; give one -o`);
@@ -249,19 +309,27 @@ export function parseSortArgs(
   if (check !== undefined && outputs.length > 0) {
     throw new UsageError(`Options '-${check === "diagnose" ? "c" : "C"}o' are incompatible`);
   }
+  return outputs[0];
+}
+
+/** `--debug`, which neither -c/-C nor -o go with. */
+function debugFlag(
+  values: ParsedValues,
+  check: SortRequest["check"],
+  output: string | undefined,
+): boolean {
   const debug = flagValue(values, "debug");
-  if (debug && (check !== undefined || outputs.length > 0)) {
+  if (debug && (check !== undefined || output !== undefined)) {
     const letter = check === "diagnose" ? "c" : check === "quiet" ? "C" : "o";
     throw new UsageError(`Options '-${letter} --debug' are incompatible`);
   }
-  for (const word of stringList(values, "sort")) {
-    const flag = sortWords[matchChoice("--sort", word, Object.keys(sortWords))]!;
-    values[flag] = true;
-  }
-  const separators = stringList(values, "field-separator");
-  if (new Set(separators).size > 1) {
-    throw new UsageError(`Incompatible field separators -t: ${separators.join(", ")}; give one`);
-  }
+  return debug;
+}
+
+/** The budget asked for (`-S`, a bare number in KiB), its page size, and the budget used. */
+function sortBudget(
+  values: ParsedValues,
+): { budgetBytes: number; budgetRequestedBytes: number; segmentBytes: number } {
   const sizeText = stringValue(values, "memory");
   const budgetRequestedBytes = sizeText === undefined
     ? SORT_MEMORY_DEFAULT_BYTES
@@ -271,54 +339,36 @@ export function parseSortArgs(
     ? defaultSortSegmentBytes(budgetRequestedBytes)
     : parseSize(segmentText, "--segment-size", 1);
   const budgetBytes = Math.max(budgetRequestedBytes, sortMemoryMinBytes(segmentBytes));
-  const batchText = stringValue(values, "batch-size");
-  const program = compressProgram(values);
-  const { fanInMax, workerAllowed } = fitToDescriptors(
-    batchText !== undefined
-      ? parseBatchSize(batchText, MERGE_INPUTS_MAX)
-      : integerValue(values, "fan-in", { min: 2, max: MERGE_INPUTS_MAX }) ?? FAN_IN_DEFAULT,
-    program !== undefined,
-  );
+  return { budgetBytes, budgetRequestedBytes, segmentBytes };
+}
+
+/** `--parallel`'s text (a whole number from 1), or undefined. */
+function parallelValue(values: ParsedValues): string | undefined {
   const parallelText = stringValue(values, "parallel");
   if (parallelText !== undefined && !/^[1-9][0-9]*$/.test(parallelText)) {
     throw new UsageError(`Invalid --parallel "${parallelText}": expected a whole number from 1`);
   }
+  return parallelText;
+}
+
+/** `--spill` (default auto). */
+function spillValue(values: ParsedValues): SpillMode {
   const spill = stringValue(values, "spill") ?? "auto";
   if (spill !== "file" && spill !== "mmap" && spill !== "auto") {
     throw new UsageError(`Invalid --spill "${spill}": use file, mmap or auto`);
   }
+  return spill;
+}
+
+/** `--leak-detection` (default simple). */
+function leakDetectionValue(values: ParsedValues): LeakDetectionLevel {
   const leak = stringValue(values, "leak-detection") ?? "simple";
   if (!(leakDetectionLevels as readonly string[]).includes(leak)) {
     throw new UsageError(
       `Invalid --leak-detection "${leak}": use ${leakDetectionLevels.join(", ")}`,
     );
   }
-  const unique = flagValue(values, "unique");
-  const recordBytes = integerValue(values, "record-size", { min: 1, max: 16 * MiB });
-  const descriptor = orderDescriptor(values, recordBytes, separators);
-
-  const request: SortRequest = {
-    inputs,
-    output: outputs[0],
-    descriptor,
-    unique,
-    check,
-    merge,
-    terminator: flagValue(values, "zero-terminated") ? 0 : 10,
-    budgetBytes,
-    budgetRequestedBytes,
-    singleThread: parallelText === "1" || !workerAllowed,
-    debug: debug && recordBytes === undefined,
-    obsoleteKeys: normalized.obsolete,
-    segmentBytes,
-    tmpDirs: stringList(values, "tmp-dir"),
-    fanInMax,
-    spillMode: spill,
-    leakDetection: leak as LeakDetectionLevel,
-    recordBytes,
-    compressProgram: program,
-  };
-  return { request, values };
+  return leak as LeakDetectionLevel;
 }
 
 /** The ordering the options ask for: fixed-size record keys, or GNU keys and flags. */

@@ -10,9 +10,10 @@ import {
   orderFromDescriptor,
   parseSortOrder,
 } from "../sort/mod.ts";
-import type { Command } from "./command.ts";
+import type { Command, CommandContext } from "./command.ts";
 import { renderHelp } from "./option_spec.ts";
 import { printErrorBytes } from "./output.ts";
+import { mergeStallSeam, warnMergeStall } from "./merge_stall.ts";
 import { parseSortArgs, type SortRequest } from "./sort_args.ts";
 import { sortSpec } from "./sort_spec.ts";
 import { CommandReport } from "./stats_report.ts";
@@ -25,7 +26,7 @@ export const sortCommand: Command = {
     return renderHelp(sortSpec);
   },
   spec: sortSpec,
-  async run(argv: readonly string[]): Promise<number> {
+  async run(argv: readonly string[], context?: CommandContext): Promise<number> {
     // Parsing counts the free file descriptors through libc and the scope holds libc: one load
     // for both (a load builds a call stub per symbol, ~3 ms).
     using _libc = holdLibc();
@@ -77,7 +78,8 @@ export const sortCommand: Command = {
       mergeOnly: request.merge,
       useWorker: !request.singleThread,
       ...placedMergeSeam(),
-      onMergeStall: warnMergeStall,
+      onMergeStall: (message: string) => warnMergeStall(message, context?.step),
+      ...mergeStallSeam(),
       progress: scope.report.progress,
       ...(request.recordBytes === undefined ? {} : { recordBytes: request.recordBytes }),
     });
@@ -99,14 +101,6 @@ export const sortCommand: Command = {
     return await scope.finish(ExitCode.ok);
   },
 };
-
-/**
- * A final merge that stalled for seconds without failing (parallel_merge.ts `onStall`): one line
- * on stderr that says how long and where the merge Worker was, so that such a stall is seen.
- */
-function warnMergeStall(message: string): void {
-  printErrorBytes(new TextEncoder().encode(`spillway: warning: ${message}\n`));
-}
 
 /**
  * Test seam (docs/stats.md): `SPILLWAY_TEST_PLACED_MERGE_BYTES=N` runs the placed final merge

@@ -1,8 +1,7 @@
 import { MiB } from "../base/mod.ts";
-import type { ProgressSink } from "../base/mod.ts";
-import type { IoManager, OutputSink } from "../io/mod.ts";
-import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
-import { countViaSort, type SortRouteRequest } from "./count_via_sort.ts";
+import type { OutputSink } from "../io/mod.ts";
+import type { SegmentLease } from "../memory/mod.ts";
+import { countViaSort, type SortRouteContext, type SortRouteRequest } from "./count_via_sort.ts";
 import type { WordCountStats } from "./word_counter.ts";
 
 /** Keyed lines from this many bytes are sorted with the sort Worker (fewer: this thread). */
@@ -14,7 +13,7 @@ const COPY_SEGMENTS_MAX = 128;
 /** Pages of the keyed lines' output buffer at most (and 1/64 of the budget at most). */
 const KEYED_BUFFER_SEGMENTS = 8;
 
-type RouteContext = { memory: MemoryManager; io: IoManager; progress?: ProgressSink };
+type RouteContext = SortRouteContext;
 
 /**
  * Counts the inputs through the sort engine in count order (count descending, then word): the

@@ -16,7 +16,12 @@ import {
   workerShouldStart,
 } from "./count_plan.ts";
 import { CountWorkerClient } from "./count_worker_client.ts";
-import { countViaSort, sortRouteFormat, SortRouteTooSmall } from "./count_via_sort.ts";
+import {
+  countViaSort,
+  type MergeStallOptions,
+  sortRouteFormat,
+  SortRouteTooSmall,
+} from "./count_via_sort.ts";
 import { countOrderViaSort } from "./count_order_via_sort.ts";
 import { WordCounter, type WordCountStats } from "./word_counter.ts";
 
@@ -51,6 +56,8 @@ export interface CountContext {
    * plan leaves no share for it.
    */
   spawnedWorker?: Worker;
+  /** The sort route's final-merge stall warning (and test knobs); count_via_sort.ts. */
+  mergeStall?: MergeStallOptions;
 }
 
 /**

@@ -5,7 +5,7 @@ import { MemoryBudgetError } from "../memory/mod.ts";
 import type { ProgressSink } from "../base/mod.ts";
 import type { IoManager, OutputSink } from "../io/mod.ts";
 import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
-import type { LineFilter } from "../sort/mod.ts";
+import type { ExternalSortOptions, LineFilter } from "../sort/mod.ts";
 import { kernelsFor } from "./count_table.ts";
 import { CountedOutput, type CountedOutputSplit } from "./counted_output.ts";
 import type { CountRequest } from "./count_request.ts";
@@ -86,6 +86,27 @@ export function sortRouteFormat(
 }
 
 /**
+ * The final merge's stall warning for the route's sort (the CLI's `onMergeStall`), and the
+ * test seam's knobs that make it stall (src/cli/merge_stall.ts).
+ */
+export type MergeStallOptions = Pick<
+  ExternalSortOptions,
+  | "onMergeStall"
+  | "mergeStallWarnMs"
+  | "mergeWorkerSilenceMsMax"
+  | "mergeWorkerFault"
+  | "parallelMergeBytesMin"
+>;
+
+/** What the route's sort runs in: the budget, io, progress and the stall warning. */
+export interface SortRouteContext {
+  memory: MemoryManager;
+  io: IoManager;
+  progress?: ProgressSink;
+  mergeStall?: MergeStallOptions;
+}
+
+/**
  * Counts the inputs through the sort engine (`externalSort` with a {@linkcode TokenCounting}
  * filter): both cores in
  * run generation (main thread reads and appends tokens, the sort Worker sorts and spills) and
@@ -102,7 +123,7 @@ export function sortRouteFormat(
  */
 export async function countViaSort(
   request: SortRouteRequest,
-  context: { memory: MemoryManager; io: IoManager; progress?: ProgressSink },
+  context: SortRouteContext,
   format: number,
   spool?: { split: CountedOutputSplit; useWorker: boolean },
 ): Promise<WordCountStats & { inputBytes: number }> {
@@ -128,6 +149,7 @@ export async function countViaSort(
     ...(context.progress === undefined ? {} : { progress: context.progress }),
     useWorker: spool?.useWorker ?? true,
     filter: counting,
+    ...context.mergeStall,
   }).catch((error: unknown) => {
     // Before the output opens nothing has been written: the caller may count again.
     const tooSmall = error instanceof MemoryBudgetError || error instanceof RecordTooLargeError ||

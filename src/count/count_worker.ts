@@ -104,105 +104,112 @@ function fail(error: unknown): void {
 
 async function handle(request: CountWorkerRequest): Promise<void> {
   switch (request.type) {
-    case "init": {
-      const init = request.init;
-      sharedMemory = init.memory;
-      shareKernelModule(init.memory, init.kernels);
-      memory = new MemoryManager({
-        budgetBytes: init.budgetBytes,
-        segmentBytes: init.segmentBytes,
-        leakDetection: init.leakDetection,
-        region: { memory: init.memory, byteOffset: init.byteOffset, byteLength: init.budgetBytes },
-      });
-      io = await IoManager.open({
-        memory,
-        tmpDirs: init.tmpDirs,
-        spillMode: init.spillMode,
-        lazyTmpDirs: true,
-        handleSignals: false,
-        ...(init.failAtOperation === undefined
-          ? {}
-          : { faultInjection: { failAtOperation: init.failAtOperation } }),
-      });
-      counter = new WordCounter(memory, io, {
-        tokenizer: init.tokenizer,
-        caseMode: init.caseMode,
-        spillPrefix: "count-worker",
-        tableRunsShare: init.tableRunsShare,
-      });
-      scope.postMessage({ type: "ready" });
-      return;
-    }
-    case "chunk": {
-      try {
-        if (!failed) {
-          const chunk = new Uint8Array(
-            sharedMemory!.buffer,
-            request.byteOffset,
-            request.byteLength,
-          );
-          const pending = counter!.addChunk(chunk);
-          if (pending) await pending;
-        }
-      } finally {
-        scope.postMessage({ type: "chunk-done", byteOffset: request.byteOffset });
-      }
-      return;
-    }
+    case "init":
+      return await startCounter(request.init);
+    case "chunk":
+      return await countChunk(request.byteOffset, request.byteLength);
     case "table": {
       scope.postMessage({ type: "table", layout: failed ? undefined : counter!.tableLayout() });
       return;
     }
-    case "finish": {
-      let runs: SpillRun[] = [];
-      let stats: WordCountStats;
-      if (request.discard === true) {
-        // The main thread added the table's words: close without spilling (the counters then
-        // leave out the table's tokens, which the main thread counted).
-        await counter!.close();
-        stats = { ...counter!.stats, buddy: undefined };
-      } else {
-        runs = await counter!.finishToRuns();
-        // The runs are files of this Worker's IoManager (deleted when it closes); the memory
-        // is not needed any more: release all of it, so that the main thread's merge gets the
-        // share.
-        stats = { ...counter!.stats, buddy: undefined };
-        await counter!.close();
-      }
-      counter = undefined;
-      const leaks = memory!.leakReport().text;
-      scope.postMessage({
-        type: "runs",
-        runs: runs.map((run) => ({
-          path: run.path,
-          recordCount: run.recordCount,
-          byteLength: run.byteLength,
-          spanningRecordBytesMax: run.spanningRecordBytesMax ?? 0,
-        })),
-        stats,
-        leaks,
-        // What each page of the share holds (after the leak report checked the poison): the
-        // main thread neither poisons again what this manager poisoned nor touches the rest.
-        pageContents: memory!.pageContents(),
-      });
-      return;
-    }
-    case "close": {
-      let leaks = "";
-      let pageContents: Uint8Array | undefined;
-      try {
-        await counter?.close();
-        await io?.close();
-        leaks = memory?.leakReport().text ?? "";
-        // Pages never handed out stay untouched, and poisoned ones are not poisoned again.
-        pageContents = memory?.pageContents();
-      } catch (error) {
-        leaks = error instanceof Error ? error.message : String(error);
-      }
-      scope.postMessage({ type: "closed", leaks, pageContents });
-      return;
-    }
+    case "finish":
+      return await finishCount(request.discard === true);
+    case "close":
+      return await closeCounter();
   }
+}
+
+/** `init`: takes the shared memory and its share of the budget, and starts the counter. */
+async function startCounter(init: CountWorkerInit): Promise<void> {
+  sharedMemory = init.memory;
+  shareKernelModule(init.memory, init.kernels);
+  memory = new MemoryManager({
+    budgetBytes: init.budgetBytes,
+    segmentBytes: init.segmentBytes,
+    leakDetection: init.leakDetection,
+    region: { memory: init.memory, byteOffset: init.byteOffset, byteLength: init.budgetBytes },
+  });
+  io = await IoManager.open({
+    memory,
+    tmpDirs: init.tmpDirs,
+    spillMode: init.spillMode,
+    lazyTmpDirs: true,
+    handleSignals: false,
+    ...(init.failAtOperation === undefined
+      ? {}
+      : { faultInjection: { failAtOperation: init.failAtOperation } }),
+  });
+  counter = new WordCounter(memory, io, {
+    tokenizer: init.tokenizer,
+    caseMode: init.caseMode,
+    spillPrefix: "count-worker",
+    tableRunsShare: init.tableRunsShare,
+  });
+  scope.postMessage({ type: "ready" });
+}
+
+/** `chunk`: counts a chunk of the shared memory (not after a failure); says when it is done. */
+async function countChunk(byteOffset: number, byteLength: number): Promise<void> {
+  try {
+    if (!failed) {
+      const chunk = new Uint8Array(sharedMemory!.buffer, byteOffset, byteLength);
+      const pending = counter!.addChunk(chunk);
+      if (pending) await pending;
+    }
+  } finally {
+    scope.postMessage({ type: "chunk-done", byteOffset });
+  }
+}
+
+/** `finish`: spills the table as runs (or drops it: `discard`) and posts the runs and stats. */
+async function finishCount(discard: boolean): Promise<void> {
+  let runs: SpillRun[] = [];
+  let stats: WordCountStats;
+  if (discard) {
+    // The main thread added the table's words: close without spilling (the counters then
+    // leave out the table's tokens, which the main thread counted).
+    await counter!.close();
+    stats = { ...counter!.stats, buddy: undefined };
+  } else {
+    runs = await counter!.finishToRuns();
+    // The runs are files of this Worker's IoManager (deleted when it closes); the memory
+    // is not needed any more: release all of it, so that the main thread's merge gets the
+    // share.
+    stats = { ...counter!.stats, buddy: undefined };
+    await counter!.close();
+  }
+  counter = undefined;
+  const leaks = memory!.leakReport().text;
+  scope.postMessage({
+    type: "runs",
+    runs: runs.map((run) => ({
+      path: run.path,
+      recordCount: run.recordCount,
+      byteLength: run.byteLength,
+      spanningRecordBytesMax: run.spanningRecordBytesMax ?? 0,
+    })),
+    stats,
+    leaks,
+    // What each page of the share holds (after the leak report checked the poison): the
+    // main thread neither poisons again what this manager poisoned nor touches the rest.
+    pageContents: memory!.pageContents(),
+  });
+}
+
+/** `close`: closes the counter and the io manager; posts the leak report and page contents. */
+async function closeCounter(): Promise<void> {
+  let leaks = "";
+  let pageContents: Uint8Array | undefined;
+  try {
+    await counter?.close();
+    await io?.close();
+    leaks = memory?.leakReport().text ?? "";
+    // Pages never handed out stay untouched, and poisoned ones are not poisoned again.
+    pageContents = memory?.pageContents();
+  } catch (error) {
+    leaks = error instanceof Error ? error.message : String(error);
+  }
+  scope.postMessage({ type: "closed", leaks, pageContents });
 }
 
 scope.onmessage = (event) => {

@@ -54,6 +54,7 @@ export {
   workerShouldStart,
 } from "./count_plan.ts";
 export type { CountContext, CountRequest, CountResult } from "./count_pipeline.ts";
+export type { MergeStallOptions } from "./count_via_sort.ts";
 export { countWords, spawnEarlyCountWorker } from "./count_pipeline.ts";
 export type { SumCountsOptions, SumCountsResult } from "./count_sum.ts";
 export { COUNT_TOO_LARGE, parseCount, sumCounts } from "./count_sum.ts";

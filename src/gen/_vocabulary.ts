@@ -158,6 +158,21 @@ export interface Vocabulary {
  */
 export function buildVocabulary(prng: Prng, wordCount: number): Vocabulary {
   assert(wordCount >= 1 && wordCount <= 200_000, `wordCount ${wordCount} out of 1..200000`);
+  const drawn = drawDistinctWords(prng, wordCount);
+  const order = rankOrder(prng, drawn.starts, wordCount);
+  const { bytes, starts } = packInRankOrder(drawn, order, wordCount);
+  return { bytes, starts, wordCount, rows: wordRows(bytes, starts, wordCount) };
+}
+
+/** Words as drawn: word i is `bytes[starts[i], starts[i + 1])`; `usedBytes` of `bytes` hold them. */
+interface DrawnWords {
+  bytes: Uint8Array;
+  starts: Uint32Array;
+  usedBytes: number;
+}
+
+/** Draws `wordCount` distinct words of syllables, none too short or containing a blocked one. */
+function drawDistinctWords(prng: Prng, wordCount: number): DrawnWords {
   const capacityBytes = wordCount * WORD_BYTES_MAX;
   const raw = new Uint8Array(capacityBytes);
   const rawStarts = new Uint32Array(wordCount + 1);
@@ -173,23 +188,12 @@ export function buildVocabulary(prng: Prng, wordCount: number): Vocabulary {
     attempts += 1;
     assert(attempts < wordCount * 100, "Vocabulary builder cannot find enough distinct words");
     const begin = used;
-    const pick = prng.below(100);
-    let syllables = 1;
-    while (pick >= SYLLABLE_CUMULATIVE[syllables - 1]!) syllables += 1;
-    for (let syllable = 0; syllable < syllables; syllable += 1) {
-      used = append(raw, used, onsetBytes[prng.below(onsetBytes.length)]!);
-      used = append(raw, used, vowelBytes[prng.below(vowelBytes.length)]!);
-      used = append(raw, used, codaBytes[prng.below(codaBytes.length)]!);
-    }
+    used = drawWord(prng, raw, used);
     if (used - begin < WORD_BYTES_MIN || containsBlocked(raw, begin, used)) {
       used = begin;
       continue;
     }
-    let hash = 0x811c_9dc5;
-    for (let index = begin; index < used; index += 1) {
-      hash = Math.imul(hash ^ raw[index]!, 0x0100_0193);
-    }
-    let slot = hash & slotMask;
+    let slot = wordHash(raw, begin, used) & slotMask;
     let duplicate = false;
     while (slots[slot] !== 0) {
       const other = slots[slot]! - 1;
@@ -208,8 +212,38 @@ export function buildVocabulary(prng: Prng, wordCount: number): Vocabulary {
     rawStarts[made + 1] = used;
     made += 1;
   }
-  // Rank order: a stable counting sort by length plus a random 0..3, so frequent ranks get short
-  // words without all being one letter (Zipf-weighted about 4 letters per word, close to English).
+  return { bytes: raw, starts: rawStarts, usedBytes: used };
+}
+
+/** Appends one word of 1-4 syllables (onset, vowel, coda) at `used`; returns its end. */
+function drawWord(prng: Prng, raw: Uint8Array, used: number): number {
+  const pick = prng.below(100);
+  let syllables = 1;
+  while (pick >= SYLLABLE_CUMULATIVE[syllables - 1]!) syllables += 1;
+  for (let syllable = 0; syllable < syllables; syllable += 1) {
+    used = append(raw, used, onsetBytes[prng.below(onsetBytes.length)]!);
+    used = append(raw, used, vowelBytes[prng.below(vowelBytes.length)]!);
+    used = append(raw, used, codaBytes[prng.below(codaBytes.length)]!);
+  }
+  return used;
+}
+
+/** FNV-1a of `raw[begin, end)`. */
+function wordHash(raw: Uint8Array, begin: number, end: number): number {
+  let hash = 0x811c_9dc5;
+  for (let index = begin; index < end; index += 1) {
+    hash = Math.imul(hash ^ raw[index]!, 0x0100_0193);
+  }
+  return hash;
+}
+
+/**
+ * Rank order: a stable counting sort by length plus a random 0..3, so frequent ranks get short
+ * words without all being one letter (Zipf-weighted about 4 letters per word, close to English).
+ *
+ * @returns The word at each rank.
+ */
+function rankOrder(prng: Prng, rawStarts: Uint32Array, wordCount: number): Uint32Array {
   const sortKeys = new Uint8Array(wordCount);
   for (let word = 0; word < wordCount; word += 1) {
     sortKeys[word] = rawStarts[word + 1]! - rawStarts[word]! + prng.below(RANK_JITTER + 1);
@@ -224,7 +258,18 @@ export function buildVocabulary(prng: Prng, wordCount: number): Vocabulary {
     order[keyCounts[sortKeys[word]!]!] = word;
     keyCounts[sortKeys[word]!]! += 1;
   }
-  const bytes = new Uint8Array(used);
+  return order;
+}
+
+/** The drawn words copied in rank order, and their `wordCount + 1` starts. */
+function packInRankOrder(
+  drawn: DrawnWords,
+  order: Uint32Array,
+  wordCount: number,
+): { bytes: Uint8Array; starts: Int32Array } {
+  const raw = drawn.bytes;
+  const rawStarts = drawn.starts;
+  const bytes = new Uint8Array(drawn.usedBytes);
   const starts = new Int32Array(wordCount + 1);
   let offset = 0;
   for (let rank = 0; rank < wordCount; rank += 1) {
@@ -235,6 +280,11 @@ export function buildVocabulary(prng: Prng, wordCount: number): Vocabulary {
     }
   }
   starts[wordCount] = offset;
+  return { bytes, starts };
+}
+
+/** The hot loop's 16-byte rows ({@linkcode Vocabulary.rows}). */
+function wordRows(bytes: Uint8Array, starts: Int32Array, wordCount: number): Int32Array {
   const rows = new Int32Array(wordCount * 4);
   const headBytes = new Uint8Array(8);
   const headView = new DataView(headBytes.buffer);
@@ -250,7 +300,7 @@ export function buildVocabulary(prng: Prng, wordCount: number): Vocabulary {
     rows[4 * rank + 2] = wordStart;
     rows[4 * rank + 3] = starts[rank + 1]! - wordStart;
   }
-  return { bytes, starts, wordCount, rows };
+  return rows;
 }
 
 /**

@@ -269,123 +269,119 @@ export class ReferenceKernels implements KernelSet {
 
   /** Both count kernels: `scratchCopy` copies each token into the scratch (countTokens does). */
   #count(stateOffset: number, scratchCopy: boolean): number {
-    const view = this.#view();
     const bytes = this.#bytes();
-    const word = (i: number) => view.getUint32(stateOffset + 4 * i, true);
-    const setWord = (i: number, value: number) => view.setUint32(stateOffset + 4 * i, value, true);
-    const end = word(1);
-    const whitespace = word(2) === 1;
-    const line = word(2) === 2;
-    const lower = word(3) !== 0;
-    const buckets = word(4);
-    const mask = word(5);
-    const pageTable = word(8);
-    const segmentBytes = word(12);
-    const pageShift = word(13);
-    const scratch = word(15);
-    const isToken = (byte: number) =>
-      whitespace
-        ? !(byte === 0x20 || (byte >= 0x09 && byte <= 0x0d))
-        : (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a);
-    const rule: WordsRule | undefined = word(2) === 3 || word(2) === 4
-      ? {
-        kind: word(2) === 3 ? "words" : "flink",
-        lower,
-        wordRanges: word(18),
-        wordRangeCount: word(19),
-        lowerRanges: word(20),
-        lowerRangeCount: word(21),
-      }
-      : undefined;
-    const invalid = { bytes: word(17) };
+    const state = new CountStateWords(this.#view(), stateOffset);
+    const tokens = countTokenizer(state);
+    const invalid = { bytes: state.word(17) };
     const refuseAt = (at: number, status: number) => {
-      setWord(0, at);
-      setWord(17, invalid.bytes >>> 0);
+      state.setWord(0, at);
+      state.setWord(17, invalid.bytes >>> 0);
       return status;
     };
-    let pos = word(0);
+    const end = state.word(1);
+    let pos = state.word(0);
     while (pos < end) {
-      let start = pos;
-      let stop = pos;
-      let token: Uint8Array = new Uint8Array(0);
-      if (rule !== undefined) {
-        const found = nextWordsToken(this.memory, rule, pos, end, invalid);
-        if (found === undefined) {
-          pos = end;
-          break;
-        }
-        start = found.start;
-        pos = found.stop;
-        token = found.bytes;
-      } else if (line) {
-        while (stop < end && bytes[stop] !== 0x0a) stop += 1;
-        pos = stop < end ? stop + 1 : end;
-      } else {
-        if (!isToken(bytes[pos]!)) {
-          pos += 1;
-          continue;
-        }
-        start = pos;
-        while (pos < end && isToken(bytes[pos]!)) pos += 1;
-        stop = pos;
-      }
-      if (rule === undefined) {
-        token = bytes.slice(start, stop);
-        if (lower) {
-          for (let i = 0; i < token.length; i += 1) {
-            if (token[i]! >= 0x41 && token[i]! <= 0x5a) token[i] = token[i]! + 0x20;
-          }
-        }
-      }
-      const length = token.length;
-      if (scratchCopy) bytes.set(token.subarray(0, word(16)), scratch);
-      const refuse = (status: number) => refuseAt(start, status);
-      if (length > word(16)) return refuse(CountStatus.tooLong);
-      const hash = murmur3(token);
-      let slot = hash & mask;
-      let counted = false;
-      for (;; slot = (slot + 1) & mask) {
-        const bucket = buckets + 8 * slot;
-        const pointer = view.getUint32(bucket + 4, true);
-        if (pointer === 0) break;
-        if (view.getUint32(bucket, true) !== hash) continue;
-        const address = pointer - 1;
-        const page = view.getUint32(pageTable + 4 * (address >>> pageShift), true);
-        const record = page + (address & ((1 << pageShift) - 1)) * 4;
-        if (view.getUint32(record, true) !== length) continue;
-        if (!token.every((byte, i) => bytes[record + 4 + i] === byte)) continue;
-        const at = record + 4 + length;
-        view.setBigUint64(at, view.getBigUint64(at) + 1n);
-        counted = true;
+      const found = this.#nextToken(tokens, pos, end, invalid);
+      if (found === undefined) {
+        pos = end;
         break;
       }
-      if (!counted) {
-        if (word(6) + 1 > word(7)) return refuse(CountStatus.needBuckets);
-        const recordBytes = (4 + length + 8 + 3) & ~3;
-        let page = word(10) | 0;
-        let writeOffset = word(11);
-        if (page < 0 || writeOffset + recordBytes > segmentBytes) {
-          if (page + 1 >= word(9)) return refuse(CountStatus.needPage);
-          page += 1;
-          writeOffset = 0;
-        }
-        const record = view.getUint32(pageTable + 4 * page, true) + writeOffset;
-        view.setUint32(record, length, true);
-        bytes.set(token, record + 4);
-        view.setBigUint64(record + 4 + length, 1n);
-        view.setUint32(buckets + 8 * slot, hash, true);
-        view.setUint32(
-          buckets + 8 * slot + 4,
-          ((page << pageShift) | (writeOffset >>> 2)) + 1,
-          true,
-        );
-        setWord(10, page);
-        setWord(11, writeOffset + recordBytes);
-        setWord(6, word(6) + 1);
-      }
-      setWord(14, (word(14) + 1) >>> 0);
+      const { start, token } = found;
+      pos = found.next;
+      if (scratchCopy) bytes.set(token.subarray(0, state.word(16)), state.word(15));
+      if (token.length > state.word(16)) return refuseAt(start, CountStatus.tooLong);
+      const status = this.#countToken(state, token);
+      if (status !== undefined) return refuseAt(start, status);
+      state.setWord(14, (state.word(14) + 1) >>> 0);
     }
     return refuseAt(pos, CountStatus.done);
+  }
+
+  /**
+   * The next token from `pos` (lower-cased when the state asks), its start and the position
+   * after it; undefined when only separators are left.
+   */
+  #nextToken(
+    tokens: CountTokenizer,
+    pos: number,
+    end: number,
+    invalid: { bytes: number },
+  ): { start: number; next: number; token: Uint8Array } | undefined {
+    const bytes = this.#bytes();
+    if (tokens.rule !== undefined) {
+      const found = nextWordsToken(this.memory, tokens.rule, pos, end, invalid);
+      if (found === undefined) return undefined;
+      return { start: found.start, next: found.stop, token: found.bytes };
+    }
+    let start = pos;
+    let stop = pos;
+    let next = pos;
+    if (tokens.line) {
+      while (stop < end && bytes[stop] !== 0x0a) stop += 1;
+      next = stop < end ? stop + 1 : end;
+    } else {
+      while (next < end && !tokens.isToken(bytes[next]!)) next += 1;
+      if (next === end) return undefined;
+      start = next;
+      while (next < end && tokens.isToken(bytes[next]!)) next += 1;
+      stop = next;
+    }
+    const token = bytes.slice(start, stop);
+    if (tokens.lower) {
+      for (let i = 0; i < token.length; i += 1) {
+        if (token[i]! >= 0x41 && token[i]! <= 0x5a) token[i] = token[i]! + 0x20;
+      }
+    }
+    return { start, next, token };
+  }
+
+  /**
+   * Adds one to the token's count, or inserts it with a count of 1; returns the status that
+   * stops the scan (buckets or a page needed), or undefined when it counted.
+   */
+  #countToken(state: CountStateWords, token: Uint8Array): number | undefined {
+    const view = this.#view();
+    const bytes = this.#bytes();
+    const buckets = state.word(4);
+    const mask = state.word(5);
+    const pageTable = state.word(8);
+    const pageShift = state.word(13);
+    const length = token.length;
+    const hash = murmur3(token);
+    let slot = hash & mask;
+    for (;; slot = (slot + 1) & mask) {
+      const bucket = buckets + 8 * slot;
+      const pointer = view.getUint32(bucket + 4, true);
+      if (pointer === 0) break;
+      if (view.getUint32(bucket, true) !== hash) continue;
+      const address = pointer - 1;
+      const page = view.getUint32(pageTable + 4 * (address >>> pageShift), true);
+      const record = page + (address & ((1 << pageShift) - 1)) * 4;
+      if (view.getUint32(record, true) !== length) continue;
+      if (!token.every((byte, i) => bytes[record + 4 + i] === byte)) continue;
+      const at = record + 4 + length;
+      view.setBigUint64(at, view.getBigUint64(at) + 1n);
+      return undefined;
+    }
+    if (state.word(6) + 1 > state.word(7)) return CountStatus.needBuckets;
+    const recordBytes = (4 + length + 8 + 3) & ~3;
+    let page = state.word(10) | 0;
+    let writeOffset = state.word(11);
+    if (page < 0 || writeOffset + recordBytes > state.word(12)) {
+      if (page + 1 >= state.word(9)) return CountStatus.needPage;
+      page += 1;
+      writeOffset = 0;
+    }
+    const record = view.getUint32(pageTable + 4 * page, true) + writeOffset;
+    view.setUint32(record, length, true);
+    bytes.set(token, record + 4);
+    view.setBigUint64(record + 4 + length, 1n);
+    view.setUint32(buckets + 8 * slot, hash, true);
+    view.setUint32(buckets + 8 * slot + 4, ((page << pageShift) | (writeOffset >>> 2)) + 1, true);
+    state.setWord(10, page);
+    state.setWord(11, writeOffset + recordBytes);
+    state.setWord(6, state.word(6) + 1);
+    return undefined;
   }
 
   /** {@inheritDoc KernelSet.countRehash} */
@@ -469,3 +465,52 @@ function rotl(x: number, r: number): number {
 }
 
 assert(murmur3(new TextEncoder().encode("hello")) === 0x248bfa47, "murmur3 self-check");
+
+/** The count kernels' state words (count_scan.ts's layout), read and written in place. */
+class CountStateWords {
+  constructor(readonly view: DataView, readonly stateOffset: number) {}
+
+  /** Word `i` of the state. */
+  word(i: number): number {
+    return this.view.getUint32(this.stateOffset + 4 * i, true);
+  }
+
+  /** Sets word `i` of the state. */
+  setWord(i: number, value: number): void {
+    this.view.setUint32(this.stateOffset + 4 * i, value, true);
+  }
+}
+
+/** How the count kernels' state says to cut tokens. */
+interface CountTokenizer {
+  /** Whole lines. */
+  line: boolean;
+  /** ASCII lower-casing (whitespace, letters, line). */
+  lower: boolean;
+  /** A token byte of the whitespace or letters tokenizer. */
+  isToken: (byte: number) => boolean;
+  /** The words and flink tokenizers' Unicode rule. */
+  rule: WordsRule | undefined;
+}
+
+/** The tokenizer of the state (word 2: 0 letters, 1 whitespace, 2 line, 3 words, 4 flink). */
+function countTokenizer(state: CountStateWords): CountTokenizer {
+  const kind = state.word(2);
+  const whitespace = kind === 1;
+  const lower = state.word(3) !== 0;
+  const isToken = (byte: number) =>
+    whitespace
+      ? !(byte === 0x20 || (byte >= 0x09 && byte <= 0x0d))
+      : (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a);
+  const rule: WordsRule | undefined = kind === 3 || kind === 4
+    ? {
+      kind: kind === 3 ? "words" : "flink",
+      lower,
+      wordRanges: state.word(18),
+      wordRangeCount: state.word(19),
+      lowerRanges: state.word(20),
+      lowerRangeCount: state.word(21),
+    }
+    : undefined;
+  return { line: kind === 2, lower, isToken, rule };
+}

@@ -11,113 +11,180 @@ import { MergeLinesStatus } from "./merge_lines_state.ts";
  * @returns A {@linkcode KernelStatus} or {@linkcode MergeLinesStatus.needScratch}.
  */
 export function referenceMergeLines(memory: WebAssembly.Memory, stateOffset: number): number {
-  const view = new DataView(memory.buffer);
-  const bytes = new Uint8Array(memory.buffer);
-  const word = (i: number) => view.getUint32(stateOffset + 4 * i, true);
-  const setWord = (i: number, value: number) => view.setUint32(stateOffset + 4 * i, value, true);
-  const k = word(0);
-  const ext = stateOffset + MergeState.bytes(k);
-  const extWord = (i: number) => view.getUint32(ext + 4 * i, true);
-  const setExtWord = (i: number, value: number) => view.setUint32(ext + 4 * i, value, true);
-  const end = word(2);
-  const sign = (word(3) & 1) !== 0 ? -1 : 1;
-  const keyed = (word(3) & 2) !== 0;
-  const lineEndsKey = (word(3) & 4) !== 0;
-  const terminator = extWord(0);
-  const unique = extWord(1) !== 0;
-  const input = (i: number) => stateOffset + 32 + 32 * i;
-  // Keyed records: the head is the key (compared), the line follows it (written).
-  const lineLengths = new Map<number, number>();
-  const head = (i: number): MergeHead => {
-    const h = mergeHead(view, bytes, input(i));
-    if (!keyed || typeof h === "string") return h;
+  return new MergeLinesOracle(memory, stateOffset).run();
+}
+
+/** One call of {@linkcode referenceMergeLines}: the state's words and the counts it carries. */
+class MergeLinesOracle {
+  readonly #view: DataView;
+  readonly #bytes: Uint8Array;
+  readonly #stateOffset: number;
+  /** Inputs. */
+  readonly #k: number;
+  /** The MergeLinesState extension's offset (after the merge state). */
+  readonly #ext: number;
+  readonly #end: number;
+  readonly #sign: number;
+  readonly #keyed: boolean;
+  readonly #lineEndsKey: boolean;
+  readonly #terminator: number;
+  readonly #unique: boolean;
+  /** Keyed records: each input's head line's length (the head is its key). */
+  readonly #lineLengths = new Map<number, number>();
+  #records: number;
+  #dropped: number;
+
+  constructor(memory: WebAssembly.Memory, stateOffset: number) {
+    this.#view = new DataView(memory.buffer);
+    this.#bytes = new Uint8Array(memory.buffer);
+    this.#stateOffset = stateOffset;
+    this.#k = this.#word(0);
+    this.#ext = stateOffset + MergeState.bytes(this.#k);
+    this.#end = this.#word(2);
+    this.#sign = (this.#word(3) & 1) !== 0 ? -1 : 1;
+    this.#keyed = (this.#word(3) & 2) !== 0;
+    this.#lineEndsKey = (this.#word(3) & 4) !== 0;
+    this.#terminator = this.#extWord(0);
+    this.#unique = this.#extWord(1) !== 0;
+    this.#records = this.#word(7);
+    this.#dropped = this.#extWord(6);
+  }
+
+  /** Merges until a stop; returns its status. */
+  run(): number {
+    if (this.#word(4) !== 0xffff_ffff) {
+      const status = this.#finishPartialLine();
+      if (status !== undefined) return status;
+    }
+    for (let i = 0; i < this.#k; i += 1) {
+      const h = this.#head(i);
+      if (h === "need") return this.#finish(KernelStatus.needInput, i);
+      if (h === "corrupt") return this.#finish(KernelStatus.corrupt, i);
+    }
+    for (;;) {
+      const status = this.#mergeOne();
+      if (status !== undefined) return status;
+    }
+  }
+
+  /** Writes the rest of the line a full output cut (word 4's input, word 5 bytes written). */
+  #finishPartialLine(): number | undefined {
+    const i = this.#word(4);
+    const h = this.#head(i);
+    if (typeof h === "string") return this.#finish(KernelStatus.corrupt, i);
+    let out = this.#word(1);
+    if (out >= this.#end) return this.#finish(KernelStatus.outputFull);
+    const [lineStart, lineLength] = this.#lineOf(i, h);
+    const encoding = this.#line(lineStart, lineLength);
+    let done = this.#word(5);
+    while (done < encoding.length && out < this.#end) this.#bytes[out++] = encoding[done++]!;
+    this.#setWord(1, out);
+    if (done < encoding.length) {
+      this.#setWord(5, done);
+      return this.#finish(KernelStatus.outputFull);
+    }
+    this.#view.setUint32(this.#input(i), lineStart + lineLength, true);
+    this.#setWord(4, 0xffff_ffff);
+    this.#setWord(5, 0);
+    this.#records += 1;
+    return undefined;
+  }
+
+  /** Writes (or drops, `-u`) the smallest head and advances its input; a status on a stop. */
+  #mergeOne(): number | undefined {
+    const bytes = this.#bytes;
+    const [best, bestHead] = smallestHead(bytes, this.#k, (i) => this.#head(i), this.#sign);
+    if (best < 0) return this.#finish(KernelStatus.done);
+    const [record, length] = bestHead;
+    const [lineStart, lineLength] = this.#lineOf(best, bestHead);
+    const lastLength = this.#extWord(4);
+    const duplicate = this.#unique && lastLength === length &&
+      compareRanges(bytes, this.#extWord(2), length, record, length) === 0;
+    if (duplicate) {
+      this.#dropped += 1;
+    } else {
+      let out = this.#word(1);
+      if (out >= this.#end) return this.#finish(KernelStatus.outputFull);
+      if (this.#unique) {
+        if (length > this.#extWord(3)) {
+          this.#setExtWord(5, length);
+          return this.#finish(MergeLinesStatus.needScratch);
+        }
+        bytes.copyWithin(this.#extWord(2), record, record + length);
+        this.#setExtWord(4, length);
+      }
+      const encoding = this.#line(lineStart, lineLength);
+      let done = 0;
+      while (done < encoding.length && out < this.#end) bytes[out++] = encoding[done++]!;
+      this.#setWord(1, out);
+      if (done < encoding.length) {
+        this.#setWord(4, best);
+        this.#setWord(5, done);
+        return this.#finish(KernelStatus.outputFull);
+      }
+      this.#records += 1;
+    }
+    this.#view.setUint32(this.#input(best), lineStart + lineLength, true);
+    const next = this.#head(best);
+    if (next === "need") return this.#finish(KernelStatus.needInput, best);
+    if (next === "corrupt") return this.#finish(KernelStatus.corrupt, best);
+    return undefined;
+  }
+
+  /** Input i's head; keyed records: the key (compared), the line follows it (written). */
+  #head(i: number): MergeHead {
+    const bytes = this.#bytes;
+    const h = mergeHead(this.#view, bytes, this.#input(i));
+    if (!this.#keyed || typeof h === "string") return h;
     const key = keyedRecordKey(bytes, h[0], h[1]);
     if (key === undefined) return "corrupt";
     const lineLength = h[0] + h[1] - key[0] - key[1];
-    lineLengths.set(i, lineLength);
+    this.#lineLengths.set(i, lineLength);
     // With lineEndsKey the compared key runs on through the line (the stored key + the line).
-    return lineEndsKey ? [key[0], key[1] + lineLength] : key;
-  };
-  const lineOf = (i: number, h: [number, number]): [number, number] => {
-    if (!keyed) return h;
-    const lineLength = lineLengths.get(i)!;
-    return [h[0] + h[1] - (lineEndsKey ? lineLength : 0), lineLength];
-  };
-  const line = (record: number, length: number) => {
+    return this.#lineEndsKey ? [key[0], key[1] + lineLength] : key;
+  }
+
+  /** The line of input i's head `h`: [start, length]. */
+  #lineOf(i: number, h: [number, number]): [number, number] {
+    if (!this.#keyed) return h;
+    const lineLength = this.#lineLengths.get(i)!;
+    return [h[0] + h[1] - (this.#lineEndsKey ? lineLength : 0), lineLength];
+  }
+
+  /** The line's bytes and its terminator, as written. */
+  #line(record: number, length: number): Uint8Array {
     const out = new Uint8Array(length + 1);
-    out.set(bytes.subarray(record, record + length));
-    out[length] = terminator;
+    out.set(this.#bytes.subarray(record, record + length));
+    out[length] = this.#terminator;
     return out;
-  };
-  let records = word(7);
-  let dropped = extWord(6);
-  const finish = (status: number, asking?: number) => {
-    if (asking !== undefined) setWord(6, asking);
-    setWord(7, records >>> 0);
-    setExtWord(6, dropped >>> 0);
+  }
+
+  /** Stores the counts (and the input asking, if any) and returns `status`. */
+  #finish(status: number, asking?: number): number {
+    if (asking !== undefined) this.#setWord(6, asking);
+    this.#setWord(7, this.#records >>> 0);
+    this.#setExtWord(6, this.#dropped >>> 0);
     return status;
-  };
-  if (word(4) !== 0xffff_ffff) {
-    const i = word(4);
-    const h = head(i);
-    if (typeof h === "string") return finish(KernelStatus.corrupt, i);
-    let out = word(1);
-    if (out >= end) return finish(KernelStatus.outputFull);
-    const [lineStart, lineLength] = lineOf(i, h);
-    const encoding = line(lineStart, lineLength);
-    let done = word(5);
-    while (done < encoding.length && out < end) bytes[out++] = encoding[done++]!;
-    setWord(1, out);
-    if (done < encoding.length) {
-      setWord(5, done);
-      return finish(KernelStatus.outputFull);
-    }
-    view.setUint32(input(i), lineStart + lineLength, true);
-    setWord(4, 0xffff_ffff);
-    setWord(5, 0);
-    records += 1;
   }
-  for (let i = 0; i < k; i += 1) {
-    const h = head(i);
-    if (h === "need") return finish(KernelStatus.needInput, i);
-    if (h === "corrupt") return finish(KernelStatus.corrupt, i);
+
+  #input(i: number): number {
+    return this.#stateOffset + 32 + 32 * i;
   }
-  for (;;) {
-    const [best, bestHead] = smallestHead(bytes, k, head, sign);
-    if (best < 0) return finish(KernelStatus.done);
-    const [record, length] = bestHead;
-    const [lineStart, lineLength] = lineOf(best, bestHead);
-    const lastLength = extWord(4);
-    const duplicate = unique && lastLength === length &&
-      compareRanges(bytes, extWord(2), length, record, length) === 0;
-    if (duplicate) {
-      dropped += 1;
-    } else {
-      let out = word(1);
-      if (out >= end) return finish(KernelStatus.outputFull);
-      if (unique) {
-        if (length > extWord(3)) {
-          setExtWord(5, length);
-          return finish(MergeLinesStatus.needScratch);
-        }
-        bytes.copyWithin(extWord(2), record, record + length);
-        setExtWord(4, length);
-      }
-      const encoding = line(lineStart, lineLength);
-      let done = 0;
-      while (done < encoding.length && out < end) bytes[out++] = encoding[done++]!;
-      setWord(1, out);
-      if (done < encoding.length) {
-        setWord(4, best);
-        setWord(5, done);
-        return finish(KernelStatus.outputFull);
-      }
-      records += 1;
-    }
-    view.setUint32(input(best), lineStart + lineLength, true);
-    const next = head(best);
-    if (next === "need") return finish(KernelStatus.needInput, best);
-    if (next === "corrupt") return finish(KernelStatus.corrupt, best);
+
+  #word(i: number): number {
+    return this.#view.getUint32(this.#stateOffset + 4 * i, true);
+  }
+
+  #setWord(i: number, value: number): void {
+    this.#view.setUint32(this.#stateOffset + 4 * i, value, true);
+  }
+
+  #extWord(i: number): number {
+    return this.#view.getUint32(this.#ext + 4 * i, true);
+  }
+
+  #setExtWord(i: number, value: number): void {
+    this.#view.setUint32(this.#ext + 4 * i, value, true);
   }
 }
 

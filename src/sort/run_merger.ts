@@ -1,3 +1,5 @@
+import { formatBytes, MiB, ResourceError } from "../base/mod.ts";
+import { RecordTooLargeError } from "../io/mod.ts";
 import type { MemoryManager, MemoryReservation } from "../memory/mod.ts";
 import { LoserTree } from "./loser_tree.ts";
 import type { RecordOrder } from "./record_order.ts";
@@ -236,7 +238,11 @@ export class UniqueFilter {
     this.#owner = options.owner;
   }
 
-  /** Whether the record is kept (always, unless `-u` and its keys equal the last kept one). */
+  /**
+   * Whether the record is kept (always, unless `-u` and its keys equal the last kept one).
+   *
+   * @throws {RecordTooLargeError} When the budget has no room for the copy of a kept record.
+   */
   accept(bytes: Uint8Array, byteOffset: number, byteLength: number): boolean {
     if (!this.#enabled) return true;
     if (
@@ -266,7 +272,35 @@ export class UniqueFilter {
     const capacity = Math.max(256, 2 ** Math.ceil(Math.log2(byteLength)));
     this.#reservation?.release();
     this.#reservation = undefined;
-    this.#reservation = this.#memory.reserve(this.#owner, capacity);
+    try {
+      this.#reservation = this.#memory.reserve(this.#owner, capacity);
+    } catch (error) {
+      if (!(error instanceof ResourceError)) throw error;
+      throw uniqueCopyTooLarge(this.#memory, byteLength, capacity, error);
+    }
     this.#scratch = new Uint8Array(capacity);
   }
+}
+
+/**
+ * The budget error for a `-u` copy that does not fit beside what is held (the current line of
+ * every input of a merge, or the sort buffer being spilled): exit 3, naming the copy, what is
+ * held and a budget with room for both.
+ */
+function uniqueCopyTooLarge(
+  memory: MemoryManager,
+  lineBytes: number,
+  copyBytes: number,
+  cause: ResourceError,
+): RecordTooLargeError {
+  const heldBytes = (memory.totalSegments - memory.freeSegments) * memory.segmentBytes;
+  const neededMiB = Math.ceil((heldBytes + copyBytes) / MiB);
+  return new RecordTooLargeError(
+    `Cannot keep the -u copy of the last line written (${formatBytes(copyBytes)} for a line of ${
+      formatBytes(lineBytes)
+    }) beside the ${formatBytes(heldBytes)} of the ${
+      formatBytes(memory.budgetBytes)
+    } budget held now; raise --memory (-S) to at least ${neededMiB}m`,
+    { cause },
+  );
 }

@@ -239,125 +239,127 @@ export class SortWorker implements Disposable {
   ): Promise<SortResult> {
     assert(!this.#busy && !this.#closed, "SortWorker is busy or closed");
     this.#busy = true;
-    const owner = SORT_WORKER_OWNER;
     const ring = options.spill?.ring ?? options.ring;
-    const job = buffer.lend(owner);
-    const request: SortRequest = { type: "sort", job };
-    if (ring !== undefined) request.areaOffset = ring.lendArea(owner);
-    if (options.presorted === true) request.presorted = true;
     const spill = options.spill;
-    if (spill !== undefined) {
-      request.ring = {
-        blocks: spill.ring.lendBlocks(owner),
-        blockBytes: buffer.segmentBytes,
-        unique: spill.unique,
-      };
-      if (spill.runFile !== undefined) request.runFile = spill.runFile;
-      if (spill.presorted === true) request.presorted = true;
-    }
-    // Blocks written on the Worker stay lent until the end: written, whatever happened.
-    const blocksWrittenThere = spill?.runFile !== undefined;
-    const writes: Promise<void>[] = [];
-    let writeError: unknown = undefined;
-    let workerDone = false;
-    let stopTimer: ReturnType<typeof setTimeout> | undefined = undefined;
-    let tookBack = false;
-    const takeBack = (done: boolean) => {
-      if (tookBack) return;
-      tookBack = true;
-      this.#busy = false;
-      // A Worker that finished wrote only the index (and parked words it restored) and the
-      // blocks; otherwise assume it wrote anything it was lent.
-      buffer.takeBack(done);
-      ring?.takeBackArea(owner);
-      ring?.takeBackAll(owner, !done || blocksWrittenThere);
-    };
+    const request = lendSortJob(buffer, ring, spill);
+    if (options.presorted === true) request.presorted = true;
     return new Promise<SortResult>((resolve, reject) => {
+      const call: SortCall = {
+        buffer,
+        ring,
+        spill,
+        // Blocks written on the Worker stay lent until the end: written, whatever happened.
+        blocksWrittenThere: spill?.runFile !== undefined,
+        writes: [],
+        writeError: undefined,
+        workerDone: false,
+        stopTimer: undefined,
+        tookBack: false,
+        resolve,
+        reject,
+      };
       this.#worker.onmessage = (event: MessageEvent<SortReply | BlockReply>) => {
         const reply = event.data;
-        if (reply.type === "block") {
-          const block = reply.block;
-          const bytes = spill!.ring.takeBackBlock(owner, block.slot);
-          // A write that fails at once (a full disk, `ulimit -f`) rejects like a later one:
-          // thrown here, it would escape this handler uncaught.
-          let written: Promise<void>;
-          try {
-            written = spill!.writeBlock(bytes, block);
-          } catch (error) {
-            written = Promise.reject(error);
-          }
-          const write = written.then(() => {
-            if (block.last || workerDone || this.#closed || writeError !== undefined) return;
-            spill!.ring.lendBlock(owner, block.slot);
-            const free: FreeRequest = { type: "free" };
-            this.#worker.postMessage(free);
-          }, (error: unknown) => {
-            if (writeError !== undefined) return;
-            writeError = error;
-            if (workerDone) {
-              this.close();
-              takeBack(false);
-              reject(error);
-              return;
-            }
-            // The Worker may still be gathering blocks into the ring (terminate() does not stop
-            // it at once): ask it to stop, and take the pages back on its last reply; one that
-            // never replies (hung) is ended after STOP_REPLY_MS_MAX, its work long over by then.
-            const stop: StopRequest = { type: "stop" };
-            this.#worker.postMessage(stop);
-            stopTimer = setTimeout(() => {
-              if (workerDone) return;
-              workerDone = true;
-              this.close();
-              takeBack(false);
-              reject(error);
-            }, STOP_REPLY_MS_MAX);
-          });
-          writes.push(write);
-          return;
-        }
-        if (workerDone) return; // ended already: it did not reply to the stop in time
-        workerDone = true;
-        clearTimeout(stopTimer);
-        if (writeError !== undefined) {
-          // It stopped after a failed block write: nothing of the job touches the pages now.
-          this.close();
-          takeBack(false);
-          reject(writeError);
-          return;
-        }
-        takeBack(reply.error === undefined);
-        if (reply.error !== undefined) {
-          reject(new Error(`Sort worker failed: ${reply.error}`));
-          return;
-        }
-        if (reply.writeError !== undefined) {
-          const cause = Object.assign(new Error(reply.writeError.message), {
-            code: reply.writeError.code,
-          });
-          reject(new WorkerWriteError(reply.writeError.message, { cause }));
-          return;
-        }
-        const result: SortResult = {
-          gatheredCount: reply.gatheredCount,
-          kernelSorted: reply.kernelSorted,
-          blocksWritten: reply.blocksWritten ?? 0,
-          ...(reply.lineBytesIndex === undefined ? {} : { lineBytesIndex: reply.lineBytesIndex }),
-          ...(reply.blockFirstKeys === undefined ? {} : { blockFirstKeys: reply.blockFirstKeys }),
-        };
-        Promise.all(writes).then(() => {
-          if (writeError === undefined) resolve(result);
-        });
+        if (reply.type === "block") this.#onBlock(call, reply);
+        else this.#onDone(call, reply);
       };
       this.#worker.onerror = (event: ErrorEvent) => {
         event.preventDefault();
         // The Worker is dead: end it so that it cannot touch the pages, then take them back.
         this.close();
-        takeBack(false);
+        this.#takeBack(call, false);
         reject(new Error(`Sort worker crashed: ${event.message}`));
       };
       Atomics.store(this.#status, 0, 1);
       this.#worker.postMessage(request);
+    });
+  }
+
+  /** Gives the job's pages back to their owners, once (`done`: the Worker finished the job). */
+  #takeBack(call: SortCall, done: boolean): void {
+    if (call.tookBack) return;
+    call.tookBack = true;
+    this.#busy = false;
+    // A Worker that finished wrote only the index (and parked words it restored) and the
+    // blocks; otherwise assume it wrote anything it was lent.
+    call.buffer.takeBack(done);
+    call.ring?.takeBackArea(SORT_WORKER_OWNER);
+    call.ring?.takeBackAll(SORT_WORKER_OWNER, !done || call.blocksWrittenThere);
+  }
+
+  /** A sealed block from the Worker: write it, then lend it back (or stop on a failed write). */
+  #onBlock(call: SortCall, reply: BlockReply): void {
+    const spill = call.spill!;
+    const block = reply.block;
+    const bytes = spill.ring.takeBackBlock(SORT_WORKER_OWNER, block.slot);
+    // A write that fails at once (a full disk, `ulimit -f`) rejects like a later one:
+    // thrown here, it would escape this handler uncaught.
+    let written: Promise<void>;
+    try {
+      written = spill.writeBlock(bytes, block);
+    } catch (error) {
+      written = Promise.reject(error);
+    }
+    const write = written.then(() => {
+      if (block.last || call.workerDone || this.#closed || call.writeError !== undefined) return;
+      spill.ring.lendBlock(SORT_WORKER_OWNER, block.slot);
+      const free: FreeRequest = { type: "free" };
+      this.#worker.postMessage(free);
+    }, (error: unknown) => this.#onBlockWriteError(call, error));
+    call.writes.push(write);
+  }
+
+  /** A block write failed: end the job once the Worker no longer touches the pages. */
+  #onBlockWriteError(call: SortCall, error: unknown): void {
+    if (call.writeError !== undefined) return;
+    call.writeError = error;
+    if (call.workerDone) {
+      this.close();
+      this.#takeBack(call, false);
+      call.reject(error);
+      return;
+    }
+    // The Worker may still be gathering blocks into the ring (terminate() does not stop
+    // it at once): ask it to stop, and take the pages back on its last reply; one that
+    // never replies (hung) is ended after STOP_REPLY_MS_MAX, its work long over by then.
+    const stop: StopRequest = { type: "stop" };
+    this.#worker.postMessage(stop);
+    call.stopTimer = setTimeout(() => {
+      if (call.workerDone) return;
+      call.workerDone = true;
+      this.close();
+      this.#takeBack(call, false);
+      call.reject(error);
+    }, STOP_REPLY_MS_MAX);
+  }
+
+  /** The Worker's last reply to the job: settle the call after every block write. */
+  #onDone(call: SortCall, reply: SortReply): void {
+    if (call.workerDone) return; // ended already: it did not reply to the stop in time
+    call.workerDone = true;
+    clearTimeout(call.stopTimer);
+    if (call.writeError !== undefined) {
+      // It stopped after a failed block write: nothing of the job touches the pages now.
+      this.close();
+      this.#takeBack(call, false);
+      call.reject(call.writeError);
+      return;
+    }
+    this.#takeBack(call, reply.error === undefined);
+    if (reply.error !== undefined) {
+      call.reject(new Error(`Sort worker failed: ${reply.error}`));
+      return;
+    }
+    if (reply.writeError !== undefined) {
+      const cause = Object.assign(new Error(reply.writeError.message), {
+        code: reply.writeError.code,
+      });
+      call.reject(new WorkerWriteError(reply.writeError.message, { cause }));
+      return;
+    }
+    const result = sortResult(reply);
+    Promise.all(call.writes).then(() => {
+      if (call.writeError === undefined) call.resolve(result);
     });
   }
 
@@ -401,4 +403,58 @@ export class SortWorker implements Disposable {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/** One {@linkcode SortWorker.sort} call while the Worker has its job. */
+interface SortCall {
+  buffer: SortBuffer;
+  ring: SpillRing | undefined;
+  spill: RingSpill | undefined;
+  /** Whether the Worker writes the blocks to the run file itself. */
+  blocksWrittenThere: boolean;
+  /** The block writes under way or done. */
+  writes: Promise<void>[];
+  /** The first block write's failure. */
+  writeError: unknown;
+  /** Whether the Worker's last reply came (or it was ended for not sending it). */
+  workerDone: boolean;
+  /** Ends a Worker asked to stop that does not reply. */
+  stopTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Whether the pages went back. */
+  tookBack: boolean;
+  resolve(result: SortResult): void;
+  reject(error: unknown): void;
+}
+
+/** Lends `buffer` (and the ring's area and blocks) to the Worker; returns the job's request. */
+function lendSortJob(
+  buffer: SortBuffer,
+  ring: SpillRing | undefined,
+  spill: RingSpill | undefined,
+): SortRequest {
+  const owner = SORT_WORKER_OWNER;
+  const job = buffer.lend(owner);
+  const request: SortRequest = { type: "sort", job };
+  if (ring !== undefined) request.areaOffset = ring.lendArea(owner);
+  if (spill !== undefined) {
+    request.ring = {
+      blocks: spill.ring.lendBlocks(owner),
+      blockBytes: buffer.segmentBytes,
+      unique: spill.unique,
+    };
+    if (spill.runFile !== undefined) request.runFile = spill.runFile;
+    if (spill.presorted === true) request.presorted = true;
+  }
+  return request;
+}
+
+/** The result of a job the Worker finished. */
+function sortResult(reply: SortReply): SortResult {
+  return {
+    gatheredCount: reply.gatheredCount,
+    kernelSorted: reply.kernelSorted,
+    blocksWritten: reply.blocksWritten ?? 0,
+    ...(reply.lineBytesIndex === undefined ? {} : { lineBytesIndex: reply.lineBytesIndex }),
+    ...(reply.blockFirstKeys === undefined ? {} : { blockFirstKeys: reply.blockFirstKeys }),
+  };
 }

@@ -6,7 +6,7 @@
  * `LC_ALL=C sort -m` writes. Before the kernel merge could hand a line it cannot place to the
  * loser tree, `-S 1m` with two inputs starting with a 256 KiB line failed with exit 3.
  */
-import { match, strictEqual } from "node:assert/strict";
+import { match, ok, strictEqual } from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { runCli } from "../../src/cli/mod.ts";
 import { runSpillway } from "../_support/cli.ts";
@@ -159,4 +159,40 @@ Deno.test("sort -m and merge refuse lines the budget cannot hold at once: exit 3
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    `sort -m -u and merge -u name the -u copy that does not fit: exit 3, then the -S it names merges${gnuSkipReason}`,
+  ignore: !gnuSortAvailable,
+  async fn() {
+    // Three inputs each starting with the same line of 180,000 bytes: the loser tree holds the
+    // three at once and its -u copy of the one written (256 KiB) does not fit -S 1m beside them.
+    const work = await makeWorkDir();
+    try {
+      const files: string[] = [];
+      for (let k = 0; k < 3; k += 1) {
+        const lines = ["a".repeat(180_000), ...Array.from({ length: 300 }, (_, i) => `b${i}`)];
+        await Deno.writeTextFile(work.path(`in${k}`), lines.sort().join("\n") + "\n");
+        files.push(work.path(`in${k}`));
+      }
+      const expected = await gnuSort(["-m", "-u", ...files]);
+      strictEqual(expected.code, 0, expected.stderr);
+      for (const command of [["sort", "-m"], ["merge"]]) {
+        const name = command.join(" ");
+        const out = work.path("out");
+        const args = [...command, "-u", "-T", work.spill, "-o", out];
+        const refused = await runSpillway([...args, "-S", "1m", ...files]);
+        strictEqual(refused.code, 3, `${name}: ${refused.stderr}`);
+        const named = refused.stderr.match(
+          /^spillway: Cannot keep the -u copy of the last line written \(256 KiB for a line of 175\.8 KiB\) beside the \d+ KiB of the 1 MiB budget held now; raise --memory \(-S\) to at least (\d+)m\n$/,
+        );
+        ok(named !== null, `${name}: ${refused.stderr}`);
+        strictEqual(await runCli([...args, "-S", `${named[1]}m`, ...files]), 0, name);
+        strictEqual(Buffer.compare(await Deno.readFile(out), expected.stdout), 0, name);
+      }
+    } finally {
+      await work.remove();
+    }
+  },
 });

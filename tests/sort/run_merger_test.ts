@@ -1,7 +1,8 @@
-import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import fc from "fast-check";
 import { MemoryManager } from "../../src/memory/mod.ts";
-import { BytesOrder, mergeCursors, type RecordCursor } from "../../src/sort/mod.ts";
+import { BytesOrder, mergeCursors, type RecordCursor, UniqueFilter } from "../../src/sort/mod.ts";
+import { RecordTooLargeError } from "../../src/io/mod.ts";
 import { checkAsyncProperty } from "../_support/property.ts";
 
 const encoder = new TextEncoder();
@@ -104,4 +105,31 @@ Deno.test("mergeCursors equals sorting the concatenation (property)", async () =
       },
     ),
   );
+});
+
+Deno.test("UniqueFilter names the -u copy that does not fit the budget and a -S that holds it", () => {
+  const memory = new MemoryManager({ budgetBytes: 64 * 1024, segmentBytes: 4096 });
+  const held = memory.allocate("merge-input", 12);
+  const filter = new UniqueFilter({
+    order: new BytesOrder(false),
+    unique: true,
+    memory,
+    owner: "merge-unique",
+  });
+  try {
+    const line = new Uint8Array(20_000).fill(0x61);
+    throws(() => filter.accept(line, 0, line.length), (error: unknown) => {
+      ok(error instanceof RecordTooLargeError, String(error));
+      strictEqual(
+        error.message,
+        "Cannot keep the -u copy of the last line written (32 KiB for a line of 19.5 KiB) " +
+          "beside the 48 KiB of the 64 KiB budget held now; raise --memory (-S) to at least 1m",
+      );
+      return true;
+    });
+  } finally {
+    filter.release();
+    held.release();
+  }
+  memory.assertAllReleased();
 });
