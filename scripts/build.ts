@@ -1,0 +1,248 @@
+/**
+ * `deno task build`: the JavaScript that users run. Every TypeScript module of main.ts and src/
+ * (not src/kernels/assembly/, which is AssemblyScript) becomes one `.js` file at the same place
+ * under `dist/js/`, types stripped, without a source map; relative imports, `import()` and the
+ * Worker URLs (`new URL("./sort_worker.ts", import.meta.url)`) name the `.js` files, and bare
+ * specifiers are replaced by their deno.json import (`yaml` -> `npm:yaml@...`), so the tree runs
+ * without a config file and the Workers and lazily imported commands resolve inside it (and
+ * inside `deno compile`'s binary). Deno keeps the emit of a TypeScript module with its source
+ * map inline (the source again, base64): the sort ran at 3-4 MiB more RSS and ~29 ms more wall
+ * (docs/performance.md, "Shipping JavaScript").
+ *
+ * The tree is git-ignored and stamped with a digest of its inputs (the sources, deno.json, this
+ * script, Deno's version): the tasks that run spillway depend on `build`, which rebuilds only
+ * when the digest changed; the e2e tests (tests/_support/cli.ts) call {@linkcode ensureBuilt}
+ * and run the built tree. A build goes to a fresh directory that replaces `dist/js/` when
+ * complete, under a lock (`dist/.build.lock`), so concurrent callers build once.
+ *
+ * Usage: deno task build [--force]
+ * Exit codes: 0 built or up to date; 1 the transpiler failed; 2 usage.
+ *
+ * @module
+ */
+// deno-lint-ignore-file no-console
+
+const ROOT = new URL("../", import.meta.url);
+
+/** The built tree, relative to the project root. */
+export const BUILD_DIR = "dist/js";
+
+/** The built entry point, relative to the project root. */
+export const BUILT_MAIN = `${BUILD_DIR}/main.js`;
+
+const DIGEST_FILE = ".source-digest";
+const LOCK_FILE = "dist/.build.lock";
+
+/**
+ * The built path of a source module.
+ *
+ * @param sourcePath A path relative to the project root, such as `src/sort/sort_worker.ts`.
+ * @returns Its place in the built tree, such as `dist/js/src/sort/sort_worker.js`.
+ */
+export function builtPath(sourcePath: string): string {
+  return `${BUILD_DIR}/${sourcePath.replace(/\.ts$/, ".js")}`;
+}
+
+/**
+ * The modules the build transpiles: main.ts and every `.ts` file under src/ but the
+ * AssemblyScript kernels' sources.
+ *
+ * @param root The project root.
+ * @returns Paths relative to the root, sorted.
+ */
+export async function sourceModules(root: URL = ROOT): Promise<string[]> {
+  const found = ["main.ts"];
+  async function scan(relative: string): Promise<void> {
+    for await (const entry of Deno.readDir(new URL(relative, root))) {
+      const path = `${relative}${entry.name}`;
+      if (entry.isDirectory && path !== "src/kernels/assembly") await scan(`${path}/`);
+      else if (entry.isFile && entry.name.endsWith(".ts")) found.push(path);
+    }
+  }
+  await scan("src/");
+  return found.sort();
+}
+
+/**
+ * A digest of everything the built tree depends on: Deno's version, deno.json, this script and
+ * each source module's path and bytes.
+ *
+ * @param root The project root.
+ * @returns A hex SHA-256.
+ */
+export async function sourceDigest(root: URL = ROOT): Promise<string> {
+  const encoder = new TextEncoder();
+  const parts: Uint8Array[] = [encoder.encode(`deno ${Deno.version.deno}\0`)];
+  const inputs = ["deno.json", "scripts/build.ts", ...await sourceModules(root)];
+  for (const path of inputs) {
+    parts.push(encoder.encode(`${path}\0`), await Deno.readFile(new URL(path, root)));
+  }
+  const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength + 1, 0));
+  let byteOffset = 0;
+  for (const part of parts) {
+    joined.set(part, byteOffset);
+    byteOffset += part.byteLength + 1; // a 0 byte after each part
+  }
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", joined));
+  return Array.from(hash, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+async function builtDigest(root: URL): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(new URL(`${BUILD_DIR}/${DIGEST_FILE}`, root));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+/** `import ... from "x"`, `export ... from "x"`, `} from "x"`, `import "x"`: whole lines. */
+const STATIC_IMPORT =
+  /^(\s*(?:(?:import|export)\b[^\n]*?\bfrom\s*|\}\s*from\s*|import\s*))(["'])([^"'\n]+)\2(?=;?\s*$)/gm;
+
+/** `import("x")` with a literal specifier. */
+const DYNAMIC_IMPORT = /(\bimport\(\s*)(["'])([^"'\n]+)\2(?=\s*\))/g;
+
+/**
+ * Rewrites one emitted module: relative `.ts` specifiers name `.js` files, and bare
+ * specifiers of import statements and `import()` take their deno.json import.
+ *
+ * @param code The transpiler's output for one module.
+ * @param imports deno.json's `imports`.
+ * @returns The module as shipped.
+ * @throws {SyntaxError} On a bare specifier deno.json does not map.
+ */
+export function rewriteSpecifiers(code: string, imports: Record<string, string>): string {
+  const mapBare = (whole: string, head: string, quote: string, specifier: string): string => {
+    if (/^(\.\.?\/|node:|npm:|jsr:|https?:|file:)/.test(specifier)) return whole;
+    const mapped = imports[specifier];
+    if (mapped === undefined) {
+      throw new SyntaxError(
+        `Cannot ship the bare import "${specifier}": deno.json's imports do not map it`,
+      );
+    }
+    return `${head}${quote}${mapped}${quote}`;
+  };
+  return code
+    .replace(/(["'])(\.\.?\/[^"'`\n]*)\.ts\1/g, "$1$2.js$1")
+    .replace(STATIC_IMPORT, mapBare)
+    .replace(DYNAMIC_IMPORT, mapBare);
+}
+
+/** Relative specifiers of a built module that name no file of the built tree. */
+function unresolved(code: string, modulePath: string, built: Set<string>): string[] {
+  const missing: string[] = [];
+  for (const match of code.matchAll(/(["'])(\.\.?\/[^"'`\n]*\.[jt]s)\1/g)) {
+    const target = new URL(match[2]!, `file:///${modulePath}`).pathname.slice(1);
+    if (!built.has(target)) missing.push(`${modulePath}: ${match[2]}`);
+  }
+  return missing;
+}
+
+async function transpile(root: URL, outDir: string, modules: string[]): Promise<void> {
+  const run = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--platform",
+      "deno",
+      "--inline-imports=false",
+      "--outdir",
+      outDir,
+      ...modules,
+    ],
+    cwd: root.pathname,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  if (!run.success) {
+    throw new Error(`deno bundle failed:\n${new TextDecoder().decode(run.stderr).trimEnd()}`);
+  }
+}
+
+async function rewriteTree(root: URL, outDir: string, modules: string[]): Promise<void> {
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
+  const imports = (config.imports ?? {}) as Record<string, string>;
+  const built = new Set(modules.map((path) => path.replace(/\.ts$/, ".js")));
+  const missing: string[] = [];
+  for (const path of built) {
+    const file = `${outDir}/${path}`;
+    const code = rewriteSpecifiers(await Deno.readTextFile(file), imports);
+    missing.push(...unresolved(code, path, built));
+    await Deno.writeTextFile(file, code);
+  }
+  if (missing.length > 0) {
+    throw new Error(`Built modules import files the build did not make:\n${missing.join("\n")}`);
+  }
+}
+
+async function buildInto(root: URL, outDir: string, digest: string): Promise<number> {
+  const modules = await sourceModules(root);
+  await transpile(root, outDir, modules);
+  await rewriteTree(root, outDir, modules);
+  await Deno.writeTextFile(`${outDir}/${DIGEST_FILE}`, digest);
+  return modules.length;
+}
+
+/** Puts a finished build in place of `dist/js/`. */
+async function replaceBuild(root: URL, fresh: string): Promise<void> {
+  const target = new URL(BUILD_DIR, root).pathname;
+  const old = `${fresh}.old`;
+  const hadOld = await Deno.rename(target, old).then(() => true, (error) => {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  });
+  await Deno.rename(fresh, target);
+  if (hadOld) await Deno.remove(old, { recursive: true });
+}
+
+/**
+ * Builds `dist/js/` unless it is current (its digest matches the sources'), under a lock.
+ *
+ * @param options `force`: build even when current; `root`: the project root.
+ * @returns The number of modules built, or 0 when the tree was current.
+ * @throws {Error} When the transpiler fails or a built import names no built file.
+ */
+export async function ensureBuilt(
+  options: { force?: boolean; root?: URL } = {},
+): Promise<number> {
+  const root = options.root ?? ROOT;
+  const digest = await sourceDigest(root);
+  if (!options.force && await builtDigest(root) === digest) return 0;
+  await Deno.mkdir(new URL("dist/", root), { recursive: true });
+  using lock = await Deno.open(new URL(LOCK_FILE, root), { create: true, write: true });
+  await lock.lock(true);
+  if (!options.force && await builtDigest(root) === digest) return 0;
+  const fresh = await Deno.makeTempDir({ dir: new URL("dist/", root).pathname, prefix: ".js-" });
+  try {
+    const count = await buildInto(root, fresh, digest);
+    await replaceBuild(root, fresh);
+    return count;
+  } finally {
+    await Deno.remove(fresh, { recursive: true }).catch(() => {});
+  }
+}
+
+async function main(args: string[]): Promise<number> {
+  if (args.length > 1 || (args.length === 1 && args[0] !== "--force")) {
+    console.error("Usage: deno task build [--force]");
+    return 2;
+  }
+  const startedMs = performance.now();
+  try {
+    const count = await ensureBuilt({ force: args[0] === "--force" });
+    const elapsedMs = Math.round(performance.now() - startedMs);
+    // Quiet unless someone watches: `deno task -q spillway` stays quiet when it rebuilds.
+    if (count > 0 && Deno.stderr.isTerminal()) {
+      console.error(`build: ${BUILD_DIR}/ from ${count} modules (${elapsedMs} ms)`);
+    }
+    return 0;
+  } catch (error) {
+    console.error(`build: ${error instanceof Error ? error.message : error}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
