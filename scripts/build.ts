@@ -1,13 +1,18 @@
 /**
  * `deno task build`: the JavaScript that users run. Every TypeScript module of main.ts and src/
  * (not src/kernels/assembly/, which is AssemblyScript) becomes one `.js` file at the same place
- * under `dist/js/`, types stripped, without a source map; relative imports, `import()` and the
- * Worker URLs (`new URL("./sort_worker.ts", import.meta.url)`) name the `.js` files, and bare
- * specifiers are replaced by their deno.json import (`yaml` -> `npm:yaml@...`), so the tree runs
- * without a config file and the Workers and lazily imported commands resolve inside it (and
- * inside `deno compile`'s binary). Deno keeps the emit of a TypeScript module with its source
- * map inline (the source again, base64): the sort ran at 3-4 MiB more RSS and ~29 ms more wall
- * (docs/performance.md, "Shipping JavaScript").
+ * under `dist/js/`, types and most comments stripped, without a source map. Not minified: esbuild
+ * 0.25.5's minifier (`deno bundle --minify`) turns a `using` declaration it sees used once into a
+ * plain expression, so its dispose never runs (the gen command leaked its buffer). Relative
+ * imports, `import()` and the Worker URLs (`new URL("./sort_worker.ts", import.meta.url)`) name
+ * the `.js` files, so the Workers and the lazily imported commands resolve inside the tree (and
+ * inside `deno compile`'s binary). Bare
+ * specifiers (`yaml`) stay: Deno looks for a config from the main module's directory up and finds
+ * the project's deno.json above `dist/js/`, as for the sources.
+ *
+ * Why: Deno keeps a TypeScript module's emitted code with an inline source map (the source again,
+ * base64): the 100 MiB sort peaks ~3 MiB lower from the built tree and a sort starts ~10-18 ms
+ * sooner (docs/performance.md, "Shipping JavaScript").
  *
  * The tree is git-ignored and stamped with a digest of its inputs (the sources, deno.json, this
  * script, Deno's version): the tasks that run spillway depend on `build`, which rebuilds only
@@ -96,43 +101,22 @@ async function builtDigest(root: URL): Promise<string | undefined> {
   }
 }
 
-/** `import ... from "x"`, `export ... from "x"`, `} from "x"`, `import "x"`: whole lines. */
-const STATIC_IMPORT =
-  /^(\s*(?:(?:import|export)\b[^\n]*?\bfrom\s*|\}\s*from\s*|import\s*))(["'])([^"'\n]+)\2(?=;?\s*$)/gm;
-
-/** `import("x")` with a literal specifier. */
-const DYNAMIC_IMPORT = /(\bimport\(\s*)(["'])([^"'\n]+)\2(?=\s*\))/g;
-
 /**
- * Rewrites one emitted module: relative `.ts` specifiers name `.js` files, and bare
- * specifiers of import statements and `import()` take their deno.json import.
+ * Rewrites one emitted module's relative `.ts` specifiers (imports, `import()`, Worker URLs) to
+ * name the `.js` files. A string literal that names no module but ends in `.ts` and starts with
+ * `./` or `../` would change too; the build then fails unless it names a built module.
  *
  * @param code The transpiler's output for one module.
- * @param imports deno.json's `imports`.
  * @returns The module as shipped.
- * @throws {SyntaxError} On a bare specifier deno.json does not map.
  */
-export function rewriteSpecifiers(code: string, imports: Record<string, string>): string {
-  const mapBare = (whole: string, head: string, quote: string, specifier: string): string => {
-    if (/^(\.\.?\/|node:|npm:|jsr:|https?:|file:)/.test(specifier)) return whole;
-    const mapped = imports[specifier];
-    if (mapped === undefined) {
-      throw new SyntaxError(
-        `Cannot ship the bare import "${specifier}": deno.json's imports do not map it`,
-      );
-    }
-    return `${head}${quote}${mapped}${quote}`;
-  };
-  return code
-    .replace(/(["'])(\.\.?\/[^"'`\n]*)\.ts\1/g, "$1$2.js$1")
-    .replace(STATIC_IMPORT, mapBare)
-    .replace(DYNAMIC_IMPORT, mapBare);
+export function rewriteSpecifiers(code: string): string {
+  return code.replace(/(["'`])(\.\.?\/[^"'`\n]*)\.ts\1/g, "$1$2.js$1");
 }
 
 /** Relative specifiers of a built module that name no file of the built tree. */
 function unresolved(code: string, modulePath: string, built: Set<string>): string[] {
   const missing: string[] = [];
-  for (const match of code.matchAll(/(["'])(\.\.?\/[^"'`\n]*\.[jt]s)\1/g)) {
+  for (const match of code.matchAll(/(["'`])(\.\.?\/[^"'`\n]*\.[jt]s)\1/g)) {
     const target = new URL(match[2]!, `file:///${modulePath}`).pathname.slice(1);
     if (!built.has(target)) missing.push(`${modulePath}: ${match[2]}`);
   }
@@ -160,14 +144,12 @@ async function transpile(root: URL, outDir: string, modules: string[]): Promise<
   }
 }
 
-async function rewriteTree(root: URL, outDir: string, modules: string[]): Promise<void> {
-  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
-  const imports = (config.imports ?? {}) as Record<string, string>;
+async function rewriteTree(outDir: string, modules: string[]): Promise<void> {
   const built = new Set(modules.map((path) => path.replace(/\.ts$/, ".js")));
   const missing: string[] = [];
   for (const path of built) {
     const file = `${outDir}/${path}`;
-    const code = rewriteSpecifiers(await Deno.readTextFile(file), imports);
+    const code = rewriteSpecifiers(await Deno.readTextFile(file));
     missing.push(...unresolved(code, path, built));
     await Deno.writeTextFile(file, code);
   }
@@ -179,7 +161,7 @@ async function rewriteTree(root: URL, outDir: string, modules: string[]): Promis
 async function buildInto(root: URL, outDir: string, digest: string): Promise<number> {
   const modules = await sourceModules(root);
   await transpile(root, outDir, modules);
-  await rewriteTree(root, outDir, modules);
+  await rewriteTree(outDir, modules);
   await Deno.writeTextFile(`${outDir}/${DIGEST_FILE}`, digest);
   return modules.length;
 }
