@@ -11,12 +11,12 @@
  * the project's deno.json above `dist/js/`, as for the sources.
  *
  * Why: Deno keeps a TypeScript module's emitted code with an inline source map (the source again,
- * base64): the 100 MiB sort peaks ~3 MiB lower from the built tree and a sort starts ~10-18 ms
+ * base64): the 100 MiB sort peaks ~3.7 MiB lower from the built tree and a sort starts ~11 ms
  * sooner (docs/performance.md, "Shipping JavaScript").
  *
  * The tree is git-ignored and stamped with a digest of its inputs (the sources, deno.json, this
- * script, Deno's version): the tasks that run spillway depend on `build`, which rebuilds only
- * when the digest changed; the e2e tests (tests/_support/cli.ts) call {@linkcode ensureBuilt}
+ * script, Deno's version) and with their sizes and times: the tasks that run spillway depend on
+ * `build`, which rebuilds only when the digest changed (and computes it only when a time did); the e2e tests (tests/_support/cli.ts) call {@linkcode ensureBuilt}
  * and run the built tree. A build goes to a fresh directory that replaces `dist/js/` when
  * complete, under a lock (`dist/.build.lock`), so concurrent callers build once.
  *
@@ -36,6 +36,7 @@ export const BUILD_DIR = "dist/js";
 export const BUILT_MAIN = `${BUILD_DIR}/main.js`;
 
 const DIGEST_FILE = ".source-digest";
+const STAMP_FILE = ".source-stat";
 const LOCK_FILE = "dist/.build.lock";
 
 /**
@@ -55,17 +56,35 @@ export function builtPath(sourcePath: string): string {
  * @param root The project root.
  * @returns Paths relative to the root, sorted.
  */
-export async function sourceModules(root: URL = ROOT): Promise<string[]> {
+export function sourceModules(root: URL = ROOT): string[] {
   const found = ["main.ts"];
-  async function scan(relative: string): Promise<void> {
-    for await (const entry of Deno.readDir(new URL(relative, root))) {
+  function scan(relative: string): void {
+    for (const entry of Deno.readDirSync(new URL(relative, root))) {
       const path = `${relative}${entry.name}`;
-      if (entry.isDirectory && path !== "src/kernels/assembly") await scan(`${path}/`);
+      if (entry.isDirectory && path !== "src/kernels/assembly") scan(`${path}/`);
       else if (entry.isFile && entry.name.endsWith(".ts")) found.push(path);
     }
   }
-  await scan("src/");
+  scan("src/");
   return found.sort();
+}
+
+/** What the built tree depends on: deno.json, this script and the source modules. */
+function buildInputs(root: URL): string[] {
+  return ["deno.json", "scripts/build.ts", ...sourceModules(root)];
+}
+
+/**
+ * The inputs' paths, sizes and modification times: a check of a few milliseconds that the sources
+ * were not touched since the last build or check (only when it differs is the digest computed).
+ */
+function statStamp(root: URL): string {
+  const lines = [`deno ${Deno.version.deno}`];
+  for (const path of buildInputs(root)) {
+    const info = Deno.statSync(new URL(path, root));
+    lines.push(`${path} ${info.size} ${info.mtime?.getTime()}`);
+  }
+  return lines.join("\n");
 }
 
 /**
@@ -78,9 +97,8 @@ export async function sourceModules(root: URL = ROOT): Promise<string[]> {
 export async function sourceDigest(root: URL = ROOT): Promise<string> {
   const encoder = new TextEncoder();
   const parts: Uint8Array[] = [encoder.encode(`deno ${Deno.version.deno}\0`)];
-  const inputs = ["deno.json", "scripts/build.ts", ...await sourceModules(root)];
-  for (const path of inputs) {
-    parts.push(encoder.encode(`${path}\0`), await Deno.readFile(new URL(path, root)));
+  for (const path of buildInputs(root)) {
+    parts.push(encoder.encode(`${path}\0`), Deno.readFileSync(new URL(path, root)));
   }
   const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength + 1, 0));
   let byteOffset = 0;
@@ -92,9 +110,9 @@ export async function sourceDigest(root: URL = ROOT): Promise<string> {
   return Array.from(hash, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
-async function builtDigest(root: URL): Promise<string | undefined> {
+function builtStamp(root: URL, name: string): string | undefined {
   try {
-    return await Deno.readTextFile(new URL(`${BUILD_DIR}/${DIGEST_FILE}`, root));
+    return Deno.readTextFileSync(new URL(`${BUILD_DIR}/${name}`, root));
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
@@ -158,11 +176,16 @@ async function rewriteTree(outDir: string, modules: string[]): Promise<void> {
   }
 }
 
-async function buildInto(root: URL, outDir: string, digest: string): Promise<number> {
-  const modules = await sourceModules(root);
+async function buildInto(
+  root: URL,
+  outDir: string,
+  stamps: { digest: string; stat: string },
+): Promise<number> {
+  const modules = sourceModules(root);
   await transpile(root, outDir, modules);
   await rewriteTree(outDir, modules);
-  await Deno.writeTextFile(`${outDir}/${DIGEST_FILE}`, digest);
+  await Deno.writeTextFile(`${outDir}/${DIGEST_FILE}`, stamps.digest);
+  await Deno.writeTextFile(`${outDir}/${STAMP_FILE}`, stamps.stat);
   return modules.length;
 }
 
@@ -179,7 +202,9 @@ async function replaceBuild(root: URL, fresh: string): Promise<void> {
 }
 
 /**
- * Builds `dist/js/` unless it is current (its digest matches the sources'), under a lock.
+ * Builds `dist/js/` unless it is current, under a lock. Current: the inputs' sizes and times are
+ * those of the last build or check, or else their digest is the build's (then the times are
+ * recorded, so the next check is quick again).
  *
  * @param options `force`: build even when current; `root`: the project root.
  * @returns The number of modules built, or 0 when the tree was current.
@@ -189,15 +214,19 @@ export async function ensureBuilt(
   options: { force?: boolean; root?: URL } = {},
 ): Promise<number> {
   const root = options.root ?? ROOT;
-  const digest = await sourceDigest(root);
-  if (!options.force && await builtDigest(root) === digest) return 0;
+  const stat = statStamp(root);
+  if (!options.force && builtStamp(root, STAMP_FILE) === stat) return 0;
   await Deno.mkdir(new URL("dist/", root), { recursive: true });
   using lock = await Deno.open(new URL(LOCK_FILE, root), { create: true, write: true });
   await lock.lock(true);
-  if (!options.force && await builtDigest(root) === digest) return 0;
+  const digest = await sourceDigest(root);
+  if (!options.force && builtStamp(root, DIGEST_FILE) === digest) {
+    await Deno.writeTextFile(new URL(`${BUILD_DIR}/${STAMP_FILE}`, root), stat); // touched only
+    return 0;
+  }
   const fresh = await Deno.makeTempDir({ dir: new URL("dist/", root).pathname, prefix: ".js-" });
   try {
-    const count = await buildInto(root, fresh, digest);
+    const count = await buildInto(root, fresh, { digest, stat });
     await replaceBuild(root, fresh);
     return count;
   } finally {

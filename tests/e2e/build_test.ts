@@ -47,7 +47,7 @@ Deno.test("build rewrites relative .ts specifiers to .js, in minified code too",
 
 Deno.test("the CLI tests run the built tree: one .js per module, no .ts import, current", async () => {
   strictEqual(SPILLWAY_MAIN, new URL(`${BUILD_DIR}/main.js`, ROOT).pathname);
-  const modules = await sourceModules();
+  const modules = sourceModules();
   ok(modules.includes("src/sort/sort_worker.ts") && modules.includes("src/count/count_worker.ts"));
   for (const module of modules) {
     const code = await Deno.readTextFile(new URL(builtPath(module), ROOT));
@@ -112,6 +112,11 @@ Deno.test("ensureBuilt rebuilds a stale tree: the Worker and a lazy import resol
     strictEqual(await ensureBuilt({ root: rootUrl }), 4);
     strictEqual(await runBuilt(root), "first from the worker\n");
     strictEqual(await ensureBuilt({ root: rootUrl }), 0, "current: nothing to build");
+    const later = new Date(Date.now() + 5000);
+    await Deno.utime(`${root}/src/word.ts`, later, later);
+    strictEqual(await ensureBuilt({ root: rootUrl }), 0, "touched, not changed: nothing to build");
+    const stamp = await Deno.readTextFile(`${root}/${BUILD_DIR}/.source-stat`);
+    ok(stamp.includes(`src/word.ts 37 ${later.getTime()}`), stamp);
     await writeAnswer(root, "second");
     strictEqual(await ensureBuilt({ root: rootUrl }), 4, "a changed source is stale");
     strictEqual(await runBuilt(root), "second from the worker\n");
