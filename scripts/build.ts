@@ -1,31 +1,32 @@
 /**
  * `deno task build`: the JavaScript that users run. Every TypeScript module of main.ts and src/
  * (not src/kernels/assembly/, which is AssemblyScript) becomes one `.js` file at the same place
- * under `dist/js/`, types and most comments stripped, without a source map. Not minified: esbuild
- * 0.25.5's minifier (`deno bundle --minify`) turns a `using` declaration it sees used once into a
- * plain expression, so its dispose never runs (the gen command leaked its buffer). Relative
- * imports, `import()` and the Worker URLs (`new URL("./sort_worker.ts", import.meta.url)`) name
- * the `.js` files, so the Workers and the lazily imported commands resolve inside the tree (and
- * inside `deno compile`'s binary). Bare
- * specifiers (`yaml`) stay: Deno looks for a config from the main module's directory up and finds
- * the project's deno.json above `dist/js/`, as for the sources.
+ * under `dist/js/` (esbuild's `transform`, pinned in deno.json): types and comments stripped,
+ * whitespace and local names minified (names of functions and classes kept), no source map.
+ * Relative imports, `import()` and the Worker URLs (`new URL("./sort_worker.ts",
+ * import.meta.url)`) name the `.js` files, so the Workers and the lazily imported commands
+ * resolve inside the tree (and inside `deno compile`'s binary). Bare specifiers (`yaml`) stay:
+ * Deno looks for a config from the main module's directory up and finds the project's deno.json
+ * above `dist/js/`, as for the sources.
  *
  * Why: Deno keeps a TypeScript module's emitted code with an inline source map (the source again,
- * base64): the 100 MiB sort peaks ~3.7 MiB lower from the built tree and a sort starts ~11 ms
- * sooner (docs/performance.md, "Shipping JavaScript").
+ * base64), and V8 keeps each script's source: the 100 MiB sort peaks ~5 MiB lower from the built
+ * tree and a sort starts ~11 ms sooner (docs/performance.md, "Shipping JavaScript").
  *
  * The tree is git-ignored and stamped with a digest of its inputs (the sources, deno.json, this
  * script, Deno's version) and with their sizes and times: the tasks that run spillway depend on
- * `build`, which rebuilds only when the digest changed (and computes it only when a time did); the e2e tests (tests/_support/cli.ts) call {@linkcode ensureBuilt}
- * and run the built tree. A build goes to a fresh directory that replaces `dist/js/` when
+ * `build`, which rebuilds only when the digest changed (and computes it only when a time did);
+ * the e2e tests (tests/_support/cli.ts) call {@linkcode ensureBuilt} and run the built tree. A build goes to a fresh directory that replaces `dist/js/` when
  * complete, under a lock (`dist/.build.lock`), so concurrent callers build once.
  *
  * Usage: deno task build [--force]
- * Exit codes: 0 built or up to date; 1 the transpiler failed; 2 usage.
+ * Exit codes: 0 built or up to date; 1 the transpiler failed (or a built import names no built
+ * file); 2 usage.
  *
  * @module
  */
 // deno-lint-ignore-file no-console
+import type { TransformOptions } from "esbuild";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -141,35 +142,38 @@ function unresolved(code: string, modulePath: string, built: Set<string>): strin
   return missing;
 }
 
-async function transpile(root: URL, outDir: string, modules: string[]): Promise<void> {
-  const run = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--platform",
-      "deno",
-      "--inline-imports=false",
-      "--outdir",
-      outDir,
-      ...modules,
-    ],
-    cwd: root.pathname,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  if (!run.success) {
-    throw new Error(`deno bundle failed:\n${new TextDecoder().decode(run.stderr).trimEnd()}`);
-  }
-}
+/** esbuild's options for one module: types stripped; whitespace and local names minified. */
+const TRANSFORM: TransformOptions = {
+  loader: "ts",
+  format: "esm",
+  target: "esnext",
+  minifyWhitespace: true,
+  minifyIdentifiers: true,
+  // Not minifySyntax: esbuild 0.25.5's syntax minifier turns a `using` declaration used once into
+  // a plain expression, so its dispose never runs (the gen command leaked its buffer).
+  keepNames: true, // stack traces and `--trace` still name functions and classes
+  legalComments: "none",
+};
 
-async function rewriteTree(outDir: string, modules: string[]): Promise<void> {
+/** Transpiles each module to `outDir` at the same relative place, specifiers rewritten. */
+async function transpile(root: URL, outDir: string, modules: string[]): Promise<void> {
   const built = new Set(modules.map((path) => path.replace(/\.ts$/, ".js")));
   const missing: string[] = [];
-  for (const path of built) {
-    const file = `${outDir}/${path}`;
-    const code = rewriteSpecifiers(await Deno.readTextFile(file));
-    missing.push(...unresolved(code, path, built));
-    await Deno.writeTextFile(file, code);
+  const esbuild = await import("esbuild"); // only when building: a check stays quick
+  try {
+    for (const module of modules) {
+      const source = await Deno.readTextFile(new URL(module, root));
+      const path = module.replace(/\.ts$/, ".js");
+      const { code } = await esbuild.transform(source, { ...TRANSFORM, sourcefile: module });
+      const shipped = rewriteSpecifiers(code);
+      missing.push(...unresolved(shipped, path, built));
+      await Deno.mkdir(`${outDir}/${path.slice(0, path.lastIndexOf("/") + 1)}`, {
+        recursive: true,
+      });
+      await Deno.writeTextFile(`${outDir}/${path}`, shipped);
+    }
+  } finally {
+    await esbuild.stop(); // its service process would keep this one alive
   }
   if (missing.length > 0) {
     throw new Error(`Built modules import files the build did not make:\n${missing.join("\n")}`);
@@ -183,7 +187,6 @@ async function buildInto(
 ): Promise<number> {
   const modules = sourceModules(root);
   await transpile(root, outDir, modules);
-  await rewriteTree(outDir, modules);
   await Deno.writeTextFile(`${outDir}/${DIGEST_FILE}`, stamps.digest);
   await Deno.writeTextFile(`${outDir}/${STAMP_FILE}`, stamps.stat);
   return modules.length;
