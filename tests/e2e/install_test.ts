@@ -17,6 +17,13 @@ Deno.test("every way to run spillway passes the same V8 flags", async () => {
     ok(command.includes(`--v8-flags=${SPILLWAY_V8_FLAGS} `), `${name}: ${command}`);
   }
   ok(/--v8-flags=[^ ]*--no-liftoff/.test(taskCommand(tasks.test)), taskCommand(tasks.test));
+  // What users run is the built tree, rebuilt first when stale (scripts/build.ts).
+  for (const name of ["spillway", "demo"]) {
+    ok(taskCommand(tasks[name]).includes(` ${BUILT_MAIN}`), `${name} runs ${BUILT_MAIN}`);
+  }
+  for (const name of ["spillway", "demo", "conformance", "test"]) {
+    ok(tasks[name].dependencies?.includes("build"), `${name} depends on build`);
+  }
   ok(/--v8-flags=[^ ]*--no-liftoff/.test(tasks.bench), tasks.bench);
   ok(COMPILED_PERMISSIONS.includes(`--v8-flags=${SPILLWAY_V8_FLAGS}`));
   ok(
