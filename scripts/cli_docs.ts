@@ -58,7 +58,9 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
   stderr is a terminal; at most 10 updates a second; erased at the end) and
   \`--stats[=text|json|yaml]\`, \`--stats-file PATH\` (docs/stats.md).
 - **Errors** are one line on stderr, \`spillway: \` then what failed, the numbers, the fix;
-  \`--trace\` (anywhere on the command line) adds the stack trace.
+  \`--trace\` (anywhere on the command line) adds the stack trace (of the shipped JavaScript in
+  \`dist/js/\`: it names the functions and files, but its positions are in the minified files; run
+  \`main.ts\` from the sources for source lines).
 
 ## Exit codes
 

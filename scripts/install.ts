@@ -1,7 +1,10 @@
 /**
  * `deno task install`: installs a `spillway` command with `deno install -g` (no compiling: the
- * command runs this checkout's main.ts with the `spillway` task's flags, read from deno.json,
- * and this project's deno.json for its npm imports). Prints the command it runs.
+ * command runs this checkout's built JavaScript, `dist/js/main.js` (scripts/build.ts: built
+ * first when missing or stale), with the `spillway` task's flags, read from deno.json, and this
+ * project's deno.json for its lock file). Prints the command it runs. The command runs the
+ * tree as it is: after changing the sources, any task that runs spillway (or `deno task build`)
+ * rebuilds it.
  *
  * Usage: deno task install [--root DIR]   (default: deno's, i.e. $DENO_INSTALL_ROOT or ~/.deno)
  * Exit codes: 0 installed; 2 usage; otherwise deno install's.
@@ -9,6 +12,7 @@
  * @module
  */
 // deno-lint-ignore-file no-console
+import { BUILT_MAIN, ensureBuilt } from "./build.ts";
 import { spillwayTaskFlags } from "./spillway_task.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -31,7 +35,7 @@ export async function installArgs(installRoot: string | undefined): Promise<stri
     "--config",
     new URL("deno.json", ROOT).pathname,
     ...(await spillwayTaskFlags(ROOT)),
-    new URL("main.ts", ROOT).pathname,
+    new URL(BUILT_MAIN, ROOT).pathname,
   ];
 }
 
@@ -44,6 +48,7 @@ async function main(args: string[]): Promise<number> {
     console.error("Usage: deno task install [--root DIR]");
     return 2;
   }
+  await ensureBuilt();
   const denoArgs = await installArgs(installRoot);
   console.error(`deno ${denoArgs.join(" ")}`);
   const status = await new Deno.Command(Deno.execPath(), {

@@ -20,6 +20,7 @@
  */
 // deno-lint-ignore-file no-console
 
+import { BUILT_MAIN, ensureBuilt } from "../build.ts";
 import { spillwayTaskFlags } from "../spillway_task.ts";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -42,11 +43,12 @@ const VALUE_OPTIONS = new Set([
 
 /**
  * The command that runs spillway the way a job ships it: the compiled binary when one exists,
- * otherwise `deno run` with exactly the flags of the `spillway` task in deno.json.
+ * otherwise `deno run` of the built JavaScript (`main` builds it first when missing or stale:
+ * scripts/build.ts) with exactly the flags of the `spillway` task in deno.json.
  *
  * @param root The project root (holds deno.json, main.ts and perhaps dist/spillway).
  * @returns argv without spillway's own arguments.
- * @throws {SyntaxError} When the task is not `[NAME=value...] deno run FLAGS... main.ts`.
+ * @throws {SyntaxError} When the task is not `[NAME=value...] deno run FLAGS... dist/js/main.js`.
  */
 export async function spillwayCommand(root: URL = ROOT): Promise<string[]> {
   const binary = new URL("dist/spillway", root).pathname;
@@ -57,7 +59,7 @@ export async function spillwayCommand(root: URL = ROOT): Promise<string[]> {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   const flags = await spillwayTaskFlags(root);
-  return [Deno.execPath(), "run", ...flags, new URL("main.ts", root).pathname];
+  return [Deno.execPath(), "run", ...flags, new URL(BUILT_MAIN, root).pathname];
 }
 
 async function succeeds(command: string, args: string[]): Promise<boolean> {
@@ -160,6 +162,7 @@ async function main(args: string[]): Promise<number> {
   }
   const python = (await pythonWithDask()) ?? (await installDask());
   if (python === undefined) return 3;
+  await ensureBuilt();
   const spillway = await spillwayCommand();
   console.error(`python: ${python}; job: ${JOB}`);
   const status = await new Deno.Command(python, {

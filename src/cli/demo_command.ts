@@ -136,14 +136,18 @@ function stepLine(name: string, width: number, stats: JobStats): string {
 }
 
 /**
- * The bundled job: `data/demo.yaml` when run in the project folder, else the one beside this
- * module when spillway runs from source (`deno task demo` from another directory); the compiled
- * binary does not embed it.
+ * The bundled job: `data/demo.yaml` when run in the project folder, else the project's, found
+ * from this module's place (`deno task demo` from another directory): `src/cli/` in the
+ * sources, `dist/js/src/cli/` in the built JavaScript (scripts/build.ts). The compiled binary
+ * does not embed it.
  */
 function bundledDemoJob(): string {
   if (isFile(DEMO_JOB)) return DEMO_JOB;
-  const beside = new URL(`../../${DEMO_JOB}`, import.meta.url);
-  return beside.protocol === "file:" && isFile(beside.pathname) ? beside.pathname : DEMO_JOB;
+  for (const up of ["../../", "../../../../"]) {
+    const beside = new URL(`${up}${DEMO_JOB}`, import.meta.url);
+    if (beside.protocol === "file:" && isFile(beside.pathname)) return beside.pathname;
+  }
+  return DEMO_JOB;
 }
 
 function isFile(path: string): boolean {

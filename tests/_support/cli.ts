@@ -1,3 +1,12 @@
+/**
+ * Runs spillway as users do: the built JavaScript (`dist/js/main.js`, scripts/build.ts), so the
+ * end-to-end tests exercise what ships. Importing this module builds the tree when it is missing
+ * or older than the sources (`deno task test` builds it first; a test file run on its own after
+ * an edit then still runs the edited code).
+ *
+ * @module
+ */
+import { BUILT_MAIN, ensureBuilt } from "../../scripts/build.ts";
 import { SPILLWAY_V8_FLAGS } from "./compile.ts";
 
 /** The result of running the CLI in a child process. */
@@ -8,7 +17,10 @@ export interface CliResult {
   stdoutBytes: Uint8Array;
 }
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+/** The entry point the CLI tests run: the built `dist/js/main.js`. */
+export const SPILLWAY_MAIN = new URL(`../../${BUILT_MAIN}`, import.meta.url).pathname;
+
+await ensureBuilt();
 
 /**
  * The permissions `deno task spillway` grants (least privilege: no net; run only for the
@@ -24,10 +36,10 @@ export const SPILLWAY_PERMISSIONS = [
 ];
 
 /**
- * The arguments of `deno` that run `main.ts` with the task's permissions and V8 flags.
+ * The arguments of `deno` that run the built `main.js` with the task's permissions and V8 flags.
  *
  * @param args The CLI arguments.
- * @returns `run --quiet <permissions> <flags> main.ts ...args`.
+ * @returns `run --quiet <permissions> <flags> .../dist/js/main.js ...args`.
  */
 export function spillwayDenoArgs(args: readonly string[]): string[] {
   return [
@@ -35,13 +47,13 @@ export function spillwayDenoArgs(args: readonly string[]): string[] {
     "--quiet",
     ...SPILLWAY_PERMISSIONS,
     `--v8-flags=${SPILLWAY_V8_FLAGS}`,
-    MAIN,
+    SPILLWAY_MAIN,
     ...args,
   ];
 }
 
 /**
- * Runs `main.ts` in a child process with the task's permissions.
+ * Runs the built `main.js` in a child process with the task's permissions.
  *
  * @param args The CLI arguments.
  * @param options stdin bytes, working directory and extra environment.

@@ -1,10 +1,11 @@
 /**
- * `deno task compile`: builds the single executable `dist/spillway` with `deno compile`.
+ * `deno task compile`: builds the single executable `dist/spillway` with `deno compile` of the
+ * built JavaScript, `dist/js/main.js` (scripts/build.ts; built first when missing or stale).
  *
  * - Least-privilege permissions are baked in: read, write, env, ffi (mmap spills), sys (RSS,
  *   console size), run (only the program a user names with `sort --compress-program`). No net.
- * - Worker modules (found by scanning src/ for `new Worker(new URL("...", import.meta.url)`) and
- *   WebAssembly modules (`src/**.wasm`, the kernels, read at run time) are passed with
+ * - Worker modules (found by scanning src/ for `new Worker(new URL("...", import.meta.url)`; their
+ *   built `.js` files) and WebAssembly modules (`src/**.wasm`, the kernels) are passed with
  *   `--include`, since `deno compile` only follows static imports.
  * - `deno compile` needs the runtime `denort`: it downloads it, or uses `DENORT_BIN` (a path to a
  *   denort binary of the same Deno version) when set; the variable is passed through as is.
@@ -16,6 +17,7 @@
  * @module
  */
 // deno-lint-ignore-file no-console
+import { BUILT_MAIN, builtPath, ensureBuilt } from "../../scripts/build.ts";
 
 /**
  * The V8 flags spillway runs with, everywhere: the `spillway`, `demo` and `conformance` tasks,
@@ -98,7 +100,8 @@ export async function wasmModules(): Promise<string[]> {
  * @returns The arguments after `deno`.
  */
 export async function compileArgs(output: string, target?: string): Promise<string[]> {
-  const includes = [...await workerModules(), ...await wasmModules()].flatMap((path) => [
+  const workers = (await workerModules()).map(builtPath);
+  const includes = [...workers, ...await wasmModules()].flatMap((path) => [
     "--include",
     path,
   ]);
@@ -110,7 +113,7 @@ export async function compileArgs(output: string, target?: string): Promise<stri
     ...(target === undefined ? [] : ["--target", target]),
     "--output",
     output,
-    "main.ts",
+    BUILT_MAIN,
   ];
 }
 
@@ -156,6 +159,7 @@ async function main(args: string[]): Promise<number> {
       return 2;
     }
   }
+  await ensureBuilt();
   const compile = await compileArgs(output, target);
   const source = denortSource();
   console.error(`compile: deno ${compile.join(" ")}`);

@@ -9,6 +9,8 @@
 #   what that checkout's deno.json `spillway` task uses); COMMANDS="sort count" (which to run);
 #   SYNC=1: `sync` before each timed run (0: leave it out);
 #   COUNT_ARGS: extra options of `count` (e.g. "--tokenizer whitespace --order word").
+#   Each side runs what its checkout ships: dist/js/main.js where it has `deno task build`
+#   (tests/bench/entry.sh; SPILLWAY_SOURCE=1: main.ts on both sides).
 # Prints per command: median wall seconds before and after, the ratio after/before, the same for
 # CPU seconds (user + sys: steadier than wall time on a shared machine), median peak RSS.
 set -euo pipefail
@@ -21,20 +23,26 @@ memory="${MEMORY:-64m}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/before-after.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
-task_flags() { # checkout -> the --v8-flags value of its spillway task
-  grep '"spillway":' "$1/deno.json" | sed -E 's/.*--v8-flags=([^ ]+).*/\1/'
+# shellcheck source=entry.sh
+. "$(dirname "$0")/entry.sh"
+
+task_flags() { # checkout -> the --v8-flags value of its spillway task (a string or an object)
+  grep -A3 '"spillway":' "$1/deno.json" | grep -m1 -- '--v8-flags=' |
+    sed -E 's/.*--v8-flags=([^ ]+).*/\1/'
 }
 before_flags="${BEFORE_FLAGS:-$(task_flags "$before")}"
 after_flags="${AFTER_FLAGS:-$(task_flags "$after")}"
+before_main="$(spillway_entry "$before")"
+after_main="$(spillway_entry "$after")"
 
 run() { # side command... -> "seconds cpu_seconds rss_kib" on stdout, output in $work/out.$side
-  local side="$1" dir flags
+  local side="$1" main flags
   shift
-  if [ "$side" = before ]; then dir="$before" flags="$before_flags"; else dir="$after" flags="$after_flags"; fi
+  if [ "$side" = before ]; then main="$before_main" flags="$before_flags"; else main="$after_main" flags="$after_flags"; fi
   # The previous run's output and spills are written back first, not during this run (SYNC=0: no).
   [ "${SYNC:-1}" = 0 ] || sync
   /usr/bin/time -f "%e %U %S %M" -o "$work/time" deno run --allow-read --allow-write --allow-env \
-    --allow-ffi --allow-sys "--v8-flags=$flags" "$dir/main.ts" "$@" -T "$work" \
+    --allow-ffi --allow-sys "--v8-flags=$flags" "$main" "$@" -T "$work" \
     >"$work/out.$side"
   awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }' "$work/time"
 }

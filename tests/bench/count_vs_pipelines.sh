@@ -27,7 +27,10 @@ CACHE=${COUNT_BENCH_CACHE:-$ROOT/tests/bench/.cache}
 RUNS=${RUNS:-3}
 BUDGET=${BUDGET:-64m}
 THREADS=${THREADS:-auto}
-SPILLWAY=${SPILLWAY:-"deno run -A --v8-flags=--no-liftoff,--max-semi-space-size=1 $ROOT/main.ts"}
+# What users run: the built JavaScript (tests/bench/entry.sh; SPILLWAY_SOURCE=1: main.ts).
+# shellcheck source=entry.sh
+. "$ROOT/tests/bench/entry.sh"
+SPILLWAY=${SPILLWAY:-"deno run -A --v8-flags=--no-liftoff,--max-semi-space-size=1 $(spillway_entry "$ROOT")"}
 SIZES=("$@")
 [ ${#SIZES[@]} -eq 0 ] && SIZES=(100m 1g)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/count-bench.XXXXXX")

@@ -18,7 +18,10 @@ RUNS=${RUNS:-3}
 KJV=${KJV:-/work/corpus/kjv.txt}
 BUDGET=${BUDGET:-64m}
 THREADS=${THREADS:-auto}
-SPILLWAY=${SPILLWAY:-"deno run -A --v8-flags=--no-liftoff,--max-semi-space-size=1 $ROOT/main.ts"}
+# What users run: the built JavaScript (tests/bench/entry.sh; SPILLWAY_SOURCE=1: main.ts).
+# shellcheck source=entry.sh
+. "$ROOT/tests/bench/entry.sh"
+SPILLWAY=${SPILLWAY:-"deno run -A --v8-flags=--no-liftoff,--max-semi-space-size=1 $(spillway_entry "$ROOT")"}
 COPIES=("$@")
 [ ${#COPIES[@]} -eq 0 ] && COPIES=(10 100)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/countwords-bench.XXXXXX")

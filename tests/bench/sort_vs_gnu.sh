@@ -36,8 +36,11 @@ mkdir -p "$spill"
 # SPILLWAY_V8_FLAGS): a 1 MiB young generation keeps the RSS from growing with the allocation
 # rate; --no-liftoff compiles WebAssembly kernels with the optimizing tier at once.
 v8_flags="${SPILLWAY_V8_FLAGS:---max-semi-space-size=1,--no-liftoff}"
+# What users run: the built JavaScript (tests/bench/entry.sh; SPILLWAY_SOURCE=1: main.ts).
+# shellcheck source=entry.sh
+. "$root/tests/bench/entry.sh"
 spillway=(deno run --allow-read --allow-write --allow-env --allow-ffi --allow-sys
-  "--v8-flags=$v8_flags" "$root/main.ts")
+  "--v8-flags=$v8_flags" "$(spillway_entry "$root")")
 
 corpus() { # case -> path (the shared corpus, else built once)
   local kind size shared

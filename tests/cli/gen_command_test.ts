@@ -2,6 +2,7 @@ import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { runCli } from "../../src/cli/mod.ts";
 import { CorpusGenerator, RECORD_BYTES } from "../../src/gen/mod.ts";
 import { MemoryManager } from "../../src/memory/mod.ts";
+import { SPILLWAY_MAIN } from "../_support/cli.ts";
 
 function expectedCorpus(kind: "text" | "lines" | "records", sizeBytes: number, seed: number) {
   const memory = new MemoryManager({ budgetBytes: 8 * 1024 * 1024 });
@@ -51,7 +52,7 @@ Deno.test("spillway gen ends quietly with exit 0 when stdout's reader goes away"
     args: [
       "run",
       "-A",
-      new URL("../../main.ts", import.meta.url).pathname,
+      SPILLWAY_MAIN,
       "gen",
       "lines",
       "--size",

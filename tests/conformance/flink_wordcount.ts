@@ -9,12 +9,13 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { BUILT_MAIN } from "../../scripts/build.ts";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const caseDir = join(repoRoot, "..", "shared", "conformance", "flink-wordcount");
 const textPath = join(caseDir, "text.txt");
 const countsPath = join(caseDir, "counts.txt");
-const mainPath = join(repoRoot, "main.ts");
+const mainPath = join(repoRoot, BUILT_MAIN); // the task builds it first (deno.json)
 
 function normalize(text: string, separator: RegExp): string[] {
   return text.split("\n").filter((line) => line !== "").map((line) => {

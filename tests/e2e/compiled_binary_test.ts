@@ -1,4 +1,5 @@
 import { match, strictEqual } from "node:assert/strict";
+import { BUILT_MAIN, builtPath } from "../../scripts/build.ts";
 import {
   compileArgs,
   denortSource,
@@ -26,11 +27,11 @@ Deno.test("compile task bakes in least-privilege permissions and includes worker
     strictEqual(args.includes(flag), true, flag);
   }
   strictEqual(args.some((arg) => /^--allow-(net|all)|^-A$/.test(arg)), false);
-  for (const module of [...await workerModules(), ...await wasmModules()]) {
+  for (const module of [...(await workerModules()).map(builtPath), ...await wasmModules()]) {
     strictEqual(args[args.indexOf(module) - 1], "--include", module);
   }
   strictEqual(args.includes(`--v8-flags=${SPILLWAY_V8_FLAGS}`), true);
-  strictEqual(args.at(-1), "main.ts");
+  strictEqual(args.at(-1), BUILT_MAIN);
 });
 
 Deno.test({

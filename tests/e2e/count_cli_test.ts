@@ -1,7 +1,5 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-
-const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
+import { SPILLWAY_MAIN } from "../_support/cli.ts";
 
 interface Run {
   code: number;
@@ -15,7 +13,7 @@ async function spillway(
   env: Record<string, string> = {},
 ): Promise<Run> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
+    args: ["run", "-A", SPILLWAY_MAIN, ...args],
     env,
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
@@ -220,7 +218,17 @@ Deno.test("spillway count exits at once when it fails after spawning its Worker 
       new Uint8Array(9 * 1024 * 1024).fill(0x61).map((byte, i) => i % 8 === 7 ? 0x0a : byte),
     );
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "count", "--threads", "2", "-o", `${dir}/no/such/dir/out`, input],
+      args: [
+        "run",
+        "-A",
+        SPILLWAY_MAIN,
+        "count",
+        "--threads",
+        "2",
+        "-o",
+        `${dir}/no/such/dir/out`,
+        input,
+      ],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -5,11 +5,9 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { SPILLWAY_V8_FLAGS } from "../_support/compile.ts";
-import { SPILLWAY_PERMISSIONS, spillwayDenoArgs } from "../_support/cli.ts";
+import { SPILLWAY_MAIN, SPILLWAY_PERMISSIONS, spillwayDenoArgs } from "../_support/cli.ts";
 import { randomLetterLines } from "../_support/random_letters.ts";
 import { type PrivateDenoDir, privateDenoDir } from "../_support/deno_dir.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /**
  * The limit the tests run under: 16 MiB (1 KiB blocks). Deno's own cache databases are written
@@ -49,7 +47,7 @@ async function sortWithLimit(dir: Dirs, blocks: string, budget: string, stdout =
       "--no-code-cache",
       ...SPILLWAY_PERMISSIONS,
       `--v8-flags=${SPILLWAY_V8_FLAGS}`,
-      MAIN,
+      SPILLWAY_MAIN,
       "sort",
       "-S",
       budget,

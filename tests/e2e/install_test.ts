@@ -1,15 +1,29 @@
 import { ok, strictEqual } from "node:assert/strict";
+import { BUILT_MAIN, ensureBuilt } from "../../scripts/build.ts";
 import { installArgs } from "../../scripts/install.ts";
 import { COMPILED_PERMISSIONS, SPILLWAY_V8_FLAGS, wasmModules } from "../_support/compile.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
+/** A task's command, whether deno.json declares it as a string or as an object. */
+function taskCommand(task: string | { command: string }): string {
+  return typeof task === "string" ? task : task.command;
+}
+
 Deno.test("every way to run spillway passes the same V8 flags", async () => {
   const tasks = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks;
   for (const name of ["spillway", "demo", "conformance"]) {
-    ok(tasks[name].includes(`--v8-flags=${SPILLWAY_V8_FLAGS} `), `${name}: ${tasks[name]}`);
+    const command = taskCommand(tasks[name]);
+    ok(command.includes(`--v8-flags=${SPILLWAY_V8_FLAGS} `), `${name}: ${command}`);
   }
-  ok(/--v8-flags=[^ ]*--no-liftoff/.test(tasks.test), tasks.test);
+  ok(/--v8-flags=[^ ]*--no-liftoff/.test(taskCommand(tasks.test)), taskCommand(tasks.test));
+  // What users run is the built tree, rebuilt first when stale (scripts/build.ts).
+  for (const name of ["spillway", "demo"]) {
+    ok(taskCommand(tasks[name]).includes(` ${BUILT_MAIN}`), `${name} runs ${BUILT_MAIN}`);
+  }
+  for (const name of ["spillway", "demo", "conformance", "test"]) {
+    ok(tasks[name].dependencies?.includes("build"), `${name} depends on build`);
+  }
   ok(/--v8-flags=[^ ]*--no-liftoff/.test(tasks.bench), tasks.bench);
   ok(COMPILED_PERMISSIONS.includes(`--v8-flags=${SPILLWAY_V8_FLAGS}`));
   ok(
@@ -20,6 +34,8 @@ Deno.test("every way to run spillway passes the same V8 flags", async () => {
 });
 
 Deno.test("deno task install's command works with the shared memory's Workers", async () => {
+  await ensureBuilt();
+  ok((await installArgs(undefined)).at(-1)!.endsWith(`/${BUILT_MAIN}`), "installs the built tree");
   const root = await Deno.makeTempDir({ prefix: "spillway-install-" });
   try {
     const installed = await new Deno.Command(Deno.execPath(), {

@@ -5,11 +5,10 @@
  * does spillway. `LC_ALL=C sort -m` is the oracle.
  */
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
+import { SPILLWAY_MAIN, SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
 import { gnuSkipReason, gnuSort, gnuSortAvailable } from "../sort/_gnu.ts";
 
 const ignore = !gnuSortAvailable;
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /** `count` sorted numbers from `first`, step 2, zero-padded: sorted in byte order. */
 function numbers(first: number, count: number): string {
@@ -18,7 +17,9 @@ function numbers(first: number, count: number): string {
   return text;
 }
 
-const SPILLWAY = [Deno.execPath(), "run", "--quiet", ...SPILLWAY_PERMISSIONS, MAIN].join(" ");
+const SPILLWAY = [Deno.execPath(), "run", "--quiet", ...SPILLWAY_PERMISSIONS, SPILLWAY_MAIN].join(
+  " ",
+);
 
 /**
  * Runs a bash command line in `dir` (`$SPILLWAY` is the shipped command), killed after 30 s:

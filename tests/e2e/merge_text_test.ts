@@ -14,6 +14,7 @@ import {
   makeWorkDir,
   randomLines,
 } from "../sort/_gnu.ts";
+import { SPILLWAY_MAIN } from "../_support/cli.ts";
 
 const flagSets: string[][] = [[], ["-r"], ["-u"], ["-r", "-u"], ["-z"], ["-z", "-u", "-r"]];
 const budgets: string[][] = [
@@ -93,7 +94,7 @@ Deno.test({
           args: [
             "run",
             "-A",
-            new URL("../../main.ts", import.meta.url).pathname,
+            SPILLWAY_MAIN,
             ...command,
             "-S",
             "1m",

@@ -1,7 +1,5 @@
 import { strictEqual } from "node:assert/strict";
-import { SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { SPILLWAY_MAIN, SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
 
 /** 9 MiB of text: large enough for count's second thread (it starts at 8 MiB files). */
 async function writeCorpus(path: string): Promise<void> {
@@ -17,7 +15,7 @@ async function writeCorpus(path: string): Promise<void> {
 
 async function spawn(args: string[], readBytes: number | undefined) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...SPILLWAY_PERMISSIONS, MAIN, ...args],
+    args: ["run", "--quiet", ...SPILLWAY_PERMISSIONS, SPILLWAY_MAIN, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

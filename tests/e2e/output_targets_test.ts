@@ -1,14 +1,15 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { runSpillway, SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
+import { runSpillway, SPILLWAY_MAIN, SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
 import { privateDenoDir } from "../_support/deno_dir.ts";
 
 // Output targets in the shipped form (the `spillway` task's permissions): regular files are
 // replaced atomically through symlinks, everything else is written in place, and a bad -o or
 // --stats-file fails before any input is read.
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 // Expanded unquoted by bash: the words must hold no blanks.
-const SPILLWAY = [Deno.execPath(), "run", "--quiet", ...SPILLWAY_PERMISSIONS, MAIN].join(" ");
+const SPILLWAY = [Deno.execPath(), "run", "--quiet", ...SPILLWAY_PERMISSIONS, SPILLWAY_MAIN].join(
+  " ",
+);
 const asRoot = Deno.uid() === 0;
 
 async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
@@ -124,7 +125,7 @@ Deno.test("a bad -o or --stats-file fails with exit 2 before any input is read",
     for (const [args, expected] of cases) {
       // stdin stays open and empty: reading it first would hang until the timeout.
       const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "--quiet", ...SPILLWAY_PERMISSIONS, MAIN, "sort", ...args],
+        args: ["run", "--quiet", ...SPILLWAY_PERMISSIONS, SPILLWAY_MAIN, "sort", ...args],
         cwd: dir,
         stdin: "piped",
         stdout: "piped",

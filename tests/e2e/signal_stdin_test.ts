@@ -5,10 +5,8 @@
  * with the output of a partial input).
  */
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
+import { SPILLWAY_MAIN, SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
 import { waitForSignalHandler } from "../_support/signal_ready.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 for (
   const args of [["count", "-"], ["sort", "-"], ["merge", "--sum", "-"]]
@@ -21,7 +19,7 @@ for (
           "run",
           "--quiet",
           ...SPILLWAY_PERMISSIONS,
-          MAIN,
+          SPILLWAY_MAIN,
           args[0]!,
           "-T",
           tmp,

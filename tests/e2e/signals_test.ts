@@ -1,17 +1,24 @@
 import { ok, strictEqual } from "node:assert/strict";
-import { SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
+import { SPILLWAY_MAIN, SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
 import { waitForSignalHandler } from "../_support/signal_ready.ts";
 
 // A signal is acted on promptly even while spillway reads and spills with synchronous calls,
 // a signalled run never exits 0, and it leaves no files and no half-drawn progress line.
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
 Deno.test("count reading an endless pipe acts on SIGINT at once and exits 130", async () => {
   // Synchronous reads from a pipe that always has data never let the event loop turn unless
   // the io layer makes it: the signal listener would never run.
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...SPILLWAY_PERMISSIONS, MAIN, "count", "--threads", "1", "-"],
+    args: [
+      "run",
+      "--quiet",
+      ...SPILLWAY_PERMISSIONS,
+      SPILLWAY_MAIN,
+      "count",
+      "--threads",
+      "1",
+      "-",
+    ],
     stdin: "piped",
     stdout: "null",
     stderr: "piped",
@@ -61,7 +68,9 @@ Deno.test("count reading an endless pipe acts on SIGINT at once and exits 130", 
 Deno.test("Ctrl-C on a terminal erases the progress line", {
   ignore: Deno.build.os !== "linux",
 }, async () => {
-  const spillway = [Deno.execPath(), "run", "--quiet", ...SPILLWAY_PERMISSIONS, MAIN].join(" ");
+  const spillway = [Deno.execPath(), "run", "--quiet", ...SPILLWAY_PERMISSIONS, SPILLWAY_MAIN].join(
+    " ",
+  );
   // `script` gives spillway a terminal for stderr, so the progress line is redrawn in place.
   const inner = `yes hello world | ${spillway} count --threads 1 --progress - >/dev/null & ` +
     `P=$!; sleep 2.5; kill -INT $P; wait $P; echo "exit=$?"`;

@@ -5,12 +5,11 @@
  * `-d`, and a signal while PROG runs (no file, no process left behind).
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { runSpillway, SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
+import { runSpillway, SPILLWAY_MAIN, SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
 import { waitForSignalHandler } from "../_support/signal_ready.ts";
 import { gnuSkipReason, gnuSort, gnuSortAvailable, makeRandom, randomLines } from "../sort/_gnu.ts";
 
 const ignore = !gnuSortAvailable;
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const SMALL = ["-S", "64k", "--segment-size", "4k"];
 
 /** A work dir with `in.txt` (random lines), a `spill` dir and helpers. */
@@ -138,7 +137,7 @@ Deno.test("sort --compress-program: SIGTERM while PROG runs leaves no file and n
         "run",
         "--quiet",
         ...SPILLWAY_PERMISSIONS,
-        MAIN,
+        SPILLWAY_MAIN,
         "sort",
         `--compress-program=${stuck}`,
         ...SMALL,

@@ -5,7 +5,7 @@
  * `ulimit -n`. Each case runs the same arguments through both and compares output and exit.
  */
 import { strictEqual } from "node:assert/strict";
-import { runSpillway, SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
+import { runSpillway, SPILLWAY_MAIN, SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
 import {
   gnuSkipReason,
   gnuSort,
@@ -225,7 +225,7 @@ Deno.test("sort under a low ulimit -n works or says why, never panics", async ()
       names.push(work.path(`in${index}`));
       await Deno.writeTextFile(names.at(-1)!, `${index}\n`);
     }
-    const main = new URL("../../main.ts", import.meta.url).pathname;
+    const main = SPILLWAY_MAIN;
     for (const limit of [26, 32, 64]) {
       const script =
         `ulimit -n ${limit} && exec "$0" run --quiet ${SPILLWAY_PERMISSIONS.join(" ")} ` +

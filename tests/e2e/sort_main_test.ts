@@ -2,15 +2,14 @@
  * `main.ts sort` as a subprocess (few spawns): stdin to stdout, GNU's -c message, exit codes.
  */
 import { strictEqual } from "node:assert/strict";
-
-const mainPath = new URL("../../main.ts", import.meta.url).pathname;
+import { SPILLWAY_MAIN } from "../_support/cli.ts";
 
 async function spillway(
   args: string[],
   stdin: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", mainPath, ...args],
+    args: ["run", "-A", SPILLWAY_MAIN, ...args],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",

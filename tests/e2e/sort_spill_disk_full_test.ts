@@ -6,10 +6,8 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { SPILLWAY_V8_FLAGS } from "../_support/compile.ts";
-import { SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
+import { SPILLWAY_MAIN, SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
 import { randomLetterLines } from "../_support/random_letters.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 function canMountTmpfs(): boolean {
   try {
@@ -54,7 +52,7 @@ async function sortWithTmpfs(options: {
       "--quiet",
       ...SPILLWAY_PERMISSIONS,
       `--v8-flags=${SPILLWAY_V8_FLAGS}`,
-      MAIN,
+      SPILLWAY_MAIN,
       "sort",
       "-S",
       budget,

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
+import { SPILLWAY_MAIN, SPILLWAY_PERMISSIONS } from "../_support/cli.ts";
 import { SPILLWAY_V8_FLAGS } from "../_support/compile.ts";
 import { privateDenoDir } from "../_support/deno_dir.ts";
 
@@ -9,7 +9,6 @@ import { privateDenoDir } from "../_support/deno_dir.ts";
 // keep the one-lane merge. The seam makes a small input take the placed merge; the timeline
 // shows which merge ran. A failed output (past `ulimit -f`) is cut back to where it started.
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 // Expanded unquoted by bash: the words must hold no blanks.
 const SPILLWAY = [
   Deno.execPath(),
@@ -17,7 +16,7 @@ const SPILLWAY = [
   "--quiet",
   ...SPILLWAY_PERMISSIONS,
   `--v8-flags=${SPILLWAY_V8_FLAGS}`,
-  MAIN,
+  SPILLWAY_MAIN,
 ].join(" ");
 const SORT = "$SPILLWAY sort --no-progress -S 8m -T tmp in.txt";
 

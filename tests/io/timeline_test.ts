@@ -4,8 +4,7 @@
  */
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { timelineEnd, timelineStart } from "../../src/io/mod.ts";
-
-const mainPath = new URL("../../main.ts", import.meta.url).pathname;
+import { SPILLWAY_MAIN } from "../_support/cli.ts";
 
 Deno.test("timeline is off without SPILLWAY_TIMELINE: no start time, nothing recorded", () => {
   if (Deno.env.get("SPILLWAY_TIMELINE") !== undefined) return; // a timeline run of the tests
@@ -29,7 +28,7 @@ Deno.test("sort with SPILLWAY_TIMELINE records the main thread's and the sort Wo
       args: [
         "run",
         "-A",
-        mainPath,
+        SPILLWAY_MAIN,
         "sort",
         "-S",
         "12m",

@@ -6,6 +6,7 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import fc from "fast-check";
+import { ensureBuilt } from "../../scripts/build.ts";
 import { spillwayCommand } from "../../scripts/scale_out/dask.ts";
 
 const JOB = new URL("../../scripts/scale_out/dask_job.py", import.meta.url).pathname;
@@ -214,6 +215,7 @@ Deno.test({
   ignore,
   fn: async () => {
     const corpus = new URL("../../data/corpus/", import.meta.url).pathname;
+    await ensureBuilt();
     const report = await Deno.makeTempFile({ prefix: "spillway-dask-report-" });
     try {
       const output = await new Deno.Command("python3", {
@@ -255,7 +257,12 @@ Deno.test("Dask job runs the compiled binary when there is one, else deno run wi
     await Deno.writeTextFile(
       `${root}/deno.json`,
       JSON.stringify({
-        tasks: { spillway: "X=$INIT_CWD deno run --allow-read --v8-flags=-a main.ts" },
+        tasks: {
+          spillway: {
+            command: "X=$INIT_CWD deno run --allow-read --v8-flags=-a dist/js/main.js",
+            dependencies: ["build"],
+          },
+        },
       }),
     );
     const rootUrl = new URL(`file://${root}/`);
@@ -264,7 +271,7 @@ Deno.test("Dask job runs the compiled binary when there is one, else deno run wi
       "run",
       "--allow-read",
       "--v8-flags=-a",
-      `${root}/main.ts`,
+      `${root}/dist/js/main.js`,
     ]);
     await Deno.mkdir(`${root}/dist`);
     await Deno.writeTextFile(`${root}/dist/spillway`, "#!/bin/sh\n", { mode: 0o755 });
