@@ -205,6 +205,29 @@ async function replaceBuild(root: URL, fresh: string): Promise<void> {
 }
 
 /**
+ * The build lock, held until disposed; undefined when the checkout cannot be written (a
+ * read-only install: its tree is used as it is when current).
+ */
+async function openLock(root: URL): Promise<Deno.FsFile | undefined> {
+  try {
+    await Deno.mkdir(new URL("dist/", root), { recursive: true });
+    const lock = await Deno.open(new URL(LOCK_FILE, root), { create: true, write: true });
+    await lock.lock(true);
+    return lock;
+  } catch (error) {
+    if (error instanceof Deno.errors.PermissionDenied || isReadOnlyFileSystem(error)) {
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+/** Whether `error` is EROFS (Deno has no class of its own for it). */
+function isReadOnlyFileSystem(error: unknown): boolean {
+  return error instanceof Error && /os error 30\b|Read-only file system/.test(error.message);
+}
+
+/**
  * Builds `dist/js/` unless it is current, under a lock. Current: the inputs' sizes and times are
  * those of the last build or check, or else their digest is the build's (then the times are
  * recorded, so the next check is quick again).
@@ -219,17 +242,24 @@ export async function ensureBuilt(
   const root = options.root ?? ROOT;
   const stat = statStamp(root);
   if (!options.force && builtStamp(root, STAMP_FILE) === stat) return 0;
-  await Deno.mkdir(new URL("dist/", root), { recursive: true });
-  using lock = await Deno.open(new URL(LOCK_FILE, root), { create: true, write: true });
-  await lock.lock(true);
+  using lock = await openLock(root);
   const digest = await sourceDigest(root);
   if (!options.force && builtStamp(root, DIGEST_FILE) === digest) {
-    await Deno.writeTextFile(new URL(`${BUILD_DIR}/${STAMP_FILE}`, root), stat); // touched only
+    // Touched only (a copy that lost the times): the next check is quick again, if writable.
+    if (lock !== undefined) {
+      await Deno.writeTextFile(new URL(`${BUILD_DIR}/${STAMP_FILE}`, root), stat);
+    }
     return 0;
+  }
+  if (lock === undefined) {
+    throw new Error(
+      `${BUILD_DIR}/ is missing or older than the sources, and this checkout is not writable: run \`deno task build\` where it is`,
+    );
   }
   const fresh = await Deno.makeTempDir({ dir: new URL("dist/", root).pathname, prefix: ".js-" });
   try {
     const count = await buildInto(root, fresh, { digest, stat });
+    await Deno.chmod(fresh, 0o755); // a temp dir is the owner's only; the tree is for every user
     await replaceBuild(root, fresh);
     return count;
   } finally {

@@ -764,10 +764,11 @@ class ExternalSorter {
     };
     startSplitSort(help.control, help.job, kernels, areaOffset);
     buffer.shareWith(SORT_WORKER_OWNER); // a write after release names the Worker
+    // Counted before the help is posted: a failure from here on ends it (#endSplitSortHelps).
+    this.#stats.splitSorts += 1;
     this.#startWorker().help(help, ring);
     sortClaimedBuckets(help, false, kernels, areaOffset);
     this.#stats.kernelSorts += 1;
-    this.#stats.splitSorts += 1;
     return true;
   }
 

@@ -2,7 +2,7 @@
  * The count Worker's error paths: whatever failed (the Worker's own spill, or this thread),
  * `close()` has the Worker delete its files and end its work before its memory goes back.
  */
-import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { MemoryManager } from "../../src/memory/mod.ts";
 import { CountWorkerClient } from "../../src/count/count_worker_client.ts";
 
@@ -93,6 +93,12 @@ Deno.test("count worker: close while the Worker still counts, and then fails, wa
       // then fails while it counts them: its `failed` comes before its `closed`.
       for (let i = 0; i < 2; i += 1) ok(client.offer(uniqueLines(i, 128 * 1024)));
       await client.close();
+      // The injected fault fired (else this case tests a plain close): the client holds it.
+      throws(
+        () => client.offer(new Uint8Array(1)),
+        /Injected I\/O fault/,
+        `fault at ${failAtOperation}`,
+      );
       deepStrictEqual([...Deno.readDirSync(tmp)].map((entry) => entry.name), []);
       const report = memory.leakReport();
       strictEqual(report.text, "", report.text);

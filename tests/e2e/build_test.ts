@@ -126,3 +126,18 @@ Deno.test("ensureBuilt rebuilds a stale tree: the Worker and a lazy import resol
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("every using declaration of the sources survives in the built tree (a minifier may drop one)", async () => {
+  await ensureBuilt();
+  const declaration = /^\s*(?:await\s+)?using\s+[\w$]+\s*=/gm;
+  const built = /(?:^|[;{}\s])(?:await\s+)?using\s+[\w$]+\s*=/g;
+  let inSources = 0;
+  let inBuild = 0;
+  for (const module of sourceModules()) {
+    inSources += (await Deno.readTextFile(new URL(module, ROOT))).match(declaration)?.length ?? 0;
+    const path = new URL(builtPath(module), ROOT);
+    inBuild += (await Deno.readTextFile(path)).match(built)?.length ?? 0;
+  }
+  ok(inSources > 0, "no using declaration found in the sources");
+  strictEqual(inBuild, inSources);
+});
