@@ -67,19 +67,17 @@ function u32(bytes: Uint8Array, at: number): number {
 }
 
 /**
- * The first record that starts in each block, from a decode of the payload stream: per block,
- * its length (-1: none starts there) and its first `keyBytesMax` bytes (empty when none).
+ * Every record of a run's blocks, decoded from the payload stream (a varint length, then the
+ * bytes; a record may cross block borders), with the block and payload offset it starts at.
  *
  * @param blocks The run's blocks in order (each at least 16 + payload length bytes).
- * @param keyBytesMax How many of a record's first bytes a key keeps.
- * @returns Per block, the length and the key.
+ * @returns The records in order.
  */
-export function decodedFirstKeys(
+export function decodedRecords(
   blocks: readonly Uint8Array[],
-  keyBytesMax: number,
-): { recordLength: number; key: Uint8Array }[] {
+): { record: Uint8Array; block: number; offset: number }[] {
   const payloads = blocks.map((block) => block.subarray(16, 16 + u32(block, 0)));
-  const firsts = payloads.map(() => ({ recordLength: -1, key: new Uint8Array(0) }));
+  const records: { record: Uint8Array; block: number; offset: number }[] = [];
   let b = 0;
   let at = 0;
   const take = (): number => {
@@ -96,8 +94,8 @@ export function decodedFirstKeys(
       b += 1;
       at = 0;
     }
-    if (b >= payloads.length) return firsts;
-    const startBlock = b;
+    if (b >= payloads.length) return records;
+    const start = { block: b, offset: at };
     let length = 0;
     let scale = 1;
     for (;;) {
@@ -108,8 +106,27 @@ export function decodedFirstKeys(
     }
     const record = new Uint8Array(length);
     for (let i = 0; i < length; i += 1) record[i] = take();
-    if (firsts[startBlock]!.recordLength < 0) {
-      firsts[startBlock] = { recordLength: length, key: record.slice(0, keyBytesMax) };
+    records.push({ record, ...start });
+  }
+}
+
+/**
+ * The first record that starts in each block, from a decode of the payload stream: per block,
+ * its length (-1: none starts there) and its first `keyBytesMax` bytes (empty when none).
+ *
+ * @param blocks The run's blocks in order (each at least 16 + payload length bytes).
+ * @param keyBytesMax How many of a record's first bytes a key keeps.
+ * @returns Per block, the length and the key.
+ */
+export function decodedFirstKeys(
+  blocks: readonly Uint8Array[],
+  keyBytesMax: number,
+): { recordLength: number; key: Uint8Array }[] {
+  const firsts = blocks.map(() => ({ recordLength: -1, key: new Uint8Array(0) }));
+  for (const { record, block } of decodedRecords(blocks)) {
+    if (firsts[block]!.recordLength < 0) {
+      firsts[block] = { recordLength: record.length, key: record.slice(0, keyBytesMax) };
     }
   }
+  return firsts;
 }

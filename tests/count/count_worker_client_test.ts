@@ -31,27 +31,41 @@ async function offerUntilFailed(client: CountWorkerClient, chunkCount: number): 
   return undefined;
 }
 
+/**
+ * A count Worker of `budgetSegments` pages (of a 256-page budget) on `tmp`, counting lines, whose
+ * `failAtOperation`th I/O operation fails.
+ */
+function startFailingWorker(
+  tmp: string,
+  failAtOperation: number,
+  budgetSegments: number,
+  chunkBytes: number,
+): { memory: MemoryManager; client: CountWorkerClient } {
+  const memory = new MemoryManager({
+    budgetBytes: 256 * SEGMENT_BYTES,
+    segmentBytes: SEGMENT_BYTES,
+    leakDetection: "simple",
+  });
+  const client = CountWorkerClient.start(memory, {
+    budgetBytes: budgetSegments * SEGMENT_BYTES,
+    segmentBytes: SEGMENT_BYTES,
+    leakDetection: "simple",
+    tokenizer: "line",
+    caseMode: "preserve",
+    tmpDirs: [tmp],
+    spillMode: "file",
+    tableRunsShare: 8,
+    chunkBytes,
+    failAtOperation,
+  });
+  return { memory, client };
+}
+
 Deno.test("count worker: close after the Worker's spill failed deletes its files and checks its memory", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "count-worker-client-" });
   try {
     for (const failAtOperation of [2, 3, 4, 6]) {
-      const memory = new MemoryManager({
-        budgetBytes: 256 * SEGMENT_BYTES,
-        segmentBytes: SEGMENT_BYTES,
-        leakDetection: "simple",
-      });
-      const client = CountWorkerClient.start(memory, {
-        budgetBytes: 96 * SEGMENT_BYTES,
-        segmentBytes: SEGMENT_BYTES,
-        leakDetection: "simple",
-        tokenizer: "line",
-        caseMode: "preserve",
-        tmpDirs: [tmp],
-        spillMode: "file",
-        tableRunsShare: 8,
-        chunkBytes: 16 * 1024,
-        failAtOperation,
-      });
+      const { memory, client } = startFailingWorker(tmp, failAtOperation, 96, 16 * 1024);
       const failure = await offerUntilFailed(client, 400);
       ok(failure instanceof Error, `fault at operation ${failAtOperation}: the Worker failed`);
       ok(/Injected I\/O fault/.test(failure.message), failure.message);
@@ -71,23 +85,7 @@ Deno.test("count worker: close while the Worker still counts, and then fails, wa
   const tmp = await Deno.makeTempDir({ prefix: "count-worker-client-" });
   try {
     for (const failAtOperation of [2, 3, 5, 8]) {
-      const memory = new MemoryManager({
-        budgetBytes: 256 * SEGMENT_BYTES,
-        segmentBytes: SEGMENT_BYTES,
-        leakDetection: "simple",
-      });
-      const client = CountWorkerClient.start(memory, {
-        budgetBytes: 48 * SEGMENT_BYTES,
-        segmentBytes: SEGMENT_BYTES,
-        leakDetection: "simple",
-        tokenizer: "line",
-        caseMode: "preserve",
-        tmpDirs: [tmp],
-        spillMode: "file",
-        tableRunsShare: 8,
-        chunkBytes: 128 * 1024,
-        failAtOperation,
-      });
+      const { memory, client } = startFailingWorker(tmp, failAtOperation, 48, 128 * 1024);
       await client.whenReady();
       // This thread fails (its input, say) with both chunks queued on the Worker, whose spill
       // then fails while it counts them: its `failed` comes before its `closed`.

@@ -9,53 +9,17 @@ import { BytesOrder } from "../../src/sort/record_order.ts";
 import type { BlockFirstKeys } from "../../src/sort/kernel_sort.ts";
 import { mergeByKeyRanges } from "../../src/sort/split_merge.ts";
 import { makeRandom, makeWorkDir } from "./_gnu.ts";
-import { decodedFirstKeys, spillFileBlocks } from "../_support/block_starts.ts";
+import { decodedFirstKeys, decodedRecords, spillFileBlocks } from "../_support/block_starts.ts";
 import { checkAsyncProperty, propertySeed } from "../_support/property.ts";
 
 const SEGMENT_BYTES = 4096;
 
 /** Every record of a spill file with the position it starts at. */
 function decodeRun(file: Uint8Array): { record: Uint8Array; position: RunPosition }[] {
-  const blocks = spillFileBlocks(file, SEGMENT_BYTES);
-  const payloads = blocks.map((block) =>
-    block.subarray(16, 16 + (block[0]! | block[1]! << 8 | block[2]! << 16))
-  );
-  const out: { record: Uint8Array; position: RunPosition }[] = [];
-  let b = 0;
-  let at = 0;
-  const take = (): number => {
-    while (at >= payloads[b]!.length) {
-      b += 1;
-      at = 0;
-    }
-    const byte = payloads[b]![at]!;
-    at += 1;
-    return byte;
-  };
-  const total = payloads.reduce((sum, p) => sum + p.length, 0);
-  let consumed = 0;
-  while (consumed < total) {
-    while (at >= payloads[b]!.length) {
-      b += 1;
-      at = 0;
-    }
-    const position = { block: b, offset: at };
-    let length = 0;
-    let scale = 1;
-    let head = 0;
-    for (;;) {
-      const byte = take();
-      head += 1;
-      length += (byte & 0x7f) * scale;
-      scale *= 128;
-      if (byte < 0x80) break;
-    }
-    const record = new Uint8Array(length);
-    for (let i = 0; i < length; i += 1) record[i] = take();
-    consumed += head + length;
-    out.push({ record, position });
-  }
-  return out;
+  return decodedRecords(spillFileBlocks(file, SEGMENT_BYTES)).map(({ record, block, offset }) => ({
+    record,
+    position: { block, offset },
+  }));
 }
 
 const recordArb = fc.oneof(
