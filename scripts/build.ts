@@ -192,6 +192,19 @@ async function buildInto(
   return modules.length;
 }
 
+/**
+ * Removes what a build that was interrupted (a signal: its `finally` never ran) left in `dist/`:
+ * its temporary tree or the tree it was replacing. Only under the lock, so no build is under way.
+ */
+async function removeInterruptedBuilds(root: URL): Promise<void> {
+  const dist = new URL("dist/", root).pathname;
+  for (const entry of Deno.readDirSync(dist)) {
+    if (entry.isDirectory && entry.name.startsWith(".js-")) {
+      await Deno.remove(`${dist}${entry.name}`, { recursive: true });
+    }
+  }
+}
+
 /** Puts a finished build in place of `dist/js/`. */
 async function replaceBuild(root: URL, fresh: string): Promise<void> {
   const target = new URL(BUILD_DIR, root).pathname;
@@ -256,6 +269,7 @@ export async function ensureBuilt(
       `${BUILD_DIR}/ is missing or older than the sources, and this checkout is not writable: run \`deno task build\` where it is`,
     );
   }
+  await removeInterruptedBuilds(root);
   const fresh = await Deno.makeTempDir({ dir: new URL("dist/", root).pathname, prefix: ".js-" });
   try {
     const count = await buildInto(root, fresh, { digest, stat });
