@@ -161,6 +161,11 @@ export interface ExternalSortOptions {
    * `{ shrinkingBytesMin }` where shrinking ranges start (tests). Default true.
    */
   placedMerge?: boolean | { rangeCount?: number; bytesMin?: number; shrinkingBytesMin?: number };
+  /**
+   * Bytes of the runs' block first keys kept for the final merge's key split, all runs together
+   * (default {@linkcode BLOCK_FIRST_KEYS_TOTAL_MAX}; tests set less, so that some runs have none).
+   */
+  blockFirstKeysBytesMax?: number;
   /** Where progress goes: `read` per input chunk, `merge` pass k of n per 256 KiB merged. */
   progress?: ProgressSink;
   /**
@@ -308,8 +313,14 @@ class ExternalSorter {
    * by it.
    */
   readonly #lineBytesIndexes = new Map<SpillRun, readonly number[]>();
-  /** The first keys of the same runs' blocks (kernel_sort.ts `BlockGather.blockFirstKeys`). */
+  /**
+   * The first keys of the same runs' blocks (kernel_sort.ts `BlockGather.blockFirstKeys`), up to
+   * `blockFirstKeysBytesMax` bytes in all (JS heap, outside the budget: a run past
+   * it has none, and the key split reads its blocks instead).
+   */
   readonly #blockFirstKeys = new Map<SpillRun, BlockFirstKeys>();
+  #blockFirstKeysBytes = 0;
+  readonly #blockFirstKeysBytesMax: number;
   /** Run slots in input order; undefined while a buffer's spill is in flight. */
   #runs: Array<SpillRun | undefined> = [];
   #stats: SortStats = {
@@ -366,6 +377,7 @@ class ExternalSorter {
       ...(options.mergeStallWarnMs === undefined ? {} : { stallWarnMs: options.mergeStallWarnMs }),
     };
     this.#progress = options.progress ?? silentProgress;
+    this.#blockFirstKeysBytesMax = options.blockFirstKeysBytesMax ?? BLOCK_FIRST_KEYS_TOTAL_MAX;
   }
 
   readonly #filter: LineFilter | undefined;
@@ -681,7 +693,7 @@ class ExternalSorter {
       if (result.lineBytesIndex !== undefined) {
         this.#lineBytesIndexes.set(run, result.lineBytesIndex);
       }
-      if (result.blockFirstKeys !== undefined) this.#blockFirstKeys.set(run, result.blockFirstKeys);
+      if (result.blockFirstKeys !== undefined) this.#keepBlockFirstKeys(run, result.blockFirstKeys);
       this.#stats.runCount += 1;
     } catch (error) {
       await writer.abort();
@@ -689,6 +701,15 @@ class ExternalSorter {
     } finally {
       if (!buffer.isLent) buffer.reset();
     }
+  }
+
+  /** Keeps a run's block first keys while all of them stay within their bound. */
+  #keepBlockFirstKeys(run: SpillRun, keys: BlockFirstKeys): void {
+    // The key bytes, and two numbers per block.
+    const bytes = keys.bytes.byteLength + 16 * keys.recordLengths.length;
+    if (this.#blockFirstKeysBytes + bytes > this.#blockFirstKeysBytesMax) return;
+    this.#blockFirstKeysBytes += bytes;
+    this.#blockFirstKeys.set(run, keys);
   }
 
   /**
@@ -1847,6 +1868,11 @@ function memoryRunBlocksSegments(segmentBytes: number, memoryRun: SortBuffer | u
 
 /** Segments a kernel merge keeps free for carries that grow for long records and the `-u` copy. */
 const KERNEL_MERGE_SPARE_SEGMENTS = 3;
+/**
+ * Bytes of the spilled runs' block first keys kept for the final merge's key split, all runs
+ * together: without a bound they would grow with the input (up to ~80 KiB a run of long lines).
+ */
+const BLOCK_FIRST_KEYS_TOTAL_MAX = 2 * 1024 * 1024;
 /** How long a failed sort waits for the Worker to finish the split sort bucket it is on. */
 const HELP_WAIT_MS = 10_000;
 /** The same for an ended (terminated) Worker, which stops at its next loop check. */

@@ -78,6 +78,8 @@ async function sortFile(
     /** The default ranges instead of 12 equal ones (`shrinking`: shrinking ones at any size). */
     ranges?: "default" | "shrinking";
     stdout?: boolean;
+    /** externalSort's `blockFirstKeysBytesMax`. */
+    firstKeysBytesMax?: number;
   },
 ): Promise<{ output: Uint8Array; stats: SortStats }> {
   const work = await makeWorkDir();
@@ -100,6 +102,9 @@ async function sortFile(
           ? { bytesMin: 0, shrinkingBytesMin: 0 }
           : { rangeCount: 12, bytesMin: 0 })
         : false,
+      ...(options.firstKeysBytesMax === undefined
+        ? {}
+        : { blockFirstKeysBytesMax: options.firstKeysBytesMax }),
     });
     return { stats, output: await Deno.readFile(work.path("out")) };
   } finally {
@@ -302,6 +307,26 @@ Deno.test("a Worker lane that fails stops the placed merge with its own error, n
     await io.close();
     memory.assertAllReleased();
     deepStrictEqual(work.spillLeftovers(), [], "spill files left behind");
+    await work.remove();
+  }
+});
+
+Deno.test("the placed final merge with the runs' block first keys bounded: runs without keys (or with some) merge the same", async () => {
+  const seed = propertySeed();
+  const work = await makeWorkDir();
+  try {
+    const bytes = mixedLines(makeRandom(seed), 300_000);
+    const input = work.path("mixed");
+    await Deno.writeFile(input, bytes);
+    const expected = expectedSort(bytes, false);
+    // None kept; then a bound that the first two runs' keys fit in (~48 KB each), not the rest.
+    for (const firstKeysBytesMax of [0, 100 * 1024]) {
+      const placed = await sortFile(input, { placed: true, firstKeysBytesMax });
+      const label = `bound ${firstKeysBytesMax}, seed ${seed}`;
+      ok(placed.stats.runCount > 2, `${label}: ${placed.stats.runCount} runs`);
+      ok(Buffer.from(placed.output).equals(Buffer.from(expected)), `${label}: output differs`);
+    }
+  } finally {
     await work.remove();
   }
 });
