@@ -118,9 +118,7 @@ export function helpSplitSort(
  * @returns Whether the Worker's help is over (false: the wait timed out).
  */
 export function endSplitSortHelp(control: Int32Array, timeoutMs: number): boolean {
-  if (Atomics.compareExchange(control, HELPER, HELP_PENDING, HELP_OVER) === HELP_PENDING) {
-    return true;
-  }
+  if (endSplitSortHelpNotBegun(control)) return true;
   const deadline = performance.now() + timeoutMs;
   while (Atomics.load(control, HELPER) === HELP_RUNNING) {
     const left = deadline - performance.now();
