@@ -54,6 +54,12 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
   overwrote under \`1<>\` stay overwritten), and a command after it in the same redirection
   writes on from there. A \`>>\` file that another process appended to meanwhile is left as it
   is.
+- **Help and version**: \`--help\` and \`--version\` after any command print its help or
+  \`spillway X.Y.Z\` and exit 0 without reading input, wherever they stand among the options
+  (not as an option's value, \`-o --help\`, nor after \`--\`). An exact option name wins over
+  abbreviations: \`sort --version\` is the version, not \`--version-sort\`. \`-h\` is \`--help\`
+  except for \`sort\` and \`merge\`, whose \`-h\` is \`--human-numeric-sort\` and \`-V\`
+  \`--version-sort\`, as in GNU sort; \`spillway -V\` (before a command) is the version.
 - **Reports**: \`--progress\`/\`--no-progress\` (a progress line on stderr, by default only when
   stderr is a terminal; at most 10 updates a second; erased at the end) and
   \`--stats[=text|json|yaml]\`, \`--stats-file PATH\` (docs/stats.md).

@@ -24,6 +24,16 @@ export interface Command {
   /** The command line as data (options, help, job-step keys), when declared. */
   readonly spec?: CommandSpec;
   /**
+   * The arguments as the command's parser reads them (sort: GNU's long-option abbreviations
+   * expanded; a bare `--stats` given its value), for the dispatcher's `--help`/`--version`
+   * check; absent: as given.
+   *
+   * @param argv The arguments after the command name.
+   * @returns The rewritten arguments.
+   * @throws {UsageError} On an ambiguous abbreviation.
+   */
+  normalizeArgs?(argv: readonly string[]): string[];
+  /**
    * Runs the command.
    *
    * @param argv The arguments after the command name.

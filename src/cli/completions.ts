@@ -67,7 +67,7 @@ function bashScript(specs: readonly CommandSpec[]): string {
     return [
       `    ${spec.name})`,
       ...(valueCases.length === 0 ? [] : ['      case "$prev" in', ...valueCases, "      esac"]),
-      `      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "${words} --help" -- "$cur"));`,
+      `      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "${words}" -- "$cur"));`,
       `      else ${operands}; fi ;;`,
     ].join("\n");
   });

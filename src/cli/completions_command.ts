@@ -2,7 +2,7 @@ import { COMMAND_SUMMARIES } from "./command_summaries.ts";
 import { ExitCode, UsageError } from "../base/mod.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { completionScript, type CompletionShell, completionShells } from "./completions.ts";
-import { type CommandSpec, parseBySpec, renderHelp } from "./option_spec.ts";
+import { type CommandSpec, informationOptions, parseBySpec, renderHelp } from "./option_spec.ts";
 import { printOut } from "./output.ts";
 
 /** `spillway completions`'s command line as data (see option_spec.ts). */
@@ -16,7 +16,7 @@ as --help. Install it with, for example:
   spillway completions bash > ~/.local/share/bash-completion/completions/spillway
   spillway completions zsh > "\${fpath[1]}/_spillway"
   spillway completions fish > ~/.config/fish/completions/spillway.fish`,
-  groups: [],
+  groups: [informationOptions(true)],
   footer: "Exit codes: 0 ok; 2 usage error (an unknown shell).",
   operands: "none",
 };

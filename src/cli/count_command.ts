@@ -163,6 +163,7 @@ export const countCommand: Command = {
     return renderHelp(countSpec);
   },
   spec: countSpec,
+  normalizeArgs: normalizeReportArgs,
   async run(argv: readonly string[], context?: CommandContext): Promise<number> {
     const { request, values } = parseCountArgs(argv);
     // The Worker's isolate loads its modules while the scope and the output are set up.

@@ -15,7 +15,7 @@ import {
   spillOption,
   tmpDirOption,
 } from "./common_options.ts";
-import type { CommandSpec } from "./option_spec.ts";
+import { type CommandSpec, informationOptions } from "./option_spec.ts";
 
 /** `spillway count`. */
 export const countSpec: CommandSpec = {
@@ -125,6 +125,7 @@ runs are merged at the end, summing equal words.`,
       ],
     },
     reportOptions,
+    informationOptions(true),
   ],
   footer: "Exit codes: 0 ok; 2 usage or input error; 3 resource error.",
   operands: "file",

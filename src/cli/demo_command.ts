@@ -3,7 +3,7 @@ import { ExitCode, formatBytes, InputError, UsageError } from "../base/mod.ts";
 import type { JobStats } from "../job/mod.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { printOut } from "./output.ts";
-import { type CommandSpec, parseBySpec, renderHelp } from "./option_spec.ts";
+import { type CommandSpec, informationOptions, parseBySpec, renderHelp } from "./option_spec.ts";
 import { stringValue } from "./parse_args.ts";
 import { runJob } from "./run_command.ts";
 import { readSmallTextFile } from "./stats_report.ts";
@@ -39,7 +39,7 @@ top words, one line of stats per step, and that nothing leaked.`,
         help: "accepted for symmetry with run (steps show progress on a TTY)",
       },
     ],
-  }],
+  }, informationOptions(true)],
   footer: "Exit codes: those of 'spillway run'.",
   operands: "none",
 };

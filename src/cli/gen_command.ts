@@ -15,7 +15,7 @@ import { CommandScope } from "../job/mod.ts";
 import type { MemoryManager } from "../memory/mod.ts";
 import type { Command } from "./command.ts";
 import { memoryOption, outputOption, reportOptions, segmentSizeOption } from "./common_options.ts";
-import { type CommandSpec, parseBySpec, renderHelp } from "./option_spec.ts";
+import { type CommandSpec, informationOptions, parseBySpec, renderHelp } from "./option_spec.ts";
 import { type ParsedValues, stringValue } from "./parse_args.ts";
 import { CommandReport, normalizeReportArgs } from "./stats_report.ts";
 
@@ -81,6 +81,7 @@ machine. KIND is one of:
       ],
     },
     reportOptions,
+    informationOptions(true),
   ],
   footer: `Examples:
   spillway gen text --size 1g -o corpus.txt
@@ -179,6 +180,7 @@ export const genCommand: Command = {
     return renderHelp(genSpec);
   },
   spec: genSpec,
+  normalizeArgs: normalizeReportArgs,
   async run(argv: readonly string[]): Promise<number> {
     const { values, positionals } = parseBySpec(genSpec, normalizeReportArgs(argv));
     const request = parseGenRequest(values, positionals);

@@ -25,6 +25,7 @@ export const mergeCommand: Command = {
     return renderHelp(mergeSpec);
   },
   spec: mergeSpec,
+  normalizeArgs: normalizeReportArgs,
   async run(argv: readonly string[]): Promise<number> {
     const normalized = normalizeReportArgs(argv);
     const { values, positionals } = parseBySpec(mergeSpec, normalized);

@@ -15,7 +15,7 @@ import {
   spillOption,
   tmpDirOption,
 } from "./common_options.ts";
-import type { CommandSpec } from "./option_spec.ts";
+import { type CommandSpec, informationOptions } from "./option_spec.ts";
 import { orderingOptions } from "./sort_spec.ts";
 
 /** `spillway merge`. */
@@ -95,6 +95,7 @@ are exact up to 2^53 - 1; a larger one is an input error (exit 2).`,
       ],
     },
     reportOptions,
+    informationOptions(false),
   ],
   footer: `Exit codes: 0 ok; 2 usage or input error (also a --sum line without a TAB and a count);
 3 resource error.`,

@@ -1,6 +1,11 @@
 import { parseArgs as nodeParseArgs } from "node:util";
 import { UsageError } from "../base/mod.ts";
-import { attachNegativeNumbers, type ParsedArgs, type ParsedValues } from "./parse_args.ts";
+import {
+  attachNegativeNumbers,
+  type ParsedArgs,
+  type ParsedValues,
+  parseErrorMessage,
+} from "./parse_args.ts";
 
 /**
  * One command-line option, declared once: the parser, `--help`, docs/cli.md, the man page,
@@ -76,6 +81,12 @@ export interface CommandSpec {
   readonly operands?: "file" | "none";
 }
 
+/** Option declarations in `node:util` parseArgs form. */
+type NodeOptions = Record<
+  string,
+  { type: "boolean" | "string"; short?: string; multiple?: boolean }
+>;
+
 /** Where option help starts. */
 const HELP_COLUMN = 31;
 /** Help lines wrap before this column. */
@@ -96,11 +107,42 @@ export function optionsOf(spec: CommandSpec): OptionDecl[] {
  * @throws {UsageError} On an unknown option, a missing value, or a value given to a flag.
  */
 export function parseBySpec(spec: CommandSpec, argv: readonly string[]): ParsedArgs {
+  const { options, canonical } = nodeOptions(spec);
+  let parsed;
+  try {
+    parsed = nodeParseArgs({
+      args: attachNegativeNumbers(argv, options),
+      options,
+      strict: true,
+      allowPositionals: true,
+      allowNegative: true,
+      tokens: true,
+    });
+  } catch (error) {
+    throw new UsageError(parseErrorMessage(error, spec.name));
+  }
+  const values = { ...parsed.values } as ParsedValues;
+  if (canonical.size > 0) {
+    const folding = new Set(canonical.values());
+    const folded = new Map<string, string[]>();
+    for (const token of parsed.tokens ?? []) {
+      if (token.kind !== "option" || token.value === undefined) continue;
+      const name = canonical.get(token.name) ?? token.name;
+      if (!folding.has(name)) continue;
+      folded.set(name, [...(folded.get(name) ?? []), token.value]);
+    }
+    for (const alias of canonical.keys()) delete values[alias];
+    for (const [name, list] of folded) values[name] = list;
+  }
+  return { values, positionals: parsed.positionals };
+}
+
+/** A spec's options in `node:util` parseArgs form, and each alias's option name. */
+function nodeOptions(
+  spec: CommandSpec,
+): { options: NodeOptions; canonical: Map<string, string> } {
   const canonical = new Map<string, string>();
-  const options: Record<
-    string,
-    { type: "boolean" | "string"; short?: string; multiple?: boolean }
-  > = {};
+  const options: NodeOptions = {};
   const declare = (name: string, decl: { type: "flag" | "value"; short?: string }): void => {
     options[name] = decl.type === "flag"
       ? { type: "boolean", ...(decl.short === undefined ? {} : { short: decl.short }) }
@@ -118,36 +160,86 @@ export function parseBySpec(spec: CommandSpec, argv: readonly string[]): ParsedA
     }
   }
   for (const decl of spec.unsupported ?? []) declare(decl.name, decl);
-  let parsed;
-  try {
-    parsed = nodeParseArgs({
-      args: attachNegativeNumbers(argv, options),
-      options,
-      strict: true,
-      allowPositionals: true,
-      allowNegative: true,
-      tokens: true,
-    });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    // node's messages are multi-line and mention node; keep the first sentence.
-    const first = message.split("\n")[0]!.replace(/\. To specify a positional argument.*$/, "");
-    throw new UsageError(`${first}; see 'spillway ${spec.name} --help'`);
-  }
-  const values = { ...parsed.values } as ParsedValues;
-  if (canonical.size > 0) {
-    const folding = new Set(canonical.values());
-    const folded = new Map<string, string[]>();
-    for (const token of parsed.tokens ?? []) {
-      if (token.kind !== "option" || token.value === undefined) continue;
-      const name = canonical.get(token.name) ?? token.name;
-      if (!folding.has(name)) continue;
-      folded.set(name, [...(folded.get(name) ?? []), token.value]);
+  return { options, canonical };
+}
+
+/** What a command line may ask for instead of a run. */
+export type InformationRequest = "help" | "version";
+
+/**
+ * The `--help` and `--version` options every command declares (in its last group), so that
+ * help, docs/cli.md, the man page and the completions show them. `-h` is `--help` only where
+ * the command has no `-h` of its own: sort's and merge's `-h` is --human-numeric-sort and their
+ * `-V` is --version-sort, as in GNU sort; `-V` as the version is top-level only.
+ *
+ * @param helpShort Whether `-h` means `--help` for this command.
+ * @returns The group.
+ */
+export function informationOptions(helpShort: boolean): OptionGroup {
+  return {
+    title: "Information",
+    options: [
+      {
+        name: "help",
+        ...(helpShort ? { short: "h" } : {}),
+        type: "flag",
+        step: false,
+        help: "print this help and exit, reading no input",
+      },
+      {
+        name: "version",
+        type: "flag",
+        step: false,
+        help: "print spillway's version and exit, reading no input",
+      },
+    ],
+  };
+}
+
+/**
+ * Whether a command line asks for the command's help or the version instead of a run: the
+ * first `--help` or `--version` read as the command's parser reads its options (not the value
+ * of an option such as `-o --help`, nor an operand after `--`), even beside options that the
+ * run would refuse.
+ *
+ * @param spec The command's spec (with {@linkcode informationOptions}).
+ * @param argv The arguments after the command name, in the form the command's parser takes
+ * (sort's GNU abbreviations expanded, a bare `--stats` given its value).
+ * @returns What was asked, or undefined: run the command.
+ *
+ * @example Usage
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { informationAsked, informationOptions } from "./option_spec.ts";
+ * const spec = { name: "x", summary: "", usage: [], description: "", footer: "",
+ *   groups: [{ title: "Other", options: [{ name: "output", short: "o", type: "value" as const, help: "" }] },
+ *     informationOptions(true)] };
+ * strictEqual(informationAsked(spec, ["-o", "out", "--version"]), "version");
+ * strictEqual(informationAsked(spec, ["-o", "--help"]), undefined);
+ * strictEqual(informationAsked(spec, ["--", "-h"]), undefined);
+ * ```
+ */
+export function informationAsked(
+  spec: CommandSpec,
+  argv: readonly string[],
+): InformationRequest | undefined {
+  const { options } = nodeOptions(spec);
+  // Not strict: an unknown option or a missing value does not hide a later --help.
+  const { tokens } = nodeParseArgs({
+    args: attachNegativeNumbers(argv, options),
+    options,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  for (const token of tokens) {
+    if (token.kind === "option-terminator") return undefined;
+    // `--help=x` is left to the strict parse, which refuses it.
+    if (token.kind === "option" && token.value === undefined) {
+      if (token.name === "help" || token.name === "version") return token.name;
     }
-    for (const alias of canonical.keys()) delete values[alias];
-    for (const [name, list] of folded) values[name] = list;
   }
-  return { values, positionals: parsed.positionals };
+  return undefined;
 }
 
 /**

@@ -47,12 +47,29 @@ export function parseCommandArgs(
     });
     return { values: parsed.values as ParsedValues, positionals: parsed.positionals };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    // node's messages are multi-line and mention node; keep the first sentence.
-    const first = message.split("\n")[0]!.replace(/\. To specify a positional argument.*$/, "");
-    const hint = command === "" ? "spillway --help" : `spillway ${command} --help`;
-    throw new UsageError(`${first}; see '${hint}'`);
+    throw new UsageError(parseErrorMessage(error, command));
   }
+}
+
+/**
+ * node's parseArgs error as one line: its first sentence (its messages are multi-line and
+ * mention node), how to give a value that starts with a dash when that was the problem, and
+ * where help is.
+ *
+ * @param error What parseArgs threw.
+ * @param command The command name (`""`: the top level).
+ * @returns The message.
+ */
+export function parseErrorMessage(error: unknown, command: string): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const lines = message.split("\n");
+  const first = lines[0]!.replace(/\. To specify a positional argument.*$/, "").replace(/\.$/, "");
+  const dashValue = /^To specify an option argument starting with a dash use (.*)\.$/
+    .exec(lines[lines.length - 1]!);
+  const hint = command === "" ? "spillway --help" : `spillway ${command} --help`;
+  return `${first}${
+    dashValue === null ? "" : `; a value that starts with a dash is written ${dashValue[1]}`
+  }; see '${hint}'`;
 }
 
 /**

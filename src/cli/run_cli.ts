@@ -3,6 +3,7 @@ import { commandEntries, loadCommands } from "./commands.ts";
 // Starts the CPU-idle window of `count --threads auto` now, before a command's modules load
 // (cpu_idle.ts samples the CPU counters when it is evaluated).
 import "./cpu_idle.ts";
+import { informationAsked } from "./option_spec.ts";
 import { printOut } from "./output.ts";
 import { parseCommandArgs } from "./parse_args.ts";
 import { reportError } from "./report_error.ts";
@@ -69,8 +70,13 @@ async function dispatch(name: string, rest: readonly string[], trace: boolean): 
     );
   }
   const command = await entry.load();
-  if (rest.includes("--help") || rest.includes("-h") && name !== "sort") {
-    printOut(command.help);
+  // GNU's way: an exact option name wins over abbreviations (sort --version is not
+  // --version-sort), and -h is --help only where the command has no -h of its own.
+  const asked = command.spec === undefined
+    ? undefined
+    : informationAsked(command.spec, command.normalizeArgs?.(rest) ?? rest);
+  if (asked !== undefined) {
+    printOut(asked === "help" ? command.help : `spillway ${VERSION}`);
     return ExitCode.ok;
   }
   // The command's modules loaded the io layer already.

@@ -19,6 +19,7 @@ import { reportError } from "./report_error.ts";
 import { stepCommands } from "./step_commands.ts";
 import {
   type CommandSpec,
+  informationOptions,
   optionsOf,
   parseBySpec,
   renderHelp,
@@ -72,6 +73,7 @@ steps do not run. See docs/jobs.md for the schema.
       ...reportOptions,
       title: "Report (under run: one report per step)",
     },
+    informationOptions(true),
   ],
   footer:
     `Exit codes: 0 all steps ok; otherwise the first failing step's code (2 also for an invalid
@@ -87,6 +89,7 @@ export const runCommand: Command = {
     return renderHelp(runSpec);
   },
   spec: runSpec,
+  normalizeArgs: normalizeReportArgs,
   async run(argv: readonly string[], context?: CommandContext): Promise<number> {
     const { values, positionals } = parseBySpec(runSpec, normalizeReportArgs(argv));
     const report = readReportOptions(values);

@@ -160,6 +160,7 @@ const GNU_LONG = new Set([
   "zero-terminated",
   "parallel",
   "help",
+  "version",
 ]);
 
 /** `--sort=WORD` values and the flag each one sets. */
@@ -184,7 +185,11 @@ const orderingFlags = [
   "ignore-nonprinting",
 ];
 
-/** Long options with their value kind, for GNU's prefix abbreviations (from the spec). */
+/**
+ * Long options with their value kind, for GNU's prefix abbreviations (from the spec, with
+ * `--help` and `--version`: an exact name wins, so `--version` is never `--version-sort`, and
+ * `--vers` is ambiguous, as in GNU sort).
+ */
 const longOptions: LongOption[] = [
   ...optionsOf(sortSpec).flatMap((decl) =>
     [decl.name, ...(decl.aliases ?? [])].map((name) => ({ name, type: decl.type }))
@@ -195,14 +200,17 @@ const longOptions: LongOption[] = [
     name: option.name,
     takesValue: option.type === "value",
     gnu: GNU_LONG.has(option.name),
-  }))
-  .concat([{ name: "help", takesValue: false, gnu: true }]);
+  }));
 
 /**
- * Rewrites GNU's conventions (long-option prefixes, `+POS` keys) and the optional-value
- * `--check` to what parseArgs accepts.
+ * Rewrites GNU's conventions (long-option prefixes, `+POS` keys), the optional-value
+ * `--check` and a bare `--stats` to what parseArgs accepts.
+ *
+ * @param argv The arguments after `sort`.
+ * @returns The arguments as the spec's parser takes them, and the obsolete keys.
+ * @throws {UsageError} On an ambiguous prefix.
  */
-function normalizeSortArgs(argv: readonly string[]): GnuArgs {
+export function normalizeSortArgs(argv: readonly string[]): GnuArgs {
   const result: string[] = [];
   let ended = false;
   const gnuArgs = normalizeGnuArgs(normalizeReportArgs(argv), longOptions, "kotST");

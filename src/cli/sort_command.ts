@@ -14,7 +14,7 @@ import type { Command, CommandContext } from "./command.ts";
 import { renderHelp } from "./option_spec.ts";
 import { printErrorBytes } from "./output.ts";
 import { mergeStallSeam, warnMergeStall } from "./merge_stall.ts";
-import { parseSortArgs, type SortRequest } from "./sort_args.ts";
+import { normalizeSortArgs, parseSortArgs, type SortRequest } from "./sort_args.ts";
 import { sortSpec } from "./sort_spec.ts";
 import { CommandReport } from "./stats_report.ts";
 
@@ -26,6 +26,7 @@ export const sortCommand: Command = {
     return renderHelp(sortSpec);
   },
   spec: sortSpec,
+  normalizeArgs: (argv) => normalizeSortArgs(argv).args,
   async run(argv: readonly string[], context?: CommandContext): Promise<number> {
     // Parsing counts the free file descriptors through libc and the scope holds libc: one load
     // for both (a load builds a call stub per symbol, ~3 ms).

@@ -16,7 +16,7 @@ import {
   spillOption,
   tmpDirOption,
 } from "./common_options.ts";
-import type { CommandSpec } from "./option_spec.ts";
+import { type CommandSpec, informationOptions } from "./option_spec.ts";
 
 /** The ordering options sort and merge share (GNU sort's, in the C locale). */
 export const orderingOptions: CommandSpec["groups"][number]["options"] = [
@@ -242,8 +242,11 @@ budget: full buffers are sorted and spilled as runs to temp files, then merged.`
       ],
     },
     reportOptions,
+    informationOptions(false),
   ],
-  footer: `Long options may be abbreviated to any unambiguous prefix (--rev, --p=2), as in GNU sort.
+  footer: `Long options may be abbreviated to any unambiguous prefix (--rev, --p=2), as in GNU sort;
+an exact name wins over a longer one it begins (--version is the version, --version-s is
+--version-sort, --vers is ambiguous).
 
 Exit codes: 0 ok; 1 -c/-C found disorder; 2 usage or input error; 3 resource error.`,
   operands: "file",

@@ -1,8 +1,14 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
 import { UsageError } from "../../src/base/mod.ts";
+import { normalizeSortArgs } from "../../src/cli/sort_args.ts";
+import { sortSpec } from "../../src/cli/sort_spec.ts";
+import { commandEntries } from "../../src/cli/commands.ts";
 import {
   type CommandSpec,
+  informationAsked,
+  informationOptions,
   optionLabel,
+  optionsOf,
   parseBySpec,
   renderHelp,
   stepOptionNames,
@@ -72,4 +78,78 @@ Deno.test("wrap breaks at spaces within the width and at newlines", () => {
   deepStrictEqual(wrap("aa bb cc dd", 5), ["aa bb", "cc dd"]);
   deepStrictEqual(wrap("one\ntwo three", 20), ["one", "two three"]);
   deepStrictEqual(wrap("", 10), []);
+});
+
+const informed: CommandSpec = {
+  ...spec,
+  groups: [...spec.groups, informationOptions(true)],
+};
+
+Deno.test("informationAsked finds --help, -h and --version where the parser reads options", () => {
+  strictEqual(informationAsked(informed, ["--version"]), "version");
+  strictEqual(informationAsked(informed, ["a", "-r", "--help", "--version"]), "help");
+  strictEqual(informationAsked(informed, ["-rh"]), "help");
+  // Beside an option the run would refuse, or a missing value, as GNU's --help anywhere.
+  strictEqual(informationAsked(informed, ["--frobnicate", "--version"]), "version");
+  strictEqual(informationAsked(informed, ["--version", "-S"]), "version");
+  // A value, an operand after --, a negation or an argument given to it are not the option.
+  strictEqual(informationAsked(informed, ["-S", "--help"]), undefined);
+  strictEqual(informationAsked(informed, ["--buffer-size", "--version"]), undefined);
+  strictEqual(informationAsked(informed, ["--", "--version", "-h"]), undefined);
+  strictEqual(informationAsked(informed, ["--no-help", "--help=x", "a"]), undefined);
+  strictEqual(informationAsked(informed, ["-V", "a"]), undefined);
+  // Where the command has its own -h (sort, merge: --human-numeric-sort), -h is not help.
+  const ownH: CommandSpec = {
+    ...spec,
+    groups: [{ title: "O", options: [{ name: "human", short: "h", type: "flag", help: "" }] }, {
+      ...informationOptions(false),
+    }],
+  };
+  strictEqual(informationAsked(ownH, ["-h"]), undefined);
+  strictEqual(informationAsked(ownH, ["-h", "--help"]), "help");
+});
+
+Deno.test("Every command declares --help and --version; -h is --help unless it has its own", async () => {
+  for (const entry of commandEntries) {
+    const command = await entry.load();
+    const options = optionsOf(command.spec!);
+    const names = options.map((option) => option.name);
+    strictEqual(names.includes("help") && names.includes("version"), true, entry.name);
+    const ownH = options.some((option) => option.short === "h" && option.name !== "help");
+    strictEqual(
+      informationAsked(command.spec!, command.normalizeArgs?.(["-h"]) ?? ["-h"]),
+      ownH ? undefined : "help",
+      entry.name,
+    );
+    strictEqual(ownH, entry.name === "sort" || entry.name === "merge", entry.name);
+  }
+});
+
+Deno.test("sort takes every exact long option as itself, never as a prefix of a longer one", () => {
+  const names = [
+    ...optionsOf(sortSpec).flatMap((option) => [option.name, ...(option.aliases ?? [])]),
+    ...(sortSpec.unsupported ?? []).map((option) => option.name),
+  ].filter((name) => name.length > 1);
+  const prefixes = names.filter((name) =>
+    names.some((other) => other !== name && other.startsWith(name))
+  );
+  // The cases this is about: version/version-sort, key/key-bytes, stats/stats-file, ...
+  strictEqual(prefixes.includes("version") && prefixes.includes("key"), true, `${prefixes}`);
+  for (const name of names) {
+    strictEqual(normalizeSortArgs([`--${name}`]).args[0]!.split("=")[0], `--${name}`, name);
+  }
+  // Abbreviations still work as in GNU sort, and one that fits --version and --version-sort
+  // is ambiguous there too.
+  deepStrictEqual(normalizeSortArgs(["--he", "--rev"]).args, ["--help", "--reverse"]);
+  deepStrictEqual(normalizeSortArgs(["--version-s"]).args, ["--version-sort"]);
+  for (const text of ["--v", "--ver", "--versio"]) {
+    throws(
+      () => normalizeSortArgs([text]),
+      (error) =>
+        error instanceof UsageError &&
+        error.message ===
+          `Option '${text}' is ambiguous; possibilities: '--version-sort' '--version'`,
+      text,
+    );
+  }
 });
