@@ -46,7 +46,10 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
   that is also such an in-place output (or standard output appended to it) is first copied to a
   temp file, as GNU sort does. \`/dev/stdout\`, \`/dev/stderr\`, \`/dev/null\` and input \`/dev/stdin\`
   work under the task's permissions. \`-o\` and \`--stats-file\` are checked before any input is
-  read (exit 2); a closed standard output or input (\`>&-\`, \`<&-\`) is exit 2. Standard output
+  read (exit 2). Standard output or input on \`/dev/null\` opened read-write (Python's
+  \`subprocess.DEVNULL\`, Node's \`stdio: "ignore"\`, \`1<>/dev/null\`) works like \`>/dev/null\`;
+  so does a closed one (\`>&-\`, \`<&-\`), which cannot be detected under Deno (Known limits).
+  Standard output
   redirected to a regular file (\`> f\`, \`1<> f\`, \`>> f\`) is written in place; a failed or
   interrupted run (a full disk, \`ulimit -f\`, SIGINT/SIGTERM/SIGHUP) cuts the file back to where
   its output started (its offset then, or for \`>>\` its size then), never below what the file
@@ -93,6 +96,12 @@ Edit the help texts in \`src/cli/*_command.ts\`, not this file.
   (\`Cannot merge with N free file descriptors ...; raise ulimit -n\`) even when its input would
   need no merge. Give spillway at least 24 descriptors (\`ulimit -n 24\`; the usual default is
   1024).
+- **A closed standard output or input** (\`>&-\`, \`<&-\`) cannot be detected under Deno: its
+  runtime reopens a stream closed at start on \`/dev/null\` read-write before spillway's code
+  runs, and that is the same, to anything spillway can read, as a \`/dev/null\` the caller opened
+  read-write (\`/proc/self/fdinfo\` shows the same flags, position and inode). Such output is
+  therefore written to \`/dev/null\` and such input read as empty, with exit 0, where GNU sort fails
+  with EBADF (exit 2).
 - **\`ulimit -f\`** (the file size limit): a spill file or output that would grow past it fails
   with EFBIG, and spillway stops with exit 3 and the limit named, its temp files and temp output
   removed (a command ignores SIGXFSZ, whose default action would end the process on the spot;
