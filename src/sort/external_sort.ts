@@ -820,10 +820,13 @@ class ExternalSorter {
     timelineEnd("wait-last-help", spanMs);
   }
 
-  /** Sorts the last buffer: on the Worker (with the kernels) if there is one, else here. */
+  /**
+   * Sorts the last buffer: on the Worker (with the kernels) if there is one, else here (and an
+   * empty one here: no wait for a Worker that may still be booting).
+   */
   async #sortLast(buffer: SortBuffer): Promise<void> {
     const worker = this.#worker;
-    if (worker === undefined) {
+    if (worker === undefined || buffer.recordCount === 0) {
       buffer.sort();
       return;
     }
@@ -847,6 +850,23 @@ class ExternalSorter {
       this.#stats.usedWorker = true;
     }
     return this.#worker;
+  }
+
+  /**
+   * Boots the Worker before the first hand-off when the input may not fit one buffer (a boot
+   * takes ~35 ms, and spawning blocks this thread ~12 ms): at once for a file larger than a
+   * buffer; for an input of unknown size (stdin, a device, .gz) once more than
+   * {@linkcode WORKER_EARLY_INPUT_BYTES} of the input came, so that an empty or small one
+   * (`/dev/null`, `printf ... | spillway sort`) is sorted here without a Worker.
+   */
+  #bootWorkerEarly(reader: LineReader, inputBytes: number): void {
+    const layout = this.#layout!;
+    if (this.#worker !== undefined || layout.bufferCount < 2) return;
+    const capacity = layout.bufferDataSegments * this.#memory.segmentBytes;
+    const total = reader.totalBytes;
+    if (total === undefined ? inputBytes > WORKER_EARLY_INPUT_BYTES : total > capacity) {
+      this.#startWorker();
+    }
   }
 
   /** The slow path of appending: the buffer is full, or the record is longer than a page. */
@@ -883,15 +903,7 @@ class ExternalSorter {
         : { name: "read", totalBytes: reader.totalBytes },
     );
     try {
-      // Boot the Worker now if this input may not fit one buffer (unknown size: stdin, .gz).
-      const layout = this.#layout!;
-      const capacity = layout.bufferDataSegments * this.#memory.segmentBytes;
-      if (
-        layout.bufferCount > 1 &&
-        (reader.totalBytes === undefined || reader.totalBytes > capacity)
-      ) {
-        this.#startWorker();
-      }
+      this.#bootWorkerEarly(reader, this.#stats.inputBytes);
       if (this.#recordBytes !== undefined) {
         await this.#readFixedRecords(reader, this.#recordBytes);
         return;
@@ -908,6 +920,7 @@ class ExternalSorter {
         const readBytes = read.length - (reader.sawMissingTerminator ? 1 : 0);
         stats.inputBytes += readBytes;
         this.#progress.advance(readBytes);
+        this.#bootWorkerEarly(reader, stats.inputBytes);
         const chunk = this.#filter === undefined ? read : this.#filter.rewriteChunk(read);
         const end = chunk.length;
         if (this.#buffers.length === 0) {
@@ -1884,6 +1897,11 @@ const ENDED_HELP_WAIT_MS = 250;
  * into fresh page-cache pages, a thread the scheduler held back on a loaded machine).
  */
 const PARALLEL_OUTPUT_REGIONS = 8;
+/**
+ * Input of unknown size (stdin, a device, .gz) read before the sort Worker boots: a smaller one
+ * is sorted without it. The Worker is first needed when a buffer is full (many MiB later).
+ */
+const WORKER_EARLY_INPUT_BYTES = 1024 * 1024;
 /** Final merges of fewer bytes stay on one thread (a Worker takes ~0.1 s to boot). */
 const PARALLEL_MERGE_BYTES_MIN = 8 * 1024 * 1024;
 /** Largest output half of a range merge of the split final merge. */

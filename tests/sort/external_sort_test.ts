@@ -14,6 +14,8 @@ async function sortWithLibrary(
     fanInMax?: number;
     failAtOperation?: number;
     unique?: boolean;
+    /** Where the input comes from: a file (default), the file gzipped (size unknown), a device. */
+    source?: "file" | "gzip" | "/dev/null";
   },
 ) {
   const work = await makeWorkDir();
@@ -30,8 +32,18 @@ async function sortWithLibrary(
       : { faultInjection: { failAtOperation: options.failAtOperation } }),
   });
   try {
-    await Deno.writeFile(work.path("in"), input);
-    const stats = await externalSort([work.path("in")], work.path("out"), {
+    const source = options.source ?? "file";
+    let inputPath = work.path("in");
+    if (source === "gzip") {
+      inputPath = work.path("in.gz");
+      const stream = new Blob([input.slice()]).stream().pipeThrough(new CompressionStream("gzip"));
+      await Deno.writeFile(inputPath, new Uint8Array(await new Response(stream).arrayBuffer()));
+    } else if (source === "/dev/null") {
+      inputPath = source;
+    } else {
+      await Deno.writeFile(inputPath, input);
+    }
+    const stats = await externalSort([inputPath], work.path("out"), {
       memory,
       io,
       order: new BytesOrder(),
@@ -82,6 +94,24 @@ Deno.test("externalSort keeps a small input in memory: no spill file, one pass o
   strictEqual(Buffer.compare(output, oracleSort(input, true)), 0);
   strictEqual(stats.runCount, 0);
   strictEqual(stats.usedWorker, false);
+});
+
+Deno.test("externalSort sorts an empty or small input of unknown size without a Worker", async () => {
+  // A Worker blocks this thread ~12 ms to spawn and a sort on it waits ~35 ms for its boot: for
+  // `sort /dev/null` or `printf ... | sort`, most of the run. It boots once 1 MiB has come.
+  const budget = { budgetBytes: 32 * 1024 * 1024, segmentBytes: 64 * 1024 };
+  const empty = await sortWithLibrary(new Uint8Array(0), { ...budget, source: "/dev/null" });
+  strictEqual(empty.output.length, 0);
+  strictEqual(empty.stats.usedWorker, false);
+  const small = randomLines(makeRandom(11), 200, { exotic: false });
+  const zipped = await sortWithLibrary(small, { ...budget, source: "gzip" });
+  strictEqual(Buffer.compare(zipped.output, oracleSort(small)), 0);
+  strictEqual(zipped.stats.usedWorker, false);
+  const large = randomLines(makeRandom(12), 80_000, { exotic: false, maxLength: 64 }); // ~2 MiB
+  const early = await sortWithLibrary(large, { ...budget, source: "gzip" });
+  strictEqual(Buffer.compare(early.output, oracleSort(large)), 0);
+  strictEqual(early.stats.runCount, 0, "one buffer held it");
+  strictEqual(early.stats.usedWorker, true, "booted early for an input past 1 MiB");
 });
 
 Deno.test("externalSort faults the buffer pages in ahead for an input of known size", async () => {
