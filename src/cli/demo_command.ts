@@ -53,7 +53,12 @@ export const demoCommand: Command = {
   },
   spec: demoSpec,
   async run(argv: readonly string[], context?: CommandContext): Promise<number> {
-    const { values } = parseBySpec(demoSpec, argv);
+    const { values, positionals } = parseBySpec(demoSpec, argv);
+    if (positionals.length > 0) {
+      throw new UsageError(
+        `Unexpected operand "${positionals[0]}"; usage: spillway demo [--job FILE]`,
+      );
+    }
     const jobPath = stringValue(values, "job") ?? bundledDemoJob();
     if (jobPath === DEMO_JOB && !isFile(DEMO_JOB)) {
       throw new InputError(

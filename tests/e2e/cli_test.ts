@@ -95,3 +95,13 @@ Deno.test("sort and merge keep GNU's -V and -h; an exact --version wins over --v
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("demo refuses an operand (such as --version after --) instead of running", async () => {
+  const result = await runSpillway(["demo", "--", "--version"]);
+  strictEqual(result.code, 2);
+  strictEqual(result.stdout, "");
+  strictEqual(
+    result.stderr,
+    'spillway: Unexpected operand "--version"; usage: spillway demo [--job FILE]\n',
+  );
+});
