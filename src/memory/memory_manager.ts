@@ -37,7 +37,7 @@ const POISON_U64 = 0xdbdb_dbdb_dbdb_dbdbn;
 /** The first address past the 32-bit address space (a pool may end there). */
 const ADDRESS_END = 2 ** 32;
 /** The poison scan's block (it answers with the first dirty block's address). */
-const POISON_BLOCK_BYTES = 32;
+const POISON_BLOCK_BYTES = 64;
 /** The poison scan's answer for "no dirty block", read unsigned (never a block's address). */
 const NO_DIRTY_BLOCK = 0xffff_ffff;
 
