@@ -97,3 +97,81 @@ export function poisonOps(memory: WebAssembly.Memory): PoisonOps | undefined {
     return undefined;
   }
 }
+
+/** The byte every released page is filled with in checked leak-detection levels. */
+export const POISON_BYTE = 0xdb;
+const POISON_WORD = 0xdbdb_dbdb;
+const POISON_U64 = 0xdbdb_dbdb_dbdb_dbdbn;
+/** The first address past the 32-bit address space (a pool may end there). */
+const ADDRESS_END = 2 ** 32;
+/** The scan's block (it answers with the first dirty block's address). */
+const POISON_BLOCK_BYTES = 64;
+/** The scan's answer for "no dirty block", read unsigned (never a block's address). */
+const NO_DIRTY_BLOCK = 0xffff_ffff;
+
+/**
+ * The first byte of `[byteOffset, byteOffset + byteLength)` that is not the poison: the
+ * WebAssembly scan (`ops`), else a TypeScript loop; either way the byte is then found here.
+ *
+ * @param ops The scan over the memory `buffer` belongs to (null: the TypeScript loop).
+ * @param buffer The shared memory's buffer.
+ * @param byteOffset Where the range starts (8-byte aligned).
+ * @param byteLength Its length (a multiple of 64).
+ * @returns The dirty byte's index from `byteOffset`, or -1 when every byte is the poison.
+ */
+export function firstDirtyByte(
+  ops: PoisonOps | null,
+  buffer: ArrayBufferLike,
+  byteOffset: number,
+  byteLength: number,
+): number {
+  let from: number;
+  if (ops !== null) {
+    // The scan takes i32 addresses: its answer is read unsigned (a block at 2 GiB or above
+    // would read as negative, "none"), and an end of 4 GiB (which would wrap to 0) stops one
+    // block short, that last block checked here.
+    const end = byteOffset + byteLength;
+    const scanEnd = Math.min(end, ADDRESS_END - POISON_BLOCK_BYTES);
+    let at = ops.firstDirtyBlock(byteOffset, scanEnd, POISON_U64) >>> 0;
+    if (at === NO_DIRTY_BLOCK && scanEnd < end) {
+      const tail = firstNot(new Uint32Array(buffer, scanEnd, (end - scanEnd) >>> 2), POISON_WORD);
+      if (tail >= 0) at = scanEnd;
+    }
+    if (at === NO_DIRTY_BLOCK) return -1;
+    from = at - byteOffset;
+  } else {
+    const bad = firstNot(new Uint32Array(buffer, byteOffset, byteLength >>> 2), POISON_WORD);
+    if (bad < 0) return -1;
+    from = bad * 4;
+  }
+  const bytes = new Uint8Array(buffer, byteOffset, byteLength);
+  let byteIndex = from;
+  while (bytes[byteIndex] === POISON_BYTE) byteIndex += 1;
+  return byteIndex;
+}
+
+/** Two u32 words as one float64: 8 bytes per comparison in {@linkcode firstNot}. */
+const PAIR = new Float64Array(1);
+const PAIR_WORDS = new Uint32Array(PAIR.buffer);
+
+/** The index of the first word of `words` that is not `value`, or -1. */
+function firstNot(words: Uint32Array, value: number): number {
+  const length = words.length;
+  let i = 0;
+  PAIR_WORDS[0] = value;
+  PAIR_WORDS[1] = value;
+  const pattern = PAIR[0]!;
+  if ((words.byteOffset & 7) === 0 && pattern === pattern && pattern !== 0) {
+    // Equal doubles are equal bits here (the pattern is neither NaN nor zero): skip the pairs
+    // that match, then find the word.
+    const pairs = new Float64Array(words.buffer, words.byteOffset, length >>> 1);
+    const pairCount = pairs.length;
+    let pair = 0;
+    while (pair < pairCount && pairs[pair] === pattern) pair += 1;
+    i = pair * 2;
+  }
+  for (; i < length; i += 1) {
+    if (words[i] !== value) return i;
+  }
+  return -1;
+}
