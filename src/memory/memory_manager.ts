@@ -10,8 +10,12 @@ import { MemorySegment, segmentInternals } from "./memory_segment.ts";
 import { firstDirtyByte, POISON_BYTE, type PoisonOps, poisonOps } from "./_poison_scan.ts";
 import {
   checkPoisonWithHelp,
+  endPoisonHelp,
+  newPoisonHelpControl,
   POISON_CHUNK_BYTES,
+  POISON_CHUNKS_MAX,
   POISON_HELP_BYTES_MIN,
+  type PoisonCheckHelp,
   type PoisonHelper,
 } from "./poison_help.ts";
 import { type LeaseReleaser, SegmentLease } from "./segment_lease.ts";
@@ -244,7 +248,7 @@ export class MemoryManager implements LeaseReleaser {
   /** Poisoning and its check in WebAssembly (null: not available here); made on first use. */
   #ops: PoisonOps | null | undefined = undefined;
   /** Another thread that helps check many free pages' poison (poison_help.ts), if lent one. */
-  #helper: PoisonHelper | undefined = undefined;
+  #helper: { helper: PoisonHelper; help: PoisonCheckHelp } | undefined = undefined;
 
   /**
    * Creates the instance (and its shared memory, unless given a region).
@@ -729,10 +733,7 @@ export class MemoryManager implements LeaseReleaser {
     if (chunks !== undefined) {
       // Both threads scan; only a chunk found dirty is checked page by page, as below.
       const dirty = checkPoisonWithHelp(chunks, {
-        helper: this.#helper!,
-        memory: this.wasmMemory,
-        baseOffset: this.#base,
-        segmentBytes: this.segmentBytes,
+        ...this.#helper!,
         isClean: (page, pageCount) =>
           firstDirtyByte(
             this.#poisonOps(),
@@ -762,32 +763,48 @@ export class MemoryManager implements LeaseReleaser {
    * report's), until {@linkcode MemoryManager.detachPoisonHelper}. The reports are the same with
    * or without it.
    *
-   * @param helper The thread's side of poison_help.ts; the manager disposes it when detached.
+   * @param helper The other thread's side of poison_help.ts: asked at once, it then waits for
+   *   the checks; the manager ends its wait and disposes it when detached.
    */
   attachPoisonHelper(helper: PoisonHelper): void {
     this.detachPoisonHelper();
-    this.#helper = helper;
+    const help = {
+      memory: this.wasmMemory,
+      control: newPoisonHelpControl(),
+      baseOffset: this.#base,
+      segmentBytes: this.segmentBytes,
+    };
+    this.#helper = { helper, help };
+    helper.post(help); // it then waits for a check, woken by the control block
   }
 
-  /** Ends the lent helper, if any (disposes it). Idempotent. */
+  /** Ends the lent helper, if any (its wait, then disposes it). Idempotent. */
   detachPoisonHelper(): void {
-    const helper = this.#helper;
+    const lent = this.#helper;
     this.#helper = undefined;
-    helper?.[Symbol.dispose]();
+    if (lent === undefined) return;
+    endPoisonHelp(lent.help.control);
+    lent.helper[Symbol.dispose]();
   }
 
   /**
-   * The poisoned pages as chunks of consecutive pages (at most POISON_CHUNK_BYTES each), or
-   * undefined when they are too few to share.
+   * The poisoned pages as chunks of consecutive pages (POISON_CHUNK_BYTES each, more where
+   * that would make more than POISON_CHUNKS_MAX), or undefined when they are too few to share.
    */
   #poisonedChunks(): [firstPage: number, pageCount: number][] | undefined {
     const states = this.#pageState;
-    const chunkPages = Math.max(1, Math.floor(POISON_CHUNK_BYTES / this.segmentBytes));
-    const chunks: [number, number][] = [];
     let poisonedPages = 0;
     for (let page = 0; page < this.#extentPages; page += 1) {
+      if (states[page] === POISONED) poisonedPages += 1;
+    }
+    if (poisonedPages * this.segmentBytes < POISON_HELP_BYTES_MIN) return undefined;
+    const chunkPages = Math.max(
+      Math.ceil(POISON_CHUNK_BYTES / this.segmentBytes),
+      Math.ceil(poisonedPages / POISON_CHUNKS_MAX),
+    );
+    const chunks: [number, number][] = [];
+    for (let page = 0; page < this.#extentPages; page += 1) {
       if (states[page] !== POISONED) continue;
-      poisonedPages += 1;
       const last = chunks[chunks.length - 1];
       if (last !== undefined && last[0] + last[1] === page && last[1] < chunkPages) {
         last[1] += 1;
@@ -795,7 +812,8 @@ export class MemoryManager implements LeaseReleaser {
         chunks.push([page, 1]);
       }
     }
-    return poisonedPages * this.segmentBytes < POISON_HELP_BYTES_MIN ? undefined : chunks;
+    // Scattered free pages (more chunks than the control block holds): checked here alone.
+    return chunks.length > POISON_CHUNKS_MAX ? undefined : chunks;
   }
 
   /** What is still held, by whom, and what was dropped, as data and as one readable block. */

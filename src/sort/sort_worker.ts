@@ -111,7 +111,8 @@ export interface StopRequest {
 
 /**
  * Help the memory manager check its free pages' poison (poison_help.ts): sent to the idle
- * Worker after the final merge, for the leak report at the command's end.
+ * Worker after the final merge, for the leak report at the command's end. The Worker then
+ * waits on the request's control block (no other message is heard) until the manager ends it.
  */
 export interface PoisonCheckRequest extends PoisonCheckHelp {
   /** Message type. */
@@ -340,10 +341,16 @@ function handle(
 ): void {
   try {
     if (message.type === "poison-check") {
-      const spanMs = timelineStart();
-      helpPoisonCheck(message);
-      timelineEnd("poison-help", spanMs);
-      timelineFlush();
+      // Waits for the memory manager's checks (poison_help.ts) until it is ended.
+      helpPoisonCheck(message, {
+        onRound() {
+          const spanMs = timelineStart();
+          return () => {
+            timelineEnd("poison-help", spanMs);
+            timelineFlush();
+          };
+        },
+      });
       return;
     }
     if (message.type === "init") {

@@ -19,6 +19,10 @@ const STALE_WRITES: readonly [page: number, byte: number][] = [
   [2000, 64],
   [PAGES - 1, PAGE - 1],
 ];
+// The control block's words (poison_help.ts): round, next chunk, and chunk 0's mark.
+const ROUND = 0;
+const NEXT = 1;
+const FIRST_MARK = 6;
 
 /** Releases every page of a fresh manager, writes the stale bytes, and checks the poison. */
 function violationsWith(helper: PoisonHelper | undefined): PoisonViolation[] {
@@ -38,11 +42,18 @@ function violationsWith(helper: PoisonHelper | undefined): PoisonViolation[] {
   }
 }
 
-/** A helper in this thread: `onPost` plays the other thread's part when it is asked. */
-function helperThat(onPost: (help: PoisonCheckHelp) => void): PoisonHelper & { ended: number } {
+/** A helper on this thread: `onRound` plays the other thread's part when asked in a round. */
+function helperThat(
+  onRound: (help: PoisonCheckHelp, round: number) => void,
+): PoisonHelper & { posts: number; ended: number } {
   return {
+    posts: 0,
     ended: 0,
-    post: onPost,
+    post(help) {
+      this.posts += 1;
+      const round = Atomics.load(help.control, ROUND);
+      if (round > 0) onRound(help, round);
+    },
     [Symbol.dispose]() {
       this.ended += 1;
     },
@@ -57,47 +68,56 @@ Deno.test("A lent poison helper: the writes after release found are the same as 
     ok(alone[i]!.detail.startsWith(`page ${page}, byte ${byte} is 0x42`), alone[i]!.detail);
   }
   const helpers = {
-    // It takes every chunk before this thread starts.
-    "takes all": helperThat((help) => strictEqual(helpPoisonCheck(help) > 0, true)),
+    // It takes every chunk before this thread starts (no standby: it is this thread).
+    "takes all": helperThat((help) => ok(helpPoisonCheck(help, { standbyMs: 0 }) > 0)),
     // It takes a chunk and is never heard of again: this thread reads that chunk itself.
-    "stalls": helperThat((help) => void Atomics.add(help.control, 0, 1)),
+    "stalls": helperThat((help) => void Atomics.add(help.control, NEXT, 1)),
     // It marks a clean chunk dirty (conservative): its pages are checked one by one here.
-    "marks one dirty": helperThat((help) => {
-      Atomics.add(help.control, 0, 1);
-      Atomics.store(help.control, 4, 2);
+    "marks one dirty": helperThat((help, round) => {
+      Atomics.add(help.control, NEXT, 1);
+      Atomics.store(help.control, FIRST_MARK, 4 * round + 2);
+    }),
+    // A mark left from an earlier round (a helper late by a round) counts as none: chunk 0
+    // holds a stale write and is read here.
+    "marks from an earlier round": helperThat((help, round) => {
+      Atomics.add(help.control, NEXT, 1);
+      Atomics.store(help.control, FIRST_MARK, 4 * (round - 1) + 1);
     }),
     // The message never arrives.
     "never comes": helperThat(() => {}),
   };
   for (const [name, helper] of Object.entries(helpers)) {
     deepStrictEqual(violationsWith(helper), alone, name);
+    // Asked when lent, and in each of the two rounds (it was not waiting on the control block).
+    strictEqual(helper.posts, 3, `${name}: asked again in each round`);
     strictEqual(helper.ended, 1, `${name}: detach ends the helper`);
   }
 });
 
-Deno.test("A poison helper on a Worker shares the check and finds the same writes", async () => {
+Deno.test("A poison helper on a Worker waits for the checks, shares them, and ends when detached", async () => {
   const worker = new Worker(new URL("./fixtures/poison_helper_worker.ts", import.meta.url), {
     type: "module",
   });
-  const answers: number[] = [];
-  const answered = new Promise<void>((resolve) => {
-    worker.onmessage = (event: MessageEvent<number>) => {
-      answers.push(event.data);
-      resolve();
-    };
+  const answered = new Promise<number>((resolve) => {
+    worker.onmessage = (event: MessageEvent<number>) => resolve(event.data);
   });
+  let posts = 0;
   let ended = false;
   const helper: PoisonHelper = {
-    post: (help) => worker.postMessage(help),
+    post: (help) => {
+      posts += 1;
+      worker.postMessage(help);
+    },
     [Symbol.dispose]() {
       ended = true;
     },
   };
   try {
     deepStrictEqual(violationsWith(helper), violationsWith(undefined));
-    await answered; // the Worker ran its part (it may have come after this thread took all)
-    strictEqual(answers.length, 1);
+    // Its wait on the control block ended at the detach: it answered how many chunks it took.
+    ok(await answered >= 0);
     ok(ended, "detach ends the helper");
+    ok(posts >= 1 && posts <= 3, `${posts} posts`);
   } finally {
     worker.terminate();
   }
@@ -116,7 +136,7 @@ Deno.test("A manager with a helper checks few poisoned pages alone, and detachin
     [Symbol.dispose]: () => void (ends += 1),
   });
   strictEqual(memory.verifyPoison().length, 1);
-  strictEqual(posts, 0, "256 KiB poisoned: not worth a message");
+  strictEqual(posts, 1, "asked when lent, not for 256 KiB of poisoned pages");
   memory.detachPoisonHelper();
   memory.detachPoisonHelper();
   strictEqual(ends, 1);
