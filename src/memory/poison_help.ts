@@ -103,10 +103,18 @@ export function helpPoisonCheck(
     round = now;
     const roundEnd = options.onRound?.();
     for (let chunk = takeChunk(control); chunk >= 0; chunk = takeChunk(control)) {
+      // A helper late for its round stops when the next one begins (it then takes that one):
+      // what it took meanwhile is read again by this round's owner, its mark counting as none.
+      if (Atomics.load(control, ROUND) !== round) break;
       const at = CHUNKS + chunk * CHUNK_WORDS;
       const byteOffset = help.baseOffset + control[at]! * help.segmentBytes;
       const byteLength = control[at + 1]! * help.segmentBytes;
-      const clean = firstDirtyByte(ops, help.memory.buffer, byteOffset, byteLength) < 0;
+      let clean = false;
+      try {
+        clean = firstDirtyByte(ops, help.memory.buffer, byteOffset, byteLength) < 0;
+      } catch {
+        // A chunk read while the next round rewrote it: "dirty" sends it to be checked there.
+      }
       Atomics.store(control, at + 2, 4 * round + (clean ? CLEAN : DIRTY));
       scanned += 1;
     }
