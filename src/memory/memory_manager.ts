@@ -249,6 +249,8 @@ export class MemoryManager implements LeaseReleaser {
   #ops: PoisonOps | null | undefined = undefined;
   /** Another thread that helps check many free pages' poison (poison_help.ts), if lent one. */
   #helper: { helper: PoisonHelper; help: PoisonCheckHelp } | undefined = undefined;
+  /** The chunks of a shared check (two words each: first page, page count). */
+  readonly #chunkWords = new Int32Array(2 * POISON_CHUNKS_MAX);
 
   /**
    * Creates the instance (and its shared memory, unless given a region).
@@ -729,10 +731,11 @@ export class MemoryManager implements LeaseReleaser {
   verifyPoison(): readonly PoisonViolation[] {
     if (!this.#poisons) return this.#violations;
     const states = this.#pageState;
-    const chunks = this.#helper === undefined ? undefined : this.#poisonedChunks();
-    if (chunks !== undefined) {
+    const count = this.#helper === undefined ? 0 : this.#poisonedChunks();
+    if (count > 0) {
       // Both threads scan; only a chunk found dirty is checked page by page, as below.
-      const dirty = checkPoisonWithHelp(chunks, {
+      const chunks = this.#chunkWords;
+      const dirty = checkPoisonWithHelp(chunks, count, {
         ...this.#helper!,
         isClean: (page, pageCount) =>
           firstDirtyByte(
@@ -742,10 +745,10 @@ export class MemoryManager implements LeaseReleaser {
             pageCount * this.segmentBytes,
           ) < 0,
       });
-      for (let chunk = 0; chunk < chunks.length; chunk += 1) {
+      for (let chunk = 0; chunk < count; chunk += 1) {
         if (!dirty[chunk]) continue;
-        const [first, pageCount] = chunks[chunk]!;
-        for (let page = first; page < first + pageCount; page += 1) {
+        const first = chunks[2 * chunk]!;
+        for (let page = first; page < first + chunks[2 * chunk + 1]!; page += 1) {
           if (states[page] === POISONED) this.#checkPoison(page, 1, false);
         }
       }
@@ -788,32 +791,38 @@ export class MemoryManager implements LeaseReleaser {
   }
 
   /**
-   * The poisoned pages as chunks of consecutive pages (POISON_CHUNK_BYTES each, more where
-   * that would make more than POISON_CHUNKS_MAX), or undefined when they are too few to share.
+   * Cuts the poisoned pages into chunks of consecutive pages in {@linkcode #chunkWords} (first
+   * page, page count): POISON_CHUNK_BYTES each, more where the pages could make more than
+   * POISON_CHUNKS_MAX. One pass (it runs once, cold, at a command's end).
+   *
+   * @returns How many chunks; 0 when the pages are too few to share, or too scattered.
    */
-  #poisonedChunks(): [firstPage: number, pageCount: number][] | undefined {
+  #poisonedChunks(): number {
     const states = this.#pageState;
-    let poisonedPages = 0;
-    for (let page = 0; page < this.#extentPages; page += 1) {
-      if (states[page] === POISONED) poisonedPages += 1;
-    }
-    if (poisonedPages * this.segmentBytes < POISON_HELP_BYTES_MIN) return undefined;
+    const extent = this.#extentPages;
     const chunkPages = Math.max(
       Math.ceil(POISON_CHUNK_BYTES / this.segmentBytes),
-      Math.ceil(poisonedPages / POISON_CHUNKS_MAX),
+      Math.ceil(extent / POISON_CHUNKS_MAX),
     );
-    const chunks: [number, number][] = [];
-    for (let page = 0; page < this.#extentPages; page += 1) {
+    const words = this.#chunkWords;
+    let count = 0;
+    let poisonedPages = 0;
+    let end = -1; // one past the last chunk's last page
+    for (let page = 0; page < extent; page += 1) {
       if (states[page] !== POISONED) continue;
-      const last = chunks[chunks.length - 1];
-      if (last !== undefined && last[0] + last[1] === page && last[1] < chunkPages) {
-        last[1] += 1;
+      poisonedPages += 1;
+      if (page === end && words[2 * count - 1]! < chunkPages) {
+        words[2 * count - 1] = words[2 * count - 1]! + 1;
+      } else if (count === POISON_CHUNKS_MAX) {
+        return 0;
       } else {
-        chunks.push([page, 1]);
+        words[2 * count] = page;
+        words[2 * count + 1] = 1;
+        count += 1;
       }
+      end = page + 1;
     }
-    // Scattered free pages (more chunks than the control block holds): checked here alone.
-    return chunks.length > POISON_CHUNKS_MAX ? undefined : chunks;
+    return poisonedPages * this.segmentBytes < POISON_HELP_BYTES_MIN ? 0 : count;
   }
 
   /** What is still held, by whom, and what was dropped, as data and as one readable block. */

@@ -133,12 +133,14 @@ function takeChunk(control: Int32Array): number {
  * is not waiting), scans chunks itself until none is left, and then the one the helper may
  * still be on.
  *
- * @param chunks First page and page count of each chunk (at most POISON_CHUNKS_MAX), in order.
+ * @param chunks First page and page count of each chunk, two words a chunk, in page order.
+ * @param count How many chunks (at most {@linkcode POISON_CHUNKS_MAX}).
  * @param options The helper and what it was asked with, and this thread's scan.
  * @returns Per chunk, whether it holds a byte other than the poison (to check page by page).
  */
 export function checkPoisonWithHelp(
-  chunks: readonly (readonly [firstPage: number, pageCount: number])[],
+  chunks: Int32Array,
+  count: number,
   options: {
     /** The other thread. */
     helper: PoisonHelper;
@@ -149,12 +151,11 @@ export function checkPoisonWithHelp(
   },
 ): boolean[] {
   const { control } = options.help;
-  const count = chunks.length;
   const round = Atomics.load(control, ROUND) + 1;
   for (let chunk = 0; chunk < count; chunk += 1) {
     const at = CHUNKS + chunk * CHUNK_WORDS;
-    control[at] = chunks[chunk]![0];
-    control[at + 1] = chunks[chunk]![1];
+    control[at] = chunks[2 * chunk]!;
+    control[at + 1] = chunks[2 * chunk + 1]!;
     control[at + 2] = 0;
   }
   Atomics.store(control, COUNT, count);
@@ -167,7 +168,7 @@ export function checkPoisonWithHelp(
   const mine = new Array<boolean>(count).fill(false);
   for (let chunk = takeChunk(control); chunk >= 0; chunk = takeChunk(control)) {
     mine[chunk] = true;
-    dirty[chunk] = !options.isClean(...chunks[chunk]!);
+    dirty[chunk] = !options.isClean(chunks[2 * chunk]!, chunks[2 * chunk + 1]!);
   }
   // The helper takes one chunk at a time: at most one of its chunks is still under way, and
   // reading it here costs less than waiting for a thread the scheduler may have set aside.
@@ -176,7 +177,7 @@ export function checkPoisonWithHelp(
     const mark = Atomics.load(control, CHUNKS + chunk * CHUNK_WORDS + 2);
     dirty[chunk] = mark === 4 * round + CLEAN
       ? false
-      : mark === 4 * round + DIRTY || !options.isClean(...chunks[chunk]!);
+      : mark === 4 * round + DIRTY || !options.isClean(chunks[2 * chunk]!, chunks[2 * chunk + 1]!);
   }
   return dirty;
 }
