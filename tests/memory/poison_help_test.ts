@@ -147,3 +147,23 @@ Deno.test("A manager with a helper checks few poisoned pages alone, and detachin
   ok(firstEnded);
   memory.detachPoisonHelper();
 });
+
+Deno.test("Free pages too scattered to share (more chunks than the control block holds) are checked alone", () => {
+  const memory = new MemoryManager({ budgetBytes: PAGES * PAGE, segmentBytes: PAGE });
+  const leases = Array.from({ length: PAGES }, (_, page) => memory.allocate(`page-${page % 2}`, 1));
+  const stale = leases[PAGES - 2]!.segments[0]!.bytes;
+  // Every other page free: 8 MiB poisoned in 2048 runs of one page.
+  for (let page = 0; page < PAGES; page += 2) leases[page]!.release();
+  stale[PAGE - 1] = 5;
+  let posts = 0;
+  memory.attachPoisonHelper({ post: () => void (posts += 1), [Symbol.dispose]() {} });
+  try {
+    const violations = memory.verifyPoison();
+    strictEqual(violations.length, 1);
+    ok(violations[0]!.detail.startsWith(`page ${PAGES - 2}, byte ${PAGE - 1} is 0x05`));
+    strictEqual(posts, 1, "asked when lent only: no shared round");
+  } finally {
+    memory.detachPoisonHelper();
+    for (let page = 1; page < PAGES; page += 2) leases[page]!.release();
+  }
+});
