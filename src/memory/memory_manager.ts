@@ -11,12 +11,11 @@ import { firstDirtyByte, POISON_BYTE, type PoisonOps, poisonOps } from "./_poiso
 import {
   checkPoisonWithHelp,
   endPoisonHelp,
-  fillPoisonWithHelp,
-  type LentPoisonHelper,
   newPoisonHelpControl,
   POISON_CHUNK_BYTES,
   POISON_CHUNKS_MAX,
   POISON_HELP_BYTES_MIN,
+  type PoisonCheckHelp,
   type PoisonHelper,
 } from "./poison_help.ts";
 import { type LeaseReleaser, SegmentLease } from "./segment_lease.ts";
@@ -249,9 +248,7 @@ export class MemoryManager implements LeaseReleaser {
   /** Poisoning and its check in WebAssembly (null: not available here); made on first use. */
   #ops: PoisonOps | null | undefined = undefined;
   /** Another thread that helps check many free pages' poison (poison_help.ts), if lent one. */
-  #helper: LentPoisonHelper | undefined = undefined;
-  /** While a lease is released with a helper lent: the pages to poison (page, count pairs). */
-  #deferredFills: number[] | undefined = undefined;
+  #helper: { helper: PoisonHelper; help: PoisonCheckHelp } | undefined = undefined;
   /** The chunks of a shared check (two words each: first page, page count). */
   readonly #chunkWords = new Int32Array(2 * POISON_CHUNKS_MAX);
 
@@ -608,23 +605,8 @@ export class MemoryManager implements LeaseReleaser {
 
   /** Releases the segments of a lease that are still held (called by the lease). */
   releaseLease(lease: SegmentLease): void {
-    if (this.#helper === undefined || !this.#poisons) {
-      for (const segment of lease.segments) {
-        if (!segment.isReleased) this.#releaseSegment(segment);
-      }
-      return;
-    }
-    // With a helper lent, the lease's pages are poisoned together at the end (by both threads
-    // when they are many): nothing runs in between, so it is the same as page by page.
-    const fills: number[] = [];
-    this.#deferredFills = fills;
-    try {
-      for (const segment of lease.segments) {
-        if (!segment.isReleased) this.#releaseSegment(segment);
-      }
-    } finally {
-      this.#deferredFills = undefined;
-      this.#poisonAll(fills);
+    for (const segment of lease.segments) {
+      if (!segment.isReleased) this.#releaseSegment(segment);
     }
   }
 
@@ -1079,73 +1061,12 @@ export class MemoryManager implements LeaseReleaser {
 
   /** Fills pages with the poison. */
   #poison(page: number, pageCount: number): void {
-    if (this.#deferredFills !== undefined) {
-      this.#deferredFills.push(page, pageCount);
-      return;
-    }
     const ops = this.#poisonOps();
     if (ops === null) {
       this.#bytesOf(page, pageCount).fill(POISON_BYTE);
     } else {
       ops.fill(this.#base + page * this.segmentBytes, pageCount * this.segmentBytes, POISON_BYTE);
     }
-  }
-
-  /**
-   * Fills the page ranges (page, count pairs) with the poison: shared with the lent helper when
-   * they are many bytes in few enough chunks (poison_help.ts), else here alone.
-   */
-  #poisonAll(ranges: readonly number[]): void {
-    const lent = this.#helper;
-    const count = lent === undefined ? 0 : this.#rangeChunks(ranges);
-    if (count === 0) {
-      for (let i = 0; i < ranges.length; i += 2) this.#poison(ranges[i]!, ranges[i + 1]!);
-      return;
-    }
-    fillPoisonWithHelp(this.#chunkWords, count, {
-      ...lent!,
-      fill: (page, pageCount) => this.#poison(page, pageCount),
-    });
-  }
-
-  /**
-   * Cuts page ranges into chunks in {@linkcode #chunkWords} (adjacent ranges joined, long ones
-   * split).
-   *
-   * @returns How many chunks; 0 when the ranges are too few bytes to share, or too scattered.
-   */
-  #rangeChunks(ranges: readonly number[]): number {
-    let totalPages = 0;
-    for (let i = 1; i < ranges.length; i += 2) totalPages += ranges[i]!;
-    if (totalPages * this.segmentBytes < POISON_HELP_BYTES_MIN) return 0;
-    const chunkPages = Math.max(
-      Math.ceil(POISON_CHUNK_BYTES / this.segmentBytes),
-      Math.ceil(totalPages / POISON_CHUNKS_MAX),
-    );
-    const words = this.#chunkWords;
-    let count = 0;
-    let end = -1; // one past the last chunk's last page
-    for (let i = 0; i < ranges.length; i += 2) {
-      for (let page = ranges[i]!, left = ranges[i + 1]!; left > 0;) {
-        const last = 2 * count - 1;
-        if (page === end && words[last]! < chunkPages) {
-          const take = Math.min(left, chunkPages - words[last]!);
-          words[last] = words[last]! + take;
-          page += take;
-          left -= take;
-        } else {
-          if (count === POISON_CHUNKS_MAX) return 0;
-          const take = Math.min(left, chunkPages);
-          words[2 * count] = page;
-          words[2 * count + 1] = take;
-          count += 1;
-          page += take;
-          left -= take;
-        }
-        end = page;
-      }
-    }
-    return count;
   }
 
   #checkPoison(page: number, pageCount: number, throwing: boolean): void {
