@@ -23,6 +23,7 @@ const WORKER_ENTRIES = ["sort/sort_worker.ts"];
 /** Leaf modules that Worker code may import without their layer's mod.ts. */
 const WORKER_LEAF_MODULES = new Set([
   "memory/memory_segment.ts",
+  "memory/poison_help.ts",
   "kernels/kernel_state.ts",
   "kernels/merge_lines_state.ts",
   "kernels/reference_kernels.ts",

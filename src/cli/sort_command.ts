@@ -78,6 +78,8 @@ export const sortCommand: Command = {
       fanInMax: request.fanInMax,
       mergeOnly: request.merge,
       useWorker: !request.singleThread,
+      // The idle merge Worker helps the scope's leak check, which then ends it.
+      lendIdleWorker: true,
       ...placedMergeSeam(),
       onMergeStall: (message: string) => warnMergeStall(message, context?.step),
       ...mergeStallSeam(),

@@ -152,6 +152,7 @@ export class CommandScope<R extends ScopeReport> implements AsyncDisposable {
     // One leak report for the stats and the check: it reads every poisoned page once.
     const leakMs = timelineStart();
     const leakReport = memory.leakReport();
+    memory.detachPoisonHelper(); // a Worker the command lent it for the check
     timelineEnd("leak-check", leakMs);
     timelineFlush();
     await report.end({ memory, leakReport, io: io.stats, spillMode: io.spillMode, exitCode });
@@ -167,6 +168,7 @@ export class CommandScope<R extends ScopeReport> implements AsyncDisposable {
       await this.io.close();
       this.memory.assertAllReleased();
     } finally {
+      this.memory.detachPoisonHelper();
       this.#libc[Symbol.dispose]();
       this.report[Symbol.dispose]();
     }

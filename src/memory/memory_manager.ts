@@ -7,7 +7,17 @@ import {
 } from "./errors.ts";
 import { type DroppedSegment, type LeakDetectionLevel, LeakTracker } from "./leak_tracker.ts";
 import { MemorySegment, segmentInternals } from "./memory_segment.ts";
-import { type PoisonOps, poisonOps } from "./_poison_scan.ts";
+import { firstDirtyByte, POISON_BYTE, type PoisonOps, poisonOps } from "./_poison_scan.ts";
+import {
+  checkPoisonWithHelp,
+  endPoisonHelp,
+  newPoisonHelpControl,
+  POISON_CHUNK_BYTES,
+  POISON_CHUNKS_MAX,
+  POISON_HELP_BYTES_MIN,
+  type PoisonCheckHelp,
+  type PoisonHelper,
+} from "./poison_help.ts";
 import { type LeaseReleaser, SegmentLease } from "./segment_lease.ts";
 
 /** Smallest segment size. */
@@ -30,16 +40,7 @@ export const STATIC_AREA_BYTES: number = WASM_PAGE_BYTES;
  * ({@linkcode MemoryManager.budgetCapped}).
  */
 export const POOL_BYTES_MAX = 4 * 1024 * MiB - STATIC_AREA_BYTES;
-/** The byte every released page is filled with in checked leak-detection levels. */
-export const POISON_BYTE = 0xdb;
-const POISON_WORD = 0xdbdb_dbdb;
-const POISON_U64 = 0xdbdb_dbdb_dbdb_dbdbn;
-/** The first address past the 32-bit address space (a pool may end there). */
-const ADDRESS_END = 2 ** 32;
-/** The poison scan's block (it answers with the first dirty block's address). */
-const POISON_BLOCK_BYTES = 32;
-/** The poison scan's answer for "no dirty block", read unsigned (never a block's address). */
-const NO_DIRTY_BLOCK = 0xffff_ffff;
+export { POISON_BYTE };
 
 /**
  * What a page holds, as a borrower's manager reports it ({@linkcode MemoryManager.pageContents})
@@ -246,6 +247,10 @@ export class MemoryManager implements LeaseReleaser {
   #violations: PoisonViolation[] = [];
   /** Poisoning and its check in WebAssembly (null: not available here); made on first use. */
   #ops: PoisonOps | null | undefined = undefined;
+  /** Another thread that helps check many free pages' poison (poison_help.ts), if lent one. */
+  #helper: { helper: PoisonHelper; help: PoisonCheckHelp } | undefined = undefined;
+  /** The chunks of a shared check (two words each: first page, page count). */
+  readonly #chunkWords = new Int32Array(2 * POISON_CHUNKS_MAX);
 
   /**
    * Creates the instance (and its shared memory, unless given a region).
@@ -726,10 +731,98 @@ export class MemoryManager implements LeaseReleaser {
   verifyPoison(): readonly PoisonViolation[] {
     if (!this.#poisons) return this.#violations;
     const states = this.#pageState;
+    const count = this.#helper === undefined ? 0 : this.#poisonedChunks();
+    if (count > 0) {
+      // Both threads scan; only a chunk found dirty is checked page by page, as below.
+      const chunks = this.#chunkWords;
+      const dirty = checkPoisonWithHelp(chunks, count, {
+        ...this.#helper!,
+        isClean: (page, pageCount) =>
+          firstDirtyByte(
+            this.#poisonOps(),
+            this.#pool.buffer,
+            this.#base + page * this.segmentBytes,
+            pageCount * this.segmentBytes,
+          ) < 0,
+      });
+      for (let chunk = 0; chunk < count; chunk += 1) {
+        if (!dirty[chunk]) continue;
+        const first = chunks[2 * chunk]!;
+        for (let page = first; page < first + chunks[2 * chunk + 1]!; page += 1) {
+          if (states[page] === POISONED) this.#checkPoison(page, 1, false);
+        }
+      }
+      return this.#violations;
+    }
     for (let page = 0; page < this.#extentPages; page += 1) {
       if (states[page] === POISONED) this.#checkPoison(page, 1, false);
     }
     return this.#violations;
+  }
+
+  /**
+   * Lends the manager another thread (an idle Worker over the same shared memory) for its
+   * checks of many free pages' poison ({@linkcode MemoryManager.verifyPoison}, the leak
+   * report's), until {@linkcode MemoryManager.detachPoisonHelper}. The reports are the same with
+   * or without it.
+   *
+   * @param helper The other thread's side of poison_help.ts: asked at once, it then waits for
+   *   the checks; the manager ends its wait and disposes it when detached.
+   */
+  attachPoisonHelper(helper: PoisonHelper): void {
+    this.detachPoisonHelper();
+    const help = {
+      memory: this.wasmMemory,
+      control: newPoisonHelpControl(),
+      baseOffset: this.#base,
+      segmentBytes: this.segmentBytes,
+    };
+    this.#helper = { helper, help };
+    helper.post(help); // it then waits for a check, woken by the control block
+  }
+
+  /** Ends the lent helper, if any (its wait, then disposes it). Idempotent. */
+  detachPoisonHelper(): void {
+    const lent = this.#helper;
+    this.#helper = undefined;
+    if (lent === undefined) return;
+    endPoisonHelp(lent.help.control);
+    lent.helper[Symbol.dispose]();
+  }
+
+  /**
+   * Cuts the poisoned pages into chunks of consecutive pages in {@linkcode #chunkWords} (first
+   * page, page count): POISON_CHUNK_BYTES each, more where the pages could make more than
+   * POISON_CHUNKS_MAX. One pass (it runs once, cold, at a command's end).
+   *
+   * @returns How many chunks; 0 when the pages are too few to share, or too scattered.
+   */
+  #poisonedChunks(): number {
+    const states = this.#pageState;
+    const extent = this.#extentPages;
+    const chunkPages = Math.max(
+      Math.ceil(POISON_CHUNK_BYTES / this.segmentBytes),
+      Math.ceil(extent / POISON_CHUNKS_MAX),
+    );
+    const words = this.#chunkWords;
+    let count = 0;
+    let poisonedPages = 0;
+    let end = -1; // one past the last chunk's last page
+    for (let page = 0; page < extent; page += 1) {
+      if (states[page] !== POISONED) continue;
+      poisonedPages += 1;
+      if (page === end && words[2 * count - 1]! < chunkPages) {
+        words[2 * count - 1] = words[2 * count - 1]! + 1;
+      } else if (count === POISON_CHUNKS_MAX) {
+        return 0;
+      } else {
+        words[2 * count] = page;
+        words[2 * count + 1] = 1;
+        count += 1;
+      }
+      end = page + 1;
+    }
+    return poisonedPages * this.segmentBytes < POISON_HELP_BYTES_MIN ? 0 : count;
   }
 
   /** What is still held, by whom, and what was dropped, as data and as one readable block. */
@@ -977,40 +1070,15 @@ export class MemoryManager implements LeaseReleaser {
   }
 
   #checkPoison(page: number, pageCount: number, throwing: boolean): void {
-    const byteOffset = this.#base + page * this.segmentBytes;
-    const byteLength = pageCount * this.segmentBytes;
-    // The WebAssembly scan (8 bytes a load), else the TypeScript loop; either way the first
-    // bytes that differ are then found here.
-    const ops = this.#poisonOps();
-    let from: number;
-    if (ops !== null) {
-      // The scan takes i32 addresses: its answer is read unsigned (a block at 2 GiB or above
-      // would read as negative, "none"), and an end of 4 GiB (which would wrap to 0) stops one
-      // block short, that last block checked here.
-      const end = byteOffset + byteLength;
-      const scanEnd = Math.min(end, ADDRESS_END - POISON_BLOCK_BYTES);
-      let at = ops.firstDirtyBlock(byteOffset, scanEnd, POISON_U64) >>> 0;
-      if (at === NO_DIRTY_BLOCK && scanEnd < end) {
-        const tail = firstNot(
-          new Uint32Array(this.#pool.buffer, scanEnd, (end - scanEnd) >>> 2),
-          POISON_WORD,
-        );
-        if (tail >= 0) at = scanEnd;
-      }
-      if (at === NO_DIRTY_BLOCK) return;
-      from = at - byteOffset;
-    } else {
-      const bad = firstNot(
-        new Uint32Array(this.#pool.buffer, byteOffset, byteLength >>> 2),
-        POISON_WORD,
-      );
-      if (bad < 0) return;
-      from = bad * 4;
-    }
+    const byteIndex = firstDirtyByte(
+      this.#poisonOps(),
+      this.#pool.buffer,
+      this.#base + page * this.segmentBytes,
+      pageCount * this.segmentBytes,
+    );
+    if (byteIndex < 0) return;
     // The page is checked: back to "free and poisoned" either way, so one write is reported once.
     const bytes = this.#bytesOf(page, pageCount);
-    let byteIndex = from;
-    while (bytes[byteIndex] === POISON_BYTE) byteIndex += 1;
     const record = this.#releasedBy[page];
     const violation: PoisonViolation = {
       segmentId: record?.segmentId ?? 0,
@@ -1123,32 +1191,6 @@ export class MemoryManager implements LeaseReleaser {
       this.#dropIfEmpty(dropped.owner, state);
     }
   }
-}
-
-/** Two u32 words as one float64: 8 bytes per comparison in {@linkcode firstNot}. */
-const PAIR = new Float64Array(1);
-const PAIR_WORDS = new Uint32Array(PAIR.buffer);
-
-/** The index of the first word of `words` that is not `value`, or -1. */
-function firstNot(words: Uint32Array, value: number): number {
-  const length = words.length;
-  let i = 0;
-  PAIR_WORDS[0] = value;
-  PAIR_WORDS[1] = value;
-  const pattern = PAIR[0]!;
-  if ((words.byteOffset & 7) === 0 && pattern === pattern && pattern !== 0) {
-    // Equal doubles are equal bits here (the pattern is neither NaN nor zero): skip the pairs
-    // that match, then find the word.
-    const pairs = new Float64Array(words.buffer, words.byteOffset, length >>> 1);
-    const pairCount = pairs.length;
-    let pair = 0;
-    while (pair < pairCount && pairs[pair] === pattern) pair += 1;
-    i = pair * 2;
-  }
-  for (; i < length; i += 1) {
-    if (words[i] !== value) return i;
-  }
-  return -1;
 }
 
 /** The error that reports `violation`. */

@@ -33,6 +33,8 @@ export {
   WASM_PAGE_BYTES,
 } from "./memory_manager.ts";
 export { compareBytes, MemorySegment } from "./memory_segment.ts";
+export type { PoisonCheckHelp, PoisonHelper } from "./poison_help.ts";
+export { helpPoisonCheck } from "./poison_help.ts";
 export type { BudgetBuffer } from "./budget_buffer.ts";
 export { allocateBudgetBuffer } from "./budget_buffer.ts";
 export type { LeaseReleaser } from "./segment_lease.ts";

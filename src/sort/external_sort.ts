@@ -52,6 +52,7 @@ import {
   parallelMergeSegments,
   RunOnWorker,
   startMergeWorker,
+  workerPoisonHelper,
 } from "./parallel_merge.ts";
 import type { MergeWorkerFault } from "./merge_worker.ts";
 import { mergeByKeyRanges, splitMergeSegments, splitMergeTableFits } from "./split_merge.ts";
@@ -166,6 +167,13 @@ export interface ExternalSortOptions {
    * (default {@linkcode BLOCK_FIRST_KEYS_TOTAL_MAX}; tests set less, so that some runs have none).
    */
   blockFirstKeysBytesMax?: number;
+  /**
+   * Lend the merge Worker, idle after a placed final merge, to the memory manager for its
+   * checks of the free pages' poison (the leak report's: MemoryManager.attachPoisonHelper); the
+   * caller ends it after its leak check with `memory.detachPoisonHelper()` (the CLI's
+   * CommandScope does). Default false: the sort ends the Worker.
+   */
+  lendIdleWorker?: boolean;
   /** Where progress goes: `read` per input chunk, `merge` pass k of n per 256 KiB merged. */
   progress?: ProgressSink;
   /**
@@ -252,6 +260,7 @@ class ExternalSorter {
   /** This thread's kernels (the append-lines kernel fills plain-bytes buffers). */
   #threadKernels: WasmKernels | undefined = undefined;
   readonly #mergeOnly: boolean;
+  readonly #lendIdleWorker: boolean;
   readonly #mergeKernel: boolean;
   readonly #parallelMergeBytesMin: number;
   readonly #splitMerge: boolean | { rangeBytes: number };
@@ -362,6 +371,7 @@ class ExternalSorter {
     this.#splitSort = options.splitSort ?? true;
     this.#kernels = options.kernels ?? true;
     this.#mergeOnly = options.mergeOnly ?? false;
+    this.#lendIdleWorker = options.lendIdleWorker ?? false;
     this.#mergeKernel = options.mergeKernel ?? true;
     this.#parallelMergeBytesMin = options.parallelMergeBytesMin ?? PARALLEL_MERGE_BYTES_MIN;
     this.#filter = options.filter;
@@ -1567,6 +1577,9 @@ class ExternalSorter {
         parts,
         onRangeWritten: (byteLength) => this.#progress.advance(byteLength),
         worker: this.#takeMergeWorker(),
+        ...(this.#lendIdleWorker
+          ? { onIdleWorker: (worker) => memory.attachPoisonHelper(workerPoisonHelper(worker)) }
+          : {}),
         ...this.#mergeWorkerTuning,
       });
     } catch (error) {

@@ -33,7 +33,7 @@ import {
   timelineStart,
 } from "../io/mod.ts";
 import { compileKernels } from "../kernels/mod.ts";
-import type { MemoryManager, SegmentLease } from "../memory/mod.ts";
+import type { MemoryManager, PoisonCheckHelp, PoisonHelper, SegmentLease } from "../memory/mod.ts";
 import { readingRun, type RunRange } from "./key_split.ts";
 import {
   type BlockSource,
@@ -61,6 +61,7 @@ import {
   WORKER_SITES,
 } from "./merge_worker.ts";
 import { MergeWatchdog, type WatchdogTick } from "./merge_watchdog.ts";
+import type { PoisonCheckRequest } from "./sort_worker.ts";
 import { MergeLinesState } from "../kernels/mod.ts";
 
 /** A spill run the merge Worker reads and checks itself (see the module doc). */
@@ -196,6 +197,28 @@ export function parallelMergeSegments(
  */
 export function startMergeWorker(): Worker {
   return new Worker(new URL("./sort_worker.ts", import.meta.url).href, { type: "module" });
+}
+
+/**
+ * An idle merge Worker (sort_worker.ts) as the memory manager's poison-check helper
+ * (MemoryManager.attachPoisonHelper): the manager ends the Worker when it detaches it.
+ *
+ * @param worker The Worker, idle: its merges ended.
+ * @returns The helper.
+ */
+export function workerPoisonHelper(worker: Worker): PoisonHelper {
+  return {
+    post(help: PoisonCheckHelp): void {
+      try {
+        worker.postMessage({ type: "poison-check", ...help } satisfies PoisonCheckRequest);
+      } catch {
+        // Not heard: the manager checks every chunk itself.
+      }
+    },
+    [Symbol.dispose](): void {
+      worker.terminate();
+    },
+  };
 }
 
 /**

@@ -142,6 +142,11 @@ export interface PlacedMergeOptions {
   parts: OutputParts;
   /** A merge Worker started already, or undefined. */
   worker?: Worker | undefined;
+  /**
+   * Takes the merge Worker once its lane has merged its last range, idle and still running
+   * (the caller ends it); without it the lane ends the Worker. A lane that fails ends it always.
+   */
+  onIdleWorker?: (worker: Worker) => void;
   /** How long the Worker may stay silent while nothing else is pending. */
   workerSilenceMsMax?: number;
   /** For tests: make the merge Worker fail this way. */
@@ -503,11 +508,15 @@ class PlacedMerge {
         options.onRangeWritten?.(upper.offset - lower.offset);
       }
     } catch (error) {
-      this.#fail(error);
+      try {
+        this.#fail(error);
+      } finally {
+        worker.terminate();
+      }
       throw error;
-    } finally {
-      worker.terminate();
     }
+    if (options.onIdleWorker === undefined) worker.terminate();
+    else options.onIdleWorker(worker);
   }
 
   /** This thread's lane: the merge kernel here over the ranges it takes. */

@@ -14,6 +14,7 @@
 // "Memory"): import leaf modules, not the layers' mod.ts, and load the comparator orders
 // (sort_order.ts and its parsers) only when the order needs them.
 import { RunBlockFile } from "../io/run_block_file.ts";
+import { helpPoisonCheck, type PoisonCheckHelp } from "../memory/poison_help.ts";
 import {
   setTimelineThread,
   timelineEnd,
@@ -108,6 +109,16 @@ export interface StopRequest {
   type: "stop";
 }
 
+/**
+ * Help the memory manager check its free pages' poison (poison_help.ts): sent to the idle
+ * Worker after the final merge, for the leak report at the command's end. The Worker then
+ * waits on the request's control block (no other message is heard) until the manager ends it.
+ */
+export interface PoisonCheckRequest extends PoisonCheckHelp {
+  /** Message type. */
+  type: "poison-check";
+}
+
 /** A sealed block is ready in the ring. */
 export interface BlockReply {
   /** Message type. */
@@ -139,7 +150,9 @@ export interface SortReply {
 interface WorkerScope {
   onmessage:
     | ((
-      event: MessageEvent<SortInit | SortRequest | FreeRequest | HelpRequest | MergeStart>,
+      event: MessageEvent<
+        SortInit | SortRequest | FreeRequest | HelpRequest | MergeStart | PoisonCheckRequest
+      >,
     ) => void)
     | null;
   postMessage(message: SortReply | BlockReply | MergeEvent): void;
@@ -317,9 +330,29 @@ scope.onmessage = (event) => {
 };
 
 function handle(
-  message: SortInit | SortRequest | FreeRequest | StopRequest | HelpRequest | MergeStart,
+  message:
+    | SortInit
+    | SortRequest
+    | FreeRequest
+    | StopRequest
+    | HelpRequest
+    | MergeStart
+    | PoisonCheckRequest,
 ): void {
   try {
+    if (message.type === "poison-check") {
+      // Waits for the memory manager's checks (poison_help.ts) until it is ended.
+      helpPoisonCheck(message, {
+        onRound() {
+          const spanMs = timelineStart();
+          return () => {
+            timelineEnd("poison-help", spanMs);
+            timelineFlush();
+          };
+        },
+      });
+      return;
+    }
     if (message.type === "init") {
       const spanMs = timelineStart();
       memory = message.memory;

@@ -1,5 +1,5 @@
 import { ok, strictEqual } from "node:assert/strict";
-import { runSpillway } from "../_support/cli.ts";
+import { runSpillway, spillwayDenoArgs } from "../_support/cli.ts";
 
 // Exit codes and messages as README.md and docs/cli.md document them: 2 for a bad command line
 // or input, 3 for what the budget cannot hold; one clear line, never node's parser wording.
@@ -59,5 +59,43 @@ Deno.test("a negative number for a number option gets the option's own message",
       seed.stderr,
     );
     ok(!seed.stderr.includes("ambiguous"), seed.stderr);
+  });
+});
+
+Deno.test("the CLI exits as soon as its command returns: with its code, after the unload event", async () => {
+  // main.ts ends the process with Deno.exit: a ref'd timer left behind (here by a preloaded
+  // module, once the CLI runs: a preload's own timers run out before the main module starts)
+  // does not hold the exit, and `unload` listeners (the progress line's) still run.
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/in.txt`, "b\na\n");
+    await Deno.writeTextFile(
+      `${dir}/preload.js`,
+      `const get = Deno.env.get.bind(Deno.env);
+let armed = false;
+Deno.env.get = (name) => {
+  if (!armed) setTimeout(() => {}, 60_000);
+  armed = true;
+  return get(name);
+};
+globalThis.addEventListener("unload", () => console.error("unload ran"));
+`,
+    );
+    const cases = [[["sort", `${dir}/in.txt`], 0], [["sort", "-c", `${dir}/in.txt`], 1]] as const;
+    for (const [args, code] of cases) {
+      const [run, ...rest] = spillwayDenoArgs(args);
+      const startedMs = performance.now();
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: [run!, `--preload=${dir}/preload.js`, ...rest],
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output();
+      const elapsedMs = performance.now() - startedMs;
+      const stderr = new TextDecoder().decode(output.stderr);
+      strictEqual(output.code, code, stderr);
+      ok(stderr.endsWith("unload ran\n"), stderr);
+      if (code === 0) strictEqual(new TextDecoder().decode(output.stdout), "a\nb\n");
+      ok(elapsedMs < 30_000, `the exit waited for the timer: ${elapsedMs.toFixed(0)} ms`);
+    }
   });
 });

@@ -484,6 +484,28 @@ Deno.test("releaseAll takes lent segments back before releasing them", () => {
   memory.assertAllReleased();
 });
 
+Deno.test("A stale write at any byte of a free page is found at that byte, once", () => {
+  // The scan reads 64-byte blocks 16 bytes a load: every byte of every block must count.
+  const memory = manager(2);
+  const lease = memory.allocate("sort-buffer", 2);
+  const stale = [lease.segments[0]!.bytes, lease.segments[1]!.bytes];
+  lease.release();
+  let found = 0;
+  for (let page = 0; page < 2; page += 1) {
+    for (let byte = 0; byte < PAGE; byte += 1) {
+      stale[page]![byte] = byte % 255 === POISON_BYTE ? 0 : byte % 255;
+      const violations = memory.verifyPoison();
+      found += 1;
+      strictEqual(violations.length, found, `page ${page}, byte ${byte} not found`);
+      ok(
+        violations[found - 1]!.detail.startsWith(`page ${page}, byte ${byte} is `),
+        violations[found - 1]!.detail,
+      );
+      strictEqual(stale[page]![byte], POISON_BYTE, "the page is poisoned again");
+    }
+  }
+});
+
 Deno.test("A stale write is found on pages at 2 GiB and above, up to the pool's last page", () => {
   // The poison scan runs on 32-bit addresses: an address of 2^31 or more, and a pool that ends
   // at 4 GiB, must still be scanned (the pages below are held, never touched).

@@ -330,3 +330,61 @@ Deno.test("the placed final merge with the runs' block first keys bounded: runs 
     await work.remove();
   }
 });
+
+Deno.test("a sort that lends its idle merge Worker: the leak check shares the poison check with it, same findings", async () => {
+  const seed = propertySeed();
+  const work = await makeWorkDir();
+  const memory = new MemoryManager({ budgetBytes: 16 * 1024 * 1024, segmentBytes: 32 * 1024 });
+  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
+  const posted: string[] = [];
+  let terminated = 0;
+  const { postMessage, terminate } = Worker.prototype;
+  Worker.prototype.postMessage = function (this: Worker, message: { type?: string }) {
+    posted.push(String(message?.type));
+    return postMessage.call(this, message);
+  } as typeof postMessage;
+  Worker.prototype.terminate = function (this: Worker) {
+    terminated += 1;
+    return terminate.call(this);
+  };
+  try {
+    const bytes = randomLines(makeRandom(seed), 900_000);
+    await Deno.writeFile(work.path("in"), bytes);
+    const stats = await externalSort([work.path("in")], work.path("out"), {
+      memory,
+      io,
+      order: new BytesOrder(false),
+      orderDescriptor: { kind: "bytes", reverse: false },
+      parallelMergeBytesMin: 0,
+      placedMerge: { bytesMin: 0 },
+      lendIdleWorker: true,
+    });
+    const label = `seed ${seed}`;
+    strictEqual(stats.mergeRanges, 2, `${label}: the placed merge ran`);
+    strictEqual(terminated, 0, `${label}: the idle Worker was ended, not lent`);
+    ok(Buffer.compare(await Deno.readFile(work.path("out")), expectedSort(bytes, false)) === 0);
+    await io.close();
+    // A write after release into a free page (page 10: written by the sort, poisoned).
+    const page = new Uint8Array(
+      memory.wasmMemory.buffer,
+      memory.kernelScratch.byteOffset +
+        memory.kernelScratch.byteLength + 10 * memory.segmentBytes,
+      memory.segmentBytes,
+    );
+    strictEqual(page[5], 0xdb, "page 10 is free and poisoned");
+    page[5] = 0x42;
+
+    const report = memory.leakReport();
+    ok(posted.includes("poison-check"), `${label}: the Worker was not asked: ${posted}`);
+    strictEqual(report.poisonViolations.length, 1, report.text);
+    ok(report.poisonViolations[0]!.detail.startsWith("page 10, byte 5 is 0x42"), report.text);
+    memory.detachPoisonHelper();
+    strictEqual(terminated, 1, "detaching ends the Worker");
+  } finally {
+    Worker.prototype.postMessage = postMessage;
+    Worker.prototype.terminate = terminate;
+    memory.detachPoisonHelper();
+    await io.close();
+    await work.remove();
+  }
+});
