@@ -73,7 +73,7 @@ export interface GatherInput {
 /**
  * State of the gather kernel:
  * ```
- * word 0 index  1 count  2 next entry  3 page table  4 shift  5 out pos  6 out end
+ * word 0 index  1 count  2 next entry  3 page table  4 shift | flags  5 out pos  6 out end
  * word 7 encoding bytes of the next entry already written (it continues in the next block)
  * word 8 the kernel's own (what its read-ahead read, so that no compiler drops the reads)
  * ```

@@ -3,9 +3,11 @@
 // (header + CRC32C stay in TypeScript).
 //
 // State (u32 words at `state`, see docs/kernels.md):
-//   0 index      1 count      2 next entry   3 pageTable   4 shift
+//   0 index      1 count      2 next entry   3 pageTable   4 shift (bits 0-7) | flags
 //   5 outPos     6 outEnd     7 bytes of the next entry's encoding already written
 //   8 the read-ahead's sum (see gather)
+// Flags of word 4: 0x100 (gatherKeyed) the keys end with the line; 0x200 (gather) the prefix
+// words hold each record's first 8 bytes, zero padded; 0x400 those words are inverted (-r).
 
 const ENTRY: usize = 16;
 /** Records read ahead at a time (see gather). */
