@@ -60,12 +60,20 @@ export interface GatherInput {
    * key leaves that copy out (docs/spill-format.md). Bit 8 of word 4.
    */
   lineEndsKey?: boolean;
+  /**
+   * `gather` only: each entry's prefix words are its record's first 8 bytes (zero padded:
+   * plain byte order), so a record of at most 8 bytes is written from them and never read
+   * (its read is a cache miss). Bit 9 of word 4.
+   */
+  prefixHoldsRecord?: boolean;
+  /** With `prefixHoldsRecord`: the prefix words are inverted (`-r`). Bit 10 of word 4. */
+  prefixInverted?: boolean;
 }
 
 /**
  * State of the gather kernel:
  * ```
- * word 0 index  1 count  2 next entry  3 page table  4 shift  5 out pos  6 out end
+ * word 0 index  1 count  2 next entry  3 page table  4 shift | flags  5 out pos  6 out end
  * word 7 encoding bytes of the next entry already written (it continues in the next block)
  * word 8 the kernel's own (what its read-ahead read, so that no compiler drops the reads)
  * ```
@@ -95,7 +103,8 @@ export class GatherState {
     w[1] = input.recordCount;
     w[2] = 0;
     w[3] = input.pageTableOffset;
-    w[4] = input.segmentShift | (input.lineEndsKey === true ? 0x100 : 0);
+    w[4] = input.segmentShift | (input.lineEndsKey === true ? 0x100 : 0) |
+      (input.prefixHoldsRecord === true ? 0x200 : 0) | (input.prefixInverted === true ? 0x400 : 0);
     w[5] = 0;
     w[6] = 0;
     w[7] = 0;

@@ -101,10 +101,22 @@ export class ReferenceKernels implements KernelSet {
     const view = this.#view();
     const bytes = this.#bytes();
     const pageTable = view.getUint32(stateOffset + 12, true);
-    const shift = view.getUint32(stateOffset + 16, true);
+    const flags = view.getUint32(stateOffset + 16, true);
+    const shift = flags & 0xff;
+    const shortMax = (flags & 0x200) !== 0 ? 8 : -1;
+    const invert = (flags & 0x400) !== 0 ? 0xffff_ffff : 0;
     return this.#gatherWith(stateOffset, (e) => {
+      const length = view.getUint32(e + 12, true);
+      if (length <= shortMax) {
+        // The record from its prefix words (big-endian, inverted for -r).
+        const prefix = new Uint8Array(8);
+        const prefixView = new DataView(prefix.buffer);
+        prefixView.setUint32(0, (view.getUint32(e, true) ^ invert) >>> 0);
+        prefixView.setUint32(4, (view.getUint32(e + 4, true) ^ invert) >>> 0);
+        return encode(prefix, 0, length);
+      }
       const record = recordOffset(view, pageTable, shift, view.getUint32(e + 8, true));
-      return encode(bytes, record, view.getUint32(e + 12, true));
+      return encode(bytes, record, length);
     });
   }
 

@@ -39,6 +39,14 @@ export interface SortJob {
   keyed?: boolean;
   /** The keys end with the record itself (the last resort): a keyed run stores it once. */
   keyEndsWithLine?: boolean;
+  /**
+   * Each entry's prefix words are its record's first 8 bytes, zero padded (plain byte order,
+   * records without keys; the sorts leave them so for records of at most 8 bytes): the gather
+   * writes those records from the index.
+   */
+  prefixHoldsRecord?: boolean;
+  /** With `prefixHoldsRecord`: the prefix words are inverted (`-r`). */
+  prefixInverted?: boolean;
 }
 
 /**

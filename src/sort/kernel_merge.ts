@@ -748,6 +748,8 @@ export class SortBufferBlocks implements BlockSource {
         pageTableOffset: table + GatherState.BYTES,
         segmentShift: job.segmentShift,
         lineEndsKey: buffer.keyed && buffer.keyEndsWithLine,
+        prefixHoldsRecord: !buffer.keyed && job.prefixHoldsRecord === true,
+        prefixInverted: job.prefixInverted === true,
       });
       this.place = {
         stateOffset: table,

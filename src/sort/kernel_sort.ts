@@ -312,6 +312,8 @@ export class BlockGather {
       pageTableOffset: writePageTable(buffer, job, options.areaOffset),
       segmentShift: job.segmentShift,
       lineEndsKey: this.#lineEndsKey,
+      prefixHoldsRecord: !this.#keyed && job.prefixHoldsRecord === true,
+      prefixInverted: job.prefixInverted === true,
     });
   }
 

@@ -661,6 +661,8 @@ export class SortBuffer implements Disposable {
       segmentShift: this.#segmentShift,
       keyed: this.#keys !== undefined,
       keyEndsWithLine: this.keyEndsWithLine,
+      prefixHoldsRecord: this.#plainBytes && this.#keys === undefined,
+      prefixInverted: this.#invert,
     };
   }
 

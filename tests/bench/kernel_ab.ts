@@ -6,14 +6,18 @@
  * - `append`: appendLines over ~20 MiB of corpus lines (or the whole corpus, if smaller) in 1 MiB
  *   chunks into 128 KiB pages (one sort buffer of `-S 64m`);
  * - `sort`: the split sort's kernels on those lines (partitionBytesIndex, then sortBytesBucket
- *   per bucket), from the same unsorted index each time.
+ *   per bucket), from the same unsorted index each time;
+ * - `gather`: gather of the sorted index into 128 KiB spill block payloads (the blocks are not
+ *   sealed: the CRC is the same for both builds), each block over the same output place;
+ *   `--gather-flags-b N` sets bits of the gather state's shift word for B only (0x200: the
+ *   prefix words hold records of up to 8 bytes).
  *
  * Both builds must leave the same result (the append's index and record bytes; the sort's
- * order of record bytes), or the script exits with 1.
+ * order of record bytes; the gather's bytes), or the script exits with 1.
  *
  *   deno run -A --v8-flags=--no-liftoff tests/bench/kernel_ab.ts \
  *     /work/wt/start13/src/kernels/kernels.wasm src/kernels/kernels.wasm [--rounds 21]
- *     [--corpus /work/corpus/words-zipf-100m.txt] [--only append|sort]
+ *     [--corpus /work/corpus/words-zipf-100m.txt] [--only append|sort|gather]
  *
  * @module
  */
@@ -24,7 +28,7 @@ import type { KernelExports } from "../../src/kernels/wasm_kernels.ts";
 /** The exports this bench calls, as the kernels module declares them. */
 type Kernels = Pick<
   KernelExports,
-  "appendLines" | "partitionBytesIndex" | "sortBytesBucket" | "sortScratchBytes"
+  "appendLines" | "gather" | "partitionBytesIndex" | "sortBytesBucket" | "sortScratchBytes"
 >;
 
 const { values, positionals } = parseArgs({
@@ -34,6 +38,7 @@ const { values, positionals } = parseArgs({
     rounds: { type: "string", default: "21" },
     corpus: { type: "string", default: "/work/corpus/words-zipf-100m.txt" },
     only: { type: "string" },
+    "gather-flags-b": { type: "string", default: "0" },
   },
 });
 if (positionals.length !== 2) throw new Error("Usage: kernel_ab.ts A.wasm B.wasm [options]");
@@ -123,6 +128,35 @@ function sort(kernels: Kernels, pristine: Uint32Array): number {
   return cpuMs() - start;
 }
 
+const GATHER_STATE = STATE + 256;
+const BLOCK_BYTES = 128 * 1024;
+
+/**
+ * Gathers the sorted index at INDEX into blocks at CHUNK; returns the kernel's CPU ms and a
+ * digest of the blocks' bytes.
+ */
+function gather(kernels: Kernels, count: number, flags: number): { ms: number; digest: number } {
+  const w = GATHER_STATE >> 2;
+  words.fill(0, w, w + 12);
+  words[w] = INDEX;
+  words[w + 1] = count;
+  words[w + 3] = PAGE_TABLE;
+  words[w + 4] = SHIFT | flags;
+  let ms = 0;
+  let digest = 0;
+  for (;;) {
+    words[w + 5] = CHUNK;
+    words[w + 6] = CHUNK + BLOCK_BYTES;
+    const start = cpuMs();
+    const status = kernels.gather(GATHER_STATE);
+    ms += cpuMs() - start;
+    const block = heap.subarray(CHUNK, words[w + 5]!);
+    for (let i = 0; i < block.length; i += 61) digest = (digest * 31 + block[i]!) | 0;
+    digest = (digest * 31 + block.length) | 0;
+    if (status === 0) return { ms, digest };
+  }
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const rounds = Number(values.rounds);
 const report = (name: string, times: number[][]): void => {
@@ -152,12 +186,12 @@ if (
   Deno.exit(1);
 }
 console.log(`${first.index.length / 4} lines of ${values.corpus}`);
-if (values.only !== "sort") {
+if (values.only === undefined || values.only === "append") {
   const times: number[][] = [[], []];
   for (let r = 0; r < rounds; r += 1) sides.forEach((k, s) => times[s]!.push(append(k).ms));
   report("append", times);
 }
-if (values.only !== "append") {
+if (values.only !== "append" && values.only !== "gather") {
   const pristine = first.index;
   const count = pristine.length / 4;
   const orders = sides.map((kernels) => {
@@ -180,4 +214,20 @@ if (values.only !== "append") {
     sides.forEach((k, s) => times[s]!.push(sort(k, pristine)));
   }
   report("sort", times);
+}
+if (values.only === undefined || values.only === "gather") {
+  const count = first.index.length / 4;
+  sort(sides[0]!, first.index);
+  // Bits of the gather state's shift word for B only (A may be a build without them).
+  const flags = [0, Number(values["gather-flags-b"])];
+  const digests = sides.map((kernels, s) => gather(kernels, count, flags[s]!).digest);
+  if (digests[0] !== digests[1]) {
+    console.log("gather: the builds write different blocks");
+    Deno.exit(1);
+  }
+  const times: number[][] = [[], []];
+  for (let r = 0; r < rounds; r += 1) {
+    sides.forEach((k, s) => times[s]!.push(gather(k, count, flags[s]!).ms));
+  }
+  report("gather", times);
 }

@@ -328,3 +328,61 @@ Deno.test("SortBuffer keeps the comparator for -g, -V, -R and when normalizedKey
   }
   memory.assertAllReleased();
 });
+
+const PLAIN_SPEC = {
+  keys: [],
+  reverse: false,
+  numeric: false,
+  foldCase: false,
+  ignoreLeadingBlanks: false,
+  stable: false,
+  unique: false,
+};
+
+Deno.test("SortBuffer's jobs mark prefix words that hold records of at most 8 bytes (plain byte order)", () => {
+  const memory = new MemoryManager({ budgetBytes: 1 << 20, segmentBytes: 4096 });
+  const words = ["ab", "ab\0", "", "\xff\xff", "abcdefgh", "abcdefghi", "\0"];
+  const records = words.map((w) => Uint8Array.from(w, (ch) => ch.charCodeAt(0)));
+  const cases: [RecordOrder, boolean, boolean][] = [
+    [new BytesOrder(), true, false],
+    [new BytesOrder(true), true, true],
+    [parseSortOrder({ ...PLAIN_SPEC, reverse: true }), true, true],
+    [parseSortOrder({ ...PLAIN_SPEC, keys: ["2,2n"] }), false, false],
+  ];
+  for (const [order, holds, inverted] of cases) {
+    const buffer = new SortBuffer(memory, {
+      owner: "test",
+      dataSegmentCount: 2,
+      indexEntryCount: 16,
+      order,
+    });
+    strictEqual(fill(buffer, records), records.length);
+    buffer.sort();
+    const job = buffer.jobHere();
+    strictEqual(job.prefixHoldsRecord, holds);
+    strictEqual(job.prefixInverted, inverted);
+    if (holds) {
+      // After the sort each short record's prefix words are still its bytes (what the gather
+      // writes in its place).
+      const view = new DataView(memory.wasmMemory.buffer);
+      const bytes = new Uint8Array(memory.wasmMemory.buffer);
+      const invert = inverted ? 0xffff_ffff : 0;
+      for (let i = 0; i < records.length; i += 1) {
+        const entry = job.index + 16 * i;
+        const length = view.getUint32(entry + 12, true);
+        if (length > 8) continue;
+        const address = view.getUint32(entry + 8, true);
+        const at = job.segments[address >>> job.segmentShift]! +
+          (address & ((1 << job.segmentShift) - 1));
+        const prefix = new Uint8Array(8);
+        new DataView(prefix.buffer).setUint32(0, (view.getUint32(entry, true) ^ invert) >>> 0);
+        new DataView(prefix.buffer).setUint32(4, (view.getUint32(entry + 4, true) ^ invert) >>> 0);
+        const expected = new Uint8Array(8);
+        expected.set(bytes.subarray(at, at + length));
+        deepStrictEqual(prefix, expected);
+      }
+    }
+    buffer.release();
+  }
+  memory.assertAllReleased();
+});

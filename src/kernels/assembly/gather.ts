@@ -3,13 +3,20 @@
 // (header + CRC32C stay in TypeScript).
 //
 // State (u32 words at `state`, see docs/kernels.md):
-//   0 index      1 count      2 next entry   3 pageTable   4 shift
+//   0 index      1 count      2 next entry   3 pageTable   4 shift (bits 0-7) | flags
 //   5 outPos     6 outEnd     7 bytes of the next entry's encoding already written
 //   8 the read-ahead's sum (see gather)
+// Flags of word 4: 0x100 (gatherKeyed) the keys end with the line; 0x200 (gather) the prefix
+// words hold each record's first 8 bytes, zero padded; 0x400 those words are inverted (-r).
 
 const ENTRY: usize = 16;
 /** Records read ahead at a time (see gather). */
 const READ_AHEAD: u32 = 32;
+
+/** Word 4's bit: each entry's prefix words are its record's first 8 bytes (zero padded). */
+const PREFIX_HOLDS_RECORD: u32 = 0x200;
+/** Word 4's bit: those prefix words are inverted (-r). */
+const PREFIX_INVERTED: u32 = 0x400;
 
 /** Returned when every entry is written. */
 const DONE: u32 = 0;
@@ -58,8 +65,12 @@ export function gather(state: usize): u32 {
   const count = load<u32>(state, 4);
   let next = load<u32>(state, 8);
   const pageTable = <usize>load<u32>(state, 12);
-  const shift = load<u32>(state, 16);
+  const shiftWord = load<u32>(state, 16);
+  const shift = shiftWord & 0xff;
   const mask: u32 = (1 << shift) - 1;
+  // Records of at most `shortMax` bytes are written from their entry's prefix words.
+  const shortMax: u32 = (shiftWord & PREFIX_HOLDS_RECORD) != 0 ? 8 : 0;
+  const invert: u64 = (shiftWord & PREFIX_INVERTED) != 0 ? <u64>-1 : 0;
   let out = <usize>load<u32>(state, 20);
   const end = <usize>load<u32>(state, 24);
   let done = load<u32>(state, 28);
@@ -79,7 +90,7 @@ export function gather(state: usize): u32 {
         const entry = index + <usize>k * ENTRY;
         const a = load<u32>(entry, 8);
         // An empty record may sit at the very end of the memory: nothing to read there.
-        if (load<u32>(entry, 12) == 0) continue;
+        if (load<u32>(entry, 12) <= shortMax) continue;
         touched += load<u8>(<usize>load<u32>(pageTable + (<usize>(a >>> shift) << 2)) + <usize>(a & mask));
       }
     }
@@ -87,7 +98,17 @@ export function gather(state: usize): u32 {
     const address = load<u32>(e, 8);
     const length = load<u32>(e, 12);
     const record = <usize>load<u32>(pageTable + (<usize>(address >>> shift) << 2)) + <usize>(address & mask);
-    if (done == 0 && length < 0x4000) {
+    if (done == 0 && length <= shortMax) {
+      if (out + 9 <= end) {
+        // The prefix words hold the whole record (zero padded): its bytes past the record
+        // land inside the block, where the next record overwrites them.
+        store<u8>(out, <u8>length);
+        store<u64>(out + 1, bswap<u64>(rotr<u64>(load<u64>(e), 32) ^ invert));
+        out += 1 + <usize>length;
+        next += 1;
+        continue;
+      }
+    } else if (done == 0 && length < 0x4000) {
       const head: usize = length < 0x80 ? 1 : 2;
       // Whole chunks may copy up to 15 bytes past the record: all inside the output block (the
       // next record overwrites them) and read inside the memory.
