@@ -9,14 +9,11 @@ import {
   LineCursor,
   orderFromDescriptor,
   parseSortOrder,
-  type RecordOrder,
-  spawnEarlySortWorker,
 } from "../sort/mod.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { renderHelp } from "./option_spec.ts";
 import { printErrorBytes } from "./output.ts";
 import { mergeStallSeam, warnMergeStall } from "./merge_stall.ts";
-import type { ParsedValues } from "./parse_args.ts";
 import { parseSortArgs, type SortRequest } from "./sort_args.ts";
 import { sortSpec } from "./sort_spec.ts";
 import { CommandReport } from "./stats_report.ts";
@@ -34,127 +31,76 @@ export const sortCommand: Command = {
     // for both (a load builds a call stub per symbol, ~3 ms).
     using _libc = holdLibc();
     const { request, values } = parseSortArgs(argv);
+    await using scope = await CommandScope.open({
+      ...request,
+      lazyTmpDirs: true,
+      report: CommandReport.start("sort", values),
+    });
+    await scope.report.checkTargets(request.check === undefined ? request.output : undefined);
+    const { memory, io } = scope;
     const order = orderFromDescriptor(request.descriptor);
-    // The Worker's isolate boots while the scope, the output and the buffers are set up.
-    const spawnedWorker = spawnEarlyWorker(request, order);
-    try {
-      return await sortInScope(request, values, order, { context, spawnedWorker });
-    } finally {
-      // Unused if the sort failed before it took it over (a no-op after the sort ended it).
-      spawnedWorker?.terminate();
+    if (request.check !== undefined) {
+      const input = request.inputs[0]!;
+      const disorder = await checkSorted(input, {
+        memory,
+        io,
+        order,
+        unique: request.unique,
+        terminator: request.terminator,
+        ...(request.recordBytes === undefined ? {} : { recordBytes: request.recordBytes }),
+      });
+      if (disorder === undefined) return await scope.finish(ExitCode.ok);
+      if (request.check === "diagnose") {
+        const head = new TextEncoder().encode(
+          `spillway: ${input}:${disorder.lineNumber}: disorder: `,
+        );
+        const line = request.recordBytes === undefined
+          ? disorder.record
+          : new TextEncoder().encode(`record ${disorder.lineNumber}`);
+        printErrorBytes(head, line, new Uint8Array([10]));
+      }
+      return await scope.finish(ExitCode.disorder);
     }
+    const scratch = request.debug ? createScratchFile() : undefined;
+    if (request.debug) printDebugWarnings(request);
+    // A merge reads its inputs while it writes: an input that is the output is copied first.
+    const inputs = request.merge && scratch === undefined
+      ? await io.protectInputs(request.inputs, request.output)
+      : request.inputs;
+    const stats = await externalSort(inputs, scratch ?? request.output, {
+      memory,
+      io,
+      order,
+      orderDescriptor: request.descriptor,
+      unique: request.unique,
+      terminator: request.terminator,
+      fanInMax: request.fanInMax,
+      mergeOnly: request.merge,
+      useWorker: !request.singleThread,
+      ...placedMergeSeam(),
+      onMergeStall: (message: string) => warnMergeStall(message, context?.step),
+      ...mergeStallSeam(),
+      progress: scope.report.progress,
+      ...(request.recordBytes === undefined ? {} : { recordBytes: request.recordBytes }),
+    });
+    if (scratch !== undefined) {
+      try {
+        await writeDebugOutput(scratch, request, io);
+      } finally {
+        removeScratchFile(scratch);
+      }
+    }
+    const s = scope.report.stats;
+    s.memory.budgetRequestedBytes = request.budgetRequestedBytes;
+    s.input.files = request.inputs.length;
+    s.input.bytes = stats.inputBytes;
+    s.input.records = stats.inputRecords;
+    s.output.records = stats.outputRecords;
+    s.spill.runs = stats.runCount;
+    s.spill.mergePasses = stats.mergePasses;
+    return await scope.finish(ExitCode.ok);
   },
 };
-
-/** The sort's Worker now, where the sort will certainly start it (early_sort_worker.ts). */
-function spawnEarlyWorker(request: SortRequest, order: RecordOrder): Worker | undefined {
-  if (request.check !== undefined || request.merge || request.singleThread) return undefined;
-  return spawnEarlySortWorker({
-    inputs: request.inputs,
-    budgetBytes: request.budgetBytes,
-    segmentBytes: request.segmentBytes,
-    fanInMax: request.fanInMax,
-    recordBytes: request.recordBytes,
-    plainBytes: order.isPlainBytes && request.recordBytes === undefined,
-  });
-}
-
-/** Opens the scope and runs the check, or the sort (with the Worker spawned for it). */
-async function sortInScope(
-  request: SortRequest,
-  values: ParsedValues,
-  order: RecordOrder,
-  options: { context: CommandContext | undefined; spawnedWorker: Worker | undefined },
-): Promise<number> {
-  await using scope = await CommandScope.open({
-    ...request,
-    lazyTmpDirs: true,
-    report: CommandReport.start("sort", values),
-  });
-  await scope.report.checkTargets(request.check === undefined ? request.output : undefined);
-  const exitCode = request.check === undefined
-    ? await sortInputs(request, order, scope, options)
-    : await checkInput(request, order, scope);
-  return await scope.finish(exitCode);
-}
-
-/** `-c`/`-C`: whether the first input is sorted (GNU's diagnostic for `-c`). */
-async function checkInput(
-  request: SortRequest,
-  order: RecordOrder,
-  scope: CommandScope<CommandReport>,
-): Promise<number> {
-  const input = request.inputs[0]!;
-  const disorder = await checkSorted(input, {
-    memory: scope.memory,
-    io: scope.io,
-    order,
-    unique: request.unique,
-    terminator: request.terminator,
-    ...(request.recordBytes === undefined ? {} : { recordBytes: request.recordBytes }),
-  });
-  if (disorder === undefined) return ExitCode.ok;
-  if (request.check === "diagnose") {
-    const head = new TextEncoder().encode(
-      `spillway: ${input}:${disorder.lineNumber}: disorder: `,
-    );
-    const line = request.recordBytes === undefined
-      ? disorder.record
-      : new TextEncoder().encode(`record ${disorder.lineNumber}`);
-    printErrorBytes(head, line, new Uint8Array([10]));
-  }
-  return ExitCode.disorder;
-}
-
-/** The sort (or `-m`) of the inputs to the output, and its figures in the report. */
-async function sortInputs(
-  request: SortRequest,
-  order: RecordOrder,
-  scope: CommandScope<CommandReport>,
-  options: { context: CommandContext | undefined; spawnedWorker: Worker | undefined },
-): Promise<number> {
-  const { memory, io } = scope;
-  const { context, spawnedWorker } = options;
-  const scratch = request.debug ? createScratchFile() : undefined;
-  if (request.debug) printDebugWarnings(request);
-  // A merge reads its inputs while it writes: an input that is the output is copied first.
-  const inputs = request.merge && scratch === undefined
-    ? await io.protectInputs(request.inputs, request.output)
-    : request.inputs;
-  const stats = await externalSort(inputs, scratch ?? request.output, {
-    memory,
-    io,
-    order,
-    orderDescriptor: request.descriptor,
-    unique: request.unique,
-    terminator: request.terminator,
-    fanInMax: request.fanInMax,
-    mergeOnly: request.merge,
-    useWorker: !request.singleThread,
-    ...(spawnedWorker === undefined ? {} : { spawnedWorker }),
-    ...placedMergeSeam(),
-    onMergeStall: (message: string) => warnMergeStall(message, context?.step),
-    ...mergeStallSeam(),
-    progress: scope.report.progress,
-    ...(request.recordBytes === undefined ? {} : { recordBytes: request.recordBytes }),
-  });
-  if (scratch !== undefined) {
-    try {
-      await writeDebugOutput(scratch, request, io);
-    } finally {
-      removeScratchFile(scratch);
-    }
-  }
-  const s = scope.report.stats;
-  s.memory.budgetRequestedBytes = request.budgetRequestedBytes;
-  s.input.files = request.inputs.length;
-  s.input.bytes = stats.inputBytes;
-  s.input.records = stats.inputRecords;
-  s.output.records = stats.outputRecords;
-  s.spill.runs = stats.runCount;
-  s.spill.mergePasses = stats.mergePasses;
-  return ExitCode.ok;
-}
 
 /**
  * Test seam (docs/stats.md): `SPILLWAY_TEST_PLACED_MERGE_BYTES=N` runs the placed final merge

@@ -103,12 +103,6 @@ export interface ExternalSortOptions {
   /** Whether to sort full buffers on a Worker while reading the next (default true). */
   useWorker?: boolean;
   /**
-   * A sort Worker spawned before the budget and the io manager were set up
-   * (`spawnEarlySortWorker`, early_sort_worker.ts): the sort takes it over as its Worker when
-   * it starts one, and terminates it when it does not.
-   */
-  spawnedWorker?: Worker;
-  /**
    * When this thread can sort full buffers itself (a kernel area of its own): hand a full
    * buffer unsorted to the Worker whenever the Worker is idle (default true), so neither
    * thread waits for the other; false: this thread sorts every buffer (tests).
@@ -248,8 +242,6 @@ class ExternalSorter {
   readonly #fanInMax: number;
   readonly #recordBytes: number | undefined;
   readonly #useWorker: boolean;
-  /** The caller's spawned Worker until {@linkcode ExternalSorter.#startWorker} takes it. */
-  #spawnedWorker: Worker | undefined;
   readonly #workerSortsWhenIdle: boolean;
   readonly #splitSort: boolean;
   /** A split sort's control block per sort buffer (split_sort.ts). */
@@ -366,7 +358,6 @@ class ExternalSorter {
     this.#fanInMax = Math.max(2, options.fanInMax ?? FAN_IN_DEFAULT);
     this.#recordBytes = options.recordBytes;
     this.#useWorker = (options.useWorker ?? true) && options.orderDescriptor !== undefined;
-    this.#spawnedWorker = options.spawnedWorker;
     this.#workerSortsWhenIdle = options.workerSortsWhenIdle ?? true;
     this.#splitSort = options.splitSort ?? true;
     this.#kernels = options.kernels ?? true;
@@ -428,8 +419,6 @@ class ExternalSorter {
       }
       return this.#stats;
     } finally {
-      this.#spawnedWorker?.terminate(); // spawned for a sort that never started its Worker
-      this.#spawnedWorker = undefined;
       this.#mergeWorker?.terminate();
       this.#mergeWorker = undefined;
       if (this.#filterArea?.isReleased === false) this.#filterArea.release();
@@ -852,12 +841,9 @@ class ExternalSorter {
       const descriptor: OrderDescriptor = order.isPlainBytes
         ? { kind: "bytes", reverse: order.reverse }
         : this.#descriptor;
-      const spawned = this.#spawnedWorker;
-      this.#spawnedWorker = undefined;
-      this.#worker = new SortWorker(descriptor, this.#memory, {
-        kernels: this.#kernels,
-        ...(spawned === undefined ? {} : { spawned }),
-      });
+      const spanMs = timelineStart();
+      this.#worker = new SortWorker(descriptor, this.#memory, { kernels: this.#kernels });
+      timelineEnd("worker-spawn", spanMs);
       this.#stats.usedWorker = true;
     }
     return this.#worker;

@@ -18,8 +18,6 @@ export { GATHER_PREFIX_BYTES, gatherJob, SortBuffer, sortJob } from "./sort_buff
 export type { RingSpill, SortResult } from "./sort_worker_pool.ts";
 export type { SplitSortHelp } from "./split_sort.ts";
 export { SortWorker, SpillRing } from "./sort_worker_pool.ts";
-export type { EarlySortWorkerOptions } from "./early_sort_worker.ts";
-export { sortWorkerCertain, spawnEarlySortWorker } from "./early_sort_worker.ts";
 export type { BlockFirstKeys, SealedBlock } from "./kernel_sort.ts";
 export { BlockGather } from "./kernel_sort.ts";
 export type { BlockSource, MergeRegion, MergeRegions } from "./kernel_merge.ts";

@@ -52,18 +52,6 @@ export interface SortInit {
   status?: Int32Array;
 }
 
-/**
- * Compile the kernels of a plain-bytes sort now (kernel_warmup.ts), before `init`: sent by
- * {@linkcode spawnSortWorker} right after the spawn, so that the warm-up runs while the main
- * thread sets up the budget and the buffers instead of after the Worker got them.
- */
-export interface SortWarm {
-  /** Message type. */
-  type: "warm";
-  /** The compiled kernels. */
-  kernels: WebAssembly.Module;
-}
-
 /** Where a job's sorted records go as sealed spill blocks. */
 export interface SpillRing {
   /** Memory offsets of the ring's block segments. */
@@ -151,9 +139,7 @@ export interface SortReply {
 interface WorkerScope {
   onmessage:
     | ((
-      event: MessageEvent<
-        SortWarm | SortInit | SortRequest | FreeRequest | HelpRequest | MergeStart
-      >,
+      event: MessageEvent<SortInit | SortRequest | FreeRequest | HelpRequest | MergeStart>,
     ) => void)
     | null;
   postMessage(message: SortReply | BlockReply | MergeEvent): void;
@@ -168,8 +154,6 @@ let order: RecordOrder | undefined;
 let gather: BlockGather | undefined;
 let kernelSorted = false;
 let status: Int32Array | undefined;
-/** Whether a `warm` message compiled the kernels before `init`. */
-let warmed = false;
 
 /** Posts a job's last message, marking the Worker idle first. */
 function reply(message: SortReply): void {
@@ -296,12 +280,7 @@ let orderLoaded: Promise<void> | undefined;
 
 /** Compiles the kernels a plain-bytes job runs, before the first job (kernel_warmup.ts). */
 function warmKernels(module: WebAssembly.Module): void {
-  if (order?.isPlainBytes !== true || warmed) return;
-  warmUp(module);
-}
-
-function warmUp(module: WebAssembly.Module): void {
-  warmed = true;
+  if (order?.isPlainBytes !== true) return;
   const spanMs = timelineStart();
   try {
     warmSortKernels(module);
@@ -338,20 +317,9 @@ scope.onmessage = (event) => {
 };
 
 function handle(
-  message:
-    | SortWarm
-    | SortInit
-    | SortRequest
-    | FreeRequest
-    | StopRequest
-    | HelpRequest
-    | MergeStart,
+  message: SortInit | SortRequest | FreeRequest | StopRequest | HelpRequest | MergeStart,
 ): void {
   try {
-    if (message.type === "warm") {
-      warmUp(message.kernels);
-      return;
-    }
     if (message.type === "init") {
       const spanMs = timelineStart();
       memory = message.memory;

@@ -1,5 +1,4 @@
 import { assert } from "../base/mod.ts";
-import { timelineEnd, timelineStart } from "../io/mod.ts";
 import { compileKernels } from "../kernels/mod.ts";
 import type { MemoryManager, MemorySegment, SegmentLease } from "../memory/mod.ts";
 import { type BlockFirstKeys, kernelAreaBytes, type SealedBlock } from "./kernel_sort.ts";
@@ -13,7 +12,6 @@ import type {
   SortInit,
   SortReply,
   SortRequest,
-  SortWarm,
   StopRequest,
 } from "./sort_worker.ts";
 
@@ -174,29 +172,6 @@ export class WorkerWriteError extends Error {
 }
 
 /**
- * Spawns the sort Worker's isolate ahead of {@linkcode SortWorker} (hand it over as `spawned`, or
- * terminate it): `new Worker()` blocks this thread until the isolate exists wherever it is
- * called, but the Worker's boot and module loading then run while this thread opens the budget,
- * the io manager and the buffers. With `warm`, the kernels are posted at once, so that the Worker
- * compiles the plain-bytes sort and gather (kernel_warmup.ts) before its `init`, too.
- *
- * @param options `warm`: the sort will order plain bytes with the kernels.
- * @returns The Worker, waiting for its `init`.
- */
-export function spawnSortWorker(options: { warm: boolean }): Worker {
-  const spanMs = timelineStart();
-  const worker = new Worker(new URL("./sort_worker.ts", import.meta.url).href, {
-    type: "module",
-  });
-  timelineEnd("worker-spawn", spanMs);
-  if (options.warm) {
-    const warm: SortWarm = { type: "warm", kernels: compileKernels() };
-    worker.postMessage(warm);
-  }
-  return worker;
-}
-
-/**
  * A handle on the sort Worker. The Worker gets the manager's shared memory and the compiled
  * kernels once, at start; `sort(buffer)` lends the buffer's pages and index (booked under
  * {@linkcode SORT_WORKER_OWNER}), posts their offsets, and takes them back when the Worker
@@ -215,15 +190,12 @@ export class SortWorker implements Disposable {
    *
    * @param order How the Worker orders records.
    * @param memory The manager whose memory the Worker works in.
-   * @param options `kernels: false` keeps the Worker on the JavaScript sort and gather;
-   *   `spawned`: a Worker from {@linkcode spawnSortWorker} to take over (else one is spawned).
+   * @param options `kernels: false` keeps the Worker on the JavaScript sort and gather.
    */
-  constructor(
-    order: OrderDescriptor,
-    memory: MemoryManager,
-    options: { kernels?: boolean; spawned?: Worker } = {},
-  ) {
-    this.#worker = options.spawned ?? spawnSortWorker({ warm: false });
+  constructor(order: OrderDescriptor, memory: MemoryManager, options: { kernels?: boolean } = {}) {
+    this.#worker = new Worker(new URL("./sort_worker.ts", import.meta.url).href, {
+      type: "module",
+    });
     this.#kernels = options.kernels ?? true;
     const init: SortInit = {
       type: "init",
