@@ -531,8 +531,8 @@ class PlacedMerge {
     this.#leases.push(buffers);
     let part: OutputPartWriter | undefined = undefined;
     try {
-      // The Worker starts first: the boundaries of its first range are found before this lane's.
-      await this.#turns.turn();
+      // The Worker's lane, called first, has posted its first range's start by now (a lane runs
+      // synchronously up to its first wait): no turn of the event loop first (0.4-1 ms).
       part = partWriter(options.parts);
       for (let r = this.#takeRange(); r >= 0; r = this.#takeRange()) {
         const { lower, upper, parts } = this.#range(r);
