@@ -53,7 +53,7 @@ import {
   RunOnWorker,
   startMergeWorker,
 } from "./parallel_merge.ts";
-import type { MergeWorkerFault } from "./merge_worker.ts";
+import type { MergePrepare, MergeWorkerFault } from "./merge_worker.ts";
 import { mergeByKeyRanges, splitMergeSegments, splitMergeTableFits } from "./split_merge.ts";
 import { evenCuts } from "./key_split.ts";
 import {
@@ -1295,6 +1295,8 @@ class ExternalSorter {
       return;
     }
     this.#mergeWorker = sortWorker.handOver();
+    // Its merge's libc, loaded while this thread releases the buffers and finds the bounds.
+    this.#mergeWorker?.postMessage({ type: "prepare-merge" } satisfies MergePrepare);
   }
 
   /** The early-started merge Worker, now owned by the caller (or undefined). */

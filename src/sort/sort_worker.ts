@@ -33,7 +33,13 @@ import {
   sortJobWith,
 } from "./kernel_sort.ts";
 import { warmSortKernels } from "./kernel_warmup.ts";
-import { type MergeEvent, type MergeStart, runMergeJob } from "./merge_worker.ts";
+import {
+  holdLibcForMerges,
+  type MergeEvent,
+  type MergePrepare,
+  type MergeStart,
+  runMergeJob,
+} from "./merge_worker.ts";
 import type { OrderDescriptor } from "./order_descriptor.ts";
 import { helpSplitSort, type SplitSortHelp } from "./split_sort.ts";
 import { BytesOrder, FixedKeyOrder, type RecordOrder } from "./record_order.ts";
@@ -139,7 +145,9 @@ export interface SortReply {
 interface WorkerScope {
   onmessage:
     | ((
-      event: MessageEvent<SortInit | SortRequest | FreeRequest | HelpRequest | MergeStart>,
+      event: MessageEvent<
+        SortInit | SortRequest | FreeRequest | HelpRequest | MergePrepare | MergeStart
+      >,
     ) => void)
     | null;
   postMessage(message: SortReply | BlockReply | MergeEvent): void;
@@ -317,7 +325,14 @@ scope.onmessage = (event) => {
 };
 
 function handle(
-  message: SortInit | SortRequest | FreeRequest | StopRequest | HelpRequest | MergeStart,
+  message:
+    | SortInit
+    | SortRequest
+    | FreeRequest
+    | StopRequest
+    | HelpRequest
+    | MergePrepare
+    | MergeStart,
 ): void {
   try {
     if (message.type === "init") {
@@ -339,6 +354,12 @@ function handle(
     }
     if (message.type === "start") {
       runMergeJob(message);
+      return;
+    }
+    if (message.type === "prepare-merge") {
+      const spanMs = timelineStart();
+      holdLibcForMerges();
+      timelineEnd("prepare-merge", spanMs);
       return;
     }
     if (message.type === "stop") {
