@@ -316,7 +316,10 @@ class ParallelMerge {
       };
       running.postMessage(start);
       const control = this.#control;
-      this.#options.onPostedCount?.(() => Atomics.load(control, POSTED_WORD));
+      // 0 once the pages are given back (the control block with them).
+      this.#options.onPostedCount?.(() =>
+        this.#leases.length === 0 ? 0 : Atomics.load(control, POSTED_WORD)
+      );
       this.#startWatchdog();
       const signal = this.#options.signal;
       if (signal !== undefined) {

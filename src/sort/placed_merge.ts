@@ -510,6 +510,8 @@ class PlacedMerge {
           await running.catch(() => {}); // its error, if any, is thrown below
         }
         const result = await running;
+        this.#workerPosted = () => 0; // its control block is given back
+        this.#workerPostedSeen = 0;
         this.#writtenCount += result.writtenCount;
         this.#blocksReadOnWorker += result.blocksReadOnWorker;
         this.#rangesOnWorker += 1;
