@@ -30,6 +30,7 @@ const WORKER_LEAF_MODULES = new Set([
   "kernels/wasm_kernels.ts",
   "io/crc32c.ts",
   "io/errors.ts",
+  "io/libc.ts",
   "io/output_part.ts",
   "io/run_block_file.ts",
   "io/run_block_reader.ts",

@@ -240,6 +240,18 @@ function resultView(bytes: Uint8Array): DataView {
 /** The loaded libc, while any user holds it. */
 let library: LoadedLibrary<Libc> | undefined;
 let libraryUsers = 0;
+/** How often this thread has loaded libc (diagnostics: a load costs ~1-3 ms). */
+let libraryLoads = 0;
+
+/**
+ * How often this thread has loaded libc so far (each load after the last user let go of it:
+ * ~1-3 ms, libffi prepares a call per symbol).
+ *
+ * @returns The loads, 0 before the first.
+ */
+export function libcLoadCount(): number {
+  return libraryLoads;
+}
 
 /** Why libc cannot be called here (`needs ...`), or undefined when it can (loads nothing). */
 export function libcUnavailableReason(): string | undefined {
@@ -263,8 +275,11 @@ export function libcUnavailableReason(): string | undefined {
 export function acquireLibc(): Libc | string {
   const problem = libcUnavailableReason();
   if (problem !== undefined) return problem;
-  library ??= openLibraryWithoutTrampolines(LIBC_NAMES, symbols);
-  if (library === undefined) return "could not load libc (libc.so.6)";
+  if (library === undefined) {
+    library = openLibraryWithoutTrampolines(LIBC_NAMES, symbols);
+    if (library === undefined) return "could not load libc (libc.so.6)";
+    libraryLoads += 1;
+  }
   libraryUsers += 1;
   return library.symbols;
 }

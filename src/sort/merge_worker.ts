@@ -28,11 +28,13 @@
  *                     input slot in state 1); the main thread then looks at every slot
  * word 8, 9           where the Worker is ({@linkcode WORKER_SITES}) and how often that changed:
  *                     the watchdog names it when the merge stalls (merge_watchdog.ts)
- * 10 + 4 i            input i's next block: full, start, end, last; for a run the Worker
+ * word 10             messages posted: the Worker adds 1 before each (a main thread that merges
+ *                     a lane of its own turns its event loop when this moved, not on a clock)
+ * 11 + 4 i            input i's next block: full, start, end, last; for a run the Worker
  *                     reads: read-and-check state (1 asked, 2 checked, 3 the main thread
  *                     reads and checks it, 4 the Worker does), buffer offset, the check's
  *                     result, block index
- * 10 + 4 k + 4 h      output half h: full (1: filled, the main thread writes it; 0: free), bytes
+ * 11 + 4 k + 4 h      output half h: full (1: filled, the main thread writes it; 0: free), bytes
  * ```
  *
  * @module
@@ -40,6 +42,7 @@
 // Leaf modules, not the layers' mod.ts: this file is in the sort Worker's module graph.
 import { CorruptSpillError } from "../io/errors.ts";
 import { OutputPartWriter } from "../io/output_part.ts";
+import { holdLibc, libcLoadCount } from "../io/libc.ts";
 import { checkSpillBlock, RunBlockReader } from "../io/run_block_reader.ts";
 import { timelineEnd, timelineFlush, timelineStart } from "../io/timeline.ts";
 import { kernelsOverBuffer, shareKernels, WasmKernels } from "../kernels/wasm_kernels.ts";
@@ -69,8 +72,14 @@ export const CHECK_BELL_WORD = 7;
 export const SITE_WORD = 8;
 /** Word of the control block the Worker adds 1 to whenever it changes the site. */
 export const SITE_CHANGES_WORD = 9;
+/**
+ * Word of the control block the Worker adds 1 to before it posts a message to the main thread
+ * (placed_merge.ts: this thread's lane turns its event loop for the Worker's messages when the
+ * word moved, instead of every 2 ms: a turn took 0.4-0.6 ms at load 1.6).
+ */
+export const POSTED_WORD = 10;
 /** Words before the input slots. */
-const HEADER_WORDS = 10;
+const HEADER_WORDS = 11;
 
 /**
  * Where the merge Worker is, for the watchdog's warning (stored in {@linkcode SITE_WORD} when it
@@ -226,6 +235,15 @@ export interface MergeStart {
   fault?: MergeWorkerFault;
 }
 
+/**
+ * Tells the sort Worker that it is the merge Worker from now on: it loads what its merges need
+ * ({@linkcode holdLibcForMerges}) while the main thread prepares the merge.
+ */
+export interface MergePrepare {
+  /** Message type. */
+  type: "prepare-merge";
+}
+
 /** What the Worker tells the main thread. */
 export type MergeEvent =
   | { type: "took"; input: number }
@@ -237,6 +255,8 @@ export type MergeEvent =
     writtenCount: number;
     droppedCount: number;
     blocksRead: number;
+    /** How often this Worker has loaded libc so far ({@linkcode holdLibcForMerges}: once). */
+    libcLoads: number;
     /**
      * Views of this merge's memory object find the Worker's kernels ({@linkcode shareKernels}):
      * else its blocks' CRC32C took the table path.
@@ -260,6 +280,12 @@ interface WorkerScope {
 }
 
 const scope = globalThis as unknown as WorkerScope;
+
+/** Posts `message` to the main thread, counted in {@linkcode POSTED_WORD} first. */
+function post(control: Int32Array, message: MergeEvent): void {
+  Atomics.add(control, POSTED_WORD, 1);
+  scope.postMessage(message);
+}
 
 /** Input `input`'s blocks as the main thread hands them over in its slot. */
 class SlotSource implements BlockSource {
@@ -296,7 +322,7 @@ class SlotSource implements BlockSource {
     this.isLastBlock = control[at + 3] === 1;
     this.blockIndex += 1;
     Atomics.store(control, at, 0);
-    scope.postMessage({ type: "took", input: this.#input });
+    post(control, { type: "took", input: this.#input });
     return true;
   }
 }
@@ -528,7 +554,7 @@ function ask(control: Int32Array, byteLength: number, key: number): MergeRegion 
   control[1] = byteLength;
   control[4] = key;
   publish(control, 0, 1);
-  scope.postMessage({ type: "grow" });
+  post(control, { type: "grow" });
   enter(control, SITE_WAIT_GROW);
   while (Atomics.load(control, 0) === 1) Atomics.wait(control, 0, 1);
   enter(control, SITE_MERGING);
@@ -540,6 +566,21 @@ function ask(control: Int32Array, byteLength: number, key: number): MergeRegion 
   const region = { byteOffset: control[2]!, byteLength: control[3]! };
   Atomics.store(control, 0, 0);
   return region;
+}
+
+/** This Worker's hold on libc ({@linkcode holdLibcForMerges}), never given back. */
+let libcHold: Disposable | undefined = undefined;
+
+/**
+ * Loads libc in this Worker and keeps it loaded until the Worker ends, for its merges: a range
+ * merge's output writer and its readers' hole punching each took libc and gave it back, so the
+ * first of them loaded it (1.6-2.9 ms of the Worker's start of the 100 MiB sort's placed merge,
+ * its lane then the later one) and every range merge of a larger sort again. The sort Worker is
+ * told to call it when it becomes the merge Worker (`prepare-merge`, while the main thread still
+ * releases the run buffers and finds the first bounds); a merge job calls it too. Idempotent.
+ */
+export function holdLibcForMerges(): void {
+  libcHold ??= holdLibc();
 }
 
 /** The longest a merge writing its own output stays silent by default (`MergeStart.heartbeatMs`). */
@@ -592,7 +633,7 @@ async function mergeToPart(
       const nowMs = performance.now();
       if (nowMs - spokeMs >= heartbeatMs) {
         spokeMs = nowMs;
-        scope.postMessage({ type: "alive" });
+        post(control, { type: "alive" });
       }
       checkAbort(control);
       return undefined;
@@ -710,7 +751,7 @@ async function run(start: MergeStart, control: Int32Array): Promise<MergeEvent> 
     let blocksRead = 0;
     for (const file of files) blocksRead += file.blockCount;
     const kernelsFound = kernelsOverBuffer(start.memory.buffer) !== undefined;
-    return { type: "done", ...result, blocksRead, kernelsFound };
+    return { type: "done", ...result, blocksRead, libcLoads: libcLoadCount(), kernelsFound };
   } finally {
     for (const reader of readers) reader.close();
     timelineFlush();
@@ -738,7 +779,7 @@ async function merge(
     const at = outputSlot(k, half);
     control[at + 1] = byteLength;
     publish(control, at, 1);
-    scope.postMessage({ type: "out", half });
+    post(control, { type: "out", half });
     // The merge fills the next half at once: wait until the main thread has written it out
     // (it writes the halves in order, so that one was handed over before this one).
     const next = outputSlot(k, (half + 1) % start.outputs.length);
@@ -781,23 +822,28 @@ function kernelOptions(
 export function runMergeJob(start: MergeStart): void {
   const startMs = timelineStart();
   timelineEnd("merge-job-start", startMs); // when the range's start message arrived
+  holdLibcForMerges();
   const control = new Int32Array(
     start.memory.buffer,
     start.control,
     controlBytes(start.paths.length, start.outputs.length) / 4,
   );
-  const stopped = () => {
+  // The last message is counted before the stop: once stopped, the main thread may give the
+  // control block's page back.
+  const stopped = (posting: boolean) => {
+    if (posting) Atomics.add(control, POSTED_WORD, 1);
     Atomics.store(control, STOPPED_WORD, 1);
     Atomics.notify(control, STOPPED_WORD);
   };
   run(start, control).then(
     (done) => {
-      stopped();
+      stopped(true);
       scope.postMessage(done);
     },
     (error: unknown) => {
-      stopped();
-      if (error instanceof MergeAborted) return; // nobody listens any more
+      // Nobody listens any more after an abort.
+      stopped(!(error instanceof MergeAborted));
+      if (error instanceof MergeAborted) return;
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       const reply: MergeEvent = { type: "error", message };
       if (error instanceof CorruptSpillError) {

@@ -55,6 +55,7 @@ import {
   type MergeStart,
   type MergeWorkerFault,
   outputSlot,
+  POSTED_WORD,
   SITE_CHANGES_WORD,
   SITE_WORD,
   STOPPED_WORD,
@@ -168,6 +169,12 @@ export interface ParallelMergeOptions {
    * an internal error), instead of handing the halves to `write`.
    */
   output?: { path: string; position: number; byteLength: number; writeback: boolean };
+  /**
+   * Hears how many messages the Worker has posted so far (a count it raises before each one:
+   * merge_worker.ts `POSTED_WORD`), once the merge has started: a caller that keeps this thread
+   * busy (placed_merge.ts) turns its event loop when the count moved.
+   */
+  onPostedCount?: (postedCount: () => number) => void;
 }
 
 /**
@@ -331,6 +338,11 @@ class ParallelMerge {
         this.#fail(new Error(`Merge worker crashed: ${event.message}`));
       };
       running.postMessage(start);
+      const control = this.#control;
+      // 0 once the pages are given back (the control block with them).
+      this.#options.onPostedCount?.(() =>
+        this.#leases.length === 0 ? 0 : Atomics.load(control, POSTED_WORD)
+      );
       this.#startWatchdog();
       const signal = this.#options.signal;
       if (signal !== undefined) {

@@ -34,7 +34,13 @@ import {
   sortJobWith,
 } from "./kernel_sort.ts";
 import { warmSortKernels } from "./kernel_warmup.ts";
-import { type MergeEvent, type MergeStart, runMergeJob } from "./merge_worker.ts";
+import {
+  holdLibcForMerges,
+  type MergeEvent,
+  type MergePrepare,
+  type MergeStart,
+  runMergeJob,
+} from "./merge_worker.ts";
 import type { OrderDescriptor } from "./order_descriptor.ts";
 import { helpSplitSort, type SplitSortHelp } from "./split_sort.ts";
 import { BytesOrder, FixedKeyOrder, type RecordOrder } from "./record_order.ts";
@@ -151,7 +157,13 @@ interface WorkerScope {
   onmessage:
     | ((
       event: MessageEvent<
-        SortInit | SortRequest | FreeRequest | HelpRequest | MergeStart | PoisonCheckRequest
+        | SortInit
+        | SortRequest
+        | FreeRequest
+        | HelpRequest
+        | MergePrepare
+        | MergeStart
+        | PoisonCheckRequest
       >,
     ) => void)
     | null;
@@ -336,6 +348,7 @@ function handle(
     | FreeRequest
     | StopRequest
     | HelpRequest
+    | MergePrepare
     | MergeStart
     | PoisonCheckRequest,
 ): void {
@@ -372,6 +385,12 @@ function handle(
     }
     if (message.type === "start") {
       runMergeJob(message);
+      return;
+    }
+    if (message.type === "prepare-merge") {
+      const spanMs = timelineStart();
+      holdLibcForMerges();
+      timelineEnd("prepare-merge", spanMs);
       return;
     }
     if (message.type === "stop") {
