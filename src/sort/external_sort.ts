@@ -171,7 +171,9 @@ export interface ExternalSortOptions {
    * Lend the merge Worker, idle after a placed final merge, to the memory manager for its
    * checks of the free pages' poison (the leak report's: MemoryManager.attachPoisonHelper); the
    * caller ends it after its leak check with `memory.detachPoisonHelper()` (the CLI's
-   * CommandScope does). Default false: the sort ends the Worker.
+   * CommandScope does). Default false: the sort ends the Worker. A lent Worker waits in
+   * `Atomics.wait`, which `Worker.terminate()` does not break: without the detach, it holds the
+   * process's natural exit for up to `POISON_HELP_STANDBY_MS` (10 s).
    */
   lendIdleWorker?: boolean;
   /** Where progress goes: `read` per input chunk, `merge` pass k of n per 256 KiB merged. */
@@ -1011,6 +1013,7 @@ class ExternalSorter {
       if (view === undefined) break;
       const chunk = reader.sawMissingTerminator ? view.subarray(0, view.length - 1) : view;
       stats.inputBytes += chunk.length;
+      this.#bootWorkerEarly(reader, stats.inputBytes);
       let start = 0;
       if (carried > 0) {
         const take = Math.min(recordBytes - carried, chunk.length);

@@ -171,10 +171,13 @@ export interface ParallelMergeOptions {
   output?: { path: string; position: number; byteLength: number; writeback: boolean };
   /**
    * Hears how many messages the Worker has posted so far (a count it raises before each one:
-   * merge_worker.ts `POSTED_WORD`), once the merge has started: a caller that keeps this thread
-   * busy (placed_merge.ts) turns its event loop when the count moved.
+   * merge_worker.ts `POSTED_WORD`) and how many of them this thread has handled, once the merge
+   * has started: a caller that keeps this thread busy (placed_merge.ts) turns its event loop
+   * while the first is ahead of the second. The count rises before its message is posted, so
+   * a turn right after the rise may find nothing yet: the message is still unheard, and the
+   * next check turns again.
    */
-  onPostedCount?: (postedCount: () => number) => void;
+  onPostedCount?: (postedCount: () => number, heardCount: () => number) => void;
 }
 
 /**
@@ -299,6 +302,8 @@ class ParallelMerge {
   #nextBuffer: number[] = [];
   #worker: Worker | undefined = undefined;
   #writing: Promise<void> = Promise.resolve();
+  /** Messages of the Worker handled here (against its count, merge_worker.ts `POSTED_WORD`). */
+  #heardCount = 0;
   /** Output halves being written and blocks being read: this thread is busy, not waiting. */
   #busyCount = 0;
   /** An output write held this thread up since the watchdog's last tick (a slow reader). */
@@ -332,7 +337,10 @@ class ParallelMerge {
     const running = this.#worker;
     return await new Promise<ParallelMergeResult>((resolve, reject) => {
       this.#reject = reject;
-      running.onmessage = (event: MessageEvent<MergeEvent>) => this.#onMessage(event.data, resolve);
+      running.onmessage = (event: MessageEvent<MergeEvent>) => {
+        this.#heardCount += 1;
+        this.#onMessage(event.data, resolve);
+      };
       running.onerror = (event: ErrorEvent) => {
         event.preventDefault();
         this.#fail(new Error(`Merge worker crashed: ${event.message}`));
@@ -340,8 +348,9 @@ class ParallelMerge {
       running.postMessage(start);
       const control = this.#control;
       // 0 once the pages are given back (the control block with them).
-      this.#options.onPostedCount?.(() =>
-        this.#leases.length === 0 ? 0 : Atomics.load(control, POSTED_WORD)
+      this.#options.onPostedCount?.(
+        () => this.#leases.length === 0 ? 0 : Atomics.load(control, POSTED_WORD),
+        () => this.#leases.length === 0 ? 0 : this.#heardCount,
       );
       this.#startWatchdog();
       const signal = this.#options.signal;

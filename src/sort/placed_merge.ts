@@ -252,8 +252,8 @@ class PlacedMerge {
   readonly #turns = new LoopTurns();
   /** The Worker's messages posted so far in its current range (0 before it has one). */
   #workerPosted: () => number = () => 0;
-  /** Its count at this thread's last turn of the event loop. */
-  #workerPostedSeen = 0;
+  /** How many of them this thread has handled. */
+  #workerHeard: () => number = () => 0;
   #writtenCount = 0;
   #rangesOnWorker = 0;
   #blocksReadOnWorker = 0;
@@ -504,9 +504,9 @@ class PlacedMerge {
           ...(options.onStall === undefined ? {} : { onStall: options.onStall }),
           ...(options.stallWarnMs === undefined ? {} : { stallWarnMs: options.stallWarnMs }),
           signal: this.#stop.signal,
-          onPostedCount: (postedCount) => {
+          onPostedCount: (postedCount, heardCount) => {
             this.#workerPosted = postedCount;
-            this.#workerPostedSeen = 0;
+            this.#workerHeard = heardCount;
           },
         });
         try {
@@ -516,7 +516,7 @@ class PlacedMerge {
         }
         const result = await running;
         this.#workerPosted = () => 0; // its control block is given back
-        this.#workerPostedSeen = 0;
+        this.#workerHeard = () => 0;
         this.#writtenCount += result.writtenCount;
         this.#blocksReadOnWorker += result.blocksReadOnWorker;
         this.#rangesOnWorker += 1;
@@ -603,11 +603,10 @@ class PlacedMerge {
         writePart(part, bytes.subarray(0, byteLength), at);
         at += byteLength;
         // Let the Worker's messages in (its range's end: it takes the next one then).
-        const posted = this.#workerPosted();
-        if (posted === this.#workerPostedSeen && performance.now() - turnedMs < TURN_INTERVAL_MS) {
-          return undefined;
-        }
-        this.#workerPostedSeen = posted;
+        // A message counted but not yet handled (it may still be on its way: the count rises
+        // first) gets a turn at every check until it is in.
+        const unheard = this.#workerPosted() > this.#workerHeard();
+        if (!unheard && performance.now() - turnedMs < TURN_INTERVAL_MS) return undefined;
         turnedMs = performance.now();
         return this.#turns.turn();
       }, {

@@ -16,6 +16,8 @@ async function sortWithLibrary(
     unique?: boolean;
     /** Where the input comes from: a file (default), the file gzipped (size unknown), a device. */
     source?: "file" | "gzip" | "/dev/null";
+    /** Fixed-size binary records of this many bytes instead of lines. */
+    recordBytes?: number;
   },
 ) {
   const work = await makeWorkDir();
@@ -50,6 +52,7 @@ async function sortWithLibrary(
       orderDescriptor: { kind: "bytes", reverse: false },
       unique: options.unique ?? false,
       fanInMax: options.fanInMax ?? 128,
+      ...(options.recordBytes === undefined ? {} : { recordBytes: options.recordBytes }),
     });
     return { stats, output: await Deno.readFile(work.path("out")) };
   } finally {
@@ -112,6 +115,15 @@ Deno.test("externalSort sorts an empty or small input of unknown size without a 
   strictEqual(Buffer.compare(early.output, oracleSort(large)), 0);
   strictEqual(early.stats.runCount, 0, "one buffer held it");
   strictEqual(early.stats.usedWorker, true, "booted early for an input past 1 MiB");
+  // Fixed-size records of unknown size too (they were read by their own loop, which never
+  // booted the Worker before the first full buffer: review of the cli15 merge).
+  const records = new Uint8Array(100 * 20_000); // ~2 MiB of 100-byte records
+  const random = makeRandom(13);
+  for (let i = 0; i < records.length; i += 1) records[i] = Math.floor(random() * 256);
+  const fixed = await sortWithLibrary(records, { ...budget, source: "gzip", recordBytes: 100 });
+  strictEqual(fixed.output.length, records.length);
+  strictEqual(fixed.stats.runCount, 0, "one buffer held it");
+  strictEqual(fixed.stats.usedWorker, true, "booted early for fixed records past 1 MiB");
 });
 
 Deno.test("externalSort faults the buffer pages in ahead for an input of known size", async () => {
