@@ -1,13 +1,27 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { CorruptSpillError, IoManager, SpillReadError, type SpillRun } from "../../src/io/mod.ts";
-import { MemoryManager } from "../../src/memory/mod.ts";
+import {
+  CorruptSpillError,
+  type IoManager,
+  SpillReadError,
+  type SpillRun,
+} from "../../src/io/mod.ts";
+import type { MemoryManager } from "../../src/memory/mod.ts";
 import { externalSort } from "../../src/sort/external_sort.ts";
 import { type MergeWorkerFault, WORKER_SITES } from "../../src/sort/merge_worker.ts";
 import { mergeOnWorker, RunOnWorker, startMergeWorker } from "../../src/sort/parallel_merge.ts";
 import { BytesOrder } from "../../src/sort/record_order.ts";
 import { makeRandom, makeWorkDir } from "./_gnu.ts";
+import { withMergeFixture } from "./_fixtures.ts";
 import { propertySeed } from "../_support/property.ts";
+
+/** The merge of ascending lines ended by "\n", every one kept. */
+const LINES = { reverse: false, unique: false, terminator: 10 } as const;
+
+/** `runs` for the merge Worker to read itself. */
+function onWorker(runs: readonly SpillRun[]): RunOnWorker[] {
+  return runs.map((run) => new RunOnWorker(run));
+}
 
 /** Random lines, some duplicated, so that the runs interleave. */
 function randomLines(random: () => number, lineCount: number): Uint8Array {
@@ -30,34 +44,28 @@ async function sortWithFault(
   silenceMs: number,
   stall: { onMergeStall?: (message: string) => void; mergeStallWarnMs?: number } = {},
 ): Promise<{ error: unknown; output: Uint8Array | undefined; usedMergeWorker: boolean }> {
-  const work = await makeWorkDir();
-  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: 4096 });
-  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
   let error: unknown = undefined;
   let output: Uint8Array | undefined = undefined;
   let usedMergeWorker = false;
-  try {
-    const stats = await externalSort([input], work.path("out"), {
-      memory,
-      io,
-      order: new BytesOrder(false),
-      orderDescriptor: { kind: "bytes", reverse: false },
-      parallelMergeBytesMin: 0,
-      mergeWorkerSilenceMsMax: silenceMs,
-      ...(fault === undefined ? {} : { mergeWorkerFault: fault }),
-      ...stall,
-    });
-    usedMergeWorker = stats.usedMergeWorker;
-    output = await Deno.readFile(work.path("out"));
-  } catch (caught) {
-    error = caught;
-    await rejects(Deno.stat(work.path("out")), Deno.errors.NotFound, "no partial output");
-  } finally {
-    await io.close();
-    memory.assertAllReleased();
-    deepStrictEqual(work.spillLeftovers(), [], "spill files left behind");
-    await work.remove();
-  }
+  await withMergeFixture(1024 * 1024, async ({ memory, io, work }) => {
+    try {
+      const stats = await externalSort([input], work.path("out"), {
+        memory,
+        io,
+        order: new BytesOrder(false),
+        orderDescriptor: { kind: "bytes", reverse: false },
+        parallelMergeBytesMin: 0,
+        mergeWorkerSilenceMsMax: silenceMs,
+        ...(fault === undefined ? {} : { mergeWorkerFault: fault }),
+        ...stall,
+      });
+      usedMergeWorker = stats.usedMergeWorker;
+      output = await Deno.readFile(work.path("out"));
+    } catch (caught) {
+      error = caught;
+      await rejects(Deno.stat(work.path("out")), Deno.errors.NotFound, "no partial output");
+    }
+  }, { noSpillLeftovers: true });
   return { error, output, usedMergeWorker };
 }
 
@@ -132,15 +140,12 @@ function holdUp(ms: number): void {
  */
 async function mergeHeldUp(inWrite: boolean): Promise<string[]> {
   const seed = propertySeed();
-  const work = await makeWorkDir();
-  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: 4096 });
-  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
-  try {
+  return await withMergeFixture(1024 * 1024, async ({ memory, io }) => {
     const { runs, expected, recordCount } = await writeSortedRuns(io, makeRandom(seed), 3);
     const parts: Uint8Array[] = [];
     const warnings: string[] = [];
     let heldUp = false;
-    const result = await mergeOnWorker(runs.map((run) => new RunOnWorker(run)), (bytes) => {
+    const result = await mergeOnWorker(onWorker(runs), (bytes) => {
       parts.push(bytes.slice());
       if (!heldUp) {
         heldUp = true;
@@ -150,9 +155,7 @@ async function mergeHeldUp(inWrite: boolean): Promise<string[]> {
       return undefined;
     }, {
       memory,
-      reverse: false,
-      unique: false,
-      terminator: 10,
+      ...LINES,
       expectedRecords: recordCount,
       outputSegments: 4,
       workerSilenceMsMax: 2_000,
@@ -162,11 +165,7 @@ async function mergeHeldUp(inWrite: boolean): Promise<string[]> {
     strictEqual(result.writtenCount, recordCount);
     strictEqual(Buffer.compare(Buffer.concat(parts), expected), 0, `seed ${seed}`);
     return warnings;
-  } finally {
-    await io.close();
-    memory.assertAllReleased();
-    await work.remove();
-  }
+  });
 }
 
 Deno.test("A merge whose main thread is held up for seconds warns once and still succeeds", async () => {
@@ -218,14 +217,12 @@ async function mergeRunsOnWorker(
   const parts: Uint8Array[] = [];
   let expectedRecords = 0;
   for (const run of runs) expectedRecords += run.recordCount;
-  const result = await mergeOnWorker(runs.map((run) => new RunOnWorker(run)), (bytes) => {
+  const result = await mergeOnWorker(onWorker(runs), (bytes) => {
     parts.push(bytes.slice());
     return undefined;
   }, {
     memory,
-    reverse: false,
-    unique: false,
-    terminator: 10,
+    ...LINES,
     expectedRecords,
     outputSegments: 4,
     workerSilenceMsMax: 5_000,
@@ -236,10 +233,7 @@ async function mergeRunsOnWorker(
 
 Deno.test("The merge Worker reads runs itself, and reports a corrupt or missing run", async () => {
   const seed = propertySeed();
-  const work = await makeWorkDir();
-  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: 4096 });
-  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
-  try {
+  await withMergeFixture(1024 * 1024, async ({ memory, io }) => {
     const { runs, expected } = await writeSortedRuns(io, makeRandom(seed), 3);
     const clean = await mergeRunsOnWorker(memory, runs);
     strictEqual(Buffer.compare(clean.output, expected), 0, `seed ${seed}`);
@@ -274,36 +268,27 @@ Deno.test("The merge Worker reads runs itself, and reports a corrupt or missing 
     });
     memory.assertAllReleased();
     await Deno.writeFile(runs[1]!.path, original);
-  } finally {
-    await io.close();
-    memory.assertAllReleased();
-    await work.remove();
-  }
+  });
 });
 
 Deno.test("The merge Worker fills a ring of output regions, is read ahead for, and releases the blocks it read when asked", async () => {
   const seed = propertySeed();
   const random = makeRandom(seed);
-  const work = await makeWorkDir();
-  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: 4096 });
-  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
-  try {
+  await withMergeFixture(1024 * 1024, async ({ memory, io }) => {
     // Two runs of about 1.4 MB (more than one 1 MiB batch of released blocks each).
     const { runs, expected, recordCount } = await writeSortedRuns(io, random, 2, 90_000);
     const allocated = (run: SpillRun) => Deno.statSync(run.path).blocks! * 512;
     const before = runs.map(allocated);
     const parts: Uint8Array[] = [];
     let writes = 0;
-    const result = await mergeOnWorker(runs.map((run) => new RunOnWorker(run)), (bytes) => {
+    const result = await mergeOnWorker(onWorker(runs), (bytes) => {
       parts.push(bytes.slice());
       writes += 1;
       // Every other write settles late: the Worker fills the regions ahead meanwhile.
       return writes % 2 === 0 ? new Promise((resolve) => setTimeout(resolve, 2)) : undefined;
     }, {
       memory,
-      reverse: false,
-      unique: false,
-      terminator: 10,
+      ...LINES,
       expectedRecords: recordCount,
       outputSegments: 8,
       outputRegions: 4,
@@ -323,11 +308,7 @@ Deno.test("The merge Worker fills a ring of output regions, is read ahead for, a
       ok(released >= 1024 * 1024, `run ${i}: ${released} bytes released, seed ${seed}`);
     });
     memory.assertAllReleased();
-  } finally {
-    await io.close();
-    memory.assertAllReleased();
-    await work.remove();
-  }
+  });
 });
 
 Deno.test("A merge Worker writing its own output tells the watchdog it works, and writes it all", async () => {
@@ -338,10 +319,7 @@ Deno.test("A merge Worker writing its own output tells the watchdog it works, an
   // on a loaded machine (91 ms seen) is a stall, not a silent Worker, and tells itself apart by
   // the heartbeats heard before it; the merge then runs again under 4x the stall measured.
   const seed = propertySeed();
-  const work = await makeWorkDir();
-  const memory = new MemoryManager({ budgetBytes: 4 * 1024 * 1024, segmentBytes: 4096 });
-  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
-  try {
+  await withMergeFixture(4 * 1024 * 1024, async ({ memory, io, work }) => {
     const random = makeRandom(seed);
     const { runs, expected, recordCount } = await writeSortedRuns(io, random, 4, 150_000);
     const path = work.path("out");
@@ -368,11 +346,7 @@ Deno.test("A merge Worker writing its own output tells the watchdog it works, an
       break;
     }
     memory.assertAllReleased();
-  } finally {
-    await io.close();
-    memory.assertAllReleased();
-    await work.remove();
-  }
+  });
 });
 
 /**
@@ -406,13 +380,11 @@ async function mergeToFileOnWorker(
   worker.addEventListener("message", (event) => heard.push((event as MessageEvent).data.type));
   const started = performance.now();
   try {
-    const result = await mergeOnWorker(runs.map((run) => new RunOnWorker(run)), () => {
+    const result = await mergeOnWorker(onWorker(runs), () => {
       throw new Error("the Worker writes the output itself");
     }, {
       memory: options.memory,
-      reverse: false,
-      unique: false,
-      terminator: 10,
+      ...LINES,
       expectedRecords: options.expectedRecords,
       outputSegments: 4,
       output: { path, position: 0, byteLength: options.byteLength, writeback: false },
@@ -430,23 +402,18 @@ Deno.test("A merge Worker writing its own output has its carry pages from the st
   // placed merge it is then merging or finding the next bounds, and a range's inputs all cut
   // their first record at a block border within its first milliseconds: the Worker waited.
   const seed = propertySeed();
-  const work = await makeWorkDir();
-  const memory = new MemoryManager({ budgetBytes: 4 * 1024 * 1024, segmentBytes: 4096 });
-  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
-  try {
+  await withMergeFixture(4 * 1024 * 1024, async ({ memory, io, work }) => {
     const { runs, expected, recordCount } = await writeSortedRuns(io, makeRandom(seed), 4, 40_000);
     const path = work.path("out");
     await Deno.writeFile(path, new Uint8Array(0));
     const worker = startMergeWorker();
     const heard: string[] = [];
     worker.addEventListener("message", (event) => heard.push((event as MessageEvent).data.type));
-    const result = await mergeOnWorker(runs.map((run) => new RunOnWorker(run)), () => {
+    const result = await mergeOnWorker(onWorker(runs), () => {
       throw new Error("the Worker writes the output itself");
     }, {
       memory,
-      reverse: false,
-      unique: false,
-      terminator: 10,
+      ...LINES,
       expectedRecords: recordCount,
       outputSegments: 4,
       output: { path, position: 0, byteLength: expected.length, writeback: false },
@@ -455,18 +422,11 @@ Deno.test("A merge Worker writing its own output has its carry pages from the st
     strictEqual(result.writtenCount, recordCount);
     strictEqual(Buffer.compare(await Deno.readFile(path), expected), 0, `seed ${seed}`);
     deepStrictEqual(heard.filter((type) => type === "grow"), [], `seed ${seed}`);
-  } finally {
-    await io.close();
-    memory.assertAllReleased();
-    await work.remove();
-  }
+  });
 });
 
 Deno.test("A merge on the Worker stops when its signal aborts (the placed merge's other lane failed)", async () => {
-  const work = await makeWorkDir();
-  const memory = new MemoryManager({ budgetBytes: 4 * 1024 * 1024, segmentBytes: 4096 });
-  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
-  try {
+  await withMergeFixture(4 * 1024 * 1024, async ({ memory, io }) => {
     const random = makeRandom(propertySeed());
     const { runs } = await writeSortedRuns(io, random, 3, 20_000);
     const stop = new AbortController();
@@ -475,11 +435,9 @@ Deno.test("A merge on the Worker stops when its signal aborts (the placed merge'
     setTimeout(() => stop.abort(reason), 50);
     // The Worker hangs after its first block: only the signal (or a 60 s watchdog) ends it.
     await rejects(
-      mergeOnWorker(runs.map((run) => new RunOnWorker(run)), () => undefined, {
+      mergeOnWorker(onWorker(runs), () => undefined, {
         memory,
-        reverse: false,
-        unique: false,
-        terminator: 10,
+        ...LINES,
         expectedRecords: -1,
         outputSegments: 4,
         workerFault: { kind: "hang", afterBlocks: 1 },
@@ -490,11 +448,7 @@ Deno.test("A merge on the Worker stops when its signal aborts (the placed merge'
     const tookMs = performance.now() - started;
     ok(tookMs < 10_000, `stopped after ${tookMs.toFixed(0)} ms`);
     memory.assertAllReleased();
-  } finally {
-    await io.close();
-    memory.assertAllReleased();
-    await work.remove();
-  }
+  });
 });
 
 Deno.test("The merge Worker asks for reads ahead on the check bell, not by a message per block", async () => {
@@ -502,25 +456,20 @@ Deno.test("The merge Worker asks for reads ahead on the check bell, not by a mes
   // scavenges: a message per block raised its old generation through a large final merge.
   const seed = propertySeed();
   const random = makeRandom(seed);
-  const work = await makeWorkDir();
-  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: 4096 });
-  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
-  try {
+  await withMergeFixture(1024 * 1024, async ({ memory, io }) => {
     const { runs, expected, recordCount } = await writeSortedRuns(io, random, 3, 40_000);
     const worker = startMergeWorker();
     let messageCount = 0;
     worker.addEventListener("message", () => messageCount += 1);
     const parts: Uint8Array[] = [];
-    const result = await mergeOnWorker(runs.map((run) => new RunOnWorker(run)), (bytes) => {
+    const result = await mergeOnWorker(onWorker(runs), (bytes) => {
       parts.push(bytes.slice());
       // Each write settles a little later: this thread is idle for the reads ahead meanwhile.
       return new Promise((resolve) => setTimeout(resolve, 1));
     }, {
       worker,
       memory,
-      reverse: false,
-      unique: false,
-      terminator: 10,
+      ...LINES,
       expectedRecords: recordCount,
       outputSegments: 16,
       workerSilenceMsMax: 5_000,
@@ -534,11 +483,7 @@ Deno.test("The merge Worker asks for reads ahead on the check bell, not by a mes
       `${messageCount} messages for ${parts.length} writes and ${result.blocksReadAhead} blocks read ahead here, seed ${seed}`,
     );
     memory.assertAllReleased();
-  } finally {
-    await io.close();
-    memory.assertAllReleased();
-    await work.remove();
-  }
+  });
 });
 
 Deno.test("A merge Worker counts each message before it posts it (the placed merge turns its event loop on the count)", async () => {
@@ -546,10 +491,7 @@ Deno.test("A merge Worker counts each message before it posts it (the placed mer
   // messages in (0.4-0.6 ms a turn at load 1.6: ~25 ms of a 115 ms lane); it now turns when
   // the Worker's count of posted messages moved (and every 50 ms for timers and signals).
   const seed = propertySeed();
-  const work = await makeWorkDir();
-  const memory = new MemoryManager({ budgetBytes: 4 * 1024 * 1024, segmentBytes: 4096 });
-  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
-  try {
+  await withMergeFixture(4 * 1024 * 1024, async ({ memory, io }) => {
     const { runs, expected, recordCount } = await writeSortedRuns(io, makeRandom(seed), 4, 40_000);
     const worker = startMergeWorker();
     let postedCount: (() => number) | undefined = undefined;
@@ -560,14 +502,12 @@ Deno.test("A merge Worker counts each message before it posts it (the placed mer
     });
     const parts: Uint8Array[] = [];
     // The output regions come to this thread: a message each, all through the merge.
-    const result = await mergeOnWorker(runs.map((run) => new RunOnWorker(run)), (bytes) => {
+    const result = await mergeOnWorker(onWorker(runs), (bytes) => {
       parts.push(bytes.slice());
       return undefined;
     }, {
       memory,
-      reverse: false,
-      unique: false,
-      terminator: 10,
+      ...LINES,
       expectedRecords: recordCount,
       outputSegments: 4,
       worker,
@@ -581,21 +521,14 @@ Deno.test("A merge Worker counts each message before it posts it (the placed mer
       ok(counted >= i + 1, `message ${i} (${type}) heard with a count of ${counted}, seed ${seed}`);
     });
     strictEqual(heard.at(-1)!.counted, heard.length, `the last message, seed ${seed}`);
-  } finally {
-    await io.close();
-    memory.assertAllReleased();
-    await work.remove();
-  }
+  });
 });
 
 Deno.test("A merge Worker loads libc once for all its range merges, before the first if told to", async () => {
   // Each range merge's output writer and hole punching took libc and gave it back: every range
   // loaded it again (1.6-2.9 ms of the Worker's start). `prepare-merge` loads it ahead.
   const seed = propertySeed();
-  const work = await makeWorkDir();
-  const memory = new MemoryManager({ budgetBytes: 4 * 1024 * 1024, segmentBytes: 4096 });
-  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
-  try {
+  await withMergeFixture(4 * 1024 * 1024, async ({ memory, io, work }) => {
     const { runs, expected, recordCount } = await writeSortedRuns(io, makeRandom(seed), 3, 5_000);
     for (const prepared of [false, true]) {
       const worker = startMergeWorker();
@@ -609,13 +542,11 @@ Deno.test("A merge Worker loads libc once for all its range merges, before the f
         for (let round = 0; round < 3; round += 1) {
           const path = work.path(`out-${prepared}-${round}`);
           await Deno.writeFile(path, new Uint8Array(0));
-          const result = await mergeOnWorker(runs.map((run) => new RunOnWorker(run)), () => {
+          const result = await mergeOnWorker(onWorker(runs), () => {
             throw new Error("the Worker writes the output itself");
           }, {
             memory,
-            reverse: false,
-            unique: false,
-            terminator: 10,
+            ...LINES,
             expectedRecords: recordCount,
             outputSegments: 4,
             output: { path, position: 0, byteLength: expected.length, writeback: false },
@@ -630,9 +561,5 @@ Deno.test("A merge Worker loads libc once for all its range merges, before the f
         worker.terminate();
       }
     }
-  } finally {
-    await io.close();
-    memory.assertAllReleased();
-    await work.remove();
-  }
+  });
 });
