@@ -10,6 +10,7 @@ import { UsageError } from "../../src/base/mod.ts";
 import { md5Hex } from "../../src/sort/_random.ts";
 import { parseSortOrder, type SortOrder, type SortOrderSpec } from "../../src/sort/sort_order.ts";
 import { gnuSkipReason, gnuSortAvailable, makeRandom } from "./_gnu.ts";
+import { plainSpec } from "./_fixtures.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -194,16 +195,7 @@ function randomLine(random: () => number, pool: readonly string[]): string {
 }
 
 function specOf(args: string[]): SortOrderSpec {
-  const spec: SortOrderSpec = {
-    keys: [],
-    reverse: false,
-    numeric: false,
-    foldCase: false,
-    ignoreLeadingBlanks: false,
-    stable: false,
-    unique: false,
-    randomSalt: [...encoder.encode("0123456789abcdef")],
-  };
+  const spec = plainSpec([], { randomSalt: [...encoder.encode("0123456789abcdef")] });
   for (let index = 0; index < args.length; index += 1) {
     const arg = args[index]!;
     if (arg === "-k") spec.keys.push(args[++index]!);

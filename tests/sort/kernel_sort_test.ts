@@ -22,23 +22,12 @@ import {
 } from "../../src/sort/mod.ts";
 import { assertBlockStarts, decodedFirstKeys } from "../_support/block_starts.ts";
 import { gnuSort, gnuSortAvailable, makeRandom, makeWorkDir, randomLines } from "./_gnu.ts";
+import { plainSpec } from "./_fixtures.ts";
 
 const SEED = Number(Deno.env.get("SPILLWAY_SEED") ?? Date.now() % 1_000_000);
 
 function spec(keys: string[], flags: Partial<SortOrderSpec> = {}): OrderDescriptor {
-  return {
-    kind: "spec",
-    spec: {
-      keys,
-      reverse: false,
-      numeric: false,
-      foldCase: false,
-      ignoreLeadingBlanks: false,
-      stable: false,
-      unique: false,
-      ...flags,
-    },
-  };
+  return { kind: "spec", spec: plainSpec(keys, flags) };
 }
 
 /** Orders the kernels sort (plain, normalized keys) and ones they leave to JavaScript. */

@@ -21,6 +21,7 @@ import {
   randomLines,
   spillwaySort,
 } from "./_gnu.ts";
+import { plainSpec } from "./_fixtures.ts";
 
 /** Random GNU flags of the normalizable kinds (keys, separator, modifiers, -u, -s). */
 function randomFlags(random: () => number): string[] {
@@ -108,19 +109,6 @@ Deno.test({
   },
 });
 
-function spec(keys: string[], extra: Partial<SortOrderSpec> = {}): SortOrderSpec {
-  return {
-    keys,
-    reverse: false,
-    numeric: false,
-    foldCase: false,
-    ignoreLeadingBlanks: false,
-    stable: false,
-    unique: false,
-    ...extra,
-  };
-}
-
 /** Sorts through the library; returns the output, the stats and GNU's output. */
 async function sortKeyed(
   input: Uint8Array,
@@ -161,10 +149,10 @@ async function sortKeyed(
 Deno.test("externalSort merges keyed runs on the merge kernel, and the loser tree agrees", async () => {
   const input = randomLines(makeRandom(11), 8000, { exotic: false });
   const cases: Array<[SortOrderSpec, string[]]> = [
-    [spec(["2,2n"]), ["-k2,2n"]],
-    [spec(["1,1f"], { stable: true }), ["-s", "-k1,1f"]],
-    [spec(["2"], { unique: true, reverse: true }), ["-u", "-r", "-k2"]],
-    [spec([], { numeric: true, unique: true }), ["-n", "-u"]],
+    [plainSpec(["2,2n"]), ["-k2,2n"]],
+    [plainSpec(["1,1f"], { stable: true }), ["-s", "-k1,1f"]],
+    [plainSpec(["2"], { unique: true, reverse: true }), ["-u", "-r", "-k2"]],
+    [plainSpec([], { numeric: true, unique: true }), ["-n", "-u"]],
   ];
   for (const [orderSpec, flags] of cases) {
     const kernel = await sortKeyed(input, orderSpec, flags, { mergeKernel: true });
@@ -210,8 +198,8 @@ Deno.test("externalSort sorts keyed lines whose key and line exceed a block (key
     at += part.length;
   }
   for (
-    const [orderSpec, flags] of [[spec([], { foldCase: true }), ["-f"]], [
-      spec(["1,1f"], { stable: true }),
+    const [orderSpec, flags] of [[plainSpec([], { foldCase: true }), ["-f"]], [
+      plainSpec(["1,1f"], { stable: true }),
       ["-s", "-k1,1f"],
     ]] as const
   ) {
@@ -254,7 +242,7 @@ Deno.test("externalSort merges runs whose keyless records came from the sort buf
   }
   // 1 MiB: the buffers spill from this thread; 8 MiB: the Worker gathers and spills them.
   for (const budgetBytes of [1024 * 1024, 8 * 1024 * 1024]) {
-    const result = await sortKeyed(input, spec([], { foldCase: true }), ["-f"], {
+    const result = await sortKeyed(input, plainSpec([], { foldCase: true }), ["-f"], {
       mergeKernel: true,
       budgetBytes,
     });
@@ -277,7 +265,7 @@ Deno.test("externalSort merges an in-memory run whose page table spans pages", a
     );
   }
   const input = text.encode(lines.join(""));
-  const result = await sortKeyed(input, spec([], { foldCase: true }), ["-f"], {
+  const result = await sortKeyed(input, plainSpec([], { foldCase: true }), ["-f"], {
     mergeKernel: true,
     budgetBytes: 16 * 1024 * 1024,
   });
@@ -289,11 +277,11 @@ Deno.test("externalSort merges an in-memory run whose page table spans pages", a
 Deno.test("KeyedRunOrder prefixes agree with its comparison for records with and without a stored key", () => {
   const random = makeRandom(0x5eed7);
   const specs: Array<[SortOrderSpec, string]> = [
-    [spec(["2,2n"]), "-k2,2n"],
-    [spec(["1,1f"], { stable: true }), "-s -k1,1f"],
-    [spec(["2"], { reverse: true }), "-r -k2"],
-    [spec([], { numeric: true }), "-n"],
-    [spec(["1.2,1.4r", "2"]), "-k1.2,1.4r -k2"],
+    [plainSpec(["2,2n"]), "-k2,2n"],
+    [plainSpec(["1,1f"], { stable: true }), "-s -k1,1f"],
+    [plainSpec(["2"], { reverse: true }), "-r -k2"],
+    [plainSpec([], { numeric: true }), "-n"],
+    [plainSpec(["1.2,1.4r", "2"]), "-k1.2,1.4r -k2"],
   ];
   for (const [orderSpec, flags] of specs) {
     const lineOrder = parseSortOrder(orderSpec);

@@ -10,6 +10,7 @@ import { compareBytes } from "../../src/memory/mod.ts";
 import { NormalizedKeyEncoder, normalizedKeySupport } from "../../src/sort/normalized_key.ts";
 import { parseSortOrder, type SortOrder, type SortOrderSpec } from "../../src/sort/sort_order.ts";
 import { gnuSkipReason, gnuSort, gnuSortAvailable, makeRandom } from "./_gnu.ts";
+import { plainSpec } from "./_fixtures.ts";
 
 const encoder = new TextEncoder();
 
@@ -18,18 +19,6 @@ function latin1(bytes: Uint8Array): string {
   let text = "";
   for (const byte of bytes) text += String.fromCharCode(byte);
   return text;
-}
-
-function baseSpec(): SortOrderSpec {
-  return {
-    keys: [],
-    reverse: false,
-    numeric: false,
-    foldCase: false,
-    ignoreLeadingBlanks: false,
-    stable: false,
-    unique: false,
-  };
 }
 
 const PIECES = [
@@ -116,7 +105,7 @@ function randomKeyDef(random: () => number): string {
 }
 
 function randomSpec(random: () => number): SortOrderSpec {
-  const spec = baseSpec();
+  const spec = plainSpec();
   const keyCount = random() < 0.2 ? 0 : 1 + Math.floor(random() * 3);
   for (let index = 0; index < keyCount; index += 1) spec.keys.push(randomKeyDef(random));
   if (random() < 0.4) spec.fieldSeparator = pick(random, [0x2c, 0x3a, 0x20, 0x00, 0x2d]);
@@ -196,7 +185,7 @@ Deno.test("normalized keys order like SortOrder.compare for random records and k
 });
 
 Deno.test("normalized -n keys order numbers of any length", () => {
-  const spec = { ...baseSpec(), numeric: true, stable: true };
+  const spec = plainSpec([], { numeric: true, stable: true });
   const keys = new NormalizedKeyEncoder(spec);
   const order = parseSortOrder(spec);
   const texts = [
@@ -233,18 +222,18 @@ Deno.test("normalized -n keys order numbers of any length", () => {
 });
 
 Deno.test("normalizedKeySupport names the options that need the comparator", () => {
-  strictEqual(normalizedKeySupport(baseSpec()).normalizable, true);
-  strictEqual(normalizedKeySupport({ ...baseSpec(), keys: ["2,2nr", "1f"] }).normalizable, true);
-  deepStrictEqual(normalizedKeySupport({ ...baseSpec(), generalNumeric: true }), {
+  strictEqual(normalizedKeySupport(plainSpec()).normalizable, true);
+  strictEqual(normalizedKeySupport({ ...plainSpec(), keys: ["2,2nr", "1f"] }).normalizable, true);
+  deepStrictEqual(normalizedKeySupport({ ...plainSpec(), generalNumeric: true }), {
     normalizable: false,
     reason: "-g",
   });
-  deepStrictEqual(normalizedKeySupport({ ...baseSpec(), keys: ["1,1V", "2R"] }), {
+  deepStrictEqual(normalizedKeySupport({ ...plainSpec(), keys: ["1,1V", "2R"] }), {
     normalizable: false,
     reason: "-V -R",
   });
   throws(
-    () => new NormalizedKeyEncoder({ ...baseSpec(), generalNumeric: true }),
+    () => new NormalizedKeyEncoder({ ...plainSpec(), generalNumeric: true }),
     { name: "RangeError", message: "Cannot normalize sort keys with -g: use the comparator" },
   );
 });
@@ -315,7 +304,7 @@ Deno.test("normalized keys sort like LC_ALL=C sort" + gnuSkipReason, {
       await Deno.writeFile(file, input);
       const gnu = await gnuSort([...example.args, file]);
       strictEqual(gnu.code, 0, gnu.stderr);
-      const spec = { ...baseSpec(), ...example.spec };
+      const spec = { ...plainSpec(), ...example.spec };
       strictEqual(
         sortByKeys(spec, lines),
         latin1(gnu.stdout),
@@ -328,7 +317,7 @@ Deno.test("normalized keys sort like LC_ALL=C sort" + gnuSkipReason, {
 });
 
 Deno.test("normalized key of a plain order is the record itself", () => {
-  const keys = new NormalizedKeyEncoder(baseSpec());
+  const keys = new NormalizedKeyEncoder(plainSpec());
   const record = encoder.encode("hello\x00world");
   deepStrictEqual(keyOf(keys, record), record);
   strictEqual(keys.endsWithRecord, true);

@@ -24,6 +24,7 @@ import { BytesOrder } from "../../src/sort/record_order.ts";
 import { parseSortOrder, type SortOrderSpec } from "../../src/sort/sort_order.ts";
 import { gnuSort, gnuSortAvailable, makeRandom, makeWorkDir, randomLines } from "./_gnu.ts";
 import { propertySeed } from "../_support/property.ts";
+import { plainSpec } from "./_fixtures.ts";
 
 // The smallest budget whose plan has the Worker gather runs (only those carry a line-bytes index).
 const BUDGET_BYTES = 8 * 1024 * 1024;
@@ -218,16 +219,7 @@ Deno.test("the placed final merge leaves -u and keyed orders to one merge, which
     await Deno.writeFile(input, bytes);
     const unique = await sortFile(input, { unique: true, placed: true });
     strictEqual(unique.stats.mergeRanges, 0, "-u is one merge");
-    const spec: SortOrderSpec = {
-      keys: ["2"],
-      fieldSeparator: 0x3a,
-      reverse: false,
-      numeric: false,
-      foldCase: false,
-      ignoreLeadingBlanks: false,
-      stable: false,
-      unique: false,
-    };
+    const spec = plainSpec(["2"], { fieldSeparator: 0x3a });
     const keyed = await sortFile(input, { spec, placed: true });
     strictEqual(keyed.stats.mergeRanges, 0, "keyed runs are one merge");
     ok(keyed.stats.runCount > 2, `${keyed.stats.runCount} runs`);

@@ -5,6 +5,7 @@ import { BytesOrder, FixedKeyOrder, type RecordOrder } from "../../src/sort/reco
 import { GATHER_PREFIX_BYTES, gatherJob, SortBuffer, sortJob } from "../../src/sort/sort_buffer.ts";
 import { parseSortOrder } from "../../src/sort/sort_order.ts";
 import { compareBytes } from "../../src/memory/mod.ts";
+import { plainSpec } from "./_fixtures.ts";
 
 function fill(buffer: SortBuffer, records: Uint8Array[]): number {
   let appended = 0;
@@ -85,15 +86,7 @@ Deno.test("SortBuffer matches a stable oracle sort for byte order, reverse, keys
     ["fixed key 2..5", new FixedKeyOrder(2, 3)],
     [
       "-s -k1.2,1.3",
-      parseSortOrder({
-        keys: ["1.2,1.3"],
-        reverse: false,
-        numeric: false,
-        foldCase: false,
-        ignoreLeadingBlanks: false,
-        stable: true,
-        unique: false,
-      }),
+      parseSortOrder(plainSpec(["1.2,1.3"], { stable: true })),
     ],
   ];
   for (const [name, order] of orders) {
@@ -251,16 +244,7 @@ Deno.test("SortBuffer with normalized keys matches the comparator, keyless long 
   for (const keys of specs) {
     for (const reverse of [false, true]) {
       const order = parseSortOrder(
-        {
-          keys,
-          fieldSeparator: keys.length > 1 ? 0x20 : undefined,
-          reverse,
-          numeric: false,
-          foldCase: false,
-          ignoreLeadingBlanks: false,
-          stable: false,
-          unique: false,
-        } as Parameters<typeof parseSortOrder>[0],
+        plainSpec(keys, { reverse, ...(keys.length > 1 ? { fieldSeparator: 0x20 } : {}) }),
       );
       fc.assert(
         fc.property(records, fc.boolean(), (input, viaJob) => {
@@ -301,14 +285,6 @@ Deno.test("SortBuffer with normalized keys matches the comparator, keyless long 
 
 Deno.test("SortBuffer keeps the comparator for -g, -V, -R and when normalizedKeys is false", () => {
   const memory = new MemoryManager({ budgetBytes: 1 << 20, segmentBytes: 4096 });
-  const base = {
-    reverse: false,
-    numeric: false,
-    foldCase: false,
-    ignoreLeadingBlanks: false,
-    stable: false,
-    unique: false,
-  };
   const cases: Array<[string[], boolean, boolean]> = [
     [["1g"], true, false],
     [["1V"], true, false],
@@ -320,7 +296,7 @@ Deno.test("SortBuffer keeps the comparator for -g, -V, -R and when normalizedKey
       owner: "test",
       dataSegmentCount: 2,
       indexEntryCount: 16,
-      order: parseSortOrder({ ...base, keys }),
+      order: parseSortOrder(plainSpec(keys)),
       normalizedKeys,
     });
     strictEqual(buffer.keyed, keyed, `${keys} normalizedKeys=${normalizedKeys}`);
@@ -329,16 +305,6 @@ Deno.test("SortBuffer keeps the comparator for -g, -V, -R and when normalizedKey
   memory.assertAllReleased();
 });
 
-const PLAIN_SPEC = {
-  keys: [],
-  reverse: false,
-  numeric: false,
-  foldCase: false,
-  ignoreLeadingBlanks: false,
-  stable: false,
-  unique: false,
-};
-
 Deno.test("SortBuffer's jobs mark prefix words that hold records of at most 8 bytes (plain byte order)", () => {
   const memory = new MemoryManager({ budgetBytes: 1 << 20, segmentBytes: 4096 });
   const words = ["ab", "ab\0", "", "\xff\xff", "abcdefgh", "abcdefghi", "\0"];
@@ -346,8 +312,8 @@ Deno.test("SortBuffer's jobs mark prefix words that hold records of at most 8 by
   const cases: [RecordOrder, boolean, boolean][] = [
     [new BytesOrder(), true, false],
     [new BytesOrder(true), true, true],
-    [parseSortOrder({ ...PLAIN_SPEC, reverse: true }), true, true],
-    [parseSortOrder({ ...PLAIN_SPEC, keys: ["2,2n"] }), false, false],
+    [parseSortOrder(plainSpec([], { reverse: true })), true, true],
+    [parseSortOrder(plainSpec(["2,2n"])), false, false],
   ];
   for (const [order, holds, inverted] of cases) {
     const buffer = new SortBuffer(memory, {

@@ -8,6 +8,7 @@ import { externalSort } from "../../src/sort/external_sort.ts";
 import { BytesOrder, orderFromDescriptor } from "../../src/sort/mod.ts";
 import { openIoForTest, withIoTempDir } from "../_support/io_fixtures.ts";
 import { checkAsyncProperty } from "../_support/property.ts";
+import { plainSpec } from "./_fixtures.ts";
 
 /** What `sort -m` writes: the smallest head each time, ties to the first input (oracle). */
 function mergeOracle(runs: Uint8Array[][], reverse: boolean, unique: boolean): Uint8Array[] {
@@ -205,15 +206,7 @@ Deno.test("mergeTextFiles agrees with the oracle on random inputs", async () => 
 Deno.test("externalSort -m merges a plain byte order on the merge kernel, keyed orders on the loser tree", async () => {
   const numeric = orderFromDescriptor({
     kind: "spec",
-    spec: {
-      keys: [],
-      reverse: false,
-      numeric: true,
-      foldCase: false,
-      ignoreLeadingBlanks: false,
-      stable: false,
-      unique: false,
-    },
+    spec: plainSpec([], { numeric: true }),
   });
   // Each case's inputs are sorted in its order.
   const cases = [
