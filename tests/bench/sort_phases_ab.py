@@ -17,7 +17,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from _quiet import wait_quiet
 
 rounds = int(sys.argv[1])
 dirs = sys.argv[2:4]
@@ -29,25 +30,6 @@ results = [[], []]
 identical = True
 reference = None
 loads = []
-
-
-def idle_percent():
-    """The CPUs' idle share over the next second, from /proc/stat."""
-    def sample():
-        with open("/proc/stat") as stat:
-            fields = [int(v) for v in stat.readline().split()[1:]]
-        return fields[3] + fields[4], sum(fields)
-    idle0, total0 = sample()
-    time.sleep(1)
-    idle1, total1 = sample()
-    return 100 * (idle1 - idle0) / max(1, total1 - total0)
-
-
-def wait_quiet():
-    quiet = int(os.environ.get("QUIET", "0"))
-    for _ in range(60):
-        if quiet <= 0 or idle_percent() >= quiet:
-            return
 
 
 for r in range(rounds):

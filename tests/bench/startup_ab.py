@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+from _quiet import wait_quiet
+
 rounds = int(sys.argv[1])
 dirs = sys.argv[2:4]
 corpus = sys.argv[4] if len(sys.argv) > 4 else "/work/corpus/words-zipf-100m.txt"
@@ -36,25 +38,6 @@ MILESTONES = [  # name, thread, label, which end of its first span
     ("workerReady", "sort-worker", "warm-kernels", 1), ("firstSortMain", "main", "sort-main", 0),
     ("firstSortMainEnd", "main", "sort-main", 1), ("mergeStart", "main", "merge", 0),
     ("mergeEnd", "main", "merge", 1)]
-
-
-def idle_percent():
-    """The CPUs' idle share over the next second, from /proc/stat."""
-    def sample():
-        with open("/proc/stat") as stat:
-            fields = [int(v) for v in stat.readline().split()[1:]]
-        return fields[3] + fields[4], sum(fields)
-    idle0, total0 = sample()
-    time.sleep(1)
-    idle1, total1 = sample()
-    return 100 * (idle1 - idle0) / max(1, total1 - total0)
-
-
-def wait_quiet():
-    quiet = int(os.environ.get("QUIET", "0"))
-    for _ in range(60):
-        if quiet <= 0 or idle_percent() >= quiet:
-            return
 
 
 def run_once(main):
