@@ -23,6 +23,21 @@ function onWorker(runs: readonly SpillRun[]): RunOnWorker[] {
   return runs.map((run) => new RunOnWorker(run));
 }
 
+/**
+ * Merges `runs` (of ascending lines) on the Worker, which writes `byteLength` bytes into `path`
+ * itself, as in the placed final merge.
+ */
+function mergeIntoFile(
+  runs: readonly SpillRun[],
+  path: string,
+  byteLength: number,
+  options: Omit<Parameters<typeof mergeOnWorker>[2], keyof typeof LINES | "output">,
+): ReturnType<typeof mergeOnWorker> {
+  return mergeOnWorker(onWorker(runs), () => {
+    throw new Error("the Worker writes the output itself");
+  }, { ...LINES, ...options, output: { path, position: 0, byteLength, writeback: false } });
+}
+
 /** Random lines, some duplicated, so that the runs interleave. */
 function randomLines(random: () => number, lineCount: number): Uint8Array {
   const parts: number[] = [];
@@ -380,14 +395,10 @@ async function mergeToFileOnWorker(
   worker.addEventListener("message", (event) => heard.push((event as MessageEvent).data.type));
   const started = performance.now();
   try {
-    const result = await mergeOnWorker(onWorker(runs), () => {
-      throw new Error("the Worker writes the output itself");
-    }, {
+    const result = await mergeIntoFile(runs, path, options.byteLength, {
       memory: options.memory,
-      ...LINES,
       expectedRecords: options.expectedRecords,
       outputSegments: 4,
-      output: { path, position: 0, byteLength: options.byteLength, writeback: false },
       worker,
       workerSilenceMsMax: options.silenceMs,
     });
@@ -409,14 +420,10 @@ Deno.test("A merge Worker writing its own output has its carry pages from the st
     const worker = startMergeWorker();
     const heard: string[] = [];
     worker.addEventListener("message", (event) => heard.push((event as MessageEvent).data.type));
-    const result = await mergeOnWorker(onWorker(runs), () => {
-      throw new Error("the Worker writes the output itself");
-    }, {
+    const result = await mergeIntoFile(runs, path, expected.length, {
       memory,
-      ...LINES,
       expectedRecords: recordCount,
       outputSegments: 4,
-      output: { path, position: 0, byteLength: expected.length, writeback: false },
       worker,
     });
     strictEqual(result.writtenCount, recordCount);
@@ -542,14 +549,10 @@ Deno.test("A merge Worker loads libc once for all its range merges, before the f
         for (let round = 0; round < 3; round += 1) {
           const path = work.path(`out-${prepared}-${round}`);
           await Deno.writeFile(path, new Uint8Array(0));
-          const result = await mergeOnWorker(onWorker(runs), () => {
-            throw new Error("the Worker writes the output itself");
-          }, {
+          const result = await mergeIntoFile(runs, path, expected.length, {
             memory,
-            ...LINES,
             expectedRecords: recordCount,
             outputSegments: 4,
-            output: { path, position: 0, byteLength: expected.length, writeback: false },
             worker,
             keepWorker: true,
           });
