@@ -18,6 +18,7 @@ import {
   orderFromDescriptor,
   type RecordOrder,
   SortBuffer,
+  type SortJob,
   type SortOrderSpec,
 } from "../../src/sort/mod.ts";
 import { assertBlockStarts, decodedFirstKeys } from "../_support/block_starts.ts";
@@ -337,23 +338,7 @@ Deno.test("BlockGather's first keys stop at FIRST_KEYS_BYTES_MAX bytes: the bloc
     start = stop + 1;
   }
   const job = buffer.lend("test-worker");
-  const areaOffset = area.segments[0]!.memoryOffset;
-  sortJobWith(job, order, { memory: memory.wasmMemory, kernels, areaOffset });
-  const offsets = ring.segments.map((segment) => segment.memoryOffset);
-  const gather = new BlockGather(job, {
-    memory: memory.wasmMemory,
-    kernels,
-    areaOffset,
-    ring: offsets,
-    blockBytes: 4096,
-  });
-  const sealed: Uint8Array[] = [];
-  const bytes = new Uint8Array(memory.wasmMemory.buffer);
-  for (let block = gather.next(); block !== undefined; block = gather.next()) {
-    const base = offsets[block.slot]!;
-    sealed.push(bytes.slice(base, base + 16 + (bytes[base]! | bytes[base + 1]! << 8)));
-    gather.free();
-  }
+  const { gather, sealed } = sortAndGather(job, order, { memory, kernels, area, ring });
   const keys = gather.blockFirstKeys!;
   const known = keys.recordLengths.length;
   ok(known < sealed.length, `${known} of ${sealed.length} blocks known`);
@@ -444,24 +429,8 @@ Deno.test("BlockGather's line-bytes index: output bytes before each block's firs
       ? new WasmKernels(memory.wasmMemory)
       : new ReferenceKernels(memory.wasmMemory);
     const { buffer, job } = filledJob(memory, order, input);
-    const areaOffset = area.segments[0]!.memoryOffset;
-    sortJobWith(job, order, { memory: memory.wasmMemory, kernels, areaOffset });
-    const offsets = ring.segments.map((segment) => segment.memoryOffset);
-    const gather = new BlockGather(job, {
-      memory: memory.wasmMemory,
-      kernels,
-      areaOffset,
-      ring: offsets,
-      blockBytes: 4096,
-    });
-    const payloads: Uint8Array[] = [];
-    const bytes = new Uint8Array(memory.wasmMemory.buffer);
-    for (let block = gather.next(); block !== undefined; block = gather.next()) {
-      const base = offsets[block.slot]!;
-      const payload = bytes[base]! | bytes[base + 1]! << 8;
-      payloads.push(bytes.slice(base + 16, base + 16 + payload));
-      gather.free();
-    }
+    const { gather, sealed } = sortAndGather(job, order, { memory, kernels, area, ring });
+    const payloads = sealed.map((block) => block.subarray(16));
     // The oracle: decode every record and note the output bytes before each block's first.
     const expected: number[] = payloads.map(() => -1);
     let outputBytes = 0;
@@ -502,3 +471,39 @@ Deno.test("BlockGather's line-bytes index: output bytes before each block's firs
     memory.assertAllReleased();
   }
 });
+
+/**
+ * Sorts `job` with `kernels` in `area`, then gathers it into 4 KiB blocks through `ring`: the
+ * gather (its first keys, its line-bytes index) and each sealed block, its 16-byte header
+ * included.
+ */
+function sortAndGather(
+  job: SortJob,
+  order: RecordOrder,
+  parts: {
+    memory: MemoryManager;
+    kernels: Parameters<typeof sortJobWith>[2]["kernels"];
+    area: ReturnType<MemoryManager["allocate"]>;
+    ring: ReturnType<MemoryManager["allocate"]>;
+  },
+): { gather: BlockGather; sealed: Uint8Array[] } {
+  const { memory, kernels } = parts;
+  const areaOffset = parts.area.segments[0]!.memoryOffset;
+  sortJobWith(job, order, { memory: memory.wasmMemory, kernels, areaOffset });
+  const offsets = parts.ring.segments.map((segment) => segment.memoryOffset);
+  const gather = new BlockGather(job, {
+    memory: memory.wasmMemory,
+    kernels,
+    areaOffset,
+    ring: offsets,
+    blockBytes: 4096,
+  });
+  const sealed: Uint8Array[] = [];
+  const bytes = new Uint8Array(memory.wasmMemory.buffer);
+  for (let block = gather.next(); block !== undefined; block = gather.next()) {
+    const base = offsets[block.slot]!;
+    sealed.push(bytes.slice(base, base + 16 + (bytes[base]! | bytes[base + 1]! << 8)));
+    gather.free();
+  }
+  return { gather, sealed };
+}

@@ -1,14 +1,14 @@
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import fc from "fast-check";
-import { CorruptSpillError, IoManager, SpillReadError, type SpillRun } from "../../src/io/mod.ts";
-import { MemoryManager } from "../../src/memory/mod.ts";
+import { CorruptSpillError, SpillReadError, type SpillRun } from "../../src/io/mod.ts";
 import { externalSort, type SortStats } from "../../src/sort/external_sort.ts";
 import { KeySplit, type RunPosition, SPLIT_KEY_BYTES_MAX } from "../../src/sort/key_split.ts";
 import { BytesOrder } from "../../src/sort/record_order.ts";
 import type { BlockFirstKeys } from "../../src/sort/kernel_sort.ts";
 import { mergeByKeyRanges } from "../../src/sort/split_merge.ts";
 import { makeRandom, makeWorkDir } from "./_gnu.ts";
+import { withMergeFixture } from "./_fixtures.ts";
 import { decodedFirstKeys, decodedRecords, spillFileBlocks } from "../_support/block_starts.ts";
 import { checkAsyncProperty, propertySeed } from "../_support/property.ts";
 
@@ -33,67 +33,63 @@ const recordArb = fc.oneof(
 ).map((text) => new TextEncoder().encode(text));
 
 Deno.test("KeySplit finds the first record not before each splitter in every run (-r too)", async () => {
-  const work = await makeWorkDir();
-  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: SEGMENT_BYTES });
-  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
-  const probePage = memory.allocate("test-probe", 1);
-  try {
-    await checkAsyncProperty(
-      fc.asyncProperty(
-        fc.array(fc.array(recordArb, { maxLength: 400 }), { minLength: 1, maxLength: 4 }),
-        // Splitters are sampled keys, cut to SPLIT_KEY_BYTES_MAX (runPosition asserts it).
-        fc.array(recordArb.map((key) => key.subarray(0, SPLIT_KEY_BYTES_MAX)), { maxLength: 6 }),
-        fc.boolean(),
-        async (runRecords, extraSplitters, reverse) => {
-          const order = (a: Uint8Array, b: Uint8Array) =>
-            reverse ? Buffer.compare(b, a) : Buffer.compare(a, b);
-          const runs: SpillRun[] = [];
-          try {
-            for (const records of runRecords) {
-              const writer = await io.createRunWriter("test");
-              for (const record of [...records].sort(order)) {
-                const pending = writer.writeRecord(record, 0, record.length);
-                if (pending) await pending;
-              }
-              runs.push(await writer.finish());
-            }
-            const split = new KeySplit(runs, undefined, {
-              segmentBytes: SEGMENT_BYTES,
-              reverse,
-              samplesPerRun: 3,
-              probeBlock: probePage.segments[0]!.bytes,
-            });
+  await withMergeFixture(1024 * 1024, async ({ memory, io }) => {
+    const probePage = memory.allocate("test-probe", 1);
+    try {
+      await checkAsyncProperty(
+        fc.asyncProperty(
+          fc.array(fc.array(recordArb, { maxLength: 400 }), { minLength: 1, maxLength: 4 }),
+          // Splitters are sampled keys, cut to SPLIT_KEY_BYTES_MAX (runPosition asserts it).
+          fc.array(recordArb.map((key) => key.subarray(0, SPLIT_KEY_BYTES_MAX)), { maxLength: 6 }),
+          fc.boolean(),
+          async (runRecords, extraSplitters, reverse) => {
+            const order = (a: Uint8Array, b: Uint8Array) =>
+              reverse ? Buffer.compare(b, a) : Buffer.compare(a, b);
+            const runs: SpillRun[] = [];
             try {
-              const chosen = split.chooseSplitters(5);
-              for (let i = 1; i < chosen.length; i += 1) {
-                ok(order(chosen[i - 1]!, chosen[i]!) < 0, "splitters ascend in merge order");
+              for (const records of runRecords) {
+                const writer = await io.createRunWriter("test");
+                for (const record of [...records].sort(order)) {
+                  const pending = writer.writeRecord(record, 0, record.length);
+                  if (pending) await pending;
+                }
+                runs.push(await writer.finish());
               }
-              const decoded = await Promise.all(
-                runs.map(async (run) => decodeRun(await Deno.readFile(run.path))),
-              );
-              for (const splitter of [...chosen, ...extraSplitters]) {
-                runs.forEach((_run, i) => {
-                  const found = decoded[i]!.find(({ record }) => order(record, splitter) >= 0);
-                  const expected = found?.position ?? split.runEnd(i);
-                  deepStrictEqual(split.runPosition(i, splitter), expected);
-                });
+              const split = new KeySplit(runs, undefined, {
+                segmentBytes: SEGMENT_BYTES,
+                reverse,
+                samplesPerRun: 3,
+                probeBlock: probePage.segments[0]!.bytes,
+              });
+              try {
+                const chosen = split.chooseSplitters(5);
+                for (let i = 1; i < chosen.length; i += 1) {
+                  ok(order(chosen[i - 1]!, chosen[i]!) < 0, "splitters ascend in merge order");
+                }
+                const decoded = await Promise.all(
+                  runs.map(async (run) => decodeRun(await Deno.readFile(run.path))),
+                );
+                for (const splitter of [...chosen, ...extraSplitters]) {
+                  runs.forEach((_run, i) => {
+                    const found = decoded[i]!.find(({ record }) => order(record, splitter) >= 0);
+                    const expected = found?.position ?? split.runEnd(i);
+                    deepStrictEqual(split.runPosition(i, splitter), expected);
+                  });
+                }
+              } finally {
+                split.close();
               }
             } finally {
-              split.close();
+              for (const run of runs) await io.deleteRun(run);
             }
-          } finally {
-            for (const run of runs) await io.deleteRun(run);
-          }
-        },
-      ),
-      40,
-    );
-  } finally {
-    probePage.release();
-    await io.close();
-    memory.assertAllReleased();
-    await work.remove();
-  }
+          },
+        ),
+        40,
+      );
+    } finally {
+      probePage.release();
+    }
+  }, { segmentBytes: SEGMENT_BYTES });
 });
 
 /** A run's first keys as its gather records them, of its first `known` blocks (a decode). */
@@ -114,76 +110,72 @@ function firstKeysOf(file: Uint8Array, known: number): BlockFirstKeys {
 }
 
 Deno.test("KeySplit with the runs' first keys (all blocks or the first few) finds the same records, and the output bytes before them", async () => {
-  const work = await makeWorkDir();
-  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: SEGMENT_BYTES });
-  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
-  const probePage = memory.allocate("test-probe", 1);
-  try {
-    await checkAsyncProperty(
-      fc.asyncProperty(
-        fc.array(fc.array(recordArb, { maxLength: 400 }), { minLength: 1, maxLength: 4 }),
-        fc.array(recordArb.map((key) => key.subarray(0, SPLIT_KEY_BYTES_MAX)), { maxLength: 6 }),
-        fc.boolean(),
-        fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 4, maxLength: 4 }),
-        async (runRecords, extraSplitters, reverse, knownBlocks) => {
-          const order = (a: Uint8Array, b: Uint8Array) =>
-            reverse ? Buffer.compare(b, a) : Buffer.compare(a, b);
-          const runs: SpillRun[] = [];
-          try {
-            for (const records of runRecords) {
-              const writer = await io.createRunWriter("test");
-              for (const record of [...records].sort(order)) {
-                const pending = writer.writeRecord(record, 0, record.length);
-                if (pending) await pending;
-              }
-              runs.push(await writer.finish());
-            }
-            const files = await Promise.all(runs.map((run) => Deno.readFile(run.path)));
-            const decoded = files.map((file) => decodeRun(file));
-            const split = new KeySplit(runs, undefined, {
-              segmentBytes: SEGMENT_BYTES,
-              reverse,
-              samplesPerRun: 3,
-              probeBlock: probePage.segments[0]!.bytes,
-              // 40: every block of these runs; fewer: the keys stopped at their bound.
-              firstKeys: files.map((file, i) => firstKeysOf(file, knownBlocks[i]!)),
-            });
+  await withMergeFixture(1024 * 1024, async ({ memory, io }) => {
+    const probePage = memory.allocate("test-probe", 1);
+    try {
+      await checkAsyncProperty(
+        fc.asyncProperty(
+          fc.array(fc.array(recordArb, { maxLength: 400 }), { minLength: 1, maxLength: 4 }),
+          fc.array(recordArb.map((key) => key.subarray(0, SPLIT_KEY_BYTES_MAX)), { maxLength: 6 }),
+          fc.boolean(),
+          fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 4, maxLength: 4 }),
+          async (runRecords, extraSplitters, reverse, knownBlocks) => {
+            const order = (a: Uint8Array, b: Uint8Array) =>
+              reverse ? Buffer.compare(b, a) : Buffer.compare(a, b);
+            const runs: SpillRun[] = [];
             try {
-              const chosen = split.chooseSplitters(5);
-              for (let i = 1; i < chosen.length; i += 1) {
-                ok(order(chosen[i - 1]!, chosen[i]!) < 0, "splitters ascend in merge order");
+              for (const records of runRecords) {
+                const writer = await io.createRunWriter("test");
+                for (const record of [...records].sort(order)) {
+                  const pending = writer.writeRecord(record, 0, record.length);
+                  if (pending) await pending;
+                }
+                runs.push(await writer.finish());
               }
-              for (const splitter of [...chosen, ...extraSplitters]) {
-                runs.forEach((_run, i) => {
-                  const records = decoded[i]!;
-                  const at = records.findIndex(({ record }) => order(record, splitter) >= 0);
-                  const expected = at < 0 ? split.runEnd(i) : records[at]!.position;
-                  const position = split.runPosition(i, splitter);
-                  deepStrictEqual(position, expected);
-                  let bytes = 0;
-                  for (const { record } of at < 0 ? records : records.slice(0, at)) {
-                    bytes += record.length + 1;
-                  }
-                  const index = lineBytesIndex(records, split.runEnd(i).block);
-                  strictEqual(split.lineBytesBefore(i, position, index), bytes);
-                });
+              const files = await Promise.all(runs.map((run) => Deno.readFile(run.path)));
+              const decoded = files.map((file) => decodeRun(file));
+              const split = new KeySplit(runs, undefined, {
+                segmentBytes: SEGMENT_BYTES,
+                reverse,
+                samplesPerRun: 3,
+                probeBlock: probePage.segments[0]!.bytes,
+                // 40: every block of these runs; fewer: the keys stopped at their bound.
+                firstKeys: files.map((file, i) => firstKeysOf(file, knownBlocks[i]!)),
+              });
+              try {
+                const chosen = split.chooseSplitters(5);
+                for (let i = 1; i < chosen.length; i += 1) {
+                  ok(order(chosen[i - 1]!, chosen[i]!) < 0, "splitters ascend in merge order");
+                }
+                for (const splitter of [...chosen, ...extraSplitters]) {
+                  runs.forEach((_run, i) => {
+                    const records = decoded[i]!;
+                    const at = records.findIndex(({ record }) => order(record, splitter) >= 0);
+                    const expected = at < 0 ? split.runEnd(i) : records[at]!.position;
+                    const position = split.runPosition(i, splitter);
+                    deepStrictEqual(position, expected);
+                    let bytes = 0;
+                    for (const { record } of at < 0 ? records : records.slice(0, at)) {
+                      bytes += record.length + 1;
+                    }
+                    const index = lineBytesIndex(records, split.runEnd(i).block);
+                    strictEqual(split.lineBytesBefore(i, position, index), bytes);
+                  });
+                }
+              } finally {
+                split.close();
               }
             } finally {
-              split.close();
+              for (const run of runs) await io.deleteRun(run);
             }
-          } finally {
-            for (const run of runs) await io.deleteRun(run);
-          }
-        },
-      ),
-      40,
-    );
-  } finally {
-    probePage.release();
-    await io.close();
-    memory.assertAllReleased();
-    await work.remove();
-  }
+          },
+        ),
+        40,
+      );
+    } finally {
+      probePage.release();
+    }
+  }, { segmentBytes: SEGMENT_BYTES });
 });
 
 /** A run's line-bytes index from its decoded records (kernel_sort.ts `lineBytesIndex`). */
@@ -207,107 +199,102 @@ function lineBytesIndex(
 }
 
 Deno.test("KeySplit finds a record longer than the key it samples at a block border (a sample cut to SPLIT_KEY_BYTES_MAX is not before an equal splitter), and refuses a longer splitter", async () => {
-  const work = await makeWorkDir();
-  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: SEGMENT_BYTES });
-  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
-  const probePage = memory.allocate("test-probe", 1);
-  try {
-    // 4078 bytes + a 2-byte length fill a block's payload exactly; 4079 cross into the next.
-    for (const length of [4077, 4078, 4079]) {
-      const record = new TextEncoder().encode("q".repeat(length));
-      const writer = await io.createRunWriter("test");
-      for (let r = 0; r < 2; r += 1) {
-        const pending = writer.writeRecord(record, 0, record.length);
-        if (pending) await pending;
-      }
-      const run = await writer.finish();
-      const split = new KeySplit([run], undefined, {
-        segmentBytes: SEGMENT_BYTES,
-        reverse: false,
-        samplesPerRun: 3,
-        probeBlock: probePage.segments[0]!.bytes,
-      });
-      try {
-        for (const n of [1, SPLIT_KEY_BYTES_MAX - 1, SPLIT_KEY_BYTES_MAX]) {
-          deepStrictEqual(split.runPosition(0, record.subarray(0, n)), { block: 0, offset: 0 });
+  await withMergeFixture(1024 * 1024, async ({ memory, io }) => {
+    const probePage = memory.allocate("test-probe", 1);
+    try {
+      // 4078 bytes + a 2-byte length fill a block's payload exactly; 4079 cross into the next.
+      for (const length of [4077, 4078, 4079]) {
+        const record = new TextEncoder().encode("q".repeat(length));
+        const writer = await io.createRunWriter("test");
+        for (let r = 0; r < 2; r += 1) {
+          const pending = writer.writeRecord(record, 0, record.length);
+          if (pending) await pending;
         }
-        throws(() => split.runPosition(0, record.subarray(0, SPLIT_KEY_BYTES_MAX + 1)), /at most/);
-      } finally {
-        split.close();
-        await io.deleteRun(run);
+        const run = await writer.finish();
+        const split = new KeySplit([run], undefined, {
+          segmentBytes: SEGMENT_BYTES,
+          reverse: false,
+          samplesPerRun: 3,
+          probeBlock: probePage.segments[0]!.bytes,
+        });
+        try {
+          for (const n of [1, SPLIT_KEY_BYTES_MAX - 1, SPLIT_KEY_BYTES_MAX]) {
+            deepStrictEqual(split.runPosition(0, record.subarray(0, n)), { block: 0, offset: 0 });
+          }
+          throws(
+            () => split.runPosition(0, record.subarray(0, SPLIT_KEY_BYTES_MAX + 1)),
+            /at most/,
+          );
+        } finally {
+          split.close();
+          await io.deleteRun(run);
+        }
       }
+    } finally {
+      probePage.release();
     }
-  } finally {
-    probePage.release();
-    await io.close();
-    memory.assertAllReleased();
-    await work.remove();
-  }
+  }, { segmentBytes: SEGMENT_BYTES });
 });
 
 Deno.test("KeySplit reads every run into the one probe block it is given, and reads a block again after another run's", async () => {
-  const work = await makeWorkDir();
-  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: SEGMENT_BYTES });
-  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
-  const runs: SpillRun[] = [];
-  try {
-    const random = makeRandom(11);
-    for (let r = 0; r < 3; r += 1) {
-      const records = Array.from({ length: 3000 }, () => {
-        const length = 1 + Math.floor(random() * 12);
-        return Uint8Array.from({ length }, () => 0x61 + Math.floor(random() * 20));
-      }).sort(Buffer.compare);
-      const writer = await io.createRunWriter("test");
-      for (const record of records) {
-        const pending = writer.writeRecord(record, 0, record.length);
-        if (pending) await pending;
-      }
-      runs.push(await writer.finish());
-    }
-    const page = memory.allocate("test-probe", 1);
+  await withMergeFixture(1024 * 1024, async ({ memory, io }) => {
+    const runs: SpillRun[] = [];
     try {
-      const probeBlock = page.segments[0]!.bytes;
-      throws(
-        () =>
-          new KeySplit(runs, undefined, {
-            segmentBytes: SEGMENT_BYTES,
-            reverse: false,
-            probeBlock: probeBlock.subarray(1),
-          }),
-        /a probe block is one segment long/,
-      );
-      const split = new KeySplit(runs, undefined, {
-        segmentBytes: SEGMENT_BYTES,
-        reverse: false,
-        samplesPerRun: 4,
-        probeBlock,
-      });
+      const random = makeRandom(11);
+      for (let r = 0; r < 3; r += 1) {
+        const records = Array.from({ length: 3000 }, () => {
+          const length = 1 + Math.floor(random() * 12);
+          return Uint8Array.from({ length }, () => 0x61 + Math.floor(random() * 20));
+        }).sort(Buffer.compare);
+        const writer = await io.createRunWriter("test");
+        for (const record of records) {
+          const pending = writer.writeRecord(record, 0, record.length);
+          if (pending) await pending;
+        }
+        runs.push(await writer.finish());
+      }
+      const page = memory.allocate("test-probe", 1);
       try {
-        ok(probeBlock.subarray(0, 16).some((byte) => byte !== 0), "the probes read into it");
-        const decoded = await Promise.all(
-          runs.map(async (run) => decodeRun(await Deno.readFile(run.path))),
+        const probeBlock = page.segments[0]!.bytes;
+        throws(
+          () =>
+            new KeySplit(runs, undefined, {
+              segmentBytes: SEGMENT_BYTES,
+              reverse: false,
+              probeBlock: probeBlock.subarray(1),
+            }),
+          /a probe block is one segment long/,
         );
-        // Every run in turn, twice over: each search reads its run's blocks into the one page.
-        const splitters = split.chooseSplitters(6);
-        ok(splitters.length >= 2, "enough splitters");
-        for (const splitter of [...splitters, ...[...splitters].reverse()]) {
-          runs.forEach((_run, i) => {
-            const found = decoded[i]!.find(({ record }) => Buffer.compare(record, splitter) >= 0);
-            deepStrictEqual(split.runPosition(i, splitter), found?.position ?? split.runEnd(i));
-          });
+        const split = new KeySplit(runs, undefined, {
+          segmentBytes: SEGMENT_BYTES,
+          reverse: false,
+          samplesPerRun: 4,
+          probeBlock,
+        });
+        try {
+          ok(probeBlock.subarray(0, 16).some((byte) => byte !== 0), "the probes read into it");
+          const decoded = await Promise.all(
+            runs.map(async (run) => decodeRun(await Deno.readFile(run.path))),
+          );
+          // Every run in turn, twice over: each search reads its run's blocks into the one page.
+          const splitters = split.chooseSplitters(6);
+          ok(splitters.length >= 2, "enough splitters");
+          for (const splitter of [...splitters, ...[...splitters].reverse()]) {
+            runs.forEach((_run, i) => {
+              const found = decoded[i]!.find(({ record }) => Buffer.compare(record, splitter) >= 0);
+              deepStrictEqual(split.runPosition(i, splitter), found?.position ?? split.runEnd(i));
+            });
+          }
+        } finally {
+          split.close();
         }
       } finally {
-        split.close();
+        page.release();
       }
     } finally {
-      page.release();
+      for (const run of runs) await io.deleteRun(run);
     }
-  } finally {
-    for (const run of runs) await io.deleteRun(run);
-    await io.close();
-    memory.assertAllReleased();
-    await work.remove();
-  }
+  }, { segmentBytes: SEGMENT_BYTES });
 });
 
 /** Lines with many duplicates across runs, and some longer than a block. */
@@ -357,10 +344,7 @@ async function sortFile(
   input: string,
   options: { reverse: boolean; unique: boolean; splitMerge: false | { rangeBytes: number } },
 ): Promise<{ output: Uint8Array; stats: SortStats }> {
-  const work = await makeWorkDir();
-  const memory = new MemoryManager({ budgetBytes: 4 * 1024 * 1024, segmentBytes: SEGMENT_BYTES });
-  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
-  try {
+  return await withMergeFixture(4 * 1024 * 1024, async ({ memory, io, work }) => {
     const stats = await externalSort([input], work.path("out"), {
       memory,
       io,
@@ -371,12 +355,7 @@ async function sortFile(
       splitMerge: options.splitMerge,
     });
     return { stats, output: await Deno.readFile(work.path("out")) };
-  } finally {
-    await io.close();
-    memory.assertAllReleased();
-    deepStrictEqual(work.spillLeftovers(), [], "spill files left behind");
-    await work.remove();
-  }
+  }, { segmentBytes: SEGMENT_BYTES, noSpillLeftovers: true });
 }
 
 Deno.test("the final merge split by key range writes what one merge writes (-r, -u, long lines)", async () => {
@@ -410,11 +389,8 @@ Deno.test("the final merge split by key range writes what one merge writes (-r, 
 
 Deno.test("the split merge reports a corrupt or missing run and gives every page back", async () => {
   const seed = propertySeed();
-  const work = await makeWorkDir();
-  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: SEGMENT_BYTES });
-  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
-  const random = makeRandom(seed);
-  try {
+  await withMergeFixture(1024 * 1024, async ({ memory, io }) => {
+    const random = makeRandom(seed);
     const runs: SpillRun[] = [];
     const all: Uint8Array[] = [];
     for (let r = 0; r < 3; r += 1) {
@@ -479,11 +455,7 @@ Deno.test("the split merge reports a corrupt or missing run and gives every page
     });
     memory.assertAllReleased();
     await Deno.writeFile(runs[1]!.path, original);
-  } finally {
-    await io.close();
-    memory.assertAllReleased();
-    await work.remove();
-  }
+  }, { segmentBytes: SEGMENT_BYTES });
 });
 
 Deno.test("the merge Worker's later ranges find its kernels over the memory object each one is sent with", async () => {
@@ -491,11 +463,8 @@ Deno.test("the merge Worker's later ranges find its kernels over the memory obje
   // range; without shareKernels its views of that object did not find the kernels it had
   // instantiated for the first range, and its blocks' CRC32C took the table path (correct, and
   // several times slower per block): visible only in this flag.
-  const work = await makeWorkDir();
-  const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: SEGMENT_BYTES });
-  const io = await IoManager.open({ memory, tmpDirs: [work.spill], handleSignals: false });
-  const random = makeRandom(7);
-  try {
+  await withMergeFixture(1024 * 1024, async ({ memory, io }) => {
+    const random = makeRandom(7);
     const runs: SpillRun[] = [];
     let recordCount = 0;
     for (let r = 0; r < 3; r += 1) {
@@ -524,9 +493,5 @@ Deno.test("the merge Worker's later ranges find its kernels over the memory obje
     ok(result.rangeCount > 2, `${result.rangeCount} ranges: a Worker merged one range only`);
     ok(result.blocksReadOnWorker > 0, "the Workers read no block");
     strictEqual(result.workerFoundKernels, true);
-  } finally {
-    await io.close();
-    memory.assertAllReleased();
-    await work.remove();
-  }
+  }, { segmentBytes: SEGMENT_BYTES });
 });
