@@ -233,6 +233,8 @@ export interface SortStats {
   mainThreadSorts: number;
   /** Buffers this thread and the Worker sorted together (split_sort.ts). */
   splitSorts: number;
+  /** Blocks of the Worker's runs this thread gathered and wrote (split_gather.ts). */
+  splitGatherBlocks: number;
   /** Whether the final merge ran on the WebAssembly merge kernel. */
   usedMergeKernel: boolean;
   /** Whether that merge ran on the merge Worker while this thread did the I/O. */
@@ -377,6 +379,7 @@ class ExternalSorter {
     kernelSorts: 0,
     mainThreadSorts: 0,
     splitSorts: 0,
+    splitGatherBlocks: 0,
     usedMergeKernel: false,
     usedMergeWorker: false,
     mergeRanges: 0,
@@ -825,6 +828,7 @@ class ExternalSorter {
           try {
             file ??= new RunBlockFile(help.path, blockBytes);
             file.writeAt(blockIndex, bytes);
+            this.#stats.splitGatherBlocks += 1;
           } catch (error) {
             const message = error instanceof Error ? error.message : String(error);
             throw new WorkerWriteError(message, { cause: error });
