@@ -74,6 +74,7 @@ import {
 } from "./split_sort.ts";
 import { bufferPrefaultRanges } from "./buffer_prefault.ts";
 import {
+  awaitGatherSplit,
   gatherClaimedChunks,
   type GatherPart,
   joinGatherParts,
@@ -516,7 +517,7 @@ class ExternalSorter {
       timelineEnd("sort-last-main", spanMs);
       // The Worker still writes the last spill: this thread waits for it anyway.
       if (this.#runs.length > 0) this.#warmMergeKernel();
-      this.#helpGather();
+      this.#helpGather(true);
       spanMs = timelineStart();
       await this.#awaitInFlight();
       timelineEnd("wait-last-spill", spanMs);
@@ -676,7 +677,7 @@ class ExternalSorter {
       const presorted = this.#splitSortHere(full, ring) || (!workerIdle && this.#sortHere(full));
       timelineEnd("sort-main", spanMs);
       this.#warmMergeKernelWhileWaiting();
-      this.#helpGather();
+      this.#helpGather(false);
       spanMs = timelineStart();
       if (previousSort !== undefined) await previousSort;
       if (previousSpill !== undefined) await previousSpill;
@@ -806,14 +807,25 @@ class ExternalSorter {
    * Gathers and writes chunks of the run the Worker gathers now (split_gather.ts), from its end,
    * until none is left; for where this thread would wait for that spill anyway. A failure is
    * kept for the spill, which then fails with it.
+   *
+   * @param waitForPublish Wait until the Worker has published the run's chunks (it does once
+   *   the buffer is sorted), or is done with the job: at the last spill, where this thread has
+   *   nothing else to do.
    */
-  #helpGather(): void {
+  #helpGather(waitForPublish: boolean): void {
     const help = this.#gatherHelp;
     const area = this.#mainArea;
     const kernels = this.#threadKernels;
     if (help === undefined || help.failure !== undefined || area === undefined) return;
-    if (kernels === undefined || splitGatherBlockCount(help.control) === 0) return;
-    const spanMs = timelineStart();
+    if (kernels === undefined) return;
+    let spanMs = timelineStart();
+    if (waitForPublish) {
+      const worker = this.#worker;
+      awaitGatherSplit(help.control, () => worker?.isIdle ?? true, PUBLISH_WAIT_MS);
+      timelineEnd("wait-gather-publish", spanMs);
+      spanMs = timelineStart();
+    }
+    if (splitGatherBlockCount(help.control) === 0) return;
     const blockBytes = this.#memory.segmentBytes;
     let file: RunBlockFile | undefined;
     try {
@@ -2099,6 +2111,11 @@ const KERNEL_MERGE_SPARE_SEGMENTS = 3;
 const BLOCK_FIRST_KEYS_TOTAL_MAX = 2 * 1024 * 1024;
 /** How long a failed sort waits for the Worker to finish the split sort bucket it is on. */
 const HELP_WAIT_MS = 10_000;
+/**
+ * The longest this thread waits for the Worker to publish the last spill's chunks (it does once
+ * that buffer is sorted, or replies): beyond, it waits for the spill as it would without them.
+ */
+const PUBLISH_WAIT_MS = 1000;
 /** The same for an ended (terminated) Worker, which stops at its next loop check. */
 const ENDED_HELP_WAIT_MS = 250;
 

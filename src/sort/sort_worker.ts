@@ -13,7 +13,7 @@
 // Every module loaded here costs resident memory in this isolate (docs/performance.md,
 // "Memory"): import leaf modules, not the layers' mod.ts, and load the comparator orders
 // (sort_order.ts and its parsers) only when the order needs them.
-import { assert } from "../base/assert.ts";
+import { assert } from "../base/mod.ts";
 import { RunBlockFile } from "../io/run_block_file.ts";
 import { helpPoisonCheck, type PoisonCheckHelp } from "../memory/poison_help.ts";
 import {

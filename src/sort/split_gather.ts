@@ -27,7 +27,7 @@
  * @module
  */
 // Leaf modules only: this file is in the sort Worker's module graph.
-import { assert } from "../base/assert.ts";
+import { assert } from "../base/mod.ts";
 import { BLOCK_HEADER_BYTES } from "../io/spill_format.ts";
 import { ENTRY_WORDS, LENGTH_WORD } from "./index_sort.ts";
 import type { SortJob } from "./job_sort.ts";
@@ -50,6 +50,9 @@ const START_WORDS = 3;
 const CHUNKS_MAX = 256;
 /** The fewest blocks of a chunk (128 KiB blocks: 1 MiB, ~1.5 ms of gather). */
 const CHUNK_BLOCKS_MIN = 8;
+
+/** How often {@linkcode awaitGatherSplit} checks whether the Worker is still at it. */
+const PUBLISH_POLL_MS = 2;
 
 /** Words of a split gather's control block. */
 export const SPLIT_GATHER_WORDS = STARTS + START_WORDS * CHUNKS_MAX;
@@ -117,6 +120,27 @@ export function publishGatherSplit(
   control[RECORD_COUNT] = count;
   control[BLOCK_COUNT] = blockCount;
   Atomics.store(control, CLAIMS, chunkCount << 16);
+  Atomics.notify(control, CLAIMS);
+}
+
+/**
+ * Waits until `control` is published or `stop()` says it never will be (checked every
+ * {@linkcode PUBLISH_POLL_MS}), at most `timeoutMs`.
+ *
+ * @returns Whether it is published.
+ */
+export function awaitGatherSplit(
+  control: Int32Array,
+  stop: () => boolean,
+  timeoutMs: number,
+): boolean {
+  const deadline = performance.now() + timeoutMs;
+  while (Atomics.load(control, CLAIMS) === 0 && !stop()) {
+    const left = deadline - performance.now();
+    if (left <= 0) break;
+    Atomics.wait(control, CLAIMS, 0, Math.min(left, PUBLISH_POLL_MS));
+  }
+  return Atomics.load(control, CLAIMS) !== 0;
 }
 
 /** The next chunk from one end, or -1 when every chunk is taken (or none is published). */
