@@ -462,12 +462,19 @@ function handle(
       return;
     }
     if (ring.unique) dropDuplicates(job, order!, memory!.buffer as SharedArrayBuffer);
-    const split = message.runFile === undefined ? undefined : message.gatherSplit;
-    if (split !== undefined) {
+    // A split gather needs the kernels (their scratch holds the chunk starts meanwhile).
+    const wasm = kernels instanceof WasmKernels ? kernels : undefined;
+    const split = message.runFile === undefined || wasm === undefined
+      ? undefined
+      : message.gatherSplit;
+    if (split !== undefined && wasm !== undefined) {
+      const publishMs = timelineStart();
       publishGatherSplit(split, job, {
-        buffer: memory!.buffer as SharedArrayBuffer,
+        kernels: wasm,
+        scratchOffset: areaOffset,
         blockBytes: ring.blockBytes,
       });
+      timelineEnd("publish-chunks", publishMs);
     }
     gather = new BlockGather(job, {
       memory: memory!,

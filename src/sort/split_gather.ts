@@ -29,7 +29,6 @@
 // Leaf modules only: this file is in the sort Worker's module graph.
 import { assert } from "../base/mod.ts";
 import { BLOCK_HEADER_BYTES } from "../io/spill_format.ts";
-import { ENTRY_WORDS, LENGTH_WORD } from "./index_sort.ts";
 import type { SortJob } from "./job_sort.ts";
 import {
   type BlockFirstKeys,
@@ -38,6 +37,7 @@ import {
   type GatherStart,
 } from "./kernel_sort.ts";
 import type { KernelSet } from "../kernels/kernel_state.ts";
+import type { WasmKernels } from "../kernels/wasm_kernels.ts";
 
 const CLAIMS = 0;
 const CHUNK_BLOCKS = 1;
@@ -54,6 +54,8 @@ const CHUNK_BLOCKS_MIN = 8;
 /** How often {@linkcode awaitGatherSplit} checks whether the Worker is still at it. */
 const PUBLISH_POLL_MS = 2;
 
+/** Bytes of the kernels' scratch {@linkcode publishGatherSplit} writes the chunk starts into. */
+export const SCRATCH_BYTES = 4 * START_WORDS * CHUNKS_MAX;
 /** Words of a split gather's control block. */
 export const SPLIT_GATHER_WORDS = STARTS + START_WORDS * CHUNKS_MAX;
 /** Records from which a sorted buffer's gather is shared (below, the Worker gathers it alone). */
@@ -68,53 +70,38 @@ export function resetGatherSplit(control: Int32Array): void {
 
 /**
  * Cuts the sorted `job` (plain records, `-u` duplicates dropped) into chunks of whole blocks
- * of `blockBytes` and publishes where each chunk starts (the Worker, before its gather).
+ * of `blockBytes` and publishes where each chunk starts (the Worker, before its gather; the
+ * kernel `gatherChunkStarts` scans the index into `scratchOffset`, {@linkcode SCRATCH_BYTES}).
  *
  * @param control The control block ({@linkcode SPLIT_GATHER_WORDS} words).
  * @param job The sorted job.
- * @param options The memory's buffer and the block size.
+ * @param options The kernels, their scratch (free while the job gathers) and the block size.
  */
 export function publishGatherSplit(
   control: Int32Array,
   job: SortJob,
-  options: { buffer: SharedArrayBuffer; blockBytes: number },
+  options: { kernels: WasmKernels; scratchOffset: number; blockBytes: number },
 ): void {
   assert(job.keyed !== true, "a split gather is of plain records");
   const count = job.recordCount;
   const payloadBytes = options.blockBytes - BLOCK_HEADER_BYTES;
-  const words = new Uint32Array(options.buffer, job.index, count * ENTRY_WORDS);
-  // An upper bound of the blocks (5 varint bytes a record) sizes the chunks.
-  let recordBytes = 0;
-  for (let e = LENGTH_WORD; e < count * ENTRY_WORDS; e += ENTRY_WORDS) recordBytes += words[e]!;
-  const blocksMax = Math.ceil((recordBytes + 5 * count) / payloadBytes);
+  // An upper bound of the blocks (every page full, 5 varint bytes a record) sizes the chunks.
+  const recordBytesMax = job.segments.length * 2 ** job.segmentShift;
+  const blocksMax = Math.ceil((recordBytesMax + 5 * count) / payloadBytes);
   const chunkBlocks = Math.max(CHUNK_BLOCKS_MIN, Math.ceil(blocksMax / CHUNKS_MAX));
-  const chunkBytes = chunkBlocks * payloadBytes;
-  control[STARTS] = 0;
-  control[STARTS + 1] = 0;
-  control[STARTS + 2] = 0;
-  let chunk = 1;
-  let chunkAt = chunkBytes;
-  let at = 0;
-  let long = 0;
-  for (let rank = 0; rank < count; rank += 1) {
-    const length = words[rank * ENTRY_WORDS + LENGTH_WORD]!;
-    const head = varintLength(length);
-    const end = at + head + length;
-    // Chunk borders in this record's encoding (at its start included).
-    while (chunkAt < end) {
-      const word = STARTS + START_WORDS * chunk;
-      control[word] = rank;
-      control[word + 1] = chunkAt - at;
-      control[word + 2] = long;
-      chunk += 1;
-      chunkAt += chunkBytes;
-    }
-    at = end;
-    long += head - 1;
-  }
-  const blockCount = Math.max(1, Math.ceil(at / payloadBytes));
+  const scratch = options.scratchOffset;
+  const payloadTotal = options.kernels.gatherChunkStarts(
+    job.index,
+    count,
+    chunkBlocks * payloadBytes,
+    scratch,
+    CHUNKS_MAX,
+  );
+  const blockCount = Math.max(1, Math.ceil(payloadTotal / payloadBytes));
   const chunkCount = Math.ceil(blockCount / chunkBlocks);
-  assert(chunkCount <= CHUNKS_MAX && chunkCount <= chunk, "a split gather's chunks fit");
+  assert(chunkCount <= CHUNKS_MAX, "a split gather's chunks fit");
+  const starts = new Int32Array(options.kernels.memory.buffer, scratch, START_WORDS * chunkCount);
+  control.set(starts, STARTS);
   control[CHUNK_BLOCKS] = chunkBlocks;
   control[CHUNK_COUNT] = chunkCount;
   control[RECORD_COUNT] = count;
@@ -281,16 +268,4 @@ export function joinGatherParts(
     at += chunk.length;
   }
   return { lineBytesIndex, blockFirstKeys: { recordLengths, keyEnds, bytes } };
-}
-
-function varintLength(value: number): number {
-  return value < 0x80
-    ? 1
-    : value < 0x4000
-    ? 2
-    : value < 0x20_0000
-    ? 3
-    : value < 0x1000_0000
-    ? 4
-    : 5;
 }

@@ -134,20 +134,22 @@ Deno.test("split gather: the Worker's and this thread's chunks give one gather's
       );
     }
     const control = new Int32Array(new SharedArrayBuffer(SPLIT_GATHER_WORDS * 4));
+    // The sort's scratch is free while the job gathers.
+    const publishing = { kernels, scratchOffset: workerAreaOffset, blockBytes: BLOCK_BYTES };
     resetGatherSplit(control);
     strictEqual(
       claimGatherChunk(control, true),
       -1,
       `${label}: nothing to claim before publishing`,
     );
-    publishGatherSplit(control, job, { buffer: shared, blockBytes: BLOCK_BYTES });
+    publishGatherSplit(control, job, publishing);
     strictEqual(splitGatherBlockCount(control), expected.length, `${label}: blocks`);
     strictEqual(splitGatherRecordCount(control), job.recordCount, `${label}: records`);
     const chunkCount = control[2]!;
     strictEqual(chunkCount >= 3, true, `${label}: ${chunkCount} chunks`);
     for (let workerChunks = 0; workerChunks <= chunkCount; workerChunks += 1) {
       const at = `${label}, the Worker takes ${workerChunks} of ${chunkCount} chunks`;
-      publishGatherSplit(control, job, { buffer: shared, blockBytes: BLOCK_BYTES });
+      publishGatherSplit(control, job, publishing);
       const written = new Map<number, Uint8Array>();
       // The Worker: one gather from the start, extended chunk by chunk (sort_worker.ts).
       const worker = new BlockGather(job, {
@@ -221,8 +223,10 @@ Deno.test("split gather: chunks are claimed once, from either end, until none is
     recordCount: 1,
     segmentShift: 12,
   };
+  const scratch = memory.allocate("test-scratch", 1);
   publishGatherSplit(control, job, {
-    buffer: memory.wasmMemory.buffer as SharedArrayBuffer,
+    kernels: new WasmKernels(memory.wasmMemory),
+    scratchOffset: scratch.segments[0]!.memoryOffset,
     blockBytes: BLOCK_BYTES,
   });
   strictEqual(splitGatherBlockCount(control), Math.ceil((100 * 1024 + 3) / (BLOCK_BYTES - 16)));
@@ -235,5 +239,6 @@ Deno.test("split gather: chunks are claimed once, from either end, until none is
   strictEqual(splitGatherBlockCount(control), 0);
   strictEqual(claimGatherChunk(control, false), -1);
   index.release();
+  scratch.release();
   memory.assertAllReleased();
 });

@@ -290,3 +290,47 @@ export function indexLineBytes(index: usize, count: u32): f64 {
   for (let at = index; at < end; at += ENTRY) sum += <u64>load<u32>(at, 12);
   return <f64>sum;
 }
+
+/**
+ * Where each chunk of `chunkBytes` payload bytes starts in a gather of the `count` entries at
+ * `index` (src/sort/split_gather.ts): for chunk c = 1, 2, ... (up to `chunksMax`, exclusive), three
+ * u32 at `out + 12 c`: the entry whose encoding holds payload byte c * chunkBytes, the bytes of that
+ * encoding before it, and the varint bytes beyond one per entry of the entries before that one.
+ * Chunk 0 starts at (0, 0, 0). Returns the payload bytes in all (a float: exact up to 2^53).
+ */
+export function gatherChunkStarts(
+  index: usize,
+  count: u32,
+  chunkBytes: u32,
+  out: usize,
+  chunksMax: u32,
+): f64 {
+  store<u32>(out, 0);
+  store<u32>(out, 0, 4);
+  store<u32>(out, 0, 8);
+  let at: u64 = 0;
+  let long: u32 = 0;
+  let chunk: u32 = 1;
+  let chunkAt: u64 = <u64>chunkBytes;
+  const end = index + (<usize>count << 4);
+  let rank: u32 = 0;
+  for (let entry = index; entry < end; entry += ENTRY) {
+    const length = load<u32>(entry, 12);
+    const head = varintBytes(length);
+    const next = at + <u64>head + <u64>length;
+    while (chunkAt < next) {
+      if (chunk < chunksMax) {
+        const to = out + <usize>chunk * 12;
+        store<u32>(to, rank);
+        store<u32>(to, <u32>(chunkAt - at), 4);
+        store<u32>(to, long, 8);
+      }
+      chunk += 1;
+      chunkAt += <u64>chunkBytes;
+    }
+    at = next;
+    long += head - 1;
+    rank += 1;
+  }
+  return <f64>at;
+}
