@@ -10,8 +10,8 @@
  * varint(length) + length), and a gather can start at any block border: at entry `rank`, with
  * `pendingBytes` of its encoding in the block before. The Worker cuts the run into chunks of
  * `chunkBlocks` blocks and publishes where each starts ({@linkcode publishGatherSplit}); then
- * the Worker takes chunks from the low end and this thread from the high end, each claimed by a
- * compare-exchange, and each thread writes its blocks at their places in the file. The blocks
+ * the Worker takes chunks from the low end and this thread from the high end (all but the last
+ * one left), each claimed by a compare-exchange, and each thread writes its blocks at their places in the file. The blocks
  * are the bytes one gather writes, so the run file is the same, byte for byte.
  *
  * ```
@@ -48,8 +48,8 @@ const STARTS = 5;
 const START_WORDS = 3;
 /** The most chunks a run is cut into (the claim cursors are 16 bits). */
 const CHUNKS_MAX = 256;
-/** The fewest blocks of a chunk (128 KiB blocks: 1 MiB, ~1.5 ms of gather). */
-const CHUNK_BLOCKS_MIN = 8;
+/** The fewest blocks of a chunk (128 KiB blocks: 512 KiB, ~1 ms of gather and write). */
+const CHUNK_BLOCKS_MIN = 4;
 
 /** How often {@linkcode awaitGatherSplit} checks whether the Worker is still at it. */
 const PUBLISH_POLL_MS = 2;
@@ -130,13 +130,18 @@ export function awaitGatherSplit(
   return Atomics.load(control, CLAIMS) !== 0;
 }
 
-/** The next chunk from one end, or -1 when every chunk is taken (or none is published). */
+/**
+ * The next chunk from one end, or -1 when every chunk is taken (or none is published). The high
+ * end (this thread) leaves the last one to the Worker: the Worker is at the chunk before it
+ * then, so that this thread, when it takes the one after, ends about when the Worker does, not
+ * a whole chunk later.
+ */
 export function claimGatherChunk(control: Int32Array, fromHigh: boolean): number {
   while (true) {
     const claims = Atomics.load(control, CLAIMS);
     const low = claims & 0xffff;
     const high = claims >>> 16;
-    if (low >= high) return -1;
+    if (low + (fromHigh ? 1 : 0) >= high) return -1;
     const next = fromHigh ? ((high - 1) << 16) | low : (high << 16) | (low + 1);
     if (Atomics.compareExchange(control, CLAIMS, claims, next) === claims) {
       return fromHigh ? high - 1 : low;

@@ -183,8 +183,16 @@ Deno.test("split gather: the Worker's and this thread's chunks give one gather's
           written.set(blockIndex, sealedAt(bytes, mainBlock));
         },
       });
-      strictEqual(claimGatherChunk(control, false), -1, `${at}: chunks left`);
-      strictEqual(worker.isDone, workerChunks === chunkCount, at);
+      // The Worker: what this thread left (at least the last chunk, unless it took it already).
+      for (let c = claimGatherChunk(control, false); c >= 0; c = claimGatherChunk(control, false)) {
+        strictEqual(c, workerChunks, `${at}: the chunk left`);
+        worker.gatherUpTo(gatherChunkEnd(control, c));
+        for (let block = worker.next(); block !== undefined; block = worker.next()) {
+          written.set(worker.blockIndex - 1, sealedAt(bytes, workerBlock));
+          worker.free();
+        }
+      }
+      strictEqual(worker.isDone, true, at);
       strictEqual(written.size, expected.length, `${at}: blocks written`);
       for (let b = 0; b < expected.length; b += 1) {
         deepStrictEqual(written.get(b), expected[b], `${at}: block ${b}`);
@@ -215,7 +223,7 @@ Deno.test("split gather: chunks are claimed once, from either end, until none is
   const memory = new MemoryManager({ budgetBytes: 1024 * 1024, segmentBytes: BLOCK_BYTES });
   const index = memory.allocate("test-index", 16);
   const words = new Uint32Array(memory.wasmMemory.buffer, index.segments[0]!.memoryOffset, 4);
-  // One record of 100 KiB: 26 blocks of 4 KiB, 4 chunks of 8 blocks.
+  // One record of 100 KiB: 26 blocks of 4 KiB, 7 chunks of 4 blocks.
   words[3] = 100 * 1024;
   const job: SortJob = {
     segments: [],
@@ -230,11 +238,15 @@ Deno.test("split gather: chunks are claimed once, from either end, until none is
     blockBytes: BLOCK_BYTES,
   });
   strictEqual(splitGatherBlockCount(control), Math.ceil((100 * 1024 + 3) / (BLOCK_BYTES - 16)));
+  // The high end leaves the last chunk to the low end.
   deepStrictEqual(
-    [true, false, true, false, true].map((fromHigh) => claimGatherChunk(control, fromHigh)),
-    [3, 0, 2, 1, -1],
+    [true, false, true, false, true, false, true, false, false].map((fromHigh) =>
+      claimGatherChunk(control, fromHigh)
+    ),
+    [6, 0, 5, 1, 4, 2, -1, 3, -1],
   );
-  strictEqual(gatherChunkEnd(control, 3), splitGatherBlockCount(control));
+  strictEqual(gatherChunkEnd(control, 5), 24);
+  strictEqual(gatherChunkEnd(control, 6), splitGatherBlockCount(control));
   resetGatherSplit(control);
   strictEqual(splitGatherBlockCount(control), 0);
   strictEqual(claimGatherChunk(control, false), -1);
