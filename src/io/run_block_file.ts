@@ -41,15 +41,6 @@ export class RunBlockFile {
     this.#blocks += 1;
   }
 
-  /**
-   * Writes block `blockIndex` (exactly one block long) at its place in the file: a part of a
-   * run gathered by two threads (src/sort/split_gather.ts), each with a file of its own.
-   */
-  writeAt(blockIndex: number, block: Uint8Array): void {
-    this.#file.seekSync(blockPosition(blockIndex, this.#blockBytes), Deno.SeekMode.Start);
-    this.write(block);
-  }
-
   /** Closes the file. */
   close(): void {
     this.#file.close();

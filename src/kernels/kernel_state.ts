@@ -68,11 +68,6 @@ export interface GatherInput {
   prefixHoldsRecord?: boolean;
   /** With `prefixHoldsRecord`: the prefix words are inverted (`-r`). Bit 10 of word 4. */
   prefixInverted?: boolean;
-  /**
-   * Where to start (default 0, 0): the first entry to write, and how many bytes of its encoding
-   * are written already (a gather resumed at a block border; split_gather.ts).
-   */
-  from?: { rank: number; pendingBytes: number };
 }
 
 /**
@@ -106,13 +101,13 @@ export class GatherState {
     const w = this.#words;
     w[0] = input.indexOffset;
     w[1] = input.recordCount;
-    w[2] = input.from?.rank ?? 0;
+    w[2] = 0;
     w[3] = input.pageTableOffset;
     w[4] = input.segmentShift | (input.lineEndsKey === true ? 0x100 : 0) |
       (input.prefixHoldsRecord === true ? 0x200 : 0) | (input.prefixInverted === true ? 0x400 : 0);
     w[5] = 0;
     w[6] = 0;
-    w[7] = input.from?.pendingBytes ?? 0;
+    w[7] = 0;
   }
 
   /** Gives the kernel the output range `[byteOffset, byteEnd)` (a block's payload). */

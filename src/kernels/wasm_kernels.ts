@@ -52,13 +52,6 @@ export interface KernelExports {
   gather(state: number): number;
   gatherKeyed(state: number): number;
   indexLineBytes(index: number, count: number): number;
-  gatherChunkStarts(
-    index: number,
-    count: number,
-    chunkBytes: number,
-    out: number,
-    chunksMax: number,
-  ): number;
   mergeStep(state: number): number;
   mergeLines(state: number): number;
   mergeText(state: number): number;
@@ -403,31 +396,6 @@ export class WasmKernels implements KernelSet {
    */
   indexLineBytes(indexOffset: number, count: number): number {
     return this.#exports.indexLineBytes(indexOffset, count);
-  }
-
-  /**
-   * Where each chunk of `chunkBytes` payload bytes starts in a gather of the `count` sort-index
-   * entries at `indexOffset` (src/sort/split_gather.ts): for chunk c = 0 up to `chunksMax`
-   * (exclusive), three u32 at `outOffset + 12 c`: the entry whose encoding holds payload byte
-   * c * chunkBytes, the bytes of that encoding before it, and the varint bytes beyond one per
-   * entry of the entries before it.
-   *
-   * @param indexOffset The first entry (16 bytes each, the length in word 3).
-   * @param count Entries.
-   * @param chunkBytes Payload bytes of a chunk.
-   * @param outOffset Where the starts go (12 bytes a chunk).
-   * @param chunksMax Chunks with a place at `outOffset`.
-   * @returns The payload bytes of the whole gather.
-   */
-  gatherChunkStarts(
-    indexOffset: number,
-    count: number,
-    chunkBytes: number,
-    outOffset: number,
-    chunksMax: number,
-  ): number {
-    assert(outOffset + 12 * chunksMax <= this.#memoryBytes(), "chunk starts outside memory");
-    return this.#exports.gatherChunkStarts(indexOffset, count, chunkBytes, outOffset, chunksMax);
   }
 
   /**

@@ -9,7 +9,6 @@ import type { IoManager, LineReader, RunReader, RunWriter, SpillRun } from "../i
 import {
   OutputSink,
   prefaultMemory,
-  RunBlockFile,
   timelineEnd,
   timelineFlush,
   timelineOrigin,
@@ -22,13 +21,7 @@ import type { OrderDescriptor } from "./order_descriptor.ts";
 import type { RecordOrder } from "./record_order.ts";
 import { mergeCursors, type RecordCursor, type RecordSink, UniqueFilter } from "./run_merger.ts";
 import { SortBuffer } from "./sort_buffer.ts";
-import {
-  SORT_WORKER_OWNER,
-  type SortResult,
-  SortWorker,
-  SpillRing,
-  WorkerWriteError,
-} from "./sort_worker_pool.ts";
+import { SORT_WORKER_OWNER, SortWorker, SpillRing, WorkerWriteError } from "./sort_worker_pool.ts";
 import { type BlockFirstKeys, sortJobWith } from "./kernel_sort.ts";
 import { normalizedKeysFor } from "./normalized_key.ts";
 import { keyedLineOffset, KeyedRunOrder } from "./keyed_records.ts";
@@ -73,18 +66,6 @@ import {
   startSplitSort,
 } from "./split_sort.ts";
 import { bufferPrefaultRanges } from "./buffer_prefault.ts";
-import {
-  awaitGatherSplit,
-  gatherClaimedChunks,
-  type GatherPart,
-  joinGatherParts,
-  resetGatherSplit,
-  SPLIT_GATHER_RECORDS_MIN,
-  SPLIT_GATHER_WORDS,
-  splitGatherBlockCount,
-  splitGatherRecordCount,
-} from "./split_gather.ts";
-import type { SortJob } from "./job_sort.ts";
 import type { LineFilter, LineSink } from "./line_filter.ts";
 import { mergeTextFiles, planTextMerge } from "./text_merge.ts";
 import {
@@ -133,12 +114,6 @@ export interface ExternalSortOptions {
    * where it applies; false: one thread sorts each buffer. Default true.
    */
   splitSort?: boolean;
-  /**
-   * Let this thread gather and write chunks of a run the Worker gathers, where it would wait
-   * for that spill anyway (split_gather.ts); false: the Worker gathers each run alone. Default
-   * true.
-   */
-  splitGather?: boolean;
   /**
    * Whether the Worker sorts and gathers with the WebAssembly kernels (default true); false
    * keeps it on the JavaScript index sort and gather (the tests compare both).
@@ -234,8 +209,6 @@ export interface SortStats {
   mainThreadSorts: number;
   /** Buffers this thread and the Worker sorted together (split_sort.ts). */
   splitSorts: number;
-  /** Blocks of the Worker's runs this thread gathered and wrote (split_gather.ts). */
-  splitGatherBlocks: number;
   /** Whether the final merge ran on the WebAssembly merge kernel. */
   usedMergeKernel: boolean;
   /** Whether that merge ran on the merge Worker while this thread did the I/O. */
@@ -285,13 +258,6 @@ class ExternalSorter {
   readonly #splitControls = [0, 1].map(() =>
     new Int32Array(new SharedArrayBuffer(SPLIT_SORT_WORDS * Int32Array.BYTES_PER_ELEMENT))
   );
-  readonly #splitGather: boolean;
-  /** A split gather's control block per sort buffer (split_gather.ts). */
-  readonly #gatherControls = [0, 1].map(() =>
-    new Int32Array(new SharedArrayBuffer(SPLIT_GATHER_WORDS * Int32Array.BYTES_PER_ELEMENT))
-  );
-  /** The spill whose gather this thread may take chunks of, while the Worker gathers it. */
-  #gatherHelp: GatherHelp | undefined = undefined;
   readonly #kernels: boolean;
   /** This thread's kernels (the append-lines kernel fills plain-bytes buffers). */
   #threadKernels: WasmKernels | undefined = undefined;
@@ -380,7 +346,6 @@ class ExternalSorter {
     kernelSorts: 0,
     mainThreadSorts: 0,
     splitSorts: 0,
-    splitGatherBlocks: 0,
     usedMergeKernel: false,
     usedMergeWorker: false,
     mergeRanges: 0,
@@ -406,7 +371,6 @@ class ExternalSorter {
     this.#useWorker = (options.useWorker ?? true) && options.orderDescriptor !== undefined;
     this.#workerSortsWhenIdle = options.workerSortsWhenIdle ?? true;
     this.#splitSort = options.splitSort ?? true;
-    this.#splitGather = options.splitGather ?? true;
     this.#kernels = options.kernels ?? true;
     this.#mergeOnly = options.mergeOnly ?? false;
     this.#lendIdleWorker = options.lendIdleWorker ?? false;
@@ -517,7 +481,6 @@ class ExternalSorter {
       timelineEnd("sort-last-main", spanMs);
       // The Worker still writes the last spill: this thread waits for it anyway.
       if (this.#runs.length > 0) this.#warmMergeKernel();
-      this.#helpGather(true);
       spanMs = timelineStart();
       await this.#awaitInFlight();
       timelineEnd("wait-last-spill", spanMs);
@@ -677,7 +640,6 @@ class ExternalSorter {
       const presorted = this.#splitSortHere(full, ring) || (!workerIdle && this.#sortHere(full));
       timelineEnd("sort-main", spanMs);
       this.#warmMergeKernelWhileWaiting();
-      this.#helpGather(false);
       spanMs = timelineStart();
       if (previousSort !== undefined) await previousSort;
       if (previousSpill !== undefined) await previousSpill;
@@ -728,34 +690,18 @@ class ExternalSorter {
     // The Worker's gather writes records without a stored key too: only the comparator merges
     // such runs (the merge kernel would find them corrupt).
     if (this.#runsKeyed && buffer.keylessCount > 0) this.#keylessSpilled = true;
-    const help = elsewhere ? this.#startGatherHelp(buffer, ring, writer.path) : undefined;
     try {
-      const sorted = this.#startWorker().sort(buffer, {
+      const result = await this.#startWorker().sort(buffer, {
         spill: {
           ring,
           unique: this.#unique,
           writeBlock: (bytes, block) => writer.writeSealedBlock(bytes, block.recordCount),
           ...(elsewhere ? { runFile: writer.path } : {}),
           presorted,
-          ...(help === undefined ? {} : { gatherSplit: help.control }),
         },
       });
-      let result: SortResult;
-      try {
-        result = await sorted;
-      } finally {
-        // This thread has written every chunk it took (it helps synchronously).
-        if (this.#gatherHelp === help) this.#gatherHelp = undefined;
-      }
-      if (help?.failure !== undefined) throw help.failure;
       if (result.kernelSorted && !presorted) this.#stats.kernelSorts += 1;
-      const shared = help !== undefined ? joinWorkerPart(help, result) : undefined;
-      if (shared !== undefined) {
-        writer.adoptBlocks(shared.blockCount, shared.recordCount);
-        result = { ...result, ...shared.indexes };
-      } else if (elsewhere) {
-        writer.adoptBlocks(result.blocksWritten, result.gatheredCount);
-      }
+      if (elsewhere) writer.adoptBlocks(result.blocksWritten, result.gatheredCount);
       const run = await writer.finish();
       this.#runs[slot] = run;
       if (result.lineBytesIndex !== undefined) {
@@ -769,94 +715,6 @@ class ExternalSorter {
     } finally {
       if (!buffer.isLent) buffer.reset();
     }
-  }
-
-  /**
-   * The help this thread may give the Worker's gather of `buffer` into the run file at `path`
-   * (split_gather.ts), where it applies: plain records, the kernels on both threads, this
-   * thread's kernel area, a ring block to spare, {@linkcode SPLIT_GATHER_RECORDS_MIN} records.
-   */
-  #startGatherHelp(buffer: SortBuffer, ring: SpillRing, path: string): GatherHelp | undefined {
-    const area = this.#mainArea;
-    const kernels = this.#threadKernels;
-    const index = this.#buffers.indexOf(buffer);
-    if (
-      !this.#splitGather || !this.#kernels || area === undefined ||
-      !(kernels instanceof WasmKernels) || ring.blockCount < 2 || index < 0 ||
-      buffer.recordCount < SPLIT_GATHER_RECORDS_MIN
-    ) {
-      return undefined;
-    }
-    const job = buffer.jobHere();
-    if (job.keyed === true) return undefined;
-    const control = this.#gatherControls[index]!;
-    resetGatherSplit(control);
-    const help: GatherHelp = {
-      control,
-      job,
-      path,
-      blockOffset: ring.keptBlock(),
-      parts: new Map(),
-      failure: undefined,
-    };
-    this.#gatherHelp = help;
-    return help;
-  }
-
-  /**
-   * Gathers and writes chunks of the run the Worker gathers now (split_gather.ts), from its end,
-   * until none is left; for where this thread would wait for that spill anyway. A failure is
-   * kept for the spill, which then fails with it.
-   *
-   * @param waitForPublish Wait until the Worker has published the run's chunks (it does once
-   *   the buffer is sorted), or is done with the job: at the last spill, where this thread has
-   *   nothing else to do.
-   */
-  #helpGather(waitForPublish: boolean): void {
-    const help = this.#gatherHelp;
-    const area = this.#mainArea;
-    const kernels = this.#threadKernels;
-    if (help === undefined || help.failure !== undefined || area === undefined) return;
-    if (kernels === undefined) return;
-    let spanMs = timelineStart();
-    if (waitForPublish) {
-      const worker = this.#worker;
-      awaitGatherSplit(help.control, () => worker?.isIdle ?? true, PUBLISH_WAIT_MS);
-      timelineEnd("wait-gather-publish", spanMs);
-      spanMs = timelineStart();
-    }
-    if (splitGatherBlockCount(help.control) === 0) return;
-    const blockBytes = this.#memory.segmentBytes;
-    let file: RunBlockFile | undefined;
-    try {
-      gatherClaimedChunks(help.control, help.job, {
-        memory: this.#memory.wasmMemory,
-        kernels,
-        areaOffset: area.segments[0]!.memoryOffset,
-        blockOffset: help.blockOffset,
-        blockBytes,
-        parts: help.parts,
-        writeBlock: (blockIndex, bytes) => {
-          try {
-            file ??= new RunBlockFile(help.path, blockBytes);
-            file.writeAt(blockIndex, bytes);
-            this.#stats.splitGatherBlocks += 1;
-          } catch (error) {
-            const message = error instanceof Error ? error.message : String(error);
-            throw new WorkerWriteError(message, { cause: error });
-          }
-        },
-      });
-    } catch (error) {
-      help.failure = error;
-    } finally {
-      try {
-        file?.close();
-      } catch (error) {
-        help.failure ??= new WorkerWriteError(String(error), { cause: error });
-      }
-    }
-    timelineEnd("help-gather", spanMs);
   }
 
   /** Keeps a run's block first keys while all of them stay within their bound. */
@@ -2031,59 +1889,6 @@ class ExternalSorter {
  * sink's page, a carry per input, the `-u` copy, the in-memory run's staging page and table,
  * and two to spare for carries that grow for long records.
  */
-/** A spill whose gather this thread may take chunks of (split_gather.ts). */
-interface GatherHelp {
-  /** The control block (published by the Worker before its gather). */
-  control: Int32Array;
-  /** The buffer's pages and index (its record count: the published one, after `-u`). */
-  job: SortJob;
-  /** The run file. */
-  path: string;
-  /** The ring block this thread gathers into (not lent to the Worker). */
-  blockOffset: number;
-  /** What this thread gathered, by chunk. */
-  parts: Map<number, GatherPart>;
-  /** Why this thread's part failed (the spill fails with it). */
-  failure: unknown;
-}
-
-/**
- * The run of a split gather as a whole, from the Worker's part (its blocks come first) and this
- * thread's: its blocks, records and indexes. Undefined when the Worker published nothing.
- */
-function joinWorkerPart(
-  help: GatherHelp,
-  result: SortResult,
-):
-  | {
-    blockCount: number;
-    recordCount: number;
-    indexes: { lineBytesIndex: number[]; blockFirstKeys: BlockFirstKeys };
-  }
-  | undefined {
-  const blockCount = splitGatherBlockCount(help.control);
-  if (blockCount === 0) return undefined;
-  const parts: GatherPart[] = [{
-    blockCount: result.blocksWritten,
-    lineBytesIndex: result.lineBytesIndex ?? [],
-    blockFirstKeys: result.blockFirstKeys ??
-      { recordLengths: [], keyEnds: [], bytes: new Uint8Array(0) },
-  }];
-  let next = result.blocksWritten;
-  const chunks = [...help.parts.keys()].sort((a, b) => a - b);
-  for (const chunk of chunks) {
-    const part = help.parts.get(chunk)!;
-    parts.push(part);
-    next += part.blockCount;
-  }
-  assert(next === blockCount, `a split gather wrote ${next} of ${blockCount} blocks`);
-  return {
-    blockCount,
-    recordCount: splitGatherRecordCount(help.control),
-    indexes: joinGatherParts(parts),
-  };
-}
-
 function kernelMergeSegments(
   segmentBytes: number,
   inputCount: number,
@@ -2111,11 +1916,6 @@ const KERNEL_MERGE_SPARE_SEGMENTS = 3;
 const BLOCK_FIRST_KEYS_TOTAL_MAX = 2 * 1024 * 1024;
 /** How long a failed sort waits for the Worker to finish the split sort bucket it is on. */
 const HELP_WAIT_MS = 10_000;
-/**
- * The longest this thread waits for the Worker to publish the last spill's chunks (it does once
- * that buffer is sorted, or replies): beyond, it waits for the spill as it would without them.
- */
-const PUBLISH_WAIT_MS = 1000;
 /** The same for an ended (terminated) Worker, which stops at its next loop check. */
 const ENDED_HELP_WAIT_MS = 250;
 

@@ -219,23 +219,6 @@ export function dropDuplicates(
   return kept;
 }
 
-/**
- * Where a {@linkcode BlockGather} starts when it gathers a run from a block border on (a part
- * of the run; split_gather.ts): the block's index, the first entry that goes into it and how
- * many bytes of that entry's encoding the blocks before hold, and the varint bytes beyond one
- * per record of the entries before that one (the line-bytes index counts from them).
- */
-export interface GatherStart {
-  /** The first block's index in the run. */
-  blockIndex: number;
-  /** The entry the block starts in. */
-  rank: number;
-  /** Bytes of that entry's encoding in the blocks before. */
-  pendingBytes: number;
-  /** Varint bytes beyond one per record of the entries before `rank`. */
-  longVarintBytes: number;
-}
-
 /** One sealed block of a {@linkcode BlockGather}. */
 export interface SealedBlock {
   /** Ring slot the block is in. */
@@ -268,8 +251,6 @@ export class BlockGather {
   #slot = 0;
   #freeSlots: number;
   #blockIndex = 0;
-  /** Blocks from this index on are not gathered ({@linkcode BlockGather.gatherUpTo}). */
-  #blockEnd = Number.POSITIVE_INFINITY;
   #done = false;
   /** Payload bytes of the blocks sealed so far. */
   #payloadBefore = 0;
@@ -297,8 +278,7 @@ export class BlockGather {
    * Starts the gather of `job` (sorted) into blocks of `blockBytes` at the `ring` offsets.
    *
    * @param job The sorted job.
-   * @param options Memory, kernels (the reference ones when undefined), kernel area, ring;
-   *   `from`: start at a block border of the run instead of its beginning (plain records).
+   * @param options Memory, kernels (the reference ones when undefined), kernel area, ring.
    */
   constructor(
     job: SortJob,
@@ -308,11 +288,9 @@ export class BlockGather {
       areaOffset: number;
       ring: readonly number[];
       blockBytes: number;
-      from?: GatherStart;
     },
   ) {
     assert(options.ring.length >= 1, "a gather needs at least one block");
-    const from = options.from;
     const buffer = options.memory.buffer as SharedArrayBuffer;
     this.#kernels = options.kernels ?? new ReferenceKernels(options.memory);
     this.#bytes = new Uint8Array(buffer);
@@ -336,24 +314,7 @@ export class BlockGather {
       lineEndsKey: this.#lineEndsKey,
       prefixHoldsRecord: !this.#keyed && job.prefixHoldsRecord === true,
       prefixInverted: job.prefixInverted === true,
-      ...(from === undefined ? {} : { from }),
     });
-    if (from !== undefined) {
-      assert(job.keyed !== true, "a keyed run is gathered from its beginning");
-      this.#blockIndex = from.blockIndex;
-      this.#payloadBefore = from.blockIndex * (options.blockBytes - BLOCK_HEADER_BYTES);
-      this.#longVarintBytes = from.longVarintBytes;
-    }
-  }
-
-  /** Gathers no block from index `blockEnd` on (until called again with a later one). */
-  gatherUpTo(blockEnd: number): void {
-    this.#blockEnd = blockEnd;
-  }
-
-  /** The index of the next block to seal. */
-  get blockIndex(): number {
-    return this.#blockIndex;
   }
 
   /** Bytes the gather writes for the entry at memory offset `entry` of `length` bytes. */
@@ -484,11 +445,10 @@ export class BlockGather {
   /**
    * Fills and seals the next slot.
    *
-   * @returns The block, or undefined when no slot is free, the gather is done or it is at
-   *   its block end ({@linkcode BlockGather.gatherUpTo}).
+   * @returns The block, or undefined when no slot is free or the gather is done.
    */
   next(): SealedBlock | undefined {
-    if (this.#done || this.#freeSlots === 0 || this.#blockIndex >= this.#blockEnd) return undefined;
+    if (this.#done || this.#freeSlots === 0) return undefined;
     const slot = this.#slot;
     const base = this.#ring[slot]!;
     const state = this.#state;

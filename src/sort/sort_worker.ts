@@ -13,7 +13,6 @@
 // Every module loaded here costs resident memory in this isolate (docs/performance.md,
 // "Memory"): import leaf modules, not the layers' mod.ts, and load the comparator orders
 // (sort_order.ts and its parsers) only when the order needs them.
-import { assert } from "../base/mod.ts";
 import { RunBlockFile } from "../io/run_block_file.ts";
 import { helpPoisonCheck, type PoisonCheckHelp } from "../memory/poison_help.ts";
 import {
@@ -44,12 +43,6 @@ import {
 } from "./merge_worker.ts";
 import type { OrderDescriptor } from "./order_descriptor.ts";
 import { helpSplitSort, type SplitSortHelp } from "./split_sort.ts";
-import {
-  claimGatherChunk,
-  gatherChunkEnd,
-  gatherChunkStart,
-  publishGatherSplit,
-} from "./split_gather.ts";
 import { BytesOrder, FixedKeyOrder, type RecordOrder } from "./record_order.ts";
 
 /** The first message: the memory every job's offsets point into, the kernels and the order. */
@@ -94,12 +87,6 @@ export interface SortRequest {
    * many blocks were written.
    */
   runFile?: string;
-  /**
-   * With `runFile`, plain records: the control block of a gather shared with the main thread
-   * (split_gather.ts). The Worker publishes the run's chunks and gathers those it claims from
-   * the low end; the reply then covers its blocks only.
-   */
-  gatherSplit?: Int32Array;
 }
 
 /**
@@ -239,12 +226,7 @@ function indexOf(
  * open or write is a `writeError` (the main thread maps disk errors to exit 3); anything else
  * thrown goes to the caller's `fail`.
  */
-function writeRun(
-  path: string,
-  slots: readonly number[],
-  blockBytes: number,
-  split: Int32Array | undefined,
-): void {
+function writeRun(path: string, slots: readonly number[], blockBytes: number): void {
   const current = gather!;
   gather = undefined;
   const bytes = new Uint8Array(memory!.buffer);
@@ -257,7 +239,7 @@ function writeRun(
   }
   try {
     let spanMs = timelineStart();
-    for (let block = nextBlock(current, split); block !== undefined;) {
+    for (let block = current.next(); block !== undefined; block = current.next()) {
       timelineEnd("gather", spanMs);
       spanMs = timelineStart();
       const at = slots[block.slot]!;
@@ -270,7 +252,6 @@ function writeRun(
       current.free();
       timelineEnd("write", spanMs);
       spanMs = timelineStart();
-      block = nextBlock(current, split);
     }
   } finally {
     file.close();
@@ -283,21 +264,6 @@ function writeRun(
     blocksWritten: file.blockCount,
     ...indexOf(current),
   });
-}
-
-/**
- * The next block of `current`; with a split gather, at the end of its chunk it claims the next
- * one from the low end (undefined when the main thread has taken the rest).
- */
-function nextBlock(current: BlockGather, split: Int32Array | undefined): SealedBlock | undefined {
-  const block = current.next();
-  if (block !== undefined || split === undefined || current.isDone) return block;
-  const chunk = claimGatherChunk(split, false);
-  if (chunk < 0) return undefined;
-  // The low end's chunks come in order: each starts where the gather stands.
-  assert(gatherChunkStart(split, chunk).blockIndex === current.blockIndex, "chunks in order");
-  current.gatherUpTo(gatherChunkEnd(split, chunk));
-  return current.next();
 }
 
 function replyWriteError(caught: unknown): void {
@@ -462,20 +428,6 @@ function handle(
       return;
     }
     if (ring.unique) dropDuplicates(job, order!, memory!.buffer as SharedArrayBuffer);
-    // A split gather needs the kernels (their scratch holds the chunk starts meanwhile).
-    const wasm = kernels instanceof WasmKernels ? kernels : undefined;
-    const split = message.runFile === undefined || wasm === undefined
-      ? undefined
-      : message.gatherSplit;
-    if (split !== undefined && wasm !== undefined) {
-      const publishMs = timelineStart();
-      publishGatherSplit(split, job, {
-        kernels: wasm,
-        scratchOffset: areaOffset,
-        blockBytes: ring.blockBytes,
-      });
-      timelineEnd("publish-chunks", publishMs);
-    }
     gather = new BlockGather(job, {
       memory: memory!,
       kernels,
@@ -483,9 +435,8 @@ function handle(
       ring: ring.blocks,
       blockBytes: ring.blockBytes,
     });
-    if (split !== undefined) gather.gatherUpTo(0);
     if (message.runFile !== undefined) {
-      writeRun(message.runFile, ring.blocks, ring.blockBytes, split);
+      writeRun(message.runFile, ring.blocks, ring.blockBytes);
       return;
     }
     pump();

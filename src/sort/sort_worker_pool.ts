@@ -96,31 +96,9 @@ export class SpillRing implements Disposable {
     this.#memory.takeBack(borrower, this.#area.segments);
   }
 
-  /**
-   * Lends every block but the last `keep` ones; returns their offsets.
-   *
-   * @param borrower Who borrows them.
-   * @param keep Blocks at the ring's end kept here (a split gather's: {@linkcode SpillRing.keptBlock}).
-   */
-  lendBlocks(borrower: string, keep = 0): number[] {
-    assert(keep >= 0 && keep < this.#lent.length, "a ring lends at least one block");
-    const offsets: number[] = [];
-    for (let slot = 0; slot < this.#lent.length - keep; slot += 1) {
-      offsets.push(this.lendBlock(borrower, slot));
-    }
-    return offsets;
-  }
-
-  /**
-   * The ring's last block, for this thread's part of a split gather (split_gather.ts) while the
-   * Worker gathers into the others ({@linkcode SpillRing.lendBlocks} with `keep` 1).
-   *
-   * @returns Its memory offset.
-   */
-  keptBlock(): number {
-    const slot = this.#lent.length - 1;
-    assert(!this.#lent[slot], "the kept ring block is lent");
-    return this.#blocks.segments[slot]!.memoryOffset;
+  /** Lends every block; returns their offsets. */
+  lendBlocks(borrower: string): number[] {
+    return this.#blocks.segments.map((_segment, slot) => this.lendBlock(borrower, slot));
   }
 
   /** Lends one block again (after it was written). */
@@ -185,11 +163,6 @@ export interface RingSpill {
   runFile?: string;
   /** The buffer is sorted already (by this thread): the Worker only gathers it. */
   presorted?: boolean;
-  /**
-   * With `runFile`: share the gather with this thread (split_gather.ts) through this control
-   * block. The ring's last block stays here for this thread's part.
-   */
-  gatherSplit?: Int32Array;
 }
 
 /** A run file write on the Worker failed ({@linkcode RingSpill.runFile}); `cause` has the code. */
@@ -464,15 +437,13 @@ function lendSortJob(
   const request: SortRequest = { type: "sort", job };
   if (ring !== undefined) request.areaOffset = ring.lendArea(owner);
   if (spill !== undefined) {
-    const split = spill.runFile === undefined ? undefined : spill.gatherSplit;
     request.ring = {
-      blocks: spill.ring.lendBlocks(owner, split === undefined ? 0 : 1),
+      blocks: spill.ring.lendBlocks(owner),
       blockBytes: buffer.segmentBytes,
       unique: spill.unique,
     };
     if (spill.runFile !== undefined) request.runFile = spill.runFile;
     if (spill.presorted === true) request.presorted = true;
-    if (split !== undefined) request.gatherSplit = split;
   }
   return request;
 }

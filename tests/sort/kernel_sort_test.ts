@@ -71,7 +71,6 @@ async function sortWith(
     segmentBytes?: number;
     workerSortsWhenIdle?: boolean;
     splitSort?: boolean;
-    splitGather?: boolean;
   },
 ) {
   const work = await makeWorkDir();
@@ -94,7 +93,6 @@ async function sortWith(
         ? {}
         : { workerSortsWhenIdle: options.workerSortsWhenIdle }),
       ...(options.splitSort === undefined ? {} : { splitSort: options.splitSort }),
-      ...(options.splitGather === undefined ? {} : { splitGather: options.splitGather }),
     });
     return { stats, output: await Deno.readFile(work.path("out")) };
   } finally {
@@ -509,33 +507,3 @@ function sortAndGather(
   }
   return { gather, sealed };
 }
-
-// A run the Worker gathers and writes itself is shared with this thread where it would wait for
-// it (split_gather.ts): the last spill at least, which the Worker still gathers when this thread
-// has sorted a small last buffer. Whether this thread gets there first is up to the scheduler: a
-// few tries, and the output must equal the sort without the split gather each time.
-Deno.test("externalSort plain and -u: this thread gathers chunks of the Worker's runs; the output is the same", async () => {
-  for (const unique of [false, true]) {
-    const seed = `seed ${SEED} (SPILLWAY_SEED reruns), -u ${unique}`;
-    const random = makeRandom(SEED + 23 + (unique ? 1 : 0));
-    // About 3.2 buffers of ~4.3 MiB (12 MiB of 64 KiB segments): a small last buffer.
-    const input = randomLines(random, 640_000, { maxLength: 40 });
-    const descriptor: OrderDescriptor = { kind: "bytes", reverse: false };
-    const sizes = { budgetBytes: 12 * 1024 * 1024, segmentBytes: 65536 };
-    const alone = await sortWith(input, descriptor, {
-      kernels: true,
-      unique,
-      ...sizes,
-      splitGather: false,
-    });
-    strictEqual(alone.stats.splitGatherBlocks, 0, seed);
-    let helped = 0;
-    for (let attempt = 0; attempt < 4 && helped === 0; attempt += 1) {
-      const shared = await sortWith(input, descriptor, { kernels: true, unique, ...sizes });
-      strictEqual(shared.stats.runCount >= 2, true, `${shared.stats.runCount} runs, ${seed}`);
-      strictEqual(Buffer.compare(shared.output, alone.output), 0, `split gather != alone, ${seed}`);
-      helped = shared.stats.splitGatherBlocks;
-    }
-    strictEqual(helped > 0, true, `this thread never helped a gather, ${seed}`);
-  }
-});

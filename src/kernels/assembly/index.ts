@@ -7,7 +7,7 @@ export {
   sortIndexTie,
   sortScratchBytes,
 } from "./sort";
-export { gather, gatherChunkStarts, gatherKeyed, indexLineBytes } from "./gather";
+export { gather, gatherKeyed, indexLineBytes } from "./gather";
 export { mergeStep } from "./merge";
 export { countRehash, countTokens } from "./count";
 export { mergeLines } from "./merge_lines";
