@@ -197,14 +197,6 @@ export function planSort(options: SortPlanOptions): SortPlan {
       }
     }
   }
-  // EXPERIMENT (buf16): cap a buffer's segments at SPILLWAY_BUFFER_MIB (record bytes + index).
-  const capMiB = Number(Deno.env.get("SPILLWAY_BUFFER_MIB") ?? "0");
-  if (capMiB > 0) {
-    bufferSegments = Math.max(
-      SORT_BUFFER_SEGMENTS_MIN,
-      Math.min(bufferSegments, Math.floor(capMiB * MiB / segmentBytes)),
-    );
-  }
   const split = splitSortBuffer(bufferSegments, segmentBytes);
   const fanInFor = (free: number): number =>
     Math.max(

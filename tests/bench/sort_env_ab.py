@@ -3,7 +3,8 @@
 
 Usage: tests/bench/sort_env_ab.py ROUNDS CHECKOUT CORPUS VARIANT...
   VARIANT: "NAME=VALUE[,NAME=VALUE...]" set for that variant's runs ("-" for none), e.g.
-  `SPILLWAY_BUFFER_MIB=0 SPILLWAY_BUFFER_MIB=12` for an experiment's knob.
+  `SPILLWAY_BUFFER_MIB=0 SPILLWAY_BUFFER_MIB=12` for the buffer cap of the experiment commit
+  6786da8 (branch buf16, reverted: docs/performance.md), or another knob an experiment adds.
   MEMORY=64m; TMPDIR for spills, outputs and timelines; QUIET=N as in sort_phases_ab.py;
   TIMELINE=0 leaves the timelines out (they add a few spans' cost).
 Runs CHECKOUT/dist/js/main.js (tests/bench/entry.sh's choice: `deno task build` first), the
