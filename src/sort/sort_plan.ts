@@ -21,6 +21,9 @@
  * buffers take nearly all of the budget (kernel_sort.ts; the kernel area holds the sort
  * kernels' scratch, about 514 KiB). With `mainSorts` the main thread sorts in a kernel area of
  * its own and the Worker writes the run file itself: the ring shrinks to 2 blocks.
+ * The buffers take all that is left even where two of them overflow the last-level cache: buffers
+ * of 6-12 MiB sort and gather faster per MiB, but their extra runs cost the final merge more than
+ * that saves (measured at `-S 64m`: docs/performance.md, "Sort buffers against the cache").
  *
  * @module
  */
