@@ -98,7 +98,8 @@ function append(kernels: Kernels): { ms: number; count: number } {
   let from = 0;
   while (from < Math.min(APPEND_BYTES, corpus.length)) {
     let to = Math.min(corpus.length, from + CHUNK_BYTES);
-    while (corpus[to - 1] !== 10) to -= 1;
+    while (to > from && corpus[to - 1] !== 10) to -= 1;
+    if (to === from) break; // a last line without its newline is left out (it looped forever)
     heap.set(corpus.subarray(from, to), CHUNK);
     words[w] = CHUNK;
     words[w + 1] = CHUNK + (to - from);
