@@ -372,6 +372,57 @@ Deno.test("sort kernels: keys splitting at every digit run the radix out of scra
 });
 
 /**
+ * Lines of Zipf-like text whose first word is one word in about `heavyPercent` percent of them
+ * (the radix passes split such a heavy group off past the bytes it shares), others starting
+ * like it for a few bytes (so that parts sort before and after the group), then a few words.
+ */
+function heavyLines(seed: number, count: number, heavyPercent: number): Uint8Array[] {
+  const next = lcg(seed);
+  const encoder = new TextEncoder();
+  const heavy = "testis";
+  const near = ["te", "tes", "test", "testi", "testis", "testy", "tesla", "ta", "tz", "q", ""];
+  const word = () => {
+    const letters = 1 + (next() >>> 8) % 9;
+    return Array.from({ length: letters }, () => String.fromCharCode(0x61 + (next() >>> 9) % 4))
+      .join("");
+  };
+  return Array.from({ length: count }, () => {
+    const first = (next() >>> 8) % 100 < heavyPercent
+      ? heavy
+      : near[(next() >>> 8) % near.length]! + word();
+    const rest = Array.from({ length: (next() >>> 8) % 4 }, word);
+    return encoder.encode([first, ...rest].join(" "));
+  });
+}
+
+Deno.test("sort kernels split a heavy group of shared leading bytes off the radix passes", () => {
+  checkProperty(
+    fc.property(
+      fc.integer({ min: 0, max: 0x7fff_ffff }),
+      fc.integer({ min: 1100, max: 6000 }),
+      fc.integer({ min: 20, max: 90 }),
+      fc.boolean(),
+      (seed, count, heavyPercent, reverse) => {
+        const records = heavyLines(seed, count, heavyPercent);
+        checkBytesSort(layOut(records, { segmentShift: 12, reverse, ...whole }));
+        checkTieSortWith(layOut(records, { segmentShift: 12, reverse, ...whole }));
+        checkSplitSort(layOut(records, { segmentShift: 12, reverse, ...whole }));
+        // Fixed-size records: a heavy group of keys (from byte 2), equal keys by address.
+        const fixed = records.map((line) => {
+          const record = new Uint8Array(14);
+          record.set(line.subarray(0, 12), 2);
+          return record;
+        });
+        checkBytesSort(
+          layOut(fixed, { segmentShift: 12, reverse: false, keyOffset: 2, keyBytes: 9 }),
+        );
+      },
+    ),
+    25,
+  );
+});
+
+/**
  * The split sort's kernels (src/sort/split_sort.ts): partitionBytesIndex, then every bucket by
  * sortBytesBucket in any order (here: from the high end, as the Worker takes them, with
  * another scratch than the partition's), give the records in sortBytesIndex's order.

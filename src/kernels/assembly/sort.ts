@@ -4,10 +4,16 @@
 //   address = segmentIndex * segmentBytes + byteOffset; the page of segment s starts at
 //   load<u32>(pageTable + 4 * s) in this memory.
 //
-// No static mutable state: every buffer (radix counts, the explicit stack) is caller scratch.
+// No static mutable state: every buffer (radix counts, the scatter buffer, the explicit stack)
+// is caller scratch.
 
 const ENTRY: usize = 16;
 const INSERTION_MAX: i32 = 12;
+/**
+ * The multikey quicksort's insertion sort takes ranges up to this long: it compares digits
+ * alone (no record read), so longer ranges than the tie quicksort's pay.
+ */
+const MULTIKEY_INSERTION_MAX: i32 = 20;
 const BUCKET_MIN_COUNT: u32 = 4096;
 const BUCKETS: u32 = 65536;
 /** Entries of the explicit range stack (3 words each): 2 * log2(2^32) pushes at most. */
@@ -278,18 +284,25 @@ function multikey(
   keyOffset: u32, keyBytes: i32, scratch: usize, addressTies: bool,
 ): void {
   if (count < 2) return;
-  // The radix levels' counts take the scratch up to the quicksort's range stack.
+  // The radix levels' counts take the scratch up to the scatter buffer, which ends where the
+  // quicksort's range stack begins.
   const stack = scratch + <usize>(BUCKETS + 1) * 4 + <usize>BUCKETS * 4;
   radixRange(
     index, 0, <i32>count, 0, 0, pageTable, shift, reverse, keyOffset, keyBytes, addressTies,
-    stack, scratch, stack,
+    stack, scratch, stack - SCATTER_BYTES,
   );
 }
 
 /** Ranges shorter than this go to the multikey quicksort instead of a radix pass. */
 const RADIX_MIN: i32 = 256;
+/** Ranges from this many entries look for a heavy group of entries that share more bytes. */
+const HEAVY_MIN: i32 = 1024;
+/** A heavy group is split off when it shares this many digit bytes past the radix byte. */
+const HEAVY_SKIP_MIN: u32 = 3;
 /** Scratch of one radix level: bucket cursors and bucket ends, 256 each. */
 const RADIX_LEVEL_BYTES: usize = 256 * 4 * 2;
+/** The scatter buffer at the end of the radix levels' scratch (before the range stack). */
+const SCATTER_BYTES: usize = 256 * 1024;
 
 /**
  * The radix digit of an entry: byte `byte` (0..7) of its current 8-byte key digit, or, for
@@ -304,12 +317,18 @@ const RADIX_LEVEL_BYTES: usize = 256 * 4 * 2;
 
 /**
  * MSD radix sort of entries [lo, hi), which share digit `depth`'s bytes before `byte`: an
- * in-place American flag pass per byte of the 8-byte digit (bytes the whole range shares are
- * found by the counting pass and skipped), then one on the bytes left, then
- * the entries whose keys go on are re-keyed with the next digit and sorted the same way.
- * Short ranges (and digits past the scratch) go to the multikey quicksort. Recursion is
- * bounded by the scratch: one level (RADIX_LEVEL_BYTES) per call, at most (countsEnd - counts)
- * / RADIX_LEVEL_BYTES deep.
+ * American flag pass per byte of the 8-byte digit (bytes the whole range shares are found by
+ * the counting pass and skipped), then one on the bytes left, then the entries whose keys go on
+ * are re-keyed with the next digit and sorted the same way. A pass permutes in place, or, when
+ * the range fits the scatter buffer at `countsEnd` (SCATTER_BYTES), scatters it there and
+ * copies it back. On ranges of HEAVY_MIN entries or more the counting pass also counts how
+ * many digit bytes each entry shares with the range's middle entry: when a quarter of the
+ * entries or more share HEAVY_SKIP_MIN bytes past `byte` with it or more (Zipf text, where
+ * many lines start with one word), one three-way pass splits that group off, the entries
+ * before and after it are sorted from `byte`, and the group goes on past the bytes it shares,
+ * instead of a pass per byte of them. Short ranges (and digits past the scratch) go to the
+ * multikey quicksort. Recursion is bounded by the scratch: one level (RADIX_LEVEL_BYTES) per
+ * call, at most (countsEnd - counts) / RADIX_LEVEL_BYTES deep.
  */
 function radixRange(
   index: usize, lo: i32, hi: i32, byte: u32, depth: i32, pageTable: usize, shift: u32,
@@ -331,11 +350,75 @@ function radixRange(
       const p0 = prefixOf(index + <usize>lo * ENTRY);
       const digitShift = 56 - 8 * <u64>byte;
       let diff: u64 = 0;
-      for (let i = lo; i < hi; i += 1) {
-        const p = prefixOf(index + <usize>i * ENTRY);
-        diff |= p ^ p0;
-        const at = cursors + (<usize>(<u32>(p >>> digitShift) & 0xff) << 2);
-        store<u32>(at, load<u32>(at) + 1);
+      if (hi - lo < HEAVY_MIN || byte + HEAVY_SKIP_MIN > 8 || !heavyLikely(index, lo, hi, byte)) {
+        for (let i = lo; i < hi; i += 1) {
+          const p = prefixOf(index + <usize>i * ENTRY);
+          diff |= p ^ p0;
+          const at = cursors + (<usize>(<u32>(p >>> digitShift) & 0xff) << 2);
+          store<u32>(at, load<u32>(at) + 1);
+        }
+      } else {
+        // Also how many digit bytes each entry shares with the middle one (9 counts in `ends`).
+        const middle = prefixOf(index + <usize>(lo + ((hi - lo) >> 1)) * ENTRY);
+        memory.fill(ends, 0, 9 * 4);
+        for (let i = lo; i < hi; i += 1) {
+          const p = prefixOf(index + <usize>i * ENTRY);
+          diff |= p ^ p0;
+          const at = cursors + (<usize>(<u32>(p >>> digitShift) & 0xff) << 2);
+          store<u32>(at, load<u32>(at) + 1);
+          const shared = ends + ((<usize>clz<u64>(p ^ middle) >>> 3) << 2);
+          store<u32>(shared, load<u32>(shared) + 1);
+        }
+        if (((diff >>> digitShift) & 0xff) != 0) {
+          // The most bytes that a quarter of the entries or more share with the middle one.
+          let group: u32 = 0;
+          let sharing: u32 = 8;
+          for (; sharing >= byte + HEAVY_SKIP_MIN; sharing -= 1) {
+            group += load<u32>(ends + (<usize>sharing << 2));
+            if (group * 4 >= <u32>(hi - lo)) break;
+          }
+          if (sharing >= byte + HEAVY_SKIP_MIN) {
+            // A heavy group (Zipf text: many lines that start with the same word): split the
+            // range three ways on those bytes, sort the smaller and larger parts from `byte`
+            // and go on with the group past the bytes it shares.
+            const keyShift = 64 - 8 * <u64>sharing;
+            const pivot = sharing == 8 ? middle : middle >>> keyShift;
+            let lt = lo;
+            let i = lo;
+            let gt = hi - 1;
+            while (i <= gt) {
+              const e = index + <usize>i * ENTRY;
+              const p = prefixOf(e);
+              const k = sharing == 8 ? p : p >>> keyShift;
+              if (k < pivot) {
+                swapEntries(index + <usize>lt * ENTRY, e);
+                lt += 1;
+                i += 1;
+              } else if (k > pivot) {
+                swapEntries(e, index + <usize>gt * ENTRY);
+                gt -= 1;
+              } else {
+                i += 1;
+              }
+            }
+            if (lt - lo > 1) {
+              radixRange(
+                index, lo, lt, byte, depth, pageTable, shift, reverse, keyOffset, keyBytes,
+                addressTies, stack, counts + RADIX_LEVEL_BYTES, countsEnd,
+              );
+            }
+            if (hi - gt - 1 > 1) {
+              radixRange(
+                index, gt + 1, hi, byte, depth, pageTable, shift, reverse, keyOffset, keyBytes,
+                addressTies, stack, counts + RADIX_LEVEL_BYTES, countsEnd,
+              );
+            }
+            lo = lt;
+            hi = gt + 1;
+            byte = sharing;
+            continue;
+          }
+        }
       }
       if (((diff >>> digitShift) & 0xff) == 0) {
         // One bucket: nothing moves. The bytes before `byte` are shared too, so this is past it.
@@ -362,7 +445,7 @@ function radixRange(
       if (keyBytes >= 0 || addressTies) sortByAddress(index, lo, hi);
       return;
     }
-    permuteRange(index, lo, hi, byte, skip, keyBytes, reverse, cursors, ends);
+    permuteRange(index, lo, hi, byte, skip, keyBytes, reverse, cursors, ends, countsEnd);
     let start: i32 = lo;
     for (let b: u32 = 0; b < 256; b += 1) {
       const end = <i32>load<u32>(ends + (<usize>b << 2));
@@ -386,6 +469,22 @@ function radixRange(
 }
 
 /**
+ * Whether a heavy group is worth looking for in [lo, hi) at radix byte `byte`: one of 8 entries
+ * spread over the range shares HEAVY_SKIP_MIN digit bytes past `byte` with the middle one (a
+ * group of a quarter of the range is missed by all 8 one time in 10; unique lines skip the
+ * counting it costs).
+ */
+function heavyLikely(index: usize, lo: i32, hi: i32, byte: u32): bool {
+  const middle = prefixOf(index + <usize>(lo + ((hi - lo) >> 1)) * ENTRY);
+  const step = (hi - lo) >> 3;
+  for (let k = 0; k < 8; k += 1) {
+    const p = prefixOf(index + <usize>(lo + k * step + (step >> 1)) * ENTRY);
+    if (<u32>(clz<u64>(p ^ middle) >>> 3) >= byte + HEAVY_SKIP_MIN) return true;
+  }
+  return false;
+}
+
+/**
  * The American flag permutation of entries [lo, hi) by radix digit `byte` (radixDigit), from
  * the digit counts at `cursors` (256 u32): afterwards bucket b's entries lie before the end
  * written at `ends` + 4b.
@@ -393,7 +492,7 @@ function radixRange(
 // @ts-ignore: decorator
 @inline function permuteRange(
   index: usize, lo: i32, hi: i32, byte: u32, skip: i32, keyBytes: i32, reverse: bool,
-  cursors: usize, ends: usize,
+  cursors: usize, ends: usize, scatter: usize,
 ): void {
   let position: u32 = <u32>lo;
   for (let b: usize = 0; b < 256; b += 1) {
@@ -401,6 +500,27 @@ function radixRange(
     store<u32>(cursors + (b << 2), position);
     position += n;
     store<u32>(ends + (b << 2), position);
+  }
+  const rangeBytes = <usize>(hi - lo) * ENTRY;
+  if (scatter != 0 && rangeBytes <= SCATTER_BYTES) {
+    // Out of place: no chain of dependent loads (each entry's place is known from its digit).
+    const from = index + <usize>lo * ENTRY;
+    const base = scatter - from;
+    for (let at = from; at < from + rangeBytes; at += ENTRY) {
+      const w01 = load<u64>(at);
+      const w23 = load<u64>(at, 8);
+      const target = byte < 8
+        ? <u32>(rotr<u64>(w01, 32) >>> (56 - 8 * <u64>byte)) & 0xff
+        : restDigit(<i32>(w23 >>> 32), skip, keyBytes, reverse);
+      const slot = cursors + (<usize>target << 2);
+      const destIndex = load<u32>(slot);
+      store<u32>(slot, destIndex + 1);
+      const dest = base + index + <usize>destIndex * ENTRY;
+      store<u64>(dest, w01);
+      store<u64>(dest, w23, 8);
+    }
+    memory.copy(from, scatter, rangeBytes);
+    return;
   }
   for (let b: u32 = 0; b < 256; b += 1) {
     const end = load<u32>(ends + (<usize>b << 2));
@@ -464,7 +584,7 @@ export function partitionBytesIndex(index: usize, count: u32, scratch: usize): u
     if (((diff >>> digitShift) & 0xff) != 0) break;
     byte = <u32>(clz<u64>(diff) >>> 3);
   }
-  permuteRange(index, 0, <i32>count, byte, 0, -1, false, cursors, ends);
+  permuteRange(index, 0, <i32>count, byte, 0, -1, false, cursors, ends, 0);
   return byte;
 }
 
@@ -482,7 +602,7 @@ export function sortBytesBucket(
   const stack = scratch + <usize>(BUCKETS + 1) * 4 + <usize>BUCKETS * 4;
   radixRange(
     index, <i32>lo, <i32>hi, byte, 0, pageTable, shift, reverse != 0, 0, -1, false, stack,
-    scratch, stack,
+    scratch, stack - SCATTER_BYTES,
   );
 }
 
@@ -527,7 +647,7 @@ function sortRange(
   let depth = startDepth;
   for (;;) {
     const skip = depth * 8;
-    if (hi - lo > INSERTION_MAX) {
+    if (hi - lo > MULTIKEY_INSERTION_MAX) {
       const mid = lo + ((hi - lo) >> 1);
       const pe = index + <usize>medianOfThree(index, lo, mid, hi - 1, skip, keyBytes, restSign) * ENTRY;
       const pivot = prefixOf(pe);
@@ -593,7 +713,7 @@ function sortRange(
         continue;
       }
     } else {
-      insertionRange(index, lo, hi, skip, pageTable, shift, mask, keyOffset, keyBytes, restSign);
+      insertionRange(index, lo, hi, depth, pageTable, shift, mask, reverse, keyOffset, keyBytes, restSign);
     }
     if (top == 0) return;
     top -= 1;
@@ -612,7 +732,60 @@ function sortRange(
   store<i32>(s, depth, 8);
 }
 
+/**
+ * Sorts the short range [lo, hi) at digit `depth`: by digit alone first (prefix words, then
+ * bytes left: no record is read), then each run of equal digits on its own. A run whose keys go
+ * on and that holds RUN_REKEY_MIN entries or more is re-keyed with the next digit first (its
+ * record reads all in flight at once, where the insertion sort's record compares would wait on
+ * them one after the other); a shorter one, and the ties left after that, compare their records.
+ */
 function insertionRange(
+  index: usize, lo: i32, hi: i32, depth: i32, pageTable: usize, shift: u32, mask: u32,
+  reverse: bool, keyOffset: u32, keyBytes: i32, restSign: i32,
+): void {
+  const skip = depth * 8;
+  for (let i = lo + 1; i < hi; i += 1) {
+    for (let j = i; j > lo; j -= 1) {
+      const a = index + <usize>(j - 1) * ENTRY;
+      const b = a + ENTRY;
+      const pa = prefixOf(a);
+      const pb = prefixOf(b);
+      if (pa < pb) break;
+      if (pa == pb && (restOf(a, skip, keyBytes) - restOf(b, skip, keyBytes)) * restSign <= 0) break;
+      swapEntries(a, b);
+    }
+  }
+  let start = lo;
+  while (start < hi) {
+    const es = index + <usize>start * ENTRY;
+    const p = prefixOf(es);
+    const rest = restOf(es, skip, keyBytes);
+    let end = start + 1;
+    while (end < hi) {
+      const e = index + <usize>end * ENTRY;
+      if (prefixOf(e) != p || restOf(e, skip, keyBytes) != rest) break;
+      end += 1;
+    }
+    if (end - start > 1) {
+      if (rest == 9 && end - start >= RUN_REKEY_MIN) {
+        rekey(index, start, end, depth + 1, pageTable, shift, reverse, keyOffset, keyBytes);
+        insertionRun(index, start, end, skip + 8, pageTable, shift, mask, keyOffset, keyBytes, restSign);
+      } else {
+        insertionRun(index, start, end, skip, pageTable, shift, mask, keyOffset, keyBytes, restSign);
+      }
+    }
+    start = end;
+  }
+}
+
+/** Runs of equal digits this long or longer are re-keyed before their records are compared. */
+const RUN_REKEY_MIN: i32 = 3;
+
+/**
+ * Insertion sort of [lo, hi) by the key from byte `skip` on (the prefix words hold its digit
+ * there), then address: ties of the digit compare their records from byte `skip` + 8.
+ */
+function insertionRun(
   index: usize, lo: i32, hi: i32, skip: i32, pageTable: usize, shift: u32, mask: u32,
   keyOffset: u32, keyBytes: i32, restSign: i32,
 ): void {
