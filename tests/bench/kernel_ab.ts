@@ -29,6 +29,7 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import type { KernelExports } from "../../src/kernels/wasm_kernels.ts";
+import { splitSortIndex } from "./_split_sort.ts";
 import { adviseHugePages } from "../../src/io/mod.ts";
 
 /** The exports this bench calls, as the kernels module declares them. */
@@ -121,20 +122,15 @@ function record(index: Uint32Array, i: number): Uint8Array {
 /** Sorts the appended index as the split sort does. */
 function sort(kernels: Kernels, pristine: Uint32Array): number {
   const count = pristine.length / 4;
-  const index = new Uint32Array(memory.buffer, INDEX, 4 * count);
-  index.set(pristine);
+  new Uint32Array(memory.buffer, INDEX, 4 * count).set(pristine);
   const start = cpuMs();
-  const byte = kernels.partitionBytesIndex(INDEX, count, SCRATCH);
-  if (byte === 8) {
-    kernels.sortBytesBucket(INDEX, 0, count, 8, PAGE_TABLE, SHIFT, 0, SCRATCH);
-  } else {
-    const ends = new Uint32Array(memory.buffer, SCRATCH + 1024, 256).slice();
-    let lo = 0;
-    for (const hi of ends) {
-      kernels.sortBytesBucket(INDEX, lo, hi, byte + 1, PAGE_TABLE, SHIFT, 0, SCRATCH);
-      lo = hi;
-    }
-  }
+  splitSortIndex(kernels, {
+    memory,
+    index: INDEX,
+    pageTable: PAGE_TABLE,
+    shift: SHIFT,
+    scratch: SCRATCH,
+  }, count);
   return cpuMs() - start;
 }
 
