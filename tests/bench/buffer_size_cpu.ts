@@ -17,10 +17,9 @@
  *
  * @module
  */
-import process from "node:process";
 import { parseArgs } from "node:util";
 import type { KernelExports } from "../../src/kernels/wasm_kernels.ts";
-import { splitSortIndex } from "./_split_sort.ts";
+import { cpuMs, startAppend, timedSplitSort } from "./_kernel_bench.ts";
 
 type Kernels = Pick<
   KernelExports,
@@ -69,21 +68,17 @@ const SCRATCH = INDEX + 16 * ENTRY_CAPACITY;
 const BLOCKS = SCRATCH + 4 * MiB;
 for (let p = 0; p < PAGE_COUNT; p += 1) words[(PAGE_TABLE >> 2) + p] = PAGES + p * PAGE_BYTES;
 
-function cpuMs(): number {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1000;
-}
-
 /** Appends the corpus's whole lines in its first `bytes`; returns the record count. */
 function append(bytes: number): number {
   const w = STATE >> 2;
-  words.fill(0, w, w + 16);
-  words[w + 2] = 10;
-  words[w + 3] = PAGE_TABLE;
-  words[w + 4] = PAGE_COUNT;
-  words[w + 5] = SHIFT;
-  words[w + 8] = INDEX;
-  words[w + 10] = ENTRY_CAPACITY;
+  startAppend(words, {
+    state: STATE,
+    pageTable: PAGE_TABLE,
+    pageCount: PAGE_COUNT,
+    shift: SHIFT,
+    index: INDEX,
+    entryCapacity: ENTRY_CAPACITY,
+  });
   let from = 0;
   for (;;) {
     let to = Math.min(bytes, corpus.length, from + CHUNK_BYTES);
@@ -101,17 +96,8 @@ function append(bytes: number): number {
 
 /** Sorts the index as the split sort does (partition, then each bucket); returns CPU ms. */
 function sort(pristine: Uint32Array): number {
-  const count = pristine.length / 4;
-  new Uint32Array(memory.buffer, INDEX, 4 * count).set(pristine);
-  const start = cpuMs();
-  splitSortIndex(kernels, {
-    memory,
-    index: INDEX,
-    pageTable: PAGE_TABLE,
-    shift: SHIFT,
-    scratch: SCRATCH,
-  }, count);
-  return cpuMs() - start;
+  const place = { memory, index: INDEX, pageTable: PAGE_TABLE, shift: SHIFT, scratch: SCRATCH };
+  return timedSplitSort(kernels, place, pristine);
 }
 
 /** Gathers the sorted index into blocks, two used in turn; returns CPU ms. */

@@ -26,10 +26,9 @@
  *
  * @module
  */
-import process from "node:process";
 import { parseArgs } from "node:util";
 import type { KernelExports } from "../../src/kernels/wasm_kernels.ts";
-import { splitSortIndex } from "./_split_sort.ts";
+import { cpuMs, startAppend, timedSplitSort } from "./_kernel_bench.ts";
 import { adviseHugePages } from "../../src/io/mod.ts";
 
 /** The exports this bench calls, as the kernels module declares them. */
@@ -80,21 +79,17 @@ const INDEX = PAGES + PAGE_COUNT * PAGE_BYTES;
 const SCRATCH = INDEX + 16 * ENTRY_CAPACITY;
 for (let p = 0; p < PAGE_COUNT; p += 1) words[(PAGE_TABLE >> 2) + p] = PAGES + p * PAGE_BYTES;
 
-function cpuMs(): number {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1000;
-}
-
 /** Appends APPEND_BYTES of whole lines; returns the kernel's CPU ms and the record count. */
 function append(kernels: Kernels): { ms: number; count: number } {
   const w = STATE >> 2;
-  words.fill(0, w, w + 16);
-  words[w + 2] = 10;
-  words[w + 3] = PAGE_TABLE;
-  words[w + 4] = PAGE_COUNT;
-  words[w + 5] = SHIFT;
-  words[w + 8] = INDEX;
-  words[w + 10] = ENTRY_CAPACITY;
+  startAppend(words, {
+    state: STATE,
+    pageTable: PAGE_TABLE,
+    pageCount: PAGE_COUNT,
+    shift: SHIFT,
+    index: INDEX,
+    entryCapacity: ENTRY_CAPACITY,
+  });
   let ms = 0;
   let from = 0;
   while (from < Math.min(APPEND_BYTES, corpus.length)) {
@@ -121,17 +116,8 @@ function record(index: Uint32Array, i: number): Uint8Array {
 
 /** Sorts the appended index as the split sort does. */
 function sort(kernels: Kernels, pristine: Uint32Array): number {
-  const count = pristine.length / 4;
-  new Uint32Array(memory.buffer, INDEX, 4 * count).set(pristine);
-  const start = cpuMs();
-  splitSortIndex(kernels, {
-    memory,
-    index: INDEX,
-    pageTable: PAGE_TABLE,
-    shift: SHIFT,
-    scratch: SCRATCH,
-  }, count);
-  return cpuMs() - start;
+  const place = { memory, index: INDEX, pageTable: PAGE_TABLE, shift: SHIFT, scratch: SCRATCH };
+  return timedSplitSort(kernels, place, pristine);
 }
 
 const GATHER_STATE = STATE + 256;
