@@ -2,13 +2,14 @@
 # Run generation side by side: the same sort from two or more checkouts, alternating, each run
 # with a timeline (SPILLWAY_TIMELINE), medians per checkout of what timeline_report.ts says:
 # run generation (process start to merge start), the whole run (wall, as measured here), and the
-# main thread's waits (wait-last-spill, wait-worker) and help spans (help-gather, help-sort on the
-# Worker). Run generation alone is steadier than the whole run's wall time (the merge and the
+# main thread's waits (wait-last-spill, wait-worker) and help spans (help-sort on the Worker;
+# help-gather existed only in branch gath16's split gather, e8267af..c2da5f9: 0 elsewhere). Run generation alone is steadier than the whole run's wall time (the merge and the
 # output add their own noise), and the waits show which thread is the critical path.
 #
 # Usage: tests/bench/run_generation_ab.sh CHECKOUT...
-#   ROUNDS=11, CORPUS=/work/corpus/words-zipf-100m.txt, MEMORY=64m; each checkout runs its own
-#   dist/js/main.js (`deno task build` there first) with the flags of the `spillway` task.
+#   ROUNDS=11, CORPUS=/work/corpus/words-zipf-100m.txt (a file, absolute path), MEMORY=64m; each
+#   checkout runs its own dist/js/main.js as it is (run `deno task build` there first: this script
+#   does not build) with the flags of the `spillway` task; no `sync` between runs.
 # Prints per checkout: medians, and in how many rounds it was faster than the first checkout.
 set -euo pipefail
 

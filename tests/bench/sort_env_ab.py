@@ -7,7 +7,7 @@ Usage: tests/bench/sort_env_ab.py ROUNDS CHECKOUT CORPUS VARIANT...
   6786da8 (branch buf16, reverted: docs/performance.md), or another knob an experiment adds.
   MEMORY=64m; TMPDIR for spills, outputs and timelines; QUIET=N as in sort_phases_ab.py;
   TIMELINE=0 leaves the timelines out (they add a few spans' cost).
-Runs CHECKOUT/dist/js/main.js (tests/bench/entry.sh's choice: `deno task build` first), the
+Runs CHECKOUT/dist/js/main.js as it is (build it first: `deno task build` there), the
 variants in a rotating order each round. Prints per variant the medians of wall and CPU seconds,
 the read and merge phases (--stats), peak RSS (/usr/bin/time), spilled runs, and from the
 timeline: the sum of this thread's `sort-main` spans and of the Worker's `gather` spans before

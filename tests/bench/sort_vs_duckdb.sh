@@ -6,7 +6,8 @@
 #   ROUNDS=3              runs of each tool per case (alternating which goes first)
 #   MEMORY=64m            spillway's and GNU sort's budget
 #   DUCKDB_LIMITS="64MB 128MB 256MB"  DuckDB memory_limit values to try (each its own row)
-#   CORPUS=/work/corpus   where the corpora are looked for (else built like sort_vs_gnu.sh)
+#   CORPUS=/work/corpus   where the corpora are looked for (build them with ../shared/bench/corpus.sh)
+#   SPILLWAY_SOURCE=1     run main.ts (the TypeScript sources) instead of the built dist/js/main.js
 #   DOCS=1                also write the table to docs/performance-duckdb.md
 #   SYNC=1                `sync` before each timed run (0: leave it out)
 #   DUCKDB_VERSION=1.4.1-r.4  the @duckdb/node-api release, installed once with npm into

@@ -297,7 +297,7 @@ function multikey(
 const RADIX_MIN: i32 = 256;
 /** Ranges from this many entries look for a heavy group of entries that share more bytes. */
 const HEAVY_MIN: i32 = 1024;
-/** A heavy group is split off when it shares this many digit bytes past the radix byte. */
+/** A heavy group is split off when it shares this many digit bytes from the radix byte on. */
 const HEAVY_SKIP_MIN: u32 = 3;
 /** Scratch of one radix level: bucket cursors and bucket ends, 256 each. */
 const RADIX_LEVEL_BYTES: usize = 256 * 4 * 2;
@@ -323,7 +323,7 @@ const SCATTER_BYTES: usize = 256 * 1024;
  * the range fits the scatter buffer at `countsEnd` (SCATTER_BYTES), scatters it there and
  * copies it back. On ranges of HEAVY_MIN entries or more the counting pass also counts how
  * many digit bytes each entry shares with the range's middle entry: when a quarter of the
- * entries or more share HEAVY_SKIP_MIN bytes past `byte` with it or more (Zipf text, where
+ * entries or more share HEAVY_SKIP_MIN bytes from `byte` on with it or more (Zipf text, where
  * many lines start with one word), one three-way pass splits that group off, the entries
  * before and after it are sorted from `byte`, and the group goes on past the bytes it shares,
  * instead of a pass per byte of them. Short ranges (and digits past the scratch) go to the
@@ -470,7 +470,7 @@ function radixRange(
 
 /**
  * Whether a heavy group is worth looking for in [lo, hi) at radix byte `byte`: one of 8 entries
- * spread over the range shares HEAVY_SKIP_MIN digit bytes past `byte` with the middle one (a
+ * spread over the range shares HEAVY_SKIP_MIN digit bytes from `byte` on with the middle one (a
  * group of a quarter of the range is missed by all 8 one time in 10; unique lines skip the
  * counting it costs).
  */
